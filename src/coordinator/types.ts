@@ -1,0 +1,127 @@
+// The contract between the front end (server/, and the inter-node transport) and whatever
+// coordinates a request: the single-node coordinator or the cluster coordinator. Both implement
+// `Coordinator`; the server never knows which one it talks to.
+import type { RingkvError } from '../errors';
+
+export type ConsistencyLevel = 'ONE' | 'QUORUM' | 'ALL';
+export const consistencyLevels: readonly ConsistencyLevel[] = ['ONE', 'QUORUM', 'ALL'];
+
+interface RequestBase {
+  key: Uint8Array;
+  consistency: ConsistencyLevel;
+  /** The request fails with RKV_ERR_TIMEOUT past this; defaults to constants.requestTimeoutMsDefault. */
+  timeoutMs?: number;
+}
+
+export interface PutRequest extends RequestBase {
+  value: Uint8Array;
+  /** Seconds until the value expires; absent = never. */
+  ttlSeconds?: number;
+  /** Conditional write: the version string the client last read; a mismatch is RKV_ERR_CONFLICT. */
+  ifMatch?: string;
+  /**
+   * The opaque causal context returned by a read (encoded vector clock). A write carrying the
+   * context of all siblings it read supersedes them. Absent: the write supersedes what the
+   * coordinating replica currently holds.
+   */
+  context?: Uint8Array;
+  /** A retried write with the same idempotency key is applied once (design.md §12 Q3). */
+  idempotencyKey?: string;
+}
+
+export interface GetRequest extends RequestBase {}
+
+export interface DeleteRequest extends RequestBase {
+  ifMatch?: string;
+  context?: Uint8Array;
+  idempotencyKey?: string;
+}
+
+/** One concurrent version of a key. */
+export interface Sibling {
+  value: Uint8Array;
+  version: string;
+  timestampMs: number;
+}
+
+export interface PutResult {
+  key: Uint8Array;
+  /** Version string such as `v3_1706234567_nodeA` (counter, seconds, coordinating node). */
+  version: string;
+  timestampMs: number;
+  /** Replicas that acknowledged before the answer (>= what the consistency level needs). */
+  acks: number;
+}
+
+export type GetResult =
+  | {
+      found: true;
+      key: Uint8Array;
+      /** The value (of the newest sibling when there are several). */
+      value: Uint8Array;
+      version: string;
+      timestampMs: number;
+      /** All concurrent versions, newest first; length 1 when there is no conflict. */
+      siblings: Sibling[];
+      /** Opaque causal context to send back with a write that resolves the siblings. */
+      context: Uint8Array;
+    }
+  | { found: false; key: Uint8Array };
+
+export interface DeleteResult {
+  key: Uint8Array;
+  version: string;
+  timestampMs: number;
+  /** When the tombstone may be purged (timestamp + tombstone grace), ms since epoch. */
+  tombstoneExpiryMs: number;
+}
+
+export type NodeStatus = 'healthy' | 'suspect' | 'dead' | 'joining' | 'leaving';
+
+export interface ClusterNodeInfo {
+  id: string;
+  /** host:port of the node's HTTP/WebSocket API. */
+  address: string;
+  status: NodeStatus;
+  /** Fraction of the node's capacity in use (0..1), as design.md §5 shows. */
+  load: number;
+  /** Ring tokens as decimal strings (64-bit values do not fit a JSON number). */
+  tokens: string[];
+}
+
+export interface ClusterStatus {
+  nodes: ClusterNodeInfo[];
+  ring_version: number;
+  total_keys: number;
+  replication_factor: number;
+}
+
+/** Numbers the metrics endpoint exports; every field is a counter or gauge. */
+export interface CoordinatorStats {
+  memtableBytes: number;
+  sstablesPerLevel: number[];
+  compactionBacklog: number;
+  walSyncs: number;
+  diskBytes: number;
+  readRepairs: number;
+  hintsQueued: number;
+  [name: string]: number | number[];
+}
+
+export interface Coordinator {
+  readonly nodeId: string;
+  put(req: PutRequest): Promise<PutResult>;
+  get(req: GetRequest): Promise<GetResult>;
+  delete(req: DeleteRequest): Promise<DeleteResult>;
+  clusterStatus(): Promise<ClusterStatus>;
+  stats(): Promise<CoordinatorStats>;
+  /** Finishes in-flight requests, syncs WALs, stops workers. */
+  close(): Promise<void>;
+}
+
+/** Errors a coordinator raises, by code, and what they carry in `details`. */
+export type CoordinatorError = RingkvError;
+// RKV_ERR_CONFLICT     details.current_version: the version string the store holds now
+// RKV_ERR_UNAVAILABLE  details.needed, details.answered: replicas needed vs replicas that answered
+// RKV_ERR_TIMEOUT      details.needed, details.answered, details.timeout_ms
+// RKV_ERR_KEY_TOO_LARGE / RKV_ERR_VALUE_TOO_LARGE / RKV_ERR_INVALID_ARGUMENT
