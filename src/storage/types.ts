@@ -1,0 +1,104 @@
+// The contract between the LSM storage engine (src/storage) and its callers (the shard worker,
+// anti-entropy). Other folders code against these names only; the engine's internals (WAL,
+// memtable, SSTables, compaction) stay private to src/storage.
+
+/**
+ * When a write is acknowledged relative to the disk:
+ * - 'always': the WAL is fdatasync'ed before write() resolves; no waiting window.
+ * - 'batch' (default): group commit; writes arriving within walBatchWindowMs share one fdatasync,
+ *   and each write() resolves only after the sync that covers it.
+ * - 'none': write() resolves once the record is in the OS page cache (lost on power failure,
+ *   kept on a process crash).
+ */
+export type SyncMode = 'always' | 'batch' | 'none';
+
+export interface StorageEntry {
+  /** 1..keyBytesMax bytes. */
+  key: Uint8Array;
+  /** 0..valueBytesMax bytes (empty for tombstones). */
+  value: Uint8Array;
+  /** Write time, ms since epoch. */
+  timestampMs: number;
+  /** Opaque to the engine (the versioning layer's bytes), at most versionVectorBytesMax. */
+  versionVector: Uint8Array;
+  tombstone: boolean;
+  /** 0 = never; a TTL'd entry past this time reads as absent (and becomes a tombstone in compaction). */
+  expiresAtMs: number;
+}
+
+export interface StorageOptions {
+  /** Directory owned by this engine alone (created when missing). */
+  dir: string;
+  syncMode?: SyncMode;
+  /** Group-commit window for syncMode 'batch', 0..walBatchWindowMsMax. */
+  walBatchWindowMs?: number;
+  /** Memtable size that triggers a switch to a new memtable and a flush of the old one. */
+  memtableBytes?: number;
+  bloomBitsPerKey?: number;
+  blockCacheBytes?: number;
+  /** How long a tombstone must be kept before compaction may drop it (Cassandra's gc_grace). */
+  tombstoneGraceMs?: number;
+  /** Recovery skips WAL records whose CRC fails instead of stopping (operator's choice; data loss). */
+  skipCorruptWalRecords?: boolean;
+  /** Injectable clock for TTL and grace tests; Date.now by default. */
+  now?: () => number;
+  /** Target size of one SSTable written by compaction (default sstableFileBytesTarget). */
+  sstableFileBytes?: number;
+  /** Size budget of level 1; level n gets levelBaseBytes * 10^(n-1) (default levelBaseBytesDefault). */
+  levelBaseBytes?: number;
+  /** Compaction write budget in bytes per second; 0 = unthrottled (default compactionBytesPerSecDefault). */
+  compactionBytesPerSec?: number;
+  /** Open SSTable file descriptors kept (default openFilesMax). */
+  openFilesMax?: number;
+  /** When false, no background compaction runs (tests drive compact() themselves). Default true. */
+  autoCompaction?: boolean;
+}
+
+export interface StorageStats {
+  memtableBytes: number;
+  immutableMemtables: number;
+  sstablesPerLevel: number[];
+  /** Bytes waiting to be compacted (sum over levels of bytes above their budget, plus L0 over trigger). */
+  compactionBacklog: number;
+  walSyncs: number;
+  walBytes: number;
+  /** Bytes of live SSTables plus the WAL. */
+  diskBytes: number;
+  entriesWritten: number;
+  /** Block cache hits and misses since open. */
+  blockCacheHits: number;
+  blockCacheMisses: number;
+  /** Writes that waited for back-pressure since open. */
+  writeStalls: number;
+  /** Records dropped or truncated by WAL recovery at open (torn tail or skipped corrupt records). */
+  walRecoveryDroppedRecords: number;
+}
+
+export interface ScanOptions {
+  /** Stop after this many entries. */
+  limit?: number;
+  /** Include entries whose TTL has passed (default false: they are skipped, tombstones are not). */
+  includeExpired?: boolean;
+}
+
+export interface StorageEngine {
+  /** Applies the writes atomically in order (one WAL record for the batch); resolves once durable per syncMode. */
+  write(batch: StorageEntry[]): Promise<void>;
+  /** Newest entry for key, including tombstones (the caller decides what a tombstone means); null when none or expired-and-not-tombstone. */
+  get(key: Uint8Array): Promise<StorageEntry | null>;
+  /**
+   * The same as get, synchronously. Reads use synchronous pread on the shard's own worker thread:
+   * a 4 KiB pread from the page cache costs a few microseconds, less than one trip through the
+   * libuv thread pool, and the worker has nothing else to do while it waits.
+   */
+  getSync(key: Uint8Array): StorageEntry | null;
+  /** Entries with fromToken <= token(key) <= toToken in (token, key) order, newest version of each key only, tombstones included. */
+  scanRange(fromToken: bigint, toToken: bigint, opts?: ScanOptions): AsyncIterable<StorageEntry>;
+  /** Memtable → SSTable now (tests, shutdown). */
+  flush(): Promise<void>;
+  /** Runs compaction until no level needs it (tests). */
+  compact(): Promise<void>;
+  stats(): StorageStats;
+  /** Stops background work, syncs the WAL, releases files. */
+  close(): Promise<void>;
+}
