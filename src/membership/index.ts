@@ -1,0 +1,8 @@
+// Membership: gossip, the failure detector, and the ring derived from the member table.
+export { Membership } from './membership';
+export type { GossipNetwork, MembershipOptions, MembershipStats } from './membership';
+export { MembershipTable, validateMemberInfo } from './table';
+export { classify } from './failure_detector';
+export type { FailureDetectorOptions } from './failure_detector';
+export type { MemberInfo, MemberStatus, PeerAddress, StatusChange } from './types';
+export { memberStatuses } from './types';

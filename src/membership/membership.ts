@@ -1,0 +1,191 @@
+// A node's membership service: the gossip loop of design.md §7.5 around a MembershipTable, the
+// ring derived from it, and counters for the metrics endpoint. Every gossipIntervalMs the node
+// advances its own heartbeat, runs the failure detector, and does a push-pull exchange of its
+// whole table with one random live peer (and, now and then, a DEAD one, so a recovered node is
+// noticed even if it does not call first). A node joins by exchanging with any seed address.
+//
+// The network, the clock and the random source are injected, so unit tests run whole clusters
+// of these in simulation; the real node wires the inter-node transport in as the network.
+import { assert } from '../errors';
+import { Ring, type RingMember } from '../ring';
+import { MembershipTable } from './table';
+import type { MemberInfo, MemberStatus, PeerAddress, StatusChange } from './types';
+
+export interface GossipNetwork {
+  /** Sends our digest to `to` and resolves with the peer's digest; rejects when unreachable. */
+  exchange(to: PeerAddress, digest: MemberInfo[]): Promise<MemberInfo[]>;
+}
+
+export interface MembershipOptions {
+  /** This node as it advertises itself (heartbeat starts at 0). */
+  self: Omit<MemberInfo, 'heartbeat' | 'status'>;
+  seeds: readonly PeerAddress[];
+  gossipIntervalMs: number;
+  suspectAfterMs: number;
+  deadAfterMs: number;
+  network: GossipNetwork;
+  now?: () => number;
+  /** Uniform in [0, 1); Math.random by default, a seeded PRNG in simulations. */
+  random?: () => number;
+  log?: (line: string) => void;
+  /** Called every round for what the node advertises about its own data. */
+  localLoad?: () => { keyEstimate: number; load: number };
+  /** Called after every status change (the coordinator replays hints on ALIVE). */
+  onChange?: (change: StatusChange) => void;
+}
+
+/** Exchanges in flight at once; a peer that hangs (SIGSTOP) must not stack up rounds. */
+const exchangesInflightMax = 4;
+
+export interface MembershipStats {
+  gossipRounds: number;
+  gossipExchanges: number;
+  gossipExchangeFailures: number;
+  membershipNodesJoined: number;
+  membershipToSuspect: number;
+  membershipToDead: number;
+  membershipToAlive: number;
+  ringVersion: number;
+}
+
+export class Membership {
+  readonly table: MembershipTable;
+  private ringValue: Ring;
+  private readonly o: Required<Omit<MembershipOptions, 'onChange' | 'localLoad'>> & Pick<MembershipOptions, 'onChange' | 'localLoad'>;
+  private timer: NodeJS.Timeout | undefined;
+  private inflight = 0;
+  private readonly counters: MembershipStats;
+
+  constructor(options: MembershipOptions) {
+    assert(options.gossipIntervalMs > 0, 'gossipIntervalMs must be positive');
+    assert(options.suspectAfterMs > options.gossipIntervalMs, 'suspectAfterMs must exceed the gossip interval');
+    this.o = {
+      now: Date.now,
+      random: Math.random,
+      log: (line: string) => process.stderr.write(`${line}\n`),
+      ...options,
+    };
+    const now = this.o.now();
+    this.table = new MembershipTable({ ...options.self, heartbeat: 0, status: 'ALIVE' }, options, now);
+    this.ringValue = Ring.build([{ nodeId: options.self.nodeId, vnodes: options.self.vnodes }], 1);
+    this.counters = {
+      gossipRounds: 0,
+      gossipExchanges: 0,
+      gossipExchangeFailures: 0,
+      membershipNodesJoined: 0,
+      membershipToSuspect: 0,
+      membershipToDead: 0,
+      membershipToAlive: 0,
+      ringVersion: 1,
+    };
+  }
+
+  get selfId(): string {
+    return this.table.selfId;
+  }
+
+  get ring(): Ring {
+    return this.ringValue;
+  }
+
+  /** Starts the gossip timer (unref'd: the server's sockets keep the process alive). */
+  start(): void {
+    assert(this.timer === undefined, 'membership already started');
+    this.timer = setInterval(() => this.round(), this.o.gossipIntervalMs);
+    this.timer.unref();
+    this.round();
+  }
+
+  stop(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  status(nodeId: string): MemberStatus | undefined {
+    return this.table.status(nodeId);
+  }
+
+  /** ALIVE only: SUSPECT and DEAD nodes are treated as down by the coordinator. */
+  isAlive(nodeId: string): boolean {
+    return this.table.status(nodeId) === 'ALIVE';
+  }
+
+  peerAddress(nodeId: string): PeerAddress | undefined {
+    const info = this.table.info(nodeId);
+    return info === undefined ? undefined : { host: info.host, peerPort: info.peerPort };
+  }
+
+  stats(): MembershipStats {
+    return { ...this.counters, ringVersion: this.ringValue.version };
+  }
+
+  /**
+   * One gossip round: beat, detect, then exchange with a random live peer (a seed while we know
+   * nobody), and with a DEAD node with probability dead/(live+1). Exchanges are not awaited, so a
+   * hung peer never delays our own heartbeat.
+   */
+  round(): void {
+    const now = this.o.now();
+    this.counters.gossipRounds++;
+    this.table.beat(now, this.o.localLoad?.());
+    this.apply(this.table.detect(now));
+    const live: PeerAddress[] = [];
+    const dead: PeerAddress[] = [];
+    for (const m of this.table.members()) {
+      if (m.nodeId === this.selfId) continue;
+      (m.status === 'DEAD' ? dead : live).push({ host: m.host, peerPort: m.peerPort });
+    }
+    const self = this.table.self;
+    const seeds = this.o.seeds.filter((s) => !(s.peerPort === self.peerPort && s.host === self.host));
+    if (live.length > 0) this.exchange(this.pick(live));
+    else if (seeds.length > 0) this.exchange(this.pick(seeds));
+    if (dead.length > 0 && this.o.random() < dead.length / (live.length + 1)) this.exchange(this.pick(dead));
+  }
+
+  /** The receiving side of an exchange: merge the sender's digest, answer with ours. */
+  handleGossip(remote: readonly MemberInfo[]): MemberInfo[] {
+    this.mergeRemote(remote);
+    return this.table.digest();
+  }
+
+  private pick<T>(from: readonly T[]): T {
+    assert(from.length > 0, 'pick from an empty list');
+    return from[Math.min(from.length - 1, Math.floor(this.o.random() * from.length))]!;
+  }
+
+  private exchange(to: PeerAddress): void {
+    if (this.inflight >= exchangesInflightMax) return;
+    this.inflight++;
+    this.counters.gossipExchanges++;
+    this.o.network.exchange(to, this.table.digest()).then(
+      (remote) => {
+        this.inflight--;
+        this.mergeRemote(remote);
+      },
+      () => {
+        this.inflight--;
+        this.counters.gossipExchangeFailures++;
+      },
+    );
+  }
+
+  private mergeRemote(remote: readonly MemberInfo[]): void {
+    this.apply(this.table.merge(remote, this.o.now()));
+  }
+
+  private apply(changes: StatusChange[]): void {
+    for (const c of changes) {
+      if (c.from === 'UNKNOWN') this.counters.membershipNodesJoined++;
+      else if (c.to === 'SUSPECT') this.counters.membershipToSuspect++;
+      else if (c.to === 'DEAD') this.counters.membershipToDead++;
+      else if (c.to === 'ALIVE') this.counters.membershipToAlive++;
+      this.o.log(`membership ${this.selfId}: ${c.nodeId} ${c.from} -> ${c.to}`);
+      this.o.onChange?.(c);
+    }
+    const members: RingMember[] = this.table.members().map((m) => ({ nodeId: m.nodeId, vnodes: m.vnodes }));
+    if (!this.ringValue.sameMembers(members)) {
+      this.ringValue = Ring.build(members, this.ringValue.version + 1);
+      this.o.log(`membership ${this.selfId}: ring version ${this.ringValue.version} with ${members.length} nodes`);
+    }
+  }
+}

@@ -1,0 +1,122 @@
+// One node's membership table: what it knows of every node (itself included), when each node's
+// heartbeat last advanced here, and the status its failure detector gave each. Pure: time comes in
+// as arguments, so simulations drive it with a fake clock.
+//
+// Merge rule: for each gossiped entry, the pair (incarnation, heartbeat) orders versions; a
+// strictly newer pair replaces ours and counts as progress (the node is ALIVE again). Status is a
+// local opinion: every node runs its own failure detector, so a stale SUSPECT gossiped by a peer
+// never overrides a heartbeat we saw advance.
+import { clusterNodesMax } from '../constants';
+import { assert } from '../errors';
+import { classify, type FailureDetectorOptions, validateFailureDetectorOptions } from './failure_detector';
+import type { MemberInfo, MemberStatus, StatusChange } from './types';
+
+interface Entry {
+  info: MemberInfo;
+  /** Local time at which (incarnation, heartbeat) last advanced. */
+  progressAtMs: number;
+  status: MemberStatus;
+}
+
+function newer(a: MemberInfo, b: MemberInfo): boolean {
+  return a.incarnation > b.incarnation || (a.incarnation === b.incarnation && a.heartbeat > b.heartbeat);
+}
+
+export function validateMemberInfo(m: MemberInfo): void {
+  assert(typeof m.nodeId === 'string' && m.nodeId.length > 0 && m.nodeId.length <= 128, 'member node id length');
+  assert(Number.isInteger(m.httpPort) && m.httpPort > 0 && m.httpPort < 65536, 'member http port');
+  assert(Number.isInteger(m.peerPort) && m.peerPort > 0 && m.peerPort < 65536, 'member peer port');
+  assert(Number.isInteger(m.vnodes) && m.vnodes >= 1, 'member vnodes');
+  assert(Number.isSafeInteger(m.incarnation) && m.incarnation >= 0, 'member incarnation');
+  assert(Number.isSafeInteger(m.heartbeat) && m.heartbeat >= 0, 'member heartbeat');
+}
+
+export class MembershipTable {
+  readonly selfId: string;
+  private readonly entries = new Map<string, Entry>();
+  private readonly fd: FailureDetectorOptions;
+
+  constructor(self: MemberInfo, fd: FailureDetectorOptions, nowMs: number) {
+    validateMemberInfo(self);
+    validateFailureDetectorOptions(fd);
+    this.selfId = self.nodeId;
+    this.fd = { ...fd };
+    this.entries.set(self.nodeId, { info: { ...self, status: 'ALIVE' }, progressAtMs: nowMs, status: 'ALIVE' });
+  }
+
+  get self(): MemberInfo {
+    return this.entries.get(this.selfId)!.info;
+  }
+
+  /** Advances our own heartbeat (once per gossip round) and refreshes what we advertise. */
+  beat(nowMs: number, update: { keyEstimate?: number; load?: number } = {}): void {
+    const e = this.entries.get(this.selfId)!;
+    e.info = { ...e.info, heartbeat: e.info.heartbeat + 1, ...update };
+    e.progressAtMs = nowMs;
+  }
+
+  /** Our table as gossip sends it: every entry, with our local status opinion. */
+  digest(): MemberInfo[] {
+    return [...this.entries.values()].map((e) => ({ ...e.info, status: e.status }));
+  }
+
+  /** Merges a peer's digest; returns the status changes it caused (new nodes, recoveries). */
+  merge(remote: readonly MemberInfo[], nowMs: number): StatusChange[] {
+    const changes: StatusChange[] = [];
+    for (const r of remote) {
+      validateMemberInfo(r);
+      if (r.nodeId === this.selfId) continue; // only we advance our own heartbeat
+      const e = this.entries.get(r.nodeId);
+      if (e === undefined) {
+        if (this.entries.size >= clusterNodesMax) continue; // bounded table; the rest is ignored
+        // A node we never heard of: trust the sender's opinion of its liveness so a joining node
+        // does not believe a long-dead node ALIVE for suspectAfterMs.
+        const status = r.status;
+        const silentFor = status === 'DEAD' ? this.fd.deadAfterMs : status === 'SUSPECT' ? this.fd.suspectAfterMs : 0;
+        this.entries.set(r.nodeId, { info: { ...r }, progressAtMs: nowMs - silentFor, status });
+        changes.push({ nodeId: r.nodeId, from: 'UNKNOWN', to: status, atMs: nowMs });
+        continue;
+      }
+      if (!newer(r, e.info)) continue;
+      e.info = { ...r };
+      e.progressAtMs = nowMs;
+      if (e.status !== 'ALIVE') {
+        changes.push({ nodeId: r.nodeId, from: e.status, to: 'ALIVE', atMs: nowMs });
+        e.status = 'ALIVE';
+      }
+    }
+    return changes;
+  }
+
+  /** Runs the failure detector over every other node; returns the transitions it made. */
+  detect(nowMs: number): StatusChange[] {
+    const changes: StatusChange[] = [];
+    for (const [id, e] of this.entries) {
+      if (id === this.selfId) continue;
+      const status = classify(nowMs - e.progressAtMs, this.fd);
+      if (status !== e.status) {
+        changes.push({ nodeId: id, from: e.status, to: status, atMs: nowMs });
+        e.status = status;
+      }
+    }
+    return changes;
+  }
+
+  status(nodeId: string): MemberStatus | undefined {
+    return this.entries.get(nodeId)?.status;
+  }
+
+  info(nodeId: string): MemberInfo | undefined {
+    const e = this.entries.get(nodeId);
+    return e === undefined ? undefined : { ...e.info, status: e.status };
+  }
+
+  /** Every known node with our status opinion, sorted by id. */
+  members(): MemberInfo[] {
+    return this.digest().sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}

@@ -1,0 +1,38 @@
+// What gossip carries about one node, and the statuses the failure detector assigns. A node's
+// `incarnation` is the wall-clock ms at which its process started, so a restarted node is newer
+// than anything gossip remembers about it without persisting a counter (Cassandra's generation);
+// `heartbeat` counts its gossip rounds within one incarnation.
+
+export type MemberStatus = 'ALIVE' | 'SUSPECT' | 'DEAD';
+export const memberStatuses: readonly MemberStatus[] = ['ALIVE', 'SUSPECT', 'DEAD'];
+
+export interface MemberInfo {
+  nodeId: string;
+  /** Address other nodes and clients reach this node at. */
+  host: string;
+  httpPort: number;
+  peerPort: number;
+  vnodes: number;
+  incarnation: number;
+  heartbeat: number;
+  /** The sender's opinion; a receiver adopts it only for nodes it has not heard of yet. */
+  status: MemberStatus;
+  /** Keys this node holds (an estimate: entries written minus nothing; summed for total_keys). */
+  keyEstimate: number;
+  /** Fraction of capacity in use, 0..1. */
+  load: number;
+}
+
+/** A status transition seen by one node's failure detector or merge. */
+export interface StatusChange {
+  nodeId: string;
+  from: MemberStatus | 'UNKNOWN';
+  to: MemberStatus;
+  atMs: number;
+}
+
+/** Where to gossip: the peer (inter-node) address. */
+export interface PeerAddress {
+  host: string;
+  peerPort: number;
+}

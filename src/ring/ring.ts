@@ -1,0 +1,164 @@
+// The consistent-hash ring: every physical node's vnode tokens in one sorted BigUint64Array, a
+// parallel array naming each token's owner, and a binary search for lookups (O(log V)). A key is
+// owned by the first vnode whose token is >= the key's token, wrapping past the top of the space;
+// its preference list is the first N *distinct physical* nodes met walking clockwise from there
+// (design.md §7.1). The ring is immutable and pure: membership builds a new one, with a higher
+// version, whenever the set of members or their vnode counts change. Liveness is not the ring's
+// business (riak_core keeps chash and the node watcher apart); the coordinator joins the two.
+import { clusterNodesMax, vnodesPerNodeMax } from '../constants';
+import { assert } from '../errors';
+import { nodeTokens, tokenSpace } from './token';
+
+export interface RingMember {
+  nodeId: string;
+  /** How many tokens this node owns; stronger machines may take more. */
+  vnodes: number;
+}
+
+
+export class Ring {
+  readonly version: number;
+  /** Members sorted by node id. */
+  readonly members: readonly RingMember[];
+  /** Every vnode token, ascending. */
+  private readonly tokens: BigUint64Array;
+  /** owners[i] is the index into `members` of the node owning tokens[i]. */
+  private readonly owners: Uint32Array;
+
+  private constructor(version: number, members: RingMember[], tokens: BigUint64Array, owners: Uint32Array) {
+    this.version = version;
+    this.members = members;
+    this.tokens = tokens;
+    this.owners = owners;
+  }
+
+  static build(members: readonly RingMember[], version: number): Ring {
+    assert(Number.isInteger(version) && version >= 0, 'ring version is a non-negative integer');
+    assert(members.length <= clusterNodesMax, `a ring holds at most ${clusterNodesMax} nodes`);
+    const sorted = [...members].sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
+    for (let i = 0; i < sorted.length; i++) {
+      const m = sorted[i]!;
+      assert(m.nodeId.length > 0, 'node id must not be empty');
+      assert(Number.isInteger(m.vnodes) && m.vnodes >= 1 && m.vnodes <= vnodesPerNodeMax, `vnodes of ${m.nodeId} out of range: ${m.vnodes}`);
+      assert(i === 0 || sorted[i - 1]!.nodeId !== m.nodeId, `node ${m.nodeId} appears twice in the ring`);
+    }
+    // Pair every token with its owner, then sort by (token, owner) so that the (astronomically
+    // unlikely) equal tokens still order the same way on every node.
+    const pairs: Array<{ token: bigint; owner: number }> = [];
+    sorted.forEach((m, owner) => {
+      for (const token of nodeTokens(m.nodeId, m.vnodes)) pairs.push({ token, owner });
+    });
+    pairs.sort((a, b) => (a.token < b.token ? -1 : a.token > b.token ? 1 : a.owner - b.owner));
+    const tokens = new BigUint64Array(pairs.length);
+    const owners = new Uint32Array(pairs.length);
+    pairs.forEach((p, i) => {
+      tokens[i] = p.token;
+      owners[i] = p.owner;
+    });
+    return new Ring(version, sorted.map((m) => ({ ...m })), tokens, owners);
+  }
+
+  get size(): number {
+    return this.members.length;
+  }
+
+  get vnodeCount(): number {
+    return this.tokens.length;
+  }
+
+  has(nodeId: string): boolean {
+    return this.memberIndex(nodeId) >= 0;
+  }
+
+  /** Index of the first vnode whose token is >= `token`, wrapping to 0 past the last. */
+  private successor(token: bigint): number {
+    assert(token >= 0n && token < tokenSpace, 'token out of the 64-bit space');
+    let lo = 0;
+    let hi = this.tokens.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.tokens[mid]! < token) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo === this.tokens.length ? 0 : lo;
+  }
+
+  /**
+   * The first `n` distinct physical nodes clockwise from `token` (fewer when the ring has fewer
+   * nodes). Entry 0 is the key's primary owner.
+   */
+  preferenceList(token: bigint, n: number): string[] {
+    assert(Number.isInteger(n) && n >= 1, 'a preference list has at least one node');
+    const out: string[] = [];
+    if (this.tokens.length === 0) return out;
+    const want = Math.min(n, this.members.length);
+    const seen = new Uint8Array(this.members.length);
+    const start = this.successor(token);
+    for (let step = 0; step < this.tokens.length && out.length < want; step++) {
+      const owner = this.owners[(start + step) % this.tokens.length]!;
+      if (seen[owner] === 0) {
+        seen[owner] = 1;
+        out.push(this.members[owner]!.nodeId);
+      }
+    }
+    assert(out.length === want, 'the walk must find every distinct node it wants');
+    return out;
+  }
+
+  /**
+   * Every node in clockwise order from `token`: the preference list first, then the nodes that
+   * stand in (hinted handoff) when some of it is down.
+   */
+  walk(token: bigint): string[] {
+    return this.preferenceList(token, this.members.length);
+  }
+
+  /** The tokens owned by `nodeId`, ascending. */
+  tokensOf(nodeId: string): bigint[] {
+    const idx = this.memberIndex(nodeId);
+    if (idx < 0) return [];
+    const out: bigint[] = [];
+    for (let i = 0; i < this.tokens.length; i++) if (this.owners[i] === idx) out.push(this.tokens[i]!);
+    return out;
+  }
+
+  /**
+   * The fraction of the token space each node owns as a primary: the ranges (previous token,
+   * token] summed per owner. Used by tests and the status page to show balance.
+   */
+  ownership(): Map<string, number> {
+    const out = new Map<string, number>(this.members.map((m) => [m.nodeId, 0]));
+    const v = this.tokens.length;
+    for (let i = 0; i < v; i++) {
+      const prev = this.tokens[(i + v - 1) % v]!;
+      const cur = this.tokens[i]!;
+      const span = v === 1 ? tokenSpace : (cur - prev + tokenSpace) % tokenSpace;
+      const id = this.members[this.owners[i]!]!.nodeId;
+      out.set(id, out.get(id)! + Number(span) / Number(tokenSpace));
+    }
+    return out;
+  }
+
+  /** True when `members` describes the same nodes with the same vnode counts as this ring. */
+  sameMembers(members: readonly RingMember[]): boolean {
+    if (members.length !== this.members.length) return false;
+    for (const m of members) {
+      const idx = this.memberIndex(m.nodeId);
+      if (idx < 0 || this.members[idx]!.vnodes !== m.vnodes) return false;
+    }
+    return true;
+  }
+
+  private memberIndex(nodeId: string): number {
+    let lo = 0;
+    let hi = this.members.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const id = this.members[mid]!.nodeId;
+      if (id === nodeId) return mid;
+      if (id < nodeId) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+}

@@ -1,0 +1,128 @@
+// Whole clusters of Membership instances in simulation: a fake clock, a seeded PRNG and an
+// in-memory network, so gossip convergence, SIGKILL-style failure detection and restart can be
+// checked round by round. A failing run prints its seed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Membership, type GossipNetwork, type MemberInfo, type PeerAddress } from '../../../src/membership';
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const intervalMs = 100;
+const suspectAfterMs = 1000;
+const deadAfterMs = 2000;
+
+class Sim {
+  now = 1_000_000;
+  readonly random: () => number;
+  readonly nodes = new Map<number, Membership>(); // by peer port
+  readonly down = new Set<number>();
+  readonly network: GossipNetwork;
+
+  constructor(readonly seed: number) {
+    this.random = mulberry32(seed);
+    this.network = {
+      exchange: async (to: PeerAddress, digest: MemberInfo[]) => {
+        await Promise.resolve();
+        const peer = this.nodes.get(to.peerPort);
+        if (peer === undefined || this.down.has(to.peerPort)) throw new Error('unreachable');
+        return peer.handleGossip(digest);
+      },
+    };
+  }
+
+  add(i: number, seeds: number[]): Membership {
+    const m = new Membership({
+      self: { nodeId: `n${i}`, host: 'sim', httpPort: 7000 + i, peerPort: 8000 + i, vnodes: 16, incarnation: this.now, keyEstimate: i, load: 0 },
+      seeds: seeds.map((s) => ({ host: 'sim', peerPort: 8000 + s })),
+      gossipIntervalMs: intervalMs,
+      suspectAfterMs,
+      deadAfterMs,
+      network: this.network,
+      now: () => this.now,
+      random: this.random,
+      log: () => {},
+    });
+    this.nodes.set(8000 + i, m);
+    this.down.delete(8000 + i);
+    return m;
+  }
+
+  async step(rounds = 1): Promise<void> {
+    for (let r = 0; r < rounds; r++) {
+      this.now += intervalMs;
+      for (const [port, m] of this.nodes) if (!this.down.has(port)) m.round();
+      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  statusesOf(nodeId: string): string[] {
+    return [...this.nodes.entries()].filter(([p, m]) => !this.down.has(p) && m.selfId !== nodeId).map(([, m]) => m.status(nodeId) ?? 'UNKNOWN');
+  }
+}
+
+const seed = Number(process.env.RINGKV_SIM_SEED ?? Date.now() % 100_000);
+
+test(`gossip converges, detects a killed node SUSPECT then DEAD everywhere, and sees it ALIVE after restart (seed ${seed})`, async () => {
+  // Proves §7.5 end to end in simulation: join through one seed, convergence in a few rounds,
+  // the detector's timing bounds, and recovery through a higher incarnation.
+  const sim = new Sim(seed);
+  const n = 8;
+  for (let i = 0; i < n; i++) sim.add(i, [0]);
+  let rounds = 0;
+  while ([...sim.nodes.values()].some((m) => m.table.size < n || m.ring.size < n)) {
+    await sim.step();
+    rounds++;
+    assert.ok(rounds <= 30, `not converged after 30 rounds (seed ${seed})`);
+  }
+  for (const m of sim.nodes.values()) {
+    assert.equal(m.ring.size, n);
+    assert.ok(m.table.members().every((x) => x.status === 'ALIVE'), `seed ${seed}`);
+  }
+
+  // Kill n5: silent from now on.
+  sim.down.add(8005);
+  const killedAt = sim.now;
+  while (sim.now < killedAt + suspectAfterMs - 4 * intervalMs) await sim.step();
+  assert.ok(sim.statusesOf('n5').every((s) => s === 'ALIVE'), `suspected too early (seed ${seed})`);
+  while (sim.now < killedAt + suspectAfterMs + 2 * intervalMs) await sim.step();
+  assert.deepEqual(sim.statusesOf('n5'), Array(n - 1).fill('SUSPECT'), `seed ${seed}`);
+  while (sim.now < killedAt + deadAfterMs + 2 * intervalMs) await sim.step();
+  assert.deepEqual(sim.statusesOf('n5'), Array(n - 1).fill('DEAD'), `seed ${seed}`);
+  const ringVersion = sim.nodes.get(8000)!.ring.version;
+  assert.equal(sim.nodes.get(8000)!.ring.size, n, 'a DEAD node keeps its tokens: only membership changes move data');
+
+  // Restart n5 with a new incarnation; it knows only the seed.
+  const back = sim.add(5, [0]);
+  assert.ok(back.table.self.incarnation > killedAt);
+  for (let r = 0; r < 30 && sim.statusesOf('n5').some((s) => s !== 'ALIVE'); r++) await sim.step();
+  assert.deepEqual(sim.statusesOf('n5'), Array(n - 1).fill('ALIVE'), `seed ${seed}`);
+  assert.equal(sim.nodes.get(8000)!.ring.version, ringVersion, 'status changes do not bump the ring version');
+  const st = sim.nodes.get(8001)!.stats();
+  assert.equal(st.membershipToSuspect, 1);
+  assert.equal(st.membershipToDead, 1);
+  assert.equal(st.membershipToAlive, 1);
+  assert.equal(st.membershipNodesJoined, n - 1);
+});
+
+test(`a node joining later bumps every ring version and learns everyone (seed ${seed})`, async () => {
+  // Proves joins propagate through any seed and the ring changes only on membership changes.
+  const sim = new Sim(seed + 1);
+  for (let i = 0; i < 4; i++) sim.add(i, [0]);
+  await sim.step(20);
+  const before = [...sim.nodes.values()].map((m) => m.ring.version);
+  sim.add(4, [2]);
+  await sim.step(20);
+  for (const [i, m] of [...sim.nodes.values()].entries()) {
+    assert.equal(m.table.size, 5);
+    if (i < 4) assert.equal(m.ring.version, before[i]! + 1, `seed ${seed}`);
+  }
+});

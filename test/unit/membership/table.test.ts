@@ -1,0 +1,73 @@
+// The membership table's merge rule and failure detector, driven with explicit times.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MembershipTable, classify, type MemberInfo } from '../../../src/membership';
+
+const fd = { suspectAfterMs: 300, deadAfterMs: 600 };
+const info = (nodeId: string, incarnation: number, heartbeat: number, status: MemberInfo['status'] = 'ALIVE'): MemberInfo => ({
+  nodeId,
+  host: '127.0.0.1',
+  httpPort: 7000,
+  peerPort: 8000,
+  vnodes: 8,
+  incarnation,
+  heartbeat,
+  status,
+  keyEstimate: 0,
+  load: 0,
+});
+
+test('classify: ALIVE, then SUSPECT at suspectAfterMs, then DEAD at deadAfterMs', () => {
+  // Proves the detector's thresholds are inclusive and ordered.
+  assert.equal(classify(299, fd), 'ALIVE');
+  assert.equal(classify(300, fd), 'SUSPECT');
+  assert.equal(classify(599, fd), 'SUSPECT');
+  assert.equal(classify(600, fd), 'DEAD');
+});
+
+test('merge: a higher (incarnation, heartbeat) wins; an older one is ignored; self is never overwritten', () => {
+  // Proves the version order of gossip entries and that stale gossip cannot roll a node back.
+  const t = new MembershipTable(info('a', 1, 0), fd, 0);
+  assert.deepEqual(t.merge([info('b', 5, 10)], 0).map((c) => `${c.nodeId}:${c.from}->${c.to}`), ['b:UNKNOWN->ALIVE']);
+  t.merge([info('b', 5, 9)], 100);
+  assert.equal(t.info('b')!.heartbeat, 10);
+  t.merge([info('b', 5, 11)], 100);
+  assert.equal(t.info('b')!.heartbeat, 11);
+  t.merge([info('b', 6, 0)], 100);
+  assert.equal(t.info('b')!.incarnation, 6);
+  assert.equal(t.info('b')!.heartbeat, 0);
+  t.merge([info('a', 99, 99)], 100);
+  assert.equal(t.self.incarnation, 1);
+});
+
+test('detect: silence makes a node SUSPECT then DEAD; progress brings it back ALIVE', () => {
+  // Proves each transition is reported once, and that heartbeat progress heals any status.
+  const t = new MembershipTable(info('a', 1, 0), fd, 0);
+  t.merge([info('b', 1, 1)], 0);
+  assert.deepEqual(t.detect(299), []);
+  assert.deepEqual(t.detect(300).map((c) => c.to), ['SUSPECT']);
+  assert.deepEqual(t.detect(400), []);
+  assert.deepEqual(t.detect(650).map((c) => `${c.from}->${c.to}`), ['SUSPECT->DEAD']);
+  const back = t.merge([info('b', 2, 0)], 700);
+  assert.deepEqual(back.map((c) => `${c.from}->${c.to}`), ['DEAD->ALIVE']);
+  assert.equal(t.status('b'), 'ALIVE');
+  assert.deepEqual(t.detect(900), []);
+});
+
+test('a node first heard of as DEAD is adopted as DEAD, not as freshly ALIVE', () => {
+  // Proves a joining node does not believe a long-dead node is alive for suspectAfterMs.
+  const t = new MembershipTable(info('a', 1, 0), fd, 1000);
+  t.merge([info('z', 1, 3, 'DEAD')], 1000);
+  assert.equal(t.status('z'), 'DEAD');
+  assert.deepEqual(t.detect(1001), []);
+});
+
+test('beat advances only our own heartbeat and carries our load figures', () => {
+  // Proves the digest advertises the refreshed self entry.
+  const t = new MembershipTable(info('a', 1, 0), fd, 0);
+  t.beat(10, { keyEstimate: 42, load: 0.5 });
+  const self = t.digest().find((m) => m.nodeId === 'a')!;
+  assert.equal(self.heartbeat, 1);
+  assert.equal(self.keyEstimate, 42);
+  assert.equal(self.load, 0.5);
+});

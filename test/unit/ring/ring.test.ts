@@ -1,0 +1,111 @@
+// The ring: balance of 128-vnode rings, minimal movement when a node joins, preference lists of
+// distinct physical nodes, and determinism (every node computes the same ring from the same ids).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Ring, keyToken, nodeTokens, tokenFromString, tokenToString } from '../../../src/ring';
+
+const keys = Array.from({ length: 30_000 }, (_, i) => Buffer.from(`user:${i}:profile`));
+const tokens = keys.map((k) => keyToken(k));
+const ids = (n: number) => Array.from({ length: n }, (_, i) => `node-${i}`);
+const ring = (names: string[], vnodes = 128, version = 1) => Ring.build(names.map((nodeId) => ({ nodeId, vnodes })), version);
+
+function primaryShares(r: Ring): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const t of tokens) {
+    const owner = r.preferenceList(t, 1)[0]!;
+    counts.set(owner, (counts.get(owner) ?? 0) + 1);
+  }
+  return counts;
+}
+
+for (const n of [3, 10]) {
+  test(`keys spread over ${n} nodes with 128 vnodes stay within 25% of the fair share`, () => {
+    // Proves the vnode count is enough for balance: every node's primary share of 30k keys is
+    // within [0.75, 1.25] of 1/n, and the token-space ownership agrees with the key counts.
+    const r = ring(ids(n));
+    const shares = primaryShares(r);
+    assert.equal(shares.size, n);
+    const fair = keys.length / n;
+    for (const [id, count] of shares) {
+      assert.ok(count > 0.75 * fair && count < 1.25 * fair, `${id} holds ${count} keys, fair share ${fair.toFixed(0)}`);
+    }
+    const own = r.ownership();
+    const total = [...own.values()].reduce((a, b) => a + b, 0);
+    assert.ok(Math.abs(total - 1) < 1e-9, `ownership sums to ${total}`);
+    for (const [id, frac] of own) assert.ok(frac > 0.75 / n && frac < 1.25 / n, `${id} owns ${frac}`);
+  });
+}
+
+for (const n of [3, 10]) {
+  test(`adding a node to ${n} moves about 1/(n+1) of the keys, all to the new node`, () => {
+    // Proves consistent hashing's promise: only keys the new node takes over change primary.
+    const before = ring(ids(n), 128, 1);
+    const after = ring([...ids(n), 'node-new'], 128, 2);
+    let moved = 0;
+    tokens.forEach((t) => {
+      const a = before.preferenceList(t, 1)[0];
+      const b = after.preferenceList(t, 1)[0];
+      if (a !== b) {
+        moved++;
+        assert.equal(b, 'node-new', 'a key may only move to the node that joined');
+      }
+    });
+    const expected = keys.length / (n + 1);
+    assert.ok(moved > 0.7 * expected && moved < 1.3 * expected, `moved ${moved}, expected about ${expected.toFixed(0)}`);
+  });
+}
+
+test('preference lists never repeat a physical node and have min(N, nodes) entries', () => {
+  // Proves the clockwise walk skips further vnodes of nodes already chosen.
+  for (const n of [1, 2, 3, 5, 10]) {
+    const r = ring(ids(n), 64);
+    for (let i = 0; i < 2000; i++) {
+      for (const want of [1, 3, 5]) {
+        const list = r.preferenceList(tokens[i]!, want);
+        assert.equal(list.length, Math.min(want, n));
+        assert.equal(new Set(list).size, list.length, `repeated node in ${list.join(',')}`);
+      }
+    }
+  }
+});
+
+test('the preference list starts at the first vnode clockwise and wraps past the top', () => {
+  // Proves the lookup direction: a token just below a vnode's token belongs to that vnode's node,
+  // and a token above the last vnode wraps to the first.
+  const r = ring(['a', 'b', 'c'], 4);
+  const all = ['a', 'b', 'c'].flatMap((id) => r.tokensOf(id).map((t) => ({ t, id }))).sort((x, y) => (x.t < y.t ? -1 : 1));
+  for (const { t, id } of all) {
+    assert.equal(r.preferenceList(t, 1)[0], id);
+    if (t > 0n) assert.equal(r.preferenceList(t - 1n, 1)[0], id);
+  }
+  const last = all[all.length - 1]!;
+  if (last.t < (1n << 64n) - 1n) assert.equal(r.preferenceList(last.t + 1n, 1)[0], all[0]!.id);
+  assert.deepEqual(r.walk(all[0]!.t).length, 3);
+});
+
+test('rings built from the same members in any order are identical; tokens derive from ids', () => {
+  // Proves every node computes the same placement without exchanging token lists.
+  const a = Ring.build([{ nodeId: 'x', vnodes: 16 }, { nodeId: 'y', vnodes: 32 }], 7);
+  const b = Ring.build([{ nodeId: 'y', vnodes: 32 }, { nodeId: 'x', vnodes: 16 }], 7);
+  for (let i = 0; i < 500; i++) assert.deepEqual(a.preferenceList(tokens[i]!, 2), b.preferenceList(tokens[i]!, 2));
+  assert.deepEqual(a.tokensOf('x'), [...nodeTokens('x', 16)].sort((p, q) => (p < q ? -1 : 1)));
+  assert.equal(a.tokensOf('y').length, 32);
+  assert.equal(a.vnodeCount, 48);
+  assert.ok(a.sameMembers([{ nodeId: 'x', vnodes: 16 }, { nodeId: 'y', vnodes: 32 }]));
+  assert.ok(!a.sameMembers([{ nodeId: 'x', vnodes: 16 }, { nodeId: 'y', vnodes: 31 }]));
+  const t = a.tokensOf('x')[0]!;
+  assert.equal(tokenFromString(tokenToString(t)), t);
+});
+
+test('a node with more vnodes owns proportionally more of the ring', () => {
+  // Proves per-node vnode counts weight ownership (design.md §7.1, heterogeneous hardware).
+  const r = Ring.build([{ nodeId: 'big', vnodes: 256 }, { nodeId: 's1', vnodes: 128 }, { nodeId: 's2', vnodes: 128 }], 1);
+  const own = r.ownership();
+  assert.ok(own.get('big')! > 0.4 && own.get('big')! < 0.6, `big owns ${own.get('big')}`);
+});
+
+test('building a ring with a duplicate node or zero vnodes is a programmer error', () => {
+  // Proves the build asserts its invariants instead of producing a skewed ring.
+  assert.throws(() => Ring.build([{ nodeId: 'a', vnodes: 1 }, { nodeId: 'a', vnodes: 1 }], 1), /twice/);
+  assert.throws(() => Ring.build([{ nodeId: 'a', vnodes: 0 }], 1), /vnodes/);
+});
