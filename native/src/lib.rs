@@ -1,3 +1,21 @@
-// placeholder: replaced by the native addon work
-#[no_mangle]
-pub extern "C" fn napi_register_module_v1(_env: *mut u8, exports: *mut u8) -> *mut u8 { exports }
+//! ringkv's native addon: CRC-32C, XXH64, bloom filters and SSTable data blocks, the byte
+//! crunching of the storage engine and the ring, exposed to Node through raw N-API with no crate
+//! dependencies. The pure modules (batch, coding, crc32c, xxhash64, bloom, block) know nothing of
+//! JS and are unit-tested with `cargo test`; `napi_sys` declares the C API, `napi` wraps it safely
+//! (the only unsafe code besides the SSE4.2 call in crc32c), and `exports` is the JS surface.
+//! The N-API modules are left out of `cargo test` builds: their symbols only exist inside node.
+
+pub mod batch;
+pub mod block;
+pub mod bloom;
+pub mod coding;
+pub mod crc32c;
+pub mod error;
+pub mod xxhash64;
+
+#[cfg(not(test))]
+mod exports;
+#[cfg(not(test))]
+mod napi;
+#[cfg(not(test))]
+mod napi_sys;
