@@ -59,3 +59,106 @@ assert(walBatchWindowMsDefault <= walBatchWindowMsMax, 'group-commit window defa
 assert(level0CompactionTrigger < level0StopWritesTrigger, 'L0 stop trigger must exceed the compaction trigger');
 assert(suspectAfterMsDefault < deadAfterMsDefault, 'SUSPECT must come before DEAD');
 assert(shardBatchOpsMax <= shardQueueOpsMax, 'a shard batch cannot exceed the shard queue');
+
+// Storage engine, continued (src/storage).
+/** Target size of one SSTable written by compaction. */
+export const sstableFileBytesTarget = 2 * 1024 * 1024;
+/** Size budget of level 1; level n holds levelBaseBytes * levelSizeMultiplier^(n-1). */
+export const levelBaseBytesDefault = 10 * 1024 * 1024;
+export const levelSizeMultiplier = 10;
+/** Levels 0..levelsMax-1. */
+export const levelsMax = 7;
+/** Background compaction write budget; 0 = unthrottled. */
+export const compactionBytesPerSecDefault = 64 * 1024 * 1024;
+/** Entries in one write() batch (one WAL record). */
+export const storageBatchEntriesMax = 4096;
+/** Largest WAL record payload: one batch of the largest entries is refused before this. */
+export const walRecordBytesMax = 64 * 1024 * 1024;
+/** Writes waiting on back-pressure at once; more is a Busy error (bounded memory). */
+export const storageStalledWritesMax = 1024;
+assert(sstableFileBytesTarget >= sstableBlockBytesTarget * 4, 'an SSTable must hold several blocks');
+assert(walRecordBytesMax >= valueBytesMax + keyBytesMax + versionVectorBytesMax + 64, 'a WAL record must carry the largest entry');
+
+// Cluster, continued (src/ring, src/membership, inter-node transport, cluster coordinator).
+/** A node's peer (inter-node) port defaults to its HTTP port plus this. */
+export const peerPortOffset = 1000;
+/** Nodes one ring / membership table holds. */
+export const clusterNodesMax = 1024;
+/** Vnodes one node may own. */
+export const vnodesPerNodeMax = 4096;
+/** Largest inter-node frame: a sibling set of several largest values must fit. */
+export const internodeFrameBytesMax = 32 * 1024 * 1024;
+/** Requests in flight on one peer connection; more is RKV_ERR_BUSY. */
+export const internodeInflightPerPeerMax = 16_384;
+/** Frames queued in one tick are written together up to this many bytes per write. */
+export const internodeBatchBytesMax = 256 * 1024;
+export const internodeConnectTimeoutMs = 1_000;
+export const internodeReconnectBackoffMsMin = 50;
+export const internodeReconnectBackoffMsMax = 5_000;
+/** Background read repairs in flight per node; more are dropped (anti-entropy catches them). */
+export const readRepairsInflightMax = 1_024;
+/** How often queued hints are offered to recovered nodes. */
+export const hintReplayIntervalMsDefault = 1_000;
+assert(internodeFrameBytesMax >= 4 * (valueBytesMax + keyBytesMax + versionVectorBytesMax), 'an inter-node frame must carry a few siblings of the largest value');
+assert(internodeReconnectBackoffMsMin <= internodeReconnectBackoffMsMax, 'reconnect back-off min over max');
+assert(vnodesPerNodeDefault <= vnodesPerNodeMax, 'default vnodes over the max');
+
+// Shards, versioning and the single-node coordinator (src/shards, src/versioning, src/coordinator/local_*).
+/** Shards per node at most (each is one worker thread and one LSM engine). */
+export const shardCountMax = 256;
+/** Request payload bytes (keys + values) in one shard batch; one more op starts the next batch. */
+export const shardBatchBytesMax = 8 * 1024 * 1024;
+/** Bytes of entries the shard worker hands to one storage write() (one WAL record). */
+export const shardStorageWriteBytesMax = 16 * 1024 * 1024;
+/** A node id is 1..nodeIdBytesMax characters of [A-Za-z0-9._:-]. */
+export const nodeIdBytesMax = 64;
+/** Concurrent versions kept per key; past this the oldest are dropped (counted in stats). */
+export const siblingsMax = 8;
+/** If-Match version strings longer than this are refused as invalid. */
+export const versionStringBytesMax = 128;
+/** Idempotency keys longer than this are refused as invalid. */
+export const idempotencyKeyBytesMax = 128;
+/** Recent idempotency keys remembered per shard (in memory, per node; lost on restart). */
+export const idempotencyKeysPerShardMax = 16_384;
+/** How long an applied idempotency key is remembered. */
+export const idempotencyTtlMsDefault = 10 * 60 * 1000;
+assert(shardBatchBytesMax >= valueBytesMax + keyBytesMax + versionVectorBytesMax, 'a shard batch must carry the largest op');
+assert(shardStorageWriteBytesMax >= siblingsMax * valueBytesMax + versionVectorBytesMax, 'one storage write must carry the largest sibling set');
+assert(shardStorageWriteBytesMax < walRecordBytesMax, 'a shard storage write must fit one WAL record');
+
+// Front end (src/server, src/protocol).
+/** A response larger than this is split across several WebSocket frames (results matched by id). */
+export const wsResponseFrameBytesTarget = 4 * 1024 * 1024;
+/**
+ * Unsent response bytes a WebSocket connection may queue past wsBufferedBytesMax before the node
+ * closes it (1008): a client that keeps sending but never reads would otherwise grow it forever.
+ */
+export const wsSendQueueBytesMax = 32 * 1024 * 1024;
+/** HTTP requests being served at once; more get 503 busy. */
+export const httpInflightRequestsMax = 8192;
+/** Longest If-Match / X-Context header value accepted. */
+export const httpHeaderBytesMax = 8192;
+/** On SIGTERM, in-flight requests get this long to finish before connections are cut. */
+export const shutdownGraceMsDefault = 10_000;
+assert(wsSendQueueBytesMax >= wsResponseFrameBytesTarget * 2, 'the send queue must hold a couple of full response frames');
+assert(wsResponseFrameBytesTarget <= wsBufferedBytesMax, 'one response frame must fit the buffered-bytes bound');
+
+// Client library (src/client).
+/** A client gives up on one attempt of an operation after this; above the node's own timeout so the node answers first. */
+export const clientAttemptTimeoutMsDefault = requestTimeoutMsDefault + 1_000;
+/** Further attempts after the first, each to the next replica in the preference list. */
+export const clientRetriesMaxDefault = 2;
+/** Pause before retry k is clientRetryBackoffMs * 2^(k-1). */
+export const clientRetryBackoffMs = 20;
+/** Operations a client holds per connection (in flight plus waiting to be sent); more is RKV_ERR_BUSY. */
+export const clientQueuedOpsPerConnectionMax = 65_536;
+export const clientConnectTimeoutMsDefault = 2_000;
+/** After a connection to a node fails, requests avoid that node for this long. */
+export const clientNodeDownMsDefault = 2_000;
+/** How often the client re-reads cluster status to follow ring changes. */
+export const clientRingRefreshMsDefault = 5_000;
+/** Soft cap on the bytes of one request frame the client builds (a lone large op still goes alone). */
+export const clientFrameBytesTarget = 4 * 1024 * 1024;
+assert(clientAttemptTimeoutMsDefault > requestTimeoutMsDefault, 'the client must outwait the node timeout');
+assert(clientQueuedOpsPerConnectionMax >= wsInflightOpsPerConnectionMax, 'the client queue must hold what the node accepts in flight');
+assert(clientFrameBytesTarget < wsFrameBytesMax, 'client frames must stay under the node frame limit');

@@ -55,6 +55,7 @@ export interface StorageOptions {
 }
 
 export interface StorageStats {
+  /** Bytes held by the active memtable and the immutable ones waiting to flush. */
   memtableBytes: number;
   immutableMemtables: number;
   sstablesPerLevel: number[];
@@ -72,6 +73,17 @@ export interface StorageStats {
   writeStalls: number;
   /** Records dropped or truncated by WAL recovery at open (torn tail or skipped corrupt records). */
   walRecoveryDroppedRecords: number;
+}
+
+/** What WAL recovery found when the engine opened (torn tails are expected after a crash). */
+export interface RecoveryReport {
+  segments: number;
+  records: number;
+  entries: number;
+  /** A cut-short last record, truncated away: file, offset where it began, bytes dropped. */
+  tornTails: { file: string; offset: number; bytes: number; reason: string }[];
+  /** Damaged records passed over because skipCorruptWalRecords was set. */
+  skipped: { file: string; offset: number; reason: string }[];
 }
 
 export interface ScanOptions {
@@ -99,6 +111,8 @@ export interface StorageEngine {
   /** Runs compaction until no level needs it (tests). */
   compact(): Promise<void>;
   stats(): StorageStats;
+  /** What recovery did at open. */
+  recoveryReport(): RecoveryReport;
   /** Stops background work, syncs the WAL, releases files. */
   close(): Promise<void>;
 }

@@ -1,0 +1,610 @@
+// The LSM engine of one shard (LevelDB's db/db_impl): ties the WAL, memtables, SSTables,
+// manifest and compaction together, and owns the only background job (flush, else compaction,
+// one at a time, interleaved with foreground work at block granularity).
+//
+// Write: validate → back-pressure gate → one WAL record (one write(2)) → memtable insert (so all
+// entries of a batch become visible at once) → resolve when the WAL sync covering it is done.
+// A read can therefore see a write whose sync is still in flight (as in LevelDB with sync=false);
+// the write is acknowledged only after its sync.
+// Read: active memtable → immutable memtables newest first → L0 files newest first → one file per
+// level below. Reads are synchronous (pread) on the shard's own thread: see types.ts getSync.
+// Crash safety: a table is written and fsync'ed before the manifest names it; WAL segments and
+// input tables are deleted only after a manifest that no longer needs them is in place; on open,
+// files the manifest does not name are removed and WAL segments from logNumber on are replayed.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {
+  blockCacheBytesDefault,
+  bloomBitsPerKeyDefault,
+  compactionBytesPerSecDefault,
+  immutableMemtablesMax,
+  keyBytesMax,
+  level0StopWritesTrigger,
+  levelBaseBytesDefault,
+  levelsMax,
+  memtableBytesDefault,
+  memtableBytesMin,
+  openFilesMax,
+  sstableFileBytesTarget,
+  storageBatchEntriesMax,
+  storageStalledWritesMax,
+  tombstoneGraceMsDefault,
+  walBatchWindowMsDefault,
+  walBatchWindowMsMax,
+} from '../constants';
+import { ErrorCode, RingkvError, assert } from '../errors';
+import { BlockCache } from './block-cache';
+import { backlogBytes, bestScore, pickCompaction, runCompaction, type Compaction } from './compaction';
+import { decodePayload, payloadExpiresAtMs, payloadIsTombstone, validateEntry } from './entry';
+import { manifestTempName, parseFileName, tablePath, walPath } from './filenames';
+import { LevelIterator, MemtableIterator, MergingIterator, TableIterator, type InternalIterator } from './iterators';
+import { readWalSegment, corruptionAt } from './log-reader';
+import { LogWriter } from './log-writer';
+import { readManifest, writeManifest } from './manifest';
+import { Memtable } from './memtable';
+import { compareToken, sortKeyOf, tokenBound, tokenBytes, tokenMax } from './sort-key';
+import { TableBuilder, type BuiltTable } from './table-builder';
+import { TableCache } from './table-cache';
+import type { RecoveryReport, ScanOptions, StorageEngine, StorageEntry, StorageOptions, StorageStats, SyncMode } from './types';
+import { decodeBatchPayload, encodeBatchRecord, type BatchItem } from './wal-record';
+import { Version, type FileMeta } from './version';
+
+function optionError(name: string, why: string): RingkvError {
+  return new RingkvError(ErrorCode.InvalidArgument, `storage option ${name}: ${why}`, { details: { option: name } });
+}
+
+function intOption(o: StorageOptions, name: keyof StorageOptions, def: number, min: number, max: number): number {
+  const v = o[name];
+  if (v === undefined) return def;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw optionError(name, `must be an integer in [${min}, ${max}], got ${String(v)}`);
+  return v;
+}
+
+const flushYieldBytes = 64 * 1024;
+
+function tick(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+export class LsmEngine implements StorageEngine {
+  private readonly dir: string;
+  private readonly syncMode: SyncMode;
+  private readonly windowMs: number;
+  private readonly memLimit: number;
+  private readonly bloomBits: number;
+  private readonly graceMs: number;
+  private readonly skipCorrupt: boolean;
+  private readonly now: () => number;
+  private readonly tableFileBytes: number;
+  private readonly levelBase: number;
+  private readonly compactRate: number;
+  private readonly autoCompaction: boolean;
+  private readonly blockCache: BlockCache;
+  private readonly tableCache: TableCache;
+
+  private mem!: Memtable;
+  /** Immutable memtables, newest first. */
+  private imms: Memtable[] = [];
+  private wal!: LogWriter;
+  private walClosing: Promise<void>[] = [];
+  private version = new Version();
+  private nextFileNumber = 1;
+  private logNumber = 0;
+  private readonly compactPointers: (Buffer | null)[] = new Array<Buffer | null>(levelsMax).fill(null);
+  private bgPromise: Promise<void> | null = null;
+  private bgError: Error | null = null;
+  private manualCompaction = 0;
+  private closing = false;
+  private closed = false;
+  private readonly stallQueue: (() => void)[] = [];
+  private stallHandoff = false;
+  private entriesWritten = 0;
+  private writeStalls = 0;
+  private closedWalSyncs = 0;
+  private recovery: RecoveryReport = { segments: 0, records: 0, entries: 0, tornTails: [], skipped: [] };
+
+  constructor(o: StorageOptions) {
+    if (typeof o.dir !== 'string' || o.dir.length === 0) throw optionError('dir', 'must be a non-empty path');
+    this.dir = o.dir;
+    const mode = o.syncMode ?? 'batch';
+    if (mode !== 'always' && mode !== 'batch' && mode !== 'none') throw optionError('syncMode', `must be always, batch or none, got ${String(mode)}`);
+    this.syncMode = mode;
+    this.windowMs = intOption(o, 'walBatchWindowMs', walBatchWindowMsDefault, 0, walBatchWindowMsMax);
+    this.memLimit = intOption(o, 'memtableBytes', memtableBytesDefault, memtableBytesMin, 1024 * 1024 * 1024);
+    this.bloomBits = intOption(o, 'bloomBitsPerKey', bloomBitsPerKeyDefault, 1, 64);
+    this.graceMs = intOption(o, 'tombstoneGraceMs', tombstoneGraceMsDefault, 0, Number.MAX_SAFE_INTEGER);
+    this.tableFileBytes = intOption(o, 'sstableFileBytes', sstableFileBytesTarget, 16 * 1024, 1024 * 1024 * 1024);
+    this.levelBase = intOption(o, 'levelBaseBytes', levelBaseBytesDefault, 64 * 1024, Number.MAX_SAFE_INTEGER);
+    this.compactRate = intOption(o, 'compactionBytesPerSec', compactionBytesPerSecDefault, 0, Number.MAX_SAFE_INTEGER);
+    this.skipCorrupt = o.skipCorruptWalRecords ?? false;
+    this.autoCompaction = o.autoCompaction ?? true;
+    this.now = o.now ?? Date.now;
+    this.blockCache = new BlockCache(intOption(o, 'blockCacheBytes', blockCacheBytesDefault, 0, Number.MAX_SAFE_INTEGER));
+    this.tableCache = new TableCache(this.dir, intOption(o, 'openFilesMax', openFilesMax, 1, 65_536));
+  }
+
+  // ---------------------------------------------------------------- open and recovery
+
+  async open(): Promise<void> {
+    fs.mkdirSync(this.dir, { recursive: true });
+    const m = readManifest(this.dir);
+    if (m !== null) {
+      this.version = m.version;
+      this.nextFileNumber = m.nextFileNumber;
+      this.logNumber = m.logNumber;
+    }
+    const live = new Set<number>();
+    for (const f of this.version.allFiles()) {
+      live.add(f.number);
+      const file = tablePath(this.dir, f.number);
+      let size: number;
+      try {
+        size = fs.statSync(file).size;
+      } catch {
+        throw new RingkvError(ErrorCode.Corruption, `SSTable ${file} named by the manifest is missing`, { details: { file, offset: 0 } });
+      }
+      if (size !== f.fileBytes) {
+        throw new RingkvError(ErrorCode.Corruption, `SSTable ${file}: ${size} bytes on disk, manifest says ${f.fileBytes} (truncated?) at offset ${Math.min(size, f.fileBytes)}`, {
+          details: { file, offset: Math.min(size, f.fileBytes) },
+        });
+      }
+    }
+    const wals: number[] = [];
+    let maxSeen = 0;
+    for (const name of fs.readdirSync(this.dir)) {
+      const p = parseFileName(name);
+      if (name === manifestTempName) {
+        fs.rmSync(path.join(this.dir, name), { force: true });
+        continue;
+      }
+      if (p === null) continue;
+      maxSeen = Math.max(maxSeen, p.number);
+      if (p.kind === 'wal' && p.number >= this.logNumber) wals.push(p.number);
+      else if (p.kind === 'sst' && live.has(p.number)) continue;
+      else fs.rmSync(path.join(this.dir, name), { force: true }); // Orphan of a crash: never named by the manifest, or no longer needed.
+    }
+    this.nextFileNumber = Math.max(this.nextFileNumber, maxSeen + 1);
+    wals.sort((a, b) => a - b);
+
+    const added: FileMeta[] = [];
+    let mem = new Memtable(0);
+    for (const n of wals) {
+      const file = walPath(this.dir, n);
+      const r = readWalSegment(file, this.skipCorrupt);
+      this.recovery.segments++;
+      if (r.tornTail) {
+        this.recovery.tornTails.push({ file, ...r.tornTail });
+        fs.truncateSync(file, r.validEnd);
+      }
+      for (const s of r.skipped) this.recovery.skipped.push({ file, ...s });
+      for (const { offset, payload } of r.payloads) {
+        const items = decodeBatchPayload(payload);
+        if (typeof items === 'string') throw corruptionAt(file, offset, `record passes its checksum but is malformed: ${items}`);
+        this.recovery.records++;
+        this.recovery.entries += items.length;
+        for (const it of items) mem.put(sortKeyOf(it.key), it.payload);
+        if (mem.bytes >= this.memLimit) {
+          const f = await this.writeLevel0(mem);
+          if (f) added.push(f);
+          mem = new Memtable(0);
+        }
+      }
+    }
+    if (mem.count > 0) {
+      const f = await this.writeLevel0(mem);
+      if (f) added.push(f);
+    }
+    const walNumber = this.nextFileNumber++;
+    this.wal = new LogWriter(walPath(this.dir, walNumber), walNumber, this.syncMode, this.windowMs);
+    this.mem = new Memtable(walNumber);
+    const v = this.version.apply(
+      [],
+      added.map((file) => ({ level: 0, file })),
+    );
+    await this.saveManifest(v, walNumber);
+    for (const n of wals) fs.rmSync(walPath(this.dir, n), { force: true });
+    this.scheduleBackground();
+  }
+
+  private async saveManifest(v: Version, logNumber: number): Promise<void> {
+    await writeManifest(this.dir, { nextFileNumber: this.nextFileNumber, logNumber, version: v });
+    this.version = v;
+    this.logNumber = logNumber;
+  }
+
+  private fileMetaOf(t: BuiltTable): FileMeta {
+    return {
+      number: t.number,
+      fileBytes: t.fileBytes,
+      smallest: t.meta.smallest,
+      largest: t.meta.largest,
+      entryCount: t.meta.entryCount,
+      tombstoneCount: t.meta.tombstoneCount,
+      refs: 0,
+      obsolete: false,
+    };
+  }
+
+  /** Writes a memtable as one level-0 table (null when empty), yielding now and then. */
+  private async writeLevel0(mem: Memtable): Promise<FileMeta | null> {
+    if (mem.count === 0) return null;
+    const n = this.nextFileNumber++;
+    const b = new TableBuilder(tablePath(this.dir, n), n, this.bloomBits);
+    try {
+      let sinceYield = 0;
+      for (let node = mem.first(); node !== null; node = node.next[0] ?? null) {
+        b.add(node.sk, node.payload);
+        sinceYield += node.sk.length + node.payload.length;
+        if (sinceYield >= flushYieldBytes) {
+          sinceYield = 0;
+          await tick();
+        }
+      }
+      return this.fileMetaOf(await b.finish());
+    } catch (err) {
+      b.abandon();
+      throw err;
+    }
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  write(batch: StorageEntry[]): Promise<void> {
+    try {
+      this.checkWritable();
+      if (!Array.isArray(batch)) throw new RingkvError(ErrorCode.InvalidArgument, 'write batch must be an array');
+      if (batch.length > storageBatchEntriesMax) {
+        throw new RingkvError(ErrorCode.InvalidArgument, `write batch of ${batch.length} entries exceeds storageBatchEntriesMax=${storageBatchEntriesMax}`);
+      }
+      for (const e of batch) validateEntry(e);
+      if (batch.length === 0) return Promise.resolve();
+      if (this.stallQueue.length === 0 && !this.stallHandoff && !this.mustStall()) return this.applyWrite(batch);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.stalledWrite(batch);
+  }
+
+  private checkWritable(): void {
+    if (this.closed || this.closing) throw new RingkvError(ErrorCode.Closed, `storage engine ${this.dir} is closed`);
+    if (this.bgError) throw this.bgError;
+  }
+
+  private mustStall(): boolean {
+    if (this.imms.length >= immutableMemtablesMax) return true;
+    // Without background compaction nothing would ever drain L0, so only the memtable gate applies.
+    return this.autoCompaction && this.version.levels[0]!.length >= level0StopWritesTrigger;
+  }
+
+  private applyWrite(batch: StorageEntry[]): Promise<void> {
+    const items: BatchItem[] = [];
+    const record = encodeBatchRecord(batch, items);
+    const durable = this.wal.append(record);
+    for (const it of items) this.mem.put(sortKeyOf(it.key), it.payload);
+    this.entriesWritten += items.length;
+    if (this.mem.bytes >= this.memLimit) this.switchMemtable();
+    return durable;
+  }
+
+  private async stalledWrite(batch: StorageEntry[]): Promise<void> {
+    if (this.stallQueue.length >= storageStalledWritesMax) {
+      throw new RingkvError(ErrorCode.Busy, `storage engine ${this.dir}: ${this.stallQueue.length} writes already waiting for compaction`);
+    }
+    this.writeStalls++;
+    await new Promise<void>((resolve) => this.stallQueue.push(resolve));
+    this.stallHandoff = false;
+    let p: Promise<void>;
+    try {
+      this.checkWritable();
+      p = this.applyWrite(batch);
+    } finally {
+      this.wakeStalled();
+    }
+    return p;
+  }
+
+  /** Lets the next stalled writer in (one at a time, so they keep their order). */
+  private wakeStalled(): void {
+    if (this.stallHandoff || this.stallQueue.length === 0) return;
+    if (this.mustStall() && !this.closing && this.bgError === null) return;
+    this.stallHandoff = true;
+    this.stallQueue.shift()!();
+  }
+
+  private switchMemtable(): void {
+    const n = this.nextFileNumber++;
+    const old = this.wal;
+    this.wal = new LogWriter(walPath(this.dir, n), n, this.syncMode, this.windowMs);
+    this.mem.walBytes = old.bytes;
+    this.walClosing.push(
+      old.close().then(() => {
+        this.closedWalSyncs += old.syncs;
+      }),
+    );
+    this.imms.unshift(this.mem);
+    this.mem = new Memtable(n);
+    this.scheduleBackground();
+  }
+
+  // ---------------------------------------------------------------- background work
+
+  private scheduleBackground(): void {
+    if (this.bgPromise !== null || this.closing || this.bgError !== null) return;
+    this.bgPromise = this.backgroundLoop().finally(() => {
+      this.bgPromise = null;
+      this.wakeStalled();
+      if (this.hasBackgroundWork()) this.scheduleBackground();
+    });
+  }
+
+  private hasBackgroundWork(): boolean {
+    if (this.closing || this.bgError !== null) return false;
+    if (this.imms.length > 0) return true;
+    return (this.autoCompaction || this.manualCompaction > 0) && bestScore(this.version, this.levelBase).score >= 1;
+  }
+
+  private async backgroundLoop(): Promise<void> {
+    try {
+      for (;;) {
+        if (this.closing) return;
+        if (this.imms.length > 0) {
+          await this.flushOldestImmutable();
+          this.wakeStalled();
+          continue;
+        }
+        if (!this.autoCompaction && this.manualCompaction === 0) return;
+        const c = pickCompaction(this.version, this.levelBase, this.compactPointers, this.manualCompaction > 0);
+        if (c === null) return;
+        await this.doCompaction(c);
+        this.wakeStalled();
+      }
+    } catch (err) {
+      if (this.closing) return;
+      this.bgError =
+        err instanceof RingkvError ? err : new RingkvError(ErrorCode.Io, `storage engine ${this.dir}: background work failed: ${(err as Error).message}`, { cause: err });
+      // Stalled writers wake and see the error.
+      while (this.stallQueue.length > 0) this.stallQueue.shift()!();
+    }
+  }
+
+  private async flushOldestImmutable(): Promise<void> {
+    const imm = this.imms[this.imms.length - 1]!;
+    const f = await this.writeLevel0(imm);
+    // The next-oldest memtable's segment is now the oldest one recovery needs.
+    const nextLog = this.imms.length > 1 ? this.imms[this.imms.length - 2]!.walNumber : this.mem.walNumber;
+    await this.saveManifest(this.version.apply([], f ? [{ level: 0, file: f }] : []), nextLog);
+    const popped = this.imms.pop();
+    assert(popped === imm, 'immutable memtables flushed out of order');
+    if (imm.walNumber < nextLog) fs.rmSync(walPath(this.dir, imm.walNumber), { force: true });
+  }
+
+  private async doCompaction(c: Compaction): Promise<void> {
+    const removed = [...c.inputs0.map((f) => ({ level: c.level, number: f.number })), ...c.inputs1.map((f) => ({ level: c.level + 1, number: f.number }))];
+    if (c.inputs0.length === 1 && c.inputs1.length === 0) {
+      // Trivial move: nothing below overlaps, so the file can change level without a rewrite.
+      await this.saveManifest(this.version.apply(removed, [{ level: c.level + 1, file: c.inputs0[0]! }]), this.logNumber);
+      return;
+    }
+    const started = Date.now();
+    const manual = this.manualCompaction > 0;
+    const outputs: number[] = [];
+    let result;
+    try {
+      result = await runCompaction(c, {
+        version: () => this.version,
+        openTable: (f) => new TableIterator(() => this.tableCache.get(f.number), null),
+        newBuilder: () => {
+          const n = this.nextFileNumber++;
+          outputs.push(n);
+          return new TableBuilder(tablePath(this.dir, n), n, this.bloomBits);
+        },
+        now: this.now,
+        tombstoneGraceMs: this.graceMs,
+        tableFileBytes: this.tableFileBytes,
+        isClosing: () => this.closing,
+        pace: async (written) => {
+          // Flushes come first (LevelDB does the same): a full memtable stalls writers.
+          if (this.imms.length > 0) await this.flushOldestImmutable();
+          if (!manual && this.compactRate > 0) {
+            const dueMs = (written / this.compactRate) * 1000 - (Date.now() - started);
+            if (dueMs >= 1) {
+              await new Promise((r) => setTimeout(r, Math.min(dueMs, 1000)));
+              return;
+            }
+          }
+          await tick();
+        },
+      });
+    } catch (err) {
+      for (const n of outputs) fs.rmSync(tablePath(this.dir, n), { force: true });
+      throw err;
+    }
+    const added = result.outputs.map((t) => ({ level: c.level + 1, file: this.fileMetaOf(t) }));
+    const built = new Set(result.outputs.map((t) => t.number));
+    for (const n of outputs) if (!built.has(n)) fs.rmSync(tablePath(this.dir, n), { force: true });
+    await this.saveManifest(this.version.apply(removed, added), this.logNumber);
+    for (const f of [...c.inputs0, ...c.inputs1]) {
+      f.obsolete = true;
+      if (f.refs === 0) this.deleteTable(f);
+    }
+  }
+
+  private deleteTable(f: FileMeta): void {
+    this.tableCache.evict(f.number);
+    this.blockCache.evictFile(f.number);
+    fs.rmSync(tablePath(this.dir, f.number), { force: true });
+  }
+
+  private async waitIdle(): Promise<void> {
+    while (this.bgPromise !== null) await this.bgPromise;
+    if (this.bgError) throw this.bgError;
+  }
+
+  async flush(): Promise<void> {
+    this.checkWritable();
+    if (this.mem.count > 0) this.switchMemtable();
+    this.scheduleBackground();
+    await this.waitIdle();
+    while (this.imms.length > 0) {
+      this.scheduleBackground();
+      await this.waitIdle();
+      if (this.closing) return;
+    }
+  }
+
+  async compact(): Promise<void> {
+    this.checkWritable();
+    this.manualCompaction++;
+    try {
+      // A loop already running without the manual flag may stop early: go round until none is needed.
+      do {
+        this.scheduleBackground();
+        await this.waitIdle();
+      } while (!this.closing && pickCompactionNeeded(this.version, this.levelBase));
+    } finally {
+      this.manualCompaction--;
+    }
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  getSync(key: Uint8Array): StorageEntry | null {
+    if (this.closed) throw new RingkvError(ErrorCode.Closed, `storage engine ${this.dir} is closed`);
+    if (!(key instanceof Uint8Array) || key.length === 0 || key.length > keyBytesMax) {
+      throw new RingkvError(key instanceof Uint8Array && key.length > keyBytesMax ? ErrorCode.KeyTooLarge : ErrorCode.InvalidArgument, `bad key for get (1..${keyBytesMax} bytes)`);
+    }
+    const sk = sortKeyOf(key);
+    let p = this.mem.get(sk);
+    for (let i = 0; p === null && i < this.imms.length; i++) p = this.imms[i]!.get(sk);
+    if (p === null) p = this.getFromTables(sk);
+    if (p === null) return null;
+    if (!payloadIsTombstone(p)) {
+      const exp = payloadExpiresAtMs(p);
+      if (exp !== 0 && exp <= this.now()) return null;
+    }
+    return decodePayload(key, p);
+  }
+
+  private getFromTables(sk: Buffer): Buffer | null {
+    const v = this.version;
+    for (const f of v.levels[0]!) {
+      if (f.smallest.compare(sk) > 0 || f.largest.compare(sk) < 0) continue;
+      const p = this.tableCache.get(f.number).get(sk, this.blockCache);
+      if (p !== null) return p;
+    }
+    for (let level = 1; level < levelsMax; level++) {
+      const f = v.fileFor(level, sk);
+      if (f === null) continue;
+      const p = this.tableCache.get(f.number).get(sk, this.blockCache);
+      if (p !== null) return p;
+    }
+    return null;
+  }
+
+  get(key: Uint8Array): Promise<StorageEntry | null> {
+    try {
+      return Promise.resolve(this.getSync(key));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  scanRange(fromToken: bigint, toToken: bigint, opts: ScanOptions = {}): AsyncIterable<StorageEntry> {
+    if (typeof fromToken !== 'bigint' || typeof toToken !== 'bigint' || fromToken < 0n || toToken > tokenMax || fromToken > toToken) {
+      throw new RingkvError(ErrorCode.InvalidArgument, `scanRange needs 0 <= fromToken <= toToken < 2^64, got ${String(fromToken)}..${String(toToken)}`);
+    }
+    const limit = opts.limit ?? Number.POSITIVE_INFINITY;
+    if (!(limit >= 0)) throw new RingkvError(ErrorCode.InvalidArgument, 'scanRange limit must be >= 0');
+    if (this.closed) throw new RingkvError(ErrorCode.Closed, `storage engine ${this.dir} is closed`);
+    return this.scanGenerator(tokenBound(fromToken), tokenBound(toToken), limit, opts.includeExpired ?? false);
+  }
+
+  private async *scanGenerator(from: Buffer, to: Buffer, limit: number, includeExpired: boolean): AsyncGenerator<StorageEntry> {
+    // Pin the files of this moment: compaction may replace them while the scan is suspended.
+    const v = this.version;
+    const pinned = v.allFiles();
+    for (const f of pinned) f.refs++;
+    try {
+      const children: InternalIterator[] = [this.mem, ...this.imms].map((m) => new MemtableIterator(m));
+      const open = (f: FileMeta): TableIterator => new TableIterator(() => this.tableCache.get(f.number), this.blockCache);
+      for (const f of v.levels[0]!) children.push(open(f));
+      for (let level = 1; level < levelsMax; level++) if (v.levels[level]!.length > 0) children.push(new LevelIterator(v.levels[level]!, open));
+      const it = new MergingIterator(children);
+      it.seek(from);
+      let n = 0;
+      while (n < limit && it.valid()) {
+        if (this.closed) throw new RingkvError(ErrorCode.Closed, `storage engine ${this.dir} closed during a scan`);
+        const sk = it.key();
+        if (compareToken(sk, to) > 0) break;
+        const p = it.value();
+        const live = payloadIsTombstone(p) || includeExpired || payloadExpiresAtMs(p) === 0 || payloadExpiresAtMs(p) > this.now();
+        if (live) {
+          const e = decodePayload(sk.subarray(tokenBytes), p);
+          it.next();
+          n++;
+          yield e;
+        } else {
+          it.next();
+        }
+      }
+    } finally {
+      for (const f of pinned) {
+        f.refs--;
+        if (f.obsolete && f.refs === 0 && !this.closed) this.deleteTable(f);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- stats and close
+
+  stats(): StorageStats {
+    let memBytes = this.mem.bytes;
+    for (const m of this.imms) memBytes += m.bytes;
+    let tableBytes = 0;
+    for (const f of this.version.allFiles()) tableBytes += f.fileBytes;
+    let walBytes = this.wal.bytes;
+    for (const m of this.imms) walBytes += m.walBytes;
+    return {
+      memtableBytes: memBytes,
+      immutableMemtables: this.imms.length,
+      sstablesPerLevel: this.version.levels.map((l) => l.length),
+      compactionBacklog: backlogBytes(this.version, this.levelBase),
+      walSyncs: this.closedWalSyncs + this.wal.syncs,
+      walBytes,
+      diskBytes: tableBytes + walBytes,
+      entriesWritten: this.entriesWritten,
+      blockCacheHits: this.blockCache.hits,
+      blockCacheMisses: this.blockCache.misses,
+      writeStalls: this.writeStalls,
+      walRecoveryDroppedRecords: this.recovery.tornTails.length + this.recovery.skipped.length,
+    };
+  }
+
+  recoveryReport(): RecoveryReport {
+    return this.recovery;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed || this.closing) {
+      while (!this.closed) await tick();
+      return;
+    }
+    this.closing = true;
+    while (this.bgPromise !== null) await this.bgPromise.catch(() => undefined);
+    while (this.stallQueue.length > 0) this.stallQueue.shift()!();
+    await this.wal.close();
+    await Promise.all(this.walClosing);
+    this.tableCache.closeAll();
+    this.closed = true;
+  }
+}
+
+function pickCompactionNeeded(v: Version, levelBase: number): boolean {
+  return bestScore(v, levelBase).score >= 1;
+}
+
+export async function openStorage(options: StorageOptions): Promise<StorageEngine> {
+  const engine = new LsmEngine(options);
+  await engine.open();
+  return engine;
+}

@@ -1,0 +1,90 @@
+// Reads one WAL segment back for recovery. Damage is classified, never guessed past:
+// - a torn tail (the last write was cut short by a crash) is cut off and reported: fewer than 12
+//   header bytes left, an all-zero rest of file, a good header whose payload runs past the end,
+//   or a payload CRC mismatch on the very last record;
+// - anything else (a bad header or payload CRC with more data after it) is mid-log corruption:
+//   recovery stops with an error naming the file and offset, unless the operator asked to skip
+//   corrupt records, in which case the reader resynchronises on the next offset where a header
+//   and its payload both check out, and reports what it skipped.
+import * as fs from 'node:fs';
+import { ErrorCode, RingkvError } from '../errors';
+import { crc32c } from './checksum';
+import { walHeaderBytes } from './wal-record';
+
+export interface WalReadResult {
+  /** Payloads (record bodies) in log order, CRC-checked. */
+  payloads: { offset: number; payload: Buffer }[];
+  /** Bytes up to the end of the last good record; the file should be truncated here. */
+  validEnd: number;
+  fileBytes: number;
+  tornTail: { offset: number; bytes: number; reason: string } | null;
+  skipped: { offset: number; reason: string }[];
+}
+
+function allZero(buf: Buffer, from: number): boolean {
+  for (let i = from; i < buf.length; i++) if (buf[i] !== 0) return false;
+  return true;
+}
+
+function headerOk(buf: Buffer, at: number): boolean {
+  return at + walHeaderBytes <= buf.length && crc32c(buf.subarray(at, at + 8)) === buf.readUInt32LE(at + 8);
+}
+
+function recordOk(buf: Buffer, at: number): boolean {
+  if (!headerOk(buf, at)) return false;
+  const len = buf.readUInt32LE(at);
+  const end = at + walHeaderBytes + len;
+  return end <= buf.length && crc32c(buf.subarray(at + walHeaderBytes, end)) === buf.readUInt32LE(at + 4);
+}
+
+export function corruptionAt(file: string, offset: number, reason: string): RingkvError {
+  return new RingkvError(ErrorCode.Corruption, `WAL ${file}: corrupt record at offset ${offset}: ${reason}`, {
+    details: { file, offset, reason },
+  });
+}
+
+export function readWalSegment(file: string, skipCorrupt: boolean): WalReadResult {
+  const buf = fs.readFileSync(file);
+  const result: WalReadResult = { payloads: [], validEnd: 0, fileBytes: buf.length, tornTail: null, skipped: [] };
+  let at = 0;
+  while (at < buf.length) {
+    const rest = buf.length - at;
+    const torn = (reason: string): WalReadResult => {
+      result.validEnd = at;
+      result.tornTail = { offset: at, bytes: rest, reason };
+      return result;
+    };
+    if (rest < walHeaderBytes) return torn(`${rest} bytes, less than a record header`);
+    if (allZero(buf, at)) return torn('zero-filled tail');
+    let problem: string | null = null;
+    if (!headerOk(buf, at)) {
+      problem = 'header checksum mismatch';
+    } else {
+      const len = buf.readUInt32LE(at);
+      const end = at + walHeaderBytes + len;
+      if (end > buf.length) return torn(`record of ${len} bytes runs past the end of the file`);
+      if (crc32c(buf.subarray(at + walHeaderBytes, end)) !== buf.readUInt32LE(at + 4)) {
+        if (end === buf.length) return torn('payload checksum mismatch in the last record');
+        problem = 'payload checksum mismatch';
+      } else {
+        result.payloads.push({ offset: at, payload: buf.subarray(at + walHeaderBytes, end) });
+        at = end;
+        result.validEnd = at;
+        continue;
+      }
+    }
+    if (!skipCorrupt) throw corruptionAt(file, at, `${problem} (set skipCorruptWalRecords to skip damaged records)`);
+    result.skipped.push({ offset: at, reason: problem });
+    let next = at + 1;
+    while (next < buf.length && !recordOk(buf, next)) next++;
+    if (next >= buf.length) {
+      // Nothing good follows: what remains is dropped like a torn tail, and reported.
+      result.validEnd = at;
+      result.tornTail = { offset: at, bytes: rest, reason: `${problem}; no valid record after it` };
+      return result;
+    }
+    at = next;
+  }
+  result.validEnd = at;
+  return result;
+}

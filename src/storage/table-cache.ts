@@ -1,0 +1,51 @@
+// A bounded LRU of open SSTables (file descriptor + index + filter), LevelDB's db/table_cache.
+// A table evicted here is simply reopened on its next use; readers never hold a Table across an
+// await, so eviction cannot close a file under a read in progress.
+import { assert } from '../errors';
+import { tablePath } from './filenames';
+import { Table } from './table';
+
+export class TableCache {
+  private readonly open = new Map<number, Table>();
+
+  constructor(
+    private readonly dir: string,
+    private readonly capacity: number,
+  ) {
+    assert(capacity >= 1, 'table cache needs room for one file');
+  }
+
+  get(number: number): Table {
+    let t = this.open.get(number);
+    if (t !== undefined) {
+      this.open.delete(number);
+      this.open.set(number, t);
+      return t;
+    }
+    t = Table.open(tablePath(this.dir, number), number);
+    this.open.set(number, t);
+    while (this.open.size > this.capacity) {
+      const first = this.open.keys().next().value as number;
+      this.open.get(first)!.close();
+      this.open.delete(first);
+    }
+    return t;
+  }
+
+  evict(number: number): void {
+    const t = this.open.get(number);
+    if (t !== undefined) {
+      t.close();
+      this.open.delete(number);
+    }
+  }
+
+  closeAll(): void {
+    for (const t of this.open.values()) t.close();
+    this.open.clear();
+  }
+
+  get size(): number {
+    return this.open.size;
+  }
+}
