@@ -3,6 +3,7 @@
 // the .node file. Byte layouts live beside the Rust code (native/src) and in docs/.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { bloomBitsPerKeyDefault, sstableBlockRestartInterval } from '../constants';
 import { ErrorCode, RingkvError } from '../errors';
 
 /** Columns of a decoded SSTable data block: entry i is keys[keyOffsets[i]..keyOffsets[i+1]). */
@@ -78,3 +79,168 @@ function load(): NativeAddon {
 }
 
 export const native: NativeAddon = load();
+
+// ---------------------------------------------------------------------------------------------
+// Typed convenience wrappers. These are what other modules call: defaults for the common
+// arguments, arrays of items packed into one buffer for the batched forms, and the addon's
+// errors (plain Errors with an RKV_ERR_* `code`) rethrown as RingkvError with the same code.
+
+const knownCodes: ReadonlySet<string> = new Set(Object.values(ErrorCode));
+
+/** Rethrows an addon error as a RingkvError (same code, original as cause); anything else as is. */
+function rethrow(err: unknown): never {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (err instanceof Error && typeof code === 'string' && knownCodes.has(code)) {
+    throw new RingkvError(code as ErrorCode, err.message, { cause: err });
+  }
+  throw err;
+}
+
+/** Items packed for a batched call: item i is data[offsets[i]..offsets[i+1]). */
+export interface PackedBatch {
+  data: Uint8Array;
+  offsets: Uint32Array;
+}
+
+/** Packs byte strings into one buffer plus n+1 offsets, the form every batched native call takes. */
+export function packBatch(items: readonly Uint8Array[]): PackedBatch {
+  let total = 0;
+  for (const item of items) total += item.length;
+  if (total > 0xffff_ffff) {
+    throw new RingkvError(ErrorCode.InvalidArgument, `a batch of ${total} bytes does not fit 32-bit offsets`);
+  }
+  const data = Buffer.allocUnsafe(total);
+  const offsets = new Uint32Array(items.length + 1);
+  let at = 0;
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]!;
+    data.set(item, at);
+    at += item.length;
+    offsets[i + 1] = at;
+  }
+  return { data, offsets };
+}
+
+/** CRC-32C of data, extending the finished CRC `crc` of what came before (0 to start). */
+export function crc32c(data: Uint8Array, crc = 0): number {
+  try {
+    return native.crc32c(data, crc);
+  } catch (err) {
+    return rethrow(err);
+  }
+}
+
+/** CRC-32C of each item (each from 0). */
+export function crc32cBatch(items: readonly Uint8Array[]): Uint32Array {
+  const { data, offsets } = packBatch(items);
+  try {
+    return native.crc32cBatch(data, offsets);
+  } catch (err) {
+    return rethrow(err);
+  }
+}
+
+/** XXH64 of data as an unsigned 64-bit bigint. */
+export function xxhash64(data: Uint8Array, seed = 0n): bigint {
+  try {
+    return native.xxhash64(data, seed);
+  } catch (err) {
+    return rethrow(err);
+  }
+}
+
+export function xxhash64Batch(items: readonly Uint8Array[], seed = 0n): BigUint64Array {
+  const { data, offsets } = packBatch(items);
+  try {
+    return native.xxhash64Batch(data, offsets, seed);
+  } catch (err) {
+    return rethrow(err);
+  }
+}
+
+/** The token of a key on the ring and in the storage order: XXH64 with seed 0, unsigned. */
+export function keyToken(key: Uint8Array): bigint {
+  return xxhash64(key, 0n);
+}
+
+/** keyToken of each key, in one native call. */
+export function keyTokens(keys: readonly Uint8Array[]): BigUint64Array {
+  return xxhash64Batch(keys, 0n);
+}
+
+/** A serialized bloom filter over keys (byte format: native/src/bloom.rs). bitsPerKey in 1..32. */
+export function bloomBuild(keys: readonly Uint8Array[], bitsPerKey: number = bloomBitsPerKeyDefault): Buffer {
+  const { data, offsets } = packBatch(keys);
+  try {
+    return native.bloomBuild(data, offsets, bitsPerKey);
+  } catch (err) {
+    return rethrow(err);
+  }
+}
+
+/** False only when key is certainly not in the filter. Throws RKV_ERR_CORRUPTION on a bad filter. */
+export function bloomMayContain(filter: Uint8Array, key: Uint8Array): boolean {
+  try {
+    return native.bloomMayContain(filter, key);
+  } catch (err) {
+    return rethrow(err);
+  }
+}
+
+/** One byte per key: 1 = may contain, 0 = definitely absent. */
+export function bloomMayContainBatch(filter: Uint8Array, keys: readonly Uint8Array[]): Uint8Array {
+  const { data, offsets } = packBatch(keys);
+  try {
+    return native.bloomMayContainBatch(filter, data, offsets);
+  } catch (err) {
+    return rethrow(err);
+  }
+}
+
+/**
+ * Encodes one SSTable data block (layout: native/src/block.rs). keys must be strictly increasing
+ * bytewise, else RKV_ERR_INVALID_ARGUMENT; keys[i] maps to values[i].
+ */
+export function blockBuild(
+  keys: readonly Uint8Array[],
+  values: readonly Uint8Array[],
+  restartInterval: number = sstableBlockRestartInterval,
+): Buffer {
+  if (keys.length !== values.length) {
+    throw new RingkvError(ErrorCode.InvalidArgument, `blockBuild: ${keys.length} keys but ${values.length} values`);
+  }
+  const k = packBatch(keys);
+  const v = packBatch(values);
+  try {
+    return native.blockBuild(k.data, k.offsets, v.data, v.offsets, restartInterval);
+  } catch (err) {
+    return rethrow(err);
+  }
+}
+
+/** The value stored under exactly key (a copy), or null. RKV_ERR_CORRUPTION on a malformed block. */
+export function blockGet(block: Uint8Array, key: Uint8Array): Buffer | null {
+  try {
+    return native.blockGet(block, key);
+  } catch (err) {
+    return rethrow(err);
+  }
+}
+
+/** Index of the first entry whose key is >= target (the entry count when none). */
+export function blockSeek(block: Uint8Array, target: Uint8Array): number {
+  try {
+    return native.blockSeek(block, target);
+  } catch (err) {
+    return rethrow(err);
+  }
+}
+
+/** Every entry of the block as columns. RKV_ERR_CORRUPTION on a malformed block. */
+export function blockDecode(block: Uint8Array): DecodedBlock {
+  try {
+    return native.blockDecode(block);
+  } catch (err) {
+    return rethrow(err);
+  }
+}
