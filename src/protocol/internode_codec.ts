@@ -1,0 +1,274 @@
+// Encoding and decoding of inter-node messages (internode.fbs). Decoding is a node's defence
+// against a broken or hostile peer: the whole flatbuffer is bounds-verified before any accessor
+// runs, so a bad frame throws RKV_ERR_MALFORMED_FRAME (and the connection that carried it is
+// closed) instead of decoding into garbage. Decoded byte fields are copies, because the receive
+// buffer is reused and values may be transferred to shard workers.
+import { Builder, ByteBuffer } from 'flatbuffers';
+import { clusterNodesMax, internodeFrameBytesMax } from '../constants';
+import { assert, ErrorCode, RingkvError } from '../errors';
+import type { MemberInfo, MemberStatus } from '../membership/types';
+import { type TableSpec, verifyFlatBuffer } from './flatbuffers_verifier';
+import { Kind } from './generated/internode/ringkv/internode/kind';
+import { Member } from './generated/internode/ringkv/internode/member';
+import { Message } from './generated/internode/ringkv/internode/message';
+import { Op } from './generated/internode/ringkv/internode/op';
+
+export const internodeFileIdentifier = 'RKVN';
+const stringBytesMax = 4096;
+
+const bytes = { kind: 'bytes', lengthMax: internodeFrameBytesMax } as const;
+const str = { kind: 'string', bytesMax: stringBytesMax } as const;
+const u8 = { kind: 'scalar', bytes: 1 } as const;
+const u16 = { kind: 'scalar', bytes: 2 } as const;
+const u32 = { kind: 'scalar', bytes: 4 } as const;
+const u64 = { kind: 'scalar', bytes: 8 } as const;
+
+const memberSpec: TableSpec = {
+  name: 'Member',
+  // node_id, host, http_port, peer_port, vnodes, incarnation, heartbeat, status, key_estimate, load
+  fields: [str, str, u16, u16, u16, u64, u64, u8, u64, u32],
+};
+
+const messageSpec: TableSpec = {
+  name: 'Message',
+  // id, kind, is_reply, timeout_ms, members, key, record, found, hint_for, op, consistency, value,
+  // ttl_seconds, if_match, context, idempotency_key, version, timestamp_ms, acks,
+  // tombstone_expiry_ms, error_code, error_message, error_details
+  fields: [u32, u8, u8, u32, { kind: 'tables', table: memberSpec, lengthMax: clusterNodesMax }, bytes, bytes, u8, str, u8, u8, bytes, u32, str, bytes, str, str, u64, u8, u64, str, str, str],
+};
+
+export type InternodeKind = 'gossip' | 'replicaWrite' | 'replicaRead' | 'forward' | 'error' | 'ping';
+export type InternodeOp = 'get' | 'put' | 'delete';
+
+const kindToWire: Record<InternodeKind, Kind> = {
+  gossip: Kind.Gossip,
+  replicaWrite: Kind.ReplicaWrite,
+  replicaRead: Kind.ReplicaRead,
+  forward: Kind.Forward,
+  error: Kind.Error,
+  ping: Kind.Ping,
+};
+const kindFromWire = new Map<number, InternodeKind>(Object.entries(kindToWire).map(([k, v]) => [v, k as InternodeKind]));
+const opToWire: Record<InternodeOp, Op> = { get: Op.Get, put: Op.Put, delete: Op.Delete };
+const opFromWire = new Map<number, InternodeOp>(Object.entries(opToWire).map(([k, v]) => [v, k as InternodeOp]));
+const statusToWire: Record<MemberStatus, number> = { ALIVE: 0, SUSPECT: 1, DEAD: 2 };
+const statusFromWire: MemberStatus[] = ['ALIVE', 'SUSPECT', 'DEAD'];
+
+/** One inter-node message, request or reply; which fields matter depends on `kind` (see the schema). */
+export interface InternodeMessage {
+  id: number;
+  kind: InternodeKind;
+  isReply: boolean;
+  timeoutMs?: number;
+  members?: MemberInfo[];
+  key?: Uint8Array;
+  record?: Uint8Array;
+  found?: boolean;
+  hintFor?: string;
+  op?: InternodeOp;
+  /** 1 ONE, 2 QUORUM, 3 ALL. */
+  consistency?: number;
+  value?: Uint8Array;
+  ttlSeconds?: number;
+  ifMatch?: string;
+  context?: Uint8Array;
+  idempotencyKey?: string;
+  version?: string;
+  timestampMs?: number;
+  acks?: number;
+  tombstoneExpiryMs?: number;
+  errorCode?: string;
+  errorMessage?: string;
+  errorDetails?: string;
+}
+
+function estimateSize(m: InternodeMessage): number {
+  let size = 256 + (m.key?.byteLength ?? 0) + (m.record?.byteLength ?? 0) + (m.value?.byteLength ?? 0) + (m.context?.byteLength ?? 0);
+  size += (m.members?.length ?? 0) * 128;
+  return size;
+}
+
+function checkString(s: string | undefined, what: string): void {
+  assert(s === undefined || Buffer.byteLength(s) <= stringBytesMax, `${what} is over ${stringBytesMax} bytes`);
+}
+
+/** Encodes one message (without the length prefix). Asserts the limits a correct sender keeps. */
+export function encodeInternode(m: InternodeMessage): Uint8Array {
+  assert(Number.isInteger(m.id) && m.id >= 0 && m.id <= 0xffffffff, `message id ${m.id} is not a uint32`);
+  for (const [s, what] of [[m.hintFor, 'hint_for'], [m.ifMatch, 'if_match'], [m.idempotencyKey, 'idempotency_key'], [m.version, 'version'], [m.errorCode, 'error_code'], [m.errorDetails, 'error_details']] as const) checkString(s, what);
+  const b = new Builder(estimateSize(m));
+  let members = 0;
+  if (m.members !== undefined) {
+    assert(m.members.length <= clusterNodesMax, 'too many members in one gossip message');
+    const offs = m.members.map((x) => {
+      const nodeId = b.createString(x.nodeId);
+      const host = b.createString(x.host);
+      Member.startMember(b);
+      Member.addNodeId(b, nodeId);
+      Member.addHost(b, host);
+      Member.addHttpPort(b, x.httpPort);
+      Member.addPeerPort(b, x.peerPort);
+      Member.addVnodes(b, x.vnodes);
+      Member.addIncarnation(b, BigInt(x.incarnation));
+      Member.addHeartbeat(b, BigInt(x.heartbeat));
+      Member.addStatus(b, statusToWire[x.status]);
+      Member.addKeyEstimate(b, BigInt(Math.max(0, Math.floor(x.keyEstimate))));
+      Member.addLoad(b, x.load);
+      return Member.endMember(b);
+    });
+    members = Message.createMembersVector(b, offs);
+  }
+  const vec = (x: Uint8Array | undefined) => (x === undefined ? 0 : b.createByteVector(x));
+  const s = (x: string | undefined) => (x === undefined ? 0 : b.createString(x));
+  const key = vec(m.key);
+  const record = vec(m.record);
+  const value = vec(m.value);
+  const context = vec(m.context);
+  const hintFor = s(m.hintFor);
+  const ifMatch = s(m.ifMatch);
+  const idem = s(m.idempotencyKey);
+  const version = s(m.version);
+  const errCode = s(m.errorCode);
+  // Error messages are for people; cut them rather than fail the reply.
+  const errMessage = s(m.errorMessage === undefined ? undefined : m.errorMessage.slice(0, 1024));
+  const errDetails = s(m.errorDetails);
+  Message.startMessage(b);
+  Message.addId(b, m.id);
+  Message.addKind(b, kindToWire[m.kind]);
+  if (m.isReply) Message.addIsReply(b, true);
+  if (m.timeoutMs) Message.addTimeoutMs(b, m.timeoutMs);
+  if (members) Message.addMembers(b, members);
+  if (key) Message.addKey(b, key);
+  if (record) Message.addRecord(b, record);
+  if (m.found) Message.addFound(b, true);
+  if (hintFor) Message.addHintFor(b, hintFor);
+  if (m.op !== undefined) Message.addOp(b, opToWire[m.op]);
+  if (m.consistency) Message.addConsistency(b, m.consistency);
+  if (value) Message.addValue(b, value);
+  if (m.ttlSeconds) Message.addTtlSeconds(b, m.ttlSeconds);
+  if (ifMatch) Message.addIfMatch(b, ifMatch);
+  if (context) Message.addContext(b, context);
+  if (idem) Message.addIdempotencyKey(b, idem);
+  if (version) Message.addVersion(b, version);
+  if (m.timestampMs) Message.addTimestampMs(b, BigInt(m.timestampMs));
+  if (m.acks) Message.addAcks(b, m.acks);
+  if (m.tombstoneExpiryMs) Message.addTombstoneExpiryMs(b, BigInt(m.tombstoneExpiryMs));
+  if (errCode) Message.addErrorCode(b, errCode);
+  if (errMessage) Message.addErrorMessage(b, errMessage);
+  if (errDetails) Message.addErrorDetails(b, errDetails);
+  b.finish(Message.endMessage(b), internodeFileIdentifier);
+  return b.asUint8Array();
+}
+
+function malformed(message: string): RingkvError {
+  return new RingkvError(ErrorCode.MalformedFrame, message);
+}
+
+function copy(x: Uint8Array | null): Uint8Array | undefined {
+  return x === null ? undefined : Uint8Array.prototype.slice.call(x);
+}
+
+function num(x: bigint): number {
+  if (x > BigInt(Number.MAX_SAFE_INTEGER)) throw malformed('a 64-bit field is beyond 2^53');
+  return Number(x);
+}
+
+/** Decodes one verified message; throws RKV_ERR_MALFORMED_FRAME on anything out of bounds or unknown. */
+export function decodeInternode(frame: Uint8Array): InternodeMessage {
+  verifyFlatBuffer(frame, messageSpec, internodeFileIdentifier);
+  const msg = Message.getRootAsMessage(new ByteBuffer(frame));
+  const kind = kindFromWire.get(msg.kind());
+  if (kind === undefined) throw malformed(`unknown message kind ${msg.kind()}`);
+  const out: InternodeMessage = { id: msg.id(), kind, isReply: msg.isReply() };
+  const timeoutMs = msg.timeoutMs();
+  if (timeoutMs) out.timeoutMs = timeoutMs;
+  const n = msg.membersLength();
+  if (n > 0) {
+    out.members = [];
+    for (let i = 0; i < n; i++) {
+      const x = msg.members(i)!;
+      const nodeId = x.nodeId();
+      const host = x.host();
+      const status = statusFromWire[x.status()];
+      if (!nodeId || !host || status === undefined) throw malformed('a gossip member lacks node_id, host or a known status');
+      out.members.push({
+        nodeId,
+        host,
+        httpPort: x.httpPort(),
+        peerPort: x.peerPort(),
+        vnodes: x.vnodes(),
+        incarnation: num(x.incarnation()),
+        heartbeat: num(x.heartbeat()),
+        status,
+        keyEstimate: num(x.keyEstimate()),
+        load: x.load(),
+      });
+      const m = out.members[out.members.length - 1]!;
+      if (m.httpPort === 0 || m.peerPort === 0 || m.vnodes === 0 || !Number.isFinite(m.load)) throw malformed(`gossip member ${nodeId} has a zero port or vnode count`);
+    }
+  }
+  const key = copy(msg.keyArray());
+  if (key !== undefined) out.key = key;
+  const record = copy(msg.recordArray());
+  if (record !== undefined) out.record = record;
+  if (msg.found()) out.found = true;
+  const hintFor = msg.hintFor();
+  if (hintFor) out.hintFor = hintFor;
+  if (kind === 'forward' && !out.isReply) {
+    const op = opFromWire.get(msg.op());
+    if (op === undefined) throw malformed(`unknown op ${msg.op()}`);
+    out.op = op;
+  }
+  const consistency = msg.consistency();
+  if (consistency) out.consistency = consistency;
+  const value = copy(msg.valueArray());
+  if (value !== undefined) out.value = value;
+  const ttl = msg.ttlSeconds();
+  if (ttl) out.ttlSeconds = ttl;
+  const ifMatch = msg.ifMatch();
+  if (ifMatch) out.ifMatch = ifMatch;
+  const context = copy(msg.contextArray());
+  if (context !== undefined) out.context = context;
+  const idem = msg.idempotencyKey();
+  if (idem) out.idempotencyKey = idem;
+  const version = msg.version();
+  if (version) out.version = version;
+  const ts = num(msg.timestampMs());
+  if (ts) out.timestampMs = ts;
+  const acks = msg.acks();
+  if (acks) out.acks = acks;
+  const tomb = num(msg.tombstoneExpiryMs());
+  if (tomb) out.tombstoneExpiryMs = tomb;
+  const errCode = msg.errorCode();
+  if (errCode) out.errorCode = errCode;
+  const errMessage = msg.errorMessage();
+  if (errMessage) out.errorMessage = errMessage;
+  const errDetails = msg.errorDetails();
+  if (errDetails) out.errorDetails = errDetails;
+  return out;
+}
+
+/** An error reply carrying a RingkvError's code, message and details. */
+export function errorReply(id: number, err: unknown): InternodeMessage {
+  const e = err instanceof RingkvError ? err : new RingkvError(ErrorCode.Internal, err instanceof Error ? err.message : String(err));
+  return { id, kind: 'error', isReply: true, errorCode: e.code, errorMessage: e.message, errorDetails: JSON.stringify(e.details) };
+}
+
+const knownCodes = new Set<string>(Object.values(ErrorCode));
+
+/** The RingkvError an error reply describes, as the requester sees it. */
+export function errorFromReply(m: InternodeMessage): RingkvError {
+  const code = knownCodes.has(m.errorCode ?? '') ? (m.errorCode as ErrorCode) : ErrorCode.Internal;
+  let details: Record<string, string | number | boolean | null> = {};
+  try {
+    const parsed: unknown = JSON.parse(m.errorDetails ?? '{}');
+    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) {
+      for (const [k, v] of Object.entries(parsed)) {
+        if (v === null || ['string', 'number', 'boolean'].includes(typeof v)) details[k] = v as string | number | boolean | null;
+      }
+    }
+  } catch {
+    details = {};
+  }
+  return new RingkvError(code, m.errorMessage ?? 'peer error', { details });
+}

@@ -1,0 +1,242 @@
+// The requesting side of one inter-node link: a single persistent TCP connection to one peer,
+// multiplexed and pipelined. Each request gets a uint32 id and its own timeout; any number (up to
+// internodeInflightPerPeerMax) are in flight at once and replies may come in any order. Frames
+// queued in the same tick are written together (one write per internodeBatchBytesMax), so a
+// burst of small replica writes costs a few syscalls, not one each.
+//
+// The connection is opened lazily by the first request and reopened after a failure, but not
+// before an exponential back-off (internodeReconnectBackoffMsMin doubling to ...Max) has passed:
+// during the back-off requests fail at once with RKV_ERR_UNAVAILABLE rather than queueing behind
+// a peer that is down. When the socket dies, requests already sent fail with RKV_ERR_UNAVAILABLE
+// (they may or may not have been applied; the coordinator's counting treats them as no answer).
+import * as net from 'node:net';
+import {
+  internodeBatchBytesMax,
+  internodeConnectTimeoutMs,
+  internodeFrameBytesMax,
+  internodeInflightPerPeerMax,
+  internodeReconnectBackoffMsMax,
+  internodeReconnectBackoffMsMin,
+} from '../constants';
+import { assert, ErrorCode, RingkvError } from '../errors';
+import { decodeInternode, encodeInternode, errorFromReply, type InternodeMessage } from './internode_codec';
+import { frame, FrameDecoder } from './internode_framing';
+
+export interface PeerConnectionOptions {
+  host: string;
+  port: number;
+  connectTimeoutMs?: number;
+  inflightMax?: number;
+  backoffMsMin?: number;
+  backoffMsMax?: number;
+  frameBytesMax?: number;
+  now?: () => number;
+}
+
+interface Pending {
+  resolve: (m: InternodeMessage) => void;
+  reject: (e: RingkvError) => void;
+  timer: NodeJS.Timeout;
+}
+
+export type OutgoingRequest = Omit<InternodeMessage, 'id' | 'isReply'>;
+
+export interface PeerConnectionStats {
+  requests: number;
+  timeouts: number;
+  connects: number;
+  connectFailures: number;
+  writes: number;
+  framesWritten: number;
+}
+
+export class PeerConnection {
+  readonly address: string;
+  private readonly o: Required<PeerConnectionOptions>;
+  private socket: net.Socket | undefined;
+  private connected = false;
+  private closed = false;
+  private nextId = 1;
+  private readonly inflight = new Map<number, Pending>();
+  /** Frames waiting for the socket to connect or for the end-of-tick flush. */
+  private queue: Buffer[] = [];
+  private flushScheduled = false;
+  private backoffMs: number;
+  private retryAtMs = 0;
+  readonly stats: PeerConnectionStats = { requests: 0, timeouts: 0, connects: 0, connectFailures: 0, writes: 0, framesWritten: 0 };
+
+  constructor(options: PeerConnectionOptions) {
+    this.o = {
+      connectTimeoutMs: internodeConnectTimeoutMs,
+      inflightMax: internodeInflightPerPeerMax,
+      backoffMsMin: internodeReconnectBackoffMsMin,
+      backoffMsMax: internodeReconnectBackoffMsMax,
+      frameBytesMax: internodeFrameBytesMax,
+      now: Date.now,
+      ...options,
+    };
+    assert(this.o.port > 0 && this.o.port < 65536, `peer port ${this.o.port} out of range`);
+    assert(this.o.backoffMsMin > 0 && this.o.backoffMsMin <= this.o.backoffMsMax, 'back-off bounds');
+    this.address = `${this.o.host}:${this.o.port}`;
+    this.backoffMs = this.o.backoffMsMin;
+  }
+
+  get inflightCount(): number {
+    return this.inflight.size;
+  }
+
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  /** Sends one request and resolves with its reply; rejects with a RingkvError (an error reply included). */
+  request(req: OutgoingRequest, timeoutMs: number): Promise<InternodeMessage> {
+    assert(timeoutMs > 0, 'a request needs a positive timeout');
+    if (this.closed) return Promise.reject(new RingkvError(ErrorCode.Closed, `connection to ${this.address} is closed`));
+    if (this.inflight.size >= this.o.inflightMax) {
+      return Promise.reject(new RingkvError(ErrorCode.Busy, `${this.inflight.size} requests in flight to ${this.address}`, { details: { peer: this.address } }));
+    }
+    if (this.socket === undefined) {
+      if (this.o.now() < this.retryAtMs) {
+        return Promise.reject(new RingkvError(ErrorCode.Unavailable, `peer ${this.address} unreachable (retrying in ${this.retryAtMs - this.o.now()} ms)`, { details: { peer: this.address } }));
+      }
+      this.connect();
+    }
+    const id = this.allocateId();
+    const payload = encodeInternode({ ...req, id, isReply: false, timeoutMs });
+    this.stats.requests++;
+    return new Promise<InternodeMessage>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (this.inflight.delete(id)) {
+          this.stats.timeouts++;
+          reject(new RingkvError(ErrorCode.Timeout, `peer ${this.address} did not answer ${req.kind} within ${timeoutMs} ms`, { details: { peer: this.address, timeout_ms: timeoutMs } }));
+        }
+      }, timeoutMs);
+      this.inflight.set(id, { resolve, reject, timer });
+      this.enqueue(frame(payload, this.o.frameBytesMax));
+    });
+  }
+
+  /** Fails everything in flight and stops reconnecting. */
+  close(): void {
+    this.closed = true;
+    this.failAll(new RingkvError(ErrorCode.Closed, `connection to ${this.address} closed`));
+    this.socket?.destroy();
+    this.socket = undefined;
+  }
+
+  private allocateId(): number {
+    for (;;) {
+      const id = this.nextId;
+      this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
+      if (!this.inflight.has(id)) return id;
+    }
+  }
+
+  private connect(): void {
+    const socket = net.connect({ host: this.o.host, port: this.o.port });
+    this.socket = socket;
+    this.connected = false;
+    socket.setNoDelay(true);
+    socket.setTimeout(this.o.connectTimeoutMs, () => {
+      if (!this.connected) socket.destroy(new RingkvError(ErrorCode.Unavailable, `connect to ${this.address} timed out`));
+    });
+    const decoder = new FrameDecoder(this.o.frameBytesMax);
+    socket.on('connect', () => {
+      if (this.socket !== socket) return;
+      socket.setTimeout(0);
+      this.connected = true;
+      this.stats.connects++;
+      this.backoffMs = this.o.backoffMsMin;
+      this.scheduleFlush();
+    });
+    socket.on('data', (chunk: Buffer) => {
+      let frames: Buffer[];
+      try {
+        frames = decoder.push(chunk);
+        for (const f of frames) this.onReply(decodeInternode(f));
+      } catch (err) {
+        // A peer that sends garbage gets its connection closed; nothing after it can be trusted.
+        socket.destroy(err instanceof Error ? err : new Error(String(err)));
+      }
+    });
+    socket.on('error', () => {
+      // 'close' follows and does the cleanup.
+    });
+    socket.on('close', () => {
+      if (this.socket !== socket) return;
+      if (!this.connected) {
+        this.stats.connectFailures++;
+        this.retryAtMs = this.o.now() + this.backoffMs;
+        this.backoffMs = Math.min(this.o.backoffMsMax, this.backoffMs * 2);
+      }
+      this.socket = undefined;
+      this.connected = false;
+      this.queue = [];
+      this.failAll(new RingkvError(ErrorCode.Unavailable, `connection to ${this.address} lost`, { details: { peer: this.address } }));
+    });
+  }
+
+  private onReply(m: InternodeMessage): void {
+    if (!m.isReply) throw new RingkvError(ErrorCode.MalformedFrame, 'a request arrived on a requesting connection');
+    const p = this.inflight.get(m.id);
+    if (p === undefined) return; // timed out already
+    this.inflight.delete(m.id);
+    clearTimeout(p.timer);
+    if (m.kind === 'error') p.reject(errorFromReply(m));
+    else p.resolve(m);
+  }
+
+  private failAll(err: RingkvError): void {
+    const all = [...this.inflight.values()];
+    this.inflight.clear();
+    for (const p of all) {
+      clearTimeout(p.timer);
+      p.reject(err);
+    }
+  }
+
+  private enqueue(buf: Buffer): void {
+    this.queue.push(buf);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || !this.connected || this.queue.length === 0) return;
+    this.flushScheduled = true;
+    process.nextTick(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    const socket = this.socket;
+    if (socket === undefined || !this.connected) return;
+    const frames = this.queue;
+    this.queue = [];
+    this.stats.framesWritten += frames.length;
+    this.stats.writes += writeBatched(socket, frames);
+  }
+}
+
+/** Writes frames in groups of up to internodeBatchBytesMax (one socket write each); returns the write count. */
+export function writeBatched(socket: net.Socket, frames: Buffer[]): number {
+  let writes = 0;
+  let group: Buffer[] = [];
+  let groupBytes = 0;
+  const emit = () => {
+    if (group.length === 0) return;
+    socket.write(group.length === 1 ? group[0]! : Buffer.concat(group, groupBytes));
+    writes++;
+    group = [];
+    groupBytes = 0;
+  };
+  for (const f of frames) {
+    if (groupBytes + f.length > internodeBatchBytesMax) emit();
+    group.push(f);
+    groupBytes += f.length;
+  }
+  emit();
+  return writes;
+}
