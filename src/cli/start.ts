@@ -1,0 +1,116 @@
+// `ringkv start`: run one node in this process (single-node mode, the embedded default) until
+// SIGTERM/SIGINT. Every flag has an environment variable; a flag wins over its variable.
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { httpPortDefault } from '../constants';
+import { isRingkvError } from '../errors';
+import { exitOnSignals, startNode } from '../server/node';
+import type { SyncMode } from '../storage/types';
+import { type CliCommand, parseIntOption, usageError } from './command';
+
+const syncModes: readonly SyncMode[] = ['always', 'batch', 'none'];
+const shardsMax = 256;
+
+export const startHelp = `usage: ringkv start [options]
+
+Runs one ringkv node (HTTP API and binary WebSocket protocol) until SIGTERM or SIGINT.
+
+options (flag, environment variable, default):
+  --port N          RINGKV_PORT       ${httpPortDefault}           TCP port of the HTTP/WebSocket API (0 = any free port)
+  --host ADDR       RINGKV_HOST       127.0.0.1      address to listen on
+  --data-dir DIR    RINGKV_DATA_DIR   ./data         where WALs and SSTables live (created if missing)
+  --shards N        RINGKV_SHARDS     CPU count      shard worker threads, 1..${shardsMax}
+  --sync-mode MODE  RINGKV_SYNC_MODE  batch          WAL durability: always (fdatasync per write),
+                                                     batch (group commit, a write is acknowledged
+                                                     after its sync), none (OS decides; fastest)
+  --node-id ID      RINGKV_NODE_ID    (from data dir) this node's id in versions and the ring
+  -h, --help                                         this text
+`;
+
+export interface StartConfig {
+  host: string;
+  port: number;
+  dataDir: string;
+  shardCount: number;
+  syncMode: SyncMode;
+  nodeId?: string;
+}
+
+/** Flags over environment over defaults; throws a usage error naming the bad option. */
+export function parseStartConfig(argv: string[], env: NodeJS.ProcessEnv): StartConfig | 'help' {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        'data-dir': { type: 'string' },
+        shards: { type: 'string' },
+        'sync-mode': { type: 'string' },
+        'node-id': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    throw usageError(err instanceof Error ? err.message : String(err));
+  }
+  if (values.help) return 'help';
+  const pick = (flag: string | undefined, envName: string): { text: string; name: string } | undefined => {
+    if (flag !== undefined) return { text: flag, name: `--${envName.replace(/^RINGKV_/, '').toLowerCase().replace(/_/g, '-')}` };
+    const e = env[envName];
+    return e !== undefined && e !== '' ? { text: e, name: envName } : undefined;
+  };
+  const port = pick(values.port, 'RINGKV_PORT');
+  const shards = pick(values.shards, 'RINGKV_SHARDS');
+  const sync = pick(values['sync-mode'], 'RINGKV_SYNC_MODE');
+  const nodeId = pick(values['node-id'], 'RINGKV_NODE_ID');
+  const config: StartConfig = {
+    host: pick(values.host, 'RINGKV_HOST')?.text ?? '127.0.0.1',
+    port: port === undefined ? httpPortDefault : parseIntOption(port.name, port.text, 0, 65535),
+    dataDir: path.resolve(pick(values['data-dir'], 'RINGKV_DATA_DIR')?.text ?? 'data'),
+    shardCount: shards === undefined ? Math.min(shardsMax, Math.max(1, os.availableParallelism())) : parseIntOption(shards.name, shards.text, 1, shardsMax),
+    syncMode: 'batch',
+  };
+  if (sync !== undefined) {
+    if (!(syncModes as readonly string[]).includes(sync.text)) throw usageError(`${sync.name} must be one of ${syncModes.join(', ')}, not "${sync.text}"`);
+    config.syncMode = sync.text as SyncMode;
+  }
+  if (nodeId !== undefined) {
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(nodeId.text)) throw usageError(`${nodeId.name} must be 1..64 of A-Z a-z 0-9 _ . -`);
+    config.nodeId = nodeId.text;
+  }
+  return config;
+}
+
+export const command: CliCommand = {
+  summary: 'run a single node on 127.0.0.1 (data in ./data)',
+  async run(argv) {
+    let config: StartConfig | 'help';
+    try {
+      config = parseStartConfig(argv, process.env);
+    } catch (err) {
+      if (!isRingkvError(err)) throw err;
+      process.stderr.write(`ringkv start: ${err.message}\n\n${startHelp}`);
+      return 2;
+    }
+    if (config === 'help') {
+      process.stdout.write(startHelp);
+      return 0;
+    }
+    const log = (line: string): void => {
+      process.stderr.write(`${line}\n`);
+    };
+    const node = await startNode({ ...config, log });
+    exitOnSignals(node, log);
+    // The one line that says where the node is: tests and scripts wait for it.
+    log(
+      `ringkv: node ${node.coordinator.nodeId} listening on http://${node.server.host}:${node.server.port} ` +
+        `data-dir=${config.dataDir} shards=${config.shardCount} sync-mode=${config.syncMode} pid=${process.pid}`,
+    );
+    return 0;
+  },
+};

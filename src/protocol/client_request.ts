@@ -1,0 +1,141 @@
+// Request frames of the client WebSocket protocol: encode (client side) and decode (node side).
+// Decoding is the node's defence against bad input: the whole frame is bounds-verified first
+// (a broken frame is RKV_ERR_MALFORMED_FRAME and nothing of it runs), then each operation is
+// checked on its own, so one bad operation fails alone while the rest of the batch proceeds.
+// Decoded byte fields are copies: the node's receive buffer is reused once the handler returns,
+// and each value must own its ArrayBuffer to be transferred to a shard worker.
+import { Builder, ByteBuffer } from 'flatbuffers';
+import { keyBytesMax, ttlSecondsMax, valueBytesMax, wsOpsPerFrameMax } from '../constants';
+import type { ConsistencyLevel } from '../coordinator/types';
+import { assert, ErrorCode, RingkvError } from '../errors';
+import { consistencyFromWire, consistencyToWire, type OpName, opFromWire, opToWire } from './client_codes';
+import { clientFileIdentifier, requestFrameSpec, wireStringBytesMax } from './client_schema';
+import { verifyFlatBuffer } from './flatbuffers_verifier';
+import { Request } from './generated/client/ringkv/client/request';
+import { RequestFrame } from './generated/client/ringkv/client/request-frame';
+
+export interface ClientRequest {
+  /** Chosen by the client, echoed in its result; uint32. */
+  id: number;
+  op: OpName;
+  key: Uint8Array;
+  /** put only. */
+  value?: Uint8Array;
+  /** Absent: the node's default (QUORUM). */
+  consistency?: ConsistencyLevel;
+  /** put only; absent or 0: no expiry. */
+  ttlSeconds?: number;
+  /** put/delete: conditional on this being the current version. */
+  expectedVersion?: string;
+  /** put/delete: the causal context a get returned. */
+  context?: Uint8Array;
+  /** put/delete: retries with the same key apply once. */
+  idempotencyKey?: string;
+}
+
+/** One decoded operation: ready to run, or refused on its own with a typed error. */
+export type DecodedOp = { ok: true; request: ClientRequest } | { ok: false; id: number; error: RingkvError };
+
+/** Encodes one request frame. Asserts the limits a well-behaved client keeps. */
+export function encodeRequestFrame(ops: readonly ClientRequest[]): Uint8Array {
+  assert(ops.length >= 1 && ops.length <= wsOpsPerFrameMax, `a frame carries 1..${wsOpsPerFrameMax} operations, not ${ops.length}`);
+  let size = 64;
+  for (const op of ops) size += 64 + op.key.byteLength + (op.value?.byteLength ?? 0) + (op.context?.byteLength ?? 0);
+  const b = new Builder(size);
+  const offsets: number[] = [];
+  for (const op of ops) {
+    assert(Number.isInteger(op.id) && op.id >= 0 && op.id <= 0xffffffff, `request id ${op.id} is not a uint32`);
+    for (const s of [op.expectedVersion, op.idempotencyKey]) {
+      assert(s === undefined || Buffer.byteLength(s) <= wireStringBytesMax, `a string field is over ${wireStringBytesMax} bytes`);
+    }
+    const key = b.createByteVector(op.key);
+    const value = op.value === undefined ? 0 : b.createByteVector(op.value);
+    const context = op.context === undefined ? 0 : b.createByteVector(op.context);
+    const expected = op.expectedVersion === undefined ? 0 : b.createString(op.expectedVersion);
+    const idem = op.idempotencyKey === undefined ? 0 : b.createString(op.idempotencyKey);
+    Request.startRequest(b);
+    Request.addId(b, op.id);
+    Request.addOp(b, opToWire(op.op));
+    Request.addKey(b, key);
+    if (value) Request.addValue(b, value);
+    Request.addConsistency(b, consistencyToWire(op.consistency));
+    if (op.ttlSeconds) Request.addTtlSeconds(b, op.ttlSeconds);
+    if (expected) Request.addExpectedVersion(b, expected);
+    if (context) Request.addContext(b, context);
+    if (idem) Request.addIdempotencyKey(b, idem);
+    offsets.push(Request.endRequest(b));
+  }
+  const vec = RequestFrame.createOpsVector(b, offsets);
+  RequestFrame.startRequestFrame(b);
+  RequestFrame.addOps(b, vec);
+  b.finish(RequestFrame.endRequestFrame(b), clientFileIdentifier);
+  return b.asUint8Array();
+}
+
+function invalid(message: string): RingkvError {
+  return new RingkvError(ErrorCode.InvalidArgument, message);
+}
+
+function decodeOp(r: Request): DecodedOp {
+  const id = r.id();
+  const op = opFromWire(r.op());
+  if (op === undefined) return { ok: false, id, error: invalid(`unknown op code ${r.op()}`) };
+  const consistency = consistencyFromWire(r.consistency());
+  if (consistency === null) return { ok: false, id, error: invalid(`unknown consistency code ${r.consistency()}`) };
+
+  const keyView = r.keyArray();
+  if (keyView === null || keyView.byteLength === 0) return { ok: false, id, error: invalid('key is empty') };
+  if (keyView.byteLength > keyBytesMax) {
+    return {
+      ok: false,
+      id,
+      error: new RingkvError(ErrorCode.KeyTooLarge, `key of ${keyView.byteLength} bytes is over the ${keyBytesMax}-byte limit`),
+    };
+  }
+  const valueView = r.valueArray();
+  if (valueView !== null && op !== 'put') return { ok: false, id, error: invalid(`a ${op} carries no value`) };
+  if (valueView !== null && valueView.byteLength > valueBytesMax) {
+    return {
+      ok: false,
+      id,
+      error: new RingkvError(ErrorCode.ValueTooLarge, `value of ${valueView.byteLength} bytes is over the ${valueBytesMax}-byte limit`),
+    };
+  }
+  const ttl = r.ttlSeconds();
+  if (ttl > ttlSecondsMax) return { ok: false, id, error: invalid(`ttl_seconds ${ttl} is over the ${ttlSecondsMax}-second limit`) };
+  if (ttl !== 0 && op !== 'put') return { ok: false, id, error: invalid(`a ${op} carries no ttl`) };
+
+  const request: ClientRequest = { id, op, key: keyView.slice() };
+  if (op === 'put') request.value = valueView === null ? new Uint8Array(0) : valueView.slice();
+  if (consistency !== undefined) request.consistency = consistency;
+  if (ttl !== 0) request.ttlSeconds = ttl;
+  if (op !== 'get') {
+    const expected = r.expectedVersion();
+    if (expected !== null) request.expectedVersion = expected;
+    const context = r.contextArray();
+    if (context !== null) request.context = context.slice();
+    const idem = r.idempotencyKey();
+    if (idem !== null) request.idempotencyKey = idem;
+  }
+  return { ok: true, request };
+}
+
+/**
+ * Decodes a request frame. Throws RKV_ERR_MALFORMED_FRAME when the bytes are not a RequestFrame,
+ * RKV_ERR_FRAME_TOO_LARGE over wsOpsPerFrameMax operations or when it has none; otherwise returns
+ * one DecodedOp per operation in frame order.
+ */
+export function decodeRequestFrame(bytes: Uint8Array): DecodedOp[] {
+  verifyFlatBuffer(bytes, requestFrameSpec, clientFileIdentifier);
+  const frame = RequestFrame.getRootAsRequestFrame(new ByteBuffer(bytes));
+  const n = frame.opsLength();
+  if (n === 0) throw new RingkvError(ErrorCode.MalformedFrame, 'a request frame carries no operations');
+  const out: DecodedOp[] = new Array(n);
+  const r = new Request();
+  for (let i = 0; i < n; i++) {
+    const op = frame.ops(i, r);
+    assert(op !== null, 'verified ops vector has every element');
+    out[i] = decodeOp(op);
+  }
+  return out;
+}

@@ -1,0 +1,142 @@
+// A bounds verifier for FlatBuffers messages received from the network. The flatbuffers
+// JavaScript runtime has no verifier: its accessors read past the end of a buffer as zeros and
+// trust every offset, so a malformed or hostile frame would decode into garbage instead of
+// failing. Each decoder describes its schema here (which vtable slot holds what) and calls
+// verifyFlatBuffer before touching a generated accessor; after it passes, every offset, vector and
+// string the accessors follow is inside the buffer.
+//
+// Byte layout checked (FlatBuffers binary format, little-endian):
+//   buffer:  [u32 root offset][4-byte file identifier]...
+//   table:   at T, an i32 soffset; its vtable is at T - soffset
+//   vtable:  [u16 vtable bytes][u16 table inline bytes][u16 field offset]*  (0 = field absent)
+//   field:   scalar inline at T + off; or a u32 uoffset at P = T + off pointing to P + u32
+//   vector:  [u32 length][elements]; string: [u32 length][bytes][0]
+import { isUtf8 } from 'node:buffer';
+import { ErrorCode, RingkvError } from '../errors';
+
+export type FieldSpec =
+  | { readonly kind: 'scalar'; readonly bytes: 1 | 2 | 4 | 8 }
+  | { readonly kind: 'bytes'; readonly lengthMax: number }
+  | { readonly kind: 'string'; readonly bytesMax: number }
+  | { readonly kind: 'table'; readonly table: TableSpec }
+  | { readonly kind: 'tables'; readonly table: TableSpec; readonly lengthMax: number };
+
+export interface TableSpec {
+  readonly name: string;
+  /** Indexed by field id (declaration order in the schema); null for a deprecated slot. */
+  readonly fields: readonly (FieldSpec | null)[];
+}
+
+/** Nesting deeper than this is refused; ringkv's schemas nest at most 3 tables deep. */
+const depthMax = 16;
+/** Tables visited per buffer; bounds the work a small frame of shared offsets can cause. */
+const tablesVisitedMax = 1 << 20;
+
+function malformed(message: string): RingkvError {
+  return new RingkvError(ErrorCode.MalformedFrame, message);
+}
+
+class Verifier {
+  private readonly view: DataView;
+  private tablesVisited = 0;
+
+  constructor(private readonly bytes: Uint8Array) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  private need(pos: number, size: number, what: string): void {
+    if (!Number.isInteger(pos) || pos < 0 || pos + size > this.bytes.byteLength) {
+      throw malformed(`${what} at ${pos} (+${size}) is outside the ${this.bytes.byteLength}-byte frame`);
+    }
+  }
+
+  u32(pos: number, what: string): number {
+    this.need(pos, 4, what);
+    return this.view.getUint32(pos, true);
+  }
+
+  /** Follows a uoffset at pos; returns the position it points to. */
+  private deref(pos: number, what: string): number {
+    const target = pos + this.u32(pos, what);
+    this.need(target, 4, what);
+    return target;
+  }
+
+  table(pos: number, spec: TableSpec, depth: number): void {
+    if (depth > depthMax) throw malformed(`${spec.name}: nested deeper than ${depthMax}`);
+    if (++this.tablesVisited > tablesVisitedMax) throw malformed(`more than ${tablesVisitedMax} tables in a frame`);
+    this.need(pos, 4, `${spec.name} table`);
+    const vtable = pos - this.view.getInt32(pos, true);
+    this.need(vtable, 4, `${spec.name} vtable`);
+    const vtableBytes = this.view.getUint16(vtable, true);
+    const inlineBytes = this.view.getUint16(vtable + 2, true);
+    if (vtableBytes < 4 || vtableBytes % 2 !== 0) throw malformed(`${spec.name}: vtable size ${vtableBytes}`);
+    this.need(vtable, vtableBytes, `${spec.name} vtable`);
+    if (inlineBytes < 4) throw malformed(`${spec.name}: inline size ${inlineBytes}`);
+    this.need(pos, inlineBytes, `${spec.name} inline data`);
+    const slots = (vtableBytes - 4) / 2;
+    for (let id = 0; id < slots && id < spec.fields.length; id++) {
+      const field = spec.fields[id];
+      if (field === null || field === undefined) continue;
+      const off = this.view.getUint16(vtable + 4 + 2 * id, true);
+      if (off === 0) continue;
+      const what = `${spec.name} field ${id}`;
+      const size = field.kind === 'scalar' ? field.bytes : 4;
+      if (off < 4 || off + size > inlineBytes) throw malformed(`${what}: offset ${off} outside inline size ${inlineBytes}`);
+      const at = pos + off;
+      switch (field.kind) {
+        case 'scalar':
+          break;
+        case 'bytes': {
+          const v = this.deref(at, what);
+          const n = this.view.getUint32(v, true);
+          if (n > field.lengthMax) throw malformed(`${what}: ${n} bytes, more than ${field.lengthMax}`);
+          this.need(v + 4, n, `${what} bytes`);
+          break;
+        }
+        case 'string': {
+          const v = this.deref(at, what);
+          const n = this.view.getUint32(v, true);
+          if (n > field.bytesMax) throw malformed(`${what}: string of ${n} bytes, more than ${field.bytesMax}`);
+          this.need(v + 4, n + 1, `${what} string`);
+          const text = this.bytes.subarray(v + 4, v + 4 + n);
+          if (!isUtf8(text)) throw malformed(`${what}: string is not valid UTF-8`);
+          break;
+        }
+        case 'table':
+          this.table(this.deref(at, what), field.table, depth + 1);
+          break;
+        case 'tables': {
+          const v = this.deref(at, what);
+          const n = this.view.getUint32(v, true);
+          if (n > field.lengthMax) {
+            // Too many elements is a frame over its limits, not a broken one: the sender can fix it by splitting.
+            throw new RingkvError(ErrorCode.FrameTooLarge, `${what}: ${n} elements, more than ${field.lengthMax}`, {
+              details: { elements: n, elements_max: field.lengthMax },
+            });
+          }
+          this.need(v + 4, 4 * n, `${what} elements`);
+          for (let i = 0; i < n; i++) this.table(this.deref(v + 4 + 4 * i, `${what}[${i}]`), field.table, depth + 1);
+          break;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Checks that `bytes` is a well-formed FlatBuffer whose root is a `root` table (and carries
+ * `identifier` at bytes 4..8 when given). Throws RingkvError RKV_ERR_MALFORMED_FRAME naming the
+ * first problem found, or RKV_ERR_FRAME_TOO_LARGE when a vector of tables holds more elements than
+ * its spec allows (the sender can split such a frame; a broken one it cannot fix).
+ */
+export function verifyFlatBuffer(bytes: Uint8Array, root: TableSpec, identifier?: string): void {
+  if (bytes.byteLength < 8) throw malformed(`frame of ${bytes.byteLength} bytes is shorter than a FlatBuffer header`);
+  if (identifier !== undefined) {
+    for (let i = 0; i < 4; i++) {
+      if (bytes[4 + i] !== identifier.charCodeAt(i)) throw malformed(`frame does not carry the file identifier "${identifier}"`);
+    }
+  }
+  const v = new Verifier(bytes);
+  v.table(v.u32(0, 'root offset'), root, 0);
+}

@@ -1,0 +1,287 @@
+// The HTTP API on uWebSockets.js (docs/http-api.md): the key-value routes, /health, /metrics and
+// /api/v1/cluster/status. One catch-all uWS route dispatches through http_request.route, because
+// keys may contain '/' and the 404/405 answers must be JSON.
+//
+// uWS rules kept here: a request object is valid only until the handler first returns, so every
+// header is read synchronously up front; onAborted is attached before any await; after an await,
+// writes happen inside res.cork; after abort the response is never touched again.
+import { performance } from 'node:perf_hooks';
+import type { ConsistencyLevel } from '../coordinator/types';
+import { ErrorCode, isRingkvError, RingkvError } from '../errors';
+import { errorReply, httpStatusLine } from './error_map';
+import { deleteBody, errorBody, getBody, notFoundBody, putBody } from './http_json';
+import {
+  decodeKey,
+  parseConsistency,
+  parseContentLength,
+  parseContext,
+  parseIdempotencyKey,
+  parseIfMatch,
+  parseTtl,
+  route,
+} from './http_request';
+import type { Outcome } from './metrics';
+import type { ServerContext } from './server_context';
+import type { HttpRequest, HttpResponse, TemplatedApp } from './uws';
+
+/** One response: remembers abort and completion so nothing writes to a dead or finished response. */
+class Reply {
+  aborted = false;
+  done = false;
+  constructor(private readonly res: HttpResponse) {}
+
+  send(status: number, body: string, headers: Readonly<Record<string, string>> = {}, closeConnection = false): void {
+    if (this.aborted || this.done) return;
+    this.done = true;
+    const line = httpStatusLine[status] ?? `${status} Unknown`;
+    this.res.cork(() => {
+      this.res.writeStatus(line).writeHeader('Content-Type', 'application/json');
+      for (const [k, v] of Object.entries(headers)) this.res.writeHeader(k, v);
+      this.res.end(body, closeConnection);
+    });
+  }
+
+  sendError(err: unknown, closeConnection = false): number {
+    const reply = errorReply(err);
+    this.send(reply.httpStatus, errorBody(reply), {}, closeConnection);
+    return reply.httpStatus;
+  }
+}
+
+interface KeyRequestHeaders {
+  consistency: ConsistencyLevel;
+  ttlSeconds: number | undefined;
+  ifMatch: string | undefined;
+  context: Uint8Array | undefined;
+  idempotencyKey: string | undefined;
+  contentLength: number | undefined;
+}
+
+function readKeyHeaders(req: HttpRequest, op: 'put' | 'get' | 'delete'): KeyRequestHeaders {
+  const h: KeyRequestHeaders = {
+    consistency: parseConsistency(req.getHeader('x-consistency-level')),
+    ttlSeconds: undefined,
+    ifMatch: undefined,
+    context: undefined,
+    idempotencyKey: undefined,
+    contentLength: undefined,
+  };
+  if (op === 'get') return h;
+  h.ifMatch = parseIfMatch(req.getHeader('if-match'));
+  h.context = parseContext(req.getHeader('x-context'));
+  h.idempotencyKey = parseIdempotencyKey(req.getHeader('idempotency-key'));
+  if (op === 'put') {
+    h.ttlSeconds = parseTtl(req.getHeader('x-ttl'));
+    h.contentLength = parseContentLength(req.getHeader('content-length'));
+  }
+  return h;
+}
+
+/** Reads a request body up to `max` bytes; calls back once with the body, or with null when over. */
+function readBody(res: HttpResponse, reply: Reply, max: number, done: (body: Uint8Array | null) => void): void {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  let over = false;
+  res.onData((chunk, isLast) => {
+    if (over || reply.aborted) return;
+    total += chunk.byteLength;
+    if (total > max) {
+      // Stop buffering at once: the caller answers 413 and closes the connection, so the rest of
+      // the body is never read.
+      over = true;
+      chunks.length = 0;
+      done(null);
+      return;
+    }
+    // uWS reuses the chunk's memory after this callback returns: copy it.
+    chunks.push(Buffer.from(new Uint8Array(chunk)));
+    if (isLast) {
+      const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+      done(new Uint8Array(body.buffer, body.byteOffset, body.byteLength));
+    }
+  });
+}
+
+function tooLarge(max: number): RingkvError {
+  return new RingkvError(ErrorCode.ValueTooLarge, `value is over the ${max}-byte limit`);
+}
+
+async function runKeyOp(
+  ctx: ServerContext,
+  op: 'put' | 'get' | 'delete',
+  key: Uint8Array,
+  h: KeyRequestHeaders,
+  body: Uint8Array | null,
+  reply: Reply,
+): Promise<Outcome> {
+  const c = ctx.coordinator;
+  try {
+    if (op === 'put') {
+      const r = await c.put({
+        key,
+        value: body ?? new Uint8Array(0),
+        consistency: h.consistency,
+        ...(h.ttlSeconds !== undefined && { ttlSeconds: h.ttlSeconds }),
+        ...(h.ifMatch !== undefined && { ifMatch: h.ifMatch }),
+        ...(h.context !== undefined && { context: h.context }),
+        ...(h.idempotencyKey !== undefined && { idempotencyKey: h.idempotencyKey }),
+      });
+      reply.send(200, putBody(r));
+      return 'ok';
+    }
+    if (op === 'get') {
+      const r = await c.get({ key, consistency: h.consistency });
+      if (!r.found) {
+        reply.send(404, notFoundBody(key));
+        return 'not_found';
+      }
+      reply.send(200, getBody(r));
+      return 'ok';
+    }
+    const r = await c.delete({
+      key,
+      consistency: h.consistency,
+      ...(h.ifMatch !== undefined && { ifMatch: h.ifMatch }),
+      ...(h.context !== undefined && { context: h.context }),
+      ...(h.idempotencyKey !== undefined && { idempotencyKey: h.idempotencyKey }),
+    });
+    reply.send(200, deleteBody(r));
+    return 'ok';
+  } catch (err) {
+    if (isRingkvError(err, ErrorCode.NotFound)) {
+      reply.send(404, notFoundBody(key));
+      return 'not_found';
+    }
+    if (!isRingkvError(err)) ctx.log(`http ${op}: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    reply.sendError(err);
+    return 'error';
+  }
+}
+
+function handleKey(ctx: ServerContext, res: HttpResponse, req: HttpRequest, op: 'put' | 'get' | 'delete', rawKey: string): void {
+  const started = performance.now();
+  const reply = new Reply(res);
+  let key: Uint8Array;
+  let h: KeyRequestHeaders;
+  try {
+    // Headers first, then the key: a bad header is 400 whatever the key.
+    h = readKeyHeaders(req, op);
+    key = decodeKey(rawKey);
+  } catch (err) {
+    reply.sendError(err);
+    ctx.metrics.observe('http', op, 'invalid', 'error', (performance.now() - started) / 1000);
+    return;
+  }
+  if (ctx.state.closing) {
+    reply.sendError(new RingkvError(ErrorCode.Closed, 'the node is shutting down'), true);
+    return;
+  }
+  if (ctx.state.httpInflight >= ctx.limits.httpInflightRequestsMax) {
+    reply.sendError(new RingkvError(ErrorCode.Busy, `over ${ctx.limits.httpInflightRequestsMax} requests in flight; retry`));
+    return;
+  }
+  const max = ctx.limits.httpBodyBytesMax;
+  if (op === 'put' && h.contentLength !== undefined && h.contentLength > max) {
+    // Refused before reading a byte of the body; the connection closes so the unread body is
+    // not taken for the next request.
+    reply.sendError(tooLarge(max), true);
+    ctx.metrics.observe('http', op, h.consistency, 'error', (performance.now() - started) / 1000);
+    return;
+  }
+
+  ctx.state.httpInflight++;
+  let finished = false;
+  // Once the coordinator has the operation it counts as in flight until it settles, even if the
+  // client goes away: shutdown waits for it, and its answer is dropped.
+  let handedOver = false;
+  const finish = (outcome: Outcome): void => {
+    if (finished) return;
+    finished = true;
+    ctx.state.httpInflight--;
+    ctx.metrics.observe('http', op, h.consistency, outcome, (performance.now() - started) / 1000);
+    ctx.onIdle();
+  };
+  res.onAborted(() => {
+    reply.aborted = true;
+    if (!handedOver) finish('error');
+  });
+  const go = (body: Uint8Array | null): void => {
+    handedOver = true;
+    runKeyOp(ctx, op, key, h, body, reply).then(finish, () => finish('error'));
+  };
+  if (op !== 'put') {
+    go(null);
+    return;
+  }
+  readBody(res, reply, max, (body) => {
+    if (body !== null) {
+      go(body);
+      return;
+    }
+    reply.sendError(tooLarge(max), true);
+    finish('error');
+  });
+}
+
+function handleAsync(ctx: ServerContext, res: HttpResponse, work: () => Promise<{ status: number; body: string; type?: string }>): void {
+  const reply = new Reply(res);
+  res.onAborted(() => {
+    reply.aborted = true;
+  });
+  ctx.state.httpInflight++;
+  work()
+    .then(
+      (r) => {
+        if (reply.aborted) return;
+        reply.done = true;
+        res.cork(() => {
+          res.writeStatus(httpStatusLine[r.status] ?? `${r.status}`).writeHeader('Content-Type', r.type ?? 'application/json');
+          res.end(r.body);
+        });
+      },
+      (err) => reply.sendError(err),
+    )
+    .finally(() => {
+      ctx.state.httpInflight--;
+      ctx.onIdle();
+    });
+}
+
+function serverGauges(ctx: ServerContext): Record<string, number> {
+  return {
+    http_inflight_requests: ctx.state.httpInflight,
+    ws_connections: ctx.state.wsConnections,
+    ws_inflight_ops: ctx.state.wsInflightOps,
+  };
+}
+
+/** Registers the HTTP routes on `app`. Register the WebSocket route before this catch-all. */
+export function attachHttpApi(app: TemplatedApp, ctx: ServerContext): void {
+  app.any('/*', (res, req) => {
+    const method = req.getMethod();
+    const r = route(method, req.getUrl());
+    switch (r.kind) {
+      case 'key':
+        handleKey(ctx, res, req, r.op, r.rawKey);
+        return;
+      case 'health':
+        new Reply(res).send(ctx.state.closing ? 503 : 200, JSON.stringify({ status: ctx.state.closing ? 'shutting_down' : 'ok', node_id: ctx.coordinator.nodeId }));
+        return;
+      case 'metrics':
+        handleAsync(ctx, res, async () => {
+          const stats = await ctx.coordinator.stats().catch(() => null);
+          return { status: 200, body: ctx.metrics.render(stats, serverGauges(ctx)), type: 'text/plain; version=0.0.4; charset=utf-8' };
+        });
+        return;
+      case 'cluster_status':
+        handleAsync(ctx, res, async () => ({ status: 200, body: JSON.stringify(await ctx.coordinator.clusterStatus()) }));
+        return;
+      case 'not_found':
+        new Reply(res).send(404, JSON.stringify({ error: 'not_found', message: `no route for ${method.toUpperCase()} ${req.getUrl().slice(0, 200)}` }));
+        return;
+      case 'method_not_allowed':
+        new Reply(res).send(405, JSON.stringify({ error: 'method_not_allowed', message: `${method.toUpperCase()} is not allowed here; use ${r.allow}` }), { Allow: r.allow });
+        return;
+    }
+  });
+}

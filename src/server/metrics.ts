@@ -1,0 +1,136 @@
+// Prometheus metrics of a node, rendered in the text exposition format (version 0.0.4) at
+// GET /metrics. Request counts and latency histograms are kept here, per transport, op and
+// consistency level, with fixed cumulative buckets (recording is an array increment, no
+// allocation); storage numbers come from coordinator.stats() at scrape time.
+import type { CoordinatorStats } from '../coordinator/types';
+
+export type Transport = 'http' | 'ws';
+export type Outcome = 'ok' | 'not_found' | 'error';
+
+/** Upper bounds of the latency buckets, in seconds (the last bucket, +Inf, is implicit). */
+export const latencyBucketsSeconds: readonly number[] = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+
+interface Series {
+  labels: string;
+  /** Non-cumulative counts per bucket; index buckets.length is +Inf. Made cumulative on render. */
+  buckets: Float64Array;
+  sum: number;
+  count: number;
+}
+
+/** Label values are from fixed sets, but escape anyway so a bug cannot break the format. */
+function esc(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+function bucketIndex(seconds: number): number {
+  const b = latencyBucketsSeconds;
+  for (let i = 0; i < b.length; i++) if (seconds <= b[i]!) return i;
+  return b.length;
+}
+
+function snake(name: string): string {
+  return name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
+}
+
+export class Metrics {
+  private readonly latency = new Map<string, Series>();
+  private readonly requests = new Map<string, number>();
+  private readonly counters = new Map<string, number>();
+
+  /** Records one finished operation. */
+  observe(transport: Transport, op: string, consistency: string, outcome: Outcome, seconds: number): void {
+    const labels = `transport="${transport}",op="${esc(op)}",consistency="${esc(consistency)}"`;
+    let s = this.latency.get(labels);
+    if (s === undefined) {
+      s = { labels, buckets: new Float64Array(latencyBucketsSeconds.length + 1), sum: 0, count: 0 };
+      this.latency.set(labels, s);
+    }
+    s.buckets[bucketIndex(seconds)]! += 1;
+    s.sum += seconds;
+    s.count += 1;
+    const reqLabels = `${labels},outcome="${outcome}"`;
+    this.requests.set(reqLabels, (this.requests.get(reqLabels) ?? 0) + 1);
+  }
+
+  /** Bumps a named event counter (`ringkv_<name>_total`), e.g. ws_frames_refused with a reason label. */
+  count(name: string, labels = ''): void {
+    const key = `${name}{${labels}}`;
+    this.counters.set(key, (this.counters.get(key) ?? 0) + 1);
+  }
+
+  /** The exposition text. `gauges` are the server's own (connections, in-flight). */
+  render(stats: CoordinatorStats | null, gauges: Readonly<Record<string, number>>): string {
+    const out: string[] = [];
+    out.push('# HELP ringkv_requests_total Client operations finished, by transport, op, consistency level and outcome.');
+    out.push('# TYPE ringkv_requests_total counter');
+    for (const [labels, n] of this.requests) out.push(`ringkv_requests_total{${labels}} ${n}`);
+
+    out.push('# HELP ringkv_request_duration_seconds Time from receiving an operation to its answer being ready.');
+    out.push('# TYPE ringkv_request_duration_seconds histogram');
+    for (const s of this.latency.values()) {
+      let cumulative = 0;
+      for (let i = 0; i < latencyBucketsSeconds.length; i++) {
+        cumulative += s.buckets[i]!;
+        out.push(`ringkv_request_duration_seconds_bucket{${s.labels},le="${latencyBucketsSeconds[i]}"} ${cumulative}`);
+      }
+      cumulative += s.buckets[latencyBucketsSeconds.length]!;
+      out.push(`ringkv_request_duration_seconds_bucket{${s.labels},le="+Inf"} ${cumulative}`);
+      out.push(`ringkv_request_duration_seconds_sum{${s.labels}} ${s.sum}`);
+      out.push(`ringkv_request_duration_seconds_count{${s.labels}} ${s.count}`);
+    }
+
+    const byName = new Map<string, string[]>();
+    for (const [key, n] of this.counters) {
+      const brace = key.indexOf('{');
+      const name = key.slice(0, brace);
+      const labels = key.slice(brace);
+      const lines = byName.get(name) ?? [];
+      lines.push(`ringkv_${name}_total${labels === '{}' ? '' : labels} ${n}`);
+      byName.set(name, lines);
+    }
+    for (const [name, lines] of byName) {
+      out.push(`# TYPE ringkv_${name}_total counter`);
+      out.push(...lines);
+    }
+
+    for (const [name, value] of Object.entries(gauges)) {
+      out.push(`# TYPE ringkv_${name} gauge`);
+      out.push(`ringkv_${name} ${value}`);
+    }
+
+    if (stats !== null) out.push(...renderStats(stats));
+    return out.join('\n') + '\n';
+  }
+}
+
+/** Storage and coordinator numbers: the named ones with their proper names, the rest generically. */
+export function renderStats(stats: CoordinatorStats): string[] {
+  const out: string[] = [];
+  const known = new Set(['walSyncs', 'memtableBytes', 'sstablesPerLevel', 'compactionBacklog', 'diskBytes', 'readRepairs', 'hintsQueued']);
+  const metric = (name: string, type: 'counter' | 'gauge', help: string, value: number): void => {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value}`);
+  };
+  metric('ringkv_wal_syncs_total', 'counter', 'WAL fdatasync calls across all shards.', stats.walSyncs);
+  metric('ringkv_memtable_bytes', 'gauge', 'Bytes in memtables (active and immutable) across all shards.', stats.memtableBytes);
+  out.push('# HELP ringkv_sstables SSTable files per LSM level across all shards.', '# TYPE ringkv_sstables gauge');
+  stats.sstablesPerLevel.forEach((n, level) => out.push(`ringkv_sstables{level="${level}"} ${n}`));
+  metric('ringkv_compaction_backlog', 'gauge', 'Compactions waiting to run across all shards.', stats.compactionBacklog);
+  metric('ringkv_disk_bytes', 'gauge', 'Bytes of WAL and SSTable files.', stats.diskBytes);
+  metric('ringkv_read_repairs_total', 'counter', 'Read repairs sent.', stats.readRepairs);
+  metric('ringkv_hints_queued', 'gauge', 'Hinted-handoff writes waiting for their node.', stats.hintsQueued);
+  for (const [key, value] of Object.entries(stats)) {
+    if (known.has(key)) continue;
+    const name = `ringkv_${snake(key)}`;
+    if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(name)) continue;
+    if (typeof value === 'number' && Number.isFinite(value)) {
+      out.push(`# TYPE ${name} gauge`, `${name} ${value}`);
+    } else if (Array.isArray(value)) {
+      out.push(`# TYPE ${name} gauge`);
+      value.forEach((v, i) => out.push(`${name}{index="${i}"} ${v}`));
+    }
+  }
+  return out;
+}

@@ -1,0 +1,107 @@
+// The composition root of one node: build the coordinator, start the server in front of it, and
+// shut both down in order on SIGTERM/SIGINT. The coordinator comes from a factory so a cluster
+// node can pass its cluster coordinator instead of the single-node one; nothing else here knows
+// which kind it runs.
+import type { SyncMode } from '../storage/types';
+import type { Coordinator } from '../coordinator/types';
+import { shutdownGraceMsDefault } from '../constants';
+import { startServer, type RunningServer, type ServerOptions } from './server';
+import { loadUws } from './uws';
+
+export interface NodeOptions {
+  host: string;
+  port: number;
+  dataDir: string;
+  shardCount: number;
+  syncMode: SyncMode;
+  /** Default: chosen by the coordinator (kept in the data dir). */
+  nodeId?: string;
+  limits?: ServerOptions['limits'];
+  log?: (line: string) => void;
+}
+
+export interface CoordinatorOptions {
+  dataDir: string;
+  shardCount: number;
+  syncMode: SyncMode;
+  nodeId?: string;
+}
+
+export type CoordinatorFactory = (options: CoordinatorOptions) => Promise<Coordinator>;
+
+export interface RunningNode {
+  readonly server: RunningServer;
+  readonly coordinator: Coordinator;
+  /** Graceful: stop accepting, finish in-flight requests, close the coordinator (syncs WALs). */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** The single-node coordinator (shards + LSM engines in this process). */
+export const localCoordinatorFactory: CoordinatorFactory = async (options) => {
+  // Required lazily: the coordinator starts worker threads, which importing node.ts must not.
+  const mod = require('../coordinator/index') as { createLocalCoordinator: CoordinatorFactory };
+  return mod.createLocalCoordinator(options);
+};
+
+export async function startNode(options: NodeOptions, factory: CoordinatorFactory = localCoordinatorFactory): Promise<RunningNode> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  // Refuse the uWS fallback before any data is opened.
+  loadUws();
+  const coordinator = await factory({
+    dataDir: options.dataDir,
+    shardCount: options.shardCount,
+    syncMode: options.syncMode,
+    ...(options.nodeId !== undefined && { nodeId: options.nodeId }),
+  });
+  let server: RunningServer;
+  try {
+    server = await startServer({
+      coordinator,
+      host: options.host,
+      port: options.port,
+      log,
+      ...(options.limits !== undefined && { limits: options.limits }),
+    });
+  } catch (err) {
+    await coordinator.close().catch(() => undefined);
+    throw err;
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    server,
+    coordinator,
+    close: (graceMs = shutdownGraceMsDefault) =>
+      (closing ??= (async () => {
+        await server.close(graceMs);
+        await coordinator.close();
+      })()),
+  };
+}
+
+/**
+ * SIGTERM/SIGINT close the node gracefully and exit 0 (1 if closing failed); a second signal
+ * while closing exits at once with 130.
+ */
+export function exitOnSignals(node: RunningNode, log: (line: string) => void): void {
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (signalled) {
+      log(`ringkv: ${signal} again; exiting without finishing shutdown`);
+      process.exit(130);
+    }
+    signalled = true;
+    log(`ringkv: ${signal}: finishing in-flight requests, closing shards`);
+    node.close().then(
+      () => {
+        log('ringkv: stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log(`ringkv: shutdown failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}

@@ -1,0 +1,38 @@
+// What the HTTP and WebSocket handlers of one server share: the coordinator they call, the
+// metrics they record into, their limits, and the counters that graceful shutdown waits on.
+import type { Coordinator } from '../coordinator/types';
+import type { Metrics } from './metrics';
+
+export interface ServerLimits {
+  httpInflightRequestsMax: number;
+  httpBodyBytesMax: number;
+  wsConnectionsMax: number;
+  wsFrameBytesMax: number;
+  wsOpsPerFrameMax: number;
+  wsInflightOpsPerConnectionMax: number;
+  wsBufferedBytesMax: number;
+  wsSendQueueBytesMax: number;
+  wsResponseFrameBytesTarget: number;
+  idleTimeoutSeconds: number;
+}
+
+export interface ServerState {
+  /** HTTP requests accepted and not yet answered (or aborted). */
+  httpInflight: number;
+  wsConnections: number;
+  /** WebSocket operations accepted and not yet handed to the socket, over all connections. */
+  wsInflightOps: number;
+  /** Set at the start of shutdown: new requests get 503 shutting_down. */
+  closing: boolean;
+}
+
+export interface ServerContext {
+  readonly coordinator: Coordinator;
+  readonly metrics: Metrics;
+  readonly limits: ServerLimits;
+  readonly state: ServerState;
+  /** One line to the node's log (stderr by default). */
+  readonly log: (line: string) => void;
+  /** Called whenever in-flight work drops, so shutdown can wait without polling. */
+  readonly onIdle: () => void;
+}

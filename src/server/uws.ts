@@ -1,0 +1,54 @@
+// The only module that loads uWebSockets.js. The npm package `uWebSockets.js` here is an alias of
+// @trufflesuite/uws-js-unofficial, which silently falls back to a pure-Node implementation
+// (its dist/index.js) when the native binary does not load or when UWS_USE_FALLBACK is set. That
+// fallback is many times slower and behaves differently under load, so a node refuses to start on
+// it: loadUws() checks that the native `binaries/uws_*.node` was loaded and that App is native code.
+import path from 'node:path';
+import type * as Uws from 'uWebSockets.js';
+import { ErrorCode, RingkvError } from '../errors';
+
+export type UwsModule = typeof Uws;
+export type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, WebSocket } from 'uWebSockets.js';
+
+let loaded: UwsModule | undefined;
+
+/** What the check saw; exported so a test can state why the module was refused. */
+export interface UwsNativeCheck {
+  native: boolean;
+  binaryPath: string | null;
+  appIsNativeCode: boolean;
+}
+
+export function checkUwsNative(mod: UwsModule): UwsNativeCheck {
+  const binaryPath =
+    Object.keys(require.cache).find((p) => /[\\/]binaries[\\/]uws_[^\\/]+\.node$/.test(p) && require.cache[p]?.exports === mod) ?? null;
+  const appIsNativeCode = typeof mod.App === 'function' && Function.prototype.toString.call(mod.App).includes('[native code]');
+  return { native: binaryPath !== null && appIsNativeCode, binaryPath, appIsNativeCode };
+}
+
+/**
+ * Loads uWebSockets.js and returns it only if it is the native build. Throws
+ * RKV_ERR_NATIVE_UNAVAILABLE otherwise, with a message that says what to do.
+ */
+export function loadUws(): UwsModule {
+  if (loaded !== undefined) return loaded;
+  // Required lazily so importing server/ has no side effect (the package loads a binary).
+  const mod = require('uWebSockets.js') as UwsModule;
+  const check = checkUwsNative(mod);
+  if (!check.native) {
+    const abi = `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`;
+    const why =
+      process.env['UWS_USE_FALLBACK'] !== undefined && process.env['UWS_USE_FALLBACK'] !== ''
+        ? `UWS_USE_FALLBACK=${process.env['UWS_USE_FALLBACK']} is set; unset it`
+        : `its native binary ${abi} did not load (Node ${process.version}, ${process.platform}-${process.arch}); ` +
+          `use a Node version the package ships a binary for`;
+    throw new RingkvError(
+      ErrorCode.NativeUnavailable,
+      `uWebSockets.js is running its pure-Node fallback instead of its native binary: ${why}. ` +
+        `ringkv refuses to serve on the fallback (much slower, different back-pressure behaviour).`,
+      { details: { binary: check.binaryPath, app_is_native_code: check.appIsNativeCode, expected: path.join('binaries', abi) } },
+    );
+  }
+  loaded = mod;
+  return mod;
+}

@@ -1,0 +1,181 @@
+// The binary WebSocket endpoint /api/v1/ws (docs/wire-protocol.md): decode a request frame, run
+// its operations, send the response frame, all under flow control.
+//
+// Flow control, per connection (uWS v20.30 cannot pause reading a WebSocket, so limits answer
+// instead of stalling):
+// - an operation is "in flight" from decode until its response frame is handed to the socket;
+//   a frame that would take a connection over wsInflightOpsPerConnectionMax is answered with a
+//   Busy result for each of its operations, and nothing of it runs;
+// - responses go to the socket only while getBufferedAmount() is under wsBufferedBytesMax; past
+//   that they wait in the connection's send queue and go out on drain, in order;
+// - a send queue over wsSendQueueBytesMax (a client that keeps sending and never reads) closes
+//   the connection with 1008, so memory per connection stays bounded.
+// A frame that cannot be decoded, or a text frame, gets a frame-level error frame and the
+// connection stays open: nothing a client sends can throw out of here.
+import { isRingkvError } from '../errors';
+import { WireErrorCode } from '../protocol/client_codes';
+import { decodeRequestFrame, type DecodedOp } from '../protocol/client_request';
+import { encodeErrorFrame, encodeResponseFrames, type ClientResult } from '../protocol/client_response';
+import { errorReply } from './error_map';
+import type { ServerContext } from './server_context';
+import type { TemplatedApp, UwsModule, WebSocket } from './uws';
+import { runFrame } from './ws_ops';
+
+export const wsPath = '/api/v1/ws';
+
+interface Pending {
+  frame: Uint8Array;
+  /** Operations this frame answers; they stop counting as in flight once it is handed over. */
+  ops: number;
+}
+
+export interface WsConn {
+  open: boolean;
+  inflightOps: number;
+  queue: Pending[];
+  queueBytes: number;
+}
+
+/** The connections of one server, for shutdown. */
+export type WsRegistry = Set<WebSocket<WsConn>>;
+
+function release(ctx: ServerContext, conn: WsConn, ops: number): void {
+  conn.inflightOps -= ops;
+  ctx.state.wsInflightOps -= ops;
+  if (ops > 0) ctx.onIdle();
+}
+
+/** Hands queued frames to the socket while it is under the buffered-bytes bound. */
+function flush(ctx: ServerContext, ws: WebSocket<WsConn>, conn: WsConn): void {
+  if (!conn.open || conn.queue.length === 0) return;
+  ws.cork(() => {
+    while (conn.open && conn.queue.length > 0 && ws.getBufferedAmount() < ctx.limits.wsBufferedBytesMax) {
+      const p = conn.queue.shift()!;
+      conn.queueBytes -= p.frame.byteLength;
+      const status = ws.send(p.frame, true, false);
+      release(ctx, conn, p.ops);
+      if (status === 2) {
+        // Dropped by uWS's own maxBackpressure: cannot happen while maxBackpressure is set above
+        // wsBufferedBytesMax plus the largest frame, but never continue on a torn stream.
+        ctx.log('ws: a frame was dropped by back-pressure; closing the connection');
+        ws.end(1011, 'back-pressure');
+        return;
+      }
+    }
+  });
+}
+
+function enqueue(ctx: ServerContext, ws: WebSocket<WsConn>, conn: WsConn, frames: Uint8Array[], ops: number): void {
+  if (!conn.open) {
+    release(ctx, conn, ops);
+    return;
+  }
+  frames.forEach((frame, i) => {
+    conn.queue.push({ frame, ops: i === frames.length - 1 ? ops : 0 });
+    conn.queueBytes += frame.byteLength;
+  });
+  if (conn.queueBytes > ctx.limits.wsSendQueueBytesMax) {
+    ctx.metrics.count('ws_connections_closed', 'reason="send_queue_full"');
+    ws.end(1008, 'send queue over limit: read your responses');
+    return;
+  }
+  flush(ctx, ws, conn);
+}
+
+function refuseFrame(ctx: ServerContext, ws: WebSocket<WsConn>, conn: WsConn, code: WireErrorCode, message: string, reason: string): void {
+  ctx.metrics.count('ws_frames_refused', `reason="${reason}"`);
+  enqueue(ctx, ws, conn, [encodeErrorFrame(code, message)], 0);
+}
+
+function onMessage(ctx: ServerContext, ws: WebSocket<WsConn>, message: ArrayBuffer, isBinary: boolean): void {
+  const conn = ws.getUserData();
+  if (!isBinary) {
+    refuseFrame(ctx, ws, conn, WireErrorCode.TextFrame, 'text frames are not part of the protocol; send binary RequestFrames', 'text');
+    return;
+  }
+  if (ctx.state.closing) {
+    refuseFrame(ctx, ws, conn, WireErrorCode.ShuttingDown, 'the node is shutting down', 'shutting_down');
+    return;
+  }
+  let ops: DecodedOp[];
+  try {
+    // Decoding copies every field it keeps: uWS reuses `message` once this handler returns.
+    ops = decodeRequestFrame(new Uint8Array(message));
+  } catch (err) {
+    const reply = errorReply(err);
+    if (!isRingkvError(err)) ctx.log(`ws: decoding a frame threw a non-RingkvError: ${String(err)}`);
+    refuseFrame(ctx, ws, conn, reply.wire, reply.message, reply.wire === WireErrorCode.FrameTooLarge ? 'too_many_ops' : 'malformed');
+    return;
+  }
+  const n = ops.length;
+  if (conn.inflightOps + n > ctx.limits.wsInflightOpsPerConnectionMax) {
+    ctx.metrics.count('ws_frames_refused', 'reason="busy"');
+    const message = `over ${ctx.limits.wsInflightOpsPerConnectionMax} operations in flight on this connection; wait for results`;
+    const results: ClientResult[] = ops.map((d) => ({
+      id: d.ok ? d.request.id : d.id,
+      status: 'error',
+      error: WireErrorCode.Busy,
+      message,
+    }));
+    enqueue(ctx, ws, conn, encodeResponseFrames(results, ctx.limits.wsResponseFrameBytesTarget), 0);
+    return;
+  }
+  conn.inflightOps += n;
+  ctx.state.wsInflightOps += n;
+  void runFrame(ctx.coordinator, ops, ctx.metrics, ctx.log)
+    .then((results) => encodeResponseFrames(results, ctx.limits.wsResponseFrameBytesTarget))
+    .then(
+      (frames) => enqueue(ctx, ws, conn, frames, n),
+      (err: unknown) => {
+        // runFrame never rejects; encoding can only fail on a bug (an assertion).
+        ctx.log(`ws: answering a frame failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        enqueue(ctx, ws, conn, [encodeErrorFrame(WireErrorCode.Internal, 'internal error')], n);
+      },
+    );
+}
+
+/** Registers /api/v1/ws on `app`. */
+export function attachWsApi(uws: UwsModule, app: TemplatedApp, ctx: ServerContext, registry: WsRegistry): void {
+  const l = ctx.limits;
+  app.ws<WsConn>(wsPath, {
+    compression: uws.DISABLED,
+    maxPayloadLength: l.wsFrameBytesMax,
+    // Above what flush() lets build up (wsBufferedBytesMax plus one frame), so uWS never drops.
+    maxBackpressure: l.wsBufferedBytesMax + l.wsSendQueueBytesMax,
+    closeOnBackpressureLimit: 0,
+    idleTimeout: l.idleTimeoutSeconds,
+    sendPingsAutomatically: true,
+    upgrade: (res, req, context) => {
+      const key = req.getHeader('sec-websocket-key');
+      const protocol = req.getHeader('sec-websocket-protocol');
+      const extensions = req.getHeader('sec-websocket-extensions');
+      if (ctx.state.closing || ctx.state.wsConnections >= l.wsConnectionsMax) {
+        const why = ctx.state.closing ? 'the node is shutting down' : `over ${l.wsConnectionsMax} WebSocket connections`;
+        ctx.metrics.count('ws_upgrades_refused');
+        res.writeStatus('503 Service Unavailable').writeHeader('Content-Type', 'application/json').end(JSON.stringify({ error: 'busy', message: why }));
+        return;
+      }
+      // Counted at upgrade, not open, so a burst of upgrades cannot overshoot the cap.
+      ctx.state.wsConnections++;
+      const conn: WsConn = { open: true, inflightOps: 0, queue: [], queueBytes: 0 };
+      res.upgrade(conn, key, protocol, extensions, context);
+    },
+    open: (ws) => {
+      registry.add(ws);
+    },
+    message: (ws, message, isBinary) => onMessage(ctx, ws, message, isBinary),
+    drain: (ws) => flush(ctx, ws, ws.getUserData()),
+    close: (ws) => {
+      const conn = ws.getUserData();
+      conn.open = false;
+      registry.delete(ws);
+      ctx.state.wsConnections--;
+      // Queued answers die with the connection; operations still running release themselves
+      // when they finish (enqueue on a closed connection only releases).
+      const queued = conn.queue.reduce((n, p) => n + p.ops, 0);
+      conn.queue = [];
+      conn.queueBytes = 0;
+      release(ctx, conn, queued);
+    },
+  });
+}
