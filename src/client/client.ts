@@ -1,0 +1,279 @@
+// RingkvClient: put/get/delete/batch over the binary WebSocket protocol, ring-aware. Each
+// operation goes to a node of its key's preference list (learned from cluster status), over one
+// pipelined connection per node; operations issued in the same tick share a frame. A failed
+// attempt that may succeed elsewhere (node down, timeout, busy) is retried on the next replica;
+// writes carry an idempotency key, generated once per call and reused by every retry, so a write
+// whose first attempt did apply is not applied again (design.md §12 Q3).
+import { randomBytes } from 'node:crypto';
+import {
+  clientAttemptTimeoutMsDefault,
+  clientConnectTimeoutMsDefault,
+  clientNodeDownMsDefault,
+  clientRetriesMaxDefault,
+  clientRetryBackoffMs,
+  clientRingRefreshMsDefault,
+  keyBytesMax,
+  ttlSecondsMax,
+  valueBytesMax,
+} from '../constants';
+import type { ConsistencyLevel } from '../coordinator/types';
+import { assert, ErrorCode, RingkvError } from '../errors';
+import type { ClientResult } from '../protocol/client_response';
+import { fetchClusterStatus } from './cluster_status';
+import { type ConnectionCounters, NodeConnection, type OutgoingRequest } from './connection';
+import { Topology, type NodeAddress } from './topology';
+import type {
+  BatchEntry,
+  BatchOp,
+  ClientStats,
+  DeleteOptions,
+  DeleteResult,
+  GetResult,
+  KeyInput,
+  OpOptions,
+  PutOptions,
+  PutResult,
+  ValueInput,
+} from './types';
+import { errorFromWire, isNodeFailure, isRetryable } from './wire_errors';
+
+export interface ClientOptions {
+  /** host:port of one or more nodes; the rest of the cluster is learned from them. */
+  nodes: string[];
+  /** Default consistency for operations that name none (absent: the node's default, QUORUM). */
+  consistency?: ConsistencyLevel;
+  timeoutMs?: number;
+  retries?: number;
+  connectTimeoutMs?: number;
+  nodeDownMs?: number;
+  /** 0 turns periodic ring refresh off (it still refreshes after node failures). */
+  ringRefreshMs?: number;
+  /** false: ignore the ring and spread requests over the given nodes (for benchmarks). */
+  ringAware?: boolean;
+}
+
+const utf8 = new TextEncoder();
+
+function toBytes(v: KeyInput | ValueInput): Uint8Array {
+  return typeof v === 'string' ? utf8.encode(v) : v;
+}
+
+function checkKey(key: Uint8Array): void {
+  if (key.byteLength === 0) throw new RingkvError(ErrorCode.InvalidArgument, 'key is empty');
+  if (key.byteLength > keyBytesMax) throw new RingkvError(ErrorCode.KeyTooLarge, `key of ${key.byteLength} bytes is over the ${keyBytesMax}-byte limit`);
+}
+
+export class RingkvClient {
+  private readonly topology: Topology;
+  private readonly connections = new Map<string, NodeConnection>();
+  private readonly counters: ConnectionCounters = { framesSent: 0, opsSent: 0, timeouts: 0 };
+  private retries = 0;
+  private ringLoads = 0;
+  private closed = false;
+  private refreshing: Promise<void> | null = null;
+  private refreshTimer: NodeJS.Timeout | null = null;
+  private readonly idPrefix = randomBytes(8).toString('hex');
+  private idCounter = 0;
+  private readonly timeoutMs: number;
+  private readonly retriesMax: number;
+  private readonly connectTimeoutMs: number;
+  private readonly ringAware: boolean;
+
+  private constructor(private readonly opts: ClientOptions) {
+    if (!Array.isArray(opts.nodes) || opts.nodes.length === 0) throw new RingkvError(ErrorCode.InvalidArgument, 'options.nodes must list at least one host:port');
+    this.timeoutMs = opts.timeoutMs ?? clientAttemptTimeoutMsDefault;
+    this.retriesMax = opts.retries ?? clientRetriesMaxDefault;
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? clientConnectTimeoutMsDefault;
+    this.ringAware = opts.ringAware ?? true;
+    if (!(this.timeoutMs > 0)) throw new RingkvError(ErrorCode.InvalidArgument, 'options.timeoutMs must be positive');
+    if (!(Number.isInteger(this.retriesMax) && this.retriesMax >= 0 && this.retriesMax <= 10)) {
+      throw new RingkvError(ErrorCode.InvalidArgument, 'options.retries must be an integer in 0..10');
+    }
+    this.topology = new Topology(opts.nodes, opts.nodeDownMs ?? clientNodeDownMsDefault);
+  }
+
+  /**
+   * Creates a client and, when ring-aware, loads the ring from the first node that answers. If
+   * none answers the client still works, routing to the given nodes, and keeps trying.
+   */
+  static async connect(opts: ClientOptions): Promise<RingkvClient> {
+    const c = new RingkvClient(opts);
+    if (c.ringAware) {
+      await c.refreshRing().catch(() => undefined);
+      const every = opts.ringRefreshMs ?? clientRingRefreshMsDefault;
+      if (every > 0) {
+        c.refreshTimer = setInterval(() => void c.refreshRing().catch(() => undefined), every);
+        c.refreshTimer.unref();
+      }
+    }
+    return c;
+  }
+
+  /** Re-reads cluster status; rebuilds the ring when its version changed. */
+  refreshRing(): Promise<void> {
+    if (this.refreshing !== null) return this.refreshing;
+    this.refreshing = (async () => {
+      let lastErr: unknown = null;
+      for (const address of this.topology.statusSources()) {
+        try {
+          const status = await fetchClusterStatus(address, this.connectTimeoutMs);
+          if (this.topology.apply(status)) this.ringLoads++;
+          return;
+        } catch (err) {
+          lastErr = err;
+        }
+      }
+      throw lastErr instanceof Error ? lastErr : new RingkvError(ErrorCode.Unavailable, 'no node answered cluster status');
+    })().finally(() => {
+      this.refreshing = null;
+    });
+    return this.refreshing;
+  }
+
+  /** The key's preference list as the client computes it (node ids; [] before a ring is known). */
+  preferenceList(key: KeyInput): string[] {
+    return this.topology.preferenceList(toBytes(key));
+  }
+
+  async get(key: KeyInput, options: OpOptions = {}): Promise<GetResult> {
+    const k = toBytes(key);
+    checkKey(k);
+    const { result, node } = await this.execute(this.request('get', k, undefined, options), options.timeoutMs);
+    if (result.status === 'not_found') return { found: false, key: k, node };
+    const value = result.value ?? new Uint8Array(0);
+    const version = result.version ?? '';
+    const timestampMs = result.timestampMs ?? 0;
+    return {
+      found: true,
+      key: k,
+      value,
+      version,
+      timestampMs,
+      siblings: result.siblings ?? [{ value, version, timestampMs }],
+      context: result.context ?? new Uint8Array(0),
+      node,
+    };
+  }
+
+  async put(key: KeyInput, value: ValueInput, options: PutOptions = {}): Promise<PutResult> {
+    const k = toBytes(key);
+    checkKey(k);
+    const v = toBytes(value);
+    if (v.byteLength > valueBytesMax) throw new RingkvError(ErrorCode.ValueTooLarge, `value of ${v.byteLength} bytes is over the ${valueBytesMax}-byte limit`);
+    if (options.ttlSeconds !== undefined && !(Number.isInteger(options.ttlSeconds) && options.ttlSeconds >= 0 && options.ttlSeconds <= ttlSecondsMax)) {
+      throw new RingkvError(ErrorCode.InvalidArgument, `ttlSeconds must be an integer in 0..${ttlSecondsMax}`);
+    }
+    const { result, node } = await this.execute(this.request('put', k, v, options), options.timeoutMs);
+    return { key: k, version: result.version ?? '', timestampMs: result.timestampMs ?? 0, node };
+  }
+
+  async delete(key: KeyInput, options: DeleteOptions = {}): Promise<DeleteResult> {
+    const k = toBytes(key);
+    checkKey(k);
+    const { result, node } = await this.execute(this.request('delete', k, undefined, options), options.timeoutMs);
+    return { key: k, version: result.version ?? '', timestampMs: result.timestampMs ?? 0, tombstoneExpiryMs: result.tombstoneExpiryMs ?? 0, node };
+  }
+
+  /**
+   * Many operations at once: they are issued together, so those bound for the same node travel in
+   * one frame. Not atomic: every entry succeeds or fails on its own, in the order given.
+   */
+  batch(ops: readonly BatchOp[]): Promise<BatchEntry[]> {
+    const settle = (p: Promise<GetResult | PutResult | DeleteResult>): Promise<BatchEntry> =>
+      p.then(
+        (result) => ({ ok: true as const, result }),
+        (error: unknown) => ({ ok: false as const, error: error instanceof Error ? error : new Error(String(error)) }),
+      );
+    return Promise.all(
+      ops.map((op) => {
+        switch (op.op) {
+          case 'get':
+            return settle(this.get(op.key, op));
+          case 'put':
+            return settle(this.put(op.key, op.value, op));
+          case 'delete':
+            return settle(this.delete(op.key, op));
+        }
+      }),
+    );
+  }
+
+  stats(): ClientStats {
+    return {
+      framesSent: this.counters.framesSent,
+      opsSent: this.counters.opsSent,
+      retries: this.retries,
+      timeouts: this.counters.timeouts,
+      ringLoads: this.ringLoads,
+      ringVersion: this.topology.ringVersion,
+    };
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.refreshTimer !== null) clearInterval(this.refreshTimer);
+    this.refreshTimer = null;
+    for (const c of this.connections.values()) c.close();
+    this.connections.clear();
+  }
+
+  private request(op: 'get' | 'put' | 'delete', key: Uint8Array, value: Uint8Array | undefined, o: PutOptions): OutgoingRequest {
+    const req: OutgoingRequest = { op, key };
+    if (value !== undefined) req.value = value;
+    const consistency = o.consistency ?? this.opts.consistency;
+    if (consistency !== undefined) req.consistency = consistency;
+    if (op === 'put' && o.ttlSeconds !== undefined && o.ttlSeconds > 0) req.ttlSeconds = o.ttlSeconds;
+    if (op !== 'get') {
+      if (o.expectedVersion !== undefined) req.expectedVersion = o.expectedVersion;
+      if (o.context !== undefined) req.context = o.context;
+      // One key per logical write, shared by all its attempts.
+      req.idempotencyKey = o.idempotencyKey ?? `${this.idPrefix}-${(this.idCounter++).toString(36)}`;
+    }
+    return req;
+  }
+
+  private connection(node: NodeAddress): NodeConnection {
+    let c = this.connections.get(node.address);
+    if (c === undefined) {
+      c = new NodeConnection(node.address, node.id, this.counters, this.connectTimeoutMs);
+      this.connections.set(node.address, c);
+    }
+    return c;
+  }
+
+  /**
+   * Runs one operation with failover. The first attempt is sent synchronously (before any await),
+   * which is what lets operations issued in one tick share a frame.
+   */
+  private async execute(req: OutgoingRequest, timeoutMs: number | undefined): Promise<{ result: ClientResult; node: string }> {
+    if (this.closed) throw new RingkvError(ErrorCode.Closed, 'client is closed');
+    const perAttempt = timeoutMs ?? this.timeoutMs;
+    const candidates = this.topology.candidates(req.key);
+    let lastErr: unknown = null;
+    for (let attempt = 0; attempt <= this.retriesMax; attempt++) {
+      // Each retry moves to the next candidate: Q3's "on timeout, pick a new coordinator".
+      const node = candidates[attempt % candidates.length]!;
+      if (attempt > 0) {
+        this.retries++;
+        await new Promise<void>((r) => setTimeout(r, clientRetryBackoffMs * 2 ** (attempt - 1)));
+        if (this.closed) break;
+      }
+      try {
+        const result = await this.connection(node).send(req, perAttempt);
+        if (result.status === 'error') throw errorFromWire(result.error ?? 0, result.message, node.id, result.currentVersion);
+        this.topology.markUp(node.address);
+        return { result, node: node.id };
+      } catch (err) {
+        lastErr = err;
+        if (isNodeFailure(err)) {
+          this.topology.markDown(node.address, Date.now());
+          // The ring may have changed (a node left); look again, without waiting for it.
+          if (this.ringAware) void this.refreshRing().catch(() => undefined);
+        }
+        if (!isRetryable(err)) throw err;
+      }
+    }
+    assert(lastErr !== null, 'the loop ran at least once');
+    throw lastErr;
+  }
+}

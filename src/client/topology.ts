@@ -1,0 +1,113 @@
+// What the client knows of the cluster: the nodes and their addresses, the ring rebuilt from
+// cluster status (reusing src/ring, so client and nodes compute the same preference lists), and
+// which nodes failed recently. `candidates(key)` is the routing decision: the key's preference
+// list first (any replica can coordinate, and going to one saves the hop from a non-owner),
+// nodes believed down moved to the back, then the rest of the ring as a last resort.
+import type { ClusterStatus } from '../coordinator/types';
+import { assert, ErrorCode, RingkvError } from '../errors';
+import { keyToken, Ring, tokenFromString, nodeTokens } from '../ring';
+
+export interface NodeAddress {
+  /** The node id once cluster status named it; the address until then. */
+  id: string;
+  address: string;
+}
+
+export class Topology {
+  private ring: Ring | null = null;
+  private replicationFactor = 1;
+  private readonly byId = new Map<string, NodeAddress>();
+  private readonly downUntilMs = new Map<string, number>();
+  private readonly liveness = new Map<string, string>();
+  private roundRobin = 0;
+  private version = -1;
+
+  constructor(private readonly seeds: readonly string[], private readonly nodeDownMs: number) {
+    assert(seeds.length > 0, 'a client needs at least one node address');
+  }
+
+  get ringVersion(): number {
+    return this.version;
+  }
+
+  get hasRing(): boolean {
+    return this.ring !== null;
+  }
+
+  /** Addresses to ask for cluster status: known nodes first, then the seeds. */
+  statusSources(): string[] {
+    const out = [...this.byId.values()].filter((n) => !this.isDown(n.address)).map((n) => n.address);
+    for (const s of this.seeds) if (!out.includes(s)) out.push(s);
+    return out;
+  }
+
+  /**
+   * Applies a cluster status. Returns true when the ring changed. A status whose tokens are not the
+   * ones src/ring derives from the node ids is refused: routing by a different ring would be wrong.
+   */
+  apply(status: ClusterStatus): boolean {
+    for (const n of status.nodes) {
+      this.byId.set(n.id, { id: n.id, address: n.address });
+      this.liveness.set(n.id, n.status);
+    }
+    if (status.ring_version === this.version && this.ring !== null) return false;
+    const members = status.nodes.filter((n) => n.tokens.length > 0).map((n) => ({ nodeId: n.id, vnodes: n.tokens.length }));
+    this.version = status.ring_version;
+    this.replicationFactor = Math.max(1, status.replication_factor);
+    if (members.length === 0) {
+      // A single node, or a cluster still forming: no placement to follow yet.
+      this.ring = null;
+      return true;
+    }
+    for (const n of status.nodes) {
+      if (n.tokens.length === 0) continue;
+      const derived = new Set(nodeTokens(n.id, n.tokens.length));
+      for (const t of n.tokens) {
+        if (!derived.has(tokenFromString(t))) {
+          throw new RingkvError(ErrorCode.Internal, `node ${n.id} reports token ${t} that src/ring does not derive from its id`, { details: { node: n.id } });
+        }
+      }
+    }
+    this.ring = Ring.build(members, Math.max(0, status.ring_version));
+    return true;
+  }
+
+  markDown(address: string, nowMs: number): void {
+    this.downUntilMs.set(address, nowMs + this.nodeDownMs);
+  }
+
+  markUp(address: string): void {
+    this.downUntilMs.delete(address);
+  }
+
+  isDown(address: string, nowMs = Date.now()): boolean {
+    const until = this.downUntilMs.get(address);
+    return until !== undefined && until > nowMs;
+  }
+
+  /** The key's preference list as node ids ([] without a ring). */
+  preferenceList(key: Uint8Array): string[] {
+    return this.ring === null ? [] : this.ring.preferenceList(keyToken(key), this.replicationFactor);
+  }
+
+  /** Nodes to try for `key`, best first. Never empty. */
+  candidates(key: Uint8Array, nowMs = Date.now()): NodeAddress[] {
+    let ordered: NodeAddress[];
+    if (this.ring !== null) {
+      ordered = this.ring.walk(keyToken(key)).map((id) => this.byId.get(id) ?? { id, address: id });
+      const prefLen = Math.min(this.replicationFactor, ordered.length);
+      const pref = ordered.slice(0, prefLen);
+      const rest = ordered.slice(prefLen);
+      const usable = (n: NodeAddress): boolean => !this.isDown(n.address, nowMs) && this.liveness.get(n.id) !== 'dead';
+      ordered = [...pref.filter(usable), ...rest.filter(usable), ...pref.filter((n) => !usable(n)), ...rest.filter((n) => !usable(n))];
+    } else {
+      // No ring: spread over what we know, starting from a rotating point.
+      const known = this.byId.size > 0 ? [...this.byId.values()] : this.seeds.map((a) => ({ id: a, address: a }));
+      const start = this.roundRobin++ % known.length;
+      const rotated = [...known.slice(start), ...known.slice(0, start)];
+      ordered = [...rotated.filter((n) => !this.isDown(n.address, nowMs)), ...rotated.filter((n) => this.isDown(n.address, nowMs))];
+    }
+    assert(ordered.length > 0, 'there is always a node to try');
+    return ordered;
+  }
+}
