@@ -1,0 +1,22 @@
+// From a key's sibling set to the GetResult a client sees: the live versions newest first (the
+// first one is `value`), and the context of the WHOLE set (tombstones and expired versions
+// included), so a write carrying it supersedes everything the read saw. Any coordinator can use
+// it once it has the set (the cluster coordinator after merging replicas' answers).
+import type { StoredSibling } from '../versioning';
+import { contextOf, encodeClock, liveSiblings, versionOf } from '../versioning';
+import type { GetResult } from './types';
+
+export function toGetResult(key: Uint8Array, siblings: readonly StoredSibling[], nowMs: number): GetResult {
+  const live = liveSiblings(siblings, nowMs);
+  const newest = live[0];
+  if (newest === undefined) return { found: false, key };
+  return {
+    found: true,
+    key,
+    value: newest.value,
+    version: versionOf(newest),
+    timestampMs: newest.timestampMs,
+    siblings: live.map((s) => ({ value: s.value, version: versionOf(s), timestampMs: s.timestampMs })),
+    context: encodeClock(contextOf(siblings)),
+  };
+}

@@ -1,0 +1,212 @@
+// The single-node coordinator: N = 1, so ONE, QUORUM and ALL all need the one local replica and
+// every request is one shard operation. It is the embedded default (`ringkv start` without
+// seeds) and the reference the cluster coordinator's answers must agree with.
+//
+// Requests never wait past their timeout: the shard queue answers RKV_ERR_TIMEOUT with
+// details {needed: 1, answered: 0, timeout_ms}. close() refuses new requests, answers the queued
+// ones, closes every shard's engine (syncing its WAL) and stops the worker threads.
+import { requestTimeoutMsDefault, shardQueueOpsMax, tombstoneGraceMsDefault } from '../constants';
+import { ErrorCode, RingkvError } from '../errors';
+import type { ShardLimits, ShardStorageOptions } from '../shards';
+import { ShardRouter } from '../shards';
+import type { SyncMode } from '../storage/types';
+import type { ConflictMode } from '../versioning';
+import { decodeSiblingSet } from '../versioning';
+import { toGetResult } from './get_result';
+import { loadOrCreateNodeId } from './node_id';
+import { checkCommon, checkContext, checkIdempotencyKey, checkIfMatch, checkTtl, checkValue } from './request_checks';
+import type {
+  ClusterStatus,
+  Coordinator,
+  CoordinatorStats,
+  DeleteRequest,
+  DeleteResult,
+  GetRequest,
+  GetResult,
+  PutRequest,
+  PutResult,
+} from './types';
+
+export interface LocalCoordinatorOptions {
+  /** The node's directory: NODE_ID, SHARDS and one engine directory per shard. */
+  dataDir: string;
+  /** Default: generated once and kept in <dataDir>/NODE_ID. */
+  nodeId?: string;
+  /** Default: the count recorded in dataDir, else os.availableParallelism(). */
+  shardCount?: number;
+  syncMode?: SyncMode;
+  memtableBytes?: number;
+  /** 'vclock' (default) keeps concurrent versions as siblings; 'lww' keeps the newest. */
+  conflictMode?: ConflictMode;
+  /** Further storage options for every shard's engine (syncMode/memtableBytes above win). */
+  storage?: ShardStorageOptions;
+  /** host:port the node serves on, shown in clusterStatus. */
+  address?: string;
+  /** Default request timeout when a request names none. */
+  requestTimeoutMs?: number;
+  /** Shard queue and batch bounds (defaults from constants). */
+  limits?: Partial<ShardLimits>;
+  /** Tests only: see ShardWorkerData.storageModule. */
+  storageModule?: string;
+}
+
+/** The local coordinator, with the router exposed for the node's own use (metrics, admin). */
+export interface LocalCoordinator extends Coordinator {
+  readonly router: ShardRouter;
+}
+
+export async function createLocalCoordinator(options: LocalCoordinatorOptions): Promise<LocalCoordinator> {
+  if (typeof options.dataDir !== 'string' || options.dataDir.length === 0) {
+    throw new RingkvError(ErrorCode.InvalidArgument, 'dataDir must be a non-empty path');
+  }
+  const nodeId = loadOrCreateNodeId(options.dataDir, options.nodeId);
+  const storage: ShardStorageOptions = { ...options.storage };
+  if (options.syncMode !== undefined) storage.syncMode = options.syncMode;
+  if (options.memtableBytes !== undefined) storage.memtableBytes = options.memtableBytes;
+  const router = await ShardRouter.open({
+    dataDir: options.dataDir,
+    nodeId,
+    ...(options.shardCount === undefined ? {} : { shardCount: options.shardCount }),
+    conflictMode: options.conflictMode ?? 'vclock',
+    storage,
+    ...(options.limits === undefined ? {} : { limits: options.limits }),
+    ...(options.storageModule === undefined ? {} : { storageModule: options.storageModule }),
+  });
+  return new LocalCoordinatorImpl(router, nodeId, options.address ?? '127.0.0.1', options.requestTimeoutMs ?? requestTimeoutMsDefault, storage.tombstoneGraceMs ?? tombstoneGraceMsDefault, options.limits?.queueOpsMax ?? shardQueueOpsMax);
+}
+
+class LocalCoordinatorImpl implements LocalCoordinator {
+  private closing: Promise<void> | null = null;
+
+  constructor(
+    readonly router: ShardRouter,
+    readonly nodeId: string,
+    private readonly address: string,
+    private readonly defaultTimeoutMs: number,
+    private readonly tombstoneGraceMs: number,
+    private readonly queueOpsMax: number,
+  ) {}
+
+  private checkOpen(): void {
+    if (this.closing !== null) throw new RingkvError(ErrorCode.Closed, 'the node is shutting down');
+  }
+
+  async put(req: PutRequest): Promise<PutResult> {
+    this.checkOpen();
+    const timeoutMs = checkCommon(req, this.defaultTimeoutMs);
+    const value = checkValue(req.value);
+    const done = await this.router.write(
+      {
+        op: 'put',
+        key: req.key,
+        value,
+        ttlSeconds: checkTtl(req.ttlSeconds),
+        ifMatch: checkIfMatch(req.ifMatch),
+        context: checkContext(req.context)?.bytes ?? null,
+        idempotencyKey: checkIdempotencyKey(req.idempotencyKey),
+        returnRecord: false,
+      },
+      timeoutMs,
+    );
+    return { key: req.key, version: done.version, timestampMs: done.timestampMs, acks: 1 };
+  }
+
+  async get(req: GetRequest): Promise<GetResult> {
+    this.checkOpen();
+    const timeoutMs = checkCommon(req, this.defaultTimeoutMs);
+    const record = await this.router.get(req.key, timeoutMs);
+    if (record === null) return { found: false, key: req.key };
+    return toGetResult(req.key, decodeSiblingSet(record, ErrorCode.Corruption), Date.now());
+  }
+
+  async delete(req: DeleteRequest): Promise<DeleteResult> {
+    this.checkOpen();
+    const timeoutMs = checkCommon(req, this.defaultTimeoutMs);
+    const done = await this.router.write(
+      {
+        op: 'delete',
+        key: req.key,
+        value: new Uint8Array(0),
+        ttlSeconds: 0,
+        ifMatch: checkIfMatch(req.ifMatch),
+        context: checkContext(req.context)?.bytes ?? null,
+        idempotencyKey: checkIdempotencyKey(req.idempotencyKey),
+        returnRecord: false,
+      },
+      timeoutMs,
+    );
+    return { key: req.key, version: done.version, timestampMs: done.timestampMs, tombstoneExpiryMs: done.timestampMs + this.tombstoneGraceMs };
+  }
+
+  async clusterStatus(): Promise<ClusterStatus> {
+    this.checkOpen();
+    const stats = await this.router.stats();
+    // The engine keeps no live-key count; entries written since open is the estimate it gives.
+    const totalKeys = stats.reduce((n, s) => n + keysEstimate(s.storage), 0);
+    const queued = Math.max(0, ...this.router.clients.map((c) => c.queuedOps));
+    return {
+      nodes: [{ id: this.nodeId, address: this.address, status: 'healthy', load: Math.min(1, queued / this.queueOpsMax), tokens: [] }],
+      ring_version: 0,
+      total_keys: totalKeys,
+      replication_factor: 1,
+    };
+  }
+
+  async stats(): Promise<CoordinatorStats> {
+    this.checkOpen();
+    const shards = await this.router.stats();
+    const levels: number[] = [];
+    const out: CoordinatorStats = {
+      memtableBytes: 0,
+      sstablesPerLevel: levels,
+      compactionBacklog: 0,
+      walSyncs: 0,
+      diskBytes: 0,
+      readRepairs: 0,
+      hintsQueued: 0,
+      writeStalls: 0,
+      blockCacheHits: 0,
+      blockCacheMisses: 0,
+      shardBatches: 0,
+      shardOps: 0,
+      shardQueuedOps: 0,
+      shardBusyRejections: 0,
+      shardTimeouts: 0,
+      idempotentReplays: 0,
+      siblingsDropped: 0,
+      shards: shards.length,
+    };
+    const add = (name: string, v: number) => {
+      out[name] = (out[name] as number) + v;
+    };
+    for (const s of shards) {
+      add('memtableBytes', s.storage.memtableBytes);
+      add('compactionBacklog', s.storage.compactionBacklog);
+      add('walSyncs', s.storage.walSyncs);
+      add('diskBytes', s.storage.diskBytes);
+      add('writeStalls', s.storage.writeStalls);
+      add('blockCacheHits', s.storage.blockCacheHits);
+      add('blockCacheMisses', s.storage.blockCacheMisses);
+      add('idempotentReplays', s.idempotentReplays);
+      add('siblingsDropped', s.siblingsDropped);
+      s.storage.sstablesPerLevel.forEach((n, i) => (levels[i] = (levels[i] ?? 0) + n));
+    }
+    for (const c of this.router.clients) {
+      add('shardBatches', c.counters.batchTasks);
+      add('shardOps', c.counters.opsSent);
+      add('shardQueuedOps', c.queuedOps);
+      add('shardBusyRejections', c.counters.busyRejections);
+      add('shardTimeouts', c.counters.timeouts);
+    }
+    return out;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.router.close();
+    return this.closing;
+  }
+}
+
+function keysEstimate(s: { entriesWritten: number } & Partial<Record<'keysEstimate', number>>): number {
+  return typeof s.keysEstimate === 'number' ? s.keysEstimate : s.entriesWritten;
+}

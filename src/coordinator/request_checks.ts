@@ -1,0 +1,78 @@
+// Validation of coordinator requests at the boundary, shared by every coordinator: each check
+// names the field and the limit, and fails with the code the HTTP/WebSocket layers map to a status
+// (KEY_TOO_LARGE 414, VALUE_TOO_LARGE 413, INVALID_ARGUMENT 400).
+import {
+  idempotencyKeyBytesMax,
+  keyBytesMax,
+  ttlSecondsMax,
+  valueBytesMax,
+  versionStringBytesMax,
+  versionVectorBytesMax,
+} from '../constants';
+import { ErrorCode, RingkvError } from '../errors';
+import type { VectorClock } from '../versioning';
+import { decodeClock } from '../versioning';
+import type { DeleteRequest, GetRequest, PutRequest } from './types';
+import { consistencyLevels } from './types';
+
+/** Longest timeout a request may ask for. */
+export const requestTimeoutMsMax = 10 * 60 * 1000;
+
+function invalid(message: string): never {
+  throw new RingkvError(ErrorCode.InvalidArgument, message);
+}
+
+export function checkKey(key: unknown): Uint8Array {
+  if (!(key instanceof Uint8Array)) invalid('key must be bytes');
+  if (key.length === 0) invalid('key must not be empty');
+  if (key.length > keyBytesMax) {
+    throw new RingkvError(ErrorCode.KeyTooLarge, `key of ${key.length} bytes exceeds ${keyBytesMax}`, { details: { bytes: key.length, max: keyBytesMax } });
+  }
+  return key;
+}
+
+export function checkCommon(req: GetRequest | PutRequest | DeleteRequest, defaultTimeoutMs: number): number {
+  checkKey(req.key);
+  if (!consistencyLevels.includes(req.consistency)) invalid(`consistency must be one of ${consistencyLevels.join(', ')}: ${String(req.consistency)}`);
+  const t = req.timeoutMs ?? defaultTimeoutMs;
+  if (typeof t !== 'number' || !Number.isFinite(t) || t <= 0 || t > requestTimeoutMsMax) invalid(`timeoutMs must be in (0, ${requestTimeoutMsMax}]: ${String(t)}`);
+  return t;
+}
+
+export function checkValue(value: unknown): Uint8Array {
+  if (!(value instanceof Uint8Array)) invalid('value must be bytes');
+  if (value.length > valueBytesMax) {
+    throw new RingkvError(ErrorCode.ValueTooLarge, `value of ${value.length} bytes exceeds ${valueBytesMax}`, { details: { bytes: value.length, max: valueBytesMax } });
+  }
+  return value;
+}
+
+export function checkTtl(ttlSeconds: number | undefined): number {
+  if (ttlSeconds === undefined) return 0;
+  if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > ttlSecondsMax) invalid(`ttlSeconds must be an integer 1..${ttlSecondsMax}: ${ttlSeconds}`);
+  return ttlSeconds;
+}
+
+export function checkIfMatch(ifMatch: string | undefined): string | null {
+  if (ifMatch === undefined) return null;
+  if (typeof ifMatch !== 'string' || ifMatch.length === 0 || Buffer.byteLength(ifMatch) > versionStringBytesMax) {
+    invalid(`If-Match must be a version string of 1..${versionStringBytesMax} bytes`);
+  }
+  return ifMatch;
+}
+
+/** Validates a client's context (the bytes a read returned); null when absent. */
+export function checkContext(context: Uint8Array | undefined): { bytes: Uint8Array; clock: VectorClock } | null {
+  if (context === undefined) return null;
+  if (!(context instanceof Uint8Array)) invalid('context must be bytes');
+  if (context.length > versionVectorBytesMax) invalid(`context of ${context.length} bytes exceeds ${versionVectorBytesMax}`);
+  return { bytes: context, clock: decodeClock(context, ErrorCode.InvalidArgument) };
+}
+
+export function checkIdempotencyKey(k: string | undefined): string | null {
+  if (k === undefined) return null;
+  if (typeof k !== 'string' || k.length === 0 || Buffer.byteLength(k) > idempotencyKeyBytesMax) {
+    invalid(`idempotency key must be 1..${idempotencyKeyBytesMax} bytes`);
+  }
+  return k;
+}

@@ -1,0 +1,142 @@
+// Every message that crosses the thread boundary between the router (main thread) and a shard
+// worker, typed (piscina's own habit, src/types.ts there). Two kinds travel:
+// - a batch: many key operations packed into ONE ArrayBuffer that is transferred (moved, not
+//   copied) to the worker, and one packed ArrayBuffer of results transferred back
+//   (batch_codec.ts has the byte layout);
+// - control tasks (open, scan, stats, flush, compact, close): small structured-clone objects,
+//   except the scan result which is packed and transferred like a batch.
+// Errors never cross as thrown Error objects (structured clone drops their `code` and
+// `details`); they cross as WireError values and become RingkvErrors again on the main thread.
+import type { ErrorCode } from '../errors';
+import type { StorageOptions, StorageStats } from '../storage/types';
+import type { ConflictMode } from '../versioning';
+
+/** A sibling set as stored: the storage entry's fields that the versioning layer owns. */
+export interface WireRecord {
+  versionVector: Uint8Array;
+  value: Uint8Array;
+  /** The storage entry's tombstone flag (every sibling is a tombstone). */
+  tombstone: boolean;
+}
+
+export interface GetOp {
+  op: 'get';
+  key: Uint8Array;
+}
+
+/** A coordinated write (put, or delete as a tombstone) made at this node. */
+export interface WriteOp {
+  op: 'put' | 'delete';
+  key: Uint8Array;
+  /** Empty for a delete. */
+  value: Uint8Array;
+  /** 0 = no TTL. */
+  ttlSeconds: number;
+  ifMatch: string | null;
+  /** Encoded vector clock (the client's context), or null. */
+  context: Uint8Array | null;
+  idempotencyKey: string | null;
+  /** Send the resulting sibling set back (the cluster coordinator replicates it). */
+  returnRecord: boolean;
+}
+
+/** Merge a sibling set received from another replica (replication, read repair, hints, anti-entropy). */
+export interface ApplyOp {
+  op: 'apply';
+  key: Uint8Array;
+  record: WireRecord;
+}
+
+export type ShardOp = GetOp | WriteOp | ApplyOp;
+
+export interface WireError {
+  code: ErrorCode;
+  message: string;
+  details: Record<string, string | number | boolean | null>;
+}
+
+export interface OpFailed {
+  ok: false;
+  error: WireError;
+}
+
+export interface GetDone {
+  ok: true;
+  op: 'get';
+  /** The stored set, or null when the key has no entry (or its entry expired). */
+  record: WireRecord | null;
+}
+
+export interface WriteDone {
+  ok: true;
+  op: 'put' | 'delete';
+  version: string;
+  timestampMs: number;
+  /** The set after the write, when returnRecord was asked. */
+  record: WireRecord | null;
+  /** True when an idempotency key matched an earlier write: nothing was written this time. */
+  replayed: boolean;
+}
+
+export interface ApplyDone {
+  ok: true;
+  op: 'apply';
+  /** False when the incoming set added nothing (the replica already had it or something newer). */
+  changed: boolean;
+}
+
+export type OpResult = OpFailed | GetDone | WriteDone | ApplyDone;
+
+/** What a worker is started with (Piscina workerData): plain data only. */
+export interface ShardWorkerData {
+  shardIndex: number;
+  shardCount: number;
+  /** The engine's directory for this shard. */
+  dir: string;
+  nodeId: string;
+  conflictMode: ConflictMode;
+  storage: ShardStorageOptions;
+  idempotencyKeysMax: number;
+  idempotencyTtlMs: number;
+  tombstoneGraceMs: number;
+  /**
+   * Tests only: a module exporting `openStorage(options)` used instead of src/storage (e.g. a
+   * fault-injecting engine). Production never sets it.
+   */
+  storageModule?: string;
+}
+
+/** Storage options that can cross to a worker (no functions; the directory is per shard). */
+export type ShardStorageOptions = Omit<StorageOptions, 'dir' | 'now'>;
+
+export interface ScanRequest {
+  fromToken: bigint;
+  toToken: bigint;
+  limit: number;
+  includeExpired: boolean;
+}
+
+export interface ShardStats {
+  shardIndex: number;
+  storage: StorageStats;
+  opsApplied: number;
+  batches: number;
+  idempotentReplays: number;
+  idempotencyKeys: number;
+  siblingsDropped: number;
+}
+
+export type ControlTask =
+  | { kind: 'open' }
+  | { kind: 'scan'; scan: ScanRequest }
+  | { kind: 'stats' }
+  | { kind: 'flush' }
+  | { kind: 'compact' }
+  | { kind: 'close' };
+
+export type ShardTask = { kind: 'batch'; buffer: ArrayBuffer } | ControlTask;
+
+export type ControlReply<T> = { ok: true; value: T } | { ok: false; error: WireError };
+
+/** A scan's answer before decoding: a packed ArrayBuffer (batch_codec.ts, encodeScan). */
+export type ScanReply = ControlReply<ArrayBuffer>;

@@ -1,0 +1,192 @@
+// ShardRouter: the node's data, as the coordinators see it. It starts one single-thread Piscina
+// pool per shard (shard_client.ts), maps each key to its shard (shard_map.ts), and offers the
+// replica-level operations a coordinator needs:
+//
+//   get(key)                   → the stored sibling set's record (or null)
+//   write(op)                  → a coordinated put/delete made AT THIS NODE: reconcile with what
+//                                is stored, If-Match check, new version; returnRecord: true gives
+//                                back the resulting set to replicate to the other replicas
+//   apply(key, record)         → merge a sibling set received from another replica (replication,
+//                                read repair, hinted handoff, anti-entropy); idempotent
+//   scanRange(from, to, limit) → stored entries by token range, for Merkle trees and streaming
+//   stats(), flush(), compact(), close()
+//
+// For the cluster coordinator: a PUT coordinated here is `write({... returnRecord: true})`, then
+// `apply(key, result.record)` on each other replica (through the inter-node transport, whose
+// receiving side calls its own router's apply). A replica's read answer is `get(key)`'s record;
+// merge several with versioning's reconcile(), and repair a stale replica with apply().
+// Records are opaque bytes (versioning/sibling_codec.ts documents them): ship them as they are.
+//
+// This is the only module (with its worker) that imports Piscina.
+import * as os from 'node:os';
+import * as path from 'node:path';
+import Piscina from 'piscina';
+import {
+  idempotencyKeysPerShardMax,
+  idempotencyTtlMsDefault,
+  requestTimeoutMsDefault,
+  shardCountMax,
+  tombstoneGraceMsDefault,
+} from '../constants';
+import { ErrorCode, RingkvError, assert } from '../errors';
+import type { ConflictMode } from '../versioning';
+import { assertNodeId } from '../versioning';
+import type { ScannedEntry } from './batch_codec';
+import type { ApplyDone, GetDone, OpResult, ShardOp, ShardStats, ShardStorageOptions, ShardTask, ShardWorkerData, WireRecord, WriteDone, WriteOp } from './messages';
+import type { ShardLimits } from './shard_client';
+import { ShardClient, defaultShardLimits, fromWireError } from './shard_client';
+import { ensureLayout, shardDir } from './shard_layout';
+import { keyToken, shardOfToken, shardTokenRange } from './shard_map';
+
+export interface ShardRouterOptions {
+  dataDir: string;
+  nodeId: string;
+  /** Default: the count recorded in the data dir, else os.availableParallelism(). */
+  shardCount?: number;
+  conflictMode?: ConflictMode;
+  storage?: ShardStorageOptions;
+  limits?: Partial<ShardLimits>;
+  idempotencyKeysMax?: number;
+  idempotencyTtlMs?: number;
+  /** Tests only: see ShardWorkerData.storageModule. */
+  storageModule?: string;
+}
+
+function unwrap<T extends OpResult>(r: OpResult): T {
+  if (!r.ok) throw fromWireError(r.error);
+  return r as T;
+}
+
+export class ShardRouter {
+  private closed = false;
+
+  private constructor(
+    readonly shardCount: number,
+    readonly nodeId: string,
+    readonly conflictMode: ConflictMode,
+    private readonly shards: ShardClient[],
+  ) {}
+
+  /** Starts the shard workers and opens every shard's engine (an open failure rejects here). */
+  static async open(options: ShardRouterOptions): Promise<ShardRouter> {
+    assertNodeId(options.nodeId);
+    const requested = options.shardCount;
+    if (requested !== undefined && (!Number.isInteger(requested) || requested < 1 || requested > shardCountMax)) {
+      throw new RingkvError(ErrorCode.InvalidArgument, `shardCount must be an integer 1..${shardCountMax}: ${requested}`);
+    }
+    const fallback = Math.min(shardCountMax, Math.max(1, os.availableParallelism()));
+    const shardCount = ensureLayout(options.dataDir, requested, fallback);
+    const conflictMode = options.conflictMode ?? 'vclock';
+    if (conflictMode !== 'vclock' && conflictMode !== 'lww') {
+      throw new RingkvError(ErrorCode.InvalidArgument, `conflictMode must be 'vclock' or 'lww': ${String(conflictMode)}`);
+    }
+    const limits: ShardLimits = { ...defaultShardLimits, ...options.limits };
+    const shards: ShardClient[] = [];
+    for (let i = 0; i < shardCount; i++) {
+      const data: ShardWorkerData = {
+        shardIndex: i,
+        shardCount,
+        dir: shardDir(options.dataDir, i),
+        nodeId: options.nodeId,
+        conflictMode,
+        storage: options.storage ?? {},
+        idempotencyKeysMax: options.idempotencyKeysMax ?? idempotencyKeysPerShardMax,
+        idempotencyTtlMs: options.idempotencyTtlMs ?? idempotencyTtlMsDefault,
+        tombstoneGraceMs: options.storage?.tombstoneGraceMs ?? tombstoneGraceMsDefault,
+        ...(options.storageModule === undefined ? {} : { storageModule: options.storageModule }),
+      };
+      const pool = new Piscina<ShardTask, unknown>({
+        filename: path.join(__dirname, 'shard_worker.js'),
+        name: 'default',
+        minThreads: 1,
+        maxThreads: 1,
+        // The worker owns an engine: it must never be retired for idling.
+        idleTimeout: Number.MAX_SAFE_INTEGER,
+        // 'sync' would park the idle worker in Atomics.wait, stopping the engine's timers
+        // (group-commit window, background compaction) between tasks.
+        atomics: 'disabled',
+        workerData: data,
+      });
+      shards.push(new ShardClient(i, pool, limits));
+    }
+    const router = new ShardRouter(shardCount, options.nodeId, conflictMode, shards);
+    const opened = await Promise.allSettled(shards.map((s) => s.control<boolean>({ kind: 'open' })));
+    const failed = opened.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) {
+      await router.close().catch(() => undefined);
+      throw failed.reason;
+    }
+    return router;
+  }
+
+  shardOfKey(key: Uint8Array): number {
+    return shardOfToken(keyToken(key), this.shardCount);
+  }
+
+  /** The shard clients, for tests and metrics (queue depth, batch counts). */
+  get clients(): readonly ShardClient[] {
+    return this.shards;
+  }
+
+  private submit(op: ShardOp, timeoutMs: number): Promise<OpResult> {
+    if (this.closed) return Promise.reject(new RingkvError(ErrorCode.Closed, 'the node is shutting down'));
+    assert(Number.isFinite(timeoutMs) && timeoutMs > 0, 'timeoutMs must be positive');
+    return this.shards[this.shardOfKey(op.key)]!.submit(op, timeoutMs);
+  }
+
+  async get(key: Uint8Array, timeoutMs: number = requestTimeoutMsDefault): Promise<WireRecord | null> {
+    return unwrap<GetDone>(await this.submit({ op: 'get', key }, timeoutMs)).record;
+  }
+
+  async write(op: WriteOp, timeoutMs: number = requestTimeoutMsDefault): Promise<WriteDone> {
+    return unwrap<WriteDone>(await this.submit(op, timeoutMs));
+  }
+
+  async apply(key: Uint8Array, record: WireRecord, timeoutMs: number = requestTimeoutMsDefault): Promise<boolean> {
+    return unwrap<ApplyDone>(await this.submit({ op: 'apply', key, record }, timeoutMs)).changed;
+  }
+
+  /**
+   * Stored entries with fromToken <= token <= toToken, in token order, at most `limit` in all
+   * (tombstones included; expired TTL entries only with includeExpired). The range must not wrap;
+   * split a ring range that does at 2^64 - 1.
+   */
+  async scanRange(fromToken: bigint, toToken: bigint, opts: { limit?: number; includeExpired?: boolean } = {}): Promise<ScannedEntry[]> {
+    assert(fromToken <= toToken, 'scan range must not wrap');
+    let left = opts.limit ?? 10_000;
+    const out: ScannedEntry[] = [];
+    const first = shardOfToken(fromToken, this.shardCount);
+    const last = shardOfToken(toToken, this.shardCount);
+    // Shards own contiguous token ranges in order, so their answers concatenate in token order.
+    for (let i = first; i <= last && left > 0; i++) {
+      const range = shardTokenRange(i, this.shardCount);
+      const from = fromToken > range.fromToken ? fromToken : range.fromToken;
+      const to = toToken < range.toToken ? toToken : range.toToken;
+      const entries = await this.shards[i]!.scan({ fromToken: from, toToken: to, limit: left, includeExpired: opts.includeExpired ?? false });
+      out.push(...entries);
+      left -= entries.length;
+    }
+    return out;
+  }
+
+  stats(): Promise<ShardStats[]> {
+    return Promise.all(this.shards.map((s) => s.control<ShardStats>({ kind: 'stats' })));
+  }
+
+  async flush(): Promise<void> {
+    await Promise.all(this.shards.map((s) => s.control<boolean>({ kind: 'flush' })));
+  }
+
+  async compact(): Promise<void> {
+    await Promise.all(this.shards.map((s) => s.control<boolean>({ kind: 'compact' })));
+  }
+
+  /** Refuses new requests, answers the queued ones, closes every engine (syncing its WAL), stops the threads. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const results = await Promise.allSettled(this.shards.map((s) => s.close()));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+  }
+}

@@ -1,0 +1,212 @@
+// The main thread's side of one shard: a Piscina pool of exactly one thread (Piscina cannot send a
+// task to a chosen worker, so each shard is its own pool; the thread owns the shard's engine) and
+// the queue of requests waiting for it.
+//
+// Batching: while a batch is in flight, new requests wait in the queue; when it returns, up to
+// shardBatchOpsMax queued requests (and at most shardBatchBytesMax of payload) leave as ONE task.
+// One thread hop costs ~60-100 µs, so under load many requests share it, and the worker shares
+// one WAL write among them. With no batch in flight a request leaves at once (no added latency).
+//
+// Back-pressure: more than shardQueueOpsMax queued requests is RKV_ERR_BUSY for the newcomer.
+// Timeouts: a request that has not left by its deadline is dropped from the queue; one in flight
+// is answered RKV_ERR_TIMEOUT (it may still be applied, as with any timeout).
+import type Piscina from 'piscina';
+import { shardBatchBytesMax, shardBatchOpsMax, shardQueueOpsMax } from '../constants';
+import { ErrorCode, RingkvError, assert } from '../errors';
+import { decodeResults, decodeScan, encodeRequests, opBytes } from './batch_codec';
+import type { ScannedEntry } from './batch_codec';
+import type { ControlReply, ControlTask, OpResult, ScanRequest, ShardOp, ShardTask, WireError } from './messages';
+
+export interface ShardLimits {
+  queueOpsMax: number;
+  batchOpsMax: number;
+  batchBytesMax: number;
+}
+
+export const defaultShardLimits: ShardLimits = {
+  queueOpsMax: shardQueueOpsMax,
+  batchOpsMax: shardBatchOpsMax,
+  batchBytesMax: shardBatchBytesMax,
+};
+
+interface Pending {
+  op: ShardOp;
+  bytes: number;
+  resolve: (r: OpResult) => void;
+  reject: (e: RingkvError) => void;
+  timer: NodeJS.Timeout | null;
+  /** 'queued' until sent; 'sent'; 'settled' once answered or timed out. */
+  state: 'queued' | 'sent' | 'settled';
+}
+
+export interface ShardClientCounters {
+  /** Piscina tasks carrying batches. */
+  batchTasks: number;
+  opsSent: number;
+  busyRejections: number;
+  timeouts: number;
+}
+
+export function fromWireError(e: WireError): RingkvError {
+  return new RingkvError(e.code, e.message, { details: e.details });
+}
+
+export class ShardClient {
+  private queue: Pending[] = [];
+  private head = 0;
+  /** Queued and not yet settled (timed-out entries leave this count at once). */
+  private queued = 0;
+  private inFlight = false;
+  private closing = false;
+  readonly counters: ShardClientCounters = { batchTasks: 0, opsSent: 0, busyRejections: 0, timeouts: 0 };
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    readonly index: number,
+    private readonly pool: Piscina<ShardTask, unknown>,
+    private readonly limits: ShardLimits = defaultShardLimits,
+  ) {
+    assert(limits.batchOpsMax >= 1 && limits.batchOpsMax <= limits.queueOpsMax, 'batchOpsMax must be 1..queueOpsMax');
+  }
+
+  get queuedOps(): number {
+    return this.queued;
+  }
+
+  /** Queues one op; resolves with its result (which may be an op-level failure). */
+  submit(op: ShardOp, timeoutMs: number): Promise<OpResult> {
+    if (this.closing) return Promise.reject(new RingkvError(ErrorCode.Closed, `shard ${this.index} is closing`));
+    if (this.queued >= this.limits.queueOpsMax) {
+      this.counters.busyRejections++;
+      return Promise.reject(
+        new RingkvError(ErrorCode.Busy, `shard ${this.index} queue is full (${this.limits.queueOpsMax} ops)`, {
+          details: { shard: this.index, queued: this.queued, max: this.limits.queueOpsMax },
+        }),
+      );
+    }
+    return new Promise<OpResult>((resolve, reject) => {
+      const p: Pending = { op, bytes: opBytes(op), resolve, reject, timer: null, state: 'queued' };
+      p.timer = setTimeout(() => this.expire(p, timeoutMs), timeoutMs);
+      this.queue.push(p);
+      this.queued++;
+      this.pump();
+    });
+  }
+
+  private expire(p: Pending, timeoutMs: number): void {
+    if (p.state === 'settled') return;
+    if (p.state === 'queued') this.queued--;
+    p.state = 'settled';
+    this.counters.timeouts++;
+    p.reject(
+      new RingkvError(ErrorCode.Timeout, `shard ${this.index} did not answer within ${timeoutMs} ms`, {
+        details: { needed: 1, answered: 0, timeout_ms: timeoutMs, shard: this.index },
+      }),
+    );
+    this.notifyIdle();
+  }
+
+  private takeBatch(): Pending[] {
+    const batch: Pending[] = [];
+    let bytes = 0;
+    while (this.head < this.queue.length && batch.length < this.limits.batchOpsMax) {
+      const p = this.queue[this.head]!;
+      if (p.state !== 'queued') {
+        this.head++;
+        continue;
+      }
+      if (batch.length > 0 && bytes + p.bytes > this.limits.batchBytesMax) break;
+      this.head++;
+      p.state = 'sent';
+      this.queued--;
+      batch.push(p);
+      bytes += p.bytes;
+    }
+    // Compact the array now and then so a long-lived queue does not keep its history.
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    return batch;
+  }
+
+  private pump(): void {
+    if (this.inFlight) return;
+    const batch = this.takeBatch();
+    if (batch.length === 0) {
+      this.notifyIdle();
+      return;
+    }
+    this.inFlight = true;
+    const ops = batch.map((p) => p.op);
+    const buffer = encodeRequests(ops);
+    this.counters.batchTasks++;
+    this.counters.opsSent += batch.length;
+    this.pool
+      .run({ kind: 'batch', buffer }, { transferList: [buffer] })
+      .then(
+        (answer) => {
+          const results = decodeResults(answer as ArrayBuffer, ops);
+          for (let i = 0; i < batch.length; i++) this.settle(batch[i]!, results[i]!, null);
+        },
+        (err: unknown) => {
+          const e = new RingkvError(ErrorCode.Internal, `shard ${this.index} worker failed: ${String(err)}`, { cause: err });
+          for (const p of batch) this.settle(p, null, e);
+        },
+      )
+      .catch((err: unknown) => {
+        const e = new RingkvError(ErrorCode.Internal, `shard ${this.index} answer unreadable: ${String(err)}`, { cause: err });
+        for (const p of batch) this.settle(p, null, e);
+      })
+      .finally(() => {
+        this.inFlight = false;
+        this.pump();
+      });
+  }
+
+  private settle(p: Pending, result: OpResult | null, error: RingkvError | null): void {
+    if (p.state === 'settled') return;
+    p.state = 'settled';
+    if (p.timer !== null) clearTimeout(p.timer);
+    if (error !== null) p.reject(error);
+    else p.resolve(result!);
+  }
+
+  private notifyIdle(): void {
+    if (this.inFlight || this.queued > 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Resolves when nothing is queued or in flight. */
+  drain(): Promise<void> {
+    if (!this.inFlight && this.queued === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** A control task; its failure becomes a thrown RingkvError. */
+  async control<T>(task: Exclude<ControlTask, { kind: 'scan' }>): Promise<T> {
+    const reply = (await this.pool.run(task)) as ControlReply<T>;
+    if (!reply.ok) throw fromWireError(reply.error);
+    return reply.value;
+  }
+
+  async scan(scan: ScanRequest): Promise<ScannedEntry[]> {
+    const answer = (await this.pool.run({ kind: 'scan', scan })) as ArrayBuffer;
+    const decoded = decodeScan(answer);
+    if (!decoded.ok) throw fromWireError(decoded.error);
+    return decoded.entries;
+  }
+
+  /** Stops taking requests, waits for the queue to empty, closes the engine, stops the thread. */
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.drain();
+    try {
+      await this.control<boolean>({ kind: 'close' });
+    } finally {
+      await this.pool.destroy();
+    }
+  }
+}

@@ -1,0 +1,211 @@
+// What a shard worker does with its engine, apart from Piscina so tests can drive it in-process:
+// executes a batch of key operations against one StorageEngine. The worker thread is the only
+// owner of the engine, and batches run one at a time, so each op's read-reconcile-write is atomic
+// per key without locks. Within a batch, ops see the writes of earlier ops (an overlay), all the
+// batch's writes go to the engine together (one WAL record per shardStorageWriteBytesMax, so the
+// batch shares its fsyncs), and every op is answered only after that write is durable.
+//
+// If a storage write fails, every op of the batch fails with that error (some of them may have
+// been applied, as after a timeout). Per-op errors (If-Match conflict, a bad context, a corrupt
+// stored record) fail that op alone.
+import { shardStorageWriteBytesMax, storageBatchEntriesMax, ttlSecondsMax } from '../constants';
+import { ErrorCode, RingkvError, assert, isRingkvError } from '../errors';
+import type { StorageEngine, StorageEntry } from '../storage/types';
+import type { ConflictMode, StoredSibling } from '../versioning';
+import { checkIfMatch, coordinateWrite, decodeClock, decodeSiblingSet, encodeSiblingSet, reconcile } from '../versioning';
+import type { ScannedEntry } from './batch_codec';
+import { IdempotencyCache } from './idempotency_cache';
+import type { ApplyOp, OpResult, ScanRequest, ShardOp, WireError, WireRecord, WriteOp } from './messages';
+
+export interface ShardCoreOptions {
+  nodeId: string;
+  conflictMode: ConflictMode;
+  idempotencyKeysMax: number;
+  idempotencyTtlMs: number;
+  /** Injectable clock (tests); Date.now by default. */
+  now?: () => number;
+}
+
+export interface ShardCoreCounters {
+  opsApplied: number;
+  batches: number;
+  idempotentReplays: number;
+  siblingsDropped: number;
+}
+
+interface KeyState {
+  siblings: StoredSibling[];
+  /** The record as stored (or as this batch will store it); null when absent. */
+  record: WireRecord | null;
+}
+
+/** A thrown value as it crosses the thread boundary, code and details kept. */
+export function toWireError(err: unknown): WireError {
+  if (isRingkvError(err)) return { code: err.code, message: err.message, details: { ...err.details } };
+  const message = err instanceof Error ? err.message : String(err);
+  return { code: ErrorCode.Internal, message: `shard worker: ${message}`, details: {} };
+}
+
+function keyString(key: Uint8Array): string {
+  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+}
+
+export class ShardCore {
+  private readonly idempotency: IdempotencyCache;
+  private readonly now: () => number;
+  readonly counters: ShardCoreCounters = { opsApplied: 0, batches: 0, idempotentReplays: 0, siblingsDropped: 0 };
+
+  constructor(
+    readonly engine: StorageEngine,
+    private readonly options: ShardCoreOptions,
+  ) {
+    this.idempotency = new IdempotencyCache(options.idempotencyKeysMax, options.idempotencyTtlMs);
+    this.now = options.now ?? Date.now;
+  }
+
+  get idempotencyKeys(): number {
+    return this.idempotency.size;
+  }
+
+  async execute(ops: readonly ShardOp[]): Promise<OpResult[]> {
+    const now = this.now();
+    const overlay = new Map<string, KeyState>();
+    const writes = new Map<string, StorageEntry>();
+    const remembered = new Map<string, { version: string; timestampMs: number }>();
+    const results: OpResult[] = [];
+
+    const stateOf = (key: Uint8Array, ks: string): KeyState => {
+      const cached = overlay.get(ks);
+      if (cached !== undefined) return cached;
+      const entry = this.engine.getSync(key);
+      const state: KeyState =
+        entry === null
+          ? { siblings: [], record: null }
+          : {
+              siblings: decodeSiblingSet(entry, ErrorCode.Corruption),
+              record: { versionVector: entry.versionVector, value: entry.value, tombstone: entry.tombstone },
+            };
+      overlay.set(ks, state);
+      return state;
+    };
+    const store = (key: Uint8Array, ks: string, siblings: StoredSibling[]): WireRecord => {
+      const rec = encodeSiblingSet(siblings);
+      writes.set(ks, { key, ...rec });
+      const record: WireRecord = { versionVector: rec.versionVector, value: rec.value, tombstone: rec.tombstone };
+      overlay.set(ks, { siblings, record });
+      return record;
+    };
+
+    for (const op of ops) {
+      try {
+        const ks = keyString(op.key);
+        if (op.op === 'get') {
+          results.push({ ok: true, op: 'get', record: stateOf(op.key, ks).record });
+        } else if (op.op === 'apply') {
+          results.push(this.apply(op, ks, now, stateOf, store));
+        } else {
+          results.push(this.write(op, ks, now, stateOf, store, remembered));
+        }
+      } catch (err) {
+        results.push({ ok: false, error: toWireError(err) });
+      }
+    }
+
+    try {
+      await this.writeAll([...writes.values()]);
+    } catch (err) {
+      const error = toWireError(err);
+      return ops.map(() => ({ ok: false, error }));
+    }
+    for (const [slot, result] of remembered) this.idempotency.remember(slot, result, now);
+    this.counters.batches++;
+    this.counters.opsApplied += ops.length;
+    return results;
+  }
+
+  private write(
+    op: WriteOp,
+    ks: string,
+    now: number,
+    stateOf: (key: Uint8Array, ks: string) => KeyState,
+    store: (key: Uint8Array, ks: string, siblings: StoredSibling[]) => WireRecord,
+    remembered: Map<string, { version: string; timestampMs: number }>,
+  ): OpResult {
+    if (!Number.isInteger(op.ttlSeconds) || op.ttlSeconds < 0 || op.ttlSeconds > ttlSecondsMax) {
+      throw new RingkvError(ErrorCode.InvalidArgument, `ttl must be 0..${ttlSecondsMax} seconds`);
+    }
+    const slot = op.idempotencyKey === null ? null : IdempotencyCache.slotKey(op.idempotencyKey, op.key);
+    if (slot !== null) {
+      const prior = remembered.get(slot) ?? this.idempotency.get(slot, now);
+      if (prior !== null && prior !== undefined) {
+        this.counters.idempotentReplays++;
+        const record = op.returnRecord ? stateOf(op.key, ks).record : null;
+        return { ok: true, op: op.op, version: prior.version, timestampMs: prior.timestampMs, record, replayed: true };
+      }
+    }
+    const state = stateOf(op.key, ks);
+    if (op.ifMatch !== null) checkIfMatch(state.siblings, op.ifMatch, now);
+    const context = op.context === null ? null : decodeClock(op.context, ErrorCode.InvalidArgument);
+    const tombstone = op.op === 'delete';
+    assert(!tombstone || op.value.length === 0, 'a delete carries no value');
+    const cw = coordinateWrite(state.siblings, {
+      nodeId: this.options.nodeId,
+      nowMs: now,
+      mode: this.options.conflictMode,
+      value: op.value,
+      tombstone,
+      ttlMs: tombstone ? 0 : op.ttlSeconds * 1000,
+      context,
+    });
+    this.counters.siblingsDropped += cw.dropped;
+    const record = store(op.key, ks, cw.siblings);
+    if (slot !== null) remembered.set(slot, { version: cw.version, timestampMs: cw.sibling.timestampMs });
+    return { ok: true, op: op.op, version: cw.version, timestampMs: cw.sibling.timestampMs, record: op.returnRecord ? record : null, replayed: false };
+  }
+
+  private apply(
+    op: ApplyOp,
+    ks: string,
+    now: number,
+    stateOf: (key: Uint8Array, ks: string) => KeyState,
+    store: (key: Uint8Array, ks: string, siblings: StoredSibling[]) => WireRecord,
+  ): OpResult {
+    // The record comes from another node: bad bytes there are an invalid argument here, not
+    // corruption of this replica's data.
+    const incoming = decodeSiblingSet(op.record, ErrorCode.InvalidArgument);
+    const state = stateOf(op.key, ks);
+    const res = reconcile(state.siblings, incoming, this.options.conflictMode, now);
+    this.counters.siblingsDropped += res.dropped;
+    // An empty result means everything had expired: the engine already reads it as absent.
+    if (!res.changed || res.siblings.length === 0) return { ok: true, op: 'apply', changed: false };
+    store(op.key, ks, res.siblings);
+    return { ok: true, op: 'apply', changed: true };
+  }
+
+  /** Writes in chunks that each fit one WAL record; in order, so a later chunk never lands first. */
+  private async writeAll(entries: StorageEntry[]): Promise<void> {
+    let chunk: StorageEntry[] = [];
+    let bytes = 0;
+    for (const e of entries) {
+      const size = e.key.length + e.value.length + e.versionVector.length + 32;
+      if (chunk.length > 0 && (bytes + size > shardStorageWriteBytesMax || chunk.length >= storageBatchEntriesMax)) {
+        await this.engine.write(chunk);
+        chunk = [];
+        bytes = 0;
+      }
+      chunk.push(e);
+      bytes += size;
+    }
+    if (chunk.length > 0) await this.engine.write(chunk);
+  }
+
+  async scan(req: ScanRequest): Promise<ScannedEntry[]> {
+    assert(req.fromToken <= req.toToken, 'scan range must not wrap (split it at the top of the ring)');
+    const out: ScannedEntry[] = [];
+    for await (const e of this.engine.scanRange(req.fromToken, req.toToken, { limit: req.limit, includeExpired: req.includeExpired })) {
+      out.push({ key: e.key, timestampMs: e.timestampMs, expiresAtMs: e.expiresAtMs, record: { versionVector: e.versionVector, value: e.value, tombstone: e.tombstone } });
+      if (out.length >= req.limit) break;
+    }
+    return out;
+  }
+}

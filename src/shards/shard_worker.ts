@@ -1,0 +1,103 @@
+// The Piscina task handler of one shard's worker thread (its pool has exactly one thread, so this
+// thread alone owns the shard's engine). The engine opens on the first task (the router sends
+// 'open' at start so an open failure surfaces there) and closes on 'close'.
+//
+// Batches arrive as one transferred ArrayBuffer and leave as one (Piscina.move); control tasks
+// are small typed objects. Nothing is thrown across the boundary: errors travel as WireError
+// values so their code and details survive.
+import * as path from 'node:path';
+import { workerData } from 'node:worker_threads';
+import { move } from 'piscina';
+import { ErrorCode, RingkvError } from '../errors';
+import type { StorageEngine, StorageOptions } from '../storage/types';
+import { decodeRequests, encodeResults, encodeScan, encodeScanError } from './batch_codec';
+import type { ControlReply, ShardStats, ShardTask, ShardWorkerData } from './messages';
+import { ShardCore, toWireError } from './shard_core';
+
+type OpenStorage = (options: StorageOptions) => Promise<StorageEngine>;
+
+let core: Promise<ShardCore> | null = null;
+let closed = false;
+
+function loadOpenStorage(data: ShardWorkerData): OpenStorage {
+  const file = data.storageModule ?? path.join(__dirname, '..', 'storage', 'index.js');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const mod = require(file) as { openStorage?: OpenStorage };
+  if (typeof mod.openStorage !== 'function') throw new RingkvError(ErrorCode.Internal, `${file} exports no openStorage`);
+  return mod.openStorage;
+}
+
+async function open(): Promise<ShardCore> {
+  const data = workerData as ShardWorkerData;
+  const openStorage = loadOpenStorage(data);
+  const engine = await openStorage({ ...data.storage, dir: data.dir });
+  return new ShardCore(engine, {
+    nodeId: data.nodeId,
+    conflictMode: data.conflictMode,
+    idempotencyKeysMax: data.idempotencyKeysMax,
+    idempotencyTtlMs: data.idempotencyTtlMs,
+  });
+}
+
+function getCore(): Promise<ShardCore> {
+  if (closed) return Promise.reject(new RingkvError(ErrorCode.Closed, 'shard is closed'));
+  core ??= open();
+  return core;
+}
+
+async function control<T>(fn: (c: ShardCore) => Promise<T> | T): Promise<ControlReply<T>> {
+  try {
+    return { ok: true, value: await fn(await getCore()) };
+  } catch (err) {
+    return { ok: false, error: toWireError(err) };
+  }
+}
+
+export default async function handle(task: ShardTask): Promise<unknown> {
+  switch (task.kind) {
+    case 'batch': {
+      const ops = decodeRequests(task.buffer);
+      let out: ArrayBuffer;
+      try {
+        const c = await getCore();
+        out = encodeResults(await c.execute(ops));
+      } catch (err) {
+        const error = toWireError(err);
+        out = encodeResults(ops.map(() => ({ ok: false as const, error })));
+      }
+      return move(out);
+    }
+    case 'scan': {
+      try {
+        const c = await getCore();
+        return move(encodeScan(await c.scan(task.scan)));
+      } catch (err) {
+        return move(encodeScanError(toWireError(err)));
+      }
+    }
+    case 'open':
+      return control(() => true);
+    case 'stats': {
+      const data = workerData as ShardWorkerData;
+      return control<ShardStats>((c) => ({
+        shardIndex: data.shardIndex,
+        storage: c.engine.stats(),
+        ...c.counters,
+        idempotencyKeys: c.idempotencyKeys,
+      }));
+    }
+    case 'flush':
+      return control((c) => c.engine.flush().then(() => true));
+    case 'compact':
+      return control((c) => c.engine.compact().then(() => true));
+    case 'close': {
+      if (core === null || closed) {
+        closed = true;
+        return { ok: true, value: true } satisfies ControlReply<boolean>;
+      }
+      const reply = await control((c) => c.engine.close().then(() => true));
+      closed = true;
+      return reply;
+    }
+  }
+}

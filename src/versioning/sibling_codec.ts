@@ -1,0 +1,229 @@
+// A key's sibling set stored as ONE storage entry (StorageEntry in src/storage/types.ts), so the
+// engine's "newest write of a key wins" rule and its atomic batches keep a set whole.
+//
+// The entry's fields:
+//   value         the sibling values concatenated in set order (for one sibling: just its value,
+//                 so the common case stores the value as is); empty when every sibling is a
+//                 tombstone.
+//   versionVector the set's metadata, below.
+//   timestampMs   the newest sibling's timestamp.
+//   tombstone     true when every sibling is a tombstone (the engine then keeps it until grace).
+//   expiresAtMs   0 when any sibling never expires or any is a tombstone (a tombstone must not
+//                 vanish with a TTL'd neighbour), else the latest sibling expiry.
+//
+// versionVector layout (all integers unsigned LEB128 varints unless marked u8):
+//   u8 format = 1
+//   u8 nodeCount (1..255), then nodeCount × { u8 idLength, id bytes }  node-id table, strictly
+//                                                  increasing; siblings refer to ids by index
+//   u8 siblingCount (1..siblingsMax), then per sibling, newest first (compareNewestFirst):
+//     u8 flags                bit 0 = tombstone, other bits 0
+//     varint timestampMs
+//     varint expiresAtMs      0 = never; 0 for tombstones
+//     varint valueLength      0 for tombstones; the lengths sum to the entry's value length
+//     u8 dotNode (table index), varint dotCounter (>= 1)
+//     u8 pastCount (<= vectorClockEntriesMax), then pastCount × { u8 node index (strictly
+//       increasing), varint counter (>= 1), varint timestampMs }
+//
+// Decoding trusts nothing: every count, index, length and order is checked and a failure is a
+// RingkvError (CORRUPTION for bytes from disk, INVALID_ARGUMENT for bytes from a peer or client, as
+// the caller says), never a crash. One lenient case: the engine may turn an expired TTL entry into
+// a tombstone in compaction, keeping our versionVector but dropping the value; such a record
+// decodes with every sibling as a tombstone (their dots are kept, so causality survives).
+import { siblingsMax, valueBytesMax, vectorClockEntriesMax, versionVectorBytesMax } from '../constants';
+import { ErrorCode, RingkvError, assert } from '../errors';
+import { ByteReader, ByteWriter } from './byte_io';
+import type { StoredSibling } from './sibling';
+import { compareNewestFirst } from './sibling';
+import type { ClockEntry } from './vector_clock';
+import { isValidNodeId } from './vector_clock';
+
+const setFormat = 1;
+const flagTombstone = 1;
+
+/** The storage-entry fields a sibling set occupies (everything but the key). */
+export interface SiblingRecord {
+  value: Uint8Array;
+  versionVector: Uint8Array;
+  timestampMs: number;
+  tombstone: boolean;
+  expiresAtMs: number;
+}
+
+function nodeTable(siblings: readonly StoredSibling[]): string[] {
+  const ids = new Set<string>();
+  for (const s of siblings) {
+    ids.add(s.dot.node);
+    for (const e of s.past) ids.add(e.node);
+  }
+  return [...ids].sort();
+}
+
+/** Encodes a set (1..siblingsMax versions, in newest-first order as reconcile leaves them). */
+export function encodeSiblingSet(siblings: readonly StoredSibling[]): SiblingRecord {
+  assert(siblings.length >= 1 && siblings.length <= siblingsMax, `a sibling set holds 1..${siblingsMax} versions`);
+  const table = nodeTable(siblings);
+  assert(table.length <= 255, 'node-id table over 255 ids');
+  const index = new Map<string, number>();
+  table.forEach((id, i) => index.set(id, i));
+
+  const w = new ByteWriter(64 + table.length * 16 + siblings.length * 64);
+  w.u8(setFormat);
+  w.u8(table.length);
+  for (const id of table) w.shortString(id);
+  w.u8(siblings.length);
+  let valueBytes = 0;
+  let allTombstones = true;
+  let anyForever = false;
+  let newest = 0;
+  let latestExpiry = 0;
+  for (let i = 0; i < siblings.length; i++) {
+    const s = siblings[i]!;
+    if (i > 0) assert(compareNewestFirst(siblings[i - 1]!, s) < 0, 'siblings must be in newest-first order, unique');
+    assert(!s.tombstone || (s.value.length === 0 && s.expiresAtMs === 0), 'a tombstone has no value and no TTL');
+    assert(s.past.length <= vectorClockEntriesMax, 'sibling past over vectorClockEntriesMax');
+    w.u8(s.tombstone ? flagTombstone : 0);
+    w.varint(s.timestampMs);
+    w.varint(s.expiresAtMs);
+    w.varint(s.value.length);
+    w.u8(index.get(s.dot.node)!);
+    w.varint(s.dot.counter);
+    w.u8(s.past.length);
+    for (const e of s.past) {
+      w.u8(index.get(e.node)!);
+      w.varint(e.counter);
+      w.varint(e.timestampMs);
+    }
+    valueBytes += s.value.length;
+    if (!s.tombstone) allTombstones = false;
+    if (s.tombstone || s.expiresAtMs === 0) anyForever = true;
+    else latestExpiry = Math.max(latestExpiry, s.expiresAtMs);
+    newest = Math.max(newest, s.timestampMs);
+  }
+  const versionVector = w.finish();
+  assert(versionVector.length <= versionVectorBytesMax, 'sibling set metadata over versionVectorBytesMax (fitSiblings first)');
+
+  let value: Uint8Array;
+  if (siblings.length === 1) {
+    value = siblings[0]!.value;
+  } else {
+    value = new Uint8Array(valueBytes);
+    let at = 0;
+    for (const s of siblings) {
+      value.set(s.value, at);
+      at += s.value.length;
+    }
+  }
+  return {
+    value,
+    versionVector,
+    timestampMs: newest,
+    tombstone: allTombstones,
+    expiresAtMs: anyForever ? 0 : latestExpiry,
+  };
+}
+
+/** Bytes the versionVector of this set takes, without building the value. */
+export function siblingSetMetaBytes(siblings: readonly StoredSibling[]): number {
+  // Small sets: encoding the metadata alone is cheap and cannot disagree with the encoder.
+  const table = nodeTable(siblings);
+  let size = 2 + table.reduce((n, id) => n + 1 + Buffer.byteLength(id), 0) + 1;
+  for (const s of siblings) {
+    size += 1 + vlen(s.timestampMs) + vlen(s.expiresAtMs) + vlen(s.value.length) + 1 + vlen(s.dot.counter) + 1;
+    for (const e of s.past) size += 1 + vlen(e.counter) + vlen(e.timestampMs);
+  }
+  return size;
+}
+
+function vlen(n: number): number {
+  let bytes = 1;
+  while (n >= 128) {
+    n = Math.floor(n / 128);
+    bytes++;
+  }
+  return bytes;
+}
+
+/**
+ * Decodes a stored set. The values are views into `record.value` (no copy); copy them if the
+ * record's buffer is about to be reused.
+ */
+export function decodeSiblingSet(record: Pick<SiblingRecord, 'value' | 'versionVector' | 'tombstone'>, code: ErrorCode = ErrorCode.Corruption): StoredSibling[] {
+  if (record.versionVector.length > versionVectorBytesMax) {
+    throw new RingkvError(code, `sibling set: versionVector of ${record.versionVector.length} bytes`);
+  }
+  const r = new ByteReader(record.versionVector, code, 'sibling set');
+  const format = r.u8();
+  if (format !== setFormat) r.fail(`unknown format ${format}`);
+  const nodeCount = r.u8();
+  if (nodeCount === 0) r.fail('empty node table');
+  const table: string[] = [];
+  for (let i = 0; i < nodeCount; i++) {
+    const id = r.shortString();
+    if (!isValidNodeId(id)) r.fail(`bad node id ${JSON.stringify(id)}`);
+    if (i > 0 && !(table[i - 1]! < id)) r.fail('node table not strictly increasing');
+    table.push(id);
+  }
+  const count = r.u8();
+  if (count < 1 || count > siblingsMax) r.fail(`sibling count ${count} outside 1..${siblingsMax}`);
+
+  interface Raw { flags: number; timestampMs: number; expiresAtMs: number; length: number; dotNode: string; dotCounter: number; past: ClockEntry[] }
+  const raws: Raw[] = [];
+  let total = 0;
+  for (let i = 0; i < count; i++) {
+    const flags = r.u8();
+    if ((flags & ~flagTombstone) !== 0) r.fail(`unknown sibling flags ${flags}`);
+    const timestampMs = r.varint();
+    const expiresAtMs = r.varint();
+    const length = r.varint();
+    if (length > valueBytesMax) r.fail(`sibling value of ${length} bytes`);
+    if ((flags & flagTombstone) !== 0 && (length !== 0 || expiresAtMs !== 0)) r.fail('tombstone with a value or a TTL');
+    const dotIndex = r.u8();
+    if (dotIndex >= nodeCount) r.fail(`dot node index ${dotIndex} out of range`);
+    const dotCounter = r.varint();
+    if (dotCounter < 1) r.fail('dot counter 0');
+    const pastCount = r.u8();
+    if (pastCount > vectorClockEntriesMax) r.fail(`past of ${pastCount} entries`);
+    const past: ClockEntry[] = [];
+    let last = -1;
+    for (let j = 0; j < pastCount; j++) {
+      const idx = r.u8();
+      if (idx >= nodeCount || idx <= last) r.fail('past node indexes out of range or not increasing');
+      last = idx;
+      const counter = r.varint();
+      if (counter < 1) r.fail('past counter 0');
+      past.push({ node: table[idx]!, counter, timestampMs: r.varint() });
+    }
+    raws.push({ flags, timestampMs, expiresAtMs, length, dotNode: table[dotIndex]!, dotCounter, past });
+    total += length;
+  }
+  r.end();
+
+  // The engine turned an expired TTL entry into a tombstone and dropped its value (see header).
+  const valueDropped = record.tombstone && record.value.length === 0 && total > 0;
+  if (!valueDropped && total !== record.value.length) {
+    throw new RingkvError(code, `sibling set: value lengths sum to ${total}, the entry holds ${record.value.length}`);
+  }
+  const out: StoredSibling[] = [];
+  let at = 0;
+  for (const raw of raws) {
+    const tombstone = valueDropped || (raw.flags & flagTombstone) !== 0;
+    const value = valueDropped ? new Uint8Array(0) : record.value.subarray(at, at + raw.length);
+    at += valueDropped ? 0 : raw.length;
+    const s: StoredSibling = {
+      value,
+      tombstone,
+      timestampMs: raw.timestampMs,
+      expiresAtMs: tombstone ? 0 : raw.expiresAtMs,
+      dot: { node: raw.dotNode, counter: raw.dotCounter },
+      past: raw.past,
+    };
+    if (out.length > 0 && !(compareNewestFirst(out[out.length - 1]!, s) < 0)) {
+      throw new RingkvError(code, 'sibling set: versions not in newest-first order');
+    }
+    out.push(s);
+  }
+  if (record.tombstone && out.some((s) => !s.tombstone)) {
+    throw new RingkvError(code, 'sibling set: a tombstone entry holds a live version');
+  }
+  return out;
+}
