@@ -1,0 +1,217 @@
+// Proves damage on disk is reported precisely (file and offset, RKV_ERR_CORRUPTION) and never
+// turns into wrong data: bit flips in a WAL record (mid-log vs the tail), a data block, the
+// index block, the footer, and truncated WAL and SSTable files.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { openStorage } from '../../../src/storage';
+import { readWalSegment } from '../../../src/storage/log-reader';
+import { Table } from '../../../src/storage/table';
+import { decodeFooter, footerBytes } from '../../../src/storage/table-format';
+import { ErrorCode, isRingkvError } from '../../../src/errors';
+import { put, removeDir, tempDir } from './helpers';
+
+function filesOf(dir: string, ext: string): string[] {
+  return fs
+    .readdirSync(dir)
+    .filter((n) => n.endsWith(ext))
+    .sort()
+    .map((n) => path.join(dir, n));
+}
+
+function flipByte(file: string, offset: number): void {
+  const fd = fs.openSync(file, 'r+');
+  const b = Buffer.alloc(1);
+  fs.readSync(fd, b, 0, 1, offset);
+  b[0] = b[0]! ^ 0x10;
+  fs.writeSync(fd, b, 0, 1, offset);
+  fs.closeSync(fd);
+}
+
+function isCorruptionAt(file: string, offset?: number) {
+  return (err: unknown): boolean => {
+    assert.ok(isRingkvError(err, ErrorCode.Corruption), `expected RKV_ERR_CORRUPTION, got ${String(err)}`);
+    assert.equal(err.details.file, file);
+    if (offset !== undefined) assert.equal(err.details.offset, offset);
+    assert.ok(err.message.includes(file), 'the message names the file');
+    return true;
+  };
+}
+
+/** Writes 10 single-entry records to the WAL and leaves them there (no flush). */
+async function walWith10Records(dir: string): Promise<{ wal: string; offsets: number[] }> {
+  const db = await openStorage({ dir, syncMode: 'none' });
+  for (let i = 0; i < 10; i++) await db.write([put(`k${i}`, `value-${i}`)]);
+  await db.close();
+  const wal = filesOf(dir, '.wal').at(-1)!;
+  const r = readWalSegment(wal, false);
+  assert.equal(r.payloads.length, 10);
+  return { wal, offsets: r.payloads.map((p) => p.offset) };
+}
+
+test('a bit flip in a mid-log WAL record stops recovery naming the file and offset', async () => {
+  const dir = tempDir('walmid');
+  try {
+    const { wal, offsets } = await walWith10Records(dir);
+    flipByte(wal, offsets[4]! + 20);
+    await assert.rejects(openStorage({ dir }), isCorruptionAt(wal, offsets[4]!));
+    // The operator's opt-in skips exactly the damaged record and reports it.
+    const db = await openStorage({ dir, skipCorruptWalRecords: true });
+    try {
+      assert.equal(db.recoveryReport().skipped.length, 1);
+      assert.equal(db.recoveryReport().skipped[0]!.offset, offsets[4]);
+      assert.equal(await db.get(Buffer.from('k4')), null, 'the damaged record is not applied');
+      for (const i of [0, 1, 2, 3, 5, 6, 7, 8, 9]) assert.equal(Buffer.from((await db.get(Buffer.from(`k${i}`)))!.value).toString(), `value-${i}`);
+    } finally {
+      await db.close();
+    }
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('a damaged WAL record header mid-log is corruption, not a torn tail', async () => {
+  const dir = tempDir('walhdr');
+  try {
+    const { wal, offsets } = await walWith10Records(dir);
+    flipByte(wal, offsets[2]! + 1); // the length field
+    await assert.rejects(openStorage({ dir }), isCorruptionAt(wal, offsets[2]!));
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('a torn last WAL record (truncated or bad CRC at the tail) is cut off and reported', async () => {
+  for (const damage of ['truncate', 'flip'] as const) {
+    const dir = tempDir('waltail');
+    try {
+      const { wal, offsets } = await walWith10Records(dir);
+      const size = fs.statSync(wal).size;
+      if (damage === 'truncate') fs.truncateSync(wal, size - 3);
+      else flipByte(wal, size - 2);
+      const db = await openStorage({ dir });
+      try {
+        const rep = db.recoveryReport();
+        assert.equal(rep.tornTails.length, 1, damage);
+        assert.equal(rep.tornTails[0]!.file, wal);
+        assert.equal(rep.tornTails[0]!.offset, offsets[9]);
+        assert.equal(rep.records, 9);
+        assert.equal(await db.get(Buffer.from('k9')), null);
+        assert.equal(Buffer.from((await db.get(Buffer.from('k8')))!.value).toString(), 'value-8');
+      } finally {
+        await db.close();
+      }
+    } finally {
+      removeDir(dir);
+    }
+  }
+});
+
+/** One SSTable of 2000 keys (~60 blocks) and nothing in the WAL. */
+async function oneTable(dir: string): Promise<{ sst: string; table: Table }> {
+  const db = await openStorage({ dir, syncMode: 'none', autoCompaction: false });
+  const batch = [];
+  for (let i = 0; i < 2000; i++) batch.push(put(`key-${i}`, `value-${i}-${'v'.repeat(100)}`));
+  await db.write(batch);
+  await db.flush();
+  await db.close();
+  const sst = filesOf(dir, '.sst')[0]!;
+  const table = Table.open(sst, Number(path.basename(sst, '.sst')));
+  table.close();
+  return { sst, table };
+}
+
+test('a bit flip in a data block fails reads of that block with file and offset; other blocks still read', async () => {
+  const dir = tempDir('sstdata');
+  try {
+    const { sst, table } = await oneTable(dir);
+    const victim = 3;
+    const h = table.indexHandles[victim]!;
+    flipByte(sst, h.offset + 10);
+    const db = await openStorage({ dir, autoCompaction: false });
+    try {
+      let failed = 0;
+      let ok = 0;
+      for (let i = 0; i < 2000; i++) {
+        try {
+          const e = await db.get(Buffer.from(`key-${i}`));
+          assert.equal(Buffer.from(e!.value).toString(), `value-${i}-${'v'.repeat(100)}`, 'never wrong data');
+          ok++;
+        } catch (err) {
+          isCorruptionAt(sst, h.offset)(err);
+          failed++;
+        }
+      }
+      assert.ok(failed > 0 && failed < 100, `only the damaged block's keys fail (failed ${failed})`);
+      assert.equal(ok + failed, 2000);
+      // A scan over everything must stop at the damage, not skip it.
+      await assert.rejects(
+        (async () => {
+          for await (const _ of db.scanRange(0n, 0xffff_ffff_ffff_ffffn)) void _;
+        })(),
+        isCorruptionAt(sst, h.offset),
+      );
+    } finally {
+      await db.close();
+    }
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('a bit flip in the index, meta or filter block or the footer fails reads naming the file and block offset', async () => {
+  for (const where of ['index', 'meta', 'filter', 'footer'] as const) {
+    const dir = tempDir(`sst${where}`);
+    try {
+      const { sst } = await oneTable(dir);
+      const size = fs.statSync(sst).size;
+      const footerBuf = Buffer.alloc(footerBytes);
+      const fd = fs.openSync(sst, 'r');
+      fs.readSync(fd, footerBuf, 0, footerBytes, size - footerBytes);
+      fs.closeSync(fd);
+      const footer = decodeFooter(sst, size, footerBuf);
+      const blockAt = where === 'footer' ? size - footerBytes : footer[where].offset;
+      flipByte(sst, blockAt + 3);
+      const db = await openStorage({ dir, autoCompaction: false });
+      try {
+        await assert.rejects(db.get(Buffer.from('key-1')), isCorruptionAt(sst, blockAt));
+      } finally {
+        await db.close();
+      }
+    } finally {
+      removeDir(dir);
+    }
+  }
+});
+
+test('a truncated SSTable is refused at open, naming the file', async () => {
+  const dir = tempDir('ssttrunc');
+  try {
+    const { sst } = await oneTable(dir);
+    fs.truncateSync(sst, fs.statSync(sst).size - 100);
+    await assert.rejects(openStorage({ dir }), isCorruptionAt(sst));
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('entries over the limits are refused with typed errors', async () => {
+  const dir = tempDir('limits');
+  const db = await openStorage({ dir, syncMode: 'none' });
+  try {
+    await assert.rejects(db.write([put('k'.repeat(257), 'v')]), (e: unknown) => isRingkvError(e, ErrorCode.KeyTooLarge));
+    await assert.rejects(db.write([put('k', Buffer.alloc(1024 * 1024 + 1))]), (e: unknown) => isRingkvError(e, ErrorCode.ValueTooLarge));
+    await assert.rejects(db.write([put('', 'v')]), (e: unknown) => isRingkvError(e, ErrorCode.InvalidArgument));
+    await assert.rejects(db.write([{ ...put('k', 'v'), tombstone: true }]), (e: unknown) => isRingkvError(e, ErrorCode.InvalidArgument));
+    await assert.rejects(db.write([put('k', 'v', { versionVector: Buffer.alloc(5000) })]), (e: unknown) => isRingkvError(e, ErrorCode.InvalidArgument));
+    // A batch with one bad entry applies none of them (atomic).
+    await assert.rejects(db.write([put('good', 'v'), put('k'.repeat(300), 'v')]));
+    assert.equal(await db.get(Buffer.from('good')), null);
+    await db.write([put('k'.repeat(256), Buffer.alloc(1024 * 1024, 7))]);
+    assert.equal((await db.get(Buffer.from('k'.repeat(256))))!.value.length, 1024 * 1024);
+  } finally {
+    await db.close();
+    removeDir(dir);
+  }
+});
