@@ -33,8 +33,8 @@ const messageSpec: TableSpec = {
   name: 'Message',
   // id, kind, is_reply, timeout_ms, members, key, record, found, hint_for, op, consistency, value,
   // ttl_seconds, if_match, context, idempotency_key, version, timestamp_ms, acks,
-  // tombstone_expiry_ms, error_code, error_message, error_details
-  fields: [u32, u8, u8, u32, { kind: 'tables', table: memberSpec, lengthMax: clusterNodesMax }, bytes, bytes, u8, str, u8, u8, bytes, u32, str, bytes, str, str, u64, u8, u64, str, str, str],
+  // tombstone_expiry_ms, error_code, error_message, error_details, record_tombstone, forwarded
+  fields: [u32, u8, u8, u32, { kind: 'tables', table: memberSpec, lengthMax: clusterNodesMax }, bytes, bytes, u8, str, u8, u8, bytes, u32, str, bytes, str, str, u64, u8, u64, str, str, str, u8, u8],
 };
 
 export type InternodeKind = 'gossip' | 'replicaWrite' | 'replicaRead' | 'forward' | 'error' | 'ping';
@@ -80,6 +80,9 @@ export interface InternodeMessage {
   errorCode?: string;
   errorMessage?: string;
   errorDetails?: string;
+  /** With `record`: the storage entry's tombstone flag. */
+  recordTombstone?: boolean;
+  forwarded?: boolean;
 }
 
 function estimateSize(m: InternodeMessage): number {
@@ -156,6 +159,8 @@ export function encodeInternode(m: InternodeMessage): Uint8Array {
   if (errCode) Message.addErrorCode(b, errCode);
   if (errMessage) Message.addErrorMessage(b, errMessage);
   if (errDetails) Message.addErrorDetails(b, errDetails);
+  if (m.recordTombstone) Message.addRecordTombstone(b, true);
+  if (m.forwarded) Message.addForwarded(b, true);
   b.finish(Message.endMessage(b), internodeFileIdentifier);
   return b.asUint8Array();
 }
@@ -245,6 +250,8 @@ export function decodeInternode(frame: Uint8Array): InternodeMessage {
   if (errMessage) out.errorMessage = errMessage;
   const errDetails = msg.errorDetails();
   if (errDetails) out.errorDetails = errDetails;
+  if (msg.recordTombstone()) out.recordTombstone = true;
+  if (msg.forwarded()) out.forwarded = true;
   return out;
 }
 

@@ -14,6 +14,8 @@ const sample: InternodeMessage = {
   key: Buffer.from('user:1'),
   record: Buffer.alloc(3000, 7),
   hintFor: 'node-2',
+  recordTombstone: true,
+  forwarded: true,
   members: [
     { nodeId: 'n1', host: '127.0.0.1', httpPort: 7000, peerPort: 8000, vnodes: 128, incarnation: 1_764_000_000_000, heartbeat: 12, status: 'SUSPECT', keyEstimate: 5, load: 0.25 },
   ],

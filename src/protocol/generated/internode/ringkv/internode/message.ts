@@ -205,8 +205,18 @@ errorDetails(optionalEncoding?:any):string|Uint8Array|null {
   return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
 }
 
+recordTombstone():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 50);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
+forwarded():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 52);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
 static startMessage(builder:flatbuffers.Builder) {
-  builder.startObject(23);
+  builder.startObject(25);
 }
 
 static addId(builder:flatbuffers.Builder, id:number) {
@@ -361,6 +371,14 @@ static addErrorDetails(builder:flatbuffers.Builder, errorDetailsOffset:flatbuffe
   builder.addFieldOffset(22, errorDetailsOffset, 0);
 }
 
+static addRecordTombstone(builder:flatbuffers.Builder, recordTombstone:boolean) {
+  builder.addFieldInt8(23, +recordTombstone, +false);
+}
+
+static addForwarded(builder:flatbuffers.Builder, forwarded:boolean) {
+  builder.addFieldInt8(24, +forwarded, +false);
+}
+
 static endMessage(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
@@ -374,7 +392,7 @@ static finishSizePrefixedMessageBuffer(builder:flatbuffers.Builder, offset:flatb
   builder.finish(offset, 'RKVN', true);
 }
 
-static createMessage(builder:flatbuffers.Builder, id:number, kind:Kind, isReply:boolean, timeoutMs:number, membersOffset:flatbuffers.Offset, keyOffset:flatbuffers.Offset, recordOffset:flatbuffers.Offset, found:boolean, hintForOffset:flatbuffers.Offset, op:Op, consistency:number, valueOffset:flatbuffers.Offset, ttlSeconds:number, ifMatchOffset:flatbuffers.Offset, contextOffset:flatbuffers.Offset, idempotencyKeyOffset:flatbuffers.Offset, versionOffset:flatbuffers.Offset, timestampMs:bigint, acks:number, tombstoneExpiryMs:bigint, errorCodeOffset:flatbuffers.Offset, errorMessageOffset:flatbuffers.Offset, errorDetailsOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createMessage(builder:flatbuffers.Builder, id:number, kind:Kind, isReply:boolean, timeoutMs:number, membersOffset:flatbuffers.Offset, keyOffset:flatbuffers.Offset, recordOffset:flatbuffers.Offset, found:boolean, hintForOffset:flatbuffers.Offset, op:Op, consistency:number, valueOffset:flatbuffers.Offset, ttlSeconds:number, ifMatchOffset:flatbuffers.Offset, contextOffset:flatbuffers.Offset, idempotencyKeyOffset:flatbuffers.Offset, versionOffset:flatbuffers.Offset, timestampMs:bigint, acks:number, tombstoneExpiryMs:bigint, errorCodeOffset:flatbuffers.Offset, errorMessageOffset:flatbuffers.Offset, errorDetailsOffset:flatbuffers.Offset, recordTombstone:boolean, forwarded:boolean):flatbuffers.Offset {
   Message.startMessage(builder);
   Message.addId(builder, id);
   Message.addKind(builder, kind);
@@ -399,6 +417,8 @@ static createMessage(builder:flatbuffers.Builder, id:number, kind:Kind, isReply:
   Message.addErrorCode(builder, errorCodeOffset);
   Message.addErrorMessage(builder, errorMessageOffset);
   Message.addErrorDetails(builder, errorDetailsOffset);
+  Message.addRecordTombstone(builder, recordTombstone);
+  Message.addForwarded(builder, forwarded);
   return Message.endMessage(builder);
 }
 }

@@ -1,0 +1,568 @@
+// The cluster coordinator: any node accepts a request and coordinates it over the N replicas of
+// the key's preference list (design.md §7.1, §7.2). Placement comes from the ring (pure), liveness
+// from membership (gossip + failure detector); the preference list joins them here.
+//
+// Write (put/delete), as explicit steps:
+//   1 route     not a replica of the key → forward once to the first ALIVE replica (a forwarded
+//               request is never forwarded again), so the vector clock is incremented only by
+//               replicas and clocks stay small;
+//   2 check     fewer ALIVE replicas than W → RKV_ERR_UNAVAILABLE {needed, answered: 0} at once;
+//   3 condition If-Match: read at the requested level, merge what answered into the local
+//               replica, then let the local write check the version atomically;
+//   4 local     the coordinating replica makes the new version (its clock entry incremented);
+//   5 replicate the resulting sibling set goes to every other ALIVE replica in parallel; down
+//               replicas get a hint on a stand-in instead (hints never count toward W);
+//   6 answer    after W acknowledgements; RKV_ERR_UNAVAILABLE when the rest cannot reach W,
+//               RKV_ERR_TIMEOUT {needed, answered} when the deadline passes first.
+// Read: ask every ALIVE replica, answer with the reconciliation of the first R answers (siblings
+// when concurrent); when all have answered (or timed out) merge everything and send the merged set
+// to replicas that lacked part of it (read repair), in the background and bounded.
+import * as os from 'node:os';
+import { keyBytesMax, readRepairsInflightMax, tombstoneGraceMsDefault, valueBytesMax } from '../constants';
+import { assert, ErrorCode, RingkvError } from '../errors';
+import { Membership, type MemberInfo, type MemberStatus } from '../membership';
+import type { InternodeMessage } from '../protocol/internode_codec';
+import { PeerPool } from '../protocol/internode_pool';
+import { InternodeServer } from '../protocol/internode_server';
+import { keyToken, tokenToString } from '../ring';
+import type { WireRecord } from '../shards/messages';
+import { contextOf, encodeClock, liveSiblings, type StoredSibling, versionOf } from '../versioning';
+import { type ClusterOptions, validateClusterOptions } from './cluster_options';
+import { expectOk, type LocalReplica, recordFromWire, recordToWire, ReplicaClient } from './cluster_replica';
+import { HintStore } from './hinted_handoff';
+import { checkEnoughAlive, QuorumTally, replicasNeeded } from './quorum';
+import { mergeAnswers, mergeRecords, recordOf, type ReplicaAnswer, siblingsOf, staleReplicas } from './read_repair';
+import type {
+  ClusterNodeInfo,
+  ClusterStatus,
+  ConsistencyLevel,
+  Coordinator,
+  CoordinatorStats,
+  DeleteRequest,
+  DeleteResult,
+  GetRequest,
+  GetResult,
+  NodeStatus,
+  PutRequest,
+  PutResult,
+} from './types';
+
+const consistencyToWire: Record<ConsistencyLevel, number> = { ONE: 1, QUORUM: 2, ALL: 3 };
+const consistencyFromWire = new Map<number, ConsistencyLevel>([[1, 'ONE'], [2, 'QUORUM'], [3, 'ALL']]);
+const statusToApi: Record<MemberStatus, NodeStatus> = { ALIVE: 'healthy', SUSPECT: 'suspect', DEAD: 'dead' };
+/** Hints replayed per target per tick: replay must not starve live traffic. */
+const hintReplayBatch = 256;
+
+interface WriteRequest {
+  op: 'put' | 'delete';
+  key: Uint8Array;
+  value: Uint8Array;
+  consistency: ConsistencyLevel;
+  timeoutMs: number;
+  ttlSeconds: number;
+  ifMatch?: string;
+  context?: Uint8Array;
+  idempotencyKey?: string;
+}
+
+interface WriteAnswer {
+  version: string;
+  timestampMs: number;
+  acks: number;
+}
+
+export interface ClusterCounters {
+  coordinatedWrites: number;
+  forwardedWrites: number;
+  coordinatedReads: number;
+  readRepairs: number;
+  readRepairsDropped: number;
+  readRepairFailures: number;
+  replicaWriteFailures: number;
+  unavailableErrors: number;
+  timeoutErrors: number;
+}
+
+type Decision = 'met' | 'failed' | 'timeout';
+
+/**
+ * Resolves once the tally is met or cannot be, or at the deadline; each call counts as one
+ * reply when it settles (also after the decision, which is harmless).
+ */
+function decide(tally: QuorumTally, calls: readonly Promise<unknown>[], deadlineMs: number): Promise<Decision> {
+  return new Promise<Decision>((resolve) => {
+    if (tally.state !== 'waiting') {
+      resolve(tally.state);
+      return;
+    }
+    const timer = setTimeout(() => resolve('timeout'), Math.max(0, deadlineMs - Date.now()));
+    const settle = (s: ReturnType<QuorumTally['ok']>) => {
+      if (s !== 'waiting') {
+        clearTimeout(timer);
+        resolve(s);
+      }
+    };
+    for (const c of calls) c.then(() => settle(tally.ok()), () => settle(tally.fail()));
+  });
+}
+
+/** Races a local step against the request's deadline. */
+function beforeDeadline<T>(p: Promise<T>, deadlineMs: number, onTimeout: () => RingkvError): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(onTimeout()), Math.max(0, deadlineMs - Date.now()));
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
+}
+
+function checkKey(key: Uint8Array): void {
+  if (key.byteLength === 0) throw new RingkvError(ErrorCode.InvalidArgument, 'key must not be empty');
+  if (key.byteLength > keyBytesMax) throw new RingkvError(ErrorCode.KeyTooLarge, `key of ${key.byteLength} bytes over ${keyBytesMax}`, { details: { bytes: key.byteLength, max: keyBytesMax } });
+}
+
+export class ClusterCoordinator implements Coordinator {
+  readonly nodeId: string;
+  readonly membership: Membership;
+  private readonly pool: PeerPool;
+  private readonly server: InternodeServer;
+  private readonly replicas: ReplicaClient;
+  private readonly hints = new HintStore();
+  private readonly replaying = new Set<string>();
+  private hintTimer: NodeJS.Timeout | undefined;
+  private repairsInflight = 0;
+  private keyEstimateCached = 0;
+  private closed = false;
+  readonly counters: ClusterCounters = {
+    coordinatedWrites: 0,
+    forwardedWrites: 0,
+    coordinatedReads: 0,
+    readRepairs: 0,
+    readRepairsDropped: 0,
+    readRepairFailures: 0,
+    replicaWriteFailures: 0,
+    unavailableErrors: 0,
+    timeoutErrors: 0,
+  };
+
+  constructor(
+    private readonly local: LocalReplica,
+    private readonly o: ClusterOptions,
+  ) {
+    validateClusterOptions(o);
+    this.nodeId = o.nodeId;
+    this.pool = new PeerPool();
+    const gossipTimeoutMs = Math.max(200, 2 * o.gossipIntervalMs);
+    this.membership = new Membership({
+      self: { nodeId: o.nodeId, host: o.host, httpPort: o.httpPort, peerPort: o.peerPort, vnodes: o.vnodes, incarnation: Date.now(), keyEstimate: 0, load: 0 },
+      seeds: o.seeds,
+      gossipIntervalMs: o.gossipIntervalMs,
+      suspectAfterMs: o.suspectAfterMs,
+      deadAfterMs: o.deadAfterMs,
+      log: o.log,
+      network: {
+        exchange: async (to, digest) => (await this.pool.request(to.host, to.peerPort, { kind: 'gossip', members: digest }, gossipTimeoutMs)).members ?? [],
+      },
+      localLoad: () => {
+        this.local.keyEstimate().then(
+          (n) => (this.keyEstimateCached = n),
+          () => undefined,
+        );
+        return { keyEstimate: this.keyEstimateCached, load: Math.min(1, os.loadavg()[0]! / Math.max(1, os.availableParallelism())) };
+      },
+      onChange: (c) => {
+        if (c.to === 'ALIVE' && c.from !== 'UNKNOWN') this.replayHints(c.nodeId);
+      },
+    });
+    this.replicas = new ReplicaClient(o.nodeId, local, this.membership, this.pool);
+    this.server = new InternodeServer({ host: o.host, port: o.peerPort, handler: (req) => this.handle(req), log: o.log });
+  }
+
+  /** Binds the peer port and starts gossip (joining through the seeds). */
+  async start(): Promise<void> {
+    await this.server.listen();
+    this.membership.start();
+    if (this.o.hintedHandoff) {
+      this.hintTimer = setInterval(() => {
+        for (const t of this.hints.targets()) if (this.membership.isAlive(t)) this.replayHints(t);
+      }, this.o.hintReplayIntervalMs);
+      this.hintTimer.unref();
+    }
+  }
+
+  // ---- client operations --------------------------------------------------------------------
+
+  async put(req: PutRequest): Promise<PutResult> {
+    if (req.value.byteLength > valueBytesMax) {
+      throw new RingkvError(ErrorCode.ValueTooLarge, `value of ${req.value.byteLength} bytes over ${valueBytesMax}`, { details: { bytes: req.value.byteLength, max: valueBytesMax } });
+    }
+    const a = await this.write(
+      {
+        op: 'put',
+        key: req.key,
+        value: req.value,
+        consistency: req.consistency,
+        timeoutMs: req.timeoutMs ?? this.o.requestTimeoutMs,
+        ttlSeconds: req.ttlSeconds ?? 0,
+        ...(req.ifMatch !== undefined && { ifMatch: req.ifMatch }),
+        ...(req.context !== undefined && { context: req.context }),
+        ...(req.idempotencyKey !== undefined && { idempotencyKey: req.idempotencyKey }),
+      },
+      false,
+    );
+    return { key: req.key, version: a.version, timestampMs: a.timestampMs, acks: a.acks };
+  }
+
+  async delete(req: DeleteRequest): Promise<DeleteResult> {
+    const a = await this.write(
+      {
+        op: 'delete',
+        key: req.key,
+        value: new Uint8Array(0),
+        consistency: req.consistency,
+        timeoutMs: req.timeoutMs ?? this.o.requestTimeoutMs,
+        ttlSeconds: 0,
+        ...(req.ifMatch !== undefined && { ifMatch: req.ifMatch }),
+        ...(req.context !== undefined && { context: req.context }),
+        ...(req.idempotencyKey !== undefined && { idempotencyKey: req.idempotencyKey }),
+      },
+      false,
+    );
+    return { key: req.key, version: a.version, timestampMs: a.timestampMs, tombstoneExpiryMs: a.timestampMs + tombstoneGraceMsDefault };
+  }
+
+  async get(req: GetRequest): Promise<GetResult> {
+    checkKey(req.key);
+    const timeoutMs = req.timeoutMs ?? this.o.requestTimeoutMs;
+    const merged = await this.quorumRead(req.key, req.consistency, Date.now() + timeoutMs, timeoutMs);
+    return this.toGetResult(req.key, merged);
+  }
+
+  // ---- the write state machine --------------------------------------------------------------
+
+  private preferenceList(key: Uint8Array): string[] {
+    return this.membership.ring.preferenceList(keyToken(key), this.o.replicationFactor);
+  }
+
+  private alive(nodeId: string): boolean {
+    return nodeId === this.nodeId || this.membership.isAlive(nodeId);
+  }
+
+  private count<T extends RingkvError>(e: T): T {
+    if (e.code === ErrorCode.Unavailable) this.counters.unavailableErrors++;
+    if (e.code === ErrorCode.Timeout) this.counters.timeoutErrors++;
+    return e;
+  }
+
+  private async write(w: WriteRequest, forwarded: boolean): Promise<WriteAnswer> {
+    checkKey(w.key);
+    const deadline = Date.now() + w.timeoutMs;
+    const pref = this.preferenceList(w.key);
+    const needed = replicasNeeded(w.consistency, pref.length);
+    const self = pref.includes(this.nodeId);
+    // 1 route
+    if (!self && !forwarded) return this.forward(w, pref, needed, deadline);
+    // 2 check
+    const up = pref.filter((id) => this.alive(id));
+    try {
+      checkEnoughAlive(w.consistency, needed, up.length, pref.length, `${w.op}`);
+    } catch (e) {
+      throw this.count(e as RingkvError);
+    }
+    this.counters.coordinatedWrites++;
+    // 3 condition
+    if (w.ifMatch !== undefined) {
+      const merged = await this.quorumRead(w.key, w.consistency, deadline, w.timeoutMs);
+      if (merged.length > 0) expectOk(await this.local.execute({ op: 'apply', key: w.key, record: recordOf(merged) }));
+    }
+    // 4 local
+    const timeoutError = (tally?: QuorumTally) =>
+      this.count(
+        tally === undefined
+          ? new RingkvError(ErrorCode.Timeout, `${w.op} at ${w.consistency}: the local replica did not answer within ${w.timeoutMs} ms`, { details: { needed, answered: 0, timeout_ms: w.timeoutMs } })
+          : tally.timeout(w.consistency, w.op, w.timeoutMs),
+      );
+    const done = expectOk<Extract<import('../shards/messages').OpResult, { op: 'put' | 'delete' }>>(
+      await beforeDeadline(
+        this.local.execute({
+          op: w.op,
+          key: w.key,
+          value: w.value,
+          ttlSeconds: w.ttlSeconds,
+          ifMatch: w.ifMatch ?? null,
+          context: w.context ?? null,
+          idempotencyKey: w.idempotencyKey ?? null,
+          returnRecord: true,
+        }),
+        deadline,
+        () => timeoutError(),
+      ),
+    );
+    assert(done.record !== null, 'a coordinated write returns its record when asked');
+    const record = done.record;
+    // 5 replicate
+    const others = up.filter((id) => id !== this.nodeId);
+    const tally = new QuorumTally(needed, up.length);
+    // A forwarded coordinator outside the list (ring views briefly differ) is not a replica and
+    // does not count; `up` then holds only real replicas.
+    if (self) tally.ok();
+    const calls = others.map((id) =>
+      this.replicas.apply(id, w.key, record, Math.max(1, deadline - Date.now())).catch((e: unknown) => {
+        this.counters.replicaWriteFailures++;
+        throw e;
+      }),
+    );
+    if (this.o.hintedHandoff) for (const down of pref.filter((id) => !this.alive(id))) this.hint(down, w.key, record, pref);
+    // 6 answer
+    const decision = await decide(tally, calls, deadline);
+    if (decision === 'timeout') throw timeoutError(tally);
+    if (decision === 'failed') throw this.count(tally.unavailable(w.consistency, w.op));
+    return { version: done.version, timestampMs: done.timestampMs, acks: tally.answered };
+  }
+
+  private async forward(w: WriteRequest, pref: readonly string[], needed: number, deadline: number): Promise<WriteAnswer> {
+    const target = pref.find((id) => this.membership.isAlive(id));
+    if (target === undefined) {
+      throw this.count(new RingkvError(ErrorCode.Unavailable, `${w.op}: no replica of the key is alive to coordinate it`, { details: { needed, answered: 0, alive: 0, replicas: pref.length } }));
+    }
+    const addr = this.membership.peerAddress(target)!;
+    this.counters.forwardedWrites++;
+    const remaining = Math.max(1, deadline - Date.now());
+    const reply = await this.pool
+      .request(
+        addr.host,
+        addr.peerPort,
+        {
+          kind: 'forward',
+          forwarded: true,
+          op: w.op,
+          key: w.key,
+          value: w.value,
+          consistency: consistencyToWire[w.consistency],
+          ...(w.ttlSeconds > 0 && { ttlSeconds: w.ttlSeconds }),
+          ...(w.ifMatch !== undefined && { ifMatch: w.ifMatch }),
+          ...(w.context !== undefined && { context: w.context }),
+          ...(w.idempotencyKey !== undefined && { idempotencyKey: w.idempotencyKey }),
+        },
+        remaining,
+      )
+      .catch((e: unknown) => {
+        throw e instanceof RingkvError ? this.count(e) : e;
+      });
+    if (reply.version === undefined || reply.timestampMs === undefined) throw new RingkvError(ErrorCode.Internal, `forwarded ${w.op} answered without a version`);
+    return { version: reply.version, timestampMs: reply.timestampMs, acks: reply.acks ?? 0 };
+  }
+
+  // ---- the read state machine ---------------------------------------------------------------
+
+  private async quorumRead(key: Uint8Array, level: ConsistencyLevel, deadline: number, timeoutMs: number): Promise<StoredSibling[]> {
+    const pref = this.preferenceList(key);
+    const needed = replicasNeeded(level, pref.length);
+    const up = pref.filter((id) => this.alive(id));
+    try {
+      checkEnoughAlive(level, needed, up.length, pref.length, 'get');
+    } catch (e) {
+      throw this.count(e as RingkvError);
+    }
+    this.counters.coordinatedReads++;
+    const answers: ReplicaAnswer[] = [];
+    const tally = new QuorumTally(needed, up.length);
+    const calls = up.map(async (id) => {
+      const record = await this.replicas.read(id, key, Math.max(1, deadline - Date.now()));
+      answers.push({ nodeId: id, siblings: siblingsOf(record) });
+    });
+    const decision = await decide(tally, calls, deadline);
+    if (decision === 'timeout') throw this.count(tally.timeout(level, 'get', timeoutMs));
+    if (decision === 'failed') throw this.count(tally.unavailable(level, 'get'));
+    const merged = mergeAnswers(answers, this.o.conflictMode, Date.now());
+    // Read repair once every replica asked has answered or failed (bounded by the deadline).
+    void Promise.allSettled(calls).then(() => this.readRepair(key, answers));
+    return merged;
+  }
+
+  private readRepair(key: Uint8Array, answers: readonly ReplicaAnswer[]): void {
+    if (this.closed || answers.length < 2) return;
+    const now = Date.now();
+    const merged = mergeAnswers(answers, this.o.conflictMode, now);
+    const stale = staleReplicas(answers, merged, this.o.conflictMode, now);
+    if (stale.length === 0) return;
+    const record = recordOf(merged);
+    for (const id of stale) {
+      if (this.repairsInflight >= readRepairsInflightMax) {
+        this.counters.readRepairsDropped++;
+        continue;
+      }
+      this.repairsInflight++;
+      this.replicas.apply(id, key, record, this.o.requestTimeoutMs).then(
+        () => {
+          this.repairsInflight--;
+          this.counters.readRepairs++;
+        },
+        () => {
+          this.repairsInflight--;
+          this.counters.readRepairFailures++;
+        },
+      );
+    }
+  }
+
+  private toGetResult(key: Uint8Array, merged: readonly StoredSibling[]): GetResult {
+    const live = liveSiblings(merged, Date.now());
+    if (live.length === 0) return { found: false, key };
+    const newest = live[0]!;
+    return {
+      found: true,
+      key,
+      value: newest.value,
+      version: versionOf(newest),
+      timestampMs: newest.timestampMs,
+      siblings: live.map((s) => ({ value: s.value, version: versionOf(s), timestampMs: s.timestampMs })),
+      context: encodeClock(contextOf(merged)),
+    };
+  }
+
+  // ---- hinted handoff -----------------------------------------------------------------------
+
+  /** Stores `record` for the down replica `target` on the first ALIVE node past the preference list (or here). */
+  private hint(target: string, key: Uint8Array, record: WireRecord, pref: readonly string[]): void {
+    const standIn = this.membership.ring.walk(keyToken(key)).find((id) => !pref.includes(id) && this.alive(id)) ?? this.nodeId;
+    if (standIn === this.nodeId) {
+      this.storeHint(target, key, record);
+      return;
+    }
+    this.replicas.apply(standIn, key, record, this.o.requestTimeoutMs, target).catch(() => this.storeHint(target, key, record));
+  }
+
+  private storeHint(target: string, key: Uint8Array, record: WireRecord): void {
+    this.hints.add(target, { key, record }, (a, b) => mergeRecords(a, b, this.o.conflictMode, Date.now()));
+  }
+
+  private replayHints(target: string): void {
+    if (this.closed || this.replaying.has(target) || this.hints.size(target) === 0) return;
+    this.replaying.add(target);
+    const batch = this.hints.peek(target, hintReplayBatch);
+    void Promise.allSettled(
+      batch.map((h) => this.replicas.apply(target, h.key, h.record, this.o.requestTimeoutMs).then(() => this.hints.delivered(target, h))),
+    ).then(() => {
+      this.replaying.delete(target);
+      if (this.hints.size(target) > 0 && this.membership.isAlive(target) && batch.length === hintReplayBatch) this.replayHints(target);
+    });
+  }
+
+  // ---- the peer side ------------------------------------------------------------------------
+
+  private async handle(req: InternodeMessage): Promise<Omit<InternodeMessage, 'id' | 'isReply'>> {
+    if (this.closed) throw new RingkvError(ErrorCode.Closed, `node ${this.nodeId} is closing`);
+    switch (req.kind) {
+      case 'gossip':
+        return { kind: 'gossip', members: this.membership.handleGossip(req.members ?? []) };
+      case 'ping':
+        return { kind: 'ping' };
+      case 'replicaRead': {
+        const key = this.requireKey(req);
+        const r = expectOk<Extract<import('../shards/messages').OpResult, { op: 'get' }>>(await this.local.execute({ op: 'get', key }));
+        return r.record === null ? { kind: 'replicaRead' } : { kind: 'replicaRead', found: true, ...recordToWire(r.record) };
+      }
+      case 'replicaWrite': {
+        const key = this.requireKey(req);
+        const record = recordFromWire(req);
+        if (req.hintFor !== undefined && req.hintFor !== this.nodeId) {
+          siblingsOf(record); // refuse a record we could not decode later
+          this.storeHint(req.hintFor, key, record);
+        } else {
+          expectOk(await this.local.execute({ op: 'apply', key, record }));
+        }
+        return { kind: 'replicaWrite' };
+      }
+      case 'forward': {
+        const key = this.requireKey(req);
+        const level = consistencyFromWire.get(req.consistency ?? 2);
+        if (level === undefined || (req.op !== 'put' && req.op !== 'delete')) throw new RingkvError(ErrorCode.InvalidArgument, 'forward: bad op or consistency');
+        // Answer a little before the requester gives up, so it sees our error, not its timeout.
+        const timeoutMs = Math.max(1, Math.floor((req.timeoutMs ?? this.o.requestTimeoutMs) * 0.9));
+        const a = await this.write(
+          {
+            op: req.op,
+            key,
+            value: req.value ?? new Uint8Array(0),
+            consistency: level,
+            timeoutMs,
+            ttlSeconds: req.ttlSeconds ?? 0,
+            ...(req.ifMatch !== undefined && { ifMatch: req.ifMatch }),
+            ...(req.context !== undefined && { context: req.context }),
+            ...(req.idempotencyKey !== undefined && { idempotencyKey: req.idempotencyKey }),
+          },
+          true,
+        );
+        return { kind: 'forward', version: a.version, timestampMs: a.timestampMs, acks: a.acks };
+      }
+      case 'error':
+        throw new RingkvError(ErrorCode.MalformedFrame, 'an error message is not a request');
+    }
+  }
+
+  private requireKey(req: InternodeMessage): Uint8Array {
+    if (req.key === undefined) throw new RingkvError(ErrorCode.InvalidArgument, `${req.kind} without a key`);
+    checkKey(req.key);
+    return req.key;
+  }
+
+  // ---- admin --------------------------------------------------------------------------------
+
+  async clusterStatus(): Promise<ClusterStatus> {
+    const ring = this.membership.ring;
+    const members: MemberInfo[] = this.membership.table.members();
+    const nodes: ClusterNodeInfo[] = members.map((m) => ({
+      id: m.nodeId,
+      address: `${m.host}:${m.httpPort}`,
+      status: statusToApi[m.status],
+      load: Math.round(m.load * 100) / 100,
+      tokens: ring.tokensOf(m.nodeId).map(tokenToString),
+    }));
+    const copies = Math.max(1, Math.min(this.o.replicationFactor, ring.size));
+    const stored = members.reduce((n, m) => n + (m.nodeId === this.nodeId ? this.keyEstimateCached : m.keyEstimate), 0);
+    return { nodes, ring_version: ring.version, total_keys: Math.round(stored / copies), replication_factor: this.o.replicationFactor };
+  }
+
+  async stats(): Promise<CoordinatorStats> {
+    const storage = await this.local.storageStats();
+    const h = this.hints.stats();
+    return {
+      memtableBytes: 0,
+      sstablesPerLevel: [],
+      compactionBacklog: 0,
+      walSyncs: 0,
+      diskBytes: 0,
+      ...storage,
+      ...this.counters,
+      ...this.membership.stats(),
+      ...this.pool.stats(),
+      ...h,
+      readRepairs: this.counters.readRepairs,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.membership.stop();
+    if (this.hintTimer !== undefined) clearInterval(this.hintTimer);
+    await this.server.close();
+    this.pool.close();
+    await this.local.close();
+  }
+}
+
+/** Builds and starts a cluster coordinator over this node's local replica. */
+export async function createClusterCoordinator(local: LocalReplica, options: ClusterOptions): Promise<ClusterCoordinator> {
+  const c = new ClusterCoordinator(local, options);
+  await c.start();
+  return c;
+}

@@ -1,0 +1,66 @@
+// Options of a cluster node's coordinator, validated at the boundary with messages that name the
+// option (the CLI turns flags into these).
+import {
+  deadAfterMsDefault,
+  gossipIntervalMsDefault,
+  hintReplayIntervalMsDefault,
+  replicationFactorDefault,
+  requestTimeoutMsDefault,
+  suspectAfterMsDefault,
+  vnodesPerNodeDefault,
+  vnodesPerNodeMax,
+} from '../constants';
+import { ErrorCode, RingkvError } from '../errors';
+import type { PeerAddress } from '../membership';
+import type { ConflictMode } from '../versioning';
+
+export interface ClusterOptions {
+  nodeId: string;
+  /** Address peers and clients reach this node at (also where the peer port binds). */
+  host: string;
+  httpPort: number;
+  peerPort: number;
+  seeds: PeerAddress[];
+  vnodes: number;
+  replicationFactor: number;
+  conflictMode: ConflictMode;
+  gossipIntervalMs: number;
+  suspectAfterMs: number;
+  deadAfterMs: number;
+  /** Keep writes for down replicas as hints on a stand-in and replay them (default true). */
+  hintedHandoff: boolean;
+  hintReplayIntervalMs: number;
+  requestTimeoutMs: number;
+  log: (line: string) => void;
+}
+
+export const clusterDefaults = {
+  vnodes: vnodesPerNodeDefault,
+  replicationFactor: replicationFactorDefault,
+  conflictMode: 'vclock' as ConflictMode,
+  gossipIntervalMs: gossipIntervalMsDefault,
+  suspectAfterMs: suspectAfterMsDefault,
+  deadAfterMs: deadAfterMsDefault,
+  hintedHandoff: true,
+  hintReplayIntervalMs: hintReplayIntervalMsDefault,
+  requestTimeoutMs: requestTimeoutMsDefault,
+};
+
+function bad(option: string, why: string): RingkvError {
+  return new RingkvError(ErrorCode.InvalidArgument, `cluster option ${option} ${why}`, { details: { option } });
+}
+
+export function validateClusterOptions(o: ClusterOptions): void {
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(o.nodeId)) throw bad('nodeId', 'must be 1..64 of A-Z a-z 0-9 _ . -');
+  for (const [name, port] of [['httpPort', o.httpPort], ['peerPort', o.peerPort]] as const) {
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw bad(name, `must be 1..65535, not ${port}`);
+  }
+  if (!Number.isInteger(o.vnodes) || o.vnodes < 1 || o.vnodes > vnodesPerNodeMax) throw bad('vnodes', `must be 1..${vnodesPerNodeMax}`);
+  if (!Number.isInteger(o.replicationFactor) || o.replicationFactor < 1 || o.replicationFactor > 7) throw bad('replicationFactor', 'must be 1..7');
+  if (o.conflictMode !== 'vclock' && o.conflictMode !== 'lww') throw bad('conflictMode', 'must be vclock or lww');
+  if (!(o.gossipIntervalMs >= 10)) throw bad('gossipIntervalMs', 'must be at least 10');
+  if (!(o.suspectAfterMs > o.gossipIntervalMs)) throw bad('suspectAfterMs', 'must exceed gossipIntervalMs');
+  if (!(o.deadAfterMs > o.suspectAfterMs)) throw bad('deadAfterMs', 'must exceed suspectAfterMs');
+  if (!(o.hintReplayIntervalMs >= 10)) throw bad('hintReplayIntervalMs', 'must be at least 10');
+  if (!(o.requestTimeoutMs >= 1)) throw bad('requestTimeoutMs', 'must be positive');
+}

@@ -1,0 +1,76 @@
+// The cluster coordinator's view of replicas: the local one (this node's shards, through the
+// ShardRouter's ops) and remote ones (the same ops over the inter-node transport), behind one
+// pair of calls, read and apply, so the quorum state machines never care where a replica lives.
+// Records travel as the versioning layer's encoding (a sibling set: versionVector + value +
+// tombstone flag), opaque to the transport.
+import { ErrorCode, RingkvError } from '../errors';
+import type { Membership } from '../membership';
+import type { InternodeMessage } from '../protocol/internode_codec';
+import type { PeerPool } from '../protocol/internode_pool';
+import type { OpResult, ShardOp, WireRecord } from '../shards/messages';
+import type { CoordinatorStats } from './types';
+
+/** This node's shards as the cluster coordinator uses them (the ShardRouter, adapted). */
+export interface LocalReplica {
+  execute(op: ShardOp): Promise<OpResult>;
+  /** Storage figures for stats(): memtable bytes, SSTables per level, WAL syncs, ... */
+  storageStats(): Promise<Partial<CoordinatorStats>>;
+  /** About how many keys this node stores (advertised through gossip for total_keys). */
+  keyEstimate(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export function wireError(e: { code: string; message: string; details: Record<string, string | number | boolean | null> }): RingkvError {
+  return new RingkvError(e.code as ErrorCode, e.message, { details: e.details });
+}
+
+/** Unwraps an op result, throwing its error as a RingkvError. */
+export function expectOk<T extends OpResult>(r: OpResult): Extract<T, { ok: true }> {
+  if (!r.ok) throw wireError(r.error);
+  return r as Extract<T, { ok: true }>;
+}
+
+export function recordToWire(record: WireRecord): Pick<InternodeMessage, 'record' | 'value' | 'recordTombstone'> {
+  return { record: record.versionVector, value: record.value, recordTombstone: record.tombstone };
+}
+
+export function recordFromWire(m: InternodeMessage): WireRecord {
+  if (m.record === undefined) throw new RingkvError(ErrorCode.MalformedFrame, 'a replica message lacks its record');
+  return { versionVector: m.record, value: m.value ?? new Uint8Array(0), tombstone: m.recordTombstone === true };
+}
+
+/** Reads and applies records on any replica, local or remote. */
+export class ReplicaClient {
+  constructor(
+    private readonly selfId: string,
+    private readonly local: LocalReplica,
+    private readonly membership: Membership,
+    private readonly pool: PeerPool,
+  ) {}
+
+  private peer(nodeId: string): { host: string; peerPort: number } {
+    const addr = this.membership.peerAddress(nodeId);
+    if (addr === undefined) throw new RingkvError(ErrorCode.Unavailable, `no address known for node ${nodeId}`, { details: { node: nodeId } });
+    return addr;
+  }
+
+  async read(nodeId: string, key: Uint8Array, timeoutMs: number): Promise<WireRecord | null> {
+    if (nodeId === this.selfId) {
+      const r = expectOk<Extract<OpResult, { op: 'get' }>>(await this.local.execute({ op: 'get', key }));
+      return r.record;
+    }
+    const p = this.peer(nodeId);
+    const reply = await this.pool.request(p.host, p.peerPort, { kind: 'replicaRead', key }, timeoutMs);
+    return reply.found ? recordFromWire(reply) : null;
+  }
+
+  /** Merges `record` into the replica on `nodeId` (or stores it there as a hint for `hintFor`). */
+  async apply(nodeId: string, key: Uint8Array, record: WireRecord, timeoutMs: number, hintFor?: string): Promise<void> {
+    if (nodeId === this.selfId && hintFor === undefined) {
+      expectOk(await this.local.execute({ op: 'apply', key, record }));
+      return;
+    }
+    const p = this.peer(nodeId);
+    await this.pool.request(p.host, p.peerPort, { kind: 'replicaWrite', key, ...recordToWire(record), ...(hintFor === undefined ? {} : { hintFor }) }, timeoutMs);
+  }
+}

@@ -1,0 +1,91 @@
+// Reply counting for one quorum request, apart from any I/O (riak_kv keeps this in its own pure
+// module beside the put/get state machines). A tally knows how many replicas the consistency
+// level needs, how many were asked, and how many answered well or badly; from that alone it says
+// whether the request is still waiting, has met its level, or can no longer meet it. The
+// structured errors carry {needed, answered} so a client sees why.
+import { assert, ErrorCode, RingkvError } from '../errors';
+import type { ConsistencyLevel } from './types';
+
+/** Replicas a level needs out of `n` (design.md §7.2): ONE 1, QUORUM ⌊n/2⌋+1, ALL n. */
+export function replicasNeeded(level: ConsistencyLevel, n: number): number {
+  assert(Number.isInteger(n) && n >= 1, 'a key has at least one replica');
+  switch (level) {
+    case 'ONE':
+      return 1;
+    case 'QUORUM':
+      return Math.floor(n / 2) + 1;
+    case 'ALL':
+      return n;
+  }
+}
+
+export type TallyState = 'waiting' | 'met' | 'failed';
+
+export class QuorumTally {
+  private oks = 0;
+  private fails = 0;
+
+  /** `needed` of the `asked` replicas must answer well. */
+  constructor(
+    readonly needed: number,
+    readonly asked: number,
+  ) {
+    assert(Number.isInteger(needed) && needed >= 1, 'a quorum needs at least one reply');
+    assert(Number.isInteger(asked) && asked >= 0, 'asked is a count');
+  }
+
+  ok(): TallyState {
+    this.oks++;
+    assert(this.oks + this.fails <= this.asked, 'more replies than replicas asked');
+    return this.state;
+  }
+
+  fail(): TallyState {
+    this.fails++;
+    assert(this.oks + this.fails <= this.asked, 'more replies than replicas asked');
+    return this.state;
+  }
+
+  get answered(): number {
+    return this.oks;
+  }
+
+  get failed(): number {
+    return this.fails;
+  }
+
+  get pending(): number {
+    return this.asked - this.oks - this.fails;
+  }
+
+  /** met once `needed` answered well; failed as soon as the rest cannot make it up. */
+  get state(): TallyState {
+    if (this.oks >= this.needed) return 'met';
+    if (this.oks + this.pending < this.needed) return 'failed';
+    return 'waiting';
+  }
+
+  /** The error for a tally that cannot meet its level (all replies in, or too few replicas up). */
+  unavailable(level: ConsistencyLevel, what: string): RingkvError {
+    return new RingkvError(ErrorCode.Unavailable, `${what} at ${level} needs ${this.needed} replicas, ${this.oks} answered (${this.fails} failed, ${this.asked} reachable)`, {
+      details: { needed: this.needed, answered: this.oks, failed: this.fails, reachable: this.asked, consistency: level },
+    });
+  }
+
+  timeout(level: ConsistencyLevel, what: string, timeoutMs: number): RingkvError {
+    return new RingkvError(ErrorCode.Timeout, `${what} at ${level} needs ${this.needed} replicas, ${this.oks} answered within ${timeoutMs} ms`, {
+      details: { needed: this.needed, answered: this.oks, timeout_ms: timeoutMs, consistency: level },
+    });
+  }
+}
+
+/**
+ * Fails fast when fewer replicas are up than the level needs: waiting for the timeout would only
+ * tell the client the same thing later (Cassandra's UnavailableException).
+ */
+export function checkEnoughAlive(level: ConsistencyLevel, needed: number, alive: number, n: number, what: string): void {
+  if (alive >= needed) return;
+  throw new RingkvError(ErrorCode.Unavailable, `${what} at ${level} needs ${needed} of ${n} replicas, only ${alive} alive`, {
+    details: { needed, answered: 0, alive, replicas: n, consistency: level },
+  });
+}
