@@ -252,6 +252,7 @@ function serverGauges(ctx: ServerContext): Record<string, number> {
     http_inflight_requests: ctx.state.httpInflight,
     ws_connections: ctx.state.wsConnections,
     ws_inflight_ops: ctx.state.wsInflightOps,
+    ws_send_queue_bytes: ctx.state.wsQueuedBytes,
   };
 }
 

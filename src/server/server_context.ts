@@ -22,6 +22,8 @@ export interface ServerState {
   wsConnections: number;
   /** WebSocket operations accepted and not yet handed to the socket, over all connections. */
   wsInflightOps: number;
+  /** Response bytes waiting in send queues (past the socket's own buffer), over all connections. */
+  wsQueuedBytes: number;
   /** Set at the start of shutdown: new requests get 503 shutting_down. */
   closing: boolean;
 }

@@ -52,6 +52,7 @@ function flush(ctx: ServerContext, ws: WebSocket<WsConn>, conn: WsConn): void {
     while (conn.open && conn.queue.length > 0 && ws.getBufferedAmount() < ctx.limits.wsBufferedBytesMax) {
       const p = conn.queue.shift()!;
       conn.queueBytes -= p.frame.byteLength;
+      ctx.state.wsQueuedBytes -= p.frame.byteLength;
       const status = ws.send(p.frame, true, false);
       release(ctx, conn, p.ops);
       if (status === 2) {
@@ -73,6 +74,7 @@ function enqueue(ctx: ServerContext, ws: WebSocket<WsConn>, conn: WsConn, frames
   frames.forEach((frame, i) => {
     conn.queue.push({ frame, ops: i === frames.length - 1 ? ops : 0 });
     conn.queueBytes += frame.byteLength;
+    ctx.state.wsQueuedBytes += frame.byteLength;
   });
   if (conn.queueBytes > ctx.limits.wsSendQueueBytesMax) {
     ctx.metrics.count('ws_connections_closed', 'reason="send_queue_full"');
@@ -174,6 +176,7 @@ export function attachWsApi(uws: UwsModule, app: TemplatedApp, ctx: ServerContex
       // when they finish (enqueue on a closed connection only releases).
       const queued = conn.queue.reduce((n, p) => n + p.ops, 0);
       conn.queue = [];
+      ctx.state.wsQueuedBytes -= conn.queueBytes;
       conn.queueBytes = 0;
       release(ctx, conn, queued);
     },

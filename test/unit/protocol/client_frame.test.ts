@@ -1,0 +1,199 @@
+// Proves the client wire codec round-trips every field, refuses broken frames with a typed error
+// (never another exception, never garbage), and fails bad operations one at a time.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Builder } from 'flatbuffers';
+import { keyBytesMax, valueBytesMax, wsOpsPerFrameMax } from '../../../src/constants';
+import { ErrorCode, isRingkvError } from '../../../src/errors';
+import { WireErrorCode } from '../../../src/protocol/client_codes';
+import { type ClientRequest, decodeRequestFrame, encodeRequestFrame } from '../../../src/protocol/client_request';
+import { decodeResponseFrame, encodeErrorFrame, encodeResponseFrames } from '../../../src/protocol/client_response';
+import { Request } from '../../../src/protocol/generated/client/ringkv/client/request';
+import { RequestFrame } from '../../../src/protocol/generated/client/ringkv/client/request-frame';
+
+const bytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s));
+
+/** A small deterministic PRNG so a failure names its seed. */
+function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const sample: ClientRequest[] = [
+  { id: 1, op: 'put', key: bytes('a/b%c'), value: bytes('hello'), consistency: 'ALL', ttlSeconds: 60, expectedVersion: 'v1_2_n', context: new Uint8Array([9, 8]), idempotencyKey: 'k1' },
+  { id: 0xffffffff, op: 'get', key: new Uint8Array([0xff, 0x00, 0x80]) },
+  { id: 3, op: 'delete', key: bytes('x'), consistency: 'ONE' },
+  { id: 4, op: 'put', key: bytes('empty'), value: new Uint8Array(0) },
+];
+
+test('request frames round-trip every field', () => {
+  const decoded = decodeRequestFrame(encodeRequestFrame(sample));
+  assert.equal(decoded.length, sample.length);
+  for (let i = 0; i < sample.length; i++) {
+    const d = decoded[i]!;
+    assert.ok(d.ok, `op ${i} decodes`);
+    assert.deepEqual(d.request, sample[i]);
+  }
+});
+
+test('decoded byte fields are copies that survive the receive buffer being reused', () => {
+  const frame = encodeRequestFrame([sample[0]!]);
+  const copy = new Uint8Array(frame);
+  const [d] = decodeRequestFrame(copy);
+  copy.fill(0);
+  assert.ok(d!.ok);
+  assert.deepEqual(Buffer.from(d!.request.value!).toString(), 'hello');
+  assert.notEqual(d!.request.value!.buffer, copy.buffer);
+});
+
+test('response frames round-trip results, siblings and errors', () => {
+  const results = [
+    { id: 1, status: 'ok' as const, version: 'v3_1_a', timestampMs: 1706234567890, value: bytes('v'), context: bytes('ctx'), siblings: [
+      { value: bytes('v'), version: 'v3_1_a', timestampMs: 1706234567890 },
+      { value: bytes('w'), version: 'v2_1_b', timestampMs: 1706234567000 },
+    ] },
+    { id: 2, status: 'not_found' as const },
+    { id: 3, status: 'ok' as const, version: 'v4_1_a', timestampMs: 5, tombstoneExpiryMs: 864000005 },
+    { id: 4, status: 'error' as const, error: WireErrorCode.Conflict, message: 'changed', currentVersion: 'v9_1_a' },
+  ];
+  const frames = encodeResponseFrames(results, 1 << 20);
+  assert.equal(frames.length, 1);
+  const d = decodeResponseFrame(frames[0]!);
+  assert.equal(d.error, WireErrorCode.None);
+  assert.deepEqual(d.results, results);
+});
+
+test('a large response is split across frames and every result arrives once', () => {
+  const big = new Uint8Array(300_000);
+  const results = Array.from({ length: 10 }, (_, i) => ({ id: i, status: 'ok' as const, version: `v${i}`, timestampMs: i, value: big }));
+  const frames = encodeResponseFrames(results, 1_000_000);
+  assert.ok(frames.length >= 3, `split into ${frames.length} frames`);
+  const ids = frames.flatMap((f) => decodeResponseFrame(f).results.map((r) => r.id));
+  assert.deepEqual(ids, results.map((r) => r.id));
+});
+
+test('error frames carry a frame-level code and no results', () => {
+  const d = decodeResponseFrame(encodeErrorFrame(WireErrorCode.MalformedFrame, 'bad'));
+  assert.equal(d.error, WireErrorCode.MalformedFrame);
+  assert.equal(d.message, 'bad');
+  assert.equal(d.results.length, 0);
+});
+
+function expectMalformed(frame: Uint8Array, what: string): void {
+  try {
+    decodeRequestFrame(frame);
+  } catch (err) {
+    assert.ok(isRingkvError(err, ErrorCode.MalformedFrame) || isRingkvError(err, ErrorCode.FrameTooLarge), `${what}: threw ${String(err)}`);
+    return;
+  }
+}
+
+test('every truncation of a valid frame is refused as malformed, or is only trailing padding', () => {
+  const frame = encodeRequestFrame(sample);
+  const whole = decodeRequestFrame(frame);
+  let refused = 0;
+  for (let n = 0; n < frame.byteLength; n++) {
+    try {
+      const ops = decodeRequestFrame(frame.slice(0, n));
+      // A cut that only dropped alignment padding must decode to exactly the same operations.
+      assert.deepEqual(ops, whole, `cut at ${n} of ${frame.byteLength} decoded to something else`);
+    } catch (err) {
+      assert.ok(isRingkvError(err, ErrorCode.MalformedFrame), `cut at ${n}: ${String(err)}`);
+      refused++;
+    }
+  }
+  assert.ok(refused >= frame.byteLength - 8, `only ${refused} of ${frame.byteLength} cuts refused`);
+});
+
+test('random bytes and random corruption never escape as anything but a typed error', () => {
+  const valid = encodeRequestFrame(sample);
+  for (let seed = 1; seed <= 3000; seed++) {
+    const rnd = prng(seed);
+    let frame: Uint8Array;
+    if (seed % 2 === 0) {
+      frame = new Uint8Array(Math.floor(rnd() * 200));
+      for (let i = 0; i < frame.length; i++) frame[i] = Math.floor(rnd() * 256);
+      if (seed % 4 === 0 && frame.length >= 8) frame.set(bytes('RKV1'), 4);
+    } else {
+      frame = new Uint8Array(valid);
+      const flips = 1 + Math.floor(rnd() * 4);
+      for (let k = 0; k < flips; k++) frame[Math.floor(rnd() * frame.length)] = Math.floor(rnd() * 256);
+    }
+    expectMalformed(frame, `seed ${seed}`);
+  }
+});
+
+test('a frame of the wrong type (a response sent as a request) is refused or fails per op', () => {
+  const response = encodeResponseFrames([{ id: 7, status: 'ok', version: 'v', timestampMs: 1, value: bytes('zz') }], 1 << 20)[0]!;
+  try {
+    const ops = decodeRequestFrame(response);
+    for (const o of ops) assert.equal(o.ok, false, 'a Result read as a Request must not pass as a valid op');
+  } catch (err) {
+    assert.ok(isRingkvError(err, ErrorCode.MalformedFrame), String(err));
+  }
+  assert.throws(() => decodeRequestFrame(bytes('{"op":"get","key":"a"}')), (e) => isRingkvError(e, ErrorCode.MalformedFrame));
+});
+
+test('bad operations fail alone with typed errors while the rest of the frame decodes', () => {
+  const b = new Builder(1024);
+  const mk = (id: number, op: number, key: Uint8Array, consistency = 0, value?: Uint8Array): number => {
+    const k = b.createByteVector(key);
+    const v = value === undefined ? 0 : b.createByteVector(value);
+    Request.startRequest(b);
+    Request.addId(b, id);
+    Request.addOp(b, op);
+    Request.addKey(b, k);
+    if (v) Request.addValue(b, v);
+    Request.addConsistency(b, consistency);
+    return Request.endRequest(b);
+  };
+  const ops = [
+    mk(1, 9, bytes('a')), // unknown op
+    mk(2, 0, new Uint8Array(0)), // empty key
+    mk(3, 0, new Uint8Array(keyBytesMax + 1)), // key too large
+    mk(4, 0, bytes('a'), 7), // unknown consistency
+    mk(5, 0, bytes('a'), 0, bytes('v')), // get with a value
+    mk(6, 1, bytes('ok'), 2, bytes('v')), // fine
+  ];
+  const vec = RequestFrame.createOpsVector(b, ops);
+  RequestFrame.startRequestFrame(b);
+  RequestFrame.addOps(b, vec);
+  b.finish(RequestFrame.endRequestFrame(b), 'RKV1');
+  const d = decodeRequestFrame(b.asUint8Array());
+  const codes = d.map((o) => (o.ok ? 'ok' : o.error.code));
+  assert.deepEqual(codes, [
+    ErrorCode.InvalidArgument,
+    ErrorCode.InvalidArgument,
+    ErrorCode.KeyTooLarge,
+    ErrorCode.InvalidArgument,
+    ErrorCode.InvalidArgument,
+    'ok',
+  ]);
+  assert.deepEqual(d.map((o) => (o.ok ? o.request.id : o.id)), [1, 2, 3, 4, 5, 6]);
+});
+
+test('a value over the limit fails that op with ValueTooLarge', () => {
+  const [d] = decodeRequestFrame(encodeRequestFrame([{ id: 1, op: 'put', key: bytes('k'), value: new Uint8Array(valueBytesMax + 1) }]));
+  assert.ok(!d!.ok && d!.error.code === ErrorCode.ValueTooLarge);
+});
+
+test('a frame over the op limit is refused whole as FrameTooLarge', () => {
+  const b = new Builder(1024);
+  const one = (() => {
+    const k = b.createByteVector(bytes('k'));
+    Request.startRequest(b);
+    Request.addKey(b, k);
+    return Request.endRequest(b);
+  })();
+  const vec = RequestFrame.createOpsVector(b, new Array(wsOpsPerFrameMax + 1).fill(one));
+  RequestFrame.startRequestFrame(b);
+  RequestFrame.addOps(b, vec);
+  b.finish(RequestFrame.endRequestFrame(b), 'RKV1');
+  assert.throws(() => decodeRequestFrame(b.asUint8Array()), (e) => isRingkvError(e, ErrorCode.FrameTooLarge));
+});

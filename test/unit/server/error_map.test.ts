@@ -1,0 +1,34 @@
+// Proves the one error table: every RingkvError code maps to an HTTP status and a wire code, the
+// statuses the API promises, and conflict errors carry the current version.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ErrorCode, RingkvError } from '../../../src/errors';
+import { WireErrorCode } from '../../../src/protocol/client_codes';
+import { errorReply, httpStatusLine } from '../../../src/server/error_map';
+
+test('every error code has an HTTP status line and a wire code', () => {
+  for (const code of Object.values(ErrorCode)) {
+    const r = errorReply(new RingkvError(code, 'm'));
+    assert.ok(httpStatusLine[r.httpStatus], `${code} -> ${r.httpStatus} has a status line`);
+    assert.ok(r.wire in WireErrorCode, `${code} has a wire code`);
+    assert.equal(r.message, 'm');
+  }
+});
+
+test('the statuses the API promises', () => {
+  const status = (c: ErrorCode): number => errorReply(new RingkvError(c, '')).httpStatus;
+  assert.equal(status(ErrorCode.KeyTooLarge), 414);
+  assert.equal(status(ErrorCode.ValueTooLarge), 413);
+  assert.equal(status(ErrorCode.InvalidArgument), 400);
+  assert.equal(status(ErrorCode.Conflict), 409);
+  assert.equal(status(ErrorCode.Unavailable), 503);
+  assert.equal(status(ErrorCode.Timeout), 504);
+  assert.equal(status(ErrorCode.Corruption), 500);
+});
+
+test('a conflict carries current_version', () => {
+  const r = errorReply(new RingkvError(ErrorCode.Conflict, 'changed', { details: { current_version: 'v9_1_a' } }));
+  assert.equal(r.error, 'conflict');
+  assert.equal(r.currentVersion, 'v9_1_a');
+  assert.equal(r.wire, WireErrorCode.Conflict);
+});

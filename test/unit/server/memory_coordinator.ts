@@ -1,0 +1,108 @@
+// A test double of the Coordinator contract for in-process front-end tests: a Map with versions,
+// conditional writes and a gate that holds operations until released (to fill in-flight limits
+// deterministically). Not storage: the real coordinator is exercised by test/process/*.
+import type {
+  ClusterStatus,
+  Coordinator,
+  CoordinatorStats,
+  DeleteRequest,
+  DeleteResult,
+  GetRequest,
+  GetResult,
+  PutRequest,
+  PutResult,
+} from '../../../src/coordinator/types';
+import { ErrorCode, RingkvError } from '../../../src/errors';
+
+interface Cell {
+  value: Uint8Array;
+  version: string;
+  timestampMs: number;
+  deleted: boolean;
+}
+
+export class MemoryCoordinator implements Coordinator {
+  readonly nodeId = 'memnode';
+  private readonly cells = new Map<string, Cell>();
+  private counter = 0;
+  private gated: (() => void)[] | null = null;
+  closed = false;
+
+  /** Holds every later operation until openGate(). */
+  closeGate(): void {
+    this.gated ??= [];
+  }
+  openGate(): void {
+    const g = this.gated ?? [];
+    this.gated = null;
+    g.forEach((release) => release());
+  }
+  get heldOps(): number {
+    return this.gated?.length ?? 0;
+  }
+
+  private async pass(): Promise<void> {
+    if (this.closed) throw new RingkvError(ErrorCode.Closed, 'closed');
+    if (this.gated !== null) await new Promise<void>((resolve) => this.gated!.push(resolve));
+  }
+
+  private check(ifMatch: string | undefined, cell: Cell | undefined): void {
+    if (ifMatch === undefined) return;
+    const current = cell && !cell.deleted ? cell.version : '';
+    if (current !== ifMatch) {
+      throw new RingkvError(ErrorCode.Conflict, 'Value has been modified since last read', { details: { current_version: current || null } });
+    }
+  }
+
+  async put(req: PutRequest): Promise<PutResult> {
+    await this.pass();
+    const k = Buffer.from(req.key).toString('hex');
+    this.check(req.ifMatch, this.cells.get(k));
+    const ts = Date.now();
+    const version = `v${++this.counter}_${Math.floor(ts / 1000)}_${this.nodeId}`;
+    this.cells.set(k, { value: req.value, version, timestampMs: ts, deleted: false });
+    return { key: req.key, version, timestampMs: ts, acks: 1 };
+  }
+
+  async get(req: GetRequest): Promise<GetResult> {
+    await this.pass();
+    const c = this.cells.get(Buffer.from(req.key).toString('hex'));
+    if (c === undefined || c.deleted) return { found: false, key: req.key };
+    return {
+      found: true,
+      key: req.key,
+      value: c.value,
+      version: c.version,
+      timestampMs: c.timestampMs,
+      siblings: [{ value: c.value, version: c.version, timestampMs: c.timestampMs }],
+      context: new Uint8Array(Buffer.from(c.version)),
+    };
+  }
+
+  async delete(req: DeleteRequest): Promise<DeleteResult> {
+    await this.pass();
+    const k = Buffer.from(req.key).toString('hex');
+    this.check(req.ifMatch, this.cells.get(k));
+    const ts = Date.now();
+    const version = `v${++this.counter}_${Math.floor(ts / 1000)}_${this.nodeId}`;
+    this.cells.set(k, { value: new Uint8Array(0), version, timestampMs: ts, deleted: true });
+    return { key: req.key, version, timestampMs: ts, tombstoneExpiryMs: ts + 864_000_000 };
+  }
+
+  async clusterStatus(): Promise<ClusterStatus> {
+    return {
+      nodes: [{ id: this.nodeId, address: '127.0.0.1:0', status: 'healthy', load: 0, tokens: [] }],
+      ring_version: 1,
+      total_keys: this.cells.size,
+      replication_factor: 1,
+    };
+  }
+
+  async stats(): Promise<CoordinatorStats> {
+    return { memtableBytes: 0, sstablesPerLevel: [0], compactionBacklog: 0, walSyncs: 0, diskBytes: 0, readRepairs: 0, hintsQueued: 0 };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}

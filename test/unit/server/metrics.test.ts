@@ -1,0 +1,45 @@
+// Proves the Prometheus rendering: counters per op and consistency level, cumulative histogram
+// buckets ending in +Inf equal to the count, and storage numbers from coordinator stats.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { latencyBucketsSeconds, Metrics } from '../../../src/server/metrics';
+
+test('histogram buckets are cumulative and +Inf equals the count', () => {
+  const m = new Metrics();
+  m.observe('http', 'put', 'QUORUM', 'ok', 0.0004);
+  m.observe('http', 'put', 'QUORUM', 'ok', 0.003);
+  m.observe('http', 'put', 'QUORUM', 'error', 50);
+  m.observe('ws', 'get', 'ONE', 'not_found', 0.00001);
+  const text = m.render(null, { ws_connections: 2 });
+  const series = 'transport="http",op="put",consistency="QUORUM"';
+  const buckets = text
+    .split('\n')
+    .filter((l) => l.startsWith(`ringkv_request_duration_seconds_bucket{${series}`))
+    .map((l) => Number(l.split(' ')[1]));
+  assert.equal(buckets.length, latencyBucketsSeconds.length + 1);
+  for (let i = 1; i < buckets.length; i++) assert.ok(buckets[i]! >= buckets[i - 1]!, 'cumulative');
+  assert.equal(buckets[buckets.length - 1], 3);
+  assert.equal(buckets[latencyBucketsSeconds.indexOf(0.0005)], 1);
+  assert.match(text, new RegExp(`ringkv_request_duration_seconds_count\\{${series}\\} 3`));
+  assert.match(text, /ringkv_requests_total\{transport="http",op="put",consistency="QUORUM",outcome="ok"\} 2/);
+  assert.match(text, /ringkv_requests_total\{transport="ws",op="get",consistency="ONE",outcome="not_found"\} 1/);
+  assert.match(text, /ringkv_ws_connections 2/);
+});
+
+test('coordinator stats become WAL, memtable, per-level SSTable and backlog metrics', () => {
+  const text = new Metrics().render(
+    { memtableBytes: 1234, sstablesPerLevel: [3, 1, 0], compactionBacklog: 2, walSyncs: 77, diskBytes: 9, readRepairs: 0, hintsQueued: 0, shardCount: 4 },
+    {},
+  );
+  assert.match(text, /^ringkv_wal_syncs_total 77$/m);
+  assert.match(text, /^ringkv_memtable_bytes 1234$/m);
+  assert.match(text, /^ringkv_sstables\{level="0"\} 3$/m);
+  assert.match(text, /^ringkv_sstables\{level="1"\} 1$/m);
+  assert.match(text, /^ringkv_compaction_backlog 2$/m);
+  assert.match(text, /^ringkv_shard_count 4$/m);
+  // Every sample line is `name{labels} number` or `name number`.
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    assert.match(line, /^[a-z_]+(\{[^}]*\})? [0-9.e+-]+$/, line);
+  }
+});
