@@ -3,7 +3,7 @@
 // how a coordinator uses it.
 export { ShardRouter } from './router';
 export type { ShardRouterOptions } from './router';
-export type { ShardLimits, ShardClientCounters } from './shard_client';
+export type { ShardLimits, ShardClientCounters, ShardClientHooks } from './shard_client';
 export type { ScannedEntry } from './batch_codec';
 export type { WireRecord, WriteOp, WriteDone, ShardStats, ShardStorageOptions } from './messages';
 export { keyToken, shardOfKey, shardOfToken, shardTokenRange } from './shard_map';

@@ -33,7 +33,7 @@ import type { ConflictMode } from '../versioning';
 import { assertNodeId } from '../versioning';
 import type { ScannedEntry } from './batch_codec';
 import type { ApplyDone, GetDone, OpResult, ShardOp, ShardStats, ShardStorageOptions, ShardTask, ShardWorkerData, WireRecord, WriteDone, WriteOp } from './messages';
-import type { ShardLimits } from './shard_client';
+import type { ShardClientHooks, ShardLimits } from './shard_client';
 import { ShardClient, defaultShardLimits, fromWireError } from './shard_client';
 import { ensureLayout, shardDir } from './shard_layout';
 import { keyToken, shardOfToken, shardTokenRange } from './shard_map';
@@ -50,6 +50,7 @@ export interface ShardRouterOptions {
   idempotencyTtlMs?: number;
   /** Tests only: see ShardWorkerData.storageModule. */
   storageModule?: string;
+  hooks?: ShardClientHooks;
 }
 
 function unwrap<T extends OpResult>(r: OpResult): T {
@@ -107,7 +108,7 @@ export class ShardRouter {
         atomics: 'disabled',
         workerData: data,
       });
-      shards.push(new ShardClient(i, pool, limits));
+      shards.push(new ShardClient(i, pool, limits, options.hooks ?? {}));
     }
     const router = new ShardRouter(shardCount, options.nodeId, conflictMode, shards);
     const opened = await Promise.allSettled(shards.map((s) => s.control<boolean>({ kind: 'open' })));

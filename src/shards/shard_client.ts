@@ -23,6 +23,12 @@ export interface ShardLimits {
   batchBytesMax: number;
 }
 
+/** Observers of a shard's traffic (tests count tasks and check buffers are moved, not copied). */
+export interface ShardClientHooks {
+  /** Called right after a batch buffer was handed to Piscina (a moved buffer is detached by then). */
+  onBatchSent?: (shard: number, buffer: ArrayBuffer, ops: number) => void;
+}
+
 export const defaultShardLimits: ShardLimits = {
   queueOpsMax: shardQueueOpsMax,
   batchOpsMax: shardBatchOpsMax,
@@ -65,6 +71,7 @@ export class ShardClient {
     readonly index: number,
     private readonly pool: Piscina<ShardTask, unknown>,
     private readonly limits: ShardLimits = defaultShardLimits,
+    private readonly hooks: ShardClientHooks = {},
   ) {
     assert(limits.batchOpsMax >= 1 && limits.batchOpsMax <= limits.queueOpsMax, 'batchOpsMax must be 1..queueOpsMax');
   }
@@ -142,8 +149,9 @@ export class ShardClient {
     const buffer = encodeRequests(ops);
     this.counters.batchTasks++;
     this.counters.opsSent += batch.length;
-    this.pool
-      .run({ kind: 'batch', buffer }, { transferList: [buffer] })
+    const answer = this.pool.run({ kind: 'batch', buffer }, { transferList: [buffer] });
+    this.hooks.onBatchSent?.(this.index, buffer, batch.length);
+    answer
       .then(
         (answer) => {
           const results = decodeResults(answer as ArrayBuffer, ops);

@@ -1,0 +1,163 @@
+// The single-node coordinator end to end over real shard workers and the real engine in a temp
+// dir: put/get/delete, TTL, If-Match 409 with current_version, an idempotent retry applied once,
+// siblings from stale contexts resolved by a write with the read context, LWW mode, input
+// checks with their codes, and a restart that reads everything back under the same node id.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { keyBytesMax, tombstoneGraceMsDefault, valueBytesMax } from '../../../src/constants';
+import { createLocalCoordinator } from '../../../src/coordinator';
+import type { GetResult } from '../../../src/coordinator';
+import { ErrorCode, isRingkvError } from '../../../src/errors';
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'rkv-local-'));
+  dirs.push(d);
+  return d;
+}
+after(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+const b = (s: string) => new Uint8Array(Buffer.from(s));
+const s = (u: Uint8Array) => Buffer.from(u).toString();
+function found(r: GetResult): Extract<GetResult, { found: true }> {
+  assert.equal(r.found, true);
+  return r as Extract<GetResult, { found: true }>;
+}
+
+test('put, get, delete, If-Match, idempotent retry, then a restart reads everything back', async () => {
+  const dir = tempDir();
+  let c = await createLocalCoordinator({ dataDir: dir, shardCount: 2, syncMode: 'batch' });
+  const nodeId = c.nodeId;
+  try {
+    const p1 = await c.put({ key: b('user:1'), value: b('alice'), consistency: 'QUORUM' });
+    assert.match(p1.version, new RegExp(`^v1_\\d+_${nodeId}$`));
+    assert.equal(p1.acks, 1);
+    const g1 = found(await c.get({ key: b('user:1'), consistency: 'ALL' }));
+    assert.equal(s(g1.value), 'alice');
+    assert.equal(g1.version, p1.version);
+    assert.equal(g1.timestampMs, p1.timestampMs);
+    assert.equal(g1.siblings.length, 1);
+
+    // Conditional write: the current version passes, a stale one is a 409 naming the current.
+    const p2 = await c.put({ key: b('user:1'), value: b('alice-2'), consistency: 'ONE', ifMatch: p1.version });
+    await assert.rejects(
+      c.put({ key: b('user:1'), value: b('lost'), consistency: 'ONE', ifMatch: p1.version }),
+      (e) => isRingkvError(e, ErrorCode.Conflict) && e.details.current_version === p2.version,
+    );
+    await assert.rejects(c.put({ key: b('nobody'), value: b('x'), consistency: 'ONE', ifMatch: p1.version }), (e) => isRingkvError(e, ErrorCode.Conflict) && e.details.current_version === null);
+
+    // A retried write with the same idempotency key is applied once and answers the same.
+    const first = await c.put({ key: b('order:9'), value: b('paid'), consistency: 'ONE', idempotencyKey: 'req-42' });
+    const retry = await c.put({ key: b('order:9'), value: b('paid'), consistency: 'ONE', idempotencyKey: 'req-42' });
+    assert.deepEqual(retry, first);
+    const stats = await c.stats();
+    assert.equal(stats.idempotentReplays, 1);
+    assert.equal(found(await c.get({ key: b('order:9'), consistency: 'ONE' })).version, first.version, 'no second version was written');
+
+    const d = await c.delete({ key: b('user:1'), consistency: 'QUORUM' });
+    assert.equal(d.tombstoneExpiryMs, d.timestampMs + tombstoneGraceMsDefault);
+    assert.deepEqual(await c.get({ key: b('user:1'), consistency: 'ONE' }), { found: false, key: b('user:1') });
+    const again = await c.put({ key: b('user:1'), value: b('back'), consistency: 'ONE' });
+    assert.ok(again.version !== p1.version && again.version !== p2.version, 'versions are never reused');
+
+    const status = await c.clusterStatus();
+    assert.equal(status.nodes.length, 1);
+    assert.equal(status.nodes[0]!.id, nodeId);
+    assert.equal(status.nodes[0]!.status, 'healthy');
+    assert.equal(status.replication_factor, 1);
+    assert.ok(status.total_keys >= 2);
+  } finally {
+    await c.close();
+  }
+  await assert.rejects(c.get({ key: b('user:1'), consistency: 'ONE' }), (e) => isRingkvError(e, ErrorCode.Closed));
+
+  c = await createLocalCoordinator({ dataDir: dir });
+  try {
+    assert.equal(c.nodeId, nodeId, 'the node id is kept in the data dir');
+    assert.equal(s(found(await c.get({ key: b('user:1'), consistency: 'ONE' })).value), 'back');
+    assert.equal(s(found(await c.get({ key: b('order:9'), consistency: 'ONE' })).value), 'paid');
+  } finally {
+    await c.close();
+  }
+  await assert.rejects(createLocalCoordinator({ dataDir: dir, nodeId: 'someone-else' }), (e) => isRingkvError(e, ErrorCode.InvalidArgument));
+});
+
+test('writes from a stale context become siblings; a write with the read context resolves them', async () => {
+  const c = await createLocalCoordinator({ dataDir: tempDir(), shardCount: 1, syncMode: 'none' });
+  try {
+    await c.put({ key: b('cart'), value: b('[]'), consistency: 'ONE' });
+    const read = found(await c.get({ key: b('cart'), consistency: 'ONE' }));
+    await c.put({ key: b('cart'), value: b('[milk]'), consistency: 'ONE', context: read.context });
+    await c.put({ key: b('cart'), value: b('[eggs]'), consistency: 'ONE', context: read.context });
+    const conflicted = found(await c.get({ key: b('cart'), consistency: 'ONE' }));
+    assert.deepEqual(conflicted.siblings.map((x) => s(x.value)).sort(), ['[eggs]', '[milk]']);
+    assert.equal(s(conflicted.value), s(conflicted.siblings[0]!.value), 'value is the newest sibling');
+    await assert.rejects(
+      c.put({ key: b('cart'), value: b('x'), consistency: 'ONE', ifMatch: conflicted.version }),
+      (e) => isRingkvError(e, ErrorCode.Conflict) && e.details.siblings === 2,
+      'If-Match never passes while siblings exist',
+    );
+    await c.put({ key: b('cart'), value: b('[eggs,milk]'), consistency: 'ONE', context: conflicted.context });
+    const resolved = found(await c.get({ key: b('cart'), consistency: 'ONE' }));
+    assert.deepEqual(resolved.siblings.map((x) => s(x.value)), ['[eggs,milk]']);
+    await assert.rejects(c.put({ key: b('cart'), value: b('x'), consistency: 'ONE', context: b('garbage') }), (e) => isRingkvError(e, ErrorCode.InvalidArgument));
+  } finally {
+    await c.close();
+  }
+});
+
+test('LWW mode keeps one version under the same stale-context writes', async () => {
+  const c = await createLocalCoordinator({ dataDir: tempDir(), shardCount: 1, syncMode: 'none', conflictMode: 'lww' });
+  try {
+    await c.put({ key: b('k'), value: b('0'), consistency: 'ONE' });
+    const read = found(await c.get({ key: b('k'), consistency: 'ONE' }));
+    await c.put({ key: b('k'), value: b('1'), consistency: 'ONE', context: read.context });
+    await c.put({ key: b('k'), value: b('2'), consistency: 'ONE', context: read.context });
+    const g = found(await c.get({ key: b('k'), consistency: 'ONE' }));
+    assert.deepEqual(g.siblings.map((x) => s(x.value)), ['2']);
+  } finally {
+    await c.close();
+  }
+});
+
+test('TTL: a value past its TTL reads as not found', async () => {
+  const c = await createLocalCoordinator({ dataDir: tempDir(), shardCount: 1, syncMode: 'none' });
+  try {
+    const p = await c.put({ key: b('session'), value: b('tok'), consistency: 'ONE', ttlSeconds: 1 });
+    await c.put({ key: b('forever'), value: b('v'), consistency: 'ONE' });
+    assert.equal(found(await c.get({ key: b('session'), consistency: 'ONE' })).version, p.version);
+    await new Promise((r) => setTimeout(r, 1100 - Math.max(0, Date.now() - p.timestampMs)));
+    assert.equal((await c.get({ key: b('session'), consistency: 'ONE' })).found, false);
+    assert.equal((await c.get({ key: b('forever'), consistency: 'ONE' })).found, true);
+  } finally {
+    await c.close();
+  }
+});
+
+test('bad requests fail with the code the HTTP layer maps, and the node keeps serving', async () => {
+  const c = await createLocalCoordinator({ dataDir: tempDir(), shardCount: 1, syncMode: 'none' });
+  try {
+    const code = (e: unknown, want: string) => isRingkvError(e) && e.code === want;
+    await assert.rejects(c.put({ key: new Uint8Array(keyBytesMax + 1), value: b('v'), consistency: 'ONE' }), (e) => code(e, ErrorCode.KeyTooLarge));
+    await assert.rejects(c.put({ key: b('k'), value: new Uint8Array(valueBytesMax + 1), consistency: 'ONE' }), (e) => code(e, ErrorCode.ValueTooLarge));
+    await assert.rejects(c.put({ key: new Uint8Array(0), value: b('v'), consistency: 'ONE' }), (e) => code(e, ErrorCode.InvalidArgument));
+    await assert.rejects(c.get({ key: b('k'), consistency: 'TWO' as 'ONE' }), (e) => code(e, ErrorCode.InvalidArgument));
+    await assert.rejects(c.put({ key: b('k'), value: b('v'), consistency: 'ONE', ttlSeconds: -1 }), (e) => code(e, ErrorCode.InvalidArgument));
+    await assert.rejects(c.put({ key: b('k'), value: b('v'), consistency: 'ONE', ttlSeconds: 1.5 }), (e) => code(e, ErrorCode.InvalidArgument));
+    await assert.rejects(c.get({ key: b('k'), consistency: 'ONE', timeoutMs: 0 }), (e) => code(e, ErrorCode.InvalidArgument));
+    // Any byte string is a key, including non-UTF-8 bytes and '/'.
+    const odd = Uint8Array.from([0xff, 0x00, 0x2f, 0x25, 0x20]);
+    await c.put({ key: odd, value: b('odd'), consistency: 'ALL' });
+    assert.equal(s(found(await c.get({ key: odd, consistency: 'ALL' })).value), 'odd');
+    const big = new Uint8Array(valueBytesMax).fill(7);
+    await c.put({ key: new Uint8Array(keyBytesMax).fill(1), value: big, consistency: 'ONE' });
+    assert.equal(found(await c.get({ key: new Uint8Array(keyBytesMax).fill(1), consistency: 'ONE' })).value.length, valueBytesMax);
+  } finally {
+    await c.close();
+  }
+});

@@ -1,0 +1,138 @@
+// The shard router over real worker threads and the real storage engine: concurrent requests
+// share Piscina tasks, batch buffers are moved (detached) not copied, a full queue answers BUSY,
+// a slow shard answers TIMEOUT, storage errors keep their code across the thread, the shard count
+// is pinned in the data dir, and replicated records apply idempotently and scan back by token.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ErrorCode, isRingkvError } from '../../../src/errors';
+import { ShardRouter } from '../../../src/shards';
+import type { WriteOp } from '../../../src/shards';
+import { tokenMax } from '../../../src/shards/shard_map';
+import { decodeSiblingSet } from '../../../src/versioning';
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'rkv-router-'));
+  dirs.push(d);
+  return d;
+}
+after(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+const b = (s: string) => new Uint8Array(Buffer.from(s));
+function put(key: string, value: string, extra: Partial<WriteOp> = {}): WriteOp {
+  return { op: 'put', key: b(key), value: b(value), ttlSeconds: 0, ifMatch: null, context: null, idempotencyKey: null, returnRecord: false, ...extra };
+}
+const helper = (name: string) => path.join(__dirname, 'helpers', `${name}.js`);
+
+test('many concurrent requests to one shard share few Piscina tasks; every batch buffer is moved (detached)', async () => {
+  const sentSizes: number[] = [];
+  const router = await ShardRouter.open({
+    dataDir: tempDir(),
+    nodeId: 'A',
+    shardCount: 1,
+    storage: { syncMode: 'none' },
+    hooks: { onBatchSent: (_shard, buffer) => sentSizes.push(buffer.byteLength) },
+  });
+  try {
+    const n = 1000;
+    const done = await Promise.all(Array.from({ length: n }, (_, i) => router.write(put(`key-${i}`, `value-${i}`))));
+    assert.equal(done.length, n);
+    const c = router.clients[0]!.counters;
+    assert.equal(c.opsSent, n);
+    assert.ok(c.batchTasks <= 10, `${n} ops went in ${c.batchTasks} tasks`);
+    assert.equal(sentSizes.length, c.batchTasks);
+    assert.ok(sentSizes.every((size) => size === 0), `source buffers detached after sending: ${sentSizes.join(',')}`);
+    const rec = await router.get(b('key-777'));
+    assert.ok(rec !== null);
+    assert.equal(Buffer.from(decodeSiblingSet(rec)[0]!.value).toString(), 'value-777');
+    assert.equal(await router.get(b('absent')), null);
+  } finally {
+    await router.close();
+  }
+});
+
+test('past shardQueueOpsMax queued requests a newcomer gets RKV_ERR_BUSY; the accepted ones complete', async () => {
+  const router = await ShardRouter.open({ dataDir: tempDir(), nodeId: 'A', shardCount: 1, storage: { syncMode: 'none' }, limits: { queueOpsMax: 4, batchOpsMax: 2 } });
+  try {
+    const settled = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => router.write(put(`k${i}`, 'v'))));
+    const busy = settled.filter((s) => s.status === 'rejected' && isRingkvError(s.reason, ErrorCode.Busy));
+    const ok = settled.filter((s) => s.status === 'fulfilled');
+    assert.equal(busy.length + ok.length, 20, 'nothing else happened');
+    assert.equal(ok.length, 5, 'one in flight plus four queued');
+    assert.equal(router.clients[0]!.counters.busyRejections, 15);
+  } finally {
+    await router.close();
+  }
+});
+
+test('a request the shard cannot answer in time gets RKV_ERR_TIMEOUT with needed/answered/timeout_ms', async () => {
+  const router = await ShardRouter.open({ dataDir: tempDir(), nodeId: 'A', shardCount: 1, storage: { syncMode: 'none' }, storageModule: helper('slow_storage') });
+  try {
+    const first = router.write(put('slow', 'v'), 2000);
+    const behind = router.write(put('queued', 'v'), 50);
+    await assert.rejects(behind, (e) => isRingkvError(e, ErrorCode.Timeout) && e.details.timeout_ms === 50 && e.details.needed === 1 && e.details.answered === 0);
+    assert.equal((await first).version.startsWith('v1_'), true, 'the slow one still completes within its own timeout');
+  } finally {
+    await router.close();
+  }
+});
+
+test('a storage error reaches the caller with its code and details across the thread boundary', async () => {
+  const router = await ShardRouter.open({ dataDir: tempDir(), nodeId: 'A', shardCount: 1, storageModule: helper('failing_storage') });
+  try {
+    await assert.rejects(router.write(put('k', 'v')), (e) => isRingkvError(e, ErrorCode.Io) && e.details.errno === 'ENOSPC' && /disk full/.test(e.message));
+  } finally {
+    await router.close();
+  }
+});
+
+test('the shard count is recorded in the data dir; a restart with another count fails clearly', async () => {
+  const dir = tempDir();
+  const r1 = await ShardRouter.open({ dataDir: dir, nodeId: 'A', shardCount: 2 });
+  await r1.write(put('x', '1'));
+  await r1.close();
+  await assert.rejects(ShardRouter.open({ dataDir: dir, nodeId: 'A', shardCount: 3 }), (e) => isRingkvError(e, ErrorCode.InvalidArgument) && e.details.recorded_shards === 2);
+  const r2 = await ShardRouter.open({ dataDir: dir, nodeId: 'A' });
+  try {
+    assert.equal(r2.shardCount, 2, 'no count given: the recorded one');
+    assert.notEqual(await r2.get(b('x')), null, 'data written before the restart is found');
+  } finally {
+    await r2.close();
+  }
+});
+
+test('replicated records apply idempotently, concurrent ones become siblings, and scan back in token order', async () => {
+  const a = await ShardRouter.open({ dataDir: tempDir(), nodeId: 'A', shardCount: 2, storage: { syncMode: 'none' } });
+  const bRouter = await ShardRouter.open({ dataDir: tempDir(), nodeId: 'B', shardCount: 3, storage: { syncMode: 'none' } });
+  try {
+    const keys = Array.from({ length: 50 }, (_, i) => `rk-${i}`);
+    for (const k of keys) {
+      const w = await a.write(put(k, `from-A-${k}`, { returnRecord: true }));
+      assert.ok(w.record !== null);
+      assert.equal(await bRouter.apply(b(k), w.record), true, 'new to B');
+      assert.equal(await bRouter.apply(b(k), w.record), false, 'applying again changes nothing');
+    }
+    // A write at B without A's context, applied to A: concurrent, so A keeps both.
+    const wb = await bRouter.write(put('conflict', 'b-side', { returnRecord: true }));
+    await a.write(put('conflict', 'a-side'));
+    assert.equal(await a.apply(b('conflict'), wb.record!), true);
+    const both = decodeSiblingSet((await a.get(b('conflict')))!);
+    assert.deepEqual(both.map((s) => Buffer.from(s.value).toString()).sort(), ['a-side', 'b-side']);
+
+    const scanned = await bRouter.scanRange(0n, tokenMax, { limit: 1000 });
+    assert.equal(scanned.length, keys.length + 1);
+    const names = scanned.map((e) => Buffer.from(e.key).toString());
+    assert.deepEqual([...names].sort(), [...keys, 'conflict'].sort());
+    const limited = await bRouter.scanRange(0n, tokenMax, { limit: 7 });
+    assert.deepEqual(limited.map((e) => Buffer.from(e.key).toString()), names.slice(0, 7), 'token order across shards; limit respected');
+    await assert.rejects(bRouter.apply(b('bad'), { versionVector: new Uint8Array([7, 7]), value: new Uint8Array(0), tombstone: false }), (e) => isRingkvError(e, ErrorCode.InvalidArgument));
+  } finally {
+    await a.close();
+    await bRouter.close();
+  }
+});

@@ -1,0 +1,148 @@
+// Reconciliation: concurrent writes become siblings, a write with the read context resolves them,
+// an old context never silently drops a version its writer did not see, LWW keeps one version,
+// tombstones are versions, If-Match checks the single current version, and sets stay bounded.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { siblingsMax } from '../../../src/constants';
+import { ErrorCode, isRingkvError } from '../../../src/errors';
+import type { ConflictMode, StoredSibling, VectorClock } from '../../../src/versioning';
+import {
+  checkIfMatch,
+  contextOf,
+  coordinateWrite,
+  counterOf,
+  liveSiblings,
+  parseVersion,
+  reconcile,
+  versionOf,
+} from '../../../src/versioning';
+
+const text = (s: string) => new TextEncoder().encode(s);
+const str = (b: Uint8Array) => new TextDecoder().decode(b);
+
+function write(stored: StoredSibling[], node: string, value: string, nowMs: number, context: VectorClock | null = null, mode: ConflictMode = 'vclock') {
+  return coordinateWrite(stored, { nodeId: node, nowMs, mode, value: text(value), tombstone: false, ttlMs: 0, context });
+}
+
+function del(stored: StoredSibling[], node: string, nowMs: number, context: VectorClock | null = null) {
+  return coordinateWrite(stored, { nodeId: node, nowMs, mode: 'vclock', value: new Uint8Array(0), tombstone: true, ttlMs: 0, context });
+}
+
+test("the design's partition example: concurrent writes via A and B become siblings; a write with the read context resolves them", () => {
+  const w1 = write([], 'A', 'v1', 1000);
+  const w2 = write(w1.siblings, 'A', 'v2', 2000, contextOf(w1.siblings));
+  assert.equal(w2.siblings.length, 1, 'a write with the context supersedes');
+  assert.equal(w2.version, `v2_2_A`);
+  const ctx = contextOf(w2.siblings);
+  // Partition: X writes via A, Y via B (whose replica also held v2), both from the same read.
+  const x = write(w2.siblings, 'A', 'x', 3000, ctx);
+  const y = write(w2.siblings, 'B', 'y', 3001, ctx);
+  // Heal: replica A receives B's set.
+  const healed = reconcile(x.siblings, y.siblings, 'vclock', 4000);
+  assert.deepEqual(healed.siblings.map((s) => str(s.value)), ['y', 'x'], 'both kept, newest first');
+  assert.equal(healed.changed, true);
+  // Either merge order gives the same set.
+  const other = reconcile(y.siblings, x.siblings, 'vclock', 4000);
+  assert.deepEqual(other.siblings.map(versionOf), healed.siblings.map(versionOf));
+  // The client reads both and writes a merge with the context.
+  const merged = write(healed.siblings, 'A', 'x+y', 5000, contextOf(healed.siblings));
+  assert.deepEqual(merged.siblings.map((s) => str(s.value)), ['x+y']);
+  // Merging again changes nothing (idempotent).
+  assert.equal(reconcile(merged.siblings, merged.siblings, 'vclock', 6000).changed, false);
+  // A replica still holding the old siblings is superseded by the merge.
+  assert.deepEqual(reconcile(healed.siblings, merged.siblings, 'vclock', 6000).siblings.map(versionOf), [merged.version]);
+});
+
+test('a write with an old context keeps the version its writer never saw (no silent loss)', () => {
+  const w1 = write([], 'A', 'v1', 1000);
+  const oldCtx = contextOf(w1.siblings);
+  const w2 = write(w1.siblings, 'A', 'v2', 2000, oldCtx);
+  // Another client, still holding the context of v1, writes through the same node.
+  const w3 = write(w2.siblings, 'A', 'v3', 3000, oldCtx);
+  assert.deepEqual(w3.siblings.map((s) => str(s.value)), ['v3', 'v2']);
+  // The version strings stay unique even though both writers started from {A:1}.
+  assert.notEqual(parseVersion(w3.version).counter, parseVersion(w2.version).counter);
+  assert.equal(counterOf(contextOf(w3.siblings), 'A'), 3);
+});
+
+test('a write without a context supersedes everything the coordinating replica holds', () => {
+  const a = write([], 'A', 'a', 1000);
+  const b = write([], 'B', 'b', 1001);
+  const both = reconcile(a.siblings, b.siblings, 'vclock', 2000).siblings;
+  assert.equal(both.length, 2);
+  const w = write(both, 'C', 'c', 3000);
+  assert.deepEqual(w.siblings.map((s) => str(s.value)), ['c']);
+});
+
+test('LWW keeps the highest timestamp, ties broken by node id, and a local write always wins locally', () => {
+  const a = write([], 'A', 'a', 5000, null, 'lww');
+  const b = write([], 'B', 'b', 4000, null, 'lww');
+  assert.deepEqual(reconcile(a.siblings, b.siblings, 'lww', 6000).siblings.map((s) => str(s.value)), ['a']);
+  assert.deepEqual(reconcile(b.siblings, a.siblings, 'lww', 6000).siblings.map((s) => str(s.value)), ['a']);
+  const tieA = write([], 'A', 'ta', 7000, null, 'lww');
+  const tieB = write([], 'B', 'tb', 7000, null, 'lww');
+  assert.deepEqual(reconcile(tieA.siblings, tieB.siblings, 'lww', 8000).siblings.map((s) => str(s.value)), ['tb']);
+  // This node's clock lags the stored version's writer: the write still wins here.
+  const lagging = write(a.siblings, 'C', 'c', 1000, null, 'lww');
+  assert.deepEqual(lagging.siblings.map((s) => str(s.value)), ['c']);
+  assert.ok(lagging.sibling.timestampMs > 5000);
+});
+
+test('a delete is a versioned tombstone; a concurrent put survives it as a sibling', () => {
+  const w1 = write([], 'A', 'v1', 1000);
+  const ctx = contextOf(w1.siblings);
+  const d = del(w1.siblings, 'A', 2000, ctx);
+  assert.equal(d.siblings.length, 1);
+  assert.equal(d.siblings[0]!.tombstone, true);
+  assert.deepEqual(liveSiblings(d.siblings, 3000), [], 'reads as not found');
+  const concurrent = write(w1.siblings, 'B', 'v2', 2500, ctx);
+  const merged = reconcile(d.siblings, concurrent.siblings, 'vclock', 3000);
+  assert.equal(merged.siblings.length, 2);
+  assert.deepEqual(liveSiblings(merged.siblings, 3000).map((s) => str(s.value)), ['v2']);
+});
+
+test('TTL: an expired version reads as absent and is dropped at the next reconcile', () => {
+  const w = coordinateWrite([], { nodeId: 'A', nowMs: 1000, mode: 'vclock', value: text('t'), tombstone: false, ttlMs: 500, context: null });
+  assert.equal(w.sibling.expiresAtMs, 1500);
+  assert.equal(liveSiblings(w.siblings, 1499).length, 1);
+  assert.equal(liveSiblings(w.siblings, 1500).length, 0);
+  assert.deepEqual(reconcile(w.siblings, [], 'vclock', 2000).siblings, []);
+});
+
+test('If-Match passes only for the single current version; otherwise CONFLICT with current_version', () => {
+  const w1 = write([], 'A', 'v1', 1000);
+  checkIfMatch(w1.siblings, w1.version, 2000);
+  const conflict = (stored: StoredSibling[], ifMatch: string, current: string | null, siblings: number) =>
+    assert.throws(
+      () => checkIfMatch(stored, ifMatch, 2000),
+      (e) => isRingkvError(e, ErrorCode.Conflict) && e.details.current_version === current && e.details.siblings === siblings,
+    );
+  conflict(w1.siblings, 'v9_1_A', w1.version, 1);
+  conflict([], w1.version, null, 0);
+  const other = write([], 'B', 'b', 1500);
+  const both = reconcile(w1.siblings, other.siblings, 'vclock', 2000).siblings;
+  conflict(both, w1.version, versionOf(both[0]!), 2);
+});
+
+test(`many concurrent writers: the set stays within ${siblingsMax} versions and the drop is counted`, () => {
+  let set: StoredSibling[] = [];
+  let dropped = 0;
+  for (let i = 0; i < siblingsMax + 5; i++) {
+    const w = write([], `n${i}`, `v${i}`, 1000 + i);
+    const r = reconcile(set, w.siblings, 'vclock', 5000);
+    set = r.siblings;
+    dropped += r.dropped;
+  }
+  assert.equal(set.length, siblingsMax);
+  assert.equal(dropped, 5);
+  assert.equal(str(set[0]!.value), `v${siblingsMax + 4}`, 'the newest are kept');
+});
+
+test('large sibling values are bounded by the storage entry value limit', () => {
+  const big = new Uint8Array(600 * 1024);
+  const a = coordinateWrite([], { nodeId: 'A', nowMs: 1, mode: 'vclock', value: big, tombstone: false, ttlMs: 0, context: null });
+  const b = coordinateWrite([], { nodeId: 'B', nowMs: 2, mode: 'vclock', value: big, tombstone: false, ttlMs: 0, context: null });
+  const r = reconcile(a.siblings, b.siblings, 'vclock', 3);
+  assert.equal(r.siblings.length, 1, 'two 600 KiB siblings do not fit one 1 MiB entry');
+  assert.equal(r.dropped, 1);
+});
