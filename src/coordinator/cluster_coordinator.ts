@@ -18,7 +18,7 @@
 // when concurrent); when all have answered (or timed out) merge everything and send the merged set
 // to replicas that lacked part of it (read repair), in the background and bounded.
 import * as os from 'node:os';
-import { keyBytesMax, readRepairsInflightMax, tombstoneGraceMsDefault, valueBytesMax } from '../constants';
+import { readRepairsInflightMax, tombstoneGraceMsDefault } from '../constants';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import { Membership, type MemberInfo, type MemberStatus } from '../membership';
 import type { InternodeMessage } from '../protocol/internode_codec';
@@ -26,9 +26,11 @@ import { PeerPool } from '../protocol/internode_pool';
 import { InternodeServer } from '../protocol/internode_server';
 import { keyToken, tokenToString } from '../ring';
 import type { WireRecord } from '../shards/messages';
-import { contextOf, encodeClock, liveSiblings, type StoredSibling, versionOf } from '../versioning';
+import type { StoredSibling } from '../versioning';
 import { type ClusterOptions, validateClusterOptions } from './cluster_options';
-import { expectOk, type LocalReplica, recordFromWire, recordToWire, ReplicaClient } from './cluster_replica';
+import { type LocalReplica, recordFromWire, recordToWire, ReplicaClient } from './cluster_replica';
+import { toGetResult } from './get_result';
+import { checkCommon, checkContext, checkIdempotencyKey, checkIfMatch, checkKey, checkTtl, checkValue } from './request_checks';
 import { HintStore } from './hinted_handoff';
 import { checkEnoughAlive, QuorumTally, replicasNeeded } from './quorum';
 import { mergeAnswers, mergeRecords, recordOf, type ReplicaAnswer, siblingsOf, staleReplicas } from './read_repair';
@@ -123,11 +125,6 @@ function beforeDeadline<T>(p: Promise<T>, deadlineMs: number, onTimeout: () => R
   });
 }
 
-function checkKey(key: Uint8Array): void {
-  if (key.byteLength === 0) throw new RingkvError(ErrorCode.InvalidArgument, 'key must not be empty');
-  if (key.byteLength > keyBytesMax) throw new RingkvError(ErrorCode.KeyTooLarge, `key of ${key.byteLength} bytes over ${keyBytesMax}`, { details: { bytes: key.byteLength, max: keyBytesMax } });
-}
-
 export class ClusterCoordinator implements Coordinator {
   readonly nodeId: string;
   readonly membership: Membership;
@@ -199,50 +196,45 @@ export class ClusterCoordinator implements Coordinator {
 
   // ---- client operations --------------------------------------------------------------------
 
+  /** Validates a client write the way the single-node coordinator does (request_checks.ts). */
+  private clientWrite(op: 'put' | 'delete', req: PutRequest | DeleteRequest, value: Uint8Array, ttlSeconds: number | undefined): WriteRequest {
+    this.checkOpen();
+    const timeoutMs = checkCommon(req, this.o.requestTimeoutMs);
+    const ifMatch = checkIfMatch(req.ifMatch);
+    const context = checkContext(req.context);
+    const idem = checkIdempotencyKey(req.idempotencyKey);
+    return {
+      op,
+      key: req.key,
+      value: checkValue(value),
+      consistency: req.consistency,
+      timeoutMs,
+      ttlSeconds: checkTtl(ttlSeconds),
+      ...(ifMatch !== null && { ifMatch }),
+      ...(context !== null && { context: context.bytes }),
+      ...(idem !== null && { idempotencyKey: idem }),
+    };
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new RingkvError(ErrorCode.Closed, 'the node is shutting down');
+  }
+
   async put(req: PutRequest): Promise<PutResult> {
-    if (req.value.byteLength > valueBytesMax) {
-      throw new RingkvError(ErrorCode.ValueTooLarge, `value of ${req.value.byteLength} bytes over ${valueBytesMax}`, { details: { bytes: req.value.byteLength, max: valueBytesMax } });
-    }
-    const a = await this.write(
-      {
-        op: 'put',
-        key: req.key,
-        value: req.value,
-        consistency: req.consistency,
-        timeoutMs: req.timeoutMs ?? this.o.requestTimeoutMs,
-        ttlSeconds: req.ttlSeconds ?? 0,
-        ...(req.ifMatch !== undefined && { ifMatch: req.ifMatch }),
-        ...(req.context !== undefined && { context: req.context }),
-        ...(req.idempotencyKey !== undefined && { idempotencyKey: req.idempotencyKey }),
-      },
-      false,
-    );
+    const a = await this.write(this.clientWrite('put', req, req.value, req.ttlSeconds), false);
     return { key: req.key, version: a.version, timestampMs: a.timestampMs, acks: a.acks };
   }
 
   async delete(req: DeleteRequest): Promise<DeleteResult> {
-    const a = await this.write(
-      {
-        op: 'delete',
-        key: req.key,
-        value: new Uint8Array(0),
-        consistency: req.consistency,
-        timeoutMs: req.timeoutMs ?? this.o.requestTimeoutMs,
-        ttlSeconds: 0,
-        ...(req.ifMatch !== undefined && { ifMatch: req.ifMatch }),
-        ...(req.context !== undefined && { context: req.context }),
-        ...(req.idempotencyKey !== undefined && { idempotencyKey: req.idempotencyKey }),
-      },
-      false,
-    );
+    const a = await this.write(this.clientWrite('delete', req, new Uint8Array(0), undefined), false);
     return { key: req.key, version: a.version, timestampMs: a.timestampMs, tombstoneExpiryMs: a.timestampMs + tombstoneGraceMsDefault };
   }
 
   async get(req: GetRequest): Promise<GetResult> {
-    checkKey(req.key);
-    const timeoutMs = req.timeoutMs ?? this.o.requestTimeoutMs;
+    this.checkOpen();
+    const timeoutMs = checkCommon(req, this.o.requestTimeoutMs);
     const merged = await this.quorumRead(req.key, req.consistency, Date.now() + timeoutMs, timeoutMs);
-    return this.toGetResult(req.key, merged);
+    return toGetResult(req.key, merged, Date.now());
   }
 
   // ---- the write state machine --------------------------------------------------------------
@@ -262,7 +254,6 @@ export class ClusterCoordinator implements Coordinator {
   }
 
   private async write(w: WriteRequest, forwarded: boolean): Promise<WriteAnswer> {
-    checkKey(w.key);
     const deadline = Date.now() + w.timeoutMs;
     const pref = this.preferenceList(w.key);
     const needed = replicasNeeded(w.consistency, pref.length);
@@ -280,7 +271,7 @@ export class ClusterCoordinator implements Coordinator {
     // 3 condition
     if (w.ifMatch !== undefined) {
       const merged = await this.quorumRead(w.key, w.consistency, deadline, w.timeoutMs);
-      if (merged.length > 0) expectOk(await this.local.execute({ op: 'apply', key: w.key, record: recordOf(merged) }));
+      if (merged.length > 0) await this.local.apply(w.key, recordOf(merged), Math.max(1, deadline - Date.now()));
     }
     // 4 local
     const timeoutError = (tally?: QuorumTally) =>
@@ -289,9 +280,9 @@ export class ClusterCoordinator implements Coordinator {
           ? new RingkvError(ErrorCode.Timeout, `${w.op} at ${w.consistency}: the local replica did not answer within ${w.timeoutMs} ms`, { details: { needed, answered: 0, timeout_ms: w.timeoutMs } })
           : tally.timeout(w.consistency, w.op, w.timeoutMs),
       );
-    const done = expectOk<Extract<import('../shards/messages').OpResult, { op: 'put' | 'delete' }>>(
-      await beforeDeadline(
-        this.local.execute({
+    const done = await beforeDeadline(
+      this.local.write(
+        {
           op: w.op,
           key: w.key,
           value: w.value,
@@ -300,10 +291,11 @@ export class ClusterCoordinator implements Coordinator {
           context: w.context ?? null,
           idempotencyKey: w.idempotencyKey ?? null,
           returnRecord: true,
-        }),
-        deadline,
-        () => timeoutError(),
+        },
+        Math.max(1, deadline - Date.now()),
       ),
+      deadline,
+      () => timeoutError(),
     );
     assert(done.record !== null, 'a coordinated write returns its record when asked');
     const record = done.record;
@@ -413,21 +405,6 @@ export class ClusterCoordinator implements Coordinator {
     }
   }
 
-  private toGetResult(key: Uint8Array, merged: readonly StoredSibling[]): GetResult {
-    const live = liveSiblings(merged, Date.now());
-    if (live.length === 0) return { found: false, key };
-    const newest = live[0]!;
-    return {
-      found: true,
-      key,
-      value: newest.value,
-      version: versionOf(newest),
-      timestampMs: newest.timestampMs,
-      siblings: live.map((s) => ({ value: s.value, version: versionOf(s), timestampMs: s.timestampMs })),
-      context: encodeClock(contextOf(merged)),
-    };
-  }
-
   // ---- hinted handoff -----------------------------------------------------------------------
 
   /** Stores `record` for the down replica `target` on the first ALIVE node past the preference list (or here). */
@@ -467,8 +444,8 @@ export class ClusterCoordinator implements Coordinator {
         return { kind: 'ping' };
       case 'replicaRead': {
         const key = this.requireKey(req);
-        const r = expectOk<Extract<import('../shards/messages').OpResult, { op: 'get' }>>(await this.local.execute({ op: 'get', key }));
-        return r.record === null ? { kind: 'replicaRead' } : { kind: 'replicaRead', found: true, ...recordToWire(r.record) };
+        const record = await this.local.get(key, req.timeoutMs ?? this.o.requestTimeoutMs);
+        return record === null ? { kind: 'replicaRead' } : { kind: 'replicaRead', found: true, ...recordToWire(record) };
       }
       case 'replicaWrite': {
         const key = this.requireKey(req);
@@ -477,7 +454,7 @@ export class ClusterCoordinator implements Coordinator {
           siblingsOf(record); // refuse a record we could not decode later
           this.storeHint(req.hintFor, key, record);
         } else {
-          expectOk(await this.local.execute({ op: 'apply', key, record }));
+          await this.local.apply(key, record, req.timeoutMs ?? this.o.requestTimeoutMs);
         }
         return { kind: 'replicaWrite' };
       }
@@ -510,8 +487,7 @@ export class ClusterCoordinator implements Coordinator {
 
   private requireKey(req: InternodeMessage): Uint8Array {
     if (req.key === undefined) throw new RingkvError(ErrorCode.InvalidArgument, `${req.kind} without a key`);
-    checkKey(req.key);
-    return req.key;
+    return checkKey(req.key);
   }
 
   // ---- admin --------------------------------------------------------------------------------
@@ -535,11 +511,6 @@ export class ClusterCoordinator implements Coordinator {
     const storage = await this.local.storageStats();
     const h = this.hints.stats();
     return {
-      memtableBytes: 0,
-      sstablesPerLevel: [],
-      compactionBacklog: 0,
-      walSyncs: 0,
-      diskBytes: 0,
       ...storage,
       ...this.counters,
       ...this.membership.stats(),

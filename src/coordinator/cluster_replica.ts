@@ -7,27 +7,33 @@ import { ErrorCode, RingkvError } from '../errors';
 import type { Membership } from '../membership';
 import type { InternodeMessage } from '../protocol/internode_codec';
 import type { PeerPool } from '../protocol/internode_pool';
-import type { OpResult, ShardOp, WireRecord } from '../shards/messages';
+import type { WireRecord, WriteDone, WriteOp } from '../shards/messages';
+import type { LocalCoordinator } from './local_coordinator';
 import type { CoordinatorStats } from './types';
 
-/** This node's shards as the cluster coordinator uses them (the ShardRouter, adapted). */
+/** This node's shards as the cluster coordinator uses them: the ShardRouter's ops, plus figures. */
 export interface LocalReplica {
-  execute(op: ShardOp): Promise<OpResult>;
+  get(key: Uint8Array, timeoutMs: number): Promise<WireRecord | null>;
+  write(op: WriteOp, timeoutMs: number): Promise<WriteDone>;
+  /** Merges a record from another replica; true when it changed what is stored. */
+  apply(key: Uint8Array, record: WireRecord, timeoutMs: number): Promise<boolean>;
   /** Storage figures for stats(): memtable bytes, SSTables per level, WAL syncs, ... */
-  storageStats(): Promise<Partial<CoordinatorStats>>;
+  storageStats(): Promise<CoordinatorStats>;
   /** About how many keys this node stores (advertised through gossip for total_keys). */
   keyEstimate(): Promise<number>;
   close(): Promise<void>;
 }
 
-export function wireError(e: { code: string; message: string; details: Record<string, string | number | boolean | null> }): RingkvError {
-  return new RingkvError(e.code as ErrorCode, e.message, { details: e.details });
-}
-
-/** Unwraps an op result, throwing its error as a RingkvError. */
-export function expectOk<T extends OpResult>(r: OpResult): Extract<T, { ok: true }> {
-  if (!r.ok) throw wireError(r.error);
-  return r as Extract<T, { ok: true }>;
+/** The local replica of a node: the single-node coordinator's router and figures. */
+export function localReplicaOf(lc: LocalCoordinator): LocalReplica {
+  return {
+    get: (key, timeoutMs) => lc.router.get(key, timeoutMs),
+    write: (op, timeoutMs) => lc.router.write(op, timeoutMs),
+    apply: (key, record, timeoutMs) => lc.router.apply(key, record, timeoutMs),
+    storageStats: () => lc.stats(),
+    keyEstimate: async () => (await lc.clusterStatus()).total_keys,
+    close: () => lc.close(),
+  };
 }
 
 export function recordToWire(record: WireRecord): Pick<InternodeMessage, 'record' | 'value' | 'recordTombstone'> {
@@ -55,10 +61,7 @@ export class ReplicaClient {
   }
 
   async read(nodeId: string, key: Uint8Array, timeoutMs: number): Promise<WireRecord | null> {
-    if (nodeId === this.selfId) {
-      const r = expectOk<Extract<OpResult, { op: 'get' }>>(await this.local.execute({ op: 'get', key }));
-      return r.record;
-    }
+    if (nodeId === this.selfId) return this.local.get(key, timeoutMs);
     const p = this.peer(nodeId);
     const reply = await this.pool.request(p.host, p.peerPort, { kind: 'replicaRead', key }, timeoutMs);
     return reply.found ? recordFromWire(reply) : null;
@@ -67,7 +70,7 @@ export class ReplicaClient {
   /** Merges `record` into the replica on `nodeId` (or stores it there as a hint for `hintFor`). */
   async apply(nodeId: string, key: Uint8Array, record: WireRecord, timeoutMs: number, hintFor?: string): Promise<void> {
     if (nodeId === this.selfId && hintFor === undefined) {
-      expectOk(await this.local.execute({ op: 'apply', key, record }));
+      await this.local.apply(key, record, timeoutMs);
       return;
     }
     const p = this.peer(nodeId);

@@ -1,0 +1,241 @@
+// Cluster flags of `ringkv start` (a node joins a cluster when --seeds is given) and the
+// `ringkv cluster` command, which starts N real node processes on 127.0.0.1 for local use and
+// tests: ports P, P+1, ... (peer ports P+1000, ...), data in D/node-i, node 0 as every node's
+// seed. It waits until gossip has converged (every node's /api/v1/cluster/status shows all nodes
+// healthy), prints the addresses, and stops every node on SIGINT/SIGTERM.
+import { type ChildProcess, spawn } from 'node:child_process';
+import * as http from 'node:http';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { deadAfterMsDefault, gossipIntervalMsDefault, peerPortOffset, replicationFactorDefault, suspectAfterMsDefault, vnodesPerNodeDefault, vnodesPerNodeMax } from '../constants';
+import type { ClusterNodeConfig } from '../coordinator/cluster_factory';
+import { clusterDefaults } from '../coordinator/cluster_options';
+import { isRingkvError } from '../errors';
+import type { PeerAddress } from '../membership';
+import { type CliCommand, parseIntOption, usageError } from './command';
+
+/** parseArgs definitions of the cluster flags `ringkv start` accepts. */
+export const clusterStartFlags = {
+  seeds: { type: 'string' },
+  'peer-port': { type: 'string' },
+  vnodes: { type: 'string' },
+  replication: { type: 'string' },
+  'conflict-mode': { type: 'string' },
+  'gossip-interval-ms': { type: 'string' },
+  'suspect-after-ms': { type: 'string' },
+  'dead-after-ms': { type: 'string' },
+  'hinted-handoff': { type: 'string' },
+  'request-timeout-ms': { type: 'string' },
+} as const;
+
+export const clusterStartHelp = `
+cluster options (a node runs in cluster mode when --seeds is given; it may name the node itself):
+  --seeds LIST              RINGKV_SEEDS   (none)      comma-separated seed nodes, host:port (their
+                                                       HTTP port; peer port = port + ${peerPortOffset}) or
+                                                       host:port:peerport
+  --peer-port N                            port+${peerPortOffset}   inter-node (gossip, replication) TCP port
+  --vnodes N                               ${vnodesPerNodeDefault}         ring tokens of this node, 1..${vnodesPerNodeMax}
+  --replication N                          ${replicationFactorDefault}           replicas per key (N)
+  --conflict-mode MODE                     vclock      vclock (siblings) or lww (last write wins)
+  --gossip-interval-ms N                   ${gossipIntervalMsDefault}
+  --suspect-after-ms N                     ${suspectAfterMsDefault}
+  --dead-after-ms N                        ${deadAfterMsDefault}
+  --hinted-handoff on|off                  on          keep writes for down replicas as hints
+  --request-timeout-ms N                   ${clusterDefaults.requestTimeoutMs}        default request timeout
+`;
+
+type FlagValues = Partial<Record<keyof typeof clusterStartFlags, string>>;
+
+export function parseSeeds(text: string): PeerAddress[] {
+  const out: PeerAddress[] = [];
+  for (const part of text.split(',').map((s) => s.trim()).filter((s) => s.length > 0)) {
+    const m = /^([^:\s]+):([0-9]+)(?::([0-9]+))?$/.exec(part);
+    if (m === null) throw usageError(`--seeds: "${part}" is not host:port or host:port:peerport`);
+    const port = parseIntOption('--seeds port', m[2]!, 1, 65535);
+    const peerPort = m[3] === undefined ? port + peerPortOffset : parseIntOption('--seeds peer port', m[3], 1, 65535);
+    if (peerPort > 65535) throw usageError(`--seeds: ${part} implies peer port ${peerPort}, over 65535; write host:port:peerport`);
+    out.push({ host: m[1]!, peerPort });
+  }
+  if (out.length === 0) throw usageError('--seeds names no seed');
+  return out;
+}
+
+/** The cluster part of `ringkv start`'s config, or undefined for a single node (no --seeds). */
+export function parseClusterFlags(values: FlagValues, env: NodeJS.ProcessEnv, base: { host: string; port: number; nodeId?: string }): ClusterNodeConfig | undefined {
+  const seedsText = values.seeds ?? (env.RINGKV_SEEDS !== undefined && env.RINGKV_SEEDS !== '' ? env.RINGKV_SEEDS : undefined);
+  if (seedsText === undefined) {
+    const stray = Object.keys(clusterStartFlags).find((f) => values[f as keyof FlagValues] !== undefined);
+    if (stray !== undefined) throw usageError(`--${stray} needs --seeds (cluster mode)`);
+    return undefined;
+  }
+  if (base.port === 0) throw usageError('cluster mode needs an explicit --port (peers must know it)');
+  const int = (flag: keyof FlagValues, def: number, min: number, max: number) => (values[flag] === undefined ? def : parseIntOption(`--${flag}`, values[flag]!, min, max));
+  const conflict = values['conflict-mode'] ?? 'vclock';
+  if (conflict !== 'vclock' && conflict !== 'lww') throw usageError(`--conflict-mode must be vclock or lww, not "${conflict}"`);
+  const hh = values['hinted-handoff'] ?? 'on';
+  if (hh !== 'on' && hh !== 'off') throw usageError(`--hinted-handoff must be on or off, not "${hh}"`);
+  const gossipIntervalMs = int('gossip-interval-ms', gossipIntervalMsDefault, 10, 60_000);
+  const suspectAfterMs = int('suspect-after-ms', suspectAfterMsDefault, 20, 3_600_000);
+  const deadAfterMs = int('dead-after-ms', deadAfterMsDefault, 30, 7_200_000);
+  if (suspectAfterMs <= gossipIntervalMs) throw usageError('--suspect-after-ms must exceed --gossip-interval-ms');
+  if (deadAfterMs <= suspectAfterMs) throw usageError('--dead-after-ms must exceed --suspect-after-ms');
+  return {
+    ...(base.nodeId !== undefined && { nodeId: base.nodeId }),
+    host: base.host,
+    httpPort: base.port,
+    peerPort: int('peer-port', base.port + peerPortOffset, 1, 65535),
+    seeds: parseSeeds(seedsText),
+    vnodes: int('vnodes', vnodesPerNodeDefault, 1, vnodesPerNodeMax),
+    replicationFactor: int('replication', replicationFactorDefault, 1, 7),
+    conflictMode: conflict,
+    gossipIntervalMs,
+    suspectAfterMs,
+    deadAfterMs,
+    hintedHandoff: hh === 'on',
+    hintReplayIntervalMs: Math.max(10, Math.min(clusterDefaults.hintReplayIntervalMs, gossipIntervalMs * 2)),
+    requestTimeoutMs: int('request-timeout-ms', clusterDefaults.requestTimeoutMs, 1, 600_000),
+  };
+}
+
+// ---- ringkv cluster ---------------------------------------------------------------------------
+
+export const clusterHelp = `usage: ringkv cluster [options]
+
+Starts a local cluster of real node processes on 127.0.0.1 and stops them all on Ctrl-C/SIGTERM.
+Node i listens on base-port+i (HTTP/WebSocket) and base-port+i+${peerPortOffset} (peers), keeps its
+data in DATA-DIR/node-i, and joins through node 0.
+
+options:
+  --nodes N                 3           how many nodes (1..16)
+  --base-port P             7000        HTTP port of node 0
+  --data-dir DIR            ./cluster   parent of the nodes' data directories
+  --shards N                2           shard threads per node
+  --sync-mode MODE          batch       always | batch | none
+  --wait-ms N               30000       how long to wait for gossip to converge
+  any cluster option of \`ringkv start\` (--replication, --conflict-mode, --gossip-interval-ms,
+  --suspect-after-ms, --dead-after-ms, --vnodes, --hinted-handoff) is passed to every node.
+`;
+
+function getJson(port: number, urlPath: string, timeoutMs: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: urlPath, timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+/** True when the node on `port` sees `n` nodes, all healthy. */
+export async function nodeSeesConverged(port: number, n: number): Promise<boolean> {
+  try {
+    const s = (await getJson(port, '/api/v1/cluster/status', 1000)) as { nodes?: Array<{ status?: string }> };
+    return Array.isArray(s.nodes) && s.nodes.length === n && s.nodes.every((x) => x.status === 'healthy');
+  } catch {
+    return false;
+  }
+}
+
+export const command: CliCommand = {
+  summary: 'start a local cluster of N node processes on 127.0.0.1',
+  async run(argv) {
+    let values;
+    try {
+      ({ values } = parseArgs({
+        args: argv,
+        strict: true,
+        allowPositionals: false,
+        options: {
+          nodes: { type: 'string' },
+          'base-port': { type: 'string' },
+          'data-dir': { type: 'string' },
+          shards: { type: 'string' },
+          'sync-mode': { type: 'string' },
+          'wait-ms': { type: 'string' },
+          help: { type: 'boolean', short: 'h' },
+          ...clusterStartFlags,
+        },
+      }));
+    } catch (err) {
+      process.stderr.write(`ringkv cluster: ${err instanceof Error ? err.message : String(err)}\n\n${clusterHelp}`);
+      return 2;
+    }
+    if (values.help) {
+      process.stdout.write(clusterHelp);
+      return 0;
+    }
+    let n: number;
+    let basePort: number;
+    let waitMs: number;
+    try {
+      n = values.nodes === undefined ? 3 : parseIntOption('--nodes', values.nodes, 1, 16);
+      basePort = values['base-port'] === undefined ? 7000 : parseIntOption('--base-port', values['base-port'], 1, 65535 - 16 - peerPortOffset);
+      waitMs = values['wait-ms'] === undefined ? 30_000 : parseIntOption('--wait-ms', values['wait-ms'], 100, 600_000);
+      if (values.seeds !== undefined || values['peer-port'] !== undefined) throw usageError('ringkv cluster chooses --seeds and --peer-port itself');
+    } catch (err) {
+      if (!isRingkvError(err)) throw err;
+      process.stderr.write(`ringkv cluster: ${err.message}\n\n${clusterHelp}`);
+      return 2;
+    }
+    const dataDir = path.resolve(values['data-dir'] ?? 'cluster');
+    const bin = path.resolve(__dirname, '..', '..', '..', 'bin', 'ringkv.js');
+    const passThrough: string[] = [];
+    for (const flag of ['vnodes', 'replication', 'conflict-mode', 'gossip-interval-ms', 'suspect-after-ms', 'dead-after-ms', 'hinted-handoff', 'request-timeout-ms', 'sync-mode'] as const) {
+      const v = values[flag];
+      if (v !== undefined) passThrough.push(`--${flag}`, v);
+    }
+    const children: ChildProcess[] = [];
+    let stopping = false;
+    const stopAll = async (code: number): Promise<never> => {
+      stopping = true;
+      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+      const deadline = Date.now() + 10_000;
+      while (children.some((c) => c.exitCode === null && c.signalCode === null) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      process.exit(code);
+    };
+    process.on('SIGINT', () => void stopAll(0));
+    process.on('SIGTERM', () => void stopAll(0));
+    for (let i = 0; i < n; i++) {
+      const port = basePort + i;
+      const args = [
+        bin,
+        'start',
+        '--port', String(port),
+        '--data-dir', path.join(dataDir, `node-${i}`),
+        '--node-id', `node-${i}`,
+        '--shards', values.shards ?? '2',
+        '--seeds', `127.0.0.1:${basePort}`,
+        ...passThrough,
+      ];
+      const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+      child.on('exit', (code, signal) => {
+        if (!stopping) process.stderr.write(`ringkv cluster: node-${i} exited (${signal ?? code}); stopping the others\n`);
+        if (!stopping) void stopAll(1);
+      });
+      children.push(child);
+    }
+    const started = Date.now();
+    for (;;) {
+      const ok = await Promise.all(Array.from({ length: n }, (_, i) => nodeSeesConverged(basePort + i, n)));
+      if (ok.every(Boolean)) break;
+      if (Date.now() - started > waitMs) {
+        process.stderr.write(`ringkv cluster: gossip did not converge within ${waitMs} ms\n`);
+        return stopAll(1);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    process.stdout.write(`ringkv cluster: ${n} nodes up, gossip converged in ${Date.now() - started} ms\n`);
+    for (let i = 0; i < n; i++) process.stdout.write(`  node-${i}  http://127.0.0.1:${basePort + i}  peer 127.0.0.1:${basePort + i + peerPortOffset}  data ${path.join(dataDir, `node-${i}`)}  pid ${children[i]!.pid}\n`);
+    process.stdout.write('Ctrl-C stops every node.\n');
+    return 0;
+  },
+};

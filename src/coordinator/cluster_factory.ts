@@ -1,0 +1,39 @@
+// Builds a cluster node's coordinator: the single-node coordinator's shards as the local replica,
+// wrapped by the cluster coordinator (ring, gossip, quorum). The composition root (server/node.ts)
+// calls this through its CoordinatorFactory hook; nothing here imports the server.
+import type { SyncMode } from '../storage/types';
+import { type ClusterCoordinator, createClusterCoordinator } from './cluster_coordinator';
+import { clusterDefaults, type ClusterOptions } from './cluster_options';
+import { localReplicaOf } from './cluster_replica';
+import { createLocalCoordinator } from './local_coordinator';
+
+/** Everything a cluster node needs beyond the single-node options; nodeId comes from the data dir. */
+export type ClusterNodeConfig = Omit<ClusterOptions, 'nodeId' | 'log'> & { nodeId?: string };
+
+export interface NodeCoordinatorOptions {
+  dataDir: string;
+  shardCount?: number;
+  syncMode: SyncMode;
+  nodeId?: string;
+}
+
+export function clusterCoordinatorFactory(cluster: ClusterNodeConfig, log: (line: string) => void): (options: NodeCoordinatorOptions) => Promise<ClusterCoordinator> {
+  return async (options) => {
+    const nodeId = cluster.nodeId ?? options.nodeId;
+    const local = await createLocalCoordinator({
+      dataDir: options.dataDir,
+      ...(options.shardCount !== undefined && { shardCount: options.shardCount }),
+      syncMode: options.syncMode,
+      conflictMode: cluster.conflictMode,
+      address: `${cluster.host}:${cluster.httpPort}`,
+      requestTimeoutMs: cluster.requestTimeoutMs,
+      ...(nodeId !== undefined && { nodeId }),
+    });
+    try {
+      return await createClusterCoordinator(localReplicaOf(local), { ...clusterDefaults, ...cluster, nodeId: local.nodeId, log });
+    } catch (err) {
+      await local.close().catch(() => undefined);
+      throw err;
+    }
+  };
+}
