@@ -44,12 +44,17 @@ function lwwWinner(candidates: readonly StoredSibling[]): StoredSibling | undefi
   return best;
 }
 
-/** Drops the oldest versions until the set fits its bounds. `set` is newest first. */
-export function fitSiblings(set: StoredSibling[]): { siblings: StoredSibling[]; dropped: number } {
+/**
+ * Drops the oldest versions until the set fits its bounds. `set` is newest first. `keep` (a write
+ * being coordinated now) is never the one dropped, even when a skewed clock makes it look old.
+ */
+export function fitSiblings(set: StoredSibling[], keep?: StoredSibling): { siblings: StoredSibling[]; dropped: number } {
   let dropped = 0;
   const valueSum = () => set.reduce((n, s) => n + s.value.length, 0);
   while (set.length > 1 && (set.length > siblingsMax || siblingSetMetaBytes(set) > versionVectorBytesMax || valueSum() > valueBytesMax)) {
-    set = set.slice(0, -1);
+    let victim = set.length - 1;
+    if (set[victim] === keep) victim--;
+    set = set.filter((_, i) => i !== victim);
     dropped++;
   }
   assert(set.length === 0 || siblingSetMetaBytes(set) <= versionVectorBytesMax, 'one version alone must fit the metadata bound');
@@ -60,7 +65,13 @@ export function fitSiblings(set: StoredSibling[]): { siblings: StoredSibling[]; 
  * Merges `incoming` versions (a coordinated write, or a set received from another replica) into
  * the `stored` set. Expired TTL'd versions are dropped on the way (they read as absent anyway).
  */
-export function reconcile(stored: readonly StoredSibling[], incoming: readonly StoredSibling[], mode: ConflictMode, nowMs: number): ReconcileResult {
+export function reconcile(
+  stored: readonly StoredSibling[],
+  incoming: readonly StoredSibling[],
+  mode: ConflictMode,
+  nowMs: number,
+  keep?: StoredSibling,
+): ReconcileResult {
   const union = [...stored, ...incoming].filter((s) => !expired(s, nowMs));
   let kept: StoredSibling[];
   if (mode === 'lww') {
@@ -82,7 +93,7 @@ export function reconcile(stored: readonly StoredSibling[], incoming: readonly S
     }
     kept.sort(compareNewestFirst);
   }
-  const fit = fitSiblings(kept);
+  const fit = fitSiblings(kept, keep);
   const changed = fit.siblings.length !== stored.length || fit.siblings.some((s, i) => s !== stored[i]);
   return { siblings: fit.siblings, changed, dropped: fit.dropped };
 }
@@ -141,8 +152,8 @@ export function coordinateWrite(stored: readonly StoredSibling[], intent: WriteI
     dot: { node, counter: seen + 1 },
     past,
   };
-  const result = reconcile(stored, [sibling], intent.mode, intent.nowMs);
-  assert(result.siblings.includes(sibling) || result.dropped > 0 || intent.mode === 'lww', 'a coordinated write survives its own reconcile');
+  const result = reconcile(stored, [sibling], intent.mode, intent.nowMs, sibling);
+  assert(result.siblings.includes(sibling), 'a coordinated write survives its own reconcile');
   return { ...result, sibling, version: versionOf(sibling) };
 }
 

@@ -146,3 +146,14 @@ test('large sibling values are bounded by the storage entry value limit', () => 
   assert.equal(r.siblings.length, 1, 'two 600 KiB siblings do not fit one 1 MiB entry');
   assert.equal(r.dropped, 1);
 });
+
+test('a full set never drops the write being coordinated, even when a skewed clock makes it the oldest', () => {
+  let set: StoredSibling[] = [];
+  for (let i = 0; i < siblingsMax; i++) set = reconcile(set, write([], `n${i}`, `future${i}`, 10_000 + i).siblings, 'vclock', 0).siblings;
+  assert.equal(set.length, siblingsMax);
+  // This node's clock is behind every stored version, and the client sends an empty context.
+  const w = write(set, 'late', 'mine', 5_000, []);
+  assert.ok(w.siblings.includes(w.sibling), 'the new version is kept');
+  assert.equal(w.siblings.length, siblingsMax);
+  assert.equal(w.dropped, 1);
+});
