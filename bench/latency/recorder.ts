@@ -65,7 +65,7 @@ export class LatencyRecorder {
   private intervalStartMs: number;
 
   constructor(
-    private readonly t0Ms: number,
+    readonly t0Ms: number,
     private readonly intervalMs = logIntervalMsDefault,
     wallClockStartMs = Date.now(),
   ) {
