@@ -31,6 +31,7 @@ import {
   tombstoneGraceMsDefault,
   walBatchWindowMsDefault,
   walBatchWindowMsMax,
+  walSegmentBytesMax,
 } from '../constants';
 import { ErrorCode, RingkvError, assert } from '../errors';
 import { BlockCache } from './block-cache';
@@ -282,7 +283,8 @@ export class LsmEngine implements StorageEngine {
     const durable = this.wal.append(record);
     for (const it of items) this.mem.put(sortKeyOf(it.key), it.payload);
     this.entriesWritten += items.length;
-    if (this.mem.bytes >= this.memLimit) this.switchMemtable();
+    // Overwrites of the same keys do not grow the memtable but do grow the WAL: cap both.
+    if (this.mem.bytes >= this.memLimit || this.wal.bytes >= walSegmentBytesMax) this.switchMemtable();
     return durable;
   }
 
@@ -380,8 +382,9 @@ export class LsmEngine implements StorageEngine {
 
   private async doCompaction(c: Compaction): Promise<void> {
     const removed = [...c.inputs0.map((f) => ({ level: c.level, number: f.number })), ...c.inputs1.map((f) => ({ level: c.level + 1, number: f.number }))];
-    if (c.inputs0.length === 1 && c.inputs1.length === 0) {
+    if (c.inputs0.length === 1 && c.inputs1.length === 0 && this.manualCompaction === 0) {
       // Trivial move: nothing below overlaps, so the file can change level without a rewrite.
+      // A manual compact() rewrites instead, so expiry and tombstone collection happen.
       await this.saveManifest(this.version.apply(removed, [{ level: c.level + 1, file: c.inputs0[0]! }]), this.logNumber);
       return;
     }

@@ -1,0 +1,132 @@
+// Proves the engine's specific promises beyond the Map model: group commit shares fdatasyncs,
+// tombstones outlive their grace period only as long as needed (and deleted data never comes
+// back: LevelDB issue 178), TTL entries expire and become tombstones in compaction, scans honour
+// inclusive token bounds and limits, and operations after close fail with RKV_ERR_CLOSED.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { openStorage, keyToken } from '../../../src/storage';
+import { ErrorCode, isRingkvError } from '../../../src/errors';
+import { del, put, removeDir, tempDir } from './helpers';
+
+test('batch mode: concurrent writers share fdatasyncs (group commit); always mode syncs before ack', async () => {
+  const dir = tempDir('group');
+  try {
+    const db = await openStorage({ dir, syncMode: 'batch', walBatchWindowMs: 5 });
+    await Promise.all(Array.from({ length: 200 }, (_, i) => db.write([put(`k${i}`, 'v')])));
+    const s = db.stats();
+    assert.ok(s.walSyncs >= 1 && s.walSyncs <= 20, `200 concurrent writes took ${s.walSyncs} syncs`);
+    await db.close();
+    const db2 = await openStorage({ dir, syncMode: 'always' });
+    for (let i = 0; i < 5; i++) await db2.write([put(`a${i}`, 'v')]);
+    assert.equal(db2.stats().walSyncs, 5, 'one sync per sequential write');
+    await db2.close();
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('a tombstone is kept until its grace period passes and then dropped at the bottom; the value never returns', async () => {
+  const dir = tempDir('grace');
+  let now = 1_000_000;
+  const db = await openStorage({ dir, syncMode: 'none', autoCompaction: false, tombstoneGraceMs: 10_000, now: () => now });
+  try {
+    await db.write([put('victim', 'old', { timestampMs: now }), put('other', 'x', { timestampMs: now })]);
+    await db.flush();
+    await db.compact(); // 'victim' now sits in level 1
+    await db.write([del('victim', { timestampMs: now })]);
+    await db.flush();
+    await db.compact(); // merges the tombstone with the old value: grace not over, tombstone kept
+    let e = await db.get(Buffer.from('victim'));
+    assert.ok(e !== null && e.tombstone, 'tombstone kept during grace');
+    now += 10_001;
+    await db.write([put('other', 'y', { timestampMs: now })]);
+    await db.flush();
+    await db.compact();
+    e = await db.get(Buffer.from('victim'));
+    assert.equal(e, null, 'tombstone dropped after grace at the bottom level');
+    const all = [];
+    for await (const x of db.scanRange(0n, 0xffff_ffff_ffff_ffffn)) all.push(Buffer.from(x.key).toString());
+    assert.deepEqual(all, ['other']);
+  } finally {
+    await db.close();
+    removeDir(dir);
+  }
+});
+
+test('TTL: an entry reads as absent after expiry and becomes a tombstone (keeping its version) in compaction', async () => {
+  const dir = tempDir('ttl');
+  let now = 5_000;
+  const db = await openStorage({ dir, syncMode: 'none', autoCompaction: false, now: () => now });
+  try {
+    await db.write([put('t', 'short-lived', { expiresAtMs: 6_000, versionVector: Buffer.from([9, 9]) }), put('keep', 'v')]);
+    assert.equal(Buffer.from((await db.get(Buffer.from('t')))!.value).toString(), 'short-lived');
+    now = 6_000;
+    assert.equal(await db.get(Buffer.from('t')), null, 'expired at expiresAtMs');
+    let seen = [];
+    for await (const x of db.scanRange(0n, 0xffff_ffff_ffff_ffffn)) seen.push(Buffer.from(x.key).toString());
+    assert.deepEqual(seen, ['keep'], 'scans skip expired entries');
+    seen = [];
+    for await (const x of db.scanRange(0n, 0xffff_ffff_ffff_ffffn, { includeExpired: true })) seen.push(Buffer.from(x.key).toString());
+    assert.equal(seen.length, 2, 'includeExpired shows them');
+    await db.flush();
+    await db.compact();
+    const e = await db.get(Buffer.from('t'));
+    assert.ok(e !== null && e.tombstone && e.value.length === 0, 'compaction turned it into a tombstone');
+    assert.deepEqual([...e.versionVector], [9, 9]);
+  } finally {
+    await db.close();
+    removeDir(dir);
+  }
+});
+
+test('scanRange: inclusive token bounds, (token, key) order, limit', async () => {
+  const dir = tempDir('scan');
+  const db = await openStorage({ dir, syncMode: 'none', memtableBytes: 64 * 1024, autoCompaction: false });
+  try {
+    const keys = Array.from({ length: 3000 }, (_, i) => `key${i}`);
+    for (let i = 0; i < keys.length; i += 100) await db.write(keys.slice(i, i + 100).map((k) => put(k, `val-${k}`)));
+    await db.flush();
+    const tokens = keys.map((k) => keyToken(Buffer.from(k))).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const lo = tokens[1000]!;
+    const hi = tokens[1999]!;
+    const got = [];
+    for await (const e of db.scanRange(lo, hi)) got.push(keyToken(e.key));
+    assert.equal(got.length, 1000, 'both bounds are inclusive');
+    assert.deepEqual(got, tokens.slice(1000, 2000));
+    let n = 0;
+    for await (const _ of db.scanRange(0n, 0xffff_ffff_ffff_ffffn, { limit: 7 })) n++;
+    assert.equal(n, 7);
+    assert.throws(() => db.scanRange(5n, 4n), (e: unknown) => isRingkvError(e, ErrorCode.InvalidArgument));
+  } finally {
+    await db.close();
+    removeDir(dir);
+  }
+});
+
+test('writes stall (and then proceed in order) while immutable memtables pile up', async () => {
+  const dir = tempDir('stall');
+  const db = await openStorage({ dir, syncMode: 'none', memtableBytes: 64 * 1024 });
+  try {
+    const value = Buffer.alloc(8 * 1024, 1);
+    // 64 writes of 8 KiB without awaiting: more than two memtables' worth arrives at once.
+    const writes = Array.from({ length: 64 }, (_, i) => db.write([put(`k${i}`, value), put('same-key', 'v', { timestampMs: i })]));
+    await Promise.all(writes);
+    assert.ok(db.stats().writeStalls > 0, 'some writes waited for a flush');
+    assert.equal((await db.get(Buffer.from('same-key')))!.timestampMs, 63, 'stalled writes kept their order');
+  } finally {
+    await db.close();
+    removeDir(dir);
+  }
+});
+
+test('operations after close fail with RKV_ERR_CLOSED', async () => {
+  const dir = tempDir('closed');
+  const db = await openStorage({ dir });
+  await db.close();
+  try {
+    await assert.rejects(db.write([put('k', 'v')]), (e: unknown) => isRingkvError(e, ErrorCode.Closed));
+    await assert.rejects(db.get(Buffer.from('k')), (e: unknown) => isRingkvError(e, ErrorCode.Closed));
+  } finally {
+    removeDir(dir);
+  }
+});
