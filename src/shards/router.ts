@@ -102,7 +102,7 @@ export class ShardRouter {
         minThreads: 1,
         maxThreads: 1,
         // The worker owns an engine: it must never be retired for idling.
-        idleTimeout: Number.MAX_SAFE_INTEGER,
+        idleTimeout: Infinity,
         // 'sync' would park the idle worker in Atomics.wait, stopping the engine's timers
         // (group-commit window, background compaction) between tasks.
         atomics: 'disabled',
