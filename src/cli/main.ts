@@ -10,6 +10,11 @@ export type { CliCommand } from './command';
 
 const commands: Record<string, () => Promise<CliCommand>> = {
   start: async () => (await import('./start')).command,
+  cluster: async () => (await import('./cluster')).command,
+  get: async () => (await import('./client_commands')).getCommand,
+  put: async () => (await import('./client_commands')).putCommand,
+  del: async () => (await import('./client_commands')).delCommand,
+  bench: async () => (await import('./bench')).command,
 };
 
 function usage(): string {

@@ -8,6 +8,8 @@ import { isRingkvError } from '../errors';
 import { exitOnSignals, startNode } from '../server/node';
 import type { SyncMode } from '../storage/types';
 import { type CliCommand, parseIntOption, usageError } from './command';
+import type { ClusterNodeConfig } from '../coordinator/cluster_factory';
+import { clusterStartFlags, clusterStartHelp, parseClusterFlags } from './cluster';
 
 const syncModes: readonly SyncMode[] = ['always', 'batch', 'none'];
 const shardsMax = 256;
@@ -20,21 +22,25 @@ options (flag, environment variable, default):
   --port N          RINGKV_PORT       ${httpPortDefault}           TCP port of the HTTP/WebSocket API (0 = any free port)
   --host ADDR       RINGKV_HOST       127.0.0.1      address to listen on
   --data-dir DIR    RINGKV_DATA_DIR   ./data         where WALs and SSTables live (created if missing)
-  --shards N        RINGKV_SHARDS     CPU count      shard worker threads, 1..${shardsMax}
+  --shards N        RINGKV_SHARDS     CPU count      shard worker threads, 1..${shardsMax} (an existing
+                                                     data dir keeps the count it was created with)
   --sync-mode MODE  RINGKV_SYNC_MODE  batch          WAL durability: always (fdatasync per write),
                                                      batch (group commit, a write is acknowledged
                                                      after its sync), none (OS decides; fastest)
   --node-id ID      RINGKV_NODE_ID    (from data dir) this node's id in versions and the ring
   -h, --help                                         this text
-`;
+` + clusterStartHelp;
 
 export interface StartConfig {
   host: string;
   port: number;
   dataDir: string;
-  shardCount: number;
+  /** Undefined: the count the data dir was created with, else the CPU count. */
+  shardCount?: number;
   syncMode: SyncMode;
   nodeId?: string;
+  /** Cluster mode (--seeds given): how this node joins and replicates. */
+  cluster?: ClusterNodeConfig;
 }
 
 /** Flags over environment over defaults; throws a usage error naming the bad option. */
@@ -53,6 +59,7 @@ export function parseStartConfig(argv: string[], env: NodeJS.ProcessEnv): StartC
         'sync-mode': { type: 'string' },
         'node-id': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
+        ...clusterStartFlags,
       },
     }));
   } catch (err) {
@@ -72,9 +79,9 @@ export function parseStartConfig(argv: string[], env: NodeJS.ProcessEnv): StartC
     host: pick(values.host, 'RINGKV_HOST')?.text ?? '127.0.0.1',
     port: port === undefined ? httpPortDefault : parseIntOption(port.name, port.text, 0, 65535),
     dataDir: path.resolve(pick(values['data-dir'], 'RINGKV_DATA_DIR')?.text ?? 'data'),
-    shardCount: shards === undefined ? Math.min(shardsMax, Math.max(1, os.availableParallelism())) : parseIntOption(shards.name, shards.text, 1, shardsMax),
     syncMode: 'batch',
   };
+  if (shards !== undefined) config.shardCount = parseIntOption(shards.name, shards.text, 1, shardsMax);
   if (sync !== undefined) {
     if (!(syncModes as readonly string[]).includes(sync.text)) throw usageError(`${sync.name} must be one of ${syncModes.join(', ')}, not "${sync.text}"`);
     config.syncMode = sync.text as SyncMode;
@@ -83,6 +90,8 @@ export function parseStartConfig(argv: string[], env: NodeJS.ProcessEnv): StartC
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(nodeId.text)) throw usageError(`${nodeId.name} must be 1..64 of A-Z a-z 0-9 _ . -`);
     config.nodeId = nodeId.text;
   }
+  const cluster = parseClusterFlags(values, env, config);
+  if (cluster !== undefined) config.cluster = cluster;
   return config;
 }
 
@@ -104,12 +113,15 @@ export const command: CliCommand = {
     const log = (line: string): void => {
       process.stderr.write(`${line}\n`);
     };
-    const node = await startNode({ ...config, log });
+    const factory = config.cluster === undefined ? undefined : (await import('../coordinator/cluster_factory')).clusterCoordinatorFactory(config.cluster, log);
+    const node = await startNode({ ...config, log }, factory);
     exitOnSignals(node, log);
+    const stats = await node.coordinator.stats().catch(() => null);
+    const shards = typeof stats?.['shards'] === 'number' ? stats['shards'] : (config.shardCount ?? os.availableParallelism());
     // The one line that says where the node is: tests and scripts wait for it.
     log(
       `ringkv: node ${node.coordinator.nodeId} listening on http://${node.server.host}:${node.server.port} ` +
-        `data-dir=${config.dataDir} shards=${config.shardCount} sync-mode=${config.syncMode} pid=${process.pid}`,
+        `data-dir=${config.dataDir} shards=${shards} sync-mode=${config.syncMode} pid=${process.pid}`,
     );
     return 0;
   },

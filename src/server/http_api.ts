@@ -77,27 +77,36 @@ function readKeyHeaders(req: HttpRequest, op: 'put' | 'get' | 'delete'): KeyRequ
   return h;
 }
 
-/** Reads a request body up to `max` bytes; calls back once with the body, or with null when over. */
-function readBody(res: HttpResponse, reply: Reply, max: number, done: (body: Uint8Array | null) => void): void {
+/** Past the body limit, up to this many more bytes are read and dropped so the 413 arrives whole. */
+const bodyDiscardBytesMax = 16 * 1024 * 1024;
+
+/**
+ * Reads a request body up to `max` bytes and calls back once: with the body, or with null when
+ * it is over `max`. Past `max` nothing more is kept: the rest is read and dropped until the body
+ * ends, so the client (still uploading) gets the 413 instead of a reset connection; a body that
+ * runs on past bodyDiscardBytesMax is answered at once, with `close` set.
+ */
+function readBody(res: HttpResponse, reply: Reply, max: number, done: (body: Uint8Array | null, close: boolean) => void): void {
   const chunks: Buffer[] = [];
   let total = 0;
-  let over = false;
+  let answered = false;
   res.onData((chunk, isLast) => {
-    if (over || reply.aborted) return;
+    if (answered || reply.aborted) return;
     total += chunk.byteLength;
     if (total > max) {
-      // Stop buffering at once: the caller answers 413 and closes the connection, so the rest of
-      // the body is never read.
-      over = true;
       chunks.length = 0;
-      done(null);
+      if (isLast || total > max + bodyDiscardBytesMax) {
+        answered = true;
+        done(null, !isLast);
+      }
       return;
     }
     // uWS reuses the chunk's memory after this callback returns: copy it.
     chunks.push(Buffer.from(new Uint8Array(chunk)));
     if (isLast) {
+      answered = true;
       const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
-      done(new Uint8Array(body.buffer, body.byteOffset, body.byteLength));
+      done(new Uint8Array(body.buffer, body.byteOffset, body.byteLength), false);
     }
   });
 }
@@ -182,9 +191,10 @@ function handleKey(ctx: ServerContext, res: HttpResponse, req: HttpRequest, op: 
   }
   const max = ctx.limits.httpBodyBytesMax;
   if (op === 'put' && h.contentLength !== undefined && h.contentLength > max) {
-    // Refused before reading a byte of the body; the connection closes so the unread body is
-    // not taken for the next request.
-    reply.sendError(tooLarge(max), true);
+    // Refused before buffering a byte of the body. The connection stays open: uWS parses past the
+    // rest of the body and drops it (closing at once would make the kernel reset the connection
+    // and the client could lose this answer).
+    reply.sendError(tooLarge(max));
     ctx.metrics.observe('http', op, h.consistency, 'error', (performance.now() - started) / 1000);
     return;
   }
@@ -213,12 +223,12 @@ function handleKey(ctx: ServerContext, res: HttpResponse, req: HttpRequest, op: 
     go(null);
     return;
   }
-  readBody(res, reply, max, (body) => {
+  readBody(res, reply, max, (body, close) => {
     if (body !== null) {
       go(body);
       return;
     }
-    reply.sendError(tooLarge(max), true);
+    reply.sendError(tooLarge(max), close);
     finish('error');
   });
 }

@@ -12,7 +12,8 @@ export interface NodeOptions {
   host: string;
   port: number;
   dataDir: string;
-  shardCount: number;
+  /** Default: the count the data dir was created with, else the CPU count. */
+  shardCount?: number;
   syncMode: SyncMode;
   /** Default: chosen by the coordinator (kept in the data dir). */
   nodeId?: string;
@@ -22,9 +23,11 @@ export interface NodeOptions {
 
 export interface CoordinatorOptions {
   dataDir: string;
-  shardCount: number;
+  shardCount?: number;
   syncMode: SyncMode;
   nodeId?: string;
+  /** host:port the node serves on, for clusterStatus. */
+  address: string;
 }
 
 export type CoordinatorFactory = (options: CoordinatorOptions) => Promise<Coordinator>;
@@ -39,7 +42,7 @@ export interface RunningNode {
 /** The single-node coordinator (shards + LSM engines in this process). */
 export const localCoordinatorFactory: CoordinatorFactory = async (options) => {
   // Required lazily: the coordinator starts worker threads, which importing node.ts must not.
-  const mod = require('../coordinator/index') as { createLocalCoordinator: CoordinatorFactory };
+  const mod = require('../coordinator/index') as typeof import('../coordinator/index');
   return mod.createLocalCoordinator(options);
 };
 
@@ -49,8 +52,9 @@ export async function startNode(options: NodeOptions, factory: CoordinatorFactor
   loadUws();
   const coordinator = await factory({
     dataDir: options.dataDir,
-    shardCount: options.shardCount,
     syncMode: options.syncMode,
+    address: `${options.host}:${options.port}`,
+    ...(options.shardCount !== undefined && { shardCount: options.shardCount }),
     ...(options.nodeId !== undefined && { nodeId: options.nodeId }),
   });
   let server: RunningServer;

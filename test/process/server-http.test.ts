@@ -1,0 +1,247 @@
+// Proves the HTTP API of a real `ringkv start` process over real sockets: every status code the
+// API promises (200, 400, 404, 405, 409, 413, 414), keys of any bytes, TTL, conditional writes,
+// the admin endpoints, that no bad request stops the node, and that the node refuses to run on
+// the uWebSockets.js pure-Node fallback.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import { keyBytesMax, valueBytesMax } from '../../src/constants';
+import { killAll, type NodeProcess, runCli, startNode, tempDir } from './server-harness';
+
+let node: NodeProcess;
+let dir: string;
+const keyUrl = (encodedKey: string): string => `${node.url}/api/v1/keys/${encodedKey}`;
+
+before(async () => {
+  dir = tempDir('http');
+  node = await startNode(dir);
+});
+after(async () => {
+  await node?.stop();
+  await killAll();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function json(res: Response): Promise<Record<string, unknown>> {
+  assert.match(res.headers.get('content-type') ?? '', /application\/json/);
+  return (await res.json()) as Record<string, unknown>;
+}
+
+test('PUT, GET and DELETE answer 200 with the design.md fields', async () => {
+  const put = await fetch(keyUrl('user%3A12345%3Aprofile'), { method: 'PUT', body: 'hello', headers: { 'Content-Type': 'application/octet-stream', 'X-Consistency-Level': 'QUORUM' } });
+  assert.equal(put.status, 200);
+  const p = await json(put);
+  assert.equal(p['key'], 'user:12345:profile');
+  assert.equal(p['status'], 'ok');
+  assert.equal(typeof p['version'], 'string');
+  assert.equal(typeof p['timestamp'], 'number');
+
+  const get = await fetch(keyUrl('user:12345:profile'), { headers: { 'X-Consistency-Level': 'ONE' } });
+  assert.equal(get.status, 200);
+  const g = await json(get);
+  assert.equal(Buffer.from(g['value'] as string, 'base64').toString(), 'hello');
+  assert.equal(g['version'], p['version']);
+  assert.equal(g['timestamp'], p['timestamp']);
+  assert.equal(typeof g['context'], 'string');
+
+  const del = await fetch(keyUrl('user:12345:profile'), { method: 'DELETE', headers: { 'X-Consistency-Level': 'ALL' } });
+  assert.equal(del.status, 200);
+  const d = await json(del);
+  assert.equal(d['status'], 'deleted');
+  assert.ok((d['tombstone_expiry'] as number) > Date.now());
+  assert.equal(typeof d['version'], 'string');
+
+  const gone = await fetch(keyUrl('user:12345:profile'));
+  assert.equal(gone.status, 404);
+  assert.deepEqual(await json(gone), { error: 'not_found', key: 'user:12345:profile', message: 'key not found' });
+});
+
+test('keys may hold /, %, spaces and non-UTF-8 bytes; decoded once', async () => {
+  const cases: [string, string | null][] = [
+    ['a%2Fb/c', 'a/b/c'],
+    ['100%25', '100%'],
+    ['%2541', '%41'],
+    ['with%20space', 'with space'],
+    ['%FF%FE%00', null],
+  ];
+  for (const [enc, text] of cases) {
+    const value = `value of ${enc}`;
+    assert.equal((await fetch(keyUrl(enc), { method: 'PUT', body: value })).status, 200, enc);
+    const g = await json(await fetch(keyUrl(enc)));
+    assert.equal(Buffer.from(g['value'] as string, 'base64').toString(), value, enc);
+    if (text !== null) assert.equal(g['key'], text);
+    else {
+      assert.equal(g['key_encoding'], 'base64');
+      assert.deepEqual([...Buffer.from(g['key'] as string, 'base64')], [0xff, 0xfe, 0x00]);
+    }
+  }
+  // '%41' (decoded from %2541) and 'A' are different keys.
+  assert.equal((await fetch(keyUrl('A'))).status, 404);
+});
+
+test('key and value limits: 256-byte key ok, 257 is 414, empty is 400, 1 MiB ok, over is 413', async () => {
+  assert.equal((await fetch(keyUrl('k'.repeat(keyBytesMax)), { method: 'PUT', body: 'x' })).status, 200);
+  const long = await fetch(keyUrl('k'.repeat(keyBytesMax + 1)), { method: 'PUT', body: 'x' });
+  assert.equal(long.status, 414);
+  assert.equal((await json(long))['error'], 'key_too_large');
+  assert.equal((await fetch(keyUrl('k'.repeat(keyBytesMax + 1)))).status, 414);
+  const empty = await fetch(keyUrl(''), { method: 'PUT', body: 'x' });
+  assert.equal(empty.status, 400);
+
+  const max = new Uint8Array(valueBytesMax).fill(1);
+  assert.equal((await fetch(keyUrl('big'), { method: 'PUT', body: max })).status, 200);
+  const over = await fetch(keyUrl('big2'), { method: 'PUT', body: new Uint8Array(valueBytesMax + 1) });
+  assert.equal(over.status, 413);
+  const o = await json(over);
+  assert.equal(o['error'], 'value_too_large');
+  assert.equal(typeof o['message'], 'string');
+  assert.equal((await fetch(keyUrl('big2'))).status, 404, 'the refused value was not stored');
+});
+
+test('an oversized chunked body (no Content-Length) is refused with 413 while streaming', async () => {
+  // A raw socket: Node's http client reports EPIPE instead of the answer when the server closes
+  // the connection mid-upload, which is exactly what the node does here.
+  const answer = await new Promise<string>((resolve) => {
+    const sock = net.connect(node.port, '127.0.0.1');
+    let got = '';
+    sock.on('data', (d: Buffer) => {
+      got += d.toString('latin1');
+      // Done once the JSON answer is in; no half-close from this side (uWS closes on FIN).
+      if (/\r\n\r\n[\s\S]*\}/.test(got)) sock.destroy();
+    });
+    sock.on('error', () => undefined);
+    sock.on('close', () => resolve(got));
+    sock.write('PUT /api/v1/keys/chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n');
+    const chunk = Buffer.alloc(64 * 1024, 2);
+    let sent = 0;
+    const pump = (): void => {
+      // Up to 4 MiB, far past the limit; the node answers and closes long before.
+      while (sent < 4 * 1024 * 1024 && !sock.destroyed) {
+        sent += chunk.length;
+        sock.write(`${chunk.length.toString(16)}\r\n`);
+        sock.write(chunk);
+        if (!sock.write('\r\n')) {
+          sock.once('drain', pump);
+          return;
+        }
+      }
+      if (!sock.destroyed) sock.write('0\r\n\r\n');
+    };
+    pump();
+    setTimeout(() => sock.destroy(), 15_000);
+  });
+  const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1]);
+  assert.equal(status, 413);
+  assert.equal((await fetch(keyUrl('chunked'))).status, 404);
+});
+
+test('bad consistency level and bad TTL are 400 with {error, message}', async () => {
+  const bad = await fetch(keyUrl('k1'), { method: 'PUT', body: 'x', headers: { 'X-Consistency-Level': 'TWO' } });
+  assert.equal(bad.status, 400);
+  const b = await json(bad);
+  assert.equal(b['error'], 'invalid_argument');
+  assert.match(b['message'] as string, /X-Consistency-Level/);
+  assert.equal((await fetch(keyUrl('k1'), { headers: { 'X-Consistency-Level': 'most' } })).status, 400);
+  for (const ttl of ['0', '-5', '1.5', 'tomorrow', '999999999999']) {
+    const r = await fetch(keyUrl('k1'), { method: 'PUT', body: 'x', headers: { 'X-TTL': ttl } });
+    assert.equal(r.status, 400, `X-TTL: ${ttl}`);
+    assert.match((await json(r))['message'] as string, /X-TTL/);
+  }
+  assert.equal((await fetch(keyUrl('k1'))).status, 404, 'refused writes stored nothing');
+});
+
+test('a value written with X-TTL expires', async () => {
+  assert.equal((await fetch(keyUrl('ttl'), { method: 'PUT', body: 'x', headers: { 'X-TTL': '1' } })).status, 200);
+  assert.equal((await fetch(keyUrl('ttl'))).status, 200);
+  await new Promise((r) => setTimeout(r, 2200));
+  assert.equal((await fetch(keyUrl('ttl'))).status, 404);
+});
+
+test('If-Match: the current version writes, a stale one is 409 with current_version', async () => {
+  const v1 = (await json(await fetch(keyUrl('cas'), { method: 'PUT', body: 'one' })))['version'] as string;
+  const ok = await fetch(keyUrl('cas'), { method: 'PUT', body: 'two', headers: { 'If-Match': v1 } });
+  assert.equal(ok.status, 200);
+  const v2 = (await json(ok))['version'] as string;
+  const stale = await fetch(keyUrl('cas'), { method: 'PUT', body: 'three', headers: { 'If-Match': v1 } });
+  assert.equal(stale.status, 409);
+  const s = await json(stale);
+  assert.equal(s['error'], 'conflict');
+  assert.equal(s['current_version'], v2);
+  assert.equal(typeof s['message'], 'string');
+  const staleDel = await fetch(keyUrl('cas'), { method: 'DELETE', headers: { 'If-Match': `"${v1}"` } });
+  assert.equal(staleDel.status, 409);
+  const g = await json(await fetch(keyUrl('cas')));
+  assert.equal(Buffer.from(g['value'] as string, 'base64').toString(), 'two');
+});
+
+test('the context a GET returns is accepted back as X-Context', async () => {
+  await fetch(keyUrl('ctx'), { method: 'PUT', body: 'a' });
+  const g = await json(await fetch(keyUrl('ctx')));
+  const put = await fetch(keyUrl('ctx'), { method: 'PUT', body: 'b', headers: { 'X-Context': g['context'] as string } });
+  assert.equal(put.status, 200);
+  const g2 = await json(await fetch(keyUrl('ctx')));
+  assert.equal(Buffer.from(g2['value'] as string, 'base64').toString(), 'b');
+  assert.equal(g2['siblings'], undefined, 'a write carrying the context supersedes, no siblings');
+  assert.equal((await fetch(keyUrl('ctx'), { method: 'PUT', body: 'c', headers: { 'X-Context': '!!' } })).status, 400);
+});
+
+test('unknown routes are 404 and wrong methods 405, both JSON', async () => {
+  const nf = await fetch(`${node.url}/nope`);
+  assert.equal(nf.status, 404);
+  assert.equal((await json(nf))['error'], 'not_found');
+  const post = await fetch(keyUrl('k'), { method: 'POST', body: 'x' });
+  assert.equal(post.status, 405);
+  assert.equal(post.headers.get('allow'), 'GET, PUT, DELETE');
+  assert.equal((await json(post))['error'], 'method_not_allowed');
+  assert.equal((await fetch(`${node.url}/health`, { method: 'DELETE' })).status, 405);
+});
+
+test('health, cluster status and metrics', async () => {
+  const h = await json(await fetch(`${node.url}/health`));
+  assert.equal(h['status'], 'ok');
+  const cs = await json(await fetch(`${node.url}/api/v1/cluster/status`));
+  assert.ok(Array.isArray(cs['nodes']) && (cs['nodes'] as unknown[]).length === 1);
+  assert.equal(typeof cs['ring_version'], 'number');
+  const m = await fetch(`${node.url}/metrics`);
+  assert.equal(m.status, 200);
+  assert.match(m.headers.get('content-type') ?? '', /text\/plain/);
+  const text = await m.text();
+  assert.match(text, /^ringkv_requests_total\{transport="http",op="put",consistency="QUORUM",outcome="ok"\} \d+$/m);
+  assert.match(text, /^ringkv_request_duration_seconds_bucket\{transport="http",op="get",consistency="ONE",le="\+Inf"\} \d+$/m);
+  assert.match(text, /^ringkv_wal_syncs_total \d+$/m);
+  assert.match(text, /^ringkv_memtable_bytes \d+$/m);
+  assert.match(text, /^ringkv_sstables\{level="0"\} \d+$/m);
+  assert.match(text, /^ringkv_compaction_backlog \d+$/m);
+});
+
+test('after all the bad input above, the node still serves', async () => {
+  assert.equal((await fetch(keyUrl('still-alive'), { method: 'PUT', body: 'yes' })).status, 200);
+  assert.equal((await fetch(keyUrl('still-alive'))).status, 200);
+  assert.equal(node.proc.exitCode, null);
+});
+
+test('start --help lists every flag', async () => {
+  const r = await runCli(['start', '--help']);
+  assert.equal(r.code, 0);
+  for (const flag of ['--port', '--data-dir', '--shards', '--sync-mode', 'RINGKV_PORT']) assert.ok(r.stdout.includes(flag), flag);
+});
+
+test('a bad flag is a usage error (exit 2)', async () => {
+  const r = await runCli(['start', '--sync-mode', 'sometimes', '--data-dir', dir]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /sync-mode/);
+});
+
+test('the node refuses to start on the uWebSockets.js pure-Node fallback', async () => {
+  const fallbackDir = tempDir('fallback');
+  try {
+    const r = await runCli(['start', '--port', '0', '--data-dir', fallbackDir], { UWS_USE_FALLBACK: '1' });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /pure-Node fallback/);
+    assert.match(r.stderr, /RKV_ERR_NATIVE_UNAVAILABLE/);
+    assert.deepEqual(fs.readdirSync(fallbackDir), [], 'refused before opening any data');
+  } finally {
+    fs.rmSync(fallbackDir, { recursive: true, force: true });
+  }
+});
