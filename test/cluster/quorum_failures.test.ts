@@ -1,0 +1,134 @@
+// A real 3-node cluster (separate processes, N=3, vector clocks, hinted handoff off so that only
+// read repair can heal a replica) through node failures: a SIGSTOPped node, concurrent writes
+// through different coordinators while nodes are stopped, and a SIGKILLed node that gossip must
+// see SUSPECT then DEAD everywhere, then ALIVE again after a restart.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { TestCluster, waitFor } from '../helpers/cluster';
+
+describe('3-node cluster, vector clocks, one node at a time failing', () => {
+  let c: TestCluster;
+  before(async () => {
+    c = await TestCluster.start({ nodes: 3, conflictMode: 'vclock', hintedHandoff: false });
+  });
+  after(async () => {
+    await c?.close();
+  });
+
+  test('with one node stopped QUORUM works, ALL fails with needed/alive; after SIGCONT read repair heals it', async () => {
+    // Proves §7.2 under a failure: W=R=2 of 3 still serve, ALL fails fast with a clear 503, and a
+    // QUORUM read that meets the stale replica repairs it in the background.
+    assert.equal((await c.http(0, 'PUT', 'rr-key', { body: 'v1', consistency: 'ALL' })).status, 200);
+    c.signal(2, 'SIGSTOP');
+    await c.waitStatus([0, 1], 2, 'suspect', 10_000);
+
+    const put = await c.http(0, 'PUT', 'rr-key', { body: 'v2', consistency: 'QUORUM' });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    const got = await c.http(1, 'GET', 'rr-key', { consistency: 'QUORUM' });
+    assert.equal(got.status, 200);
+    assert.equal(Buffer.from(String(got.body.value), 'base64').toString(), 'v2');
+
+    const all = await c.http(1, 'PUT', 'rr-key', { body: 'v3', consistency: 'ALL' });
+    assert.equal(all.status, 503);
+    assert.equal(all.body.error, 'unavailable');
+    assert.match(String(all.body.message), /needs 3 of 3 replicas, only 2 alive/);
+    const allGet = await c.http(0, 'GET', 'rr-key', { consistency: 'ALL' });
+    assert.equal(allGet.status, 503);
+
+    c.signal(2, 'SIGCONT');
+    await c.waitStatus([0, 1], 2, 'healthy', 10_000);
+    await c.waitStatus([2], 0, 'healthy', 10_000);
+    const repairsBefore = await c.metric(2, 'ringkv_read_repairs_total');
+    // Coordinated by the stale node itself: it asks all three, answers after two, then repairs.
+    const healed = await c.http(2, 'GET', 'rr-key', { consistency: 'QUORUM' });
+    assert.equal(Buffer.from(String(healed.body.value), 'base64').toString(), 'v2');
+    await waitFor('a read repair on node-2', async () => (await c.metric(2, 'ringkv_read_repairs_total')) > repairsBefore, 5000);
+
+    // Proof that node-2's own copy is now v2: with the other two stopped, a ONE read coordinated
+    // by node-2 can only be answered by node-2's replica.
+    c.signal(0, 'SIGSTOP');
+    c.signal(1, 'SIGSTOP');
+    try {
+      await c.waitStatus([2], 0, 'suspect', 10_000);
+      await c.waitStatus([2], 1, 'suspect', 10_000);
+      const local = await c.http(2, 'GET', 'rr-key', { consistency: 'ONE' });
+      assert.equal(local.status, 200, JSON.stringify(local.body));
+      assert.equal(Buffer.from(String(local.body.value), 'base64').toString(), 'v2');
+      const quorum = await c.http(2, 'GET', 'rr-key', { consistency: 'QUORUM' });
+      assert.equal(quorum.status, 503, 'QUORUM with two of three down is unavailable');
+    } finally {
+      c.signal(0, 'SIGCONT');
+      c.signal(1, 'SIGCONT');
+    }
+    await c.waitConverged(10_000);
+  });
+
+  test('concurrent writes through different coordinators while nodes are stopped become siblings; a write with the context resolves them', async () => {
+    // Proves vector clocks keep both of two writes neither saw (§7.3) and return them together.
+    c.signal(1, 'SIGSTOP');
+    c.signal(2, 'SIGSTOP');
+    try {
+      await c.waitStatus([0], 1, 'suspect', 10_000);
+      await c.waitStatus([0], 2, 'suspect', 10_000);
+      assert.equal((await c.http(0, 'PUT', 'sib', { body: 'from-node-0', consistency: 'ONE' })).status, 200);
+      c.signal(1, 'SIGCONT');
+      c.signal(0, 'SIGSTOP');
+      await c.waitStatus([1], 0, 'suspect', 10_000);
+      assert.equal((await c.http(1, 'PUT', 'sib', { body: 'from-node-1', consistency: 'ONE' })).status, 200);
+    } finally {
+      c.signal(0, 'SIGCONT');
+      c.signal(1, 'SIGCONT');
+      c.signal(2, 'SIGCONT');
+    }
+    await c.waitConverged(10_000);
+    const got = await c.http(2, 'GET', 'sib', { consistency: 'ALL' });
+    assert.equal(got.status, 200, JSON.stringify(got.body));
+    const siblings = (got.body.siblings as Array<{ value: string }> | undefined) ?? [];
+    assert.deepEqual(siblings.map((s) => Buffer.from(s.value, 'base64').toString()).sort(), ['from-node-0', 'from-node-1']);
+
+    const resolved = await c.http(2, 'PUT', 'sib', { body: 'merged', consistency: 'ALL', headers: { 'X-Context': String(got.body.context) } });
+    assert.equal(resolved.status, 200, JSON.stringify(resolved.body));
+    const after = await c.http(0, 'GET', 'sib', { consistency: 'ALL' });
+    assert.equal(Buffer.from(String(after.body.value), 'base64').toString(), 'merged');
+    assert.equal(after.body.siblings, undefined, 'one version left');
+  });
+
+  test('If-Match across replicas: the current version succeeds once, a stale one is a 409 with current_version', async () => {
+    // Proves conditional writes are checked against the quorum's newest version, not one replica's.
+    const first = await c.http(1, 'PUT', 'cas', { body: 'a', consistency: 'ALL' });
+    const v1 = String(first.body.version);
+    const ok = await c.http(2, 'PUT', 'cas', { body: 'b', consistency: 'QUORUM', headers: { 'If-Match': v1 } });
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    const stale = await c.http(0, 'PUT', 'cas', { body: 'c', consistency: 'QUORUM', headers: { 'If-Match': v1 } });
+    assert.equal(stale.status, 409, JSON.stringify(stale.body));
+    assert.equal(stale.body.current_version, ok.body.version);
+  });
+
+  test('a SIGKILLed node is SUSPECT then DEAD on every other node, and ALIVE again after a restart', async () => {
+    // Proves the failure detector end to end over real gossip (suspect 1 s, dead 2.5 s here).
+    const killedAt = Date.now();
+    await c.kill(2);
+    const seen: Record<string, { suspect?: number; dead?: number }> = { 'node-0': {}, 'node-1': {} };
+    await waitFor('node-2 DEAD on node-0 and node-1', async () => {
+      for (const o of [0, 1]) {
+        const s = (await c.statuses(o))['node-2'];
+        const rec = seen[`node-${o}`]!;
+        if (s === 'suspect' && rec.suspect === undefined) rec.suspect = Date.now() - killedAt;
+        if (s === 'dead' && rec.dead === undefined) rec.dead = Date.now() - killedAt;
+      }
+      return Object.values(seen).every((r) => r.dead !== undefined);
+    }, 15_000);
+    for (const [id, r] of Object.entries(seen)) {
+      assert.ok(r.suspect !== undefined, `${id} never reported node-2 SUSPECT before DEAD`);
+      assert.ok(r.suspect < r.dead!, `${id}: SUSPECT (${r.suspect} ms) must come before DEAD (${r.dead} ms)`);
+      // Generous bounds: the configured times plus gossip lag and a loaded 2-core machine.
+      assert.ok(r.suspect < c.spec.suspectAfterMs + 4000, `${id} saw SUSPECT after ${r.suspect} ms`);
+      assert.ok(r.dead! < c.spec.deadAfterMs + 4000, `${id} saw DEAD after ${r.dead} ms`);
+    }
+    await c.spawn(2);
+    await c.waitConverged(15_000);
+    const got = await c.http(2, 'GET', 'rr-key', { consistency: 'QUORUM' });
+    assert.equal(got.status, 200);
+    assert.ok((await c.metric(0, 'ringkv_membership_to_alive')) >= 1);
+  });
+});

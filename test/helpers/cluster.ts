@@ -1,0 +1,227 @@
+// Starts a real multi-process ringkv cluster on 127.0.0.1 for tests (test/cluster): each node is
+// `node bin/ringkv.js start` with its own HTTP and peer port (free ports chosen by the OS), its
+// own temp data dir, short gossip timers, and node 0 as every node's seed. The handle can
+// SIGSTOP/SIGCONT/SIGKILL/restart nodes and talk HTTP to any of them. close() resumes and kills
+// every child and removes the temp dirs; tests call it in `after`, so nothing outlives a run.
+import { type ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const root = path.resolve(__dirname, '..', '..', '..');
+const bin = path.join(root, 'bin', 'ringkv.js');
+
+export interface ClusterSpec {
+  nodes: number;
+  conflictMode?: 'vclock' | 'lww';
+  hintedHandoff?: boolean;
+  gossipIntervalMs?: number;
+  suspectAfterMs?: number;
+  deadAfterMs?: number;
+  requestTimeoutMs?: number;
+  vnodes?: number;
+}
+
+export interface TestNode {
+  id: string;
+  port: number;
+  peerPort: number;
+  dataDir: string;
+  proc: ChildProcess | undefined;
+  stopped: boolean;
+  log: string[];
+}
+
+export interface HttpAnswer {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `pred` every 50 ms until it holds; throws with `what` after `timeoutMs`. */
+export async function waitFor(what: string, pred: () => Promise<boolean> | boolean, timeoutMs: number): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    if (await pred()) return Date.now() - started;
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+export class TestCluster {
+  readonly nodes: TestNode[] = [];
+  readonly tmp: string;
+  readonly spec: Required<ClusterSpec>;
+
+  private constructor(spec: ClusterSpec) {
+    this.spec = {
+      conflictMode: 'vclock',
+      hintedHandoff: true,
+      gossipIntervalMs: 100,
+      suspectAfterMs: 1000,
+      deadAfterMs: 2500,
+      requestTimeoutMs: 2000,
+      vnodes: 64,
+      ...spec,
+    };
+    this.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ringkv-cluster-'));
+  }
+
+  static async start(spec: ClusterSpec): Promise<TestCluster> {
+    const c = new TestCluster(spec);
+    try {
+      for (let i = 0; i < spec.nodes; i++) {
+        c.nodes.push({ id: `node-${i}`, port: await freePort(), peerPort: await freePort(), dataDir: path.join(c.tmp, `node-${i}`), proc: undefined, stopped: false, log: [] });
+      }
+      await Promise.all(c.nodes.map((_, i) => c.spawn(i)));
+      await c.waitConverged(20_000);
+    } catch (err) {
+      await c.close();
+      throw err;
+    }
+    return c;
+  }
+
+  /** Starts node i (again) and resolves once it prints its listening line. */
+  async spawn(i: number): Promise<void> {
+    const n = this.nodes[i]!;
+    const seed = this.nodes[0]!;
+    const s = this.spec;
+    const args = [
+      bin, 'start',
+      '--port', String(n.port),
+      '--peer-port', String(n.peerPort),
+      '--data-dir', n.dataDir,
+      '--node-id', n.id,
+      '--shards', '1',
+      '--sync-mode', 'none',
+      '--seeds', `127.0.0.1:${seed.port}:${seed.peerPort}`,
+      '--conflict-mode', s.conflictMode,
+      '--hinted-handoff', s.hintedHandoff ? 'on' : 'off',
+      '--gossip-interval-ms', String(s.gossipIntervalMs),
+      '--suspect-after-ms', String(s.suspectAfterMs),
+      '--dead-after-ms', String(s.deadAfterMs),
+      '--request-timeout-ms', String(s.requestTimeoutMs),
+      '--vnodes', String(s.vnodes),
+    ];
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    n.proc = proc;
+    n.stopped = false;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${n.id} did not start:\n${n.log.join('')}`)), 15_000);
+      const onData = (chunk: Buffer) => {
+        const text = chunk.toString();
+        n.log.push(text);
+        if (n.log.length > 400) n.log.splice(0, n.log.length - 400);
+        if (text.includes('listening on')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      proc.stdout!.on('data', onData);
+      proc.stderr!.on('data', onData);
+      proc.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`${n.id} exited (${signal ?? code}) while starting:\n${n.log.join('')}`));
+      });
+    });
+  }
+
+  signal(i: number, sig: 'SIGSTOP' | 'SIGCONT' | 'SIGKILL' | 'SIGTERM'): void {
+    const n = this.nodes[i]!;
+    if (n.proc === undefined || n.proc.exitCode !== null || n.proc.signalCode !== null) return;
+    n.proc.kill(sig);
+    if (sig === 'SIGSTOP') n.stopped = true;
+    if (sig === 'SIGCONT') n.stopped = false;
+  }
+
+  /** SIGKILL and wait for the exit. */
+  async kill(i: number): Promise<void> {
+    const p = this.nodes[i]!.proc;
+    if (p === undefined || p.exitCode !== null || p.signalCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    this.signal(i, 'SIGKILL');
+    await exited;
+  }
+
+  async http(i: number, method: 'GET' | 'PUT' | 'DELETE', key: string, opts: { body?: string; consistency?: string; headers?: Record<string, string> } = {}): Promise<HttpAnswer> {
+    const n = this.nodes[i]!;
+    const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+    if (opts.consistency !== undefined) headers['X-Consistency-Level'] = opts.consistency;
+    const res = await fetch(`http://127.0.0.1:${n.port}/api/v1/keys/${encodeURIComponent(key)}`, {
+      method,
+      headers,
+      ...(opts.body !== undefined && { body: opts.body }),
+      signal: AbortSignal.timeout(15_000),
+    });
+    const text = await res.text();
+    let body: Record<string, unknown> = {};
+    try {
+      body = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      body = { raw: text };
+    }
+    return { status: res.status, body };
+  }
+
+  async getJson(i: number, urlPath: string): Promise<unknown> {
+    const res = await fetch(`http://127.0.0.1:${this.nodes[i]!.port}${urlPath}`, { signal: AbortSignal.timeout(5000) });
+    return res.json();
+  }
+
+  /** node id → status as node i sees it (empty when node i does not answer). */
+  async statuses(i: number): Promise<Record<string, string>> {
+    try {
+      const s = (await this.getJson(i, '/api/v1/cluster/status')) as { nodes: Array<{ id: string; status: string }> };
+      return Object.fromEntries(s.nodes.map((x) => [x.id, x.status]));
+    } catch {
+      return {};
+    }
+  }
+
+  /** A Prometheus counter of node i, by its name in /metrics. */
+  async metric(i: number, name: string): Promise<number> {
+    const res = await fetch(`http://127.0.0.1:${this.nodes[i]!.port}/metrics`, { signal: AbortSignal.timeout(5000) });
+    const text = await res.text();
+    const m = new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(text);
+    return m === null ? Number.NaN : Number(m[1]);
+  }
+
+  /** Waits until every node in `observers` sees `target` with `status`. */
+  async waitStatus(observers: number[], target: number, status: string, timeoutMs: number): Promise<number> {
+    const id = this.nodes[target]!.id;
+    return waitFor(`${id} ${status} on nodes ${observers.join(',')}`, async () => (await Promise.all(observers.map((o) => this.statuses(o)))).every((s) => s[id] === status), timeoutMs);
+  }
+
+  async waitConverged(timeoutMs: number): Promise<void> {
+    const n = this.nodes.length;
+    await waitFor('gossip convergence', async () => {
+      const all = await Promise.all(this.nodes.map((_, i) => this.statuses(i)));
+      return all.every((s) => Object.keys(s).length === n && Object.values(s).every((x) => x === 'healthy'));
+    }, timeoutMs);
+  }
+
+  /** Resumes and kills every node, then removes the data dirs. Safe to call twice. */
+  async close(): Promise<void> {
+    await Promise.all(
+      this.nodes.map(async (_, i) => {
+        this.signal(i, 'SIGCONT');
+        await this.kill(i);
+      }),
+    );
+    fs.rmSync(this.tmp, { recursive: true, force: true });
+  }
+}
