@@ -1,6 +1,6 @@
 // The rate sweep: find the highest target rate at which a workload's p99 (measured from the
 // intended start) stays under the target, 10 ms by default (design.md §11's read p99 alert).
-// Doubling from a start rate until a step fails, then bisecting between the last pass and the
+// Doubling from a start rate until a step fails (halving first if the start rate fails), then bisecting between the last pass and the
 // first fail. A step passes only if it also kept up: no drops, errors at most 0.1% (§11's error
 // alert), nothing unfinished, and at least 90% of the target rate achieved.
 import { assert } from '../../src/errors';
@@ -9,6 +9,7 @@ import type { OpenLoopResult } from './open_loop';
 export const p99TargetMsDefault = 10;
 const errorRateMax = 0.001;
 const achievedFractionMin = 0.9;
+const halvingStepsMax = 4;
 
 export interface SweepOptions {
   startRate: number;
@@ -69,6 +70,10 @@ export async function sweepRates(o: SweepOptions): Promise<SweepResult> {
       break;
     }
     if (rate >= o.rateMax) break;
+  }
+  // The start rate already failed: halve (at most halvingStepsMax times) to find a passing floor.
+  for (let i = 0, rate = o.startRate / 2; bestRate === null && i < halvingStepsMax && rate >= 1; i++, rate = Math.floor(rate / 2)) {
+    if (!(await tryRate(Math.floor(rate)))) failRate = Math.floor(rate);
   }
   // Bisection between the last pass and the first fail, on whole rates.
   if (failRate !== null && bestRate !== null) {

@@ -1,0 +1,151 @@
+// Proves the client library and the get/put/del CLI against a real `ringkv start` process:
+// round trips with typed results, wire errors as typed RingkvErrors, N operations issued in one
+// tick sent as ONE frame (and seen by the node as N operations), and a write retried with the
+// same idempotency key applied once.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import { RingkvClient, ErrorCode, isRingkvError } from '../../src/client';
+import { killAll, runCli, startNode, tempDir, type NodeProcess } from './server-harness';
+
+let node: NodeProcess;
+let dir: string;
+let address: string;
+
+before(async () => {
+  dir = tempDir('client');
+  node = await startNode(dir);
+  address = `127.0.0.1:${node.port}`;
+});
+
+after(async () => {
+  await node?.stop();
+  await killAll();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function metrics(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve(body));
+    }).on('error', reject);
+  });
+}
+
+/** Sum of ringkv_requests_total over the WebSocket transport for `op`. */
+async function wsOps(port: number, op: string): Promise<number> {
+  let n = 0;
+  for (const line of (await metrics(port)).split('\n')) {
+    if (line.startsWith('ringkv_requests_total{') && line.includes('transport="ws"') && line.includes(`op="${op}"`)) n += Number(line.split(' ').pop());
+  }
+  return n;
+}
+
+test('put, get, delete and batch round trip with typed results', async () => {
+  const c = await RingkvClient.connect({ nodes: [address] });
+  try {
+    const p = await c.put('user:1', 'alice', { consistency: 'QUORUM', ttlSeconds: 3600 });
+    assert.match(p.version, /^v\d+_\d+_/);
+    const g = await c.get('user:1');
+    assert.ok(g.found);
+    assert.equal(Buffer.from(g.value).toString(), 'alice');
+    assert.equal(g.version, p.version);
+    assert.equal(g.siblings.length, 1);
+    assert.ok(g.context.byteLength > 0, 'a read returns a causal context');
+    // A write carrying the read's context supersedes it: still one sibling afterwards.
+    await c.put('user:1', 'alice2', { context: g.context });
+    const g2 = await c.get('user:1');
+    assert.ok(g2.found && g2.siblings.length === 1 && Buffer.from(g2.value).toString() === 'alice2');
+    const d = await c.delete('user:1');
+    assert.ok(d.tombstoneExpiryMs > d.timestampMs);
+    assert.equal((await c.get('user:1')).found, false);
+
+    const entries = await c.batch([
+      { op: 'put', key: 'b:1', value: 'one' },
+      { op: 'put', key: 'b:2', value: 'two', consistency: 'ALL' },
+      { op: 'get', key: 'b:missing' },
+      { op: 'delete', key: 'b:3' },
+    ]);
+    assert.equal(entries.length, 4);
+    assert.ok(entries.every((e) => e.ok));
+    const got = await c.get('b:2');
+    assert.ok(got.found && Buffer.from(got.value).toString() === 'two');
+  } finally {
+    c.close();
+  }
+});
+
+test('errors from the node arrive as typed RingkvErrors', async () => {
+  const c = await RingkvClient.connect({ nodes: [address] });
+  try {
+    const p = await c.put('cas', 'v1');
+    await assert.rejects(c.put('cas', 'v2', { expectedVersion: 'v999_1_nobody' }), (e) => {
+      assert.ok(isRingkvError(e, ErrorCode.Conflict), String(e));
+      assert.equal(e.details['current_version'], p.version);
+      return true;
+    });
+    // The conditional write with the right version applies.
+    const p2 = await c.put('cas', 'v2', { expectedVersion: p.version });
+    assert.notEqual(p2.version, p.version);
+    await assert.rejects(c.put('big', new Uint8Array(1024 * 1024 + 1)), (e) => isRingkvError(e, ErrorCode.ValueTooLarge));
+  } finally {
+    c.close();
+  }
+});
+
+test('100 operations issued in one tick go out as one frame and reach the node as 100 ops', async () => {
+  const c = await RingkvClient.connect({ nodes: [address] });
+  try {
+    await c.get('warm-up'); // the connection is open, so the batch below is not split by the handshake
+    const putsBefore = await wsOps(node.port, 'put');
+    const framesBefore = c.stats().framesSent;
+    const results = await Promise.all(Array.from({ length: 100 }, (_, i) => c.put(`tick:${i}`, `v${i}`)));
+    assert.equal(results.length, 100);
+    assert.equal(c.stats().framesSent - framesBefore, 1, 'one frame');
+    assert.equal((await wsOps(node.port, 'put')) - putsBefore, 100, 'the node counted 100 puts');
+    const values = await Promise.all(Array.from({ length: 100 }, (_, i) => c.get(`tick:${i}`)));
+    values.forEach((v, i) => assert.ok(v.found && Buffer.from(v.value).toString() === `v${i}`));
+  } finally {
+    c.close();
+  }
+});
+
+test('a write retried with the same idempotency key is applied once', async () => {
+  const c = await RingkvClient.connect({ nodes: [address] });
+  try {
+    const first = await c.put('idem', 'x', { idempotencyKey: 'retry-me-1' });
+    // The retry of the same logical write (as after a timeout): same key, same value.
+    const retry = await c.put('idem', 'x', { idempotencyKey: 'retry-me-1' });
+    assert.equal(retry.version, first.version, 'the retry answers with the first application');
+    const g = await c.get('idem');
+    assert.ok(g.found && g.version === first.version, 'no second version was written');
+    // A new logical write (new key) does apply.
+    const next = await c.put('idem', 'y');
+    assert.notEqual(next.version, first.version);
+  } finally {
+    c.close();
+  }
+});
+
+test('ringkv put/get/del on the command line', async () => {
+  const env = { RINGKV_NODE: address };
+  const put = await runCli(['put', 'cli:k', 'hello world', '--ttl', '600'], env);
+  assert.equal(put.code, 0, put.stderr);
+  assert.match(put.stdout, /^v\d+_/);
+  const get = await runCli(['get', 'cli:k'], env);
+  assert.equal(get.code, 0, get.stderr);
+  assert.equal(get.stdout, 'hello world');
+  const json = await runCli(['get', 'cli:k', '--json', '--consistency', 'one'], env);
+  assert.equal(JSON.parse(json.stdout).value, 'hello world');
+  const del = await runCli(['del', 'cli:k'], env);
+  assert.equal(del.code, 0, del.stderr);
+  const gone = await runCli(['get', 'cli:k'], env);
+  assert.equal(gone.code, 1);
+  assert.match(gone.stderr, /not found/);
+  const usage = await runCli(['put', 'only-key'], env);
+  assert.notEqual(usage.code, 0);
+  assert.match(usage.stderr, /usage: ringkv put KEY VALUE/);
+});
