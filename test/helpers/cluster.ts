@@ -21,6 +21,7 @@ export interface ClusterSpec {
   deadAfterMs?: number;
   requestTimeoutMs?: number;
   vnodes?: number;
+  replicationFactor?: number;
 }
 
 export interface TestNode {
@@ -75,6 +76,7 @@ export class TestCluster {
       deadAfterMs: 2500,
       requestTimeoutMs: 2000,
       vnodes: 64,
+      replicationFactor: 3,
       ...spec,
     };
     this.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ringkv-cluster-'));
@@ -116,6 +118,7 @@ export class TestCluster {
       '--dead-after-ms', String(s.deadAfterMs),
       '--request-timeout-ms', String(s.requestTimeoutMs),
       '--vnodes', String(s.vnodes),
+      '--replication', String(s.replicationFactor),
     ];
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     n.proc = proc;
