@@ -1,0 +1,70 @@
+// Proves the client's routing table: built from a cluster status with src/ring (so the client's
+// preference lists are the nodes' own), rebuilt only when ring_version changes, failed or dead
+// nodes moved behind the live replicas, and a status whose tokens src/ring would not derive
+// refused rather than routed by.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Topology } from '../../../src/client/topology';
+import { parseClusterStatus } from '../../../src/client/cluster_status';
+import { keyToken, nodeTokens, Ring, tokenToString } from '../../../src/ring';
+import type { ClusterStatus, NodeStatus } from '../../../src/coordinator/types';
+import { isRingkvError, ErrorCode } from '../../../src/errors';
+
+function status(ids: string[], version: number, statuses: Record<string, NodeStatus> = {}): ClusterStatus {
+  return {
+    nodes: ids.map((id, i) => ({ id, address: `127.0.0.1:${9000 + i}`, status: statuses[id] ?? 'healthy', load: 0, tokens: nodeTokens(id, 16).map(tokenToString) })),
+    ring_version: version,
+    total_keys: 0,
+    replication_factor: 3,
+  };
+}
+
+const key = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+test('preference lists equal src/ring\'s for the same members', () => {
+  const t = new Topology(['127.0.0.1:9000'], 1000);
+  assert.equal(t.apply(status(['a', 'b', 'c', 'd'], 7)), true);
+  const ring = Ring.build(['a', 'b', 'c', 'd'].map((nodeId) => ({ nodeId, vnodes: 16 })), 7);
+  for (let i = 0; i < 200; i++) {
+    const k = key(`k${i}`);
+    assert.deepEqual(t.preferenceList(k), ring.preferenceList(keyToken(k), 3));
+    assert.deepEqual(t.candidates(k, 0).slice(0, 3).map((n) => n.id), ring.preferenceList(keyToken(k), 3));
+  }
+  assert.equal(t.ringVersion, 7);
+});
+
+test('the ring is rebuilt only when ring_version changes', () => {
+  const t = new Topology(['127.0.0.1:9000'], 1000);
+  assert.equal(t.apply(status(['a', 'b', 'c'], 1)), true);
+  assert.equal(t.apply(status(['a', 'b', 'c'], 1)), false);
+  assert.equal(t.apply(status(['a', 'b', 'c', 'd'], 2)), true);
+  const k = key('x');
+  assert.ok(['a', 'b', 'c', 'd'].includes(t.preferenceList(k)[0]!));
+  assert.equal(t.ringVersion, 2);
+});
+
+test('down-marked and dead nodes go behind the live replicas; marks expire', () => {
+  const t = new Topology(['127.0.0.1:9000'], 1000);
+  t.apply(status(['a', 'b', 'c'], 1));
+  const k = key('some-key');
+  const pref = t.preferenceList(k);
+  const primary = t.candidates(k, 0)[0]!;
+  t.markDown(primary.address, 0);
+  const during = t.candidates(k, 500).map((n) => n.id);
+  assert.deepEqual(during, [pref[1], pref[2], pref[0]]);
+  assert.deepEqual(t.candidates(k, 1500).map((n) => n.id), pref, 'the mark expired');
+  t.apply(status(['a', 'b', 'c'], 1, { [pref[1]!]: 'dead' }));
+  assert.deepEqual(t.candidates(k, 1500).map((n) => n.id), [pref[0], pref[2], pref[1]]);
+});
+
+test('a single node without tokens routes to the known nodes; bad statuses are refused', () => {
+  const t = new Topology(['127.0.0.1:9000'], 1000);
+  t.apply({ nodes: [{ id: 'solo', address: '127.0.0.1:9000', status: 'healthy', load: 0, tokens: [] }], ring_version: 0, total_keys: 0, replication_factor: 1 });
+  assert.equal(t.hasRing, false);
+  assert.deepEqual(t.candidates(key('k')).map((n) => n.id), ['solo']);
+  const forged = status(['a', 'b', 'c'], 3);
+  forged.nodes[0]!.tokens[0] = '12345';
+  assert.throws(() => new Topology(['x:1'], 1000).apply(forged), (e) => isRingkvError(e, ErrorCode.Internal));
+  assert.throws(() => parseClusterStatus('x:1', { nodes: [{ id: 'a', address: 'nope', status: 'healthy' }], ring_version: 1 }), (e) => isRingkvError(e, ErrorCode.MalformedFrame));
+  assert.throws(() => parseClusterStatus('x:1', { nodes: 'x' }), (e) => isRingkvError(e));
+});
