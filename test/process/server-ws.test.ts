@@ -1,0 +1,135 @@
+// Proves the binary WebSocket protocol against a real node process: batches of 32 mixed
+// operations, per-op errors beside good ops, malformed frames (random bytes, truncated
+// FlatBuffers, wrong types, text) answered with typed error frames on a connection that stays
+// usable, and a client that stops reading neither grows the node's memory without bound nor
+// stops it serving others.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { keyBytesMax } from '../../src/constants';
+import { WireErrorCode } from '../../src/protocol/client_codes';
+import { type ClientRequest, encodeRequestFrame } from '../../src/protocol/client_request';
+import { encodeResponseFrames } from '../../src/protocol/client_response';
+import { WsTestClient } from '../unit/server/ws_test_client';
+import { killAll, type NodeProcess, rssBytes, startNode, tempDir } from './server-harness';
+
+const bytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s));
+let node: NodeProcess;
+let dir: string;
+
+before(async () => {
+  dir = tempDir('ws');
+  node = await startNode(dir);
+});
+after(async () => {
+  await node?.stop();
+  await killAll();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('a batch of 32 puts then 32 gets round-trips, and HTTP sees the same data', async () => {
+  const c = await WsTestClient.connect(node.port);
+  const puts: ClientRequest[] = Array.from({ length: 32 }, (_, i) => ({ id: i, op: 'put', key: bytes(`ws:${i}`), value: bytes(`value-${i}`), consistency: 'QUORUM' }));
+  const pr = await c.call(puts);
+  for (let i = 0; i < 32; i++) {
+    assert.equal(pr.get(i)!.status, 'ok');
+    assert.ok(pr.get(i)!.version!.length > 0);
+  }
+  const gets: ClientRequest[] = Array.from({ length: 32 }, (_, i) => ({ id: 100 + i, op: 'get', key: bytes(`ws:${i}`), consistency: 'ONE' }));
+  const gr = await c.call(gets);
+  for (let i = 0; i < 32; i++) {
+    const r = gr.get(100 + i)!;
+    assert.equal(Buffer.from(r.value!).toString(), `value-${i}`);
+    assert.equal(r.version, pr.get(i)!.version);
+    assert.ok(r.context !== undefined && r.context.byteLength > 0);
+  }
+  const h = (await (await fetch(`${node.url}/api/v1/keys/ws:7`)).json()) as { value: string };
+  assert.equal(Buffer.from(h.value, 'base64').toString(), 'value-7');
+  await c.close();
+});
+
+test('bad operations fail alone with typed errors; conditional writes and deletes work', async () => {
+  const c = await WsTestClient.connect(node.port);
+  const v1 = (await c.call([{ id: 1, op: 'put', key: bytes('cas'), value: bytes('a') }])).get(1)!.version!;
+  const r = await c.call([
+    { id: 2, op: 'put', key: new Uint8Array(keyBytesMax + 1), value: bytes('x') },
+    { id: 3, op: 'put', key: bytes('cas'), value: bytes('b'), expectedVersion: 'v0_0_nobody' },
+    { id: 4, op: 'put', key: bytes('cas'), value: bytes('c'), expectedVersion: v1 },
+    { id: 5, op: 'get', key: bytes('never-written') },
+  ]);
+  assert.equal(r.get(2)!.error, WireErrorCode.KeyTooLarge);
+  assert.equal(r.get(3)!.error, WireErrorCode.Conflict);
+  assert.equal(r.get(3)!.currentVersion, v1);
+  assert.equal(r.get(4)!.status, 'ok');
+  assert.equal(r.get(5)!.status, 'not_found');
+  const d = await c.call([{ id: 6, op: 'delete', key: bytes('cas') }]);
+  assert.equal(d.get(6)!.status, 'ok');
+  assert.ok(d.get(6)!.tombstoneExpiryMs! > Date.now());
+  assert.equal((await c.call([{ id: 7, op: 'get', key: bytes('cas') }])).get(7)!.status, 'not_found');
+  await c.close();
+});
+
+test('malformed frames get typed error frames and the same connection keeps working', async () => {
+  const c = await WsTestClient.connect(node.port);
+  const valid = encodeRequestFrame([{ id: 1, op: 'put', key: bytes('m'), value: bytes('v') }]);
+  let seed = 7;
+  const rnd = (): number => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) & 0xff;
+  const random = Uint8Array.from({ length: 300 }, rnd);
+  const wrongType = encodeResponseFrames([{ id: 1, status: 'ok', version: 'v', timestampMs: 1 }], 1 << 20)[0]!;
+  const cases: [string, Uint8Array | string, boolean][] = [
+    ['random bytes', random, true],
+    ['random bytes with the identifier', (() => { const r = random.slice(); r.set(bytes('RKV1'), 4); return r; })(), true],
+    ['truncated FlatBuffer', valid.slice(0, valid.length - 10), true],
+    ['one byte', new Uint8Array([0]), true],
+    ['empty', new Uint8Array(0), true],
+    ['text frame', 'hello', false],
+  ];
+  for (const [what, data, binary] of cases) {
+    const f = await c.rawExpectFrame(data, binary);
+    assert.notEqual(f.error, WireErrorCode.None, what);
+    assert.equal(f.error, binary ? WireErrorCode.MalformedFrame : WireErrorCode.TextFrame, what);
+  }
+  // A well-formed frame of the wrong table type: refused, or every op fails on its own.
+  const f = await c.rawExpectFrame(wrongType);
+  assert.ok(f.error === WireErrorCode.MalformedFrame || f.results.every((r) => r.status === 'error'));
+  const ok = await c.call([{ id: 9, op: 'put', key: bytes('m'), value: bytes('still') }]);
+  assert.equal(ok.get(9)!.status, 'ok');
+  assert.equal(c.closed, null);
+  await c.close();
+  const h = await fetch(`${node.url}/health`);
+  assert.equal(h.status, 200);
+});
+
+test('a client that stops reading does not grow node memory without bound, and others are served', async (t) => {
+  const big = new Uint8Array(256 * 1024).fill(5);
+  const other = await WsTestClient.connect(node.port);
+  await other.call([{ id: 1, op: 'put', key: bytes('bp'), value: big }]);
+  const rssBefore = rssBytes(node.proc.pid!);
+  const stalled = await WsTestClient.connect(node.port);
+  const sock = (stalled.ws as unknown as { _socket: { pause(): void } })._socket;
+  sock.pause();
+  // 600 frames of 8 GETs of 256 KiB: 1.2 GB of answers if the node buffered them all.
+  const frame = encodeRequestFrame(Array.from({ length: 8 }, (_, i) => ({ id: i, op: 'get' as const, key: bytes('bp') })));
+  let rssPeak = rssBefore;
+  for (let i = 0; i < 600 && stalled.closed === null; i++) {
+    stalled.sendRaw(frame);
+    if (i % 50 === 0) {
+      const r = await other.call([{ id: 1000 + i, op: 'get', key: bytes('bp') }], 20_000);
+      assert.equal(r.get(1000 + i)!.value!.byteLength, big.byteLength, 'another client is served meanwhile');
+      rssPeak = Math.max(rssPeak, rssBytes(node.proc.pid!));
+    }
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  rssPeak = Math.max(rssPeak, rssBytes(node.proc.pid!));
+  // Bounded: TCP buffers + uWS's 8 MiB + the 32 MiB send queue + in-flight answers, nowhere near 1.2 GB.
+  assert.ok(rssPeak - rssBefore < 512 * 1024 * 1024, `node RSS grew ${(rssPeak - rssBefore) >> 20} MiB`);
+  const m = await (await fetch(`${node.url}/metrics`)).text();
+  const gauge = (name: string): number => Number(new RegExp(`^ringkv_${name} (\\d+)$`, 'm').exec(m)?.[1] ?? -1);
+  t.diagnostic(`while stalled: ws_send_queue_bytes=${gauge('ws_send_queue_bytes')} ws_inflight_ops=${gauge('ws_inflight_ops')}`);
+  assert.ok(gauge('ws_send_queue_bytes') <= 32 * 1024 * 1024 + 4 * 1024 * 1024, 'send queue within its bound');
+  t.diagnostic(`RSS grew ${(rssPeak - rssBefore) >> 20} MiB; stalled connection closed by the node: ${JSON.stringify(stalled.closed)}`);
+  const r = await other.call([{ id: 9999, op: 'get', key: bytes('bp') }], 20_000);
+  assert.equal(r.get(9999)!.status, 'ok');
+  await stalled.close();
+  await other.close();
+});
