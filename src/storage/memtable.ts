@@ -12,11 +12,24 @@ const maxHeight = 16;
 export const memtableNodeOverheadBytes = 96;
 
 export class MemNode {
+  /** The token's two 32-bit halves: most comparisons end here, without a call into C++. */
+  readonly t0: number;
+  readonly t1: number;
   constructor(
     readonly sk: Buffer,
     public payload: Buffer,
     readonly next: (MemNode | null)[],
-  ) {}
+  ) {
+    this.t0 = sk.length >= 8 ? sk.readUInt32BE(0) : 0;
+    this.t1 = sk.length >= 8 ? sk.readUInt32BE(4) : 0;
+  }
+}
+
+/** Orders node before (<0), at (0) or after (>0) the sort key sk whose token halves are t0, t1. */
+function compareNode(n: MemNode, sk: Buffer, t0: number, t1: number): number {
+  if (n.t0 !== t0) return n.t0 < t0 ? -1 : 1;
+  if (n.t1 !== t1) return n.t1 < t1 ? -1 : 1;
+  return n.sk.compare(sk);
 }
 
 export class Memtable {
@@ -51,9 +64,11 @@ export class Memtable {
   private findGreaterOrEqual(sk: Buffer, fillPrev: boolean): MemNode | null {
     let x = this.head;
     let level = this.height - 1;
+    const t0 = sk.readUInt32BE(0);
+    const t1 = sk.readUInt32BE(4);
     for (;;) {
       const next = x.next[level] ?? null;
-      if (next !== null && next.sk.compare(sk) < 0) {
+      if (next !== null && compareNode(next, sk, t0, t1) < 0) {
         x = next;
       } else {
         if (fillPrev) this.prev[level] = x;
