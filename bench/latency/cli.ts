@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { consistencyLevels, type ConsistencyLevel } from '../../src/coordinator/types';
 import { ErrorCode, RingkvError } from '../../src/errors';
 import type { OpenLoopResult } from './open_loop';
-import { redisServerPath, startRedis, startRingkvNode, type RedisFsync, type ServerProcess } from './processes';
+import { redisServerPath, startRedis, startRingkvCluster, startRingkvNode, type RedisFsync, type ServerProcess } from './processes';
 import { RedisTarget } from './redis_target';
 import { appendMarkdown, latencyTable, sweepTable, writeComparisonSvg, writeRunFiles, type RunRow, type SweepRow } from './report';
 import { RingkvTarget } from './ringkv_target';
@@ -34,6 +34,7 @@ options:
                          ONE,QUORUM,ALL (cluster)
   --node HOST:PORT                               use this running ringkv node instead of starting one
   --cluster LIST                                 use this running cluster (host:port,...) as well
+  --cluster-nodes N      0                       start a local cluster of N nodes and measure it too
   --records N            10000                   records loaded before the runs (1 KiB values)
   --rate N                                       measure at this rate only (no sweep)
   --sweep-start N        500                     first rate of the sweep (ops/s)
@@ -74,6 +75,7 @@ interface Args {
   consistency: ConsistencyLevel[] | null;
   node: string | null;
   cluster: string[] | null;
+  clusterNodes: number;
   records: number;
   rate: number | null;
   sweepStart: number;
@@ -117,6 +119,7 @@ export function parseBenchArgs(argv: string[]): Args | null {
       consistency: { type: 'string' },
       node: { type: 'string' },
       cluster: { type: 'string' },
+      'cluster-nodes': { type: 'string' },
       records: { type: 'string' },
       rate: { type: 'string' },
       'sweep-start': { type: 'string' },
@@ -155,6 +158,7 @@ export function parseBenchArgs(argv: string[]): Args | null {
     consistency: cl as ConsistencyLevel[] | null,
     node: values.node ?? null,
     cluster: list(values.cluster),
+    clusterNodes: num('cluster-nodes', values['cluster-nodes'], 0, 0, 16),
     records: num('records', values.records, 10_000, 1, 10_000_000),
     rate: values.rate === undefined ? null : num('rate', values.rate, 0, 1, 10_000_000),
     sweepStart: num('sweep-start', values['sweep-start'], 500, 1, 10_000_000),
@@ -224,14 +228,21 @@ export async function runLatencyCli(argv: string[]): Promise<number> {
         const addr = address;
         plans.push({ name: `ringkv-1node-${level}`, system: 'ringkv', server: addr, open: () => RingkvTarget.open(`ringkv-1node-${level}`, [addr], level, a.timeoutMs) });
       }
-      if (a.cluster !== null) {
-        const nodes = a.cluster;
+      let clusterNodes = a.cluster;
+      if (clusterNodes === null && a.clusterNodes > 0) {
+        log(`starting a ${a.clusterNodes}-node cluster (sync mode ${a.ringkvSyncMode})...`);
+        const cl = await startRingkvCluster(a.clusterNodes, { syncMode: a.ringkvSyncMode, ...(a.ringkvShards !== null && { shards: a.ringkvShards }) });
+        started.push(...cl);
+        clusterNodes = cl.map((x) => x.address);
+      }
+      if (clusterNodes !== null) {
+        const nodes = clusterNodes;
         for (const level of a.consistency ?? consistencyLevels) {
           const name = `ringkv-${nodes.length}node-${level}`;
           plans.push({ name, system: 'ringkv', server: nodes.join(','), open: () => RingkvTarget.open(name, nodes, level, a.timeoutMs) });
         }
       } else {
-        notes.push('3-node cluster: not measured in this run (no --cluster given).');
+        notes.push('Cluster: not measured in this run (no --cluster or --cluster-nodes given).');
       }
     }
     if (a.targets.includes('redis')) {

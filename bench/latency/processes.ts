@@ -114,6 +114,53 @@ export async function startRingkvNode(opts: RingkvNodeOptions = {}): Promise<Ser
   };
 }
 
+function clusterHealthy(port: number, n: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/api/v1/cluster/status', timeout: 1000 }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => {
+        try {
+          const s = JSON.parse(body) as { nodes: Array<{ status: string; tokens: string[] }> };
+          resolve(s.nodes.length === n && s.nodes.every((x) => x.status === 'healthy' && x.tokens.length > 0));
+        } catch {
+          resolve(false);
+        }
+      });
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => req.destroy());
+  });
+}
+
+/**
+ * Starts `n` nodes as one cluster (node 0 is every node's seed) and waits until every node sees
+ * all of them healthy with tokens. Stopping the returned handles stops the nodes.
+ */
+export async function startRingkvCluster(n: number, opts: Omit<RingkvNodeOptions, 'port' | 'extraArgs' | 'nodeId'>): Promise<ServerProcess[]> {
+  const ports = await Promise.all(Array.from({ length: n }, async () => [await freePort(), await freePort()] as const));
+  const seed = `127.0.0.1:${ports[0]![0]}:${ports[0]![1]}`;
+  const nodes: ServerProcess[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      nodes.push(
+        await startRingkvNode({ ...opts, port: ports[i]![0], nodeId: `node-${i}`, extraArgs: ['--peer-port', String(ports[i]![1]), '--seeds', seed] }),
+      );
+    }
+    const deadline = Date.now() + startTimeoutMs;
+    for (;;) {
+      const ok = await Promise.all(nodes.map((x) => clusterHealthy(x.port, n)));
+      if (ok.every(Boolean)) break;
+      if (Date.now() > deadline) throw new RingkvError(ErrorCode.Timeout, `cluster of ${n} did not converge within ${startTimeoutMs} ms`);
+      await sleep(200);
+    }
+    return nodes;
+  } catch (err) {
+    for (const x of nodes) await x.stop().catch(() => undefined);
+    throw err;
+  }
+}
+
 export type RedisFsync = 'always' | 'everysec' | 'no';
 
 export function redisServerPath(): string | null {
