@@ -162,3 +162,5 @@ export const clientFrameBytesTarget = 4 * 1024 * 1024;
 assert(clientAttemptTimeoutMsDefault > requestTimeoutMsDefault, 'the client must outwait the node timeout');
 assert(clientQueuedOpsPerConnectionMax >= wsInflightOpsPerConnectionMax, 'the client queue must hold what the node accepts in flight');
 assert(clientFrameBytesTarget < wsFrameBytesMax, 'client frames must stay under the node frame limit');
+/** Share of cluster reads that ask every live replica (and so read-repair all of them). */
+export const readRepairChanceDefault = 0.1;

@@ -199,7 +199,9 @@ function progress(label: string, rate: number, expected: number) {
 
 function machineLine(): string {
   const cpus = os.cpus();
-  return `${os.type()} ${os.release()}, ${cpus.length} x ${cpus[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  const load = os.loadavg().map((x) => x.toFixed(1)).join(' / ');
+  // The load average says how much else was running: on a shared box it explains most of the noise.
+  return `${os.type()} ${os.release()}, ${cpus.length} x ${cpus[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}; load average (1/5/15 min) at the end: ${load}`;
 }
 
 export async function runLatencyCli(argv: string[]): Promise<number> {

@@ -26,6 +26,7 @@ export const clusterStartFlags = {
   'dead-after-ms': { type: 'string' },
   'hinted-handoff': { type: 'string' },
   'request-timeout-ms': { type: 'string' },
+  'read-repair-chance': { type: 'string' },
 } as const;
 
 export const clusterStartHelp = `
@@ -42,6 +43,7 @@ cluster options (a node runs in cluster mode when --seeds is given; it may name 
   --dead-after-ms N                        ${deadAfterMsDefault}
   --hinted-handoff on|off                  on          keep writes for down replicas as hints
   --request-timeout-ms N                   ${clusterDefaults.requestTimeoutMs}        default request timeout
+  --read-repair-chance P                   ${clusterDefaults.readRepairChance}         share of reads that ask every replica (0..1)
 `;
 
 type FlagValues = Partial<Record<keyof typeof clusterStartFlags, string>>;
@@ -79,6 +81,9 @@ export function parseClusterFlags(values: FlagValues, env: NodeJS.ProcessEnv, ba
   const deadAfterMs = int('dead-after-ms', deadAfterMsDefault, 30, 7_200_000);
   if (suspectAfterMs <= gossipIntervalMs) throw usageError('--suspect-after-ms must exceed --gossip-interval-ms');
   if (deadAfterMs <= suspectAfterMs) throw usageError('--dead-after-ms must exceed --suspect-after-ms');
+  const chanceText = values['read-repair-chance'];
+  const readRepairChance = chanceText === undefined ? clusterDefaults.readRepairChance : Number(chanceText);
+  if (!(readRepairChance >= 0 && readRepairChance <= 1) || (chanceText !== undefined && !/^[0-9.]+$/.test(chanceText))) throw usageError(`--read-repair-chance must be a number in 0..1, not "${chanceText}"`);
   return {
     ...(base.nodeId !== undefined && { nodeId: base.nodeId }),
     host: base.host,
@@ -94,6 +99,7 @@ export function parseClusterFlags(values: FlagValues, env: NodeJS.ProcessEnv, ba
     hintedHandoff: hh === 'on',
     hintReplayIntervalMs: Math.max(10, Math.min(clusterDefaults.hintReplayIntervalMs, gossipIntervalMs * 2)),
     requestTimeoutMs: int('request-timeout-ms', clusterDefaults.requestTimeoutMs, 1, 600_000),
+    readRepairChance,
   };
 }
 
@@ -113,7 +119,8 @@ options:
   --sync-mode MODE          batch       always | batch | none
   --wait-ms N               30000       how long to wait for gossip to converge
   any cluster option of \`ringkv start\` (--replication, --conflict-mode, --gossip-interval-ms,
-  --suspect-after-ms, --dead-after-ms, --vnodes, --hinted-handoff) is passed to every node.
+  --suspect-after-ms, --dead-after-ms, --vnodes, --hinted-handoff, --read-repair-chance) is passed
+  to every node.
 `;
 
 function getJson(port: number, urlPath: string, timeoutMs: number): Promise<unknown> {
@@ -188,7 +195,7 @@ export const command: CliCommand = {
     const dataDir = path.resolve(values['data-dir'] ?? 'cluster');
     const bin = path.resolve(__dirname, '..', '..', '..', 'bin', 'ringkv.js');
     const passThrough: string[] = [];
-    for (const flag of ['vnodes', 'replication', 'conflict-mode', 'gossip-interval-ms', 'suspect-after-ms', 'dead-after-ms', 'hinted-handoff', 'request-timeout-ms', 'sync-mode'] as const) {
+    for (const flag of ['vnodes', 'replication', 'conflict-mode', 'gossip-interval-ms', 'suspect-after-ms', 'dead-after-ms', 'hinted-handoff', 'request-timeout-ms', 'read-repair-chance', 'sync-mode'] as const) {
       const v = values[flag];
       if (v !== undefined) passThrough.push(`--${flag}`, v);
     }

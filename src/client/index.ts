@@ -1,4 +1,17 @@
 // The public surface of `ringkv/client`.
+//
+//   import { RingkvClient } from 'ringkv/client';
+//   const c = await RingkvClient.connect({ nodes: ['127.0.0.1:7000'] });
+//   const { version } = await c.put('user:1', 'alice', { consistency: 'QUORUM', ttlSeconds: 3600 });
+//   const r = await c.get('user:1');            // { found, value, version, siblings, context, node }
+//   if (r.found) await c.put('user:1', 'bob', { context: r.context });   // supersedes what was read
+//   await c.put('user:1', 'carol', { expectedVersion: version });        // RKV_ERR_CONFLICT if stale
+//   const entries = await c.batch([{ op: 'get', key: 'a' }, { op: 'delete', key: 'b' }]);
+//   c.close();
+//
+// Errors are RingkvErrors with stable codes (RKV_ERR_CONFLICT, RKV_ERR_UNAVAILABLE, ...). Writes
+// carry an idempotency key, so the client's retries (next replica, after a timeout or a dead
+// node) never apply a write twice. A batch is not atomic: each entry succeeds or fails alone.
 export { RingkvClient, type ClientOptions } from './client';
 export type {
   BatchEntry,

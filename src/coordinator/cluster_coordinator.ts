@@ -364,18 +364,44 @@ export class ClusterCoordinator implements Coordinator {
       throw this.count(e as RingkvError);
     }
     this.counters.coordinatedReads++;
+    // Ask only as many replicas as the level needs (this node first, it costs no network hop),
+    // and another one for each that fails; with probability readRepairChance ask every live
+    // replica, so replicas outside the usual read set are compared and repaired too (Cassandra's
+    // read_repair_chance). Asking all N on every read would triple the work of a ONE read.
+    const ordered = up.includes(this.nodeId) ? [this.nodeId, ...up.filter((id) => id !== this.nodeId)] : up;
+    const askAll = needed === up.length || this.o.random() < this.o.readRepairChance;
+    const spare = askAll ? [] : ordered.slice(needed);
     const answers: ReplicaAnswer[] = [];
     const tally = new QuorumTally(needed, up.length);
-    const calls = up.map(async (id) => {
-      const record = await this.replicas.read(id, key, Math.max(1, deadline - Date.now()));
-      answers.push({ nodeId: id, siblings: siblingsOf(record) });
+    const calls: Promise<void>[] = [];
+    const decision = await new Promise<Decision>((resolve) => {
+      const timer = setTimeout(() => resolve('timeout'), Math.max(0, deadline - Date.now()));
+      const settle = (state: ReturnType<QuorumTally['ok']>) => {
+        if (state === 'waiting') return;
+        clearTimeout(timer);
+        resolve(state);
+      };
+      const ask = (id: string) => {
+        const call = this.replicas.read(id, key, Math.max(1, deadline - Date.now())).then((record) => {
+          answers.push({ nodeId: id, siblings: siblingsOf(record) });
+        });
+        calls.push(call);
+        call.then(
+          () => settle(tally.ok()),
+          () => {
+            const next = spare.shift();
+            if (next !== undefined && Date.now() < deadline) ask(next);
+            settle(tally.fail());
+          },
+        );
+      };
+      for (const id of askAll ? ordered : ordered.slice(0, needed)) ask(id);
     });
-    const decision = await decide(tally, calls, deadline);
     if (decision === 'timeout') throw this.count(tally.timeout(level, 'get', timeoutMs));
     if (decision === 'failed') throw this.count(tally.unavailable(level, 'get'));
     const merged = mergeAnswers(answers, this.o.conflictMode, Date.now());
     // Read repair once every replica asked has answered or failed (bounded by the deadline).
-    void Promise.allSettled(calls).then(() => this.readRepair(key, answers));
+    void Promise.allSettled([...calls]).then(() => this.readRepair(key, answers));
     return merged;
   }
 

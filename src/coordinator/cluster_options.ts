@@ -4,6 +4,7 @@ import {
   deadAfterMsDefault,
   gossipIntervalMsDefault,
   hintReplayIntervalMsDefault,
+  readRepairChanceDefault,
   replicationFactorDefault,
   requestTimeoutMsDefault,
   suspectAfterMsDefault,
@@ -31,6 +32,10 @@ export interface ClusterOptions {
   hintedHandoff: boolean;
   hintReplayIntervalMs: number;
   requestTimeoutMs: number;
+  /** Probability that a read asks every live replica instead of only the ones its level needs. */
+  readRepairChance: number;
+  /** Uniform in [0, 1); tests may fix it. */
+  random: () => number;
   log: (line: string) => void;
 }
 
@@ -44,6 +49,8 @@ export const clusterDefaults = {
   hintedHandoff: true,
   hintReplayIntervalMs: hintReplayIntervalMsDefault,
   requestTimeoutMs: requestTimeoutMsDefault,
+  readRepairChance: readRepairChanceDefault,
+  random: Math.random,
 };
 
 function bad(option: string, why: string): RingkvError {
@@ -63,4 +70,5 @@ export function validateClusterOptions(o: ClusterOptions): void {
   if (!(o.deadAfterMs > o.suspectAfterMs)) throw bad('deadAfterMs', 'must exceed suspectAfterMs');
   if (!(o.hintReplayIntervalMs >= 10)) throw bad('hintReplayIntervalMs', 'must be at least 10');
   if (!(o.requestTimeoutMs >= 1)) throw bad('requestTimeoutMs', 'must be positive');
+  if (!(o.readRepairChance >= 0 && o.readRepairChance <= 1)) throw bad('readRepairChance', 'must be in [0, 1]');
 }
