@@ -2,16 +2,20 @@
 // task to a chosen worker, so each shard is its own pool; the thread owns the shard's engine) and
 // the queue of requests waiting for it.
 //
-// Batching: while a batch is in flight, new requests wait in the queue; when it returns, up to
-// shardBatchOpsMax queued requests (and at most shardBatchBytesMax of payload) leave as ONE task.
-// One thread hop costs ~60-100 µs, so under load many requests share it, and the worker shares
-// one WAL write among them. With no batch in flight a request leaves at once (no added latency).
+// Batching: up to batchesInFlightMax batches (default shardBatchesInFlightMax = 2) are in flight;
+// while all are, new requests wait in the queue, and when one returns, up to shardBatchOpsMax
+// queued requests (and at most shardBatchBytesMax of payload) leave as ONE task. One thread hop
+// costs ~60-100 µs, so under load many requests share it, and the worker shares one WAL write
+// (and its fsync) among them. With a free slot a request leaves at once (no added latency). Two
+// in flight rather than one keeps the worker busy while a batch waits for its WAL sync and the
+// main thread decodes the previous answer; the worker keeps per-key order across them
+// (ShardCore applies a batch's writes before it awaits their durability).
 //
 // Back-pressure: more than shardQueueOpsMax queued requests is RKV_ERR_BUSY for the newcomer.
 // Timeouts: a request that has not left by its deadline is dropped from the queue; one in flight
 // is answered RKV_ERR_TIMEOUT (it may still be applied, as with any timeout).
 import type Piscina from 'piscina';
-import { shardBatchBytesMax, shardBatchOpsMax, shardQueueOpsMax } from '../constants';
+import { shardBatchBytesMax, shardBatchOpsMax, shardBatchesInFlightMax, shardQueueOpsMax } from '../constants';
 import { ErrorCode, RingkvError, assert } from '../errors';
 import { decodeResults, decodeScan, encodeRequests, opBytes } from './batch_codec';
 import type { ScannedEntry } from './batch_codec';
@@ -21,6 +25,8 @@ export interface ShardLimits {
   queueOpsMax: number;
   batchOpsMax: number;
   batchBytesMax: number;
+  /** Batch tasks in flight to the worker at once (the pool must allow as many concurrent tasks). */
+  batchesInFlightMax: number;
 }
 
 /** Observers of a shard's traffic (tests count tasks and check buffers are moved, not copied). */
@@ -33,6 +39,7 @@ export const defaultShardLimits: ShardLimits = {
   queueOpsMax: shardQueueOpsMax,
   batchOpsMax: shardBatchOpsMax,
   batchBytesMax: shardBatchBytesMax,
+  batchesInFlightMax: shardBatchesInFlightMax,
 };
 
 interface Pending {
@@ -62,7 +69,8 @@ export class ShardClient {
   private head = 0;
   /** Queued and not yet settled (timed-out entries leave this count at once). */
   private queued = 0;
-  private inFlight = false;
+  /** Batch tasks sent and not yet answered. */
+  private inFlight = 0;
   private closing = false;
   readonly counters: ShardClientCounters = { batchTasks: 0, opsSent: 0, busyRejections: 0, timeouts: 0 };
   private idleWaiters: (() => void)[] = [];
@@ -74,6 +82,7 @@ export class ShardClient {
     private readonly hooks: ShardClientHooks = {},
   ) {
     assert(limits.batchOpsMax >= 1 && limits.batchOpsMax <= limits.queueOpsMax, 'batchOpsMax must be 1..queueOpsMax');
+    assert(Number.isInteger(limits.batchesInFlightMax) && limits.batchesInFlightMax >= 1 && limits.batchesInFlightMax <= 8, 'batchesInFlightMax must be 1..8');
   }
 
   get queuedOps(): number {
@@ -138,13 +147,18 @@ export class ShardClient {
   }
 
   private pump(): void {
-    if (this.inFlight) return;
-    const batch = this.takeBatch();
-    if (batch.length === 0) {
-      this.notifyIdle();
-      return;
+    while (this.inFlight < this.limits.batchesInFlightMax) {
+      const batch = this.takeBatch();
+      if (batch.length === 0) {
+        this.notifyIdle();
+        return;
+      }
+      this.send(batch);
     }
-    this.inFlight = true;
+  }
+
+  private send(batch: Pending[]): void {
+    this.inFlight++;
     const ops = batch.map((p) => p.op);
     const buffer = encodeRequests(ops);
     this.counters.batchTasks++;
@@ -167,7 +181,7 @@ export class ShardClient {
         for (const p of batch) this.settle(p, null, e);
       })
       .finally(() => {
-        this.inFlight = false;
+        this.inFlight--;
         this.pump();
       });
   }
@@ -181,7 +195,7 @@ export class ShardClient {
   }
 
   private notifyIdle(): void {
-    if (this.inFlight || this.queued > 0) return;
+    if (this.inFlight > 0 || this.queued > 0) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();
@@ -189,7 +203,7 @@ export class ShardClient {
 
   /** Resolves when nothing is queued or in flight. */
   drain(): Promise<void> {
-    if (!this.inFlight && this.queued === 0) return Promise.resolve();
+    if (this.inFlight === 0 && this.queued === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 

@@ -1,9 +1,14 @@
 // What a shard worker does with its engine, apart from Piscina so tests can drive it in-process:
 // executes a batch of key operations against one StorageEngine. The worker thread is the only
-// owner of the engine, and batches run one at a time, so each op's read-reconcile-write is atomic
-// per key without locks. Within a batch, ops see the writes of earlier ops (an overlay), all the
-// batch's writes go to the engine together (one WAL record per shardStorageWriteBytesMax, so the
-// batch shares its fsyncs), and every op is answered only after that write is durable.
+// owner of the engine, and a batch's read-reconcile-write runs without yielding, so each op is
+// atomic per key without locks. Within a batch, ops see the writes of earlier ops (an overlay),
+// all the batch's writes go to the engine together (one WAL record per shardStorageWriteBytesMax,
+// so the batch shares its fsyncs), and every op is answered only after that write is durable.
+//
+// Several batches may be in flight (the client pipelines them): a batch's writes are handed to
+// the engine before it awaits their durability, and until that write completes its key states
+// (and idempotent replies) stay in `unsettled`, so a later batch builds on them even if the
+// engine queued the write behind a stall. The order of writes to a key is the order of batches.
 //
 // If a storage write fails, every op of the batch fails with that error (some of them may have
 // been applied, as after a timeout). Per-op errors (If-Match conflict, a bad context, a corrupt
@@ -50,8 +55,17 @@ function keyString(key: Uint8Array): string {
   return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
 }
 
+interface Reply {
+  version: string;
+  timestampMs: number;
+}
+
 export class ShardCore {
   private readonly idempotency: IdempotencyCache;
+  /** Key states written by batches whose storage write has not completed, newest per key. */
+  private readonly unsettled = new Map<string, KeyState>();
+  /** Idempotent replies of those batches, by slot. */
+  private readonly unsettledReplies = new Map<string, Reply>();
   private readonly now: () => number;
   readonly counters: ShardCoreCounters = { opsApplied: 0, batches: 0, idempotentReplays: 0, siblingsDropped: 0 };
 
@@ -71,11 +85,11 @@ export class ShardCore {
     const now = this.now();
     const overlay = new Map<string, KeyState>();
     const writes = new Map<string, StorageEntry>();
-    const remembered = new Map<string, { version: string; timestampMs: number }>();
+    const remembered = new Map<string, Reply>();
     const results: OpResult[] = [];
 
     const stateOf = (key: Uint8Array, ks: string): KeyState => {
-      const cached = overlay.get(ks);
+      const cached = overlay.get(ks) ?? this.unsettled.get(ks);
       if (cached !== undefined) return cached;
       const entry = this.engine.getSync(key);
       const state: KeyState =
@@ -111,11 +125,23 @@ export class ShardCore {
       }
     }
 
+    // Publish this batch's states before the first await: a batch arriving meanwhile must see them.
+    const published: [string, KeyState][] = [];
+    for (const ks of writes.keys()) {
+      const state = overlay.get(ks)!;
+      this.unsettled.set(ks, state);
+      published.push([ks, state]);
+    }
+    for (const [slot, reply] of remembered) this.unsettledReplies.set(slot, reply);
     try {
       await this.writeAll([...writes.values()]);
     } catch (err) {
       const error = toWireError(err);
       return ops.map(() => ({ ok: false, error }));
+    } finally {
+      // A later batch may have replaced a state with its own: only this batch's own go.
+      for (const [ks, state] of published) if (this.unsettled.get(ks) === state) this.unsettled.delete(ks);
+      for (const [slot, reply] of remembered) if (this.unsettledReplies.get(slot) === reply) this.unsettledReplies.delete(slot);
     }
     for (const [slot, result] of remembered) this.idempotency.remember(slot, result, now);
     this.counters.batches++;
@@ -129,14 +155,14 @@ export class ShardCore {
     now: number,
     stateOf: (key: Uint8Array, ks: string) => KeyState,
     store: (key: Uint8Array, ks: string, siblings: StoredSibling[]) => WireRecord,
-    remembered: Map<string, { version: string; timestampMs: number }>,
+    remembered: Map<string, Reply>,
   ): OpResult {
     if (!Number.isInteger(op.ttlSeconds) || op.ttlSeconds < 0 || op.ttlSeconds > ttlSecondsMax) {
       throw new RingkvError(ErrorCode.InvalidArgument, `ttl must be 0..${ttlSecondsMax} seconds`);
     }
     const slot = op.idempotencyKey === null ? null : IdempotencyCache.slotKey(op.idempotencyKey, op.key);
     if (slot !== null) {
-      const prior = remembered.get(slot) ?? this.idempotency.get(slot, now);
+      const prior = remembered.get(slot) ?? this.unsettledReplies.get(slot) ?? this.idempotency.get(slot, now);
       if (prior !== null && prior !== undefined) {
         this.counters.idempotentReplays++;
         const record = op.returnRecord ? stateOf(op.key, ks).record : null;
@@ -182,21 +208,27 @@ export class ShardCore {
     return { ok: true, op: 'apply', changed: true };
   }
 
-  /** Writes in chunks that each fit one WAL record; in order, so a later chunk never lands first. */
-  private async writeAll(entries: StorageEntry[]): Promise<void> {
+  /**
+   * Writes in chunks that each fit one WAL record. Every chunk is handed to the engine before
+   * any is awaited: the engine applies (or queues) writes in call order, so a later chunk never
+   * lands first and a later batch's write never lands before this one's.
+   */
+  private writeAll(entries: StorageEntry[]): Promise<unknown> {
+    const pending: Promise<void>[] = [];
     let chunk: StorageEntry[] = [];
     let bytes = 0;
     for (const e of entries) {
       const size = e.key.length + e.value.length + e.versionVector.length + 32;
       if (chunk.length > 0 && (bytes + size > shardStorageWriteBytesMax || chunk.length >= storageBatchEntriesMax)) {
-        await this.engine.write(chunk);
+        pending.push(this.engine.write(chunk));
         chunk = [];
         bytes = 0;
       }
       chunk.push(e);
       bytes += size;
     }
-    if (chunk.length > 0) await this.engine.write(chunk);
+    if (chunk.length > 0) pending.push(this.engine.write(chunk));
+    return Promise.all(pending);
   }
 
   async scan(req: ScanRequest): Promise<ScannedEntry[]> {

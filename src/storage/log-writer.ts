@@ -1,9 +1,10 @@
 // Appends records to one WAL segment and makes them durable per the sync mode. Group commit: a
 // record is written at once (one write(2) into the page cache, so readers of the file and a
 // crash of this process both see it), and its promise waits for an fdatasync that covers it.
-// In 'batch' mode the first waiter arms a timer of walBatchWindowMs, so writers arriving inside
-// the window share one fdatasync; in 'always' a sync starts as soon as none is running (writers
-// that arrive during a sync share the next one, so every write is still synced before its ack).
+// In 'batch' mode with a window > 0 the first waiter arms a timer of walBatchWindowMs, so
+// writers arriving inside the window share one fdatasync; in 'always' (and 'batch' with the
+// default window of 0) a sync starts as soon as none is running (writers that arrive during a
+// sync share the next one, so every write is still synced before its ack).
 // The sync runs in the libuv pool (fs.fdatasync callback) so the shard keeps taking requests.
 import * as fs from 'node:fs';
 import { ErrorCode, RingkvError, assert } from '../errors';

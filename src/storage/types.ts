@@ -4,9 +4,11 @@
 
 /**
  * When a write is acknowledged relative to the disk:
- * - 'always': the WAL is fdatasync'ed before write() resolves; no waiting window.
- * - 'batch' (default): group commit; writes arriving within walBatchWindowMs share one fdatasync,
- *   and each write() resolves only after the sync that covers it.
+ * - 'always': the WAL is fdatasync'ed before write() resolves; a sync starts as soon as none is
+ *   running, and writes arriving during a sync share the next one. No waiting window.
+ * - 'batch' (default): group commit with a window: as 'always' when walBatchWindowMs is 0 (the
+ *   default); with a window, writes arriving within it share one fdatasync. Each write()
+ *   resolves only after the sync that covers it.
  * - 'none': write() resolves once the record is in the OS page cache (lost on power failure,
  *   kept on a process crash).
  */
@@ -30,7 +32,7 @@ export interface StorageOptions {
   /** Directory owned by this engine alone (created when missing). */
   dir: string;
   syncMode?: SyncMode;
-  /** Group-commit window for syncMode 'batch', 0..walBatchWindowMsMax. */
+  /** Group-commit window for syncMode 'batch', 0..walBatchWindowMsMax (default 0: see docs/wal-format.md). */
   walBatchWindowMs?: number;
   /** Memtable size that triggers a switch to a new memtable and a flush of the old one. */
   memtableBytes?: number;

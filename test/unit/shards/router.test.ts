@@ -57,14 +57,14 @@ test('many concurrent requests to one shard share few Piscina tasks; every batch
 });
 
 test('past shardQueueOpsMax queued requests a newcomer gets RKV_ERR_BUSY; the accepted ones complete', async () => {
-  const router = await ShardRouter.open({ dataDir: tempDir(), nodeId: 'A', shardCount: 1, storage: { syncMode: 'none' }, limits: { queueOpsMax: 4, batchOpsMax: 2 } });
+  const router = await ShardRouter.open({ dataDir: tempDir(), nodeId: 'A', shardCount: 1, storage: { syncMode: 'none' }, limits: { queueOpsMax: 4, batchOpsMax: 2, batchesInFlightMax: 2 } });
   try {
     const settled = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => router.write(put(`k${i}`, 'v'))));
     const busy = settled.filter((s) => s.status === 'rejected' && isRingkvError(s.reason, ErrorCode.Busy));
     const ok = settled.filter((s) => s.status === 'fulfilled');
     assert.equal(busy.length + ok.length, 20, 'nothing else happened');
-    assert.equal(ok.length, 5, 'one in flight plus four queued');
-    assert.equal(router.clients[0]!.counters.busyRejections, 15);
+    assert.equal(ok.length, 6, 'two batches of one in flight plus four queued');
+    assert.equal(router.clients[0]!.counters.busyRejections, 14);
   } finally {
     await router.close();
   }

@@ -72,3 +72,46 @@ test('one batch: later ops see earlier writes, duplicates of an idempotency key 
     await again.close();
   }
 });
+
+test('pipelined batches: a batch sees the writes of one still waiting for the engine, and keeps its order', async () => {
+  // Proves the unsettled overlay: the client keeps two batches in flight, and the engine may queue
+  // a write (a stall) before applying it. Here every engine write waits for a gate, so the second
+  // batch runs while the first one's write is not in the engine yet; it must still build on it.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rkv-core-'));
+  dirs.push(dir);
+  const real = await openStorage({ dir, syncMode: 'always' });
+  let open: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const applied: string[] = [];
+  const engine = new Proxy(real, {
+    get(target, prop, receiver) {
+      if (prop === 'write') {
+        return async (batch: Parameters<typeof real.write>[0]) => {
+          await gate;
+          applied.push(batch.map((e) => Buffer.from(e.key).toString()).join(','));
+          return target.write(batch);
+        };
+      }
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  const core = new ShardCore(engine, { nodeId: 'A', conflictMode: 'vclock', idempotencyKeysMax: 100, idempotencyTtlMs: 60_000 });
+  const first = core.execute([put('k', 'one'), put('i', 'x', { idempotencyKey: 'same' })]);
+  const second = core.execute([put('k', 'two'), { op: 'get', key: b('k') }, put('i', 'y', { idempotencyKey: 'same' }), put('j', 'j')]);
+  assert.equal(real.getSync(b('k')), null, 'the first write is still held at the gate');
+  open();
+  const [r1, r2] = await Promise.all([first, second]);
+  const w1 = ok<WriteDone>(r1[0]);
+  const w2 = ok<WriteDone>(r2[0]);
+  assert.match(w1.version, /^v1_/);
+  assert.match(w2.version, /^v2_/, 'the second batch saw the first batch\'s write');
+  assert.deepEqual(decodeSiblingSet(ok<GetDone>(r2[1]).record!).map((s) => Buffer.from(s.value).toString()), ['two']);
+  const i2 = ok<WriteDone>(r2[2]);
+  assert.equal(i2.replayed, true, 'the retry of an unsettled idempotent write is a replay');
+  assert.equal(i2.version, ok<WriteDone>(r1[1]).version);
+  assert.deepEqual(applied, ['k,i', 'k,j'], 'engine writes land in batch order');
+  assert.deepEqual(decodeSiblingSet(real.getSync(b('k'))!).map((s) => Buffer.from(s.value).toString()), ['two']);
+  assert.deepEqual(decodeSiblingSet(real.getSync(b('i'))!).map((s) => Buffer.from(s.value).toString()), ['x']);
+  await real.close();
+});
