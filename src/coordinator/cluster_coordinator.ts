@@ -14,9 +14,12 @@
 //               replicas get a hint on a stand-in instead (hints never count toward W);
 //   6 answer    after W acknowledgements; RKV_ERR_UNAVAILABLE when the rest cannot reach W,
 //               RKV_ERR_TIMEOUT {needed, answered} when the deadline passes first.
-// Read: ask every ALIVE replica, answer with the reconciliation of the first R answers (siblings
-// when concurrent); when all have answered (or timed out) merge everything and send the merged set
-// to replicas that lacked part of it (read repair), in the background and bounded.
+// Read: ask R ALIVE replicas (this node's own first: no network hop), and one more for each that
+// fails; with probability readRepairChance ask every ALIVE replica instead (Cassandra's
+// read_repair_chance), so replicas outside the usual read set get compared too. Answer with the
+// reconciliation of the first R answers (siblings when concurrent); when all asked have answered
+// (or timed out) merge everything and send the merged set to replicas that lacked part of it
+// (read repair), in the background and bounded.
 import * as os from 'node:os';
 import { readRepairsInflightMax, tombstoneGraceMsDefault } from '../constants';
 import { assert, ErrorCode, RingkvError } from '../errors';
@@ -77,6 +80,8 @@ export interface ClusterCounters {
   coordinatedWrites: number;
   forwardedWrites: number;
   coordinatedReads: number;
+  /** Replica reads this node asked for as coordinator (its own replica included). */
+  replicaReadsAsked: number;
   readRepairs: number;
   readRepairsDropped: number;
   readRepairFailures: number;
@@ -141,6 +146,7 @@ export class ClusterCoordinator implements Coordinator {
     coordinatedWrites: 0,
     forwardedWrites: 0,
     coordinatedReads: 0,
+    replicaReadsAsked: 0,
     readRepairs: 0,
     readRepairsDropped: 0,
     readRepairFailures: 0,
@@ -382,6 +388,7 @@ export class ClusterCoordinator implements Coordinator {
         resolve(state);
       };
       const ask = (id: string) => {
+        this.counters.replicaReadsAsked++;
         const call = this.replicas.read(id, key, Math.max(1, deadline - Date.now())).then((record) => {
           answers.push({ nodeId: id, siblings: siblingsOf(record) });
         });

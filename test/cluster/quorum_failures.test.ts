@@ -9,10 +9,24 @@ import { TestCluster, waitFor } from '../helpers/cluster';
 describe('3-node cluster, vector clocks, one node at a time failing', () => {
   let c: TestCluster;
   before(async () => {
-    c = await TestCluster.start({ nodes: 3, conflictMode: 'vclock', hintedHandoff: false });
+    c = await TestCluster.start({ nodes: 3, conflictMode: 'vclock', hintedHandoff: false, readRepairChance: 0 });
   });
   after(async () => {
     await c?.close();
+  });
+
+  test('a read asks only as many replicas as its level needs (read_repair_chance 0)', async () => {
+    // Proves the read fan-out: ONE asks 1 replica, QUORUM 2, ALL 3, counted at the coordinator,
+    // and every level still reads the value written at ALL.
+    assert.equal((await c.http(0, 'PUT', 'fanout', { body: 'x', consistency: 'ALL' })).status, 200);
+    for (const [level, replicas] of [['ONE', 1], ['QUORUM', 2], ['ALL', 3]] as const) {
+      const before = await c.metric(0, 'ringkv_replica_reads_asked');
+      for (let i = 0; i < 10; i++) {
+        const got = await c.http(0, 'GET', 'fanout', { consistency: level });
+        assert.equal(Buffer.from(String(got.body.value), 'base64').toString(), 'x', level);
+      }
+      assert.equal((await c.metric(0, 'ringkv_replica_reads_asked')) - before, 10 * replicas, `${level} asks ${replicas}`);
+    }
   });
 
   test('with one node stopped QUORUM works, ALL fails with needed/alive; after SIGCONT read repair heals it', async () => {

@@ -22,6 +22,8 @@ export interface ClusterSpec {
   requestTimeoutMs?: number;
   vnodes?: number;
   replicationFactor?: number;
+  /** Share of reads that ask every replica; the node's default when not given. */
+  readRepairChance?: number;
 }
 
 export interface TestNode {
@@ -65,7 +67,7 @@ export async function waitFor(what: string, pred: () => Promise<boolean> | boole
 export class TestCluster {
   readonly nodes: TestNode[] = [];
   readonly tmp: string;
-  readonly spec: Required<ClusterSpec>;
+  readonly spec: Required<Omit<ClusterSpec, 'readRepairChance'>> & Pick<ClusterSpec, 'readRepairChance'>;
 
   private constructor(spec: ClusterSpec) {
     this.spec = {
@@ -119,6 +121,7 @@ export class TestCluster {
       '--request-timeout-ms', String(s.requestTimeoutMs),
       '--vnodes', String(s.vnodes),
       '--replication', String(s.replicationFactor),
+      ...(s.readRepairChance === undefined ? [] : ['--read-repair-chance', String(s.readRepairChance)]),
     ];
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     n.proc = proc;
