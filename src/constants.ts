@@ -57,6 +57,18 @@ export const suspectAfterMsDefault = 30_000;
 export const deadAfterMsDefault = 60_000;
 export const hintsPerNodeMax = 100_000;
 
+// Anti-entropy (src/antientropy).
+/** Deepest Merkle tree: 4096 leaves, 32 KiB of leaf hashes per exchange. */
+export const merkleDepthMax = 12;
+/** How often a node syncs one of its token ranges with another replica of it (0 = never). */
+export const antiEntropyIntervalMsDefault = 10_000;
+/** Differing leaves repaired in one range sync; the rest wait for a later round. */
+export const antiEntropyLeavesPerSyncMax = 256;
+/** Entries in one range-scan page between nodes (or fewer: see rangeScanPageBytesMax). */
+export const rangeScanPageEntriesMax = 1_000;
+/** A range-scan page stops once it holds this many bytes of records. */
+export const rangeScanPageBytesMax = 8 * 1024 * 1024;
+
 assert(keyBytesMax < 65_536, 'key length must fit the uint16 key_length field');
 assert(valueBytesMax <= httpBodyBytesMax, 'an HTTP body must be able to carry the largest value');
 assert(wsFrameBytesMax > valueBytesMax + keyBytesMax, 'a WebSocket frame must be able to carry the largest entry');
@@ -132,6 +144,7 @@ export const idempotencyTtlMsDefault = 10 * 60 * 1000;
 assert(shardBatchBytesMax >= valueBytesMax + keyBytesMax + versionVectorBytesMax, 'a shard batch must carry the largest op');
 assert(shardStorageWriteBytesMax >= siblingsMax * valueBytesMax + versionVectorBytesMax, 'one storage write must carry the largest sibling set');
 assert(shardStorageWriteBytesMax < walRecordBytesMax, 'a shard storage write must fit one WAL record');
+assert(rangeScanPageBytesMax + shardStorageWriteBytesMax < internodeFrameBytesMax, 'a range-scan page (bound plus the one entry that crosses it) must fit one inter-node frame');
 
 // Front end (src/server, src/protocol).
 /** A response larger than this is split across several WebSocket frames (results matched by id). */

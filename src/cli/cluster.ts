@@ -27,6 +27,7 @@ export const clusterStartFlags = {
   'hinted-handoff': { type: 'string' },
   'request-timeout-ms': { type: 'string' },
   'read-repair-chance': { type: 'string' },
+  'anti-entropy-interval-ms': { type: 'string' },
 } as const;
 
 export const clusterStartHelp = `
@@ -44,6 +45,8 @@ cluster options (a node runs in cluster mode when --seeds is given; it may name 
   --hinted-handoff on|off                  on          keep writes for down replicas as hints
   --request-timeout-ms N                   ${clusterDefaults.requestTimeoutMs}        default request timeout
   --read-repair-chance P                   ${clusterDefaults.readRepairChance}         share of reads that ask every replica (0..1)
+  --anti-entropy-interval-ms N             ${clusterDefaults.antiEntropyIntervalMs}       how often one token range is Merkle-compared
+                                                       with another replica and synced (0 = off)
 `;
 
 type FlagValues = Partial<Record<keyof typeof clusterStartFlags, string>>;
@@ -100,6 +103,7 @@ export function parseClusterFlags(values: FlagValues, env: NodeJS.ProcessEnv, ba
     hintReplayIntervalMs: Math.max(10, Math.min(clusterDefaults.hintReplayIntervalMs, gossipIntervalMs * 2)),
     requestTimeoutMs: int('request-timeout-ms', clusterDefaults.requestTimeoutMs, 1, 600_000),
     readRepairChance,
+    antiEntropyIntervalMs: int('anti-entropy-interval-ms', clusterDefaults.antiEntropyIntervalMs, 0, 86_400_000),
   };
 }
 
@@ -119,8 +123,8 @@ options:
   --sync-mode MODE          batch       always | batch | none
   --wait-ms N               30000       how long to wait for gossip to converge
   any cluster option of \`ringkv start\` (--replication, --conflict-mode, --gossip-interval-ms,
-  --suspect-after-ms, --dead-after-ms, --vnodes, --hinted-handoff, --read-repair-chance) is passed
-  to every node.
+  --suspect-after-ms, --dead-after-ms, --vnodes, --hinted-handoff, --read-repair-chance,
+  --anti-entropy-interval-ms) is passed to every node.
 `;
 
 function getJson(port: number, urlPath: string, timeoutMs: number): Promise<unknown> {
@@ -195,7 +199,7 @@ export const command: CliCommand = {
     const dataDir = path.resolve(values['data-dir'] ?? 'cluster');
     const bin = path.resolve(__dirname, '..', '..', '..', 'bin', 'ringkv.js');
     const passThrough: string[] = [];
-    for (const flag of ['vnodes', 'replication', 'conflict-mode', 'gossip-interval-ms', 'suspect-after-ms', 'dead-after-ms', 'hinted-handoff', 'request-timeout-ms', 'read-repair-chance', 'sync-mode'] as const) {
+    for (const flag of ['vnodes', 'replication', 'conflict-mode', 'gossip-interval-ms', 'suspect-after-ms', 'dead-after-ms', 'hinted-handoff', 'request-timeout-ms', 'read-repair-chance', 'anti-entropy-interval-ms', 'sync-mode'] as const) {
       const v = values[flag];
       if (v !== undefined) passThrough.push(`--${flag}`, v);
     }

@@ -21,7 +21,8 @@
 // (or timed out) merge everything and send the merged set to replicas that lacked part of it
 // (read repair), in the background and bounded.
 import * as os from 'node:os';
-import { readRepairsInflightMax, tombstoneGraceMsDefault } from '../constants';
+import { localRangeReplica, localScanPage } from '../antientropy';
+import { merkleDepthMax, readRepairsInflightMax, tombstoneGraceMsDefault } from '../constants';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import { Membership, type MemberInfo, type MemberStatus } from '../membership';
 import type { InternodeMessage } from '../protocol/internode_codec';
@@ -30,6 +31,7 @@ import { InternodeServer } from '../protocol/internode_server';
 import { keyToken, tokenToString } from '../ring';
 import type { WireRecord } from '../shards/messages';
 import type { StoredSibling } from '../versioning';
+import { AntiEntropyRunner, remoteRangeReplica } from './anti_entropy';
 import { type ClusterOptions, validateClusterOptions } from './cluster_options';
 import { type LocalReplica, recordFromWire, recordToWire, ReplicaClient } from './cluster_replica';
 import { toGetResult } from './get_result';
@@ -139,6 +141,7 @@ export class ClusterCoordinator implements Coordinator {
   private readonly hints = new HintStore();
   private readonly replaying = new Set<string>();
   private hintTimer: NodeJS.Timeout | undefined;
+  private readonly antiEntropy: AntiEntropyRunner | null;
   private repairsInflight = 0;
   private keyEstimateCached = 0;
   private closed = false;
@@ -185,6 +188,24 @@ export class ClusterCoordinator implements Coordinator {
       },
     });
     this.replicas = new ReplicaClient(o.nodeId, local, this.membership, this.pool);
+    this.antiEntropy =
+      o.antiEntropyIntervalMs === 0
+        ? null
+        : new AntiEntropyRunner({
+            nodeId: o.nodeId,
+            intervalMs: o.antiEntropyIntervalMs,
+            replicationFactor: o.replicationFactor,
+            ring: () => this.membership.ring,
+            isAlive: (id) => this.membership.isAlive(id),
+            local: localRangeReplica(o.nodeId, local.ranges, o.requestTimeoutMs),
+            remote: (id) => {
+              const addr = this.membership.peerAddress(id);
+              return addr === undefined ? undefined : remoteRangeReplica(id, this.pool, addr, o.requestTimeoutMs);
+            },
+            keyEstimate: () => this.keyEstimateCached,
+            random: o.random,
+            log: o.log,
+          });
     this.server = new InternodeServer({ host: o.host, port: o.peerPort, handler: (req) => this.handle(req), log: o.log });
   }
 
@@ -198,6 +219,7 @@ export class ClusterCoordinator implements Coordinator {
       }, this.o.hintReplayIntervalMs);
       this.hintTimer.unref();
     }
+    this.antiEntropy?.start();
   }
 
   // ---- client operations --------------------------------------------------------------------
@@ -486,10 +508,29 @@ export class ClusterCoordinator implements Coordinator {
         if (req.hintFor !== undefined && req.hintFor !== this.nodeId) {
           siblingsOf(record); // refuse a record we could not decode later
           this.storeHint(req.hintFor, key, record);
-        } else {
-          await this.local.apply(key, record, req.timeoutMs ?? this.o.requestTimeoutMs);
+          return { kind: 'replicaWrite' };
         }
-        return { kind: 'replicaWrite' };
+        // `found` in the reply: the record changed what this replica stores.
+        const changed = await this.local.apply(key, record, req.timeoutMs ?? this.o.requestTimeoutMs);
+        return { kind: 'replicaWrite', found: changed };
+      }
+      case 'merkleLeaves': {
+        const depth = req.depth ?? 0;
+        if (!(depth <= merkleDepthMax)) throw new RingkvError(ErrorCode.InvalidArgument, `Merkle depth ${depth} over ${merkleDepthMax}`);
+        const m = await this.local.ranges.merkleLeaves({ from: req.rangeFrom!, to: req.rangeTo! }, depth);
+        return { kind: 'merkleLeaves', leaves: m.leaves, leafEntries: m.entries };
+      }
+      case 'rangeScan': {
+        const range = { from: req.rangeFrom!, to: req.rangeTo! };
+        if (req.after !== undefined && (req.after.token < range.from || req.after.token > range.to)) {
+          throw new RingkvError(ErrorCode.InvalidArgument, 'range-scan cursor outside its range');
+        }
+        const page = await localScanPage(this.local.ranges, range, req.after ?? null);
+        return {
+          kind: 'rangeScan',
+          entries: page.entries.map((e) => ({ key: e.key, record: e.record.versionVector, value: e.record.value, tombstone: e.record.tombstone })),
+          more: page.more,
+        };
       }
       case 'forward': {
         const key = this.requireKey(req);
@@ -549,6 +590,7 @@ export class ClusterCoordinator implements Coordinator {
       ...this.membership.stats(),
       ...this.pool.stats(),
       ...h,
+      ...(this.antiEntropy?.counters ?? {}),
       readRepairs: this.counters.readRepairs,
     };
   }
@@ -558,6 +600,7 @@ export class ClusterCoordinator implements Coordinator {
     this.closed = true;
     this.membership.stop();
     if (this.hintTimer !== undefined) clearInterval(this.hintTimer);
+    await this.antiEntropy?.stop();
     await this.server.close();
     this.pool.close();
     await this.local.close();

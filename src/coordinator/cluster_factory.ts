@@ -8,7 +8,11 @@ import { localReplicaOf } from './cluster_replica';
 import { createLocalCoordinator } from './local_coordinator';
 
 /** Everything a cluster node needs beyond the single-node options; nodeId comes from the data dir. */
-export type ClusterNodeConfig = Omit<ClusterOptions, 'nodeId' | 'log' | 'random' | 'readRepairChance'> & { nodeId?: string; readRepairChance?: number };
+export type ClusterNodeConfig = Omit<ClusterOptions, 'nodeId' | 'log' | 'random' | 'readRepairChance' | 'antiEntropyIntervalMs'> & {
+  nodeId?: string;
+  readRepairChance?: number;
+  antiEntropyIntervalMs?: number;
+};
 
 export interface NodeCoordinatorOptions {
   dataDir: string;

@@ -1,6 +1,7 @@
 // Options of a cluster node's coordinator, validated at the boundary with messages that name the
 // option (the CLI turns flags into these).
 import {
+  antiEntropyIntervalMsDefault,
   deadAfterMsDefault,
   gossipIntervalMsDefault,
   hintReplayIntervalMsDefault,
@@ -34,6 +35,8 @@ export interface ClusterOptions {
   requestTimeoutMs: number;
   /** Probability that a read asks every live replica instead of only the ones its level needs. */
   readRepairChance: number;
+  /** How often this node syncs one of its token ranges with another replica (0 = never). */
+  antiEntropyIntervalMs: number;
   /** Uniform in [0, 1); tests may fix it. */
   random: () => number;
   log: (line: string) => void;
@@ -50,6 +53,7 @@ export const clusterDefaults = {
   hintReplayIntervalMs: hintReplayIntervalMsDefault,
   requestTimeoutMs: requestTimeoutMsDefault,
   readRepairChance: readRepairChanceDefault,
+  antiEntropyIntervalMs: antiEntropyIntervalMsDefault,
   random: Math.random,
 };
 
@@ -71,4 +75,5 @@ export function validateClusterOptions(o: ClusterOptions): void {
   if (!(o.hintReplayIntervalMs >= 10)) throw bad('hintReplayIntervalMs', 'must be at least 10');
   if (!(o.requestTimeoutMs >= 1)) throw bad('requestTimeoutMs', 'must be positive');
   if (!(o.readRepairChance >= 0 && o.readRepairChance <= 1)) throw bad('readRepairChance', 'must be in [0, 1]');
+  if (!(Number.isInteger(o.antiEntropyIntervalMs) && o.antiEntropyIntervalMs >= 0)) throw bad('antiEntropyIntervalMs', 'must be a non-negative integer (0 = off)');
 }

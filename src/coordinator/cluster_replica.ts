@@ -3,6 +3,7 @@
 // pair of calls, read and apply, so the quorum state machines never care where a replica lives.
 // Records travel as the versioning layer's encoding (a sibling set: versionVector + value +
 // tombstone flag), opaque to the transport.
+import type { RangeStore } from '../antientropy';
 import { ErrorCode, RingkvError } from '../errors';
 import type { Membership } from '../membership';
 import type { InternodeMessage } from '../protocol/internode_codec';
@@ -21,6 +22,8 @@ export interface LocalReplica {
   storageStats(): Promise<CoordinatorStats>;
   /** About how many keys this node stores (advertised through gossip for total_keys). */
   keyEstimate(): Promise<number>;
+  /** The token-range operations anti-entropy needs (the ShardRouter's). */
+  readonly ranges: RangeStore;
   close(): Promise<void>;
 }
 
@@ -32,6 +35,7 @@ export function localReplicaOf(lc: LocalCoordinator): LocalReplica {
     apply: (key, record, timeoutMs) => lc.router.apply(key, record, timeoutMs),
     storageStats: () => lc.stats(),
     keyEstimate: async () => (await lc.clusterStatus()).total_keys,
+    ranges: lc.router,
     close: () => lc.close(),
   };
 }

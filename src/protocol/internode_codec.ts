@@ -4,10 +4,11 @@
 // closed) instead of decoding into garbage. Decoded byte fields are copies, because the receive
 // buffer is reused and values may be transferred to shard workers.
 import { Builder, ByteBuffer } from 'flatbuffers';
-import { clusterNodesMax, internodeFrameBytesMax } from '../constants';
+import { clusterNodesMax, internodeFrameBytesMax, merkleDepthMax, rangeScanPageEntriesMax } from '../constants';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import type { MemberInfo, MemberStatus } from '../membership/types';
 import { type TableSpec, verifyFlatBuffer } from './flatbuffers_verifier';
+import { Entry } from './generated/internode/ringkv/internode/entry';
 import { Kind } from './generated/internode/ringkv/internode/kind';
 import { Member } from './generated/internode/ringkv/internode/member';
 import { Message } from './generated/internode/ringkv/internode/message';
@@ -29,15 +30,26 @@ const memberSpec: TableSpec = {
   fields: [str, str, u16, u16, u16, u64, u64, u8, u64, u32],
 };
 
+const entrySpec: TableSpec = {
+  name: 'Entry',
+  // key, record, value, tombstone
+  fields: [bytes, bytes, bytes, u8],
+};
+
 const messageSpec: TableSpec = {
   name: 'Message',
   // id, kind, is_reply, timeout_ms, members, key, record, found, hint_for, op, consistency, value,
   // ttl_seconds, if_match, context, idempotency_key, version, timestamp_ms, acks,
-  // tombstone_expiry_ms, error_code, error_message, error_details, record_tombstone, forwarded
-  fields: [u32, u8, u8, u32, { kind: 'tables', table: memberSpec, lengthMax: clusterNodesMax }, bytes, bytes, u8, str, u8, u8, bytes, u32, str, bytes, str, str, u64, u8, u64, str, str, str, u8, u8],
+  // tombstone_expiry_ms, error_code, error_message, error_details, record_tombstone, forwarded,
+  // range_from, range_to, depth, leaves, leaf_entries, has_after, after_token, after_key,
+  // entries, more
+  fields: [
+    u32, u8, u8, u32, { kind: 'tables', table: memberSpec, lengthMax: clusterNodesMax }, bytes, bytes, u8, str, u8, u8, bytes, u32, str, bytes, str, str, u64, u8, u64, str, str, str, u8, u8,
+    u64, u64, u8, { kind: 'bytes', lengthMax: 8 << merkleDepthMax }, u64, u8, u64, bytes, { kind: 'tables', table: entrySpec, lengthMax: rangeScanPageEntriesMax }, u8,
+  ],
 };
 
-export type InternodeKind = 'gossip' | 'replicaWrite' | 'replicaRead' | 'forward' | 'error' | 'ping';
+export type InternodeKind = 'gossip' | 'replicaWrite' | 'replicaRead' | 'forward' | 'error' | 'ping' | 'merkleLeaves' | 'rangeScan';
 export type InternodeOp = 'get' | 'put' | 'delete';
 
 const kindToWire: Record<InternodeKind, Kind> = {
@@ -47,6 +59,8 @@ const kindToWire: Record<InternodeKind, Kind> = {
   forward: Kind.Forward,
   error: Kind.Error,
   ping: Kind.Ping,
+  merkleLeaves: Kind.MerkleLeaves,
+  rangeScan: Kind.RangeScan,
 };
 const kindFromWire = new Map<number, InternodeKind>(Object.entries(kindToWire).map(([k, v]) => [v, k as InternodeKind]));
 const opToWire: Record<InternodeOp, Op> = { get: Op.Get, put: Op.Put, delete: Op.Delete };
@@ -83,11 +97,32 @@ export interface InternodeMessage {
   /** With `record`: the storage entry's tombstone flag. */
   recordTombstone?: boolean;
   forwarded?: boolean;
+  /** Anti-entropy: a token range, both ends inclusive. */
+  rangeFrom?: bigint;
+  rangeTo?: bigint;
+  /** MerkleLeaves: 2^depth leaves. */
+  depth?: number;
+  leaves?: BigUint64Array;
+  leafEntries?: number;
+  /** RangeScan: start after this (token, key). */
+  after?: { token: bigint; key: Uint8Array };
+  entries?: InternodeEntry[];
+  more?: boolean;
+}
+
+/** One entry of a RangeScan page. */
+export interface InternodeEntry {
+  key: Uint8Array;
+  record: Uint8Array;
+  value: Uint8Array;
+  tombstone: boolean;
 }
 
 function estimateSize(m: InternodeMessage): number {
   let size = 256 + (m.key?.byteLength ?? 0) + (m.record?.byteLength ?? 0) + (m.value?.byteLength ?? 0) + (m.context?.byteLength ?? 0);
   size += (m.members?.length ?? 0) * 128;
+  size += (m.leaves?.byteLength ?? 0) + (m.after?.key.byteLength ?? 0);
+  for (const e of m.entries ?? []) size += 32 + e.key.byteLength + e.record.byteLength + e.value.byteLength;
   return size;
 }
 
@@ -122,6 +157,31 @@ export function encodeInternode(m: InternodeMessage): Uint8Array {
     members = Message.createMembersVector(b, offs);
   }
   const vec = (x: Uint8Array | undefined) => (x === undefined ? 0 : b.createByteVector(x));
+  let entries = 0;
+  if (m.entries !== undefined) {
+    assert(m.entries.length <= rangeScanPageEntriesMax, 'too many entries in one range-scan page');
+    const offs = m.entries.map((e) => {
+      const key = b.createByteVector(e.key);
+      const record = b.createByteVector(e.record);
+      const value = b.createByteVector(e.value);
+      Entry.startEntry(b);
+      Entry.addKey(b, key);
+      Entry.addRecord(b, record);
+      Entry.addValue(b, value);
+      if (e.tombstone) Entry.addTombstone(b, true);
+      return Entry.endEntry(b);
+    });
+    entries = Message.createEntriesVector(b, offs);
+  }
+  let leaves = 0;
+  if (m.leaves !== undefined) {
+    assert(m.leaves.length <= 1 << merkleDepthMax, 'too many Merkle leaves');
+    const le = new Uint8Array(m.leaves.length * 8);
+    const view = new DataView(le.buffer);
+    m.leaves.forEach((h, i) => view.setBigUint64(8 * i, h, true));
+    leaves = b.createByteVector(le);
+  }
+  const afterKey = vec(m.after?.key);
   const s = (x: string | undefined) => (x === undefined ? 0 : b.createString(x));
   const key = vec(m.key);
   const record = vec(m.record);
@@ -161,6 +221,18 @@ export function encodeInternode(m: InternodeMessage): Uint8Array {
   if (errDetails) Message.addErrorDetails(b, errDetails);
   if (m.recordTombstone) Message.addRecordTombstone(b, true);
   if (m.forwarded) Message.addForwarded(b, true);
+  if (m.rangeFrom !== undefined) Message.addRangeFrom(b, m.rangeFrom);
+  if (m.rangeTo !== undefined) Message.addRangeTo(b, m.rangeTo);
+  if (m.depth) Message.addDepth(b, m.depth);
+  if (leaves) Message.addLeaves(b, leaves);
+  if (m.leafEntries) Message.addLeafEntries(b, BigInt(m.leafEntries));
+  if (m.after !== undefined) {
+    Message.addHasAfter(b, true);
+    Message.addAfterToken(b, m.after.token);
+    Message.addAfterKey(b, afterKey);
+  }
+  if (entries) Message.addEntries(b, entries);
+  if (m.more) Message.addMore(b, true);
   b.finish(Message.endMessage(b), internodeFileIdentifier);
   return b.asUint8Array();
 }
@@ -252,6 +324,39 @@ export function decodeInternode(frame: Uint8Array): InternodeMessage {
   if (errDetails) out.errorDetails = errDetails;
   if (msg.recordTombstone()) out.recordTombstone = true;
   if (msg.forwarded()) out.forwarded = true;
+  if (kind === 'merkleLeaves' || kind === 'rangeScan') {
+    out.rangeFrom = msg.rangeFrom();
+    out.rangeTo = msg.rangeTo();
+    if (out.rangeFrom > out.rangeTo) throw malformed('a token range must not wrap');
+  }
+  const depth = msg.depth();
+  if (depth) out.depth = depth;
+  const leaves = msg.leavesArray();
+  if (leaves !== null) {
+    if (leaves.byteLength % 8 !== 0) throw malformed('Merkle leaves are not a whole number of u64s');
+    const view = new DataView(leaves.buffer, leaves.byteOffset, leaves.byteLength);
+    out.leaves = new BigUint64Array(leaves.byteLength / 8);
+    for (let i = 0; i < out.leaves.length; i++) out.leaves[i] = view.getBigUint64(8 * i, true);
+  }
+  const leafEntries = num(msg.leafEntries());
+  if (leafEntries) out.leafEntries = leafEntries;
+  if (msg.hasAfter()) {
+    const key = copy(msg.afterKeyArray());
+    if (key === undefined || key.byteLength === 0) throw malformed('a range-scan cursor lacks its key');
+    out.after = { token: msg.afterToken(), key };
+  }
+  const entries = msg.entriesLength();
+  if (entries > 0) {
+    out.entries = [];
+    for (let i = 0; i < entries; i++) {
+      const e = msg.entries(i)!;
+      const key = copy(e.keyArray());
+      const record = copy(e.recordArray());
+      if (key === undefined || key.byteLength === 0 || record === undefined) throw malformed('a range-scan entry lacks its key or record');
+      out.entries.push({ key, record, value: copy(e.valueArray()) ?? new Uint8Array(0), tombstone: e.tombstone() });
+    }
+  }
+  if (msg.more()) out.more = true;
   return out;
 }
 

@@ -139,6 +139,23 @@ export class Ring {
     return out;
   }
 
+  /**
+   * The vnode ranges a node holds a replica of: every (previous token, token] whose preference
+   * list of `n` nodes includes `nodeId`, with its replicas. Anti-entropy walks these. The range
+   * of the first vnode wraps past the top of the ring (previous > token).
+   */
+  replicatedRanges(nodeId: string, n: number): Array<{ previous: bigint; token: bigint; replicas: string[] }> {
+    const out: Array<{ previous: bigint; token: bigint; replicas: string[] }> = [];
+    if (this.memberIndex(nodeId) < 0) return out;
+    const v = this.tokens.length;
+    for (let i = 0; i < v; i++) {
+      const token = this.tokens[i]!;
+      const replicas = this.preferenceList(token, n);
+      if (replicas.includes(nodeId)) out.push({ previous: this.tokens[(i + v - 1) % v]!, token, replicas });
+    }
+    return out;
+  }
+
   /** True when `members` describes the same nodes with the same vnode counts as this ring. */
   sameMembers(members: readonly RingMember[]): boolean {
     if (members.length !== this.members.length) return false;

@@ -3,8 +3,8 @@
 // - a batch: many key operations packed into ONE ArrayBuffer that is transferred (moved, not
 //   copied) to the worker, and one packed ArrayBuffer of results transferred back
 //   (batch_codec.ts has the byte layout);
-// - control tasks (open, scan, stats, flush, compact, close): small structured-clone objects,
-//   except the scan result which is packed and transferred like a batch.
+// - control tasks (open, scan, merkle, stats, flush, compact, close): small structured-clone
+//   objects, except the scan result which is packed and transferred like a batch.
 // Errors never cross as thrown Error objects (structured clone drops their `code` and
 // `details`); they cross as WireError values and become RingkvErrors again on the main thread.
 import type { ErrorCode } from '../errors';
@@ -116,6 +116,24 @@ export interface ScanRequest {
   includeExpired: boolean;
 }
 
+/**
+ * Merkle leaf hashes of this shard's part of a tree (src/antientropy/merkle_tree.ts): the tree
+ * spans `range`, the shard hashes the entries with fromToken <= token <= toToken (its own part
+ * of the range); leaves of the parts XOR together into the tree's leaves.
+ */
+export interface MerkleRequest {
+  range: { from: bigint; to: bigint };
+  depth: number;
+  fromToken: bigint;
+  toToken: bigint;
+}
+
+export interface MerkleLeaves {
+  leaves: BigUint64Array;
+  /** Entries hashed in. */
+  entries: number;
+}
+
 export interface ShardStats {
   shardIndex: number;
   storage: StorageStats;
@@ -129,6 +147,7 @@ export interface ShardStats {
 export type ControlTask =
   | { kind: 'open' }
   | { kind: 'scan'; scan: ScanRequest }
+  | { kind: 'merkle'; merkle: MerkleRequest }
   | { kind: 'stats' }
   | { kind: 'flush' }
   | { kind: 'compact' }

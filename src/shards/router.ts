@@ -8,7 +8,8 @@
 //                                back the resulting set to replicate to the other replicas
 //   apply(key, record)         → merge a sibling set received from another replica (replication,
 //                                read repair, hinted handoff, anti-entropy); idempotent
-//   scanRange(from, to, limit) → stored entries by token range, for Merkle trees and streaming
+//   scanRange(from, to, limit) → stored entries by token range, for anti-entropy and streaming
+//   merkleLeaves(range, depth) → Merkle leaf hashes of a token range, hashed in the shard threads
 //   stats(), flush(), compact(), close()
 //
 // For the cluster coordinator: a PUT coordinated here is `write({... returnRecord: true})`, then
@@ -32,7 +33,7 @@ import { ErrorCode, RingkvError, assert } from '../errors';
 import type { ConflictMode } from '../versioning';
 import { assertNodeId } from '../versioning';
 import type { ScannedEntry } from './batch_codec';
-import type { ApplyDone, GetDone, OpResult, ShardOp, ShardStats, ShardStorageOptions, ShardTask, ShardWorkerData, WireRecord, WriteDone, WriteOp } from './messages';
+import type { ApplyDone, GetDone, MerkleLeaves, OpResult, ShardOp, ShardStats, ShardStorageOptions, ShardTask, ShardWorkerData, WireRecord, WriteDone, WriteOp } from './messages';
 import type { ShardClientHooks, ShardLimits } from './shard_client';
 import { ShardClient, defaultShardLimits, fromWireError } from './shard_client';
 import { ensureLayout, shardDir } from './shard_layout';
@@ -171,6 +172,32 @@ export class ShardRouter {
       left -= entries.length;
     }
     return out;
+  }
+
+  /**
+   * Merkle leaf hashes of everything stored with a token in `range` (src/antientropy): each
+   * shard overlapping the range hashes its part in its own thread, and the parts XOR together.
+   */
+  async merkleLeaves(range: { from: bigint; to: bigint }, depth: number): Promise<MerkleLeaves> {
+    assert(range.from <= range.to, 'a Merkle range must not wrap');
+    const first = shardOfToken(range.from, this.shardCount);
+    const last = shardOfToken(range.to, this.shardCount);
+    const parts: Promise<MerkleLeaves>[] = [];
+    for (let i = first; i <= last; i++) {
+      const own = shardTokenRange(i, this.shardCount);
+      const fromToken = range.from > own.fromToken ? range.from : own.fromToken;
+      const toToken = range.to < own.toToken ? range.to : own.toToken;
+      parts.push(this.shards[i]!.control<MerkleLeaves>({ kind: 'merkle', merkle: { range, depth, fromToken, toToken } }));
+    }
+    const done = await Promise.all(parts);
+    const leaves = done[0]!.leaves;
+    let entries = done[0]!.entries;
+    for (const p of done.slice(1)) {
+      assert(p.leaves.length === leaves.length, 'every part has the same leaves');
+      for (let j = 0; j < leaves.length; j++) leaves[j] = leaves[j]! ^ p.leaves[j]!;
+      entries += p.entries;
+    }
+    return { leaves, entries };
   }
 
   stats(): Promise<ShardStats[]> {

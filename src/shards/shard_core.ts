@@ -15,12 +15,14 @@
 // stored record) fail that op alone.
 import { shardStorageWriteBytesMax, storageBatchEntriesMax, ttlSecondsMax } from '../constants';
 import { ErrorCode, RingkvError, assert, isRingkvError } from '../errors';
+import { MerkleTree } from '../antientropy/merkle_tree';
+import { keyToken } from '../storage';
 import type { StorageEngine, StorageEntry } from '../storage/types';
 import type { ConflictMode, StoredSibling } from '../versioning';
 import { checkIfMatch, coordinateWrite, decodeClock, decodeSiblingSet, encodeSiblingSet, reconcile } from '../versioning';
 import type { ScannedEntry } from './batch_codec';
 import { IdempotencyCache } from './idempotency_cache';
-import type { ApplyOp, OpResult, ScanRequest, ShardOp, WireError, WireRecord, WriteOp } from './messages';
+import type { ApplyOp, MerkleLeaves, MerkleRequest, OpResult, ScanRequest, ShardOp, WireError, WireRecord, WriteOp } from './messages';
 
 export interface ShardCoreOptions {
   nodeId: string;
@@ -229,6 +231,16 @@ export class ShardCore {
     }
     if (chunk.length > 0) pending.push(this.engine.write(chunk));
     return Promise.all(pending);
+  }
+
+  /** This shard's part of a Merkle tree (see MerkleRequest); expired TTL entries are left out on every replica alike. */
+  async merkleLeaves(req: MerkleRequest): Promise<MerkleLeaves> {
+    assert(req.fromToken <= req.toToken && req.fromToken >= req.range.from && req.toToken <= req.range.to, 'a shard hashes a part of the tree range');
+    const tree = MerkleTree.empty(req.range, req.depth);
+    for await (const e of this.engine.scanRange(req.fromToken, req.toToken, { includeExpired: false })) {
+      tree.add({ token: keyToken(e.key), key: e.key, versionVector: e.versionVector, value: e.value, tombstone: e.tombstone });
+    }
+    return { leaves: tree.leaves, entries: tree.entries };
   }
 
   async scan(req: ScanRequest): Promise<ScannedEntry[]> {

@@ -86,6 +86,8 @@ export default async function handle(task: ShardTask): Promise<unknown> {
         idempotencyKeys: c.idempotencyKeys,
       }));
     }
+    case 'merkle':
+      return control((c) => c.merkleLeaves(task.merkle));
     case 'flush':
       return control((c) => c.engine.flush().then(() => true));
     case 'compact':

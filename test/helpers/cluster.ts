@@ -24,6 +24,8 @@ export interface ClusterSpec {
   replicationFactor?: number;
   /** Share of reads that ask every replica; the node's default when not given. */
   readRepairChance?: number;
+  /** Anti-entropy round interval; 0 (off) unless given, so other tests see only what they cause. */
+  antiEntropyIntervalMs?: number;
 }
 
 export interface TestNode {
@@ -79,6 +81,7 @@ export class TestCluster {
       requestTimeoutMs: 2000,
       vnodes: 64,
       replicationFactor: 3,
+      antiEntropyIntervalMs: 0,
       ...spec,
     };
     this.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ringkv-cluster-'));
@@ -122,6 +125,7 @@ export class TestCluster {
       '--vnodes', String(s.vnodes),
       '--replication', String(s.replicationFactor),
       ...(s.readRepairChance === undefined ? [] : ['--read-repair-chance', String(s.readRepairChance)]),
+      '--anti-entropy-interval-ms', String(s.antiEntropyIntervalMs),
     ];
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     n.proc = proc;

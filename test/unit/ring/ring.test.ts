@@ -109,3 +109,28 @@ test('building a ring with a duplicate node or zero vnodes is a programmer error
   assert.throws(() => Ring.build([{ nodeId: 'a', vnodes: 1 }, { nodeId: 'a', vnodes: 1 }], 1), /twice/);
   assert.throws(() => Ring.build([{ nodeId: 'a', vnodes: 0 }], 1), /vnodes/);
 });
+
+test('replicatedRanges: each vnode range is held by exactly the N nodes of its preference list', () => {
+  // Proves the ranges anti-entropy walks: over all nodes every vnode range appears N times, once
+  // per replica, and every key's preference list matches the replicas of the range it falls in.
+  const ring = Ring.build(['a', 'b', 'c', 'd'].map((nodeId) => ({ nodeId, vnodes: 16 })), 1);
+  const seen = new Map<bigint, number>();
+  for (const m of ring.members) {
+    for (const r of ring.replicatedRanges(m.nodeId, 3)) {
+      assert.ok(r.replicas.includes(m.nodeId));
+      assert.equal(r.replicas.length, 3);
+      seen.set(r.token, (seen.get(r.token) ?? 0) + 1);
+    }
+  }
+  assert.equal(seen.size, ring.vnodeCount, 'every vnode range is replicated somewhere');
+  for (const count of seen.values()) assert.equal(count, 3);
+  const ranges = ring.replicatedRanges('a', 3);
+  for (let i = 0; i < 200; i++) {
+    const t = keyToken(new Uint8Array(Buffer.from(`k${i}`)));
+    const inRange = ranges.find((r) => (r.previous < r.token ? t > r.previous && t <= r.token : t > r.previous || t <= r.token));
+    const pref = ring.preferenceList(t, 3);
+    assert.equal(inRange !== undefined, pref.includes('a'), `key k${i}: held by a exactly when a is in its preference list`);
+    if (inRange) assert.deepEqual(inRange.replicas, pref);
+  }
+  assert.deepEqual(ring.replicatedRanges('nobody', 3), []);
+});

@@ -31,6 +31,31 @@ test('codec round-trips every field it carries', () => {
   assert.equal(fwd.ifMatch, 'v1_2_n');
 });
 
+test('anti-entropy messages round-trip: ranges at the ends of the ring, leaves, cursors, pages', () => {
+  // Proves the MerkleLeaves and RangeScan fields: 64-bit tokens up to 2^64 - 1, leaf hashes
+  // (little-endian u64s), the scan cursor and the entries of a page.
+  const top = (1n << 64n) - 1n;
+  const leaves = new BigUint64Array([0n, 1n, top, 0x0123456789abcdefn]);
+  const ml = decodeInternode(encodeInternode({ id: 3, kind: 'merkleLeaves', isReply: true, rangeFrom: top - 9n, rangeTo: top, depth: 2, leaves, leafEntries: 17 }));
+  assert.equal(ml.rangeFrom, top - 9n);
+  assert.equal(ml.rangeTo, top);
+  assert.equal(ml.depth, 2);
+  assert.deepEqual([...ml.leaves!], [...leaves]);
+  assert.equal(ml.leafEntries, 17);
+  const entries = [
+    { key: Buffer.from('a'), record: Buffer.from([1, 2, 3]), value: Buffer.from('value'), tombstone: false },
+    { key: Buffer.from('b'), record: Buffer.from([4]), value: Buffer.alloc(0), tombstone: true },
+  ];
+  const rs = decodeInternode(encodeInternode({ id: 4, kind: 'rangeScan', isReply: true, rangeFrom: 0n, rangeTo: 5n, after: { token: 3n, key: Buffer.from('k') }, entries, more: true }));
+  assert.deepEqual(rs.after, { token: 3n, key: new Uint8Array(Buffer.from('k')) });
+  assert.deepEqual(rs.entries!.map((e) => [Buffer.from(e.key).toString(), [...e.record], Buffer.from(e.value).toString(), e.tombstone]), [
+    ['a', [1, 2, 3], 'value', false],
+    ['b', [4], '', true],
+  ]);
+  assert.equal(rs.more, true);
+  assert.throws(() => decodeInternode(encodeInternode({ id: 5, kind: 'rangeScan', isReply: false, rangeFrom: 9n, rangeTo: 8n })), /must not wrap/);
+});
+
 test('error replies carry code, message and details across the wire', () => {
   // Proves a peer's structured error ({needed, answered}) reaches the requester intact.
   const e = new RingkvError(ErrorCode.Unavailable, 'not enough replicas', { details: { needed: 3, answered: 2 } });

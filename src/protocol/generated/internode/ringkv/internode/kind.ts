@@ -8,5 +8,7 @@ export enum Kind {
   ReplicaRead = 2,
   Forward = 3,
   Error = 4,
-  Ping = 5
+  Ping = 5,
+  MerkleLeaves = 6,
+  RangeScan = 7
 }

@@ -4,6 +4,7 @@
 
 import * as flatbuffers from 'flatbuffers';
 
+import { Entry } from './entry.js';
 import { Kind } from './kind.js';
 import { Member } from './member.js';
 import { Op } from './op.js';
@@ -215,8 +216,83 @@ forwarded():boolean {
   return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
 }
 
+rangeFrom():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 54);
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+}
+
+rangeTo():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 56);
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+}
+
+depth():number {
+  const offset = this.bb!.__offset(this.bb_pos, 58);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : 0;
+}
+
+leaves(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 60);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+leavesLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 60);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+leavesArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 60);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+leafEntries():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 62);
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+}
+
+hasAfter():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 64);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
+afterToken():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 66);
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+}
+
+afterKey(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 68);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+afterKeyLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 68);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+afterKeyArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 68);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+entries(index: number, obj?:Entry):Entry|null {
+  const offset = this.bb!.__offset(this.bb_pos, 70);
+  return offset ? (obj || new Entry()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+}
+
+entriesLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 70);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+more():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 72);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
 static startMessage(builder:flatbuffers.Builder) {
-  builder.startObject(25);
+  builder.startObject(35);
 }
 
 static addId(builder:flatbuffers.Builder, id:number) {
@@ -379,6 +455,82 @@ static addForwarded(builder:flatbuffers.Builder, forwarded:boolean) {
   builder.addFieldInt8(24, +forwarded, +false);
 }
 
+static addRangeFrom(builder:flatbuffers.Builder, rangeFrom:bigint) {
+  builder.addFieldInt64(25, rangeFrom, BigInt('0'));
+}
+
+static addRangeTo(builder:flatbuffers.Builder, rangeTo:bigint) {
+  builder.addFieldInt64(26, rangeTo, BigInt('0'));
+}
+
+static addDepth(builder:flatbuffers.Builder, depth:number) {
+  builder.addFieldInt8(27, depth, 0);
+}
+
+static addLeaves(builder:flatbuffers.Builder, leavesOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(28, leavesOffset, 0);
+}
+
+static createLeavesVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startLeavesVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
+static addLeafEntries(builder:flatbuffers.Builder, leafEntries:bigint) {
+  builder.addFieldInt64(29, leafEntries, BigInt('0'));
+}
+
+static addHasAfter(builder:flatbuffers.Builder, hasAfter:boolean) {
+  builder.addFieldInt8(30, +hasAfter, +false);
+}
+
+static addAfterToken(builder:flatbuffers.Builder, afterToken:bigint) {
+  builder.addFieldInt64(31, afterToken, BigInt('0'));
+}
+
+static addAfterKey(builder:flatbuffers.Builder, afterKeyOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(32, afterKeyOffset, 0);
+}
+
+static createAfterKeyVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startAfterKeyVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
+static addEntries(builder:flatbuffers.Builder, entriesOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(33, entriesOffset, 0);
+}
+
+static createEntriesVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startEntriesVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addMore(builder:flatbuffers.Builder, more:boolean) {
+  builder.addFieldInt8(34, +more, +false);
+}
+
 static endMessage(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
@@ -392,7 +544,7 @@ static finishSizePrefixedMessageBuffer(builder:flatbuffers.Builder, offset:flatb
   builder.finish(offset, 'RKVN', true);
 }
 
-static createMessage(builder:flatbuffers.Builder, id:number, kind:Kind, isReply:boolean, timeoutMs:number, membersOffset:flatbuffers.Offset, keyOffset:flatbuffers.Offset, recordOffset:flatbuffers.Offset, found:boolean, hintForOffset:flatbuffers.Offset, op:Op, consistency:number, valueOffset:flatbuffers.Offset, ttlSeconds:number, ifMatchOffset:flatbuffers.Offset, contextOffset:flatbuffers.Offset, idempotencyKeyOffset:flatbuffers.Offset, versionOffset:flatbuffers.Offset, timestampMs:bigint, acks:number, tombstoneExpiryMs:bigint, errorCodeOffset:flatbuffers.Offset, errorMessageOffset:flatbuffers.Offset, errorDetailsOffset:flatbuffers.Offset, recordTombstone:boolean, forwarded:boolean):flatbuffers.Offset {
+static createMessage(builder:flatbuffers.Builder, id:number, kind:Kind, isReply:boolean, timeoutMs:number, membersOffset:flatbuffers.Offset, keyOffset:flatbuffers.Offset, recordOffset:flatbuffers.Offset, found:boolean, hintForOffset:flatbuffers.Offset, op:Op, consistency:number, valueOffset:flatbuffers.Offset, ttlSeconds:number, ifMatchOffset:flatbuffers.Offset, contextOffset:flatbuffers.Offset, idempotencyKeyOffset:flatbuffers.Offset, versionOffset:flatbuffers.Offset, timestampMs:bigint, acks:number, tombstoneExpiryMs:bigint, errorCodeOffset:flatbuffers.Offset, errorMessageOffset:flatbuffers.Offset, errorDetailsOffset:flatbuffers.Offset, recordTombstone:boolean, forwarded:boolean, rangeFrom:bigint, rangeTo:bigint, depth:number, leavesOffset:flatbuffers.Offset, leafEntries:bigint, hasAfter:boolean, afterToken:bigint, afterKeyOffset:flatbuffers.Offset, entriesOffset:flatbuffers.Offset, more:boolean):flatbuffers.Offset {
   Message.startMessage(builder);
   Message.addId(builder, id);
   Message.addKind(builder, kind);
@@ -419,6 +571,16 @@ static createMessage(builder:flatbuffers.Builder, id:number, kind:Kind, isReply:
   Message.addErrorDetails(builder, errorDetailsOffset);
   Message.addRecordTombstone(builder, recordTombstone);
   Message.addForwarded(builder, forwarded);
+  Message.addRangeFrom(builder, rangeFrom);
+  Message.addRangeTo(builder, rangeTo);
+  Message.addDepth(builder, depth);
+  Message.addLeaves(builder, leavesOffset);
+  Message.addLeafEntries(builder, leafEntries);
+  Message.addHasAfter(builder, hasAfter);
+  Message.addAfterToken(builder, afterToken);
+  Message.addAfterKey(builder, afterKeyOffset);
+  Message.addEntries(builder, entriesOffset);
+  Message.addMore(builder, more);
   return Message.endMessage(builder);
 }
 }

@@ -1,0 +1,188 @@
+// Anti-entropy between two replicas of one token range (design.md §7.4), as a pipeline in three
+// steps (Cassandra's repair has the same shape):
+//   validate  both replicas hash their data in the range into Merkle leaves, in parallel;
+//   diff      compare the leaves; equal trees end the sync;
+//   sync      for the differing leaves (adjacent ones joined into one sub-range), read both
+//             replicas' entries, and apply to each side the records the other holds differently.
+// Applying is a merge (the shard's reconcile), never an overwrite, so the direction of a copy
+// cannot lose a version: concurrent versions become siblings, as with read repair.
+//
+// The replicas are behind RangeReplica, so the same pipeline runs between a node's own shards and
+// a peer over the network (coordinator/) or between two in-process replicas in tests.
+import { antiEntropyLeavesPerSyncMax, rangeScanPageBytesMax, rangeScanPageEntriesMax } from '../constants';
+import { assert, ErrorCode, RingkvError } from '../errors';
+import { keyToken } from '../ring';
+import type { ScannedEntry } from '../shards/batch_codec';
+import type { MerkleLeaves, WireRecord } from '../shards/messages';
+import { assertRange, leafRange, MerkleTree, type TokenRange } from './merkle_tree';
+
+export interface RangeEntry {
+  key: Uint8Array;
+  record: WireRecord;
+}
+
+/** Where the next page of a scan starts: after this (token, key). */
+export interface RangeCursor {
+  token: bigint;
+  key: Uint8Array;
+}
+
+export interface RangePage {
+  entries: RangeEntry[];
+  /** False when the page reached the end of the range. */
+  more: boolean;
+}
+
+/** One replica of a range, local or remote. */
+export interface RangeReplica {
+  readonly nodeId: string;
+  merkleLeaves(range: TokenRange, depth: number): Promise<MerkleLeaves>;
+  scanPage(range: TokenRange, after: RangeCursor | null): Promise<RangePage>;
+  /** Merges the records in; resolves with how many changed what the replica stores. */
+  apply(entries: readonly RangeEntry[]): Promise<number>;
+}
+
+export interface SyncResult {
+  range: TokenRange;
+  depth: number;
+  /** Entries each side hashed. */
+  localEntries: number;
+  remoteEntries: number;
+  leavesDiffering: number;
+  /** Leaves synced this time (at most leavesMax; the rest wait for another round). */
+  leavesSynced: number;
+  /** Records that changed the local replica, and the remote one. */
+  pulled: number;
+  pushed: number;
+}
+
+export interface SyncOptions {
+  leavesMax?: number;
+}
+
+export async function syncRange(local: RangeReplica, remote: RangeReplica, range: TokenRange, depth: number, options: SyncOptions = {}): Promise<SyncResult> {
+  assertRange(range);
+  assert(local.nodeId !== remote.nodeId, 'a replica does not sync with itself');
+  const leavesMax = options.leavesMax ?? antiEntropyLeavesPerSyncMax;
+  assert(Number.isInteger(leavesMax) && leavesMax >= 1, 'leavesMax must be a positive integer');
+
+  // Validate.
+  const [mine, theirs] = await Promise.all([local.merkleLeaves(range, depth), remote.merkleLeaves(range, depth)]);
+  if (theirs.leaves.length !== 1 << depth) {
+    throw new RingkvError(ErrorCode.MalformedFrame, `replica ${remote.nodeId} sent ${theirs.leaves.length} Merkle leaves for depth ${depth}`);
+  }
+  const a = MerkleTree.fromLeaves(range, depth, mine.leaves);
+  const b = MerkleTree.fromLeaves(range, depth, theirs.leaves);
+  const result: SyncResult = { range, depth, localEntries: mine.entries, remoteEntries: theirs.entries, leavesDiffering: 0, leavesSynced: 0, pulled: 0, pushed: 0 };
+
+  // Diff.
+  const differing = a.diff(b);
+  result.leavesDiffering = differing.length;
+  const chosen = differing.slice(0, leavesMax);
+  result.leavesSynced = chosen.length;
+
+  // Sync, one run of adjacent leaves at a time so memory stays bounded by a few leaves' data.
+  for (const sub of joinLeaves(range, depth, chosen)) {
+    const [l, r] = await Promise.all([scanAll(local, sub), scanAll(remote, sub)]);
+    const toLocal = differences(r, l);
+    const toRemote = differences(l, r);
+    const [pulled, pushed] = await Promise.all([toLocal.length > 0 ? local.apply(toLocal) : 0, toRemote.length > 0 ? remote.apply(toRemote) : 0]);
+    result.pulled += pulled;
+    result.pushed += pushed;
+  }
+  return result;
+}
+
+/** Runs of adjacent leaves as token ranges, each at most `runMax` leaves long. */
+export function joinLeaves(range: TokenRange, depth: number, leaves: readonly number[], runMax = 16): TokenRange[] {
+  const out: TokenRange[] = [];
+  let i = 0;
+  while (i < leaves.length) {
+    let j = i;
+    while (j + 1 < leaves.length && leaves[j + 1] === leaves[j]! + 1 && j + 1 - i < runMax) j++;
+    out.push({ from: leafRange(range, depth, leaves[i]!).from, to: leafRange(range, depth, leaves[j]!).to });
+    i = j + 1;
+  }
+  return out;
+}
+
+function keyString(key: Uint8Array): string {
+  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+}
+
+function sameRecord(x: WireRecord, y: WireRecord): boolean {
+  return x.tombstone === y.tombstone && Buffer.compare(x.versionVector, y.versionVector) === 0 && Buffer.compare(x.value, y.value) === 0;
+}
+
+/** Entries of `from` that `to` lacks or holds differently. */
+function differences(from: Map<string, RangeEntry>, to: Map<string, RangeEntry>): RangeEntry[] {
+  const out: RangeEntry[] = [];
+  for (const [k, e] of from) {
+    const other = to.get(k);
+    if (other === undefined || !sameRecord(e.record, other.record)) out.push(e);
+  }
+  return out;
+}
+
+async function scanAll(replica: RangeReplica, range: TokenRange): Promise<Map<string, RangeEntry>> {
+  const out = new Map<string, RangeEntry>();
+  let after: RangeCursor | null = null;
+  for (;;) {
+    const page = await replica.scanPage(range, after);
+    for (const e of page.entries) out.set(keyString(e.key), e);
+    if (!page.more) return out;
+    const last = page.entries[page.entries.length - 1];
+    if (last === undefined) throw new RingkvError(ErrorCode.MalformedFrame, `replica ${replica.nodeId} sent an empty page that says more follows`);
+    after = { token: keyToken(last.key), key: last.key };
+  }
+}
+
+/** What a replica's local side needs: the ShardRouter's range operations. */
+export interface RangeStore {
+  scanRange(fromToken: bigint, toToken: bigint, opts: { limit: number; includeExpired: boolean }): Promise<ScannedEntry[]>;
+  merkleLeaves(range: TokenRange, depth: number): Promise<MerkleLeaves>;
+  apply(key: Uint8Array, record: WireRecord, timeoutMs: number): Promise<boolean>;
+}
+
+/**
+ * One page of a local scan after `after`. Pages are cut at rangeScanPageEntriesMax entries or
+ * once rangeScanPageBytesMax bytes of records are in (a page always holds at least one entry).
+ */
+export async function localScanPage(store: RangeStore, range: TokenRange, after: RangeCursor | null): Promise<RangePage> {
+  assertRange(range);
+  const from = after === null ? range.from : after.token;
+  assert(from >= range.from && from <= range.to, 'a scan cursor lies in its range');
+  // Keys that share the cursor's token and sort at or before its key were in an earlier page.
+  // Ask for one more than a page so a full page after that skip still says "more".
+  const raw = await store.scanRange(from, range.to, { limit: rangeScanPageEntriesMax + 1, includeExpired: false });
+  const entries: RangeEntry[] = [];
+  let bytes = 0;
+  let cut = false;
+  for (const e of raw) {
+    if (after !== null && keyToken(e.key) === after.token && Buffer.compare(e.key, after.key) <= 0) continue;
+    if (entries.length >= rangeScanPageEntriesMax || (entries.length > 0 && bytes >= rangeScanPageBytesMax)) {
+      cut = true;
+      break;
+    }
+    entries.push({ key: e.key, record: e.record });
+    bytes += e.key.length + e.record.versionVector.length + e.record.value.length;
+  }
+  return { entries, more: cut || raw.length > rangeScanPageEntriesMax };
+}
+
+/** This node's own replica of every range, over its shards. */
+export function localRangeReplica(nodeId: string, store: RangeStore, timeoutMs: number, applyInflightMax = 256): RangeReplica {
+  return {
+    nodeId,
+    merkleLeaves: (range, depth) => store.merkleLeaves(range, depth),
+    scanPage: (range, after) => localScanPage(store, range, after),
+    apply: async (entries) => {
+      let changed = 0;
+      for (let i = 0; i < entries.length; i += applyInflightMax) {
+        const done = await Promise.all(entries.slice(i, i + applyInflightMax).map((e) => store.apply(e.key, e.record, timeoutMs)));
+        changed += done.filter(Boolean).length;
+      }
+      return changed;
+    },
+  };
+}

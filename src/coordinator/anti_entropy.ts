@@ -1,0 +1,143 @@
+// Runs anti-entropy on a cluster node (design.md §7.4, §10: "Merkle tree sync fills any remaining
+// gaps"): every antiEntropyIntervalMs it takes the next of the vnode ranges this node replicates
+// (round robin, so a full pass visits each once), picks one other ALIVE replica of it at random,
+// and runs src/antientropy's validate → diff → sync pipeline against it. One sync at a time; a
+// round that finds the previous one still running is skipped, so a slow peer cannot pile work up.
+//
+// Hints and read repair fix most divergence quickly; this is what heals the rest: a hint lost with
+// the node that held it, a write acknowledged by W < N replicas whose others were down and never
+// read since, a replica restored from an old disk.
+import { type RangeEntry, type RangeReplica, type SyncResult, depthFor, syncRange, vnodeRanges } from '../antientropy';
+import { assert, ErrorCode, RingkvError } from '../errors';
+import type { InternodeMessage } from '../protocol/internode_codec';
+import type { PeerPool } from '../protocol/internode_pool';
+import type { Ring } from '../ring';
+
+export interface AntiEntropyCounters {
+  antiEntropySyncs: number;
+  /** Syncs whose trees were equal: nothing to do. */
+  antiEntropyInSync: number;
+  antiEntropyLeavesDiffering: number;
+  /** Records that changed this node's replica, and the peer's. */
+  antiEntropyPulled: number;
+  antiEntropyPushed: number;
+  antiEntropyFailures: number;
+}
+
+export interface AntiEntropyDeps {
+  nodeId: string;
+  intervalMs: number;
+  replicationFactor: number;
+  ring: () => Ring;
+  isAlive: (nodeId: string) => boolean;
+  local: RangeReplica;
+  /** A peer's replica over the network, or undefined when its address is unknown. */
+  remote: (nodeId: string) => RangeReplica | undefined;
+  /** About how many entries this node stores (sizes the trees). */
+  keyEstimate: () => number;
+  random: () => number;
+  log: (line: string) => void;
+}
+
+/** A peer's replica of its ranges, over the inter-node transport. */
+export function remoteRangeReplica(nodeId: string, pool: PeerPool, address: { host: string; peerPort: number }, timeoutMs: number, applyInflightMax = 256): RangeReplica {
+  const call = (m: Omit<InternodeMessage, 'id' | 'isReply'>) => pool.request(address.host, address.peerPort, m, timeoutMs);
+  return {
+    nodeId,
+    merkleLeaves: async (range, depth) => {
+      const reply = await call({ kind: 'merkleLeaves', rangeFrom: range.from, rangeTo: range.to, depth });
+      return { leaves: reply.leaves ?? new BigUint64Array(0), entries: reply.leafEntries ?? 0 };
+    },
+    scanPage: async (range, after) => {
+      const reply = await call({ kind: 'rangeScan', rangeFrom: range.from, rangeTo: range.to, ...(after !== null && { after }) });
+      const entries: RangeEntry[] = (reply.entries ?? []).map((e) => ({ key: e.key, record: { versionVector: e.record, value: e.value, tombstone: e.tombstone } }));
+      return { entries, more: reply.more === true };
+    },
+    apply: async (entries) => {
+      let changed = 0;
+      for (let i = 0; i < entries.length; i += applyInflightMax) {
+        const replies = await Promise.all(
+          entries.slice(i, i + applyInflightMax).map((e) => call({ kind: 'replicaWrite', key: e.key, record: e.record.versionVector, value: e.record.value, recordTombstone: e.record.tombstone })),
+        );
+        changed += replies.filter((r) => r.found === true).length;
+      }
+      return changed;
+    },
+  };
+}
+
+export class AntiEntropyRunner {
+  readonly counters: AntiEntropyCounters = {
+    antiEntropySyncs: 0,
+    antiEntropyInSync: 0,
+    antiEntropyLeavesDiffering: 0,
+    antiEntropyPulled: 0,
+    antiEntropyPushed: 0,
+    antiEntropyFailures: 0,
+  };
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> | null = null;
+  /** Round-robin position in the list of ranges this node replicates. */
+  private next = 0;
+  private stopped = false;
+
+  constructor(private readonly d: AntiEntropyDeps) {
+    assert(Number.isInteger(d.intervalMs) && d.intervalMs > 0, 'anti-entropy needs a positive interval');
+  }
+
+  start(): void {
+    this.timer = setInterval(() => {
+      if (this.running === null && !this.stopped) {
+        this.running = this.round().finally(() => {
+          this.running = null;
+        });
+      }
+    }, this.d.intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    await this.running;
+  }
+
+  /** One round: the next replicated range against one live peer. Never throws. */
+  async round(): Promise<SyncResult[]> {
+    const ring = this.d.ring();
+    const ranges = ring.replicatedRanges(this.d.nodeId, this.d.replicationFactor);
+    if (ranges.length === 0) return [];
+    const r = ranges[this.next++ % ranges.length]!;
+    const peers = r.replicas.filter((id) => id !== this.d.nodeId && this.d.isAlive(id));
+    if (peers.length === 0) return [];
+    const peerId = peers[Math.floor(this.d.random() * peers.length)]!;
+    const remote = this.d.remote(peerId);
+    if (remote === undefined) return [];
+    // Size the tree for a few entries per leaf: the node's entries spread over the share of the
+    // ring it replicates; the peer hashes at the depth we ask for.
+    const share = Math.min(1, this.d.replicationFactor / Math.max(1, ring.size));
+    const out: SyncResult[] = [];
+    try {
+      for (const range of vnodeRanges(r.previous, r.token)) {
+        const width = Number(range.to - range.from + 1n) / 2 ** 64;
+        const depth = depthFor((this.d.keyEstimate() * width) / share);
+        const res = await syncRange(this.d.local, remote, range, depth);
+        out.push(res);
+        this.counters.antiEntropySyncs++;
+        if (res.leavesDiffering === 0) this.counters.antiEntropyInSync++;
+        this.counters.antiEntropyLeavesDiffering += res.leavesDiffering;
+        this.counters.antiEntropyPulled += res.pulled;
+        this.counters.antiEntropyPushed += res.pushed;
+        if (res.pulled + res.pushed > 0) {
+          this.d.log(`anti-entropy with ${peerId}: range (${r.previous}, ${r.token}]: ${res.leavesDiffering} of ${1 << res.depth} leaves differed; pulled ${res.pulled}, pushed ${res.pushed}`);
+        }
+      }
+    } catch (err) {
+      this.counters.antiEntropyFailures++;
+      const e = err instanceof RingkvError ? err : new RingkvError(ErrorCode.Internal, String(err));
+      // A peer that went away mid-sync is routine: the range comes round again.
+      if (e.code !== ErrorCode.Unavailable && e.code !== ErrorCode.Timeout && e.code !== ErrorCode.Closed) this.d.log(`anti-entropy with ${peerId} failed: ${e.code}: ${e.message}`);
+    }
+    return out;
+  }
+}
