@@ -142,9 +142,9 @@ async function main(): Promise<void> {
     }
     for (const op of ['PUT', 'GET'] as const) {
       const peak = rows.medianOps(`${clusterName}-QUORUM-${op}`);
-      open.push({ cells: [op], peak, rate: Math.round(peak * openLoadShare), runs: [] });
+      open.push({ cells: [op], peak, rate: Math.round(peak * openLoadShare), runs: [], serverCpu: [] });
     }
-    await openLoopRounds(open, (o) => wsOptions(cluster, o.cells[0] as Op, 'QUORUM', a), a.rounds, log);
+    await openLoopRounds(open, (o) => wsOptions(cluster, o.cells[0] as Op, 'QUORUM', a), cluster.pids, a.rounds, log);
   } finally {
     await run.close();
   }

@@ -429,6 +429,8 @@ export interface OpenRow {
   peak: number;
   rate: number;
   runs: OpenMeasured[];
+  /** The server's CPU per run (withServerCpu). */
+  serverCpu: string[];
 }
 
 export function openP99Ms(o: OpenRow): number {
@@ -437,7 +439,20 @@ export function openP99Ms(o: OpenRow): number {
 
 export function openLoopTable(header: string[], rows: OpenRow[]): string {
   return markdownTable(
-    [...header, 'closed-loop peak (median)', `target ops/s (${Math.round(openLoadShare * 100)}%)`, 'achieved ops/s', 'p50 ms', 'p99 ms (median)', 'p99 ms per round', 'dropped frames', 'errors', `p99 < ${p99BarMs} ms`],
+    [
+      ...header,
+      'closed-loop peak (median)',
+      `target ops/s (${Math.round(openLoadShare * 100)}%)`,
+      'achieved ops/s',
+      'p50 ms',
+      'p99 ms (median)',
+      'p99 ms per round',
+      'dropped frames',
+      'errors',
+      `p99 < ${p99BarMs} ms`,
+      'load generator CPU',
+      'ringkv CPU (main + other threads)',
+    ],
     rows.map((o) => [
       ...o.cells,
       fmtInt(o.peak),
@@ -449,8 +464,10 @@ export function openLoopTable(header: string[], rows: OpenRow[]): string {
       String(o.runs.reduce((n, m) => n + m.droppedFrames, 0)),
       String(o.runs.reduce((n, m) => n + m.errors, 0)),
       openP99Ms(o) < p99BarMs ? 'yes' : 'no',
+      o.runs.map((m) => m.clientCpu).join(' / '),
+      o.serverCpu.join(' / '),
     ]),
-    [...header.map(() => false), true, true, true, true, true, true, true, true, false],
+    [...header.map(() => false), true, true, true, true, true, true, true, true, false, false, false],
   );
 }
 

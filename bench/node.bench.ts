@@ -177,10 +177,10 @@ async function main(): Promise<void> {
     for (const batch of [32, 1] as const) {
       for (const op of ['PUT', 'GET'] as const) {
         const peak = rows.medianOps(`batch-ws${batch}-${op}`);
-        open.push({ cells: [op, String(batch)], peak, rate: Math.round(peak * openLoadShare), runs: [] });
+        open.push({ cells: [op, String(batch)], peak, rate: Math.round(peak * openLoadShare), runs: [], serverCpu: [] });
       }
     }
-    await openLoopRounds(open, (o) => wsOptions(nodes[0]!, o.cells[0] as Op, Number(o.cells[1]) as 1 | 32, a), a.rounds, log);
+    await openLoopRounds(open, (o) => wsOptions(nodes[0]!, o.cells[0] as Op, Number(o.cells[1]) as 1 | 32, a), [nodes[0]!.child.pid], a.rounds, log);
   } finally {
     await run.close();
   }

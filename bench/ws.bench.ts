@@ -299,14 +299,16 @@ export async function measureWs(rows: RowSet, key: string, cells: string[], pids
   log(`  ${key}: ${fmtInt(m.value.opsPerSecond)} ops/s, p99 ${fmtMs(m.value.p99Ms)} ms, errors ${m.value.errors}, client CPU ${m.value.clientCpu}, server CPU ${m.cpu}`);
 }
 
-/** Runs every open-loop row once per round (rounds interleaved), at its rate, in frames of o.batch ops. */
-export async function openLoopRounds(open: OpenRow[], options: (o: OpenRow) => WsLoadOptions, rounds: number, log: (s: string) => void): Promise<void> {
+/** Runs every open-loop row once per round (rounds interleaved), at its rate, with the server's CPU (`pids`). */
+export async function openLoopRounds(open: OpenRow[], options: (o: OpenRow) => WsLoadOptions, pids: readonly number[], rounds: number, log: (s: string) => void): Promise<void> {
   for (let round = 1; round <= rounds; round++) {
     for (const o of open) {
       const opts = options(o);
-      const r = await runWsLoad({ ...opts, framesPerSecond: o.rate / opts.batch }, 1);
-      o.runs.push(r);
-      log(`  open loop ${o.cells.join(' ')} at ${fmtInt(o.rate)} ops/s: p50 ${fmtMs(r.p50Ms)} ms, p99 ${fmtMs(r.p99Ms)} ms, dropped ${r.droppedFrames}, errors ${r.errors}`);
+      const m = await withServerCpu(pids, () => runWsLoad({ ...opts, framesPerSecond: o.rate / opts.batch }, 1));
+      o.runs.push(m.value);
+      o.serverCpu.push(m.cpu);
+      const r = m.value;
+      log(`  open loop ${o.cells.join(' ')} at ${fmtInt(o.rate)} ops/s: p50 ${fmtMs(r.p50Ms)} ms, p99 ${fmtMs(r.p99Ms)} ms, dropped ${r.droppedFrames}, errors ${r.errors}, client CPU ${r.clientCpu}, server CPU ${m.cpu}`);
     }
   }
 }
