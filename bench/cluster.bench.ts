@@ -17,30 +17,21 @@ import path from 'node:path';
 import type { ConsistencyLevel } from '../src/coordinator/types';
 import { ErrorCode, RingkvError } from '../src/errors';
 import {
-  BenchRun,
-  benchKeySpace,
-  benchValueBytes,
-  fmtInt,
   emitSection,
-  fmtMs,
-  freePortBase,
   openLoadShare,
   openLoopTable,
   openP99Ms,
   p99BarMs,
   parseBenchArgs,
-  ringkvBin,
   rowsTable,
   runMain,
   RowSet,
   sectionHead,
   sectionTail,
-  sleep,
-  startChild,
-  startNodeProcess,
   type BenchArgs,
   type OpenRow,
-} from './harness';
+} from './comparison';
+import { BenchRun, benchKeySpace, benchValueBytes, fmtInt, fmtMs, freePortBase, ringkvBin, sleep, startChild, startNodeProcess } from './harness';
 import { measureRedis, redisLoadNote, redisVersion, startRedisCluster } from './redis';
 import { measureWs, openLoopRounds, preload, type WsLoadOptions } from './ws.bench';
 

@@ -20,12 +20,7 @@
 import path from 'node:path';
 import { profileReport } from './cpuprofile';
 import {
-  BenchRun,
-  benchKeySpace,
-  benchValueBytes,
   emitSection,
-  fmtInt,
-  fmtMs,
   median,
   openLoadShare,
   openLoopTable,
@@ -37,13 +32,11 @@ import {
   RowSet,
   sectionHead,
   sectionTail,
-  startNodeProcess,
-  withServerCpu,
   type BenchArgs,
   type Column,
-  type NodeProcess,
   type OpenRow,
-} from './harness';
+} from './comparison';
+import { BenchRun, benchKeySpace, benchValueBytes, fmtInt, fmtMs, startNodeProcess, withServerCpu, type NodeProcess } from './harness';
 import { runHttpLoad } from './http.bench';
 import { startRedis } from './latency/processes';
 import { measureRedis, redisLoadNote, redisVersion } from './redis';

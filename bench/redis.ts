@@ -6,7 +6,20 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ErrorCode, RingkvError } from '../src/errors';
-import { benchKeySpace, benchValueBytes, cpuPercent, fmtInt, freePortBase, runTool, sleep, startChild, stopAll, type Measured, type RowSet, type StartedChild } from './harness';
+import { type RowSet } from './comparison';
+import {
+  benchKeySpace,
+  benchValueBytes,
+  cpuPercent,
+  fmtInt,
+  freePortBase,
+  runTool,
+  sleep,
+  startChild,
+  stopAll,
+  type Measured,
+  type StartedChild,
+} from './harness';
 
 /** The installed redis-server's version, e.g. "7.0.15". */
 export function redisVersion(): string {

@@ -22,7 +22,8 @@ import type { ConsistencyLevel } from '../src/coordinator/types';
 import { assert, ErrorCode, RingkvError } from '../src/errors';
 import { type ClientRequest, encodeRequestFrame } from '../src/protocol/client_request';
 import { decodeResponseFrame } from '../src/protocol/client_response';
-import { fmtInt, fmtMs, newHistogram, percentiles, toMicros, withServerCpu, type OpenMeasured, type OpenRow, type RowSet } from './harness';
+import { type OpenMeasured, type OpenRow, type RowSet } from './comparison';
+import { fmtInt, fmtMs, newHistogram, percentiles, toMicros, withServerCpu } from './harness';
 
 export interface WsLoadOptions {
   /** ws:// URLs of the nodes; connection i goes to urls[i % urls.length]. */
