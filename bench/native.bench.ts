@@ -8,11 +8,10 @@
 // the timer's resolution; the table quotes the median per call.
 import assert from 'node:assert/strict';
 import { execSync } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
 import { Bench } from 'tinybench';
 import { native, packBatch, xxhash64Batch, crc32cBatch } from '../src/native';
+import { benchmarksFile, replaceSection } from './harness';
 import { crc32cReference } from './reference/crc32c';
 import { xxhash64Reference } from './reference/xxhash64';
 
@@ -127,7 +126,6 @@ async function main(): Promise<void> {
     const date = execSync('date', { encoding: 'utf8' }).trim();
     const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
     const section = [
-      '<!-- native-bench:start -->',
       '## Native addon',
       '',
       `Command: \`npm run bench:native -- --write\` (that is \`node scripts/build.js && node dist/bench/native.bench.js --write\`).`,
@@ -140,19 +138,9 @@ async function main(): Promise<void> {
       'the addon; batching 1000 keys into one call is what makes the addon pay (compare the batched and single-call rows).',
       '',
       table,
-      '<!-- native-bench:end -->',
     ].join('\n');
-    const file = path.join(__dirname, '..', '..', 'BENCHMARKS.md');
-    // Re-read just before writing: other sections of this file belong to other people.
-    const current = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# ringkv benchmarks\n\nEach section says how it was measured (command, date, machine). The machine is shared and noisy: compare medians and ratios, not single runs.\n';
-    const start = current.indexOf('<!-- native-bench:start -->');
-    const end = current.indexOf('<!-- native-bench:end -->');
-    const next =
-      start !== -1 && end > start
-        ? current.slice(0, start) + section + current.slice(end + '<!-- native-bench:end -->'.length)
-        : `${current.trimEnd()}\n\n${section}\n`;
-    fs.writeFileSync(file, next);
-    process.stdout.write(`wrote the Native addon section of ${file}\n`);
+    replaceSection(benchmarksFile, 'native-bench', section);
+    process.stdout.write(`wrote the Native addon section of ${benchmarksFile}\n`);
   }
 }
 

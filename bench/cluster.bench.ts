@@ -1,0 +1,171 @@
+// Cluster benchmark: a local 3-node ringkv cluster (N = 3, started with `ringkv cluster`) beside
+// one ringkv node and beside a 3-master Redis Cluster, all on 127.0.0.1 in one run.
+//   ringkv cluster: PUT and GET of 1 KiB values at ONE, QUORUM and ALL over the binary WebSocket
+//     protocol (bench/ws.bench.ts), 32 ops per frame, sockets spread evenly over the 3 nodes
+//     (with N = 3 every node holds every key, so whichever node a socket reaches coordinates);
+//   one ringkv node (`ringkv start`, N = 1): the same load at QUORUM;
+//   Redis Cluster, 3 masters and no replicas (`redis-cli --cluster create`), AOF everysec:
+//     `redis-benchmark --cluster` SET and GET, 50 clients, not pipelined and -P 32;
+//   then open loop at 80% of the cluster's own QUORUM peak, PUT and GET, latency from each frame's
+//     scheduled send time (no coordinated omission): the bar is p99 < 10 ms.
+// All servers use free ports and temp dirs (removed after); every child is stopped on success,
+// error or Ctrl-C. Rounds are interleaved; tables give medians. Run it under the team's lock:
+//   flock /tmp/ringkv-heavy.lock npm run bench:cluster -- [--write] [--rounds 3] [--seconds 3]
+// --write replaces the section between <!-- cluster-bench:start --> and <!-- cluster-bench:end -->
+// in BENCHMARKS.md.
+import path from 'node:path';
+import type { ConsistencyLevel } from '../src/coordinator/types';
+import { ErrorCode, RingkvError } from '../src/errors';
+import {
+  emitSection,
+  openLoadShare,
+  openLoopTable,
+  openP99Ms,
+  p99BarMs,
+  parseBenchArgs,
+  rowsTable,
+  runMain,
+  RowSet,
+  sectionHead,
+  sectionTail,
+  type BenchArgs,
+  type OpenRow,
+} from './comparison';
+import { BenchRun, benchKeySpace, benchValueBytes, fmtInt, fmtMs, freePortBase, ringkvBin, sleep, startChild, startNodeProcess } from './harness';
+import { measureRedis, redisLoadNote, redisVersion, startRedisCluster } from './redis';
+import { measureWs, openLoopRounds, preload, type WsLoadOptions } from './ws.bench';
+
+const nodesN = 3;
+const shardsPerNode = 1;
+const batch = 32;
+/** 2 sockets per node x 3 frames x 32 ops = 576 ops in flight. */
+const socketsPerNode = 2;
+const depth = 3;
+/** `ringkv cluster` puts node i on base+i and its peer port on base+1000+i (peerPortOffset). */
+const peerPortOffset = 1000;
+const levels: ConsistencyLevel[] = ['ONE', 'QUORUM', 'ALL'];
+const redisPersistence = ['--appendonly', 'yes', '--appendfsync', 'everysec', '--save', ''];
+const clusterName = `ringkv, ${nodesN} nodes (N=3)`;
+const singleName = 'ringkv, 1 node (N=1)';
+
+type Op = 'PUT' | 'GET';
+
+/** The servers ringkv load goes to, and the processes whose CPU is ringkv's. */
+interface RingkvTarget {
+  name: string;
+  urls: string[];
+  pids: number[];
+}
+
+/** Starts `ringkv cluster`, owned by `run`, in its own process group; waits for convergence and the nodes' pids. */
+async function startCluster(run: BenchRun): Promise<RingkvTarget> {
+  const base = await freePortBase(Array.from({ length: nodesN }, (_, i) => [i, i + peerPortOffset]).flat());
+  const child = run.own(
+    await startChild({
+      name: 'ringkv cluster',
+      command: process.execPath,
+      args: [ringkvBin, 'cluster', '--nodes', String(nodesN), '--base-port', String(base), '--data-dir', path.join(run.dir, 'cluster'), '--shards', String(shardsPerNode), '--sync-mode', 'batch'],
+      ready: /nodes up, gossip converged/,
+      readyTimeoutMs: 60_000,
+      group: true,
+    }),
+  );
+  // The launcher prints one line per node, with its pid, right after the ready line.
+  for (let i = 0; i < 50 && (child.output().match(/ pid \d+/g) ?? []).length < nodesN; i++) await sleep(100);
+  const pids = [...child.output().matchAll(/ pid (\d+)/g)].map((m) => Number(m[1]));
+  if (pids.length !== nodesN) throw new RingkvError(ErrorCode.Internal, `ringkv cluster printed ${pids.length} node pids, not ${nodesN}:\n${child.output()}`);
+  const urls = Array.from({ length: nodesN }, (_, i) => `ws://127.0.0.1:${base + i}/api/v1/ws`);
+  return { name: clusterName, urls, pids };
+}
+
+async function startSingle(run: BenchRun): Promise<RingkvTarget> {
+  const n = await startNodeProcess(run, 'single', ['--sync-mode', 'batch']);
+  return { name: singleName, urls: [n.ws], pids: [n.child.pid] };
+}
+
+function wsOptions(t: RingkvTarget, op: Op, level: ConsistencyLevel, a: BenchArgs): WsLoadOptions {
+  return {
+    urls: t.urls,
+    op: op === 'PUT' ? 'put' : 'get',
+    batch,
+    valueBytes: benchValueBytes,
+    keySpace: benchKeySpace,
+    consistency: level,
+    connections: socketsPerNode * nodesN,
+    depth,
+    seconds: a.seconds,
+    warmupSeconds: a.warmupSeconds,
+  };
+}
+
+/** One round of `t` at each level. Keys: <name>-<level>-<op>. */
+async function measureRingkv(rows: RowSet, t: RingkvTarget, lv: ConsistencyLevel[], a: BenchArgs, log: (s: string) => void): Promise<void> {
+  const concurrency = `${socketsPerNode * nodesN} sockets × ${depth} frames × ${batch} ops`;
+  for (const level of lv) {
+    for (const op of ['PUT', 'GET'] as const) {
+      const cells = [t.name, 'WAL, fdatasync before ack', `WebSocket, ${batch} ops/frame`, op, level, concurrency];
+      await measureWs(rows, `${t.name}-${level}-${op}`, cells, t.pids, wsOptions(t, op, level, a), 1, log);
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const a = parseBenchArgs(argv, false);
+  const log = (s: string): void => void process.stderr.write(`${s}\n`);
+  const version = redisVersion();
+  const run = new BenchRun('ringkv-cluster-bench-');
+  const rows = new RowSet();
+  const commands = new Set<string>();
+  const open: OpenRow[] = [];
+  try {
+    const single = await startSingle(run);
+    const cluster = await startCluster(run);
+    const redis = run.own(await startRedisCluster(nodesN, run.dir, redisPersistence));
+    // ALL, so that every replica holds every key before the first GET.
+    await preload(cluster.urls[0]!, benchKeySpace, benchValueBytes, 'ALL');
+    await preload(single.urls[0]!, benchKeySpace, benchValueBytes, 'QUORUM');
+    for (let round = 1; round <= a.rounds; round++) {
+      log(`round ${round} of ${a.rounds}`);
+      await measureRingkv(rows, cluster, levels, a, log);
+      await measureRingkv(rows, single, ['QUORUM'], a, log);
+      measureRedis(rows, redis.port, true, `Redis ${version} Cluster, ${nodesN} masters, no replicas`, 'AOF, fsync every second', commands, log);
+    }
+    for (const op of ['PUT', 'GET'] as const) {
+      const peak = rows.medianOps(`${clusterName}-QUORUM-${op}`);
+      open.push({ cells: [op], peak, rate: Math.round(peak * openLoadShare), runs: [], serverCpu: [] });
+    }
+    await openLoopRounds(open, (o) => wsOptions(cluster, o.cells[0] as Op, 'QUORUM', a), cluster.pids, a.rounds, log);
+  } finally {
+    await run.close();
+  }
+
+  const openMet = open.every((o) => openP99Ms(o) < p99BarMs);
+  const ratio = (x: string, y: string): string => `${(rows.medianOps(x) / rows.medianOps(y)).toFixed(2)}x`;
+  const section = [
+    ...sectionHead(`${nodesN}-node cluster vs 1 node vs Redis Cluster (bench/cluster.bench.ts)`, 'bench:cluster', 'dist/bench/cluster.bench.js', argv, run),
+    '',
+    `All servers share the machine's cores with each other and with the load generators, on 127.0.0.1, data in temp dirs on one disk. ${a.rounds} rounds, interleaved; ringkv rows are ${a.warmupSeconds} s warm-up + ${a.seconds} s measured; tables give medians.`,
+    `ringkv cluster: \`ringkv cluster --nodes ${nodesN} --shards ${shardsPerNode} --sync-mode batch\` (N = 3, defaults otherwise: read-repair chance 0.1), so every write is stored ${nodesN} times whatever the level, which only sets how many acks the coordinator waits for (and how many replicas a GET asks).`,
+    `One node: \`ringkv start --sync-mode batch\` (default shards, one per core). Both acknowledge a write after its WAL fdatasync (group commit). ${fmtInt(benchKeySpace)} keys of ${benchValueBytes} B written (at ALL) before the first GET.`,
+    `ringkv load: bench/ws.bench.ts, one process, ${socketsPerNode * nodesN} sockets (${socketsPerNode} per cluster node, all ${socketsPerNode * nodesN} to the single node) × ${depth} frames × ${batch} ops = ${socketsPerNode * nodesN * depth * batch} ops in flight; latency per frame from send to answer.`,
+    `Redis Cluster: ${nodesN} redis-server masters, no replicas (nothing is replicated), \`appendonly yes\`, \`appendfsync everysec\` (acknowledged before fsync); ${redisLoadNote}, with --cluster.`,
+    'Load generator CPU is % of one core; ringkv CPU is summed over its node processes, main threads apart from their other threads (shard workers, libuv pool, GC), from /proc.',
+    '',
+    rowsTable(rows.all(), [], 'ringkv CPU, all nodes (main + other threads)'),
+    '',
+    `Open loop at ${Math.round(openLoadShare * 100)}% of the cluster's own QUORUM closed-loop peak (median), frames of ${batch} ops due at a fixed rate over the same sockets, latency from each frame's scheduled send time (no coordinated omission); "achieved" counts ops answered inside the measured window:`,
+    '',
+    openLoopTable(['op'], open),
+    '',
+    `**Bar, p99 < ${p99BarMs} ms at ${Math.round(openLoadShare * 100)}% of the cluster's QUORUM peak: ${openMet ? 'MET' : 'NOT MET'}** (${open.map((o) => `${o.cells[0]} ${fmtMs(openP99Ms(o))} ms`).join(', ')}).`,
+    `- Cluster QUORUM vs one node: PUT ${ratio(`${clusterName}-QUORUM-PUT`, `${singleName}-QUORUM-PUT`)}, GET ${ratio(`${clusterName}-QUORUM-GET`, `${singleName}-QUORUM-GET`)}. Cluster QUORUM vs Redis Cluster not pipelined: PUT ${ratio(`${clusterName}-QUORUM-PUT`, 'redis-p1-PUT')}, GET ${ratio(`${clusterName}-QUORUM-GET`, 'redis-p1-GET')}. Closed-loop errors: ${rows.errors()}.`,
+    ...sectionTail(rows.all(), [
+      ...commands,
+      `node dist/bench/ws.bench.js --url ws://127.0.0.1:P0/api/v1/ws,ws://127.0.0.1:P1/api/v1/ws,ws://127.0.0.1:P2/api/v1/ws --op put|get --consistency ONE|QUORUM|ALL --batch ${batch} --connections ${socketsPerNode * nodesN} --depth ${depth} --seconds ${a.seconds} [--rate FRAMES_PER_S]`,
+    ]),
+  ].join('\n');
+  emitSection(section, 'cluster-bench', a.write);
+}
+
+if (require.main === module) runMain('cluster bench', main);

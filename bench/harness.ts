@@ -1,0 +1,364 @@
+// The pieces every load benchmark under bench/ shares (node.bench, cluster.bench, ws.bench,
+// http.bench, redis, native.bench): free ports, a child process that is ready when it prints a
+// line and that is always stopped (and a run that owns its children and temp dir), the CPU time
+// of a server's threads and of a load tool, latency percentiles from HdrHistograms, number
+// formats, the machine line, Markdown tables and the replacement of one marked section of
+// BENCHMARKS.md. The histogram shape and the free-port probe are bench/latency's (recorder.ts,
+// processes.ts), so there is one way of doing each across the benchmarks. The comparison tables
+// built from these are bench/comparison.ts.
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type * as hdr from 'hdr-histogram-js';
+import { ErrorCode, RingkvError } from '../src/errors';
+import { freePort } from './latency/processes';
+import { newHistogram, summarize, toMicros } from './latency/recorder';
+
+export { freePort, newHistogram, toMicros };
+
+/** The repository root (dist/bench/harness.js is two levels below it). */
+export const repoRoot = path.resolve(__dirname, '..', '..');
+export const ringkvBin = path.join(repoRoot, 'bin', 'ringkv.js');
+export const benchmarksFile = path.join(repoRoot, 'BENCHMARKS.md');
+
+const stopTimeoutMs = 15_000;
+const outputTailBytes = 64 * 1024;
+
+/** Every comparison benchmark uses 1 KiB values over this many keys, all written before the first GET. */
+export const benchValueBytes = 1024;
+export const benchKeySpace = 10_000;
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A base port B such that B + o is free for every offset o: for launchers that derive their ports
+ * from one base (`ringkv cluster`: P+i and P+1000+i; Redis Cluster: P and its bus port P+10000).
+ * Every port is probed by binding it; one can still be taken between this check and its use, in
+ * which case the server fails to start and says so.
+ */
+export async function freePortBase(offsets: readonly number[], attemptsMax = 200): Promise<number> {
+  const span = Math.max(...offsets);
+  for (let a = 0; a < attemptsMax; a++) {
+    const base = 20_000 + Math.floor(Math.random() * (65_000 - span - 20_000));
+    let ok = true;
+    for (const o of offsets) if (!(await portFree(base + o))) ok = false;
+    if (ok) return base;
+  }
+  throw new RingkvError(ErrorCode.Unavailable, `no free port block for offsets ${offsets.join(',')} after ${attemptsMax} tries`);
+}
+
+export interface StartedChild {
+  readonly name: string;
+  readonly pid: number;
+  readonly process: ChildProcess;
+  /** The last 64 KiB of its stdout and stderr, interleaved. */
+  output(): string;
+  /** SIGTERM (to its whole process group when started with `group`), SIGKILL after 15 s. */
+  stop(): Promise<void>;
+}
+
+export interface StartChildOptions {
+  name: string;
+  command: string;
+  args: string[];
+  /** A line on stdout or stderr that says the child is ready. */
+  ready: RegExp;
+  readyTimeoutMs: number;
+  /**
+   * Start it in its own process group and signal the group on stop: for launchers whose own
+   * children must die with them even if the launcher is killed hard.
+   */
+  group?: boolean;
+}
+
+function exited(c: ChildProcess): boolean {
+  return c.exitCode !== null || c.signalCode !== null;
+}
+
+function signal(c: ChildProcess, group: boolean, sig: NodeJS.Signals): void {
+  try {
+    if (group && c.pid !== undefined) process.kill(-c.pid, sig);
+    else c.kill(sig);
+  } catch {
+    // Already gone.
+  }
+}
+
+async function stopProcess(c: ChildProcess, group: boolean): Promise<void> {
+  if (exited(c)) {
+    // The leader is gone, but a group may still hold its children.
+    if (group) signal(c, true, 'SIGKILL');
+    return;
+  }
+  const done = new Promise<void>((r) => c.once('exit', () => r()));
+  signal(c, group, 'SIGTERM');
+  const timer = setTimeout(() => signal(c, group, 'SIGKILL'), stopTimeoutMs);
+  await done;
+  clearTimeout(timer);
+  if (group) signal(c, true, 'SIGKILL');
+}
+
+/** Starts a child and resolves once it prints `ready`; a child that exits or times out first is stopped and rejects. */
+export async function startChild(o: StartChildOptions): Promise<StartedChild> {
+  const child = spawn(o.command, o.args, { stdio: ['ignore', 'pipe', 'pipe'], detached: o.group === true });
+  let tail = '';
+  const group = o.group === true;
+  const stop = () => stopProcess(child, group);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      // The unfinished last line: a line can arrive split over chunks.
+      let partial = '';
+      const timer = setTimeout(() => reject(new RingkvError(ErrorCode.Timeout, `${o.name}: no ${o.ready} within ${o.readyTimeoutMs} ms`)), o.readyTimeoutMs);
+      const onData = (d: Buffer): void => {
+        const text = d.toString();
+        tail = (tail + text).slice(-outputTailBytes);
+        const seen = partial + text;
+        if (o.ready.test(seen)) {
+          clearTimeout(timer);
+          resolve();
+        }
+        partial = seen.slice(seen.lastIndexOf('\n') + 1);
+      };
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', onData);
+      child.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new RingkvError(ErrorCode.Unavailable, `${o.name}: cannot start ${o.command}: ${err.message}`, { cause: err }));
+      });
+      child.once('exit', (code, sig) => {
+        clearTimeout(timer);
+        reject(new RingkvError(ErrorCode.Unavailable, `${o.name} exited during start (${sig ?? code})`));
+      });
+    });
+  } catch (err) {
+    await stop();
+    throw new RingkvError(ErrorCode.Unavailable, `${(err as Error).message}; its output:\n${tail.slice(-2000)}`, { cause: err });
+  }
+  return { name: o.name, pid: child.pid!, process: child, output: () => tail, stop };
+}
+
+/** Stops every child, newest first, and never throws: for `finally` blocks. */
+export async function stopAll(children: StartedChild[]): Promise<void> {
+  for (const c of children.splice(0).reverse()) await c.stop().catch(() => undefined);
+}
+
+/** Anything a run starts and must stop: a StartedChild, a bench/latency ServerProcess, a Redis Cluster. */
+export interface Stoppable {
+  stop(): Promise<void>;
+}
+
+/**
+ * One benchmark run's date, machine line, temp dir and the servers it started. close() stops
+ * them (newest first) and removes the temp dir; call it in `finally`. SIGINT and SIGTERM (Ctrl-C
+ * during a run, where `finally` blocks do not run) close it too, then exit.
+ */
+export class BenchRun {
+  readonly date = execFileSync('date', { encoding: 'utf8' }).trim();
+  readonly machineBefore = machineLine();
+  readonly dir: string;
+  private readonly owned: Stoppable[] = [];
+  private readonly removeDir: () => void;
+  private closing: Promise<void> | null = null;
+  private readonly onSignal = (sig: NodeJS.Signals): void => {
+    void this.close().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+  };
+
+  constructor(prefix: string) {
+    const t = tempDir(prefix);
+    this.dir = t.dir;
+    this.removeDir = t.remove;
+    process.once('SIGINT', this.onSignal);
+    process.once('SIGTERM', this.onSignal);
+  }
+
+  own<T extends Stoppable>(x: T): T {
+    this.owned.push(x);
+    return x;
+  }
+
+  /** Idempotent: a signal and the `finally` it interrupts share one close. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      for (const x of this.owned.splice(0).reverse()) await x.stop().catch(() => undefined);
+      this.removeDir();
+      process.removeListener('SIGINT', this.onSignal);
+      process.removeListener('SIGTERM', this.onSignal);
+    })();
+    return this.closing;
+  }
+}
+
+export interface NodeProcess {
+  child: StartedChild;
+  port: number;
+  ws: string;
+  http: string;
+  /** Shard threads, from the node's "listening on" line. */
+  shards: string;
+}
+
+/**
+ * `ringkv start` on a free port with `args` (e.g. --sync-mode), owned by `run`, data in
+ * run.dir/<name>; `nodeArgs` go to node itself (e.g. --cpu-prof). Resolves once it listens.
+ */
+export async function startNodeProcess(run: BenchRun, name: string, args: string[], nodeArgs: string[] = []): Promise<NodeProcess> {
+  const port = await freePort();
+  const child = run.own(
+    await startChild({
+      name,
+      command: process.execPath,
+      args: [...nodeArgs, ringkvBin, 'start', '--port', String(port), '--data-dir', path.join(run.dir, name), ...args],
+      ready: /listening on/,
+      readyTimeoutMs: 30_000,
+    }),
+  );
+  const shards = /shards=(\d+)/.exec(child.output())?.[1] ?? '?';
+  return { child, port, ws: `ws://127.0.0.1:${port}/api/v1/ws`, http: `http://127.0.0.1:${port}`, shards };
+}
+
+/** CPU seconds (user + system) of processes, their main threads apart from all their other threads (Linux /proc). */
+export interface ThreadCpu {
+  mainS: number;
+  otherS: number;
+}
+
+/** Summed over `pids`; null when any of them cannot be read (gone, or not Linux). */
+export function threadCpu(pids: readonly number[]): ThreadCpu | null {
+  const tick = 100; // USER_HZ: 100 on every Linux this runs on.
+  let mainS = 0;
+  let otherS = 0;
+  try {
+    for (const pid of pids) {
+      for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+        const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        // Fields after the command name (which may hold spaces) start at its closing parenthesis.
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const s = (Number(f[11]) + Number(f[12])) / tick;
+        if (Number(tid) === pid) mainS += s;
+        else otherS += s;
+      }
+    }
+  } catch {
+    return null;
+  }
+  return { mainS, otherS };
+}
+
+/**
+ * Runs `measure` and says what share of one core the server processes `pids` used meanwhile,
+ * as "main 97% + others 85%" (main threads; all other threads).
+ */
+export async function withServerCpu<T>(pids: readonly number[], measure: () => Promise<T> | T): Promise<{ value: T; cpu: string }> {
+  const before = threadCpu(pids);
+  const started = performance.now();
+  const value = await measure();
+  const after = threadCpu(pids);
+  const seconds = (performance.now() - started) / 1000;
+  if (before === null || after === null || seconds <= 0) return { value, cpu: 'n/a' };
+  const pct = (s: number): string => `${Math.round((100 * s) / seconds)}%`;
+  return { value, cpu: `main ${pct(after.mainS - before.mainS)} + others ${pct(after.otherS - before.otherS)}` };
+}
+
+/** One measured row of any load generator. */
+export interface Measured {
+  opsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  ops: number;
+  errors: number;
+  /** The load generator's CPU over the run, in % of one core (per process where there are several). */
+  clientCpu: string;
+}
+
+/**
+ * Runs a load tool to completion (bounded by `timeoutMs`) and returns its stdout and the CPU
+ * seconds it used (the shell's `times` reports its children's), so every row can say whether
+ * the generator itself was the limit.
+ */
+export function runTool(command: string, args: string[], timeoutMs: number): { stdout: string; cpuS: number; wallS: number } {
+  const started = performance.now();
+  const r = spawnSync('sh', ['-c', '"$@"; s=$?; times; exit $s', 'sh', command, ...args], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
+  const wallS = (performance.now() - started) / 1000;
+  if (r.error !== undefined || r.status !== 0) {
+    throw new RingkvError(ErrorCode.Internal, `${command} ${args.join(' ')} failed (${r.error?.message ?? `exit ${r.status}`}): ${r.stderr.slice(-2000)}`);
+  }
+  // `times` prints two lines, the shell's and then its children's user and system time.
+  const lines = r.stdout.trimEnd().split('\n');
+  const secs = (t: string): number => {
+    const m = /^(\d+)m([0-9.]+)s$/.exec(t);
+    return m === null ? NaN : Number(m[1]) * 60 + Number(m[2]);
+  };
+  const [user, sys] = lines[lines.length - 1]!.trim().split(/\s+/);
+  return { stdout: lines.slice(0, -2).join('\n'), cpuS: secs(user!) + secs(sys!), wallS };
+}
+
+export function cpuPercent(cpuS: number, seconds: number): string {
+  return `${Math.round((100 * cpuS) / seconds)}%`;
+}
+
+export interface Percentiles {
+  p50Ms: number;
+  p99Ms: number;
+}
+
+export function percentiles(h: hdr.Histogram): Percentiles {
+  const s = summarize(h);
+  return { p50Ms: s.p50Ms, p99Ms: s.p99Ms };
+}
+
+/** A latency in ms with 2 decimals under 10 ms, 1 under 100, none above. */
+export function fmtMs(v: number): string {
+  return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
+}
+
+export function fmtInt(v: number): string {
+  return Math.round(v).toLocaleString('en-US');
+}
+
+/** A Markdown table; `right` marks the columns to right-align (numbers). */
+export function markdownTable(header: string[], rows: string[][], right: boolean[] = []): string {
+  const align = header.map((_, i) => (right[i] ? '---:' : '---'));
+  return [header, align, ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
+}
+
+/** CPU model, cores, memory, Node version and the load average now (on a shared box it explains most noise). */
+export function machineLine(): string {
+  const cpus = os.cpus();
+  const load = os.loadavg().map((x) => x.toFixed(2)).join(' / ');
+  return `${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, Node ${process.version}; load average (1/5/15 min) ${load}`;
+}
+
+const benchmarksPreamble =
+  '# ringkv benchmarks\n\nEach section says how it was measured (command, date, machine). The machine is shared and noisy: compare medians and ratios, not single runs.\n';
+
+/**
+ * Puts `body` between `<!-- name:start -->` and `<!-- name:end -->` in `file`, replacing what was
+ * there, or appends the marked section when there is none. The rest of the file is left alone
+ * (other sections belong to other people), so it is read just before it is written.
+ */
+export function replaceSection(file: string, name: string, body: string): void {
+  const start = `<!-- ${name}:start -->`;
+  const end = `<!-- ${name}:end -->`;
+  const section = `${start}\n${body.trim()}\n${end}`;
+  const current = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : benchmarksPreamble;
+  const i = current.indexOf(start);
+  const j = current.indexOf(end);
+  const next = i !== -1 && j > i ? current.slice(0, i) + section + current.slice(j + end.length) : `${current.trimEnd()}\n\n${section}\n`;
+  fs.writeFileSync(file, next);
+}
+
+/** A temp directory removed by the returned function (for `finally`). */
+export function tempDir(prefix: string): { dir: string; remove: () => void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  return { dir, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
