@@ -116,6 +116,12 @@ export const internodeReconnectBackoffMsMin = 50;
 export const internodeReconnectBackoffMsMax = 5_000;
 /** Background read repairs in flight per node; more are dropped (anti-entropy catches them). */
 export const readRepairsInflightMax = 1_024;
+/**
+ * Replica writes this node may have in flight as a coordinator. A write acknowledged at W < N
+ * leaves the rest running; past this bound a new write also waits for its other replicas
+ * (within its deadline), so a client at ONE cannot outrun replication without limit.
+ */
+export const replicaWritesInflightMax = 4_096;
 /** How often queued hints are offered to recovered nodes. */
 export const hintReplayIntervalMsDefault = 1_000;
 assert(internodeFrameBytesMax >= 4 * (valueBytesMax + keyBytesMax + versionVectorBytesMax), 'an inter-node frame must carry a few siblings of the largest value');

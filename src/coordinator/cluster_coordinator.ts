@@ -22,7 +22,7 @@
 // (read repair), in the background and bounded.
 import * as os from 'node:os';
 import { localRangeReplica, localScanPage } from '../antientropy';
-import { merkleDepthMax, readRepairsInflightMax, tombstoneGraceMsDefault } from '../constants';
+import { merkleDepthMax, readRepairsInflightMax, replicaWritesInflightMax, tombstoneGraceMsDefault } from '../constants';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import { Membership, type MemberInfo, type MemberStatus } from '../membership';
 import type { InternodeMessage } from '../protocol/internode_codec';
@@ -82,6 +82,8 @@ export interface ClusterCounters {
   coordinatedWrites: number;
   forwardedWrites: number;
   coordinatedReads: number;
+  /** Writes answered only after all their replicas because replicaWritesInflightMax was reached. */
+  replicationBackPressure: number;
   /** Replica reads this node asked for as coordinator (its own replica included). */
   replicaReadsAsked: number;
   readRepairs: number;
@@ -143,12 +145,14 @@ export class ClusterCoordinator implements Coordinator {
   private hintTimer: NodeJS.Timeout | undefined;
   private readonly antiEntropy: AntiEntropyRunner | null;
   private repairsInflight = 0;
+  private replicaWritesInflight = 0;
   private keyEstimateCached = 0;
   private closed = false;
   readonly counters: ClusterCounters = {
     coordinatedWrites: 0,
     forwardedWrites: 0,
     coordinatedReads: 0,
+    replicationBackPressure: 0,
     replicaReadsAsked: 0,
     readRepairs: 0,
     readRepairsDropped: 0,
@@ -333,17 +337,33 @@ export class ClusterCoordinator implements Coordinator {
     // A forwarded coordinator outside the list (ring views briefly differ) is not a replica and
     // does not count; `up` then holds only real replicas.
     if (self) tally.ok();
-    const calls = others.map((id) =>
-      this.replicas.apply(id, w.key, record, Math.max(1, deadline - Date.now())).catch((e: unknown) => {
-        this.counters.replicaWriteFailures++;
-        throw e;
-      }),
-    );
+    const backPressure = this.replicaWritesInflight >= replicaWritesInflightMax;
+    const calls = others.map((id) => {
+      this.replicaWritesInflight++;
+      return this.replicas
+        .apply(id, w.key, record, Math.max(1, deadline - Date.now()))
+        .catch((e: unknown) => {
+          this.counters.replicaWriteFailures++;
+          throw e;
+        })
+        .finally(() => this.replicaWritesInflight--);
+    });
     if (this.o.hintedHandoff) for (const down of pref.filter((id) => !this.alive(id))) this.hint(down, w.key, record, pref);
     // 6 answer
     const decision = await decide(tally, calls, deadline);
     if (decision === 'timeout') throw timeoutError(tally);
     if (decision === 'failed') throw this.count(tally.unavailable(w.consistency, w.op));
+    if (backPressure) {
+      // Too much replication still running: this answer waits for its own (bounded by the deadline).
+      this.counters.replicationBackPressure++;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+        void Promise.allSettled(calls).then(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
     return { version: done.version, timestampMs: done.timestampMs, acks: tally.answered };
   }
 

@@ -10,6 +10,9 @@
 //   that they wait in the connection's send queue and go out on drain, in order;
 // - a send queue over wsSendQueueBytesMax (a client that keeps sending and never reads) closes
 //   the connection with 1008, so memory per connection stays bounded.
+// Answers are handed to the socket at the end of the event-loop turn they were made in (one cork,
+// one write for every frame of a connection that finished in that turn; a shard batch finishes
+// many at once), not one write each.
 // A frame that cannot be decoded, or a text frame, gets a frame-level error frame and the
 // connection stays open: nothing a client sends can throw out of here.
 import { isRingkvError } from '../errors';
@@ -31,6 +34,8 @@ interface Pending {
 
 export interface WsConn {
   open: boolean;
+  /** A flush is due at the end of this event-loop turn. */
+  flushScheduled: boolean;
   inflightOps: number;
   queue: Pending[];
   queueBytes: number;
@@ -81,7 +86,12 @@ function enqueue(ctx: ServerContext, ws: WebSocket<WsConn>, conn: WsConn, frames
     ws.end(1008, 'send queue over limit: read your responses');
     return;
   }
-  flush(ctx, ws, conn);
+  if (conn.flushScheduled) return;
+  conn.flushScheduled = true;
+  setImmediate(() => {
+    conn.flushScheduled = false;
+    flush(ctx, ws, conn);
+  });
 }
 
 function refuseFrame(ctx: ServerContext, ws: WebSocket<WsConn>, conn: WsConn, code: WireErrorCode, message: string, reason: string): void {
@@ -159,7 +169,7 @@ export function attachWsApi(uws: UwsModule, app: TemplatedApp, ctx: ServerContex
       }
       // Counted at upgrade, not open, so a burst of upgrades cannot overshoot the cap.
       ctx.state.wsConnections++;
-      const conn: WsConn = { open: true, inflightOps: 0, queue: [], queueBytes: 0 };
+      const conn: WsConn = { open: true, flushScheduled: false, inflightOps: 0, queue: [], queueBytes: 0 };
       res.upgrade(conn, key, protocol, extensions, context);
     },
     open: (ws) => {

@@ -6,7 +6,10 @@
 // while all are, new requests wait in the queue, and when one returns, up to shardBatchOpsMax
 // queued requests (and at most shardBatchBytesMax of payload) leave as ONE task. One thread hop
 // costs ~60-100 µs, so under load many requests share it, and the worker shares one WAL write
-// (and its fsync) among them. With a free slot a request leaves at once (no added latency). Two
+// (and its fsync) among them. A batch leaves at the end of the event-loop turn in which its first
+// request arrived (setImmediate: after the poll phase has handed over every socket and worker
+// message that was ready), so requests that arrive together share one task even when a slot is
+// free, at no cost in latency. Two
 // in flight rather than one keeps the worker busy while a batch waits for its WAL sync and the
 // main thread decodes the previous answer; the worker keeps per-key order across them
 // (ShardCore applies a batch's writes before it awaits their durability).
@@ -74,6 +77,7 @@ export class ShardClient {
   private closing = false;
   readonly counters: ShardClientCounters = { batchTasks: 0, opsSent: 0, busyRejections: 0, timeouts: 0 };
   private idleWaiters: (() => void)[] = [];
+  private pumpScheduled = false;
 
   constructor(
     readonly index: number,
@@ -105,7 +109,7 @@ export class ShardClient {
       p.timer = setTimeout(() => this.expire(p, timeoutMs), timeoutMs);
       this.queue.push(p);
       this.queued++;
-      this.pump();
+      this.schedulePump();
     });
   }
 
@@ -146,6 +150,15 @@ export class ShardClient {
     return batch;
   }
 
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
   private pump(): void {
     while (this.inFlight < this.limits.batchesInFlightMax) {
       const batch = this.takeBatch();
@@ -182,7 +195,8 @@ export class ShardClient {
       })
       .finally(() => {
         this.inFlight--;
-        this.pump();
+        // Not at once: the answers just settled may lead to more requests in this same turn.
+        this.schedulePump();
       });
   }
 
