@@ -58,7 +58,7 @@ const durability: Record<'redis' | SyncMode, string> = {
 
 const durabilityNote =
   'Durability: Redis with `appendonly yes`, `appendfsync everysec` acknowledges a write once it is in the AOF (page cache) and fsyncs once a second, so a power failure or OS crash can lose about the last second of acknowledged writes; ' +
-  'ringkv `--sync-mode batch` (the default) acknowledges a write only after the fdatasync of its group commit (2 ms window), so nothing acknowledged is lost; ' +
+  'ringkv `--sync-mode batch` (the default) acknowledges a write only after the fdatasync of its group commit, so nothing acknowledged is lost; ' +
   '`--sync-mode none` acknowledges after the WAL write() (page cache, never synced by ringkv): the same class as Redis everysec (survives a process crash, not a power failure).';
 
 interface Node extends NodeProcess {
@@ -189,7 +189,7 @@ async function main(): Promise<void> {
     durabilityNote,
     '',
     `Everything on 127.0.0.1, data in temp dirs on one disk, all processes sharing the machine's cores. ${a.rounds} rounds, interleaved (every row once per round); each ringkv row is ${a.warmupSeconds} s of warm-up, then ${a.seconds} s measured.`,
-    `Redis: ${redisLoadNote}. ringkv: one node per sync mode, ${shards} shard threads (the default: one per core), consistency QUORUM (= the one replica), ${fmtInt(benchKeySpace)} keys of ${benchValueBytes} B written before the first GET;`,
+    `Redis: ${redisLoadNote}. ringkv: one node per sync mode, ${shards} shard threads (the default: one per core but one), consistency QUORUM (= the one replica), ${fmtInt(benchKeySpace)} keys of ${benchValueBytes} B written before the first GET;`,
     `HTTP rows: wrk, one thread, ${httpConnections} keep-alive connections, latency from send to answer; WebSocket rows: bench/ws.bench.ts, ${wsShapes[32].connections * wsShapes[32].depth * 32} ops in flight, one load process unless the row says 2, latency per frame (every op of a frame shares it) from send to answer.`,
     'Load generator CPU is % of one core over the run; ringkv CPU is % of one core used by the node\'s main thread (uWebSockets.js, protocol, coordinator) and by all its other threads (shard workers, libuv pool, GC helpers), from /proc.',
     '',

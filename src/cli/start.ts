@@ -1,11 +1,11 @@
 // `ringkv start`: run one node in this process (single-node mode, the embedded default) until
 // SIGTERM/SIGINT. Every flag has an environment variable; a flag wins over its variable.
-import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { httpPortDefault } from '../constants';
 import { isRingkvError } from '../errors';
 import { exitOnSignals, startNode } from '../server/node';
+import { defaultShardCount } from '../shards';
 import type { SyncMode } from '../storage/types';
 import { type CliCommand, parseIntOption, usageError } from './command';
 import type { ClusterNodeConfig } from '../coordinator/cluster_factory';
@@ -22,7 +22,7 @@ options (flag, environment variable, default):
   --port N          RINGKV_PORT       ${httpPortDefault}           TCP port of the HTTP/WebSocket API (0 = any free port)
   --host ADDR       RINGKV_HOST       127.0.0.1      address to listen on
   --data-dir DIR    RINGKV_DATA_DIR   ./data         where WALs and SSTables live (created if missing)
-  --shards N        RINGKV_SHARDS     CPU count      shard worker threads, 1..${shardsMax} (an existing
+  --shards N        RINGKV_SHARDS     CPUs - 1 (>=1) shard worker threads, 1..${shardsMax} (an existing
                                                      data dir keeps the count it was created with)
   --sync-mode MODE  RINGKV_SYNC_MODE  batch          WAL durability: always (fdatasync per write),
                                                      batch (group commit, a write is acknowledged
@@ -35,7 +35,7 @@ export interface StartConfig {
   host: string;
   port: number;
   dataDir: string;
-  /** Undefined: the count the data dir was created with, else the CPU count. */
+  /** Undefined: the count the data dir was created with, else one per CPU but one. */
   shardCount?: number;
   syncMode: SyncMode;
   nodeId?: string;
@@ -117,7 +117,7 @@ export const command: CliCommand = {
     const node = await startNode({ ...config, log }, factory);
     exitOnSignals(node, log);
     const stats = await node.coordinator.stats().catch(() => null);
-    const shards = typeof stats?.['shards'] === 'number' ? stats['shards'] : (config.shardCount ?? os.availableParallelism());
+    const shards = typeof stats?.['shards'] === 'number' ? stats['shards'] : (config.shardCount ?? defaultShardCount());
     // The one line that says where the node is: tests and scripts wait for it.
     log(
       `ringkv: node ${node.coordinator.nodeId} listening on http://${node.server.host}:${node.server.port} ` +

@@ -32,7 +32,7 @@ export interface LocalCoordinatorOptions {
   dataDir: string;
   /** Default: generated once and kept in <dataDir>/NODE_ID. */
   nodeId?: string;
-  /** Default: the count recorded in dataDir, else os.availableParallelism(). */
+  /** Default: the count recorded in dataDir, else one per CPU but one (shards' defaultShardCount). */
   shardCount?: number;
   syncMode?: SyncMode;
   memtableBytes?: number;

@@ -12,7 +12,7 @@ export interface NodeOptions {
   host: string;
   port: number;
   dataDir: string;
-  /** Default: the count the data dir was created with, else the CPU count. */
+  /** Default: the count the data dir was created with, else one per CPU but one. */
   shardCount?: number;
   syncMode: SyncMode;
   /** Default: chosen by the coordinator (kept in the data dir). */

@@ -1,7 +1,7 @@
 // Shards: the node's data in worker threads, one Piscina pool of one thread per shard, requests
 // batched per shard and values moved across threads in packed ArrayBuffers. See router.ts for
 // how a coordinator uses it.
-export { ShardRouter } from './router';
+export { defaultShardCount, ShardRouter } from './router';
 export type { ShardRouterOptions } from './router';
 export type { ShardLimits, ShardClientCounters, ShardClientHooks } from './shard_client';
 export type { ScannedEntry } from './batch_codec';

@@ -42,7 +42,7 @@ import { keyToken, shardOfToken, shardTokenRange } from './shard_map';
 export interface ShardRouterOptions {
   dataDir: string;
   nodeId: string;
-  /** Default: the count recorded in the data dir, else os.availableParallelism(). */
+  /** Default: the count recorded in the data dir, else defaultShardCount(). */
   shardCount?: number;
   conflictMode?: ConflictMode;
   storage?: ShardStorageOptions;
@@ -57,6 +57,16 @@ export interface ShardRouterOptions {
 function unwrap<T extends OpResult>(r: OpResult): T {
   if (!r.ok) throw fromWireError(r.error);
   return r as T;
+}
+
+/**
+ * One shard thread per CPU but one: the main thread (HTTP/WebSocket, coordination, encoding) is a
+ * busy thread too. On the 2-core machines this project runs on, one shard beside the main thread
+ * served 1.07x (GET) to 1.14x (PUT) the single-op WebSocket throughput of two shards, and
+ * 0.91x-1.07x with 32-op frames (BENCHMARKS.md, "Shard threads per node").
+ */
+export function defaultShardCount(): number {
+  return Math.min(shardCountMax, Math.max(1, os.availableParallelism() - 1));
 }
 
 export class ShardRouter {
@@ -76,7 +86,7 @@ export class ShardRouter {
     if (requested !== undefined && (!Number.isInteger(requested) || requested < 1 || requested > shardCountMax)) {
       throw new RingkvError(ErrorCode.InvalidArgument, `shardCount must be an integer 1..${shardCountMax}: ${requested}`);
     }
-    const fallback = Math.min(shardCountMax, Math.max(1, os.availableParallelism()));
+    const fallback = defaultShardCount();
     const shardCount = ensureLayout(options.dataDir, requested, fallback);
     const conflictMode = options.conflictMode ?? 'vclock';
     if (conflictMode !== 'vclock' && conflictMode !== 'lww') {
