@@ -10,8 +10,10 @@
 //   3 condition If-Match: read at the requested level, merge what answered into the local
 //               replica, then let the local write check the version atomically;
 //   4 local     the coordinating replica makes the new version (its clock entry incremented);
-//   5 replicate the resulting sibling set goes to every other ALIVE replica in parallel; down
-//               replicas get a hint on a stand-in instead (hints never count toward W);
+//   5 replicate as soon as that write is applied (before its WAL sync), the resulting sibling set
+//               goes to every other ALIVE replica in parallel, so the local sync and the remote
+//               writes overlap; the local copy counts toward W once durable; down replicas get a
+//               hint on a stand-in instead (hints never count toward W);
 //   6 answer    after W acknowledgements; RKV_ERR_UNAVAILABLE when the rest cannot reach W,
 //               RKV_ERR_TIMEOUT {needed, answered} when the deadline passes first.
 // Read: ask R ALIVE replicas (this node's own first: no network hop), and one more for each that
@@ -29,7 +31,7 @@ import type { InternodeMessage } from '../protocol/internode_codec';
 import { PeerPool } from '../protocol/internode_pool';
 import { InternodeServer } from '../protocol/internode_server';
 import { keyToken, tokenToString } from '../ring';
-import type { WireRecord } from '../shards/messages';
+import type { WireRecord, WriteDone } from '../shards/messages';
 import type { StoredSibling } from '../versioning';
 import { AntiEntropyRunner, remoteRangeReplica } from './anti_entropy';
 import { type ClusterOptions, validateClusterOptions } from './cluster_options';
@@ -95,44 +97,6 @@ export interface ClusterCounters {
 }
 
 type Decision = 'met' | 'failed' | 'timeout';
-
-/**
- * Resolves once the tally is met or cannot be, or at the deadline; each call counts as one
- * reply when it settles (also after the decision, which is harmless).
- */
-function decide(tally: QuorumTally, calls: readonly Promise<unknown>[], deadlineMs: number): Promise<Decision> {
-  return new Promise<Decision>((resolve) => {
-    if (tally.state !== 'waiting') {
-      resolve(tally.state);
-      return;
-    }
-    const timer = setTimeout(() => resolve('timeout'), Math.max(0, deadlineMs - Date.now()));
-    const settle = (s: ReturnType<QuorumTally['ok']>) => {
-      if (s !== 'waiting') {
-        clearTimeout(timer);
-        resolve(s);
-      }
-    };
-    for (const c of calls) c.then(() => settle(tally.ok()), () => settle(tally.fail()));
-  });
-}
-
-/** Races a local step against the request's deadline. */
-function beforeDeadline<T>(p: Promise<T>, deadlineMs: number, onTimeout: () => RingkvError): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(onTimeout()), Math.max(0, deadlineMs - Date.now()));
-    p.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e);
-      },
-    );
-  });
-}
 
 export class ClusterCoordinator implements Coordinator {
   readonly nodeId: string;
@@ -305,54 +269,89 @@ export class ClusterCoordinator implements Coordinator {
       const merged = await this.quorumRead(w.key, w.consistency, deadline, w.timeoutMs);
       if (merged.length > 0) await this.local.apply(w.key, recordOf(merged), Math.max(1, deadline - Date.now()));
     }
-    // 4 local
+    // 4 local, 5 replicate: the local write makes the new version; as soon as it is applied (not
+    // yet synced) its record goes to every other ALIVE replica, so the local WAL sync and the
+    // remote writes run side by side. The local copy counts toward W once it is durable.
     const timeoutError = (tally?: QuorumTally) =>
       this.count(
         tally === undefined
           ? new RingkvError(ErrorCode.Timeout, `${w.op} at ${w.consistency}: the local replica did not answer within ${w.timeoutMs} ms`, { details: { needed, answered: 0, timeout_ms: w.timeoutMs } })
           : tally.timeout(w.consistency, w.op, w.timeoutMs),
       );
-    const done = await beforeDeadline(
-      this.local.write(
-        {
-          op: w.op,
-          key: w.key,
-          value: w.value,
-          ttlSeconds: w.ttlSeconds,
-          ifMatch: w.ifMatch ?? null,
-          context: w.context ?? null,
-          idempotencyKey: w.idempotencyKey ?? null,
-          returnRecord: true,
-        },
-        Math.max(1, deadline - Date.now()),
-      ),
-      deadline,
-      () => timeoutError(),
-    );
-    assert(done.record !== null, 'a coordinated write returns its record when asked');
-    const record = done.record;
-    // 5 replicate
     const others = up.filter((id) => id !== this.nodeId);
     const tally = new QuorumTally(needed, up.length);
-    // A forwarded coordinator outside the list (ring views briefly differ) is not a replica and
-    // does not count; `up` then holds only real replicas.
-    if (self) tally.ok();
     const backPressure = this.replicaWritesInflight >= replicaWritesInflightMax;
-    const calls = others.map((id) => {
-      this.replicaWritesInflight++;
-      return this.replicas
-        .apply(id, w.key, record, Math.max(1, deadline - Date.now()))
-        .catch((e: unknown) => {
-          this.counters.replicaWriteFailures++;
-          throw e;
-        })
-        .finally(() => this.replicaWritesInflight--);
+    const calls: Promise<unknown>[] = [];
+    let applied: WriteDone | null = null;
+    // 6 answer: after W acknowledgements, or at once when W is out of reach, or at the deadline.
+    const outcome = await new Promise<{ decision: Decision } | { error: unknown }>((resolve) => {
+      const timer = setTimeout(() => resolve({ decision: 'timeout' }), Math.max(0, deadline - Date.now()));
+      const settle = (s: ReturnType<QuorumTally['ok']>) => {
+        if (s === 'waiting') return;
+        clearTimeout(timer);
+        resolve({ decision: s });
+      };
+      const replicate = (r: WriteDone) => {
+        if (applied !== null) return;
+        applied = r;
+        assert(r.record !== null, 'a coordinated write returns its record when asked');
+        const record = r.record;
+        for (const id of others) {
+          this.replicaWritesInflight++;
+          const call = this.replicas
+            .apply(id, w.key, record, Math.max(1, deadline - Date.now()))
+            .catch((e: unknown) => {
+              this.counters.replicaWriteFailures++;
+              throw e;
+            })
+            .finally(() => this.replicaWritesInflight--);
+          calls.push(call);
+          call.then(
+            () => settle(tally.ok()),
+            () => settle(tally.fail()),
+          );
+        }
+        if (this.o.hintedHandoff) for (const down of pref.filter((id) => !this.alive(id))) this.hint(down, w.key, record, pref);
+      };
+      this.local
+        .write(
+          {
+            op: w.op,
+            key: w.key,
+            value: w.value,
+            ttlSeconds: w.ttlSeconds,
+            ifMatch: w.ifMatch ?? null,
+            context: w.context ?? null,
+            idempotencyKey: w.idempotencyKey ?? null,
+            returnRecord: true,
+          },
+          Math.max(1, deadline - Date.now()),
+          replicate,
+        )
+        .then(
+          (r) => {
+            replicate(r);
+            // A forwarded coordinator outside the list (ring views briefly differ) is not a
+            // replica and does not count; `up` then holds only real replicas.
+            if (self) settle(tally.ok());
+          },
+          (err: unknown) => {
+            if (applied === null) {
+              // Refused before it was applied (a conflict, a bad context, a full queue): the
+              // caller gets that error, nothing was replicated.
+              clearTimeout(timer);
+              resolve({ error: err });
+            } else if (self) {
+              settle(tally.fail());
+            }
+          },
+        );
     });
-    if (this.o.hintedHandoff) for (const down of pref.filter((id) => !this.alive(id))) this.hint(down, w.key, record, pref);
-    // 6 answer
-    const decision = await decide(tally, calls, deadline);
-    if (decision === 'timeout') throw timeoutError(tally);
-    if (decision === 'failed') throw this.count(tally.unavailable(w.consistency, w.op));
+    if ('error' in outcome) throw outcome.error;
+    const done = applied as WriteDone | null;
+    if (outcome.decision === 'timeout') throw done === null ? timeoutError() : timeoutError(tally);
+    if (outcome.decision === 'failed') throw this.count(tally.unavailable(w.consistency, w.op));
+    assert(done !== null, 'a write is applied before W replicas can have it');
     if (backPressure) {
       // Too much replication still running: this answer waits for its own (bounded by the deadline).
       this.counters.replicationBackPressure++;

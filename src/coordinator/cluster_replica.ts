@@ -15,7 +15,8 @@ import type { CoordinatorStats } from './types';
 /** This node's shards as the cluster coordinator uses them: the ShardRouter's ops, plus figures. */
 export interface LocalReplica {
   get(key: Uint8Array, timeoutMs: number): Promise<WireRecord | null>;
-  write(op: WriteOp, timeoutMs: number): Promise<WriteDone>;
+  /** A write coordinated here; resolves once durable, `onApplied` hears it once applied (before its sync). */
+  write(op: WriteOp, timeoutMs: number, onApplied?: (r: WriteDone) => void): Promise<WriteDone>;
   /** Merges a record from another replica; true when it changed what is stored. */
   apply(key: Uint8Array, record: WireRecord, timeoutMs: number): Promise<boolean>;
   /** Storage figures for stats(): memtable bytes, SSTables per level, WAL syncs, ... */
@@ -31,7 +32,7 @@ export interface LocalReplica {
 export function localReplicaOf(lc: LocalCoordinator): LocalReplica {
   return {
     get: (key, timeoutMs) => lc.router.get(key, timeoutMs),
-    write: (op, timeoutMs) => lc.router.write(op, timeoutMs),
+    write: (op, timeoutMs, onApplied) => lc.router.write(op, timeoutMs, onApplied ?? null),
     apply: (key, record, timeoutMs) => lc.router.apply(key, record, timeoutMs),
     storageStats: () => lc.stats(),
     keyEstimate: async () => (await lc.clusterStatus()).total_keys,

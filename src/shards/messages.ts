@@ -7,6 +7,7 @@
 //   objects, except the scan result which is packed and transferred like a batch.
 // Errors never cross as thrown Error objects (structured clone drops their `code` and
 // `details`); they cross as WireError values and become RingkvErrors again on the main thread.
+import type { MessagePort } from 'node:worker_threads';
 import type { ErrorCode } from '../errors';
 import type { StorageOptions, StorageStats } from '../storage/types';
 import type { ConflictMode } from '../versioning';
@@ -145,7 +146,8 @@ export interface ShardStats {
 }
 
 export type ControlTask =
-  | { kind: 'open' }
+  /** `durability`: where the worker reports the durability of early-answered batches (see DurabilityNotice). */
+  | { kind: 'open'; durability?: MessagePort }
   | { kind: 'scan'; scan: ScanRequest }
   | { kind: 'merkle'; merkle: MerkleRequest }
   | { kind: 'stats' }
@@ -153,7 +155,18 @@ export type ControlTask =
   | { kind: 'compact' }
   | { kind: 'close' };
 
-export type ShardTask = { kind: 'batch'; buffer: ArrayBuffer } | ControlTask;
+/**
+ * A batch. With `durabilitySeq` the worker answers as soon as the batch is applied (before its WAL
+ * sync) and reports the sync's outcome later as a DurabilityNotice with that sequence number; the
+ * main thread holds every write of the batch until then. Without it the answer waits for the sync.
+ */
+export type ShardTask = { kind: 'batch'; buffer: ArrayBuffer; durabilitySeq?: number } | ControlTask;
+
+/** Sent by a worker on its durability port once an early-answered batch's writes are synced (or failed to be). */
+export interface DurabilityNotice {
+  seq: number;
+  error: WireError | null;
+}
 
 export type ControlReply<T> = { ok: true; value: T } | { ok: false; error: WireError };
 

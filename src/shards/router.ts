@@ -125,7 +125,7 @@ export class ShardRouter {
       shards.push(new ShardClient(i, pool, limits, options.hooks ?? {}));
     }
     const router = new ShardRouter(shardCount, options.nodeId, conflictMode, shards);
-    const opened = await Promise.allSettled(shards.map((s) => s.control<boolean>({ kind: 'open' })));
+    const opened = await Promise.allSettled(shards.map((s) => s.open()));
     const failed = opened.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed !== undefined) {
       await router.close().catch(() => undefined);
@@ -143,18 +143,22 @@ export class ShardRouter {
     return this.shards;
   }
 
-  private submit(op: ShardOp, timeoutMs: number): Promise<OpResult> {
+  private submit(op: ShardOp, timeoutMs: number, onApplied: ((r: WriteDone) => void) | null = null): Promise<OpResult> {
     if (this.closed) return Promise.reject(new RingkvError(ErrorCode.Closed, 'the node is shutting down'));
     assert(Number.isFinite(timeoutMs) && timeoutMs > 0, 'timeoutMs must be positive');
-    return this.shards[this.shardOfKey(op.key)]!.submit(op, timeoutMs);
+    return this.shards[this.shardOfKey(op.key)]!.submit(op, timeoutMs, onApplied);
   }
 
   async get(key: Uint8Array, timeoutMs: number = requestTimeoutMsDefault): Promise<WireRecord | null> {
     return unwrap<GetDone>(await this.submit({ op: 'get', key }, timeoutMs)).record;
   }
 
-  async write(op: WriteOp, timeoutMs: number = requestTimeoutMsDefault): Promise<WriteDone> {
-    return unwrap<WriteDone>(await this.submit(op, timeoutMs));
+  /**
+   * A write coordinated at this node; resolves once durable. `onApplied`, when given, hears the
+   * result (with its record, when asked) as soon as the write is applied, before its WAL sync.
+   */
+  async write(op: WriteOp, timeoutMs: number = requestTimeoutMsDefault, onApplied: ((r: WriteDone) => void) | null = null): Promise<WriteDone> {
+    return unwrap<WriteDone>(await this.submit(op, timeoutMs, onApplied));
   }
 
   async apply(key: Uint8Array, record: WireRecord, timeoutMs: number = requestTimeoutMsDefault): Promise<boolean> {

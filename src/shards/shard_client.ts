@@ -14,15 +14,23 @@
 // main thread decodes the previous answer; the worker keeps per-key order across them
 // (ShardCore applies a batch's writes before it awaits their durability).
 //
+// Early answers: a write submitted with `onApplied` (the cluster coordinator's own writes) hears
+// its result as soon as the worker has applied it, before the WAL sync, so the record can go to
+// the other replicas while this one syncs; the write's promise still resolves only once it is
+// durable. Such a batch carries a sequence number, and the worker reports its sync on the shard's
+// durability port (a MessageChannel given at open); the batch's writes wait in `awaiting` until
+// then (and count against the queue bound), its reads are answered at once.
+//
 // Back-pressure: more than shardQueueOpsMax queued requests is RKV_ERR_BUSY for the newcomer.
 // Timeouts: a request that has not left by its deadline is dropped from the queue; one in flight
 // is answered RKV_ERR_TIMEOUT (it may still be applied, as with any timeout).
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type Piscina from 'piscina';
 import { shardBatchBytesMax, shardBatchOpsMax, shardBatchesInFlightMax, shardQueueOpsMax } from '../constants';
 import { ErrorCode, RingkvError, assert } from '../errors';
 import { decodeResults, decodeScan, encodeRequests, opBytes } from './batch_codec';
 import type { ScannedEntry } from './batch_codec';
-import type { ControlReply, ControlTask, OpResult, ScanRequest, ShardOp, ShardTask, WireError } from './messages';
+import type { ControlReply, ControlTask, DurabilityNotice, OpResult, ScanRequest, ShardOp, ShardTask, WireError, WriteDone } from './messages';
 
 export interface ShardLimits {
   queueOpsMax: number;
@@ -53,6 +61,10 @@ interface Pending {
   timer: NodeJS.Timeout | null;
   /** 'queued' until sent; 'sent'; 'settled' once answered or timed out. */
   state: 'queued' | 'sent' | 'settled';
+  /** Told the write's result once applied, before it is durable (see the header). */
+  onApplied: ((r: WriteDone) => void) | null;
+  /** Its answer, kept while it waits for its batch's durability notice. */
+  result: OpResult | null;
 }
 
 export interface ShardClientCounters {
@@ -78,6 +90,13 @@ export class ShardClient {
   readonly counters: ShardClientCounters = { batchTasks: 0, opsSent: 0, busyRejections: 0, timeouts: 0 };
   private idleWaiters: (() => void)[] = [];
   private pumpScheduled = false;
+  /** Early-answered batches waiting for their durability notice, by sequence number. */
+  private readonly awaiting = new Map<number, Pending[]>();
+  private awaitingOps = 0;
+  /** Notices that arrived before their batch's answer (two ports: no order between them). */
+  private readonly earlyNotices = new Map<number, WireError | null>();
+  private durabilitySeq = 0;
+  private durabilityPort: MessagePort | null = null;
 
   constructor(
     readonly index: number,
@@ -93,10 +112,25 @@ export class ShardClient {
     return this.queued;
   }
 
-  /** Queues one op; resolves with its result (which may be an op-level failure). */
-  submit(op: ShardOp, timeoutMs: number): Promise<OpResult> {
+  /** Starts the worker's engine and gives it the durability port. */
+  async open(): Promise<void> {
+    const { port1, port2 } = new MessageChannel();
+    port1.on('message', (n: DurabilityNotice) => this.onDurable(n));
+    // The port must not keep the process alive by itself; the pool's thread does while it runs.
+    port1.unref();
+    this.durabilityPort = port1;
+    const task: ControlTask = { kind: 'open', durability: port2 };
+    const reply = (await this.pool.run(task, { transferList: [port2] as unknown as ArrayBuffer[] })) as ControlReply<boolean>;
+    if (!reply.ok) throw fromWireError(reply.error);
+  }
+
+  /**
+   * Queues one op; resolves with its result (which may be an op-level failure) once it is
+   * durable. A write with `onApplied` is told its result as soon as it is applied (see the header).
+   */
+  submit(op: ShardOp, timeoutMs: number, onApplied: ((r: WriteDone) => void) | null = null): Promise<OpResult> {
     if (this.closing) return Promise.reject(new RingkvError(ErrorCode.Closed, `shard ${this.index} is closing`));
-    if (this.queued >= this.limits.queueOpsMax) {
+    if (this.queued + this.awaitingOps >= this.limits.queueOpsMax) {
       this.counters.busyRejections++;
       return Promise.reject(
         new RingkvError(ErrorCode.Busy, `shard ${this.index} queue is full (${this.limits.queueOpsMax} ops)`, {
@@ -105,7 +139,8 @@ export class ShardClient {
       );
     }
     return new Promise<OpResult>((resolve, reject) => {
-      const p: Pending = { op, bytes: opBytes(op), resolve, reject, timer: null, state: 'queued' };
+      assert(onApplied === null || op.op === 'put' || op.op === 'delete', 'only a coordinated write is answered early');
+      const p: Pending = { op, bytes: opBytes(op), resolve, reject, timer: null, state: 'queued', onApplied, result: null };
       p.timer = setTimeout(() => this.expire(p, timeoutMs), timeoutMs);
       this.queue.push(p);
       this.queued++;
@@ -176,13 +211,20 @@ export class ShardClient {
     const buffer = encodeRequests(ops);
     this.counters.batchTasks++;
     this.counters.opsSent += batch.length;
-    const answer = this.pool.run({ kind: 'batch', buffer }, { transferList: [buffer] });
+    const early = this.durabilityPort !== null && batch.some((p) => p.onApplied !== null);
+    const seq = early ? ++this.durabilitySeq : undefined;
+    const task: ShardTask = seq === undefined ? { kind: 'batch', buffer } : { kind: 'batch', buffer, durabilitySeq: seq };
+    const answer = this.pool.run(task, { transferList: [buffer] });
     this.hooks.onBatchSent?.(this.index, buffer, batch.length);
     answer
       .then(
         (answer) => {
           const results = decodeResults(answer as ArrayBuffer, ops);
-          for (let i = 0; i < batch.length; i++) this.settle(batch[i]!, results[i]!, null);
+          if (seq === undefined) {
+            for (let i = 0; i < batch.length; i++) this.settle(batch[i]!, results[i]!, null);
+          } else {
+            this.answeredEarly(seq, batch, results);
+          }
         },
         (err: unknown) => {
           const e = new RingkvError(ErrorCode.Internal, `shard ${this.index} worker failed: ${String(err)}`, { cause: err });
@@ -200,6 +242,48 @@ export class ShardClient {
       });
   }
 
+  /** An early answer: reads settle now, writes hear onApplied and wait for the batch's notice. */
+  private answeredEarly(seq: number, batch: Pending[], results: OpResult[]): void {
+    const waiting: Pending[] = [];
+    for (let i = 0; i < batch.length; i++) {
+      const p = batch[i]!;
+      const r = results[i]!;
+      if (!r.ok || r.op === 'get') {
+        this.settle(p, r, null);
+        continue;
+      }
+      p.result = r;
+      waiting.push(p);
+      if (p.onApplied !== null && p.state !== 'settled' && (r.op === 'put' || r.op === 'delete')) p.onApplied(r);
+    }
+    const notice = this.earlyNotices.get(seq);
+    if (notice !== undefined) {
+      this.earlyNotices.delete(seq);
+      this.finishDurable(waiting, notice);
+      return;
+    }
+    this.awaiting.set(seq, waiting);
+    this.awaitingOps += waiting.length;
+  }
+
+  private onDurable(n: DurabilityNotice): void {
+    const waiting = this.awaiting.get(n.seq);
+    if (waiting === undefined) {
+      // Its answer has not come yet (or it had no write waiting): keep the outcome for it.
+      if (n.seq > 0 && n.seq <= this.durabilitySeq) this.earlyNotices.set(n.seq, n.error);
+      return;
+    }
+    this.awaiting.delete(n.seq);
+    this.awaitingOps -= waiting.length;
+    this.finishDurable(waiting, n.error);
+    this.schedulePump();
+  }
+
+  private finishDurable(waiting: Pending[], error: WireError | null): void {
+    // A failed sync fails the writes as a failed batch does without early answers: every one.
+    for (const p of waiting) this.settle(p, error === null ? p.result : { ok: false, error }, null);
+  }
+
   private settle(p: Pending, result: OpResult | null, error: RingkvError | null): void {
     if (p.state === 'settled') return;
     p.state = 'settled';
@@ -209,15 +293,15 @@ export class ShardClient {
   }
 
   private notifyIdle(): void {
-    if (this.inFlight > 0 || this.queued > 0) return;
+    if (this.inFlight > 0 || this.queued > 0 || this.awaitingOps > 0) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();
   }
 
-  /** Resolves when nothing is queued or in flight. */
+  /** Resolves when nothing is queued, in flight or waiting to be durable. */
   drain(): Promise<void> {
-    if (this.inFlight === 0 && this.queued === 0) return Promise.resolve();
+    if (this.inFlight === 0 && this.queued === 0 && this.awaitingOps === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -242,6 +326,7 @@ export class ShardClient {
     try {
       await this.control<boolean>({ kind: 'close' });
     } finally {
+      this.durabilityPort?.close();
       await this.pool.destroy();
     }
   }

@@ -83,7 +83,26 @@ export class ShardCore {
     return this.idempotency.size;
   }
 
+  /** Runs a batch and answers once its writes are durable; a failed storage write fails every op. */
   async execute(ops: readonly ShardOp[]): Promise<OpResult[]> {
+    const { results, durable } = this.applyBatch(ops);
+    try {
+      await durable;
+    } catch (err) {
+      const error = toWireError(err);
+      return ops.map(() => ({ ok: false, error }));
+    }
+    return results;
+  }
+
+  /**
+   * Runs a batch up to the point where its writes are in the engine (visible to every later
+   * batch), without waiting for them to be durable: `results` are the ops' answers as of now and
+   * `durable` settles when the storage writes do (rejecting with the storage error). A caller
+   * that answers from `results` before `durable` settles must say so: the cluster coordinator
+   * ships a record to the other replicas while its own copy is still being synced.
+   */
+  applyBatch(ops: readonly ShardOp[]): { results: OpResult[]; durable: Promise<void> } {
     const now = this.now();
     const overlay = new Map<string, KeyState>();
     const writes = new Map<string, StorageEntry>();
@@ -135,20 +154,25 @@ export class ShardCore {
       published.push([ks, state]);
     }
     for (const [slot, reply] of remembered) this.unsettledReplies.set(slot, reply);
-    try {
-      await this.writeAll([...writes.values()]);
-    } catch (err) {
-      const error = toWireError(err);
-      return ops.map(() => ({ ok: false, error }));
-    } finally {
-      // A later batch may have replaced a state with its own: only this batch's own go.
-      for (const [ks, state] of published) if (this.unsettled.get(ks) === state) this.unsettled.delete(ks);
-      for (const [slot, reply] of remembered) if (this.unsettledReplies.get(slot) === reply) this.unsettledReplies.delete(slot);
-    }
-    for (const [slot, result] of remembered) this.idempotency.remember(slot, result, now);
-    this.counters.batches++;
-    this.counters.opsApplied += ops.length;
-    return results;
+    const durable = this.writeAll([...writes.values()]).then(
+      () => {
+        this.forget(published, remembered);
+        for (const [slot, result] of remembered) this.idempotency.remember(slot, result, now);
+        this.counters.batches++;
+        this.counters.opsApplied += ops.length;
+      },
+      (err: unknown) => {
+        this.forget(published, remembered);
+        throw err;
+      },
+    );
+    return { results, durable };
+  }
+
+  /** Drops a settled batch's entries from the unsettled overlay (a later batch may have replaced them: those stay). */
+  private forget(published: readonly [string, KeyState][], remembered: ReadonlyMap<string, Reply>): void {
+    for (const [ks, state] of published) if (this.unsettled.get(ks) === state) this.unsettled.delete(ks);
+    for (const [slot, reply] of remembered) if (this.unsettledReplies.get(slot) === reply) this.unsettledReplies.delete(slot);
   }
 
   private write(
@@ -215,7 +239,7 @@ export class ShardCore {
    * any is awaited: the engine applies (or queues) writes in call order, so a later chunk never
    * lands first and a later batch's write never lands before this one's.
    */
-  private writeAll(entries: StorageEntry[]): Promise<unknown> {
+  private async writeAll(entries: StorageEntry[]): Promise<void> {
     const pending: Promise<void>[] = [];
     let chunk: StorageEntry[] = [];
     let bytes = 0;
@@ -230,7 +254,7 @@ export class ShardCore {
       bytes += size;
     }
     if (chunk.length > 0) pending.push(this.engine.write(chunk));
-    return Promise.all(pending);
+    await Promise.all(pending);
   }
 
   /** This shard's part of a Merkle tree (see MerkleRequest); expired TTL entries are left out on every replica alike. */

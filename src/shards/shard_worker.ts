@@ -6,18 +6,20 @@
 // are small typed objects. Nothing is thrown across the boundary: errors travel as WireError
 // values so their code and details survive.
 import * as path from 'node:path';
-import { workerData } from 'node:worker_threads';
+import { type MessagePort, workerData } from 'node:worker_threads';
 import { move } from 'piscina';
 import { ErrorCode, RingkvError } from '../errors';
 import type { StorageEngine, StorageOptions } from '../storage/types';
 import { decodeRequests, encodeResults, encodeScan, encodeScanError } from './batch_codec';
-import type { ControlReply, ShardStats, ShardTask, ShardWorkerData } from './messages';
+import type { ControlReply, DurabilityNotice, ShardStats, ShardTask, ShardWorkerData } from './messages';
 import { ShardCore, toWireError } from './shard_core';
 
 type OpenStorage = (options: StorageOptions) => Promise<StorageEngine>;
 
 let core: Promise<ShardCore> | null = null;
 let closed = false;
+/** Where the durability of early-answered batches is reported (given by the 'open' task). */
+let durabilityPort: MessagePort | null = null;
 
 function loadOpenStorage(data: ShardWorkerData): OpenStorage {
   const file = data.storageModule ?? path.join(__dirname, '..', 'storage', 'index.js');
@@ -60,6 +62,16 @@ export default async function handle(task: ShardTask): Promise<unknown> {
       let out: ArrayBuffer;
       try {
         const c = await getCore();
+        const seq = task.durabilitySeq;
+        if (seq !== undefined && durabilityPort !== null) {
+          const port = durabilityPort;
+          const { results, durable } = c.applyBatch(ops);
+          durable.then(
+            () => port.postMessage({ seq, error: null } satisfies DurabilityNotice),
+            (err: unknown) => port.postMessage({ seq, error: toWireError(err) } satisfies DurabilityNotice),
+          );
+          return move(encodeResults(results));
+        }
         out = encodeResults(await c.execute(ops));
       } catch (err) {
         const error = toWireError(err);
@@ -76,6 +88,7 @@ export default async function handle(task: ShardTask): Promise<unknown> {
       }
     }
     case 'open':
+      if (task.durability !== undefined) durabilityPort = task.durability;
       return control(() => true);
     case 'stats': {
       const data = workerData as ShardWorkerData;

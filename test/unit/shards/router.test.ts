@@ -137,3 +137,49 @@ test('replicated records apply idempotently, concurrent ones become siblings, an
     await bRouter.close();
   }
 });
+
+test('a write with onApplied hears its result before it is durable; its promise waits for the sync', async () => {
+  // Proves the early answer the cluster coordinator replicates from: with every engine write held
+  // back 400 ms (slow_storage), onApplied fires long before the write resolves, carries the
+  // record, and a read in between already sees the write (it is applied, only not yet synced).
+  const router = await ShardRouter.open({ dataDir: tempDir(), nodeId: 'A', shardCount: 1, storage: { syncMode: 'none' }, storageModule: helper('slow_storage') });
+  try {
+    const started = Date.now();
+    let appliedAtMs = -1;
+    let appliedVersion = '';
+    const write = router.write(put('early', 'v1', { returnRecord: true }), 5000, (r) => {
+      appliedAtMs = Date.now() - started;
+      appliedVersion = r.version;
+      assert.ok(r.record !== null, 'the record to replicate comes with the early answer');
+    });
+    while (appliedAtMs < 0 && Date.now() - started < 3000) await new Promise((r) => setTimeout(r, 5));
+    assert.ok(appliedAtMs >= 0, 'onApplied was called');
+    const seen = await router.get(b('early'));
+    assert.ok(seen !== null, 'a read after the early answer sees the write');
+    const done = await write;
+    const doneAtMs = Date.now() - started;
+    assert.equal(done.version, appliedVersion);
+    assert.ok(doneAtMs >= 400, `the write resolved only after the held-back engine write (${doneAtMs} ms)`);
+    assert.ok(appliedAtMs < doneAtMs, `applied at ${appliedAtMs} ms, durable at ${doneAtMs} ms`);
+    const plain = await router.write(put('plain', 'v'), 5000);
+    assert.match(plain.version, /^v1_/);
+  } finally {
+    await router.close();
+  }
+});
+
+test('an early-answered write whose storage write fails still fails, with the storage error', async () => {
+  // Proves durability is never assumed: onApplied may have fired, but the promise rejects.
+  const router = await ShardRouter.open({ dataDir: tempDir(), nodeId: 'A', shardCount: 1, storageModule: helper('failing_storage') });
+  try {
+    let applied = 0;
+    await assert.rejects(
+      router.write(put('k', 'v', { returnRecord: true }), 5000, () => applied++),
+      (e) => isRingkvError(e, ErrorCode.Io) && e.details.errno === 'ENOSPC',
+    );
+    assert.equal(applied, 1);
+    assert.equal(router.clients[0]!.queuedOps, 0);
+  } finally {
+    await router.close();
+  }
+});
