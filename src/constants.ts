@@ -61,15 +61,29 @@ assert(suspectAfterMsDefault < deadAfterMsDefault, 'SUSPECT must come before DEA
 assert(shardBatchOpsMax <= shardQueueOpsMax, 'a shard batch cannot exceed the shard queue');
 
 // Storage engine, continued (src/storage).
-/** Target size of one SSTable written by compaction. */
-export const sstableFileBytesTarget = 2 * 1024 * 1024;
-/** Size budget of level 1; level n holds levelBaseBytes * levelSizeMultiplier^(n-1). */
-export const levelBaseBytesDefault = 10 * 1024 * 1024;
+/**
+ * Target size of one SSTable written by compaction. 8 MiB rather than LevelDB's 2 MiB: every
+ * compaction ends in a manifest rewrite (two fsyncs), and with 2 MiB tables a 500k-key load spent
+ * a fifth of its background time between jobs; 1 GiB is then about 130 files, under openFilesMax.
+ */
+export const sstableFileBytesTarget = 8 * 1024 * 1024;
+/**
+ * Size budget of level 1; level n holds levelBaseBytes * levelSizeMultiplier^(n-1). It matches
+ * what one level-0 compaction brings down (level0CompactionTrigger memtables, RocksDB's rule for
+ * max_bytes_for_level_base): with a 64 MiB memtable and a 10 MiB L1, every L0 compaction left L1
+ * far over budget and the following L1 → L2 work rewrote most of it again.
+ */
+export const levelBaseBytesDefault = 256 * 1024 * 1024;
 export const levelSizeMultiplier = 10;
 /** Levels 0..levelsMax-1. */
 export const levelsMax = 7;
-/** Background compaction write budget; 0 = unthrottled. */
-export const compactionBytesPerSecDefault = 64 * 1024 * 1024;
+/**
+ * Background compaction write budget; 0 = unthrottled (the default). Compaction runs on the
+ * engine's own background thread, so a throttle no longer protects reads and writes on the shard
+ * thread; it only made compaction fall behind until L0 filled and writes stalled (and with two
+ * memtables of backlog per L0 compaction, it always did).
+ */
+export const compactionBytesPerSecDefault = 0;
 /** Entries in one write() batch (one WAL record). */
 export const storageBatchEntriesMax = 4096;
 /** Largest WAL record payload: one batch of the largest entries is refused before this. */
@@ -77,6 +91,8 @@ export const walRecordBytesMax = 64 * 1024 * 1024;
 /** Writes waiting on back-pressure at once; more is a Busy error (bounded memory). */
 export const storageStalledWritesMax = 1024;
 assert(sstableFileBytesTarget >= sstableBlockBytesTarget * 4, 'an SSTable must hold several blocks');
+assert(levelBaseBytesDefault >= level0CompactionTrigger * memtableBytesDefault, 'L1 must hold what one L0 compaction brings down');
+assert(sstableFileBytesTarget * openFilesMax >= 2 * levelBaseBytesDefault, 'the open-file cache must cover L1 and then some');
 assert(walRecordBytesMax >= valueBytesMax + keyBytesMax + versionVectorBytesMax + 64, 'a WAL record must carry the largest entry');
 
 // Cluster, continued (src/ring, src/membership, inter-node transport, cluster coordinator).
