@@ -2,7 +2,9 @@
 // needs (index decoded into arrays, bloom filter, meta), all CRC-checked when opened. Data blocks
 // are read with synchronous pread on the shard's own thread (see StorageEngine.getSync) and
 // verified before use; a bad block throws RKV_ERR_CORRUPTION naming the file and block offset,
-// never returns data.
+// never returns data. Point reads pread into the block cache's arena and locate the value in
+// place (blockFind); compaction, on the background thread, opens its own Table objects on the
+// same immutable files and reads them through readahead windows (readBlockAhead).
 import * as fs from 'node:fs';
 import { blockFindLength, blockFindStart, native } from '../native';
 import { assert } from '../errors';
