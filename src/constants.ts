@@ -90,8 +90,28 @@ export const storageBatchEntriesMax = 4096;
 export const walRecordBytesMax = 64 * 1024 * 1024;
 /** Writes waiting on back-pressure at once; more is a Busy error (bounded memory). */
 export const storageStalledWritesMax = 1024;
+/**
+ * While background work is out, every this many storage calls that would resolve at once (a
+ * write with syncMode 'none', a get) resolve after one turn of the event loop instead, so the
+ * background thread's replies and the manifest writes they start are not starved by a caller
+ * awaiting such calls in a tight loop.
+ */
+export const storageImmediateCallsPerYield = 16;
+/** Jobs an engine has out on its background thread at once (one flush and one compaction, with room). */
+export const backgroundJobsInFlightMax = 4;
+/** Bytes a compaction reads from an input table per system call (its readahead window). */
+export const compactionReadaheadBytes = 1024 * 1024;
+/** Compaction outputs whose fsync may still run while the next output is being built. */
+export const compactionFsyncsInFlightMax = 4;
+/** Input tables a compaction job keeps open at once (one per L0 input plus the level being read). */
+export const compactionOpenTablesMax = 32;
+/** Largest chunk of a memtable's WAL-record arena (a memtable uses chunks of about 1/16 of its size). */
+export const arenaChunkBytesMax = 4 * 1024 * 1024;
 assert(sstableFileBytesTarget >= sstableBlockBytesTarget * 4, 'an SSTable must hold several blocks');
 assert(levelBaseBytesDefault >= level0CompactionTrigger * memtableBytesDefault, 'L1 must hold what one L0 compaction brings down');
+assert(compactionOpenTablesMax > level0StopWritesTrigger + 1, 'a compaction must keep every L0 input and one table below open');
+assert(compactionReadaheadBytes >= 4 * sstableBlockBytesTarget, 'a readahead window must span several blocks');
+assert(arenaChunkBytesMax >= 4 * sstableBlockBytesTarget, 'an arena chunk must hold several records');
 assert(sstableFileBytesTarget * openFilesMax >= 2 * levelBaseBytesDefault, 'the open-file cache must cover L1 and then some');
 assert(walRecordBytesMax >= valueBytesMax + keyBytesMax + versionVectorBytesMax + 64, 'a WAL record must carry the largest entry');
 

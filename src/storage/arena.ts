@@ -7,10 +7,9 @@
 // expensive (a page fault each 4 KiB; about 3 ms per MiB on the VMs this project benchmarks on),
 // and a memtable of fresh records paid that for every byte written. Reused chunks are already
 // resident. The pool is bounded, so memory returns to the allocator past that bound.
+import { arenaChunkBytesMax } from '../constants';
 import { assert } from '../errors';
 
-/** Largest arena chunk; a memtable of memtableBytes uses chunks of about a sixteenth of it. */
-export const arenaChunkBytesMax = 4 * 1024 * 1024;
 const arenaChunkBytesMin = 16 * 1024;
 
 /** The chunk size for memtables of memtableBytes: 16 chunks a memtable, within [16 KiB, 4 MiB]. */

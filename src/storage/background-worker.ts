@@ -10,6 +10,7 @@
 // and runs any flush that is waiting, as LevelDB's background thread does between compaction
 // steps. A full memtable therefore waits for one flush, never for a whole compaction.
 import { parentPort, workerData } from 'node:worker_threads';
+import { compactionOpenTablesMax } from '../constants';
 import { assert } from '../errors';
 import { BackgroundControl } from './background-control';
 import { JobAborted, toWireError, type BackgroundInit, type BackgroundJob, type BackgroundReply, type CompactJob, type FlushJob, type JobStats, type TableInfo } from './background-messages';
@@ -17,9 +18,6 @@ import { runCompaction } from './compactor';
 import { writeRun } from './flush';
 import { TableCache } from './table-cache';
 import type { BuiltTable } from './table-builder';
-
-/** Input tables a compaction keeps open at once (one per L0 input plus the level being read). */
-const compactionOpenTablesMax = 32;
 
 const init = workerData as BackgroundInit;
 const control = new BackgroundControl(init.control);

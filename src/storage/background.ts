@@ -5,11 +5,9 @@
 // RKV_ERR_INTERNAL and so does every later one: the engine turns that into its background error.
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { backgroundJobsInFlightMax } from '../constants';
 import { ErrorCode, RingkvError, assert } from '../errors';
 import { fromWireError, type BackgroundInit, type BackgroundJob, type BackgroundReply, type JobDone } from './background-messages';
-
-/** Jobs out at once: the engine sends at most one flush and one compaction (plus open's flushes, one at a time). */
-const jobsInFlightMax = 4;
 
 interface Waiter {
   resolve: (r: JobDone) => void;
@@ -44,7 +42,7 @@ export class BackgroundThread {
   run(job: BackgroundJob, transfer: ArrayBuffer[], what: string): Promise<JobDone> {
     if (this.dead !== null) return Promise.reject(this.dead);
     assert(!this.closing, 'background job after close');
-    assert(this.waiting.size < jobsInFlightMax, `more than ${jobsInFlightMax} background jobs out`);
+    assert(this.waiting.size < backgroundJobsInFlightMax, `more than ${backgroundJobsInFlightMax} background jobs out`);
     const w = (this.worker ??= this.start());
     const id = this.nextId++;
     job.id = id;

@@ -9,6 +9,7 @@
 // while the next one is built; the job reports only after every output is durable. On any
 // failure (or abort) every output of the job is removed before the error is reported.
 import * as fs from 'node:fs';
+import { compactionFsyncsInFlightMax, compactionReadaheadBytes } from '../constants';
 import { assert } from '../errors';
 import type { CompactJob, JobStats, KeyRange } from './background-messages';
 import { expiredToTombstone, payloadExpiresAtMs, payloadIsTombstone, payloadTimestampMs } from './entry';
@@ -17,10 +18,6 @@ import { LevelIterator, MergingIterator, TableIterator, type InternalIterator } 
 import { Readahead, type Table } from './table';
 import { TableBuilder, type BuiltTable } from './table-builder';
 
-/** Bytes read from an input table per system call. */
-export const compactionReadaheadBytes = 1024 * 1024;
-/** Output tables whose fsync may still be running while the next one is built. */
-const fsyncsInFlightMax = 4;
 /** How much input the merge handles between calls to pace() (yield, throttle, run flushes). */
 const paceEveryBytes = 256 * 1024;
 
@@ -92,7 +89,7 @@ export async function runCompaction(job: CompactJob, env: CompactorEnv): Promise
     builder = null;
     written += b.estimatedBytes;
     finishing.push(b.finish());
-    while (finishing.length > fsyncsInFlightMax) tables.push(await finishing.shift()!);
+    while (finishing.length > compactionFsyncsInFlightMax) tables.push(await finishing.shift()!);
   };
   try {
     it.seekToFirst();

@@ -37,6 +37,7 @@ import {
   openFilesMax,
   sstableFileBytesTarget,
   storageBatchEntriesMax,
+  storageImmediateCallsPerYield,
   storageStalledWritesMax,
   tombstoneGraceMsDefault,
   walBatchWindowMsDefault,
@@ -125,6 +126,8 @@ export class LsmEngine implements StorageEngine {
   private writeStalls = 0;
   private flushes = 0;
   private compactions = 0;
+  /** Calls resolved at once since the event loop last had a turn (see settleSoon). */
+  private immediateCalls = 0;
   private compactionBytesWritten = 0;
   private closedWalSyncs = 0;
   private recovery: RecoveryReport = { segments: 0, records: 0, entries: 0, tornTails: [], skipped: [] };
@@ -329,7 +332,20 @@ export class LsmEngine implements StorageEngine {
     this.entriesWritten += items.length;
     // Overwrites of the same keys do not grow the memtable but do grow the WAL: cap both.
     if (this.mem.bytes >= this.memLimit || this.wal.bytes >= walSegmentBytesMax) this.switchMemtable();
-    return durable;
+    return this.syncMode === 'none' ? durable.then(() => this.settleSoon(undefined)) : durable;
+  }
+
+  /**
+   * `value`, at once, except that while background work is out every
+   * storageImmediateCallsPerYield-th call waits one turn of the event loop. Without it a caller
+   * awaiting writes (syncMode 'none') or gets in a loop never lets the loop run: the background
+   * thread's replies would wait, unhandled, until a writer stalled for them.
+   */
+  private settleSoon<T>(value: T): T | Promise<T> {
+    if (this.flushing === null && this.compacting === null) return value;
+    if (++this.immediateCalls < storageImmediateCallsPerYield) return value;
+    this.immediateCalls = 0;
+    return new Promise<T>((resolve) => setImmediate(resolve, value));
   }
 
   private async stalledWrite(batch: StorageEntry[]): Promise<void> {
@@ -558,7 +574,7 @@ export class LsmEngine implements StorageEngine {
 
   get(key: Uint8Array): Promise<StorageEntry | null> {
     try {
-      return Promise.resolve(this.getSync(key));
+      return Promise.resolve(this.settleSoon(this.getSync(key)));
     } catch (err) {
       return Promise.reject(err);
     }

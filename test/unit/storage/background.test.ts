@@ -66,6 +66,32 @@ test('a compaction finishes while the engine thread is blocked: it runs on anoth
   }
 });
 
+test('a caller awaiting get() in a tight loop still lets background results be installed', async () => {
+  // get() (and write() with syncMode 'none') resolve without I/O. If they always resolved at
+  // once, this loop would never give the event loop a turn, the compaction's reply would never be
+  // handled, and the loop would run into its deadline (a hang guard, not a timing check).
+  const dir = tempDir('starve');
+  const db = await openStorage({ dir, syncMode: 'none', memtableBytes: 256 * 1024, autoCompaction: false });
+  try {
+    for (let t = 0; t < 5; t++) {
+      await db.write(Array.from({ length: 500 }, (_, i) => put(`t${t}-k${i}`, 'v'.repeat(500))));
+      await db.flush();
+    }
+    const done = db.compact();
+    const deadline = Date.now() + 60_000;
+    let reads = 0;
+    while (db.stats().compactions === 0 && Date.now() < deadline) {
+      assert.ok((await db.get(Buffer.from(`t${reads % 5}-k${reads % 500}`))) !== null);
+      reads++;
+    }
+    assert.ok(db.stats().compactions > 0, `the compaction was installed while the caller looped (${reads} reads)`);
+    await done;
+  } finally {
+    await db.close();
+    removeDir(dir);
+  }
+});
+
 test('background compaction output equals a model across overwrites, deletes and TTL', async () => {
   const dir = tempDir('bgmodel');
   let now = 10_000;
