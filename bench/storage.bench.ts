@@ -10,6 +10,8 @@
 // their compactions in the background while the phases go on (LevelDB on its own thread, ringkv
 // on the engine's background thread); the ringkv engine's levels, backlog and background jobs
 // are printed after each phase so a reader can see what was still pending.
+// The engines run one after the other (ringkv first unless --leveldb-first): on a shared machine
+// whose load changes, alternate the order across runs and quote them all.
 //   node dist/bench/storage.bench.js --keys 200000 --single 20000 --reads 200000 --missing 20000
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -226,17 +228,20 @@ function main(): void {
     );
     return;
   }
-  const results: EngineResult[] = [];
-  for (const engine of ['ringkv', 'leveldb']) {
-    const r = spawnSync(process.execPath, [__filename, ...process.argv.slice(2), '--engine', engine], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const byEngine = new Map<string, EngineResult>();
+  const order = process.argv.includes('--leveldb-first') ? ['leveldb', 'ringkv'] : ['ringkv', 'leveldb'];
+  for (const engine of order) {
+    const args = process.argv.slice(2).filter((a) => a !== '--leveldb-first');
+    const r = spawnSync(process.execPath, [__filename, ...args, '--engine', engine], { encoding: 'utf8', maxBuffer: 1 << 24 });
     process.stderr.write(r.stderr);
     const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
     if (r.status !== 0 || !line) throw new Error(`${engine} run failed (status ${r.status})`);
-    results.push(JSON.parse(line.slice(7)) as EngineResult);
+    byEngine.set(engine, JSON.parse(line.slice(7)) as EngineResult);
   }
-  const [ours, lvl] = results as [EngineResult, EngineResult];
+  const ours = byEngine.get('ringkv')!;
+  const lvl = byEngine.get('leveldb')!;
   const lines = [
-    `keys=${opts.keys} single=${opts.single} reads=${opts.reads} missing=${opts.missing} value=${opts.valueBytes} B, node ${process.version}, ${os.cpus().length} CPUs`,
+    `keys=${opts.keys} single=${opts.single} reads=${opts.reads} missing=${opts.missing} value=${opts.valueBytes} B, node ${process.version}, ${os.cpus().length} CPUs, ran ${order.join(' then ')}`,
     '',
     '| phase | ringkv ops/s | LevelDB ops/s | ratio | ringkv p50 / p99 µs | LevelDB p50 / p99 µs |',
     '|---|---:|---:|---:|---:|---:|',
