@@ -167,24 +167,27 @@ test('a damaged input table fails the compaction with RKV_ERR_CORRUPTION naming 
 
 test('close() aborts a running compaction; reopening finds no stray files and all the data', async () => {
   const dir = tempDir('bgabort');
-  const db = await openStorage({ dir, syncMode: 'none', autoCompaction: false });
-  const value = Buffer.alloc(1024, 3);
-  for (let t = 0; t < 5; t++) {
-    await db.write(Array.from({ length: 4000 }, (_, i) => put(`t${t}-k${i}`, value)));
-    await db.flush();
-  }
-  const l0 = db.stats().sstablesPerLevel[0];
-  const compacting = db.compact(); // Posts the job before returning; close() aborts it at once.
-  await db.close();
-  await compacting;
-  const db2 = await openStorage({ dir, syncMode: 'none', autoCompaction: false });
   try {
-    const s = db2.stats();
-    assert.equal(s.sstablesPerLevel[0], l0, 'the aborted compaction installed nothing');
-    assert.equal(tableNumbers(dir).length, s.sstablesPerLevel.reduce((a, b) => a + b, 0), 'every table on disk is a live one');
-    for (let t = 0; t < 5; t++) assert.equal((await db2.get(Buffer.from(`t${t}-k3999`)))!.value.length, 1024);
+    const db = await openStorage({ dir, syncMode: 'none', autoCompaction: false });
+    const value = Buffer.alloc(1024, 3);
+    for (let t = 0; t < 5; t++) {
+      await db.write(Array.from({ length: 4000 }, (_, i) => put(`t${t}-k${i}`, value)));
+      await db.flush();
+    }
+    const l0 = db.stats().sstablesPerLevel[0];
+    const compacting = db.compact(); // Posts the job before returning; close() aborts it at once.
+    await db.close();
+    await compacting;
+    const db2 = await openStorage({ dir, syncMode: 'none', autoCompaction: false });
+    try {
+      const s = db2.stats();
+      assert.equal(s.sstablesPerLevel[0], l0, 'the aborted compaction installed nothing');
+      assert.equal(tableNumbers(dir).length, s.sstablesPerLevel.reduce((a, b) => a + b, 0), 'every table on disk is a live one');
+      for (let t = 0; t < 5; t++) assert.equal((await db2.get(Buffer.from(`t${t}-k3999`)))!.value.length, 1024);
+    } finally {
+      await db2.close();
+    }
   } finally {
-    await db2.close();
     removeDir(dir);
   }
 });
