@@ -6,7 +6,12 @@
 //   3. --reads random point reads of present keys
 //   4. --missing reads of absent keys
 // Both engines run without fsync per write (LevelDB sync:false, ringkv syncMode 'none'): the
-// same durability (page cache), so the comparison is of the engines, not the disk.
+// same durability (page cache), so the comparison is of the engines, not the disk. Both run
+// their compactions in the background while the phases go on (LevelDB on its own thread, ringkv
+// on the engine's background thread); the ringkv engine's levels, backlog and background jobs
+// are printed after each phase so a reader can see what was still pending.
+// The engines run one after the other (ringkv first unless --leveldb-first): on a shared machine
+// whose load changes, alternate the order across runs and quote them all.
 //   node dist/bench/storage.bench.js --keys 200000 --single 20000 --reads 200000 --missing 20000
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -28,6 +33,8 @@ interface EngineResult {
   phases: PhaseResult[];
   diskBytes: number;
   peakRssMiB: number;
+  /** The engine's own state at the end of each phase (ringkv only): levels, backlog, background jobs. */
+  notes: string[];
 }
 
 function flag(name: string, def: number): number {
@@ -52,6 +59,8 @@ interface Kv {
   writeBatch(keys: Buffer[], values: Buffer[]): Promise<void>;
   get(key: Buffer): Promise<Buffer | null>;
   close(): Promise<void>;
+  /** A one-line summary of the engine's state, when it has one to give. */
+  state?(): string;
 }
 
 async function openRingkv(dir: string): Promise<Kv> {
@@ -66,6 +75,11 @@ async function openRingkv(dir: string): Promise<Kv> {
       return e === null || e.tombstone ? null : Buffer.from(e.value.buffer, e.value.byteOffset, e.value.length);
     },
     close: () => db.close(),
+    state: () => {
+      const st = db.stats();
+      const mib = (n: number): string => (n / 2 ** 20).toFixed(0);
+      return `tables per level [${st.sstablesPerLevel.join(', ')}], compaction backlog ${mib(st.compactionBacklog)} MiB, immutable memtables ${st.immutableMemtables}, write stalls ${st.writeStalls}, background flushes ${st.flushes} and compactions ${st.compactions} (${mib(st.compactionBytesWritten)} MiB written)`;
+    },
   };
 }
 
@@ -147,6 +161,10 @@ async function runEngine(engine: string): Promise<EngineResult> {
       return v;
     };
     const phases: PhaseResult[] = [];
+    const notes: string[] = [];
+    const note = (after: string): void => {
+      if (db.state) notes.push(`after ${after}: ${db.state()}`);
+    };
     const batch = 100;
     phases.push(
       await phase(`write, batches of ${batch}`, Math.ceil(opts.keys / batch), batch, async (b) => {
@@ -159,7 +177,9 @@ async function runEngine(engine: string): Promise<EngineResult> {
         await db.writeBatch(keys, values);
       }),
     );
+    note('batched writes');
     phases.push(await phase('write, one at a time', opts.single, 1, (i) => db.writeBatch([keyOf(i, 2)], [value(i)])));
+    note('single writes');
     let x = opts.seed >>> 0 || 1;
     const rand = (n: number): number => {
       x ^= x << 13;
@@ -176,6 +196,7 @@ async function runEngine(engine: string): Promise<EngineResult> {
       }),
     );
     if (misses > 0) throw new Error(`${engine}: ${misses} present keys not found`);
+    note('present reads');
     let found = 0;
     phases.push(
       await phase('read missing keys', opts.missing, 1, async () => {
@@ -183,8 +204,9 @@ async function runEngine(engine: string): Promise<EngineResult> {
       }),
     );
     if (found > 0) throw new Error(`${engine}: ${found} missing keys found`);
+    note('missing reads');
     await db.close();
-    return { engine, phases, diskBytes: dirBytes(dir), peakRssMiB: process.resourceUsage().maxRSS / 1024 };
+    return { engine, phases, diskBytes: dirBytes(dir), peakRssMiB: process.resourceUsage().maxRSS / 1024, notes };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -206,17 +228,20 @@ function main(): void {
     );
     return;
   }
-  const results: EngineResult[] = [];
-  for (const engine of ['ringkv', 'leveldb']) {
-    const r = spawnSync(process.execPath, [__filename, ...process.argv.slice(2), '--engine', engine], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const byEngine = new Map<string, EngineResult>();
+  const order = process.argv.includes('--leveldb-first') ? ['leveldb', 'ringkv'] : ['ringkv', 'leveldb'];
+  for (const engine of order) {
+    const args = process.argv.slice(2).filter((a) => a !== '--leveldb-first');
+    const r = spawnSync(process.execPath, [__filename, ...args, '--engine', engine], { encoding: 'utf8', maxBuffer: 1 << 24 });
     process.stderr.write(r.stderr);
     const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
     if (r.status !== 0 || !line) throw new Error(`${engine} run failed (status ${r.status})`);
-    results.push(JSON.parse(line.slice(7)) as EngineResult);
+    byEngine.set(engine, JSON.parse(line.slice(7)) as EngineResult);
   }
-  const [ours, lvl] = results as [EngineResult, EngineResult];
+  const ours = byEngine.get('ringkv')!;
+  const lvl = byEngine.get('leveldb')!;
   const lines = [
-    `keys=${opts.keys} single=${opts.single} reads=${opts.reads} missing=${opts.missing} value=${opts.valueBytes} B, node ${process.version}, ${os.cpus().length} CPUs`,
+    `keys=${opts.keys} single=${opts.single} reads=${opts.reads} missing=${opts.missing} value=${opts.valueBytes} B, node ${process.version}, ${os.cpus().length} CPUs, ran ${order.join(' then ')}`,
     '',
     '| phase | ringkv ops/s | LevelDB ops/s | ratio | ringkv p50 / p99 µs | LevelDB p50 / p99 µs |',
     '|---|---:|---:|---:|---:|---:|',
@@ -231,6 +256,7 @@ function main(): void {
   lines.push(`| bytes on disk | ${fmt(ours.diskBytes / 2 ** 20, 1)} MiB | ${fmt(lvl.diskBytes / 2 ** 20, 1)} MiB | ${fmt(ours.diskBytes / lvl.diskBytes, 2)} | | |`);
   lines.push(`| peak RSS | ${fmt(ours.peakRssMiB, 0)} MiB | ${fmt(lvl.peakRssMiB, 0)} MiB | ${fmt(ours.peakRssMiB / lvl.peakRssMiB, 2)} | | |`);
   lines.push('', 'Latency is per operation (a batch of 100 counts as one operation for p50/p99; ops/s counts entries).');
+  if (ours.notes.length > 0) lines.push('', 'ringkv engine state:', ...ours.notes.map((n) => `- ${n}`));
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 

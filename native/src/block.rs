@@ -34,6 +34,9 @@ use std::cmp::Ordering;
 pub const BLOCK_KEY_BYTES_MAX: usize = 65_535;
 pub const RESTART_INTERVAL_MIN: u32 = 1;
 pub const RESTART_INTERVAL_MAX: u32 = 65_536;
+/// Longest value `blockFind` reports: its answer packs start + length * 2^32 into one f64,
+/// which stays exact while start < 2^32 and length < 2^21.
+pub const FIND_VALUE_BYTES_MAX: usize = (1 << 21) - 1;
 
 fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
@@ -299,6 +302,17 @@ impl<'a> Block<'a> {
         Ok(Found { index: left * interval.unwrap_or(0) + j, value: None })
     }
 
+    /// Where the value stored under exactly `key` lies: its byte range within the block.
+    pub fn find(&self, key: &[u8]) -> Result<Option<(usize, usize)>> {
+        match self.seek(key, false)?.value {
+            Some((start, end)) => {
+                self.slice(start, end)?;
+                Ok(Some((start, end)))
+            }
+            None => Ok(None),
+        }
+    }
+
     pub fn get(&self, key: &[u8]) -> Result<Option<&'a [u8]>> {
         match self.seek(key, false)?.value {
             Some((start, end)) => Ok(Some(self.slice(start, end)?)),
@@ -306,13 +320,14 @@ impl<'a> Block<'a> {
         }
     }
 
-    /// Every entry, checked end to end: order, restart placement and even spacing.
-    pub fn decode(&self) -> Result<Decoded> {
-        let mut d = Decoded { keys: Vec::new(), key_offsets: vec![0], values: Vec::new(), value_offsets: vec![0] };
+    /// Visits every entry in order as (key, value start, value end), checked end to end: order,
+    /// restart placement and even spacing. Returns the entry count.
+    fn walk(&self, mut visit: impl FnMut(&[u8], usize, usize) -> Result<()>) -> Result<usize> {
         let mut pos = 0usize;
         let mut next_restart = 0usize;
         let mut interval: Option<usize> = None;
         let mut key: Vec<u8> = Vec::new();
+        let mut previous: Vec<u8> = Vec::new();
         let mut count = 0usize;
         while pos < self.data_end {
             let at_restart = next_restart < self.num_restarts && self.restart(next_restart)? == pos;
@@ -338,27 +353,75 @@ impl<'a> Block<'a> {
                 }
             }
             self.extend_key(&mut key, &e, pos)?;
-            if count > 0 {
-                let previous = d.keys.get(d.key_offsets[count - 1] as usize..).unwrap_or(&[]);
-                if key.as_slice() <= previous {
-                    return corrupt(format!("key of entry {count} is not greater than the one before"));
-                }
+            if count > 0 && key.as_slice() <= previous.as_slice() {
+                return corrupt(format!("key of entry {count} is not greater than the one before"));
             }
-            d.keys.extend_from_slice(&key);
-            d.values.extend_from_slice(self.slice(e.value_start(), e.value_end)?);
-            let (Ok(ko), Ok(vo)) = (u32::try_from(d.keys.len()), u32::try_from(d.values.len())) else {
-                return corrupt("decoded block exceeds 4 GiB".to_string());
-            };
-            d.key_offsets.push(ko);
-            d.value_offsets.push(vo);
+            self.slice(e.value_start(), e.value_end)?;
+            visit(&key, e.value_start(), e.value_end)?;
+            previous.clear();
+            previous.extend_from_slice(&key);
             count += 1;
             pos = e.value_end;
         }
         if next_restart != self.num_restarts {
             return corrupt(format!("only {next_restart} of {} restart offsets are at entries", self.num_restarts));
         }
+        Ok(count)
+    }
+
+    /// Every entry, checked end to end (see `walk`), copied out as columns.
+    pub fn decode(&self) -> Result<Decoded> {
+        let mut d = Decoded { keys: Vec::new(), key_offsets: vec![0], values: Vec::new(), value_offsets: vec![0] };
+        let bytes = self.bytes;
+        self.walk(|key, start, end| {
+            d.keys.extend_from_slice(key);
+            d.values.extend_from_slice(&bytes[start..end]);
+            let (Ok(ko), Ok(vo)) = (u32::try_from(d.keys.len()), u32::try_from(d.values.len())) else {
+                return corrupt("decoded block exceeds 4 GiB".to_string());
+            };
+            d.key_offsets.push(ko);
+            d.value_offsets.push(vo);
+            Ok(())
+        })?;
         Ok(d)
     }
+
+    /// Every entry, checked as by `decode`, written into the caller's arrays without allocating
+    /// for the values: keys (rebuilt from their shared prefixes) go one after another into
+    /// `keys_out`, and `offsets_out[3i..3i+3]` = [end of key i in keys_out, start of value i in
+    /// the block, end of value i in the block]. `offsets_out` must hold 3 per entry (a block of
+    /// n bytes holds at most n / 3 entries, so n u32s always do). When `keys_out` is too short,
+    /// nothing useful is written and the answer is `TooShort(bytes needed)`.
+    pub fn entries_into(&self, keys_out: &mut [u8], offsets_out: &mut [u32]) -> Result<EntriesInto> {
+        let mut key_bytes = 0usize;
+        let mut i = 0usize;
+        let count = self.walk(|key, start, end| {
+            let key_end = key_bytes + key.len();
+            if key_end <= keys_out.len() {
+                keys_out[key_bytes..key_end].copy_from_slice(key);
+            }
+            key_bytes = key_end;
+            match offsets_out.get_mut(3 * i..3 * i + 3) {
+                Some(o) => {
+                    let (Ok(k), Ok(s), Ok(e)) = (u32::try_from(key_end), u32::try_from(start), u32::try_from(end)) else {
+                        return corrupt("block entries exceed 4 GiB".to_string());
+                    };
+                    o.copy_from_slice(&[k, s, e]);
+                }
+                None => return Err(Error::invalid_argument(format!("blockEntries: offsets hold {} u32s, too few for entry {i}", offsets_out.len()))),
+            }
+            i += 1;
+            Ok(())
+        })?;
+        Ok(if key_bytes > keys_out.len() { EntriesInto::TooShort(key_bytes) } else { EntriesInto::Fits(count) })
+    }
+}
+
+/// What `entries_into` did: wrote `Fits(count)` entries, or needs a keys array of this many bytes.
+#[derive(Debug, PartialEq, Eq)]
+pub enum EntriesInto {
+    Fits(usize),
+    TooShort(usize),
 }
 
 /// Columns of a decoded block; entry i is keys[key_offsets[i]..key_offsets[i+1]].
@@ -387,6 +450,47 @@ mod tests {
         let (kd, ko) = pack(keys);
         let (vd, vo) = pack(values);
         build(&Batch::new(&kd, &ko, "k")?, &Batch::new(&vd, &vo, "v")?, interval)
+    }
+
+    #[test]
+    fn entries_into_matches_decode() {
+        let keys: Vec<Vec<u8>> = (0..50u32).map(|i| format!("prefix-key{:04}", i * 3).into_bytes()).collect();
+        let vals: Vec<Vec<u8>> = (0..50u32).map(|i| vec![i as u8; (i % 9) as usize]).collect();
+        let kr: Vec<&[u8]> = keys.iter().map(|k| k.as_slice()).collect();
+        let vr: Vec<&[u8]> = vals.iter().map(|v| v.as_slice()).collect();
+        let bytes = make(&kr, &vr, 4).unwrap();
+        let blk = Block::parse(&bytes).unwrap();
+        let mut offsets = vec![0u32; bytes.len()];
+        let needed: usize = keys.iter().map(Vec::len).sum();
+        let mut short = vec![0u8; needed - 1];
+        assert_eq!(blk.entries_into(&mut short, &mut offsets).unwrap(), EntriesInto::TooShort(needed));
+        let mut out = vec![0u8; needed];
+        assert_eq!(blk.entries_into(&mut out, &mut offsets).unwrap(), EntriesInto::Fits(50));
+        let mut key_start = 0usize;
+        for i in 0..50 {
+            let (ke, vs, ve) = (offsets[3 * i] as usize, offsets[3 * i + 1] as usize, offsets[3 * i + 2] as usize);
+            assert_eq!(&out[key_start..ke], keys[i].as_slice());
+            assert_eq!(&bytes[vs..ve], vals[i].as_slice());
+            key_start = ke;
+        }
+        let mut few = vec![0u32; 3 * 49];
+        assert!(blk.entries_into(&mut out, &mut few).is_err());
+    }
+
+    #[test]
+    fn find_reports_the_value_range() {
+        let keys: Vec<Vec<u8>> = (0..40u32).map(|i| format!("key{i:03}").into_bytes()).collect();
+        let vals: Vec<Vec<u8>> = (0..40u32).map(|i| vec![i as u8; (i % 7) as usize]).collect();
+        let kr: Vec<&[u8]> = keys.iter().map(|k| k.as_slice()).collect();
+        let vr: Vec<&[u8]> = vals.iter().map(|v| v.as_slice()).collect();
+        let bytes = make(&kr, &vr, 16).unwrap();
+        let blk = Block::parse(&bytes).unwrap();
+        for i in 0..keys.len() {
+            let (start, end) = blk.find(&keys[i]).unwrap().unwrap();
+            assert_eq!(&bytes[start..end], vals[i].as_slice());
+        }
+        assert_eq!(blk.find(b"key0005").unwrap(), None);
+        assert_eq!(blk.find(b"zzz").unwrap(), None);
     }
 
     #[test]

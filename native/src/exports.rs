@@ -4,7 +4,7 @@
 
 use crate::batch::Batch;
 use crate::error::Result;
-use crate::napi::{Args, Env, Handler, Value};
+use crate::napi::{range_of, Args, Env, Handler, Value};
 use crate::{block, bloom, crc32c, xxhash64};
 use std::ffi::CStr;
 
@@ -20,8 +20,10 @@ pub const EXPORTS: &[(&CStr, Handler)] = &[
     (c"bloomMayContainBatch", bloom_may_contain_batch_js),
     (c"blockBuild", block_build_js),
     (c"blockGet", block_get_js),
+    (c"blockFind", block_find_js),
     (c"blockSeek", block_seek_js),
     (c"blockDecode", block_decode_js),
+    (c"blockEntries", block_entries_js),
 ];
 
 fn crc32c_js(env: &Env, args: &Args) -> Result<Value> {
@@ -94,6 +96,22 @@ fn block_get_js(env: &Env, args: &Args) -> Result<Value> {
     }
 }
 
+fn block_find_js(env: &Env, args: &Args) -> Result<Value> {
+    let blk = block::Block::parse(args.bytes(0, "block")?)?;
+    let key = args.bytes(1, "key")?;
+    match blk.find(key)? {
+        None => env.double(-1.0),
+        Some((start, end)) => {
+            let len = end - start;
+            if start > u32::MAX as usize || len > block::FIND_VALUE_BYTES_MAX {
+                return Err(crate::error::Error::invalid_argument(format!("blockFind: value at {start} of {len} bytes is beyond what one answer can encode")));
+            }
+            // start + len * 2^32 < 2^53: an exact f64 integer.
+            env.double(start as f64 + len as f64 * 4_294_967_296.0)
+        }
+    }
+}
+
 fn block_seek_js(env: &Env, args: &Args) -> Result<Value> {
     let blk = block::Block::parse(args.bytes(0, "block")?)?;
     let target = args.bytes(1, "target")?;
@@ -110,4 +128,16 @@ fn block_decode_js(env: &Env, args: &Args) -> Result<Value> {
     env.set_property(out, c"values", env.buffer(&d.values)?)?;
     env.set_property(out, c"valueOffsets", env.uint32_array(&d.value_offsets)?)?;
     Ok(out)
+}
+
+fn block_entries_js(env: &Env, args: &Args) -> Result<Value> {
+    let bytes = args.bytes(0, "block")?;
+    let blk = block::Block::parse(bytes)?;
+    let keys = args.bytes_mut(1, "keys", &[range_of(bytes)])?;
+    let keys_range = range_of(keys);
+    let offsets = args.u32s_mut(2, "offsets", &[range_of(bytes), keys_range])?;
+    match blk.entries_into(keys, offsets)? {
+        block::EntriesInto::Fits(count) => env.double(count as f64),
+        block::EntriesInto::TooShort(needed) => env.double(-(needed as f64)),
+    }
 }

@@ -30,6 +30,12 @@ pub struct Env {
     raw: sys::napi_env,
 }
 
+/// The address range [start, end) of a slice, for `Args::bytes_mut`'s overlap check.
+pub fn range_of<T>(s: &[T]) -> (usize, usize) {
+    let start = s.as_ptr() as usize;
+    (start, start + std::mem::size_of_val(s))
+}
+
 /// A JS-callable export: reads its arguments, returns a value or an error to throw.
 pub type Handler = fn(&Env, &Args) -> Result<Value>;
 
@@ -58,6 +64,12 @@ impl Env {
     pub fn uint32(&self, v: u32) -> Result<Value> {
         let mut raw = null_mut();
         check(unsafe { sys::napi_create_uint32(self.raw, v, &mut raw) }, "napi_create_uint32")?;
+        Ok(Value { raw })
+    }
+
+    pub fn double(&self, v: f64) -> Result<Value> {
+        let mut raw = null_mut();
+        check(unsafe { sys::napi_create_double(self.raw, v, &mut raw) }, "napi_create_double")?;
         Ok(Value { raw })
     }
 
@@ -200,8 +212,8 @@ impl Args {
         Err(Error::wrong_type(format!("argument {name} is missing")))
     }
 
-    /// The elements of a typed array argument of `kind`, borrowed for the call.
-    fn typed<T>(&self, i: usize, name: &str, kind: sys::napi_typedarray_type, kind_name: &str) -> Result<&[T]> {
+    /// The memory of a typed array argument of `kind`: (element pointer, element count).
+    fn typed_raw<T>(&self, i: usize, name: &str, kind: sys::napi_typedarray_type, kind_name: &str) -> Result<(*mut T, usize)> {
         let v = self.get(i, name)?;
         let env = self.env();
         let mut is_typed = false;
@@ -222,14 +234,51 @@ impl Args {
             return Err(Error::wrong_type(format!("argument {name} must be a {kind_name}, got another typed array")));
         }
         if len == 0 {
-            return Ok(&[]);
+            return Ok((std::ptr::NonNull::<T>::dangling().as_ptr(), 0));
         }
         if data.is_null() || (data as usize) % std::mem::align_of::<T>() != 0 {
             return Err(Error::invalid_argument(format!("argument {name} has no usable memory (detached or misaligned)")));
         }
+        Ok((data as *mut T, len))
+    }
+
+    /// The elements of a typed array argument of `kind`, borrowed for the call.
+    fn typed<T>(&self, i: usize, name: &str, kind: sys::napi_typedarray_type, kind_name: &str) -> Result<&[T]> {
+        let (data, len) = self.typed_raw::<T>(i, name, kind, kind_name)?;
         // SAFETY: N-API reports `len` elements of T at `data` (already advanced by the view's
-        // byte offset), alive for this call (see the module comment); we only read them.
-        Ok(unsafe { std::slice::from_raw_parts(data as *const T, len) })
+        // byte offset, aligned, or dangling when empty), alive for this call (see the module
+        // comment); we only read them.
+        Ok(unsafe { std::slice::from_raw_parts(data, len) })
+    }
+
+    /// A typed array argument the export writes into. Its bytes must not overlap any address
+    /// range in `others` (every other argument the call reads or writes, see `range_of`), so the
+    /// `&mut` aliases nothing; an overlap is an InvalidArgument error.
+    // A `&mut` from `&self` is sound here: it points into JS memory, not into `Args`, and the
+    // overlap check is what keeps it unique (clippy cannot see that).
+    #[allow(clippy::mut_from_ref)]
+    fn typed_mut<T>(&self, i: usize, name: &str, kind: sys::napi_typedarray_type, kind_name: &str, others: &[(usize, usize)]) -> Result<&mut [T]> {
+        let (data, len) = self.typed_raw::<T>(i, name, kind, kind_name)?;
+        let start = data as usize;
+        let end = start + len * std::mem::size_of::<T>();
+        for &(os, oe) in others {
+            if start < end && os < oe && start < oe && os < end {
+                return Err(Error::invalid_argument(format!("argument {name} shares memory with another argument")));
+            }
+        }
+        // SAFETY: as in `typed`, and no other slice of this call overlaps these bytes (checked
+        // above; the caller passes every other argument's slice), so this is the only reference.
+        Ok(unsafe { std::slice::from_raw_parts_mut(data, len) })
+    }
+
+    #[allow(clippy::mut_from_ref)]
+    pub fn bytes_mut(&self, i: usize, name: &str, others: &[(usize, usize)]) -> Result<&mut [u8]> {
+        self.typed_mut(i, name, sys::NAPI_UINT8_ARRAY, "Uint8Array", others)
+    }
+
+    #[allow(clippy::mut_from_ref)]
+    pub fn u32s_mut(&self, i: usize, name: &str, others: &[(usize, usize)]) -> Result<&mut [u32]> {
+        self.typed_mut(i, name, sys::NAPI_UINT32_ARRAY, "Uint32Array", others)
     }
 
     /// A `Uint8Array` argument (a Node Buffer is one).

@@ -47,10 +47,25 @@ export interface NativeAddon {
   ): Buffer;
   /** The value stored under exactly `key`, copied out, or null. Throws on a malformed block. */
   blockGet(block: Uint8Array, key: Uint8Array): Buffer | null;
+  /**
+   * Where the value stored under exactly `key` lies in the block, without copying it: -1 when the
+   * key is absent, else start + length * 2^32 (start < 2^32, length < 2^21, so the sum is an
+   * exact number; decode with blockFindStart / blockFindLength). Throws on a malformed block.
+   */
+  blockFind(block: Uint8Array, key: Uint8Array): number;
   /** Index of the first entry whose key is >= target (entry count when none). */
   blockSeek(block: Uint8Array, target: Uint8Array): number;
   /** Every entry of the block, in order. Throws on a malformed block. */
   blockDecode(block: Uint8Array): DecodedBlock;
+  /**
+   * Every entry of the block, checked as by blockDecode, written into the caller's arrays with no
+   * allocation: the keys one after another into `keys`, and offsets[3i..3i+3] = [end of key i in
+   * keys, start of value i in the block, end of value i in the block] (values are not copied).
+   * `offsets` must hold 3 per entry: block.length u32s always do. Returns the entry count, or
+   * -needed when `keys` is shorter than the `needed` bytes the keys take (call again with more).
+   * The three arrays must not share memory. Throws on a malformed block.
+   */
+  blockEntries(block: Uint8Array, keys: Uint8Array, offsets: Uint32Array): number;
 }
 
 function findPackageRoot(start: string): string {
@@ -225,6 +240,27 @@ export function blockGet(block: Uint8Array, key: Uint8Array): Buffer | null {
   } catch (err) {
     return rethrow(err);
   }
+}
+
+/** The byte range [start, end) of the value stored under exactly key, or null. RKV_ERR_CORRUPTION on a malformed block. */
+export function blockFind(block: Uint8Array, key: Uint8Array): { start: number; end: number } | null {
+  let r: number;
+  try {
+    r = native.blockFind(block, key);
+  } catch (err) {
+    return rethrow(err);
+  }
+  return r < 0 ? null : { start: blockFindStart(r), end: blockFindStart(r) + blockFindLength(r) };
+}
+
+/** The value's start offset in a non-negative blockFind answer. */
+export function blockFindStart(answer: number): number {
+  return answer % 0x1_0000_0000;
+}
+
+/** The value's length in a non-negative blockFind answer. */
+export function blockFindLength(answer: number): number {
+  return Math.floor(answer / 0x1_0000_0000);
 }
 
 /** Index of the first entry whose key is >= target (the entry count when none). */

@@ -1,17 +1,12 @@
-// Leveled compaction (LevelDB's db/version_set PickCompaction and db_impl DoCompactionWork).
+// Leveled compaction: which files to merge next (LevelDB's db/version_set PickCompaction). This
+// runs on the engine thread and only looks at the version; the merge itself runs on the
+// background thread (compactor.ts, with the job built in db.ts).
 // Level 0 is compacted when it holds level0CompactionTrigger files: all L0 files (which may
 // overlap each other) merge with the overlapping L1 files. Level n >= 1 is compacted when its
 // bytes pass its budget: one file, chosen round-robin, merges with the overlapping files of
 // level n+1. A single input with nothing below to overlap is moved, not rewritten.
-// While merging, only the newest version of a key survives; a TTL entry past its expiry becomes
-// a tombstone (keeping its timestamp and version vector); a tombstone is dropped only when its
-// grace period has passed AND no level below the output can still hold an older version of the
-// key (otherwise the delete would un-happen: LevelDB issue 178).
 import { level0CompactionTrigger, levelsMax } from '../constants';
 import { assert } from '../errors';
-import { expiredToTombstone, payloadExpiresAtMs, payloadIsTombstone, payloadTimestampMs } from './entry';
-import { LevelIterator, MergingIterator, TableIterator, type InternalIterator } from './iterators';
-import type { TableBuilder, BuiltTable } from './table-builder';
 import { maxBytesForLevel, type FileMeta, type Version } from './version';
 
 export interface Compaction {
@@ -75,92 +70,3 @@ export function pickCompaction(v: Version, levelBaseBytes: number, compactPointe
   return { level, inputs0: [pick], inputs1: v.overlapping(level + 1, pick.smallest, pick.largest) };
 }
 
-export interface CompactionContext {
-  version: () => Version;
-  openTable: (f: FileMeta) => TableIterator;
-  newBuilder: () => TableBuilder;
-  now: () => number;
-  tombstoneGraceMs: number;
-  tableFileBytes: number;
-  /** Called after each output block's worth of input: yields, throttles, flushes memtables. */
-  pace: (bytesWritten: number) => Promise<void>;
-  isClosing: () => boolean;
-}
-
-/** True when no level below outputLevel holds a file whose range contains sk. */
-function isBaseLevelForKey(v: Version, outputLevel: number, sk: Buffer): boolean {
-  for (let level = outputLevel + 1; level < levelsMax; level++) {
-    if (v.fileFor(level, sk) !== null) return false;
-  }
-  return true;
-}
-
-export interface CompactionResult {
-  outputs: BuiltTable[];
-  dropped: number;
-  expired: number;
-}
-
-export async function runCompaction(c: Compaction, ctx: CompactionContext): Promise<CompactionResult> {
-  const outLevel = c.level + 1;
-  const children: InternalIterator[] = [];
-  if (c.level === 0) {
-    // L0 inputs newest first, so the merge keeps their newest version.
-    for (const f of c.inputs0) children.push(ctx.openTable(f));
-  } else {
-    children.push(new LevelIterator(c.inputs0, ctx.openTable));
-  }
-  children.push(new LevelIterator(c.inputs1, ctx.openTable));
-  const it = new MergingIterator(children);
-  it.seekToFirst();
-  const outputs: BuiltTable[] = [];
-  let builder: TableBuilder | null = null;
-  let dropped = 0;
-  let expired = 0;
-  let sinceYield = 0;
-  let written = 0;
-  try {
-    while (it.valid()) {
-      if (ctx.isClosing()) throw new Error('compaction interrupted by close');
-      const sk = it.key();
-      let p = it.value();
-      const now = ctx.now();
-      let tomb = payloadIsTombstone(p);
-      const exp = payloadExpiresAtMs(p);
-      if (!tomb && exp !== 0 && exp <= now) {
-        p = expiredToTombstone(p);
-        tomb = true;
-        expired++;
-      }
-      const keep =
-        !tomb || now < Math.max(payloadTimestampMs(p), exp) + ctx.tombstoneGraceMs || !isBaseLevelForKey(ctx.version(), outLevel, sk);
-      if (keep) {
-        if (builder === null) builder = ctx.newBuilder();
-        builder.add(sk, p);
-        sinceYield += sk.length + p.length;
-        if (builder.estimatedBytes >= ctx.tableFileBytes) {
-          written += builder.estimatedBytes;
-          const b: TableBuilder = builder;
-          builder = null;
-          outputs.push(await b.finish());
-        }
-      } else {
-        dropped++;
-      }
-      it.next();
-      if (sinceYield >= 4096) {
-        sinceYield = 0;
-        await ctx.pace(written + (builder?.estimatedBytes ?? 0));
-      }
-    }
-    if (builder !== null) {
-      const b: TableBuilder = builder;
-      builder = null;
-      outputs.push(await b.finish());
-    }
-  } catch (err) {
-    builder?.abandon();
-    throw Object.assign(err as Error, { partialOutputs: outputs });
-  }
-  return { outputs, dropped, expired };
-}

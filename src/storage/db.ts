@@ -1,6 +1,14 @@
 // The LSM engine of one shard (LevelDB's db/db_impl): ties the WAL, memtables, SSTables,
-// manifest and compaction together, and owns the only background job (flush, else compaction,
-// one at a time, interleaved with foreground work at block granularity).
+// manifest and compaction together.
+//
+// Threads: reads and writes run on the shard's own thread (this class). Building tables does not:
+// flushes and compactions run on the engine's background thread (background.ts, a worker_threads
+// Worker), which reads the immutable input tables and writes and fsyncs the output tables, then
+// replies with their metadata. This thread stays the only owner of engine state: it picks the
+// work, installs each result as a new manifest (one manifest write at a time, in order), and
+// deletes files. Two lanes of background work may be out at once, one flush (oldest immutable
+// memtable first) and one compaction; the background thread runs a waiting flush in between the
+// steps of a compaction, so a full memtable never waits for a whole compaction.
 //
 // Write: validate → back-pressure gate → one WAL record (one write(2)) → memtable insert (so all
 // entries of a batch become visible at once) → resolve when the WAL sync covering it is done.
@@ -8,9 +16,11 @@
 // the write is acknowledged only after its sync.
 // Read: active memtable → immutable memtables newest first → L0 files newest first → one file per
 // level below. Reads are synchronous (pread) on the shard's own thread: see types.ts getSync.
-// Crash safety: a table is written and fsync'ed before the manifest names it; WAL segments and
-// input tables are deleted only after a manifest that no longer needs them is in place; on open,
-// files the manifest does not name are removed and WAL segments from logNumber on are replayed.
+// Crash safety: a table is written and fsync'ed (on the background thread) before its reply
+// arrives and so before the manifest names it; WAL segments and input tables are deleted only
+// after a manifest that no longer needs them is in place, and input tables only once no scan and
+// no compaction uses them (refs); on open, files the manifest does not name are removed (the
+// outputs of a compaction cut short by a crash) and WAL segments from logNumber on are replayed.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
@@ -27,24 +37,29 @@ import {
   openFilesMax,
   sstableFileBytesTarget,
   storageBatchEntriesMax,
+  storageImmediateCallsPerYield,
   storageStalledWritesMax,
   tombstoneGraceMsDefault,
   walBatchWindowMsDefault,
   walBatchWindowMsMax,
   walSegmentBytesMax,
 } from '../constants';
-import { ErrorCode, RingkvError, assert } from '../errors';
+import { ErrorCode, RingkvError, assert, isRingkvError } from '../errors';
+import { Arena, ArenaPool, arenaChunkBytesFor } from './arena';
+import { BackgroundThread } from './background';
+import { BackgroundControl } from './background-control';
+import { checkTables, type CompactJob, type TableInfo } from './background-messages';
 import { BlockCache } from './block-cache';
-import { backlogBytes, bestScore, pickCompaction, runCompaction, type Compaction } from './compaction';
+import { backlogBytes, bestScore, pickCompaction, type Compaction } from './compaction';
 import { decodePayload, payloadExpiresAtMs, payloadIsTombstone, validateEntry } from './entry';
 import { manifestTempName, parseFileName, tablePath, walPath } from './filenames';
+import { packMemtable } from './flush';
 import { LevelIterator, MemtableIterator, MergingIterator, TableIterator, type InternalIterator } from './iterators';
 import { readWalSegment, corruptionAt } from './log-reader';
 import { LogWriter } from './log-writer';
 import { readManifest, writeManifest } from './manifest';
 import { Memtable } from './memtable';
-import { compareToken, sortKeyOf, tokenBound, tokenBytes, tokenMax } from './sort-key';
-import { TableBuilder, type BuiltTable } from './table-builder';
+import { compareToken, sortKeyOf, sortKeysOf, tokenBound, tokenBytes, tokenMax } from './sort-key';
 import { TableCache } from './table-cache';
 import type { RecoveryReport, ScanOptions, StorageEngine, StorageEntry, StorageOptions, StorageStats, SyncMode } from './types';
 import { decodeBatchPayload, encodeBatchRecord, type BatchItem } from './wal-record';
@@ -60,8 +75,6 @@ function intOption(o: StorageOptions, name: keyof StorageOptions, def: number, m
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw optionError(name, `must be an integer in [${min}, ${max}], got ${String(v)}`);
   return v;
 }
-
-const flushYieldBytes = 64 * 1024;
 
 function tick(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
@@ -82,6 +95,10 @@ export class LsmEngine implements StorageEngine {
   private readonly autoCompaction: boolean;
   private readonly blockCache: BlockCache;
   private readonly tableCache: TableCache;
+  /** Arena chunks of flushed memtables, for the next ones (one memtable's worth kept). */
+  private readonly arenaPool: ArenaPool;
+  /** The packed-run buffers of the last flush, moved back by the background thread for reuse. */
+  private spareRun: ArrayBuffer[] = [];
 
   private mem!: Memtable;
   /** Immutable memtables, newest first. */
@@ -89,10 +106,16 @@ export class LsmEngine implements StorageEngine {
   private wal!: LogWriter;
   private walClosing: Promise<void>[] = [];
   private version = new Version();
-  private nextFileNumber = 1;
+  /** The file-number counter (shared with the background thread) and its abort flag. */
+  private readonly control = new BackgroundControl();
+  private readonly bg: BackgroundThread;
   private logNumber = 0;
   private readonly compactPointers: (Buffer | null)[] = new Array<Buffer | null>(levelsMax).fill(null);
-  private bgPromise: Promise<void> | null = null;
+  /** The flush lane and the compaction lane: each settles (never rejects) when its step is done. */
+  private flushing: Promise<void> | null = null;
+  private compacting: Promise<void> | null = null;
+  /** Manifest writes run one at a time, in the order asked: the tail of that chain. */
+  private manifestTail: Promise<void> = Promise.resolve();
   private bgError: Error | null = null;
   private manualCompaction = 0;
   private closing = false;
@@ -101,6 +124,11 @@ export class LsmEngine implements StorageEngine {
   private stallHandoff = false;
   private entriesWritten = 0;
   private writeStalls = 0;
+  private flushes = 0;
+  private compactions = 0;
+  /** Calls resolved at once since the event loop last had a turn (see settleSoon). */
+  private immediateCalls = 0;
+  private compactionBytesWritten = 0;
   private closedWalSyncs = 0;
   private recovery: RecoveryReport = { segments: 0, records: 0, entries: 0, tornTails: [], skipped: [] };
 
@@ -122,16 +150,31 @@ export class LsmEngine implements StorageEngine {
     this.now = o.now ?? Date.now;
     this.blockCache = new BlockCache(intOption(o, 'blockCacheBytes', blockCacheBytesDefault, 0, Number.MAX_SAFE_INTEGER));
     this.tableCache = new TableCache(this.dir, intOption(o, 'openFilesMax', openFilesMax, 1, 65_536));
+    this.arenaPool = new ArenaPool(arenaChunkBytesFor(this.memLimit), this.memLimit);
+    this.bg = new BackgroundThread({ dir: this.dir, control: this.control.buffer, bloomBitsPerKey: this.bloomBits });
   }
 
   // ---------------------------------------------------------------- open and recovery
 
   async open(): Promise<void> {
+    try {
+      await this.recover();
+    } catch (err) {
+      // Recovery may have started the background thread (to flush replayed memtables): stop it.
+      this.control.abort();
+      await this.bg.close();
+      throw err;
+    }
+    this.scheduleBackground();
+  }
+
+  private async recover(): Promise<void> {
     fs.mkdirSync(this.dir, { recursive: true });
     const m = readManifest(this.dir);
+    this.control.raiseFileNumber(1);
     if (m !== null) {
       this.version = m.version;
-      this.nextFileNumber = m.nextFileNumber;
+      this.control.raiseFileNumber(m.nextFileNumber);
       this.logNumber = m.logNumber;
     }
     const live = new Set<number>();
@@ -164,7 +207,7 @@ export class LsmEngine implements StorageEngine {
       else if (p.kind === 'sst' && live.has(p.number)) continue;
       else fs.rmSync(path.join(this.dir, name), { force: true }); // Orphan of a crash: never named by the manifest, or no longer needed.
     }
-    this.nextFileNumber = Math.max(this.nextFileNumber, maxSeen + 1);
+    this.control.raiseFileNumber(maxSeen + 1);
     wals.sort((a, b) => a - b);
 
     const added: FileMeta[] = [];
@@ -183,7 +226,8 @@ export class LsmEngine implements StorageEngine {
         if (typeof items === 'string') throw corruptionAt(file, offset, `record passes its checksum but is malformed: ${items}`);
         this.recovery.records++;
         this.recovery.entries += items.length;
-        for (const it of items) mem.put(sortKeyOf(it.key), it.payload);
+        const sks = sortKeysOf(items.map((it) => it.key));
+        for (let i = 0; i < items.length; i++) mem.put(sks[i]!, items[i]!.payload);
         if (mem.bytes >= this.memLimit) {
           const f = await this.writeLevel0(mem);
           if (f) added.push(f);
@@ -195,57 +239,58 @@ export class LsmEngine implements StorageEngine {
       const f = await this.writeLevel0(mem);
       if (f) added.push(f);
     }
-    const walNumber = this.nextFileNumber++;
+    const walNumber = this.control.takeFileNumber();
     this.wal = new LogWriter(walPath(this.dir, walNumber), walNumber, this.syncMode, this.windowMs);
-    this.mem = new Memtable(walNumber);
-    const v = this.version.apply(
-      [],
-      added.map((file) => ({ level: 0, file })),
-    );
-    await this.saveManifest(v, walNumber);
+    this.mem = new Memtable(walNumber, new Arena(this.arenaPool));
+    const recovered = added.map((file) => ({ level: 0, file }));
+    await this.installVersion((v) => v.apply([], recovered), walNumber);
     for (const n of wals) fs.rmSync(walPath(this.dir, n), { force: true });
-    this.scheduleBackground();
   }
 
-  private async saveManifest(v: Version, logNumber: number): Promise<void> {
-    await writeManifest(this.dir, { nextFileNumber: this.nextFileNumber, logNumber, version: v });
-    this.version = v;
-    this.logNumber = logNumber;
+  /**
+   * Writes a manifest holding edit(current version) and, when given, a new logNumber; the engine
+   * uses the new version once the manifest is durable. Calls run one at a time in call order, and
+   * each edit sees the version the previous one installed, so a flush and a compaction finishing
+   * together cannot lose each other's changes.
+   */
+  private installVersion(edit: (v: Version) => Version, logNumber?: number): Promise<void> {
+    const step = async (): Promise<void> => {
+      const v = edit(this.version);
+      const log = logNumber ?? this.logNumber;
+      assert(log >= this.logNumber, 'the oldest needed WAL segment only moves forward');
+      await writeManifest(this.dir, { nextFileNumber: this.control.peekFileNumber(), logNumber: log, version: v });
+      this.version = v;
+      this.logNumber = log;
+    };
+    const p = this.manifestTail.then(step);
+    this.manifestTail = p.catch(() => undefined);
+    return p;
   }
 
-  private fileMetaOf(t: BuiltTable): FileMeta {
+  private fileMetaOf(t: TableInfo): FileMeta {
     return {
       number: t.number,
       fileBytes: t.fileBytes,
-      smallest: t.meta.smallest,
-      largest: t.meta.largest,
-      entryCount: t.meta.entryCount,
-      tombstoneCount: t.meta.tombstoneCount,
+      smallest: Buffer.from(t.smallest.buffer, t.smallest.byteOffset, t.smallest.length),
+      largest: Buffer.from(t.largest.buffer, t.largest.byteOffset, t.largest.length),
+      entryCount: t.entryCount,
+      tombstoneCount: t.tombstoneCount,
       refs: 0,
       obsolete: false,
     };
   }
 
-  /** Writes a memtable as one level-0 table (null when empty), yielding now and then. */
+  /** Writes a memtable as one level-0 table on the background thread (null when empty). */
   private async writeLevel0(mem: Memtable): Promise<FileMeta | null> {
     if (mem.count === 0) return null;
-    const n = this.nextFileNumber++;
-    const b = new TableBuilder(tablePath(this.dir, n), n, this.bloomBits);
-    try {
-      let sinceYield = 0;
-      for (let node = mem.first(); node !== null; node = node.next[0] ?? null) {
-        b.add(node.sk, node.payload);
-        sinceYield += node.sk.length + node.payload.length;
-        if (sinceYield >= flushYieldBytes) {
-          sinceYield = 0;
-          await tick();
-        }
-      }
-      return this.fileMetaOf(await b.finish());
-    } catch (err) {
-      b.abandon();
-      throw err;
-    }
+    const { run, transfer } = packMemtable(mem, this.spareRun);
+    this.spareRun = [];
+    const r = await this.bg.run({ kind: 'flush', id: 0, run }, transfer, `flush of WAL segment ${mem.walNumber}`);
+    this.spareRun = r.returned;
+    // Both sides of the thread boundary check the run: one table holding every entry, in range.
+    assert(r.tables.length === 1 && r.stats.entriesOut === mem.count, `flush wrote ${r.stats.entriesOut} of ${mem.count} entries`);
+    checkTables(r.tables, true);
+    return this.fileMetaOf(r.tables[0]!);
   }
 
   // ---------------------------------------------------------------- writes
@@ -279,13 +324,28 @@ export class LsmEngine implements StorageEngine {
 
   private applyWrite(batch: StorageEntry[]): Promise<void> {
     const items: BatchItem[] = [];
-    const record = encodeBatchRecord(batch, items);
+    const mem = this.mem;
+    const record = encodeBatchRecord(batch, items, (bytes) => mem.arena!.alloc(bytes));
     const durable = this.wal.append(record);
-    for (const it of items) this.mem.put(sortKeyOf(it.key), it.payload);
+    const sks = items.length === 1 ? [sortKeyOf(items[0]!.key)] : sortKeysOf(items.map((it) => it.key));
+    for (let i = 0; i < items.length; i++) this.mem.put(sks[i]!, items[i]!.payload);
     this.entriesWritten += items.length;
     // Overwrites of the same keys do not grow the memtable but do grow the WAL: cap both.
     if (this.mem.bytes >= this.memLimit || this.wal.bytes >= walSegmentBytesMax) this.switchMemtable();
-    return durable;
+    return this.syncMode === 'none' ? durable.then(() => this.settleSoon(undefined)) : durable;
+  }
+
+  /**
+   * `value`, at once, except that while background work is out every
+   * storageImmediateCallsPerYield-th call waits one turn of the event loop. Without it a caller
+   * awaiting writes (syncMode 'none') or gets in a loop never lets the loop run: the background
+   * thread's replies would wait, unhandled, until a writer stalled for them.
+   */
+  private settleSoon<T>(value: T): T | Promise<T> {
+    if (this.flushing === null && this.compacting === null) return value;
+    if (++this.immediateCalls < storageImmediateCallsPerYield) return value;
+    this.immediateCalls = 0;
+    return new Promise<T>((resolve) => setImmediate(resolve, value));
   }
 
   private async stalledWrite(batch: StorageEntry[]): Promise<void> {
@@ -314,7 +374,7 @@ export class LsmEngine implements StorageEngine {
   }
 
   private switchMemtable(): void {
-    const n = this.nextFileNumber++;
+    const n = this.control.takeFileNumber();
     const old = this.wal;
     this.wal = new LogWriter(walPath(this.dir, n), n, this.syncMode, this.windowMs);
     this.mem.walBytes = old.bytes;
@@ -324,45 +384,44 @@ export class LsmEngine implements StorageEngine {
       }),
     );
     this.imms.unshift(this.mem);
-    this.mem = new Memtable(n);
+    this.mem = new Memtable(n, new Arena(this.arenaPool));
     this.scheduleBackground();
   }
 
   // ---------------------------------------------------------------- background work
 
+  /** Starts whatever background work is due and not already running: a flush, a compaction. */
   private scheduleBackground(): void {
-    if (this.bgPromise !== null || this.closing || this.bgError !== null) return;
-    this.bgPromise = this.backgroundLoop().finally(() => {
-      this.bgPromise = null;
-      this.wakeStalled();
-      if (this.hasBackgroundWork()) this.scheduleBackground();
-    });
-  }
-
-  private hasBackgroundWork(): boolean {
-    if (this.closing || this.bgError !== null) return false;
-    if (this.imms.length > 0) return true;
-    return (this.autoCompaction || this.manualCompaction > 0) && bestScore(this.version, this.levelBase).score >= 1;
-  }
-
-  private async backgroundLoop(): Promise<void> {
-    try {
-      for (;;) {
-        if (this.closing) return;
-        if (this.imms.length > 0) {
-          await this.flushOldestImmutable();
-          this.wakeStalled();
-          continue;
-        }
-        if (!this.autoCompaction && this.manualCompaction === 0) return;
-        const c = pickCompaction(this.version, this.levelBase, this.compactPointers, this.manualCompaction > 0);
-        if (c === null) return;
-        await this.doCompaction(c);
-        this.wakeStalled();
+    if (this.closing || this.bgError !== null) return;
+    if (this.flushing === null && this.imms.length > 0) {
+      this.flushing = this.lane(this.flushOldestImmutable()).finally(() => {
+        this.flushing = null;
+        this.afterBackgroundStep();
+      });
+    }
+    if (this.compacting === null && (this.autoCompaction || this.manualCompaction > 0)) {
+      const c = pickCompaction(this.version, this.levelBase, this.compactPointers, this.manualCompaction > 0);
+      if (c !== null) {
+        this.compacting = this.lane(this.doCompaction(c)).finally(() => {
+          this.compacting = null;
+          this.afterBackgroundStep();
+        });
       }
+    }
+  }
+
+  private afterBackgroundStep(): void {
+    this.wakeStalled();
+    this.scheduleBackground();
+  }
+
+  /** A lane's step settles without rejecting; its failure becomes the engine's background error. */
+  private async lane(step: Promise<void>): Promise<void> {
+    try {
+      await step;
     } catch (err) {
-      if (this.closing) return;
-      this.bgError =
+      if (this.closing && isRingkvError(err, ErrorCode.Closed)) return; // Aborted by close().
+      this.bgError ??=
         err instanceof RingkvError ? err : new RingkvError(ErrorCode.Io, `storage engine ${this.dir}: background work failed: ${(err as Error).message}`, { cause: err });
       // Stalled writers wake and see the error.
       while (this.stallQueue.length > 0) this.stallQueue.shift()!();
@@ -374,61 +433,68 @@ export class LsmEngine implements StorageEngine {
     const f = await this.writeLevel0(imm);
     // The next-oldest memtable's segment is now the oldest one recovery needs.
     const nextLog = this.imms.length > 1 ? this.imms[this.imms.length - 2]!.walNumber : this.mem.walNumber;
-    await this.saveManifest(this.version.apply([], f ? [{ level: 0, file: f }] : []), nextLog);
+    try {
+      await this.installVersion((v) => v.apply([], f ? [{ level: 0, file: f }] : []), nextLog);
+    } catch (err) {
+      if (f) fs.rmSync(tablePath(this.dir, f.number), { force: true });
+      throw err;
+    }
     const popped = this.imms.pop();
     assert(popped === imm, 'immutable memtables flushed out of order');
+    imm.retire();
+    this.flushes++;
     if (imm.walNumber < nextLog) fs.rmSync(walPath(this.dir, imm.walNumber), { force: true });
+  }
+
+  /** The job for compaction c: its inputs as merge children, newest first, and the ranges below. */
+  private compactJob(c: Compaction, manual: boolean): CompactJob {
+    const run = (files: FileMeta[]): { number: number; largest: Buffer }[] => files.map((f) => ({ number: f.number, largest: f.largest }));
+    const runs = c.level === 0 ? c.inputs0.map((f) => run([f])) : [run(c.inputs0)];
+    if (c.inputs1.length > 0) runs.push(run(c.inputs1));
+    const levelsBelow = this.version.levels.slice(c.level + 2).map((l) => l.map((f) => ({ smallest: f.smallest, largest: f.largest })));
+    return {
+      kind: 'compact',
+      id: 0,
+      level: c.level,
+      runs,
+      levelsBelow,
+      nowMs: this.now(),
+      tombstoneGraceMs: this.graceMs,
+      tableFileBytes: this.tableFileBytes,
+      bytesPerSec: manual ? 0 : this.compactRate,
+    };
   }
 
   private async doCompaction(c: Compaction): Promise<void> {
     const removed = [...c.inputs0.map((f) => ({ level: c.level, number: f.number })), ...c.inputs1.map((f) => ({ level: c.level + 1, number: f.number }))];
-    if (c.inputs0.length === 1 && c.inputs1.length === 0 && this.manualCompaction === 0) {
+    const manual = this.manualCompaction > 0;
+    if (c.inputs0.length === 1 && c.inputs1.length === 0 && !manual) {
       // Trivial move: nothing below overlaps, so the file can change level without a rewrite.
       // A manual compact() rewrites instead, so expiry and tombstone collection happen.
-      await this.saveManifest(this.version.apply(removed, [{ level: c.level + 1, file: c.inputs0[0]! }]), this.logNumber);
+      await this.installVersion((v) => v.apply(removed, [{ level: c.level + 1, file: c.inputs0[0]! }]));
       return;
     }
-    const started = Date.now();
-    const manual = this.manualCompaction > 0;
-    const outputs: number[] = [];
-    let result;
+    // Pinned while the background thread reads them, so a scan ending meanwhile cannot delete them.
+    const inputs = [...c.inputs0, ...c.inputs1];
+    for (const f of inputs) f.refs++;
     try {
-      result = await runCompaction(c, {
-        version: () => this.version,
-        openTable: (f) => new TableIterator(() => this.tableCache.get(f.number), null),
-        newBuilder: () => {
-          const n = this.nextFileNumber++;
-          outputs.push(n);
-          return new TableBuilder(tablePath(this.dir, n), n, this.bloomBits);
-        },
-        now: this.now,
-        tombstoneGraceMs: this.graceMs,
-        tableFileBytes: this.tableFileBytes,
-        isClosing: () => this.closing,
-        pace: async (written) => {
-          // Flushes come first (LevelDB does the same): a full memtable stalls writers.
-          if (this.imms.length > 0) await this.flushOldestImmutable();
-          if (!manual && this.compactRate > 0) {
-            const dueMs = (written / this.compactRate) * 1000 - (Date.now() - started);
-            if (dueMs >= 1) {
-              await new Promise((r) => setTimeout(r, Math.min(dueMs, 1000)));
-              return;
-            }
-          }
-          await tick();
-        },
-      });
-    } catch (err) {
-      for (const n of outputs) fs.rmSync(tablePath(this.dir, n), { force: true });
-      throw err;
-    }
-    const added = result.outputs.map((t) => ({ level: c.level + 1, file: this.fileMetaOf(t) }));
-    const built = new Set(result.outputs.map((t) => t.number));
-    for (const n of outputs) if (!built.has(n)) fs.rmSync(tablePath(this.dir, n), { force: true });
-    await this.saveManifest(this.version.apply(removed, added), this.logNumber);
-    for (const f of [...c.inputs0, ...c.inputs1]) {
-      f.obsolete = true;
-      if (f.refs === 0) this.deleteTable(f);
+      const r = await this.bg.run(this.compactJob(c, manual), [], `compaction of level ${c.level}`);
+      checkTables(r.tables, true);
+      const added = r.tables.map((t) => ({ level: c.level + 1, file: this.fileMetaOf(t) }));
+      try {
+        await this.installVersion((v) => v.apply(removed, added));
+      } catch (err) {
+        for (const t of r.tables) fs.rmSync(tablePath(this.dir, t.number), { force: true });
+        throw err;
+      }
+      for (const f of inputs) f.obsolete = true;
+      this.compactions++;
+      this.compactionBytesWritten += r.stats.bytesWritten;
+    } finally {
+      for (const f of inputs) {
+        f.refs--;
+        if (f.obsolete && f.refs === 0) this.deleteTable(f);
+      }
     }
   }
 
@@ -438,28 +504,29 @@ export class LsmEngine implements StorageEngine {
     fs.rmSync(tablePath(this.dir, f.number), { force: true });
   }
 
+  /** Waits until neither lane has work out (new work may be started meanwhile; waits for it too). */
   private async waitIdle(): Promise<void> {
-    while (this.bgPromise !== null) await this.bgPromise;
+    while (this.flushing !== null || this.compacting !== null) await Promise.all([this.flushing, this.compacting]);
     if (this.bgError) throw this.bgError;
   }
 
   async flush(): Promise<void> {
     this.checkWritable();
     if (this.mem.count > 0) this.switchMemtable();
-    this.scheduleBackground();
-    await this.waitIdle();
-    while (this.imms.length > 0) {
+    while (this.imms.length > 0 && !this.closing) {
       this.scheduleBackground();
-      await this.waitIdle();
-      if (this.closing) return;
+      if (this.bgError) throw this.bgError;
+      assert(this.flushing !== null, 'a flush is running while immutable memtables wait');
+      await this.flushing;
     }
+    if (this.bgError) throw this.bgError;
   }
 
   async compact(): Promise<void> {
     this.checkWritable();
     this.manualCompaction++;
     try {
-      // A loop already running without the manual flag may stop early: go round until none is needed.
+      // A compaction already running without the manual flag may stop early: go round until none is needed.
       do {
         this.scheduleBackground();
         await this.waitIdle();
@@ -479,7 +546,7 @@ export class LsmEngine implements StorageEngine {
     const sk = sortKeyOf(key);
     let p = this.mem.get(sk);
     for (let i = 0; p === null && i < this.imms.length; i++) p = this.imms[i]!.get(sk);
-    if (p === null) p = this.getFromTables(sk);
+    if (p === null) p = this.getFromTables(sk, key);
     if (p === null) return null;
     if (!payloadIsTombstone(p)) {
       const exp = payloadExpiresAtMs(p);
@@ -488,17 +555,18 @@ export class LsmEngine implements StorageEngine {
     return decodePayload(key, p);
   }
 
-  private getFromTables(sk: Buffer): Buffer | null {
+  /** The newest payload of sk in the tables: a view valid until the next block read (Table.get). */
+  private getFromTables(sk: Buffer, key: Uint8Array): Buffer | null {
     const v = this.version;
     for (const f of v.levels[0]!) {
       if (f.smallest.compare(sk) > 0 || f.largest.compare(sk) < 0) continue;
-      const p = this.tableCache.get(f.number).get(sk, this.blockCache);
+      const p = this.tableCache.get(f.number).get(sk, key, this.blockCache);
       if (p !== null) return p;
     }
     for (let level = 1; level < levelsMax; level++) {
       const f = v.fileFor(level, sk);
       if (f === null) continue;
-      const p = this.tableCache.get(f.number).get(sk, this.blockCache);
+      const p = this.tableCache.get(f.number).get(sk, key, this.blockCache);
       if (p !== null) return p;
     }
     return null;
@@ -506,7 +574,7 @@ export class LsmEngine implements StorageEngine {
 
   get(key: Uint8Array): Promise<StorageEntry | null> {
     try {
-      return Promise.resolve(this.getSync(key));
+      return Promise.resolve(this.settleSoon(this.getSync(key)));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -523,12 +591,15 @@ export class LsmEngine implements StorageEngine {
   }
 
   private async *scanGenerator(from: Buffer, to: Buffer, limit: number, includeExpired: boolean): AsyncGenerator<StorageEntry> {
-    // Pin the files of this moment: compaction may replace them while the scan is suspended.
+    // Pin the files and memtables of this moment: compaction may replace the files, and a flush
+    // may retire a memtable (recycling its memory), while the scan is suspended.
     const v = this.version;
     const pinned = v.allFiles();
     for (const f of pinned) f.refs++;
+    const mems = [this.mem, ...this.imms];
+    for (const m of mems) m.refs++;
     try {
-      const children: InternalIterator[] = [this.mem, ...this.imms].map((m) => new MemtableIterator(m));
+      const children: InternalIterator[] = mems.map((m) => new MemtableIterator(m));
       const open = (f: FileMeta): TableIterator => new TableIterator(() => this.tableCache.get(f.number), this.blockCache);
       for (const f of v.levels[0]!) children.push(open(f));
       for (let level = 1; level < levelsMax; level++) if (v.levels[level]!.length > 0) children.push(new LevelIterator(v.levels[level]!, open));
@@ -551,6 +622,7 @@ export class LsmEngine implements StorageEngine {
         }
       }
     } finally {
+      for (const m of mems) m.unref();
       for (const f of pinned) {
         f.refs--;
         if (f.obsolete && f.refs === 0 && !this.closed) this.deleteTable(f);
@@ -580,6 +652,9 @@ export class LsmEngine implements StorageEngine {
       blockCacheMisses: this.blockCache.misses,
       writeStalls: this.writeStalls,
       walRecoveryDroppedRecords: this.recovery.tornTails.length + this.recovery.skipped.length,
+      flushes: this.flushes,
+      compactions: this.compactions,
+      compactionBytesWritten: this.compactionBytesWritten,
     };
   }
 
@@ -593,10 +668,15 @@ export class LsmEngine implements StorageEngine {
       return;
     }
     this.closing = true;
-    while (this.bgPromise !== null) await this.bgPromise.catch(() => undefined);
+    // Running jobs stop at their next entry and remove their partial outputs; a job that finished
+    // first is still installed. The WAL keeps whatever was not flushed.
+    this.control.abort();
+    while (this.flushing !== null || this.compacting !== null) await Promise.all([this.flushing, this.compacting]);
+    await this.manifestTail;
     while (this.stallQueue.length > 0) this.stallQueue.shift()!();
     await this.wal.close();
     await Promise.all(this.walClosing);
+    await this.bg.close();
     this.tableCache.closeAll();
     this.closed = true;
   }

@@ -94,27 +94,26 @@ export function payloadProblem(p: Uint8Array): string | null {
   return null;
 }
 
-/** Copies into memory the caller owns (never a view of engine buffers: callers may transfer it). */
-function copyOut(src: Uint8Array, start: number, end: number): Buffer {
-  const out = Buffer.allocUnsafeSlow(end - start);
-  out.set(src.subarray(start, end), 0);
-  return out;
-}
-
 /**
  * Decodes a payload known to be well formed (checked by payloadProblem when it came off disk).
- * The returned key, value and version vector are fresh copies.
+ * The returned key, version vector and value are views of ONE fresh allocation that the caller
+ * owns (never a view of engine buffers, which the engine reuses): one copy per read, not three.
  */
 export function decodePayload(key: Uint8Array, p: Uint8Array): StorageEntry {
   cursor.offset = payloadFixedBytes;
   getVarint32(p, p.length, cursor);
   const vvStart = cursor.offset;
-  const vvEnd = vvStart + cursor.value;
+  const vvLength = cursor.value;
+  // Version vector and value are adjacent in the payload: one copy takes both.
+  const out = Buffer.allocUnsafeSlow(key.length + p.length - vvStart);
+  out.set(key, 0);
+  out.set(p.subarray(vvStart), key.length);
+  const valueAt = key.length + vvLength;
   return {
-    key: copyOut(key, 0, key.length),
-    value: copyOut(p, vvEnd, p.length),
+    key: out.subarray(0, key.length),
+    value: out.subarray(valueAt),
     timestampMs: getU64(p, 1),
-    versionVector: copyOut(p, vvStart, vvEnd),
+    versionVector: out.subarray(key.length, valueAt),
     tombstone: (p[0]! & flagTombstone) !== 0,
     expiresAtMs: getU64(p, 9),
   };

@@ -2,11 +2,13 @@
 // concatenation of disjoint files), and a merging cursor that yields, for each sort key, only the
 // version from the highest-priority child (children are given newest first). Scans and
 // compaction are both built from these (LevelDB's table/merger and two_level_iterator).
+import { assert } from '../errors';
 import { native } from '../native';
 import type { BlockCache } from './block-cache';
 import { payloadProblem } from './entry';
-import type { MemNode, Memtable } from './memtable';
-import type { Table } from './table';
+import type { Memtable } from './memtable';
+import { compareSortKeys } from './sort-key';
+import type { Readahead, Table } from './table';
 import { tableCorruption } from './table-format';
 import type { FileMeta } from './version';
 
@@ -21,19 +23,20 @@ export interface InternalIterator {
 }
 
 export class MemtableIterator implements InternalIterator {
-  private node: MemNode | null = null;
+  /** Current node index; 0 past the end (the memtable's head is never an entry). */
+  private node = 0;
   constructor(private readonly mem: Memtable) {}
   valid(): boolean {
-    return this.node !== null;
+    return this.node !== 0;
   }
   key(): Buffer {
-    return this.node!.sk;
+    return this.mem.keyOf(this.node);
   }
   value(): Buffer {
-    return this.node!.payload;
+    return this.mem.payloadOf(this.node);
   }
   next(): void {
-    this.node = this.node!.next[0] ?? null;
+    this.node = this.mem.nextOf(this.node);
   }
   seek(sk: Buffer): void {
     this.node = this.mem.seek(sk);
@@ -43,19 +46,31 @@ export class MemtableIterator implements InternalIterator {
   }
 }
 
+/**
+ * Entries of one SSTable in order. The block being read is this iterator's alone (a private copy
+ * of a cached block, or its own readahead window), decoded by the addon into reused arrays: keys
+ * rebuilt into `keys`, values left in place. key() and value() are views valid until the
+ * iterator moves to another block (the next load); callers copy what they keep.
+ */
 export class TableIterator implements InternalIterator {
   private blockIndex = 0;
-  private keys: Buffer = Buffer.alloc(0);
-  private keyOffsets: Uint32Array = new Uint32Array(1);
-  private values: Buffer = Buffer.alloc(0);
-  private valueOffsets: Uint32Array = new Uint32Array(1);
+  private block: Buffer = Buffer.alloc(0);
+  /** Private copy of a block read through the shared block cache (whose arena is reused). */
+  private own: Buffer | null = null;
+  private keys: Buffer = Buffer.allocUnsafeSlow(512);
+  private offsets: Uint32Array = new Uint32Array(0);
   private count = 0;
   private i = 0;
 
-  /** `table` is fetched per block so the open-file cache may close and reopen it between steps. */
+  /**
+   * `table` is fetched per block so the open-file cache may close and reopen it between steps.
+   * With a readahead window (compaction), blocks are read in large sequential chunks and never
+   * go through the block cache.
+   */
   constructor(
     private readonly table: () => Table,
     private readonly cache: BlockCache | null,
+    private readonly readahead: Readahead | null = null,
   ) {}
 
   private load(blockIndex: number): boolean {
@@ -66,21 +81,30 @@ export class TableIterator implements InternalIterator {
       this.count = 0;
       return false;
     }
-    const block = t.readBlock(blockIndex, this.cache);
     const offset = t.indexHandles[blockIndex]!.offset;
-    let d;
+    if (this.readahead !== null) {
+      this.block = t.readBlockAhead(blockIndex, this.readahead);
+    } else {
+      const shared = t.readBlock(blockIndex, this.cache);
+      if (this.own === null || this.own.length < shared.length) this.own = Buffer.allocUnsafeSlow(Math.max(shared.length, 8192));
+      shared.copy(this.own, 0);
+      this.block = this.own.subarray(0, shared.length);
+    }
+    if (this.offsets.length < this.block.length) this.offsets = new Uint32Array(Math.max(this.block.length, 3 * 64));
+    let n: number;
     try {
-      d = native.blockDecode(block);
+      n = native.blockEntries(this.block, this.keys, this.offsets);
+      if (n < 0) {
+        this.keys = Buffer.allocUnsafeSlow(-n * 2);
+        n = native.blockEntries(this.block, this.keys, this.offsets);
+      }
     } catch (err) {
       throw tableCorruption(t.file, offset, `data block malformed: ${(err as Error).message}`);
     }
-    this.keys = d.keys;
-    this.keyOffsets = d.keyOffsets;
-    this.values = d.values;
-    this.valueOffsets = d.valueOffsets;
-    this.count = d.keyOffsets.length - 1;
-    for (let j = 0; j < this.count; j++) {
-      const problem = payloadProblem(this.values.subarray(this.valueOffsets[j]!, this.valueOffsets[j + 1]!));
+    assert(n >= 0, 'blockEntries asked for more key room twice');
+    this.count = n;
+    for (let j = 0; j < n; j++) {
+      const problem = payloadProblem(this.block.subarray(this.offsets[3 * j + 1]!, this.offsets[3 * j + 2]!));
       if (problem) throw tableCorruption(t.file, offset, `data block entry ${j} malformed: ${problem}`);
     }
     return true;
@@ -96,10 +120,11 @@ export class TableIterator implements InternalIterator {
     return this.i < this.count;
   }
   key(): Buffer {
-    return this.keys.subarray(this.keyOffsets[this.i]!, this.keyOffsets[this.i + 1]!);
+    const i = this.i;
+    return this.keys.subarray(i === 0 ? 0 : this.offsets[3 * i - 3]!, this.offsets[3 * i]!);
   }
   value(): Buffer {
-    return this.values.subarray(this.valueOffsets[this.i]!, this.valueOffsets[this.i + 1]!);
+    return this.block.subarray(this.offsets[3 * this.i + 1]!, this.offsets[3 * this.i + 2]!);
   }
   next(): void {
     this.i++;
@@ -112,7 +137,8 @@ export class TableIterator implements InternalIterator {
     let hi = this.count;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.keys.compare(sk, 0, sk.length, this.keyOffsets[mid]!, this.keyOffsets[mid + 1]!) < 0) lo = mid + 1;
+      const start = mid === 0 ? 0 : this.offsets[3 * mid - 3]!;
+      if (this.keys.compare(sk, 0, sk.length, start, this.offsets[3 * mid]!) < 0) lo = mid + 1;
       else hi = mid;
     }
     this.i = lo;
@@ -125,12 +151,12 @@ export class TableIterator implements InternalIterator {
 }
 
 /** Concatenates the disjoint, sorted files of one level >= 1 (or any disjoint sorted list). */
-export class LevelIterator implements InternalIterator {
+export class LevelIterator<F extends { largest: Buffer } = FileMeta> implements InternalIterator {
   private fileIndex = 0;
   private cur: TableIterator | null = null;
   constructor(
-    private readonly files: FileMeta[],
-    private readonly open: (f: FileMeta) => TableIterator,
+    private readonly files: readonly F[],
+    private readonly open: (f: F) => TableIterator,
   ) {}
   private openAt(i: number): void {
     this.fileIndex = i;
@@ -180,6 +206,8 @@ export class LevelIterator implements InternalIterator {
  */
 export class MergingIterator implements InternalIterator {
   private current = -1;
+  /** The key being stepped past, copied: children's key views die when they load another block. */
+  private scratch = Buffer.allocUnsafeSlow(512);
   constructor(private readonly children: InternalIterator[]) {}
   private findSmallest(): void {
     let best = -1;
@@ -188,7 +216,7 @@ export class MergingIterator implements InternalIterator {
       const c = this.children[i]!;
       if (!c.valid()) continue;
       const k = c.key();
-      if (bestKey === null || k.compare(bestKey) < 0) {
+      if (bestKey === null || compareSortKeys(k, bestKey) < 0) {
         best = i;
         bestKey = k;
       }
@@ -205,7 +233,10 @@ export class MergingIterator implements InternalIterator {
     return this.children[this.current]!.value();
   }
   next(): void {
-    const k = Buffer.from(this.key());
+    const cur = this.key();
+    if (this.scratch.length < cur.length) this.scratch = Buffer.allocUnsafeSlow(cur.length * 2);
+    cur.copy(this.scratch, 0);
+    const k = this.scratch.subarray(0, cur.length);
     for (const c of this.children) {
       if (c.valid() && c.key().equals(k)) c.next();
     }

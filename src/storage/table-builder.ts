@@ -2,14 +2,16 @@
 // REQUIRES: add() is called with strictly increasing sort keys. Data blocks are cut at about
 // sstableBlockBytesTarget and encoded by the addon; the bloom filter covers the user keys (the
 // sort key without its 8-byte token prefix). Output is buffered and written in large chunks with
-// synchronous writes (page cache), and fsync'ed once, asynchronously, in finish().
+// synchronous writes (page cache), and fsync'ed once, asynchronously, in finish(). Tables are
+// built on the engine's background thread (flush.ts, compactor.ts), so these synchronous writes
+// never hold up a read or a write of the shard.
 import * as fs from 'node:fs';
 import { sstableBlockBytesTarget, sstableBlockRestartInterval } from '../constants';
 import { assert } from '../errors';
 import { native } from '../native';
 import { payloadIsTombstone, payloadTimestampMs } from './entry';
 import { tokenBytes } from './sort-key';
-import { blockHandleBytes, blockTrailer, encodeFooter, encodeHandle, encodeMeta, type BlockHandle, type TableMeta } from './table-format';
+import { blockHandleBytes, blockTrailer, blockTrailerBytes, blockTypeRaw, encodeFooter, encodeHandle, encodeMeta, type BlockHandle, type TableMeta } from './table-format';
 
 const writeChunkBytes = 256 * 1024;
 
@@ -19,21 +21,61 @@ export interface BuiltTable {
   meta: TableMeta;
 }
 
-class BlockAccumulator {
-  keys: Buffer[] = [];
-  values: Buffer[] = [];
+/**
+ * Byte strings appended one after another, with count + 1 offsets: the packed form the addon's
+ * batched calls take. Grows by doubling and is reused after reset(), so building a block copies
+ * each entry once and allocates nothing in the steady state. add() copies: callers may pass
+ * views that die right after (a compaction input's decoded block).
+ */
+class Column {
+  private data = Buffer.allocUnsafeSlow(16 * 1024);
+  private offsets = new Uint32Array(64);
+  count = 0;
   bytes = 0;
-  build(): Buffer {
-    const n = this.keys.length;
-    const keyOffsets = new Uint32Array(n + 1);
-    const valueOffsets = new Uint32Array(n + 1);
-    for (let i = 0; i < n; i++) {
-      keyOffsets[i + 1] = keyOffsets[i]! + this.keys[i]!.length;
-      valueOffsets[i + 1] = valueOffsets[i]! + this.values[i]!.length;
+  push(b: Uint8Array): void {
+    if (this.bytes + b.length > this.data.length) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(2 * this.data.length, this.bytes + b.length));
+      this.data.copy(grown, 0, 0, this.bytes);
+      this.data = grown;
     }
-    const block = native.blockBuild(Buffer.concat(this.keys), keyOffsets, Buffer.concat(this.values), valueOffsets, sstableBlockRestartInterval);
-    this.keys = [];
-    this.values = [];
+    if (this.count + 2 > this.offsets.length) {
+      const grown = new Uint32Array(2 * this.offsets.length);
+      grown.set(this.offsets);
+      this.offsets = grown;
+    }
+    this.data.set(b, this.bytes);
+    this.bytes += b.length;
+    this.offsets[++this.count] = this.bytes;
+  }
+  get packed(): Buffer {
+    return this.data.subarray(0, this.bytes);
+  }
+  get packedOffsets(): Uint32Array {
+    return this.offsets.subarray(0, this.count + 1);
+  }
+  reset(): void {
+    this.count = 0;
+    this.bytes = 0;
+  }
+}
+
+class BlockAccumulator {
+  readonly keys = new Column();
+  readonly values = new Column();
+  /** Estimate of the encoded size (entries plus about 3 bytes of lengths each). */
+  bytes = 0;
+  add(k: Uint8Array, v: Uint8Array): void {
+    this.keys.push(k);
+    this.values.push(v);
+    this.bytes += k.length + v.length + 3;
+  }
+  get count(): number {
+    return this.keys.count;
+  }
+  build(): Buffer {
+    const block = native.blockBuild(this.keys.packed, this.keys.packedOffsets, this.values.packed, this.values.packedOffsets, sstableBlockRestartInterval);
+    this.keys.reset();
+    this.values.reset();
     this.bytes = 0;
     return block;
   }
@@ -41,20 +83,25 @@ class BlockAccumulator {
 
 export class TableBuilder {
   private readonly fd: number;
+  /** Bytes written to the file so far. */
   private offset = 0;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  /** Output waiting to be written: whole blocks and trailers, written when the chunk is full. */
+  private readonly out = Buffer.allocUnsafeSlow(writeChunkBytes);
+  private outBytes = 0;
   private readonly data = new BlockAccumulator();
   private readonly index = new BlockAccumulator();
-  private readonly bloomKeys: Buffer[] = [];
-  private last: Buffer | null = null;
+  private readonly bloomKeys = new Column();
+  /** Copy of the last key added (input keys may be views that die after add). */
+  private last = Buffer.allocUnsafeSlow(512);
+  private lastBytes = -1;
   private smallest: Buffer | null = null;
   private entryCount = 0;
   private tombstoneCount = 0;
   private minTs = Number.MAX_SAFE_INTEGER;
   private maxTs = 0;
   private dataBlocks = 0;
-  private finished = false;
+  /** open → finishing (footer written, fsync in flight) → done; or abandoned from open/finishing. */
+  private state: 'open' | 'finishing' | 'done' | 'abandoned' = 'open';
 
   constructor(
     readonly path: string,
@@ -66,21 +113,26 @@ export class TableBuilder {
 
   /** Bytes the file will have so far (written + buffered + the open block). */
   get estimatedBytes(): number {
-    return this.offset + this.pendingBytes + this.data.bytes;
+    return this.offset + this.outBytes + this.data.bytes;
   }
 
   get entries(): number {
     return this.entryCount;
   }
 
+  private lastKey(): Buffer {
+    return this.last.subarray(0, this.lastBytes);
+  }
+
+  /** Adds an entry; both arguments are copied. REQUIRES: sk greater than every key added before. */
   add(sk: Buffer, payload: Buffer): void {
-    assert(!this.finished, 'add after finish');
-    assert(this.last === null || this.last.compare(sk) < 0, 'table keys must be strictly increasing');
-    if (this.smallest === null) this.smallest = sk;
-    this.last = sk;
-    this.data.keys.push(sk);
-    this.data.values.push(payload);
-    this.data.bytes += sk.length + payload.length + 3;
+    assert(this.state === 'open', 'add after finish');
+    assert(this.lastBytes < 0 || this.lastKey().compare(sk) < 0, 'table keys must be strictly increasing');
+    if (this.smallest === null) this.smallest = Buffer.from(sk);
+    if (this.last.length < sk.length) this.last = Buffer.allocUnsafeSlow(2 * sk.length);
+    sk.copy(this.last, 0);
+    this.lastBytes = sk.length;
+    this.data.add(sk, payload);
     this.bloomKeys.push(sk.subarray(tokenBytes));
     this.entryCount++;
     if (payloadIsTombstone(payload)) this.tombstoneCount++;
@@ -90,65 +142,80 @@ export class TableBuilder {
     if (this.data.bytes >= sstableBlockBytesTarget) this.finishDataBlock();
   }
 
+  /** Queues contents and their trailer for writing; returns the block's handle. */
   private emitBlock(contents: Buffer): BlockHandle {
-    const handle = { offset: this.offset + this.pendingBytes, size: contents.length };
-    this.pending.push(contents, blockTrailer(contents));
-    this.pendingBytes += contents.length + 5;
-    if (this.pendingBytes >= writeChunkBytes) this.writePending();
+    const handle = { offset: this.offset + this.outBytes, size: contents.length };
+    if (this.outBytes + contents.length + blockTrailerBytes > this.out.length) this.writeOut();
+    if (contents.length + blockTrailerBytes > this.out.length) {
+      // A block above the chunk size (a large value) goes out directly.
+      this.writeAll(contents);
+      this.writeAll(blockTrailer(contents));
+      return handle;
+    }
+    contents.copy(this.out, this.outBytes);
+    const t = this.outBytes + contents.length;
+    this.out[t] = blockTypeRaw;
+    this.out.writeUInt32LE(native.crc32c(this.out.subarray(t, t + 1), native.crc32c(contents, 0)) >>> 0, t + 1);
+    this.outBytes = t + blockTrailerBytes;
     return handle;
   }
 
   private finishDataBlock(): void {
-    if (this.data.keys.length === 0) return;
-    const lastKey = this.last!;
+    if (this.data.count === 0) return;
     const handle = this.emitBlock(this.data.build());
-    this.index.keys.push(lastKey);
-    this.index.values.push(encodeHandle(handle, Buffer.allocUnsafe(blockHandleBytes)));
+    this.index.add(this.lastKey(), encodeHandle(handle, this.handleScratch));
     this.dataBlocks++;
   }
 
-  private writePending(): void {
-    if (this.pendingBytes === 0) return;
-    const chunk = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
+  private readonly handleScratch = Buffer.allocUnsafe(blockHandleBytes);
+
+  private writeAll(chunk: Buffer): void {
     let done = 0;
     while (done < chunk.length) done += fs.writeSync(this.fd, chunk, done, chunk.length - done, null);
     this.offset += chunk.length;
-    this.pending = [];
-    this.pendingBytes = 0;
   }
 
-  /** Writes filter, meta, index and footer, fsyncs and closes. REQUIRES at least one entry. */
+  private writeOut(): void {
+    if (this.outBytes === 0) return;
+    this.writeAll(this.out.subarray(0, this.outBytes));
+    this.outBytes = 0;
+  }
+
+  /**
+   * Writes filter, meta, index and footer, fsyncs and closes. REQUIRES at least one entry.
+   * Everything up to the fsync happens before the first await, so a caller may start finish(),
+   * go on building the next table and await the fsync later.
+   */
   async finish(): Promise<BuiltTable> {
-    assert(this.entryCount > 0 && !this.finished, 'finish of an empty or finished table');
+    assert(this.entryCount > 0 && this.state === 'open', 'finish of an empty or finished table');
     this.finishDataBlock();
-    const offs = new Uint32Array(this.bloomKeys.length + 1);
-    for (let i = 0; i < this.bloomKeys.length; i++) offs[i + 1] = offs[i]! + this.bloomKeys[i]!.length;
-    const filter = this.emitBlock(native.bloomBuild(Buffer.concat(this.bloomKeys), offs, this.bloomBitsPerKey));
+    const filter = this.emitBlock(native.bloomBuild(this.bloomKeys.packed, this.bloomKeys.packedOffsets, this.bloomBitsPerKey));
     const meta: TableMeta = {
       entryCount: this.entryCount,
       tombstoneCount: this.tombstoneCount,
       minTimestampMs: this.minTs,
       maxTimestampMs: this.maxTs,
       dataBlockCount: this.dataBlocks,
-      smallest: Buffer.from(this.smallest!),
-      largest: Buffer.from(this.last!),
+      smallest: this.smallest!,
+      largest: Buffer.from(this.lastKey()),
     };
     const metaHandle = this.emitBlock(encodeMeta(meta));
     const indexHandle = this.emitBlock(this.index.build());
     const footer = encodeFooter({ filter, meta: metaHandle, index: indexHandle });
-    this.pending.push(footer);
-    this.pendingBytes += footer.length;
-    this.writePending();
-    this.finished = true;
+    this.writeOut();
+    this.writeAll(footer);
+    this.state = 'finishing';
     await new Promise<void>((resolve, reject) => fs.fsync(this.fd, (err) => (err ? reject(err) : resolve())));
+    if (this.state !== 'finishing') throw new Error(`table ${this.path} abandoned while its fsync ran`);
+    this.state = 'done';
     fs.closeSync(this.fd);
     return { number: this.number, fileBytes: this.offset, meta };
   }
 
-  /** Closes and removes a table that will not be finished (error paths). */
+  /** Closes and removes a table that will not be finished (error paths); no-op once done. */
   abandon(): void {
-    if (this.finished) return;
-    this.finished = true;
+    if (this.state === 'done' || this.state === 'abandoned') return;
+    this.state = 'abandoned';
     try {
       fs.closeSync(this.fd);
     } catch {

@@ -1,6 +1,8 @@
 // A bounded LRU of open SSTables (file descriptor + index + filter), LevelDB's db/table_cache.
 // A table evicted here is simply reopened on its next use; readers never hold a Table across an
-// await, so eviction cannot close a file under a read in progress.
+// await, so eviction cannot close a file under a read in progress. The engine thread and the
+// background thread each have their own (a compaction job opens one for its inputs and closes
+// it before replying).
 import { assert } from '../errors';
 import { tablePath } from './filenames';
 import { Table } from './table';

@@ -2,9 +2,12 @@
 // needs (index decoded into arrays, bloom filter, meta), all CRC-checked when opened. Data blocks
 // are read with synchronous pread on the shard's own thread (see StorageEngine.getSync) and
 // verified before use; a bad block throws RKV_ERR_CORRUPTION naming the file and block offset,
-// never returns data.
+// never returns data. Point reads pread into the block cache's arena and locate the value in
+// place (blockFind); compaction, on the background thread, opens its own Table objects on the
+// same immutable files and reads them through readahead windows (readBlockAhead).
 import * as fs from 'node:fs';
-import { native } from '../native';
+import { blockFindLength, blockFindStart, native } from '../native';
+import { assert } from '../errors';
 import { BlockCache } from './block-cache';
 import { payloadProblem } from './entry';
 import { tokenBytes } from './sort-key';
@@ -22,13 +25,36 @@ import {
 
 function preadExact(fd: number, length: number, position: number): Buffer {
   const buf = Buffer.allocUnsafeSlow(length);
+  const done = preadInto(fd, buf, length, position);
+  return done === length ? buf : buf.subarray(0, done);
+}
+
+/** Reads up to length bytes at position into buf[0..); returns the count (short only at EOF). */
+function preadInto(fd: number, buf: Buffer, length: number, position: number): number {
   let done = 0;
   while (done < length) {
     const n = fs.readSync(fd, buf, done, length - done, position + done);
     if (n === 0) break;
     done += n;
   }
-  return done === length ? buf : buf.subarray(0, done);
+  return done;
+}
+
+/**
+ * A window of consecutive data blocks read with one pread, for readers that go through a table
+ * front to back (compaction): one system call per window instead of one per 4 KiB block. Blocks
+ * returned from it are views into `buf`, valid until the next read through the same window.
+ */
+export class Readahead {
+  buf: Buffer;
+  /** File offsets [start, end) held in buf[0 .. end - start). */
+  start = 0;
+  end = 0;
+  bytesRead = 0;
+  constructor(readonly windowBytes: number) {
+    assert(windowBytes >= 4096, 'readahead window under one block');
+    this.buf = Buffer.allocUnsafeSlow(windowBytes);
+  }
 }
 
 export class Table {
@@ -42,6 +68,10 @@ export class Table {
     /** Last sort key of each data block, ascending. */
     readonly indexKeys: Buffer[],
     readonly indexHandles: BlockHandle[],
+    /** Where the data blocks end (the filter block starts). */
+    private readonly dataEnd: number,
+    /** Token halves of each index key: [2i] high, [2i + 1] low (the sort key's first 8 bytes). */
+    private readonly indexTokens: Uint32Array,
   ) {}
 
   static open(file: string, number: number): Table {
@@ -71,7 +101,14 @@ export class Table {
         indexHandles.push(h);
       }
       if (n !== meta.dataBlockCount) throw tableCorruption(file, footer.index.offset, `index lists ${n} blocks, meta says ${meta.dataBlockCount}`);
-      return new Table(file, number, fd, fileBytes, meta, filter, indexKeys, indexHandles);
+      const indexTokens = new Uint32Array(2 * n);
+      for (let i = 0; i < n; i++) {
+        const k = indexKeys[i]!;
+        if (k.length <= tokenBytes) throw tableCorruption(file, footer.index.offset, `index entry ${i} holds a key of ${k.length} bytes, shorter than a sort key`);
+        indexTokens[2 * i] = k.readUInt32BE(0);
+        indexTokens[2 * i + 1] = k.readUInt32BE(4);
+      }
+      return new Table(file, number, fd, fileBytes, meta, filter, indexKeys, indexHandles, footer.filter.offset, indexTokens);
     } catch (err) {
       fs.closeSync(fd);
       throw err;
@@ -85,43 +122,80 @@ export class Table {
 
   /** Index of the first data block whose last key is >= sk (block count when none). */
   findBlock(sk: Buffer): number {
+    // Compare the tokens as two u32 numbers first (no call per step); bytes only on a tie.
+    const t0 = sk.readUInt32BE(0);
+    const t1 = sk.readUInt32BE(4);
+    const hi = this.indexTokens;
     let lo = 0;
-    let hi = this.indexKeys.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.indexKeys[mid]!.compare(sk) < 0) lo = mid + 1;
-      else hi = mid;
+    let n = this.indexKeys.length;
+    while (lo < n) {
+      const mid = (lo + n) >>> 1;
+      const a = hi[2 * mid]!;
+      const b = hi[2 * mid + 1]!;
+      const before = a !== t0 ? a < t0 : b !== t1 ? b < t1 : this.indexKeys[mid]!.compare(sk) < 0;
+      if (before) lo = mid + 1;
+      else n = mid;
     }
     return lo;
   }
 
-  /** The verified contents of data block i, through the cache when given one. */
+  /**
+   * The verified contents of data block i, through the cache when given one: a miss is read
+   * straight into the cache's arena and kept only if it checks out. The result may be a view
+   * into the cache, valid until the cache's next read (see block-cache.ts): use it at once.
+   */
   readBlock(i: number, cache: BlockCache | null): Buffer {
     const h = this.indexHandles[i]!;
+    const need = h.size + blockTrailerBytes;
+    if (cache === null) return checkBlock(this.file, h, preadExact(this.fd, need, h.offset), 'data block');
     const key = BlockCache.keyOf(this.number, h.offset);
-    const cached = cache?.get(key);
+    const cached = cache.get(key);
     if (cached !== undefined) return cached;
-    const block = checkBlock(this.file, h, preadExact(this.fd, h.size + blockTrailerBytes, h.offset), 'data block');
-    cache?.insert(key, block);
+    const room = cache.reserve(key, need);
+    if (room === null) return checkBlock(this.file, h, preadExact(this.fd, need, h.offset), 'data block');
+    const n = preadInto(this.fd, room, need, h.offset);
+    const block = checkBlock(this.file, h, room.subarray(0, n), 'data block');
+    cache.commit(h.size);
     return block;
   }
 
-  /** The payload stored under sk here, or null; throws corruption on a damaged block. */
-  get(sk: Buffer, cache: BlockCache): Buffer | null {
-    if (!native.bloomMayContain(this.filter, sk.subarray(tokenBytes))) return null;
+  /** The verified contents of data block i, read through a readahead window (no cache). */
+  readBlockAhead(i: number, ra: Readahead): Buffer {
+    const h = this.indexHandles[i]!;
+    const need = h.size + blockTrailerBytes;
+    if (h.offset < ra.start || h.offset + need > ra.end) {
+      const len = Math.max(need, Math.min(ra.windowBytes, this.dataEnd - h.offset));
+      if (ra.buf.length < len) ra.buf = Buffer.allocUnsafeSlow(len);
+      const n = preadInto(this.fd, ra.buf, len, h.offset);
+      ra.start = h.offset;
+      ra.end = h.offset + n;
+      ra.bytesRead += n;
+    }
+    const at = h.offset - ra.start;
+    return checkBlock(this.file, h, ra.buf.subarray(at, Math.min(at + need, ra.end - ra.start)), 'data block');
+  }
+
+  /**
+   * The payload stored under sk (whose user key is `key`) here, or null; throws corruption on a
+   * damaged block. The payload is a view into the block, which may live in the block cache:
+   * valid only until the next block read through that cache (decode or copy it at once).
+   */
+  get(sk: Buffer, key: Uint8Array, cache: BlockCache): Buffer | null {
+    if (!native.bloomMayContain(this.filter, key)) return null;
     const i = this.findBlock(sk);
     if (i >= this.indexKeys.length) return null;
     const block = this.readBlock(i, cache);
-    let p: Buffer | null;
+    let at: number;
     try {
-      p = native.blockGet(block, sk);
+      at = native.blockFind(block, sk);
     } catch (err) {
       throw tableCorruption(this.file, this.indexHandles[i]!.offset, `data block malformed: ${(err as Error).message}`);
     }
-    if (p !== null) {
-      const problem = payloadProblem(p);
-      if (problem) throw tableCorruption(this.file, this.indexHandles[i]!.offset, `data block entry malformed: ${problem}`);
-    }
+    if (at < 0) return null;
+    const start = blockFindStart(at);
+    const p = block.subarray(start, start + blockFindLength(at));
+    const problem = payloadProblem(p);
+    if (problem) throw tableCorruption(this.file, this.indexHandles[i]!.offset, `data block entry malformed: ${problem}`);
     return p;
   }
 }

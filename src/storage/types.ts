@@ -75,6 +75,12 @@ export interface StorageStats {
   writeStalls: number;
   /** Records dropped or truncated by WAL recovery at open (torn tail or skipped corrupt records). */
   walRecoveryDroppedRecords: number;
+  /** Memtables written to level 0 since open (on the background thread). */
+  flushes: number;
+  /** Compactions that rewrote tables since open (on the background thread; trivial moves not counted). */
+  compactions: number;
+  /** Bytes of tables those compactions wrote. */
+  compactionBytesWritten: number;
 }
 
 /** What WAL recovery found when the engine opened (torn tails are expected after a crash). */

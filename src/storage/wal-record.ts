@@ -19,8 +19,9 @@ export const walHeaderBytes = 12;
 export const recordKindBatch = 1;
 
 /** Encodes a batch as a complete record (header + payload) ready for one write; when `items` is
- * given, pushes views of each key and entry payload inside the record (for the memtable). */
-export function encodeBatchRecord(batch: readonly StorageEntry[], items?: BatchItem[]): Buffer {
+ * given, pushes views of each key and entry payload inside the record (for the memtable). The
+ * record's memory comes from `alloc` (the memtable's arena), else a fresh allocation. */
+export function encodeBatchRecord(batch: readonly StorageEntry[], items?: BatchItem[], alloc: (bytes: number) => Buffer = Buffer.allocUnsafeSlow): Buffer {
   let size = walHeaderBytes + 5;
   for (const e of batch) {
     const pl = payloadLength(e);
@@ -29,7 +30,7 @@ export function encodeBatchRecord(batch: readonly StorageEntry[], items?: BatchI
   if (size - walHeaderBytes > walRecordBytesMax) {
     throw new RingkvError(ErrorCode.InvalidArgument, `write batch of ${size} bytes exceeds walRecordBytesMax=${walRecordBytesMax}`);
   }
-  const buf = Buffer.allocUnsafeSlow(size);
+  const buf = alloc(size);
   let o = walHeaderBytes;
   buf[o++] = recordKindBatch;
   buf.writeUInt32LE(batch.length, o);

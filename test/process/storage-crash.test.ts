@@ -2,6 +2,9 @@
 // commit) and prints each acknowledged write; the parent SIGKILLs it at a random moment (also
 // while it is flushing a memtable or compacting), reopens the store and checks that every
 // acknowledged write is there (or a newer write of the same key) and nothing is corrupt.
+// Flushes and compactions run on the engine's background thread: the kill lands while that
+// thread is writing tables, and the runs must show that thread completing jobs (so the kills
+// hit the real path, not a store that never flushed or compacted).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -17,6 +20,9 @@ const keys = 400;
 interface RunResult {
   acked: number;
   sawBusy: boolean;
+  /** Background jobs the child reported finished before it was killed. */
+  flushes: number;
+  compactions: number;
 }
 
 function runChild(dir: string, syncMode: string, scenario: string, seed: number): Promise<RunResult> {
@@ -26,6 +32,8 @@ function runChild(dir: string, syncMode: string, scenario: string, seed: number)
     const lastAck = new Map<number, number>();
     let acked = 0;
     let sawBusy = false;
+    let flushes = 0;
+    let compactions = 0;
     let buf = '';
     let killed = false;
     let stderr = '';
@@ -54,6 +62,10 @@ function runChild(dir: string, syncMode: string, scenario: string, seed: number)
           acked++;
           const k = i % keys;
           lastAck.set(k, Math.max(lastAck.get(k) ?? -1, i));
+        } else if (line.startsWith('DONE ')) {
+          const [f, c] = line.slice(5).split(' ').map(Number);
+          flushes = Math.max(flushes, f!);
+          compactions = Math.max(compactions, c!);
         } else if (line.startsWith('BUSY ')) {
           sawBusy = true;
           if (++busySeen === busyTarget) setTimeout(kill, Math.floor(rnd() * 3));
@@ -81,7 +93,7 @@ function runChild(dir: string, syncMode: string, scenario: string, seed: number)
         } finally {
           await db.close();
         }
-        resolve({ acked, sawBusy });
+        resolve({ acked, sawBusy, flushes, compactions });
       } catch (err) {
         reject(err);
       }
@@ -89,9 +101,11 @@ function runChild(dir: string, syncMode: string, scenario: string, seed: number)
   });
 }
 
-async function scenarioRuns(syncMode: string, scenario: string, seeds: number[]): Promise<{ acked: number; busy: number }> {
+async function scenarioRuns(syncMode: string, scenario: string, seeds: number[]): Promise<{ acked: number; busy: number; flushes: number; compactions: number }> {
   let acked = 0;
   let busy = 0;
+  let flushes = 0;
+  let compactions = 0;
   for (const seed of seeds) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `rkv-crash-${syncMode}-${scenario}-`));
     try {
@@ -99,13 +113,15 @@ async function scenarioRuns(syncMode: string, scenario: string, seeds: number[])
       for (let round = 0; round < (scenario === 'writes' ? 1 : 2); round++) {
         const r = await runChild(dir, syncMode, scenario, seed * 10 + round);
         acked += r.acked;
+        flushes += r.flushes;
+        compactions += r.compactions;
         if (r.sawBusy) busy++;
       }
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }
-  return { acked, busy };
+  return { acked, busy, flushes, compactions };
 }
 
 const seeds = (n: number, base: number): number[] => Array.from({ length: n }, (_, i) => base + i);
@@ -123,9 +139,11 @@ test('sync batch (group commit): every acknowledged write survives SIGKILL (20 s
 test('SIGKILL during memtable flushes loses no acknowledged write (6 seeds)', async () => {
   const r = await scenarioRuns('batch', 'flush', seeds(6, 300));
   assert.ok(r.busy >= 6, `kills landed while flushing (${r.busy})`);
+  assert.ok(r.flushes > 0, `the background thread completed flushes in these runs (${r.flushes})`);
 });
 
 test('SIGKILL during compactions loses no acknowledged write (6 seeds)', async () => {
   const r = await scenarioRuns('always', 'compaction', seeds(6, 400));
   assert.ok(r.busy >= 6, `kills landed while compacting (${r.busy})`);
+  assert.ok(r.compactions > 0, `the background thread completed compactions in these runs (${r.compactions})`);
 });

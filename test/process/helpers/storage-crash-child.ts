@@ -2,7 +2,9 @@
 // "ACK <i>" on stdout once write i is acknowledged, until the parent SIGKILLs it. Key of write i
 // is k<i % keys>, its value names i, so the parent can check that what survives is at least as
 // new as the last acknowledged write of each key. In 'flush' and 'compaction' scenarios it forces
-// that work continually and prints "BUSY flush|compaction" as it starts one.
+// that work continually and prints "BUSY flush|compaction" as it starts one (the job is posted to
+// the engine's background thread before the next line runs) and "DONE <flushes> <compactions>"
+// with the engine's counts of completed background jobs after each.
 import { openStorage } from '../../../src/storage';
 import type { SyncMode } from '../../../src/storage/types';
 
@@ -42,6 +44,8 @@ async function main(): Promise<void> {
         out('BUSY compaction');
         await db.compact();
       }
+      const s = db.stats();
+      out(`DONE ${s.flushes} ${s.compactions}`);
     }
   };
   const workers = Array.from({ length: concurrency }, writer);

@@ -4,7 +4,7 @@
 // RKV_ERR_CORRUPTION without ever crashing the process.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { blockBuild, blockDecode, blockGet, blockSeek, native } from '../../../src/native';
+import { blockBuild, blockDecode, blockFind, blockGet, blockSeek, native } from '../../../src/native';
 import { ErrorCode } from '../../../src/errors';
 import { prng, randomBytes, randomInt, throwsCode } from './helpers';
 
@@ -48,12 +48,17 @@ function checkAgainstModel(block: Buffer, entries: readonly Entry[], probes: rea
     assert.deepEqual(d.keys.subarray(d.keyOffsets[i]!, d.keyOffsets[i + 1]!), e.key);
     assert.deepEqual(d.values.subarray(d.valueOffsets[i]!, d.valueOffsets[i + 1]!), e.value);
     assert.deepEqual(blockGet(block, e.key), e.value, `get of entry ${i}`);
+    const at = blockFind(block, e.key);
+    assert.ok(at !== null, `find of entry ${i}`);
+    assert.deepEqual(block.subarray(at.start, at.end), e.value, `find of entry ${i} points at its value`);
     assert.equal(blockSeek(block, e.key), i, `seek of entry ${i}`);
   });
   const present = new Set(entries.map((e) => e.key.toString('hex')));
   for (const p of probes) {
     const expected = present.has(p.toString('hex')) ? entries[modelSeek(entries, p)]!.value : null;
     assert.deepEqual(blockGet(block, p), expected, `get ${p.toString('hex')}`);
+    const at = blockFind(block, p);
+    assert.deepEqual(at === null ? null : block.subarray(at.start, at.end), expected, `find ${p.toString('hex')}`);
     assert.equal(blockSeek(block, p), modelSeek(entries, p), `seek ${p.toString('hex')}`);
   }
 }
@@ -224,5 +229,6 @@ test('hand-made malformed blocks throw RKV_ERR_CORRUPTION', () => {
     const block = cases.find((c) => c[0] === name)![1];
     throwsCode(() => blockGet(block, Buffer.from('b')), ErrorCode.Corruption, `get: ${name}`);
     throwsCode(() => blockSeek(block, Buffer.from('b')), ErrorCode.Corruption, `seek: ${name}`);
+    throwsCode(() => blockFind(block, Buffer.from('b')), ErrorCode.Corruption, `find: ${name}`);
   }
 });
