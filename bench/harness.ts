@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type * as hdr from 'hdr-histogram-js';
+import { nodeRuntimeFlags } from '../src/constants';
 import { ErrorCode, RingkvError } from '../src/errors';
 import { freePort } from './latency/processes';
 import { newHistogram, summarize, toMicros } from './latency/recorder';
@@ -217,7 +218,7 @@ export async function startNodeProcess(run: BenchRun, name: string, args: string
     await startChild({
       name,
       command: process.execPath,
-      args: [...nodeArgs, ringkvBin, 'start', '--port', String(port), '--data-dir', path.join(run.dir, name), ...args],
+      args: [...nodeRuntimeFlags, ...nodeArgs, ringkvBin, 'start', '--port', String(port), '--data-dir', path.join(run.dir, name), ...args],
       ready: /listening on/,
       readyTimeoutMs: 30_000,
     }),

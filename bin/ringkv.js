@@ -1,6 +1,8 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=64
 'use strict';
-// Thin launcher: the CLI is TypeScript compiled to dist/ by `npm run build`.
+// Thin launcher: the CLI is TypeScript compiled to dist/ by `npm run build`. The V8 flag on the
+// first line is src/constants.ts's nodeRuntimeFlags (why: see there); `node bin/ringkv.js`
+// without it works too, with V8's default young generation.
 const path = require('node:path');
 const fs = require('node:fs');
 const entry = path.join(__dirname, '..', 'dist', 'src', 'cli', 'main.js');

@@ -7,6 +7,7 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { nodeRuntimeFlags } from '../../src/constants';
 import { ErrorCode, RingkvError } from '../../src/errors';
 
 const startTimeoutMs = 20_000;
@@ -92,7 +93,7 @@ export async function startRingkvNode(opts: RingkvNodeOptions = {}): Promise<Ser
   if (opts.syncMode !== undefined) args.push('--sync-mode', opts.syncMode);
   if (opts.nodeId !== undefined) args.push('--node-id', opts.nodeId);
   args.push(...(opts.extraArgs ?? []));
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeRuntimeFlags, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const out: string[] = [];
   child.stdout!.on('data', (d: Buffer) => out.push(d.toString()));
   child.stderr!.on('data', (d: Buffer) => out.push(d.toString()));

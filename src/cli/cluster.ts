@@ -7,7 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import * as http from 'node:http';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { deadAfterMsDefault, gossipIntervalMsDefault, peerPortOffset, replicationFactorDefault, suspectAfterMsDefault, vnodesPerNodeDefault, vnodesPerNodeMax } from '../constants';
+import { deadAfterMsDefault, gossipIntervalMsDefault, nodeRuntimeFlags, peerPortOffset, replicationFactorDefault, suspectAfterMsDefault, vnodesPerNodeDefault, vnodesPerNodeMax } from '../constants';
 import type { ClusterNodeConfig } from '../coordinator/cluster_factory';
 import { clusterDefaults } from '../coordinator/cluster_options';
 import { isRingkvError } from '../errors';
@@ -227,7 +227,7 @@ export const command: CliCommand = {
         '--seeds', `127.0.0.1:${basePort}`,
         ...passThrough,
       ];
-      const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+      const child = spawn(process.execPath, [...nodeRuntimeFlags, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
       child.on('exit', (code, signal) => {
         if (!stopping) process.stderr.write(`ringkv cluster: node-${i} exited (${signal ?? code}); stopping the others\n`);
         if (!stopping) void stopAll(1);

@@ -2,7 +2,7 @@
 // SIGTERM/SIGINT. Every flag has an environment variable; a flag wins over its variable.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { httpPortDefault } from '../constants';
+import { httpPortDefault, nodeRuntimeFlags } from '../constants';
 import { isRingkvError } from '../errors';
 import { exitOnSignals, startNode } from '../server/node';
 import { defaultShardCount } from '../shards';
@@ -121,7 +121,9 @@ export const command: CliCommand = {
     // The one line that says where the node is: tests and scripts wait for it.
     log(
       `ringkv: node ${node.coordinator.nodeId} listening on http://${node.server.host}:${node.server.port} ` +
-        `data-dir=${config.dataDir} shards=${shards} sync-mode=${config.syncMode} pid=${process.pid}`,
+        `data-dir=${config.dataDir} shards=${shards} sync-mode=${config.syncMode} pid=${process.pid}` +
+        // Says whether the node runs with the V8 flags it is tuned for (constants.ts nodeRuntimeFlags).
+        ` v8-flags=${nodeRuntimeFlags.every((f) => process.execArgv.includes(f) || (process.env.NODE_OPTIONS ?? '').includes(f)) ? nodeRuntimeFlags.join(',') : 'default'}`,
     );
     return 0;
   },
