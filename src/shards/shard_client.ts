@@ -269,7 +269,7 @@ export class ShardClient {
   private onDurable(n: DurabilityNotice): void {
     const waiting = this.awaiting.get(n.seq);
     if (waiting === undefined) {
-      // Its answer has not come yet (or it had no write waiting): keep the outcome for it.
+      // Its answer has not come yet (the two ports keep no order between them): keep the outcome for it.
       if (n.seq > 0 && n.seq <= this.durabilitySeq) this.earlyNotices.set(n.seq, n.error);
       return;
     }
