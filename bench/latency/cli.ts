@@ -18,7 +18,7 @@ import { RedisTarget } from './redis_target';
 import { appendMarkdown, latencyTable, sweepTable, writeComparisonSvg, writeRunFiles, type RunRow, type SweepRow } from './report';
 import { RingkvTarget } from './ringkv_target';
 import { loadRecords, runWorkload } from './run_workload';
-import { p99TargetMsDefault, sweepRates } from './sweep';
+import { p99TargetMsDefault, stepDurationMs, stepMsMax, stepOpsMinDefault, sweepRates } from './sweep';
 import type { LatencyTarget } from './target';
 import { workloadNames, workloadSkipReason, ycsbWorkloads, type WorkloadName } from './workloads';
 
@@ -41,6 +41,7 @@ options:
   --sweep-max N          50000                   rate ceiling of the sweep
   --bisect N             2                       bisection steps after the doubling phase
   --step-seconds S       3                       length of one sweep step
+  --step-ops-min N       1000                    a step runs long enough for N ops (at most 30 s)
   --compare-seconds S    5                       length of the common-rate comparison runs
   --ops-max N            1000000                 op cap of any one run
   --outstanding N        2048                    in-flight cap (ops due beyond it are counted as dropped)
@@ -82,6 +83,7 @@ interface Args {
   sweepMax: number;
   bisect: number;
   stepMs: number;
+  stepOpsMin: number;
   compareMs: number;
   opsMax: number;
   outstanding: number;
@@ -126,6 +128,7 @@ export function parseBenchArgs(argv: string[]): Args | null {
       'sweep-max': { type: 'string' },
       bisect: { type: 'string' },
       'step-seconds': { type: 'string' },
+      'step-ops-min': { type: 'string' },
       'compare-seconds': { type: 'string' },
       'ops-max': { type: 'string' },
       outstanding: { type: 'string' },
@@ -165,6 +168,7 @@ export function parseBenchArgs(argv: string[]): Args | null {
     sweepMax: num('sweep-max', values['sweep-max'], 50_000, 1, 10_000_000),
     bisect: num('bisect', values.bisect, 2, 0, 10),
     stepMs: num('step-seconds', values['step-seconds'], 3, 0.1, 600) * 1000,
+    stepOpsMin: num('step-ops-min', values['step-ops-min'], stepOpsMinDefault, 0, 1_000_000),
     compareMs: num('compare-seconds', values['compare-seconds'], 5, 0.1, 600) * 1000,
     opsMax: num('ops-max', values['ops-max'], 1_000_000, 1, 100_000_000),
     outstanding: num('outstanding', values.outstanding, 2048, 1, 1_000_000),
@@ -306,7 +310,7 @@ export async function runLatencyCli(argv: string[]): Promise<number> {
             rateMax: a.sweepMax,
             bisectSteps: a.bisect,
             p99TargetMs: a.p99TargetMs,
-            step: (rate) => measure(p, w, rate, a.stepMs),
+            step: (rate) => measure(p, w, rate, stepDurationMs(rate, a.stepMs, a.stepOpsMin)),
             onStep: (rate, r, v) =>
               log(`  ${w} ${p.name} @ ${rate}/s: achieved ${r.achievedOpsPerSec.toFixed(0)}/s, p99 ${r.recorder.summary('latency', 'all').p99Ms.toFixed(2)} ms: ${v.pass ? 'pass' : `FAIL (${v.reason})`}`),
           });
@@ -356,7 +360,7 @@ export async function runLatencyCli(argv: string[]): Promise<number> {
       `Results folder: \`${a.out}\` (HdrHistogram logs \`*.hlog\`, plots \`*.svg\`, \`compare-<workload>.svg\`).`,
       '',
       ...(sweepRows.length > 0
-        ? [`Rate sweep (${a.stepMs / 1000} s steps from ${a.sweepStart}/s, doubling, then ${a.bisect} bisection steps):`, '', sweepTable(sweepRows, a.p99TargetMs), '']
+        ? [`Rate sweep (${a.stepMs / 1000} s steps, stretched to hold ${a.stepOpsMin} ops up to ${stepMsMax / 1000} s, from ${a.sweepStart}/s, doubling, then ${a.bisect} bisection steps):`, '', sweepTable(sweepRows, a.p99TargetMs), '']
         : []),
       `Latency at a common rate per workload (${a.compareMs / 1000} s; the rate every target sustained in the sweep, or --rate), measured from intended start:`,
       '',

@@ -10,6 +10,19 @@ export const p99TargetMsDefault = 10;
 const errorRateMax = 0.001;
 const achievedFractionMin = 0.9;
 const halvingStepsMax = 4;
+/** p99 of fewer samples than this is one or two outliers, not a percentile: steps run longer. */
+export const stepOpsMinDefault = 1000;
+/** ...but no step runs longer than this, so a sweep that halves down to a few ops/s stays bounded. */
+export const stepMsMax = 30_000;
+
+/**
+ * How long one step at `rate` runs: `stepMs`, stretched so it holds at least `opsMin` ops (a p99
+ * from 3 s at 31 ops/s would be the worst of 93), but never past stepMsMax.
+ */
+export function stepDurationMs(rate: number, stepMs: number, opsMin: number): number {
+  assert(rate > 0 && stepMs > 0 && opsMin >= 0, 'stepDurationMs needs a positive rate and step');
+  return Math.min(Math.max(stepMs, Math.ceil((opsMin * 1000) / rate)), Math.max(stepMs, stepMsMax));
+}
 
 export interface SweepOptions {
   startRate: number;

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { VirtualClock } from '../../../bench/latency/clock';
 import { runOpenLoop } from '../../../bench/latency/open_loop';
-import { judge, sweepRates } from '../../../bench/latency/sweep';
+import { judge, stepDurationMs, stepMsMax, sweepRates } from '../../../bench/latency/sweep';
 
 function fifoStep(capacityPerSec: number) {
   return async (rate: number) => {
@@ -62,4 +62,14 @@ test('a step that drops ops or falls short of its rate fails even with a good p9
   assert.ok(r.dropped > 0);
   assert.equal(judge(r, 10).pass, false);
   assert.match(judge(r, 10).reason, /dropped/);
+});
+
+test('a step lasts long enough to hold the minimum op count, within the cap', () => {
+  // Fast rates keep the configured length; slow ones stretch so p99 is a percentile, not the max.
+  assert.equal(stepDurationMs(5000, 3000, 1000), 3000);
+  assert.equal(stepDurationMs(250, 3000, 1000), 4000);
+  assert.equal(stepDurationMs(62, 3000, 1000), 16130);
+  assert.equal(stepDurationMs(31, 3000, 1000), stepMsMax);
+  assert.equal(stepDurationMs(1, 60_000, 1000), 60_000, 'an explicitly longer step is never cut');
+  assert.equal(stepDurationMs(100, 3000, 0), 3000);
 });
