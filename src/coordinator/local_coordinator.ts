@@ -172,6 +172,7 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       shardQueuedOps: 0,
       shardBusyRejections: 0,
       shardTimeouts: 0,
+      shardWorkerRestarts: 0,
       idempotentReplays: 0,
       siblingsDropped: 0,
       shards: shards.length,
@@ -197,6 +198,7 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       add('shardQueuedOps', c.queuedOps);
       add('shardBusyRejections', c.counters.busyRejections);
       add('shardTimeouts', c.counters.timeouts);
+      add('shardWorkerRestarts', c.counters.workerRestarts);
     }
     return out;
   }

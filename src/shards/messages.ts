@@ -1,8 +1,8 @@
 // Every message that crosses the thread boundary between the router (main thread) and a shard
 // worker, typed (piscina's own habit, src/types.ts there). Two kinds travel:
-// - a batch: many key operations packed into ONE ArrayBuffer that is transferred (moved, not
-//   copied) to the worker, and one packed ArrayBuffer of results transferred back
-//   (batch_codec.ts has the byte layout);
+// - a batch, on the shard's lane (a MessageChannel, see shard_client.ts): many key operations
+//   packed into ONE ArrayBuffer that is transferred (moved, not copied) to the worker, and one
+//   packed ArrayBuffer of results transferred back (batch_codec.ts has the byte layout);
 // - control tasks (open, scan, merkle, stats, flush, compact, close): small structured-clone
 //   objects, except the scan result which is packed and transferred like a batch.
 // Errors never cross as thrown Error objects (structured clone drops their `code` and
@@ -146,8 +146,8 @@ export interface ShardStats {
 }
 
 export type ControlTask =
-  /** `durability`: where the worker reports the durability of early-answered batches (see DurabilityNotice). */
-  | { kind: 'open'; durability?: MessagePort }
+  /** `lane`: where batches come and their answers and durability notices go (see LaneMessage). */
+  | { kind: 'open'; lane?: MessagePort }
   | { kind: 'scan'; scan: ScanRequest }
   | { kind: 'merkle'; merkle: MerkleRequest }
   | { kind: 'stats' }
@@ -155,18 +155,28 @@ export type ControlTask =
   | { kind: 'compact' }
   | { kind: 'close' };
 
-/**
- * A batch. With `durabilitySeq` the worker answers as soon as the batch is applied (before its WAL
- * sync) and reports the sync's outcome later as a DurabilityNotice with that sequence number; the
- * main thread holds every write of the batch until then. Without it the answer waits for the sync.
- */
-export type ShardTask = { kind: 'batch'; buffer: ArrayBuffer; durabilitySeq?: number } | ControlTask;
+export type ShardTask = ControlTask;
 
-/** Sent by a worker on its durability port once an early-answered batch's writes are synced (or failed to be). */
-export interface DurabilityNotice {
-  seq: number;
-  error: WireError | null;
+/**
+ * A batch, posted on the lane with its buffer transferred. With `durabilitySeq` the worker answers
+ * as soon as the batch is applied (before its WAL sync) and reports the sync's outcome later in a
+ * 'durable' message with that sequence number; the main thread holds every write of the batch
+ * until then. Without it the answer waits for the sync.
+ */
+export interface BatchRequest {
+  /** Unique among the shard's batches in flight; the answer carries it back. */
+  id: number;
+  buffer: ArrayBuffer;
+  durabilitySeq?: number;
 }
+
+/** What a worker posts on its lane: a batch's packed results (transferred), or a durability notice. */
+export type LaneMessage =
+  | { kind: 'answer'; id: number; buffer: ArrayBuffer }
+  /** The batch could not be read at all: every op in it fails with this error. */
+  | { kind: 'failed'; id: number; error: WireError }
+  /** An early-answered batch's writes are synced (error null) or failed to be; always after its answer. */
+  | { kind: 'durable'; seq: number; error: WireError | null };
 
 export type ControlReply<T> = { ok: true; value: T } | { ok: false; error: WireError };
 

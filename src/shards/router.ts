@@ -117,9 +117,9 @@ export class ShardRouter {
         // 'sync' would park the idle worker in Atomics.wait, stopping the engine's timers
         // (group-commit window, background compaction) between tasks.
         atomics: 'disabled',
-        // The batches the client keeps in flight, plus one so a control task (stats, scan) does
-        // not wait behind them; the worker keeps per-key order itself (see ShardCore).
-        concurrentTasksPerWorker: limits.batchesInFlightMax + 1,
+        // Only control tasks are Piscina tasks (batches use the lane, see shard_client.ts); two
+        // at once so a stats poll does not wait behind a long scan.
+        concurrentTasksPerWorker: 2,
         workerData: data,
       });
       shards.push(new ShardClient(i, pool, limits, options.hooks ?? {}));

@@ -2,8 +2,9 @@
 // thread alone owns the shard's engine). The engine opens on the first task (the router sends
 // 'open' at start so an open failure surfaces there) and closes on 'close'.
 //
-// Batches arrive as one transferred ArrayBuffer and leave as one (Piscina.move); control tasks
-// are small typed objects. Nothing is thrown across the boundary: errors travel as WireError
+// Batches arrive on the shard's lane (the MessagePort the 'open' task brings; shard_client.ts says
+// why not as Piscina tasks) as one transferred ArrayBuffer and leave as one; control tasks are
+// Piscina tasks with small typed objects. Nothing is thrown across the boundary: errors travel as WireError
 // values so their code and details survive.
 import * as path from 'node:path';
 import { type MessagePort, workerData } from 'node:worker_threads';
@@ -11,15 +12,15 @@ import { move } from 'piscina';
 import { ErrorCode, RingkvError } from '../errors';
 import type { StorageEngine, StorageOptions } from '../storage/types';
 import { decodeRequests, encodeResults, encodeScan, encodeScanError } from './batch_codec';
-import type { ControlReply, DurabilityNotice, ShardStats, ShardTask, ShardWorkerData } from './messages';
+import type { BatchRequest, ControlReply, LaneMessage, ShardStats, ShardTask, ShardWorkerData } from './messages';
 import { ShardCore, toWireError } from './shard_core';
 
 type OpenStorage = (options: StorageOptions) => Promise<StorageEngine>;
 
 let core: Promise<ShardCore> | null = null;
 let closed = false;
-/** Where the durability of early-answered batches is reported (given by the 'open' task). */
-let durabilityPort: MessagePort | null = null;
+/** Where batches come from and their answers go (given by the 'open' task). */
+let lane: MessagePort | null = null;
 
 function loadOpenStorage(data: ShardWorkerData): OpenStorage {
   const file = data.storageModule ?? path.join(__dirname, '..', 'storage', 'index.js');
@@ -55,30 +56,43 @@ async function control<T>(fn: (c: ShardCore) => Promise<T> | T): Promise<Control
   }
 }
 
+function post(port: MessagePort, m: LaneMessage): void {
+  port.postMessage(m, m.kind === 'answer' ? [m.buffer] : []);
+}
+
+/** One batch from the lane; an answer always goes back, per-op errors when the batch failed. */
+async function runBatch(port: MessagePort, req: BatchRequest): Promise<void> {
+  let ops: ReturnType<typeof decodeRequests>;
+  try {
+    ops = decodeRequests(req.buffer);
+  } catch (err) {
+    post(port, { kind: 'failed', id: req.id, error: toWireError(err) });
+    return;
+  }
+  let out: ArrayBuffer;
+  try {
+    const c = await getCore();
+    const seq = req.durabilitySeq;
+    if (seq !== undefined) {
+      const { results, durable } = c.applyBatch(ops);
+      // Posted before the notice below can be: one port keeps the order the client relies on.
+      post(port, { kind: 'answer', id: req.id, buffer: encodeResults(results) });
+      durable.then(
+        () => post(port, { kind: 'durable', seq, error: null }),
+        (err: unknown) => post(port, { kind: 'durable', seq, error: toWireError(err) }),
+      );
+      return;
+    }
+    out = encodeResults(await c.execute(ops));
+  } catch (err) {
+    const error = toWireError(err);
+    out = encodeResults(ops.map(() => ({ ok: false as const, error })));
+  }
+  post(port, { kind: 'answer', id: req.id, buffer: out });
+}
+
 export default async function handle(task: ShardTask): Promise<unknown> {
   switch (task.kind) {
-    case 'batch': {
-      const ops = decodeRequests(task.buffer);
-      let out: ArrayBuffer;
-      try {
-        const c = await getCore();
-        const seq = task.durabilitySeq;
-        if (seq !== undefined && durabilityPort !== null) {
-          const port = durabilityPort;
-          const { results, durable } = c.applyBatch(ops);
-          durable.then(
-            () => port.postMessage({ seq, error: null } satisfies DurabilityNotice),
-            (err: unknown) => port.postMessage({ seq, error: toWireError(err) } satisfies DurabilityNotice),
-          );
-          return move(encodeResults(results));
-        }
-        out = encodeResults(await c.execute(ops));
-      } catch (err) {
-        const error = toWireError(err);
-        out = encodeResults(ops.map(() => ({ ok: false as const, error })));
-      }
-      return move(out);
-    }
     case 'scan': {
       try {
         const c = await getCore();
@@ -88,7 +102,12 @@ export default async function handle(task: ShardTask): Promise<unknown> {
       }
     }
     case 'open':
-      if (task.durability !== undefined) durabilityPort = task.durability;
+      if (task.lane !== undefined) {
+        const port = task.lane;
+        lane?.close();
+        lane = port;
+        port.on('message', (req: BatchRequest) => void runBatch(port, req));
+      }
       return control(() => true);
     case 'stats': {
       const data = workerData as ShardWorkerData;

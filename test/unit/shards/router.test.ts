@@ -183,3 +183,19 @@ test('an early-answered write whose storage write fails still fails, with the st
     await router.close();
   }
 });
+
+test('a shard worker that dies fails its batch in flight, is replaced, and the shard serves on from disk', async () => {
+  const router = await ShardRouter.open({ dataDir: tempDir(), nodeId: 'A', shardCount: 1, storage: { syncMode: 'always' }, storageModule: helper('dying_storage') });
+  try {
+    await router.write(put('kept', 'v1'));
+    await assert.rejects(router.write(put('die', 'x'), 5000), (e) => isRingkvError(e, ErrorCode.Internal) && /worker thread/.test(e.message));
+    assert.equal(router.clients[0]!.counters.workerRestarts, 1);
+    // The replacement opened the same engine: the synced write is there, and writes go on.
+    const kept = await router.get(b('kept'), 5000);
+    assert.ok(kept !== null && Buffer.from(kept.value).toString() === 'v1');
+    await router.write(put('after', 'v2'), 5000);
+    assert.ok((await router.get(b('after'), 5000)) !== null);
+  } finally {
+    await router.close();
+  }
+});
