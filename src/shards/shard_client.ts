@@ -4,9 +4,10 @@
 //
 // Two ways in: control tasks (open, stats, scan, merkle, flush, compact, close) are Piscina tasks;
 // batches, the hot path, travel on the shard's lane, a MessageChannel handed to the worker by the
-// 'open' task. Piscina's per-task bookkeeping (task info, promise, worker selection) cost a few KiB
-// of garbage and about 0.05 ms per hop, and measured here a p99 per hop of 1.8-3.3 ms against
-// 0.4-1.5 ms for a bare postMessage (the latency suite's chains cross four to eight such hops).
+// 'open' task. Piscina's per-task bookkeeping (task info, promise, worker selection) made about
+// half of the ~10 KiB of main-thread garbage of a one-op batch, and a Piscina round trip between
+// idle threads takes about twice a bare postMessage's p50 and p99 (BENCHMARKS.md, "One thread
+// hop"); the latency suite's requests cross four to eight such hops.
 // Piscina still owns the thread: it starts it, and when it dies (pool 'workerDestroy' or
 // 'error'), every batch in flight fails with RKV_ERR_INTERNAL and a new worker is opened.
 //

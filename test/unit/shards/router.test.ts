@@ -29,7 +29,7 @@ function put(key: string, value: string, extra: Partial<WriteOp> = {}): WriteOp 
 }
 const helper = (name: string) => path.join(__dirname, 'helpers', `${name}.js`);
 
-test('many concurrent requests to one shard share few Piscina tasks; every batch buffer is moved (detached)', async () => {
+test('many concurrent requests to one shard share few batches; every batch buffer is moved (detached)', async () => {
   const sentSizes: number[] = [];
   const router = await ShardRouter.open({
     dataDir: tempDir(),
