@@ -81,6 +81,8 @@ export const hintsPerNodeMax = 100_000;
 export const merkleDepthMax = 12;
 /** How often a node syncs one of its token ranges with another replica of it (0 = never). */
 export const antiEntropyIntervalMsDefault = 10_000;
+/** How long a new node waits for the ring to settle before it streams its ranges anyway (bootstrap). */
+export const bootstrapSettleMsMax = 60_000;
 /** Differing leaves repaired in one range sync; the rest wait for a later round. */
 export const antiEntropyLeavesPerSyncMax = 256;
 /** Entries in one range-scan page between nodes (or fewer: see rangeScanPageBytesMax). */

@@ -7,10 +7,16 @@
 // Hints and read repair fix most divergence quickly; this is what heals the rest: a hint lost with
 // the node that held it, a write acknowledged by W < N replicas whose others were down and never
 // read since, a replica restored from an old disk.
+//
+// A full pass (fullPass) runs the same sync over every range this node replicates, back to back:
+// a new node runs one as it joins (bootstrap: it streams the ranges it now owns from the replicas
+// that hold them, instead of waiting ranges x interval for the rounds to come by), and an
+// operator can ask for one (POST /api/v1/admin/repair, like `nodetool repair`).
 import { type RangeEntry, type RangeReplica, type SyncResult, depthFor, syncRange, vnodeRanges } from '../antientropy';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import type { InternodeMessage } from '../protocol/internode_codec';
 import type { PeerPool } from '../protocol/internode_pool';
+import type { RepairSummary } from './types';
 import type { Ring } from '../ring';
 
 export interface AntiEntropyCounters {
@@ -26,6 +32,7 @@ export interface AntiEntropyCounters {
 
 export interface AntiEntropyDeps {
   nodeId: string;
+  /** Between rounds; 0 runs no rounds (full passes only). */
   intervalMs: number;
   replicationFactor: number;
   ring: () => Ring;
@@ -80,14 +87,17 @@ export class AntiEntropyRunner {
   /** Round-robin position in the list of ranges this node replicates. */
   private next = 0;
   private stopped = false;
+  private pass: Promise<RepairSummary> | null = null;
 
   constructor(private readonly d: AntiEntropyDeps) {
-    assert(Number.isInteger(d.intervalMs) && d.intervalMs > 0, 'anti-entropy needs a positive interval');
+    assert(Number.isInteger(d.intervalMs) && d.intervalMs >= 0, 'anti-entropy interval must be a non-negative integer');
   }
 
   start(): void {
+    if (this.d.intervalMs === 0) return;
     this.timer = setInterval(() => {
-      if (this.running === null && !this.stopped) {
+      // A full pass covers every range anyway: rounds wait for it to end.
+      if (this.running === null && this.pass === null && !this.stopped) {
         this.running = this.round().finally(() => {
           this.running = null;
         });
@@ -100,6 +110,7 @@ export class AntiEntropyRunner {
     this.stopped = true;
     if (this.timer !== undefined) clearInterval(this.timer);
     await this.running;
+    await this.pass;
   }
 
   /** One round: the next replicated range against one live peer. Never throws. */
@@ -107,12 +118,50 @@ export class AntiEntropyRunner {
     const ring = this.d.ring();
     const ranges = ring.replicatedRanges(this.d.nodeId, this.d.replicationFactor);
     if (ranges.length === 0) return [];
-    const r = ranges[this.next++ % ranges.length]!;
+    return (await this.syncRange(ring, ranges[this.next++ % ranges.length]!)) ?? [];
+  }
+
+  /**
+   * Every replicated range, one after another, each against one live replica. One pass at a time:
+   * a second call while one runs gets the running one. Never throws; stops early on stop().
+   */
+  fullPass(): Promise<RepairSummary> {
+    this.pass ??= this.runPass().finally(() => {
+      this.pass = null;
+    });
+    return this.pass;
+  }
+
+  private async runPass(): Promise<RepairSummary> {
+    const started = Date.now();
+    const ring = this.d.ring();
+    const ranges = ring.replicatedRanges(this.d.nodeId, this.d.replicationFactor);
+    const sum: RepairSummary = { ranges: ranges.length, synced: 0, skipped: 0, failed: 0, pulled: 0, pushed: 0, durationMs: 0 };
+    // A round already running finishes first, so one sync at a time still holds.
+    await this.running;
+    for (const r of ranges) {
+      if (this.stopped) break;
+      const failuresBefore = this.counters.antiEntropyFailures;
+      const out = await this.syncRange(ring, r);
+      if (out === null) sum.skipped++;
+      else if (this.counters.antiEntropyFailures > failuresBefore) sum.failed++;
+      else sum.synced++;
+      for (const res of out ?? []) {
+        sum.pulled += res.pulled;
+        sum.pushed += res.pushed;
+      }
+    }
+    sum.durationMs = Date.now() - started;
+    return sum;
+  }
+
+  /** Syncs one replicated range with a random live peer; null when there is none. Never throws. */
+  private async syncRange(ring: Ring, r: ReturnType<Ring['replicatedRanges']>[number]): Promise<SyncResult[] | null> {
     const peers = r.replicas.filter((id) => id !== this.d.nodeId && this.d.isAlive(id));
-    if (peers.length === 0) return [];
+    if (peers.length === 0) return null;
     const peerId = peers[Math.floor(this.d.random() * peers.length)]!;
     const remote = this.d.remote(peerId);
-    if (remote === undefined) return [];
+    if (remote === undefined) return null;
     // Size the tree for a few entries per leaf: the node's entries spread over the share of the
     // ring it replicates; the peer hashes at the depth we ask for.
     const share = Math.min(1, this.d.replicationFactor / Math.max(1, ring.size));

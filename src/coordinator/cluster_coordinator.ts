@@ -24,7 +24,7 @@
 // (read repair), in the background and bounded.
 import * as os from 'node:os';
 import { localRangeReplica, localScanPage } from '../antientropy';
-import { merkleDepthMax, readRepairsInflightMax, replicaWritesInflightMax, tombstoneGraceMsDefault } from '../constants';
+import { bootstrapSettleMsMax, merkleDepthMax, readRepairsInflightMax, replicaWritesInflightMax, tombstoneGraceMsDefault } from '../constants';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import { Membership, type MemberInfo, type MemberStatus } from '../membership';
 import type { InternodeMessage } from '../protocol/internode_codec';
@@ -54,6 +54,7 @@ import type {
   NodeStatus,
   PutRequest,
   PutResult,
+  RepairSummary,
 } from './types';
 
 const consistencyToWire: Record<ConsistencyLevel, number> = { ONE: 1, QUORUM: 2, ALL: 3 };
@@ -107,7 +108,10 @@ export class ClusterCoordinator implements Coordinator {
   private readonly hints = new HintStore();
   private readonly replaying = new Set<string>();
   private hintTimer: NodeJS.Timeout | undefined;
-  private readonly antiEntropy: AntiEntropyRunner | null;
+  private readonly antiEntropy: AntiEntropyRunner;
+  /** 0: not a bootstrapping node; 1: waiting for the ring to settle or streaming; 2: done. */
+  private bootstrapState = 0;
+  private bootstrapRun: Promise<void> | null = null;
   private repairsInflight = 0;
   private replicaWritesInflight = 0;
   private keyEstimateCached = 0;
@@ -156,10 +160,7 @@ export class ClusterCoordinator implements Coordinator {
       },
     });
     this.replicas = new ReplicaClient(o.nodeId, local, this.membership, this.pool);
-    this.antiEntropy =
-      o.antiEntropyIntervalMs === 0
-        ? null
-        : new AntiEntropyRunner({
+    this.antiEntropy = new AntiEntropyRunner({
             nodeId: o.nodeId,
             intervalMs: o.antiEntropyIntervalMs,
             replicationFactor: o.replicationFactor,
@@ -187,7 +188,45 @@ export class ClusterCoordinator implements Coordinator {
       }, this.o.hintReplayIntervalMs);
       this.hintTimer.unref();
     }
-    this.antiEntropy?.start();
+    this.antiEntropy.start();
+    if (this.o.bootstrap) {
+      this.bootstrapState = 1;
+      this.bootstrapRun = this.bootstrap();
+    }
+  }
+
+  /**
+   * A new node's first full pass: it waits until the ring holds it and at least one other live
+   * node and has not changed for a few gossip rounds (bounded by bootstrapSettleMsMax), then
+   * streams its ranges. Reads it coordinates meanwhile still reach the other replicas (QUORUM),
+   * and read repair covers keys read before their range is streamed.
+   */
+  private async bootstrap(): Promise<void> {
+    const settleMs = 3 * this.o.gossipIntervalMs;
+    const deadline = Date.now() + bootstrapSettleMsMax;
+    let version = -1;
+    let since = Date.now();
+    while (!this.closed && Date.now() < deadline) {
+      const ring = this.membership.ring;
+      if (ring.version !== version) {
+        version = ring.version;
+        since = Date.now();
+      }
+      const others = ring.members.filter((m) => m.nodeId !== this.nodeId && this.membership.isAlive(m.nodeId)).length;
+      if (ring.has(this.nodeId) && others > 0 && Date.now() - since >= settleMs) break;
+      await new Promise((r) => setTimeout(r, Math.min(100, this.o.gossipIntervalMs)));
+    }
+    if (this.closed) return;
+    this.o.log(`bootstrap: streaming the ranges of ring version ${this.membership.ring.version} from their replicas`);
+    const sum = await this.antiEntropy.fullPass();
+    this.bootstrapState = 2;
+    this.o.log(`bootstrap: done in ${sum.durationMs} ms: ${sum.synced} of ${sum.ranges} ranges synced, ${sum.skipped} without a live replica, ${sum.failed} failed; ${sum.pulled} records pulled, ${sum.pushed} pushed`);
+  }
+
+  /** Syncs every range this node replicates with a live replica now (admin repair). */
+  repair(): Promise<RepairSummary> {
+    this.checkOpen();
+    return this.antiEntropy.fullPass();
   }
 
   // ---- client operations --------------------------------------------------------------------
@@ -609,7 +648,8 @@ export class ClusterCoordinator implements Coordinator {
       ...this.membership.stats(),
       ...this.pool.stats(),
       ...h,
-      ...(this.antiEntropy?.counters ?? {}),
+      ...this.antiEntropy.counters,
+      bootstrapState: this.bootstrapState,
       readRepairs: this.counters.readRepairs,
     };
   }
@@ -619,7 +659,8 @@ export class ClusterCoordinator implements Coordinator {
     this.closed = true;
     this.membership.stop();
     if (this.hintTimer !== undefined) clearInterval(this.hintTimer);
-    await this.antiEntropy?.stop();
+    await this.antiEntropy.stop();
+    await this.bootstrapRun;
     await this.server.close();
     this.pool.close();
     await this.local.close();

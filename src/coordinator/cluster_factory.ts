@@ -1,6 +1,7 @@
 // Builds a cluster node's coordinator: the single-node coordinator's shards as the local replica,
 // wrapped by the cluster coordinator (ring, gossip, quorum). The composition root (server/node.ts)
 // calls this through its CoordinatorFactory hook; nothing here imports the server.
+import * as fs from 'node:fs';
 import type { SyncMode } from '../storage/types';
 import { type ClusterCoordinator, createClusterCoordinator } from './cluster_coordinator';
 import { clusterDefaults, type ClusterOptions } from './cluster_options';
@@ -8,7 +9,7 @@ import { localReplicaOf } from './cluster_replica';
 import { createLocalCoordinator } from './local_coordinator';
 
 /** Everything a cluster node needs beyond the single-node options; nodeId comes from the data dir. */
-export type ClusterNodeConfig = Omit<ClusterOptions, 'nodeId' | 'log' | 'random' | 'readRepairChance' | 'antiEntropyIntervalMs'> & {
+export type ClusterNodeConfig = Omit<ClusterOptions, 'nodeId' | 'log' | 'random' | 'readRepairChance' | 'antiEntropyIntervalMs' | 'bootstrap'> & {
   nodeId?: string;
   readRepairChance?: number;
   antiEntropyIntervalMs?: number;
@@ -24,6 +25,8 @@ export interface NodeCoordinatorOptions {
 export function clusterCoordinatorFactory(cluster: ClusterNodeConfig, log: (line: string) => void): (options: NodeCoordinatorOptions) => Promise<ClusterCoordinator> {
   return async (options) => {
     const nodeId = cluster.nodeId ?? options.nodeId;
+    // A node whose data dir is new and that has somewhere to join streams its ranges once it is in the ring.
+    const fresh = !fs.existsSync(options.dataDir) || fs.readdirSync(options.dataDir).length === 0;
     const local = await createLocalCoordinator({
       dataDir: options.dataDir,
       ...(options.shardCount !== undefined && { shardCount: options.shardCount }),
@@ -34,7 +37,7 @@ export function clusterCoordinatorFactory(cluster: ClusterNodeConfig, log: (line
       ...(nodeId !== undefined && { nodeId }),
     });
     try {
-      return await createClusterCoordinator(localReplicaOf(local), { ...clusterDefaults, ...cluster, nodeId: local.nodeId, log });
+      return await createClusterCoordinator(localReplicaOf(local), { ...clusterDefaults, ...cluster, nodeId: local.nodeId, bootstrap: fresh && cluster.seeds.length > 0, log });
     } catch (err) {
       await local.close().catch(() => undefined);
       throw err;

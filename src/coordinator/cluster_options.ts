@@ -37,6 +37,12 @@ export interface ClusterOptions {
   readRepairChance: number;
   /** How often this node syncs one of its token ranges with another replica (0 = never). */
   antiEntropyIntervalMs: number;
+  /**
+   * This node is new (its data dir was empty) and joins through seeds: once the ring has settled
+   * with it, it streams every range it now replicates from their other replicas (a full
+   * anti-entropy pass), whatever antiEntropyIntervalMs is.
+   */
+  bootstrap: boolean;
   /** Uniform in [0, 1); tests may fix it. */
   random: () => number;
   log: (line: string) => void;
@@ -54,6 +60,7 @@ export const clusterDefaults = {
   requestTimeoutMs: requestTimeoutMsDefault,
   readRepairChance: readRepairChanceDefault,
   antiEntropyIntervalMs: antiEntropyIntervalMsDefault,
+  bootstrap: false,
   random: Math.random,
 };
 

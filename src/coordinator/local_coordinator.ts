@@ -25,6 +25,7 @@ import type {
   GetResult,
   PutRequest,
   PutResult,
+  RepairSummary,
 } from './types';
 
 export interface LocalCoordinatorOptions {
@@ -150,6 +151,10 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       total_keys: totalKeys,
       replication_factor: 1,
     };
+  }
+
+  repair(): Promise<RepairSummary> {
+    return Promise.reject(new RingkvError(ErrorCode.InvalidArgument, 'a single node has no other replicas to repair against; repair is for cluster nodes'));
   }
 
   async stats(): Promise<CoordinatorStats> {

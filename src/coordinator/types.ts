@@ -108,12 +108,28 @@ export interface CoordinatorStats {
   [name: string]: number | number[];
 }
 
+/** What a full anti-entropy pass (admin repair, or a new node's bootstrap) did. */
+export interface RepairSummary {
+  /** Vnode ranges this node replicates (at the ring version the pass started with). */
+  ranges: number;
+  /** Ranges synced with a live replica. */
+  synced: number;
+  /** Ranges with no other live replica to sync with. */
+  skipped: number;
+  failed: number;
+  pulled: number;
+  pushed: number;
+  durationMs: number;
+}
+
 export interface Coordinator {
   readonly nodeId: string;
   put(req: PutRequest): Promise<PutResult>;
   get(req: GetRequest): Promise<GetResult>;
   delete(req: DeleteRequest): Promise<DeleteResult>;
   clusterStatus(): Promise<ClusterStatus>;
+  /** Syncs every range this node replicates with a live replica (RKV_ERR_INVALID_ARGUMENT on a single node). */
+  repair(): Promise<RepairSummary>;
   stats(): Promise<CoordinatorStats>;
   /** Finishes in-flight requests, syncs WALs, stops workers. */
   close(): Promise<void>;

@@ -287,6 +287,13 @@ export function attachHttpApi(app: TemplatedApp, ctx: ServerContext): void {
       case 'cluster_status':
         handleAsync(ctx, res, async () => ({ status: 200, body: JSON.stringify(await ctx.coordinator.clusterStatus()) }));
         return;
+      case 'repair':
+        // Answers when the pass is over: a full pass of a loaded node can take minutes, so callers set a long timeout.
+        handleAsync(ctx, res, async () => {
+          const s = await ctx.coordinator.repair();
+          return { status: 200, body: JSON.stringify({ ranges: s.ranges, synced: s.synced, skipped: s.skipped, failed: s.failed, pulled: s.pulled, pushed: s.pushed, duration_ms: s.durationMs }) };
+        });
+        return;
       case 'not_found':
         new Reply(res).send(404, JSON.stringify({ error: 'not_found', message: `no route for ${method.toUpperCase()} ${req.getUrl().slice(0, 200)}` }));
         return;

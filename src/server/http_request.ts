@@ -12,6 +12,7 @@ export type Route =
   | { kind: 'health' }
   | { kind: 'metrics' }
   | { kind: 'cluster_status' }
+  | { kind: 'repair' }
   | { kind: 'not_found' }
   | { kind: 'method_not_allowed'; allow: string };
 
@@ -32,6 +33,7 @@ export function route(method: string, path: string): Route {
     '/metrics': { kind: 'metrics' },
     '/api/v1/cluster/status': { kind: 'cluster_status' },
   };
+  if (path === '/api/v1/admin/repair') return method === 'post' ? { kind: 'repair' } : { kind: 'method_not_allowed', allow: 'POST' };
   const r = fixed[path];
   if (r === undefined) return { kind: 'not_found' };
   return method === 'get' ? r : { kind: 'method_not_allowed', allow: 'GET' };

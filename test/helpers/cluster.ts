@@ -216,6 +216,20 @@ export class TestCluster {
     return waitFor(`${id} ${status} on nodes ${observers.join(',')}`, async () => (await Promise.all(observers.map((o) => this.statuses(o)))).every((s) => s[id] === status), timeoutMs);
   }
 
+  /** Starts one more node (a new, empty data dir) that joins through node-0; returns its index. */
+  async addNode(): Promise<number> {
+    const i = this.nodes.length;
+    this.nodes.push({ id: `node-${i}`, port: await freePort(), peerPort: await freePort(), dataDir: path.join(this.tmp, `node-${i}`), proc: undefined, stopped: false, log: [] });
+    await this.spawn(i);
+    return i;
+  }
+
+  /** POSTs to node i with no body; the JSON answer and its status. */
+  async post(i: number, urlPath: string, timeoutMs = 30_000): Promise<HttpAnswer> {
+    const res = await fetch(`http://127.0.0.1:${this.nodes[i]!.port}${urlPath}`, { method: 'POST', signal: AbortSignal.timeout(timeoutMs) });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  }
+
   async waitConverged(timeoutMs: number): Promise<void> {
     const n = this.nodes.length;
     await waitFor('gossip convergence', async () => {

@@ -11,6 +11,7 @@ import type {
   GetResult,
   PutRequest,
   PutResult,
+  RepairSummary,
 } from '../../../src/coordinator/types';
 import { ErrorCode, RingkvError } from '../../../src/errors';
 
@@ -87,6 +88,10 @@ export class MemoryCoordinator implements Coordinator {
     const version = `v${++this.counter}_${Math.floor(ts / 1000)}_${this.nodeId}`;
     this.cells.set(k, { value: new Uint8Array(0), version, timestampMs: ts, deleted: true });
     return { key: req.key, version, timestampMs: ts, tombstoneExpiryMs: ts + 864_000_000 };
+  }
+
+  repair(): Promise<RepairSummary> {
+    return Promise.reject(new RingkvError(ErrorCode.InvalidArgument, 'no replicas here'));
   }
 
   async clusterStatus(): Promise<ClusterStatus> {
