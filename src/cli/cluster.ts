@@ -28,6 +28,7 @@ export const clusterStartFlags = {
   'request-timeout-ms': { type: 'string' },
   'read-repair-chance': { type: 'string' },
   'anti-entropy-interval-ms': { type: 'string' },
+  bootstrap: { type: 'string' },
 } as const;
 
 export const clusterStartHelp = `
@@ -47,6 +48,8 @@ cluster options (a node runs in cluster mode when --seeds is given; it may name 
   --read-repair-chance P                   ${clusterDefaults.readRepairChance}         share of reads that ask every replica (0..1)
   --anti-entropy-interval-ms N             ${clusterDefaults.antiEntropyIntervalMs}       how often one token range is Merkle-compared
                                                        with another replica and synced (0 = off)
+  --bootstrap on|off                       on          a node started with an empty data dir streams
+                                                       the ranges it replicates once it is in the ring
 `;
 
 type FlagValues = Partial<Record<keyof typeof clusterStartFlags, string>>;
@@ -79,6 +82,8 @@ export function parseClusterFlags(values: FlagValues, env: NodeJS.ProcessEnv, ba
   if (conflict !== 'vclock' && conflict !== 'lww') throw usageError(`--conflict-mode must be vclock or lww, not "${conflict}"`);
   const hh = values['hinted-handoff'] ?? 'on';
   if (hh !== 'on' && hh !== 'off') throw usageError(`--hinted-handoff must be on or off, not "${hh}"`);
+  const boot = values.bootstrap ?? 'on';
+  if (boot !== 'on' && boot !== 'off') throw usageError(`--bootstrap must be on or off, not "${boot}"`);
   const gossipIntervalMs = int('gossip-interval-ms', gossipIntervalMsDefault, 10, 60_000);
   const suspectAfterMs = int('suspect-after-ms', suspectAfterMsDefault, 20, 3_600_000);
   const deadAfterMs = int('dead-after-ms', deadAfterMsDefault, 30, 7_200_000);
@@ -104,6 +109,7 @@ export function parseClusterFlags(values: FlagValues, env: NodeJS.ProcessEnv, ba
     requestTimeoutMs: int('request-timeout-ms', clusterDefaults.requestTimeoutMs, 1, 600_000),
     readRepairChance,
     antiEntropyIntervalMs: int('anti-entropy-interval-ms', clusterDefaults.antiEntropyIntervalMs, 0, 86_400_000),
+    bootstrap: boot === 'on',
   };
 }
 
@@ -225,6 +231,8 @@ export const command: CliCommand = {
         '--node-id', `node-${i}`,
         '--shards', values.shards ?? '2',
         '--seeds', `127.0.0.1:${basePort}`,
+        // They start together, empty: there is nothing to stream yet.
+        '--bootstrap', 'off',
         ...passThrough,
       ];
       const child = spawn(process.execPath, [...nodeRuntimeFlags, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });

@@ -13,6 +13,8 @@ export type ClusterNodeConfig = Omit<ClusterOptions, 'nodeId' | 'log' | 'random'
   nodeId?: string;
   readRepairChance?: number;
   antiEntropyIntervalMs?: number;
+  /** Whether a node with an empty data dir streams its ranges as it joins (default true). */
+  bootstrap?: boolean;
 };
 
 export interface NodeCoordinatorOptions {
@@ -37,7 +39,7 @@ export function clusterCoordinatorFactory(cluster: ClusterNodeConfig, log: (line
       ...(nodeId !== undefined && { nodeId }),
     });
     try {
-      return await createClusterCoordinator(localReplicaOf(local), { ...clusterDefaults, ...cluster, nodeId: local.nodeId, bootstrap: fresh && cluster.seeds.length > 0, log });
+      return await createClusterCoordinator(localReplicaOf(local), { ...clusterDefaults, ...cluster, nodeId: local.nodeId, bootstrap: (cluster.bootstrap ?? true) && fresh && cluster.seeds.length > 0, log });
     } catch (err) {
       await local.close().catch(() => undefined);
       throw err;

@@ -36,6 +36,8 @@ export interface TestNode {
   proc: ChildProcess | undefined;
   stopped: boolean;
   log: string[];
+  /** Started with --bootstrap on (nodes added after the cluster formed). */
+  bootstrap: boolean;
 }
 
 export interface HttpAnswer {
@@ -91,7 +93,7 @@ export class TestCluster {
     const c = new TestCluster(spec);
     try {
       for (let i = 0; i < spec.nodes; i++) {
-        c.nodes.push({ id: `node-${i}`, port: await freePort(), peerPort: await freePort(), dataDir: path.join(c.tmp, `node-${i}`), proc: undefined, stopped: false, log: [] });
+        c.nodes.push({ id: `node-${i}`, port: await freePort(), peerPort: await freePort(), dataDir: path.join(c.tmp, `node-${i}`), proc: undefined, stopped: false, log: [], bootstrap: false });
       }
       await Promise.all(c.nodes.map((_, i) => c.spawn(i)));
       await c.waitConverged(20_000);
@@ -126,6 +128,8 @@ export class TestCluster {
       '--replication', String(s.replicationFactor),
       ...(s.readRepairChance === undefined ? [] : ['--read-repair-chance', String(s.readRepairChance)]),
       '--anti-entropy-interval-ms', String(s.antiEntropyIntervalMs),
+      // The first nodes start together and empty; a node added later streams its ranges.
+      '--bootstrap', n.bootstrap ? 'on' : 'off',
     ];
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     n.proc = proc;
@@ -219,7 +223,7 @@ export class TestCluster {
   /** Starts one more node (a new, empty data dir) that joins through node-0; returns its index. */
   async addNode(): Promise<number> {
     const i = this.nodes.length;
-    this.nodes.push({ id: `node-${i}`, port: await freePort(), peerPort: await freePort(), dataDir: path.join(this.tmp, `node-${i}`), proc: undefined, stopped: false, log: [] });
+    this.nodes.push({ id: `node-${i}`, port: await freePort(), peerPort: await freePort(), dataDir: path.join(this.tmp, `node-${i}`), proc: undefined, stopped: false, log: [], bootstrap: true });
     await this.spawn(i);
     return i;
   }
