@@ -7,7 +7,7 @@ import { ErrorCode, RingkvError } from '../errors';
 
 /** A status document larger than this is refused (a 100-node ring with 256 vnodes is ~600 KiB). */
 const statusBytesMax = 8 * 1024 * 1024;
-const nodeStatuses: readonly NodeStatus[] = ['healthy', 'suspect', 'dead', 'joining', 'leaving'];
+const nodeStatuses: readonly NodeStatus[] = ['healthy', 'suspect', 'dead', 'joining', 'leaving', 'left'];
 
 function bad(address: string, what: string): RingkvError {
   return new RingkvError(ErrorCode.MalformedFrame, `cluster status from ${address}: ${what}`, { details: { address } });

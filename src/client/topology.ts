@@ -98,7 +98,7 @@ export class Topology {
       const prefLen = Math.min(this.replicationFactor, ordered.length);
       const pref = ordered.slice(0, prefLen);
       const rest = ordered.slice(prefLen);
-      const usable = (n: NodeAddress): boolean => !this.isDown(n.address, nowMs) && this.liveness.get(n.id) !== 'dead';
+      const usable = (n: NodeAddress): boolean => !this.isDown(n.address, nowMs) && this.liveness.get(n.id) !== 'dead' && this.liveness.get(n.id) !== 'left';
       ordered = [...pref.filter(usable), ...rest.filter(usable), ...pref.filter((n) => !usable(n)), ...rest.filter((n) => !usable(n))];
     } else {
       // No ring: spread over what we know, starting from a rotating point.

@@ -30,10 +30,11 @@ import { Membership, type MemberInfo, type MemberStatus } from '../membership';
 import type { InternodeMessage } from '../protocol/internode_codec';
 import { PeerPool } from '../protocol/internode_pool';
 import { InternodeServer } from '../protocol/internode_server';
-import { keyToken, tokenToString } from '../ring';
+import { keyToken, Ring, tokenToString } from '../ring';
 import type { WireRecord, WriteDone } from '../shards/messages';
 import type { StoredSibling } from '../versioning';
 import { AntiEntropyRunner, remoteRangeReplica } from './anti_entropy';
+import { handOffRanges } from './decommission';
 import { type ClusterOptions, validateClusterOptions } from './cluster_options';
 import { type LocalReplica, recordFromWire, recordToWire, ReplicaClient } from './cluster_replica';
 import { toGetResult } from './get_result';
@@ -54,12 +55,13 @@ import type {
   NodeStatus,
   PutRequest,
   PutResult,
+  DecommissionSummary,
   RepairSummary,
 } from './types';
 
 const consistencyToWire: Record<ConsistencyLevel, number> = { ONE: 1, QUORUM: 2, ALL: 3 };
 const consistencyFromWire = new Map<number, ConsistencyLevel>([[1, 'ONE'], [2, 'QUORUM'], [3, 'ALL']]);
-const statusToApi: Record<MemberStatus, NodeStatus> = { ALIVE: 'healthy', SUSPECT: 'suspect', DEAD: 'dead' };
+const statusToApi: Record<MemberStatus, NodeStatus> = { ALIVE: 'healthy', SUSPECT: 'suspect', DEAD: 'dead', LEFT: 'left' };
 /** Hints replayed per target per tick: replay must not starve live traffic. */
 const hintReplayBatch = 256;
 
@@ -112,6 +114,7 @@ export class ClusterCoordinator implements Coordinator {
   /** 0: not a bootstrapping node; 1: waiting for the ring to settle or streaming; 2: done. */
   private bootstrapState = 0;
   private bootstrapRun: Promise<void> | null = null;
+  private decommissioning = false;
   private repairsInflight = 0;
   private replicaWritesInflight = 0;
   private keyEstimateCached = 0;
@@ -221,6 +224,39 @@ export class ClusterCoordinator implements Coordinator {
     const sum = await this.antiEntropy.fullPass();
     this.bootstrapState = 2;
     this.o.log(`bootstrap: done in ${sum.durationMs} ms: ${sum.synced} of ${sum.ranges} ranges synced, ${sum.skipped} without a live replica, ${sum.failed} failed; ${sum.pulled} records pulled, ${sum.pushed} pushed`);
+  }
+
+  /** See Coordinator.decommission; src/coordinator/decommission.ts does the hand-over. */
+  async decommission(): Promise<DecommissionSummary> {
+    this.checkOpen();
+    if (this.decommissioning) throw new RingkvError(ErrorCode.InvalidArgument, `node ${this.nodeId} is already leaving or has left`);
+    const current = this.membership.ring;
+    const others = current.members.filter((m) => m.nodeId !== this.nodeId);
+    if (!current.has(this.nodeId) || others.length === 0) {
+      throw new RingkvError(ErrorCode.InvalidArgument, 'the last node of a cluster cannot leave it: there is nobody to hand its data to');
+    }
+    this.decommissioning = true;
+    try {
+      const sum = await handOffRanges({
+        nodeId: this.nodeId,
+        replicationFactor: this.o.replicationFactor,
+        current,
+        without: Ring.build(others, current.version + 1),
+        local: localRangeReplica(this.nodeId, this.local.ranges, this.o.requestTimeoutMs),
+        remote: (id) => {
+          const addr = this.membership.peerAddress(id);
+          if (addr === undefined) throw new RingkvError(ErrorCode.Unavailable, `no address for ${id}`);
+          return remoteRangeReplica(id, this.pool, addr, this.o.requestTimeoutMs);
+        },
+      });
+      this.membership.leave();
+      this.o.log(`decommission: handed ${sum.records} records over (${sum.sent} copies sent, ${sum.changed} new to their receiver) in ${sum.durationMs} ms; left the ring`);
+      return sum;
+    } catch (err) {
+      // Nothing is lost by a failed hand-over: this node is still a replica; the operator retries.
+      this.decommissioning = false;
+      throw err;
+    }
   }
 
   /** Syncs every range this node replicates with a live replica now (admin repair). */

@@ -25,6 +25,7 @@ import type {
   GetResult,
   PutRequest,
   PutResult,
+  DecommissionSummary,
   RepairSummary,
 } from './types';
 
@@ -155,6 +156,10 @@ class LocalCoordinatorImpl implements LocalCoordinator {
 
   repair(): Promise<RepairSummary> {
     return Promise.reject(new RingkvError(ErrorCode.InvalidArgument, 'a single node has no other replicas to repair against; repair is for cluster nodes'));
+  }
+
+  decommission(): Promise<DecommissionSummary> {
+    return Promise.reject(new RingkvError(ErrorCode.InvalidArgument, 'a single node has nowhere to hand its data to; decommission is for cluster nodes'));
   }
 
   async stats(): Promise<CoordinatorStats> {

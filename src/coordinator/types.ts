@@ -76,7 +76,7 @@ export interface DeleteResult {
   tombstoneExpiryMs: number;
 }
 
-export type NodeStatus = 'healthy' | 'suspect' | 'dead' | 'joining' | 'leaving';
+export type NodeStatus = 'healthy' | 'suspect' | 'dead' | 'joining' | 'leaving' | 'left';
 
 export interface ClusterNodeInfo {
   id: string;
@@ -122,6 +122,19 @@ export interface RepairSummary {
   durationMs: number;
 }
 
+/** What a decommission handed over before the node left the ring. */
+export interface DecommissionSummary {
+  /** Vnode ranges this node replicated. */
+  ranges: number;
+  /** Records read from this node's copy. */
+  records: number;
+  /** Record copies sent to the nodes that replicate them once this one is gone. */
+  sent: number;
+  /** Of those, the ones that changed what the receiver stored. */
+  changed: number;
+  durationMs: number;
+}
+
 export interface Coordinator {
   readonly nodeId: string;
   put(req: PutRequest): Promise<PutResult>;
@@ -130,6 +143,12 @@ export interface Coordinator {
   clusterStatus(): Promise<ClusterStatus>;
   /** Syncs every range this node replicates with a live replica (RKV_ERR_INVALID_ARGUMENT on a single node). */
   repair(): Promise<RepairSummary>;
+  /**
+   * Hands every record this node holds to the nodes that replicate it once this one is gone, then
+   * leaves the ring (cluster status `left`); the process keeps serving as a coordinator until it
+   * is stopped. RKV_ERR_INVALID_ARGUMENT on a single node or the last node of a cluster.
+   */
+  decommission(): Promise<DecommissionSummary>;
   stats(): Promise<CoordinatorStats>;
   /** Finishes in-flight requests, syncs WALs, stops workers. */
   close(): Promise<void>;

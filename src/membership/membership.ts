@@ -45,6 +45,7 @@ export interface MembershipStats {
   membershipToSuspect: number;
   membershipToDead: number;
   membershipToAlive: number;
+  membershipToLeft: number;
   ringVersion: number;
 }
 
@@ -76,6 +77,7 @@ export class Membership {
       membershipToSuspect: 0,
       membershipToDead: 0,
       membershipToAlive: 0,
+      membershipToLeft: 0,
       ringVersion: 1,
     };
   }
@@ -105,7 +107,16 @@ export class Membership {
     return this.table.status(nodeId);
   }
 
-  /** ALIVE only: SUSPECT and DEAD nodes are treated as down by the coordinator. */
+  /**
+   * This node has handed its ranges over: it announces LEFT (gossip spreads it), drops out of its
+   * own ring, and keeps gossiping so the news travels; a restart rejoins it.
+   */
+  leave(): void {
+    this.table.leave(this.o.now());
+    this.apply([{ nodeId: this.selfId, from: 'ALIVE', to: 'LEFT', atMs: this.o.now() }]);
+  }
+
+  /** ALIVE only: SUSPECT, DEAD and LEFT nodes are treated as down by the coordinator. */
   isAlive(nodeId: string): boolean {
     return this.table.status(nodeId) === 'ALIVE';
   }
@@ -132,7 +143,7 @@ export class Membership {
     const live: PeerAddress[] = [];
     const dead: PeerAddress[] = [];
     for (const m of this.table.members()) {
-      if (m.nodeId === this.selfId) continue;
+      if (m.nodeId === this.selfId || m.status === 'LEFT') continue;
       (m.status === 'DEAD' ? dead : live).push({ host: m.host, peerPort: m.peerPort });
     }
     const self = this.table.self;
@@ -179,10 +190,14 @@ export class Membership {
       else if (c.to === 'SUSPECT') this.counters.membershipToSuspect++;
       else if (c.to === 'DEAD') this.counters.membershipToDead++;
       else if (c.to === 'ALIVE') this.counters.membershipToAlive++;
+      else if (c.to === 'LEFT') this.counters.membershipToLeft++;
       this.o.log(`membership ${this.selfId}: ${c.nodeId} ${c.from} -> ${c.to}`);
       this.o.onChange?.(c);
     }
-    const members: RingMember[] = this.table.members().map((m) => ({ nodeId: m.nodeId, vnodes: m.vnodes }));
+    const members: RingMember[] = this.table
+      .members()
+      .filter((m) => m.status !== 'LEFT')
+      .map((m) => ({ nodeId: m.nodeId, vnodes: m.vnodes }));
     if (!this.ringValue.sameMembers(members)) {
       this.ringValue = Ring.build(members, this.ringValue.version + 1);
       this.o.log(`membership ${this.selfId}: ring version ${this.ringValue.version} with ${members.length} nodes`);

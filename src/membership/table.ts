@@ -5,7 +5,9 @@
 // Merge rule: for each gossiped entry, the pair (incarnation, heartbeat) orders versions; a
 // strictly newer pair replaces ours and counts as progress (the node is ALIVE again). Status is a
 // local opinion: every node runs its own failure detector, so a stale SUSPECT gossiped by a peer
-// never overrides a heartbeat we saw advance.
+// never overrides a heartbeat we saw advance. LEFT is the exception: a node announces it about
+// itself (leave), and it holds for that incarnation whoever gossips it; only a restart (a higher
+// incarnation) brings the node back.
 import { clusterNodesMax } from '../constants';
 import { assert } from '../errors';
 import { classify, type FailureDetectorOptions, validateFailureDetectorOptions } from './failure_detector';
@@ -55,6 +57,14 @@ export class MembershipTable {
     e.progressAtMs = nowMs;
   }
 
+  /** Marks this node LEFT (it has handed its ranges over); it stays LEFT until the process restarts. */
+  leave(nowMs: number): void {
+    const e = this.entries.get(this.selfId)!;
+    e.info = { ...e.info, heartbeat: e.info.heartbeat + 1 };
+    e.progressAtMs = nowMs;
+    e.status = 'LEFT';
+  }
+
   /** Our table as gossip sends it: every entry, with our local status opinion. */
   digest(): MemberInfo[] {
     return [...this.entries.values()].map((e) => ({ ...e.info, status: e.status }));
@@ -77,9 +87,18 @@ export class MembershipTable {
         changes.push({ nodeId: r.nodeId, from: 'UNKNOWN', to: status, atMs: nowMs });
         continue;
       }
+      if (r.status === 'LEFT' && r.incarnation >= e.info.incarnation && e.status !== 'LEFT') {
+        changes.push({ nodeId: r.nodeId, from: e.status, to: 'LEFT', atMs: nowMs });
+        e.status = 'LEFT';
+        if (newer(r, e.info)) e.info = { ...r };
+        continue;
+      }
       if (!newer(r, e.info)) continue;
+      // A LEFT node's later heartbeats keep it LEFT; a new incarnation is a node started again.
+      const rejoined = e.status === 'LEFT' && r.incarnation > e.info.incarnation;
       e.info = { ...r };
       e.progressAtMs = nowMs;
+      if (e.status === 'LEFT' && !rejoined) continue;
       if (e.status !== 'ALIVE') {
         changes.push({ nodeId: r.nodeId, from: e.status, to: 'ALIVE', atMs: nowMs });
         e.status = 'ALIVE';
@@ -92,7 +111,7 @@ export class MembershipTable {
   detect(nowMs: number): StatusChange[] {
     const changes: StatusChange[] = [];
     for (const [id, e] of this.entries) {
-      if (id === this.selfId) continue;
+      if (id === this.selfId || e.status === 'LEFT') continue;
       const status = classify(nowMs - e.progressAtMs, this.fd);
       if (status !== e.status) {
         changes.push({ nodeId: id, from: e.status, to: status, atMs: nowMs });

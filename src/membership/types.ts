@@ -3,8 +3,10 @@
 // than anything gossip remembers about it without persisting a counter (Cassandra's generation);
 // `heartbeat` counts its gossip rounds within one incarnation.
 
-export type MemberStatus = 'ALIVE' | 'SUSPECT' | 'DEAD';
-export const memberStatuses: readonly MemberStatus[] = ['ALIVE', 'SUSPECT', 'DEAD'];
+// LEFT is not a detector verdict but the node's own announcement (decommission): sticky for that
+// incarnation, gossiped like a heartbeat, and a LEFT node is out of the ring.
+export type MemberStatus = 'ALIVE' | 'SUSPECT' | 'DEAD' | 'LEFT';
+export const memberStatuses: readonly MemberStatus[] = ['ALIVE', 'SUSPECT', 'DEAD', 'LEFT'];
 
 export interface MemberInfo {
   nodeId: string;

@@ -65,8 +65,8 @@ const kindToWire: Record<InternodeKind, Kind> = {
 const kindFromWire = new Map<number, InternodeKind>(Object.entries(kindToWire).map(([k, v]) => [v, k as InternodeKind]));
 const opToWire: Record<InternodeOp, Op> = { get: Op.Get, put: Op.Put, delete: Op.Delete };
 const opFromWire = new Map<number, InternodeOp>(Object.entries(opToWire).map(([k, v]) => [v, k as InternodeOp]));
-const statusToWire: Record<MemberStatus, number> = { ALIVE: 0, SUSPECT: 1, DEAD: 2 };
-const statusFromWire: MemberStatus[] = ['ALIVE', 'SUSPECT', 'DEAD'];
+const statusToWire: Record<MemberStatus, number> = { ALIVE: 0, SUSPECT: 1, DEAD: 2, LEFT: 3 };
+const statusFromWire: MemberStatus[] = ['ALIVE', 'SUSPECT', 'DEAD', 'LEFT'];
 
 /** One inter-node message, request or reply; which fields matter depends on `kind` (see the schema). */
 export interface InternodeMessage {

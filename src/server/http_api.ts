@@ -294,6 +294,12 @@ export function attachHttpApi(app: TemplatedApp, ctx: ServerContext): void {
           return { status: 200, body: JSON.stringify({ ranges: s.ranges, synced: s.synced, skipped: s.skipped, failed: s.failed, pulled: s.pulled, pushed: s.pushed, duration_ms: s.durationMs }) };
         });
         return;
+      case 'decommission':
+        handleAsync(ctx, res, async () => {
+          const s = await ctx.coordinator.decommission();
+          return { status: 200, body: JSON.stringify({ status: 'left', ranges: s.ranges, records: s.records, sent: s.sent, changed: s.changed, duration_ms: s.durationMs }) };
+        });
+        return;
       case 'not_found':
         new Reply(res).send(404, JSON.stringify({ error: 'not_found', message: `no route for ${method.toUpperCase()} ${req.getUrl().slice(0, 200)}` }));
         return;

@@ -13,6 +13,7 @@ export type Route =
   | { kind: 'metrics' }
   | { kind: 'cluster_status' }
   | { kind: 'repair' }
+  | { kind: 'decommission' }
   | { kind: 'not_found' }
   | { kind: 'method_not_allowed'; allow: string };
 
@@ -34,6 +35,7 @@ export function route(method: string, path: string): Route {
     '/api/v1/cluster/status': { kind: 'cluster_status' },
   };
   if (path === '/api/v1/admin/repair') return method === 'post' ? { kind: 'repair' } : { kind: 'method_not_allowed', allow: 'POST' };
+  if (path === '/api/v1/admin/decommission') return method === 'post' ? { kind: 'decommission' } : { kind: 'method_not_allowed', allow: 'POST' };
   const r = fixed[path];
   if (r === undefined) return { kind: 'not_found' };
   return method === 'get' ? r : { kind: 'method_not_allowed', allow: 'GET' };

@@ -71,3 +71,28 @@ test('beat advances only our own heartbeat and carries our load figures', () => 
   assert.equal(self.keyEstimate, 42);
   assert.equal(self.load, 0.5);
 });
+
+test('LEFT: announced by the node itself, sticky for its incarnation, never detected away; a restart rejoins', () => {
+  // Proves a decommissioned node stays out whatever stale gossip says, and that a new process is welcome.
+  const leaving = new MembershipTable(info('b', 5, 0), fd, 0);
+  leaving.leave(10);
+  assert.equal(leaving.status('b'), 'LEFT');
+  const announced = leaving.digest().find((m) => m.nodeId === 'b')!;
+  assert.equal(announced.status, 'LEFT');
+
+  const t = new MembershipTable(info('a', 1, 0), fd, 0);
+  t.merge([info('b', 5, 3)], 0);
+  assert.deepEqual(t.merge([announced], 20).map((c) => `${c.from}->${c.to}`), ['ALIVE->LEFT']);
+  // A peer that has not heard yet still gossips b ALIVE with a newer heartbeat: b stays LEFT.
+  assert.deepEqual(t.merge([info('b', 5, 9)], 30), []);
+  assert.equal(t.status('b'), 'LEFT');
+  // Silence does not turn LEFT into SUSPECT or DEAD.
+  assert.deepEqual(t.detect(10_000), []);
+  assert.equal(t.status('b'), 'LEFT');
+  // A node that never knew b learns LEFT from gossip too.
+  const u = new MembershipTable(info('c', 1, 0), fd, 0);
+  assert.deepEqual(u.merge(t.digest(), 0).filter((c) => c.nodeId === 'b').map((c) => c.to), ['LEFT']);
+  // b started again: a higher incarnation is a new member, ALIVE.
+  assert.deepEqual(t.merge([info('b', 6, 0)], 40).map((c) => `${c.from}->${c.to}`), ['LEFT->ALIVE']);
+  assert.equal(t.status('b'), 'ALIVE');
+});

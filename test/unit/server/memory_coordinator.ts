@@ -11,6 +11,7 @@ import type {
   GetResult,
   PutRequest,
   PutResult,
+  DecommissionSummary,
   RepairSummary,
 } from '../../../src/coordinator/types';
 import { ErrorCode, RingkvError } from '../../../src/errors';
@@ -92,6 +93,10 @@ export class MemoryCoordinator implements Coordinator {
 
   repair(): Promise<RepairSummary> {
     return Promise.reject(new RingkvError(ErrorCode.InvalidArgument, 'no replicas here'));
+  }
+
+  decommission(): Promise<DecommissionSummary> {
+    return Promise.reject(new RingkvError(ErrorCode.InvalidArgument, 'no cluster here'));
   }
 
   async clusterStatus(): Promise<ClusterStatus> {

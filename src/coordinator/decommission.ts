@@ -1,0 +1,61 @@
+// Decommission (a planned leave): before a node leaves the ring for good, it hands every record it
+// holds over to the nodes that will replicate it once it is gone, so the replica count of every
+// key is back at N the moment the others drop it from their rings. For each range the node
+// replicates, it pages through its own copy in token order and sends each record to the members
+// of the key's preference list in the ring without it that are not already in the current one
+// (those already hold the key, barring divergence that anti-entropy fixes as it always does).
+// The receivers merge (replicaWrite), so sending a record twice, or one they already have, is
+// harmless. Writes that land on the leaving node while it streams are covered the same way as any
+// write to a replica: the other N-1 replicas have it too.
+import { type RangeCursor, type RangeReplica, vnodeRanges, type RangeEntry } from '../antientropy';
+import { assert } from '../errors';
+import { keyToken, type Ring } from '../ring';
+import type { DecommissionSummary } from './types';
+
+export interface HandoffDeps {
+  nodeId: string;
+  replicationFactor: number;
+  /** The ring with this node in it, and the one the others will have once it has left. */
+  current: Ring;
+  without: Ring;
+  local: RangeReplica;
+  /** Another node's replica; throws (RKV_ERR_UNAVAILABLE) when its address is unknown. */
+  remote: (nodeId: string) => RangeReplica;
+}
+
+/** Streams every range this node replicates to its new owners. Throws if a receiver fails. */
+export async function handOffRanges(d: HandoffDeps): Promise<DecommissionSummary> {
+  assert(!d.without.has(d.nodeId), 'the ring to hand over to must not contain the leaving node');
+  const started = Date.now();
+  const ranges = d.current.replicatedRanges(d.nodeId, d.replicationFactor);
+  const sum: DecommissionSummary = { ranges: ranges.length, records: 0, sent: 0, changed: 0, durationMs: 0 };
+  for (const r of ranges) {
+    for (const range of vnodeRanges(r.previous, r.token)) {
+      let after: RangeCursor | null = null;
+      for (;;) {
+        const page = await d.local.scanPage(range, after);
+        const byTarget = new Map<string, RangeEntry[]>();
+        for (const e of page.entries) {
+          const token = keyToken(e.key);
+          const holders = new Set(d.current.preferenceList(token, d.replicationFactor));
+          for (const target of d.without.preferenceList(token, d.replicationFactor)) {
+            if (holders.has(target)) continue;
+            const list = byTarget.get(target) ?? [];
+            list.push(e);
+            byTarget.set(target, list);
+          }
+        }
+        sum.records += page.entries.length;
+        for (const [target, entries] of byTarget) {
+          sum.sent += entries.length;
+          sum.changed += await d.remote(target).apply(entries);
+        }
+        const last = page.entries[page.entries.length - 1];
+        if (!page.more || last === undefined) break;
+        after = { token: keyToken(last.key), key: last.key };
+      }
+    }
+  }
+  sum.durationMs = Date.now() - started;
+  return sum;
+}

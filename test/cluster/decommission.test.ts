@@ -1,0 +1,52 @@
+// A planned leave across real node processes: the leaving node hands its records to the nodes that
+// replicate them without it, then leaves the ring; with hints, read repair and anti-entropy all
+// off, only the hand-over can have put every key on every one of the three nodes that remain.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { TestCluster, waitFor } from '../helpers/cluster';
+
+describe('decommissioning one node of a loaded 4-node cluster', () => {
+  let c: TestCluster;
+  before(async () => {
+    c = await TestCluster.start({ nodes: 4, hintedHandoff: false, readRepairChance: 0, antiEntropyIntervalMs: 0, vnodes: 8 });
+  });
+  after(async () => {
+    await c?.close();
+  });
+
+  test('hands its ranges over, leaves the ring, and the remaining nodes hold every key', async () => {
+    const keys = Array.from({ length: 120 }, (_, i) => `leave-${i}`);
+    for (const [i, k] of keys.entries()) {
+      const put = await c.http(i % 4, 'PUT', k, { body: `v${i}`, consistency: 'ALL' });
+      assert.equal(put.status, 200, JSON.stringify(put.body));
+    }
+    const versionBefore = ((await c.getJson(0, '/api/v1/cluster/status')) as { ring_version: number }).ring_version;
+    const r = await c.post(3, '/api/v1/admin/decommission');
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const b = r.body as { status: string; ranges: number; records: number; sent: number; changed: number };
+    assert.equal(b.status, 'left');
+    // Each key was on 3 of 4 nodes; node-3 held about 3/4 of them and each of those had exactly one
+    // node that lacked it: the one that replaces node-3 in its preference list.
+    assert.ok(b.records >= keys.length / 2 && b.records <= keys.length, `records ${b.records}`);
+    assert.equal(b.sent, b.records, 'one new replica per record');
+    assert.equal(b.changed, b.sent, 'every copy sent was new to its receiver');
+
+    await waitFor('node-3 to be left on nodes 0-2', async () => (await Promise.all([0, 1, 2].map((i) => c.statuses(i)))).every((s) => s['node-3'] === 'left'), 10_000);
+    const status = (await c.getJson(0, '/api/v1/cluster/status')) as { ring_version: number; nodes: Array<{ id: string; tokens: string[] }> };
+    assert.ok(status.ring_version > versionBefore, 'the ring changed');
+    assert.deepEqual(status.nodes.find((n) => n.id === 'node-3')!.tokens, [], 'a left node owns no tokens');
+
+    // With three nodes and N = 3 every node replicates every key, and a ONE read coordinated by a
+    // replica asks only its own copy (read_repair_chance 0).
+    for (const i of [0, 1, 2]) {
+      for (const [k, key] of keys.entries()) {
+        const got = await c.http(i, 'GET', key, { consistency: 'ONE' });
+        assert.equal(got.status, 200, `${key} on node-${i}: ${JSON.stringify(got.body)}`);
+        assert.equal(Buffer.from(String(got.body.value), 'base64').toString(), `v${k}`);
+      }
+    }
+    // A second decommission of the same node is refused; so is leaving a single-member ring.
+    const again = await c.post(3, '/api/v1/admin/decommission');
+    assert.equal(again.status, 400, JSON.stringify(again.body));
+  });
+});
