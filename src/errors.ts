@@ -47,8 +47,10 @@ export function isRingkvError(err: unknown, code?: ErrorCode): err is RingkvErro
 
 /**
  * A programmer error: an invariant the code itself should have kept. Operating errors (bad input,
- * disk damage, peers down) are RingkvErrors instead and never go through here.
+ * disk damage, peers down) are RingkvErrors instead and never go through here. A message that
+ * interpolates values is passed as a function: asserts sit on hot paths (per message, per op, per
+ * varint), and a template literal would build its string on every call, failing or not.
  */
-export function assert(condition: unknown, message: string): asserts condition {
-  if (!condition) throw new Error(`assertion failed: ${message}`);
+export function assert(condition: unknown, message: string | (() => string)): asserts condition {
+  if (!condition) throw new Error(`assertion failed: ${typeof message === 'string' ? message : message()}`);
 }

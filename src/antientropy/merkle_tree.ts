@@ -31,11 +31,11 @@ export interface TreeEntry {
 }
 
 export function assertRange(r: TokenRange): void {
-  assert(r.from >= 0n && r.to < 1n << 64n && r.from <= r.to, `token range [${r.from}, ${r.to}] must be in [0, 2^64) and not wrap`);
+  assert(r.from >= 0n && r.to < 1n << 64n && r.from <= r.to, () => `token range [${r.from}, ${r.to}] must be in [0, 2^64) and not wrap`);
 }
 
 function assertDepth(depth: number): void {
-  assert(Number.isInteger(depth) && depth >= 0 && depth <= merkleDepthMax, `Merkle depth must be 0..${merkleDepthMax}: ${depth}`);
+  assert(Number.isInteger(depth) && depth >= 0 && depth <= merkleDepthMax, () => `Merkle depth must be 0..${merkleDepthMax}: ${depth}`);
 }
 
 /** The leaf a token falls in. */
@@ -51,7 +51,7 @@ export function leafOf(range: TokenRange, depth: number, token: bigint): number 
 export function leafRange(range: TokenRange, depth: number, i: number): TokenRange {
   assertDepth(depth);
   const leaves = 1n << BigInt(depth);
-  assert(Number.isInteger(i) && i >= 0 && BigInt(i) < leaves, `leaf ${i} out of 0..${leaves - 1n}`);
+  assert(Number.isInteger(i) && i >= 0 && BigInt(i) < leaves, () => `leaf ${i} out of 0..${leaves - 1n}`);
   const width = range.to - range.from + 1n;
   // The smallest offset whose leaf is i: ceil(i * width / leaves).
   const start = (n: bigint): bigint => (n * width + leaves - 1n) / leaves;
@@ -97,7 +97,7 @@ export class MerkleTree {
   static fromLeaves(range: TokenRange, depth: number, leaves: BigUint64Array): MerkleTree {
     assertRange(range);
     assertDepth(depth);
-    assert(leaves.length === 1 << depth, `a depth-${depth} tree has ${1 << depth} leaves, not ${leaves.length}`);
+    assert(leaves.length === 1 << depth, () => `a depth-${depth} tree has ${1 << depth} leaves, not ${leaves.length}`);
     return new MerkleTree(range, depth, leaves, false);
   }
 

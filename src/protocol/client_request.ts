@@ -38,15 +38,15 @@ export type DecodedOp = { ok: true; request: ClientRequest } | { ok: false; id: 
 
 /** Encodes one request frame. Asserts the limits a well-behaved client keeps. */
 export function encodeRequestFrame(ops: readonly ClientRequest[]): Uint8Array {
-  assert(ops.length >= 1 && ops.length <= wsOpsPerFrameMax, `a frame carries 1..${wsOpsPerFrameMax} operations, not ${ops.length}`);
+  assert(ops.length >= 1 && ops.length <= wsOpsPerFrameMax, () => `a frame carries 1..${wsOpsPerFrameMax} operations, not ${ops.length}`);
   let size = 64;
   for (const op of ops) size += 64 + op.key.byteLength + (op.value?.byteLength ?? 0) + (op.context?.byteLength ?? 0);
   const b = new Builder(size);
   const offsets: number[] = [];
   for (const op of ops) {
-    assert(Number.isInteger(op.id) && op.id >= 0 && op.id <= 0xffffffff, `request id ${op.id} is not a uint32`);
+    assert(Number.isInteger(op.id) && op.id >= 0 && op.id <= 0xffffffff, () => `request id ${op.id} is not a uint32`);
     for (const s of [op.expectedVersion, op.idempotencyKey]) {
-      assert(s === undefined || Buffer.byteLength(s) <= wireStringBytesMax, `a string field is over ${wireStringBytesMax} bytes`);
+      assert(s === undefined || Buffer.byteLength(s) <= wireStringBytesMax, () => `a string field is over ${wireStringBytesMax} bytes`);
     }
     const key = b.createByteVector(op.key);
     const value = op.value === undefined ? 0 : b.createByteVector(op.value);

@@ -51,9 +51,9 @@ function estimateBytes(r: ClientResult): number {
 }
 
 function addResult(b: Builder, r: ClientResult): number {
-  assert(Number.isInteger(r.id) && r.id >= 0 && r.id <= 0xffffffff, `result id ${r.id} is not a uint32`);
+  assert(Number.isInteger(r.id) && r.id >= 0 && r.id <= 0xffffffff, () => `result id ${r.id} is not a uint32`);
   for (const s of [r.version, r.currentVersion]) {
-    assert(s === undefined || Buffer.byteLength(s) <= wireStringBytesMax, `a version string is over ${wireStringBytesMax} bytes`);
+    assert(s === undefined || Buffer.byteLength(s) <= wireStringBytesMax, () => `a version string is over ${wireStringBytesMax} bytes`);
   }
   const version = r.version === undefined ? 0 : b.createString(r.version);
   const value = r.value === undefined ? 0 : b.createByteVector(r.value);

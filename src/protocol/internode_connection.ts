@@ -75,7 +75,7 @@ export class PeerConnection {
       now: Date.now,
       ...options,
     };
-    assert(this.o.port > 0 && this.o.port < 65536, `peer port ${this.o.port} out of range`);
+    assert(this.o.port > 0 && this.o.port < 65536, () => `peer port ${this.o.port} out of range`);
     assert(this.o.backoffMsMin > 0 && this.o.backoffMsMin <= this.o.backoffMsMax, 'back-off bounds');
     this.address = `${this.o.host}:${this.o.port}`;
     this.backoffMs = this.o.backoffMsMin;

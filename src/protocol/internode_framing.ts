@@ -10,7 +10,7 @@ export const frameHeaderBytes = 4;
 
 /** The bytes to write for one payload: header and payload in one buffer. */
 export function frame(payload: Uint8Array, frameBytesMax = internodeFrameBytesMax): Buffer {
-  assert(payload.byteLength > 0 && payload.byteLength <= frameBytesMax, `frame payload of ${payload.byteLength} bytes outside 1..${frameBytesMax}`);
+  assert(payload.byteLength > 0 && payload.byteLength <= frameBytesMax, () => `frame payload of ${payload.byteLength} bytes outside 1..${frameBytesMax}`);
   const out = Buffer.allocUnsafe(frameHeaderBytes + payload.byteLength);
   out.writeUInt32LE(payload.byteLength, 0);
   out.set(payload, frameHeaderBytes);

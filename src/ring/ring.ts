@@ -34,13 +34,13 @@ export class Ring {
 
   static build(members: readonly RingMember[], version: number): Ring {
     assert(Number.isInteger(version) && version >= 0, 'ring version is a non-negative integer');
-    assert(members.length <= clusterNodesMax, `a ring holds at most ${clusterNodesMax} nodes`);
+    assert(members.length <= clusterNodesMax, () => `a ring holds at most ${clusterNodesMax} nodes`);
     const sorted = [...members].sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
     for (let i = 0; i < sorted.length; i++) {
       const m = sorted[i]!;
       assert(m.nodeId.length > 0, 'node id must not be empty');
-      assert(Number.isInteger(m.vnodes) && m.vnodes >= 1 && m.vnodes <= vnodesPerNodeMax, `vnodes of ${m.nodeId} out of range: ${m.vnodes}`);
-      assert(i === 0 || sorted[i - 1]!.nodeId !== m.nodeId, `node ${m.nodeId} appears twice in the ring`);
+      assert(Number.isInteger(m.vnodes) && m.vnodes >= 1 && m.vnodes <= vnodesPerNodeMax, () => `vnodes of ${m.nodeId} out of range: ${m.vnodes}`);
+      assert(i === 0 || sorted[i - 1]!.nodeId !== m.nodeId, () => `node ${m.nodeId} appears twice in the ring`);
     }
     // Pair every token with its owner, then sort by (token, owner) so that the (astronomically
     // unlikely) equal tokens still order the same way on every node.

@@ -37,8 +37,8 @@ export function tokenToString(token: bigint): string {
 }
 
 export function tokenFromString(text: string): bigint {
-  assert(/^[0-9]{1,20}$/.test(text), `not a decimal token: ${text}`);
+  assert(/^[0-9]{1,20}$/.test(text), () => `not a decimal token: ${text}`);
   const token = BigInt(text);
-  assert(token < tokenSpace, `token out of range: ${text}`);
+  assert(token < tokenSpace, () => `token out of range: ${text}`);
   return token;
 }

@@ -94,7 +94,7 @@ class Writer {
     this.raw(b);
   }
   done(): ArrayBuffer {
-    assert(this.pos === this.bytes.length, `packed ${this.pos} bytes into a buffer of ${this.bytes.length}`);
+    assert(this.pos === this.bytes.length, () => `packed ${this.pos} bytes into a buffer of ${this.bytes.length}`);
     return this.bytes.buffer as ArrayBuffer;
   }
 }

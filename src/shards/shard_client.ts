@@ -289,7 +289,7 @@ export class ShardClient {
       return;
     }
     const f = this.inFlightBatches.get(m.id);
-    assert(f !== undefined, `shard ${this.index}: an answer for batch ${m.id}, which is not in flight`);
+    assert(f !== undefined, () => `shard ${this.index}: an answer for batch ${m.id}, which is not in flight`);
     this.inFlightBatches.delete(m.id);
     this.inFlight--;
     if (m.kind === 'failed') {

@@ -26,7 +26,7 @@ export class BackgroundControl {
   /** A file number no one else has or will get. */
   takeFileNumber(): number {
     const n = Atomics.add(this.words, slotNextFileNumber, 1);
-    assert(n >= 1 && n < fileNumberMax, `file number ${n} out of range`);
+    assert(n >= 1 && n < fileNumberMax, () => `file number ${n} out of range`);
     return n;
   }
 
@@ -37,7 +37,7 @@ export class BackgroundControl {
 
   /** Raises the counter to at least n (open: past every number the manifest or directory shows). */
   raiseFileNumber(n: number): void {
-    assert(Number.isInteger(n) && n >= 1 && n < fileNumberMax, `file number ${n} out of range`);
+    assert(Number.isInteger(n) && n >= 1 && n < fileNumberMax, () => `file number ${n} out of range`);
     for (;;) {
       const cur = Atomics.load(this.words, slotNextFileNumber);
       if (cur >= n || Atomics.compareExchange(this.words, slotNextFileNumber, cur, n) === cur) return;

@@ -144,8 +144,8 @@ export function fromWireError(w: WireError, what: string): RingkvError {
 export function checkTables(tables: readonly TableInfo[], disjoint: boolean): void {
   for (let i = 0; i < tables.length; i++) {
     const t = tables[i]!;
-    assert(Number.isSafeInteger(t.number) && t.number > 0 && t.fileBytes > 0 && t.entryCount > 0, `background table ${t.number} has bad metadata`);
-    assert(Buffer.compare(t.smallest, t.largest) <= 0, `background table ${t.number}: smallest key above largest`);
-    if (disjoint && i > 0) assert(Buffer.compare(tables[i - 1]!.largest, t.smallest) < 0, `background tables ${tables[i - 1]!.number} and ${t.number} overlap`);
+    assert(Number.isSafeInteger(t.number) && t.number > 0 && t.fileBytes > 0 && t.entryCount > 0, () => `background table ${t.number} has bad metadata`);
+    assert(Buffer.compare(t.smallest, t.largest) <= 0, () => `background table ${t.number}: smallest key above largest`);
+    if (disjoint && i > 0) assert(Buffer.compare(tables[i - 1]!.largest, t.smallest) < 0, () => `background tables ${tables[i - 1]!.number} and ${t.number} overlap`);
   }
 }

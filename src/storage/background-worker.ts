@@ -92,7 +92,7 @@ async function drain(): Promise<void> {
 }
 
 port.on('message', (job: BackgroundJob) => {
-  assert(job.kind === 'flush' || job.kind === 'compact', `unknown background job ${(job as { kind?: unknown }).kind}`);
+  assert(job.kind === 'flush' || job.kind === 'compact', () => `unknown background job ${(job as { kind?: unknown }).kind}`);
   if (job.kind === 'flush') flushes.push(job);
   else compactions.push(job);
   void drain();

@@ -42,7 +42,7 @@ export class BackgroundThread {
   run(job: BackgroundJob, transfer: ArrayBuffer[], what: string): Promise<JobDone> {
     if (this.dead !== null) return Promise.reject(this.dead);
     assert(!this.closing, 'background job after close');
-    assert(this.waiting.size < backgroundJobsInFlightMax, `more than ${backgroundJobsInFlightMax} background jobs out`);
+    assert(this.waiting.size < backgroundJobsInFlightMax, () => `more than ${backgroundJobsInFlightMax} background jobs out`);
     const w = (this.worker ??= this.start());
     const id = this.nextId++;
     job.id = id;
@@ -62,7 +62,7 @@ export class BackgroundThread {
 
   private onReply(r: BackgroundReply): void {
     const waiter = this.settle(r.id);
-    assert(waiter !== undefined, `background reply for unknown job ${r.id}`);
+    assert(waiter !== undefined, () => `background reply for unknown job ${r.id}`);
     if (r.kind === 'done') waiter.resolve(r);
     else waiter.reject(fromWireError(r.error, `storage engine ${this.init.dir}: ${waiter.what}`));
   }

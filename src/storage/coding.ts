@@ -4,7 +4,7 @@
 import { assert } from '../errors';
 
 export function putU64(buf: Buffer, offset: number, value: number): void {
-  assert(Number.isSafeInteger(value) && value >= 0, `u64 field out of range: ${value}`);
+  assert(Number.isSafeInteger(value) && value >= 0, () => `u64 field out of range: ${value}`);
   buf.writeUInt32LE(value % 0x1_0000_0000, offset);
   buf.writeUInt32LE(Math.floor(value / 0x1_0000_0000), offset + 4);
 }
@@ -28,7 +28,7 @@ export function varint32Length(value: number): number {
 
 /** Writes value as a LEB128 varint at offset; returns the offset after it. */
 export function putVarint32(buf: Uint8Array, offset: number, value: number): number {
-  assert(Number.isInteger(value) && value >= 0 && value <= 0xffff_ffff, `varint32 out of range: ${value}`);
+  assert(Number.isInteger(value) && value >= 0 && value <= 0xffff_ffff, () => `varint32 out of range: ${value}`);
   while (value >= 0x80) {
     buf[offset++] = (value & 0x7f) | 0x80;
     value >>>= 7;

@@ -288,7 +288,7 @@ export class LsmEngine implements StorageEngine {
     const r = await this.bg.run({ kind: 'flush', id: 0, run }, transfer, `flush of WAL segment ${mem.walNumber}`);
     this.spareRun = r.returned;
     // Both sides of the thread boundary check the run: one table holding every entry, in range.
-    assert(r.tables.length === 1 && r.stats.entriesOut === mem.count, `flush wrote ${r.stats.entriesOut} of ${mem.count} entries`);
+    assert(r.tables.length === 1 && r.stats.entriesOut === mem.count, () => `flush wrote ${r.stats.entriesOut} of ${mem.count} entries`);
     checkTables(r.tables, true);
     return this.fileMetaOf(r.tables[0]!);
   }

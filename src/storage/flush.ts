@@ -32,7 +32,7 @@ export function packMemtable(mem: Memtable, spare: readonly ArrayBuffer[] = []):
     keyBytes += mem.keyOf(n).length;
     valueBytes += mem.payloadOf(n).length;
   }
-  assert(keyBytes < packedBytesMax && valueBytes < packedBytesMax, `memtable of ${valueBytes} bytes too large to pack`);
+  assert(keyBytes < packedBytesMax && valueBytes < packedBytesMax, () => `memtable of ${valueBytes} bytes too large to pack`);
   const keys = reuse(spare[0], keyBytes);
   const values = reuse(spare[1], valueBytes);
   const keyOffsets = new Uint32Array(mem.count + 1);

@@ -233,12 +233,12 @@ export class Memtable {
       c++;
     }
     assert(c === this.count, 'memtable count mismatch');
-    for (let n = 1; n <= this.count; n++) assert(this.lookup(this.sks[n]!) === n, `memtable hash index misses node ${n}`);
+    for (let n = 1; n <= this.count; n++) assert(this.lookup(this.sks[n]!) === n, () => `memtable hash index misses node ${n}`);
     for (let level = 1; level < this.height; level++) {
       let below = this.next[level - 1]!;
       for (let n = this.next[level]!; n !== 0; n = this.next[n * memtableHeightMax + level]!) {
         while (below !== 0 && below !== n) below = this.nextOf(below);
-        assert(below === n, `memtable level ${level} skips a node of level ${level - 1}`);
+        assert(below === n, () => `memtable level ${level} skips a node of level ${level - 1}`);
       }
     }
   }

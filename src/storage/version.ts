@@ -35,7 +35,7 @@ export class Version {
     for (const r of removed) {
       const l = v.levels[r.level]!;
       const i = l.findIndex((f) => f.number === r.number);
-      assert(i >= 0, `removing file ${r.number} not in level ${r.level}`);
+      assert(i >= 0, () => `removing file ${r.number} not in level ${r.level}`);
       l.splice(i, 1);
     }
     for (const a of added) v.levels[a.level]!.push(a.file);
@@ -44,7 +44,7 @@ export class Version {
       const l = v.levels[level]!;
       l.sort((a, b) => a.smallest.compare(b.smallest));
       for (let i = 1; i < l.length; i++) {
-        assert(l[i - 1]!.largest.compare(l[i]!.smallest) < 0, `level ${level} files ${l[i - 1]!.number} and ${l[i]!.number} overlap`);
+        assert(l[i - 1]!.largest.compare(l[i]!.smallest) < 0, () => `level ${level} files ${l[i - 1]!.number} and ${l[i]!.number} overlap`);
       }
     }
     return v;

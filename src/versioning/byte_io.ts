@@ -12,7 +12,7 @@ const utf8Encoder = new TextEncoder();
 
 /** Bytes a varint of `n` takes. */
 export function varintBytes(n: number): number {
-  assert(Number.isSafeInteger(n) && n >= 0, `varint out of range: ${n}`);
+  assert(Number.isSafeInteger(n) && n >= 0, () => `varint out of range: ${n}`);
   let bytes = 1;
   while (n >= 128) {
     n = Math.floor(n / 128);
@@ -40,13 +40,13 @@ export class ByteWriter {
   }
 
   u8(v: number): void {
-    assert(Number.isInteger(v) && v >= 0 && v <= 255, `u8 out of range: ${v}`);
+    assert(Number.isInteger(v) && v >= 0 && v <= 255, () => `u8 out of range: ${v}`);
     this.reserve(1);
     this.buf[this.pos++] = v;
   }
 
   varint(v: number): void {
-    assert(Number.isSafeInteger(v) && v >= 0, `varint out of range: ${v}`);
+    assert(Number.isSafeInteger(v) && v >= 0, () => `varint out of range: ${v}`);
     this.reserve(8);
     while (v >= 128) {
       this.buf[this.pos++] = (v % 128) | 0x80;

@@ -60,7 +60,7 @@ function nodeTable(siblings: readonly StoredSibling[]): string[] {
 
 /** Encodes a set (1..siblingsMax versions, in newest-first order as reconcile leaves them). */
 export function encodeSiblingSet(siblings: readonly StoredSibling[]): SiblingRecord {
-  assert(siblings.length >= 1 && siblings.length <= siblingsMax, `a sibling set holds 1..${siblingsMax} versions`);
+  assert(siblings.length >= 1 && siblings.length <= siblingsMax, () => `a sibling set holds 1..${siblingsMax} versions`);
   const table = nodeTable(siblings);
   assert(table.length <= 255, 'node-id table over 255 ids');
   const index = new Map<string, number>();

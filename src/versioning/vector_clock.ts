@@ -54,7 +54,7 @@ export function counterOf(clock: VectorClock, node: string): number {
 export function assertClock(clock: VectorClock): void {
   for (let i = 0; i < clock.length; i++) {
     const e = clock[i]!;
-    assert(Number.isSafeInteger(e.counter) && e.counter >= 1, `clock counter must be >= 1: ${e.counter}`);
+    assert(Number.isSafeInteger(e.counter) && e.counter >= 1, () => `clock counter must be >= 1: ${e.counter}`);
     assert(Number.isSafeInteger(e.timestampMs) && e.timestampMs >= 0, 'clock timestamp must be a non-negative integer');
     if (i > 0) assert(clock[i - 1]!.node < e.node, 'clock entries must be sorted by node id and unique');
   }
