@@ -24,7 +24,7 @@
 // (read repair), in the background and bounded.
 import * as os from 'node:os';
 import { localRangeReplica, localScanPage } from '../antientropy';
-import { bootstrapSettleMsMax, merkleDepthMax, readRepairsInflightMax, replicaWritesInflightMax, tombstoneGraceMsDefault } from '../constants';
+import { bootstrapSettleMsMax, merkleDepthMax, peerPortOffset, readRepairsInflightMax, replicaWritesInflightMax, tombstoneGraceMsDefault, vnodesPerNodeMax } from '../constants';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import { Membership, type MemberInfo, type MemberStatus } from '../membership';
 import type { InternodeMessage } from '../protocol/internode_codec';
@@ -32,7 +32,7 @@ import { PeerPool } from '../protocol/internode_pool';
 import { InternodeServer } from '../protocol/internode_server';
 import { keyToken, Ring, tokenToString } from '../ring';
 import type { WireRecord, WriteDone } from '../shards/messages';
-import type { StoredSibling } from '../versioning';
+import { isValidNodeId, type StoredSibling } from '../versioning';
 import { AntiEntropyRunner, remoteRangeReplica } from './anti_entropy';
 import { handOffRanges } from './decommission';
 import { type ClusterOptions, validateClusterOptions } from './cluster_options';
@@ -55,6 +55,8 @@ import type {
   NodeStatus,
   PutRequest,
   PutResult,
+  AddNodeRequest,
+  AddNodeResult,
   DecommissionSummary,
   RepairSummary,
 } from './types';
@@ -224,6 +226,30 @@ export class ClusterCoordinator implements Coordinator {
     const sum = await this.antiEntropy.fullPass();
     this.bootstrapState = 2;
     this.o.log(`bootstrap: done in ${sum.durationMs} ms: ${sum.synced} of ${sum.ranges} ranges synced, ${sum.skipped} without a live replica, ${sum.failed} failed; ${sum.pulled} records pulled, ${sum.pushed} pushed`);
+  }
+
+  /** See Coordinator.addNode. */
+  async addNode(req: AddNodeRequest): Promise<AddNodeResult> {
+    this.checkOpen();
+    const bad = (why: string) => new RingkvError(ErrorCode.InvalidArgument, why);
+    if (!isValidNodeId(req.nodeId)) throw bad(`node_id ${JSON.stringify(req.nodeId)} is not a valid node id`);
+    if (req.vnodes !== null && !(Number.isInteger(req.vnodes) && req.vnodes >= 1 && req.vnodes <= vnodesPerNodeMax)) throw bad(`num_vnodes must be an integer 1..${vnodesPerNodeMax}`);
+    const m = /^([^:\s]{1,253}):([0-9]{1,5})(?::([0-9]{1,5}))?$/.exec(req.address);
+    const httpPort = m === null ? NaN : Number(m[2]);
+    const peerPort = m === null ? NaN : m[3] === undefined ? httpPort + peerPortOffset : Number(m[3]);
+    if (m === null || !(httpPort >= 1 && httpPort <= 65535 && peerPort >= 1 && peerPort <= 65535)) throw bad(`address ${JSON.stringify(req.address)} is not host:port or host:port:peerport`);
+    const host = m[1]!;
+    try {
+      await this.membership.introduce({ host, peerPort });
+    } catch (err) {
+      throw new RingkvError(ErrorCode.Unavailable, `no ringkv node answered at ${host}:${peerPort} (peer port): ${err instanceof Error ? err.message : String(err)}`, { details: { needed: 1, answered: 0 } });
+    }
+    const info = this.membership.table.info(req.nodeId);
+    if (info === undefined || info.host !== host || info.httpPort !== httpPort) {
+      throw bad(`the node at ${req.address} is not ${req.nodeId}`);
+    }
+    if (req.vnodes !== null && info.vnodes !== req.vnodes) throw bad(`${req.nodeId} runs with ${info.vnodes} vnodes, not ${req.vnodes} (a node's vnodes are its own --vnodes)`);
+    return { nodeId: info.nodeId, address: `${info.host}:${info.httpPort}`, status: statusToApi[info.status], vnodes: info.vnodes, ringVersion: this.membership.ring.version };
   }
 
   /** See Coordinator.decommission; src/coordinator/decommission.ts does the hand-over. */

@@ -25,6 +25,8 @@ import type {
   GetResult,
   PutRequest,
   PutResult,
+  AddNodeRequest,
+  AddNodeResult,
   DecommissionSummary,
   RepairSummary,
 } from './types';
@@ -156,6 +158,10 @@ class LocalCoordinatorImpl implements LocalCoordinator {
 
   repair(): Promise<RepairSummary> {
     return Promise.reject(new RingkvError(ErrorCode.InvalidArgument, 'a single node has no other replicas to repair against; repair is for cluster nodes'));
+  }
+
+  addNode(_req: AddNodeRequest): Promise<AddNodeResult> {
+    return Promise.reject(new RingkvError(ErrorCode.InvalidArgument, 'a single node takes no members; start the nodes of a cluster with --seeds'));
   }
 
   decommission(): Promise<DecommissionSummary> {

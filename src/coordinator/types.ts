@@ -122,6 +122,23 @@ export interface RepairSummary {
   durationMs: number;
 }
 
+/** POST /api/v1/cluster/nodes: a running node, started with its own --vnodes, to take into the cluster. */
+export interface AddNodeRequest {
+  nodeId: string;
+  /** Its HTTP address, host:port; the peer port is port + 1000 unless given as host:port:peerport. */
+  address: string;
+  /** What the node must be running with; null accepts its own setting. */
+  vnodes: number | null;
+}
+
+export interface AddNodeResult {
+  nodeId: string;
+  address: string;
+  status: NodeStatus;
+  vnodes: number;
+  ringVersion: number;
+}
+
 /** What a decommission handed over before the node left the ring. */
 export interface DecommissionSummary {
   /** Vnode ranges this node replicated. */
@@ -149,6 +166,12 @@ export interface Coordinator {
    * is stopped. RKV_ERR_INVALID_ARGUMENT on a single node or the last node of a cluster.
    */
   decommission(): Promise<DecommissionSummary>;
+  /**
+   * Takes a running node into the cluster by address (it must have been started in cluster mode):
+   * one gossip exchange with it, then the node must be the one named, with the vnodes given.
+   * RKV_ERR_INVALID_ARGUMENT on a mismatch or a single node, RKV_ERR_UNAVAILABLE when it does not answer.
+   */
+  addNode(req: AddNodeRequest): Promise<AddNodeResult>;
   stats(): Promise<CoordinatorStats>;
   /** Finishes in-flight requests, syncs WALs, stops workers. */
   close(): Promise<void>;

@@ -153,6 +153,21 @@ export class Membership {
     if (dead.length > 0 && this.o.random() < dead.length / (live.length + 1)) this.exchange(this.pick(dead));
   }
 
+  /**
+   * One exchange with `to`, awaited (an operator adding a node by address): both tables merge, so
+   * the node there joins our membership and we join its; gossip spreads the rest. Rejects when
+   * `to` does not answer.
+   */
+  async introduce(to: PeerAddress): Promise<void> {
+    this.counters.gossipExchanges++;
+    try {
+      this.mergeRemote(await this.o.network.exchange(to, this.table.digest()));
+    } catch (err) {
+      this.counters.gossipExchangeFailures++;
+      throw err;
+    }
+  }
+
   /** The receiving side of an exchange: merge the sender's digest, answer with ours. */
   handleGossip(remote: readonly MemberInfo[]): MemberInfo[] {
     this.mergeRemote(remote);

@@ -6,7 +6,7 @@
 // header is read synchronously up front; onAborted is attached before any await; after an await,
 // writes happen inside res.cork; after abort the response is never touched again.
 import { performance } from 'node:perf_hooks';
-import type { ConsistencyLevel } from '../coordinator/types';
+import type { AddNodeRequest, ConsistencyLevel } from '../coordinator/types';
 import { ErrorCode, isRingkvError, RingkvError } from '../errors';
 import { errorReply, httpStatusLine } from './error_map';
 import { deleteBody, errorBody, getBody, notFoundBody, putBody } from './http_json';
@@ -233,11 +233,62 @@ function handleKey(ctx: ServerContext, res: HttpResponse, req: HttpRequest, op: 
   });
 }
 
-function handleAsync(ctx: ServerContext, res: HttpResponse, work: () => Promise<{ status: number; body: string; type?: string }>): void {
+/** The largest body POST /api/v1/cluster/nodes reads: three short fields. */
+const addNodeBodyBytesMax = 4096;
+
+/** Parses {"node_id", "address", "num_vnodes"?} (design.md §5); a RingkvError (400) when it is not that. */
+export function parseAddNodeBody(body: Uint8Array): AddNodeRequest {
+  const bad = (why: string) => new RingkvError(ErrorCode.InvalidArgument, why);
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(body).toString('utf8'));
+  } catch {
+    throw bad('the body is not JSON; expected {"node_id": "...", "address": "host:port", "num_vnodes": N}');
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad('the body must be a JSON object');
+  const o = v as Record<string, unknown>;
+  if (typeof o.node_id !== 'string') throw bad('node_id must be a string');
+  if (typeof o.address !== 'string') throw bad('address must be a string, host:port');
+  if (o.num_vnodes !== undefined && typeof o.num_vnodes !== 'number') throw bad('num_vnodes must be a number');
+  return { nodeId: o.node_id, address: o.address, vnodes: typeof o.num_vnodes === 'number' ? o.num_vnodes : null };
+}
+
+function handleAddNode(ctx: ServerContext, res: HttpResponse): void {
   const reply = new Reply(res);
   res.onAborted(() => {
     reply.aborted = true;
   });
+  readBody(res, reply, addNodeBodyBytesMax, (body, close) => {
+    if (body === null) {
+      reply.sendError(new RingkvError(ErrorCode.InvalidArgument, `the body is over ${addNodeBodyBytesMax} bytes`), close);
+      return;
+    }
+    let req: AddNodeRequest;
+    try {
+      req = parseAddNodeBody(body);
+    } catch (err) {
+      reply.sendError(err);
+      return;
+    }
+    handleAsyncOn(ctx, res, reply, async () => {
+      const r = await ctx.coordinator.addNode(req);
+      return { status: 200, body: JSON.stringify({ node_id: r.nodeId, address: r.address, status: r.status, num_vnodes: r.vnodes, ring_version: r.ringVersion }) };
+    });
+  });
+}
+
+type AsyncAnswer = { status: number; body: string; type?: string };
+
+function handleAsync(ctx: ServerContext, res: HttpResponse, work: () => Promise<AsyncAnswer>): void {
+  const reply = new Reply(res);
+  res.onAborted(() => {
+    reply.aborted = true;
+  });
+  handleAsyncOn(ctx, res, reply, work);
+}
+
+/** Runs `work` and answers with its result or its error, on a reply whose onAborted is set. */
+function handleAsyncOn(ctx: ServerContext, res: HttpResponse, reply: Reply, work: () => Promise<AsyncAnswer>): void {
   ctx.state.httpInflight++;
   work()
     .then(
@@ -293,6 +344,9 @@ export function attachHttpApi(app: TemplatedApp, ctx: ServerContext): void {
           const s = await ctx.coordinator.repair();
           return { status: 200, body: JSON.stringify({ ranges: s.ranges, synced: s.synced, skipped: s.skipped, failed: s.failed, pulled: s.pulled, pushed: s.pushed, duration_ms: s.durationMs }) };
         });
+        return;
+      case 'add_node':
+        handleAddNode(ctx, res);
         return;
       case 'decommission':
         handleAsync(ctx, res, async () => {

@@ -14,6 +14,7 @@ export type Route =
   | { kind: 'cluster_status' }
   | { kind: 'repair' }
   | { kind: 'decommission' }
+  | { kind: 'add_node' }
   | { kind: 'not_found' }
   | { kind: 'method_not_allowed'; allow: string };
 
@@ -34,6 +35,7 @@ export function route(method: string, path: string): Route {
     '/metrics': { kind: 'metrics' },
     '/api/v1/cluster/status': { kind: 'cluster_status' },
   };
+  if (path === '/api/v1/cluster/nodes') return method === 'post' ? { kind: 'add_node' } : { kind: 'method_not_allowed', allow: 'POST' };
   if (path === '/api/v1/admin/repair') return method === 'post' ? { kind: 'repair' } : { kind: 'method_not_allowed', allow: 'POST' };
   if (path === '/api/v1/admin/decommission') return method === 'post' ? { kind: 'decommission' } : { kind: 'method_not_allowed', allow: 'POST' };
   const r = fixed[path];

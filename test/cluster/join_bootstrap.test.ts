@@ -1,7 +1,8 @@
 // A node that joins a running cluster with an empty data dir streams the ranges it now replicates
 // from the nodes that hold them (bootstrap, a full anti-entropy pass), with periodic anti-entropy,
-// hints and read repair all off, so nothing else could have brought it the data. And an operator's
-// POST /api/v1/admin/repair runs such a pass on demand and reports it.
+// hints and read repair all off, so nothing else could have brought it the data. An operator's
+// POST /api/v1/admin/repair runs such a pass on demand and reports it, and POST
+// /api/v1/cluster/nodes (design.md §5) takes in a running node that knows nobody.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestCluster, waitFor } from '../helpers/cluster';
@@ -47,5 +48,29 @@ describe('a fourth node joining a loaded 3-node cluster', () => {
     assert.equal(b.failed, 0);
     assert.equal(b.pulled + b.pushed, 0, 'the cluster was already in sync');
     assert.ok(Number.isInteger(b.duration_ms) && b.duration_ms >= 0);
+  });
+
+  test('POST /api/v1/cluster/nodes takes a running node in by address; bad requests are 400, nobody there is 503', async () => {
+    const k = await c.addNode({ alone: true });
+    const n = c.nodes[k]!;
+    const body = (o: unknown) => JSON.stringify(o);
+    // Refusals first, while the new node is still on its own.
+    assert.equal((await c.post(0, '/api/v1/cluster/nodes', 'not json')).status, 400);
+    assert.equal((await c.post(0, '/api/v1/cluster/nodes', body({ node_id: n.id }))).status, 400, 'no address');
+    const wrongId = await c.post(0, '/api/v1/cluster/nodes', body({ node_id: 'someone-else', address: `127.0.0.1:${n.port}:${n.peerPort}` }));
+    assert.equal(wrongId.status, 400, JSON.stringify(wrongId.body));
+    const wrongVnodes = await c.post(0, '/api/v1/cluster/nodes', body({ node_id: n.id, address: `127.0.0.1:${n.port}:${n.peerPort}`, num_vnodes: 9 }));
+    assert.equal(wrongVnodes.status, 400, JSON.stringify(wrongVnodes.body));
+    const nobody = await c.post(0, '/api/v1/cluster/nodes', body({ node_id: n.id, address: '127.0.0.1:1:2' }));
+    assert.equal(nobody.status, 503, JSON.stringify(nobody.body));
+
+    const added = await c.post(0, '/api/v1/cluster/nodes', body({ node_id: n.id, address: `127.0.0.1:${n.port}:${n.peerPort}`, num_vnodes: 8 }));
+    assert.equal(added.status, 200, JSON.stringify(added.body));
+    assert.equal(added.body.node_id, n.id);
+    assert.equal(added.body.status, 'healthy');
+    await c.waitConverged(20_000);
+    // It came in empty with --bootstrap on: once in the ring it streams its ranges.
+    await waitFor(`${n.id} to finish its bootstrap`, async () => (await c.metric(k, 'ringkv_bootstrap_state')) === 2, 30_000);
+    assert.ok((await c.metric(k, 'ringkv_anti_entropy_pulled')) > 0);
   });
 });

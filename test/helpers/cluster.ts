@@ -38,6 +38,8 @@ export interface TestNode {
   log: string[];
   /** Started with --bootstrap on (nodes added after the cluster formed). */
   bootstrap: boolean;
+  /** Started with itself as its only seed: it knows nobody until someone contacts it. */
+  alone: boolean;
 }
 
 export interface HttpAnswer {
@@ -93,7 +95,7 @@ export class TestCluster {
     const c = new TestCluster(spec);
     try {
       for (let i = 0; i < spec.nodes; i++) {
-        c.nodes.push({ id: `node-${i}`, port: await freePort(), peerPort: await freePort(), dataDir: path.join(c.tmp, `node-${i}`), proc: undefined, stopped: false, log: [], bootstrap: false });
+        c.nodes.push({ id: `node-${i}`, port: await freePort(), peerPort: await freePort(), dataDir: path.join(c.tmp, `node-${i}`), proc: undefined, stopped: false, log: [], bootstrap: false, alone: false });
       }
       await Promise.all(c.nodes.map((_, i) => c.spawn(i)));
       await c.waitConverged(20_000);
@@ -107,7 +109,7 @@ export class TestCluster {
   /** Starts node i (again) and resolves once it prints its listening line. */
   async spawn(i: number): Promise<void> {
     const n = this.nodes[i]!;
-    const seed = this.nodes[0]!;
+    const seed = n.alone ? n : this.nodes[0]!;
     const s = this.spec;
     const args = [
       bin, 'start',
@@ -220,17 +222,20 @@ export class TestCluster {
     return waitFor(`${id} ${status} on nodes ${observers.join(',')}`, async () => (await Promise.all(observers.map((o) => this.statuses(o)))).every((s) => s[id] === status), timeoutMs);
   }
 
-  /** Starts one more node (a new, empty data dir) that joins through node-0; returns its index. */
-  async addNode(): Promise<number> {
+  /**
+   * Starts one more node (a new, empty data dir) that joins through node-0, or, `alone`, that
+   * knows nobody (for POST /api/v1/cluster/nodes); returns its index.
+   */
+  async addNode(opts: { alone?: boolean } = {}): Promise<number> {
     const i = this.nodes.length;
-    this.nodes.push({ id: `node-${i}`, port: await freePort(), peerPort: await freePort(), dataDir: path.join(this.tmp, `node-${i}`), proc: undefined, stopped: false, log: [], bootstrap: true });
+    this.nodes.push({ id: `node-${i}`, port: await freePort(), peerPort: await freePort(), dataDir: path.join(this.tmp, `node-${i}`), proc: undefined, stopped: false, log: [], bootstrap: true, alone: opts.alone ?? false });
     await this.spawn(i);
     return i;
   }
 
-  /** POSTs to node i with no body; the JSON answer and its status. */
-  async post(i: number, urlPath: string, timeoutMs = 30_000): Promise<HttpAnswer> {
-    const res = await fetch(`http://127.0.0.1:${this.nodes[i]!.port}${urlPath}`, { method: 'POST', signal: AbortSignal.timeout(timeoutMs) });
+  /** POSTs to node i (with `body` as is, if given); the JSON answer and its status. */
+  async post(i: number, urlPath: string, body?: string, timeoutMs = 30_000): Promise<HttpAnswer> {
+    const res = await fetch(`http://127.0.0.1:${this.nodes[i]!.port}${urlPath}`, { method: 'POST', ...(body !== undefined && { body }), signal: AbortSignal.timeout(timeoutMs) });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   }
 

@@ -27,6 +27,8 @@ test('routes: key ops, fixed endpoints, 404 and 405', () => {
   assert.equal(route('post', '/api/v1/admin/repair').kind, 'repair');
   assert.deepEqual(route('get', '/api/v1/admin/repair'), { kind: 'method_not_allowed', allow: 'POST' });
   assert.equal(route('post', '/api/v1/admin/decommission').kind, 'decommission');
+  assert.equal(route('post', '/api/v1/cluster/nodes').kind, 'add_node');
+  assert.deepEqual(route('get', '/api/v1/cluster/nodes'), { kind: 'method_not_allowed', allow: 'POST' });
   assert.equal(route('put', '/api/v1/admin/decommission').kind, 'method_not_allowed');
   assert.equal(route('get', '/api/v1/cluster/status').kind, 'cluster_status');
   assert.equal(route('put', '/health').kind, 'method_not_allowed');

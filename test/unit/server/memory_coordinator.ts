@@ -11,6 +11,8 @@ import type {
   GetResult,
   PutRequest,
   PutResult,
+  AddNodeRequest,
+  AddNodeResult,
   DecommissionSummary,
   RepairSummary,
 } from '../../../src/coordinator/types';
@@ -93,6 +95,10 @@ export class MemoryCoordinator implements Coordinator {
 
   repair(): Promise<RepairSummary> {
     return Promise.reject(new RingkvError(ErrorCode.InvalidArgument, 'no replicas here'));
+  }
+
+  addNode(_req: AddNodeRequest): Promise<AddNodeResult> {
+    return Promise.reject(new RingkvError(ErrorCode.InvalidArgument, 'no cluster here'));
   }
 
   decommission(): Promise<DecommissionSummary> {
