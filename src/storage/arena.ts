@@ -49,17 +49,23 @@ export class Arena {
   private current: ArrayBuffer | null = null;
   private used = 0;
   private released = false;
+  /** Memory this arena holds: its chunks, whole, and the records too large for a chunk. */
+  bytes = 0;
 
   constructor(private readonly pool: ArenaPool) {}
 
   /** n bytes of uninitialized memory that stay valid until release(). */
   alloc(n: number): Buffer {
     assert(!this.released, 'alloc from a released arena');
-    if (n > this.pool.chunkBytes / 4) return Buffer.allocUnsafeSlow(n);
+    if (n > this.pool.chunkBytes / 4) {
+      this.bytes += n;
+      return Buffer.allocUnsafeSlow(n);
+    }
     if (this.current === null || this.used + n > this.pool.chunkBytes) {
       this.current = this.pool.take();
       this.chunks.push(this.current);
       this.used = 0;
+      this.bytes += this.pool.chunkBytes;
     }
     const b = Buffer.from(this.current, this.used, n);
     this.used += n;

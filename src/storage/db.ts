@@ -330,8 +330,9 @@ export class LsmEngine implements StorageEngine {
     const sks = items.length === 1 ? [sortKeyOf(items[0]!.key)] : sortKeysOf(items.map((it) => it.key));
     for (let i = 0; i < items.length; i++) this.mem.put(sks[i]!, items[i]!.payload);
     this.entriesWritten += items.length;
-    // Overwrites of the same keys do not grow the memtable but do grow the WAL: cap both.
-    if (this.mem.bytes >= this.memLimit || this.wal.bytes >= walSegmentBytesMax) this.switchMemtable();
+    // Overwrites do not grow the live entries but do grow the arena and the WAL: heldBytes counts
+    // the arena; the WAL has its own cap for memtables without one.
+    if (this.mem.heldBytes >= this.memLimit || this.wal.bytes >= walSegmentBytesMax) this.switchMemtable();
     return this.syncMode === 'none' ? durable.then(() => this.settleSoon(undefined)) : durable;
   }
 
@@ -633,8 +634,8 @@ export class LsmEngine implements StorageEngine {
   // ---------------------------------------------------------------- stats and close
 
   stats(): StorageStats {
-    let memBytes = this.mem.bytes;
-    for (const m of this.imms) memBytes += m.bytes;
+    let memBytes = this.mem.heldBytes;
+    for (const m of this.imms) memBytes += m.heldBytes;
     let tableBytes = 0;
     for (const f of this.version.allFiles()) tableBytes += f.fileBytes;
     let walBytes = this.wal.bytes;

@@ -17,8 +17,11 @@
 // share low token bits (the token function is public) do not pile into one probe run. A get is
 // then one or two cache misses instead of a skip-list walk; only the insert of a new key walks it.
 //
-// Byte accounting counts key, payload and a fixed per-node overhead; the engine switches to a new
-// memtable when `bytes` passes its limit. Iteration is safe while inserts happen between steps:
+// Byte accounting counts key, payload and a fixed per-node overhead (`bytes`, what the table holds
+// live); the engine switches to a new memtable when `heldBytes` passes its limit: the larger of that
+// and the arena, which also keeps every overwritten record until the memtable is dropped (as
+// LevelDB's ApproximateMemoryUsage counts its arena). Without that, overwriting a few hot keys
+// grew one memtable's arena to the WAL segment cap (256 MiB) under a 64 MiB limit. Iteration is safe while inserts happen between steps:
 // a cursor holds a node index, and nodes are never removed or renumbered.
 import { assert } from '../errors';
 import type { Arena } from './arena';
@@ -58,6 +61,11 @@ export class Memtable {
   constructor(walNumber: number, arena: Arena | null = null) {
     this.walNumber = walNumber;
     this.arena = arena;
+  }
+
+  /** Memory the memtable keeps: its live entries, or its arena when overwrites made that larger. */
+  get heldBytes(): number {
+    return Math.max(this.bytes, this.arena?.bytes ?? 0);
   }
 
   /** Marks the memtable dropped; recycles its arena now or when the last scan lets go of it. */

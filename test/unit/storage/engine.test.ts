@@ -130,3 +130,28 @@ test('operations after close fail with RKV_ERR_CLOSED', async () => {
     removeDir(dir);
   }
 });
+
+test('overwriting one key over and over switches memtables by the memory its arena holds', async () => {
+  // Proves the memtable limit bounds memory, not just live entries: every overwritten record stays
+  // in the arena until the memtable is dropped (LevelDB counts its arena the same way).
+  const dir = tempDir('overwrite');
+  const limit = 256 * 1024;
+  const db = await openStorage({ dir, syncMode: 'none', memtableBytes: limit, autoCompaction: false });
+  try {
+    const value = 'x'.repeat(1000);
+    let held = 0;
+    for (let i = 0; i < 2000; i++) {
+      await db.write([put('hot', `${i}:${value}`)]);
+      held = Math.max(held, db.stats().memtableBytes);
+    }
+    const s = db.stats();
+    // About 2 MB written into a 256 KiB budget: several memtables were written out.
+    assert.ok(s.flushes >= 4, `flushes ${s.flushes}`);
+    assert.ok(held <= 2 * limit + 64 * 1024, `memtables held ${held} bytes under a ${limit}-byte limit`);
+    const got = await db.get(Buffer.from('hot'));
+    assert.ok(got !== null && Buffer.from(got.value).toString().startsWith('1999:'));
+  } finally {
+    await db.close();
+    removeDir(dir);
+  }
+});
