@@ -97,6 +97,8 @@ export class LsmEngine implements StorageEngine {
   private readonly tableCache: TableCache;
   /** Arena chunks of flushed memtables, for the next ones (one memtable's worth kept). */
   private readonly arenaPool: ArenaPool;
+  /** Deletions of obsolete files still running (removeFile). */
+  private readonly removing = new Set<Promise<void>>();
   /** The packed-run buffers of the last flush, moved back by the background thread for reuse. */
   private spareRun: ArrayBuffer[] = [];
 
@@ -444,7 +446,21 @@ export class LsmEngine implements StorageEngine {
     assert(popped === imm, 'immutable memtables flushed out of order');
     imm.retire();
     this.flushes++;
-    if (imm.walNumber < nextLog) fs.rmSync(walPath(this.dir, imm.walNumber), { force: true });
+    if (imm.walNumber < nextLog) this.removeFile(walPath(this.dir, imm.walNumber));
+  }
+
+  /**
+   * Deletes an obsolete file off this thread: unlinking a large WAL segment or table can take tens
+   * of milliseconds, and this thread serves the shard's requests. File numbers are never reused, so
+   * nothing can recreate the name meanwhile, and open() removes whatever a crash leaves behind.
+   * flush(), compact() and close() wait for the deletions they caused.
+   */
+  private removeFile(file: string): void {
+    const done: Promise<void> = fs.promises
+      .rm(file, { force: true })
+      .catch(() => undefined)
+      .finally(() => this.removing.delete(done));
+    this.removing.add(done);
   }
 
   /** The job for compaction c: its inputs as merge children, newest first, and the ranges below. */
@@ -502,12 +518,13 @@ export class LsmEngine implements StorageEngine {
   private deleteTable(f: FileMeta): void {
     this.tableCache.evict(f.number);
     this.blockCache.evictFile(f.number);
-    fs.rmSync(tablePath(this.dir, f.number), { force: true });
+    this.removeFile(tablePath(this.dir, f.number));
   }
 
   /** Waits until neither lane has work out (new work may be started meanwhile; waits for it too). */
   private async waitIdle(): Promise<void> {
     while (this.flushing !== null || this.compacting !== null) await Promise.all([this.flushing, this.compacting]);
+    await Promise.all(this.removing);
     if (this.bgError) throw this.bgError;
   }
 
@@ -520,6 +537,7 @@ export class LsmEngine implements StorageEngine {
       assert(this.flushing !== null, 'a flush is running while immutable memtables wait');
       await this.flushing;
     }
+    await Promise.all(this.removing);
     if (this.bgError) throw this.bgError;
   }
 
@@ -678,6 +696,7 @@ export class LsmEngine implements StorageEngine {
     await this.wal.close();
     await Promise.all(this.walClosing);
     await this.bg.close();
+    await Promise.all(this.removing);
     this.tableCache.closeAll();
     this.closed = true;
   }
