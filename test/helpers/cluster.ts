@@ -5,7 +5,7 @@
 // every child and removes the temp dirs; tests call it in `after`, so nothing outlives a run.
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
+import { freePort } from './ports';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -47,16 +47,6 @@ export interface HttpAnswer {
   body: Record<string, unknown>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
