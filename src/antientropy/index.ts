@@ -6,6 +6,7 @@ export {
   joinLeaves,
   localRangeReplica,
   localScanPage,
+  scanPages,
   syncRange,
   type RangeCursor,
   type RangeEntry,

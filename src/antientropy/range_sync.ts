@@ -124,17 +124,23 @@ function differences(from: Map<string, RangeEntry>, to: Map<string, RangeEntry>)
   return out;
 }
 
-async function scanAll(replica: RangeReplica, range: TokenRange): Promise<Map<string, RangeEntry>> {
-  const out = new Map<string, RangeEntry>();
+/** A replica's entries in `range`, a page at a time, in (token, key) order. */
+export async function* scanPages(replica: RangeReplica, range: TokenRange): AsyncGenerator<RangeEntry[]> {
   let after: RangeCursor | null = null;
   for (;;) {
     const page = await replica.scanPage(range, after);
-    for (const e of page.entries) out.set(keyString(e.key), e);
-    if (!page.more) return out;
+    yield page.entries;
+    if (!page.more) return;
     const last = page.entries[page.entries.length - 1];
     if (last === undefined) throw new RingkvError(ErrorCode.MalformedFrame, `replica ${replica.nodeId} sent an empty page that says more follows`);
     after = { token: keyToken(last.key), key: last.key };
   }
+}
+
+async function scanAll(replica: RangeReplica, range: TokenRange): Promise<Map<string, RangeEntry>> {
+  const out = new Map<string, RangeEntry>();
+  for await (const entries of scanPages(replica, range)) for (const e of entries) out.set(keyString(e.key), e);
+  return out;
 }
 
 /** What a replica's local side needs: the ShardRouter's range operations. */

@@ -11,7 +11,7 @@ import { deadAfterMsDefault, gossipIntervalMsDefault, nodeRuntimeFlags, peerPort
 import type { ClusterNodeConfig } from '../coordinator/cluster_factory';
 import { clusterDefaults } from '../coordinator/cluster_options';
 import { isRingkvError } from '../errors';
-import type { PeerAddress } from '../membership';
+import { parseNodeAddress, type PeerAddress } from '../membership';
 import { type CliCommand, parseIntOption, usageError } from './command';
 
 /** parseArgs definitions of the cluster flags `ringkv start` accepts. */
@@ -57,12 +57,9 @@ type FlagValues = Partial<Record<keyof typeof clusterStartFlags, string>>;
 export function parseSeeds(text: string): PeerAddress[] {
   const out: PeerAddress[] = [];
   for (const part of text.split(',').map((s) => s.trim()).filter((s) => s.length > 0)) {
-    const m = /^([^:\s]+):([0-9]+)(?::([0-9]+))?$/.exec(part);
-    if (m === null) throw usageError(`--seeds: "${part}" is not host:port or host:port:peerport`);
-    const port = parseIntOption('--seeds port', m[2]!, 1, 65535);
-    const peerPort = m[3] === undefined ? port + peerPortOffset : parseIntOption('--seeds peer port', m[3], 1, 65535);
-    if (peerPort > 65535) throw usageError(`--seeds: ${part} implies peer port ${peerPort}, over 65535; write host:port:peerport`);
-    out.push({ host: m[1]!, peerPort });
+    const a = parseNodeAddress(part);
+    if (typeof a === 'string') throw usageError(`--seeds: ${a}`);
+    out.push({ host: a.host, peerPort: a.peerPort });
   }
   if (out.length === 0) throw usageError('--seeds names no seed');
   return out;

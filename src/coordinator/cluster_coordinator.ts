@@ -24,9 +24,9 @@
 // (read repair), in the background and bounded.
 import * as os from 'node:os';
 import { localRangeReplica, localScanPage } from '../antientropy';
-import { bootstrapSettleMsMax, merkleDepthMax, peerPortOffset, readRepairsInflightMax, replicaWritesInflightMax, tombstoneGraceMsDefault, vnodesPerNodeMax } from '../constants';
+import { bootstrapSettleMsMax, merkleDepthMax, readRepairsInflightMax, replicaWritesInflightMax, tombstoneGraceMsDefault, vnodesPerNodeMax } from '../constants';
 import { assert, ErrorCode, RingkvError } from '../errors';
-import { Membership, type MemberInfo, type MemberStatus } from '../membership';
+import { Membership, parseNodeAddress, type MemberInfo, type MemberStatus } from '../membership';
 import type { InternodeMessage } from '../protocol/internode_codec';
 import { PeerPool } from '../protocol/internode_pool';
 import { InternodeServer } from '../protocol/internode_server';
@@ -234,11 +234,9 @@ export class ClusterCoordinator implements Coordinator {
     const bad = (why: string) => new RingkvError(ErrorCode.InvalidArgument, why);
     if (!isValidNodeId(req.nodeId)) throw bad(`node_id ${JSON.stringify(req.nodeId)} is not a valid node id`);
     if (req.vnodes !== null && !(Number.isInteger(req.vnodes) && req.vnodes >= 1 && req.vnodes <= vnodesPerNodeMax)) throw bad(`num_vnodes must be an integer 1..${vnodesPerNodeMax}`);
-    const m = /^([^:\s]{1,253}):([0-9]{1,5})(?::([0-9]{1,5}))?$/.exec(req.address);
-    const httpPort = m === null ? NaN : Number(m[2]);
-    const peerPort = m === null ? NaN : m[3] === undefined ? httpPort + peerPortOffset : Number(m[3]);
-    if (m === null || !(httpPort >= 1 && httpPort <= 65535 && peerPort >= 1 && peerPort <= 65535)) throw bad(`address ${JSON.stringify(req.address)} is not host:port or host:port:peerport`);
-    const host = m[1]!;
+    const a = parseNodeAddress(req.address);
+    if (typeof a === 'string') throw bad(`address: ${a}`);
+    const { host, httpPort, peerPort } = a;
     try {
       await this.membership.introduce({ host, peerPort });
     } catch (err) {

@@ -1,15 +1,17 @@
 // Decommission (a planned leave): before a node leaves the ring for good, it hands every record it
 // holds over to the nodes that will replicate it once it is gone, so the replica count of every
 // key is back at N the moment the others drop it from their rings. For each range the node
-// replicates, it pages through its own copy in token order and sends each record to the members
-// of the key's preference list in the ring without it that are not already in the current one
-// (those already hold the key, barring divergence that anti-entropy fixes as it always does).
+// replicates, it pages through its own copy and sends each record to the members of the range's
+// preference list in the ring without it that are not in its current one (those already hold the
+// key, barring divergence that anti-entropy fixes as it always does). Removing a node's tokens only
+// merges ranges, never splits one, so every key of a current range has the same new preference
+// list: the targets are worked out once per range, not per key.
 // The receivers merge (replicaWrite), so sending a record twice, or one they already have, is
 // harmless. Writes that land on the leaving node while it streams are covered the same way as any
 // write to a replica: the other N-1 replicas have it too.
-import { type RangeCursor, type RangeReplica, vnodeRanges, type RangeEntry } from '../antientropy';
+import { type RangeReplica, scanPages, vnodeRanges } from '../antientropy';
 import { assert } from '../errors';
-import { keyToken, type Ring } from '../ring';
+import type { Ring } from '../ring';
 import type { DecommissionSummary } from './types';
 
 export interface HandoffDeps {
@@ -30,29 +32,16 @@ export async function handOffRanges(d: HandoffDeps): Promise<DecommissionSummary
   const ranges = d.current.replicatedRanges(d.nodeId, d.replicationFactor);
   const sum: DecommissionSummary = { ranges: ranges.length, records: 0, sent: 0, changed: 0, durationMs: 0 };
   for (const r of ranges) {
+    const holders = new Set(r.replicas);
+    const targets = d.without.preferenceList(r.token, d.replicationFactor).filter((id) => !holders.has(id));
     for (const range of vnodeRanges(r.previous, r.token)) {
-      let after: RangeCursor | null = null;
-      for (;;) {
-        const page = await d.local.scanPage(range, after);
-        const byTarget = new Map<string, RangeEntry[]>();
-        for (const e of page.entries) {
-          const token = keyToken(e.key);
-          const holders = new Set(d.current.preferenceList(token, d.replicationFactor));
-          for (const target of d.without.preferenceList(token, d.replicationFactor)) {
-            if (holders.has(target)) continue;
-            const list = byTarget.get(target) ?? [];
-            list.push(e);
-            byTarget.set(target, list);
-          }
-        }
-        sum.records += page.entries.length;
-        for (const [target, entries] of byTarget) {
+      for await (const entries of scanPages(d.local, range)) {
+        sum.records += entries.length;
+        if (entries.length === 0) continue;
+        for (const target of targets) {
           sum.sent += entries.length;
           sum.changed += await d.remote(target).apply(entries);
         }
-        const last = page.entries[page.entries.length - 1];
-        if (!page.more || last === undefined) break;
-        after = { token: keyToken(last.key), key: last.key };
       }
     }
   }

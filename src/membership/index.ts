@@ -6,3 +6,4 @@ export { classify } from './failure_detector';
 export type { FailureDetectorOptions } from './failure_detector';
 export type { MemberInfo, MemberStatus, PeerAddress, StatusChange } from './types';
 export { memberStatuses } from './types';
+export { parseNodeAddress, type NodeAddress } from './address';
