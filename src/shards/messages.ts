@@ -147,7 +147,7 @@ export interface ShardStats {
 
 export type ControlTask =
   /** `lane`: where batches come and their answers and durability notices go (see LaneMessage). */
-  | { kind: 'open'; lane?: MessagePort }
+  | { kind: 'open'; lane: MessagePort }
   | { kind: 'scan'; scan: ScanRequest }
   | { kind: 'merkle'; merkle: MerkleRequest }
   | { kind: 'stats' }
@@ -155,19 +155,17 @@ export type ControlTask =
   | { kind: 'compact' }
   | { kind: 'close' };
 
-export type ShardTask = ControlTask;
-
 /**
- * A batch, posted on the lane with its buffer transferred. With `durabilitySeq` the worker answers
- * as soon as the batch is applied (before its WAL sync) and reports the sync's outcome later in a
- * 'durable' message with that sequence number; the main thread holds every write of the batch
- * until then. Without it the answer waits for the sync.
+ * A batch, posted on the lane with its buffer transferred. With `early` the worker answers as soon
+ * as the batch is applied (before its WAL sync) and reports the sync's outcome later in a
+ * 'durable' message with the batch's id; the main thread holds every write of the batch until
+ * then. Without it the answer waits for the sync.
  */
 export interface BatchRequest {
-  /** Unique among the shard's batches in flight; the answer carries it back. */
+  /** Unique among the shard's batches; the answer and the durability notice carry it back. */
   id: number;
   buffer: ArrayBuffer;
-  durabilitySeq?: number;
+  early: boolean;
 }
 
 /** What a worker posts on its lane: a batch's packed results (transferred), or a durability notice. */
@@ -176,7 +174,7 @@ export type LaneMessage =
   /** The batch could not be read at all: every op in it fails with this error. */
   | { kind: 'failed'; id: number; error: WireError }
   /** An early-answered batch's writes are synced (error null) or failed to be; always after its answer. */
-  | { kind: 'durable'; seq: number; error: WireError | null };
+  | { kind: 'durable'; id: number; error: WireError | null };
 
 export type ControlReply<T> = { ok: true; value: T } | { ok: false; error: WireError };
 

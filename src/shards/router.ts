@@ -33,7 +33,7 @@ import { ErrorCode, RingkvError, assert } from '../errors';
 import type { ConflictMode } from '../versioning';
 import { assertNodeId } from '../versioning';
 import type { ScannedEntry } from './batch_codec';
-import type { ApplyDone, GetDone, MerkleLeaves, OpResult, ShardOp, ShardStats, ShardStorageOptions, ShardTask, ShardWorkerData, WireRecord, WriteDone, WriteOp } from './messages';
+import type { ApplyDone, ControlTask, GetDone, MerkleLeaves, OpResult, ShardOp, ShardStats, ShardStorageOptions, ShardWorkerData, WireRecord, WriteDone, WriteOp } from './messages';
 import type { ShardClientHooks, ShardLimits } from './shard_client';
 import { ShardClient, defaultShardLimits, fromWireError } from './shard_client';
 import { ensureLayout, shardDir } from './shard_layout';
@@ -107,7 +107,7 @@ export class ShardRouter {
         tombstoneGraceMs: options.storage?.tombstoneGraceMs ?? tombstoneGraceMsDefault,
         ...(options.storageModule === undefined ? {} : { storageModule: options.storageModule }),
       };
-      const pool = new Piscina<ShardTask, unknown>({
+      const pool = new Piscina<ControlTask, unknown>({
         filename: path.join(__dirname, 'shard_worker.js'),
         name: 'default',
         minThreads: 1,

@@ -13,22 +13,21 @@
 //
 // Batching: up to batchesInFlightMax batches (default shardBatchesInFlightMax = 2) are in flight;
 // while all are, new requests wait in the queue, and when one returns, up to shardBatchOpsMax
-// queued requests (and at most shardBatchBytesMax of payload) leave as ONE task. One thread hop
+// queued requests (and at most shardBatchBytesMax of payload) leave as ONE batch. One thread hop
 // costs ~60-100 µs, so under load many requests share it, and the worker shares one WAL write
 // (and its fsync) among them. A batch leaves at the end of the event-loop turn in which its first
 // request arrived (setImmediate: after the poll phase has handed over every socket and worker
-// message that was ready), so requests that arrive together share one task even when a slot is
-// free, at no cost in latency. Two
-// in flight rather than one keeps the worker busy while a batch waits for its WAL sync and the
-// main thread decodes the previous answer; the worker keeps per-key order across them
-// (ShardCore applies a batch's writes before it awaits their durability).
+// message that was ready), so requests that arrive together share one batch even when a slot is
+// free, at no cost in latency. Two in flight rather than one keeps the worker busy while a batch
+// waits for its WAL sync and the main thread decodes the previous answer; the worker keeps per-key
+// order across them (ShardCore applies a batch's writes before it awaits their durability).
 //
 // Early answers: a write submitted with `onApplied` (the cluster coordinator's own writes) hears
 // its result as soon as the worker has applied it, before the WAL sync, so the record can go to
 // the other replicas while this one syncs; the write's promise still resolves only once it is
-// durable. Such a batch carries a sequence number, and the worker reports its sync later on the
-// lane (after the batch's answer: one port keeps order); the batch's writes wait in `awaiting`
-// until then (and count against the queue bound), its reads are answered at once.
+// durable. Such a batch is marked `early`, and the worker reports its sync later on the lane,
+// under the batch's id (after the batch's answer: one port keeps order); the batch's writes wait
+// in `awaiting` until then (and count against the queue bound), its reads are answered at once.
 //
 // Back-pressure: more than shardQueueOpsMax queued requests is RKV_ERR_BUSY for the newcomer.
 // Timeouts: a request that has not left by its deadline is dropped from the queue; one in flight
@@ -39,7 +38,7 @@ import { shardBatchBytesMax, shardBatchOpsMax, shardBatchesInFlightMax, shardQue
 import { ErrorCode, RingkvError, assert } from '../errors';
 import { decodeResults, decodeScan, encodeRequests, opBytes } from './batch_codec';
 import type { ScannedEntry } from './batch_codec';
-import type { BatchRequest, ControlReply, ControlTask, LaneMessage, OpResult, ScanRequest, ShardOp, ShardTask, WireError, WriteDone } from './messages';
+import type { BatchRequest, ControlReply, ControlTask, LaneMessage, OpResult, ScanRequest, ShardOp, WireError, WriteDone } from './messages';
 
 export interface ShardLimits {
   queueOpsMax: number;
@@ -89,8 +88,8 @@ export interface ShardClientCounters {
 interface InFlightBatch {
   batch: Pending[];
   ops: ShardOp[];
-  /** Set for a batch answered early (see the header). */
-  seq: number | undefined;
+  /** Answered early (see the header). */
+  early: boolean;
 }
 
 export function fromWireError(e: WireError): RingkvError {
@@ -108,10 +107,9 @@ export class ShardClient {
   readonly counters: ShardClientCounters = { batchTasks: 0, opsSent: 0, busyRejections: 0, timeouts: 0, workerRestarts: 0 };
   private idleWaiters: (() => void)[] = [];
   private pumpScheduled = false;
-  /** Early-answered batches waiting for their durability notice, by sequence number. */
+  /** Early-answered batches waiting for their durability notice, by batch id. */
   private readonly awaiting = new Map<number, Pending[]>();
   private awaitingOps = 0;
-  private durabilitySeq = 0;
   /** Where batches go; null until the worker is open (and again while a dead one is replaced). */
   private lane: MessagePort | null = null;
   private nextBatchId = 0;
@@ -121,7 +119,7 @@ export class ShardClient {
 
   constructor(
     readonly index: number,
-    private readonly pool: Piscina<ShardTask, unknown>,
+    private readonly pool: Piscina<ControlTask, unknown>,
     private readonly limits: ShardLimits = defaultShardLimits,
     private readonly hooks: ShardClientHooks = {},
   ) {
@@ -273,10 +271,9 @@ export class ShardClient {
     this.counters.batchTasks++;
     this.counters.opsSent += batch.length;
     const early = batch.some((p) => p.onApplied !== null);
-    const seq = early ? ++this.durabilitySeq : undefined;
     const id = ++this.nextBatchId;
-    this.inFlightBatches.set(id, { batch, ops, seq });
-    const request: BatchRequest = seq === undefined ? { id, buffer } : { id, buffer, durabilitySeq: seq };
+    this.inFlightBatches.set(id, { batch, ops, early });
+    const request: BatchRequest = { id, buffer, early };
     lane.postMessage(request, [buffer]);
     this.hooks.onBatchSent?.(this.index, buffer, batch.length);
   }
@@ -285,7 +282,7 @@ export class ShardClient {
     // A message still queued on the lane of a worker already given up for dead is not ours any more.
     if (lane !== this.lane) return;
     if (m.kind === 'durable') {
-      this.onDurable(m.seq, m.error);
+      this.onDurable(m.id, m.error);
       return;
     }
     const f = this.inFlightBatches.get(m.id);
@@ -300,10 +297,10 @@ export class ShardClient {
     }
     try {
       const results = decodeResults(m.buffer, f.ops);
-      if (f.seq === undefined) {
-        for (let i = 0; i < f.batch.length; i++) this.settle(f.batch[i]!, results[i]!, null);
+      if (f.early) {
+        this.answeredEarly(m.id, f.batch, results);
       } else {
-        this.answeredEarly(f.seq, f.batch, results);
+        for (let i = 0; i < f.batch.length; i++) this.settle(f.batch[i]!, results[i]!, null);
       }
     } catch (err) {
       const e = new RingkvError(ErrorCode.Internal, `shard ${this.index} answer unreadable: ${String(err)}`, { cause: err });
@@ -314,7 +311,7 @@ export class ShardClient {
   }
 
   /** An early answer: reads settle now, writes hear onApplied and wait for the batch's notice. */
-  private answeredEarly(seq: number, batch: Pending[], results: OpResult[]): void {
+  private answeredEarly(id: number, batch: Pending[], results: OpResult[]): void {
     const waiting: Pending[] = [];
     for (let i = 0; i < batch.length; i++) {
       const p = batch[i]!;
@@ -327,15 +324,15 @@ export class ShardClient {
       waiting.push(p);
       if (p.onApplied !== null && p.state !== 'settled' && (r.op === 'put' || r.op === 'delete')) p.onApplied(r);
     }
-    this.awaiting.set(seq, waiting);
+    this.awaiting.set(id, waiting);
     this.awaitingOps += waiting.length;
   }
 
-  private onDurable(seq: number, error: WireError | null): void {
+  private onDurable(id: number, error: WireError | null): void {
     // The notice follows its batch's answer on the lane; none is waiting when that answer was unreadable.
-    const waiting = this.awaiting.get(seq);
+    const waiting = this.awaiting.get(id);
     if (waiting === undefined) return;
-    this.awaiting.delete(seq);
+    this.awaiting.delete(id);
     this.awaitingOps -= waiting.length;
     this.finishDurable(waiting, error);
     this.schedulePump();

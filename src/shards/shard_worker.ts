@@ -12,7 +12,7 @@ import { move } from 'piscina';
 import { ErrorCode, RingkvError } from '../errors';
 import type { StorageEngine, StorageOptions } from '../storage/types';
 import { decodeRequests, encodeResults, encodeScan, encodeScanError } from './batch_codec';
-import type { BatchRequest, ControlReply, LaneMessage, ShardStats, ShardTask, ShardWorkerData } from './messages';
+import type { BatchRequest, ControlReply, ControlTask, LaneMessage, ShardStats, ShardWorkerData } from './messages';
 import { ShardCore, toWireError } from './shard_core';
 
 type OpenStorage = (options: StorageOptions) => Promise<StorageEngine>;
@@ -72,14 +72,13 @@ async function runBatch(port: MessagePort, req: BatchRequest): Promise<void> {
   let out: ArrayBuffer;
   try {
     const c = await getCore();
-    const seq = req.durabilitySeq;
-    if (seq !== undefined) {
+    if (req.early) {
       const { results, durable } = c.applyBatch(ops);
       // Posted before the notice below can be: one port keeps the order the client relies on.
       post(port, { kind: 'answer', id: req.id, buffer: encodeResults(results) });
       durable.then(
-        () => post(port, { kind: 'durable', seq, error: null }),
-        (err: unknown) => post(port, { kind: 'durable', seq, error: toWireError(err) }),
+        () => post(port, { kind: 'durable', id: req.id, error: null }),
+        (err: unknown) => post(port, { kind: 'durable', id: req.id, error: toWireError(err) }),
       );
       return;
     }
@@ -91,7 +90,7 @@ async function runBatch(port: MessagePort, req: BatchRequest): Promise<void> {
   post(port, { kind: 'answer', id: req.id, buffer: out });
 }
 
-export default async function handle(task: ShardTask): Promise<unknown> {
+export default async function handle(task: ControlTask): Promise<unknown> {
   switch (task.kind) {
     case 'scan': {
       try {
@@ -101,14 +100,13 @@ export default async function handle(task: ShardTask): Promise<unknown> {
         return move(encodeScanError(toWireError(err)));
       }
     }
-    case 'open':
-      if (task.lane !== undefined) {
-        const port = task.lane;
-        lane?.close();
-        lane = port;
-        port.on('message', (req: BatchRequest) => void runBatch(port, req));
-      }
+    case 'open': {
+      const port = task.lane;
+      lane?.close();
+      lane = port;
+      port.on('message', (req: BatchRequest) => void runBatch(port, req));
       return control(() => true);
+    }
     case 'stats': {
       const data = workerData as ShardWorkerData;
       return control<ShardStats>((c) => ({
