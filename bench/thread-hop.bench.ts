@@ -4,15 +4,15 @@
 // is measured back to back and paced (a 4 ms gap between round trips, so the threads go idle as
 // they do under light load), 3000 round trips each, rounds interleaved. It is the evidence for
 // the lane in src/shards/shard_client.ts, and for what one hop's tail is on this VM at all.
-//   flock /tmp/ringkv-heavy.lock npm run bench:hop -- [--write] [--rounds 3]
+//   flock /tmp/ringkv-heavy.lock npm run bench:hop -- [--write] [--rounds 3]   (--seconds and --warmup do not apply)
 // --write replaces the section between <!-- thread-hop-bench:start --> and
 // <!-- thread-hop-bench:end --> in BENCHMARKS.md.
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { ShardRouter } from '../src/shards/router';
-import { median, runMain, emitSection } from './comparison';
-import { BenchRun, machineLine, markdownTable, tempDir } from './harness';
+import { emitSection, median, parseBenchArgs, runMain, sectionHead } from './comparison';
+import { BenchRun, markdownTable, tempDir } from './harness';
 
 const roundTrips = 3000;
 const paceGapMs = 4;
@@ -34,9 +34,7 @@ const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.leng
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  const write = argv.includes('--write');
-  const ri = argv.indexOf('--rounds');
-  const rounds = ri >= 0 ? Math.max(1, Math.min(10, Number(argv[ri + 1]) || 3)) : 3;
+  const { rounds, write } = parseBenchArgs(argv, false);
   const run = new BenchRun('ringkv-thread-hop-bench-');
   const data = tempDir('ringkv-thread-hop-data-');
   const bare = new Worker("const { parentPort } = require('node:worker_threads'); parentPort.on('message', (m) => parentPort.postMessage(m));", { eval: true });
@@ -55,7 +53,7 @@ async function main(): Promise<void> {
       process.stderr.write(`round ${round} of ${rounds}\n`);
       for (const paced of [false, true]) {
         for (const [name, hop] of hops) {
-          await measure(hop, false).then(() => undefined, () => undefined); // warm-up of the same length
+          await measure(hop, false); // warm-up of the same length
           const lat = await measure(hop, paced);
           const k = `${name}|${paced ? `paced, ${paceGapMs} ms gaps` : 'back to back'}`;
           const r = results.get(k) ?? { p50: [], p90: [], p99: [], p999: [] };
@@ -70,10 +68,7 @@ async function main(): Promise<void> {
     const f = (x: number): string => x.toFixed(3);
     const rows = [...results.entries()].map(([k, r]) => [...k.split('|'), f(median(r.p50)), f(median(r.p90)), f(median(r.p99)), f(median(r.p999)), r.p99.map(f).join(' / ')]);
     const section = [
-      '## One thread hop (bench/thread-hop.bench.ts)',
-      '',
-      `Command: \`flock /tmp/ringkv-heavy.lock npm run bench:hop --${argv.length > 0 ? ` ${argv.join(' ')}` : ''}\` (\`npm run bench:hop\` is \`node scripts/build.js && node dist/bench/thread-hop.bench.js\`).`,
-      `Date: ${run.date}. Machine: ${run.machineBefore} (before the run); at the end ${machineLine().split('load average (1/5/15 min) ')[1]}.`,
+      ...sectionHead('One thread hop (bench/thread-hop.bench.ts)', 'bench:hop', 'dist/bench/thread-hop.bench.js', argv, run),
       '',
       `Round-trip time of one main-thread -> worker -> main-thread hop, ${roundTrips} round trips per row and round, ${rounds} rounds interleaved, medians over the rounds (ms). Paced rows wait ${paceGapMs} ms between round trips so the threads go idle, as under light load.`,
       '',

@@ -18,11 +18,13 @@
 // then one or two cache misses instead of a skip-list walk; only the insert of a new key walks it.
 //
 // Byte accounting counts key, payload and a fixed per-node overhead (`bytes`, what the table holds
-// live); the engine switches to a new memtable when `heldBytes` passes its limit: the larger of that
-// and the arena, which also keeps every overwritten record until the memtable is dropped (as
+// live); the engine switches to a new memtable when `heldBytes` passes its limit: the larger of
+// that and the arena, which also keeps every overwritten record until the memtable is dropped (as
 // LevelDB's ApproximateMemoryUsage counts its arena). Without that, overwriting a few hot keys
-// grew one memtable's arena to the WAL segment cap (256 MiB) under a 64 MiB limit. Iteration is safe while inserts happen between steps:
-// a cursor holds a node index, and nodes are never removed or renumbered.
+// grew one memtable's arena to the WAL segment cap (256 MiB) under a 64 MiB limit.
+//
+// Iteration is safe while inserts happen between steps: a cursor holds a node index, and nodes
+// are never removed or renumbered.
 import { assert } from '../errors';
 import type { Arena } from './arena';
 
