@@ -329,7 +329,7 @@ export class LsmEngine implements StorageEngine {
     const mem = this.mem;
     const record = encodeBatchRecord(batch, items, (bytes) => mem.arena!.alloc(bytes));
     const durable = this.wal.append(record);
-    const sks = items.length === 1 ? [sortKeyOf(items[0]!.key)] : sortKeysOf(items.map((it) => it.key));
+    const sks = sortKeysOf(items.map((it) => it.key));
     for (let i = 0; i < items.length; i++) this.mem.put(sks[i]!, items[i]!.payload);
     this.entriesWritten += items.length;
     // Overwrites do not grow the live entries but do grow the arena and the WAL: heldBytes counts

@@ -28,6 +28,8 @@ const lowHalfFirst = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
  * crossing and no BigInt per key). The sort keys share one allocation.
  */
 export function sortKeysOf(keys: readonly Uint8Array[]): Buffer[] {
+  // One key (most writes): the single-key hash is cheaper than packing a batch for the addon.
+  if (keys.length === 1) return [sortKeyOf(keys[0]!)];
   const tokens = keyTokens(keys);
   const halves = new Uint32Array(tokens.buffer, tokens.byteOffset, tokens.length * 2);
   const hi = lowHalfFirst ? 1 : 0;
