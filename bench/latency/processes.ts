@@ -145,7 +145,8 @@ export async function startRingkvCluster(n: number, opts: Omit<RingkvNodeOptions
   try {
     for (let i = 0; i < n; i++) {
       nodes.push(
-        await startRingkvNode({ ...opts, port: ports[i]![0], nodeId: `node-${i}`, extraArgs: ['--peer-port', String(ports[i]![1]), '--seeds', seed] }),
+        // They start together and empty: no bootstrap pass (as `ringkv cluster` starts its nodes).
+        await startRingkvNode({ ...opts, port: ports[i]![0], nodeId: `node-${i}`, extraArgs: ['--peer-port', String(ports[i]![1]), '--seeds', seed, '--bootstrap', 'off'] }),
       );
     }
     const deadline = Date.now() + startTimeoutMs;
