@@ -285,7 +285,7 @@ export class LsmEngine implements StorageEngine {
   /** Writes a memtable as one level-0 table on the background thread (null when empty). */
   private async writeLevel0(mem: Memtable): Promise<FileMeta | null> {
     if (mem.count === 0) return null;
-    const { run, transfer } = packMemtable(mem, this.spareRun);
+    const { run, transfer } = await packMemtable(mem, this.spareRun);
     this.spareRun = [];
     const r = await this.bg.run({ kind: 'flush', id: 0, run }, transfer, `flush of WAL segment ${mem.walNumber}`);
     this.spareRun = r.returned;

@@ -1,11 +1,13 @@
 // Proves the memtable (typed-array skip list plus hash index) keeps exactly a sorted Map's
 // contents under random puts and overwrites: lookups through the hash index, order through the
 // list, both checked after growth and rehashing; that keys sharing a token still order by their
-// bytes; and that a cursor taken before inserts sees the later keys that land after it.
+// bytes; that a cursor taken before inserts sees the later keys that land after it; and that a
+// flush packs an immutable memtable in slices that yield to the event loop, into the same run.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Memtable } from '../../../src/storage/memtable';
 import { sortKeyOf } from '../../../src/storage/sort-key';
+import { packMemtable } from '../../../src/storage/flush';
 import { prng } from './helpers';
 
 function entries(m: Memtable): [string, string][] {
@@ -72,4 +74,27 @@ test('a cursor keeps going through keys inserted after it was taken', () => {
   const seenSet = new Set(seen.map((b) => b.toString('hex')));
   for (const sk of sks) assert.ok(seenSet.has(sk.toString('hex')), 'every key, old or inserted ahead of the cursor, is visited');
   for (let i = 1; i < seen.length; i++) assert.ok(Buffer.compare(seen[i - 1]!, seen[i]!) < 0, 'in order');
+});
+
+test('packMemtable in slices: yields to the event loop between slices and packs the same run as in one go', async () => {
+  const m = new Memtable(1);
+  const rnd = prng(7);
+  for (let i = 0; i < 20_000; i++) m.put(sortKeyOf(Buffer.from(`k${Math.floor(rnd() * 50_000)}`)), Buffer.alloc(200 + (i % 50), i & 0xff));
+  let turns = 0;
+  const ticker = setInterval(() => turns++, 0);
+  // sliceMs 0: every check is over its slice, so the pack yields every packEntriesPerCheck entries.
+  const sliced = await packMemtable(m, [], 0).finally(() => clearInterval(ticker));
+  const whole = await packMemtable(m, [], Number.MAX_SAFE_INTEGER);
+  assert.equal(whole.slices, 1, 'an unbounded slice never yields');
+  assert.ok(sliced.slices > m.count / 512, `sliced pack yielded ${sliced.slices} times for ${m.count} entries`);
+  assert.ok(turns > 0, 'timers ran while the pack was in progress');
+  assert.equal(sliced.run.count, m.count);
+  assert.deepEqual([...sliced.run.keyOffsets], [...whole.run.keyOffsets]);
+  assert.deepEqual([...sliced.run.valueOffsets], [...whole.run.valueOffsets]);
+  assert.ok(Buffer.from(sliced.run.keys).equals(Buffer.from(whole.run.keys)) && Buffer.from(sliced.run.values).equals(Buffer.from(whole.run.values)));
+  // And in memtable order: entry i of the run is node i of the list.
+  let i = 0;
+  for (let n = m.first(); n !== 0; n = m.nextOf(n), i++) {
+    assert.ok(Buffer.from(sliced.run.keys).subarray(sliced.run.keyOffsets[i], sliced.run.keyOffsets[i + 1]).equals(m.keyOf(n)), `key ${i}`);
+  }
 });
