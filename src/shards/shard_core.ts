@@ -123,6 +123,15 @@ export class ShardCore {
       overlay.set(ks, state);
       return state;
     };
+    // A write needs the stored versions' metadata, rarely their values: a state not cached yet is
+    // read without the engine's copy (peekSync), used before the next engine call, and not cached.
+    const peekState = (key: Uint8Array, ks: string): { state: KeyState; borrowed: boolean } => {
+      const cached = overlay.get(ks) ?? this.unsettled.get(ks);
+      if (cached !== undefined) return { state: cached, borrowed: false };
+      const entry = this.engine.peekSync(key);
+      if (entry === null) return { state: { siblings: [], record: null }, borrowed: false };
+      return { state: { siblings: decodeSiblingSet(entry, ErrorCode.Corruption), record: null }, borrowed: true };
+    };
     const store = (key: Uint8Array, ks: string, siblings: StoredSibling[]): WireRecord => {
       const rec = encodeSiblingSet(siblings);
       writes.set(ks, { key, ...rec });
@@ -139,7 +148,7 @@ export class ShardCore {
         } else if (op.op === 'apply') {
           results.push(this.apply(op, ks, now, stateOf, store));
         } else {
-          results.push(this.write(op, ks, now, stateOf, store, remembered));
+          results.push(this.write(op, ks, now, stateOf, peekState, store, remembered));
         }
       } catch (err) {
         results.push({ ok: false, error: toWireError(err) });
@@ -180,6 +189,7 @@ export class ShardCore {
     ks: string,
     now: number,
     stateOf: (key: Uint8Array, ks: string) => KeyState,
+    peekState: (key: Uint8Array, ks: string) => { state: KeyState; borrowed: boolean },
     store: (key: Uint8Array, ks: string, siblings: StoredSibling[]) => WireRecord,
     remembered: Map<string, Reply>,
   ): OpResult {
@@ -195,7 +205,7 @@ export class ShardCore {
         return { ok: true, op: op.op, version: prior.version, timestampMs: prior.timestampMs, record, replayed: true };
       }
     }
-    const state = stateOf(op.key, ks);
+    const { state, borrowed } = peekState(op.key, ks);
     if (op.ifMatch !== null) checkIfMatch(state.siblings, op.ifMatch, now);
     const context = op.context === null ? null : decodeClock(op.context, ErrorCode.InvalidArgument);
     const tombstone = op.op === 'delete';
@@ -210,7 +220,10 @@ export class ShardCore {
       context,
     });
     this.counters.siblingsDropped += cw.dropped;
-    const record = store(op.key, ks, cw.siblings);
+    // Stored versions that stay beside the new one are kept: their values must be our own copies
+    // (new Uint8Array(view) copies; Buffer's slice would not).
+    const siblings = borrowed ? cw.siblings.map((x) => (x === cw.sibling ? x : { ...x, value: new Uint8Array(x.value) })) : cw.siblings;
+    const record = store(op.key, ks, siblings);
     if (slot !== null) remembered.set(slot, { version: cw.version, timestampMs: cw.sibling.timestampMs });
     return { ok: true, op: op.op, version: cw.version, timestampMs: cw.sibling.timestampMs, record: op.returnRecord ? record : null, replayed: false };
   }

@@ -51,7 +51,7 @@ import { BackgroundControl } from './background-control';
 import { checkTables, type CompactJob, type TableInfo } from './background-messages';
 import { BlockCache } from './block-cache';
 import { backlogBytes, bestScore, pickCompaction, type Compaction } from './compaction';
-import { decodePayload, payloadExpiresAtMs, payloadIsTombstone, validateEntry } from './entry';
+import { decodePayload, payloadExpiresAtMs, payloadIsTombstone, validateEntry, viewPayload } from './entry';
 import { manifestTempName, parseFileName, tablePath, walPath } from './filenames';
 import { packMemtable } from './flush';
 import { LevelIterator, MemtableIterator, MergingIterator, TableIterator, type InternalIterator } from './iterators';
@@ -558,6 +558,17 @@ export class LsmEngine implements StorageEngine {
   // ---------------------------------------------------------------- reads
 
   getSync(key: Uint8Array): StorageEntry | null {
+    const p = this.findLive(key);
+    return p === null ? null : decodePayload(key, p);
+  }
+
+  peekSync(key: Uint8Array): StorageEntry | null {
+    const p = this.findLive(key);
+    return p === null ? null : viewPayload(key, p);
+  }
+
+  /** The newest payload of key (a view into engine memory), null when none or expired-and-not-tombstone. */
+  private findLive(key: Uint8Array): Buffer | null {
     if (this.closed) throw new RingkvError(ErrorCode.Closed, `storage engine ${this.dir} is closed`);
     if (!(key instanceof Uint8Array) || key.length === 0 || key.length > keyBytesMax) {
       throw new RingkvError(key instanceof Uint8Array && key.length > keyBytesMax ? ErrorCode.KeyTooLarge : ErrorCode.InvalidArgument, `bad key for get (1..${keyBytesMax} bytes)`);
@@ -571,7 +582,7 @@ export class LsmEngine implements StorageEngine {
       const exp = payloadExpiresAtMs(p);
       if (exp !== 0 && exp <= this.now()) return null;
     }
-    return decodePayload(key, p);
+    return p;
   }
 
   /** The newest payload of sk in the tables: a view valid until the next block read (Table.get). */

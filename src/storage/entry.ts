@@ -119,6 +119,22 @@ export function decodePayload(key: Uint8Array, p: Uint8Array): StorageEntry {
   };
 }
 
+/** decodePayload without the copy: the version vector and value are views of `p` (see StorageEngine.peekSync). */
+export function viewPayload(key: Uint8Array, p: Uint8Array): StorageEntry {
+  cursor.offset = payloadFixedBytes;
+  getVarint32(p, p.length, cursor);
+  const vvStart = cursor.offset;
+  const valueAt = vvStart + cursor.value;
+  return {
+    key,
+    value: p.subarray(valueAt),
+    timestampMs: getU64(p, 1),
+    versionVector: p.subarray(vvStart, valueAt),
+    tombstone: (p[0]! & flagTombstone) !== 0,
+    expiresAtMs: getU64(p, 9),
+  };
+}
+
 /** A tombstone payload that replaces an expired TTL entry in compaction; keeps time and version. */
 export function expiredToTombstone(p: Uint8Array): Buffer {
   cursor.offset = payloadFixedBytes;

@@ -152,6 +152,12 @@ export function coordinateWrite(stored: readonly StoredSibling[], intent: WriteI
     dot: { node, counter: seen + 1 },
     past,
   };
+  if (intent.context === null || intent.mode === 'lww') {
+    // The common write, without reconcile's unions and sorts: its past is the context of
+    // everything stored (vclock) or its timestamp is above every stored one (lww), so reconcile
+    // would keep it alone. Nothing is dropped for the bounds: pruneClock fitted its past.
+    return { siblings: [sibling], changed: true, dropped: 0, sibling, version: versionOf(sibling) };
+  }
   const result = reconcile(stored, [sibling], intent.mode, intent.nowMs, sibling);
   assert(result.siblings.includes(sibling), 'a coordinated write survives its own reconcile');
   return { ...result, sibling, version: versionOf(sibling) };

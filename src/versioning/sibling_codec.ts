@@ -31,7 +31,7 @@
 // decodes with every sibling as a tombstone (their dots are kept, so causality survives).
 import { siblingsMax, valueBytesMax, vectorClockEntriesMax, versionVectorBytesMax } from '../constants';
 import { ErrorCode, RingkvError, assert } from '../errors';
-import { ByteReader, ByteWriter } from './byte_io';
+import { ByteReader, ByteWriter, shortStringBytes } from './byte_io';
 import type { StoredSibling } from './sibling';
 import { compareNewestFirst } from './sibling';
 import type { ClockEntry } from './vector_clock';
@@ -126,7 +126,7 @@ export function encodeSiblingSet(siblings: readonly StoredSibling[]): SiblingRec
 export function siblingSetMetaBytes(siblings: readonly StoredSibling[]): number {
   // Small sets: encoding the metadata alone is cheap and cannot disagree with the encoder.
   const table = nodeTable(siblings);
-  let size = 2 + table.reduce((n, id) => n + 1 + Buffer.byteLength(id), 0) + 1;
+  let size = 2 + table.reduce((n, id) => n + 1 + shortStringBytes(id).length, 0) + 1;
   for (const s of siblings) {
     size += 1 + vlen(s.timestampMs) + vlen(s.expiresAtMs) + vlen(s.value.length) + 1 + vlen(s.dot.counter) + 1;
     for (const e of s.past) size += 1 + vlen(e.counter) + vlen(e.timestampMs);

@@ -14,7 +14,7 @@
 // clients, so a decoder that accepted two spellings of one clock would let them disagree).
 import { vectorClockEntriesMax, versionVectorBytesMax, nodeIdBytesMax } from '../constants';
 import { ErrorCode, RingkvError, assert } from '../errors';
-import { ByteReader, ByteWriter } from './byte_io';
+import { ByteReader, ByteWriter, shortStringBytes } from './byte_io';
 
 export interface ClockEntry {
   readonly node: string;
@@ -181,7 +181,7 @@ export function pruneClock(
 }
 
 function entryBytes(e: ClockEntry): number {
-  return 1 + Buffer.byteLength(e.node, 'utf8') + varintLen(e.counter) + varintLen(e.timestampMs);
+  return 1 + shortStringBytes(e.node).length + varintLen(e.counter) + varintLen(e.timestampMs);
 }
 
 function varintLen(n: number): number {

@@ -11,7 +11,7 @@ import { ErrorCode } from '../../../src/errors';
 import type { GetDone, OpResult, WriteDone, WriteOp } from '../../../src/shards/messages';
 import { ShardCore } from '../../../src/shards/shard_core';
 import { openStorage } from '../../../src/storage';
-import { decodeSiblingSet } from '../../../src/versioning';
+import { decodeSiblingSet, encodeClock } from '../../../src/versioning';
 
 const dirs: string[] = [];
 after(() => {
@@ -114,4 +114,40 @@ test('pipelined batches: a batch sees the writes of one still waiting for the en
   assert.deepEqual(decodeSiblingSet(real.getSync(b('k'))!).map((s) => Buffer.from(s.value).toString()), ['two']);
   assert.deepEqual(decodeSiblingSet(real.getSync(b('i'))!).map((s) => Buffer.from(s.value).toString()), ['x']);
   await real.close();
+});
+
+test('a write reads stored versions without a copy, yet the siblings it keeps survive the block cache reusing that memory', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rkv-core-'));
+  dirs.push(dir);
+  // A block cache of a few blocks: the table reads below run it over its memory more than once.
+  const engine = await openStorage({ dir, syncMode: 'none', blockCacheBytes: 32 * 1024 });
+  const core = new ShardCore(engine, { nodeId: 'A', conflictMode: 'vclock', idempotencyKeysMax: 100, idempotencyTtlMs: 60_000 });
+  const seen = encodeClock([]);
+  ok(await core.execute([put('k', 'left')]).then((r) => r[0]));
+  // A write whose context has seen nothing is concurrent with what is stored: two siblings.
+  ok(await core.execute([put('k', 'right', { context: seen })]).then((r) => r[0]));
+  const others = Array.from({ length: 64 }, (_, i) => put(`other-${i}`, `value-${i}-`.repeat(200)));
+  for (const r of await core.execute(others)) ok(r);
+  await engine.flush();
+
+  // In one batch: a third concurrent write (it keeps both stored versions beside it), reads of
+  // other keys that run the block cache over the block k was read from, then a fourth concurrent
+  // write, which builds on the versions the third kept, and a read of k.
+  const results = await core.execute([
+    put('k', 'third', { context: seen }),
+    ...others.map((o) => ({ op: 'get' as const, key: o.key })),
+    put('k', 'fourth', { context: seen }),
+    { op: 'get', key: b('k') },
+  ]);
+  for (const r of results) ok(r);
+  const values = (rec: GetDone['record']) => decodeSiblingSet(rec!).map((s) => Buffer.from(s.value).toString()).sort();
+  assert.deepEqual(values(ok<GetDone>(results[results.length - 1]).record), ['fourth', 'left', 'right', 'third']);
+  for (let i = 0; i < others.length; i++) {
+    assert.deepEqual(values(ok<GetDone>(results[1 + i]).record), [Buffer.from(others[i]!.value).toString()]);
+  }
+  assert.ok(engine.stats().blockCacheMisses > others.length / 2, 'the reads went through the (small) block cache');
+  await engine.flush();
+  for (let i = 0; i < 8; i++) engine.getSync(others[i]!.key);
+  assert.deepEqual(values(engine.getSync(b('k'))), ['fourth', 'left', 'right', 'third'], 'the stored set is intact on disk too');
+  await engine.close();
 });

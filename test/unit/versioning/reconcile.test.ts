@@ -157,3 +157,33 @@ test('a full set never drops the write being coordinated, even when a skewed clo
   assert.equal(w.siblings.length, siblingsMax);
   assert.equal(w.dropped, 1);
 });
+
+test('a write without a context (and any LWW write) takes the shortcut, with the result reconcile itself gives', () => {
+  // Random stored sets (concurrent writers, deletes, expired TTLs, skewed clocks), then the
+  // shortcut's answer against the full reconcile of the same new version.
+  let seed = 7;
+  const rand = (n: number) => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed % n;
+  };
+  for (let round = 0; round < 300; round++) {
+    const mode: ConflictMode = rand(3) === 0 ? 'lww' : 'vclock';
+    let stored: StoredSibling[] = [];
+    for (let i = 0, n = rand(6); i < n; i++) {
+      const node = `n${rand(4)}`;
+      const nowMs = 1000 + rand(50);
+      const w =
+        rand(4) === 0
+          ? del([], node, nowMs)
+          : coordinateWrite([], { nodeId: node, nowMs, mode: 'vclock', value: text(`v${i}`), tombstone: false, ttlMs: rand(2) * 20, context: null });
+      stored = reconcile(stored, w.siblings, mode, 1000).siblings;
+    }
+    const context = mode === 'lww' && rand(2) === 0 ? contextOf(stored.slice(0, 1)) : null;
+    const nowMs = 1000 + rand(100);
+    const cw = coordinateWrite(stored, { nodeId: `n${rand(4)}`, nowMs, mode, value: text('new'), tombstone: false, ttlMs: 0, context });
+    const full = reconcile(stored, [cw.sibling], mode, nowMs, cw.sibling);
+    assert.deepEqual(cw.siblings, full.siblings, `round ${round}`);
+    assert.equal(cw.dropped, full.dropped);
+    assert.equal(cw.changed, full.changed);
+  }
+});
