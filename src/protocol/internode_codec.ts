@@ -8,6 +8,7 @@ import { clusterNodesMax, internodeFrameBytesMax, merkleDepthMax, rangeScanPageE
 import { assert, ErrorCode, RingkvError } from '../errors';
 import type { MemberInfo, MemberStatus } from '../membership/types';
 import { type TableSpec, verifyFlatBuffer } from './flatbuffers_verifier';
+import { frame } from './internode_framing';
 import { Entry } from './generated/internode/ringkv/internode/entry';
 import { Kind } from './generated/internode/ringkv/internode/kind';
 import { Member } from './generated/internode/ringkv/internode/member';
@@ -130,8 +131,36 @@ function checkString(s: string | undefined, what: string): void {
   assert(s === undefined || Buffer.byteLength(s) <= stringBytesMax, () => `${what} is over ${stringBytesMax} bytes`);
 }
 
-/** Encodes one message (without the length prefix). Asserts the limits a correct sender keeps. */
+// One builder for every message this thread encodes, cleared between uses: a fresh Builder per
+// message allocated and zero-filled a buffer the size of the message (values included) only to
+// copy it into its frame. Messages are built one at a time (nothing here yields), and each is
+// copied out before the next begins. One that grew the builder past sharedBuilderBytesMax gives
+// it up, so a rare large message (a range-scan page) does not pin its memory.
+const sharedBuilderBytesInitial = 64 * 1024;
+const sharedBuilderBytesMax = 1024 * 1024;
+let sharedBuilder: Builder | null = null;
+
+/** Encodes one message (without the length prefix), as bytes of its own. */
 export function encodeInternode(m: InternodeMessage): Uint8Array {
+  return buildShared(m, (bytes) => bytes.slice());
+}
+
+/** Encodes one message as the frame to write: length prefix and payload in one buffer. */
+export function encodeInternodeFrame(m: InternodeMessage, frameBytesMax: number = internodeFrameBytesMax): Buffer {
+  return buildShared(m, (bytes) => frame(bytes, frameBytesMax));
+}
+
+function buildShared<T>(m: InternodeMessage, copyOut: (bytes: Uint8Array) => T): T {
+  const b = sharedBuilder ?? new Builder(Math.max(sharedBuilderBytesInitial, estimateSize(m)));
+  sharedBuilder = null;
+  b.clear();
+  const out = copyOut(build(b, m));
+  if (b.dataBuffer().capacity() <= sharedBuilderBytesMax) sharedBuilder = b;
+  return out;
+}
+
+/** Builds one message in `b`; the result is a view into it. Asserts the limits a correct sender keeps. */
+function build(b: Builder, m: InternodeMessage): Uint8Array {
   assert(Number.isInteger(m.id) && m.id >= 0 && m.id <= 0xffffffff, () => `message id ${m.id} is not a uint32`);
   // One call per field, not a loop over an array of pairs: this runs for every inter-node message.
   checkString(m.hintFor, 'hint_for');
@@ -140,7 +169,6 @@ export function encodeInternode(m: InternodeMessage): Uint8Array {
   checkString(m.version, 'version');
   checkString(m.errorCode, 'error_code');
   checkString(m.errorDetails, 'error_details');
-  const b = new Builder(estimateSize(m));
   let members = 0;
   if (m.members !== undefined) {
     assert(m.members.length <= clusterNodesMax, 'too many members in one gossip message');

@@ -19,8 +19,8 @@ import {
   internodeReconnectBackoffMsMin,
 } from '../constants';
 import { assert, ErrorCode, RingkvError } from '../errors';
-import { decodeInternode, encodeInternode, errorFromReply, type InternodeMessage } from './internode_codec';
-import { frame, FrameDecoder } from './internode_framing';
+import { decodeInternode, encodeInternodeFrame, errorFromReply, type InternodeMessage } from './internode_codec';
+import { FrameDecoder } from './internode_framing';
 
 export interface PeerConnectionOptions {
   host: string;
@@ -103,7 +103,7 @@ export class PeerConnection {
       this.connect();
     }
     const id = this.allocateId();
-    const payload = encodeInternode({ ...req, id, isReply: false, timeoutMs });
+    const framed = encodeInternodeFrame({ ...req, id, isReply: false, timeoutMs }, this.o.frameBytesMax);
     this.stats.requests++;
     return new Promise<InternodeMessage>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -113,7 +113,7 @@ export class PeerConnection {
         }
       }, timeoutMs);
       this.inflight.set(id, { resolve, reject, timer });
-      this.enqueue(frame(payload, this.o.frameBytesMax));
+      this.enqueue(framed);
     });
   }
 

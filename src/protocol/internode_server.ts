@@ -6,9 +6,9 @@
 import * as net from 'node:net';
 import { internodeFrameBytesMax, internodeInflightPerPeerMax } from '../constants';
 import { assert, ErrorCode, RingkvError } from '../errors';
-import { decodeInternode, encodeInternode, errorReply, type InternodeMessage } from './internode_codec';
+import { decodeInternode, encodeInternodeFrame, errorReply, type InternodeMessage } from './internode_codec';
 import { writeBatched } from './internode_connection';
-import { frame, FrameDecoder } from './internode_framing';
+import { FrameDecoder } from './internode_framing';
 
 /** Answers one request; the reply's id and isReply are filled in by the server. */
 export type InternodeHandler = (req: InternodeMessage) => Promise<Omit<InternodeMessage, 'id' | 'isReply'>>;
@@ -67,7 +67,7 @@ export class InternodeServer {
     let flushScheduled = false;
     const send = (reply: InternodeMessage) => {
       if (socket.destroyed) return;
-      queue.push(frame(encodeInternode(reply), this.o.frameBytesMax));
+      queue.push(encodeInternodeFrame(reply, this.o.frameBytesMax));
       if (flushScheduled) return;
       flushScheduled = true;
       process.nextTick(() => {

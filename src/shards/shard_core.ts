@@ -62,6 +62,15 @@ interface Reply {
   timestampMs: number;
 }
 
+/**
+ * `siblings` with the values of those read through peekSync (all but `fresh`) copied: a set kept
+ * in the overlay outlives the engine memory they were read from. (new Uint8Array(view) copies;
+ * Buffer's slice would not.)
+ */
+function owned(siblings: StoredSibling[], fresh: readonly StoredSibling[]): StoredSibling[] {
+  return siblings.map((x) => (fresh.includes(x) ? x : { ...x, value: new Uint8Array(x.value) }));
+}
+
 export class ShardCore {
   private readonly idempotency: IdempotencyCache;
   /** Key states written by batches whose storage write has not completed, newest per key. */
@@ -123,8 +132,9 @@ export class ShardCore {
       overlay.set(ks, state);
       return state;
     };
-    // A write needs the stored versions' metadata, rarely their values: a state not cached yet is
-    // read without the engine's copy (peekSync), used before the next engine call, and not cached.
+    // A write (or a replica's apply) needs the stored versions' metadata, rarely their values: a
+    // state not cached yet is read without the engine's copy (peekSync), used before the next
+    // engine call, and not cached; what store() keeps of it is copied (owned()).
     const peekState = (key: Uint8Array, ks: string): { state: KeyState; borrowed: boolean } => {
       const cached = overlay.get(ks) ?? this.unsettled.get(ks);
       if (cached !== undefined) return { state: cached, borrowed: false };
@@ -146,7 +156,7 @@ export class ShardCore {
         if (op.op === 'get') {
           results.push({ ok: true, op: 'get', record: stateOf(op.key, ks).record });
         } else if (op.op === 'apply') {
-          results.push(this.apply(op, ks, now, stateOf, store));
+          results.push(this.apply(op, ks, now, peekState, store));
         } else {
           results.push(this.write(op, ks, now, stateOf, peekState, store, remembered));
         }
@@ -220,10 +230,7 @@ export class ShardCore {
       context,
     });
     this.counters.siblingsDropped += cw.dropped;
-    // Stored versions that stay beside the new one are kept: their values must be our own copies
-    // (new Uint8Array(view) copies; Buffer's slice would not).
-    const siblings = borrowed ? cw.siblings.map((x) => (x === cw.sibling ? x : { ...x, value: new Uint8Array(x.value) })) : cw.siblings;
-    const record = store(op.key, ks, siblings);
+    const record = store(op.key, ks, borrowed ? owned(cw.siblings, [cw.sibling]) : cw.siblings);
     if (slot !== null) remembered.set(slot, { version: cw.version, timestampMs: cw.sibling.timestampMs });
     return { ok: true, op: op.op, version: cw.version, timestampMs: cw.sibling.timestampMs, record: op.returnRecord ? record : null, replayed: false };
   }
@@ -232,18 +239,18 @@ export class ShardCore {
     op: ApplyOp,
     ks: string,
     now: number,
-    stateOf: (key: Uint8Array, ks: string) => KeyState,
+    peekState: (key: Uint8Array, ks: string) => { state: KeyState; borrowed: boolean },
     store: (key: Uint8Array, ks: string, siblings: StoredSibling[]) => WireRecord,
   ): OpResult {
     // The record comes from another node: bad bytes there are an invalid argument here, not
     // corruption of this replica's data.
     const incoming = decodeSiblingSet(op.record, ErrorCode.InvalidArgument);
-    const state = stateOf(op.key, ks);
+    const { state, borrowed } = peekState(op.key, ks);
     const res = reconcile(state.siblings, incoming, this.options.conflictMode, now);
     this.counters.siblingsDropped += res.dropped;
     // An empty result means everything had expired: the engine already reads it as absent.
     if (!res.changed || res.siblings.length === 0) return { ok: true, op: 'apply', changed: false };
-    store(op.key, ks, res.siblings);
+    store(op.key, ks, borrowed ? owned(res.siblings, incoming) : res.siblings);
     return { ok: true, op: 'apply', changed: true };
   }
 

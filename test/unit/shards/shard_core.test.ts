@@ -11,7 +11,7 @@ import { ErrorCode } from '../../../src/errors';
 import type { GetDone, OpResult, WriteDone, WriteOp } from '../../../src/shards/messages';
 import { ShardCore } from '../../../src/shards/shard_core';
 import { openStorage } from '../../../src/storage';
-import { decodeSiblingSet, encodeClock } from '../../../src/versioning';
+import { coordinateWrite, decodeSiblingSet, encodeClock, encodeSiblingSet } from '../../../src/versioning';
 
 const dirs: string[] = [];
 after(() => {
@@ -149,5 +149,28 @@ test('a write reads stored versions without a copy, yet the siblings it keeps su
   await engine.flush();
   for (let i = 0; i < 8; i++) engine.getSync(others[i]!.key);
   assert.deepEqual(values(engine.getSync(b('k'))), ['fourth', 'left', 'right', 'third'], 'the stored set is intact on disk too');
+  await engine.close();
+});
+
+test("a replica's apply keeps the stored versions it read without a copy intact too", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rkv-core-'));
+  dirs.push(dir);
+  const engine = await openStorage({ dir, syncMode: 'none', blockCacheBytes: 32 * 1024 });
+  const core = new ShardCore(engine, { nodeId: 'A', conflictMode: 'vclock', idempotencyKeysMax: 100, idempotencyTtlMs: 60_000 });
+  ok(await core.execute([put('k', 'left')]).then((r) => r[0]));
+  const others = Array.from({ length: 64 }, (_, i) => put(`other-${i}`, `value-${i}-`.repeat(200)));
+  for (const r of await core.execute(others)) ok(r);
+  await engine.flush();
+
+  // Versions coordinated at B that never saw A's: the replica keeps A's beside them.
+  const fromB = (value: string, nowMs: number) => {
+    const cw = coordinateWrite([], { nodeId: 'B', nowMs, mode: 'vclock', value: b(value), tombstone: false, ttlMs: 0, context: null });
+    const rec = encodeSiblingSet(cw.siblings);
+    return { op: 'apply' as const, key: b('k'), record: { versionVector: rec.versionVector, value: rec.value, tombstone: rec.tombstone } };
+  };
+  const results = await core.execute([fromB('b-one', Date.now()), ...others.map((o) => ({ op: 'get' as const, key: o.key })), put('k', 'again', { context: encodeClock([]) }), { op: 'get', key: b('k') }]);
+  for (const r of results) ok(r);
+  const values = (rec: GetDone['record']) => decodeSiblingSet(rec!).map((s) => Buffer.from(s.value).toString()).sort();
+  assert.deepEqual(values(ok<GetDone>(results[results.length - 1]).record), ['again', 'b-one', 'left']);
   await engine.close();
 });

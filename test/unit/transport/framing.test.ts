@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FrameDecoder, frame } from '../../../src/protocol/internode_framing';
-import { decodeInternode, encodeInternode, errorFromReply, errorReply, type InternodeMessage } from '../../../src/protocol/internode_codec';
+import { decodeInternode, encodeInternode, encodeInternodeFrame, errorFromReply, errorReply, type InternodeMessage } from '../../../src/protocol/internode_codec';
 import { ErrorCode, RingkvError } from '../../../src/errors';
 
 const sample: InternodeMessage = {
@@ -104,4 +104,28 @@ test('truncated, bit-flipped and random payloads fail with a typed frame error, 
     }
   }
   assert.throws(() => decodeInternode(Buffer.alloc(64, 0xff)), isMalformed);
+});
+
+test('messages share one builder: big, refused and small encodes in turn each come out whole', () => {
+  // Proves the shared builder (internode_codec.ts) leaks nothing from one message into the next:
+  // a message that grows it past its bound, one refused half-way by an assert, and small ones
+  // around them all decode to exactly what was encoded, from their frames too.
+  const small = (id: number): InternodeMessage => ({ id, kind: 'replicaRead', isReply: false, timeoutMs: 10, key: Buffer.from(`k${id}`) });
+  const big: InternodeMessage = { ...sample, id: 7, record: Buffer.alloc(2 * 1024 * 1024, 9) };
+  const refused: InternodeMessage = { ...sample, id: 8, version: 'v'.repeat(100_000) };
+  const decoder = new FrameDecoder(64 * 1024 * 1024);
+  const encoded: Uint8Array[] = [];
+  for (const m of [small(1), big, small(2)]) {
+    encoded.push(encodeInternode(m));
+    if (m === big) assert.throws(() => encodeInternode(refused));
+  }
+  const frames = decoder.push(Buffer.concat([small(3), big, small(4)].map((m) => encodeInternodeFrame(m, 64 * 1024 * 1024))));
+  const backs = [...encoded, ...frames].map((b) => decodeInternode(b));
+  assert.deepEqual(
+    backs.map((m) => [m.id, Buffer.from(m.key!).toString(), m.record?.length ?? 0]),
+    [[1, 'k1', 0], [7, 'user:1', 2 * 1024 * 1024], [2, 'k2', 0], [3, 'k3', 0], [7, 'user:1', 2 * 1024 * 1024], [4, 'k4', 0]],
+  );
+  assert.ok(backs[1]!.record!.every((v) => v === 9) && backs[4]!.record!.every((v) => v === 9));
+  assert.equal(backs[0]!.timeoutMs, 10);
+  assert.equal(backs[0]!.hintFor, undefined, 'nothing of the big message leaks into the next');
 });
