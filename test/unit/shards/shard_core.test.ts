@@ -2,6 +2,8 @@
 // earlier ops' writes (two writes to one key keep both in causal order, a read after a write
 // reads it), a duplicate idempotency key in one batch is applied once, a failing op does not
 // fail its neighbours, and the batch's writes are durable before the answer (read after reopen).
+// Writes and replica applies read stored versions without the engine's copy (peekSync): the
+// versions they keep must be their own, whatever later reads do to the memory they came from.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -10,7 +12,7 @@ import * as path from 'node:path';
 import { ErrorCode } from '../../../src/errors';
 import type { GetDone, OpResult, WriteDone, WriteOp } from '../../../src/shards/messages';
 import { ShardCore } from '../../../src/shards/shard_core';
-import { openStorage } from '../../../src/storage';
+import { openStorage, type StorageEngine } from '../../../src/storage';
 import { coordinateWrite, decodeSiblingSet, encodeClock, encodeSiblingSet } from '../../../src/versioning';
 
 const dirs: string[] = [];
@@ -116,19 +118,28 @@ test('pipelined batches: a batch sees the writes of one still waiting for the en
   await real.close();
 });
 
-test('a write reads stored versions without a copy, yet the siblings it keeps survive the block cache reusing that memory', async () => {
+const seen = encodeClock([]);
+const values = (rec: GetDone['record']) => decodeSiblingSet(rec!).map((s) => Buffer.from(s.value).toString()).sort();
+
+/**
+ * A shard whose key k holds `stored` (one version, or concurrent siblings: each later one is
+ * written with a context that has seen nothing), 64 other keys with 1.8 KB values, all flushed to
+ * a table, and a block cache of a few blocks, so reading the others runs it over its memory.
+ */
+async function peekFixture(stored: string[]): Promise<{ engine: StorageEngine; core: ShardCore; others: WriteOp[] }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rkv-core-'));
   dirs.push(dir);
-  // A block cache of a few blocks: the table reads below run it over its memory more than once.
   const engine = await openStorage({ dir, syncMode: 'none', blockCacheBytes: 32 * 1024 });
   const core = new ShardCore(engine, { nodeId: 'A', conflictMode: 'vclock', idempotencyKeysMax: 100, idempotencyTtlMs: 60_000 });
-  const seen = encodeClock([]);
-  ok(await core.execute([put('k', 'left')]).then((r) => r[0]));
-  // A write whose context has seen nothing is concurrent with what is stored: two siblings.
-  ok(await core.execute([put('k', 'right', { context: seen })]).then((r) => r[0]));
+  for (const [i, v] of stored.entries()) ok(await core.execute([put('k', v, i === 0 ? {} : { context: seen })]).then((r) => r[0]));
   const others = Array.from({ length: 64 }, (_, i) => put(`other-${i}`, `value-${i}-`.repeat(200)));
   for (const r of await core.execute(others)) ok(r);
   await engine.flush();
+  return { engine, core, others };
+}
+
+test('a write reads stored versions without a copy, yet the siblings it keeps survive the block cache reusing that memory', async () => {
+  const { engine, core, others } = await peekFixture(['left', 'right']);
 
   // In one batch: a third concurrent write (it keeps both stored versions beside it), reads of
   // other keys that run the block cache over the block k was read from, then a fourth concurrent
@@ -140,7 +151,6 @@ test('a write reads stored versions without a copy, yet the siblings it keeps su
     { op: 'get', key: b('k') },
   ]);
   for (const r of results) ok(r);
-  const values = (rec: GetDone['record']) => decodeSiblingSet(rec!).map((s) => Buffer.from(s.value).toString()).sort();
   assert.deepEqual(values(ok<GetDone>(results[results.length - 1]).record), ['fourth', 'left', 'right', 'third']);
   for (let i = 0; i < others.length; i++) {
     assert.deepEqual(values(ok<GetDone>(results[1 + i]).record), [Buffer.from(others[i]!.value).toString()]);
@@ -153,14 +163,7 @@ test('a write reads stored versions without a copy, yet the siblings it keeps su
 });
 
 test("a replica's apply keeps the stored versions it read without a copy intact too", async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rkv-core-'));
-  dirs.push(dir);
-  const engine = await openStorage({ dir, syncMode: 'none', blockCacheBytes: 32 * 1024 });
-  const core = new ShardCore(engine, { nodeId: 'A', conflictMode: 'vclock', idempotencyKeysMax: 100, idempotencyTtlMs: 60_000 });
-  ok(await core.execute([put('k', 'left')]).then((r) => r[0]));
-  const others = Array.from({ length: 64 }, (_, i) => put(`other-${i}`, `value-${i}-`.repeat(200)));
-  for (const r of await core.execute(others)) ok(r);
-  await engine.flush();
+  const { engine, core, others } = await peekFixture(['left']);
 
   // Versions coordinated at B that never saw A's: the replica keeps A's beside them.
   const fromB = (value: string, nowMs: number) => {
@@ -168,9 +171,8 @@ test("a replica's apply keeps the stored versions it read without a copy intact 
     const rec = encodeSiblingSet(cw.siblings);
     return { op: 'apply' as const, key: b('k'), record: { versionVector: rec.versionVector, value: rec.value, tombstone: rec.tombstone } };
   };
-  const results = await core.execute([fromB('b-one', Date.now()), ...others.map((o) => ({ op: 'get' as const, key: o.key })), put('k', 'again', { context: encodeClock([]) }), { op: 'get', key: b('k') }]);
+  const results = await core.execute([fromB('b-one', Date.now()), ...others.map((o) => ({ op: 'get' as const, key: o.key })), put('k', 'again', { context: seen }), { op: 'get', key: b('k') }]);
   for (const r of results) ok(r);
-  const values = (rec: GetDone['record']) => decodeSiblingSet(rec!).map((s) => Buffer.from(s.value).toString()).sort();
   assert.deepEqual(values(ok<GetDone>(results[results.length - 1]).record), ['again', 'b-one', 'left']);
   await engine.close();
 });
