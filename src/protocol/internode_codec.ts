@@ -119,7 +119,7 @@ export interface InternodeEntry {
   tombstone: boolean;
 }
 
-function estimateSize(m: InternodeMessage): number {
+function estimateSize(m: InternodeMessage | FixedMessage): number {
   let size = 256 + (m.key?.byteLength ?? 0) + (m.record?.byteLength ?? 0) + (m.value?.byteLength ?? 0) + (m.context?.byteLength ?? 0);
   size += (m.members?.length ?? 0) * 128;
   size += (m.leaves?.byteLength ?? 0) + (m.after?.key.byteLength ?? 0);
@@ -150,17 +150,43 @@ export function encodeInternodeFrame(m: InternodeMessage, frameBytesMax: number 
   return buildShared(m, (bytes) => frame(bytes, frameBytesMax));
 }
 
+/** Every field of InternodeMessage, present (undefined when unset): one hidden class for all messages. */
+type FixedMessage = Pick<InternodeMessage, 'id' | 'kind' | 'isReply'> & {
+  [K in Exclude<keyof InternodeMessage, 'id' | 'kind' | 'isReply'> as K]: InternodeMessage[K] | undefined;
+};
+
+/**
+ * The message copied into one fixed shape. Callers make messages with spreads and optional
+ * fields, so they arrive in dozens of hidden classes, and build() reads every field of the
+ * schema: on such objects each read (most of them of an absent field) is a megamorphic lookup,
+ * and encoding a small replica message took 10-14 us instead of about 1. for...in visits only
+ * the fields present; build() then reads one shape.
+ */
+function fixedShape(m: InternodeMessage): FixedMessage {
+  const o: FixedMessage = {
+    id: 0, kind: 'ping', isReply: false, timeoutMs: undefined, members: undefined, key: undefined, record: undefined, found: undefined,
+    hintFor: undefined, op: undefined, consistency: undefined, value: undefined, ttlSeconds: undefined, ifMatch: undefined, context: undefined,
+    idempotencyKey: undefined, version: undefined, timestampMs: undefined, acks: undefined, tombstoneExpiryMs: undefined, errorCode: undefined,
+    errorMessage: undefined, errorDetails: undefined, recordTombstone: undefined, forwarded: undefined, rangeFrom: undefined, rangeTo: undefined,
+    depth: undefined, leaves: undefined, leafEntries: undefined, after: undefined, entries: undefined, more: undefined,
+  };
+  const from = m as unknown as Record<string, unknown>;
+  const to = o as unknown as Record<string, unknown>;
+  for (const k in from) if (k in to) to[k] = from[k];
+  return o;
+}
+
 function buildShared<T>(m: InternodeMessage, copyOut: (bytes: Uint8Array) => T): T {
   const b = sharedBuilder ?? new Builder(Math.max(sharedBuilderBytesInitial, estimateSize(m)));
   sharedBuilder = null;
   b.clear();
-  const out = copyOut(build(b, m));
+  const out = copyOut(build(b, fixedShape(m)));
   if (b.dataBuffer().capacity() <= sharedBuilderBytesMax) sharedBuilder = b;
   return out;
 }
 
 /** Builds one message in `b`; the result is a view into it. Asserts the limits a correct sender keeps. */
-function build(b: Builder, m: InternodeMessage): Uint8Array {
+function build(b: Builder, m: FixedMessage): Uint8Array {
   assert(Number.isInteger(m.id) && m.id >= 0 && m.id <= 0xffffffff, () => `message id ${m.id} is not a uint32`);
   // One call per field, not a loop over an array of pairs: this runs for every inter-node message.
   checkString(m.hintFor, 'hint_for');
