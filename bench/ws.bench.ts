@@ -111,8 +111,8 @@ async function runInProcess(o: WsLoadOptions, sockets: WebSocket[], framesPerSec
   const endAt = recordFrom + o.seconds * 1000;
   let cpuAtWindow: NodeJS.CpuUsage | null = null;
   let cpuS = 0;
-  let drained: () => void = () => undefined;
-  const allAnswered = new Promise<void>((r) => (drained = r));
+  /** Set while the drain waits; called when the last frame in flight is answered. */
+  let onIdle: (() => void) | null = null;
 
   const send = (conn: number, at: number): void => {
     const no = frameNo;
@@ -137,7 +137,7 @@ async function runInProcess(o: WsLoadOptions, sockets: WebSocket[], framesPerSec
     if (rec.at >= recordFrom && rec.at < endAt) hist.recordValue(toMicros(now - rec.at));
     if (now >= recordFrom && now <= endAt) ops += rec.ok;
     if (framesPerSecond === undefined && now < endAt) send(rec.conn, performance.now());
-    else if (now >= endAt && totalInflight === 0) drained();
+    else if (totalInflight === 0) onIdle?.();
   };
 
   sockets.forEach((ws, conn) => {
@@ -205,7 +205,18 @@ async function runInProcess(o: WsLoadOptions, sockets: WebSocket[], framesPerSec
   }
   await windowEnd;
   clearTimeout(window);
-  if (totalInflight > 0) await Promise.race([allAnswered, new Promise((r) => setTimeout(r, drainMsMax))]);
+  // The drain starts only now: the last tick may have sent frames due just before the end after
+  // everything earlier was answered (a promise settled then would end the drain at once, and
+  // such frames were counted as unanswered errors with their latency unrecorded).
+  if (totalInflight > 0) {
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      onIdle = resolve;
+      timer = setTimeout(resolve, drainMsMax);
+    });
+    clearTimeout(timer);
+    onIdle = null;
+  }
   const unanswered = totalInflight;
   return { ops, notFound, errors: errors + unanswered * o.batch, droppedFrames: dropped, unanswered, cpuS, histogram: hdr.encodeIntoCompressedBase64(hist) };
 }
