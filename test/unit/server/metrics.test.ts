@@ -10,6 +10,9 @@ test('histogram buckets are cumulative and +Inf equals the count', () => {
   m.observe('http', 'put', 'QUORUM', 'ok', 0.003);
   m.observe('http', 'put', 'QUORUM', 'error', 50);
   m.observe('ws', 'get', 'ONE', 'not_found', 0.00001);
+  // Same op, other consistency level, other transport: series of their own.
+  m.observe('http', 'put', 'ONE', 'ok', 0.001);
+  m.observe('ws', 'put', 'QUORUM', 'ok', 0.001);
   const text = m.render(null, { ws_connections: 2 });
   const series = 'transport="http",op="put",consistency="QUORUM"';
   const buckets = text
@@ -23,6 +26,10 @@ test('histogram buckets are cumulative and +Inf equals the count', () => {
   assert.match(text, new RegExp(`ringkv_request_duration_seconds_count\\{${series}\\} 3`));
   assert.match(text, /ringkv_requests_total\{transport="http",op="put",consistency="QUORUM",outcome="ok"\} 2/);
   assert.match(text, /ringkv_requests_total\{transport="ws",op="get",consistency="ONE",outcome="not_found"\} 1/);
+  assert.match(text, /ringkv_requests_total\{transport="http",op="put",consistency="QUORUM",outcome="error"\} 1/);
+  assert.match(text, /ringkv_requests_total\{transport="http",op="put",consistency="ONE",outcome="ok"\} 1/);
+  assert.match(text, /ringkv_request_duration_seconds_count\{transport="ws",op="put",consistency="QUORUM"\} 1/);
+  assert.doesNotMatch(text, /outcome="not_found"\} 0|outcome="error"\} 0/, 'an outcome never seen has no line');
   assert.match(text, /ringkv_ws_connections 2/);
 });
 
