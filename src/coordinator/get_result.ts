@@ -8,15 +8,16 @@ import type { GetResult } from './types';
 
 export function toGetResult(key: Uint8Array, siblings: readonly StoredSibling[], nowMs: number): GetResult {
   const live = liveSiblings(siblings, nowMs);
-  const newest = live[0];
-  if (newest === undefined) return { found: false, key };
+  if (live.length === 0) return { found: false, key };
+  const versions = live.map((s) => ({ value: s.value, version: versionOf(s), timestampMs: s.timestampMs }));
+  const newest = versions[0]!;
   return {
     found: true,
     key,
     value: newest.value,
-    version: versionOf(newest),
+    version: newest.version,
     timestampMs: newest.timestampMs,
-    siblings: live.map((s) => ({ value: s.value, version: versionOf(s), timestampMs: s.timestampMs })),
+    siblings: versions,
     context: encodeClock(contextOf(siblings)),
   };
 }

@@ -44,84 +44,90 @@ class Verifier {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
-  private need(pos: number, size: number, what: string): void {
+  // A check names where it is as (table, field id or -1, part), made into text only when it
+  // fails: building it per check was a string per field of every frame on the hot path.
+  private need(pos: number, size: number, table: string, id: number, part: string): void {
     if (!Number.isInteger(pos) || pos < 0 || pos + size > this.bytes.byteLength) {
-      throw malformed(`${what} at ${pos} (+${size}) is outside the ${this.bytes.byteLength}-byte frame`);
+      throw malformed(`${where(table, id, part)} at ${pos} (+${size}) is outside the ${this.bytes.byteLength}-byte frame`);
     }
   }
 
-  u32(pos: number, what: string): number {
-    this.need(pos, 4, what);
+  u32(pos: number, table: string, id: number, part: string): number {
+    this.need(pos, 4, table, id, part);
     return this.view.getUint32(pos, true);
   }
 
   /** Follows a uoffset at pos; returns the position it points to. */
-  private deref(pos: number, what: string): number {
-    const target = pos + this.u32(pos, what);
-    this.need(target, 4, what);
+  private deref(pos: number, table: string, id: number, part: string): number {
+    const target = pos + this.u32(pos, table, id, part);
+    this.need(target, 4, table, id, part);
     return target;
   }
 
   table(pos: number, spec: TableSpec, depth: number): void {
     if (depth > depthMax) throw malformed(`${spec.name}: nested deeper than ${depthMax}`);
     if (++this.tablesVisited > tablesVisitedMax) throw malformed(`more than ${tablesVisitedMax} tables in a frame`);
-    this.need(pos, 4, `${spec.name} table`);
+    this.need(pos, 4, spec.name, -1, 'table');
     const vtable = pos - this.view.getInt32(pos, true);
-    this.need(vtable, 4, `${spec.name} vtable`);
+    this.need(vtable, 4, spec.name, -1, 'vtable');
     const vtableBytes = this.view.getUint16(vtable, true);
     const inlineBytes = this.view.getUint16(vtable + 2, true);
     if (vtableBytes < 4 || vtableBytes % 2 !== 0) throw malformed(`${spec.name}: vtable size ${vtableBytes}`);
-    this.need(vtable, vtableBytes, `${spec.name} vtable`);
+    this.need(vtable, vtableBytes, spec.name, -1, 'vtable');
     if (inlineBytes < 4) throw malformed(`${spec.name}: inline size ${inlineBytes}`);
-    this.need(pos, inlineBytes, `${spec.name} inline data`);
+    this.need(pos, inlineBytes, spec.name, -1, 'inline data');
     const slots = (vtableBytes - 4) / 2;
     for (let id = 0; id < slots && id < spec.fields.length; id++) {
       const field = spec.fields[id];
       if (field === null || field === undefined) continue;
       const off = this.view.getUint16(vtable + 4 + 2 * id, true);
       if (off === 0) continue;
-      const what = `${spec.name} field ${id}`;
       const size = field.kind === 'scalar' ? field.bytes : 4;
-      if (off < 4 || off + size > inlineBytes) throw malformed(`${what}: offset ${off} outside inline size ${inlineBytes}`);
+      if (off < 4 || off + size > inlineBytes) throw malformed(`${where(spec.name, id, '')}: offset ${off} outside inline size ${inlineBytes}`);
       const at = pos + off;
       switch (field.kind) {
         case 'scalar':
           break;
         case 'bytes': {
-          const v = this.deref(at, what);
+          const v = this.deref(at, spec.name, id, '');
           const n = this.view.getUint32(v, true);
-          if (n > field.lengthMax) throw malformed(`${what}: ${n} bytes, more than ${field.lengthMax}`);
-          this.need(v + 4, n, `${what} bytes`);
+          if (n > field.lengthMax) throw malformed(`${where(spec.name, id, '')}: ${n} bytes, more than ${field.lengthMax}`);
+          this.need(v + 4, n, spec.name, id, 'bytes');
           break;
         }
         case 'string': {
-          const v = this.deref(at, what);
+          const v = this.deref(at, spec.name, id, '');
           const n = this.view.getUint32(v, true);
-          if (n > field.bytesMax) throw malformed(`${what}: string of ${n} bytes, more than ${field.bytesMax}`);
-          this.need(v + 4, n + 1, `${what} string`);
+          if (n > field.bytesMax) throw malformed(`${where(spec.name, id, '')}: string of ${n} bytes, more than ${field.bytesMax}`);
+          this.need(v + 4, n + 1, spec.name, id, 'string');
           const text = this.bytes.subarray(v + 4, v + 4 + n);
-          if (!isUtf8(text)) throw malformed(`${what}: string is not valid UTF-8`);
+          if (!isUtf8(text)) throw malformed(`${where(spec.name, id, '')}: string is not valid UTF-8`);
           break;
         }
         case 'table':
-          this.table(this.deref(at, what), field.table, depth + 1);
+          this.table(this.deref(at, spec.name, id, ''), field.table, depth + 1);
           break;
         case 'tables': {
-          const v = this.deref(at, what);
+          const v = this.deref(at, spec.name, id, '');
           const n = this.view.getUint32(v, true);
           if (n > field.lengthMax) {
             // Too many elements is a frame over its limits, not a broken one: the sender can fix it by splitting.
-            throw new RingkvError(ErrorCode.FrameTooLarge, `${what}: ${n} elements, more than ${field.lengthMax}`, {
+            throw new RingkvError(ErrorCode.FrameTooLarge, `${where(spec.name, id, '')}: ${n} elements, more than ${field.lengthMax}`, {
               details: { elements: n, elements_max: field.lengthMax },
             });
           }
-          this.need(v + 4, 4 * n, `${what} elements`);
-          for (let i = 0; i < n; i++) this.table(this.deref(v + 4 + 4 * i, `${what}[${i}]`), field.table, depth + 1);
+          this.need(v + 4, 4 * n, spec.name, id, 'elements');
+          for (let i = 0; i < n; i++) this.table(this.deref(v + 4 + 4 * i, spec.name, id, 'element'), field.table, depth + 1);
           break;
         }
       }
     }
   }
+}
+
+function where(table: string, id: number, part: string): string {
+  if (id < 0) return `${table} ${part}`;
+  return part === '' ? `${table} field ${id}` : `${table} field ${id} ${part}`;
 }
 
 /**
@@ -138,5 +144,5 @@ export function verifyFlatBuffer(bytes: Uint8Array, root: TableSpec, identifier?
     }
   }
   const v = new Verifier(bytes);
-  v.table(v.u32(0, 'root offset'), root, 0);
+  v.table(v.u32(0, root.name, -1, 'root offset'), root, 0);
 }

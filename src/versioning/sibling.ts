@@ -54,6 +54,8 @@ export function fullClock(s: StoredSibling): VectorClock {
 
 /** The causal context of a set of versions: a write carrying it supersedes all of them. */
 export function contextOf(siblings: readonly StoredSibling[]): VectorClock {
+  // The common set of one version: its own clock, without a merge that copies it.
+  if (siblings.length === 1) return fullClock(siblings[0]!);
   let clock: VectorClock = [];
   for (const s of siblings) clock = mergeClocks(clock, fullClock(s));
   return clock;
