@@ -78,6 +78,23 @@ test('a large response is split across frames and every result arrives once', ()
   assert.deepEqual(ids, results.map((r) => r.id));
 });
 
+test('frames share one builder, yet each encoded frame keeps its own bytes', () => {
+  // Proves the shared builder (client_response.ts) copies every frame out: frames kept from
+  // earlier encodes (as they wait in a connection's queue) decode unchanged after big, small and
+  // error frames were built in the same builder after them.
+  const small = (id: number) => encodeResponseFrames([{ id, status: 'ok', version: `v${id}`, timestampMs: id, value: bytes(`value-${id}`) }], 1_000_000);
+  const kept = [...small(1), ...encodeResponseFrames([{ id: 2, status: 'ok', version: 'v2', timestampMs: 2, value: new Uint8Array(2_000_000).fill(7) }], 4_000_000)];
+  const before = kept.map((f) => Buffer.from(f));
+  for (let i = 3; i < 20; i++) small(i);
+  encodeErrorFrame(WireErrorCode.Busy, 'busy');
+  kept.forEach((f, i) => assert.ok(Buffer.from(f).equals(before[i]!), `frame ${i} unchanged`));
+  const [one, two] = kept.map((f) => decodeResponseFrame(f).results[0]!);
+  assert.equal(Buffer.from(one!.value!).toString(), 'value-1');
+  assert.equal(two!.value!.length, 2_000_000);
+  assert.ok(two!.value!.every((v) => v === 7));
+  assert.equal(decodeResponseFrame(small(21)[0]!).results[0]!.version, 'v21', 'a frame after a big one is whole');
+});
+
 test('error frames carry a frame-level code and no results', () => {
   const d = decodeResponseFrame(encodeErrorFrame(WireErrorCode.MalformedFrame, 'bad'));
   assert.equal(d.error, WireErrorCode.MalformedFrame);
