@@ -4,15 +4,16 @@
 // checked on its own, so one bad operation fails alone while the rest of the batch proceeds.
 // Decoded byte fields are copies: the node's receive buffer is reused once the handler returns,
 // and each value must own its ArrayBuffer to be transferred to a shard worker.
-import { Builder, ByteBuffer } from 'flatbuffers';
+import { type Builder, ByteBuffer } from 'flatbuffers';
 import { keyBytesMax, ttlSecondsMax, valueBytesMax, wsOpsPerFrameMax } from '../constants';
 import type { ConsistencyLevel } from '../coordinator/types';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import { consistencyFromWire, consistencyToWire, type OpName, opFromWire, opToWire } from './client_codes';
-import { clientFileIdentifier, requestFrameSpec, wireStringBytesMax } from './client_schema';
+import { clientFileIdentifier, requestFrameSpec, wireStringBytesMax, wireStringFits } from './client_schema';
 import { verifyFlatBuffer } from './flatbuffers_verifier';
 import { Request } from './generated/client/ringkv/client/request';
 import { RequestFrame } from './generated/client/ringkv/client/request-frame';
+import { withSharedBuilder } from './shared_builder';
 
 export interface ClientRequest {
   /** Chosen by the client, echoed in its result; uint32. */
@@ -41,13 +42,15 @@ export function encodeRequestFrame(ops: readonly ClientRequest[]): Uint8Array {
   assert(ops.length >= 1 && ops.length <= wsOpsPerFrameMax, () => `a frame carries 1..${wsOpsPerFrameMax} operations, not ${ops.length}`);
   let size = 64;
   for (const op of ops) size += 64 + op.key.byteLength + (op.value?.byteLength ?? 0) + (op.context?.byteLength ?? 0);
-  const b = new Builder(size);
+  // Copied out of the shared builder: a client may queue the frame before it sends it.
+  return withSharedBuilder(size, (b) => buildRequestFrame(b, ops).slice());
+}
+
+function buildRequestFrame(b: Builder, ops: readonly ClientRequest[]): Uint8Array {
   const offsets: number[] = [];
   for (const op of ops) {
     assert(Number.isInteger(op.id) && op.id >= 0 && op.id <= 0xffffffff, () => `request id ${op.id} is not a uint32`);
-    for (const s of [op.expectedVersion, op.idempotencyKey]) {
-      assert(s === undefined || Buffer.byteLength(s) <= wireStringBytesMax, () => `a string field is over ${wireStringBytesMax} bytes`);
-    }
+    assert(wireStringFits(op.expectedVersion) && wireStringFits(op.idempotencyKey), () => `a string field is over ${wireStringBytesMax} bytes`);
     const key = b.createByteVector(op.key);
     const value = op.value === undefined ? 0 : b.createByteVector(op.value);
     const context = op.context === undefined ? 0 : b.createByteVector(op.context);

@@ -2,13 +2,14 @@
 // The results of one request frame normally travel in one response frame; a response larger than
 // the soft target (many large GET values) is split across several frames, so a client matches
 // results by request id, never by position or frame.
-import { Builder, ByteBuffer } from 'flatbuffers';
+import { type Builder, ByteBuffer } from 'flatbuffers';
 import type { Sibling } from '../coordinator/types';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import { type StatusName, statusFromWire, statusToWire, WireErrorCode } from './client_codes';
-import { clientFileIdentifier, responseFrameSpec, wireStringBytesMax } from './client_schema';
+import { clientFileIdentifier, responseFrameSpec, wireStringBytesMax, wireStringFits } from './client_schema';
 import { verifyFlatBuffer } from './flatbuffers_verifier';
 import { ResponseFrame } from './generated/client/ringkv/client/response-frame';
+import { withSharedBuilder } from './shared_builder';
 import { Result } from './generated/client/ringkv/client/result';
 import { Sibling as WireSibling } from './generated/client/ringkv/client/sibling';
 
@@ -52,9 +53,7 @@ function estimateBytes(r: ClientResult): number {
 
 function addResult(b: Builder, r: ClientResult): number {
   assert(Number.isInteger(r.id) && r.id >= 0 && r.id <= 0xffffffff, () => `result id ${r.id} is not a uint32`);
-  for (const s of [r.version, r.currentVersion]) {
-    assert(s === undefined || Buffer.byteLength(s) <= wireStringBytesMax, () => `a version string is over ${wireStringBytesMax} bytes`);
-  }
+  assert(wireStringFits(r.version) && wireStringFits(r.currentVersion), () => `a version string is over ${wireStringBytesMax} bytes`);
   const version = r.version === undefined ? 0 : b.createString(r.version);
   const value = r.value === undefined ? 0 : b.createByteVector(r.value);
   let siblings = 0;
@@ -99,24 +98,6 @@ function finishFrame(b: Builder, results: number[], error: WireErrorCode, messag
   return b.asUint8Array();
 }
 
-// One builder for every frame this thread encodes, cleared between frames, each frame copied out
-// (it waits in its connection's queue): a fresh Builder per frame allocated and zero-filled a
-// buffer of the frame's estimated size plus the builder's own state, and with one-op frames that
-// was ~7% of a node's main thread and much of its garbage. A frame that grew the builder past
-// sharedBuilderBytesMax gives it up, so one large answer does not pin its memory.
-const sharedBuilderBytesInitial = 64 * 1024;
-const sharedBuilderBytesMax = 1024 * 1024;
-let sharedBuilder: Builder | null = null;
-
-function encodeShared(size: number, build: (b: Builder) => Uint8Array): Uint8Array {
-  const b = sharedBuilder ?? new Builder(Math.max(sharedBuilderBytesInitial, size));
-  sharedBuilder = null;
-  b.clear();
-  const out = build(b).slice();
-  if (b.dataBuffer().capacity() <= sharedBuilderBytesMax) sharedBuilder = b;
-  return out;
-}
-
 /**
  * Encodes results into one frame, or several when they add up to more than `frameBytesTarget`
  * (a single result larger than the target still goes out alone in one frame).
@@ -134,10 +115,11 @@ export function encodeResponseFrames(results: readonly ClientResult[], frameByte
     }
     const from = i;
     frames.push(
-      encodeShared(size, (b) => {
+      withSharedBuilder(size, (b) => {
         const offs: number[] = [];
         for (let k = from; k < j; k++) offs.push(addResult(b, results[k]!));
-        return finishFrame(b, offs, WireErrorCode.None, undefined);
+        // Copied out: the frame waits in its connection's queue while the builder moves on.
+        return finishFrame(b, offs, WireErrorCode.None, undefined).slice();
       }),
     );
     i = j;
@@ -148,7 +130,7 @@ export function encodeResponseFrames(results: readonly ClientResult[], frameByte
 /** A frame-level error: the request frame was refused whole. */
 export function encodeErrorFrame(error: WireErrorCode, message: string): Uint8Array {
   assert(error !== WireErrorCode.None, 'an error frame carries an error');
-  return encodeShared(256, (b) => finishFrame(b, [], error, message));
+  return withSharedBuilder(256, (b) => finishFrame(b, [], error, message).slice());
 }
 
 /** Decodes a response frame (client side). Throws RKV_ERR_MALFORMED_FRAME on broken bytes. */

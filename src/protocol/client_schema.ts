@@ -48,3 +48,8 @@ export const responseFrameSpec: TableSpec = {
   name: 'ResponseFrame',
   fields: [{ kind: 'tables', table: resultSpec, lengthMax: 1 << 20 }, u16, str],
 };
+
+/** True when s is absent or its UTF-8 fits a wire string (a UTF-16 unit is at most 3 bytes, so most need no count). */
+export function wireStringFits(s: string | undefined): boolean {
+  return s === undefined || s.length * 3 <= wireStringBytesMax || Buffer.byteLength(s) <= wireStringBytesMax;
+}

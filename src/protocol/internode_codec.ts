@@ -9,6 +9,7 @@ import { assert, ErrorCode, RingkvError } from '../errors';
 import type { MemberInfo, MemberStatus } from '../membership/types';
 import { type TableSpec, verifyFlatBuffer } from './flatbuffers_verifier';
 import { frame } from './internode_framing';
+import { withSharedBuilder } from './shared_builder';
 import { Entry } from './generated/internode/ringkv/internode/entry';
 import { Kind } from './generated/internode/ringkv/internode/kind';
 import { Member } from './generated/internode/ringkv/internode/member';
@@ -119,7 +120,7 @@ export interface InternodeEntry {
   tombstone: boolean;
 }
 
-function estimateSize(m: InternodeMessage | FixedMessage): number {
+function estimateSize(m: FixedMessage): number {
   let size = 256 + (m.key?.byteLength ?? 0) + (m.record?.byteLength ?? 0) + (m.value?.byteLength ?? 0) + (m.context?.byteLength ?? 0);
   size += (m.members?.length ?? 0) * 128;
   size += (m.leaves?.byteLength ?? 0) + (m.after?.key.byteLength ?? 0);
@@ -131,23 +132,16 @@ function checkString(s: string | undefined, what: string): void {
   assert(s === undefined || Buffer.byteLength(s) <= stringBytesMax, () => `${what} is over ${stringBytesMax} bytes`);
 }
 
-// One builder for every message this thread encodes, cleared between uses: a fresh Builder per
-// message allocated and zero-filled a buffer the size of the message (values included) only to
-// copy it into its frame. Messages are built one at a time (nothing here yields), and each is
-// copied out before the next begins. One that grew the builder past sharedBuilderBytesMax gives
-// it up, so a rare large message (a range-scan page) does not pin its memory.
-const sharedBuilderBytesInitial = 64 * 1024;
-const sharedBuilderBytesMax = 1024 * 1024;
-let sharedBuilder: Builder | null = null;
-
 /** Encodes one message (without the length prefix), as bytes of its own. */
 export function encodeInternode(m: InternodeMessage): Uint8Array {
-  return buildShared(m, (bytes) => bytes.slice());
+  const fixed = fixedShape(m);
+  return withSharedBuilder(estimateSize(fixed), (b) => build(b, fixed).slice());
 }
 
 /** Encodes one message as the frame to write: length prefix and payload in one buffer. */
 export function encodeInternodeFrame(m: InternodeMessage, frameBytesMax: number = internodeFrameBytesMax): Buffer {
-  return buildShared(m, (bytes) => frame(bytes, frameBytesMax));
+  const fixed = fixedShape(m);
+  return withSharedBuilder(estimateSize(fixed), (b) => frame(build(b, fixed), frameBytesMax));
 }
 
 /** Every field of InternodeMessage, present (undefined when unset): one hidden class for all messages. */
@@ -174,15 +168,6 @@ function fixedShape(m: InternodeMessage): FixedMessage {
   const to = o as unknown as Record<string, unknown>;
   for (const k in from) if (k in to) to[k] = from[k];
   return o;
-}
-
-function buildShared<T>(m: InternodeMessage, copyOut: (bytes: Uint8Array) => T): T {
-  const b = sharedBuilder ?? new Builder(Math.max(sharedBuilderBytesInitial, estimateSize(m)));
-  sharedBuilder = null;
-  b.clear();
-  const out = copyOut(build(b, fixedShape(m)));
-  if (b.dataBuffer().capacity() <= sharedBuilderBytesMax) sharedBuilder = b;
-  return out;
 }
 
 /** Builds one message in `b`; the result is a view into it. Asserts the limits a correct sender keeps. */

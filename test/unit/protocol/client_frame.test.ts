@@ -9,6 +9,7 @@ import { WireErrorCode } from '../../../src/protocol/client_codes';
 import { type ClientRequest, decodeRequestFrame, encodeRequestFrame } from '../../../src/protocol/client_request';
 import { decodeResponseFrame, encodeErrorFrame, encodeResponseFrames } from '../../../src/protocol/client_response';
 import { Request } from '../../../src/protocol/generated/client/ringkv/client/request';
+import { withSharedBuilder } from '../../../src/protocol/shared_builder';
 import { RequestFrame } from '../../../src/protocol/generated/client/ringkv/client/request-frame';
 
 const bytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s));
@@ -93,6 +94,17 @@ test('frames share one builder, yet each encoded frame keeps its own bytes', () 
   assert.equal(two!.value!.length, 2_000_000);
   assert.ok(two!.value!.every((v) => v === 7));
   assert.equal(decodeResponseFrame(small(21)[0]!).results[0]!.version, 'v21', 'a frame after a big one is whole');
+});
+
+test('request frames from the shared builder keep their bytes; an encode nested in another is refused', () => {
+  const first = encodeRequestFrame(sample);
+  const copy = Buffer.from(first);
+  encodeRequestFrame([{ id: 99, op: 'put', key: bytes('other'), value: new Uint8Array(3_000_000), consistency: 'ONE' }]);
+  encodeRequestFrame([{ id: 100, op: 'get', key: bytes('k'), consistency: 'ALL' }]);
+  assert.ok(Buffer.from(first).equals(copy), 'an earlier frame is unchanged by later encodes');
+  assert.deepEqual(decodeRequestFrame(first).map((d) => d.ok && d.request.id), sample.map((r) => r.id));
+  assert.throws(() => withSharedBuilder(16, () => encodeRequestFrame(sample)), /shared builder used from inside its own encode/);
+  assert.deepEqual(decodeRequestFrame(encodeRequestFrame(sample)).length, sample.length, 'the builder works again after the refusal');
 });
 
 test('error frames carry a frame-level code and no results', () => {
