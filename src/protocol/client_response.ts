@@ -9,9 +9,9 @@ import { type StatusName, statusFromWire, statusToWire, WireErrorCode } from './
 import { clientFileIdentifier, responseFrameSpec, wireStringBytesMax, wireStringFits } from './client_schema';
 import { verifyFlatBuffer } from './flatbuffers_verifier';
 import { ResponseFrame } from './generated/client/ringkv/client/response-frame';
-import { withSharedBuilder } from './shared_builder';
 import { Result } from './generated/client/ringkv/client/result';
 import { Sibling as WireSibling } from './generated/client/ringkv/client/sibling';
+import { withSharedBuilder } from './shared_builder';
 
 export interface ClientResult {
   id: number;

@@ -80,6 +80,16 @@ export function payloadExpiresAtMs(p: Uint8Array): number {
 
 const cursor: VarintCursor = { value: 0, offset: 0 };
 
+/**
+ * Where a well-formed payload's version vector starts; leaves its length in cursor.value (read
+ * it before the next call). The decoders below share this walk over the fixed fields.
+ */
+function versionVectorAt(p: Uint8Array): number {
+  cursor.offset = payloadFixedBytes;
+  getVarint32(p, p.length, cursor);
+  return cursor.offset;
+}
+
 /** Checks a payload's structure; returns null when well formed, else what is wrong. */
 export function payloadProblem(p: Uint8Array): string | null {
   if (p.length < payloadFixedBytes + 1) return `payload of ${p.length} bytes is shorter than its fixed fields`;
@@ -100,9 +110,7 @@ export function payloadProblem(p: Uint8Array): string | null {
  * owns (never a view of engine buffers, which the engine reuses): one copy per read, not three.
  */
 export function decodePayload(key: Uint8Array, p: Uint8Array): StorageEntry {
-  cursor.offset = payloadFixedBytes;
-  getVarint32(p, p.length, cursor);
-  const vvStart = cursor.offset;
+  const vvStart = versionVectorAt(p);
   const vvLength = cursor.value;
   // Version vector and value are adjacent in the payload: one copy takes both.
   const out = Buffer.allocUnsafeSlow(key.length + p.length - vvStart);
@@ -121,9 +129,7 @@ export function decodePayload(key: Uint8Array, p: Uint8Array): StorageEntry {
 
 /** decodePayload without the copy: the version vector and value are views of `p` (see StorageEngine.peekSync). */
 export function viewPayload(key: Uint8Array, p: Uint8Array): StorageEntry {
-  cursor.offset = payloadFixedBytes;
-  getVarint32(p, p.length, cursor);
-  const vvStart = cursor.offset;
+  const vvStart = versionVectorAt(p);
   const valueAt = vvStart + cursor.value;
   return {
     key,
@@ -137,9 +143,7 @@ export function viewPayload(key: Uint8Array, p: Uint8Array): StorageEntry {
 
 /** A tombstone payload that replaces an expired TTL entry in compaction; keeps time and version. */
 export function expiredToTombstone(p: Uint8Array): Buffer {
-  cursor.offset = payloadFixedBytes;
-  getVarint32(p, p.length, cursor);
-  const end = cursor.offset + cursor.value;
+  const end = versionVectorAt(p) + cursor.value;
   const out = Buffer.allocUnsafe(end);
   out.set(p.subarray(0, end), 0);
   out[0] = flagTombstone;
