@@ -5,20 +5,19 @@
 // run, rounds interleaved: the ratio is what versioning and batch handling add to the engine.
 // The shard lane's codec (encode a batch, decode it, encode the answers) is timed apart. Sync mode
 // none, so a WAL fsync does not hide the CPU cost. Bounded: a fixed number of ops per phase.
-//   flock /tmp/ringkv-heavy.lock npm run bench:shard-core -- [--write] [--rounds 3]
+//   flock /tmp/ringkv-heavy.lock npm run bench:shard-core -- [--write] [--rounds 3]   (--seconds and --warmup are accepted and unused)
 // --write replaces the section between <!-- shard-core-bench:start --> and
 // <!-- shard-core-bench:end --> in BENCHMARKS.md.
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import { decodeRequests, encodeRequests, encodeResults } from '../src/shards/batch_codec';
 import type { ShardOp, WriteOp } from '../src/shards/messages';
 import { ShardCore } from '../src/shards/shard_core';
 import { openStorage } from '../src/storage';
 import type { StorageEngine, StorageEntry } from '../src/storage/types';
 import { assert } from '../src/errors';
-import { emitSection, median, runMain } from './comparison';
-import { BenchRun, benchKeySpace, benchValueBytes, fmtInt, markdownTable, machineLine } from './harness';
+import { emitSection, median, parseBenchArgs, runMain, sectionHead } from './comparison';
+import { BenchRun, benchKeySpace, benchValueBytes, fmtInt, markdownTable } from './harness';
 
 const batchOps = 32;
 const opsPerPhase = 100_000;
@@ -26,9 +25,8 @@ const phases = ['engine write', 'ShardCore PUT', 'ShardCore GET', 'lane codec, P
 type Phase = (typeof phases)[number];
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ args: process.argv.slice(2), options: { write: { type: 'boolean', default: false }, rounds: { type: 'string', default: '3' } } });
-  const rounds = Number(values.rounds);
-  assert(Number.isInteger(rounds) && rounds >= 1 && rounds <= 20, '--rounds must be 1..20');
+  const argv = process.argv.slice(2);
+  const { rounds, write } = parseBenchArgs(argv, false);
   const log = (s: string): void => void process.stderr.write(`${s}\n`);
   const run = new BenchRun('ringkv-shard-core-bench-');
   const engines: StorageEngine[] = [];
@@ -94,18 +92,14 @@ async function main(): Promise<void> {
       const m = median(runs);
       return [p, m.toFixed(2), runs.map((x) => x.toFixed(2)).join(' / '), fmtInt(1e6 / m), p === 'engine write' ? '1.00x' : `${(m / bareUs).toFixed(2)}x`];
     });
-    const after = machineLine().split('load average (1/5/15 min) ')[1];
     const section = [
-      '## Shard worker cost per operation (bench/shard-core.bench.ts)',
-      '',
-      `Command: \`flock /tmp/ringkv-heavy.lock npm run bench:shard-core --${values.write ? ' --write' : ''}${rounds !== 3 ? ` --rounds ${rounds}` : ''}\` (\`npm run bench:shard-core\` is \`node scripts/build.js && node dist/bench/shard-core.bench.js\`).`,
-      `Date: ${run.date}. Machine: ${run.machineBefore} (before the run); load average at the end ${after}.`,
+      ...sectionHead('Shard worker cost per operation (bench/shard-core.bench.ts)', 'bench:shard-core', 'dist/bench/shard-core.bench.js', argv, run),
       '',
       `In-process, one thread, --sync-mode none; batches of ${batchOps} ops over ${fmtInt(benchKeySpace)} keys of ${benchValueBytes} B, every key written before the first round; ${fmtInt(opsPerPhase)} ops per phase per round, ${rounds} rounds interleaved. "ShardCore PUT" is a vector-clock write without a context (it reads the stored version first); "engine write" is the bare engine writing entries of the same size, the reference; the lane codec is the batch encode/decode a PUT batch pays on the shard lane (both ends, in one thread here).`,
       '',
       markdownTable(['phase', 'us per op (median)', 'us per op per round', 'ops/s (median)', 'vs engine write'], rows, [false, true, true, true, true]),
     ].join('\n');
-    emitSection(section, 'shard-core-bench', values.write ?? false);
+    emitSection(section, 'shard-core-bench', write);
   } finally {
     for (const e of engines) await e.close().catch(() => undefined);
     await run.close();
