@@ -145,8 +145,8 @@ class LocalCoordinatorImpl implements LocalCoordinator {
   async clusterStatus(): Promise<ClusterStatus> {
     this.checkOpen();
     const stats = await this.router.stats();
-    // The engine keeps no live-key count; entries written since open is the estimate it gives.
-    const totalKeys = stats.reduce((n, s) => n + keysEstimate(s.storage), 0);
+    // Each shard's engine estimates its distinct keys (a HyperLogLog union of its tables and memtables).
+    const totalKeys = stats.reduce((n, s) => n + s.storage.keysEstimate, 0);
     const queued = Math.max(0, ...this.router.clients.map((c) => c.queuedOps));
     return {
       nodes: [{ id: this.nodeId, address: this.address, status: 'healthy', load: Math.min(1, queued / this.queueOpsMax), tokens: [] }],
@@ -223,8 +223,4 @@ class LocalCoordinatorImpl implements LocalCoordinator {
     this.closing ??= this.router.close();
     return this.closing;
   }
-}
-
-function keysEstimate(s: { entriesWritten: number } & Partial<Record<'keysEstimate', number>>): number {
-  return typeof s.keysEstimate === 'number' ? s.keysEstimate : s.entriesWritten;
 }

@@ -19,7 +19,7 @@ export interface MemberInfo {
   heartbeat: number;
   /** The sender's opinion; a receiver adopts it only for nodes it has not heard of yet. */
   status: MemberStatus;
-  /** Keys this node holds (an estimate: entries written minus nothing; summed for total_keys). */
+  /** Distinct keys this node holds (its engines' HyperLogLog estimate; summed for total_keys). */
   keyEstimate: number;
   /** Fraction of capacity in use, 0..1. */
   load: number;

@@ -61,6 +61,7 @@ import { readManifest, writeManifest } from './manifest';
 import { Memtable } from './memtable';
 import { compareToken, sortKeyOf, sortKeysOf, tokenBound, tokenBytes, tokenMax } from './sort-key';
 import { TableCache } from './table-cache';
+import { KeySketch } from './key_sketch';
 import type { RecoveryReport, ScanOptions, StorageEngine, StorageEntry, StorageOptions, StorageStats, SyncMode } from './types';
 import { decodeBatchPayload, encodeBatchRecord, type BatchItem } from './wal-record';
 import { Version, type FileMeta } from './version';
@@ -95,6 +96,8 @@ export class LsmEngine implements StorageEngine {
   private readonly autoCompaction: boolean;
   private readonly blockCache: BlockCache;
   private readonly tableCache: TableCache;
+  /** Key sketches of live tables by file number (null: the table has none), see keysEstimate(). */
+  private readonly tableSketches = new Map<number, KeySketch | null>();
   /** Arena chunks of flushed memtables, for the next ones (one memtable's worth kept). */
   private readonly arenaPool: ArenaPool;
   /** Deletions of obsolete files still running (removeFile). */
@@ -678,6 +681,7 @@ export class LsmEngine implements StorageEngine {
       walBytes,
       diskBytes: tableBytes + walBytes,
       entriesWritten: this.entriesWritten,
+      keysEstimate: this.keysEstimate(),
       blockCacheHits: this.blockCache.hits,
       blockCacheMisses: this.blockCache.misses,
       writeStalls: this.writeStalls,
@@ -686,6 +690,39 @@ export class LsmEngine implements StorageEngine {
       compactions: this.compactions,
       compactionBytesWritten: this.compactionBytesWritten,
     };
+  }
+
+  /**
+   * The union of the key sketches of every live table and memtable. A table's sketch is read from
+   * its meta block once and kept while the table is live; a table written before sketches existed
+   * (meta block version 1) adds its entry count instead, an upper bound for its keys.
+   */
+  private keysEstimate(): number {
+    const union = new KeySketch();
+    let unsketched = 0;
+    const live = new Set<number>();
+    for (const f of this.version.allFiles()) {
+      live.add(f.number);
+      let sketch = this.tableSketches.get(f.number);
+      if (sketch === undefined) {
+        let registers: Uint8Array | null;
+        try {
+          registers = this.tableCache.get(f.number).meta.keySketch;
+        } catch {
+          // An unreadable table fails the reads that reach it, loudly; an estimate only falls back.
+          unsketched += f.entryCount;
+          continue;
+        }
+        sketch = registers === null ? null : new KeySketch(registers);
+        this.tableSketches.set(f.number, sketch);
+      }
+      if (sketch === null) unsketched += f.entryCount;
+      else union.merge(sketch);
+    }
+    for (const n of this.tableSketches.keys()) if (!live.has(n)) this.tableSketches.delete(n);
+    union.merge(this.mem.keys);
+    for (const m of this.imms) union.merge(m.keys);
+    return union.estimate() + unsketched;
   }
 
   recoveryReport(): RecoveryReport {

@@ -27,6 +27,7 @@
 // are never removed or renumbered.
 import { assert } from '../errors';
 import type { Arena } from './arena';
+import { KeySketch } from './key_sketch';
 
 /** Tallest node; 4^12 = 16.7M entries is far above what a memtable of memtableBytesMax holds. */
 export const memtableHeightMax = 12;
@@ -49,6 +50,8 @@ export class Memtable {
   private readonly seed = (Math.random() * 0x1_0000_0000) >>> 0;
   bytes = 0;
   count = 0;
+  /** Its distinct keys, for the engine's key count estimate (4 KiB; key_sketch.ts). */
+  readonly keys = new KeySketch();
   /** Size of its WAL segment once the memtable is immutable (stats). */
   walBytes = 0;
   /** The WAL segment holding this memtable's writes; removable once this memtable is on disk. */
@@ -144,6 +147,7 @@ export class Memtable {
     }
     const ge = this.findGreaterOrEqual(sk, true);
     assert(ge === 0 || !this.sks[ge]!.equals(sk), 'memtable hash index lost a key');
+    this.keys.addSortKey(sk);
     const h = this.randomHeight();
     if (h > this.height) {
       for (let i = this.height; i < h; i++) this.prev[i] = 0;

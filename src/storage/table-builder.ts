@@ -10,6 +10,7 @@ import { sstableBlockBytesTarget, sstableBlockRestartInterval } from '../constan
 import { assert } from '../errors';
 import { native } from '../native';
 import { payloadIsTombstone, payloadTimestampMs } from './entry';
+import { KeySketch } from './key_sketch';
 import { tokenBytes } from './sort-key';
 import { blockHandleBytes, blockTrailer, blockTrailerBytes, blockTypeRaw, encodeFooter, encodeHandle, encodeMeta, type BlockHandle, type TableMeta } from './table-format';
 
@@ -95,6 +96,8 @@ export class TableBuilder {
   private last = Buffer.allocUnsafeSlow(512);
   private lastBytes = -1;
   private smallest: Buffer | null = null;
+  /** Distinct keys of the table, for the engine's key count estimate (key_sketch.ts). */
+  private readonly keys = new KeySketch();
   private entryCount = 0;
   private tombstoneCount = 0;
   private minTs = Number.MAX_SAFE_INTEGER;
@@ -134,6 +137,7 @@ export class TableBuilder {
     this.lastBytes = sk.length;
     this.data.add(sk, payload);
     this.bloomKeys.push(sk.subarray(tokenBytes));
+    this.keys.addSortKey(sk);
     this.entryCount++;
     if (payloadIsTombstone(payload)) this.tombstoneCount++;
     const ts = payloadTimestampMs(payload);
@@ -198,6 +202,7 @@ export class TableBuilder {
       dataBlockCount: this.dataBlocks,
       smallest: this.smallest!,
       largest: Buffer.from(this.lastKey()),
+      keySketch: this.keys.registers,
     };
     const metaHandle = this.emitBlock(encodeMeta(meta));
     const indexHandle = this.emitBlock(this.index.build());

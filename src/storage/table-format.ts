@@ -10,9 +10,10 @@
 // Block handle (12 bytes): u64 LE offset, u32 LE size (contents only, trailer not counted).
 // Footer: filter handle, meta handle, index handle (12 bytes each), u32 LE crc32c(bytes 0..36),
 // u64 magic "RKVSST01".
-import { ErrorCode, RingkvError } from '../errors';
+import { assert, ErrorCode, RingkvError } from '../errors';
 import { crc32c } from './checksum';
 import { getU64, getVarint32, putU64, putVarint32, type VarintCursor } from './coding';
+import { keySketchBytes, keySketchRankMax } from './key_sketch';
 import { native } from '../native';
 
 export const blockTrailerBytes = 5;
@@ -20,7 +21,8 @@ export const blockTypeRaw = 0;
 export const blockHandleBytes = 12;
 export const footerBytes = 48;
 export const tableMagic = Buffer.from('RKVSST01', 'latin1');
-export const metaFormatVersion = 1;
+/** Meta blocks are written in version 2 (with the key sketch); version 1 (without) is still read. */
+export const metaFormatVersion = 2;
 
 export interface BlockHandle {
   offset: number;
@@ -112,10 +114,13 @@ export interface TableMeta {
   dataBlockCount: number;
   smallest: Buffer;
   largest: Buffer;
+  /** The table's KeySketch registers (key_sketch.ts); null in a version-1 meta block. */
+  keySketch: Uint8Array | null;
 }
 
 export function encodeMeta(m: TableMeta): Buffer {
-  const b = Buffer.allocUnsafe(4 + 8 * 5 + 10 + m.smallest.length + m.largest.length);
+  assert(m.keySketch !== null && m.keySketch.length === keySketchBytes, 'a meta block carries a key sketch');
+  const b = Buffer.allocUnsafe(4 + 8 * 5 + 10 + m.smallest.length + m.largest.length + keySketchBytes);
   b.writeUInt32LE(metaFormatVersion, 0);
   putU64(b, 4, m.entryCount);
   putU64(b, 12, m.tombstoneCount);
@@ -126,21 +131,27 @@ export function encodeMeta(m: TableMeta): Buffer {
   m.smallest.copy(b, o);
   o = putVarint32(b, o + m.smallest.length, m.largest.length);
   m.largest.copy(b, o);
-  return b.subarray(0, o + m.largest.length);
+  o += m.largest.length;
+  b.set(m.keySketch, o);
+  return b.subarray(0, o + keySketchBytes);
 }
 
 export function decodeMeta(file: string, offset: number, b: Buffer): TableMeta {
   const bad = (what: string): RingkvError => tableCorruption(file, offset, `meta block: ${what}`);
   if (b.length < 46) throw bad('too short');
-  if (b.readUInt32LE(0) !== metaFormatVersion) throw bad(`unknown format version ${b.readUInt32LE(0)}`);
+  const version = b.readUInt32LE(0);
+  if (version !== 1 && version !== metaFormatVersion) throw bad(`unknown format version ${version}`);
   const nums = [4, 12, 20, 28, 36].map((o) => getU64(b, o));
   if (nums.some((n) => n < 0)) throw bad('counter beyond 2^53');
   const c: VarintCursor = { value: 0, offset: 44 };
   if (!getVarint32(b, b.length, c) || c.offset + c.value > b.length) throw bad('bad smallest key');
   const smallest = Buffer.from(b.subarray(c.offset, c.offset + c.value));
   c.offset += c.value;
-  if (!getVarint32(b, b.length, c) || c.offset + c.value !== b.length) throw bad('bad largest key');
+  const sketchBytes = version === 1 ? 0 : keySketchBytes;
+  if (!getVarint32(b, b.length, c) || c.offset + c.value + sketchBytes !== b.length) throw bad(version === 1 ? 'bad largest key' : 'bad largest key or key sketch');
   const largest = Buffer.from(b.subarray(c.offset, c.offset + c.value));
+  const keySketch = version === 1 ? null : new Uint8Array(b.subarray(b.length - keySketchBytes));
+  if (keySketch !== null && keySketch.some((r) => r > keySketchRankMax)) throw bad('key sketch register out of range');
   return {
     entryCount: nums[0]!,
     tombstoneCount: nums[1]!,
@@ -149,5 +160,6 @@ export function decodeMeta(file: string, offset: number, b: Buffer): TableMeta {
     dataBlockCount: nums[4]!,
     smallest,
     largest,
+    keySketch,
   };
 }

@@ -67,7 +67,13 @@ export interface StorageStats {
   walBytes: number;
   /** Bytes of live SSTables plus the WAL. */
   diskBytes: number;
+  /** Entries written since open (overwrites and deletes included). */
   entriesWritten: number;
+  /**
+   * About how many distinct keys the tables and memtables hold (a HyperLogLog union, key_sketch.ts,
+   * within a few percent): deleted and expired keys count until compaction drops them.
+   */
+  keysEstimate: number;
   /** Block cache hits and misses since open. */
   blockCacheHits: number;
   blockCacheMisses: number;
