@@ -7,19 +7,24 @@
 //   Redis Cluster, 3 masters and no replicas (`redis-cli --cluster create`), AOF everysec:
 //     `redis-benchmark --cluster` SET and GET, 50 clients, not pipelined and -P 32;
 //   then open loop at 80% of the cluster's own QUORUM peak, PUT and GET, latency from each frame's
-//     scheduled send time (no coordinated omission): the bar is p99 < 10 ms.
+//     scheduled send time (no coordinated omission): the bar is p99 < 10 ms; and the same at 20%,
+//     40% and 60% of that peak, which says up to what share of the peak p99 stays under the bar.
 // All servers use free ports and temp dirs (removed after); every child is stopped on success,
 // error or Ctrl-C. Rounds are interleaved; tables give medians. Run it under the team's lock:
-//   flock /tmp/ringkv-heavy.lock npm run bench:cluster -- [--write] [--rounds 3] [--seconds 3]
+//   flock /tmp/ringkv-heavy.lock npm run bench:cluster -- [--write] [--rounds 3] [--seconds 3] [--damon-off]
 // --write replaces the section between <!-- cluster-bench:start --> and <!-- cluster-bench:end -->
-// in BENCHMARKS.md.
+// in BENCHMARKS.md (with --damon-off, which stops the kernel's DAMON monitors for the run as root,
+// harness.ts stopDamonFor: the cluster-bench-damon-off section).
 import path from 'node:path';
 import type { ConsistencyLevel } from '../src/coordinator/types';
 import { ErrorCode, RingkvError } from '../src/errors';
 import {
+  damonOffNote,
   emitSection,
+  largestShareUnderBar,
   openLoadShare,
   openLoopTable,
+  openRow,
   openP99Ms,
   p99BarMs,
   parseBenchArgs,
@@ -28,10 +33,11 @@ import {
   RowSet,
   sectionHead,
   sectionTail,
+  sweepShares,
   type BenchArgs,
   type OpenRow,
 } from './comparison';
-import { BenchRun, benchKeySpace, benchValueBytes, fmtInt, fmtMs, freePortBase, ringkvBin, sleep, startChild, startNodeProcess } from './harness';
+import { BenchRun, benchKeySpace, benchValueBytes, fmtInt, fmtMs, freePortBase, ringkvBin, sleep, startChild, startNodeProcess, stopDamonFor } from './harness';
 import { measureRedis, redisLoadNote, redisVersion, startRedisCluster } from './redis';
 import { measureWs, openLoopRounds, preload, type WsLoadOptions } from './ws.bench';
 
@@ -115,9 +121,11 @@ async function main(): Promise<void> {
   const log = (s: string): void => void process.stderr.write(`${s}\n`);
   const version = redisVersion();
   const run = new BenchRun('ringkv-cluster-bench-');
+  if (a.damonOff) stopDamonFor(run);
   const rows = new RowSet();
   const commands = new Set<string>();
   const open: OpenRow[] = [];
+  const sweep: OpenRow[] = [];
   try {
     const single = await startSingle(run);
     const cluster = await startCluster(run);
@@ -133,9 +141,12 @@ async function main(): Promise<void> {
     }
     for (const op of ['PUT', 'GET'] as const) {
       const peak = rows.medianOps(`${clusterName}-QUORUM-${op}`);
-      open.push({ cells: [op], peak, rate: Math.round(peak * openLoadShare), runs: [], serverCpu: [] });
+      open.push(openRow([op], peak, openLoadShare));
+      for (const share of sweepShares) sweep.push(openRow([op], peak, share));
     }
-    await openLoopRounds(open, (o) => wsOptions(cluster, o.cells[0] as Op, 'QUORUM', a), cluster.pids, a.rounds, log);
+    const openOptions = (o: OpenRow): WsLoadOptions => wsOptions(cluster, o.cells[0] as Op, 'QUORUM', a);
+    await openLoopRounds(open, openOptions, cluster.pids, a.rounds, log);
+    await openLoopRounds(sweep, openOptions, cluster.pids, a.rounds, log);
   } finally {
     await run.close();
   }
@@ -143,8 +154,9 @@ async function main(): Promise<void> {
   const openMet = open.every((o) => openP99Ms(o) < p99BarMs);
   const ratio = (x: string, y: string): string => `${(rows.medianOps(x) / rows.medianOps(y)).toFixed(2)}x`;
   const section = [
-    ...sectionHead(`${nodesN}-node cluster vs 1 node vs Redis Cluster (bench/cluster.bench.ts)`, 'bench:cluster', 'dist/bench/cluster.bench.js', argv, run),
+    ...sectionHead(`${nodesN}-node cluster vs 1 node vs Redis Cluster${a.damonOff ? ', DAMON stopped' : ''} (bench/cluster.bench.ts)`, 'bench:cluster', 'dist/bench/cluster.bench.js', argv, run),
     '',
+    ...(a.damonOff ? [damonOffNote, ''] : []),
     `All servers share the machine's cores with each other and with the load generators, on 127.0.0.1, data in temp dirs on one disk. ${a.rounds} rounds, interleaved; ringkv rows are ${a.warmupSeconds} s warm-up + ${a.seconds} s measured; tables give medians.`,
     `ringkv cluster: \`ringkv cluster --nodes ${nodesN} --shards ${shardsPerNode} --sync-mode batch\` (N = 3, defaults otherwise: read-repair chance 0.1), so every write is stored ${nodesN} times whatever the level, which only sets how many acks the coordinator waits for (and how many replicas a GET asks).`,
     `One node: \`ringkv start --sync-mode batch\` (default shards, one per core). Both acknowledge a write after its WAL fdatasync (group commit). ${fmtInt(benchKeySpace)} keys of ${benchValueBytes} B written (at ALL) before the first GET.`,
@@ -158,14 +170,19 @@ async function main(): Promise<void> {
     '',
     openLoopTable(['op'], open),
     '',
+    `Load sweep, the same way at lower shares of the same peaks (${a.rounds} rounds, after the rows above):`,
+    '',
+    openLoopTable(['op'], sweep),
+    '',
     `**Bar, p99 < ${p99BarMs} ms at ${Math.round(openLoadShare * 100)}% of the cluster's QUORUM peak: ${openMet ? 'MET' : 'NOT MET'}** (${open.map((o) => `${o.cells[0]} ${fmtMs(openP99Ms(o))} ms`).join(', ')}).`,
+    `- Largest share of the QUORUM closed-loop peak measured with median p99 < ${p99BarMs} ms: ${(['PUT', 'GET'] as const).map((op) => largestShareUnderBar(op, [...sweep, ...open].filter((o) => o.cells[0] === op))).join('; ')}.`,
     `- Cluster QUORUM vs one node: PUT ${ratio(`${clusterName}-QUORUM-PUT`, `${singleName}-QUORUM-PUT`)}, GET ${ratio(`${clusterName}-QUORUM-GET`, `${singleName}-QUORUM-GET`)}. Cluster QUORUM vs Redis Cluster not pipelined: PUT ${ratio(`${clusterName}-QUORUM-PUT`, 'redis-p1-PUT')}, GET ${ratio(`${clusterName}-QUORUM-GET`, 'redis-p1-GET')}. Closed-loop errors: ${rows.errors()}.`,
     ...sectionTail(rows.all(), [
       ...commands,
       `node dist/bench/ws.bench.js --url ws://127.0.0.1:P0/api/v1/ws,ws://127.0.0.1:P1/api/v1/ws,ws://127.0.0.1:P2/api/v1/ws --op put|get --consistency ONE|QUORUM|ALL --batch ${batch} --connections ${socketsPerNode * nodesN} --depth ${depth} --seconds ${a.seconds} [--rate FRAMES_PER_S]`,
     ]),
   ].join('\n');
-  emitSection(section, 'cluster-bench', a.write);
+  emitSection(section, a.damonOff ? 'cluster-bench-damon-off' : 'cluster-bench', a.write);
 }
 
 if (require.main === module) runMain('cluster bench', main);

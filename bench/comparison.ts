@@ -31,6 +31,8 @@ export interface BenchArgs {
   write: boolean;
   /** node.bench only: profile into this directory instead of benchmarking. */
   profile: string | null;
+  /** Stop the kernel's DAMON monitors for the run (harness.ts stopDamonFor); written to its own section. */
+  damonOff: boolean;
 }
 
 export function parseBenchArgs(argv: string[], allowProfile: boolean): BenchArgs {
@@ -41,6 +43,7 @@ export function parseBenchArgs(argv: string[], allowProfile: boolean): BenchArgs
       seconds: { type: 'string', default: '3' },
       warmup: { type: 'string', default: '1' },
       write: { type: 'boolean', default: false },
+      'damon-off': { type: 'boolean', default: false },
       ...(allowProfile && { profile: { type: 'string' as const } }),
     },
   });
@@ -55,6 +58,7 @@ export function parseBenchArgs(argv: string[], allowProfile: boolean): BenchArgs
     warmupSeconds: int('warmup', values.warmup as string, 0, 10),
     write: values.write as boolean,
     profile: (values.profile as string | undefined) ?? null,
+    damonOff: values['damon-off'] as boolean,
   };
 }
 
@@ -134,10 +138,21 @@ export interface OpenRow {
   /** What it is, e.g. ["PUT", "32"]. */
   cells: string[];
   peak: number;
+  /** The share of `peak` offered: rate = round(peak * share). */
+  share: number;
   rate: number;
   runs: OpenMeasured[];
   /** The server's CPU per run (withServerCpu). */
   serverCpu: string[];
+}
+
+export function openRow(cells: string[], peak: number, share: number): OpenRow {
+  return { cells, peak, share, rate: Math.round(peak * share), runs: [], serverCpu: [] };
+}
+
+/** "40%" */
+export function fmtShare(share: number): string {
+  return `${Math.round(share * 100)}%`;
 }
 
 export function openP99Ms(o: OpenRow): number {
@@ -149,7 +164,8 @@ export function openLoopTable(header: string[], rows: OpenRow[]): string {
     [
       ...header,
       'closed-loop peak (median)',
-      `target ops/s (${Math.round(openLoadShare * 100)}%)`,
+      'share of peak',
+      'target ops/s',
       'achieved ops/s',
       'p50 ms',
       'p99 ms (median)',
@@ -163,6 +179,7 @@ export function openLoopTable(header: string[], rows: OpenRow[]): string {
     rows.map((o) => [
       ...o.cells,
       fmtInt(o.peak),
+      fmtShare(o.share),
       fmtInt(o.rate),
       fmtInt(median(o.runs.map((m) => m.opsPerSecond))),
       fmtMs(median(o.runs.map((m) => m.p50Ms))),
@@ -174,14 +191,32 @@ export function openLoopTable(header: string[], rows: OpenRow[]): string {
       o.runs.map((m) => m.clientCpu).join(' / '),
       o.serverCpu.join(' / '),
     ]),
-    [...header.map(() => false), true, true, true, true, true, true, true, true, false, false, false],
+    [...header.map(() => false), true, true, true, true, true, true, true, true, true, false, false, false],
   );
+}
+
+/** Shares of a closed-loop peak a load sweep offers besides openLoadShare, which is measured anyway. */
+export const sweepShares = [0.2, 0.4, 0.6] as const;
+
+/**
+ * "PUT: 40% (17,899 ops/s, p99 8.10 ms)": the largest share of the peak whose median p99 was under
+ * the bar among one op's open-loop rows, or "PUT: none of 20%, 40%, 60%, 80%".
+ */
+export function largestShareUnderBar(label: string, rows: readonly OpenRow[]): string {
+  const sorted = [...rows].sort((x, y) => x.share - y.share);
+  const under = sorted.filter((o) => openP99Ms(o) < p99BarMs);
+  const best = under[under.length - 1];
+  return best === undefined ? `${label}: none of ${sorted.map((o) => fmtShare(o.share)).join(', ')}` : `${label}: ${fmtShare(best.share)} (${fmtInt(best.rate)} ops/s, p99 ${fmtMs(openP99Ms(best))} ms)`;
 }
 
 /** Rows whose load generator used 90% of a core or more in some round: their figure is a lower bound. */
 export function generatorBound(rows: Row[]): Row[] {
   return rows.filter((r) => r.runs.some((m) => m.clientCpu.split(' + ').some((p) => parseInt(p, 10) >= 90)));
 }
+
+/** What a --damon-off section says about the machine it ran on. */
+export const damonOffNote =
+  "Run with --damon-off: the kernel's DAMON monitors (the machine line says which were running before the run) were stopped for the run and restarted after it (bench/harness.ts stopDamonFor says why). The section without --damon-off is the same benchmark on the machine as provisioned.";
 
 /** The first lines of a BENCHMARKS.md section: title, exact command, date, machine before and after. */
 export function sectionHead(title: string, npmScript: string, distFile: string, argv: string[], run: BenchRun): string[] {

@@ -336,7 +336,66 @@ export function markdownTable(header: string[], rows: string[][], right: boolean
 export function machineLine(): string {
   const cpus = os.cpus();
   const load = os.loadavg().map((x) => x.toFixed(2)).join(' / ');
-  return `${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, Node ${process.version}; load average (1/5/15 min) ${load}`;
+  return `${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, Node ${process.version}; ${damonStatus()}; load average (1/5/15 min) ${load}`;
+}
+
+const damonRoot = '/sys/kernel/mm/damon/admin/kdamonds';
+
+function damonIds(): string[] {
+  try {
+    return fs.readdirSync(damonRoot).filter((d) => /^\d+$/.test(d));
+  } catch {
+    return [];
+  }
+}
+
+function readTrimmed(file: string): string | null {
+  try {
+    return fs.readFileSync(file, 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The kernel's DAMON monitors (kdamonds), e.g. "DAMON kdamond 0 on (pageout, samples every
+ * 500 ms)". Said in every machine line because on this project's VMs a running kdamond stalls
+ * every thread of a busy process at each sample (see stopDamonFor).
+ */
+export function damonStatus(): string {
+  const ids = damonIds();
+  if (ids.length === 0) return 'no DAMON';
+  return `DAMON ${ids
+    .map((id) => {
+      const ctx = `${damonRoot}/${id}/contexts/0`;
+      const sampleUs = Number(readTrimmed(`${ctx}/monitoring_attrs/intervals/sample_us`));
+      const action = readTrimmed(`${ctx}/schemes/0/action`);
+      const what = [action, Number.isFinite(sampleUs) && sampleUs > 0 ? `samples every ${sampleUs / 1000} ms` : null].filter((x) => x !== null).join(', ');
+      return `kdamond ${id} ${readTrimmed(`${damonRoot}/${id}/state`) ?? '?'}${what === '' ? '' : ` (${what})`}`;
+    })
+    .join(', ')}`;
+}
+
+/**
+ * Stops every running kdamond until `run` closes (it restarts them then, also on Ctrl-C): the
+ * --damon-off option of node.bench and cluster.bench. Why: the VMs this project benchmarks on run
+ * a DAMON `pageout` scheme over physical memory that samples every 500 ms, and each sample stalled
+ * every thread of a busy node at once for tens of milliseconds (all threads' event loops paused
+ * together every ~550 ms; the p99 of a lightly loaded node went from ~6 ms to ~40 ms after a few
+ * minutes of load, when its memory had grown), which is the machine, not the store. Needs root;
+ * throws when a monitor cannot be stopped, so a run never claims a state it did not have.
+ */
+export function stopDamonFor(run: BenchRun): void {
+  for (const id of damonIds()) {
+    const state = `${damonRoot}/${id}/state`;
+    if (readTrimmed(state) !== 'on') continue;
+    try {
+      fs.writeFileSync(state, 'off');
+    } catch (err) {
+      throw new RingkvError(ErrorCode.InvalidArgument, `--damon-off: cannot stop kdamond ${id} (${(err as Error).message}); run as root or without the option`);
+    }
+    run.own({ stop: async () => fs.writeFileSync(state, 'on') });
+  }
 }
 
 const benchmarksPreamble =

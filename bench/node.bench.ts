@@ -7,24 +7,31 @@
 //     over HTTP (wrk, 50 connections) and over the binary WebSocket protocol (bench/ws.bench.ts)
 //     with 1 and with 32 ops per frame, 512 ops in flight either way.
 //   Then, on the batch node, open loop at 80% of its own measured peak for WS batch-32 and batch-1
-//     PUT and GET (latency from each frame's scheduled send time): the bar is p99 < 10 ms.
+//     PUT and GET (latency from each frame's scheduled send time): the bar is p99 < 10 ms. And a
+//     sweep of WS batch-32 PUT and GET at 20%, 40% and 60% of that peak, which says up to what
+//     share of the peak p99 stays under the bar.
 // Every row runs once per round, rounds interleaved so that drift on the shared box hits all rows
 // alike; tables give medians. Each row reports the load generator's CPU (so a saturated client is
 // visible) and the ringkv node's CPU, main thread apart from its other threads (shard workers,
 // libuv pool, GC). One WS batch-1 GET row is repeated from 2 load processes: if that does not raise
 // throughput, the generator was not the limit. Run it under the team's lock:
-//   flock /tmp/ringkv-heavy.lock npm run bench:node -- [--write] [--rounds 3] [--seconds 3] [--warmup 1]
+//   flock /tmp/ringkv-heavy.lock npm run bench:node -- [--write] [--rounds 3] [--seconds 3] [--warmup 1] [--damon-off]
 // --write replaces the section between <!-- node-bench:start --> and <!-- node-bench:end --> in
-// BENCHMARKS.md. --profile DIR instead runs only WS batch-1 PUT and GET against a node started
-// with `node --cpu-prof` and prints where each thread's time went (bench/cpuprofile.ts).
+// BENCHMARKS.md (with --damon-off, which stops the kernel's DAMON monitors for the run as root,
+// harness.ts stopDamonFor: the node-bench-damon-off section). --profile DIR instead runs only WS
+// batch-1 PUT and GET against a node started with `node --cpu-prof` and prints where each
+// thread's time went (bench/cpuprofile.ts).
 import path from 'node:path';
 import { profileReport } from './cpuprofile';
 import {
+  damonOffNote,
   emitSection,
+  largestShareUnderBar,
   median,
   openLoadShare,
   openLoopTable,
   openP99Ms,
+  openRow,
   p99BarMs,
   parseBenchArgs,
   rowsTable,
@@ -32,11 +39,12 @@ import {
   RowSet,
   sectionHead,
   sectionTail,
+  sweepShares,
   type BenchArgs,
   type Column,
   type OpenRow,
 } from './comparison';
-import { BenchRun, benchKeySpace, benchValueBytes, fmtInt, fmtMs, startNodeProcess, withServerCpu, type NodeProcess } from './harness';
+import { BenchRun, benchKeySpace, benchValueBytes, fmtInt, fmtMs, startNodeProcess, stopDamonFor, withServerCpu, type NodeProcess } from './harness';
 import { runHttpLoad } from './http.bench';
 import { startRedis } from './latency/processes';
 import { measureRedis, redisLoadNote, redisVersion } from './redis';
@@ -112,6 +120,12 @@ async function measureNode(rows: RowSet, node: Node, a: BenchArgs, commands: Set
   }
 }
 
+/** Per op, the largest share of the peak whose median p99 was under the bar, from the sweep and the 80% row. */
+function sweepVerdict(sweep: OpenRow[], open: OpenRow[]): string {
+  const parts = (['PUT', 'GET'] as const).map((op) => largestShareUnderBar(`${op} 32/frame`, [...sweep, ...open].filter((o) => o.cells[0] === op && o.cells[1] === '32')));
+  return `- Largest share of the closed-loop peak measured with median p99 < ${p99BarMs} ms: ${parts.join('; ')}.`;
+}
+
 function verdicts(rows: RowSet, open: OpenRow[]): string[] {
   const out: string[] = [];
   let met = true;
@@ -150,8 +164,10 @@ async function main(): Promise<void> {
   if (a.profile !== null) return runProfile(a, a.profile, log);
   const version = redisVersion();
   const run = new BenchRun('ringkv-node-bench-');
+  if (a.damonOff) stopDamonFor(run);
   const rows = new RowSet();
   const open: OpenRow[] = [];
+  const sweep: OpenRow[] = [];
   const commands = new Set<string>();
   let shards = '?';
   try {
@@ -170,10 +186,13 @@ async function main(): Promise<void> {
     for (const batch of [32, 1] as const) {
       for (const op of ['PUT', 'GET'] as const) {
         const peak = rows.medianOps(`batch-ws${batch}-${op}`);
-        open.push({ cells: [op, String(batch)], peak, rate: Math.round(peak * openLoadShare), runs: [], serverCpu: [] });
+        open.push(openRow([op, String(batch)], peak, openLoadShare));
+        if (batch === 32) for (const share of sweepShares) sweep.push(openRow([op, String(batch)], peak, share));
       }
     }
-    await openLoopRounds(open, (o) => wsOptions(nodes[0]!, o.cells[0] as Op, Number(o.cells[1]) as 1 | 32, a), [nodes[0]!.child.pid], a.rounds, log);
+    const openOptions = (o: OpenRow): WsLoadOptions => wsOptions(nodes[0]!, o.cells[0] as Op, Number(o.cells[1]) as 1 | 32, a);
+    await openLoopRounds(open, openOptions, [nodes[0]!.child.pid], a.rounds, log);
+    await openLoopRounds(sweep, openOptions, [nodes[0]!.child.pid], a.rounds, log);
   } finally {
     await run.close();
   }
@@ -184,8 +203,9 @@ async function main(): Promise<void> {
     cell: (r) => `${(median(r.runs.map((m) => m.opsPerSecond)) / rows.medianOps(`redis-p1-${r.cells[3] === 'GET' ? 'GET' : 'PUT'}`)).toFixed(2)}x`,
   };
   const section = [
-    ...sectionHead('Single node vs Redis (bench/node.bench.ts)', 'bench:node', 'dist/bench/node.bench.js', argv, run),
+    ...sectionHead(`Single node vs Redis${a.damonOff ? ', DAMON stopped' : ''} (bench/node.bench.ts)`, 'bench:node', 'dist/bench/node.bench.js', argv, run),
     '',
+    ...(a.damonOff ? [damonOffNote, ''] : []),
     durabilityNote,
     '',
     `Everything on 127.0.0.1, data in temp dirs on one disk, all processes sharing the machine's cores. ${a.rounds} rounds, interleaved (every row once per round); each ringkv row is ${a.warmupSeconds} s of warm-up, then ${a.seconds} s measured.`,
@@ -199,14 +219,19 @@ async function main(): Promise<void> {
     '',
     openLoopTable(['op', 'ops/frame'], open),
     '',
+    `Load sweep, the same way at lower shares of the same peaks (WS 32 ops/frame, ${a.rounds} rounds, after the rows above):`,
+    '',
+    openLoopTable(['op', 'ops/frame'], sweep),
+    '',
     ...verdicts(rows, open),
+    sweepVerdict(sweep, open),
     `- Generator check: WS 1 op/frame GET from 2 load processes ${fmtInt(rows.medianOps('batch-ws1-GET-2procs'))} ops/s against ${fmtInt(rows.medianOps('batch-ws1-GET'))} ops/s from one; if two are not faster, one process was not the limit. Closed-loop errors: ${rows.errors()}.`,
     ...sectionTail(rows.all(), [
       ...commands,
       ...([32, 1] as const).map((b) => `node dist/bench/ws.bench.js --url ws://127.0.0.1:PORT/api/v1/ws --op put|get --consistency QUORUM --batch ${b} --connections ${wsShapes[b].connections} --depth ${wsShapes[b].depth} --seconds ${a.seconds} [--rate FRAMES_PER_S]`),
     ]),
   ].join('\n');
-  emitSection(section, 'node-bench', a.write);
+  emitSection(section, a.damonOff ? 'node-bench-damon-off' : 'node-bench', a.write);
 }
 
 if (require.main === module) runMain('node bench', main);
