@@ -127,3 +127,29 @@ test('garbage on a connection closes only that connection; the server keeps serv
     await s.close();
   }
 });
+
+test('a late reply to a timed-out request never answers the request that reuses its slot', async () => {
+  // Proves the in-flight table's id check: with room for one request in flight the table has two
+  // slots, so the third request lands in the first one's slot; the first one's reply, sent late
+  // by the peer, must be dropped, and the third gets its own.
+  let releaseFirst: () => void = () => undefined;
+  const firstHeld = new Promise<void>((r) => (releaseFirst = r));
+  const { s, port } = await server(async (req) => {
+    const tag = Buffer.from(req.key!).toString();
+    if (tag === 'first') await firstHeld;
+    if (tag === 'third') await sleep(100);
+    return { kind: req.kind, key: Buffer.from(tag) };
+  });
+  const c = new PeerConnection({ host: '127.0.0.1', port, inflightMax: 1 });
+  try {
+    await assert.rejects(c.request({ kind: 'replicaRead', key: Buffer.from('first') }, 50), isCode(ErrorCode.Timeout));
+    const second = await c.request({ kind: 'replicaRead', key: Buffer.from('second') }, 2000);
+    assert.equal(Buffer.from(second.key!).toString(), 'second');
+    const third = c.request({ kind: 'replicaRead', key: Buffer.from('third') }, 2000);
+    releaseFirst(); // the first reply now arrives while the third waits in the same slot
+    assert.equal(Buffer.from((await third).key!).toString(), 'third');
+  } finally {
+    c.close();
+    await s.close();
+  }
+});
