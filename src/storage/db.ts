@@ -61,7 +61,7 @@ import { readManifest, writeManifest } from './manifest';
 import { Memtable } from './memtable';
 import { compareToken, sortKeyOf, sortKeysOf, tokenBound, tokenBytes, tokenMax } from './sort-key';
 import { TableCache } from './table-cache';
-import { KeySketch } from './key_sketch';
+import { KeySketch } from './key-sketch';
 import type { RecoveryReport, ScanOptions, StorageEngine, StorageEntry, StorageOptions, StorageStats, SyncMode } from './types';
 import { decodeBatchPayload, encodeBatchRecord, type BatchItem } from './wal-record';
 import { Version, type FileMeta } from './version';

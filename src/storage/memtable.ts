@@ -27,7 +27,7 @@
 // are never removed or renumbered.
 import { assert } from '../errors';
 import type { Arena } from './arena';
-import { KeySketch } from './key_sketch';
+import { KeySketch } from './key-sketch';
 
 /** Tallest node; 4^12 = 16.7M entries is far above what a memtable of memtableBytesMax holds. */
 export const memtableHeightMax = 12;
@@ -50,7 +50,7 @@ export class Memtable {
   private readonly seed = (Math.random() * 0x1_0000_0000) >>> 0;
   bytes = 0;
   count = 0;
-  /** Its distinct keys, for the engine's key count estimate (4 KiB; key_sketch.ts). */
+  /** Its distinct keys, for the engine's key count estimate (4 KiB; key-sketch.ts). */
   readonly keys = new KeySketch();
   /** Size of its WAL segment once the memtable is immutable (stats). */
   walBytes = 0;

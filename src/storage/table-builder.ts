@@ -10,7 +10,7 @@ import { sstableBlockBytesTarget, sstableBlockRestartInterval } from '../constan
 import { assert } from '../errors';
 import { native } from '../native';
 import { payloadIsTombstone, payloadTimestampMs } from './entry';
-import { KeySketch } from './key_sketch';
+import { KeySketch } from './key-sketch';
 import { tokenBytes } from './sort-key';
 import { blockHandleBytes, blockTrailer, blockTrailerBytes, blockTypeRaw, encodeFooter, encodeHandle, encodeMeta, type BlockHandle, type TableMeta } from './table-format';
 
@@ -96,7 +96,7 @@ export class TableBuilder {
   private last = Buffer.allocUnsafeSlow(512);
   private lastBytes = -1;
   private smallest: Buffer | null = null;
-  /** Distinct keys of the table, for the engine's key count estimate (key_sketch.ts). */
+  /** Distinct keys of the table, for the engine's key count estimate (key-sketch.ts). */
   private readonly keys = new KeySketch();
   private entryCount = 0;
   private tombstoneCount = 0;

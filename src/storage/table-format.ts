@@ -13,7 +13,7 @@
 import { assert, ErrorCode, RingkvError } from '../errors';
 import { crc32c } from './checksum';
 import { getU64, getVarint32, putU64, putVarint32, type VarintCursor } from './coding';
-import { keySketchBytes, keySketchRankMax } from './key_sketch';
+import { keySketchBytes, keySketchRankMax } from './key-sketch';
 import { native } from '../native';
 
 export const blockTrailerBytes = 5;
@@ -114,7 +114,7 @@ export interface TableMeta {
   dataBlockCount: number;
   smallest: Buffer;
   largest: Buffer;
-  /** The table's KeySketch registers (key_sketch.ts); null in a version-1 meta block. */
+  /** The table's KeySketch registers (key-sketch.ts); null in a version-1 meta block. */
   keySketch: Uint8Array | null;
 }
 

@@ -70,7 +70,7 @@ export interface StorageStats {
   /** Entries written since open (overwrites and deletes included). */
   entriesWritten: number;
   /**
-   * About how many distinct keys the tables and memtables hold (a HyperLogLog union, key_sketch.ts,
+   * About how many distinct keys the tables and memtables hold (a HyperLogLog union, key-sketch.ts,
    * within a few percent): deleted and expired keys count until compaction drops them.
    */
   keysEstimate: number;

@@ -1,10 +1,10 @@
-// The key sketch (a HyperLogLog of distinct keys, src/storage/key_sketch.ts) and the key count
+// The key sketch (a HyperLogLog of distinct keys, src/storage/key-sketch.ts) and the key count
 // estimate built from it: accuracy against exact counts, duplicates and unions, its place in the
 // meta block (version 2, version 1 still read), and the engine's estimate across flush,
 // compaction and reopen, where a count of entries written could not be right.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KeySketch, keySketchBytes, keySketchRankMax } from '../../../src/storage/key_sketch';
+import { KeySketch, keySketchBytes, keySketchRankMax } from '../../../src/storage/key-sketch';
 import { sortKeyOf } from '../../../src/storage/sort-key';
 import { decodeMeta, encodeMeta, type TableMeta } from '../../../src/storage/table-format';
 import { openStorage } from '../../../src/storage';
