@@ -90,7 +90,8 @@ export class ShardCore {
    * the batches put in it alive through young-generation collections: with 32-op PUT batches a
    * scavenge found ~13% of everything allocated since the previous one still alive and took
    * 20-30 ms (64 MiB semi-space) instead of well under 1 ms, and ShardCore PUT over an engine that
-   * keeps nothing cost 5.1 instead of 1.7 us/op (test/unit/shards/shard_core_gc.test.ts).
+   * keeps nothing cost 5.1 instead of 1.7 us/op (an ad-hoc run; test/unit/shards/shard_core_gc.test.ts
+   * checks what a scavenge finds alive).
    */
   private readonly unsettled: UnsettledBatch[] = [];
   private readonly now: () => number;
