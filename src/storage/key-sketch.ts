@@ -9,7 +9,7 @@
 // What it counts: keys present in some table or memtable, so a deleted key counts until
 // compaction drops its tombstone, and an expired one until compaction drops it.
 import { assert } from '../errors';
-import { tokenBytes } from './sort-key';
+import { tokenBytes, tokenHighOf, tokenLowOf } from './sort-key';
 
 export const keySketchIndexBits = 12;
 export const keySketchBytes = 1 << keySketchIndexBits;
@@ -33,9 +33,7 @@ export class KeySketch {
   /** Counts the key of a sort key (token ‖ key). */
   addSortKey(sk: Uint8Array): void {
     assert(sk.length >= tokenBytes, 'a sort key starts with its 8-byte token');
-    const hi = ((sk[0]! << 24) | (sk[1]! << 16) | (sk[2]! << 8) | sk[3]!) >>> 0;
-    const lo = ((sk[4]! << 24) | (sk[5]! << 16) | (sk[6]! << 8) | sk[7]!) >>> 0;
-    this.addToken(hi, lo);
+    this.addToken(tokenHighOf(sk), tokenLowOf(sk));
   }
 
   /** Counts a 64-bit hash given as its high and low 32-bit halves. */

@@ -28,6 +28,7 @@
 import { assert } from '../errors';
 import type { Arena } from './arena';
 import { KeySketch } from './key-sketch';
+import { tokenHighOf, tokenLowOf } from './sort-key';
 
 /** Tallest node; 4^12 = 16.7M entries is far above what a memtable of memtableBytesMax holds. */
 export const memtableHeightMax = 12;
@@ -110,8 +111,8 @@ export class Memtable {
   /** Last node < sk on every level into this.prev (when fillPrev); returns the node >= sk (0: none). */
   private findGreaterOrEqual(sk: Buffer, fillPrev: boolean): number {
     const next = this.next;
-    const t0 = tokenHigh(sk);
-    const t1 = tokenLow(sk);
+    const t0 = tokenHighOf(sk);
+    const t1 = tokenLowOf(sk);
     let x = 0;
     let level = this.height - 1;
     for (;;) {
@@ -147,7 +148,9 @@ export class Memtable {
     }
     const ge = this.findGreaterOrEqual(sk, true);
     assert(ge === 0 || !this.sks[ge]!.equals(sk), 'memtable hash index lost a key');
-    this.keys.addSortKey(sk);
+    const t0 = tokenHighOf(sk);
+    const t1 = tokenLowOf(sk);
+    this.keys.addToken(t0, t1);
     const h = this.randomHeight();
     if (h > this.height) {
       for (let i = this.height; i < h; i++) this.prev[i] = 0;
@@ -161,8 +164,8 @@ export class Memtable {
       next[node * memtableHeightMax + i] = next[p]!;
       next[p] = node;
     }
-    this.tokens[2 * node] = tokenHigh(sk);
-    this.tokens[2 * node + 1] = tokenLow(sk);
+    this.tokens[2 * node] = t0;
+    this.tokens[2 * node + 1] = t1;
     this.sks.push(sk);
     this.payloads.push(payload);
     this.count = node;
@@ -189,8 +192,8 @@ export class Memtable {
 
   /** The node holding exactly sk, or 0. */
   private lookup(sk: Buffer): number {
-    const t0 = tokenHigh(sk);
-    const t1 = tokenLow(sk);
+    const t0 = tokenHighOf(sk);
+    const t1 = tokenLowOf(sk);
     const slots = this.slots;
     const mask = slots.length - 1;
     for (let i = this.slotOf(t0, t1); ; i = (i + 1) & mask) {
@@ -242,7 +245,7 @@ export class Memtable {
     let last: Buffer | null = null;
     for (let n = this.first(); n !== 0; n = this.nextOf(n)) {
       if (last) assert(last.compare(this.sks[n]!) < 0, 'memtable out of order');
-      assert(this.tokens[2 * n] === tokenHigh(this.sks[n]!) && this.tokens[2 * n + 1] === tokenLow(this.sks[n]!), 'memtable token row out of date');
+      assert(this.tokens[2 * n] === tokenHighOf(this.sks[n]!) && this.tokens[2 * n + 1] === tokenLowOf(this.sks[n]!), 'memtable token row out of date');
       last = this.sks[n]!;
       c++;
     }
@@ -256,12 +259,4 @@ export class Memtable {
       }
     }
   }
-}
-
-/** The token's high and low 32-bit halves, read from the sort key's big-endian prefix. */
-function tokenHigh(sk: Buffer): number {
-  return ((sk[0]! << 24) | (sk[1]! << 16) | (sk[2]! << 8) | sk[3]!) >>> 0;
-}
-function tokenLow(sk: Buffer): number {
-  return ((sk[4]! << 24) | (sk[5]! << 16) | (sk[6]! << 8) | sk[7]!) >>> 0;
 }

@@ -7,6 +7,16 @@ import { keyTokens, native } from '../native';
 export const tokenBytes = 8;
 export const tokenMax = 0xffff_ffff_ffff_ffffn;
 
+/** The token's high 32 bits, read from a sort key's big-endian prefix (no BigInt). */
+export function tokenHighOf(sk: Uint8Array): number {
+  return ((sk[0]! << 24) | (sk[1]! << 16) | (sk[2]! << 8) | sk[3]!) >>> 0;
+}
+
+/** The token's low 32 bits, read from a sort key's big-endian prefix. */
+export function tokenLowOf(sk: Uint8Array): number {
+  return ((sk[4]! << 24) | (sk[5]! << 16) | (sk[6]! << 8) | sk[7]!) >>> 0;
+}
+
 export function keyToken(key: Uint8Array): bigint {
   return native.xxhash64(key, 0n);
 }
