@@ -141,6 +141,10 @@ export const storageImmediateCallsPerYield = 16;
 export const backgroundJobsInFlightMax = 4;
 /** Bytes a compaction reads from an input table per system call (its readahead window). */
 export const compactionReadaheadBytes = 1024 * 1024;
+/** Bytes read per system call when a flushed table's blocks are put into the block cache. */
+export const blockCacheWarmReadaheadBytes = 1024 * 1024;
+/** A flushed table is put into the block cache only when it is at most this share of the cache. */
+export const blockCacheWarmShareMax = 0.25;
 /** Compaction outputs whose fsync may still run while the next output is being built. */
 export const compactionFsyncsInFlightMax = 4;
 /** Input tables a compaction job keeps open at once (one per L0 input plus the level being read). */

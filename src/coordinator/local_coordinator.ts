@@ -183,6 +183,7 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       writeStalls: 0,
       blockCacheHits: 0,
       blockCacheMisses: 0,
+      blockCacheBlocksWarmed: 0,
       shardBatches: 0,
       shardOps: 0,
       shardQueuedOps: 0,
@@ -204,6 +205,7 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       add('writeStalls', s.storage.writeStalls);
       add('blockCacheHits', s.storage.blockCacheHits);
       add('blockCacheMisses', s.storage.blockCacheMisses);
+      add('blockCacheBlocksWarmed', s.storage.blockCacheBlocksWarmed);
       add('idempotentReplays', s.idempotentReplays);
       add('siblingsDropped', s.siblingsDropped);
       s.storage.sstablesPerLevel.forEach((n, i) => (levels[i] = (levels[i] ?? 0) + n));

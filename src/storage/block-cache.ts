@@ -41,6 +41,10 @@ export class BlockCache {
     assert(capacityBytes >= 0 && capacityBytes <= 0x7fff_ffff, 'block cache capacity must be in 0..2^31');
   }
 
+  get capacity(): number {
+    return this.capacityBytes;
+  }
+
   static keyOf(fileNumber: number, offset: number): number {
     // 2^21 files x 2^32 offsets stays a safe integer.
     assert(fileNumber < 0x20_0000 && offset < 0x1_0000_0000, 'block cache key out of range');

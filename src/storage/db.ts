@@ -25,6 +25,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   blockCacheBytesDefault,
+  blockCacheWarmReadaheadBytes,
+  blockCacheWarmShareMax,
   bloomBitsPerKeyDefault,
   compactionBytesPerSecDefault,
   immutableMemtablesMax,
@@ -53,13 +55,14 @@ import { BlockCache } from './block-cache';
 import { backlogBytes, bestScore, pickCompaction, type Compaction } from './compaction';
 import { decodePayload, payloadExpiresAtMs, payloadIsTombstone, validateEntry, viewPayload } from './entry';
 import { manifestTempName, parseFileName, tablePath, walPath } from './filenames';
-import { packMemtable } from './flush';
+import { nextTurn, packMemtable, packSliceMs } from './flush';
 import { LevelIterator, MemtableIterator, MergingIterator, TableIterator, type InternalIterator } from './iterators';
 import { readWalSegment, corruptionAt } from './log-reader';
 import { LogWriter } from './log-writer';
 import { readManifest, writeManifest } from './manifest';
 import { Memtable } from './memtable';
 import { compareToken, sortKeyOf, sortKeysOf, tokenBound, tokenBytes, tokenMax } from './sort-key';
+import { Readahead } from './table';
 import { TableCache } from './table-cache';
 import { KeySketch } from './key-sketch';
 import type { RecoveryReport, ScanOptions, StorageEngine, StorageEntry, StorageOptions, StorageStats, SyncMode } from './types';
@@ -104,6 +107,9 @@ export class LsmEngine implements StorageEngine {
   private readonly removing = new Set<Promise<void>>();
   /** The packed-run buffers of the last flush, moved back by the background thread for reuse. */
   private spareRun: ArrayBuffer[] = [];
+  /** The window warmBlockCache() reads flushed tables through (made on the first flush, reused). */
+  private warmReadahead: Readahead | null = null;
+  private blocksWarmed = 0;
 
   private mem!: Memtable;
   /** Immutable memtables, newest first. */
@@ -437,6 +443,7 @@ export class LsmEngine implements StorageEngine {
   private async flushOldestImmutable(): Promise<void> {
     const imm = this.imms[this.imms.length - 1]!;
     const f = await this.writeLevel0(imm);
+    if (f) await this.warmBlockCache(f);
     // The next-oldest memtable's segment is now the oldest one recovery needs.
     const nextLog = this.imms.length > 1 ? this.imms[this.imms.length - 2]!.walNumber : this.mem.walNumber;
     try {
@@ -450,6 +457,30 @@ export class LsmEngine implements StorageEngine {
     imm.retire();
     this.flushes++;
     if (imm.walNumber < nextLog) this.removeFile(walPath(this.dir, imm.walNumber));
+  }
+
+  /**
+   * Reads a flushed table's data blocks into the block cache before the table takes over from
+   * its memtable (RocksDB's prepopulate_block_cache = kFlushOnly). Without it the first read of
+   * each key after a flush missed, and writes read too (a write needs the key's current clock):
+   * a write-heavy shard paid thousands of one-block preads right after every flush, when it was
+   * also catching up with the flush itself. Skipped for a table larger than
+   * blockCacheWarmShareMax of the cache, which would only push out what is being read. Runs in
+   * slices of packSliceMs; meanwhile reads are still answered from the memtable.
+   */
+  private async warmBlockCache(f: FileMeta): Promise<void> {
+    if (f.fileBytes > this.blockCache.capacity * blockCacheWarmShareMax) return;
+    const t = this.tableCache.get(f.number);
+    const ra = (this.warmReadahead ??= new Readahead(blockCacheWarmReadaheadBytes));
+    ra.reset();
+    let i = 0;
+    while (i < t.blockCount && !this.closing) {
+      const sliceEndMs = performance.now() + packSliceMs;
+      const next = t.warmBlocks(this.blockCache, ra, i, () => performance.now() >= sliceEndMs);
+      this.blocksWarmed += next - i;
+      i = next;
+      if (i < t.blockCount) await nextTurn();
+    }
   }
 
   /**
@@ -684,6 +715,7 @@ export class LsmEngine implements StorageEngine {
       keysEstimate: this.keysEstimate(),
       blockCacheHits: this.blockCache.hits,
       blockCacheMisses: this.blockCache.misses,
+      blockCacheBlocksWarmed: this.blocksWarmed,
       writeStalls: this.writeStalls,
       walRecoveryDroppedRecords: this.recovery.tornTails.length + this.recovery.skipped.length,
       flushes: this.flushes,

@@ -20,7 +20,7 @@ export const packSliceMs = 1;
 /** Entries between two looks at the clock. */
 const packEntriesPerCheck = 256;
 
-function nextTurn(): Promise<void> {
+export function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 

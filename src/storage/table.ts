@@ -55,6 +55,12 @@ export class Readahead {
     assert(windowBytes >= 4096, 'readahead window under one block');
     this.buf = Buffer.allocUnsafeSlow(windowBytes);
   }
+
+  /** Forgets the window, so the buffer can serve another table (offsets are per file). */
+  reset(): void {
+    this.start = 0;
+    this.end = 0;
+  }
 }
 
 export class Table {
@@ -173,6 +179,29 @@ export class Table {
     }
     const at = h.offset - ra.start;
     return checkBlock(this.file, h, ra.buf.subarray(at, Math.min(at + need, ra.end - ra.start)), 'data block');
+  }
+
+  /**
+   * Puts data blocks `from`, `from + 1`, ... into `cache`, verified, read through `ra` (one
+   * pread a window, not one a block), until the last block or until `stop()` says so; returns
+   * the index of the first block not done. For a table the cache has never seen (a flush's
+   * output): blocks already cached would only be copied over themselves.
+   */
+  warmBlocks(cache: BlockCache, ra: Readahead, from: number, stop: () => boolean): number {
+    let i = from;
+    for (; i < this.indexHandles.length && !stop(); i++) {
+      const h = this.indexHandles[i]!;
+      const block = this.readBlockAhead(i, ra);
+      const room = cache.reserve(BlockCache.keyOf(this.number, h.offset), h.size);
+      if (room === null) continue;
+      block.copy(room);
+      cache.commit();
+    }
+    return i;
+  }
+
+  get blockCount(): number {
+    return this.indexHandles.length;
   }
 
   /**

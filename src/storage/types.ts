@@ -77,6 +77,8 @@ export interface StorageStats {
   /** Block cache hits and misses since open. */
   blockCacheHits: number;
   blockCacheMisses: number;
+  /** Data blocks of flushed tables put into the block cache before their first read, since open. */
+  blockCacheBlocksWarmed: number;
   /** Writes that waited for back-pressure since open. */
   writeStalls: number;
   /** Records dropped or truncated by WAL recovery at open (torn tail or skipped corrupt records). */

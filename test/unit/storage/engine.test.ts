@@ -155,3 +155,40 @@ test('overwriting one key over and over switches memtables by the memory its are
     removeDir(dir);
   }
 });
+
+test("a flushed table's blocks are in the block cache before its first read; a table over a quarter of the cache is left out", async () => {
+  const value = Buffer.alloc(200, 7);
+  const keys = Array.from({ length: 2000 }, (_, i) => `warm-${i}`); // ~440 KB of table
+  const readAll = async (db: Awaited<ReturnType<typeof openStorage>>): Promise<void> => {
+    for (const k of keys) {
+      const e = await db.get(Buffer.from(k));
+      assert.ok(e !== null && Buffer.from(e.value).equals(value), `read back ${k}`);
+    }
+  };
+  for (const [cacheBytes, warmed] of [
+    [4 * 1024 * 1024, true],
+    [1024 * 1024, false],
+  ] as const) {
+    const dir = tempDir('warm');
+    const db = await openStorage({ dir, syncMode: 'none', autoCompaction: false, blockCacheBytes: cacheBytes });
+    try {
+      for (let i = 0; i < keys.length; i += 100) await db.write(keys.slice(i, i + 100).map((k) => put(k, value)));
+      await db.flush();
+      const before = db.stats();
+      await readAll(db);
+      const after = db.stats();
+      if (warmed) {
+        // Every data block, ~100 of 4 KiB: each read then hits.
+        assert.ok(before.blockCacheBlocksWarmed >= 100, `warmed ${before.blockCacheBlocksWarmed} blocks`);
+        assert.equal(after.blockCacheMisses, 0, 'no read of the flushed keys missed');
+        assert.equal(after.blockCacheHits - before.blockCacheHits, keys.length);
+      } else {
+        assert.equal(before.blockCacheBlocksWarmed, 0, 'a table over a quarter of the cache is not warmed');
+        assert.ok(after.blockCacheMisses >= 100, `the first reads missed (${after.blockCacheMisses})`);
+      }
+    } finally {
+      await db.close();
+      removeDir(dir);
+    }
+  }
+});
