@@ -22,6 +22,7 @@ import type { ConflictMode, StoredSibling } from '../versioning';
 import { checkIfMatch, coordinateWrite, decodeClock, decodeSiblingSet, encodeSiblingSet, reconcile } from '../versioning';
 import type { ScannedEntry } from './batch_codec';
 import { IdempotencyCache } from './idempotency_cache';
+import { ReadSlab } from './read_slab';
 import type { ApplyOp, MerkleLeaves, MerkleRequest, OpResult, ScanRequest, ShardOp, WireError, WireRecord, WriteOp } from './messages';
 
 export interface ShardCoreOptions {
@@ -134,18 +135,21 @@ export class ShardCore {
     const writes = new Map<string, StorageEntry>();
     const remembered = new Map<string, Reply>();
     const results: OpResult[] = [];
+    let slab: ReadSlab | null = null;
 
     const stateOf = (key: Uint8Array, ks: string): KeyState => {
       const cached = overlay.get(ks) ?? this.unsettledState(ks);
       if (cached !== undefined) return cached;
-      const entry = this.engine.getSync(key);
-      const state: KeyState =
-        entry === null
-          ? { siblings: [], record: null }
-          : {
-              siblings: decodeSiblingSet(entry, ErrorCode.Corruption),
-              record: { versionVector: entry.versionVector, value: entry.value, tombstone: entry.tombstone },
-            };
+      const entry = this.engine.peekSync(key);
+      let state: KeyState;
+      if (entry === null) {
+        state = { siblings: [], record: null };
+      } else {
+        // The view is valid until the next engine call: copied (with the batch's other reads).
+        const [versionVector, value] = (slab ??= new ReadSlab()).copyPair(entry.versionVector, entry.value);
+        const record = { versionVector, value, tombstone: entry.tombstone };
+        state = { siblings: decodeSiblingSet(record, ErrorCode.Corruption), record };
+      }
       overlay.set(ks, state);
       return state;
     };
