@@ -255,11 +255,40 @@ export function threadCpu(pids: readonly number[]): ThreadCpu | null {
   return { mainS, otherS };
 }
 
+/** A server process counts as quiet below this share of one core (gossip and timers keep it above 0). */
+const quietCoreShare = 0.1;
+const quietWindowMs = 250;
+const quietWaitMsMax = 20_000;
+
 /**
- * Runs `measure` and says what share of one core the server processes `pids` used meanwhile,
- * as "main 97% + others 85%" (main threads; all other threads).
+ * Waits until the server processes `pids` together used under quietCoreShare of a core each over
+ * quietWindowMs (at most quietWaitMsMax, then says so on stderr and goes on). A row that starts
+ * right after a write-heavy one otherwise measures that row's leftovers as well: memtable flushes
+ * and compactions, and in a cluster the third replica's writes still queued when a QUORUM write
+ * was answered, which kept every node's main thread busy for about a second.
+ */
+export async function waitQuiet(pids: readonly number[]): Promise<number> {
+  const started = performance.now();
+  for (;;) {
+    const before = threadCpu(pids);
+    await sleep(quietWindowMs);
+    const after = threadCpu(pids);
+    if (before === null || after === null) return performance.now() - started;
+    const cores = (after.mainS + after.otherS - before.mainS - before.otherS) / (quietWindowMs / 1000);
+    if (cores < quietCoreShare * pids.length) return performance.now() - started;
+    if (performance.now() - started >= quietWaitMsMax) {
+      process.stderr.write(`bench: servers still busy (${cores.toFixed(2)} cores) after ${quietWaitMsMax} ms; measuring anyway\n`);
+      return performance.now() - started;
+    }
+  }
+}
+
+/**
+ * Waits for the servers `pids` to be quiet (waitQuiet), runs `measure` and says what share of
+ * one core they used meanwhile, as "main 97% + others 85%" (main threads; all other threads).
  */
 export async function withServerCpu<T>(pids: readonly number[], measure: () => Promise<T> | T): Promise<{ value: T; cpu: string }> {
+  await waitQuiet(pids);
   const before = threadCpu(pids);
   const started = performance.now();
   const value = await measure();

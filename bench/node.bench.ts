@@ -208,7 +208,7 @@ async function main(): Promise<void> {
     ...(a.damonOff ? [damonOffNote, ''] : []),
     durabilityNote,
     '',
-    `Everything on 127.0.0.1, data in temp dirs on one disk, all processes sharing the machine's cores. ${a.rounds} rounds, interleaved (every row once per round); each ringkv row is ${a.warmupSeconds} s of warm-up, then ${a.seconds} s measured.`,
+    `Everything on 127.0.0.1, data in temp dirs on one disk, all processes sharing the machine's cores. ${a.rounds} rounds, interleaved (every row once per round); each ringkv row starts once the node is quiet (under 10% of a core for 250 ms, bench/harness.ts waitQuiet: not the previous row's flushes and compactions), then runs ${a.warmupSeconds} s of warm-up and ${a.seconds} s measured.`,
     `Redis: ${redisLoadNote}. ringkv: one node per sync mode, ${shards} shard threads (the default: one per core but one), consistency QUORUM (= the one replica), ${fmtInt(benchKeySpace)} keys of ${benchValueBytes} B written before the first GET;`,
     `HTTP rows: wrk, one thread, ${httpConnections} keep-alive connections, latency from send to answer; WebSocket rows: bench/ws.bench.ts, ${wsShapes[32].connections * wsShapes[32].depth * 32} ops in flight, one load process unless the row says 2, latency per frame (every op of a frame shares it) from send to answer.`,
     'Load generator CPU is % of one core over the run; ringkv CPU is % of one core used by the node\'s main thread (uWebSockets.js, protocol, coordinator) and by all its other threads (shard workers, libuv pool, GC helpers), from /proc.',
