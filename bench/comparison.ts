@@ -41,7 +41,10 @@ export function parseBenchArgs(argv: string[], allowProfile: boolean): BenchArgs
     options: {
       rounds: { type: 'string', default: '3' },
       seconds: { type: 'string', default: '3' },
-      warmup: { type: 'string', default: '1' },
+      // 3 s: a 3-node cluster switched from PUT to GET load spent its first 1.5-2.5 s in
+      // 50-160 ms scavenges and fully busy main threads before settling (event-loop traces, ad
+      // hoc); with 1 s of warm-up that transient was most of a GET row's p99.
+      warmup: { type: 'string', default: '3' },
       write: { type: 'boolean', default: false },
       'damon-off': { type: 'boolean', default: false },
       ...(allowProfile && { profile: { type: 'string' as const } }),

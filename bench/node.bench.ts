@@ -15,7 +15,7 @@
 // visible) and the ringkv node's CPU, main thread apart from its other threads (shard workers,
 // libuv pool, GC). One WS batch-1 GET row is repeated from 2 load processes: if that does not raise
 // throughput, the generator was not the limit. Run it under the team's lock:
-//   flock /tmp/ringkv-heavy.lock npm run bench:node -- [--write] [--rounds 3] [--seconds 3] [--warmup 1] [--damon-off]
+//   flock /tmp/ringkv-heavy.lock npm run bench:node -- [--write] [--rounds 3] [--seconds 3] [--warmup 3] [--damon-off]
 // --write replaces the section between <!-- node-bench:start --> and <!-- node-bench:end --> in
 // BENCHMARKS.md (with --damon-off, which stops the kernel's DAMON monitors for the run as root,
 // harness.ts stopDamonFor: the node-bench-damon-off section). --profile DIR instead runs only WS

@@ -4,7 +4,7 @@
 // shared machine hits every count alike. It is the evidence for the default shard count
 // (src/shards/router.ts, defaultShardCount): the main thread is a busy thread of its own, so one
 // shard per core can leave the shards and the main thread fighting over the cores.
-//   flock /tmp/ringkv-heavy.lock npm run bench:shards -- [--write] [--rounds 3] [--seconds 3] [--warmup 1]
+//   flock /tmp/ringkv-heavy.lock npm run bench:shards -- [--write] [--rounds 3] [--seconds 3] [--warmup 3]
 // --write replaces the section between <!-- shard-count-bench:start --> and
 // <!-- shard-count-bench:end --> in BENCHMARKS.md.
 import * as os from 'node:os';
