@@ -267,18 +267,18 @@ const quietWaitMsMax = 20_000;
  * and compactions, and in a cluster the third replica's writes still queued when a QUORUM write
  * was answered, which kept every node's main thread busy for about a second.
  */
-export async function waitQuiet(pids: readonly number[]): Promise<number> {
+export async function waitQuiet(pids: readonly number[]): Promise<void> {
   const started = performance.now();
   for (;;) {
     const before = threadCpu(pids);
     await sleep(quietWindowMs);
     const after = threadCpu(pids);
-    if (before === null || after === null) return performance.now() - started;
+    if (before === null || after === null) return;
     const cores = (after.mainS + after.otherS - before.mainS - before.otherS) / (quietWindowMs / 1000);
-    if (cores < quietCoreShare * pids.length) return performance.now() - started;
+    if (cores < quietCoreShare * pids.length) return;
     if (performance.now() - started >= quietWaitMsMax) {
       process.stderr.write(`bench: servers still busy (${cores.toFixed(2)} cores) after ${quietWaitMsMax} ms; measuring anyway\n`);
-      return performance.now() - started;
+      return;
     }
   }
 }
