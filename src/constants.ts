@@ -139,6 +139,13 @@ export const storageStalledWritesMax = 1024;
 export const storageImmediateCallsPerYield = 16;
 /** Jobs an engine has out on its background thread at once (one flush and one compaction, with room). */
 export const backgroundJobsInFlightMax = 4;
+/**
+ * A table being built is written out to the disk (sync_file_range, then waited for) every this
+ * many bytes, not only by its final fsync: the disk then never holds a whole table's worth of
+ * queued writes that a WAL fdatasync must wait behind (native/src/writeback.rs has the figures).
+ * 1 MiB, RocksDB's usual bytes_per_sync; 0 turns it off.
+ */
+export const tableWritebackBytes: number = 1024 * 1024;
 /** Bytes a compaction reads from an input table per system call (its readahead window). */
 export const compactionReadaheadBytes = 1024 * 1024;
 /** Bytes read per system call when a flushed table's blocks are put into the block cache. */

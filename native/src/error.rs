@@ -1,7 +1,7 @@
 //! The error every fallible function of the addon returns. It carries one of the stable
 //! `RKV_ERR_*` codes of `src/errors.ts`; `napi.rs` turns it into a thrown JS error whose `code`
 //! property is that string, and `src/native/index.ts` rethrows it as a `RingkvError`. The pure
-//! modules (crc, hash, bloom, block) use it without knowing about N-API, so they test in plain Rust.
+//! modules (crc, hash, bloom, block, writeback) use it without knowing about N-API, so they test in plain Rust.
 
 use std::fmt;
 
@@ -11,6 +11,8 @@ pub enum ErrorCode {
     InvalidArgument,
     /// Bytes that should be in one of our formats are not (a damaged block or filter).
     Corruption,
+    /// A system call on a file failed (writeback.rs).
+    Io,
     /// A bug in the addon or a failure inside N-API itself.
     Internal,
 }
@@ -20,6 +22,7 @@ impl ErrorCode {
         match self {
             ErrorCode::InvalidArgument => "RKV_ERR_INVALID_ARGUMENT",
             ErrorCode::Corruption => "RKV_ERR_CORRUPTION",
+            ErrorCode::Io => "RKV_ERR_IO",
             ErrorCode::Internal => "RKV_ERR_INTERNAL",
         }
     }
@@ -42,6 +45,9 @@ impl Error {
     }
     pub fn corruption(message: impl Into<String>) -> Error {
         Error { code: ErrorCode::Corruption, message: message.into(), type_error: false }
+    }
+    pub fn io(message: impl Into<String>) -> Error {
+        Error { code: ErrorCode::Io, message: message.into(), type_error: false }
     }
     pub fn internal(message: impl Into<String>) -> Error {
         Error { code: ErrorCode::Internal, message: message.into(), type_error: false }

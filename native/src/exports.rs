@@ -5,7 +5,7 @@
 use crate::batch::Batch;
 use crate::error::Result;
 use crate::napi::{range_of, Args, Env, Handler, Value};
-use crate::{block, bloom, crc32c, xxhash64};
+use crate::{block, bloom, crc32c, writeback, xxhash64};
 use std::ffi::CStr;
 
 pub const EXPORTS: &[(&CStr, Handler)] = &[
@@ -24,6 +24,7 @@ pub const EXPORTS: &[(&CStr, Handler)] = &[
     (c"blockSeek", block_seek_js),
     (c"blockDecode", block_decode_js),
     (c"blockEntries", block_entries_js),
+    (c"syncFileRange", sync_file_range_js),
 ];
 
 fn crc32c_js(env: &Env, args: &Args) -> Result<Value> {
@@ -140,4 +141,11 @@ fn block_entries_js(env: &Env, args: &Args) -> Result<Value> {
         block::EntriesInto::Fits(count) => env.double(count as f64),
         block::EntriesInto::TooShort(needed) => env.double(-(needed as f64)),
     }
+}
+
+fn sync_file_range_js(env: &Env, args: &Args) -> Result<Value> {
+    let fd = args.integer(0, "fd", 0, i32::MAX as u32)?;
+    let offset = args.safe_integer(1, "offset")?;
+    let bytes = args.safe_integer(2, "bytes")?;
+    env.boolean(writeback::write_range(fd as i32, offset, bytes)?)
 }

@@ -306,6 +306,23 @@ impl Args {
         Ok(d as u32)
     }
 
+    /// A number argument that must be an integer in 0..=2^53-1 (exact as a JS number).
+    pub fn safe_integer(&self, i: usize, name: &str) -> Result<u64> {
+        let v = self.get(i, name)?;
+        let env = self.env();
+        let t = env.type_of(v)?;
+        if t != sys::NAPI_NUMBER {
+            return Err(Error::wrong_type(format!("argument {name} must be a number, got {}", type_name(t))));
+        }
+        let mut d = 0f64;
+        check(unsafe { sys::napi_get_value_double(env.raw, v.raw, &mut d) }, "napi_get_value_double")?;
+        const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
+        if d.fract() != 0.0 || !(0.0..=MAX_SAFE).contains(&d) {
+            return Err(Error::invalid_argument(format!("argument {name} must be an integer in 0..=2^53-1, got {d}")));
+        }
+        Ok(d as u64)
+    }
+
     /// A bigint argument in 0..2^64.
     pub fn bigint_u64(&self, i: usize, name: &str) -> Result<u64> {
         let v = self.get(i, name)?;

@@ -66,6 +66,12 @@ export interface NativeAddon {
    * The three arrays must not share memory. Throws on a malformed block.
    */
   blockEntries(block: Uint8Array, keys: Uint8Array, offsets: Uint32Array): number;
+  /**
+   * Writes fd's dirty pages in [offset, offset + bytes) to the disk and waits (Linux
+   * sync_file_range WRITE | WAIT_AFTER): pacing, not durability (no metadata, no device cache
+   * flush). False where the platform has no such call. RKV_ERR_IO when the system call fails.
+   */
+  syncFileRange(fd: number, offset: number, bytes: number): boolean;
 }
 
 function findPackageRoot(start: string): string {
@@ -276,6 +282,18 @@ export function blockSeek(block: Uint8Array, target: Uint8Array): number {
 export function blockDecode(block: Uint8Array): DecodedBlock {
   try {
     return native.blockDecode(block);
+  } catch (err) {
+    return rethrow(err);
+  }
+}
+
+/**
+ * Writes a file's dirty pages in one range out to the disk and waits for them (native/src/
+ * writeback.rs says why); false where unsupported. RKV_ERR_IO when the system call fails.
+ */
+export function syncFileRange(fd: number, offset: number, bytes: number): boolean {
+  try {
+    return native.syncFileRange(fd, offset, bytes);
   } catch (err) {
     return rethrow(err);
   }

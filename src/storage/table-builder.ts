@@ -2,13 +2,14 @@
 // REQUIRES: add() is called with strictly increasing sort keys. Data blocks are cut at about
 // sstableBlockBytesTarget and encoded by the addon; the bloom filter covers the user keys (the
 // sort key without its 8-byte token prefix). Output is buffered and written in large chunks with
-// synchronous writes (page cache), and fsync'ed once, asynchronously, in finish(). Tables are
+// synchronous writes (page cache), written out to the disk every tableWritebackBytes (so the WAL's
+// fdatasyncs never queue behind a whole table) and fsync'ed once, asynchronously, in finish(). Tables are
 // built on the engine's background thread (flush.ts, compactor.ts), so these synchronous writes
 // never hold up a read or a write of the shard.
 import * as fs from 'node:fs';
-import { sstableBlockBytesTarget, sstableBlockRestartInterval } from '../constants';
+import { sstableBlockBytesTarget, sstableBlockRestartInterval, tableWritebackBytes } from '../constants';
 import { assert } from '../errors';
-import { native } from '../native';
+import { native, syncFileRange } from '../native';
 import { payloadIsTombstone, payloadTimestampMs } from './entry';
 import { KeySketch } from './key-sketch';
 import { tokenBytes } from './sort-key';
@@ -86,6 +87,8 @@ export class TableBuilder {
   private readonly fd: number;
   /** Bytes written to the file so far. */
   private offset = 0;
+  /** Bytes of the file already written out to the disk (syncFileRange); the rest may be dirty pages. */
+  private writtenBack = 0;
   /** Output waiting to be written: whole blocks and trailers, written when the chunk is full. */
   private readonly out = Buffer.allocUnsafeSlow(writeChunkBytes);
   private outBytes = 0;
@@ -177,6 +180,15 @@ export class TableBuilder {
     let done = 0;
     while (done < chunk.length) done += fs.writeSync(this.fd, chunk, done, chunk.length - done, null);
     this.offset += chunk.length;
+    if (tableWritebackBytes > 0 && this.offset - this.writtenBack >= tableWritebackBytes) {
+      // A platform without the call keeps its dirty pages for the final fsync, as before.
+      if (syncFileRange(this.fd, this.writtenBack, this.offset - this.writtenBack)) this.writtenBack = this.offset;
+    }
+  }
+
+  /** Bytes of the file written out to the disk ahead of the final fsync. */
+  get writtenBackBytes(): number {
+    return this.writtenBack;
   }
 
   private writeOut(): void {
