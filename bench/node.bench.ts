@@ -9,7 +9,8 @@
 //   Then, on the batch node, open loop at 80% of its own measured peak for WS batch-32 and batch-1
 //     PUT and GET (latency from each frame's scheduled send time): the bar is p99 < 10 ms. And a
 //     sweep of WS batch-32 PUT and GET at 20%, 40% and 60% of that peak, which says up to what
-//     share of the peak p99 stays under the bar.
+//     share of the peak p99 stays under the bar. Then WS batch-32 PUT at those same rates on the
+//     --sync-mode none node: the difference is what waiting for the disk's fdatasync costs.
 // Every row runs once per round, rounds interleaved so that drift on the shared box hits all rows
 // alike; tables give medians. Each row reports the load generator's CPU (so a saturated client is
 // visible) and the ringkv node's CPU, main thread apart from its other threads (shard workers,
@@ -26,6 +27,7 @@ import { profileReport } from './cpuprofile';
 import {
   damonOffNote,
   emitSection,
+  fmtShare,
   largestShareUnderBar,
   median,
   openLoadShare,
@@ -126,6 +128,15 @@ function sweepVerdict(sweep: OpenRow[], open: OpenRow[]): string {
   return `- Largest share of the closed-loop peak measured with median p99 < ${p99BarMs} ms: ${parts.join('; ')}.`;
 }
 
+/** "- PUT 32/frame p99 with / without the fdatasync, same rates: 20% 21.9 / 9.5 ms, ..." */
+function syncCostVerdict(synced: OpenRow[], unsynced: OpenRow[]): string {
+  const pairs = unsynced.map((u) => {
+    const s = synced.find((o) => o.cells[0] === 'PUT' && o.cells[1] === '32' && o.share === u.share);
+    return `${fmtShare(u.share)} ${s === undefined ? '?' : fmtMs(openP99Ms(s))} / ${fmtMs(openP99Ms(u))} ms`;
+  });
+  return `- WS 32 ops/frame PUT median p99 with / without waiting for the fdatasync, same target rates: ${pairs.join(', ')}.`;
+}
+
 function verdicts(rows: RowSet, open: OpenRow[]): string[] {
   const out: string[] = [];
   let met = true;
@@ -168,6 +179,7 @@ async function main(): Promise<void> {
   const rows = new RowSet();
   const open: OpenRow[] = [];
   const sweep: OpenRow[] = [];
+  const unsynced: OpenRow[] = [];
   const commands = new Set<string>();
   let shards = '?';
   try {
@@ -188,11 +200,13 @@ async function main(): Promise<void> {
         const peak = rows.medianOps(`batch-ws${batch}-${op}`);
         open.push(openRow([op, String(batch)], peak, openLoadShare));
         if (batch === 32) for (const share of sweepShares) sweep.push(openRow([op, String(batch)], peak, share));
+        if (batch === 32 && op === 'PUT') for (const share of [...sweepShares, openLoadShare]) unsynced.push(openRow([op, String(batch), 'none'], peak, share));
       }
     }
     const openOptions = (o: OpenRow): WsLoadOptions => wsOptions(nodes[0]!, o.cells[0] as Op, Number(o.cells[1]) as 1 | 32, a);
     await openLoopRounds(open, openOptions, [nodes[0]!.child.pid], a.rounds, log);
     await openLoopRounds(sweep, openOptions, [nodes[0]!.child.pid], a.rounds, log);
+    await openLoopRounds(unsynced, () => wsOptions(nodes[1]!, 'PUT', 32, a), [nodes[1]!.child.pid], a.rounds, log);
   } finally {
     await run.close();
   }
@@ -223,8 +237,13 @@ async function main(): Promise<void> {
     '',
     openLoopTable(['op', 'ops/frame'], sweep),
     '',
+    `The cost of the fdatasync: WS 32 ops/frame PUT at the same target rates (shares of the --sync-mode batch node's PUT peak) on the --sync-mode none node, ${a.rounds} rounds, after the rows above:`,
+    '',
+    openLoopTable(['op', 'ops/frame', 'sync mode'], unsynced),
+    '',
     ...verdicts(rows, open),
     sweepVerdict(sweep, open),
+    syncCostVerdict([...sweep, ...open], unsynced),
     `- Generator check: WS 1 op/frame GET from 2 load processes ${fmtInt(rows.medianOps('batch-ws1-GET-2procs'))} ops/s against ${fmtInt(rows.medianOps('batch-ws1-GET'))} ops/s from one; if two are not faster, one process was not the limit. Closed-loop errors: ${rows.errors()}.`,
     ...sectionTail(rows.all(), [
       ...commands,
