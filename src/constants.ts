@@ -146,6 +146,13 @@ export const backgroundJobsInFlightMax = 4;
  * 1 MiB, RocksDB's usual bytes_per_sync; 0 turns it off.
  */
 export const tableWritebackBytes: number = 1024 * 1024;
+/**
+ * Obsolete tables and WAL segments are deleted by truncating them this many bytes at a time,
+ * fileDeletePauseMs apart, then unlinking the rest (src/storage/delete-scheduler.ts says why):
+ * at most 200 MiB/s, so a 64 MiB table takes about a third of a second. 0 = unlink at once.
+ */
+export const fileDeleteStepBytes: number = 4 * 1024 * 1024;
+export const fileDeletePauseMs = 20;
 /** Bytes a compaction reads from an input table per system call (its readahead window). */
 export const compactionReadaheadBytes = 1024 * 1024;
 /** Bytes read per system call when a flushed table's blocks are put into the block cache. */

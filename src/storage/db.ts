@@ -63,6 +63,7 @@ import { readManifest, writeManifest } from './manifest';
 import { Memtable } from './memtable';
 import { compareToken, sortKeyOf, sortKeysOf, tokenBound, tokenBytes, tokenMax } from './sort-key';
 import { Readahead } from './table';
+import { removeGradually } from './delete-scheduler';
 import { TableCache } from './table-cache';
 import { KeySketch } from './key-sketch';
 import type { RecoveryReport, ScanOptions, StorageEngine, StorageEntry, StorageOptions, StorageStats, SyncMode } from './types';
@@ -484,14 +485,14 @@ export class LsmEngine implements StorageEngine {
   }
 
   /**
-   * Deletes an obsolete file off this thread: unlinking a large WAL segment or table can take tens
-   * of milliseconds, and this thread serves the shard's requests. File numbers are never reused, so
-   * nothing can recreate the name meanwhile, and open() removes whatever a crash leaves behind.
-   * flush(), compact() and close() wait for the deletions they caused.
+   * Deletes an obsolete file off this thread, a few MiB at a time (delete-scheduler.ts): unlinking
+   * a large WAL segment or table at once can take tens of milliseconds here and holds up every
+   * WAL fdatasync on the file system. File numbers are never reused, so nothing can recreate the
+   * name meanwhile, and open() removes whatever a crash leaves behind. flush(), compact() and
+   * close() wait for the deletions they caused.
    */
   private removeFile(file: string): void {
-    const done: Promise<void> = fs.promises
-      .rm(file, { force: true })
+    const done: Promise<void> = removeGradually(file)
       .catch(() => undefined)
       .finally(() => this.removing.delete(done));
     this.removing.add(done);
