@@ -113,6 +113,8 @@ export class TableBuilder {
     readonly path: string,
     readonly number: number,
     private readonly bloomBitsPerKey: number,
+    /** Write-back step; 0 = none (the final fsync writes everything). Only the bench sets it. */
+    private readonly writebackBytes: number = tableWritebackBytes,
   ) {
     this.fd = fs.openSync(path, 'w');
   }
@@ -180,7 +182,7 @@ export class TableBuilder {
     let done = 0;
     while (done < chunk.length) done += fs.writeSync(this.fd, chunk, done, chunk.length - done, null);
     this.offset += chunk.length;
-    if (tableWritebackBytes > 0 && this.offset - this.writtenBack >= tableWritebackBytes) {
+    if (this.writebackBytes > 0 && this.offset - this.writtenBack >= this.writebackBytes) {
       // A platform without the call keeps its dirty pages for the final fsync, as before.
       if (syncFileRange(this.fd, this.writtenBack, this.offset - this.writtenBack)) this.writtenBack = this.offset;
     }

@@ -1,0 +1,148 @@
+// What writing and deleting tables does to the WAL's fdatasync, with and without the table
+// builder's write-back steps (tableWritebackBytes, native syncFileRange) and gradual deletion
+// (delete-scheduler.ts). The main thread appends 32 KiB WAL records through a real LogWriter in
+// 'batch' mode, due every 2.5 ms (400 a second, open loop: latency from each record's due time to
+// its durable ack), for --seconds per row. Meanwhile a worker thread builds 64 MiB tables (a
+// memtable's worth, as flushes write them) one after another, deletes each (as a compaction
+// deletes its inputs) and pauses 1 s: fsync'ed only at the end and unlinked at once, as before;
+// written back every 1 MiB and unlinked at once; written back and deleted gradually, as now. One
+// more row builds no tables. Rows interleave per round; the table gives medians over the rounds.
+//   flock /tmp/ringkv-heavy.lock npm run bench:table-io -- [--write] [--rounds 3] [--seconds 8]   (--warmup does not apply)
+// --write replaces the section between <!-- table-io-bench:start --> and
+// <!-- table-io-bench:end --> in BENCHMARKS.md.
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { fileDeletePauseMs, fileDeleteStepBytes, memtableBytesDefault, tableWritebackBytes } from '../src/constants';
+import { LogWriter } from '../src/storage/log-writer';
+import { emitSection, median, parseBenchArgs, runMain, sectionHead } from './comparison';
+import { BenchRun, markdownTable } from './harness';
+import type { BuildRequest } from './table_io_worker';
+
+const recordBytes = 32 * 1024;
+const recordEveryMs = 2.5;
+const pauseBetweenTablesMs = 1000;
+
+interface Row {
+  name: string;
+  /** null: no tables built during the row. */
+  writebackBytes: number | null;
+  gradualDelete: boolean;
+}
+
+interface Measured {
+  sorted: number[];
+  tables: number[];
+}
+
+/** "ext4 on /dev/vda mounted at /, rw,relatime,discard": the file system the bench's files are on. */
+function mountOf(dir: string): string {
+  let best: string[] | null = null;
+  for (const line of fs.readFileSync('/proc/self/mounts', 'utf8').split('\n')) {
+    const f = line.split(' ');
+    if (f.length < 4) continue;
+    const at = f[1]!;
+    if ((dir === at || dir.startsWith(at.endsWith('/') ? at : `${at}/`)) && (best === null || at.length > best[1]!.length)) best = f;
+  }
+  return best === null ? 'file system unknown' : `${best[2]} on ${best[0]} mounted at ${best[1]}, ${best[3]}`;
+}
+
+const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+
+/** Appends records on schedule for `ms`, returns every record's due-to-durable latency. */
+async function walLatencies(wal: LogWriter, ms: number): Promise<number[]> {
+  const record = randomBytes(recordBytes);
+  const lat: number[] = [];
+  const pending: Promise<void>[] = [];
+  const start = performance.now();
+  const count = Math.floor(ms / recordEveryMs);
+  for (let i = 0; i < count; i++) {
+    const due = start + i * recordEveryMs;
+    // Timers run on the loop's cached clock and may fire a little early: wait until really due.
+    for (let wait = due - performance.now(); wait > 0; wait = due - performance.now()) await new Promise((r) => setTimeout(r, Math.ceil(wait)));
+    pending.push(wal.append(record).then(() => void lat.push(performance.now() - due)));
+  }
+  await Promise.all(pending);
+  return lat.sort((a, b) => a - b);
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const { rounds, seconds, write } = parseBenchArgs(argv, false);
+  const run = new BenchRun('ringkv-table-io-bench-');
+  const worker = new Worker(path.join(__dirname, 'table_io_worker.js'));
+  let workerError: unknown = null;
+  worker.on('error', (err) => void (workerError = err));
+  let tableNumber = 1;
+  const build = (writebackBytes: number, gradualDelete: boolean): Promise<number> =>
+    new Promise((resolve, reject) => {
+      if (workerError !== null) return reject(workerError);
+      worker.once('message', resolve);
+      const req: BuildRequest = { dir: run.dir, number: tableNumber++, tableBytes: memtableBytesDefault, writebackBytes, gradualDelete };
+      worker.postMessage(req);
+    });
+  const wb = `written back every ${tableWritebackBytes / 1024 / 1024} MiB`;
+  const rows: Row[] = [
+    { name: 'no tables being written', writebackBytes: null, gradualDelete: false },
+    { name: '64 MiB tables, fsync at the end only, unlinked at once (before)', writebackBytes: 0, gradualDelete: false },
+    { name: `64 MiB tables, ${wb}, unlinked at once`, writebackBytes: tableWritebackBytes, gradualDelete: false },
+    { name: `64 MiB tables, ${wb}, deleted ${fileDeleteStepBytes / 1024 / 1024} MiB per ${fileDeletePauseMs} ms (now)`, writebackBytes: tableWritebackBytes, gradualDelete: true },
+  ];
+  const results = new Map<string, Measured[]>();
+  let walNumber = 1;
+  try {
+    for (let round = 1; round <= rounds; round++) {
+      process.stderr.write(`round ${round} of ${rounds}\n`);
+      for (const row of rows) {
+        const wal = new LogWriter(path.join(run.dir, `${String(walNumber++).padStart(6, '0')}.wal`), walNumber, 'batch', 0);
+        const tables: number[] = [];
+        let measuring = true;
+        const builder = (async () => {
+          if (row.writebackBytes === null) return;
+          while (measuring) {
+            tables.push(await build(row.writebackBytes, row.gradualDelete));
+            if (measuring) await new Promise((r) => setTimeout(r, pauseBetweenTablesMs));
+          }
+        })();
+        const sorted = await walLatencies(wal, seconds * 1000);
+        measuring = false;
+        await builder;
+        await wal.close();
+        results.set(row.name, [...(results.get(row.name) ?? []), { sorted, tables }]);
+        process.stderr.write(`  ${row.name}: WAL p99 ${pct(sorted, 0.99).toFixed(2)} ms, p99.9 ${pct(sorted, 0.999).toFixed(2)} ms, max ${sorted[sorted.length - 1]!.toFixed(2)} ms; ${tables.length} tables\n`);
+      }
+    }
+  } finally {
+    await worker.terminate();
+  }
+  const f = (x: number): string => x.toFixed(2);
+  const table = rows.map((row) => {
+    const ms = results.get(row.name)!;
+    const at = (p: number): number[] => ms.map((m) => (p === 1 ? m.sorted[m.sorted.length - 1]! : pct(m.sorted, p)));
+    const builds = ms.flatMap((m) => m.tables);
+    return [
+      row.name,
+      f(median(at(0.5))),
+      f(median(at(0.99))),
+      f(median(at(0.999))),
+      f(median(at(1))),
+      at(0.999).map(f).join(' / '),
+      builds.length === 0 ? '-' : `${builds.length}, ${Math.round(median(builds))} ms`,
+    ];
+  });
+  const section = [
+    ...sectionHead('Table writes and deletes vs the WAL fdatasync (bench/table-io.bench.ts)', 'bench:table-io', 'dist/bench/table-io.bench.js', argv, run),
+    '',
+    `A real LogWriter ('batch' mode) appends ${recordBytes / 1024} KiB records due every ${recordEveryMs} ms for ${seconds} s per row (open loop, latency from due time to durable ack), while a worker thread builds ${memtableBytesDefault / 1024 / 1024} MiB tables with TableBuilder, deletes each and pauses ${pauseBetweenTablesMs} ms, in the same temp dir (${mountOf(run.dir)}). ${rounds} rounds, rows interleaved, medians over the rounds (ms).`,
+    '',
+    markdownTable(['table writes', 'WAL p50', 'WAL p99', 'WAL p99.9', 'WAL max', 'p99.9 per round', 'tables built, median build ms'], table, [false, true, true, true, true, false, true]),
+    '',
+    '- A table written whole and fsync\'ed at the end hands the disk its whole size at once; a WAL fdatasync issued meanwhile waits behind it. Written back every MiB while it is built (sync_file_range WRITE | WAIT_AFTER, native/src/writeback.rs), at most about a MiB of it is ever queued ahead of the WAL.',
+    '- Unlinking a 64 MiB file frees (and with `discard` trims) all its blocks in one journal commit, which the next WAL fdatasync waits for; truncated a few MiB at a time (src/storage/delete-scheduler.ts) the work is spread over many small commits.',
+  ].join('\n');
+  emitSection(section, 'table-io-bench', write);
+  await run.close();
+}
+
+if (require.main === module) runMain('table-io bench', main);
