@@ -142,7 +142,7 @@ export const backgroundJobsInFlightMax = 4;
 /**
  * A table being built is written out to the disk (sync_file_range, then waited for) every this
  * many bytes, not only by its final fsync: the disk then never holds a whole table's worth of
- * queued writes that a WAL fdatasync must wait behind (native/src/writeback.rs has the figures).
+ * queued writes that a WAL fdatasync must wait behind (bench/table-io.bench.ts measures it).
  * 1 MiB, RocksDB's usual bytes_per_sync; 0 turns it off.
  */
 export const tableWritebackBytes: number = 1024 * 1024;

@@ -290,8 +290,8 @@ impl Args {
         self.typed(i, name, sys::NAPI_UINT32_ARRAY, "Uint32Array")
     }
 
-    /// A number argument that must be an integer in `min..=max`.
-    pub fn integer(&self, i: usize, name: &str, min: u32, max: u32) -> Result<u32> {
+    /// A number argument, as the double JS holds.
+    fn number(&self, i: usize, name: &str) -> Result<f64> {
         let v = self.get(i, name)?;
         let env = self.env();
         let t = env.type_of(v)?;
@@ -300,6 +300,12 @@ impl Args {
         }
         let mut d = 0f64;
         check(unsafe { sys::napi_get_value_double(env.raw, v.raw, &mut d) }, "napi_get_value_double")?;
+        Ok(d)
+    }
+
+    /// A number argument that must be an integer in `min..=max`.
+    pub fn integer(&self, i: usize, name: &str, min: u32, max: u32) -> Result<u32> {
+        let d = self.number(i, name)?;
         if d.fract() != 0.0 || !(min as f64..=max as f64).contains(&d) {
             return Err(Error::invalid_argument(format!("argument {name} must be an integer in {min}..={max}, got {d}")));
         }
@@ -308,14 +314,7 @@ impl Args {
 
     /// A number argument that must be an integer in 0..=2^53-1 (exact as a JS number).
     pub fn safe_integer(&self, i: usize, name: &str) -> Result<u64> {
-        let v = self.get(i, name)?;
-        let env = self.env();
-        let t = env.type_of(v)?;
-        if t != sys::NAPI_NUMBER {
-            return Err(Error::wrong_type(format!("argument {name} must be a number, got {}", type_name(t))));
-        }
-        let mut d = 0f64;
-        check(unsafe { sys::napi_get_value_double(env.raw, v.raw, &mut d) }, "napi_get_value_double")?;
+        let d = self.number(i, name)?;
         const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
         if d.fract() != 0.0 || !(0.0..=MAX_SAFE).contains(&d) {
             return Err(Error::invalid_argument(format!("argument {name} must be an integer in 0..=2^53-1, got {d}")));

@@ -2,10 +2,10 @@
 // REQUIRES: add() is called with strictly increasing sort keys. Data blocks are cut at about
 // sstableBlockBytesTarget and encoded by the addon; the bloom filter covers the user keys (the
 // sort key without its 8-byte token prefix). Output is buffered and written in large chunks with
-// synchronous writes (page cache), written out to the disk every tableWritebackBytes (so the WAL's
-// fdatasyncs never queue behind a whole table) and fsync'ed once, asynchronously, in finish(). Tables are
-// built on the engine's background thread (flush.ts, compactor.ts), so these synchronous writes
-// never hold up a read or a write of the shard.
+// synchronous writes (page cache), written out to the disk every tableWritebackBytes (so the
+// WAL's fdatasyncs never queue behind a whole table) and fsync'ed once, asynchronously, in
+// finish(). Tables are built on the engine's background thread (flush.ts, compactor.ts), so these
+// synchronous writes never hold up a read or a write of the shard.
 import * as fs from 'node:fs';
 import { sstableBlockBytesTarget, sstableBlockRestartInterval, tableWritebackBytes } from '../constants';
 import { assert } from '../errors';
