@@ -1,7 +1,8 @@
 //! The error every fallible function of the addon returns. It carries one of the stable
 //! `RKV_ERR_*` codes of `src/errors.ts`; `napi.rs` turns it into a thrown JS error whose `code`
 //! property is that string, and `src/native/index.ts` rethrows it as a `RingkvError`. The pure
-//! modules (crc, hash, bloom, block, writeback) use it without knowing about N-API, so they test in plain Rust.
+//! modules (crc, hash, bloom, block, writeback) use it without knowing about N-API, so they test
+//! in plain Rust.
 
 use std::fmt;
 
