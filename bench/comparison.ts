@@ -20,6 +20,9 @@ export function median(xs: readonly number[]): number {
 /** An open-loop run: frames due while their connection was at its cap were dropped (not sent). */
 export interface OpenMeasured extends Measured {
   droppedFrames: number;
+  /** The tail beyond p99: one stall of a few tens of ms shows here first. */
+  p999Ms: number;
+  maxMs: number;
 }
 
 /** The options of node.bench and cluster.bench. */
@@ -173,6 +176,8 @@ export function openLoopTable(header: string[], rows: OpenRow[]): string {
       'p50 ms',
       'p99 ms (median)',
       'p99 ms per round',
+      'p99.9 ms (median)',
+      'max ms (median)',
       'dropped frames',
       'errors',
       `p99 < ${p99BarMs} ms`,
@@ -188,13 +193,15 @@ export function openLoopTable(header: string[], rows: OpenRow[]): string {
       fmtMs(median(o.runs.map((m) => m.p50Ms))),
       fmtMs(openP99Ms(o)),
       o.runs.map((m) => fmtMs(m.p99Ms)).join(' / '),
+      fmtMs(median(o.runs.map((m) => m.p999Ms))),
+      fmtMs(median(o.runs.map((m) => m.maxMs))),
       String(o.runs.reduce((n, m) => n + m.droppedFrames, 0)),
       String(o.runs.reduce((n, m) => n + m.errors, 0)),
       openP99Ms(o) < p99BarMs ? 'yes' : 'no',
       o.runs.map((m) => m.clientCpu).join(' / '),
       o.serverCpu.join(' / '),
     ]),
-    [...header.map(() => false), true, true, true, true, true, true, true, true, true, false, false, false],
+    [...header.map(() => false), true, true, true, true, true, true, true, true, true, true, true, false, false, false],
   );
 }
 

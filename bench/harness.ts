@@ -339,11 +339,13 @@ export function cpuPercent(cpuS: number, seconds: number): string {
 export interface Percentiles {
   p50Ms: number;
   p99Ms: number;
+  p999Ms: number;
+  maxMs: number;
 }
 
 export function percentiles(h: hdr.Histogram): Percentiles {
   const s = summarize(h);
-  return { p50Ms: s.p50Ms, p99Ms: s.p99Ms };
+  return { p50Ms: s.p50Ms, p99Ms: s.p99Ms, p999Ms: s.p999Ms, maxMs: s.maxMs };
 }
 
 /** A latency in ms with 2 decimals under 10 ms, 1 under 100, none above. */

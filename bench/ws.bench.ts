@@ -320,7 +320,7 @@ export async function openLoopRounds(open: OpenRow[], options: (o: OpenRow) => W
       o.runs.push(m.value);
       o.serverCpu.push(m.cpu);
       const r = m.value;
-      log(`  open loop ${o.cells.join(' ')} at ${fmtInt(o.rate)} ops/s: p50 ${fmtMs(r.p50Ms)} ms, p99 ${fmtMs(r.p99Ms)} ms, dropped ${r.droppedFrames}, errors ${r.errors}, client CPU ${r.clientCpu}, server CPU ${m.cpu}`);
+      log(`  open loop ${o.cells.join(' ')} at ${fmtInt(o.rate)} ops/s: p50 ${fmtMs(r.p50Ms)} ms, p99 ${fmtMs(r.p99Ms)} ms, p99.9 ${fmtMs(r.p999Ms)} ms, dropped ${r.droppedFrames}, errors ${r.errors}, client CPU ${r.clientCpu}, server CPU ${m.cpu}`);
     }
   }
 }
