@@ -18,7 +18,8 @@ import { fileDeletePauseMs, fileDeleteStepBytes, memtableBytesDefault, tableWrit
 import { removeGradually } from '../src/storage/delete-scheduler';
 import { LogWriter } from '../src/storage/log-writer';
 import { emitSection, median, parseBenchArgs, runMain, sectionHead } from './comparison';
-import { BenchRun, markdownTable } from './harness';
+import { BenchRun, markdownTable, sleep } from './harness';
+import { newHistogram, summarize, toMicros, type LatencySummary } from './latency/recorder';
 import type { BuildRequest } from './table_io_worker';
 
 const recordBytes = 32 * 1024;
@@ -33,7 +34,7 @@ interface Row {
 }
 
 interface Measured {
-  sorted: number[];
+  wal: LatencySummary;
   tables: number[];
 }
 
@@ -49,23 +50,21 @@ function mountOf(dir: string): string {
   return best === null ? 'file system unknown' : `${best[2]} on ${best[0]} mounted at ${best[1]}, ${best[3]}`;
 }
 
-const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
-
-/** Appends records on schedule for `ms`, returns every record's due-to-durable latency. */
-async function walLatencies(wal: LogWriter, ms: number): Promise<number[]> {
+/** Appends records on schedule for `ms`; the records' due-to-durable latencies. */
+async function walLatencies(wal: LogWriter, ms: number): Promise<LatencySummary> {
   const record = randomBytes(recordBytes);
-  const lat: number[] = [];
+  const hist = newHistogram();
   const pending: Promise<void>[] = [];
   const start = performance.now();
   const count = Math.floor(ms / recordEveryMs);
   for (let i = 0; i < count; i++) {
     const due = start + i * recordEveryMs;
     // Timers run on the loop's cached clock and may fire a little early: wait until really due.
-    for (let wait = due - performance.now(); wait > 0; wait = due - performance.now()) await new Promise((r) => setTimeout(r, Math.ceil(wait)));
-    pending.push(wal.append(record).then(() => void lat.push(performance.now() - due)));
+    for (let wait = due - performance.now(); wait > 0; wait = due - performance.now()) await sleep(Math.ceil(wait));
+    pending.push(wal.append(record).then(() => void hist.recordValue(toMicros(performance.now() - due))));
   }
   await Promise.all(pending);
-  return lat.sort((a, b) => a - b);
+  return summarize(hist);
 }
 
 async function main(): Promise<void> {
@@ -105,16 +104,16 @@ async function main(): Promise<void> {
           if (row.writebackBytes === null) return;
           while (measuring) {
             tables.push(await build(row.writebackBytes, row.gradualDelete));
-            if (measuring) await new Promise((r) => setTimeout(r, pauseBetweenTablesMs));
+            if (measuring) await sleep(pauseBetweenTablesMs);
           }
         })();
-        const sorted = await walLatencies(wal, seconds * 1000);
+        const latency = await walLatencies(wal, seconds * 1000);
         measuring = false;
         await builder;
         await wal.close();
         await removeGradually(walFile); // this row's ~100 MB of WAL, out of the next row's way
-        results.set(row.name, [...(results.get(row.name) ?? []), { sorted, tables }]);
-        process.stderr.write(`  ${row.name}: WAL p99 ${pct(sorted, 0.99).toFixed(2)} ms, p99.9 ${pct(sorted, 0.999).toFixed(2)} ms, max ${sorted[sorted.length - 1]!.toFixed(2)} ms; ${tables.length} tables\n`);
+        results.set(row.name, [...(results.get(row.name) ?? []), { wal: latency, tables }]);
+        process.stderr.write(`  ${row.name}: WAL p99 ${latency.p99Ms.toFixed(2)} ms, p99.9 ${latency.p999Ms.toFixed(2)} ms, max ${latency.maxMs.toFixed(2)} ms; ${tables.length} tables\n`);
       }
     }
   } finally {
@@ -124,15 +123,15 @@ async function main(): Promise<void> {
   const f = (x: number): string => x.toFixed(2);
   const table = rows.map((row) => {
     const ms = results.get(row.name)!;
-    const at = (p: number): number[] => ms.map((m) => (p === 1 ? m.sorted[m.sorted.length - 1]! : pct(m.sorted, p)));
+    const at = (field: 'p50Ms' | 'p99Ms' | 'p999Ms' | 'maxMs'): number[] => ms.map((m) => m.wal[field]);
     const builds = ms.flatMap((m) => m.tables);
     return [
       row.name,
-      f(median(at(0.5))),
-      f(median(at(0.99))),
-      f(median(at(0.999))),
-      f(median(at(1))),
-      at(0.999).map(f).join(' / '),
+      f(median(at('p50Ms'))),
+      f(median(at('p99Ms'))),
+      f(median(at('p999Ms'))),
+      f(median(at('maxMs'))),
+      at('p999Ms').map(f).join(' / '),
       builds.length === 0 ? '-' : `${builds.length}, ${Math.round(median(builds))} ms`,
     ];
   });

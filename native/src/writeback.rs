@@ -5,7 +5,8 @@
 //! behind that burst waits for all of it (an ad-hoc probe here: WAL fdatasync p999 26-31 ms, max
 //! 52-55 ms while 64 MiB tables were written; 6-8 ms and 16 ms with this call after every MiB,
 //! 16-18 ms and 27-40 ms with an fdatasync after every MiB); `npm run bench:table-io` measures it
-//! against a real WAL. RocksDB's bytes_per_sync is the same idea. Elsewhere than Linux the call is not there and `write_range` reports Ok(false).
+//! against a real WAL. RocksDB's bytes_per_sync is the same idea. Elsewhere than Linux the call
+//! is not there and `write_range` reports Ok(false).
 
 use crate::error::{Error, Result};
 
