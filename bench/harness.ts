@@ -210,15 +210,16 @@ export interface NodeProcess {
 
 /**
  * `ringkv start` on a free port with `args` (e.g. --sync-mode), owned by `run`, data in
- * run.dir/<name>; `nodeArgs` go to node itself (e.g. --cpu-prof). Resolves once it listens.
+ * run.dir/<name>; `nodeArgs` go to node itself (e.g. --cpu-prof), after `runtimeFlags` (the V8
+ * flags a node is launched with, unless a bench compares them). Resolves once it listens.
  */
-export async function startNodeProcess(run: BenchRun, name: string, args: string[], nodeArgs: string[] = []): Promise<NodeProcess> {
+export async function startNodeProcess(run: BenchRun, name: string, args: string[], nodeArgs: string[] = [], runtimeFlags: readonly string[] = nodeRuntimeFlags): Promise<NodeProcess> {
   const port = await freePort();
   const child = run.own(
     await startChild({
       name,
       command: process.execPath,
-      args: [...nodeRuntimeFlags, ...nodeArgs, ringkvBin, 'start', '--port', String(port), '--data-dir', path.join(run.dir, name), ...args],
+      args: [...runtimeFlags, ...nodeArgs, ringkvBin, 'start', '--port', String(port), '--data-dir', path.join(run.dir, name), ...args],
       ready: /listening on/,
       readyTimeoutMs: 30_000,
     }),

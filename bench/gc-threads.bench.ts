@@ -1,0 +1,164 @@
+// V8's GC threads and a node's latency: the same single node run with V8's default garbage
+// collector (parallel scavenges, concurrent and parallel marking on helper threads, as many as
+// the machine has cores), with the scavenges kept on the heap's own thread (--no-parallel-scavenge)
+// and with every GC step there (--single-threaded-gc), side by side in one run; constants.ts
+// nodeRuntimeFlags says which one a node runs with and why. Every node: `ringkv start --sync-mode
+// batch`, default shards, the semi-space flag, 10,000 keys of 1 KiB written first. Per round,
+// each node's closed-loop WS 32 ops/frame PUT and GET peak; then, open loop, WS 32 ops/frame PUT
+// and GET at 20%, 40%, 60% and 80% of the median peak of the node with the shipped flags, the
+// same target rates on every node, rounds interleaved (every row on every node in each round).
+// Latency is per frame from its scheduled send time.
+//   flock /tmp/ringkv-heavy.lock npm run bench:gc-threads -- [--write] [--rounds 3] [--seconds 3] [--warmup 3] [--damon-off]
+// --write replaces the section between <!-- gc-threads-bench:start --> and
+// <!-- gc-threads-bench:end --> (with --damon-off: gc-threads-bench-damon-off) in BENCHMARKS.md.
+import fs from 'node:fs';
+import { nodeRuntimeFlags } from '../src/constants';
+import { assert } from '../src/errors';
+import {
+  damonOffNote,
+  emitSection,
+  fmtShare,
+  median,
+  openLoadShare,
+  openLoopTable,
+  openP99Ms,
+  openRow,
+  p99BarMs,
+  parseBenchArgs,
+  rowsTable,
+  runMain,
+  RowSet,
+  sectionHead,
+  sectionTail,
+  sweepShares,
+  type BenchArgs,
+  type OpenRow,
+} from './comparison';
+import { BenchRun, benchKeySpace, benchValueBytes, fmtInt, fmtMs, startNodeProcess, stopDamonFor, type NodeProcess } from './harness';
+import { measureWs, openLoopRounds, preload, type WsLoadOptions } from './ws.bench';
+
+/** The GC flags compared; the other nodeRuntimeFlags (the semi-space) are on every node. */
+const gcFlags: readonly string[] = ['--no-parallel-scavenge', '--single-threaded-gc'];
+const defaultGc = "V8's default GC";
+const shares = [...sweepShares, openLoadShare];
+const shape = { connections: 4, depth: 4 };
+
+type Op = 'PUT' | 'GET';
+
+interface GcNode extends NodeProcess {
+  /** Row label: the GC this node runs with. */
+  gc: string;
+  flags: readonly string[];
+}
+
+function threadCount(pid: number | undefined): string {
+  try {
+    return /^Threads:\s+(\d+)$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '?';
+  } catch {
+    return '?';
+  }
+}
+
+function wsOptions(node: GcNode, op: Op, a: BenchArgs): WsLoadOptions {
+  return {
+    urls: [node.ws],
+    op: op === 'PUT' ? 'put' : 'get',
+    batch: 32,
+    valueBytes: benchValueBytes,
+    keySpace: benchKeySpace,
+    consistency: 'QUORUM',
+    ...shape,
+    seconds: a.seconds,
+    warmupSeconds: a.warmupSeconds,
+  };
+}
+
+/** "- GET 32/frame at 40% (44,860 ops/s), median p99: V8's default GC 26.2 ms; --single-threaded-gc 7.75 ms (0.30x)." and one summary line per flag. */
+function compare(open: OpenRow[], nodes: GcNode[]): string[] {
+  const row = (n: GcNode, op: Op, share: number): OpenRow => open.find((o) => o.cells[0] === n.gc && o.cells[1] === op && o.share === share)!;
+  const base = nodes[0]!;
+  const out: string[] = [];
+  for (const op of ['PUT', 'GET'] as const) {
+    for (const share of shares) {
+      const b = openP99Ms(row(base, op, share));
+      const cells = nodes.map((n, i) => {
+        const p = openP99Ms(row(n, op, share));
+        return `${n.gc} ${fmtMs(p)} ms${i === 0 ? '' : ` (${(p / b).toFixed(2)}x)`}`;
+      });
+      out.push(`- ${op} 32/frame at ${fmtShare(share)} (${fmtInt(row(base, op, share).rate)} ops/s), median p99: ${cells.join('; ')}.`);
+    }
+  }
+  for (const n of nodes.slice(1)) {
+    const ratio = (op: Op): number => median(shares.map((share) => openP99Ms(row(n, op, share)) / openP99Ms(row(base, op, share))));
+    out.push(`- ${n.gc}: median of its p99 ratios to ${defaultGc} over the four shares: PUT ${ratio('PUT').toFixed(2)}x, GET ${ratio('GET').toFixed(2)}x.`);
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const a = parseBenchArgs(argv, false);
+  const log = (s: string): void => void process.stderr.write(`${s}\n`);
+  const run = new BenchRun('ringkv-gc-threads-bench-');
+  if (a.damonOff) stopDamonFor(run);
+  const rows = new RowSet();
+  const open: OpenRow[] = [];
+  const nodes: GcNode[] = [];
+  const threads = new Map<string, string>();
+  const common = nodeRuntimeFlags.filter((f) => !gcFlags.includes(f));
+  const configs: Array<[string, readonly string[]]> = [[defaultGc, common], ...gcFlags.map((f): [string, readonly string[]] => [f, [...common, f]])];
+  const shipped = configs.find(([, flags]) => flags.length === nodeRuntimeFlags.length && flags.every((f) => nodeRuntimeFlags.includes(f)));
+  assert(shipped !== undefined, 'one of the compared nodes runs with exactly nodeRuntimeFlags');
+  try {
+    for (const [gc, flags] of configs) {
+      const node = { ...(await startNodeProcess(run, gc === defaultGc ? 'default-gc' : gc.replace(/^--/, ''), ['--sync-mode', 'batch'], [], flags)), gc, flags };
+      await preload(node.ws, benchKeySpace, benchValueBytes, 'QUORUM');
+      nodes.push(node);
+    }
+    for (let round = 1; round <= a.rounds; round++) {
+      log(`round ${round} of ${a.rounds}: closed-loop peaks`);
+      for (const n of nodes) {
+        for (const op of ['PUT', 'GET'] as const) {
+          await measureWs(rows, `${n.gc}-${op}`, [`ringkv, ${n.gc}`, 'WAL, fdatasync before ack', 'WebSocket, 32 ops/frame', op, 'QUORUM', `${shape.connections} sockets × ${shape.depth} frames × 32 ops`], [n.child.pid], wsOptions(n, op, a), 1, log);
+        }
+      }
+    }
+    for (const n of nodes) threads.set(n.gc, threadCount(n.child.pid));
+    for (const n of nodes) for (const op of ['PUT', 'GET'] as const) for (const share of shares) open.push(openRow([n.gc, op, '32'], rows.medianOps(`${shipped[0]}-${op}`), share));
+    for (let round = 1; round <= a.rounds; round++) {
+      log(`round ${round} of ${a.rounds}: open loop`);
+      for (const n of nodes) {
+        await openLoopRounds(
+          open.filter((o) => o.cells[0] === n.gc),
+          (o) => wsOptions(n, o.cells[1] as Op, a),
+          [n.child.pid],
+          1,
+          log,
+        );
+      }
+    }
+  } finally {
+    await run.close();
+  }
+  const section = [
+    ...sectionHead(`V8 GC threads, single node${a.damonOff ? ', DAMON stopped' : ''} (bench/gc-threads.bench.ts)`, 'bench:gc-threads', 'dist/bench/gc-threads.bench.js', argv, run),
+    '',
+    ...(a.damonOff ? [damonOffNote, ''] : []),
+    `${configs.length} \`ringkv start --sync-mode batch\` nodes with the default shard count, all with ${common.map((f) => `\`${f}\``).join(' ')}: one with ${defaultGc} (parallel scavenges, concurrent and parallel marking, on V8's helper threads), one with \`--no-parallel-scavenge\` (scavenges on the heap's own thread, marking as by default), one with \`--single-threaded-gc\` (every GC step on the heap's own thread). A node runs with ${shipped[0]} (constants.ts nodeRuntimeFlags). ` +
+      `Threads per node process after the closed-loop rows: ${nodes.map((n) => `${n.gc} ${threads.get(n.gc) ?? '?'}`).join(', ')}. ${fmtInt(benchKeySpace)} keys of ${benchValueBytes} B written first; WS 32 ops/frame over ${shape.connections} sockets, consistency QUORUM (= the one replica). ${a.rounds} rounds, interleaved; each row starts once its node is quiet, then ${a.warmupSeconds} s of warm-up and ${a.seconds} s measured.`,
+    '',
+    rowsTable(rows.all(), [], 'ringkv CPU (main + other threads)'),
+    '',
+    `Open loop at shares of the ${shipped[0]} node's median closed-loop peak, the same target rates on every node; latency from each frame's scheduled send time (no coordinated omission):`,
+    '',
+    openLoopTable(['V8 GC', 'op', 'ops/frame'], open),
+    '',
+    `Median p99 at the same target rates (bar: ${p99BarMs} ms; a ratio to ${defaultGc} under 1 is better):`,
+    ...compare(open, nodes),
+    `- Closed-loop peaks (medians): ${nodes.map((n) => `${n.gc} PUT ${fmtInt(rows.medianOps(`${n.gc}-PUT`))} / GET ${fmtInt(rows.medianOps(`${n.gc}-GET`))} ops/s`).join('; ')}.`,
+    ...sectionTail(rows.all(), [`node dist/bench/ws.bench.js --url ws://127.0.0.1:PORT/api/v1/ws --op put|get --consistency QUORUM --batch 32 --connections ${shape.connections} --depth ${shape.depth} --seconds ${a.seconds} [--rate FRAMES_PER_S]`]),
+  ].join('\n');
+  emitSection(section, a.damonOff ? 'gc-threads-bench-damon-off' : 'gc-threads-bench', a.write);
+}
+
+if (require.main === module) runMain('gc-threads bench', main);
