@@ -64,7 +64,9 @@ export const requestTimeoutMsDefault = 5_000;
  * single-node GET throughput over the WebSocket went from about 46k to 62k ops/s on this
  * project's 2-core machines, and the open-loop rate it could carry from about 27k to 38k
  * ops/s (the node's main thread spent a quarter of its time in GC before). Keep package.json's
- * start script and bin/ringkv.js's first line in step with this list.
+ * start script and bin/ringkv.js's first line in step with this list. No GC-thread flag
+ * (--single-threaded-gc, --no-parallel-scavenge): three same-run comparisons on those machines
+ * disagreed (BENCHMARKS.md "V8 GC threads", bench/gc-threads.bench.ts).
  */
 export const nodeRuntimeFlags: readonly string[] = ['--max-semi-space-size=64'];
 
