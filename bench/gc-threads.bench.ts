@@ -14,44 +14,16 @@
 import fs from 'node:fs';
 import { nodeRuntimeFlags } from '../src/constants';
 import { assert } from '../src/errors';
-import {
-  damonOffNote,
-  emitSection,
-  fmtShare,
-  median,
-  openLoadShare,
-  openLoopTable,
-  openP99Ms,
-  openRow,
-  p99BarMs,
-  parseBenchArgs,
-  rowsTable,
-  runMain,
-  RowSet,
-  sectionHead,
-  sectionTail,
-  sweepShares,
-  type BenchArgs,
-  type OpenRow,
-} from './comparison';
-import { BenchRun, benchKeySpace, benchValueBytes, fmtInt, fmtMs, startNodeProcess, stopDamonFor, type NodeProcess } from './harness';
-import { measureWs, openLoopRounds, preload, type WsLoadOptions } from './ws.bench';
+import { damonOffNote, emitSection, fmtShare, median, openLoopTable, openP99Ms, p99BarMs, parseBenchArgs, rowsTable, runMain, sectionHead, sectionTail, type OpenRow } from './comparison';
+import { BenchRun, benchKeySpace, benchValueBytes, fmtInt, fmtMs, startNodeProcess, stopDamonFor } from './harness';
+import { measureSideBySide, openRowOf, sideBySideShape, sideBySideShares, ws32Command, type Op, type Server } from './side_by_side';
+import { preload } from './ws.bench';
 
 /** The GC flags compared; the other nodeRuntimeFlags (the semi-space) are on every node. */
 const gcFlags: readonly string[] = ['--no-parallel-scavenge', '--single-threaded-gc'];
 const defaultGc = "V8's default GC";
-const shares = [...sweepShares, openLoadShare];
-const shape = { connections: 4, depth: 4 };
 
-type Op = 'PUT' | 'GET';
-
-interface GcNode extends NodeProcess {
-  /** Row label: the GC this node runs with. */
-  gc: string;
-  flags: readonly string[];
-}
-
-function threadCount(pid: number | undefined): string {
+function threadCount(pid: number): string {
   try {
     return /^Threads:\s+(\d+)$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '?';
   } catch {
@@ -59,38 +31,21 @@ function threadCount(pid: number | undefined): string {
   }
 }
 
-function wsOptions(node: GcNode, op: Op, a: BenchArgs): WsLoadOptions {
-  return {
-    urls: [node.ws],
-    op: op === 'PUT' ? 'put' : 'get',
-    batch: 32,
-    valueBytes: benchValueBytes,
-    keySpace: benchKeySpace,
-    consistency: 'QUORUM',
-    ...shape,
-    seconds: a.seconds,
-    warmupSeconds: a.warmupSeconds,
-  };
-}
-
 /** "- GET 32/frame at 40% (44,860 ops/s), median p99: V8's default GC 26.2 ms; --single-threaded-gc 7.75 ms (0.30x)." and one summary line per flag. */
-function compare(open: OpenRow[], nodes: GcNode[]): string[] {
-  const row = (n: GcNode, op: Op, share: number): OpenRow => open.find((o) => o.cells[0] === n.gc && o.cells[1] === op && o.share === share)!;
-  const base = nodes[0]!;
+function compare(open: OpenRow[], names: readonly string[]): string[] {
+  const p99 = (name: string, op: Op, share: number): number => openP99Ms(openRowOf(open, name, op, share));
+  const base = names[0]!;
   const out: string[] = [];
   for (const op of ['PUT', 'GET'] as const) {
-    for (const share of shares) {
-      const b = openP99Ms(row(base, op, share));
-      const cells = nodes.map((n, i) => {
-        const p = openP99Ms(row(n, op, share));
-        return `${n.gc} ${fmtMs(p)} ms${i === 0 ? '' : ` (${(p / b).toFixed(2)}x)`}`;
-      });
-      out.push(`- ${op} 32/frame at ${fmtShare(share)} (${fmtInt(row(base, op, share).rate)} ops/s), median p99: ${cells.join('; ')}.`);
+    for (const share of sideBySideShares) {
+      const b = p99(base, op, share);
+      const cells = names.map((n, i) => `${n} ${fmtMs(p99(n, op, share))} ms${i === 0 ? '' : ` (${(p99(n, op, share) / b).toFixed(2)}x)`}`);
+      out.push(`- ${op} 32/frame at ${fmtShare(share)} (${fmtInt(openRowOf(open, base, op, share).rate)} ops/s), median p99: ${cells.join('; ')}.`);
     }
   }
-  for (const n of nodes.slice(1)) {
-    const ratio = (op: Op): number => median(shares.map((share) => openP99Ms(row(n, op, share)) / openP99Ms(row(base, op, share))));
-    out.push(`- ${n.gc}: median of its p99 ratios to ${defaultGc} over the four shares: PUT ${ratio('PUT').toFixed(2)}x, GET ${ratio('GET').toFixed(2)}x.`);
+  for (const n of names.slice(1)) {
+    const ratio = (op: Op): number => median(sideBySideShares.map((share) => p99(n, op, share) / p99(base, op, share)));
+    out.push(`- ${n}: median of its p99 ratios to ${defaultGc} over the four shares: PUT ${ratio('PUT').toFixed(2)}x, GET ${ratio('GET').toFixed(2)}x.`);
   }
   return out;
 }
@@ -101,51 +56,31 @@ async function main(): Promise<void> {
   const log = (s: string): void => void process.stderr.write(`${s}\n`);
   const run = new BenchRun('ringkv-gc-threads-bench-');
   if (a.damonOff) stopDamonFor(run);
-  const rows = new RowSet();
-  const open: OpenRow[] = [];
-  const nodes: GcNode[] = [];
-  const threads = new Map<string, string>();
   const common = nodeRuntimeFlags.filter((f) => !gcFlags.includes(f));
   const configs: Array<[string, readonly string[]]> = [[defaultGc, common], ...gcFlags.map((f): [string, readonly string[]] => [f, [...common, f]])];
   const shipped = configs.find(([, flags]) => flags.length === nodeRuntimeFlags.length && flags.every((f) => nodeRuntimeFlags.includes(f)));
   assert(shipped !== undefined, 'one of the compared nodes runs with exactly nodeRuntimeFlags');
+  const servers: Server[] = [];
+  const threads = new Map<string, string>();
+  let measured: Awaited<ReturnType<typeof measureSideBySide>>;
   try {
     for (const [gc, flags] of configs) {
-      const node = { ...(await startNodeProcess(run, gc === defaultGc ? 'default-gc' : gc.replace(/^--/, ''), ['--sync-mode', 'batch'], [], flags)), gc, flags };
+      const node = await startNodeProcess(run, gc === defaultGc ? 'default-gc' : gc.replace(/^--/, ''), ['--sync-mode', 'batch'], [], flags);
       await preload(node.ws, benchKeySpace, benchValueBytes, 'QUORUM');
-      nodes.push(node);
+      servers.push({ name: gc, ws: node.ws, pid: node.child.pid, durability: 'WAL, fdatasync before ack' });
     }
-    for (let round = 1; round <= a.rounds; round++) {
-      log(`round ${round} of ${a.rounds}: closed-loop peaks`);
-      for (const n of nodes) {
-        for (const op of ['PUT', 'GET'] as const) {
-          await measureWs(rows, `${n.gc}-${op}`, [`ringkv, ${n.gc}`, 'WAL, fdatasync before ack', 'WebSocket, 32 ops/frame', op, 'QUORUM', `${shape.connections} sockets × ${shape.depth} frames × 32 ops`], [n.child.pid], wsOptions(n, op, a), 1, log);
-        }
-      }
-    }
-    for (const n of nodes) threads.set(n.gc, threadCount(n.child.pid));
-    for (const n of nodes) for (const op of ['PUT', 'GET'] as const) for (const share of shares) open.push(openRow([n.gc, op, '32'], rows.medianOps(`${shipped[0]}-${op}`), share));
-    for (let round = 1; round <= a.rounds; round++) {
-      log(`round ${round} of ${a.rounds}: open loop`);
-      for (const n of nodes) {
-        await openLoopRounds(
-          open.filter((o) => o.cells[0] === n.gc),
-          (o) => wsOptions(n, o.cells[1] as Op, a),
-          [n.child.pid],
-          1,
-          log,
-        );
-      }
-    }
+    measured = await measureSideBySide(servers, shipped[0], a, log);
+    for (const s of servers) threads.set(s.name, threadCount(s.pid));
   } finally {
     await run.close();
   }
+  const { rows, open } = measured;
   const section = [
     ...sectionHead(`V8 GC threads, single node${a.damonOff ? ', DAMON stopped' : ''} (bench/gc-threads.bench.ts)`, 'bench:gc-threads', 'dist/bench/gc-threads.bench.js', argv, run),
     '',
     ...(a.damonOff ? [damonOffNote, ''] : []),
     `${configs.length} \`ringkv start --sync-mode batch\` nodes with the default shard count, all with ${common.map((f) => `\`${f}\``).join(' ')}: one with ${defaultGc} (parallel scavenges, concurrent and parallel marking, on V8's helper threads), one with \`--no-parallel-scavenge\` (scavenges on the heap's own thread, marking as by default), one with \`--single-threaded-gc\` (every GC step on the heap's own thread). A node runs with ${shipped[0]} (constants.ts nodeRuntimeFlags). ` +
-      `Threads per node process after the closed-loop rows: ${nodes.map((n) => `${n.gc} ${threads.get(n.gc) ?? '?'}`).join(', ')}. ${fmtInt(benchKeySpace)} keys of ${benchValueBytes} B written first; WS 32 ops/frame over ${shape.connections} sockets, consistency QUORUM (= the one replica). ${a.rounds} rounds, interleaved; each row starts once its node is quiet, then ${a.warmupSeconds} s of warm-up and ${a.seconds} s measured.`,
+      `Threads per node process after the open-loop rows: ${servers.map((s) => `${s.name} ${threads.get(s.name) ?? '?'}`).join(', ')}. ${fmtInt(benchKeySpace)} keys of ${benchValueBytes} B written first; WS 32 ops/frame over ${sideBySideShape.connections} sockets, consistency QUORUM (= the one replica). ${a.rounds} rounds, interleaved; each row starts once its node is quiet, then ${a.warmupSeconds} s of warm-up and ${a.seconds} s measured.`,
     '',
     rowsTable(rows.all(), [], 'ringkv CPU (main + other threads)'),
     '',
@@ -154,9 +89,9 @@ async function main(): Promise<void> {
     openLoopTable(['V8 GC', 'op', 'ops/frame'], open),
     '',
     `Median p99 at the same target rates (bar: ${p99BarMs} ms; a ratio to ${defaultGc} under 1 is better):`,
-    ...compare(open, nodes),
-    `- Closed-loop peaks (medians): ${nodes.map((n) => `${n.gc} PUT ${fmtInt(rows.medianOps(`${n.gc}-PUT`))} / GET ${fmtInt(rows.medianOps(`${n.gc}-GET`))} ops/s`).join('; ')}.`,
-    ...sectionTail(rows.all(), [`node dist/bench/ws.bench.js --url ws://127.0.0.1:PORT/api/v1/ws --op put|get --consistency QUORUM --batch 32 --connections ${shape.connections} --depth ${shape.depth} --seconds ${a.seconds} [--rate FRAMES_PER_S]`]),
+    ...compare(open, servers.map((s) => s.name)),
+    `- Closed-loop peaks (medians): ${servers.map((s) => `${s.name} PUT ${fmtInt(rows.medianOps(`${s.name}-PUT`))} / GET ${fmtInt(rows.medianOps(`${s.name}-GET`))} ops/s`).join('; ')}.`,
+    ...sectionTail(rows.all(), [ws32Command(a)]),
   ].join('\n');
   emitSection(section, a.damonOff ? 'gc-threads-bench-damon-off' : 'gc-threads-bench', a.write);
 }

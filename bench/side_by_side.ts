@@ -1,0 +1,79 @@
+// Two or more servers that speak ringkv's client protocol, measured side by side in one run with
+// the same WebSocket load (bench/gc-threads.bench.ts, bench/floor.bench.ts): per round, each
+// server's closed-loop WS 32 ops/frame PUT and GET peak; then, open loop, WS 32 ops/frame PUT and
+// GET at 20%, 40%, 60% and 80% of one reference server's median peak, the same target rates on
+// every server, rounds interleaved (every row on every server in each round).
+import { openLoadShare, openRow, RowSet, sweepShares, type BenchArgs, type OpenRow } from './comparison';
+import { benchKeySpace, benchValueBytes } from './harness';
+import { measureWs, openLoopRounds, type WsLoadOptions } from './ws.bench';
+
+export const sideBySideShares: readonly number[] = [...sweepShares, openLoadShare];
+export const sideBySideShape = { connections: 4, depth: 4 };
+
+export type Op = 'PUT' | 'GET';
+
+export interface Server {
+  /** Row label; rows are keyed `${name}-${op}`. */
+  name: string;
+  ws: string;
+  pid: number;
+  /** The row cells after the system name: durability, protocol, op, consistency, concurrency. */
+  durability: string;
+}
+
+export function ws32Options(ws: string, op: Op, a: BenchArgs): WsLoadOptions {
+  return {
+    urls: [ws],
+    op: op === 'PUT' ? 'put' : 'get',
+    batch: 32,
+    valueBytes: benchValueBytes,
+    keySpace: benchKeySpace,
+    consistency: 'QUORUM',
+    ...sideBySideShape,
+    seconds: a.seconds,
+    warmupSeconds: a.warmupSeconds,
+  };
+}
+
+/** The open-loop row of `server` for `op` at `share`. */
+export function openRowOf(open: readonly OpenRow[], server: string, op: Op, share: number): OpenRow {
+  const row = open.find((o) => o.cells[0] === server && o.cells[1] === op && o.share === share);
+  if (row === undefined) throw new Error(`no open-loop row for ${server} ${op} at ${share}`);
+  return row;
+}
+
+/** Runs the closed-loop peaks and the open-loop rows (see the header); `reference` names the server whose peaks set the rates. */
+export async function measureSideBySide(servers: readonly Server[], reference: string, a: BenchArgs, log: (s: string) => void): Promise<{ rows: RowSet; open: OpenRow[] }> {
+  const rows = new RowSet();
+  const open: OpenRow[] = [];
+  const { connections, depth } = sideBySideShape;
+  for (let round = 1; round <= a.rounds; round++) {
+    log(`round ${round} of ${a.rounds}: closed-loop peaks`);
+    for (const s of servers) {
+      for (const op of ['PUT', 'GET'] as const) {
+        const cells = [s.name, s.durability, 'WebSocket, 32 ops/frame', op, 'QUORUM', `${connections} sockets × ${depth} frames × 32 ops`];
+        await measureWs(rows, `${s.name}-${op}`, cells, [s.pid], ws32Options(s.ws, op, a), 1, log);
+      }
+    }
+  }
+  for (const s of servers) for (const op of ['PUT', 'GET'] as const) for (const share of sideBySideShares) open.push(openRow([s.name, op, '32'], rows.medianOps(`${reference}-${op}`), share));
+  for (let round = 1; round <= a.rounds; round++) {
+    log(`round ${round} of ${a.rounds}: open loop`);
+    for (const s of servers) {
+      await openLoopRounds(
+        open.filter((o) => o.cells[0] === s.name),
+        (o) => ws32Options(s.ws, o.cells[1] as Op, a),
+        [s.pid],
+        1,
+        log,
+      );
+    }
+  }
+  return { rows, open };
+}
+
+/** The load generator's command line, for a section's tail. */
+export function ws32Command(a: BenchArgs): string {
+  const { connections, depth } = sideBySideShape;
+  return `node dist/bench/ws.bench.js --url ws://127.0.0.1:PORT/api/v1/ws --op put|get --consistency QUORUM --batch 32 --connections ${connections} --depth ${depth} --seconds ${a.seconds} [--rate FRAMES_PER_S]`;
+}
