@@ -65,8 +65,9 @@ export const requestTimeoutMsDefault = 5_000;
  * project's 2-core machines, and the open-loop rate it could carry from about 27k to 38k
  * ops/s (the node's main thread spent a quarter of its time in GC before). Keep package.json's
  * start script and bin/ringkv.js's first line in step with this list. No GC-thread flag
- * (--single-threaded-gc, --no-parallel-scavenge): three same-run comparisons on those machines
- * disagreed (BENCHMARKS.md "V8 GC threads", bench/gc-threads.bench.ts).
+ * (--single-threaded-gc, --no-parallel-scavenge): in four same-run comparisons on those machines
+ * neither helped at 80% of the peak, where the latency bar is measured (BENCHMARKS.md "V8 GC
+ * threads", bench/gc-threads.bench.ts).
  */
 export const nodeRuntimeFlags: readonly string[] = ['--max-semi-space-size=64'];
 
