@@ -4,15 +4,13 @@
 // codec, on one thread, so what bench/floor.bench.ts measures against it is the load generator,
 // uWS, the codec and this machine's scheduling, and nothing of the shards, WAL or coordinator.
 //   node dist/bench/floor_server.js PORT   (prints "floor server listening on PORT"; SIGTERM stops it)
+import { wsFrameBytesMax, wsResponseFrameBytesTarget } from '../src/constants';
 import { decodeRequestFrame } from '../src/protocol/client_request';
 import { encodeResponseFrames, type ClientResult } from '../src/protocol/client_response';
 import { WireErrorCode } from '../src/protocol/client_codes';
 import { wsPath } from '../src/server/ws_api';
 import { loadUws, type us_listen_socket } from '../src/server/uws';
 import { benchValueBytes } from './harness';
-
-const frameBytesMax = 16 * 1024 * 1024;
-const responseFrameBytesTarget = 1024 * 1024;
 
 function main(): void {
   const port = Number(process.argv[2]);
@@ -25,7 +23,7 @@ function main(): void {
     .App()
     .ws(wsPath, {
       compression: uws.DISABLED,
-      maxPayloadLength: frameBytesMax,
+      maxPayloadLength: wsFrameBytesMax,
       message: (ws, message) => {
         const results: ClientResult[] = decodeRequestFrame(new Uint8Array(message)).map((d) =>
           !d.ok
@@ -35,7 +33,7 @@ function main(): void {
               : { id: d.request.id, status: 'ok', version: 'v1_0_floor', timestampMs: nowMs },
         );
         ws.cork(() => {
-          for (const f of encodeResponseFrames(results, responseFrameBytesTarget)) ws.send(f, true);
+          for (const f of encodeResponseFrames(results, wsResponseFrameBytesTarget)) ws.send(f, true);
         });
       },
     })

@@ -3,6 +3,7 @@
 // server's closed-loop WS 32 ops/frame PUT and GET peak; then, open loop, WS 32 ops/frame PUT and
 // GET at 20%, 40%, 60% and 80% of one reference server's median peak, the same target rates on
 // every server, rounds interleaved (every row on every server in each round).
+import { assert } from '../src/errors';
 import { openLoadShare, openRow, RowSet, sweepShares, type BenchArgs, type OpenRow } from './comparison';
 import { benchKeySpace, benchValueBytes } from './harness';
 import { measureWs, openLoopRounds, type WsLoadOptions } from './ws.bench';
@@ -38,7 +39,7 @@ export function ws32Options(ws: string, op: Op, a: BenchArgs): WsLoadOptions {
 /** The open-loop row of `server` for `op` at `share`. */
 export function openRowOf(open: readonly OpenRow[], server: string, op: Op, share: number): OpenRow {
   const row = open.find((o) => o.cells[0] === server && o.cells[1] === op && o.share === share);
-  if (row === undefined) throw new Error(`no open-loop row for ${server} ${op} at ${share}`);
+  assert(row !== undefined, () => `no open-loop row for ${server} ${op} at ${share}`);
   return row;
 }
 
