@@ -14,9 +14,9 @@
 import fs from 'node:fs';
 import { nodeRuntimeFlags } from '../src/constants';
 import { assert } from '../src/errors';
-import { damonOffNote, emitSection, fmtShare, median, openLoopTable, openP99Ms, p99BarMs, parseBenchArgs, rowsTable, runMain, sectionHead, sectionTail, type OpenRow } from './comparison';
-import { BenchRun, benchKeySpace, benchValueBytes, fmtInt, fmtMs, startNodeProcess, stopDamonFor } from './harness';
-import { measureSideBySide, openRowOf, sideBySideShape, sideBySideShares, ws32Command, type Op, type Server } from './side_by_side';
+import { damonOffNote, emitSection, openLoopTable, p99BarMs, parseBenchArgs, rowsTable, runMain, sectionHead, sectionTail } from './comparison';
+import { BenchRun, benchKeySpace, benchValueBytes, fmtInt, startNodeProcess, stopDamonFor } from './harness';
+import { compareP99, measureSideBySide, sideBySideShape, ws32Command, type Server } from './side_by_side';
 import { preload } from './ws.bench';
 
 /** The GC flags compared; the other nodeRuntimeFlags (the semi-space) are on every node. */
@@ -29,25 +29,6 @@ function threadCount(pid: number): string {
   } catch {
     return '?';
   }
-}
-
-/** "- GET 32/frame at 40% (44,860 ops/s), median p99: V8's default GC 26.2 ms; --single-threaded-gc 7.75 ms (0.30x)." and one summary line per flag. */
-function compare(open: OpenRow[], names: readonly string[]): string[] {
-  const p99 = (name: string, op: Op, share: number): number => openP99Ms(openRowOf(open, name, op, share));
-  const base = names[0]!;
-  const out: string[] = [];
-  for (const op of ['PUT', 'GET'] as const) {
-    for (const share of sideBySideShares) {
-      const b = p99(base, op, share);
-      const cells = names.map((n, i) => `${n} ${fmtMs(p99(n, op, share))} ms${i === 0 ? '' : ` (${(p99(n, op, share) / b).toFixed(2)}x)`}`);
-      out.push(`- ${op} 32/frame at ${fmtShare(share)} (${fmtInt(openRowOf(open, base, op, share).rate)} ops/s), median p99: ${cells.join('; ')}.`);
-    }
-  }
-  for (const n of names.slice(1)) {
-    const ratio = (op: Op): number => median(sideBySideShares.map((share) => p99(n, op, share) / p99(base, op, share)));
-    out.push(`- ${n}: median of its p99 ratios to ${defaultGc} over the four shares: PUT ${ratio('PUT').toFixed(2)}x, GET ${ratio('GET').toFixed(2)}x.`);
-  }
-  return out;
 }
 
 async function main(): Promise<void> {
@@ -89,7 +70,7 @@ async function main(): Promise<void> {
     openLoopTable(['V8 GC', 'op', 'ops/frame'], open),
     '',
     `Median p99 at the same target rates (bar: ${p99BarMs} ms; a ratio to ${defaultGc} under 1 is better):`,
-    ...compare(open, servers.map((s) => s.name)),
+    ...compareP99(open, servers.map((s) => s.name)),
     `- Closed-loop peaks (medians): ${servers.map((s) => `${s.name} PUT ${fmtInt(rows.medianOps(`${s.name}-PUT`))} / GET ${fmtInt(rows.medianOps(`${s.name}-GET`))} ops/s`).join('; ')}.`,
     ...sectionTail(rows.all(), [ws32Command(a)]),
   ].join('\n');

@@ -4,8 +4,8 @@
 // GET at 20%, 40%, 60% and 80% of one reference server's median peak, the same target rates on
 // every server, rounds interleaved (every row on every server in each round).
 import { assert } from '../src/errors';
-import { openLoadShare, openRow, RowSet, sweepShares, type BenchArgs, type OpenRow } from './comparison';
-import { benchKeySpace, benchValueBytes } from './harness';
+import { fmtShare, median, openLoadShare, openP99Ms, openRow, RowSet, sweepShares, type BenchArgs, type OpenRow } from './comparison';
+import { benchKeySpace, benchValueBytes, fmtInt, fmtMs } from './harness';
 import { measureWs, openLoopRounds, type WsLoadOptions } from './ws.bench';
 
 export const sideBySideShares: readonly number[] = [...sweepShares, openLoadShare];
@@ -71,6 +71,29 @@ export async function measureSideBySide(servers: readonly Server[], reference: s
     }
   }
   return { rows, open };
+}
+
+/**
+ * Lines comparing the median open-loop p99 of every server with the first one's at each share,
+ * "- GET 32/frame at 40% (44,860 ops/s), median p99: A 26.2 ms; B 7.75 ms (0.30x).", and per
+ * server after the first, the median of its ratios over the shares.
+ */
+export function compareP99(open: OpenRow[], names: readonly string[]): string[] {
+  const p99 = (name: string, op: Op, share: number): number => openP99Ms(openRowOf(open, name, op, share));
+  const base = names[0]!;
+  const out: string[] = [];
+  for (const op of ['PUT', 'GET'] as const) {
+    for (const share of sideBySideShares) {
+      const b = p99(base, op, share);
+      const cells = names.map((n, i) => `${n} ${fmtMs(p99(n, op, share))} ms${i === 0 ? '' : ` (${(p99(n, op, share) / b).toFixed(2)}x)`}`);
+      out.push(`- ${op} 32/frame at ${fmtShare(share)} (${fmtInt(openRowOf(open, base, op, share).rate)} ops/s), median p99: ${cells.join('; ')}.`);
+    }
+  }
+  for (const n of names.slice(1)) {
+    const ratio = (op: Op): number => median(sideBySideShares.map((share) => p99(n, op, share) / p99(base, op, share)));
+    out.push(`- ${n}: median of its p99 ratios to ${base} over the ${sideBySideShares.length} shares: PUT ${ratio('PUT').toFixed(2)}x, GET ${ratio('GET').toFixed(2)}x.`);
+  }
+  return out;
 }
 
 /** The load generator's command line, for a section's tail. */

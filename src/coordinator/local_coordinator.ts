@@ -39,6 +39,8 @@ export interface LocalCoordinatorOptions {
   /** Default: the count recorded in dataDir, else one per CPU but one (shards' defaultShardCount). */
   shardCount?: number;
   syncMode?: SyncMode;
+  /** Obsolete WAL files each shard keeps for reuse (storage's walRecycleSegments). */
+  walRecycleSegments?: number;
   memtableBytes?: number;
   /** 'vclock' (default) keeps concurrent versions as siblings; 'lww' keeps the newest. */
   conflictMode?: ConflictMode;
@@ -67,6 +69,7 @@ export async function createLocalCoordinator(options: LocalCoordinatorOptions): 
   const storage: ShardStorageOptions = { ...options.storage };
   if (options.syncMode !== undefined) storage.syncMode = options.syncMode;
   if (options.memtableBytes !== undefined) storage.memtableBytes = options.memtableBytes;
+  if (options.walRecycleSegments !== undefined) storage.walRecycleSegments = options.walRecycleSegments;
   const router = await ShardRouter.open({
     dataDir: options.dataDir,
     nodeId,
@@ -177,6 +180,7 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       sstablesPerLevel: levels,
       compactionBacklog: 0,
       walSyncs: 0,
+      walSegmentsRecycled: 0,
       diskBytes: 0,
       readRepairs: 0,
       hintsQueued: 0,
@@ -201,6 +205,7 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       add('memtableBytes', s.storage.memtableBytes);
       add('compactionBacklog', s.storage.compactionBacklog);
       add('walSyncs', s.storage.walSyncs);
+      add('walSegmentsRecycled', s.storage.walSegmentsRecycled);
       add('diskBytes', s.storage.diskBytes);
       add('writeStalls', s.storage.writeStalls);
       add('blockCacheHits', s.storage.blockCacheHits);
