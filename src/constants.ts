@@ -24,13 +24,6 @@ export const bloomBitsPerKeyDefault = 10;
 export const walBatchWindowMsDefault = 0;
 export const walBatchWindowMsMax = 10;
 export const walSegmentBytesMax = 256 * 1024 * 1024;
-/**
- * Obsolete WAL segments a shard keeps for reuse (src/storage/log-writer.ts). One is enough while
- * flushes keep up (each flush frees one segment, each memtable switch takes one); the second
- * covers a switch that comes before the previous flush has finished.
- */
-export const walRecycleSegmentsDefault = 2;
-export const walRecycleSegmentsMax = 8;
 export const tombstoneGraceMsDefault = 10 * 24 * 3600 * 1000;
 export const blockCacheBytesDefault = 64 * 1024 * 1024;
 export const openFilesMax = 256;

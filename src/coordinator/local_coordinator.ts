@@ -39,8 +39,6 @@ export interface LocalCoordinatorOptions {
   /** Default: the count recorded in dataDir, else one per CPU but one (shards' defaultShardCount). */
   shardCount?: number;
   syncMode?: SyncMode;
-  /** Obsolete WAL files each shard keeps for reuse (storage's walRecycleSegments). */
-  walRecycleSegments?: number;
   memtableBytes?: number;
   /** 'vclock' (default) keeps concurrent versions as siblings; 'lww' keeps the newest. */
   conflictMode?: ConflictMode;
@@ -69,7 +67,6 @@ export async function createLocalCoordinator(options: LocalCoordinatorOptions): 
   const storage: ShardStorageOptions = { ...options.storage };
   if (options.syncMode !== undefined) storage.syncMode = options.syncMode;
   if (options.memtableBytes !== undefined) storage.memtableBytes = options.memtableBytes;
-  if (options.walRecycleSegments !== undefined) storage.walRecycleSegments = options.walRecycleSegments;
   const router = await ShardRouter.open({
     dataDir: options.dataDir,
     nodeId,
@@ -180,7 +177,6 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       sstablesPerLevel: levels,
       compactionBacklog: 0,
       walSyncs: 0,
-      walSegmentsRecycled: 0,
       diskBytes: 0,
       readRepairs: 0,
       hintsQueued: 0,
@@ -205,7 +201,6 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       add('memtableBytes', s.storage.memtableBytes);
       add('compactionBacklog', s.storage.compactionBacklog);
       add('walSyncs', s.storage.walSyncs);
-      add('walSegmentsRecycled', s.storage.walSegmentsRecycled);
       add('diskBytes', s.storage.diskBytes);
       add('writeStalls', s.storage.writeStalls);
       add('blockCacheHits', s.storage.blockCacheHits);

@@ -44,8 +44,6 @@ import {
   tombstoneGraceMsDefault,
   walBatchWindowMsDefault,
   walBatchWindowMsMax,
-  walRecycleSegmentsDefault,
-  walRecycleSegmentsMax,
   walSegmentBytesMax,
 } from '../constants';
 import { ErrorCode, RingkvError, assert, isRingkvError } from '../errors';
@@ -119,9 +117,6 @@ export class LsmEngine implements StorageEngine {
   private imms: Memtable[] = [];
   private wal!: LogWriter;
   private walClosing: Promise<void>[] = [];
-  /** Obsolete segments kept for reuse, oldest first, with the bytes their records took. */
-  private readonly walSpares: { number: number; bytes: number }[] = [];
-  private readonly walRecycleSegments: number;
   private version = new Version();
   /** The file-number counter (shared with the background thread) and its abort flag. */
   private readonly control = new BackgroundControl();
@@ -142,7 +137,6 @@ export class LsmEngine implements StorageEngine {
   private entriesWritten = 0;
   private writeStalls = 0;
   private flushes = 0;
-  private walSegmentsRecycled = 0;
   private compactions = 0;
   /** Calls resolved at once since the event loop last had a turn (see settleSoon). */
   private immediateCalls = 0;
@@ -157,7 +151,6 @@ export class LsmEngine implements StorageEngine {
     if (mode !== 'always' && mode !== 'batch' && mode !== 'none') throw optionError('syncMode', `must be always, batch or none, got ${String(mode)}`);
     this.syncMode = mode;
     this.windowMs = intOption(o, 'walBatchWindowMs', walBatchWindowMsDefault, 0, walBatchWindowMsMax);
-    this.walRecycleSegments = intOption(o, 'walRecycleSegments', walRecycleSegmentsDefault, 0, walRecycleSegmentsMax);
     this.memLimit = intOption(o, 'memtableBytes', memtableBytesDefault, memtableBytesMin, 1024 * 1024 * 1024);
     this.bloomBits = intOption(o, 'bloomBitsPerKey', bloomBitsPerKeyDefault, 1, 64);
     this.graceMs = intOption(o, 'tombstoneGraceMs', tombstoneGraceMsDefault, 0, Number.MAX_SAFE_INTEGER);
@@ -233,7 +226,7 @@ export class LsmEngine implements StorageEngine {
     let mem = new Memtable(0);
     for (const n of wals) {
       const file = walPath(this.dir, n);
-      const r = readWalSegment(file, n, this.skipCorrupt);
+      const r = readWalSegment(file, this.skipCorrupt);
       this.recovery.segments++;
       if (r.tornTail) {
         this.recovery.tornTails.push({ file, ...r.tornTail });
@@ -344,7 +337,7 @@ export class LsmEngine implements StorageEngine {
   private applyWrite(batch: StorageEntry[]): Promise<void> {
     const items: BatchItem[] = [];
     const mem = this.mem;
-    const record = encodeBatchRecord(batch, this.wal.number, items, (bytes) => mem.arena!.alloc(bytes));
+    const record = encodeBatchRecord(batch, items, (bytes) => mem.arena!.alloc(bytes));
     const durable = this.wal.append(record);
     const sks = sortKeysOf(items.map((it) => it.key));
     for (let i = 0; i < items.length; i++) this.mem.put(sks[i]!, items[i]!.payload);
@@ -396,7 +389,7 @@ export class LsmEngine implements StorageEngine {
   private switchMemtable(): void {
     const n = this.control.takeFileNumber();
     const old = this.wal;
-    this.wal = this.newSegment(n);
+    this.wal = new LogWriter(walPath(this.dir, n), n, this.syncMode, this.windowMs);
     this.mem.walBytes = old.bytes;
     this.walClosing.push(
       old.close().then(() => {
@@ -464,40 +457,7 @@ export class LsmEngine implements StorageEngine {
     assert(popped === imm, 'immutable memtables flushed out of order');
     imm.retire();
     this.flushes++;
-    if (imm.walNumber < nextLog) this.retireSegment(imm.walNumber, imm.walBytes);
-  }
-
-  /**
-   * Starts WAL segment n in a spare segment's file when one is kept (log-writer.ts says why), else
-   * in a new file. The rename is a quick metadata change; the first sync makes it durable.
-   */
-  private newSegment(n: number): LogWriter {
-    const file = walPath(this.dir, n);
-    const spare = this.walSpares.shift();
-    if (spare !== undefined) {
-      try {
-        fs.renameSync(walPath(this.dir, spare.number), file);
-        const wal = new LogWriter(file, n, this.syncMode, this.windowMs, true);
-        this.walSegmentsRecycled++;
-        return wal;
-      } catch {
-        // Whatever happened to the spare, a new file does the job; open() removes any leftover.
-        this.removeFile(walPath(this.dir, spare.number));
-      }
-    }
-    return new LogWriter(file, n, this.syncMode, this.windowMs);
-  }
-
-  /**
-   * An obsolete segment (its memtable is in a table named by a durable manifest): kept as a
-   * spare for a later segment while fewer than walRecycleSegments are, else deleted. Only
-   * segments this engine wrote come here, never one recovered at open, so every spare's records
-   * carry a segment tag (a segment written before tags could be mistaken for live records).
-   * A spare left by a crash is an obsolete segment like any other: open() deletes it.
-   */
-  private retireSegment(number: number, bytes: number): void {
-    if (this.walSpares.length < this.walRecycleSegments && !this.closing) this.walSpares.push({ number, bytes });
-    else this.removeFile(walPath(this.dir, number));
+    if (imm.walNumber < nextLog) this.removeFile(walPath(this.dir, imm.walNumber));
   }
 
   /**
@@ -744,17 +704,14 @@ export class LsmEngine implements StorageEngine {
     for (const f of this.version.allFiles()) tableBytes += f.fileBytes;
     let walBytes = this.wal.bytes;
     for (const m of this.imms) walBytes += m.walBytes;
-    let spareBytes = 0;
-    for (const s of this.walSpares) spareBytes += s.bytes;
     return {
       memtableBytes: memBytes,
       immutableMemtables: this.imms.length,
       sstablesPerLevel: this.version.levels.map((l) => l.length),
       compactionBacklog: backlogBytes(this.version, this.levelBase),
       walSyncs: this.closedWalSyncs + this.wal.syncs,
-      walSegmentsRecycled: this.walSegmentsRecycled,
       walBytes,
-      diskBytes: tableBytes + walBytes + spareBytes,
+      diskBytes: tableBytes + walBytes,
       entriesWritten: this.entriesWritten,
       keysEstimate: this.keysEstimate(),
       blockCacheHits: this.blockCache.hits,
@@ -819,7 +776,6 @@ export class LsmEngine implements StorageEngine {
     while (this.stallQueue.length > 0) this.stallQueue.shift()!();
     await this.wal.close();
     await Promise.all(this.walClosing);
-    for (const s of this.walSpares.splice(0)) this.removeFile(walPath(this.dir, s.number));
     await this.bg.close();
     await Promise.all(this.removing);
     this.tableCache.closeAll();

@@ -6,25 +6,13 @@
 // default window of 0) a sync starts as soon as none is running (writers that arrive during a
 // sync share the next one, so every write is still synced before its ack).
 // The sync runs in the libuv pool (fs.fdatasync callback) so the shard keeps taking requests.
-//
-// Recycling (RocksDB's recycle_log_file_num): a segment may be written into the file of an
-// earlier, obsolete segment (renamed to its new number) from offset 0, over the old bytes. On
-// ext4 an fdatasync after an append must commit the journal (the file's size changed), and so
-// waits for every other metadata change on the file system: table writes, deletes. Over blocks
-// already allocated and written, fdatasync writes the data alone. Ad hoc on this machine's disk
-// (36 KiB records, one fdatasync each): appending p50 0.16-0.19 ms, overwriting a written file
-// 0.10 ms; with another thread writing and fsyncing 4 MiB files, p50 1.6-2.4 ms against 0.3 ms.
-// Each record is written together with an end marker (wal-record.ts) that the next record
-// overwrites, so recovery knows where this segment's records stop and the old bytes begin, and
-// every record's header CRC carries the segment number, so an old record is never taken for one.
-// The first sync of a segment also syncs the directory: the file's new name must be durable
-// before any write in it is acknowledged (a new file's name too, on file systems whose
-// fdatasync does not commit it).
+// The first sync of a segment also fsyncs the directory: the new file's name must be durable
+// before any write in it is acknowledged, and an fdatasync of the file does not cover its
+// directory entry on every file system.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCode, RingkvError, assert } from '../errors';
 import type { SyncMode } from './types';
-import { walEndMarker } from './wal-record';
 
 interface Waiter {
   resolve: () => void;
@@ -41,26 +29,20 @@ export class LogWriter {
   private timer: NodeJS.Timeout | null = null;
   private failed: Error | null = null;
   private closed = false;
-  /** The directory entry is not known to be durable yet (see the header). */
+  /** The file's directory entry is not known to be durable yet (see the header). */
   private dirSyncDue = true;
   syncs = 0;
 
-  /**
-   * Creates segment `number` at `file`, or, when `recycled`, writes it over the file already
-   * there (an obsolete segment's, renamed to `file` by the caller).
-   */
   constructor(
     file: string,
     number: number,
     private readonly mode: SyncMode,
     private readonly windowMs: number,
-    recycled = false,
   ) {
     this.path = file;
     this.number = number;
-    // Not O_APPEND: Linux ignores the write position of an O_APPEND file, and writes are positioned.
-    this.fd = fs.openSync(file, recycled ? 'r+' : 'wx');
-    this.offset = 0;
+    this.fd = fs.openSync(file, 'a');
+    this.offset = fs.fstatSync(this.fd).size;
   }
 
   get bytes(): number {
@@ -72,13 +54,8 @@ export class LogWriter {
     assert(!this.closed, 'append on a closed WAL segment');
     if (this.failed) return Promise.reject(this.failed);
     try {
-      // One write(2) for the record and the end marker after it; the rest of a short write follows.
-      let done = fs.writevSync(this.fd, [record, walEndMarker], this.offset);
-      const total = record.length + walEndMarker.length;
-      while (done < total) {
-        const [buf, from] = done < record.length ? [record, done] : [walEndMarker, done - record.length];
-        done += fs.writeSync(this.fd, buf, from, buf.length - from, this.offset + done);
-      }
+      let done = 0;
+      while (done < record.length) done += fs.writeSync(this.fd, record, done, record.length - done, null);
     } catch (err) {
       // A partial write leaves the segment in an unknown state: refuse further appends so the
       // engine fails loudly rather than acknowledging writes after a hole.
@@ -115,10 +92,9 @@ export class LogWriter {
     this.syncing = true;
     const dirSync = this.dirSyncDue;
     this.dirSyncDue = false;
-    const fdatasync = (): void => fs.fdatasync(this.fd, (err) => synced(err, 'fdatasync'));
     const synced = (err: NodeJS.ErrnoException | null, what: string): void => {
-      this.syncs++;
       this.syncing = false;
+      this.syncs++;
       if (err) {
         this.failed = new RingkvError(ErrorCode.Io, `WAL ${what} failed on ${this.path}`, { cause: err, details: { file: this.path } });
         for (const w of batch) w.reject(this.failed);
@@ -129,6 +105,7 @@ export class LogWriter {
       // Writers that arrived during this sync have already waited about one sync: go at once.
       if (this.waiters.length > 0) this.startSync();
     };
+    const fdatasync = (): void => fs.fdatasync(this.fd, (err) => synced(err, 'fdatasync'));
     if (!dirSync) {
       fdatasync();
       return;

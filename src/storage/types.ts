@@ -34,12 +34,6 @@ export interface StorageOptions {
   syncMode?: SyncMode;
   /** Group-commit window for syncMode 'batch', 0..walBatchWindowMsMax (default 0: see docs/wal-format.md). */
   walBatchWindowMs?: number;
-  /**
-   * Obsolete WAL segments kept to be written over by later ones instead of deleted, 0..
-   * walRecycleSegmentsMax (default walRecycleSegmentsDefault; 0 = always a new file).
-   * docs/wal-format.md, "Recycled segments".
-   */
-  walRecycleSegments?: number;
   /** Memtable size that triggers a switch to a new memtable and a flush of the old one. */
   memtableBytes?: number;
   bloomBitsPerKey?: number;
@@ -70,8 +64,6 @@ export interface StorageStats {
   /** Bytes waiting to be compacted (sum over levels of bytes above their budget, plus L0 over trigger). */
   compactionBacklog: number;
   walSyncs: number;
-  /** WAL segments written over an obsolete segment's file rather than a new file. */
-  walSegmentsRecycled: number;
   walBytes: number;
   /** Bytes of live SSTables plus the WAL. */
   diskBytes: number;

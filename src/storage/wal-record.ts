@@ -3,15 +3,13 @@
 //
 //   offset 0  u32 LE  length       payload bytes
 //   offset 4  u32 LE  payloadCrc   crc32c(payload)
-//   offset 8  u32 LE  headerCrc    crc32c(bytes 0..8) xor the segment number — lets recovery
-//                                  tell a damaged length from a torn tail, resynchronise when
-//                                  skipping damage, and tell this segment's records from those
-//                                  an earlier segment left in a recycled file (log-writer.ts)
+//   offset 8  u32 LE  headerCrc    crc32c(bytes 0..8)  — lets recovery tell a damaged length
+//                                  from a torn tail, and resynchronise when skipping damage
 //   offset 12 payload:
 //     u8 kind = 1 (batch), u32 LE count,
 //     count × { varint32 keyLength, key, varint32 payloadLength, entry payload (entry.ts) }
 import { storageBatchEntriesMax, walRecordBytesMax } from '../constants';
-import { ErrorCode, RingkvError, assert } from '../errors';
+import { ErrorCode, RingkvError } from '../errors';
 import { crc32c } from './checksum';
 import { getVarint32, putVarint32, varint32Length, type VarintCursor } from './coding';
 import { payloadLength, payloadProblem, writePayload } from './entry';
@@ -19,38 +17,11 @@ import type { StorageEntry } from './types';
 
 export const walHeaderBytes = 12;
 export const recordKindBatch = 1;
-/**
- * Written after every record and overwritten by the next one, so the end of a segment's records
- * is marked even when the file goes on with an earlier segment's bytes (a recycled file).
- */
-export const walEndMarker: Buffer = Buffer.alloc(walHeaderBytes);
 
-/** The 32 bits of a segment number that its records' header CRCs carry. */
-export function segmentTag(segmentNumber: number): number {
-  assert(Number.isInteger(segmentNumber) && segmentNumber >= 1 && segmentNumber < 2 ** 32, () => `WAL segment number ${segmentNumber} out of range`);
-  return segmentNumber >>> 0;
-}
-
-/**
- * The segment tag a record header at `at` was written with: its header CRC xor the CRC of its
- * first 8 bytes. 0 for a segment written before tags existed; anything else for a damaged header.
- * REQUIRES at + walHeaderBytes <= buf.length.
- */
-export function headerTag(buf: Buffer, at: number): number {
-  return (crc32c(buf.subarray(at, at + 8)) ^ buf.readUInt32LE(at + 8)) >>> 0;
-}
-
-/** Encodes a batch as a complete record (header + payload) of segment `segmentNumber`, ready for
- * one write; when `items` is given, pushes views of each key and entry payload inside the record
- * (for the memtable). The record's memory comes from `alloc` (the memtable's arena), else a
- * fresh allocation. */
-export function encodeBatchRecord(
-  batch: readonly StorageEntry[],
-  segmentNumber: number,
-  items?: BatchItem[],
-  alloc: (bytes: number) => Buffer = Buffer.allocUnsafeSlow,
-): Buffer {
-  const tag = segmentTag(segmentNumber);
+/** Encodes a batch as a complete record (header + payload) ready for one write; when `items` is
+ * given, pushes views of each key and entry payload inside the record (for the memtable). The
+ * record's memory comes from `alloc` (the memtable's arena), else a fresh allocation. */
+export function encodeBatchRecord(batch: readonly StorageEntry[], items?: BatchItem[], alloc: (bytes: number) => Buffer = Buffer.allocUnsafeSlow): Buffer {
   let size = walHeaderBytes + 5;
   for (const e of batch) {
     const pl = payloadLength(e);
@@ -78,7 +49,7 @@ export function encodeBatchRecord(
   const payload = buf.subarray(walHeaderBytes);
   buf.writeUInt32LE(payload.length, 0);
   buf.writeUInt32LE(crc32c(payload), 4);
-  buf.writeUInt32LE((crc32c(buf.subarray(0, 8)) ^ tag) >>> 0, 8);
+  buf.writeUInt32LE(crc32c(buf.subarray(0, 8)), 8);
   return buf;
 }
 

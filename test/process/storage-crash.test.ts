@@ -4,9 +4,7 @@
 // acknowledged write is there (or a newer write of the same key) and nothing is corrupt.
 // Flushes and compactions run on the engine's background thread: the kill lands while that
 // thread is writing tables, and the runs must show that thread completing jobs (so the kills
-// hit the real path, not a store that never flushed or compacted). WAL segments are written over
-// obsolete segments' files (log-writer.ts); the runs must show that too, so kills land while a
-// recycled segment is written and recovery has to tell its records from the old ones.
+// hit the real path, not a store that never flushed or compacted).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -25,8 +23,6 @@ interface RunResult {
   /** Background jobs the child reported finished before it was killed. */
   flushes: number;
   compactions: number;
-  /** WAL segments the child's engine had written over obsolete files when last reported. */
-  recycled: number;
 }
 
 function runChild(dir: string, syncMode: string, scenario: string, seed: number): Promise<RunResult> {
@@ -38,7 +34,6 @@ function runChild(dir: string, syncMode: string, scenario: string, seed: number)
     let sawBusy = false;
     let flushes = 0;
     let compactions = 0;
-    let recycled = 0;
     let buf = '';
     let killed = false;
     let stderr = '';
@@ -71,8 +66,6 @@ function runChild(dir: string, syncMode: string, scenario: string, seed: number)
           const [f, c] = line.slice(5).split(' ').map(Number);
           flushes = Math.max(flushes, f!);
           compactions = Math.max(compactions, c!);
-        } else if (line.startsWith('RECYCLED ')) {
-          recycled = Math.max(recycled, Number(line.slice(9)));
         } else if (line.startsWith('BUSY ')) {
           sawBusy = true;
           if (++busySeen === busyTarget) setTimeout(kill, Math.floor(rnd() * 3));
@@ -100,7 +93,7 @@ function runChild(dir: string, syncMode: string, scenario: string, seed: number)
         } finally {
           await db.close();
         }
-        resolve({ acked, sawBusy, flushes, compactions, recycled });
+        resolve({ acked, sawBusy, flushes, compactions });
       } catch (err) {
         reject(err);
       }
@@ -108,9 +101,8 @@ function runChild(dir: string, syncMode: string, scenario: string, seed: number)
   });
 }
 
-async function scenarioRuns(syncMode: string, scenario: string, seeds: number[]): Promise<{ acked: number; busy: number; flushes: number; compactions: number; recycledRuns: number }> {
+async function scenarioRuns(syncMode: string, scenario: string, seeds: number[]): Promise<{ acked: number; busy: number; flushes: number; compactions: number }> {
   let acked = 0;
-  let recycledRuns = 0;
   let busy = 0;
   let flushes = 0;
   let compactions = 0;
@@ -124,13 +116,12 @@ async function scenarioRuns(syncMode: string, scenario: string, seeds: number[])
         flushes += r.flushes;
         compactions += r.compactions;
         if (r.sawBusy) busy++;
-        if (r.recycled > 0) recycledRuns++;
       }
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }
-  return { acked, busy, flushes, compactions, recycledRuns };
+  return { acked, busy, flushes, compactions };
 }
 
 const seeds = (n: number, base: number): number[] => Array.from({ length: n }, (_, i) => base + i);
@@ -143,14 +134,12 @@ test('sync always: every acknowledged write survives SIGKILL (20 seeds)', async 
 test('sync batch (group commit): every acknowledged write survives SIGKILL (20 seeds)', async () => {
   const r = await scenarioRuns('batch', 'writes', seeds(20, 200));
   assert.ok(r.acked > 100, `the children acknowledged writes before dying (${r.acked})`);
-  assert.ok(r.recycledRuns > 0, `some kills landed after WAL segments were being written over obsolete files (${r.recycledRuns} of 20)`);
 });
 
 test('SIGKILL during memtable flushes loses no acknowledged write (6 seeds)', async () => {
   const r = await scenarioRuns('batch', 'flush', seeds(6, 300));
   assert.ok(r.busy >= 6, `kills landed while flushing (${r.busy})`);
   assert.ok(r.flushes > 0, `the background thread completed flushes in these runs (${r.flushes})`);
-  assert.ok(r.recycledRuns > 0, `WAL segments were written over obsolete files in these runs (${r.recycledRuns})`);
 });
 
 test('SIGKILL during compactions loses no acknowledged write (6 seeds)', async () => {
