@@ -145,8 +145,10 @@ async function main(): Promise<void> {
       for (const share of sweepShares) sweep.push(openRow([op], peak, share));
     }
     const openOptions = (o: OpenRow): WsLoadOptions => wsOptions(cluster, o.cells[0] as Op, 'QUORUM', a);
-    await openLoopRounds(open, openOptions, cluster.pids, a.rounds, log);
-    await openLoopRounds(sweep, openOptions, cluster.pids, a.rounds, log);
+    // Every node's WAL syncs together: a QUORUM write waits for two of the three replicas' syncs.
+    const metricsUrls = cluster.urls.map((ws) => ws.replace(/^ws:/, 'http:').replace(/\/api\/v1\/ws$/, ''));
+    await openLoopRounds(open, openOptions, cluster.pids, a.rounds, log, metricsUrls);
+    await openLoopRounds(sweep, openOptions, cluster.pids, a.rounds, log, metricsUrls);
   } finally {
     await run.close();
   }
@@ -166,7 +168,7 @@ async function main(): Promise<void> {
     '',
     rowsTable(rows.all(), [], 'ringkv CPU, all nodes (main + other threads)'),
     '',
-    `Open loop at ${Math.round(openLoadShare * 100)}% of the cluster's own QUORUM closed-loop peak (median), frames of ${batch} ops due at a fixed rate over the same sockets, latency from each frame's scheduled send time (no coordinated omission); "achieved" counts ops answered inside the measured window:`,
+    `Open loop at ${Math.round(openLoadShare * 100)}% of the cluster's own QUORUM closed-loop peak (median), frames of ${batch} ops due at a fixed rate over the same sockets, latency from each frame's scheduled send time (no coordinated omission); "achieved" counts ops answered inside the measured window; "WAL sync p99" is the p99 of all three nodes' WAL syncs (fdatasync) during the row, warm-up included, from their /metrics histograms (ringkv_wal_sync_duration_seconds, linear within a bucket; "-" where the row made none):`,
     '',
     openLoopTable(['op'], open),
     '',

@@ -150,10 +150,12 @@ export interface OpenRow {
   runs: OpenMeasured[];
   /** The server's CPU per run (withServerCpu). */
   serverCpu: string[];
+  /** The nodes' WAL sync p99 per run, from their /metrics histograms; empty when not asked. */
+  walSyncP99Ms: number[];
 }
 
 export function openRow(cells: string[], peak: number, share: number): OpenRow {
-  return { cells, peak, share, rate: Math.round(peak * share), runs: [], serverCpu: [] };
+  return { cells, peak, share, rate: Math.round(peak * share), runs: [], serverCpu: [], walSyncP99Ms: [] };
 }
 
 /** "40%" */
@@ -166,6 +168,8 @@ export function openP99Ms(o: OpenRow): number {
 }
 
 export function openLoopTable(header: string[], rows: OpenRow[]): string {
+  // The WAL sync column only where the rows measured it (writes on nodes whose /metrics were read).
+  const walSync = rows.some((o) => o.walSyncP99Ms.length > 0);
   return markdownTable(
     [
       ...header,
@@ -181,6 +185,7 @@ export function openLoopTable(header: string[], rows: OpenRow[]): string {
       'dropped frames',
       'errors',
       `p99 < ${p99BarMs} ms`,
+      ...(walSync ? ['WAL sync p99 ms (median)'] : []),
       'load generator CPU',
       'ringkv CPU (main + other threads)',
     ],
@@ -198,11 +203,18 @@ export function openLoopTable(header: string[], rows: OpenRow[]): string {
       String(o.runs.reduce((n, m) => n + m.droppedFrames, 0)),
       String(o.runs.reduce((n, m) => n + m.errors, 0)),
       openP99Ms(o) < p99BarMs ? 'yes' : 'no',
+      ...(walSync ? [walSyncCell(o)] : []),
       o.runs.map((m) => m.clientCpu).join(' / '),
       o.serverCpu.join(' / '),
     ]),
-    [...header.map(() => false), true, true, true, true, true, true, true, true, true, true, true, false, false, false],
+    [...header.map(() => false), true, true, true, true, true, true, true, true, true, true, true, false, ...(walSync ? [true] : []), false, false],
   );
+}
+
+/** "-" for a row without WAL syncs (GETs; an unsynced node). */
+function walSyncCell(o: OpenRow): string {
+  const ms = o.walSyncP99Ms.filter((v) => !Number.isNaN(v));
+  return ms.length === 0 ? '-' : fmtMs(median(ms));
 }
 
 /** Shares of a closed-loop peak a load sweep offers besides openLoadShare, which is measured anyway. */

@@ -15,6 +15,7 @@ import { performance } from 'node:perf_hooks';
 import type * as hdr from 'hdr-histogram-js';
 import { nodeRuntimeFlags } from '../src/constants';
 import { ErrorCode, RingkvError } from '../src/errors';
+import { addSnapshot, emptySnapshot, latencyBucketsSeconds, type HistogramSnapshot } from '../src/histogram';
 import { freePort } from './latency/processes';
 import { newHistogram, summarize, toMicros } from './latency/recorder';
 
@@ -282,6 +283,30 @@ export async function waitQuiet(pids: readonly number[]): Promise<void> {
       return;
     }
   }
+}
+
+/**
+ * The nodes' WAL sync histograms (ringkv_wal_sync_duration_seconds in GET /metrics), summed.
+ * Throws when a node does not export it: a bench that asks for it measures nothing without it.
+ */
+export async function walSyncSnapshot(httpUrls: readonly string[]): Promise<HistogramSnapshot> {
+  const total = emptySnapshot();
+  for (const url of httpUrls) {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const one = emptySnapshot();
+    let cumulativeBefore = 0;
+    const bounds = [...latencyBucketsSeconds.map(String), '+Inf'];
+    bounds.forEach((le, i) => {
+      const m = new RegExp(`^ringkv_wal_sync_duration_seconds_bucket\\{le="${le.replace('+', '\\+')}"\\} (\\d+)$`, 'm').exec(text);
+      if (m === null) throw new RingkvError(ErrorCode.Internal, `${url}/metrics has no WAL sync bucket le="${le}"`);
+      one.counts[i] = Number(m[1]) - cumulativeBefore;
+      cumulativeBefore = Number(m[1]);
+    });
+    one.count = cumulativeBefore;
+    one.sumSeconds = Number(/^ringkv_wal_sync_duration_seconds_sum (\S+)$/m.exec(text)?.[1] ?? NaN);
+    addSnapshot(total, one);
+  }
+  return total;
 }
 
 /**

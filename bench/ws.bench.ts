@@ -23,7 +23,8 @@ import { assert, ErrorCode, RingkvError } from '../src/errors';
 import { type ClientRequest, encodeRequestFrame } from '../src/protocol/client_request';
 import { decodeResponseFrame } from '../src/protocol/client_response';
 import { type OpenMeasured, type OpenRow, type RowSet } from './comparison';
-import { fmtInt, fmtMs, newHistogram, percentiles, toMicros, withServerCpu } from './harness';
+import { quantileSeconds, snapshotDelta } from '../src/histogram';
+import { fmtInt, fmtMs, newHistogram, percentiles, toMicros, walSyncSnapshot, withServerCpu } from './harness';
 
 export interface WsLoadOptions {
   /** ws:// URLs of the nodes; connection i goes to urls[i % urls.length]. */
@@ -312,15 +313,34 @@ export async function measureWs(rows: RowSet, key: string, cells: string[], pids
 }
 
 /** Runs every open-loop row once per round (rounds interleaved), at its rate, with the server's CPU (`pids`). */
-export async function openLoopRounds(open: OpenRow[], options: (o: OpenRow) => WsLoadOptions, pids: readonly number[], rounds: number, log: (s: string) => void): Promise<void> {
+/**
+ * Runs every open-loop row `rounds` times. With `metricsUrls` (the nodes' HTTP addresses), each
+ * row also records the p99 of the WAL syncs the nodes made meanwhile (warm-up included), from
+ * their ringkv_wal_sync_duration_seconds histograms: NaN when they made none.
+ */
+export async function openLoopRounds(
+  open: OpenRow[],
+  options: (o: OpenRow) => WsLoadOptions,
+  pids: readonly number[],
+  rounds: number,
+  log: (s: string) => void,
+  metricsUrls: readonly string[] = [],
+): Promise<void> {
   for (let round = 1; round <= rounds; round++) {
     for (const o of open) {
       const opts = options(o);
+      const before = metricsUrls.length > 0 ? await walSyncSnapshot(metricsUrls) : null;
       const m = await withServerCpu(pids, () => runWsLoad({ ...opts, framesPerSecond: o.rate / opts.batch }, 1));
       o.runs.push(m.value);
       o.serverCpu.push(m.cpu);
+      let wal = '';
+      if (before !== null) {
+        const p99Ms = quantileSeconds(snapshotDelta(await walSyncSnapshot(metricsUrls), before), 0.99) * 1000;
+        o.walSyncP99Ms.push(p99Ms);
+        if (!Number.isNaN(p99Ms)) wal = `, WAL sync p99 ${fmtMs(p99Ms)} ms`;
+      }
       const r = m.value;
-      log(`  open loop ${o.cells.join(' ')} at ${fmtInt(o.rate)} ops/s: p50 ${fmtMs(r.p50Ms)} ms, p99 ${fmtMs(r.p99Ms)} ms, p99.9 ${fmtMs(r.p999Ms)} ms, dropped ${r.droppedFrames}, errors ${r.errors}, client CPU ${r.clientCpu}, server CPU ${m.cpu}`);
+      log(`  open loop ${o.cells.join(' ')} at ${fmtInt(o.rate)} ops/s: p50 ${fmtMs(r.p50Ms)} ms, p99 ${fmtMs(r.p99Ms)} ms, p99.9 ${fmtMs(r.p999Ms)} ms, dropped ${r.droppedFrames}, errors ${r.errors}${wal}, client CPU ${r.clientCpu}, server CPU ${m.cpu}`);
     }
   }
 }

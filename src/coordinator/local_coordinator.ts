@@ -7,6 +7,7 @@
 // ones, closes every shard's engine (syncing its WAL) and stops the worker threads.
 import { requestTimeoutMsDefault, shardQueueOpsMax, tombstoneGraceMsDefault } from '../constants';
 import { ErrorCode, RingkvError } from '../errors';
+import { addSnapshot, emptySnapshot } from '../histogram';
 import type { ShardLimits, ShardStorageOptions } from '../shards';
 import { ShardRouter } from '../shards';
 import type { SyncMode } from '../storage/types';
@@ -177,6 +178,7 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       sstablesPerLevel: levels,
       compactionBacklog: 0,
       walSyncs: 0,
+      walSyncSeconds: emptySnapshot(),
       diskBytes: 0,
       readRepairs: 0,
       hintsQueued: 0,
@@ -201,6 +203,7 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       add('memtableBytes', s.storage.memtableBytes);
       add('compactionBacklog', s.storage.compactionBacklog);
       add('walSyncs', s.storage.walSyncs);
+      addSnapshot(out.walSyncSeconds, s.storage.walSyncSeconds);
       add('diskBytes', s.storage.diskBytes);
       add('writeStalls', s.storage.writeStalls);
       add('blockCacheHits', s.storage.blockCacheHits);

@@ -2,6 +2,7 @@
 // coordinates a request: the single-node coordinator or the cluster coordinator. Both implement
 // `Coordinator`; the server never knows which one it talks to.
 import type { RingkvError } from '../errors';
+import type { HistogramSnapshot } from '../histogram';
 
 export type ConsistencyLevel = 'ONE' | 'QUORUM' | 'ALL';
 export const consistencyLevels: readonly ConsistencyLevel[] = ['ONE', 'QUORUM', 'ALL'];
@@ -102,10 +103,12 @@ export interface CoordinatorStats {
   sstablesPerLevel: number[];
   compactionBacklog: number;
   walSyncs: number;
+  /** Durations of the WAL syncs counted in walSyncs. */
+  walSyncSeconds: HistogramSnapshot;
   diskBytes: number;
   readRepairs: number;
   hintsQueued: number;
-  [name: string]: number | number[];
+  [name: string]: number | number[] | HistogramSnapshot;
 }
 
 /** What a full anti-entropy pass (admin repair, or a new node's bootstrap) did. */

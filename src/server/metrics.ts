@@ -3,21 +3,14 @@
 // consistency level, with fixed cumulative buckets (recording is an array increment, no
 // allocation); storage numbers come from coordinator.stats() at scrape time.
 import type { CoordinatorStats } from '../coordinator/types';
+import { Histogram, renderHistogram } from '../histogram';
 
 export type Transport = 'http' | 'ws';
 export type Outcome = 'ok' | 'not_found' | 'error';
 
-/** Upper bounds of the latency buckets, in seconds (the last bucket, +Inf, is implicit). */
-export const latencyBucketsSeconds: readonly number[] = [
-  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
-];
-
 interface Series {
   labels: string;
-  /** Non-cumulative counts per bucket; index buckets.length is +Inf. Made cumulative on render. */
-  buckets: Float64Array;
-  sum: number;
-  count: number;
+  latency: Histogram;
   /** Finished operations by outcome (ringkv_requests_total). */
   outcomes: Record<Outcome, number>;
 }
@@ -27,12 +20,6 @@ const outcomes: readonly Outcome[] = ['ok', 'not_found', 'error'];
 /** Label values are from fixed sets, but escape anyway so a bug cannot break the format. */
 function esc(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-}
-
-function bucketIndex(seconds: number): number {
-  const b = latencyBucketsSeconds;
-  for (let i = 0; i < b.length; i++) if (seconds <= b[i]!) return i;
-  return b.length;
 }
 
 function snake(name: string): string {
@@ -58,13 +45,11 @@ export class Metrics {
     let s = byConsistency.get(consistency);
     if (s === undefined) {
       const labels = `transport="${transport}",op="${esc(op)}",consistency="${esc(consistency)}"`;
-      s = { labels, buckets: new Float64Array(latencyBucketsSeconds.length + 1), sum: 0, count: 0, outcomes: { ok: 0, not_found: 0, error: 0 } };
+      s = { labels, latency: new Histogram(), outcomes: { ok: 0, not_found: 0, error: 0 } };
       byConsistency.set(consistency, s);
       this.series.push(s);
     }
-    s.buckets[bucketIndex(seconds)]! += 1;
-    s.sum += seconds;
-    s.count += 1;
+    s.latency.record(seconds);
     s.outcomes[outcome] += 1;
   }
 
@@ -85,17 +70,7 @@ export class Metrics {
 
     out.push('# HELP ringkv_request_duration_seconds Time from receiving an operation to its answer being ready.');
     out.push('# TYPE ringkv_request_duration_seconds histogram');
-    for (const s of this.series) {
-      let cumulative = 0;
-      for (let i = 0; i < latencyBucketsSeconds.length; i++) {
-        cumulative += s.buckets[i]!;
-        out.push(`ringkv_request_duration_seconds_bucket{${s.labels},le="${latencyBucketsSeconds[i]}"} ${cumulative}`);
-      }
-      cumulative += s.buckets[latencyBucketsSeconds.length]!;
-      out.push(`ringkv_request_duration_seconds_bucket{${s.labels},le="+Inf"} ${cumulative}`);
-      out.push(`ringkv_request_duration_seconds_sum{${s.labels}} ${s.sum}`);
-      out.push(`ringkv_request_duration_seconds_count{${s.labels}} ${s.count}`);
-    }
+    for (const s of this.series) out.push(...renderHistogram('ringkv_request_duration_seconds', s.labels, s.latency));
 
     const byName = new Map<string, string[]>();
     for (const [key, n] of this.counters) {
@@ -124,11 +99,16 @@ export class Metrics {
 /** Storage and coordinator numbers: the named ones with their proper names, the rest generically. */
 export function renderStats(stats: CoordinatorStats): string[] {
   const out: string[] = [];
-  const known = new Set(['walSyncs', 'memtableBytes', 'sstablesPerLevel', 'compactionBacklog', 'diskBytes', 'readRepairs', 'hintsQueued']);
+  const known = new Set(['walSyncs', 'walSyncSeconds', 'memtableBytes', 'sstablesPerLevel', 'compactionBacklog', 'diskBytes', 'readRepairs', 'hintsQueued']);
   const metric = (name: string, type: 'counter' | 'gauge', help: string, value: number): void => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value}`);
   };
   metric('ringkv_wal_syncs_total', 'counter', 'WAL fdatasync calls across all shards.', stats.walSyncs);
+  out.push(
+    '# HELP ringkv_wal_sync_duration_seconds Time from starting a WAL sync to its completion (the fdatasync; a segment\'s first also fsyncs the directory), across all shards.',
+    '# TYPE ringkv_wal_sync_duration_seconds histogram',
+    ...renderHistogram('ringkv_wal_sync_duration_seconds', '', stats.walSyncSeconds),
+  );
   metric('ringkv_memtable_bytes', 'gauge', 'Bytes in memtables (active and immutable) across all shards.', stats.memtableBytes);
   out.push('# HELP ringkv_sstables SSTable files per LSM level across all shards.', '# TYPE ringkv_sstables gauge');
   stats.sstablesPerLevel.forEach((n, level) => out.push(`ringkv_sstables{level="${level}"} ${n}`));

@@ -47,6 +47,7 @@ import {
   walSegmentBytesMax,
 } from '../constants';
 import { ErrorCode, RingkvError, assert, isRingkvError } from '../errors';
+import { Histogram } from '../histogram';
 import { Arena, ArenaPool, arenaChunkBytesFor } from './arena';
 import { BackgroundThread } from './background';
 import { BackgroundControl } from './background-control';
@@ -141,7 +142,8 @@ export class LsmEngine implements StorageEngine {
   /** Calls resolved at once since the event loop last had a turn (see settleSoon). */
   private immediateCalls = 0;
   private compactionBytesWritten = 0;
-  private closedWalSyncs = 0;
+  /** Every WAL sync of this engine, all segments. */
+  private readonly walSyncSeconds = new Histogram();
   private recovery: RecoveryReport = { segments: 0, records: 0, entries: 0, tornTails: [], skipped: [] };
 
   constructor(o: StorageOptions) {
@@ -252,7 +254,7 @@ export class LsmEngine implements StorageEngine {
       if (f) added.push(f);
     }
     const walNumber = this.control.takeFileNumber();
-    this.wal = new LogWriter(walPath(this.dir, walNumber), walNumber, this.syncMode, this.windowMs);
+    this.wal = new LogWriter(walPath(this.dir, walNumber), walNumber, this.syncMode, this.windowMs, this.walSyncSeconds);
     this.mem = new Memtable(walNumber, new Arena(this.arenaPool));
     const recovered = added.map((file) => ({ level: 0, file }));
     await this.installVersion((v) => v.apply([], recovered), walNumber);
@@ -389,13 +391,9 @@ export class LsmEngine implements StorageEngine {
   private switchMemtable(): void {
     const n = this.control.takeFileNumber();
     const old = this.wal;
-    this.wal = new LogWriter(walPath(this.dir, n), n, this.syncMode, this.windowMs);
+    this.wal = new LogWriter(walPath(this.dir, n), n, this.syncMode, this.windowMs, this.walSyncSeconds);
     this.mem.walBytes = old.bytes;
-    this.walClosing.push(
-      old.close().then(() => {
-        this.closedWalSyncs += old.syncs;
-      }),
-    );
+    this.walClosing.push(old.close());
     this.imms.unshift(this.mem);
     this.mem = new Memtable(n, new Arena(this.arenaPool));
     this.scheduleBackground();
@@ -709,7 +707,8 @@ export class LsmEngine implements StorageEngine {
       immutableMemtables: this.imms.length,
       sstablesPerLevel: this.version.levels.map((l) => l.length),
       compactionBacklog: backlogBytes(this.version, this.levelBase),
-      walSyncs: this.closedWalSyncs + this.wal.syncs,
+      walSyncs: this.walSyncSeconds.count,
+      walSyncSeconds: this.walSyncSeconds.snapshot(),
       walBytes,
       diskBytes: tableBytes + walBytes,
       entriesWritten: this.entriesWritten,

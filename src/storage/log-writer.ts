@@ -11,7 +11,9 @@
 // directory entry on every file system.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { ErrorCode, RingkvError, assert } from '../errors';
+import type { Histogram } from '../histogram';
 import type { SyncMode } from './types';
 
 interface Waiter {
@@ -31,13 +33,14 @@ export class LogWriter {
   private closed = false;
   /** The file's directory entry is not known to be durable yet (see the header). */
   private dirSyncDue = true;
-  syncs = 0;
 
   constructor(
     file: string,
     number: number,
     private readonly mode: SyncMode,
     private readonly windowMs: number,
+    /** Where each sync's duration is recorded (the engine's, shared by its segments). */
+    private readonly syncSeconds: Histogram | null = null,
   ) {
     this.path = file;
     this.number = number;
@@ -92,9 +95,10 @@ export class LogWriter {
     this.syncing = true;
     const dirSync = this.dirSyncDue;
     this.dirSyncDue = false;
+    const startedMs = performance.now();
     const synced = (err: NodeJS.ErrnoException | null, what: string): void => {
       this.syncing = false;
-      this.syncs++;
+      this.syncSeconds?.record((performance.now() - startedMs) / 1000);
       if (err) {
         this.failed = new RingkvError(ErrorCode.Io, `WAL ${what} failed on ${this.path}`, { cause: err, details: { file: this.path } });
         for (const w of batch) w.reject(this.failed);

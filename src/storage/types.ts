@@ -1,6 +1,7 @@
 // The contract between the LSM storage engine (src/storage) and its callers (the shard worker,
 // anti-entropy). Other folders code against these names only; the engine's internals (WAL,
 // memtable, SSTables, compaction) stay private to src/storage.
+import type { HistogramSnapshot } from '../histogram';
 
 /**
  * When a write is acknowledged relative to the disk:
@@ -64,6 +65,8 @@ export interface StorageStats {
   /** Bytes waiting to be compacted (sum over levels of bytes above their budget, plus L0 over trigger). */
   compactionBacklog: number;
   walSyncs: number;
+  /** How long each of those syncs took (time from starting it to its completion). */
+  walSyncSeconds: HistogramSnapshot;
   walBytes: number;
   /** Bytes of live SSTables plus the WAL. */
   diskBytes: number;

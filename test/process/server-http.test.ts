@@ -210,6 +210,11 @@ test('health, cluster status and metrics', async () => {
   assert.match(text, /^ringkv_requests_total\{transport="http",op="put",consistency="QUORUM",outcome="ok"\} \d+$/m);
   assert.match(text, /^ringkv_request_duration_seconds_bucket\{transport="http",op="get",consistency="ONE",le="\+Inf"\} \d+$/m);
   assert.match(text, /^ringkv_wal_syncs_total \d+$/m);
+  // The node took PUTs in sync mode batch above: every WAL sync is in the duration histogram.
+  const syncs = Number(/^ringkv_wal_syncs_total (\d+)$/m.exec(text)?.[1]);
+  assert.ok(syncs > 0);
+  assert.match(text, new RegExp(`^ringkv_wal_sync_duration_seconds_bucket\\{le="\\+Inf"\\} ${syncs}$`, 'm'));
+  assert.match(text, new RegExp(`^ringkv_wal_sync_duration_seconds_count ${syncs}$`, 'm'));
   assert.match(text, /^ringkv_memtable_bytes \d+$/m);
   assert.match(text, /^ringkv_sstables\{level="0"\} \d+$/m);
   assert.match(text, /^ringkv_compaction_backlog \d+$/m);

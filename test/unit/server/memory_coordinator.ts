@@ -17,6 +17,7 @@ import type {
   RepairSummary,
 } from '../../../src/coordinator/types';
 import { ErrorCode, RingkvError } from '../../../src/errors';
+import { emptySnapshot } from '../../../src/histogram';
 
 interface Cell {
   value: Uint8Array;
@@ -115,7 +116,7 @@ export class MemoryCoordinator implements Coordinator {
   }
 
   async stats(): Promise<CoordinatorStats> {
-    return { memtableBytes: 0, sstablesPerLevel: [0], compactionBacklog: 0, walSyncs: 0, diskBytes: 0, readRepairs: 0, hintsQueued: 0 };
+    return { memtableBytes: 0, sstablesPerLevel: [0], compactionBacklog: 0, walSyncs: 0, walSyncSeconds: emptySnapshot(), diskBytes: 0, readRepairs: 0, hintsQueued: 0 };
   }
 
   async close(): Promise<void> {

@@ -2,7 +2,8 @@
 // buckets ending in +Inf equal to the count, and storage numbers from coordinator stats.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { latencyBucketsSeconds, Metrics } from '../../../src/server/metrics';
+import { Histogram, latencyBucketsSeconds } from '../../../src/histogram';
+import { Metrics } from '../../../src/server/metrics';
 
 test('histogram buckets are cumulative and +Inf equals the count', () => {
   const m = new Metrics();
@@ -34,11 +35,20 @@ test('histogram buckets are cumulative and +Inf equals the count', () => {
 });
 
 test('coordinator stats become WAL, memtable, per-level SSTable and backlog metrics', () => {
+  const syncs = new Histogram();
+  for (const s of [0.0003, 0.0009, 0.004, 0.04, 20]) syncs.record(s);
   const text = new Metrics().render(
-    { memtableBytes: 1234, sstablesPerLevel: [3, 1, 0], compactionBacklog: 2, walSyncs: 77, diskBytes: 9, readRepairs: 0, hintsQueued: 0, shardCount: 4 },
+    { memtableBytes: 1234, sstablesPerLevel: [3, 1, 0], compactionBacklog: 2, walSyncs: 77, walSyncSeconds: syncs.snapshot(), diskBytes: 9, readRepairs: 0, hintsQueued: 0, shardCount: 4 },
     {},
   );
   assert.match(text, /^ringkv_wal_syncs_total 77$/m);
+  assert.match(text, /^# TYPE ringkv_wal_sync_duration_seconds histogram$/m);
+  assert.match(text, /^ringkv_wal_sync_duration_seconds_bucket\{le="0.0005"\} 1$/m);
+  assert.match(text, /^ringkv_wal_sync_duration_seconds_bucket\{le="0.005"\} 3$/m);
+  assert.match(text, /^ringkv_wal_sync_duration_seconds_bucket\{le="10"\} 4$/m);
+  assert.match(text, /^ringkv_wal_sync_duration_seconds_bucket\{le="\+Inf"\} 5$/m);
+  assert.match(text, /^ringkv_wal_sync_duration_seconds_count 5$/m);
+  assert.doesNotMatch(text, /wal_sync_seconds/, 'the histogram is not also rendered by the generic path');
   assert.match(text, /^ringkv_memtable_bytes 1234$/m);
   assert.match(text, /^ringkv_sstables\{level="0"\} 3$/m);
   assert.match(text, /^ringkv_sstables\{level="1"\} 1$/m);

@@ -18,7 +18,12 @@ test('batch mode: concurrent writers share fdatasyncs (group commit); always mod
     await db.close();
     const db2 = await openStorage({ dir, syncMode: 'always' });
     for (let i = 0; i < 5; i++) await db2.write([put(`a${i}`, 'v')]);
-    assert.equal(db2.stats().walSyncs, 5, 'one sync per sequential write');
+    const s2 = db2.stats();
+    assert.equal(s2.walSyncs, 5, 'one sync per sequential write');
+    // Every sync's duration is recorded; each took some time.
+    assert.equal(s2.walSyncSeconds.count, 5);
+    assert.equal(s2.walSyncSeconds.counts.reduce((n, c) => n + c, 0), 5);
+    assert.ok(s2.walSyncSeconds.sumSeconds > 0);
     await db2.close();
   } finally {
     removeDir(dir);
