@@ -20,8 +20,6 @@ export interface Server {
   pid: number;
   /** The row cells after the system name: durability, protocol, op, consistency, concurrency. */
   durability: string;
-  /** A ringkv node's HTTP address: its open-loop rows then record its WAL sync p99 (/metrics). */
-  metricsUrl?: string;
 }
 
 export function ws32Options(ws: string, op: Op, a: BenchArgs): WsLoadOptions {
@@ -69,7 +67,6 @@ export async function measureSideBySide(servers: readonly Server[], reference: s
         [s.pid],
         1,
         log,
-        s.metricsUrl === undefined ? [] : [s.metricsUrl],
       );
     }
   }

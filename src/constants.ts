@@ -24,9 +24,6 @@ export const bloomBitsPerKeyDefault = 10;
 export const walBatchWindowMsDefault = 0;
 export const walBatchWindowMsMax = 10;
 export const walSegmentBytesMax = 256 * 1024 * 1024;
-/** WAL fdatasyncs a shard runs at once (src/storage/log-writer.ts, "Overlapping syncs"). */
-export const walSyncsInFlightDefault = 1;
-export const walSyncsInFlightMax = 4;
 export const tombstoneGraceMsDefault = 10 * 24 * 3600 * 1000;
 export const blockCacheBytesDefault = 64 * 1024 * 1024;
 export const openFilesMax = 256;

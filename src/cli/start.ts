@@ -2,7 +2,7 @@
 // SIGTERM/SIGINT. Every flag has an environment variable; a flag wins over its variable.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { httpPortDefault, nodeRuntimeFlags, walSyncsInFlightDefault, walSyncsInFlightMax } from '../constants';
+import { httpPortDefault, nodeRuntimeFlags } from '../constants';
 import { isRingkvError } from '../errors';
 import { exitOnSignals, startNode } from '../server/node';
 import { defaultShardCount } from '../shards';
@@ -27,9 +27,6 @@ options (flag, environment variable, default):
   --sync-mode MODE  RINGKV_SYNC_MODE  batch          WAL durability: always (fdatasync per write),
                                                      batch (group commit, a write is acknowledged
                                                      after its sync), none (OS decides; fastest)
-  --wal-syncs-in-flight N, RINGKV_WAL_SYNCS_IN_FLIGHT, default ${walSyncsInFlightDefault}:
-                                                     WAL fdatasyncs each shard runs at once, 1..${walSyncsInFlightMax}
-                                                     (docs/wal-format.md)
   --node-id ID      RINGKV_NODE_ID    (from data dir) this node's id in versions and the ring
   -h, --help                                         this text
 ` + clusterStartHelp;
@@ -41,8 +38,6 @@ export interface StartConfig {
   /** Undefined: the count the data dir was created with, else one per CPU but one. */
   shardCount?: number;
   syncMode: SyncMode;
-  /** Default walSyncsInFlightDefault. */
-  walSyncsInFlight?: number;
   nodeId?: string;
   /** Cluster mode (--seeds given): how this node joins and replicates. */
   cluster?: ClusterNodeConfig;
@@ -62,7 +57,6 @@ export function parseStartConfig(argv: string[], env: NodeJS.ProcessEnv): StartC
         'data-dir': { type: 'string' },
         shards: { type: 'string' },
         'sync-mode': { type: 'string' },
-        'wal-syncs-in-flight': { type: 'string' },
         'node-id': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         ...clusterStartFlags,
@@ -81,7 +75,6 @@ export function parseStartConfig(argv: string[], env: NodeJS.ProcessEnv): StartC
   const shards = pick(values.shards, 'RINGKV_SHARDS');
   const sync = pick(values['sync-mode'], 'RINGKV_SYNC_MODE');
   const nodeId = pick(values['node-id'], 'RINGKV_NODE_ID');
-  const walSyncs = pick(values['wal-syncs-in-flight'], 'RINGKV_WAL_SYNCS_IN_FLIGHT');
   const config: StartConfig = {
     host: pick(values.host, 'RINGKV_HOST')?.text ?? '127.0.0.1',
     port: port === undefined ? httpPortDefault : parseIntOption(port.name, port.text, 0, 65535),
@@ -93,7 +86,6 @@ export function parseStartConfig(argv: string[], env: NodeJS.ProcessEnv): StartC
     if (!(syncModes as readonly string[]).includes(sync.text)) throw usageError(`${sync.name} must be one of ${syncModes.join(', ')}, not "${sync.text}"`);
     config.syncMode = sync.text as SyncMode;
   }
-  if (walSyncs !== undefined) config.walSyncsInFlight = parseIntOption(walSyncs.name, walSyncs.text, 1, walSyncsInFlightMax);
   if (nodeId !== undefined) {
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(nodeId.text)) throw usageError(`${nodeId.name} must be 1..64 of A-Z a-z 0-9 _ . -`);
     config.nodeId = nodeId.text;

@@ -21,7 +21,6 @@ export interface NodeCoordinatorOptions {
   dataDir: string;
   shardCount?: number;
   syncMode: SyncMode;
-  walSyncsInFlight?: number;
   nodeId?: string;
 }
 
@@ -34,7 +33,6 @@ export function clusterCoordinatorFactory(cluster: ClusterNodeConfig, log: (line
       dataDir: options.dataDir,
       ...(options.shardCount !== undefined && { shardCount: options.shardCount }),
       syncMode: options.syncMode,
-      ...(options.walSyncsInFlight !== undefined && { walSyncsInFlight: options.walSyncsInFlight }),
       conflictMode: cluster.conflictMode,
       address: `${cluster.host}:${cluster.httpPort}`,
       requestTimeoutMs: cluster.requestTimeoutMs,

@@ -40,8 +40,6 @@ export interface LocalCoordinatorOptions {
   /** Default: the count recorded in dataDir, else one per CPU but one (shards' defaultShardCount). */
   shardCount?: number;
   syncMode?: SyncMode;
-  /** WAL fdatasyncs each shard runs at once (storage's walSyncsInFlight). */
-  walSyncsInFlight?: number;
   memtableBytes?: number;
   /** 'vclock' (default) keeps concurrent versions as siblings; 'lww' keeps the newest. */
   conflictMode?: ConflictMode;
@@ -70,7 +68,6 @@ export async function createLocalCoordinator(options: LocalCoordinatorOptions): 
   const storage: ShardStorageOptions = { ...options.storage };
   if (options.syncMode !== undefined) storage.syncMode = options.syncMode;
   if (options.memtableBytes !== undefined) storage.memtableBytes = options.memtableBytes;
-  if (options.walSyncsInFlight !== undefined) storage.walSyncsInFlight = options.walSyncsInFlight;
   const router = await ShardRouter.open({
     dataDir: options.dataDir,
     nodeId,

@@ -15,8 +15,6 @@ export interface NodeOptions {
   /** Default: the count the data dir was created with, else one per CPU but one. */
   shardCount?: number;
   syncMode: SyncMode;
-  /** WAL fdatasyncs each shard runs at once; default walSyncsInFlightDefault. */
-  walSyncsInFlight?: number;
   /** Default: chosen by the coordinator (kept in the data dir). */
   nodeId?: string;
   limits?: ServerOptions['limits'];
@@ -27,7 +25,6 @@ export interface CoordinatorOptions {
   dataDir: string;
   shardCount?: number;
   syncMode: SyncMode;
-  walSyncsInFlight?: number;
   nodeId?: string;
   /** host:port the node serves on, for clusterStatus. */
   address: string;
@@ -58,7 +55,6 @@ export async function startNode(options: NodeOptions, factory: CoordinatorFactor
     syncMode: options.syncMode,
     address: `${options.host}:${options.port}`,
     ...(options.shardCount !== undefined && { shardCount: options.shardCount }),
-    ...(options.walSyncsInFlight !== undefined && { walSyncsInFlight: options.walSyncsInFlight }),
     ...(options.nodeId !== undefined && { nodeId: options.nodeId }),
   });
   let server: RunningServer;

@@ -45,8 +45,6 @@ import {
   walBatchWindowMsDefault,
   walBatchWindowMsMax,
   walSegmentBytesMax,
-  walSyncsInFlightDefault,
-  walSyncsInFlightMax,
 } from '../constants';
 import { ErrorCode, RingkvError, assert, isRingkvError } from '../errors';
 import { Histogram } from '../histogram';
@@ -146,7 +144,6 @@ export class LsmEngine implements StorageEngine {
   private compactionBytesWritten = 0;
   /** Every WAL sync of this engine, all segments. */
   private readonly walSyncSeconds = new Histogram();
-  private readonly walSyncsInFlight: number;
   private recovery: RecoveryReport = { segments: 0, records: 0, entries: 0, tornTails: [], skipped: [] };
 
   constructor(o: StorageOptions) {
@@ -156,7 +153,6 @@ export class LsmEngine implements StorageEngine {
     if (mode !== 'always' && mode !== 'batch' && mode !== 'none') throw optionError('syncMode', `must be always, batch or none, got ${String(mode)}`);
     this.syncMode = mode;
     this.windowMs = intOption(o, 'walBatchWindowMs', walBatchWindowMsDefault, 0, walBatchWindowMsMax);
-    this.walSyncsInFlight = intOption(o, 'walSyncsInFlight', walSyncsInFlightDefault, 1, walSyncsInFlightMax);
     this.memLimit = intOption(o, 'memtableBytes', memtableBytesDefault, memtableBytesMin, 1024 * 1024 * 1024);
     this.bloomBits = intOption(o, 'bloomBitsPerKey', bloomBitsPerKeyDefault, 1, 64);
     this.graceMs = intOption(o, 'tombstoneGraceMs', tombstoneGraceMsDefault, 0, Number.MAX_SAFE_INTEGER);
@@ -258,7 +254,7 @@ export class LsmEngine implements StorageEngine {
       if (f) added.push(f);
     }
     const walNumber = this.control.takeFileNumber();
-    this.wal = new LogWriter(walPath(this.dir, walNumber), walNumber, this.syncMode, this.windowMs, this.walSyncSeconds, this.walSyncsInFlight);
+    this.wal = new LogWriter(walPath(this.dir, walNumber), walNumber, this.syncMode, this.windowMs, this.walSyncSeconds);
     this.mem = new Memtable(walNumber, new Arena(this.arenaPool));
     const recovered = added.map((file) => ({ level: 0, file }));
     await this.installVersion((v) => v.apply([], recovered), walNumber);
@@ -395,7 +391,7 @@ export class LsmEngine implements StorageEngine {
   private switchMemtable(): void {
     const n = this.control.takeFileNumber();
     const old = this.wal;
-    this.wal = new LogWriter(walPath(this.dir, n), n, this.syncMode, this.windowMs, this.walSyncSeconds, this.walSyncsInFlight);
+    this.wal = new LogWriter(walPath(this.dir, n), n, this.syncMode, this.windowMs, this.walSyncSeconds);
     this.mem.walBytes = old.bytes;
     this.walClosing.push(old.close());
     this.imms.unshift(this.mem);

@@ -3,25 +3,17 @@
 // crash of this process both see it), and its promise waits for an fdatasync that covers it.
 // In 'batch' mode with a window > 0 the first waiter arms a timer of walBatchWindowMs, so
 // writers arriving inside the window share one fdatasync; in 'always' (and 'batch' with the
-// default window of 0) a sync starts as soon as fewer than `syncsInFlightMax` are running
-// (writers that arrive while that many run share the next one, so every write is still synced
-// before its ack).
-// Overlapping syncs: an fdatasync that starts after a record was written covers it, whatever
-// ran before, so a writer need not wait for a sync it missed to finish before its own starts.
-// With one sync at a time, a write that arrives just after a slow sync began waits for that
-// sync and then its own; under load on this project's disk one sync took p50 ~1 ms, p99 12-20
-// ms (ringkv_wal_sync_duration_seconds). Once a sync fails, every write waiting on any sync
-// fails: a later fdatasync may succeed without the lost pages (Linux drops them on error).
-// The syncs run in the libuv pool (fs.fdatasync callback) so the shard keeps taking requests.
+// default window of 0) a sync starts as soon as none is running (writers that arrive during a
+// sync share the next one, so every write is still synced before its ack).
+// The sync runs in the libuv pool (fs.fdatasync callback) so the shard keeps taking requests.
 // The first sync of a segment also fsyncs the directory: the new file's name must be durable
 // before any write in it is acknowledged, and an fdatasync of the file does not cover its
-// directory entry on every file system. No second sync starts until that one is done.
+// directory entry on every file system.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ErrorCode, RingkvError, assert } from '../errors';
 import type { Histogram } from '../histogram';
-import { walSyncsInFlightMax } from '../constants';
 import type { SyncMode } from './types';
 
 interface Waiter {
@@ -35,14 +27,12 @@ export class LogWriter {
   private fd: number;
   private offset: number;
   private waiters: Waiter[] = [];
-  private syncsInFlight = 0;
+  private syncing = false;
   private timer: NodeJS.Timeout | null = null;
   private failed: Error | null = null;
   private closed = false;
   /** The file's directory entry is not known to be durable yet (see the header). */
   private dirSyncDue = true;
-  /** The sync that includes the directory's is running. */
-  private dirSyncing = false;
 
   constructor(
     file: string,
@@ -51,10 +41,7 @@ export class LogWriter {
     private readonly windowMs: number,
     /** Where each sync's duration is recorded (the engine's, shared by its segments). */
     private readonly syncSeconds: Histogram | null = null,
-    /** fdatasyncs running at once, 1..walSyncsInFlightMax (see the header). */
-    private readonly syncsInFlightMax = 1,
   ) {
-    assert(Number.isInteger(syncsInFlightMax) && syncsInFlightMax >= 1 && syncsInFlightMax <= walSyncsInFlightMax, 'syncsInFlightMax out of range');
     this.path = file;
     this.number = number;
     this.fd = fs.openSync(file, 'a');
@@ -63,11 +50,6 @@ export class LogWriter {
 
   get bytes(): number {
     return this.offset;
-  }
-
-  /** fdatasyncs running now. */
-  get syncsRunning(): number {
-    return this.syncsInFlight;
   }
 
   /** Writes a complete record now; resolves when durable per the sync mode. */
@@ -94,13 +76,8 @@ export class LogWriter {
     });
   }
 
-  /** A sync may start now: under the bound, and the directory's sync (the first one) done. */
-  private canSync(): boolean {
-    return this.syncsInFlight < (this.dirSyncDue || this.dirSyncing ? 1 : this.syncsInFlightMax);
-  }
-
   private schedule(): void {
-    if (!this.canSync() || this.timer !== null || this.waiters.length === 0) return;
+    if (this.syncing || this.timer !== null || this.waiters.length === 0) return;
     if (this.mode === 'always' || this.windowMs === 0) {
       this.startSync();
     } else {
@@ -112,28 +89,24 @@ export class LogWriter {
   }
 
   private startSync(): void {
-    if (!this.canSync() || this.waiters.length === 0) return;
+    if (this.syncing || this.waiters.length === 0) return;
     const batch = this.waiters;
     this.waiters = [];
-    this.syncsInFlight++;
+    this.syncing = true;
     const dirSync = this.dirSyncDue;
     this.dirSyncDue = false;
-    this.dirSyncing = dirSync;
     const startedMs = performance.now();
     const synced = (err: NodeJS.ErrnoException | null, what: string): void => {
-      this.syncsInFlight--;
-      if (dirSync) this.dirSyncing = false;
+      this.syncing = false;
       this.syncSeconds?.record((performance.now() - startedMs) / 1000);
       if (err) {
-        this.failed ??= new RingkvError(ErrorCode.Io, `WAL ${what} failed on ${this.path}`, { cause: err, details: { file: this.path } });
-      }
-      if (this.failed !== null) {
+        this.failed = new RingkvError(ErrorCode.Io, `WAL ${what} failed on ${this.path}`, { cause: err, details: { file: this.path } });
         for (const w of batch) w.reject(this.failed);
         for (const w of this.waiters.splice(0)) w.reject(this.failed);
         return;
       }
       for (const w of batch) w.resolve();
-      // Writers that arrived while the bound was reached have waited long enough: go at once.
+      // Writers that arrived during this sync have already waited about one sync: go at once.
       if (this.waiters.length > 0) this.startSync();
     };
     const fdatasync = (): void => fs.fdatasync(this.fd, (err) => synced(err, 'fdatasync'));
@@ -154,8 +127,8 @@ export class LogWriter {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    while (this.syncsInFlight > 0 || this.waiters.length > 0) {
-      if (this.waiters.length > 0) this.startSync();
+    while (this.syncing || this.waiters.length > 0) {
+      if (!this.syncing) this.startSync();
       await new Promise((r) => setImmediate(r));
     }
     this.closed = true;

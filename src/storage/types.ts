@@ -35,11 +35,6 @@ export interface StorageOptions {
   syncMode?: SyncMode;
   /** Group-commit window for syncMode 'batch', 0..walBatchWindowMsMax (default 0: see docs/wal-format.md). */
   walBatchWindowMs?: number;
-  /**
-   * WAL fdatasyncs running at once, 1..walSyncsInFlightMax (default walSyncsInFlightDefault): a
-   * write need not wait for a sync it missed to finish before its own starts (log-writer.ts).
-   */
-  walSyncsInFlight?: number;
   /** Memtable size that triggers a switch to a new memtable and a flush of the old one. */
   memtableBytes?: number;
   bloomBitsPerKey?: number;

@@ -9,12 +9,11 @@ import { openStorage } from '../../../src/storage';
 import type { SyncMode } from '../../../src/storage/types';
 
 async function main(): Promise<void> {
-  const [dir, syncMode, scenario, seedText, syncsText] = process.argv.slice(2);
+  const [dir, syncMode, scenario, seedText] = process.argv.slice(2);
   const seed = Number(seedText);
   const db = await openStorage({
     dir: dir!,
     syncMode: syncMode as SyncMode,
-    walSyncsInFlight: Number(syncsText ?? 1),
     memtableBytes: 64 * 1024,
     sstableFileBytes: 32 * 1024,
     levelBaseBytes: 128 * 1024,
