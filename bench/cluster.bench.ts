@@ -168,7 +168,7 @@ async function main(): Promise<void> {
     '',
     rowsTable(rows.all(), [], 'ringkv CPU, all nodes (main + other threads)'),
     '',
-    `Open loop at ${Math.round(openLoadShare * 100)}% of the cluster's own QUORUM closed-loop peak (median), frames of ${batch} ops due at a fixed rate over the same sockets, latency from each frame's scheduled send time (no coordinated omission); "achieved" counts ops answered inside the measured window; "WAL sync p99" is the p99 of all three nodes' WAL syncs (fdatasync) during the row, warm-up included, from their /metrics histograms (ringkv_wal_sync_duration_seconds, linear within a bucket; "-" where the row made none):`,
+    `Open loop at ${Math.round(openLoadShare * 100)}% of the cluster's own QUORUM closed-loop peak (median), frames of ${batch} ops due at a fixed rate over the same sockets, latency from each frame's scheduled send time (no coordinated omission); "achieved" counts ops answered inside the measured window; "WAL sync p99" is the p99 of all three nodes' WAL syncs (fdatasync) during the row, warm-up included, from their /metrics histograms (ringkv_wal_sync_duration_seconds, linear within a bucket; "-" where the row made none); "GC pause p99" the same for V8's garbage-collection pauses of the nodes' main threads and shard threads (ringkv_gc_duration_seconds):`,
     '',
     openLoopTable(['op'], open),
     '',

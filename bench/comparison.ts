@@ -152,10 +152,13 @@ export interface OpenRow {
   serverCpu: string[];
   /** The nodes' WAL sync p99 per run, from their /metrics histograms; empty when not asked. */
   walSyncP99Ms: number[];
+  /** The p99 of the nodes' GC pauses per run, main threads and shard threads; empty when not asked. */
+  gcMainP99Ms: number[];
+  gcShardP99Ms: number[];
 }
 
 export function openRow(cells: string[], peak: number, share: number): OpenRow {
-  return { cells, peak, share, rate: Math.round(peak * share), runs: [], serverCpu: [], walSyncP99Ms: [] };
+  return { cells, peak, share, rate: Math.round(peak * share), runs: [], serverCpu: [], walSyncP99Ms: [], gcMainP99Ms: [], gcShardP99Ms: [] };
 }
 
 /** "40%" */
@@ -168,7 +171,7 @@ export function openP99Ms(o: OpenRow): number {
 }
 
 export function openLoopTable(header: string[], rows: OpenRow[]): string {
-  // The WAL sync column only where the rows measured it (writes on nodes whose /metrics were read).
+  // The WAL sync and GC columns only where the rows measured them (nodes whose /metrics were read).
   const walSync = rows.some((o) => o.walSyncP99Ms.length > 0);
   return markdownTable(
     [
@@ -185,7 +188,7 @@ export function openLoopTable(header: string[], rows: OpenRow[]): string {
       'dropped frames',
       'errors',
       `p99 < ${p99BarMs} ms`,
-      ...(walSync ? ['WAL sync p99 ms (median)'] : []),
+      ...(walSync ? ['WAL sync p99 ms (median)', 'GC pause p99 ms, main / shard (median)'] : []),
       'load generator CPU',
       'ringkv CPU (main + other threads)',
     ],
@@ -203,17 +206,17 @@ export function openLoopTable(header: string[], rows: OpenRow[]): string {
       String(o.runs.reduce((n, m) => n + m.droppedFrames, 0)),
       String(o.runs.reduce((n, m) => n + m.errors, 0)),
       openP99Ms(o) < p99BarMs ? 'yes' : 'no',
-      ...(walSync ? [walSyncCell(o)] : []),
+      ...(walSync ? [medianCell(o.walSyncP99Ms), `${medianCell(o.gcMainP99Ms)} / ${medianCell(o.gcShardP99Ms)}`] : []),
       o.runs.map((m) => m.clientCpu).join(' / '),
       o.serverCpu.join(' / '),
     ]),
-    [...header.map(() => false), true, true, true, true, true, true, true, true, true, true, true, false, ...(walSync ? [true] : []), false, false],
+    [...header.map(() => false), true, true, true, true, true, true, true, true, true, true, true, false, ...(walSync ? [true, true] : []), false, false],
   );
 }
 
-/** "-" for a row without WAL syncs (GETs; an unsynced node). */
-function walSyncCell(o: OpenRow): string {
-  const ms = o.walSyncP99Ms.filter((v) => !Number.isNaN(v));
+/** The median of the runs that had any ("-" for none: no WAL syncs in GET rows, say). */
+function medianCell(perRun: readonly number[]): string {
+  const ms = perRun.filter((v) => !Number.isNaN(v));
   return ms.length === 0 ? '-' : fmtMs(median(ms));
 }
 

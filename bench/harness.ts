@@ -15,6 +15,7 @@ import { performance } from 'node:perf_hooks';
 import type * as hdr from 'hdr-histogram-js';
 import { nodeRuntimeFlags } from '../src/constants';
 import { ErrorCode, RingkvError } from '../src/errors';
+import { gcKinds } from '../src/gc_pauses';
 import { addSnapshot, emptySnapshot, latencyBucketsSeconds, type HistogramSnapshot } from '../src/histogram';
 import { freePort } from './latency/processes';
 import { newHistogram, summarize, toMicros } from './latency/recorder';
@@ -285,26 +286,45 @@ export async function waitQuiet(pids: readonly number[]): Promise<void> {
   }
 }
 
-/**
- * The nodes' WAL sync histograms (ringkv_wal_sync_duration_seconds in GET /metrics), summed.
- * Throws when a node does not export it: a bench that asks for it measures nothing without it.
- */
-export async function walSyncSnapshot(httpUrls: readonly string[]): Promise<HistogramSnapshot> {
-  const total = emptySnapshot();
+/** Histograms a bench reads from the nodes' /metrics around a row, summed over the nodes. */
+export interface NodeHistograms {
+  /** ringkv_wal_sync_duration_seconds. */
+  walSync: HistogramSnapshot;
+  /** ringkv_gc_duration_seconds of the main threads and of the shard threads, every kind together. */
+  gcMain: HistogramSnapshot;
+  gcShard: HistogramSnapshot;
+}
+
+/** One histogram series out of Prometheus text; throws when the node does not export it. */
+export function parseHistogram(text: string, url: string, name: string, labels: string): HistogramSnapshot {
+  const s = emptySnapshot();
+  const sep = labels === '' ? '' : ',';
+  let below = 0;
+  [...latencyBucketsSeconds.map(String), '+Inf'].forEach((le, i) => {
+    const line = `${name}_bucket{${labels}${sep}le="${le}"} `;
+    const at = text.indexOf(`\n${line}`);
+    if (at < 0) throw new RingkvError(ErrorCode.Internal, `${url}/metrics has no ${line.trim()}`);
+    const cumulative = Number(text.slice(at + 1 + line.length, text.indexOf('\n', at + 1)));
+    s.counts[i] = cumulative - below;
+    below = cumulative;
+  });
+  s.count = below;
+  const sumLine = `\n${name}_sum${labels === '' ? '' : `{${labels}}`} `;
+  const at = text.indexOf(sumLine);
+  s.sumSeconds = at < 0 ? NaN : Number(text.slice(at + sumLine.length, text.indexOf('\n', at + 1)));
+  return s;
+}
+
+/** The nodes' WAL sync and GC pause histograms (GET /metrics), summed over `httpUrls`. */
+export async function nodeHistograms(httpUrls: readonly string[]): Promise<NodeHistograms> {
+  const total: NodeHistograms = { walSync: emptySnapshot(), gcMain: emptySnapshot(), gcShard: emptySnapshot() };
   for (const url of httpUrls) {
     const text = await (await fetch(`${url}/metrics`)).text();
-    const one = emptySnapshot();
-    let cumulativeBefore = 0;
-    const bounds = [...latencyBucketsSeconds.map(String), '+Inf'];
-    bounds.forEach((le, i) => {
-      const m = new RegExp(`^ringkv_wal_sync_duration_seconds_bucket\\{le="${le.replace('+', '\\+')}"\\} (\\d+)$`, 'm').exec(text);
-      if (m === null) throw new RingkvError(ErrorCode.Internal, `${url}/metrics has no WAL sync bucket le="${le}"`);
-      one.counts[i] = Number(m[1]) - cumulativeBefore;
-      cumulativeBefore = Number(m[1]);
-    });
-    one.count = cumulativeBefore;
-    one.sumSeconds = Number(/^ringkv_wal_sync_duration_seconds_sum (\S+)$/m.exec(text)?.[1] ?? NaN);
-    addSnapshot(total, one);
+    addSnapshot(total.walSync, parseHistogram(text, url, 'ringkv_wal_sync_duration_seconds', ''));
+    for (const kind of gcKinds) {
+      addSnapshot(total.gcMain, parseHistogram(text, url, 'ringkv_gc_duration_seconds', `thread="main",kind="${kind}"`));
+      addSnapshot(total.gcShard, parseHistogram(text, url, 'ringkv_gc_duration_seconds', `thread="shard",kind="${kind}"`));
+    }
   }
   return total;
 }

@@ -239,7 +239,7 @@ async function main(): Promise<void> {
     '',
     rowsTable(all, [vsRedis], 'ringkv CPU (main + other threads)'),
     '',
-    `Open loop on the --sync-mode batch node: frames due at a fixed rate (${Math.round(openLoadShare * 100)}% of that row's median closed-loop peak), latency from each frame's scheduled send time (no coordinated omission), ${a.warmupSeconds} s warm-up + ${a.seconds} s per round, the closed-loop row's sockets; "achieved" counts ops answered inside the measured window; "WAL sync p99" is the p99 of the node's WAL syncs (fdatasync) during the row, warm-up included, from its /metrics histogram (ringkv_wal_sync_duration_seconds, linear within a bucket: 5-10 ms, 10-25 ms, ...; "-" where the row made none).`,
+    `Open loop on the --sync-mode batch node: frames due at a fixed rate (${Math.round(openLoadShare * 100)}% of that row's median closed-loop peak), latency from each frame's scheduled send time (no coordinated omission), ${a.warmupSeconds} s warm-up + ${a.seconds} s per round, the closed-loop row's sockets; "achieved" counts ops answered inside the measured window; "WAL sync p99" is the p99 of the node's WAL syncs (fdatasync) during the row, warm-up included, from its /metrics histogram (ringkv_wal_sync_duration_seconds, linear within a bucket: 5-10 ms, 10-25 ms, ...; "-" where the row made none); "GC pause p99" is the p99 of V8's garbage-collection pauses on the node's main thread and on its shard threads during the row, from ringkv_gc_duration_seconds the same way (each pause stops that thread's requests).`,
     '',
     openLoopTable(['op', 'ops/frame'], open),
     '',

@@ -24,7 +24,7 @@ import { type ClientRequest, encodeRequestFrame } from '../src/protocol/client_r
 import { decodeResponseFrame } from '../src/protocol/client_response';
 import { type OpenMeasured, type OpenRow, type RowSet } from './comparison';
 import { quantileSeconds, snapshotDelta } from '../src/histogram';
-import { fmtInt, fmtMs, newHistogram, percentiles, toMicros, walSyncSnapshot, withServerCpu } from './harness';
+import { fmtInt, fmtMs, newHistogram, nodeHistograms, percentiles, toMicros, withServerCpu, type NodeHistograms } from './harness';
 
 export interface WsLoadOptions {
   /** ws:// URLs of the nodes; connection i goes to urls[i % urls.length]. */
@@ -315,8 +315,8 @@ export async function measureWs(rows: RowSet, key: string, cells: string[], pids
 /** Runs every open-loop row once per round (rounds interleaved), at its rate, with the server's CPU (`pids`). */
 /**
  * Runs every open-loop row `rounds` times. With `metricsUrls` (the nodes' HTTP addresses), each
- * row also records the p99 of the WAL syncs the nodes made meanwhile (warm-up included), from
- * their ringkv_wal_sync_duration_seconds histograms: NaN when they made none.
+ * row also records the p99 of the WAL syncs and of the GC pauses (main threads, shard threads)
+ * the nodes had meanwhile (warm-up included), from their /metrics histograms: NaN where none.
  */
 export async function openLoopRounds(
   open: OpenRow[],
@@ -329,15 +329,19 @@ export async function openLoopRounds(
   for (let round = 1; round <= rounds; round++) {
     for (const o of open) {
       const opts = options(o);
-      const before = metricsUrls.length > 0 ? await walSyncSnapshot(metricsUrls) : null;
+      const before = metricsUrls.length > 0 ? await nodeHistograms(metricsUrls) : null;
       const m = await withServerCpu(pids, () => runWsLoad({ ...opts, framesPerSecond: o.rate / opts.batch }, 1));
       o.runs.push(m.value);
       o.serverCpu.push(m.cpu);
       let wal = '';
       if (before !== null) {
-        const p99Ms = quantileSeconds(snapshotDelta(await walSyncSnapshot(metricsUrls), before), 0.99) * 1000;
-        o.walSyncP99Ms.push(p99Ms);
-        if (!Number.isNaN(p99Ms)) wal = `, WAL sync p99 ${fmtMs(p99Ms)} ms`;
+        const after = await nodeHistograms(metricsUrls);
+        const p99Ms = (k: keyof NodeHistograms): number => quantileSeconds(snapshotDelta(after[k], before[k]), 0.99) * 1000;
+        o.walSyncP99Ms.push(p99Ms('walSync'));
+        o.gcMainP99Ms.push(p99Ms('gcMain'));
+        o.gcShardP99Ms.push(p99Ms('gcShard'));
+        const f = (ms: number): string => (Number.isNaN(ms) ? '-' : fmtMs(ms));
+        wal = `, WAL sync p99 ${f(p99Ms('walSync'))} ms, GC pause p99 main ${f(p99Ms('gcMain'))} / shard ${f(p99Ms('gcShard'))} ms`;
       }
       const r = m.value;
       log(`  open loop ${o.cells.join(' ')} at ${fmtInt(o.rate)} ops/s: p50 ${fmtMs(r.p50Ms)} ms, p99 ${fmtMs(r.p99Ms)} ms, p99.9 ${fmtMs(r.p999Ms)} ms, dropped ${r.droppedFrames}, errors ${r.errors}${wal}, client CPU ${r.clientCpu}, server CPU ${m.cpu}`);

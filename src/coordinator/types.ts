@@ -2,6 +2,7 @@
 // coordinates a request: the single-node coordinator or the cluster coordinator. Both implement
 // `Coordinator`; the server never knows which one it talks to.
 import type { RingkvError } from '../errors';
+import type { GcSnapshots } from '../gc_pauses';
 import type { HistogramSnapshot } from '../histogram';
 
 export type ConsistencyLevel = 'ONE' | 'QUORUM' | 'ALL';
@@ -108,7 +109,9 @@ export interface CoordinatorStats {
   diskBytes: number;
   readRepairs: number;
   hintsQueued: number;
-  [name: string]: number | number[] | HistogramSnapshot;
+  /** The shard worker threads' V8 GC pauses, all shards together (a node with shard threads). */
+  shardGcSeconds?: GcSnapshots;
+  [name: string]: number | number[] | HistogramSnapshot | GcSnapshots | undefined;
 }
 
 /** What a full anti-entropy pass (admin repair, or a new node's bootstrap) did. */

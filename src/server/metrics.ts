@@ -3,6 +3,7 @@
 // consistency level, with fixed cumulative buckets (recording is an array increment, no
 // allocation); storage numbers come from coordinator.stats() at scrape time.
 import type { CoordinatorStats } from '../coordinator/types';
+import { gcKinds, gcSnapshots, type GcSnapshots } from '../gc_pauses';
 import { Histogram, renderHistogram } from '../histogram';
 
 export type Transport = 'http' | 'ws';
@@ -72,6 +73,14 @@ export class Metrics {
     out.push('# TYPE ringkv_request_duration_seconds histogram');
     for (const s of this.series) out.push(...renderHistogram('ringkv_request_duration_seconds', s.labels, s.latency));
 
+    out.push('# HELP ringkv_gc_duration_seconds V8 garbage-collection pauses by thread (main: HTTP/WebSocket and coordination; shard: every shard worker together) and kind.');
+    out.push('# TYPE ringkv_gc_duration_seconds histogram');
+    const gc = (thread: string, s: GcSnapshots): void => {
+      for (const kind of gcKinds) out.push(...renderHistogram('ringkv_gc_duration_seconds', `thread="${thread}",kind="${kind}"`, s[kind]));
+    };
+    gc('main', gcSnapshots());
+    if (stats?.shardGcSeconds !== undefined) gc('shard', stats.shardGcSeconds);
+
     const byName = new Map<string, string[]>();
     for (const [key, n] of this.counters) {
       const brace = key.indexOf('{');
@@ -99,7 +108,7 @@ export class Metrics {
 /** Storage and coordinator numbers: the named ones with their proper names, the rest generically. */
 export function renderStats(stats: CoordinatorStats): string[] {
   const out: string[] = [];
-  const known = new Set(['walSyncs', 'walSyncSeconds', 'memtableBytes', 'sstablesPerLevel', 'compactionBacklog', 'diskBytes', 'readRepairs', 'hintsQueued']);
+  const known = new Set(['walSyncs', 'walSyncSeconds', 'shardGcSeconds', 'memtableBytes', 'sstablesPerLevel', 'compactionBacklog', 'diskBytes', 'readRepairs', 'hintsQueued']);
   const metric = (name: string, type: 'counter' | 'gauge', help: string, value: number): void => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value}`);
   };

@@ -7,6 +7,7 @@ import * as constants from '../constants';
 import type { Coordinator } from '../coordinator/types';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import { attachHttpApi } from './http_api';
+import { startGcTiming } from '../gc_pauses';
 import { Metrics } from './metrics';
 import type { ServerContext, ServerLimits, ServerState } from './server_context';
 import { loadUws, type us_listen_socket } from './uws';
@@ -54,6 +55,8 @@ function checkLimits(l: ServerLimits): void {
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const uws = loadUws();
+  // The main thread's GC pauses, for /metrics (the shard threads time their own).
+  startGcTiming();
   const host = options.host ?? '127.0.0.1';
   const limits: ServerLimits = { ...defaultServerLimits, ...options.limits };
   checkLimits(limits);

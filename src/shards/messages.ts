@@ -9,6 +9,7 @@
 // `details`); they cross as WireError values and become RingkvErrors again on the main thread.
 import type { MessagePort } from 'node:worker_threads';
 import type { ErrorCode } from '../errors';
+import type { GcSnapshots } from '../gc_pauses';
 import type { StorageOptions, StorageStats } from '../storage/types';
 import type { ConflictMode } from '../versioning';
 
@@ -143,6 +144,8 @@ export interface ShardStats {
   idempotentReplays: number;
   idempotencyKeys: number;
   siblingsDropped: number;
+  /** The worker thread's V8 GC pauses. */
+  gcSeconds: GcSnapshots;
 }
 
 export type ControlTask =

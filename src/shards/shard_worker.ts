@@ -10,12 +10,16 @@ import * as path from 'node:path';
 import { type MessagePort, workerData } from 'node:worker_threads';
 import { move } from 'piscina';
 import { ErrorCode, RingkvError } from '../errors';
+import { gcSnapshots, startGcTiming } from '../gc_pauses';
 import type { StorageEngine, StorageOptions } from '../storage/types';
 import { decodeRequests, encodeResults, encodeScan, encodeScanError } from './batch_codec';
 import type { BatchRequest, ControlReply, ControlTask, LaneMessage, ShardStats, ShardWorkerData } from './messages';
 import { ShardCore, toWireError } from './shard_core';
 
 type OpenStorage = (options: StorageOptions) => Promise<StorageEngine>;
+
+// This thread's V8 heap pauses it alone; from the start, so stats show all of them.
+startGcTiming();
 
 let core: Promise<ShardCore> | null = null;
 let closed = false;
@@ -114,6 +118,7 @@ export default async function handle(task: ControlTask): Promise<unknown> {
         storage: c.engine.stats(),
         ...c.counters,
         idempotencyKeys: c.idempotencyKeys,
+        gcSeconds: gcSnapshots(),
       }));
     }
     case 'merkle':

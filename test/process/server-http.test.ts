@@ -215,6 +215,9 @@ test('health, cluster status and metrics', async () => {
   assert.ok(syncs > 0);
   assert.match(text, new RegExp(`^ringkv_wal_sync_duration_seconds_bucket\\{le="\\+Inf"\\} ${syncs}$`, 'm'));
   assert.match(text, new RegExp(`^ringkv_wal_sync_duration_seconds_count ${syncs}$`, 'm'));
+  // GC pauses of the main thread and of the shard threads (counted from each thread's start).
+  assert.match(text, /^ringkv_gc_duration_seconds_count\{thread="main",kind="minor"\} \d+$/m);
+  assert.match(text, /^ringkv_gc_duration_seconds_count\{thread="shard",kind="major"\} \d+$/m);
   assert.match(text, /^ringkv_memtable_bytes \d+$/m);
   assert.match(text, /^ringkv_sstables\{level="0"\} \d+$/m);
   assert.match(text, /^ringkv_compaction_backlog \d+$/m);
