@@ -1,7 +1,9 @@
 // Prometheus metrics of a node, rendered in the text exposition format (version 0.0.4) at
 // GET /metrics. Request counts and latency histograms are kept here, per transport, op and
 // consistency level, with fixed cumulative buckets (recording is an array increment, no
-// allocation); storage numbers come from coordinator.stats() at scrape time.
+// allocation); the main thread's GC pauses come from gc_pauses.ts, storage numbers (WAL syncs
+// and their durations, the shard threads' GC pauses among them) from coordinator.stats(), both
+// at scrape time.
 import type { CoordinatorStats } from '../coordinator/types';
 import { gcKinds, gcSnapshots, type GcSnapshots } from '../gc_pauses';
 import { Histogram, renderHistogram } from '../histogram';
