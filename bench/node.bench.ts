@@ -130,14 +130,11 @@ function sweepVerdict(sweep: OpenRow[], open: OpenRow[]): string {
 
 /** "- PUT 32/frame p99 with / without the fdatasync, same rates: 20% 21.9 / 9.5 ms, ..." */
 function syncCostVerdict(synced: OpenRow[], unsynced: OpenRow[]): string {
-  const pairs = unsynced.map((u) => {
-    const s = synced.find((o) => o.cells[0] === 'PUT' && o.cells[1] === '32' && o.share === u.share);
-    return `${fmtShare(u.share)} ${s === undefined ? '?' : fmtMs(openP99Ms(s))} / ${fmtMs(openP99Ms(u))} ms`;
-  });
+  const matched = unsynced.map((u) => ({ u, s: synced.find((o) => o.cells[0] === 'PUT' && o.cells[1] === '32' && o.share === u.share) }));
+  const pairs = matched.map(({ u, s }) => `${fmtShare(u.share)} ${s === undefined ? '?' : fmtMs(openP99Ms(s))} / ${fmtMs(openP99Ms(u))} ms`);
   // What one sync cost while those rows ran (the node's own histogram): a write waits for the sync
   // under way when it arrives and then for its own, so a sync p99 near the bar rules the bar out.
-  const syncs = unsynced.map((u) => {
-    const s = synced.find((o) => o.cells[0] === 'PUT' && o.cells[1] === '32' && o.share === u.share);
+  const syncs = matched.map(({ u, s }) => {
     const ms = s?.walSyncP99Ms.filter((v) => !Number.isNaN(v)) ?? [];
     return `${fmtShare(u.share)} ${ms.length === 0 ? '?' : fmtMs(median(ms))} ms`;
   });

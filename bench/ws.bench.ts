@@ -22,8 +22,8 @@ import type { ConsistencyLevel } from '../src/coordinator/types';
 import { assert, ErrorCode, RingkvError } from '../src/errors';
 import { type ClientRequest, encodeRequestFrame } from '../src/protocol/client_request';
 import { decodeResponseFrame } from '../src/protocol/client_response';
-import { type OpenMeasured, type OpenRow, type RowSet } from './comparison';
 import { quantileSeconds, snapshotDelta } from '../src/histogram';
+import { type OpenMeasured, type OpenRow, type RowSet } from './comparison';
 import { fmtInt, fmtMs, newHistogram, nodeHistograms, percentiles, toMicros, withServerCpu, type NodeHistograms } from './harness';
 
 export interface WsLoadOptions {
@@ -312,11 +312,12 @@ export async function measureWs(rows: RowSet, key: string, cells: string[], pids
   log(`  ${key}: ${fmtInt(m.value.opsPerSecond)} ops/s, p99 ${fmtMs(m.value.p99Ms)} ms, errors ${m.value.errors}, client CPU ${m.value.clientCpu}, server CPU ${m.cpu}`);
 }
 
-/** Runs every open-loop row once per round (rounds interleaved), at its rate, with the server's CPU (`pids`). */
 /**
- * Runs every open-loop row `rounds` times. With `metricsUrls` (the nodes' HTTP addresses), each
- * row also records the p99 of the WAL syncs and of the GC pauses (main threads, shard threads)
- * the nodes had meanwhile (warm-up included), from their /metrics histograms: NaN where none.
+ * Runs every open-loop row once per round (rounds interleaved), at its rate, with the server's
+ * CPU (`pids`). With `metricsUrls` (the nodes' HTTP addresses), each row also records the p99 of
+ * the WAL syncs and of the GC pauses (main threads, shard threads) the nodes had while it ran
+ * (warm-up included, the wait for quiet before it not), from their /metrics histograms: NaN
+ * where none.
  */
 export async function openLoopRounds(
   open: OpenRow[],
@@ -329,9 +330,13 @@ export async function openLoopRounds(
   for (let round = 1; round <= rounds; round++) {
     for (const o of open) {
       const opts = options(o);
-      const before = metricsUrls.length > 0 ? await nodeHistograms(metricsUrls) : null;
-      const m = await withServerCpu(pids, () => runWsLoad({ ...opts, framesPerSecond: o.rate / opts.batch }, 1));
-      o.runs.push(m.value);
+      // The histograms are read inside the measured span, once the nodes are quiet.
+      const m = await withServerCpu(pids, async () => {
+        const before = metricsUrls.length > 0 ? await nodeHistograms(metricsUrls) : null;
+        return { before, load: await runWsLoad({ ...opts, framesPerSecond: o.rate / opts.batch }, 1) };
+      });
+      const { before, load } = m.value;
+      o.runs.push(load);
       o.serverCpu.push(m.cpu);
       let wal = '';
       if (before !== null) {
@@ -343,7 +348,7 @@ export async function openLoopRounds(
         const f = (ms: number): string => (Number.isNaN(ms) ? '-' : fmtMs(ms));
         wal = `, WAL sync p99 ${f(p99Ms('walSync'))} ms, GC pause p99 main ${f(p99Ms('gcMain'))} / shard ${f(p99Ms('gcShard'))} ms`;
       }
-      const r = m.value;
+      const r = load;
       log(`  open loop ${o.cells.join(' ')} at ${fmtInt(o.rate)} ops/s: p50 ${fmtMs(r.p50Ms)} ms, p99 ${fmtMs(r.p99Ms)} ms, p99.9 ${fmtMs(r.p999Ms)} ms, dropped ${r.droppedFrames}, errors ${r.errors}${wal}, client CPU ${r.clientCpu}, server CPU ${m.cpu}`);
     }
   }

@@ -6,7 +6,7 @@
 // scavenges p50 ~3 ms, p90 ~8 ms, up to ~23 ms, and a mark-compact every ~0.3 s (ad hoc,
 // --trace-gc), which is where much of a request's tail goes.
 import { PerformanceObserver, constants, type PerformanceEntry } from 'node:perf_hooks';
-import { Histogram, type HistogramSnapshot } from './histogram';
+import { emptySnapshot, Histogram, type HistogramSnapshot } from './histogram';
 
 export type GcKind = 'minor' | 'major' | 'incremental' | 'weakcb';
 export const gcKinds: readonly GcKind[] = ['minor', 'major', 'incremental', 'weakcb'];
@@ -38,6 +38,11 @@ function record(e: PerformanceEntry): void {
   const detail = (e as PerformanceEntry & { detail?: { kind?: number } | null }).detail;
   const kind = kindOf.get(detail?.kind ?? -1);
   if (kind !== undefined) pauses[kind].record(e.duration / 1000);
+}
+
+/** No pauses of any kind (a sum to add threads' snapshots into). */
+export function emptyGcSnapshots(): GcSnapshots {
+  return { minor: emptySnapshot(), major: emptySnapshot(), incremental: emptySnapshot(), weakcb: emptySnapshot() };
 }
 
 /** This thread's pauses since startGcTiming. */

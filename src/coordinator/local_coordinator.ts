@@ -7,7 +7,7 @@
 // ones, closes every shard's engine (syncing its WAL) and stops the worker threads.
 import { requestTimeoutMsDefault, shardQueueOpsMax, tombstoneGraceMsDefault } from '../constants';
 import { ErrorCode, RingkvError } from '../errors';
-import { gcKinds } from '../gc_pauses';
+import { emptyGcSnapshots, gcKinds } from '../gc_pauses';
 import { addSnapshot, emptySnapshot } from '../histogram';
 import type { ShardLimits, ShardStorageOptions } from '../shards';
 import { ShardRouter } from '../shards';
@@ -174,13 +174,14 @@ class LocalCoordinatorImpl implements LocalCoordinator {
     this.checkOpen();
     const shards = await this.router.stats();
     const levels: number[] = [];
+    const shardGcSeconds = emptyGcSnapshots();
     const out: CoordinatorStats = {
       memtableBytes: 0,
       sstablesPerLevel: levels,
       compactionBacklog: 0,
       walSyncs: 0,
       walSyncSeconds: emptySnapshot(),
-      shardGcSeconds: { minor: emptySnapshot(), major: emptySnapshot(), incremental: emptySnapshot(), weakcb: emptySnapshot() },
+      shardGcSeconds,
       diskBytes: 0,
       readRepairs: 0,
       hintsQueued: 0,
@@ -206,7 +207,7 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       add('compactionBacklog', s.storage.compactionBacklog);
       add('walSyncs', s.storage.walSyncs);
       addSnapshot(out.walSyncSeconds, s.storage.walSyncSeconds);
-      for (const kind of gcKinds) addSnapshot(out.shardGcSeconds![kind], s.gcSeconds[kind]);
+      for (const kind of gcKinds) addSnapshot(shardGcSeconds[kind], s.gcSeconds[kind]);
       add('diskBytes', s.storage.diskBytes);
       add('writeStalls', s.storage.writeStalls);
       add('blockCacheHits', s.storage.blockCacheHits);

@@ -6,8 +6,8 @@
 import * as constants from '../constants';
 import type { Coordinator } from '../coordinator/types';
 import { assert, ErrorCode, RingkvError } from '../errors';
-import { attachHttpApi } from './http_api';
 import { startGcTiming } from '../gc_pauses';
+import { attachHttpApi } from './http_api';
 import { Metrics } from './metrics';
 import type { ServerContext, ServerLimits, ServerState } from './server_context';
 import { loadUws, type us_listen_socket } from './uws';
