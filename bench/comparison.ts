@@ -155,10 +155,12 @@ export interface OpenRow {
   /** The p99 of the nodes' GC pauses per run, main threads and shard threads; empty when not asked. */
   gcMainP99Ms: number[];
   gcShardP99Ms: number[];
+  /** Full GCs per second of the row (main and shard threads together) per run; empty when not asked. */
+  fullGcsPerSecond: number[];
 }
 
 export function openRow(cells: string[], peak: number, share: number): OpenRow {
-  return { cells, peak, share, rate: Math.round(peak * share), runs: [], serverCpu: [], walSyncP99Ms: [], gcMainP99Ms: [], gcShardP99Ms: [] };
+  return { cells, peak, share, rate: Math.round(peak * share), runs: [], serverCpu: [], walSyncP99Ms: [], gcMainP99Ms: [], gcShardP99Ms: [], fullGcsPerSecond: [] };
 }
 
 /** "40%" */
@@ -188,7 +190,7 @@ export function openLoopTable(header: string[], rows: OpenRow[]): string {
       'dropped frames',
       'errors',
       `p99 < ${p99BarMs} ms`,
-      ...(walSync ? ['WAL sync p99 ms (median)', 'GC pause p99 ms, main / shard (median)'] : []),
+      ...(walSync ? ['WAL sync p99 ms (median)', 'GC pause p99 ms, main / shard (median)', 'full GCs per s (median)'] : []),
       'load generator CPU',
       'ringkv CPU (main + other threads)',
     ],
@@ -206,11 +208,11 @@ export function openLoopTable(header: string[], rows: OpenRow[]): string {
       String(o.runs.reduce((n, m) => n + m.droppedFrames, 0)),
       String(o.runs.reduce((n, m) => n + m.errors, 0)),
       openP99Ms(o) < p99BarMs ? 'yes' : 'no',
-      ...(walSync ? [medianCell(o.walSyncP99Ms), `${medianCell(o.gcMainP99Ms)} / ${medianCell(o.gcShardP99Ms)}`] : []),
+      ...(walSync ? [medianCell(o.walSyncP99Ms), `${medianCell(o.gcMainP99Ms)} / ${medianCell(o.gcShardP99Ms)}`, o.fullGcsPerSecond.length === 0 ? '-' : median(o.fullGcsPerSecond).toFixed(1)] : []),
       o.runs.map((m) => m.clientCpu).join(' / '),
       o.serverCpu.join(' / '),
     ]),
-    [...header.map(() => false), true, true, true, true, true, true, true, true, true, true, true, false, ...(walSync ? [true, true] : []), false, false],
+    [...header.map(() => false), true, true, true, true, true, true, true, true, true, true, true, false, ...(walSync ? [true, true, true] : []), false, false],
   );
 }
 

@@ -293,6 +293,8 @@ export interface NodeHistograms {
   /** ringkv_gc_duration_seconds of the main threads and of the shard threads, every kind together. */
   gcMain: HistogramSnapshot;
   gcShard: HistogramSnapshot;
+  /** Full GCs (V8 mark-compacts: kind "major"), main and shard threads together. */
+  fullGcs: number;
 }
 
 /** One histogram series out of Prometheus text; throws when the node does not export it. */
@@ -317,13 +319,16 @@ export function parseHistogram(text: string, url: string, name: string, labels: 
 
 /** The nodes' WAL sync and GC pause histograms (GET /metrics), summed over `httpUrls`. */
 export async function nodeHistograms(httpUrls: readonly string[]): Promise<NodeHistograms> {
-  const total: NodeHistograms = { walSync: emptySnapshot(), gcMain: emptySnapshot(), gcShard: emptySnapshot() };
+  const total: NodeHistograms = { walSync: emptySnapshot(), gcMain: emptySnapshot(), gcShard: emptySnapshot(), fullGcs: 0 };
   for (const url of httpUrls) {
     const text = await (await fetch(`${url}/metrics`)).text();
     addSnapshot(total.walSync, parseHistogram(text, url, 'ringkv_wal_sync_duration_seconds', ''));
     for (const kind of gcKinds) {
-      addSnapshot(total.gcMain, parseHistogram(text, url, 'ringkv_gc_duration_seconds', `thread="main",kind="${kind}"`));
-      addSnapshot(total.gcShard, parseHistogram(text, url, 'ringkv_gc_duration_seconds', `thread="shard",kind="${kind}"`));
+      const main = parseHistogram(text, url, 'ringkv_gc_duration_seconds', `thread="main",kind="${kind}"`);
+      const shard = parseHistogram(text, url, 'ringkv_gc_duration_seconds', `thread="shard",kind="${kind}"`);
+      addSnapshot(total.gcMain, main);
+      addSnapshot(total.gcShard, shard);
+      if (kind === 'major') total.fullGcs += main.count + shard.count;
     }
   }
   return total;

@@ -1,5 +1,5 @@
 // Two or more servers that speak ringkv's client protocol, measured side by side in one run with
-// the same WebSocket load (bench/gc-threads.bench.ts, bench/floor.bench.ts): per round, each
+// the same WebSocket load (bench/v8-flags.bench.ts, bench/floor.bench.ts): per round, each
 // server's closed-loop WS 32 ops/frame PUT and GET peak; then, open loop, WS 32 ops/frame PUT and
 // GET at 20%, 40%, 60% and 80% of one reference server's median peak, the same target rates on
 // every server, rounds interleaved (every row on every server in each round).
@@ -17,6 +17,8 @@ export interface Server {
   /** Row label; rows are keyed `${name}-${op}`. */
   name: string;
   ws: string;
+  /** A ringkv node's HTTP address: its open-loop rows then read the node's /metrics (GC, WAL sync). */
+  http?: string;
   pid: number;
   /** The row cells after the system name: durability, protocol, op, consistency, concurrency. */
   durability: string;
@@ -67,6 +69,7 @@ export async function measureSideBySide(servers: readonly Server[], reference: s
         [s.pid],
         1,
         log,
+        s.http === undefined ? [] : [s.http],
       );
     }
   }

@@ -1,8 +1,8 @@
-#!/usr/bin/env -S node --max-semi-space-size=64
+#!/usr/bin/env -S node --max-semi-space-size=64 --initial-old-space-size=128
 'use strict';
-// Thin launcher: the CLI is TypeScript compiled to dist/ by `npm run build`. The V8 flag on the
-// first line is src/constants.ts's nodeRuntimeFlags (why: see there); `node bin/ringkv.js`
-// without it works too, with V8's default young generation.
+// Thin launcher: the CLI is TypeScript compiled to dist/ by `npm run build`. The V8 flags on the
+// first line are src/constants.ts's nodeRuntimeFlags (why: see there); `node bin/ringkv.js`
+// without them works too, with V8's default heap sizing.
 const path = require('node:path');
 const fs = require('node:fs');
 const entry = path.join(__dirname, '..', 'dist', 'src', 'cli', 'main.js');

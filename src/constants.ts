@@ -63,13 +63,24 @@ export const requestTimeoutMsDefault = 5_000;
  * 1 MiB), so V8's default semi-space of 16 MiB is scavenged very often under load: with 64 MiB,
  * single-node GET throughput over the WebSocket went from about 46k to 62k ops/s on this
  * project's 2-core machines, and the open-loop rate it could carry from about 27k to 38k
- * ops/s (the node's main thread spent a quarter of its time in GC before). Keep package.json's
- * start script and bin/ringkv.js's first line in step with this list. No GC-thread flag
- * (--single-threaded-gc, --no-parallel-scavenge): in four same-run comparisons on those machines
- * neither helped at 80% of the peak, where the latency bar is measured (BENCHMARKS.md "V8 GC
- * threads", bench/gc-threads.bench.ts).
+ * ops/s (the node's main thread spent a quarter of its time in GC before).
+ *
+ * The old generation's floor goes with it: V8 starts marking the whole heap as soon as the room
+ * left under the old generation's limit is smaller than the young generation (it keeps room to
+ * promote all of it), and a node's heap is small (~10 MB), so its limit sat less than 64 MiB
+ * above it and every thread (main, shards, storage background) ran a full mark-compact every
+ * ~0.3-1 s under load (0.6-3.7 a second). `--initial-old-space-size=128` makes 128 MiB the
+ * lowest limit, so marking waits until the old generation holds ~64 MiB: 0-0.3 full GCs a second,
+ * the open-loop p99 0.6-0.7x of the node without it at the same rates and the GET peak ~1.3x
+ * (BENCHMARKS.md "V8 old generation's floor"; 256 did no better). The price is memory: each
+ * thread's heap may hold up to ~64 MiB of garbage before it is marked.
+ *
+ * Keep package.json's start script and bin/ringkv.js's first line in step with this list. No
+ * GC-thread flag (--single-threaded-gc, --no-parallel-scavenge): in four same-run comparisons on
+ * those machines neither helped at 80% of the peak, where the latency bar is measured
+ * (BENCHMARKS.md "V8 GC threads", `npm run bench:gc-threads`; measured before the old-space floor).
  */
-export const nodeRuntimeFlags: readonly string[] = ['--max-semi-space-size=64'];
+export const nodeRuntimeFlags: readonly string[] = ['--max-semi-space-size=64', '--initial-old-space-size=128'];
 
 // Cluster.
 export const replicationFactorDefault = 3;

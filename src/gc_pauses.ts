@@ -3,8 +3,9 @@
 // thread (HTTP/WebSocket, coordination) starts its timing in startServer, each shard worker when
 // its module loads, and /metrics shows both (ringkv_gc_duration_seconds{thread,kind}). Under
 // write load on this project's 2-core machines both threads paused several times a second:
-// scavenges p50 ~3 ms, p90 ~8 ms, up to ~23 ms, and a mark-compact every ~0.3 s (ad hoc,
-// --trace-gc), which is where much of a request's tail goes.
+// scavenges p50 ~3 ms, p90 ~8 ms, up to ~23 ms (ad hoc, --trace-gc), which is where much of a
+// request's tail goes; and, until nodes ran with an old-space floor (constants.ts
+// nodeRuntimeFlags), a mark-compact every ~0.3-1 s as well.
 import { PerformanceObserver, constants, type PerformanceEntry } from 'node:perf_hooks';
 import { emptySnapshot, Histogram, type HistogramSnapshot } from './histogram';
 
