@@ -68,9 +68,10 @@ export const requestTimeoutMsDefault = 5_000;
  * The old generation's floor goes with it: V8 starts marking the whole heap as soon as the room
  * left under the old generation's limit is smaller than the young generation (it keeps room to
  * promote all of it), and a node's heap is small (~10 MB), so its limit sat less than 64 MiB
- * above it and every thread (main, shards, storage background) ran a full mark-compact every
- * ~0.3-1 s under load (0.6-3.7 a second). `--initial-old-space-size=128` makes 128 MiB the
- * lowest limit, so marking waits until the old generation holds ~64 MiB: 0-0.3 full GCs a second,
+ * above it and the threads (main, shards, storage background) ran full mark-compacts all the
+ * time under load: main and shard together 0.6-3.7 a second in the benchmark's open-loop rows,
+ * each about every 0.5 s at 24k PUT/s (--trace-gc). `--initial-old-space-size=128` makes 128 MiB
+ * the lowest limit, so marking waits until the old generation holds ~64 MiB: 0-0.3 a second,
  * the open-loop p99 0.6-0.7x of the node without it at the same rates and the GET peak ~1.3x
  * (BENCHMARKS.md "V8 old generation's floor"; 256 did no better). The price is memory: each
  * thread's heap may hold up to ~64 MiB of garbage before it is marked.

@@ -5,7 +5,7 @@
 // write load on this project's 2-core machines both threads paused several times a second:
 // scavenges p50 ~3 ms, p90 ~8 ms, up to ~23 ms (ad hoc, --trace-gc), which is where much of a
 // request's tail goes; and, until nodes ran with an old-space floor (constants.ts
-// nodeRuntimeFlags), a mark-compact every ~0.3-1 s as well.
+// nodeRuntimeFlags), a mark-compact about every 0.5 s as well.
 import { PerformanceObserver, constants, type PerformanceEntry } from 'node:perf_hooks';
 import { emptySnapshot, Histogram, type HistogramSnapshot } from './histogram';
 
