@@ -3,8 +3,9 @@
 // names the flags it varies; every node runs with the other nodeRuntimeFlags, one node with
 // none of the varied flags (the base), one node per varied flag.
 //   gc-threads: where V8's GC work runs: by default (parallel scavenges, concurrent and parallel
-//     marking on helper threads, as many as the machine has cores), with the scavenges on the
-//     heap's own thread (--no-parallel-scavenge), with every GC step there (--single-threaded-gc).
+//     marking on Node's pool of 4 helper threads), with the scavenges on the heap's own thread
+//     (--no-parallel-scavenge), with every GC step there (--single-threaded-gc), with one helper
+//     thread (Node's --v8-pool-size=1).
 //   old-space: the old generation's floor (--initial-old-space-size=N MiB). V8 starts marking the
 //     whole heap once the old generation's room under its limit is smaller than the young
 //     generation (it keeps room to promote all of it), so with a 64 MiB semi-space and a heap of
@@ -41,9 +42,9 @@ const sets: Record<string, FlagSet> = {
   'gc-threads': {
     title: 'V8 GC threads',
     base: "V8's default GC",
-    flags: ['--no-parallel-scavenge', '--single-threaded-gc'],
+    flags: ['--no-parallel-scavenge', '--single-threaded-gc', '--v8-pool-size=1'],
     nodes:
-      "one with V8's default GC (parallel scavenges, concurrent and parallel marking, on V8's helper threads), one with `--no-parallel-scavenge` (scavenges on the heap's own thread, marking as by default), one with `--single-threaded-gc` (every GC step on the heap's own thread)",
+      "one with V8's default GC (parallel scavenges, concurrent and parallel marking, on V8's helper threads, Node's default of 4), one with `--no-parallel-scavenge` (scavenges on the heap's own thread, marking as by default), one with `--single-threaded-gc` (every GC step on the heap's own thread), one with `--v8-pool-size=1` (V8's defaults on one helper thread)",
   },
   'old-space': {
     title: "V8 old generation's floor",
