@@ -2,8 +2,9 @@
 // Decoding is the node's defence against bad input: the whole frame is bounds-verified first
 // (a broken frame is RKV_ERR_MALFORMED_FRAME and nothing of it runs), then each operation is
 // checked on its own, so one bad operation fails alone while the rest of the batch proceeds.
-// Decoded byte fields are copies: the node's receive buffer is reused once the handler returns,
-// and each value must own its ArrayBuffer to be transferred to a shard worker.
+// Decoded byte fields are copies: the node's receive buffer is reused once the handler returns.
+// Values and contexts are views into one copy of the frame (frame_copy.ts says why); keys are
+// copied alone, since a key may be kept long after its request (hints, caches).
 import { type Builder, ByteBuffer } from 'flatbuffers';
 import { keyBytesMax, ttlSecondsMax, valueBytesMax, wsOpsPerFrameMax } from '../constants';
 import type { ConsistencyLevel } from '../coordinator/types';
@@ -11,6 +12,7 @@ import { assert, ErrorCode, RingkvError } from '../errors';
 import { consistencyFromWire, consistencyToWire, type OpName, opFromWire, opToWire } from './client_codes';
 import { clientFileIdentifier, requestFrameSpec, wireStringBytesMax, wireStringFits } from './client_schema';
 import { verifyFlatBuffer } from './flatbuffers_verifier';
+import { FrameCopy } from './frame_copy';
 import { Request } from './generated/client/ringkv/client/request';
 import { RequestFrame } from './generated/client/ringkv/client/request-frame';
 import { withSharedBuilder } from './shared_builder';
@@ -79,7 +81,7 @@ function invalid(message: string): RingkvError {
   return new RingkvError(ErrorCode.InvalidArgument, message);
 }
 
-function decodeOp(r: Request): DecodedOp {
+function decodeOp(r: Request, frame: FrameCopy): DecodedOp {
   const id = r.id();
   const op = opFromWire(r.op());
   if (op === undefined) return { ok: false, id, error: invalid(`unknown op code ${r.op()}`) };
@@ -109,14 +111,14 @@ function decodeOp(r: Request): DecodedOp {
   if (ttl !== 0 && op !== 'put') return { ok: false, id, error: invalid(`a ${op} carries no ttl`) };
 
   const request: ClientRequest = { id, op, key: keyView.slice() };
-  if (op === 'put') request.value = valueView === null ? new Uint8Array(0) : valueView.slice();
+  if (op === 'put') request.value = valueView === null ? new Uint8Array(0) : frame.keep(valueView);
   if (consistency !== undefined) request.consistency = consistency;
   if (ttl !== 0) request.ttlSeconds = ttl;
   if (op !== 'get') {
     const expected = r.expectedVersion();
     if (expected !== null) request.expectedVersion = expected;
     const context = r.contextArray();
-    if (context !== null) request.context = context.slice();
+    if (context !== null) request.context = frame.keep(context);
     const idem = r.idempotencyKey();
     if (idem !== null) request.idempotencyKey = idem;
   }
@@ -135,10 +137,11 @@ export function decodeRequestFrame(bytes: Uint8Array): DecodedOp[] {
   if (n === 0) throw new RingkvError(ErrorCode.MalformedFrame, 'a request frame carries no operations');
   const out: DecodedOp[] = new Array(n);
   const r = new Request();
+  const copy = new FrameCopy(bytes);
   for (let i = 0; i < n; i++) {
     const op = frame.ops(i, r);
     assert(op !== null, 'verified ops vector has every element');
-    out[i] = decodeOp(op);
+    out[i] = decodeOp(op, copy);
   }
   return out;
 }

@@ -8,6 +8,7 @@ import { assert, ErrorCode, RingkvError } from '../errors';
 import { type StatusName, statusFromWire, statusToWire, WireErrorCode } from './client_codes';
 import { clientFileIdentifier, responseFrameSpec, wireStringBytesMax, wireStringFits } from './client_schema';
 import { verifyFlatBuffer } from './flatbuffers_verifier';
+import { FrameCopy } from './frame_copy';
 import { ResponseFrame } from './generated/client/ringkv/client/response-frame';
 import { Result } from './generated/client/ringkv/client/result';
 import { Sibling as WireSibling } from './generated/client/ringkv/client/sibling';
@@ -133,10 +134,14 @@ export function encodeErrorFrame(error: WireErrorCode, message: string): Uint8Ar
   return withSharedBuilder(256, (b) => finishFrame(b, [], error, message).slice());
 }
 
-/** Decodes a response frame (client side). Throws RKV_ERR_MALFORMED_FRAME on broken bytes. */
+/**
+ * Decodes a response frame (client side). Throws RKV_ERR_MALFORMED_FRAME on broken bytes. Values
+ * and contexts are views into one copy of the frame (frame_copy.ts): `bytes` may be reused.
+ */
 export function decodeResponseFrame(bytes: Uint8Array): DecodedResponseFrame {
   verifyFlatBuffer(bytes, responseFrameSpec, clientFileIdentifier);
   const frame = ResponseFrame.getRootAsResponseFrame(new ByteBuffer(bytes));
+  const copy = new FrameCopy(bytes);
   const results: ClientResult[] = [];
   const r = new Result();
   const s = new WireSibling();
@@ -149,16 +154,17 @@ export function decodeResponseFrame(bytes: Uint8Array): DecodedResponseFrame {
     if (version !== null) out.version = version;
     if (status !== 'error' && status !== 'not_found') out.timestampMs = Number(r.timestampMs());
     const value = r.valueArray();
-    if (value !== null) out.value = value.slice();
+    if (value !== null) out.value = copy.keep(value);
     if (r.siblingsLength() > 0) {
       out.siblings = [];
       for (let k = 0; k < r.siblingsLength(); k++) {
         r.siblings(k, s);
-        out.siblings.push({ value: s.valueArray()?.slice() ?? new Uint8Array(0), version: s.version() ?? '', timestampMs: Number(s.timestampMs()) });
+        const sv = s.valueArray();
+        out.siblings.push({ value: sv === null ? new Uint8Array(0) : copy.keep(sv), version: s.version() ?? '', timestampMs: Number(s.timestampMs()) });
       }
     }
     const context = r.contextArray();
-    if (context !== null) out.context = context.slice();
+    if (context !== null) out.context = copy.keep(context);
     const tomb = r.tombstoneExpiryMs();
     if (tomb !== 0n) out.tombstoneExpiryMs = Number(tomb);
     if (r.error() !== WireErrorCode.None) out.error = r.error();

@@ -226,3 +226,34 @@ test('a frame over the op limit is refused whole as FrameTooLarge', () => {
   b.finish(RequestFrame.endRequestFrame(b), 'RKV1');
   assert.throws(() => decodeRequestFrame(b.asUint8Array()), (e) => isRingkvError(e, ErrorCode.FrameTooLarge));
 });
+
+test('a request frame is copied once: its values share that copy, keys are copied alone', () => {
+  const ops: ClientRequest[] = [1, 2, 3].map((i) => ({ id: i, op: 'put', key: bytes(`key-${i}`), value: new Uint8Array(1024).fill(i), consistency: 'QUORUM' }));
+  const frame = new Uint8Array(encodeRequestFrame(ops));
+  const decoded = decodeRequestFrame(frame).map((d) => (d.ok ? d.request : assert.fail('decodes')));
+  frame.fill(0);
+  const buffers = new Set(decoded.map((r) => r.value!.buffer));
+  assert.equal(buffers.size, 1, 'one copy holds every value');
+  assert.notEqual([...buffers][0], frame.buffer);
+  decoded.forEach((r, i) => {
+    assert.deepEqual(r.value, new Uint8Array(1024).fill(i + 1));
+    assert.deepEqual(Buffer.from(r.key).toString(), `key-${i + 1}`);
+    assert.ok(!buffers.has(r.key.buffer as ArrayBuffer), 'a key does not hold the frame copy');
+  });
+});
+
+test('a response frame is copied once: its values and siblings share that copy and survive the buffer', () => {
+  const [frame] = encodeResponseFrames(
+    [
+      { id: 1, status: 'ok', version: 'v1_1_a', timestampMs: 1, value: bytes('one'), context: bytes('ctx') },
+      { id: 2, status: 'ok', version: 'v2_1_a', timestampMs: 2, value: bytes('two'), context: bytes('ctx'), siblings: [{ value: bytes('two'), version: 'v2_1_a', timestampMs: 2 }, { value: bytes('owt'), version: 'v1_1_b', timestampMs: 1 }] },
+    ],
+    1 << 16,
+  );
+  const received = new Uint8Array(frame!);
+  const { results } = decodeResponseFrame(received);
+  received.fill(0);
+  const kept = [results[0]!.value!, results[1]!.value!, results[0]!.context!, ...results[1]!.siblings!.map((s) => s.value)];
+  assert.equal(new Set(kept.map((v) => v.buffer)).size, 1);
+  assert.deepEqual(kept.map((v) => Buffer.from(v).toString()), ['one', 'two', 'ctx', 'two', 'owt']);
+});
