@@ -3,7 +3,8 @@
 // (src/protocol/frame_copy.ts, what they do). A node decodes every WebSocket request frame
 // (decodeRequestFrame), a client every response frame (decodeResponseFrame). Rows, per 32-op
 // frame of 1 KiB values (the benchmarks' WS 32 ops/frame shape): the bare allocations (32
-// stand-alone 1 KiB Uint8Arrays; one 32 KiB copy and 32 views), and each decoder as shipped and
+// stand-alone 1 KiB Uint8Arrays; 32 copies from Node's Buffer pool, as peer messages' fields are
+// kept; one 32 KiB copy and 32 views), and each decoder as shipped and
 // followed by a copy of each value alone (the old decoders' cost, less their views). Rounds
 // interleave the rows; each row decodes framesPerRow frames after as many of warm-up.
 //   flock /tmp/ringkv-heavy.lock npm run bench:frame-decode -- [--write] [--rounds 3]   (--seconds and --warmup do not apply)
@@ -11,6 +12,7 @@
 // <!-- frame-decode-bench:end --> in BENCHMARKS.md.
 import { decodeRequestFrame, encodeRequestFrame, type ClientRequest } from '../src/protocol/client_request';
 import { decodeResponseFrame, encodeResponseFrames, type ClientResult } from '../src/protocol/client_response';
+import { copyField } from '../src/protocol/frame_copy';
 import { assert } from '../src/errors';
 import { emitSection, median, parseBenchArgs, runMain, sectionHead } from './comparison';
 import { BenchRun, benchValueBytes, markdownTable } from './harness';
@@ -55,6 +57,11 @@ async function main(): Promise<void> {
       ['allocation', `${opsPerFrame} stand-alone ${benchValueBytes} B Uint8Arrays (copies of a value)`, () => {
         let n = 0;
         for (let i = 0; i < opsPerFrame; i++) n += value.slice().length;
+        return n;
+      }],
+      ['allocation', `${opsPerFrame} copies from Node's Buffer pool (copyField: what a peer message's fields get)`, () => {
+        let n = 0;
+        for (let i = 0; i < opsPerFrame; i++) n += copyField(value).length;
         return n;
       }],
       ['allocation', `one ${(opsPerFrame * benchValueBytes) / 1024} KiB copy and ${opsPerFrame} views into it`, () => {

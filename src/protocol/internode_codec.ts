@@ -8,6 +8,7 @@ import { clusterNodesMax, internodeFrameBytesMax, merkleDepthMax, rangeScanPageE
 import { assert, ErrorCode, RingkvError } from '../errors';
 import type { MemberInfo, MemberStatus } from '../membership/types';
 import { type TableSpec, verifyFlatBuffer } from './flatbuffers_verifier';
+import { copyField } from './frame_copy';
 import { frame } from './internode_framing';
 import { withSharedBuilder } from './shared_builder';
 import { Entry } from './generated/internode/ringkv/internode/entry';
@@ -286,8 +287,14 @@ function malformed(message: string): RingkvError {
   return new RingkvError(ErrorCode.MalformedFrame, message);
 }
 
-function copy(x: Uint8Array | null): Uint8Array | undefined {
+/** A key: copied alone and small, since a hint may keep it long after its message. */
+function copyKey(x: Uint8Array | null): Uint8Array | undefined {
   return x === null ? undefined : Uint8Array.prototype.slice.call(x);
+}
+
+/** A record, value or context: from the shared Buffer pool, not an ArrayBuffer each (frame_copy.ts). */
+function copy(x: Uint8Array | null): Uint8Array | undefined {
+  return x === null ? undefined : copyField(x);
 }
 
 function num(x: bigint): number {
@@ -329,7 +336,7 @@ export function decodeInternode(frame: Uint8Array): InternodeMessage {
       if (m.httpPort === 0 || m.peerPort === 0 || m.vnodes === 0 || !Number.isFinite(m.load)) throw malformed(`gossip member ${nodeId} has a zero port or vnode count`);
     }
   }
-  const key = copy(msg.keyArray());
+  const key = copyKey(msg.keyArray());
   if (key !== undefined) out.key = key;
   const record = copy(msg.recordArray());
   if (record !== undefined) out.record = record;
@@ -386,7 +393,7 @@ export function decodeInternode(frame: Uint8Array): InternodeMessage {
   const leafEntries = num(msg.leafEntries());
   if (leafEntries) out.leafEntries = leafEntries;
   if (msg.hasAfter()) {
-    const key = copy(msg.afterKeyArray());
+    const key = copyKey(msg.afterKeyArray());
     if (key === undefined || key.byteLength === 0) throw malformed('a range-scan cursor lacks its key');
     out.after = { token: msg.afterToken(), key };
   }
@@ -395,7 +402,7 @@ export function decodeInternode(frame: Uint8Array): InternodeMessage {
     out.entries = [];
     for (let i = 0; i < entries; i++) {
       const e = msg.entries(i)!;
-      const key = copy(e.keyArray());
+      const key = copyKey(e.keyArray());
       const record = copy(e.recordArray());
       if (key === undefined || key.byteLength === 0 || record === undefined) throw malformed('a range-scan entry lacks its key or record');
       out.entries.push({ key, record, value: copy(e.valueArray()) ?? new Uint8Array(0), tombstone: e.tombstone() });

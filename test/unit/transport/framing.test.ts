@@ -129,3 +129,16 @@ test('messages share one builder: big, refused and small encodes in turn each co
   assert.equal(backs[0]!.timeoutMs, 10);
   assert.equal(backs[0]!.hintFor, undefined, 'nothing of the big message leaks into the next');
 });
+
+test('decoded byte fields are copies: they survive the frame being reused, and keys hold no pool slab', () => {
+  // Values and records come from Node's Buffer pool (frame_copy.ts copyField), keys are copied alone.
+  const bytes = new Uint8Array(encodeInternode({ id: 7, kind: 'replicaWrite', isReply: false, key: Buffer.from('user:2'), record: Buffer.alloc(40, 3), value: Buffer.alloc(1024, 9), context: Buffer.from([5, 6]) }));
+  const m = decodeInternode(bytes);
+  bytes.fill(0);
+  assert.deepEqual(m.value, new Uint8Array(1024).fill(9));
+  assert.deepEqual(m.record, new Uint8Array(40).fill(3));
+  assert.deepEqual(m.context, new Uint8Array([5, 6]));
+  assert.deepEqual(m.key, new Uint8Array(Buffer.from('user:2')));
+  assert.notEqual(m.value!.buffer, bytes.buffer);
+  assert.equal(m.key!.buffer.byteLength, m.key!.byteLength, 'a key owns exactly its bytes');
+});
