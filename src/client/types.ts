@@ -41,7 +41,10 @@ export type GetResult =
   | {
       found: true;
       key: Uint8Array;
-      /** The newest sibling's value. */
+      /**
+       * The newest sibling's value: a view into one copy of the response frame it came in, shared
+       * with the other results of that frame (copy it to keep it apart from them).
+       */
       value: Uint8Array;
       version: string;
       timestampMs: number;
