@@ -77,9 +77,10 @@ export const requestTimeoutMsDefault = 5_000;
  * thread's heap may hold up to ~64 MiB of garbage before it is marked.
  *
  * Keep package.json's start script and bin/ringkv.js's first line in step with this list. No
- * GC-thread flag (--single-threaded-gc, --no-parallel-scavenge): in four same-run comparisons on
- * those machines neither helped at 80% of the peak, where the latency bar is measured
- * (BENCHMARKS.md "V8 GC threads", `npm run bench:gc-threads`; measured before the old-space floor).
+ * GC-thread flag (--single-threaded-gc, --no-parallel-scavenge, nor Node's --v8-pool-size=1): in
+ * four same-run comparisons on those machines before the old-space floor and one after it, none
+ * helped at 80% of the peak, where the latency bar is measured (BENCHMARKS.md "V8 GC threads",
+ * `npm run bench:gc-threads`).
  */
 export const nodeRuntimeFlags: readonly string[] = ['--max-semi-space-size=64', '--initial-old-space-size=128'];
 

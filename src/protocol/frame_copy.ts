@@ -2,11 +2,11 @@
 // into the receive buffer, which its owner reuses. Copying each field alone makes an ArrayBuffer
 // per field, and a stand-alone ArrayBuffer of over 64 bytes (V8 keeps smaller typed arrays on
 // its heap) cost 2.5-4 us to make on this project's machines, against ~0.2 us for a view into
-// one copy of the frame (BENCHMARKS.md, "Frame decoding"): for a 32-op PUT frame of 1 KiB values
-// that was a third of the node's main-thread work per op. So a decoder copies the frame once, on
-// the first field it keeps, and hands out views into that copy. The price: a kept field keeps
-// the whole frame's copy alive, so a field kept for long (a key that a hint or a cache holds)
-// is copied alone instead.
+// one copy of the frame (BENCHMARKS.md, "Frame decoding"); copying each 1 KiB value of a PUT
+// frame alone made decoding the top self-time entry of the node's main thread under PUT load
+// (a CPU profile, ad hoc). So a decoder copies the frame once, on the first field it keeps, and
+// hands out views into that copy. The price: a kept field keeps the whole frame's copy alive, so
+// a field kept for long (a key that a hint or a cache holds) is copied alone instead.
 import { assert } from '../errors';
 
 export class FrameCopy {
