@@ -4,9 +4,10 @@
 // (decodeRequestFrame), a client every response frame (decodeResponseFrame). Rows, per 32-op
 // frame of 1 KiB values (the benchmarks' WS 32 ops/frame shape): the bare allocations (32
 // stand-alone 1 KiB Uint8Arrays; 32 copies from Node's Buffer pool, as peer messages' fields are
-// kept; one 32 KiB copy and 32 views), and each decoder as shipped and
-// followed by a copy of each value alone (the old decoders' cost, less their views). Rounds
-// interleave the rows; each row decodes framesPerRow frames after as many of warm-up.
+// kept; one 32 KiB copy and 32 views), and each decoder as shipped, then as shipped followed by
+// a copy of each value alone (the old decoders' cost, overstated by the one frame copy and the
+// views the old ones did not make: ~0.2 us per value). Rounds interleave the rows; each row
+// decodes framesPerRow frames after as many of warm-up.
 //   flock /tmp/ringkv-heavy.lock npm run bench:frame-decode -- [--write] [--rounds 3]   (--seconds and --warmup do not apply)
 // --write replaces the section between <!-- frame-decode-bench:start --> and
 // <!-- frame-decode-bench:end --> in BENCHMARKS.md.
