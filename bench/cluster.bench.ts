@@ -60,6 +60,8 @@ type Op = 'PUT' | 'GET';
 interface RingkvTarget {
   name: string;
   urls: string[];
+  /** The nodes' HTTP addresses (their /metrics). */
+  http: string[];
   pids: number[];
 }
 
@@ -80,13 +82,13 @@ async function startCluster(run: BenchRun): Promise<RingkvTarget> {
   for (let i = 0; i < 50 && (child.output().match(/ pid \d+/g) ?? []).length < nodesN; i++) await sleep(100);
   const pids = [...child.output().matchAll(/ pid (\d+)/g)].map((m) => Number(m[1]));
   if (pids.length !== nodesN) throw new RingkvError(ErrorCode.Internal, `ringkv cluster printed ${pids.length} node pids, not ${nodesN}:\n${child.output()}`);
-  const urls = Array.from({ length: nodesN }, (_, i) => `ws://127.0.0.1:${base + i}/api/v1/ws`);
-  return { name: clusterName, urls, pids };
+  const ports = Array.from({ length: nodesN }, (_, i) => base + i);
+  return { name: clusterName, urls: ports.map((p) => `ws://127.0.0.1:${p}/api/v1/ws`), http: ports.map((p) => `http://127.0.0.1:${p}`), pids };
 }
 
 async function startSingle(run: BenchRun): Promise<RingkvTarget> {
   const n = await startNodeProcess(run, 'single', ['--sync-mode', 'batch']);
-  return { name: singleName, urls: [n.ws], pids: [n.child.pid] };
+  return { name: singleName, urls: [n.ws], http: [n.http], pids: [n.child.pid] };
 }
 
 function wsOptions(t: RingkvTarget, op: Op, level: ConsistencyLevel, a: BenchArgs): WsLoadOptions {
@@ -146,9 +148,8 @@ async function main(): Promise<void> {
     }
     const openOptions = (o: OpenRow): WsLoadOptions => wsOptions(cluster, o.cells[0] as Op, 'QUORUM', a);
     // Every node's WAL syncs together: a QUORUM write waits for two of the three replicas' syncs.
-    const metricsUrls = cluster.urls.map((ws) => ws.replace(/^ws:/, 'http:').replace(/\/api\/v1\/ws$/, ''));
-    await openLoopRounds(open, openOptions, cluster.pids, a.rounds, log, metricsUrls);
-    await openLoopRounds(sweep, openOptions, cluster.pids, a.rounds, log, metricsUrls);
+    await openLoopRounds(open, openOptions, cluster.pids, a.rounds, log, cluster.http);
+    await openLoopRounds(sweep, openOptions, cluster.pids, a.rounds, log, cluster.http);
   } finally {
     await run.close();
   }

@@ -216,10 +216,15 @@ export function openLoopTable(header: string[], rows: OpenRow[]): string {
   );
 }
 
-/** The median of the runs that had any ("-" for none: no WAL syncs in GET rows, say). */
-function medianCell(perRun: readonly number[]): string {
+/** The median of the runs that had any (NaN for none: no WAL syncs in GET rows, say). */
+export function medianMeasured(perRun: readonly number[]): number {
   const ms = perRun.filter((v) => !Number.isNaN(v));
-  return ms.length === 0 ? '-' : fmtMs(median(ms));
+  return ms.length === 0 ? NaN : median(ms);
+}
+
+function medianCell(perRun: readonly number[]): string {
+  const ms = medianMeasured(perRun);
+  return Number.isNaN(ms) ? '-' : fmtMs(ms);
 }
 
 /** Shares of a closed-loop peak a load sweep offers besides openLoadShare, which is measured anyway. */

@@ -30,6 +30,7 @@ import {
   fmtShare,
   largestShareUnderBar,
   median,
+  medianMeasured,
   openLoadShare,
   openLoopTable,
   openP99Ms,
@@ -135,8 +136,8 @@ function syncCostVerdict(synced: OpenRow[], unsynced: OpenRow[]): string {
   // What one sync cost while those rows ran (the node's own histogram): a write waits for the sync
   // under way when it arrives and then for its own, so a sync p99 near the bar rules the bar out.
   const syncs = matched.map(({ u, s }) => {
-    const ms = s?.walSyncP99Ms.filter((v) => !Number.isNaN(v)) ?? [];
-    return `${fmtShare(u.share)} ${ms.length === 0 ? '?' : fmtMs(median(ms))} ms`;
+    const ms = s === undefined ? NaN : medianMeasured(s.walSyncP99Ms);
+    return `${fmtShare(u.share)} ${Number.isNaN(ms) ? '?' : fmtMs(ms)} ms`;
   });
   return (
     `- WS 32 ops/frame PUT median p99 with / without waiting for the fdatasync, same target rates: ${pairs.join(', ')}. ` +

@@ -334,22 +334,24 @@ export async function openLoopRounds(
       const m = await withServerCpu(pids, async () => {
         const before = metricsUrls.length > 0 ? await nodeHistograms(metricsUrls) : null;
         const startedMs = performance.now();
-        return { before, startedMs, load: await runWsLoad({ ...opts, framesPerSecond: o.rate / opts.batch }, 1) };
+        const load = await runWsLoad({ ...opts, framesPerSecond: o.rate / opts.batch }, 1);
+        return { before, spanSeconds: (performance.now() - startedMs) / 1000, load };
       });
-      const { before, startedMs, load } = m.value;
+      const { before, spanSeconds, load } = m.value;
       o.runs.push(load);
       o.serverCpu.push(m.cpu);
       let wal = '';
       if (before !== null) {
         const after = await nodeHistograms(metricsUrls);
         const p99Ms = (k: 'walSync' | 'gcMain' | 'gcShard'): number => quantileSeconds(snapshotDelta(after[k], before[k]), 0.99) * 1000;
-        o.walSyncP99Ms.push(p99Ms('walSync'));
-        o.gcMainP99Ms.push(p99Ms('gcMain'));
-        o.gcShardP99Ms.push(p99Ms('gcShard'));
-        const fullGcsPerSecond = (after.fullGcs - before.fullGcs) / ((performance.now() - startedMs) / 1000);
+        const [walSync, gcMain, gcShard] = [p99Ms('walSync'), p99Ms('gcMain'), p99Ms('gcShard')];
+        const fullGcsPerSecond = (after.fullGcs - before.fullGcs) / spanSeconds;
+        o.walSyncP99Ms.push(walSync);
+        o.gcMainP99Ms.push(gcMain);
+        o.gcShardP99Ms.push(gcShard);
         o.fullGcsPerSecond.push(fullGcsPerSecond);
         const f = (ms: number): string => (Number.isNaN(ms) ? '-' : fmtMs(ms));
-        wal = `, WAL sync p99 ${f(p99Ms('walSync'))} ms, GC pause p99 main ${f(p99Ms('gcMain'))} / shard ${f(p99Ms('gcShard'))} ms, full GCs ${fullGcsPerSecond.toFixed(1)}/s`;
+        wal = `, WAL sync p99 ${f(walSync)} ms, GC pause p99 main ${f(gcMain)} / shard ${f(gcShard)} ms, full GCs ${fullGcsPerSecond.toFixed(1)}/s`;
       }
       const r = load;
       log(`  open loop ${o.cells.join(' ')} at ${fmtInt(o.rate)} ops/s: p50 ${fmtMs(r.p50Ms)} ms, p99 ${fmtMs(r.p99Ms)} ms, p99.9 ${fmtMs(r.p999Ms)} ms, dropped ${r.droppedFrames}, errors ${r.errors}${wal}, client CPU ${r.clientCpu}, server CPU ${m.cpu}`);

@@ -22,7 +22,12 @@ const kindOf = new Map<number, GcKind>([
   [constants.NODE_PERFORMANCE_GC_WEAKCB, 'weakcb'],
 ]);
 
-const pauses: Record<GcKind, Histogram> = { minor: new Histogram(), major: new Histogram(), incremental: new Histogram(), weakcb: new Histogram() };
+/** One T per kind. */
+function perKind<T>(make: (kind: GcKind) => T): Record<GcKind, T> {
+  return { minor: make('minor'), major: make('major'), incremental: make('incremental'), weakcb: make('weakcb') };
+}
+
+const pauses = perKind(() => new Histogram());
 let observer: PerformanceObserver | null = null;
 
 /** Starts timing this thread's GC pauses (once per thread; later calls do nothing). */
@@ -43,10 +48,10 @@ function record(e: PerformanceEntry): void {
 
 /** No pauses of any kind (a sum to add threads' snapshots into). */
 export function emptyGcSnapshots(): GcSnapshots {
-  return { minor: emptySnapshot(), major: emptySnapshot(), incremental: emptySnapshot(), weakcb: emptySnapshot() };
+  return perKind(() => emptySnapshot());
 }
 
 /** This thread's pauses since startGcTiming. */
 export function gcSnapshots(): GcSnapshots {
-  return { minor: pauses.minor.snapshot(), major: pauses.major.snapshot(), incremental: pauses.incremental.snapshot(), weakcb: pauses.weakcb.snapshot() };
+  return perKind((kind) => pauses[kind].snapshot());
 }
