@@ -34,6 +34,7 @@ import { keyToken, Ring, tokenToString } from '../ring';
 import type { WireRecord, WriteDone } from '../shards/messages';
 import { isValidNodeId, type StoredSibling } from '../versioning';
 import { AntiEntropyRunner, remoteRangeReplica } from './anti_entropy';
+import { batchEach } from './batch_each';
 import { handOffRanges } from './decommission';
 import { type ClusterOptions, validateClusterOptions } from './cluster_options';
 import { type LocalReplica, recordFromWire, recordToWire, ReplicaClient } from './cluster_replica';
@@ -43,6 +44,8 @@ import { HintStore } from './hinted_handoff';
 import { checkEnoughAlive, QuorumTally, replicasNeeded } from './quorum';
 import { mergeAnswers, mergeRecords, recordOf, type ReplicaAnswer, siblingsOf, staleReplicas } from './read_repair';
 import type {
+  BatchOp,
+  BatchOutcome,
   ClusterNodeInfo,
   ClusterStatus,
   ConsistencyLevel,
@@ -323,6 +326,11 @@ export class ClusterCoordinator implements Coordinator {
   async delete(req: DeleteRequest): Promise<DeleteResult> {
     const a = await this.write(this.clientWrite('delete', req, new Uint8Array(0), undefined), false);
     return { key: req.key, version: a.version, timestampMs: a.timestampMs, tombstoneExpiryMs: a.timestampMs + tombstoneGraceMsDefault };
+  }
+
+  /** Each key has its own replicas and quorum: the operations run one by one, all at once. */
+  batch(ops: readonly BatchOp[]): Promise<BatchOutcome[]> {
+    return batchEach(this, ops);
   }
 
   async get(req: GetRequest): Promise<GetResult> {

@@ -6,11 +6,11 @@
 // details {needed: 1, answered: 0, timeout_ms}. close() refuses new requests, answers the queued
 // ones, closes every shard's engine (syncing its WAL) and stops the worker threads.
 import { requestTimeoutMsDefault, shardQueueOpsMax, tombstoneGraceMsDefault } from '../constants';
-import { ErrorCode, RingkvError } from '../errors';
+import { ErrorCode, RingkvError, assert } from '../errors';
 import { emptyGcSnapshots, gcKinds } from '../gc_pauses';
 import { addSnapshot, emptySnapshot } from '../histogram';
-import type { ShardLimits, ShardStorageOptions } from '../shards';
-import { ShardRouter } from '../shards';
+import type { OpResult, ShardLimits, ShardOp, ShardStorageOptions, WriteOp } from '../shards';
+import { ShardRouter, fromWireError } from '../shards';
 import type { SyncMode } from '../storage/types';
 import type { ConflictMode } from '../versioning';
 import { decodeSiblingSet } from '../versioning';
@@ -18,6 +18,8 @@ import { toGetResult } from './get_result';
 import { loadOrCreateNodeId } from './node_id';
 import { checkCommon, checkContext, checkIdempotencyKey, checkIfMatch, checkTtl, checkValue } from './request_checks';
 import type {
+  BatchOp,
+  BatchOutcome,
   ClusterStatus,
   Coordinator,
   CoordinatorStats,
@@ -81,6 +83,27 @@ export async function createLocalCoordinator(options: LocalCoordinatorOptions): 
   return new LocalCoordinatorImpl(router, nodeId, options.address ?? '127.0.0.1', options.requestTimeoutMs ?? requestTimeoutMsDefault, storage.tombstoneGraceMs ?? tombstoneGraceMsDefault, options.limits?.queueOpsMax ?? shardQueueOpsMax);
 }
 
+/** The error a failed outcome carries, thrown for put/get/delete. */
+function failed(o: BatchOutcome): never {
+  if (!o.ok) throw o.error;
+  throw new RingkvError(ErrorCode.Internal, `an outcome of the wrong kind: ${o.op}`);
+}
+
+/** A validated put or delete as the shard op that coordinates it here. */
+function writeOp(b: Extract<BatchOp, { op: 'put' | 'delete' }>): WriteOp {
+  const put = b.op === 'put' ? b.req : null;
+  return {
+    op: b.op,
+    key: b.req.key,
+    value: put === null ? new Uint8Array(0) : checkValue(put.value),
+    ttlSeconds: put === null ? 0 : checkTtl(put.ttlSeconds),
+    ifMatch: checkIfMatch(b.req.ifMatch),
+    context: checkContext(b.req.context)?.bytes ?? null,
+    idempotencyKey: checkIdempotencyKey(b.req.idempotencyKey),
+    returnRecord: false,
+  };
+}
+
 class LocalCoordinatorImpl implements LocalCoordinator {
   private closing: Promise<void> | null = null;
 
@@ -97,51 +120,77 @@ class LocalCoordinatorImpl implements LocalCoordinator {
     if (this.closing !== null) throw new RingkvError(ErrorCode.Closed, 'the node is shutting down');
   }
 
-  async put(req: PutRequest): Promise<PutResult> {
-    this.checkOpen();
-    const timeoutMs = checkCommon(req, this.defaultTimeoutMs);
-    const value = checkValue(req.value);
-    const done = await this.router.write(
-      {
-        op: 'put',
-        key: req.key,
-        value,
-        ttlSeconds: checkTtl(req.ttlSeconds),
-        ifMatch: checkIfMatch(req.ifMatch),
-        context: checkContext(req.context)?.bytes ?? null,
-        idempotencyKey: checkIdempotencyKey(req.idempotencyKey),
-        returnRecord: false,
-      },
-      timeoutMs,
-    );
-    return { key: req.key, version: done.version, timestampMs: done.timestampMs, acks: 1 };
+  put(req: PutRequest): Promise<PutResult> {
+    return this.batch([{ op: 'put', req }]).then(([o]) => (o!.ok && o!.op === 'put' ? o!.result : failed(o!)));
   }
 
-  async get(req: GetRequest): Promise<GetResult> {
-    this.checkOpen();
-    const timeoutMs = checkCommon(req, this.defaultTimeoutMs);
-    const record = await this.router.get(req.key, timeoutMs);
-    if (record === null) return { found: false, key: req.key };
-    return toGetResult(req.key, decodeSiblingSet(record, ErrorCode.Corruption), Date.now());
+  get(req: GetRequest): Promise<GetResult> {
+    return this.batch([{ op: 'get', req }]).then(([o]) => (o!.ok && o!.op === 'get' ? o!.result : failed(o!)));
   }
 
-  async delete(req: DeleteRequest): Promise<DeleteResult> {
-    this.checkOpen();
-    const timeoutMs = checkCommon(req, this.defaultTimeoutMs);
-    const done = await this.router.write(
-      {
-        op: 'delete',
-        key: req.key,
-        value: new Uint8Array(0),
-        ttlSeconds: 0,
-        ifMatch: checkIfMatch(req.ifMatch),
-        context: checkContext(req.context)?.bytes ?? null,
-        idempotencyKey: checkIdempotencyKey(req.idempotencyKey),
-        returnRecord: false,
-      },
-      timeoutMs,
-    );
-    return { key: req.key, version: done.version, timestampMs: done.timestampMs, tombstoneExpiryMs: done.timestampMs + this.tombstoneGraceMs };
+  delete(req: DeleteRequest): Promise<DeleteResult> {
+    return this.batch([{ op: 'delete', req }]).then(([o]) => (o!.ok && o!.op === 'delete' ? o!.result : failed(o!)));
+  }
+
+  /**
+   * Every operation is one shard op: the batch goes to the shards as one submission per deadline
+   * (one per frame, in practice), and resolves with one promise, without one per operation.
+   */
+  batch(ops: readonly BatchOp[]): Promise<BatchOutcome[]> {
+    return new Promise((resolve) => {
+      const outcomes = new Array<BatchOutcome>(ops.length);
+      let left = ops.length;
+      const finish = (i: number, o: BatchOutcome): void => {
+        outcomes[i] = o;
+        if (--left === 0) resolve(outcomes);
+      };
+      if (left === 0) {
+        resolve(outcomes);
+        return;
+      }
+      // Requests with the same timeout share a deadline; a frame's operations all have the default.
+      const byTimeout = new Map<number, { shardOps: ShardOp[]; at: number[] }>();
+      for (let i = 0; i < ops.length; i++) {
+        let shardOp: ShardOp;
+        let timeoutMs: number;
+        try {
+          this.checkOpen();
+          const b = ops[i]!;
+          timeoutMs = checkCommon(b.req, this.defaultTimeoutMs);
+          shardOp = b.op === 'get' ? { op: 'get', key: b.req.key } : writeOp(b);
+        } catch (error) {
+          finish(i, { ok: false, error });
+          continue;
+        }
+        let part = byTimeout.get(timeoutMs);
+        if (part === undefined) byTimeout.set(timeoutMs, (part = { shardOps: [], at: [] }));
+        part.shardOps.push(shardOp);
+        part.at.push(i);
+      }
+      for (const [timeoutMs, part] of byTimeout) {
+        this.router.submitMany(part.shardOps, timeoutMs, (j, result, error) => {
+          const i = part.at[j]!;
+          try {
+            finish(i, error !== null ? { ok: false, error } : this.outcome(ops[i]!, result!));
+          } catch (err) {
+            finish(i, { ok: false, error: err });
+          }
+        });
+      }
+    });
+  }
+
+  private outcome(b: BatchOp, r: OpResult): BatchOutcome {
+    if (!r.ok) throw fromWireError(r.error);
+    const key = b.req.key;
+    if (b.op === 'get') {
+      assert(r.op === 'get', 'a get is answered by a get');
+      const result: GetResult = r.record === null ? { found: false, key } : toGetResult(key, decodeSiblingSet(r.record, ErrorCode.Corruption), Date.now());
+      return { ok: true, op: 'get', result };
+    }
+    assert(r.op === 'put' || r.op === 'delete', 'a write is answered by a write');
+    if (b.op === 'put') return { ok: true, op: 'put', result: { key, version: r.version, timestampMs: r.timestampMs, acks: 1 } };
+    return { ok: true, op: 'delete', result: { key, version: r.version, timestampMs: r.timestampMs, tombstoneExpiryMs: r.timestampMs + this.tombstoneGraceMs } };
   }
 
   async clusterStatus(): Promise<ClusterStatus> {

@@ -78,6 +78,16 @@ export interface DeleteResult {
   tombstoneExpiryMs: number;
 }
 
+/** One operation of a batch (a WebSocket frame's operations, in frame order). */
+export type BatchOp = { op: 'put'; req: PutRequest } | { op: 'get'; req: GetRequest } | { op: 'delete'; req: DeleteRequest };
+
+/** What one operation of a batch came to: its result, or the error its own call would have thrown. */
+export type BatchOutcome =
+  | { ok: true; op: 'put'; result: PutResult }
+  | { ok: true; op: 'get'; result: GetResult }
+  | { ok: true; op: 'delete'; result: DeleteResult }
+  | { ok: false; error: unknown };
+
 export type NodeStatus = 'healthy' | 'suspect' | 'dead' | 'joining' | 'leaving' | 'left';
 
 export interface ClusterNodeInfo {
@@ -163,6 +173,12 @@ export interface Coordinator {
   put(req: PutRequest): Promise<PutResult>;
   get(req: GetRequest): Promise<GetResult>;
   delete(req: DeleteRequest): Promise<DeleteResult>;
+  /**
+   * Runs the operations concurrently, as put/get/delete would one by one, and resolves once all
+   * are done with one outcome each, in order; never rejects. One promise for the lot, so a
+   * coordinator can carry a whole frame without a promise chain per operation.
+   */
+  batch(ops: readonly BatchOp[]): Promise<BatchOutcome[]>;
   clusterStatus(): Promise<ClusterStatus>;
   /** Syncs every range this node replicates with a live replica (RKV_ERR_INVALID_ARGUMENT on a single node). */
   repair(): Promise<RepairSummary>;

@@ -1,10 +1,9 @@
 // Runs the operations of one decoded WebSocket request frame against the coordinator and turns
 // each outcome into a wire result. No socket here: ws_api.ts owns flow control and sending.
 import { performance } from 'node:perf_hooks';
-import type { Coordinator } from '../coordinator/types';
+import type { BatchOp, BatchOutcome, Coordinator } from '../coordinator/types';
 import { ErrorCode, isRingkvError } from '../errors';
-import type { DecodedOp } from '../protocol/client_request';
-import type { ClientRequest } from '../protocol/client_request';
+import type { ClientRequest, DecodedOp } from '../protocol/client_request';
 import type { ClientResult } from '../protocol/client_response';
 import { errorReply } from './error_map';
 import type { Metrics, Outcome } from './metrics';
@@ -16,44 +15,59 @@ export function errorResult(id: number, err: unknown): ClientResult {
   return r;
 }
 
-async function runOne(c: Coordinator, q: ClientRequest): Promise<ClientResult> {
+/** The coordinator's request for one decoded operation (QUORUM when it names no level). */
+function toBatchOp(q: ClientRequest): BatchOp {
   const consistency = q.consistency ?? 'QUORUM';
   switch (q.op) {
-    case 'put': {
-      const r = await c.put({
-        key: q.key,
-        value: q.value ?? new Uint8Array(0),
-        consistency,
-        ...(q.ttlSeconds !== undefined && { ttlSeconds: q.ttlSeconds }),
-        ...(q.expectedVersion !== undefined && { ifMatch: q.expectedVersion }),
-        ...(q.context !== undefined && { context: q.context }),
-        ...(q.idempotencyKey !== undefined && { idempotencyKey: q.idempotencyKey }),
-      });
-      return { id: q.id, status: 'ok', version: r.version, timestampMs: r.timestampMs };
-    }
+    case 'put':
+      return {
+        op: 'put',
+        req: {
+          key: q.key,
+          value: q.value ?? new Uint8Array(0),
+          consistency,
+          ...(q.ttlSeconds !== undefined && { ttlSeconds: q.ttlSeconds }),
+          ...(q.expectedVersion !== undefined && { ifMatch: q.expectedVersion }),
+          ...(q.context !== undefined && { context: q.context }),
+          ...(q.idempotencyKey !== undefined && { idempotencyKey: q.idempotencyKey }),
+        },
+      };
+    case 'get':
+      return { op: 'get', req: { key: q.key, consistency } };
+    case 'delete':
+      return {
+        op: 'delete',
+        req: {
+          key: q.key,
+          consistency,
+          ...(q.expectedVersion !== undefined && { ifMatch: q.expectedVersion }),
+          ...(q.context !== undefined && { context: q.context }),
+          ...(q.idempotencyKey !== undefined && { idempotencyKey: q.idempotencyKey }),
+        },
+      };
+  }
+}
+
+function toResult(id: number, o: BatchOutcome & { ok: true }): ClientResult {
+  switch (o.op) {
+    case 'put':
+      return { id, status: 'ok', version: o.result.version, timestampMs: o.result.timestampMs };
     case 'get': {
-      const r = await c.get({ key: q.key, consistency });
-      if (!r.found) return { id: q.id, status: 'not_found' };
-      const out: ClientResult = { id: q.id, status: 'ok', version: r.version, timestampMs: r.timestampMs, value: r.value, context: r.context };
+      const r = o.result;
+      if (!r.found) return { id, status: 'not_found' };
+      const out: ClientResult = { id, status: 'ok', version: r.version, timestampMs: r.timestampMs, value: r.value, context: r.context };
       if (r.siblings.length > 1) out.siblings = r.siblings;
       return out;
     }
-    case 'delete': {
-      const r = await c.delete({
-        key: q.key,
-        consistency,
-        ...(q.expectedVersion !== undefined && { ifMatch: q.expectedVersion }),
-        ...(q.context !== undefined && { context: q.context }),
-        ...(q.idempotencyKey !== undefined && { idempotencyKey: q.idempotencyKey }),
-      });
-      return { id: q.id, status: 'ok', version: r.version, timestampMs: r.timestampMs, tombstoneExpiryMs: r.tombstoneExpiryMs };
-    }
+    case 'delete':
+      return { id, status: 'ok', version: o.result.version, timestampMs: o.result.timestampMs, tombstoneExpiryMs: o.result.tombstoneExpiryMs };
   }
 }
 
 /**
- * Runs every operation of a frame concurrently (the coordinator batches them per shard) and
- * resolves with one result per operation, in frame order. Never rejects.
+ * Runs every operation of a frame as one coordinator batch and resolves with one result per
+ * operation, in frame order. Never rejects. Each operation's latency in the metrics is the
+ * frame's: its answer leaves in the frame's response, once every operation is done.
  */
 export async function runFrame(
   c: Coordinator,
@@ -62,29 +76,39 @@ export async function runFrame(
   log: (line: string) => void,
 ): Promise<ClientResult[]> {
   const started = performance.now();
-  return Promise.all(
-    ops.map(async (d): Promise<ClientResult> => {
-      if (!d.ok) {
-        metrics.observe('ws', 'invalid', 'invalid', 'error', 0);
-        return errorResult(d.id, d.error);
-      }
-      let result: ClientResult;
-      let outcome: Outcome;
-      try {
-        result = await runOne(c, d.request);
-        outcome = result.status === 'ok' ? 'ok' : 'not_found';
-      } catch (err) {
-        if (isRingkvError(err, ErrorCode.NotFound)) {
-          result = { id: d.request.id, status: 'not_found' };
-          outcome = 'not_found';
-        } else {
-          if (!isRingkvError(err)) log(`ws ${d.request.op}: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-          result = errorResult(d.request.id, err);
-          outcome = 'error';
-        }
-      }
-      metrics.observe('ws', d.request.op, d.request.consistency ?? 'QUORUM', outcome, (performance.now() - started) / 1000);
-      return result;
-    }),
-  );
+  const results = new Array<ClientResult>(ops.length);
+  const batch: BatchOp[] = [];
+  const at: number[] = [];
+  for (let i = 0; i < ops.length; i++) {
+    const d = ops[i]!;
+    if (!d.ok) {
+      metrics.observe('ws', 'invalid', 'invalid', 'error', 0);
+      results[i] = errorResult(d.id, d.error);
+      continue;
+    }
+    batch.push(toBatchOp(d.request));
+    at.push(i);
+  }
+  const outcomes = batch.length === 0 ? [] : await c.batch(batch);
+  const seconds = (performance.now() - started) / 1000;
+  for (let j = 0; j < outcomes.length; j++) {
+    const o = outcomes[j]!;
+    const q = (ops[at[j]!] as DecodedOp & { ok: true }).request;
+    let result: ClientResult;
+    let outcome: Outcome;
+    if (o.ok) {
+      result = toResult(q.id, o);
+      outcome = result.status === 'ok' ? 'ok' : 'not_found';
+    } else if (isRingkvError(o.error, ErrorCode.NotFound)) {
+      result = { id: q.id, status: 'not_found' };
+      outcome = 'not_found';
+    } else {
+      if (!isRingkvError(o.error)) log(`ws ${q.op}: unexpected error: ${o.error instanceof Error ? (o.error.stack ?? o.error.message) : String(o.error)}`);
+      result = errorResult(q.id, o.error);
+      outcome = 'error';
+    }
+    metrics.observe('ws', q.op, q.consistency ?? 'QUORUM', outcome, seconds);
+    results[at[j]!] = result;
+  }
+  return results;
 }

@@ -3,8 +3,9 @@
 // how a coordinator uses it.
 export { defaultShardCount, ShardRouter } from './router';
 export type { ShardRouterOptions } from './router';
-export type { ShardLimits, ShardClientCounters, ShardClientHooks } from './shard_client';
+export { fromWireError } from './shard_client';
+export type { AnswerCallback, ShardLimits, ShardClientCounters, ShardClientHooks } from './shard_client';
 export type { ScannedEntry } from './batch_codec';
-export type { WireRecord, WriteOp, WriteDone, ShardStats, ShardStorageOptions } from './messages';
+export type { OpResult, ShardOp, WireRecord, WriteOp, WriteDone, ShardStats, ShardStorageOptions } from './messages';
 export { keyToken, shardOfKey, shardOfToken, shardTokenRange } from './shard_map';
 export { shardDir, layoutFileName } from './shard_layout';

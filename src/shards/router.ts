@@ -34,7 +34,7 @@ import type { ConflictMode } from '../versioning';
 import { assertNodeId } from '../versioning';
 import type { ScannedEntry } from './batch_codec';
 import type { ApplyDone, ControlTask, GetDone, MerkleLeaves, OpResult, ShardOp, ShardStats, ShardStorageOptions, ShardWorkerData, WireRecord, WriteDone, WriteOp } from './messages';
-import type { ShardClientHooks, ShardLimits } from './shard_client';
+import type { AnswerCallback, ShardClientHooks, ShardLimits } from './shard_client';
 import { ShardClient, defaultShardLimits, fromWireError } from './shard_client';
 import { ensureLayout, shardDir } from './shard_layout';
 import { keyToken, shardOfToken, shardTokenRange } from './shard_map';
@@ -149,6 +149,33 @@ export class ShardRouter {
     if (this.closed) return Promise.reject(new RingkvError(ErrorCode.Closed, 'the node is shutting down'));
     assert(Number.isFinite(timeoutMs) && timeoutMs > 0, 'timeoutMs must be positive');
     return this.shards[this.shardOfKey(op.key)]!.submit(op, timeoutMs, onApplied);
+  }
+
+  /**
+   * Ops that share a deadline, each to its key's shard; `onAnswer` hears each one's answer once
+   * it is durable, by its index in `ops` (see ShardClient.submitMany). Writes here are answered
+   * only when durable: a coordinator that wants early answers submits them one by one.
+   */
+  submitMany(ops: readonly ShardOp[], timeoutMs: number, onAnswer: AnswerCallback): void {
+    if (this.closed) {
+      const e = new RingkvError(ErrorCode.Closed, 'the node is shutting down');
+      for (let i = 0; i < ops.length; i++) onAnswer(i, null, e);
+      return;
+    }
+    assert(Number.isFinite(timeoutMs) && timeoutMs > 0, 'timeoutMs must be positive');
+    if (this.shardCount === 1) {
+      this.shards[0]!.submitMany(ops, timeoutMs, onAnswer);
+      return;
+    }
+    const perShard = new Map<number, { ops: ShardOp[]; at: number[] }>();
+    for (let i = 0; i < ops.length; i++) {
+      const shard = this.shardOfKey(ops[i]!.key);
+      let part = perShard.get(shard);
+      if (part === undefined) perShard.set(shard, (part = { ops: [], at: [] }));
+      part.ops.push(ops[i]!);
+      part.at.push(i);
+    }
+    for (const [shard, part] of perShard) this.shards[shard]!.submitMany(part.ops, timeoutMs, (j, r, e) => onAnswer(part.at[j]!, r, e));
   }
 
   async get(key: Uint8Array, timeoutMs: number = requestTimeoutMsDefault): Promise<WireRecord | null> {

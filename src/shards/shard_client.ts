@@ -32,6 +32,8 @@
 // Back-pressure: more than shardQueueOpsMax queued requests is RKV_ERR_BUSY for the newcomer.
 // Timeouts: a request that has not left by its deadline is dropped from the queue; one in flight
 // is answered RKV_ERR_TIMEOUT (it may still be applied, as with any timeout).
+// Requests submitted together (submitMany: a WebSocket frame's operations for this shard) share
+// one deadline timer and one answer callback: a frame costs no promise or timer per operation.
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type Piscina from 'piscina';
 import { shardBatchBytesMax, shardBatchOpsMax, shardBatchesInFlightMax, shardQueueOpsMax } from '../constants';
@@ -61,12 +63,24 @@ export const defaultShardLimits: ShardLimits = {
   batchesInFlightMax: shardBatchesInFlightMax,
 };
 
+/**
+ * Requests submitted together (submitMany; submit is a group of one): they share a deadline, so
+ * one timer serves them all, and one callback hears each answer by its index.
+ */
+interface Group {
+  onAnswer: AnswerCallback;
+  timeoutMs: number;
+  timer: NodeJS.Timeout | null;
+  members: Pending[];
+  unsettled: number;
+}
+
 interface Pending {
   op: ShardOp;
   bytes: number;
-  resolve: (r: OpResult) => void;
-  reject: (e: RingkvError) => void;
-  timer: NodeJS.Timeout | null;
+  group: Group;
+  /** Its index in the array it was submitted in. */
+  index: number;
   /** 'queued' until sent; 'sent'; 'settled' once answered or timed out. */
   state: 'queued' | 'sent' | 'settled';
   /** Told the write's result once applied, before it is durable (see the header). */
@@ -74,6 +88,12 @@ interface Pending {
   /** Its answer, kept while it waits for its batch's durability notice. */
   result: OpResult | null;
 }
+
+/**
+ * Hears one request's answer, exactly once: its result (which may be an op-level failure), or
+ * the error that kept it from one (busy, timeout, closing, a lost worker).
+ */
+export type AnswerCallback = (index: number, result: OpResult | null, error: RingkvError | null) => void;
 
 export interface ShardClientCounters {
   /** Batches posted to the worker. */
@@ -173,7 +193,6 @@ export class ShardClient {
       this.open().catch((err: unknown) => {
         this.broken = new RingkvError(ErrorCode.Internal, `shard ${this.index} could not be reopened: ${String(err)}`, { cause: err });
         for (const p of this.queue) if (p.state === 'queued') this.settle(p, null, this.broken);
-        this.queued = 0;
         this.notifyIdle();
       });
     });
@@ -185,36 +204,66 @@ export class ShardClient {
    * durable. A write with `onApplied` is told its result as soon as it is applied (see the header).
    */
   submit(op: ShardOp, timeoutMs: number, onApplied: ((r: WriteDone) => void) | null = null): Promise<OpResult> {
-    if (this.closing) return Promise.reject(new RingkvError(ErrorCode.Closed, `shard ${this.index} is closing`));
-    if (this.broken !== null) return Promise.reject(this.broken);
-    if (this.queued + this.awaitingOps >= this.limits.queueOpsMax) {
-      this.counters.busyRejections++;
-      return Promise.reject(
-        new RingkvError(ErrorCode.Busy, `shard ${this.index} queue is full (${this.limits.queueOpsMax} ops)`, {
-          details: { shard: this.index, queued: this.queued, max: this.limits.queueOpsMax },
-        }),
-      );
-    }
+    assert(onApplied === null || op.op === 'put' || op.op === 'delete', 'only a coordinated write is answered early');
     return new Promise<OpResult>((resolve, reject) => {
-      assert(onApplied === null || op.op === 'put' || op.op === 'delete', 'only a coordinated write is answered early');
-      const p: Pending = { op, bytes: opBytes(op), resolve, reject, timer: null, state: 'queued', onApplied, result: null };
-      p.timer = setTimeout(() => this.expire(p, timeoutMs), timeoutMs);
-      this.queue.push(p);
-      this.queued++;
-      this.schedulePump();
+      this.enqueue([op], timeoutMs, (_i, r, e) => (e === null ? resolve(r!) : reject(e)), onApplied);
     });
   }
 
-  private expire(p: Pending, timeoutMs: number): void {
-    if (p.state === 'settled') return;
-    if (p.state === 'queued') this.queued--;
-    p.state = 'settled';
-    this.counters.timeouts++;
-    p.reject(
-      new RingkvError(ErrorCode.Timeout, `shard ${this.index} did not answer within ${timeoutMs} ms`, {
-        details: { needed: 1, answered: 0, timeout_ms: timeoutMs, shard: this.index },
-      }),
-    );
+  /**
+   * Queues ops that share a deadline; `onAnswer` hears each one's answer once it is durable, by
+   * its index in `ops`. Refusals (busy, closing) are told before this returns.
+   */
+  submitMany(ops: readonly ShardOp[], timeoutMs: number, onAnswer: AnswerCallback): void {
+    this.enqueue(ops, timeoutMs, onAnswer, null);
+  }
+
+  private enqueue(ops: readonly ShardOp[], timeoutMs: number, onAnswer: AnswerCallback, onApplied: ((r: WriteDone) => void) | null): void {
+    const refused = this.closing
+      ? new RingkvError(ErrorCode.Closed, `shard ${this.index} is closing`)
+      : this.broken;
+    if (refused !== null) {
+      for (let i = 0; i < ops.length; i++) onAnswer(i, null, refused);
+      return;
+    }
+    const group: Group = { onAnswer, timeoutMs, timer: null, members: [], unsettled: 0 };
+    for (let i = 0; i < ops.length; i++) {
+      if (this.queued + this.awaitingOps >= this.limits.queueOpsMax) {
+        this.counters.busyRejections++;
+        onAnswer(
+          i,
+          null,
+          new RingkvError(ErrorCode.Busy, `shard ${this.index} queue is full (${this.limits.queueOpsMax} ops)`, {
+            details: { shard: this.index, queued: this.queued, max: this.limits.queueOpsMax },
+          }),
+        );
+        continue;
+      }
+      const op = ops[i]!;
+      const p: Pending = { op, bytes: opBytes(op), group, index: i, state: 'queued', onApplied, result: null };
+      group.members.push(p);
+      this.queue.push(p);
+      this.queued++;
+    }
+    group.unsettled = group.members.length;
+    if (group.unsettled === 0) return;
+    group.timer = setTimeout(() => this.expire(group), timeoutMs);
+    this.schedulePump();
+  }
+
+  private expire(group: Group): void {
+    group.timer = null;
+    for (const p of group.members) {
+      if (p.state === 'settled') continue;
+      this.counters.timeouts++;
+      this.settle(
+        p,
+        null,
+        new RingkvError(ErrorCode.Timeout, `shard ${this.index} did not answer within ${group.timeoutMs} ms`, {
+          details: { needed: 1, answered: 0, timeout_ms: group.timeoutMs, shard: this.index },
+        }),
+      );
+    }
     this.notifyIdle();
   }
 
@@ -345,10 +394,15 @@ export class ShardClient {
 
   private settle(p: Pending, result: OpResult | null, error: RingkvError | null): void {
     if (p.state === 'settled') return;
+    // A queued request leaves the queue count at once; its entry is skipped when a batch is taken.
+    if (p.state === 'queued') this.queued--;
     p.state = 'settled';
-    if (p.timer !== null) clearTimeout(p.timer);
-    if (error !== null) p.reject(error);
-    else p.resolve(result!);
+    const g = p.group;
+    if (--g.unsettled === 0 && g.timer !== null) {
+      clearTimeout(g.timer);
+      g.timer = null;
+    }
+    g.onAnswer(p.index, result, error);
   }
 
   private notifyIdle(): void {

@@ -1,7 +1,9 @@
 // The single-node coordinator end to end over real shard workers and the real engine in a temp
 // dir: put/get/delete, TTL, If-Match 409 with current_version, an idempotent retry applied once,
 // siblings from stale contexts resolved by a write with the read context, LWW mode, input
-// checks with their codes, and a restart that reads everything back under the same node id.
+// checks with their codes, a restart that reads everything back under the same node id, and
+// batches (a WebSocket frame's operations) answered per operation without a promise chain each.
+import { createHook } from 'node:async_hooks';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -9,7 +11,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { keyBytesMax, tombstoneGraceMsDefault, valueBytesMax } from '../../../src/constants';
 import { createLocalCoordinator } from '../../../src/coordinator';
-import type { GetResult } from '../../../src/coordinator';
+import { batchEach } from '../../../src/coordinator/batch_each';
+import type { BatchOp, BatchOutcome, GetResult } from '../../../src/coordinator';
 import { ErrorCode, isRingkvError } from '../../../src/errors';
 
 const dirs: string[] = [];
@@ -160,4 +163,55 @@ test('bad requests fail with the code the HTTP layer maps, and the node keeps se
   } finally {
     await c.close();
   }
+});
+
+test('a batch answers each operation in order, refusals on their own, with a few promises for the lot', async () => {
+  const c = await createLocalCoordinator({ dataDir: tempDir(), shardCount: 3, syncMode: 'none' });
+  try {
+    const n = 32;
+    const puts: BatchOp[] = Array.from({ length: n }, (_, i) => ({ op: 'put', req: { key: b(`frame-${i}`), value: b(`value-${i}`), consistency: 'QUORUM' } }));
+    // Promises made while a batch is submitted and answered: per frame and shard, not per
+    // operation. The same puts one by one (batchEach over put) show that the hook counts them.
+    const promisesMade = async (run: () => Promise<BatchOutcome[]>): Promise<{ promises: number; outcomes: BatchOutcome[] }> => {
+      let promises = 0;
+      const hook = createHook({ init: (_id, type) => void (type === 'PROMISE' && promises++) }).enable();
+      try {
+        const outcomes = await run();
+        return { promises, outcomes };
+      } finally {
+        hook.disable();
+      }
+    };
+    const oneByOne = await promisesMade(() => batchEach(c, puts));
+    assert.ok(oneByOne.promises >= 2 * n, `${oneByOne.promises} promises for ${n} puts one by one`);
+    const together = await promisesMade(() => c.batch(puts));
+    assert.ok(together.promises < n / 4, `${together.promises} promises for a batch of ${n}`);
+    const written = together.outcomes;
+    written.forEach((o, i) => assert.ok(o.ok && o.op === 'put' && /^v2_/.test(o.result.version) && s(o.result.key) === `frame-${i}`, `put ${i}`));
+
+    const mixed: BatchOp[] = [
+      { op: 'get', req: { key: b('frame-7'), consistency: 'ONE' } },
+      { op: 'put', req: { key: b('k'), value: new Uint8Array(valueBytesMax + 1), consistency: 'ONE' } },
+      { op: 'delete', req: { key: b('frame-3'), consistency: 'ALL', ifMatch: 'v9_1_nobody' } },
+      { op: 'get', req: { key: b('absent'), consistency: 'QUORUM' } },
+      { op: 'get', req: { key: b('frame-8'), consistency: 'TWO' as 'ONE' } },
+      { op: 'delete', req: { key: b('frame-1'), consistency: 'ONE' } },
+      { op: 'get', req: { key: b('frame-2'), consistency: 'ONE', timeoutMs: 1234 } },
+    ];
+    const [get7, tooBig, conflict, absent, badLevel, deleted, get2] = await c.batch(mixed);
+    assert.ok(get7!.ok && get7!.op === 'get' && get7!.result.found && s(get7!.result.value) === 'value-7');
+    assert.ok(!tooBig!.ok && isRingkvError(tooBig!.error, ErrorCode.ValueTooLarge));
+    assert.ok(!conflict!.ok && isRingkvError(conflict!.error, ErrorCode.Conflict) && conflict!.error.details.current_version === (written[3] as { result: { version: string } }).result.version);
+    assert.ok(absent!.ok && absent!.op === 'get' && !absent!.result.found);
+    assert.ok(!badLevel!.ok && isRingkvError(badLevel!.error, ErrorCode.InvalidArgument));
+    assert.ok(deleted!.ok && deleted!.op === 'delete' && deleted!.result.tombstoneExpiryMs === deleted!.result.timestampMs + tombstoneGraceMsDefault);
+    assert.ok(get2!.ok && get2!.op === 'get' && get2!.result.found && s(get2!.result.value) === 'value-2', 'a request with its own timeout joins its own group');
+    assert.equal((await c.get({ key: b('frame-1'), consistency: 'ONE' })).found, false, 'the delete in the batch applied');
+    assert.deepEqual(await c.batch([]), []);
+  } finally {
+    await c.close();
+  }
+  const batch = c.batch([{ op: 'get', req: { key: b('frame-1'), consistency: 'ONE' } }]);
+  const [closed] = await batch;
+  assert.ok(!closed!.ok && isRingkvError(closed!.error, ErrorCode.Closed), 'a closed coordinator refuses each operation, and the batch still resolves');
 });

@@ -1,7 +1,10 @@
 // A test double of the Coordinator contract for in-process front-end tests: a Map with versions,
 // conditional writes and a gate that holds operations until released (to fill in-flight limits
 // deterministically). Not storage: the real coordinator is exercised by test/process/*.
+import { batchEach } from '../../../src/coordinator/batch_each';
 import type {
+  BatchOp,
+  BatchOutcome,
   ClusterStatus,
   Coordinator,
   CoordinatorStats,
@@ -67,6 +70,10 @@ export class MemoryCoordinator implements Coordinator {
     const version = `v${++this.counter}_${Math.floor(ts / 1000)}_${this.nodeId}`;
     this.cells.set(k, { value: req.value, version, timestampMs: ts, deleted: false });
     return { key: req.key, version, timestampMs: ts, acks: 1 };
+  }
+
+  batch(ops: readonly BatchOp[]): Promise<BatchOutcome[]> {
+    return batchEach(this, ops);
   }
 
   async get(req: GetRequest): Promise<GetResult> {

@@ -1,15 +1,16 @@
 // The shard router over real worker threads and the real storage engine: concurrent requests
 // share Piscina tasks, batch buffers are moved (detached) not copied, a full queue answers BUSY,
 // a slow shard answers TIMEOUT, storage errors keep their code across the thread, the shard count
-// is pinned in the data dir, and replicated records apply idempotently and scan back by token.
+// is pinned in the data dir, replicated records apply idempotently and scan back by token, and
+// submitMany answers each op of a group once, by index, under one shared deadline.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ErrorCode, isRingkvError } from '../../../src/errors';
+import { ErrorCode, RingkvError, isRingkvError } from '../../../src/errors';
 import { ShardRouter } from '../../../src/shards';
-import type { WriteOp } from '../../../src/shards';
+import type { OpResult, ShardOp, WriteOp } from '../../../src/shards';
 import { tokenMax } from '../../../src/shards/shard_map';
 import { decodeSiblingSet } from '../../../src/versioning';
 
@@ -87,6 +88,68 @@ test('a storage error reaches the caller with its code and details across the th
   const router = await ShardRouter.open({ dataDir: tempDir(), nodeId: 'A', shardCount: 1, storageModule: helper('failing_storage') });
   try {
     await assert.rejects(router.write(put('k', 'v')), (e) => isRingkvError(e, ErrorCode.Io) && e.details.errno === 'ENOSPC' && /disk full/.test(e.message));
+  } finally {
+    await router.close();
+  }
+});
+
+/** Runs router.submitMany and collects each index's answer, failing on a second answer for one index. */
+function submitMany(router: ShardRouter, ops: ShardOp[], timeoutMs: number): { refusedAtOnce: number; answers: Promise<(OpResult | RingkvError)[]> } {
+  const answers = new Array<OpResult | RingkvError>(ops.length);
+  let left = ops.length;
+  let resolve!: (a: (OpResult | RingkvError)[]) => void;
+  const all = new Promise<(OpResult | RingkvError)[]>((r) => (resolve = r));
+  router.submitMany(ops, timeoutMs, (i, result, error) => {
+    assert.equal(answers[i], undefined, `index ${i} answered twice`);
+    answers[i] = error ?? result!;
+    if (--left === 0) resolve(answers);
+  });
+  return { refusedAtOnce: ops.length - left, answers: all };
+}
+
+test('submitMany: ops spread over three shards, each answered once by its index; a full queue refuses the rest at once', async () => {
+  const router = await ShardRouter.open({ dataDir: tempDir(), nodeId: 'A', shardCount: 3, storage: { syncMode: 'none' } });
+  try {
+    const n = 60;
+    const puts = submitMany(router, Array.from({ length: n }, (_, i) => put(`many-${i}`, `value-${i}`)), 5000);
+    assert.equal(puts.refusedAtOnce, 0);
+    const written = await puts.answers;
+    written.forEach((r, i) => assert.ok(!(r instanceof RingkvError) && r.ok && r.op === 'put', `put ${i}: ${String(r)}`));
+    const perShard = router.clients.map((c) => c.counters.opsSent);
+    assert.ok(perShard.every((sent) => sent > 0), `every shard got some of the ops: ${perShard.join(',')}`);
+    // Reads in reverse order: each answer must be the value of its own index's key.
+    const gets = submitMany(router, Array.from({ length: n }, (_, i) => ({ op: 'get', key: b(`many-${n - 1 - i}`) })), 5000);
+    (await gets.answers).forEach((r, i) => {
+      assert.ok(!(r instanceof RingkvError) && r.ok && r.op === 'get' && r.record !== null, `get ${i}`);
+      assert.equal(Buffer.from(decodeSiblingSet(r.record)[0]!.value).toString(), `value-${n - 1 - i}`);
+    });
+  } finally {
+    await router.close();
+  }
+  const small = await ShardRouter.open({ dataDir: tempDir(), nodeId: 'A', shardCount: 1, storage: { syncMode: 'none' }, limits: { queueOpsMax: 4, batchOpsMax: 2, batchesInFlightMax: 2 } });
+  try {
+    const many = submitMany(small, Array.from({ length: 10 }, (_, i) => put(`q${i}`, 'v')), 5000);
+    assert.equal(many.refusedAtOnce, 6, 'the six past the queue bound are refused before submitMany returns');
+    const answers = await many.answers;
+    answers.slice(0, 4).forEach((r, i) => assert.ok(!(r instanceof RingkvError) && r.ok, `accepted ${i}`));
+    answers.slice(4).forEach((r) => assert.ok(isRingkvError(r, ErrorCode.Busy)));
+    assert.equal(small.clients[0]!.counters.busyRejections, 6);
+  } finally {
+    await small.close();
+  }
+});
+
+test('submitMany: ops that share a deadline all time out at it, each with its own timeout error', async () => {
+  const router = await ShardRouter.open({ dataDir: tempDir(), nodeId: 'A', shardCount: 1, storage: { syncMode: 'none' }, storageModule: helper('slow_storage') });
+  try {
+    const first = router.write(put('slow', 'v'), 2000);
+    const behind = submitMany(router, [put('a', 'v'), { op: 'get', key: b('b') }, put('c', 'v')], 50);
+    const answers = await behind.answers;
+    assert.equal(answers.length, 3);
+    for (const e of answers) assert.ok(isRingkvError(e, ErrorCode.Timeout) && e.details.timeout_ms === 50 && e.details.needed === 1, String(e));
+    assert.notEqual(answers[0], answers[2], 'one error per op: callers may annotate their own');
+    assert.equal(router.clients[0]!.counters.timeouts, 3);
+    assert.equal((await first).version.startsWith('v1_'), true);
   } finally {
     await router.close();
   }

@@ -1,0 +1,28 @@
+// Coordinator.batch for a coordinator whose operations run one by one (the cluster coordinator:
+// each key has its own replicas and quorum): every operation through put/get/delete, all at once.
+import type { BatchOp, BatchOutcome, Coordinator } from './types';
+
+function runOne(c: Pick<Coordinator, 'put' | 'get' | 'delete'>, b: BatchOp): Promise<BatchOutcome> {
+  switch (b.op) {
+    case 'put':
+      return c.put(b.req).then((result) => ({ ok: true, op: 'put', result }));
+    case 'get':
+      return c.get(b.req).then((result) => ({ ok: true, op: 'get', result }));
+    case 'delete':
+      return c.delete(b.req).then((result) => ({ ok: true, op: 'delete', result }));
+  }
+}
+
+/** Runs each operation of a batch through put/get/delete; never rejects. */
+export function batchEach(c: Pick<Coordinator, 'put' | 'get' | 'delete'>, ops: readonly BatchOp[]): Promise<BatchOutcome[]> {
+  return Promise.all(
+    ops.map((b) => {
+      try {
+        return runOne(c, b).catch((error: unknown): BatchOutcome => ({ ok: false, error }));
+      } catch (error) {
+        // A method that throws before it returns its promise.
+        return Promise.resolve<BatchOutcome>({ ok: false, error });
+      }
+    }),
+  );
+}
