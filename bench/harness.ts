@@ -210,18 +210,27 @@ export interface NodeProcess {
   shards: string;
 }
 
+/** How a bench launches a node, beyond `ringkv start`'s own arguments. */
+export interface NodeLaunch {
+  /** Arguments to node itself (e.g. --cpu-prof), after runtimeFlags. */
+  nodeArgs?: string[];
+  /** The V8 flags a node is launched with (default nodeRuntimeFlags), unless a bench compares them. */
+  runtimeFlags?: readonly string[];
+  /** The ringkv entry point (default this tree's bin/ringkv.js; another build's, to compare builds). */
+  bin?: string;
+}
+
 /**
  * `ringkv start` on a free port with `args` (e.g. --sync-mode), owned by `run`, data in
- * run.dir/<name>; `nodeArgs` go to node itself (e.g. --cpu-prof), after `runtimeFlags` (the V8
- * flags a node is launched with, unless a bench compares them). Resolves once it listens.
+ * run.dir/<name>. Resolves once it listens.
  */
-export async function startNodeProcess(run: BenchRun, name: string, args: string[], nodeArgs: string[] = [], runtimeFlags: readonly string[] = nodeRuntimeFlags): Promise<NodeProcess> {
+export async function startNodeProcess(run: BenchRun, name: string, args: string[], launch: NodeLaunch = {}): Promise<NodeProcess> {
   const port = await freePort();
   const child = run.own(
     await startChild({
       name,
       command: process.execPath,
-      args: [...runtimeFlags, ...nodeArgs, ringkvBin, 'start', '--port', String(port), '--data-dir', path.join(run.dir, name), ...args],
+      args: [...(launch.runtimeFlags ?? nodeRuntimeFlags), ...(launch.nodeArgs ?? []), launch.bin ?? ringkvBin, 'start', '--port', String(port), '--data-dir', path.join(run.dir, name), ...args],
       ready: /listening on/,
       readyTimeoutMs: 30_000,
     }),

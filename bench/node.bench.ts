@@ -78,7 +78,7 @@ interface Node extends NodeProcess {
 
 /** Starts a node owned by `run` and writes every key once. */
 async function startNode(mode: SyncMode, run: BenchRun, nodeArgs: string[] = []): Promise<Node> {
-  const node = { ...(await startNodeProcess(run, `ringkv-${mode}`, ['--sync-mode', mode], nodeArgs)), mode };
+  const node = { ...(await startNodeProcess(run, `ringkv-${mode}`, ['--sync-mode', mode], { nodeArgs })), mode };
   await preload(node.ws, benchKeySpace, benchValueBytes, 'QUORUM');
   return node;
 }

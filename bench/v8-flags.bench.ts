@@ -87,7 +87,7 @@ async function main(): Promise<void> {
   let measured: Awaited<ReturnType<typeof measureSideBySide>>;
   try {
     for (const [label, flags] of configs) {
-      const node = await startNodeProcess(run, label === set.base ? 'base' : label.replace(/^--/, ''), ['--sync-mode', 'batch'], [], flags);
+      const node = await startNodeProcess(run, label === set.base ? 'base' : label.replace(/^--/, ''), ['--sync-mode', 'batch'], { runtimeFlags: flags });
       await preload(node.ws, benchKeySpace, benchValueBytes, 'QUORUM');
       servers.push({ name: label, ws: node.ws, http: node.http, pid: node.child.pid, durability: 'WAL, fdatasync before ack' });
     }

@@ -1,0 +1,114 @@
+// A code change, side by side: one node built from this work tree against one built from a base
+// git revision, under the same load in one run, so a change's effect on latency is measured
+// against its own reference rather than against figures from another hour of this noisy machine.
+// The base is `git archive REV` unpacked in the run's temp dir, sharing this tree's node_modules
+// and built by its own scripts/build.js; each node runs with its own revision's nodeRuntimeFlags.
+// Both: `ringkv start --sync-mode batch`, default shards, 10,000 keys of 1 KiB written first.
+// Per round, each node's closed-loop WS 32 ops/frame PUT and GET peak; then, open loop, WS 32
+// ops/frame PUT and GET at 20%, 40%, 60% and 80% of the base's median peak, the same target rates
+// on both, rounds interleaved. The load generator is this tree's.
+//   flock /tmp/ringkv-heavy.lock npm run bench:revision -- --base REV --label NAME [--write] [--rounds 3] [--seconds 3] [--warmup 3] [--damon-off]
+// --write replaces the section between <!-- revision-NAME:start --> and <!-- revision-NAME:end -->
+// (with --damon-off: revision-NAME-damon-off) in BENCHMARKS.md: one section per change measured.
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ErrorCode, RingkvError } from '../src/errors';
+import { damonOffNote, emitSection, openLoopTable, p99BarMs, parseBenchArgs, rowsTable, runMain, sectionHead, sectionTail } from './comparison';
+import { BenchRun, benchKeySpace, benchValueBytes, fmtInt, repoRoot, startNodeProcess, stopDamonFor } from './harness';
+import { compareP99, measureSideBySide, sideBySideShape, ws32Command, type Server } from './side_by_side';
+import { preload } from './ws.bench';
+
+const git = (...args: string[]): string => execFileSync('git', args, { cwd: repoRoot, encoding: 'utf8' }).trim();
+
+/** `--base REV` and `--label NAME` out of the arguments; the rest are parseBenchArgs'. */
+function takeOptions(argv: string[]): { base: string; label: string; rest: string[] } {
+  const value = (name: string): string | undefined => {
+    const at = argv.indexOf(name);
+    return at >= 0 ? argv[at + 1] : undefined;
+  };
+  const base = value('--base');
+  const label = value('--label');
+  if (base === undefined || base.startsWith('--')) throw new RingkvError(ErrorCode.InvalidArgument, '--base REV (a git revision) is required');
+  if (label === undefined || !/^[a-z0-9-]{1,40}$/.test(label)) throw new RingkvError(ErrorCode.InvalidArgument, '--label NAME (1-40 of a-z, 0-9, -) is required: it names the section');
+  const taken = new Set<number>();
+  for (const name of ['--base', '--label']) {
+    const at = argv.indexOf(name);
+    taken.add(at).add(at + 1);
+  }
+  return { base, label, rest: argv.filter((_, i) => !taken.has(i)) };
+}
+
+/** Unpacks `commit` into dir and builds it there (its own build script, this tree's node_modules). */
+function buildRevision(commit: string, dir: string, log: (s: string) => void): void {
+  fs.mkdirSync(dir, { recursive: true });
+  const archive = spawnSync('git', ['archive', '--format=tar', commit], { cwd: repoRoot, maxBuffer: 1 << 30 });
+  if (archive.status !== 0) throw new RingkvError(ErrorCode.InvalidArgument, `git archive ${commit} failed: ${archive.stderr.toString()}`);
+  execFileSync('tar', ['-x', '-C', dir], { input: archive.stdout });
+  fs.symlinkSync(path.join(repoRoot, 'node_modules'), path.join(dir, 'node_modules'));
+  log(`building ${commit.slice(0, 10)} in ${dir}`);
+  execFileSync(process.execPath, [path.join(dir, 'scripts', 'build.js')], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+/** The V8 flags that revision's nodes run with (its constants.ts), read from its build. */
+function runtimeFlagsOf(dir: string): readonly string[] {
+  const constants = require(path.join(dir, 'dist', 'src', 'constants.js')) as { nodeRuntimeFlags?: readonly string[] };
+  return constants.nodeRuntimeFlags ?? [];
+}
+
+async function main(): Promise<void> {
+  const { base, label, rest: argv } = takeOptions(process.argv.slice(2));
+  const a = parseBenchArgs(argv, false);
+  const log = (s: string): void => void process.stderr.write(`${s}\n`);
+  const baseCommit = git('rev-parse', '--verify', `${base}^{commit}`);
+  const head = git('rev-parse', '--short=7', 'HEAD');
+  const dirty = git('status', '--porcelain', '--untracked-files=no') !== '';
+  const baseName = `base ${baseCommit.slice(0, 7)}`;
+  const headName = `this tree ${head}${dirty ? '+' : ''}`;
+  const run = new BenchRun(`ringkv-revision-bench-`);
+  if (a.damonOff) stopDamonFor(run);
+  const baseDir = path.join(run.dir, 'base-build');
+  const servers: Server[] = [];
+  let measured: Awaited<ReturnType<typeof measureSideBySide>>;
+  try {
+    buildRevision(baseCommit, baseDir, log);
+    const builds = [
+      { name: baseName, dataDir: 'base', bin: path.join(baseDir, 'bin', 'ringkv.js'), runtimeFlags: runtimeFlagsOf(baseDir) },
+      { name: headName, dataDir: 'head', bin: undefined, runtimeFlags: undefined },
+    ];
+    for (const b of builds) {
+      const node = await startNodeProcess(run, b.dataDir, ['--sync-mode', 'batch'], {
+        ...(b.bin !== undefined && { bin: b.bin }),
+        ...(b.runtimeFlags !== undefined && { runtimeFlags: b.runtimeFlags }),
+      });
+      await preload(node.ws, benchKeySpace, benchValueBytes, 'QUORUM');
+      servers.push({ name: b.name, ws: node.ws, http: node.http, pid: node.child.pid, durability: 'WAL, fdatasync before ack' });
+    }
+    measured = await measureSideBySide(servers, baseName, a, log);
+  } finally {
+    await run.close();
+  }
+  const { rows, open } = measured;
+  const subject = git('log', '-1', '--format=%s', baseCommit);
+  const section = [
+    ...sectionHead(`Code change side by side: ${label}${a.damonOff ? ', DAMON stopped' : ''} (bench/revision.bench.ts)`, 'bench:revision', 'dist/bench/revision.bench.js', [`--base ${base}`, `--label ${label}`, ...argv], run),
+    '',
+    ...(a.damonOff ? [damonOffNote, ''] : []),
+    `Two \`ringkv start --sync-mode batch\` nodes with the default shard count, each with its own revision's V8 flags: ${baseName} ("${subject}") and ${headName} (HEAD${dirty ? ' with uncommitted changes' : ''}). ` +
+      `${fmtInt(benchKeySpace)} keys of ${benchValueBytes} B written first; WS 32 ops/frame over ${sideBySideShape.connections} sockets, consistency QUORUM (= the one replica). ${a.rounds} rounds, interleaved; each row starts once its node is quiet, then ${a.warmupSeconds} s of warm-up and ${a.seconds} s measured.`,
+    '',
+    rowsTable(rows.all(), [], 'ringkv CPU (main + other threads)'),
+    '',
+    `Open loop at shares of the base's median closed-loop peak, the same target rates on both nodes; latency from each frame's scheduled send time (no coordinated omission); GC pauses and full GCs (V8 mark-compacts, all threads) from the node's /metrics over the row:`,
+    '',
+    openLoopTable(['build', 'op', 'ops/frame'], open),
+    '',
+    `Median p99 at the same target rates (bar: ${p99BarMs} ms; a ratio to the base under 1 is better):`,
+    ...compareP99(open, servers.map((s) => s.name)),
+    `- Closed-loop peaks (medians): ${servers.map((s) => `${s.name} PUT ${fmtInt(rows.medianOps(`${s.name}-PUT`))} / GET ${fmtInt(rows.medianOps(`${s.name}-GET`))} ops/s`).join('; ')}.`,
+    ...sectionTail(rows.all(), [ws32Command(a)]),
+  ].join('\n');
+  emitSection(section, a.damonOff ? `revision-${label}-damon-off` : `revision-${label}`, a.write);
+}
+
+if (require.main === module) runMain('revision bench', main);
