@@ -78,6 +78,7 @@ export async function runFrame(
   const started = performance.now();
   const results = new Array<ClientResult>(ops.length);
   const batch: BatchOp[] = [];
+  const requests: ClientRequest[] = [];
   const at: number[] = [];
   for (let i = 0; i < ops.length; i++) {
     const d = ops[i]!;
@@ -87,13 +88,14 @@ export async function runFrame(
       continue;
     }
     batch.push(toBatchOp(d.request));
+    requests.push(d.request);
     at.push(i);
   }
   const outcomes = batch.length === 0 ? [] : await c.batch(batch);
   const seconds = (performance.now() - started) / 1000;
   for (let j = 0; j < outcomes.length; j++) {
     const o = outcomes[j]!;
-    const q = (ops[at[j]!] as DecodedOp & { ok: true }).request;
+    const q = requests[j]!;
     let result: ClientResult;
     let outcome: Outcome;
     if (o.ok) {
