@@ -52,7 +52,7 @@ export async function packMemtable(mem: Memtable, spare: readonly ArrayBuffer[] 
   let counted = 0;
   for (let n = mem.first(); n !== 0; n = mem.nextOf(n)) {
     keyBytes += mem.keyOf(n).length;
-    valueBytes += mem.payloadOf(n).length;
+    valueBytes += mem.payloadLengthOf(n);
     if (sliceOver(++counted)) await nextSlice();
   }
   assert(keyBytes < packedBytesMax && valueBytes < packedBytesMax, () => `memtable of ${valueBytes} bytes too large to pack`);

@@ -8,8 +8,15 @@
 // 32-bit halves in tokens[2i], tokens[2i + 1]. A search compares tokens as numbers and touches
 // two small typed-array rows per step instead of chasing node object → pointer array → node (the
 // object layout cost ~3 cache misses a step and was the hottest code of every benchmark phase);
-// key bytes are compared only when two tokens are equal. The sort keys and payloads themselves
-// stay in plain arrays indexed by node.
+// key bytes are compared only when two tokens are equal. The sort keys stay in a plain array
+// indexed by node.
+//
+// Payloads are kept as numbers, not objects: the index of the ArrayBuffer they live in (the WAL
+// record buffers, in `buffers`), their offset and their length, in typed-array rows; get() and
+// payloadOf() make a view on demand. A view object stored per write lived in the old generation's
+// array while the new generation made it: every scavenge had to copy (and promote) one view per
+// key written since the last one, ~80 bytes each, almost all that a shard's scavenges kept alive
+// under PUT load (--trace-gc-nvp, ad hoc). Views made for a read die young.
 //
 // Exact lookups (get, and the overwrite check of put) go through a hash index beside the list:
 // open addressing with linear probing over node indices (0 = empty slot), at most half full. The
@@ -32,7 +39,11 @@ import { tokenHighOf, tokenLowOf } from './sort-key';
 
 /** Tallest node; 4^12 = 16.7M entries is far above what a memtable of memtableBytesMax holds. */
 export const memtableHeightMax = 12;
-/** Per-node overhead estimate: the two Buffer objects, their array slots, the typed-array rows. */
+/**
+ * Per-node overhead estimate: the sort key's Buffer object and array slot, the typed-array rows. It
+ * was set when each node also held a payload view object; kept, so memtables still switch at the
+ * size they did (it now errs high by about that object).
+ */
 export const memtableNodeOverheadBytes = 96 + memtableHeightMax * 4 + 8 + 2 * 4 * 2;
 const capacityInitial = 256;
 const slotsInitial = 512;
@@ -41,7 +52,16 @@ export class Memtable {
   private next = new Int32Array(capacityInitial * memtableHeightMax);
   private tokens = new Uint32Array(capacityInitial * 2);
   private readonly sks: Buffer[] = [Buffer.alloc(0)];
-  private readonly payloads: Buffer[] = [Buffer.alloc(0)];
+  /** Per node: its payload's buffer (an index into `buffers`), byte offset and length. */
+  private payloadBuffer = new Int32Array(capacityInitial);
+  private payloadOffset = new Uint32Array(capacityInitial);
+  private payloadLength = new Uint32Array(capacityInitial);
+  /** The buffers payloads live in, each once; `bufferIndex` finds one's index. */
+  private readonly buffers: ArrayBuffer[] = [];
+  private readonly bufferIndex = new Map<ArrayBuffer, number>();
+  /** The last buffer registered (a batch's payloads share one), to skip the map lookup. */
+  private lastBuffer: ArrayBuffer | null = null;
+  private lastBufferIndex = -1;
   private capacity = capacityInitial;
   private height = 1;
   private rng = 0x2545f491;
@@ -133,17 +153,46 @@ export class Memtable {
     next.set(this.next);
     const tokens = new Uint32Array(capacity * 2);
     tokens.set(this.tokens);
+    const payloadBuffer = new Int32Array(capacity);
+    payloadBuffer.set(this.payloadBuffer);
+    const payloadOffset = new Uint32Array(capacity);
+    payloadOffset.set(this.payloadOffset);
+    const payloadLength = new Uint32Array(capacity);
+    payloadLength.set(this.payloadLength);
     this.next = next;
     this.tokens = tokens;
+    this.payloadBuffer = payloadBuffer;
+    this.payloadOffset = payloadOffset;
+    this.payloadLength = payloadLength;
     this.capacity = capacity;
+  }
+
+  private bufferOf(payload: Buffer): number {
+    const ab = payload.buffer as ArrayBuffer;
+    if (ab === this.lastBuffer) return this.lastBufferIndex;
+    let i = this.bufferIndex.get(ab);
+    if (i === undefined) {
+      i = this.buffers.length;
+      this.buffers.push(ab);
+      this.bufferIndex.set(ab, i);
+    }
+    this.lastBuffer = ab;
+    this.lastBufferIndex = i;
+    return i;
+  }
+
+  private setPayload(node: number, payload: Buffer): void {
+    this.payloadBuffer[node] = this.bufferOf(payload);
+    this.payloadOffset[node] = payload.byteOffset;
+    this.payloadLength[node] = payload.length;
   }
 
   /** REQUIRES: sk is a sort key (8-byte token ‖ key of 1.. bytes). */
   put(sk: Buffer, payload: Buffer): void {
     const found = this.lookup(sk);
     if (found !== 0) {
-      this.bytes += payload.length - this.payloads[found]!.length;
-      this.payloads[found] = payload;
+      this.bytes += payload.length - this.payloadLength[found]!;
+      this.setPayload(found, payload);
       return;
     }
     const ge = this.findGreaterOrEqual(sk, true);
@@ -167,16 +216,17 @@ export class Memtable {
     this.tokens[2 * node] = t0;
     this.tokens[2 * node + 1] = t1;
     this.sks.push(sk);
-    this.payloads.push(payload);
+    this.setPayload(node, payload);
     this.count = node;
     this.bytes += sk.length + payload.length + memtableNodeOverheadBytes;
     if (2 * this.count > this.slots.length) this.rehash(this.slots.length * 2);
     else this.index(node);
   }
 
+  /** The payload of sk (a new view each call), null when absent. */
   get(sk: Buffer): Buffer | null {
     const n = this.lookup(sk);
-    return n === 0 ? null : this.payloads[n]!;
+    return n === 0 ? null : this.payloadOf(n);
   }
 
   private slotOf(t0: number, t1: number): number {
@@ -235,8 +285,13 @@ export class Memtable {
     return this.sks[n]!;
   }
 
+  /** Node n's payload, as a new view into the buffer it lives in. */
   payloadOf(n: number): Buffer {
-    return this.payloads[n]!;
+    return Buffer.from(this.buffers[this.payloadBuffer[n]!]!, this.payloadOffset[n]!, this.payloadLength[n]!);
+  }
+
+  payloadLengthOf(n: number): number {
+    return this.payloadLength[n]!;
   }
 
   /** Checks order, count and that every level is a sub-list of the one below (tests). */
