@@ -1,5 +1,5 @@
 // Memory for one memtable's WAL records (LevelDB's util/arena): records are carved one after
-// another out of large chunks, and the memtable's payloads stay views into them. When the
+// another out of large chunks, and the memtable keeps its payloads as places in them. When the
 // memtable is on disk and no scan still reads it, its chunks go back to an engine-wide pool and
 // the next memtables reuse them.
 //

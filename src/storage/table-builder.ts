@@ -89,8 +89,11 @@ export class TableBuilder {
   private offset = 0;
   /** Bytes of the file already written out to the disk (syncFileRange); the rest may be dirty pages. */
   private writtenBack = 0;
-  /** Output waiting to be written: whole blocks and trailers, written when the chunk is full. */
-  private readonly out = Buffer.allocUnsafeSlow(writeChunkBytes);
+  /**
+   * Output waiting to be written: whole blocks and trailers, written when the chunk is full. No
+   * larger than the write-back step, so each step really is written back when it is reached.
+   */
+  private readonly out: Buffer;
   private outBytes = 0;
   private readonly data = new BlockAccumulator();
   private readonly index = new BlockAccumulator();
@@ -116,6 +119,8 @@ export class TableBuilder {
     /** Write-back step; 0 = none (the final fsync writes everything). Only the bench sets it. */
     private readonly writebackBytes: number = tableWritebackBytes,
   ) {
+    assert(Number.isInteger(writebackBytes) && writebackBytes >= 0, 'writebackBytes must be a non-negative integer');
+    this.out = Buffer.allocUnsafeSlow(writebackBytes > 0 ? Math.min(writeChunkBytes, writebackBytes) : writeChunkBytes);
     this.fd = fs.openSync(path, 'w');
   }
 
@@ -182,7 +187,9 @@ export class TableBuilder {
     let done = 0;
     while (done < chunk.length) done += fs.writeSync(this.fd, chunk, done, chunk.length - done, null);
     this.offset += chunk.length;
-    if (this.writebackBytes > 0 && this.offset - this.writtenBack >= this.writebackBytes) {
+    // Chunks end a little short of the buffer (whole blocks): write back once the next one would
+    // pass the step, not a chunk later.
+    if (this.writebackBytes > 0 && this.offset - this.writtenBack + this.out.length > this.writebackBytes) {
       // A platform without the call keeps its dirty pages for the final fsync, as before.
       if (syncFileRange(this.fd, this.writtenBack, this.offset - this.writtenBack)) this.writtenBack = this.offset;
     }
