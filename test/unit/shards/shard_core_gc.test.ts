@@ -3,12 +3,12 @@
 // leave next to nothing alive at each scavenge. It once kept a long-lived map of unsettled key
 // states, added to and deleted from by every batch, and then ~13% of everything allocated between
 // two scavenges was still alive at the second (8 MB per scavenge, 20-30 ms pauses on the shard
-// thread), though no batch outlived its own await. Run in a child with --trace-gc-nvp, which
-// prints each scavenge's new_space_survived.
+// thread), though no batch outlived its own await. Run in a child with --trace-gc-nvp
+// (test/helpers/scavenges.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
+import { medianScavengeSurvivedBytes } from '../../helpers/scavenges';
 
 const shardCore = path.resolve(__dirname, '..', '..', '..', 'src', 'shards', 'shard_core.js');
 
@@ -24,14 +24,7 @@ const puts = () => Array.from({ length: 32 }, () => ({ op: 'put', key: keys[(c =
 `;
 
 test('PUT batches leave almost nothing alive at a scavenge (no per-key state outlives its batch)', () => {
-  const r = spawnSync(process.execPath, ['--max-semi-space-size=64', '--trace-gc-nvp', '-e', script], { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
-  assert.equal(r.status, 0, r.stderr);
-  const survived = r.stdout
-    .split('\n')
-    .filter((l) => l.includes('gc=s '))
-    .map((l) => Number(/ new_space_survived=(\d+)/.exec(l)?.[1]));
   // 6000 batches allocate a few hundred MB: dozens of scavenges.
-  assert.ok(survived.length >= 10 && survived.every((n) => Number.isFinite(n)), `parsed ${survived.length} scavenges`);
-  const perScavenge = [...survived].sort((a, b) => a - b)[Math.floor(survived.length / 2)]!;
+  const perScavenge = medianScavengeSurvivedBytes(script);
   assert.ok(perScavenge < 512 * 1024, `median ${perScavenge} bytes alive per scavenge`);
 });

@@ -4,11 +4,11 @@
 // scavenge copied (and promoted) one object per key written since the last: a median of ~576 KB
 // per scavenge in this test, against ~60 KB without; under ShardCore PUT batches (ad hoc) the
 // scavenges took mostly 1-5 ms with it and under 1 ms without.
-// Run in a child with --trace-gc-nvp, which prints each scavenge's new_space_survived.
+// Run in a child with --trace-gc-nvp (test/helpers/scavenges.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
+import { medianScavengeSurvivedBytes } from '../../helpers/scavenges';
 
 const storage = path.resolve(__dirname, '..', '..', '..', 'src', 'storage', 'index.js');
 
@@ -37,13 +37,6 @@ const { openStorage } = require(${JSON.stringify(storage)});
 `;
 
 test('overwriting keys leaves almost nothing alive at a scavenge (the memtable keeps no object per write)', () => {
-  const r = spawnSync(process.execPath, ['--max-semi-space-size=64', '--trace-gc-nvp', '-e', script], { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
-  assert.equal(r.status, 0, r.stderr);
-  const survived = r.stdout
-    .split('\n')
-    .filter((l) => l.includes('gc=s '))
-    .map((l) => Number(/ new_space_survived=(\d+)/.exec(l)?.[1]));
-  assert.ok(survived.length >= 10 && survived.every((n) => Number.isFinite(n)), `parsed ${survived.length} scavenges`);
-  const perScavenge = [...survived].sort((a, b) => a - b)[Math.floor(survived.length / 2)]!;
+  const perScavenge = medianScavengeSurvivedBytes(script);
   assert.ok(perScavenge < 192 * 1024, `median ${perScavenge} bytes alive per scavenge`);
 });
