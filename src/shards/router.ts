@@ -8,6 +8,9 @@
 //                                back the resulting set to replicate to the other replicas
 //   apply(key, record)         → merge a sibling set received from another replica (replication,
 //                                read repair, hinted handoff, anti-entropy); idempotent
+//   submitMany(ops, timeoutMs, onAnswer)
+//                              → gets and writes that share a deadline, each answered by its
+//                                index once durable (the single-node coordinator's frames)
 //   scanRange(from, to, limit) → stored entries by token range, for anti-entropy and streaming
 //   merkleLeaves(range, depth) → Merkle leaf hashes of a token range, hashed in the shard threads
 //   stats(), flush(), compact(), close()
