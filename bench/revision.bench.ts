@@ -2,7 +2,8 @@
 // git revision, under the same load in one run, so a change's effect on latency is measured
 // against its own reference rather than against figures from another hour of this noisy machine.
 // The base is `git archive REV` unpacked in the run's temp dir, sharing this tree's node_modules
-// and built by its own scripts/build.js; each node runs with its own revision's nodeRuntimeFlags.
+// (so its package-lock.json must be this tree's) and built by its own scripts/build.js; each node
+// runs with its own revision's nodeRuntimeFlags.
 // Both: `ringkv start --sync-mode batch`, default shards, 10,000 keys of 1 KiB written first.
 // Per round, each node's closed-loop WS 32 ops/frame PUT and GET peak; then, open loop, WS 32
 // ops/frame PUT and GET at 20%, 40%, 60% and 80% of the base's median peak, the same target rates
@@ -15,7 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ErrorCode, RingkvError } from '../src/errors';
 import { damonOffNote, emitSection, openLoopTable, p99BarMs, parseBenchArgs, rowsTable, runMain, sectionHead, sectionTail } from './comparison';
-import { BenchRun, benchKeySpace, benchValueBytes, fmtInt, repoRoot, startNodeProcess, stopDamonFor } from './harness';
+import { BenchRun, benchKeySpace, benchValueBytes, fmtInt, nodeHistograms, repoRoot, startNodeProcess, stopDamonFor } from './harness';
 import { compareP99, measureSideBySide, sideBySideShape, ws32Command, type Server } from './side_by_side';
 import { preload } from './ws.bench';
 
@@ -61,6 +62,10 @@ async function main(): Promise<void> {
   const a = parseBenchArgs(argv, false);
   const log = (s: string): void => void process.stderr.write(`${s}\n`);
   const baseCommit = git('rev-parse', '--verify', `${base}^{commit}`);
+  // The base is built with this tree's node_modules: it must be the same dependency set.
+  if (git('diff', '--name-only', baseCommit, '--', 'package-lock.json') !== '') {
+    throw new RingkvError(ErrorCode.InvalidArgument, `package-lock.json differs between ${base} and this tree: the base would build against the wrong dependencies`);
+  }
   const head = git('rev-parse', '--short=7', 'HEAD');
   // BENCHMARKS.md is what the benches write: a change there is not a change to the build.
   const dirty = git('status', '--porcelain', '--untracked-files=no', '--', '.', ':(exclude)BENCHMARKS.md') !== '';
@@ -70,6 +75,7 @@ async function main(): Promise<void> {
   if (a.damonOff) stopDamonFor(run);
   const baseDir = path.join(run.dir, 'base-build');
   const servers: Server[] = [];
+  let withHistograms = true;
   let measured: Awaited<ReturnType<typeof measureSideBySide>>;
   try {
     buildRevision(baseCommit, baseDir, log);
@@ -85,6 +91,13 @@ async function main(): Promise<void> {
       await preload(node.ws, benchKeySpace, benchValueBytes, 'QUORUM');
       servers.push({ name: b.name, ws: node.ws, http: node.http, pid: node.child.pid, durability: 'WAL, fdatasync before ack' });
     }
+    // An older base may not export the WAL sync and GC histograms the open-loop rows read: then
+    // neither node's rows have those columns, so the two stay comparable.
+    withHistograms = await nodeHistograms(servers.map((s) => s.http!)).then(
+      () => true,
+      () => false,
+    );
+    if (!withHistograms) for (const s of servers) delete s.http;
     measured = await measureSideBySide(servers, baseName, a, log);
   } finally {
     await run.close();
@@ -100,7 +113,7 @@ async function main(): Promise<void> {
     '',
     rowsTable(rows.all(), [], 'ringkv CPU (main + other threads)'),
     '',
-    `Open loop at shares of the base's median closed-loop peak, the same target rates on both nodes; latency from each frame's scheduled send time (no coordinated omission); GC pauses and full GCs (V8 mark-compacts, all threads) from the node's /metrics over the row:`,
+    `Open loop at shares of the base's median closed-loop peak, the same target rates on both nodes; latency from each frame's scheduled send time (no coordinated omission)${withHistograms ? "; WAL syncs, GC pauses and full GCs (V8 mark-compacts, all threads) from the node's /metrics over the row" : " (the base's /metrics has no WAL sync or GC histograms, so neither node's rows show them)"}:`,
     '',
     openLoopTable(['build', 'op', 'ops/frame'], open),
     '',
