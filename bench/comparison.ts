@@ -38,6 +38,17 @@ export interface BenchArgs {
   damonOff: boolean;
 }
 
+/**
+ * `--name VALUE` taken out of `argv` (a bench's own option, before parseBenchArgs reads the rest):
+ * its value (undefined when absent or followed by another option) and the other arguments.
+ */
+export function takeOption(argv: readonly string[], name: string): { value: string | undefined; rest: string[] } {
+  const at = argv.indexOf(name);
+  if (at < 0) return { value: undefined, rest: [...argv] };
+  const value = argv[at + 1];
+  return { value: value === undefined || value.startsWith('--') ? undefined : value, rest: argv.filter((_, k) => k !== at && k !== at + 1) };
+}
+
 export function parseBenchArgs(argv: string[], allowProfile: boolean): BenchArgs {
   const { values } = parseArgs({
     args: argv,

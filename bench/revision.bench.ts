@@ -15,7 +15,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ErrorCode, RingkvError } from '../src/errors';
-import { damonOffNote, emitSection, openLoopTable, p99BarMs, parseBenchArgs, rowsTable, runMain, sectionHead, sectionTail } from './comparison';
+import { damonOffNote, emitSection, openLoopTable, p99BarMs, parseBenchArgs, rowsTable, runMain, sectionHead, sectionTail, takeOption } from './comparison';
 import { BenchRun, benchKeySpace, benchValueBytes, fmtInt, nodeHistograms, repoRoot, startNodeProcess, stopDamonFor } from './harness';
 import { compareP99, measureSideBySide, sideBySideShape, ws32Command, type Server } from './side_by_side';
 import { preload } from './ws.bench';
@@ -24,20 +24,11 @@ const git = (...args: string[]): string => execFileSync('git', args, { cwd: repo
 
 /** `--base REV` and `--label NAME` out of the arguments; the rest are parseBenchArgs'. */
 function takeOptions(argv: string[]): { base: string; label: string; rest: string[] } {
-  const value = (name: string): string | undefined => {
-    const at = argv.indexOf(name);
-    return at >= 0 ? argv[at + 1] : undefined;
-  };
-  const base = value('--base');
-  const label = value('--label');
-  if (base === undefined || base.startsWith('--')) throw new RingkvError(ErrorCode.InvalidArgument, '--base REV (a git revision) is required');
-  if (label === undefined || !/^[a-z0-9-]{1,40}$/.test(label)) throw new RingkvError(ErrorCode.InvalidArgument, '--label NAME (1-40 of a-z, 0-9, -) is required: it names the section');
-  const taken = new Set<number>();
-  for (const name of ['--base', '--label']) {
-    const at = argv.indexOf(name);
-    taken.add(at).add(at + 1);
-  }
-  return { base, label, rest: argv.filter((_, i) => !taken.has(i)) };
+  const base = takeOption(argv, '--base');
+  const label = takeOption(base.rest, '--label');
+  if (base.value === undefined) throw new RingkvError(ErrorCode.InvalidArgument, '--base REV (a git revision) is required');
+  if (label.value === undefined || !/^[a-z0-9-]{1,40}$/.test(label.value)) throw new RingkvError(ErrorCode.InvalidArgument, '--label NAME (1-40 of a-z, 0-9, -) is required: it names the section');
+  return { base: base.value, label: label.value, rest: label.rest };
 }
 
 /** Unpacks `commit` into dir and builds it there (its own build script, this tree's node_modules). */

@@ -22,7 +22,7 @@
 import fs from 'node:fs';
 import { nodeRuntimeFlags } from '../src/constants';
 import { ErrorCode, RingkvError, assert } from '../src/errors';
-import { damonOffNote, emitSection, openLoopTable, p99BarMs, parseBenchArgs, rowsTable, runMain, sectionHead, sectionTail } from './comparison';
+import { damonOffNote, emitSection, openLoopTable, p99BarMs, parseBenchArgs, rowsTable, runMain, sectionHead, sectionTail, takeOption } from './comparison';
 import { BenchRun, benchKeySpace, benchValueBytes, fmtInt, startNodeProcess, stopDamonFor } from './harness';
 import { compareP99, measureSideBySide, sideBySideShape, ws32Command, type Server } from './side_by_side';
 import { preload } from './ws.bench';
@@ -65,11 +65,10 @@ function threadCount(pid: number): string {
 
 /** `--set NAME` out of the arguments; the rest are parseBenchArgs'. */
 function takeSet(argv: string[]): { name: string; set: FlagSet; rest: string[] } {
-  const at = argv.indexOf('--set');
-  const name = at >= 0 ? argv[at + 1] : undefined;
+  const { value: name, rest } = takeOption(argv, '--set');
   const set = name === undefined ? undefined : sets[name];
   if (name === undefined || set === undefined) throw new RingkvError(ErrorCode.InvalidArgument, `--set must be one of ${Object.keys(sets).join(', ')}`);
-  return { name, set, rest: argv.filter((_, i) => i !== at && i !== at + 1) };
+  return { name, set, rest };
 }
 
 async function main(): Promise<void> {
