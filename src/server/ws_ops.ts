@@ -91,7 +91,7 @@ export async function runFrame(
     requests.push(d.request);
     at.push(i);
   }
-  const outcomes = batch.length === 0 ? [] : await c.batch(batch);
+  const outcomes = await c.batch(batch);
   const seconds = (performance.now() - started) / 1000;
   for (let j = 0; j < outcomes.length; j++) {
     const o = outcomes[j]!;
