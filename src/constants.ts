@@ -208,6 +208,13 @@ export const internodeBatchBytesMax = 256 * 1024;
 export const internodeConnectTimeoutMs = 1_000;
 export const internodeReconnectBackoffMsMin = 50;
 export const internodeReconnectBackoffMsMax = 5_000;
+/**
+ * Keys in one inter-node replica batch (a ReplicaWriteBatch or ReplicaReadBatch message): at
+ * least a WebSocket frame's ops, so the replica writes of one frame go to a peer as one message.
+ */
+export const replicaBatchItemsMax = 1_024;
+/** A replica batch is closed once its records and values reach this many bytes (one larger record still goes alone). */
+export const replicaBatchBytesMax = 1024 * 1024;
 /** Background read repairs in flight per node; more are dropped (anti-entropy catches them). */
 export const readRepairsInflightMax = 1_024;
 /**
@@ -282,5 +289,6 @@ export const clientFrameBytesTarget = 4 * 1024 * 1024;
 assert(clientAttemptTimeoutMsDefault > requestTimeoutMsDefault, 'the client must outwait the node timeout');
 assert(clientQueuedOpsPerConnectionMax >= wsInflightOpsPerConnectionMax, 'the client queue must hold what the node accepts in flight');
 assert(clientFrameBytesTarget < wsFrameBytesMax, 'client frames must stay under the node frame limit');
+assert(replicaBatchItemsMax >= wsOpsPerFrameMax, 'the replica writes of one WebSocket frame fit one replica batch per peer');
 /** Share of cluster reads that ask every live replica (and so read-repair all of them). */
 export const readRepairChanceDefault = 0.1;

@@ -37,7 +37,7 @@ import { AntiEntropyRunner, remoteRangeReplica } from './anti_entropy';
 import { batchEach } from './batch_each';
 import { handOffRanges } from './decommission';
 import { type ClusterOptions, validateClusterOptions } from './cluster_options';
-import { type LocalReplica, recordFromWire, recordToWire, ReplicaClient } from './cluster_replica';
+import { answerReplicaBatch, type LocalReplica, recordFromWire, recordToWire, ReplicaClient } from './cluster_replica';
 import { toGetResult } from './get_result';
 import { checkCommon, checkContext, checkIdempotencyKey, checkIfMatch, checkKey, checkTtl, checkValue } from './request_checks';
 import { HintStore } from './hinted_handoff';
@@ -640,6 +640,17 @@ export class ClusterCoordinator implements Coordinator {
         const changed = await this.local.apply(key, record, req.timeoutMs ?? this.o.requestTimeoutMs);
         return { kind: 'replicaWrite', found: changed };
       }
+      case 'replicaReadBatch':
+      case 'replicaWriteBatch': {
+        const items = await answerReplicaBatch(this.local, req.kind, req.items ?? [], req.timeoutMs ?? this.o.requestTimeoutMs, {
+          selfId: this.nodeId,
+          storeHint: (target, key, record) => {
+            siblingsOf(record); // refuse a record we could not decode later
+            this.storeHint(target, key, record);
+          },
+        });
+        return { kind: req.kind, items };
+      }
       case 'merkleLeaves': {
         const depth = req.depth ?? 0;
         if (!(depth <= merkleDepthMax)) throw new RingkvError(ErrorCode.InvalidArgument, `Merkle depth ${depth} over ${merkleDepthMax}`);
@@ -715,6 +726,7 @@ export class ClusterCoordinator implements Coordinator {
       ...this.counters,
       ...this.membership.stats(),
       ...this.pool.stats(),
+      ...this.replicas.stats,
       ...h,
       ...this.antiEntropy.counters,
       bootstrapState: this.bootstrapState,

@@ -1,15 +1,20 @@
 // The cluster coordinator's view of replicas: the local one (this node's shards, through the
 // ShardRouter's ops) and remote ones (the same ops over the inter-node transport), behind one
 // pair of calls, read and apply, so the quorum state machines never care where a replica lives.
-// Records travel as the versioning layer's encoding (a sibling set: versionVector + value +
-// tombstone flag), opaque to the transport.
+// Remote calls leave in per-peer batches (replica_batcher.ts); the peer side of a batch is
+// answerReplicaBatch below, one ShardRouter.submitMany per batch. Records travel as the
+// versioning layer's encoding (a sibling set: versionVector + value + tombstone flag), opaque to
+// the transport.
 import type { RangeStore } from '../antientropy';
-import { ErrorCode, RingkvError } from '../errors';
+import { assert, ErrorCode, RingkvError } from '../errors';
 import type { Membership } from '../membership';
-import type { InternodeMessage } from '../protocol/internode_codec';
+import type { InternodeItem, InternodeMessage } from '../protocol/internode_codec';
 import type { PeerPool } from '../protocol/internode_pool';
-import type { WireRecord, WriteDone, WriteOp } from '../shards/messages';
+import type { AnswerCallback } from '../shards';
+import type { OpResult, ShardOp, WireRecord, WriteDone, WriteOp } from '../shards/messages';
 import type { LocalCoordinator } from './local_coordinator';
+import { ReplicaBatcher, type ReplicaBatcherStats } from './replica_batcher';
+import { checkKey } from './request_checks';
 import type { CoordinatorStats } from './types';
 
 /** This node's shards as the cluster coordinator uses them: the ShardRouter's ops, plus figures. */
@@ -19,6 +24,8 @@ export interface LocalReplica {
   write(op: WriteOp, timeoutMs: number, onApplied?: (r: WriteDone) => void): Promise<WriteDone>;
   /** Merges a record from another replica; true when it changed what is stored. */
   apply(key: Uint8Array, record: WireRecord, timeoutMs: number): Promise<boolean>;
+  /** Gets and applies that share a deadline, each answered by index once durable (ShardRouter.submitMany). */
+  submitMany(ops: readonly ShardOp[], timeoutMs: number, onAnswer: AnswerCallback): void;
   /** Storage figures for stats(): memtable bytes, SSTables per level, WAL syncs, ... */
   storageStats(): Promise<CoordinatorStats>;
   /** About how many keys this node stores (advertised through gossip for total_keys). */
@@ -34,6 +41,7 @@ export function localReplicaOf(lc: LocalCoordinator): LocalReplica {
     get: (key, timeoutMs) => lc.router.get(key, timeoutMs),
     write: (op, timeoutMs, onApplied) => lc.router.write(op, timeoutMs, onApplied ?? null),
     apply: (key, record, timeoutMs) => lc.router.apply(key, record, timeoutMs),
+    submitMany: (ops, timeoutMs, onAnswer) => lc.router.submitMany(ops, timeoutMs, onAnswer),
     storageStats: () => lc.stats(),
     keyEstimate: async () => (await lc.clusterStatus()).total_keys,
     ranges: lc.router,
@@ -52,12 +60,20 @@ export function recordFromWire(m: InternodeMessage): WireRecord {
 
 /** Reads and applies records on any replica, local or remote. */
 export class ReplicaClient {
+  private readonly batcher: ReplicaBatcher;
+
   constructor(
     private readonly selfId: string,
     private readonly local: LocalReplica,
     private readonly membership: Membership,
-    private readonly pool: PeerPool,
-  ) {}
+    pool: PeerPool,
+  ) {
+    this.batcher = new ReplicaBatcher(pool);
+  }
+
+  get stats(): ReplicaBatcherStats {
+    return this.batcher.stats;
+  }
 
   private peer(nodeId: string): { host: string; peerPort: number } {
     const addr = this.membership.peerAddress(nodeId);
@@ -67,9 +83,10 @@ export class ReplicaClient {
 
   async read(nodeId: string, key: Uint8Array, timeoutMs: number): Promise<WireRecord | null> {
     if (nodeId === this.selfId) return this.local.get(key, timeoutMs);
-    const p = this.peer(nodeId);
-    const reply = await this.pool.request(p.host, p.peerPort, { kind: 'replicaRead', key }, timeoutMs);
-    return reply.found ? recordFromWire(reply) : null;
+    const reply = await this.batcher.read(nodeId, this.peer(nodeId), key, timeoutMs);
+    if (reply.found !== true) return null;
+    if (reply.record === undefined) throw new RingkvError(ErrorCode.MalformedFrame, 'a replica read answered found without its record');
+    return { versionVector: reply.record, value: reply.value ?? new Uint8Array(0), tombstone: reply.tombstone === true };
   }
 
   /** Merges `record` into the replica on `nodeId` (or stores it there as a hint for `hintFor`). */
@@ -78,7 +95,71 @@ export class ReplicaClient {
       await this.local.apply(key, record, timeoutMs);
       return;
     }
-    const p = this.peer(nodeId);
-    await this.pool.request(p.host, p.peerPort, { kind: 'replicaWrite', key, ...recordToWire(record), ...(hintFor === undefined ? {} : { hintFor }) }, timeoutMs);
+    const item: InternodeItem = { key, record: record.versionVector, value: record.value, tombstone: record.tombstone };
+    if (hintFor !== undefined) item.hintFor = hintFor;
+    await this.batcher.write(nodeId, this.peer(nodeId), item, timeoutMs);
   }
+}
+
+function itemError(e: { code: string; message: string }): InternodeItem {
+  return { errorCode: e.code, errorMessage: e.message };
+}
+
+/** A shard's answer to one op of a replica batch, as the reply item. */
+function itemOf(result: OpResult | null, error: RingkvError | null): InternodeItem {
+  if (error !== null) return itemError(error);
+  assert(result !== null, 'a shard answers with a result or an error');
+  if (!result.ok) return itemError(result.error);
+  if (result.op === 'apply') return result.changed ? { found: true } : {};
+  assert(result.op === 'get', 'a replica batch holds only gets and applies');
+  const r = result.record;
+  return r === null ? {} : { found: true, record: r.versionVector, value: r.value, tombstone: r.tombstone };
+}
+
+/**
+ * The peer side of a replica batch: every item through this node's shards in one submitMany;
+ * resolves with one reply item per request item, in order. A bad item (no key, a write without
+ * its record) fails alone. A write item with `hintFor` naming another node is handed to
+ * `storeHint` instead (hinted handoff: this node is the stand-in).
+ */
+export function answerReplicaBatch(
+  local: LocalReplica,
+  kind: 'replicaReadBatch' | 'replicaWriteBatch',
+  items: readonly InternodeItem[],
+  timeoutMs: number,
+  hint: { selfId: string; storeHint: (target: string, key: Uint8Array, record: WireRecord) => void },
+): Promise<InternodeItem[]> {
+  const out = new Array<InternodeItem>(items.length);
+  const ops: ShardOp[] = [];
+  const at: number[] = [];
+  for (let i = 0; i < items.length; i++) {
+    const it = items[i]!;
+    try {
+      const key = checkKey(it.key ?? new Uint8Array(0));
+      if (kind === 'replicaReadBatch') {
+        ops.push({ op: 'get', key });
+        at.push(i);
+        continue;
+      }
+      if (it.record === undefined) throw new RingkvError(ErrorCode.MalformedFrame, 'a replica write item lacks its record');
+      const record: WireRecord = { versionVector: it.record, value: it.value ?? new Uint8Array(0), tombstone: it.tombstone === true };
+      if (it.hintFor !== undefined && it.hintFor !== hint.selfId) {
+        hint.storeHint(it.hintFor, key, record);
+        out[i] = {};
+        continue;
+      }
+      ops.push({ op: 'apply', key, record });
+      at.push(i);
+    } catch (err) {
+      out[i] = itemError(err instanceof RingkvError ? err : new RingkvError(ErrorCode.Internal, String(err)));
+    }
+  }
+  if (ops.length === 0) return Promise.resolve(out);
+  return new Promise((resolve) => {
+    let left = ops.length;
+    local.submitMany(ops, timeoutMs, (j, result, error) => {
+      out[at[j]!] = itemOf(result, error);
+      if (--left === 0) resolve(out);
+    });
+  });
 }

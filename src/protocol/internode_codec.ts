@@ -4,7 +4,7 @@
 // closed) instead of decoding into garbage. Decoded byte fields are copies, because the receive
 // buffer is reused and values may be transferred to shard workers.
 import { Builder, ByteBuffer } from 'flatbuffers';
-import { clusterNodesMax, internodeFrameBytesMax, merkleDepthMax, rangeScanPageEntriesMax } from '../constants';
+import { clusterNodesMax, internodeFrameBytesMax, merkleDepthMax, rangeScanPageEntriesMax, replicaBatchItemsMax } from '../constants';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import type { MemberInfo, MemberStatus } from '../membership/types';
 import { type TableSpec, verifyFlatBuffer } from './flatbuffers_verifier';
@@ -12,6 +12,7 @@ import { copyField } from './frame_copy';
 import { frame } from './internode_framing';
 import { withSharedBuilder } from './shared_builder';
 import { Entry } from './generated/internode/ringkv/internode/entry';
+import { Item } from './generated/internode/ringkv/internode/item';
 import { Kind } from './generated/internode/ringkv/internode/kind';
 import { Member } from './generated/internode/ringkv/internode/member';
 import { Message } from './generated/internode/ringkv/internode/message';
@@ -39,20 +40,27 @@ const entrySpec: TableSpec = {
   fields: [bytes, bytes, bytes, u8],
 };
 
+const itemSpec: TableSpec = {
+  name: 'Item',
+  // key, record, value, tombstone, found, hint_for, error_code, error_message
+  fields: [bytes, bytes, bytes, u8, u8, str, str, str],
+};
+
 const messageSpec: TableSpec = {
   name: 'Message',
   // id, kind, is_reply, timeout_ms, members, key, record, found, hint_for, op, consistency, value,
   // ttl_seconds, if_match, context, idempotency_key, version, timestamp_ms, acks,
   // tombstone_expiry_ms, error_code, error_message, error_details, record_tombstone, forwarded,
   // range_from, range_to, depth, leaves, leaf_entries, has_after, after_token, after_key,
-  // entries, more
+  // entries, more, items
   fields: [
     u32, u8, u8, u32, { kind: 'tables', table: memberSpec, lengthMax: clusterNodesMax }, bytes, bytes, u8, str, u8, u8, bytes, u32, str, bytes, str, str, u64, u8, u64, str, str, str, u8, u8,
     u64, u64, u8, { kind: 'bytes', lengthMax: 8 << merkleDepthMax }, u64, u8, u64, bytes, { kind: 'tables', table: entrySpec, lengthMax: rangeScanPageEntriesMax }, u8,
+    { kind: 'tables', table: itemSpec, lengthMax: replicaBatchItemsMax },
   ],
 };
 
-export type InternodeKind = 'gossip' | 'replicaWrite' | 'replicaRead' | 'forward' | 'error' | 'ping' | 'merkleLeaves' | 'rangeScan';
+export type InternodeKind = 'gossip' | 'replicaWrite' | 'replicaRead' | 'forward' | 'error' | 'ping' | 'merkleLeaves' | 'rangeScan' | 'replicaWriteBatch' | 'replicaReadBatch';
 export type InternodeOp = 'get' | 'put' | 'delete';
 
 const kindToWire: Record<InternodeKind, Kind> = {
@@ -64,6 +72,8 @@ const kindToWire: Record<InternodeKind, Kind> = {
   ping: Kind.Ping,
   merkleLeaves: Kind.MerkleLeaves,
   rangeScan: Kind.RangeScan,
+  replicaWriteBatch: Kind.ReplicaWriteBatch,
+  replicaReadBatch: Kind.ReplicaReadBatch,
 };
 const kindFromWire = new Map<number, InternodeKind>(Object.entries(kindToWire).map(([k, v]) => [v, k as InternodeKind]));
 const opToWire: Record<InternodeOp, Op> = { get: Op.Get, put: Op.Put, delete: Op.Delete };
@@ -111,6 +121,8 @@ export interface InternodeMessage {
   after?: { token: bigint; key: Uint8Array };
   entries?: InternodeEntry[];
   more?: boolean;
+  /** ReplicaWriteBatch, ReplicaReadBatch: one per key, replies in request order. */
+  items?: InternodeItem[];
 }
 
 /** One entry of a RangeScan page. */
@@ -121,11 +133,28 @@ export interface InternodeEntry {
   tombstone: boolean;
 }
 
+/**
+ * One key of a replica batch. Request: `key`, and for a write `record`, `value`, `tombstone`
+ * (and `hintFor`). Reply: `found` (read: the key is stored, with `record`...; write: the replica
+ * changed), or `errorCode` and `errorMessage` when this item failed.
+ */
+export interface InternodeItem {
+  key?: Uint8Array;
+  record?: Uint8Array;
+  value?: Uint8Array;
+  tombstone?: boolean;
+  found?: boolean;
+  hintFor?: string;
+  errorCode?: string;
+  errorMessage?: string;
+}
+
 function estimateSize(m: FixedMessage): number {
   let size = 256 + (m.key?.byteLength ?? 0) + (m.record?.byteLength ?? 0) + (m.value?.byteLength ?? 0) + (m.context?.byteLength ?? 0);
   size += (m.members?.length ?? 0) * 128;
   size += (m.leaves?.byteLength ?? 0) + (m.after?.key.byteLength ?? 0);
   for (const e of m.entries ?? []) size += 32 + e.key.byteLength + e.record.byteLength + e.value.byteLength;
+  for (const x of m.items ?? []) size += 48 + (x.key?.byteLength ?? 0) + (x.record?.byteLength ?? 0) + (x.value?.byteLength ?? 0) + (x.errorMessage?.length ?? 0);
   return size;
 }
 
@@ -163,7 +192,7 @@ function fixedShape(m: InternodeMessage): FixedMessage {
     hintFor: undefined, op: undefined, consistency: undefined, value: undefined, ttlSeconds: undefined, ifMatch: undefined, context: undefined,
     idempotencyKey: undefined, version: undefined, timestampMs: undefined, acks: undefined, tombstoneExpiryMs: undefined, errorCode: undefined,
     errorMessage: undefined, errorDetails: undefined, recordTombstone: undefined, forwarded: undefined, rangeFrom: undefined, rangeTo: undefined,
-    depth: undefined, leaves: undefined, leafEntries: undefined, after: undefined, entries: undefined, more: undefined,
+    depth: undefined, leaves: undefined, leafEntries: undefined, after: undefined, entries: undefined, more: undefined, items: undefined,
   };
   const from = m as unknown as Record<string, unknown>;
   const to = o as unknown as Record<string, unknown>;
@@ -218,6 +247,12 @@ function build(b: Builder, m: FixedMessage): Uint8Array {
       return Entry.endEntry(b);
     });
     entries = Message.createEntriesVector(b, offs);
+  }
+  let items = 0;
+  if (m.items !== undefined) {
+    assert(m.items.length <= replicaBatchItemsMax, 'too many items in one replica batch');
+    const offs = m.items.map((x) => buildItem(b, x));
+    items = Message.createItemsVector(b, offs);
   }
   let leaves = 0;
   if (m.leaves !== undefined) {
@@ -279,8 +314,49 @@ function build(b: Builder, m: FixedMessage): Uint8Array {
   }
   if (entries) Message.addEntries(b, entries);
   if (m.more) Message.addMore(b, true);
+  if (items) Message.addItems(b, items);
   b.finish(Message.endMessage(b), internodeFileIdentifier);
   return b.asUint8Array();
+}
+
+function buildItem(b: Builder, x: InternodeItem): number {
+  checkString(x.hintFor, 'hint_for');
+  checkString(x.errorCode, 'error_code');
+  const key = x.key === undefined ? 0 : b.createByteVector(x.key);
+  const record = x.record === undefined ? 0 : b.createByteVector(x.record);
+  const value = x.value === undefined ? 0 : b.createByteVector(x.value);
+  const hintFor = x.hintFor === undefined ? 0 : b.createString(x.hintFor);
+  const errCode = x.errorCode === undefined ? 0 : b.createString(x.errorCode);
+  const errMessage = x.errorMessage === undefined ? 0 : b.createString(x.errorMessage.slice(0, 1024));
+  Item.startItem(b);
+  if (key) Item.addKey(b, key);
+  if (record) Item.addRecord(b, record);
+  if (value) Item.addValue(b, value);
+  if (x.tombstone) Item.addTombstone(b, true);
+  if (x.found) Item.addFound(b, true);
+  if (hintFor) Item.addHintFor(b, hintFor);
+  if (errCode) Item.addErrorCode(b, errCode);
+  if (errMessage) Item.addErrorMessage(b, errMessage);
+  return Item.endItem(b);
+}
+
+function decodeItem(x: Item): InternodeItem {
+  const out: InternodeItem = {};
+  const key = copyKey(x.keyArray());
+  if (key !== undefined) out.key = key;
+  const record = copy(x.recordArray());
+  if (record !== undefined) out.record = record;
+  const value = copy(x.valueArray());
+  if (value !== undefined) out.value = value;
+  if (x.tombstone()) out.tombstone = true;
+  if (x.found()) out.found = true;
+  const hintFor = x.hintFor();
+  if (hintFor) out.hintFor = hintFor;
+  const errCode = x.errorCode();
+  if (errCode) out.errorCode = errCode;
+  const errMessage = x.errorMessage();
+  if (errMessage) out.errorMessage = errMessage;
+  return out;
 }
 
 function malformed(message: string): RingkvError {
@@ -409,6 +485,11 @@ export function decodeInternode(frame: Uint8Array): InternodeMessage {
     }
   }
   if (msg.more()) out.more = true;
+  const items = msg.itemsLength();
+  if (items > 0) {
+    out.items = new Array<InternodeItem>(items);
+    for (let i = 0; i < items; i++) out.items[i] = decodeItem(msg.items(i)!);
+  }
   return out;
 }
 
@@ -420,8 +501,8 @@ export function errorReply(id: number, err: unknown): InternodeMessage {
 
 const knownCodes = new Set<string>(Object.values(ErrorCode));
 
-/** The RingkvError an error reply describes, as the requester sees it. */
-export function errorFromReply(m: InternodeMessage): RingkvError {
+/** The RingkvError an error reply (or a failed batch item) describes, as the requester sees it. */
+export function errorFromReply(m: Pick<InternodeMessage, 'errorCode' | 'errorMessage' | 'errorDetails'>): RingkvError {
   const code = knownCodes.has(m.errorCode ?? '') ? (m.errorCode as ErrorCode) : ErrorCode.Internal;
   let details: Record<string, string | number | boolean | null> = {};
   try {

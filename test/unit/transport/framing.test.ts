@@ -3,7 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FrameDecoder, frame } from '../../../src/protocol/internode_framing';
-import { decodeInternode, encodeInternode, encodeInternodeFrame, errorFromReply, errorReply, type InternodeMessage } from '../../../src/protocol/internode_codec';
+import { Builder } from 'flatbuffers';
+import { decodeInternode, encodeInternode, encodeInternodeFrame, errorFromReply, errorReply, internodeFileIdentifier, type InternodeMessage } from '../../../src/protocol/internode_codec';
+import { Item } from '../../../src/protocol/generated/internode/ringkv/internode/item';
+import { Kind } from '../../../src/protocol/generated/internode/ringkv/internode/kind';
+import { Message } from '../../../src/protocol/generated/internode/ringkv/internode/message';
+import { replicaBatchItemsMax } from '../../../src/constants';
 import { ErrorCode, RingkvError } from '../../../src/errors';
 
 const sample: InternodeMessage = {
@@ -54,6 +59,54 @@ test('anti-entropy messages round-trip: ranges at the ends of the ring, leaves, 
   ]);
   assert.equal(rs.more, true);
   assert.throws(() => decodeInternode(encodeInternode({ id: 5, kind: 'rangeScan', isReply: false, rangeFrom: 9n, rangeTo: 8n })), /must not wrap/);
+});
+
+/** A ReplicaReadBatch request of `n` empty items, built with the generated code alone. */
+function emptyItemsFrame(n: number): Uint8Array {
+  const b = new Builder(1024);
+  const offs = Array.from({ length: n }, () => {
+    Item.startItem(b);
+    return Item.endItem(b);
+  });
+  const items = Message.createItemsVector(b, offs);
+  Message.startMessage(b);
+  Message.addKind(b, Kind.ReplicaReadBatch);
+  Message.addItems(b, items);
+  b.finish(Message.endMessage(b), internodeFileIdentifier);
+  return b.asUint8Array();
+}
+
+test('replica batches round-trip their items, request and reply, and more items than the bound are refused', () => {
+  // Proves the Item table: a write batch's keys, records, values, tombstone and hint flags, and a
+  // reply's per-item found, record and error, each in its place; and that a peer cannot make a
+  // node decode an unbounded item vector.
+  const items = [
+    { key: Buffer.from('a'), record: Buffer.from([1, 2]), value: Buffer.from('v1'), tombstone: false },
+    { key: Buffer.from('b'), record: Buffer.from([3]), value: Buffer.alloc(0), tombstone: true, hintFor: 'node-9' },
+  ];
+  const req = decodeInternode(encodeInternode({ id: 6, kind: 'replicaWriteBatch', isReply: false, timeoutMs: 100, items }));
+  assert.equal(req.kind, 'replicaWriteBatch');
+  assert.deepEqual(
+    req.items!.map((x) => [Buffer.from(x.key!).toString(), [...x.record!], Buffer.from(x.value ?? []).toString(), x.tombstone === true, x.hintFor]),
+    [
+      ['a', [1, 2], 'v1', false, undefined],
+      ['b', [3], '', true, 'node-9'],
+    ],
+  );
+  const reply = decodeInternode(
+    encodeInternode({ id: 6, kind: 'replicaReadBatch', isReply: true, items: [{}, { found: true, record: Buffer.from([7]), value: Buffer.from('x'), tombstone: false }, { errorCode: ErrorCode.Busy, errorMessage: 'queue full' }] }),
+  );
+  assert.deepEqual(reply.items!.map((x) => [x.found === true, x.record === undefined ? null : [...x.record], x.errorCode ?? null]), [
+    [false, null, null],
+    [true, [7], null],
+    [false, null, ErrorCode.Busy],
+  ]);
+  assert.equal(errorFromReply(reply.items![2]!).code, ErrorCode.Busy);
+  assert.throws(() => encodeInternode({ id: 7, kind: 'replicaReadBatch', isReply: false, items: Array.from({ length: replicaBatchItemsMax + 1 }, () => ({ key: Buffer.from('k') })) }), /too many items/);
+  // A frame built past the encoder's check, as a hostile peer would; one item fewer is
+  // accepted, so it is the bound that refuses it.
+  assert.throws(() => decodeInternode(emptyItemsFrame(replicaBatchItemsMax + 1)), (e: unknown) => e instanceof RingkvError && e.code === ErrorCode.FrameTooLarge);
+  assert.equal(decodeInternode(emptyItemsFrame(replicaBatchItemsMax)).items!.length, replicaBatchItemsMax);
 });
 
 test('error replies carry code, message and details across the wire', () => {

@@ -3,6 +3,7 @@
 /* eslint-disable @typescript-eslint/no-unused-vars, @typescript-eslint/no-explicit-any, @typescript-eslint/no-non-null-assertion */
 
 export { Entry } from './internode/entry.js';
+export { Item } from './internode/item.js';
 export { Kind } from './internode/kind.js';
 export { Member } from './internode/member.js';
 export { Message } from './internode/message.js';

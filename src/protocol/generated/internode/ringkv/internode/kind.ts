@@ -10,5 +10,7 @@ export enum Kind {
   Error = 4,
   Ping = 5,
   MerkleLeaves = 6,
-  RangeScan = 7
+  RangeScan = 7,
+  ReplicaWriteBatch = 8,
+  ReplicaReadBatch = 9
 }

@@ -1,0 +1,163 @@
+// Replica batches, both ends, with real parts: the requesting side (ReplicaBatcher) over a real
+// InternodeServer on 127.0.0.1, and the answering side (answerReplicaBatch) over a real
+// single-node coordinator's shard workers and engine in a temp dir.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { replicaBatchBytesMax, replicaBatchItemsMax } from '../../../src/constants';
+import { createLocalCoordinator } from '../../../src/coordinator';
+import { answerReplicaBatch, localReplicaOf } from '../../../src/coordinator/cluster_replica';
+import { ReplicaBatcher } from '../../../src/coordinator/replica_batcher';
+import { ErrorCode, RingkvError } from '../../../src/errors';
+import type { InternodeItem, InternodeMessage } from '../../../src/protocol/internode_codec';
+import { PeerPool } from '../../../src/protocol/internode_pool';
+import { InternodeServer, type InternodeHandler } from '../../../src/protocol/internode_server';
+import type { WireRecord } from '../../../src/shards/messages';
+
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+const b = (s: string) => new Uint8Array(Buffer.from(s));
+const s = (u: Uint8Array | undefined) => (u === undefined ? undefined : Buffer.from(u).toString());
+const isCode = (code: string) => (e: unknown) => e instanceof RingkvError && e.code === code;
+
+/** Peers that answer every item with its key as the value (so order shows), recording each request. */
+async function withPeers(n: number, answer: (req: InternodeMessage) => InternodeItem[] | Promise<InternodeItem[]>, body: (batcher: ReplicaBatcher, peers: { host: string; peerPort: number }[], seen: InternodeMessage[][]) => Promise<void>): Promise<void> {
+  const servers: InternodeServer[] = [];
+  const peers: { host: string; peerPort: number }[] = [];
+  const seen: InternodeMessage[][] = [];
+  for (let i = 0; i < n; i++) {
+    const mine: InternodeMessage[] = [];
+    seen.push(mine);
+    const handler: InternodeHandler = async (req) => {
+      mine.push(req);
+      return { kind: req.kind, items: await answer(req) };
+    };
+    const server = new InternodeServer({ host: '127.0.0.1', port: 0, handler });
+    servers.push(server);
+    peers.push({ host: '127.0.0.1', peerPort: await server.listen() });
+  }
+  const pool = new PeerPool();
+  try {
+    await body(new ReplicaBatcher(pool), peers, seen);
+  } finally {
+    pool.close();
+    for (const server of servers) await server.close();
+  }
+}
+
+const echoKeys = (req: InternodeMessage): InternodeItem[] => (req.items ?? []).map((x) => ({ found: true, record: b('rec'), value: x.key! }));
+
+test('reads and writes queued in one tick go to each peer as one batch per kind, and each item gets its own answer', async () => {
+  // Proves the coalescing (request counts per peer and kind) and the per-item mapping (each
+  // promise resolves with the reply item at its own index).
+  await withPeers(2, echoKeys, async (batcher, [a, c], seen) => {
+    const rec = { record: b('r'), value: b('v') };
+    const calls = [
+      batcher.write('a', a!, { key: b('w1'), ...rec }, 1000),
+      batcher.read('a', a!, b('r1'), 1000),
+      batcher.write('a', a!, { key: b('w2'), ...rec, hintFor: 'node-x' }, 1000),
+      batcher.write('c', c!, { key: b('w3'), ...rec }, 1000),
+      batcher.read('a', a!, b('r2'), 1000),
+      batcher.write('a', a!, { key: b('w4'), ...rec }, 1000),
+    ];
+    const replies = await Promise.all(calls);
+    assert.deepEqual(replies.map((r) => s(r.value)), ['w1', 'r1', 'w2', 'w3', 'r2', 'w4']);
+    const shape = (msgs: InternodeMessage[]) => msgs.map((m) => [m.kind, (m.items ?? []).map((x) => s(x.key))]).sort();
+    assert.deepEqual(shape(seen[0]!), [
+      ['replicaReadBatch', ['r1', 'r2']],
+      ['replicaWriteBatch', ['w1', 'w2', 'w4']],
+    ]);
+    assert.deepEqual(shape(seen[1]!), [['replicaWriteBatch', ['w3']]]);
+    assert.equal(seen[0]!.find((m) => m.kind === 'replicaWriteBatch')!.items![1]!.hintFor, 'node-x');
+    assert.deepEqual(batcher.stats, { replicaBatchesSent: 3, replicaBatchItemsSent: 6 });
+    // A later tick is a new batch: nothing waits for company.
+    assert.equal(s((await batcher.read('a', a!, b('r3'), 1000)).value), 'r3');
+    assert.equal(seen[0]!.length, 3);
+  });
+});
+
+test('a failed item fails alone; a failed batch, or a reply of the wrong length, fails every item', async () => {
+  // Proves per-item errors keep their code, and that no item is left hanging or matched to a
+  // wrong answer when the batch as a whole goes wrong.
+  let mode: 'item' | 'throw' | 'short' = 'item';
+  const answer = (req: InternodeMessage): InternodeItem[] => {
+    const items = echoKeys(req);
+    if (mode === 'throw') throw new RingkvError(ErrorCode.Unavailable, 'peer shard closing');
+    if (mode === 'short') return items.slice(1);
+    items[1] = { errorCode: ErrorCode.Busy, errorMessage: 'queue full' };
+    return items;
+  };
+  await withPeers(1, answer, async (batcher, [a]) => {
+    const three = () => [batcher.read('a', a!, b('k0'), 1000), batcher.read('a', a!, b('k1'), 1000), batcher.read('a', a!, b('k2'), 1000)];
+    const results = await Promise.allSettled(three());
+    assert.deepEqual(
+      results.map((r) => (r.status === 'fulfilled' ? s(r.value.value) : (r.reason as RingkvError).code)),
+      ['k0', ErrorCode.Busy, 'k2'],
+    );
+    mode = 'throw';
+    for (const r of await Promise.allSettled(three())) assert.ok(r.status === 'rejected' && isCode(ErrorCode.Unavailable)(r.reason));
+    mode = 'short';
+    for (const r of await Promise.allSettled(three())) assert.ok(r.status === 'rejected' && isCode(ErrorCode.MalformedFrame)(r.reason));
+  });
+});
+
+test('a batch closes at replicaBatchItemsMax items or about replicaBatchBytesMax bytes', async () => {
+  // Proves both bounds split a tick's items into several messages, in order, none lost.
+  await withPeers(1, echoKeys, async (batcher, [a], seen) => {
+    const many = Array.from({ length: replicaBatchItemsMax + 5 }, (_, i) => batcher.read('a', a!, b(`k${i}`), 2000));
+    const replies = await Promise.all(many);
+    assert.ok(replies.every((r, i) => s(r.value) === `k${i}`));
+    assert.deepEqual(seen[0]!.map((m) => m.items!.length), [replicaBatchItemsMax, 5]);
+    seen[0]!.length = 0;
+    const big = new Uint8Array(Math.floor(replicaBatchBytesMax * 0.4));
+    await Promise.all([0, 1, 2, 3, 4].map((i) => batcher.write('a', a!, { key: b(`big${i}`), record: b('r'), value: big }, 2000)));
+    assert.deepEqual(seen[0]!.map((m) => m.items!.length), [2, 2, 1]);
+  });
+});
+
+test('the answering side applies and reads a batch through the shards, item by item', async () => {
+  // Proves answerReplicaBatch: records from another replica are merged (found = changed, and
+  // false when applied twice), read back in order with found false for a missing key; a bad key
+  // fails only its item; an item hinted for another node goes to storeHint, not the shards.
+  const mk = () => {
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'rkv-rbatch-'));
+    dirs.push(d);
+    return createLocalCoordinator({ dataDir: d, shardCount: 2, syncMode: 'batch' });
+  };
+  const origin = await mk();
+  const replica = await mk();
+  try {
+    const records: WireRecord[] = [];
+    for (const k of ['k1', 'k2', 'k3']) {
+      const done = await origin.router.write({ op: 'put', key: b(k), value: b(`value-${k}`), ttlSeconds: 0, ifMatch: null, context: null, idempotencyKey: null, returnRecord: true }, 1000);
+      records.push(done.record!);
+    }
+    const item = (k: string, r: WireRecord): InternodeItem => ({ key: b(k), record: r.versionVector, value: r.value, tombstone: r.tombstone });
+    const hinted: string[] = [];
+    const hint = { selfId: replica.nodeId, storeHint: (target: string, key: Uint8Array) => hinted.push(`${target}:${s(key)}`) };
+    const local = localReplicaOf(replica);
+    const writes = [item('k1', records[0]!), { ...item('', records[1]!) }, { ...item('k3', records[2]!), hintFor: 'node-elsewhere' }, item('k2', records[1]!), { key: b('k4') }];
+    const out = await answerReplicaBatch(local, 'replicaWriteBatch', writes, 1000, hint);
+    assert.deepEqual(
+      out.map((x) => x.errorCode ?? x.found === true),
+      [true, ErrorCode.InvalidArgument, false, true, ErrorCode.MalformedFrame],
+    );
+    assert.deepEqual(hinted, ['node-elsewhere:k3']);
+    const again = await answerReplicaBatch(local, 'replicaWriteBatch', [item('k1', records[0]!)], 1000, hint);
+    assert.deepEqual(again, [{}], 'the same record again changes nothing');
+    const reads = await answerReplicaBatch(local, 'replicaReadBatch', [{ key: b('k2') }, { key: b('k3') }, { key: b('k1') }], 1000, hint);
+    assert.deepEqual(
+      reads.map((x) => (x.found === true ? s(x.value) : null)),
+      ['value-k2', null, 'value-k1'],
+    );
+    assert.deepEqual(reads[0]!.record, records[1]!.versionVector);
+  } finally {
+    await origin.close();
+    await replica.close();
+  }
+});
