@@ -283,8 +283,15 @@ export class ShardClient {
       batch.push(p);
       bytes += p.bytes;
     }
-    // Compact the array now and then so a long-lived queue does not keep its history.
-    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+    // Drop the references to what has left. The array lives in the old generation, so every entry
+    // it still points to survives each scavenge (and what has been waiting long enough is
+    // promoted): with the queue emptied at each pump but cut only past 1024 entries, a cluster
+    // node's main thread copied ~3.5 MB per scavenge (ad hoc, --trace-gc-nvp). Emptied, it is
+    // cut at once; under a backlog, now and then.
+    if (this.head === this.queue.length) {
+      this.queue.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.head);
       this.head = 0;
     }

@@ -4,14 +4,22 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 
-/** The median bytes surviving a scavenge while `script` runs (it must cause at least 10 scavenges). */
-export function medianScavengeSurvivedBytes(script: string): number {
+/**
+ * The median bytes surviving a scavenge while `script` runs (it must cause at least 10 scavenges).
+ * With `mainThreadOnly`, only the scavenges of the script's own thread count, not its workers'
+ * (each line names its isolate; the main thread's collects first).
+ */
+export function medianScavengeSurvivedBytes(script: string, options: { mainThreadOnly?: boolean } = {}): number {
   const r = spawnSync(process.execPath, ['--max-semi-space-size=64', '--trace-gc-nvp', '-e', script], { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
   assert.equal(r.status, 0, r.stderr);
-  const survived = r.stdout
-    .split('\n')
-    .filter((l) => l.includes('gc=s '))
-    .map((l) => Number(/ new_space_survived=(\d+)/.exec(l)?.[1]));
+  let lines = r.stdout.split('\n').filter((l) => l.includes('gc=s '));
+  if (options.mainThreadOnly === true) {
+    const isolate = (l: string) => /^\[\d+:(0x[0-9a-f]+)\]/.exec(l)?.[1];
+    const main = isolate(lines[0] ?? '');
+    assert.ok(main !== undefined, 'a scavenge line names its isolate');
+    lines = lines.filter((l) => isolate(l) === main);
+  }
+  const survived = lines.map((l) => Number(/ new_space_survived=(\d+)/.exec(l)?.[1]));
   assert.ok(survived.length >= 10 && survived.every((n) => Number.isFinite(n)), `parsed ${survived.length} scavenges`);
   return [...survived].sort((a, b) => a - b)[Math.floor(survived.length / 2)]!;
 }
