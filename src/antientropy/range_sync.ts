@@ -14,6 +14,7 @@ import { assert, ErrorCode, RingkvError } from '../errors';
 import { keyToken } from '../ring';
 import type { ScannedEntry } from '../shards/batch_codec';
 import type { MerkleLeaves, WireRecord } from '../shards/messages';
+import { sameRecord } from '../shards/wire_record';
 import { assertRange, leafRange, MerkleTree, type TokenRange } from './merkle_tree';
 
 export interface RangeEntry {
@@ -108,10 +109,6 @@ export function joinLeaves(range: TokenRange, depth: number, leaves: readonly nu
 
 function keyString(key: Uint8Array): string {
   return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
-}
-
-function sameRecord(x: WireRecord, y: WireRecord): boolean {
-  return x.tombstone === y.tombstone && Buffer.compare(x.versionVector, y.versionVector) === 0 && Buffer.compare(x.value, y.value) === 0;
 }
 
 /** Entries of `from` that `to` lacks or holds differently. */

@@ -42,7 +42,7 @@ import { toGetResult } from './get_result';
 import { checkCommon, checkContext, checkIdempotencyKey, checkIfMatch, checkKey, checkTtl, checkValue } from './request_checks';
 import { HintStore } from './hinted_handoff';
 import { checkEnoughAlive, QuorumTally, replicasNeeded } from './quorum';
-import { mergeAnswers, mergeRecords, recordOf, type ReplicaAnswer, siblingsOf, staleReplicas } from './read_repair';
+import { answerOf, mergeAnswers, mergeRecords, recordOf, type ReplicaAnswer, siblingsOf, staleReplicas } from './read_repair';
 import type {
   BatchOp,
   BatchOutcome,
@@ -342,7 +342,7 @@ export class ClusterCoordinator implements Coordinator {
 
   // ---- the write state machine --------------------------------------------------------------
 
-  private preferenceList(key: Uint8Array): string[] {
+  private preferenceList(key: Uint8Array): readonly string[] {
     return this.membership.ring.preferenceList(keyToken(key), this.o.replicationFactor);
   }
 
@@ -538,7 +538,7 @@ export class ClusterCoordinator implements Coordinator {
       const ask = (id: string) => {
         this.counters.replicaReadsAsked++;
         const call = this.replicas.read(id, key, Math.max(1, deadline - Date.now())).then((record) => {
-          answers.push({ nodeId: id, siblings: siblingsOf(record) });
+          answers.push(answerOf(id, record, answers[0]));
         });
         calls.push(call);
         call.then(
@@ -561,10 +561,8 @@ export class ClusterCoordinator implements Coordinator {
   }
 
   private readRepair(key: Uint8Array, answers: readonly ReplicaAnswer[]): void {
-    if (this.closed || answers.length < 2) return;
-    const now = Date.now();
-    const merged = mergeAnswers(answers, this.o.conflictMode, now);
-    const stale = staleReplicas(answers, merged, this.o.conflictMode, now);
+    if (this.closed) return;
+    const { stale, merged } = staleReplicas(answers, this.o.conflictMode, Date.now());
     if (stale.length === 0) return;
     const record = recordOf(merged);
     for (const id of stale) {

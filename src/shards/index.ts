@@ -9,3 +9,4 @@ export type { ScannedEntry } from './batch_codec';
 export type { OpResult, ShardOp, WireRecord, WriteOp, WriteDone, ShardStats, ShardStorageOptions } from './messages';
 export { keyToken, shardOfKey, shardOfToken, shardTokenRange } from './shard_map';
 export { shardDir, layoutFileName } from './shard_layout';
+export { sameRecord } from './wire_record';
