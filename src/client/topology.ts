@@ -87,7 +87,7 @@ export class Topology {
 
   /** The key's preference list as node ids ([] without a ring). */
   preferenceList(key: Uint8Array): string[] {
-    return this.ring === null ? [] : this.ring.preferenceList(keyToken(key), this.replicationFactor);
+    return this.ring === null ? [] : [...this.ring.preferenceList(keyToken(key), this.replicationFactor)];
   }
 
   /** Nodes to try for `key`, best first. Never empty. */

@@ -22,14 +22,28 @@ export class Ring {
   readonly members: readonly RingMember[];
   /** Every vnode token, ascending. */
   private readonly tokens: BigUint64Array;
+  /**
+   * tokens[i] as the nearest double. The search compares these first: reading a BigUint64Array
+   * element makes a BigInt on the heap, and a lookup per request made ~9 of them. Number() is
+   * monotonic, so a strict difference between doubles is the tokens' order too; only equal
+   * doubles need the exact compare.
+   */
+  private readonly approx: Float64Array;
   /** owners[i] is the index into `members` of the node owning tokens[i]. */
   private readonly owners: Uint32Array;
+  /**
+   * Preference lists already walked, by start vnode and length (the ring never changes, so they
+   * never go stale): a request's lookup is then a search and a Map get. At most one entry per
+   * vnode and list length asked for.
+   */
+  private readonly walked = new Map<number, readonly string[]>();
 
   private constructor(version: number, members: RingMember[], tokens: BigUint64Array, owners: Uint32Array) {
     this.version = version;
     this.members = members;
     this.tokens = tokens;
     this.owners = owners;
+    this.approx = Float64Array.from(tokens, (t) => Number(t));
   }
 
   static build(members: readonly RingMember[], version: number): Ring {
@@ -73,11 +87,13 @@ export class Ring {
   /** Index of the first vnode whose token is >= `token`, wrapping to 0 past the last. */
   private successor(token: bigint): number {
     assert(token >= 0n && token < tokenSpace, 'token out of the 64-bit space');
+    const t = Number(token);
     let lo = 0;
     let hi = this.tokens.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.tokens[mid]! < token) lo = mid + 1;
+      const a = this.approx[mid]!;
+      if (a < t || (a === t && this.tokens[mid]! < token)) lo = mid + 1;
       else hi = mid;
     }
     return lo === this.tokens.length ? 0 : lo;
@@ -87,13 +103,23 @@ export class Ring {
    * The first `n` distinct physical nodes clockwise from `token` (fewer when the ring has fewer
    * nodes). Entry 0 is the key's primary owner.
    */
-  preferenceList(token: bigint, n: number): string[] {
+  preferenceList(token: bigint, n: number): readonly string[] {
     assert(Number.isInteger(n) && n >= 1, 'a preference list has at least one node');
-    const out: string[] = [];
-    if (this.tokens.length === 0) return out;
+    if (this.tokens.length === 0) return [];
     const want = Math.min(n, this.members.length);
-    const seen = new Uint8Array(this.members.length);
     const start = this.successor(token);
+    const at = start * (clusterNodesMax + 1) + want;
+    let list = this.walked.get(at);
+    if (list === undefined) {
+      list = this.walkFrom(start, want);
+      this.walked.set(at, list);
+    }
+    return list;
+  }
+
+  private walkFrom(start: number, want: number): readonly string[] {
+    const out: string[] = [];
+    const seen = new Uint8Array(this.members.length);
     for (let step = 0; step < this.tokens.length && out.length < want; step++) {
       const owner = this.owners[(start + step) % this.tokens.length]!;
       if (seen[owner] === 0) {
@@ -102,14 +128,14 @@ export class Ring {
       }
     }
     assert(out.length === want, 'the walk must find every distinct node it wants');
-    return out;
+    return Object.freeze(out);
   }
 
   /**
    * Every node in clockwise order from `token`: the preference list first, then the nodes that
    * stand in (hinted handoff) when some of it is down.
    */
-  walk(token: bigint): string[] {
+  walk(token: bigint): readonly string[] {
     return this.preferenceList(token, this.members.length);
   }
 
@@ -144,8 +170,8 @@ export class Ring {
    * list of `n` nodes includes `nodeId`, with its replicas. Anti-entropy walks these. The range
    * of the first vnode wraps past the top of the ring (previous > token).
    */
-  replicatedRanges(nodeId: string, n: number): Array<{ previous: bigint; token: bigint; replicas: string[] }> {
-    const out: Array<{ previous: bigint; token: bigint; replicas: string[] }> = [];
+  replicatedRanges(nodeId: string, n: number): Array<{ previous: bigint; token: bigint; replicas: readonly string[] }> {
+    const out: Array<{ previous: bigint; token: bigint; replicas: readonly string[] }> = [];
     if (this.memberIndex(nodeId) < 0) return out;
     const v = this.tokens.length;
     for (let i = 0; i < v; i++) {

@@ -78,9 +78,23 @@ test('the preference list starts at the first vnode clockwise and wraps past the
     assert.equal(r.preferenceList(t, 1)[0], id);
     if (t > 0n) assert.equal(r.preferenceList(t - 1n, 1)[0], id);
   }
+  // Tokens a step apart round to the same double: these lookups take the search's exact compare.
+  for (const { t } of all) if (t > 0n) assert.equal(Number(t - 1n), Number(t));
   const last = all[all.length - 1]!;
   if (last.t < (1n << 64n) - 1n) assert.equal(r.preferenceList(last.t + 1n, 1)[0], all[0]!.id);
   assert.deepEqual(r.walk(all[0]!.t).length, 3);
+});
+
+test('a preference list is walked once per vnode and length, and cannot be changed by a caller', () => {
+  // Proves the lookup cache: the same list object for every key of a vnode, a different one per
+  // length, and frozen, so a caller that edits its list cannot corrupt the next key's.
+  const r = ring(ids(5), 8);
+  const t = r.tokensOf('node-0')[0]!;
+  assert.equal(r.preferenceList(t, 3), r.preferenceList(t - 1n, 3));
+  assert.notEqual(r.preferenceList(t, 3), r.preferenceList(t, 2));
+  assert.deepEqual(r.preferenceList(t, 2), r.preferenceList(t, 3).slice(0, 2));
+  assert.ok(Object.isFrozen(r.preferenceList(t, 3)));
+  assert.throws(() => (r.preferenceList(t, 3) as string[]).push('x'), TypeError);
 });
 
 test('rings built from the same members in any order are identical; tokens derive from ids', () => {
