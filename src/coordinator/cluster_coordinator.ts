@@ -16,12 +16,13 @@
 //               hint on a stand-in instead (hints never count toward W);
 //   6 answer    after W acknowledgements; RKV_ERR_UNAVAILABLE when the rest cannot reach W,
 //               RKV_ERR_TIMEOUT {needed, answered} when the deadline passes first.
-// Read: ask R ALIVE replicas (this node's own first: no network hop), and one more for each that
-// fails; with probability readRepairChance ask every ALIVE replica instead (Cassandra's
-// read_repair_chance), so replicas outside the usual read set get compared too. Answer with the
-// reconciliation of the first R answers (siblings when concurrent); when all asked have answered
-// (or timed out) merge everything and send the merged set to replicas that lacked part of it
-// (read repair), in the background and bounded.
+// Read (quorum_reads.ts, all the reads of a batch together): ask R ALIVE replicas (this node's
+// own first: no network hop), and one more for each that fails; with probability
+// readRepairChance ask every ALIVE replica instead (Cassandra's read_repair_chance), so replicas
+// outside the usual read set get compared too. Answer with the reconciliation of the first R
+// answers (siblings when concurrent); when all asked have answered (or timed out) merge
+// everything and send the merged set to replicas that lacked part of it (read repair), in the
+// background and bounded.
 import * as os from 'node:os';
 import { localRangeReplica, localScanPage } from '../antientropy';
 import { bootstrapSettleMsMax, merkleDepthMax, readRepairsInflightMax, replicaWritesInflightMax, tombstoneGraceMsDefault, vnodesPerNodeMax } from '../constants';
@@ -42,7 +43,8 @@ import { toGetResult } from './get_result';
 import { checkCommon, checkContext, checkIdempotencyKey, checkIfMatch, checkKey, checkTtl, checkValue } from './request_checks';
 import { HintStore } from './hinted_handoff';
 import { checkEnoughAlive, QuorumTally, replicasNeeded } from './quorum';
-import { answerOf, mergeAnswers, mergeRecords, recordOf, type ReplicaAnswer, siblingsOf, staleReplicas } from './read_repair';
+import { type QuorumReadContext, quorumReads, type ReadSpec } from './quorum_reads';
+import { mergeRecords, recordOf, type ReplicaAnswer, siblingsOf, staleReplicas } from './read_repair';
 import type {
   BatchOp,
   BatchOutcome,
@@ -112,6 +114,7 @@ export class ClusterCoordinator implements Coordinator {
   private readonly pool: PeerPool;
   private readonly server: InternodeServer;
   private readonly replicas: ReplicaClient;
+  private readonly readContext: QuorumReadContext;
   private readonly hints = new HintStore();
   private readonly replaying = new Set<string>();
   private hintTimer: NodeJS.Timeout | undefined;
@@ -168,6 +171,19 @@ export class ClusterCoordinator implements Coordinator {
       },
     });
     this.replicas = new ReplicaClient(o.nodeId, local, this.membership, this.pool);
+    this.readContext = {
+      nodeId: o.nodeId,
+      conflictMode: o.conflictMode,
+      readRepairChance: o.readRepairChance,
+      random: o.random,
+      preferenceList: (key) => this.preferenceList(key),
+      alive: (id) => this.alive(id),
+      local,
+      readReplica: (id, key, timeoutMs, done) => this.replicas.read(id, key, timeoutMs, done),
+      count: (e) => this.count(e),
+      readRepair: (key, answers) => this.readRepair(key, answers),
+      counters: this.counters,
+    };
     this.antiEntropy = new AntiEntropyRunner({
             nodeId: o.nodeId,
             intervalMs: o.antiEntropyIntervalMs,
@@ -328,16 +344,49 @@ export class ClusterCoordinator implements Coordinator {
     return { key: req.key, version: a.version, timestampMs: a.timestampMs, tombstoneExpiryMs: a.timestampMs + tombstoneGraceMsDefault };
   }
 
-  /** Each key has its own replicas and quorum: the operations run one by one, all at once. */
+  /**
+   * The reads run together through one read state machine (quorum_reads.ts); the writes one by
+   * one, all at once (each has its own replicas, quorum and hints).
+   */
   batch(ops: readonly BatchOp[]): Promise<BatchOutcome[]> {
-    return batchEach(this, ops);
+    const outcomes = new Array<BatchOutcome>(ops.length);
+    const reads: ReadSpec[] = [];
+    const writes: BatchOp[] = [];
+    const writesAt: number[] = [];
+    let readsLeft = 0;
+    for (let i = 0; i < ops.length; i++) {
+      const b = ops[i]!;
+      if (b.op !== 'get') {
+        writes.push(b);
+        writesAt.push(i);
+        continue;
+      }
+      try {
+        this.checkOpen();
+        reads.push({ at: i, key: b.req.key, consistency: b.req.consistency, timeoutMs: checkCommon(b.req, this.o.requestTimeoutMs) });
+        readsLeft++;
+      } catch (error) {
+        outcomes[i] = { ok: false, error };
+      }
+    }
+    const readsDone =
+      readsLeft === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            quorumReads(this.readContext, reads, (at, merged, error) => {
+              outcomes[at] = error === null ? { ok: true, op: 'get', result: toGetResult(ops[at]!.req.key, merged, Date.now()) } : { ok: false, error };
+              if (--readsLeft === 0) resolve();
+            });
+          });
+    const writesDone = writes.length === 0 ? Promise.resolve() : batchEach(this, writes).then((w) => w.forEach((o, j) => (outcomes[writesAt[j]!] = o)));
+    return Promise.all([readsDone, writesDone]).then(() => outcomes);
   }
 
-  async get(req: GetRequest): Promise<GetResult> {
-    this.checkOpen();
-    const timeoutMs = checkCommon(req, this.o.requestTimeoutMs);
-    const merged = await this.quorumRead(req.key, req.consistency, Date.now() + timeoutMs, timeoutMs);
-    return toGetResult(req.key, merged, Date.now());
+  get(req: GetRequest): Promise<GetResult> {
+    return this.batch([{ op: 'get', req }]).then(([o]) => {
+      if (o!.ok && o!.op === 'get') return o!.result;
+      throw o!.ok ? new RingkvError(ErrorCode.Internal, 'a get answered as another op') : o!.error;
+    });
   }
 
   // ---- the write state machine --------------------------------------------------------------
@@ -373,7 +422,7 @@ export class ClusterCoordinator implements Coordinator {
     this.counters.coordinatedWrites++;
     // 3 condition
     if (w.ifMatch !== undefined) {
-      const merged = await this.quorumRead(w.key, w.consistency, deadline, w.timeoutMs);
+      const merged = await this.readMerged(w.key, w.consistency, Math.max(1, deadline - Date.now()));
       if (merged.length > 0) await this.local.apply(w.key, recordOf(merged), Math.max(1, deadline - Date.now()));
     }
     // 4 local, 5 replicate: the local write makes the new version; as soon as it is applied (not
@@ -508,56 +557,9 @@ export class ClusterCoordinator implements Coordinator {
 
   // ---- the read state machine ---------------------------------------------------------------
 
-  private async quorumRead(key: Uint8Array, level: ConsistencyLevel, deadline: number, timeoutMs: number): Promise<StoredSibling[]> {
-    const pref = this.preferenceList(key);
-    const needed = replicasNeeded(level, pref.length);
-    const up = pref.filter((id) => this.alive(id));
-    try {
-      checkEnoughAlive(level, needed, up.length, pref.length, 'get');
-    } catch (e) {
-      throw this.count(e as RingkvError);
-    }
-    this.counters.coordinatedReads++;
-    // Ask only as many replicas as the level needs (this node first, it costs no network hop),
-    // and another one for each that fails; with probability readRepairChance ask every live
-    // replica, so replicas outside the usual read set are compared and repaired too (Cassandra's
-    // read_repair_chance). Asking all N on every read would triple the work of a ONE read.
-    const ordered = up.includes(this.nodeId) ? [this.nodeId, ...up.filter((id) => id !== this.nodeId)] : up;
-    const askAll = needed === up.length || this.o.random() < this.o.readRepairChance;
-    const spare = askAll ? [] : ordered.slice(needed);
-    const answers: ReplicaAnswer[] = [];
-    const tally = new QuorumTally(needed, up.length);
-    const calls: Promise<void>[] = [];
-    const decision = await new Promise<Decision>((resolve) => {
-      const timer = setTimeout(() => resolve('timeout'), Math.max(0, deadline - Date.now()));
-      const settle = (state: ReturnType<QuorumTally['ok']>) => {
-        if (state === 'waiting') return;
-        clearTimeout(timer);
-        resolve(state);
-      };
-      const ask = (id: string) => {
-        this.counters.replicaReadsAsked++;
-        const call = this.replicas.read(id, key, Math.max(1, deadline - Date.now())).then((record) => {
-          answers.push(answerOf(id, record, answers[0]));
-        });
-        calls.push(call);
-        call.then(
-          () => settle(tally.ok()),
-          () => {
-            const next = spare.shift();
-            if (next !== undefined && Date.now() < deadline) ask(next);
-            settle(tally.fail());
-          },
-        );
-      };
-      for (const id of askAll ? ordered : ordered.slice(0, needed)) ask(id);
-    });
-    if (decision === 'timeout') throw this.count(tally.timeout(level, 'get', timeoutMs));
-    if (decision === 'failed') throw this.count(tally.unavailable(level, 'get'));
-    const merged = mergeAnswers(answers, this.o.conflictMode, Date.now());
-    // Read repair once every replica asked has answered or failed (bounded by the deadline).
-    void Promise.allSettled([...calls]).then(() => this.readRepair(key, answers));
-    return merged;
+  /** One quorum read, as the reconciled set (the If-Match check reads the current version first). */
+  private readMerged(key: Uint8Array, consistency: ConsistencyLevel, timeoutMs: number): Promise<StoredSibling[]> {
+    return new Promise((resolve, reject) => quorumReads(this.readContext, [{ at: 0, key, consistency, timeoutMs }], (_at, merged, error) => (error === null ? resolve(merged) : reject(error))));
   }
 
   private readRepair(key: Uint8Array, answers: readonly ReplicaAnswer[]): void {

@@ -81,12 +81,31 @@ export class ReplicaClient {
     return addr;
   }
 
-  async read(nodeId: string, key: Uint8Array, timeoutMs: number): Promise<WireRecord | null> {
-    if (nodeId === this.selfId) return this.local.get(key, timeoutMs);
-    const reply = await this.batcher.read(nodeId, this.peer(nodeId), key, timeoutMs);
-    if (reply.found !== true) return null;
-    if (reply.record === undefined) throw new RingkvError(ErrorCode.MalformedFrame, 'a replica read answered found without its record');
-    return { versionVector: reply.record, value: reply.value ?? new Uint8Array(0), tombstone: reply.tombstone === true };
+  /**
+   * Reads `key` on the replica `nodeId`; `done` hears what it stores (null: no entry) or why not.
+   * A callback, not a promise: a frame's reads ask two or three replicas each.
+   */
+  read(nodeId: string, key: Uint8Array, timeoutMs: number, done: (record: WireRecord | null, err: unknown) => void): void {
+    if (nodeId === this.selfId) {
+      this.local.get(key, timeoutMs).then(
+        (record) => done(record, null),
+        (err: unknown) => done(null, err),
+      );
+      return;
+    }
+    let peer: { host: string; peerPort: number };
+    try {
+      peer = this.peer(nodeId);
+    } catch (err) {
+      done(null, err);
+      return;
+    }
+    this.batcher.read(nodeId, peer, key, timeoutMs, (reply, err) => {
+      if (err !== null) done(null, err);
+      else if (reply!.found !== true) done(null, null);
+      else if (reply!.record === undefined) done(null, new RingkvError(ErrorCode.MalformedFrame, 'a replica read answered found without its record'));
+      else done({ versionVector: reply!.record, value: reply!.value ?? new Uint8Array(0), tombstone: reply!.tombstone === true }, null);
+    });
   }
 
   /** Merges `record` into the replica on `nodeId` (or stores it there as a hint for `hintFor`). */
@@ -97,7 +116,8 @@ export class ReplicaClient {
     }
     const item: InternodeItem = { key, record: record.versionVector, value: record.value, tombstone: record.tombstone };
     if (hintFor !== undefined) item.hintFor = hintFor;
-    await this.batcher.write(nodeId, this.peer(nodeId), item, timeoutMs);
+    const peer = this.peer(nodeId);
+    await new Promise<void>((resolve, reject) => this.batcher.write(nodeId, peer, item, timeoutMs, (_reply, err) => (err === null ? resolve() : reject(err))));
   }
 }
 

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { replicaBatchBytesMax, replicaBatchItemsMax } from '../../../src/constants';
 import { createLocalCoordinator } from '../../../src/coordinator';
 import { answerReplicaBatch, localReplicaOf } from '../../../src/coordinator/cluster_replica';
-import { ReplicaBatcher } from '../../../src/coordinator/replica_batcher';
+import { type ItemCallback, ReplicaBatcher } from '../../../src/coordinator/replica_batcher';
 import { ErrorCode, RingkvError } from '../../../src/errors';
 import type { InternodeItem, InternodeMessage } from '../../../src/protocol/internode_codec';
 import { PeerPool } from '../../../src/protocol/internode_pool';
@@ -50,6 +50,10 @@ async function withPeers(n: number, answer: (req: InternodeMessage) => Internode
   }
 }
 
+/** The batcher's callback as a promise. */
+const ask = (send: (done: ItemCallback) => void) =>
+  new Promise<InternodeItem>((resolve, reject) => send((reply, err) => (err === null ? resolve(reply!) : reject(err))));
+
 const echoKeys = (req: InternodeMessage): InternodeItem[] => (req.items ?? []).map((x) => ({ found: true, record: b('rec'), value: x.key! }));
 
 test('reads and writes queued in one tick go to each peer as one batch per kind, and each item gets its own answer', async () => {
@@ -58,12 +62,12 @@ test('reads and writes queued in one tick go to each peer as one batch per kind,
   await withPeers(2, echoKeys, async (batcher, [a, c], seen) => {
     const rec = { record: b('r'), value: b('v') };
     const calls = [
-      batcher.write('a', a!, { key: b('w1'), ...rec }, 1000),
-      batcher.read('a', a!, b('r1'), 1000),
-      batcher.write('a', a!, { key: b('w2'), ...rec, hintFor: 'node-x' }, 1000),
-      batcher.write('c', c!, { key: b('w3'), ...rec }, 1000),
-      batcher.read('a', a!, b('r2'), 1000),
-      batcher.write('a', a!, { key: b('w4'), ...rec }, 1000),
+      ask((d) => batcher.write('a', a!, { key: b('w1'), ...rec }, 1000, d)),
+      ask((d) => batcher.read('a', a!, b('r1'), 1000, d)),
+      ask((d) => batcher.write('a', a!, { key: b('w2'), ...rec, hintFor: 'node-x' }, 1000, d)),
+      ask((d) => batcher.write('c', c!, { key: b('w3'), ...rec }, 1000, d)),
+      ask((d) => batcher.read('a', a!, b('r2'), 1000, d)),
+      ask((d) => batcher.write('a', a!, { key: b('w4'), ...rec }, 1000, d)),
     ];
     const replies = await Promise.all(calls);
     assert.deepEqual(replies.map((r) => s(r.value)), ['w1', 'r1', 'w2', 'w3', 'r2', 'w4']);
@@ -76,7 +80,7 @@ test('reads and writes queued in one tick go to each peer as one batch per kind,
     assert.equal(seen[0]!.find((m) => m.kind === 'replicaWriteBatch')!.items![1]!.hintFor, 'node-x');
     assert.deepEqual(batcher.stats, { replicaBatchesSent: 3, replicaBatchItemsSent: 6 });
     // A later tick is a new batch: nothing waits for company.
-    assert.equal(s((await batcher.read('a', a!, b('r3'), 1000)).value), 'r3');
+    assert.equal(s((await ask((d) => batcher.read('a', a!, b('r3'), 1000, d))).value), 'r3');
     assert.equal(seen[0]!.length, 3);
   });
 });
@@ -93,7 +97,7 @@ test('a failed item fails alone; a failed batch, or a reply of the wrong length,
     return items;
   };
   await withPeers(1, answer, async (batcher, [a]) => {
-    const three = () => [batcher.read('a', a!, b('k0'), 1000), batcher.read('a', a!, b('k1'), 1000), batcher.read('a', a!, b('k2'), 1000)];
+    const three = () => [ask((d) => batcher.read('a', a!, b('k0'), 1000, d)), ask((d) => batcher.read('a', a!, b('k1'), 1000, d)), ask((d) => batcher.read('a', a!, b('k2'), 1000, d))];
     const results = await Promise.allSettled(three());
     assert.deepEqual(
       results.map((r) => (r.status === 'fulfilled' ? s(r.value.value) : (r.reason as RingkvError).code)),
@@ -109,13 +113,13 @@ test('a failed item fails alone; a failed batch, or a reply of the wrong length,
 test('a batch closes at replicaBatchItemsMax items or about replicaBatchBytesMax bytes', async () => {
   // Proves both bounds split a tick's items into several messages, in order, none lost.
   await withPeers(1, echoKeys, async (batcher, [a], seen) => {
-    const many = Array.from({ length: replicaBatchItemsMax + 5 }, (_, i) => batcher.read('a', a!, b(`k${i}`), 2000));
+    const many = Array.from({ length: replicaBatchItemsMax + 5 }, (_, i) => ask((d) => batcher.read('a', a!, b(`k${i}`), 2000, d)));
     const replies = await Promise.all(many);
     assert.ok(replies.every((r, i) => s(r.value) === `k${i}`));
     assert.deepEqual(seen[0]!.map((m) => m.items!.length), [replicaBatchItemsMax, 5]);
     seen[0]!.length = 0;
     const big = new Uint8Array(Math.floor(replicaBatchBytesMax * 0.4));
-    await Promise.all([0, 1, 2, 3, 4].map((i) => batcher.write('a', a!, { key: b(`big${i}`), record: b('r'), value: big }, 2000)));
+    await Promise.all([0, 1, 2, 3, 4].map((i) => ask((d) => batcher.write('a', a!, { key: b(`big${i}`), record: b('r'), value: big }, 2000, d))));
     assert.deepEqual(seen[0]!.map((m) => m.items!.length), [2, 2, 1]);
   });
 });

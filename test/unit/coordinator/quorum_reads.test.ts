@@ -1,0 +1,165 @@
+// The cluster's read state machine on its own (quorum_reads.ts): real encoded sibling sets, and
+// replicas played by a scripted context (which answers when, and what), so the counting,
+// deadlines and read-repair timing can be driven exactly. The same machine runs against real
+// nodes in test/cluster.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { type QuorumReadContext, quorumReads, type ReadSpec } from '../../../src/coordinator/quorum_reads';
+import { recordOf, type ReplicaAnswer } from '../../../src/coordinator/read_repair';
+import type { ConsistencyLevel } from '../../../src/coordinator/types';
+import { ErrorCode, isRingkvError, RingkvError } from '../../../src/errors';
+import type { AnswerCallback } from '../../../src/shards';
+import type { ShardOp, WireRecord } from '../../../src/shards/messages';
+import { coordinateWrite, type StoredSibling } from '../../../src/versioning';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const write = (stored: StoredSibling[], nodeId: string, value: string, nowMs: number) =>
+  coordinateWrite(stored, { nodeId, nowMs, mode: 'vclock', value: Buffer.from(value), tombstone: false, ttlMs: 0, context: null }).siblings;
+const key = (i: number) => new Uint8Array(Buffer.from(`k${i}`));
+const values = (s: StoredSibling[]) => s.map((x) => Buffer.from(x.value).toString()).sort();
+
+/** Replica behaviour per node: the record it holds for a key, after how long, or an error / silence. */
+type Replica = (k: string) => { record: WireRecord | null; afterMs: number } | 'fail' | 'silent';
+
+interface Script {
+  ctx: QuorumReadContext;
+  localCalls: number[];
+  asked: string[];
+  /** Remote replicas' answers delivered so far, as node:key. */
+  answered: string[];
+  repairs: Array<{ key: string; answers: number }>;
+}
+
+function script(replicas: Record<string, Replica>, alive: string[], opts: { random?: number } = {}): Script {
+  const localCalls: number[] = [];
+  const asked: string[] = [];
+  const answered: string[] = [];
+  const repairs: Array<{ key: string; answers: number }> = [];
+  const answerLater = (who: string, r: ReturnType<Replica>, done: (record: WireRecord | null, err: unknown) => void) => {
+    if (r === 'silent') return;
+    if (r === 'fail') setImmediate(() => done(null, new RingkvError(ErrorCode.Unavailable, 'replica down')));
+    else
+      setTimeout(() => {
+        answered.push(who);
+        done(r.record, null);
+      }, r.afterMs);
+  };
+  const ctx: QuorumReadContext = {
+    nodeId: 'a',
+    conflictMode: 'vclock',
+    readRepairChance: 0.5,
+    random: () => opts.random ?? 0.99,
+    preferenceList: () => ['a', 'b', 'c'],
+    alive: (id) => alive.includes(id),
+    local: {
+      submitMany: (ops: readonly ShardOp[], _timeoutMs: number, onAnswer: AnswerCallback) => {
+        localCalls.push(ops.length);
+        ops.forEach((op, i) => {
+          const r = replicas['a']!(Buffer.from(op.key).toString());
+          if (r === 'silent') return;
+          if (r === 'fail') onAnswer(i, null, new RingkvError(ErrorCode.Busy, 'full'));
+          else setTimeout(() => onAnswer(i, { ok: true, op: 'get', record: r.record }, null), r.afterMs);
+        });
+      },
+    },
+    readReplica: (id, k, _timeoutMs, done) => {
+      const who = `${id}:${Buffer.from(k).toString()}`;
+      asked.push(who);
+      answerLater(who, replicas[id]!(Buffer.from(k).toString()), done);
+    },
+    count: (e) => e,
+    readRepair: (k: Uint8Array, answers: readonly ReplicaAnswer[]) => repairs.push({ key: Buffer.from(k).toString(), answers: answers.length }),
+    counters: { coordinatedReads: 0, replicaReadsAsked: 0 },
+  };
+  return { ctx, localCalls, asked, answered, repairs };
+}
+
+function run(s: Script, specs: ReadSpec[]): Promise<Map<number, { merged: StoredSibling[]; error: unknown }>> {
+  return new Promise((resolve) => {
+    const out = new Map<number, { merged: StoredSibling[]; error: unknown }>();
+    quorumReads(s.ctx, specs, (at, merged, error) => {
+      assert.ok(!out.has(at), `read ${at} finished twice`);
+      out.set(at, { merged, error });
+      if (out.size === specs.length) resolve(out);
+    });
+  });
+}
+
+const specs = (n: number, consistency: ConsistencyLevel, timeoutMs = 2000): ReadSpec[] => Array.from({ length: n }, (_, i) => ({ at: i, key: key(i), consistency, timeoutMs }));
+
+test('a batch of QUORUM reads reads this node with one submission and one peer per key, and merges', async () => {
+  // Proves the batching (one local submitMany for 32 reads, one remote ask each) and that a read
+  // answers with the reconciliation of what its replicas hold (a newer remote version wins).
+  const v1 = write([], 'a', 'one', 1000);
+  const v2 = write(v1, 'b', 'two', 2000);
+  const s = script({ a: () => ({ record: recordOf(v1), afterMs: 1 }), b: () => ({ record: recordOf(v2), afterMs: 2 }), c: () => ({ record: recordOf(v2), afterMs: 2 }) }, ['a', 'b', 'c']);
+  const out = await run(s, specs(32, 'QUORUM'));
+  assert.deepEqual(s.localCalls, [32]);
+  assert.equal(s.asked.length, 32);
+  assert.ok(s.asked.every((a) => a.startsWith('b:')), 'the first other live replica of the list');
+  for (const [, r] of out) {
+    assert.equal(r.error, null);
+    assert.deepEqual(values(r.merged), ['two']);
+  }
+  assert.equal(s.ctx.counters.coordinatedReads, 32);
+  assert.equal(s.ctx.counters.replicaReadsAsked, 64);
+  // Read repair is offered each read once, after both its replicas answered.
+  assert.equal(s.repairs.length, 32);
+  assert.ok(s.repairs.every((r) => r.answers === 2));
+});
+
+test('a failed replica is replaced by a spare; too few alive fails at once; silence times out alone', async () => {
+  // Proves the spare ask, the fast Unavailable (nothing asked), and a deadline that decides only
+  // the reads still waiting, each with its own needed/answered.
+  const v = write([], 'a', 'x', 1000);
+  const held = () => ({ record: recordOf(v), afterMs: 1 });
+  const s1 = script({ a: held, b: () => 'fail', c: held }, ['a', 'b', 'c']);
+  const r1 = await run(s1, specs(4, 'QUORUM'));
+  for (const [, r] of r1) assert.deepEqual(values(r.merged), ['x']);
+  assert.deepEqual(s1.asked.filter((a) => a.startsWith('c:')).length, 4, 'c asked for each read b failed');
+
+  const s2 = script({ a: held, b: held, c: held }, ['a']);
+  const r2 = await run(s2, specs(3, 'QUORUM'));
+  for (const [, r] of r2) assert.ok(isRingkvError(r.error, ErrorCode.Unavailable) && r.error.details.needed === 2 && r.error.details.alive === 1);
+  assert.deepEqual(s2.localCalls, []);
+  assert.deepEqual(s2.asked, []);
+
+  // k0 at ONE is answered by this node; k1 at QUORUM waits for b, which never answers.
+  const s3 = script({ a: held, b: () => 'silent', c: () => 'silent' }, ['a', 'b', 'c']);
+  const started = Date.now();
+  const r3 = await run(s3, [
+    { at: 0, key: key(0), consistency: 'ONE', timeoutMs: 150 },
+    { at: 1, key: key(1), consistency: 'QUORUM', timeoutMs: 150 },
+  ]);
+  assert.equal(r3.get(0)!.error, null);
+  const e = r3.get(1)!.error;
+  assert.ok(isRingkvError(e, ErrorCode.Timeout) && e.details.needed === 2 && e.details.answered === 1, String(e));
+  assert.ok(Date.now() - started >= 140, 'not before its deadline');
+  await sleep(10);
+  assert.deepEqual(
+    s3.repairs.map((r) => r.key),
+    ['k0'],
+    'k0 (its one replica answered) is offered for repair; k1 is not while a replica asked has not answered',
+  );
+});
+
+test('with read_repair_chance a read asks every live replica, answers at its level, and repairs after all answered', async () => {
+  // Proves the read_repair_chance path: ONE is answered by the local replica at once, yet every
+  // live replica is asked, and read repair sees all three answers once the slowest came.
+  const v1 = write([], 'a', 'one', 1000);
+  const v2 = write(v1, 'a', 'two', 2000);
+  const s = script({ a: () => ({ record: recordOf(v2), afterMs: 1 }), b: () => ({ record: recordOf(v2), afterMs: 5 }), c: () => ({ record: recordOf(v1), afterMs: 60 }) }, ['a', 'b', 'c'], { random: 0 });
+  const out = await run(s, specs(2, 'ONE'));
+  assert.ok(!s.answered.some((a) => a.startsWith('c:')), 'ONE does not wait for the slow replica');
+  for (const [, r] of out) assert.deepEqual(values(r.merged), ['two']);
+  assert.equal(s.asked.length, 4);
+  assert.equal(s.repairs.length, 0, 'not before the slowest replica answered');
+  await sleep(100);
+  assert.deepEqual(
+    s.repairs.map((r) => [r.key, r.answers]),
+    [
+      ['k0', 3],
+      ['k1', 3],
+    ],
+  );
+});
