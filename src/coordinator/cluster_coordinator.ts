@@ -437,7 +437,9 @@ export class ClusterCoordinator implements Coordinator {
     const others = up.filter((id) => id !== this.nodeId);
     const tally = new QuorumTally(needed, up.length);
     const backPressure = this.replicaWritesInflight >= replicaWritesInflightMax;
-    const calls: Promise<unknown>[] = [];
+    /** Replica writes of this op not answered yet; `allAnswered` runs when the count reaches 0. */
+    let replicaWritesLeft = 0;
+    let allAnswered: (() => void) | null = null;
     let applied: WriteDone | null = null;
     // 6 answer: after W acknowledgements, or at once when W is out of reach, or at the deadline.
     const outcome = await new Promise<{ decision: Decision } | { error: unknown }>((resolve) => {
@@ -454,18 +456,17 @@ export class ClusterCoordinator implements Coordinator {
         const record = r.record;
         for (const id of others) {
           this.replicaWritesInflight++;
-          const call = this.replicas
-            .apply(id, w.key, record, Math.max(1, deadline - Date.now()))
-            .catch((e: unknown) => {
+          replicaWritesLeft++;
+          this.replicas.apply(id, w.key, record, Math.max(1, deadline - Date.now()), (err) => {
+            this.replicaWritesInflight--;
+            if (err === null) {
+              settle(tally.ok());
+            } else {
               this.counters.replicaWriteFailures++;
-              throw e;
-            })
-            .finally(() => this.replicaWritesInflight--);
-          calls.push(call);
-          call.then(
-            () => settle(tally.ok()),
-            () => settle(tally.fail()),
-          );
+              settle(tally.fail());
+            }
+            if (--replicaWritesLeft === 0 && allAnswered !== null) allAnswered();
+          });
         }
         if (this.o.hintedHandoff) for (const down of pref.filter((id) => !this.alive(id))) this.hint(down, w.key, record, pref);
       };
@@ -512,11 +513,15 @@ export class ClusterCoordinator implements Coordinator {
       // Too much replication still running: this answer waits for its own (bounded by the deadline).
       this.counters.replicationBackPressure++;
       await new Promise<void>((resolve) => {
+        if (replicaWritesLeft === 0) {
+          resolve();
+          return;
+        }
         const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
-        void Promise.allSettled(calls).then(() => {
+        allAnswered = () => {
           clearTimeout(timer);
           resolve();
-        });
+        };
       });
     }
     return { version: done.version, timestampMs: done.timestampMs, acks: tally.answered };
@@ -573,16 +578,11 @@ export class ClusterCoordinator implements Coordinator {
         continue;
       }
       this.repairsInflight++;
-      this.replicas.apply(id, key, record, this.o.requestTimeoutMs).then(
-        () => {
-          this.repairsInflight--;
-          this.counters.readRepairs++;
-        },
-        () => {
-          this.repairsInflight--;
-          this.counters.readRepairFailures++;
-        },
-      );
+      this.replicas.apply(id, key, record, this.o.requestTimeoutMs, (err) => {
+        this.repairsInflight--;
+        if (err === null) this.counters.readRepairs++;
+        else this.counters.readRepairFailures++;
+      });
     }
   }
 
@@ -595,7 +595,16 @@ export class ClusterCoordinator implements Coordinator {
       this.storeHint(target, key, record);
       return;
     }
-    this.replicas.apply(standIn, key, record, this.o.requestTimeoutMs, target).catch(() => this.storeHint(target, key, record));
+    this.replicas.apply(
+      standIn,
+      key,
+      record,
+      this.o.requestTimeoutMs,
+      (err) => {
+        if (err !== null) this.storeHint(target, key, record);
+      },
+      target,
+    );
   }
 
   private storeHint(target: string, key: Uint8Array, record: WireRecord): void {
@@ -606,12 +615,20 @@ export class ClusterCoordinator implements Coordinator {
     if (this.closed || this.replaying.has(target) || this.hints.size(target) === 0) return;
     this.replaying.add(target);
     const batch = this.hints.peek(target, hintReplayBatch);
-    void Promise.allSettled(
-      batch.map((h) => this.replicas.apply(target, h.key, h.record, this.o.requestTimeoutMs).then(() => this.hints.delivered(target, h))),
-    ).then(() => {
-      this.replaying.delete(target);
-      if (this.hints.size(target) > 0 && this.membership.isAlive(target) && batch.length === hintReplayBatch) this.replayHints(target);
-    });
+    let left = batch.length;
+    let delivered = 0;
+    for (const h of batch) {
+      this.replicas.apply(target, h.key, h.record, this.o.requestTimeoutMs, (err) => {
+        if (err === null) {
+          this.hints.delivered(target, h);
+          delivered++;
+        }
+        if (--left > 0) return;
+        this.replaying.delete(target);
+        // The next batch at once only after a full one that got through; the timer retries the rest.
+        if (delivered === batch.length && batch.length === hintReplayBatch && this.hints.size(target) > 0 && this.membership.isAlive(target)) setImmediate(() => this.replayHints(target));
+      });
+    }
   }
 
   // ---- the peer side ------------------------------------------------------------------------

@@ -108,16 +108,29 @@ export class ReplicaClient {
     });
   }
 
-  /** Merges `record` into the replica on `nodeId` (or stores it there as a hint for `hintFor`). */
-  async apply(nodeId: string, key: Uint8Array, record: WireRecord, timeoutMs: number, hintFor?: string): Promise<void> {
+  /**
+   * Merges `record` into the replica on `nodeId` (or stores it there as a hint for `hintFor`);
+   * `done` hears null once it is durable there, or the error. A callback for the same reason as
+   * read: a frame's writes each go to two or three replicas.
+   */
+  apply(nodeId: string, key: Uint8Array, record: WireRecord, timeoutMs: number, done: (err: unknown) => void, hintFor?: string): void {
     if (nodeId === this.selfId && hintFor === undefined) {
-      await this.local.apply(key, record, timeoutMs);
+      this.local.apply(key, record, timeoutMs).then(
+        () => done(null),
+        (err: unknown) => done(err),
+      );
+      return;
+    }
+    let peer: { host: string; peerPort: number };
+    try {
+      peer = this.peer(nodeId);
+    } catch (err) {
+      done(err);
       return;
     }
     const item: InternodeItem = { key, record: record.versionVector, value: record.value, tombstone: record.tombstone };
     if (hintFor !== undefined) item.hintFor = hintFor;
-    const peer = this.peer(nodeId);
-    await new Promise<void>((resolve, reject) => this.batcher.write(nodeId, peer, item, timeoutMs, (_reply, err) => (err === null ? resolve() : reject(err))));
+    this.batcher.write(nodeId, peer, item, timeoutMs, (_reply, err) => done(err));
   }
 }
 
