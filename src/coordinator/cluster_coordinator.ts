@@ -374,7 +374,12 @@ export class ClusterCoordinator implements Coordinator {
         ? Promise.resolve()
         : new Promise<void>((resolve) => {
             quorumReads(this.readContext, reads, (at, merged, error) => {
-              outcomes[at] = error === null ? { ok: true, op: 'get', result: toGetResult(ops[at]!.req.key, merged, Date.now()) } : { ok: false, error };
+              // This runs inside replica callbacks, which must not throw (replica_batcher.ts).
+              try {
+                outcomes[at] = error === null ? { ok: true, op: 'get', result: toGetResult(ops[at]!.req.key, merged, Date.now()) } : { ok: false, error };
+              } catch (e) {
+                outcomes[at] = { ok: false, error: e };
+              }
               if (--readsLeft === 0) resolve();
             });
           });
@@ -569,7 +574,15 @@ export class ClusterCoordinator implements Coordinator {
 
   private readRepair(key: Uint8Array, answers: readonly ReplicaAnswer[]): void {
     if (this.closed) return;
-    const { stale, merged } = staleReplicas(answers, this.o.conflictMode, Date.now());
+    let stale: string[];
+    let merged: StoredSibling[];
+    try {
+      ({ stale, merged } = staleReplicas(answers, this.o.conflictMode, Date.now()));
+    } catch {
+      // Runs inside replica callbacks, which must not throw; anti-entropy repairs what this misses.
+      this.counters.readRepairFailures++;
+      return;
+    }
     if (stale.length === 0) return;
     const record = recordOf(merged);
     for (const id of stale) {

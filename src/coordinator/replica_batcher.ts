@@ -8,8 +8,9 @@
 // shard's answers for one frame arrive in one message, so its replica writes are queued in one
 // tick). Each item is answered on its own, by callback (a frame's reads would otherwise make a
 // promise each); a batch that fails as a whole (timeout, lost connection, error reply) fails each
-// of its items with that error. A batch waits as long as its
-// latest item's deadline; the quorum state machines keep their own deadlines per request.
+// of its items with that error. A batch waits as long as its latest item's deadline; the quorum
+// state machines keep their own deadlines per request. Callbacks must not throw: they run inside
+// the reply's promise reaction, where a throw would be an unhandled rejection.
 import { replicaBatchBytesMax, replicaBatchItemsMax } from '../constants';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import { errorFromReply, type InternodeItem } from '../protocol/internode_codec';
@@ -50,7 +51,7 @@ export class ReplicaBatcher {
    * with kept queues, ~0.2 MB (ad hoc, --trace-gc-nvp, both versions run twice). Likely why:
    * Map#clear leaves the old table with its entries and a pointer to the new table, and once a
    * table is in the old generation the scavenger takes what it points to as alive. A standalone
-   * batcher did not show it, so no test pins it down.
+   * batcher did not show it, so no test pins it down. At most one entry per node ever sent to.
    */
   private readonly peers = new Map<string, PeerQueue>();
   private dirty: PeerQueue[] = [];
