@@ -32,7 +32,8 @@ import type { InternodeMessage } from '../protocol/internode_codec';
 import { PeerPool } from '../protocol/internode_pool';
 import { InternodeServer } from '../protocol/internode_server';
 import { keyToken, Ring, tokenToString } from '../ring';
-import type { WireRecord, WriteDone } from '../shards/messages';
+import { fromWireError } from '../shards';
+import type { WireRecord, WriteDone, WriteOp } from '../shards/messages';
 import { isValidNodeId, type StoredSibling } from '../versioning';
 import { AntiEntropyRunner, remoteRangeReplica } from './anti_entropy';
 import { batchEach } from './batch_each';
@@ -84,6 +85,16 @@ interface WriteRequest {
   idempotencyKey?: string;
 }
 
+/** A write coordinated at this node, waiting for the end of its tick to go to the shards. */
+interface LocalWrite {
+  op: WriteOp;
+  timeoutMs: number;
+  /** Hears the result once applied, before it is durable (the replicas get it then). */
+  onApplied: (r: WriteDone) => void;
+  /** Hears the result once durable, or the error (r null). */
+  done: (r: WriteDone | null, err: unknown) => void;
+}
+
 interface WriteAnswer {
   version: string;
   timestampMs: number;
@@ -115,6 +126,8 @@ export class ClusterCoordinator implements Coordinator {
   private readonly server: InternodeServer;
   private readonly replicas: ReplicaClient;
   private readonly readContext: QuorumReadContext;
+  /** This tick's local writes (writeLocal); swapped for a fresh array at each flush. */
+  private localWrites: LocalWrite[] = [];
   private readonly hints = new HintStore();
   private readonly replaying = new Set<string>();
   private hintTimer: NodeJS.Timeout | undefined;
@@ -475,39 +488,35 @@ export class ClusterCoordinator implements Coordinator {
         }
         if (this.o.hintedHandoff) for (const down of pref.filter((id) => !this.alive(id))) this.hint(down, w.key, record, pref);
       };
-      this.local
-        .write(
-          {
-            op: w.op,
-            key: w.key,
-            value: w.value,
-            ttlSeconds: w.ttlSeconds,
-            ifMatch: w.ifMatch ?? null,
-            context: w.context ?? null,
-            idempotencyKey: w.idempotencyKey ?? null,
-            returnRecord: true,
-          },
-          Math.max(1, deadline - Date.now()),
-          replicate,
-        )
-        .then(
-          (r) => {
+      this.writeLocal({
+        op: {
+          op: w.op,
+          key: w.key,
+          value: w.value,
+          ttlSeconds: w.ttlSeconds,
+          ifMatch: w.ifMatch ?? null,
+          context: w.context ?? null,
+          idempotencyKey: w.idempotencyKey ?? null,
+          returnRecord: true,
+        },
+        timeoutMs: Math.max(1, deadline - Date.now()),
+        onApplied: replicate,
+        done: (r, err) => {
+          if (r !== null) {
             replicate(r);
             // A forwarded coordinator outside the list (ring views briefly differ) is not a
             // replica and does not count; `up` then holds only real replicas.
             if (self) settle(tally.ok());
-          },
-          (err: unknown) => {
-            if (applied === null) {
-              // Refused before it was applied (a conflict, a bad context, a full queue): the
-              // caller gets that error, nothing was replicated.
-              clearTimeout(timer);
-              resolve({ error: err });
-            } else if (self) {
-              settle(tally.fail());
-            }
-          },
-        );
+          } else if (applied === null) {
+            // Refused before it was applied (a conflict, a bad context, a full queue): the
+            // caller gets that error, nothing was replicated.
+            clearTimeout(timer);
+            resolve({ error: err });
+          } else if (self) {
+            settle(tally.fail());
+          }
+        },
+      });
     });
     if ('error' in outcome) throw outcome.error;
     const done = applied as WriteDone | null;
@@ -530,6 +539,41 @@ export class ClusterCoordinator implements Coordinator {
       });
     }
     return { version: done.version, timestampMs: done.timestampMs, acks: tally.answered };
+  }
+
+  /** Queues a write coordinated here; this tick's go to the shards together (flushLocalWrites). */
+  private writeLocal(lw: LocalWrite): void {
+    this.localWrites.push(lw);
+    if (this.localWrites.length === 1) process.nextTick(() => this.flushLocalWrites());
+  }
+
+  /**
+   * This tick's local writes as one shard submission per timeout (a frame's all have the
+   * default): one deadline timer and one callback per shard, not a promise and a timer each.
+   */
+  private flushLocalWrites(): void {
+    const all = this.localWrites;
+    this.localWrites = [];
+    const byTimeout = new Map<number, LocalWrite[]>();
+    for (const lw of all) {
+      const list = byTimeout.get(lw.timeoutMs);
+      if (list === undefined) byTimeout.set(lw.timeoutMs, [lw]);
+      else list.push(lw);
+    }
+    for (const [timeoutMs, list] of byTimeout) {
+      this.local.submitMany(
+        list.map((lw) => lw.op),
+        timeoutMs,
+        (i, result, error) => {
+          const lw = list[i]!;
+          if (error !== null) lw.done(null, error);
+          else if (!result!.ok) lw.done(null, fromWireError(result!.error));
+          else if (result!.op !== 'put' && result!.op !== 'delete') lw.done(null, new RingkvError(ErrorCode.Internal, 'a write answered as another op'));
+          else lw.done(result!, null);
+        },
+        (i, r) => list[i]!.onApplied(r),
+      );
+    }
   }
 
   private async forward(w: WriteRequest, pref: readonly string[], needed: number, deadline: number): Promise<WriteAnswer> {

@@ -10,8 +10,8 @@ import { assert, ErrorCode, RingkvError } from '../errors';
 import type { Membership } from '../membership';
 import type { InternodeItem, InternodeMessage } from '../protocol/internode_codec';
 import type { PeerPool } from '../protocol/internode_pool';
-import type { AnswerCallback } from '../shards';
-import type { OpResult, ShardOp, WireRecord, WriteDone, WriteOp } from '../shards/messages';
+import type { AnswerCallback, AppliedCallback } from '../shards';
+import type { OpResult, ShardOp, WireRecord } from '../shards/messages';
 import type { LocalCoordinator } from './local_coordinator';
 import { ReplicaBatcher, type ReplicaBatcherStats } from './replica_batcher';
 import { checkKey } from './request_checks';
@@ -20,12 +20,13 @@ import type { CoordinatorStats } from './types';
 /** This node's shards as the cluster coordinator uses them: the ShardRouter's ops, plus figures. */
 export interface LocalReplica {
   get(key: Uint8Array, timeoutMs: number): Promise<WireRecord | null>;
-  /** A write coordinated here; resolves once durable, `onApplied` hears it once applied (before its sync). */
-  write(op: WriteOp, timeoutMs: number, onApplied?: (r: WriteDone) => void): Promise<WriteDone>;
   /** Merges a record from another replica; true when it changed what is stored. */
   apply(key: Uint8Array, record: WireRecord, timeoutMs: number): Promise<boolean>;
-  /** Gets and applies that share a deadline, each answered by index once durable (ShardRouter.submitMany). */
-  submitMany(ops: readonly ShardOp[], timeoutMs: number, onAnswer: AnswerCallback): void;
+  /**
+   * Ops that share a deadline, each answered by index once durable; writes coordinated here also
+   * once applied, before their sync, when `onApplied` is given (ShardRouter.submitMany).
+   */
+  submitMany(ops: readonly ShardOp[], timeoutMs: number, onAnswer: AnswerCallback, onApplied?: AppliedCallback): void;
   /** Storage figures for stats(): memtable bytes, SSTables per level, WAL syncs, ... */
   storageStats(): Promise<CoordinatorStats>;
   /** About how many keys this node stores (advertised through gossip for total_keys). */
@@ -39,9 +40,8 @@ export interface LocalReplica {
 export function localReplicaOf(lc: LocalCoordinator): LocalReplica {
   return {
     get: (key, timeoutMs) => lc.router.get(key, timeoutMs),
-    write: (op, timeoutMs, onApplied) => lc.router.write(op, timeoutMs, onApplied ?? null),
     apply: (key, record, timeoutMs) => lc.router.apply(key, record, timeoutMs),
-    submitMany: (ops, timeoutMs, onAnswer) => lc.router.submitMany(ops, timeoutMs, onAnswer),
+    submitMany: (ops, timeoutMs, onAnswer, onApplied) => lc.router.submitMany(ops, timeoutMs, onAnswer, onApplied ?? null),
     storageStats: () => lc.stats(),
     keyEstimate: async () => (await lc.clusterStatus()).total_keys,
     ranges: lc.router,

@@ -8,9 +8,10 @@
 //                                back the resulting set to replicate to the other replicas
 //   apply(key, record)         → merge a sibling set received from another replica (replication,
 //                                read repair, hinted handoff, anti-entropy); idempotent
-//   submitMany(ops, timeoutMs, onAnswer)
-//                              → gets and writes that share a deadline, each answered by its
-//                                index once durable (the single-node coordinator's frames)
+//   submitMany(ops, timeoutMs, onAnswer[, onApplied])
+//                              → gets, writes and applies that share a deadline, each answered by
+//                                its index once durable, writes also once applied when asked (a
+//                                frame's ops; the cluster coordinator's own writes of a tick)
 //   scanRange(from, to, limit) → stored entries by token range, for anti-entropy and streaming
 //   merkleLeaves(range, depth) → Merkle leaf hashes of a token range, hashed in the shard threads
 //   stats(), flush(), compact(), close()
@@ -37,7 +38,7 @@ import type { ConflictMode } from '../versioning';
 import { assertNodeId } from '../versioning';
 import type { ScannedEntry } from './batch_codec';
 import type { ApplyDone, ControlTask, GetDone, MerkleLeaves, OpResult, ShardOp, ShardStats, ShardStorageOptions, ShardWorkerData, WireRecord, WriteDone, WriteOp } from './messages';
-import type { AnswerCallback, ShardClientHooks, ShardLimits } from './shard_client';
+import type { AnswerCallback, AppliedCallback, ShardClientHooks, ShardLimits } from './shard_client';
 import { ShardClient, defaultShardLimits, fromWireError } from './shard_client';
 import { ensureLayout, shardDir } from './shard_layout';
 import { keyToken, shardOfToken, shardTokenRange } from './shard_map';
@@ -156,10 +157,10 @@ export class ShardRouter {
 
   /**
    * Ops that share a deadline, each to its key's shard; `onAnswer` hears each one's answer once
-   * it is durable, by its index in `ops` (see ShardClient.submitMany). Writes here are answered
-   * only when durable: a coordinator that wants early answers submits them one by one.
+   * it is durable, by its index in `ops`, and `onApplied` each write's as soon as it is applied
+   * (see ShardClient.submitMany).
    */
-  submitMany(ops: readonly ShardOp[], timeoutMs: number, onAnswer: AnswerCallback): void {
+  submitMany(ops: readonly ShardOp[], timeoutMs: number, onAnswer: AnswerCallback, onApplied: AppliedCallback | null = null): void {
     if (this.closed) {
       const e = new RingkvError(ErrorCode.Closed, 'the node is shutting down');
       for (let i = 0; i < ops.length; i++) onAnswer(i, null, e);
@@ -167,7 +168,7 @@ export class ShardRouter {
     }
     assert(Number.isFinite(timeoutMs) && timeoutMs > 0, 'timeoutMs must be positive');
     if (this.shardCount === 1) {
-      this.shards[0]!.submitMany(ops, timeoutMs, onAnswer);
+      this.shards[0]!.submitMany(ops, timeoutMs, onAnswer, onApplied);
       return;
     }
     const perShard = new Map<number, { ops: ShardOp[]; at: number[] }>();
@@ -178,7 +179,14 @@ export class ShardRouter {
       part.ops.push(ops[i]!);
       part.at.push(i);
     }
-    for (const [shard, part] of perShard) this.shards[shard]!.submitMany(part.ops, timeoutMs, (j, r, e) => onAnswer(part.at[j]!, r, e));
+    for (const [shard, part] of perShard) {
+      this.shards[shard]!.submitMany(
+        part.ops,
+        timeoutMs,
+        (j, r, e) => onAnswer(part.at[j]!, r, e),
+        onApplied === null ? null : (j, r) => onApplied(part.at[j]!, r),
+      );
+    }
   }
 
   async get(key: Uint8Array, timeoutMs: number = requestTimeoutMsDefault): Promise<WireRecord | null> {

@@ -84,7 +84,7 @@ interface Pending {
   /** 'queued' until sent; 'sent'; 'settled' once answered or timed out. */
   state: 'queued' | 'sent' | 'settled';
   /** Told the write's result once applied, before it is durable (see the header). */
-  onApplied: ((r: WriteDone) => void) | null;
+  onApplied: AppliedCallback | null;
   /** Its answer, kept while it waits for its batch's durability notice. */
   result: OpResult | null;
 }
@@ -94,6 +94,9 @@ interface Pending {
  * the error that kept it from one (busy, timeout, closing, a lost worker).
  */
 export type AnswerCallback = (index: number, result: OpResult | null, error: RingkvError | null) => void;
+
+/** Hears a coordinated write's result once it is applied, before it is durable, by its index. */
+export type AppliedCallback = (index: number, result: WriteDone) => void;
 
 export interface ShardClientCounters {
   /** Batches posted to the worker. */
@@ -206,19 +209,21 @@ export class ShardClient {
   submit(op: ShardOp, timeoutMs: number, onApplied: ((r: WriteDone) => void) | null = null): Promise<OpResult> {
     assert(onApplied === null || op.op === 'put' || op.op === 'delete', 'only a coordinated write is answered early');
     return new Promise<OpResult>((resolve, reject) => {
-      this.enqueue([op], timeoutMs, (_i, r, e) => (e === null ? resolve(r!) : reject(e)), onApplied);
+      this.enqueue([op], timeoutMs, (_i, r, e) => (e === null ? resolve(r!) : reject(e)), onApplied === null ? null : (_i, r) => onApplied(r));
     });
   }
 
   /**
    * Queues ops that share a deadline; `onAnswer` hears each one's answer once it is durable, by
-   * its index in `ops`. Refusals (busy, closing) are told before this returns.
+   * its index in `ops`. With `onApplied`, the writes among them (put, delete) are also told their
+   * result as soon as they are applied (see the header). Refusals (busy, closing) are told before
+   * this returns.
    */
-  submitMany(ops: readonly ShardOp[], timeoutMs: number, onAnswer: AnswerCallback): void {
-    this.enqueue(ops, timeoutMs, onAnswer, null);
+  submitMany(ops: readonly ShardOp[], timeoutMs: number, onAnswer: AnswerCallback, onApplied: AppliedCallback | null = null): void {
+    this.enqueue(ops, timeoutMs, onAnswer, onApplied);
   }
 
-  private enqueue(ops: readonly ShardOp[], timeoutMs: number, onAnswer: AnswerCallback, onApplied: ((r: WriteDone) => void) | null): void {
+  private enqueue(ops: readonly ShardOp[], timeoutMs: number, onAnswer: AnswerCallback, onApplied: AppliedCallback | null): void {
     const refused = this.closing
       ? new RingkvError(ErrorCode.Closed, `shard ${this.index} is closing`)
       : this.broken;
@@ -240,7 +245,8 @@ export class ShardClient {
         continue;
       }
       const op = ops[i]!;
-      const p: Pending = { op, bytes: opBytes(op), group, index: i, state: 'queued', onApplied, result: null };
+      const early = onApplied !== null && (op.op === 'put' || op.op === 'delete') ? onApplied : null;
+      const p: Pending = { op, bytes: opBytes(op), group, index: i, state: 'queued', onApplied: early, result: null };
       group.members.push(p);
       this.queue.push(p);
       this.queued++;
@@ -378,7 +384,7 @@ export class ShardClient {
       }
       p.result = r;
       waiting.push(p);
-      if (p.onApplied !== null && p.state !== 'settled' && (r.op === 'put' || r.op === 'delete')) p.onApplied(r);
+      if (p.onApplied !== null && p.state !== 'settled' && (r.op === 'put' || r.op === 'delete')) p.onApplied(p.index, r);
     }
     this.awaiting.set(id, waiting);
     this.awaitingOps += waiting.length;

@@ -231,6 +231,47 @@ test('a write with onApplied hears its result before it is durable; its promise 
   }
 });
 
+test('submitMany with onApplied: the writes across three shards hear their results by index once applied, then once durable', async () => {
+  // Proves the cluster coordinator's batched local writes: every write's early answer comes by
+  // its own index (the index map across shards) before its durable answer, which carries the same
+  // version; a get in the same submission is answered but never told early.
+  const router = await ShardRouter.open({ dataDir: tempDir(), nodeId: 'A', shardCount: 3, storage: { syncMode: 'batch' } });
+  try {
+    const n = 24;
+    const ops: ShardOp[] = Array.from({ length: n }, (_, i) => (i === 5 ? { op: 'get', key: b('none') } : put(`early-${i}`, `v${i}`, { returnRecord: true })));
+    const appliedVersion = new Map<number, string>();
+    const wrong: number[] = [];
+    const durable = await new Promise<Map<number, OpResult>>((resolve, reject) => {
+      const out = new Map<number, OpResult>();
+      router.submitMany(
+        ops,
+        5000,
+        (i, result, error) => {
+          if (error !== null) return reject(error);
+          if (ops[i]!.op !== 'get' && !appliedVersion.has(i)) return reject(new Error(`write ${i} durable before it was applied`));
+          out.set(i, result!);
+          if (out.size === n) resolve(out);
+        },
+        (i, r) => {
+          // Noted, not asserted here: a throw would land in the shard client, not in this test.
+          const own = ops[i]!.op === 'put' && r.record !== null && Buffer.from(decodeSiblingSet(r.record)[0]!.value).toString() === `v${i}`;
+          if (appliedVersion.has(i) || !own) wrong.push(i);
+          appliedVersion.set(i, r.version);
+        },
+      );
+    });
+    assert.deepEqual(wrong, [], 'early answers for another index, twice, or not the write itself');
+    assert.equal(appliedVersion.size, n - 1);
+    for (const [i, r] of durable) {
+      if (i === 5) assert.deepEqual(r, { ok: true, op: 'get', record: null });
+      else assert.ok(r.ok && r.op === 'put' && r.version === appliedVersion.get(i));
+    }
+    assert.equal(new Set(ops.filter((op) => op.op === 'put').map((op) => router.shardOfKey(op.key))).size, 3, 'the writes spread over all three shards');
+  } finally {
+    await router.close();
+  }
+});
+
 test('an early-answered write whose storage write fails still fails, with the storage error', async () => {
   // Proves durability is never assumed: onApplied may have fired, but the promise rejects.
   const router = await ShardRouter.open({ dataDir: tempDir(), nodeId: 'A', shardCount: 1, storageModule: helper('failing_storage') });
