@@ -2,7 +2,8 @@
 // the key's preference list (design.md §7.1, §7.2). Placement comes from the ring (pure), liveness
 // from membership (gossip + failure detector); the preference list joins them here.
 //
-// Write (put/delete), as explicit steps:
+// Write (put/delete), as explicit steps (1 and 3 in write(), for the writes that need them; 2 and
+// 4-6 in quorum_writes.ts, for all the writes of a batch together):
 //   1 route     not a replica of the key → forward once to the first ALIVE replica (a forwarded
 //               request is never forwarded again), so the vector clock is incremented only by
 //               replicas and clocks stay small;
@@ -32,19 +33,18 @@ import type { InternodeMessage } from '../protocol/internode_codec';
 import { PeerPool } from '../protocol/internode_pool';
 import { InternodeServer } from '../protocol/internode_server';
 import { keyToken, Ring, tokenToString } from '../ring';
-import { fromWireError } from '../shards';
-import type { WireRecord, WriteDone, WriteOp } from '../shards/messages';
+import type { WireRecord } from '../shards/messages';
 import { isValidNodeId, type StoredSibling } from '../versioning';
 import { AntiEntropyRunner, remoteRangeReplica } from './anti_entropy';
-import { batchEach } from './batch_each';
 import { handOffRanges } from './decommission';
 import { type ClusterOptions, validateClusterOptions } from './cluster_options';
 import { answerReplicaBatch, type LocalReplica, recordFromWire, recordToWire, ReplicaClient } from './cluster_replica';
 import { toGetResult } from './get_result';
 import { checkCommon, checkContext, checkIdempotencyKey, checkIfMatch, checkKey, checkTtl, checkValue } from './request_checks';
 import { HintStore } from './hinted_handoff';
-import { checkEnoughAlive, QuorumTally, replicasNeeded } from './quorum';
+import { checkEnoughAlive, replicasNeeded } from './quorum';
 import { type QuorumReadContext, quorumReads, type ReadSpec } from './quorum_reads';
+import { type QuorumWriteContext, quorumWrites, type WriteAnswer, type WriteSpec } from './quorum_writes';
 import { mergeRecords, recordOf, type ReplicaAnswer, siblingsOf, staleReplicas } from './read_repair';
 import type {
   BatchOp,
@@ -85,20 +85,26 @@ interface WriteRequest {
   idempotencyKey?: string;
 }
 
-/** A write coordinated at this node, waiting for the end of its tick to go to the shards. */
-interface LocalWrite {
-  op: WriteOp;
-  timeoutMs: number;
-  /** Hears the result once applied, before it is durable (the replicas get it then). */
-  onApplied: (r: WriteDone) => void;
-  /** Hears the result once durable, or the error (r null). */
-  done: (r: WriteDone | null, err: unknown) => void;
+/** A checked client write as its shard op, for the write state machine. */
+function writeSpec(at: number, w: WriteRequest, timeoutMs: number): WriteSpec {
+  return {
+    at,
+    op: { op: w.op, key: w.key, value: w.value, ttlSeconds: w.ttlSeconds, ifMatch: w.ifMatch ?? null, context: w.context ?? null, idempotencyKey: w.idempotencyKey ?? null, returnRecord: true },
+    consistency: w.consistency,
+    timeoutMs,
+  };
 }
 
-interface WriteAnswer {
-  version: string;
-  timestampMs: number;
-  acks: number;
+/** A write's answer as its batch outcome. */
+function writeOutcome(b: BatchOp, a: WriteAnswer): BatchOutcome {
+  if (b.op === 'delete') return { ok: true, op: 'delete', result: { key: b.req.key, version: a.version, timestampMs: a.timestampMs, tombstoneExpiryMs: a.timestampMs + tombstoneGraceMsDefault } };
+  assert(b.op === 'put', 'a write is a put or a delete');
+  return { ok: true, op: 'put', result: { key: b.req.key, version: a.version, timestampMs: a.timestampMs, acks: a.acks } };
+}
+
+/** A batch of one's error, thrown. */
+function failed(o: BatchOutcome): never {
+  throw o.ok ? new RingkvError(ErrorCode.Internal, `a batch of one answered as ${o.op}`) : o.error;
 }
 
 export interface ClusterCounters {
@@ -117,7 +123,6 @@ export interface ClusterCounters {
   timeoutErrors: number;
 }
 
-type Decision = 'met' | 'failed' | 'timeout';
 
 export class ClusterCoordinator implements Coordinator {
   readonly nodeId: string;
@@ -126,8 +131,7 @@ export class ClusterCoordinator implements Coordinator {
   private readonly server: InternodeServer;
   private readonly replicas: ReplicaClient;
   private readonly readContext: QuorumReadContext;
-  /** This tick's local writes (writeLocal); swapped for a fresh array at each flush. */
-  private localWrites: LocalWrite[] = [];
+  private readonly writeContext: QuorumWriteContext;
   private readonly hints = new HintStore();
   private readonly replaying = new Set<string>();
   private hintTimer: NodeJS.Timeout | undefined;
@@ -137,7 +141,6 @@ export class ClusterCoordinator implements Coordinator {
   private bootstrapRun: Promise<void> | null = null;
   private decommissioning = false;
   private repairsInflight = 0;
-  private replicaWritesInflight = 0;
   private keyEstimateCached = 0;
   private closed = false;
   readonly counters: ClusterCounters = {
@@ -195,6 +198,18 @@ export class ClusterCoordinator implements Coordinator {
       readReplica: (id, key, timeoutMs, done) => this.replicas.read(id, key, timeoutMs, done),
       count: (e) => this.count(e),
       readRepair: (key, answers) => this.readRepair(key, answers),
+      counters: this.counters,
+    };
+    this.writeContext = {
+      nodeId: o.nodeId,
+      hintedHandoff: o.hintedHandoff,
+      preferenceList: (key) => this.preferenceList(key),
+      alive: (id) => this.alive(id),
+      local,
+      applyReplica: (id, key, record, timeoutMs, done) => this.replicas.apply(id, key, record, timeoutMs, done),
+      hint: (target, key, record, pref) => this.hint(target, key, record, pref),
+      count: (e) => this.count(e),
+      replicaWrites: { inflight: 0, inflightMax: replicaWritesInflightMax },
       counters: this.counters,
     };
     this.antiEntropy = new AntiEntropyRunner({
@@ -347,64 +362,73 @@ export class ClusterCoordinator implements Coordinator {
     if (this.closed) throw new RingkvError(ErrorCode.Closed, 'the node is shutting down');
   }
 
-  async put(req: PutRequest): Promise<PutResult> {
-    const a = await this.write(this.clientWrite('put', req, req.value, req.ttlSeconds), false);
-    return { key: req.key, version: a.version, timestampMs: a.timestampMs, acks: a.acks };
+  put(req: PutRequest): Promise<PutResult> {
+    return this.batch([{ op: 'put', req }]).then(([o]) => (o!.ok && o!.op === 'put' ? o!.result : failed(o!)));
   }
 
-  async delete(req: DeleteRequest): Promise<DeleteResult> {
-    const a = await this.write(this.clientWrite('delete', req, new Uint8Array(0), undefined), false);
-    return { key: req.key, version: a.version, timestampMs: a.timestampMs, tombstoneExpiryMs: a.timestampMs + tombstoneGraceMsDefault };
+  delete(req: DeleteRequest): Promise<DeleteResult> {
+    return this.batch([{ op: 'delete', req }]).then(([o]) => (o!.ok && o!.op === 'delete' ? o!.result : failed(o!)));
+  }
+
+  get(req: GetRequest): Promise<GetResult> {
+    return this.batch([{ op: 'get', req }]).then(([o]) => (o!.ok && o!.op === 'get' ? o!.result : failed(o!)));
   }
 
   /**
-   * The reads run together through one read state machine (quorum_reads.ts); the writes one by
-   * one, all at once (each has its own replicas, quorum and hints).
+   * The reads run together through one read state machine (quorum_reads.ts), and the writes this
+   * node coordinates through one write state machine (quorum_writes.ts). A write whose key this
+   * node does not replicate (forwarded) or with If-Match (read first) runs on its own (write()).
    */
   batch(ops: readonly BatchOp[]): Promise<BatchOutcome[]> {
     const outcomes = new Array<BatchOutcome>(ops.length);
     const reads: ReadSpec[] = [];
-    const writes: BatchOp[] = [];
-    const writesAt: number[] = [];
-    let readsLeft = 0;
+    const writes: WriteSpec[] = [];
+    const alone: Array<Promise<void>> = [];
     for (let i = 0; i < ops.length; i++) {
       const b = ops[i]!;
-      if (b.op !== 'get') {
-        writes.push(b);
-        writesAt.push(i);
-        continue;
-      }
       try {
         this.checkOpen();
-        reads.push({ at: i, key: b.req.key, consistency: b.req.consistency, timeoutMs: checkCommon(b.req, this.o.requestTimeoutMs) });
-        readsLeft++;
+        if (b.op === 'get') {
+          reads.push({ at: i, key: b.req.key, consistency: b.req.consistency, timeoutMs: checkCommon(b.req, this.o.requestTimeoutMs) });
+          continue;
+        }
+        const w = b.op === 'put' ? this.clientWrite('put', b.req, b.req.value, b.req.ttlSeconds) : this.clientWrite('delete', b.req, new Uint8Array(0), undefined);
+        if (w.ifMatch === undefined && this.preferenceList(w.key).includes(this.nodeId)) {
+          writes.push(writeSpec(i, w, w.timeoutMs));
+        } else {
+          alone.push(
+            this.write(w, false).then(
+              (a) => void (outcomes[i] = writeOutcome(b, a)),
+              (error: unknown) => void (outcomes[i] = { ok: false, error }),
+            ),
+          );
+        }
       } catch (error) {
         outcomes[i] = { ok: false, error };
       }
     }
-    const readsDone =
-      readsLeft === 0
-        ? Promise.resolve()
-        : new Promise<void>((resolve) => {
-            quorumReads(this.readContext, reads, (at, merged, error) => {
-              // This runs inside replica callbacks, which must not throw (replica_batcher.ts).
-              try {
-                outcomes[at] = error === null ? { ok: true, op: 'get', result: toGetResult(ops[at]!.req.key, merged, Date.now()) } : { ok: false, error };
-              } catch (e) {
-                outcomes[at] = { ok: false, error: e };
-              }
-              if (--readsLeft === 0) resolve();
-            });
-          });
-    const writesDone = writes.length === 0 ? Promise.resolve() : batchEach(this, writes).then((w) => w.forEach((o, j) => (outcomes[writesAt[j]!] = o)));
-    return Promise.all([readsDone, writesDone]).then(() => outcomes);
-  }
-
-  get(req: GetRequest): Promise<GetResult> {
-    return this.batch([{ op: 'get', req }]).then(([o]) => {
-      if (o!.ok && o!.op === 'get') return o!.result;
-      throw o!.ok ? new RingkvError(ErrorCode.Internal, 'a get answered as another op') : o!.error;
+    // The machines' callbacks run inside replica callbacks, which must not throw (replica_batcher.ts).
+    const readsDone = new Promise<void>((resolve) => {
+      let left = reads.length;
+      if (left === 0) return resolve();
+      quorumReads(this.readContext, reads, (at, merged, error) => {
+        try {
+          outcomes[at] = error === null ? { ok: true, op: 'get', result: toGetResult(ops[at]!.req.key, merged, Date.now()) } : { ok: false, error };
+        } catch (e) {
+          outcomes[at] = { ok: false, error: e };
+        }
+        if (--left === 0) resolve();
+      });
     });
+    const writesDone = new Promise<void>((resolve) => {
+      let left = writes.length;
+      if (left === 0) return resolve();
+      quorumWrites(this.writeContext, writes, (at, answer, error) => {
+        outcomes[at] = error === null ? writeOutcome(ops[at]!, answer!) : { ok: false, error };
+        if (--left === 0) resolve();
+      });
+    });
+    return Promise.all([readsDone, writesDone, ...alone]).then(() => outcomes);
   }
 
   // ---- the write state machine --------------------------------------------------------------
@@ -423,157 +447,30 @@ export class ClusterCoordinator implements Coordinator {
     return e;
   }
 
+  /**
+   * One write on its own, for what batch() does not run together: 1 route (forward once when
+   * this node is not a replica), 3 If-Match (read the current version at the write's level and
+   * merge it in here, so the local write checks it atomically), then steps 2 and 4-6 in
+   * quorum_writes.ts.
+   */
   private async write(w: WriteRequest, forwarded: boolean): Promise<WriteAnswer> {
     const deadline = Date.now() + w.timeoutMs;
     const pref = this.preferenceList(w.key);
     const needed = replicasNeeded(w.consistency, pref.length);
-    const self = pref.includes(this.nodeId);
-    // 1 route
-    if (!self && !forwarded) return this.forward(w, pref, needed, deadline);
-    // 2 check
-    const up = pref.filter((id) => this.alive(id));
-    try {
-      checkEnoughAlive(w.consistency, needed, up.length, pref.length, `${w.op}`);
-    } catch (e) {
-      throw this.count(e as RingkvError);
-    }
-    this.counters.coordinatedWrites++;
-    // 3 condition
+    if (!pref.includes(this.nodeId) && !forwarded) return this.forward(w, pref, needed, deadline);
     if (w.ifMatch !== undefined) {
+      // Fail fast, before the read, when the write could not meet its level anyway.
+      try {
+        checkEnoughAlive(w.consistency, needed, pref.filter((id) => this.alive(id)).length, pref.length, w.op);
+      } catch (e) {
+        throw this.count(e as RingkvError);
+      }
       const merged = await this.readMerged(w.key, w.consistency, Math.max(1, deadline - Date.now()));
       if (merged.length > 0) await this.local.apply(w.key, recordOf(merged), Math.max(1, deadline - Date.now()));
     }
-    // 4 local, 5 replicate: the local write makes the new version; as soon as it is applied (not
-    // yet synced) its record goes to every other ALIVE replica, so the local WAL sync and the
-    // remote writes run side by side. The local copy counts toward W once it is durable.
-    const timeoutError = (tally?: QuorumTally) =>
-      this.count(
-        tally === undefined
-          ? new RingkvError(ErrorCode.Timeout, `${w.op} at ${w.consistency}: the local replica did not answer within ${w.timeoutMs} ms`, { details: { needed, answered: 0, timeout_ms: w.timeoutMs } })
-          : tally.timeout(w.consistency, w.op, w.timeoutMs),
-      );
-    const others = up.filter((id) => id !== this.nodeId);
-    const tally = new QuorumTally(needed, up.length);
-    const backPressure = this.replicaWritesInflight >= replicaWritesInflightMax;
-    /** Replica writes of this op not answered yet; `allAnswered` runs when the count reaches 0. */
-    let replicaWritesLeft = 0;
-    let allAnswered: (() => void) | null = null;
-    let applied: WriteDone | null = null;
-    // 6 answer: after W acknowledgements, or at once when W is out of reach, or at the deadline.
-    const outcome = await new Promise<{ decision: Decision } | { error: unknown }>((resolve) => {
-      const timer = setTimeout(() => resolve({ decision: 'timeout' }), Math.max(0, deadline - Date.now()));
-      const settle = (s: ReturnType<QuorumTally['ok']>) => {
-        if (s === 'waiting') return;
-        clearTimeout(timer);
-        resolve({ decision: s });
-      };
-      const replicate = (r: WriteDone) => {
-        if (applied !== null) return;
-        applied = r;
-        assert(r.record !== null, 'a coordinated write returns its record when asked');
-        const record = r.record;
-        for (const id of others) {
-          this.replicaWritesInflight++;
-          replicaWritesLeft++;
-          this.replicas.apply(id, w.key, record, Math.max(1, deadline - Date.now()), (err) => {
-            this.replicaWritesInflight--;
-            if (err === null) {
-              settle(tally.ok());
-            } else {
-              this.counters.replicaWriteFailures++;
-              settle(tally.fail());
-            }
-            if (--replicaWritesLeft === 0 && allAnswered !== null) allAnswered();
-          });
-        }
-        if (this.o.hintedHandoff) for (const down of pref.filter((id) => !this.alive(id))) this.hint(down, w.key, record, pref);
-      };
-      this.writeLocal({
-        op: {
-          op: w.op,
-          key: w.key,
-          value: w.value,
-          ttlSeconds: w.ttlSeconds,
-          ifMatch: w.ifMatch ?? null,
-          context: w.context ?? null,
-          idempotencyKey: w.idempotencyKey ?? null,
-          returnRecord: true,
-        },
-        timeoutMs: Math.max(1, deadline - Date.now()),
-        onApplied: replicate,
-        done: (r, err) => {
-          if (r !== null) {
-            replicate(r);
-            // A forwarded coordinator outside the list (ring views briefly differ) is not a
-            // replica and does not count; `up` then holds only real replicas.
-            if (self) settle(tally.ok());
-          } else if (applied === null) {
-            // Refused before it was applied (a conflict, a bad context, a full queue): the
-            // caller gets that error, nothing was replicated.
-            clearTimeout(timer);
-            resolve({ error: err });
-          } else if (self) {
-            settle(tally.fail());
-          }
-        },
-      });
+    return new Promise((resolve, reject) => {
+      quorumWrites(this.writeContext, [writeSpec(0, w, Math.max(1, deadline - Date.now()))], (_at, answer, error) => (error === null ? resolve(answer!) : reject(error)));
     });
-    if ('error' in outcome) throw outcome.error;
-    const done = applied as WriteDone | null;
-    if (outcome.decision === 'timeout') throw done === null ? timeoutError() : timeoutError(tally);
-    if (outcome.decision === 'failed') throw this.count(tally.unavailable(w.consistency, w.op));
-    assert(done !== null, 'a write is applied before W replicas can have it');
-    if (backPressure) {
-      // Too much replication still running: this answer waits for its own (bounded by the deadline).
-      this.counters.replicationBackPressure++;
-      await new Promise<void>((resolve) => {
-        if (replicaWritesLeft === 0) {
-          resolve();
-          return;
-        }
-        const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
-        allAnswered = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
-    return { version: done.version, timestampMs: done.timestampMs, acks: tally.answered };
-  }
-
-  /** Queues a write coordinated here; this tick's go to the shards together (flushLocalWrites). */
-  private writeLocal(lw: LocalWrite): void {
-    this.localWrites.push(lw);
-    if (this.localWrites.length === 1) process.nextTick(() => this.flushLocalWrites());
-  }
-
-  /**
-   * This tick's local writes as one shard submission per timeout (a frame's all have the
-   * default): one deadline timer and one callback per shard, not a promise and a timer each.
-   */
-  private flushLocalWrites(): void {
-    const all = this.localWrites;
-    this.localWrites = [];
-    const byTimeout = new Map<number, LocalWrite[]>();
-    for (const lw of all) {
-      const list = byTimeout.get(lw.timeoutMs);
-      if (list === undefined) byTimeout.set(lw.timeoutMs, [lw]);
-      else list.push(lw);
-    }
-    for (const [timeoutMs, list] of byTimeout) {
-      this.local.submitMany(
-        list.map((lw) => lw.op),
-        timeoutMs,
-        (i, result, error) => {
-          const lw = list[i]!;
-          if (error !== null) lw.done(null, error);
-          else if (!result!.ok) lw.done(null, fromWireError(result!.error));
-          else if (result!.op !== 'put' && result!.op !== 'delete') lw.done(null, new RingkvError(ErrorCode.Internal, 'a write answered as another op'));
-          else lw.done(result!, null);
-        },
-        (i, r) => list[i]!.onApplied(r),
-      );
-    }
   }
 
   private async forward(w: WriteRequest, pref: readonly string[], needed: number, deadline: number): Promise<WriteAnswer> {

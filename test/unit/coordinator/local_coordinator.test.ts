@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { keyBytesMax, tombstoneGraceMsDefault, valueBytesMax } from '../../../src/constants';
 import { createLocalCoordinator } from '../../../src/coordinator';
-import { batchEach } from '../../../src/coordinator/batch_each';
+import { batchEach } from '../../helpers/batch_each';
 import type { BatchOp, BatchOutcome, GetResult } from '../../../src/coordinator';
 import { ErrorCode, isRingkvError } from '../../../src/errors';
 

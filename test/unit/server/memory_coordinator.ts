@@ -1,7 +1,7 @@
 // A test double of the Coordinator contract for in-process front-end tests: a Map with versions,
 // conditional writes and a gate that holds operations until released (to fill in-flight limits
 // deterministically). Not storage: the real coordinator is exercised by test/process/*.
-import { batchEach } from '../../../src/coordinator/batch_each';
+import { batchEach } from '../../helpers/batch_each';
 import type {
   BatchOp,
   BatchOutcome,

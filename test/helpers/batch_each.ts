@@ -1,6 +1,7 @@
-// Coordinator.batch for a coordinator whose operations run one by one (the cluster coordinator:
-// each key has its own replicas and quorum): every operation through put/get/delete, all at once.
-import type { BatchOp, BatchOutcome, Coordinator } from './types';
+// Coordinator.batch for a test coordinator whose operations run one by one: every operation
+// through put/get/delete, all at once (the in-memory coordinator of the server tests, and the
+// one-by-one baseline of the single-node coordinator's batch test).
+import type { BatchOp, BatchOutcome, Coordinator } from '../../src/coordinator/types';
 
 function runOne(c: Pick<Coordinator, 'put' | 'get' | 'delete'>, b: BatchOp): Promise<BatchOutcome> {
   switch (b.op) {

@@ -1,0 +1,202 @@
+// The cluster's write state machine, steps 4-6 of cluster_coordinator.ts's write path, for all the
+// writes this node coordinates from one batch at once (design.md §7.2 write path). Per write: this
+// node's replica makes the new version; as soon as it is applied (not yet synced) its record goes
+// to every other ALIVE replica, so the local WAL sync and the remote writes run side by side, and
+// replicas that are down get a hint on a stand-in. The write is answered after W
+// acknowledgements (this node's counts once durable), fails at once when the rest cannot reach W,
+// and times out at its deadline. Past replicaWritesInflightMax replica writes in flight, a write
+// is answered only once all its replicas have answered (or its deadline passed): back-pressure.
+//
+// One machine per batch and callbacks, as quorum_reads.ts, so that a frame's writes go to this
+// node's shards as one submission (early answers by index) with one timer per timeout, not a
+// promise chain, a shard group and two timers per write.
+import { assert, ErrorCode, RingkvError } from '../errors';
+import { fromWireError } from '../shards';
+import type { WireRecord, WriteDone, WriteOp } from '../shards/messages';
+import type { LocalReplica } from './cluster_replica';
+import { checkEnoughAlive, QuorumTally, replicasNeeded } from './quorum';
+import type { ConsistencyLevel } from './types';
+
+/** What the write state machine needs from its coordinator. */
+export interface QuorumWriteContext {
+  readonly nodeId: string;
+  readonly hintedHandoff: boolean;
+  preferenceList(key: Uint8Array): readonly string[];
+  /** This node, or a member gossip has ALIVE. */
+  alive(nodeId: string): boolean;
+  readonly local: Pick<LocalReplica, 'submitMany'>;
+  /** Merges `record` into a remote replica; `done` hears null once it is durable there, or the error. */
+  applyReplica(nodeId: string, key: Uint8Array, record: WireRecord, timeoutMs: number, done: (err: unknown) => void): void;
+  /** Keeps `record` for the down replica `target` (hinted handoff). */
+  hint(target: string, key: Uint8Array, record: WireRecord, pref: readonly string[]): void;
+  /** Counts an error the client will see (unavailable, timeout) and returns it. */
+  count(e: RingkvError): RingkvError;
+  /** Replica writes in flight from this node, across batches (the back-pressure bound counts them). */
+  replicaWrites: { inflight: number; readonly inflightMax: number };
+  readonly counters: { coordinatedWrites: number; replicaWriteFailures: number; replicationBackPressure: number };
+}
+
+/** A write to run here: the shard op (returnRecord set), its level and timeout, where its answer goes. */
+export interface WriteSpec {
+  at: number;
+  op: WriteOp;
+  consistency: ConsistencyLevel;
+  timeoutMs: number;
+}
+
+export interface WriteAnswer {
+  version: string;
+  timestampMs: number;
+  /** Replicas that had acknowledged when the answer left. */
+  acks: number;
+}
+
+interface Write {
+  spec: WriteSpec;
+  deadlineMs: number;
+  pref: readonly string[];
+  /** The other ALIVE replicas, written once this node's replica applied the write. */
+  others: string[];
+  tally: QuorumTally;
+  /**
+   * This node is one of the key's replicas, so its durable copy counts toward W. Not so for a
+   * forwarded write whose ring view here differs from its sender's: stored, but not counted.
+   */
+  selfCounts: boolean;
+  /** Answer only once every replica answered (back-pressure when it started). */
+  waitForAll: boolean;
+  /** This node's result once applied; null until then. */
+  applied: WriteDone | null;
+  /** Replica writes sent and not answered. */
+  replicating: number;
+  /** W was met; the answer waits for `replicating` to reach 0 (waitForAll). */
+  met: boolean;
+  decided: boolean;
+}
+
+/**
+ * Runs `specs` and hands each, by its `at`, its answer or its error, exactly once and within its
+ * timeout. The caller forwards a write whose key this node does not replicate, unless it was
+ * forwarded here already. A write this node's replica refuses (a conflict, a bad context, a full
+ * queue) is answered with that error and replicated nowhere.
+ */
+export function quorumWrites(ctx: QuorumWriteContext, specs: readonly WriteSpec[], finish: (at: number, answer: WriteAnswer | null, error: unknown) => void): void {
+  const now = Date.now();
+  const writes: Write[] = [];
+  for (const spec of specs) {
+    assert(spec.op.returnRecord, 'a coordinated write returns its record to replicate');
+    const pref = ctx.preferenceList(spec.op.key);
+    const needed = replicasNeeded(spec.consistency, pref.length);
+    const up = pref.filter((id) => ctx.alive(id));
+    try {
+      checkEnoughAlive(spec.consistency, needed, up.length, pref.length, spec.op.op);
+    } catch (e) {
+      finish(spec.at, null, ctx.count(e as RingkvError));
+      continue;
+    }
+    ctx.counters.coordinatedWrites++;
+    const waitForAll = ctx.replicaWrites.inflight >= ctx.replicaWrites.inflightMax;
+    if (waitForAll) ctx.counters.replicationBackPressure++;
+    writes.push({
+      spec,
+      deadlineMs: now + spec.timeoutMs,
+      pref,
+      others: up.filter((id) => id !== ctx.nodeId),
+      tally: new QuorumTally(needed, up.length),
+      selfCounts: pref.includes(ctx.nodeId),
+      waitForAll,
+      applied: null,
+      replicating: 0,
+      met: false,
+      decided: false,
+    });
+  }
+  if (writes.length === 0) return;
+
+  // As in quorum_reads.ts: once every write is decided, late replica answers hold their own write
+  // only, not the caller's batch.
+  let deliver: typeof finish | null = finish;
+  const timers: NodeJS.Timeout[] = [];
+  let undecided = writes.length;
+  const decide = (w: Write, error: unknown): void => {
+    assert(!w.decided && deliver !== null, 'a write is decided once');
+    w.decided = true;
+    if (error === null) {
+      assert(w.applied !== null, 'a write is applied before W replicas can have it');
+      deliver(w.spec.at, { version: w.applied.version, timestampMs: w.applied.timestampMs, acks: w.tally.answered }, null);
+    } else {
+      deliver(w.spec.at, null, error);
+    }
+    if (--undecided === 0) {
+      for (const t of timers) clearTimeout(t);
+      timers.length = 0;
+      deliver = null;
+    }
+  };
+  const settle = (w: Write, state: ReturnType<QuorumTally['ok']>): void => {
+    if (w.decided) return;
+    if (state === 'met') w.met = true;
+    if (w.met && (!w.waitForAll || w.replicating === 0)) decide(w, null);
+    else if (state === 'failed') decide(w, ctx.count(w.tally.unavailable(w.spec.consistency, w.spec.op.op)));
+  };
+  const replicate = (w: Write, r: WriteDone): void => {
+    if (w.applied !== null) return;
+    w.applied = r;
+    assert(r.record !== null, 'a coordinated write returns its record when asked');
+    const record = r.record;
+    const key = w.spec.op.key;
+    for (const id of w.others) {
+      ctx.replicaWrites.inflight++;
+      w.replicating++;
+      ctx.applyReplica(id, key, record, Math.max(1, w.deadlineMs - Date.now()), (err) => {
+        ctx.replicaWrites.inflight--;
+        w.replicating--;
+        if (err === null) {
+          settle(w, w.tally.ok());
+        } else {
+          ctx.counters.replicaWriteFailures++;
+          settle(w, w.tally.fail());
+        }
+      });
+    }
+    if (ctx.hintedHandoff) for (const down of w.pref) if (!ctx.alive(down)) ctx.hint(down, key, record, w.pref);
+  };
+
+  // One timer per distinct timeout (a frame's writes all have the default).
+  const byTimeout = new Map<number, Write[]>();
+  for (const w of writes) {
+    const list = byTimeout.get(w.spec.timeoutMs);
+    if (list === undefined) byTimeout.set(w.spec.timeoutMs, [w]);
+    else list.push(w);
+  }
+  for (const [timeoutMs, list] of byTimeout) {
+    timers.push(
+      setTimeout(() => {
+        for (const w of list) {
+          if (w.decided) continue;
+          if (w.met) decide(w, null); // back-pressure waits no longer than the deadline
+          else if (w.applied === null) {
+            decide(w, ctx.count(new RingkvError(ErrorCode.Timeout, `${w.spec.op.op} at ${w.spec.consistency}: the local replica did not answer within ${timeoutMs} ms`, { details: { needed: w.tally.needed, answered: 0, timeout_ms: timeoutMs } })));
+          } else decide(w, ctx.count(w.tally.timeout(w.spec.consistency, w.spec.op.op, timeoutMs)));
+        }
+      }, timeoutMs),
+    );
+    ctx.local.submitMany(
+      list.map((w) => w.spec.op),
+      timeoutMs,
+      (i, result, error) => {
+        const w = list[i]!;
+        const err = error ?? (result!.ok ? null : fromWireError(result!.error));
+        if (err === null && result!.ok && (result!.op === 'put' || result!.op === 'delete')) {
+          replicate(w, result!);
+          if (w.selfCounts) settle(w, w.tally.ok());
+        } else if (w.applied === null) {
+          if (!w.decided) decide(w, err ?? new RingkvError(ErrorCode.Internal, 'a write answered as another op'));
+        } else if (w.selfCounts) {
+          settle(w, w.tally.fail());
+        }
+      },
+      (i, r) => replicate(list[i]!, r),
+    );
+  }
+}

@@ -1,0 +1,153 @@
+// The cluster's write state machine on its own (quorum_writes.ts): real encoded records, with this
+// node's shards and the other replicas played by a scripted context (which answers when, and
+// what), so acknowledgements, deadlines, refusals, hints and back-pressure can be driven exactly.
+// The same machine runs against real nodes in test/cluster.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { recordOf } from '../../../src/coordinator/read_repair';
+import { type QuorumWriteContext, quorumWrites, type WriteAnswer, type WriteSpec } from '../../../src/coordinator/quorum_writes';
+import type { ConsistencyLevel } from '../../../src/coordinator/types';
+import { ErrorCode, isRingkvError, RingkvError } from '../../../src/errors';
+import type { AnswerCallback, AppliedCallback } from '../../../src/shards';
+import type { ShardOp, WireRecord, WriteDone, WriteOp } from '../../../src/shards/messages';
+import { coordinateWrite } from '../../../src/versioning';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const record = (value: string): WireRecord => recordOf(coordinateWrite([], { nodeId: 'a', nowMs: 1000, mode: 'vclock', value: Buffer.from(value), tombstone: false, ttlMs: 0, context: null }).siblings);
+
+/** How this node's shard answers a write: applied after `appliedMs`, durable after `durableMs`; or refused; or never. */
+type Local = { appliedMs: number; durableMs: number } | 'refuse' | 'silent';
+/** How a peer answers a replica write: after `ms`, or with an error, or never. */
+type Peer = number | 'fail' | 'silent';
+
+interface Script {
+  ctx: QuorumWriteContext;
+  submissions: number[];
+  /** This node's writes told durable so far. */
+  durable: { count: number };
+  sent: string[];
+  hints: string[];
+}
+
+function script(local: Local, peers: Record<string, Peer>, alive: string[], inflight = 0): Script {
+  const submissions: number[] = [];
+  const durable = { count: 0 };
+  const sent: string[] = [];
+  const hints: string[] = [];
+  const ctx: QuorumWriteContext = {
+    nodeId: 'a',
+    hintedHandoff: true,
+    preferenceList: () => ['a', 'b', 'c'],
+    alive: (id) => alive.includes(id),
+    local: {
+      submitMany: (ops: readonly ShardOp[], _timeoutMs: number, onAnswer: AnswerCallback, onApplied?: AppliedCallback) => {
+        submissions.push(ops.length);
+        ops.forEach((op, i) => {
+          const w = op as WriteOp;
+          if (local === 'silent') return;
+          if (local === 'refuse') {
+            setImmediate(() => onAnswer(i, { ok: false, error: { code: ErrorCode.Conflict, message: 'version mismatch', details: {} } }, null));
+            return;
+          }
+          const done: WriteDone = { ok: true, op: 'put', version: `v1_1000_a_${Buffer.from(w.key).toString()}`, timestampMs: 1000, record: record(Buffer.from(w.value).toString()), replayed: false };
+          setTimeout(() => onApplied?.(i, done), local.appliedMs);
+          setTimeout(() => {
+            durable.count++;
+            onAnswer(i, done, null);
+          }, local.durableMs);
+        });
+      },
+    },
+    applyReplica: (id, key, _record, _timeoutMs, done) => {
+      sent.push(`${id}:${Buffer.from(key).toString()}`);
+      const p = peers[id]!;
+      if (p === 'silent') return;
+      if (p === 'fail') setImmediate(() => done(new RingkvError(ErrorCode.Unavailable, 'peer down')));
+      else setTimeout(() => done(null), p);
+    },
+    hint: (target, key) => hints.push(`${target}:${Buffer.from(key).toString()}`),
+    count: (e) => e,
+    replicaWrites: { inflight, inflightMax: 100 },
+    counters: { coordinatedWrites: 0, replicaWriteFailures: 0, replicationBackPressure: 0 },
+  };
+  return { ctx, submissions, durable, sent, hints };
+}
+
+const specs = (n: number, consistency: ConsistencyLevel, timeoutMs = 2000): WriteSpec[] =>
+  Array.from({ length: n }, (_, i) => ({
+    at: i,
+    op: { op: 'put', key: new Uint8Array(Buffer.from(`k${i}`)), value: new Uint8Array(Buffer.from(`v${i}`)), ttlSeconds: 0, ifMatch: null, context: null, idempotencyKey: null, returnRecord: true },
+    consistency,
+    timeoutMs,
+  }));
+
+function run(s: Script, list: WriteSpec[]): Promise<Map<number, { answer: WriteAnswer | null; error: unknown }>> {
+  return new Promise((resolve) => {
+    const out = new Map<number, { answer: WriteAnswer | null; error: unknown }>();
+    quorumWrites(s.ctx, list, (at, answer, error) => {
+      assert.ok(!out.has(at), `write ${at} finished twice`);
+      out.set(at, { answer, error });
+      if (out.size === list.length) resolve(out);
+    });
+  });
+}
+
+test("a batch of QUORUM writes goes to this node's shards as one submission, replicates once applied, and answers at W", async () => {
+  // Proves the batching (one submitMany for 32 writes), replication to both other replicas on the
+  // early answer, and the answer at W: the local copy is slow to sync, so the two peers make W=2.
+  const s = script({ appliedMs: 1, durableMs: 400 }, { b: 5, c: 10 }, ['a', 'b', 'c']);
+  const out = await run(s, specs(32, 'QUORUM'));
+  assert.equal(s.durable.count, 0, 'answered before the local sync: W came from the peers');
+  assert.deepEqual(s.submissions, [32]);
+  assert.equal(s.sent.length, 64);
+  for (const [i, r] of out) {
+    assert.equal(r.error, null);
+    assert.equal(r.answer!.version, `v1_1000_a_k${i}`);
+    assert.equal(r.answer!.acks, 2);
+  }
+  assert.equal(s.ctx.counters.coordinatedWrites, 32);
+  await sleep(450);
+  assert.equal(s.ctx.replicaWrites.inflight, 0, 'every replica write counted back');
+});
+
+test('a refused write is answered with its error and replicated nowhere; too few alive fails before any submission', async () => {
+  // Proves the refusal path (a conflict before the write applied) and the fast Unavailable.
+  const refused = script('refuse', { b: 1, c: 1 }, ['a', 'b', 'c']);
+  const r1 = await run(refused, specs(3, 'QUORUM'));
+  for (const [, r] of r1) assert.ok(isRingkvError(r.error, ErrorCode.Conflict));
+  assert.deepEqual(refused.sent, []);
+
+  const lonely = script({ appliedMs: 1, durableMs: 2 }, { b: 1, c: 1 }, ['a']);
+  const r2 = await run(lonely, specs(2, 'QUORUM'));
+  for (const [, r] of r2) assert.ok(isRingkvError(r.error, ErrorCode.Unavailable) && r.error.details.needed === 2 && r.error.details.alive === 1);
+  assert.deepEqual(lonely.submissions, []);
+});
+
+test('at its deadline a write times out with what answered; a down replica gets a hint; failures beyond reach fail at once', async () => {
+  // Proves the timeout after the local apply (needed/answered), hints for the replica gossip has
+  // down, and that ALL with a failing peer is Unavailable as soon as the failure comes.
+  const slow = script({ appliedMs: 1, durableMs: 5 }, { b: 'silent', c: 'silent' }, ['a', 'b', 'c']);
+  const r1 = await run(slow, specs(1, 'QUORUM', 100));
+  const e = r1.get(0)!.error;
+  assert.ok(isRingkvError(e, ErrorCode.Timeout) && e.details.needed === 2 && e.details.answered === 1, String(e));
+
+  const hinted = script({ appliedMs: 1, durableMs: 2 }, { b: 3, c: 3 }, ['a', 'b']);
+  const r2 = await run(hinted, specs(2, 'QUORUM'));
+  for (const [, r] of r2) assert.equal(r.error, null);
+  assert.deepEqual(hinted.hints.sort(), ['c:k0', 'c:k1']);
+  assert.ok(hinted.sent.every((x) => x.startsWith('b:')));
+
+  const all = script({ appliedMs: 1, durableMs: 2 }, { b: 'fail', c: 'silent' }, ['a', 'b', 'c']);
+  const r3 = await run(all, specs(1, 'ALL', 5000));
+  assert.ok(isRingkvError(r3.get(0)!.error, ErrorCode.Unavailable));
+  assert.equal(all.ctx.counters.replicaWriteFailures, 1);
+});
+
+test('past the bound on replica writes in flight, a write is answered only once all its replicas have', async () => {
+  // Proves back-pressure: W is met early (local and b), but the answer waits for the slow c.
+  const s = script({ appliedMs: 1, durableMs: 2 }, { b: 2, c: 60 }, ['a', 'b', 'c'], 100);
+  const out = await run(s, specs(1, 'QUORUM'));
+  assert.equal(out.get(0)!.error, null);
+  assert.equal(out.get(0)!.answer!.acks, 3, 'the answer left after c acknowledged too');
+  assert.equal(s.ctx.counters.replicationBackPressure, 1);
+});
