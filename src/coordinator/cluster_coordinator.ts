@@ -66,6 +66,7 @@ import type {
   DecommissionSummary,
   RepairSummary,
 } from './types';
+import { failed } from './batch_outcome';
 
 const consistencyToWire: Record<ConsistencyLevel, number> = { ONE: 1, QUORUM: 2, ALL: 3 };
 const consistencyFromWire = new Map<number, ConsistencyLevel>([[1, 'ONE'], [2, 'QUORUM'], [3, 'ALL']]);
@@ -100,11 +101,6 @@ function writeOutcome(b: BatchOp, a: WriteAnswer): BatchOutcome {
   if (b.op === 'delete') return { ok: true, op: 'delete', result: { key: b.req.key, version: a.version, timestampMs: a.timestampMs, tombstoneExpiryMs: a.timestampMs + tombstoneGraceMsDefault } };
   assert(b.op === 'put', 'a write is a put or a delete');
   return { ok: true, op: 'put', result: { key: b.req.key, version: a.version, timestampMs: a.timestampMs, acks: a.acks } };
-}
-
-/** A batch of one's error, thrown. */
-function failed(o: BatchOutcome): never {
-  throw o.ok ? new RingkvError(ErrorCode.Internal, `a batch of one answered as ${o.op}`) : o.error;
 }
 
 export interface ClusterCounters {

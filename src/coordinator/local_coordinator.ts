@@ -34,6 +34,7 @@ import type {
   DecommissionSummary,
   RepairSummary,
 } from './types';
+import { failed } from './batch_outcome';
 
 export interface LocalCoordinatorOptions {
   /** The node's directory: NODE_ID, SHARDS and one engine directory per shard. */
@@ -81,12 +82,6 @@ export async function createLocalCoordinator(options: LocalCoordinatorOptions): 
     ...(options.storageModule === undefined ? {} : { storageModule: options.storageModule }),
   });
   return new LocalCoordinatorImpl(router, nodeId, options.address ?? '127.0.0.1', options.requestTimeoutMs ?? requestTimeoutMsDefault, storage.tombstoneGraceMs ?? tombstoneGraceMsDefault, options.limits?.queueOpsMax ?? shardQueueOpsMax);
-}
-
-/** The error a failed outcome carries, thrown for put/get/delete. */
-function failed(o: BatchOutcome): never {
-  if (!o.ok) throw o.error;
-  throw new RingkvError(ErrorCode.Internal, `an outcome of the wrong kind: ${o.op}`);
 }
 
 /** A validated put or delete as the shard op that coordinates it here. */
