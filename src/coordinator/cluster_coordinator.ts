@@ -87,10 +87,11 @@ interface WriteRequest {
 }
 
 /** A checked client write as its shard op, for the write state machine. */
-function writeSpec(at: number, w: WriteRequest, timeoutMs: number): WriteSpec {
+function writeSpec(at: number, w: WriteRequest, pref: readonly string[], timeoutMs: number): WriteSpec {
   return {
     at,
     op: { op: w.op, key: w.key, value: w.value, ttlSeconds: w.ttlSeconds, ifMatch: w.ifMatch ?? null, context: w.context ?? null, idempotencyKey: w.idempotencyKey ?? null, returnRecord: true },
+    pref,
     consistency: w.consistency,
     timeoutMs,
   };
@@ -199,7 +200,6 @@ export class ClusterCoordinator implements Coordinator {
     this.writeContext = {
       nodeId: o.nodeId,
       hintedHandoff: o.hintedHandoff,
-      preferenceList: (key) => this.preferenceList(key),
       alive: (id) => this.alive(id),
       local,
       applyReplica: (id, key, record, timeoutMs, done) => this.replicas.apply(id, key, record, timeoutMs, done),
@@ -389,8 +389,9 @@ export class ClusterCoordinator implements Coordinator {
           continue;
         }
         const w = b.op === 'put' ? this.clientWrite('put', b.req, b.req.value, b.req.ttlSeconds) : this.clientWrite('delete', b.req, new Uint8Array(0), undefined);
-        if (w.ifMatch === undefined && this.preferenceList(w.key).includes(this.nodeId)) {
-          writes.push(writeSpec(i, w, w.timeoutMs));
+        const pref = this.preferenceList(w.key);
+        if (w.ifMatch === undefined && pref.includes(this.nodeId)) {
+          writes.push(writeSpec(i, w, pref, w.timeoutMs));
         } else {
           alone.push(
             this.write(w, false).then(
@@ -465,7 +466,7 @@ export class ClusterCoordinator implements Coordinator {
       if (merged.length > 0) await this.local.apply(w.key, recordOf(merged), Math.max(1, deadline - Date.now()));
     }
     return new Promise((resolve, reject) => {
-      quorumWrites(this.writeContext, [writeSpec(0, w, Math.max(1, deadline - Date.now()))], (_at, answer, error) => (error === null ? resolve(answer!) : reject(error)));
+      quorumWrites(this.writeContext, [writeSpec(0, w, pref, Math.max(1, deadline - Date.now()))], (_at, answer, error) => (error === null ? resolve(answer!) : reject(error)));
     });
   }
 

@@ -21,7 +21,6 @@ import type { ConsistencyLevel } from './types';
 export interface QuorumWriteContext {
   readonly nodeId: string;
   readonly hintedHandoff: boolean;
-  preferenceList(key: Uint8Array): readonly string[];
   /** This node, or a member gossip has ALIVE. */
   alive(nodeId: string): boolean;
   readonly local: Pick<LocalReplica, 'submitMany'>;
@@ -36,10 +35,14 @@ export interface QuorumWriteContext {
   readonly counters: { coordinatedWrites: number; replicaWriteFailures: number; replicationBackPressure: number };
 }
 
-/** A write to run here: the shard op (returnRecord set), its level and timeout, where its answer goes. */
+/**
+ * A write to run here: the shard op (returnRecord set), the key's preference list (the caller
+ * looked it up to decide the write runs here), its level and timeout, where its answer goes.
+ */
 export interface WriteSpec {
   at: number;
   op: WriteOp;
+  pref: readonly string[];
   consistency: ConsistencyLevel;
   timeoutMs: number;
 }
@@ -85,7 +88,7 @@ export function quorumWrites(ctx: QuorumWriteContext, specs: readonly WriteSpec[
   const writes: Write[] = [];
   for (const spec of specs) {
     assert(spec.op.returnRecord, 'a coordinated write returns its record to replicate');
-    const pref = ctx.preferenceList(spec.op.key);
+    const pref = spec.pref;
     const needed = replicasNeeded(spec.consistency, pref.length);
     const up = pref.filter((id) => ctx.alive(id));
     try {

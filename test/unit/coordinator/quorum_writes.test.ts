@@ -37,7 +37,6 @@ function script(local: Local, peers: Record<string, Peer>, alive: string[], infl
   const ctx: QuorumWriteContext = {
     nodeId: 'a',
     hintedHandoff: true,
-    preferenceList: () => ['a', 'b', 'c'],
     alive: (id) => alive.includes(id),
     local: {
       submitMany: (ops: readonly ShardOp[], _timeoutMs: number, onAnswer: AnswerCallback, onApplied?: AppliedCallback) => {
@@ -77,6 +76,7 @@ const specs = (n: number, consistency: ConsistencyLevel, timeoutMs = 2000): Writ
   Array.from({ length: n }, (_, i) => ({
     at: i,
     op: { op: 'put', key: new Uint8Array(Buffer.from(`k${i}`)), value: new Uint8Array(Buffer.from(`v${i}`)), ttlSeconds: 0, ifMatch: null, context: null, idempotencyKey: null, returnRecord: true },
+    pref: ['a', 'b', 'c'],
     consistency,
     timeoutMs,
   }));
