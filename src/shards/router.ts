@@ -149,10 +149,10 @@ export class ShardRouter {
     return this.shards;
   }
 
-  private submit(op: ShardOp, timeoutMs: number, onApplied: ((r: WriteDone) => void) | null = null): Promise<OpResult> {
+  private submit(op: ShardOp, timeoutMs: number): Promise<OpResult> {
     if (this.closed) return Promise.reject(new RingkvError(ErrorCode.Closed, 'the node is shutting down'));
     assert(Number.isFinite(timeoutMs) && timeoutMs > 0, 'timeoutMs must be positive');
-    return this.shards[this.shardOfKey(op.key)]!.submit(op, timeoutMs, onApplied);
+    return this.shards[this.shardOfKey(op.key)]!.submit(op, timeoutMs);
   }
 
   /**
@@ -193,12 +193,9 @@ export class ShardRouter {
     return unwrap<GetDone>(await this.submit({ op: 'get', key }, timeoutMs)).record;
   }
 
-  /**
-   * A write coordinated at this node; resolves once durable. `onApplied`, when given, hears the
-   * result (with its record, when asked) as soon as the write is applied, before its WAL sync.
-   */
-  async write(op: WriteOp, timeoutMs: number = requestTimeoutMsDefault, onApplied: ((r: WriteDone) => void) | null = null): Promise<WriteDone> {
-    return unwrap<WriteDone>(await this.submit(op, timeoutMs, onApplied));
+  /** A write coordinated at this node; resolves once durable (early answers: submitMany's onApplied). */
+  async write(op: WriteOp, timeoutMs: number = requestTimeoutMsDefault): Promise<WriteDone> {
+    return unwrap<WriteDone>(await this.submit(op, timeoutMs));
   }
 
   async apply(key: Uint8Array, record: WireRecord, timeoutMs: number = requestTimeoutMsDefault): Promise<boolean> {

@@ -22,10 +22,10 @@
 // waits for its WAL sync and the main thread decodes the previous answer; the worker keeps per-key
 // order across them (ShardCore applies a batch's writes before it awaits their durability).
 //
-// Early answers: a write submitted with `onApplied` (the cluster coordinator's own writes) hears
-// its result as soon as the worker has applied it, before the WAL sync, so the record can go to
-// the other replicas while this one syncs; the write's promise still resolves only once it is
-// durable. Such a batch is marked `early`, and the worker reports its sync later on the lane,
+// Early answers: a write submitted (submitMany) with `onApplied` (the cluster coordinator's own
+// writes) hears its result as soon as the worker has applied it, before the WAL sync, so the
+// record can go to the other replicas while this one syncs; its answer still comes only once it
+// is durable. Such a batch is marked `early`, and the worker reports its sync later on the lane,
 // under the batch's id (after the batch's answer: one port keeps order); the batch's writes wait
 // in `awaiting` until then (and count against the queue bound), its reads are answered at once.
 //
@@ -202,14 +202,10 @@ export class ShardClient {
     this.notifyIdle();
   }
 
-  /**
-   * Queues one op; resolves with its result (which may be an op-level failure) once it is
-   * durable. A write with `onApplied` is told its result as soon as it is applied (see the header).
-   */
-  submit(op: ShardOp, timeoutMs: number, onApplied: ((r: WriteDone) => void) | null = null): Promise<OpResult> {
-    assert(onApplied === null || op.op === 'put' || op.op === 'delete', 'only a coordinated write is answered early');
+  /** Queues one op; resolves with its result (which may be an op-level failure) once it is durable. */
+  submit(op: ShardOp, timeoutMs: number): Promise<OpResult> {
     return new Promise<OpResult>((resolve, reject) => {
-      this.enqueue([op], timeoutMs, (_i, r, e) => (e === null ? resolve(r!) : reject(e)), onApplied === null ? null : (_i, r) => onApplied(r));
+      this.enqueue([op], timeoutMs, (_i, r, e) => (e === null ? resolve(r!) : reject(e)), null);
     });
   }
 

@@ -9,8 +9,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ErrorCode, RingkvError, isRingkvError } from '../../../src/errors';
-import { ShardRouter } from '../../../src/shards';
-import type { OpResult, ShardOp, WriteOp } from '../../../src/shards';
+import { fromWireError, ShardRouter } from '../../../src/shards';
+import type { OpResult, ShardOp, WriteDone, WriteOp } from '../../../src/shards';
 import { tokenMax } from '../../../src/shards/shard_map';
 import { decodeSiblingSet } from '../../../src/versioning';
 
@@ -29,6 +29,22 @@ function put(key: string, value: string, extra: Partial<WriteOp> = {}): WriteOp 
   return { op: 'put', key: b(key), value: b(value), ttlSeconds: 0, ifMatch: null, context: null, idempotencyKey: null, returnRecord: false, ...extra };
 }
 const helper = (name: string) => path.join(__dirname, 'helpers', `${name}.js`);
+
+/** One write through submitMany with an early answer: resolves once durable, rejects with its error. */
+function writeEarly(router: ShardRouter, op: WriteOp, timeoutMs: number, onApplied: (r: WriteDone) => void): Promise<WriteDone> {
+  return new Promise((resolve, reject) => {
+    router.submitMany(
+      [op],
+      timeoutMs,
+      (_i, result, error) => {
+        if (error !== null) reject(error);
+        else if (!result!.ok) reject(fromWireError(result!.error));
+        else resolve(result as WriteDone);
+      },
+      (_i, r) => onApplied(r),
+    );
+  });
+}
 
 test('many concurrent requests to one shard share few batches; every batch buffer is moved (detached)', async () => {
   const sentSizes: number[] = [];
@@ -210,7 +226,7 @@ test('a write with onApplied hears its result before it is durable; its promise 
     const started = Date.now();
     let appliedAtMs = -1;
     let appliedVersion = '';
-    const write = router.write(put('early', 'v1', { returnRecord: true }), 5000, (r) => {
+    const write = writeEarly(router, put('early', 'v1', { returnRecord: true }), 5000, (r) => {
       appliedAtMs = Date.now() - started;
       appliedVersion = r.version;
       assert.ok(r.record !== null, 'the record to replicate comes with the early answer');
@@ -278,7 +294,7 @@ test('an early-answered write whose storage write fails still fails, with the st
   try {
     let applied = 0;
     await assert.rejects(
-      router.write(put('k', 'v', { returnRecord: true }), 5000, () => applied++),
+      writeEarly(router, put('k', 'v', { returnRecord: true }), 5000, () => applied++),
       (e) => isRingkvError(e, ErrorCode.Io) && e.details.errno === 'ENOSPC',
     );
     assert.equal(applied, 1);
