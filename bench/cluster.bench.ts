@@ -165,7 +165,7 @@ async function main(): Promise<void> {
     `One node: \`ringkv start --sync-mode batch\` (default shards, one per core). Both acknowledge a write after its WAL fdatasync (group commit). ${fmtInt(benchKeySpace)} keys of ${benchValueBytes} B written (at ALL) before the first GET.`,
     `ringkv load: bench/ws.bench.ts, one process, ${socketsPerNode * nodesN} sockets (${socketsPerNode} per cluster node, all ${socketsPerNode * nodesN} to the single node) × ${depth} frames × ${batch} ops = ${socketsPerNode * nodesN * depth * batch} ops in flight; latency per frame from send to answer.`,
     `Redis Cluster: ${nodesN} redis-server masters, no replicas (nothing is replicated), \`appendonly yes\`, \`appendfsync everysec\` (acknowledged before fsync); ${redisLoadNote}, with --cluster.`,
-    'Load generator CPU is % of one core; ringkv CPU is summed over its node processes, main threads apart from their other threads (shard workers, libuv pool, GC), from /proc.',
+    'Load generator CPU is % of one core; ringkv CPU is summed over its node processes, main threads apart from their other threads (shard workers, libuv pool, GC), from /proc. "Waiting for a core" is how long those threads were runnable but not running (the kernel\'s run queue, /proc/PID/task/TID/schedstat), in % of the run\'s wall time: a request waits while the thread that must move it waits.',
     '',
     rowsTable(rows.all(), [], 'ringkv CPU, all nodes (main + other threads)'),
     '',

@@ -239,17 +239,26 @@ export async function startNodeProcess(run: BenchRun, name: string, args: string
   return { child, port, ws: `ws://127.0.0.1:${port}/api/v1/ws`, http: `http://127.0.0.1:${port}`, shards };
 }
 
-/** CPU seconds (user + system) of processes, their main threads apart from all their other threads (Linux /proc). */
+/**
+ * CPU seconds (user + system) of processes, their main threads apart from all their other threads
+ * (Linux /proc), and the seconds those threads were runnable but waiting for a core (the run
+ * queue: /proc/PID/task/TID/schedstat, second field, in ns). On this project's 2-core machines the
+ * load generator, every node's main, shard, background and libuv threads and V8's GC helpers take
+ * turns on two cores, and a request waits whenever the thread that must move it waits: the wait
+ * figures say how much of a row's tail can be that. NaN where schedstat cannot be read (a kernel
+ * without CONFIG_SCHED_INFO).
+ */
 export interface ThreadCpu {
   mainS: number;
   otherS: number;
+  mainWaitS: number;
+  otherWaitS: number;
 }
 
 /** Summed over `pids`; null when any of them cannot be read (gone, or not Linux). */
 export function threadCpu(pids: readonly number[]): ThreadCpu | null {
   const tick = 100; // USER_HZ: 100 on every Linux this runs on.
-  let mainS = 0;
-  let otherS = 0;
+  const total: ThreadCpu = { mainS: 0, otherS: 0, mainWaitS: 0, otherWaitS: 0 };
   try {
     for (const pid of pids) {
       for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
@@ -257,14 +266,34 @@ export function threadCpu(pids: readonly number[]): ThreadCpu | null {
         // Fields after the command name (which may hold spaces) start at its closing parenthesis.
         const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
         const s = (Number(f[11]) + Number(f[12])) / tick;
-        if (Number(tid) === pid) mainS += s;
-        else otherS += s;
+        const waitS = runQueueWaitS(`/proc/${pid}/task/${tid}/schedstat`);
+        if (Number(tid) === pid) {
+          total.mainS += s;
+          total.mainWaitS += waitS;
+        } else {
+          total.otherS += s;
+          total.otherWaitS += waitS;
+        }
       }
     }
   } catch {
     return null;
   }
-  return { mainS, otherS };
+  return total;
+}
+
+/** A thread's run-queue wait so far, from its schedstat ("run_ns wait_ns timeslices"); NaN if unreadable. */
+export function runQueueWaitS(schedstatPath: string): number {
+  let text: string;
+  try {
+    text = fs.readFileSync(schedstatPath, 'utf8');
+  } catch (err) {
+    // The thread is gone (its stat was just read, so it exited in between): no wait to add.
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ESRCH') return 0;
+    return Number.NaN;
+  }
+  const fields = text.trim().split(' ');
+  return fields.length === 3 ? Number(fields[1]) / 1e9 : Number.NaN;
 }
 
 /** A server process counts as quiet below this share of one core (gossip and timers keep it above 0). */
@@ -345,7 +374,9 @@ export async function nodeHistograms(httpUrls: readonly string[]): Promise<NodeH
 
 /**
  * Waits for the servers `pids` to be quiet (waitQuiet), runs `measure` and says what share of
- * one core they used meanwhile, as "main 97% + others 85%" (main threads; all other threads).
+ * one core they used meanwhile, as "main 97% + others 85%" (main threads; all other threads),
+ * then how long those threads waited for a core in the run queue, as a share of the run's wall
+ * time: "waiting for a core: main 9% + others 14%" (left out where schedstat cannot be read).
  */
 export async function withServerCpu<T>(pids: readonly number[], measure: () => Promise<T> | T): Promise<{ value: T; cpu: string }> {
   await waitQuiet(pids);
@@ -356,7 +387,11 @@ export async function withServerCpu<T>(pids: readonly number[], measure: () => P
   const seconds = (performance.now() - started) / 1000;
   if (before === null || after === null || seconds <= 0) return { value, cpu: 'n/a' };
   const pct = (s: number): string => `${Math.round((100 * s) / seconds)}%`;
-  return { value, cpu: `main ${pct(after.mainS - before.mainS)} + others ${pct(after.otherS - before.otherS)}` };
+  const used = `main ${pct(after.mainS - before.mainS)} + others ${pct(after.otherS - before.otherS)}`;
+  const mainWaitS = after.mainWaitS - before.mainWaitS;
+  const otherWaitS = after.otherWaitS - before.otherWaitS;
+  if (!Number.isFinite(mainWaitS) || !Number.isFinite(otherWaitS)) return { value, cpu: used };
+  return { value, cpu: `${used}, waiting for a core: main ${pct(mainWaitS)} + others ${pct(otherWaitS)}` };
 }
 
 /** One measured row of any load generator. */
