@@ -12,7 +12,7 @@ pub enum ErrorCode {
     InvalidArgument,
     /// Bytes that should be in one of our formats are not (a damaged block or filter).
     Corruption,
-    /// A system call on a file failed (writeback.rs).
+    /// A system call on a file failed (writeback.rs, file_lock.rs).
     Io,
     /// A bug in the addon or a failure inside N-API itself.
     Internal,

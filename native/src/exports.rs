@@ -5,7 +5,7 @@
 use crate::batch::Batch;
 use crate::error::Result;
 use crate::napi::{range_of, Args, Env, Handler, Value};
-use crate::{block, bloom, crc32c, writeback, xxhash64};
+use crate::{block, bloom, crc32c, file_lock, writeback, xxhash64};
 use std::ffi::CStr;
 
 pub const EXPORTS: &[(&CStr, Handler)] = &[
@@ -25,6 +25,7 @@ pub const EXPORTS: &[(&CStr, Handler)] = &[
     (c"blockDecode", block_decode_js),
     (c"blockEntries", block_entries_js),
     (c"syncFileRange", sync_file_range_js),
+    (c"lockFile", lock_file_js),
 ];
 
 fn crc32c_js(env: &Env, args: &Args) -> Result<Value> {
@@ -148,4 +149,9 @@ fn sync_file_range_js(env: &Env, args: &Args) -> Result<Value> {
     let offset = args.safe_integer(1, "offset")?;
     let bytes = args.safe_integer(2, "bytes")?;
     env.boolean(writeback::write_range(fd as i32, offset, bytes)?)
+}
+
+fn lock_file_js(env: &Env, args: &Args) -> Result<Value> {
+    let fd = args.integer(0, "fd", 0, i32::MAX as u32)?;
+    env.boolean(file_lock::try_lock_exclusive(fd as i32)?)
 }

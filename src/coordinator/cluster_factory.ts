@@ -2,6 +2,7 @@
 // wrapped by the cluster coordinator (ring, gossip, quorum). The composition root (server/node.ts)
 // calls this through its CoordinatorFactory hook; nothing here imports the server.
 import * as fs from 'node:fs';
+import { dirLockFileName } from '../storage/dir-lock';
 import type { SyncMode } from '../storage/types';
 import { type ClusterCoordinator, createClusterCoordinator } from './cluster_coordinator';
 import { clusterDefaults, type ClusterOptions } from './cluster_options';
@@ -28,7 +29,8 @@ export function clusterCoordinatorFactory(cluster: ClusterNodeConfig, log: (line
   return async (options) => {
     const nodeId = cluster.nodeId ?? options.nodeId;
     // A node whose data dir is new and that has somewhere to join streams its ranges once it is in the ring.
-    const fresh = !fs.existsSync(options.dataDir) || fs.readdirSync(options.dataDir).length === 0;
+    // (A LOCK file alone is what a start that failed right after taking the lock leaves.)
+    const fresh = !fs.existsSync(options.dataDir) || fs.readdirSync(options.dataDir).every((name) => name === dirLockFileName);
     const local = await createLocalCoordinator({
       dataDir: options.dataDir,
       ...(options.shardCount !== undefined && { shardCount: options.shardCount }),

@@ -11,6 +11,7 @@ import { emptyGcSnapshots, gcKinds } from '../gc_pauses';
 import { addSnapshot, emptySnapshot } from '../histogram';
 import type { OpResult, ShardLimits, ShardOp, ShardStorageOptions, WriteOp } from '../shards';
 import { ShardRouter, fromWireError } from '../shards';
+import { lockDir, type DirLock } from '../storage/dir-lock';
 import type { SyncMode } from '../storage/types';
 import type { ConflictMode } from '../versioning';
 import { decodeSiblingSet } from '../versioning';
@@ -68,20 +69,27 @@ export async function createLocalCoordinator(options: LocalCoordinatorOptions): 
   if (typeof options.dataDir !== 'string' || options.dataDir.length === 0) {
     throw new RingkvError(ErrorCode.InvalidArgument, 'dataDir must be a non-empty path');
   }
-  const nodeId = loadOrCreateNodeId(options.dataDir, options.nodeId);
-  const storage: ShardStorageOptions = { ...options.storage };
-  if (options.syncMode !== undefined) storage.syncMode = options.syncMode;
-  if (options.memtableBytes !== undefined) storage.memtableBytes = options.memtableBytes;
-  const router = await ShardRouter.open({
-    dataDir: options.dataDir,
-    nodeId,
-    ...(options.shardCount === undefined ? {} : { shardCount: options.shardCount }),
-    conflictMode: options.conflictMode ?? 'vclock',
-    storage,
-    ...(options.limits === undefined ? {} : { limits: options.limits }),
-    ...(options.storageModule === undefined ? {} : { storageModule: options.storageModule }),
-  });
-  return new LocalCoordinatorImpl(router, nodeId, options.address ?? '127.0.0.1', options.requestTimeoutMs ?? requestTimeoutMsDefault, storage.tombstoneGraceMs ?? tombstoneGraceMsDefault, options.limits?.queueOpsMax ?? shardQueueOpsMax);
+  // Before anything in the directory is read or written: a second node there would corrupt it.
+  const dirLock = lockDir(options.dataDir);
+  try {
+    const nodeId = loadOrCreateNodeId(options.dataDir, options.nodeId);
+    const storage: ShardStorageOptions = { ...options.storage };
+    if (options.syncMode !== undefined) storage.syncMode = options.syncMode;
+    if (options.memtableBytes !== undefined) storage.memtableBytes = options.memtableBytes;
+    const router = await ShardRouter.open({
+      dataDir: options.dataDir,
+      nodeId,
+      ...(options.shardCount === undefined ? {} : { shardCount: options.shardCount }),
+      conflictMode: options.conflictMode ?? 'vclock',
+      storage,
+      ...(options.limits === undefined ? {} : { limits: options.limits }),
+      ...(options.storageModule === undefined ? {} : { storageModule: options.storageModule }),
+    });
+    return new LocalCoordinatorImpl(router, dirLock, nodeId, options.address ?? '127.0.0.1', options.requestTimeoutMs ?? requestTimeoutMsDefault, storage.tombstoneGraceMs ?? tombstoneGraceMsDefault, options.limits?.queueOpsMax ?? shardQueueOpsMax);
+  } catch (err) {
+    dirLock.release();
+    throw err;
+  }
 }
 
 /** A validated put or delete as the shard op that coordinates it here. */
@@ -104,6 +112,8 @@ class LocalCoordinatorImpl implements LocalCoordinator {
 
   constructor(
     readonly router: ShardRouter,
+    /** Held until the shards are closed (storage/dir-lock.ts). */
+    private readonly dirLock: DirLock,
     readonly nodeId: string,
     private readonly address: string,
     private readonly defaultTimeoutMs: number,
@@ -273,7 +283,7 @@ class LocalCoordinatorImpl implements LocalCoordinator {
   }
 
   close(): Promise<void> {
-    this.closing ??= this.router.close();
+    this.closing ??= this.router.close().finally(() => this.dirLock.release());
     return this.closing;
   }
 }

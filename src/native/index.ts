@@ -72,6 +72,13 @@ export interface NativeAddon {
    * flush). False where the platform has no such call. RKV_ERR_IO when the system call fails.
    */
   syncFileRange(fd: number, offset: number, bytes: number): boolean;
+  /**
+   * Takes an exclusive lock on the whole file open as fd without waiting (flock LOCK_EX |
+   * LOCK_NB): true when fd holds it, false when another open of the file does (in this process or
+   * another). Released when that open's last descriptor closes, process death included.
+   * RKV_ERR_IO when the system call fails.
+   */
+  lockFile(fd: number): boolean;
 }
 
 function findPackageRoot(start: string): string {
@@ -294,6 +301,18 @@ export function blockDecode(block: Uint8Array): DecodedBlock {
 export function syncFileRange(fd: number, offset: number, bytes: number): boolean {
   try {
     return native.syncFileRange(fd, offset, bytes);
+  } catch (err) {
+    return rethrow(err);
+  }
+}
+
+/**
+ * Locks the whole file open as fd for this open alone, without waiting (native/src/file_lock.rs
+ * says why flock); false when someone else holds it. RKV_ERR_IO when the system call fails.
+ */
+export function lockFile(fd: number): boolean {
+  try {
+    return native.lockFile(fd);
   } catch (err) {
     return rethrow(err);
   }

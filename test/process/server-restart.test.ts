@@ -1,10 +1,12 @@
 // Proves durability through the front end: everything acknowledged over HTTP is read back after
 // a graceful SIGTERM restart, and after a SIGKILL with sync mode `always` (every acknowledged
-// write was fsynced before its 200).
+// write was fsynced before its 200). A second node given a running node's data dir stops before
+// touching it, and a node killed with SIGKILL leaves no lock behind (the restart after it).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { killAll, startNode, tempDir } from './server-harness';
+import { freePort } from '../helpers/ports';
+import { killAll, runCli, startNode, tempDir } from './server-harness';
 
 const dirs: string[] = [];
 after(async () => {
@@ -66,6 +68,27 @@ test('SIGKILL with sync mode always: every acknowledged write survives', async (
   assert.equal(await a.stop('SIGKILL'), 'SIGKILL');
   const b = await startNode(dir, ['--sync-mode', 'always']);
   await readAll(b.url, n);
+  assert.equal(await b.stop('SIGTERM'), 0);
+});
+
+test('a second node on a running node\'s data dir refuses to start, and the first serves on unharmed', async () => {
+  const dir = tempDir('restart-locked');
+  dirs.push(dir);
+  const n = 60;
+  const a = await startNode(dir);
+  await writeAll(a.url, n);
+  const second = await runCli(['start', '--port', String(await freePort()), '--data-dir', dir, '--shards', '2']);
+  assert.notEqual(second.code, 0);
+  const refusal = `data dir ${dir} is in use by another ringkv node (pid ${a.proc.pid})`;
+  assert.ok(second.stderr.includes(refusal), `stderr says "${refusal}": ${second.stderr}`);
+  assert.doesNotMatch(second.stderr, /listening on/);
+  await readAll(a.url, n);
+  assert.equal((await fetch(`${a.url}/api/v1/keys/after-refusal`, { method: 'PUT', body: 'v' })).status, 200);
+  assert.equal(await a.stop('SIGTERM'), 0);
+  // Nothing the refused node did survives in the directory: a restart reads every write back.
+  const b = await startNode(dir);
+  await readAll(b.url, n);
+  assert.equal((await fetch(`${b.url}/api/v1/keys/after-refusal`)).status, 200);
   assert.equal(await b.stop('SIGTERM'), 0);
 });
 
