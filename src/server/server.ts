@@ -10,7 +10,7 @@ import { startGcTiming } from '../gc_pauses';
 import { attachHttpApi } from './http_api';
 import { Metrics } from './metrics';
 import type { ServerContext, ServerLimits, ServerState } from './server_context';
-import { loadUws, type us_listen_socket } from './uws';
+import { listenExclusive, loadUws, type us_listen_socket } from './uws';
 import { attachWsApi, type WsRegistry } from './ws_api';
 
 export interface ServerOptions {
@@ -80,7 +80,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   attachHttpApi(app, ctx);
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
-    app.listen(host, options.port, (socket) => {
+    listenExclusive(uws, app, host, options.port, (socket) => {
       if (socket === false) reject(new RingkvError(ErrorCode.Io, `cannot listen on ${host}:${options.port} (in use, or not allowed)`));
       else resolve(socket);
     });

@@ -52,3 +52,17 @@ export function loadUws(): UwsModule {
   loaded = mod;
   return mod;
 }
+
+/**
+ * app.listen on host:port without SO_REUSEPORT, which uSockets sets on every listen socket by
+ * default: with it, a second node started on a port in use listens there too, and the kernel
+ * deals each new connection to one of the two, so clients would read and write two different
+ * stores at random. Exclusive, the second node's listen fails (cb gets false). The binding takes
+ * (host, port, options, cb); the package's types declare options only without a host.
+ */
+export function listenExclusive(mod: UwsModule, app: Uws.TemplatedApp, host: string, port: number, cb: (socket: Uws.us_listen_socket | false) => void): void {
+  const exclusive = (mod as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT: number }).LIBUS_LISTEN_EXCLUSIVE_PORT;
+  if (typeof exclusive !== 'number') throw new RingkvError(ErrorCode.NativeUnavailable, 'uWebSockets.js has no LIBUS_LISTEN_EXCLUSIVE_PORT');
+  const listen = app.listen as unknown as (this: Uws.TemplatedApp, h: string, p: number, o: number, c: typeof cb) => Uws.TemplatedApp;
+  listen.call(app, host, port, exclusive, cb);
+}
