@@ -23,10 +23,16 @@ export interface DirLock {
 
 /**
  * Takes `dir`'s lock, creating the directory and its LOCK file if needed. RKV_ERR_BUSY when
- * another open of that file holds it: another process, or this one through another DirLock.
+ * another open of that file holds it: another process, or this one through another DirLock;
+ * RKV_ERR_IO when `dir` cannot be a directory (a file is there, or no permission).
  */
 export function lockDir(dir: string): DirLock {
-  fs.mkdirSync(dir, { recursive: true });
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    // The usual operator slip: --data-dir names a file. Say so, not with a stack trace.
+    throw new RingkvError(ErrorCode.Io, `data dir ${dir} cannot be used: ${(err as Error).message}`, { cause: err });
+  }
   const file = path.join(dir, dirLockFileName);
   let fd: number;
   try {

@@ -1,7 +1,7 @@
 // Proves a data directory has one owner at a time: a second lock on it fails with RKV_ERR_BUSY
 // naming the holder, whether the holder is this process or another one, and the lock of a
 // process killed with SIGKILL is gone at once (the kernel drops it), so a restart never finds a
-// stale lock.
+// stale lock. A data dir that names a file is a clear RKV_ERR_IO.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -49,6 +49,17 @@ test('a lock held by another process is refused, and gone once that process is k
     lockDir(dir).release();
   } finally {
     child.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a data dir that is a file is refused with a message that says so', () => {
+  const dir = tempDir();
+  try {
+    const file = path.join(dir, 'not-a-dir');
+    fs.writeFileSync(file, 'x');
+    assert.throws(() => lockDir(file), (err: unknown) => isRingkvError(err, ErrorCode.Io) && err.message.startsWith(`data dir ${file} cannot be used: EEXIST`));
+  } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
