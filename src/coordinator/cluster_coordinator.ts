@@ -226,8 +226,22 @@ export class ClusterCoordinator implements Coordinator {
     this.server = new InternodeServer({ host: o.host, port: o.peerPort, handler: (req) => this.handle(req), log: o.log });
   }
 
-  /** Binds the peer port and starts gossip (joining through the seeds). */
+  /**
+   * Binds the peer port and starts gossip (joining through the seeds). Refuses to join when a
+   * node with this node's id already runs elsewhere (Membership.findLiveTwin): two processes
+   * issuing versions under one id would give different writes the same dot, and one would
+   * silently hide the other.
+   */
   async start(): Promise<void> {
+    const twin = await this.membership.findLiveTwin();
+    if (twin !== null) {
+      throw new RingkvError(
+        ErrorCode.Busy,
+        `node id ${this.nodeId} is already running at ${twin.host}:${twin.peerPort} (HTTP ${twin.httpPort}): this data dir is a copy of that node's, ` +
+          `or --node-id names it. To add a node, start it with a fresh data dir and no --node-id`,
+        { details: { node_id: this.nodeId, running_at: `${twin.host}:${twin.peerPort}` } },
+      );
+    }
     await this.server.listen();
     this.membership.start();
     if (this.o.hintedHandoff) {
@@ -718,6 +732,12 @@ export class ClusterCoordinator implements Coordinator {
 /** Builds and starts a cluster coordinator over this node's local replica. */
 export async function createClusterCoordinator(local: LocalReplica, options: ClusterOptions): Promise<ClusterCoordinator> {
   const c = new ClusterCoordinator(local, options);
-  await c.start();
+  try {
+    await c.start();
+  } catch (err) {
+    // The peer connections start() opened, and whatever else it began.
+    await c.close().catch(() => undefined);
+    throw err;
+  }
   return c;
 }

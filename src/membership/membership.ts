@@ -46,6 +46,8 @@ export interface MembershipStats {
   membershipToDead: number;
   membershipToAlive: number;
   membershipToLeft: number;
+  /** Processes seen gossiping this node's id from a later start than ours (table.ts merge). */
+  membershipIdConflicts: number;
   ringVersion: number;
 }
 
@@ -78,6 +80,7 @@ export class Membership {
       membershipToDead: 0,
       membershipToAlive: 0,
       membershipToLeft: 0,
+      membershipIdConflicts: 0,
       ringVersion: 1,
     };
   }
@@ -197,6 +200,44 @@ export class Membership {
 
   private mergeRemote(remote: readonly MemberInfo[]): void {
     this.apply(this.table.merge(remote, this.o.now()));
+    for (const c of this.table.takeClaims()) {
+      this.counters.membershipIdConflicts++;
+      this.o.log(
+        `membership ${this.selfId}: ERROR another node runs with this node's id, at ${c.host}:${c.peerPort} (HTTP ${c.httpPort}), ` +
+          `started after this one; the cluster now routes ${this.selfId} there. A copied data dir or a repeated --node-id: stop one of the two`,
+      );
+    }
+  }
+
+  /**
+   * Before this node gossips: asks the seeds, without telling them anything (an empty digest, so
+   * they merge nothing), whether a node with our id is known at another peer address, and asks
+   * that address whether it is that node now. Returns its entry when it answers as our id: a live
+   * twin, which this node must not join beside. Null when no seed answers, none knows another
+   * address, or the address is silent (our own earlier run at an address we no longer use).
+   */
+  async findLiveTwin(): Promise<MemberInfo | null> {
+    const self = this.table.self;
+    const elsewhere = (m: MemberInfo): boolean => m.nodeId === self.nodeId && !(m.host === self.host && m.peerPort === self.peerPort);
+    for (const seed of this.o.seeds) {
+      if (seed.host === self.host && seed.peerPort === self.peerPort) continue;
+      let known: MemberInfo[];
+      try {
+        known = await this.o.network.exchange(seed, []);
+      } catch {
+        continue;
+      }
+      const claim = known.find((m) => elsewhere(m) && m.status !== 'LEFT');
+      if (claim === undefined) return null;
+      try {
+        const there = await this.o.network.exchange({ host: claim.host, peerPort: claim.peerPort }, []);
+        // A node counts itself ALIVE; a stale entry for our id there would not be.
+        return there.find((m) => m.nodeId === self.nodeId && m.host === claim.host && m.peerPort === claim.peerPort && m.status === 'ALIVE') ?? null;
+      } catch {
+        return null;
+      }
+    }
+    return null;
   }
 
   private apply(changes: StatusChange[]): void {

@@ -37,6 +37,9 @@ export class MembershipTable {
   readonly selfId: string;
   private readonly entries = new Map<string, Entry>();
   private readonly fd: FailureDetectorOptions;
+  /** Entries for our id from later incarnations than ours, not yet taken (takeClaims). */
+  private claims: MemberInfo[] = [];
+  private claimSeen = -1;
 
   constructor(self: MemberInfo, fd: FailureDetectorOptions, nowMs: number) {
     validateMemberInfo(self);
@@ -70,12 +73,28 @@ export class MembershipTable {
     return [...this.entries.values()].map((e) => ({ ...e.info, status: e.status }));
   }
 
+  /** Other processes seen claiming our id since the last call, one per claiming incarnation. */
+  takeClaims(): MemberInfo[] {
+    const out = this.claims;
+    this.claims = [];
+    return out;
+  }
+
   /** Merges a peer's digest; returns the status changes it caused (new nodes, recoveries). */
   merge(remote: readonly MemberInfo[], nowMs: number): StatusChange[] {
     const changes: StatusChange[] = [];
     for (const r of remote) {
       validateMemberInfo(r);
-      if (r.nodeId === this.selfId) continue; // only we advance our own heartbeat
+      if (r.nodeId === this.selfId) {
+        // Only we advance our own heartbeat. Our id with a later incarnation than ours is a
+        // process started with our id after this one (a copied data dir, or one --node-id given
+        // to two nodes); peers take its entry over ours, so it is reported, not ignored.
+        if (r.incarnation > this.self.incarnation && r.incarnation !== this.claimSeen) {
+          this.claimSeen = r.incarnation;
+          this.claims.push({ ...r });
+        }
+        continue;
+      }
       const e = this.entries.get(r.nodeId);
       if (e === undefined) {
         if (this.entries.size >= clusterNodesMax) continue; // bounded table; the rest is ignored

@@ -39,6 +39,20 @@ describe('a fourth node joining a loaded 3-node cluster', () => {
     assert.equal(await c.metric(j, 'ringkv_read_repairs_total'), 0, 'no read repair did it');
   });
 
+  test('a second process with a running node\'s id refuses to join, and the cluster keeps that id where it was', async () => {
+    const twin = await c.startTwin(1);
+    assert.notEqual(twin.code, 0, twin.output);
+    assert.notEqual(twin.code, null, `the twin was still running after 15 s:\n${twin.output}`);
+    assert.ok(twin.output.includes(`node id node-1 is already running at 127.0.0.1:${c.nodes[1]!.peerPort}`), twin.output);
+    assert.doesNotMatch(twin.output, /listening on/);
+    for (const i of [0, 1, 2]) {
+      const status = (await c.getJson(i, '/api/v1/cluster/status')) as { nodes: Array<{ id: string; address: string; status: string }> };
+      const one = status.nodes.find((m) => m.id === 'node-1');
+      assert.deepEqual(one && { address: one.address, status: one.status }, { address: `127.0.0.1:${c.nodes[1]!.port}`, status: 'healthy' }, `as node-${i} sees it`);
+    }
+    assert.equal((await c.http(1, 'PUT', 'after-twin', { body: 'v', consistency: 'ALL' })).status, 200);
+  });
+
   test('POST /api/v1/admin/repair runs a full pass and reports it; nothing is left to move', async () => {
     const r = await c.post(0, '/api/v1/admin/repair');
     assert.equal(r.status, 200, JSON.stringify(r.body));

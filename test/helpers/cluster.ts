@@ -146,6 +146,42 @@ export class TestCluster {
     });
   }
 
+  /**
+   * Starts a process with node i's id (as a copy of its data dir would have) on new ports and a
+   * fresh data dir, seeded with another node, and waits (bounded) for it to exit. Killed and
+   * reported as code null if it is still running after 15 s.
+   */
+  async startTwin(i: number): Promise<{ code: number | null; output: string }> {
+    const n = this.nodes[i]!;
+    const seed = this.nodes[(i + 1) % this.nodes.length]!;
+    const args = [
+      bin, 'start',
+      '--port', String(await freePort()),
+      '--peer-port', String(await freePort()),
+      '--data-dir', path.join(this.tmp, `${n.id}-twin`),
+      '--node-id', n.id,
+      '--shards', '1',
+      '--sync-mode', 'none',
+      '--seeds', `127.0.0.1:${seed.port}:${seed.peerPort}`,
+      '--gossip-interval-ms', String(this.spec.gossipIntervalMs),
+      '--suspect-after-ms', String(this.spec.suspectAfterMs),
+      '--dead-after-ms', String(this.spec.deadAfterMs),
+      '--vnodes', String(this.spec.vnodes),
+      '--bootstrap', 'off',
+    ];
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    proc.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    proc.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000);
+      proc.once('exit', (code) => {
+        clearTimeout(timer);
+        resolve({ code, output });
+      });
+    });
+  }
+
   signal(i: number, sig: 'SIGSTOP' | 'SIGCONT' | 'SIGKILL' | 'SIGTERM'): void {
     const n = this.nodes[i]!;
     if (n.proc === undefined || n.proc.exitCode !== null || n.proc.signalCode !== null) return;

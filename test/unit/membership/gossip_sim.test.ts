@@ -39,7 +39,7 @@ class Sim {
     };
   }
 
-  add(i: number, seeds: number[]): Membership {
+  add(i: number, seeds: number[], log: (line: string) => void = () => {}): Membership {
     const m = new Membership({
       self: { nodeId: `n${i}`, host: 'sim', httpPort: 7000 + i, peerPort: 8000 + i, vnodes: 16, incarnation: this.now, keyEstimate: i, load: 0 },
       seeds: seeds.map((s) => ({ host: 'sim', peerPort: 8000 + s })),
@@ -49,7 +49,7 @@ class Sim {
       network: this.network,
       now: () => this.now,
       random: this.random,
-      log: () => {},
+      log,
     });
     this.nodes.set(8000 + i, m);
     this.down.delete(8000 + i);
@@ -128,4 +128,40 @@ test(`a node joining later bumps every ring version and learns everyone (seed ${
     assert.equal(m.table.size, 5);
     if (i < 4) assert.equal(m.ring.version, before[i]! + 1, `seed ${seed}`);
   }
+});
+
+test('a process with a running node\'s id is found before it gossips, and one that gossips anyway is reported by the original', async () => {
+  // Proves the twin guards: findLiveTwin asks a seed and then the claimed address, without the
+  // seed merging anything; it ignores our own earlier run at an address now silent; and the
+  // original node logs and counts a later process gossiping its id.
+  const sim = new Sim(seed);
+  const lines: string[] = [];
+  const original = sim.add(1, [0], (l) => lines.push(l));
+  sim.add(0, [0]);
+  for (let r = 0; r < 30 && sim.nodes.get(8000)!.status('n1') !== 'ALIVE'; r++) await sim.step();
+  assert.equal(sim.nodes.get(8000)!.status('n1'), 'ALIVE');
+  sim.now += 10;
+  const twin = new Membership({
+    self: { nodeId: 'n1', host: 'sim', httpPort: 7009, peerPort: 8009, vnodes: 16, incarnation: sim.now, keyEstimate: 0, load: 0 },
+    seeds: [{ host: 'sim', peerPort: 8000 }],
+    gossipIntervalMs: intervalMs,
+    suspectAfterMs,
+    deadAfterMs,
+    network: sim.network,
+    now: () => sim.now,
+    random: sim.random,
+    log: () => {},
+  });
+  const found = await twin.findLiveTwin();
+  assert.deepEqual(found && [found.nodeId, found.peerPort], ['n1', 8001]);
+  assert.equal(sim.nodes.get(8000)!.table.info('n1')!.peerPort, 8001, 'the seed merged nothing from the probe');
+  // The original at its address stopped: what the seed remembers is an earlier run, not a twin.
+  sim.down.add(8001);
+  assert.equal(await twin.findLiveTwin(), null);
+  sim.down.delete(8001);
+  // Gossiping regardless, the twin's later incarnation wins at the seed; the original hears of it.
+  sim.nodes.set(8009, twin);
+  for (let r = 0; r < 20 && original.stats().membershipIdConflicts === 0; r++) await sim.step();
+  assert.equal(original.stats().membershipIdConflicts, 1, `seed ${seed}`);
+  assert.ok(lines.some((l) => l.includes('another node runs with this node\'s id, at sim:8009')), lines.join('\n'));
 });

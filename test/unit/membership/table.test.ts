@@ -96,3 +96,19 @@ test('LEFT: announced by the node itself, sticky for its incarnation, never dete
   assert.deepEqual(t.merge([info('b', 6, 0)], 40).map((c) => `${c.from}->${c.to}`), ['LEFT->ALIVE']);
   assert.equal(t.status('b'), 'ALIVE');
 });
+
+test('merge: our id from a later incarnation is taken as a claim, once per incarnation; our own past is not', () => {
+  // Proves the twin report: a process started with our id after us shows up as a claim, and the
+  // stale entries peers keep of our own earlier run (lower incarnations) never do.
+  const t = new MembershipTable(info('a', 100, 0), fd, 0);
+  t.merge([info('a', 50, 7), info('a', 100, 3)], 10);
+  assert.deepEqual(t.takeClaims(), [], 'our earlier run and our own echo are not claims');
+  t.merge([{ ...info('a', 150, 1), peerPort: 8100 }], 20);
+  t.merge([{ ...info('a', 150, 2), peerPort: 8100 }], 30);
+  const claims = t.takeClaims();
+  assert.deepEqual(claims.map((c) => [c.incarnation, c.peerPort]), [[150, 8100]]);
+  assert.deepEqual(t.takeClaims(), [], 'taken once');
+  t.merge([info('a', 160, 0)], 40);
+  assert.deepEqual(t.takeClaims().map((c) => c.incarnation), [160], 'a newer claimant is reported again');
+  assert.equal(t.self.incarnation, 100, 'a claim never overwrites our own entry');
+});
