@@ -37,7 +37,7 @@ import type { WireRecord } from '../shards/messages';
 import { isValidNodeId, type StoredSibling } from '../versioning';
 import { AntiEntropyRunner, remoteRangeReplica } from './anti_entropy';
 import { handOffRanges } from './decommission';
-import { type ClusterOptions, validateClusterOptions } from './cluster_options';
+import { type ClusterOptions, clusterSettingsOf, validateClusterOptions } from './cluster_options';
 import { answerReplicaBatch, type LocalReplica, recordFromWire, recordToWire, ReplicaClient } from './cluster_replica';
 import { toGetResult } from './get_result';
 import { checkCommon, checkContext, checkIdempotencyKey, checkIfMatch, checkKey, checkTtl, checkValue } from './request_checks';
@@ -163,7 +163,7 @@ export class ClusterCoordinator implements Coordinator {
     this.pool = new PeerPool();
     const gossipTimeoutMs = Math.max(200, 2 * o.gossipIntervalMs);
     this.membership = new Membership({
-      self: { nodeId: o.nodeId, host: o.host, httpPort: o.httpPort, peerPort: o.peerPort, vnodes: o.vnodes, incarnation: Date.now(), keyEstimate: 0, load: 0 },
+      self: { nodeId: o.nodeId, host: o.host, httpPort: o.httpPort, peerPort: o.peerPort, vnodes: o.vnodes, incarnation: Date.now(), keyEstimate: 0, load: 0, settings: clusterSettingsOf(o) },
       seeds: o.seeds,
       gossipIntervalMs: o.gossipIntervalMs,
       suspectAfterMs: o.suspectAfterMs,
@@ -227,19 +227,30 @@ export class ClusterCoordinator implements Coordinator {
   }
 
   /**
-   * Binds the peer port and starts gossip (joining through the seeds). Refuses to join when a
-   * node with this node's id already runs elsewhere (Membership.findLiveTwin): two processes
-   * issuing versions under one id would give different writes the same dot, and one would
-   * silently hide the other.
+   * Binds the peer port and starts gossip (joining through the seeds). Refuses to join
+   * (Membership.preflight) beside a running node with this node's id, since two processes
+   * issuing versions under one id would give different writes the same dot and one would
+   * silently hide the other; and into a cluster whose nodes run with other settings
+   * (clusterSettingsOf says why those must agree).
    */
   async start(): Promise<void> {
-    const twin = await this.membership.findLiveTwin();
-    if (twin !== null) {
+    const refusal = await this.membership.preflight();
+    if (refusal?.reason === 'twin') {
+      const twin = refusal.member;
       throw new RingkvError(
         ErrorCode.Busy,
         `node id ${this.nodeId} is already running at ${twin.host}:${twin.peerPort} (HTTP ${twin.httpPort}): this data dir is a copy of that node's, ` +
           `or --node-id names it. To add a node, start it with a fresh data dir and no --node-id`,
         { details: { node_id: this.nodeId, running_at: `${twin.host}:${twin.peerPort}` } },
+      );
+    }
+    if (refusal?.reason === 'settings') {
+      const other = refusal.member;
+      throw new RingkvError(
+        ErrorCode.InvalidArgument,
+        `the cluster this node's seeds are in runs with ${other.settings ?? '?'} (node ${other.nodeId} at ${other.host}:${other.peerPort}); ` +
+          `this node was started with ${clusterSettingsOf(this.o)}. Every node of a cluster must share them: start this one with the cluster's`,
+        { details: { node_id: this.nodeId, cluster_settings: other.settings ?? null, node_settings: clusterSettingsOf(this.o) } },
       );
     }
     await this.server.listen();

@@ -68,6 +68,16 @@ function bad(option: string, why: string): RingkvError {
   return new RingkvError(ErrorCode.InvalidArgument, `cluster option ${option} ${why}`, { details: { option } });
 }
 
+/**
+ * The options every node of one cluster must agree on, as the string each node gossips
+ * (MemberInfo.settings) and compares: with different replication factors coordinators disagree
+ * on who holds a key and on what a quorum is, so an acknowledged write can be missed by a read;
+ * with different conflict modes one node collapses siblings another keeps.
+ */
+export function clusterSettingsOf(o: Pick<ClusterOptions, 'replicationFactor' | 'conflictMode'>): string {
+  return `replication=${o.replicationFactor} conflict-mode=${o.conflictMode}`;
+}
+
 export function validateClusterOptions(o: ClusterOptions): void {
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(o.nodeId)) throw bad('nodeId', 'must be 1..64 of A-Z a-z 0-9 _ . -');
   for (const [name, port] of [['httpPort', o.httpPort], ['peerPort', o.peerPort]] as const) {

@@ -37,6 +37,13 @@ export interface MembershipOptions {
 /** Exchanges in flight at once; a peer that hangs (SIGSTOP) must not stack up rounds. */
 const exchangesInflightMax = 4;
 
+/** Why a node must not join the cluster its seeds are in (Membership.preflight). */
+export interface JoinRefusal {
+  reason: 'twin' | 'settings';
+  /** The running node with our id (twin), or a node with other settings (settings). */
+  member: MemberInfo;
+}
+
 export interface MembershipStats {
   gossipRounds: number;
   gossipExchanges: number;
@@ -48,6 +55,8 @@ export interface MembershipStats {
   membershipToLeft: number;
   /** Processes seen gossiping this node's id from a later start than ours (table.ts merge). */
   membershipIdConflicts: number;
+  /** Nodes seen running with cluster settings other than ours (MemberInfo.settings). */
+  membershipSettingsConflicts: number;
   ringVersion: number;
 }
 
@@ -81,6 +90,7 @@ export class Membership {
       membershipToAlive: 0,
       membershipToLeft: 0,
       membershipIdConflicts: 0,
+      membershipSettingsConflicts: 0,
       ringVersion: 1,
     };
   }
@@ -207,18 +217,25 @@ export class Membership {
           `started after this one; the cluster now routes ${this.selfId} there. A copied data dir or a repeated --node-id: stop one of the two`,
       );
     }
+    for (const m of this.table.takeMismatches()) {
+      this.counters.membershipSettingsConflicts++;
+      this.o.log(
+        `membership ${this.selfId}: ERROR node ${m.nodeId} at ${m.host}:${m.peerPort} runs with ${m.settings}, this node with ${this.table.self.settings}: ` +
+          `every node of a cluster must share them (stop the nodes and start them all with the same settings)`,
+      );
+    }
   }
 
   /**
    * Before this node gossips: asks the seeds, without telling them anything (an empty digest, so
-   * they merge nothing), whether a node with our id is known at another peer address, and asks
-   * that address whether it is that node now. Returns its entry when it answers as our id: a live
-   * twin, which this node must not join beside. Null when no seed answers, none knows another
-   * address, or the address is silent (our own earlier run at an address we no longer use).
+   * they merge nothing), what they know, and says why this node must not join, or null:
+   * - `settings`: an ALIVE node there runs with cluster settings other than ours;
+   * - `twin`: a node with our id is known at another peer address and answers there as our id
+   *   (one that is silent there is our own earlier run at an address we no longer use).
+   * Null too when no seed answers: gossip will find the cluster later, and merge() reports then.
    */
-  async findLiveTwin(): Promise<MemberInfo | null> {
+  async preflight(): Promise<JoinRefusal | null> {
     const self = this.table.self;
-    const elsewhere = (m: MemberInfo): boolean => m.nodeId === self.nodeId && !(m.host === self.host && m.peerPort === self.peerPort);
     for (const seed of this.o.seeds) {
       if (seed.host === self.host && seed.peerPort === self.peerPort) continue;
       let known: MemberInfo[];
@@ -227,12 +244,15 @@ export class Membership {
       } catch {
         continue;
       }
-      const claim = known.find((m) => elsewhere(m) && m.status !== 'LEFT');
+      const differing = known.find((m) => m.nodeId !== self.nodeId && m.status === 'ALIVE' && this.table.differs(m));
+      if (differing !== undefined) return { reason: 'settings', member: differing };
+      const claim = known.find((m) => m.nodeId === self.nodeId && !(m.host === self.host && m.peerPort === self.peerPort) && m.status !== 'LEFT');
       if (claim === undefined) return null;
       try {
         const there = await this.o.network.exchange({ host: claim.host, peerPort: claim.peerPort }, []);
         // A node counts itself ALIVE; a stale entry for our id there would not be.
-        return there.find((m) => m.nodeId === self.nodeId && m.host === claim.host && m.peerPort === claim.peerPort && m.status === 'ALIVE') ?? null;
+        const twin = there.find((m) => m.nodeId === self.nodeId && m.host === claim.host && m.peerPort === claim.peerPort && m.status === 'ALIVE');
+        return twin === undefined ? null : { reason: 'twin', member: twin };
       } catch {
         return null;
       }

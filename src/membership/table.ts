@@ -40,6 +40,10 @@ export class MembershipTable {
   /** Entries for our id from later incarnations than ours, not yet taken (takeClaims). */
   private claims: MemberInfo[] = [];
   private claimSeen = -1;
+  /** Entries of nodes whose settings differ from ours, not yet taken (takeMismatches). */
+  private mismatches: MemberInfo[] = [];
+  /** Node id → the differing settings already reported for it. */
+  private readonly mismatchSeen = new Map<string, string>();
 
   constructor(self: MemberInfo, fd: FailureDetectorOptions, nowMs: number) {
     validateMemberInfo(self);
@@ -80,11 +84,28 @@ export class MembershipTable {
     return out;
   }
 
+  /** Nodes seen with settings other than ours since the last call, once per node and settings. */
+  takeMismatches(): MemberInfo[] {
+    const out = this.mismatches;
+    this.mismatches = [];
+    return out;
+  }
+
+  /** Whether `m` says it runs with settings other than ours (either saying nothing is no conflict). */
+  differs(m: MemberInfo): boolean {
+    const ours = this.self.settings;
+    return ours !== undefined && m.settings !== undefined && m.settings !== ours;
+  }
+
   /** Merges a peer's digest; returns the status changes it caused (new nodes, recoveries). */
   merge(remote: readonly MemberInfo[], nowMs: number): StatusChange[] {
     const changes: StatusChange[] = [];
     for (const r of remote) {
       validateMemberInfo(r);
+      if (r.nodeId !== this.selfId && this.differs(r) && this.mismatchSeen.get(r.nodeId) !== r.settings) {
+        this.mismatchSeen.set(r.nodeId, r.settings!);
+        this.mismatches.push({ ...r });
+      }
       if (r.nodeId === this.selfId) {
         // Only we advance our own heartbeat. Our id with a later incarnation than ours is a
         // process started with our id after this one (a copied data dir, or one --node-id given

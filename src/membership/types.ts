@@ -23,6 +23,12 @@ export interface MemberInfo {
   keyEstimate: number;
   /** Fraction of capacity in use, 0..1. */
   load: number;
+  /**
+   * The settings every node of one cluster must share (replication factor, conflict mode), as a
+   * canonical string its owner advertises; compared, never parsed, here. Absent: a node that
+   * does not say (older than the field), which no check holds against it.
+   */
+  settings?: string;
 }
 
 /** A status transition seen by one node's failure detector or merge. */

@@ -30,8 +30,8 @@ const u64 = { kind: 'scalar', bytes: 8 } as const;
 
 const memberSpec: TableSpec = {
   name: 'Member',
-  // node_id, host, http_port, peer_port, vnodes, incarnation, heartbeat, status, key_estimate, load
-  fields: [str, str, u16, u16, u16, u64, u64, u8, u64, u32],
+  // node_id, host, http_port, peer_port, vnodes, incarnation, heartbeat, status, key_estimate, load, settings
+  fields: [str, str, u16, u16, u16, u64, u64, u8, u64, u32, str],
 };
 
 const entrySpec: TableSpec = {
@@ -216,6 +216,7 @@ function build(b: Builder, m: FixedMessage): Uint8Array {
     const offs = m.members.map((x) => {
       const nodeId = b.createString(x.nodeId);
       const host = b.createString(x.host);
+      const settings = x.settings === undefined ? 0 : b.createString(x.settings);
       Member.startMember(b);
       Member.addNodeId(b, nodeId);
       Member.addHost(b, host);
@@ -227,6 +228,7 @@ function build(b: Builder, m: FixedMessage): Uint8Array {
       Member.addStatus(b, statusToWire[x.status]);
       Member.addKeyEstimate(b, BigInt(Math.max(0, Math.floor(x.keyEstimate))));
       Member.addLoad(b, x.load);
+      if (settings !== 0) Member.addSettings(b, settings);
       return Member.endMember(b);
     });
     members = Message.createMembersVector(b, offs);
@@ -409,6 +411,8 @@ export function decodeInternode(frame: Uint8Array): InternodeMessage {
         load: x.load(),
       });
       const m = out.members[out.members.length - 1]!;
+      const settings = x.settings();
+      if (settings !== null) m.settings = settings;
       if (m.httpPort === 0 || m.peerPort === 0 || m.vnodes === 0 || !Number.isFinite(m.load)) throw malformed(`gossip member ${nodeId} has a zero port or vnode count`);
     }
   }

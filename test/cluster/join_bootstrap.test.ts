@@ -40,7 +40,7 @@ describe('a fourth node joining a loaded 3-node cluster', () => {
   });
 
   test('a second process with a running node\'s id refuses to join, and the cluster keeps that id where it was', async () => {
-    const twin = await c.startTwin(1);
+    const twin = await c.startStray({ sameIdAs: 1 });
     assert.notEqual(twin.code, 0, twin.output);
     assert.notEqual(twin.code, null, `the twin was still running after 15 s:\n${twin.output}`);
     assert.ok(twin.output.includes(`node id node-1 is already running at 127.0.0.1:${c.nodes[1]!.peerPort}`), twin.output);
@@ -51,6 +51,20 @@ describe('a fourth node joining a loaded 3-node cluster', () => {
       assert.deepEqual(one && { address: one.address, status: one.status }, { address: `127.0.0.1:${c.nodes[1]!.port}`, status: 'healthy' }, `as node-${i} sees it`);
     }
     assert.equal((await c.http(1, 'PUT', 'after-twin', { body: 'v', consistency: 'ALL' })).status, 200);
+  });
+
+  test('a node started with another replication factor or conflict mode than the cluster\'s refuses to join', async () => {
+    for (const [flag, value, says] of [
+      ['--replication', '2', 'replication=2 conflict-mode=vclock'],
+      ['--conflict-mode', 'lww', 'replication=3 conflict-mode=lww'],
+    ] as const) {
+      const stray = await c.startStray({ args: [flag, value] });
+      assert.notEqual(stray.code, 0, stray.output);
+      assert.notEqual(stray.code, null, `the node was still running after 15 s:\n${stray.output}`);
+      assert.ok(stray.output.includes(`runs with replication=3 conflict-mode=vclock`) && stray.output.includes(`this node was started with ${says}`), stray.output);
+    }
+    const status = (await c.getJson(0, '/api/v1/cluster/status')) as { nodes: Array<{ id: string }> };
+    assert.ok(!status.nodes.some((m) => m.id === 'stray'), 'no refused node in the ring');
   });
 
   test('POST /api/v1/admin/repair runs a full pass and reports it; nothing is left to move', async () => {

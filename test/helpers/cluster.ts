@@ -147,27 +147,31 @@ export class TestCluster {
   }
 
   /**
-   * Starts a process with node i's id (as a copy of its data dir would have) on new ports and a
-   * fresh data dir, seeded with another node, and waits (bounded) for it to exit. Killed and
-   * reported as code null if it is still running after 15 s.
+   * Starts one more node process that is expected to refuse to join: with node `sameIdAs`'s id
+   * when given (as a copy of its data dir would have), else its own, on new ports and a fresh
+   * data dir, seeded with a cluster node, with `args` appended. Waits (bounded) for it to exit;
+   * killed and reported as code null if it still runs after 15 s.
    */
-  async startTwin(i: number): Promise<{ code: number | null; output: string }> {
-    const n = this.nodes[i]!;
-    const seed = this.nodes[(i + 1) % this.nodes.length]!;
+  async startStray(opts: { sameIdAs?: number; args?: string[] }): Promise<{ code: number | null; output: string }> {
+    const id = opts.sameIdAs === undefined ? 'stray' : this.nodes[opts.sameIdAs]!.id;
+    const seed = this.nodes[((opts.sameIdAs ?? 0) + 1) % this.nodes.length]!;
     const args = [
       bin, 'start',
       '--port', String(await freePort()),
       '--peer-port', String(await freePort()),
-      '--data-dir', path.join(this.tmp, `${n.id}-twin`),
-      '--node-id', n.id,
+      '--data-dir', path.join(this.tmp, `${id}-stray-${Date.now()}`),
+      '--node-id', id,
       '--shards', '1',
       '--sync-mode', 'none',
       '--seeds', `127.0.0.1:${seed.port}:${seed.peerPort}`,
+      '--conflict-mode', this.spec.conflictMode,
+      '--replication', String(this.spec.replicationFactor),
       '--gossip-interval-ms', String(this.spec.gossipIntervalMs),
       '--suspect-after-ms', String(this.spec.suspectAfterMs),
       '--dead-after-ms', String(this.spec.deadAfterMs),
       '--vnodes', String(this.spec.vnodes),
       '--bootstrap', 'off',
+      ...(opts.args ?? []),
     ];
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';

@@ -39,9 +39,9 @@ class Sim {
     };
   }
 
-  add(i: number, seeds: number[], log: (line: string) => void = () => {}): Membership {
+  add(i: number, seeds: number[], opts: { log?: (line: string) => void; settings?: string } = {}): Membership {
     const m = new Membership({
-      self: { nodeId: `n${i}`, host: 'sim', httpPort: 7000 + i, peerPort: 8000 + i, vnodes: 16, incarnation: this.now, keyEstimate: i, load: 0 },
+      self: { nodeId: `n${i}`, host: 'sim', httpPort: 7000 + i, peerPort: 8000 + i, vnodes: 16, incarnation: this.now, keyEstimate: i, load: 0, ...(opts.settings !== undefined && { settings: opts.settings }) },
       seeds: seeds.map((s) => ({ host: 'sim', peerPort: 8000 + s })),
       gossipIntervalMs: intervalMs,
       suspectAfterMs,
@@ -49,7 +49,7 @@ class Sim {
       network: this.network,
       now: () => this.now,
       random: this.random,
-      log,
+      log: opts.log ?? (() => {}),
     });
     this.nodes.set(8000 + i, m);
     this.down.delete(8000 + i);
@@ -130,13 +130,13 @@ test(`a node joining later bumps every ring version and learns everyone (seed ${
   }
 });
 
-test('a process with a running node\'s id is found before it gossips, and one that gossips anyway is reported by the original', async () => {
-  // Proves the twin guards: findLiveTwin asks a seed and then the claimed address, without the
+test('preflight finds a process with a running node\'s id before it gossips, and one that gossips anyway is reported by the original', async () => {
+  // Proves the twin guards: preflight asks a seed and then the claimed address, without the
   // seed merging anything; it ignores our own earlier run at an address now silent; and the
   // original node logs and counts a later process gossiping its id.
   const sim = new Sim(seed);
   const lines: string[] = [];
-  const original = sim.add(1, [0], (l) => lines.push(l));
+  const original = sim.add(1, [0], { log: (l) => lines.push(l) });
   sim.add(0, [0]);
   for (let r = 0; r < 30 && sim.nodes.get(8000)!.status('n1') !== 'ALIVE'; r++) await sim.step();
   assert.equal(sim.nodes.get(8000)!.status('n1'), 'ALIVE');
@@ -152,16 +152,47 @@ test('a process with a running node\'s id is found before it gossips, and one th
     random: sim.random,
     log: () => {},
   });
-  const found = await twin.findLiveTwin();
-  assert.deepEqual(found && [found.nodeId, found.peerPort], ['n1', 8001]);
+  const found = await twin.preflight();
+  assert.deepEqual(found && [found.reason, found.member.nodeId, found.member.peerPort], ['twin', 'n1', 8001]);
   assert.equal(sim.nodes.get(8000)!.table.info('n1')!.peerPort, 8001, 'the seed merged nothing from the probe');
   // The original at its address stopped: what the seed remembers is an earlier run, not a twin.
   sim.down.add(8001);
-  assert.equal(await twin.findLiveTwin(), null);
+  assert.equal(await twin.preflight(), null);
   sim.down.delete(8001);
   // Gossiping regardless, the twin's later incarnation wins at the seed; the original hears of it.
   sim.nodes.set(8009, twin);
   for (let r = 0; r < 20 && original.stats().membershipIdConflicts === 0; r++) await sim.step();
   assert.equal(original.stats().membershipIdConflicts, 1, `seed ${seed}`);
   assert.ok(lines.some((l) => l.includes('another node runs with this node\'s id, at sim:8009')), lines.join('\n'));
+});
+
+test('preflight refuses a cluster whose nodes run with other settings, and a node that gossips anyway is reported', async () => {
+  // Proves the settings guard end to end in simulation: a seed's ALIVE members with settings
+  // other than ours stop the join before anything is merged; a node that joins regardless is
+  // logged and counted by the nodes that meet it.
+  const sim = new Sim(seed);
+  const lines: string[] = [];
+  const settings = 'replication=3 conflict-mode=vclock';
+  const a = sim.add(0, [0], { log: (l) => lines.push(l), settings });
+  sim.add(1, [0], { settings });
+  for (let r = 0; r < 30 && a.status('n1') !== 'ALIVE'; r++) await sim.step();
+  assert.equal(a.stats().membershipSettingsConflicts, 0, 'nodes that agree are no conflict');
+  const odd = new Membership({
+    self: { nodeId: 'n7', host: 'sim', httpPort: 7007, peerPort: 8007, vnodes: 16, incarnation: sim.now, keyEstimate: 0, load: 0, settings: 'replication=2 conflict-mode=vclock' },
+    seeds: [{ host: 'sim', peerPort: 8000 }],
+    gossipIntervalMs: intervalMs,
+    suspectAfterMs,
+    deadAfterMs,
+    network: sim.network,
+    now: () => sim.now,
+    random: sim.random,
+    log: () => {},
+  });
+  const refusal = await odd.preflight();
+  assert.deepEqual(refusal && [refusal.reason, refusal.member.settings], ['settings', 'replication=3 conflict-mode=vclock']);
+  assert.equal(a.status('n7'), undefined, 'the seed merged nothing from the probe');
+  sim.nodes.set(8007, odd);
+  for (let r = 0; r < 20 && a.stats().membershipSettingsConflicts === 0; r++) await sim.step();
+  assert.equal(a.stats().membershipSettingsConflicts, 1, `seed ${seed}`);
+  assert.ok(lines.some((l) => l.includes('ERROR node n7 at sim:8007 runs with replication=2 conflict-mode=vclock')), lines.join('\n'));
 });

@@ -112,3 +112,18 @@ test('merge: our id from a later incarnation is taken as a claim, once per incar
   assert.deepEqual(t.takeClaims().map((c) => c.incarnation), [160], 'a newer claimant is reported again');
   assert.equal(t.self.incarnation, 100, 'a claim never overwrites our own entry');
 });
+
+test('merge: a node with other cluster settings is reported once per settings; one that says none is not', () => {
+  // Proves the settings check: replication factor and conflict mode must agree across a cluster,
+  // and a node too old to say its settings is no conflict.
+  const mine = 'replication=3 conflict-mode=vclock';
+  const t = new MembershipTable({ ...info('a', 1, 0), settings: mine }, fd, 0);
+  t.merge([{ ...info('b', 1, 1), settings: mine }, info('c', 1, 1)], 10);
+  assert.deepEqual(t.takeMismatches(), []);
+  t.merge([{ ...info('d', 1, 1), settings: 'replication=2 conflict-mode=vclock' }], 20);
+  t.merge([{ ...info('d', 1, 2), settings: 'replication=2 conflict-mode=vclock' }], 30);
+  assert.deepEqual(t.takeMismatches().map((m) => [m.nodeId, m.settings]), [['d', 'replication=2 conflict-mode=vclock']]);
+  t.merge([{ ...info('d', 2, 0), settings: 'replication=3 conflict-mode=lww' }], 40);
+  assert.deepEqual(t.takeMismatches().map((m) => m.settings), ['replication=3 conflict-mode=lww'], 'new settings, reported again');
+  assert.equal(t.differs({ ...info('e', 1, 1), settings: mine }), false);
+});
