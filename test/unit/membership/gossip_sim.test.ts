@@ -39,21 +39,30 @@ class Sim {
     };
   }
 
+  /** A node n<i> at port 800<i>, seeded with the given nodes, in the simulation from now on. */
   add(i: number, seeds: number[], opts: { log?: (line: string) => void; settings?: string } = {}): Membership {
-    const m = new Membership({
-      self: { nodeId: `n${i}`, host: 'sim', httpPort: 7000 + i, peerPort: 8000 + i, vnodes: 16, incarnation: this.now, keyEstimate: i, load: 0, ...(opts.settings !== undefined && { settings: opts.settings }) },
-      seeds: seeds.map((s) => ({ host: 'sim', peerPort: 8000 + s })),
+    const m = this.outsider({ nodeId: `n${i}`, port: i, seeds, ...opts });
+    this.nodes.set(8000 + i, m);
+    this.down.delete(8000 + i);
+    return m;
+  }
+
+  /**
+   * A node at port 800<port> (seeded with n0 unless told) that is not part of the simulation:
+   * not stepped, not reachable. What a process that has just started, and not gossiped, is.
+   */
+  outsider(o: { nodeId: string; port: number; seeds?: number[]; settings?: string; log?: (line: string) => void }): Membership {
+    return new Membership({
+      self: { nodeId: o.nodeId, host: 'sim', httpPort: 7000 + o.port, peerPort: 8000 + o.port, vnodes: 16, incarnation: this.now, keyEstimate: o.port, load: 0, ...(o.settings !== undefined && { settings: o.settings }) },
+      seeds: (o.seeds ?? [0]).map((s) => ({ host: 'sim', peerPort: 8000 + s })),
       gossipIntervalMs: intervalMs,
       suspectAfterMs,
       deadAfterMs,
       network: this.network,
       now: () => this.now,
       random: this.random,
-      log: opts.log ?? (() => {}),
+      log: o.log ?? (() => {}),
     });
-    this.nodes.set(8000 + i, m);
-    this.down.delete(8000 + i);
-    return m;
   }
 
   async step(rounds = 1): Promise<void> {
@@ -141,17 +150,7 @@ test('preflight finds a process with a running node\'s id before it gossips, and
   for (let r = 0; r < 30 && sim.nodes.get(8000)!.status('n1') !== 'ALIVE'; r++) await sim.step();
   assert.equal(sim.nodes.get(8000)!.status('n1'), 'ALIVE');
   sim.now += 10;
-  const twin = new Membership({
-    self: { nodeId: 'n1', host: 'sim', httpPort: 7009, peerPort: 8009, vnodes: 16, incarnation: sim.now, keyEstimate: 0, load: 0 },
-    seeds: [{ host: 'sim', peerPort: 8000 }],
-    gossipIntervalMs: intervalMs,
-    suspectAfterMs,
-    deadAfterMs,
-    network: sim.network,
-    now: () => sim.now,
-    random: sim.random,
-    log: () => {},
-  });
+  const twin = sim.outsider({ nodeId: 'n1', port: 9 });
   const found = await twin.preflight();
   assert.deepEqual(found && [found.reason, found.member.nodeId, found.member.peerPort], ['twin', 'n1', 8001]);
   assert.equal(sim.nodes.get(8000)!.table.info('n1')!.peerPort, 8001, 'the seed merged nothing from the probe');
@@ -177,17 +176,7 @@ test('preflight refuses a cluster whose nodes run with other settings, and a nod
   sim.add(1, [0], { settings });
   for (let r = 0; r < 30 && a.status('n1') !== 'ALIVE'; r++) await sim.step();
   assert.equal(a.stats().membershipSettingsConflicts, 0, 'nodes that agree are no conflict');
-  const odd = new Membership({
-    self: { nodeId: 'n7', host: 'sim', httpPort: 7007, peerPort: 8007, vnodes: 16, incarnation: sim.now, keyEstimate: 0, load: 0, settings: 'replication=2 conflict-mode=vclock' },
-    seeds: [{ host: 'sim', peerPort: 8000 }],
-    gossipIntervalMs: intervalMs,
-    suspectAfterMs,
-    deadAfterMs,
-    network: sim.network,
-    now: () => sim.now,
-    random: sim.random,
-    log: () => {},
-  });
+  const odd = sim.outsider({ nodeId: 'n7', port: 7, settings: 'replication=2 conflict-mode=vclock' });
   const refusal = await odd.preflight();
   assert.deepEqual(refusal && [refusal.reason, refusal.member.settings], ['settings', 'replication=3 conflict-mode=vclock']);
   assert.equal(a.status('n7'), undefined, 'the seed merged nothing from the probe');
