@@ -1,6 +1,6 @@
 //! An exclusive advisory lock on a whole open file, without waiting: flock(LOCK_EX | LOCK_NB).
 //! A data directory's LOCK file is held this way for as long as a node runs (LevelDB's LOCK, which
-//! uses fcntl; src/storage/dir_lock.ts says why). flock rather than fcntl because a flock lock
+//! uses fcntl; src/storage/dir-lock.ts says why). flock rather than fcntl because a flock lock
 //! belongs to the open file description: a second open of the same file conflicts even inside
 //! one process, and closing some other descriptor of the file does not drop it, as it would an
 //! fcntl lock. The kernel drops it when the last descriptor of that open closes, including at

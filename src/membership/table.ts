@@ -103,6 +103,8 @@ export class MembershipTable {
     for (const r of remote) {
       validateMemberInfo(r);
       if (r.nodeId !== this.selfId && this.differs(r) && this.mismatchSeen.get(r.nodeId) !== r.settings) {
+        // Bounded like the table; forgetting means reporting a node again, nothing worse.
+        if (this.mismatchSeen.size >= clusterNodesMax) this.mismatchSeen.clear();
         this.mismatchSeen.set(r.nodeId, r.settings!);
         this.mismatches.push({ ...r });
       }
