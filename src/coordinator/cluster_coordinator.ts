@@ -305,10 +305,23 @@ export class ClusterCoordinator implements Coordinator {
     const a = parseNodeAddress(req.address);
     if (typeof a === 'string') throw bad(`address: ${a}`);
     const { host, httpPort, peerPort } = a;
+    const unanswered = (err: unknown) =>
+      new RingkvError(ErrorCode.Unavailable, `no ringkv node answered at ${host}:${peerPort} (peer port): ${err instanceof Error ? err.message : String(err)}`, { details: { needed: 1, answered: 0 } });
+    // Its settings first, before it is merged into the ring (cluster_options.ts clusterSettingsOf).
+    let known: MemberInfo[];
+    try {
+      known = await this.membership.peek({ host, peerPort });
+    } catch (err) {
+      throw unanswered(err);
+    }
+    const there = known.find((m) => m.nodeId === req.nodeId && m.host === host && m.peerPort === peerPort);
+    if (there !== undefined && this.membership.table.differs(there)) {
+      throw bad(`${req.nodeId} runs with ${there.settings ?? '?'}, this cluster with ${clusterSettingsOf(this.o)}: every node of a cluster must share them`);
+    }
     try {
       await this.membership.introduce({ host, peerPort });
     } catch (err) {
-      throw new RingkvError(ErrorCode.Unavailable, `no ringkv node answered at ${host}:${peerPort} (peer port): ${err instanceof Error ? err.message : String(err)}`, { details: { needed: 1, answered: 0 } });
+      throw unanswered(err);
     }
     const info = this.membership.table.info(req.nodeId);
     if (info === undefined || info.host !== host || info.httpPort !== httpPort) {

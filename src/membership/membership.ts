@@ -181,6 +181,14 @@ export class Membership {
     }
   }
 
+  /**
+   * What the node at `to` knows, without telling it anything (an empty digest: it merges
+   * nothing). Rejects when it does not answer.
+   */
+  peek(to: PeerAddress): Promise<MemberInfo[]> {
+    return this.o.network.exchange(to, []);
+  }
+
   /** The receiving side of an exchange: merge the sender's digest, answer with ours. */
   handleGossip(remote: readonly MemberInfo[]): MemberInfo[] {
     this.mergeRemote(remote);
@@ -240,7 +248,7 @@ export class Membership {
       if (seed.host === self.host && seed.peerPort === self.peerPort) continue;
       let known: MemberInfo[];
       try {
-        known = await this.o.network.exchange(seed, []);
+        known = await this.peek(seed);
       } catch {
         continue;
       }
@@ -249,7 +257,7 @@ export class Membership {
       const claim = known.find((m) => m.nodeId === self.nodeId && !(m.host === self.host && m.peerPort === self.peerPort) && m.status !== 'LEFT');
       if (claim === undefined) return null;
       try {
-        const there = await this.o.network.exchange({ host: claim.host, peerPort: claim.peerPort }, []);
+        const there = await this.peek({ host: claim.host, peerPort: claim.peerPort });
         // A node counts itself ALIVE; a stale entry for our id there would not be.
         const twin = there.find((m) => m.nodeId === self.nodeId && m.host === claim.host && m.peerPort === claim.peerPort && m.status === 'ALIVE');
         return twin === undefined ? null : { reason: 'twin', member: twin };

@@ -101,4 +101,15 @@ describe('a fourth node joining a loaded 3-node cluster', () => {
     await waitFor(`${n.id} to finish its bootstrap`, async () => (await c.metric(k, 'ringkv_bootstrap_state')) === 2, 30_000);
     assert.ok((await c.metric(k, 'ringkv_anti_entropy_pulled')) > 0);
   });
+
+  test('POST /api/v1/cluster/nodes refuses a running node whose settings differ from the cluster\'s, before it is in the ring', async () => {
+    const k = await c.addNode({ alone: true, args: ['--conflict-mode', 'lww'] });
+    const n = c.nodes[k]!;
+    const refused = await c.post(0, '/api/v1/cluster/nodes', JSON.stringify({ node_id: n.id, address: `127.0.0.1:${n.port}:${n.peerPort}` }));
+    assert.equal(refused.status, 400, JSON.stringify(refused.body));
+    assert.match(String(refused.body.message), new RegExp(`${n.id} runs with replication=3 conflict-mode=lww, this cluster with replication=3 conflict-mode=vclock`));
+    const status = (await c.getJson(0, '/api/v1/cluster/status')) as { nodes: Array<{ id: string }> };
+    assert.ok(!status.nodes.some((m) => m.id === n.id), 'the refused node is not in the ring');
+    assert.equal(await c.metric(0, 'ringkv_membership_settings_conflicts'), 0, 'nothing of it was merged');
+  });
 });

@@ -40,6 +40,8 @@ export interface TestNode {
   bootstrap: boolean;
   /** Started with itself as its only seed: it knows nobody until someone contacts it. */
   alone: boolean;
+  /** Flags after the cluster's own (a later one wins): a node that differs from the rest. */
+  extraArgs: string[];
 }
 
 export interface HttpAnswer {
@@ -85,7 +87,7 @@ export class TestCluster {
     const c = new TestCluster(spec);
     try {
       for (let i = 0; i < spec.nodes; i++) {
-        c.nodes.push({ id: `node-${i}`, port: await freePort(), peerPort: await freePort(), dataDir: path.join(c.tmp, `node-${i}`), proc: undefined, stopped: false, log: [], bootstrap: false, alone: false });
+        c.nodes.push({ id: `node-${i}`, port: await freePort(), peerPort: await freePort(), dataDir: path.join(c.tmp, `node-${i}`), proc: undefined, stopped: false, log: [], bootstrap: false, alone: false, extraArgs: [] });
       }
       await Promise.all(c.nodes.map((_, i) => c.spawn(i)));
       await c.waitConverged(20_000);
@@ -122,6 +124,7 @@ export class TestCluster {
       '--anti-entropy-interval-ms', String(s.antiEntropyIntervalMs),
       // The first nodes start together and empty; a node added later streams its ranges.
       '--bootstrap', n.bootstrap ? 'on' : 'off',
+      ...n.extraArgs,
     ];
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     n.proc = proc;
@@ -254,11 +257,12 @@ export class TestCluster {
 
   /**
    * Starts one more node (a new, empty data dir) that joins through node-0, or, `alone`, that
-   * knows nobody (for POST /api/v1/cluster/nodes); returns its index.
+   * knows nobody (for POST /api/v1/cluster/nodes), with `args` after the cluster's flags;
+   * returns its index.
    */
-  async addNode(opts: { alone?: boolean } = {}): Promise<number> {
+  async addNode(opts: { alone?: boolean; args?: string[] } = {}): Promise<number> {
     const i = this.nodes.length;
-    this.nodes.push({ id: `node-${i}`, port: await freePort(), peerPort: await freePort(), dataDir: path.join(this.tmp, `node-${i}`), proc: undefined, stopped: false, log: [], bootstrap: true, alone: opts.alone ?? false });
+    this.nodes.push({ id: `node-${i}`, port: await freePort(), peerPort: await freePort(), dataDir: path.join(this.tmp, `node-${i}`), proc: undefined, stopped: false, log: [], bootstrap: true, alone: opts.alone ?? false, extraArgs: opts.args ?? [] });
     await this.spawn(i);
     return i;
   }
