@@ -62,10 +62,16 @@ export class LogWriter {
     } catch (err) {
       // A partial write leaves the segment in an unknown state: refuse further appends so the
       // engine fails loudly rather than acknowledging writes after a hole.
-      this.failed = new RingkvError(ErrorCode.Io, `WAL write failed on ${this.path} at offset ${this.offset}`, {
-        cause: err,
-        details: { file: this.path, offset: this.offset },
-      });
+      // Sticky: the engine takes no more writes until it is reopened (the node restarted), when
+      // recovery drops whatever part of this record reached the file. Say why (ENOSPC: a full
+      // disk is the usual one) and that nothing acknowledged is at stake.
+      const e = err as NodeJS.ErrnoException;
+      this.failed = new RingkvError(
+        ErrorCode.Io,
+        `WAL write failed on ${this.path} at offset ${this.offset}: ${e.message}; this shard takes no more writes until the node restarts ` +
+          `(writes acknowledged before this one are safe)`,
+        { cause: err, details: { file: this.path, offset: this.offset, errno: e.code ?? null } },
+      );
       return Promise.reject(this.failed);
     }
     this.offset += record.length;
