@@ -251,6 +251,7 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       shardWorkerRestarts: 0,
       idempotentReplays: 0,
       siblingsDropped: 0,
+      shardsRefusingWrites: 0,
       shards: shards.length,
     };
     const add = (name: string, v: number) => {
@@ -269,6 +270,7 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       add('blockCacheBlocksWarmed', s.storage.blockCacheBlocksWarmed);
       add('idempotentReplays', s.idempotentReplays);
       add('siblingsDropped', s.siblingsDropped);
+      add('shardsRefusingWrites', s.storage.writesRefused);
       s.storage.sstablesPerLevel.forEach((n, i) => (levels[i] = (levels[i] ?? 0) + n));
     }
     for (const c of this.router.clients) {

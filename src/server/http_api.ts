@@ -327,7 +327,21 @@ export function attachHttpApi(app: TemplatedApp, ctx: ServerContext): void {
         handleKey(ctx, res, req, r.op, r.rawKey);
         return;
       case 'health':
-        new Reply(res).send(ctx.state.closing ? 503 : 200, JSON.stringify({ status: ctx.state.closing ? 'shutting_down' : 'ok', node_id: ctx.coordinator.nodeId }));
+        if (ctx.state.closing) {
+          new Reply(res).send(503, JSON.stringify({ status: 'shutting_down', node_id: ctx.coordinator.nodeId }));
+          return;
+        }
+        handleAsync(ctx, res, async () => {
+          // A shard that refuses writes after a failed storage write (a full disk) still serves
+          // reads, but whatever routes writes here should stop: 503 until the node restarts.
+          const stats = await ctx.coordinator.stats().catch(() => null);
+          const refusing = stats?.['shardsRefusingWrites'];
+          if (typeof refusing === 'number' && refusing > 0) {
+            const message = `${refusing} of ${String(stats?.['shards'] ?? '?')} shards refuse writes after a failed storage write (the writes' errors say why); restart the node once that is fixed`;
+            return { status: 503, body: JSON.stringify({ status: 'storage_failed', node_id: ctx.coordinator.nodeId, message }) };
+          }
+          return { status: 200, body: JSON.stringify({ status: 'ok', node_id: ctx.coordinator.nodeId }) };
+        });
         return;
       case 'metrics':
         handleAsync(ctx, res, async () => {

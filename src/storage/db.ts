@@ -719,6 +719,7 @@ export class LsmEngine implements StorageEngine {
       writeStalls: this.writeStalls,
       walRecoveryDroppedRecords: this.recovery.tornTails.length + this.recovery.skipped.length,
       flushes: this.flushes,
+      writesRefused: this.bgError !== null || this.wal.hasFailed ? 1 : 0,
       compactions: this.compactions,
       compactionBytesWritten: this.compactionBytesWritten,
     };

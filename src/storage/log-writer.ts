@@ -52,6 +52,11 @@ export class LogWriter {
     return this.offset;
   }
 
+  /** Whether a write has failed: the segment then refuses every append (see append). */
+  get hasFailed(): boolean {
+    return this.failed !== null;
+  }
+
   /** Writes a complete record now; resolves when durable per the sync mode. */
   append(record: Buffer): Promise<void> {
     assert(!this.closed, 'append on a closed WAL segment');

@@ -88,6 +88,11 @@ export interface StorageStats {
   walRecoveryDroppedRecords: number;
   /** Memtables written to level 0 since open (on the background thread). */
   flushes: number;
+  /**
+   * 1 while the engine refuses writes after a failed WAL write or background write (sticky until
+   * it is reopened: nothing after a possible partial record may be acknowledged), else 0.
+   */
+  writesRefused: number;
   /** Compactions that rewrote tables since open (on the background thread; trivial moves not counted). */
   compactions: number;
   /** Bytes of tables those compactions wrote. */

@@ -1,7 +1,8 @@
 // Proves a full disk costs writes, not data: a node whose data dir sits on a small file system
 // (a tmpfs mounted in a private mount namespace, so the test needs no privilege and leaves no
-// mount behind) answers the writes that no longer fit with an error that says why, keeps every
-// write it acknowledged readable, and still stops cleanly. (That a restart reads them all back
+// mount behind) answers the writes that no longer fit with an error that says why, reports
+// itself on /health (503 storage_failed) and /metrics, keeps every write it acknowledged
+// readable, and still stops cleanly. (That a restart reads them all back
 // was checked by hand on a tmpfs: this namespace ends with the node.)
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,7 +23,7 @@ after(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
-test('writes that do not fit fail with a reason; every acknowledged one stays readable', async () => {
+test('writes that do not fit fail with a reason and /health says so; every acknowledged one stays readable', async () => {
   const mountPoint = fs.mkdtempSync(path.join(os.tmpdir(), 'ringkv-full-'));
   dirs.push(mountPoint);
   const port = await freePort();
@@ -43,7 +44,9 @@ test('writes that do not fit fail with a reason; every acknowledged one stays re
       proc.stderr!.on('data', check);
       void exited.then(() => reject(new Error(`node exited while starting:\n${log}`)));
     });
-    const url = `http://127.0.0.1:${port}/api/v1/keys`;
+    const base = `http://127.0.0.1:${port}`;
+    const url = `${base}/api/v1/keys`;
+    assert.equal((await fetch(`${base}/health`)).status, 200);
     const valueOf = (i: number): string => String(i % 10).repeat(valueBytes);
     const acknowledged: number[] = [];
     const failures: Array<{ status: number; body: { error: string; message: string } }> = [];
@@ -64,6 +67,13 @@ test('writes that do not fit fail with a reason; every acknowledged one stays re
       assert.match(f.body.message, /no space left on device/i);
       assert.match(f.body.message, /takes no more writes until the node restarts/);
     }
+    // Whatever routes writes here should stop: /health and /metrics say so.
+    const health = await fetch(`${base}/health`);
+    assert.equal(health.status, 503);
+    const h = (await health.json()) as { status: string; message: string };
+    assert.equal(h.status, 'storage_failed');
+    assert.match(h.message, /^1 of 1 shards refuse writes/);
+    assert.match(await (await fetch(`${base}/metrics`)).text(), /^ringkv_shards_refusing_writes 1$/m);
     for (const i of acknowledged) {
       const res = await fetch(`${url}/full-${i}`);
       assert.equal(res.status, 200, `acknowledged key full-${i}`);
