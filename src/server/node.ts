@@ -6,7 +6,7 @@ import type { SyncMode } from '../storage/types';
 import type { Coordinator } from '../coordinator/types';
 import { shutdownGraceMsDefault } from '../constants';
 import { startServer, type RunningServer, type ServerOptions } from './server';
-import { loadUws } from './uws';
+import { checkPortFree, loadUws } from './uws';
 
 export interface NodeOptions {
   host: string;
@@ -49,7 +49,12 @@ export const localCoordinatorFactory: CoordinatorFactory = async (options) => {
 export async function startNode(options: NodeOptions, factory: CoordinatorFactory = localCoordinatorFactory): Promise<RunningNode> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   // Refuse the uWS fallback before any data is opened.
-  loadUws();
+  const uws = loadUws();
+  // And a port in use: a cluster node gossips as soon as its coordinator starts, so one that
+  // failed to listen only afterwards would stay in every node's ring as a DEAD member, its
+  // tokens with it. (Another process can still take the port in between; then it fails as
+  // before.) Port 0 asks for any free port, which cannot be taken.
+  if (options.port !== 0) await checkPortFree(uws, options.host, options.port);
   const coordinator = await factory({
     dataDir: options.dataDir,
     syncMode: options.syncMode,

@@ -66,3 +66,13 @@ export function listenExclusive(mod: UwsModule, app: Uws.TemplatedApp, host: str
   const listen = app.listen as unknown as (this: Uws.TemplatedApp, h: string, p: number, o: number, c: typeof cb) => Uws.TemplatedApp;
   listen.call(app, host, port, exclusive, cb);
 }
+
+/**
+ * Listens on host:port the way the server will (listenExclusive) and lets go at once; RKV_ERR_IO
+ * when the port is taken. For checks before the server can start (node.ts says why).
+ */
+export async function checkPortFree(mod: UwsModule, host: string, port: number): Promise<void> {
+  const socket = await new Promise<Uws.us_listen_socket | false>((resolve) => listenExclusive(mod, mod.App(), host, port, resolve));
+  if (socket === false) throw new RingkvError(ErrorCode.Io, `cannot listen on ${host}:${port} (in use, or not allowed)`);
+  mod.us_listen_socket_close(socket);
+}

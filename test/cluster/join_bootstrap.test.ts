@@ -5,7 +5,7 @@
 // /api/v1/cluster/nodes (design.md §5) takes in a running node that knows nobody.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestCluster, waitFor } from '../helpers/cluster';
+import { sleep, TestCluster, waitFor } from '../helpers/cluster';
 
 describe('a fourth node joining a loaded 3-node cluster', () => {
   let c: TestCluster;
@@ -65,6 +65,16 @@ describe('a fourth node joining a loaded 3-node cluster', () => {
     }
     const status = (await c.getJson(0, '/api/v1/cluster/status')) as { nodes: Array<{ id: string }> };
     assert.ok(!status.nodes.some((m) => m.id === 'stray'), 'no refused node in the ring');
+  });
+
+  test('a node whose HTTP port is taken stops before it gossips, so it never enters the ring', async () => {
+    const taken = c.nodes[0]!.port;
+    const stray = await c.startStray({ args: ['--port', String(taken)] });
+    assert.notEqual(stray.code, 0, stray.output);
+    assert.ok(stray.output.includes(`cannot listen on 127.0.0.1:${taken}`), stray.output);
+    // Long enough for a gossip round to have carried it anywhere, had it gossiped.
+    await sleep(5 * c.spec.gossipIntervalMs);
+    for (const i of [0, 1, 2]) assert.equal((await c.statuses(i))['stray'], undefined, `node-${i} never heard of it`);
   });
 
   test('POST /api/v1/admin/repair runs a full pass and reports it; nothing is left to move', async () => {
