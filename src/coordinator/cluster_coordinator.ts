@@ -63,6 +63,7 @@ import type {
   PutResult,
   AddNodeRequest,
   AddNodeResult,
+  RemoveNodeResult,
   DecommissionSummary,
   RepairSummary,
 } from './types';
@@ -329,6 +330,26 @@ export class ClusterCoordinator implements Coordinator {
     }
     if (req.vnodes !== null && info.vnodes !== req.vnodes) throw bad(`${req.nodeId} runs with ${info.vnodes} vnodes, not ${req.vnodes} (a node's vnodes are its own --vnodes)`);
     return { nodeId: info.nodeId, address: `${info.host}:${info.httpPort}`, status: statusToApi[info.status], vnodes: info.vnodes, ringVersion: this.membership.ring.version };
+  }
+
+  /** See Coordinator.removeNode. */
+  async removeNode(nodeId: string): Promise<RemoveNodeResult> {
+    this.checkOpen();
+    if (!isValidNodeId(nodeId)) throw new RingkvError(ErrorCode.InvalidArgument, `node_id ${JSON.stringify(nodeId)} is not a valid node id`);
+    if (nodeId === this.nodeId) {
+      throw new RingkvError(ErrorCode.InvalidArgument, `${nodeId} is this node: a running node leaves with POST /api/v1/admin/decommission, which hands its data over first`);
+    }
+    const had = this.membership.removeDead(nodeId);
+    if (had === undefined) throw new RingkvError(ErrorCode.NotFound, `this cluster has no node ${nodeId}`, { details: { node_id: nodeId } });
+    if (had !== 'DEAD' && had !== 'LEFT') {
+      throw new RingkvError(
+        ErrorCode.Conflict,
+        `${nodeId} is ${statusToApi[had]}, not dead: only a node that is gone for good is removed (a running one leaves with POST /api/v1/admin/decommission on it)`,
+        { details: { node_id: nodeId, status: statusToApi[had] } },
+      );
+    }
+    if (had === 'DEAD') this.o.log(`membership ${this.nodeId}: ${nodeId} removed by an operator; run a repair to restore the replica count of its ranges`);
+    return { nodeId, previousStatus: statusToApi[had], ringVersion: this.membership.ring.version };
   }
 
   /** See Coordinator.decommission; src/coordinator/decommission.ts does the hand-over. */

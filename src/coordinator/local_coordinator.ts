@@ -32,6 +32,7 @@ import type {
   PutResult,
   AddNodeRequest,
   AddNodeResult,
+  RemoveNodeResult,
   DecommissionSummary,
   RepairSummary,
 } from './types';
@@ -222,6 +223,10 @@ class LocalCoordinatorImpl implements LocalCoordinator {
 
   decommission(): Promise<DecommissionSummary> {
     return Promise.reject(new RingkvError(ErrorCode.InvalidArgument, 'a single node has nowhere to hand its data to; decommission is for cluster nodes'));
+  }
+
+  removeNode(_nodeId: string): Promise<RemoveNodeResult> {
+    return Promise.reject(new RingkvError(ErrorCode.InvalidArgument, 'a single node has no members to remove; removing a node is for cluster nodes'));
   }
 
   async stats(): Promise<CoordinatorStats> {

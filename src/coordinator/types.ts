@@ -155,6 +155,14 @@ export interface AddNodeResult {
   ringVersion: number;
 }
 
+/** A node removed from the ring by removeNode. */
+export interface RemoveNodeResult {
+  nodeId: string;
+  /** The status it had: 'dead' (now removed) or 'left' (it had left already). */
+  previousStatus: NodeStatus;
+  ringVersion: number;
+}
+
 /** What a decommission handed over before the node left the ring. */
 export interface DecommissionSummary {
   /** Vnode ranges this node replicated. */
@@ -194,6 +202,14 @@ export interface Coordinator {
    * RKV_ERR_INVALID_ARGUMENT on a mismatch or a single node, RKV_ERR_UNAVAILABLE when it does not answer.
    */
   addNode(req: AddNodeRequest): Promise<AddNodeResult>;
+  /**
+   * Removes a node that is gone for good (DEAD in this node's view) from every ring, through
+   * gossip; a repair then restores the replica count of its ranges. Removing a node that has
+   * left already changes nothing. RKV_ERR_NOT_FOUND for a node this cluster does not know,
+   * RKV_ERR_CONFLICT for one that is ALIVE or SUSPECT, RKV_ERR_INVALID_ARGUMENT for this node
+   * itself or on a single node.
+   */
+  removeNode(nodeId: string): Promise<RemoveNodeResult>;
   stats(): Promise<CoordinatorStats>;
   /** Finishes in-flight requests, syncs WALs, stops workers. */
   close(): Promise<void>;

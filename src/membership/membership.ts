@@ -129,6 +129,21 @@ export class Membership {
     this.apply([{ nodeId: this.selfId, from: 'ALIVE', to: 'LEFT', atMs: this.o.now() }]);
   }
 
+  /**
+   * An operator removes a node that is gone for good (its machine lost): a DEAD node is marked
+   * LEFT here and gossip spreads that, so every ring drops it and its ranges pass to the next
+   * nodes (a repair then copies the data there). Only a DEAD node: one that is ALIVE or SUSPECT
+   * may still hold writes no other replica has, and leaves by decommissioning itself.
+   * Returns the status it had ('LEFT' when it already had left, which changes nothing).
+   */
+  removeDead(nodeId: string): MemberStatus | undefined {
+    const status = this.table.status(nodeId);
+    if (status !== 'DEAD') return status;
+    this.table.markLeft(nodeId);
+    this.apply([{ nodeId, from: 'DEAD', to: 'LEFT', atMs: this.o.now() }]);
+    return status;
+  }
+
   /** ALIVE only: SUSPECT, DEAD and LEFT nodes are treated as down by the coordinator. */
   isAlive(nodeId: string): boolean {
     return this.table.status(nodeId) === 'ALIVE';

@@ -72,6 +72,18 @@ export class MembershipTable {
     e.status = 'LEFT';
   }
 
+  /**
+   * Marks another node LEFT for its current incarnation, on an operator's word that it is gone
+   * for good (Membership.removeDead). Gossip carries LEFT like the node's own announcement; the
+   * node rejoins only by starting again (a new incarnation).
+   */
+  markLeft(nodeId: string): void {
+    assert(nodeId !== this.selfId, 'a node leaves by itself through leave()');
+    const e = this.entries.get(nodeId);
+    assert(e !== undefined, 'markLeft of a node not in the table');
+    e.status = 'LEFT';
+  }
+
   /** Our table as gossip sends it: every entry, with our local status opinion. */
   digest(): MemberInfo[] {
     return [...this.entries.values()].map((e) => ({ ...e.info, status: e.status }));

@@ -362,6 +362,12 @@ export function attachHttpApi(app: TemplatedApp, ctx: ServerContext): void {
       case 'add_node':
         handleAddNode(ctx, res);
         return;
+      case 'remove_node':
+        handleAsync(ctx, res, async () => {
+          const removed = await ctx.coordinator.removeNode(r.nodeId);
+          return { status: 200, body: JSON.stringify({ node_id: removed.nodeId, status: 'left', previous_status: removed.previousStatus, ring_version: removed.ringVersion }) };
+        });
+        return;
       case 'decommission':
         handleAsync(ctx, res, async () => {
           const s = await ctx.coordinator.decommission();

@@ -6,6 +6,7 @@ import { type ConsistencyLevel, consistencyLevels } from '../coordinator/types';
 import { ErrorCode, RingkvError } from '../errors';
 
 export const keysPrefix = '/api/v1/keys/';
+const nodesPrefix = '/api/v1/cluster/nodes/';
 
 export type Route =
   | { kind: 'key'; op: 'put' | 'get' | 'delete'; rawKey: string }
@@ -15,6 +16,7 @@ export type Route =
   | { kind: 'repair' }
   | { kind: 'decommission' }
   | { kind: 'add_node' }
+  | { kind: 'remove_node'; nodeId: string }
   | { kind: 'not_found' }
   | { kind: 'method_not_allowed'; allow: string };
 
@@ -36,6 +38,10 @@ export function route(method: string, path: string): Route {
     '/api/v1/cluster/status': { kind: 'cluster_status' },
   };
   if (path === '/api/v1/cluster/nodes') return method === 'post' ? { kind: 'add_node' } : { kind: 'method_not_allowed', allow: 'POST' };
+  if (path.startsWith(nodesPrefix)) {
+    // Node ids are A-Z a-z 0-9 _ . - (no percent-decoding needed); the coordinator checks the id.
+    return method === 'delete' ? { kind: 'remove_node', nodeId: path.slice(nodesPrefix.length) } : { kind: 'method_not_allowed', allow: 'DELETE' };
+  }
   if (path === '/api/v1/admin/repair') return method === 'post' ? { kind: 'repair' } : { kind: 'method_not_allowed', allow: 'POST' };
   if (path === '/api/v1/admin/decommission') return method === 'post' ? { kind: 'decommission' } : { kind: 'method_not_allowed', allow: 'POST' };
   const r = fixed[path];

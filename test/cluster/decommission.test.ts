@@ -1,6 +1,9 @@
 // A planned leave across real node processes: the leaving node hands its records to the nodes that
 // replicate them without it, then leaves the ring; with hints, read repair and anti-entropy all
 // off, only the hand-over can have put every key on every one of the three nodes that remain.
+// And an unplanned one: a node killed for good is removed by an operator (DELETE
+// /api/v1/cluster/nodes/{id}), every ring drops it, and a repair brings its ranges back to three
+// copies, so reads at ALL succeed again.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestCluster, waitFor } from '../helpers/cluster';
@@ -48,5 +51,38 @@ describe('decommissioning one node of a loaded 4-node cluster', () => {
     // A second decommission of the same node is refused; so is leaving a single-member ring.
     const again = await c.post(3, '/api/v1/admin/decommission');
     assert.equal(again.status, 400, JSON.stringify(again.body));
+  });
+
+  test('a node gone for good is removed through any node: refused while it lives, then out of every ring, and a repair restores ALL', async () => {
+    // After the decommission above: node-0..2 in the ring, node-3 left. Add node-4, load keys
+    // at ALL, then kill node-4 for good.
+    const k = await c.addNode();
+    await c.waitStatus([0, 1, 2], k, 'healthy', 20_000);
+    await waitFor(`node-${k} to finish its bootstrap`, async () => (await c.metric(k, 'ringkv_bootstrap_state')) === 2, 30_000);
+    const keys = Array.from({ length: 60 }, (_, i) => `gone-${i}`);
+    for (const [i, key] of keys.entries()) assert.equal((await c.http(i % 3, 'PUT', key, { body: `g${i}`, consistency: 'ALL' })).status, 200);
+    const del = (i: number, id: string) => c.delete(i, `/api/v1/cluster/nodes/${id}`);
+    const alive = await del(0, `node-${k}`);
+    assert.equal(alive.status, 409, JSON.stringify(alive.body));
+    assert.match(String(alive.body.message), /is healthy, not dead/);
+    assert.equal((await del(0, 'nobody')).status, 404);
+    assert.equal((await del(0, 'node-0')).status, 400, 'not this node itself');
+    await c.kill(k);
+    await c.waitStatus([0, 1, 2], k, 'dead', 20_000);
+    // With node-4 dead, a key it replicates cannot be read at ALL.
+    const allFails = (await Promise.all(keys.map((key) => c.http(0, 'GET', key, { consistency: 'ALL' })))).filter((r) => r.status !== 200).length;
+    assert.ok(allFails > 0, 'some keys were on the dead node');
+    const removed = await del(1, `node-${k}`);
+    assert.equal(removed.status, 200, JSON.stringify(removed.body));
+    assert.deepEqual([removed.body.status, removed.body.previous_status], ['left', 'dead']);
+    await c.waitStatus([0, 1, 2], k, 'left', 20_000);
+    const again = await del(2, `node-${k}`);
+    assert.deepEqual([again.status, again.body.previous_status], [200, 'left'], 'removing again changes nothing');
+    for (const i of [0, 1, 2]) assert.equal((await c.post(i, '/api/v1/admin/repair')).status, 200);
+    for (const [i, key] of keys.entries()) {
+      const got = await c.http(i % 3, 'GET', key, { consistency: 'ALL' });
+      assert.equal(got.status, 200, `${key}: ${JSON.stringify(got.body)}`);
+      assert.equal(Buffer.from(String(got.body.value), 'base64').toString(), `g${i}`);
+    }
   });
 });

@@ -269,7 +269,16 @@ export class TestCluster {
 
   /** POSTs to node i (with `body` as is, if given); the JSON answer and its status. */
   async post(i: number, urlPath: string, body?: string, timeoutMs = 30_000): Promise<HttpAnswer> {
-    const res = await fetch(`http://127.0.0.1:${this.nodes[i]!.port}${urlPath}`, { method: 'POST', ...(body !== undefined && { body }), signal: AbortSignal.timeout(timeoutMs) });
+    return this.send(i, 'POST', urlPath, body, timeoutMs);
+  }
+
+  /** DELETEs `urlPath` on node i; the JSON answer and its status. */
+  async delete(i: number, urlPath: string): Promise<HttpAnswer> {
+    return this.send(i, 'DELETE', urlPath, undefined, 30_000);
+  }
+
+  private async send(i: number, method: 'POST' | 'DELETE', urlPath: string, body: string | undefined, timeoutMs: number): Promise<HttpAnswer> {
+    const res = await fetch(`http://127.0.0.1:${this.nodes[i]!.port}${urlPath}`, { method, ...(body !== undefined && { body }), signal: AbortSignal.timeout(timeoutMs) });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   }
 

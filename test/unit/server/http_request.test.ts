@@ -29,6 +29,8 @@ test('routes: key ops, fixed endpoints, 404 and 405', () => {
   assert.equal(route('post', '/api/v1/admin/decommission').kind, 'decommission');
   assert.equal(route('post', '/api/v1/cluster/nodes').kind, 'add_node');
   assert.deepEqual(route('get', '/api/v1/cluster/nodes'), { kind: 'method_not_allowed', allow: 'POST' });
+  assert.deepEqual(route('delete', '/api/v1/cluster/nodes/node-3'), { kind: 'remove_node', nodeId: 'node-3' });
+  assert.deepEqual(route('get', '/api/v1/cluster/nodes/node-3'), { kind: 'method_not_allowed', allow: 'DELETE' });
   assert.equal(route('put', '/api/v1/admin/decommission').kind, 'method_not_allowed');
   assert.equal(route('get', '/api/v1/cluster/status').kind, 'cluster_status');
   assert.equal(route('put', '/health').kind, 'method_not_allowed');

@@ -16,6 +16,7 @@ import type {
   PutResult,
   AddNodeRequest,
   AddNodeResult,
+  RemoveNodeResult,
   DecommissionSummary,
   RepairSummary,
 } from '../../../src/coordinator/types';
@@ -110,6 +111,10 @@ export class MemoryCoordinator implements Coordinator {
   }
 
   decommission(): Promise<DecommissionSummary> {
+    return Promise.reject(new RingkvError(ErrorCode.InvalidArgument, 'no cluster here'));
+  }
+
+  removeNode(_nodeId: string): Promise<RemoveNodeResult> {
     return Promise.reject(new RingkvError(ErrorCode.InvalidArgument, 'no cluster here'));
   }
 
