@@ -284,10 +284,18 @@ export class TestCluster {
 
   async waitConverged(timeoutMs: number): Promise<void> {
     const n = this.nodes.length;
-    await waitFor('gossip convergence', async () => {
-      const all = await Promise.all(this.nodes.map((_, i) => this.statuses(i)));
-      return all.every((s) => Object.keys(s).length === n && Object.values(s).every((x) => x === 'healthy'));
-    }, timeoutMs);
+    let seen: Array<Record<string, string>> = [];
+    try {
+      await waitFor('gossip convergence', async () => {
+        seen = await Promise.all(this.nodes.map((_, i) => this.statuses(i)));
+        return seen.every((s) => Object.keys(s).length === n && Object.values(s).every((x) => x === 'healthy'));
+      }, timeoutMs);
+    } catch (err) {
+      // What each node saw last, and the end of each node's log: enough to tell a slow join from a refused one.
+      const views = seen.map((s, i) => `node-${i} sees ${JSON.stringify(s)}`).join('\n');
+      const logs = this.nodes.map((node) => `--- ${node.id} log (last 2000 chars):\n${node.log.join('').slice(-2000)}`).join('\n');
+      throw new Error(`${(err as Error).message}\n${views}\n${logs}`);
+    }
   }
 
   /** Resumes and kills every node, then removes the data dirs. Safe to call twice. */
