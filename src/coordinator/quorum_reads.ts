@@ -18,6 +18,7 @@ import type { ConflictMode, StoredSibling } from '../versioning';
 import { checkEnoughAlive, QuorumTally, replicasNeeded } from './quorum';
 import { answerOf, mergeAnswers, type ReplicaAnswer } from './read_repair';
 import type { LocalReplica } from './cluster_replica';
+import { groupByTimeout } from './timeout_groups';
 import type { ConsistencyLevel } from './types';
 
 /** What the read state machine needs from its coordinator. */
@@ -172,14 +173,7 @@ export function quorumReads(ctx: QuorumReadContext, reqs: readonly ReadSpec[], f
     ctx.readReplica(nodeId, read.key, Math.max(1, read.deadlineMs - Date.now()), (record, err) => answer(read, nodeId, record, err));
   };
 
-  // One timer per distinct timeout (a frame's reads all have the default).
-  const byTimeout = new Map<number, Read[]>();
-  for (const r of reads) {
-    const list = byTimeout.get(r.timeoutMs);
-    if (list === undefined) byTimeout.set(r.timeoutMs, [r]);
-    else list.push(r);
-  }
-  for (const [timeoutMs, list] of byTimeout) {
+  for (const [timeoutMs, list] of groupByTimeout(reads, (r) => r.timeoutMs)) {
     timers.push(
       setTimeout(() => {
         for (const r of list) {

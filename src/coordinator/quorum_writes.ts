@@ -15,6 +15,7 @@ import { fromWireError } from '../shards';
 import type { WireRecord, WriteDone, WriteOp } from '../shards/messages';
 import type { LocalReplica } from './cluster_replica';
 import { checkEnoughAlive, QuorumTally, replicasNeeded } from './quorum';
+import { groupByTimeout } from './timeout_groups';
 import type { ConsistencyLevel } from './types';
 
 /** What the write state machine needs from its coordinator. */
@@ -165,14 +166,7 @@ export function quorumWrites(ctx: QuorumWriteContext, specs: readonly WriteSpec[
     if (ctx.hintedHandoff) for (const down of w.pref) if (!ctx.alive(down)) ctx.hint(down, key, record, w.pref);
   };
 
-  // One timer per distinct timeout (a frame's writes all have the default).
-  const byTimeout = new Map<number, Write[]>();
-  for (const w of writes) {
-    const list = byTimeout.get(w.spec.timeoutMs);
-    if (list === undefined) byTimeout.set(w.spec.timeoutMs, [w]);
-    else list.push(w);
-  }
-  for (const [timeoutMs, list] of byTimeout) {
+  for (const [timeoutMs, list] of groupByTimeout(writes, (w) => w.spec.timeoutMs)) {
     timers.push(
       setTimeout(() => {
         for (const w of list) {

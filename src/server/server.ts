@@ -10,7 +10,7 @@ import { startGcTiming } from '../gc_pauses';
 import { attachHttpApi } from './http_api';
 import { Metrics } from './metrics';
 import type { ServerContext, ServerLimits, ServerState } from './server_context';
-import { listenExclusive, loadUws, type us_listen_socket } from './uws';
+import { listenExclusive, loadUws } from './uws';
 import { attachWsApi, type WsRegistry } from './ws_api';
 
 export interface ServerOptions {
@@ -79,12 +79,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   attachWsApi(uws, app, ctx, registry);
   attachHttpApi(app, ctx);
 
-  const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
-    listenExclusive(uws, app, host, options.port, (socket) => {
-      if (socket === false) reject(new RingkvError(ErrorCode.Io, `cannot listen on ${host}:${options.port} (in use, or not allowed)`));
-      else resolve(socket);
-    });
-  });
+  const listenSocket = await listenExclusive(uws, app, host, options.port);
   const port = uws.us_socket_local_port(listenSocket as never);
   assert(port > 0, 'a bound listen socket has a port');
 

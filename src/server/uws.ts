@@ -57,22 +57,26 @@ export function loadUws(): UwsModule {
  * app.listen on host:port without SO_REUSEPORT, which uSockets sets on every listen socket by
  * default: with it, a second node started on a port in use listens there too, and the kernel
  * deals each new connection to one of the two, so clients would read and write two different
- * stores at random. Exclusive, the second node's listen fails (cb gets false). The binding takes
+ * stores at random. Exclusive, the second node's listen fails: RKV_ERR_IO. The binding takes
  * (host, port, options, cb); the package's types declare options only without a host.
  */
-export function listenExclusive(mod: UwsModule, app: Uws.TemplatedApp, host: string, port: number, cb: (socket: Uws.us_listen_socket | false) => void): void {
+export function listenExclusive(mod: UwsModule, app: Uws.TemplatedApp, host: string, port: number): Promise<Uws.us_listen_socket> {
   const exclusive = (mod as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT: number }).LIBUS_LISTEN_EXCLUSIVE_PORT;
-  if (typeof exclusive !== 'number') throw new RingkvError(ErrorCode.NativeUnavailable, 'uWebSockets.js has no LIBUS_LISTEN_EXCLUSIVE_PORT');
-  const listen = app.listen as unknown as (this: Uws.TemplatedApp, h: string, p: number, o: number, c: typeof cb) => Uws.TemplatedApp;
-  listen.call(app, host, port, exclusive, cb);
+  if (typeof exclusive !== 'number') return Promise.reject(new RingkvError(ErrorCode.NativeUnavailable, 'uWebSockets.js has no LIBUS_LISTEN_EXCLUSIVE_PORT'));
+  type Cb = (socket: Uws.us_listen_socket | false) => void;
+  const listen = app.listen as unknown as (this: Uws.TemplatedApp, h: string, p: number, o: number, c: Cb) => Uws.TemplatedApp;
+  return new Promise((resolve, reject) => {
+    listen.call(app, host, port, exclusive, (socket) => {
+      if (socket === false) reject(new RingkvError(ErrorCode.Io, `cannot listen on ${host}:${port} (in use, or not allowed)`));
+      else resolve(socket);
+    });
+  });
 }
 
 /**
- * Listens on host:port the way the server will (listenExclusive) and lets go at once; RKV_ERR_IO
- * when the port is taken. For checks before the server can start (node.ts says why).
+ * Listens on host:port the way the server will and lets go at once; RKV_ERR_IO when the port is
+ * taken. For checks before the server can start (node.ts says why).
  */
 export async function checkPortFree(mod: UwsModule, host: string, port: number): Promise<void> {
-  const socket = await new Promise<Uws.us_listen_socket | false>((resolve) => listenExclusive(mod, mod.App(), host, port, resolve));
-  if (socket === false) throw new RingkvError(ErrorCode.Io, `cannot listen on ${host}:${port} (in use, or not allowed)`);
-  mod.us_listen_socket_close(socket);
+  mod.us_listen_socket_close(await listenExclusive(mod, mod.App(), host, port));
 }
