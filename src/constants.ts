@@ -153,6 +153,18 @@ export const storageStalledWritesMax = 1024;
  * awaiting such calls in a tight loop.
  */
 export const storageImmediateCallsPerYield = 16;
+/**
+ * After a write or a flush failed for lack of space, the engine refuses writes and looks at its
+ * file system's free space every spaceCheckMs (statfs); it takes writes again once at least
+ * spaceResumeBytesMin are free, or the oldest unflushed memtable's size if that is more (the
+ * flush it must retry writes about that much). An episode that starts within
+ * spaceEpisodeStreakMs of the previous one's end doubles the check interval, up to
+ * spaceCheckMsMax, so a disk that fills again at once is not hammered by retried flushes.
+ */
+export const spaceCheckMs = 1000;
+export const spaceCheckMsMax = 30_000;
+export const spaceResumeBytesMin = 1024 * 1024;
+export const spaceEpisodeStreakMs = 60_000;
 /** Jobs an engine has out on its background thread at once (one flush and one compaction, with room). */
 export const backgroundJobsInFlightMax = 4;
 /**

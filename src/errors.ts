@@ -11,6 +11,8 @@ export const ErrorCode = {
   Corruption: 'RKV_ERR_CORRUPTION',
   TornWrite: 'RKV_ERR_TORN_WRITE',
   Io: 'RKV_ERR_IO',
+  /** The data dir's file system is full: writes are refused until space is back (reads still work). */
+  NoSpace: 'RKV_ERR_NO_SPACE',
   Closed: 'RKV_ERR_CLOSED',
   Busy: 'RKV_ERR_BUSY',
   Timeout: 'RKV_ERR_TIMEOUT',

@@ -17,6 +17,7 @@ const fromWire: Record<number, ErrorCode> = {
   [WireErrorCode.TextFrame]: ErrorCode.MalformedFrame,
   [WireErrorCode.ShuttingDown]: ErrorCode.Closed,
   [WireErrorCode.Internal]: ErrorCode.Internal,
+  [WireErrorCode.NoSpace]: ErrorCode.NoSpace,
 };
 
 export function errorFromWire(wire: number, message: string | undefined, node: string, currentVersion?: string): RingkvError {
@@ -39,6 +40,9 @@ export function isRetryable(err: unknown): boolean {
     case ErrorCode.Busy:
     case ErrorCode.Closed:
     case ErrorCode.Internal:
+    // Nothing was applied, and the retry goes to the next candidate, whose disk may have room
+    // (the node stays up for reads, so it is not marked down).
+    case ErrorCode.NoSpace:
       return true;
     default:
       return false;

@@ -257,6 +257,7 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       idempotentReplays: 0,
       siblingsDropped: 0,
       shardsRefusingWrites: 0,
+      shardsOutOfSpace: 0,
       shards: shards.length,
     };
     const add = (name: string, v: number) => {
@@ -276,6 +277,7 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       add('idempotentReplays', s.idempotentReplays);
       add('siblingsDropped', s.siblingsDropped);
       add('shardsRefusingWrites', s.storage.writesRefused);
+      add('shardsOutOfSpace', s.storage.outOfSpace);
       s.storage.sstablesPerLevel.forEach((n, i) => (levels[i] = (levels[i] ?? 0) + n));
     }
     for (const c of this.router.clients) {

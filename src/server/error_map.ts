@@ -32,6 +32,9 @@ const table: Record<ErrorCode, Row> = {
   [ErrorCode.Closed]: { httpStatus: 503, error: 'shutting_down', wire: WireErrorCode.ShuttingDown },
   [ErrorCode.FrameTooLarge]: { httpStatus: 413, error: 'frame_too_large', wire: WireErrorCode.FrameTooLarge },
   [ErrorCode.MalformedFrame]: { httpStatus: 400, error: 'malformed_frame', wire: WireErrorCode.MalformedFrame },
+  // The node's disk is full: nothing was applied, and the node takes writes again by itself once
+  // space is freed (WebDAV's 507, as S3-compatible stores answer a full disk).
+  [ErrorCode.NoSpace]: { httpStatus: 507, error: 'insufficient_storage', wire: WireErrorCode.NoSpace },
   // Faults inside the node: the client cannot fix them by changing the request.
   [ErrorCode.Corruption]: { httpStatus: 500, error: 'internal', wire: WireErrorCode.Internal },
   [ErrorCode.TornWrite]: { httpStatus: 500, error: 'internal', wire: WireErrorCode.Internal },
@@ -66,4 +69,5 @@ export const httpStatusLine: Readonly<Record<number, string>> = {
   500: '500 Internal Server Error',
   503: '503 Service Unavailable',
   504: '504 Gateway Timeout',
+  507: '507 Insufficient Storage',
 };

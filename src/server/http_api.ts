@@ -332,13 +332,21 @@ export function attachHttpApi(app: TemplatedApp, ctx: ServerContext): void {
           return;
         }
         handleAsync(ctx, res, async () => {
-          // A shard that refuses writes after a failed storage write (a full disk) still serves
-          // reads, but whatever routes writes here should stop: 503 until the node restarts.
+          // A shard that refuses writes still serves reads, but whatever routes writes here
+          // should stop: 503 while any does. Out of space clears by itself once space is freed;
+          // any other storage failure needs a restart.
           const stats = await ctx.coordinator.stats().catch(() => null);
           const refusing = stats?.['shardsRefusingWrites'];
+          const outOfSpace = stats?.['shardsOutOfSpace'];
           if (typeof refusing === 'number' && refusing > 0) {
-            const message = `${refusing} of ${String(stats?.['shards'] ?? '?')} shards refuse writes after a failed storage write (the writes' errors say why); restart the node once that is fixed`;
-            return { status: 503, body: JSON.stringify({ status: 'storage_failed', node_id: ctx.coordinator.nodeId, message }) };
+            const shards = String(stats?.['shards'] ?? '?');
+            const full = typeof outOfSpace === 'number' ? outOfSpace : 0;
+            const failed = refusing - full;
+            const message =
+              failed > 0
+                ? `${failed} of ${shards} shards refuse writes after a failed storage write (the writes' errors say why); restart the node once that is fixed`
+                : `${full} of ${shards} shards refuse writes: the data dir's file system is full; they take writes again by themselves once space is freed (the writes' errors say how much)`;
+            return { status: 503, body: JSON.stringify({ status: failed > 0 ? 'storage_failed' : 'storage_full', node_id: ctx.coordinator.nodeId, message }) };
           }
           return { status: 200, body: JSON.stringify({ status: 'ok', node_id: ctx.coordinator.nodeId }) };
         });

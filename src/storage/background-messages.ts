@@ -127,7 +127,8 @@ export function toWireError(err: unknown): WireError {
     // A failed read(2)/write(2)/fsync(2) in a job is an I/O error of the store; a RingkvError keeps its code.
     code: ringkv ? e.code : typeof code === 'string' && codes.has(code) ? (code as ErrorCode) : e.message.startsWith('assertion failed') ? ErrorCode.Internal : ErrorCode.Io,
     message: ringkv || typeof code !== 'string' ? e.message : `${e.message} (${code})`,
-    details: ringkv ? { ...e.details } : {},
+    // The errno travels on as a detail: the engine tells a full disk (ENOSPC) from other failures by it.
+    details: ringkv ? { ...e.details } : typeof code === 'string' ? { errno: code } : {},
     aborted: false,
     stack: e.stack ?? '',
   };

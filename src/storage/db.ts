@@ -21,6 +21,9 @@
 // after a manifest that no longer needs them is in place, and input tables only once no scan and
 // no compaction uses them (refs); on open, files the manifest does not name are removed (the
 // outputs of a compaction cut short by a crash) and WAL segments from logNumber on are replayed.
+// Failures: a WAL write or background step that fails for lack of space leaves nothing behind and
+// makes the engine refuse writes until space is back (space-watch.ts), then it carries on; any
+// other failed write or sync is sticky until the engine is reopened (LevelDB's bg_error_).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
@@ -37,6 +40,7 @@ import {
   memtableBytesDefault,
   memtableBytesMin,
   openFilesMax,
+  spaceResumeBytesMin,
   sstableFileBytesTarget,
   storageBatchEntriesMax,
   storageImmediateCallsPerYield,
@@ -57,6 +61,7 @@ import { backlogBytes, bestScore, pickCompaction, type Compaction } from './comp
 import { decodePayload, payloadExpiresAtMs, payloadIsTombstone, validateEntry, viewPayload } from './entry';
 import { manifestTempName, parseFileName, tablePath, walPath } from './filenames';
 import { nextTurn, packMemtable, packSliceMs } from './flush';
+import { SpaceWatch, isNoSpaceError } from './space-watch';
 import { LevelIterator, MemtableIterator, MergingIterator, TableIterator, type InternalIterator } from './iterators';
 import { readWalSegment, corruptionAt } from './log-reader';
 import { LogWriter } from './log-writer';
@@ -130,6 +135,12 @@ export class LsmEngine implements StorageEngine {
   /** Manifest writes run one at a time, in the order asked: the tail of that chain. */
   private manifestTail: Promise<void> = Promise.resolve();
   private bgError: Error | null = null;
+  /**
+   * Set while writes are refused for lack of space (a WAL write or a background step failed with
+   * ENOSPC); unlike bgError it clears by itself once spaceWatch sees enough free space.
+   */
+  private noSpace: RingkvError | null = null;
+  private readonly spaceWatch: SpaceWatch;
   private manualCompaction = 0;
   private closing = false;
   private closed = false;
@@ -166,6 +177,7 @@ export class LsmEngine implements StorageEngine {
     this.tableCache = new TableCache(this.dir, intOption(o, 'openFilesMax', openFilesMax, 1, 65_536));
     this.arenaPool = new ArenaPool(arenaChunkBytesFor(this.memLimit), this.memLimit);
     this.bg = new BackgroundThread({ dir: this.dir, control: this.control.buffer, bloomBitsPerKey: this.bloomBits });
+    this.spaceWatch = new SpaceWatch(this.dir, () => this.leaveNoSpace());
   }
 
   // ---------------------------------------------------------------- open and recovery
@@ -327,7 +339,49 @@ export class LsmEngine implements StorageEngine {
 
   private checkWritable(): void {
     if (this.closed || this.closing) throw new RingkvError(ErrorCode.Closed, `storage engine ${this.dir} is closed`);
-    if (this.bgError) throw this.bgError;
+    const refusal = this.refusal();
+    if (refusal) throw refusal;
+  }
+
+  /** Why writes are refused now: a sticky background failure, or lack of space; null when they are not. */
+  private refusal(): Error | null {
+    return this.bgError ?? this.noSpace;
+  }
+
+  /**
+   * Starts refusing writes after `err` (out of space), and watching for space; the first such
+   * failure of an episode words the error every refused write gets until it ends.
+   */
+  private enterNoSpace(err: Error): RingkvError {
+    if (this.noSpace === null) {
+      const neededBytes = this.resumeFreeBytes();
+      this.spaceWatch.start(() => this.resumeFreeBytes());
+      const prefix = `storage engine ${this.dir}: `;
+      this.noSpace = new RingkvError(
+        ErrorCode.NoSpace,
+        `${err.message.startsWith(prefix) ? '' : prefix}${err.message}; it refuses writes (reads still work) until ` +
+          `${(neededBytes / (1024 * 1024)).toFixed(1)} MiB are free on its file system, checked every ${this.spaceWatch.intervalMs / 1000} s; ` +
+          `a refused write is not applied`,
+        { cause: err, details: { dir: this.dir, needed_bytes: neededBytes } },
+      );
+      // Stalled writers wake and see the refusal.
+      while (this.stallQueue.length > 0) this.stallQueue.shift()!();
+    }
+    return this.noSpace;
+  }
+
+  /** Space is back: writes go on, and the background step that failed is tried again. */
+  private leaveNoSpace(): void {
+    if (this.closing) return;
+    this.noSpace = null;
+    this.scheduleBackground();
+    this.wakeStalled();
+  }
+
+  /** Free bytes wanted before writes resume: the flush to retry writes about its memtable's size. */
+  private resumeFreeBytes(): number {
+    const oldest = this.imms[this.imms.length - 1];
+    return Math.max(spaceResumeBytesMin, oldest?.heldBytes ?? 0);
   }
 
   private mustStall(): boolean {
@@ -340,13 +394,27 @@ export class LsmEngine implements StorageEngine {
     const items: BatchItem[] = [];
     const mem = this.mem;
     const record = encodeBatchRecord(batch, items, (bytes) => mem.arena!.alloc(bytes));
-    const durable = this.wal.append(record);
+    let durable: Promise<void>;
+    try {
+      durable = this.wal.append(record);
+    } catch (err) {
+      // Nothing of the batch was applied: the WAL cut off its partial record, the memtable is untouched.
+      throw isRingkvError(err, ErrorCode.NoSpace) ? this.enterNoSpace(err) : err;
+    }
     const sks = sortKeysOf(items.map((it) => it.key));
     for (let i = 0; i < items.length; i++) this.mem.put(sks[i]!, items[i]!.payload);
     this.entriesWritten += items.length;
     // Overwrites do not grow the live entries but do grow the arena and the WAL: heldBytes counts
     // the arena; the WAL has its own cap for memtables without one.
-    if (this.mem.heldBytes >= this.memLimit || this.wal.bytes >= walSegmentBytesMax) this.switchMemtable();
+    if (this.mem.heldBytes >= this.memLimit || this.wal.bytes >= walSegmentBytesMax) {
+      try {
+        this.switchMemtable();
+      } catch (err) {
+        // This write is in the WAL and the memtable: it stands. The next write switches again.
+        if (!isNoSpaceError(err)) throw err;
+        this.enterNoSpace(err as Error);
+      }
+    }
     return this.syncMode === 'none' ? durable.then(() => this.settleSoon(undefined)) : durable;
   }
 
@@ -383,7 +451,7 @@ export class LsmEngine implements StorageEngine {
   /** Lets the next stalled writer in (one at a time, so they keep their order). */
   private wakeStalled(): void {
     if (this.stallHandoff || this.stallQueue.length === 0) return;
-    if (this.mustStall() && !this.closing && this.bgError === null) return;
+    if (this.mustStall() && !this.closing && this.refusal() === null) return;
     this.stallHandoff = true;
     this.stallQueue.shift()!();
   }
@@ -403,7 +471,7 @@ export class LsmEngine implements StorageEngine {
 
   /** Starts whatever background work is due and not already running: a flush, a compaction. */
   private scheduleBackground(): void {
-    if (this.closing || this.bgError !== null) return;
+    if (this.closing || this.refusal() !== null) return;
     if (this.flushing === null && this.imms.length > 0) {
       this.flushing = this.lane(this.flushOldestImmutable()).finally(() => {
         this.flushing = null;
@@ -432,6 +500,12 @@ export class LsmEngine implements StorageEngine {
       await step;
     } catch (err) {
       if (this.closing && isRingkvError(err, ErrorCode.Closed)) return; // Aborted by close().
+      if (isNoSpaceError(err)) {
+        // The step left nothing behind (its partial tables are removed, the manifest is
+        // unchanged) and runs again once there is space.
+        this.enterNoSpace(err as Error);
+        return;
+      }
       this.bgError ??=
         err instanceof RingkvError ? err : new RingkvError(ErrorCode.Io, `storage engine ${this.dir}: background work failed: ${(err as Error).message}`, { cause: err });
       // Stalled writers wake and see the error.
@@ -558,7 +632,8 @@ export class LsmEngine implements StorageEngine {
   private async waitIdle(): Promise<void> {
     while (this.flushing !== null || this.compacting !== null) await Promise.all([this.flushing, this.compacting]);
     await Promise.all(this.removing);
-    if (this.bgError) throw this.bgError;
+    const refusal = this.refusal();
+    if (refusal) throw refusal;
   }
 
   async flush(): Promise<void> {
@@ -566,12 +641,14 @@ export class LsmEngine implements StorageEngine {
     if (this.mem.count > 0) this.switchMemtable();
     while (this.imms.length > 0 && !this.closing) {
       this.scheduleBackground();
-      if (this.bgError) throw this.bgError;
+      const refusal = this.refusal();
+      if (refusal) throw refusal;
       assert(this.flushing !== null, 'a flush is running while immutable memtables wait');
       await this.flushing;
     }
     await Promise.all(this.removing);
-    if (this.bgError) throw this.bgError;
+    const refusal = this.refusal();
+    if (refusal) throw refusal;
   }
 
   async compact(): Promise<void> {
@@ -719,7 +796,8 @@ export class LsmEngine implements StorageEngine {
       writeStalls: this.writeStalls,
       walRecoveryDroppedRecords: this.recovery.tornTails.length + this.recovery.skipped.length,
       flushes: this.flushes,
-      writesRefused: this.bgError !== null || this.wal.hasFailed ? 1 : 0,
+      writesRefused: this.refusal() !== null || this.wal.hasFailed ? 1 : 0,
+      outOfSpace: this.noSpace !== null ? 1 : 0,
       compactions: this.compactions,
       compactionBytesWritten: this.compactionBytesWritten,
     };
@@ -768,6 +846,7 @@ export class LsmEngine implements StorageEngine {
       return;
     }
     this.closing = true;
+    this.spaceWatch.stop();
     // Running jobs stop at their next entry and remove their partial outputs; a job that finished
     // first is still installed. The WAL keeps whatever was not flushed.
     this.control.abort();

@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ErrorCode, RingkvError, assert } from '../errors';
 import type { Histogram } from '../histogram';
+import { isNoSpaceErrno } from './space-watch';
 import type { SyncMode } from './types';
 
 interface Waiter {
@@ -52,32 +53,23 @@ export class LogWriter {
     return this.offset;
   }
 
-  /** Whether a write has failed: the segment then refuses every append (see append). */
+  /** Whether a write has failed for good: the segment then refuses every append (see append). */
   get hasFailed(): boolean {
     return this.failed !== null;
   }
 
-  /** Writes a complete record now; resolves when durable per the sync mode. */
+  /**
+   * Writes a complete record now; the promise resolves when it is durable per the sync mode.
+   * A record that cannot be written throws here, before the caller applies it anywhere else.
+   */
   append(record: Buffer): Promise<void> {
     assert(!this.closed, 'append on a closed WAL segment');
-    if (this.failed) return Promise.reject(this.failed);
+    if (this.failed) throw this.failed;
     try {
       let done = 0;
       while (done < record.length) done += fs.writeSync(this.fd, record, done, record.length - done, null);
     } catch (err) {
-      // A partial write leaves the segment in an unknown state: refuse further appends so the
-      // engine fails loudly rather than acknowledging writes after a hole.
-      // Sticky: the engine takes no more writes until it is reopened (the node restarted), when
-      // recovery drops whatever part of this record reached the file. Say why (ENOSPC: a full
-      // disk is the usual one) and that nothing acknowledged is at stake.
-      const e = err as NodeJS.ErrnoException;
-      this.failed = new RingkvError(
-        ErrorCode.Io,
-        `WAL write failed on ${this.path} at offset ${this.offset}: ${e.message}; this shard takes no more writes until the node restarts ` +
-          `(writes acknowledged before this one are safe)`,
-        { cause: err, details: { file: this.path, offset: this.offset, errno: e.code ?? null } },
-      );
-      return Promise.reject(this.failed);
+      throw this.writeFailed(err as NodeJS.ErrnoException);
     }
     this.offset += record.length;
     if (this.mode === 'none') return Promise.resolve();
@@ -85,6 +77,34 @@ export class LogWriter {
       this.waiters.push({ resolve, reject });
       this.schedule();
     });
+  }
+
+  /**
+   * The error for a write(2) that failed with part of the record perhaps in the file. Out of
+   * space, the part is cut off again (ftruncate needs no space), so the segment ends at its last
+   * whole record and takes the next append once space is back: a full disk costs writes, not a
+   * restart. Any other failure (or a failed cut) leaves the segment in an unknown state, so it
+   * refuses every later append and the engine fails loudly rather than acknowledge writes after
+   * a hole; recovery on the next start drops whatever part of the record reached the file.
+   */
+  private writeFailed(e: NodeJS.ErrnoException): RingkvError {
+    const details = { file: this.path, offset: this.offset, errno: e.code ?? null };
+    if (isNoSpaceErrno(e.code)) {
+      try {
+        fs.ftruncateSync(this.fd, this.offset);
+        return new RingkvError(ErrorCode.NoSpace, `WAL write failed on ${this.path} at offset ${this.offset}: ${e.message}`, { cause: e, details });
+      } catch (cutErr) {
+        e = new Error(`${e.message}, and cutting the partial record off failed: ${(cutErr as Error).message}`, { cause: e }) as NodeJS.ErrnoException;
+      }
+    }
+    const failed = new RingkvError(
+      ErrorCode.Io,
+      `WAL write failed on ${this.path} at offset ${this.offset}: ${e.message}; this shard takes no more writes until the node restarts ` +
+        `(writes acknowledged before this one are safe)`,
+      { cause: e, details },
+    );
+    this.failed = failed;
+    return failed;
   }
 
   private schedule(): void {

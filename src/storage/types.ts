@@ -89,10 +89,13 @@ export interface StorageStats {
   /** Memtables written to level 0 since open (on the background thread). */
   flushes: number;
   /**
-   * 1 while the engine refuses writes after a failed WAL write or background write (sticky until
-   * it is reopened: nothing after a possible partial record may be acknowledged), else 0.
+   * 1 while the engine refuses writes, else 0: after a failed WAL write or background write
+   * (sticky until it is reopened: nothing after a possible partial record may be acknowledged), or
+   * while it is out of space (outOfSpace, which clears by itself).
    */
   writesRefused: number;
+  /** 1 while writes are refused for lack of space; clears by itself once space is freed. */
+  outOfSpace: number;
   /** Compactions that rewrote tables since open (on the background thread; trivial moves not counted). */
   compactions: number;
   /** Bytes of tables those compactions wrote. */

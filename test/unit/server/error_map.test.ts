@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { ErrorCode, RingkvError } from '../../../src/errors';
 import { WireErrorCode } from '../../../src/protocol/client_codes';
 import { errorReply, httpStatusLine } from '../../../src/server/error_map';
+import { errorFromWire, isNodeFailure, isRetryable } from '../../../src/client/wire_errors';
 
 test('every error code has an HTTP status line and a wire code', () => {
   for (const code of Object.values(ErrorCode)) {
@@ -24,6 +25,7 @@ test('the statuses the API promises', () => {
   assert.equal(status(ErrorCode.Unavailable), 503);
   assert.equal(status(ErrorCode.Timeout), 504);
   assert.equal(status(ErrorCode.Corruption), 500);
+  assert.equal(status(ErrorCode.NoSpace), 507);
 });
 
 test('a conflict carries current_version', () => {
@@ -31,4 +33,16 @@ test('a conflict carries current_version', () => {
   assert.equal(r.error, 'conflict');
   assert.equal(r.currentVersion, 'v9_1_a');
   assert.equal(r.wire, WireErrorCode.Conflict);
+});
+
+test('a full disk reaches a WebSocket client as its own code, one it may retry on another node', () => {
+  const r = errorReply(new RingkvError(ErrorCode.NoSpace, 'disk full'));
+  assert.equal(r.error, 'insufficient_storage');
+  assert.equal(r.wire, WireErrorCode.NoSpace);
+  const back = errorFromWire(r.wire, r.message, 'node-1');
+  assert.equal(back.code, ErrorCode.NoSpace);
+  assert.equal(back.message, 'disk full');
+  // Nothing was applied, so a retry is safe; the node still serves reads, so it is not marked down.
+  assert.equal(isRetryable(back), true);
+  assert.equal(isNodeFailure(back), false);
 });

@@ -15,5 +15,6 @@ export enum ErrorCode {
   FrameTooLarge = 9,
   TextFrame = 10,
   ShuttingDown = 11,
-  Internal = 12
+  Internal = 12,
+  NoSpace = 13
 }
