@@ -24,20 +24,36 @@ import type { Outcome } from './metrics';
 import type { ServerContext } from './server_context';
 import type { HttpRequest, HttpResponse, TemplatedApp } from './uws';
 
-/** One response: remembers abort and completion so nothing writes to a dead or finished response. */
+/**
+ * One response: remembers abort and completion so nothing writes to a dead or finished response.
+ * The answer to a HEAD request is the GET answer's status and headers, Content-Length included,
+ * without its body (RFC 9110 §9.3.2); uWS would send a body as given, so it is left out here.
+ */
 class Reply {
   aborted = false;
   done = false;
-  constructor(private readonly res: HttpResponse) {}
+  constructor(
+    private readonly res: HttpResponse,
+    private readonly head = false,
+  ) {}
 
-  send(status: number, body: string, headers: Readonly<Record<string, string>> = {}, closeConnection = false): void {
+  send(status: number, body: string, headers: Readonly<Record<string, string>> = {}, closeConnection = false, type = 'application/json'): void {
     if (this.aborted || this.done) return;
     this.done = true;
     const line = httpStatusLine[status] ?? `${status} Unknown`;
     this.res.cork(() => {
-      this.res.writeStatus(line).writeHeader('Content-Type', 'application/json');
+      this.res.writeStatus(line).writeHeader('Content-Type', type);
       for (const [k, v] of Object.entries(headers)) this.res.writeHeader(k, v);
-      this.res.end(body, closeConnection);
+      if (this.head) {
+        // Not endWithoutBody(length): this uWS then waits for that many body bytes, and a
+        // synchronous answer counts as no answer at all (the process aborts). Any argument
+        // makes it add a Content-Length of its own, so a close is asked for by header.
+        this.res.writeHeader('Content-Length', String(Buffer.byteLength(body)));
+        if (closeConnection) this.res.writeHeader('Connection', 'close');
+        this.res.endWithoutBody();
+      } else {
+        this.res.end(body, closeConnection);
+      }
     });
   }
 
@@ -167,9 +183,9 @@ async function runKeyOp(
   }
 }
 
-function handleKey(ctx: ServerContext, res: HttpResponse, req: HttpRequest, op: 'put' | 'get' | 'delete', rawKey: string): void {
+function handleKey(ctx: ServerContext, res: HttpResponse, req: HttpRequest, op: 'put' | 'get' | 'delete', rawKey: string, head: boolean): void {
   const started = performance.now();
-  const reply = new Reply(res);
+  const reply = new Reply(res, head);
   let key: Uint8Array;
   let h: KeyRequestHeaders;
   try {
@@ -270,7 +286,7 @@ function handleAddNode(ctx: ServerContext, res: HttpResponse): void {
       reply.sendError(err);
       return;
     }
-    handleAsyncOn(ctx, res, reply, async () => {
+    handleAsyncOn(ctx, reply, async () => {
       const r = await ctx.coordinator.addNode(req);
       return { status: 200, body: JSON.stringify({ node_id: r.nodeId, address: r.address, status: r.status, num_vnodes: r.vnodes, ring_version: r.ringVersion }) };
     });
@@ -279,27 +295,20 @@ function handleAddNode(ctx: ServerContext, res: HttpResponse): void {
 
 type AsyncAnswer = { status: number; body: string; type?: string };
 
-function handleAsync(ctx: ServerContext, res: HttpResponse, work: () => Promise<AsyncAnswer>): void {
-  const reply = new Reply(res);
+function handleAsync(ctx: ServerContext, res: HttpResponse, head: boolean, work: () => Promise<AsyncAnswer>): void {
+  const reply = new Reply(res, head);
   res.onAborted(() => {
     reply.aborted = true;
   });
-  handleAsyncOn(ctx, res, reply, work);
+  handleAsyncOn(ctx, reply, work);
 }
 
 /** Runs `work` and answers with its result or its error, on a reply whose onAborted is set. */
-function handleAsyncOn(ctx: ServerContext, res: HttpResponse, reply: Reply, work: () => Promise<AsyncAnswer>): void {
+function handleAsyncOn(ctx: ServerContext, reply: Reply, work: () => Promise<AsyncAnswer>): void {
   ctx.state.httpInflight++;
   work()
     .then(
-      (r) => {
-        if (reply.aborted) return;
-        reply.done = true;
-        res.cork(() => {
-          res.writeStatus(httpStatusLine[r.status] ?? `${r.status}`).writeHeader('Content-Type', r.type ?? 'application/json');
-          res.end(r.body);
-        });
-      },
+      (r) => reply.send(r.status, r.body, {}, false, r.type),
       (err) => reply.sendError(err),
     )
     .finally(() => {
@@ -321,17 +330,19 @@ function serverGauges(ctx: ServerContext): Record<string, number> {
 export function attachHttpApi(app: TemplatedApp, ctx: ServerContext): void {
   app.any('/*', (res, req) => {
     const method = req.getMethod();
-    const r = route(method, req.getUrl());
+    // HEAD is GET without the body, wherever GET is allowed.
+    const head = method === 'head';
+    const r = route(head ? 'get' : method, req.getUrl());
     switch (r.kind) {
       case 'key':
-        handleKey(ctx, res, req, r.op, r.rawKey);
+        handleKey(ctx, res, req, r.op, r.rawKey, head);
         return;
       case 'health':
         if (ctx.state.closing) {
-          new Reply(res).send(503, JSON.stringify({ status: 'shutting_down', node_id: ctx.coordinator.nodeId }));
+          new Reply(res, head).send(503, JSON.stringify({ status: 'shutting_down', node_id: ctx.coordinator.nodeId }));
           return;
         }
-        handleAsync(ctx, res, async () => {
+        handleAsync(ctx, res, head, async () => {
           // A shard that refuses writes still serves reads, but whatever routes writes here
           // should stop: 503 while any does. Out of space clears by itself once space is freed;
           // any other storage failure needs a restart.
@@ -352,17 +363,17 @@ export function attachHttpApi(app: TemplatedApp, ctx: ServerContext): void {
         });
         return;
       case 'metrics':
-        handleAsync(ctx, res, async () => {
+        handleAsync(ctx, res, head, async () => {
           const stats = await ctx.coordinator.stats().catch(() => null);
           return { status: 200, body: ctx.metrics.render(stats, serverGauges(ctx)), type: 'text/plain; version=0.0.4; charset=utf-8' };
         });
         return;
       case 'cluster_status':
-        handleAsync(ctx, res, async () => ({ status: 200, body: JSON.stringify(await ctx.coordinator.clusterStatus()) }));
+        handleAsync(ctx, res, head, async () => ({ status: 200, body: JSON.stringify(await ctx.coordinator.clusterStatus()) }));
         return;
       case 'repair':
         // Answers when the pass is over: a full pass of a loaded node can take minutes, so callers set a long timeout.
-        handleAsync(ctx, res, async () => {
+        handleAsync(ctx, res, head, async () => {
           const s = await ctx.coordinator.repair();
           return { status: 200, body: JSON.stringify({ ranges: s.ranges, synced: s.synced, skipped: s.skipped, failed: s.failed, pulled: s.pulled, pushed: s.pushed, duration_ms: s.durationMs }) };
         });
@@ -371,22 +382,22 @@ export function attachHttpApi(app: TemplatedApp, ctx: ServerContext): void {
         handleAddNode(ctx, res);
         return;
       case 'remove_node':
-        handleAsync(ctx, res, async () => {
+        handleAsync(ctx, res, head, async () => {
           const removed = await ctx.coordinator.removeNode(r.nodeId);
           return { status: 200, body: JSON.stringify({ node_id: removed.nodeId, status: 'left', previous_status: removed.previousStatus, ring_version: removed.ringVersion }) };
         });
         return;
       case 'decommission':
-        handleAsync(ctx, res, async () => {
+        handleAsync(ctx, res, head, async () => {
           const s = await ctx.coordinator.decommission();
           return { status: 200, body: JSON.stringify({ status: 'left', ranges: s.ranges, records: s.records, sent: s.sent, changed: s.changed, duration_ms: s.durationMs }) };
         });
         return;
       case 'not_found':
-        new Reply(res).send(404, JSON.stringify({ error: 'not_found', message: `no route for ${method.toUpperCase()} ${req.getUrl().slice(0, 200)}` }));
+        new Reply(res, head).send(404, JSON.stringify({ error: 'not_found', message: `no route for ${method.toUpperCase()} ${req.getUrl().slice(0, 200)}` }));
         return;
       case 'method_not_allowed':
-        new Reply(res).send(405, JSON.stringify({ error: 'method_not_allowed', message: `${method.toUpperCase()} is not allowed here; use ${r.allow}` }), { Allow: r.allow });
+        new Reply(res, head).send(405, JSON.stringify({ error: 'method_not_allowed', message: `${method.toUpperCase()} is not allowed here; use ${r.allow}` }), { Allow: r.allow });
         return;
     }
   });

@@ -30,7 +30,7 @@ export function route(method: string, path: string): Route {
     if (method === 'put') return { kind: 'key', op: 'put', rawKey };
     if (method === 'get') return { kind: 'key', op: 'get', rawKey };
     if (method === 'delete') return { kind: 'key', op: 'delete', rawKey };
-    return { kind: 'method_not_allowed', allow: 'GET, PUT, DELETE' };
+    return { kind: 'method_not_allowed', allow: 'GET, HEAD, PUT, DELETE' };
   }
   const fixed: Record<string, Route> = {
     '/health': { kind: 'health' },
@@ -46,7 +46,7 @@ export function route(method: string, path: string): Route {
   if (path === '/api/v1/admin/decommission') return method === 'post' ? { kind: 'decommission' } : { kind: 'method_not_allowed', allow: 'POST' };
   const r = fixed[path];
   if (r === undefined) return { kind: 'not_found' };
-  return method === 'get' ? r : { kind: 'method_not_allowed', allow: 'GET' };
+  return method === 'get' ? r : { kind: 'method_not_allowed', allow: 'GET, HEAD' };
 }
 
 function hexValue(c: number): number {

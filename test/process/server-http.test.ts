@@ -186,13 +186,80 @@ test('the context a GET returns is accepted back as X-Context', async () => {
   assert.equal((await fetch(keyUrl('ctx'), { method: 'PUT', body: 'c', headers: { 'X-Context': '!!' } })).status, 400);
 });
 
+/** Sends each request on one connection, waiting for each answer (headers and a JSON body if any), and returns them. */
+async function oneConnection(requests: string[]): Promise<string[]> {
+  const sock = net.createConnection({ host: '127.0.0.1', port: node.port });
+  let got = '';
+  sock.on('data', (d: Buffer) => (got += d.toString('latin1')));
+  await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject));
+  const answers: string[] = [];
+  try {
+    for (const r of requests) {
+      got = '';
+      sock.write(r);
+      const deadline = Date.now() + 5000;
+      const complete = (): boolean => {
+        const end = got.indexOf('\r\n\r\n');
+        if (end < 0) return false;
+        const length = /\r\ncontent-length: (\d+)/i.exec(got.slice(0, end));
+        return r.startsWith('HEAD') || (length !== null && got.length - end - 4 >= Number(length[1]));
+      };
+      while (!complete() && Date.now() < deadline) await new Promise((res) => setTimeout(res, 5));
+      // Anything past one answer (a body after HEAD) shows up at the start of the next one.
+      await new Promise((res) => setTimeout(res, 20));
+      answers.push(got);
+    }
+  } finally {
+    sock.destroy();
+  }
+  return answers;
+}
+
+test('HEAD answers as GET does, without the body, and the connection carries on', async () => {
+  assert.equal((await fetch(keyUrl('head-me'), { method: 'PUT', body: 'some value' })).status, 200);
+  const getBodyBytes = Buffer.byteLength(await (await fetch(keyUrl('head-me'))).text());
+  const head = await fetch(keyUrl('head-me'), { method: 'HEAD' });
+  assert.equal(head.status, 200);
+  assert.match(head.headers.get('content-type') ?? '', /application\/json/);
+  assert.equal(Number(head.headers.get('content-length')), getBodyBytes);
+  assert.equal((await head.arrayBuffer()).byteLength, 0);
+  assert.equal((await fetch(keyUrl('head-missing'), { method: 'HEAD' })).status, 404);
+  assert.equal((await fetch(`${node.url}/health`, { method: 'HEAD' })).status, 200);
+  // HEAD is not a write or an admin call: 405 where GET is not allowed.
+  assert.equal((await fetch(`${node.url}/api/v1/admin/repair`, { method: 'HEAD' })).status, 405);
+  // On one connection: HEAD, GET, HEAD of a 405 (answered without waiting), GET. Each answer
+  // must start where the last one ended: a body sent after HEAD would run into the next answer.
+  const req = (method: string, p: string): string => `${method} ${p} HTTP/1.1\r\nHost: x\r\n\r\n`;
+  const answers = await oneConnection([req('HEAD', '/api/v1/keys/head-me'), req('GET', '/api/v1/keys/head-me'), req('HEAD', '/api/v1/admin/repair'), req('GET', '/api/v1/keys/head-me')]);
+  assert.match(answers[0]!, new RegExp(`^HTTP/1\\.1 200 OK\r\n[^]*content-length: ${getBodyBytes}\r\n[^]*\r\n\r\n$`, 'i'));
+  assert.match(answers[2]!, /^HTTP\/1\.1 405 Method Not Allowed\r\n[^]*\r\n\r\n$/);
+  for (const a of [answers[1]!, answers[3]!]) {
+    assert.match(a, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.equal(Buffer.from((JSON.parse(a.slice(a.indexOf('\r\n\r\n') + 4)) as { value: string }).value, 'base64').toString(), 'some value');
+  }
+});
+
+test('pipelined requests close their connection (uWS does not pipeline async answers) and the node carries on', async () => {
+  const sock = net.createConnection({ host: '127.0.0.1', port: node.port });
+  await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject));
+  const closed = new Promise<void>((resolve) => sock.once('close', () => resolve()));
+  sock.on('data', () => undefined);
+  const get = 'GET /api/v1/keys/pipelined HTTP/1.1\r\nHost: x\r\n\r\n';
+  sock.write(get + get + 'PUT /api/v1/keys/pipelined HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx' + get);
+  const timer = setTimeout(() => sock.destroy(new Error('the node kept a pipelining connection open')), 5000);
+  await closed;
+  clearTimeout(timer);
+  assert.equal(sock.errored, null);
+  assert.equal((await fetch(`${node.url}/health`)).status, 200);
+});
+
 test('unknown routes are 404 and wrong methods 405, both JSON', async () => {
   const nf = await fetch(`${node.url}/nope`);
   assert.equal(nf.status, 404);
   assert.equal((await json(nf))['error'], 'not_found');
   const post = await fetch(keyUrl('k'), { method: 'POST', body: 'x' });
   assert.equal(post.status, 405);
-  assert.equal(post.headers.get('allow'), 'GET, PUT, DELETE');
+  assert.equal(post.headers.get('allow'), 'GET, HEAD, PUT, DELETE');
   assert.equal((await json(post))['error'], 'method_not_allowed');
   assert.equal((await fetch(`${node.url}/health`, { method: 'DELETE' })).status, 405);
 });
