@@ -304,3 +304,14 @@ assert(clientFrameBytesTarget < wsFrameBytesMax, 'client frames must stay under 
 assert(replicaBatchItemsMax >= wsOpsPerFrameMax, 'the replica writes of one WebSocket frame fit one replica batch per peer');
 /** Share of cluster reads that ask every live replica (and so read-repair all of them). */
 export const readRepairChanceDefault = 0.1;
+/**
+ * Speculative retry of reads (Cassandra's rapid read protection, speculative_retry = 99p): a read
+ * still short of answers after the p99 of recent replica round trips asks one spare replica. The
+ * p99 comes from the last replicaRoundTripSamples remote reads (recomputed every
+ * replicaRoundTripRecomputeEvery), clamped to speculativeRetryMsMin..(timeout / 2); before there
+ * are samples, speculativeRetryMsInitial.
+ */
+export const replicaRoundTripSamples = 1024;
+export const replicaRoundTripRecomputeEvery = 128;
+export const speculativeRetryMsMin = 2;
+export const speculativeRetryMsInitial = 20;

@@ -44,6 +44,7 @@ import { checkCommon, checkContext, checkIdempotencyKey, checkIfMatch, checkKey,
 import { HintStore } from './hinted_handoff';
 import { checkEnoughAlive, replicasNeeded } from './quorum';
 import { type QuorumReadContext, quorumReads, type ReadSpec } from './quorum_reads';
+import { ReplicaLatency } from './replica_latency';
 import { type QuorumWriteContext, quorumWrites, type WriteAnswer, type WriteSpec } from './quorum_writes';
 import { mergeRecords, recordOf, type ReplicaAnswer, siblingsOf, staleReplicas } from './read_repair';
 import type {
@@ -113,6 +114,8 @@ export interface ClusterCounters {
   replicationBackPressure: number;
   /** Replica reads this node asked for as coordinator (its own replica included). */
   replicaReadsAsked: number;
+  /** Of those, spares asked because the read had waited the p99 of replica round trips. */
+  speculativeReads: number;
   readRepairs: number;
   readRepairsDropped: number;
   readRepairFailures: number;
@@ -147,6 +150,7 @@ export class ClusterCoordinator implements Coordinator {
     coordinatedReads: 0,
     replicationBackPressure: 0,
     replicaReadsAsked: 0,
+    speculativeReads: 0,
     readRepairs: 0,
     readRepairsDropped: 0,
     readRepairFailures: 0,
@@ -196,6 +200,7 @@ export class ClusterCoordinator implements Coordinator {
       readReplica: (id, key, timeoutMs, done) => this.replicas.read(id, key, timeoutMs, done),
       count: (e) => this.count(e),
       readRepair: (key, answers) => this.readRepair(key, answers),
+      replicaLatency: new ReplicaLatency(),
       counters: this.counters,
     };
     this.writeContext = {
@@ -224,7 +229,7 @@ export class ClusterCoordinator implements Coordinator {
             random: o.random,
             log: o.log,
           });
-    this.server = new InternodeServer({ host: o.host, port: o.peerPort, handler: (req) => this.handle(req), log: o.log });
+    this.server = new InternodeServer({ host: o.peerListen?.host ?? o.host, port: o.peerListen?.port ?? o.peerPort, handler: (req) => this.handle(req), log: o.log });
   }
 
   /**

@@ -18,10 +18,16 @@ import type { ConflictMode } from '../versioning';
 
 export interface ClusterOptions {
   nodeId: string;
-  /** Address peers and clients reach this node at (also where the peer port binds). */
+  /** Address peers and clients reach this node at, as gossip advertises it. */
   host: string;
   httpPort: number;
   peerPort: number;
+  /**
+   * Where the peer port binds, when not at host:peerPort: behind NAT or a proxy, or listening on
+   * every interface (0.0.0.0) while peers are told one routable address (Cassandra's
+   * listen_address beside broadcast_address).
+   */
+  peerListen?: { host: string; port: number };
   seeds: PeerAddress[];
   vnodes: number;
   replicationFactor: number;

@@ -2,7 +2,9 @@
 // one HTTP GET) at once (design.md §7.2 read path). Per read: ask R ALIVE replicas (this node's
 // own first: no network hop), and one more for each that fails; with probability
 // readRepairChance ask every ALIVE replica instead (Cassandra's read_repair_chance), so replicas
-// outside the usual read set get compared and repaired too. A read is answered with the
+// outside the usual read set get compared and repaired too. A read still short of answers after
+// the p99 of recent replica round trips asks one spare too (speculative retry, replica_latency.ts):
+// a replica gossip has ALIVE may still never answer. A read is answered with the
 // reconciliation of its answers once R have come (siblings when concurrent), and read-repaired
 // once every replica it asked has answered or failed.
 //
@@ -18,6 +20,7 @@ import type { ConflictMode, StoredSibling } from '../versioning';
 import { checkEnoughAlive, QuorumTally, replicasNeeded } from './quorum';
 import { answerOf, mergeAnswers, type ReplicaAnswer } from './read_repair';
 import type { LocalReplica } from './cluster_replica';
+import type { ReplicaLatency } from './replica_latency';
 import { groupByTimeout } from './timeout_groups';
 import type { ConsistencyLevel } from './types';
 
@@ -37,7 +40,8 @@ export interface QuorumReadContext {
   count(e: RingkvError): RingkvError;
   /** Sends the merged set to the replicas whose answer lacked part of it (in the background). */
   readRepair(key: Uint8Array, answers: readonly ReplicaAnswer[]): void;
-  readonly counters: { coordinatedReads: number; replicaReadsAsked: number };
+  readonly replicaLatency: ReplicaLatency;
+  readonly counters: { coordinatedReads: number; replicaReadsAsked: number; speculativeReads: number };
 }
 
 /** One read of the batch. */
@@ -167,10 +171,19 @@ export function quorumReads(ctx: QuorumReadContext, reqs: readonly ReadSpec[], f
     if (next !== undefined && Date.now() < read.deadlineMs) ask(read, next);
     settle(read, read.tally.fail());
   };
+  const askRemote = (read: Read, nodeId: string, timeoutMs: number): void => {
+    const answered = ctx.replicaLatency.start();
+    ctx.readReplica(nodeId, read.key, timeoutMs, (record, err) => {
+      if (err === null) answered();
+      answer(read, nodeId, record, err);
+    });
+  };
+  /** Asks a spare: always another node (this node, being alive, is always asked first). */
   const ask = (read: Read, nodeId: string): void => {
+    assert(nodeId !== ctx.nodeId, 'this node is never a spare');
     read.pending++;
     ctx.counters.replicaReadsAsked++;
-    ctx.readReplica(nodeId, read.key, Math.max(1, read.deadlineMs - Date.now()), (record, err) => answer(read, nodeId, record, err));
+    askRemote(read, nodeId, Math.max(1, read.deadlineMs - Date.now()));
   };
 
   for (const [timeoutMs, list] of groupByTimeout(reads, (r) => r.timeoutMs)) {
@@ -180,6 +193,22 @@ export function quorumReads(ctx: QuorumReadContext, reqs: readonly ReadSpec[], f
           if (!r.decided) decide(r, [], ctx.count(r.tally.timeout(r.level, 'get', timeoutMs)));
         }
       }, timeoutMs),
+    );
+  }
+
+  // One spare for each read still short of answers once the usual round trip has passed (a
+  // read's spares are also asked, one per failure, by answer()).
+  const speculating = reads.filter((r) => r.spare.length > 0);
+  if (speculating.length > 0) {
+    const afterMs = ctx.replicaLatency.speculateAfterMs(Math.min(...speculating.map((r) => r.timeoutMs)));
+    timers.push(
+      setTimeout(() => {
+        for (const r of speculating) {
+          if (r.decided || r.spare.length === 0 || Date.now() >= r.deadlineMs) continue;
+          ctx.counters.speculativeReads++;
+          ask(r, r.spare.shift()!);
+        }
+      }, afterMs),
     );
   }
 
@@ -193,7 +222,5 @@ export function quorumReads(ctx: QuorumReadContext, reqs: readonly ReadSpec[], f
       else answer(read, ctx.nodeId, result!.record, null);
     });
   }
-  for (const { read, nodeId } of remoteAsks) {
-    ctx.readReplica(nodeId, read.key, read.timeoutMs, (record, err) => answer(read, nodeId, record, err));
-  }
+  for (const { read, nodeId } of remoteAsks) askRemote(read, nodeId, read.timeoutMs);
 }

@@ -6,6 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type QuorumReadContext, quorumReads, type ReadSpec } from '../../../src/coordinator/quorum_reads';
 import { recordOf, type ReplicaAnswer } from '../../../src/coordinator/read_repair';
+import { ReplicaLatency } from '../../../src/coordinator/replica_latency';
+import { replicaRoundTripSamples, speculativeRetryMsInitial, speculativeRetryMsMin } from '../../../src/constants';
 import type { ConsistencyLevel } from '../../../src/coordinator/types';
 import { ErrorCode, isRingkvError, RingkvError } from '../../../src/errors';
 import type { AnswerCallback } from '../../../src/shards';
@@ -69,7 +71,8 @@ function script(replicas: Record<string, Replica>, alive: string[], opts: { rand
     },
     count: (e) => e,
     readRepair: (k: Uint8Array, answers: readonly ReplicaAnswer[]) => repairs.push({ key: Buffer.from(k).toString(), answers: answers.length }),
-    counters: { coordinatedReads: 0, replicaReadsAsked: 0 },
+    replicaLatency: new ReplicaLatency(),
+    counters: { coordinatedReads: 0, replicaReadsAsked: 0, speculativeReads: 0 },
   };
   return { ctx, localCalls, asked, answered, repairs };
 }
@@ -103,6 +106,7 @@ test('a batch of QUORUM reads reads this node with one submission and one peer p
   }
   assert.equal(s.ctx.counters.coordinatedReads, 32);
   assert.equal(s.ctx.counters.replicaReadsAsked, 64);
+  assert.equal(s.ctx.counters.speculativeReads, 0, 'answers before the speculative retry ask no spare');
   // Read repair is offered each read once, after both its replicas answered.
   assert.equal(s.repairs.length, 32);
   assert.ok(s.repairs.every((r) => r.answers === 2));
@@ -141,6 +145,33 @@ test('a failed replica is replaced by a spare; too few alive fails at once; sile
     ['k0'],
     'k0 (its one replica answered) is offered for repair; k1 is not while a replica asked has not answered',
   );
+});
+
+test('a replica that is ALIVE but never answers costs a read one speculative ask, not its timeout', async () => {
+  // Proves speculative retry: b (first in the list after this node) is silent, as a node whose
+  // inbound links are cut off while its gossip still gets out; each QUORUM read asks c once it has
+  // waited the p99 of replica round trips and is answered by a and c, long before its timeout.
+  const v = write([], 'a', 'x', 1000);
+  const held = () => ({ record: recordOf(v), afterMs: 1 });
+  const s = script({ a: held, b: () => 'silent', c: held }, ['a', 'b', 'c']);
+  const out = await run(s, specs(8, 'QUORUM', 3000));
+  for (const [, r] of out) {
+    assert.equal(r.error, null);
+    assert.deepEqual(values(r.merged), ['x']);
+  }
+  assert.equal(s.ctx.counters.speculativeReads, 8);
+  assert.equal(s.asked.filter((a) => a.startsWith('c:')).length, 8);
+  assert.equal(s.ctx.counters.replicaReadsAsked, 24);
+});
+
+test('the speculative retry waits the p99 of recent round trips, within its bounds', () => {
+  const l = new ReplicaLatency();
+  assert.equal(l.speculateAfterMs(5000), speculativeRetryMsInitial, 'before any sample');
+  for (let i = 0; i < replicaRoundTripSamples; i++) l.record(i < replicaRoundTripSamples * 0.985 ? 1 : 40);
+  assert.equal(l.speculateAfterMs(5000), 40, 'the slowest 1.5% set the p99');
+  assert.equal(l.speculateAfterMs(50), 25, 'never past half the timeout');
+  for (let i = 0; i < replicaRoundTripSamples; i++) l.record(0.1);
+  assert.equal(l.speculateAfterMs(5000), speculativeRetryMsMin, 'never under the floor; old samples age out');
 });
 
 test('with read_repair_chance a read asks every live replica, answers at its level, and repairs after all answered', async () => {
