@@ -18,6 +18,7 @@ import { type CliCommand, parseIntOption, usageError } from './command';
 export const clusterStartFlags = {
   seeds: { type: 'string' },
   'peer-port': { type: 'string' },
+  advertise: { type: 'string' },
   vnodes: { type: 'string' },
   replication: { type: 'string' },
   'conflict-mode': { type: 'string' },
@@ -37,6 +38,10 @@ cluster options (a node runs in cluster mode when --seeds is given; it may name 
                                                        HTTP port; peer port = port + ${peerPortOffset}) or
                                                        host:port:peerport
   --peer-port N                            port+${peerPortOffset}   inter-node (gossip, replication) TCP port
+  --advertise ADDR                         (listen)    the address peers and clients are told to reach
+                                                       this node at, host:port or host:port:peerport
+                                                       (behind NAT or a proxy; needed with --host
+                                                       0.0.0.0); default: --host, --port, --peer-port
   --vnodes N                               ${vnodesPerNodeDefault}         ring tokens of this node, 1..${vnodesPerNodeMax}
   --replication N                          ${replicationFactorDefault}           replicas per key (N)
   --conflict-mode MODE                     vclock      vclock (siblings) or lww (last write wins)
@@ -65,6 +70,9 @@ export function parseSeeds(text: string): PeerAddress[] {
   return out;
 }
 
+/** Listen addresses that name no one host: gossip cannot tell peers to connect to them. */
+const unspecifiedHosts: ReadonlySet<string> = new Set(['0.0.0.0', '::', '[::]']);
+
 /** The cluster part of `ringkv start`'s config, or undefined for a single node (no --seeds). */
 export function parseClusterFlags(values: FlagValues, env: NodeJS.ProcessEnv, base: { host: string; port: number; nodeId?: string }): ClusterNodeConfig | undefined {
   const seedsText = values.seeds ?? (env.RINGKV_SEEDS !== undefined && env.RINGKV_SEEDS !== '' ? env.RINGKV_SEEDS : undefined);
@@ -89,11 +97,19 @@ export function parseClusterFlags(values: FlagValues, env: NodeJS.ProcessEnv, ba
   const chanceText = values['read-repair-chance'];
   const readRepairChance = chanceText === undefined ? clusterDefaults.readRepairChance : Number(chanceText);
   if (!(readRepairChance >= 0 && readRepairChance <= 1) || (chanceText !== undefined && !/^[0-9.]+$/.test(chanceText))) throw usageError(`--read-repair-chance must be a number in 0..1, not "${chanceText}"`);
+  const peerPort = int('peer-port', base.port + peerPortOffset, 1, 65535);
+  let advertised = { host: base.host, httpPort: base.port, peerPort };
+  if (values.advertise !== undefined) {
+    const a = parseNodeAddress(values.advertise);
+    if (typeof a === 'string') throw usageError(`--advertise: ${a}`);
+    advertised = a;
+  } else if (unspecifiedHosts.has(base.host)) {
+    throw usageError(`--host ${base.host} listens on every interface; give --advertise with the address peers should use`);
+  }
   return {
     ...(base.nodeId !== undefined && { nodeId: base.nodeId }),
-    host: base.host,
-    httpPort: base.port,
-    peerPort: int('peer-port', base.port + peerPortOffset, 1, 65535),
+    ...advertised,
+    peerListen: { host: base.host, port: peerPort },
     seeds: parseSeeds(seedsText),
     vnodes: int('vnodes', vnodesPerNodeDefault, 1, vnodesPerNodeMax),
     replicationFactor: int('replication', replicationFactorDefault, 1, 7),
@@ -193,7 +209,9 @@ export const command: CliCommand = {
       n = values.nodes === undefined ? 3 : parseIntOption('--nodes', values.nodes, 1, 16);
       basePort = values['base-port'] === undefined ? 7000 : parseIntOption('--base-port', values['base-port'], 1, 65535 - 16 - peerPortOffset);
       waitMs = values['wait-ms'] === undefined ? 30_000 : parseIntOption('--wait-ms', values['wait-ms'], 100, 600_000);
-      if (values.seeds !== undefined || values['peer-port'] !== undefined) throw usageError('ringkv cluster chooses --seeds and --peer-port itself');
+      if (values.seeds !== undefined || values['peer-port'] !== undefined || values.advertise !== undefined) {
+        throw usageError('ringkv cluster chooses --seeds, --peer-port and --advertise itself');
+      }
     } catch (err) {
       if (!isRingkvError(err)) throw err;
       process.stderr.write(`ringkv cluster: ${err.message}\n\n${clusterHelp}`);

@@ -1,10 +1,13 @@
 // Starts a real multi-process ringkv cluster on 127.0.0.1 for tests (test/cluster): each node is
 // `node bin/ringkv.js start` with its own HTTP and peer port (free ports chosen by the OS), its
 // own temp data dir, short gossip timers, and node 0 as every node's seed. The handle can
-// SIGSTOP/SIGCONT/SIGKILL/restart nodes and talk HTTP to any of them. close() resumes and kills
-// every child and removes the temp dirs; tests call it in `after`, so nothing outlives a run.
+// SIGSTOP/SIGCONT/SIGKILL/restart nodes and talk HTTP to any of them. With `peerProxies`, every
+// node's peer port sits behind a FaultProxy (the node advertises the proxy), so a test can slow,
+// cut off or reset the links into one node while it runs. close() resumes and kills every child,
+// closes the proxies and removes the temp dirs; tests call it in `after`, so nothing outlives a run.
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import { FaultProxy } from './fault_proxy';
 import { freePort } from './ports';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -26,6 +29,8 @@ export interface ClusterSpec {
   readRepairChance?: number;
   /** Anti-entropy round interval; 0 (off) unless given, so other tests see only what they cause. */
   antiEntropyIntervalMs?: number;
+  /** Put a FaultProxy in front of every node's peer port (other nodes reach it only through it). */
+  peerProxies?: boolean;
 }
 
 export interface TestNode {
@@ -42,6 +47,13 @@ export interface TestNode {
   alone: boolean;
   /** Flags after the cluster's own (a later one wins): a node that differs from the rest. */
   extraArgs: string[];
+  /** In front of peerPort when the cluster has peerProxies; the node advertises its port. */
+  proxy: FaultProxy | undefined;
+}
+
+/** The peer port other nodes are told to use for n: its proxy's, when it has one. */
+export function advertisedPeerPort(n: TestNode): number {
+  return n.proxy?.port ?? n.peerPort;
 }
 
 export interface HttpAnswer {
@@ -78,6 +90,7 @@ export class TestCluster {
       vnodes: 64,
       replicationFactor: 3,
       antiEntropyIntervalMs: 0,
+      peerProxies: false,
       ...spec,
     };
     this.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ringkv-cluster-'));
@@ -86,9 +99,7 @@ export class TestCluster {
   static async start(spec: ClusterSpec): Promise<TestCluster> {
     const c = new TestCluster(spec);
     try {
-      for (let i = 0; i < spec.nodes; i++) {
-        c.nodes.push({ id: `node-${i}`, port: await freePort(), peerPort: await freePort(), dataDir: path.join(c.tmp, `node-${i}`), proc: undefined, stopped: false, log: [], bootstrap: false, alone: false, extraArgs: [] });
-      }
+      for (let i = 0; i < spec.nodes; i++) c.nodes.push(await c.newNode(i, { bootstrap: false, alone: false, extraArgs: [] }));
       await Promise.all(c.nodes.map((_, i) => c.spawn(i)));
       await c.waitConverged(20_000);
     } catch (err) {
@@ -96,6 +107,12 @@ export class TestCluster {
       throw err;
     }
     return c;
+  }
+
+  private async newNode(i: number, o: Pick<TestNode, 'bootstrap' | 'alone' | 'extraArgs'>): Promise<TestNode> {
+    const peerPort = await freePort();
+    const proxy = this.spec.peerProxies ? await FaultProxy.start(peerPort) : undefined;
+    return { id: `node-${i}`, port: await freePort(), peerPort, dataDir: path.join(this.tmp, `node-${i}`), proc: undefined, stopped: false, log: [], proxy, ...o };
   }
 
   /** Starts node i (again) and resolves once it prints its listening line. */
@@ -111,7 +128,8 @@ export class TestCluster {
       '--node-id', n.id,
       '--shards', '1',
       '--sync-mode', 'none',
-      '--seeds', `127.0.0.1:${seed.port}:${seed.peerPort}`,
+      '--seeds', `127.0.0.1:${seed.port}:${advertisedPeerPort(seed)}`,
+      ...(n.proxy === undefined ? [] : ['--advertise', `127.0.0.1:${n.port}:${n.proxy.port}`]),
       '--conflict-mode', s.conflictMode,
       '--hinted-handoff', s.hintedHandoff ? 'on' : 'off',
       '--gossip-interval-ms', String(s.gossipIntervalMs),
@@ -166,7 +184,7 @@ export class TestCluster {
       '--node-id', id,
       '--shards', '1',
       '--sync-mode', 'none',
-      '--seeds', `127.0.0.1:${seed.port}:${seed.peerPort}`,
+      '--seeds', `127.0.0.1:${seed.port}:${advertisedPeerPort(seed)}`,
       '--conflict-mode', this.spec.conflictMode,
       '--replication', String(this.spec.replicationFactor),
       '--gossip-interval-ms', String(this.spec.gossipIntervalMs),
@@ -262,7 +280,7 @@ export class TestCluster {
    */
   async addNode(opts: { alone?: boolean; args?: string[] } = {}): Promise<number> {
     const i = this.nodes.length;
-    this.nodes.push({ id: `node-${i}`, port: await freePort(), peerPort: await freePort(), dataDir: path.join(this.tmp, `node-${i}`), proc: undefined, stopped: false, log: [], bootstrap: true, alone: opts.alone ?? false, extraArgs: opts.args ?? [] });
+    this.nodes.push(await this.newNode(i, { bootstrap: true, alone: opts.alone ?? false, extraArgs: opts.args ?? [] }));
     await this.spawn(i);
     return i;
   }
@@ -306,6 +324,7 @@ export class TestCluster {
         await this.kill(i);
       }),
     );
+    await Promise.all(this.nodes.map((n) => n.proxy?.close()));
     fs.rmSync(this.tmp, { recursive: true, force: true });
   }
 }

@@ -1,0 +1,112 @@
+// A real 3-node cluster whose inter-node links run through fault proxies (test/helpers/
+// fault_proxy.ts; each node advertises its proxy with --advertise), for the network faults a
+// SIGSTOP cannot show: a node that nobody can reach while it still reaches everyone (its inbound
+// links cut off, without resets, so gossip keeps hearing from it and it never looks down), and
+// links that keep resetting under load. What must hold: QUORUM goes on, ALL fails within its
+// timeout with a clear error, nothing hangs, replies that arrive after their request gave up
+// harm nothing, acknowledged writes stay readable, and a repair brings the cut-off replica back.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { sleep, TestCluster, waitFor } from '../helpers/cluster';
+
+const value = (b: { value?: unknown }): string => Buffer.from(String(b.value), 'base64').toString();
+
+describe('3-node cluster with its peer links behind fault proxies', () => {
+  let c: TestCluster;
+  before(async () => {
+    // Read repair off and no hints for live nodes: only what a test causes moves data.
+    c = await TestCluster.start({ nodes: 3, peerProxies: true, readRepairChance: 0, requestTimeoutMs: 1000 });
+  });
+  after(async () => {
+    await c?.close();
+  });
+
+  test('a node nobody can reach, while it still reaches them: QUORUM works, ALL fails in time, a repair heals it', async () => {
+    const proxy = c.nodes[2]!.proxy!;
+    for (let i = 0; i < 10; i++) assert.equal((await c.http(0, 'PUT', `before-${i}`, { body: `b${i}`, consistency: 'ALL' })).status, 200);
+
+    proxy.cutOff();
+    try {
+      for (let i = 0; i < 20; i++) {
+        const put = await c.http(i % 2, 'PUT', `cut-${i}`, { body: `c${i}`, consistency: 'QUORUM' });
+        assert.equal(put.status, 200, JSON.stringify(put.body));
+      }
+      // node-2 still coordinates: its own links out work, and the answers come back on them.
+      const through2 = await c.http(2, 'PUT', 'cut-via-2', { body: 'v2', consistency: 'QUORUM' });
+      assert.equal(through2.status, 200, JSON.stringify(through2.body));
+      // ALL needs node-2's answer, which cannot come: an error within the request timeout, not a hang.
+      for (const [method, key] of [['PUT', 'cut-all'], ['GET', 'before-0']] as const) {
+        const all = await c.http(0, method, key, { body: method === 'PUT' ? 'x' : undefined, consistency: 'ALL' });
+        assert.ok(all.status === 504 || all.status === 503, `${method} at ALL: ${all.status} ${JSON.stringify(all.body)}`);
+        assert.match(String(all.body.message), /needs 3 (of 3 )?replicas/);
+      }
+      for (let i = 0; i < 20; i++) {
+        const got = await c.http(1, 'GET', `cut-${i}`, { consistency: 'QUORUM' });
+        assert.equal(got.status, 200);
+        assert.equal(value(got.body), `c${i}`);
+      }
+      // The held requests are dropped, as if TCP had given up on them: node-2 never gets them.
+      proxy.resetAll();
+    } finally {
+      proxy.heal();
+    }
+
+    // node-2's copy, read alone: a ONE read coordinated by node-2 asks its own replica first.
+    const missing = async (): Promise<string[]> => {
+      const out: string[] = [];
+      for (let i = 0; i < 20; i++) if ((await c.http(2, 'GET', `cut-${i}`, { consistency: 'ONE' })).status !== 200) out.push(`cut-${i}`);
+      return out;
+    };
+    assert.ok((await missing()).length > 0, 'node-2 missed the writes made while it was cut off');
+    // Links back: ALL works again once node-0's connection to node-2 is new.
+    await waitFor('an ALL write through node-0', async () => (await c.http(0, 'PUT', 'healed', { body: 'h', consistency: 'ALL' })).status === 200, 15_000);
+    const repair = await c.post(2, '/api/v1/admin/repair');
+    assert.equal(repair.status, 200, JSON.stringify(repair.body));
+    assert.deepEqual(await missing(), []);
+    for (let i = 0; i < 20; i++) assert.equal(value((await c.http(2, 'GET', `cut-${i}`, { consistency: 'ONE' })).body), `c${i}`);
+    for (let i = 0; i < 10; i++) assert.equal(value((await c.http(0, 'GET', `before-${i}`, { consistency: 'ALL' })).body), `b${i}`);
+    await c.waitConverged(10_000);
+  });
+
+  test('links that keep resetting under load: only unavailable or timeout errors, every acknowledged write readable, links reconnect', async () => {
+    const proxies = c.nodes.map((n) => n.proxy!);
+    const acceptedBefore = proxies.map((p) => p.accepted);
+    for (const p of proxies) p.delayMs = 5; // requests in flight when a reset lands
+    let resets = 0;
+    const flapping = setInterval(() => {
+      resets++;
+      for (const p of proxies) p.resetAll();
+    }, 150);
+    const acked = new Map<string, string>();
+    const errors = new Map<string, number>();
+    try {
+      const deadline = Date.now() + 4000;
+      for (let i = 0; i < 400 && Date.now() < deadline; i++) {
+        const key = `flap-${i % 40}`;
+        const body = `f${i}`;
+        const put = await c.http(i % 3, 'PUT', key, { body, consistency: 'QUORUM' });
+        if (put.status === 200) acked.set(key, body);
+        else errors.set(`${put.status} ${String(put.body.error)}`, (errors.get(`${put.status} ${String(put.body.error)}`) ?? 0) + 1);
+      }
+    } finally {
+      clearInterval(flapping);
+      for (const p of proxies) p.delayMs = 0;
+    }
+    assert.ok(resets >= 10, `${resets} rounds of resets`);
+    assert.ok(acked.size >= 20, `${acked.size} keys written: ${JSON.stringify([...errors])}`);
+    for (const e of errors.keys()) assert.match(e, /^(503 unavailable|504 timeout)$/, JSON.stringify([...errors]));
+    // Every node's links were opened again after being reset.
+    proxies.forEach((p, i) => assert.ok(p.accepted - acceptedBefore[i]! >= 5, `node-${i}'s proxy accepted ${p.accepted - acceptedBefore[i]!} new connections`));
+    await sleep(200);
+    await c.waitConverged(15_000);
+    // A later write to a key may have failed after reaching some replicas (it may have applied),
+    // so the read returns the last acknowledged value or a later attempt at the same key.
+    for (const [key, body] of acked) {
+      const got = await c.http(Number(key.slice(5)) % 3, 'GET', key, { consistency: 'QUORUM' });
+      assert.equal(got.status, 200, key);
+      const n = (s: string): number => Number(s.slice(1));
+      assert.ok(n(value(got.body)) >= n(body), `${key}: read ${value(got.body)}, last acknowledged ${body}`);
+    }
+    for (let i = 0; i < 3; i++) assert.equal((await fetch(`http://127.0.0.1:${c.nodes[i]!.port}/health`)).status, 200);
+  });
+});

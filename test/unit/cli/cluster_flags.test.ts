@@ -1,0 +1,31 @@
+// Proves how `ringkv start`'s cluster flags become a node's addresses: by default peers are told
+// the listen address; --advertise tells them another (a proxy, NAT) while the peer port still
+// binds where it listens; a node listening on every interface must say which address to advertise.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseClusterFlags } from '../../../src/cli/cluster';
+import { ErrorCode, isRingkvError } from '../../../src/errors';
+
+const base = { host: '127.0.0.1', port: 7100 };
+
+test('without --advertise, peers are told the listen address', () => {
+  const c = parseClusterFlags({ seeds: '127.0.0.1:7100' }, {}, base)!;
+  assert.deepEqual([c.host, c.httpPort, c.peerPort], ['127.0.0.1', 7100, 8100]);
+  assert.deepEqual(c.peerListen, { host: '127.0.0.1', port: 8100 });
+});
+
+test('--advertise names the address peers use; the peer port still binds at --host and --peer-port', () => {
+  const c = parseClusterFlags({ seeds: '127.0.0.1:7100', 'peer-port': '9100', advertise: '10.1.2.3:7200:9200' }, {}, { host: '0.0.0.0', port: 7100 })!;
+  assert.deepEqual([c.host, c.httpPort, c.peerPort], ['10.1.2.3', 7200, 9200]);
+  assert.deepEqual(c.peerListen, { host: '0.0.0.0', port: 9100 });
+  const implied = parseClusterFlags({ seeds: '127.0.0.1:7100', advertise: 'db-1.example:7000' }, {}, base)!;
+  assert.deepEqual([implied.host, implied.httpPort, implied.peerPort], ['db-1.example', 7000, 8000]);
+});
+
+test('a node on every interface without --advertise, or a bad --advertise, is a usage error', () => {
+  const usage = (f: () => unknown, re: RegExp): void =>
+    assert.throws(f, (e: unknown) => isRingkvError(e, ErrorCode.InvalidArgument) && re.test(e.message));
+  usage(() => parseClusterFlags({ seeds: '127.0.0.1:7100' }, {}, { host: '0.0.0.0', port: 7100 }), /--host 0\.0\.0\.0 listens on every interface; give --advertise/);
+  usage(() => parseClusterFlags({ seeds: '127.0.0.1:7100', advertise: 'nohost' }, {}, base), /--advertise: "nohost" is not host:port/);
+  usage(() => parseClusterFlags({ advertise: '10.0.0.1:7000' }, {}, base), /--advertise needs --seeds/);
+});
