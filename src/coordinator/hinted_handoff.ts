@@ -1,5 +1,6 @@
-// Hinted handoff (design.md §7.5, §10): a write meant for a replica that is down is kept as a
-// hint by another node and delivered when the replica is ALIVE again. Hints here live in memory,
+// Hinted handoff (design.md §7.5, §10): a write meant for a replica that is down, or that did not
+// take it (failed or timed out while gossip had it ALIVE), is kept as a hint by another node and
+// delivered while the replica is ALIVE. Hints here live in memory,
 // per target node, bounded by hintsPerNodeMax (oldest dropped first and counted): a stand-in
 // that crashes loses its hints, and read repair and anti-entropy must then close the gap, as in
 // Dynamo, where hints are an availability aid, never the only copy a quorum counted.

@@ -2,7 +2,9 @@
 // writes this node coordinates from one batch at once (design.md §7.2 write path). Per write: this
 // node's replica makes the new version; as soon as it is applied (not yet synced) its record goes
 // to every other ALIVE replica, so the local WAL sync and the remote writes run side by side, and
-// replicas that are down get a hint on a stand-in. The write is answered after W
+// replicas that are down get a hint on a stand-in, as do ALIVE replicas whose write failed or
+// timed out (Cassandra hints those too: gossip can have a replica ALIVE that cannot be reached,
+// and without a hint only anti-entropy would bring it the write). The write is answered after W
 // acknowledgements (this node's counts once durable), fails at once when the rest cannot reach W,
 // and times out at its deadline. Past replicaWritesInflightMax replica writes in flight, a write
 // is answered only once all its replicas have answered (or its deadline passed): back-pressure.
@@ -27,7 +29,7 @@ export interface QuorumWriteContext {
   readonly local: Pick<LocalReplica, 'submitMany'>;
   /** Merges `record` into a remote replica; `done` hears null once it is durable there, or the error. */
   applyReplica(nodeId: string, key: Uint8Array, record: WireRecord, timeoutMs: number, done: (err: unknown) => void): void;
-  /** Keeps `record` for the down replica `target` (hinted handoff). */
+  /** Keeps `record` for `target`, a replica that is down or did not take the write (hinted handoff). */
   hint(target: string, key: Uint8Array, record: WireRecord, pref: readonly string[]): void;
   /** Counts an error the client will see (unavailable, timeout) and returns it. */
   count(e: RingkvError): RingkvError;
@@ -159,6 +161,7 @@ export function quorumWrites(ctx: QuorumWriteContext, specs: readonly WriteSpec[
           settle(w, w.tally.ok());
         } else {
           ctx.counters.replicaWriteFailures++;
+          if (ctx.hintedHandoff) ctx.hint(id, key, record, w.pref);
           settle(w, w.tally.fail());
         }
       });

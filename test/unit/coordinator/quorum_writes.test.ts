@@ -125,7 +125,8 @@ test('a refused write is answered with its error and replicated nowhere; too few
 
 test('at its deadline a write times out with what answered; a down replica gets a hint; failures beyond reach fail at once', async () => {
   // Proves the timeout after the local apply (needed/answered), hints for the replica gossip has
-  // down, and that ALL with a failing peer is Unavailable as soon as the failure comes.
+  // down and for a live one whose write failed, and that ALL with a failing peer is Unavailable
+  // as soon as the failure comes.
   const slow = script({ appliedMs: 1, durableMs: 5 }, { b: 'silent', c: 'silent' }, ['a', 'b', 'c']);
   const r1 = await run(slow, specs(1, 'QUORUM', 100));
   const e = r1.get(0)!.error;
@@ -141,6 +142,8 @@ test('at its deadline a write times out with what answered; a down replica gets 
   const r3 = await run(all, specs(1, 'ALL', 5000));
   assert.ok(isRingkvError(r3.get(0)!.error, ErrorCode.Unavailable));
   assert.equal(all.ctx.counters.replicaWriteFailures, 1);
+  // b is ALIVE but its write failed: it gets a hint all the same, so the write reaches it later.
+  assert.deepEqual(all.hints, ['b:k0']);
 });
 
 test('past the bound on replica writes in flight, a write is answered only once all its replicas have', async () => {
