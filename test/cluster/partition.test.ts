@@ -1,0 +1,107 @@
+// A real 3-node cluster with each node in its own network namespace (test/helpers/netns.ts), for
+// the partition Dynamo is built for: one node cut off from the other two in both directions while
+// it keeps running and keeps taking writes from its own clients. Both sides see the other down;
+// the majority goes on at QUORUM, the minority is still writable at ONE (and refuses QUORUM); both
+// keep hints for the replicas they cannot reach. After the heal, with read repair and anti-entropy
+// off, the hints alone bring every write to every replica, and the key written on both sides reads
+// back as two siblings, which a write with their context resolves.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { NetnsCluster } from '../helpers/netns';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const value = (b: Record<string, unknown>): string => Buffer.from(String(b.value), 'base64').toString();
+const siblingValues = (b: Record<string, unknown>): string[] =>
+  ((b.siblings as Array<{ value: string }> | undefined) ?? [{ value: String(b.value) }]).map((s) => Buffer.from(s.value, 'base64').toString()).sort();
+
+async function waitFor(what: string, pred: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await pred())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+describe('3-node cluster in network namespaces, one node partitioned away', () => {
+  let c: NetnsCluster;
+  before(async () => {
+    c = await NetnsCluster.start(3, [
+      '--gossip-interval-ms', '100',
+      '--suspect-after-ms', '1000',
+      '--dead-after-ms', '2500',
+      '--request-timeout-ms', '1000',
+      '--read-repair-chance', '0',
+      '--anti-entropy-interval-ms', '0',
+      '--vnodes', '64',
+    ]);
+    await waitFor('the cluster to form', async () => {
+      for (let i = 0; i < 3; i++) {
+        const s = await c.statuses(i);
+        if (Object.keys(s).length !== 3 || !Object.values(s).every((x) => x === 'healthy')) return false;
+      }
+      return true;
+    }, 20_000);
+  });
+  after(async () => {
+    await c?.close();
+  });
+
+  test('both sides stay writable at the levels they can meet, and hints and siblings converge after the heal', async () => {
+    const put = (i: number, key: string, body: string, level: string, headers: Record<string, string> = {}) =>
+      c.http(i, 'PUT', `/api/v1/keys/${key}`, { body, headers: { 'X-Consistency-Level': level, ...headers } });
+    const get = (i: number, key: string, level: string) => c.http(i, 'GET', `/api/v1/keys/${key}`, { headers: { 'X-Consistency-Level': level } });
+
+    assert.equal((await put(0, 'both', 'v0', 'ALL')).status, 200);
+    await c.partition(2);
+    try {
+      // Each side sees the other down (not only suspect: the hints are for down replicas).
+      await waitFor('node-2 down on both others and both others down on node-2', async () => {
+        const [s0, s1, s2] = await Promise.all([c.statuses(0), c.statuses(1), c.statuses(2)]);
+        return s0['node-2'] !== 'healthy' && s1['node-2'] !== 'healthy' && s2['node-0'] !== 'healthy' && s2['node-1'] !== 'healthy';
+      }, 15_000);
+
+      for (let i = 0; i < 10; i++) {
+        const r = await put(i % 2, `major-${i}`, `M${i}`, 'QUORUM');
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+      }
+      assert.equal((await put(0, 'both', 'majority', 'QUORUM')).status, 200);
+      // The minority: alone, so ONE is all it can meet, and it does; QUORUM is refused at once.
+      for (let i = 0; i < 10; i++) {
+        const r = await put(2, `minor-${i}`, `m${i}`, 'ONE');
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+      }
+      assert.equal((await put(2, 'both', 'minority', 'ONE')).status, 200);
+      const refused = await put(2, 'minor-q', 'x', 'QUORUM');
+      assert.equal(refused.status, 503, JSON.stringify(refused.body));
+      assert.match(String(refused.body.message), /needs 2 of 3 replicas, only 1 alive/);
+      const local = await get(2, 'minor-3', 'ONE');
+      assert.equal(value(local.body), 'm3');
+      assert.ok((await c.metric(2, 'ringkv_hints_queued')) >= 20, 'node-2 keeps hints for both others');
+    } finally {
+      await c.heal(2);
+    }
+
+    await waitFor('every node healthy on every node', async () => {
+      const all = await Promise.all([0, 1, 2].map((i) => c.statuses(i)));
+      return all.every((s) => Object.keys(s).length === 3 && Object.values(s).every((x) => x === 'healthy'));
+    }, 20_000);
+    // Hints only: each replica's own copy (ONE through a node reads that node's replica first).
+    await waitFor('the minority writes on node-0 and the majority writes on node-2', async () => {
+      for (let i = 0; i < 10; i++) {
+        const a = await get(0, `minor-${i}`, 'ONE');
+        const b = await get(2, `major-${i}`, 'ONE');
+        if (a.status !== 200 || value(a.body) !== `m${i}` || b.status !== 200 || value(b.body) !== `M${i}`) return false;
+      }
+      return true;
+    }, 20_000);
+    for (let i = 0; i < 10; i++) assert.equal(value((await get(1, `minor-${i}`, 'ALL')).body), `m${i}`);
+
+    // Written on both sides with no causal link: two siblings on every replica.
+    await waitFor('siblings of "both" on node-1', async () => siblingValues((await get(1, 'both', 'ONE')).body).join() === 'majority,minority', 20_000);
+    const both = await get(2, 'both', 'ALL');
+    assert.deepEqual(siblingValues(both.body), ['majority', 'minority']);
+    const resolved = await put(1, 'both', 'merged', 'ALL', { 'X-Context': String(both.body.context) });
+    assert.equal(resolved.status, 200, JSON.stringify(resolved.body));
+    for (let i = 0; i < 3; i++) assert.deepEqual(siblingValues((await get(i, 'both', 'ONE')).body), ['merged']);
+  });
+});
