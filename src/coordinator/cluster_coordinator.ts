@@ -112,6 +112,8 @@ export interface ClusterCounters {
   coordinatedReads: number;
   /** Writes answered only after all their replicas because replicaWritesInflightMax was reached. */
   replicationBackPressure: number;
+  /** Writes a leaving node passed on to the nodes that replicate their key without it. */
+  handoverForwards: number;
   /** Replica reads this node asked for as coordinator (its own replica included). */
   replicaReadsAsked: number;
   /** Of those, spares asked because the read had waited the p99 of replica round trips. */
@@ -141,6 +143,13 @@ export class ClusterCoordinator implements Coordinator {
   private bootstrapState = 0;
   private bootstrapRun: Promise<void> | null = null;
   private decommissioning = false;
+  /**
+   * From the start of a decommission (and after it, while this process runs): the ring with this
+   * node and the one without it. Every write that reaches this replica meanwhile is passed on to
+   * the nodes that replicate its key without it (forwardToSuccessors): the hand-over's scan may
+   * have passed the key already, and coordinators that have not heard LEFT yet still write here.
+   */
+  private handover: { current: Ring; without: Ring } | null = null;
   private repairsInflight = 0;
   private keyEstimateCached = 0;
   private closed = false;
@@ -149,6 +158,7 @@ export class ClusterCoordinator implements Coordinator {
     forwardedWrites: 0,
     coordinatedReads: 0,
     replicationBackPressure: 0,
+    handoverForwards: 0,
     replicaReadsAsked: 0,
     speculativeReads: 0,
     readRepairs: 0,
@@ -209,6 +219,7 @@ export class ClusterCoordinator implements Coordinator {
       alive: (id) => this.alive(id),
       local,
       applyReplica: (id, key, record, timeoutMs, done) => this.replicas.apply(id, key, record, timeoutMs, done),
+      applied: (key, record) => this.forwardToSuccessors(key, record),
       hint: (target, key, record, pref) => this.hint(target, key, record, pref),
       count: (e) => this.count(e),
       replicaWrites: { inflight: 0, inflightMax: replicaWritesInflightMax },
@@ -367,12 +378,15 @@ export class ClusterCoordinator implements Coordinator {
       throw new RingkvError(ErrorCode.InvalidArgument, 'the last node of a cluster cannot leave it: there is nobody to hand its data to');
     }
     this.decommissioning = true;
+    const without = Ring.build(others, current.version + 1);
+    // Before the scan starts: a write the scan has already passed must still reach the successor.
+    this.handover = { current, without };
     try {
       const sum = await handOffRanges({
         nodeId: this.nodeId,
         replicationFactor: this.o.replicationFactor,
         current,
-        without: Ring.build(others, current.version + 1),
+        without,
         local: localRangeReplica(this.nodeId, this.local.ranges, this.o.requestTimeoutMs),
         remote: (id) => {
           const addr = this.membership.peerAddress(id);
@@ -386,6 +400,7 @@ export class ClusterCoordinator implements Coordinator {
     } catch (err) {
       // Nothing is lost by a failed hand-over: this node is still a replica; the operator retries.
       this.decommissioning = false;
+      this.handover = null;
       throw err;
     }
   }
@@ -622,6 +637,26 @@ export class ClusterCoordinator implements Coordinator {
     );
   }
 
+  /**
+   * During and after a hand-over: sends a write this replica applied to the nodes that replicate
+   * its key once this node is gone, as hints where one cannot take it now (held here, so they
+   * last as long as this process: after that anti-entropy closes the gap, as before).
+   */
+  private forwardToSuccessors(key: Uint8Array, record: WireRecord): void {
+    const h = this.handover;
+    if (h === null) return;
+    const token = keyToken(key);
+    const holders = h.current.preferenceList(token, this.o.replicationFactor);
+    if (!holders.includes(this.nodeId)) return;
+    for (const id of h.without.preferenceList(token, this.o.replicationFactor)) {
+      if (holders.includes(id)) continue;
+      this.counters.handoverForwards++;
+      this.replicas.apply(id, key, record, this.o.requestTimeoutMs, (err) => {
+        if (err !== null) this.storeHint(id, key, record);
+      });
+    }
+  }
+
   private storeHint(target: string, key: Uint8Array, record: WireRecord): void {
     this.hints.add(target, { key, record }, (a, b) => mergeRecords(a, b, this.o.conflictMode, Date.now()));
   }
@@ -670,6 +705,7 @@ export class ClusterCoordinator implements Coordinator {
         }
         // `found` in the reply: the record changed what this replica stores.
         const changed = await this.local.apply(key, record, req.timeoutMs ?? this.o.requestTimeoutMs);
+        this.forwardToSuccessors(key, record);
         return { kind: 'replicaWrite', found: changed };
       }
       case 'replicaReadBatch':
@@ -680,6 +716,7 @@ export class ClusterCoordinator implements Coordinator {
             siblingsOf(record); // refuse a record we could not decode later
             this.storeHint(target, key, record);
           },
+          applied: (key, record) => this.forwardToSuccessors(key, record),
         });
         return { kind: req.kind, items };
       }

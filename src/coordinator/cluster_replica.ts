@@ -160,7 +160,12 @@ export function answerReplicaBatch(
   kind: 'replicaReadBatch' | 'replicaWriteBatch',
   items: readonly InternodeItem[],
   timeoutMs: number,
-  hint: { selfId: string; storeHint: (target: string, key: Uint8Array, record: WireRecord) => void },
+  hint: {
+    selfId: string;
+    storeHint: (target: string, key: Uint8Array, record: WireRecord) => void;
+    /** Hears each write this replica applied (a leaving node passes them on to its successors). */
+    applied?: (key: Uint8Array, record: WireRecord) => void;
+  },
 ): Promise<InternodeItem[]> {
   const out = new Array<InternodeItem>(items.length);
   const ops: ShardOp[] = [];
@@ -192,6 +197,8 @@ export function answerReplicaBatch(
     let left = ops.length;
     local.submitMany(ops, timeoutMs, (j, result, error) => {
       out[at[j]!] = itemOf(result, error);
+      const op = ops[j]!;
+      if (op.op === 'apply' && error === null && result?.ok === true) hint.applied?.(op.key, op.record);
       if (--left === 0) resolve(out);
     });
   });

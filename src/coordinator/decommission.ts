@@ -7,8 +7,9 @@
 // merges ranges, never splits one, so every key of a current range has the same new preference
 // list: the targets are worked out once per range, not per key.
 // The receivers merge (replicaWrite), so sending a record twice, or one they already have, is
-// harmless. Writes that land on the leaving node while it streams are covered the same way as any
-// write to a replica: the other N-1 replicas have it too.
+// harmless. Writes that land on the leaving node once the hand-over has begun (the scan may have
+// passed their key, and coordinators that have not heard LEFT yet keep writing to it) are passed
+// on to the same successors as they are applied (ClusterCoordinator.forwardToSuccessors).
 import { type RangeReplica, scanPages, vnodeRanges } from '../antientropy';
 import { assert } from '../errors';
 import type { Ring } from '../ring';

@@ -29,6 +29,8 @@ export interface QuorumWriteContext {
   readonly local: Pick<LocalReplica, 'submitMany'>;
   /** Merges `record` into a remote replica; `done` hears null once it is durable there, or the error. */
   applyReplica(nodeId: string, key: Uint8Array, record: WireRecord, timeoutMs: number, done: (err: unknown) => void): void;
+  /** Hears every write applied here (a leaving node passes them on to its successors). */
+  applied(key: Uint8Array, record: WireRecord): void;
   /** Keeps `record` for `target`, a replica that is down or did not take the write (hinted handoff). */
   hint(target: string, key: Uint8Array, record: WireRecord, pref: readonly string[]): void;
   /** Counts an error the client will see (unavailable, timeout) and returns it. */
@@ -151,6 +153,7 @@ export function quorumWrites(ctx: QuorumWriteContext, specs: readonly WriteSpec[
     assert(r.record !== null, 'a coordinated write returns its record when asked');
     const record = r.record;
     const key = w.spec.op.key;
+    ctx.applied(key, record);
     for (const id of w.others) {
       ctx.replicaWrites.inflight++;
       w.replicating++;

@@ -6,6 +6,10 @@
 // copies, so reads at ALL succeed again.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { recordOf } from '../../src/coordinator/read_repair';
+import { PeerConnection } from '../../src/protocol/internode_connection';
+import { Ring, keyToken } from '../../src/ring';
+import { coordinateWrite } from '../../src/versioning';
 import { TestCluster, waitFor } from '../helpers/cluster';
 
 describe('decommissioning one node of a loaded 4-node cluster', () => {
@@ -51,6 +55,36 @@ describe('decommissioning one node of a loaded 4-node cluster', () => {
     // A second decommission of the same node is refused; so is leaving a single-member ring.
     const again = await c.post(3, '/api/v1/admin/decommission');
     assert.equal(again.status, 400, JSON.stringify(again.body));
+
+    // A replica write that reaches node-3 after its hand-over, as from a coordinator that has not
+    // heard LEFT yet (sent here over the peer protocol, to node-3 alone): node-3 passes it on to
+    // the node that replicates the key without it, and to no one else.
+    const members = (n: number) => Array.from({ length: n }, (_, i) => ({ nodeId: `node-${i}`, vnodes: c.spec.vnodes }));
+    const withNode3 = Ring.build(members(4), 1);
+    const without3 = Ring.build(members(3), 2);
+    const peer = new PeerConnection({ host: '127.0.0.1', port: c.nodes[3]!.peerPort });
+    const late = Array.from({ length: 24 }, (_, i) => `late-${i}`);
+    try {
+      for (const key of late) {
+        const record = recordOf(coordinateWrite([], { nodeId: 'node-0', nowMs: Date.now(), mode: 'vclock', value: Buffer.from(key), tombstone: false, ttlMs: 0, context: null }).siblings);
+        await peer.request({ kind: 'replicaWrite', key: Buffer.from(key), record: record.versionVector, value: record.value, recordTombstone: false }, 5000);
+      }
+    } finally {
+      peer.close();
+    }
+    let forwarded = 0;
+    for (const key of late) {
+      const token = keyToken(Buffer.from(key));
+      const holders = withNode3.preferenceList(token, 3);
+      const successors = holders.includes('node-3') ? without3.preferenceList(token, 3).filter((id) => !holders.includes(id)) : [];
+      assert.ok(successors.length <= 1, 'one node takes node-3\'s place');
+      forwarded += successors.length;
+      const holds = async (i: number): Promise<boolean> => (await c.http(i, 'GET', key, { consistency: 'ONE' })).status === 200;
+      if (successors.length === 1) await waitFor(`${key} on ${successors[0]}`, () => holds(Number(successors[0]!.slice(5))), 10_000);
+      for (const i of [0, 1, 2]) assert.equal(await holds(i), successors.includes(`node-${i}`), `${key} on node-${i}`);
+    }
+    assert.ok(forwarded > 0, 'node-3 replicated some of the late keys');
+    assert.equal(await c.metric(3, 'ringkv_handover_forwards'), forwarded);
   });
 
   test('a node gone for good is removed through any node: refused while it lives, then out of every ring, and a repair restores ALL', async () => {

@@ -64,6 +64,7 @@ function script(local: Local, peers: Record<string, Peer>, alive: string[], infl
       if (p === 'fail') setImmediate(() => done(new RingkvError(ErrorCode.Unavailable, 'peer down')));
       else setTimeout(() => done(null), p);
     },
+    applied: () => undefined,
     hint: (target, key) => hints.push(`${target}:${Buffer.from(key).toString()}`),
     count: (e) => e,
     replicaWrites: { inflight, inflightMax: 100 },
