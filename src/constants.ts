@@ -315,3 +315,18 @@ export const replicaRoundTripSamples = 1024;
 export const replicaRoundTripRecomputeEvery = 128;
 export const speculativeRetryMsMin = 2;
 export const speculativeRetryMsInitial = 20;
+/**
+ * Speculative asks are paid from a budget that every remote replica read adds
+ * speculativeRetryBudgetShare of an ask to, up to speculativeRetryBurst: under overload every
+ * read is slower than the last p99, and unbounded speculation added a third more reads (ad hoc,
+ * QUORUM GETs past a 3-node cluster's capacity here) when the cluster could least afford them
+ * ("The Tail at Scale" keeps hedged requests to a few percent the same way).
+ */
+export const speculativeRetryBudgetShare = 0.05;
+export const speculativeRetryBurst = 32;
+/**
+ * A replica a read gave up waiting for (a speculative ask went elsewhere, or the read timed out)
+ * is asked last by reads for this long: a silent replica then costs one speculative ask per
+ * interval, not one per read (a small dynamic snitch).
+ */
+export const slowReplicaAvoidMs = 2000;

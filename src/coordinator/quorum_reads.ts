@@ -2,9 +2,10 @@
 // one HTTP GET) at once (design.md §7.2 read path). Per read: ask R ALIVE replicas (this node's
 // own first: no network hop), and one more for each that fails; with probability
 // readRepairChance ask every ALIVE replica instead (Cassandra's read_repair_chance), so replicas
-// outside the usual read set get compared and repaired too. A read still short of answers after
-// the p99 of recent replica round trips asks one spare too (speculative retry, replica_latency.ts):
-// a replica gossip has ALIVE may still never answer. A read is answered with the
+// outside the usual read set get compared and repaired too. A read still waiting on another node
+// after the p99 of recent replica round trips asks one spare too, budget permitting, and reads
+// then ask that node last for a while (speculative retry, replica_latency.ts): a replica gossip
+// has ALIVE may still never answer. A read is answered with the
 // reconciliation of its answers once R have come (siblings when concurrent), and read-repaired
 // once every replica it asked has answered or failed.
 //
@@ -58,6 +59,8 @@ interface Read {
   answers: ReplicaAnswer[];
   /** Replicas asked that have not answered or failed. */
   pending: number;
+  /** Other nodes asked that have not answered or failed (only such a wait is worth a speculative ask). */
+  waitingOn: string[];
   decided: boolean;
 }
 
@@ -91,8 +94,11 @@ export function quorumReads(ctx: QuorumReadContext, reqs: readonly ReadSpec[], f
       continue;
     }
     ctx.counters.coordinatedReads++;
-    // Asking all N on every read would triple the work of a ONE read.
-    const ordered = up.includes(ctx.nodeId) ? [ctx.nodeId, ...up.filter((id) => id !== ctx.nodeId)] : up;
+    // Asking all N on every read would triple the work of a ONE read. This node first (no hop),
+    // replicas a recent read gave up on last.
+    const others = up.filter((id) => id !== ctx.nodeId);
+    const ranked = ctx.replicaLatency.avoiding ? [...others.filter((id) => !ctx.replicaLatency.avoided(id)), ...others.filter((id) => ctx.replicaLatency.avoided(id))] : others;
+    const ordered = up.length > others.length ? [ctx.nodeId, ...ranked] : ranked;
     const askAll = needed === up.length || ctx.random() < ctx.readRepairChance;
     const read: Read = {
       at,
@@ -104,6 +110,7 @@ export function quorumReads(ctx: QuorumReadContext, reqs: readonly ReadSpec[], f
       spare: askAll ? [] : ordered.slice(needed),
       answers: [],
       pending: 0,
+      waitingOn: [],
       decided: false,
     };
     reads.push(read);
@@ -173,7 +180,9 @@ export function quorumReads(ctx: QuorumReadContext, reqs: readonly ReadSpec[], f
   };
   const askRemote = (read: Read, nodeId: string, timeoutMs: number): void => {
     const answered = ctx.replicaLatency.start();
+    read.waitingOn.push(nodeId);
     ctx.readReplica(nodeId, read.key, timeoutMs, (record, err) => {
+      read.waitingOn.splice(read.waitingOn.indexOf(nodeId), 1);
       if (err === null) answered();
       answer(read, nodeId, record, err);
     });
@@ -190,21 +199,27 @@ export function quorumReads(ctx: QuorumReadContext, reqs: readonly ReadSpec[], f
     timers.push(
       setTimeout(() => {
         for (const r of list) {
-          if (!r.decided) decide(r, [], ctx.count(r.tally.timeout(r.level, 'get', timeoutMs)));
+          if (r.decided) continue;
+          for (const id of r.waitingOn) ctx.replicaLatency.gaveUpOn(id);
+          decide(r, [], ctx.count(r.tally.timeout(r.level, 'get', timeoutMs)));
         }
       }, timeoutMs),
     );
   }
 
   // One spare for each read still short of answers once the usual round trip has passed (a
-  // read's spares are also asked, one per failure, by answer()).
+  // read's spares are also asked, one per failure, by answer()). Only for a read waiting on
+  // another node: one that waits on this node's own replica waits on a busy node (this one), and
+  // asking more nodes then only adds load (a ONE read asks this node alone).
   const speculating = reads.filter((r) => r.spare.length > 0);
   if (speculating.length > 0) {
     const afterMs = ctx.replicaLatency.speculateAfterMs(Math.min(...speculating.map((r) => r.timeoutMs)));
     timers.push(
       setTimeout(() => {
         for (const r of speculating) {
-          if (r.decided || r.spare.length === 0 || Date.now() >= r.deadlineMs) continue;
+          if (r.decided || r.waitingOn.length === 0 || r.spare.length === 0 || Date.now() >= r.deadlineMs) continue;
+          if (!ctx.replicaLatency.takeSpeculation()) break;
+          for (const id of r.waitingOn) ctx.replicaLatency.gaveUpOn(id);
           ctx.counters.speculativeReads++;
           ask(r, r.spare.shift()!);
         }

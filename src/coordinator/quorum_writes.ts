@@ -12,13 +12,21 @@
 // One machine per batch and callbacks, as quorum_reads.ts, so that a frame's writes go to this
 // node's shards as one submission (early answers by index) with one timer per timeout, not a
 // promise chain, a shard group and two timers per write.
-import { assert, ErrorCode, RingkvError } from '../errors';
+import { assert, ErrorCode, isRingkvError, RingkvError } from '../errors';
 import { fromWireError } from '../shards';
 import type { WireRecord, WriteDone, WriteOp } from '../shards/messages';
 import type { LocalReplica } from './cluster_replica';
 import { checkEnoughAlive, QuorumTally, replicasNeeded } from './quorum';
 import { groupByTimeout } from './timeout_groups';
 import type { ConsistencyLevel } from './types';
+
+/** Errors that say the request itself is bad: replaying it as a hint would fail the same way, forever. */
+const requestFaults: ReadonlySet<string> = new Set([ErrorCode.InvalidArgument, ErrorCode.KeyTooLarge, ErrorCode.ValueTooLarge, ErrorCode.MalformedFrame, ErrorCode.FrameTooLarge]);
+
+/** Whether a replica write that failed with `err` may take later (timeouts, a replica down, busy, full, closing). */
+function worthAHint(err: unknown): boolean {
+  return !isRingkvError(err) || !requestFaults.has(err.code);
+}
 
 /** What the write state machine needs from its coordinator. */
 export interface QuorumWriteContext {
@@ -164,7 +172,7 @@ export function quorumWrites(ctx: QuorumWriteContext, specs: readonly WriteSpec[
           settle(w, w.tally.ok());
         } else {
           ctx.counters.replicaWriteFailures++;
-          if (ctx.hintedHandoff) ctx.hint(id, key, record, w.pref);
+          if (ctx.hintedHandoff && worthAHint(err)) ctx.hint(id, key, record, w.pref);
           settle(w, w.tally.fail());
         }
       });

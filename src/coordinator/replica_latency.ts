@@ -1,11 +1,24 @@
 // When a read should stop waiting for a replica and ask another (speculative retry, Cassandra's
-// rapid read protection): after the p99 of recent remote replica round trips. A replica that
-// gossip still has ALIVE can be unreachable (its links cut off while its own gossip gets out) or
-// stalled (a long GC or swap); without this, every read that asked it first waited for the
-// request timeout although another replica could have answered at once. By the choice of p99,
-// a healthy cluster pays one extra replica read for about 1 read in 100.
+// rapid read protection), and which replicas reads should ask last. A replica that gossip still
+// has ALIVE can be unreachable (its links cut off while its own gossip gets out) or stalled (a
+// long GC or swap); without this, every read that asked it first waited for the request timeout
+// although another replica could have answered at once.
+//  - A read waits the p99 of recent remote round trips before its speculative ask: a healthy
+//    cluster pays one extra replica read for about 1 read in 100.
+//  - Speculative asks come out of a budget (speculativeRetryBudgetShare of the remote reads), so
+//    an overloaded cluster, where every read is slower than the last p99, is not sent more reads.
+//  - A replica a read gave up on is asked last for slowReplicaAvoidMs, so a silent one costs a
+//    speculative ask now and then, not one per read.
 import { performance } from 'node:perf_hooks';
-import { replicaRoundTripRecomputeEvery, replicaRoundTripSamples, speculativeRetryMsInitial, speculativeRetryMsMin } from '../constants';
+import {
+  replicaRoundTripRecomputeEvery,
+  replicaRoundTripSamples,
+  slowReplicaAvoidMs,
+  speculativeRetryBudgetShare,
+  speculativeRetryBurst,
+  speculativeRetryMsInitial,
+  speculativeRetryMsMin,
+} from '../constants';
 
 export class ReplicaLatency {
   /** The last replicaRoundTripSamples round trips (ms) of remote reads that answered, all peers. */
@@ -14,11 +27,18 @@ export class ReplicaLatency {
   private next = 0;
   private sinceRecompute = 0;
   private p99Ms = speculativeRetryMsInitial;
+  /** Speculative asks that may be made now. */
+  private budget = speculativeRetryBurst;
+  /** node id → until when (performance.now() ms) reads ask it last. */
+  private readonly avoidUntil = new Map<string, number>();
+
+  constructor(private readonly nowMs: () => number = () => performance.now()) {}
 
   /** Starts timing one remote read; call the result when it answers (not when it fails). */
   start(): () => void {
-    const startedMs = performance.now();
-    return () => this.record(performance.now() - startedMs);
+    this.budget = Math.min(speculativeRetryBurst, this.budget + speculativeRetryBudgetShare);
+    const startedMs = this.nowMs();
+    return () => this.record(this.nowMs() - startedMs);
   }
 
   record(roundTripMs: number): void {
@@ -31,6 +51,35 @@ export class ReplicaLatency {
   /** How long a read with `timeoutMs` waits for its replicas before it asks one more. */
   speculateAfterMs(timeoutMs: number): number {
     return Math.max(speculativeRetryMsMin, Math.min(this.p99Ms, timeoutMs / 2));
+  }
+
+  /** Takes one speculative ask from the budget; false when it is spent. */
+  takeSpeculation(): boolean {
+    if (this.budget < 1) return false;
+    this.budget--;
+    return true;
+  }
+
+  /** A read gave up waiting for `nodeId`: reads ask it last for a while. */
+  gaveUpOn(nodeId: string): void {
+    this.avoidUntil.set(nodeId, this.nowMs() + slowReplicaAvoidMs);
+  }
+
+  /** Whether any replica is being asked last (the common case, none, costs reads nothing). */
+  get avoiding(): boolean {
+    if (this.avoidUntil.size === 0) return false;
+    const now = this.nowMs();
+    for (const [id, until] of this.avoidUntil) if (until <= now) this.avoidUntil.delete(id);
+    return this.avoidUntil.size > 0;
+  }
+
+  /** Whether reads should ask `nodeId` last now. */
+  avoided(nodeId: string): boolean {
+    const until = this.avoidUntil.get(nodeId);
+    if (until === undefined) return false;
+    if (until > this.nowMs()) return true;
+    this.avoidUntil.delete(nodeId);
+    return false;
   }
 
   private recompute(): void {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { type QuorumReadContext, quorumReads, type ReadSpec } from '../../../src/coordinator/quorum_reads';
 import { recordOf, type ReplicaAnswer } from '../../../src/coordinator/read_repair';
 import { ReplicaLatency } from '../../../src/coordinator/replica_latency';
-import { replicaRoundTripSamples, speculativeRetryMsInitial, speculativeRetryMsMin } from '../../../src/constants';
+import { replicaRoundTripSamples, slowReplicaAvoidMs, speculativeRetryBurst, speculativeRetryMsInitial, speculativeRetryMsMin } from '../../../src/constants';
 import type { ConsistencyLevel } from '../../../src/coordinator/types';
 import { ErrorCode, isRingkvError, RingkvError } from '../../../src/errors';
 import type { AnswerCallback } from '../../../src/shards';
@@ -147,21 +147,33 @@ test('a failed replica is replaced by a spare; too few alive fails at once; sile
   );
 });
 
-test('a replica that is ALIVE but never answers costs a read one speculative ask, not its timeout', async () => {
+test('a replica that is ALIVE but never answers costs a speculative ask, then is asked last', async () => {
   // Proves speculative retry: b (first in the list after this node) is silent, as a node whose
   // inbound links are cut off while its gossip still gets out; each QUORUM read asks c once it has
   // waited the p99 of replica round trips and is answered by a and c, long before its timeout.
+  // Reads after that ask c rather than b: no speculative ask needed.
   const v = write([], 'a', 'x', 1000);
   const held = () => ({ record: recordOf(v), afterMs: 1 });
   const s = script({ a: held, b: () => 'silent', c: held }, ['a', 'b', 'c']);
-  const out = await run(s, specs(8, 'QUORUM', 3000));
-  for (const [, r] of out) {
-    assert.equal(r.error, null);
-    assert.deepEqual(values(r.merged), ['x']);
+  for (const round of [1, 2]) {
+    const out = await run(s, specs(8, 'QUORUM', 3000));
+    for (const [, r] of out) {
+      assert.equal(r.error, null, `round ${round}`);
+      assert.deepEqual(values(r.merged), ['x']);
+    }
   }
-  assert.equal(s.ctx.counters.speculativeReads, 8);
-  assert.equal(s.asked.filter((a) => a.startsWith('c:')).length, 8);
-  assert.equal(s.ctx.counters.replicaReadsAsked, 24);
+  assert.equal(s.ctx.counters.speculativeReads, 8, 'the first round only');
+  assert.equal(s.asked.filter((a) => a.startsWith('b:')).length, 8);
+  assert.equal(s.asked.filter((a) => a.startsWith('c:')).length, 16);
+});
+
+test('speculative asks stop when their budget is spent: an overloaded cluster is not sent more reads', async () => {
+  const v = write([], 'a', 'x', 1000);
+  const s = script({ a: () => ({ record: recordOf(v), afterMs: 1 }), b: () => 'silent', c: () => 'silent' }, ['a', 'b', 'c']);
+  const out = await run(s, specs(speculativeRetryBurst + 20, 'QUORUM', 300));
+  const timedOut = [...out.values()].filter((r) => isRingkvError(r.error, ErrorCode.Timeout)).length;
+  assert.equal(timedOut, speculativeRetryBurst + 20, 'c is silent too: every read times out');
+  assert.ok(s.ctx.counters.speculativeReads >= speculativeRetryBurst && s.ctx.counters.speculativeReads < speculativeRetryBurst + 5, `${s.ctx.counters.speculativeReads} speculative asks`);
 });
 
 test('the speculative retry waits the p99 of recent round trips, within its bounds', () => {
@@ -172,6 +184,21 @@ test('the speculative retry waits the p99 of recent round trips, within its boun
   assert.equal(l.speculateAfterMs(50), 25, 'never past half the timeout');
   for (let i = 0; i < replicaRoundTripSamples; i++) l.record(0.1);
   assert.equal(l.speculateAfterMs(5000), speculativeRetryMsMin, 'never under the floor; old samples age out');
+});
+
+test('a replica a read gave up on is asked last for slowReplicaAvoidMs, then like the others', () => {
+  let now = 1000;
+  const l = new ReplicaLatency(() => now);
+  assert.equal(l.avoiding, false);
+  l.gaveUpOn('b');
+  assert.equal(l.avoiding, true);
+  assert.equal(l.avoided('b'), true);
+  assert.equal(l.avoided('c'), false);
+  now += slowReplicaAvoidMs - 1;
+  assert.equal(l.avoided('b'), true);
+  now += 1;
+  assert.equal(l.avoiding, false);
+  assert.equal(l.avoided('b'), false);
 });
 
 test('with read_repair_chance a read asks every live replica, answers at its level, and repairs after all answered', async () => {

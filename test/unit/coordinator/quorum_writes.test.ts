@@ -17,8 +17,8 @@ const record = (value: string): WireRecord => recordOf(coordinateWrite([], { nod
 
 /** How this node's shard answers a write: applied after `appliedMs`, durable after `durableMs`; or refused; or never. */
 type Local = { appliedMs: number; durableMs: number } | 'refuse' | 'silent';
-/** How a peer answers a replica write: after `ms`, or with an error, or never. */
-type Peer = number | 'fail' | 'silent';
+/** How a peer answers a replica write: after `ms`, or with an error (unavailable, or a refusal of the request), or never. */
+type Peer = number | 'fail' | 'refuse' | 'silent';
 
 interface Script {
   ctx: QuorumWriteContext;
@@ -62,6 +62,7 @@ function script(local: Local, peers: Record<string, Peer>, alive: string[], infl
       const p = peers[id]!;
       if (p === 'silent') return;
       if (p === 'fail') setImmediate(() => done(new RingkvError(ErrorCode.Unavailable, 'peer down')));
+      else if (p === 'refuse') setImmediate(() => done(new RingkvError(ErrorCode.InvalidArgument, 'bad record')));
       else setTimeout(() => done(null), p);
     },
     applied: () => undefined,
@@ -145,6 +146,11 @@ test('at its deadline a write times out with what answered; a down replica gets 
   assert.equal(all.ctx.counters.replicaWriteFailures, 1);
   // b is ALIVE but its write failed: it gets a hint all the same, so the write reaches it later.
   assert.deepEqual(all.hints, ['b:k0']);
+  // A replica that refused the request itself would refuse its replay too: no hint.
+  const refused = script({ appliedMs: 1, durableMs: 2 }, { b: 'refuse', c: 3 }, ['a', 'b', 'c']);
+  const r4 = await run(refused, specs(1, 'QUORUM'));
+  assert.equal(r4.get(0)!.error, null);
+  assert.deepEqual(refused.hints, []);
 });
 
 test('past the bound on replica writes in flight, a write is answered only once all its replicas have', async () => {
