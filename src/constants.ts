@@ -325,8 +325,8 @@ export const speculativeRetryMsInitial = 20;
 export const speculativeRetryBudgetShare = 0.05;
 export const speculativeRetryBurst = 32;
 /**
- * A replica a read gave up waiting for (a speculative ask went elsewhere, or the read timed out)
- * is asked last by reads for this long: a silent replica then costs one speculative ask per
- * interval, not one per read (a small dynamic snitch).
+ * A replica that let a read time out is asked last by reads for this long: a silent replica then
+ * costs a speculative ask now and then, not one per read (a small dynamic snitch, fed by timeouts
+ * only, so that coordinators do not all turn from a merely busy node at once).
  */
 export const slowReplicaAvoidMs = 2000;

@@ -3,9 +3,9 @@
 // own first: no network hop), and one more for each that fails; with probability
 // readRepairChance ask every ALIVE replica instead (Cassandra's read_repair_chance), so replicas
 // outside the usual read set get compared and repaired too. A read still waiting on another node
-// after the p99 of recent replica round trips asks one spare too, budget permitting, and reads
-// then ask that node last for a while (speculative retry, replica_latency.ts): a replica gossip
-// has ALIVE may still never answer. A read is answered with the
+// after the p99 of recent replica round trips asks one spare too, budget permitting, and a node
+// that let a read time out is asked last for a while (speculative retry, replica_latency.ts): a
+// replica gossip has ALIVE may still never answer. A read is answered with the
 // reconciliation of its answers once R have come (siblings when concurrent), and read-repaired
 // once every replica it asked has answered or failed.
 //
@@ -14,7 +14,7 @@
 // per-peer batches (replica_batcher.ts), and a batch has one deadline timer per timeout. The
 // promise-per-read version allocated ~15 KB per QUORUM GET on the coordinator's main thread, this
 // one ~9 KB (ad hoc, sampling heap profiler, one coordinator under 6.4k GETs/s).
-import { assert, ErrorCode, RingkvError } from '../errors';
+import { assert, ErrorCode, isRingkvError, RingkvError } from '../errors';
 import { fromWireError } from '../shards';
 import type { ShardOp, WireRecord } from '../shards/messages';
 import type { ConflictMode, StoredSibling } from '../versioning';
@@ -184,6 +184,9 @@ export function quorumReads(ctx: QuorumReadContext, reqs: readonly ReadSpec[], f
     ctx.readReplica(nodeId, read.key, timeoutMs, (record, err) => {
       read.waitingOn.splice(read.waitingOn.indexOf(nodeId), 1);
       if (err === null) answered();
+      // Only a timeout marks a node: being slower than the p99 under load is no reason, and
+      // every coordinator turning away from the same busy node at once would only move the load.
+      else if (isRingkvError(err, ErrorCode.Timeout)) ctx.replicaLatency.gaveUpOn(nodeId);
       answer(read, nodeId, record, err);
     });
   };
@@ -199,9 +202,7 @@ export function quorumReads(ctx: QuorumReadContext, reqs: readonly ReadSpec[], f
     timers.push(
       setTimeout(() => {
         for (const r of list) {
-          if (r.decided) continue;
-          for (const id of r.waitingOn) ctx.replicaLatency.gaveUpOn(id);
-          decide(r, [], ctx.count(r.tally.timeout(r.level, 'get', timeoutMs)));
+          if (!r.decided) decide(r, [], ctx.count(r.tally.timeout(r.level, 'get', timeoutMs)));
         }
       }, timeoutMs),
     );
@@ -219,7 +220,6 @@ export function quorumReads(ctx: QuorumReadContext, reqs: readonly ReadSpec[], f
         for (const r of speculating) {
           if (r.decided || r.waitingOn.length === 0 || r.spare.length === 0 || Date.now() >= r.deadlineMs) continue;
           if (!ctx.replicaLatency.takeSpeculation()) break;
-          for (const id of r.waitingOn) ctx.replicaLatency.gaveUpOn(id);
           ctx.counters.speculativeReads++;
           ask(r, r.spare.shift()!);
         }

@@ -7,8 +7,8 @@
 //    cluster pays one extra replica read for about 1 read in 100.
 //  - Speculative asks come out of a budget (speculativeRetryBudgetShare of the remote reads), so
 //    an overloaded cluster, where every read is slower than the last p99, is not sent more reads.
-//  - A replica a read gave up on is asked last for slowReplicaAvoidMs, so a silent one costs a
-//    speculative ask now and then, not one per read.
+//  - A replica that let a read time out is asked last for slowReplicaAvoidMs, so a silent one
+//    costs a speculative ask now and then, not one per read.
 import { performance } from 'node:perf_hooks';
 import {
   replicaRoundTripRecomputeEvery,
@@ -60,7 +60,7 @@ export class ReplicaLatency {
     return true;
   }
 
-  /** A read gave up waiting for `nodeId`: reads ask it last for a while. */
+  /** A read of `nodeId` timed out: reads ask it last for a while. */
   gaveUpOn(nodeId: string): void {
     this.avoidUntil.set(nodeId, this.nowMs() + slowReplicaAvoidMs);
   }

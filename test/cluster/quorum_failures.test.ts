@@ -19,13 +19,16 @@ describe('3-node cluster, vector clocks, one node at a time failing', () => {
     // Proves the read fan-out: ONE asks 1 replica, QUORUM 2, ALL 3, counted at the coordinator,
     // and every level still reads the value written at ALL.
     assert.equal((await c.http(0, 'PUT', 'fanout', { body: 'x', consistency: 'ALL' })).status, 200);
+    // A speculative ask (a replica slower than the usual round trip, on a busy machine) is one
+    // more: counted apart, and taken off.
+    const asked = async (): Promise<number> => (await c.metric(0, 'ringkv_replica_reads_asked')) - (await c.metric(0, 'ringkv_speculative_reads'));
     for (const [level, replicas] of [['ONE', 1], ['QUORUM', 2], ['ALL', 3]] as const) {
-      const before = await c.metric(0, 'ringkv_replica_reads_asked');
+      const before = await asked();
       for (let i = 0; i < 10; i++) {
         const got = await c.http(0, 'GET', 'fanout', { consistency: level });
         assert.equal(Buffer.from(String(got.body.value), 'base64').toString(), 'x', level);
       }
-      assert.equal((await c.metric(0, 'ringkv_replica_reads_asked')) - before, 10 * replicas, `${level} asks ${replicas}`);
+      assert.equal((await asked()) - before, 10 * replicas, `${level} asks ${replicas}`);
     }
   });
 
