@@ -8,6 +8,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { FaultProxy } from './fault_proxy';
+import { waitListening } from './listening';
 import { freePort } from './ports';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -147,24 +148,7 @@ export class TestCluster {
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     n.proc = proc;
     n.stopped = false;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${n.id} did not start:\n${n.log.join('')}`)), 15_000);
-      const onData = (chunk: Buffer) => {
-        const text = chunk.toString();
-        n.log.push(text);
-        if (n.log.length > 400) n.log.splice(0, n.log.length - 400);
-        if (text.includes('listening on')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      proc.stdout!.on('data', onData);
-      proc.stderr!.on('data', onData);
-      proc.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        reject(new Error(`${n.id} exited (${signal ?? code}) while starting:\n${n.log.join('')}`));
-      });
-    });
+    await waitListening(proc, n.id, n.log);
   }
 
   /**

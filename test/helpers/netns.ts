@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { waitListening } from './listening';
 
 const run = promisify(execFile);
 const bin = path.resolve(__dirname, '..', '..', '..', 'bin', 'ringkv.js');
@@ -96,23 +97,7 @@ export class NetnsCluster {
     ], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.procs[i] = proc;
     const log: string[] = (this.logs[i] = []);
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`node-${i} did not start:\n${log.join('')}`)), 15_000);
-      const onData = (d: Buffer): void => {
-        log.push(d.toString());
-        if (log.length > 400) log.splice(0, log.length - 400);
-        if (d.toString().includes('listening on')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      proc.stdout!.on('data', onData);
-      proc.stderr!.on('data', onData);
-      proc.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        reject(new Error(`node-${i} exited (${signal ?? code}) while starting:\n${log.join('')}`));
-      });
-    });
+    return waitListening(proc, `node-${i}`, log);
   }
 
   /** Cuts node i off from every other node, both ways; it keeps running. */
