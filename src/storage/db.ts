@@ -797,7 +797,8 @@ export class LsmEngine implements StorageEngine {
       walRecoveryDroppedRecords: this.recovery.tornTails.length + this.recovery.skipped.length,
       flushes: this.flushes,
       writesRefused: this.refusal() !== null || this.wal.hasFailed ? 1 : 0,
-      outOfSpace: this.noSpace !== null ? 1 : 0,
+      // Only when lack of space is the one reason: a sticky failure as well still needs a restart.
+      outOfSpace: this.noSpace !== null && this.bgError === null && !this.wal.hasFailed ? 1 : 0,
       compactions: this.compactions,
       compactionBytesWritten: this.compactionBytesWritten,
     };
