@@ -3,7 +3,7 @@
 // level needs, how many were asked, and how many answered well or badly; from that alone it says
 // whether the request is still waiting, has met its level, or can no longer meet it. The
 // structured errors carry {needed, answered} so a client sees why.
-import { assert, ErrorCode, RingkvError } from '../errors';
+import { assert, ErrorCode, isRingkvError, RingkvError } from '../errors';
 import type { ConsistencyLevel } from './types';
 
 /** Replicas a level needs out of `n` (design.md §7.2): ONE 1, QUORUM ⌊n/2⌋+1, ALL n. */
@@ -24,6 +24,9 @@ export type TallyState = 'waiting' | 'met' | 'failed';
 export class QuorumTally {
   private oks = 0;
   private fails = 0;
+  /** The first failure's reason, and how many failures were a full disk. */
+  private firstFailure: string | null = null;
+  private noSpaceFails = 0;
 
   /** `needed` of the `asked` replicas must answer well. */
   constructor(
@@ -40,8 +43,11 @@ export class QuorumTally {
     return this.state;
   }
 
-  fail(): TallyState {
+  /** A replica failed; `reason` (its error) words the error if the level cannot be met. */
+  fail(reason?: unknown): TallyState {
     this.fails++;
+    if (isRingkvError(reason, ErrorCode.NoSpace)) this.noSpaceFails++;
+    if (this.firstFailure === null && reason instanceof Error) this.firstFailure = reason.message;
     assert(this.oks + this.fails <= this.asked, 'more replies than replicas asked');
     return this.state;
   }
@@ -65,9 +71,15 @@ export class QuorumTally {
     return 'waiting';
   }
 
-  /** The error for a tally that cannot meet its level (all replies in, or too few replicas up). */
+  /**
+   * The error for a tally that cannot meet its level (all replies in, or too few replicas up),
+   * with the first failure's reason. When every failure was a full disk it says so in its code
+   * (507 over HTTP): the client's problem is then space, not replicas down.
+   */
   unavailable(level: ConsistencyLevel, what: string): RingkvError {
-    return new RingkvError(ErrorCode.Unavailable, `${what} at ${level} needs ${this.needed} replicas, ${this.oks} answered (${this.fails} failed, ${this.asked} reachable)`, {
+    const reason = this.firstFailure === null ? '' : `; first failure: ${this.firstFailure}`;
+    const code = this.fails > 0 && this.noSpaceFails === this.fails ? ErrorCode.NoSpace : ErrorCode.Unavailable;
+    return new RingkvError(code, `${what} at ${level} needs ${this.needed} replicas, ${this.oks} answered (${this.fails} failed, ${this.asked} reachable)${reason}`, {
       details: { needed: this.needed, answered: this.oks, failed: this.fails, reachable: this.asked, consistency: level },
     });
   }

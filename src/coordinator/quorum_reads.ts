@@ -176,7 +176,7 @@ export function quorumReads(ctx: QuorumReadContext, reqs: readonly ReadSpec[], f
     }
     const next = read.spare.shift();
     if (next !== undefined && Date.now() < read.deadlineMs) ask(read, next);
-    settle(read, read.tally.fail());
+    settle(read, read.tally.fail(err));
   };
   const askRemote = (read: Read, nodeId: string, timeoutMs: number): void => {
     const answered = ctx.replicaLatency.start();

@@ -173,7 +173,7 @@ export function quorumWrites(ctx: QuorumWriteContext, specs: readonly WriteSpec[
         } else {
           ctx.counters.replicaWriteFailures++;
           if (ctx.hintedHandoff && worthAHint(err)) ctx.hint(id, key, record, w.pref);
-          settle(w, w.tally.fail());
+          settle(w, w.tally.fail(err));
         }
       });
     }
@@ -203,8 +203,11 @@ export function quorumWrites(ctx: QuorumWriteContext, specs: readonly WriteSpec[
           if (w.selfCounts) settle(w, w.tally.ok());
         } else if (w.applied === null) {
           if (!w.decided) decide(w, err ?? new RingkvError(ErrorCode.Internal, 'a write answered as another op'));
-        } else if (w.selfCounts) {
-          settle(w, w.tally.fail());
+        } else {
+          // Applied here and sent to the other replicas, but not made durable here (a full disk):
+          // the others may still meet the level, and this replica gets the write later, as a hint.
+          if (ctx.hintedHandoff && worthAHint(err)) ctx.hint(ctx.nodeId, w.spec.op.key, w.applied.record!, w.spec.pref);
+          if (w.selfCounts) settle(w, w.tally.fail(err));
         }
       },
       (i, r) => replicate(list[i]!, r),

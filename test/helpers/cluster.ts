@@ -32,6 +32,11 @@ export interface ClusterSpec {
   antiEntropyIntervalMs?: number;
   /** Put a FaultProxy in front of every node's peer port (other nodes reach it only through it). */
   peerProxies?: boolean;
+  /**
+   * Node `node` keeps its data on a tmpfs of `bytes` in a private mount namespace (`unshare -rm`),
+   * with a `ballastBytes` file beside its data dir that freeBallast() deletes: a disk that fills.
+   */
+  smallDisk?: { node: number; bytes: number; ballastBytes: number };
 }
 
 export interface TestNode {
@@ -50,6 +55,8 @@ export interface TestNode {
   extraArgs: string[];
   /** In front of peerPort when the cluster has peerProxies; the node advertises its port. */
   proxy: FaultProxy | undefined;
+  /** The tmpfs its data dir is on, when it is the spec's smallDisk node. */
+  mount: string | undefined;
 }
 
 /** The peer port other nodes are told to use for n: its proxy's, when it has one. */
@@ -78,7 +85,7 @@ export async function waitFor(what: string, pred: () => Promise<boolean> | boole
 export class TestCluster {
   readonly nodes: TestNode[] = [];
   readonly tmp: string;
-  readonly spec: Required<Omit<ClusterSpec, 'readRepairChance'>> & Pick<ClusterSpec, 'readRepairChance'>;
+  readonly spec: Required<Omit<ClusterSpec, 'readRepairChance' | 'smallDisk'>> & Pick<ClusterSpec, 'readRepairChance' | 'smallDisk'>;
 
   private constructor(spec: ClusterSpec) {
     this.spec = {
@@ -113,7 +120,10 @@ export class TestCluster {
   private async newNode(i: number, o: Pick<TestNode, 'bootstrap' | 'alone' | 'extraArgs'>): Promise<TestNode> {
     const peerPort = await freePort();
     const proxy = this.spec.peerProxies ? await FaultProxy.start(peerPort) : undefined;
-    return { id: `node-${i}`, port: await freePort(), peerPort, dataDir: path.join(this.tmp, `node-${i}`), proc: undefined, stopped: false, log: [], proxy, ...o };
+    const mount = this.spec.smallDisk?.node === i ? path.join(this.tmp, `node-${i}-disk`) : undefined;
+    if (mount !== undefined) fs.mkdirSync(mount);
+    const dataDir = mount === undefined ? path.join(this.tmp, `node-${i}`) : path.join(mount, 'data');
+    return { id: `node-${i}`, port: await freePort(), peerPort, dataDir, proc: undefined, stopped: false, log: [], proxy, mount, ...o };
   }
 
   /** Starts node i (again) and resolves once it prints its listening line. */
@@ -145,10 +155,27 @@ export class TestCluster {
       '--bootstrap', n.bootstrap ? 'on' : 'off',
       ...n.extraArgs,
     ];
-    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let proc: ChildProcess;
+    if (n.mount === undefined) {
+      proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    } else {
+      // A new tmpfs each start (the namespace ends with the node): the mount, the ballast, then
+      // the node itself (exec: the child's pid is the node's, for signals and /proc/PID/root).
+      const d = this.spec.smallDisk!;
+      const quoted = [process.execPath, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+      const script = `mount -t tmpfs -o size=${d.bytes} tmpfs '${n.mount}' && head -c ${d.ballastBytes} /dev/zero > '${n.mount}/ballast' && exec ${quoted}`;
+      proc = spawn('unshare', ['-r', '-m', 'sh', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    }
     n.proc = proc;
     n.stopped = false;
     await waitListening(proc, n.id, n.log);
+  }
+
+  /** Deletes the smallDisk node's ballast file, inside its mount namespace: space comes back. */
+  freeBallast(i: number): void {
+    const n = this.nodes[i]!;
+    if (n.mount === undefined || n.proc?.pid === undefined) throw new Error(`${n.id} has no small disk`);
+    fs.rmSync(`/proc/${n.proc.pid}/root${n.mount}/ballast`);
   }
 
   /**

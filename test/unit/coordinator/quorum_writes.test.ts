@@ -16,7 +16,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const record = (value: string): WireRecord => recordOf(coordinateWrite([], { nodeId: 'a', nowMs: 1000, mode: 'vclock', value: Buffer.from(value), tombstone: false, ttlMs: 0, context: null }).siblings);
 
 /** How this node's shard answers a write: applied after `appliedMs`, durable after `durableMs`; or refused; or never. */
-type Local = { appliedMs: number; durableMs: number } | 'refuse' | 'silent';
+/** This node's replica: applies and makes durable after so long (or fails to, with `lost`), refuses, or never answers. */
+type Local = { appliedMs: number; durableMs: number; lost?: boolean } | 'refuse' | 'silent';
 /** How a peer answers a replica write: after `ms`, or with an error (unavailable, or a refusal of the request), or never. */
 type Peer = number | 'fail' | 'refuse' | 'silent';
 
@@ -51,6 +52,10 @@ function script(local: Local, peers: Record<string, Peer>, alive: string[], infl
           const done: WriteDone = { ok: true, op: 'put', version: `v1_1000_a_${Buffer.from(w.key).toString()}`, timestampMs: 1000, record: record(Buffer.from(w.value).toString()), replayed: false };
           setTimeout(() => onApplied?.(i, done), local.appliedMs);
           setTimeout(() => {
+            if (local.lost === true) {
+              onAnswer(i, null, new RingkvError(ErrorCode.NoSpace, 'disk full'));
+              return;
+            }
             durable.count++;
             onAnswer(i, done, null);
           }, local.durableMs);
@@ -146,6 +151,14 @@ test('at its deadline a write times out with what answered; a down replica gets 
   assert.equal(all.ctx.counters.replicaWriteFailures, 1);
   // b is ALIVE but its write failed: it gets a hint all the same, so the write reaches it later.
   assert.deepEqual(all.hints, ['b:k0']);
+  // This node applied the write and sent it on, but could not make it durable (a full disk): the
+  // others meet QUORUM, and this node keeps a hint for itself.
+  const lost = script({ appliedMs: 1, durableMs: 5, lost: true }, { b: 2, c: 2 }, ['a', 'b', 'c']);
+  const r5 = await run(lost, specs(1, 'QUORUM'));
+  assert.equal(r5.get(0)!.error, null);
+  assert.equal(r5.get(0)!.answer!.acks, 2);
+  await sleep(30); // the local failure comes after the answer
+  assert.deepEqual(lost.hints, ['a:k0']);
   // A replica that refused the request itself would refuse its replay too: no hint.
   const refused = script({ appliedMs: 1, durableMs: 2 }, { b: 'refuse', c: 3 }, ['a', 'b', 'c']);
   const r4 = await run(refused, specs(1, 'QUORUM'));

@@ -46,3 +46,21 @@ test('checkEnoughAlive fails fast with {needed, answered: 0, alive}', () => {
     (e: unknown) => e instanceof RingkvError && e.code === ErrorCode.Unavailable && e.details.needed === 3 && e.details.alive === 2 && e.details.answered === 0,
   );
 });
+
+test('a level out of reach says why the first replica failed, and a full disk in its code when every failure was one', () => {
+  const full = new QuorumTally(3, 3);
+  full.ok();
+  assert.equal(full.fail(new RingkvError(ErrorCode.NoSpace, 'node-2: no space left on device')), 'failed');
+  const e1 = full.unavailable('ALL', 'put');
+  assert.equal(e1.code, ErrorCode.NoSpace);
+  assert.match(e1.message, /needs 3 replicas, 1 answered \(1 failed, 3 reachable\); first failure: node-2: no space left on device$/);
+  const mixed = new QuorumTally(2, 3);
+  mixed.fail(new RingkvError(ErrorCode.Timeout, 'node-1 did not answer'));
+  mixed.fail(new RingkvError(ErrorCode.NoSpace, 'node-2: full'));
+  const e2 = mixed.unavailable('QUORUM', 'put');
+  assert.equal(e2.code, ErrorCode.Unavailable);
+  assert.match(e2.message, /first failure: node-1 did not answer$/);
+  const silent = new QuorumTally(1, 1);
+  silent.fail();
+  assert.equal(silent.unavailable('ONE', 'get').code, ErrorCode.Unavailable);
+});
