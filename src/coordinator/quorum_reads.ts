@@ -179,11 +179,11 @@ export function quorumReads(ctx: QuorumReadContext, reqs: readonly ReadSpec[], f
     settle(read, read.tally.fail(err));
   };
   const askRemote = (read: Read, nodeId: string, timeoutMs: number): void => {
-    const answered = ctx.replicaLatency.start();
+    const startedMs = ctx.replicaLatency.asked();
     read.waitingOn.push(nodeId);
     ctx.readReplica(nodeId, read.key, timeoutMs, (record, err) => {
       read.waitingOn.splice(read.waitingOn.indexOf(nodeId), 1);
-      if (err === null) answered();
+      if (err === null) ctx.replicaLatency.answered(startedMs);
       // Only a timeout marks a node: being slower than the p99 under load is no reason, and
       // every coordinator turning away from the same busy node at once would only move the load.
       else if (isRingkvError(err, ErrorCode.Timeout)) ctx.replicaLatency.gaveUpOn(nodeId);

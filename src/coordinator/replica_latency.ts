@@ -34,11 +34,15 @@ export class ReplicaLatency {
 
   constructor(private readonly nowMs: () => number = () => performance.now()) {}
 
-  /** Starts timing one remote read; call the result when it answers (not when it fails). */
-  start(): () => void {
+  /** One remote read is asked now: adds to the budget and returns its start, for answered(). */
+  asked(): number {
     this.budget = Math.min(speculativeRetryBurst, this.budget + speculativeRetryBudgetShare);
-    const startedMs = this.nowMs();
-    return () => this.record(this.nowMs() - startedMs);
+    return this.nowMs();
+  }
+
+  /** The remote read asked at `startedMs` answered (not called when it fails). */
+  answered(startedMs: number): void {
+    this.record(this.nowMs() - startedMs);
   }
 
   record(roundTripMs: number): void {

@@ -366,8 +366,7 @@ export class LsmEngine implements StorageEngine {
           `a refused write is not applied`,
         { cause: err, details: { dir: this.dir, needed_bytes: neededBytes } },
       );
-      // Stalled writers wake and see the refusal.
-      while (this.stallQueue.length > 0) this.stallQueue.shift()!();
+      this.wakeAllStalled(); // they see the refusal
     }
     return this.noSpace;
   }
@@ -450,6 +449,11 @@ export class LsmEngine implements StorageEngine {
     return p;
   }
 
+  /** Wakes every stalled writer at once: each then checks the engine and fails (refused, closed). */
+  private wakeAllStalled(): void {
+    while (this.stallQueue.length > 0) this.stallQueue.shift()!();
+  }
+
   /** Lets the next stalled writer in (one at a time, so they keep their order). */
   private wakeStalled(): void {
     if (this.stallHandoff || this.stallQueue.length === 0) return;
@@ -510,8 +514,7 @@ export class LsmEngine implements StorageEngine {
       }
       this.bgError ??=
         err instanceof RingkvError ? err : new RingkvError(ErrorCode.Io, `storage engine ${this.dir}: background work failed: ${(err as Error).message}`, { cause: err });
-      // Stalled writers wake and see the error.
-      while (this.stallQueue.length > 0) this.stallQueue.shift()!();
+      this.wakeAllStalled(); // they see the error
     }
   }
 
@@ -865,7 +868,7 @@ export class LsmEngine implements StorageEngine {
     this.control.abort();
     while (this.flushing !== null || this.compacting !== null) await Promise.all([this.flushing, this.compacting]);
     await this.manifestTail;
-    while (this.stallQueue.length > 0) this.stallQueue.shift()!();
+    this.wakeAllStalled();
     await this.wal.close();
     await Promise.all(this.walClosing);
     await this.bg.close();

@@ -7,20 +7,12 @@
 // back as two siblings, which a write with their context resolves.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { waitFor } from '../helpers/cluster';
 import { NetnsCluster } from '../helpers/netns';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const value = (b: Record<string, unknown>): string => Buffer.from(String(b.value), 'base64').toString();
 const siblingValues = (b: Record<string, unknown>): string[] =>
   ((b.siblings as Array<{ value: string }> | undefined) ?? [{ value: String(b.value) }]).map((s) => Buffer.from(s.value, 'base64').toString()).sort();
-
-async function waitFor(what: string, pred: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await pred())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 describe('3-node cluster in network namespaces, one node partitioned away', () => {
   let c: NetnsCluster;

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { type QuorumReadContext, quorumReads, type ReadSpec } from '../../../src/coordinator/quorum_reads';
 import { recordOf, type ReplicaAnswer } from '../../../src/coordinator/read_repair';
 import { ReplicaLatency } from '../../../src/coordinator/replica_latency';
+import { waitFor } from '../../helpers/cluster';
 import { replicaRoundTripSamples, slowReplicaAvoidMs, speculativeRetryBurst, speculativeRetryMsInitial, speculativeRetryMsMin } from '../../../src/constants';
 import type { ConsistencyLevel } from '../../../src/coordinator/types';
 import { ErrorCode, isRingkvError, RingkvError } from '../../../src/errors';
@@ -15,13 +16,6 @@ import type { ShardOp, WireRecord } from '../../../src/shards/messages';
 import { coordinateWrite, type StoredSibling } from '../../../src/versioning';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function waitUntil(pred: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    assert.ok(Date.now() < deadline, 'condition not met in time');
-    await sleep(10);
-  }
-}
 const write = (stored: StoredSibling[], nodeId: string, value: string, nowMs: number) =>
   coordinateWrite(stored, { nodeId, nowMs, mode: 'vclock', value: Buffer.from(value), tombstone: false, ttlMs: 0, context: null }).siblings;
 const key = (i: number) => new Uint8Array(Buffer.from(`k${i}`));
@@ -174,7 +168,7 @@ test('a replica that is ALIVE but never answers costs a speculative ask, then is
     }
     if (round === 1) {
       assert.equal(s.ctx.replicaLatency.avoided('b'), false, 'slower than the p99 is not enough');
-      await waitUntil(() => s.ctx.replicaLatency.avoided('b'), 2000);
+      await waitFor('b to be asked last', () => s.ctx.replicaLatency.avoided('b'), 2000);
     }
   }
   assert.equal(s.ctx.counters.speculativeReads, 8, 'the first round only');
