@@ -91,6 +91,17 @@ export const gossipIntervalMsDefault = 1_000;
 export const suspectAfterMsDefault = 30_000;
 export const deadAfterMsDefault = 60_000;
 export const hintsPerNodeMax = 100_000;
+/** Bytes of hints (keys, version vectors, values) kept per target node; the oldest go first past it. */
+export const hintBytesPerNodeMax = 64 * 1024 * 1024;
+/**
+ * A hint older than this is dropped: a replica away longer is brought back by anti-entropy, and
+ * a hint must never outlive the tombstone grace period (it could revive a purged delete).
+ */
+export const hintAgeMsMax = 3 * 3600 * 1000;
+/** A hint file is closed and a new one started past this size (hint_log.ts). */
+export const hintSegmentBytesMax = 4 * 1024 * 1024;
+/** How often written hints are fdatasynced while there are unsynced ones. */
+export const hintSyncIntervalMs = 1_000;
 
 // Anti-entropy (src/antientropy).
 /** Deepest Merkle tree: 4096 leaves, 32 KiB of leaf hashes per exchange. */
@@ -330,3 +341,5 @@ export const speculativeRetryBurst = 32;
  * only, so that coordinators do not all turn from a merely busy node at once).
  */
 export const slowReplicaAvoidMs = 2000;
+assert(hintAgeMsMax < tombstoneGraceMsDefault, 'hints expire before deletes may be purged');
+assert(hintBytesPerNodeMax >= 2 * (siblingsMax * valueBytesMax + versionVectorBytesMax + keyBytesMax), 'a target\'s hint queue holds a few of the largest records');

@@ -135,7 +135,7 @@ export class ClusterCoordinator implements Coordinator {
   private readonly replicas: ReplicaClient;
   private readonly readContext: QuorumReadContext;
   private readonly writeContext: QuorumWriteContext;
-  private readonly hints = new HintStore();
+  private readonly hints: HintStore;
   private readonly replaying = new Set<string>();
   private hintTimer: NodeJS.Timeout | undefined;
   private readonly antiEntropy: AntiEntropyRunner;
@@ -241,6 +241,9 @@ export class ClusterCoordinator implements Coordinator {
             log: o.log,
           });
     this.server = new InternodeServer({ host: o.peerListen?.host ?? o.host, port: o.peerListen?.port ?? o.peerPort, handler: (req) => this.handle(req), log: o.log });
+    // Last: it opens files (and reads what an earlier run left), which nothing above can fail after.
+    const merge = (older: WireRecord, newer: WireRecord): WireRecord => mergeRecords(older, newer, o.conflictMode, Date.now());
+    this.hints = o.hintedHandoff && o.hintsDir !== undefined ? HintStore.open({ merge }, { dir: o.hintsDir, log: o.log }) : new HintStore({ merge });
   }
 
   /**
@@ -274,6 +277,7 @@ export class ClusterCoordinator implements Coordinator {
     this.membership.start();
     if (this.o.hintedHandoff) {
       this.hintTimer = setInterval(() => {
+        this.hints.expire();
         for (const t of this.hints.targets()) if (this.membership.isAlive(t)) this.replayHints(t);
       }, this.o.hintReplayIntervalMs);
       this.hintTimer.unref();
@@ -658,7 +662,7 @@ export class ClusterCoordinator implements Coordinator {
   }
 
   private storeHint(target: string, key: Uint8Array, record: WireRecord): void {
-    this.hints.add(target, { key, record }, (a, b) => mergeRecords(a, b, this.o.conflictMode, Date.now()));
+    this.hints.add(target, key, record);
   }
 
   private replayHints(target: string): void {
@@ -811,6 +815,7 @@ export class ClusterCoordinator implements Coordinator {
     await this.antiEntropy.stop();
     await this.bootstrapRun;
     await this.server.close();
+    this.hints.close();
     this.pool.close();
     await this.local.close();
   }

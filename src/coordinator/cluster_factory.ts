@@ -2,11 +2,13 @@
 // wrapped by the cluster coordinator (ring, gossip, quorum). The composition root (server/node.ts)
 // calls this through its CoordinatorFactory hook; nothing here imports the server.
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { dirLockFileName } from '../storage/dir-lock';
 import type { SyncMode } from '../storage/types';
 import { type ClusterCoordinator, createClusterCoordinator } from './cluster_coordinator';
 import { clusterDefaults, type ClusterOptions } from './cluster_options';
 import { localReplicaOf } from './cluster_replica';
+import { hintsDirName } from './hint_log';
 import { createLocalCoordinator } from './local_coordinator';
 
 /** Everything a cluster node needs beyond the single-node options; nodeId comes from the data dir. */
@@ -41,7 +43,7 @@ export function clusterCoordinatorFactory(cluster: ClusterNodeConfig, log: (line
       ...(nodeId !== undefined && { nodeId }),
     });
     try {
-      return await createClusterCoordinator(localReplicaOf(local), { ...clusterDefaults, ...cluster, nodeId: local.nodeId, bootstrap: (cluster.bootstrap ?? true) && fresh && cluster.seeds.length > 0, log });
+      return await createClusterCoordinator(localReplicaOf(local), { ...clusterDefaults, ...cluster, nodeId: local.nodeId, hintsDir: path.join(options.dataDir, hintsDirName), bootstrap: (cluster.bootstrap ?? true) && fresh && cluster.seeds.length > 0, log });
     } catch (err) {
       await local.close().catch(() => undefined);
       throw err;

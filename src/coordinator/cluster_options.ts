@@ -38,6 +38,8 @@ export interface ClusterOptions {
   /** Keep writes for down replicas as hints on a stand-in and replay them (default true). */
   hintedHandoff: boolean;
   hintReplayIntervalMs: number;
+  /** Where hints are kept across restarts (`<dataDir>/hints`); in memory only when absent. */
+  hintsDir?: string;
   requestTimeoutMs: number;
   /** Probability that a read asks every live replica instead of only the ones its level needs. */
   readRepairChance: number;

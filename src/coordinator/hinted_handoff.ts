@@ -1,70 +1,133 @@
 // Hinted handoff (design.md §7.5, §10): a write meant for a replica that is down, or that did not
 // take it (failed or timed out while gossip had it ALIVE), is kept as a hint by another node and
-// delivered while the replica is ALIVE. Hints here live in memory,
-// per target node, bounded by hintsPerNodeMax (oldest dropped first and counted): a stand-in
-// that crashes loses its hints, and read repair and anti-entropy must then close the gap, as in
-// Dynamo, where hints are an availability aid, never the only copy a quorum counted.
+// delivered while the replica is ALIVE. Hints are indexed in memory per target node and, on a
+// cluster node, written to `<dataDir>/hints/` (hint_log.ts) so that a stand-in that restarts, or
+// crashes, still delivers them (design.md §7.5: "Node D stores the data with a hint").
 // Hints for the same key are coalesced: a newer record for the key replaces the queued one only
 // after merging, so the queue holds one record per key per target.
-import { hintsPerNodeMax } from '../constants';
+// Bounds: per target, hintsPerNodeMax hints and hintBytesPerNodeMax bytes (oldest dropped first,
+// counted); and every hint expires hintAgeMsMax after it was taken. Past that the target has
+// been away long enough for anti-entropy to be the way back, and a hint delivered after the
+// tombstone grace period could bring back a value whose delete has been purged (Cassandra bounds
+// hints by gc_grace_seconds for the same reason).
+// Delivery is a merge on the target, so delivering a hint twice changes nothing: after a crash
+// (not after a clean stop, which compacts the files), hints delivered since their segment was
+// last rewritten may be delivered again.
+import { hintAgeMsMax, hintBytesPerNodeMax, hintSegmentBytesMax, hintSyncIntervalMs, hintsPerNodeMax } from '../constants';
 import { assert } from '../errors';
 import type { WireRecord } from '../shards/messages';
+import { HintLog, type HintLocation } from './hint_log';
 
-export interface Hint {
+export interface Hint extends HintLocation {
   key: Uint8Array;
   record: WireRecord;
+  /** When this node took the hint (the newest record merged into it). */
+  createdMs: number;
 }
 
 export interface HintStats {
   hintsQueued: number;
   hintsStored: number;
   hintsDropped: number;
+  hintsExpired: number;
   hintsDelivered: number;
+  /** Hints read back from disk at start (after coalescing and expiry). */
+  hintsRecovered: number;
+  hintsDiskBytes: number;
+  hintWriteFailures: number;
+}
+
+export interface HintStoreOptions {
+  /** Combines two records for one key (the older first) so that no version is lost. */
+  merge: (older: WireRecord, newer: WireRecord) => WireRecord;
+  perNodeMax?: number;
+  perNodeBytesMax?: number;
+  ageMsMax?: number;
+  now?: () => number;
+}
+
+export interface HintFilesOptions {
+  dir: string;
+  log: (line: string) => void;
+  segmentBytesMax?: number;
+  syncIntervalMs?: number;
+}
+
+interface Queue {
+  /** Key (latin1 string) → hint, oldest first: a replaced hint moves to the end (Map order). */
+  hints: Map<string, Hint>;
+  bytes: number;
 }
 
 function keyString(key: Uint8Array): string {
   return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
 }
 
-export class HintStore {
-  /** Per target node: key string → hint, in insertion order (Map keeps it). */
-  private readonly byNode = new Map<string, Map<string, Hint>>();
-  private readonly perNodeMax: number;
-  readonly counters = { hintsStored: 0, hintsDropped: 0, hintsDelivered: 0 };
+function hintBytes(key: Uint8Array, record: WireRecord): number {
+  return key.length + record.versionVector.length + record.value.length;
+}
 
-  constructor(perNodeMax = hintsPerNodeMax) {
-    assert(perNodeMax >= 1, 'hint queue must hold at least one hint');
-    this.perNodeMax = perNodeMax;
+export class HintStore {
+  private readonly byNode = new Map<string, Queue>();
+  private readonly perNodeMax: number;
+  private readonly perNodeBytesMax: number;
+  private readonly ageMsMax: number;
+  private readonly now: () => number;
+  private files: HintLog | null = null;
+  private readonly counters = { hintsStored: 0, hintsDropped: 0, hintsExpired: 0, hintsDelivered: 0, hintsRecovered: 0 };
+
+  constructor(private readonly o: HintStoreOptions) {
+    this.perNodeMax = o.perNodeMax ?? hintsPerNodeMax;
+    this.perNodeBytesMax = o.perNodeBytesMax ?? hintBytesPerNodeMax;
+    this.ageMsMax = o.ageMsMax ?? hintAgeMsMax;
+    this.now = o.now ?? Date.now;
+    assert(this.perNodeMax >= 1 && this.perNodeBytesMax >= 1 && this.ageMsMax >= 1, 'hint bounds are positive');
   }
 
   /**
-   * Queues a hint. A hint for a key already queued replaces it (`merge` combines the two
-   * records, so no version is lost); past the bound the oldest hint is dropped.
+   * A store whose hints are also kept in `files.dir`: reads what an earlier run left there
+   * (coalesced, bounded and expired as if added now, in the order they were taken), writes the
+   * live ones into a fresh segment and deletes the old files.
    */
-  add(target: string, hint: Hint, merge: (older: WireRecord, newer: WireRecord) => WireRecord): void {
-    let q = this.byNode.get(target);
-    if (q === undefined) {
-      q = new Map();
-      this.byNode.set(target, q);
+  static open(o: HintStoreOptions, files: HintFilesOptions): HintStore {
+    const store = new HintStore(o);
+    const { log, recovery } = HintLog.open({
+      dir: files.dir,
+      segmentBytesMax: files.segmentBytesMax ?? hintSegmentBytesMax,
+      syncIntervalMs: files.syncIntervalMs ?? hintSyncIntervalMs,
+      log: files.log,
+    });
+    const oldest = store.now() - store.ageMsMax;
+    let expired = 0;
+    for (const r of recovery.records) {
+      if (r.createdMs < oldest) expired++;
+      else store.insert(r.target, r.key, r.record, r.createdMs);
     }
-    const ks = keyString(hint.key);
-    const old = q.get(ks);
-    if (old !== undefined) {
-      q.delete(ks);
-      q.set(ks, { key: hint.key, record: merge(old.record, hint.record) });
-    } else {
-      if (q.size >= this.perNodeMax) {
-        const oldest = q.keys().next().value as string;
-        q.delete(oldest);
-        this.counters.hintsDropped++;
-      }
-      q.set(ks, hint);
+    store.counters.hintsStored = 0;
+    store.counters.hintsExpired = expired;
+    store.counters.hintsRecovered = store.size();
+    store.files = log;
+    for (const [target, q] of store.byNode) for (const h of q.hints.values()) log.append(h, target, h.key, h.record, h.createdMs);
+    log.finishRecovery();
+    log.onSparse = (segments) => store.rewrite(segments);
+    if (recovery.files > 0) {
+      files.log(
+        `hints: ${store.size()} hints for ${store.targets().length} nodes recovered from ${recovery.files} files in ${files.dir}` +
+          ` (${recovery.records.length} records, ${expired} expired, ${recovery.skipped} damaged skipped, ${recovery.tornTails} torn tails cut)`,
+      );
     }
+    return store;
+  }
+
+  /** Queues a hint for `target`; one for a key already queued is merged with it and moves to the back. */
+  add(target: string, key: Uint8Array, record: WireRecord): void {
+    const h = this.insert(target, key, record, this.now());
+    this.files?.append(h, target, h.key, h.record, h.createdMs);
     this.counters.hintsStored++;
   }
 
   targets(): string[] {
-    return [...this.byNode.entries()].filter(([, q]) => q.size > 0).map(([t]) => t);
+    return [...this.byNode.entries()].filter(([, q]) => q.hints.size > 0).map(([t]) => t);
   }
 
   /** Up to `max` hints for `target`, oldest first, left in the queue until `delivered`. */
@@ -72,7 +135,7 @@ export class HintStore {
     const q = this.byNode.get(target);
     if (q === undefined) return [];
     const out: Hint[] = [];
-    for (const h of q.values()) {
+    for (const h of q.hints.values()) {
       if (out.length >= max) break;
       out.push(h);
     }
@@ -84,20 +147,89 @@ export class HintStore {
     const q = this.byNode.get(target);
     if (q === undefined) return;
     const ks = keyString(hint.key);
-    if (q.get(ks) === hint) {
-      q.delete(ks);
+    if (q.hints.get(ks) === hint) {
+      this.remove(q, ks, hint);
       this.counters.hintsDelivered++;
     }
   }
 
+  /** Drops hints taken more than ageMsMax ago (each queue is oldest first). */
+  expire(): void {
+    const oldest = this.now() - this.ageMsMax;
+    for (const q of this.byNode.values()) {
+      for (const [ks, h] of q.hints) {
+        if (h.createdMs >= oldest) break;
+        this.remove(q, ks, h);
+        this.counters.hintsExpired++;
+      }
+    }
+  }
+
   size(target?: string): number {
-    if (target !== undefined) return this.byNode.get(target)?.size ?? 0;
+    if (target !== undefined) return this.byNode.get(target)?.hints.size ?? 0;
     let n = 0;
-    for (const q of this.byNode.values()) n += q.size;
+    for (const q of this.byNode.values()) n += q.hints.size;
     return n;
   }
 
   stats(): HintStats {
-    return { hintsQueued: this.size(), ...this.counters };
+    return {
+      hintsQueued: this.size(),
+      ...this.counters,
+      hintsDiskBytes: this.files?.diskBytes() ?? 0,
+      hintWriteFailures: this.files?.counters.hintWriteFailures ?? 0,
+    };
+  }
+
+  /** Writes what is pending and syncs it, leaving only live hints on disk for the next run. */
+  close(): void {
+    this.files?.compact();
+    this.files?.close();
+    this.files = null;
+  }
+
+  private insert(target: string, key: Uint8Array, record: WireRecord, createdMs: number): Hint {
+    let q = this.byNode.get(target);
+    if (q === undefined) {
+      q = { hints: new Map(), bytes: 0 };
+      this.byNode.set(target, q);
+    }
+    const ks = keyString(key);
+    const old = q.hints.get(ks);
+    let h: Hint;
+    if (old !== undefined) {
+      this.remove(q, ks, old);
+      h = { key: old.key, record: this.o.merge(old.record, record), createdMs: Math.max(old.createdMs, createdMs), segment: 0, diskBytes: 0 };
+    } else {
+      h = { key, record, createdMs, segment: 0, diskBytes: 0 };
+    }
+    const bytes = hintBytes(h.key, h.record);
+    while (q.hints.size > 0 && (q.hints.size >= this.perNodeMax || q.bytes + bytes > this.perNodeBytesMax)) {
+      const [oldestKey, oldest] = q.hints.entries().next().value as [string, Hint];
+      this.remove(q, oldestKey, oldest);
+      this.counters.hintsDropped++;
+    }
+    q.hints.set(ks, h);
+    q.bytes += bytes;
+    return h;
+  }
+
+  private remove(q: Queue, ks: string, h: Hint): void {
+    q.hints.delete(ks);
+    q.bytes -= hintBytes(h.key, h.record);
+    this.files?.release(h);
+  }
+
+  /** Writes the live hints held in `segments` again, so those files can go (HintLog.roll). */
+  private rewrite(segments: ReadonlySet<number>): void {
+    const files = this.files;
+    if (files === null) return;
+    for (const [target, q] of this.byNode) {
+      for (const h of q.hints.values()) {
+        if (!segments.has(h.segment)) continue;
+        files.release(h);
+        files.append(h, target, h.key, h.record, h.createdMs);
+      }
+    }
   }
 }

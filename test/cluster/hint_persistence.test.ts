@@ -1,0 +1,63 @@
+// Hints outlive their stand-in's process (design.md §7.5: the stand-in "stores the data with a
+// hint"): a coordinator holding hints for a dead replica is SIGKILLed (nothing flushed or synced
+// by a shutdown), starts again from its data dir, and delivers every hint once the replica is
+// back. Read repair and anti-entropy are off, and no read touches the keys before the check, so
+// only the hints can have brought them.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { TestCluster, waitFor } from '../helpers/cluster';
+
+const decode = (v: unknown): string => Buffer.from(String(v), 'base64').toString();
+
+describe('3-node cluster, hints on disk', () => {
+  let c: TestCluster;
+  before(async () => {
+    c = await TestCluster.start({ nodes: 3, hintedHandoff: true, readRepairChance: 0, antiEntropyIntervalMs: 0 });
+  });
+  after(async () => {
+    await c?.close();
+  });
+
+  test('a coordinator SIGKILLed with hints queued delivers them after it restarts', async () => {
+    const keys = Array.from({ length: 30 }, (_, i) => `persisted-hint-${i}`);
+    await c.kill(2);
+    await c.waitStatus([0, 1], 2, 'dead', 15_000);
+    // Node-1 coordinates every write; with three nodes it is its own stand-in for node-2.
+    for (const [i, k] of keys.entries()) {
+      const r = await c.http(1, 'PUT', k, { body: `v${i}`, consistency: 'QUORUM' });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+    }
+    assert.equal(await c.metric(1, 'ringkv_hints_queued'), keys.length);
+    assert.equal(await c.metric(0, 'ringkv_hints_queued'), 0);
+    const hintsDir = path.join(c.nodes[1]!.dataDir, 'hints');
+    await waitFor('node-1 writing its hints to disk', async () => (await c.metric(1, 'ringkv_hints_disk_bytes')) > 0, 5_000);
+
+    await c.kill(1);
+    assert.ok(fs.readdirSync(hintsDir).some((n) => n.endsWith('.log')), 'hint files left by the killed process');
+    await c.spawn(1);
+    assert.equal(await c.metric(1, 'ringkv_hints_recovered'), keys.length);
+    assert.equal(await c.metric(1, 'ringkv_hints_queued'), keys.length);
+
+    await c.spawn(2);
+    await c.waitStatus([1], 2, 'healthy', 15_000);
+    await waitFor('node-1 delivering every hint', async () => (await c.metric(1, 'ringkv_hints_queued')) === 0, 15_000);
+    assert.equal(await c.metric(1, 'ringkv_hints_delivered'), keys.length);
+    await waitFor('the delivered hints leaving the disk', async () => (await c.metric(1, 'ringkv_hints_disk_bytes')) === 0, 5_000);
+
+    // Node-2's own replica, with the others stopped so nothing else can answer.
+    c.signal(0, 'SIGSTOP');
+    c.signal(1, 'SIGSTOP');
+    try {
+      for (const [i, k] of keys.entries()) {
+        const got = await c.http(2, 'GET', k, { consistency: 'ONE' });
+        assert.equal(got.status, 200, `${k} missing on node-2: ${JSON.stringify(got.body)}`);
+        assert.equal(decode(got.body.value), `v${i}`);
+      }
+    } finally {
+      c.signal(0, 'SIGCONT');
+      c.signal(1, 'SIGCONT');
+    }
+  });
+});

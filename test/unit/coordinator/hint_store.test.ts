@@ -1,0 +1,196 @@
+// The hint store with its files (hinted_handoff.ts over hint_log.ts), on a real temp directory:
+// hints come back after a clean close and after a crash (the directory copied as the process left
+// it), coalesced and in order; damage is classified as in the WAL; delivered, replaced and
+// expired hints leave the disk; segments roll and mostly-dead ones are rewritten, so disk stays
+// bounded by the live hints.
+import { afterEach, beforeEach, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { coordinateWrite, type StoredSibling } from '../../../src/versioning';
+import { mergeRecords, recordOf, siblingsOf } from '../../../src/coordinator/read_repair';
+import { type Hint, HintStore, type HintStoreOptions } from '../../../src/coordinator/hinted_handoff';
+
+const write = (stored: StoredSibling[], nodeId: string, value: string, tombstone = false) =>
+  coordinateWrite(stored, { nodeId, nowMs: 1000, mode: 'vclock', value: Buffer.from(value), tombstone, ttlMs: 0, context: null }).siblings;
+const rec = (value: string, nodeId = 'a', tombstone = false) => recordOf(write([], nodeId, value, tombstone));
+const values = (h: Hint) => siblingsOf(h.record).map((x) => Buffer.from(x.value).toString()).sort();
+const keys = (hs: Hint[]) => hs.map((h) => Buffer.from(h.key).toString());
+const turn = () => new Promise((r) => setImmediate(r));
+
+let dir: string;
+let lines: string[];
+let nowMs: number;
+const stores: HintStore[] = [];
+const options = (o: Partial<HintStoreOptions> = {}): HintStoreOptions => ({ merge: (a, b) => mergeRecords(a, b, 'vclock', 5000), now: () => nowMs, ...o });
+function open(at = dir, o: Partial<HintStoreOptions> = {}, segmentBytesMax?: number): HintStore {
+  const s = HintStore.open(options(o), { dir: at, log: (l) => lines.push(l), ...(segmentBytesMax !== undefined && { segmentBytesMax }) });
+  stores.push(s);
+  return s;
+}
+const segments = (at = dir) => fs.readdirSync(at).filter((n) => n.endsWith('.log')).sort();
+
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ringkv-hints-'));
+  lines = [];
+  nowMs = 1_000_000;
+});
+afterEach(() => {
+  for (const s of stores.splice(0)) s.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('hints come back after a close: per target, oldest first, coalesced, tombstones kept', () => {
+  const s = open();
+  s.add('n1', Buffer.from('k1'), rec('v1'));
+  s.add('n2', Buffer.from('k1'), rec('other'));
+  nowMs += 10;
+  s.add('n1', Buffer.from('k2'), rec('', 'a', true));
+  s.add('n1', Buffer.from('k1'), rec('v1b', 'b'));
+  s.close();
+  assert.ok(segments().length >= 1, 'hints on disk after close');
+
+  const t = open();
+  assert.deepEqual(t.stats().hintsRecovered, 3);
+  assert.deepEqual(t.targets().sort(), ['n1', 'n2']);
+  const n1 = t.peek('n1', 10);
+  assert.deepEqual(keys(n1), ['k2', 'k1']);
+  assert.equal(n1[0]!.record.tombstone, true);
+  assert.deepEqual(values(n1[1]!), ['v1', 'v1b']);
+  assert.equal(n1[1]!.createdMs, 1_000_010);
+  assert.deepEqual(values(t.peek('n2', 10)[0]!), ['other']);
+  assert.match(lines.join('\n'), /3 hints for 2 nodes recovered from \d+ files/);
+});
+
+test('a crash loses nothing written: the directory as the process left it, without close or sync', async () => {
+  const s = open();
+  for (let i = 0; i < 50; i++) s.add(`n${i % 3}`, Buffer.from(`k${i}`), rec(`v${i}`));
+  await turn();
+  const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'ringkv-hints-crash-'));
+  try {
+    fs.cpSync(dir, copy, { recursive: true });
+    const t = open(copy);
+    assert.equal(t.size(), 50);
+    for (let n = 0; n < 3; n++) assert.deepEqual(keys(t.peek(`n${n}`, 100)), Array.from({ length: 50 }, (_, i) => i).filter((i) => i % 3 === n).map((i) => `k${i}`));
+    t.close();
+  } finally {
+    fs.rmSync(copy, { recursive: true, force: true });
+  }
+});
+
+test('delivered hints leave the disk; when none are left no file is', async () => {
+  const s = open();
+  for (let i = 0; i < 10; i++) s.add('n1', Buffer.from(`k${i}`), rec(`v${i}`));
+  await turn();
+  assert.ok(s.stats().hintsDiskBytes > 0);
+  for (const h of s.peek('n1', 6)) s.delivered('n1', h);
+  s.close();
+  const t = open();
+  assert.deepEqual(keys(t.peek('n1', 10)), ['k6', 'k7', 'k8', 'k9']);
+  for (const h of t.peek('n1', 10)) t.delivered('n1', h);
+  assert.equal(t.stats().hintsDiskBytes, 0);
+  t.close();
+  assert.deepEqual(segments(), []);
+});
+
+test('a hint replaced while its delivery is in flight stays queued, and on disk', () => {
+  const s = open();
+  s.add('n1', Buffer.from('k'), rec('old'));
+  const inFlight = s.peek('n1', 1)[0]!;
+  s.add('n1', Buffer.from('k'), rec('new', 'b'));
+  s.delivered('n1', inFlight);
+  assert.equal(s.size('n1'), 1);
+  s.close();
+  assert.deepEqual(values(open().peek('n1', 1)[0]!), ['new', 'old']);
+});
+
+test('a torn last record is cut off; a damaged record mid-file is skipped and the rest recovered', () => {
+  const s = open();
+  for (let i = 0; i < 5; i++) s.add('n1', Buffer.from(`k${i}`), rec(`v${i}`));
+  s.close();
+  const [file] = segments();
+  const p = path.join(dir, file!);
+  const bytes = fs.readFileSync(p);
+  const recordBytes = bytes.length / 5;
+  assert.ok(Number.isInteger(recordBytes), 'five records of one size');
+  // Damage the second record's payload, and leave half of a sixth record at the end.
+  bytes[recordBytes + 20] = bytes[recordBytes + 20]! ^ 0xff;
+  fs.writeFileSync(p, Buffer.concat([bytes, bytes.subarray(0, recordBytes / 2)]));
+
+  const t = open();
+  assert.deepEqual(keys(t.peek('n1', 10)), ['k0', 'k2', 'k3', 'k4']);
+  assert.match(lines.join('\n'), /1 damaged skipped, 1 torn tails cut/);
+  t.close();
+  // Recovery rewrote the good hints and removed the damaged file.
+  assert.ok(!fs.existsSync(p));
+  assert.equal(open().size(), 4);
+});
+
+test('hints expire after ageMsMax, in memory and when read back', () => {
+  const s = open(dir, { ageMsMax: 1000 });
+  s.add('n1', Buffer.from('old'), rec('o'));
+  nowMs += 600;
+  s.add('n1', Buffer.from('young'), rec('y'));
+  nowMs += 500;
+  s.expire();
+  assert.deepEqual(keys(s.peek('n1', 10)), ['young']);
+  assert.equal(s.stats().hintsExpired, 1);
+  s.close();
+  nowMs += 1000;
+  const t = open(dir, { ageMsMax: 1000 });
+  assert.equal(t.size(), 0);
+  assert.equal(t.stats().hintsExpired, 1);
+});
+
+test('bounds: hint count and bytes per target drop the oldest', () => {
+  const s = open(dir, { perNodeMax: 100, perNodeBytesMax: 3000 });
+  const big = Buffer.alloc(900, 1).toString();
+  for (let i = 0; i < 5; i++) s.add('n1', Buffer.from(`k${i}`), rec(big));
+  assert.ok(s.size('n1') <= 3, `${s.size('n1')} hints of ~1 KB under a 3000-byte bound`);
+  assert.deepEqual(keys(s.peek('n1', 10)).at(-1), 'k4');
+  assert.equal(s.stats().hintsDropped, 5 - s.size('n1'));
+});
+
+test('segments roll; mostly-dead ones are rewritten, so disk follows the live hints', async () => {
+  const s = open(dir, {}, 4096);
+  const value = Buffer.alloc(200, 7).toString();
+  // Each round leaves one hint live and delivers the rest, so without rewrites every segment
+  // would stay, pinned by a hint or two.
+  let maxBytes = 0;
+  for (let round = 0; round < 40; round++) {
+    for (let i = 0; i < 50; i++) s.add('n1', Buffer.from(`r${round}-${i}`), rec(value));
+    await turn();
+    maxBytes = Math.max(maxBytes, s.stats().hintsDiskBytes);
+    for (const h of s.peek('n1', 100)) if (!Buffer.from(h.key).toString().endsWith('-0')) s.delivered('n1', h);
+  }
+  await turn();
+  // 40 live hints of ~300 bytes: files within twice that plus two segments, whatever went through.
+  assert.ok(s.stats().hintsDiskBytes <= 2 * 40 * 300 + 2 * 4096, `${s.stats().hintsDiskBytes} bytes on disk`);
+  assert.ok(maxBytes <= 2 * 40 * 300 + 2 * 4096 + 50 * 300, `at most ${maxBytes} bytes on disk at once`);
+  s.close();
+  const t = open();
+  assert.deepEqual(keys(t.peek('n1', 100)), Array.from({ length: 40 }, (_, r) => `r${r}-0`));
+});
+
+test('a segment whose last live hint was replaced stays until the replacement is synced', async () => {
+  // The merged record is pending when the old one stops being live: a crash right then must find the old file.
+  const s = open(dir, {}, 4096);
+  s.add('n1', Buffer.from('x'), rec('old'));
+  for (let i = 0; i < 30; i++) s.add('n2', Buffer.from(`f${i}`), rec(Buffer.alloc(200, 1).toString()));
+  await turn();
+  assert.ok(segments().length >= 2, 'the first segment rolled');
+  for (const h of s.peek('n2', 100)) s.delivered('n2', h);
+  s.add('n1', Buffer.from('x'), rec('new', 'b'));
+  const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'ringkv-hints-crash-'));
+  try {
+    fs.cpSync(dir, copy, { recursive: true });
+    const t = open(copy);
+    assert.deepEqual(values(t.peek('n1', 1)[0]!), ['old']);
+    t.close();
+  } finally {
+    fs.rmSync(copy, { recursive: true, force: true });
+  }
+  s.close();
+  assert.deepEqual(values(open().peek('n1', 1)[0]!), ['new', 'old']);
+});
