@@ -7,7 +7,7 @@ import { ErrorCode, RingkvError } from '../errors';
 
 /** A status document larger than this is refused (a 100-node ring with 256 vnodes is ~600 KiB). */
 const statusBytesMax = 8 * 1024 * 1024;
-const nodeStatuses: readonly NodeStatus[] = ['healthy', 'suspect', 'dead', 'joining', 'leaving', 'left'];
+const nodeStatuses: readonly NodeStatus[] = ['healthy', 'degraded', 'suspect', 'dead', 'joining', 'leaving', 'left'];
 
 function bad(address: string, what: string): RingkvError {
   return new RingkvError(ErrorCode.MalformedFrame, `cluster status from ${address}: ${what}`, { details: { address } });
@@ -29,7 +29,16 @@ export function parseClusterStatus(address: string, body: unknown): ClusterStatu
     if (!Array.isArray(tokens) || !tokens.every((t) => typeof t === 'string' && /^[0-9]{1,20}$/.test(t))) {
       throw bad(address, `nodes[${i}].tokens must be decimal strings`);
     }
-    return { id: r['id'], address: r['address'], status: status as NodeStatus, load: typeof r['load'] === 'number' ? r['load'] : 0, tokens: tokens as string[] };
+    const reason = r['reason'];
+    if (reason !== undefined && typeof reason !== 'string') throw bad(address, `nodes[${i}].reason is not a string`);
+    return {
+      id: r['id'],
+      address: r['address'],
+      status: status as NodeStatus,
+      ...(reason !== undefined && { reason }),
+      load: typeof r['load'] === 'number' ? r['load'] : 0,
+      tokens: tokens as string[],
+    };
   });
   return {
     nodes,

@@ -28,7 +28,7 @@ import * as os from 'node:os';
 import { localRangeReplica, localScanPage } from '../antientropy';
 import { bootstrapSettleMsMax, merkleDepthMax, readRepairsInflightMax, replicaWritesInflightMax, tombstoneGraceMsDefault, vnodesPerNodeMax } from '../constants';
 import { assert, ErrorCode, RingkvError } from '../errors';
-import { Membership, parseNodeAddress, type MemberInfo, type MemberStatus } from '../membership';
+import { Membership, parseNodeAddress, type MemberInfo, type StorageTrouble } from '../membership';
 import type { InternodeMessage } from '../protocol/internode_codec';
 import { PeerPool } from '../protocol/internode_pool';
 import { InternodeServer } from '../protocol/internode_server';
@@ -42,6 +42,7 @@ import { answerReplicaBatch, type LocalReplica, recordFromWire, recordToWire, Re
 import { toGetResult } from './get_result';
 import { checkCommon, checkContext, checkIdempotencyKey, checkIfMatch, checkKey, checkTtl, checkValue } from './request_checks';
 import { HintStore } from './hinted_handoff';
+import { nodeHealth, nodeStatusOf } from './node_health';
 import { checkEnoughAlive, replicasNeeded } from './quorum';
 import { type QuorumReadContext, quorumReads, type ReadSpec } from './quorum_reads';
 import { ReplicaLatency } from './replica_latency';
@@ -59,7 +60,6 @@ import type {
   DeleteResult,
   GetRequest,
   GetResult,
-  NodeStatus,
   PutRequest,
   PutResult,
   AddNodeRequest,
@@ -72,7 +72,6 @@ import { failed } from './batch_outcome';
 
 const consistencyToWire: Record<ConsistencyLevel, number> = { ONE: 1, QUORUM: 2, ALL: 3 };
 const consistencyFromWire = new Map<number, ConsistencyLevel>([[1, 'ONE'], [2, 'QUORUM'], [3, 'ALL']]);
-const statusToApi: Record<MemberStatus, NodeStatus> = { ALIVE: 'healthy', SUSPECT: 'suspect', DEAD: 'dead', LEFT: 'left' };
 /** Hints replayed per target per tick: replay must not starve live traffic. */
 const hintReplayBatch = 256;
 
@@ -152,6 +151,7 @@ export class ClusterCoordinator implements Coordinator {
   private handover: { current: Ring; without: Ring } | null = null;
   private repairsInflight = 0;
   private keyEstimateCached = 0;
+  private storageCached: StorageTrouble | undefined = undefined;
   private closed = false;
   readonly counters: ClusterCounters = {
     coordinatedWrites: 0,
@@ -188,11 +188,15 @@ export class ClusterCoordinator implements Coordinator {
         exchange: async (to, digest) => (await this.pool.request(to.host, to.peerPort, { kind: 'gossip', members: digest }, gossipTimeoutMs)).members ?? [],
       },
       localLoad: () => {
-        this.local.keyEstimate().then(
-          (n) => (this.keyEstimateCached = n),
+        // Advertises what the previous round's query found; gossip is periodic anyway.
+        this.local.storageState().then(
+          (s) => {
+            this.keyEstimateCached = s.keysEstimate;
+            this.storageCached = s.storage;
+          },
           () => undefined,
         );
-        return { keyEstimate: this.keyEstimateCached, load: Math.min(1, os.loadavg()[0]! / Math.max(1, os.availableParallelism())) };
+        return { keyEstimate: this.keyEstimateCached, load: Math.min(1, os.loadavg()[0]! / Math.max(1, os.availableParallelism())), storage: this.storageCached };
       },
       onChange: (c) => {
         if (c.to === 'ALIVE' && c.from !== 'UNKNOWN') this.replayHints(c.nodeId);
@@ -349,7 +353,7 @@ export class ClusterCoordinator implements Coordinator {
       throw bad(`the node at ${req.address} is not ${req.nodeId}`);
     }
     if (req.vnodes !== null && info.vnodes !== req.vnodes) throw bad(`${req.nodeId} runs with ${info.vnodes} vnodes, not ${req.vnodes} (a node's vnodes are its own --vnodes)`);
-    return { nodeId: info.nodeId, address: `${info.host}:${info.httpPort}`, status: statusToApi[info.status], vnodes: info.vnodes, ringVersion: this.membership.ring.version };
+    return { nodeId: info.nodeId, address: `${info.host}:${info.httpPort}`, status: nodeStatusOf(info.status), vnodes: info.vnodes, ringVersion: this.membership.ring.version };
   }
 
   /** See Coordinator.removeNode. */
@@ -364,12 +368,12 @@ export class ClusterCoordinator implements Coordinator {
     if (had !== 'DEAD' && had !== 'LEFT') {
       throw new RingkvError(
         ErrorCode.Conflict,
-        `${nodeId} is ${statusToApi[had]}, not dead: only a node that is gone for good is removed (a running one leaves with POST /api/v1/admin/decommission on it)`,
-        { details: { node_id: nodeId, status: statusToApi[had] } },
+        `${nodeId} is ${nodeStatusOf(had)}, not dead: only a node that is gone for good is removed (a running one leaves with POST /api/v1/admin/decommission on it)`,
+        { details: { node_id: nodeId, status: nodeStatusOf(had) } },
       );
     }
     if (had === 'DEAD') this.o.log(`membership ${this.nodeId}: ${nodeId} removed by an operator; run a repair to restore the replica count of its ranges`);
-    return { nodeId, previousStatus: statusToApi[had], ringVersion: this.membership.ring.version };
+    return { nodeId, previousStatus: nodeStatusOf(had), ringVersion: this.membership.ring.version };
   }
 
   /** See Coordinator.decommission; src/coordinator/decommission.ts does the hand-over. */
@@ -782,7 +786,7 @@ export class ClusterCoordinator implements Coordinator {
     const nodes: ClusterNodeInfo[] = members.map((m) => ({
       id: m.nodeId,
       address: `${m.host}:${m.httpPort}`,
-      status: statusToApi[m.status],
+      ...nodeHealth(m.status, m.storage),
       load: Math.round(m.load * 100) / 100,
       tokens: ring.tokensOf(m.nodeId).map(tokenToString),
     }));

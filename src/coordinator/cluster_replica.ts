@@ -7,7 +7,7 @@
 // the transport.
 import type { RangeStore } from '../antientropy';
 import { assert, ErrorCode, RingkvError } from '../errors';
-import type { Membership } from '../membership';
+import type { Membership, StorageTrouble } from '../membership';
 import type { InternodeItem, InternodeMessage } from '../protocol/internode_codec';
 import type { PeerPool } from '../protocol/internode_pool';
 import type { AnswerCallback, AppliedCallback } from '../shards';
@@ -29,8 +29,8 @@ export interface LocalReplica {
   submitMany(ops: readonly ShardOp[], timeoutMs: number, onAnswer: AnswerCallback, onApplied?: AppliedCallback): void;
   /** Storage figures for stats(): memtable bytes, SSTables per level, WAL syncs, ... */
   storageStats(): Promise<CoordinatorStats>;
-  /** About how many keys this node stores (advertised through gossip for total_keys). */
-  keyEstimate(): Promise<number>;
+  /** About how many keys this node stores, and whether its storage refuses writes (both advertised through gossip). */
+  storageState(): Promise<{ keysEstimate: number; storage: StorageTrouble | undefined }>;
   /** The token-range operations anti-entropy needs (the ShardRouter's). */
   readonly ranges: RangeStore;
   close(): Promise<void>;
@@ -43,7 +43,7 @@ export function localReplicaOf(lc: LocalCoordinator): LocalReplica {
     apply: (key, record, timeoutMs) => lc.router.apply(key, record, timeoutMs),
     submitMany: (ops, timeoutMs, onAnswer, onApplied) => lc.router.submitMany(ops, timeoutMs, onAnswer, onApplied ?? null),
     storageStats: () => lc.stats(),
-    keyEstimate: async () => (await lc.clusterStatus()).total_keys,
+    storageState: () => lc.storageState(),
     ranges: lc.router,
     close: () => lc.close(),
   };

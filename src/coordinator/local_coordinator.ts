@@ -12,10 +12,12 @@ import { addSnapshot, emptySnapshot } from '../histogram';
 import type { OpResult, ShardLimits, ShardOp, ShardStorageOptions, WriteOp } from '../shards';
 import { ShardRouter, fromWireError } from '../shards';
 import { lockDir, type DirLock } from '../storage/dir-lock';
+import type { StorageTrouble } from '../membership';
 import type { SyncMode } from '../storage/types';
 import type { ConflictMode } from '../versioning';
 import { decodeSiblingSet } from '../versioning';
 import { toGetResult } from './get_result';
+import { nodeHealth } from './node_health';
 import { loadOrCreateNodeId } from './node_id';
 import { checkCommon, checkContext, checkIdempotencyKey, checkIfMatch, checkTtl, checkValue } from './request_checks';
 import type {
@@ -64,6 +66,8 @@ export interface LocalCoordinatorOptions {
 /** The local coordinator, with the router exposed for the node's own use (metrics, admin). */
 export interface LocalCoordinator extends Coordinator {
   readonly router: ShardRouter;
+  /** About how many keys this node stores, and whether its storage refuses writes (see the implementation). */
+  storageState(): Promise<{ keysEstimate: number; storage: StorageTrouble | undefined }>;
 }
 
 export async function createLocalCoordinator(options: LocalCoordinatorOptions): Promise<LocalCoordinator> {
@@ -199,14 +203,27 @@ class LocalCoordinatorImpl implements LocalCoordinator {
     return { ok: true, op: 'delete', result: { key, version: r.version, timestampMs: r.timestampMs, tombstoneExpiryMs: r.timestampMs + this.tombstoneGraceMs } };
   }
 
-  async clusterStatus(): Promise<ClusterStatus> {
+  /**
+   * About how many keys this node stores, and whether its storage refuses writes: 'failed' when a
+   * shard refuses them until a restart, else 'full' when a shard's disk is full (one flag for the
+   * node: its shards share the data dir's file system, and a reader needs to know that some
+   * writes here fail, not which).
+   */
+  async storageState(): Promise<{ keysEstimate: number; storage: StorageTrouble | undefined }> {
     this.checkOpen();
     const stats = await this.router.stats();
     // Each shard's engine estimates its distinct keys (a HyperLogLog union of its tables and memtables).
-    const totalKeys = stats.reduce((n, s) => n + s.storage.keysEstimate, 0);
+    const keysEstimate = stats.reduce((n, s) => n + s.storage.keysEstimate, 0);
+    const failed = stats.some((s) => s.storage.writesRefused > s.storage.outOfSpace);
+    const full = stats.some((s) => s.storage.outOfSpace > 0);
+    return { keysEstimate, storage: failed ? 'failed' : full ? 'full' : undefined };
+  }
+
+  async clusterStatus(): Promise<ClusterStatus> {
+    const { keysEstimate: totalKeys, storage } = await this.storageState();
     const queued = Math.max(0, ...this.router.clients.map((c) => c.queuedOps));
     return {
-      nodes: [{ id: this.nodeId, address: this.address, status: 'healthy', load: Math.min(1, queued / this.queueOpsMax), tokens: [] }],
+      nodes: [{ id: this.nodeId, address: this.address, ...nodeHealth('ALIVE', storage), load: Math.min(1, queued / this.queueOpsMax), tokens: [] }],
       ring_version: 0,
       total_keys: totalKeys,
       replication_factor: 1,

@@ -88,13 +88,16 @@ export type BatchOutcome =
   | { ok: true; op: 'delete'; result: DeleteResult }
   | { ok: false; error: unknown };
 
-export type NodeStatus = 'healthy' | 'suspect' | 'dead' | 'joining' | 'leaving' | 'left';
+/** `degraded`: up, but its storage refuses writes (ClusterNodeInfo.reason says why). */
+export type NodeStatus = 'healthy' | 'degraded' | 'suspect' | 'dead' | 'joining' | 'leaving' | 'left';
 
 export interface ClusterNodeInfo {
   id: string;
   /** host:port of the node's HTTP/WebSocket API. */
   address: string;
   status: NodeStatus;
+  /** Only with `degraded`: `storage_full` (until space is freed) or `storage_failed` (until a restart), as its /health says. */
+  reason?: string;
   /** Fraction of the node's capacity in use (0..1), as design.md §5 shows. */
   load: number;
   /** Ring tokens as decimal strings (64-bit values do not fit a JSON number). */

@@ -9,7 +9,7 @@
 import { assert } from '../errors';
 import { Ring, type RingMember } from '../ring';
 import { MembershipTable } from './table';
-import type { MemberInfo, MemberStatus, PeerAddress, StatusChange } from './types';
+import type { MemberInfo, MemberStatus, PeerAddress, StatusChange, StorageTrouble } from './types';
 
 export interface GossipNetwork {
   /** Sends our digest to `to` and resolves with the peer's digest; rejects when unreachable. */
@@ -29,7 +29,7 @@ export interface MembershipOptions {
   random?: () => number;
   log?: (line: string) => void;
   /** Called every round for what the node advertises about its own data. */
-  localLoad?: () => { keyEstimate: number; load: number };
+  localLoad?: () => { keyEstimate: number; load: number; storage: StorageTrouble | undefined };
   /** Called after every status change (the coordinator replays hints on ALIVE). */
   onChange?: (change: StatusChange) => void;
 }
@@ -147,6 +147,11 @@ export class Membership {
   /** ALIVE only: SUSPECT, DEAD and LEFT nodes are treated as down by the coordinator. */
   isAlive(nodeId: string): boolean {
     return this.table.status(nodeId) === 'ALIVE';
+  }
+
+  /** What the node last said of its storage (MemberInfo.storage); undefined: it takes writes. */
+  storageOf(nodeId: string): StorageTrouble | undefined {
+    return this.table.info(nodeId)?.storage;
   }
 
   peerAddress(nodeId: string): PeerAddress | undefined {

@@ -11,7 +11,7 @@
 import { clusterNodesMax } from '../constants';
 import { assert } from '../errors';
 import { classify, type FailureDetectorOptions, validateFailureDetectorOptions } from './failure_detector';
-import type { MemberInfo, MemberStatus, StatusChange } from './types';
+import type { MemberInfo, MemberStatus, StatusChange, StorageTrouble } from './types';
 
 interface Entry {
   info: MemberInfo;
@@ -58,9 +58,10 @@ export class MembershipTable {
   }
 
   /** Advances our own heartbeat (once per gossip round) and refreshes what we advertise. */
-  beat(nowMs: number, update: { keyEstimate?: number; load?: number } = {}): void {
+  beat(nowMs: number, update: { keyEstimate?: number; load?: number; storage?: StorageTrouble | undefined } = {}): void {
     const e = this.entries.get(this.selfId)!;
     e.info = { ...e.info, heartbeat: e.info.heartbeat + 1, ...update };
+    if (e.info.storage === undefined) delete e.info.storage;
     e.progressAtMs = nowMs;
   }
 

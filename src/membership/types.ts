@@ -29,7 +29,15 @@ export interface MemberInfo {
    * does not say (older than the field), which no check holds against it.
    */
   settings?: string;
+  /**
+   * Set while the node's storage refuses writes (design.md §10, scenario 4: a node marks itself
+   * degraded in gossip): 'full' until space is freed, 'failed' until it restarts. Absent: it takes
+   * writes (or is older than the field). Reads are unaffected either way.
+   */
+  storage?: StorageTrouble;
 }
+
+export type StorageTrouble = 'full' | 'failed';
 
 /** A status transition seen by one node's failure detector or merge. */
 export interface StatusChange {

@@ -6,7 +6,7 @@
 import { Builder, ByteBuffer } from 'flatbuffers';
 import { clusterNodesMax, internodeFrameBytesMax, merkleDepthMax, rangeScanPageEntriesMax, replicaBatchItemsMax } from '../constants';
 import { assert, ErrorCode, RingkvError } from '../errors';
-import type { MemberInfo, MemberStatus } from '../membership/types';
+import type { MemberInfo, MemberStatus, StorageTrouble } from '../membership/types';
 import { type TableSpec, verifyFlatBuffer } from './flatbuffers_verifier';
 import { copyField } from './frame_copy';
 import { frame } from './internode_framing';
@@ -30,8 +30,8 @@ const u64 = { kind: 'scalar', bytes: 8 } as const;
 
 const memberSpec: TableSpec = {
   name: 'Member',
-  // node_id, host, http_port, peer_port, vnodes, incarnation, heartbeat, status, key_estimate, load, settings
-  fields: [str, str, u16, u16, u16, u64, u64, u8, u64, u32, str],
+  // node_id, host, http_port, peer_port, vnodes, incarnation, heartbeat, status, key_estimate, load, settings, storage
+  fields: [str, str, u16, u16, u16, u64, u64, u8, u64, u32, str, u8],
 };
 
 const entrySpec: TableSpec = {
@@ -80,6 +80,9 @@ const opToWire: Record<InternodeOp, Op> = { get: Op.Get, put: Op.Put, delete: Op
 const opFromWire = new Map<number, InternodeOp>(Object.entries(opToWire).map(([k, v]) => [v, k as InternodeOp]));
 const statusToWire: Record<MemberStatus, number> = { ALIVE: 0, SUSPECT: 1, DEAD: 2, LEFT: 3 };
 const statusFromWire: MemberStatus[] = ['ALIVE', 'SUSPECT', 'DEAD', 'LEFT'];
+const storageToWire: Record<StorageTrouble, number> = { full: 1, failed: 2 };
+/** 0: takes writes; a value from a newer node that this one does not know is ignored the same way. */
+const storageFromWire: Array<StorageTrouble | undefined> = [undefined, 'full', 'failed'];
 
 /** One inter-node message, request or reply; which fields matter depends on `kind` (see the schema). */
 export interface InternodeMessage {
@@ -229,6 +232,7 @@ function build(b: Builder, m: FixedMessage): Uint8Array {
       Member.addKeyEstimate(b, BigInt(Math.max(0, Math.floor(x.keyEstimate))));
       Member.addLoad(b, x.load);
       if (settings !== 0) Member.addSettings(b, settings);
+      if (x.storage !== undefined) Member.addStorage(b, storageToWire[x.storage]);
       return Member.endMember(b);
     });
     members = Message.createMembersVector(b, offs);
@@ -413,6 +417,8 @@ export function decodeInternode(frame: Uint8Array): InternodeMessage {
       const m = out.members[out.members.length - 1]!;
       const settings = x.settings();
       if (settings !== null) m.settings = settings;
+      const storage = storageFromWire[x.storage()];
+      if (storage !== undefined) m.storage = storage;
       if (m.httpPort === 0 || m.peerPort === 0 || m.vnodes === 0 || !Number.isFinite(m.load)) throw malformed(`gossip member ${nodeId} has a zero port or vnode count`);
     }
   }

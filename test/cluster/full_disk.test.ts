@@ -36,7 +36,11 @@ describe('3-node cluster, one node on a small disk that fills', () => {
     const health = await fetch(`http://127.0.0.1:${c.nodes[2]!.port}/health`);
     assert.equal(health.status, 503);
     assert.equal(((await health.json()) as { status: string }).status, 'storage_full');
-    assert.equal((await c.statuses(0))['node-2'], 'healthy', 'a full node is not a down node');
+    // Not down: degraded, on every node, through gossip (design.md §10, scenario 4).
+    await c.waitStatus([0, 1, 2], 2, 'degraded', 10_000);
+    const seen = (await c.getJson(0, '/api/v1/cluster/status')) as { nodes: Array<{ id: string; status: string; reason?: string }> };
+    assert.deepEqual(seen.nodes.find((n) => n.id === 'node-2'), { ...seen.nodes.find((n) => n.id === 'node-2')!, status: 'degraded', reason: 'storage_full' });
+    assert.equal(seen.nodes.find((n) => n.id === 'node-1')!.reason, undefined);
 
     // The other two take QUORUM writes; node-2 misses them and the coordinators keep hints.
     for (let i = 0; i < 8; i++) {
@@ -70,10 +74,13 @@ describe('3-node cluster, one node on a small disk that fills', () => {
       c.signal(0, 'SIGCONT');
       c.signal(1, 'SIGCONT');
     }
-    await c.waitConverged(15_000);
+    await c.waitStatus([2], 0, 'healthy', 15_000);
+    await c.waitStatus([2], 1, 'healthy', 15_000);
+    await c.waitStatus([0, 1], 2, 'degraded', 15_000);
 
     c.freeBallast(2);
     await waitFor('node-2 healthy again', async () => (await fetch(`http://127.0.0.1:${c.nodes[2]!.port}/health`)).status === 200, 20_000);
+    await c.waitStatus([0, 1, 2], 2, 'healthy', 10_000);
     // node-2's own copy (a ONE read it coordinates asks its replica alone): delivered by hints.
     await waitFor('node-2 to hold every write it missed', async () => {
       for (let i = 0; i < 8; i++) {

@@ -67,4 +67,8 @@ test('a single node without tokens routes to the known nodes; bad statuses are r
   assert.throws(() => new Topology(['x:1'], 1000).apply(forged), (e) => isRingkvError(e, ErrorCode.Internal));
   assert.throws(() => parseClusterStatus('x:1', { nodes: [{ id: 'a', address: 'nope', status: 'healthy' }], ring_version: 1 }), (e) => isRingkvError(e, ErrorCode.MalformedFrame));
   assert.throws(() => parseClusterStatus('x:1', { nodes: 'x' }), (e) => isRingkvError(e));
+  // A degraded node (up, storage refusing writes) is a known status with its reason, and still a candidate.
+  const degraded = parseClusterStatus('x:1', { nodes: [{ id: 'solo', address: '127.0.0.1:9000', status: 'degraded', reason: 'storage_full', tokens: [] }], ring_version: 0 });
+  assert.deepEqual(degraded.nodes[0], { id: 'solo', address: '127.0.0.1:9000', status: 'degraded', reason: 'storage_full', load: 0, tokens: [] });
+  assert.throws(() => parseClusterStatus('x:1', { nodes: [{ id: 'a', address: 'a:1', status: 'degraded', reason: 7 }], ring_version: 1 }), (e) => isRingkvError(e, ErrorCode.MalformedFrame));
 });

@@ -70,6 +70,11 @@ test('beat advances only our own heartbeat and carries our load figures', () => 
   assert.equal(self.heartbeat, 1);
   assert.equal(self.keyEstimate, 42);
   assert.equal(self.load, 0.5);
+  // Storage trouble is advertised while it lasts and gone from the entry once it clears.
+  t.beat(20, { keyEstimate: 42, load: 0.5, storage: 'full' });
+  assert.equal(t.digest().find((m) => m.nodeId === 'a')!.storage, 'full');
+  t.beat(30, { keyEstimate: 42, load: 0.5, storage: undefined });
+  assert.ok(!('storage' in t.digest().find((m) => m.nodeId === 'a')!));
 });
 
 test('LEFT: announced by the node itself, sticky for its incarnation, never detected away; a restart rejoins', () => {
