@@ -248,6 +248,10 @@ export const readRepairsInflightMax = 1_024;
 export const replicaWritesInflightMax = 4_096;
 /** How often queued hints are offered to recovered nodes. */
 export const hintReplayIntervalMsDefault = 1_000;
+/** Hint bytes replayed per second by one node, all targets together (Cassandra: 1 MiB/s per thread). */
+export const hintReplayBytesPerSecondDefault = 4 * 1024 * 1024;
+/** The least replay rate a node may be given (a floor, so that a slip of a digit cannot stall replay). */
+export const hintReplayBytesPerSecondMin = 64 * 1024;
 assert(internodeFrameBytesMax >= 4 * (valueBytesMax + keyBytesMax + versionVectorBytesMax), 'an inter-node frame must carry a few siblings of the largest value');
 assert(internodeReconnectBackoffMsMin <= internodeReconnectBackoffMsMax, 'reconnect back-off min over max');
 assert(vnodesPerNodeDefault <= vnodesPerNodeMax, 'default vnodes over the max');

@@ -7,7 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import * as http from 'node:http';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { deadAfterMsDefault, gossipIntervalMsDefault, nodeRuntimeFlags, peerPortOffset, replicationFactorDefault, suspectAfterMsDefault, vnodesPerNodeDefault, vnodesPerNodeMax } from '../constants';
+import { deadAfterMsDefault, gossipIntervalMsDefault, hintReplayBytesPerSecondMin, nodeRuntimeFlags, peerPortOffset, replicationFactorDefault, suspectAfterMsDefault, vnodesPerNodeDefault, vnodesPerNodeMax } from '../constants';
 import type { ClusterNodeConfig } from '../coordinator/cluster_factory';
 import { clusterDefaults } from '../coordinator/cluster_options';
 import { isRingkvError } from '../errors';
@@ -26,6 +26,7 @@ export const clusterStartFlags = {
   'suspect-after-ms': { type: 'string' },
   'dead-after-ms': { type: 'string' },
   'hinted-handoff': { type: 'string' },
+  'hint-replay-bytes-per-second': { type: 'string' },
   'request-timeout-ms': { type: 'string' },
   'read-repair-chance': { type: 'string' },
   'anti-entropy-interval-ms': { type: 'string' },
@@ -49,6 +50,8 @@ cluster options (a node runs in cluster mode when --seeds is given; it may name 
   --suspect-after-ms N                     ${suspectAfterMsDefault}
   --dead-after-ms N                        ${deadAfterMsDefault}
   --hinted-handoff on|off                  on          keep writes for down replicas as hints
+  --hint-replay-bytes-per-second N         ${clusterDefaults.hintReplayBytesPerSecond}     hint bytes replayed per second, all
+                                                       targets together (at least ${hintReplayBytesPerSecondMin})
   --request-timeout-ms N                   ${clusterDefaults.requestTimeoutMs}        default request timeout
   --read-repair-chance P                   ${clusterDefaults.readRepairChance}         share of reads that ask every replica (0..1)
   --anti-entropy-interval-ms N             ${clusterDefaults.antiEntropyIntervalMs}       how often one token range is Merkle-compared
@@ -119,6 +122,7 @@ export function parseClusterFlags(values: FlagValues, env: NodeJS.ProcessEnv, ba
     deadAfterMs,
     hintedHandoff: hh === 'on',
     hintReplayIntervalMs: Math.max(10, Math.min(clusterDefaults.hintReplayIntervalMs, gossipIntervalMs * 2)),
+    hintReplayBytesPerSecond: int('hint-replay-bytes-per-second', clusterDefaults.hintReplayBytesPerSecond, hintReplayBytesPerSecondMin, 1024 * 1024 * 1024),
     requestTimeoutMs: int('request-timeout-ms', clusterDefaults.requestTimeoutMs, 1, 600_000),
     readRepairChance,
     antiEntropyIntervalMs: int('anti-entropy-interval-ms', clusterDefaults.antiEntropyIntervalMs, 0, 86_400_000),
@@ -142,8 +146,8 @@ options:
   --sync-mode MODE          batch       always | batch | none
   --wait-ms N               30000       how long to wait for gossip to converge
   any cluster option of \`ringkv start\` (--replication, --conflict-mode, --gossip-interval-ms,
-  --suspect-after-ms, --dead-after-ms, --vnodes, --hinted-handoff, --read-repair-chance,
-  --anti-entropy-interval-ms) is passed to every node.
+  --suspect-after-ms, --dead-after-ms, --vnodes, --hinted-handoff, --hint-replay-bytes-per-second,
+  --read-repair-chance, --anti-entropy-interval-ms) is passed to every node.
 `;
 
 function getJson(port: number, urlPath: string, timeoutMs: number): Promise<unknown> {
@@ -220,7 +224,7 @@ export const command: CliCommand = {
     const dataDir = path.resolve(values['data-dir'] ?? 'cluster');
     const bin = path.resolve(__dirname, '..', '..', '..', 'bin', 'ringkv.js');
     const passThrough: string[] = [];
-    for (const flag of ['vnodes', 'replication', 'conflict-mode', 'gossip-interval-ms', 'suspect-after-ms', 'dead-after-ms', 'hinted-handoff', 'request-timeout-ms', 'read-repair-chance', 'anti-entropy-interval-ms', 'sync-mode'] as const) {
+    for (const flag of ['vnodes', 'replication', 'conflict-mode', 'gossip-interval-ms', 'suspect-after-ms', 'dead-after-ms', 'hinted-handoff', 'hint-replay-bytes-per-second', 'request-timeout-ms', 'read-repair-chance', 'anti-entropy-interval-ms', 'sync-mode'] as const) {
       const v = values[flag];
       if (v !== undefined) passThrough.push(`--${flag}`, v);
     }

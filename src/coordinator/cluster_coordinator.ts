@@ -41,7 +41,8 @@ import { type ClusterOptions, clusterSettingsOf, validateClusterOptions } from '
 import { answerReplicaBatch, type LocalReplica, recordFromWire, recordToWire, ReplicaClient } from './cluster_replica';
 import { toGetResult } from './get_result';
 import { checkCommon, checkContext, checkIdempotencyKey, checkIfMatch, checkKey, checkTtl, checkValue } from './request_checks';
-import { HintStore } from './hinted_handoff';
+import { ByteRateLimiter } from './byte_rate_limiter';
+import { HintStore, hintBytes } from './hinted_handoff';
 import { nodeHealth, nodeStatusOf } from './node_health';
 import { checkEnoughAlive, replicasNeeded } from './quorum';
 import { type QuorumReadContext, quorumReads, type ReadSpec } from './quorum_reads';
@@ -113,6 +114,8 @@ export interface ClusterCounters {
   replicationBackPressure: number;
   /** Writes a leaving node passed on to the nodes that replicate their key without it. */
   handoverForwards: number;
+  /** Times a hint replay batch waited for the replay byte budget. */
+  hintReplayWaits: number;
   /** Replica reads this node asked for as coordinator (its own replica included). */
   replicaReadsAsked: number;
   /** Of those, spares asked because the read had waited the p99 of replica round trips. */
@@ -136,6 +139,9 @@ export class ClusterCoordinator implements Coordinator {
   private readonly writeContext: QuorumWriteContext;
   private readonly hints: HintStore;
   private readonly replaying = new Set<string>();
+  private readonly hintReplayBudget: ByteRateLimiter;
+  /** Targets whose next replay batch waits for the byte budget, and the timer that resumes it. */
+  private readonly replayWaits = new Map<string, NodeJS.Timeout>();
   private hintTimer: NodeJS.Timeout | undefined;
   private readonly antiEntropy: AntiEntropyRunner;
   /** 0: not a bootstrapping node; 1: waiting for the ring to settle or streaming; 2: done. */
@@ -159,6 +165,7 @@ export class ClusterCoordinator implements Coordinator {
     coordinatedReads: 0,
     replicationBackPressure: 0,
     handoverForwards: 0,
+    hintReplayWaits: 0,
     replicaReadsAsked: 0,
     speculativeReads: 0,
     readRepairs: 0,
@@ -247,6 +254,7 @@ export class ClusterCoordinator implements Coordinator {
     this.server = new InternodeServer({ host: o.peerListen?.host ?? o.host, port: o.peerListen?.port ?? o.peerPort, handler: (req) => this.handle(req), log: o.log });
     // Last: it opens files (and reads what an earlier run left), which nothing above can fail after.
     const merge = (older: WireRecord, newer: WireRecord): WireRecord => mergeRecords(older, newer, o.conflictMode, Date.now());
+    this.hintReplayBudget = new ByteRateLimiter(o.hintReplayBytesPerSecond);
     this.hints = o.hintedHandoff && o.hintsDir !== undefined ? HintStore.open({ merge }, { dir: o.hintsDir, log: o.log }) : new HintStore({ merge });
   }
 
@@ -670,9 +678,21 @@ export class ClusterCoordinator implements Coordinator {
   }
 
   private replayHints(target: string): void {
-    if (this.closed || this.replaying.has(target) || this.hints.size(target) === 0) return;
-    this.replaying.add(target);
+    if (this.closed || this.replaying.has(target) || this.replayWaits.has(target) || this.hints.size(target) === 0) return;
     const batch = this.hints.peek(target, hintReplayBatch);
+    // Within hintReplayBytesPerSecond across all targets: a node back from a long absence gets
+    // its backlog at a pace that leaves room for its live traffic (Cassandra's hint throttle).
+    if (!this.hintReplayBudget.tryTake(batch.reduce((n, h) => n + hintBytes(h.key, h.record), 0))) {
+      this.counters.hintReplayWaits++;
+      const timer = setTimeout(() => {
+        this.replayWaits.delete(target);
+        if (this.membership.isAlive(target)) this.replayHints(target);
+      }, this.hintReplayBudget.waitMs());
+      timer.unref();
+      this.replayWaits.set(target, timer);
+      return;
+    }
+    this.replaying.add(target);
     let left = batch.length;
     let delivered = 0;
     for (const h of batch) {
@@ -816,6 +836,7 @@ export class ClusterCoordinator implements Coordinator {
     this.closed = true;
     this.membership.stop();
     if (this.hintTimer !== undefined) clearInterval(this.hintTimer);
+    for (const t of this.replayWaits.values()) clearTimeout(t);
     await this.antiEntropy.stop();
     await this.bootstrapRun;
     await this.server.close();

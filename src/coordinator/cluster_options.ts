@@ -4,6 +4,8 @@ import {
   antiEntropyIntervalMsDefault,
   deadAfterMsDefault,
   gossipIntervalMsDefault,
+  hintReplayBytesPerSecondDefault,
+  hintReplayBytesPerSecondMin,
   hintReplayIntervalMsDefault,
   readRepairChanceDefault,
   replicationFactorDefault,
@@ -38,6 +40,8 @@ export interface ClusterOptions {
   /** Keep writes for down replicas as hints on a stand-in and replay them (default true). */
   hintedHandoff: boolean;
   hintReplayIntervalMs: number;
+  /** Hint bytes (keys, versions, values) this node replays per second, to all targets together. */
+  hintReplayBytesPerSecond: number;
   /** Where hints are kept across restarts (`<dataDir>/hints`); in memory only when absent. */
   hintsDir?: string;
   requestTimeoutMs: number;
@@ -65,6 +69,7 @@ export const clusterDefaults = {
   deadAfterMs: deadAfterMsDefault,
   hintedHandoff: true,
   hintReplayIntervalMs: hintReplayIntervalMsDefault,
+  hintReplayBytesPerSecond: hintReplayBytesPerSecondDefault,
   requestTimeoutMs: requestTimeoutMsDefault,
   readRepairChance: readRepairChanceDefault,
   antiEntropyIntervalMs: antiEntropyIntervalMsDefault,
@@ -98,6 +103,9 @@ export function validateClusterOptions(o: ClusterOptions): void {
   if (!(o.suspectAfterMs > o.gossipIntervalMs)) throw bad('suspectAfterMs', 'must exceed gossipIntervalMs');
   if (!(o.deadAfterMs > o.suspectAfterMs)) throw bad('deadAfterMs', 'must exceed suspectAfterMs');
   if (!(o.hintReplayIntervalMs >= 10)) throw bad('hintReplayIntervalMs', 'must be at least 10');
+  if (!(Number.isInteger(o.hintReplayBytesPerSecond) && o.hintReplayBytesPerSecond >= hintReplayBytesPerSecondMin)) {
+    throw bad('hintReplayBytesPerSecond', `must be an integer of at least ${hintReplayBytesPerSecondMin}`);
+  }
   if (!(o.requestTimeoutMs >= 1)) throw bad('requestTimeoutMs', 'must be positive');
   if (!(o.readRepairChance >= 0 && o.readRepairChance <= 1)) throw bad('readRepairChance', 'must be in [0, 1]');
   if (!(Number.isInteger(o.antiEntropyIntervalMs) && o.antiEntropyIntervalMs >= 0)) throw bad('antiEntropyIntervalMs', 'must be a non-negative integer (0 = off)');

@@ -63,7 +63,8 @@ function keyString(key: Uint8Array): string {
   return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
 }
 
-function hintBytes(key: Uint8Array, record: WireRecord): number {
+/** What a hint weighs against its target's byte bound and the replay rate: key, version vector, value. */
+export function hintBytes(key: Uint8Array, record: WireRecord): number {
   return key.length + record.versionVector.length + record.value.length;
 }
 

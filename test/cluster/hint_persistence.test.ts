@@ -2,7 +2,8 @@
 // hint"): a coordinator holding hints for a dead replica is SIGKILLed (nothing flushed or synced
 // by a shutdown), starts again from its data dir, and delivers every hint once the replica is
 // back. Read repair and anti-entropy are off, and no read touches the keys before the check, so
-// only the hints can have brought them.
+// only the hints can have brought them. It restarts with a low hint replay rate, so the second
+// replay batch waits for the byte budget (counted) and still arrives.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -21,12 +22,14 @@ describe('3-node cluster, hints on disk', () => {
   });
 
   test('a coordinator SIGKILLed with hints queued delivers them after it restarts', async () => {
-    const keys = Array.from({ length: 30 }, (_, i) => `persisted-hint-${i}`);
+    // More than one replay batch (256 hints) of ~1 KiB each: over the 64 KiB/s budget set below.
+    const keys = Array.from({ length: 300 }, (_, i) => `persisted-hint-${i}`);
+    const body = (i: number): string => `v${i}-`.padEnd(1024, 'x');
     await c.kill(2);
     await c.waitStatus([0, 1], 2, 'dead', 15_000);
     // Node-1 coordinates every write; with three nodes it is its own stand-in for node-2.
     for (const [i, k] of keys.entries()) {
-      const r = await c.http(1, 'PUT', k, { body: `v${i}`, consistency: 'QUORUM' });
+      const r = await c.http(1, 'PUT', k, { body: body(i), consistency: 'QUORUM' });
       assert.equal(r.status, 200, JSON.stringify(r.body));
     }
     assert.equal(await c.metric(1, 'ringkv_hints_queued'), keys.length);
@@ -36,6 +39,7 @@ describe('3-node cluster, hints on disk', () => {
 
     await c.kill(1);
     assert.ok(fs.readdirSync(hintsDir).some((n) => n.endsWith('.log')), 'hint files left by the killed process');
+    c.nodes[1]!.extraArgs = ['--hint-replay-bytes-per-second', '65536'];
     await c.spawn(1);
     assert.equal(await c.metric(1, 'ringkv_hints_recovered'), keys.length);
     assert.equal(await c.metric(1, 'ringkv_hints_queued'), keys.length);
@@ -44,6 +48,7 @@ describe('3-node cluster, hints on disk', () => {
     await c.waitStatus([1], 2, 'healthy', 15_000);
     await waitFor('node-1 delivering every hint', async () => (await c.metric(1, 'ringkv_hints_queued')) === 0, 15_000);
     assert.equal(await c.metric(1, 'ringkv_hints_delivered'), keys.length);
+    assert.ok((await c.metric(1, 'ringkv_hint_replay_waits')) >= 1, 'the second batch waited for the replay budget');
     await waitFor('the delivered hints leaving the disk', async () => (await c.metric(1, 'ringkv_hints_disk_bytes')) === 0, 5_000);
 
     // Node-2's own replica, with the others stopped so nothing else can answer.
@@ -53,7 +58,7 @@ describe('3-node cluster, hints on disk', () => {
       for (const [i, k] of keys.entries()) {
         const got = await c.http(2, 'GET', k, { consistency: 'ONE' });
         assert.equal(got.status, 200, `${k} missing on node-2: ${JSON.stringify(got.body)}`);
-        assert.equal(decode(got.body.value), `v${i}`);
+        assert.equal(decode(got.body.value), body(i));
       }
     } finally {
       c.signal(0, 'SIGCONT');

@@ -29,3 +29,9 @@ test('a node on every interface without --advertise, or a bad --advertise, is a 
   usage(() => parseClusterFlags({ seeds: '127.0.0.1:7100', advertise: 'nohost' }, {}, base), /--advertise: "nohost" is not host:port/);
   usage(() => parseClusterFlags({ advertise: '10.0.0.1:7000' }, {}, base), /--advertise needs --seeds/);
 });
+
+test('--hint-replay-bytes-per-second: the default, a given rate, and a rate under the floor refused', () => {
+  assert.equal(parseClusterFlags({ seeds: '127.0.0.1:7100' }, {}, base)!.hintReplayBytesPerSecond, 4 * 1024 * 1024);
+  assert.equal(parseClusterFlags({ seeds: '127.0.0.1:7100', 'hint-replay-bytes-per-second': '1048576' }, {}, base)!.hintReplayBytesPerSecond, 1048576);
+  assert.throws(() => parseClusterFlags({ seeds: '127.0.0.1:7100', 'hint-replay-bytes-per-second': '1000' }, {}, base), (e: unknown) => isRingkvError(e, ErrorCode.InvalidArgument) && /--hint-replay-bytes-per-second/.test(e.message));
+});

@@ -1,0 +1,40 @@
+// A token bucket over bytes, for traffic that must not crowd out requests (hint replay). Holds up
+// to one second's worth; a send may overdraw it (a batch goes whole), and the next waits until the
+// debt is paid back. The clock is injected, so tests step it instead of sleeping.
+import { assert } from '../errors';
+
+export class ByteRateLimiter {
+  private tokens: number;
+  private lastMs: number;
+
+  constructor(
+    private readonly bytesPerSecond: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    assert(Number.isFinite(bytesPerSecond) && bytesPerSecond > 0, 'a positive byte rate');
+    this.tokens = bytesPerSecond;
+    this.lastMs = now();
+  }
+
+  /** Takes `bytes` if anything is left (possibly overdrawing); false when the bucket is spent. */
+  tryTake(bytes: number): boolean {
+    assert(bytes >= 0, 'bytes taken are not negative');
+    this.refill();
+    if (this.tokens <= 0) return false;
+    this.tokens -= bytes;
+    return true;
+  }
+
+  /** Milliseconds until tryTake can succeed (0: now). */
+  waitMs(): number {
+    this.refill();
+    return this.tokens > 0 ? 0 : Math.max(1, Math.ceil(((1 - this.tokens) / this.bytesPerSecond) * 1000));
+  }
+
+  private refill(): void {
+    const t = this.now();
+    const elapsedMs = Math.max(0, t - this.lastMs);
+    this.lastMs = t;
+    this.tokens = Math.min(this.bytesPerSecond, this.tokens + (elapsedMs * this.bytesPerSecond) / 1000);
+  }
+}
