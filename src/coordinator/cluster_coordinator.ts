@@ -290,7 +290,14 @@ export class ClusterCoordinator implements Coordinator {
     if (this.o.hintedHandoff) {
       this.hintTimer = setInterval(() => {
         this.hints.expire();
-        for (const t of this.hints.targets()) if (this.membership.isAlive(t)) this.replayHints(t);
+        for (const t of this.hints.targets()) {
+          const status = this.membership.status(t);
+          // A node that left (decommissioned, or removed as gone for good) will not take its
+          // hints; its ranges have other replicas now, which repair brings up to date (as
+          // Cassandra drops the hints of a node that leaves).
+          if (status === 'LEFT') this.hints.dropTarget(t);
+          else if (status === 'ALIVE') this.replayHints(t);
+        }
       }, this.o.hintReplayIntervalMs);
       this.hintTimer.unref();
     }

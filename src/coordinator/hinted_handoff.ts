@@ -166,6 +166,17 @@ export class HintStore {
     }
   }
 
+  /** Drops every hint for `target` (a node that left the ring: its ranges are others' now), counted as dropped. */
+  dropTarget(target: string): void {
+    const q = this.byNode.get(target);
+    if (q === undefined) return;
+    for (const [ks, h] of q.hints) {
+      this.remove(q, ks, h);
+      this.counters.hintsDropped++;
+    }
+    this.byNode.delete(target);
+  }
+
   size(target?: string): number {
     if (target !== undefined) return this.byNode.get(target)?.hints.size ?? 0;
     let n = 0;

@@ -65,4 +65,18 @@ describe('3-node cluster, hints on disk', () => {
       c.signal(1, 'SIGCONT');
     }
   });
+
+  test('hints for a node removed from the ring are dropped, from memory and disk', async () => {
+    await c.waitStatus([0, 1], 2, 'healthy', 15_000);
+    const dropped = await c.metric(1, 'ringkv_hints_dropped');
+    await c.kill(2);
+    await c.waitStatus([0, 1], 2, 'dead', 15_000);
+    for (let i = 0; i < 10; i++) assert.equal((await c.http(1, 'PUT', `for-removed-${i}`, { body: 'x', consistency: 'QUORUM' })).status, 200);
+    assert.equal(await c.metric(1, 'ringkv_hints_queued'), 10);
+    // Gone for good: removed through node-0; node-1 hears LEFT through gossip and lets the hints go.
+    assert.equal((await c.delete(0, '/api/v1/cluster/nodes/node-2')).status, 200);
+    await waitFor('node-1 dropping the hints for node-2', async () => (await c.metric(1, 'ringkv_hints_queued')) === 0, 10_000);
+    assert.equal((await c.metric(1, 'ringkv_hints_dropped')) - dropped, 10);
+    await waitFor('the dropped hints leaving the disk', async () => (await c.metric(1, 'ringkv_hints_disk_bytes')) === 0, 5_000);
+  });
 });

@@ -194,3 +194,16 @@ test('a segment whose last live hint was replaced stays until the replacement is
   s.close();
   assert.deepEqual(values(open().peek('n1', 1)[0]!), ['new', 'old']);
 });
+
+test('a target dropped (it left the ring) loses its hints in memory and on disk; others keep theirs', () => {
+  const s = open();
+  for (let i = 0; i < 4; i++) s.add('gone', Buffer.from(`k${i}`), rec(`v${i}`));
+  s.add('stays', Buffer.from('k'), rec('v'));
+  s.dropTarget('gone');
+  assert.deepEqual(s.targets(), ['stays']);
+  assert.equal(s.stats().hintsDropped, 4);
+  s.close();
+  const t = open();
+  assert.deepEqual(t.targets(), ['stays']);
+  assert.equal(t.size(), 1);
+});
