@@ -252,9 +252,9 @@ export class ClusterCoordinator implements Coordinator {
             log: o.log,
           });
     this.server = new InternodeServer({ host: o.peerListen?.host ?? o.host, port: o.peerListen?.port ?? o.peerPort, handler: (req) => this.handle(req), log: o.log });
-    // Last: it opens files (and reads what an earlier run left), which nothing above can fail after.
-    const merge = (older: WireRecord, newer: WireRecord): WireRecord => mergeRecords(older, newer, o.conflictMode, Date.now());
     this.hintReplayBudget = new ByteRateLimiter(o.hintReplayBytesPerSecond);
+    const merge = (older: WireRecord, newer: WireRecord): WireRecord => mergeRecords(older, newer, o.conflictMode, Date.now());
+    // Last: it opens files (and reads what an earlier run left), which nothing above can fail after.
     this.hints = o.hintedHandoff && o.hintsDir !== undefined ? HintStore.open({ merge }, { dir: o.hintsDir, log: o.log }) : new HintStore({ merge });
   }
 

@@ -122,7 +122,14 @@ export class HintLog {
 
   /** Makes what recovery rewrote durable, then deletes the files it came from. */
   finishRecovery(): void {
+    const failures = this.counters.hintWriteFailures;
     this.flush();
+    if (this.counters.hintWriteFailures > failures) {
+      // The rewrite did not fit (a full disk): the old files stay, to be read again at the next
+      // start, rather than leave the hints in memory only.
+      this.o.log(`WARN hints: could not rewrite the recovered hints; keeping ${this.doomed.length} old files in ${this.o.dir}`);
+      this.doomed = [];
+    }
     this.sync();
   }
 

@@ -1,0 +1,52 @@
+// Proves hint files on a full disk lose nothing that was written and never leave a torn record:
+// a hint whose write fails stays queued in memory (the node still delivers it while it runs), the
+// file is cut back to its last whole record, and a restart while the disk is still full keeps the
+// files it could not rewrite, so a later start with room finds every hint that was written. Runs
+// a child (helpers/hints-full-child.ts) on a small tmpfs in a private mount namespace.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const child = path.join(__dirname, 'helpers', 'hints-full-child.js');
+const fsBytes = 512 * 1024;
+const ballastBytes = 320 * 1024;
+
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+test('hints on a full disk: failed writes stay in memory, no torn record, a full restart keeps the files', async () => {
+  const mountPoint = fs.mkdtempSync(path.join(os.tmpdir(), 'ringkv-hints-full-'));
+  dirs.push(mountPoint);
+  const script = `mount -t tmpfs -o size=${fsBytes} tmpfs '${mountPoint}' && head -c ${ballastBytes} /dev/zero > '${mountPoint}/ballast' && exec '${process.execPath}' '${child}' '${mountPoint}'`;
+  const proc = spawn('unshare', ['-r', '-m', 'sh', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await new Promise<number | string>((resolve) => proc.once('exit', (c, signal) => resolve(c ?? signal ?? 'unknown')));
+  assert.equal(code, 0, `child failed:\n${err}`);
+  const r = JSON.parse(out) as {
+    added: number;
+    queuedAfterFailure: number;
+    writeFailures: number;
+    torn: Array<unknown>;
+    filesAfterFirst: string[];
+    recoveredWhileFull: number;
+    filesAfterFullReopen: string[];
+    keys: string[];
+    lines: string[];
+  };
+  assert.ok(r.writeFailures >= 1 && r.added > 5, `${r.added} hints added before a write failed`);
+  assert.equal(r.queuedAfterFailure, r.added, 'the hint whose write failed is still queued');
+  assert.ok(r.torn.every((t) => t === null), `no torn record: ${JSON.stringify(r.torn)}`);
+  const written = r.added - 1;
+  assert.equal(r.recoveredWhileFull, written, 'every written hint read back while the disk is full');
+  for (const f of r.filesAfterFirst) assert.ok(r.filesAfterFullReopen.includes(f), `${f} kept by a restart that could not rewrite it`);
+  assert.match(r.lines.join('\n'), /could not rewrite the recovered hints; keeping \d+ old files/);
+  assert.deepEqual(r.keys, Array.from({ length: written }, (_, i) => `k${i}`));
+});
