@@ -73,6 +73,12 @@ interface Write {
   pref: readonly string[];
   /** The other ALIVE replicas, written once this node's replica applied the write. */
   others: string[];
+  /**
+   * The replicas that were down when the write started: hinted once it is applied. Decided with
+   * `others`, not again later: a replica that comes back meanwhile would otherwise be neither
+   * written nor hinted.
+   */
+  down: string[];
   tally: QuorumTally;
   /**
    * This node is one of the key's replicas, so its durable copy counts toward W. Not so for a
@@ -118,6 +124,7 @@ export function quorumWrites(ctx: QuorumWriteContext, specs: readonly WriteSpec[
       deadlineMs: now + spec.timeoutMs,
       pref,
       others: up.filter((id) => id !== ctx.nodeId),
+      down: pref.filter((id) => !up.includes(id)),
       tally: new QuorumTally(needed, up.length),
       selfCounts: pref.includes(ctx.nodeId),
       waitForAll,
@@ -177,7 +184,7 @@ export function quorumWrites(ctx: QuorumWriteContext, specs: readonly WriteSpec[
         }
       });
     }
-    if (ctx.hintedHandoff) for (const down of w.pref) if (!ctx.alive(down)) ctx.hint(down, key, record, w.pref);
+    if (ctx.hintedHandoff) for (const id of w.down) ctx.hint(id, key, record, w.pref);
   };
 
   for (const [timeoutMs, list] of groupByTimeout(writes, (w) => w.spec.timeoutMs)) {

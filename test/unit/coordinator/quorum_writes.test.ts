@@ -117,6 +117,20 @@ test("a batch of QUORUM writes goes to this node's shards as one submission, rep
   assert.equal(s.ctx.replicaWrites.inflight, 0, 'every replica write counted back');
 });
 
+test('a replica that comes back between the start of a write and its local apply still gets it, as a hint', async () => {
+  // Proves the replicas left out when the write started (down then) are the ones hinted, whatever
+  // gossip says by the time this node's replica applied it. Found by test/cluster/rolling_restart:
+  // a write coordinated as a node came back reached it neither way.
+  const alive = ['a', 'b'];
+  const s = script({ appliedMs: 20, durableMs: 30 }, { b: 1, c: 1 }, alive);
+  const done = run(s, specs(1, 'QUORUM'));
+  alive.push('c');
+  const out = await done;
+  assert.equal(out.get(0)!.error, null);
+  assert.deepEqual(s.sent, ['b:k0']);
+  assert.deepEqual(s.hints, ['c:k0']);
+});
+
 test('a refused write is answered with its error and replicated nowhere; too few alive fails before any submission', async () => {
   // Proves the refusal path (a conflict before the write applied) and the fast Unavailable.
   const refused = script('refuse', { b: 1, c: 1 }, ['a', 'b', 'c']);
