@@ -3,7 +3,9 @@
 // through the nodes that are up. With read repair and anti-entropy off, hinted handoff alone must
 // bring every acknowledged write to every replica, including the hints a node held when it was
 // itself stopped (they are on disk). Each node's own copy is then read at ONE (a node asks only
-// its own replica for ONE when repair chance is 0). It found a write coordinated just as a node
+// its own replica for ONE when repair chance is 0). Meanwhile a reader reads written keys back at
+// QUORUM through the nodes that are up, and every read must see the write it follows (W + R > N
+// holds through a restart: hints never count toward W). It found a write coordinated just as a node
 // came back that reached that node neither as a replica write nor as a hint (quorum_writes.ts
 // decided who was down twice, before and after the local apply). With hints held in memory only
 // it fails in some runs (one of three, ad hoc: the next node stopped before it delivered the hints
@@ -11,6 +13,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sleep, TestCluster, waitFor } from '../helpers/cluster';
+import { checkReadYourWrites, type HistoryEvent } from '../helpers/cluster_history';
 
 const writesMax = 1500;
 const value = (i: number): string => `value-${i}`;
@@ -30,17 +33,34 @@ describe('3-node cluster, rolling restart under writes', () => {
     const acked: number[] = [];
     let failed = 0;
     let stop = false;
+    const history: HistoryEvent[] = [];
+    const t0 = performance.now();
     const writer = (async () => {
       for (let i = 0; i < writesMax && !stop; i++) {
         const up = [0, 1, 2].filter((n) => !down.has(n));
         const via = up[i % up.length]!;
-        try {
-          const r = await c.http(via, 'PUT', `rolling-${i}`, { body: value(i), consistency: 'QUORUM' });
-          if (r.status === 200) acked.push(i);
-          else failed++;
-        } catch {
-          failed++;
+        const invokedAt = performance.now() - t0;
+        const r = await c.http(via, 'PUT', `rolling-${i}`, { body: value(i), consistency: 'QUORUM' }).catch(() => ({ status: 0 }));
+        history.push({ kind: 'put', key: `rolling-${i}`, value: value(i), invokedAt, completedAt: performance.now() - t0, ok: r.status === 200 });
+        if (r.status === 200) acked.push(i);
+        else failed++;
+      }
+    })();
+    let reads = 0;
+    const reader = (async () => {
+      for (let j = 0; j < writesMax && !stop; j++) {
+        if (acked.length === 0) {
+          await sleep(10);
+          continue;
         }
+        const i = acked[(j * 7919) % acked.length]!;
+        const up = [0, 1, 2].filter((n) => !down.has(n));
+        const via = up[(j * 31) % up.length]!;
+        const invokedAt = performance.now() - t0;
+        const r = await c.http(via, 'GET', `rolling-${i}`, { consistency: 'QUORUM' }).catch(() => ({ status: 0, body: {} as Record<string, unknown> }));
+        const ok = r.status === 200 || r.status === 404;
+        if (ok) reads++;
+        history.push({ kind: 'get', key: `rolling-${i}`, values: r.status === 200 ? [decode(r.body.value)] : [], invokedAt, completedAt: performance.now() - t0, ok });
       }
     })();
 
@@ -60,8 +80,11 @@ describe('3-node cluster, rolling restart under writes', () => {
     }
     await sleep(500);
     stop = true;
-    await writer;
+    await Promise.all([writer, reader]);
     assert.ok(acked.length > 100, `${acked.length} writes acknowledged (${failed} failed)`);
+    assert.ok(reads > 100, `${reads} reads answered`);
+    const violations = checkReadYourWrites(history);
+    assert.deepEqual(violations.slice(0, 5).map((v) => `${v.read.key}: ${v.why}`), []);
 
     await c.waitConverged(15_000);
     await waitFor('every hint delivered', async () => {
