@@ -847,7 +847,7 @@ export class ClusterCoordinator implements Coordinator {
     await this.antiEntropy.stop();
     await this.bootstrapRun;
     await this.server.close();
-    this.hints.close();
+    await this.hints.close();
     this.pool.close();
     await this.local.close();
   }

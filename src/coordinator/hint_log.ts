@@ -8,15 +8,17 @@
 // page cache: a crash of the process loses nothing of them); a timer fdatasyncs every
 // hintSyncIntervalMs while there are unsynced bytes, as Cassandra flushes hints periodically
 // rather than per write. Hints never counted toward a write's level, so the window a power loss
-// can take is what anti-entropy is for. Syncs and rolls are synchronous on the calling thread on
-// purpose: one per second at most while hints are written, and never two on one fd at once.
+// can take is what anti-entropy is for. That sync runs in the libuv pool, one at a time: done on
+// the calling thread (a coordinator's main thread) it stalled every request for as long as the
+// disk took to write the second's hints (bench/hints.bench.ts). A segment closed by a roll keeps
+// its fd until the next sync has synced it. Only opening (recovery) and closing sync in place.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { assert } from '../errors';
 import type { WireRecord } from '../shards/messages';
 import { readWalSegment } from '../storage/log-reader';
 import { isNoSpaceErrno } from '../storage/space-watch';
-import { type DecodedHint, decodeHintPayload, encodeHintRecord } from './hint_record';
+import { type DecodedHint, decodeHintPayload, hintRecordBytes, writeHintRecord } from './hint_record';
 
 /** Where a hint's newest record is on disk; `segment` 0: nowhere (not written, or released). */
 export interface HintLocation {
@@ -53,6 +55,66 @@ interface Segment {
 /** The hints' directory inside a node's data dir. */
 export const hintsDirName = 'hints';
 
+/** Records of one turn are written into chunks this big (a larger record gets a buffer of its own). */
+const chunkBytes = 64 * 1024;
+/** Written chunks kept for reuse: enough for a busy turn, so steady hinting allocates nothing. */
+const freeChunksMax = 4;
+
+/**
+ * The records waiting for the end of the turn, encoded in place into reused chunks: one
+ * allocation per record (and the garbage it makes) was most of what a hint cost besides the copy
+ * of its value (bench/hints.bench.ts).
+ */
+class PendingRecords {
+  /** Filled parts of chunks (and whole large records), in order; the last may be `open`'s. */
+  private readonly parts: Buffer[] = [];
+  private open: Buffer | null = null;
+  private used = 0;
+  private readonly free: Buffer[] = [];
+  bytes = 0;
+
+  /** Room for a record of `size` bytes: the buffer and where in it to write. */
+  reserve(size: number): { buf: Buffer; at: number } {
+    this.bytes += size;
+    if (size > chunkBytes) {
+      this.seal();
+      const own = Buffer.allocUnsafeSlow(size);
+      this.parts.push(own);
+      return { buf: own, at: 0 };
+    }
+    if (this.open === null || this.used + size > this.open.length) {
+      this.seal();
+      this.open = this.free.pop() ?? Buffer.allocUnsafeSlow(chunkBytes);
+      this.used = 0;
+    }
+    const at = this.used;
+    this.used += size;
+    return { buf: this.open, at };
+  }
+
+  /** What to write, in order; valid until `clear`. */
+  views(): Buffer[] {
+    this.seal();
+    return this.parts;
+  }
+
+  /** Forgets the records (written, or dropped) and keeps their chunks for reuse. */
+  clear(): void {
+    this.seal();
+    for (const p of this.parts) if (p.buffer.byteLength === chunkBytes && this.free.length < freeChunksMax) this.free.push(Buffer.from(p.buffer, 0, chunkBytes));
+    this.parts.length = 0;
+    this.bytes = 0;
+  }
+
+  private seal(): void {
+    if (this.open === null) return;
+    if (this.used > 0) this.parts.push(this.open.subarray(0, this.used));
+    else this.free.push(this.open);
+    this.open = null;
+    this.used = 0;
+  }
+}
+
 const segmentName = /^hints-(\d{6,})\.log$/;
 
 function segmentFile(dir: string, seq: number): string {
@@ -63,12 +125,15 @@ export class HintLog {
   private readonly segments = new Map<number, Segment>();
   private current: Segment;
   private fd: number;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  private readonly pending = new PendingRecords();
   private pendingFor: HintLocation[] = [];
   private flushScheduled = false;
   private unsynced = false;
   private dirSyncDue = true;
+  /** The background sync running, if any (never two at once). */
+  private syncInFlight: Promise<void> | null = null;
+  /** Fds of segments closed by a roll, synced and closed by the next sync. */
+  private closedFds: number[] = [];
   private readonly timer: NodeJS.Timeout;
   /**
    * Segments with no live record left, deleted after the next sync: a record that replaced one of
@@ -85,7 +150,7 @@ export class HintLog {
     assert(o.segmentBytesMax >= 4096, 'hint segments of at least 4 KiB');
     this.current = this.newSegment(firstSeq);
     this.fd = fs.openSync(this.current.file, 'a');
-    this.timer = setInterval(() => this.sync(), o.syncIntervalMs);
+    this.timer = setInterval(() => this.syncInBackground(), o.syncIntervalMs);
     this.timer.unref();
   }
 
@@ -130,20 +195,20 @@ export class HintLog {
       this.o.log(`WARN hints: could not rewrite the recovered hints; keeping ${this.doomed.length} old files in ${this.o.dir}`);
       this.doomed = [];
     }
-    this.sync();
+    this.syncNow();
   }
 
   /** Queues `record` as `loc`'s newest record; written at the end of this turn. */
   append(loc: HintLocation, target: string, key: Uint8Array, record: WireRecord, createdMs: number): void {
     assert(!this.closed, 'hint log open');
     assert(loc.segment === 0, 'a hint is released before it is written again');
-    const buf = encodeHintRecord(target, key, record, createdMs);
+    const size = hintRecordBytes(target, key, record);
+    const room = this.pending.reserve(size);
+    writeHintRecord(room.buf, room.at, target, key, record, createdMs);
     loc.segment = this.current.seq;
-    loc.diskBytes = buf.length;
+    loc.diskBytes = size;
     this.current.live++;
-    this.current.liveBytes += buf.length;
-    this.pending.push(buf);
-    this.pendingBytes += buf.length;
+    this.current.liveBytes += size;
     this.pendingFor.push(loc);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -166,15 +231,14 @@ export class HintLog {
       this.doomed.push(seg.file);
     } else if (this.segments.size === 1) {
       // Nothing live anywhere: start the file over instead of keeping dead records.
-      this.pending = [];
-      this.pendingBytes = 0;
+      this.pending.clear();
       this.pendingFor = [];
       if (seg.bytes > 0) this.truncate(0);
     }
   }
 
   diskBytes(): number {
-    let n = this.pendingBytes;
+    let n = this.pending.bytes;
     for (const s of this.segments.values()) n += s.bytes;
     return n;
   }
@@ -190,12 +254,14 @@ export class HintLog {
     if (this.diskBytes() > live) this.roll(true);
   }
 
-  close(): void {
+  /** Writes what is pending and syncs every segment (after the background sync running, if any). */
+  async close(): Promise<void> {
     if (this.closed) return;
-    this.flush();
-    this.sync();
-    this.closed = true;
     clearInterval(this.timer);
+    await this.syncInFlight;
+    this.flush();
+    this.syncNow();
+    this.closed = true;
     fs.closeSync(this.fd);
     if (this.current.bytes === 0 && this.segments.size === 1) this.unlink(this.current.file);
   }
@@ -208,13 +274,11 @@ export class HintLog {
 
   private flush(): void {
     this.flushScheduled = false;
-    if (this.closed || this.pending.length === 0) return;
-    const bufs = this.pending;
+    if (this.closed || this.pending.bytes === 0) return;
+    const bufs = this.pending.views();
     const locs = this.pendingFor;
-    const bytes = this.pendingBytes;
-    this.pending = [];
+    const bytes = this.pending.bytes;
     this.pendingFor = [];
-    this.pendingBytes = 0;
     const seg = this.current;
     try {
       let written = 0;
@@ -226,9 +290,11 @@ export class HintLog {
       }
       seg.bytes += bytes;
       this.unsynced = true;
+      this.pending.clear();
     } catch (err) {
       // Cut any partial record off again, and keep those hints in memory only: hints are an aid,
       // and the write that made them has been answered already.
+      this.pending.clear();
       this.counters.hintWriteFailures++;
       this.truncate(seg.bytes);
       for (const loc of locs) if (loc.segment === seg.seq) this.release(loc);
@@ -243,8 +309,7 @@ export class HintLog {
   private roll(all: boolean): void {
     this.flush();
     const old = this.current;
-    this.sync();
-    fs.closeSync(this.fd);
+    this.closedFds.push(this.fd);
     this.current = this.newSegment(old.seq + 1);
     this.fd = fs.openSync(this.current.file, 'a');
     this.dirSyncDue = true;
@@ -260,27 +325,80 @@ export class HintLog {
     for (const s of this.segments.values()) if (s !== this.current && (all || s.liveBytes * 2 < s.bytes)) sparse.add(s.seq);
     if (sparse.size > 0) this.onSparse?.(sparse);
     this.flush();
-    this.sync();
   }
 
-  private sync(): void {
-    if (this.closed || (!this.unsynced && this.doomed.length === 0)) return;
+  /** What one sync covers, taken from the log's state when it starts. */
+  private takeSyncJob(): { fds: number[]; toClose: number[]; doomed: string[]; dir: boolean } {
+    const job = { fds: [...this.closedFds, this.fd], toClose: this.closedFds, doomed: this.doomed, dir: this.dirSyncDue };
+    this.closedFds = [];
+    this.doomed = [];
+    this.dirSyncDue = false;
     this.unsynced = false;
+    return job;
+  }
+
+  private get syncDue(): boolean {
+    return this.unsynced || this.doomed.length > 0 || this.closedFds.length > 0;
+  }
+
+  private syncFailed(err: unknown, job: { doomed: string[]; dir: boolean }): void {
+    this.counters.hintWriteFailures++;
+    // The files that were to go stay until a sync succeeds.
+    this.doomed.push(...job.doomed);
+    this.dirSyncDue ||= job.dir;
+    this.o.log(`WARN hints: sync of ${this.o.dir} failed (${String(err)}); the hints stay queued in memory, but a restart may not find the ones written since the last sync`);
+  }
+
+  /**
+   * The timer's sync, in the libuv pool. Pending records are written first: a file doomed by a
+   * record that replaced one of its own is deleted only once that record is synced.
+   */
+  private syncInBackground(): void {
+    if (this.closed || this.syncInFlight !== null) return;
+    this.flush();
+    if (!this.syncDue) return;
+    const job = this.takeSyncJob();
+    const dir = this.o.dir;
+    this.syncInFlight = (async () => {
+      try {
+        for (const fd of job.fds) await new Promise<void>((resolve, reject) => fs.fdatasync(fd, (err) => (err === null ? resolve() : reject(err))));
+        if (job.dir) {
+          const d = await fs.promises.open(dir, 'r');
+          try {
+            await d.sync();
+          } finally {
+            await d.close();
+          }
+        }
+        for (const file of job.doomed) this.unlink(file);
+      } catch (err) {
+        this.syncFailed(err, job);
+      } finally {
+        for (const fd of job.toClose) fs.close(fd, () => undefined);
+        this.syncInFlight = null;
+      }
+    })();
+  }
+
+  /** The same sync in place, for opening and closing (nothing else runs then). */
+  private syncNow(): void {
+    if (!this.syncDue) return;
+    const job = this.takeSyncJob();
     try {
-      fs.fdatasyncSync(this.fd);
-      if (this.dirSyncDue) {
-        this.dirSyncDue = false;
-        const dirFd = fs.openSync(this.o.dir, 'r');
+      for (const fd of job.fds) fs.fdatasyncSync(fd);
+      if (job.dir) {
+        const d = fs.openSync(this.o.dir, 'r');
         try {
-          fs.fsyncSync(dirFd);
+          fs.fsyncSync(d);
         } finally {
-          fs.closeSync(dirFd);
+          fs.closeSync(d);
         }
       }
-      for (const file of this.doomed.splice(0)) this.unlink(file);
+      for (const file of job.doomed) this.unlink(file);
     } catch (err) {
-      this.counters.hintWriteFailures++;
-      this.o.log(`WARN hints: sync of ${this.current.file} failed (${String(err)}); the hints stay queued in memory, but a restart may not find the ones written since the last sync`);
+      this.syncFailed(err, job);
+    } finally {
+      for (const fd of job.toClose) fs.closeSync(fd);
     }
   }
 

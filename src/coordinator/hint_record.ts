@@ -25,14 +25,22 @@ export interface DecodedHint {
   createdMs: number;
 }
 
-/** A complete framed record (header + payload), ready for one write. */
-export function encodeHintRecord(target: string, key: Uint8Array, record: WireRecord, createdMs: number): Buffer {
+/** Bytes of the framed record (header + payload) for this hint. */
+export function hintRecordBytes(target: string, key: Uint8Array, record: WireRecord): number {
+  return walHeaderBytes + fixedBytes + target.length + key.length + record.versionVector.length + record.value.length;
+}
+
+/**
+ * Writes the framed record into `buf` at `at` (hintRecordBytes long) and returns where it ends:
+ * written in place, so that a turn's records share one buffer instead of one allocation each.
+ */
+export function writeHintRecord(buf: Buffer, at: number, target: string, key: Uint8Array, record: WireRecord, createdMs: number): number {
   assert(target.length >= 1 && target.length <= 64, 'hint target is a node id');
   assert(key.length <= keyBytesMax, 'hint key within keyBytesMax');
   assert(Number.isInteger(createdMs) && createdMs >= 0 && createdMs < 2 ** 48, 'hint time fits 48 bits');
-  const payloadBytes = fixedBytes + target.length + key.length + record.versionVector.length + record.value.length;
-  const buf = Buffer.allocUnsafe(walHeaderBytes + payloadBytes);
-  let o = walHeaderBytes;
+  const end = at + hintRecordBytes(target, key, record);
+  assert(end <= buf.length, 'the record fits where it is written');
+  let o = at + walHeaderBytes;
   buf[o++] = hintRecordKind;
   buf.writeUIntLE(createdMs, o, 6);
   o += 6;
@@ -51,12 +59,11 @@ export function encodeHintRecord(target: string, key: Uint8Array, record: WireRe
   o += 4;
   buf.set(record.value, o);
   o += record.value.length;
-  assert(o === buf.length, 'hint record filled exactly');
-  const payload = buf.subarray(walHeaderBytes);
-  buf.writeUInt32LE(payloadBytes, 0);
-  buf.writeUInt32LE(crc32c(payload), 4);
-  buf.writeUInt32LE(crc32c(buf.subarray(0, 8)), 8);
-  return buf;
+  assert(o === end, 'hint record filled exactly');
+  buf.writeUInt32LE(end - at - walHeaderBytes, at);
+  buf.writeUInt32LE(crc32c(buf.subarray(at + walHeaderBytes, end)), at + 4);
+  buf.writeUInt32LE(crc32c(buf.subarray(at, at + 8)), at + 8);
+  return end;
 }
 
 /**

@@ -193,11 +193,16 @@ export class HintStore {
     };
   }
 
-  /** Writes what is pending and syncs it, leaving only live hints on disk for the next run. */
-  close(): void {
-    this.files?.compact();
-    this.files?.close();
+  /**
+   * Writes what is pending and syncs it, leaving only live hints on disk for the next run. Hints
+   * added from here on stay in memory.
+   */
+  async close(): Promise<void> {
+    const files = this.files;
+    if (files === null) return;
+    files.compact();
     this.files = null;
+    await files.close();
   }
 
   private insert(target: string, key: Uint8Array, record: WireRecord, createdMs: number): Hint {

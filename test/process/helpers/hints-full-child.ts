@@ -31,18 +31,18 @@ async function main(): Promise<void> {
   }
   const failed = s.stats();
   const torn = segments().map((f) => readWalSegment(path.join(dir, f), false).tornTail);
-  s.close();
+  await s.close();
   const filesAfterFirst = segments();
 
   const full = open();
   const recoveredWhileFull = full.size();
-  full.close();
+  await full.close();
   const filesAfterFullReopen = segments();
 
   fs.rmSync(path.join(mount, 'ballast'));
   const roomy = open();
   const keys = roomy.peek('n1', hintsMax).map((h) => Buffer.from(h.key).toString());
-  roomy.close();
+  await roomy.close();
   process.stdout.write(
     JSON.stringify({ added, queuedAfterFailure: failed.hintsQueued, writeFailures: failed.hintWriteFailures, torn, filesAfterFirst, recoveredWhileFull, filesAfterFullReopen, keys, lines }) + '\n',
   );

@@ -24,8 +24,13 @@ let lines: string[];
 let nowMs: number;
 const stores: HintStore[] = [];
 const options = (o: Partial<HintStoreOptions> = {}): HintStoreOptions => ({ merge: (a, b) => mergeRecords(a, b, 'vclock', 5000), now: () => nowMs, ...o });
-function open(at = dir, o: Partial<HintStoreOptions> = {}, segmentBytesMax?: number): HintStore {
-  const s = HintStore.open(options(o), { dir: at, log: (l) => lines.push(l), ...(segmentBytesMax !== undefined && { segmentBytesMax }) });
+function open(at = dir, o: Partial<HintStoreOptions> = {}, segmentBytesMax?: number, syncIntervalMs?: number): HintStore {
+  const s = HintStore.open(options(o), {
+    dir: at,
+    log: (l) => lines.push(l),
+    ...(segmentBytesMax !== undefined && { segmentBytesMax }),
+    ...(syncIntervalMs !== undefined && { syncIntervalMs }),
+  });
   stores.push(s);
   return s;
 }
@@ -36,19 +41,19 @@ beforeEach(() => {
   lines = [];
   nowMs = 1_000_000;
 });
-afterEach(() => {
-  for (const s of stores.splice(0)) s.close();
+afterEach(async () => {
+  for (const s of stores.splice(0)) await s.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('hints come back after a close: per target, oldest first, coalesced, tombstones kept', () => {
+test('hints come back after a close: per target, oldest first, coalesced, tombstones kept', async () => {
   const s = open();
   s.add('n1', Buffer.from('k1'), rec('v1'));
   s.add('n2', Buffer.from('k1'), rec('other'));
   nowMs += 10;
   s.add('n1', Buffer.from('k2'), rec('', 'a', true));
   s.add('n1', Buffer.from('k1'), rec('v1b', 'b'));
-  s.close();
+  await s.close();
   assert.ok(segments().length >= 1, 'hints on disk after close');
 
   const t = open();
@@ -73,7 +78,7 @@ test('a crash loses nothing written: the directory as the process left it, witho
     const t = open(copy);
     assert.equal(t.size(), 50);
     for (let n = 0; n < 3; n++) assert.deepEqual(keys(t.peek(`n${n}`, 100)), Array.from({ length: 50 }, (_, i) => i).filter((i) => i % 3 === n).map((i) => `k${i}`));
-    t.close();
+    await t.close();
   } finally {
     fs.rmSync(copy, { recursive: true, force: true });
   }
@@ -85,30 +90,30 @@ test('delivered hints leave the disk; when none are left no file is', async () =
   await turn();
   assert.ok(s.stats().hintsDiskBytes > 0);
   for (const h of s.peek('n1', 6)) s.delivered('n1', h);
-  s.close();
+  await s.close();
   const t = open();
   assert.deepEqual(keys(t.peek('n1', 10)), ['k6', 'k7', 'k8', 'k9']);
   for (const h of t.peek('n1', 10)) t.delivered('n1', h);
   assert.equal(t.stats().hintsDiskBytes, 0);
-  t.close();
+  await t.close();
   assert.deepEqual(segments(), []);
 });
 
-test('a hint replaced while its delivery is in flight stays queued, and on disk', () => {
+test('a hint replaced while its delivery is in flight stays queued, and on disk', async () => {
   const s = open();
   s.add('n1', Buffer.from('k'), rec('old'));
   const inFlight = s.peek('n1', 1)[0]!;
   s.add('n1', Buffer.from('k'), rec('new', 'b'));
   s.delivered('n1', inFlight);
   assert.equal(s.size('n1'), 1);
-  s.close();
+  await s.close();
   assert.deepEqual(values(open().peek('n1', 1)[0]!), ['new', 'old']);
 });
 
-test('a torn last record is cut off; a damaged record mid-file is skipped and the rest recovered', () => {
+test('a torn last record is cut off; a damaged record mid-file is skipped and the rest recovered', async () => {
   const s = open();
   for (let i = 0; i < 5; i++) s.add('n1', Buffer.from(`k${i}`), rec(`v${i}`));
-  s.close();
+  await s.close();
   const [file] = segments();
   const p = path.join(dir, file!);
   const bytes = fs.readFileSync(p);
@@ -121,13 +126,13 @@ test('a torn last record is cut off; a damaged record mid-file is skipped and th
   const t = open();
   assert.deepEqual(keys(t.peek('n1', 10)), ['k0', 'k2', 'k3', 'k4']);
   assert.match(lines.join('\n'), /1 damaged skipped, 1 torn tails cut/);
-  t.close();
+  await t.close();
   // Recovery rewrote the good hints and removed the damaged file.
   assert.ok(!fs.existsSync(p));
   assert.equal(open().size(), 4);
 });
 
-test('hints expire after ageMsMax, in memory and when read back', () => {
+test('hints expire after ageMsMax, in memory and when read back', async () => {
   const s = open(dir, { ageMsMax: 1000 });
   s.add('n1', Buffer.from('old'), rec('o'));
   nowMs += 600;
@@ -136,7 +141,7 @@ test('hints expire after ageMsMax, in memory and when read back', () => {
   s.expire();
   assert.deepEqual(keys(s.peek('n1', 10)), ['young']);
   assert.equal(s.stats().hintsExpired, 1);
-  s.close();
+  await s.close();
   nowMs += 1000;
   const t = open(dir, { ageMsMax: 1000 });
   assert.equal(t.size(), 0);
@@ -153,7 +158,7 @@ test('bounds: hint count and bytes per target drop the oldest', () => {
 });
 
 test('segments roll; mostly-dead ones are rewritten, so disk follows the live hints', async () => {
-  const s = open(dir, {}, 4096);
+  const s = open(dir, {}, 4096, 10);
   const value = Buffer.alloc(200, 7).toString();
   // Each round leaves one hint live and delivers the rest, so without rewrites every segment
   // would stay, pinned by a hint or two.
@@ -168,7 +173,12 @@ test('segments roll; mostly-dead ones are rewritten, so disk follows the live hi
   // 40 live hints of ~300 bytes: files within twice that plus two segments, whatever went through.
   assert.ok(s.stats().hintsDiskBytes <= 2 * 40 * 300 + 2 * 4096, `${s.stats().hintsDiskBytes} bytes on disk`);
   assert.ok(maxBytes <= 2 * 40 * 300 + 2 * 4096 + 50 * 300, `at most ${maxBytes} bytes on disk at once`);
-  s.close();
+  // The files whose hints all went are deleted by the background sync (every 10 ms here).
+  // ~600 KB went through in 4 KiB segments (~150 files); the bytes in use above fit in a few.
+  const filesMax = 12;
+  for (let i = 0; i < 500 && segments().length > filesMax; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(segments().length <= filesMax, `${segments().length} segment files for ${s.stats().hintsDiskBytes} bytes of segments in use`);
+  await s.close();
   const t = open();
   assert.deepEqual(keys(t.peek('n1', 100)), Array.from({ length: 40 }, (_, r) => `r${r}-0`));
 });
@@ -187,23 +197,38 @@ test('a segment whose last live hint was replaced stays until the replacement is
     fs.cpSync(dir, copy, { recursive: true });
     const t = open(copy);
     assert.deepEqual(values(t.peek('n1', 1)[0]!), ['old']);
-    t.close();
+    await t.close();
   } finally {
     fs.rmSync(copy, { recursive: true, force: true });
   }
-  s.close();
+  await s.close();
   assert.deepEqual(values(open().peek('n1', 1)[0]!), ['new', 'old']);
 });
 
-test('a target dropped (it left the ring) loses its hints in memory and on disk; others keep theirs', () => {
+test('a target dropped (it left the ring) loses its hints in memory and on disk; others keep theirs', async () => {
   const s = open();
   for (let i = 0; i < 4; i++) s.add('gone', Buffer.from(`k${i}`), rec(`v${i}`));
   s.add('stays', Buffer.from('k'), rec('v'));
   s.dropTarget('gone');
   assert.deepEqual(s.targets(), ['stays']);
   assert.equal(s.stats().hintsDropped, 4);
-  s.close();
+  await s.close();
   const t = open();
   assert.deepEqual(t.targets(), ['stays']);
   assert.equal(t.size(), 1);
+});
+
+test('records larger than a write chunk and small ones mixed in one turn come back whole, in order', async () => {
+  // A turn's records are encoded into shared 64 KiB chunks; a larger one gets a buffer of its own.
+  const s = open();
+  const sizes = [10, 70_000, 20, 65_536, 300_000, 5];
+  sizes.forEach((n, i) => s.add('n1', Buffer.from(`k${i}`), rec(String.fromCharCode(97 + i).repeat(n))));
+  await turn();
+  for (let i = 0; i < 200; i++) s.add('n2', Buffer.from(`small${i}`), rec(`s${i}`.padEnd(900, '.')));
+  await s.close();
+  const t = open();
+  const back = t.peek('n1', 10);
+  assert.deepEqual(keys(back), sizes.map((_, i) => `k${i}`));
+  back.forEach((h, i) => assert.deepEqual(values(h), [String.fromCharCode(97 + i).repeat(sizes[i]!)]));
+  assert.deepEqual(t.peek('n2', 300).map((h) => values(h)[0]), Array.from({ length: 200 }, (_, i) => `s${i}`.padEnd(900, '.')));
 });
