@@ -80,3 +80,47 @@ describe('3-node cluster, hints on disk', () => {
     await waitFor('the dropped hints leaving the disk', async () => (await c.metric(1, 'ringkv_hints_disk_bytes')) === 0, 5_000);
   });
 });
+
+describe('4-node cluster, hints held by stand-ins', () => {
+  // With four nodes a key's three replicas leave one node out, and that node is the stand-in that
+  // keeps the hint for a down replica (the coordinator sends it there with hintFor). The stand-ins
+  // are SIGKILLed and restarted before the replica comes back: their hints are on disk.
+  let c: TestCluster;
+  before(async () => {
+    c = await TestCluster.start({ nodes: 4, hintedHandoff: true, readRepairChance: 0, antiEntropyIntervalMs: 0 });
+  });
+  after(async () => {
+    await c?.close();
+  });
+
+  test('stand-ins keep hints across a SIGKILL and deliver them when the replica is back', async () => {
+    const keys = Array.from({ length: 120 }, (_, i) => `stand-in-${i}`);
+    await c.kill(3);
+    await c.waitStatus([0, 1, 2], 3, 'dead', 15_000);
+    for (const [i, k] of keys.entries()) {
+      const r = await c.http(0, 'PUT', k, { body: `v${i}`, consistency: 'QUORUM' });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+    }
+    const queued = await Promise.all([0, 1, 2].map((n) => c.metric(n, 'ringkv_hints_queued')));
+    // Roughly 3/4 of the keys have node-3 among their replicas; node-0 forwards the others' writes.
+    assert.ok(queued[1]! + queued[2]! > 0, `hints held away from the coordinator: ${queued.join(', ')}`);
+    for (const n of [1, 2]) {
+      await c.kill(n);
+      await c.spawn(n);
+    }
+    await c.waitStatus([0, 1, 2], 1, 'healthy', 15_000);
+    await c.waitStatus([0, 1, 2], 2, 'healthy', 15_000);
+    assert.deepEqual(await Promise.all([1, 2].map((n) => c.metric(n, 'ringkv_hints_recovered'))), [queued[1], queued[2]]);
+
+    await c.spawn(3);
+    await c.waitConverged(15_000);
+    await waitFor('every hint delivered', async () => (await Promise.all([0, 1, 2].map((n) => c.metric(n, 'ringkv_hints_queued')))).every((q) => q === 0), 15_000);
+    // A ONE read node-3 coordinates asks only its own copy for the keys it replicates (and a
+    // replica for the others): every key is there.
+    for (const [i, k] of keys.entries()) {
+      const got = await c.http(3, 'GET', k, { consistency: 'ONE' });
+      assert.equal(got.status, 200, `${k} via node-3: ${JSON.stringify(got.body)}`);
+      assert.equal(decode(got.body.value), `v${i}`);
+    }
+  });
+});
