@@ -26,7 +26,7 @@
 // background and bounded.
 import * as os from 'node:os';
 import { localRangeReplica, localScanPage } from '../antientropy';
-import { bootstrapSettleMsMax, merkleDepthMax, readRepairsInflightMax, replicaWritesInflightMax, tombstoneGraceMsDefault, vnodesPerNodeMax } from '../constants';
+import { bootstrapSettleMsMax, hintAgeMsMax, merkleDepthMax, readRepairsInflightMax, replicaWritesInflightMax, tombstoneGraceMsDefault, vnodesPerNodeMax } from '../constants';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import { Membership, parseNodeAddress, type MemberInfo, type StorageTrouble } from '../membership';
 import type { InternodeMessage } from '../protocol/internode_codec';
@@ -290,6 +290,10 @@ export class ClusterCoordinator implements Coordinator {
     if (this.o.hintedHandoff) {
       this.hintTimer = setInterval(() => {
         this.hints.expire();
+        for (const l of this.hints.takeLosses()) {
+          const why = [l.dropped > 0 ? `${l.dropped} dropped over the per-node bound` : '', l.expired > 0 ? `${l.expired} older than ${hintAgeMsMax / 3_600_000} h expired` : ''].filter((x) => x !== '').join(', ');
+          this.o.log(`WARN hints: ${why} for ${l.target}; those writes reach it only through a repair: POST /api/v1/admin/repair on ${l.target} once it is back`);
+        }
         for (const t of this.hints.targets()) {
           const status = this.membership.status(t);
           // A node that left (decommissioned, or removed as gone for good) will not take its
@@ -832,6 +836,7 @@ export class ClusterCoordinator implements Coordinator {
       ...this.pool.stats(),
       ...this.replicas.stats,
       ...h,
+      hintTargets: this.hints.targetStats(),
       ...this.antiEntropy.counters,
       bootstrapState: this.bootstrapState,
       readRepairs: this.counters.readRepairs,

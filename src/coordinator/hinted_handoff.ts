@@ -17,6 +17,7 @@ import { hintAgeMsMax, hintBytesPerNodeMax, hintSegmentBytesMax, hintSyncInterva
 import { assert } from '../errors';
 import type { WireRecord } from '../shards/messages';
 import { HintLog, type HintLocation } from './hint_log';
+import type { HintTargetStats } from './types';
 
 export interface Hint extends HintLocation {
   key: Uint8Array;
@@ -35,6 +36,13 @@ export interface HintStats {
   hintsRecovered: number;
   hintsDiskBytes: number;
   hintWriteFailures: number;
+}
+
+/** Hints for one target that were lost (over a bound, or expired) since the last report. */
+export interface HintLosses {
+  target: string;
+  dropped: number;
+  expired: number;
 }
 
 export interface HintStoreOptions {
@@ -76,6 +84,8 @@ export class HintStore {
   private readonly now: () => number;
   private files: HintLog | null = null;
   private readonly counters = { hintsStored: 0, hintsDropped: 0, hintsExpired: 0, hintsDelivered: 0, hintsRecovered: 0 };
+  /** Per target, hints lost to a bound or to age since takeLosses (not those of a node that left). */
+  private losses = new Map<string, { dropped: number; expired: number }>();
 
   constructor(private readonly o: HintStoreOptions) {
     this.perNodeMax = o.perNodeMax ?? hintsPerNodeMax;
@@ -101,8 +111,10 @@ export class HintStore {
     const oldest = store.now() - store.ageMsMax;
     let expired = 0;
     for (const r of recovery.records) {
-      if (r.createdMs < oldest) expired++;
-      else store.insert(r.target, r.key, r.record, r.createdMs);
+      if (r.createdMs < oldest) {
+        expired++;
+        store.lost(r.target).expired++;
+      } else store.insert(r.target, r.key, r.record, r.createdMs);
     }
     store.counters.hintsStored = 0;
     store.counters.hintsExpired = expired;
@@ -157,13 +169,42 @@ export class HintStore {
   /** Drops hints taken more than ageMsMax ago (each queue is oldest first). */
   expire(): void {
     const oldest = this.now() - this.ageMsMax;
-    for (const q of this.byNode.values()) {
+    for (const [target, q] of this.byNode) {
       for (const [ks, h] of q.hints) {
         if (h.createdMs >= oldest) break;
         this.remove(q, ks, h);
         this.counters.hintsExpired++;
+        this.lost(target).expired++;
       }
     }
+  }
+
+  /** Per target with hints queued: how many, how big, how old the oldest. */
+  targetStats(): HintTargetStats[] {
+    const now = this.now();
+    const out: HintTargetStats[] = [];
+    for (const [target, q] of this.byNode) {
+      const first = q.hints.values().next();
+      if (first.done === true) continue;
+      out.push({ target, queued: q.hints.size, bytes: q.bytes, oldestAgeSeconds: Math.max(0, Math.round((now - first.value.createdMs) / 1000)) });
+    }
+    return out;
+  }
+
+  /** The hints lost per target since the last call (each needs a repair of that node to be made good). */
+  takeLosses(): HintLosses[] {
+    const out = [...this.losses].map(([target, l]) => ({ target, ...l }));
+    this.losses = new Map();
+    return out;
+  }
+
+  private lost(target: string): { dropped: number; expired: number } {
+    let l = this.losses.get(target);
+    if (l === undefined) {
+      l = { dropped: 0, expired: 0 };
+      this.losses.set(target, l);
+    }
+    return l;
   }
 
   /** Drops every hint for `target` (a node that left the ring: its ranges are others' now), counted as dropped. */
@@ -225,6 +266,7 @@ export class HintStore {
       const [oldestKey, oldest] = q.hints.entries().next().value as [string, Hint];
       this.remove(q, oldestKey, oldest);
       this.counters.hintsDropped++;
+      this.lost(target).dropped++;
     }
     q.hints.set(ks, h);
     q.bytes += bytes;

@@ -111,6 +111,16 @@ export interface ClusterStatus {
   replication_factor: number;
 }
 
+/** One target's hint queue on a cluster node, for the per-node metrics. */
+export interface HintTargetStats {
+  target: string;
+  queued: number;
+  /** Keys, version vectors and values of its hints. */
+  bytes: number;
+  /** Age of its oldest hint: how far behind the node is. */
+  oldestAgeSeconds: number;
+}
+
 /** Numbers the metrics endpoint exports; every field is a counter or gauge. */
 export interface CoordinatorStats {
   memtableBytes: number;
@@ -124,7 +134,9 @@ export interface CoordinatorStats {
   hintsQueued: number;
   /** The shard worker threads' V8 GC pauses, all shards together (a node with shard threads). */
   shardGcSeconds?: GcSnapshots;
-  [name: string]: number | number[] | HistogramSnapshot | GcSnapshots | undefined;
+  /** Per node this one holds hints for (a cluster node). */
+  hintTargets?: HintTargetStats[];
+  [name: string]: number | number[] | HistogramSnapshot | GcSnapshots | HintTargetStats[] | undefined;
 }
 
 /** What a full anti-entropy pass (admin repair, or a new node's bootstrap) did. */

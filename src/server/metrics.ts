@@ -4,7 +4,7 @@
 // allocation); the main thread's GC pauses come from gc_pauses.ts, storage numbers (WAL syncs
 // and their durations, the shard threads' GC pauses among them) from coordinator.stats(), both
 // at scrape time.
-import type { CoordinatorStats } from '../coordinator/types';
+import type { CoordinatorStats, HintTargetStats } from '../coordinator/types';
 import { gcKinds, gcSnapshots, type GcSnapshots } from '../gc_pauses';
 import { Histogram, renderHistogram } from '../histogram';
 
@@ -110,7 +110,7 @@ export class Metrics {
 /** Storage and coordinator numbers: the named ones with their proper names, the rest generically. */
 export function renderStats(stats: CoordinatorStats): string[] {
   const out: string[] = [];
-  const known = new Set(['walSyncs', 'walSyncSeconds', 'shardGcSeconds', 'memtableBytes', 'sstablesPerLevel', 'compactionBacklog', 'diskBytes', 'readRepairs', 'hintsQueued']);
+  const known = new Set(['walSyncs', 'walSyncSeconds', 'shardGcSeconds', 'memtableBytes', 'sstablesPerLevel', 'compactionBacklog', 'diskBytes', 'readRepairs', 'hintsQueued', 'hintTargets']);
   const metric = (name: string, type: 'counter' | 'gauge', help: string, value: number): void => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value}`);
   };
@@ -127,6 +127,16 @@ export function renderStats(stats: CoordinatorStats): string[] {
   metric('ringkv_disk_bytes', 'gauge', 'Bytes of WAL and SSTable files.', stats.diskBytes);
   metric('ringkv_read_repairs_total', 'counter', 'Read repairs sent.', stats.readRepairs);
   metric('ringkv_hints_queued', 'gauge', 'Hinted-handoff writes waiting for their node.', stats.hintsQueued);
+  if (stats.hintTargets !== undefined && stats.hintTargets.length > 0) {
+    // Node ids are [A-Za-z0-9_.-] (cluster_options.ts), safe as label values as they are.
+    const perTarget = (name: string, help: string, pick: (t: HintTargetStats) => number): void => {
+      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
+      for (const t of stats.hintTargets!) out.push(`${name}{target="${t.target}"} ${pick(t)}`);
+    };
+    perTarget('ringkv_hints_queued_for_node', 'Hints this node holds, by the node they are for.', (t) => t.queued);
+    perTarget('ringkv_hints_bytes_for_node', 'Bytes of those hints (keys, versions, values), by the node they are for.', (t) => t.bytes);
+    perTarget('ringkv_hints_oldest_age_seconds', 'Age of the oldest hint held for each node: how far behind it is.', (t) => t.oldestAgeSeconds);
+  }
   for (const [key, value] of Object.entries(stats)) {
     if (known.has(key)) continue;
     const name = `ringkv_${snake(key)}`;

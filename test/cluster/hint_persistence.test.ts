@@ -43,6 +43,9 @@ describe('3-node cluster, hints on disk', () => {
     await c.spawn(1);
     assert.equal(await c.metric(1, 'ringkv_hints_recovered'), keys.length);
     assert.equal(await c.metric(1, 'ringkv_hints_queued'), keys.length);
+    const metrics = await (await fetch(`http://127.0.0.1:${c.nodes[1]!.port}/metrics`)).text();
+    assert.match(metrics, new RegExp(`^ringkv_hints_queued_for_node\\{target="node-2"\\} ${keys.length}$`, 'm'));
+    assert.match(metrics, /^ringkv_hints_oldest_age_seconds\{target="node-2"\} \d+$/m);
 
     await c.spawn(2);
     await c.waitStatus([1], 2, 'healthy', 15_000);

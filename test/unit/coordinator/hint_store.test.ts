@@ -141,11 +141,17 @@ test('hints expire after ageMsMax, in memory and when read back', async () => {
   s.expire();
   assert.deepEqual(keys(s.peek('n1', 10)), ['young']);
   assert.equal(s.stats().hintsExpired, 1);
+  // The loss is reported once per target, and the queue says how far behind n1 is.
+  assert.deepEqual(s.takeLosses(), [{ target: 'n1', dropped: 0, expired: 1 }]);
+  assert.deepEqual(s.takeLosses(), []);
+  assert.deepEqual(s.targetStats(), [{ target: 'n1', queued: 1, bytes: s.peek('n1', 1)[0]!.key.length + s.peek('n1', 1)[0]!.record.versionVector.length + 1, oldestAgeSeconds: 1 }]);
   await s.close();
   nowMs += 1000;
   const t = open(dir, { ageMsMax: 1000 });
   assert.equal(t.size(), 0);
   assert.equal(t.stats().hintsExpired, 1);
+  assert.deepEqual(t.takeLosses(), [{ target: 'n1', dropped: 0, expired: 1 }], 'hints found expired at start are a loss too');
+  assert.deepEqual(t.targetStats(), []);
 });
 
 test('bounds: hint count and bytes per target drop the oldest', () => {
@@ -155,6 +161,7 @@ test('bounds: hint count and bytes per target drop the oldest', () => {
   assert.ok(s.size('n1') <= 3, `${s.size('n1')} hints of ~1 KB under a 3000-byte bound`);
   assert.deepEqual(keys(s.peek('n1', 10)).at(-1), 'k4');
   assert.equal(s.stats().hintsDropped, 5 - s.size('n1'));
+  assert.deepEqual(s.takeLosses(), [{ target: 'n1', dropped: 5 - s.size('n1'), expired: 0 }]);
 });
 
 test('segments roll; mostly-dead ones are rewritten, so disk follows the live hints', async () => {
@@ -212,6 +219,7 @@ test('a target dropped (it left the ring) loses its hints in memory and on disk;
   s.dropTarget('gone');
   assert.deepEqual(s.targets(), ['stays']);
   assert.equal(s.stats().hintsDropped, 4);
+  assert.deepEqual(s.takeLosses(), [], 'the hints of a node that left are no loss to report');
   await s.close();
   const t = open();
   assert.deepEqual(t.targets(), ['stays']);
