@@ -206,7 +206,11 @@ export class ClusterCoordinator implements Coordinator {
         return { keyEstimate: this.keyEstimateCached, load: Math.min(1, os.loadavg()[0]! / Math.max(1, os.availableParallelism())), storage: this.storageCached };
       },
       onChange: (c) => {
-        if (c.to === 'ALIVE' && c.from !== 'UNKNOWN') this.replayHints(c.nodeId);
+        if (c.to !== 'ALIVE') return;
+        // Gossip has heard from it: the link to it need not wait out a back-off from its absence.
+        const addr = this.membership.peerAddress(c.nodeId);
+        if (addr !== undefined) this.pool.resetBackoff(addr.host, addr.peerPort);
+        if (c.from !== 'UNKNOWN') this.replayHints(c.nodeId);
       },
     });
     this.replicas = new ReplicaClient(o.nodeId, local, this.membership, this.pool);
@@ -299,7 +303,8 @@ export class ClusterCoordinator implements Coordinator {
           // A node that left (decommissioned, or removed as gone for good) will not take its
           // hints; its ranges have other replicas now, which repair brings up to date (as
           // Cassandra drops the hints of a node that leaves).
-          if (status === 'LEFT') this.hints.dropTarget(t);
+          // This node's own hints after it left are for its decommission to hand over (handOverHints).
+          if (status === 'LEFT' && t !== this.nodeId) this.hints.dropTarget(t);
           else if (status === 'ALIVE') this.replayHints(t);
         }
       }, this.o.hintReplayIntervalMs);
@@ -405,6 +410,7 @@ export class ClusterCoordinator implements Coordinator {
       throw new RingkvError(ErrorCode.InvalidArgument, 'the last node of a cluster cannot leave it: there is nobody to hand its data to');
     }
     this.decommissioning = true;
+    const started = Date.now();
     const without = Ring.build(others, current.version + 1);
     // Before the scan starts: a write the scan has already passed must still reach the successor.
     this.handover = { current, without };
@@ -422,7 +428,14 @@ export class ClusterCoordinator implements Coordinator {
         },
       });
       this.membership.leave();
-      this.o.log(`decommission: handed ${sum.records} records over (${sum.sent} copies sent, ${sum.changed} new to their receiver) in ${sum.durationMs} ms; left the ring`);
+      const hints = await this.handOverHints(current, without);
+      sum.hintsHandedOver = hints.handed;
+      sum.hintsLeft = hints.left;
+      sum.durationMs = Date.now() - started;
+      this.o.log(
+        `decommission: handed ${sum.records} records over (${sum.sent} copies sent, ${sum.changed} new to their receiver) and ${hints.handed} hints in ${sum.durationMs} ms; left the ring` +
+          (hints.left > 0 ? `; WARN ${hints.left} hints could not be passed on and are replayed from here while this process runs` : ''),
+      );
       return sum;
     } catch (err) {
       // Nothing is lost by a failed hand-over: this node is still a replica; the operator retries.
@@ -430,6 +443,45 @@ export class ClusterCoordinator implements Coordinator {
       this.handover = null;
       throw err;
     }
+  }
+
+  /**
+   * The last step of a decommission: every hint this node holds goes to its node if that is up,
+   * else to a stand-in (the first live node after the key on the ring without this one), so none
+   * waits on a process about to stop (Cassandra hands hints over on decommission too). A hint for
+   * this node itself (a write it took but could not make durable) goes to the nodes that take its
+   * place for that key. Not throttled: the operator asked for it. A hint that cannot be passed
+   * on stays queued here.
+   */
+  private async handOverHints(current: Ring, without: Ring): Promise<{ handed: number; left: number }> {
+    const apply = (id: string, key: Uint8Array, record: WireRecord, hintFor?: string): Promise<boolean> =>
+      new Promise((resolve) => this.replicas.apply(id, key, record, this.o.requestTimeoutMs, (err) => resolve(err === null), hintFor));
+    const pass = async (target: string, key: Uint8Array, record: WireRecord): Promise<boolean> => {
+      const token = keyToken(key);
+      if (target === this.nodeId) {
+        const holders = current.preferenceList(token, this.o.replicationFactor);
+        const successors = without.preferenceList(token, this.o.replicationFactor).filter((id) => !holders.includes(id));
+        return (await Promise.all(successors.map((id) => apply(id, key, record)))).every(Boolean);
+      }
+      if (this.membership.isAlive(target)) return apply(target, key, record);
+      const standIn = without.walk(token).find((id) => id !== target && this.membership.isAlive(id));
+      return standIn !== undefined && apply(standIn, key, record, target);
+    };
+    let handed = 0;
+    for (const target of this.hints.targets()) {
+      for (;;) {
+        const batch = this.hints.peek(target, hintReplayBatch);
+        if (batch.length === 0) break;
+        const ok = await Promise.all(batch.map((h) => pass(target, h.key, h.record)));
+        batch.forEach((h, i) => {
+          if (!ok[i]) return;
+          this.hints.delivered(target, h);
+          handed++;
+        });
+        if (ok.includes(false)) break; // what is left for this target stays, for the replay timer
+      }
+    }
+    return { handed, left: this.hints.size() };
   }
 
   /** Syncs every range this node replicates with a live replica now (admin repair). */

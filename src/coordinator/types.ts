@@ -188,6 +188,10 @@ export interface DecommissionSummary {
   sent: number;
   /** Of those, the ones that changed what the receiver stored. */
   changed: number;
+  /** Hints this node held, passed on (to their node, or to a stand-in) once it had left. */
+  hintsHandedOver: number;
+  /** Hints that could not be passed on: still held here, replayed while this process runs. */
+  hintsLeft: number;
   durationMs: number;
 }
 

@@ -179,6 +179,15 @@ export class PeerConnection {
     });
   }
 
+  /**
+   * Ends a back-off early: the caller has other evidence that the peer is up (gossip heard from
+   * it), so the next request connects at once instead of failing for up to backoffMsMax.
+   */
+  resetBackoff(): void {
+    this.retryAtMs = 0;
+    this.backoffMs = this.o.backoffMsMin;
+  }
+
   /** Fails everything in flight and stops reconnecting. */
   close(): void {
     this.closed = true;

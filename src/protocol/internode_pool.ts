@@ -26,6 +26,11 @@ export class PeerPool {
     return this.connection(host, port).request(req, timeoutMs);
   }
 
+  /** Ends the back-off of the connection to host:port, if there is one (PeerConnection.resetBackoff). */
+  resetBackoff(host: string, port: number): void {
+    this.peers.get(`${host}:${port}`)?.resetBackoff();
+  }
+
   /** Sum of the connections' counters, for the metrics endpoint. */
   stats(): { peerConnections: number; internodeRequests: number; internodeTimeouts: number; internodeWrites: number; internodeFramesWritten: number } {
     let internodeRequests = 0;

@@ -390,7 +390,10 @@ export function attachHttpApi(app: TemplatedApp, ctx: ServerContext): void {
       case 'decommission':
         handleAsync(ctx, res, head, async () => {
           const s = await ctx.coordinator.decommission();
-          return { status: 200, body: JSON.stringify({ status: 'left', ranges: s.ranges, records: s.records, sent: s.sent, changed: s.changed, duration_ms: s.durationMs }) };
+          return {
+            status: 200,
+            body: JSON.stringify({ status: 'left', ranges: s.ranges, records: s.records, sent: s.sent, changed: s.changed, hints_handed_over: s.hintsHandedOver, hints_left: s.hintsLeft, duration_ms: s.durationMs }),
+          };
         });
         return;
       case 'not_found':

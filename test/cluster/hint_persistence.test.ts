@@ -126,4 +126,47 @@ describe('4-node cluster, hints held by stand-ins', () => {
       assert.equal(decode(got.body.value), `v${i}`);
     }
   });
+
+  test('a decommissioned stand-in passes its hints on before it goes', async () => {
+    // node-1 replays slowly (64 KiB/s: its second batch of 256 waits seconds), so when node-3 is
+    // back and node-1 is decommissioned and stopped right away, only the hand-over can have
+    // brought node-3 the hints node-1 still held. node-1 holds no copy of those keys (it was their
+    // stand-in because it is not their replica), so its range hand-over cannot bring them either.
+    c.nodes[1]!.extraArgs = ['--hint-replay-bytes-per-second', '65536'];
+    await c.kill(1);
+    await c.spawn(1);
+    await c.waitStatus([0, 2, 3], 1, 'healthy', 15_000);
+    await c.kill(3);
+    await c.waitStatus([0, 1, 2], 3, 'dead', 15_000);
+    const keys = Array.from({ length: 1400 }, (_, i) => `leaving-${i}`);
+    const body = (i: number): string => `v${i}-`.padEnd(1024, 'x');
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, w) => {
+        for (let i = next++; i < keys.length; i = next++) {
+          const r = await c.http(w % 3, 'PUT', keys[i]!, { body: body(i), consistency: 'QUORUM' });
+          assert.equal(r.status, 200, JSON.stringify(r.body));
+        }
+      }),
+    );
+    const held = await c.metric(1, 'ringkv_hints_queued');
+    assert.ok(held > 256, `node-1 holds ${held} hints, more than one replay batch`);
+
+    await c.spawn(3);
+    await c.waitStatus([0, 1, 2], 3, 'healthy', 15_000);
+    const left = await c.post(1, '/api/v1/admin/decommission');
+    assert.equal(left.status, 200, JSON.stringify(left.body));
+    assert.equal(left.body.hints_left, 0);
+    assert.ok(Number(left.body.hints_handed_over) > 0, JSON.stringify(left.body));
+    await c.kill(1);
+
+    await waitFor('every hint delivered', async () => (await Promise.all([0, 2].map((n) => c.metric(n, 'ringkv_hints_queued')))).every((q) => q === 0), 15_000);
+    // With node-1 gone, node-3 replicates every key: a ONE read it coordinates asks only its copy.
+    const missing = [];
+    for (const [i, k] of keys.entries()) {
+      const got = await c.http(3, 'GET', k, { consistency: 'ONE' });
+      if (got.status !== 200 || decode(got.body.value) !== body(i)) missing.push(k);
+    }
+    assert.deepEqual(missing.slice(0, 5), [], `${missing.length} of ${keys.length} keys missing on node-3`);
+  });
 });

@@ -104,6 +104,28 @@ test('a peer that goes away fails requests fast, then is reconnected after the b
   }
 });
 
+test('resetBackoff ends a back-off at once: the next request connects to a peer that is back', async () => {
+  // Proves what the coordinator does when gossip hears from a node again: a link in a long
+  // back-off from the node's absence would otherwise refuse every request to it until it ends.
+  const first = await server(echo);
+  const port = first.port;
+  const c = new PeerConnection({ host: '127.0.0.1', port, backoffMsMin: 60_000, backoffMsMax: 60_000 });
+  try {
+    await first.s.close();
+    await assert.rejects(c.request({ kind: 'ping' }, 1000), isCode(ErrorCode.Unavailable));
+    const again = await server(echo, port);
+    try {
+      await assert.rejects(c.request({ kind: 'ping' }, 1000), (e: unknown) => isCode(ErrorCode.Unavailable)(e) && /retrying in/.test((e as Error).message), 'still in its minute of back-off');
+      c.resetBackoff();
+      assert.equal((await c.request({ kind: 'ping' }, 1000)).kind, 'ping');
+    } finally {
+      await again.s.close();
+    }
+  } finally {
+    c.close();
+  }
+});
+
 test('garbage on a connection closes only that connection; the server keeps serving', async () => {
   // Proves malformed input from one peer cannot crash the node or disturb other peers.
   const { s, port } = await server(echo);
