@@ -5,10 +5,10 @@
 // a child (helpers/hints-full-child.ts) on a small tmpfs in a private mount namespace.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { runChildOnTmpfs } from '../helpers/tmpfs_child';
 
 const child = path.join(__dirname, 'helpers', 'hints-full-child.js');
 const fsBytes = 512 * 1024;
@@ -22,15 +22,9 @@ after(() => {
 test('hints on a full disk: failed writes stay in memory, no torn record, a full restart keeps the files', async () => {
   const mountPoint = fs.mkdtempSync(path.join(os.tmpdir(), 'ringkv-hints-full-'));
   dirs.push(mountPoint);
-  const script = `mount -t tmpfs -o size=${fsBytes} tmpfs '${mountPoint}' && head -c ${ballastBytes} /dev/zero > '${mountPoint}/ballast' && exec '${process.execPath}' '${child}' '${mountPoint}'`;
-  const proc = spawn('unshare', ['-r', '-m', 'sh', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await new Promise<number | string>((resolve) => proc.once('exit', (c, signal) => resolve(c ?? signal ?? 'unknown')));
-  assert.equal(code, 0, `child failed:\n${err}`);
-  const r = JSON.parse(out) as {
+  const run = await runChildOnTmpfs(child, mountPoint, fsBytes, ballastBytes);
+  assert.equal(run.code, 0, `child failed:\n${run.stderr}`);
+  const r = JSON.parse(run.stdout) as {
     added: number;
     queuedAfterFailure: number;
     writeFailures: number;

@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { runChildOnTmpfs } from '../helpers/tmpfs_child';
 import { freePort } from '../helpers/ports';
 
 const engineChild = path.join(__dirname, 'helpers', 'storage-full-child.js');
@@ -116,15 +117,9 @@ test('writes that do not fit fail with 507 and a reason, /health says so, every 
 test('the storage engine refuses writes while a flush or a WAL write does not fit, resumes once space is freed, and loses nothing', async () => {
   const mountPoint = fs.mkdtempSync(path.join(os.tmpdir(), 'ringkv-full-engine-'));
   dirs.push(mountPoint);
-  const script = `mount -t tmpfs -o size=${fsBytes} tmpfs '${mountPoint}' && exec '${process.execPath}' '${engineChild}' '${mountPoint}'`;
-  const proc = spawn('unshare', ['-r', '-m', 'sh', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await new Promise<number | string>((resolve) => proc.once('exit', (c, signal) => resolve(c ?? signal ?? 'unknown')));
-  assert.equal(code, 0, `child failed:\n${err}`);
-  const r = JSON.parse(out) as {
+  const run = await runChildOnTmpfs(engineChild, mountPoint, fsBytes);
+  assert.equal(run.code, 0, `child failed:\n${run.stderr}`);
+  const r = JSON.parse(run.stdout) as {
     acked: number;
     flushStats: { writesRefused: number; outOfSpace: number; flushes: number };
     flushRefusal: { code: string; message: string; readBack: string | null };
