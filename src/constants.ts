@@ -93,6 +93,8 @@ export const deadAfterMsDefault = 60_000;
 export const hintsPerNodeMax = 100_000;
 /** Bytes of hints (keys, version vectors, values) kept per target node; the oldest go first past it. */
 export const hintBytesPerNodeMax = 64 * 1024 * 1024;
+/** Bytes of hints for all targets together (they are held in memory as well as on disk). */
+export const hintBytesTotalMax = 256 * 1024 * 1024;
 /**
  * A hint older than this is dropped: a replica away longer is brought back by anti-entropy, and
  * a hint must never outlive the tombstone grace period (it could revive a purged delete).
@@ -347,3 +349,4 @@ export const speculativeRetryBurst = 32;
 export const slowReplicaAvoidMs = 2000;
 assert(hintAgeMsMax < tombstoneGraceMsDefault, 'hints expire before deletes may be purged');
 assert(hintBytesPerNodeMax >= 2 * (siblingsMax * valueBytesMax + versionVectorBytesMax + keyBytesMax), 'a target\'s hint queue holds a few of the largest records');
+assert(hintBytesTotalMax >= hintBytesPerNodeMax, 'all targets together may hold at least one full queue');

@@ -6,14 +6,15 @@
 // Hints for the same key are coalesced: a newer record for the key replaces the queued one only
 // after merging, so the queue holds one record per key per target.
 // Bounds: per target, hintsPerNodeMax hints and hintBytesPerNodeMax bytes (oldest dropped first,
-// counted); and every hint expires hintAgeMsMax after it was taken. Past that the target has
+// counted), hintBytesTotalMax bytes for all targets together (the largest queue gives way); and
+// every hint expires hintAgeMsMax after it was taken. Past that the target has
 // been away long enough for anti-entropy to be the way back, and a hint delivered after the
 // tombstone grace period could bring back a value whose delete has been purged (Cassandra bounds
 // hints by gc_grace_seconds for the same reason).
 // Delivery is a merge on the target, so delivering a hint twice changes nothing: after a crash
 // (not after a clean stop, which compacts the files), hints delivered since their segment was
 // last rewritten may be delivered again.
-import { hintAgeMsMax, hintBytesPerNodeMax, hintSegmentBytesMax, hintSyncIntervalMs, hintsPerNodeMax } from '../constants';
+import { hintAgeMsMax, hintBytesPerNodeMax, hintBytesTotalMax, hintSegmentBytesMax, hintSyncIntervalMs, hintsPerNodeMax } from '../constants';
 import { assert } from '../errors';
 import type { WireRecord } from '../shards/messages';
 import { HintLog, type HintLocation } from './hint_log';
@@ -50,6 +51,8 @@ export interface HintStoreOptions {
   merge: (older: WireRecord, newer: WireRecord) => WireRecord;
   perNodeMax?: number;
   perNodeBytesMax?: number;
+  /** All targets together. */
+  totalBytesMax?: number;
   ageMsMax?: number;
   now?: () => number;
 }
@@ -80,6 +83,9 @@ export class HintStore {
   private readonly byNode = new Map<string, Queue>();
   private readonly perNodeMax: number;
   private readonly perNodeBytesMax: number;
+  private readonly totalBytesMax: number;
+  /** Bytes of every queue (hintBytes of each hint). */
+  private bytes = 0;
   private readonly ageMsMax: number;
   private readonly now: () => number;
   private files: HintLog | null = null;
@@ -90,9 +96,10 @@ export class HintStore {
   constructor(private readonly o: HintStoreOptions) {
     this.perNodeMax = o.perNodeMax ?? hintsPerNodeMax;
     this.perNodeBytesMax = o.perNodeBytesMax ?? hintBytesPerNodeMax;
+    this.totalBytesMax = o.totalBytesMax ?? hintBytesTotalMax;
     this.ageMsMax = o.ageMsMax ?? hintAgeMsMax;
     this.now = o.now ?? Date.now;
-    assert(this.perNodeMax >= 1 && this.perNodeBytesMax >= 1 && this.ageMsMax >= 1, 'hint bounds are positive');
+    assert(this.perNodeMax >= 1 && this.perNodeBytesMax >= 1 && this.totalBytesMax >= 1 && this.ageMsMax >= 1, 'hint bounds are positive');
   }
 
   /**
@@ -262,20 +269,33 @@ export class HintStore {
       h = { key, record, createdMs, segment: 0, diskBytes: 0 };
     }
     const bytes = hintBytes(h.key, h.record);
-    while (q.hints.size > 0 && (q.hints.size >= this.perNodeMax || q.bytes + bytes > this.perNodeBytesMax)) {
-      const [oldestKey, oldest] = q.hints.entries().next().value as [string, Hint];
-      this.remove(q, oldestKey, oldest);
-      this.counters.hintsDropped++;
-      this.lost(target).dropped++;
+    while (q.hints.size > 0 && (q.hints.size >= this.perNodeMax || q.bytes + bytes > this.perNodeBytesMax)) this.dropOldest(target, q);
+    // All targets together: the hints live in memory as well as on disk. Past the total, the
+    // largest queue gives way (the node furthest behind needs a repair anyway).
+    while (this.bytes + bytes > this.totalBytesMax) {
+      let largest: [string, Queue] | null = null;
+      for (const e of this.byNode) if (e[1].hints.size > 0 && (largest === null || e[1].bytes > largest[1].bytes)) largest = e;
+      if (largest === null) break;
+      this.dropOldest(largest[0], largest[1]);
     }
     q.hints.set(ks, h);
     q.bytes += bytes;
+    this.bytes += bytes;
     return h;
+  }
+
+  private dropOldest(target: string, q: Queue): void {
+    const [oldestKey, oldest] = q.hints.entries().next().value as [string, Hint];
+    this.remove(q, oldestKey, oldest);
+    this.counters.hintsDropped++;
+    this.lost(target).dropped++;
   }
 
   private remove(q: Queue, ks: string, h: Hint): void {
     q.hints.delete(ks);
-    q.bytes -= hintBytes(h.key, h.record);
+    const bytes = hintBytes(h.key, h.record);
+    q.bytes -= bytes;
+    this.bytes -= bytes;
     this.files?.release(h);
   }
 

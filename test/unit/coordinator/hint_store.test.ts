@@ -164,6 +164,25 @@ test('bounds: hint count and bytes per target drop the oldest', () => {
   assert.deepEqual(s.takeLosses(), [{ target: 'n1', dropped: 5 - s.size('n1'), expired: 0 }]);
 });
 
+test('bounds: all targets together; the largest queue gives way', () => {
+  const s = open(dir, { perNodeBytesMax: 100_000, totalBytesMax: 10_000 });
+  const kb = Buffer.alloc(1000, 1).toString();
+  for (let i = 0; i < 6; i++) s.add('big', Buffer.from(`b${i}`), rec(kb));
+  for (let i = 0; i < 3; i++) s.add('small', Buffer.from(`s${i}`), rec(kb));
+  // Nine ~1 KB hints under a 10,000-byte total: still all there. Each one more pushes out the
+  // oldest hint of whichever queue is largest then: 'big' until 'small' has caught up.
+  assert.equal(s.size(), 9);
+  s.add('small', Buffer.from('s3'), rec(kb));
+  assert.deepEqual([s.size('big'), s.size('small')], [5, 4]);
+  assert.deepEqual(keys(s.peek('big', 10)), ['b1', 'b2', 'b3', 'b4', 'b5'], 'the oldest went first');
+  s.add('small', Buffer.from('s4'), rec(kb));
+  s.add('small', Buffer.from('s5'), rec(kb));
+  assert.deepEqual([s.size('big'), s.size('small')], [4, 5]);
+  const total = s.targetStats().reduce((n, t) => n + t.bytes, 0);
+  assert.ok(total <= 10_000, `${total} bytes held`);
+  assert.deepEqual(s.takeLosses(), [{ target: 'big', dropped: 2, expired: 0 }, { target: 'small', dropped: 1, expired: 0 }]);
+});
+
 test('segments roll; mostly-dead ones are rewritten, so disk follows the live hints', async () => {
   const s = open(dir, {}, 4096, 10);
   const value = Buffer.alloc(200, 7).toString();
