@@ -20,6 +20,9 @@ import { checkEnoughAlive, QuorumTally, replicasNeeded } from './quorum';
 import { groupByTimeout } from './timeout_groups';
 import type { ConsistencyLevel } from './types';
 
+/** Shared by every write with all its replicas up (most of them): no array each. */
+const noneDown: readonly string[] = Object.freeze([]);
+
 /** Errors that say the request itself is bad: replaying it as a hint would fail the same way, forever. */
 const requestFaults: ReadonlySet<string> = new Set([ErrorCode.InvalidArgument, ErrorCode.KeyTooLarge, ErrorCode.ValueTooLarge, ErrorCode.MalformedFrame, ErrorCode.FrameTooLarge]);
 
@@ -78,7 +81,7 @@ interface Write {
    * `others`, not again later: a replica that comes back meanwhile would otherwise be neither
    * written nor hinted.
    */
-  down: string[];
+  down: readonly string[];
   tally: QuorumTally;
   /**
    * This node is one of the key's replicas, so its durable copy counts toward W. Not so for a
@@ -124,7 +127,7 @@ export function quorumWrites(ctx: QuorumWriteContext, specs: readonly WriteSpec[
       deadlineMs: now + spec.timeoutMs,
       pref,
       others: up.filter((id) => id !== ctx.nodeId),
-      down: pref.filter((id) => !up.includes(id)),
+      down: up.length === pref.length ? noneDown : pref.filter((id) => !up.includes(id)),
       tally: new QuorumTally(needed, up.length),
       selfCounts: pref.includes(ctx.nodeId),
       waitForAll,
