@@ -3,6 +3,12 @@
 // which nodes failed recently. `candidates(key)` is the routing decision: the key's preference
 // list first (any replica can coordinate, and going to one saves the hop from a non-owner),
 // nodes believed down moved to the back, then the rest of the ring as a last resort.
+// Ring versions are each node's own count of ring changes, not a cluster-wide number, so a
+// status is compared by its members, not its version. And a status that leaves out a member the
+// client knows is a partial view, not news: a node leaves only as LEFT, which every status keeps
+// listing; one that is not listed at all is unknown to the node asked (a node just restarted knows
+// only itself until gossip reaches it, and routing every key to it made it the only replica of
+// what it then took: a rolling restart through the client found it).
 import type { ClusterStatus } from '../coordinator/types';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import { keyToken, Ring, tokenFromString, nodeTokens } from '../ring';
@@ -13,6 +19,9 @@ export interface NodeAddress {
   address: string;
 }
 
+/** Statuses in a row that leave out a known member before the client believes them. */
+const partialViewsMax = 3;
+
 export class Topology {
   private ring: Ring | null = null;
   private replicationFactor = 1;
@@ -21,6 +30,8 @@ export class Topology {
   private readonly liveness = new Map<string, string>();
   private roundRobin = 0;
   private version = -1;
+  /** Partial views in a row (see the header); one that persists this long is taken after all. */
+  private partialViews = 0;
 
   constructor(private readonly seeds: readonly string[], private readonly nodeDownMs: number) {
     assert(seeds.length > 0, 'a client needs at least one node address');
@@ -50,8 +61,16 @@ export class Topology {
       this.byId.set(n.id, { id: n.id, address: n.address });
       this.liveness.set(n.id, n.status);
     }
-    if (status.ring_version === this.version && this.ring !== null) return false;
     const members = status.nodes.filter((n) => n.tokens.length > 0).map((n) => ({ nodeId: n.id, vnodes: n.tokens.length }));
+    if (this.ring !== null) {
+      const listed = new Set(status.nodes.map((n) => n.id));
+      if (this.ring.members.some((m) => !listed.has(m.nodeId)) && ++this.partialViews < partialViewsMax) return false;
+      this.partialViews = 0;
+      if (this.ring.sameMembers(members)) {
+        this.version = status.ring_version;
+        return false;
+      }
+    }
     this.version = status.ring_version;
     this.replicationFactor = Math.max(1, status.replication_factor);
     if (members.length === 0) {

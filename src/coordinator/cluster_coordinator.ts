@@ -216,6 +216,7 @@ export class ClusterCoordinator implements Coordinator {
     this.replicas = new ReplicaClient(o.nodeId, local, this.membership, this.pool);
     this.readContext = {
       nodeId: o.nodeId,
+      replicationFactor: o.replicationFactor,
       conflictMode: o.conflictMode,
       readRepairChance: o.readRepairChance,
       random: o.random,
@@ -230,6 +231,7 @@ export class ClusterCoordinator implements Coordinator {
     };
     this.writeContext = {
       nodeId: o.nodeId,
+      replicationFactor: o.replicationFactor,
       hintedHandoff: o.hintedHandoff,
       alive: (id) => this.alive(id),
       local,
@@ -611,12 +613,12 @@ export class ClusterCoordinator implements Coordinator {
   private async write(w: WriteRequest, forwarded: boolean): Promise<WriteAnswer> {
     const deadline = Date.now() + w.timeoutMs;
     const pref = this.preferenceList(w.key);
-    const needed = replicasNeeded(w.consistency, pref.length);
+    const needed = replicasNeeded(w.consistency, this.o.replicationFactor);
     if (!pref.includes(this.nodeId) && !forwarded) return this.forward(w, pref, needed, deadline);
     if (w.ifMatch !== undefined) {
       // Fail fast, before the read, when the write could not meet its level anyway.
       try {
-        checkEnoughAlive(w.consistency, needed, pref.filter((id) => this.alive(id)).length, pref.length, w.op);
+        checkEnoughAlive(w.consistency, needed, pref.filter((id) => this.alive(id)).length, this.o.replicationFactor, w.op);
       } catch (e) {
         throw this.count(e as RingkvError);
       }

@@ -28,6 +28,12 @@ import type { ConsistencyLevel } from './types';
 /** What the read state machine needs from its coordinator. */
 export interface QuorumReadContext {
   readonly nodeId: string;
+  /**
+   * N, the configured replica count. Quorum math is over it, not over the preference list: a node
+   * whose ring is short of N nodes (restarted and not told of its peers yet, or a cluster smaller
+   * than N) must not take one copy for a QUORUM.
+   */
+  readonly replicationFactor: number;
   readonly conflictMode: ConflictMode;
   readonly readRepairChance: number;
   random(): number;
@@ -85,10 +91,10 @@ export function quorumReads(ctx: QuorumReadContext, reqs: readonly ReadSpec[], f
   for (const req of reqs) {
     const { at, key, consistency, timeoutMs } = req;
     const pref = ctx.preferenceList(key);
-    const needed = replicasNeeded(consistency, pref.length);
+    const needed = replicasNeeded(consistency, ctx.replicationFactor);
     const up = pref.filter((id) => ctx.alive(id));
     try {
-      checkEnoughAlive(consistency, needed, up.length, pref.length, 'get');
+      checkEnoughAlive(consistency, needed, up.length, ctx.replicationFactor, 'get');
     } catch (e) {
       finish(at, [], ctx.count(e as RingkvError));
       continue;

@@ -34,6 +34,12 @@ function worthAHint(err: unknown): boolean {
 /** What the write state machine needs from its coordinator. */
 export interface QuorumWriteContext {
   readonly nodeId: string;
+  /**
+   * N, the configured replica count. Quorum math is over it, not over the preference list: a node
+   * whose ring is short of N nodes (restarted and not told of its peers yet, or a cluster smaller
+   * than N) must not take one copy for a QUORUM.
+   */
+  readonly replicationFactor: number;
   readonly hintedHandoff: boolean;
   /** This node, or a member gossip has ALIVE. */
   alive(nodeId: string): boolean;
@@ -111,10 +117,10 @@ export function quorumWrites(ctx: QuorumWriteContext, specs: readonly WriteSpec[
   for (const spec of specs) {
     assert(spec.op.returnRecord, 'a coordinated write returns its record to replicate');
     const pref = spec.pref;
-    const needed = replicasNeeded(spec.consistency, pref.length);
+    const needed = replicasNeeded(spec.consistency, ctx.replicationFactor);
     const up = pref.filter((id) => ctx.alive(id));
     try {
-      checkEnoughAlive(spec.consistency, needed, up.length, pref.length, spec.op.op);
+      checkEnoughAlive(spec.consistency, needed, up.length, ctx.replicationFactor, spec.op.op);
     } catch (e) {
       finish(spec.at, null, ctx.count(e as RingkvError));
       continue;

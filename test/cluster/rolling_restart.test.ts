@@ -13,6 +13,7 @@
 // next node stopped before it delivered the hints it held for the previous one; 221 writes lost).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { RingkvClient } from '../../src/client';
 import { sleep, TestCluster, waitFor } from '../helpers/cluster';
 import { checkReadYourWrites, type HistoryEvent } from '../helpers/cluster_history';
 
@@ -146,5 +147,64 @@ describe('3-node cluster, rolling restart under overwrites (last-write-wins)', (
   test('every replica ends with each key\'s last acknowledged write, and QUORUM reads never go back', async () => {
     // 64 keys written in turn: each key ~20 times, ~64 writes apart (LWW timestamps stay ordered).
     await rollingRestart(c, { keyOf: (i) => `over-${i % 64}`, conflictMode: 'lww' });
+  });
+});
+
+describe('3-node cluster, rolling restart under writes through the TypeScript client', () => {
+  // The client routes each write to a replica of its key and retries elsewhere; a node just
+  // restarted knows only itself until gossip reaches it. Before ringkv counted QUORUM over N and
+  // the client ignored partial views, a restarted node took QUORUM writes as their only replica
+  // (thousands in a run, on one node of three).
+  let c: TestCluster;
+  before(async () => {
+    c = await TestCluster.start({ nodes: 3, hintedHandoff: true, readRepairChance: 0, antiEntropyIntervalMs: 0 });
+  });
+  after(async () => {
+    await c?.close();
+  });
+
+  test('every write the client saw acknowledged is on every replica', async () => {
+    const client = await RingkvClient.connect({ nodes: c.nodes.map((n) => `127.0.0.1:${n.port}`), ringRefreshMs: 500, timeoutMs: 3000 });
+    const acked: number[] = [];
+    let failed = 0;
+    let stop = false;
+    try {
+      const writers = Array.from({ length: 4 }, async (_, w) => {
+        for (let i = w; !stop && i < 4 * writesMax; i += 4) {
+          try {
+            await client.put(`client-${i}`, `v${i}`, { consistency: 'QUORUM' });
+            acked.push(i);
+          } catch {
+            failed++;
+          }
+        }
+      });
+      for (const [n, sig] of [[0, 'SIGTERM'], [1, 'SIGKILL'], [2, 'SIGTERM']] as const) {
+        await sleep(700);
+        const proc = c.nodes[n]!.proc!;
+        const exited = new Promise((r) => proc.once('exit', r));
+        c.signal(n, sig);
+        await exited;
+        await sleep(1000);
+        await c.spawn(n);
+        await c.waitStatus([0, 1, 2].filter((o) => o !== n), n, 'healthy', 15_000);
+      }
+      await sleep(700);
+      stop = true;
+      await Promise.all(writers);
+    } finally {
+      client.close();
+    }
+    assert.ok(acked.length > 100, `${acked.length} writes acknowledged (${failed} failed)`);
+    await c.waitConverged(15_000);
+    await waitFor('every hint delivered', async () => (await Promise.all([0, 1, 2].map((n) => c.metric(n, 'ringkv_hints_queued')))).every((q) => q === 0), 30_000);
+    for (const n of [0, 1, 2]) {
+      const missing: number[] = [];
+      for (const i of acked) {
+        const r = await c.http(n, 'GET', `client-${i}`, { consistency: 'ONE' });
+        if (r.status !== 200 || decode(r.body.value) !== `v${i}`) missing.push(i);
+      }
+      assert.deepEqual(missing.slice(0, 5), [], `node-${n} lacks ${missing.length} of ${acked.length} acknowledged writes`);
+    }
   });
 });

@@ -1,5 +1,6 @@
 // Proves the client's routing table: built from a cluster status with src/ring (so the client's
-// preference lists are the nodes' own), rebuilt only when ring_version changes, failed or dead
+// preference lists are the nodes' own), rebuilt only when the members change (not on a ring
+// version, which is each node's own count), deaf to a partial view, failed or dead
 // nodes moved behind the live replicas, and a status whose tokens src/ring would not derive
 // refused rather than routed by.
 import { test } from 'node:test';
@@ -33,14 +34,41 @@ test('preference lists equal src/ring\'s for the same members', () => {
   assert.equal(t.ringVersion, 7);
 });
 
-test('the ring is rebuilt only when ring_version changes', () => {
+test('the ring is rebuilt only when its members change, whatever version a node reports', () => {
   const t = new Topology(['127.0.0.1:9000'], 1000);
   assert.equal(t.apply(status(['a', 'b', 'c'], 1)), true);
   assert.equal(t.apply(status(['a', 'b', 'c'], 1)), false);
+  assert.equal(t.apply(status(['a', 'b', 'c'], 9)), false, 'another node counts its ring changes differently');
   assert.equal(t.apply(status(['a', 'b', 'c', 'd'], 2)), true);
   const k = key('x');
   assert.ok(['a', 'b', 'c', 'd'].includes(t.preferenceList(k)[0]!));
   assert.equal(t.ringVersion, 2);
+});
+
+test('a status that leaves out a known member is a partial view and is not routed by, unless it persists', () => {
+  // A node just restarted knows only itself: routing every key to it made it the only replica of
+  // what it took. A member that left is listed as left, so its absence is never how a leave looks.
+  const t = new Topology(['127.0.0.1:9000'], 1000);
+  t.apply(status(['a', 'b', 'c'], 5));
+  const k = key('partial');
+  const full = t.preferenceList(k);
+  assert.equal(full.length, 3);
+  const alone = status(['a'], 1);
+  assert.equal(t.apply(alone), false);
+  assert.equal(t.apply(alone), false);
+  assert.deepEqual(t.preferenceList(k), full);
+  assert.equal(t.apply(status(['a', 'b', 'c'], 2)), false, 'a full view again resets the count');
+  assert.equal(t.apply(alone), false);
+  assert.equal(t.apply(alone), false);
+  assert.equal(t.apply(alone), true, 'three partial views in a row are believed');
+  assert.deepEqual(t.preferenceList(k), ['a']);
+  // A node that left is listed, without tokens: taken at once.
+  const u = new Topology(['127.0.0.1:9000'], 1000);
+  u.apply(status(['a', 'b', 'c', 'd'], 5));
+  const left = status(['a', 'b', 'c', 'd'], 6, { d: 'left' });
+  left.nodes[3]!.tokens = [];
+  assert.equal(u.apply(left), true);
+  assert.ok(!u.preferenceList(k).includes('d'));
 });
 
 test('down-marked and dead nodes go behind the live replicas; marks expire', () => {

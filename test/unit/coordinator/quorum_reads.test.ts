@@ -53,6 +53,7 @@ function script(replicas: Record<string, Replica>, alive: string[], opts: { rand
   };
   const ctx: QuorumReadContext = {
     nodeId: 'a',
+    replicationFactor: 3,
     conflictMode: 'vclock',
     readRepairChance: 0.5,
     random: () => opts.random ?? 0.99,
@@ -132,6 +133,11 @@ test('a failed replica is replaced by a spare; too few alive fails at once; sile
   for (const [, r] of r2) assert.ok(isRingkvError(r.error, ErrorCode.Unavailable) && r.error.details.needed === 2 && r.error.details.alive === 1);
   assert.deepEqual(s2.localCalls, []);
   assert.deepEqual(s2.asked, []);
+  // A ring of one node (this one, restarted and not told of its peers yet): QUORUM is still 2 of N = 3.
+  const s2b = script({ a: held }, ['a']);
+  s2b.ctx.preferenceList = () => ['a'];
+  const r2b = await run(s2b, specs(1, 'QUORUM'));
+  assert.ok(isRingkvError(r2b.get(0)!.error, ErrorCode.Unavailable) && (r2b.get(0)!.error as RingkvError).details.replicas === 3, String(r2b.get(0)!.error));
 
   // k0 at ONE is answered by this node; k1 at QUORUM waits for b, which never answers.
   const s3 = script({ a: held, b: () => 'silent', c: () => 'silent' }, ['a', 'b', 'c']);

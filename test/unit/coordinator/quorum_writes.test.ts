@@ -37,6 +37,7 @@ function script(local: Local, peers: Record<string, Peer>, alive: string[], infl
   const hints: string[] = [];
   const ctx: QuorumWriteContext = {
     nodeId: 'a',
+    replicationFactor: 3,
     hintedHandoff: true,
     alive: (id) => alive.includes(id),
     local: {
@@ -129,6 +130,21 @@ test('a replica that comes back between the start of a write and its local apply
   assert.equal(out.get(0)!.error, null);
   assert.deepEqual(s.sent, ['b:k0']);
   assert.deepEqual(s.hints, ['c:k0']);
+});
+
+test('QUORUM counts over N, not over a preference list cut short by a ring that lacks nodes', async () => {
+  // Proves a node that knows only itself (restarted, its peers not heard from yet) refuses a
+  // QUORUM write instead of taking its one copy for 2 of 3. Found by a rolling restart through the
+  // TypeScript client: writes acknowledged at QUORUM were on one node only.
+  const alone = script({ appliedMs: 1, durableMs: 2 }, {}, ['a']);
+  const ring1 = specs(1, 'QUORUM').map((s) => ({ ...s, pref: ['a'] }));
+  const r = await run(alone, ring1);
+  const e = r.get(0)!.error;
+  assert.ok(isRingkvError(e, ErrorCode.Unavailable) && e.details.needed === 2 && e.details.replicas === 3, String(e));
+  assert.match(String((e as Error).message), /needs 2 of 3 replicas, only 1 alive/);
+  assert.deepEqual(alone.submissions, []);
+  const one = await run(alone, ring1.map((s) => ({ ...s, consistency: 'ONE' as const })));
+  assert.equal(one.get(0)!.error, null, 'ONE is one copy, whatever N is');
 });
 
 test('a refused write is answered with its error and replicated nowhere; too few alive fails before any submission', async () => {
