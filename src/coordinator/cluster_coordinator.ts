@@ -44,6 +44,7 @@ import { checkCommon, checkContext, checkIdempotencyKey, checkIfMatch, checkKey,
 import { ByteRateLimiter } from './byte_rate_limiter';
 import { HintStore, hintBytes } from './hinted_handoff';
 import { nodeHealth, nodeStatusOf } from './node_health';
+import { loadPeers, savePeers } from './peers_file';
 import { checkEnoughAlive, replicasNeeded } from './quorum';
 import { type QuorumReadContext, quorumReads, type ReadSpec } from './quorum_reads';
 import { ReplicaLatency } from './replica_latency';
@@ -205,6 +206,7 @@ export class ClusterCoordinator implements Coordinator {
         );
         return { keyEstimate: this.keyEstimateCached, load: Math.min(1, os.loadavg()[0]! / Math.max(1, os.availableParallelism())), storage: this.storageCached };
       },
+      ...(o.peersFile !== undefined && { onRingChange: (members: readonly MemberInfo[]) => savePeers(o.peersFile!, members, o.log) }),
       onChange: (c) => {
         if (c.to !== 'ALIVE') return;
         // Gossip has heard from it: the link to it need not wait out a back-off from its absence.
@@ -213,6 +215,7 @@ export class ClusterCoordinator implements Coordinator {
         if (c.from !== 'UNKNOWN') this.replayHints(c.nodeId);
       },
     });
+    if (o.peersFile !== undefined) this.membership.remember(loadPeers(o.peersFile, o.log));
     this.replicas = new ReplicaClient(o.nodeId, local, this.membership, this.pool);
     this.readContext = {
       nodeId: o.nodeId,

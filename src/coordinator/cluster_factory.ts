@@ -9,6 +9,7 @@ import { type ClusterCoordinator, createClusterCoordinator } from './cluster_coo
 import { clusterDefaults, type ClusterOptions } from './cluster_options';
 import { localReplicaOf } from './cluster_replica';
 import { hintsDirName } from './hint_log';
+import { peersFileName } from './peers_file';
 import { createLocalCoordinator } from './local_coordinator';
 
 /** Everything a cluster node needs beyond the single-node options; nodeId comes from the data dir. */
@@ -43,7 +44,7 @@ export function clusterCoordinatorFactory(cluster: ClusterNodeConfig, log: (line
       ...(nodeId !== undefined && { nodeId }),
     });
     try {
-      return await createClusterCoordinator(localReplicaOf(local), { ...clusterDefaults, ...cluster, nodeId: local.nodeId, hintsDir: path.join(options.dataDir, hintsDirName), bootstrap: (cluster.bootstrap ?? true) && fresh && cluster.seeds.length > 0, log });
+      return await createClusterCoordinator(localReplicaOf(local), { ...clusterDefaults, ...cluster, nodeId: local.nodeId, hintsDir: path.join(options.dataDir, hintsDirName), peersFile: path.join(options.dataDir, peersFileName), bootstrap: (cluster.bootstrap ?? true) && fresh && cluster.seeds.length > 0, log });
     } catch (err) {
       await local.close().catch(() => undefined);
       throw err;

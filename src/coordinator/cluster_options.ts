@@ -44,6 +44,8 @@ export interface ClusterOptions {
   hintReplayBytesPerSecond: number;
   /** Where hints are kept across restarts (`<dataDir>/hints`); in memory only when absent. */
   hintsDir?: string;
+  /** Where the members last known are kept across restarts (`<dataDir>/PEERS`); not kept when absent. */
+  peersFile?: string;
   requestTimeoutMs: number;
   /** Probability that a read asks every live replica instead of only the ones its level needs. */
   readRepairChance: number;

@@ -32,6 +32,8 @@ export interface MembershipOptions {
   localLoad?: () => { keyEstimate: number; load: number; storage: StorageTrouble | undefined };
   /** Called after every status change (the coordinator replays hints on ALIVE). */
   onChange?: (change: StatusChange) => void;
+  /** Called when the ring's members change, with the members' entries (the coordinator keeps them on disk). */
+  onRingChange?: (members: readonly MemberInfo[]) => void;
 }
 
 /** Exchanges in flight at once; a peer that hangs (SIGSTOP) must not stack up rounds. */
@@ -63,7 +65,7 @@ export interface MembershipStats {
 export class Membership {
   readonly table: MembershipTable;
   private ringValue: Ring;
-  private readonly o: Required<Omit<MembershipOptions, 'onChange' | 'localLoad'>> & Pick<MembershipOptions, 'onChange' | 'localLoad'>;
+  private readonly o: Required<Omit<MembershipOptions, 'onChange' | 'localLoad' | 'onRingChange'>> & Pick<MembershipOptions, 'onChange' | 'localLoad' | 'onRingChange'>;
   private timer: NodeJS.Timeout | undefined;
   private inflight = 0;
   private readonly counters: MembershipStats;
@@ -101,6 +103,19 @@ export class Membership {
 
   get ring(): Ring {
     return this.ringValue;
+  }
+
+  /**
+   * Takes in the members an earlier run of this node knew (its data dir's PEERS), as DEAD with
+   * incarnation 0: the ring has them from the start, so until gossip reaches this node it neither
+   * counts a ring of itself for a quorum nor leaves a write for them without a hint, and gossip
+   * tries them (it reaches out to DEAD nodes too). Anything gossip says of them is newer.
+   */
+  remember(peers: readonly Pick<MemberInfo, 'nodeId' | 'host' | 'httpPort' | 'peerPort' | 'vnodes'>[]): void {
+    const entries: MemberInfo[] = peers
+      .filter((p) => p.nodeId !== this.selfId)
+      .map((p) => ({ nodeId: p.nodeId, host: p.host, httpPort: p.httpPort, peerPort: p.peerPort, vnodes: p.vnodes, incarnation: 0, heartbeat: 0, status: 'DEAD', keyEstimate: 0, load: 0 }));
+    this.apply(this.table.merge(entries, this.o.now()));
   }
 
   /** Starts the gossip timer (unref'd: the server's sockets keep the process alive). */
@@ -305,6 +320,7 @@ export class Membership {
     if (!this.ringValue.sameMembers(members)) {
       this.ringValue = Ring.build(members, this.ringValue.version + 1);
       this.o.log(`membership ${this.selfId}: ring version ${this.ringValue.version} with ${members.length} nodes`);
+      this.o.onRingChange?.(this.table.members().filter((m) => m.status !== 'LEFT'));
     }
   }
 }

@@ -170,3 +170,43 @@ describe('4-node cluster, hints held by stand-ins', () => {
     assert.deepEqual(missing.slice(0, 5), [], `${missing.length} of ${keys.length} keys missing on node-3`);
   });
 });
+
+describe('3-node cluster, a node restarted while its peers are away', () => {
+  // node-0 is every node's seed, and its own: without its data dir's PEERS it would start knowing
+  // nobody, count a ring of itself, and leave no hint for the nodes it had forgotten.
+  let c: TestCluster;
+  before(async () => {
+    c = await TestCluster.start({ nodes: 3, hintedHandoff: true, readRepairChance: 0, antiEntropyIntervalMs: 0 });
+  });
+  after(async () => {
+    await c?.close();
+  });
+
+  test('it starts with the ring it left: QUORUM is refused, writes at ONE leave hints, delivered once the peers are back', async () => {
+    const keys = Array.from({ length: 10 }, (_, i) => `remembered-${i}`);
+    await c.kill(0);
+    c.signal(1, 'SIGSTOP');
+    c.signal(2, 'SIGSTOP');
+    try {
+      await c.spawn(0);
+      const seen = await c.statuses(0);
+      assert.deepEqual(seen, { 'node-0': 'healthy', 'node-1': 'dead', 'node-2': 'dead' });
+      const q = await c.http(0, 'PUT', 'remembered-quorum', { body: 'x', consistency: 'QUORUM' });
+      assert.equal(q.status, 503, JSON.stringify(q.body));
+      for (const [i, k] of keys.entries()) assert.equal((await c.http(0, 'PUT', k, { body: `v${i}`, consistency: 'ONE' })).status, 200);
+      assert.equal(await c.metric(0, 'ringkv_hints_queued'), 2 * keys.length);
+    } finally {
+      c.signal(1, 'SIGCONT');
+      c.signal(2, 'SIGCONT');
+    }
+    await c.waitConverged(15_000);
+    await waitFor('node-0 delivering its hints', async () => (await c.metric(0, 'ringkv_hints_queued')) === 0, 15_000);
+    for (const n of [1, 2]) {
+      for (const [i, k] of keys.entries()) {
+        const got = await c.http(n, 'GET', k, { consistency: 'ONE' });
+        assert.equal(got.status, 200, `${k} on node-${n}: ${JSON.stringify(got.body)}`);
+        assert.equal(decode(got.body.value), `v${i}`);
+      }
+    }
+  });
+});

@@ -1,0 +1,62 @@
+// The members a cluster node last knew, kept in `<dataDir>/PEERS` so that a restart begins with
+// the ring it left rather than a ring of itself (Cassandra keeps its peers in system.peers for
+// the same reason): until gossip reaches a restarted node, a ring of one made it take writes as
+// their only replica and leave no hint for the nodes it had forgotten. Written (whole, to a
+// temporary file renamed over the old one) when the ring's members change; read once at start.
+// A file that does not parse is reported and ignored: gossip rebuilds the list.
+//
+//   {"format": 1, "peers": [{"node_id", "host", "http_port", "peer_port", "vnodes"}, ...]}
+import * as fs from 'node:fs';
+import { clusterNodesMax, vnodesPerNodeMax } from '../constants';
+import type { MemberInfo } from '../membership';
+
+export const peersFileName = 'PEERS';
+
+export type RememberedPeer = Pick<MemberInfo, 'nodeId' | 'host' | 'httpPort' | 'peerPort' | 'vnodes'>;
+
+const port = (x: unknown): x is number => Number.isInteger(x) && (x as number) >= 1 && (x as number) <= 65535;
+
+function peerOf(x: unknown): RememberedPeer | null {
+  if (typeof x !== 'object' || x === null) return null;
+  const r = x as Record<string, unknown>;
+  const id = r['node_id'];
+  const host = r['host'];
+  if (typeof id !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(id) || typeof host !== 'string' || host.length === 0 || host.length > 255) return null;
+  if (!port(r['http_port']) || !port(r['peer_port'])) return null;
+  const vnodes = r['vnodes'];
+  if (!Number.isInteger(vnodes) || (vnodes as number) < 1 || (vnodes as number) > vnodesPerNodeMax) return null;
+  return { nodeId: id, host, httpPort: r['http_port'] as number, peerPort: r['peer_port'] as number, vnodes: vnodes as number };
+}
+
+/** The peers in `file`; none when it does not exist, or (logged) when it does not parse. */
+export function loadPeers(file: string, log: (line: string) => void): RememberedPeer[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') log(`WARN peers: could not read ${file} (${String(err)}); starting from the seeds alone`);
+    return [];
+  }
+  try {
+    const doc = JSON.parse(text) as { format?: unknown; peers?: unknown };
+    if (doc.format !== 1 || !Array.isArray(doc.peers) || doc.peers.length > clusterNodesMax) throw new Error('not a format-1 peer list');
+    const peers = doc.peers.map(peerOf);
+    if (peers.some((p) => p === null)) throw new Error('an entry is malformed');
+    return peers as RememberedPeer[];
+  } catch (err) {
+    log(`WARN peers: ${file} is damaged (${err instanceof Error ? err.message : String(err)}); starting from the seeds alone`);
+    return [];
+  }
+}
+
+/** Replaces `file` with `peers` (a temporary file renamed over it, so a crash leaves one or the other). */
+export function savePeers(file: string, peers: readonly RememberedPeer[], log: (line: string) => void): void {
+  const doc = { format: 1, peers: peers.map((p) => ({ node_id: p.nodeId, host: p.host, http_port: p.httpPort, peer_port: p.peerPort, vnodes: p.vnodes })) };
+  const tmp = `${file}.tmp`;
+  try {
+    fs.writeFileSync(tmp, JSON.stringify(doc) + '\n');
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    log(`WARN peers: could not write ${file} (${String(err)}); a restart begins from the seeds alone`);
+  }
+}

@@ -1,0 +1,60 @@
+// The remembered peers of a cluster node (src/coordinator/peers_file.ts) on a real temp dir, and
+// what Membership does with them: a restart begins with the ring it left, those peers DEAD (not
+// counted for a quorum, written to only as hints) until gossip hears from them.
+import { afterEach, beforeEach, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { loadPeers, savePeers } from '../../../src/coordinator/peers_file';
+import { Membership } from '../../../src/membership';
+
+let dir: string;
+let lines: string[];
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ringkv-peers-'));
+  lines = [];
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const peer = (id: string, port: number) => ({ nodeId: id, host: '127.0.0.1', httpPort: port, peerPort: port + 1000, vnodes: 16 });
+
+test('peers round-trip through the file; a missing file is no peers; a damaged one is reported and ignored', () => {
+  const file = path.join(dir, 'PEERS');
+  assert.deepEqual(loadPeers(file, (l) => lines.push(l)), []);
+  assert.deepEqual(lines, []);
+  savePeers(file, [peer('n1', 7001), peer('n2', 7002)], (l) => lines.push(l));
+  assert.deepEqual(loadPeers(file, (l) => lines.push(l)), [peer('n1', 7001), peer('n2', 7002)]);
+  assert.ok(!fs.existsSync(`${file}.tmp`), 'written through a temporary file renamed over it');
+  for (const bad of ['{"format":1,"peers":[{"node_id":"n1"}]}', 'not json', '{"format":2,"peers":[]}']) {
+    fs.writeFileSync(file, bad);
+    assert.deepEqual(loadPeers(file, (l) => lines.push(l)), []);
+  }
+  assert.equal(lines.filter((l) => /WARN peers: .* is damaged/.test(l)).length, 3);
+});
+
+test('remembered peers are in the ring from the start, DEAD, and ALIVE once gossip hears from them', () => {
+  let now = 1_000_000;
+  const rings: string[][] = [];
+  const m = new Membership({
+    self: { nodeId: 'n0', host: '127.0.0.1', httpPort: 7000, peerPort: 8000, vnodes: 16, incarnation: now, keyEstimate: 0, load: 0 },
+    seeds: [],
+    gossipIntervalMs: 100,
+    suspectAfterMs: 1000,
+    deadAfterMs: 2000,
+    now: () => now,
+    log: () => undefined,
+    network: { exchange: () => Promise.reject(new Error('no network in this test')) },
+    onRingChange: (members) => rings.push(members.map((x) => x.nodeId)),
+  });
+  assert.deepEqual(m.ring.members.map((x) => x.nodeId), ['n0']);
+  m.remember([peer('n0', 7000), peer('n1', 7001), peer('n2', 7002)]);
+  assert.deepEqual(m.ring.members.map((x) => x.nodeId).sort(), ['n0', 'n1', 'n2']);
+  assert.equal(m.status('n1'), 'DEAD');
+  assert.equal(m.isAlive('n1'), false);
+  assert.deepEqual(rings.at(-1), ['n0', 'n1', 'n2'], 'the ring change is reported (and saved by the coordinator)');
+  now += 50;
+  m.handleGossip([{ ...peer('n1', 7001), incarnation: now - 10, heartbeat: 3, status: 'ALIVE', keyEstimate: 0, load: 0 }]);
+  assert.equal(m.status('n1'), 'ALIVE');
+  assert.equal(m.status('n2'), 'DEAD');
+});
