@@ -20,6 +20,28 @@ import { checkReadYourWrites, type HistoryEvent } from '../helpers/cluster_histo
 const writesMax = 1500;
 const decode = (v: unknown): string => Buffer.from(String(v), 'base64').toString();
 
+/**
+ * Stops each node in turn (SIGTERM, SIGTERM, then SIGKILL: a crash) and starts it again once it
+ * has been away a second, waiting until the others see it healthy. Clients are told first
+ * (`down`) and given 200 ms to let the replica writes of what it coordinated finish.
+ */
+async function restartEachInTurn(c: TestCluster, down: Set<number>): Promise<void> {
+  for (const [n, sig] of [[0, 'SIGTERM'], [1, 'SIGTERM'], [2, 'SIGKILL']] as const) {
+    await sleep(500);
+    down.add(n);
+    await sleep(200);
+    const proc = c.nodes[n]!.proc!;
+    const exited = new Promise((r) => proc.once('exit', r));
+    c.signal(n, sig);
+    await exited;
+    await sleep(1000);
+    await c.spawn(n);
+    await c.waitStatus([0, 1, 2].filter((o) => o !== n), n, 'healthy', 15_000);
+    down.delete(n);
+  }
+  await sleep(500);
+}
+
 interface Workload {
   /** The key write i goes to. */
   keyOf: (i: number) => string;
@@ -75,21 +97,7 @@ async function rollingRestart(c: TestCluster, w: Workload): Promise<void> {
     }
   })();
 
-  for (const [n, sig] of [[0, 'SIGTERM'], [1, 'SIGTERM'], [2, 'SIGKILL']] as const) {
-    await sleep(500);
-    // Stop sending it requests first, and let the replica writes of those it coordinated finish.
-    down.add(n);
-    await sleep(200);
-    const proc = c.nodes[n]!.proc!;
-    const exited = new Promise((r) => proc.once('exit', r));
-    c.signal(n, sig);
-    await exited;
-    await sleep(1000);
-    await c.spawn(n);
-    await c.waitStatus([0, 1, 2].filter((o) => o !== n), n, 'healthy', 15_000);
-    down.delete(n);
-  }
-  await sleep(500);
+  await restartEachInTurn(c, down);
   stop = true;
   await Promise.all([writer, reader]);
   assert.ok(acked > 100, `${acked} writes acknowledged (${failed} failed)`);
@@ -179,17 +187,8 @@ describe('3-node cluster, rolling restart under writes through the TypeScript cl
           }
         }
       });
-      for (const [n, sig] of [[0, 'SIGTERM'], [1, 'SIGKILL'], [2, 'SIGTERM']] as const) {
-        await sleep(700);
-        const proc = c.nodes[n]!.proc!;
-        const exited = new Promise((r) => proc.once('exit', r));
-        c.signal(n, sig);
-        await exited;
-        await sleep(1000);
-        await c.spawn(n);
-        await c.waitStatus([0, 1, 2].filter((o) => o !== n), n, 'healthy', 15_000);
-      }
-      await sleep(700);
+      // The client is not told (it finds out), so `down` is only the helper's.
+      await restartEachInTurn(c, new Set());
       stop = true;
       await Promise.all(writers);
     } finally {
