@@ -108,8 +108,10 @@ export class Membership {
   /**
    * Takes in the members an earlier run of this node knew (its data dir's PEERS), as DEAD with
    * incarnation 0: the ring has them from the start, so until gossip reaches this node it neither
-   * counts a ring of itself for a quorum nor leaves a write for them without a hint, and gossip
-   * tries them (it reaches out to DEAD nodes too). Anything gossip says of them is newer.
+   * counts a ring of itself for a quorum nor leaves a write for them without a hint. Anything
+   * gossip says of them is newer. Gossip does not reach out to them (round() skips incarnation 0):
+   * their addresses are an earlier run's, and another cluster may listen there now, which our
+   * digest would join to ours; they, the seeds and the nodes that find us bring us back.
    */
   remember(peers: readonly Pick<MemberInfo, 'nodeId' | 'host' | 'httpPort' | 'peerPort' | 'vnodes'>[]): void {
     const entries: MemberInfo[] = peers
@@ -191,7 +193,8 @@ export class Membership {
     const live: PeerAddress[] = [];
     const dead: PeerAddress[] = [];
     for (const m of this.table.members()) {
-      if (m.nodeId === this.selfId || m.status === 'LEFT') continue;
+      // Incarnation 0: remembered from an earlier run, not heard from in this one (see remember()).
+      if (m.nodeId === this.selfId || m.status === 'LEFT' || m.incarnation === 0) continue;
       (m.status === 'DEAD' ? dead : live).push({ host: m.host, peerPort: m.peerPort });
     }
     const self = this.table.self;

@@ -36,6 +36,7 @@ test('peers round-trip through the file; a missing file is no peers; a damaged o
 test('remembered peers are in the ring from the start, DEAD, and ALIVE once gossip hears from them', () => {
   let now = 1_000_000;
   const rings: string[][] = [];
+  const contacted: number[] = [];
   const m = new Membership({
     self: { nodeId: 'n0', host: '127.0.0.1', httpPort: 7000, peerPort: 8000, vnodes: 16, incarnation: now, keyEstimate: 0, load: 0 },
     seeds: [],
@@ -44,7 +45,12 @@ test('remembered peers are in the ring from the start, DEAD, and ALIVE once goss
     deadAfterMs: 2000,
     now: () => now,
     log: () => undefined,
-    network: { exchange: () => Promise.reject(new Error('no network in this test')) },
+    network: {
+      exchange: (to) => {
+        contacted.push(to.peerPort);
+        return Promise.reject(new Error('no network in this test'));
+      },
+    },
     onRingChange: (members) => rings.push(members.map((x) => x.nodeId)),
   });
   assert.deepEqual(m.ring.members.map((x) => x.nodeId), ['n0']);
@@ -53,8 +59,13 @@ test('remembered peers are in the ring from the start, DEAD, and ALIVE once goss
   assert.equal(m.status('n1'), 'DEAD');
   assert.equal(m.isAlive('n1'), false);
   assert.deepEqual(rings.at(-1), ['n0', 'n1', 'n2'], 'the ring change is reported (and saved by the coordinator)');
+  // Their addresses are an earlier run's: gossip does not reach out to them.
+  for (let i = 0; i < 20; i++) m.round();
+  assert.deepEqual(contacted, []);
   now += 50;
   m.handleGossip([{ ...peer('n1', 7001), incarnation: now - 10, heartbeat: 3, status: 'ALIVE', keyEstimate: 0, load: 0 }]);
   assert.equal(m.status('n1'), 'ALIVE');
   assert.equal(m.status('n2'), 'DEAD');
+  m.round();
+  assert.deepEqual(contacted, [8001], 'a peer heard from in this run is gossiped with');
 });
