@@ -132,6 +132,21 @@ export function parseClusterFlags(values: FlagValues, env: NodeJS.ProcessEnv, ba
 
 // ---- ringkv cluster ---------------------------------------------------------------------------
 
+/**
+ * The flags `ringkv cluster` gives every node: the cluster options it was given, and
+ * --replication min(3, nodes) when it was not, since QUORUM counts over N (a 1-node local cluster
+ * with N = 3 could meet no QUORUM).
+ */
+export function clusterPassThrough(values: Partial<Record<string, string | boolean>>, nodes: number): string[] {
+  const out: string[] = [];
+  for (const flag of ['vnodes', 'replication', 'conflict-mode', 'gossip-interval-ms', 'suspect-after-ms', 'dead-after-ms', 'hinted-handoff', 'hint-replay-bytes-per-second', 'request-timeout-ms', 'read-repair-chance', 'anti-entropy-interval-ms', 'sync-mode']) {
+    const v = values[flag];
+    if (typeof v === 'string') out.push(`--${flag}`, v);
+  }
+  if (values['replication'] === undefined) out.push('--replication', String(Math.min(replicationFactorDefault, nodes)));
+  return out;
+}
+
 export const clusterHelp = `usage: ringkv cluster [options]
 
 Starts a local cluster of real node processes on 127.0.0.1 and stops them all on Ctrl-C/SIGTERM.
@@ -139,7 +154,8 @@ Node i listens on base-port+i (HTTP/WebSocket) and base-port+i+${peerPortOffset}
 data in DATA-DIR/node-i, and joins through node 0.
 
 options:
-  --nodes N                 3           how many nodes (1..16)
+  --nodes N                 3           how many nodes (1..16); --replication defaults to
+                                        min(3, N)
   --base-port P             7000        HTTP port of node 0
   --data-dir DIR            ./cluster   parent of the nodes' data directories
   --shards N                2           shard threads per node
@@ -223,11 +239,7 @@ export const command: CliCommand = {
     }
     const dataDir = path.resolve(values['data-dir'] ?? 'cluster');
     const bin = path.resolve(__dirname, '..', '..', '..', 'bin', 'ringkv.js');
-    const passThrough: string[] = [];
-    for (const flag of ['vnodes', 'replication', 'conflict-mode', 'gossip-interval-ms', 'suspect-after-ms', 'dead-after-ms', 'hinted-handoff', 'hint-replay-bytes-per-second', 'request-timeout-ms', 'read-repair-chance', 'anti-entropy-interval-ms', 'sync-mode'] as const) {
-      const v = values[flag];
-      if (v !== undefined) passThrough.push(`--${flag}`, v);
-    }
+    const passThrough = clusterPassThrough(values, n);
     const children: ChildProcess[] = [];
     let stopping = false;
     const stopAll = async (code: number): Promise<never> => {

@@ -3,7 +3,7 @@
 // binds where it listens; a node listening on every interface must say which address to advertise.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseClusterFlags } from '../../../src/cli/cluster';
+import { clusterPassThrough, parseClusterFlags } from '../../../src/cli/cluster';
 import { ErrorCode, isRingkvError } from '../../../src/errors';
 
 const base = { host: '127.0.0.1', port: 7100 };
@@ -34,4 +34,10 @@ test('--hint-replay-bytes-per-second: the default, a given rate, and a rate unde
   assert.equal(parseClusterFlags({ seeds: '127.0.0.1:7100' }, {}, base)!.hintReplayBytesPerSecond, 4 * 1024 * 1024);
   assert.equal(parseClusterFlags({ seeds: '127.0.0.1:7100', 'hint-replay-bytes-per-second': '1048576' }, {}, base)!.hintReplayBytesPerSecond, 1048576);
   assert.throws(() => parseClusterFlags({ seeds: '127.0.0.1:7100', 'hint-replay-bytes-per-second': '1000' }, {}, base), (e: unknown) => isRingkvError(e, ErrorCode.InvalidArgument) && /--hint-replay-bytes-per-second/.test(e.message));
+});
+
+test('ringkv cluster passes its cluster options on, and N = min(3, nodes) when --replication is not given', () => {
+  assert.deepEqual(clusterPassThrough({}, 1), ['--replication', '1']);
+  assert.deepEqual(clusterPassThrough({}, 5), ['--replication', '3']);
+  assert.deepEqual(clusterPassThrough({ replication: '2', vnodes: '8' }, 1), ['--vnodes', '8', '--replication', '2']);
 });
