@@ -433,7 +433,7 @@ export class ClusterCoordinator implements Coordinator {
         },
       });
       this.membership.leave();
-      const hints = await this.handOverHints(current, without);
+      const hints = await this.handOverHints({ current, without });
       sum.hintsHandedOver = hints.handed;
       sum.hintsLeft = hints.left;
       sum.durationMs = Date.now() - started;
@@ -458,18 +458,14 @@ export class ClusterCoordinator implements Coordinator {
    * place for that key. Not throttled: the operator asked for it. A hint that cannot be passed
    * on stays queued here.
    */
-  private async handOverHints(current: Ring, without: Ring): Promise<{ handed: number; left: number }> {
+  private async handOverHints(rings: { current: Ring; without: Ring }): Promise<{ handed: number; left: number }> {
     const apply = (id: string, key: Uint8Array, record: WireRecord, hintFor?: string): Promise<boolean> =>
       new Promise((resolve) => this.replicas.apply(id, key, record, this.o.requestTimeoutMs, (err) => resolve(err === null), hintFor));
     const pass = async (target: string, key: Uint8Array, record: WireRecord): Promise<boolean> => {
       const token = keyToken(key);
-      if (target === this.nodeId) {
-        const holders = current.preferenceList(token, this.o.replicationFactor);
-        const successors = without.preferenceList(token, this.o.replicationFactor).filter((id) => !holders.includes(id));
-        return (await Promise.all(successors.map((id) => apply(id, key, record)))).every(Boolean);
-      }
+      if (target === this.nodeId) return (await Promise.all(this.successors(token, rings).map((id) => apply(id, key, record)))).every(Boolean);
       if (this.membership.isAlive(target)) return apply(target, key, record);
-      const standIn = without.walk(token).find((id) => id !== target && this.membership.isAlive(id));
+      const standIn = rings.without.walk(token).find((id) => id !== target && this.membership.isAlive(id));
       return standIn !== undefined && apply(standIn, key, record, target);
     };
     let handed = 0;
@@ -729,16 +725,19 @@ export class ClusterCoordinator implements Coordinator {
   private forwardToSuccessors(key: Uint8Array, record: WireRecord): void {
     const h = this.handover;
     if (h === null) return;
-    const token = keyToken(key);
-    const holders = h.current.preferenceList(token, this.o.replicationFactor);
-    if (!holders.includes(this.nodeId)) return;
-    for (const id of h.without.preferenceList(token, this.o.replicationFactor)) {
-      if (holders.includes(id)) continue;
+    for (const id of this.successors(keyToken(key), h)) {
       this.counters.handoverForwards++;
       this.replicas.apply(id, key, record, this.o.requestTimeoutMs, (err) => {
         if (err !== null) this.storeHint(id, key, record);
       });
     }
+  }
+
+  /** The nodes that replicate `token` once this node is gone and do not now: its own replica's receivers ([] when this node holds no copy). */
+  private successors(token: bigint, rings: { current: Ring; without: Ring }): string[] {
+    const holders = rings.current.preferenceList(token, this.o.replicationFactor);
+    if (!holders.includes(this.nodeId)) return [];
+    return rings.without.preferenceList(token, this.o.replicationFactor).filter((id) => !holders.includes(id));
   }
 
   private storeHint(target: string, key: Uint8Array, record: WireRecord): void {

@@ -12,8 +12,7 @@
 import { keyBytesMax, siblingsMax, valueBytesMax, versionVectorBytesMax } from '../constants';
 import { assert } from '../errors';
 import type { WireRecord } from '../shards/messages';
-import { crc32c } from '../storage/checksum';
-import { walHeaderBytes } from '../storage/wal-record';
+import { walHeaderBytes, writeRecordHeader } from '../storage/wal-record';
 
 export const hintRecordKind = 1;
 const fixedBytes = 1 + 6 + 1 + 2 + 1 + 4 + 4;
@@ -60,9 +59,7 @@ export function writeHintRecord(buf: Buffer, at: number, target: string, key: Ui
   buf.set(record.value, o);
   o += record.value.length;
   assert(o === end, 'hint record filled exactly');
-  buf.writeUInt32LE(end - at - walHeaderBytes, at);
-  buf.writeUInt32LE(crc32c(buf.subarray(at + walHeaderBytes, end)), at + 4);
-  buf.writeUInt32LE(crc32c(buf.subarray(at, at + 8)), at + 8);
+  writeRecordHeader(buf, at, end);
   return end;
 }
 

@@ -123,7 +123,6 @@ export class HintStore {
         store.lost(r.target).expired++;
       } else store.insert(r.target, r.key, r.record, r.createdMs);
     }
-    store.counters.hintsStored = 0;
     store.counters.hintsExpired = expired;
     store.counters.hintsRecovered = store.size();
     store.files = log;

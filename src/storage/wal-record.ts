@@ -46,11 +46,19 @@ export function encodeBatchRecord(batch: readonly StorageEntry[], items?: BatchI
     items?.push({ key: buf.subarray(keyStart, keyStart + e.key.length), payload: buf.subarray(pStart, o) });
   }
   if (o !== size) throw new Error(`assertion failed: batch record size ${o} != computed ${size}`);
-  const payload = buf.subarray(walHeaderBytes);
-  buf.writeUInt32LE(payload.length, 0);
-  buf.writeUInt32LE(crc32c(payload), 4);
-  buf.writeUInt32LE(crc32c(buf.subarray(0, 8)), 8);
+  writeRecordHeader(buf, 0, size);
   return buf;
+}
+
+/**
+ * Fills the 12-byte header at `at` for the payload written after it, up to `end`: the framing
+ * above, which other logs read with log-reader.ts too (the hint files, coordinator/hint_record.ts).
+ */
+export function writeRecordHeader(buf: Buffer, at: number, end: number): void {
+  const payload = buf.subarray(at + walHeaderBytes, end);
+  buf.writeUInt32LE(payload.length, at);
+  buf.writeUInt32LE(crc32c(payload), at + 4);
+  buf.writeUInt32LE(crc32c(buf.subarray(at, at + 8)), at + 8);
 }
 
 export interface BatchItem {
