@@ -15,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RingkvClient } from '../../src/client';
 import { sleep, TestCluster, waitFor } from '../helpers/cluster';
-import { checkReadYourWrites, type HistoryEvent } from '../helpers/cluster_history';
+import { startQuorumWorkload, valuesOf, workloadValue } from '../helpers/quorum_workload';
 
 const writesMax = 1500;
 const decode = (v: unknown): string => Buffer.from(String(v), 'base64').toString();
@@ -50,60 +50,10 @@ interface Workload {
 
 /** Runs the restarts under the workload and checks what the header says; `c` is a fresh cluster. */
 async function rollingRestart(c: TestCluster, w: Workload): Promise<void> {
-  const value = (i: number): string => `value-${i}`;
   const down = new Set<number>();
-  /** Per key, the writes made to it in order: index and whether it was acknowledged. */
-  const writes = new Map<string, Array<{ i: number; ok: boolean }>>();
-  const ackedKeys: string[] = [];
-  let acked = 0;
-  let failed = 0;
-  let stop = false;
-  const history: HistoryEvent[] = [];
-  const t0 = performance.now();
-  const writer = (async () => {
-    for (let i = 0; i < writesMax && !stop; i++) {
-      const up = [0, 1, 2].filter((n) => !down.has(n));
-      const via = up[i % up.length]!;
-      const key = w.keyOf(i);
-      const invokedAt = performance.now() - t0;
-      const r = await c.http(via, 'PUT', key, { body: value(i), consistency: 'QUORUM' }).catch(() => ({ status: 0 }));
-      history.push({ kind: 'put', key, value: value(i), invokedAt, completedAt: performance.now() - t0, ok: r.status === 200 });
-      const list = writes.get(key) ?? [];
-      list.push({ i, ok: r.status === 200 });
-      writes.set(key, list);
-      if (r.status === 200) {
-        acked++;
-        ackedKeys.push(key);
-      } else failed++;
-    }
-  })();
-  let reads = 0;
-  const reader = (async () => {
-    for (let j = 0; j < writesMax && !stop; j++) {
-      if (ackedKeys.length === 0) {
-        await sleep(10);
-        continue;
-      }
-      const key = ackedKeys[(j * 7919) % ackedKeys.length]!;
-      const up = [0, 1, 2].filter((n) => !down.has(n));
-      const via = up[(j * 31) % up.length]!;
-      const invokedAt = performance.now() - t0;
-      const r = await c.http(via, 'GET', key, { consistency: 'QUORUM' }).catch(() => ({ status: 0, body: {} as Record<string, unknown> }));
-      const ok = r.status === 200 || r.status === 404;
-      if (ok) reads++;
-      const sibs = r.body.siblings as Array<{ value: string }> | undefined;
-      const values = r.status !== 200 ? [] : sibs !== undefined ? sibs.map((s) => decode(s.value)) : [decode(r.body.value)];
-      history.push({ kind: 'get', key, values, invokedAt, completedAt: performance.now() - t0, ok });
-    }
-  })();
-
+  const load = startQuorumWorkload(c, { keyOf: w.keyOf, via: () => [0, 1, 2].filter((n) => !down.has(n)), writesMax });
   await restartEachInTurn(c, down);
-  stop = true;
-  await Promise.all([writer, reader]);
-  assert.ok(acked > 100, `${acked} writes acknowledged (${failed} failed)`);
-  assert.ok(reads > 100, `${reads} reads answered`);
-  const violations = checkReadYourWrites(history);
-  assert.deepEqual(violations.slice(0, 5).map((v) => `${v.read.key}: ${v.why}`), []);
+  await load.finish(100);
 
   await c.waitConverged(15_000);
   await waitFor('every hint delivered', async () => {
@@ -116,16 +66,14 @@ async function rollingRestart(c: TestCluster, w: Workload): Promise<void> {
   // (a failed write may have been applied); with LWW, the newest of those. Every replica the same.
   for (const n of [0, 1, 2]) {
     const wrong: string[] = [];
-    for (const [key, list] of writes) {
+    for (const [key, list] of load.writes) {
       const lastAcked = list.map((x) => x.ok).lastIndexOf(true);
       if (lastAcked < 0) continue;
-      const allowed = list.slice(lastAcked).map((x) => value(x.i));
-      const r = await c.http(n, 'GET', key, { consistency: 'ONE' });
-      const sibs = r.body.siblings as Array<{ value: string }> | undefined;
-      const got = r.status !== 200 ? [] : sibs !== undefined ? sibs.map((s) => decode(s.value)) : [decode(r.body.value)];
+      const allowed = list.slice(lastAcked).map((x) => workloadValue(x.i));
+      const got = valuesOf(await c.http(n, 'GET', key, { consistency: 'ONE' }));
       if (got.length === 0 || !got.every((v) => allowed.includes(v)) || (w.conflictMode === 'lww' && got.length !== 1)) wrong.push(`${key}: ${JSON.stringify(got)} not of ${JSON.stringify(allowed)}`);
     }
-    assert.deepEqual(wrong.slice(0, 5), [], `node-${n}: ${wrong.length} of ${writes.size} keys without their last acknowledged write`);
+    assert.deepEqual(wrong.slice(0, 5), [], `node-${n}: ${wrong.length} of ${load.writes.size} keys without their last acknowledged write`);
   }
 }
 
