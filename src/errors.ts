@@ -17,6 +17,11 @@ export const ErrorCode = {
   Busy: 'RKV_ERR_BUSY',
   Timeout: 'RKV_ERR_TIMEOUT',
   Unavailable: 'RKV_ERR_UNAVAILABLE',
+  /**
+   * A node refused an inter-node connection: the requester belongs to another cluster, or meant to
+   * reach another node than the one listening at that address (details.reason 'cluster' or 'node').
+   */
+  WrongPeer: 'RKV_ERR_WRONG_PEER',
   FrameTooLarge: 'RKV_ERR_FRAME_TOO_LARGE',
   MalformedFrame: 'RKV_ERR_MALFORMED_FRAME',
   NativeUnavailable: 'RKV_ERR_NATIVE_UNAVAILABLE',

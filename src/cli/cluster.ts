@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { deadAfterMsDefault, gossipIntervalMsDefault, hintReplayBytesPerSecondMin, nodeRuntimeFlags, peerPortOffset, replicationFactorDefault, suspectAfterMsDefault, vnodesPerNodeDefault, vnodesPerNodeMax } from '../constants';
 import type { ClusterNodeConfig } from '../coordinator/cluster_factory';
 import { clusterDefaults } from '../coordinator/cluster_options';
+import { clusterNameDefault } from '../coordinator/identity_files';
 import { isRingkvError } from '../errors';
 import { parseNodeAddress, type PeerAddress } from '../membership';
 import { type CliCommand, parseIntOption, usageError } from './command';
@@ -17,6 +18,7 @@ import { type CliCommand, parseIntOption, usageError } from './command';
 /** parseArgs definitions of the cluster flags `ringkv start` accepts. */
 export const clusterStartFlags = {
   seeds: { type: 'string' },
+  'cluster-name': { type: 'string' },
   'peer-port': { type: 'string' },
   advertise: { type: 'string' },
   vnodes: { type: 'string' },
@@ -38,6 +40,12 @@ cluster options (a node runs in cluster mode when --seeds is given; it may name 
   --seeds LIST              RINGKV_SEEDS   (none)      comma-separated seed nodes, host:port (their
                                                        HTTP port; peer port = port + ${peerPortOffset}) or
                                                        host:port:peerport
+  --cluster-name NAME                      (data dir)  the cluster this node belongs to, 1..64 of
+                                                       A-Z a-z 0-9 _ . -; kept in the data dir
+                                                       (CLUSTER_NAME; "${clusterNameDefault}" when never
+                                                       given). A node answers no other cluster's
+                                                       nodes, and refuses to start when its seeds
+                                                       are in another cluster
   --peer-port N                            port+${peerPortOffset}   inter-node (gossip, replication) TCP port
   --advertise ADDR                         (listen)    the address peers and clients are told to reach
                                                        this node at, host:port or host:port:peerport
@@ -109,8 +117,11 @@ export function parseClusterFlags(values: FlagValues, env: NodeJS.ProcessEnv, ba
   } else if (unspecifiedHosts.has(base.host)) {
     throw usageError(`--host ${base.host} listens on every interface; give --advertise with the address peers should use`);
   }
+  const clusterName = values['cluster-name'];
+  if (clusterName !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(clusterName)) throw usageError(`--cluster-name must be 1..64 of A-Z a-z 0-9 _ . -, not "${clusterName}"`);
   return {
     ...(base.nodeId !== undefined && { nodeId: base.nodeId }),
+    ...(clusterName !== undefined && { clusterName }),
     ...advertised,
     peerListen: { host: base.host, port: peerPort },
     seeds: parseSeeds(seedsText),
@@ -139,7 +150,7 @@ export function parseClusterFlags(values: FlagValues, env: NodeJS.ProcessEnv, ba
  */
 export function clusterPassThrough(values: Partial<Record<string, string | boolean>>, nodes: number): string[] {
   const out: string[] = [];
-  for (const flag of ['vnodes', 'replication', 'conflict-mode', 'gossip-interval-ms', 'suspect-after-ms', 'dead-after-ms', 'hinted-handoff', 'hint-replay-bytes-per-second', 'request-timeout-ms', 'read-repair-chance', 'anti-entropy-interval-ms', 'sync-mode']) {
+  for (const flag of ['cluster-name', 'vnodes', 'replication', 'conflict-mode', 'gossip-interval-ms', 'suspect-after-ms', 'dead-after-ms', 'hinted-handoff', 'hint-replay-bytes-per-second', 'request-timeout-ms', 'read-repair-chance', 'anti-entropy-interval-ms', 'sync-mode']) {
     const v = values[flag];
     if (typeof v === 'string') out.push(`--${flag}`, v);
   }
@@ -161,9 +172,10 @@ options:
   --shards N                2           shard threads per node
   --sync-mode MODE          batch       always | batch | none
   --wait-ms N               30000       how long to wait for gossip to converge
-  any cluster option of \`ringkv start\` (--replication, --conflict-mode, --gossip-interval-ms,
-  --suspect-after-ms, --dead-after-ms, --vnodes, --hinted-handoff, --hint-replay-bytes-per-second,
-  --read-repair-chance, --anti-entropy-interval-ms) is passed to every node.
+  any cluster option of \`ringkv start\` (--cluster-name, --replication, --conflict-mode,
+  --gossip-interval-ms, --suspect-after-ms, --dead-after-ms, --vnodes, --hinted-handoff,
+  --hint-replay-bytes-per-second, --read-repair-chance, --anti-entropy-interval-ms) is passed to
+  every node.
 `;
 
 function getJson(port: number, urlPath: string, timeoutMs: number): Promise<unknown> {

@@ -50,6 +50,11 @@ export interface ClientOptions {
   ringRefreshMs?: number;
   /** false: ignore the ring and spread requests over the given nodes (for benchmarks). */
   ringAware?: boolean;
+  /**
+   * The cluster the client means (a node's --cluster-name): a cluster status from a node of
+   * another cluster is refused. Absent: the first status that names one fixes it.
+   */
+  clusterName?: string;
 }
 
 const utf8 = new TextEncoder();
@@ -89,7 +94,7 @@ export class RingkvClient {
     if (!(Number.isInteger(this.retriesMax) && this.retriesMax >= 0 && this.retriesMax <= 10)) {
       throw new RingkvError(ErrorCode.InvalidArgument, 'options.retries must be an integer in 0..10');
     }
-    this.topology = new Topology(opts.nodes, opts.nodeDownMs ?? clientNodeDownMsDefault);
+    this.topology = new Topology(opts.nodes, opts.nodeDownMs ?? clientNodeDownMsDefault, opts.clusterName);
   }
 
   /**

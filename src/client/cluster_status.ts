@@ -40,7 +40,10 @@ export function parseClusterStatus(address: string, body: unknown): ClusterStatu
       tokens: tokens as string[],
     };
   });
+  const clusterName = o['cluster_name'];
+  if (clusterName !== undefined && typeof clusterName !== 'string') throw bad(address, 'cluster_name is not a string');
   return {
+    ...(clusterName !== undefined && { cluster_name: clusterName }),
     nodes,
     ring_version: o['ring_version'],
     total_keys: typeof o['total_keys'] === 'number' ? o['total_keys'] : 0,

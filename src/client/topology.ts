@@ -8,7 +8,8 @@
 // client knows is a partial view, not news: a node leaves only as LEFT, which every status keeps
 // listing; one that is not listed at all is unknown to the node asked (a node just restarted knows
 // only itself until gossip reaches it, and routing every key to it made it the only replica of
-// what it then took: a rolling restart through the client found it).
+// what it then took: a rolling restart through the client found it). A status from a node of
+// another cluster than the one the client follows (an address reused) is refused outright.
 import type { ClusterStatus } from '../coordinator/types';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import { keyToken, Ring, tokenFromString, nodeTokens } from '../ring';
@@ -33,7 +34,12 @@ export class Topology {
   /** Partial views in a row (see the header); one that persists this long is taken after all. */
   private partialViews = 0;
 
-  constructor(private readonly seeds: readonly string[], private readonly nodeDownMs: number) {
+  constructor(
+    private readonly seeds: readonly string[],
+    private readonly nodeDownMs: number,
+    /** The cluster followed: given, or fixed by the first status that names one. */
+    private clusterName?: string,
+  ) {
     assert(seeds.length > 0, 'a client needs at least one node address');
   }
 
@@ -57,6 +63,14 @@ export class Topology {
    * ones src/ring derives from the node ids is refused: routing by a different ring would be wrong.
    */
   apply(status: ClusterStatus): boolean {
+    if (status.cluster_name !== undefined) {
+      if (this.clusterName !== undefined && status.cluster_name !== this.clusterName) {
+        throw new RingkvError(ErrorCode.WrongPeer, `a node of cluster ${status.cluster_name} answered; this client follows cluster ${this.clusterName}`, {
+          details: { reason: 'cluster', cluster_name: status.cluster_name },
+        });
+      }
+      this.clusterName = status.cluster_name;
+    }
     for (const n of status.nodes) {
       this.byId.set(n.id, { id: n.id, address: n.address });
       this.liveness.set(n.id, n.status);

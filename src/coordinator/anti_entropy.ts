@@ -48,7 +48,8 @@ export interface AntiEntropyDeps {
 
 /** A peer's replica of its ranges, over the inter-node transport. */
 export function remoteRangeReplica(nodeId: string, pool: PeerPool, address: { host: string; peerPort: number }, timeoutMs: number, applyInflightMax = 256): RangeReplica {
-  const call = (m: Omit<InternodeMessage, 'id' | 'isReply'>) => pool.request(address.host, address.peerPort, m, timeoutMs);
+  const to = { host: address.host, peerPort: address.peerPort, nodeId };
+  const call = (m: Omit<InternodeMessage, 'id' | 'isReply'>) => pool.request(to, m, timeoutMs);
   return {
     nodeId,
     merkleLeaves: async (range, depth) => {

@@ -27,7 +27,7 @@
 import * as os from 'node:os';
 import { localRangeReplica, localScanPage } from '../antientropy';
 import { bootstrapSettleMsMax, hintAgeMsMax, merkleDepthMax, readRepairsInflightMax, replicaWritesInflightMax, tombstoneGraceMsDefault, vnodesPerNodeMax } from '../constants';
-import { assert, ErrorCode, RingkvError } from '../errors';
+import { assert, ErrorCode, isRingkvError, RingkvError } from '../errors';
 import { Membership, parseNodeAddress, type MemberInfo, type StorageTrouble } from '../membership';
 import type { InternodeMessage } from '../protocol/internode_codec';
 import { PeerPool } from '../protocol/internode_pool';
@@ -183,7 +183,7 @@ export class ClusterCoordinator implements Coordinator {
   ) {
     validateClusterOptions(o);
     this.nodeId = o.nodeId;
-    this.pool = new PeerPool();
+    this.pool = new PeerPool({ clusterName: o.clusterName, fromNode: o.nodeId }, { log: o.log });
     const gossipTimeoutMs = Math.max(200, 2 * o.gossipIntervalMs);
     this.membership = new Membership({
       self: { nodeId: o.nodeId, host: o.host, httpPort: o.httpPort, peerPort: o.peerPort, vnodes: o.vnodes, incarnation: Date.now(), keyEstimate: 0, load: 0, settings: clusterSettingsOf(o) },
@@ -193,7 +193,7 @@ export class ClusterCoordinator implements Coordinator {
       deadAfterMs: o.deadAfterMs,
       log: o.log,
       network: {
-        exchange: async (to, digest) => (await this.pool.request(to.host, to.peerPort, { kind: 'gossip', members: digest }, gossipTimeoutMs)).members ?? [],
+        exchange: async (to, digest) => (await this.pool.request(to, { kind: 'gossip', members: digest }, gossipTimeoutMs)).members ?? [],
       },
       localLoad: () => {
         // Advertises what the previous round's query found; gossip is periodic anyway.
@@ -211,7 +211,7 @@ export class ClusterCoordinator implements Coordinator {
         if (c.to !== 'ALIVE') return;
         // Gossip has heard from it: the link to it need not wait out a back-off from its absence.
         const addr = this.membership.peerAddress(c.nodeId);
-        if (addr !== undefined) this.pool.resetBackoff(addr.host, addr.peerPort);
+        if (addr !== undefined) this.pool.resetBackoff(addr);
         if (c.from !== 'UNKNOWN') this.replayHints(c.nodeId);
       },
     });
@@ -260,7 +260,14 @@ export class ClusterCoordinator implements Coordinator {
             random: o.random,
             log: o.log,
           });
-    this.server = new InternodeServer({ host: o.peerListen?.host ?? o.host, port: o.peerListen?.port ?? o.peerPort, handler: (req) => this.handle(req), log: o.log });
+    this.server = new InternodeServer({
+      host: o.peerListen?.host ?? o.host,
+      port: o.peerListen?.port ?? o.peerPort,
+      clusterName: o.clusterName,
+      nodeId: o.nodeId,
+      handler: (req) => this.handle(req),
+      log: o.log,
+    });
     this.hintReplayBudget = new ByteRateLimiter(o.hintReplayBytesPerSecond);
     const merge = (older: WireRecord, newer: WireRecord): WireRecord => mergeRecords(older, newer, o.conflictMode, Date.now());
     // Last: it opens files (and reads what an earlier run left), which nothing above can fail after.
@@ -276,6 +283,14 @@ export class ClusterCoordinator implements Coordinator {
    */
   async start(): Promise<void> {
     const refusal = await this.membership.preflight();
+    if (refusal?.reason === 'cluster') {
+      throw new RingkvError(
+        ErrorCode.InvalidArgument,
+        `seed ${refusal.seed.host}:${refusal.seed.peerPort} is in another cluster than this node's (${this.o.clusterName}): ${refusal.message}. ` +
+          `Give this node the cluster's seeds, or start it with the cluster's --cluster-name and a fresh data dir`,
+        { details: { node_id: this.nodeId, cluster_name: this.o.clusterName, seed: `${refusal.seed.host}:${refusal.seed.peerPort}` } },
+      );
+    }
     if (refusal?.reason === 'twin') {
       const twin = refusal.member;
       throw new RingkvError(
@@ -360,11 +375,15 @@ export class ClusterCoordinator implements Coordinator {
     if (typeof a === 'string') throw bad(`address: ${a}`);
     const { host, httpPort, peerPort } = a;
     const unanswered = (err: unknown) =>
-      new RingkvError(ErrorCode.Unavailable, `no ringkv node answered at ${host}:${peerPort} (peer port): ${err instanceof Error ? err.message : String(err)}`, { details: { needed: 1, answered: 0 } });
+      // A node there of another cluster, or another node than req.nodeId, refused us: that is the operator's mistake to fix.
+      isRingkvError(err, ErrorCode.WrongPeer)
+        ? bad(`the node at ${req.address} cannot join: ${err.message}`)
+        : new RingkvError(ErrorCode.Unavailable, `no ringkv node answered at ${host}:${peerPort} (peer port): ${err instanceof Error ? err.message : String(err)}`, { details: { needed: 1, answered: 0 } });
     // Its settings first, before it is merged into the ring (cluster_options.ts clusterSettingsOf).
+    // The connection's Hello names req.nodeId: a node with another id there refuses it.
     let known: MemberInfo[];
     try {
-      known = await this.membership.peek({ host, peerPort });
+      known = await this.membership.peek({ host, peerPort, nodeId: req.nodeId });
     } catch (err) {
       throw unanswered(err);
     }
@@ -373,7 +392,7 @@ export class ClusterCoordinator implements Coordinator {
       throw bad(`${req.nodeId} runs with ${there.settings ?? '?'}, this cluster with ${clusterSettingsOf(this.o)}: every node of a cluster must share them`);
     }
     try {
-      await this.membership.introduce({ host, peerPort });
+      await this.membership.introduce({ host, peerPort, nodeId: req.nodeId });
     } catch (err) {
       throw unanswered(err);
     }
@@ -639,8 +658,7 @@ export class ClusterCoordinator implements Coordinator {
     const remaining = Math.max(1, deadline - Date.now());
     const reply = await this.pool
       .request(
-        addr.host,
-        addr.peerPort,
+        addr,
         {
           kind: 'forward',
           forwarded: true,
@@ -857,6 +875,9 @@ export class ClusterCoordinator implements Coordinator {
       }
       case 'error':
         throw new RingkvError(ErrorCode.MalformedFrame, 'an error message is not a request');
+      case 'hello':
+        // The server answers a connection's Hello itself (internode_server.ts greet).
+        throw new RingkvError(ErrorCode.MalformedFrame, 'a Hello after the first frame');
     }
   }
 
@@ -879,7 +900,7 @@ export class ClusterCoordinator implements Coordinator {
     }));
     const copies = Math.max(1, Math.min(this.o.replicationFactor, ring.size));
     const stored = members.reduce((n, m) => n + (m.nodeId === this.nodeId ? this.keyEstimateCached : m.keyEstimate), 0);
-    return { nodes, ring_version: ring.version, total_keys: Math.round(stored / copies), replication_factor: this.o.replicationFactor };
+    return { cluster_name: this.o.clusterName, nodes, ring_version: ring.version, total_keys: Math.round(stored / copies), replication_factor: this.o.replicationFactor };
   }
 
   async stats(): Promise<CoordinatorStats> {
@@ -890,6 +911,7 @@ export class ClusterCoordinator implements Coordinator {
       ...this.counters,
       ...this.membership.stats(),
       ...this.pool.stats(),
+      internodeConnectionsRefused: this.server.stats.connectionsRefused,
       ...this.replicas.stats,
       ...h,
       hintTargets: this.hints.targetStats(),

@@ -15,11 +15,17 @@ import {
   vnodesPerNodeMax,
 } from '../constants';
 import { ErrorCode, RingkvError } from '../errors';
+import { clusterNameDefault } from './identity_files';
 import type { PeerAddress } from '../membership';
 import type { ConflictMode } from '../versioning';
 
 export interface ClusterOptions {
   nodeId: string;
+  /**
+   * The cluster this node belongs to (identity_files.ts): its inter-node connections open with it
+   * and it answers no node of another cluster.
+   */
+  clusterName: string;
   /** Address peers and clients reach this node at, as gossip advertises it. */
   host: string;
   httpPort: number;
@@ -63,6 +69,7 @@ export interface ClusterOptions {
 }
 
 export const clusterDefaults = {
+  clusterName: clusterNameDefault,
   vnodes: vnodesPerNodeDefault,
   replicationFactor: replicationFactorDefault,
   conflictMode: 'vclock' as ConflictMode,
@@ -95,6 +102,7 @@ export function clusterSettingsOf(o: Pick<ClusterOptions, 'replicationFactor' | 
 
 export function validateClusterOptions(o: ClusterOptions): void {
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(o.nodeId)) throw bad('nodeId', 'must be 1..64 of A-Z a-z 0-9 _ . -');
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(o.clusterName)) throw bad('clusterName', 'must be 1..64 of A-Z a-z 0-9 _ . -');
   for (const [name, port] of [['httpPort', o.httpPort], ['peerPort', o.peerPort]] as const) {
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw bad(name, `must be 1..65535, not ${port}`);
   }

@@ -5,4 +5,4 @@ export * from './types';
 export { createLocalCoordinator } from './local_coordinator';
 export type { LocalCoordinator, LocalCoordinatorOptions } from './local_coordinator';
 export { toGetResult } from './get_result';
-export { loadOrCreateNodeId } from './node_id';
+export { loadOrCreateNodeId } from './identity_files';

@@ -18,7 +18,7 @@ import type { ConflictMode } from '../versioning';
 import { decodeSiblingSet } from '../versioning';
 import { toGetResult } from './get_result';
 import { nodeHealth } from './node_health';
-import { loadOrCreateNodeId } from './node_id';
+import { loadOrCreateNodeId } from './identity_files';
 import { checkCommon, checkContext, checkIdempotencyKey, checkIfMatch, checkTtl, checkValue } from './request_checks';
 import type {
   BatchOp,

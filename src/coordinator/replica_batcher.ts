@@ -14,7 +14,7 @@
 import { replicaBatchBytesMax, replicaBatchItemsMax } from '../constants';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import { errorFromReply, type InternodeItem } from '../protocol/internode_codec';
-import type { PeerPool } from '../protocol/internode_pool';
+import type { PeerPool, PeerTarget } from '../protocol/internode_pool';
 
 type BatchKind = 'replicaReadBatch' | 'replicaWriteBatch';
 
@@ -31,8 +31,8 @@ interface Waiter {
 interface PeerQueue {
   /** In `dirty` (items queued since the last flush). */
   dirty: boolean;
-  host: string;
-  peerPort: number;
+  /** The node's address as gossip knows it now, and its id (the connection's Hello names it). */
+  to: PeerTarget;
   reads: Waiter[];
   writes: Waiter[];
 }
@@ -78,12 +78,11 @@ export class ReplicaBatcher {
     assert(timeoutMs > 0, 'a replica request needs a positive timeout');
     let q = this.peers.get(nodeId);
     if (q === undefined) {
-      q = { dirty: false, host: peer.host, peerPort: peer.peerPort, reads: [], writes: [] };
+      q = { dirty: false, to: { host: peer.host, peerPort: peer.peerPort, nodeId }, reads: [], writes: [] };
       this.peers.set(nodeId, q);
     }
     // The address gossip knows now (a restarted peer may come back on another port).
-    q.host = peer.host;
-    q.peerPort = peer.peerPort;
+    if (q.to.host !== peer.host || q.to.peerPort !== peer.peerPort) q.to = { host: peer.host, peerPort: peer.peerPort, nodeId };
     if (!q.dirty) {
       q.dirty = true;
       this.dirty.push(q);
@@ -143,7 +142,7 @@ export class ReplicaBatcher {
     };
     let sent;
     try {
-      sent = this.pool.request(q.host, q.peerPort, { kind, items }, Math.max(1, deadlineMs - this.now()));
+      sent = this.pool.request(q.to, { kind, items }, Math.max(1, deadlineMs - this.now()));
     } catch (err) {
       failAll(err); // the pool closed under us
       return;
@@ -151,7 +150,7 @@ export class ReplicaBatcher {
     sent.then((reply) => {
       const answers = reply.items ?? [];
       if (reply.kind !== kind || answers.length !== waiters.length) {
-        failAll(new RingkvError(ErrorCode.MalformedFrame, `peer ${q.host}:${q.peerPort} answered a ${kind} of ${waiters.length} items with ${answers.length}`));
+        failAll(new RingkvError(ErrorCode.MalformedFrame, `peer ${q.to.host}:${q.to.peerPort} answered a ${kind} of ${waiters.length} items with ${answers.length}`));
         return;
       }
       for (let i = 0; i < answers.length; i++) {

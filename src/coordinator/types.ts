@@ -105,6 +105,8 @@ export interface ClusterNodeInfo {
 }
 
 export interface ClusterStatus {
+  /** A cluster node's --cluster-name (identity_files.ts); absent on a single node. */
+  cluster_name?: string;
   nodes: ClusterNodeInfo[];
   ring_version: number;
   total_keys: number;

@@ -6,7 +6,7 @@
 //
 // The network, the clock and the random source are injected, so unit tests run whole clusters
 // of these in simulation; the real node wires the inter-node transport in as the network.
-import { assert } from '../errors';
+import { assert, ErrorCode, isRingkvError } from '../errors';
 import { Ring, type RingMember } from '../ring';
 import { MembershipTable } from './table';
 import type { MemberInfo, MemberStatus, PeerAddress, StatusChange, StorageTrouble } from './types';
@@ -40,11 +40,18 @@ export interface MembershipOptions {
 const exchangesInflightMax = 4;
 
 /** Why a node must not join the cluster its seeds are in (Membership.preflight). */
-export interface JoinRefusal {
-  reason: 'twin' | 'settings';
-  /** The running node with our id (twin), or a node with other settings (settings). */
-  member: MemberInfo;
-}
+export type JoinRefusal =
+  | {
+      reason: 'twin' | 'settings';
+      /** The running node with our id (twin), or a node with other settings (settings). */
+      member: MemberInfo;
+    }
+  | {
+      /** A seed belongs to another cluster: it refused our connection (RKV_ERR_WRONG_PEER). */
+      reason: 'cluster';
+      seed: PeerAddress;
+      message: string;
+    };
 
 export interface MembershipStats {
   gossipRounds: number;
@@ -173,7 +180,7 @@ export class Membership {
 
   peerAddress(nodeId: string): PeerAddress | undefined {
     const info = this.table.info(nodeId);
-    return info === undefined ? undefined : { host: info.host, peerPort: info.peerPort };
+    return info === undefined ? undefined : { host: info.host, peerPort: info.peerPort, nodeId: info.nodeId };
   }
 
   stats(): MembershipStats {
@@ -195,7 +202,7 @@ export class Membership {
     for (const m of this.table.members()) {
       // Incarnation 0: remembered from an earlier run, not heard from in this one (see remember()).
       if (m.nodeId === this.selfId || m.status === 'LEFT' || m.incarnation === 0) continue;
-      (m.status === 'DEAD' ? dead : live).push({ host: m.host, peerPort: m.peerPort });
+      (m.status === 'DEAD' ? dead : live).push({ host: m.host, peerPort: m.peerPort, nodeId: m.nodeId });
     }
     const self = this.table.self;
     const seeds = this.o.seeds.filter((s) => !(s.peerPort === self.peerPort && s.host === self.host));
@@ -275,6 +282,7 @@ export class Membership {
   /**
    * Before this node gossips: asks the seeds, without telling them anything (an empty digest, so
    * they merge nothing), what they know, and says why this node must not join, or null:
+   * - `cluster`: a seed is a node of another cluster (it refused the connection);
    * - `settings`: an ALIVE node there runs with cluster settings other than ours;
    * - `twin`: a node with our id is known at another peer address and answers there as our id
    *   (one that is silent there is our own earlier run at an address we no longer use).
@@ -287,7 +295,8 @@ export class Membership {
       let known: MemberInfo[];
       try {
         known = await this.peek(seed);
-      } catch {
+      } catch (err) {
+        if (isRingkvError(err, ErrorCode.WrongPeer) && err.details.reason === 'cluster') return { reason: 'cluster', seed, message: err.message };
         continue;
       }
       const differing = known.find((m) => m.nodeId !== self.nodeId && m.status === 'ALIVE' && this.table.differs(m));

@@ -51,4 +51,6 @@ export interface StatusChange {
 export interface PeerAddress {
   host: string;
   peerPort: number;
+  /** The node expected there; absent for a seed (any node of the cluster may answer). */
+  nodeId?: string;
 }

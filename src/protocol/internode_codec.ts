@@ -52,15 +52,15 @@ const messageSpec: TableSpec = {
   // ttl_seconds, if_match, context, idempotency_key, version, timestamp_ms, acks,
   // tombstone_expiry_ms, error_code, error_message, error_details, record_tombstone, forwarded,
   // range_from, range_to, depth, leaves, leaf_entries, has_after, after_token, after_key,
-  // entries, more, items
+  // entries, more, items, cluster_name, from_node, to_node
   fields: [
     u32, u8, u8, u32, { kind: 'tables', table: memberSpec, lengthMax: clusterNodesMax }, bytes, bytes, u8, str, u8, u8, bytes, u32, str, bytes, str, str, u64, u8, u64, str, str, str, u8, u8,
     u64, u64, u8, { kind: 'bytes', lengthMax: 8 << merkleDepthMax }, u64, u8, u64, bytes, { kind: 'tables', table: entrySpec, lengthMax: rangeScanPageEntriesMax }, u8,
-    { kind: 'tables', table: itemSpec, lengthMax: replicaBatchItemsMax },
+    { kind: 'tables', table: itemSpec, lengthMax: replicaBatchItemsMax }, str, str, str,
   ],
 };
 
-export type InternodeKind = 'gossip' | 'replicaWrite' | 'replicaRead' | 'forward' | 'error' | 'ping' | 'merkleLeaves' | 'rangeScan' | 'replicaWriteBatch' | 'replicaReadBatch';
+export type InternodeKind = 'gossip' | 'replicaWrite' | 'replicaRead' | 'forward' | 'error' | 'ping' | 'merkleLeaves' | 'rangeScan' | 'replicaWriteBatch' | 'replicaReadBatch' | 'hello';
 export type InternodeOp = 'get' | 'put' | 'delete';
 
 const kindToWire: Record<InternodeKind, Kind> = {
@@ -74,6 +74,7 @@ const kindToWire: Record<InternodeKind, Kind> = {
   rangeScan: Kind.RangeScan,
   replicaWriteBatch: Kind.ReplicaWriteBatch,
   replicaReadBatch: Kind.ReplicaReadBatch,
+  hello: Kind.Hello,
 };
 const kindFromWire = new Map<number, InternodeKind>(Object.entries(kindToWire).map(([k, v]) => [v, k as InternodeKind]));
 const opToWire: Record<InternodeOp, Op> = { get: Op.Get, put: Op.Put, delete: Op.Delete };
@@ -126,6 +127,12 @@ export interface InternodeMessage {
   more?: boolean;
   /** ReplicaWriteBatch, ReplicaReadBatch: one per key, replies in request order. */
   items?: InternodeItem[];
+  /** Hello: the requester's cluster (request) or the answerer's (reply). */
+  clusterName?: string;
+  /** Hello: the requester's node id (request) or the answerer's (reply). */
+  fromNode?: string;
+  /** Hello request: the node the requester means to reach; absent for a seed address. */
+  toNode?: string;
 }
 
 /** One entry of a RangeScan page. */
@@ -196,6 +203,7 @@ function fixedShape(m: InternodeMessage): FixedMessage {
     idempotencyKey: undefined, version: undefined, timestampMs: undefined, acks: undefined, tombstoneExpiryMs: undefined, errorCode: undefined,
     errorMessage: undefined, errorDetails: undefined, recordTombstone: undefined, forwarded: undefined, rangeFrom: undefined, rangeTo: undefined,
     depth: undefined, leaves: undefined, leafEntries: undefined, after: undefined, entries: undefined, more: undefined, items: undefined,
+    clusterName: undefined, fromNode: undefined, toNode: undefined,
   };
   const from = m as unknown as Record<string, unknown>;
   const to = o as unknown as Record<string, unknown>;
@@ -213,6 +221,9 @@ function build(b: Builder, m: FixedMessage): Uint8Array {
   checkString(m.version, 'version');
   checkString(m.errorCode, 'error_code');
   checkString(m.errorDetails, 'error_details');
+  checkString(m.clusterName, 'cluster_name');
+  checkString(m.fromNode, 'from_node');
+  checkString(m.toNode, 'to_node');
   let members = 0;
   if (m.members !== undefined) {
     assert(m.members.length <= clusterNodesMax, 'too many members in one gossip message');
@@ -282,6 +293,9 @@ function build(b: Builder, m: FixedMessage): Uint8Array {
   // Error messages are for people; cut them rather than fail the reply.
   const errMessage = s(m.errorMessage === undefined ? undefined : m.errorMessage.slice(0, 1024));
   const errDetails = s(m.errorDetails);
+  const clusterName = s(m.clusterName);
+  const fromNode = s(m.fromNode);
+  const toNode = s(m.toNode);
   Message.startMessage(b);
   Message.addId(b, m.id);
   Message.addKind(b, kindToWire[m.kind]);
@@ -321,6 +335,9 @@ function build(b: Builder, m: FixedMessage): Uint8Array {
   if (entries) Message.addEntries(b, entries);
   if (m.more) Message.addMore(b, true);
   if (items) Message.addItems(b, items);
+  if (clusterName) Message.addClusterName(b, clusterName);
+  if (fromNode) Message.addFromNode(b, fromNode);
+  if (toNode) Message.addToNode(b, toNode);
   b.finish(Message.endMessage(b), internodeFileIdentifier);
   return b.asUint8Array();
 }
@@ -500,6 +517,12 @@ export function decodeInternode(frame: Uint8Array): InternodeMessage {
     out.items = new Array<InternodeItem>(items);
     for (let i = 0; i < items; i++) out.items[i] = decodeItem(msg.items(i)!);
   }
+  const clusterName = msg.clusterName();
+  if (clusterName) out.clusterName = clusterName;
+  const fromNode = msg.fromNode();
+  if (fromNode) out.fromNode = fromNode;
+  const toNode = msg.toNode();
+  if (toNode) out.toNode = toNode;
   return out;
 }
 

@@ -9,6 +9,12 @@
 // during the back-off requests fail at once with RKV_ERR_UNAVAILABLE rather than queueing behind
 // a peer that is down. When the socket dies, requests already sent fail with RKV_ERR_UNAVAILABLE
 // (they may or may not have been applied; the coordinator's counting treats them as no answer).
+//
+// Every connection opens with a Hello (this node's cluster and id, and the id of the node it
+// means to reach), pipelined ahead of the first requests, so it costs no round trip. A peer that
+// refuses it (another cluster, or another node now at that address) has handled none of the
+// requests behind it; they, and every request until the back-off has passed, fail with its
+// refusal (RKV_ERR_WRONG_PEER), which is logged once.
 import * as net from 'node:net';
 import {
   internodeBatchBytesMax,
@@ -22,15 +28,27 @@ import { assert, ErrorCode, RingkvError } from '../errors';
 import { decodeInternode, encodeInternodeFrame, errorFromReply, type InternodeMessage } from './internode_codec';
 import { FrameDecoder } from './internode_framing';
 
+/** What a connection says of itself in its Hello (internode.fbs Kind.Hello). */
+export interface HelloOptions {
+  clusterName: string;
+  /** This node's id. */
+  fromNode: string;
+  /** The node meant to answer at host:port; undefined for a seed address (any node of the cluster). */
+  toNode?: string;
+}
+
 export interface PeerConnectionOptions {
   host: string;
   port: number;
+  hello: HelloOptions;
   connectTimeoutMs?: number;
   inflightMax?: number;
   backoffMsMin?: number;
   backoffMsMax?: number;
   frameBytesMax?: number;
   now?: () => number;
+  /** Where a refused Hello is reported. */
+  log?: (line: string) => void;
 }
 
 interface Pending {
@@ -109,6 +127,8 @@ export interface PeerConnectionStats {
   connectFailures: number;
   writes: number;
   framesWritten: number;
+  /** Hellos the peer refused. */
+  refusals: number;
 }
 
 export class PeerConnection {
@@ -124,7 +144,13 @@ export class PeerConnection {
   private flushScheduled = false;
   private backoffMs: number;
   private retryAtMs = 0;
-  readonly stats: PeerConnectionStats = { requests: 0, timeouts: 0, connects: 0, connectFailures: 0, writes: 0, framesWritten: 0 };
+  /** The id of this socket's Hello until its reply comes; 0 after. */
+  private helloId = 0;
+  /** The peer's refusal of the last Hello, until one is accepted: requests in the back-off fail with it. */
+  private refusal: RingkvError | undefined;
+  /** The socket whose Hello was refused, until its 'close' (which applies the back-off). */
+  private refusedSocket: net.Socket | undefined;
+  readonly stats: PeerConnectionStats = { requests: 0, timeouts: 0, connects: 0, connectFailures: 0, writes: 0, framesWritten: 0, refusals: 0 };
 
   constructor(options: PeerConnectionOptions) {
     this.o = {
@@ -134,6 +160,7 @@ export class PeerConnection {
       backoffMsMax: internodeReconnectBackoffMsMax,
       frameBytesMax: internodeFrameBytesMax,
       now: Date.now,
+      log: () => {},
       ...options,
     };
     assert(this.o.port > 0 && this.o.port < 65536, () => `peer port ${this.o.port} out of range`);
@@ -160,6 +187,7 @@ export class PeerConnection {
     }
     if (this.socket === undefined) {
       if (this.o.now() < this.retryAtMs) {
+        if (this.refusal !== undefined) return Promise.reject(this.refusal);
         return Promise.reject(new RingkvError(ErrorCode.Unavailable, `peer ${this.address} unreachable (retrying in ${this.retryAtMs - this.o.now()} ms)`, { details: { peer: this.address } }));
       }
       this.connect();
@@ -213,6 +241,11 @@ export class PeerConnection {
       if (!this.connected) socket.destroy(new RingkvError(ErrorCode.Unavailable, `connect to ${this.address} timed out`));
     });
     const decoder = new FrameDecoder(this.o.frameBytesMax);
+    // First on the socket: the requests that made us connect are queued behind it.
+    assert(this.queue.length === 0, 'frames queued before a connection was opened');
+    this.helloId = this.allocateId();
+    const h = this.o.hello;
+    this.queue.push(encodeInternodeFrame({ id: this.helloId, kind: 'hello', isReply: false, clusterName: h.clusterName, fromNode: h.fromNode, ...(h.toNode !== undefined && { toNode: h.toNode }) }, this.o.frameBytesMax));
     socket.on('connect', () => {
       if (this.socket !== socket) return;
       socket.setTimeout(0);
@@ -225,7 +258,12 @@ export class PeerConnection {
       let frames: Buffer[];
       try {
         frames = decoder.push(chunk);
-        for (const f of frames) this.onReply(decodeInternode(f));
+        for (const f of frames) {
+          const m = decodeInternode(f);
+          if (m.isReply && m.id === this.helloId && this.helloId !== 0) this.onHelloReply(m, socket);
+          else this.onReply(m);
+          if (socket.destroyed) return;
+        }
       } catch (err) {
         // A peer that sends garbage gets its connection closed; nothing after it can be trusted.
         socket.destroy(err instanceof Error ? err : new Error(String(err)));
@@ -236,7 +274,11 @@ export class PeerConnection {
     });
     socket.on('close', () => {
       if (this.socket !== socket) return;
-      if (!this.connected) {
+      const refused = this.refusedSocket === socket;
+      this.refusedSocket = undefined;
+      // A refusal explains this back-off; after a failed connect an earlier one no longer does.
+      if (!this.connected && !refused) this.refusal = undefined;
+      if (!this.connected || refused) {
         this.stats.connectFailures++;
         this.retryAtMs = this.o.now() + this.backoffMs;
         this.backoffMs = Math.min(this.o.backoffMsMax, this.backoffMs * 2);
@@ -244,8 +286,24 @@ export class PeerConnection {
       this.socket = undefined;
       this.connected = false;
       this.queue = [];
-      this.failAll(new RingkvError(ErrorCode.Unavailable, `connection to ${this.address} lost`, { details: { peer: this.address } }));
+      this.helloId = 0;
+      this.failAll(refused ? this.refusal! : new RingkvError(ErrorCode.Unavailable, `connection to ${this.address} lost`, { details: { peer: this.address } }));
     });
+  }
+
+  private onHelloReply(m: InternodeMessage, socket: net.Socket): void {
+    this.helloId = 0;
+    if (m.kind === 'hello') {
+      this.refusal = undefined;
+      return;
+    }
+    const why = m.kind === 'error' ? errorFromReply(m) : new RingkvError(ErrorCode.MalformedFrame, `a ${m.kind} answered a Hello`);
+    this.stats.refusals++;
+    const refusal = new RingkvError(ErrorCode.WrongPeer, `peer ${this.address} refused this node: ${why.message}`, { details: { ...why.details, peer: this.address } });
+    if (this.refusal?.message !== refusal.message) this.o.log(`internode: ERROR ${refusal.message}`);
+    this.refusal = refusal;
+    this.refusedSocket = socket;
+    socket.destroy();
   }
 
   private onReply(m: InternodeMessage): void {

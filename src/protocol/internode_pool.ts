@@ -1,49 +1,63 @@
-// One PeerConnection per peer address, made on first use and kept: a node holds exactly one
-// requesting connection to each peer it talks to (the peer holds its own towards us), whatever
-// the number of requests.
+// One PeerConnection per peer, made on first use and kept: a node holds exactly one requesting
+// connection to each peer it talks to (the peer holds its own towards us), whatever the number
+// of requests. A peer is a node id at an address, or an address alone (a seed, whose node is not
+// known yet): the id is what the connection's Hello asks the listener to be, so a request meant
+// for one node never reaches another that took over its address.
 import { assert } from '../errors';
-import { PeerConnection, type OutgoingRequest, type PeerConnectionOptions } from './internode_connection';
+import { PeerConnection, type HelloOptions, type OutgoingRequest, type PeerConnectionOptions } from './internode_connection';
 import type { InternodeMessage } from './internode_codec';
+
+/** Where a request goes: a peer port, and the node expected there when it is known. */
+export interface PeerTarget {
+  host: string;
+  peerPort: number;
+  nodeId?: string;
+}
 
 export class PeerPool {
   private readonly peers = new Map<string, PeerConnection>();
   private closed = false;
 
-  constructor(private readonly defaults: Omit<PeerConnectionOptions, 'host' | 'port'> = {}) {}
+  constructor(
+    private readonly self: Omit<HelloOptions, 'toNode'>,
+    private readonly defaults: Omit<PeerConnectionOptions, 'host' | 'port' | 'hello'> = {},
+  ) {}
 
-  connection(host: string, port: number): PeerConnection {
+  connection(to: PeerTarget): PeerConnection {
     assert(!this.closed, 'peer pool is closed');
-    const key = `${host}:${port}`;
+    const key = keyOf(to);
     let c = this.peers.get(key);
     if (c === undefined) {
-      c = new PeerConnection({ ...this.defaults, host, port });
+      c = new PeerConnection({ ...this.defaults, host: to.host, port: to.peerPort, hello: { ...this.self, ...(to.nodeId !== undefined && { toNode: to.nodeId }) } });
       this.peers.set(key, c);
     }
     return c;
   }
 
-  request(host: string, port: number, req: OutgoingRequest, timeoutMs: number): Promise<InternodeMessage> {
-    return this.connection(host, port).request(req, timeoutMs);
+  request(to: PeerTarget, req: OutgoingRequest, timeoutMs: number): Promise<InternodeMessage> {
+    return this.connection(to).request(req, timeoutMs);
   }
 
-  /** Ends the back-off of the connection to host:port, if there is one (PeerConnection.resetBackoff). */
-  resetBackoff(host: string, port: number): void {
-    this.peers.get(`${host}:${port}`)?.resetBackoff();
+  /** Ends the back-off of the connection to `to`, if there is one (PeerConnection.resetBackoff). */
+  resetBackoff(to: PeerTarget): void {
+    this.peers.get(keyOf(to))?.resetBackoff();
   }
 
   /** Sum of the connections' counters, for the metrics endpoint. */
-  stats(): { peerConnections: number; internodeRequests: number; internodeTimeouts: number; internodeWrites: number; internodeFramesWritten: number } {
+  stats(): { peerConnections: number; internodeRequests: number; internodeTimeouts: number; internodeWrites: number; internodeFramesWritten: number; internodeRefusals: number } {
     let internodeRequests = 0;
     let internodeTimeouts = 0;
     let internodeWrites = 0;
     let internodeFramesWritten = 0;
+    let internodeRefusals = 0;
     for (const c of this.peers.values()) {
       internodeRequests += c.stats.requests;
       internodeTimeouts += c.stats.timeouts;
       internodeWrites += c.stats.writes;
       internodeFramesWritten += c.stats.framesWritten;
+      internodeRefusals += c.stats.refusals;
     }
-    return { peerConnections: this.peers.size, internodeRequests, internodeTimeouts, internodeWrites, internodeFramesWritten };
+    return { peerConnections: this.peers.size, internodeRequests, internodeTimeouts, internodeWrites, internodeFramesWritten, internodeRefusals };
   }
 
   close(): void {
@@ -51,4 +65,8 @@ export class PeerPool {
     for (const c of this.peers.values()) c.close();
     this.peers.clear();
   }
+}
+
+function keyOf(to: PeerTarget): string {
+  return `${to.nodeId ?? ''}@${to.host}:${to.peerPort}`;
 }

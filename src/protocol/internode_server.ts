@@ -3,6 +3,12 @@
 // async) and replies go back with the request's id in whatever order they finish, batched per
 // tick like the requesting side. A frame that is too large or fails verification closes that
 // connection only; the server and every other connection carry on.
+//
+// A connection's first frame must be a Hello from a node of this node's cluster that means to
+// reach this node (or any node, for a seed address); until then nothing is handled. A refused
+// connection gets the refusal as the answer to every request it sent and is then closed, so a
+// node of another cluster, or one with a stale address for a node that moved, changes nothing
+// here.
 import * as net from 'node:net';
 import { internodeFrameBytesMax, internodeInflightPerPeerMax } from '../constants';
 import { assert, ErrorCode, RingkvError } from '../errors';
@@ -16,6 +22,9 @@ export type InternodeHandler = (req: InternodeMessage) => Promise<Omit<Internode
 export interface InternodeServerOptions {
   host: string;
   port: number;
+  /** This node's cluster and id, which a Hello must match. */
+  clusterName: string;
+  nodeId: string;
   handler: InternodeHandler;
   frameBytesMax?: number;
   inflightMax?: number;
@@ -25,6 +34,8 @@ export interface InternodeServerOptions {
 export interface InternodeServerStats {
   connectionsAccepted: number;
   connectionsClosedMalformed: number;
+  /** Connections whose Hello named another cluster or node, or that sent none. */
+  connectionsRefused: number;
   requestsHandled: number;
 }
 
@@ -32,7 +43,7 @@ export class InternodeServer {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
   private readonly o: Required<InternodeServerOptions>;
-  readonly stats: InternodeServerStats = { connectionsAccepted: 0, connectionsClosedMalformed: 0, requestsHandled: 0 };
+  readonly stats: InternodeServerStats = { connectionsAccepted: 0, connectionsClosedMalformed: 0, connectionsRefused: 0, requestsHandled: 0 };
 
   constructor(options: InternodeServerOptions) {
     this.o = { frameBytesMax: internodeFrameBytesMax, inflightMax: internodeInflightPerPeerMax, log: () => {}, ...options };
@@ -65,8 +76,10 @@ export class InternodeServer {
     let inflight = 0;
     let queue: Buffer[] = [];
     let flushScheduled = false;
+    /** Undefined until the Hello; then null (accepted) or the refusal every request gets. */
+    let greeting: RingkvError | null | undefined;
     const send = (reply: InternodeMessage) => {
-      if (socket.destroyed) return;
+      if (socket.destroyed || socket.writableEnded) return;
       queue.push(encodeInternodeFrame(reply, this.o.frameBytesMax));
       if (flushScheduled) return;
       flushScheduled = true;
@@ -74,7 +87,9 @@ export class InternodeServer {
         flushScheduled = false;
         const frames = queue;
         queue = [];
-        if (!socket.destroyed) writeBatched(socket, frames);
+        if (socket.destroyed || socket.writableEnded) return;
+        writeBatched(socket, frames);
+        if (greeting) socket.end();
       });
     };
     socket.on('data', (chunk: Buffer) => {
@@ -89,6 +104,19 @@ export class InternodeServer {
         return;
       }
       for (const req of requests) {
+        if (greeting === undefined) {
+          greeting = this.greet(req, socket);
+          send(greeting === null ? { id: req.id, kind: 'hello', isReply: true, clusterName: this.o.clusterName, fromNode: this.o.nodeId } : errorReply(req.id, greeting));
+          continue;
+        }
+        if (greeting !== null) {
+          send(errorReply(req.id, greeting));
+          continue;
+        }
+        if (req.kind === 'hello') {
+          send(errorReply(req.id, new RingkvError(ErrorCode.MalformedFrame, 'a second Hello on one connection')));
+          continue;
+        }
         if (inflight >= this.o.inflightMax) {
           send(errorReply(req.id, new RingkvError(ErrorCode.Busy, `${inflight} requests in flight on this connection`)));
           continue;
@@ -109,5 +137,28 @@ export class InternodeServer {
     });
     socket.on('error', () => {});
     socket.on('close', () => this.sockets.delete(socket));
+  }
+
+  /** Null when the connection's first frame is a Hello this node accepts, else why not. */
+  private greet(req: InternodeMessage, socket: net.Socket): RingkvError | null {
+    const from = `${socket.remoteAddress}:${socket.remotePort}`;
+    const here = `node ${this.o.nodeId} of cluster ${this.o.clusterName}`;
+    let refusal: RingkvError | null = null;
+    if (req.kind !== 'hello') {
+      refusal = new RingkvError(ErrorCode.WrongPeer, `${here} answers only connections that open with a Hello, not with a ${req.kind}`, { details: { reason: 'hello' } });
+    } else if (req.clusterName !== this.o.clusterName) {
+      refusal = new RingkvError(ErrorCode.WrongPeer, `${here} does not answer node ${req.fromNode ?? '?'} of cluster ${req.clusterName ?? '(none)'}`, {
+        details: { reason: 'cluster', cluster_name: this.o.clusterName, node_id: this.o.nodeId },
+      });
+    } else if (req.toNode !== undefined && req.toNode !== this.o.nodeId) {
+      refusal = new RingkvError(ErrorCode.WrongPeer, `${here} is not node ${req.toNode}, which node ${req.fromNode ?? '?'} meant to reach here`, {
+        details: { reason: 'node', cluster_name: this.o.clusterName, node_id: this.o.nodeId },
+      });
+    }
+    if (refusal !== null) {
+      this.stats.connectionsRefused++;
+      this.o.log(`internode: refused a connection from ${from}: ${refusal.message}`);
+    }
+    return refusal;
   }
 }

@@ -29,6 +29,8 @@ const table: Record<ErrorCode, Row> = {
   [ErrorCode.Busy]: { httpStatus: 503, error: 'busy', wire: WireErrorCode.Busy },
   [ErrorCode.Timeout]: { httpStatus: 504, error: 'timeout', wire: WireErrorCode.Timeout },
   [ErrorCode.Unavailable]: { httpStatus: 503, error: 'unavailable', wire: WireErrorCode.Unavailable },
+  // A peer that refused us is a replica this node cannot reach: to a client, the same as one down.
+  [ErrorCode.WrongPeer]: { httpStatus: 503, error: 'unavailable', wire: WireErrorCode.Unavailable },
   [ErrorCode.Closed]: { httpStatus: 503, error: 'shutting_down', wire: WireErrorCode.ShuttingDown },
   [ErrorCode.FrameTooLarge]: { httpStatus: 413, error: 'frame_too_large', wire: WireErrorCode.FrameTooLarge },
   [ErrorCode.MalformedFrame]: { httpStatus: 400, error: 'malformed_frame', wire: WireErrorCode.MalformedFrame },

@@ -62,7 +62,7 @@ describe('decommissioning one node of a loaded 4-node cluster', () => {
     const members = (n: number) => Array.from({ length: n }, (_, i) => ({ nodeId: `node-${i}`, vnodes: c.spec.vnodes }));
     const withNode3 = Ring.build(members(4), 1);
     const without3 = Ring.build(members(3), 2);
-    const peer = new PeerConnection({ host: '127.0.0.1', port: c.nodes[3]!.peerPort });
+    const peer = new PeerConnection({ host: '127.0.0.1', port: c.nodes[3]!.peerPort, hello: { clusterName: c.clusterName, fromNode: 'node-0', toNode: 'node-3' } });
     const late = Array.from({ length: 24 }, (_, i) => `late-${i}`);
     try {
       for (const key of late) {

@@ -67,6 +67,20 @@ describe('a fourth node joining a loaded 3-node cluster', () => {
     assert.ok(!status.nodes.some((m) => m.id === 'stray'), 'no refused node in the ring');
   });
 
+  test('a node of another cluster refuses to start through this cluster\'s seed, which handles nothing it sent', async () => {
+    // Its seed (node-1) refuses the connection's Hello: the stray's peek reaches no handler, so
+    // nothing of it is merged anywhere, and the stray says why it stopped.
+    const refusedBefore = await c.metric(1, 'ringkv_internode_connections_refused');
+    const stray = await c.startStray({ args: ['--cluster-name', 'another-cluster'] });
+    assert.notEqual(stray.code, 0, stray.output);
+    assert.notEqual(stray.code, null, `the node was still running after 15 s:\n${stray.output}`);
+    assert.ok(stray.output.includes(`is in another cluster than this node's (another-cluster)`) && stray.output.includes(`node node-1 of cluster ${c.clusterName} does not answer node stray of cluster another-cluster`), stray.output);
+    assert.doesNotMatch(stray.output, /listening on/);
+    assert.ok((await c.metric(1, 'ringkv_internode_connections_refused')) > refusedBefore, 'node-1 refused it');
+    await sleep(5 * c.spec.gossipIntervalMs);
+    for (const i of [0, 1, 2]) assert.equal((await c.statuses(i))['stray'], undefined, `node-${i} never heard of it`);
+  });
+
   test('a node whose HTTP port is taken stops before it gossips, so it never enters the ring', async () => {
     const taken = c.nodes[0]!.port;
     const stray = await c.startStray({ args: ['--port', String(taken)] });
@@ -97,6 +111,9 @@ describe('a fourth node joining a loaded 3-node cluster', () => {
     assert.equal((await c.post(0, '/api/v1/cluster/nodes', body({ node_id: n.id }))).status, 400, 'no address');
     const wrongId = await c.post(0, '/api/v1/cluster/nodes', body({ node_id: 'someone-else', address: `127.0.0.1:${n.port}:${n.peerPort}` }));
     assert.equal(wrongId.status, 400, JSON.stringify(wrongId.body));
+    // Refused by the node there (the Hello named someone-else), before any exchange: not merged.
+    assert.match(String(wrongId.body.message), new RegExp(`is not node someone-else`));
+    assert.equal((await c.statuses(0))[n.id], undefined, 'a node at the address under another id is not taken in');
     const wrongVnodes = await c.post(0, '/api/v1/cluster/nodes', body({ node_id: n.id, address: `127.0.0.1:${n.port}:${n.peerPort}`, num_vnodes: 9 }));
     assert.equal(wrongVnodes.status, 400, JSON.stringify(wrongVnodes.body));
     const nobody = await c.post(0, '/api/v1/cluster/nodes', body({ node_id: n.id, address: '127.0.0.1:1:2' }));
@@ -121,5 +138,15 @@ describe('a fourth node joining a loaded 3-node cluster', () => {
     const status = (await c.getJson(0, '/api/v1/cluster/status')) as { nodes: Array<{ id: string }> };
     assert.ok(!status.nodes.some((m) => m.id === n.id), 'the refused node is not in the ring');
     assert.equal(await c.metric(0, 'ringkv_membership_settings_conflicts'), 0, 'nothing of it was merged');
+  });
+
+  test('POST /api/v1/cluster/nodes refuses a running node of another cluster, before it is in the ring', async () => {
+    const k = await c.addNode({ alone: true, args: ['--cluster-name', 'another-cluster'] });
+    const n = c.nodes[k]!;
+    const refused = await c.post(0, '/api/v1/cluster/nodes', JSON.stringify({ node_id: n.id, address: `127.0.0.1:${n.port}:${n.peerPort}` }));
+    assert.equal(refused.status, 400, JSON.stringify(refused.body));
+    assert.match(String(refused.body.message), new RegExp(`cannot join: .*node ${n.id} of cluster another-cluster does not answer node node-0 of cluster ${c.clusterName}`));
+    assert.equal((await c.statuses(0))[n.id], undefined, 'the refused node is not in the ring');
+    assert.equal((await c.statuses(k))['node-0'], undefined, 'and it took nothing of this cluster in');
   });
 });

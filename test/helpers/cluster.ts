@@ -82,9 +82,17 @@ export async function waitFor(what: string, pred: () => Promise<boolean> | boole
   }
 }
 
+/** Numbers the clusters of this process: each has a cluster name of its own. */
+let clustersStarted = 0;
+
 export class TestCluster {
   readonly nodes: TestNode[] = [];
   readonly tmp: string;
+  /**
+   * Unique to this cluster: tests that run side by side reuse each other's freed ports, and a
+   * node of one cluster must never be taken in by another's (identity_files.ts).
+   */
+  readonly clusterName = `test-${process.pid}-${++clustersStarted}`;
   readonly spec: Required<Omit<ClusterSpec, 'readRepairChance' | 'smallDisk'>> & Pick<ClusterSpec, 'readRepairChance' | 'smallDisk'>;
 
   private constructor(spec: ClusterSpec) {
@@ -140,6 +148,7 @@ export class TestCluster {
       '--shards', '1',
       '--sync-mode', 'none',
       '--seeds', `127.0.0.1:${seed.port}:${advertisedPeerPort(seed)}`,
+      '--cluster-name', this.clusterName,
       ...(n.proxy === undefined ? [] : ['--advertise', `127.0.0.1:${n.port}:${n.proxy.port}`]),
       '--conflict-mode', s.conflictMode,
       '--hinted-handoff', s.hintedHandoff ? 'on' : 'off',
@@ -203,6 +212,7 @@ export class TestCluster {
       '--dead-after-ms', String(this.spec.deadAfterMs),
       '--vnodes', String(this.spec.vnodes),
       '--bootstrap', 'off',
+      '--cluster-name', this.clusterName,
       ...(opts.args ?? []),
     ];
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -22,9 +22,10 @@ test('--advertise names the address peers use; the peer port still binds at --ho
   assert.deepEqual([implied.host, implied.httpPort, implied.peerPort], ['db-1.example', 7000, 8000]);
 });
 
+const usage = (f: () => unknown, re: RegExp): void =>
+  assert.throws(f, (e: unknown) => isRingkvError(e, ErrorCode.InvalidArgument) && re.test(e.message));
+
 test('a node on every interface without --advertise, or a bad --advertise, is a usage error', () => {
-  const usage = (f: () => unknown, re: RegExp): void =>
-    assert.throws(f, (e: unknown) => isRingkvError(e, ErrorCode.InvalidArgument) && re.test(e.message));
   usage(() => parseClusterFlags({ seeds: '127.0.0.1:7100' }, {}, { host: '0.0.0.0', port: 7100 }), /--host 0\.0\.0\.0 listens on every interface; give --advertise/);
   usage(() => parseClusterFlags({ seeds: '127.0.0.1:7100', advertise: 'nohost' }, {}, base), /--advertise: "nohost" is not host:port/);
   usage(() => parseClusterFlags({ advertise: '10.0.0.1:7000' }, {}, base), /--advertise needs --seeds/);
@@ -40,4 +41,14 @@ test('ringkv cluster passes its cluster options on, and N = min(3, nodes) when -
   assert.deepEqual(clusterPassThrough({}, 1), ['--replication', '1']);
   assert.deepEqual(clusterPassThrough({}, 5), ['--replication', '3']);
   assert.deepEqual(clusterPassThrough({ replication: '2', vnodes: '8' }, 1), ['--vnodes', '8', '--replication', '2']);
+  assert.deepEqual(clusterPassThrough({ 'cluster-name': 'dev' }, 3), ['--cluster-name', 'dev', '--replication', '3']);
+});
+
+test('--cluster-name: absent (the data dir decides), a given name, and a malformed one refused', () => {
+  assert.equal(parseClusterFlags({ seeds: '127.0.0.1:7100' }, {}, base)!.clusterName, undefined);
+  assert.equal(parseClusterFlags({ seeds: '127.0.0.1:7100', 'cluster-name': 'prod-eu.1' }, {}, base)!.clusterName, 'prod-eu.1');
+  for (const bad of ['', 'has space', 'x'.repeat(65), 'a/b']) {
+    usage(() => parseClusterFlags({ seeds: '127.0.0.1:7100', 'cluster-name': bad }, {}, base), /--cluster-name must be 1\.\.64/);
+  }
+  usage(() => parseClusterFlags({ 'cluster-name': 'prod' }, {}, base), /--cluster-name needs --seeds/);
 });

@@ -100,3 +100,20 @@ test('a single node without tokens routes to the known nodes; bad statuses are r
   assert.deepEqual(degraded.nodes[0], { id: 'solo', address: '127.0.0.1:9000', status: 'degraded', reason: 'storage_full', load: 0, tokens: [] });
   assert.throws(() => parseClusterStatus('x:1', { nodes: [{ id: 'a', address: 'a:1', status: 'degraded', reason: 7 }], ring_version: 1 }), (e) => isRingkvError(e, ErrorCode.MalformedFrame));
 });
+
+test('a status from a node of another cluster is refused and changes nothing; the first status that names a cluster fixes it', () => {
+  // Proves the client follows one cluster: an address reused by another cluster's node must not
+  // turn the client's ring into that cluster's.
+  const named = (ids: string[], name: string): ClusterStatus => ({ ...status(ids, 1), cluster_name: name });
+  const t = new Topology(['127.0.0.1:9000'], 1000);
+  assert.equal(t.apply(named(['a', 'b', 'c'], 'prod')), true);
+  const before = t.preferenceList(key('k'));
+  assert.throws(() => t.apply(named(['x', 'y', 'z'], 'staging')), (e: unknown) => isRingkvError(e, ErrorCode.WrongPeer) && /cluster staging answered; this client follows cluster prod/.test((e as Error).message));
+  assert.deepEqual(t.preferenceList(key('k')), before, 'the ring is still prod\'s');
+  assert.equal(t.apply(named(['a', 'b', 'c', 'd'], 'prod')), true);
+
+  const pinned = new Topology(['127.0.0.1:9000'], 1000, 'prod');
+  assert.throws(() => pinned.apply(named(['x', 'y', 'z'], 'staging')), (e: unknown) => isRingkvError(e, ErrorCode.WrongPeer));
+  assert.equal(pinned.hasRing, false);
+  assert.equal(parseClusterStatus('127.0.0.1:9000', JSON.parse(JSON.stringify(named(['a'], 'prod')))).cluster_name, 'prod', 'the field survives parsing');
+});

@@ -37,11 +37,11 @@ async function withPeers(n: number, answer: (req: InternodeMessage) => Internode
       mine.push(req);
       return { kind: req.kind, items: await answer(req) };
     };
-    const server = new InternodeServer({ host: '127.0.0.1', port: 0, handler });
+    const server = new InternodeServer({ host: '127.0.0.1', port: 0, clusterName: 'test', nodeId: ['a', 'c'][i]!, handler });
     servers.push(server);
     peers.push({ host: '127.0.0.1', peerPort: await server.listen() });
   }
-  const pool = new PeerPool();
+  const pool = new PeerPool({ clusterName: 'test', fromNode: 'coordinator' });
   try {
     await body(new ReplicaBatcher(pool), peers, seen);
   } finally {

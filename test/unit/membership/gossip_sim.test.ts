@@ -152,7 +152,7 @@ test('preflight finds a process with a running node\'s id before it gossips, and
   sim.now += 10;
   const twin = sim.outsider({ nodeId: 'n1', port: 9 });
   const found = await twin.preflight();
-  assert.deepEqual(found && [found.reason, found.member.nodeId, found.member.peerPort], ['twin', 'n1', 8001]);
+  assert.deepEqual(found?.reason === 'twin' && [found.reason, found.member.nodeId, found.member.peerPort], ['twin', 'n1', 8001]);
   assert.equal(sim.nodes.get(8000)!.table.info('n1')!.peerPort, 8001, 'the seed merged nothing from the probe');
   // The original at its address stopped: what the seed remembers is an earlier run, not a twin.
   sim.down.add(8001);
@@ -178,7 +178,7 @@ test('preflight refuses a cluster whose nodes run with other settings, and a nod
   assert.equal(a.stats().membershipSettingsConflicts, 0, 'nodes that agree are no conflict');
   const odd = sim.outsider({ nodeId: 'n7', port: 7, settings: 'replication=2 conflict-mode=vclock' });
   const refusal = await odd.preflight();
-  assert.deepEqual(refusal && [refusal.reason, refusal.member.settings], ['settings', 'replication=3 conflict-mode=vclock']);
+  assert.deepEqual(refusal?.reason === 'settings' && [refusal.reason, refusal.member.settings], ['settings', 'replication=3 conflict-mode=vclock']);
   assert.equal(a.status('n7'), undefined, 'the seed merged nothing from the probe');
   sim.nodes.set(8007, odd);
   for (let r = 0; r < 20 && a.stats().membershipSettingsConflicts === 0; r++) await sim.step();

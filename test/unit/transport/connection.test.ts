@@ -1,11 +1,14 @@
 // The inter-node transport over real sockets on 127.0.0.1: many requests in flight on one
 // connection with replies out of order, batching of writes, per-request timeouts, reconnect with
-// back-off, and a server that survives a peer sending garbage.
+// back-off, a server that survives a peer sending garbage, and the Hello that keeps other
+// clusters' nodes (and requests meant for another node) out.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { InternodeServer, type InternodeHandler } from '../../../src/protocol/internode_server';
 import { PeerConnection } from '../../../src/protocol/internode_connection';
+import { decodeInternode, encodeInternodeFrame } from '../../../src/protocol/internode_codec';
+import { FrameDecoder } from '../../../src/protocol/internode_framing';
 import { ErrorCode, RingkvError } from '../../../src/errors';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -14,17 +17,19 @@ const echo: InternodeHandler = async (req) => {
   await sleep(Math.floor(Math.random() * 5));
   return { kind: req.kind, ...(req.key === undefined ? {} : { key: req.key }) };
 };
+/** What the requesting side says of itself: a node of the server's cluster that means to reach it. */
+const hello = { clusterName: 'test', fromNode: 'n-client', toNode: 'n-server' };
 const isCode = (code: string) => (e: unknown) => e instanceof RingkvError && e.code === code;
 
 async function server(handler: InternodeHandler, port = 0): Promise<{ s: InternodeServer; port: number }> {
-  const s = new InternodeServer({ host: '127.0.0.1', port, handler });
+  const s = new InternodeServer({ host: '127.0.0.1', port, clusterName: 'test', nodeId: 'n-server', handler });
   return { s, port: await s.listen() };
 }
 
 test('2000 pipelined requests on one connection each get their own reply, in few writes', async () => {
   // Proves multiplexing (ids match replies whatever the order) and batching (frames per write > 1).
   const { s, port } = await server(echo);
-  const c = new PeerConnection({ host: '127.0.0.1', port });
+  const c = new PeerConnection({ host: '127.0.0.1', port, hello });
   try {
     const replies = await Promise.all(Array.from({ length: 2000 }, (_, i) => c.request({ kind: 'replicaRead', key: Buffer.from(`k${i}`) }, 5000)));
     replies.forEach((r, i) => assert.equal(Buffer.from(r.key!).toString(), `k${i}`));
@@ -42,7 +47,7 @@ test('a request the peer never answers times out alone; the connection keeps wor
     if (req.kind === 'ping') await new Promise(() => {});
     return { kind: req.kind };
   });
-  const c = new PeerConnection({ host: '127.0.0.1', port });
+  const c = new PeerConnection({ host: '127.0.0.1', port, hello });
   try {
     await assert.rejects(c.request({ kind: 'ping' }, 100), isCode(ErrorCode.Timeout));
     const r = await c.request({ kind: 'replicaRead', key: Buffer.from('x') }, 2000);
@@ -59,7 +64,7 @@ test('a handler error comes back as the same typed error', async () => {
   const { s, port } = await server(async () => {
     throw new RingkvError(ErrorCode.Conflict, 'version moved', { details: { current_version: 'v2_1_n' } });
   });
-  const c = new PeerConnection({ host: '127.0.0.1', port });
+  const c = new PeerConnection({ host: '127.0.0.1', port, hello });
   try {
     await assert.rejects(c.request({ kind: 'forward', op: 'put', key: Buffer.from('k') }, 2000), (e: unknown) => isCode(ErrorCode.Conflict)(e) && (e as RingkvError).details.current_version === 'v2_1_n');
   } finally {
@@ -73,7 +78,7 @@ test('a peer that goes away fails requests fast, then is reconnected after the b
   // same connection object works again once the peer is back.
   const first = await server(echo);
   const port = first.port;
-  const c = new PeerConnection({ host: '127.0.0.1', port, backoffMsMin: 100, backoffMsMax: 400 });
+  const c = new PeerConnection({ host: '127.0.0.1', port, hello, backoffMsMin: 100, backoffMsMax: 400 });
   try {
     await c.request({ kind: 'ping' }, 1000);
     await first.s.close();
@@ -109,7 +114,7 @@ test('resetBackoff ends a back-off at once: the next request connects to a peer 
   // back-off from the node's absence would otherwise refuse every request to it until it ends.
   const first = await server(echo);
   const port = first.port;
-  const c = new PeerConnection({ host: '127.0.0.1', port, backoffMsMin: 60_000, backoffMsMax: 60_000 });
+  const c = new PeerConnection({ host: '127.0.0.1', port, hello, backoffMsMin: 60_000, backoffMsMax: 60_000 });
   try {
     await first.s.close();
     await assert.rejects(c.request({ kind: 'ping' }, 1000), isCode(ErrorCode.Unavailable));
@@ -129,7 +134,7 @@ test('resetBackoff ends a back-off at once: the next request connects to a peer 
 test('garbage on a connection closes only that connection; the server keeps serving', async () => {
   // Proves malformed input from one peer cannot crash the node or disturb other peers.
   const { s, port } = await server(echo);
-  const c = new PeerConnection({ host: '127.0.0.1', port });
+  const c = new PeerConnection({ host: '127.0.0.1', port, hello });
   try {
     const raw = net.connect({ host: '127.0.0.1', port });
     await new Promise((r) => raw.once('connect', r));
@@ -162,7 +167,7 @@ test('a late reply to a timed-out request never answers the request that reuses 
     if (tag === 'third') await sleep(100);
     return { kind: req.kind, key: Buffer.from(tag) };
   });
-  const c = new PeerConnection({ host: '127.0.0.1', port, inflightMax: 1 });
+  const c = new PeerConnection({ host: '127.0.0.1', port, hello, inflightMax: 1 });
   try {
     await assert.rejects(c.request({ kind: 'replicaRead', key: Buffer.from('first') }, 50), isCode(ErrorCode.Timeout));
     const second = await c.request({ kind: 'replicaRead', key: Buffer.from('second') }, 2000);
@@ -172,6 +177,86 @@ test('a late reply to a timed-out request never answers the request that reuses 
     assert.equal(Buffer.from((await third).key!).toString(), 'third');
   } finally {
     c.close();
+    await s.close();
+  }
+});
+
+test('a node of another cluster is refused before anything it sent is handled; the refusal is typed, logged once, and answers requests through the back-off', async () => {
+  // Proves the cluster check of the Hello: the requests pipelined behind it reach no handler,
+  // each fails with RKV_ERR_WRONG_PEER (reason cluster, not a bare "connection lost"), and during
+  // the back-off requests fail with the same refusal without a new connection.
+  let handled = 0;
+  const { s, port } = await server(async (req) => {
+    handled++;
+    return { kind: req.kind };
+  });
+  const lines: string[] = [];
+  const c = new PeerConnection({ host: '127.0.0.1', port, hello: { clusterName: 'other', fromNode: 'n-client' }, backoffMsMin: 60_000, backoffMsMax: 60_000, log: (l) => lines.push(l) });
+  const refused = (e: unknown) => isCode(ErrorCode.WrongPeer)(e) && (e as RingkvError).details.reason === 'cluster' && /cluster test/.test((e as Error).message);
+  try {
+    const sent = [c.request({ kind: 'replicaWriteBatch', items: [] }, 2000), c.request({ kind: 'gossip', members: [] }, 2000), c.request({ kind: 'ping' }, 2000)];
+    for (const p of sent) await assert.rejects(p, refused);
+    await assert.rejects(c.request({ kind: 'ping' }, 2000), refused);
+    assert.equal(handled, 0, 'nothing from another cluster was handled');
+    assert.equal(s.stats.connectionsRefused, 1);
+    assert.equal(s.stats.connectionsAccepted, 1, 'the back-off made no second connection');
+    assert.equal(c.stats.refusals, 1);
+    assert.equal(lines.length, 1, lines.join('\n'));
+    assert.match(lines[0]!, /ERROR peer 127\.0\.0\.1:\d+ refused this node: node n-server of cluster test does not answer node n-client of cluster other/);
+  } finally {
+    c.close();
+    await s.close();
+  }
+});
+
+test('a connection meant for another node is refused; one meant for this node, or for any node (a seed), is served', async () => {
+  // Proves the node check of the Hello: a stale address (another node listens there now) gets
+  // RKV_ERR_WRONG_PEER with reason node instead of that node's answers.
+  let handled = 0;
+  const { s, port } = await server(async (req) => {
+    handled++;
+    return { kind: req.kind };
+  });
+  const wrong = new PeerConnection({ host: '127.0.0.1', port, hello: { ...hello, toNode: 'n-moved' } });
+  const meant = new PeerConnection({ host: '127.0.0.1', port, hello });
+  const seed = new PeerConnection({ host: '127.0.0.1', port, hello: { clusterName: 'test', fromNode: 'n-client' } });
+  try {
+    await assert.rejects(wrong.request({ kind: 'ping' }, 2000), (e: unknown) => isCode(ErrorCode.WrongPeer)(e) && (e as RingkvError).details.reason === 'node' && /is not node n-moved/.test((e as Error).message));
+    assert.equal(handled, 0);
+    assert.equal((await meant.request({ kind: 'ping' }, 2000)).kind, 'ping');
+    assert.equal((await seed.request({ kind: 'ping' }, 2000)).kind, 'ping');
+    assert.equal(handled, 2);
+    assert.equal(s.stats.connectionsRefused, 1);
+  } finally {
+    wrong.close();
+    meant.close();
+    seed.close();
+    await s.close();
+  }
+});
+
+test('a connection whose first frame is not a Hello gets the refusal for every request and is closed', async () => {
+  // Proves the answering side handles nothing before a Hello, whatever a client sends.
+  let handled = 0;
+  const { s, port } = await server(async (req) => {
+    handled++;
+    return { kind: req.kind };
+  });
+  const raw = net.connect({ host: '127.0.0.1', port });
+  try {
+    const decoder = new FrameDecoder(1 << 20);
+    const replies: ReturnType<typeof decodeInternode>[] = [];
+    const closed = new Promise<void>((r) => raw.once('close', () => r()));
+    raw.on('data', (chunk: Buffer) => replies.push(...decoder.push(chunk).map((f) => decodeInternode(f))));
+    raw.on('error', () => {});
+    raw.write(Buffer.concat([encodeInternodeFrame({ id: 7, kind: 'ping', isReply: false }, 1 << 20), encodeInternodeFrame({ id: 8, kind: 'gossip', isReply: false, members: [] }, 1 << 20)]));
+    await closed;
+    assert.deepEqual(replies.map((m) => [m.id, m.kind, m.errorCode]), [[7, 'error', ErrorCode.WrongPeer], [8, 'error', ErrorCode.WrongPeer]]);
+    assert.match(replies[0]!.errorMessage!, /only connections that open with a Hello, not with a ping/);
+    assert.equal(handled, 0);
+    assert.equal(s.stats.connectionsRefused, 1);
+  } finally {
+    raw.destroy();
     await s.close();
   }
 });

@@ -37,6 +37,10 @@ test('codec round-trips every field it carries', () => {
   assert.equal(fwd.op, 'delete');
   assert.equal(fwd.consistency, 3);
   assert.equal(fwd.ifMatch, 'v1_2_n');
+  const hello: InternodeMessage = { id: 2, kind: 'hello', isReply: false, clusterName: 'prod-eu', fromNode: 'n1', toNode: 'n7' };
+  assert.deepEqual(decodeInternode(encodeInternode(hello)), hello);
+  const seedHello: InternodeMessage = { id: 3, kind: 'hello', isReply: true, clusterName: 'prod-eu', fromNode: 'n7' };
+  assert.deepEqual(decodeInternode(encodeInternode(seedHello)), seedHello, 'no to_node: any node of the cluster');
 });
 
 test('anti-entropy messages round-trip: ranges at the ends of the ring, leaves, cursors, pages', () => {

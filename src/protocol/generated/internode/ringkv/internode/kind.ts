@@ -12,5 +12,6 @@ export enum Kind {
   MerkleLeaves = 6,
   RangeScan = 7,
   ReplicaWriteBatch = 8,
-  ReplicaReadBatch = 9
+  ReplicaReadBatch = 9,
+  Hello = 10
 }

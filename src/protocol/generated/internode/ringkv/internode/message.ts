@@ -302,8 +302,29 @@ itemsLength():number {
   return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
 }
 
+clusterName():string|null
+clusterName(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+clusterName(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 76);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+fromNode():string|null
+fromNode(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+fromNode(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 78);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+toNode():string|null
+toNode(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+toNode(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 80);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
 static startMessage(builder:flatbuffers.Builder) {
-  builder.startObject(36);
+  builder.startObject(39);
 }
 
 static addId(builder:flatbuffers.Builder, id:number) {
@@ -558,6 +579,18 @@ static startItemsVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(4, numElems, 4);
 }
 
+static addClusterName(builder:flatbuffers.Builder, clusterNameOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(36, clusterNameOffset, 0);
+}
+
+static addFromNode(builder:flatbuffers.Builder, fromNodeOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(37, fromNodeOffset, 0);
+}
+
+static addToNode(builder:flatbuffers.Builder, toNodeOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(38, toNodeOffset, 0);
+}
+
 static endMessage(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
@@ -571,7 +604,7 @@ static finishSizePrefixedMessageBuffer(builder:flatbuffers.Builder, offset:flatb
   builder.finish(offset, 'RKVN', true);
 }
 
-static createMessage(builder:flatbuffers.Builder, id:number, kind:Kind, isReply:boolean, timeoutMs:number, membersOffset:flatbuffers.Offset, keyOffset:flatbuffers.Offset, recordOffset:flatbuffers.Offset, found:boolean, hintForOffset:flatbuffers.Offset, op:Op, consistency:number, valueOffset:flatbuffers.Offset, ttlSeconds:number, ifMatchOffset:flatbuffers.Offset, contextOffset:flatbuffers.Offset, idempotencyKeyOffset:flatbuffers.Offset, versionOffset:flatbuffers.Offset, timestampMs:bigint, acks:number, tombstoneExpiryMs:bigint, errorCodeOffset:flatbuffers.Offset, errorMessageOffset:flatbuffers.Offset, errorDetailsOffset:flatbuffers.Offset, recordTombstone:boolean, forwarded:boolean, rangeFrom:bigint, rangeTo:bigint, depth:number, leavesOffset:flatbuffers.Offset, leafEntries:bigint, hasAfter:boolean, afterToken:bigint, afterKeyOffset:flatbuffers.Offset, entriesOffset:flatbuffers.Offset, more:boolean, itemsOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createMessage(builder:flatbuffers.Builder, id:number, kind:Kind, isReply:boolean, timeoutMs:number, membersOffset:flatbuffers.Offset, keyOffset:flatbuffers.Offset, recordOffset:flatbuffers.Offset, found:boolean, hintForOffset:flatbuffers.Offset, op:Op, consistency:number, valueOffset:flatbuffers.Offset, ttlSeconds:number, ifMatchOffset:flatbuffers.Offset, contextOffset:flatbuffers.Offset, idempotencyKeyOffset:flatbuffers.Offset, versionOffset:flatbuffers.Offset, timestampMs:bigint, acks:number, tombstoneExpiryMs:bigint, errorCodeOffset:flatbuffers.Offset, errorMessageOffset:flatbuffers.Offset, errorDetailsOffset:flatbuffers.Offset, recordTombstone:boolean, forwarded:boolean, rangeFrom:bigint, rangeTo:bigint, depth:number, leavesOffset:flatbuffers.Offset, leafEntries:bigint, hasAfter:boolean, afterToken:bigint, afterKeyOffset:flatbuffers.Offset, entriesOffset:flatbuffers.Offset, more:boolean, itemsOffset:flatbuffers.Offset, clusterNameOffset:flatbuffers.Offset, fromNodeOffset:flatbuffers.Offset, toNodeOffset:flatbuffers.Offset):flatbuffers.Offset {
   Message.startMessage(builder);
   Message.addId(builder, id);
   Message.addKind(builder, kind);
@@ -609,6 +642,9 @@ static createMessage(builder:flatbuffers.Builder, id:number, kind:Kind, isReply:
   Message.addEntries(builder, entriesOffset);
   Message.addMore(builder, more);
   Message.addItems(builder, itemsOffset);
+  Message.addClusterName(builder, clusterNameOffset);
+  Message.addFromNode(builder, fromNodeOffset);
+  Message.addToNode(builder, toNodeOffset);
   return Message.endMessage(builder);
 }
 }

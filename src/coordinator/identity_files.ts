@@ -1,0 +1,78 @@
+// The two names a node keeps in its data dir, each chosen once and then fixed:
+// - `NODE_ID`, this node's id: versions written by the node carry it in their dots
+//   (versioning/sibling.ts) and version strings, so it must survive restarts;
+// - `CLUSTER_NAME`, the cluster the node belongs to: inter-node connections open with it
+//   (protocol/internode_connection.ts, the Hello) and a node answers no other cluster, so a seed
+//   or a remembered peer address that now leads to another cluster's node never merges the two.
+// A configured name that disagrees with the recorded one is refused: the data would then carry
+// two ids for one node, or a node would carry one cluster's data into another.
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ErrorCode, RingkvError } from '../errors';
+import { assertNodeId } from '../versioning';
+
+export const nodeIdFileName = 'NODE_ID';
+export const clusterNameFileName = 'CLUSTER_NAME';
+/** What a node with neither --cluster-name nor a recorded name belongs to (Cassandra's "Test Cluster"). */
+export const clusterNameDefault = 'ringkv';
+
+const clusterNamePattern = /^[A-Za-z0-9_.-]{1,64}$/;
+
+export function assertClusterName(name: string): void {
+  if (!clusterNamePattern.test(name)) {
+    throw new RingkvError(ErrorCode.InvalidArgument, `cluster name "${name}" must be 1..64 of A-Z a-z 0-9 _ . -`, { details: { cluster_name: name } });
+  }
+}
+
+export function loadOrCreateNodeId(dataDir: string, configured?: string): string {
+  return loadOrCreate(dataDir, nodeIdFileName, 'node', assertNodeId, configured, () => `n${crypto.randomBytes(5).toString('hex')}`);
+}
+
+export function loadOrCreateClusterName(dataDir: string, configured?: string): string {
+  return loadOrCreate(dataDir, clusterNameFileName, 'cluster', assertClusterName, configured, () => clusterNameDefault);
+}
+
+function loadOrCreate(dataDir: string, fileName: string, what: 'node' | 'cluster', check: (name: string) => void, configured: string | undefined, fresh: () => string): string {
+  const field = what === 'node' ? 'node_id' : 'cluster_name';
+  if (configured !== undefined) check(configured);
+  fs.mkdirSync(dataDir, { recursive: true });
+  const file = path.join(dataDir, fileName);
+  let recorded: string | null = null;
+  try {
+    recorded = fs.readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new RingkvError(ErrorCode.Io, `cannot read ${file}`, { cause: err });
+  }
+  if (recorded !== null) {
+    try {
+      check(recorded);
+    } catch (cause) {
+      throw new RingkvError(ErrorCode.Corruption, `${file} holds no valid ${field.replace('_', ' ')}`, { cause });
+    }
+    if (configured !== undefined && configured !== recorded) {
+      throw new RingkvError(ErrorCode.InvalidArgument, `data dir ${dataDir} belongs to ${what} ${recorded}, not ${configured}`, {
+        details: { [`recorded_${field}`]: recorded, [`configured_${field}`]: configured },
+      });
+    }
+    return recorded;
+  }
+  const name = configured ?? fresh();
+  const tmp = `${file}.tmp`;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeSync(fd, `${name}\n`);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+  // The rename is durable only once the directory is synced.
+  const dirFd = fs.openSync(dataDir, 'r');
+  try {
+    fs.fsyncSync(dirFd);
+  } finally {
+    fs.closeSync(dirFd);
+  }
+  return name;
+}

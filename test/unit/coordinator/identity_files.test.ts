@@ -1,0 +1,56 @@
+// Proves the names a node keeps in its data dir: chosen once (given, or made up: a random node
+// id, the default cluster name), then fixed; a start that names others is refused, and a
+// damaged file is reported as such rather than replaced.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { clusterNameDefault, clusterNameFileName, loadOrCreateClusterName, loadOrCreateNodeId, nodeIdFileName } from '../../../src/coordinator/identity_files';
+import { ErrorCode, isRingkvError } from '../../../src/errors';
+
+function tmpDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'ringkv-identity-'));
+}
+
+test('a cluster name is recorded on first start and kept; another one is refused, naming both', () => {
+  const dir = tmpDir();
+  try {
+    assert.equal(loadOrCreateClusterName(dir, 'prod-eu'), 'prod-eu');
+    assert.equal(fs.readFileSync(path.join(dir, clusterNameFileName), 'utf8'), 'prod-eu\n');
+    assert.equal(loadOrCreateClusterName(dir), 'prod-eu', 'a start without --cluster-name keeps the recorded one');
+    assert.equal(loadOrCreateClusterName(dir, 'prod-eu'), 'prod-eu');
+    assert.throws(
+      () => loadOrCreateClusterName(dir, 'staging'),
+      (e: unknown) => isRingkvError(e, ErrorCode.InvalidArgument) && /belongs to cluster prod-eu, not staging/.test((e as Error).message) && e.details.recorded_cluster_name === 'prod-eu',
+    );
+    assert.throws(() => loadOrCreateClusterName(dir, 'bad name'), (e: unknown) => isRingkvError(e, ErrorCode.InvalidArgument));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a node never given a cluster name belongs to the default one, and a damaged file is reported', () => {
+  const dir = tmpDir();
+  try {
+    assert.equal(loadOrCreateClusterName(dir), clusterNameDefault);
+    assert.throws(() => loadOrCreateClusterName(dir, 'prod'), /belongs to cluster ringkv, not prod/);
+    fs.writeFileSync(path.join(dir, clusterNameFileName), 'no/such name\n');
+    assert.throws(() => loadOrCreateClusterName(dir), (e: unknown) => isRingkvError(e, ErrorCode.Corruption) && /holds no valid cluster name/.test((e as Error).message));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a node id is made up once and kept; a configured id that disagrees is refused', () => {
+  const dir = tmpDir();
+  try {
+    const id = loadOrCreateNodeId(dir);
+    assert.match(id, /^n[0-9a-f]{10}$/);
+    assert.equal(loadOrCreateNodeId(dir), id);
+    assert.equal(fs.readFileSync(path.join(dir, nodeIdFileName), 'utf8'), `${id}\n`);
+    assert.throws(() => loadOrCreateNodeId(dir, 'node-7'), (e: unknown) => isRingkvError(e, ErrorCode.InvalidArgument) && e.details.recorded_node_id === id && e.details.configured_node_id === 'node-7');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
