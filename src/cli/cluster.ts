@@ -24,6 +24,7 @@ export const clusterStartFlags = {
   vnodes: { type: 'string' },
   replication: { type: 'string' },
   'conflict-mode': { type: 'string' },
+  'partition-mode': { type: 'string' },
   'gossip-interval-ms': { type: 'string' },
   'suspect-after-ms': { type: 'string' },
   'dead-after-ms': { type: 'string' },
@@ -54,6 +55,10 @@ cluster options (a node runs in cluster mode when --seeds is given; it may name 
   --vnodes N                               ${vnodesPerNodeDefault}         ring tokens of this node, 1..${vnodesPerNodeMax}
   --replication N                          ${replicationFactorDefault}           replicas per key (N)
   --conflict-mode MODE                     vclock      vclock (siblings) or lww (last write wins)
+  --partition-mode MODE                    ap          ap: a write succeeds at the level asked;
+                                                       cp: every write needs a majority of its
+                                                       replicas (QUORUM at least), so a minority
+                                                       side of a partition answers writes 503
   --gossip-interval-ms N                   ${gossipIntervalMsDefault}
   --suspect-after-ms N                     ${suspectAfterMsDefault}
   --dead-after-ms N                        ${deadAfterMsDefault}
@@ -96,6 +101,8 @@ export function parseClusterFlags(values: FlagValues, env: NodeJS.ProcessEnv, ba
   const int = (flag: keyof FlagValues, def: number, min: number, max: number) => (values[flag] === undefined ? def : parseIntOption(`--${flag}`, values[flag]!, min, max));
   const conflict = values['conflict-mode'] ?? 'vclock';
   if (conflict !== 'vclock' && conflict !== 'lww') throw usageError(`--conflict-mode must be vclock or lww, not "${conflict}"`);
+  const partition = values['partition-mode'] ?? 'ap';
+  if (partition !== 'ap' && partition !== 'cp') throw usageError(`--partition-mode must be ap or cp, not "${partition}"`);
   const hh = values['hinted-handoff'] ?? 'on';
   if (hh !== 'on' && hh !== 'off') throw usageError(`--hinted-handoff must be on or off, not "${hh}"`);
   const boot = values.bootstrap ?? 'on';
@@ -128,6 +135,7 @@ export function parseClusterFlags(values: FlagValues, env: NodeJS.ProcessEnv, ba
     vnodes: int('vnodes', vnodesPerNodeDefault, 1, vnodesPerNodeMax),
     replicationFactor: int('replication', replicationFactorDefault, 1, 7),
     conflictMode: conflict,
+    partitionMode: partition,
     gossipIntervalMs,
     suspectAfterMs,
     deadAfterMs,
@@ -150,7 +158,7 @@ export function parseClusterFlags(values: FlagValues, env: NodeJS.ProcessEnv, ba
  */
 export function clusterPassThrough(values: Partial<Record<string, string | boolean>>, nodes: number): string[] {
   const out: string[] = [];
-  for (const flag of ['cluster-name', 'vnodes', 'replication', 'conflict-mode', 'gossip-interval-ms', 'suspect-after-ms', 'dead-after-ms', 'hinted-handoff', 'hint-replay-bytes-per-second', 'request-timeout-ms', 'read-repair-chance', 'anti-entropy-interval-ms', 'sync-mode']) {
+  for (const flag of ['cluster-name', 'vnodes', 'replication', 'conflict-mode', 'partition-mode', 'gossip-interval-ms', 'suspect-after-ms', 'dead-after-ms', 'hinted-handoff', 'hint-replay-bytes-per-second', 'request-timeout-ms', 'read-repair-chance', 'anti-entropy-interval-ms', 'sync-mode']) {
     const v = values[flag];
     if (typeof v === 'string') out.push(`--${flag}`, v);
   }
@@ -173,9 +181,9 @@ options:
   --sync-mode MODE          batch       always | batch | none
   --wait-ms N               30000       how long to wait for gossip to converge
   any cluster option of \`ringkv start\` (--cluster-name, --replication, --conflict-mode,
-  --gossip-interval-ms, --suspect-after-ms, --dead-after-ms, --vnodes, --hinted-handoff,
-  --hint-replay-bytes-per-second, --read-repair-chance, --anti-entropy-interval-ms) is passed to
-  every node.
+  --partition-mode, --gossip-interval-ms, --suspect-after-ms, --dead-after-ms, --vnodes,
+  --hinted-handoff, --hint-replay-bytes-per-second, --read-repair-chance,
+  --anti-entropy-interval-ms) is passed to every node.
 `;
 
 function getJson(port: number, urlPath: string, timeoutMs: number): Promise<unknown> {

@@ -45,7 +45,7 @@ import { ByteRateLimiter } from './byte_rate_limiter';
 import { HintStore, hintBytes } from './hinted_handoff';
 import { nodeHealth, nodeStatusOf } from './node_health';
 import { loadPeers, savePeers } from './peers_file';
-import { checkEnoughAlive, replicasNeeded } from './quorum';
+import { checkEnoughAlive, writeReplicasNeeded } from './quorum';
 import { type QuorumReadContext, quorumReads, type ReadSpec } from './quorum_reads';
 import { ReplicaLatency } from './replica_latency';
 import { type QuorumWriteContext, quorumWrites, type WriteAnswer, type WriteSpec } from './quorum_writes';
@@ -235,6 +235,7 @@ export class ClusterCoordinator implements Coordinator {
     this.writeContext = {
       nodeId: o.nodeId,
       replicationFactor: o.replicationFactor,
+      partitionMode: o.partitionMode,
       hintedHandoff: o.hintedHandoff,
       alive: (id) => this.alive(id),
       local,
@@ -631,7 +632,7 @@ export class ClusterCoordinator implements Coordinator {
   private async write(w: WriteRequest, forwarded: boolean): Promise<WriteAnswer> {
     const deadline = Date.now() + w.timeoutMs;
     const pref = this.preferenceList(w.key);
-    const needed = replicasNeeded(w.consistency, this.o.replicationFactor);
+    const needed = writeReplicasNeeded(w.consistency, this.o.replicationFactor, this.o.partitionMode);
     if (!pref.includes(this.nodeId) && !forwarded) return this.forward(w, pref, needed, deadline);
     if (w.ifMatch !== undefined) {
       // Fail fast, before the read, when the write could not meet its level anyway.

@@ -17,6 +17,7 @@ import {
 import { ErrorCode, RingkvError } from '../errors';
 import { clusterNameDefault } from './identity_files';
 import type { PeerAddress } from '../membership';
+import type { PartitionMode } from './quorum';
 import type { ConflictMode } from '../versioning';
 
 export interface ClusterOptions {
@@ -40,6 +41,13 @@ export interface ClusterOptions {
   vnodes: number;
   replicationFactor: number;
   conflictMode: ConflictMode;
+  /**
+   * What a node does with writes it cannot get to a majority of their replicas (design.md §10,
+   * scenario 2): 'ap' takes them at the level asked (a ONE write succeeds on one side of a
+   * partition); 'cp' gives every write a floor of QUORUM, so only the side with a majority of a
+   * key's replicas takes writes to it and the other answers 503. Reads are the same in both.
+   */
+  partitionMode: PartitionMode;
   gossipIntervalMs: number;
   suspectAfterMs: number;
   deadAfterMs: number;
@@ -73,6 +81,7 @@ export const clusterDefaults = {
   vnodes: vnodesPerNodeDefault,
   replicationFactor: replicationFactorDefault,
   conflictMode: 'vclock' as ConflictMode,
+  partitionMode: 'ap' as PartitionMode,
   gossipIntervalMs: gossipIntervalMsDefault,
   suspectAfterMs: suspectAfterMsDefault,
   deadAfterMs: deadAfterMsDefault,
@@ -94,10 +103,12 @@ function bad(option: string, why: string): RingkvError {
  * The options every node of one cluster must agree on, as the string each node gossips
  * (MemberInfo.settings) and compares: with different replication factors coordinators disagree
  * on who holds a key and on what a quorum is, so an acknowledged write can be missed by a read;
- * with different conflict modes one node collapses siblings another keeps.
+ * with different conflict modes one node collapses siblings another keeps; with different
+ * partition modes a minority side still takes the writes the 'cp' nodes promise it refuses.
  */
-export function clusterSettingsOf(o: Pick<ClusterOptions, 'replicationFactor' | 'conflictMode'>): string {
-  return `replication=${o.replicationFactor} conflict-mode=${o.conflictMode}`;
+export function clusterSettingsOf(o: Pick<ClusterOptions, 'replicationFactor' | 'conflictMode' | 'partitionMode'>): string {
+  // 'ap' is left out: the string nodes gossiped before the option existed.
+  return `replication=${o.replicationFactor} conflict-mode=${o.conflictMode}${o.partitionMode === 'cp' ? ' partition-mode=cp' : ''}`;
 }
 
 export function validateClusterOptions(o: ClusterOptions): void {
@@ -109,6 +120,7 @@ export function validateClusterOptions(o: ClusterOptions): void {
   if (!Number.isInteger(o.vnodes) || o.vnodes < 1 || o.vnodes > vnodesPerNodeMax) throw bad('vnodes', `must be 1..${vnodesPerNodeMax}`);
   if (!Number.isInteger(o.replicationFactor) || o.replicationFactor < 1 || o.replicationFactor > 7) throw bad('replicationFactor', 'must be 1..7');
   if (o.conflictMode !== 'vclock' && o.conflictMode !== 'lww') throw bad('conflictMode', 'must be vclock or lww');
+  if (o.partitionMode !== 'ap' && o.partitionMode !== 'cp') throw bad('partitionMode', 'must be ap or cp');
   if (!(o.gossipIntervalMs >= 10)) throw bad('gossipIntervalMs', 'must be at least 10');
   if (!(o.suspectAfterMs > o.gossipIntervalMs)) throw bad('suspectAfterMs', 'must exceed gossipIntervalMs');
   if (!(o.deadAfterMs > o.suspectAfterMs)) throw bad('deadAfterMs', 'must exceed suspectAfterMs');

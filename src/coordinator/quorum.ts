@@ -6,6 +6,20 @@
 import { assert, ErrorCode, isRingkvError, RingkvError } from '../errors';
 import type { ConsistencyLevel } from './types';
 
+/** ClusterOptions.partitionMode: whether writes take a floor of QUORUM (cp) or not (ap). */
+export type PartitionMode = 'ap' | 'cp';
+
+/**
+ * Replicas a write at `level` needs out of `n`: what the level needs, and in 'cp' mode never
+ * fewer than a majority (design.md §10, scenario 2: the minority side of a partition refuses
+ * writes). With R + W > N for every read level that is QUORUM or ALL, such a read then sees every
+ * acknowledged write even when the writer asked for ONE.
+ */
+export function writeReplicasNeeded(level: ConsistencyLevel, n: number, mode: PartitionMode): number {
+  const needed = replicasNeeded(level, n);
+  return mode === 'cp' ? Math.max(needed, replicasNeeded('QUORUM', n)) : needed;
+}
+
 /** Replicas a level needs out of `n` (design.md §7.2): ONE 1, QUORUM ⌊n/2⌋+1, ALL n. */
 export function replicasNeeded(level: ConsistencyLevel, n: number): number {
   assert(Number.isInteger(n) && n >= 1, 'a key has at least one replica');
@@ -97,7 +111,9 @@ export class QuorumTally {
  */
 export function checkEnoughAlive(level: ConsistencyLevel, needed: number, alive: number, n: number, what: string): void {
   if (alive >= needed) return;
-  throw new RingkvError(ErrorCode.Unavailable, `${what} at ${level} needs ${needed} of ${n} replicas, only ${alive} alive`, {
+  // More than the level asks for: the cp floor (writeReplicasNeeded) raised it.
+  const why = needed > replicasNeeded(level, n) ? ' (partition mode cp: a write needs a majority of its replicas)' : '';
+  throw new RingkvError(ErrorCode.Unavailable, `${what} at ${level} needs ${needed} of ${n} replicas, only ${alive} alive${why}`, {
     details: { needed, answered: 0, alive, replicas: n, consistency: level },
   });
 }

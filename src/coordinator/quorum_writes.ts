@@ -16,7 +16,7 @@ import { assert, ErrorCode, isRingkvError, RingkvError } from '../errors';
 import { fromWireError } from '../shards';
 import type { WireRecord, WriteDone, WriteOp } from '../shards/messages';
 import type { LocalReplica } from './cluster_replica';
-import { checkEnoughAlive, QuorumTally, replicasNeeded } from './quorum';
+import { checkEnoughAlive, type PartitionMode, QuorumTally, writeReplicasNeeded } from './quorum';
 import { groupByTimeout } from './timeout_groups';
 import type { ConsistencyLevel } from './types';
 
@@ -40,6 +40,8 @@ export interface QuorumWriteContext {
    * than N) must not take one copy for a QUORUM.
    */
   readonly replicationFactor: number;
+  /** 'cp': every write needs a majority of its replicas, whatever its level (quorum.ts writeReplicasNeeded). */
+  readonly partitionMode: PartitionMode;
   readonly hintedHandoff: boolean;
   /** This node, or a member gossip has ALIVE. */
   alive(nodeId: string): boolean;
@@ -117,7 +119,7 @@ export function quorumWrites(ctx: QuorumWriteContext, specs: readonly WriteSpec[
   for (const spec of specs) {
     assert(spec.op.returnRecord, 'a coordinated write returns its record to replicate');
     const pref = spec.pref;
-    const needed = replicasNeeded(spec.consistency, ctx.replicationFactor);
+    const needed = writeReplicasNeeded(spec.consistency, ctx.replicationFactor, ctx.partitionMode);
     const up = pref.filter((id) => ctx.alive(id));
     try {
       checkEnoughAlive(spec.consistency, needed, up.length, ctx.replicationFactor, spec.op.op);

@@ -4,7 +4,10 @@
 // the majority goes on at QUORUM, the minority is still writable at ONE (and refuses QUORUM); both
 // keep hints for the replicas they cannot reach. After the heal, with read repair and anti-entropy
 // off, the hints alone bring every write to every replica, and the key written on both sides reads
-// back as two siblings, which a write with their context resolves.
+// back as two siblings, which a write with their context resolves. The same partition with
+// --partition-mode cp (design.md §10, scenario 2): the majority side takes writes at any level,
+// each on a majority of replicas; the minority refuses every write, ONE included, and writes
+// nothing; both sides still answer reads.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitFor } from '../helpers/cluster';
@@ -95,5 +98,82 @@ describe('3-node cluster in network namespaces, one node partitioned away', () =
     const resolved = await put(1, 'both', 'merged', 'ALL', { 'X-Context': String(both.body.context) });
     assert.equal(resolved.status, 200, JSON.stringify(resolved.body));
     for (let i = 0; i < 3; i++) assert.deepEqual(siblingValues((await get(i, 'both', 'ONE')).body), ['merged']);
+  });
+});
+
+describe('3-node cluster in network namespaces in partition mode cp, one node partitioned away', () => {
+  let c: NetnsCluster;
+  before(async () => {
+    c = await NetnsCluster.start(3, [
+      '--partition-mode', 'cp',
+      '--gossip-interval-ms', '100',
+      '--suspect-after-ms', '1000',
+      '--dead-after-ms', '2500',
+      '--request-timeout-ms', '1000',
+      '--read-repair-chance', '0',
+      '--anti-entropy-interval-ms', '0',
+      '--vnodes', '64',
+    ]);
+    await waitFor('the cluster to form', async () => {
+      for (let i = 0; i < 3; i++) {
+        const s = await c.statuses(i);
+        if (Object.keys(s).length !== 3 || !Object.values(s).every((x) => x === 'healthy')) return false;
+      }
+      return true;
+    }, 20_000);
+  });
+  after(async () => {
+    await c?.close();
+  });
+
+  test('the majority side writes on a majority at any level; the minority refuses writes, even at ONE, and still reads', async () => {
+    const put = (i: number, key: string, body: string, level: string) => c.http(i, 'PUT', `/api/v1/keys/${key}`, { body, headers: { 'X-Consistency-Level': level } });
+    const del = (i: number, key: string, level: string) => c.http(i, 'DELETE', `/api/v1/keys/${key}`, { headers: { 'X-Consistency-Level': level } });
+    const get = (i: number, key: string, level: string) => c.http(i, 'GET', `/api/v1/keys/${key}`, { headers: { 'X-Consistency-Level': level } });
+
+    // With every node up a ONE write is still acknowledged by a majority.
+    const before = await put(2, 'before', 'b', 'ONE');
+    assert.equal(before.status, 200, JSON.stringify(before.body));
+    await c.partition(2);
+    try {
+      await waitFor('node-2 down on both others and both others down on node-2', async () => {
+        const [s0, s1, s2] = await Promise.all([c.statuses(0), c.statuses(1), c.statuses(2)]);
+        return s0['node-2'] !== 'healthy' && s1['node-2'] !== 'healthy' && s2['node-0'] !== 'healthy' && s2['node-1'] !== 'healthy';
+      }, 15_000);
+      for (let i = 0; i < 10; i++) {
+        const r = await put(i % 2, `major-${i}`, `M${i}`, 'ONE');
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+      }
+      for (const [what, r] of [
+        ['PUT at ONE', await put(2, 'minor', 'm', 'ONE')],
+        ['PUT at QUORUM', await put(2, 'minor', 'm', 'QUORUM')],
+        ['DELETE at ONE', await del(2, 'before', 'ONE')],
+      ] as const) {
+        assert.equal(r.status, 503, `${what}: ${JSON.stringify(r.body)}`);
+        assert.match(String(r.body.message), /needs 2 of 3 replicas, only 1 alive/, what);
+      }
+      assert.match(String((await put(2, 'minor', 'm', 'ONE')).body.message), /partition mode cp: a write needs a majority of its replicas/);
+      // Reads are the same as in ap: the minority answers from what it has.
+      const local = await get(2, 'before', 'ONE');
+      assert.equal(local.status, 200, JSON.stringify(local.body));
+      assert.equal(value(local.body), 'b');
+      assert.equal(await c.metric(2, 'ringkv_hints_queued'), 0, 'a refused write leaves no hint: it was written nowhere');
+    } finally {
+      await c.heal(2);
+    }
+    await waitFor('every node healthy on every node', async () => {
+      const all = await Promise.all([0, 1, 2].map((i) => c.statuses(i)));
+      return all.every((s) => Object.keys(s).length === 3 && Object.values(s).every((x) => x === 'healthy'));
+    }, 20_000);
+    // Nothing the minority refused exists anywhere; what the majority took reads back at ALL.
+    for (let i = 0; i < 3; i++) assert.equal((await get(i, 'minor', 'ONE')).status, 404, `node-${i}`);
+    assert.equal(value((await get(2, 'before', 'ALL')).body), 'b', 'the refused delete deleted nothing');
+    await waitFor('the majority writes on node-2 (hints)', async () => {
+      for (let i = 0; i < 10; i++) {
+        const r = await get(2, `major-${i}`, 'ONE');
+        if (r.status !== 200 || value(r.body) !== `M${i}`) return false;
+      }
+      return true;
+    }, 20_000);
   });
 });

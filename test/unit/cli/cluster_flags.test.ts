@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { clusterPassThrough, parseClusterFlags } from '../../../src/cli/cluster';
+import { clusterSettingsOf } from '../../../src/coordinator/cluster_options';
 import { ErrorCode, isRingkvError } from '../../../src/errors';
 
 const base = { host: '127.0.0.1', port: 7100 };
@@ -51,4 +52,15 @@ test('--cluster-name: absent (the data dir decides), a given name, and a malform
     usage(() => parseClusterFlags({ seeds: '127.0.0.1:7100', 'cluster-name': bad }, {}, base), /--cluster-name must be 1\.\.64/);
   }
   usage(() => parseClusterFlags({ 'cluster-name': 'prod' }, {}, base), /--cluster-name needs --seeds/);
+});
+
+test('--partition-mode: ap by default, cp when asked, anything else refused; only cp shows in the gossiped settings', () => {
+  const ap = parseClusterFlags({ seeds: '127.0.0.1:7100' }, {}, base)!;
+  const cp = parseClusterFlags({ seeds: '127.0.0.1:7100', 'partition-mode': 'cp' }, {}, base)!;
+  assert.deepEqual([ap.partitionMode, cp.partitionMode], ['ap', 'cp']);
+  usage(() => parseClusterFlags({ seeds: '127.0.0.1:7100', 'partition-mode': 'CA' }, {}, base), /--partition-mode must be ap or cp, not "CA"/);
+  // ap keeps the string nodes gossiped before the option, so they still agree with an ap node.
+  assert.equal(clusterSettingsOf(ap), 'replication=3 conflict-mode=vclock');
+  assert.equal(clusterSettingsOf(cp), 'replication=3 conflict-mode=vclock partition-mode=cp');
+  assert.deepEqual(clusterPassThrough({ 'partition-mode': 'cp' }, 3), ['--partition-mode', 'cp', '--replication', '3']);
 });

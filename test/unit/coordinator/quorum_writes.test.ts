@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { recordOf } from '../../../src/coordinator/read_repair';
 import { type QuorumWriteContext, quorumWrites, type WriteAnswer, type WriteSpec } from '../../../src/coordinator/quorum_writes';
+import type { PartitionMode } from '../../../src/coordinator/quorum';
 import type { ConsistencyLevel } from '../../../src/coordinator/types';
 import { ErrorCode, isRingkvError, RingkvError } from '../../../src/errors';
 import type { AnswerCallback, AppliedCallback } from '../../../src/shards';
@@ -30,7 +31,7 @@ interface Script {
   hints: string[];
 }
 
-function script(local: Local, peers: Record<string, Peer>, alive: string[], inflight = 0): Script {
+function script(local: Local, peers: Record<string, Peer>, alive: string[], inflight = 0, partitionMode: PartitionMode = 'ap'): Script {
   const submissions: number[] = [];
   const durable = { count: 0 };
   const sent: string[] = [];
@@ -38,6 +39,7 @@ function script(local: Local, peers: Record<string, Peer>, alive: string[], infl
   const ctx: QuorumWriteContext = {
     nodeId: 'a',
     replicationFactor: 3,
+    partitionMode,
     hintedHandoff: true,
     alive: (id) => alive.includes(id),
     local: {
@@ -203,4 +205,24 @@ test('past the bound on replica writes in flight, a write is answered only once 
   assert.equal(out.get(0)!.error, null);
   assert.equal(out.get(0)!.answer!.acks, 3, 'the answer left after c acknowledged too');
   assert.equal(s.ctx.counters.replicationBackPressure, 1);
+});
+
+test('partition mode cp: a ONE write waits for a majority, and with only a minority up it is refused before anything is written', async () => {
+  // Proves the cp floor (design.md §10 scenario 2) in the machine: acks 2 for a ONE write (this
+  // node durable, one peer) where ap answers after this node alone, and no submission, replica
+  // write or hint when a majority is not up, with an error that says why.
+  const ap = script({ appliedMs: 1, durableMs: 5 }, { b: 300, c: 300 }, ['a', 'b', 'c']);
+  for (const r of (await run(ap, specs(2, 'ONE'))).values()) assert.equal(r.answer!.acks, 1, 'ap: this node alone');
+  const cp = script({ appliedMs: 1, durableMs: 5 }, { b: 30, c: 300 }, ['a', 'b', 'c'], 0, 'cp');
+  for (const r of (await run(cp, specs(2, 'ONE'))).values()) assert.equal(r.answer!.acks, 2, 'cp: this node and a peer');
+
+  const minority = script({ appliedMs: 1, durableMs: 5 }, { b: 'fail', c: 'fail' }, ['a'], 0, 'cp');
+  const out = await run(minority, specs(3, 'ONE'));
+  for (const r of out.values()) {
+    assert.ok(isRingkvError(r.error, ErrorCode.Unavailable), String(r.error));
+    assert.match((r.error as Error).message, /put at ONE needs 2 of 3 replicas, only 1 alive \(partition mode cp: a write needs a majority of its replicas\)/);
+  }
+  assert.deepEqual([minority.submissions, minority.sent, minority.hints], [[], [], []], 'nothing written anywhere, no hint');
+  const apMinority = script({ appliedMs: 1, durableMs: 5 }, { b: 'fail', c: 'fail' }, ['a']);
+  for (const r of (await run(apMinority, specs(1, 'ONE'))).values()) assert.equal(r.error, null, 'ap takes it');
 });
