@@ -1,12 +1,11 @@
 // `ringkv get KEY`, `ringkv put KEY VALUE`, `ringkv del KEY`: one operation through the client
 // library, for people and scripts. A get prints the raw value (siblings and version with
 // --json); a missing key exits 1 with "not found" on stderr, so shell scripts can branch on it.
-import { parseArgs } from 'node:util';
 import { RingkvClient } from '../client';
 import type { ConsistencyLevel } from '../coordinator/types';
 import { consistencyLevels } from '../coordinator/types';
 import { httpPortDefault, ttlSecondsMax } from '../constants';
-import { type CliCommand, parseIntOption, usageError } from './command';
+import { type CliCommand, parseFlags, parseIntOption, usageError } from './command';
 
 const commonHelp = `options:
   --node HOST:PORT        RINGKV_NODE   127.0.0.1:${httpPortDefault}   a node to start from (the ring is learned from it)
@@ -24,7 +23,7 @@ const usage = {
 type Name = keyof typeof usage;
 
 function parse(name: Name, argv: string[]) {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseFlags({
     args: argv,
     allowPositionals: true,
     options: {

@@ -1,5 +1,6 @@
 // The shape of one `ringkv` subcommand, and a small helper for flags with environment-variable
 // fallbacks, shared by every command module under src/cli/.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ErrorCode, RingkvError } from '../errors';
 
 export interface CliCommand {
@@ -12,9 +13,18 @@ export interface CliCommand {
   run(argv: string[]): Promise<number>;
 }
 
+/** node:util parseArgs, with its errors (an unknown flag, a missing value) as usage errors. */
+export function parseFlags<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (err) {
+    throw usageError(err instanceof Error ? err.message : String(err));
+  }
+}
+
 /** A usage error: main() prints it and exits 2. */
 export function usageError(message: string): RingkvError {
-  return new RingkvError(ErrorCode.InvalidArgument, message);
+  return new RingkvError(ErrorCode.InvalidArgument, message, { details: { usage: true } });
 }
 
 /** Parses a whole number in [min, max], naming the flag or variable in the error. */

@@ -14,12 +14,18 @@ const commands: Record<string, () => Promise<CliCommand>> = {
   get: async () => (await import('./client_commands')).getCommand,
   put: async () => (await import('./client_commands')).putCommand,
   del: async () => (await import('./client_commands')).delCommand,
+  status: async () => (await import('./admin_commands')).statusCommand,
+  repair: async () => (await import('./admin_commands')).repairCommand,
+  decommission: async () => (await import('./admin_commands')).decommissionCommand,
+  addnode: async () => (await import('./admin_commands')).addnodeCommand,
+  removenode: async () => (await import('./admin_commands')).removenodeCommand,
   bench: async () => (await import('./bench')).command,
 };
 
-function usage(): string {
+async function usage(): Promise<string> {
   const lines = ['usage: ringkv <command> [options]', '', 'commands:'];
-  for (const name of Object.keys(commands)) lines.push(`  ${name}`);
+  const width = Math.max(...Object.keys(commands).map((n) => n.length)) + 2;
+  for (const [name, load] of Object.entries(commands)) lines.push(`  ${name.padEnd(width)}${(await load()).summary}`);
   lines.push('', 'Run `ringkv <command> --help` for a command\'s options.');
   return lines.join('\n');
 }
@@ -28,13 +34,13 @@ function usage(): string {
 export async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(`${usage()}\n`);
+    process.stdout.write(`${await usage()}\n`);
     process.exitCode = name === undefined ? 2 : 0;
     return;
   }
   const load = Object.prototype.hasOwnProperty.call(commands, name) ? commands[name] : undefined;
   if (load === undefined) {
-    process.stderr.write(`ringkv: unknown command "${name}"\n${usage()}\n`);
+    process.stderr.write(`ringkv: unknown command "${name}"\n${await usage()}\n`);
     process.exitCode = 2;
     return;
   }
@@ -45,6 +51,6 @@ export async function main(argv: string[]): Promise<void> {
     // Operating errors get one clear line; anything else is a bug and keeps its stack.
     if (isRingkvError(err)) process.stderr.write(`ringkv ${name}: ${err.message} [${err.code}]\n`);
     else process.stderr.write(`ringkv ${name}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 1;
+    process.exitCode = isRingkvError(err) && err.details['usage'] === true ? 2 : 1;
   }
 }

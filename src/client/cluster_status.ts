@@ -1,9 +1,9 @@
 // Reads a node's GET /api/v1/cluster/status and checks its shape. The client learns the ring from
 // it: which nodes exist, where they listen, how many vnodes each owns, and the ring version that
-// tells it when to rebuild. Plain node:http (no fetch) so a timeout and a size cap are explicit.
-import http from 'node:http';
+// tells it when to rebuild.
 import type { ClusterNodeInfo, ClusterStatus, NodeStatus } from '../coordinator/types';
 import { ErrorCode, RingkvError } from '../errors';
+import { requestJson } from './http_request';
 
 /** A status document larger than this is refused (a 100-node ring with 256 vnodes is ~600 KiB). */
 const statusBytesMax = 8 * 1024 * 1024;
@@ -51,45 +51,8 @@ export function parseClusterStatus(address: string, body: unknown): ClusterStatu
   };
 }
 
-export function fetchClusterStatus(address: string, timeoutMs: number): Promise<ClusterStatus> {
-  const [host, port] = splitAddress(address);
-  return new Promise<ClusterStatus>((resolve, reject) => {
-    const req = http.get({ host, port, path: '/api/v1/cluster/status', timeout: timeoutMs, headers: { accept: 'application/json' } }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        size += c.byteLength;
-        if (size > statusBytesMax) {
-          req.destroy(bad(address, `larger than ${statusBytesMax} bytes`));
-          return;
-        }
-        chunks.push(c);
-      });
-      res.on('end', () => {
-        if (res.statusCode !== 200) {
-          reject(new RingkvError(ErrorCode.Unavailable, `cluster status from ${address}: HTTP ${res.statusCode}`, { details: { address, transport: true } }));
-          return;
-        }
-        try {
-          resolve(parseClusterStatus(address, JSON.parse(Buffer.concat(chunks).toString('utf8'))));
-        } catch (err) {
-          reject(err instanceof RingkvError ? err : bad(address, `invalid JSON: ${(err as Error).message}`));
-        }
-      });
-      res.on('error', (err) => reject(err));
-    });
-    req.on('timeout', () => req.destroy(new RingkvError(ErrorCode.Timeout, `cluster status from ${address}: no answer in ${timeoutMs} ms`, { details: { address, transport: true } })));
-    req.on('error', (err) => {
-      reject(err instanceof RingkvError ? err : new RingkvError(ErrorCode.Unavailable, `cluster status from ${address}: ${err.message}`, { cause: err, details: { address, transport: true } }));
-    });
-  });
-}
-
-export function splitAddress(address: string): [string, number] {
-  const i = address.lastIndexOf(':');
-  const port = Number(address.slice(i + 1));
-  if (i <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new RingkvError(ErrorCode.InvalidArgument, `node address must be host:port, not ${JSON.stringify(address)}`);
-  }
-  return [address.slice(0, i), port];
+export async function fetchClusterStatus(address: string, timeoutMs: number): Promise<ClusterStatus> {
+  const a = await requestJson(address, 'GET', '/api/v1/cluster/status', { timeoutMs, bytesMax: statusBytesMax });
+  if (a.status !== 200) throw new RingkvError(ErrorCode.Unavailable, `cluster status from ${address}: HTTP ${a.status}`, { details: { address, transport: true } });
+  return parseClusterStatus(address, a.body);
 }

@@ -166,6 +166,23 @@ export class Ring {
   }
 
   /**
+   * The fraction of the token space each node holds a replica of, with `n` replicas per key
+   * (Cassandra's "Owns (effective)"): every range (previous token, token] counted for each node
+   * of its preference list. The fractions add up to min(n, nodes).
+   */
+  effectiveOwnership(n: number): Map<string, number> {
+    const out = new Map<string, number>(this.members.map((m) => [m.nodeId, 0]));
+    const v = this.tokens.length;
+    for (let i = 0; i < v; i++) {
+      const prev = this.tokens[(i + v - 1) % v]!;
+      const cur = this.tokens[i]!;
+      const share = Number(v === 1 ? tokenSpace : (cur - prev + tokenSpace) % tokenSpace) / Number(tokenSpace);
+      for (const id of this.preferenceList(cur, n)) out.set(id, out.get(id)! + share);
+    }
+    return out;
+  }
+
+  /**
    * The vnode ranges a node holds a replica of: every (previous token, token] whose preference
    * list of `n` nodes includes `nodeId`, with its replicas. Anti-entropy walks these. The range
    * of the first vnode wraps past the top of the ring (previous > token).

@@ -3,7 +3,8 @@
 // off, only the hand-over can have put every key on every one of the three nodes that remain.
 // And an unplanned one: a node killed for good is removed by an operator (DELETE
 // /api/v1/cluster/nodes/{id}), every ring drops it, and a repair brings its ranges back to three
-// copies, so reads at ALL succeed again.
+// copies, so reads at ALL succeed again. Then the same operations through the `ringkv` admin
+// commands (status, addnode, decommission, removenode, repair).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { recordOf } from '../../src/coordinator/read_repair';
@@ -118,5 +119,50 @@ describe('decommissioning one node of a loaded 4-node cluster', () => {
       assert.equal(got.status, 200, `${key}: ${JSON.stringify(got.body)}`);
       assert.equal(Buffer.from(String(got.body.value), 'base64').toString(), `g${i}`);
     }
+  });
+
+  test('the admin commands: status shows each node\'s effective ownership; addnode, decommission, removenode and repair do what their endpoints do', async () => {
+    // After the tests above: node-0..2 in the ring, node-3 and node-4 left.
+    const at = (i: number) => ['--node', `127.0.0.1:${c.nodes[i]!.port}`];
+    const status = await c.cli(['status', ...at(0)]);
+    assert.equal(status.code, 0, status.stderr);
+    const lines = status.stdout.trim().split('\n');
+    assert.match(lines[0]!, new RegExp(`^cluster ${c.clusterName}, ring version \\d+, replication 3, about \\d+ keys$`));
+    assert.match(lines[1]!, /^status\s+node\s+address\s+load\s+tokens\s+owns \(effective\)$/);
+    const row = (id: string) => lines.find((l) => l.split(/\s+/)[1] === id)?.split(/\s+/);
+    for (const i of [0, 1, 2]) assert.deepEqual([row(`node-${i}`)?.[0], row(`node-${i}`)?.[4], row(`node-${i}`)?.[5]], ['healthy', '8', '100.0%'], `node-${i}: every key on each of three nodes`);
+    assert.deepEqual([row('node-3')?.[0], row('node-3')?.[4], row('node-3')?.[5]], ['left', '0', '-']);
+
+    const k = await c.addNode({ alone: true });
+    const n = c.nodes[k]!;
+    const added = await c.cli(['addnode', n.id, `127.0.0.1:${n.port}:${n.peerPort}`, '--vnodes', '8', ...at(1)]);
+    assert.equal(added.code, 0, added.stderr);
+    assert.match(added.stdout, new RegExp(`^addnode: ${n.id} at 127\\.0\\.0\\.1:${n.port} is healthy with 8 vnodes; ring version \\d+\\n$`));
+    await c.waitStatus([0, 1, 2], k, 'healthy', 20_000);
+    await waitFor(`${n.id} to finish its bootstrap`, async () => (await c.metric(k, 'ringkv_bootstrap_state')) === 2, 30_000);
+    const withFour = JSON.parse((await c.cli(['status', '--json', ...at(0)])).stdout) as { nodes: Array<{ id: string; status: string }> };
+    assert.equal(withFour.nodes.filter((x) => x.status === 'healthy').length, 4);
+    const owns = (await c.cli(['status', ...at(0)])).stdout.split('\n').filter((l) => l.startsWith('healthy '));
+    const shares = owns.map((l) => Number(l.trim().split(/\s+/)[5]!.replace('%', '')));
+    assert.equal(shares.length, 4, owns.join('\n'));
+    assert.ok(Math.abs(shares.reduce((a, b) => a + b, 0) - 300) < 0.5, `four nodes hold three copies: ${shares.join(', ')}`);
+
+    const left = await c.cli(['decommission', ...at(k), '--json']);
+    assert.equal(left.code, 0, left.stderr);
+    assert.equal((JSON.parse(left.stdout) as { status: string }).status, 'left');
+    await c.waitStatus([0, 1, 2], k, 'left', 20_000);
+    const twice = await c.cli(['decommission', ...at(k)]);
+    assert.equal(twice.code, 1);
+    assert.match(twice.stderr, /^ringkv decommission: .*\(HTTP 400 invalid_argument\)\n$/);
+    const nobody = await c.cli(['removenode', 'nobody', ...at(2)]);
+    assert.equal(nobody.code, 1);
+    assert.match(nobody.stderr, /\(HTTP 404 not_found\)/);
+    const again = await c.cli(['removenode', n.id, ...at(2)]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, new RegExp(`^removenode: ${n.id} is left \\(was left\\)`));
+    const repair = await c.cli(['repair', ...at(0)]);
+    assert.equal(repair.code, 0, repair.stderr);
+    assert.match(repair.stdout, /^repair: (\d+) of \1 ranges synced, 0 without a live replica, 0 failed; \d+ records pulled, \d+ pushed in \d+ ms\n$/);
+    assert.equal((await c.cli(['decommission'])).code, 2, 'decommission never goes to a default address');
   });
 });

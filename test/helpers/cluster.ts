@@ -338,6 +338,25 @@ export class TestCluster {
   }
 
   /** Resumes and kills every node, then removes the data dirs. Safe to call twice. */
+  /**
+   * Runs `ringkv ARGS` to completion against this cluster (an admin command), killed after
+   * `timeoutMs`; `--node` is for the caller to give.
+   */
+  cli(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+      const proc = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      proc.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+      proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
+      proc.once('exit', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+    });
+  }
+
   async close(): Promise<void> {
     await Promise.all(
       this.nodes.map(async (_, i) => {

@@ -148,3 +148,16 @@ test('replicatedRanges: each vnode range is held by exactly the N nodes of its p
   }
   assert.deepEqual(ring.replicatedRanges('nobody', 3), []);
 });
+
+test('effective ownership: each node\'s share of the keys it replicates, adding up to min(N, nodes)', () => {
+  // Proves effectiveOwnership against the keys themselves: the share of 30,000 keys whose
+  // preference list of 3 holds a node is the fraction the ring reports for it.
+  const r = ring(ids(5), 32);
+  const own = r.effectiveOwnership(3);
+  const held = new Map<string, number>();
+  for (const t of tokens) for (const id of r.preferenceList(t, 3)) held.set(id, (held.get(id) ?? 0) + 1);
+  for (const id of ids(5)) assert.ok(Math.abs(own.get(id)! - held.get(id)! / tokens.length) < 0.02, `${id}: ${own.get(id)} vs ${held.get(id)! / tokens.length}`);
+  assert.ok(Math.abs([...own.values()].reduce((a, b) => a + b, 0) - 3) < 1e-9);
+  const two = ring(ids(2), 8).effectiveOwnership(3);
+  assert.deepEqual([...two.values()].map((x) => Math.round(x * 1e9) / 1e9), [1, 1], 'fewer nodes than N: each holds everything');
+});

@@ -1,0 +1,156 @@
+// The operator's commands, over a node's HTTP admin API (docs/http-api.md), as nodetool is
+// Cassandra's: `ringkv status` (the cluster as one node sees it, with each node's effective
+// ownership), `ringkv repair`, `ringkv decommission`, `ringkv addnode`, `ringkv removenode`.
+// Each prints a line or a table for people, or the node's JSON answer with --json, and exits 0
+// when the node did what was asked, 1 when it answered with an error (its message is printed)
+// or did it only in part (a repair with failed ranges), 2 on a usage error.
+import { fetchClusterStatus } from '../client/cluster_status';
+import { requestJson } from '../client/http_request';
+import { httpPortDefault, vnodesPerNodeMax } from '../constants';
+import type { ClusterStatus } from '../coordinator/types';
+import { Ring } from '../ring';
+import { type CliCommand, parseFlags, parseIntOption, usageError } from './command';
+
+/** A repair or a decommission streams data: minutes on a loaded node, not seconds. */
+const adminTimeoutMsDefault = 3_600_000;
+const statusTimeoutMs = 10_000;
+const answerBytesMax = 1024 * 1024;
+
+const nodeHelp = `  --node HOST:PORT        RINGKV_NODE   127.0.0.1:${httpPortDefault}   the node to ask (its HTTP address)`;
+
+const usage = {
+  status: `usage: ringkv status [options]\n\nThe cluster as one node sees it: each node's status, load, tokens and effective ownership\n(the share of keys it holds a replica of).\n\noptions:\n${nodeHelp}\n  --json                  print the node's answer as JSON\n  -h, --help`,
+  repair: `usage: ringkv repair [options]\n\nSyncs every range the node replicates with another replica (a full anti-entropy pass)\nand prints what moved. Exit 1 if any range failed.\n\noptions:\n${nodeHelp}\n  --timeout-ms N          how long to wait (default 1 h)\n  --json\n  -h, --help`,
+  decommission: `usage: ringkv decommission --node HOST:PORT [options]\n\nHands that node's data and hints over to the nodes that take its ranges and takes it out\nof the ring. --node is required: this is never done to a default address.\n\noptions:\n  --node HOST:PORT        the node that leaves (its HTTP address)\n  --timeout-ms N          how long to wait (default 1 h)\n  --json\n  -h, --help`,
+  addnode: `usage: ringkv addnode NODE_ID ADDRESS [options]\n\nTakes a running node (started in cluster mode, knowing no one) into the cluster of --node.\nADDRESS is its HTTP address, host:port or host:port:peerport.\n\noptions:\n${nodeHelp}\n  --vnodes N              check that it runs with N vnodes\n  --json\n  -h, --help`,
+  removenode: `usage: ringkv removenode NODE_ID [options]\n\nRemoves a node that is gone for good (DEAD) from every ring; run \`ringkv repair\` on the\nothers afterwards to restore the copies it held.\n\noptions:\n${nodeHelp}\n  --json\n  -h, --help`,
+};
+
+type Name = keyof typeof usage;
+const arity: Record<Name, number> = { status: 0, repair: 0, decommission: 0, addnode: 2, removenode: 1 };
+
+interface Args {
+  node: string;
+  json: boolean;
+  timeoutMs: number;
+  vnodes: number | undefined;
+  positionals: string[];
+}
+
+function parse(name: Name, argv: string[]): Args | null {
+  const { values, positionals } = parseFlags({
+    args: argv,
+    strict: true,
+    allowPositionals: true,
+    options: {
+      node: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      'timeout-ms': { type: 'string' },
+      vnodes: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help === true) return null;
+  if (positionals.length !== arity[name]) throw usageError(`${usage[name].split('\n')[0]} (got ${positionals.length} argument(s))`);
+  if (name === 'decommission' && values.node === undefined) throw usageError('decommission needs --node HOST:PORT, the node that leaves');
+  if (values.vnodes !== undefined && name !== 'addnode') throw usageError('--vnodes applies to addnode only');
+  if (values['timeout-ms'] !== undefined && name !== 'repair' && name !== 'decommission') throw usageError('--timeout-ms applies to repair and decommission only');
+  return {
+    node: values.node ?? process.env['RINGKV_NODE'] ?? `127.0.0.1:${httpPortDefault}`,
+    json: values.json === true,
+    timeoutMs: values['timeout-ms'] === undefined ? adminTimeoutMsDefault : parseIntOption('--timeout-ms', values['timeout-ms'], 1, 86_400_000),
+    vnodes: values.vnodes === undefined ? undefined : parseIntOption('--vnodes', values.vnodes, 1, vnodesPerNodeMax),
+    positionals,
+  };
+}
+
+/** The table `ringkv status` prints. */
+export function formatStatus(s: ClusterStatus): string {
+  const members = s.nodes.filter((n) => n.tokens.length > 0).map((n) => ({ nodeId: n.id, vnodes: n.tokens.length }));
+  const owns = members.length === 0 ? new Map<string, number>() : Ring.build(members, Math.max(0, s.ring_version)).effectiveOwnership(s.replication_factor);
+  const rows = [['status', 'node', 'address', 'load', 'tokens', 'owns (effective)']];
+  for (const n of [...s.nodes].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
+    const share = owns.get(n.id);
+    rows.push([
+      n.reason === undefined ? n.status : `${n.status} (${n.reason})`,
+      n.id,
+      n.address,
+      n.load.toFixed(2),
+      String(n.tokens.length),
+      share === undefined ? '-' : `${(share * 100).toFixed(1)}%`,
+    ]);
+  }
+  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));
+  const head = [
+    s.cluster_name === undefined ? 'single node' : `cluster ${s.cluster_name}`,
+    `ring version ${s.ring_version}`,
+    `replication ${s.replication_factor}`,
+    `about ${s.total_keys} keys`,
+  ].join(', ');
+  return [head, ...rows.map((r) => r.map((cell, col) => cell.padEnd(widths[col]!)).join('  ').trimEnd())].join('\n');
+}
+
+function errorLine(name: Name, status: number, body: unknown): string {
+  const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+  const message = typeof b['message'] === 'string' ? b['message'] : JSON.stringify(body);
+  return `ringkv ${name}: ${message} (HTTP ${status}${typeof b['error'] === 'string' ? ` ${b['error']}` : ''})\n`;
+}
+
+/** One line for people from the endpoint's answer. */
+function summary(name: Exclude<Name, 'status'>, b: Record<string, unknown>): string {
+  switch (name) {
+    case 'repair':
+      return `repair: ${b['synced']} of ${b['ranges']} ranges synced, ${b['skipped']} without a live replica, ${b['failed']} failed; ${b['pulled']} records pulled, ${b['pushed']} pushed in ${b['duration_ms']} ms`;
+    case 'decommission':
+      return `decommission: ${b['status']}; ${b['records']} records of ${b['ranges']} ranges sent, ${b['hints_handed_over']} hints handed over, ${b['hints_left']} left, in ${b['duration_ms']} ms`;
+    case 'addnode':
+      return `addnode: ${b['node_id']} at ${b['address']} is ${b['status']} with ${b['num_vnodes']} vnodes; ring version ${b['ring_version']}`;
+    case 'removenode':
+      return `removenode: ${b['node_id']} is ${b['status']} (was ${b['previous_status']}); ring version ${b['ring_version']}`;
+  }
+}
+
+function adminCommand(name: Name, summaryLine: string): CliCommand {
+  return {
+    summary: summaryLine,
+    async run(argv: string[]): Promise<number> {
+      const a = parse(name, argv);
+      if (a === null) {
+        process.stdout.write(`${usage[name]}\n`);
+        return 0;
+      }
+      if (name === 'status') {
+        const s = await fetchClusterStatus(a.node, statusTimeoutMs);
+        process.stdout.write(`${a.json ? JSON.stringify(s) : formatStatus(s)}\n`);
+        return 0;
+      }
+      const [first, second] = a.positionals;
+      const call =
+        name === 'repair'
+          ? requestJson(a.node, 'POST', '/api/v1/admin/repair', { timeoutMs: a.timeoutMs, bytesMax: answerBytesMax })
+          : name === 'decommission'
+            ? requestJson(a.node, 'POST', '/api/v1/admin/decommission', { timeoutMs: a.timeoutMs, bytesMax: answerBytesMax })
+            : name === 'addnode'
+              ? requestJson(a.node, 'POST', '/api/v1/cluster/nodes', {
+                  body: JSON.stringify({ node_id: first, address: second, ...(a.vnodes !== undefined && { num_vnodes: a.vnodes }) }),
+                  timeoutMs: statusTimeoutMs,
+                  bytesMax: answerBytesMax,
+                })
+              : requestJson(a.node, 'DELETE', `/api/v1/cluster/nodes/${encodeURIComponent(first!)}`, { timeoutMs: statusTimeoutMs, bytesMax: answerBytesMax });
+      const answer = await call;
+      if (answer.status !== 200) {
+        process.stderr.write(errorLine(name, answer.status, answer.body));
+        return 1;
+      }
+      const b = (answer.body ?? {}) as Record<string, unknown>;
+      process.stdout.write(`${a.json ? JSON.stringify(b) : summary(name, b)}\n`);
+      return name === 'repair' && typeof b['failed'] === 'number' && b['failed'] > 0 ? 1 : 0;
+    },
+  };
+}
+
+export const statusCommand = adminCommand('status', 'show the cluster as a node sees it (like nodetool status)');
+export const repairCommand = adminCommand('repair', 'sync every range a node replicates with another replica');
+export const decommissionCommand = adminCommand('decommission', 'hand a node\'s data over and take it out of the ring');
+export const addnodeCommand = adminCommand('addnode', 'take a running node into the cluster by address');
+export const removenodeCommand = adminCommand('removenode', 'remove a dead node from the ring for good');

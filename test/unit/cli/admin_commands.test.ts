@@ -1,0 +1,44 @@
+// Proves `ringkv status`'s table: one row per node sorted by id, a degraded node's reason, each
+// node's effective ownership from src/ring (a left node, with no tokens, owns nothing), and the
+// head line of a cluster and of a single node.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { formatStatus } from '../../../src/cli/admin_commands';
+import type { ClusterStatus } from '../../../src/coordinator/types';
+import { nodeTokens, Ring, tokenToString } from '../../../src/ring';
+
+const tokens = (id: string, vnodes: number): string[] => nodeTokens(id, vnodes).map(tokenToString);
+
+test('a cluster: rows sorted by id, the reason of a degraded node, effective ownership as src/ring computes it', () => {
+  const s: ClusterStatus = {
+    cluster_name: 'prod',
+    nodes: [
+      { id: 'c', address: '10.0.0.3:7000', status: 'degraded', reason: 'storage_full', load: 0.5, tokens: tokens('c', 16) },
+      { id: 'a', address: '10.0.0.1:7000', status: 'healthy', load: 0.125, tokens: tokens('a', 16) },
+      { id: 'b', address: '10.0.0.2:7000', status: 'healthy', load: 0, tokens: tokens('b', 32) },
+      { id: 'd', address: '10.0.0.4:7000', status: 'healthy', load: 0, tokens: tokens('d', 16) },
+      { id: 'gone', address: '10.0.0.9:7000', status: 'left', load: 0, tokens: [] },
+    ],
+    ring_version: 9,
+    total_keys: 1234,
+    replication_factor: 2,
+  };
+  const lines = formatStatus(s).split('\n');
+  assert.equal(lines[0], 'cluster prod, ring version 9, replication 2, about 1234 keys');
+  assert.deepEqual(lines[1]!.split(/\s{2,}/), ['status', 'node', 'address', 'load', 'tokens', 'owns (effective)']);
+  const rows = lines.slice(2).map((l) => l.split(/\s{2,}/));
+  assert.deepEqual(rows.map((r) => r[1]), ['a', 'b', 'c', 'd', 'gone']);
+  assert.deepEqual(rows[2]!.slice(0, 2), ['degraded (storage_full)', 'c']);
+  assert.deepEqual(rows[4], ['left', 'gone', '10.0.0.9:7000', '0.00', '0', '-']);
+  const ring = Ring.build(['a', 'b', 'c', 'd'].map((id) => ({ nodeId: id, vnodes: id === 'b' ? 32 : 16 })), 9).effectiveOwnership(2);
+  for (const r of rows.slice(0, 4)) assert.equal(r[5], `${(ring.get(r[1]!)! * 100).toFixed(1)}%`, r[1]);
+  assert.equal(rows[0]![3], '0.13');
+  // Each column starts at the same place on every line.
+  const at = lines[1]!.indexOf('owns');
+  for (const l of lines.slice(2)) assert.match(l.slice(at), /^(\d+\.\d%|-)$/);
+});
+
+test('a single node: no cluster name, no tokens', () => {
+  const out = formatStatus({ nodes: [{ id: 'n1', address: '127.0.0.1:7000', status: 'healthy', load: 0, tokens: [] }], ring_version: 0, total_keys: 7, replication_factor: 1 });
+  assert.deepEqual(out.split('\n').map((l) => l.split(/\s{2,}/)), [['single node, ring version 0, replication 1, about 7 keys'], ['status', 'node', 'address', 'load', 'tokens', 'owns (effective)'], ['healthy', 'n1', '127.0.0.1:7000', '0.00', '0', '-']]);
+});
