@@ -1,9 +1,10 @@
 // The operator's commands, over a node's HTTP admin API (docs/http-api.md), as nodetool is
 // Cassandra's: `ringkv status` (the cluster as one node sees it, with each node's effective
-// ownership), `ringkv repair`, `ringkv decommission`, `ringkv addnode`, `ringkv removenode`.
-// Each prints a line or a table for people, or the node's JSON answer with --json, and exits 0
-// when the node did what was asked, 1 when it answered with an error (its message is printed)
-// or did it only in part (a repair with failed ranges), 2 on a usage error.
+// ownership), `ringkv repair`, `ringkv scrub`, `ringkv flush`, `ringkv decommission`,
+// `ringkv addnode`, `ringkv removenode`. Each prints a line or a table for people, or the node's
+// JSON answer with --json, and exits 0 when the node did what was asked and found nothing wrong,
+// 1 when it answered with an error (its message is printed), did it only in part (a repair with
+// failed ranges) or found damage (a scrub that quarantined a table), 2 on a usage error.
 import { fetchClusterStatus } from '../client/cluster_status';
 import { requestJson } from '../client/http_request';
 import { httpPortDefault, vnodesPerNodeMax } from '../constants';
@@ -21,13 +22,15 @@ const nodeHelp = `  --node HOST:PORT        RINGKV_NODE   127.0.0.1:${httpPortDe
 const usage = {
   status: `usage: ringkv status [options]\n\nThe cluster as one node sees it: each node's status, load, tokens and effective ownership\n(the share of keys it holds a replica of).\n\noptions:\n${nodeHelp}\n  --json                  print the node's answer as JSON\n  -h, --help`,
   repair: `usage: ringkv repair [options]\n\nSyncs every range the node replicates with another replica (a full anti-entropy pass)\nand prints what moved. Exit 1 if any range failed.\n\noptions:\n${nodeHelp}\n  --timeout-ms N          how long to wait (default 1 h)\n  --json\n  -h, --help`,
+  scrub: `usage: ringkv scrub [options]\n\nReads every table of the node end to end and checks it (CRCs, structure, key order). A corrupt\ntable is taken out (kept in its shard's quarantine/ folder); a cluster node then repairs, so its\nkeys come back from the other replicas. Exit 1 if a table was quarantined.\n\noptions:\n${nodeHelp}\n  --timeout-ms N          how long to wait (default 1 h)\n  --json\n  -h, --help`,
+  flush: `usage: ringkv flush [options]\n\nWrites every shard's memtable to a table now (before copying a data dir, or to scrub what\nwas just written).\n\noptions:\n${nodeHelp}\n  --json\n  -h, --help`,
   decommission: `usage: ringkv decommission --node HOST:PORT [options]\n\nHands that node's data and hints over to the nodes that take its ranges and takes it out\nof the ring. --node is required: this is never done to a default address.\n\noptions:\n  --node HOST:PORT        the node that leaves (its HTTP address)\n  --timeout-ms N          how long to wait (default 1 h)\n  --json\n  -h, --help`,
   addnode: `usage: ringkv addnode NODE_ID ADDRESS [options]\n\nTakes a running node (started in cluster mode, knowing no one) into the cluster of --node.\nADDRESS is its HTTP address, host:port or host:port:peerport.\n\noptions:\n${nodeHelp}\n  --vnodes N              check that it runs with N vnodes\n  --json\n  -h, --help`,
   removenode: `usage: ringkv removenode NODE_ID [options]\n\nRemoves a node that is gone for good (DEAD) from every ring; run \`ringkv repair\` on the\nothers afterwards to restore the copies it held.\n\noptions:\n${nodeHelp}\n  --json\n  -h, --help`,
 };
 
 type Name = keyof typeof usage;
-const arity: Record<Name, number> = { status: 0, repair: 0, decommission: 0, addnode: 2, removenode: 1 };
+const arity: Record<Name, number> = { status: 0, repair: 0, scrub: 0, flush: 0, decommission: 0, addnode: 2, removenode: 1 };
 
 interface Args {
   node: string;
@@ -54,7 +57,7 @@ function parse(name: Name, argv: string[]): Args | null {
   if (positionals.length !== arity[name]) throw usageError(`${usage[name].split('\n')[0]} (got ${positionals.length} argument(s))`);
   if (name === 'decommission' && values.node === undefined) throw usageError('decommission needs --node HOST:PORT, the node that leaves');
   if (values.vnodes !== undefined && name !== 'addnode') throw usageError('--vnodes applies to addnode only');
-  if (values['timeout-ms'] !== undefined && name !== 'repair' && name !== 'decommission') throw usageError('--timeout-ms applies to repair and decommission only');
+  if (values['timeout-ms'] !== undefined && name !== 'repair' && name !== 'scrub' && name !== 'decommission') throw usageError('--timeout-ms applies to repair, scrub and decommission only');
   return {
     node: values.node ?? process.env['RINGKV_NODE'] ?? `127.0.0.1:${httpPortDefault}`,
     json: values.json === true,
@@ -96,11 +99,24 @@ function errorLine(name: Name, status: number, body: unknown): string {
   return `ringkv ${name}: ${message} (HTTP ${status}${typeof b['error'] === 'string' ? ` ${b['error']}` : ''})\n`;
 }
 
-/** One line for people from the endpoint's answer. */
+function repairLine(b: Record<string, unknown>): string {
+  return `repair: ${b['synced']} of ${b['ranges']} ranges synced, ${b['skipped']} without a live replica, ${b['failed']} failed; ${b['pulled']} records pulled, ${b['pushed']} pushed in ${b['duration_ms']} ms`;
+}
+
+/** What people read from the endpoint's answer. */
 function summary(name: Exclude<Name, 'status'>, b: Record<string, unknown>): string {
   switch (name) {
     case 'repair':
-      return `repair: ${b['synced']} of ${b['ranges']} ranges synced, ${b['skipped']} without a live replica, ${b['failed']} failed; ${b['pulled']} records pulled, ${b['pushed']} pushed in ${b['duration_ms']} ms`;
+      return repairLine(b);
+    case 'scrub': {
+      const q = Array.isArray(b['quarantined']) ? (b['quarantined'] as Array<Record<string, unknown>>) : [];
+      const lines = [`scrub: ${b['tables']} tables, ${b['entries']} entries, ${b['bytes_read']} bytes read in ${b['duration_ms']} ms; ${q.length} quarantined${b['cut_short'] === true ? '; cut short (the node is stopping)' : ''}`];
+      for (const t of q) lines.push(`  shard ${t['shard']}: ${t['file']} (level ${t['level']}, ${t['entries']} entries): ${t['reason']}`);
+      if (typeof b['repair'] === 'object' && b['repair'] !== null) lines.push(`  then ${repairLine(b['repair'] as Record<string, unknown>)}`);
+      return lines.join('\n');
+    }
+    case 'flush':
+      return `flush: done in ${b['duration_ms']} ms`;
     case 'decommission':
       return `decommission: ${b['status']}; ${b['records']} records of ${b['ranges']} ranges sent, ${b['hints_handed_over']} hints handed over, ${b['hints_left']} left, in ${b['duration_ms']} ms`;
     case 'addnode':
@@ -126,8 +142,8 @@ function adminCommand(name: Name, summaryLine: string): CliCommand {
       }
       const [first, second] = a.positionals;
       const call =
-        name === 'repair'
-          ? requestJson(a.node, 'POST', '/api/v1/admin/repair', { timeoutMs: a.timeoutMs, bytesMax: answerBytesMax })
+        name === 'repair' || name === 'scrub' || name === 'flush'
+          ? requestJson(a.node, 'POST', `/api/v1/admin/${name}`, { timeoutMs: name === 'flush' ? statusTimeoutMs * 6 : a.timeoutMs, bytesMax: answerBytesMax })
           : name === 'decommission'
             ? requestJson(a.node, 'POST', '/api/v1/admin/decommission', { timeoutMs: a.timeoutMs, bytesMax: answerBytesMax })
             : name === 'addnode'
@@ -144,13 +160,17 @@ function adminCommand(name: Name, summaryLine: string): CliCommand {
       }
       const b = (answer.body ?? {}) as Record<string, unknown>;
       process.stdout.write(`${a.json ? JSON.stringify(b) : summary(name, b)}\n`);
-      return name === 'repair' && typeof b['failed'] === 'number' && b['failed'] > 0 ? 1 : 0;
+      if (name === 'repair') return typeof b['failed'] === 'number' && b['failed'] > 0 ? 1 : 0;
+      if (name === 'scrub') return (Array.isArray(b['quarantined']) && b['quarantined'].length > 0) || b['cut_short'] === true ? 1 : 0;
+      return 0;
     },
   };
 }
 
 export const statusCommand = adminCommand('status', 'show the cluster as a node sees it (like nodetool status)');
 export const repairCommand = adminCommand('repair', 'sync every range a node replicates with another replica');
+export const scrubCommand = adminCommand('scrub', 'check every table of a node end to end; quarantine corrupt ones');
+export const flushCommand = adminCommand('flush', 'write a node\'s memtables to tables now');
 export const decommissionCommand = adminCommand('decommission', 'hand a node\'s data over and take it out of the ring');
 export const addnodeCommand = adminCommand('addnode', 'take a running node into the cluster by address');
 export const removenodeCommand = adminCommand('removenode', 'remove a dead node from the ring for good');

@@ -16,6 +16,8 @@ const commands: Record<string, () => Promise<CliCommand>> = {
   del: async () => (await import('./client_commands')).delCommand,
   status: async () => (await import('./admin_commands')).statusCommand,
   repair: async () => (await import('./admin_commands')).repairCommand,
+  scrub: async () => (await import('./admin_commands')).scrubCommand,
+  flush: async () => (await import('./admin_commands')).flushCommand,
   decommission: async () => (await import('./admin_commands')).decommissionCommand,
   addnode: async () => (await import('./admin_commands')).addnodeCommand,
   removenode: async () => (await import('./admin_commands')).removenodeCommand,

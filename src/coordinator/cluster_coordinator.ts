@@ -69,6 +69,7 @@ import type {
   RemoveNodeResult,
   DecommissionSummary,
   RepairSummary,
+  ScrubSummary,
 } from './types';
 import { failed } from './batch_outcome';
 
@@ -509,6 +510,23 @@ export class ClusterCoordinator implements Coordinator {
   repair(): Promise<RepairSummary> {
     this.checkOpen();
     return this.antiEntropy.fullPass();
+  }
+
+  flush(): Promise<void> {
+    this.checkOpen();
+    return this.local.flush();
+  }
+
+  /** See Coordinator.scrub: a quarantined table's keys come back from the other replicas at once. */
+  async scrub(): Promise<ScrubSummary> {
+    this.checkOpen();
+    const s = await this.local.scrub();
+    if (s.quarantined.length > 0 && !this.closed) {
+      this.o.log(`storage: repairing after the scrub quarantined ${s.quarantined.length} table(s): their keys' newest versions are on other replicas`);
+      s.repair = await this.antiEntropy.fullPass();
+      s.durationMs += s.repair.durationMs;
+    }
+    return s;
   }
 
   // ---- client operations --------------------------------------------------------------------

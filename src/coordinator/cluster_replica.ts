@@ -15,7 +15,7 @@ import type { OpResult, ShardOp, WireRecord } from '../shards/messages';
 import type { LocalCoordinator } from './local_coordinator';
 import { ReplicaBatcher, type ReplicaBatcherStats } from './replica_batcher';
 import { checkKey } from './request_checks';
-import type { CoordinatorStats } from './types';
+import type { CoordinatorStats, ScrubSummary } from './types';
 
 /** This node's shards as the cluster coordinator uses them: the ShardRouter's ops, plus figures. */
 export interface LocalReplica {
@@ -33,6 +33,10 @@ export interface LocalReplica {
   storageState(): Promise<{ keysEstimate: number; storage: StorageTrouble | undefined }>;
   /** The token-range operations anti-entropy needs (the ShardRouter's). */
   readonly ranges: RangeStore;
+  /** Scrubs this node's tables (LocalCoordinator.scrub). */
+  scrub(): Promise<ScrubSummary>;
+  /** Writes every shard's memtable to a table (LocalCoordinator.flush). */
+  flush(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -45,6 +49,8 @@ export function localReplicaOf(lc: LocalCoordinator): LocalReplica {
     storageStats: () => lc.stats(),
     storageState: () => lc.storageState(),
     ranges: lc.router,
+    scrub: () => lc.scrub(),
+    flush: () => lc.flush(),
     close: () => lc.close(),
   };
 }

@@ -37,6 +37,7 @@ import type {
   RemoveNodeResult,
   DecommissionSummary,
   RepairSummary,
+  ScrubSummary,
 } from './types';
 import { failed } from './batch_outcome';
 
@@ -242,6 +243,29 @@ class LocalCoordinatorImpl implements LocalCoordinator {
     return Promise.reject(new RingkvError(ErrorCode.InvalidArgument, 'a single node has nowhere to hand its data to; decommission is for cluster nodes'));
   }
 
+  /** See Coordinator.flush. */
+  async flush(): Promise<void> {
+    this.checkOpen();
+    await this.router.flush();
+  }
+
+  /** See Coordinator.scrub: every shard at once, each on its own thread. */
+  async scrub(): Promise<ScrubSummary> {
+    this.checkOpen();
+    const started = Date.now();
+    const reports = await this.router.scrub();
+    const summary: ScrubSummary = { tables: 0, entries: 0, bytesRead: 0, quarantined: [], cutShort: false, durationMs: 0, repair: null };
+    reports.forEach((r, shard) => {
+      summary.tables += r.tables;
+      summary.entries += r.entries;
+      summary.bytesRead += r.bytesRead;
+      summary.cutShort ||= r.cutShort;
+      for (const q of r.quarantined) summary.quarantined.push({ shard, ...q });
+    });
+    summary.durationMs = Date.now() - started;
+    return summary;
+  }
+
   removeNode(_nodeId: string): Promise<RemoveNodeResult> {
     return Promise.reject(new RingkvError(ErrorCode.InvalidArgument, 'a single node has no members to remove; removing a node is for cluster nodes'));
   }
@@ -275,6 +299,7 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       siblingsDropped: 0,
       shardsRefusingWrites: 0,
       shardsOutOfSpace: 0,
+      sstablesQuarantined: 0,
       shards: shards.length,
     };
     const add = (name: string, v: number) => {
@@ -295,6 +320,7 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       add('siblingsDropped', s.siblingsDropped);
       add('shardsRefusingWrites', s.storage.writesRefused);
       add('shardsOutOfSpace', s.storage.outOfSpace);
+      add('sstablesQuarantined', s.storage.tablesQuarantined);
       s.storage.sstablesPerLevel.forEach((n, i) => (levels[i] = (levels[i] ?? 0) + n));
     }
     for (const c of this.router.clients) {

@@ -4,6 +4,7 @@
 import type { RingkvError } from '../errors';
 import type { GcSnapshots } from '../gc_pauses';
 import type { HistogramSnapshot } from '../histogram';
+import type { QuarantinedTable } from '../storage/types';
 
 export type ConsistencyLevel = 'ONE' | 'QUORUM' | 'ALL';
 export const consistencyLevels: readonly ConsistencyLevel[] = ['ONE', 'QUORUM', 'ALL'];
@@ -155,6 +156,20 @@ export interface RepairSummary {
   durationMs: number;
 }
 
+/** What a scrub of this node's tables found (Coordinator.scrub). */
+export interface ScrubSummary {
+  tables: number;
+  entries: number;
+  bytesRead: number;
+  /** Tables found corrupt and taken out of their shard (moved to its quarantine/ folder). */
+  quarantined: Array<QuarantinedTable & { shard: number }>;
+  /** The node began to stop before every table was read. */
+  cutShort: boolean;
+  durationMs: number;
+  /** A cluster node that quarantined a table repairs at once (their keys' newest versions are on other replicas); null otherwise. */
+  repair: RepairSummary | null;
+}
+
 /** POST /api/v1/cluster/nodes: a running node, started with its own --vnodes, to take into the cluster. */
 export interface AddNodeRequest {
   nodeId: string;
@@ -211,6 +226,15 @@ export interface Coordinator {
   clusterStatus(): Promise<ClusterStatus>;
   /** Syncs every range this node replicates with a live replica (RKV_ERR_INVALID_ARGUMENT on a single node). */
   repair(): Promise<RepairSummary>;
+  /**
+   * Reads every table of every shard end to end and checks it (design.md §12 Q6, scrubbing); a
+   * corrupt table is taken out of its shard and kept in its quarantine/ folder. Its keys then read
+   * as their older versions, if any, until they are restored from other replicas: a cluster node
+   * runs a repair at once when it quarantined anything; a single node has no other copy.
+   */
+  scrub(): Promise<ScrubSummary>;
+  /** Writes every shard's memtable to a table now (nodetool flush: before copying a data dir, or to scrub what was just written). */
+  flush(): Promise<void>;
   /**
    * Hands every record this node holds to the nodes that replicate it once this one is gone, then
    * leaves the ring (cluster status `left`); the process keeps serving as a coordinator until it

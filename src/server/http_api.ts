@@ -378,6 +378,33 @@ export function attachHttpApi(app: TemplatedApp, ctx: ServerContext): void {
           return { status: 200, body: JSON.stringify({ ranges: s.ranges, synced: s.synced, skipped: s.skipped, failed: s.failed, pulled: s.pulled, pushed: s.pushed, duration_ms: s.durationMs }) };
         });
         return;
+      case 'flush':
+        handleAsync(ctx, res, head, async () => {
+          const started = Date.now();
+          await ctx.coordinator.flush();
+          return { status: 200, body: JSON.stringify({ status: 'flushed', duration_ms: Date.now() - started }) };
+        });
+        return;
+      case 'scrub':
+        // Answers when every table has been read (and, on a cluster node that quarantined one, repaired).
+        handleAsync(ctx, res, head, async () => {
+          const s = await ctx.coordinator.scrub();
+          for (const q of s.quarantined) ctx.log(`storage: ERROR scrub: shard ${q.shard} quarantined ${q.file} (level ${q.level}, ${q.entries} entries): ${q.reason}`);
+          const repair = s.repair === null ? null : { ranges: s.repair.ranges, synced: s.repair.synced, skipped: s.repair.skipped, failed: s.repair.failed, pulled: s.repair.pulled, pushed: s.repair.pushed, duration_ms: s.repair.durationMs };
+          return {
+            status: 200,
+            body: JSON.stringify({
+              tables: s.tables,
+              entries: s.entries,
+              bytes_read: s.bytesRead,
+              quarantined: s.quarantined.map((q) => ({ shard: q.shard, file: q.file, level: q.level, entries: q.entries, reason: q.reason })),
+              cut_short: s.cutShort,
+              repair,
+              duration_ms: s.durationMs,
+            }),
+          };
+        });
+        return;
       case 'add_node':
         handleAddNode(ctx, res);
         return;

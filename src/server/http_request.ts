@@ -14,6 +14,8 @@ export type Route =
   | { kind: 'metrics' }
   | { kind: 'cluster_status' }
   | { kind: 'repair' }
+  | { kind: 'scrub' }
+  | { kind: 'flush' }
   | { kind: 'decommission' }
   | { kind: 'add_node' }
   | { kind: 'remove_node'; nodeId: string }
@@ -43,6 +45,8 @@ export function route(method: string, path: string): Route {
     return method === 'delete' ? { kind: 'remove_node', nodeId: path.slice(nodesPrefix.length) } : { kind: 'method_not_allowed', allow: 'DELETE' };
   }
   if (path === '/api/v1/admin/repair') return method === 'post' ? { kind: 'repair' } : { kind: 'method_not_allowed', allow: 'POST' };
+  if (path === '/api/v1/admin/scrub') return method === 'post' ? { kind: 'scrub' } : { kind: 'method_not_allowed', allow: 'POST' };
+  if (path === '/api/v1/admin/flush') return method === 'post' ? { kind: 'flush' } : { kind: 'method_not_allowed', allow: 'POST' };
   if (path === '/api/v1/admin/decommission') return method === 'post' ? { kind: 'decommission' } : { kind: 'method_not_allowed', allow: 'POST' };
   const r = fixed[path];
   if (r === undefined) return { kind: 'not_found' };

@@ -156,6 +156,7 @@ export type ControlTask =
   | { kind: 'stats' }
   | { kind: 'flush' }
   | { kind: 'compact' }
+  | { kind: 'scrub' }
   | { kind: 'close' };
 
 /**

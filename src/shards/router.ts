@@ -36,6 +36,7 @@ import {
 import { ErrorCode, RingkvError, assert } from '../errors';
 import type { ConflictMode } from '../versioning';
 import { assertNodeId } from '../versioning';
+import type { ScrubReport } from '../storage/types';
 import type { ScannedEntry } from './batch_codec';
 import type { ApplyDone, ControlTask, GetDone, MerkleLeaves, OpResult, ShardOp, ShardStats, ShardStorageOptions, ShardWorkerData, WireRecord, WriteDone, WriteOp } from './messages';
 import type { AnswerCallback, AppliedCallback, ShardClientHooks, ShardLimits } from './shard_client';
@@ -261,6 +262,11 @@ export class ShardRouter {
 
   async compact(): Promise<void> {
     await Promise.all(this.shards.map((s) => s.control<boolean>({ kind: 'compact' })));
+  }
+
+  /** Scrubs every shard's tables at once (each on its own thread), one report per shard in shard order. */
+  scrub(): Promise<ScrubReport[]> {
+    return Promise.all(this.shards.map((s) => s.control<ScrubReport>({ kind: 'scrub' })));
   }
 
   /** Refuses new requests, answers the queued ones, closes every engine (syncing its WAL), stops the threads. */

@@ -127,6 +127,8 @@ export default async function handle(task: ControlTask): Promise<unknown> {
       return control((c) => c.engine.flush().then(() => true));
     case 'compact':
       return control((c) => c.engine.compact().then(() => true));
+    case 'scrub':
+      return control((c) => c.engine.scrub());
     case 'close': {
       if (core === null || closed) {
         closed = true;

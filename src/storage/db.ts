@@ -24,6 +24,10 @@
 // Failures: a WAL write or background step that fails for lack of space leaves nothing behind and
 // makes the engine refuse writes until space is back (space-watch.ts), then it carries on; any
 // other failed write or sync is sticky until the engine is reopened (LevelDB's bg_error_).
+// Corruption: a table that a compaction (or a scrub, scrub()) finds corrupt is quarantined rather
+// than failing the engine: a manifest without it, the file moved to quarantine/ once unused. Its
+// keys then read as whatever older versions lower levels hold, until a repair from other
+// replicas brings the newest back (Cassandra's scrub, then repair).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
@@ -59,7 +63,7 @@ import { checkTables, type CompactJob, type TableInfo } from './background-messa
 import { BlockCache } from './block-cache';
 import { backlogBytes, bestScore, pickCompaction, type Compaction } from './compaction';
 import { decodePayload, payloadExpiresAtMs, payloadIsTombstone, validateEntry, viewPayload } from './entry';
-import { manifestTempName, parseFileName, tablePath, walPath } from './filenames';
+import { manifestTempName, parseFileName, quarantineDirName, tablePath, walPath } from './filenames';
 import { nextTurn, packMemtable, packSliceMs } from './flush';
 import { SpaceWatch, isNoSpaceError } from './space-watch';
 import { LevelIterator, MemtableIterator, MergingIterator, TableIterator, type InternalIterator } from './iterators';
@@ -72,7 +76,8 @@ import { Readahead } from './table';
 import { removeGradually } from './delete-scheduler';
 import { TableCache } from './table-cache';
 import { KeySketch } from './key-sketch';
-import type { RecoveryReport, ScanOptions, StorageEngine, StorageEntry, StorageOptions, StorageStats, SyncMode } from './types';
+import { scrubTable } from './table-scrub';
+import type { QuarantinedTable, RecoveryReport, ScanOptions, ScrubReport, StorageEngine, StorageEntry, StorageOptions, StorageStats, SyncMode } from './types';
 import { decodeBatchPayload, encodeBatchRecord, type BatchItem } from './wal-record';
 import { Version, type FileMeta } from './version';
 
@@ -134,6 +139,11 @@ export class LsmEngine implements StorageEngine {
   /** The flush lane and the compaction lane: each settles (never rejects) when its step is done. */
   private flushing: Promise<void> | null = null;
   private compacting: Promise<void> | null = null;
+  /** File numbers the running compaction reads (a scrub does not quarantine them under it). */
+  private readonly compactingInputs = new Set<number>();
+  /** Quarantines in progress: no compaction is picked meanwhile (it could pick the table). */
+  private quarantining = 0;
+  private readonly quarantined: QuarantinedTable[] = [];
   /** Manifest writes run one at a time, in the order asked: the tail of that chain. */
   private manifestTail: Promise<void> = Promise.resolve();
   private bgError: Error | null = null;
@@ -484,7 +494,7 @@ export class LsmEngine implements StorageEngine {
         this.afterBackgroundStep();
       });
     }
-    if (this.compacting === null && (this.autoCompaction || this.manualCompaction > 0)) {
+    if (this.compacting === null && this.quarantining === 0 && (this.autoCompaction || this.manualCompaction > 0)) {
       const c = pickCompaction(this.version, this.levelBase, this.compactPointers, this.manualCompaction > 0);
       if (c !== null) {
         this.compacting = this.lane(this.doCompaction(c)).finally(() => {
@@ -606,8 +616,19 @@ export class LsmEngine implements StorageEngine {
     // Pinned while the background thread reads them, so a scan ending meanwhile cannot delete them.
     const inputs = [...c.inputs0, ...c.inputs1];
     for (const f of inputs) f.refs++;
+    for (const f of inputs) this.compactingInputs.add(f.number);
     try {
-      const r = await this.bg.run(this.compactJob(c, manual), [], `compaction of level ${c.level}`);
+      let r;
+      try {
+        r = await this.bg.run(this.compactJob(c, manual), [], `compaction of level ${c.level}`);
+      } catch (err) {
+        // A corrupt input would fail every compaction that picks it, and the engine with it:
+        // take it out instead, and let the next compaction go on without it.
+        const bad = isRingkvError(err, ErrorCode.Corruption) ? inputs.find((f) => tablePath(this.dir, f.number) === err.details['file']) : undefined;
+        if (bad === undefined) throw err;
+        await this.quarantineTable(bad, (err as Error).message);
+        return;
+      }
       checkTables(r.tables, true);
       const added = r.tables.map((t) => ({ level: c.level + 1, file: this.fileMetaOf(t) }));
       try {
@@ -620,6 +641,7 @@ export class LsmEngine implements StorageEngine {
       this.compactions++;
       this.compactionBytesWritten += r.stats.bytesWritten;
     } finally {
+      this.compactingInputs.clear();
       for (const f of inputs) {
         f.refs--;
         if (f.obsolete && f.refs === 0) this.deleteTable(f);
@@ -630,7 +652,90 @@ export class LsmEngine implements StorageEngine {
   private deleteTable(f: FileMeta): void {
     this.tableCache.evict(f.number);
     this.blockCache.evictFile(f.number);
-    this.removeFile(tablePath(this.dir, f.number));
+    if (f.corrupt === undefined) {
+      this.removeFile(tablePath(this.dir, f.number));
+      return;
+    }
+    // Kept for a person to look at (and deleted by one): never read again, never named by a manifest.
+    try {
+      fs.mkdirSync(path.dirname(f.corrupt.file), { recursive: true });
+      fs.renameSync(tablePath(this.dir, f.number), f.corrupt.file);
+    } catch {
+      // Left where it is: open() removes a table no manifest names.
+    }
+  }
+
+  /**
+   * Takes table f out of the engine: a manifest without it, and once nothing reads it, the file
+   * moved to quarantine/ (deleteTable). The caller makes sure no compaction reads it meanwhile
+   * (the compaction that found it, or scrub() waiting for the one that has it).
+   */
+  private async quarantineTable(f: FileMeta, reason: string): Promise<QuarantinedTable | null> {
+    this.quarantining++;
+    try {
+      let level = -1;
+      await this.installVersion((v) => {
+        level = v.levels.findIndex((l) => l.includes(f));
+        return level < 0 ? v : v.apply([{ level, number: f.number }], []);
+      });
+      if (level < 0) return null; // compacted away meanwhile
+      const q: QuarantinedTable = { file: path.join(this.dir, quarantineDirName, path.basename(tablePath(this.dir, f.number))), level, entries: f.entryCount, reason };
+      f.corrupt = q;
+      f.obsolete = true;
+      this.tableSketches.delete(f.number);
+      this.quarantined.push(q);
+      if (f.refs === 0) this.deleteTable(f);
+      return q;
+    } finally {
+      this.quarantining--;
+    }
+  }
+
+  quarantinedTables(): readonly QuarantinedTable[] {
+    return this.quarantined;
+  }
+
+  async scrub(): Promise<ScrubReport> {
+    if (this.closed || this.closing) throw new RingkvError(ErrorCode.Closed, `storage engine ${this.dir} is closed`);
+    const report: ScrubReport = { tables: 0, entries: 0, bytesRead: 0, quarantined: [], cutShort: false };
+    // The tables of this moment, pinned (a compaction may replace them meanwhile; read them anyway).
+    const pinned = this.version.allFiles();
+    for (const f of pinned) f.refs++;
+    const ra = new Readahead(blockCacheWarmReadaheadBytes);
+    try {
+      for (const f of pinned) {
+        if (this.closing) {
+          report.cutShort = true;
+          break;
+        }
+        const file = tablePath(this.dir, f.number);
+        try {
+          const r = await scrubTable({ file, number: f.number, entryCount: f.entryCount, smallest: f.smallest, largest: f.largest }, ra, () => this.closing);
+          report.entries += r.entries;
+          report.bytesRead += r.bytesRead;
+          report.tables++;
+        } catch (err) {
+          if (!isRingkvError(err, ErrorCode.Corruption)) throw err;
+          report.tables++;
+          if (this.closing) {
+            report.cutShort = true;
+            break;
+          }
+          while (this.compactingInputs.has(f.number)) await this.compacting;
+          // The compaction that had it may have quarantined it already (it read the same damage).
+          const q = f.corrupt ?? (f.obsolete ? null : await this.quarantineTable(f, err.message));
+          if (q !== null) report.quarantined.push(q);
+        }
+      }
+      if (this.closing) report.cutShort = true;
+    } finally {
+      for (const f of pinned) {
+        f.refs--;
+        if (f.obsolete && f.refs === 0 && !this.closed) this.deleteTable(f);
+      }
+      this.scheduleBackground();
+    }
+    return report;
   }
 
   /** Waits until neither lane has work out (new work may be started meanwhile; waits for it too). */
@@ -806,6 +911,7 @@ export class LsmEngine implements StorageEngine {
       outOfSpace: this.noSpace !== null && this.bgError === null && !this.wal.hasFailed ? 1 : 0,
       compactions: this.compactions,
       compactionBytesWritten: this.compactionBytesWritten,
+      tablesQuarantined: this.quarantined.length,
     };
   }
 

@@ -5,6 +5,8 @@ import * as path from 'node:path';
 
 export const manifestName = 'MANIFEST';
 export const manifestTempName = 'MANIFEST.tmp';
+/** Where tables found corrupt are moved (db.ts quarantineTable); open() leaves the folder alone. */
+export const quarantineDirName = 'quarantine';
 
 function pad(n: number): string {
   return String(n).padStart(6, '0');

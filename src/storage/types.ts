@@ -100,6 +100,28 @@ export interface StorageStats {
   compactions: number;
   /** Bytes of tables those compactions wrote. */
   compactionBytesWritten: number;
+  /** Tables found corrupt (by a scrub or a compaction) and taken out of the engine since open. */
+  tablesQuarantined: number;
+}
+
+/** One table a scrub or a compaction found corrupt and quarantined. */
+export interface QuarantinedTable {
+  /** Where it is now: `<dir>/quarantine/NNNNNN.sst`. */
+  file: string;
+  level: number;
+  entries: number;
+  reason: string;
+}
+
+/** What StorageEngine.scrub found. */
+export interface ScrubReport {
+  tables: number;
+  entries: number;
+  bytesRead: number;
+  /** Tables found corrupt, now out of the engine (their keys need a repair from other replicas). */
+  quarantined: QuarantinedTable[];
+  /** The engine closed before every table was read. */
+  cutShort: boolean;
 }
 
 /** What WAL recovery found when the engine opened (torn tails are expected after a crash). */
@@ -144,6 +166,14 @@ export interface StorageEngine {
   flush(): Promise<void>;
   /** Runs compaction until no level needs it (tests). */
   compact(): Promise<void>;
+  /**
+   * Reads every live table end to end and checks it (table-scrub.ts); a corrupt one is taken out
+   * of the engine and moved to `quarantine/` (its keys then read as their older versions, if any,
+   * until a repair brings them back from other replicas).
+   */
+  scrub(): Promise<ScrubReport>;
+  /** Every table quarantined since open, by a scrub or by a compaction that could not read it. */
+  quarantinedTables(): readonly QuarantinedTable[];
   stats(): StorageStats;
   /** What recovery did at open. */
   recoveryReport(): RecoveryReport;

@@ -4,6 +4,7 @@
 // lower-numbered level (or a newer L0 file) is newer than any version below it.
 import { levelBaseBytesDefault, levelSizeMultiplier, levelsMax } from '../constants';
 import { assert } from '../errors';
+import type { QuarantinedTable } from './types';
 
 export interface FileMeta {
   number: number;
@@ -15,6 +16,8 @@ export interface FileMeta {
   /** Scans in progress using this file; an obsolete file is deleted when this reaches 0. */
   refs: number;
   obsolete: boolean;
+  /** Found corrupt: once obsolete and unused it is moved to quarantine/, not deleted. */
+  corrupt?: QuarantinedTable;
 }
 
 export class Version {

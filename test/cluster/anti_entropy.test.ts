@@ -1,8 +1,11 @@
 // Anti-entropy across real node processes: writes that a stopped replica missed (no hinted
 // handoff, no reads that could repair) reach it through Merkle-tree sync alone once it is back,
-// and the cluster settles with equal trees.
+// and the cluster settles with equal trees. And a table damaged on disk: a scrub quarantines it
+// and the repair that follows brings its keys back from the other replicas.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { TestCluster, waitFor } from '../helpers/cluster';
 
 describe('3-node cluster with anti-entropy every 100 ms and no other repair', () => {
@@ -39,5 +42,57 @@ describe('3-node cluster with anti-entropy every 100 ms and no other repair', ()
     }
     assert.equal(await c.metric(2, 'ringkv_read_repairs_total'), 0, 'no read repair did it');
     assert.ok((await c.metric(0, 'ringkv_anti_entropy_in_sync')) > 0, 'rounds that find equal trees are counted');
+  });
+});
+
+describe('3-node cluster, no background repair: a scrub finds a damaged table and the replicas restore its keys', () => {
+  let c: TestCluster;
+  before(async () => {
+    c = await TestCluster.start({ nodes: 3, hintedHandoff: false, readRepairChance: 0, antiEntropyIntervalMs: 0, vnodes: 8 });
+  });
+  after(async () => {
+    await c?.close();
+  });
+
+  test('flush, a bit flip in node-1\'s newest table, scrub: the table is quarantined and the repair it runs brings every key back', async () => {
+    // Proves design.md §12 Q6 end to end: checksums find the damage, the corrupt table leaves
+    // the engine (so its keys read as their older versions there), and the node restores them
+    // from its replicas by itself; ONE reads coordinated by node-1 read its own copy
+    // (read_repair_chance 0), so only the scrub's repair can have brought v2 back.
+    const keys = Array.from({ length: 150 }, (_, i) => `scrub-${i}`);
+    const at = ['--node', `127.0.0.1:${c.nodes[1]!.port}`];
+    for (const v of ['v1', 'v2']) {
+      for (const k of keys) assert.equal((await c.http(0, 'PUT', k, { body: `${v}-${k}`, consistency: 'ALL' })).status, 200);
+      const flushed = await c.cli(['flush', ...at]);
+      assert.equal(flushed.code, 0, flushed.stderr);
+      assert.match(flushed.stdout, /^flush: done in \d+ ms\n$/);
+    }
+    const shard = path.join(c.nodes[1]!.dataDir, 'shard-000');
+    const sst = fs.readdirSync(shard).filter((n) => n.endsWith('.sst')).sort();
+    assert.equal(sst.length, 2, sst.join());
+    const newest = path.join(shard, sst[1]!);
+    const fd = fs.openSync(newest, 'r+');
+    const b = Buffer.alloc(1);
+    fs.readSync(fd, b, 0, 1, 100);
+    b[0] = b[0]! ^ 0x40;
+    fs.writeSync(fd, b, 0, 1, 100);
+    fs.closeSync(fd);
+
+    const scrub = await c.cli(['scrub', ...at, '--json']);
+    assert.equal(scrub.code, 1, `a quarantine exits 1: ${scrub.stderr}`);
+    const r = JSON.parse(scrub.stdout) as { tables: number; quarantined: Array<{ shard: number; file: string; level: number; entries: number; reason: string }>; repair: { failed: number; pulled: number } | null };
+    assert.equal(r.tables, 2);
+    assert.deepEqual(r.quarantined.map((q) => [q.shard, q.file, q.level, q.entries]), [[0, path.join(shard, 'quarantine', sst[1]!), 0, keys.length]]);
+    assert.match(r.quarantined[0]!.reason, /checksum mismatch/);
+    assert.ok(r.repair !== null && r.repair.failed === 0 && r.repair.pulled >= keys.length, JSON.stringify(r.repair));
+    assert.ok(c.nodes[1]!.log.some((l) => l.includes(`storage: ERROR scrub: shard 0 quarantined ${r.quarantined[0]!.file}`)), 'logged');
+    assert.equal(await c.metric(1, 'ringkv_sstables_quarantined'), 1);
+    for (const k of keys) {
+      const got = await c.http(1, 'GET', k, { consistency: 'ONE' });
+      assert.equal(Buffer.from(String(got.body.value), 'base64').toString(), `v2-${k}`, k);
+    }
+    const again = await c.cli(['scrub', ...at]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /^scrub: 1 tables, 150 entries, \d+ bytes read in \d+ ms; 0 quarantined\n$/);
   });
 });

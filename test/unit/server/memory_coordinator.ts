@@ -19,6 +19,7 @@ import type {
   RemoveNodeResult,
   DecommissionSummary,
   RepairSummary,
+  ScrubSummary,
 } from '../../../src/coordinator/types';
 import { ErrorCode, RingkvError } from '../../../src/errors';
 import { emptySnapshot } from '../../../src/histogram';
@@ -104,6 +105,14 @@ export class MemoryCoordinator implements Coordinator {
 
   repair(): Promise<RepairSummary> {
     return Promise.reject(new RingkvError(ErrorCode.InvalidArgument, 'no replicas here'));
+  }
+
+  flush(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  scrub(): Promise<ScrubSummary> {
+    return Promise.reject(new RingkvError(ErrorCode.InvalidArgument, 'no tables here'));
   }
 
   addNode(_req: AddNodeRequest): Promise<AddNodeResult> {
