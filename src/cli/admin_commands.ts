@@ -22,7 +22,7 @@ const nodeHelp = `  --node HOST:PORT        RINGKV_NODE   127.0.0.1:${httpPortDe
 const usage = {
   status: `usage: ringkv status [options]\n\nThe cluster as one node sees it: each node's status, load, tokens and effective ownership\n(the share of keys it holds a replica of).\n\noptions:\n${nodeHelp}\n  --json                  print the node's answer as JSON\n  -h, --help`,
   repair: `usage: ringkv repair [options]\n\nSyncs every range the node replicates with another replica (a full anti-entropy pass)\nand prints what moved. Exit 1 if any range failed.\n\noptions:\n${nodeHelp}\n  --timeout-ms N          how long to wait (default 1 h)\n  --json\n  -h, --help`,
-  scrub: `usage: ringkv scrub [options]\n\nReads every table of the node end to end and checks it (CRCs, structure, key order). A corrupt\ntable is taken out (kept in its shard's quarantine/ folder); a cluster node then repairs, so its\nkeys come back from the other replicas. Exit 1 if a table was quarantined.\n\noptions:\n${nodeHelp}\n  --timeout-ms N          how long to wait (default 1 h)\n  --json\n  -h, --help`,
+  scrub: `usage: ringkv scrub [options]\n\nReads every table of the node end to end and checks it (CRCs, structure, key order). A corrupt\ntable is taken out (kept in its shard's quarantine/ folder) on a cluster node, which then repairs\nso its keys come back from the other replicas; a single node reports it and leaves it. Exit 1 if\na table was found corrupt.\n\noptions:\n${nodeHelp}\n  --timeout-ms N          how long to wait (default 1 h)\n  --json\n  -h, --help`,
   flush: `usage: ringkv flush [options]\n\nWrites every shard's memtable to a table now (before copying a data dir, or to scrub what\nwas just written).\n\noptions:\n${nodeHelp}\n  --json\n  -h, --help`,
   decommission: `usage: ringkv decommission --node HOST:PORT [options]\n\nHands that node's data and hints over to the nodes that take its ranges and takes it out\nof the ring. --node is required: this is never done to a default address.\n\noptions:\n  --node HOST:PORT        the node that leaves (its HTTP address)\n  --timeout-ms N          how long to wait (default 1 h)\n  --json\n  -h, --help`,
   addnode: `usage: ringkv addnode NODE_ID ADDRESS [options]\n\nTakes a running node (started in cluster mode, knowing no one) into the cluster of --node.\nADDRESS is its HTTP address, host:port or host:port:peerport.\n\noptions:\n${nodeHelp}\n  --vnodes N              check that it runs with N vnodes\n  --json\n  -h, --help`,
@@ -110,8 +110,13 @@ function summary(name: Exclude<Name, 'status'>, b: Record<string, unknown>): str
       return repairLine(b);
     case 'scrub': {
       const q = Array.isArray(b['quarantined']) ? (b['quarantined'] as Array<Record<string, unknown>>) : [];
-      const lines = [`scrub: ${b['tables']} tables, ${b['entries']} entries, ${b['bytes_read']} bytes read in ${b['duration_ms']} ms; ${q.length} quarantined${b['cut_short'] === true ? '; cut short (the node is stopping)' : ''}`];
-      for (const t of q) lines.push(`  shard ${t['shard']}: ${t['file']} (level ${t['level']}, ${t['entries']} entries): ${t['reason']}`);
+      const c = Array.isArray(b['corrupt']) ? (b['corrupt'] as Array<Record<string, unknown>>) : [];
+      const lines = [
+        `scrub: ${b['tables']} tables, ${b['entries']} entries, ${b['bytes_read']} bytes read in ${b['duration_ms']} ms; ${q.length} quarantined` +
+          `${c.length > 0 ? `, ${c.length} corrupt left in place` : ''}${b['cut_short'] === true ? '; cut short (the node is stopping)' : ''}`,
+      ];
+      for (const t of q) lines.push(`  quarantined: shard ${t['shard']}: ${t['file']} (level ${t['level']}, ${t['entries']} entries): ${t['reason']}`);
+      for (const t of c) lines.push(`  corrupt, the only copy: shard ${t['shard']}: ${t['file']} (level ${t['level']}, ${t['entries']} entries): ${t['reason']}`);
       if (typeof b['repair'] === 'object' && b['repair'] !== null) lines.push(`  then ${repairLine(b['repair'] as Record<string, unknown>)}`);
       return lines.join('\n');
     }
@@ -161,7 +166,7 @@ function adminCommand(name: Name, summaryLine: string): CliCommand {
       const b = (answer.body ?? {}) as Record<string, unknown>;
       process.stdout.write(`${a.json ? JSON.stringify(b) : summary(name, b)}\n`);
       if (name === 'repair') return typeof b['failed'] === 'number' && b['failed'] > 0 ? 1 : 0;
-      if (name === 'scrub') return (Array.isArray(b['quarantined']) && b['quarantined'].length > 0) || b['cut_short'] === true ? 1 : 0;
+      if (name === 'scrub') return (Array.isArray(b['quarantined']) && b['quarantined'].length > 0) || (Array.isArray(b['corrupt']) && b['corrupt'].length > 0) || b['cut_short'] === true ? 1 : 0;
       return 0;
     },
   };

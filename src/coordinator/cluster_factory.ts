@@ -47,6 +47,8 @@ export function clusterCoordinatorFactory(cluster: ClusterNodeConfig, log: (line
       address: `${cluster.host}:${cluster.httpPort}`,
       requestTimeoutMs: cluster.requestTimeoutMs,
       ...(nodeId !== undefined && { nodeId }),
+      // Other replicas hold what a corrupt table held: take it out and repair (Coordinator.scrub).
+      storage: { quarantineCorruptTables: cluster.replicationFactor > 1 },
     });
     try {
       return await createClusterCoordinator(localReplicaOf(local), { ...clusterDefaults, ...cluster, nodeId: local.nodeId, clusterName, hintsDir: path.join(options.dataDir, hintsDirName), peersFile: path.join(options.dataDir, peersFileName), bootstrap: (cluster.bootstrap ?? true) && fresh && cluster.seeds.length > 0, log });

@@ -254,13 +254,14 @@ class LocalCoordinatorImpl implements LocalCoordinator {
     this.checkOpen();
     const started = Date.now();
     const reports = await this.router.scrub();
-    const summary: ScrubSummary = { tables: 0, entries: 0, bytesRead: 0, quarantined: [], cutShort: false, durationMs: 0, repair: null };
+    const summary: ScrubSummary = { tables: 0, entries: 0, bytesRead: 0, quarantined: [], corrupt: [], cutShort: false, durationMs: 0, repair: null };
     reports.forEach((r, shard) => {
       summary.tables += r.tables;
       summary.entries += r.entries;
       summary.bytesRead += r.bytesRead;
       summary.cutShort ||= r.cutShort;
       for (const q of r.quarantined) summary.quarantined.push({ shard, ...q });
+      for (const q of r.corrupt) summary.corrupt.push({ shard, ...q });
     });
     summary.durationMs = Date.now() - started;
     return summary;

@@ -161,8 +161,10 @@ export interface ScrubSummary {
   tables: number;
   entries: number;
   bytesRead: number;
-  /** Tables found corrupt and taken out of their shard (moved to its quarantine/ folder). */
+  /** Tables found corrupt and taken out of their shard (moved to its quarantine/ folder): cluster nodes with N > 1. */
   quarantined: Array<QuarantinedTable & { shard: number }>;
+  /** Tables found corrupt and left in place: a single node's (or N = 1), whose only copy they are. */
+  corrupt: Array<QuarantinedTable & { shard: number }>;
   /** The node began to stop before every table was read. */
   cutShort: boolean;
   durationMs: number;
@@ -227,10 +229,10 @@ export interface Coordinator {
   /** Syncs every range this node replicates with a live replica (RKV_ERR_INVALID_ARGUMENT on a single node). */
   repair(): Promise<RepairSummary>;
   /**
-   * Reads every table of every shard end to end and checks it (design.md §12 Q6, scrubbing); a
-   * corrupt table is taken out of its shard and kept in its quarantine/ folder. Its keys then read
-   * as their older versions, if any, until they are restored from other replicas: a cluster node
-   * runs a repair at once when it quarantined anything; a single node has no other copy.
+   * Reads every table of every shard end to end and checks it (design.md §12 Q6, scrubbing). On a
+   * cluster node (N > 1) a corrupt table is taken out of its shard and kept in its quarantine/
+   * folder; its keys then read as their older versions, if any, so the node runs a repair at once.
+   * A single node, whose only copy it is, reports it and leaves it in place.
    */
   scrub(): Promise<ScrubSummary>;
   /** Writes every shard's memtable to a table now (nodetool flush: before copying a data dir, or to scrub what was just written). */

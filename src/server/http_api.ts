@@ -390,6 +390,7 @@ export function attachHttpApi(app: TemplatedApp, ctx: ServerContext): void {
         handleAsync(ctx, res, head, async () => {
           const s = await ctx.coordinator.scrub();
           for (const q of s.quarantined) ctx.log(`storage: ERROR scrub: shard ${q.shard} quarantined ${q.file} (level ${q.level}, ${q.entries} entries): ${q.reason}`);
+          for (const q of s.corrupt) ctx.log(`storage: ERROR scrub: shard ${q.shard}: ${q.file} (level ${q.level}, ${q.entries} entries) is corrupt, left in place (the only copy): ${q.reason}`);
           const repair = s.repair === null ? null : { ranges: s.repair.ranges, synced: s.repair.synced, skipped: s.repair.skipped, failed: s.repair.failed, pulled: s.repair.pulled, pushed: s.repair.pushed, duration_ms: s.repair.durationMs };
           return {
             status: 200,
@@ -398,6 +399,7 @@ export function attachHttpApi(app: TemplatedApp, ctx: ServerContext): void {
               entries: s.entries,
               bytes_read: s.bytesRead,
               quarantined: s.quarantined.map((q) => ({ shard: q.shard, file: q.file, level: q.level, entries: q.entries, reason: q.reason })),
+              corrupt: s.corrupt.map((q) => ({ shard: q.shard, file: q.file, level: q.level, entries: q.entries, reason: q.reason })),
               cut_short: s.cutShort,
               repair,
               duration_ms: s.durationMs,

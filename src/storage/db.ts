@@ -24,10 +24,12 @@
 // Failures: a WAL write or background step that fails for lack of space leaves nothing behind and
 // makes the engine refuse writes until space is back (space-watch.ts), then it carries on; any
 // other failed write or sync is sticky until the engine is reopened (LevelDB's bg_error_).
-// Corruption: a table that a compaction (or a scrub, scrub()) finds corrupt is quarantined rather
-// than failing the engine: a manifest without it, the file moved to quarantine/ once unused. Its
-// keys then read as whatever older versions lower levels hold, until a repair from other
-// replicas brings the newest back (Cassandra's scrub, then repair).
+// Corruption: with quarantineCorruptTables (a cluster node), a table that a compaction (or a
+// scrub, scrub()) finds corrupt is quarantined rather than failing the engine: a manifest without
+// it, the file moved to quarantine/ once unused. Its keys then read as whatever older versions
+// lower levels hold, until a repair from other replicas brings the newest back (Cassandra's
+// scrub, then repair). Without it (a single node, whose only copy that is) a scrub reports the
+// table and leaves it, and a compaction that meets it fails as any other background failure.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
@@ -104,6 +106,7 @@ export class LsmEngine implements StorageEngine {
   private readonly bloomBits: number;
   private readonly graceMs: number;
   private readonly skipCorrupt: boolean;
+  private readonly quarantineCorrupt: boolean;
   private readonly now: () => number;
   private readonly tableFileBytes: number;
   private readonly levelBase: number;
@@ -183,6 +186,7 @@ export class LsmEngine implements StorageEngine {
     this.levelBase = intOption(o, 'levelBaseBytes', levelBaseBytesDefault, 64 * 1024, Number.MAX_SAFE_INTEGER);
     this.compactRate = intOption(o, 'compactionBytesPerSec', compactionBytesPerSecDefault, 0, Number.MAX_SAFE_INTEGER);
     this.skipCorrupt = o.skipCorruptWalRecords ?? false;
+    this.quarantineCorrupt = o.quarantineCorruptTables ?? false;
     this.autoCompaction = o.autoCompaction ?? true;
     this.now = o.now ?? Date.now;
     this.blockCache = new BlockCache(intOption(o, 'blockCacheBytes', blockCacheBytesDefault, 0, Number.MAX_SAFE_INTEGER));
@@ -624,7 +628,7 @@ export class LsmEngine implements StorageEngine {
       } catch (err) {
         // A corrupt input would fail every compaction that picks it, and the engine with it:
         // take it out instead, and let the next compaction go on without it.
-        const bad = isRingkvError(err, ErrorCode.Corruption) ? inputs.find((f) => tablePath(this.dir, f.number) === err.details['file']) : undefined;
+        const bad = this.quarantineCorrupt && isRingkvError(err, ErrorCode.Corruption) ? inputs.find((f) => tablePath(this.dir, f.number) === err.details['file']) : undefined;
         if (bad === undefined) throw err;
         await this.quarantineTable(bad, (err as Error).message);
         return;
@@ -697,7 +701,7 @@ export class LsmEngine implements StorageEngine {
 
   async scrub(): Promise<ScrubReport> {
     if (this.closed || this.closing) throw new RingkvError(ErrorCode.Closed, `storage engine ${this.dir} is closed`);
-    const report: ScrubReport = { tables: 0, entries: 0, bytesRead: 0, quarantined: [], cutShort: false };
+    const report: ScrubReport = { tables: 0, entries: 0, bytesRead: 0, quarantined: [], corrupt: [], cutShort: false };
     // The tables of this moment, pinned (a compaction may replace them meanwhile; read them anyway).
     const pinned = this.version.allFiles();
     for (const f of pinned) f.refs++;
@@ -720,6 +724,10 @@ export class LsmEngine implements StorageEngine {
           if (this.closing) {
             report.cutShort = true;
             break;
+          }
+          if (!this.quarantineCorrupt) {
+            if (!f.obsolete) report.corrupt.push({ file, level: this.version.levels.findIndex((l) => l.includes(f)), entries: f.entryCount, reason: err.message });
+            continue;
           }
           while (this.compactingInputs.has(f.number)) await this.compacting;
           // The compaction that had it may have quarantined it already (it read the same damage).

@@ -55,6 +55,13 @@ export interface StorageOptions {
   openFilesMax?: number;
   /** When false, no background compaction runs (tests drive compact() themselves). Default true. */
   autoCompaction?: boolean;
+  /**
+   * Take a table found corrupt (by a scrub or a compaction) out of the engine, into quarantine/.
+   * Right where other replicas hold the same keys (a cluster node, which repairs afterwards): the
+   * table's entries that could still be read are dropped with it. Off (the default), a scrub only
+   * reports the table, and a compaction that cannot read it stops the engine's writes, as before.
+   */
+  quarantineCorruptTables?: boolean;
 }
 
 export interface StorageStats {
@@ -120,6 +127,8 @@ export interface ScrubReport {
   bytesRead: number;
   /** Tables found corrupt, now out of the engine (their keys need a repair from other replicas). */
   quarantined: QuarantinedTable[];
+  /** Tables found corrupt and left in place (quarantineCorruptTables off); `file` is where they are. */
+  corrupt: QuarantinedTable[];
   /** The engine closed before every table was read. */
   cutShort: boolean;
 }

@@ -290,6 +290,22 @@ test('health, cluster status and metrics', async () => {
   assert.match(text, /^ringkv_compaction_backlog \d+$/m);
 });
 
+test('admin flush then scrub on a single node: the data written above is in tables, and every table checks out', async () => {
+  const flushed = await fetch(`${node.url}/api/v1/admin/flush`, { method: 'POST' });
+  assert.equal(flushed.status, 200);
+  assert.equal((await json(flushed))['status'], 'flushed');
+  const before = await (await fetch(`${node.url}/metrics`)).text();
+  const tables = [...before.matchAll(/^ringkv_sstables\{level="\d+"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+  assert.ok(tables > 0, 'the flush wrote tables');
+  const r = await fetch(`${node.url}/api/v1/admin/scrub`, { method: 'POST' });
+  assert.equal(r.status, 200);
+  const b = await json(r);
+  assert.equal(b['tables'], tables);
+  assert.ok((b['entries'] as number) > 0 && (b['bytes_read'] as number) > 0);
+  assert.deepEqual([b['quarantined'], b['corrupt'], b['cut_short'], b['repair']], [[], [], false, null]);
+  assert.equal((await fetch(`${node.url}/api/v1/admin/scrub`)).status, 405);
+});
+
 test('after all the bad input above, the node still serves', async () => {
   assert.equal((await fetch(keyUrl('still-alive'), { method: 'PUT', body: 'yes' })).status, 200);
   assert.equal((await fetch(keyUrl('still-alive'))).status, 200);

@@ -137,10 +137,10 @@ test('background compaction output equals a model across overwrites, deletes and
   }
 });
 
-test('a damaged input table is quarantined by the compaction that meets it, named with its damaged block; writes go on', async () => {
-  // It used to fail the compaction and then every write until a restart (and again after it):
-  // one bad block stopped a shard for good. Now the table leaves the engine (scrub.test.ts has
-  // what reads see then) and the compaction goes on without it.
+test('a damaged input table fails the compaction with RKV_ERR_CORRUPTION naming it; writes then fail with it (no quarantine: the only copy)', async () => {
+  // The engine's default, a single node's: its tables are the only copy, so one it cannot read
+  // is not dropped. With quarantineCorruptTables (a cluster node) the compaction takes it out and
+  // goes on instead (scrub.test.ts).
   const dir = tempDir('bgcorrupt');
   const db = await openStorage({ dir, syncMode: 'none', autoCompaction: false });
   try {
@@ -154,15 +154,14 @@ test('a damaged input table is quarantined by the compaction that meets it, name
     const blockAt = t.indexHandles[Math.floor(t.indexHandles.length / 2)]!.offset;
     t.close();
     flipByte(file, blockAt + 20);
-    await db.compact();
-    const q = db.quarantinedTables();
-    assert.equal(q.length, 1);
-    assert.equal(q[0]!.file, path.join(dir, 'quarantine', path.basename(file)));
-    assert.ok(q[0]!.reason.includes(`SSTable ${file}: `) && q[0]!.reason.includes(`at offset ${blockAt}`), `the reason names the table and the block: ${q[0]!.reason}`);
-    assert.ok(!tableNumbers(dir).includes(victim));
-    await db.write([put('after', 'x')]);
-    assert.equal(Buffer.from((await db.get(Buffer.from('after')))!.value).toString(), 'x');
-    assert.equal((await db.get(Buffer.from('t1-key-5')))?.value.length, 'value-5-'.length + 100, 'the other table\'s keys are all there');
+    const isCorruption = (err: unknown): boolean => {
+      assert.ok(isRingkvError(err, ErrorCode.Corruption), `expected RKV_ERR_CORRUPTION, got ${String(err)}`);
+      assert.equal(err.details.file, file, 'the error names the damaged table');
+      assert.equal(err.details.offset, blockAt, 'and the damaged block');
+      return true;
+    };
+    await assert.rejects(db.compact(), isCorruption);
+    await assert.rejects(db.write([put('after', 'x')]), isCorruption);
   } finally {
     await db.close();
     removeDir(dir);

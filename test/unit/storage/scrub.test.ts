@@ -4,6 +4,8 @@
 // quarantine/, its keys read as the older versions below it (or not at all), the engine keeps
 // taking writes, and it reopens as it was left. A compaction that meets a corrupt input
 // quarantines it and goes on, where it used to fail the engine until a restart (and again after).
+// All of that with quarantineCorruptTables (a cluster node's engines); without it (a single
+// node, whose only copy the table is) a scrub reports the table and leaves it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -46,11 +48,11 @@ async function twoTables(db: StorageEngine, dir: string): Promise<string> {
 
 test('a clean engine scrubs every table and finds nothing', async () => {
   const dir = tempDir('scrub-clean');
-  const db = await openStorage({ dir, syncMode: 'none', autoCompaction: false });
+  const db = await openStorage({ dir, syncMode: 'none', autoCompaction: false, quarantineCorruptTables: true });
   try {
     await twoTables(db, dir);
     const r = await db.scrub();
-    assert.deepEqual({ ...r, bytesRead: r.bytesRead > 0 }, { tables: 2, entries: 2000, bytesRead: true, quarantined: [], cutShort: false });
+    assert.deepEqual({ ...r, bytesRead: r.bytesRead > 0 }, { tables: 2, entries: 2000, bytesRead: true, quarantined: [], corrupt: [], cutShort: false });
     assert.equal(db.stats().tablesQuarantined, 0);
   } finally {
     await db.close();
@@ -61,7 +63,7 @@ test('a clean engine scrubs every table and finds nothing', async () => {
 for (const where of ['data block', 'index block'] as const) {
   test(`a bit flip in the ${where} gets that table quarantined: older versions show, writes go on, the engine reopens without it`, async () => {
     const dir = tempDir('scrub-flip');
-    let db = await openStorage({ dir, syncMode: 'none', autoCompaction: false });
+    let db = await openStorage({ dir, syncMode: 'none', autoCompaction: false, quarantineCorruptTables: true });
     try {
       const newer = await twoTables(db, dir);
       const t = Table.open(newer, Number(path.basename(newer, '.sst')));
@@ -88,7 +90,7 @@ for (const where of ['data block', 'index block'] as const) {
       await db.write([put('after', 'x')]);
       assert.deepEqual((await db.scrub()).quarantined, [], 'a second scrub finds nothing more');
       await db.close();
-      db = await openStorage({ dir, syncMode: 'none', autoCompaction: false });
+      db = await openStorage({ dir, syncMode: 'none', autoCompaction: false, quarantineCorruptTables: true });
       assert.equal(text((await db.get(Buffer.from('after')))?.value), 'x');
       assert.equal(text((await db.get(Buffer.from('shared-9')))?.value), 'a9');
       assert.ok(fs.existsSync(q.file), 'open leaves quarantine/ alone');
@@ -101,7 +103,7 @@ for (const where of ['data block', 'index block'] as const) {
 
 test('a compaction that meets a corrupt table quarantines it and goes on; the engine keeps taking writes', async () => {
   const dir = tempDir('scrub-compact');
-  const db = await openStorage({ dir, syncMode: 'none', autoCompaction: false });
+  const db = await openStorage({ dir, syncMode: 'none', autoCompaction: false, quarantineCorruptTables: true });
   try {
     const newer = await twoTables(db, dir);
     const t = Table.open(newer, Number(path.basename(newer, '.sst')));
@@ -111,6 +113,9 @@ test('a compaction that meets a corrupt table quarantines it and goes on; the en
     await db.compact();
     const s = db.stats();
     assert.equal(s.tablesQuarantined, 1);
+    const q = db.quarantinedTables();
+    assert.equal(q.length, 1);
+    assert.ok(q[0]!.reason.includes(`SSTable ${newer}: `) && q[0]!.reason.includes(`at offset ${offset - 10}`), `the reason names the table and the block: ${q[0]!.reason}`);
     assert.equal(s.writesRefused, 0, 'no sticky background error');
     assert.ok(fs.existsSync(path.join(dir, 'quarantine', path.basename(newer))));
     assert.ok(!tables(dir).includes(path.basename(newer)));
@@ -119,6 +124,28 @@ test('a compaction that meets a corrupt table quarantines it and goes on; the en
     assert.equal(text((await db.get(Buffer.from('shared-3')))?.value), 'a3');
     assert.equal(text((await db.get(Buffer.from('after')))?.value), 'y');
     assert.deepEqual((await db.scrub()).quarantined, []);
+  } finally {
+    await db.close();
+    removeDir(dir);
+  }
+});
+
+test('without quarantineCorruptTables (a single node: the only copy) a scrub reports a corrupt table and leaves it', async () => {
+  const dir = tempDir('scrub-report');
+  const db = await openStorage({ dir, syncMode: 'none', autoCompaction: false });
+  try {
+    const newer = await twoTables(db, dir);
+    const t = Table.open(newer, Number(path.basename(newer, '.sst')));
+    const offset = t.indexHandles[4]!.offset + 10;
+    t.close();
+    flipByte(newer, offset);
+    const r = await db.scrub();
+    assert.deepEqual(r.quarantined, []);
+    assert.deepEqual(r.corrupt.map((c) => [c.file, c.level, c.entries]), [[newer, 0, 1000]]);
+    assert.ok(r.corrupt[0]!.reason.includes(`at offset ${offset - 10}`), r.corrupt[0]!.reason);
+    assert.equal(tables(dir).length, 2, 'both tables still in the engine');
+    assert.equal(fs.existsSync(path.join(dir, 'quarantine')), false);
+    assert.equal(text((await db.get(Buffer.from('shared-499')))?.value), 'b499', 'the rest of the table still reads');
   } finally {
     await db.close();
     removeDir(dir);
