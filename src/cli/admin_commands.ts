@@ -1,12 +1,12 @@
 // The operator's commands, over a node's HTTP admin API (docs/http-api.md), as nodetool is
 // Cassandra's: `ringkv status` (the cluster as one node sees it, with each node's effective
-// ownership), `ringkv repair`, `ringkv scrub`, `ringkv flush`, `ringkv decommission`,
+// ownership), `ringkv repair`, `ringkv scrub`, `ringkv flush`, `ringkv snapshot`, `ringkv decommission`,
 // `ringkv addnode`, `ringkv removenode`. Each prints a line or a table for people, or the node's
 // JSON answer with --json, and exits 0 when the node did what was asked and found nothing wrong,
 // 1 when it answered with an error (its message is printed), did it only in part (a repair with
 // failed ranges) or found damage (a scrub that quarantined a table), 2 on a usage error.
 import { fetchClusterStatus } from '../client/cluster_status';
-import { requestJson } from '../client/http_request';
+import { type JsonAnswer, requestJson } from '../client/http_request';
 import { httpPortDefault, vnodesPerNodeMax } from '../constants';
 import type { ClusterStatus } from '../coordinator/types';
 import { Ring } from '../ring';
@@ -23,6 +23,7 @@ const usage = {
   status: `usage: ringkv status [options]\n\nThe cluster as one node sees it: each node's status, load, tokens and effective ownership\n(the share of keys it holds a replica of).\n\noptions:\n${nodeHelp}\n  --json                  print the node's answer as JSON\n  -h, --help`,
   repair: `usage: ringkv repair [options]\n\nSyncs every range the node replicates with another replica (a full anti-entropy pass)\nand prints what moved. Exit 1 if any range failed.\n\noptions:\n${nodeHelp}\n  --timeout-ms N          how long to wait (default 1 h)\n  --json\n  -h, --help`,
   scrub: `usage: ringkv scrub [options]\n\nReads every table of the node end to end and checks it (CRCs, structure, key order). A corrupt\ntable is taken out (kept in its shard's quarantine/ folder) on a cluster node, which then repairs\nso its keys come back from the other replicas; a single node reports it and leaves it. Exit 1 if\na table was found corrupt.\n\noptions:\n${nodeHelp}\n  --timeout-ms N          how long to wait (default 1 h)\n  --json\n  -h, --help`,
+  snapshot: `usage: ringkv snapshot [NAME] [options]\n\nFlushes the node, then makes <data-dir>/snapshots/NAME (default: the time) a data dir of its own\nholding the node's tables as of the flush: hard links, no copying. To restore, stop the node and\nstart one on a copy of that folder (then, in a cluster, run ringkv repair on it).\n\noptions:\n${nodeHelp}\n  --json\n  -h, --help`,
   flush: `usage: ringkv flush [options]\n\nWrites every shard's memtable to a table now (before copying a data dir, or to scrub what\nwas just written).\n\noptions:\n${nodeHelp}\n  --json\n  -h, --help`,
   decommission: `usage: ringkv decommission --node HOST:PORT [options]\n\nHands that node's data and hints over to the nodes that take its ranges and takes it out\nof the ring. --node is required: this is never done to a default address.\n\noptions:\n  --node HOST:PORT        the node that leaves (its HTTP address)\n  --timeout-ms N          how long to wait (default 1 h)\n  --json\n  -h, --help`,
   addnode: `usage: ringkv addnode NODE_ID ADDRESS [options]\n\nTakes a running node (started in cluster mode, knowing no one) into the cluster of --node.\nADDRESS is its HTTP address, host:port or host:port:peerport.\n\noptions:\n${nodeHelp}\n  --vnodes N              check that it runs with N vnodes\n  --json\n  -h, --help`,
@@ -30,7 +31,8 @@ const usage = {
 };
 
 type Name = keyof typeof usage;
-const arity: Record<Name, number> = { status: 0, repair: 0, scrub: 0, flush: 0, decommission: 0, addnode: 2, removenode: 1 };
+/** Positional arguments each command takes: [fewest, most]. */
+const arity: Record<Name, [number, number]> = { status: [0, 0], repair: [0, 0], scrub: [0, 0], flush: [0, 0], snapshot: [0, 1], decommission: [0, 0], addnode: [2, 2], removenode: [1, 1] };
 
 interface Args {
   node: string;
@@ -54,10 +56,10 @@ function parse(name: Name, argv: string[]): Args | null {
     },
   });
   if (values.help === true) return null;
-  if (positionals.length !== arity[name]) throw usageError(`${usage[name].split('\n')[0]} (got ${positionals.length} argument(s))`);
+  if (positionals.length < arity[name][0] || positionals.length > arity[name][1]) throw usageError(`${usage[name].split('\n')[0]} (got ${positionals.length} argument(s))`);
   if (name === 'decommission' && values.node === undefined) throw usageError('decommission needs --node HOST:PORT, the node that leaves');
   if (values.vnodes !== undefined && name !== 'addnode') throw usageError('--vnodes applies to addnode only');
-  if (values['timeout-ms'] !== undefined && name !== 'repair' && name !== 'scrub' && name !== 'decommission') throw usageError('--timeout-ms applies to repair, scrub and decommission only');
+  if (values['timeout-ms'] !== undefined && (name === 'status' || name === 'addnode' || name === 'removenode')) throw usageError(`--timeout-ms does not apply to ${name}`);
   return {
     node: values.node ?? process.env['RINGKV_NODE'] ?? `127.0.0.1:${httpPortDefault}`,
     json: values.json === true,
@@ -122,12 +124,35 @@ function summary(name: Exclude<Name, 'status'>, b: Record<string, unknown>): str
     }
     case 'flush':
       return `flush: done in ${b['duration_ms']} ms`;
+    case 'snapshot':
+      return `snapshot: ${b['name']} at ${b['path']}: ${b['tables']} tables, ${b['bytes']} bytes, in ${b['duration_ms']} ms`;
     case 'decommission':
       return `decommission: ${b['status']}; ${b['records']} records of ${b['ranges']} ranges sent, ${b['hints_handed_over']} hints handed over, ${b['hints_left']} left, in ${b['duration_ms']} ms`;
     case 'addnode':
       return `addnode: ${b['node_id']} at ${b['address']} is ${b['status']} with ${b['num_vnodes']} vnodes; ring version ${b['ring_version']}`;
     case 'removenode':
       return `removenode: ${b['node_id']} is ${b['status']} (was ${b['previous_status']}); ring version ${b['ring_version']}`;
+  }
+}
+
+/** The endpoint behind each command (docs/http-api.md). */
+function callEndpoint(name: Exclude<Name, 'status'>, a: Args): Promise<JsonAnswer> {
+  const [first, second] = a.positionals;
+  const long = { timeoutMs: a.timeoutMs, bytesMax: answerBytesMax };
+  const short = { timeoutMs: statusTimeoutMs, bytesMax: answerBytesMax };
+  switch (name) {
+    case 'repair':
+    case 'scrub':
+    case 'decommission':
+      return requestJson(a.node, 'POST', `/api/v1/admin/${name}`, long);
+    case 'flush':
+      return requestJson(a.node, 'POST', '/api/v1/admin/flush', long);
+    case 'snapshot':
+      return requestJson(a.node, 'POST', '/api/v1/admin/snapshot', { ...long, ...(first !== undefined && { body: JSON.stringify({ name: first }) }) });
+    case 'addnode':
+      return requestJson(a.node, 'POST', '/api/v1/cluster/nodes', { ...short, body: JSON.stringify({ node_id: first, address: second, ...(a.vnodes !== undefined && { num_vnodes: a.vnodes }) }) });
+    case 'removenode':
+      return requestJson(a.node, 'DELETE', `/api/v1/cluster/nodes/${encodeURIComponent(first!)}`, short);
   }
 }
 
@@ -145,20 +170,7 @@ function adminCommand(name: Name, summaryLine: string): CliCommand {
         process.stdout.write(`${a.json ? JSON.stringify(s) : formatStatus(s)}\n`);
         return 0;
       }
-      const [first, second] = a.positionals;
-      const call =
-        name === 'repair' || name === 'scrub' || name === 'flush'
-          ? requestJson(a.node, 'POST', `/api/v1/admin/${name}`, { timeoutMs: name === 'flush' ? statusTimeoutMs * 6 : a.timeoutMs, bytesMax: answerBytesMax })
-          : name === 'decommission'
-            ? requestJson(a.node, 'POST', '/api/v1/admin/decommission', { timeoutMs: a.timeoutMs, bytesMax: answerBytesMax })
-            : name === 'addnode'
-              ? requestJson(a.node, 'POST', '/api/v1/cluster/nodes', {
-                  body: JSON.stringify({ node_id: first, address: second, ...(a.vnodes !== undefined && { num_vnodes: a.vnodes }) }),
-                  timeoutMs: statusTimeoutMs,
-                  bytesMax: answerBytesMax,
-                })
-              : requestJson(a.node, 'DELETE', `/api/v1/cluster/nodes/${encodeURIComponent(first!)}`, { timeoutMs: statusTimeoutMs, bytesMax: answerBytesMax });
-      const answer = await call;
+      const answer = await callEndpoint(name, a);
       if (answer.status !== 200) {
         process.stderr.write(errorLine(name, answer.status, answer.body));
         return 1;
@@ -175,6 +187,7 @@ function adminCommand(name: Name, summaryLine: string): CliCommand {
 export const statusCommand = adminCommand('status', 'show the cluster as a node sees it (like nodetool status)');
 export const repairCommand = adminCommand('repair', 'sync every range a node replicates with another replica');
 export const scrubCommand = adminCommand('scrub', 'check every table of a node end to end; quarantine corrupt ones');
+export const snapshotCommand = adminCommand('snapshot', 'link a node\'s tables into a snapshot (a data dir of its own)');
 export const flushCommand = adminCommand('flush', 'write a node\'s memtables to tables now');
 export const decommissionCommand = adminCommand('decommission', 'hand a node\'s data over and take it out of the ring');
 export const addnodeCommand = adminCommand('addnode', 'take a running node into the cluster by address');

@@ -18,6 +18,7 @@ const commands: Record<string, () => Promise<CliCommand>> = {
   repair: async () => (await import('./admin_commands')).repairCommand,
   scrub: async () => (await import('./admin_commands')).scrubCommand,
   flush: async () => (await import('./admin_commands')).flushCommand,
+  snapshot: async () => (await import('./admin_commands')).snapshotCommand,
   decommission: async () => (await import('./admin_commands')).decommissionCommand,
   addnode: async () => (await import('./admin_commands')).addnodeCommand,
   removenode: async () => (await import('./admin_commands')).removenodeCommand,

@@ -70,6 +70,7 @@ import type {
   DecommissionSummary,
   RepairSummary,
   ScrubSummary,
+  SnapshotSummary,
 } from './types';
 import { failed } from './batch_outcome';
 
@@ -515,6 +516,11 @@ export class ClusterCoordinator implements Coordinator {
   flush(): Promise<void> {
     this.checkOpen();
     return this.local.flush();
+  }
+
+  snapshot(name: string | undefined): Promise<SnapshotSummary> {
+    this.checkOpen();
+    return this.local.snapshot(name);
   }
 
   /** See Coordinator.scrub: a quarantined table's keys come back from the other replicas at once. */

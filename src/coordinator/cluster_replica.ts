@@ -15,7 +15,7 @@ import type { OpResult, ShardOp, WireRecord } from '../shards/messages';
 import type { LocalCoordinator } from './local_coordinator';
 import { ReplicaBatcher, type ReplicaBatcherStats } from './replica_batcher';
 import { checkKey } from './request_checks';
-import type { CoordinatorStats, ScrubSummary } from './types';
+import type { CoordinatorStats, ScrubSummary, SnapshotSummary } from './types';
 
 /** This node's shards as the cluster coordinator uses them: the ShardRouter's ops, plus figures. */
 export interface LocalReplica {
@@ -37,6 +37,8 @@ export interface LocalReplica {
   scrub(): Promise<ScrubSummary>;
   /** Writes every shard's memtable to a table (LocalCoordinator.flush). */
   flush(): Promise<void>;
+  /** LocalCoordinator.snapshot. */
+  snapshot(name: string | undefined): Promise<SnapshotSummary>;
   close(): Promise<void>;
 }
 
@@ -51,6 +53,7 @@ export function localReplicaOf(lc: LocalCoordinator): LocalReplica {
     ranges: lc.router,
     scrub: () => lc.scrub(),
     flush: () => lc.flush(),
+    snapshot: (name) => lc.snapshot(name),
     close: () => lc.close(),
   };
 }

@@ -5,12 +5,14 @@
 // Requests never wait past their timeout: the shard queue answers RKV_ERR_TIMEOUT with
 // details {needed: 1, answered: 0, timeout_ms}. close() refuses new requests, answers the queued
 // ones, closes every shard's engine (syncing its WAL) and stops the worker threads.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { requestTimeoutMsDefault, shardQueueOpsMax, tombstoneGraceMsDefault } from '../constants';
 import { ErrorCode, RingkvError, assert } from '../errors';
 import { emptyGcSnapshots, gcKinds } from '../gc_pauses';
 import { addSnapshot, emptySnapshot } from '../histogram';
 import type { OpResult, ShardLimits, ShardOp, ShardStorageOptions, WriteOp } from '../shards';
-import { ShardRouter, fromWireError } from '../shards';
+import { ShardRouter, fromWireError, layoutFileName } from '../shards';
 import { lockDir, type DirLock } from '../storage/dir-lock';
 import type { StorageTrouble } from '../membership';
 import type { SyncMode } from '../storage/types';
@@ -18,7 +20,7 @@ import type { ConflictMode } from '../versioning';
 import { decodeSiblingSet } from '../versioning';
 import { toGetResult } from './get_result';
 import { nodeHealth } from './node_health';
-import { loadOrCreateNodeId } from './identity_files';
+import { clusterNameFileName, loadOrCreateNodeId, nodeIdFileName } from './identity_files';
 import { checkCommon, checkContext, checkIdempotencyKey, checkIfMatch, checkTtl, checkValue } from './request_checks';
 import type {
   BatchOp,
@@ -38,6 +40,7 @@ import type {
   DecommissionSummary,
   RepairSummary,
   ScrubSummary,
+  SnapshotSummary,
 } from './types';
 import { failed } from './batch_outcome';
 
@@ -91,7 +94,7 @@ export async function createLocalCoordinator(options: LocalCoordinatorOptions): 
       ...(options.limits === undefined ? {} : { limits: options.limits }),
       ...(options.storageModule === undefined ? {} : { storageModule: options.storageModule }),
     });
-    return new LocalCoordinatorImpl(router, dirLock, nodeId, options.address ?? '127.0.0.1', options.requestTimeoutMs ?? requestTimeoutMsDefault, storage.tombstoneGraceMs ?? tombstoneGraceMsDefault, options.limits?.queueOpsMax ?? shardQueueOpsMax);
+    return new LocalCoordinatorImpl(router, dirLock, options.dataDir, nodeId, options.address ?? '127.0.0.1', options.requestTimeoutMs ?? requestTimeoutMsDefault, storage.tombstoneGraceMs ?? tombstoneGraceMsDefault, options.limits?.queueOpsMax ?? shardQueueOpsMax);
   } catch (err) {
     dirLock.release();
     throw err;
@@ -113,6 +116,9 @@ function writeOp(b: Extract<BatchOp, { op: 'put' | 'delete' }>): WriteOp {
   };
 }
 
+/** `<dataDir>/snapshots/<name>`: each a data dir of its own (LocalCoordinator.snapshot). */
+export const snapshotsDirName = 'snapshots';
+
 class LocalCoordinatorImpl implements LocalCoordinator {
   private closing: Promise<void> | null = null;
 
@@ -120,6 +126,7 @@ class LocalCoordinatorImpl implements LocalCoordinator {
     readonly router: ShardRouter,
     /** Held until the shards are closed (storage/dir-lock.ts). */
     private readonly dirLock: DirLock,
+    private readonly dataDir: string,
     readonly nodeId: string,
     private readonly address: string,
     private readonly defaultTimeoutMs: number,
@@ -241,6 +248,36 @@ class LocalCoordinatorImpl implements LocalCoordinator {
 
   decommission(): Promise<DecommissionSummary> {
     return Promise.reject(new RingkvError(ErrorCode.InvalidArgument, 'a single node has nowhere to hand its data to; decommission is for cluster nodes'));
+  }
+
+  /** See Coordinator.snapshot. */
+  async snapshot(name: string | undefined): Promise<SnapshotSummary> {
+    this.checkOpen();
+    const started = Date.now();
+    const snapshotName = name ?? new Date(started).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(snapshotName) || snapshotName === '.' || snapshotName === '..') {
+      throw new RingkvError(ErrorCode.InvalidArgument, `snapshot name ${JSON.stringify(snapshotName)} must be 1..64 of A-Z a-z 0-9 _ . -`);
+    }
+    const root = path.join(this.dataDir, snapshotsDirName, snapshotName);
+    fs.mkdirSync(path.dirname(root), { recursive: true });
+    try {
+      fs.mkdirSync(root);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new RingkvError(ErrorCode.Conflict, `snapshot ${snapshotName} exists already (${root})`, { details: { path: root } });
+      throw err;
+    }
+    // A data dir of its own: the node's names and shard layout beside each shard's tables.
+    for (const f of [nodeIdFileName, clusterNameFileName, layoutFileName]) {
+      if (fs.existsSync(path.join(this.dataDir, f))) fs.copyFileSync(path.join(this.dataDir, f), path.join(root, f));
+    }
+    const shards = await this.router.snapshot(root);
+    return {
+      name: snapshotName,
+      path: root,
+      tables: shards.reduce((n, s) => n + s.tables, 0),
+      bytes: shards.reduce((n, s) => n + s.bytes, 0),
+      durationMs: Date.now() - started,
+    };
   }
 
   /** See Coordinator.flush. */

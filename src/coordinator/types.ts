@@ -156,6 +156,17 @@ export interface RepairSummary {
   durationMs: number;
 }
 
+/** A snapshot made (Coordinator.snapshot). */
+export interface SnapshotSummary {
+  name: string;
+  /** Where it is: a data dir of its own. */
+  path: string;
+  tables: number;
+  /** Bytes of those tables (shared with the live data dir until compaction replaces them there). */
+  bytes: number;
+  durationMs: number;
+}
+
 /** What a scrub of this node's tables found (Coordinator.scrub). */
 export interface ScrubSummary {
   tables: number;
@@ -237,6 +248,13 @@ export interface Coordinator {
   scrub(): Promise<ScrubSummary>;
   /** Writes every shard's memtable to a table now (nodetool flush: before copying a data dir, or to scrub what was just written). */
   flush(): Promise<void>;
+  /**
+   * Flushes, then makes `<dataDir>/snapshots/<name>` a data dir of its own holding this node's
+   * tables as of the flush (hard links: no copying, and compaction deleting a table here leaves
+   * the snapshot's whole). Name: given (1..64 of A-Z a-z 0-9 _ . -) or the time. Start a node on
+   * a copy of it to restore. RKV_ERR_CONFLICT when the name is taken.
+   */
+  snapshot(name: string | undefined): Promise<SnapshotSummary>;
   /**
    * Hands every record this node holds to the nodes that replicate it once this one is gone, then
    * leaves the ring (cluster status `left`); the process keeps serving as a coordinator until it

@@ -250,7 +250,8 @@ function handleKey(ctx: ServerContext, res: HttpResponse, req: HttpRequest, op: 
 }
 
 /** The largest body POST /api/v1/cluster/nodes reads: three short fields. */
-const addNodeBodyBytesMax = 4096;
+/** The admin endpoints' JSON bodies (add a node, name a snapshot) are a few fields. */
+const adminBodyBytesMax = 4096;
 
 /** Parses {"node_id", "address", "num_vnodes"?} (design.md §5); a RingkvError (400) when it is not that. */
 export function parseAddNodeBody(body: Uint8Array): AddNodeRequest {
@@ -269,27 +270,40 @@ export function parseAddNodeBody(body: Uint8Array): AddNodeRequest {
   return { nodeId: o.node_id, address: o.address, vnodes: typeof o.num_vnodes === 'number' ? o.num_vnodes : null };
 }
 
-function handleAddNode(ctx: ServerContext, res: HttpResponse): void {
+/** POST /api/v1/admin/snapshot's body: empty (the name is the time) or {"name": "..."}. */
+export function parseSnapshotBody(body: Uint8Array): string | undefined {
+  if (body.length === 0) return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(body).toString('utf8'));
+  } catch {
+    throw new RingkvError(ErrorCode.InvalidArgument, 'the body is not JSON; expected nothing or {"name": "..."}');
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new RingkvError(ErrorCode.InvalidArgument, 'the body must be a JSON object');
+  const name = (v as Record<string, unknown>).name;
+  if (name !== undefined && typeof name !== 'string') throw new RingkvError(ErrorCode.InvalidArgument, 'name must be a string');
+  return name;
+}
+
+/** An admin request with a small JSON body: read it (bounded), parse it, then run `work`. */
+function handleWithBody<T>(ctx: ServerContext, res: HttpResponse, parse: (body: Uint8Array) => T, work: (req: T) => Promise<AsyncAnswer>): void {
   const reply = new Reply(res);
   res.onAborted(() => {
     reply.aborted = true;
   });
-  readBody(res, reply, addNodeBodyBytesMax, (body, close) => {
+  readBody(res, reply, adminBodyBytesMax, (body, close) => {
     if (body === null) {
-      reply.sendError(new RingkvError(ErrorCode.InvalidArgument, `the body is over ${addNodeBodyBytesMax} bytes`), close);
+      reply.sendError(new RingkvError(ErrorCode.InvalidArgument, `the body is over ${adminBodyBytesMax} bytes`), close);
       return;
     }
-    let req: AddNodeRequest;
+    let req: T;
     try {
-      req = parseAddNodeBody(body);
+      req = parse(body);
     } catch (err) {
       reply.sendError(err);
       return;
     }
-    handleAsyncOn(ctx, reply, async () => {
-      const r = await ctx.coordinator.addNode(req);
-      return { status: 200, body: JSON.stringify({ node_id: r.nodeId, address: r.address, status: r.status, num_vnodes: r.vnodes, ring_version: r.ringVersion }) };
-    });
+    handleAsyncOn(ctx, reply, () => work(req));
   });
 }
 
@@ -408,7 +422,16 @@ export function attachHttpApi(app: TemplatedApp, ctx: ServerContext): void {
         });
         return;
       case 'add_node':
-        handleAddNode(ctx, res);
+        handleWithBody(ctx, res, parseAddNodeBody, async (req) => {
+          const r = await ctx.coordinator.addNode(req);
+          return { status: 200, body: JSON.stringify({ node_id: r.nodeId, address: r.address, status: r.status, num_vnodes: r.vnodes, ring_version: r.ringVersion }) };
+        });
+        return;
+      case 'snapshot':
+        handleWithBody(ctx, res, parseSnapshotBody, async (name) => {
+          const s = await ctx.coordinator.snapshot(name);
+          return { status: 200, body: JSON.stringify({ name: s.name, path: s.path, tables: s.tables, bytes: s.bytes, duration_ms: s.durationMs }) };
+        });
         return;
       case 'remove_node':
         handleAsync(ctx, res, head, async () => {

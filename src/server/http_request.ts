@@ -16,6 +16,7 @@ export type Route =
   | { kind: 'repair' }
   | { kind: 'scrub' }
   | { kind: 'flush' }
+  | { kind: 'snapshot' }
   | { kind: 'decommission' }
   | { kind: 'add_node' }
   | { kind: 'remove_node'; nodeId: string }
@@ -47,6 +48,7 @@ export function route(method: string, path: string): Route {
   if (path === '/api/v1/admin/repair') return method === 'post' ? { kind: 'repair' } : { kind: 'method_not_allowed', allow: 'POST' };
   if (path === '/api/v1/admin/scrub') return method === 'post' ? { kind: 'scrub' } : { kind: 'method_not_allowed', allow: 'POST' };
   if (path === '/api/v1/admin/flush') return method === 'post' ? { kind: 'flush' } : { kind: 'method_not_allowed', allow: 'POST' };
+  if (path === '/api/v1/admin/snapshot') return method === 'post' ? { kind: 'snapshot' } : { kind: 'method_not_allowed', allow: 'POST' };
   if (path === '/api/v1/admin/decommission') return method === 'post' ? { kind: 'decommission' } : { kind: 'method_not_allowed', allow: 'POST' };
   const r = fixed[path];
   if (r === undefined) return { kind: 'not_found' };

@@ -157,6 +157,8 @@ export type ControlTask =
   | { kind: 'flush' }
   | { kind: 'compact' }
   | { kind: 'scrub' }
+  /** Links the shard's tables into `dir` (LsmEngine.snapshot). */
+  | { kind: 'snapshot'; dir: string }
   | { kind: 'close' };
 
 /**

@@ -264,6 +264,11 @@ export class ShardRouter {
     await Promise.all(this.shards.map((s) => s.control<boolean>({ kind: 'compact' })));
   }
 
+  /** Snapshots every shard into `root`/shard-NNN (its own layout), one result per shard in shard order. */
+  snapshot(root: string): Promise<Array<{ tables: number; bytes: number }>> {
+    return Promise.all(this.shards.map((s, i) => s.control<{ tables: number; bytes: number }>({ kind: 'snapshot', dir: shardDir(root, i) })));
+  }
+
   /** Scrubs every shard's tables at once (each on its own thread), one report per shard in shard order. */
   scrub(): Promise<ScrubReport[]> {
     return Promise.all(this.shards.map((s) => s.control<ScrubReport>({ kind: 'scrub' })));

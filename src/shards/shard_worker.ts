@@ -129,6 +129,8 @@ export default async function handle(task: ControlTask): Promise<unknown> {
       return control((c) => c.engine.compact().then(() => true));
     case 'scrub':
       return control((c) => c.engine.scrub());
+    case 'snapshot':
+      return control((c) => c.engine.snapshot(task.dir));
     case 'close': {
       if (core === null || closed) {
         closed = true;

@@ -8,7 +8,9 @@
 // measures it beside table writes.
 //
 // Only obsolete files come here (never named by a live manifest), so a crash midway leaves a
-// shorter orphan that open() removes like any other.
+// shorter orphan that open() removes like any other. A file with another link (a snapshot's,
+// LsmEngine.snapshot, or an operator's hard-link backup) is only unlinked: truncating it would
+// empty the other name too, since both are one inode, and unlinking it frees no blocks anyway.
 import * as fs from 'node:fs';
 import { fileDeletePauseMs, fileDeleteStepBytes } from '../constants';
 
@@ -22,7 +24,8 @@ export async function removeGradually(file: string, stepBytes: number = fileDele
     throw err;
   }
   try {
-    let size = (await handle.stat()).size;
+    const st = await handle.stat();
+    let size = st.nlink > 1 ? 0 : st.size;
     while (stepBytes > 0 && size > stepBytes) {
       size -= stepBytes;
       await handle.truncate(size);

@@ -181,6 +181,13 @@ export interface StorageEngine {
    * until a repair brings them back from other replicas).
    */
   scrub(): Promise<ScrubReport>;
+  /**
+   * Flushes, then makes `dir` (which must not exist) a copy of this engine's tables as of that
+   * flush: hard links to every live table and a manifest naming them, so it opens as an engine of
+   * its own. Costs no copying; the links keep the tables' blocks after compaction deletes them
+   * here. Writes after the flush are not in it.
+   */
+  snapshot(dir: string): Promise<{ tables: number; bytes: number }>;
   /** Every table quarantined since open, by a scrub or by a compaction that could not read it. */
   quarantinedTables(): readonly QuarantinedTable[];
   stats(): StorageStats;

@@ -20,6 +20,7 @@ import type {
   DecommissionSummary,
   RepairSummary,
   ScrubSummary,
+  SnapshotSummary,
 } from '../../../src/coordinator/types';
 import { ErrorCode, RingkvError } from '../../../src/errors';
 import { emptySnapshot } from '../../../src/histogram';
@@ -105,6 +106,10 @@ export class MemoryCoordinator implements Coordinator {
 
   repair(): Promise<RepairSummary> {
     return Promise.reject(new RingkvError(ErrorCode.InvalidArgument, 'no replicas here'));
+  }
+
+  snapshot(_name: string | undefined): Promise<SnapshotSummary> {
+    return Promise.reject(new RingkvError(ErrorCode.InvalidArgument, 'no tables here'));
   }
 
   flush(): Promise<void> {

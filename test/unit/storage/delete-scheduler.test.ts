@@ -1,5 +1,6 @@
 // removeGradually (src/storage/delete-scheduler.ts) on real files: a large file shrinks step by
-// step before it is unlinked; a small one goes at once; a missing one is not an error.
+// step before it is unlinked; a small one goes at once; a missing one is not an error;
+// one with another link (a snapshot's) is only unlinked.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -54,5 +55,20 @@ test(
     assert.equal(fs.existsSync(file), false);
     await removeGradually(file, MiB, 0);
     await removeGradually(path.join(dir, 'never-there'));
+  }),
+);
+
+test(
+  'a file with another link (a snapshot\'s) is only unlinked: the other name keeps every byte',
+  withDir(async (dir) => {
+    const file = path.join(dir, '000009.sst');
+    const content = Buffer.alloc(2.5 * MiB);
+    for (let i = 0; i < content.length; i++) content[i] = i % 251;
+    fs.writeFileSync(file, content);
+    const snapshot = path.join(dir, 'snapshot-000009.sst');
+    fs.linkSync(file, snapshot);
+    await removeGradually(file, MiB, 60_000); // a truncation step would pause a minute: the test would time out
+    assert.equal(fs.existsSync(file), false);
+    assert.ok(fs.readFileSync(snapshot).equals(content), 'the snapshot\'s copy is whole');
   }),
 );
