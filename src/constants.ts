@@ -254,6 +254,14 @@ export const hintReplayIntervalMsDefault = 1_000;
 export const hintReplayBytesPerSecondDefault = 4 * 1024 * 1024;
 /** The least replay rate a node may be given (a floor, so that a slip of a digit cannot stall replay). */
 export const hintReplayBytesPerSecondMin = 64 * 1024;
+/**
+ * How often a node scrubs its tables (design.md §12 Q6, background scrubbing): weekly, as a
+ * RAID or ZFS scrub is scheduled, timed from the last one (kept in the data dir, so restarts do
+ * not put it off). 0 turns it off; POST /api/v1/admin/scrub runs one at any time.
+ */
+export const scrubIntervalSecondsDefault = 7 * 24 * 3600;
+/** What a scheduled scrub reads per second, all shards together: 1 TiB in about a day and a half. */
+export const scrubBytesPerSecondDefault = 8 * 1024 * 1024;
 assert(internodeFrameBytesMax >= 4 * (valueBytesMax + keyBytesMax + versionVectorBytesMax), 'an inter-node frame must carry a few siblings of the largest value');
 assert(internodeReconnectBackoffMsMin <= internodeReconnectBackoffMsMax, 'reconnect back-off min over max');
 assert(vnodesPerNodeDefault <= vnodesPerNodeMax, 'default vnodes over the max');

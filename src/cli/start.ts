@@ -2,7 +2,7 @@
 // SIGTERM/SIGINT. Every flag has an environment variable; a flag wins over its variable.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { httpPortDefault, nodeRuntimeFlags } from '../constants';
+import { httpPortDefault, nodeRuntimeFlags, scrubBytesPerSecondDefault, scrubIntervalSecondsDefault } from '../constants';
 import { isRingkvError } from '../errors';
 import { exitOnSignals, startNode } from '../server/node';
 import { defaultShardCount } from '../shards';
@@ -28,6 +28,13 @@ options (flag, environment variable, default):
                                                      batch (group commit, a write is acknowledged
                                                      after its sync), none (OS decides; fastest)
   --node-id ID      RINGKV_NODE_ID    (from data dir) this node's id in versions and the ring
+  --scrub-interval-seconds N  RINGKV_SCRUB_INTERVAL_SECONDS  ${scrubIntervalSecondsDefault} (a week)
+                                                     how often the node checks every table end to
+                                                     end, timed from the last scrub (kept in the
+                                                     data dir's LAST_SCRUB); 0 = never
+  --scrub-bytes-per-second N  RINGKV_SCRUB_BYTES_PER_SECOND  ${scrubBytesPerSecondDefault}
+                                                     what a scheduled scrub reads per second, all
+                                                     shards together
   -h, --help                                         this text
 ` + clusterStartHelp;
 
@@ -39,6 +46,8 @@ export interface StartConfig {
   shardCount?: number;
   syncMode: SyncMode;
   nodeId?: string;
+  /** Background scrubbing: every intervalMs (0: never), at bytesPerSecond. */
+  scrub: { intervalMs: number; bytesPerSecond: number };
   /** Cluster mode (--seeds given): how this node joins and replicates. */
   cluster?: ClusterNodeConfig;
 }
@@ -58,6 +67,8 @@ export function parseStartConfig(argv: string[], env: NodeJS.ProcessEnv): StartC
         shards: { type: 'string' },
         'sync-mode': { type: 'string' },
         'node-id': { type: 'string' },
+        'scrub-interval-seconds': { type: 'string' },
+        'scrub-bytes-per-second': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         ...clusterStartFlags,
       },
@@ -75,11 +86,17 @@ export function parseStartConfig(argv: string[], env: NodeJS.ProcessEnv): StartC
   const shards = pick(values.shards, 'RINGKV_SHARDS');
   const sync = pick(values['sync-mode'], 'RINGKV_SYNC_MODE');
   const nodeId = pick(values['node-id'], 'RINGKV_NODE_ID');
+  const scrubInterval = pick(values['scrub-interval-seconds'], 'RINGKV_SCRUB_INTERVAL_SECONDS');
+  const scrubRate = pick(values['scrub-bytes-per-second'], 'RINGKV_SCRUB_BYTES_PER_SECOND');
   const config: StartConfig = {
     host: pick(values.host, 'RINGKV_HOST')?.text ?? '127.0.0.1',
     port: port === undefined ? httpPortDefault : parseIntOption(port.name, port.text, 0, 65535),
     dataDir: path.resolve(pick(values['data-dir'], 'RINGKV_DATA_DIR')?.text ?? 'data'),
     syncMode: 'batch',
+    scrub: {
+      intervalMs: 1000 * (scrubInterval === undefined ? scrubIntervalSecondsDefault : parseIntOption(scrubInterval.name, scrubInterval.text, 0, 365 * 24 * 3600)),
+      bytesPerSecond: scrubRate === undefined ? scrubBytesPerSecondDefault : parseIntOption(scrubRate.name, scrubRate.text, 64 * 1024, 1024 * 1024 * 1024),
+    },
   };
   if (shards !== undefined) config.shardCount = parseIntOption(shards.name, shards.text, 1, shardsMax);
   if (sync !== undefined) {

@@ -524,9 +524,9 @@ export class ClusterCoordinator implements Coordinator {
   }
 
   /** See Coordinator.scrub: a quarantined table's keys come back from the other replicas at once. */
-  async scrub(): Promise<ScrubSummary> {
+  async scrub(bytesPerSecond = 0): Promise<ScrubSummary> {
     this.checkOpen();
-    const s = await this.local.scrub();
+    const s = await this.local.scrub(bytesPerSecond);
     if (s.quarantined.length > 0 && !this.closed) {
       this.o.log(`storage: repairing after the scrub quarantined ${s.quarantined.length} table(s): their keys' newest versions are on other replicas`);
       s.repair = await this.antiEntropy.fullPass();

@@ -34,7 +34,7 @@ export interface LocalReplica {
   /** The token-range operations anti-entropy needs (the ShardRouter's). */
   readonly ranges: RangeStore;
   /** Scrubs this node's tables (LocalCoordinator.scrub). */
-  scrub(): Promise<ScrubSummary>;
+  scrub(bytesPerSecond: number): Promise<ScrubSummary>;
   /** Writes every shard's memtable to a table (LocalCoordinator.flush). */
   flush(): Promise<void>;
   /** LocalCoordinator.snapshot. */
@@ -51,7 +51,7 @@ export function localReplicaOf(lc: LocalCoordinator): LocalReplica {
     storageStats: () => lc.stats(),
     storageState: () => lc.storageState(),
     ranges: lc.router,
-    scrub: () => lc.scrub(),
+    scrub: (bytesPerSecond) => lc.scrub(bytesPerSecond),
     flush: () => lc.flush(),
     snapshot: (name) => lc.snapshot(name),
     close: () => lc.close(),

@@ -287,10 +287,10 @@ class LocalCoordinatorImpl implements LocalCoordinator {
   }
 
   /** See Coordinator.scrub: every shard at once, each on its own thread. */
-  async scrub(): Promise<ScrubSummary> {
+  async scrub(bytesPerSecond = 0): Promise<ScrubSummary> {
     this.checkOpen();
     const started = Date.now();
-    const reports = await this.router.scrub();
+    const reports = await this.router.scrub(bytesPerSecond);
     const summary: ScrubSummary = { tables: 0, entries: 0, bytesRead: 0, quarantined: [], corrupt: [], cutShort: false, durationMs: 0, repair: null };
     reports.forEach((r, shard) => {
       summary.tables += r.tables;

@@ -243,9 +243,10 @@ export interface Coordinator {
    * Reads every table of every shard end to end and checks it (design.md §12 Q6, scrubbing). On a
    * cluster node (N > 1) a corrupt table is taken out of its shard and kept in its quarantine/
    * folder; its keys then read as their older versions, if any, so the node runs a repair at once.
-   * A single node, whose only copy it is, reports it and leaves it in place.
+   * A single node, whose only copy it is, reports it and leaves it in place. `bytesPerSecond`
+   * (0 or absent: no limit) bounds what the node's shards read together (a scheduled scrub).
    */
-  scrub(): Promise<ScrubSummary>;
+  scrub(bytesPerSecond?: number): Promise<ScrubSummary>;
   /** Writes every shard's memtable to a table now (nodetool flush: before copying a data dir, or to scrub what was just written). */
   flush(): Promise<void>;
   /**

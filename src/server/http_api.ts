@@ -7,6 +7,7 @@
 // writes happen inside res.cork; after abort the response is never touched again.
 import { performance } from 'node:perf_hooks';
 import type { AddNodeRequest, ConsistencyLevel } from '../coordinator/types';
+import { logScrub } from './scrub_schedule';
 import { ErrorCode, isRingkvError, RingkvError } from '../errors';
 import { errorReply, httpStatusLine } from './error_map';
 import { deleteBody, errorBody, getBody, notFoundBody, putBody } from './http_json';
@@ -403,8 +404,7 @@ export function attachHttpApi(app: TemplatedApp, ctx: ServerContext): void {
         // Answers when every table has been read (and, on a cluster node that quarantined one, repaired).
         handleAsync(ctx, res, head, async () => {
           const s = await ctx.coordinator.scrub();
-          for (const q of s.quarantined) ctx.log(`storage: ERROR scrub: shard ${q.shard} quarantined ${q.file} (level ${q.level}, ${q.entries} entries): ${q.reason}`);
-          for (const q of s.corrupt) ctx.log(`storage: ERROR scrub: shard ${q.shard}: ${q.file} (level ${q.level}, ${q.entries} entries) is corrupt, left in place (the only copy): ${q.reason}`);
+          logScrub(ctx.log, s, 'requested');
           const repair = s.repair === null ? null : { ranges: s.repair.ranges, synced: s.repair.synced, skipped: s.repair.skipped, failed: s.repair.failed, pulled: s.repair.pulled, pushed: s.repair.pushed, duration_ms: s.repair.durationMs };
           return {
             status: 200,

@@ -5,6 +5,7 @@
 import type { SyncMode } from '../storage/types';
 import type { Coordinator } from '../coordinator/types';
 import { shutdownGraceMsDefault } from '../constants';
+import { ScrubSchedule } from './scrub_schedule';
 import { startServer, type RunningServer, type ServerOptions } from './server';
 import { checkPortFree, loadUws } from './uws';
 
@@ -19,6 +20,8 @@ export interface NodeOptions {
   nodeId?: string;
   limits?: ServerOptions['limits'];
   log?: (line: string) => void;
+  /** Background scrubbing (scrub_schedule.ts); absent or intervalMs 0: none. */
+  scrub?: { intervalMs: number; bytesPerSecond: number };
 }
 
 export interface CoordinatorOptions {
@@ -75,14 +78,21 @@ export async function startNode(options: NodeOptions, factory: CoordinatorFactor
     await coordinator.close().catch(() => undefined);
     throw err;
   }
+  let schedule: ScrubSchedule | undefined;
+  if (options.scrub !== undefined && options.scrub.intervalMs > 0) {
+    schedule = new ScrubSchedule({ dataDir: options.dataDir, ...options.scrub, scrub: (rate) => coordinator.scrub(rate), log });
+    schedule.start();
+  }
   let closing: Promise<void> | undefined;
   return {
     server,
     coordinator,
     close: (graceMs = shutdownGraceMsDefault) =>
       (closing ??= (async () => {
+        const scrubbing = schedule?.stop();
         await server.close(graceMs);
         await coordinator.close();
+        await scrubbing;
       })()),
   };
 }

@@ -269,9 +269,13 @@ export class ShardRouter {
     return Promise.all(this.shards.map((s, i) => s.control<{ tables: number; bytes: number }>({ kind: 'snapshot', dir: shardDir(root, i) })));
   }
 
-  /** Scrubs every shard's tables at once (each on its own thread), one report per shard in shard order. */
-  scrub(): Promise<ScrubReport[]> {
-    return Promise.all(this.shards.map((s) => s.control<ScrubReport>({ kind: 'scrub' })));
+  /**
+   * Scrubs every shard's tables at once (each on its own thread), one report per shard in shard
+   * order; `bytesPerSecond` (0: no limit) is the node's, shared out among the shards.
+   */
+  scrub(bytesPerSecond: number): Promise<ScrubReport[]> {
+    const each = bytesPerSecond > 0 ? Math.max(1, Math.floor(bytesPerSecond / this.shards.length)) : 0;
+    return Promise.all(this.shards.map((s) => s.control<ScrubReport>({ kind: 'scrub', bytesPerSecond: each })));
   }
 
   /** Refuses new requests, answers the queued ones, closes every engine (syncing its WAL), stops the threads. */

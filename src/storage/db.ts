@@ -78,8 +78,8 @@ import { Readahead } from './table';
 import { removeGradually } from './delete-scheduler';
 import { TableCache } from './table-cache';
 import { KeySketch } from './key-sketch';
-import { scrubTable } from './table-scrub';
-import type { QuarantinedTable, RecoveryReport, ScanOptions, ScrubReport, StorageEngine, StorageEntry, StorageOptions, StorageStats, SyncMode } from './types';
+import { scrubPaceMs, scrubTable } from './table-scrub';
+import type { QuarantinedTable, RecoveryReport, ScanOptions, ScrubOptions, ScrubReport, StorageEngine, StorageEntry, StorageOptions, StorageStats, SyncMode } from './types';
 import { decodeBatchPayload, encodeBatchRecord, type BatchItem } from './wal-record';
 import { Version, type FileMeta } from './version';
 
@@ -723,13 +723,20 @@ export class LsmEngine implements StorageEngine {
     return this.quarantined;
   }
 
-  async scrub(): Promise<ScrubReport> {
+  async scrub(options: ScrubOptions = {}): Promise<ScrubReport> {
     if (this.closed || this.closing) throw new RingkvError(ErrorCode.Closed, `storage engine ${this.dir} is closed`);
+    const rate = options.bytesPerSecond ?? 0;
+    assert(Number.isFinite(rate) && rate >= 0, 'a scrub rate is a non-negative number');
     const report: ScrubReport = { tables: 0, entries: 0, bytesRead: 0, quarantined: [], corrupt: [], cutShort: false };
     // The tables of this moment, pinned (a compaction may replace them meanwhile; read them anyway).
     const pinned = this.version.allFiles();
     for (const f of pinned) f.refs++;
     const ra = new Readahead(blockCacheWarmReadaheadBytes);
+    const startedMs = performance.now();
+    const between = async (): Promise<void> => {
+      const waitMs = scrubPaceMs(ra.bytesRead, performance.now() - startedMs, rate);
+      await (waitMs > 0 ? new Promise<void>((resolve) => setTimeout(resolve, waitMs)) : nextTurn());
+    };
     try {
       for (const f of pinned) {
         if (this.closing) {
@@ -738,7 +745,7 @@ export class LsmEngine implements StorageEngine {
         }
         const file = tablePath(this.dir, f.number);
         try {
-          const r = await scrubTable({ file, number: f.number, entryCount: f.entryCount, smallest: f.smallest, largest: f.largest }, ra, () => this.closing);
+          const r = await scrubTable({ file, number: f.number, entryCount: f.entryCount, smallest: f.smallest, largest: f.largest }, ra, () => this.closing, between);
           report.entries += r.entries;
           report.bytesRead += r.bytesRead;
           report.tables++;

@@ -30,8 +30,20 @@ export interface TableScrubResult {
   bytesRead: number;
 }
 
-/** Verifies `expected` (see the header); `stop()` true ends it early with what was read so far. */
-export async function scrubTable(expected: ExpectedTable, ra: Readahead, stop: () => boolean): Promise<TableScrubResult> {
+/**
+ * How long a scrub that has read `bytesRead` in `elapsedMs` waits to keep to `bytesPerSecond`
+ * (0: no limit), at most a second at a time so a stop is noticed.
+ */
+export function scrubPaceMs(bytesRead: number, elapsedMs: number, bytesPerSecond: number): number {
+  if (bytesPerSecond <= 0) return 0;
+  return Math.min(1000, Math.max(0, (bytesRead * 1000) / bytesPerSecond - elapsedMs));
+}
+
+/**
+ * Verifies `expected` (see the header); `stop()` true ends it early with what was read so far.
+ * Between slices it awaits `between()` (a turn of the event loop, or a pause to keep a rate).
+ */
+export async function scrubTable(expected: ExpectedTable, ra: Readahead, stop: () => boolean, between: () => Promise<void> = nextTurn): Promise<TableScrubResult> {
   let table: Table;
   try {
     table = Table.open(expected.file, expected.number);
@@ -61,7 +73,7 @@ export async function scrubTable(expected: ExpectedTable, ra: Readahead, stop: (
       entries++;
       it.next();
       if (entries % scrubEntriesPerCheck === 0 && performance.now() >= sliceEndMs) {
-        await nextTurn();
+        await between();
         if (stop()) return { entries, bytesRead: ra.bytesRead - startRead };
         sliceEndMs = performance.now() + scrubSliceMs;
       }

@@ -120,6 +120,11 @@ export interface QuarantinedTable {
   reason: string;
 }
 
+export interface ScrubOptions {
+  /** Bytes read per second at most (0 or absent: as fast as the slices allow). */
+  bytesPerSecond?: number;
+}
+
 /** What StorageEngine.scrub found. */
 export interface ScrubReport {
   tables: number;
@@ -180,7 +185,7 @@ export interface StorageEngine {
    * of the engine and moved to `quarantine/` (its keys then read as their older versions, if any,
    * until a repair brings them back from other replicas).
    */
-  scrub(): Promise<ScrubReport>;
+  scrub(options?: ScrubOptions): Promise<ScrubReport>;
   /**
    * Flushes, then makes `dir` (which must not exist) a copy of this engine's tables as of that
    * flush: hard links to every live table and a manifest naming them, so it opens as an engine of

@@ -1,0 +1,107 @@
+// Background scrubbing (design.md §12 Q6: "periodically verify checksums"): the node scrubs its
+// tables every interval at a bounded byte rate, through Coordinator.scrub, which quarantines and
+// repairs on a cluster node and reports on a single one. The time the last scrub finished is
+// kept in `<dataDir>/LAST_SCRUB`, so a node restarted more often than the interval still scrubs
+// (timing from each start would put it off for ever). A node that never scrubbed counts from its
+// first start. Also the one place that turns a scrub's findings into log lines, for the
+// scheduled scrubs and the admin endpoint alike.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ScrubSummary } from '../coordinator/types';
+import { assert, isRingkvError, ErrorCode } from '../errors';
+
+export const lastScrubFileName = 'LAST_SCRUB';
+
+/** setTimeout's longest delay; a later due time is reached in steps. */
+const timerMsMax = 2 ** 31 - 1;
+
+export interface ScrubScheduleOptions {
+  dataDir: string;
+  intervalMs: number;
+  bytesPerSecond: number;
+  scrub: (bytesPerSecond: number) => Promise<ScrubSummary>;
+  log: (line: string) => void;
+  now?: () => number;
+}
+
+/** Logs what a scrub found: one line for the whole, one ERROR line per damaged table. */
+export function logScrub(log: (line: string) => void, s: ScrubSummary, trigger: string): void {
+  for (const q of s.quarantined) log(`storage: ERROR scrub: shard ${q.shard} quarantined ${q.file} (level ${q.level}, ${q.entries} entries): ${q.reason}`);
+  for (const q of s.corrupt) log(`storage: ERROR scrub: shard ${q.shard}: ${q.file} (level ${q.level}, ${q.entries} entries) is corrupt, left in place (the only copy): ${q.reason}`);
+  const repair = s.repair === null ? '' : `; repair: ${s.repair.synced} of ${s.repair.ranges} ranges synced, ${s.repair.failed} failed, ${s.repair.pulled} records pulled`;
+  log(
+    `storage: ${trigger} scrub: ${s.tables} tables, ${s.entries} entries, ${s.bytesRead} bytes read in ${s.durationMs} ms; ` +
+      `${s.quarantined.length} quarantined, ${s.corrupt.length} corrupt left in place${s.cutShort ? ', cut short' : ''}${repair}`,
+  );
+}
+
+/** When the last scrub finished (ms since the epoch), or null when none is recorded. */
+export function readLastScrub(dataDir: string): number | null {
+  try {
+    const ms = Date.parse(fs.readFileSync(path.join(dataDir, lastScrubFileName), 'utf8').trim());
+    return Number.isFinite(ms) ? ms : null;
+  } catch {
+    return null;
+  }
+}
+
+function writeLastScrub(dataDir: string, ms: number): void {
+  const file = path.join(dataDir, lastScrubFileName);
+  const tmp = `${file}.tmp`;
+  fs.writeFileSync(tmp, `${new Date(ms).toISOString()}\n`);
+  fs.renameSync(tmp, file);
+}
+
+export class ScrubSchedule {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | null = null;
+  private stopped = false;
+  private readonly now: () => number;
+
+  constructor(private readonly o: ScrubScheduleOptions) {
+    assert(o.intervalMs > 0 && o.bytesPerSecond >= 0, 'a scrub schedule needs a positive interval');
+    this.now = o.now ?? Date.now;
+  }
+
+  start(): void {
+    let last = readLastScrub(this.o.dataDir);
+    if (last === null) {
+      // Never scrubbed: count from now (what it holds was just checked as it was written).
+      last = this.now();
+      writeLastScrub(this.o.dataDir, last);
+    }
+    this.arm(last + this.o.intervalMs);
+  }
+
+  /** Stops the timer and waits for a scrub in progress (the coordinator's close cuts it short). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    await this.running;
+  }
+
+  private arm(dueMs: number): void {
+    if (this.stopped) return;
+    const waitMs = Math.max(0, dueMs - this.now());
+    this.timer = setTimeout(() => (waitMs > timerMsMax ? this.arm(dueMs) : this.run()), Math.min(waitMs, timerMsMax));
+    this.timer.unref();
+  }
+
+  private run(): void {
+    this.running = this.o
+      .scrub(this.o.bytesPerSecond)
+      .then(
+        (s) => {
+          logScrub(this.o.log, s, 'scheduled');
+          writeLastScrub(this.o.dataDir, this.now());
+        },
+        (err: unknown) => {
+          if (!(this.stopped && isRingkvError(err, ErrorCode.Closed))) this.o.log(`storage: ERROR scheduled scrub failed: ${err instanceof Error ? err.message : String(err)}`);
+        },
+      )
+      .finally(() => {
+        this.running = null;
+        this.arm(this.now() + this.o.intervalMs);
+      });
+  }
+}
