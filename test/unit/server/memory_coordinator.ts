@@ -116,7 +116,7 @@ export class MemoryCoordinator implements Coordinator {
     return Promise.resolve();
   }
 
-  scrub(): Promise<ScrubSummary> {
+  scrub(_bytesPerSecond?: number): Promise<ScrubSummary> {
     return Promise.reject(new RingkvError(ErrorCode.InvalidArgument, 'no tables here'));
   }
 
