@@ -160,6 +160,10 @@ export class ClusterCoordinator implements Coordinator {
   private handover: { current: Ring; without: Ring } | null = null;
   private repairsInflight = 0;
   private keyEstimateCached = 0;
+  /** Tables the shards had quarantined at the last storage poll (noticeQuarantines). */
+  private quarantinesSeen = 0;
+  /** Scrubs running (Coordinator.scrub): they report and repair what they quarantine. */
+  private scrubbing = 0;
   private storageCached: StorageTrouble | undefined = undefined;
   private closed = false;
   readonly counters: ClusterCounters = {
@@ -203,6 +207,7 @@ export class ClusterCoordinator implements Coordinator {
           (s) => {
             this.keyEstimateCached = s.keysEstimate;
             this.storageCached = s.storage;
+            this.noticeQuarantines(s.tablesQuarantined);
           },
           () => undefined,
         );
@@ -523,10 +528,36 @@ export class ClusterCoordinator implements Coordinator {
     return this.local.snapshot(name);
   }
 
+  /**
+   * A compaction that meets a corrupt table quarantines it on its own (LsmEngine, with
+   * quarantineCorruptTables): gossip's storage poll sees the count grow, and this says so and
+   * repairs, as a scrub that quarantined one does, rather than leave its keys at their older
+   * versions until anti-entropy's round robin comes to their ranges.
+   */
+  private noticeQuarantines(total: number): void {
+    if (total <= this.quarantinesSeen) return;
+    const fresh = total - this.quarantinesSeen;
+    this.quarantinesSeen = total;
+    if (this.scrubbing > 0 || this.closed) return; // that scrub reports them and repairs
+    this.o.log(`storage: ERROR ${fresh} table(s) found corrupt and quarantined by compaction (see the shards' quarantine/ folders); repairing from the other replicas`);
+    this.antiEntropy.fullPass().then(
+      (r) => this.o.log(`storage: repair after quarantine: ${r.synced} of ${r.ranges} ranges synced, ${r.failed} failed, ${r.pulled} records pulled`),
+      (err: unknown) => this.o.log(`storage: ERROR repair after quarantine failed: ${err instanceof Error ? err.message : String(err)}`),
+    );
+  }
+
   /** See Coordinator.scrub: a quarantined table's keys come back from the other replicas at once. */
   async scrub(bytesPerSecond = 0): Promise<ScrubSummary> {
     this.checkOpen();
-    const s = await this.local.scrub(bytesPerSecond);
+    this.scrubbing++;
+    let s: ScrubSummary;
+    try {
+      s = await this.local.scrub(bytesPerSecond);
+      // What it quarantined is its to report and repair, not noticeQuarantines'.
+      this.quarantinesSeen = Math.max(this.quarantinesSeen, (await this.local.storageState()).tablesQuarantined);
+    } finally {
+      this.scrubbing--;
+    }
     if (s.quarantined.length > 0 && !this.closed) {
       this.o.log(`storage: repairing after the scrub quarantined ${s.quarantined.length} table(s): their keys' newest versions are on other replicas`);
       s.repair = await this.antiEntropy.fullPass();

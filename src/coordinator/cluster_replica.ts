@@ -7,12 +7,12 @@
 // the transport.
 import type { RangeStore } from '../antientropy';
 import { assert, ErrorCode, RingkvError } from '../errors';
-import type { Membership, StorageTrouble } from '../membership';
+import type { Membership } from '../membership';
 import type { InternodeItem, InternodeMessage } from '../protocol/internode_codec';
 import type { PeerPool } from '../protocol/internode_pool';
 import type { AnswerCallback, AppliedCallback } from '../shards';
 import type { OpResult, ShardOp, WireRecord } from '../shards/messages';
-import type { LocalCoordinator } from './local_coordinator';
+import type { LocalCoordinator, StorageState } from './local_coordinator';
 import { ReplicaBatcher, type ReplicaBatcherStats } from './replica_batcher';
 import { checkKey } from './request_checks';
 import type { CoordinatorStats, ScrubSummary, SnapshotSummary } from './types';
@@ -29,8 +29,8 @@ export interface LocalReplica {
   submitMany(ops: readonly ShardOp[], timeoutMs: number, onAnswer: AnswerCallback, onApplied?: AppliedCallback): void;
   /** Storage figures for stats(): memtable bytes, SSTables per level, WAL syncs, ... */
   storageStats(): Promise<CoordinatorStats>;
-  /** About how many keys this node stores, and whether its storage refuses writes (both advertised through gossip). */
-  storageState(): Promise<{ keysEstimate: number; storage: StorageTrouble | undefined }>;
+  /** About how many keys this node stores, whether its storage refuses writes, tables quarantined (LocalCoordinator.storageState). */
+  storageState(): Promise<StorageState>;
   /** The token-range operations anti-entropy needs (the ShardRouter's). */
   readonly ranges: RangeStore;
   /** Scrubs this node's tables (LocalCoordinator.scrub). */

@@ -71,7 +71,7 @@ export interface LocalCoordinatorOptions {
 export interface LocalCoordinator extends Coordinator {
   readonly router: ShardRouter;
   /** About how many keys this node stores, and whether its storage refuses writes (see the implementation). */
-  storageState(): Promise<{ keysEstimate: number; storage: StorageTrouble | undefined }>;
+  storageState(): Promise<StorageState>;
 }
 
 export async function createLocalCoordinator(options: LocalCoordinatorOptions): Promise<LocalCoordinator> {
@@ -114,6 +114,16 @@ function writeOp(b: Extract<BatchOp, { op: 'put' | 'delete' }>): WriteOp {
     idempotencyKey: checkIdempotencyKey(b.req.idempotencyKey),
     returnRecord: false,
   };
+}
+
+/** What a node says of its storage each gossip round (LocalCoordinator.storageState). */
+export interface StorageState {
+  /** About how many keys this node stores (advertised through gossip). */
+  keysEstimate: number;
+  /** Whether its storage refuses writes (advertised through gossip). */
+  storage: StorageTrouble | undefined;
+  /** Tables its shards have quarantined since they opened (a scrub's, or a compaction's). */
+  tablesQuarantined: number;
 }
 
 /** `<dataDir>/snapshots/<name>`: each a data dir of its own (LocalCoordinator.snapshot). */
@@ -217,14 +227,15 @@ class LocalCoordinatorImpl implements LocalCoordinator {
    * node: its shards share the data dir's file system, and a reader needs to know that some
    * writes here fail, not which).
    */
-  async storageState(): Promise<{ keysEstimate: number; storage: StorageTrouble | undefined }> {
+  async storageState(): Promise<StorageState> {
     this.checkOpen();
     const stats = await this.router.stats();
+    const tablesQuarantined = stats.reduce((n, s) => n + s.storage.tablesQuarantined, 0);
     // Each shard's engine estimates its distinct keys (a HyperLogLog union of its tables and memtables).
     const keysEstimate = stats.reduce((n, s) => n + s.storage.keysEstimate, 0);
     const failed = stats.some((s) => s.storage.writesRefused > s.storage.outOfSpace);
     const full = stats.some((s) => s.storage.outOfSpace > 0);
-    return { keysEstimate, storage: failed ? 'failed' : full ? 'full' : undefined };
+    return { keysEstimate, storage: failed ? 'failed' : full ? 'full' : undefined, tablesQuarantined };
   }
 
   async clusterStatus(): Promise<ClusterStatus> {

@@ -1,7 +1,8 @@
 // Anti-entropy across real node processes: writes that a stopped replica missed (no hinted
 // handoff, no reads that could repair) reach it through Merkle-tree sync alone once it is back,
-// and the cluster settles with equal trees. And a table damaged on disk: a scrub quarantines it
-// and the repair that follows brings its keys back from the other replicas.
+// and the cluster settles with equal trees. And a table damaged on disk: a scrub, or a
+// compaction that meets it, quarantines it, and the repair that follows brings its keys back
+// from the other replicas.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -94,5 +95,45 @@ describe('3-node cluster, no background repair: a scrub finds a damaged table an
     const again = await c.cli(['scrub', ...at]);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /^scrub: 1 tables, 150 entries, \d+ bytes read in \d+ ms; 0 quarantined\n$/);
+  });
+
+  test('a compaction that meets a damaged table quarantines it, and the node says so and repairs by itself', async () => {
+    // Node-2 gets four level-0 tables (the compaction trigger); the third is damaged before the
+    // fourth is flushed, so the compaction that the fourth starts reads the damage. No one asks
+    // for a scrub: the node notices the quarantine in its storage poll, logs it and repairs.
+    const at = ['--node', `127.0.0.1:${c.nodes[2]!.port}`];
+    const shard = path.join(c.nodes[2]!.dataDir, 'shard-000');
+    const before = new Set(fs.readdirSync(shard).filter((n) => n.endsWith('.sst')));
+    const flush = async (): Promise<string> => {
+      const f = await c.cli(['flush', ...at]);
+      assert.equal(f.code, 0, f.stderr);
+      const made = fs.readdirSync(shard).filter((n) => n.endsWith('.sst') && !before.has(n));
+      made.forEach((n) => before.add(n));
+      assert.equal(made.length, 1, made.join());
+      return path.join(shard, made[0]!);
+    };
+    const keys = Array.from({ length: 60 }, (_, i) => `compact-${i}`);
+    let damaged = '';
+    for (const round of [1, 2, 3]) {
+      for (const k of keys) assert.equal((await c.http(0, 'PUT', k, { body: `r${round}-${k}`, consistency: 'ALL' })).status, 200);
+      const table = await flush();
+      if (round === 3) damaged = table;
+    }
+    const fd = fs.openSync(damaged, 'r+');
+    const b = Buffer.alloc(1);
+    fs.readSync(fd, b, 0, 1, 100);
+    b[0] = b[0]! ^ 0x40;
+    fs.writeSync(fd, b, 0, 1, 100);
+    fs.closeSync(fd);
+    assert.equal((await c.http(0, 'PUT', 'fourth-table', { body: 'x', consistency: 'ALL' })).status, 200);
+    await flush();
+    await waitFor('node-2 to log the quarantine and its repair', () => c.nodes[2]!.log.some((l) => /storage: repair after quarantine: \d+ of \d+ ranges synced, 0 failed, [1-9]\d* records pulled/.test(l)), 20_000);
+    assert.ok(c.nodes[2]!.log.some((l) => l.includes('storage: ERROR 1 table(s) found corrupt and quarantined by compaction')), c.nodes[2]!.log.join('\n'));
+    assert.ok(fs.existsSync(path.join(shard, 'quarantine', path.basename(damaged))));
+    assert.equal(await c.metric(2, 'ringkv_shards_refusing_writes'), 0, 'the shard still takes writes');
+    for (const k of keys) {
+      const got = await c.http(2, 'GET', k, { consistency: 'ONE' });
+      assert.equal(Buffer.from(String(got.body.value), 'base64').toString(), `r3-${k}`, k);
+    }
   });
 });
