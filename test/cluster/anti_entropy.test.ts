@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TestCluster, waitFor } from '../helpers/cluster';
+import { flipByte } from '../helpers/damage';
 
 describe('3-node cluster with anti-entropy every 100 ms and no other repair', () => {
   let c: TestCluster;
@@ -72,12 +73,7 @@ describe('3-node cluster, no background repair: a scrub finds a damaged table an
     const sst = fs.readdirSync(shard).filter((n) => n.endsWith('.sst')).sort();
     assert.equal(sst.length, 2, sst.join());
     const newest = path.join(shard, sst[1]!);
-    const fd = fs.openSync(newest, 'r+');
-    const b = Buffer.alloc(1);
-    fs.readSync(fd, b, 0, 1, 100);
-    b[0] = b[0]! ^ 0x40;
-    fs.writeSync(fd, b, 0, 1, 100);
-    fs.closeSync(fd);
+    flipByte(newest, 100, 0x40);
 
     const scrub = await c.cli(['scrub', ...at, '--json']);
     assert.equal(scrub.code, 1, `a quarantine exits 1: ${scrub.stderr}`);
@@ -119,12 +115,7 @@ describe('3-node cluster, no background repair: a scrub finds a damaged table an
       const table = await flush();
       if (round === 3) damaged = table;
     }
-    const fd = fs.openSync(damaged, 'r+');
-    const b = Buffer.alloc(1);
-    fs.readSync(fd, b, 0, 1, 100);
-    b[0] = b[0]! ^ 0x40;
-    fs.writeSync(fd, b, 0, 1, 100);
-    fs.closeSync(fd);
+    flipByte(damaged, 100, 0x40);
     assert.equal((await c.http(0, 'PUT', 'fourth-table', { body: 'x', consistency: 'ALL' })).status, 200);
     await flush();
     await waitFor('node-2 to log the quarantine and its repair', () => c.nodes[2]!.log.some((l) => /storage: repair after quarantine: \d+ of \d+ ranges synced, 0 failed, [1-9]\d* records pulled/.test(l)), 20_000);

@@ -17,25 +17,47 @@ const value = (b: Record<string, unknown>): string => Buffer.from(String(b.value
 const siblingValues = (b: Record<string, unknown>): string[] =>
   ((b.siblings as Array<{ value: string }> | undefined) ?? [{ value: String(b.value) }]).map((s) => Buffer.from(s.value, 'base64').toString()).sort();
 
+/** Waits until every node sees all three nodes healthy. */
+async function allHealthy(c: NetnsCluster, what: string): Promise<void> {
+  await waitFor(what, async () => {
+    const all = await Promise.all([0, 1, 2].map((i) => c.statuses(i)));
+    return all.every((s) => Object.keys(s).length === 3 && Object.values(s).every((x) => x === 'healthy'));
+  }, 20_000);
+}
+
+/** Waits until node-2, partitioned away, is down on both others and they are down on it (not only suspect: hints are for down replicas). */
+async function bothSidesSeeTheSplit(c: NetnsCluster): Promise<void> {
+  await waitFor('node-2 down on both others and both others down on node-2', async () => {
+    const [s0, s1, s2] = await Promise.all([c.statuses(0), c.statuses(1), c.statuses(2)]);
+    return s0['node-2'] !== 'healthy' && s1['node-2'] !== 'healthy' && s2['node-0'] !== 'healthy' && s2['node-1'] !== 'healthy';
+  }, 15_000);
+}
+
+/** Three nodes with short timers, read repair and anti-entropy off (only hints move data), formed. */
+async function startFormed(extra: string[]): Promise<NetnsCluster> {
+  const c = await NetnsCluster.start(3, [
+    ...extra,
+    '--gossip-interval-ms', '100',
+    '--suspect-after-ms', '1000',
+    '--dead-after-ms', '2500',
+    '--request-timeout-ms', '1000',
+    '--read-repair-chance', '0',
+    '--anti-entropy-interval-ms', '0',
+    '--vnodes', '64',
+  ]);
+  try {
+    await allHealthy(c, 'the cluster to form');
+  } catch (err) {
+    await c.close();
+    throw err;
+  }
+  return c;
+}
+
 describe('3-node cluster in network namespaces, one node partitioned away', () => {
   let c: NetnsCluster;
   before(async () => {
-    c = await NetnsCluster.start(3, [
-      '--gossip-interval-ms', '100',
-      '--suspect-after-ms', '1000',
-      '--dead-after-ms', '2500',
-      '--request-timeout-ms', '1000',
-      '--read-repair-chance', '0',
-      '--anti-entropy-interval-ms', '0',
-      '--vnodes', '64',
-    ]);
-    await waitFor('the cluster to form', async () => {
-      for (let i = 0; i < 3; i++) {
-        const s = await c.statuses(i);
-        if (Object.keys(s).length !== 3 || !Object.values(s).every((x) => x === 'healthy')) return false;
-      }
-      return true;
-    }, 20_000);
+    c = await startFormed([]);
   });
   after(async () => {
     await c?.close();
@@ -49,11 +71,7 @@ describe('3-node cluster in network namespaces, one node partitioned away', () =
     assert.equal((await put(0, 'both', 'v0', 'ALL')).status, 200);
     await c.partition(2);
     try {
-      // Each side sees the other down (not only suspect: the hints are for down replicas).
-      await waitFor('node-2 down on both others and both others down on node-2', async () => {
-        const [s0, s1, s2] = await Promise.all([c.statuses(0), c.statuses(1), c.statuses(2)]);
-        return s0['node-2'] !== 'healthy' && s1['node-2'] !== 'healthy' && s2['node-0'] !== 'healthy' && s2['node-1'] !== 'healthy';
-      }, 15_000);
+      await bothSidesSeeTheSplit(c);
 
       for (let i = 0; i < 10; i++) {
         const r = await put(i % 2, `major-${i}`, `M${i}`, 'QUORUM');
@@ -76,10 +94,7 @@ describe('3-node cluster in network namespaces, one node partitioned away', () =
       await c.heal(2);
     }
 
-    await waitFor('every node healthy on every node', async () => {
-      const all = await Promise.all([0, 1, 2].map((i) => c.statuses(i)));
-      return all.every((s) => Object.keys(s).length === 3 && Object.values(s).every((x) => x === 'healthy'));
-    }, 20_000);
+    await allHealthy(c, 'every node healthy on every node');
     // Hints only: each replica's own copy (ONE through a node reads that node's replica first).
     await waitFor('the minority writes on node-0 and the majority writes on node-2', async () => {
       for (let i = 0; i < 10; i++) {
@@ -104,23 +119,7 @@ describe('3-node cluster in network namespaces, one node partitioned away', () =
 describe('3-node cluster in network namespaces in partition mode cp, one node partitioned away', () => {
   let c: NetnsCluster;
   before(async () => {
-    c = await NetnsCluster.start(3, [
-      '--partition-mode', 'cp',
-      '--gossip-interval-ms', '100',
-      '--suspect-after-ms', '1000',
-      '--dead-after-ms', '2500',
-      '--request-timeout-ms', '1000',
-      '--read-repair-chance', '0',
-      '--anti-entropy-interval-ms', '0',
-      '--vnodes', '64',
-    ]);
-    await waitFor('the cluster to form', async () => {
-      for (let i = 0; i < 3; i++) {
-        const s = await c.statuses(i);
-        if (Object.keys(s).length !== 3 || !Object.values(s).every((x) => x === 'healthy')) return false;
-      }
-      return true;
-    }, 20_000);
+    c = await startFormed(['--partition-mode', 'cp']);
   });
   after(async () => {
     await c?.close();
@@ -136,10 +135,7 @@ describe('3-node cluster in network namespaces in partition mode cp, one node pa
     assert.equal(before.status, 200, JSON.stringify(before.body));
     await c.partition(2);
     try {
-      await waitFor('node-2 down on both others and both others down on node-2', async () => {
-        const [s0, s1, s2] = await Promise.all([c.statuses(0), c.statuses(1), c.statuses(2)]);
-        return s0['node-2'] !== 'healthy' && s1['node-2'] !== 'healthy' && s2['node-0'] !== 'healthy' && s2['node-1'] !== 'healthy';
-      }, 15_000);
+      await bothSidesSeeTheSplit(c);
       for (let i = 0; i < 10; i++) {
         const r = await put(i % 2, `major-${i}`, `M${i}`, 'ONE');
         assert.equal(r.status, 200, JSON.stringify(r.body));
@@ -161,10 +157,7 @@ describe('3-node cluster in network namespaces in partition mode cp, one node pa
     } finally {
       await c.heal(2);
     }
-    await waitFor('every node healthy on every node', async () => {
-      const all = await Promise.all([0, 1, 2].map((i) => c.statuses(i)));
-      return all.every((s) => Object.keys(s).length === 3 && Object.values(s).every((x) => x === 'healthy'));
-    }, 20_000);
+    await allHealthy(c, 'every node healthy on every node');
     // Nothing the minority refused exists anywhere; what the majority took reads back at ALL.
     for (let i = 0; i < 3; i++) assert.equal((await get(i, 'minor', 'ONE')).status, 404, `node-${i}`);
     assert.equal(value((await get(2, 'before', 'ALL')).body), 'b', 'the refused delete deleted nothing');

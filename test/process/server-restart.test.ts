@@ -6,6 +6,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import { flipByte } from '../helpers/damage';
 import { freePort } from '../helpers/ports';
 import { killAll, runCli, startNode, tempDir } from './server-harness';
 
@@ -169,12 +170,7 @@ test('a scheduled scrub runs at its interval and logs a damaged table of a singl
   assert.ok(fs.existsSync(`${dir}/LAST_SCRUB`));
   const shard = fs.readdirSync(dir).filter((n) => n.startsWith('shard-')).map((n) => `${dir}/${n}`).find((d) => fs.readdirSync(d).some((f) => f.endsWith('.sst')))!;
   const table = `${shard}/${fs.readdirSync(shard).find((f) => f.endsWith('.sst'))!}`;
-  const fd = fs.openSync(table, 'r+');
-  const b = Buffer.alloc(1);
-  fs.readSync(fd, b, 0, 1, 50);
-  b[0] = b[0]! ^ 0x01;
-  fs.writeSync(fd, b, 0, 1, 50);
-  fs.closeSync(fd);
+  flipByte(table, 50, 0x01);
   await until(new RegExp(`storage: ERROR scrub: shard \\d+: ${table.replace(/[.]/g, '\\.')} \\(level \\d+, \\d+ entries\\) is corrupt, left in place \\(the only copy\\): .*checksum mismatch`), 'the damaged table reported');
   assert.ok(fs.existsSync(table), 'left where it is');
   assert.equal(await a.stop('SIGTERM'), 0);

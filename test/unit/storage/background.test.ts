@@ -16,6 +16,7 @@ import { Table } from '../../../src/storage/table';
 import type { StorageEntry } from '../../../src/storage/types';
 import { ErrorCode, isRingkvError } from '../../../src/errors';
 import { del, prng, put, removeDir, tempDir } from './helpers';
+import { flipByte } from '../../helpers/damage';
 
 function tableNumbers(dir: string): number[] {
   return fs
@@ -23,15 +24,6 @@ function tableNumbers(dir: string): number[] {
     .filter((n) => n.endsWith('.sst'))
     .map((n) => Number(n.slice(0, -4)))
     .sort((a, b) => a - b);
-}
-
-function flipByte(file: string, offset: number): void {
-  const fd = fs.openSync(file, 'r+');
-  const b = Buffer.alloc(1);
-  fs.readSync(fd, b, 0, 1, offset);
-  b[0] = b[0]! ^ 0x40;
-  fs.writeSync(fd, b, 0, 1, offset);
-  fs.closeSync(fd);
 }
 
 async function scanAll(db: Awaited<ReturnType<typeof openStorage>>): Promise<StorageEntry[]> {
@@ -153,7 +145,7 @@ test('a damaged input table fails the compaction with RKV_ERR_CORRUPTION naming 
     const t = Table.open(file, victim);
     const blockAt = t.indexHandles[Math.floor(t.indexHandles.length / 2)]!.offset;
     t.close();
-    flipByte(file, blockAt + 20);
+    flipByte(file, blockAt + 20, 0x40);
     const isCorruption = (err: unknown): boolean => {
       assert.ok(isRingkvError(err, ErrorCode.Corruption), `expected RKV_ERR_CORRUPTION, got ${String(err)}`);
       assert.equal(err.details.file, file, 'the error names the damaged table');

@@ -11,6 +11,7 @@ import { Table } from '../../../src/storage/table';
 import { decodeFooter, footerBytes } from '../../../src/storage/table-format';
 import { ErrorCode, isRingkvError } from '../../../src/errors';
 import { put, removeDir, tempDir } from './helpers';
+import { flipByte } from '../../helpers/damage';
 
 function filesOf(dir: string, ext: string): string[] {
   return fs
@@ -20,14 +21,6 @@ function filesOf(dir: string, ext: string): string[] {
     .map((n) => path.join(dir, n));
 }
 
-function flipByte(file: string, offset: number): void {
-  const fd = fs.openSync(file, 'r+');
-  const b = Buffer.alloc(1);
-  fs.readSync(fd, b, 0, 1, offset);
-  b[0] = b[0]! ^ 0x10;
-  fs.writeSync(fd, b, 0, 1, offset);
-  fs.closeSync(fd);
-}
 
 function isCorruptionAt(file: string, offset?: number) {
   return (err: unknown): boolean => {

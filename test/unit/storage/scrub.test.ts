@@ -15,15 +15,8 @@ import { Table } from '../../../src/storage/table';
 import { decodeFooter, footerBytes } from '../../../src/storage/table-format';
 import type { StorageEngine } from '../../../src/storage/types';
 import { put, removeDir, tempDir } from './helpers';
+import { flipByte } from '../../helpers/damage';
 
-function flipByte(file: string, offset: number): void {
-  const fd = fs.openSync(file, 'r+');
-  const b = Buffer.alloc(1);
-  fs.readSync(fd, b, 0, 1, offset);
-  b[0] = b[0]! ^ 0x10;
-  fs.writeSync(fd, b, 0, 1, offset);
-  fs.closeSync(fd);
-}
 
 const tables = (dir: string): string[] => fs.readdirSync(dir).filter((n) => n.endsWith('.sst')).sort();
 const text = (v: Uint8Array | undefined): string | undefined => (v === undefined ? undefined : Buffer.from(v).toString());
