@@ -143,10 +143,9 @@ function callEndpoint(name: Exclude<Name, 'status'>, a: Args): Promise<JsonAnswe
   switch (name) {
     case 'repair':
     case 'scrub':
+    case 'flush':
     case 'decommission':
       return requestJson(a.node, 'POST', `/api/v1/admin/${name}`, long);
-    case 'flush':
-      return requestJson(a.node, 'POST', '/api/v1/admin/flush', long);
     case 'snapshot':
       return requestJson(a.node, 'POST', '/api/v1/admin/snapshot', { ...long, ...(first !== undefined && { body: JSON.stringify({ name: first }) }) });
     case 'addnode':

@@ -129,6 +129,16 @@ export interface StorageState {
 /** `<dataDir>/snapshots/<name>`: each a data dir of its own (LocalCoordinator.snapshot). */
 export const snapshotsDirName = 'snapshots';
 
+/** fsync of a file or a folder by name. */
+function syncPath(p: string): void {
+  const fd = fs.openSync(p, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 class LocalCoordinatorImpl implements LocalCoordinator {
   private closing: Promise<void> | null = null;
 
@@ -277,11 +287,23 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new RingkvError(ErrorCode.Conflict, `snapshot ${snapshotName} exists already (${root})`, { details: { path: root } });
       throw err;
     }
-    // A data dir of its own: the node's names and shard layout beside each shard's tables.
-    for (const f of [nodeIdFileName, clusterNameFileName, layoutFileName]) {
-      if (fs.existsSync(path.join(this.dataDir, f))) fs.copyFileSync(path.join(this.dataDir, f), path.join(root, f));
+    let shards: Array<{ tables: number; bytes: number }>;
+    try {
+      // A data dir of its own: the node's names and shard layout beside each shard's tables,
+      // synced with the folders that name them (each shard syncs its own).
+      for (const f of [nodeIdFileName, clusterNameFileName, layoutFileName]) {
+        if (!fs.existsSync(path.join(this.dataDir, f))) continue;
+        fs.copyFileSync(path.join(this.dataDir, f), path.join(root, f));
+        syncPath(path.join(root, f));
+      }
+      shards = await this.router.snapshot(root);
+      syncPath(root);
+      syncPath(path.dirname(root));
+    } catch (err) {
+      // Half a snapshot would restore as a node missing data: none rather than that.
+      fs.rmSync(root, { recursive: true, force: true });
+      throw err;
     }
-    const shards = await this.router.snapshot(root);
     return {
       name: snapshotName,
       path: root,
