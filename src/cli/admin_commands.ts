@@ -21,10 +21,10 @@ const nodeHelp = `  --node HOST:PORT        RINGKV_NODE   127.0.0.1:${httpPortDe
 
 const usage = {
   status: `usage: ringkv status [options]\n\nThe cluster as one node sees it: each node's status, load, tokens and effective ownership\n(the share of keys it holds a replica of).\n\noptions:\n${nodeHelp}\n  --json                  print the node's answer as JSON\n  -h, --help`,
-  repair: `usage: ringkv repair [options]\n\nSyncs every range the node replicates with another replica (a full anti-entropy pass)\nand prints what moved. Exit 1 if any range failed.\n\noptions:\n${nodeHelp}\n  --timeout-ms N          how long to wait (default 1 h)\n  --json\n  -h, --help`,
-  scrub: `usage: ringkv scrub [options]\n\nReads every table of the node end to end and checks it (CRCs, structure, key order). A corrupt\ntable is taken out (kept in its shard's quarantine/ folder) on a cluster node, which then repairs\nso its keys come back from the other replicas; a single node reports it and leaves it. Exit 1 if\na table was found corrupt.\n\noptions:\n${nodeHelp}\n  --timeout-ms N          how long to wait (default 1 h)\n  --json\n  -h, --help`,
-  snapshot: `usage: ringkv snapshot [NAME] [options]\n\nFlushes the node, then makes <data-dir>/snapshots/NAME (default: the time) a data dir of its own\nholding the node's tables as of the flush: hard links, no copying. To restore, stop the node and\nstart one on a copy of that folder (then, in a cluster, run ringkv repair on it).\n\noptions:\n${nodeHelp}\n  --json\n  -h, --help`,
-  flush: `usage: ringkv flush [options]\n\nWrites every shard's memtable to a table now (before copying a data dir, or to scrub what\nwas just written).\n\noptions:\n${nodeHelp}\n  --json\n  -h, --help`,
+  repair: `usage: ringkv repair [--all] [options]\n\nSyncs every range the node replicates with another replica (a full anti-entropy pass)\nand prints what moved. Exit 1 if any range failed.\n\noptions:\n${nodeHelp}\n  --timeout-ms N          how long to wait (default 1 h)\n  --json\n  --all                   on every node that --node's cluster status has up\n  -h, --help`,
+  scrub: `usage: ringkv scrub [--all] [options]\n\nReads every table of the node end to end and checks it (CRCs, structure, key order). A corrupt\ntable is taken out (kept in its shard's quarantine/ folder) on a cluster node, which then repairs\nso its keys come back from the other replicas; a single node reports it and leaves it. Exit 1 if\na table was found corrupt.\n\noptions:\n${nodeHelp}\n  --timeout-ms N          how long to wait (default 1 h)\n  --json\n  --all                   on every node that --node's cluster status has up\n  -h, --help`,
+  snapshot: `usage: ringkv snapshot [NAME] [--all] [options]\n\nFlushes the node, then makes <data-dir>/snapshots/NAME (default: the time) a data dir of its own\nholding the node's tables as of the flush: hard links, no copying. To restore, stop the node and\nstart one on a copy of that folder (then, in a cluster, run ringkv repair on it).\n\noptions:\n${nodeHelp}\n  --json\n  --all                   on every node that --node's cluster status has up\n  -h, --help`,
+  flush: `usage: ringkv flush [--all] [options]\n\nWrites every shard's memtable to a table now (before copying a data dir, or to scrub what\nwas just written).\n\noptions:\n${nodeHelp}\n  --json\n  --all                   on every node that --node's cluster status has up\n  -h, --help`,
   decommission: `usage: ringkv decommission --node HOST:PORT [options]\n\nHands that node's data and hints over to the nodes that take its ranges and takes it out\nof the ring. --node is required: this is never done to a default address.\n\noptions:\n  --node HOST:PORT        the node that leaves (its HTTP address)\n  --timeout-ms N          how long to wait (default 1 h)\n  --json\n  -h, --help`,
   addnode: `usage: ringkv addnode NODE_ID ADDRESS [options]\n\nTakes a running node (started in cluster mode, knowing no one) into the cluster of --node.\nADDRESS is its HTTP address, host:port or host:port:peerport.\n\noptions:\n${nodeHelp}\n  --vnodes N              check that it runs with N vnodes\n  --json\n  -h, --help`,
   removenode: `usage: ringkv removenode NODE_ID [options]\n\nRemoves a node that is gone for good (DEAD) from every ring; run \`ringkv repair\` on the\nothers afterwards to restore the copies it held.\n\noptions:\n${nodeHelp}\n  --json\n  -h, --help`,
@@ -39,8 +39,17 @@ interface Args {
   json: boolean;
   timeoutMs: number;
   vnodes: number | undefined;
+  /** Every member --node's cluster status lists as up, not --node alone. */
+  all: boolean;
   positionals: string[];
 }
+
+/**
+ * The commands --all applies to, and whether the nodes go all at once (a snapshot: as close in
+ * time as can be; a flush) or one after another (a repair or a scrub reads a node's whole data;
+ * the cluster serves meanwhile).
+ */
+const forAll: Partial<Record<Name, 'together' | 'in turn'>> = { repair: 'in turn', scrub: 'in turn', flush: 'together', snapshot: 'together' };
 
 function parse(name: Name, argv: string[]): Args | null {
   const { values, positionals } = parseFlags({
@@ -52,6 +61,7 @@ function parse(name: Name, argv: string[]): Args | null {
       json: { type: 'boolean', default: false },
       'timeout-ms': { type: 'string' },
       vnodes: { type: 'string' },
+      all: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -59,12 +69,14 @@ function parse(name: Name, argv: string[]): Args | null {
   if (positionals.length < arity[name][0] || positionals.length > arity[name][1]) throw usageError(`${usage[name].split('\n')[0]} (got ${positionals.length} argument(s))`);
   if (name === 'decommission' && values.node === undefined) throw usageError('decommission needs --node HOST:PORT, the node that leaves');
   if (values.vnodes !== undefined && name !== 'addnode') throw usageError('--vnodes applies to addnode only');
+  if (values.all === true && forAll[name] === undefined) throw usageError(`--all applies to ${Object.keys(forAll).join(', ')} only`);
   if (values['timeout-ms'] !== undefined && (name === 'status' || name === 'addnode' || name === 'removenode')) throw usageError(`--timeout-ms does not apply to ${name}`);
   return {
     node: values.node ?? process.env['RINGKV_NODE'] ?? `127.0.0.1:${httpPortDefault}`,
     json: values.json === true,
     timeoutMs: values['timeout-ms'] === undefined ? adminTimeoutMsDefault : parseIntOption('--timeout-ms', values['timeout-ms'], 1, 86_400_000),
     vnodes: values.vnodes === undefined ? undefined : parseIntOption('--vnodes', values.vnodes, 1, vnodesPerNodeMax),
+    all: values.all === true,
     positionals,
   };
 }
@@ -98,7 +110,7 @@ export function formatStatus(s: ClusterStatus): string {
 function errorLine(name: Name, status: number, body: unknown): string {
   const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
   const message = typeof b['message'] === 'string' ? b['message'] : JSON.stringify(body);
-  return `ringkv ${name}: ${message} (HTTP ${status}${typeof b['error'] === 'string' ? ` ${b['error']}` : ''})\n`;
+  return `ringkv ${name}: ${message} (${status === 0 ? 'no answer' : `HTTP ${status}${typeof b['error'] === 'string' ? ` ${b['error']}` : ''}`})\n`;
 }
 
 function repairLine(b: Record<string, unknown>): string {
@@ -155,6 +167,24 @@ function callEndpoint(name: Exclude<Name, 'status'>, a: Args): Promise<JsonAnswe
   }
 }
 
+/** Runs the command on a.node; prints its outcome (each line after `prefix`) and gives the exit code. */
+async function runOn(name: Exclude<Name, 'status'>, a: Args, prefix: string): Promise<number> {
+  const answer = await callEndpoint(name, a).catch((err: unknown) => {
+    if (prefix === '') throw err; // one node: main() reports it
+    return { status: 0, body: { message: err instanceof Error ? err.message : String(err) } };
+  });
+  if (answer.status !== 200) {
+    process.stderr.write(`${prefix}${errorLine(name, answer.status, answer.body)}`);
+    return 1;
+  }
+  const b = (answer.body ?? {}) as Record<string, unknown>;
+  const text = a.json ? JSON.stringify(prefix === '' ? b : { node: prefix.slice(0, -2), ...b }) : summary(name, b);
+  process.stdout.write(`${text.split('\n').map((l) => `${a.json ? '' : prefix}${l}`).join('\n')}\n`);
+  if (name === 'repair') return typeof b['failed'] === 'number' && b['failed'] > 0 ? 1 : 0;
+  if (name === 'scrub') return (Array.isArray(b['quarantined']) && b['quarantined'].length > 0) || (Array.isArray(b['corrupt']) && b['corrupt'].length > 0) || b['cut_short'] === true ? 1 : 0;
+  return 0;
+}
+
 function adminCommand(name: Name, summaryLine: string): CliCommand {
   return {
     summary: summaryLine,
@@ -169,16 +199,17 @@ function adminCommand(name: Name, summaryLine: string): CliCommand {
         process.stdout.write(`${a.json ? JSON.stringify(s) : formatStatus(s)}\n`);
         return 0;
       }
-      const answer = await callEndpoint(name, a);
-      if (answer.status !== 200) {
-        process.stderr.write(errorLine(name, answer.status, answer.body));
-        return 1;
-      }
-      const b = (answer.body ?? {}) as Record<string, unknown>;
-      process.stdout.write(`${a.json ? JSON.stringify(b) : summary(name, b)}\n`);
-      if (name === 'repair') return typeof b['failed'] === 'number' && b['failed'] > 0 ? 1 : 0;
-      if (name === 'scrub') return (Array.isArray(b['quarantined']) && b['quarantined'].length > 0) || (Array.isArray(b['corrupt']) && b['corrupt'].length > 0) || b['cut_short'] === true ? 1 : 0;
-      return 0;
+      if (!a.all) return runOn(name, a, '');
+      // Every member that --node's view has up; one that is down is reported (and exits 1), not
+      // passed over in silence. Nodes that left are no members.
+      const s = await fetchClusterStatus(a.node, statusTimeoutMs);
+      const members = s.nodes.filter((n) => n.status !== 'left');
+      const up = members.filter((n) => n.status === 'healthy' || n.status === 'degraded');
+      for (const n of members) if (!up.includes(n)) process.stderr.write(`ringkv ${name}: ${n.id} at ${n.address} is ${n.status}: left out\n`);
+      const codes: number[] = [];
+      if (forAll[name] === 'together') codes.push(...(await Promise.all(up.map((n) => runOn(name, { ...a, node: n.address }, `${n.id}: `)))));
+      else for (const n of up) codes.push(await runOn(name, { ...a, node: n.address }, `${n.id}: `));
+      return up.length === members.length && codes.every((c) => c === 0) ? 0 : 1;
     },
   };
 }

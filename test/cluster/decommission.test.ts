@@ -7,6 +7,7 @@
 // commands (status, addnode, decommission, removenode, repair).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import { recordOf } from '../../src/coordinator/read_repair';
 import { PeerConnection } from '../../src/protocol/internode_connection';
 import { Ring, keyToken } from '../../src/ring';
@@ -164,5 +165,28 @@ describe('decommissioning one node of a loaded 4-node cluster', () => {
     assert.equal(repair.code, 0, repair.stderr);
     assert.match(repair.stdout, /^repair: (\d+) of \1 ranges synced, 0 without a live replica, 0 failed; \d+ records pulled, \d+ pushed in \d+ ms\n$/);
     assert.equal((await c.cli(['decommission'])).code, 2, 'decommission never goes to a default address');
+
+    // --all: every member --node's status has up (those that left are no members).
+    const snap = await c.cli(['snapshot', 'nightly', '--all', ...at(1)]);
+    assert.equal(snap.code, 0, snap.stderr);
+    const made = snap.stdout.trim().split('\n').sort();
+    assert.deepEqual(made.map((l) => l.split(':')[0]), ['node-0', 'node-1', 'node-2']);
+    for (const i of [0, 1, 2]) {
+      assert.ok(made[i]!.startsWith(`node-${i}: snapshot: nightly at ${c.nodes[i]!.dataDir}/snapshots/nightly: `), made[i]);
+      assert.ok(fs.existsSync(`${c.nodes[i]!.dataDir}/snapshots/nightly/NODE_ID`));
+    }
+    const scrubAll = await c.cli(['scrub', '--all', '--json', ...at(0)]);
+    assert.equal(scrubAll.code, 0, scrubAll.stderr);
+    assert.deepEqual(scrubAll.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { node: string }).node), ['node-0', 'node-1', 'node-2'], 'in turn, in status order');
+    c.signal(2, 'SIGSTOP');
+    try {
+      await c.waitStatus([0], 2, 'suspect', 10_000);
+      const partial = await c.cli(['flush', '--all', ...at(0)]);
+      assert.equal(partial.code, 1, 'a member left out fails the run');
+      assert.match(partial.stderr, new RegExp(`ringkv flush: node-2 at 127\\.0\\.0\\.1:${c.nodes[2]!.port} is suspect: left out`));
+      assert.deepEqual(partial.stdout.trim().split('\n').map((l) => l.split(':')[0]).sort(), ['node-0', 'node-1']);
+    } finally {
+      c.signal(2, 'SIGCONT');
+    }
   });
 });
