@@ -6,7 +6,7 @@
 // header is read synchronously up front; onAborted is attached before any await; after an await,
 // writes happen inside res.cork; after abort the response is never touched again.
 import { performance } from 'node:perf_hooks';
-import type { AddNodeRequest, ConsistencyLevel } from '../coordinator/types';
+import type { AddNodeRequest, ConsistencyLevel, RepairSummary } from '../coordinator/types';
 import { logScrub } from './scrub_schedule';
 import { ErrorCode, isRingkvError, RingkvError } from '../errors';
 import { errorReply, httpStatusLine } from './error_map';
@@ -271,6 +271,11 @@ export function parseAddNodeBody(body: Uint8Array): AddNodeRequest {
   return { nodeId: o.node_id, address: o.address, vnodes: typeof o.num_vnodes === 'number' ? o.num_vnodes : null };
 }
 
+/** A repair pass as POST /api/v1/admin/repair answers it (and a scrub's repair within its answer). */
+function repairJson(s: RepairSummary): Record<string, number> {
+  return { ranges: s.ranges, synced: s.synced, skipped: s.skipped, failed: s.failed, pulled: s.pulled, pushed: s.pushed, duration_ms: s.durationMs };
+}
+
 /** POST /api/v1/admin/snapshot's body: empty (the name is the time) or {"name": "..."}. */
 export function parseSnapshotBody(body: Uint8Array): string | undefined {
   if (body.length === 0) return undefined;
@@ -390,7 +395,7 @@ export function attachHttpApi(app: TemplatedApp, ctx: ServerContext): void {
         // Answers when the pass is over: a full pass of a loaded node can take minutes, so callers set a long timeout.
         handleAsync(ctx, res, head, async () => {
           const s = await ctx.coordinator.repair();
-          return { status: 200, body: JSON.stringify({ ranges: s.ranges, synced: s.synced, skipped: s.skipped, failed: s.failed, pulled: s.pulled, pushed: s.pushed, duration_ms: s.durationMs }) };
+          return { status: 200, body: JSON.stringify(repairJson(s)) };
         });
         return;
       case 'flush':
@@ -405,7 +410,6 @@ export function attachHttpApi(app: TemplatedApp, ctx: ServerContext): void {
         handleAsync(ctx, res, head, async () => {
           const s = await ctx.coordinator.scrub();
           logScrub(ctx.log, s, 'requested');
-          const repair = s.repair === null ? null : { ranges: s.repair.ranges, synced: s.repair.synced, skipped: s.repair.skipped, failed: s.repair.failed, pulled: s.repair.pulled, pushed: s.repair.pushed, duration_ms: s.repair.durationMs };
           return {
             status: 200,
             body: JSON.stringify({
@@ -415,7 +419,7 @@ export function attachHttpApi(app: TemplatedApp, ctx: ServerContext): void {
               quarantined: s.quarantined.map((q) => ({ shard: q.shard, file: q.file, level: q.level, entries: q.entries, reason: q.reason })),
               corrupt: s.corrupt.map((q) => ({ shard: q.shard, file: q.file, level: q.level, entries: q.entries, reason: q.reason })),
               cut_short: s.cutShort,
-              repair,
+              repair: s.repair === null ? null : repairJson(s.repair),
               duration_ms: s.durationMs,
             }),
           };
