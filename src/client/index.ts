@@ -12,6 +12,8 @@
 // Errors are RingkvErrors with stable codes (RKV_ERR_CONFLICT, RKV_ERR_UNAVAILABLE, ...). Writes
 // carry an idempotency key, so the client's retries (next replica, after a timeout or a dead
 // node) never apply a write twice. A batch is not atomic: each entry succeeds or fails alone.
+// The client follows one cluster: `connect({ nodes, clusterName })` refuses the cluster status of a
+// node of any other (without clusterName, the first status that names a cluster fixes it).
 export { RingkvClient, type ClientOptions } from './client';
 export type {
   BatchEntry,
