@@ -288,6 +288,10 @@ test('health, cluster status and metrics', async () => {
   assert.match(text, /^ringkv_memtable_bytes \d+$/m);
   assert.match(text, /^ringkv_sstables\{level="0"\} \d+$/m);
   assert.match(text, /^ringkv_compaction_backlog \d+$/m);
+  // The process's memory: a live node's resident set is tens of MiB at least, its heap smaller.
+  const rss = Number(/^ringkv_process_resident_memory_bytes (\d+)$/m.exec(text)?.[1]);
+  const heap = Number(/^ringkv_process_main_heap_used_bytes (\d+)$/m.exec(text)?.[1]);
+  assert.ok(rss > 16 * 1024 * 1024 && heap > 0 && heap < rss, `rss ${rss}, heap ${heap}`);
 });
 
 test('admin flush then scrub on a single node: the data written above is in tables, and every table checks out', async () => {
