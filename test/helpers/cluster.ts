@@ -7,6 +7,7 @@
 // closes the proxies and removes the temp dirs; tests call it in `after`, so nothing outlives a run.
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import { type CliResult, runCli } from './cli';
 import { FaultProxy } from './fault_proxy';
 import { waitListening } from './listening';
 import { freePort } from './ports';
@@ -338,23 +339,9 @@ export class TestCluster {
   }
 
   /** Resumes and kills every node, then removes the data dirs. Safe to call twice. */
-  /**
-   * Runs `ringkv ARGS` to completion against this cluster (an admin command), killed after
-   * `timeoutMs`; `--node` is for the caller to give.
-   */
-  cli(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      const proc = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      proc.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-      proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-      const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
-      proc.once('exit', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-    });
+  /** Runs `ringkv ARGS` to completion (an admin command); `--node` is for the caller to give. */
+  cli(args: string[], timeoutMs = 60_000): Promise<CliResult> {
+    return runCli(args, {}, timeoutMs);
   }
 
   async close(): Promise<void> {

@@ -3,9 +3,12 @@
 // directory behind.
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import { killCli } from '../helpers/cli';
 import { freePort } from '../helpers/ports';
 import os from 'node:os';
 import path from 'node:path';
+
+export { runCli } from '../helpers/cli';
 
 const bin = path.resolve(__dirname, '..', '..', '..', 'bin', 'ringkv.js');
 
@@ -25,26 +28,6 @@ export interface NodeProcess {
 
 const running = new Set<ChildProcess>();
 
-/** Runs the CLI to completion (for commands that exit), with a time bound. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    running.add(proc);
-    let stdout = '';
-    let stderr = '';
-    proc.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error(`ringkv ${args.join(' ')} did not exit in ${timeoutMs} ms: ${stderr}`));
-    }, timeoutMs);
-    proc.on('exit', (code) => {
-      clearTimeout(timer);
-      running.delete(proc);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 /** Starts a node on a free port (retrying if the port was taken meanwhile). */
 export async function startNode(dataDir: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<NodeProcess> {
@@ -101,6 +84,7 @@ export async function startNode(dataDir: string, extraArgs: string[] = [], env: 
 
 /** Kills every process this file started and still running (for `after`). */
 export async function killAll(): Promise<void> {
+  killCli();
   await Promise.all(
     [...running].map(
       (p) =>
