@@ -14,6 +14,7 @@ import { addSnapshot, emptySnapshot } from '../histogram';
 import type { OpResult, ShardLimits, ShardOp, ShardStorageOptions, WriteOp } from '../shards';
 import { ShardRouter, fromWireError, layoutFileName } from '../shards';
 import { lockDir, type DirLock } from '../storage/dir-lock';
+import { fsyncDir } from '../storage/manifest';
 import type { StorageTrouble } from '../membership';
 import type { SyncMode } from '../storage/types';
 import type { ConflictMode } from '../versioning';
@@ -128,16 +129,6 @@ export interface StorageState {
 
 /** `<dataDir>/snapshots/<name>`: each a data dir of its own (LocalCoordinator.snapshot). */
 export const snapshotsDirName = 'snapshots';
-
-/** fsync of a file or a folder by name. */
-function syncPath(p: string): void {
-  const fd = fs.openSync(p, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 class LocalCoordinatorImpl implements LocalCoordinator {
   private closing: Promise<void> | null = null;
@@ -294,11 +285,11 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       for (const f of [nodeIdFileName, clusterNameFileName, layoutFileName]) {
         if (!fs.existsSync(path.join(this.dataDir, f))) continue;
         fs.copyFileSync(path.join(this.dataDir, f), path.join(root, f));
-        syncPath(path.join(root, f));
+        await fsyncDir(path.join(root, f)); // opens read-only and syncs: a file as well as a folder
       }
       shards = await this.router.snapshot(root);
-      syncPath(root);
-      syncPath(path.dirname(root));
+      await fsyncDir(root);
+      await fsyncDir(path.dirname(root));
     } catch (err) {
       // Half a snapshot would restore as a node missing data: none rather than that.
       fs.rmSync(root, { recursive: true, force: true });

@@ -6,10 +6,12 @@
 // (entry count, smallest and largest key). Runs on the shard's thread in slices of a few
 // milliseconds so requests keep being answered; throws RKV_ERR_CORRUPTION naming the file and
 // what is wrong.
+import { keyBytesMax } from '../constants';
 import { ErrorCode, RingkvError } from '../errors';
 import { nextTurn } from './flush';
 import { TableIterator } from './iterators';
 import { Readahead, Table } from './table';
+import { tokenBytes } from './sort-key';
 import { tableCorruption } from './table-format';
 
 /** How long one slice reads before it lets the thread answer requests. */
@@ -57,19 +59,20 @@ export async function scrubTable(expected: ExpectedTable, ra: Readahead, stop: (
     const it = new TableIterator(() => table, null, ra);
     it.seekToFirst();
     let entries = 0;
-    let previous: Buffer | null = null;
+    // The previous key, kept in one buffer of the largest sort key (the iterator's is a view).
+    const previous = Buffer.allocUnsafeSlow(tokenBytes + keyBytesMax);
+    let previousBytes = 0;
     let sliceEndMs = performance.now() + scrubSliceMs;
     while (it.valid()) {
       const key = it.key();
-      if (previous === null) {
+      if (key.length > previous.length) throw tableCorruption(expected.file, 0, `entry ${entries}: a key of ${key.length} bytes`);
+      if (entries === 0) {
         if (key.compare(expected.smallest) !== 0) throw tableCorruption(expected.file, 0, 'first key is not the smallest key the manifest names');
-        previous = Buffer.allocUnsafeSlow(key.length);
-        key.copy(previous);
-      } else {
-        if (previous.compare(key) >= 0) throw tableCorruption(expected.file, 0, `entry ${entries}: keys out of order`);
-        if (previous.length !== key.length) previous = Buffer.allocUnsafeSlow(key.length);
-        key.copy(previous);
+      } else if (previous.compare(key, 0, key.length, 0, previousBytes) >= 0) {
+        throw tableCorruption(expected.file, 0, `entry ${entries}: keys out of order`);
       }
+      key.copy(previous);
+      previousBytes = key.length;
       entries++;
       it.next();
       if (entries % scrubEntriesPerCheck === 0 && performance.now() >= sliceEndMs) {
@@ -79,7 +82,7 @@ export async function scrubTable(expected: ExpectedTable, ra: Readahead, stop: (
       }
     }
     if (entries !== expected.entryCount) throw tableCorruption(expected.file, 0, `${entries} entries read, the manifest says ${expected.entryCount}`);
-    if (previous !== null && previous.compare(expected.largest) !== 0) throw tableCorruption(expected.file, 0, 'last key is not the largest key the manifest names');
+    if (entries > 0 && expected.largest.compare(previous, 0, previousBytes) !== 0) throw tableCorruption(expected.file, 0, 'last key is not the largest key the manifest names');
     return { entries, bytesRead: ra.bytesRead - startRead };
   } finally {
     table.close();
