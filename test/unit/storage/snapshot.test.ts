@@ -18,31 +18,34 @@ test('a snapshot opens as the engine was at the snapshot, after overwrites, dele
   const dir = tempDir('snap');
   const snap = path.join(dir, 'snap-1');
   const keys = 4000; // 4000 x 2 KiB: a table over one truncation step
-  const db = await openStorage({ dir: path.join(dir, 'live'), syncMode: 'none', autoCompaction: false });
   try {
-    for (let i = 0; i < keys; i += 500) await db.write(Array.from({ length: 500 }, (_, k) => put(`k${i + k}`, value(i + k, 'v1'))));
-    await db.flush();
-    await db.write([put('in-memtable', 'only in the memtable at the snapshot')]);
-    const made = await db.snapshot(snap);
-    assert.ok(made.tables >= 2 && made.bytes > fileDeleteStepBytes, JSON.stringify(made));
-    await assert.rejects(db.snapshot(snap), /EEXIST/, 'a snapshot never overwrites another');
+    const db = await openStorage({ dir: path.join(dir, 'live'), syncMode: 'none', autoCompaction: false });
+    try {
+      for (let i = 0; i < keys; i += 500) await db.write(Array.from({ length: 500 }, (_, k) => put(`k${i + k}`, value(i + k, 'v1'))));
+      await db.flush();
+      await db.write([put('in-memtable', 'only in the memtable at the snapshot')]);
+      const made = await db.snapshot(snap);
+      assert.ok(made.tables >= 2 && made.bytes > fileDeleteStepBytes, JSON.stringify(made));
+      await assert.rejects(db.snapshot(snap), /EEXIST/, 'a snapshot never overwrites another');
 
-    for (let i = 0; i < keys; i += 500) await db.write(Array.from({ length: 500 }, (_, k) => ((i + k) % 3 === 0 ? del(`k${i + k}`) : put(`k${i + k}`, value(i + k, 'v2')))));
-    await db.write([put('after', 'x')]);
-    await db.compact(); // rewrites everything and deletes every table the snapshot links to
-    const linked = fs.readdirSync(snap).filter((n) => n.endsWith('.sst'));
-    assert.ok(linked.every((n) => !fs.existsSync(path.join(dir, 'live', n))), 'the live engine no longer has them');
+      for (let i = 0; i < keys; i += 500) await db.write(Array.from({ length: 500 }, (_, k) => ((i + k) % 3 === 0 ? del(`k${i + k}`) : put(`k${i + k}`, value(i + k, 'v2')))));
+      await db.write([put('after', 'x')]);
+      await db.compact(); // rewrites everything and deletes every table the snapshot links to
+      const linked = fs.readdirSync(snap).filter((n) => n.endsWith('.sst'));
+      assert.ok(linked.every((n) => !fs.existsSync(path.join(dir, 'live', n))), 'the live engine no longer has them');
+    } finally {
+      await db.close();
+    }
+    const back = await openStorage({ dir: snap, syncMode: 'none', autoCompaction: false });
+    try {
+      for (let i = 0; i < keys; i += 37) assert.equal(Buffer.from((await back.get(Buffer.from(`k${i}`)))!.value).toString(), value(i, 'v1'), `k${i}`);
+      assert.equal(Buffer.from((await back.get(Buffer.from('in-memtable')))!.value).toString(), 'only in the memtable at the snapshot');
+      assert.equal(await back.get(Buffer.from('after')), null);
+      assert.deepEqual((await back.scrub()).corrupt, [], 'every linked table is whole');
+    } finally {
+      await back.close();
+    }
   } finally {
-    await db.close();
-  }
-  const back = await openStorage({ dir: snap, syncMode: 'none', autoCompaction: false });
-  try {
-    for (let i = 0; i < keys; i += 37) assert.equal(Buffer.from((await back.get(Buffer.from(`k${i}`)))!.value).toString(), value(i, 'v1'), `k${i}`);
-    assert.equal(Buffer.from((await back.get(Buffer.from('in-memtable')))!.value).toString(), 'only in the memtable at the snapshot');
-    assert.equal(await back.get(Buffer.from('after')), null);
-    assert.deepEqual((await back.scrub()).corrupt, [], 'every linked table is whole');
-  } finally {
-    await back.close();
-    removeDir(dir);
+    removeDir(dir); // whatever failed, nothing is left in /tmp
   }
 });
