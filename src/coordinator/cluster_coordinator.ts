@@ -529,7 +529,7 @@ export class ClusterCoordinator implements Coordinator {
   }
 
   /**
-   * A compaction that meets a corrupt table quarantines it on its own (LsmEngine, with
+   * A compaction or a read that meets a corrupt table quarantines it on its own (LsmEngine, with
    * quarantineCorruptTables): gossip's storage poll sees the count grow, and this says so and
    * repairs, as a scrub that quarantined one does, rather than leave its keys at their older
    * versions until anti-entropy's round robin comes to their ranges.
@@ -539,7 +539,7 @@ export class ClusterCoordinator implements Coordinator {
     const fresh = total - this.quarantinesSeen;
     this.quarantinesSeen = total;
     if (this.scrubbing > 0 || this.closed) return; // that scrub reports them and repairs
-    this.o.log(`storage: ERROR ${fresh} table(s) found corrupt and quarantined by compaction (see the shards' quarantine/ folders); repairing from the other replicas`);
+    this.o.log(`storage: ERROR ${fresh} table(s) found corrupt by a compaction or a read and quarantined (see the shards' quarantine/ folders); repairing from the other replicas`);
     this.antiEntropy.fullPass().then(
       (r) => this.o.log(`storage: repair after quarantine: ${r.synced} of ${r.ranges} ranges synced, ${r.failed} failed, ${r.pulled} records pulled`),
       (err: unknown) => this.o.log(`storage: ERROR repair after quarantine failed: ${err instanceof Error ? err.message : String(err)}`),

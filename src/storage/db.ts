@@ -24,9 +24,9 @@
 // Failures: a WAL write or background step that fails for lack of space leaves nothing behind and
 // makes the engine refuse writes until space is back (space-watch.ts), then it carries on; any
 // other failed write or sync is sticky until the engine is reopened (LevelDB's bg_error_).
-// Corruption: with quarantineCorruptTables (a cluster node), a table that a compaction (or a
-// scrub, scrub()) finds corrupt is quarantined rather than failing the engine: a manifest without
-// it, the file moved to quarantine/ once unused. Its keys then read as whatever older versions
+// Corruption: with quarantineCorruptTables (a cluster node), a table that a compaction, a scrub
+// (scrub()) or a read finds corrupt is quarantined rather than failing the engine: a manifest
+// without it, the file moved to quarantine/ once unused. Its keys then read as whatever older versions
 // lower levels hold, until a repair from other replicas brings the newest back (Cassandra's
 // scrub, then repair). Without it (a single node, whose only copy that is) a scrub reports the
 // table and leaves it, and a compaction that meets it fails as any other background failure.
@@ -147,6 +147,8 @@ export class LsmEngine implements StorageEngine {
   /** Quarantines in progress: no compaction is picked meanwhile (it could pick the table). */
   private quarantining = 0;
   private readonly quarantined: QuarantinedTable[] = [];
+  /** Quarantines a read asked for (corruptionRead), by file number: one each, awaited by close(). */
+  private readonly readQuarantines = new Map<number, Promise<void>>();
   /** Manifest writes run one at a time, in the order asked: the tail of that chain. */
   private manifestTail: Promise<void> = Promise.resolve();
   private bgError: Error | null = null;
@@ -846,6 +848,43 @@ export class LsmEngine implements StorageEngine {
 
   /** The newest payload of sk in the tables: a view valid until the next block read (Table.get). */
   private getFromTables(sk: Buffer, key: Uint8Array): Buffer | null {
+    try {
+      return this.searchTables(sk, key);
+    } catch (err) {
+      this.corruptionRead(err);
+      throw err;
+    }
+  }
+
+  /**
+   * A get or a scan met `err`. If it is a live table's corruption and tables are quarantined
+   * here, that table is taken out at once, as a scrub would, instead of failing every read of its
+   * keys until the next scrub or a compaction gets to it. The read itself still fails (so its
+   * coordinator takes the other replicas' answers, not an older version from below), and the
+   * node's storage poll sees the quarantine and repairs (cluster_coordinator noticeQuarantines).
+   */
+  private corruptionRead(err: unknown): void {
+    if (!this.quarantineCorrupt || this.closing || this.closed || !isRingkvError(err, ErrorCode.Corruption)) return;
+    const file = err.details['file'];
+    const f = this.version.allFiles().find((m) => tablePath(this.dir, m.number) === file);
+    if (f === undefined || f.corrupt !== undefined || this.readQuarantines.has(f.number)) return;
+    const reason = `read: ${err.message}`;
+    const done = (async (): Promise<void> => {
+      while (this.compactingInputs.has(f.number)) await this.compacting;
+      // The compaction that had it may have quarantined it (or replaced it) meanwhile.
+      if (!this.closing && f.corrupt === undefined && !f.obsolete) await this.quarantineTable(f, reason);
+    })()
+      // A manifest that cannot be written fails the next flush or compaction too, which report
+      // it; here the table stays, and the next read that meets it tries again.
+      .catch(() => undefined)
+      .finally(() => {
+        this.readQuarantines.delete(f.number);
+        this.scheduleBackground();
+      });
+    this.readQuarantines.set(f.number, done);
+  }
+
+  private searchTables(sk: Buffer, key: Uint8Array): Buffer | null {
     const v = this.version;
     for (const f of v.levels[0]!) {
       if (f.smallest.compare(sk) > 0 || f.largest.compare(sk) < 0) continue;
@@ -910,6 +949,9 @@ export class LsmEngine implements StorageEngine {
           it.next();
         }
       }
+    } catch (err) {
+      this.corruptionRead(err);
+      throw err;
     } finally {
       for (const m of mems) m.unref();
       for (const f of pinned) {
@@ -1012,6 +1054,7 @@ export class LsmEngine implements StorageEngine {
     // first is still installed. The WAL keeps whatever was not flushed.
     this.control.abort();
     while (this.flushing !== null || this.compacting !== null) await Promise.all([this.flushing, this.compacting]);
+    await Promise.all(this.readQuarantines.values());
     await this.manifestTail;
     this.wakeAllStalled();
     await this.wal.close();

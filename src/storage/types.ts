@@ -56,10 +56,11 @@ export interface StorageOptions {
   /** When false, no background compaction runs (tests drive compact() themselves). Default true. */
   autoCompaction?: boolean;
   /**
-   * Take a table found corrupt (by a scrub or a compaction) out of the engine, into quarantine/.
-   * Right where other replicas hold the same keys (a cluster node, which repairs afterwards): the
-   * table's entries that could still be read are dropped with it. Off (the default), a scrub only
-   * reports the table, and a compaction that cannot read it stops the engine's writes, as before.
+   * Take a table found corrupt (by a scrub, a compaction or a read) out of the engine, into
+   * quarantine/. Right where other replicas hold the same keys (a cluster node, which repairs
+   * afterwards): the table's entries that could still be read are dropped with it. Off (the
+   * default), a scrub only reports the table, a read of a damaged block fails, and a compaction
+   * that cannot read it stops the engine's writes, as before.
    */
   quarantineCorruptTables?: boolean;
 }
@@ -193,7 +194,7 @@ export interface StorageEngine {
    * here. Writes after the flush are not in it.
    */
   snapshot(dir: string): Promise<{ tables: number; bytes: number }>;
-  /** Every table quarantined since open, by a scrub or by a compaction that could not read it. */
+  /** Every table quarantined since open: by a scrub, a compaction or a read that could not read it. */
   quarantinedTables(): readonly QuarantinedTable[];
   stats(): StorageStats;
   /** What recovery did at open. */

@@ -4,8 +4,10 @@
 // quarantine/, its keys read as the older versions below it (or not at all), the engine keeps
 // taking writes, and it reopens as it was left. A compaction that meets a corrupt input
 // quarantines it and goes on, where it used to fail the engine until a restart (and again after).
+// A get or a scan that meets a damaged block fails and gets the table quarantined at once.
 // All of that with quarantineCorruptTables (a cluster node's engines); without it (a single
-// node, whose only copy the table is) a scrub reports the table and leaves it.
+// node, whose only copy the table is) a scrub reports the table and leaves it, and reads of the
+// damaged block fail.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -14,6 +16,8 @@ import { openStorage } from '../../../src/storage';
 import { Table } from '../../../src/storage/table';
 import { decodeFooter, footerBytes } from '../../../src/storage/table-format';
 import type { StorageEngine } from '../../../src/storage/types';
+import { tokenMax } from '../../../src/storage/sort-key';
+import { ErrorCode, isRingkvError } from '../../../src/errors';
 import { put, removeDir, tempDir } from './helpers';
 import { flipByte } from '../../helpers/damage';
 
@@ -139,6 +143,112 @@ test('without quarantineCorruptTables (a single node: the only copy) a scrub rep
     assert.equal(tables(dir).length, 2, 'both tables still in the engine');
     assert.equal(fs.existsSync(path.join(dir, 'quarantine')), false);
     assert.equal(text((await db.get(Buffer.from('shared-499')))?.value), 'b499', 'the rest of the table still reads');
+  } finally {
+    await db.close();
+    removeDir(dir);
+  }
+});
+
+/**
+ * Closes db, damages one data block (the third) of the newer of twoTables' tables, and reopens it
+ * with a cold block cache (a flush warms the cache with the new table, which would hide the damage
+ * from reads). Returns the reopened engine.
+ */
+async function damageNewerAndReopen(db: StorageEngine, dir: string, newer: string, quarantineCorruptTables: boolean): Promise<StorageEngine> {
+  await db.close();
+  const t = Table.open(newer, Number(path.basename(newer, '.sst')));
+  const offset = t.indexHandles[2]!.offset + 10;
+  t.close();
+  flipByte(newer, offset);
+  return openStorage({ dir, syncMode: 'none', autoCompaction: false, quarantineCorruptTables });
+}
+
+/** The newer table's keys, tried in turn: the first whose read fails, with that error. */
+function firstFailingRead(db: StorageEngine): { key: string; err: unknown } | null {
+  for (let i = 0; i < 500; i++) {
+    for (const key of [`new-${i}`, `shared-${i}`]) {
+      try {
+        db.getSync(Buffer.from(key));
+      } catch (err) {
+        return { key, err };
+      }
+    }
+  }
+  return null;
+}
+
+test('a read that meets a damaged block fails, and the table is quarantined at once: its keys read as the older versions, writes go on', async () => {
+  const dir = tempDir('scrub-read');
+  let db = await openStorage({ dir, syncMode: 'none', autoCompaction: false, quarantineCorruptTables: true });
+  try {
+    const newer = await twoTables(db, dir);
+    db = await damageNewerAndReopen(db, dir, newer, true);
+    const failed = firstFailingRead(db);
+    assert.ok(failed !== null, 'some key of the damaged block fails to read');
+    assert.ok(isRingkvError(failed.err, ErrorCode.Corruption) && failed.err.message.includes(`SSTable ${newer}: `), String(failed.err));
+    for (let i = 0; i < 500 && db.quarantinedTables().length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    const q = db.quarantinedTables();
+    assert.deepEqual(q.map((x) => [x.file, x.level, x.entries]), [[path.join(dir, 'quarantine', path.basename(newer)), 0, 1000]]);
+    assert.match(q[0]!.reason, /^read: SSTable .*checksum mismatch/);
+    assert.ok(fs.existsSync(q[0]!.file), 'the damaged file is kept in quarantine/');
+    assert.equal(tables(dir).length, 1);
+    const n = failed.key.split('-')[1]!;
+    assert.equal(text((await db.get(Buffer.from(failed.key)))?.value), failed.key.startsWith('shared-') ? `a${n}` : undefined, 'the failed key now reads as its older version');
+    for (let i = 0; i < 500; i++) {
+      assert.equal(text((await db.get(Buffer.from(`shared-${i}`)))?.value), `a${i}`);
+      assert.equal(await db.get(Buffer.from(`new-${i}`)), null);
+    }
+    await db.write([put('after', 'x')]);
+    assert.equal(text((await db.get(Buffer.from('after')))?.value), 'x');
+    assert.equal(db.stats().writesRefused, 0);
+  } finally {
+    await db.close();
+    removeDir(dir);
+  }
+});
+
+test('a scan that meets a damaged block fails and gets the table quarantined', async () => {
+  const dir = tempDir('scrub-scan');
+  let db = await openStorage({ dir, syncMode: 'none', autoCompaction: false, quarantineCorruptTables: true });
+  try {
+    const newer = await twoTables(db, dir);
+    db = await damageNewerAndReopen(db, dir, newer, true);
+    await assert.rejects(
+      async () => {
+        for await (const e of db.scanRange(0n, tokenMax)) void e;
+      },
+      (err: unknown) => isRingkvError(err, ErrorCode.Corruption),
+    );
+    await db.close(); // waits for the quarantine the scan asked for
+    db = await openStorage({ dir, syncMode: 'none', autoCompaction: false, quarantineCorruptTables: true });
+    assert.deepEqual(tables(dir).length, 1);
+    assert.ok(fs.existsSync(path.join(dir, 'quarantine', path.basename(newer))));
+    let entries = 0;
+    for await (const e of db.scanRange(0n, tokenMax)) {
+      entries++;
+      assert.ok(!text(e.value)!.startsWith('b'), 'nothing of the quarantined table');
+    }
+    assert.equal(entries, 1000, 'the older table, whole');
+  } finally {
+    await db.close();
+    removeDir(dir);
+  }
+});
+
+test('without quarantineCorruptTables a read of a damaged block fails every time and the table stays', async () => {
+  const dir = tempDir('scrub-read-report');
+  let db = await openStorage({ dir, syncMode: 'none', autoCompaction: false });
+  try {
+    const newer = await twoTables(db, dir);
+    db = await damageNewerAndReopen(db, dir, newer, false);
+    const failed = firstFailingRead(db);
+    assert.ok(failed !== null && isRingkvError(failed.err, ErrorCode.Corruption), String(failed?.err));
+    await db.close(); // would wait for a quarantine, had one been asked for
+    db = await openStorage({ dir, syncMode: 'none', autoCompaction: false });
+    assert.equal(tables(dir).length, 2);
+    assert.equal(fs.existsSync(path.join(dir, 'quarantine')), false);
+    assert.deepEqual(db.quarantinedTables(), []);
+    assert.throws(() => db.getSync(Buffer.from(failed.key)), (err: unknown) => isRingkvError(err, ErrorCode.Corruption));
   } finally {
     await db.close();
     removeDir(dir);
