@@ -275,6 +275,8 @@ export const shardBatchBytesMax = 8 * 1024 * 1024;
 export const shardStorageWriteBytesMax = 16 * 1024 * 1024;
 /** A node id is 1..nodeIdBytesMax characters of [A-Za-z0-9._:-]. */
 export const nodeIdBytesMax = 64;
+/** A zone name (ring.ts) is 0..zoneBytesMax characters of [A-Za-z0-9._-]. */
+export const zoneBytesMax = 64;
 /** Concurrent versions kept per key; past this the oldest are dropped (counted in stats). */
 export const siblingsMax = 8;
 /** If-Match version strings longer than this are refused as invalid. */

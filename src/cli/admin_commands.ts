@@ -5,7 +5,7 @@
 // JSON answer with --json, and exits 0 when the node did what was asked and found nothing wrong,
 // 1 when it answered with an error (its message is printed), did it only in part (a repair with
 // failed ranges) or found damage (a scrub that quarantined a table), 2 on a usage error.
-import { fetchClusterStatus } from '../client/cluster_status';
+import { fetchClusterStatus, ringMembersOf } from '../client/cluster_status';
 import { type JsonAnswer, requestJson } from '../client/http_request';
 import { httpPortDefault, vnodesPerNodeMax } from '../constants';
 import type { ClusterStatus } from '../coordinator/types';
@@ -83,15 +83,18 @@ function parse(name: Name, argv: string[]): Args | null {
 
 /** The table `ringkv status` prints. */
 export function formatStatus(s: ClusterStatus): string {
-  const members = s.nodes.filter((n) => n.tokens.length > 0).map((n) => ({ nodeId: n.id, vnodes: n.tokens.length }));
+  const members = ringMembersOf(s);
   const owns = members.length === 0 ? new Map<string, number>() : Ring.build(members, Math.max(0, s.ring_version)).effectiveOwnership(s.replication_factor);
-  const rows = [['status', 'node', 'address', 'load', 'tokens', 'owns (effective)']];
+  // A zone column only where some node has a zone.
+  const zoned = s.nodes.some((n) => n.zone !== undefined);
+  const rows = [['status', 'node', 'address', ...(zoned ? ['zone'] : []), 'load', 'tokens', 'owns (effective)']];
   for (const n of [...s.nodes].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
     const share = owns.get(n.id);
     rows.push([
       n.reason === undefined ? n.status : `${n.status} (${n.reason})`,
       n.id,
       n.address,
+      ...(zoned ? [n.zone ?? '-'] : []),
       n.load.toFixed(2),
       String(n.tokens.length),
       share === undefined ? '-' : `${(share * 100).toFixed(1)}%`,

@@ -7,18 +7,20 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import * as http from 'node:http';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { deadAfterMsDefault, gossipIntervalMsDefault, hintReplayBytesPerSecondMin, nodeRuntimeFlags, peerPortOffset, replicationFactorDefault, suspectAfterMsDefault, vnodesPerNodeDefault, vnodesPerNodeMax } from '../constants';
+import { deadAfterMsDefault, gossipIntervalMsDefault, hintReplayBytesPerSecondMin, nodeRuntimeFlags, peerPortOffset, replicationFactorDefault, suspectAfterMsDefault, vnodesPerNodeDefault, vnodesPerNodeMax, zoneBytesMax } from '../constants';
 import type { ClusterNodeConfig } from '../coordinator/cluster_factory';
 import { clusterDefaults } from '../coordinator/cluster_options';
 import { clusterNameDefault } from '../coordinator/identity_files';
 import { isRingkvError } from '../errors';
 import { parseNodeAddress, type PeerAddress } from '../membership';
+import { isValidZone } from '../ring';
 import { type CliCommand, parseIntOption, usageError } from './command';
 
 /** parseArgs definitions of the cluster flags `ringkv start` accepts. */
 export const clusterStartFlags = {
   seeds: { type: 'string' },
   'cluster-name': { type: 'string' },
+  zone: { type: 'string' },
   'peer-port': { type: 'string' },
   advertise: { type: 'string' },
   vnodes: { type: 'string' },
@@ -47,6 +49,12 @@ cluster options (a node runs in cluster mode when --seeds is given; it may name 
                                                        given). A node answers no other cluster's
                                                        nodes, and refuses to start when its seeds
                                                        are in another cluster
+  --zone NAME                              (data dir)  the node's failure domain (rack, availability
+                                                       zone), 1..64 of A-Z a-z 0-9 _ . -: each key's
+                                                       replicas go to as many zones as there are, so
+                                                       a zone failing whole loses at most
+                                                       ceil(N / zones) of them. Kept in the data dir
+                                                       (ZONE); a start with another zone is refused
   --peer-port N                            port+${peerPortOffset}   inter-node (gossip, replication) TCP port
   --advertise ADDR                         (listen)    the address peers and clients are told to reach
                                                        this node at, host:port or host:port:peerport
@@ -126,9 +134,12 @@ export function parseClusterFlags(values: FlagValues, env: NodeJS.ProcessEnv, ba
   }
   const clusterName = values['cluster-name'];
   if (clusterName !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(clusterName)) throw usageError(`--cluster-name must be 1..64 of A-Z a-z 0-9 _ . -, not "${clusterName}"`);
+  const zone = values.zone;
+  if (zone !== undefined && (zone === '' || !isValidZone(zone))) throw usageError(`--zone must be 1..${zoneBytesMax} of A-Z a-z 0-9 _ . -, not "${zone}"`);
   return {
     ...(base.nodeId !== undefined && { nodeId: base.nodeId }),
     ...(clusterName !== undefined && { clusterName }),
+    ...(zone !== undefined && { zone }),
     ...advertised,
     peerListen: { host: base.host, port: peerPort },
     seeds: parseSeeds(seedsText),
@@ -180,6 +191,9 @@ options:
   --shards N                2           shard threads per node
   --sync-mode MODE          batch       always | batch | none
   --wait-ms N               30000       how long to wait for gossip to converge
+  --zones LIST              (none)      comma-separated zones, given to the nodes in turn
+                                        (node i gets the (i mod count)-th): try zone-aware
+                                        placement on one machine
   any cluster option of \`ringkv start\` (--cluster-name, --replication, --conflict-mode,
   --partition-mode, --gossip-interval-ms, --suspect-after-ms, --dead-after-ms, --vnodes,
   --hinted-handoff, --hint-replay-bytes-per-second, --read-repair-chance,
@@ -230,6 +244,7 @@ export const command: CliCommand = {
           shards: { type: 'string' },
           'sync-mode': { type: 'string' },
           'wait-ms': { type: 'string' },
+          zones: { type: 'string' },
           help: { type: 'boolean', short: 'h' },
           ...clusterStartFlags,
         },
@@ -245,13 +260,17 @@ export const command: CliCommand = {
     let n: number;
     let basePort: number;
     let waitMs: number;
+    let zones: string[];
     try {
       n = values.nodes === undefined ? 3 : parseIntOption('--nodes', values.nodes, 1, 16);
       basePort = values['base-port'] === undefined ? 7000 : parseIntOption('--base-port', values['base-port'], 1, 65535 - 16 - peerPortOffset);
       waitMs = values['wait-ms'] === undefined ? 30_000 : parseIntOption('--wait-ms', values['wait-ms'], 100, 600_000);
-      if (values.seeds !== undefined || values['peer-port'] !== undefined || values.advertise !== undefined) {
-        throw usageError('ringkv cluster chooses --seeds, --peer-port and --advertise itself');
+      if (values.seeds !== undefined || values['peer-port'] !== undefined || values.advertise !== undefined || values.zone !== undefined) {
+        throw usageError('ringkv cluster chooses --seeds, --peer-port, --advertise and --zone itself (zones: --zones)');
       }
+      zones = values.zones === undefined ? [] : values.zones.split(',').map((z) => z.trim());
+      const badZone = zones.find((z) => z === '' || !isValidZone(z));
+      if (badZone !== undefined) throw usageError(`--zones must list zones of 1..${zoneBytesMax} of A-Z a-z 0-9 _ . -, not "${badZone}"`);
     } catch (err) {
       if (!isRingkvError(err)) throw err;
       process.stderr.write(`ringkv cluster: ${err.message}\n\n${clusterHelp}`);
@@ -284,6 +303,7 @@ export const command: CliCommand = {
         '--seeds', `127.0.0.1:${basePort}`,
         // They start together, empty: there is nothing to stream yet.
         '--bootstrap', 'off',
+        ...(zones.length > 0 ? ['--zone', zones[i % zones.length]!] : []),
         ...passThrough,
       ];
       const child = spawn(process.execPath, [...nodeRuntimeFlags, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
@@ -304,7 +324,10 @@ export const command: CliCommand = {
       await new Promise((r) => setTimeout(r, 100));
     }
     process.stdout.write(`ringkv cluster: ${n} nodes up, gossip converged in ${Date.now() - started} ms\n`);
-    for (let i = 0; i < n; i++) process.stdout.write(`  node-${i}  http://127.0.0.1:${basePort + i}  peer 127.0.0.1:${basePort + i + peerPortOffset}  data ${path.join(dataDir, `node-${i}`)}  pid ${children[i]!.pid}\n`);
+    for (let i = 0; i < n; i++) {
+      const zone = zones.length > 0 ? `  zone ${zones[i % zones.length]!}` : '';
+      process.stdout.write(`  node-${i}  http://127.0.0.1:${basePort + i}  peer 127.0.0.1:${basePort + i + peerPortOffset}${zone}  data ${path.join(dataDir, `node-${i}`)}  pid ${children[i]!.pid}\n`);
+    }
     process.stdout.write('Ctrl-C stops every node.\n');
     return 0;
   },

@@ -1,8 +1,9 @@
 // Reads a node's GET /api/v1/cluster/status and checks its shape. The client learns the ring from
-// it: which nodes exist, where they listen, how many vnodes each owns, and the ring version that
-// tells it when to rebuild.
+// it: which nodes exist, where they listen, how many vnodes each owns, their zones, and the ring
+// version that tells it when to rebuild.
 import type { ClusterNodeInfo, ClusterStatus, NodeStatus } from '../coordinator/types';
 import { ErrorCode, RingkvError } from '../errors';
+import { isValidZone, type RingMember } from '../ring';
 import { requestJson } from './http_request';
 
 /** A status document larger than this is refused (a 100-node ring with 256 vnodes is ~600 KiB). */
@@ -31,9 +32,12 @@ export function parseClusterStatus(address: string, body: unknown): ClusterStatu
     }
     const reason = r['reason'];
     if (reason !== undefined && typeof reason !== 'string') throw bad(address, `nodes[${i}].reason is not a string`);
+    const zone = r['zone'];
+    if (zone !== undefined && (typeof zone !== 'string' || !isValidZone(zone))) throw bad(address, `nodes[${i}].zone is not a zone name`);
     return {
       id: r['id'],
       address: r['address'],
+      ...(zone ? { zone } : {}),
       status: status as NodeStatus,
       ...(reason !== undefined && { reason }),
       load: typeof r['load'] === 'number' ? r['load'] : 0,
@@ -55,4 +59,9 @@ export async function fetchClusterStatus(address: string, timeoutMs: number): Pr
   const a = await requestJson(address, 'GET', '/api/v1/cluster/status', { timeoutMs, bytesMax: statusBytesMax });
   if (a.status !== 200) throw new RingkvError(ErrorCode.Unavailable, `cluster status from ${address}: HTTP ${a.status}`, { details: { address, transport: true } });
   return parseClusterStatus(address, a.body);
+}
+
+/** The ring members a status describes: the nodes that own tokens, with their vnode counts and zones. */
+export function ringMembersOf(status: ClusterStatus): RingMember[] {
+  return status.nodes.filter((n) => n.tokens.length > 0).map((n) => (n.zone ? { nodeId: n.id, vnodes: n.tokens.length, zone: n.zone } : { nodeId: n.id, vnodes: n.tokens.length }));
 }

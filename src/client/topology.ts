@@ -13,6 +13,7 @@
 import type { ClusterStatus } from '../coordinator/types';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import { keyToken, Ring, tokenFromString, nodeTokens } from '../ring';
+import { ringMembersOf } from './cluster_status';
 
 export interface NodeAddress {
   /** The node id once cluster status named it; the address until then. */
@@ -75,7 +76,7 @@ export class Topology {
       this.byId.set(n.id, { id: n.id, address: n.address });
       this.liveness.set(n.id, n.status);
     }
-    const members = status.nodes.filter((n) => n.tokens.length > 0).map((n) => ({ nodeId: n.id, vnodes: n.tokens.length }));
+    const members = ringMembersOf(status);
     if (this.ring !== null) {
       const listed = new Set(status.nodes.map((n) => n.id));
       if (this.ring.members.some((m) => !listed.has(m.nodeId)) && ++this.partialViews < partialViewsMax) return false;

@@ -192,7 +192,7 @@ export class ClusterCoordinator implements Coordinator {
     this.pool = new PeerPool({ clusterName: o.clusterName, fromNode: o.nodeId }, { log: o.log });
     const gossipTimeoutMs = Math.max(200, 2 * o.gossipIntervalMs);
     this.membership = new Membership({
-      self: { nodeId: o.nodeId, host: o.host, httpPort: o.httpPort, peerPort: o.peerPort, vnodes: o.vnodes, incarnation: Date.now(), keyEstimate: 0, load: 0, settings: clusterSettingsOf(o) },
+      self: { nodeId: o.nodeId, host: o.host, httpPort: o.httpPort, peerPort: o.peerPort, vnodes: o.vnodes, ...(o.zone ? { zone: o.zone } : {}), incarnation: Date.now(), keyEstimate: 0, load: 0, settings: clusterSettingsOf(o) },
       seeds: o.seeds,
       gossipIntervalMs: o.gossipIntervalMs,
       suspectAfterMs: o.suspectAfterMs,
@@ -950,6 +950,7 @@ export class ClusterCoordinator implements Coordinator {
     const nodes: ClusterNodeInfo[] = members.map((m) => ({
       id: m.nodeId,
       address: `${m.host}:${m.httpPort}`,
+      ...(m.zone ? { zone: m.zone } : {}),
       ...nodeHealth(m.status, m.storage),
       load: Math.round(m.load * 100) / 100,
       tokens: ring.tokensOf(m.nodeId).map(tokenToString),

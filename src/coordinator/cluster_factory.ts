@@ -9,7 +9,7 @@ import { type ClusterCoordinator, createClusterCoordinator } from './cluster_coo
 import { clusterDefaults, type ClusterOptions } from './cluster_options';
 import { localReplicaOf } from './cluster_replica';
 import { hintsDirName } from './hint_log';
-import { clusterNameFileName, loadOrCreateClusterName } from './identity_files';
+import { clusterNameFileName, loadOrCreateClusterName, loadOrCreateZone, zoneFileName } from './identity_files';
 import { peersFileName } from './peers_file';
 import { createLocalCoordinator } from './local_coordinator';
 
@@ -18,6 +18,8 @@ export type ClusterNodeConfig = Omit<ClusterOptions, 'nodeId' | 'clusterName' | 
   nodeId?: string;
   /** Undefined: the one the data dir records (identity_files.ts). */
   clusterName?: string;
+  /** Undefined: the one the data dir records, or none (identity_files.ts). */
+  zone?: string;
   readRepairChance?: number;
   antiEntropyIntervalMs?: number;
   /** Whether a node with an empty data dir streams its ranges as it joins (default true). */
@@ -35,10 +37,11 @@ export function clusterCoordinatorFactory(cluster: ClusterNodeConfig, log: (line
   return async (options) => {
     const nodeId = cluster.nodeId ?? options.nodeId;
     // A node whose data dir is new and that has somewhere to join streams its ranges once it is in the ring.
-    // (A LOCK file, or the CLUSTER_NAME written below, is all a start that failed early leaves.)
-    const fresh = !fs.existsSync(options.dataDir) || fs.readdirSync(options.dataDir).every((name) => name === dirLockFileName || name === clusterNameFileName);
-    // Before the store opens: a data dir of another cluster is refused with nothing started.
+    // (A LOCK file, or the CLUSTER_NAME and ZONE written below, is all a start that failed early leaves.)
+    const fresh = !fs.existsSync(options.dataDir) || fs.readdirSync(options.dataDir).every((name) => name === dirLockFileName || name === clusterNameFileName || name === zoneFileName);
+    // Before the store opens: a data dir of another cluster, or of another zone, is refused with nothing started.
     const clusterName = loadOrCreateClusterName(options.dataDir, cluster.clusterName);
+    const zone = loadOrCreateZone(options.dataDir, cluster.zone);
     const local = await createLocalCoordinator({
       dataDir: options.dataDir,
       ...(options.shardCount !== undefined && { shardCount: options.shardCount }),
@@ -51,7 +54,7 @@ export function clusterCoordinatorFactory(cluster: ClusterNodeConfig, log: (line
       storage: { quarantineCorruptTables: cluster.replicationFactor > 1 },
     });
     try {
-      return await createClusterCoordinator(localReplicaOf(local), { ...clusterDefaults, ...cluster, nodeId: local.nodeId, clusterName, hintsDir: path.join(options.dataDir, hintsDirName), peersFile: path.join(options.dataDir, peersFileName), bootstrap: (cluster.bootstrap ?? true) && fresh && cluster.seeds.length > 0, log });
+      return await createClusterCoordinator(localReplicaOf(local), { ...clusterDefaults, ...cluster, nodeId: local.nodeId, clusterName, zone, hintsDir: path.join(options.dataDir, hintsDirName), peersFile: path.join(options.dataDir, peersFileName), bootstrap: (cluster.bootstrap ?? true) && fresh && cluster.seeds.length > 0, log });
     } catch (err) {
       await local.close().catch(() => undefined);
       throw err;

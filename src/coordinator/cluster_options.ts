@@ -13,10 +13,12 @@ import {
   suspectAfterMsDefault,
   vnodesPerNodeDefault,
   vnodesPerNodeMax,
+  zoneBytesMax,
 } from '../constants';
 import { ErrorCode, RingkvError } from '../errors';
 import { clusterNameDefault } from './identity_files';
 import type { PeerAddress } from '../membership';
+import { isValidZone } from '../ring';
 import type { PartitionMode } from './quorum';
 import type { ConflictMode } from '../versioning';
 
@@ -39,6 +41,12 @@ export interface ClusterOptions {
   peerListen?: { host: string; port: number };
   seeds: PeerAddress[];
   vnodes: number;
+  /**
+   * The failure domain this node is in (a rack, an availability zone); '' or absent: none. The
+   * ring puts a key's replicas in as many zones as it can (ring/ring.ts), so a zone that fails
+   * whole takes at most ceil(N / zones) of them.
+   */
+  zone?: string;
   replicationFactor: number;
   conflictMode: ConflictMode;
   /**
@@ -118,6 +126,7 @@ export function validateClusterOptions(o: ClusterOptions): void {
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw bad(name, `must be 1..65535, not ${port}`);
   }
   if (!Number.isInteger(o.vnodes) || o.vnodes < 1 || o.vnodes > vnodesPerNodeMax) throw bad('vnodes', `must be 1..${vnodesPerNodeMax}`);
+  if (o.zone !== undefined && !isValidZone(o.zone)) throw bad('zone', `must be 0..${zoneBytesMax} of A-Z a-z 0-9 _ . -`);
   if (!Number.isInteger(o.replicationFactor) || o.replicationFactor < 1 || o.replicationFactor > 7) throw bad('replicationFactor', 'must be 1..7');
   if (o.conflictMode !== 'vclock' && o.conflictMode !== 'lww') throw bad('conflictMode', 'must be vclock or lww');
   if (o.partitionMode !== 'ap' && o.partitionMode !== 'cp') throw bad('partitionMode', 'must be ap or cp');

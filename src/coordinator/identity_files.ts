@@ -1,19 +1,25 @@
-// The two names a node keeps in its data dir, each chosen once and then fixed:
+// The names a node keeps in its data dir, each chosen once and then fixed:
 // - `NODE_ID`, this node's id: versions written by the node carry it in their dots
 //   (versioning/sibling.ts) and version strings, so it must survive restarts;
 // - `CLUSTER_NAME`, the cluster the node belongs to: inter-node connections open with it
 //   (protocol/internode_connection.ts, the Hello) and a node answers no other cluster, so a seed
-//   or a remembered peer address that now leads to another cluster's node never merges the two.
+//   or a remembered peer address that now leads to another cluster's node never merges the two;
+// - `ZONE`, the failure domain the node is in ('' for none): the ring spreads each key's replicas
+//   over zones (ring/ring.ts), so a node that changed zone at a restart would change which nodes
+//   replicate its ranges without streaming any data to them (Cassandra refuses a rack change at
+//   start for the same reason). A data dir from before zones has no record: its first zone is taken.
 // A configured name that disagrees with the recorded one is refused: the data would then carry
 // two ids for one node, or a node would carry one cluster's data into another.
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCode, RingkvError } from '../errors';
+import { isValidZone } from '../ring';
 import { assertNodeId } from '../versioning';
 
 export const nodeIdFileName = 'NODE_ID';
 export const clusterNameFileName = 'CLUSTER_NAME';
+export const zoneFileName = 'ZONE';
 /** What a node with neither --cluster-name nor a recorded name belongs to (Cassandra's "Test Cluster"). */
 export const clusterNameDefault = 'ringkv';
 
@@ -25,6 +31,10 @@ export function assertClusterName(name: string): void {
   }
 }
 
+export function assertZone(zone: string): void {
+  if (!isValidZone(zone)) throw new RingkvError(ErrorCode.InvalidArgument, `zone "${zone}" must be 0..64 of A-Z a-z 0-9 _ . -`, { details: { zone } });
+}
+
 export function loadOrCreateNodeId(dataDir: string, configured?: string): string {
   return loadOrCreate(dataDir, nodeIdFileName, 'node', assertNodeId, configured, () => `n${crypto.randomBytes(5).toString('hex')}`);
 }
@@ -33,8 +43,15 @@ export function loadOrCreateClusterName(dataDir: string, configured?: string): s
   return loadOrCreate(dataDir, clusterNameFileName, 'cluster', assertClusterName, configured, () => clusterNameDefault);
 }
 
-function loadOrCreate(dataDir: string, fileName: string, what: 'node' | 'cluster', check: (name: string) => void, configured: string | undefined, fresh: () => string): string {
-  const field = what === 'node' ? 'node_id' : 'cluster_name';
+/** The node's zone: `configured` (checked against the record), else the recorded one, else ''. */
+export function loadOrCreateZone(dataDir: string, configured?: string): string {
+  return loadOrCreate(dataDir, zoneFileName, 'zone', assertZone, configured, () => '');
+}
+
+const fieldOf = { node: 'node_id', cluster: 'cluster_name', zone: 'zone' } as const;
+
+function loadOrCreate(dataDir: string, fileName: string, what: keyof typeof fieldOf, check: (name: string) => void, configured: string | undefined, fresh: () => string): string {
+  const field = fieldOf[what];
   if (configured !== undefined) check(configured);
   fs.mkdirSync(dataDir, { recursive: true });
   const file = path.join(dataDir, fileName);
@@ -51,7 +68,11 @@ function loadOrCreate(dataDir: string, fileName: string, what: 'node' | 'cluster
       throw new RingkvError(ErrorCode.Corruption, `${file} holds no valid ${field.replace('_', ' ')}`, { cause });
     }
     if (configured !== undefined && configured !== recorded) {
-      throw new RingkvError(ErrorCode.InvalidArgument, `data dir ${dataDir} belongs to ${what} ${recorded}, not ${configured}`, {
+      const message =
+        what === 'zone'
+          ? `data dir ${dataDir} is a node of zone "${recorded}", not "${configured}": a zone change moves replicas without their data; decommission the node and add it again in the new zone`
+          : `data dir ${dataDir} belongs to ${what} ${recorded}, not ${configured}`;
+      throw new RingkvError(ErrorCode.InvalidArgument, message, {
         details: { [`recorded_${field}`]: recorded, [`configured_${field}`]: configured },
       });
     }

@@ -5,14 +5,17 @@
 // temporary file renamed over the old one) when the ring's members change; read once at start.
 // A file that does not parse is reported and ignored: gossip rebuilds the list.
 //
-//   {"format": 1, "peers": [{"node_id", "host", "http_port", "peer_port", "vnodes"}, ...]}
+//   {"format": 1, "peers": [{"node_id", "host", "http_port", "peer_port", "vnodes", "zone"?}, ...]}
+//
+// ("zone" only for a node that has one; files written before zones have none.)
 import * as fs from 'node:fs';
 import { clusterNodesMax, vnodesPerNodeMax } from '../constants';
 import type { MemberInfo } from '../membership';
+import { isValidZone } from '../ring';
 
 export const peersFileName = 'PEERS';
 
-export type RememberedPeer = Pick<MemberInfo, 'nodeId' | 'host' | 'httpPort' | 'peerPort' | 'vnodes'>;
+export type RememberedPeer = Pick<MemberInfo, 'nodeId' | 'host' | 'httpPort' | 'peerPort' | 'vnodes' | 'zone'>;
 
 const port = (x: unknown): x is number => Number.isInteger(x) && (x as number) >= 1 && (x as number) <= 65535;
 
@@ -25,7 +28,11 @@ function peerOf(x: unknown): RememberedPeer | null {
   if (!port(r['http_port']) || !port(r['peer_port'])) return null;
   const vnodes = r['vnodes'];
   if (!Number.isInteger(vnodes) || (vnodes as number) < 1 || (vnodes as number) > vnodesPerNodeMax) return null;
-  return { nodeId: id, host, httpPort: r['http_port'] as number, peerPort: r['peer_port'] as number, vnodes: vnodes as number };
+  const zone = r['zone'];
+  if (zone !== undefined && (typeof zone !== 'string' || zone === '' || !isValidZone(zone))) return null;
+  const peer: RememberedPeer = { nodeId: id, host, httpPort: r['http_port'] as number, peerPort: r['peer_port'] as number, vnodes: vnodes as number };
+  if (zone !== undefined) peer.zone = zone;
+  return peer;
 }
 
 /** The peers in `file`; none when it does not exist, or (logged) when it does not parse. */
@@ -51,7 +58,7 @@ export function loadPeers(file: string, log: (line: string) => void): Remembered
 
 /** Replaces `file` with `peers` (a temporary file renamed over it, so a crash leaves one or the other). */
 export function savePeers(file: string, peers: readonly RememberedPeer[], log: (line: string) => void): void {
-  const doc = { format: 1, peers: peers.map((p) => ({ node_id: p.nodeId, host: p.host, http_port: p.httpPort, peer_port: p.peerPort, vnodes: p.vnodes })) };
+  const doc = { format: 1, peers: peers.map((p) => ({ node_id: p.nodeId, host: p.host, http_port: p.httpPort, peer_port: p.peerPort, vnodes: p.vnodes, ...(p.zone ? { zone: p.zone } : {}) })) };
   const tmp = `${file}.tmp`;
   try {
     fs.writeFileSync(tmp, JSON.stringify(doc) + '\n');

@@ -96,6 +96,8 @@ export interface ClusterNodeInfo {
   id: string;
   /** host:port of the node's HTTP/WebSocket API. */
   address: string;
+  /** The node's zone (--zone), when it has one: the ring spreads each key's replicas over zones. */
+  zone?: string;
   status: NodeStatus;
   /** Only with `degraded`: `storage_full` (until space is freed) or `storage_failed` (until a restart), as its /health says. */
   reason?: string;

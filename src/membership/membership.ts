@@ -88,7 +88,7 @@ export class Membership {
     };
     const now = this.o.now();
     this.table = new MembershipTable({ ...options.self, heartbeat: 0, status: 'ALIVE' }, options, now);
-    this.ringValue = Ring.build([{ nodeId: options.self.nodeId, vnodes: options.self.vnodes }], 1);
+    this.ringValue = Ring.build([ringMemberOf(options.self)], 1);
     this.counters = {
       gossipRounds: 0,
       gossipExchanges: 0,
@@ -120,10 +120,10 @@ export class Membership {
    * their addresses are an earlier run's, and another cluster may listen there now, which our
    * digest would join to ours; they, the seeds and the nodes that find us bring us back.
    */
-  remember(peers: readonly Pick<MemberInfo, 'nodeId' | 'host' | 'httpPort' | 'peerPort' | 'vnodes'>[]): void {
+  remember(peers: readonly Pick<MemberInfo, 'nodeId' | 'host' | 'httpPort' | 'peerPort' | 'vnodes' | 'zone'>[]): void {
     const entries: MemberInfo[] = peers
       .filter((p) => p.nodeId !== this.selfId)
-      .map((p) => ({ nodeId: p.nodeId, host: p.host, httpPort: p.httpPort, peerPort: p.peerPort, vnodes: p.vnodes, incarnation: 0, heartbeat: 0, status: 'DEAD', keyEstimate: 0, load: 0 }));
+      .map((p) => ({ nodeId: p.nodeId, host: p.host, httpPort: p.httpPort, peerPort: p.peerPort, vnodes: p.vnodes, ...(p.zone ? { zone: p.zone } : {}), incarnation: 0, heartbeat: 0, status: 'DEAD', keyEstimate: 0, load: 0 }));
     this.apply(this.table.merge(entries, this.o.now()));
   }
 
@@ -328,11 +328,16 @@ export class Membership {
     const members: RingMember[] = this.table
       .members()
       .filter((m) => m.status !== 'LEFT')
-      .map((m) => ({ nodeId: m.nodeId, vnodes: m.vnodes }));
+      .map(ringMemberOf);
     if (!this.ringValue.sameMembers(members)) {
       this.ringValue = Ring.build(members, this.ringValue.version + 1);
       this.o.log(`membership ${this.selfId}: ring version ${this.ringValue.version} with ${members.length} nodes`);
       this.o.onRingChange?.(this.table.members().filter((m) => m.status !== 'LEFT'));
     }
   }
+}
+
+/** What the ring needs of a member: its id, vnode count and zone. */
+function ringMemberOf(m: Pick<MemberInfo, 'nodeId' | 'vnodes' | 'zone'>): RingMember {
+  return m.zone ? { nodeId: m.nodeId, vnodes: m.vnodes, zone: m.zone } : { nodeId: m.nodeId, vnodes: m.vnodes };
 }

@@ -10,6 +10,7 @@
 // incarnation) brings the node back.
 import { clusterNodesMax } from '../constants';
 import { assert } from '../errors';
+import { isValidZone } from '../ring';
 import { classify, type FailureDetectorOptions, validateFailureDetectorOptions } from './failure_detector';
 import type { MemberInfo, MemberStatus, StatusChange, StorageTrouble } from './types';
 
@@ -29,6 +30,7 @@ export function validateMemberInfo(m: MemberInfo): void {
   assert(Number.isInteger(m.httpPort) && m.httpPort > 0 && m.httpPort < 65536, 'member http port');
   assert(Number.isInteger(m.peerPort) && m.peerPort > 0 && m.peerPort < 65536, 'member peer port');
   assert(Number.isInteger(m.vnodes) && m.vnodes >= 1, 'member vnodes');
+  assert(m.zone === undefined || isValidZone(m.zone), 'member zone');
   assert(Number.isSafeInteger(m.incarnation) && m.incarnation >= 0, 'member incarnation');
   assert(Number.isSafeInteger(m.heartbeat) && m.heartbeat >= 0, 'member heartbeat');
 }

@@ -35,6 +35,11 @@ export interface MemberInfo {
    * writes (or is older than the field). Reads are unaffected either way.
    */
   storage?: StorageTrouble;
+  /**
+   * The node's failure domain (rack, availability zone), which the ring's walk spreads each key's
+   * replicas over (ring/ring.ts). Absent: none (or a node older than the field).
+   */
+  zone?: string;
 }
 
 export type StorageTrouble = 'full' | 'failed';

@@ -7,6 +7,7 @@ import { Builder, ByteBuffer } from 'flatbuffers';
 import { clusterNodesMax, internodeFrameBytesMax, merkleDepthMax, rangeScanPageEntriesMax, replicaBatchItemsMax } from '../constants';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import type { MemberInfo, MemberStatus, StorageTrouble } from '../membership/types';
+import { isValidZone } from '../ring';
 import { type TableSpec, verifyFlatBuffer } from './flatbuffers_verifier';
 import { copyField } from './frame_copy';
 import { frame } from './internode_framing';
@@ -30,8 +31,8 @@ const u64 = { kind: 'scalar', bytes: 8 } as const;
 
 const memberSpec: TableSpec = {
   name: 'Member',
-  // node_id, host, http_port, peer_port, vnodes, incarnation, heartbeat, status, key_estimate, load, settings, storage
-  fields: [str, str, u16, u16, u16, u64, u64, u8, u64, u32, str, u8],
+  // node_id, host, http_port, peer_port, vnodes, incarnation, heartbeat, status, key_estimate, load, settings, storage, zone
+  fields: [str, str, u16, u16, u16, u64, u64, u8, u64, u32, str, u8, str],
 };
 
 const entrySpec: TableSpec = {
@@ -231,6 +232,7 @@ function build(b: Builder, m: FixedMessage): Uint8Array {
       const nodeId = b.createString(x.nodeId);
       const host = b.createString(x.host);
       const settings = x.settings === undefined ? 0 : b.createString(x.settings);
+      const zone = x.zone === undefined ? 0 : b.createString(x.zone);
       Member.startMember(b);
       Member.addNodeId(b, nodeId);
       Member.addHost(b, host);
@@ -244,6 +246,7 @@ function build(b: Builder, m: FixedMessage): Uint8Array {
       Member.addLoad(b, x.load);
       if (settings !== 0) Member.addSettings(b, settings);
       if (x.storage !== undefined) Member.addStorage(b, storageToWire[x.storage]);
+      if (zone !== 0) Member.addZone(b, zone);
       return Member.endMember(b);
     });
     members = Message.createMembersVector(b, offs);
@@ -436,6 +439,11 @@ export function decodeInternode(frame: Uint8Array): InternodeMessage {
       if (settings !== null) m.settings = settings;
       const storage = storageFromWire[x.storage()];
       if (storage !== undefined) m.storage = storage;
+      const zone = x.zone();
+      if (zone) {
+        if (!isValidZone(zone)) throw malformed(`gossip member ${nodeId} has a zone that is not a zone name`);
+        m.zone = zone;
+      }
       if (m.httpPort === 0 || m.peerPort === 0 || m.vnodes === 0 || !Number.isFinite(m.load)) throw malformed(`gossip member ${nodeId} has a zero port or vnode count`);
     }
   }

@@ -1,4 +1,4 @@
 // The ring's public surface: tokens and the immutable Ring (pure math, no I/O).
 export { keyToken, vnodeToken, nodeTokens, tokenToString, tokenFromString, tokenSpace } from './token';
-export { Ring } from './ring';
+export { Ring, isValidZone } from './ring';
 export type { RingMember } from './ring';

@@ -2,10 +2,14 @@
 // parallel array naming each token's owner, and a binary search for lookups (O(log V)). A key is
 // owned by the first vnode whose token is >= the key's token, wrapping past the top of the space;
 // its preference list is the first N *distinct physical* nodes met walking clockwise from there
-// (design.md §7.1). The ring is immutable and pure: membership builds a new one, with a higher
+// (design.md §7.1). Where members name zones (racks, availability zones), the walk takes a node of
+// each zone not yet in the list before a second node of any zone, as Cassandra's
+// NetworkTopologyStrategy does with racks: a zone that fails whole then takes at most
+// ceil(N / zones) replicas of a key with it. A ring whose members are all in one zone (or none)
+// walks exactly as one without zones. The ring is immutable and pure: membership builds a new one, with a higher
 // version, whenever the set of members or their vnode counts change. Liveness is not the ring's
 // business (riak_core keeps chash and the node watcher apart); the coordinator joins the two.
-import { clusterNodesMax, vnodesPerNodeMax } from '../constants';
+import { clusterNodesMax, vnodesPerNodeMax, zoneBytesMax } from '../constants';
 import { assert } from '../errors';
 import { nodeTokens, tokenSpace } from './token';
 
@@ -13,6 +17,15 @@ export interface RingMember {
   nodeId: string;
   /** How many tokens this node owns; stronger machines may take more. */
   vnodes: number;
+  /** The failure domain the node is in (rack, availability zone); absent or '' is a zone too. */
+  zone?: string;
+}
+
+const zonePattern = /^[A-Za-z0-9._-]*$/;
+
+/** True for a well-formed zone name: 0..zoneBytesMax characters of [A-Za-z0-9._-] ('' = none). */
+export function isValidZone(zone: string): boolean {
+  return zone.length <= zoneBytesMax && zonePattern.test(zone);
 }
 
 
@@ -31,6 +44,9 @@ export class Ring {
   private readonly approx: Float64Array;
   /** owners[i] is the index into `members` of the node owning tokens[i]. */
   private readonly owners: Uint32Array;
+  /** zoneOf[m] numbers the zone of members[m]; zoneCount zones in all. */
+  private readonly zoneOf: Uint32Array;
+  private readonly zoneCount: number;
   /**
    * Preference lists already walked, by start vnode and length (the ring never changes, so they
    * never go stale): a request's lookup is then a search and a Map get. At most one entry per
@@ -44,6 +60,14 @@ export class Ring {
     this.tokens = tokens;
     this.owners = owners;
     this.approx = Float64Array.from(tokens, (t) => Number(t));
+    const zones = new Map<string, number>();
+    this.zoneOf = Uint32Array.from(members, (m) => {
+      const z = m.zone ?? '';
+      let i = zones.get(z);
+      if (i === undefined) zones.set(z, (i = zones.size));
+      return i;
+    });
+    this.zoneCount = zones.size;
   }
 
   static build(members: readonly RingMember[], version: number): Ring {
@@ -54,6 +78,7 @@ export class Ring {
       const m = sorted[i]!;
       assert(m.nodeId.length > 0, 'node id must not be empty');
       assert(Number.isInteger(m.vnodes) && m.vnodes >= 1 && m.vnodes <= vnodesPerNodeMax, () => `vnodes of ${m.nodeId} out of range: ${m.vnodes}`);
+      assert(m.zone === undefined || isValidZone(m.zone), () => `zone of ${m.nodeId} is not a zone name: ${JSON.stringify(m.zone)}`);
       assert(i === 0 || sorted[i - 1]!.nodeId !== m.nodeId, () => `node ${m.nodeId} appears twice in the ring`);
     }
     // Pair every token with its owner, then sort by (token, owner) so that the (astronomically
@@ -69,7 +94,7 @@ export class Ring {
       tokens[i] = p.token;
       owners[i] = p.owner;
     });
-    return new Ring(version, sorted.map((m) => ({ ...m })), tokens, owners);
+    return new Ring(version, sorted.map((m) => (m.zone ? { nodeId: m.nodeId, vnodes: m.vnodes, zone: m.zone } : { nodeId: m.nodeId, vnodes: m.vnodes })), tokens, owners);
   }
 
   get size(): number {
@@ -120,12 +145,28 @@ export class Ring {
   private walkFrom(start: number, want: number): readonly string[] {
     const out: string[] = [];
     const seen = new Uint8Array(this.members.length);
+    // Nodes passed over because their zone is in the list already: they come next, in walk
+    // order, once every zone is (Cassandra's rack-aware walk).
+    const skipped: number[] = [];
+    const zoneSeen = new Uint8Array(this.zoneCount);
+    let zonesLeft = this.zoneCount;
     for (let step = 0; step < this.tokens.length && out.length < want; step++) {
       const owner = this.owners[(start + step) % this.tokens.length]!;
-      if (seen[owner] === 0) {
-        seen[owner] = 1;
+      if (seen[owner] !== 0) continue;
+      seen[owner] = 1;
+      if (zonesLeft === 0) {
         out.push(this.members[owner]!.nodeId);
+        continue;
       }
+      const z = this.zoneOf[owner]!;
+      if (zoneSeen[z] !== 0) {
+        skipped.push(owner);
+        continue;
+      }
+      zoneSeen[z] = 1;
+      zonesLeft--;
+      out.push(this.members[owner]!.nodeId);
+      if (zonesLeft === 0) for (let i = 0; i < skipped.length && out.length < want; i++) out.push(this.members[skipped[i]!]!.nodeId);
     }
     assert(out.length === want, 'the walk must find every distinct node it wants');
     return Object.freeze(out);
@@ -199,12 +240,12 @@ export class Ring {
     return out;
   }
 
-  /** True when `members` describes the same nodes with the same vnode counts as this ring. */
+  /** True when `members` describes the same nodes with the same vnode counts and zones as this ring. */
   sameMembers(members: readonly RingMember[]): boolean {
     if (members.length !== this.members.length) return false;
     for (const m of members) {
       const idx = this.memberIndex(m.nodeId);
-      if (idx < 0 || this.members[idx]!.vnodes !== m.vnodes) return false;
+      if (idx < 0 || this.members[idx]!.vnodes !== m.vnodes || (this.members[idx]!.zone ?? '') !== (m.zone ?? '')) return false;
     }
     return true;
   }

@@ -1,8 +1,8 @@
 // Anti-entropy across real node processes: writes that a stopped replica missed (no hinted
 // handoff, no reads that could repair) reach it through Merkle-tree sync alone once it is back,
-// and the cluster settles with equal trees. And a table damaged on disk: a scrub, or a
-// compaction that meets it, quarantines it, and the repair that follows brings its keys back
-// from the other replicas.
+// and the cluster settles with equal trees. And a table damaged on disk: a scrub, a compaction
+// or a read that meets it quarantines it, and the repair that follows brings its keys back from
+// the other replicas.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';

@@ -38,6 +38,8 @@ export interface ClusterSpec {
    * with a `ballastBytes` file beside its data dir that freeBallast() deletes: a disk that fills.
    */
   smallDisk?: { node: number; bytes: number; ballastBytes: number };
+  /** Node i starts with `--zone zones[i % zones.length]` (the first nodes only; none when absent). */
+  zones?: string[];
 }
 
 export interface TestNode {
@@ -94,7 +96,7 @@ export class TestCluster {
    * node of one cluster must never be taken in by another's (identity_files.ts).
    */
   readonly clusterName = `test-${process.pid}-${++clustersStarted}`;
-  readonly spec: Required<Omit<ClusterSpec, 'readRepairChance' | 'smallDisk'>> & Pick<ClusterSpec, 'readRepairChance' | 'smallDisk'>;
+  readonly spec: Required<Omit<ClusterSpec, 'readRepairChance' | 'smallDisk' | 'zones'>> & Pick<ClusterSpec, 'readRepairChance' | 'smallDisk' | 'zones'>;
 
   private constructor(spec: ClusterSpec) {
     this.spec = {
@@ -116,7 +118,10 @@ export class TestCluster {
   static async start(spec: ClusterSpec): Promise<TestCluster> {
     const c = new TestCluster(spec);
     try {
-      for (let i = 0; i < spec.nodes; i++) c.nodes.push(await c.newNode(i, { bootstrap: false, alone: false, extraArgs: [] }));
+      for (let i = 0; i < spec.nodes; i++) {
+        const zone = spec.zones === undefined ? [] : ['--zone', spec.zones[i % spec.zones.length]!];
+        c.nodes.push(await c.newNode(i, { bootstrap: false, alone: false, extraArgs: zone }));
+      }
       await Promise.all(c.nodes.map((_, i) => c.spawn(i)));
       await c.waitConverged(20_000);
     } catch (err) {

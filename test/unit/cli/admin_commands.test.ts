@@ -42,3 +42,24 @@ test('a single node: no cluster name, no tokens', () => {
   const out = formatStatus({ nodes: [{ id: 'n1', address: '127.0.0.1:7000', status: 'healthy', load: 0, tokens: [] }], ring_version: 0, total_keys: 7, replication_factor: 1 });
   assert.deepEqual(out.split('\n').map((l) => l.split(/\s{2,}/)), [['single node, ring version 0, replication 1, about 7 keys'], ['status', 'node', 'address', 'load', 'tokens', 'owns (effective)'], ['healthy', 'n1', '127.0.0.1:7000', '0.00', '0', '-']]);
 });
+
+test('nodes with zones: a zone column, and effective ownership over the zone-aware ring', () => {
+  // Zone b has one node of three: with N = 2 it holds a replica of every key (the zone-less
+  // ring would give it about two thirds).
+  const s: ClusterStatus = {
+    cluster_name: 'prod',
+    nodes: [
+      { id: 'a1', address: '10.0.0.1:7000', zone: 'a', status: 'healthy', load: 0, tokens: tokens('a1', 32) },
+      { id: 'a2', address: '10.0.0.2:7000', zone: 'a', status: 'healthy', load: 0, tokens: tokens('a2', 32) },
+      { id: 'b1', address: '10.0.0.3:7000', zone: 'b', status: 'healthy', load: 0, tokens: tokens('b1', 32) },
+    ],
+    ring_version: 3,
+    total_keys: 0,
+    replication_factor: 2,
+  };
+  const lines = formatStatus(s).split('\n');
+  assert.deepEqual(lines[1]!.split(/\s{2,}/), ['status', 'node', 'address', 'zone', 'load', 'tokens', 'owns (effective)']);
+  const rows = lines.slice(2).map((l) => l.split(/\s{2,}/));
+  assert.deepEqual(rows.map((r) => [r[1], r[3], r[6]]), [['a1', 'a', rows[0]![6]], ['a2', 'a', rows[1]![6]], ['b1', 'b', '100.0%']]);
+  assert.ok(rows.slice(0, 2).every((r) => Number(r[6]!.replace('%', '')) < 75), 'zone a shares the other replica');
+});

@@ -64,3 +64,13 @@ test('--partition-mode: ap by default, cp when asked, anything else refused; onl
   assert.equal(clusterSettingsOf(cp), 'replication=3 conflict-mode=vclock partition-mode=cp');
   assert.deepEqual(clusterPassThrough({ 'partition-mode': 'cp' }, 3), ['--partition-mode', 'cp', '--replication', '3']);
 });
+
+test('--zone: absent (the data dir decides), a given zone, and a malformed one refused; ringkv cluster gives zones in turn itself', () => {
+  assert.equal(parseClusterFlags({ seeds: '127.0.0.1:7100' }, {}, base)!.zone, undefined);
+  assert.equal(parseClusterFlags({ seeds: '127.0.0.1:7100', zone: 'us-east-1a' }, {}, base)!.zone, 'us-east-1a');
+  for (const bad of ['', 'has space', 'z'.repeat(65), 'a/b', 'a:b']) {
+    usage(() => parseClusterFlags({ seeds: '127.0.0.1:7100', zone: bad }, {}, base), /--zone must be 1\.\.64/);
+  }
+  usage(() => parseClusterFlags({ zone: 'a' }, {}, base), /--zone needs --seeds/);
+  assert.ok(!clusterPassThrough({ zone: 'a' }, 3).includes('--zone'), 'a zone is per node, not passed to every node');
+});

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { clusterNameDefault, clusterNameFileName, loadOrCreateClusterName, loadOrCreateNodeId, nodeIdFileName } from '../../../src/coordinator/identity_files';
+import { clusterNameDefault, clusterNameFileName, loadOrCreateClusterName, loadOrCreateNodeId, loadOrCreateZone, nodeIdFileName, zoneFileName } from '../../../src/coordinator/identity_files';
 import { ErrorCode, isRingkvError } from '../../../src/errors';
 
 function tmpDir(): string {
@@ -54,3 +54,28 @@ test('a node id is made up once and kept; a configured id that disagrees is refu
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a zone is recorded on first start ('' for none) and kept; another one is refused with what to do instead", () => {
+  const dir = tmpDir();
+  const other = tmpDir();
+  try {
+    assert.equal(loadOrCreateZone(dir, 'eu-west-1a'), 'eu-west-1a');
+    assert.equal(fs.readFileSync(path.join(dir, zoneFileName), 'utf8'), 'eu-west-1a\n');
+    assert.equal(loadOrCreateZone(dir), 'eu-west-1a', 'a start without --zone keeps the recorded one');
+    assert.throws(
+      () => loadOrCreateZone(dir, 'eu-west-1b'),
+      (e: unknown) => isRingkvError(e, ErrorCode.InvalidArgument) && /zone "eu-west-1a", not "eu-west-1b".*decommission/.test((e as Error).message) && e.details.recorded_zone === 'eu-west-1a',
+    );
+    assert.equal(loadOrCreateZone(other), '', 'a node never given a zone has none');
+    assert.equal(loadOrCreateZone(other), '');
+    assert.throws(() => loadOrCreateZone(other, 'rack-1'), /zone "", not "rack-1"/, 'none is a zone too: a node gets one only with a new data dir');
+    assert.throws(() => loadOrCreateZone(tmpDirIn(other), 'a b'), (e: unknown) => isRingkvError(e, ErrorCode.InvalidArgument));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(other, { recursive: true, force: true });
+  }
+});
+
+function tmpDirIn(parent: string): string {
+  return fs.mkdtempSync(path.join(parent, 'sub-'));
+}

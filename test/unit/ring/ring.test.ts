@@ -161,3 +161,54 @@ test('effective ownership: each node\'s share of the keys it replicates, adding 
   const two = ring(ids(2), 8).effectiveOwnership(3);
   assert.deepEqual([...two.values()].map((x) => Math.round(x * 1e9) / 1e9), [1, 1], 'fewer nodes than N: each holds everything');
 });
+
+/** `perZone` nodes in each of `zones`: node-<zone>-<i>. */
+function zoned(zones: string[], perZone: number, vnodes = 128): Ring {
+  return Ring.build(zones.flatMap((zone) => Array.from({ length: perZone }, (_, i) => ({ nodeId: `node-${zone}-${i}`, vnodes, zone }))), 1);
+}
+const zoneOf = (id: string): string => id.split('-')[1]!;
+
+test('with zones, a preference list holds min(N, zones) zones, a node of each new zone before a second of any', () => {
+  // Proves the rack-aware walk: with 3 zones every 3-list spans 3 zones; with 2 zones every 3-list
+  // has both; and the list still has distinct nodes and the primary of the zoneless walk.
+  for (const [zones, perZone] of [[['a', 'b', 'c'], 2], [['a', 'b'], 3], [['a', 'b', 'c', 'd'], 1]] as const) {
+    const r = zoned([...zones], perZone);
+    const plain = ring(r.members.map((m) => m.nodeId));
+    for (let i = 0; i < 3000; i++) {
+      for (const want of [1, 2, 3, 5]) {
+        const list = r.preferenceList(tokens[i]!, want);
+        assert.equal(list.length, Math.min(want, zones.length * perZone));
+        assert.equal(new Set(list).size, list.length, `repeated node in ${list.join(',')}`);
+        const firstZones = list.slice(0, Math.min(want, zones.length)).map(zoneOf);
+        assert.equal(new Set(firstZones).size, firstZones.length, `zones ${firstZones.join(',')} of ${list.join(',')}`);
+      }
+      assert.equal(r.preferenceList(tokens[i]!, 3)[0], plain.preferenceList(tokens[i]!, 1)[0], 'zones do not change a key\'s primary');
+    }
+  }
+});
+
+test('one zone for every node (or none) walks exactly as a ring without zones', () => {
+  const names = ids(6);
+  const plain = ring(names);
+  const oneZone = Ring.build(names.map((nodeId) => ({ nodeId, vnodes: 128, zone: 'us-east-1a' })), 1);
+  for (let i = 0; i < 3000; i++) assert.deepEqual(oneZone.preferenceList(tokens[i]!, 3), plain.preferenceList(tokens[i]!, 3));
+});
+
+test('zones keep each node\'s share of replicas balanced when zones are equal; a zone of one node holds a replica of every key', () => {
+  const r = zoned(['a', 'b', 'c'], 2);
+  const own = r.effectiveOwnership(3);
+  for (const [id, frac] of own) assert.ok(frac > 0.35 && frac < 0.65, `${id} holds replicas of ${frac} of the keys (fair 0.5)`);
+  // A third zone with one node: it must be in every list (Cassandra's rack rule has the same effect).
+  const lopsided = Ring.build([...zoned(['a', 'b'], 2).members, { nodeId: 'node-c-0', vnodes: 128, zone: 'c' }], 1);
+  assert.ok(Math.abs(lopsided.effectiveOwnership(3).get('node-c-0')! - 1) < 1e-9);
+});
+
+test('a zone change is a ring change; a bad zone name is a programmer error', () => {
+  const r = zoned(['a', 'b'], 2);
+  assert.ok(r.sameMembers(r.members));
+  assert.ok(!r.sameMembers(r.members.map((m) => (m.nodeId === 'node-a-0' ? { ...m, zone: 'b' } : m))));
+  assert.ok(!ring(ids(2)).sameMembers(ids(2).map((nodeId) => ({ nodeId, vnodes: 128, zone: 'a' }))));
+  assert.ok(ring(ids(2)).sameMembers(ids(2).map((nodeId) => ({ nodeId, vnodes: 128, zone: '' }))), "'' is no zone");
+  assert.throws(() => Ring.build([{ nodeId: 'n', vnodes: 8, zone: 'a b' }], 1), /zone of n/);
+  assert.throws(() => Ring.build([{ nodeId: 'n', vnodes: 8, zone: 'z'.repeat(65) }], 1), /zone of n/);
+});

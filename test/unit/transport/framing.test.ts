@@ -9,7 +9,7 @@ import { Item } from '../../../src/protocol/generated/internode/ringkv/internode
 import { Kind } from '../../../src/protocol/generated/internode/ringkv/internode/kind';
 import { Message } from '../../../src/protocol/generated/internode/ringkv/internode/message';
 import { replicaBatchItemsMax } from '../../../src/constants';
-import { ErrorCode, RingkvError } from '../../../src/errors';
+import { ErrorCode, isRingkvError, RingkvError } from '../../../src/errors';
 
 const sample: InternodeMessage = {
   id: 42,
@@ -22,7 +22,7 @@ const sample: InternodeMessage = {
   recordTombstone: true,
   forwarded: true,
   members: [
-    { nodeId: 'n1', host: '127.0.0.1', httpPort: 7000, peerPort: 8000, vnodes: 128, incarnation: 1_764_000_000_000, heartbeat: 12, status: 'SUSPECT', keyEstimate: 5, load: 0.25, settings: 'replication=3 conflict-mode=lww', storage: 'full' },
+    { nodeId: 'n1', host: '127.0.0.1', httpPort: 7000, peerPort: 8000, vnodes: 128, incarnation: 1_764_000_000_000, heartbeat: 12, status: 'SUSPECT', keyEstimate: 5, load: 0.25, settings: 'replication=3 conflict-mode=lww', storage: 'full', zone: 'eu-west-1a' },
     { nodeId: 'n3', host: '127.0.0.1', httpPort: 7002, peerPort: 8002, vnodes: 8, incarnation: 1, heartbeat: 0, status: 'ALIVE', keyEstimate: 0, load: 0, storage: 'failed' },
     // A member that says nothing of its settings or storage (a node older than the fields) stays that way.
     { nodeId: 'n2', host: '127.0.0.1', httpPort: 7001, peerPort: 8001, vnodes: 8, incarnation: 1, heartbeat: 0, status: 'ALIVE', keyEstimate: 0, load: 0 },
@@ -201,4 +201,11 @@ test('decoded byte fields are copies: they survive the frame being reused, and k
   assert.deepEqual(m.key, new Uint8Array(Buffer.from('user:2')));
   assert.notEqual(m.value!.buffer, bytes.buffer);
   assert.equal(m.key!.buffer.byteLength, m.key!.byteLength, 'a key owns exactly its bytes');
+});
+
+test('a gossiped member whose zone is not a zone name is a malformed frame, not a ring that cannot be built', () => {
+  const m = { nodeId: 'n1', host: '127.0.0.1', httpPort: 7000, peerPort: 8000, vnodes: 8, incarnation: 1, heartbeat: 0, status: 'ALIVE' as const, keyEstimate: 0, load: 0, zone: 'rack 1/a' };
+  assert.throws(() => decodeInternode(encodeInternode({ id: 9, kind: 'gossip', isReply: false, members: [m] })), (e: unknown) => isRingkvError(e, ErrorCode.MalformedFrame) && /zone/.test((e as Error).message));
+  const empty = decodeInternode(encodeInternode({ id: 9, kind: 'gossip', isReply: false, members: [{ ...m, zone: '' }] }));
+  assert.equal(empty.members![0]!.zone, undefined, "'' is no zone");
 });

@@ -88,8 +88,15 @@ storage():number {
   return offset ? this.bb!.readUint8(this.bb_pos + offset) : 0;
 }
 
+zone():string|null
+zone(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+zone(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 28);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
 static startMember(builder:flatbuffers.Builder) {
-  builder.startObject(12);
+  builder.startObject(13);
 }
 
 static addNodeId(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset) {
@@ -140,12 +147,16 @@ static addStorage(builder:flatbuffers.Builder, storage:number) {
   builder.addFieldInt8(11, storage, 0);
 }
 
+static addZone(builder:flatbuffers.Builder, zoneOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(12, zoneOffset, 0);
+}
+
 static endMember(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createMember(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, hostOffset:flatbuffers.Offset, httpPort:number, peerPort:number, vnodes:number, incarnation:bigint, heartbeat:bigint, status:number, keyEstimate:bigint, load:number, settingsOffset:flatbuffers.Offset, storage:number):flatbuffers.Offset {
+static createMember(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, hostOffset:flatbuffers.Offset, httpPort:number, peerPort:number, vnodes:number, incarnation:bigint, heartbeat:bigint, status:number, keyEstimate:bigint, load:number, settingsOffset:flatbuffers.Offset, storage:number, zoneOffset:flatbuffers.Offset):flatbuffers.Offset {
   Member.startMember(builder);
   Member.addNodeId(builder, nodeIdOffset);
   Member.addHost(builder, hostOffset);
@@ -159,6 +170,7 @@ static createMember(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset
   Member.addLoad(builder, load);
   Member.addSettings(builder, settingsOffset);
   Member.addStorage(builder, storage);
+  Member.addZone(builder, zoneOffset);
   return Member.endMember(builder);
 }
 }
