@@ -21,7 +21,7 @@ import type { ConflictMode } from '../versioning';
 import { decodeSiblingSet } from '../versioning';
 import { toGetResult } from './get_result';
 import { nodeHealth } from './node_health';
-import { clusterNameFileName, loadOrCreateNodeId, nodeIdFileName } from './identity_files';
+import { clusterNameFileName, loadOrCreateNodeId, nodeIdFileName, zoneFileName } from './identity_files';
 import { checkCommon, checkContext, checkIdempotencyKey, checkIfMatch, checkTtl, checkValue } from './request_checks';
 import type {
   BatchOp,
@@ -282,7 +282,7 @@ class LocalCoordinatorImpl implements LocalCoordinator {
     try {
       // A data dir of its own: the node's names and shard layout beside each shard's tables,
       // synced with the folders that name them (each shard syncs its own).
-      for (const f of [nodeIdFileName, clusterNameFileName, layoutFileName]) {
+      for (const f of [nodeIdFileName, clusterNameFileName, zoneFileName, layoutFileName]) {
         if (!fs.existsSync(path.join(this.dataDir, f))) continue;
         fs.copyFileSync(path.join(this.dataDir, f), path.join(root, f));
         await fsyncDir(path.join(root, f)); // opens read-only and syncs: a file as well as a folder

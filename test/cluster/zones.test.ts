@@ -20,7 +20,7 @@ describe('4 nodes in zones a, a, b, b with N = 2', () => {
     await c?.close();
   });
 
-  test('every node shows its zone in the cluster status and `ringkv status`, and keeps it in its data dir', async () => {
+  test('every node shows its zone in the cluster status and `ringkv status`, and keeps it in its data dir and its snapshots', async () => {
     const s = (await c.getJson(3, '/api/v1/cluster/status')) as { nodes: Array<{ id: string; zone?: string }> };
     assert.deepEqual(Object.fromEntries(s.nodes.map((n) => [n.id, n.zone])), { 'node-0': 'a', 'node-1': 'a', 'node-2': 'b', 'node-3': 'b' });
     const status = await c.cli(['status', '--node', `127.0.0.1:${c.nodes[0]!.port}`]);
@@ -28,6 +28,10 @@ describe('4 nodes in zones a, a, b, b with N = 2', () => {
     const rows = status.stdout.trim().split('\n').slice(2).map((l) => l.split(/\s{2,}/));
     assert.deepEqual(rows.map((r) => [r[1], r[3]]), [['node-0', 'a'], ['node-1', 'a'], ['node-2', 'b'], ['node-3', 'b']]);
     for (const [i, zone] of ['a', 'a', 'b', 'b'].entries()) assert.equal(fs.readFileSync(path.join(c.nodes[i]!.dataDir, 'ZONE'), 'utf8'), `${zone}\n`);
+    // A node restored from a snapshot must come back in its zone, not in none.
+    const snap = await c.cli(['snapshot', 'zoned', '--node', `127.0.0.1:${c.nodes[2]!.port}`]);
+    assert.equal(snap.code, 0, snap.stderr);
+    assert.equal(fs.readFileSync(path.join(c.nodes[2]!.dataDir, 'snapshots', 'zoned', 'ZONE'), 'utf8'), 'b\n');
   });
 
   test('zone b stopped whole: every key still reads and writes at ONE through zone a', async () => {
