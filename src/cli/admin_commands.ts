@@ -10,6 +10,7 @@ import { type JsonAnswer, requestJson } from '../client/http_request';
 import { httpPortDefault, vnodesPerNodeMax } from '../constants';
 import type { ClusterStatus } from '../coordinator/types';
 import { Ring } from '../ring';
+import { salvageNote } from '../storage/table-salvage';
 import { type CliCommand, parseFlags, parseIntOption, usageError } from './command';
 
 /** A repair or a decommission streams data: minutes on a loaded node, not seconds. */
@@ -22,7 +23,7 @@ const nodeHelp = `  --node HOST:PORT        RINGKV_NODE   127.0.0.1:${httpPortDe
 const usage = {
   status: `usage: ringkv status [options]\n\nThe cluster as one node sees it: each node's status, load, tokens and effective ownership\n(the share of keys it holds a replica of).\n\noptions:\n${nodeHelp}\n  --json                  print the node's answer as JSON\n  -h, --help`,
   repair: `usage: ringkv repair [--all] [options]\n\nSyncs every range the node replicates with another replica (a full anti-entropy pass)\nand prints what moved. Exit 1 if any range failed.\n\noptions:\n${nodeHelp}\n  --timeout-ms N          how long to wait (default 1 h)\n  --json\n  --all                   on every node that --node's cluster status has up\n  -h, --help`,
-  scrub: `usage: ringkv scrub [--all] [options]\n\nReads every table of the node end to end and checks it (CRCs, structure, key order). A corrupt\ntable is taken out (kept in its shard's quarantine/ folder) on a cluster node, which then repairs\nso its keys come back from the other replicas; a single node reports it and leaves it. Exit 1 if\na table was found corrupt.\n\noptions:\n${nodeHelp}\n  --timeout-ms N          how long to wait (default 1 h)\n  --json\n  --all                   on every node that --node's cluster status has up\n  -h, --help`,
+  scrub: `usage: ringkv scrub [--all] [--salvage] [options]\n\nReads every table of the node end to end and checks it (CRCs, structure, key order). A corrupt\ntable is taken out (kept in its shard's quarantine/ folder) and its readable blocks are rewritten\ninto a table in its place on a cluster node, which then repairs so the damaged blocks' keys come\nback from the other replicas; a single node reports it and leaves it, unless --salvage. Exit 1 if\na table was found corrupt.\n\noptions:\n${nodeHelp}\n  --timeout-ms N          how long to wait (default 1 h)\n  --salvage               on a single node too: take corrupt tables out, keeping what still\n                          reads (the damaged blocks' entries are lost: they have no other copy)\n  --json\n  --all                   on every node that --node's cluster status has up\n  -h, --help`,
   snapshot: `usage: ringkv snapshot [NAME] [--all] [options]\n\nFlushes the node, then makes <data-dir>/snapshots/NAME (default: the time) a data dir of its own\nholding the node's tables as of the flush: hard links, no copying. To restore, stop the node and\nstart one on a copy of that folder (then, in a cluster, run ringkv repair on it).\n\noptions:\n${nodeHelp}\n  --json\n  --all                   on every node that --node's cluster status has up\n  -h, --help`,
   flush: `usage: ringkv flush [--all] [options]\n\nWrites every shard's memtable to a table now (before copying a data dir, or to scrub what\nwas just written).\n\noptions:\n${nodeHelp}\n  --json\n  --all                   on every node that --node's cluster status has up\n  -h, --help`,
   decommission: `usage: ringkv decommission --node HOST:PORT [options]\n\nHands that node's data and hints over to the nodes that take its ranges and takes it out\nof the ring. --node is required: this is never done to a default address.\n\noptions:\n  --node HOST:PORT        the node that leaves (its HTTP address)\n  --timeout-ms N          how long to wait (default 1 h)\n  --json\n  -h, --help`,
@@ -41,6 +42,8 @@ interface Args {
   vnodes: number | undefined;
   /** Every member --node's cluster status lists as up, not --node alone. */
   all: boolean;
+  /** scrub: take corrupt tables out even on a single node (ScrubOptions.salvage). */
+  salvage: boolean;
   positionals: string[];
 }
 
@@ -62,6 +65,7 @@ function parse(name: Name, argv: string[]): Args | null {
       'timeout-ms': { type: 'string' },
       vnodes: { type: 'string' },
       all: { type: 'boolean', default: false },
+      salvage: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -69,6 +73,7 @@ function parse(name: Name, argv: string[]): Args | null {
   if (positionals.length < arity[name][0] || positionals.length > arity[name][1]) throw usageError(`${usage[name].split('\n')[0]} (got ${positionals.length} argument(s))`);
   if (name === 'decommission' && values.node === undefined) throw usageError('decommission needs --node HOST:PORT, the node that leaves');
   if (values.vnodes !== undefined && name !== 'addnode') throw usageError('--vnodes applies to addnode only');
+  if (values.salvage === true && name !== 'scrub') throw usageError('--salvage applies to scrub only');
   if (values.all === true && forAll[name] === undefined) throw usageError(`--all applies to ${Object.keys(forAll).join(', ')} only`);
   if (values['timeout-ms'] !== undefined && (name === 'status' || name === 'addnode' || name === 'removenode')) throw usageError(`--timeout-ms does not apply to ${name}`);
   return {
@@ -77,6 +82,7 @@ function parse(name: Name, argv: string[]): Args | null {
     timeoutMs: values['timeout-ms'] === undefined ? adminTimeoutMsDefault : parseIntOption('--timeout-ms', values['timeout-ms'], 1, 86_400_000),
     vnodes: values.vnodes === undefined ? undefined : parseIntOption('--vnodes', values.vnodes, 1, vnodesPerNodeMax),
     all: values.all === true,
+    salvage: values.salvage === true,
     positionals,
   };
 }
@@ -132,7 +138,10 @@ function summary(name: Exclude<Name, 'status'>, b: Record<string, unknown>): str
         `scrub: ${b['tables']} tables, ${b['entries']} entries, ${b['bytes_read']} bytes read in ${b['duration_ms']} ms; ${q.length} quarantined` +
           `${c.length > 0 ? `, ${c.length} corrupt left in place` : ''}${b['cut_short'] === true ? '; cut short (the node is stopping)' : ''}`,
       ];
-      for (const t of q) lines.push(`  quarantined: shard ${t['shard']}: ${t['file']} (level ${t['level']}, ${t['entries']} entries): ${t['reason']}`);
+      for (const t of q) {
+        const kept = typeof t['salvaged_entries'] === 'number' ? `, ${salvageNote({ salvagedEntries: t['salvaged_entries'], blocksLost: typeof t['blocks_lost'] === 'number' ? t['blocks_lost'] : null })}` : '';
+        lines.push(`  quarantined: shard ${t['shard']}: ${t['file']} (level ${t['level']}, ${t['entries']} entries${kept}): ${t['reason']}`);
+      }
       for (const t of c) lines.push(`  corrupt, the only copy: shard ${t['shard']}: ${t['file']} (level ${t['level']}, ${t['entries']} entries): ${t['reason']}`);
       if (typeof b['repair'] === 'object' && b['repair'] !== null) lines.push(`  then ${repairLine(b['repair'] as Record<string, unknown>)}`);
       return lines.join('\n');
@@ -157,10 +166,11 @@ function callEndpoint(name: Exclude<Name, 'status'>, a: Args): Promise<JsonAnswe
   const short = { timeoutMs: statusTimeoutMs, bytesMax: answerBytesMax };
   switch (name) {
     case 'repair':
-    case 'scrub':
     case 'flush':
     case 'decommission':
       return requestJson(a.node, 'POST', `/api/v1/admin/${name}`, long);
+    case 'scrub':
+      return requestJson(a.node, 'POST', '/api/v1/admin/scrub', { ...long, ...(a.salvage && { body: JSON.stringify({ salvage: true }) }) });
     case 'snapshot':
       return requestJson(a.node, 'POST', '/api/v1/admin/snapshot', { ...long, ...(first !== undefined && { body: JSON.stringify({ name: first }) }) });
     case 'addnode':

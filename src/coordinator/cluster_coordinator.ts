@@ -73,6 +73,7 @@ import type {
   SnapshotSummary,
 } from './types';
 import { failed } from './batch_outcome';
+import type { ScrubOptions } from '../storage/types';
 
 const consistencyToWire: Record<ConsistencyLevel, number> = { ONE: 1, QUORUM: 2, ALL: 3 };
 const consistencyFromWire = new Map<number, ConsistencyLevel>([[1, 'ONE'], [2, 'QUORUM'], [3, 'ALL']]);
@@ -547,12 +548,12 @@ export class ClusterCoordinator implements Coordinator {
   }
 
   /** See Coordinator.scrub: a quarantined table's keys come back from the other replicas at once. */
-  async scrub(bytesPerSecond = 0): Promise<ScrubSummary> {
+  async scrub(options: ScrubOptions = {}): Promise<ScrubSummary> {
     this.checkOpen();
     this.scrubbing++;
     let s: ScrubSummary;
     try {
-      s = await this.local.scrub(bytesPerSecond);
+      s = await this.local.scrub(options);
       // What it quarantined is its to report and repair, not noticeQuarantines'.
       this.quarantinesSeen = Math.max(this.quarantinesSeen, (await this.local.storageState()).tablesQuarantined);
     } finally {

@@ -16,6 +16,7 @@ import type { LocalCoordinator, StorageState } from './local_coordinator';
 import { ReplicaBatcher, type ReplicaBatcherStats } from './replica_batcher';
 import { checkKey } from './request_checks';
 import type { CoordinatorStats, ScrubSummary, SnapshotSummary } from './types';
+import type { ScrubOptions } from '../storage/types';
 
 /** This node's shards as the cluster coordinator uses them: the ShardRouter's ops, plus figures. */
 export interface LocalReplica {
@@ -34,7 +35,7 @@ export interface LocalReplica {
   /** The token-range operations anti-entropy needs (the ShardRouter's). */
   readonly ranges: RangeStore;
   /** Scrubs this node's tables (LocalCoordinator.scrub). */
-  scrub(bytesPerSecond: number): Promise<ScrubSummary>;
+  scrub(options: ScrubOptions): Promise<ScrubSummary>;
   /** Writes every shard's memtable to a table (LocalCoordinator.flush). */
   flush(): Promise<void>;
   /** LocalCoordinator.snapshot. */
@@ -51,7 +52,7 @@ export function localReplicaOf(lc: LocalCoordinator): LocalReplica {
     storageStats: () => lc.stats(),
     storageState: () => lc.storageState(),
     ranges: lc.router,
-    scrub: (bytesPerSecond) => lc.scrub(bytesPerSecond),
+    scrub: (options) => lc.scrub(options),
     flush: () => lc.flush(),
     snapshot: (name) => lc.snapshot(name),
     close: () => lc.close(),

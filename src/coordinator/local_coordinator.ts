@@ -16,7 +16,7 @@ import { ShardRouter, fromWireError, layoutFileName } from '../shards';
 import { lockDir, type DirLock } from '../storage/dir-lock';
 import { fsyncDir } from '../storage/manifest';
 import type { StorageTrouble } from '../membership';
-import type { SyncMode } from '../storage/types';
+import type { ScrubOptions, SyncMode } from '../storage/types';
 import type { ConflictMode } from '../versioning';
 import { decodeSiblingSet } from '../versioning';
 import { toGetResult } from './get_result';
@@ -311,10 +311,10 @@ class LocalCoordinatorImpl implements LocalCoordinator {
   }
 
   /** See Coordinator.scrub: every shard at once, each on its own thread. */
-  async scrub(bytesPerSecond = 0): Promise<ScrubSummary> {
+  async scrub(options: ScrubOptions = {}): Promise<ScrubSummary> {
     this.checkOpen();
     const started = Date.now();
-    const reports = await this.router.scrub(bytesPerSecond);
+    const reports = await this.router.scrub(options.bytesPerSecond ?? 0, options.salvage ?? false);
     const summary: ScrubSummary = { tables: 0, entries: 0, bytesRead: 0, quarantined: [], corrupt: [], cutShort: false, durationMs: 0, repair: null };
     reports.forEach((r, shard) => {
       summary.tables += r.tables;

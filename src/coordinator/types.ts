@@ -4,7 +4,7 @@
 import type { RingkvError } from '../errors';
 import type { GcSnapshots } from '../gc_pauses';
 import type { HistogramSnapshot } from '../histogram';
-import type { QuarantinedTable } from '../storage/types';
+import type { CorruptTable, QuarantinedTable, ScrubOptions } from '../storage/types';
 
 export type ConsistencyLevel = 'ONE' | 'QUORUM' | 'ALL';
 export const consistencyLevels: readonly ConsistencyLevel[] = ['ONE', 'QUORUM', 'ALL'];
@@ -177,7 +177,7 @@ export interface ScrubSummary {
   /** Tables found corrupt and taken out of their shard (moved to its quarantine/ folder): cluster nodes with N > 1. */
   quarantined: Array<QuarantinedTable & { shard: number }>;
   /** Tables found corrupt and left in place: a single node's (or N = 1), whose only copy they are. */
-  corrupt: Array<QuarantinedTable & { shard: number }>;
+  corrupt: Array<CorruptTable & { shard: number }>;
   /** The node began to stop before every table was read. */
   cutShort: boolean;
   durationMs: number;
@@ -244,11 +244,13 @@ export interface Coordinator {
   /**
    * Reads every table of every shard end to end and checks it (design.md §12 Q6, scrubbing). On a
    * cluster node (N > 1) a corrupt table is taken out of its shard and kept in its quarantine/
-   * folder; its keys then read as their older versions, if any, so the node runs a repair at once.
-   * A single node, whose only copy it is, reports it and leaves it in place. `bytesPerSecond`
-   * (0 or absent: no limit) bounds what the node's shards read together (a scheduled scrub).
+   * folder, its readable blocks salvaged into a table in its place; the damaged blocks' keys then
+   * read as their older versions, if any, so the node runs a repair at once. A single node, whose
+   * only copy it is, reports it and leaves it in place, unless asked to `salvage`.
+   * `bytesPerSecond` (0 or absent: no limit) bounds what the node's shards read together (a
+   * scheduled scrub).
    */
-  scrub(bytesPerSecond?: number): Promise<ScrubSummary>;
+  scrub(options?: ScrubOptions): Promise<ScrubSummary>;
   /** Writes every shard's memtable to a table now (nodetool flush: before copying a data dir, or to scrub what was just written). */
   flush(): Promise<void>;
   /**

@@ -277,18 +277,29 @@ function repairJson(s: RepairSummary): Record<string, number> {
 }
 
 /** POST /api/v1/admin/snapshot's body: empty (the name is the time) or {"name": "..."}. */
-export function parseSnapshotBody(body: Uint8Array): string | undefined {
-  if (body.length === 0) return undefined;
+/** An optional admin body: nothing, or a JSON object (`shape` says what it may hold, for the error). */
+function optionalJsonObject(body: Uint8Array, shape: string): Record<string, unknown> {
+  if (body.length === 0) return {};
   let v: unknown;
   try {
     v = JSON.parse(Buffer.from(body).toString('utf8'));
   } catch {
-    throw new RingkvError(ErrorCode.InvalidArgument, 'the body is not JSON; expected nothing or {"name": "..."}');
+    throw new RingkvError(ErrorCode.InvalidArgument, `the body is not JSON; expected nothing or ${shape}`);
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new RingkvError(ErrorCode.InvalidArgument, 'the body must be a JSON object');
-  const name = (v as Record<string, unknown>).name;
+  return v as Record<string, unknown>;
+}
+
+export function parseSnapshotBody(body: Uint8Array): string | undefined {
+  const name = optionalJsonObject(body, '{"name": "..."}').name;
   if (name !== undefined && typeof name !== 'string') throw new RingkvError(ErrorCode.InvalidArgument, 'name must be a string');
   return name;
+}
+
+export function parseScrubBody(body: Uint8Array): { salvage: boolean } {
+  const salvage = optionalJsonObject(body, '{"salvage": true}').salvage;
+  if (salvage !== undefined && typeof salvage !== 'boolean') throw new RingkvError(ErrorCode.InvalidArgument, 'salvage must be true or false');
+  return { salvage: salvage === true };
 }
 
 /** An admin request with a small JSON body: read it (bounded), parse it, then run `work`. */
@@ -412,8 +423,8 @@ export function attachHttpApi(app: TemplatedApp, ctx: ServerContext): void {
         return;
       case 'scrub':
         // Answers when every table has been read (and, on a cluster node that quarantined one, repaired).
-        handleAsync(ctx, res, head, async () => {
-          const s = await ctx.coordinator.scrub();
+        handleWithBody(ctx, res, parseScrubBody, async ({ salvage }) => {
+          const s = await ctx.coordinator.scrub({ salvage });
           logScrub(ctx.log, s, 'requested');
           return {
             status: 200,
@@ -421,7 +432,7 @@ export function attachHttpApi(app: TemplatedApp, ctx: ServerContext): void {
               tables: s.tables,
               entries: s.entries,
               bytes_read: s.bytesRead,
-              quarantined: s.quarantined.map((q) => ({ shard: q.shard, file: q.file, level: q.level, entries: q.entries, reason: q.reason })),
+              quarantined: s.quarantined.map((q) => ({ shard: q.shard, file: q.file, level: q.level, entries: q.entries, salvaged_entries: q.salvagedEntries, blocks_lost: q.blocksLost, reason: q.reason })),
               corrupt: s.corrupt.map((q) => ({ shard: q.shard, file: q.file, level: q.level, entries: q.entries, reason: q.reason })),
               cut_short: s.cutShort,
               repair: s.repair === null ? null : repairJson(s.repair),

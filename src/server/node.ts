@@ -80,7 +80,7 @@ export async function startNode(options: NodeOptions, factory: CoordinatorFactor
   }
   let schedule: ScrubSchedule | undefined;
   if (options.scrub !== undefined && options.scrub.intervalMs > 0) {
-    schedule = new ScrubSchedule({ dataDir: options.dataDir, ...options.scrub, scrub: (rate) => coordinator.scrub(rate), log });
+    schedule = new ScrubSchedule({ dataDir: options.dataDir, ...options.scrub, scrub: (rate) => coordinator.scrub({ bytesPerSecond: rate }), log });
     schedule.start();
   }
   let closing: Promise<void> | undefined;

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ScrubSummary } from '../coordinator/types';
 import { assert, isRingkvError, ErrorCode } from '../errors';
+import { salvageNote } from '../storage/table-salvage';
 
 export const lastScrubFileName = 'LAST_SCRUB';
 
@@ -26,7 +27,7 @@ export interface ScrubScheduleOptions {
 
 /** Logs what a scrub found: one line for the whole, one ERROR line per damaged table. */
 export function logScrub(log: (line: string) => void, s: ScrubSummary, trigger: string): void {
-  for (const q of s.quarantined) log(`storage: ERROR scrub: shard ${q.shard} quarantined ${q.file} (level ${q.level}, ${q.entries} entries): ${q.reason}`);
+  for (const q of s.quarantined) log(`storage: ERROR scrub: shard ${q.shard} quarantined ${q.file} (level ${q.level}, ${q.entries} entries, ${salvageNote(q)}): ${q.reason}`);
   for (const q of s.corrupt) log(`storage: ERROR scrub: shard ${q.shard}: ${q.file} (level ${q.level}, ${q.entries} entries) is corrupt, left in place (the only copy): ${q.reason}`);
   const repair = s.repair === null ? '' : `; repair: ${s.repair.synced} of ${s.repair.ranges} ranges synced, ${s.repair.failed} failed, ${s.repair.pulled} records pulled`;
   log(

@@ -156,7 +156,7 @@ export type ControlTask =
   | { kind: 'stats' }
   | { kind: 'flush' }
   | { kind: 'compact' }
-  | { kind: 'scrub'; bytesPerSecond: number }
+  | { kind: 'scrub'; bytesPerSecond: number; salvage: boolean }
   /** Links the shard's tables into `dir` (LsmEngine.snapshot). */
   | { kind: 'snapshot'; dir: string }
   | { kind: 'close' };

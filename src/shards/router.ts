@@ -273,9 +273,9 @@ export class ShardRouter {
    * Scrubs every shard's tables at once (each on its own thread), one report per shard in shard
    * order; `bytesPerSecond` (0: no limit) is the node's, shared out among the shards.
    */
-  scrub(bytesPerSecond: number): Promise<ScrubReport[]> {
+  scrub(bytesPerSecond: number, salvage: boolean): Promise<ScrubReport[]> {
     const each = bytesPerSecond > 0 ? Math.max(1, Math.floor(bytesPerSecond / this.shards.length)) : 0;
-    return Promise.all(this.shards.map((s) => s.control<ScrubReport>({ kind: 'scrub', bytesPerSecond: each })));
+    return Promise.all(this.shards.map((s) => s.control<ScrubReport>({ kind: 'scrub', bytesPerSecond: each, salvage })));
   }
 
   /** Refuses new requests, answers the queued ones, closes every engine (syncing its WAL), stops the threads. */

@@ -128,7 +128,7 @@ export default async function handle(task: ControlTask): Promise<unknown> {
     case 'compact':
       return control((c) => c.engine.compact().then(() => true));
     case 'scrub':
-      return control((c) => c.engine.scrub({ bytesPerSecond: task.bytesPerSecond }));
+      return control((c) => c.engine.scrub({ bytesPerSecond: task.bytesPerSecond, salvage: task.salvage }));
     case 'snapshot':
       return control((c) => c.engine.snapshot(task.dir));
     case 'close': {

@@ -25,8 +25,9 @@
 // makes the engine refuse writes until space is back (space-watch.ts), then it carries on; any
 // other failed write or sync is sticky until the engine is reopened (LevelDB's bg_error_).
 // Corruption: with quarantineCorruptTables (a cluster node), a table that a compaction, a scrub
-// (scrub()) or a read finds corrupt is quarantined rather than failing the engine: a manifest
-// without it, the file moved to quarantine/ once unused. Its keys then read as whatever older versions
+// (scrub()) or a read finds corrupt is quarantined rather than failing the engine: its readable
+// blocks salvaged into a new table in its place (table-salvage.ts), a manifest naming that one
+// instead, the file moved to quarantine/ once unused. Its keys then read as whatever older versions
 // lower levels hold, until a repair from other replicas brings the newest back (Cassandra's
 // scrub, then repair). Without it (a single node, whose only copy that is) a scrub reports the
 // table and leaves it, and a compaction that meets it fails as any other background failure.
@@ -79,9 +80,10 @@ import { removeGradually } from './delete-scheduler';
 import { TableCache } from './table-cache';
 import { KeySketch } from './key-sketch';
 import { scrubPaceMs, scrubTable } from './table-scrub';
+import { salvageTable } from './table-salvage';
 import type { QuarantinedTable, RecoveryReport, ScanOptions, ScrubOptions, ScrubReport, StorageEngine, StorageEntry, StorageOptions, StorageStats, SyncMode } from './types';
 import { decodeBatchPayload, encodeBatchRecord, type BatchItem } from './wal-record';
-import { Version, type FileMeta } from './version';
+import { l0RankOf, Version, type FileMeta } from './version';
 
 function optionError(name: string, why: string): RingkvError {
   return new RingkvError(ErrorCode.InvalidArgument, `storage option ${name}: ${why}`, { details: { option: name } });
@@ -672,20 +674,49 @@ export class LsmEngine implements StorageEngine {
   }
 
   /**
-   * Takes table f out of the engine: a manifest without it, and once nothing reads it, the file
-   * moved to quarantine/ (deleteTable). The caller makes sure no compaction reads it meanwhile
-   * (the compaction that found it, or scrub() waiting for the one that has it).
+   * Takes table f out of the engine: the blocks that still read are salvaged into a new table
+   * (table-salvage.ts) that takes f's place (its level, and in level 0 its rank, so tables
+   * flushed after f stay newer), a manifest names it instead of f, and once nothing reads f the
+   * file is moved to quarantine/ (deleteTable). The caller makes sure no compaction reads f
+   * meanwhile (the compaction that found it, or one waited for).
    */
   private async quarantineTable(f: FileMeta, reason: string): Promise<QuarantinedTable | null> {
     this.quarantining++;
     try {
+      if (!this.version.levels.some((l) => l.includes(f))) return null; // compacted away meanwhile
+      const n = this.control.takeFileNumber();
+      const salvage = await salvageTable({ file: tablePath(this.dir, f.number), number: f.number }, { file: tablePath(this.dir, n), number: n, bloomBitsPerKey: this.bloomBits });
+      const built = salvage.table;
       let level = -1;
-      await this.installVersion((v) => {
-        level = v.levels.findIndex((l) => l.includes(f));
-        return level < 0 ? v : v.apply([{ level, number: f.number }], []);
-      });
-      if (level < 0) return null; // compacted away meanwhile
-      const q: QuarantinedTable = { file: path.join(this.dir, quarantineDirName, path.basename(tablePath(this.dir, f.number))), level, entries: f.entryCount, reason };
+      try {
+        await this.installVersion((v) => {
+          level = v.levels.findIndex((l) => l.includes(f));
+          if (level < 0) return v;
+          const added: { level: number; file: FileMeta }[] = [];
+          if (built !== null) {
+            const m = built.meta;
+            const file = this.fileMetaOf({ number: built.number, fileBytes: built.fileBytes, smallest: m.smallest, largest: m.largest, entryCount: m.entryCount, tombstoneCount: m.tombstoneCount });
+            if (level === 0) file.l0Rank = l0RankOf(f);
+            added.push({ level, file });
+          }
+          return v.apply([{ level, number: f.number }], added);
+        });
+      } catch (err) {
+        if (built !== null) fs.rmSync(tablePath(this.dir, built.number), { force: true });
+        throw err;
+      }
+      if (level < 0) {
+        if (built !== null) fs.rmSync(tablePath(this.dir, built.number), { force: true });
+        return null;
+      }
+      const q: QuarantinedTable = {
+        file: path.join(this.dir, quarantineDirName, path.basename(tablePath(this.dir, f.number))),
+        level,
+        entries: f.entryCount,
+        salvagedEntries: salvage.entries,
+        blocksLost: salvage.blocks === 0 ? null : salvage.blocksLost,
+        reason,
+      };
       f.corrupt = q;
       f.obsolete = true;
       this.tableSketches.delete(f.number);
@@ -758,7 +789,7 @@ export class LsmEngine implements StorageEngine {
             report.cutShort = true;
             break;
           }
-          if (!this.quarantineCorrupt) {
+          if (!this.quarantineCorrupt && options.salvage !== true) {
             if (!f.obsolete) report.corrupt.push({ file, level: this.version.levels.findIndex((l) => l.includes(f)), entries: f.entryCount, reason: err.message });
             continue;
           }

@@ -47,6 +47,44 @@ export class MemtableIterator implements InternalIterator {
 }
 
 /**
+ * Where decodeBlock puts a block's entries, reused from block to block: entry j's key is
+ * keys[offsets[3j - 3] (0 for j = 0) .. offsets[3j]], its payload the block's bytes
+ * offsets[3j + 1] .. offsets[3j + 2].
+ */
+export interface BlockScratch {
+  keys: Buffer;
+  offsets: Uint32Array;
+}
+
+export function newBlockScratch(): BlockScratch {
+  return { keys: Buffer.allocUnsafeSlow(512), offsets: new Uint32Array(0) };
+}
+
+/**
+ * Decodes data block `block` (at `offset` in table `file`) into `s`, growing it as needed, and
+ * returns its entry count; a block or a payload that does not decode is corruption.
+ */
+export function decodeBlock(file: string, offset: number, block: Buffer, s: BlockScratch): number {
+  if (s.offsets.length < block.length) s.offsets = new Uint32Array(Math.max(block.length, 3 * 64));
+  let n: number;
+  try {
+    n = native.blockEntries(block, s.keys, s.offsets);
+    if (n < 0) {
+      s.keys = Buffer.allocUnsafeSlow(-n * 2);
+      n = native.blockEntries(block, s.keys, s.offsets);
+    }
+  } catch (err) {
+    throw tableCorruption(file, offset, `data block malformed: ${(err as Error).message}`);
+  }
+  assert(n >= 0, 'blockEntries asked for more key room twice');
+  for (let j = 0; j < n; j++) {
+    const problem = payloadProblem(block.subarray(s.offsets[3 * j + 1]!, s.offsets[3 * j + 2]!));
+    if (problem) throw tableCorruption(file, offset, `data block entry ${j} malformed: ${problem}`);
+  }
+  return n;
+}
+
+/**
  * Entries of one SSTable in order. The block being read is this iterator's alone (a private copy
  * of a cached block, or its own readahead window), decoded by the addon into reused arrays: keys
  * rebuilt into `keys`, values left in place. key() and value() are views valid until the
@@ -57,8 +95,7 @@ export class TableIterator implements InternalIterator {
   private block: Buffer = Buffer.alloc(0);
   /** Private copy of a block read through the shared block cache (whose arena is reused). */
   private own: Buffer | null = null;
-  private keys: Buffer = Buffer.allocUnsafeSlow(512);
-  private offsets: Uint32Array = new Uint32Array(0);
+  private readonly s = newBlockScratch();
   private count = 0;
   private i = 0;
 
@@ -90,23 +127,7 @@ export class TableIterator implements InternalIterator {
       shared.copy(this.own, 0);
       this.block = this.own.subarray(0, shared.length);
     }
-    if (this.offsets.length < this.block.length) this.offsets = new Uint32Array(Math.max(this.block.length, 3 * 64));
-    let n: number;
-    try {
-      n = native.blockEntries(this.block, this.keys, this.offsets);
-      if (n < 0) {
-        this.keys = Buffer.allocUnsafeSlow(-n * 2);
-        n = native.blockEntries(this.block, this.keys, this.offsets);
-      }
-    } catch (err) {
-      throw tableCorruption(t.file, offset, `data block malformed: ${(err as Error).message}`);
-    }
-    assert(n >= 0, 'blockEntries asked for more key room twice');
-    this.count = n;
-    for (let j = 0; j < n; j++) {
-      const problem = payloadProblem(this.block.subarray(this.offsets[3 * j + 1]!, this.offsets[3 * j + 2]!));
-      if (problem) throw tableCorruption(t.file, offset, `data block entry ${j} malformed: ${problem}`);
-    }
+    this.count = decodeBlock(t.file, offset, this.block, this.s);
     return true;
   }
 
@@ -121,10 +142,10 @@ export class TableIterator implements InternalIterator {
   }
   key(): Buffer {
     const i = this.i;
-    return this.keys.subarray(i === 0 ? 0 : this.offsets[3 * i - 3]!, this.offsets[3 * i]!);
+    return this.s.keys.subarray(i === 0 ? 0 : this.s.offsets[3 * i - 3]!, this.s.offsets[3 * i]!);
   }
   value(): Buffer {
-    return this.block.subarray(this.offsets[3 * this.i + 1]!, this.offsets[3 * this.i + 2]!);
+    return this.block.subarray(this.s.offsets[3 * this.i + 1]!, this.s.offsets[3 * this.i + 2]!);
   }
   next(): void {
     this.i++;
@@ -133,12 +154,13 @@ export class TableIterator implements InternalIterator {
   seek(sk: Buffer): void {
     const b = this.table().findBlock(sk);
     if (!this.load(b)) return;
+    const { keys, offsets } = this.s;
     let lo = 0;
     let hi = this.count;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const start = mid === 0 ? 0 : this.offsets[3 * mid - 3]!;
-      if (this.keys.compare(sk, 0, sk.length, start, this.offsets[3 * mid]!) < 0) lo = mid + 1;
+      const start = mid === 0 ? 0 : offsets[3 * mid - 3]!;
+      if (keys.compare(sk, 0, sk.length, start, offsets[3 * mid]!) < 0) lo = mid + 1;
       else hi = mid;
     }
     this.i = lo;

@@ -7,7 +7,10 @@
 //
 // Layout: "RKVMAN01" (8 bytes) | u32 LE length | u32 LE crc32c(json) | JSON (utf-8) of
 //   { formatVersion: 1, nextFileNumber, logNumber, levels: [[{ number, fileBytes, smallest,
-//     largest, entryCount, tombstoneCount }]] } with smallest/largest as hex sort keys.
+//     largest, entryCount, tombstoneCount, l0Rank? }]] } with smallest/largest as hex sort keys.
+// l0Rank is written only for a salvaged table (version.ts), and a manifest that has one says
+// formatVersion 2, so that a build from before salvaging refuses it rather than misorder
+// level 0; every other manifest stays version 1.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { levelsMax } from '../constants';
@@ -29,12 +32,13 @@ interface ManifestJson {
   formatVersion: number;
   nextFileNumber: number;
   logNumber: number;
-  levels: { number: number; fileBytes: number; smallest: string; largest: string; entryCount: number; tombstoneCount: number }[][];
+  levels: { number: number; fileBytes: number; smallest: string; largest: string; entryCount: number; tombstoneCount: number; l0Rank?: number }[][];
 }
 
 export function encodeManifest(s: ManifestState): Buffer {
+  const ranked = s.version.levels.some((l) => l.some((f) => f.l0Rank !== undefined));
   const json: ManifestJson = {
-    formatVersion: 1,
+    formatVersion: ranked ? 2 : 1,
     nextFileNumber: s.nextFileNumber,
     logNumber: s.logNumber,
     levels: s.version.levels.map((l) =>
@@ -45,6 +49,7 @@ export function encodeManifest(s: ManifestState): Buffer {
         largest: f.largest.toString('hex'),
         entryCount: f.entryCount,
         tombstoneCount: f.tombstoneCount,
+        ...(f.l0Rank !== undefined && { l0Rank: f.l0Rank }),
       })),
     ),
   };
@@ -70,7 +75,7 @@ export function decodeManifest(file: string, buf: Buffer): ManifestState {
   } catch (err) {
     throw bad(16, `unparsable body (${(err as Error).message})`);
   }
-  if (json.formatVersion !== 1 || !Array.isArray(json.levels) || json.levels.length !== levelsMax) throw bad(16, 'unknown format');
+  if ((json.formatVersion !== 1 && json.formatVersion !== 2) || !Array.isArray(json.levels) || json.levels.length !== levelsMax) throw bad(16, 'unknown format');
   const levels: FileMeta[][] = json.levels.map((l) =>
     l.map((f) => ({
       number: f.number,
@@ -81,6 +86,7 @@ export function decodeManifest(file: string, buf: Buffer): ManifestState {
       tombstoneCount: f.tombstoneCount,
       refs: 0,
       obsolete: false,
+      ...(Number.isSafeInteger(f.l0Rank) && { l0Rank: f.l0Rank }),
     })),
   );
   return { nextFileNumber: json.nextFileNumber, logNumber: json.logNumber, version: new Version(levels) };

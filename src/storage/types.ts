@@ -108,22 +108,37 @@ export interface StorageStats {
   compactions: number;
   /** Bytes of tables those compactions wrote. */
   compactionBytesWritten: number;
-  /** Tables found corrupt (by a scrub or a compaction) and taken out of the engine since open. */
+  /** Tables found corrupt (by a scrub, a compaction or a read) and taken out of the engine since open. */
   tablesQuarantined: number;
 }
 
-/** One table a scrub or a compaction found corrupt and quarantined. */
-export interface QuarantinedTable {
-  /** Where it is now: `<dir>/quarantine/NNNNNN.sst`. */
+/** One table found corrupt. */
+export interface CorruptTable {
+  /** Where it is (`<dir>/quarantine/NNNNNN.sst` once quarantined). */
   file: string;
   level: number;
   entries: number;
   reason: string;
 }
 
+/** One table a scrub, a compaction or a read found corrupt and quarantined. */
+export interface QuarantinedTable extends CorruptTable {
+  /** Of its entries, those whose blocks still read: rewritten into the table that took its place. */
+  salvagedEntries: number;
+  /** Data blocks dropped as unreadable; null when none could be salvaged for want of a readable index. */
+  blocksLost: number | null;
+}
+
 export interface ScrubOptions {
   /** Bytes read per second at most (0 or absent: as fast as the slices allow). */
   bytesPerSecond?: number;
+  /**
+   * Take a corrupt table out, salvaging its readable blocks, even without
+   * quarantineCorruptTables: an operator's choice on a single node (Cassandra's nodetool scrub),
+   * where the damaged blocks' entries have no other copy but the rest of the table is then read,
+   * compacted and written again instead of stopping the shard. Default false.
+   */
+  salvage?: boolean;
 }
 
 /** What StorageEngine.scrub found. */
@@ -133,8 +148,8 @@ export interface ScrubReport {
   bytesRead: number;
   /** Tables found corrupt, now out of the engine (their keys need a repair from other replicas). */
   quarantined: QuarantinedTable[];
-  /** Tables found corrupt and left in place (quarantineCorruptTables off); `file` is where they are. */
-  corrupt: QuarantinedTable[];
+  /** Tables found corrupt and left in place (quarantineCorruptTables and salvage off); `file` is where they are. */
+  corrupt: CorruptTable[];
   /** The engine closed before every table was read. */
   cutShort: boolean;
 }

@@ -1,5 +1,6 @@
 // The set of live SSTables by level (LevelDB's db/version_set). Level 0 holds flushed memtables,
-// which may overlap, newest (highest file number) first; levels 1.. hold files with disjoint key
+// which may overlap, newest first: highest l0Rank (the file number, except for a salvaged table,
+// which keeps the rank of the table it replaces); levels 1.. hold files with disjoint key
 // ranges sorted by smallest key. Invariant the read path relies on: for any key, a version in a
 // lower-numbered level (or a newer L0 file) is newer than any version below it.
 import { levelBaseBytesDefault, levelSizeMultiplier, levelsMax } from '../constants';
@@ -18,6 +19,17 @@ export interface FileMeta {
   obsolete: boolean;
   /** Found corrupt: once obsolete and unused it is moved to quarantine/, not deleted. */
   corrupt?: QuarantinedTable;
+  /**
+   * Its place in level 0's newest-first order when not its number: a table salvaged from a
+   * corrupt one (table-salvage.ts) gets a new number but must stand where the old one stood,
+   * below the tables flushed after it.
+   */
+  l0Rank?: number;
+}
+
+/** Where f stands in level 0's order (higher is newer). */
+export function l0RankOf(f: FileMeta): number {
+  return f.l0Rank ?? f.number;
 }
 
 export class Version {
@@ -42,7 +54,7 @@ export class Version {
       l.splice(i, 1);
     }
     for (const a of added) v.levels[a.level]!.push(a.file);
-    v.levels[0]!.sort((a, b) => b.number - a.number);
+    v.levels[0]!.sort((a, b) => l0RankOf(b) - l0RankOf(a) || b.number - a.number);
     for (let level = 1; level < levelsMax; level++) {
       const l = v.levels[level]!;
       l.sort((a, b) => a.smallest.compare(b.smallest));

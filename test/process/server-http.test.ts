@@ -308,6 +308,14 @@ test('admin flush then scrub on a single node: the data written above is in tabl
   assert.ok((b['entries'] as number) > 0 && (b['bytes_read'] as number) > 0);
   assert.deepEqual([b['quarantined'], b['corrupt'], b['cut_short'], b['repair']], [[], [], false, null]);
   assert.equal((await fetch(`${node.url}/api/v1/admin/scrub`)).status, 405);
+  for (const [body, message] of [['{"salvage": "yes"}', /salvage must be true or false/], ['nope', /not JSON/], ['[1]', /JSON object/]] as const) {
+    const bad = await fetch(`${node.url}/api/v1/admin/scrub`, { method: 'POST', body });
+    assert.equal(bad.status, 400, body);
+    assert.match(String((await json(bad))['message']), message);
+  }
+  const salvage = await fetch(`${node.url}/api/v1/admin/scrub`, { method: 'POST', body: '{"salvage": true}' });
+  assert.equal(salvage.status, 200);
+  assert.deepEqual((await json(salvage))['quarantined'], [], 'nothing to salvage in sound tables');
 });
 
 test('after all the bad input above, the node still serves', async () => {

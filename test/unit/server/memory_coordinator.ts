@@ -24,6 +24,7 @@ import type {
 } from '../../../src/coordinator/types';
 import { ErrorCode, RingkvError } from '../../../src/errors';
 import { emptySnapshot } from '../../../src/histogram';
+import type { ScrubOptions } from '../../../src/storage/types';
 
 interface Cell {
   value: Uint8Array;
@@ -116,7 +117,7 @@ export class MemoryCoordinator implements Coordinator {
     return Promise.resolve();
   }
 
-  scrub(_bytesPerSecond?: number): Promise<ScrubSummary> {
+  scrub(_options?: ScrubOptions): Promise<ScrubSummary> {
     return Promise.reject(new RingkvError(ErrorCode.InvalidArgument, 'no tables here'));
   }
 

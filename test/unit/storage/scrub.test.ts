@@ -16,7 +16,8 @@ import { openStorage } from '../../../src/storage';
 import { Table } from '../../../src/storage/table';
 import { decodeFooter, footerBytes } from '../../../src/storage/table-format';
 import type { StorageEngine } from '../../../src/storage/types';
-import { tokenMax } from '../../../src/storage/sort-key';
+import { tokenBytes, tokenMax } from '../../../src/storage/sort-key';
+import { decodeBlock, newBlockScratch } from '../../../src/storage/iterators';
 import { ErrorCode, isRingkvError } from '../../../src/errors';
 import { put, removeDir, tempDir } from './helpers';
 import { flipByte } from '../../helpers/damage';
@@ -57,68 +58,163 @@ test('a clean engine scrubs every table and finds nothing', async () => {
   }
 });
 
-for (const where of ['data block', 'index block'] as const) {
-  test(`a bit flip in the ${where} gets that table quarantined: older versions show, writes go on, the engine reopens without it`, async () => {
-    const dir = tempDir('scrub-flip');
-    let db = await openStorage({ dir, syncMode: 'none', autoCompaction: false, quarantineCorruptTables: true });
-    try {
-      const newer = await twoTables(db, dir);
-      const t = Table.open(newer, Number(path.basename(newer, '.sst')));
-      const footerBuf = Buffer.alloc(footerBytes);
-      const fd = fs.openSync(newer, 'r');
-      fs.readSync(fd, footerBuf, 0, footerBytes, t.fileBytes - footerBytes);
-      fs.closeSync(fd);
-      const offset = where === 'data block' ? t.indexHandles[2]!.offset + 10 : decodeFooter(newer, t.fileBytes, footerBuf).index.offset + 3;
-      t.close();
-      flipByte(newer, offset);
-      const r = await db.scrub();
-      assert.equal(r.tables, 2);
-      assert.equal(r.quarantined.length, 1, JSON.stringify(r));
-      const q = r.quarantined[0]!;
-      assert.deepEqual([q.file, q.level, q.entries], [path.join(dir, 'quarantine', path.basename(newer)), 0, 1000]);
-      assert.match(q.reason, new RegExp(`SSTable ${newer.replace(/[.]/g, '\\.')}: .*(checksum mismatch|malformed|mismatch)`));
-      assert.deepEqual(tables(dir), [path.basename(tables(dir)[0]!)], 'one table left in the engine');
-      assert.ok(fs.existsSync(q.file), 'the damaged file is kept in quarantine/');
-      assert.equal(db.stats().tablesQuarantined, 1);
-      // Its keys read as what the older table holds, or not at all; never as damaged data.
-      assert.equal(text((await db.get(Buffer.from('shared-7')))?.value), 'a7');
-      assert.equal(await db.get(Buffer.from('new-7')), null);
-      assert.equal(text((await db.get(Buffer.from('old-7')))?.value), 'a7'.padEnd(120, '.'));
-      await db.write([put('after', 'x')]);
-      assert.deepEqual((await db.scrub()).quarantined, [], 'a second scrub finds nothing more');
-      await db.close();
-      db = await openStorage({ dir, syncMode: 'none', autoCompaction: false, quarantineCorruptTables: true });
-      assert.equal(text((await db.get(Buffer.from('after')))?.value), 'x');
-      assert.equal(text((await db.get(Buffer.from('shared-9')))?.value), 'a9');
-      assert.ok(fs.existsSync(q.file), 'open leaves quarantine/ alone');
-    } finally {
-      await db.close();
-      removeDir(dir);
-    }
-  });
+/** The user keys in data block `i` of table `file` (read before it is damaged). */
+function keysOfBlock(file: string, i: number): Set<string> {
+  const t = Table.open(file, Number(path.basename(file, '.sst')));
+  try {
+    const s = newBlockScratch();
+    const n = decodeBlock(file, t.indexHandles[i]!.offset, t.readBlock(i, null), s);
+    const out = new Set<string>();
+    for (let j = 0; j < n; j++) out.add(s.keys.subarray(j === 0 ? 0 : s.offsets[3 * j - 3]!, s.offsets[3 * j]!).subarray(tokenBytes).toString());
+    return out;
+  } finally {
+    t.close();
+  }
 }
 
-test('a compaction that meets a corrupt table quarantines it and goes on; the engine keeps taking writes', async () => {
+/** Flips a byte inside data block `i` of `file`; returns the keys that block held. */
+function damageBlock(file: string, i: number): Set<string> {
+  const lost = keysOfBlock(file, i);
+  const t = Table.open(file, Number(path.basename(file, '.sst')));
+  const offset = t.indexHandles[i]!.offset + 10;
+  t.close();
+  flipByte(file, offset);
+  return lost;
+}
+
+/**
+ * After the newer of twoTables' tables lost the keys in `lost` (and only those): they read as the
+ * older table's versions (shared-*) or not at all (new-*); every other key as the newer table has it.
+ */
+async function checkSalvaged(db: StorageEngine, lost: Set<string>): Promise<void> {
+  assert.ok(lost.size > 0 && lost.size < 1000, `a block holds some of the table's keys: ${lost.size}`);
+  for (let i = 0; i < 500; i++) {
+    assert.equal(text((await db.get(Buffer.from(`shared-${i}`)))?.value), lost.has(`shared-${i}`) ? `a${i}` : `b${i}`, `shared-${i}`);
+    assert.equal(text((await db.get(Buffer.from(`new-${i}`)))?.value), lost.has(`new-${i}`) ? undefined : `b${i}`.padEnd(120, '.'), `new-${i}`);
+    assert.equal(text((await db.get(Buffer.from(`old-${i}`)))?.value), `a${i}`.padEnd(120, '.'));
+  }
+}
+
+test('a bit flip in a data block gets that table quarantined and its other blocks salvaged into a table in its place; writes go on, the engine reopens so', async () => {
+  const dir = tempDir('scrub-flip');
+  let db = await openStorage({ dir, syncMode: 'none', autoCompaction: false, quarantineCorruptTables: true });
+  try {
+    const newer = await twoTables(db, dir);
+    const lost = damageBlock(newer, 2);
+    const r = await db.scrub();
+    assert.equal(r.tables, 2);
+    assert.equal(r.quarantined.length, 1, JSON.stringify(r));
+    const q = r.quarantined[0]!;
+    assert.deepEqual([q.file, q.level, q.entries, q.salvagedEntries, q.blocksLost], [path.join(dir, 'quarantine', path.basename(newer)), 0, 1000, 1000 - lost.size, 1]);
+    assert.match(q.reason, new RegExp(`SSTable ${newer.replace(/[.]/g, '\\.')}: .*checksum mismatch`));
+    assert.ok(fs.existsSync(q.file), 'the damaged file is kept in quarantine/');
+    assert.equal(tables(dir).length, 2, 'the older table and the salvaged one');
+    assert.ok(!tables(dir).includes(path.basename(newer)));
+    assert.equal(db.stats().tablesQuarantined, 1);
+    await checkSalvaged(db, lost);
+    await db.write([put('after', 'x')]);
+    assert.deepEqual((await db.scrub()).quarantined, [], 'a second scrub finds nothing more: the salvaged table is sound');
+    await db.flush();
+    await db.close();
+    db = await openStorage({ dir, syncMode: 'none', autoCompaction: false, quarantineCorruptTables: true });
+    assert.equal(text((await db.get(Buffer.from('after')))?.value), 'x');
+    await checkSalvaged(db, lost);
+    assert.ok(fs.existsSync(q.file), 'open leaves quarantine/ alone');
+  } finally {
+    await db.close();
+    removeDir(dir);
+  }
+});
+
+test('a salvaged level-0 table keeps the damaged one\'s place: below a table flushed after it, before and after a reopen and a compaction', async () => {
+  // The salvaged table gets a new, higher file number; ordered by number it would shadow the
+  // third table's newer shared-* values with the damaged table's older ones.
+  const dir = tempDir('scrub-rank');
+  let db = await openStorage({ dir, syncMode: 'none', autoCompaction: false, quarantineCorruptTables: true });
+  try {
+    const middle = await twoTables(db, dir);
+    await db.write(Array.from({ length: 500 }, (_, i) => put(`shared-${i}`, `c${i}`)));
+    await db.flush();
+    const lost = damageBlock(middle, 2);
+    const r = await db.scrub();
+    assert.equal(r.quarantined.length, 1, JSON.stringify(r));
+    assert.equal(tables(dir).length, 3);
+    const check = async (when: string): Promise<void> => {
+      for (let i = 0; i < 500; i++) {
+        assert.equal(text((await db.get(Buffer.from(`shared-${i}`)))?.value), `c${i}`, `shared-${i} ${when}`);
+        assert.equal(text((await db.get(Buffer.from(`new-${i}`)))?.value), lost.has(`new-${i}`) ? undefined : `b${i}`.padEnd(120, '.'), `new-${i} ${when}`);
+      }
+    };
+    await check('after the salvage');
+    await db.close();
+    const manifest = fs.readFileSync(path.join(dir, 'MANIFEST'));
+    assert.equal(JSON.parse(manifest.subarray(16).toString()).formatVersion, 2, 'a manifest with a ranked table says so');
+    db = await openStorage({ dir, syncMode: 'none', autoCompaction: false, quarantineCorruptTables: true });
+    await check('after a reopen');
+    await db.compact();
+    await check('after a compaction');
+  } finally {
+    await db.close();
+    removeDir(dir);
+  }
+});
+
+test('a bit flip in the index block gets the whole table quarantined: nothing can be salvaged without it, older versions show', async () => {
+  const dir = tempDir('scrub-index');
+  let db = await openStorage({ dir, syncMode: 'none', autoCompaction: false, quarantineCorruptTables: true });
+  try {
+    const newer = await twoTables(db, dir);
+    const t = Table.open(newer, Number(path.basename(newer, '.sst')));
+    const footerBuf = Buffer.alloc(footerBytes);
+    const fd = fs.openSync(newer, 'r');
+    fs.readSync(fd, footerBuf, 0, footerBytes, t.fileBytes - footerBytes);
+    fs.closeSync(fd);
+    const offset = decodeFooter(newer, t.fileBytes, footerBuf).index.offset + 3;
+    t.close();
+    flipByte(newer, offset);
+    const r = await db.scrub();
+    assert.equal(r.quarantined.length, 1, JSON.stringify(r));
+    const q = r.quarantined[0]!;
+    assert.deepEqual([q.file, q.level, q.entries, q.salvagedEntries, q.blocksLost], [path.join(dir, 'quarantine', path.basename(newer)), 0, 1000, 0, null]);
+    assert.deepEqual(tables(dir), [path.basename(tables(dir)[0]!)], 'one table left in the engine');
+    // Its keys read as what the older table holds, or not at all; never as damaged data.
+    assert.equal(text((await db.get(Buffer.from('shared-7')))?.value), 'a7');
+    assert.equal(await db.get(Buffer.from('new-7')), null);
+    await db.close();
+    db = await openStorage({ dir, syncMode: 'none', autoCompaction: false, quarantineCorruptTables: true });
+    assert.equal(text((await db.get(Buffer.from('shared-9')))?.value), 'a9');
+  } finally {
+    await db.close();
+    removeDir(dir);
+  }
+});
+
+test('a compaction that meets a corrupt table quarantines it, salvages the rest and goes on; the engine keeps taking writes', async () => {
   const dir = tempDir('scrub-compact');
   const db = await openStorage({ dir, syncMode: 'none', autoCompaction: false, quarantineCorruptTables: true });
   try {
     const newer = await twoTables(db, dir);
-    const t = Table.open(newer, Number(path.basename(newer, '.sst')));
-    const offset = t.indexHandles[1]!.offset + 10;
-    t.close();
-    flipByte(newer, offset);
+    const offset = (() => {
+      const t = Table.open(newer, Number(path.basename(newer, '.sst')));
+      const o = t.indexHandles[1]!.offset;
+      t.close();
+      return o;
+    })();
+    const lost = damageBlock(newer, 1);
     await db.compact();
     const s = db.stats();
     assert.equal(s.tablesQuarantined, 1);
     const q = db.quarantinedTables();
     assert.equal(q.length, 1);
-    assert.ok(q[0]!.reason.includes(`SSTable ${newer}: `) && q[0]!.reason.includes(`at offset ${offset - 10}`), `the reason names the table and the block: ${q[0]!.reason}`);
+    assert.ok(q[0]!.reason.includes(`SSTable ${newer}: `) && q[0]!.reason.includes(`at offset ${offset}`), `the reason names the table and the block: ${q[0]!.reason}`);
+    assert.deepEqual([q[0]!.salvagedEntries, q[0]!.blocksLost], [1000 - lost.size, 1]);
     assert.equal(s.writesRefused, 0, 'no sticky background error');
     assert.ok(fs.existsSync(path.join(dir, 'quarantine', path.basename(newer))));
     assert.ok(!tables(dir).includes(path.basename(newer)));
+    assert.ok(db.stats().sstablesPerLevel[0] === 0, 'the compaction went on with the salvaged table');
     await db.write([put('after', 'y')]);
     await db.flush();
-    assert.equal(text((await db.get(Buffer.from('shared-3')))?.value), 'a3');
+    await checkSalvaged(db, lost);
     assert.equal(text((await db.get(Buffer.from('after')))?.value), 'y');
     assert.deepEqual((await db.scrub()).quarantined, []);
   } finally {
@@ -177,27 +273,23 @@ function firstFailingRead(db: StorageEngine): { key: string; err: unknown } | nu
   return null;
 }
 
-test('a read that meets a damaged block fails, and the table is quarantined at once: its keys read as the older versions, writes go on', async () => {
+test('a read that meets a damaged block fails, and the table is quarantined at once: the block\'s keys read as their older versions, the rest as they were', async () => {
   const dir = tempDir('scrub-read');
   let db = await openStorage({ dir, syncMode: 'none', autoCompaction: false, quarantineCorruptTables: true });
   try {
     const newer = await twoTables(db, dir);
+    const lost = keysOfBlock(newer, 2);
     db = await damageNewerAndReopen(db, dir, newer, true);
     const failed = firstFailingRead(db);
     assert.ok(failed !== null, 'some key of the damaged block fails to read');
+    assert.ok(lost.has(failed.key), `${failed.key} is in the damaged block`);
     assert.ok(isRingkvError(failed.err, ErrorCode.Corruption) && failed.err.message.includes(`SSTable ${newer}: `), String(failed.err));
     for (let i = 0; i < 500 && db.quarantinedTables().length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
     const q = db.quarantinedTables();
-    assert.deepEqual(q.map((x) => [x.file, x.level, x.entries]), [[path.join(dir, 'quarantine', path.basename(newer)), 0, 1000]]);
+    assert.deepEqual(q.map((x) => [x.file, x.level, x.entries, x.salvagedEntries, x.blocksLost]), [[path.join(dir, 'quarantine', path.basename(newer)), 0, 1000, 1000 - lost.size, 1]]);
     assert.match(q[0]!.reason, /^read: SSTable .*checksum mismatch/);
     assert.ok(fs.existsSync(q[0]!.file), 'the damaged file is kept in quarantine/');
-    assert.equal(tables(dir).length, 1);
-    const n = failed.key.split('-')[1]!;
-    assert.equal(text((await db.get(Buffer.from(failed.key)))?.value), failed.key.startsWith('shared-') ? `a${n}` : undefined, 'the failed key now reads as its older version');
-    for (let i = 0; i < 500; i++) {
-      assert.equal(text((await db.get(Buffer.from(`shared-${i}`)))?.value), `a${i}`);
-      assert.equal(await db.get(Buffer.from(`new-${i}`)), null);
-    }
+    await checkSalvaged(db, lost);
     await db.write([put('after', 'x')]);
     assert.equal(text((await db.get(Buffer.from('after')))?.value), 'x');
     assert.equal(db.stats().writesRefused, 0);
@@ -207,11 +299,12 @@ test('a read that meets a damaged block fails, and the table is quarantined at o
   }
 });
 
-test('a scan that meets a damaged block fails and gets the table quarantined', async () => {
+test('a scan that meets a damaged block fails and gets the table quarantined and salvaged', async () => {
   const dir = tempDir('scrub-scan');
   let db = await openStorage({ dir, syncMode: 'none', autoCompaction: false, quarantineCorruptTables: true });
   try {
     const newer = await twoTables(db, dir);
+    const lost = keysOfBlock(newer, 2);
     db = await damageNewerAndReopen(db, dir, newer, true);
     await assert.rejects(
       async () => {
@@ -221,14 +314,15 @@ test('a scan that meets a damaged block fails and gets the table quarantined', a
     );
     await db.close(); // waits for the quarantine the scan asked for
     db = await openStorage({ dir, syncMode: 'none', autoCompaction: false, quarantineCorruptTables: true });
-    assert.deepEqual(tables(dir).length, 1);
     assert.ok(fs.existsSync(path.join(dir, 'quarantine', path.basename(newer))));
     let entries = 0;
     for await (const e of db.scanRange(0n, tokenMax)) {
       entries++;
-      assert.ok(!text(e.value)!.startsWith('b'), 'nothing of the quarantined table');
+      const k = Buffer.from(e.key).toString();
+      if (k.startsWith('shared-')) assert.equal(text(e.value)![0], lost.has(k) ? 'a' : 'b', k);
     }
-    assert.equal(entries, 1000, 'the older table, whole');
+    const lostNew = [...lost].filter((k) => k.startsWith('new-')).length;
+    assert.equal(entries, 1500 - lostNew, 'every key but the new ones of the damaged block');
   } finally {
     await db.close();
     removeDir(dir);
