@@ -1,6 +1,6 @@
 // The operator's commands, over a node's HTTP admin API (docs/http-api.md), as nodetool is
 // Cassandra's: `ringkv status` (the cluster as one node sees it, with each node's effective
-// ownership), `ringkv repair`, `ringkv scrub`, `ringkv flush`, `ringkv snapshot`, `ringkv decommission`,
+// ownership), `ringkv repair`, `ringkv scrub`, `ringkv cleanup`, `ringkv flush`, `ringkv snapshot`, `ringkv decommission`,
 // `ringkv addnode`, `ringkv removenode`. Each prints a line or a table for people, or the node's
 // JSON answer with --json, and exits 0 when the node did what was asked and found nothing wrong,
 // 1 when it answered with an error (its message is printed), did it only in part (a repair with
@@ -10,7 +10,7 @@ import { type JsonAnswer, requestJson } from '../client/http_request';
 import { httpPortDefault, vnodesPerNodeMax } from '../constants';
 import type { ClusterStatus } from '../coordinator/types';
 import { Ring } from '../ring';
-import { salvageNote } from '../storage/table-salvage';
+import { salvageNote } from '../storage/table-rewrite';
 import { type CliCommand, parseFlags, parseIntOption, usageError } from './command';
 
 /** A repair or a decommission streams data: minutes on a loaded node, not seconds. */
@@ -24,6 +24,7 @@ const usage = {
   status: `usage: ringkv status [options]\n\nThe cluster as one node sees it: each node's status, load, tokens and effective ownership\n(the share of keys it holds a replica of).\n\noptions:\n${nodeHelp}\n  --json                  print the node's answer as JSON\n  -h, --help`,
   repair: `usage: ringkv repair [--all] [options]\n\nSyncs every range the node replicates with another replica (a full anti-entropy pass)\nand prints what moved. Exit 1 if any range failed.\n\noptions:\n${nodeHelp}\n  --timeout-ms N          how long to wait (default 1 h)\n  --json\n  --all                   on every node that --node's cluster status has up\n  -h, --help`,
   scrub: `usage: ringkv scrub [--all] [--salvage] [options]\n\nReads every table of the node end to end and checks it (CRCs, structure, key order). A corrupt\ntable is taken out (kept in its shard's quarantine/ folder) and its readable blocks are rewritten\ninto a table in its place on a cluster node, which then repairs so the damaged blocks' keys come\nback from the other replicas; a single node reports it and leaves it, unless --salvage. Exit 1 if\na table was found corrupt.\n\noptions:\n${nodeHelp}\n  --timeout-ms N          how long to wait (default 1 h)\n  --salvage               on a single node too: take corrupt tables out, keeping what still\n                          reads (the damaged blocks' entries are lost: they have no other copy)\n  --json\n  --all                   on every node that --node's cluster status has up\n  -h, --help`,
+  cleanup: `usage: ringkv cleanup [--all] [options]\n\nDrops from the node's tables every key it no longer replicates (after nodes joined and took\nranges over), rewriting each table that holds some (like nodetool cleanup). Refused unless every\nnode of the ring is up and the ring has stood for --dead-after-ms; run it once the new nodes'\nbootstrap is done. Exit 1 if it was cut short.\n\noptions:\n${nodeHelp}\n  --timeout-ms N          how long to wait (default 1 h)\n  --json\n  --all                   on every node that --node's cluster status has up, one after another\n  -h, --help`,
   snapshot: `usage: ringkv snapshot [NAME] [--all] [options]\n\nFlushes the node, then makes <data-dir>/snapshots/NAME (default: the time) a data dir of its own\nholding the node's tables as of the flush: hard links, no copying. To restore, stop the node and\nstart one on a copy of that folder (then, in a cluster, run ringkv repair on it).\n\noptions:\n${nodeHelp}\n  --json\n  --all                   on every node that --node's cluster status has up\n  -h, --help`,
   flush: `usage: ringkv flush [--all] [options]\n\nWrites every shard's memtable to a table now (before copying a data dir, or to scrub what\nwas just written).\n\noptions:\n${nodeHelp}\n  --json\n  --all                   on every node that --node's cluster status has up\n  -h, --help`,
   decommission: `usage: ringkv decommission --node HOST:PORT [options]\n\nHands that node's data and hints over to the nodes that take its ranges and takes it out\nof the ring. --node is required: this is never done to a default address.\n\noptions:\n  --node HOST:PORT        the node that leaves (its HTTP address)\n  --timeout-ms N          how long to wait (default 1 h)\n  --json\n  -h, --help`,
@@ -33,7 +34,7 @@ const usage = {
 
 type Name = keyof typeof usage;
 /** Positional arguments each command takes: [fewest, most]. */
-const arity: Record<Name, [number, number]> = { status: [0, 0], repair: [0, 0], scrub: [0, 0], flush: [0, 0], snapshot: [0, 1], decommission: [0, 0], addnode: [2, 2], removenode: [1, 1] };
+const arity: Record<Name, [number, number]> = { status: [0, 0], repair: [0, 0], scrub: [0, 0], cleanup: [0, 0], flush: [0, 0], snapshot: [0, 1], decommission: [0, 0], addnode: [2, 2], removenode: [1, 1] };
 
 interface Args {
   node: string;
@@ -52,7 +53,7 @@ interface Args {
  * time as can be; a flush) or one after another (a repair or a scrub reads a node's whole data;
  * the cluster serves meanwhile).
  */
-const forAll: Partial<Record<Name, 'together' | 'in turn'>> = { repair: 'in turn', scrub: 'in turn', flush: 'together', snapshot: 'together' };
+const forAll: Partial<Record<Name, 'together' | 'in turn'>> = { repair: 'in turn', scrub: 'in turn', cleanup: 'in turn', flush: 'together', snapshot: 'together' };
 
 function parse(name: Name, argv: string[]): Args | null {
   const { values, positionals } = parseFlags({
@@ -146,6 +147,11 @@ function summary(name: Exclude<Name, 'status'>, b: Record<string, unknown>): str
       if (typeof b['repair'] === 'object' && b['repair'] !== null) lines.push(`  then ${repairLine(b['repair'] as Record<string, unknown>)}`);
       return lines.join('\n');
     }
+    case 'cleanup':
+      return (
+        `cleanup: ${b['ranges_kept']} ranges of ring version ${b['ring_version']} kept; ${b['tables']} tables, ${b['tables_rewritten']} rewritten, ${b['tables_removed']} removed, ` +
+        `${b['entries_dropped']} entries dropped, ${b['bytes_before']} -> ${b['bytes_after']} bytes in ${b['duration_ms']} ms${b['cut_short'] === true ? '; cut short' : ''}`
+      );
     case 'flush':
       return `flush: done in ${b['duration_ms']} ms`;
     case 'snapshot':
@@ -166,6 +172,7 @@ function callEndpoint(name: Exclude<Name, 'status'>, a: Args): Promise<JsonAnswe
   const short = { timeoutMs: statusTimeoutMs, bytesMax: answerBytesMax };
   switch (name) {
     case 'repair':
+    case 'cleanup':
     case 'flush':
     case 'decommission':
       return requestJson(a.node, 'POST', `/api/v1/admin/${name}`, long);
@@ -194,6 +201,7 @@ async function runOn(name: Exclude<Name, 'status'>, a: Args, prefix: string): Pr
   const text = a.json ? JSON.stringify(prefix === '' ? b : { node: prefix.slice(0, -2), ...b }) : summary(name, b);
   process.stdout.write(`${text.split('\n').map((l) => `${a.json ? '' : prefix}${l}`).join('\n')}\n`);
   if (name === 'repair') return typeof b['failed'] === 'number' && b['failed'] > 0 ? 1 : 0;
+  if (name === 'cleanup') return b['cut_short'] === true ? 1 : 0;
   if (name === 'scrub') return (Array.isArray(b['quarantined']) && b['quarantined'].length > 0) || (Array.isArray(b['corrupt']) && b['corrupt'].length > 0) || b['cut_short'] === true ? 1 : 0;
   return 0;
 }
@@ -230,6 +238,7 @@ function adminCommand(name: Name, summaryLine: string): CliCommand {
 export const statusCommand = adminCommand('status', 'show the cluster as a node sees it (like nodetool status)');
 export const repairCommand = adminCommand('repair', 'sync every range a node replicates with another replica');
 export const scrubCommand = adminCommand('scrub', 'check every table of a node end to end; quarantine corrupt ones');
+export const cleanupCommand = adminCommand('cleanup', 'drop the keys a node no longer replicates from its tables (like nodetool cleanup)');
 export const snapshotCommand = adminCommand('snapshot', 'link a node\'s tables into a snapshot (a data dir of its own)');
 export const flushCommand = adminCommand('flush', 'write a node\'s memtables to tables now');
 export const decommissionCommand = adminCommand('decommission', 'hand a node\'s data over and take it out of the ring');

@@ -17,6 +17,7 @@ const commands: Record<string, () => Promise<CliCommand>> = {
   status: async () => (await import('./admin_commands')).statusCommand,
   repair: async () => (await import('./admin_commands')).repairCommand,
   scrub: async () => (await import('./admin_commands')).scrubCommand,
+  cleanup: async () => (await import('./admin_commands')).cleanupCommand,
   flush: async () => (await import('./admin_commands')).flushCommand,
   snapshot: async () => (await import('./admin_commands')).snapshotCommand,
   decommission: async () => (await import('./admin_commands')).decommissionCommand,

@@ -71,6 +71,7 @@ import type {
   RepairSummary,
   ScrubSummary,
   SnapshotSummary,
+  CleanupSummary,
 } from './types';
 import { failed } from './batch_outcome';
 import type { ScrubOptions } from '../storage/types';
@@ -514,6 +515,35 @@ export class ClusterCoordinator implements Coordinator {
   }
 
   /** Syncs every range this node replicates with a live replica now (admin repair). */
+  async cleanup(): Promise<CleanupSummary> {
+    this.checkOpen();
+    const ring = this.membership.ring;
+    // A view of the ring that lags the cluster's (a node leaving, not heard of yet) would give up
+    // ranges this node is taking over: clean only up to a ring every member is up in and that
+    // has stood for as long as the failure detector takes to call a node dead.
+    const down = ring.members.map((m) => m.nodeId).filter((id) => id !== this.nodeId && this.membership.status(id) !== 'ALIVE');
+    if (down.length > 0) {
+      throw new RingkvError(ErrorCode.Unavailable, `cleanup needs every node of the ring up; not ALIVE here: ${down.join(', ')}`, { details: { nodes_down: down.join(',') } });
+    }
+    const settledMs = Date.now() - this.membership.ringChangedAtMs;
+    if (settledMs < this.o.deadAfterMs) {
+      throw new RingkvError(ErrorCode.Unavailable, `the ring changed ${settledMs} ms ago; cleanup waits until it has stood for ${this.o.deadAfterMs} ms (--dead-after-ms)`, {
+        details: { retry_after_ms: this.o.deadAfterMs - settledMs },
+      });
+    }
+    const owned = ring.replicatedTokenRanges(this.nodeId, this.o.replicationFactor);
+    this.o.log(`cleanup: keeping ${owned.length} token range(s) of ring version ${ring.version}`);
+    const s = await this.local.cleanup(owned);
+    this.o.log(
+      `cleanup: ${s.tables} tables, ${s.tablesRewritten} rewritten, ${s.tablesRemoved} removed, ${s.entriesDropped} entries dropped, ${s.bytesBefore} -> ${s.bytesAfter} bytes in ${s.durationMs} ms` +
+        (s.cutShort ? '; cut short' : ''),
+    );
+    if (this.membership.ring.version !== ring.version) {
+      this.o.log(`cleanup: WARN the ring changed while it ran (version ${ring.version} -> ${this.membership.ring.version}); run repair on this node`);
+    }
+    return { ringVersion: ring.version, rangesKept: owned.length, ...s };
+  }
+
   repair(): Promise<RepairSummary> {
     this.checkOpen();
     return this.antiEntropy.fullPass();

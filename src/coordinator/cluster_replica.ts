@@ -12,11 +12,11 @@ import type { InternodeItem, InternodeMessage } from '../protocol/internode_code
 import type { PeerPool } from '../protocol/internode_pool';
 import type { AnswerCallback, AppliedCallback } from '../shards';
 import type { OpResult, ShardOp, WireRecord } from '../shards/messages';
-import type { LocalCoordinator, StorageState } from './local_coordinator';
+import type { LocalCleanup, LocalCoordinator, StorageState } from './local_coordinator';
 import { ReplicaBatcher, type ReplicaBatcherStats } from './replica_batcher';
 import { checkKey } from './request_checks';
 import type { CoordinatorStats, ScrubSummary, SnapshotSummary } from './types';
-import type { ScrubOptions } from '../storage/types';
+import type { ScrubOptions, TokenRange } from '../storage/types';
 
 /** This node's shards as the cluster coordinator uses them: the ShardRouter's ops, plus figures. */
 export interface LocalReplica {
@@ -36,6 +36,8 @@ export interface LocalReplica {
   readonly ranges: RangeStore;
   /** Scrubs this node's tables (LocalCoordinator.scrub). */
   scrub(options: ScrubOptions): Promise<ScrubSummary>;
+  /** Drops every key outside `owned` (LocalCoordinator.cleanupTo). */
+  cleanup(owned: TokenRange[]): Promise<LocalCleanup>;
   /** Writes every shard's memtable to a table (LocalCoordinator.flush). */
   flush(): Promise<void>;
   /** LocalCoordinator.snapshot. */
@@ -53,6 +55,7 @@ export function localReplicaOf(lc: LocalCoordinator): LocalReplica {
     storageState: () => lc.storageState(),
     ranges: lc.router,
     scrub: (options) => lc.scrub(options),
+    cleanup: (owned) => lc.cleanupTo(owned),
     flush: () => lc.flush(),
     snapshot: (name) => lc.snapshot(name),
     close: () => lc.close(),

@@ -16,7 +16,7 @@ import { ShardRouter, fromWireError, layoutFileName } from '../shards';
 import { lockDir, type DirLock } from '../storage/dir-lock';
 import { fsyncDir } from '../storage/manifest';
 import type { StorageTrouble } from '../membership';
-import type { ScrubOptions, SyncMode } from '../storage/types';
+import type { ScrubOptions, SyncMode, TokenRange } from '../storage/types';
 import type { ConflictMode } from '../versioning';
 import { decodeSiblingSet } from '../versioning';
 import { toGetResult } from './get_result';
@@ -40,6 +40,7 @@ import type {
   RemoveNodeResult,
   DecommissionSummary,
   RepairSummary,
+  CleanupSummary,
   ScrubSummary,
   SnapshotSummary,
 } from './types';
@@ -73,7 +74,12 @@ export interface LocalCoordinator extends Coordinator {
   readonly router: ShardRouter;
   /** About how many keys this node stores, and whether its storage refuses writes (see the implementation). */
   storageState(): Promise<StorageState>;
+  /** Drops every key outside `owned` from every shard (StorageEngine.cleanup); the cluster's cleanup. */
+  cleanupTo(owned: TokenRange[]): Promise<LocalCleanup>;
 }
+
+/** A cleanup's figures, summed over the shards. */
+export type LocalCleanup = Omit<CleanupSummary, 'ringVersion' | 'rangesKept'>;
 
 export async function createLocalCoordinator(options: LocalCoordinatorOptions): Promise<LocalCoordinator> {
   if (typeof options.dataDir !== 'string' || options.dataDir.length === 0) {
@@ -252,6 +258,27 @@ class LocalCoordinatorImpl implements LocalCoordinator {
 
   repair(): Promise<RepairSummary> {
     return Promise.reject(new RingkvError(ErrorCode.InvalidArgument, 'a single node has no other replicas to repair against; repair is for cluster nodes'));
+  }
+
+  cleanup(): Promise<CleanupSummary> {
+    return Promise.reject(new RingkvError(ErrorCode.InvalidArgument, 'a single node replicates every key; cleanup is for cluster nodes'));
+  }
+
+  async cleanupTo(owned: TokenRange[]): Promise<LocalCleanup> {
+    this.checkOpen();
+    const started = Date.now();
+    const sum: LocalCleanup = { tables: 0, tablesRewritten: 0, tablesRemoved: 0, entriesDropped: 0, bytesBefore: 0, bytesAfter: 0, cutShort: false, durationMs: 0 };
+    for (const r of await this.router.cleanup(owned)) {
+      sum.tables += r.tables;
+      sum.tablesRewritten += r.tablesRewritten;
+      sum.tablesRemoved += r.tablesRemoved;
+      sum.entriesDropped += r.entriesDropped;
+      sum.bytesBefore += r.bytesBefore;
+      sum.bytesAfter += r.bytesAfter;
+      sum.cutShort ||= r.cutShort;
+    }
+    sum.durationMs = Date.now() - started;
+    return sum;
   }
 
   addNode(_req: AddNodeRequest): Promise<AddNodeResult> {

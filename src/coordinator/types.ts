@@ -170,6 +170,22 @@ export interface SnapshotSummary {
 }
 
 /** What a scrub of this node's tables found (Coordinator.scrub). */
+/** What a cleanup of this node's tables did (Coordinator.cleanup). */
+export interface CleanupSummary {
+  /** The ring it kept to. */
+  ringVersion: number;
+  /** Token ranges this node replicates in it: what was kept. */
+  rangesKept: number;
+  tables: number;
+  tablesRewritten: number;
+  tablesRemoved: number;
+  entriesDropped: number;
+  bytesBefore: number;
+  bytesAfter: number;
+  cutShort: boolean;
+  durationMs: number;
+}
+
 export interface ScrubSummary {
   tables: number;
   entries: number;
@@ -251,6 +267,14 @@ export interface Coordinator {
    * scheduled scrub).
    */
   scrub(options?: ScrubOptions): Promise<ScrubSummary>;
+  /**
+   * Drops from this node's tables every key it no longer replicates (after a join gave ranges to
+   * another node), as Cassandra's nodetool cleanup does: the disk holds only its ranges again,
+   * and stale copies cannot come back if a range returns. Refused (RKV_ERR_UNAVAILABLE) unless
+   * every node of the ring is up and the ring has not changed for --dead-after-ms; a single node
+   * has nothing to clean (RKV_ERR_INVALID_ARGUMENT).
+   */
+  cleanup(): Promise<CleanupSummary>;
   /** Writes every shard's memtable to a table now (nodetool flush: before copying a data dir, or to scrub what was just written). */
   flush(): Promise<void>;
   /**

@@ -72,6 +72,8 @@ export interface MembershipStats {
 export class Membership {
   readonly table: MembershipTable;
   private ringValue: Ring;
+  /** When (this.o.now()) the ring last changed: a cleanup waits for it to have settled. */
+  private ringChangedMs: number;
   private readonly o: Required<Omit<MembershipOptions, 'onChange' | 'localLoad' | 'onRingChange'>> & Pick<MembershipOptions, 'onChange' | 'localLoad' | 'onRingChange'>;
   private timer: NodeJS.Timeout | undefined;
   private inflight = 0;
@@ -89,6 +91,7 @@ export class Membership {
     const now = this.o.now();
     this.table = new MembershipTable({ ...options.self, heartbeat: 0, status: 'ALIVE' }, options, now);
     this.ringValue = Ring.build([ringMemberOf(options.self)], 1);
+    this.ringChangedMs = now;
     this.counters = {
       gossipRounds: 0,
       gossipExchanges: 0,
@@ -138,6 +141,11 @@ export class Membership {
   stop(): void {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
+  }
+
+  /** When the ring last changed (the clock of the options' now()). */
+  get ringChangedAtMs(): number {
+    return this.ringChangedMs;
   }
 
   status(nodeId: string): MemberStatus | undefined {
@@ -331,6 +339,7 @@ export class Membership {
       .map(ringMemberOf);
     if (!this.ringValue.sameMembers(members)) {
       this.ringValue = Ring.build(members, this.ringValue.version + 1);
+      this.ringChangedMs = this.o.now();
       this.o.log(`membership ${this.selfId}: ring version ${this.ringValue.version} with ${members.length} nodes`);
       this.o.onRingChange?.(this.table.members().filter((m) => m.status !== 'LEFT'));
     }

@@ -240,6 +240,33 @@ export class Ring {
     return out;
   }
 
+  /**
+   * The tokens `nodeId` holds a replica of, with `n` replicas per key, as inclusive ranges,
+   * ascending, disjoint and merged where they touch (what a cleanup keeps).
+   */
+  replicatedTokenRanges(nodeId: string, n: number): Array<{ from: bigint; to: bigint }> {
+    const pieces: Array<{ from: bigint; to: bigint }> = [];
+    for (const r of this.replicatedRanges(nodeId, n)) {
+      if (r.previous === r.token) {
+        pieces.push({ from: 0n, to: tokenSpace - 1n }); // one vnode in the ring: all of it
+      } else if (r.previous < r.token) {
+        pieces.push({ from: r.previous + 1n, to: r.token });
+      } else {
+        if (r.previous < tokenSpace - 1n) pieces.push({ from: r.previous + 1n, to: tokenSpace - 1n });
+        pieces.push({ from: 0n, to: r.token });
+      }
+    }
+    pieces.sort((a, b) => (a.from < b.from ? -1 : a.from > b.from ? 1 : 0));
+    const out: Array<{ from: bigint; to: bigint }> = [];
+    for (const p of pieces) {
+      const last = out[out.length - 1];
+      if (last !== undefined && p.from <= last.to + 1n) {
+        if (p.to > last.to) last.to = p.to;
+      } else out.push({ ...p });
+    }
+    return out;
+  }
+
   /** True when `members` describes the same nodes with the same vnode counts and zones as this ring. */
   sameMembers(members: readonly RingMember[]): boolean {
     if (members.length !== this.members.length) return false;

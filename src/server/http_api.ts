@@ -414,6 +414,27 @@ export function attachHttpApi(app: TemplatedApp, ctx: ServerContext): void {
           return { status: 200, body: JSON.stringify(repairJson(s)) };
         });
         return;
+      case 'cleanup':
+        // Answers when every shard's tables have been rewritten (minutes on a large node).
+        handleAsync(ctx, res, head, async () => {
+          const s = await ctx.coordinator.cleanup();
+          return {
+            status: 200,
+            body: JSON.stringify({
+              ring_version: s.ringVersion,
+              ranges_kept: s.rangesKept,
+              tables: s.tables,
+              tables_rewritten: s.tablesRewritten,
+              tables_removed: s.tablesRemoved,
+              entries_dropped: s.entriesDropped,
+              bytes_before: s.bytesBefore,
+              bytes_after: s.bytesAfter,
+              cut_short: s.cutShort,
+              duration_ms: s.durationMs,
+            }),
+          };
+        });
+        return;
       case 'flush':
         handleAsync(ctx, res, head, async () => {
           const started = Date.now();

@@ -14,6 +14,7 @@ export type Route =
   | { kind: 'metrics' }
   | { kind: 'cluster_status' }
   | { kind: 'repair' }
+  | { kind: 'cleanup' }
   | { kind: 'scrub' }
   | { kind: 'flush' }
   | { kind: 'snapshot' }
@@ -46,6 +47,7 @@ export function route(method: string, path: string): Route {
     return method === 'delete' ? { kind: 'remove_node', nodeId: path.slice(nodesPrefix.length) } : { kind: 'method_not_allowed', allow: 'DELETE' };
   }
   if (path === '/api/v1/admin/repair') return method === 'post' ? { kind: 'repair' } : { kind: 'method_not_allowed', allow: 'POST' };
+  if (path === '/api/v1/admin/cleanup') return method === 'post' ? { kind: 'cleanup' } : { kind: 'method_not_allowed', allow: 'POST' };
   if (path === '/api/v1/admin/scrub') return method === 'post' ? { kind: 'scrub' } : { kind: 'method_not_allowed', allow: 'POST' };
   if (path === '/api/v1/admin/flush') return method === 'post' ? { kind: 'flush' } : { kind: 'method_not_allowed', allow: 'POST' };
   if (path === '/api/v1/admin/snapshot') return method === 'post' ? { kind: 'snapshot' } : { kind: 'method_not_allowed', allow: 'POST' };

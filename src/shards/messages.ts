@@ -10,7 +10,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { ErrorCode } from '../errors';
 import type { GcSnapshots } from '../gc_pauses';
-import type { StorageOptions, StorageStats } from '../storage/types';
+import type { StorageOptions, StorageStats, TokenRange } from '../storage/types';
 import type { ConflictMode } from '../versioning';
 
 /** A sibling set as stored: the storage entry's fields that the versioning layer owns. */
@@ -157,6 +157,8 @@ export type ControlTask =
   | { kind: 'flush' }
   | { kind: 'compact' }
   | { kind: 'scrub'; bytesPerSecond: number; salvage: boolean }
+  /** Drops the entries of every token outside `owned` (LsmEngine.cleanup). */
+  | { kind: 'cleanup'; owned: TokenRange[] }
   /** Links the shard's tables into `dir` (LsmEngine.snapshot). */
   | { kind: 'snapshot'; dir: string }
   | { kind: 'close' };

@@ -36,7 +36,7 @@ import {
 import { ErrorCode, RingkvError, assert } from '../errors';
 import type { ConflictMode } from '../versioning';
 import { assertNodeId } from '../versioning';
-import type { ScrubReport } from '../storage/types';
+import type { CleanupReport, ScrubReport, TokenRange } from '../storage/types';
 import type { ScannedEntry } from './batch_codec';
 import type { ApplyDone, ControlTask, GetDone, MerkleLeaves, OpResult, ShardOp, ShardStats, ShardStorageOptions, ShardWorkerData, WireRecord, WriteDone, WriteOp } from './messages';
 import type { AnswerCallback, AppliedCallback, ShardClientHooks, ShardLimits } from './shard_client';
@@ -276,6 +276,14 @@ export class ShardRouter {
   scrub(bytesPerSecond: number, salvage: boolean): Promise<ScrubReport[]> {
     const each = bytesPerSecond > 0 ? Math.max(1, Math.floor(bytesPerSecond / this.shards.length)) : 0;
     return Promise.all(this.shards.map((s) => s.control<ScrubReport>({ kind: 'scrub', bytesPerSecond: each, salvage })));
+  }
+
+  /**
+   * Cleans every shard up to `owned` at once (each on its own thread; a shard's tables hold only
+   * its own tokens, so each keeps what of `owned` it has), one report per shard in shard order.
+   */
+  cleanup(owned: TokenRange[]): Promise<CleanupReport[]> {
+    return Promise.all(this.shards.map((s) => s.control<CleanupReport>({ kind: 'cleanup', owned })));
   }
 
   /** Refuses new requests, answers the queued ones, closes every engine (syncing its WAL), stops the threads. */

@@ -131,6 +131,8 @@ export default async function handle(task: ControlTask): Promise<unknown> {
       return control((c) => c.engine.scrub({ bytesPerSecond: task.bytesPerSecond, salvage: task.salvage }));
     case 'snapshot':
       return control((c) => c.engine.snapshot(task.dir));
+    case 'cleanup':
+      return control((c) => c.engine.cleanup(task.owned));
     case 'close': {
       if (core === null || closed) {
         closed = true;

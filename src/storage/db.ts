@@ -26,7 +26,7 @@
 // other failed write or sync is sticky until the engine is reopened (LevelDB's bg_error_).
 // Corruption: with quarantineCorruptTables (a cluster node), a table that a compaction, a scrub
 // (scrub()) or a read finds corrupt is quarantined rather than failing the engine: its readable
-// blocks salvaged into a new table in its place (table-salvage.ts), a manifest naming that one
+// blocks salvaged into a new table in its place (table-rewrite.ts), a manifest naming that one
 // instead, the file moved to quarantine/ once unused. Its keys then read as whatever older versions
 // lower levels hold, until a repair from other replicas brings the newest back (Cassandra's
 // scrub, then repair). Without it (a single node, whose only copy that is) a scrub reports the
@@ -80,8 +80,9 @@ import { removeGradually } from './delete-scheduler';
 import { TableCache } from './table-cache';
 import { KeySketch } from './key-sketch';
 import { scrubPaceMs, scrubTable } from './table-scrub';
-import { salvageTable } from './table-salvage';
-import type { QuarantinedTable, RecoveryReport, ScanOptions, ScrubOptions, ScrubReport, StorageEngine, StorageEntry, StorageOptions, StorageStats, SyncMode } from './types';
+import { type RewriteOptions, type RewriteResult, rewriteTable } from './table-rewrite';
+import { tokenRangeFilter } from './token-ranges';
+import type { CleanupReport, QuarantinedTable, RecoveryReport, ScanOptions, ScrubOptions, ScrubReport, StorageEngine, StorageEntry, StorageOptions, StorageStats, SyncMode, TokenRange } from './types';
 import { decodeBatchPayload, encodeBatchRecord, type BatchItem } from './wal-record';
 import { l0RankOf, Version, type FileMeta } from './version';
 
@@ -99,6 +100,12 @@ function intOption(o: StorageOptions, name: keyof StorageOptions, def: number, m
 function tick(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
+
+/**
+ * Passes a cleanup makes over the live tables at most: each takes the tables made since the one
+ * before (compactions merging tables not yet cleaned), so this bounds it on a busy shard.
+ */
+const cleanupPassesMax = 4;
 
 export class LsmEngine implements StorageEngine {
   private readonly dir: string;
@@ -146,8 +153,8 @@ export class LsmEngine implements StorageEngine {
   private compacting: Promise<void> | null = null;
   /** File numbers the running compaction reads (a scrub does not quarantine them under it). */
   private readonly compactingInputs = new Set<number>();
-  /** Quarantines in progress: no compaction is picked meanwhile (it could pick the table). */
-  private quarantining = 0;
+  /** Table rewrites (quarantines, cleanups) in progress: no compaction is picked meanwhile (it could pick the table). */
+  private rewriting = 0;
   private readonly quarantined: QuarantinedTable[] = [];
   /** Quarantines a read asked for (corruptionRead), by file number: one each, awaited by close(). */
   private readonly readQuarantines = new Map<number, Promise<void>>();
@@ -502,7 +509,7 @@ export class LsmEngine implements StorageEngine {
         this.afterBackgroundStep();
       });
     }
-    if (this.compacting === null && this.quarantining === 0 && (this.autoCompaction || this.manualCompaction > 0)) {
+    if (this.compacting === null && this.rewriting === 0 && (this.autoCompaction || this.manualCompaction > 0)) {
       const c = pickCompaction(this.version, this.levelBase, this.compactPointers, this.manualCompaction > 0);
       if (c !== null) {
         this.compacting = this.lane(this.doCompaction(c)).finally(() => {
@@ -674,58 +681,144 @@ export class LsmEngine implements StorageEngine {
   }
 
   /**
+   * Rewrites table f (table-rewrite.ts) into a new table that takes its place: its level, and in
+   * level 0 its rank, so tables flushed after f stay newer. One manifest names the new table (or
+   * none, when nothing was kept) instead of f; unless `worthIt` says the result is not worth a
+   * swap, which leaves f as it is. Null when f left the version meanwhile. f is not marked
+   * obsolete here: the caller does, after saying why (f.corrupt), then deletes it once unused.
+   * The caller holds off compactions meanwhile (rewriting).
+   */
+  private async rewriteInPlace(f: FileMeta, o: RewriteOptions, worthIt: (r: RewriteResult) => boolean = () => true): Promise<{ level: number; result: RewriteResult; replaced: boolean } | null> {
+    const n = this.control.takeFileNumber();
+    const result = await rewriteTable({ file: tablePath(this.dir, f.number), number: f.number }, { file: tablePath(this.dir, n), number: n, bloomBitsPerKey: this.bloomBits }, o);
+    const built = result.table;
+    const removeOutput = (): void => {
+      if (built !== null) fs.rmSync(tablePath(this.dir, built.number), { force: true });
+    };
+    if (!worthIt(result)) {
+      removeOutput();
+      const level = this.version.levels.findIndex((l) => l.includes(f));
+      return level < 0 ? null : { level, result, replaced: false };
+    }
+    let level = -1;
+    try {
+      await this.installVersion((v) => {
+        level = v.levels.findIndex((l) => l.includes(f));
+        if (level < 0) return v;
+        const added: { level: number; file: FileMeta }[] = [];
+        if (built !== null) {
+          const m = built.meta;
+          const file = this.fileMetaOf({ number: built.number, fileBytes: built.fileBytes, smallest: m.smallest, largest: m.largest, entryCount: m.entryCount, tombstoneCount: m.tombstoneCount });
+          if (level === 0) file.l0Rank = l0RankOf(f);
+          added.push({ level, file });
+        }
+        return v.apply([{ level, number: f.number }], added);
+      });
+    } catch (err) {
+      removeOutput();
+      throw err;
+    }
+    if (level < 0) {
+      removeOutput();
+      return null;
+    }
+    this.tableSketches.delete(f.number);
+    return { level, result, replaced: true };
+  }
+
+  /** Marks f, which a rewrite replaced, obsolete; deletes it (or quarantines it) once unused. */
+  private retire(f: FileMeta): void {
+    f.obsolete = true;
+    if (f.refs === 0) this.deleteTable(f);
+  }
+
+  /**
    * Takes table f out of the engine: the blocks that still read are salvaged into a new table
-   * (table-salvage.ts) that takes f's place (its level, and in level 0 its rank, so tables
-   * flushed after f stay newer), a manifest names it instead of f, and once nothing reads f the
-   * file is moved to quarantine/ (deleteTable). The caller makes sure no compaction reads f
-   * meanwhile (the compaction that found it, or one waited for).
+   * in its place (rewriteInPlace), and once nothing reads f the file is moved to quarantine/
+   * (deleteTable). The caller makes sure no compaction reads f meanwhile (the compaction that
+   * found it, or one waited for).
    */
   private async quarantineTable(f: FileMeta, reason: string): Promise<QuarantinedTable | null> {
-    this.quarantining++;
+    this.rewriting++;
     try {
       if (!this.version.levels.some((l) => l.includes(f))) return null; // compacted away meanwhile
-      const n = this.control.takeFileNumber();
-      const salvage = await salvageTable({ file: tablePath(this.dir, f.number), number: f.number }, { file: tablePath(this.dir, n), number: n, bloomBitsPerKey: this.bloomBits });
-      const built = salvage.table;
-      let level = -1;
-      try {
-        await this.installVersion((v) => {
-          level = v.levels.findIndex((l) => l.includes(f));
-          if (level < 0) return v;
-          const added: { level: number; file: FileMeta }[] = [];
-          if (built !== null) {
-            const m = built.meta;
-            const file = this.fileMetaOf({ number: built.number, fileBytes: built.fileBytes, smallest: m.smallest, largest: m.largest, entryCount: m.entryCount, tombstoneCount: m.tombstoneCount });
-            if (level === 0) file.l0Rank = l0RankOf(f);
-            added.push({ level, file });
-          }
-          return v.apply([{ level, number: f.number }], added);
-        });
-      } catch (err) {
-        if (built !== null) fs.rmSync(tablePath(this.dir, built.number), { force: true });
-        throw err;
-      }
-      if (level < 0) {
-        if (built !== null) fs.rmSync(tablePath(this.dir, built.number), { force: true });
-        return null;
-      }
+      const r = await this.rewriteInPlace(f, { salvage: true });
+      if (r === null) return null;
       const q: QuarantinedTable = {
         file: path.join(this.dir, quarantineDirName, path.basename(tablePath(this.dir, f.number))),
-        level,
+        level: r.level,
         entries: f.entryCount,
-        salvagedEntries: salvage.entries,
-        blocksLost: salvage.blocks === 0 ? null : salvage.blocksLost,
+        salvagedEntries: r.result.entries,
+        blocksLost: r.result.blocks === 0 ? null : r.result.blocksLost,
         reason,
       };
       f.corrupt = q;
-      f.obsolete = true;
-      this.tableSketches.delete(f.number);
       this.quarantined.push(q);
-      if (f.refs === 0) this.deleteTable(f);
+      this.retire(f);
       return q;
     } finally {
-      this.quarantining--;
+      this.rewriting--;
     }
+  }
+
+  async cleanup(owned: readonly TokenRange[]): Promise<CleanupReport> {
+    if (this.closed || this.closing) throw new RingkvError(ErrorCode.Closed, `storage engine ${this.dir} is closed`);
+    const keep = tokenRangeFilter(owned);
+    // Memtable entries of ranges given up go to tables first, where the rewrite drops them.
+    await this.flush();
+    const report: CleanupReport = { tables: 0, tablesRewritten: 0, tablesRemoved: 0, entriesDropped: 0, bytesBefore: 0, bytesAfter: 0, cutShort: false };
+    const seen = new Set<number>();
+    // A compaction between two rewrites may merge tables not yet cleaned into new ones: a later
+    // pass takes those (and what flushes made meanwhile), until a pass finds no new table.
+    for (let pass = 0; pass < cleanupPassesMax; pass++) {
+      const todo = this.version.allFiles().filter((f) => !seen.has(f.number));
+      if (todo.length === 0) return report;
+      for (const f of todo) {
+        seen.add(f.number);
+        if (this.closing) {
+          report.cutShort = true;
+          return report;
+        }
+        while (this.compactingInputs.has(f.number)) await this.compacting;
+        if (f.obsolete) continue; // compacted meanwhile: its outputs are the next pass's
+        const counted = (bytesAfter: number): void => {
+          report.tables++;
+          report.bytesBefore += f.fileBytes;
+          report.bytesAfter += bytesAfter;
+        };
+        if (keep.holdsAll(f.smallest, f.largest)) {
+          counted(f.fileBytes);
+          continue;
+        }
+        this.rewriting++;
+        try {
+          const r = await this.rewriteInPlace(f, { salvage: false, keep: keep.holds }, (x) => x.dropped > 0);
+          if (r === null) continue; // compacted meanwhile
+          if (!r.replaced) {
+            counted(f.fileBytes);
+            continue;
+          }
+          const built = r.result.table;
+          counted(built?.fileBytes ?? 0);
+          if (built === null) report.tablesRemoved++;
+          else {
+            report.tablesRewritten++;
+            seen.add(built.number);
+          }
+          report.entriesDropped += r.result.dropped;
+          this.retire(f);
+        } catch (err) {
+          if (!isRingkvError(err, ErrorCode.Corruption) || !this.quarantineCorrupt) throw err;
+          // Salvaged now, as a scrub would; the next pass cleans the salvaged table.
+          await this.quarantineTable(f, err.message);
+        } finally {
+          this.rewriting--;
+          this.scheduleBackground();
+        }
+      }
+    }
+    report.cutShort = this.version.allFiles().some((f) => !seen.has(f.number));
+    return report;
   }
 
   async snapshot(dir: string): Promise<{ tables: number; bytes: number }> {

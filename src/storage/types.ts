@@ -129,6 +129,28 @@ export interface QuarantinedTable extends CorruptTable {
   blocksLost: number | null;
 }
 
+/** Tokens `from` through `to`, both included. */
+export interface TokenRange {
+  from: bigint;
+  to: bigint;
+}
+
+/** What StorageEngine.cleanup did. */
+export interface CleanupReport {
+  /** Live tables looked at. */
+  tables: number;
+  /** Rewritten without the entries of ranges given up. */
+  tablesRewritten: number;
+  /** Held nothing but such entries: gone. */
+  tablesRemoved: number;
+  entriesDropped: number;
+  /** The looked-at tables' bytes, and what is left of them. */
+  bytesBefore: number;
+  bytesAfter: number;
+  /** The engine began to close, or compactions kept making tables, before every table was looked at. */
+  cutShort: boolean;
+}
+
 export interface ScrubOptions {
   /** Bytes read per second at most (0 or absent: as fast as the slices allow). */
   bytesPerSecond?: number;
@@ -209,6 +231,14 @@ export interface StorageEngine {
    * here. Writes after the flush are not in it.
    */
   snapshot(dir: string): Promise<{ tables: number; bytes: number }>;
+  /**
+   * Drops every entry whose token is in none of `owned` (ascending, disjoint): flushes, then
+   * rewrites each table holding such entries without them, in its place (table-rewrite.ts).
+   * After a node gave ranges up to another (a join), so that its disk holds only what it
+   * replicates (Cassandra's nodetool cleanup), and stale copies cannot come back if the range
+   * does. A corrupt table met on the way is quarantined on a cluster node, else it fails.
+   */
+  cleanup(owned: readonly TokenRange[]): Promise<CleanupReport>;
   /** Every table quarantined since open: by a scrub, a compaction or a read that could not read it. */
   quarantinedTables(): readonly QuarantinedTable[];
   stats(): StorageStats;

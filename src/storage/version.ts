@@ -21,7 +21,7 @@ export interface FileMeta {
   corrupt?: QuarantinedTable;
   /**
    * Its place in level 0's newest-first order when not its number: a table salvaged from a
-   * corrupt one (table-salvage.ts) gets a new number but must stand where the old one stood,
+   * corrupt one (table-rewrite.ts) gets a new number but must stand where the old one stood,
    * below the tables flushed after it.
    */
   l0Rank?: number;

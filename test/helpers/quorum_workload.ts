@@ -21,9 +21,15 @@ export interface QuorumWorkload {
   readonly acked: number[];
   /** Per key, its writes in order: index and whether it was acknowledged. */
   readonly writes: Map<string, Array<{ i: number; ok: boolean }>>;
-  /** Stops both loops; checks that each did more than `opsMin` and that no read missed its write. */
+  /**
+   * Stops both loops once each has done more than `opsMin` operations (or run out of them), then
+   * checks that they did and that no read missed its write. A count, not a rate: a slow machine
+   * takes longer to get there (at most finishWaitMsMax), it does not fail.
+   */
   finish(opsMin: number): Promise<void>;
 }
+
+const finishWaitMsMax = 60_000;
 
 export function startQuorumWorkload(c: TestCluster, o: { keyOf: (i: number) => string; via: () => number[]; writesMax: number }): QuorumWorkload {
   const history: HistoryEvent[] = [];
@@ -32,6 +38,7 @@ export function startQuorumWorkload(c: TestCluster, o: { keyOf: (i: number) => s
   let stop = false;
   let failed = 0;
   let reads = 0;
+  let loopsDone = 0;
   const t0 = performance.now();
   const writer = (async () => {
     for (let i = 0; i < o.writesMax && !stop; i++) {
@@ -46,7 +53,7 @@ export function startQuorumWorkload(c: TestCluster, o: { keyOf: (i: number) => s
       if (r.status === 200) acked.push(i);
       else failed++;
     }
-  })();
+  })().finally(() => loopsDone++);
   const reader = (async () => {
     for (let j = 0; j < o.writesMax && !stop; j++) {
       if (acked.length === 0) {
@@ -61,11 +68,13 @@ export function startQuorumWorkload(c: TestCluster, o: { keyOf: (i: number) => s
       if (ok) reads++;
       history.push({ kind: 'get', key, values: valuesOf(r), invokedAt, completedAt: performance.now() - t0, ok });
     }
-  })();
+  })().finally(() => loopsDone++);
   return {
     acked,
     writes,
     async finish(opsMin: number): Promise<void> {
+      const deadline = performance.now() + finishWaitMsMax;
+      while ((acked.length <= opsMin || reads <= opsMin) && loopsDone === 0 && performance.now() < deadline) await sleep(20);
       stop = true;
       await Promise.all([writer, reader]);
       assert.ok(acked.length > opsMin, `${acked.length} writes acknowledged (${failed} failed)`);

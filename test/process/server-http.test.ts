@@ -318,6 +318,13 @@ test('admin flush then scrub on a single node: the data written above is in tabl
   assert.deepEqual((await json(salvage))['quarantined'], [], 'nothing to salvage in sound tables');
 });
 
+test('cleanup on a single node is refused: it replicates every key', async () => {
+  const r = await fetch(`${node.url}/api/v1/admin/cleanup`, { method: 'POST' });
+  assert.equal(r.status, 400);
+  assert.match(String((await json(r))['message']), /a single node replicates every key; cleanup is for cluster nodes/);
+  assert.equal((await fetch(`${node.url}/api/v1/admin/cleanup`)).status, 405);
+});
+
 test('after all the bad input above, the node still serves', async () => {
   assert.equal((await fetch(keyUrl('still-alive'), { method: 'PUT', body: 'yes' })).status, 200);
   assert.equal((await fetch(keyUrl('still-alive'))).status, 200);

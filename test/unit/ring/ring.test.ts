@@ -212,3 +212,20 @@ test('a zone change is a ring change; a bad zone name is a programmer error', ()
   assert.throws(() => Ring.build([{ nodeId: 'n', vnodes: 8, zone: 'a b' }], 1), /zone of n/);
   assert.throws(() => Ring.build([{ nodeId: 'n', vnodes: 8, zone: 'z'.repeat(65) }], 1), /zone of n/);
 });
+
+test('replicated token ranges: each node\'s ranges, merged, cover exactly the keys it replicates; N copies of the space in all', () => {
+  const r = zoned(['a', 'b', 'c'], 2, 16);
+  const tokenCount = (ranges: Array<{ from: bigint; to: bigint }>): bigint => ranges.reduce((n, x) => n + (x.to - x.from + 1n), 0n);
+  let total = 0n;
+  for (const m of r.members) {
+    const ranges = r.replicatedTokenRanges(m.nodeId, 3);
+    for (let i = 1; i < ranges.length; i++) assert.ok(ranges[i]!.from > ranges[i - 1]!.to + 1n, 'ascending, disjoint, merged');
+    total += tokenCount(ranges);
+    const holds = (t: bigint): boolean => ranges.some((x) => x.from <= t && t <= x.to);
+    for (let i = 0; i < 2000; i++) assert.equal(holds(tokens[i]!), r.preferenceList(tokens[i]!, 3).includes(m.nodeId), `token ${tokens[i]}`);
+  }
+  assert.equal(total, 3n * (1n << 64n), 'every token held by exactly N nodes');
+  assert.deepEqual(ring(['solo'], 1).replicatedTokenRanges('solo', 3), [{ from: 0n, to: (1n << 64n) - 1n }]);
+  assert.deepEqual(ring(ids(3)).replicatedTokenRanges('node-1', 3), [{ from: 0n, to: (1n << 64n) - 1n }], 'N = nodes: everything, one range');
+  assert.deepEqual(ring(ids(3)).replicatedTokenRanges('nobody', 3), []);
+});

@@ -5,6 +5,7 @@ import { batchEach } from '../../helpers/batch_each';
 import type {
   BatchOp,
   BatchOutcome,
+  CleanupSummary,
   ClusterStatus,
   Coordinator,
   CoordinatorStats,
@@ -115,6 +116,10 @@ export class MemoryCoordinator implements Coordinator {
 
   flush(): Promise<void> {
     return Promise.resolve();
+  }
+
+  cleanup(): Promise<CleanupSummary> {
+    return Promise.reject(new RingkvError(ErrorCode.InvalidArgument, 'nothing to clean here'));
   }
 
   scrub(_options?: ScrubOptions): Promise<ScrubSummary> {

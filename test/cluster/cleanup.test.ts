@@ -1,0 +1,77 @@
+// Cleanup across real node processes: three nodes with N = 2 hold every key twice; a fourth joins
+// and streams the ranges it takes over (bootstrap); each old node then still has its copies of
+// those ranges. `ringkv cleanup` drops them: afterwards node-0's tables hold exactly the keys the
+// 4-node ring gives it (counted by a scrub, against the ring computed from the cluster status),
+// and every key still reads at ALL. Cleanup is refused while the ring is new or a node is down.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { keyToken, Ring } from '../../src/ring';
+import { sleep, TestCluster, waitFor } from '../helpers/cluster';
+
+describe('3 nodes with N = 2, then a fourth joins', () => {
+  let c: TestCluster;
+  before(async () => {
+    c = await TestCluster.start({ nodes: 3, replicationFactor: 2, hintedHandoff: false, readRepairChance: 0 });
+  });
+  after(async () => {
+    await c?.close();
+  });
+
+  test('after the join, cleanup leaves each old node exactly its ranges, and every key reads at ALL', async () => {
+    const keys = Array.from({ length: 300 }, (_, i) => `clean-${i}`);
+    for (const k of keys) assert.equal((await c.http(0, 'PUT', k, { body: `v-${k}`, consistency: 'ALL' })).status, 200, k);
+    const j = await c.addNode();
+    await waitFor('node-3 to finish its bootstrap', async () => (await c.metric(j, 'ringkv_bootstrap_state')) === 2, 30_000);
+    await c.waitConverged(15_000);
+    const at = ['--node', `127.0.0.1:${c.nodes[0]!.port}`];
+
+    // The ring has just changed: refused, with how long to wait.
+    const early = await c.cli(['cleanup', ...at, '--json']);
+    assert.equal(early.code, 1, early.stdout);
+    assert.match(early.stderr, /the ring changed \d+ ms ago; cleanup waits until it has stood for 2500 ms .*HTTP 503/);
+    await sleep(c.spec.deadAfterMs);
+
+    const entriesOf = async (i: number): Promise<number> => {
+      const s = await c.cli(['scrub', '--node', `127.0.0.1:${c.nodes[i]!.port}`, '--json']);
+      assert.equal(s.code, 0, s.stderr);
+      return (JSON.parse(s.stdout) as { entries: number }).entries;
+    };
+    const holds = (r: Ring, k: string): boolean => r.preferenceList(keyToken(Buffer.from(k)), 2).includes('node-0');
+    const threeNodes = Ring.build(c.nodes.slice(0, 3).map((n) => ({ nodeId: n.id, vnodes: c.spec.vnodes })), 1);
+    assert.equal((await c.cli(['flush', ...at])).code, 0);
+    assert.equal(await entriesOf(0), keys.filter((k) => holds(threeNodes, k)).length, 'node-0 still holds what the 3-node ring gave it');
+    const run = await c.cli(['cleanup', ...at, '--json']);
+    assert.equal(run.code, 0, run.stderr);
+    const r = JSON.parse(run.stdout) as { ring_version: number; ranges_kept: number; tables: number; tables_rewritten: number; entries_dropped: number; bytes_before: number; bytes_after: number };
+    assert.ok(r.tables_rewritten >= 1 && r.entries_dropped > 0 && r.bytes_after < r.bytes_before, run.stdout);
+
+    const status = (await c.getJson(0, '/api/v1/cluster/status')) as { nodes: Array<{ id: string; tokens: string[] }>; ring_version: number };
+    assert.equal(status.ring_version, r.ring_version);
+    const ring = Ring.build(status.nodes.map((n) => ({ nodeId: n.id, vnodes: n.tokens.length })), status.ring_version);
+    const mine = keys.filter((k) => holds(ring, k)).length;
+    const given = keys.filter((k) => holds(threeNodes, k) && !holds(ring, k)).length;
+    assert.ok(given > 0, 'the join took some of node-0\'s keys');
+    assert.equal(await entriesOf(0), mine, 'node-0 holds exactly its keys now');
+    assert.equal(r.entries_dropped, given);
+    for (const k of keys) {
+      const got = await c.http(1, 'GET', k, { consistency: 'ALL' });
+      assert.equal(got.status, 200, `${k}: ${JSON.stringify(got.body)}`);
+      assert.equal(Buffer.from(String(got.body.value), 'base64').toString(), `v-${k}`, k);
+    }
+    const again = await c.cli(['cleanup', ...at]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /^cleanup: \d+ ranges of ring version \d+ kept; \d+ tables, 0 rewritten, 0 removed, 0 entries dropped/);
+  });
+
+  test('with a node of the ring down, cleanup is refused and names it', async () => {
+    c.signal(2, 'SIGSTOP');
+    try {
+      await c.waitStatus([0], 2, 'suspect', 10_000);
+      const r = await c.post(0, '/api/v1/admin/cleanup');
+      assert.equal(r.status, 503, JSON.stringify(r.body));
+      assert.match(String(r.body['message']), /cleanup needs every node of the ring up; not ALIVE here: node-2/);
+    } finally {
+      c.signal(2, 'SIGCONT');
+    }
+  });
+});
