@@ -4,7 +4,7 @@
 import type { RingkvError } from '../errors';
 import type { GcSnapshots } from '../gc_pauses';
 import type { HistogramSnapshot } from '../histogram';
-import type { CorruptTable, QuarantinedTable, ScrubOptions } from '../storage/types';
+import type { CleanupReport, CorruptTable, QuarantinedTable, ScrubOptions } from '../storage/types';
 
 export type ConsistencyLevel = 'ONE' | 'QUORUM' | 'ALL';
 export const consistencyLevels: readonly ConsistencyLevel[] = ['ONE', 'QUORUM', 'ALL'];
@@ -169,23 +169,16 @@ export interface SnapshotSummary {
   durationMs: number;
 }
 
-/** What a scrub of this node's tables found (Coordinator.scrub). */
-/** What a cleanup of this node's tables did (Coordinator.cleanup). */
-export interface CleanupSummary {
+/** What a cleanup of this node's tables did (Coordinator.cleanup): its shards' reports summed. */
+export interface CleanupSummary extends CleanupReport {
   /** The ring it kept to. */
   ringVersion: number;
   /** Token ranges this node replicates in it: what was kept. */
   rangesKept: number;
-  tables: number;
-  tablesRewritten: number;
-  tablesRemoved: number;
-  entriesDropped: number;
-  bytesBefore: number;
-  bytesAfter: number;
-  cutShort: boolean;
   durationMs: number;
 }
 
+/** What a scrub of this node's tables found (Coordinator.scrub). */
 export interface ScrubSummary {
   tables: number;
   entries: number;
