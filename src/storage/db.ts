@@ -30,7 +30,9 @@
 // instead, the file moved to quarantine/ once unused. Its keys then read as whatever older versions
 // lower levels hold, until a repair from other replicas brings the newest back (Cassandra's
 // scrub, then repair). Without it (a single node, whose only copy that is) a scrub reports the
-// table and leaves it, and a compaction that meets it fails as any other background failure.
+// table and leaves it unless asked to salvage it, and a compaction that meets it fails as any
+// other background failure. cleanup() rewrites tables the same way, keeping only the token
+// ranges the node still replicates.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
