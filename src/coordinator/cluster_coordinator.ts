@@ -239,6 +239,12 @@ export class ClusterCoordinator implements Coordinator {
       count: (e) => this.count(e),
       readRepair: (key, answers) => this.readRepair(key, answers),
       replicaLatency: new ReplicaLatency(),
+      sameZone: () => {
+        const ring = this.membership.ring;
+        if (ring.zones < 2) return null;
+        const mine = ring.zoneOf(this.nodeId);
+        return (id) => ring.zoneOf(id) === mine;
+      },
       counters: this.counters,
     };
     this.writeContext = {

@@ -48,7 +48,24 @@ export interface QuorumReadContext {
   /** Sends the merged set to the replicas whose answer lacked part of it (in the background). */
   readRepair(key: Uint8Array, answers: readonly ReplicaAnswer[]): void;
   readonly replicaLatency: ReplicaLatency;
+  /**
+   * Where the ring has zones: whether a node is in this node's zone. Reads ask those replicas
+   * before the others (a hop to another zone costs latency, and in a cloud money), as
+   * Cassandra's snitch orders replicas by proximity. Null: no zones, no preference.
+   */
+  sameZone(): ((nodeId: string) => boolean) | null;
   readonly counters: { coordinatedReads: number; replicaReadsAsked: number; speculativeReads: number };
+}
+
+/**
+ * The other replicas in the order a read asks them: this node's zone first, then the rest, and
+ * those a recent read gave up on last (each a stable partition). Returns `others` itself when
+ * neither applies: no array per read.
+ */
+function rankReplicas(others: string[], latency: ReplicaLatency, sameZone: ((nodeId: string) => boolean) | null): string[] {
+  if (!latency.avoiding && sameZone === null) return others;
+  const cost = (id: string): number => (latency.avoiding && latency.avoided(id) ? 2 : 0) + (sameZone !== null && !sameZone(id) ? 1 : 0);
+  return others.slice().sort((a, b) => cost(a) - cost(b));
 }
 
 /** One read of the batch. */
@@ -88,6 +105,7 @@ export function quorumReads(ctx: QuorumReadContext, reqs: readonly ReadSpec[], f
   const localGets: ShardOp[] = [];
   const localReads: Read[] = [];
   const remoteAsks: Array<{ read: Read; nodeId: string }> = [];
+  const sameZone = ctx.sameZone();
   for (const req of reqs) {
     const { at, key, consistency, timeoutMs } = req;
     const pref = ctx.preferenceList(key);
@@ -101,9 +119,9 @@ export function quorumReads(ctx: QuorumReadContext, reqs: readonly ReadSpec[], f
     }
     ctx.counters.coordinatedReads++;
     // Asking all N on every read would triple the work of a ONE read. This node first (no hop),
-    // replicas a recent read gave up on last.
+    // then its zone's replicas, replicas a recent read gave up on last.
     const others = up.filter((id) => id !== ctx.nodeId);
-    const ranked = ctx.replicaLatency.avoiding ? [...others.filter((id) => !ctx.replicaLatency.avoided(id)), ...others.filter((id) => ctx.replicaLatency.avoided(id))] : others;
+    const ranked = rankReplicas(others, ctx.replicaLatency, sameZone);
     const ordered = up.length > others.length ? [ctx.nodeId, ...ranked] : ranked;
     const askAll = needed === up.length || ctx.random() < ctx.readRepairChance;
     const read: Read = {

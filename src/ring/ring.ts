@@ -44,8 +44,8 @@ export class Ring {
   private readonly approx: Float64Array;
   /** owners[i] is the index into `members` of the node owning tokens[i]. */
   private readonly owners: Uint32Array;
-  /** zoneOf[m] numbers the zone of members[m]; zoneCount zones in all. */
-  private readonly zoneOf: Uint32Array;
+  /** zoneIndex[m] numbers the zone of members[m]; zoneCount zones in all. */
+  private readonly zoneIndex: Uint32Array;
   private readonly zoneCount: number;
   /**
    * Preference lists already walked, by start vnode and length (the ring never changes, so they
@@ -61,7 +61,7 @@ export class Ring {
     this.owners = owners;
     this.approx = Float64Array.from(tokens, (t) => Number(t));
     const zones = new Map<string, number>();
-    this.zoneOf = Uint32Array.from(members, (m) => {
+    this.zoneIndex = Uint32Array.from(members, (m) => {
       const z = m.zone ?? '';
       let i = zones.get(z);
       if (i === undefined) zones.set(z, (i = zones.size));
@@ -107,6 +107,17 @@ export class Ring {
 
   has(nodeId: string): boolean {
     return this.memberIndex(nodeId) >= 0;
+  }
+
+  /** How many zones the members are in ('' counting as one). */
+  get zones(): number {
+    return this.zoneCount;
+  }
+
+  /** The zone of member `nodeId` ('' for none, or for a node not in the ring). */
+  zoneOf(nodeId: string): string {
+    const i = this.memberIndex(nodeId);
+    return i < 0 ? '' : (this.members[i]!.zone ?? '');
   }
 
   /** Index of the first vnode whose token is >= `token`, wrapping to 0 past the last. */
@@ -158,7 +169,7 @@ export class Ring {
         out.push(this.members[owner]!.nodeId);
         continue;
       }
-      const z = this.zoneOf[owner]!;
+      const z = this.zoneIndex[owner]!;
       if (zoneSeen[z] !== 0) {
         skipped.push(owner);
         continue;

@@ -33,7 +33,7 @@ interface Script {
   repairs: Array<{ key: string; answers: number }>;
 }
 
-function script(replicas: Record<string, Replica>, alive: string[], opts: { random?: number } = {}): Script {
+function script(replicas: Record<string, Replica>, alive: string[], opts: { random?: number; zones?: Record<string, string> } = {}): Script {
   const localCalls: number[] = [];
   const asked: string[] = [];
   const answered: string[] = [];
@@ -78,6 +78,10 @@ function script(replicas: Record<string, Replica>, alive: string[], opts: { rand
     count: (e) => e,
     readRepair: (k: Uint8Array, answers: readonly ReplicaAnswer[]) => repairs.push({ key: Buffer.from(k).toString(), answers: answers.length }),
     replicaLatency: new ReplicaLatency(),
+    sameZone: () => {
+      const zones = opts.zones;
+      return zones === undefined ? null : (id) => zones[id] === zones['a'];
+    },
     counters: { coordinatedReads: 0, replicaReadsAsked: 0, speculativeReads: 0 },
   };
   return { ctx, localCalls, asked, answered, repairs };
@@ -116,6 +120,24 @@ test('a batch of QUORUM reads reads this node with one submission and one peer p
   // Read repair is offered each read once, after both its replicas answered.
   assert.equal(s.repairs.length, 32);
   assert.ok(s.repairs.every((r) => r.answers === 2));
+});
+
+test('with zones, a read asks the replicas of this node\'s zone before the others, and still the others when it must', async () => {
+  // The preference list is a, b, c; b is in another zone than this node (a), c in the same one.
+  const v = write([], 'a', 'x', 1000);
+  const held = () => ({ record: recordOf(v), afterMs: 1 });
+  const zones = { a: 'z1', b: 'z2', c: 'z1' };
+  const s = script({ a: held, b: held, c: held }, ['a', 'b', 'c'], { zones });
+  for (const [, r] of await run(s, specs(8, 'QUORUM'))) assert.deepEqual(values(r.merged), ['x']);
+  assert.ok(s.asked.length === 8 && s.asked.every((a) => a.startsWith('c:')), `c, in this node's zone, before b: ${s.asked.join()}`);
+  // Its own zone's replica failing, the read goes to the other zone.
+  const s2 = script({ a: held, b: held, c: () => 'fail' }, ['a', 'b', 'c'], { zones });
+  for (const [, r] of await run(s2, specs(4, 'QUORUM'))) assert.deepEqual(values(r.merged), ['x']);
+  assert.equal(s2.asked.filter((a) => a.startsWith('b:')).length, 4);
+  // No zones: the list's order (b first), as the first test shows.
+  const s3 = script({ a: held, b: held, c: held }, ['a', 'b', 'c']);
+  await run(s3, specs(2, 'QUORUM'));
+  assert.ok(s3.asked.every((a) => a.startsWith('b:')));
 });
 
 test('a failed replica is replaced by a spare; too few alive fails at once; silence times out alone', async () => {
