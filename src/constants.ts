@@ -112,6 +112,12 @@ export const merkleDepthMax = 12;
 export const antiEntropyIntervalMsDefault = 10_000;
 /** How long a new node waits for the ring to settle before it streams its ranges anyway (bootstrap). */
 export const bootstrapSettleMsMax = 60_000;
+/**
+ * A rebuilding node (cluster_coordinator.ts `rebuilding`) runs a full pass this long after its
+ * bootstrap left ranges out, or after a start with --bootstrap off, and again until one syncs
+ * every range (an operator's `ringkv repair` may come sooner).
+ */
+export const rebuildRetryMs = 30_000;
 /** Differing leaves repaired in one range sync; the rest wait for a later round. */
 export const antiEntropyLeavesPerSyncMax = 256;
 /** Entries in one range-scan page between nodes (or fewer: see rangeScanPageBytesMax). */

@@ -24,9 +24,10 @@
 // answers (siblings when concurrent); when all asked have answered (or timed out) merge
 // everything and send the merged set to replicas that lacked part of it (read repair), in the
 // background and bounded.
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { localRangeReplica, localScanPage } from '../antientropy';
-import { bootstrapSettleMsMax, hintAgeMsMax, merkleDepthMax, readRepairsInflightMax, replicaWritesInflightMax, tombstoneGraceMsDefault, vnodesPerNodeMax } from '../constants';
+import { bootstrapSettleMsMax, hintAgeMsMax, rebuildRetryMs, merkleDepthMax, readRepairsInflightMax, replicaWritesInflightMax, tombstoneGraceMsDefault, vnodesPerNodeMax } from '../constants';
 import { assert, ErrorCode, isRingkvError, RingkvError } from '../errors';
 import { Membership, parseNodeAddress, type MemberInfo, type StorageTrouble } from '../membership';
 import type { InternodeMessage } from '../protocol/internode_codec';
@@ -37,6 +38,7 @@ import type { WireRecord } from '../shards/messages';
 import { isValidNodeId, type StoredSibling } from '../versioning';
 import { AntiEntropyRunner, remoteRangeReplica } from './anti_entropy';
 import { handOffRanges } from './decommission';
+import { writeFileDurably } from './durable_file';
 import { type ClusterOptions, clusterSettingsOf, validateClusterOptions } from './cluster_options';
 import { answerReplicaBatch, type LocalReplica, recordFromWire, recordToWire, ReplicaClient } from './cluster_replica';
 import { toGetResult } from './get_result';
@@ -49,7 +51,7 @@ import { checkEnoughAlive, writeReplicasNeeded } from './quorum';
 import { type QuorumReadContext, quorumReads, type ReadSpec } from './quorum_reads';
 import { ReplicaLatency } from './replica_latency';
 import { type QuorumWriteContext, quorumWrites, type WriteAnswer, type WriteSpec } from './quorum_writes';
-import { mergeRecords, recordOf, type ReplicaAnswer, siblingsOf, staleReplicas } from './read_repair';
+import { answerOf, mergeAnswers, mergeRecords, recordOf, type ReplicaAnswer, siblingsOf, staleReplicas } from './read_repair';
 import type {
   BatchOp,
   BatchOutcome,
@@ -111,6 +113,9 @@ function writeOutcome(b: BatchOp, a: WriteAnswer): BatchOutcome {
   return { ok: true, op: 'put', result: { key: b.req.key, version: a.version, timestampMs: a.timestampMs, acks: a.acks } };
 }
 
+/** `<dataDir>/REBUILDING`: a rebuild in progress (ClusterCoordinator's `rebuilding`). */
+export const rebuildFileName = 'REBUILDING';
+
 export interface ClusterCounters {
   coordinatedWrites: number;
   forwardedWrites: number;
@@ -152,6 +157,16 @@ export class ClusterCoordinator implements Coordinator {
   /** 0: not a bootstrapping node; 1: waiting for the ring to settle or streaming; 2: done. */
   private bootstrapState = 0;
   private bootstrapRun: Promise<void> | null = null;
+  /**
+   * This node's id was in the cluster before but its data is not (a node replaced under the same
+   * id, or one whose data dir was lost): the versions it issued before are only on the other
+   * replicas. Until a full pass has synced every range (rebuildDone), a write it coordinates
+   * first reads the key from another replica, so the version it issues counts past its old ones
+   * (a reused dot would let the older write hide the new one), and a read asks the other
+   * replicas before its own. Kept across restarts in the data dir's REBUILDING file.
+   */
+  private rebuilding = false;
+  private rebuildTimer: NodeJS.Timeout | undefined;
   private decommissioning = false;
   /**
    * From the start of a decommission (and after it, while this process runs): the ring with this
@@ -239,6 +254,7 @@ export class ClusterCoordinator implements Coordinator {
       count: (e) => this.count(e),
       readRepair: (key, answers) => this.readRepair(key, answers),
       replicaLatency: new ReplicaLatency(),
+      localFirst: () => !this.rebuilding,
       sameZone: () => {
         const ring = this.membership.ring;
         if (ring.zones < 2) return null;
@@ -325,6 +341,7 @@ export class ClusterCoordinator implements Coordinator {
         { details: { node_id: this.nodeId, cluster_settings: other.settings ?? null, node_settings: clusterSettingsOf(this.o) } },
       );
     }
+    this.startRebuilding();
     await this.server.listen();
     this.membership.start();
     if (this.o.hintedHandoff) {
@@ -350,7 +367,50 @@ export class ClusterCoordinator implements Coordinator {
     if (this.o.bootstrap) {
       this.bootstrapState = 1;
       this.bootstrapRun = this.bootstrap();
+    } else if (this.rebuilding) {
+      this.scheduleRebuildPass();
     }
+  }
+
+  /** Decides whether this node is rebuilding (see `rebuilding`), before it takes any request. */
+  private startRebuilding(): void {
+    const file = this.o.rebuildFile;
+    const resumed = file !== undefined && fs.existsSync(file);
+    if (!resumed && !(this.o.freshDataDir === true && this.membership.idKnownToCluster)) return;
+    this.rebuilding = true;
+    if (file !== undefined && !resumed) writeFileDurably(file, 'rebuilding: a full pass has not synced every range since this data dir was made\n');
+    this.o.log(
+      `rebuilding: ${resumed ? 'still' : `node id ${this.nodeId} was in the cluster before, and this data dir is new`}: until a full pass syncs every range, ` +
+        'writes coordinated here read the key from another replica first and reads ask the other replicas first',
+    );
+  }
+
+  /** A full pass (repair) that synced every range ends the rebuild. */
+  private async fullPass(): Promise<RepairSummary> {
+    const s = await this.antiEntropy.fullPass();
+    if (this.rebuilding && s.failed === 0 && s.skipped === 0 && !this.closed) {
+      this.rebuilding = false;
+      if (this.o.rebuildFile !== undefined) fs.rmSync(this.o.rebuildFile, { force: true });
+      this.o.log(`rebuilding: done: every range synced (${s.pulled} records pulled); this node's replica answers first again`);
+    }
+    return s;
+  }
+
+  /** While rebuilding, a full pass every rebuildRetryMs (the first after a bootstrap that left ranges out, or at once after start with --bootstrap off). */
+  private scheduleRebuildPass(): void {
+    if (!this.rebuilding || this.closed) return;
+    this.rebuildTimer = setTimeout(() => {
+      this.rebuildTimer = undefined;
+      this.o.log('rebuilding: a full pass to sync every range');
+      this.fullPass().then(
+        () => this.scheduleRebuildPass(),
+        (err: unknown) => {
+          this.o.log(`rebuilding: WARN full pass failed: ${err instanceof Error ? err.message : String(err)}`);
+          this.scheduleRebuildPass();
+        },
+      );
+    }, rebuildRetryMs);
+    this.rebuildTimer.unref();
   }
 
   /**
@@ -376,9 +436,10 @@ export class ClusterCoordinator implements Coordinator {
     }
     if (this.closed) return;
     this.o.log(`bootstrap: streaming the ranges of ring version ${this.membership.ring.version} from their replicas`);
-    const sum = await this.antiEntropy.fullPass();
+    const sum = await this.fullPass();
     this.bootstrapState = 2;
     this.o.log(`bootstrap: done in ${sum.durationMs} ms: ${sum.synced} of ${sum.ranges} ranges synced, ${sum.skipped} without a live replica, ${sum.failed} failed; ${sum.pulled} records pulled, ${sum.pushed} pushed`);
+    this.scheduleRebuildPass();
   }
 
   /** See Coordinator.addNode. */
@@ -552,7 +613,7 @@ export class ClusterCoordinator implements Coordinator {
 
   repair(): Promise<RepairSummary> {
     this.checkOpen();
-    return this.antiEntropy.fullPass();
+    return this.fullPass();
   }
 
   flush(): Promise<void> {
@@ -577,7 +638,7 @@ export class ClusterCoordinator implements Coordinator {
     this.quarantinesSeen = total;
     if (this.scrubbing > 0 || this.closed) return; // that scrub reports them and repairs
     this.o.log(`storage: ERROR ${fresh} table(s) found corrupt by a compaction or a read and quarantined (see the shards' quarantine/ folders); repairing from the other replicas`);
-    this.antiEntropy.fullPass().then(
+    this.fullPass().then(
       (r) => this.o.log(`storage: repair after quarantine: ${r.synced} of ${r.ranges} ranges synced, ${r.failed} failed, ${r.pulled} records pulled`),
       (err: unknown) => this.o.log(`storage: ERROR repair after quarantine failed: ${err instanceof Error ? err.message : String(err)}`),
     );
@@ -597,7 +658,7 @@ export class ClusterCoordinator implements Coordinator {
     }
     if (s.quarantined.length > 0 && !this.closed) {
       this.o.log(`storage: repairing after the scrub quarantined ${s.quarantined.length} table(s): their keys' newest versions are on other replicas`);
-      s.repair = await this.antiEntropy.fullPass();
+      s.repair = await this.fullPass();
       s.durationMs += s.repair.durationMs;
     }
     return s;
@@ -661,7 +722,7 @@ export class ClusterCoordinator implements Coordinator {
         }
         const w = b.op === 'put' ? this.clientWrite('put', b.req, b.req.value, b.req.ttlSeconds) : this.clientWrite('delete', b.req, new Uint8Array(0), undefined);
         const pref = this.preferenceList(w.key);
-        if (w.ifMatch === undefined && pref.includes(this.nodeId)) {
+        if (w.ifMatch === undefined && pref.includes(this.nodeId) && !this.rebuilding) {
           writes.push(writeSpec(i, w, pref, w.timeoutMs));
         } else {
           alone.push(
@@ -726,6 +787,7 @@ export class ClusterCoordinator implements Coordinator {
     const pref = this.preferenceList(w.key);
     const needed = writeReplicasNeeded(w.consistency, this.o.replicationFactor, this.o.partitionMode);
     if (!pref.includes(this.nodeId) && !forwarded) return this.forward(w, pref, needed, deadline);
+    if (this.rebuilding) await this.primeFromOthers(w, deadline);
     if (w.ifMatch !== undefined) {
       // Fail fast, before the read, when the write could not meet its level anyway.
       try {
@@ -739,6 +801,35 @@ export class ClusterCoordinator implements Coordinator {
     return new Promise((resolve, reject) => {
       quorumWrites(this.writeContext, [writeSpec(0, w, pref, Math.max(1, deadline - Date.now()))], (_at, answer, error) => (error === null ? resolve(answer!) : reject(error)));
     });
+  }
+
+  /**
+   * While rebuilding: merges what every other live replica holds of the key into this node's
+   * replica before this node issues a version of it, so the version counts past the ones this
+   * node's id issued before its data was lost (one replica that missed a write could not say so).
+   * No other replica answering refuses the write: issuing from what is here could reuse a dot.
+   */
+  private async primeFromOthers(w: WriteRequest, deadline: number): Promise<void> {
+    const others = this.preferenceList(w.key).filter((id) => id !== this.nodeId && this.membership.isAlive(id));
+    const timeoutMs = Math.max(1, deadline - Date.now());
+    const answers = await Promise.all(
+      others.map(
+        (id) =>
+          new Promise<ReplicaAnswer | null>((resolve) =>
+            this.replicas.read(id, w.key, timeoutMs, (record, err) => resolve(err === null ? answerOf(id, record, undefined) : null)),
+          ),
+      ),
+    );
+    const got = answers.filter((a): a is ReplicaAnswer => a !== null);
+    if (got.length === 0) {
+      throw this.count(
+        new RingkvError(ErrorCode.Unavailable, `${w.op}: this node is rebuilding its replica (its id was in the cluster before, its data is new) and reads the key from the other replicas before it writes; none answered`, {
+          details: { needed: 1, answered: 0, alive: others.length, rebuilding: true },
+        }),
+      );
+    }
+    const merged = mergeAnswers(got, this.o.conflictMode, Date.now());
+    if (merged.length > 0) await this.local.apply(w.key, recordOf(merged), Math.max(1, deadline - Date.now()));
   }
 
   private async forward(w: WriteRequest, pref: readonly string[], needed: number, deadline: number): Promise<WriteAnswer> {
@@ -1011,6 +1102,7 @@ export class ClusterCoordinator implements Coordinator {
       hintTargets: this.hints.targetStats(),
       ...this.antiEntropy.counters,
       bootstrapState: this.bootstrapState,
+      rebuilding: this.rebuilding ? 1 : 0,
       readRepairs: this.counters.readRepairs,
     };
   }
@@ -1020,6 +1112,7 @@ export class ClusterCoordinator implements Coordinator {
     this.closed = true;
     this.membership.stop();
     if (this.hintTimer !== undefined) clearInterval(this.hintTimer);
+    if (this.rebuildTimer !== undefined) clearTimeout(this.rebuildTimer);
     for (const t of this.replayWaits.values()) clearTimeout(t);
     await this.antiEntropy.stop();
     await this.bootstrapRun;

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { dirLockFileName } from '../storage/dir-lock';
 import type { SyncMode } from '../storage/types';
-import { type ClusterCoordinator, createClusterCoordinator } from './cluster_coordinator';
+import { type ClusterCoordinator, createClusterCoordinator, rebuildFileName } from './cluster_coordinator';
 import { clusterDefaults, type ClusterOptions } from './cluster_options';
 import { localReplicaOf } from './cluster_replica';
 import { hintsDirName } from './hint_log';
@@ -54,7 +54,7 @@ export function clusterCoordinatorFactory(cluster: ClusterNodeConfig, log: (line
       storage: { quarantineCorruptTables: cluster.replicationFactor > 1 },
     });
     try {
-      return await createClusterCoordinator(localReplicaOf(local), { ...clusterDefaults, ...cluster, nodeId: local.nodeId, clusterName, zone, hintsDir: path.join(options.dataDir, hintsDirName), peersFile: path.join(options.dataDir, peersFileName), bootstrap: (cluster.bootstrap ?? true) && fresh && cluster.seeds.length > 0, log });
+      return await createClusterCoordinator(localReplicaOf(local), { ...clusterDefaults, ...cluster, nodeId: local.nodeId, clusterName, zone, hintsDir: path.join(options.dataDir, hintsDirName), peersFile: path.join(options.dataDir, peersFileName), freshDataDir: fresh, rebuildFile: path.join(options.dataDir, rebuildFileName), bootstrap: (cluster.bootstrap ?? true) && fresh && cluster.seeds.length > 0, log });
     } catch (err) {
       await local.close().catch(() => undefined);
       throw err;

@@ -66,6 +66,10 @@ export interface ClusterOptions {
   hintReplayBytesPerSecond: number;
   /** Where hints are kept across restarts (`<dataDir>/hints`); in memory only when absent. */
   hintsDir?: string;
+  /** This node's data dir was made by this start (nothing in it yet): see ClusterCoordinator's `rebuilding`. */
+  freshDataDir?: boolean;
+  /** Where a rebuild in progress is recorded (`<dataDir>/REBUILDING`), so a restart resumes it. */
+  rebuildFile?: string;
   /** Where the members last known are kept across restarts (`<dataDir>/PEERS`); not kept when absent. */
   peersFile?: string;
   requestTimeoutMs: number;

@@ -15,6 +15,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCode, RingkvError } from '../errors';
 import { isValidZone } from '../ring';
+import { writeFileDurably } from './durable_file';
 import { assertNodeId } from '../versioning';
 
 export const nodeIdFileName = 'NODE_ID';
@@ -79,21 +80,6 @@ function loadOrCreate(dataDir: string, fileName: string, what: keyof typeof fiel
     return recorded;
   }
   const name = configured ?? fresh();
-  const tmp = `${file}.tmp`;
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    fs.writeSync(fd, `${name}\n`);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
-  // The rename is durable only once the directory is synced.
-  const dirFd = fs.openSync(dataDir, 'r');
-  try {
-    fs.fsyncSync(dirFd);
-  } finally {
-    fs.closeSync(dirFd);
-  }
+  writeFileDurably(file, `${name}\n`);
   return name;
 }

@@ -54,6 +54,8 @@ export interface QuorumReadContext {
    * Cassandra's snitch orders replicas by proximity. Null: no zones, no preference.
    */
   sameZone(): ((nodeId: string) => boolean) | null;
+  /** Whether this node's own replica is asked first (no hop); false while it is rebuilding, when it is asked last. */
+  localFirst(): boolean;
   readonly counters: { coordinatedReads: number; replicaReadsAsked: number; speculativeReads: number };
 }
 
@@ -106,6 +108,7 @@ export function quorumReads(ctx: QuorumReadContext, reqs: readonly ReadSpec[], f
   const localReads: Read[] = [];
   const remoteAsks: Array<{ read: Read; nodeId: string }> = [];
   const sameZone = ctx.sameZone();
+  const localFirst = ctx.localFirst();
   for (const req of reqs) {
     const { at, key, consistency, timeoutMs } = req;
     const pref = ctx.preferenceList(key);
@@ -118,11 +121,11 @@ export function quorumReads(ctx: QuorumReadContext, reqs: readonly ReadSpec[], f
       continue;
     }
     ctx.counters.coordinatedReads++;
-    // Asking all N on every read would triple the work of a ONE read. This node first (no hop),
-    // then its zone's replicas, replicas a recent read gave up on last.
+    // Asking all N on every read would triple the work of a ONE read. This node first (no hop;
+    // last while it rebuilds), then its zone's replicas, replicas a recent read gave up on last.
     const others = up.filter((id) => id !== ctx.nodeId);
     const ranked = rankReplicas(others, ctx.replicaLatency, sameZone);
-    const ordered = up.length > others.length ? [ctx.nodeId, ...ranked] : ranked;
+    const ordered = up.length === others.length ? ranked : localFirst ? [ctx.nodeId, ...ranked] : [...ranked, ctx.nodeId];
     const askAll = needed === up.length || ctx.random() < ctx.readRepairChance;
     const read: Read = {
       at,

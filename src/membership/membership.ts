@@ -74,6 +74,8 @@ export class Membership {
   private ringValue: Ring;
   /** When (this.o.now()) the ring last changed: a cleanup waits for it to have settled. */
   private ringChangedMs: number;
+  /** A seed's table listed this node's id at preflight: the cluster had it as a member before. */
+  private idKnown = false;
   private readonly o: Required<Omit<MembershipOptions, 'onChange' | 'localLoad' | 'onRingChange'>> & Pick<MembershipOptions, 'onChange' | 'localLoad' | 'onRingChange'>;
   private timer: NodeJS.Timeout | undefined;
   private inflight = 0;
@@ -141,6 +143,14 @@ export class Membership {
   stop(): void {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
+  }
+
+  /**
+   * Whether preflight() found this node's id in a seed's table: the cluster knew a node of this
+   * id before this process (a restart, or a node replaced under the same id).
+   */
+  get idKnownToCluster(): boolean {
+    return this.idKnown;
   }
 
   /** When the ring last changed (the clock of the options' now()). */
@@ -307,6 +317,7 @@ export class Membership {
         if (isRingkvError(err, ErrorCode.WrongPeer) && err.details.reason === 'cluster') return { reason: 'cluster', seed, message: err.message };
         continue;
       }
+      if (known.some((m) => m.nodeId === self.nodeId)) this.idKnown = true;
       const differing = known.find((m) => m.nodeId !== self.nodeId && m.status === 'ALIVE' && this.table.differs(m));
       if (differing !== undefined) return { reason: 'settings', member: differing };
       const claim = known.find((m) => m.nodeId === self.nodeId && !(m.host === self.host && m.peerPort === self.peerPort) && m.status !== 'LEFT');

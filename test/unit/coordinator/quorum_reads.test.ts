@@ -33,7 +33,7 @@ interface Script {
   repairs: Array<{ key: string; answers: number }>;
 }
 
-function script(replicas: Record<string, Replica>, alive: string[], opts: { random?: number; zones?: Record<string, string> } = {}): Script {
+function script(replicas: Record<string, Replica>, alive: string[], opts: { random?: number; zones?: Record<string, string>; localFirst?: boolean } = {}): Script {
   const localCalls: number[] = [];
   const asked: string[] = [];
   const answered: string[] = [];
@@ -78,6 +78,7 @@ function script(replicas: Record<string, Replica>, alive: string[], opts: { rand
     count: (e) => e,
     readRepair: (k: Uint8Array, answers: readonly ReplicaAnswer[]) => repairs.push({ key: Buffer.from(k).toString(), answers: answers.length }),
     replicaLatency: new ReplicaLatency(),
+    localFirst: () => opts.localFirst ?? true,
     sameZone: () => {
       const zones = opts.zones;
       return zones === undefined ? null : (id) => zones[id] === zones['a'];

@@ -1,0 +1,24 @@
+// Small files a node keeps in its data dir (NODE_ID, CLUSTER_NAME, ZONE, REBUILDING): written
+// whole to a temporary file, fsynced, renamed over the name, and the directory fsynced, so a
+// crash leaves the old content or the new, and once this returns the new one survives one.
+// Synchronous: these are written at start, before anything else runs, or once in a node's life.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export function writeFileDurably(file: string, text: string): void {
+  const tmp = `${file}.tmp`;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeSync(fd, text);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+  const dirFd = fs.openSync(path.dirname(file), 'r');
+  try {
+    fs.fsyncSync(dirFd);
+  } finally {
+    fs.closeSync(dirFd);
+  }
+}

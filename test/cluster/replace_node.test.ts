@@ -1,0 +1,73 @@
+// A node that comes back under its old id with its data gone (a disk replaced, a data dir lost):
+// the versions it issued before are only on the other replicas, so a version it issued from its
+// empty replica would reuse their dots and be hidden by them (an acknowledged write lost), and
+// its own replica would answer reads with nothing. It notices (its id is in the cluster, its data
+// dir is new), and until a full pass syncs every range its writes read the key from the other
+// replicas first and its reads ask them first. Started with --bootstrap off, so nothing streams
+// until the repair this test runs: the window is the test's, not a race.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { TestCluster } from '../helpers/cluster';
+
+describe('3 nodes, N = 3, node-2 replaced by an empty node of the same id', () => {
+  let c: TestCluster;
+  before(async () => {
+    c = await TestCluster.start({ nodes: 3, hintedHandoff: false, readRepairChance: 0 });
+  });
+  after(async () => {
+    await c?.close();
+  });
+
+  test('its writes count past its old versions and its reads ask the others until a repair has synced every range', async () => {
+    const text = (body: Record<string, unknown>): string => Buffer.from(String(body.value), 'base64').toString();
+    for (const v of ['v1', 'v2', 'v3']) assert.equal((await c.http(2, 'PUT', 'replaced', { body: v, consistency: 'ALL' })).status, 200);
+    const keys = Array.from({ length: 20 }, (_, i) => `kept-${i}`);
+    for (const k of keys) assert.equal((await c.http(0, 'PUT', k, { body: `v-${k}`, consistency: 'ALL' })).status, 200);
+
+    const n = c.nodes[2]!;
+    await c.kill(2);
+    fs.rmSync(n.dataDir, { recursive: true, force: true });
+    n.log.length = 0;
+    await c.spawn(2);
+    await c.waitStatus([0, 1], 2, 'healthy', 15_000);
+    await c.waitStatus([2], 0, 'healthy', 15_000);
+    assert.ok(n.log.some((l) => l.includes('rebuilding: node id node-2 was in the cluster before, and this data dir is new')), n.log.join('\n'));
+    assert.ok(fs.existsSync(path.join(n.dataDir, 'REBUILDING')));
+    assert.equal(await c.metric(2, 'ringkv_rebuilding'), 1);
+
+    // Its own replica is empty: a ONE read through it still finds every key on the others.
+    for (const k of keys) {
+      const got = await c.http(2, 'GET', k, { consistency: 'ONE' });
+      assert.equal(got.status, 200, `${k}: ${JSON.stringify(got.body)}`);
+      assert.equal(text(got.body), `v-${k}`);
+    }
+    // A write it coordinates counts past the versions its id issued before (v1..v3).
+    assert.equal((await c.http(2, 'PUT', 'replaced', { body: 'v4', consistency: 'ONE' })).status, 200);
+    const all = await c.http(0, 'GET', 'replaced', { consistency: 'ALL' });
+    assert.equal(all.status, 200, JSON.stringify(all.body));
+    assert.equal(all.body.siblings, undefined, JSON.stringify(all.body));
+    assert.equal(text(all.body), 'v4', 'the acknowledged write is the one read');
+
+    const repair = await c.cli(['repair', '--node', `127.0.0.1:${n.port}`]);
+    assert.equal(repair.code, 0, repair.stderr);
+    assert.ok(n.log.some((l) => /rebuilding: done: every range synced \(\d+ records pulled\)/.test(l)), n.log.join('\n'));
+    assert.ok(!fs.existsSync(path.join(n.dataDir, 'REBUILDING')));
+    assert.equal(await c.metric(2, 'ringkv_rebuilding'), 0);
+    // Its replica holds everything now, and a restart is an ordinary one.
+    c.signal(0, 'SIGSTOP');
+    c.signal(1, 'SIGSTOP');
+    try {
+      for (const k of keys) assert.equal(text((await c.http(2, 'GET', k, { consistency: 'ONE' })).body), `v-${k}`);
+    } finally {
+      c.signal(0, 'SIGCONT');
+      c.signal(1, 'SIGCONT');
+    }
+    await c.kill(2);
+    n.log.length = 0;
+    await c.spawn(2);
+    await c.waitStatus([0], 2, 'healthy', 15_000);
+    assert.ok(!n.log.some((l) => l.includes('rebuilding:')), n.log.join('\n'));
+  });
+});
