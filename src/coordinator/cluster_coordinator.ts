@@ -38,7 +38,7 @@ import type { WireRecord } from '../shards/messages';
 import { isValidNodeId, type StoredSibling } from '../versioning';
 import { AntiEntropyRunner, remoteRangeReplica } from './anti_entropy';
 import { handOffRanges } from './decommission';
-import { writeFileDurably } from './durable_file';
+import { writeFileDurably } from '../storage/durable-file';
 import { type ClusterOptions, clusterSettingsOf, validateClusterOptions } from './cluster_options';
 import { answerReplicaBatch, type LocalReplica, recordFromWire, recordToWire, ReplicaClient } from './cluster_replica';
 import { toGetResult } from './get_result';

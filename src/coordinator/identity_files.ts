@@ -15,7 +15,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCode, RingkvError } from '../errors';
 import { isValidZone } from '../ring';
-import { writeFileDurably } from './durable_file';
+import { writeFileDurably } from '../storage/durable-file';
 import { assertNodeId } from '../versioning';
 
 export const nodeIdFileName = 'NODE_ID';

@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCode, RingkvError } from '../errors';
+import { writeFileDurably } from '../storage/durable-file';
 
 export const layoutFileName = 'SHARDS';
 const mapping = 'token-range-v1';
@@ -56,15 +57,8 @@ export function ensureLayout(dataDir: string, shardCount: number | undefined, fa
   }
   const count = shardCount ?? fallback;
   const body: LayoutFile = { format: 1, mapping, shardCount: count };
-  // Write to a temporary name and rename, so a crash never leaves half a layout file.
-  const tmp = `${file}.tmp`;
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    fs.writeSync(fd, `${JSON.stringify(body)}\n`);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
+  // Never half a layout file, and never none once shards hold data by it (the directory is
+  // synced too: a lost rename would let the next start lay the shards out anew).
+  writeFileDurably(file, `${JSON.stringify(body)}\n`);
   return count;
 }

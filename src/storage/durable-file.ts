@@ -1,4 +1,4 @@
-// Small files a node keeps in its data dir (NODE_ID, CLUSTER_NAME, ZONE, REBUILDING): written
+// Small files a node keeps in its data dir (NODE_ID, CLUSTER_NAME, ZONE, SHARDS, REBUILDING): written
 // whole to a temporary file, fsynced, renamed over the name, and the directory fsynced, so a
 // crash leaves the old content or the new, and once this returns the new one survives one.
 // Synchronous: these are written at start, before anything else runs, or once in a node's life.
