@@ -158,12 +158,14 @@ export class ClusterCoordinator implements Coordinator {
   private bootstrapState = 0;
   private bootstrapRun: Promise<void> | null = null;
   /**
-   * This node's id was in the cluster before but its data is not (a node replaced under the same
-   * id, or one whose data dir was lost): the versions it issued before are only on the other
-   * replicas. Until a full pass has synced every range (rebuildDone), a write it coordinates
-   * first reads the key from another replica, so the version it issues counts past its old ones
-   * (a reused dot would let the older write hide the new one), and a read asks the other
-   * replicas before its own. Kept across restarts in the data dir's REBUILDING file.
+   * This node's replica lacks what its ranges hold elsewhere: its data dir is new and either its
+   * id was in the cluster before (a node replaced under the same id, or whose data dir was lost:
+   * the versions it issued before are only on the other replicas) or it bootstraps into a running
+   * cluster. Until a full pass has synced every range (fullPass), a write it coordinates first
+   * reads the key from the other replicas, so the version it issues counts past its old ones (a
+   * reused dot would let the older write hide the new one), and a read asks the other replicas
+   * before its own (design.md §8: a new node serves once caught up). Kept across restarts in the
+   * data dir's REBUILDING file.
    */
   private rebuilding = false;
   private rebuildTimer: NodeJS.Timeout | undefined;
@@ -376,13 +378,12 @@ export class ClusterCoordinator implements Coordinator {
   private startRebuilding(): void {
     const file = this.o.rebuildFile;
     const resumed = file !== undefined && fs.existsSync(file);
-    if (!resumed && !(this.o.freshDataDir === true && this.membership.idKnownToCluster)) return;
+    const known = this.membership.idKnownToCluster;
+    if (!resumed && !(this.o.freshDataDir === true && (known || this.o.bootstrap))) return;
     this.rebuilding = true;
     if (file !== undefined && !resumed) writeFileDurably(file, 'rebuilding: a full pass has not synced every range since this data dir was made\n');
-    this.o.log(
-      `rebuilding: ${resumed ? 'still' : `node id ${this.nodeId} was in the cluster before, and this data dir is new`}: until a full pass syncs every range, ` +
-        'writes coordinated here read the key from another replica first and reads ask the other replicas first',
-    );
+    const why = resumed ? 'still' : known ? `node id ${this.nodeId} was in the cluster before, and this data dir is new` : 'this node joins with a new data dir';
+    this.o.log(`rebuilding: ${why}: until a full pass syncs every range, writes coordinated here read the key from the other replicas first and reads ask them first`);
   }
 
   /** A full pass (repair) that synced every range ends the rebuild. */
@@ -416,8 +417,8 @@ export class ClusterCoordinator implements Coordinator {
   /**
    * A new node's first full pass: it waits until the ring holds it and at least one other live
    * node and has not changed for a few gossip rounds (bounded by bootstrapSettleMsMax), then
-   * streams its ranges. Reads it coordinates meanwhile still reach the other replicas (QUORUM),
-   * and read repair covers keys read before their range is streamed.
+   * streams its ranges. Reads it coordinates meanwhile ask the other replicas first and writes
+   * read the key from them first (it is rebuilding), until a pass has synced every range.
    */
   private async bootstrap(): Promise<void> {
     const settleMs = 3 * this.o.gossipIntervalMs;

@@ -29,8 +29,11 @@ describe('a fourth node joining a loaded 3-node cluster', () => {
     const pulled = await c.metric(j, 'ringkv_anti_entropy_pulled');
     // With 4 nodes and N = 3 the new node replicates about 3/4 of the keys; it had none of them.
     assert.ok(pulled >= keys.length / 2 && pulled <= keys.length, `pulled ${pulled} of ${keys.length}`);
-    // A ONE read coordinated by a replica asks only its own copy (read_repair_chance 0): a key in
-    // one of node-3's ranges is found only if the bootstrap brought it.
+    // It joined rebuilding (reads ask the other replicas first) and its bootstrap, syncing every
+    // range, ended that: a ONE read coordinated by a replica asks only its own copy again
+    // (read_repair_chance 0), so a key in one of node-3's ranges is found only if the bootstrap brought it.
+    assert.ok(c.nodes[j]!.log.some((l) => l.includes('rebuilding: this node joins with a new data dir')), c.nodes[j]!.log.join('\n'));
+    assert.equal(await c.metric(j, 'ringkv_rebuilding'), 0);
     for (const [i, k] of keys.entries()) {
       const got = await c.http(j, 'GET', k, { consistency: 'ONE' });
       assert.equal(got.status, 200, `${k} via node-3: ${JSON.stringify(got.body)}`);
