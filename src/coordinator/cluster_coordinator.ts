@@ -300,6 +300,10 @@ export class ClusterCoordinator implements Coordinator {
       clusterName: o.clusterName,
       nodeId: o.nodeId,
       handler: (req) => this.handle(req),
+      onPeer: (id) => {
+        const addr = this.membership.peerAddress(id);
+        if (addr !== undefined) this.pool.resetBackoff(addr);
+      },
       log: o.log,
     });
     this.hintReplayBudget = new ByteRateLimiter(o.hintReplayBytesPerSecond);

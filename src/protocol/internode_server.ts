@@ -26,6 +26,12 @@ export interface InternodeServerOptions {
   clusterName: string;
   nodeId: string;
   handler: InternodeHandler;
+  /**
+   * Hears the id of every node of this cluster whose connection's Hello was accepted: it is up
+   * and listening, so a link to it that is backing off from its absence need not wait (a node
+   * that restarted faster than the failure detector noticed changes no status to say so).
+   */
+  onPeer?: (nodeId: string) => void;
   frameBytesMax?: number;
   inflightMax?: number;
   log?: (line: string) => void;
@@ -46,7 +52,7 @@ export class InternodeServer {
   readonly stats: InternodeServerStats = { connectionsAccepted: 0, connectionsClosedMalformed: 0, connectionsRefused: 0, requestsHandled: 0 };
 
   constructor(options: InternodeServerOptions) {
-    this.o = { frameBytesMax: internodeFrameBytesMax, inflightMax: internodeInflightPerPeerMax, log: () => {}, ...options };
+    this.o = { frameBytesMax: internodeFrameBytesMax, inflightMax: internodeInflightPerPeerMax, log: () => {}, onPeer: () => {}, ...options };
     this.server = net.createServer((socket) => this.accept(socket));
   }
 
@@ -158,6 +164,8 @@ export class InternodeServer {
     if (refusal !== null) {
       this.stats.connectionsRefused++;
       this.o.log(`internode: refused a connection from ${from}: ${refusal.message}`);
+    } else if (req.fromNode !== undefined && req.fromNode !== this.o.nodeId) {
+      this.o.onPeer(req.fromNode);
     }
     return refusal;
   }

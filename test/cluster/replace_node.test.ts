@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { TestCluster } from '../helpers/cluster';
+import { TestCluster, waitFor } from '../helpers/cluster';
 
 describe('3 nodes, N = 3, node-2 replaced by an empty node of the same id', () => {
   let c: TestCluster;
@@ -33,6 +33,8 @@ describe('3 nodes, N = 3, node-2 replaced by an empty node of the same id', () =
     await c.spawn(2);
     await c.waitStatus([0, 1], 2, 'healthy', 15_000);
     await c.waitStatus([2], 0, 'healthy', 15_000);
+    // Node-0's link to node-2 may still be backing off from its absence: wait until it reaches it.
+    await waitFor('node-0 to reach node-2', async () => (await c.http(0, 'GET', keys[0]!, { consistency: 'ALL' })).status === 200, 10_000);
     assert.ok(n.log.some((l) => l.includes('rebuilding: node id node-2 was in the cluster before, and this data dir is new')), n.log.join('\n'));
     assert.ok(fs.existsSync(path.join(n.dataDir, 'REBUILDING')));
     assert.equal(await c.metric(2, 'ringkv_rebuilding'), 1);

@@ -260,3 +260,23 @@ test('a connection whose first frame is not a Hello gets the refusal for every r
     await s.close();
   }
 });
+
+test('the server names each node whose Hello it accepted (onPeer), and none it refused', async () => {
+  // The coordinator ends its own link's back-off to a node that just connected to it: that node
+  // is up and listening, though it restarted too fast for any status change to say so.
+  const peers: string[] = [];
+  const s = new InternodeServer({ host: '127.0.0.1', port: 0, clusterName: 'test', nodeId: 'n-server', handler: async (req) => ({ kind: req.kind }), onPeer: (id) => peers.push(id) });
+  const port = await s.listen();
+  const meant = new PeerConnection({ host: '127.0.0.1', port, hello });
+  const other = new PeerConnection({ host: '127.0.0.1', port, hello: { clusterName: 'elsewhere', fromNode: 'n-stranger' } });
+  try {
+    assert.equal((await meant.request({ kind: 'ping' }, 2000)).kind, 'ping');
+    assert.equal((await meant.request({ kind: 'ping' }, 2000)).kind, 'ping');
+    await assert.rejects(other.request({ kind: 'ping' }, 2000), isCode(ErrorCode.WrongPeer));
+    assert.deepEqual(peers, ['n-client'], 'once per connection, and not the refused one');
+  } finally {
+    meant.close();
+    other.close();
+    await s.close();
+  }
+});
