@@ -98,7 +98,7 @@ export function formatStatus(s: ClusterStatus): string {
   for (const n of [...s.nodes].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
     const share = owns.get(n.id);
     rows.push([
-      n.reason === undefined ? n.status : `${n.status} (${n.reason})`,
+      [n.status, ...(n.reason === undefined ? [] : [`(${n.reason})`]), ...(n.rebuilding === true ? ['(rebuilding)'] : [])].join(' '),
       n.id,
       n.address,
       ...(zoned ? [n.zone ?? '-'] : []),

@@ -32,6 +32,8 @@ export function parseClusterStatus(address: string, body: unknown): ClusterStatu
     }
     const reason = r['reason'];
     if (reason !== undefined && typeof reason !== 'string') throw bad(address, `nodes[${i}].reason is not a string`);
+    const rebuilding = r['rebuilding'];
+    if (rebuilding !== undefined && typeof rebuilding !== 'boolean') throw bad(address, `nodes[${i}].rebuilding is not a boolean`);
     const zone = r['zone'];
     if (zone !== undefined && (typeof zone !== 'string' || !isValidZone(zone))) throw bad(address, `nodes[${i}].zone is not a zone name`);
     return {
@@ -40,6 +42,7 @@ export function parseClusterStatus(address: string, body: unknown): ClusterStatu
       ...(zone ? { zone } : {}),
       status: status as NodeStatus,
       ...(reason !== undefined && { reason }),
+      ...(rebuilding === true && { rebuilding }),
       load: typeof r['load'] === 'number' ? r['load'] : 0,
       tokens: tokens as string[],
     };

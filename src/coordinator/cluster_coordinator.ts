@@ -230,7 +230,7 @@ export class ClusterCoordinator implements Coordinator {
           },
           () => undefined,
         );
-        return { keyEstimate: this.keyEstimateCached, load: Math.min(1, os.loadavg()[0]! / Math.max(1, os.availableParallelism())), storage: this.storageCached };
+        return { keyEstimate: this.keyEstimateCached, load: Math.min(1, os.loadavg()[0]! / Math.max(1, os.availableParallelism())), storage: this.storageCached, rebuilding: this.rebuilding };
       },
       ...(o.peersFile !== undefined && { onRingChange: (members: readonly MemberInfo[]) => savePeers(o.peersFile!, members, o.log) }),
       onChange: (c) => {
@@ -257,6 +257,7 @@ export class ClusterCoordinator implements Coordinator {
       readRepair: (key, answers) => this.readRepair(key, answers),
       replicaLatency: new ReplicaLatency(),
       localFirst: () => !this.rebuilding,
+      rebuildingPeer: () => (this.membership.anyRebuilding() ? (id) => this.membership.isRebuilding(id) : null),
       sameZone: () => {
         const ring = this.membership.ring;
         if (ring.zones < 2) return null;
@@ -1085,6 +1086,7 @@ export class ClusterCoordinator implements Coordinator {
       address: `${m.host}:${m.httpPort}`,
       ...(m.zone ? { zone: m.zone } : {}),
       ...nodeHealth(m.status, m.storage),
+      ...((m.nodeId === this.nodeId ? this.rebuilding : m.rebuilding === true) && { rebuilding: true }),
       load: Math.round(m.load * 100) / 100,
       tokens: ring.tokensOf(m.nodeId).map(tokenToString),
     }));

@@ -56,17 +56,21 @@ export interface QuorumReadContext {
   sameZone(): ((nodeId: string) => boolean) | null;
   /** Whether this node's own replica is asked first (no hop); false while it is rebuilding, when it is asked last. */
   localFirst(): boolean;
+  /** Where some other node rebuilds its replica (a new data dir): which; those are asked last. Null: none. */
+  rebuildingPeer(): ((nodeId: string) => boolean) | null;
   readonly counters: { coordinatedReads: number; replicaReadsAsked: number; speculativeReads: number };
 }
 
 /**
- * The other replicas in the order a read asks them: this node's zone first, then the rest, and
- * those a recent read gave up on last (each a stable partition). Returns `others` itself when
- * neither applies: no array per read.
+ * The other replicas in the order a read asks them: this node's zone first, then the rest;
+ * after them those a recent read gave up on, and last those rebuilding their replica (it may
+ * lack the key). A stable sort by that cost. Returns `others` itself when nothing applies: no
+ * array per read.
  */
-function rankReplicas(others: string[], latency: ReplicaLatency, sameZone: ((nodeId: string) => boolean) | null): string[] {
-  if (!latency.avoiding && sameZone === null) return others;
-  const cost = (id: string): number => (latency.avoiding && latency.avoided(id) ? 2 : 0) + (sameZone !== null && !sameZone(id) ? 1 : 0);
+function rankReplicas(others: string[], latency: ReplicaLatency, sameZone: ((nodeId: string) => boolean) | null, rebuilding: ((nodeId: string) => boolean) | null): string[] {
+  if (!latency.avoiding && sameZone === null && rebuilding === null) return others;
+  const cost = (id: string): number =>
+    (rebuilding !== null && rebuilding(id) ? 4 : 0) + (latency.avoiding && latency.avoided(id) ? 2 : 0) + (sameZone !== null && !sameZone(id) ? 1 : 0);
   return others.slice().sort((a, b) => cost(a) - cost(b));
 }
 
@@ -109,6 +113,7 @@ export function quorumReads(ctx: QuorumReadContext, reqs: readonly ReadSpec[], f
   const remoteAsks: Array<{ read: Read; nodeId: string }> = [];
   const sameZone = ctx.sameZone();
   const localFirst = ctx.localFirst();
+  const rebuildingPeer = ctx.rebuildingPeer();
   for (const req of reqs) {
     const { at, key, consistency, timeoutMs } = req;
     const pref = ctx.preferenceList(key);
@@ -124,7 +129,7 @@ export function quorumReads(ctx: QuorumReadContext, reqs: readonly ReadSpec[], f
     // Asking all N on every read would triple the work of a ONE read. This node first (no hop;
     // last while it rebuilds), then its zone's replicas, replicas a recent read gave up on last.
     const others = up.filter((id) => id !== ctx.nodeId);
-    const ranked = rankReplicas(others, ctx.replicaLatency, sameZone);
+    const ranked = rankReplicas(others, ctx.replicaLatency, sameZone, rebuildingPeer);
     const ordered = up.length === others.length ? ranked : localFirst ? [ctx.nodeId, ...ranked] : [...ranked, ctx.nodeId];
     const askAll = needed === up.length || ctx.random() < ctx.readRepairChance;
     const read: Read = {

@@ -29,7 +29,7 @@ export interface MembershipOptions {
   random?: () => number;
   log?: (line: string) => void;
   /** Called every round for what the node advertises about its own data. */
-  localLoad?: () => { keyEstimate: number; load: number; storage: StorageTrouble | undefined };
+  localLoad?: () => { keyEstimate: number; load: number; storage: StorageTrouble | undefined; rebuilding?: boolean };
   /** Called after every status change (the coordinator replays hints on ALIVE). */
   onChange?: (change: StatusChange) => void;
   /** Called when the ring's members change, with the members' entries (the coordinator keeps them on disk). */
@@ -189,6 +189,16 @@ export class Membership {
   /** ALIVE only: SUSPECT, DEAD and LEFT nodes are treated as down by the coordinator. */
   isAlive(nodeId: string): boolean {
     return this.table.status(nodeId) === 'ALIVE';
+  }
+
+  /** Whether the node last said it rebuilds its replica (MemberInfo.rebuilding). */
+  isRebuilding(nodeId: string): boolean {
+    return this.table.rebuilding(nodeId);
+  }
+
+  /** Whether any other ALIVE node says so: reads order replicas only then. */
+  anyRebuilding(): boolean {
+    return this.table.anyRebuilding();
   }
 
   /** What the node last said of its storage (MemberInfo.storage); undefined: it takes writes. */

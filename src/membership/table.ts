@@ -60,10 +60,11 @@ export class MembershipTable {
   }
 
   /** Advances our own heartbeat (once per gossip round) and refreshes what we advertise. */
-  beat(nowMs: number, update: { keyEstimate?: number; load?: number; storage?: StorageTrouble | undefined } = {}): void {
+  beat(nowMs: number, update: { keyEstimate?: number; load?: number; storage?: StorageTrouble | undefined; rebuilding?: boolean } = {}): void {
     const e = this.entries.get(this.selfId)!;
     e.info = { ...e.info, heartbeat: e.info.heartbeat + 1, ...update };
     if (e.info.storage === undefined) delete e.info.storage;
+    if (e.info.rebuilding !== true) delete e.info.rebuilding;
     e.progressAtMs = nowMs;
   }
 
@@ -180,6 +181,17 @@ export class MembershipTable {
 
   status(nodeId: string): MemberStatus | undefined {
     return this.entries.get(nodeId)?.status;
+  }
+
+  /** Whether node `nodeId` last said it is rebuilding its replica (no copy: a per-read check). */
+  rebuilding(nodeId: string): boolean {
+    return this.entries.get(nodeId)?.info.rebuilding === true;
+  }
+
+  /** Whether any node other than this one says so. */
+  anyRebuilding(): boolean {
+    for (const [id, e] of this.entries) if (id !== this.selfId && e.info.rebuilding === true && e.status === 'ALIVE') return true;
+    return false;
   }
 
   info(nodeId: string): MemberInfo | undefined {

@@ -40,6 +40,11 @@ export interface MemberInfo {
    * replicas over (ring/ring.ts). Absent: none (or a node older than the field).
    */
   zone?: string;
+  /**
+   * Set while the node rebuilds its replica (a new data dir: cluster_coordinator.ts `rebuilding`);
+   * other coordinators ask it last on reads. Absent: its replica is whole (or it is older than the field).
+   */
+  rebuilding?: boolean;
 }
 
 export type StorageTrouble = 'full' | 'failed';

@@ -31,8 +31,8 @@ const u64 = { kind: 'scalar', bytes: 8 } as const;
 
 const memberSpec: TableSpec = {
   name: 'Member',
-  // node_id, host, http_port, peer_port, vnodes, incarnation, heartbeat, status, key_estimate, load, settings, storage, zone
-  fields: [str, str, u16, u16, u16, u64, u64, u8, u64, u32, str, u8, str],
+  // node_id, host, http_port, peer_port, vnodes, incarnation, heartbeat, status, key_estimate, load, settings, storage, zone, rebuilding
+  fields: [str, str, u16, u16, u16, u64, u64, u8, u64, u32, str, u8, str, u8],
 };
 
 const entrySpec: TableSpec = {
@@ -247,6 +247,7 @@ function build(b: Builder, m: FixedMessage): Uint8Array {
       if (settings !== 0) Member.addSettings(b, settings);
       if (x.storage !== undefined) Member.addStorage(b, storageToWire[x.storage]);
       if (zone !== 0) Member.addZone(b, zone);
+      if (x.rebuilding === true) Member.addRebuilding(b, true);
       return Member.endMember(b);
     });
     members = Message.createMembersVector(b, offs);
@@ -444,6 +445,7 @@ export function decodeInternode(frame: Uint8Array): InternodeMessage {
         if (!isValidZone(zone)) throw malformed(`gossip member ${nodeId} has a zone that is not a zone name`);
         m.zone = zone;
       }
+      if (x.rebuilding()) m.rebuilding = true;
       if (m.httpPort === 0 || m.peerPort === 0 || m.vnodes === 0 || !Number.isFinite(m.load)) throw malformed(`gossip member ${nodeId} has a zero port or vnode count`);
     }
   }

@@ -38,6 +38,12 @@ describe('3 nodes, N = 3, node-2 replaced by an empty node of the same id', () =
     assert.ok(n.log.some((l) => l.includes('rebuilding: node id node-2 was in the cluster before, and this data dir is new')), n.log.join('\n'));
     assert.ok(fs.existsSync(path.join(n.dataDir, 'REBUILDING')));
     assert.equal(await c.metric(2, 'ringkv_rebuilding'), 1);
+    // Gossip tells the others, whose reads then ask it last; the status says so.
+    const rebuildingOn = async (i: number): Promise<boolean> =>
+      ((await c.getJson(i, '/api/v1/cluster/status')) as { nodes: Array<{ id: string; rebuilding?: boolean }> }).nodes.find((m) => m.id === 'node-2')?.rebuilding === true;
+    await waitFor('node-0 to hear that node-2 rebuilds', () => rebuildingOn(0), 10_000);
+    const status = await c.cli(['status', '--node', `127.0.0.1:${c.nodes[0]!.port}`]);
+    assert.match(status.stdout, /^healthy \(rebuilding\)\s+node-2\s/m, status.stdout);
 
     // Its own replica is empty: a ONE read through it still finds every key on the others.
     for (const k of keys) {
@@ -57,6 +63,7 @@ describe('3 nodes, N = 3, node-2 replaced by an empty node of the same id', () =
     assert.ok(n.log.some((l) => /rebuilding: done: every range synced \(\d+ records pulled\)/.test(l)), n.log.join('\n'));
     assert.ok(!fs.existsSync(path.join(n.dataDir, 'REBUILDING')));
     assert.equal(await c.metric(2, 'ringkv_rebuilding'), 0);
+    await waitFor('node-0 to hear that node-2 is whole again', async () => !(await rebuildingOn(0)), 10_000);
     // Its replica holds everything now, and a restart is an ordinary one.
     c.signal(0, 'SIGSTOP');
     c.signal(1, 'SIGSTOP');

@@ -33,7 +33,7 @@ interface Script {
   repairs: Array<{ key: string; answers: number }>;
 }
 
-function script(replicas: Record<string, Replica>, alive: string[], opts: { random?: number; zones?: Record<string, string>; localFirst?: boolean } = {}): Script {
+function script(replicas: Record<string, Replica>, alive: string[], opts: { random?: number; zones?: Record<string, string>; localFirst?: boolean; rebuilding?: string[] } = {}): Script {
   const localCalls: number[] = [];
   const asked: string[] = [];
   const answered: string[] = [];
@@ -79,6 +79,10 @@ function script(replicas: Record<string, Replica>, alive: string[], opts: { rand
     readRepair: (k: Uint8Array, answers: readonly ReplicaAnswer[]) => repairs.push({ key: Buffer.from(k).toString(), answers: answers.length }),
     replicaLatency: new ReplicaLatency(),
     localFirst: () => opts.localFirst ?? true,
+    rebuildingPeer: () => {
+      const r = opts.rebuilding;
+      return r === undefined ? null : (id) => r.includes(id);
+    },
     sameZone: () => {
       const zones = opts.zones;
       return zones === undefined ? null : (id) => zones[id] === zones['a'];
@@ -139,6 +143,20 @@ test('with zones, a read asks the replicas of this node\'s zone before the other
   const s3 = script({ a: held, b: held, c: held }, ['a', 'b', 'c']);
   await run(s3, specs(2, 'QUORUM'));
   assert.ok(s3.asked.every((a) => a.startsWith('b:')));
+});
+
+test('a replica that rebuilds is asked last, and this node\'s own replica last while it rebuilds', async () => {
+  const v = write([], 'a', 'x', 1000);
+  const held = () => ({ record: recordOf(v), afterMs: 1 });
+  // b (first in the list after this node) rebuilds: QUORUM asks this node and c.
+  const s = script({ a: held, b: held, c: held }, ['a', 'b', 'c'], { rebuilding: ['b'] });
+  for (const [, r] of await run(s, specs(4, 'QUORUM'))) assert.deepEqual(values(r.merged), ['x']);
+  assert.ok(s.asked.length === 4 && s.asked.every((a) => a.startsWith('c:')), s.asked.join());
+  // This node rebuilds: a ONE read asks b, not its own replica.
+  const s2 = script({ a: () => ({ record: null, afterMs: 1 }), b: held, c: held }, ['a', 'b', 'c'], { localFirst: false });
+  for (const [, r] of await run(s2, specs(4, 'ONE'))) assert.deepEqual(values(r.merged), ['x'], 'not the empty local replica');
+  assert.deepEqual(s2.localCalls, [], 'its own replica is not asked while another answers');
+  assert.ok(s2.asked.every((a) => a.startsWith('b:')), s2.asked.join());
 });
 
 test('a failed replica is replaced by a spare; too few alive fails at once; silence times out alone', async () => {
