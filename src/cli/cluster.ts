@@ -4,13 +4,15 @@
 // seed. It waits until gossip has converged (every node's /api/v1/cluster/status shows all nodes
 // healthy), prints the addresses, and stops every node on SIGINT/SIGTERM.
 import { type ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { deadAfterMsDefault, gossipIntervalMsDefault, hintReplayBytesPerSecondMin, nodeRuntimeFlags, peerPortOffset, replicationFactorDefault, suspectAfterMsDefault, vnodesPerNodeDefault, vnodesPerNodeMax, zoneBytesMax } from '../constants';
 import type { ClusterNodeConfig } from '../coordinator/cluster_factory';
 import { clusterDefaults } from '../coordinator/cluster_options';
-import { clusterNameDefault } from '../coordinator/identity_files';
+import { newClusterName } from '../coordinator/cluster_name';
+import { clusterNameFileName } from '../coordinator/identity_files';
 import { isRingkvError } from '../errors';
 import { parseNodeAddress, type PeerAddress } from '../membership';
 import { isValidZone } from '../ring';
@@ -45,10 +47,11 @@ cluster options (a node runs in cluster mode when --seeds is given; it may name 
                                                        host:port:peerport
   --cluster-name NAME                      (data dir)  the cluster this node belongs to, 1..64 of
                                                        A-Z a-z 0-9 _ . -; kept in the data dir
-                                                       (CLUSTER_NAME; "${clusterNameDefault}" when never
-                                                       given). A node answers no other cluster's
-                                                       nodes, and refuses to start when its seeds
-                                                       are in another cluster
+                                                       (CLUSTER_NAME). Never given, a new node takes
+                                                       its seeds' (a first node, seeding itself,
+                                                       makes up ringkv-XXXXXXXX). A node answers no
+                                                       other cluster's nodes, and refuses to start
+                                                       when its seeds are in another cluster
   --zone NAME                              (data dir)  the node's failure domain (rack, availability
                                                        zone), 1..64 of A-Z a-z 0-9 _ . -: each key's
                                                        replicas go to as many zones as there are, so
@@ -278,7 +281,16 @@ export const command: CliCommand = {
     }
     const dataDir = path.resolve(values['data-dir'] ?? 'cluster');
     const bin = path.resolve(__dirname, '..', '..', '..', 'bin', 'ringkv.js');
-    const passThrough = clusterPassThrough(values, n);
+    // Named here, not by node 0 for the others to learn while they all start at once; a data dir
+    // from an earlier run keeps its name.
+    const recorded = (() => {
+      try {
+        return fs.readFileSync(path.join(dataDir, 'node-0', clusterNameFileName), 'utf8').trim();
+      } catch {
+        return undefined;
+      }
+    })();
+    const passThrough = clusterPassThrough({ ...values, 'cluster-name': values['cluster-name'] ?? recorded ?? newClusterName() }, n);
     const children: ChildProcess[] = [];
     let stopping = false;
     const stopAll = async (code: number): Promise<never> => {

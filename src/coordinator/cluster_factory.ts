@@ -11,6 +11,7 @@ import { localReplicaOf } from './cluster_replica';
 import { hintsDirName } from './hint_log';
 import { clusterNameFileName, loadOrCreateClusterName, loadOrCreateZone, zoneFileName } from './identity_files';
 import { peersFileName } from './peers_file';
+import { clusterNameFromSeeds, newClusterName } from './cluster_name';
 import { createLocalCoordinator } from './local_coordinator';
 
 /** Everything a cluster node needs beyond the single-node options; nodeId comes from the data dir. */
@@ -40,7 +41,13 @@ export function clusterCoordinatorFactory(cluster: ClusterNodeConfig, log: (line
     // (A LOCK file, or the CLUSTER_NAME and ZONE written below, is all a start that failed early leaves.)
     const fresh = !fs.existsSync(options.dataDir) || fs.readdirSync(options.dataDir).every((name) => name === dirLockFileName || name === clusterNameFileName || name === zoneFileName);
     // Before the store opens: a data dir of another cluster, or of another zone, is refused with nothing started.
-    const clusterName = loadOrCreateClusterName(options.dataDir, cluster.clusterName);
+    // A first start given no name takes its seeds' (or, a first node, makes one up: cluster_name.ts);
+    // a data dir with data from before names were recorded keeps the one it had (identity_files.ts).
+    let named = cluster.clusterName;
+    if (named === undefined && fresh && !fs.existsSync(path.join(options.dataDir, clusterNameFileName))) {
+      named = (await clusterNameFromSeeds(cluster.seeds, { host: cluster.host, peerPort: cluster.peerPort }, nodeId ?? 'new-node', log)) ?? newClusterName();
+    }
+    const clusterName = loadOrCreateClusterName(options.dataDir, named);
     const zone = loadOrCreateZone(options.dataDir, cluster.zone);
     const local = await createLocalCoordinator({
       dataDir: options.dataDir,

@@ -21,7 +21,10 @@ import { assertNodeId } from '../versioning';
 export const nodeIdFileName = 'NODE_ID';
 export const clusterNameFileName = 'CLUSTER_NAME';
 export const zoneFileName = 'ZONE';
-/** What a node with neither --cluster-name nor a recorded name belongs to (Cassandra's "Test Cluster"). */
+/**
+ * The cluster of a data dir that holds data from before cluster names were recorded (a new data
+ * dir given no name takes its seeds' or a made-up one instead: cluster_name.ts).
+ */
 export const clusterNameDefault = 'ringkv';
 
 const clusterNamePattern = /^[A-Za-z0-9_.-]{1,64}$/;

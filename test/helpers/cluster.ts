@@ -40,6 +40,8 @@ export interface ClusterSpec {
   smallDisk?: { node: number; bytes: number; ballastBytes: number };
   /** Node i starts with `--zone zones[i % zones.length]` (the first nodes only; none when absent). */
   zones?: string[];
+  /** Start the nodes without --cluster-name: node-0 makes one up, the others take it from their seed. */
+  unnamed?: boolean;
 }
 
 export interface TestNode {
@@ -96,7 +98,7 @@ export class TestCluster {
    * node of one cluster must never be taken in by another's (identity_files.ts).
    */
   readonly clusterName = `test-${process.pid}-${++clustersStarted}`;
-  readonly spec: Required<Omit<ClusterSpec, 'readRepairChance' | 'smallDisk' | 'zones'>> & Pick<ClusterSpec, 'readRepairChance' | 'smallDisk' | 'zones'>;
+  readonly spec: Required<Omit<ClusterSpec, 'readRepairChance' | 'smallDisk' | 'zones' | 'unnamed'>> & Pick<ClusterSpec, 'readRepairChance' | 'smallDisk' | 'zones' | 'unnamed'>;
 
   private constructor(spec: ClusterSpec) {
     this.spec = {
@@ -154,7 +156,7 @@ export class TestCluster {
       '--shards', '1',
       '--sync-mode', 'none',
       '--seeds', `127.0.0.1:${seed.port}:${advertisedPeerPort(seed)}`,
-      '--cluster-name', this.clusterName,
+      ...(this.spec.unnamed === true ? [] : ['--cluster-name', this.clusterName]),
       ...(n.proxy === undefined ? [] : ['--advertise', `127.0.0.1:${n.port}:${n.proxy.port}`]),
       '--conflict-mode', s.conflictMode,
       '--hinted-handoff', s.hintedHandoff ? 'on' : 'off',

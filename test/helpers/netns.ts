@@ -88,6 +88,7 @@ export class NetnsCluster {
       '--peer-port', String(peerPort),
       '--advertise', `${addr}:${httpPort}:${peerPort}`,
       '--seeds', `${NetnsCluster.address(0)}:${httpPort}:${peerPort}`,
+      '--cluster-name', `netns-${process.pid}`,
       '--data-dir', path.join(this.tmp, `node-${i}`),
       '--node-id', `node-${i}`,
       '--shards', '1',
