@@ -8,14 +8,13 @@ import * as crypto from 'node:crypto';
 import { ErrorCode, isRingkvError, RingkvError } from '../errors';
 import type { PeerAddress } from '../membership';
 import { PeerConnection } from '../protocol/internode_connection';
+import { clusterNameAsk } from '../protocol/internode_server';
 
 /** How long a new node waits for a seed to tell it its cluster's name before it gives up. */
 export const clusterNameWaitMs = 30_000;
 const askTimeoutMs = 2_000;
 const askIntervalMs = 250;
 
-/** A name no cluster can have (names are 1..64 of A-Z a-z 0-9 _ . -): the seed's refusal tells us its own. */
-const probeName = '?';
 
 export function newClusterName(): string {
   return `ringkv-${crypto.randomBytes(4).toString('hex')}`;
@@ -28,7 +27,7 @@ export async function clusterNameFromSeeds(seeds: readonly PeerAddress[], self: 
   const deadline = Date.now() + waitMs;
   for (;;) {
     for (const seed of others) {
-      const conn = new PeerConnection({ host: seed.host, port: seed.peerPort, hello: { clusterName: probeName, fromNode: nodeId }, log: () => {} });
+      const conn = new PeerConnection({ host: seed.host, port: seed.peerPort, hello: { clusterName: clusterNameAsk, fromNode: nodeId }, log: () => {} });
       try {
         await conn.request({ kind: 'gossip', members: [] }, askTimeoutMs);
       } catch (err) {

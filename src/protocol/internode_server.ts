@@ -37,6 +37,13 @@ export interface InternodeServerOptions {
   log?: (line: string) => void;
 }
 
+/**
+ * The cluster name a Hello gives to ask a seed for its own (no cluster can have it: names are
+ * 1..64 of A-Z a-z 0-9 _ . -). The seed refuses it with its name in the refusal, as it refuses any
+ * other cluster, but does not count or log it as a refusal.
+ */
+export const clusterNameAsk = '?';
+
 export interface InternodeServerStats {
   connectionsAccepted: number;
   connectionsClosedMalformed: number;
@@ -161,7 +168,10 @@ export class InternodeServer {
         details: { reason: 'node', cluster_name: this.o.clusterName, node_id: this.o.nodeId },
       });
     }
-    if (refusal !== null) {
+    if (refusal !== null && req.clusterName === clusterNameAsk) {
+      // A new node asking which cluster this is (coordinator/cluster_name.ts): the refusal tells it.
+      this.o.log(`internode: told node ${req.fromNode ?? '?'} at ${from} this node's cluster name`);
+    } else if (refusal !== null) {
       this.stats.connectionsRefused++;
       this.o.log(`internode: refused a connection from ${from}: ${refusal.message}`);
     } else if (req.fromNode !== undefined && req.fromNode !== this.o.nodeId) {
