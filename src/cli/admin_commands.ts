@@ -10,7 +10,7 @@ import { type JsonAnswer, requestJson } from '../client/http_request';
 import { httpPortDefault, vnodesPerNodeMax } from '../constants';
 import type { ClusterStatus } from '../coordinator/types';
 import { Ring } from '../ring';
-import { salvageNote } from '../storage/table-rewrite';
+import { salvageNote } from '../storage/salvage-note';
 import { type CliCommand, parseFlags, parseIntOption, usageError } from './command';
 
 /** A repair or a decommission streams data: minutes on a loaded node, not seconds. */

@@ -402,7 +402,11 @@ export class ClusterCoordinator implements Coordinator {
     return s;
   }
 
-  /** While rebuilding, a full pass every rebuildRetryMs (the first after a bootstrap that left ranges out, or at once after start with --bootstrap off). */
+  /**
+   * While rebuilding, a full pass rebuildRetryMs from now, and again until one syncs every range:
+   * after a bootstrap that left ranges out, or from a start with --bootstrap off (an operator's
+   * repair may come sooner).
+   */
   private scheduleRebuildPass(): void {
     if (!this.rebuilding || this.closed) return;
     this.rebuildTimer = setTimeout(() => {
@@ -587,7 +591,7 @@ export class ClusterCoordinator implements Coordinator {
     return { handed, left: this.hints.size() };
   }
 
-  /** Syncs every range this node replicates with a live replica now (admin repair). */
+  /** See Coordinator.cleanup. */
   async cleanup(): Promise<CleanupSummary> {
     this.checkOpen();
     const ring = this.membership.ring;
@@ -617,6 +621,7 @@ export class ClusterCoordinator implements Coordinator {
     return { ringVersion: ring.version, rangesKept: owned.length, ...s };
   }
 
+  /** Syncs every range this node replicates with a live replica now (admin repair). */
   repair(): Promise<RepairSummary> {
     this.checkOpen();
     return this.fullPass();
@@ -829,7 +834,7 @@ export class ClusterCoordinator implements Coordinator {
     const got = answers.filter((a): a is ReplicaAnswer => a !== null);
     if (got.length === 0) {
       throw this.count(
-        new RingkvError(ErrorCode.Unavailable, `${w.op}: this node is rebuilding its replica (its id was in the cluster before, its data is new) and reads the key from the other replicas before it writes; none answered`, {
+        new RingkvError(ErrorCode.Unavailable, `${w.op}: this node is rebuilding its replica (its data dir is new) and reads the key from the other replicas before it writes; none answered`, {
           details: { needed: 1, answered: 0, alive: others.length, rebuilding: true },
         }),
       );

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ScrubSummary } from '../coordinator/types';
 import { assert, isRingkvError, ErrorCode } from '../errors';
-import { salvageNote } from '../storage/table-rewrite';
+import { salvageNote } from '../storage/salvage-note';
 
 export const lastScrubFileName = 'LAST_SCRUB';
 

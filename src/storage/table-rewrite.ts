@@ -125,8 +125,3 @@ export async function rewriteTable(src: { file: string; number: number }, out: R
     table.close();
   }
 }
-
-/** What was kept of a quarantined table, for logs: "990 salvaged, 1 block(s) lost", or why none was. */
-export function salvageNote(q: { salvagedEntries: number; blocksLost: number | null }): string {
-  return q.blocksLost === null ? 'none salvaged: its index is unreadable' : `${q.salvagedEntries} salvaged, ${q.blocksLost} block(s) lost`;
-}
