@@ -55,6 +55,11 @@ export interface ClientOptions {
    * another cluster is refused. Absent: the first status that names one fixes it.
    */
   clusterName?: string;
+  /**
+   * The zone the client runs in (a node's --zone): requests go to a replica in it first, which
+   * then reads its own copy first, so most reads stay in the zone.
+   */
+  zone?: string;
 }
 
 const utf8 = new TextEncoder();
@@ -94,7 +99,7 @@ export class RingkvClient {
     if (!(Number.isInteger(this.retriesMax) && this.retriesMax >= 0 && this.retriesMax <= 10)) {
       throw new RingkvError(ErrorCode.InvalidArgument, 'options.retries must be an integer in 0..10');
     }
-    this.topology = new Topology(opts.nodes, opts.nodeDownMs ?? clientNodeDownMsDefault, opts.clusterName);
+    this.topology = new Topology(opts.nodes, opts.nodeDownMs ?? clientNodeDownMsDefault, opts.clusterName, opts.zone);
   }
 
   /**

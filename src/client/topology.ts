@@ -1,8 +1,9 @@
 // What the client knows of the cluster: the nodes and their addresses, the ring rebuilt from
 // cluster status (reusing src/ring, so client and nodes compute the same preference lists), and
 // which nodes failed recently. `candidates(key)` is the routing decision: the key's preference
-// list first (any replica can coordinate, and going to one saves the hop from a non-owner),
-// nodes believed down moved to the back, then the rest of the ring as a last resort.
+// list first (any replica can coordinate, and going to one saves the hop from a non-owner), those
+// in the client's zone first among them and those rebuilding their replica last, nodes believed
+// down moved to the back, then the rest of the ring as a last resort.
 // Ring versions are each node's own count of ring changes, not a cluster-wide number, so a
 // status is compared by its members, not its version. And a status that leaves out a member the
 // client knows is a partial view, not news: a node leaves only as LEFT, which every status keeps
@@ -30,6 +31,8 @@ export class Topology {
   private readonly byId = new Map<string, NodeAddress>();
   private readonly downUntilMs = new Map<string, number>();
   private readonly liveness = new Map<string, string>();
+  /** Nodes the last status said rebuild their replica (a new data dir): tried after the others. */
+  private readonly rebuilding = new Set<string>();
   private roundRobin = 0;
   private version = -1;
   /** Partial views in a row (see the header); one that persists this long is taken after all. */
@@ -40,6 +43,8 @@ export class Topology {
     private readonly nodeDownMs: number,
     /** The cluster followed: given, or fixed by the first status that names one. */
     private clusterName?: string,
+    /** The client's zone: replicas there are tried first (the node then reads its own zone's copy first too). */
+    private readonly zone?: string,
   ) {
     assert(seeds.length > 0, 'a client needs at least one node address');
   }
@@ -75,6 +80,8 @@ export class Topology {
     for (const n of status.nodes) {
       this.byId.set(n.id, { id: n.id, address: n.address });
       this.liveness.set(n.id, n.status);
+      if (n.rebuilding === true) this.rebuilding.add(n.id);
+      else this.rebuilding.delete(n.id);
     }
     const members = ringMembersOf(status);
     if (this.ring !== null) {
@@ -133,7 +140,11 @@ export class Topology {
       const pref = ordered.slice(0, prefLen);
       const rest = ordered.slice(prefLen);
       const usable = (n: NodeAddress): boolean => !this.isDown(n.address, nowMs) && this.liveness.get(n.id) !== 'dead' && this.liveness.get(n.id) !== 'left';
-      ordered = [...pref.filter(usable), ...rest.filter(usable), ...pref.filter((n) => !usable(n)), ...rest.filter((n) => !usable(n))];
+      const ring = this.ring;
+      // Among the usable replicas: the client's zone first, rebuilding ones last (a stable sort).
+      const cost = (n: NodeAddress): number => (this.rebuilding.has(n.id) ? 2 : 0) + (this.zone !== undefined && ring.zoneOf(n.id) !== this.zone ? 1 : 0);
+      const near = this.zone !== undefined || this.rebuilding.size > 0 ? pref.filter(usable).sort((a, b) => cost(a) - cost(b)) : pref.filter(usable);
+      ordered = [...near, ...rest.filter(usable), ...pref.filter((n) => !usable(n)), ...rest.filter((n) => !usable(n))];
     } else {
       // No ring: spread over what we know, starting from a rotating point.
       const known = this.byId.size > 0 ? [...this.byId.values()] : this.seeds.map((a) => ({ id: a, address: a }));

@@ -117,3 +117,31 @@ test('a status from a node of another cluster is refused and changes nothing; th
   assert.equal(pinned.hasRing, false);
   assert.equal(parseClusterStatus('127.0.0.1:9000', JSON.parse(JSON.stringify(named(['a'], 'prod')))).cluster_name, 'prod', 'the field survives parsing');
 });
+
+test('a client in a zone tries the key\'s replicas in its zone first, and a rebuilding replica after the others', () => {
+  const zones: Record<string, string> = { a: 'z1', b: 'z2', c: 'z1', d: 'z2' };
+  const s = status(['a', 'b', 'c', 'd'], 3);
+  s.nodes = s.nodes.map((n) => ({ ...n, zone: zones[n.id]! }));
+  const t = new Topology(['127.0.0.1:9000'], 1000, undefined, 'z2');
+  t.apply(s);
+  const ring = Ring.build(s.nodes.map((n) => ({ nodeId: n.id, vnodes: 16, zone: n.zone! })), 3);
+  for (let i = 0; i < 100; i++) {
+    const k = key(`z${i}`);
+    const pref = ring.preferenceList(keyToken(k), 3);
+    const tried = t.candidates(k, 0).slice(0, 3).map((n) => n.id);
+    assert.deepEqual([...tried].sort(), [...pref].sort(), 'the same replicas');
+    assert.deepEqual(tried, [...pref.filter((id) => zones[id] === 'z2'), ...pref.filter((id) => zones[id] !== 'z2')], 'its zone first, each part in list order');
+  }
+  // d rebuilds: after every other replica, even in the client's zone.
+  t.apply({ ...s, nodes: s.nodes.map((n) => (n.id === 'd' ? { ...n, rebuilding: true } : n)) });
+  for (let i = 0; i < 100; i++) {
+    const k = key(`z${i}`);
+    const tried = t.candidates(k, 0).slice(0, 3).map((n) => n.id);
+    if (tried.includes('d')) assert.equal(tried[2], 'd', tried.join());
+  }
+  // Without a zone and with nobody rebuilding: the list's own order, as before.
+  const plain = new Topology(['127.0.0.1:9000'], 1000);
+  plain.apply(s);
+  const k = key('plain');
+  assert.deepEqual(plain.candidates(k, 0).slice(0, 3).map((n) => n.id), [...ring.preferenceList(keyToken(k), 3)]);
+});
