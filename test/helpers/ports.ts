@@ -38,3 +38,16 @@ export async function freePort(): Promise<number> {
   }
   throw new Error(`no free port found in ${portLow}..${portHigh}`);
 }
+
+/** A base port P on 127.0.0.1 with P + o free for every o of `offsets` (a `ringkv cluster` layout). */
+export async function freeBasePort(offsets: readonly number[]): Promise<number> {
+  const span = Math.max(...offsets);
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = portLow + Math.floor(Math.random() * (portHigh - portLow - span));
+    const all = offsets.map((o) => port + o);
+    if (all.some((p) => given.has(p))) continue;
+    for (const p of all) given.add(p);
+    if ((await Promise.all(all.map(bindable))).every(Boolean)) return port;
+  }
+  throw new Error(`no free base port found for offsets ${offsets.join(',')}`);
+}

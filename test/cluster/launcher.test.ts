@@ -1,0 +1,60 @@
+// `ringkv cluster` end to end: real node processes on 127.0.0.1 (ports P.., peers P+1000..), the
+// zones given with --zones in turn, one cluster name made up for all of them and kept on a rerun
+// over the same data dir, and every node stopped on SIGINT.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { waitFor } from '../helpers/cluster';
+import { freeBasePort } from '../helpers/ports';
+
+const bin = path.resolve(__dirname, '..', '..', '..', 'bin', 'ringkv.js');
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ringkv-cluster-launcher-'));
+const running: ChildProcess[] = [];
+after(async () => {
+  // SIGINT first: the launcher stops its nodes (SIGKILLing what outlives 10 s); a SIGKILLed
+  // launcher would leave them running.
+  for (const p of running.filter((x) => x.exitCode === null && x.signalCode === null)) {
+    const exited = new Promise((resolve) => p.once('exit', resolve));
+    p.kill('SIGINT');
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 15_000))]);
+    p.kill('SIGKILL');
+  }
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function launch(basePort: number): Promise<{ proc: ChildProcess; output: () => string }> {
+  const proc = spawn(process.execPath, [bin, 'cluster', '--nodes', '3', '--base-port', String(basePort), '--data-dir', dataDir, '--shards', '1', '--sync-mode', 'none', '--zones', 'a,b,c', '--gossip-interval-ms', '100', '--suspect-after-ms', '1000', '--dead-after-ms', '2500'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.push(proc);
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  await waitFor('the launcher to report its nodes up', () => /ringkv cluster: 3 nodes up/.test(out), 30_000);
+  return { proc, output: () => out };
+}
+
+async function stop(proc: ChildProcess): Promise<number | null> {
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  proc.kill('SIGINT');
+  return exited;
+}
+
+test('ringkv cluster --zones: three nodes, one zone each, one made-up name kept on a rerun, all stopped on SIGINT', async () => {
+  const base = await freeBasePort([0, 1, 2, 1000, 1001, 1002]);
+  const first = await launch(base);
+  for (const [i, zone] of ['a', 'b', 'c'].entries()) assert.match(first.output(), new RegExp(`node-${i}  http://127\\.0\\.0\\.1:${base + i}  peer 127\\.0\\.0\\.1:${base + 1000 + i}  zone ${zone}  data `));
+  const status = (await (await fetch(`http://127.0.0.1:${base + 2}/api/v1/cluster/status`)).json()) as { cluster_name: string; nodes: Array<{ id: string; zone?: string; status: string }> };
+  assert.match(status.cluster_name, /^ringkv-[0-9a-f]{8}$/);
+  assert.deepEqual(status.nodes.map((n) => [n.id, n.zone, n.status]), [['node-0', 'a', 'healthy'], ['node-1', 'b', 'healthy'], ['node-2', 'c', 'healthy']]);
+  assert.equal(await stop(first.proc), 0);
+  for (let i = 0; i < 3; i++) await waitFor(`node-${i} to stop`, async () => !(await fetch(`http://127.0.0.1:${base + i}/health`).then(() => true, () => false)), 15_000);
+
+  const second = await launch(base);
+  const again = (await (await fetch(`http://127.0.0.1:${base}/api/v1/cluster/status`)).json()) as { cluster_name: string };
+  assert.equal(again.cluster_name, status.cluster_name, 'the data dir keeps its name');
+  assert.equal(await stop(second.proc), 0);
+});
