@@ -21,7 +21,7 @@ const answerBytesMax = 1024 * 1024;
 const nodeHelp = `  --node HOST:PORT        RINGKV_NODE   127.0.0.1:${httpPortDefault}   the node to ask (its HTTP address)`;
 
 const usage = {
-  status: `usage: ringkv status [options]\n\nThe cluster as one node sees it: each node's status, load, tokens and effective ownership\n(the share of keys it holds a replica of).\n\noptions:\n${nodeHelp}\n  --json                  print the node's answer as JSON\n  -h, --help`,
+  status: `usage: ringkv status [options]\n\nThe cluster as one node sees it: each node's status, load, data on disk, tokens and effective\nownership (the share of keys it holds a replica of).\n\noptions:\n${nodeHelp}\n  --json                  print the node's answer as JSON\n  -h, --help`,
   repair: `usage: ringkv repair [--all] [options]\n\nSyncs every range the node replicates with another replica (a full anti-entropy pass)\nand prints what moved. Exit 1 if any range failed.\n\noptions:\n${nodeHelp}\n  --timeout-ms N          how long to wait (default 1 h)\n  --json\n  --all                   on every node that --node's cluster status has up\n  -h, --help`,
   scrub: `usage: ringkv scrub [--all] [--salvage] [options]\n\nReads every table of the node end to end and checks it (CRCs, structure, key order). A corrupt\ntable is taken out (kept in its shard's quarantine/ folder) and its readable blocks are rewritten\ninto a table in its place on a cluster node, which then repairs so the damaged blocks' keys come\nback from the other replicas; a single node reports it and leaves it, unless --salvage. Exit 1 if\na table was found corrupt.\n\noptions:\n${nodeHelp}\n  --timeout-ms N          how long to wait (default 1 h)\n  --salvage               on a single node too: take corrupt tables out, keeping what still\n                          reads (the damaged blocks' entries are lost: they have no other copy)\n  --json\n  --all                   on every node that --node's cluster status has up\n  -h, --help`,
   cleanup: `usage: ringkv cleanup [--all] [options]\n\nDrops from the node's tables every key it no longer replicates (after nodes joined and took\nranges over), rewriting each table that holds some (like nodetool cleanup). Refused unless every\nnode of the ring is up and the ring has stood for --dead-after-ms; run it once the new nodes'\nbootstrap is done. Exit 1 if it was cut short.\n\noptions:\n${nodeHelp}\n  --timeout-ms N          how long to wait (default 1 h)\n  --json\n  --all                   on every node that --node's cluster status has up, one after another\n  -h, --help`,
@@ -88,13 +88,25 @@ function parse(name: Name, argv: string[]): Args | null {
   };
 }
 
+/** Bytes for people: 512 B, 3.4 KiB, 1.2 GiB. */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${v} B` : `${v.toFixed(1)} ${units[u]}`;
+}
+
 /** The table `ringkv status` prints. */
 export function formatStatus(s: ClusterStatus): string {
   const members = ringMembersOf(s);
   const owns = members.length === 0 ? new Map<string, number>() : Ring.build(members, Math.max(0, s.ring_version)).effectiveOwnership(s.replication_factor);
   // A zone column only where some node has a zone.
   const zoned = s.nodes.some((n) => n.zone !== undefined);
-  const rows = [['status', 'node', 'address', ...(zoned ? ['zone'] : []), 'load', 'tokens', 'owns (effective)']];
+  const rows = [['status', 'node', 'address', ...(zoned ? ['zone'] : []), 'load', 'data', 'tokens', 'owns (effective)']];
   for (const n of [...s.nodes].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
     const share = owns.get(n.id);
     rows.push([
@@ -103,6 +115,7 @@ export function formatStatus(s: ClusterStatus): string {
       n.address,
       ...(zoned ? [n.zone ?? '-'] : []),
       n.load.toFixed(2),
+      n.data_bytes === undefined ? '-' : formatBytes(n.data_bytes),
       String(n.tokens.length),
       share === undefined ? '-' : `${(share * 100).toFixed(1)}%`,
     ]);

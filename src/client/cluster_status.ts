@@ -32,6 +32,8 @@ export function parseClusterStatus(address: string, body: unknown): ClusterStatu
     }
     const reason = r['reason'];
     if (reason !== undefined && typeof reason !== 'string') throw bad(address, `nodes[${i}].reason is not a string`);
+    const dataBytes = r['data_bytes'];
+    if (dataBytes !== undefined && !(typeof dataBytes === 'number' && Number.isSafeInteger(dataBytes) && dataBytes >= 0)) throw bad(address, `nodes[${i}].data_bytes is not a byte count`);
     const rebuilding = r['rebuilding'];
     if (rebuilding !== undefined && typeof rebuilding !== 'boolean') throw bad(address, `nodes[${i}].rebuilding is not a boolean`);
     const zone = r['zone'];
@@ -44,6 +46,7 @@ export function parseClusterStatus(address: string, body: unknown): ClusterStatu
       ...(reason !== undefined && { reason }),
       ...(rebuilding === true && { rebuilding }),
       load: typeof r['load'] === 'number' ? r['load'] : 0,
+      ...(dataBytes !== undefined && { data_bytes: dataBytes }),
       tokens: tokens as string[],
     };
   });

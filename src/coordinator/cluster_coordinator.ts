@@ -179,6 +179,7 @@ export class ClusterCoordinator implements Coordinator {
   private handover: { current: Ring; without: Ring } | null = null;
   private repairsInflight = 0;
   private keyEstimateCached = 0;
+  private dataBytesCached = 0;
   /** Tables the shards had quarantined at the last storage poll (noticeQuarantines). */
   private quarantinesSeen = 0;
   /** Scrubs running (Coordinator.scrub): they report and repair what they quarantine. */
@@ -225,12 +226,13 @@ export class ClusterCoordinator implements Coordinator {
         this.local.storageState().then(
           (s) => {
             this.keyEstimateCached = s.keysEstimate;
+            this.dataBytesCached = s.dataBytes;
             this.storageCached = s.storage;
             this.noticeQuarantines(s.tablesQuarantined);
           },
           () => undefined,
         );
-        return { keyEstimate: this.keyEstimateCached, load: Math.min(1, os.loadavg()[0]! / Math.max(1, os.availableParallelism())), storage: this.storageCached, rebuilding: this.rebuilding };
+        return { keyEstimate: this.keyEstimateCached, load: Math.min(1, os.loadavg()[0]! / Math.max(1, os.availableParallelism())), storage: this.storageCached, rebuilding: this.rebuilding, dataBytes: this.dataBytesCached };
       },
       ...(o.peersFile !== undefined && { onRingChange: (members: readonly MemberInfo[]) => savePeers(o.peersFile!, members, o.log) }),
       onChange: (c) => {
@@ -1093,6 +1095,7 @@ export class ClusterCoordinator implements Coordinator {
       ...nodeHealth(m.status, m.storage),
       ...((m.nodeId === this.nodeId ? this.rebuilding : m.rebuilding === true) && { rebuilding: true }),
       load: Math.round(m.load * 100) / 100,
+      ...(m.nodeId === this.nodeId ? { data_bytes: this.dataBytesCached } : m.dataBytes !== undefined && { data_bytes: m.dataBytes }),
       tokens: ring.tokensOf(m.nodeId).map(tokenToString),
     }));
     const copies = Math.max(1, Math.min(this.o.replicationFactor, ring.size));

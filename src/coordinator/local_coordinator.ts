@@ -131,6 +131,8 @@ export interface StorageState {
   storage: StorageTrouble | undefined;
   /** Tables its shards have quarantined since they opened (a scrub's, or a compaction's). */
   tablesQuarantined: number;
+  /** Bytes of its shards' tables and WALs (advertised through gossip; `ringkv status` shows it). */
+  dataBytes: number;
 }
 
 /** `<dataDir>/snapshots/<name>`: each a data dir of its own (LocalCoordinator.snapshot). */
@@ -242,14 +244,15 @@ class LocalCoordinatorImpl implements LocalCoordinator {
     const keysEstimate = stats.reduce((n, s) => n + s.storage.keysEstimate, 0);
     const failed = stats.some((s) => s.storage.writesRefused > s.storage.outOfSpace);
     const full = stats.some((s) => s.storage.outOfSpace > 0);
-    return { keysEstimate, storage: failed ? 'failed' : full ? 'full' : undefined, tablesQuarantined };
+    const dataBytes = stats.reduce((n, s) => n + s.storage.diskBytes, 0);
+    return { keysEstimate, storage: failed ? 'failed' : full ? 'full' : undefined, tablesQuarantined, dataBytes };
   }
 
   async clusterStatus(): Promise<ClusterStatus> {
-    const { keysEstimate: totalKeys, storage } = await this.storageState();
+    const { keysEstimate: totalKeys, storage, dataBytes } = await this.storageState();
     const queued = Math.max(0, ...this.router.clients.map((c) => c.queuedOps));
     return {
-      nodes: [{ id: this.nodeId, address: this.address, ...nodeHealth('ALIVE', storage), load: Math.min(1, queued / this.queueOpsMax), tokens: [] }],
+      nodes: [{ id: this.nodeId, address: this.address, ...nodeHealth('ALIVE', storage), load: Math.min(1, queued / this.queueOpsMax), data_bytes: dataBytes, tokens: [] }],
       ring_version: 0,
       total_keys: totalKeys,
       replication_factor: 1,

@@ -105,6 +105,8 @@ export interface ClusterNodeInfo {
   rebuilding?: boolean;
   /** Fraction of the node's capacity in use (0..1), as design.md §5 shows. */
   load: number;
+  /** Bytes of the node's tables and WAL, as its last storage poll found them (absent from nodes that do not say). */
+  data_bytes?: number;
   /** Ring tokens as decimal strings (64-bit values do not fit a JSON number). */
   tokens: string[];
 }

@@ -29,7 +29,7 @@ export interface MembershipOptions {
   random?: () => number;
   log?: (line: string) => void;
   /** Called every round for what the node advertises about its own data. */
-  localLoad?: () => { keyEstimate: number; load: number; storage: StorageTrouble | undefined; rebuilding?: boolean };
+  localLoad?: () => { keyEstimate: number; load: number; storage: StorageTrouble | undefined; rebuilding?: boolean; dataBytes?: number };
   /** Called after every status change (the coordinator replays hints on ALIVE). */
   onChange?: (change: StatusChange) => void;
   /** Called when the ring's members change, with the members' entries (the coordinator keeps them on disk). */

@@ -60,7 +60,7 @@ export class MembershipTable {
   }
 
   /** Advances our own heartbeat (once per gossip round) and refreshes what we advertise. */
-  beat(nowMs: number, update: { keyEstimate?: number; load?: number; storage?: StorageTrouble | undefined; rebuilding?: boolean } = {}): void {
+  beat(nowMs: number, update: { keyEstimate?: number; load?: number; storage?: StorageTrouble | undefined; rebuilding?: boolean; dataBytes?: number } = {}): void {
     const e = this.entries.get(this.selfId)!;
     e.info = { ...e.info, heartbeat: e.info.heartbeat + 1, ...update };
     if (e.info.storage === undefined) delete e.info.storage;

@@ -45,6 +45,8 @@ export interface MemberInfo {
    * other coordinators ask it last on reads. Absent: its replica is whole (or it is older than the field).
    */
   rebuilding?: boolean;
+  /** Bytes of its tables and WAL, as its last storage poll found them. Absent: older than the field. */
+  dataBytes?: number;
 }
 
 export type StorageTrouble = 'full' | 'failed';

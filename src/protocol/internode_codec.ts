@@ -31,8 +31,8 @@ const u64 = { kind: 'scalar', bytes: 8 } as const;
 
 const memberSpec: TableSpec = {
   name: 'Member',
-  // node_id, host, http_port, peer_port, vnodes, incarnation, heartbeat, status, key_estimate, load, settings, storage, zone, rebuilding
-  fields: [str, str, u16, u16, u16, u64, u64, u8, u64, u32, str, u8, str, u8],
+  // node_id, host, http_port, peer_port, vnodes, incarnation, heartbeat, status, key_estimate, load, settings, storage, zone, rebuilding, data_bytes
+  fields: [str, str, u16, u16, u16, u64, u64, u8, u64, u32, str, u8, str, u8, u64],
 };
 
 const entrySpec: TableSpec = {
@@ -248,6 +248,7 @@ function build(b: Builder, m: FixedMessage): Uint8Array {
       if (x.storage !== undefined) Member.addStorage(b, storageToWire[x.storage]);
       if (zone !== 0) Member.addZone(b, zone);
       if (x.rebuilding === true) Member.addRebuilding(b, true);
+      if (x.dataBytes !== undefined) Member.addDataBytes(b, BigInt(Math.max(0, Math.floor(x.dataBytes))));
       return Member.endMember(b);
     });
     members = Message.createMembersVector(b, offs);
@@ -446,6 +447,8 @@ export function decodeInternode(frame: Uint8Array): InternodeMessage {
         m.zone = zone;
       }
       if (x.rebuilding()) m.rebuilding = true;
+      const dataBytes = num(x.dataBytes());
+      if (dataBytes > 0) m.dataBytes = dataBytes;
       if (m.httpPort === 0 || m.peerPort === 0 || m.vnodes === 0 || !Number.isFinite(m.load)) throw malformed(`gossip member ${nodeId} has a zero port or vnode count`);
     }
   }

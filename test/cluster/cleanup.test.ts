@@ -58,6 +58,13 @@ describe('3 nodes with N = 2, then a fourth joins', () => {
       assert.equal(got.status, 200, `${k}: ${JSON.stringify(got.body)}`);
       assert.equal(Buffer.from(String(got.body.value), 'base64').toString(), `v-${k}`, k);
     }
+    // Its storage poll advertises what is left: the cluster status shows node-0 with less data.
+    const dataOf = async (): Promise<number> =>
+      ((await c.getJson(1, '/api/v1/cluster/status')) as { nodes: Array<{ id: string; data_bytes?: number }> }).nodes.find((m) => m.id === 'node-0')?.data_bytes ?? -1;
+    await waitFor('node-1 to hear node-0 holds less data', async () => {
+      const d = await dataOf();
+      return d > 0 && d < r.bytes_before;
+    }, 10_000);
     const again = await c.cli(['cleanup', ...at]);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /^cleanup: \d+ ranges of ring version \d+ kept; \d+ tables, 0 rewritten, 0 removed, 0 entries dropped/);

@@ -129,10 +129,15 @@ describe('decommissioning one node of a loaded 4-node cluster', () => {
     assert.equal(status.code, 0, status.stderr);
     const lines = status.stdout.trim().split('\n');
     assert.match(lines[0]!, new RegExp(`^cluster ${c.clusterName}, ring version \\d+, replication 3, about \\d+ keys$`));
-    assert.match(lines[1]!, /^status\s+node\s+address\s+load\s+tokens\s+owns \(effective\)$/);
-    const row = (id: string) => lines.find((l) => l.split(/\s+/)[1] === id)?.split(/\s+/);
-    for (const i of [0, 1, 2]) assert.deepEqual([row(`node-${i}`)?.[0], row(`node-${i}`)?.[4], row(`node-${i}`)?.[5]], ['healthy', '8', '100.0%'], `node-${i}: every key on each of three nodes`);
-    assert.deepEqual([row('node-3')?.[0], row('node-3')?.[4], row('node-3')?.[5]], ['left', '0', '-']);
+    assert.match(lines[1]!, /^status\s+node\s+address\s+load\s+data\s+tokens\s+owns \(effective\)$/);
+    // Columns are two or more spaces apart (a cell such as "1.2 MiB" holds one).
+    const row = (id: string) => lines.find((l) => l.split(/\s{2,}/)[1] === id)?.split(/\s{2,}/);
+    for (const i of [0, 1, 2]) {
+      const r = row(`node-${i}`);
+      assert.deepEqual([r?.[0], r?.[5], r?.[6]], ['healthy', '8', '100.0%'], `node-${i}: every key on each of three nodes`);
+      assert.match(r?.[4] ?? '', /^\d+(\.\d KiB| B|\.\d MiB)$/, `node-${i}'s data on disk`);
+    }
+    assert.deepEqual([row('node-3')?.[0], row('node-3')?.[5], row('node-3')?.[6]], ['left', '0', '-']);
 
     const k = await c.addNode({ alone: true });
     const n = c.nodes[k]!;
@@ -144,7 +149,7 @@ describe('decommissioning one node of a loaded 4-node cluster', () => {
     const withFour = JSON.parse((await c.cli(['status', '--json', ...at(0)])).stdout) as { nodes: Array<{ id: string; status: string }> };
     assert.equal(withFour.nodes.filter((x) => x.status === 'healthy').length, 4);
     const owns = (await c.cli(['status', ...at(0)])).stdout.split('\n').filter((l) => l.startsWith('healthy '));
-    const shares = owns.map((l) => Number(l.trim().split(/\s+/)[5]!.replace('%', '')));
+    const shares = owns.map((l) => Number(l.trim().split(/\s{2,}/)[6]!.replace('%', '')));
     assert.equal(shares.length, 4, owns.join('\n'));
     assert.ok(Math.abs(shares.reduce((a, b) => a + b, 0) - 300) < 0.5, `four nodes hold three copies: ${shares.join(', ')}`);
 

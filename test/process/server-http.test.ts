@@ -270,6 +270,8 @@ test('health, cluster status and metrics', async () => {
   const cs = await json(await fetch(`${node.url}/api/v1/cluster/status`));
   assert.ok(Array.isArray(cs['nodes']) && (cs['nodes'] as unknown[]).length === 1);
   assert.equal(typeof cs['ring_version'], 'number');
+  // The writes above are in its WAL at least: the node reports the bytes it holds.
+  assert.ok(((cs['nodes'] as Array<{ data_bytes?: number }>)[0]!.data_bytes ?? 0) > 0, JSON.stringify(cs['nodes']));
   const m = await fetch(`${node.url}/metrics`);
   assert.equal(m.status, 200);
   assert.match(m.headers.get('content-type') ?? '', /text\/plain/);

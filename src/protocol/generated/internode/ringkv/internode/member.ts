@@ -100,8 +100,13 @@ rebuilding():boolean {
   return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
 }
 
+dataBytes():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 32);
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+}
+
 static startMember(builder:flatbuffers.Builder) {
-  builder.startObject(14);
+  builder.startObject(15);
 }
 
 static addNodeId(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset) {
@@ -160,12 +165,16 @@ static addRebuilding(builder:flatbuffers.Builder, rebuilding:boolean) {
   builder.addFieldInt8(13, +rebuilding, +false);
 }
 
+static addDataBytes(builder:flatbuffers.Builder, dataBytes:bigint) {
+  builder.addFieldInt64(14, dataBytes, BigInt('0'));
+}
+
 static endMember(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createMember(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, hostOffset:flatbuffers.Offset, httpPort:number, peerPort:number, vnodes:number, incarnation:bigint, heartbeat:bigint, status:number, keyEstimate:bigint, load:number, settingsOffset:flatbuffers.Offset, storage:number, zoneOffset:flatbuffers.Offset, rebuilding:boolean):flatbuffers.Offset {
+static createMember(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, hostOffset:flatbuffers.Offset, httpPort:number, peerPort:number, vnodes:number, incarnation:bigint, heartbeat:bigint, status:number, keyEstimate:bigint, load:number, settingsOffset:flatbuffers.Offset, storage:number, zoneOffset:flatbuffers.Offset, rebuilding:boolean, dataBytes:bigint):flatbuffers.Offset {
   Member.startMember(builder);
   Member.addNodeId(builder, nodeIdOffset);
   Member.addHost(builder, hostOffset);
@@ -181,6 +190,7 @@ static createMember(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset
   Member.addStorage(builder, storage);
   Member.addZone(builder, zoneOffset);
   Member.addRebuilding(builder, rebuilding);
+  Member.addDataBytes(builder, dataBytes);
   return Member.endMember(builder);
 }
 }
