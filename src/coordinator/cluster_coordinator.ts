@@ -386,7 +386,9 @@ export class ClusterCoordinator implements Coordinator {
     const file = this.o.rebuildFile;
     const resumed = file !== undefined && fs.existsSync(file);
     const known = this.membership.idKnownToCluster;
-    if (!resumed && !(this.o.freshDataDir === true && (known || this.o.bootstrap))) return;
+    // A first node (seeding itself, or whose seeds are not up) joins nothing, and with N = 1 no other
+    // replica holds a key: either way, nothing to rebuild from.
+    if (!resumed && !(this.o.replicationFactor > 1 && this.o.freshDataDir === true && (known || (this.o.bootstrap && this.membership.joinsRunningCluster)))) return;
     this.rebuilding = true;
     if (file !== undefined && !resumed) writeFileDurably(file, 'rebuilding: a full pass has not synced every range since this data dir was made\n');
     const why = resumed ? 'still' : known ? `node id ${this.nodeId} was in the cluster before, and this data dir is new` : 'this node joins with a new data dir';
@@ -823,7 +825,9 @@ export class ClusterCoordinator implements Coordinator {
    * No other replica answering refuses the write: issuing from what is here could reuse a dot.
    */
   private async primeFromOthers(w: WriteRequest, deadline: number): Promise<void> {
-    const others = this.preferenceList(w.key).filter((id) => id !== this.nodeId && this.membership.isAlive(id));
+    const replicas = this.preferenceList(w.key).filter((id) => id !== this.nodeId);
+    if (replicas.length === 0) return; // no other node holds the key
+    const others = replicas.filter((id) => this.membership.isAlive(id));
     const timeoutMs = Math.max(1, deadline - Date.now());
     const answers = await Promise.all(
       others.map(

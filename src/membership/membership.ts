@@ -76,6 +76,8 @@ export class Membership {
   private ringChangedMs: number;
   /** A seed's table listed this node's id at preflight: the cluster had it as a member before. */
   private idKnown = false;
+  /** A seed other than this node answered at preflight: there is a running cluster to join. */
+  private seedAnswered = false;
   private readonly o: Required<Omit<MembershipOptions, 'onChange' | 'localLoad' | 'onRingChange'>> & Pick<MembershipOptions, 'onChange' | 'localLoad' | 'onRingChange'>;
   private timer: NodeJS.Timeout | undefined;
   private inflight = 0;
@@ -151,6 +153,11 @@ export class Membership {
    */
   get idKnownToCluster(): boolean {
     return this.idKnown;
+  }
+
+  /** Whether preflight() reached a seed other than this node: it joins a running cluster. */
+  get joinsRunningCluster(): boolean {
+    return this.seedAnswered;
   }
 
   /** When the ring last changed (the clock of the options' now()). */
@@ -327,6 +334,7 @@ export class Membership {
         if (isRingkvError(err, ErrorCode.WrongPeer) && err.details.reason === 'cluster') return { reason: 'cluster', seed, message: err.message };
         continue;
       }
+      this.seedAnswered = true;
       if (known.some((m) => m.nodeId === self.nodeId)) this.idKnown = true;
       const differing = known.find((m) => m.nodeId !== self.nodeId && m.status === 'ALIVE' && this.table.differs(m));
       if (differing !== undefined) return { reason: 'settings', member: differing };

@@ -232,3 +232,19 @@ test('scrub --salvage on a single node takes a damaged table out, keeping what s
   assert.equal(again.code, 0, `${again.stdout}${again.stderr}`);
   assert.equal(await b.stop('SIGTERM'), 0);
 });
+
+test('a first cluster node, alone with a new data dir, is not rebuilding: it has nothing to rebuild from', async () => {
+  // Its seed is not up (as a node seeding only itself has no one to ask): it joins no running
+  // cluster. Rebuilding there would never end (no pass can sync a range with nobody) and, once
+  // other nodes joined, would refuse its writes whenever they were down.
+  const dir = tempDir('first-node');
+  dirs.push(dir);
+  const a = await startNode(dir, ['--seeds', `127.0.0.1:${await freePort()}`, '--cluster-name', 'first']);
+  assert.equal((await fetch(`${a.url}/api/v1/keys/${keyOf(1)}`, { method: 'PUT', body: valueOf(1), headers: { 'X-Consistency-Level': 'ONE' } })).status, 200);
+  const got = await fetch(`${a.url}/api/v1/keys/${keyOf(1)}`, { headers: { 'X-Consistency-Level': 'ONE' } });
+  assert.equal(got.status, 200);
+  assert.equal(Buffer.from(((await got.json()) as { value: string }).value, 'base64').toString(), valueOf(1));
+  assert.doesNotMatch(a.stderr(), /rebuilding:/);
+  assert.equal(fs.existsSync(`${dir}/REBUILDING`), false);
+  assert.equal(await a.stop('SIGTERM'), 0);
+});
