@@ -598,6 +598,11 @@ export class ClusterCoordinator implements Coordinator {
   /** See Coordinator.cleanup. */
   async cleanup(): Promise<CleanupSummary> {
     this.checkOpen();
+    if (this.o.replicationFactor === 1) {
+      // A node that joins streams its ranges from their other replicas, and with N = 1 there are
+      // none: the keys it took over are still only here, and cleanup would drop the only copy.
+      throw new RingkvError(ErrorCode.InvalidArgument, 'cleanup is refused with --replication 1: a joining node streams nothing (its ranges have no other replica), so the keys it took over are only on the node that would drop them');
+    }
     const ring = this.membership.ring;
     // A view of the ring that lags the cluster's (a node leaving, not heard of yet) would give up
     // ranges this node is taking over: clean only up to a ring every member is up in and that

@@ -82,3 +82,19 @@ describe('3 nodes with N = 2, then a fourth joins', () => {
     }
   });
 });
+
+describe('2 nodes with N = 1', () => {
+  let c: TestCluster;
+  before(async () => {
+    c = await TestCluster.start({ nodes: 2, replicationFactor: 1 });
+  });
+  after(async () => {
+    await c?.close();
+  });
+
+  test('cleanup is refused: the keys a join took over are only on the node that would drop them', async () => {
+    const r = await c.post(0, '/api/v1/admin/cleanup');
+    assert.equal(r.status, 400, JSON.stringify(r.body));
+    assert.match(String(r.body['message']), /cleanup is refused with --replication 1/);
+  });
+});
