@@ -3,6 +3,7 @@
 // Jobs go one way, one reply per job comes back; byte arrays arrive as plain Uint8Arrays
 // (structured clone drops the Buffer prototype), so receivers wrap them before use.
 import { ErrorCode, RingkvError, assert } from '../errors';
+import type { BuiltTable } from './table-builder';
 
 /** What the background thread is started with. */
 export interface BackgroundInit {
@@ -68,6 +69,11 @@ export interface TableInfo {
   largest: Uint8Array;
   entryCount: number;
   tombstoneCount: number;
+}
+
+/** What the manifest needs of a table a builder finished (a flush's, a compaction's, a rewrite's). */
+export function tableInfoOf(t: BuiltTable): TableInfo {
+  return { number: t.number, fileBytes: t.fileBytes, smallest: t.meta.smallest, largest: t.meta.largest, entryCount: t.meta.entryCount, tombstoneCount: t.meta.tombstoneCount };
 }
 
 export interface JobStats {

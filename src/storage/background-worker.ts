@@ -13,11 +13,10 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { compactionOpenTablesMax } from '../constants';
 import { assert } from '../errors';
 import { BackgroundControl } from './background-control';
-import { JobAborted, toWireError, type BackgroundInit, type BackgroundJob, type BackgroundReply, type CompactJob, type FlushJob, type JobStats, type TableInfo } from './background-messages';
+import { JobAborted, toWireError, type BackgroundInit, type BackgroundJob, type BackgroundReply, type CompactJob, type FlushJob, type JobStats, tableInfoOf } from './background-messages';
 import { runCompaction } from './compactor';
 import { writeRun } from './flush';
 import { TableCache } from './table-cache';
-import type { BuiltTable } from './table-builder';
 
 const init = workerData as BackgroundInit;
 const control = new BackgroundControl(init.control);
@@ -30,10 +29,6 @@ const checkAbort = (): void => {
   if (control.aborted) throw new JobAborted();
 };
 
-function tableInfo(t: BuiltTable): TableInfo {
-  return { number: t.number, fileBytes: t.fileBytes, smallest: t.meta.smallest, largest: t.meta.largest, entryCount: t.meta.entryCount, tombstoneCount: t.meta.tombstoneCount };
-}
-
 async function flush(job: FlushJob): Promise<BackgroundReply> {
   const started = Date.now();
   const t = await writeRun(init.dir, control.takeFileNumber(), init.bloomBitsPerKey, job.run, () => control.aborted, () => new JobAborted());
@@ -41,7 +36,7 @@ async function flush(job: FlushJob): Promise<BackgroundReply> {
   // The two arrays go back for reuse only when they are two buffers (the engine packs them so).
   const keys = job.run.keys.buffer as ArrayBuffer;
   const values = job.run.values.buffer as ArrayBuffer;
-  return { kind: 'done', id: job.id, tables: [tableInfo(t)], stats, returned: keys === values ? [] : [keys, values] };
+  return { kind: 'done', id: job.id, tables: [tableInfoOf(t)], stats, returned: keys === values ? [] : [keys, values] };
 }
 
 async function compact(job: CompactJob): Promise<BackgroundReply> {
@@ -64,7 +59,7 @@ async function compact(job: CompactJob): Promise<BackgroundReply> {
         }
       },
     });
-    return { kind: 'done', id: job.id, tables: out.tables.map(tableInfo), stats: out.stats, returned: [] };
+    return { kind: 'done', id: job.id, tables: out.tables.map(tableInfoOf), stats: out.stats, returned: [] };
   } finally {
     // Input tables are closed before the reply, so the engine may delete them as soon as it has it.
     tables.closeAll();

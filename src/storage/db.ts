@@ -64,7 +64,7 @@ import { Histogram } from '../histogram';
 import { Arena, ArenaPool, arenaChunkBytesFor } from './arena';
 import { BackgroundThread } from './background';
 import { BackgroundControl } from './background-control';
-import { checkTables, type CompactJob, type TableInfo } from './background-messages';
+import { checkTables, type CompactJob, type TableInfo, tableInfoOf } from './background-messages';
 import { BlockCache } from './block-cache';
 import { backlogBytes, bestScore, pickCompaction, type Compaction } from './compaction';
 import { decodePayload, payloadExpiresAtMs, payloadIsTombstone, validateEntry, viewPayload } from './entry';
@@ -709,8 +709,7 @@ export class LsmEngine implements StorageEngine {
         if (level < 0) return v;
         const added: { level: number; file: FileMeta }[] = [];
         if (built !== null) {
-          const m = built.meta;
-          const file = this.fileMetaOf({ number: built.number, fileBytes: built.fileBytes, smallest: m.smallest, largest: m.largest, entryCount: m.entryCount, tombstoneCount: m.tombstoneCount });
+          const file = this.fileMetaOf(tableInfoOf(built));
           if (level === 0) file.l0Rank = l0RankOf(f);
           added.push({ level, file });
         }
