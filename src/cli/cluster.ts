@@ -12,7 +12,7 @@ import { deadAfterMsDefault, gossipIntervalMsDefault, hintReplayBytesPerSecondMi
 import type { ClusterNodeConfig } from '../coordinator/cluster_factory';
 import { clusterDefaults } from '../coordinator/cluster_options';
 import { newClusterName } from '../coordinator/cluster_name';
-import { clusterNameFileName } from '../coordinator/identity_files';
+import { clusterNameFileName, isValidClusterName } from '../coordinator/identity_files';
 import { isRingkvError } from '../errors';
 import { parseNodeAddress, type PeerAddress } from '../membership';
 import { isValidZone } from '../ring';
@@ -136,7 +136,7 @@ export function parseClusterFlags(values: FlagValues, env: NodeJS.ProcessEnv, ba
     throw usageError(`--host ${base.host} listens on every interface; give --advertise with the address peers should use`);
   }
   const clusterName = values['cluster-name'];
-  if (clusterName !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(clusterName)) throw usageError(`--cluster-name must be 1..64 of A-Z a-z 0-9 _ . -, not "${clusterName}"`);
+  if (clusterName !== undefined && !isValidClusterName(clusterName)) throw usageError(`--cluster-name must be 1..64 of A-Z a-z 0-9 _ . -, not "${clusterName}"`);
   const zone = values.zone;
   if (zone !== undefined && (zone === '' || !isValidZone(zone))) throw usageError(`--zone must be 1..${zoneBytesMax} of A-Z a-z 0-9 _ . -, not "${zone}"`);
   return {

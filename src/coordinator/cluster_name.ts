@@ -8,6 +8,7 @@ import * as crypto from 'node:crypto';
 import { ErrorCode, isRingkvError, RingkvError } from '../errors';
 import type { PeerAddress } from '../membership';
 import { PeerConnection } from '../protocol/internode_connection';
+import { isValidClusterName } from './identity_files';
 import { clusterNameAsk } from '../protocol/internode_server';
 
 /** How long a new node waits for a seed to tell it its cluster's name before it gives up. */
@@ -32,7 +33,7 @@ export async function clusterNameFromSeeds(seeds: readonly PeerAddress[], self: 
         await conn.request({ kind: 'gossip', members: [] }, askTimeoutMs);
       } catch (err) {
         const name = isRingkvError(err, ErrorCode.WrongPeer) ? err.details['cluster_name'] : undefined;
-        if (typeof name === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(name)) {
+        if (typeof name === 'string' && isValidClusterName(name)) {
           log(`cluster name: ${name}, from seed ${seed.host}:${seed.peerPort} (recorded in the data dir)`);
           return name;
         }

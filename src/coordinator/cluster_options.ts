@@ -16,7 +16,7 @@ import {
   zoneBytesMax,
 } from '../constants';
 import { ErrorCode, RingkvError } from '../errors';
-import { clusterNameDefault } from './identity_files';
+import { clusterNameDefault, isValidClusterName } from './identity_files';
 import type { PeerAddress } from '../membership';
 import { isValidZone } from '../ring';
 import type { PartitionMode } from './quorum';
@@ -125,7 +125,7 @@ export function clusterSettingsOf(o: Pick<ClusterOptions, 'replicationFactor' | 
 
 export function validateClusterOptions(o: ClusterOptions): void {
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(o.nodeId)) throw bad('nodeId', 'must be 1..64 of A-Z a-z 0-9 _ . -');
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(o.clusterName)) throw bad('clusterName', 'must be 1..64 of A-Z a-z 0-9 _ . -');
+  if (!isValidClusterName(o.clusterName)) throw bad('clusterName', 'must be 1..64 of A-Z a-z 0-9 _ . -');
   for (const [name, port] of [['httpPort', o.httpPort], ['peerPort', o.peerPort]] as const) {
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw bad(name, `must be 1..65535, not ${port}`);
   }

@@ -29,8 +29,13 @@ export const clusterNameDefault = 'ringkv';
 
 const clusterNamePattern = /^[A-Za-z0-9_.-]{1,64}$/;
 
+/** A cluster name is 1..64 of A-Z a-z 0-9 _ . - (the one check: flags, options, files, a seed's answer). */
+export function isValidClusterName(name: string): boolean {
+  return clusterNamePattern.test(name);
+}
+
 export function assertClusterName(name: string): void {
-  if (!clusterNamePattern.test(name)) {
+  if (!isValidClusterName(name)) {
     throw new RingkvError(ErrorCode.InvalidArgument, `cluster name "${name}" must be 1..64 of A-Z a-z 0-9 _ . -`, { details: { cluster_name: name } });
   }
 }
