@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ScrubSummary } from '../coordinator/types';
 import { assert, isRingkvError, ErrorCode } from '../errors';
+import { writeFileDurably } from '../storage/durable-file';
 import { salvageNote } from '../storage/salvage-note';
 
 export const lastScrubFileName = 'LAST_SCRUB';
@@ -47,10 +48,7 @@ export function readLastScrub(dataDir: string): number | null {
 }
 
 function writeLastScrub(dataDir: string, ms: number): void {
-  const file = path.join(dataDir, lastScrubFileName);
-  const tmp = `${file}.tmp`;
-  fs.writeFileSync(tmp, `${new Date(ms).toISOString()}\n`);
-  fs.renameSync(tmp, file);
+  writeFileDurably(path.join(dataDir, lastScrubFileName), `${new Date(ms).toISOString()}\n`);
 }
 
 export class ScrubSchedule {
