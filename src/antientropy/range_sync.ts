@@ -59,12 +59,19 @@ export interface SyncResult {
 
 export interface SyncOptions {
   leavesMax?: number;
+  /**
+   * Copy only from `remote` to `local`: for a source that is not a replica of the range any more
+   * (a joining node pulls from the range's previous owner, which a cleanup will later empty), so
+   * nothing is pushed where it would only be dropped.
+   */
+  pullOnly?: boolean;
 }
 
 export async function syncRange(local: RangeReplica, remote: RangeReplica, range: TokenRange, depth: number, options: SyncOptions = {}): Promise<SyncResult> {
   assertRange(range);
   assert(local.nodeId !== remote.nodeId, 'a replica does not sync with itself');
   const leavesMax = options.leavesMax ?? antiEntropyLeavesPerSyncMax;
+  const pullOnly = options.pullOnly === true;
   assert(Number.isInteger(leavesMax) && leavesMax >= 1, 'leavesMax must be a positive integer');
 
   // Validate.
@@ -86,7 +93,7 @@ export async function syncRange(local: RangeReplica, remote: RangeReplica, range
   for (const sub of joinLeaves(range, depth, chosen)) {
     const [l, r] = await Promise.all([scanAll(local, sub), scanAll(remote, sub)]);
     const toLocal = differences(r, l);
-    const toRemote = differences(l, r);
+    const toRemote = pullOnly ? [] : differences(l, r);
     const [pulled, pushed] = await Promise.all([toLocal.length > 0 ? local.apply(toLocal) : 0, toRemote.length > 0 ? remote.apply(toRemote) : 0]);
     result.pulled += pulled;
     result.pushed += pushed;

@@ -11,13 +11,21 @@
 // A full pass (fullPass) runs the same sync over every range this node replicates, back to back:
 // a new node runs one as it joins (bootstrap: it streams the ranges it now owns from the replicas
 // that hold them, instead of waiting ranges x interval for the rounds to come by), and an
-// operator can ask for one (POST /api/v1/admin/repair, like `nodetool repair`).
+// operator can ask for one (POST /api/v1/admin/repair, like `nodetool repair`). A pass syncs each
+// range until no leaf differs (a round repairs at most antiEntropyLeavesPerSyncMax leaves).
+//
+// While this node rebuilds (a new data dir), a range with no other live replica is pulled, one
+// way, from the live nodes that replicated it in the ring without this node: its owners before
+// this node joined. With N = 1 that is the only place a joining node's keys are (Cassandra's
+// bootstrap streams from the range's previous owner too); with N > 1 it is the fallback when the
+// other replicas are down.
 import { type RangeEntry, type RangeReplica, type SyncResult, depthFor, syncRange, vnodeRanges } from '../antientropy';
+import { antiEntropyLeavesPerSyncMax, merkleDepthMax } from '../constants';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import type { InternodeMessage } from '../protocol/internode_codec';
 import type { PeerPool } from '../protocol/internode_pool';
 import type { RepairSummary } from './types';
-import type { Ring } from '../ring';
+import { Ring } from '../ring';
 
 export interface AntiEntropyCounters {
   antiEntropySyncs: number;
@@ -37,6 +45,8 @@ export interface AntiEntropyDeps {
   replicationFactor: number;
   ring: () => Ring;
   isAlive: (nodeId: string) => boolean;
+  /** Whether this node rebuilds its replica: then ranges with no other live replica pull from their previous owners. */
+  rebuilding: () => boolean;
   local: RangeReplica;
   /** A peer's replica over the network, or undefined when its address is unknown. */
   remote: (nodeId: string) => RangeReplica | undefined;
@@ -89,6 +99,8 @@ export class AntiEntropyRunner {
   private next = 0;
   private stopped = false;
   private pass: Promise<RepairSummary> | null = null;
+  /** The ring without this node, for the ring it was built from (previousOwners). */
+  private without: { of: Ring; ring: Ring } | null = null;
 
   constructor(private readonly d: AntiEntropyDeps) {
     assert(Number.isInteger(d.intervalMs) && d.intervalMs >= 0, 'anti-entropy interval must be a non-negative integer');
@@ -119,7 +131,7 @@ export class AntiEntropyRunner {
     const ring = this.d.ring();
     const ranges = ring.replicatedRanges(this.d.nodeId, this.d.replicationFactor);
     if (ranges.length === 0) return [];
-    return (await this.syncRange(ring, ranges[this.next++ % ranges.length]!)) ?? [];
+    return (await this.syncRange(ring, ranges[this.next++ % ranges.length]!, false))?.results ?? [];
   }
 
   /**
@@ -142,12 +154,11 @@ export class AntiEntropyRunner {
     await this.running;
     for (const r of ranges) {
       if (this.stopped) break;
-      const failuresBefore = this.counters.antiEntropyFailures;
-      const out = await this.syncRange(ring, r);
+      const out = await this.syncRange(ring, r, true);
       if (out === null) sum.skipped++;
-      else if (this.counters.antiEntropyFailures > failuresBefore) sum.failed++;
-      else sum.synced++;
-      for (const res of out ?? []) {
+      else if (out.complete) sum.synced++;
+      else sum.failed++;
+      for (const res of out?.results ?? []) {
         sum.pulled += res.pulled;
         sum.pushed += res.pushed;
       }
@@ -156,9 +167,16 @@ export class AntiEntropyRunner {
     return sum;
   }
 
-  /** Syncs one replicated range with a random live peer; null when there is none. Never throws. */
-  private async syncRange(ring: Ring, r: ReturnType<Ring['replicatedRanges']>[number]): Promise<SyncResult[] | null> {
-    const peers = r.replicas.filter((id) => id !== this.d.nodeId && this.d.isAlive(id));
+  /**
+   * Syncs one replicated range with a random live peer (while rebuilding and none is left, a
+   * previous owner, pull only); null when there is none. `full`: until no leaf differs, not just
+   * one bounded sync per vnode range. `complete`: no failure and, when full, no leaf left
+   * differing. Never throws.
+   */
+  private async syncRange(ring: Ring, r: ReturnType<Ring['replicatedRanges']>[number], full: boolean): Promise<{ results: SyncResult[]; complete: boolean } | null> {
+    let peers = r.replicas.filter((id) => id !== this.d.nodeId && this.d.isAlive(id));
+    const pullOnly = peers.length === 0 && this.d.rebuilding();
+    if (pullOnly) peers = this.previousOwners(ring, r.token).filter((id) => this.d.isAlive(id));
     if (peers.length === 0) return null;
     const peerId = peers[Math.floor(this.d.random() * peers.length)]!;
     const remote = this.d.remote(peerId);
@@ -166,28 +184,55 @@ export class AntiEntropyRunner {
     // Size the tree for a few entries per leaf: the node's entries spread over the share of the
     // ring it replicates; the peer hashes at the depth we ask for.
     const share = Math.min(1, this.d.replicationFactor / Math.max(1, ring.size));
-    const out: SyncResult[] = [];
+    const results: SyncResult[] = [];
+    let complete = true;
     try {
       for (const range of vnodeRanges(r.previous, r.token)) {
         const width = Number(range.to - range.from + 1n) / 2 ** 64;
         const depth = depthFor((this.d.keyEstimate() * width) / share);
-        const res = await syncRange(this.d.local, remote, range, depth);
-        out.push(res);
-        this.counters.antiEntropySyncs++;
-        if (res.leavesDiffering === 0) this.counters.antiEntropyInSync++;
-        this.counters.antiEntropyLeavesDiffering += res.leavesDiffering;
-        this.counters.antiEntropyPulled += res.pulled;
-        this.counters.antiEntropyPushed += res.pushed;
-        if (res.pulled + res.pushed > 0) {
-          this.d.log(`anti-entropy with ${peerId}: range (${r.previous}, ${r.token}]: ${res.leavesDiffering} of ${1 << res.depth} leaves differed; pulled ${res.pulled}, pushed ${res.pushed}`);
+        // Each sync leaves every leaf it repaired equal, so the deepest tree takes this many;
+        // writes landing meanwhile may need one more.
+        for (let sync = 0; ; sync++) {
+          const res = await syncRange(this.d.local, remote, range, depth, { pullOnly });
+          results.push(res);
+          this.count(peerId, r, res);
+          if (res.leavesSynced >= res.leavesDiffering || !full) break;
+          if (sync >= syncsPerRangeMax || this.stopped) {
+            complete = false;
+            break;
+          }
         }
       }
     } catch (err) {
+      complete = false;
       this.counters.antiEntropyFailures++;
       const e = err instanceof RingkvError ? err : new RingkvError(ErrorCode.Internal, String(err));
       // A peer that went away mid-sync is routine: the range comes round again.
       if (e.code !== ErrorCode.Unavailable && e.code !== ErrorCode.Timeout && e.code !== ErrorCode.Closed) this.d.log(`anti-entropy with ${peerId} failed: ${e.code}: ${e.message}`);
     }
-    return out;
+    return { results, complete };
+  }
+
+  private count(peerId: string, r: { previous: bigint; token: bigint }, res: SyncResult): void {
+    this.counters.antiEntropySyncs++;
+    if (res.leavesDiffering === 0) this.counters.antiEntropyInSync++;
+    this.counters.antiEntropyLeavesDiffering += res.leavesDiffering;
+    this.counters.antiEntropyPulled += res.pulled;
+    this.counters.antiEntropyPushed += res.pushed;
+    if (res.pulled + res.pushed > 0) {
+      this.d.log(`anti-entropy with ${peerId}: range (${r.previous}, ${r.token}]: ${res.leavesDiffering} of ${1 << res.depth} leaves differed; pulled ${res.pulled}, pushed ${res.pushed}`);
+    }
+  }
+
+  /**
+   * Who replicated the keys of the range ending at `token` in the ring without this node: every
+   * key of one of this node's ranges has the same list there (removing a node only merges ranges).
+   */
+  private previousOwners(ring: Ring, token: bigint): readonly string[] {
+    if (this.without?.of !== ring) this.without = { of: ring, ring: Ring.build(ring.members.filter((m) => m.nodeId !== this.d.nodeId), ring.version) };
+    return this.without.ring.preferenceList(token, this.d.replicationFactor);
   }
 }
+
+/** Syncs of one vnode range in a full pass: enough for the deepest tree, plus one for late writes. */
+const syncsPerRangeMax = (1 << merkleDepthMax) / antiEntropyLeavesPerSyncMax + 1;

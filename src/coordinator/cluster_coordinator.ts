@@ -288,6 +288,7 @@ export class ClusterCoordinator implements Coordinator {
             replicationFactor: o.replicationFactor,
             ring: () => this.membership.ring,
             isAlive: (id) => this.membership.isAlive(id),
+            rebuilding: () => this.rebuilding,
             local: localRangeReplica(o.nodeId, local.ranges, o.requestTimeoutMs),
             remote: (id) => {
               const addr = this.membership.peerAddress(id);
@@ -386,9 +387,11 @@ export class ClusterCoordinator implements Coordinator {
     const file = this.o.rebuildFile;
     const resumed = file !== undefined && fs.existsSync(file);
     const known = this.membership.idKnownToCluster;
-    // A first node (seeding itself, or whose seeds are not up) joins nothing, and with N = 1 no other
-    // replica holds a key: either way, nothing to rebuild from.
-    if (!resumed && !(this.o.replicationFactor > 1 && this.o.freshDataDir === true && (known || (this.o.bootstrap && this.membership.joinsRunningCluster)))) return;
+    // A first node (seeding itself, or whose seeds are not up) joins nothing: nothing to rebuild
+    // from. With N = 1 a node back under its old id has no other replica of what it lost (it
+    // rebuilds only when it joins: its ranges' previous owners hold their keys).
+    const fresh = this.o.freshDataDir === true;
+    if (!resumed && !(fresh && ((this.o.replicationFactor > 1 && known) || (this.o.bootstrap && this.membership.joinsRunningCluster)))) return;
     this.rebuilding = true;
     if (file !== undefined && !resumed) writeFileDurably(file, 'rebuilding: a full pass has not synced every range since this data dir was made\n');
     const why = resumed ? 'still' : known ? `node id ${this.nodeId} was in the cluster before, and this data dir is new` : 'this node joins with a new data dir';
@@ -598,11 +601,6 @@ export class ClusterCoordinator implements Coordinator {
   /** See Coordinator.cleanup. */
   async cleanup(): Promise<CleanupSummary> {
     this.checkOpen();
-    if (this.o.replicationFactor === 1) {
-      // A node that joins streams its ranges from their other replicas, and with N = 1 there are
-      // none: the keys it took over are still only here, and cleanup would drop the only copy.
-      throw new RingkvError(ErrorCode.InvalidArgument, 'cleanup is refused with --replication 1: a joining node streams nothing (its ranges have no other replica), so the keys it took over are only on the node that would drop them');
-    }
     const ring = this.membership.ring;
     // A view of the ring that lags the cluster's (a node leaving, not heard of yet) would give up
     // ranges this node is taking over: clean only up to a ring every member is up in and that
@@ -610,6 +608,12 @@ export class ClusterCoordinator implements Coordinator {
     const down = ring.members.map((m) => m.nodeId).filter((id) => id !== this.nodeId && this.membership.status(id) !== 'ALIVE');
     if (down.length > 0) {
       throw new RingkvError(ErrorCode.Unavailable, `cleanup needs every node of the ring up; not ALIVE here: ${down.join(', ')}`, { details: { nodes_down: down.join(',') } });
+    }
+    // A node still rebuilding (a joining node streaming its ranges) may not hold yet what this
+    // node would drop: with N = 1 this node may hold the only copy.
+    const rebuilding = ring.members.map((m) => m.nodeId).filter((id) => (id === this.nodeId ? this.rebuilding : this.membership.isRebuilding(id)));
+    if (rebuilding.length > 0) {
+      throw new RingkvError(ErrorCode.Unavailable, `cleanup waits until no node of the ring is rebuilding (streaming its ranges); rebuilding: ${rebuilding.join(', ')}`, { details: { nodes_rebuilding: rebuilding.join(',') } });
     }
     const settledMs = Date.now() - this.membership.ringChangedAtMs;
     if (settledMs < this.o.deadAfterMs) {

@@ -268,9 +268,8 @@ export interface Coordinator {
    * Drops from this node's tables every key it no longer replicates (after a join gave ranges to
    * another node), as Cassandra's nodetool cleanup does: the disk holds only its ranges again,
    * and stale copies cannot come back if a range returns. Refused (RKV_ERR_UNAVAILABLE) unless
-   * every node of the ring is up and the ring has not changed for --dead-after-ms; a single node
-   * has nothing to clean, and with N = 1 it would drop the only copy of what a join took over
-   * (both RKV_ERR_INVALID_ARGUMENT).
+   * every node of the ring is up and none rebuilding, and the ring has not changed for
+   * --dead-after-ms; a single node has nothing to clean (RKV_ERR_INVALID_ARGUMENT).
    */
   cleanup(): Promise<CleanupSummary>;
   /** Writes every shard's memtable to a table now (nodetool flush: before copying a data dir, or to scrub what was just written). */

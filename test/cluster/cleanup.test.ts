@@ -3,6 +3,8 @@
 // those ranges. `ringkv cleanup` drops them: afterwards node-0's tables hold exactly the keys the
 // 4-node ring gives it (counted by a scrub, against the ring computed from the cluster status),
 // and every key still reads at ALL. Cleanup is refused while the ring is new or a node is down.
+// With N = 1 a joining node's ranges have no other replica: it pulls them from their previous
+// owners, and after the cleanup each key is on exactly its one node and still reads.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { keyToken, Ring } from '../../src/ring';
@@ -23,6 +25,9 @@ describe('3 nodes with N = 2, then a fourth joins', () => {
     const j = await c.addNode();
     await waitFor('node-3 to finish its bootstrap', async () => (await c.metric(j, 'ringkv_bootstrap_state')) === 2, 30_000);
     await c.waitConverged(15_000);
+    // Cleanup also waits for every node's rebuild to end, which node-0 hears of by gossip.
+    await waitFor('node-0 to hear node-3 is done rebuilding', async () =>
+      ((await c.getJson(0, '/api/v1/cluster/status')) as { nodes: Array<{ id: string; rebuilding?: boolean }> }).nodes.some((m) => m.id === 'node-3' && m.rebuilding !== true), 10_000);
     const at = ['--node', `127.0.0.1:${c.nodes[0]!.port}`];
 
     // The ring has just changed: refused, with how long to wait.
@@ -83,7 +88,7 @@ describe('3 nodes with N = 2, then a fourth joins', () => {
   });
 });
 
-describe('2 nodes with N = 1', () => {
+describe('2 nodes with N = 1, then a third joins', () => {
   let c: TestCluster;
   before(async () => {
     c = await TestCluster.start({ nodes: 2, replicationFactor: 1 });
@@ -92,9 +97,43 @@ describe('2 nodes with N = 1', () => {
     await c?.close();
   });
 
-  test('cleanup is refused: the keys a join took over are only on the node that would drop them', async () => {
-    const r = await c.post(0, '/api/v1/admin/cleanup');
-    assert.equal(r.status, 400, JSON.stringify(r.body));
-    assert.match(String(r.body['message']), /cleanup is refused with --replication 1/);
+  test('the joining node pulls its ranges from their previous owners; cleanup then drops the old copies', async () => {
+    const keys = Array.from({ length: 200 }, (_, i) => `one-${i}`);
+    for (const k of keys) assert.equal((await c.http(0, 'PUT', k, { body: `v-${k}` })).status, 200, k);
+    const holds = (r: Ring, k: string, id: string): boolean => r.preferenceList(keyToken(Buffer.from(k)), 1).includes(id);
+    const twoNodes = Ring.build(c.nodes.map((n) => ({ nodeId: n.id, vnodes: c.spec.vnodes })), 1);
+    const j = await c.addNode();
+    await waitFor('node-2 to finish its bootstrap', async () => (await c.metric(j, 'ringkv_bootstrap_state')) === 2, 30_000);
+    await c.waitConverged(15_000);
+    // Its ranges have no other replica: the pass pulled them from the nodes that held them before.
+    assert.ok(c.nodes[j]!.log.some((l) => l.includes('rebuilding: this node joins with a new data dir')), c.nodes[j]!.log.join('\n'));
+    assert.equal(await c.metric(j, 'ringkv_rebuilding'), 0);
+    const ring = Ring.build(c.nodes.map((n) => ({ nodeId: n.id, vnodes: c.spec.vnodes })), 2);
+    const taken = keys.filter((k) => holds(ring, k, 'node-2'));
+    assert.ok(taken.length > 0, 'the join took keys over');
+    assert.equal(await c.metric(j, 'ringkv_anti_entropy_pulled'), taken.length);
+    assert.equal(await c.metric(j, 'ringkv_anti_entropy_pushed'), 0, 'nothing pushed to the previous owners');
+    for (const k of keys) {
+      const got = await c.http(j, 'GET', k);
+      assert.equal(got.status, 200, `${k} via node-2: ${JSON.stringify(got.body)}`);
+      assert.equal(Buffer.from(String(got.body.value), 'base64').toString(), `v-${k}`, k);
+    }
+
+    await sleep(c.spec.deadAfterMs);
+    const entriesOf = async (i: number): Promise<number> => {
+      const s = await c.cli(['scrub', '--node', `127.0.0.1:${c.nodes[i]!.port}`, '--json']);
+      assert.equal(s.code, 0, s.stderr);
+      return (JSON.parse(s.stdout) as { entries: number }).entries;
+    };
+    for (const i of [0, 1]) assert.equal((await c.cli(['flush', '--node', `127.0.0.1:${c.nodes[i]!.port}`])).code, 0);
+    assert.equal(await entriesOf(0), keys.filter((k) => holds(twoNodes, k, 'node-0')).length, 'node-0 kept its copies until the cleanup');
+    const run = await c.cli(['cleanup', '--all', '--node', `127.0.0.1:${c.nodes[0]!.port}`]);
+    assert.equal(run.code, 0, run.stderr);
+    for (const i of [0, 1]) assert.equal(await entriesOf(i), keys.filter((k) => holds(ring, k, `node-${i}`)).length, `node-${i} holds exactly its keys`);
+    for (const k of keys) {
+      const got = await c.http(0, 'GET', k);
+      assert.equal(got.status, 200, `${k} via node-0 after the cleanup: ${JSON.stringify(got.body)}`);
+      assert.equal(Buffer.from(String(got.body.value), 'base64').toString(), `v-${k}`, k);
+    }
   });
 });

@@ -44,6 +44,10 @@ describe('3 nodes, N = 3, node-2 replaced by an empty node of the same id', () =
     await waitFor('node-0 to hear that node-2 rebuilds', () => rebuildingOn(0), 10_000);
     const status = await c.cli(['status', '--node', `127.0.0.1:${c.nodes[0]!.port}`]);
     assert.match(status.stdout, /^healthy \(rebuilding\)\s+node-2\s/m, status.stdout);
+    // A cleanup elsewhere waits: the rebuilding node may not hold yet what it would drop.
+    const cleanup = await c.post(0, '/api/v1/admin/cleanup');
+    assert.equal(cleanup.status, 503, JSON.stringify(cleanup.body));
+    assert.match(String(cleanup.body['message']), /cleanup waits until no node of the ring is rebuilding .*; rebuilding: node-2$/);
 
     // Its own replica is empty: a ONE read through it still finds every key on the others.
     for (const k of keys) {

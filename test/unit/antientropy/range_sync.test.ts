@@ -2,7 +2,7 @@
 // different shard counts so leaves are XORed across shard boundaries): identical replicas hash to
 // the same leaves and sync nothing; diverged ones (keys on one side only, a newer version on one
 // side, concurrent versions, a tombstone) converge in one sync, pages cut at the entry bound
-// join up, and leavesMax bounds what one sync repairs.
+// join up, leavesMax bounds what one sync repairs, and a pull-only sync changes only the local side.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -106,6 +106,29 @@ test('a leaf bigger than one scan page syncs over several pages; leavesMax bound
     const rest = await syncRange(la, lc, everything, 10);
     assert.equal(rest.leavesDiffering, bounded.leavesDiffering - 3);
     assert.equal(bounded.pulled + rest.pulled, 40);
+  } finally {
+    await a.close();
+    await c.close();
+  }
+});
+
+test('a pull-only sync copies the remote side in and leaves the remote side as it was', async () => {
+  const a = await open('A', 2);
+  const c = await open('C', 1);
+  try {
+    for (let i = 0; i < 25; i++) await a.write(put(`mine-${i}`, 'a'));
+    for (let i = 0; i < 40; i++) await c.write(put(`theirs-${i}`, 'c'));
+    const before = await contents(c);
+    const la = localRangeReplica('A', a, 5000);
+    const lc = localRangeReplica('C', c, 5000);
+    const res = await syncRange(la, lc, everything, 4, { pullOnly: true });
+    assert.ok(res.leavesDiffering > 0);
+    assert.equal(res.pulled, 40);
+    assert.equal(res.pushed, 0);
+    assert.deepEqual(await contents(c), before, 'nothing was pushed');
+    const ca = await contents(a);
+    assert.equal(ca.size, 65);
+    for (let i = 0; i < 40; i++) assert.deepEqual(ca.get(`theirs-${i}`), ['c']);
   } finally {
     await a.close();
     await c.close();

@@ -1,0 +1,107 @@
+// The anti-entropy runner's full pass over real replicas (ShardRouters over real worker threads
+// and engines, one per node id, reached in-process): a pass syncs each range until no leaf
+// differs, however many leaves one sync may repair, and a rebuilding node whose ranges have no
+// other replica (N = 1) pulls each from the node that owned it before this one joined, pushing
+// nothing; a node that is not rebuilding skips such ranges.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { localRangeReplica, type RangeReplica } from '../../../src/antientropy';
+import { antiEntropyLeavesPerSyncMax } from '../../../src/constants';
+import { AntiEntropyRunner } from '../../../src/coordinator/anti_entropy';
+import { keyToken, Ring } from '../../../src/ring';
+import { ShardRouter, type WriteOp } from '../../../src/shards';
+
+const dirs: string[] = [];
+const routers: ShardRouter[] = [];
+after(async () => {
+  for (const r of routers) await r.close();
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+async function open(nodeId: string): Promise<ShardRouter> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rkv-aer-'));
+  dirs.push(dataDir);
+  const r = await ShardRouter.open({ dataDir, nodeId, shardCount: 1, storage: { syncMode: 'none' } });
+  routers.push(r);
+  return r;
+}
+const b = (s: string) => new Uint8Array(Buffer.from(s));
+function put(key: string, value: string): WriteOp {
+  return { op: 'put', key: b(key), value: b(value), ttlSeconds: 0, ifMatch: null, context: null, idempotencyKey: null, returnRecord: false };
+}
+async function keysOf(r: ShardRouter): Promise<Set<string>> {
+  const entries = await r.scanRange(0n, (1n << 64n) - 1n, { limit: 100_000 });
+  return new Set(entries.map((e) => Buffer.from(e.key).toString()));
+}
+
+function runner(o: { nodeId: string; ring: Ring; n: number; replicas: Map<string, RangeReplica>; keyEstimate: number; rebuilding: boolean }): AntiEntropyRunner {
+  return new AntiEntropyRunner({
+    nodeId: o.nodeId,
+    intervalMs: 0,
+    replicationFactor: o.n,
+    ring: () => o.ring,
+    isAlive: () => true,
+    rebuilding: () => o.rebuilding,
+    local: o.replicas.get(o.nodeId)!,
+    remote: (id) => o.replicas.get(id),
+    keyEstimate: () => o.keyEstimate,
+    random: Math.random,
+    log: () => {},
+  });
+}
+
+test('a full pass syncs each range until no leaf differs, past the leaves one sync repairs', async () => {
+  const a = await open('A');
+  const bb = await open('B');
+  const replicas = new Map<string, RangeReplica>([
+    ['A', localRangeReplica('A', a, 10_000)],
+    ['B', localRangeReplica('B', bb, 10_000)],
+  ]);
+  const keys = Array.from({ length: 3000 }, (_, i) => `k-${i}`);
+  for (let i = 0; i < keys.length; i += 500) await Promise.all(keys.slice(i, i + 500).map((k) => bb.write(put(k, 'v'))));
+  // Two nodes, one vnode each, N = 2: two ranges, both on both. A large key estimate makes the
+  // trees 4096 leaves deep, so the 3000 keys differ in far more leaves than one sync repairs.
+  const ring = Ring.build([{ nodeId: 'A', vnodes: 1 }, { nodeId: 'B', vnodes: 1 }], 1);
+  const r = runner({ nodeId: 'A', ring, n: 2, replicas, keyEstimate: 100_000, rebuilding: false });
+  const sum = await r.fullPass();
+  assert.deepEqual({ ranges: sum.ranges, synced: sum.synced, skipped: sum.skipped, failed: sum.failed, pulled: sum.pulled, pushed: sum.pushed }, { ranges: 2, synced: 2, skipped: 0, failed: 0, pulled: keys.length, pushed: 0 });
+  assert.ok(r.counters.antiEntropyLeavesDiffering > 2 * antiEntropyLeavesPerSyncMax, `${r.counters.antiEntropyLeavesDiffering} leaves differed`);
+  assert.equal((await keysOf(a)).size, keys.length);
+  await r.stop();
+});
+
+test('with N = 1, a rebuilding node pulls its ranges from their previous owners; one that is not rebuilding skips them', async () => {
+  const nodes = new Map<string, ShardRouter>([
+    ['A', await open('A')],
+    ['B', await open('B')],
+    ['C', await open('C')],
+  ]);
+  const replicas = new Map([...nodes].map(([id, r]) => [id, localRangeReplica(id, r, 10_000)] as const));
+  // B and C ran a cluster of two; A joins and takes some of each one's ranges.
+  const before = Ring.build([{ nodeId: 'B', vnodes: 16 }, { nodeId: 'C', vnodes: 16 }], 1);
+  const ring = Ring.build([{ nodeId: 'A', vnodes: 16 }, { nodeId: 'B', vnodes: 16 }, { nodeId: 'C', vnodes: 16 }], 2);
+  const ownerIn = (r: Ring, k: string) => r.preferenceList(keyToken(b(k)), 1)[0]!;
+  const keys = Array.from({ length: 400 }, (_, i) => `one-${i}`);
+  for (const k of keys) await nodes.get(ownerIn(before, k))!.write(put(k, `v-${k}`));
+  const held = { B: await keysOf(nodes.get('B')!), C: await keysOf(nodes.get('C')!) };
+  const taken = keys.filter((k) => ownerIn(ring, k) === 'A');
+  assert.ok(taken.some((k) => ownerIn(before, k) === 'B') && taken.some((k) => ownerIn(before, k) === 'C'), 'A takes keys from both');
+
+  // A write that reached A after it joined: a pull-only pass must not copy it to the previous owner.
+  const late = Array.from({ length: 100 }, (_, i) => `late-${i}`).find((k) => ownerIn(ring, k) === 'A')!;
+  await nodes.get('A')!.write(put(late, 'new'));
+
+  const idle = runner({ nodeId: 'A', ring, n: 1, replicas, keyEstimate: 0, rebuilding: false });
+  const skipped = await idle.fullPass();
+  assert.deepEqual({ synced: skipped.synced, skipped: skipped.skipped, pulled: skipped.pulled }, { synced: 0, skipped: 16, pulled: 0 });
+
+  const r = runner({ nodeId: 'A', ring, n: 1, replicas, keyEstimate: 0, rebuilding: true });
+  const sum = await r.fullPass();
+  assert.deepEqual({ ranges: sum.ranges, synced: sum.synced, skipped: sum.skipped, failed: sum.failed, pulled: sum.pulled, pushed: sum.pushed }, { ranges: 16, synced: 16, skipped: 0, failed: 0, pulled: taken.length, pushed: 0 });
+  assert.deepEqual([...(await keysOf(nodes.get('A')!))].sort(), [...taken, late].sort());
+  assert.deepEqual(await keysOf(nodes.get('B')!), held.B, 'nothing was pushed to B');
+  assert.deepEqual(await keysOf(nodes.get('C')!), held.C, 'nothing was pushed to C');
+  await Promise.all([idle.stop(), r.stop()]);
+});
