@@ -25,7 +25,7 @@ import { assert, ErrorCode, RingkvError } from '../errors';
 import type { InternodeMessage } from '../protocol/internode_codec';
 import type { PeerPool } from '../protocol/internode_pool';
 import type { RepairSummary } from './types';
-import { Ring } from '../ring';
+import type { Ring } from '../ring';
 
 export interface AntiEntropyCounters {
   antiEntropySyncs: number;
@@ -99,8 +99,6 @@ export class AntiEntropyRunner {
   private next = 0;
   private stopped = false;
   private pass: Promise<RepairSummary> | null = null;
-  /** The ring without this node, for the ring it was built from (previousOwners). */
-  private without: { of: Ring; ring: Ring } | null = null;
 
   constructor(private readonly d: AntiEntropyDeps) {
     assert(Number.isInteger(d.intervalMs) && d.intervalMs >= 0, 'anti-entropy interval must be a non-negative integer');
@@ -176,7 +174,7 @@ export class AntiEntropyRunner {
   private async syncRange(ring: Ring, r: ReturnType<Ring['replicatedRanges']>[number], full: boolean): Promise<{ results: SyncResult[]; complete: boolean } | null> {
     let peers = r.replicas.filter((id) => id !== this.d.nodeId && this.d.isAlive(id));
     const pullOnly = peers.length === 0 && this.d.rebuilding();
-    if (pullOnly) peers = this.previousOwners(ring, r.token).filter((id) => this.d.isAlive(id));
+    if (pullOnly) peers = ring.without(this.d.nodeId).preferenceList(r.token, this.d.replicationFactor).filter((id) => this.d.isAlive(id));
     if (peers.length === 0) return null;
     const peerId = peers[Math.floor(this.d.random() * peers.length)]!;
     const remote = this.d.remote(peerId);
@@ -224,14 +222,6 @@ export class AntiEntropyRunner {
     }
   }
 
-  /**
-   * Who replicated the keys of the range ending at `token` in the ring without this node: every
-   * key of one of this node's ranges has the same list there (removing a node only merges ranges).
-   */
-  private previousOwners(ring: Ring, token: bigint): readonly string[] {
-    if (this.without?.of !== ring) this.without = { of: ring, ring: Ring.build(ring.members.filter((m) => m.nodeId !== this.d.nodeId), ring.version) };
-    return this.without.ring.preferenceList(token, this.d.replicationFactor);
-  }
 }
 
 /** Syncs of one vnode range in a full pass: enough for the deepest tree, plus one for late writes. */

@@ -51,7 +51,8 @@ import { checkEnoughAlive, writeReplicasNeeded } from './quorum';
 import { type QuorumReadContext, quorumReads, type ReadSpec } from './quorum_reads';
 import { ReplicaLatency } from './replica_latency';
 import { type QuorumWriteContext, quorumWrites, type WriteAnswer, type WriteSpec } from './quorum_writes';
-import { answerOf, mergeAnswers, mergeRecords, recordOf, type ReplicaAnswer, siblingsOf, staleReplicas } from './read_repair';
+import { pullKey, rebuildGate, type PullDeps } from './rebuild_gate';
+import { mergeRecords, recordOf, type ReplicaAnswer, siblingsOf, staleReplicas } from './read_repair';
 import type {
   BatchOp,
   BatchOutcome,
@@ -130,6 +131,8 @@ export interface ClusterCounters {
   replicaReadsAsked: number;
   /** Of those, spares asked because the read had waited the p99 of replica round trips. */
   speculativeReads: number;
+  /** Keys this replica, rebuilding, read from their previous owner before it answered for them (rebuild_gate.ts). */
+  rebuildPulls: number;
   readRepairs: number;
   readRepairsDropped: number;
   readRepairFailures: number;
@@ -142,6 +145,9 @@ export interface ClusterCounters {
 export class ClusterCoordinator implements Coordinator {
   readonly nodeId: string;
   readonly membership: Membership;
+  /** This node's shards, gated while it rebuilds (rebuild_gate.ts). */
+  private readonly local: LocalReplica;
+  private readonly pullDeps: PullDeps;
   private readonly pool: PeerPool;
   private readonly server: InternodeServer;
   private readonly replicas: ReplicaClient;
@@ -195,6 +201,7 @@ export class ClusterCoordinator implements Coordinator {
     hintReplayWaits: 0,
     replicaReadsAsked: 0,
     speculativeReads: 0,
+    rebuildPulls: 0,
     readRepairs: 0,
     readRepairsDropped: 0,
     readRepairFailures: 0,
@@ -204,11 +211,14 @@ export class ClusterCoordinator implements Coordinator {
   };
 
   constructor(
-    private readonly local: LocalReplica,
+    store: LocalReplica,
     private readonly o: ClusterOptions,
   ) {
     validateClusterOptions(o);
     this.nodeId = o.nodeId;
+    this.pullDeps = { conflictMode: o.conflictMode, read: (id, key, timeoutMs, done) => this.replicas.read(id, key, timeoutMs, done), apply: (key, record, timeoutMs) => store.apply(key, record, timeoutMs) };
+    this.local = rebuildGate(store, { ...this.pullDeps, rebuilding: () => this.rebuilding, sourcesFor: (key) => this.previousOwnersOnly(key), counters: this.counters });
+    const local = this.local;
     this.pool = new PeerPool({ clusterName: o.clusterName, fromNode: o.nodeId }, { log: o.log });
     const gossipTimeoutMs = Math.max(200, 2 * o.gossipIntervalMs);
     this.membership = new Membership({
@@ -837,25 +847,25 @@ export class ClusterCoordinator implements Coordinator {
     const replicas = this.preferenceList(w.key).filter((id) => id !== this.nodeId);
     if (replicas.length === 0) return; // no other node holds the key
     const others = replicas.filter((id) => this.membership.isAlive(id));
-    const timeoutMs = Math.max(1, deadline - Date.now());
-    const answers = await Promise.all(
-      others.map(
-        (id) =>
-          new Promise<ReplicaAnswer | null>((resolve) =>
-            this.replicas.read(id, w.key, timeoutMs, (record, err) => resolve(err === null ? answerOf(id, record, undefined) : null)),
-          ),
-      ),
-    );
-    const got = answers.filter((a): a is ReplicaAnswer => a !== null);
-    if (got.length === 0) {
+    if ((await pullKey(this.pullDeps, others, w.key, Math.max(1, deadline - Date.now()))) === 0) {
       throw this.count(
         new RingkvError(ErrorCode.Unavailable, `${w.op}: this node is rebuilding its replica (its data dir is new) and reads the key from the other replicas before it writes; none answered`, {
           details: { needed: 1, answered: 0, alive: others.length, rebuilding: true },
         }),
       );
     }
-    const merged = mergeAnswers(got, this.o.conflictMode, Date.now());
-    if (merged.length > 0) await this.local.apply(w.key, recordOf(merged), Math.max(1, deadline - Date.now()));
+  }
+
+  /**
+   * While rebuilding, for a key of this node's whose other replicas are all down or absent (N = 1):
+   * the live nodes that replicated it before this node joined (rebuild_gate.ts pulls it from them).
+   */
+  private previousOwnersOnly(key: Uint8Array): readonly string[] {
+    const ring = this.membership.ring;
+    const token = keyToken(key);
+    const pref = ring.preferenceList(token, this.o.replicationFactor);
+    if (!pref.includes(this.nodeId) || pref.some((id) => id !== this.nodeId && this.membership.isAlive(id))) return [];
+    return ring.without(this.nodeId).preferenceList(token, this.o.replicationFactor).filter((id) => this.membership.isAlive(id));
   }
 
   private async forward(w: WriteRequest, pref: readonly string[], needed: number, deadline: number): Promise<WriteAnswer> {

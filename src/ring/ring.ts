@@ -53,6 +53,8 @@ export class Ring {
    * vnode and list length asked for.
    */
   private readonly walked = new Map<number, readonly string[]>();
+  /** without()'s last answer. */
+  private lessOne: { nodeId: string; ring: Ring } | null = null;
 
   private constructor(version: number, members: RingMember[], tokens: BigUint64Array, owners: Uint32Array) {
     this.version = version;
@@ -189,6 +191,17 @@ export class Ring {
    */
   walk(token: bigint): readonly string[] {
     return this.preferenceList(token, this.members.length);
+  }
+
+  /**
+   * This ring less `nodeId` (the ring before it joined), at the same version: who held a joining
+   * node's ranges before it. Removing a node only merges ranges, so every key of one of its ranges
+   * (previous, token] has the same preference list there: the one of `token`. Built once per ring
+   * for the last node asked about.
+   */
+  without(nodeId: string): Ring {
+    if (this.lessOne?.nodeId !== nodeId) this.lessOne = { nodeId, ring: Ring.build(this.members.filter((m) => m.nodeId !== nodeId), this.version) };
+    return this.lessOne.ring;
   }
 
   /** The tokens owned by `nodeId`, ascending. */

@@ -229,3 +229,22 @@ test('replicated token ranges: each node\'s ranges, merged, cover exactly the ke
   assert.deepEqual(ring(ids(3)).replicatedTokenRanges('node-1', 3), [{ from: 0n, to: (1n << 64n) - 1n }], 'N = nodes: everything, one range');
   assert.deepEqual(ring(ids(3)).replicatedTokenRanges('nobody', 3), []);
 });
+
+test('without(node): every key of one of its ranges has the preference list it had before the node joined', () => {
+  const before = Ring.build([{ nodeId: 'a', vnodes: 16 }, { nodeId: 'b', vnodes: 16 }, { nodeId: 'c', vnodes: 16 }], 4);
+  const after = Ring.build([...before.members, { nodeId: 'd', vnodes: 16 }], 5);
+  const less = after.without('d');
+  assert.equal(less.version, after.version);
+  assert.equal(after.without('d'), less, 'built once per ring');
+  assert.ok(!less.has('d') && less.size === 3);
+  for (const n of [1, 3]) {
+    const ranges = after.replicatedRanges('d', n);
+    assert.ok(ranges.length >= 16);
+    for (let i = 0; i < 2000; i++) {
+      const t = keyToken(new TextEncoder().encode(`w-${i}`));
+      if (!after.preferenceList(t, n).includes('d')) continue;
+      const r = ranges.find((x) => (x.previous < x.token ? t > x.previous && t <= x.token : t > x.previous || t <= x.token))!;
+      assert.deepEqual(less.preferenceList(r.token, n), before.preferenceList(t, n), `key w-${i}, N = ${n}`);
+    }
+  }
+});

@@ -1,0 +1,94 @@
+// This node's replica while it rebuilds, for keys no other live replica holds: a node that joins
+// at N = 1 (or whose key's other replicas are down) takes over ranges whose keys are still only on
+// the node that owned them before; its full pass pulls each range from there (anti_entropy.ts),
+// but until it has, a read would find nothing and a write would issue a version beside the old
+// one instead of after it (siblings). So, as Riak forwards a vnode's requests to its old owner
+// during handoff, this replica, asked for such a key, first merges in what the previous owner
+// holds of it and only then answers. Every way to this node's replica goes through here: reads
+// and writes coordinated here and those other coordinators send. Merged-in records (apply) pass
+// straight through: they issue no version. When the node is not rebuilding this costs one
+// boolean per call.
+import { ErrorCode, isRingkvError, RingkvError } from '../errors';
+import type { ShardOp, WireRecord } from '../shards/messages';
+import type { ConflictMode } from '../versioning';
+import type { LocalReplica } from './cluster_replica';
+import { answerOf, mergeAnswers, recordOf, type ReplicaAnswer } from './read_repair';
+
+export interface PullDeps {
+  conflictMode: ConflictMode;
+  /** Reads `key` on another node's replica (ReplicaClient.read). */
+  read(nodeId: string, key: Uint8Array, timeoutMs: number, done: (record: WireRecord | null, err: unknown) => void): void;
+  /** Merges a record into this node's replica. */
+  apply(key: Uint8Array, record: WireRecord, timeoutMs: number): Promise<boolean>;
+}
+
+/**
+ * Reads `key` on every node of `sources` and merges what they hold into this node's replica.
+ * Resolves with how many answered (0: none did, and nothing was merged).
+ */
+export async function pullKey(d: PullDeps, sources: readonly string[], key: Uint8Array, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  const answers = await Promise.all(
+    sources.map((id) => new Promise<ReplicaAnswer | null>((resolve) => d.read(id, key, timeoutMs, (record, err) => resolve(err === null ? answerOf(id, record, undefined) : null)))),
+  );
+  const got = answers.filter((a): a is ReplicaAnswer => a !== null);
+  const merged = mergeAnswers(got, d.conflictMode, Date.now());
+  if (merged.length > 0) await d.apply(key, recordOf(merged), Math.max(1, deadline - Date.now()));
+  return got.length;
+}
+
+export interface RebuildGateDeps extends PullDeps {
+  /** Whether this node rebuilds its replica. */
+  rebuilding(): boolean;
+  /** The live nodes to pull `key` from first: empty when a live replica other than this node holds it. */
+  sourcesFor(key: Uint8Array): readonly string[];
+  readonly counters: { rebuildPulls: number };
+}
+
+/** `store` with its reads and coordinated writes gated as above. */
+export function rebuildGate(store: LocalReplica, d: RebuildGateDeps): LocalReplica {
+  /** Pulls `key` first if it needs it; throws RKV_ERR_UNAVAILABLE when no source answers. */
+  const pullFirst = async (key: Uint8Array, timeoutMs: number): Promise<void> => {
+    const sources = d.sourcesFor(key);
+    if (sources.length === 0) return;
+    d.counters.rebuildPulls++;
+    if ((await pullKey(d, sources, key, timeoutMs)) === 0) {
+      throw new RingkvError(ErrorCode.Unavailable, `this node is rebuilding its replica and reads the key from the node that held it before (${sources.join(', ')}) first; none answered`, {
+        details: { needed: 1, answered: 0, alive: sources.length, rebuilding: true },
+      });
+    }
+  };
+  return {
+    ...store,
+    get: async (key, timeoutMs) => {
+      if (!d.rebuilding()) return store.get(key, timeoutMs);
+      const started = Date.now();
+      await pullFirst(key, timeoutMs);
+      return store.get(key, Math.max(1, timeoutMs - (Date.now() - started)));
+    },
+    submitMany: (ops, timeoutMs, onAnswer, onApplied) => {
+      if (!d.rebuilding()) return store.submitMany(ops, timeoutMs, onAnswer, onApplied);
+      const started = Date.now();
+      const pulls = ops.map((op) => (op.op === 'apply' ? null : pullFirst(op.key, timeoutMs).then(() => null, (e: unknown) => e)));
+      void Promise.all(pulls).then((errors) => {
+        const at: number[] = [];
+        const pass: ShardOp[] = [];
+        errors.forEach((e, j) => {
+          if (e === null) {
+            at.push(j);
+            pass.push(ops[j]!);
+          } else {
+            onAnswer(j, null, isRingkvError(e) ? e : new RingkvError(ErrorCode.Internal, String(e)));
+          }
+        });
+        if (pass.length === 0) return;
+        store.submitMany(
+          pass,
+          Math.max(1, timeoutMs - (Date.now() - started)),
+          (k, result, error) => onAnswer(at[k]!, result, error),
+          onApplied && ((k, result) => onApplied(at[k]!, result)),
+        );
+      });
+    },
+  };
+}

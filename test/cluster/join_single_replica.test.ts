@@ -1,0 +1,75 @@
+// A node joining a cluster with N = 1 takes over ranges whose keys are only on their previous
+// owner. Node-1 is stopped while node-2 joins, so node-2's bootstrap cannot pull node-1's ranges
+// and node-2 stays rebuilding (its next full pass is 30 s away): the window in which those keys
+// are not on node-2 yet, held open for the test. Once node-1 is back, a read of such a key,
+// through node-2 or through node-0 (a remote replica read), finds it on node-1 first, and a write
+// to one follows its version instead of making a sibling. A repair then ends the rebuild.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { keyToken, Ring } from '../../src/ring';
+import { TestCluster, waitFor } from '../helpers/cluster';
+
+describe('2 nodes with N = 1; a third joins while one of them is down', () => {
+  let c: TestCluster;
+  before(async () => {
+    c = await TestCluster.start({ nodes: 2, replicationFactor: 1 });
+  });
+  after(async () => {
+    await c?.close();
+  });
+
+  test('until its pass has pulled them, the new node reads the keys it took over from their previous owner', async () => {
+    const text = (body: Record<string, unknown>): string => Buffer.from(String(body.value), 'base64').toString();
+    const keys = Array.from({ length: 200 }, (_, i) => `moved-${i}`);
+    for (const k of keys) assert.equal((await c.http(0, 'PUT', k, { body: `v-${k}` })).status, 200, k);
+    const ownerIn = (r: Ring, k: string): string => r.preferenceList(keyToken(Buffer.from(k)), 1)[0]!;
+    const twoNodes = Ring.build(c.nodes.map((n) => ({ nodeId: n.id, vnodes: c.spec.vnodes })), 1);
+    const threeNodes = Ring.build([...c.nodes.map((n) => ({ nodeId: n.id, vnodes: c.spec.vnodes })), { nodeId: 'node-2', vnodes: c.spec.vnodes }], 2);
+    const fromOne = keys.filter((k) => ownerIn(twoNodes, k) === 'node-1' && ownerIn(threeNodes, k) === 'node-2');
+    assert.ok(fromOne.length >= 4, `node-2 takes ${fromOne.length} keys from node-1`);
+
+    c.signal(1, 'SIGSTOP');
+    let stopped = true;
+    try {
+      // A joining node takes its seed's view of who is down: it will not wait on node-1.
+      await c.waitStatus([0], 1, 'dead', 15_000);
+      const j = await c.addNode();
+      await waitFor('node-2 to finish its bootstrap', async () => (await c.metric(j, 'ringkv_bootstrap_state')) === 2, 30_000);
+      assert.equal(await c.metric(j, 'ringkv_rebuilding'), 1, 'node-1\'s ranges were left for later');
+      c.signal(1, 'SIGCONT');
+      stopped = false;
+      await c.waitStatus([0, 2], 1, 'healthy', 15_000);
+
+      // Reads through node-2 (its own replica) and through node-0 (node-2 as the remote replica).
+      const read = fromOne.slice(0, Math.ceil(fromOne.length / 2));
+      for (const [n, k] of read.entries()) {
+        const got = await c.http(n % 2 === 0 ? j : 0, 'GET', k);
+        assert.equal(got.status, 200, `${k}: ${JSON.stringify(got.body)}`);
+        assert.equal(text(got.body), `v-${k}`);
+      }
+      // A write to one follows the version on node-1.
+      const written = fromOne[fromOne.length - 1]!;
+      assert.equal((await c.http(0, 'PUT', written, { body: 'newer' })).status, 200);
+      const after = await c.http(j, 'GET', written);
+      assert.equal(after.body.siblings, undefined, JSON.stringify(after.body));
+      assert.equal(text(after.body), 'newer');
+      assert.ok((await c.metric(j, 'ringkv_rebuild_pulls')) >= read.length + 1);
+      assert.equal(await c.metric(j, 'ringkv_rebuilding'), 1, 'the window was still open: no pass had pulled the range');
+
+      const repair = await c.cli(['repair', '--node', `127.0.0.1:${c.nodes[j]!.port}`]);
+      assert.equal(repair.code, 0, repair.stderr);
+      assert.equal(await c.metric(j, 'ringkv_rebuilding'), 0);
+      // Its replica holds them now: with node-1 stopped again, node-2 still answers.
+      c.signal(1, 'SIGSTOP');
+      stopped = true;
+      await c.waitStatus([2], 1, 'suspect', 15_000);
+      for (const k of fromOne) {
+        const got = await c.http(j, 'GET', k);
+        assert.equal(got.status, 200, `${k}: ${JSON.stringify(got.body)}`);
+        assert.equal(text(got.body), k === written ? 'newer' : `v-${k}`);
+      }
+    } finally {
+      if (stopped) c.signal(1, 'SIGCONT');
+    }
+  });
+});
