@@ -237,6 +237,12 @@ export const internodeInflightPerPeerMax = 16_384;
 /** Frames queued in one tick are written together up to this many bytes per write. */
 export const internodeBatchBytesMax = 256 * 1024;
 export const internodeConnectTimeoutMs = 1_000;
+/**
+ * A connect pending this long when gossip hears from the peer is started again (a SYN lost in a
+ * partition is otherwise resent only after the kernel's 1 s timeout); a connect younger than this
+ * is a link that is just opening, left alone.
+ */
+export const internodeConnectRestartAfterMs = 200;
 export const internodeReconnectBackoffMsMin = 50;
 export const internodeReconnectBackoffMsMax = 5_000;
 /**

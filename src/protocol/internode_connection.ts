@@ -18,6 +18,7 @@
 import * as net from 'node:net';
 import {
   internodeBatchBytesMax,
+  internodeConnectRestartAfterMs,
   internodeConnectTimeoutMs,
   internodeFrameBytesMax,
   internodeInflightPerPeerMax,
@@ -42,6 +43,8 @@ export interface PeerConnectionOptions {
   port: number;
   hello: HelloOptions;
   connectTimeoutMs?: number;
+  /** A connect pending this long is replaced by a new one when the back-off is reset (resetBackoff). */
+  connectRestartAfterMs?: number;
   inflightMax?: number;
   backoffMsMin?: number;
   backoffMsMax?: number;
@@ -129,6 +132,8 @@ export interface PeerConnectionStats {
   framesWritten: number;
   /** Hellos the peer refused. */
   refusals: number;
+  /** Pending connects replaced by resetBackoff. */
+  connectsRestarted: number;
 }
 
 export class PeerConnection {
@@ -144,17 +149,20 @@ export class PeerConnection {
   private flushScheduled = false;
   private backoffMs: number;
   private retryAtMs = 0;
+  /** When the current socket's connect began. */
+  private connectStartedMs = 0;
   /** The id of this socket's Hello until its reply comes; 0 after. */
   private helloId = 0;
   /** The peer's refusal of the last Hello, until one is accepted: requests in the back-off fail with it. */
   private refusal: RingkvError | undefined;
   /** The socket whose Hello was refused, until its 'close' (which applies the back-off). */
   private refusedSocket: net.Socket | undefined;
-  readonly stats: PeerConnectionStats = { requests: 0, timeouts: 0, connects: 0, connectFailures: 0, writes: 0, framesWritten: 0, refusals: 0 };
+  readonly stats: PeerConnectionStats = { requests: 0, timeouts: 0, connects: 0, connectFailures: 0, writes: 0, framesWritten: 0, refusals: 0, connectsRestarted: 0 };
 
   constructor(options: PeerConnectionOptions) {
     this.o = {
       connectTimeoutMs: internodeConnectTimeoutMs,
+      connectRestartAfterMs: internodeConnectRestartAfterMs,
       inflightMax: internodeInflightPerPeerMax,
       backoffMsMin: internodeReconnectBackoffMsMin,
       backoffMsMax: internodeReconnectBackoffMsMax,
@@ -209,11 +217,25 @@ export class PeerConnection {
 
   /**
    * Ends a back-off early: the caller has other evidence that the peer is up (gossip heard from
-   * it), so the next request connects at once instead of failing for up to backoffMsMax.
+   * it), so the next request connects at once instead of failing for up to backoffMsMax. A
+   * connect pending for connectRestartAfterMs or more began while the peer was unreachable (a
+   * partition, a stopped process): its lost SYN would be sent again only after the kernel's
+   * retransmit timeout (1 s, then 3 s), and the requests queued behind it would wait for it or for
+   * the connect timeout. It is replaced by a new connect at once, the requests kept behind it.
    */
   resetBackoff(): void {
     this.retryAtMs = 0;
     this.backoffMs = this.o.backoffMsMin;
+    const pending = this.socket;
+    if (pending !== undefined && !this.connected && this.o.now() - this.connectStartedMs >= this.o.connectRestartAfterMs) {
+      const queued = this.queue.slice(1); // its Hello first: the new socket has its own
+      this.queue = [];
+      this.socket = undefined; // its 'close' then finds another socket current and fails nothing
+      pending.destroy();
+      this.stats.connectsRestarted++;
+      this.connect();
+      for (const f of queued) this.queue.push(f);
+    }
   }
 
   /** Fails everything in flight and stops reconnecting. */
@@ -235,6 +257,7 @@ export class PeerConnection {
   private connect(): void {
     const socket = net.connect({ host: this.o.host, port: this.o.port });
     this.socket = socket;
+    this.connectStartedMs = this.o.now();
     this.connected = false;
     socket.setNoDelay(true);
     socket.setTimeout(this.o.connectTimeoutMs, () => {

@@ -44,20 +44,22 @@ export class PeerPool {
   }
 
   /** Sum of the connections' counters, for the metrics endpoint. */
-  stats(): { peerConnections: number; internodeRequests: number; internodeTimeouts: number; internodeWrites: number; internodeFramesWritten: number; internodeRefusals: number } {
+  stats(): { peerConnections: number; internodeRequests: number; internodeTimeouts: number; internodeWrites: number; internodeFramesWritten: number; internodeRefusals: number; internodeConnectsRestarted: number } {
     let internodeRequests = 0;
     let internodeTimeouts = 0;
     let internodeWrites = 0;
     let internodeFramesWritten = 0;
     let internodeRefusals = 0;
+    let internodeConnectsRestarted = 0;
     for (const c of this.peers.values()) {
       internodeRequests += c.stats.requests;
       internodeTimeouts += c.stats.timeouts;
       internodeWrites += c.stats.writes;
       internodeFramesWritten += c.stats.framesWritten;
       internodeRefusals += c.stats.refusals;
+      internodeConnectsRestarted += c.stats.connectsRestarted;
     }
-    return { peerConnections: this.peers.size, internodeRequests, internodeTimeouts, internodeWrites, internodeFramesWritten, internodeRefusals };
+    return { peerConnections: this.peers.size, internodeRequests, internodeTimeouts, internodeWrites, internodeFramesWritten, internodeRefusals, internodeConnectsRestarted };
   }
 
   close(): void {

@@ -160,8 +160,10 @@ describe('3-node cluster in network namespaces in partition mode cp, one node pa
     await allHealthy(c, 'every node healthy on every node');
     // Nothing the minority refused exists anywhere; what the majority took reads back at ALL.
     for (let i = 0; i < 3; i++) assert.equal((await get(i, 'minor', 'ONE')).status, 404, `node-${i}`);
-    // Links that were cut may take a moment to reconnect after the heal (a connect begun during the
-    // partition waits out its timeout): the ALL read is retried until every replica answers.
+    // A link may take a moment to reconnect after the heal: a connect begun less than
+    // internodeConnectRestartAfterMs before gossip heard of the peer again is left to the kernel's
+    // SYN retransmit (older ones are restarted at once). The ALL read is retried until every
+    // replica answers.
     let all = await get(2, 'before', 'ALL');
     await waitFor('an ALL read through node-2 after the heal', async () => (all = await get(2, 'before', 'ALL')).status === 200, 15_000);
     assert.equal(value(all.body), 'b', 'the refused delete deleted nothing');

@@ -1,9 +1,11 @@
 // The inter-node transport over real sockets on 127.0.0.1: many requests in flight on one
 // connection with replies out of order, batching of writes, per-request timeouts, reconnect with
-// back-off, a server that survives a peer sending garbage, and the Hello that keeps other
+// back-off (and a connect left hanging by a lost SYN replaced when the peer is known to be back),
+// a server that survives a peer sending garbage, and the Hello that keeps other
 // clusters' nodes (and requests meant for another node) out.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import * as net from 'node:net';
 import { InternodeServer, type InternodeHandler } from '../../../src/protocol/internode_server';
 import { PeerConnection } from '../../../src/protocol/internode_connection';
@@ -128,6 +130,59 @@ test('resetBackoff ends a back-off at once: the next request connects to a peer 
     }
   } finally {
     c.close();
+  }
+});
+
+test('resetBackoff replaces a connect left hanging by a lost SYN, keeping the request queued behind it', async () => {
+  // The peer's listener is a stopped process with a full accept queue: the kernel drops the
+  // request's SYN, as a partition does, and resends it only after its retransmit timeouts (here
+  // at about 1 s and 2 s). At 1.15 s the peer is back (a live server on the same port) and the link
+  // is told so, as gossip does; the request, due at 1.9 s, is answered only if a new connect goes
+  // out at once.
+  const child = spawn(process.execPath, ['-e', "require('net').createServer().listen({ port: 0, host: '127.0.0.1', backlog: 1 }, function () { console.log(this.address().port); process.kill(process.pid, 'SIGSTOP'); })"], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const fillers: net.Socket[] = [];
+  let c: PeerConnection | undefined;
+  let live: InternodeServer | undefined;
+  try {
+    const port = Number(await new Promise<string>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim()))));
+    child.kill('SIGSTOP');
+    // Fill the accept queue: connects complete until it is full, and then one hangs.
+    for (let full = false; !full && fillers.length < 16; ) {
+      const f = net.connect({ port, host: '127.0.0.1' });
+      f.on('error', () => {}); // reset when the stopped listener is killed
+      fillers.push(f);
+      full = !(await Promise.race([new Promise<boolean>((r) => f.once('connect', () => r(true))), sleep(300).then(() => false)]));
+    }
+    assert.ok(fillers.length < 16, 'the accept queue filled up');
+    c = new PeerConnection({ host: '127.0.0.1', port, hello, connectTimeoutMs: 10_000 });
+    const answer = c.request({ kind: 'ping' }, 1900);
+    await sleep(1150);
+    child.kill('SIGKILL');
+    await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r)));
+    live = (await server(echo, port)).s;
+    c.resetBackoff();
+    assert.equal((await answer).kind, 'ping');
+    assert.equal(c.stats.connectsRestarted, 1);
+    assert.equal(c.stats.connects, 1);
+  } finally {
+    for (const f of fillers) f.destroy();
+    c?.close();
+    await live?.close();
+    child.kill('SIGKILL');
+  }
+});
+
+test('resetBackoff leaves a connect that has just begun alone', async () => {
+  const { s, port } = await server(echo);
+  const c = new PeerConnection({ host: '127.0.0.1', port, hello });
+  try {
+    const answer = c.request({ kind: 'ping' }, 2000);
+    c.resetBackoff();
+    assert.equal((await answer).kind, 'ping');
+    assert.deepEqual({ restarted: c.stats.connectsRestarted, connects: c.stats.connects, accepted: s.stats.connectionsAccepted }, { restarted: 0, connects: 1, accepted: 1 });
+  } finally {
+    c.close();
+    await s.close();
   }
 });
 
