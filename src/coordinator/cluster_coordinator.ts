@@ -245,6 +245,7 @@ export class ClusterCoordinator implements Coordinator {
         return { keyEstimate: this.keyEstimateCached, load: Math.min(1, os.loadavg()[0]! / Math.max(1, os.availableParallelism())), storage: this.storageCached, rebuilding: this.rebuilding, dataBytes: this.dataBytesCached };
       },
       ...(o.peersFile !== undefined && { onRingChange: (members: readonly MemberInfo[]) => savePeers(o.peersFile!, members, o.log) }),
+      onIdKnown: () => this.idKnownLate(),
       onChange: (c) => {
         if (c.to !== 'ALIVE') return;
         // Gossip has heard from it: the link to it need not wait out a back-off from its absence.
@@ -402,9 +403,24 @@ export class ClusterCoordinator implements Coordinator {
     // rebuilds only when it joins: its ranges' previous owners hold their keys).
     const fresh = this.o.freshDataDir === true;
     if (!resumed && !(fresh && ((this.o.replicationFactor > 1 && known) || (this.o.bootstrap && this.membership.joinsRunningCluster)))) return;
+    this.beginRebuild(resumed ? 'still' : known ? `node id ${this.nodeId} was in the cluster before, and this data dir is new` : 'this node joins with a new data dir', !resumed);
+  }
+
+  /**
+   * Gossip has shown this node's id from an earlier process, which preflight had not (its only
+   * seed is itself): with a new data dir this is a replaced node after all. It rebuilds from now
+   * on; what it wrote before it knew was issued from an empty replica.
+   */
+  private idKnownLate(): void {
+    if (this.rebuilding || this.closed || this.o.freshDataDir !== true || this.o.replicationFactor === 1) return;
+    this.beginRebuild(`gossip shows node id ${this.nodeId} was in the cluster before, and this data dir is new`, true);
+    // A bootstrap under way ends with its own pass; otherwise one is due.
+    if (this.bootstrapState !== 1) this.scheduleRebuildPass();
+  }
+
+  private beginRebuild(why: string, record: boolean): void {
     this.rebuilding = true;
-    if (file !== undefined && !resumed) writeFileDurably(file, 'rebuilding: a full pass has not synced every range since this data dir was made\n');
-    const why = resumed ? 'still' : known ? `node id ${this.nodeId} was in the cluster before, and this data dir is new` : 'this node joins with a new data dir';
+    if (this.o.rebuildFile !== undefined && record) writeFileDurably(this.o.rebuildFile, 'rebuilding: a full pass has not synced every range since this data dir was made\n');
     this.o.log(`rebuilding: ${why}: until a full pass syncs every range, writes coordinated here read the key from the other replicas first and reads ask them first`);
   }
 

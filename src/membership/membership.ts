@@ -34,6 +34,12 @@ export interface MembershipOptions {
   onChange?: (change: StatusChange) => void;
   /** Called when the ring's members change, with the members' entries (the coordinator keeps them on disk). */
   onRingChange?: (members: readonly MemberInfo[]) => void;
+  /**
+   * Called once when gossip shows this node's id from an earlier process (an older incarnation)
+   * after preflight found no seed that knew it: a node whose only seed is itself, contacted by
+   * the cluster it was in before.
+   */
+  onIdKnown?: () => void;
 }
 
 /** Exchanges in flight at once; a peer that hangs (SIGSTOP) must not stack up rounds. */
@@ -78,7 +84,7 @@ export class Membership {
   private idKnown = false;
   /** A seed other than this node answered at preflight: there is a running cluster to join. */
   private seedAnswered = false;
-  private readonly o: Required<Omit<MembershipOptions, 'onChange' | 'localLoad' | 'onRingChange'>> & Pick<MembershipOptions, 'onChange' | 'localLoad' | 'onRingChange'>;
+  private readonly o: Required<Omit<MembershipOptions, 'onChange' | 'localLoad' | 'onRingChange' | 'onIdKnown'>> & Pick<MembershipOptions, 'onChange' | 'localLoad' | 'onRingChange' | 'onIdKnown'>;
   private timer: NodeJS.Timeout | undefined;
   private inflight = 0;
   private readonly counters: MembershipStats;
@@ -148,8 +154,9 @@ export class Membership {
   }
 
   /**
-   * Whether preflight() found this node's id in a seed's table: the cluster knew a node of this
-   * id before this process (a restart, or a node replaced under the same id).
+   * Whether preflight() found this node's id in a seed's table, or gossip has since shown it from
+   * an earlier process (onIdKnown): the cluster knew a node of this id before this process (a
+   * restart, or a node replaced under the same id).
    */
   get idKnownToCluster(): boolean {
     return this.idKnown;
@@ -298,6 +305,10 @@ export class Membership {
 
   private mergeRemote(remote: readonly MemberInfo[]): void {
     this.apply(this.table.merge(remote, this.o.now()));
+    if (!this.idKnown && this.table.earlierSelfSeen) {
+      this.idKnown = true;
+      this.o.onIdKnown?.();
+    }
     for (const c of this.table.takeClaims()) {
       this.counters.membershipIdConflicts++;
       this.o.log(

@@ -42,6 +42,8 @@ export class MembershipTable {
   /** Entries for our id from later incarnations than ours, not yet taken (takeClaims). */
   private claims: MemberInfo[] = [];
   private claimSeen = -1;
+  /** Whether a peer has gossiped our id from an earlier incarnation (the cluster knew this id before this process). */
+  earlierSelfSeen = false;
   /** Entries of nodes whose settings differ from ours, not yet taken (takeMismatches). */
   private mismatches: MemberInfo[] = [];
   /** Node id → the differing settings already reported for it. */
@@ -132,6 +134,7 @@ export class MembershipTable {
           this.claimSeen = r.incarnation;
           this.claims.push({ ...r });
         }
+        if (r.incarnation < this.self.incarnation) this.earlierSelfSeen = true;
         continue;
       }
       const e = this.entries.get(r.nodeId);

@@ -84,3 +84,35 @@ describe('3 nodes, N = 3, node-2 replaced by an empty node of the same id', () =
     assert.ok(!n.log.some((l) => l.includes('rebuilding:')), n.log.join('\n'));
   });
 });
+
+describe('3 nodes, N = 3, node-0 (whose only seed is itself) replaced by an empty node of the same id', () => {
+  let c: TestCluster;
+  before(async () => {
+    c = await TestCluster.start({ nodes: 3, hintedHandoff: false, readRepairChance: 0 });
+  });
+  after(async () => {
+    await c?.close();
+  });
+
+  test('it learns from the gossip that reaches it that its id was known, and rebuilds from then on', async () => {
+    const text = (body: Record<string, unknown>): string => Buffer.from(String(body.value), 'base64').toString();
+    for (const v of ['v1', 'v2', 'v3']) assert.equal((await c.http(0, 'PUT', 'replaced-seed', { body: v, consistency: 'ALL' })).status, 200);
+    const n = c.nodes[0]!;
+    await c.kill(0);
+    fs.rmSync(n.dataDir, { recursive: true, force: true });
+    n.log.length = 0;
+    await c.spawn(0);
+    // No seed to ask at start: the others' gossip, carrying node-0's earlier entry, tells it.
+    await waitFor('node-0 to learn its id was known', () => n.log.some((l) => l.includes('rebuilding: gossip shows node id node-0 was in the cluster before, and this data dir is new')), 15_000);
+    assert.ok(fs.existsSync(path.join(n.dataDir, 'REBUILDING')));
+    assert.equal(await c.metric(0, 'ringkv_rebuilding'), 1);
+    await c.waitStatus([0], 1, 'healthy', 15_000);
+    await c.waitStatus([0], 2, 'healthy', 15_000);
+    // A write it coordinates counts past the versions its id issued before.
+    assert.equal((await c.http(0, 'PUT', 'replaced-seed', { body: 'v4', consistency: 'ONE' })).status, 200);
+    const all = await c.http(1, 'GET', 'replaced-seed', { consistency: 'ALL' });
+    assert.equal(all.status, 200, JSON.stringify(all.body));
+    assert.equal(all.body.siblings, undefined, JSON.stringify(all.body));
+    assert.equal(text(all.body), 'v4', 'the acknowledged write is the one read');
+  });
+});

@@ -102,12 +102,15 @@ test('LEFT: announced by the node itself, sticky for its incarnation, never dete
   assert.equal(t.status('b'), 'ALIVE');
 });
 
-test('merge: our id from a later incarnation is taken as a claim, once per incarnation; our own past is not', () => {
+test('merge: our id from a later incarnation is taken as a claim, once per incarnation; our own past is not, and is noted', () => {
   // Proves the twin report: a process started with our id after us shows up as a claim, and the
   // stale entries peers keep of our own earlier run (lower incarnations) never do.
   const t = new MembershipTable(info('a', 100, 0), fd, 0);
+  t.merge([info('a', 100, 3)], 5);
+  assert.equal(t.earlierSelfSeen, false, 'our own echo says nothing of an earlier run');
   t.merge([info('a', 50, 7), info('a', 100, 3)], 10);
   assert.deepEqual(t.takeClaims(), [], 'our earlier run and our own echo are not claims');
+  assert.equal(t.earlierSelfSeen, true, 'but the earlier run shows the id was known');
   t.merge([{ ...info('a', 150, 1), peerPort: 8100 }], 20);
   t.merge([{ ...info('a', 150, 2), peerPort: 8100 }], 30);
   const claims = t.takeClaims();
