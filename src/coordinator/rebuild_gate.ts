@@ -47,10 +47,8 @@ export interface RebuildGateDeps extends PullDeps {
 
 /** `store` with its reads and coordinated writes gated as above. */
 export function rebuildGate(store: LocalReplica, d: RebuildGateDeps): LocalReplica {
-  /** Pulls `key` first if it needs it; throws RKV_ERR_UNAVAILABLE when no source answers. */
-  const pullFirst = async (key: Uint8Array, timeoutMs: number): Promise<void> => {
-    const sources = d.sourcesFor(key);
-    if (sources.length === 0) return;
+  /** Pulls `key` from `sources` first; throws RKV_ERR_UNAVAILABLE when none answers. */
+  const pullFirst = async (key: Uint8Array, sources: readonly string[], timeoutMs: number): Promise<void> => {
     d.counters.rebuildPulls++;
     if ((await pullKey(d, sources, key, timeoutMs)) === 0) {
       throw new RingkvError(ErrorCode.Unavailable, `this node is rebuilding its replica and reads the key from the node that held it before (${sources.join(', ')}) first; none answered`, {
@@ -61,15 +59,18 @@ export function rebuildGate(store: LocalReplica, d: RebuildGateDeps): LocalRepli
   return {
     ...store,
     get: async (key, timeoutMs) => {
-      if (!d.rebuilding()) return store.get(key, timeoutMs);
+      const sources = d.rebuilding() ? d.sourcesFor(key) : [];
+      if (sources.length === 0) return store.get(key, timeoutMs);
       const started = Date.now();
-      await pullFirst(key, timeoutMs);
+      await pullFirst(key, sources, timeoutMs);
       return store.get(key, Math.max(1, timeoutMs - (Date.now() - started)));
     },
     submitMany: (ops, timeoutMs, onAnswer, onApplied) => {
-      if (!d.rebuilding()) return store.submitMany(ops, timeoutMs, onAnswer, onApplied);
+      // Merged-in records issue no version; a key another live replica holds needs nothing.
+      const sources = d.rebuilding() ? ops.map((op) => (op.op === 'apply' ? [] : d.sourcesFor(op.key))) : null;
+      if (sources === null || sources.every((s) => s.length === 0)) return store.submitMany(ops, timeoutMs, onAnswer, onApplied);
       const started = Date.now();
-      const pulls = ops.map((op) => (op.op === 'apply' ? null : pullFirst(op.key, timeoutMs).then(() => null, (e: unknown) => e)));
+      const pulls = ops.map((op, j) => (sources[j]!.length === 0 ? null : pullFirst(op.key, sources[j]!, timeoutMs).then(() => null, (e: unknown) => e)));
       void Promise.all(pulls).then((errors) => {
         const at: number[] = [];
         const pass: ShardOp[] = [];
