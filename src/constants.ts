@@ -267,6 +267,14 @@ export const hintReplayBytesPerSecondDefault = 4 * 1024 * 1024;
 /** The least replay rate a node may be given (a floor, so that a slip of a digit cannot stall replay). */
 export const hintReplayBytesPerSecondMin = 64 * 1024;
 /**
+ * Record bytes one node streams per second, in and out together, for anti-entropy, bootstrap,
+ * repair, rebuilding and decommission (Cassandra's stream_throughput_outbound, 24 MiB/s); 0 =
+ * unthrottled. A 100 GB hand-over takes about 50 minutes at this rate.
+ */
+export const streamBytesPerSecondDefault = 32 * 1024 * 1024;
+/** The least nonzero stream rate a node may be given (the same floor as hint replay's). */
+export const streamBytesPerSecondMin = 64 * 1024;
+/**
  * How often a node scrubs its tables (design.md §12 Q6, background scrubbing): weekly, as a
  * RAID or ZFS scrub is scheduled, timed from the last one (kept in the data dir, so restarts do
  * not put it off). 0 turns it off; POST /api/v1/admin/scrub runs one at any time.

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { deadAfterMsDefault, gossipIntervalMsDefault, hintReplayBytesPerSecondMin, nodeRuntimeFlags, peerPortOffset, replicationFactorDefault, suspectAfterMsDefault, vnodesPerNodeDefault, vnodesPerNodeMax, zoneBytesMax } from '../constants';
+import { deadAfterMsDefault, gossipIntervalMsDefault, hintReplayBytesPerSecondMin, nodeRuntimeFlags, streamBytesPerSecondMin, peerPortOffset, replicationFactorDefault, suspectAfterMsDefault, vnodesPerNodeDefault, vnodesPerNodeMax, zoneBytesMax } from '../constants';
 import type { ClusterNodeConfig } from '../coordinator/cluster_factory';
 import { clusterDefaults } from '../coordinator/cluster_options';
 import { newClusterName } from '../coordinator/cluster_name';
@@ -34,6 +34,7 @@ export const clusterStartFlags = {
   'dead-after-ms': { type: 'string' },
   'hinted-handoff': { type: 'string' },
   'hint-replay-bytes-per-second': { type: 'string' },
+  'stream-bytes-per-second': { type: 'string' },
   'request-timeout-ms': { type: 'string' },
   'read-repair-chance': { type: 'string' },
   'anti-entropy-interval-ms': { type: 'string' },
@@ -76,6 +77,10 @@ cluster options (a node runs in cluster mode when --seeds is given; it may name 
   --hinted-handoff on|off                  on          keep writes for down replicas as hints
   --hint-replay-bytes-per-second N         ${clusterDefaults.hintReplayBytesPerSecond}     hint bytes replayed per second, all
                                                        targets together (at least ${hintReplayBytesPerSecondMin})
+  --stream-bytes-per-second N              ${clusterDefaults.streamBytesPerSecond}    record bytes streamed per second, in
+                                                       and out together (anti-entropy, bootstrap,
+                                                       repair, decommission); 0 = unthrottled, else
+                                                       at least ${streamBytesPerSecondMin}
   --request-timeout-ms N                   ${clusterDefaults.requestTimeoutMs}        default request timeout
   --read-repair-chance P                   ${clusterDefaults.readRepairChance}         share of reads that ask every replica (0..1)
   --anti-entropy-interval-ms N             ${clusterDefaults.antiEntropyIntervalMs}       how often one token range is Merkle-compared
@@ -85,6 +90,14 @@ cluster options (a node runs in cluster mode when --seeds is given; it may name 
 `;
 
 type FlagValues = Partial<Record<keyof typeof clusterStartFlags, string>>;
+
+/** --stream-bytes-per-second: 0 (unthrottled) or streamBytesPerSecondMin..1 GiB. */
+function streamRate(text: string | undefined): number {
+  if (text === undefined) return clusterDefaults.streamBytesPerSecond;
+  const n = parseIntOption('--stream-bytes-per-second', text, 0, 1024 * 1024 * 1024);
+  if (n !== 0 && n < streamBytesPerSecondMin) throw usageError(`--stream-bytes-per-second must be 0 (unthrottled) or at least ${streamBytesPerSecondMin}, not ${n}`);
+  return n;
+}
 
 export function parseSeeds(text: string): PeerAddress[] {
   const out: PeerAddress[] = [];
@@ -156,6 +169,7 @@ export function parseClusterFlags(values: FlagValues, env: NodeJS.ProcessEnv, ba
     hintedHandoff: hh === 'on',
     hintReplayIntervalMs: Math.max(10, Math.min(clusterDefaults.hintReplayIntervalMs, gossipIntervalMs * 2)),
     hintReplayBytesPerSecond: int('hint-replay-bytes-per-second', clusterDefaults.hintReplayBytesPerSecond, hintReplayBytesPerSecondMin, 1024 * 1024 * 1024),
+    streamBytesPerSecond: streamRate(values['stream-bytes-per-second']),
     requestTimeoutMs: int('request-timeout-ms', clusterDefaults.requestTimeoutMs, 1, 600_000),
     readRepairChance,
     antiEntropyIntervalMs: int('anti-entropy-interval-ms', clusterDefaults.antiEntropyIntervalMs, 0, 86_400_000),
@@ -172,7 +186,7 @@ export function parseClusterFlags(values: FlagValues, env: NodeJS.ProcessEnv, ba
  */
 export function clusterPassThrough(values: Partial<Record<string, string | boolean>>, nodes: number): string[] {
   const out: string[] = [];
-  for (const flag of ['cluster-name', 'vnodes', 'replication', 'conflict-mode', 'partition-mode', 'gossip-interval-ms', 'suspect-after-ms', 'dead-after-ms', 'hinted-handoff', 'hint-replay-bytes-per-second', 'request-timeout-ms', 'read-repair-chance', 'anti-entropy-interval-ms', 'sync-mode']) {
+  for (const flag of ['cluster-name', 'vnodes', 'replication', 'conflict-mode', 'partition-mode', 'gossip-interval-ms', 'suspect-after-ms', 'dead-after-ms', 'hinted-handoff', 'hint-replay-bytes-per-second', 'stream-bytes-per-second', 'request-timeout-ms', 'read-repair-chance', 'anti-entropy-interval-ms', 'sync-mode']) {
     const v = values[flag];
     if (typeof v === 'string') out.push(`--${flag}`, v);
   }
@@ -199,7 +213,7 @@ options:
                                         placement on one machine
   any cluster option of \`ringkv start\` (--cluster-name, --replication, --conflict-mode,
   --partition-mode, --gossip-interval-ms, --suspect-after-ms, --dead-after-ms, --vnodes,
-  --hinted-handoff, --hint-replay-bytes-per-second, --read-repair-chance,
+  --hinted-handoff, --hint-replay-bytes-per-second, --stream-bytes-per-second, --read-repair-chance,
   --anti-entropy-interval-ms) is passed to every node.
 `;
 

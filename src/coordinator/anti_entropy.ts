@@ -84,6 +84,35 @@ export function remoteRangeReplica(nodeId: string, pool: PeerPool, address: { ho
   };
 }
 
+/** Bytes of records as they travel: keys, versions and values. */
+function entryBytes(entries: readonly RangeEntry[]): number {
+  let n = 0;
+  for (const e of entries) n += e.key.length + e.record.versionVector.length + e.record.value.length;
+  return n;
+}
+
+/**
+ * `r` with the records that cross the network paced: each page read from it and each batch sent
+ * to it waits for `pace` (a node-wide byte budget, --stream-bytes-per-second) before it is handed
+ * on, so a bootstrap, repair or decommission cannot crowd out requests (design.md §8: "throttled
+ * to avoid impacting read/write performance"). Merkle leaves, a few KiB per range, are not paced.
+ */
+export function pacedRangeReplica(r: RangeReplica, pace: (bytes: number) => Promise<void>): RangeReplica {
+  return {
+    nodeId: r.nodeId,
+    merkleLeaves: (range, depth) => r.merkleLeaves(range, depth),
+    scanPage: async (range, after) => {
+      const page = await r.scanPage(range, after);
+      await pace(entryBytes(page.entries));
+      return page;
+    },
+    apply: async (entries) => {
+      await pace(entryBytes(entries));
+      return r.apply(entries);
+    },
+  };
+}
+
 export class AntiEntropyRunner {
   readonly counters: AntiEntropyCounters = {
     antiEntropySyncs: 0,

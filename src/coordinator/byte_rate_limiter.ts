@@ -1,7 +1,8 @@
-// A token bucket over bytes, for traffic that must not crowd out requests (hint replay). Holds up
+// A token bucket over bytes, for traffic that must not crowd out requests (hint replay, range
+// streaming). Holds up
 // to one second's worth; a send may overdraw it (a batch goes whole), and the next waits until the
 // debt is paid back. The clock is injected, so tests step it instead of sleeping.
-import { assert } from '../errors';
+import { assert, ErrorCode, RingkvError } from '../errors';
 
 export class ByteRateLimiter {
   private tokens: number;
@@ -37,4 +38,25 @@ export class ByteRateLimiter {
     this.lastMs = t;
     this.tokens = Math.min(this.bytesPerSecond, this.tokens + (elapsedMs * this.bytesPerSecond) / 1000);
   }
+}
+
+/**
+ * Resolves once `bytes` may go (taken from `limiter`), sleeping at most stepMs at a time so that a
+ * node stopping (`closed`) is not held up by a long wait: then it rejects with RKV_ERR_CLOSED.
+ * Resolves with the milliseconds it waited.
+ */
+export async function takeBytes(
+  limiter: ByteRateLimiter,
+  bytes: number,
+  o: { sleep: (ms: number) => Promise<void>; closed: () => boolean; stepMs?: number },
+): Promise<number> {
+  const stepMs = o.stepMs ?? 100;
+  let waitedMs = 0;
+  while (!limiter.tryTake(bytes)) {
+    if (o.closed()) throw new RingkvError(ErrorCode.Closed, 'the node is stopping');
+    const ms = Math.min(stepMs, limiter.waitMs());
+    await o.sleep(ms);
+    waitedMs += ms;
+  }
+  return waitedMs;
 }

@@ -26,7 +26,7 @@
 // background and bounded.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { localRangeReplica, localScanPage } from '../antientropy';
+import { localRangeReplica, localScanPage, type RangeReplica } from '../antientropy';
 import { bootstrapSettleMsMax, hintAgeMsMax, rebuildRetryMs, merkleDepthMax, readRepairsInflightMax, replicaWritesInflightMax, tombstoneGraceMsDefault, vnodesPerNodeMax } from '../constants';
 import { assert, ErrorCode, isRingkvError, RingkvError } from '../errors';
 import { Membership, parseNodeAddress, type MemberInfo, type StorageTrouble } from '../membership';
@@ -36,14 +36,14 @@ import { InternodeServer } from '../protocol/internode_server';
 import { keyToken, Ring, tokenToString } from '../ring';
 import type { WireRecord } from '../shards/messages';
 import { isValidNodeId, type StoredSibling } from '../versioning';
-import { AntiEntropyRunner, remoteRangeReplica } from './anti_entropy';
+import { AntiEntropyRunner, pacedRangeReplica, remoteRangeReplica } from './anti_entropy';
 import { handOffRanges } from './decommission';
 import { writeFileDurably } from '../storage/durable-file';
 import { type ClusterOptions, clusterSettingsOf, validateClusterOptions } from './cluster_options';
 import { answerReplicaBatch, type LocalReplica, recordFromWire, recordToWire, ReplicaClient } from './cluster_replica';
 import { toGetResult } from './get_result';
 import { checkCommon, checkContext, checkIdempotencyKey, checkIfMatch, checkKey, checkTtl, checkValue } from './request_checks';
-import { ByteRateLimiter } from './byte_rate_limiter';
+import { ByteRateLimiter, takeBytes } from './byte_rate_limiter';
 import { HintStore, hintBytes } from './hinted_handoff';
 import { nodeHealth, nodeStatusOf } from './node_health';
 import { loadPeers, savePeers } from './peers_file';
@@ -133,6 +133,8 @@ export interface ClusterCounters {
   speculativeReads: number;
   /** Keys this replica, rebuilding, read from their previous owner before it answered for them (rebuild_gate.ts). */
   rebuildPulls: number;
+  /** Milliseconds range streams waited for the --stream-bytes-per-second budget. */
+  streamThrottledMs: number;
   readRepairs: number;
   readRepairsDropped: number;
   readRepairFailures: number;
@@ -156,6 +158,8 @@ export class ClusterCoordinator implements Coordinator {
   private readonly hints: HintStore;
   private readonly replaying = new Set<string>();
   private readonly hintReplayBudget: ByteRateLimiter;
+  /** Record bytes streamed per second (--stream-bytes-per-second); null: unthrottled. */
+  private readonly streamBudget: ByteRateLimiter | null;
   /** Targets whose next replay batch waits for the byte budget, and the timer that resumes it. */
   private readonly replayWaits = new Map<string, NodeJS.Timeout>();
   private hintTimer: NodeJS.Timeout | undefined;
@@ -202,6 +206,7 @@ export class ClusterCoordinator implements Coordinator {
     replicaReadsAsked: 0,
     speculativeReads: 0,
     rebuildPulls: 0,
+    streamThrottledMs: 0,
     readRepairs: 0,
     readRepairsDropped: 0,
     readRepairFailures: 0,
@@ -303,7 +308,7 @@ export class ClusterCoordinator implements Coordinator {
             local: localRangeReplica(o.nodeId, local.ranges, o.requestTimeoutMs),
             remote: (id) => {
               const addr = this.membership.peerAddress(id);
-              return addr === undefined ? undefined : remoteRangeReplica(id, this.pool, addr, o.requestTimeoutMs);
+              return addr === undefined ? undefined : this.streamTo(remoteRangeReplica(id, this.pool, addr, o.requestTimeoutMs));
             },
             keyEstimate: () => this.keyEstimateCached,
             random: o.random,
@@ -322,6 +327,7 @@ export class ClusterCoordinator implements Coordinator {
       log: o.log,
     });
     this.hintReplayBudget = new ByteRateLimiter(o.hintReplayBytesPerSecond);
+    this.streamBudget = o.streamBytesPerSecond > 0 ? new ByteRateLimiter(o.streamBytesPerSecond) : null;
     const merge = (older: WireRecord, newer: WireRecord): WireRecord => mergeRecords(older, newer, o.conflictMode, Date.now());
     // Last: it opens files (and reads what an earlier run left), which nothing above can fail after.
     this.hints = o.hintedHandoff && o.hintsDir !== undefined ? HintStore.open({ merge }, { dir: o.hintsDir, log: o.log }) : new HintStore({ merge });
@@ -422,6 +428,16 @@ export class ClusterCoordinator implements Coordinator {
     this.rebuilding = true;
     if (this.o.rebuildFile !== undefined && record) writeFileDurably(this.o.rebuildFile, 'rebuilding: a full pass has not synced every range since this data dir was made\n');
     this.o.log(`rebuilding: ${why}: until a full pass syncs every range, writes coordinated here read the key from the other replicas first and reads ask them first`);
+  }
+
+  /** A peer's replica with the records streamed to and from it paced by the node's stream budget. */
+  private streamTo(remote: RangeReplica): RangeReplica {
+    const budget = this.streamBudget;
+    if (budget === null) return remote;
+    const o = { sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, ms)), closed: () => this.closed };
+    return pacedRangeReplica(remote, async (bytes) => {
+      this.counters.streamThrottledMs += await takeBytes(budget, bytes, o);
+    });
   }
 
   /** A full pass (repair) that synced every range ends the rebuild. */
@@ -568,7 +584,7 @@ export class ClusterCoordinator implements Coordinator {
         remote: (id) => {
           const addr = this.membership.peerAddress(id);
           if (addr === undefined) throw new RingkvError(ErrorCode.Unavailable, `no address for ${id}`);
-          return remoteRangeReplica(id, this.pool, addr, this.o.requestTimeoutMs);
+          return this.streamTo(remoteRangeReplica(id, this.pool, addr, this.o.requestTimeoutMs));
         },
       });
       this.membership.leave();

@@ -6,6 +6,8 @@ import {
   gossipIntervalMsDefault,
   hintReplayBytesPerSecondDefault,
   hintReplayBytesPerSecondMin,
+  streamBytesPerSecondDefault,
+  streamBytesPerSecondMin,
   hintReplayIntervalMsDefault,
   readRepairChanceDefault,
   replicationFactorDefault,
@@ -64,6 +66,8 @@ export interface ClusterOptions {
   hintReplayIntervalMs: number;
   /** Hint bytes (keys, versions, values) this node replays per second, to all targets together. */
   hintReplayBytesPerSecond: number;
+  /** Record bytes this node streams per second (anti_entropy.ts pacedRangeReplica); 0 = unthrottled. */
+  streamBytesPerSecond: number;
   /** Where hints are kept across restarts (`<dataDir>/hints`); in memory only when absent. */
   hintsDir?: string;
   /** This node's data dir was made by this start (nothing in it yet): see ClusterCoordinator's `rebuilding`. */
@@ -100,6 +104,7 @@ export const clusterDefaults = {
   hintedHandoff: true,
   hintReplayIntervalMs: hintReplayIntervalMsDefault,
   hintReplayBytesPerSecond: hintReplayBytesPerSecondDefault,
+  streamBytesPerSecond: streamBytesPerSecondDefault,
   requestTimeoutMs: requestTimeoutMsDefault,
   readRepairChance: readRepairChanceDefault,
   antiEntropyIntervalMs: antiEntropyIntervalMsDefault,
@@ -140,6 +145,9 @@ export function validateClusterOptions(o: ClusterOptions): void {
   if (!(o.hintReplayIntervalMs >= 10)) throw bad('hintReplayIntervalMs', 'must be at least 10');
   if (!(Number.isInteger(o.hintReplayBytesPerSecond) && o.hintReplayBytesPerSecond >= hintReplayBytesPerSecondMin)) {
     throw bad('hintReplayBytesPerSecond', `must be an integer of at least ${hintReplayBytesPerSecondMin}`);
+  }
+  if (!(Number.isInteger(o.streamBytesPerSecond) && (o.streamBytesPerSecond === 0 || o.streamBytesPerSecond >= streamBytesPerSecondMin))) {
+    throw bad('streamBytesPerSecond', `must be 0 (unthrottled) or an integer of at least ${streamBytesPerSecondMin}`);
   }
   if (!(o.requestTimeoutMs >= 1)) throw bad('requestTimeoutMs', 'must be positive');
   if (!(o.readRepairChance >= 0 && o.readRepairChance <= 1)) throw bad('readRepairChance', 'must be in [0, 1]');

@@ -99,10 +99,12 @@ describe('2 nodes with N = 1, then a third joins', () => {
 
   test('the joining node pulls its ranges from their previous owners; cleanup then drops the old copies', async () => {
     const keys = Array.from({ length: 200 }, (_, i) => `one-${i}`);
-    for (const k of keys) assert.equal((await c.http(0, 'PUT', k, { body: `v-${k}` })).status, 200, k);
+    // 2 KiB values, so that what node-2 pulls is more than a second of its stream budget.
+    const valueOf = (k: string): string => `v-${k}-${'x'.repeat(2048)}`;
+    for (const k of keys) assert.equal((await c.http(0, 'PUT', k, { body: valueOf(k) })).status, 200, k);
     const holds = (r: Ring, k: string, id: string): boolean => r.preferenceList(keyToken(Buffer.from(k)), 1).includes(id);
     const twoNodes = Ring.build(c.nodes.map((n) => ({ nodeId: n.id, vnodes: c.spec.vnodes })), 1);
-    const j = await c.addNode();
+    const j = await c.addNode({ args: ['--stream-bytes-per-second', '65536'] });
     await waitFor('node-2 to finish its bootstrap', async () => (await c.metric(j, 'ringkv_bootstrap_state')) === 2, 30_000);
     await c.waitConverged(15_000);
     // Its ranges have no other replica: the pass pulled them from the nodes that held them before.
@@ -113,10 +115,11 @@ describe('2 nodes with N = 1, then a third joins', () => {
     assert.ok(taken.length > 0, 'the join took keys over');
     assert.equal(await c.metric(j, 'ringkv_anti_entropy_pulled'), taken.length);
     assert.equal(await c.metric(j, 'ringkv_anti_entropy_pushed'), 0, 'nothing pushed to the previous owners');
+    assert.ok((await c.metric(j, 'ringkv_stream_throttled_ms')) > 0, 'the pull waited for its stream budget');
     for (const k of keys) {
       const got = await c.http(j, 'GET', k);
       assert.equal(got.status, 200, `${k} via node-2: ${JSON.stringify(got.body)}`);
-      assert.equal(Buffer.from(String(got.body.value), 'base64').toString(), `v-${k}`, k);
+      assert.equal(Buffer.from(String(got.body.value), 'base64').toString(), valueOf(k), k);
     }
 
     await sleep(c.spec.deadAfterMs);
@@ -133,7 +136,7 @@ describe('2 nodes with N = 1, then a third joins', () => {
     for (const k of keys) {
       const got = await c.http(0, 'GET', k);
       assert.equal(got.status, 200, `${k} via node-0 after the cleanup: ${JSON.stringify(got.body)}`);
-      assert.equal(Buffer.from(String(got.body.value), 'base64').toString(), `v-${k}`, k);
+      assert.equal(Buffer.from(String(got.body.value), 'base64').toString(), valueOf(k), k);
     }
   });
 });

@@ -38,6 +38,16 @@ test('--hint-replay-bytes-per-second: the default, a given rate, and a rate unde
   assert.throws(() => parseClusterFlags({ seeds: '127.0.0.1:7100', 'hint-replay-bytes-per-second': '1000' }, {}, base), (e: unknown) => isRingkvError(e, ErrorCode.InvalidArgument) && /--hint-replay-bytes-per-second/.test(e.message));
 });
 
+test('--stream-bytes-per-second: the default, 0 (unthrottled), a given rate, and a rate under the floor refused', () => {
+  const rate = (v?: string) => parseClusterFlags({ seeds: '127.0.0.1:7100', ...(v !== undefined && { 'stream-bytes-per-second': v }) }, {}, base)!.streamBytesPerSecond;
+  assert.equal(rate(), 32 * 1024 * 1024);
+  assert.equal(rate('0'), 0);
+  assert.equal(rate('1048576'), 1048576);
+  for (const bad of ['1000', '-1', 'fast']) {
+    assert.throws(() => rate(bad), (e: unknown) => isRingkvError(e, ErrorCode.InvalidArgument) && /--stream-bytes-per-second/.test(e.message), bad);
+  }
+});
+
 test('ringkv cluster passes its cluster options on, and N = min(3, nodes) when --replication is not given', () => {
   assert.deepEqual(clusterPassThrough({}, 1), ['--replication', '1']);
   assert.deepEqual(clusterPassThrough({}, 5), ['--replication', '3']);

@@ -1,8 +1,13 @@
-// The hint replay throttle's token bucket, on a stepped clock: a second's worth may go at once,
-// a batch may overdraw it, and the next waits exactly until the debt is paid back.
+// The hint replay and range stream throttles' token bucket, on a stepped clock: a second's worth
+// may go at once, a batch may overdraw it, and the next waits exactly until the debt is paid back;
+// takeBytes waits in short steps and gives up when the node stops; a paced range replica takes
+// the bytes of every page it reads and every batch it sends.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ByteRateLimiter } from '../../../src/coordinator/byte_rate_limiter';
+import { ByteRateLimiter, takeBytes } from '../../../src/coordinator/byte_rate_limiter';
+import { pacedRangeReplica } from '../../../src/coordinator/anti_entropy';
+import type { RangeEntry, RangeReplica } from '../../../src/antientropy';
+import { ErrorCode, isRingkvError } from '../../../src/errors';
 
 test('a full bucket lets a second of bytes through, then waits for the refill', () => {
   let now = 0;
@@ -27,4 +32,38 @@ test('an idle bucket refills to one second of bytes, no more', () => {
   now += 60_000;
   assert.ok(b.tryTake(1000));
   assert.equal(b.tryTake(1), false, 'a minute idle did not bank a minute of bytes');
+});
+
+test('takeBytes: 5000 bytes at 1000 bytes/s after a full bucket wait 4 s, in steps; a stopping node ends the wait', async () => {
+  let now = 0;
+  const b = new ByteRateLimiter(1000, () => now);
+  const steps: number[] = [];
+  const o = { sleep: async (ms: number) => void (steps.push(ms), (now += ms)), closed: () => false };
+  let waited = 0;
+  for (let i = 0; i < 5; i++) waited += await takeBytes(b, 1000, o);
+  // The first 1000 go at once; each next one waits for the 1000 before it to be paid back.
+  assert.ok(waited >= 3000 && waited <= 4004, `waited ${waited} ms`);
+  assert.equal(now, waited);
+  assert.ok(Math.max(...steps) <= 100, 'no sleep longer than a step');
+  let stopping = false;
+  const o2 = { sleep: async (ms: number) => void ((now += ms), (stopping = true)), closed: () => stopping };
+  await assert.rejects(takeBytes(b, 1000, o2).then(() => takeBytes(b, 1000, o2)), (e: unknown) => isRingkvError(e, ErrorCode.Closed));
+});
+
+test('a paced range replica paces the bytes of the pages it reads and the records it sends, not the Merkle leaves', async () => {
+  const entry = (k: string, v: string): RangeEntry => ({ key: Buffer.from(k), record: { versionVector: new Uint8Array(10), value: Buffer.from(v), tombstone: false } });
+  const page = [entry('a', 'xxxx'), entry('bb', 'yyyyyyyy')];
+  const inner: RangeReplica = {
+    nodeId: 'p',
+    merkleLeaves: async () => ({ leaves: new BigUint64Array(4), entries: 2 }),
+    scanPage: async () => ({ entries: page, more: false }),
+    apply: async (entries) => entries.length,
+  };
+  const paced: number[] = [];
+  const r = pacedRangeReplica(inner, async (bytes) => void paced.push(bytes));
+  await r.merkleLeaves({ from: 0n, to: 10n }, 2);
+  assert.deepEqual(paced, []);
+  assert.equal((await r.scanPage({ from: 0n, to: 10n }, null)).entries.length, 2);
+  assert.equal(await r.apply([entry('ccc', 'z')]), 1);
+  assert.deepEqual(paced, [1 + 10 + 4 + 2 + 10 + 8, 3 + 10 + 1]);
 });
