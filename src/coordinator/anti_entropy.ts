@@ -11,8 +11,10 @@
 // A full pass (fullPass) runs the same sync over every range this node replicates, back to back:
 // a new node runs one as it joins (bootstrap: it streams the ranges it now owns from the replicas
 // that hold them, instead of waiting ranges x interval for the rounds to come by), and an
-// operator can ask for one (POST /api/v1/admin/repair, like `nodetool repair`). A pass syncs each
-// range until no leaf differs (a round repairs at most antiEntropyLeavesPerSyncMax leaves).
+// operator can ask for one (POST /api/v1/admin/repair, like `nodetool repair`). A pass syncs every
+// leaf that differs (a round repairs at most antiEntropyLeavesPerSyncMax, to bound its work).
+// Trees are sized from the larger of the two replicas' key counts: a joining node's own is about
+// 0, and one leaf for a whole range would have its sync hold the range's records in memory.
 //
 // While this node rebuilds (a new data dir), a range with no other live replica is pulled, one
 // way, from the live nodes that replicated it in the ring without this node: its owners before
@@ -20,7 +22,7 @@
 // bootstrap streams from the range's previous owner too); with N > 1 it is the fallback when the
 // other replicas are down.
 import { type RangeEntry, type RangeReplica, type SyncResult, depthFor, syncRange, vnodeRanges } from '../antientropy';
-import { antiEntropyLeavesPerSyncMax, merkleDepthMax } from '../constants';
+import { antiEntropyLeavesPerSyncMax } from '../constants';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import type { InternodeMessage } from '../protocol/internode_codec';
 import type { PeerPool } from '../protocol/internode_pool';
@@ -50,8 +52,10 @@ export interface AntiEntropyDeps {
   local: RangeReplica;
   /** A peer's replica over the network, or undefined when its address is unknown. */
   remote: (nodeId: string) => RangeReplica | undefined;
-  /** About how many entries this node stores (sizes the trees). */
+  /** About how many entries this node stores (with the peer's, sizes the trees). */
   keyEstimate: () => number;
+  /** About how many entries a peer stores, as it last said (0: unknown). */
+  peerKeyEstimate: (nodeId: string) => number;
   random: () => number;
   log: (line: string) => void;
 }
@@ -196,9 +200,8 @@ export class AntiEntropyRunner {
 
   /**
    * Syncs one replicated range with a random live peer (while rebuilding and none is left, a
-   * previous owner, pull only); null when there is none. `full`: until no leaf differs, not just
-   * one bounded sync per vnode range. `complete`: no failure and, when full, no leaf left
-   * differing. Never throws.
+   * previous owner, pull only); null when there is none. `full`: every differing leaf, not just
+   * antiEntropyLeavesPerSyncMax of them. `complete`: no failure and no leaf left. Never throws.
    */
   private async syncRange(ring: Ring, r: ReturnType<Ring['replicatedRanges']>[number], full: boolean): Promise<{ results: SyncResult[]; complete: boolean } | null> {
     let peers = r.replicas.filter((id) => id !== this.d.nodeId && this.d.isAlive(id));
@@ -216,19 +219,11 @@ export class AntiEntropyRunner {
     try {
       for (const range of vnodeRanges(r.previous, r.token)) {
         const width = Number(range.to - range.from + 1n) / 2 ** 64;
-        const depth = depthFor((this.d.keyEstimate() * width) / share);
-        // Each sync leaves every leaf it repaired equal, so the deepest tree takes this many;
-        // writes landing meanwhile may need one more.
-        for (let sync = 0; ; sync++) {
-          const res = await syncRange(this.d.local, remote, range, depth, { pullOnly });
-          results.push(res);
-          this.count(peerId, r, res);
-          if (res.leavesSynced >= res.leavesDiffering || !full) break;
-          if (sync >= syncsPerRangeMax || this.stopped) {
-            complete = false;
-            break;
-          }
-        }
+        const depth = depthFor((Math.max(this.d.keyEstimate(), this.d.peerKeyEstimate(peerId)) * width) / share);
+        const res = await syncRange(this.d.local, remote, range, depth, { pullOnly, leavesMax: full ? 1 << depth : antiEntropyLeavesPerSyncMax });
+        results.push(res);
+        this.count(peerId, r, res);
+        if (res.leavesSynced < res.leavesDiffering) complete = false;
       }
     } catch (err) {
       complete = false;
@@ -253,5 +248,3 @@ export class AntiEntropyRunner {
 
 }
 
-/** Syncs of one vnode range in a full pass: enough for the deepest tree, plus one for late writes. */
-const syncsPerRangeMax = (1 << merkleDepthMax) / antiEntropyLeavesPerSyncMax + 1;

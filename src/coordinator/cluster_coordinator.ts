@@ -311,6 +311,7 @@ export class ClusterCoordinator implements Coordinator {
               return addr === undefined ? undefined : this.streamTo(remoteRangeReplica(id, this.pool, addr, o.requestTimeoutMs));
             },
             keyEstimate: () => this.keyEstimateCached,
+            peerKeyEstimate: (peer) => this.membership.keyEstimateOf(peer),
             random: o.random,
             log: o.log,
           });

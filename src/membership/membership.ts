@@ -216,6 +216,11 @@ export class Membership {
   }
 
   /** What the node last said of its storage (MemberInfo.storage); undefined: it takes writes. */
+  /** About how many entries a member stores, as it last gossiped (0 when unknown). */
+  keyEstimateOf(nodeId: string): number {
+    return this.table.info(nodeId)?.keyEstimate ?? 0;
+  }
+
   storageOf(nodeId: string): StorageTrouble | undefined {
     return this.table.info(nodeId)?.storage;
   }

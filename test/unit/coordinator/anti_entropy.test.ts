@@ -1,6 +1,7 @@
 // The anti-entropy runner's full pass over real replicas (ShardRouters over real worker threads
-// and engines, one per node id, reached in-process): a pass syncs each range until no leaf
-// differs, however many leaves one sync may repair, and a rebuilding node whose ranges have no
+// and engines, one per node id, reached in-process): a pass syncs every differing leaf, however
+// many one round may repair, in trees sized by the larger of the two replicas (an empty joining
+// node's own estimate would make one leaf of a whole range), and a rebuilding node whose ranges have no
 // other replica (N = 1) pulls each from the node that owned it before this one joined, pushing
 // nothing; a node that is not rebuilding skips such ranges.
 import { after, test } from 'node:test';
@@ -36,7 +37,7 @@ async function keysOf(r: ShardRouter): Promise<Set<string>> {
   return new Set(entries.map((e) => Buffer.from(e.key).toString()));
 }
 
-function runner(o: { nodeId: string; ring: Ring; n: number; replicas: Map<string, RangeReplica>; keyEstimate: number; rebuilding: boolean }): AntiEntropyRunner {
+function runner(o: { nodeId: string; ring: Ring; n: number; replicas: Map<string, RangeReplica>; keyEstimate: number; peerKeyEstimate?: number; rebuilding: boolean }): AntiEntropyRunner {
   return new AntiEntropyRunner({
     nodeId: o.nodeId,
     intervalMs: 0,
@@ -47,12 +48,13 @@ function runner(o: { nodeId: string; ring: Ring; n: number; replicas: Map<string
     local: o.replicas.get(o.nodeId)!,
     remote: (id) => o.replicas.get(id),
     keyEstimate: () => o.keyEstimate,
+    peerKeyEstimate: () => o.peerKeyEstimate ?? 0,
     random: Math.random,
     log: () => {},
   });
 }
 
-test('a full pass syncs each range until no leaf differs, past the leaves one sync repairs', async () => {
+test('a full pass from an empty node syncs every differing leaf of trees sized by the peer, past the leaves one round repairs', async () => {
   const a = await open('A');
   const bb = await open('B');
   const replicas = new Map<string, RangeReplica>([
@@ -64,7 +66,8 @@ test('a full pass syncs each range until no leaf differs, past the leaves one sy
   // Two nodes, one vnode each, N = 2: two ranges, both on both. A large key estimate makes the
   // trees 4096 leaves deep, so the 3000 keys differ in far more leaves than one sync repairs.
   const ring = Ring.build([{ nodeId: 'A', vnodes: 1 }, { nodeId: 'B', vnodes: 1 }], 1);
-  const r = runner({ nodeId: 'A', ring, n: 2, replicas, keyEstimate: 100_000, rebuilding: false });
+  // A is empty, as a joining node is: B's estimate sizes the trees.
+  const r = runner({ nodeId: 'A', ring, n: 2, replicas, keyEstimate: 0, peerKeyEstimate: 100_000, rebuilding: false });
   const sum = await r.fullPass();
   assert.deepEqual({ ranges: sum.ranges, synced: sum.synced, skipped: sum.skipped, failed: sum.failed, pulled: sum.pulled, pushed: sum.pushed }, { ranges: 2, synced: 2, skipped: 0, failed: 0, pulled: keys.length, pushed: 0 });
   assert.ok(r.counters.antiEntropyLeavesDiffering > 2 * antiEntropyLeavesPerSyncMax, `${r.counters.antiEntropyLeavesDiffering} leaves differed`);
