@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { deadAfterMsDefault, gossipIntervalMsDefault, hintReplayBytesPerSecondMin, nodeRuntimeFlags, streamBytesPerSecondMin, peerPortOffset, replicationFactorDefault, suspectAfterMsDefault, vnodesPerNodeDefault, vnodesPerNodeMax, zoneBytesMax } from '../constants';
+import { deadAfterMsDefault, gossipIntervalMsDefault, hintReplayBytesPerSecondMin, nodeRuntimeFlags, peerPortOffset, replicationFactorDefault, streamBytesPerSecondMin, suspectAfterMsDefault, vnodesPerNodeDefault, vnodesPerNodeMax, zoneBytesMax } from '../constants';
 import type { ClusterNodeConfig } from '../coordinator/cluster_factory';
 import { clusterDefaults } from '../coordinator/cluster_options';
 import { newClusterName } from '../coordinator/cluster_name';
@@ -213,8 +213,8 @@ options:
                                         placement on one machine
   any cluster option of \`ringkv start\` (--cluster-name, --replication, --conflict-mode,
   --partition-mode, --gossip-interval-ms, --suspect-after-ms, --dead-after-ms, --vnodes,
-  --hinted-handoff, --hint-replay-bytes-per-second, --stream-bytes-per-second, --read-repair-chance,
-  --anti-entropy-interval-ms) is passed to every node.
+  --hinted-handoff, --hint-replay-bytes-per-second, --stream-bytes-per-second,
+  --read-repair-chance, --anti-entropy-interval-ms) is passed to every node.
 `;
 
 function getJson(port: number, urlPath: string, timeoutMs: number): Promise<unknown> {

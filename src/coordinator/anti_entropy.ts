@@ -245,6 +245,4 @@ export class AntiEntropyRunner {
       this.d.log(`anti-entropy with ${peerId}: range (${r.previous}, ${r.token}]: ${res.leavesDiffering} of ${1 << res.depth} leaves differed; pulled ${res.pulled}, pushed ${res.pushed}`);
     }
   }
-
 }
-

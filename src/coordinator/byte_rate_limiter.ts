@@ -1,7 +1,7 @@
 // A token bucket over bytes, for traffic that must not crowd out requests (hint replay, range
-// streaming). Holds up
-// to one second's worth; a send may overdraw it (a batch goes whole), and the next waits until the
-// debt is paid back. The clock is injected, so tests step it instead of sleeping.
+// streaming). Holds up to one second's worth; a send may overdraw it (a batch goes whole), and the
+// next waits until the debt is paid back. The clock is injected, so tests step it instead of
+// sleeping.
 import { assert, ErrorCode, RingkvError } from '../errors';
 
 export class ByteRateLimiter {

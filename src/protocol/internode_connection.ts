@@ -220,8 +220,8 @@ export class PeerConnection {
    * it), so the next request connects at once instead of failing for up to backoffMsMax. A
    * connect pending for connectRestartAfterMs or more began while the peer was unreachable (a
    * partition, a stopped process): its lost SYN would be sent again only after the kernel's
-   * retransmit timeout (1 s, then 3 s), and the requests queued behind it would wait for it or for
-   * the connect timeout. It is replaced by a new connect at once, the requests kept behind it.
+   * retransmit timeout (a second or more), and the requests queued behind it would wait for it or
+   * for the connect timeout. It is replaced by a new connect at once, the requests kept behind it.
    */
   resetBackoff(): void {
     this.retryAtMs = 0;
