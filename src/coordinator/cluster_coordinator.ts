@@ -127,6 +127,8 @@ export interface ClusterCounters {
   handoverForwards: number;
   /** Times a hint replay batch waited for the replay byte budget. */
   hintReplayWaits: number;
+  /** Hints a replay sent that the target did not take (they stay queued). */
+  hintReplayFailures: number;
   /** Replica reads this node asked for as coordinator (its own replica included). */
   replicaReadsAsked: number;
   /** Of those, spares asked because the read had waited the p99 of replica round trips. */
@@ -203,6 +205,7 @@ export class ClusterCoordinator implements Coordinator {
     replicationBackPressure: 0,
     handoverForwards: 0,
     hintReplayWaits: 0,
+    hintReplayFailures: 0,
     replicaReadsAsked: 0,
     speculativeReads: 0,
     rebuildPulls: 0,
@@ -1017,6 +1020,9 @@ export class ClusterCoordinator implements Coordinator {
 
   private replayHints(target: string): void {
     if (this.closed || this.replaying.has(target) || this.replayWaits.has(target) || this.hints.size(target) === 0) return;
+    // A node whose storage refuses writes (gossip's storage flag: full, failed) would only fail
+    // them; the hint timer comes back once its flag has cleared.
+    if (this.membership.storageOf(target) !== undefined) return;
     const batch = this.hints.peek(target, hintReplayBatch);
     // Within hintReplayBytesPerSecond across all targets: a node back from a long absence gets
     // its backlog at a pace that leaves room for its live traffic (Cassandra's hint throttle).
@@ -1038,6 +1044,8 @@ export class ClusterCoordinator implements Coordinator {
         if (err === null) {
           this.hints.delivered(target, h);
           delivered++;
+        } else {
+          this.counters.hintReplayFailures++;
         }
         if (--left > 0) return;
         this.replaying.delete(target);

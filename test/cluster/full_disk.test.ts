@@ -2,7 +2,8 @@
 // its own mount namespace, test/helpers/cluster.ts smallDisk): a full replica costs the cluster
 // nothing at QUORUM, the writes it misses become hints (it stays ALIVE), it still coordinates
 // (its own replica keeps a hint for itself), still serves reads, answers 507 when it alone would
-// have to take a write, and once space is freed it takes writes again by itself and the hints
+// have to take a write, holds no replay of hints meant for it (they would fail), and once space
+// is freed it takes writes again by itself and the hints
 // bring it every write it missed, with no restart and no repair.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -41,6 +42,9 @@ describe('3-node cluster, one node on a small disk that fills', () => {
     const seen = (await c.getJson(0, '/api/v1/cluster/status')) as { nodes: Array<{ id: string; status: string; reason?: string }> };
     assert.deepEqual(seen.nodes.find((n) => n.id === 'node-2'), { ...seen.nodes.find((n) => n.id === 'node-2')!, status: 'degraded', reason: 'storage_full' });
     assert.equal(seen.nodes.find((n) => n.id === 'node-1')!.reason, undefined);
+    // From here every node knows: none sends node-2 its hints (they would only fail).
+    const replayFailures = async (): Promise<number[]> => Promise.all([0, 1, 2].map((i) => c.metric(i, 'ringkv_hint_replay_failures')));
+    const failuresBefore = await replayFailures();
 
     // The other two take QUORUM writes; node-2 misses them and the coordinators keep hints.
     for (let i = 0; i < 8; i++) {
@@ -78,6 +82,7 @@ describe('3-node cluster, one node on a small disk that fills', () => {
     await c.waitStatus([2], 1, 'healthy', 15_000);
     await c.waitStatus([0, 1], 2, 'degraded', 15_000);
 
+    assert.deepEqual(await replayFailures(), failuresBefore, 'no hint replay to the full node failed');
     c.freeBallast(2);
     await waitFor('node-2 healthy again', async () => (await fetch(`http://127.0.0.1:${c.nodes[2]!.port}/health`)).status === 200, 20_000);
     await c.waitStatus([0, 1, 2], 2, 'healthy', 10_000);
