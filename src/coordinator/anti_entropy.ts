@@ -117,6 +117,19 @@ export function pacedRangeReplica(r: RangeReplica, pace: (bytes: number) => Prom
   };
 }
 
+/** A vnode range as the ring names it: (previous, token]. */
+export interface VnodeRange {
+  previous: bigint;
+  token: bigint;
+}
+
+export interface PassOptions {
+  /** Ranges to leave out of the pass. */
+  skip?: (r: VnodeRange) => boolean;
+  /** Hears each range the pass synced whole. */
+  synced?: (r: VnodeRange) => void;
+}
+
 export class AntiEntropyRunner {
   readonly counters: AntiEntropyCounters = {
     antiEntropySyncs: 0,
@@ -166,20 +179,21 @@ export class AntiEntropyRunner {
   }
 
   /**
-   * Every replicated range, one after another, each against one live replica. One pass at a time:
-   * a second call while one runs gets the running one. Never throws; stops early on stop().
+   * Every replicated range (but those `o.skip` names), one after another, each against one live
+   * replica; `o.synced` hears each range synced whole. One pass at a time: a second call while one
+   * runs gets the running one. Never throws; stops early on stop().
    */
-  fullPass(): Promise<RepairSummary> {
-    this.pass ??= this.runPass().finally(() => {
+  fullPass(o: PassOptions = {}): Promise<RepairSummary> {
+    this.pass ??= this.runPass(o).finally(() => {
       this.pass = null;
     });
     return this.pass;
   }
 
-  private async runPass(): Promise<RepairSummary> {
+  private async runPass(o: PassOptions): Promise<RepairSummary> {
     const started = Date.now();
     const ring = this.d.ring();
-    const ranges = ring.replicatedRanges(this.d.nodeId, this.d.replicationFactor);
+    const ranges = ring.replicatedRanges(this.d.nodeId, this.d.replicationFactor).filter((r) => o.skip === undefined || !o.skip(r));
     const sum: RepairSummary = { ranges: ranges.length, synced: 0, skipped: 0, failed: 0, pulled: 0, pushed: 0, durationMs: 0 };
     // A round already running finishes first, so one sync at a time still holds.
     await this.running;
@@ -187,8 +201,10 @@ export class AntiEntropyRunner {
       if (this.stopped) break;
       const out = await this.syncRange(ring, r, true);
       if (out === null) sum.skipped++;
-      else if (out.complete) sum.synced++;
-      else sum.failed++;
+      else if (out.complete) {
+        sum.synced++;
+        o.synced?.(r);
+      } else sum.failed++;
       for (const res of out?.results ?? []) {
         sum.pulled += res.pulled;
         sum.pushed += res.pushed;

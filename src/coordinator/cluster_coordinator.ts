@@ -36,7 +36,7 @@ import { InternodeServer } from '../protocol/internode_server';
 import { keyToken, Ring, tokenToString } from '../ring';
 import type { WireRecord } from '../shards/messages';
 import { isValidNodeId, type StoredSibling } from '../versioning';
-import { AntiEntropyRunner, pacedRangeReplica, remoteRangeReplica } from './anti_entropy';
+import { AntiEntropyRunner, pacedRangeReplica, remoteRangeReplica, type VnodeRange } from './anti_entropy';
 import { handOffRanges } from './decommission';
 import { writeFileDurably } from '../storage/durable-file';
 import { type ClusterOptions, clusterSettingsOf, validateClusterOptions } from './cluster_options';
@@ -114,6 +114,10 @@ function writeOutcome(b: BatchOp, a: WriteAnswer): BatchOutcome {
   return { ok: true, op: 'put', result: { key: b.req.key, version: a.version, timestampMs: a.timestampMs, acks: a.acks } };
 }
 
+function rangeKey(r: VnodeRange): string {
+  return `${r.previous}:${r.token}`;
+}
+
 /** `<dataDir>/REBUILDING`: a rebuild in progress (ClusterCoordinator's `rebuilding`). */
 export const rebuildFileName = 'REBUILDING';
 
@@ -180,6 +184,8 @@ export class ClusterCoordinator implements Coordinator {
    * data dir's REBUILDING file.
    */
   private rebuilding = false;
+  /** While rebuilding: the ranges (rangeKey) a pass has synced since the rebuild began, in this process. */
+  private readonly rebuildSynced = new Set<string>();
   private rebuildTimer: NodeJS.Timeout | undefined;
   private decommissioning = false;
   /**
@@ -444,28 +450,43 @@ export class ClusterCoordinator implements Coordinator {
     });
   }
 
-  /** A full pass (repair) that synced every range ends the rebuild. */
-  private async fullPass(): Promise<RepairSummary> {
-    const s = await this.antiEntropy.fullPass();
-    if (this.rebuilding && s.failed === 0 && s.skipped === 0 && !this.closed) {
+  /**
+   * A full pass (repair); `onlyLeft`: over the ranges no pass has synced since the rebuild began.
+   * The rebuild ends once every range of the current ring has been synced.
+   */
+  private async fullPass(onlyLeft = false): Promise<RepairSummary> {
+    const s = await this.antiEntropy.fullPass({
+      ...(onlyLeft && { skip: (r: VnodeRange) => this.rebuildSynced.has(rangeKey(r)) }),
+      synced: (r) => {
+        if (this.rebuilding) this.rebuildSynced.add(rangeKey(r));
+      },
+    });
+    if (this.rebuilding && !this.closed && this.rangesLeftToRebuild().length === 0) {
       this.rebuilding = false;
+      this.rebuildSynced.clear();
       if (this.o.rebuildFile !== undefined) fs.rmSync(this.o.rebuildFile, { force: true });
       this.o.log(`rebuilding: done: every range synced (${s.pulled} records pulled); this node's replica answers first again`);
     }
     return s;
   }
 
+  /** The ranges of the current ring this node replicates that no pass has synced since its rebuild began. */
+  private rangesLeftToRebuild(): VnodeRange[] {
+    return this.membership.ring.replicatedRanges(this.nodeId, this.o.replicationFactor).filter((r) => !this.rebuildSynced.has(rangeKey(r)));
+  }
+
   /**
-   * While rebuilding, a full pass rebuildRetryMs from now, and again until one syncs every range:
-   * after a bootstrap that left ranges out, or from a start with --bootstrap off (an operator's
-   * repair may come sooner).
+   * While rebuilding, a pass over the ranges left rebuildRetryMs from now, and again until none
+   * is: after a bootstrap that left ranges out (a peer down), or from a start with --bootstrap off
+   * (an operator's repair may come sooner). Only those: a full pass reads every range on both
+   * sides, which every 30 s on a large node would be a constant disk load.
    */
   private scheduleRebuildPass(): void {
     if (!this.rebuilding || this.closed) return;
     this.rebuildTimer = setTimeout(() => {
       this.rebuildTimer = undefined;
-      this.o.log('rebuilding: a full pass to sync every range');
-      this.fullPass().then(
+      this.o.log(`rebuilding: syncing the ${this.rangesLeftToRebuild().length} ranges no pass has synced yet`);
+      this.fullPass(true).then(
         () => this.scheduleRebuildPass(),
         (err: unknown) => {
           this.o.log(`rebuilding: WARN full pass failed: ${err instanceof Error ? err.message : String(err)}`);
