@@ -101,7 +101,7 @@ export interface ClusterNodeInfo {
   status: NodeStatus;
   /** Only with `degraded`: `storage_full` (until space is freed) or `storage_failed` (until a restart), as its /health says. */
   reason?: string;
-  /** Set while the node rebuilds its replica (a new data dir): reads ask it last until a full pass has synced every range. */
+  /** Set while the node rebuilds its replica (a new data dir): reads ask it last until passes have synced every range. */
   rebuilding?: boolean;
   /** Fraction of the node's capacity in use (0..1), as design.md §5 shows. */
   load: number;
