@@ -750,7 +750,7 @@ export class LsmEngine implements StorageEngine {
         level: r.level,
         entries: f.entryCount,
         salvagedEntries: r.result.entries,
-        blocksLost: r.result.blocks === 0 ? null : r.result.blocksLost,
+        blocksLost: r.result.blocksLost,
         reason,
       };
       f.corrupt = q;

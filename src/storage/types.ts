@@ -125,7 +125,10 @@ export interface CorruptTable {
 export interface QuarantinedTable extends CorruptTable {
   /** Of its entries, those whose blocks still read: rewritten into the table that took its place. */
   salvagedEntries: number;
-  /** Data blocks dropped as unreadable; null when none could be salvaged for want of a readable index. */
+  /**
+   * Data blocks dropped as unreadable; null when the index was unreadable too and the scan for
+   * the blocks stopped before it could tell it had reached their end (how many were left is unknown).
+   */
   blocksLost: number | null;
 }
 

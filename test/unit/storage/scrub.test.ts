@@ -1,13 +1,14 @@
 // Proves the engine's scrub and quarantine (db.ts scrub, table-scrub.ts): a clean engine reads
-// every table and finds nothing; a bit flip anywhere in a table (a data block, the index) gets
-// that table, and only it, taken out: the manifest no longer names it, the file waits in
-// quarantine/, its keys read as the older versions below it (or not at all), the engine keeps
-// taking writes, and it reopens as it was left. A compaction that meets a corrupt input
-// quarantines it and goes on, where it used to fail the engine until a restart (and again after).
-// A get or a scan that meets a damaged block fails and gets the table quarantined at once.
-// All of that with quarantineCorruptTables (a cluster node's engines); without it (a single
-// node, whose only copy the table is) a scrub reports the table and leaves it, and reads of the
-// damaged block fail.
+// every table and finds nothing; a bit flip anywhere in a table (a data block, the index, the
+// footer) gets that table, and only it, taken out: the manifest no longer names it, the file
+// waits in quarantine/, what still reads is salvaged into its place (without the index, by a
+// scan for the blocks), the keys of what does not read as the older versions below it (or not
+// at all), the engine keeps taking writes, and it reopens as it was left. A compaction that meets
+// a corrupt input quarantines it and goes on, where it used to fail the engine until a restart
+// (and again after). A get or a scan that meets a damaged block fails and gets the table
+// quarantined at once. All of that with quarantineCorruptTables (a cluster node's engines);
+// without it (a single node, whose only copy the table is) a scrub reports the table and leaves
+// it, and reads of the damaged block fail.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -159,30 +160,71 @@ test('a salvaged level-0 table keeps the damaged one\'s place: below a table flu
   }
 });
 
-test('a bit flip in the index block gets the whole table quarantined: nothing can be salvaged without it, older versions show', async () => {
+/** The footer of `file`, decoded. */
+function footerOf(file: string): ReturnType<typeof decodeFooter> {
+  const bytes = fs.readFileSync(file);
+  return decodeFooter(file, bytes.length, bytes.subarray(bytes.length - footerBytes));
+}
+
+test('a bit flip in the index block: the data blocks are found by a scan and every entry is salvaged', async () => {
   const dir = tempDir('scrub-index');
   let db = await openStorage({ dir, syncMode: 'none', autoCompaction: false, quarantineCorruptTables: true });
   try {
     const newer = await twoTables(db, dir);
-    const t = Table.open(newer, Number(path.basename(newer, '.sst')));
-    const footerBuf = Buffer.alloc(footerBytes);
-    const fd = fs.openSync(newer, 'r');
-    fs.readSync(fd, footerBuf, 0, footerBytes, t.fileBytes - footerBytes);
-    fs.closeSync(fd);
-    const offset = decodeFooter(newer, t.fileBytes, footerBuf).index.offset + 3;
-    t.close();
-    flipByte(newer, offset);
+    flipByte(newer, footerOf(newer).index.offset + 3);
     const r = await db.scrub();
     assert.equal(r.quarantined.length, 1, JSON.stringify(r));
     const q = r.quarantined[0]!;
-    assert.deepEqual([q.file, q.level, q.entries, q.salvagedEntries, q.blocksLost], [path.join(dir, 'quarantine', path.basename(newer)), 0, 1000, 0, null]);
-    assert.deepEqual(tables(dir), [path.basename(tables(dir)[0]!)], 'one table left in the engine');
-    // Its keys read as what the older table holds, or not at all; never as damaged data.
-    assert.equal(text((await db.get(Buffer.from('shared-7')))?.value), 'a7');
-    assert.equal(await db.get(Buffer.from('new-7')), null);
+    assert.deepEqual([q.file, q.level, q.entries, q.salvagedEntries, q.blocksLost], [path.join(dir, 'quarantine', path.basename(newer)), 0, 1000, 1000, 0]);
+    assert.equal(tables(dir).length, 2, 'the salvaged table took the damaged one\'s place');
+    // Its keys read as they were written, before and after a reopen.
+    assert.equal(text((await db.get(Buffer.from('shared-7')))?.value), 'b7');
+    assert.equal(text((await db.get(Buffer.from('new-7')))?.value), 'b7'.padEnd(120, '.'));
     await db.close();
     db = await openStorage({ dir, syncMode: 'none', autoCompaction: false, quarantineCorruptTables: true });
-    assert.equal(text((await db.get(Buffer.from('shared-9')))?.value), 'a9');
+    assert.equal(text((await db.get(Buffer.from('shared-9')))?.value), 'b9');
+    assert.equal((await db.scrub()).quarantined.length, 0, 'the salvaged table is whole');
+  } finally {
+    await db.close();
+    removeDir(dir);
+  }
+});
+
+test('a damaged footer: the scan finds every data block, but cannot tell where they end, so blocks_lost is null', async () => {
+  const dir = tempDir('scrub-footer');
+  const db = await openStorage({ dir, syncMode: 'none', autoCompaction: false, quarantineCorruptTables: true });
+  try {
+    const newer = await twoTables(db, dir);
+    flipByte(newer, fs.statSync(newer).size - footerBytes + 2);
+    const r = await db.scrub();
+    assert.equal(r.quarantined.length, 1, JSON.stringify(r));
+    assert.deepEqual([r.quarantined[0]!.salvagedEntries, r.quarantined[0]!.blocksLost], [1000, null]);
+    assert.equal(text((await db.get(Buffer.from('new-499')))?.value), 'b499'.padEnd(120, '.'));
+  } finally {
+    await db.close();
+    removeDir(dir);
+  }
+});
+
+test('the index and a data block both damaged: the scan keeps the blocks before the damaged one, and cannot say how many followed', async () => {
+  const dir = tempDir('scrub-index-data');
+  const db = await openStorage({ dir, syncMode: 'none', autoCompaction: false, quarantineCorruptTables: true });
+  try {
+    const newer = await twoTables(db, dir);
+    const t = Table.open(newer, Number(path.basename(newer, '.sst')));
+    const blocks = t.blockCount;
+    t.close();
+    assert.ok(blocks >= 6, `${blocks} blocks`);
+    const kept = [...keysOfBlock(newer, 0), ...keysOfBlock(newer, 1)];
+    const after = keysOfBlock(newer, 3);
+    damageBlock(newer, 2);
+    flipByte(newer, footerOf(newer).index.offset + 3);
+    const r = await db.scrub();
+    assert.equal(r.quarantined.length, 1, JSON.stringify(r));
+    assert.deepEqual([r.quarantined[0]!.salvagedEntries, r.quarantined[0]!.blocksLost], [kept.length, null]);
+    for (const k of kept.slice(0, 5)) assert.equal(text((await db.get(Buffer.from(k)))?.value)?.[0], 'b', k);
+    // Past the damage, the older table's versions show, or nothing.
+    for (const k of [...after].slice(0, 5)) assert.notEqual(text((await db.get(Buffer.from(k)))?.value)?.[0], 'b', k);
   } finally {
     await db.close();
     removeDir(dir);
