@@ -1203,6 +1203,8 @@ export class ClusterCoordinator implements Coordinator {
       ...this.antiEntropy.counters,
       bootstrapState: this.bootstrapState,
       rebuilding: this.rebuilding ? 1 : 0,
+      // How far a rebuild has come: the ranges no pass has synced yet (0 when not rebuilding).
+      rebuildRangesLeft: this.rebuilding ? this.rangesLeftToRebuild().length : 0,
       readRepairs: this.counters.readRepairs,
     };
   }

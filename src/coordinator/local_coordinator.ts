@@ -364,7 +364,9 @@ class LocalCoordinatorImpl implements LocalCoordinator {
 
   async stats(): Promise<CoordinatorStats> {
     this.checkOpen();
-    const shards = await this.router.stats();
+    // The data dir's file system, for design.md §11's disk-usage alert (free: what this
+    // unprivileged process may still use). A failed statfs leaves both out.
+    const [shards, disk] = await Promise.all([this.router.stats(), fs.promises.statfs(this.dataDir).catch(() => null)]);
     const levels: number[] = [];
     const shardGcSeconds = emptyGcSnapshots();
     const out: CoordinatorStats = {
@@ -393,6 +395,7 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       shardsOutOfSpace: 0,
       sstablesQuarantined: 0,
       shards: shards.length,
+      ...(disk !== null && { filesystemSizeBytes: disk.blocks * disk.bsize, filesystemFreeBytes: disk.bavail * disk.bsize }),
     };
     const add = (name: string, v: number) => {
       out[name] = (out[name] as number) + v;

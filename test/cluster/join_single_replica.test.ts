@@ -60,11 +60,13 @@ describe('2 nodes with N = 1; a third joins while one of them is down', () => {
       // 30 s after its bootstrap, node-2 syncs the ranges that pass left out, and only those.
       const left = threeNodes.replicatedRanges('node-2', 1).filter((r) => threeNodes.without('node-2').preferenceList(r.token, 1)[0] === 'node-1').length;
       assert.ok(left > 0 && left < threeNodes.replicatedRanges('node-2', 1).length, `${left} ranges left`);
+      assert.equal(await c.metric(j, 'ringkv_rebuild_ranges_left'), left);
       const log = c.nodes[j]!.log;
       const syncsBefore = await c.metric(j, 'ringkv_anti_entropy_syncs');
       await waitFor('node-2 to end its rebuild', () => log.some((l) => l.includes('rebuilding: done: every range synced')), 45_000);
       assert.ok(log.some((l) => l.includes(`rebuilding: syncing the ${left} ranges no pass has synced yet`)), log.join('\n'));
       assert.equal(await c.metric(j, 'ringkv_rebuilding'), 0);
+      assert.equal(await c.metric(j, 'ringkv_rebuild_ranges_left'), 0);
       // One sync per range (two for the range that wraps past the top of the ring).
       const syncs = (await c.metric(j, 'ringkv_anti_entropy_syncs')) - syncsBefore;
       assert.ok(syncs >= left && syncs <= left + 1, `${syncs} syncs for ${left} ranges`);

@@ -294,6 +294,13 @@ test('health, cluster status and metrics', async () => {
   const rss = Number(/^ringkv_process_resident_memory_bytes (\d+)$/m.exec(text)?.[1]);
   const heap = Number(/^ringkv_process_main_heap_used_bytes (\d+)$/m.exec(text)?.[1]);
   assert.ok(rss > 16 * 1024 * 1024 && heap > 0 && heap < rss, `rss ${rss}, heap ${heap}`);
+  // The data dir's file system (design.md §11 alerts on disk use): its size as statfs gives it,
+  // and free space within it.
+  const fsSize = Number(/^ringkv_filesystem_size_bytes (\d+)$/m.exec(text)?.[1]);
+  const fsFree = Number(/^ringkv_filesystem_free_bytes (\d+)$/m.exec(text)?.[1]);
+  const st = fs.statfsSync(dir);
+  assert.equal(fsSize, st.blocks * st.bsize);
+  assert.ok(fsFree > 0 && fsFree <= fsSize, `free ${fsFree} of ${fsSize}`);
 });
 
 test('admin flush then scrub on a single node: the data written above is in tables, and every table checks out', async () => {
