@@ -338,6 +338,7 @@ export class Membership {
    * - `twin`: a node with our id is known at another peer address and answers there as our id
    *   (one that is silent there is our own earlier run at an address we no longer use).
    * Null too when no seed answers: gossip will find the cluster later, and merge() reports then.
+   * On null after a seed answered, its table is merged into ours.
    */
   async preflight(): Promise<JoinRefusal | null> {
     const self = this.table.self;
@@ -355,15 +356,20 @@ export class Membership {
       const differing = known.find((m) => m.nodeId !== self.nodeId && m.status === 'ALIVE' && this.table.differs(m));
       if (differing !== undefined) return { reason: 'settings', member: differing };
       const claim = known.find((m) => m.nodeId === self.nodeId && !(m.host === self.host && m.peerPort === self.peerPort) && m.status !== 'LEFT');
-      if (claim === undefined) return null;
-      try {
-        const there = await this.peek({ host: claim.host, peerPort: claim.peerPort });
-        // A node counts itself ALIVE; a stale entry for our id there would not be.
-        const twin = there.find((m) => m.nodeId === self.nodeId && m.host === claim.host && m.peerPort === claim.peerPort && m.status === 'ALIVE');
-        return twin === undefined ? null : { reason: 'twin', member: twin };
-      } catch {
-        return null;
+      if (claim !== undefined) {
+        try {
+          const there = await this.peek({ host: claim.host, peerPort: claim.peerPort });
+          // A node counts itself ALIVE; a stale entry for our id there would not be.
+          const twin = there.find((m) => m.nodeId === self.nodeId && m.host === claim.host && m.peerPort === claim.peerPort && m.status === 'ALIVE');
+          if (twin !== undefined) return { reason: 'twin', member: twin };
+        } catch {
+          // Nobody answers there: our own earlier run's address.
+        }
       }
+      // Start from the seed's view, as a first gossip exchange would: a node that took requests
+      // with a ring of itself alone would answer for every key (with N = 1, alone).
+      this.mergeRemote(known);
+      return null;
     }
     return null;
   }

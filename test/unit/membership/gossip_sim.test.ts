@@ -185,3 +185,18 @@ test('preflight refuses a cluster whose nodes run with other settings, and a nod
   assert.equal(a.stats().membershipSettingsConflicts, 1, `seed ${seed}`);
   assert.ok(lines.some((l) => l.includes('ERROR node n7 at sim:8007 runs with replication=2 conflict-mode=vclock')), lines.join('\n'));
 });
+
+test('a node that passes preflight starts from its seed\'s table: its ring holds the cluster before it gossips', async () => {
+  // A node that took requests with a ring of itself alone would answer for every key; with
+  // N = 1, alone (test/cluster/ring_change_under_writes.test.ts read not found after a join).
+  const sim = new Sim(seed);
+  const a = sim.add(0, [0]);
+  sim.add(1, [0]);
+  for (let r = 0; r < 30 && a.status('n1') !== 'ALIVE'; r++) await sim.step();
+  const fresh = sim.outsider({ nodeId: 'n5', port: 5 });
+  assert.deepEqual(fresh.ring.members.map((m) => m.nodeId), ['n5']);
+  assert.equal(await fresh.preflight(), null);
+  assert.deepEqual(fresh.ring.members.map((m) => m.nodeId), ['n0', 'n1', 'n5']);
+  assert.deepEqual([fresh.status('n0'), fresh.status('n1')], ['ALIVE', 'ALIVE']);
+  assert.equal(a.status('n5'), undefined, 'the seed merged nothing from the probe');
+});
