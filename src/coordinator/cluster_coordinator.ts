@@ -139,6 +139,8 @@ export interface ClusterCounters {
   speculativeReads: number;
   /** Keys this replica, rebuilding, read from their previous owner before it answered for them (rebuild_gate.ts). */
   rebuildPulls: number;
+  /** Versions this replica, rebuilding, issued that their previous owner did not take (rebuild_gate.ts). */
+  rebuildPushFailures: number;
   /** Milliseconds range streams waited for the --stream-bytes-per-second budget. */
   streamThrottledMs: number;
   readRepairs: number;
@@ -215,6 +217,7 @@ export class ClusterCoordinator implements Coordinator {
     replicaReadsAsked: 0,
     speculativeReads: 0,
     rebuildPulls: 0,
+    rebuildPushFailures: 0,
     streamThrottledMs: 0,
     readRepairs: 0,
     readRepairsDropped: 0,
@@ -231,7 +234,13 @@ export class ClusterCoordinator implements Coordinator {
     validateClusterOptions(o);
     this.nodeId = o.nodeId;
     this.pullDeps = { conflictMode: o.conflictMode, read: (id, key, timeoutMs, done) => this.replicas.read(id, key, timeoutMs, done), apply: (key, record, timeoutMs) => store.apply(key, record, timeoutMs) };
-    this.local = rebuildGate(store, { ...this.pullDeps, rebuilding: () => this.rebuilding, sourcesFor: (key) => this.previousOwnersOnly(key), counters: this.counters });
+    this.local = rebuildGate(store, {
+      ...this.pullDeps,
+      rebuilding: () => this.rebuilding,
+      sourcesFor: (key) => this.previousOwnersOnly(key),
+      push: (id, key, record, timeoutMs) => new Promise((resolve, reject) => this.replicas.apply(id, key, record, timeoutMs, (err) => (err === null ? resolve() : reject(err)))),
+      counters: this.counters,
+    });
     const local = this.local;
     this.pool = new PeerPool({ clusterName: o.clusterName, fromNode: o.nodeId }, { log: o.log });
     const gossipTimeoutMs = Math.max(200, 2 * o.gossipIntervalMs);

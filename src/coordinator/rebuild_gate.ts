@@ -4,10 +4,13 @@
 // but until it has, a read would find nothing and a write would issue a version beside the old
 // one instead of after it (siblings). So, as Riak forwards a vnode's requests to its old owner
 // during handoff, this replica, asked for such a key, first merges in what the previous owner
-// holds of it and only then answers. Every way to this node's replica goes through here: reads
-// and writes coordinated here and those other coordinators send. Merged-in records (apply) pass
-// straight through: they issue no version. When the node is not rebuilding this costs one
-// boolean per call.
+// holds of it and only then answers. And a version it issues is applied on the previous owner
+// too before it is acknowledged: a coordinator whose ring does not hold this node yet reads the
+// key there (Cassandra writes to a joining range's old and new owners alike); a previous owner
+// that does not take it is counted, and the write stands. Every way to this node's replica goes
+// through here: reads and writes coordinated here and those other coordinators send. Merged-in
+// records (apply) pass straight through: they issue no version. When the node is not
+// rebuilding this costs one boolean per call.
 import { ErrorCode, isRingkvError, RingkvError } from '../errors';
 import type { ShardOp, WireRecord } from '../shards/messages';
 import type { ConflictMode } from '../versioning';
@@ -42,7 +45,9 @@ export interface RebuildGateDeps extends PullDeps {
   rebuilding(): boolean;
   /** The live nodes to pull `key` from first: empty when a live replica other than this node holds it. */
   sourcesFor(key: Uint8Array): readonly string[];
-  readonly counters: { rebuildPulls: number };
+  /** Merges a record into another node's replica (ReplicaClient.apply); rejects when it does not take it. */
+  push(nodeId: string, key: Uint8Array, record: WireRecord, timeoutMs: number): Promise<void>;
+  readonly counters: { rebuildPulls: number; rebuildPushFailures: number };
 }
 
 /** `store` with its reads and coordinated writes gated as above. */
@@ -86,7 +91,20 @@ export function rebuildGate(store: LocalReplica, d: RebuildGateDeps): LocalRepli
         store.submitMany(
           pass,
           Math.max(1, timeoutMs - (Date.now() - started)),
-          (k, result, error) => onAnswer(at[k]!, result, error),
+          (k, result, error) => {
+            const j = at[k]!;
+            const to = sources[j]!;
+            if (to.length === 0 || result === null || !result.ok || result.op === 'get' || result.op === 'apply' || result.record === null) {
+              onAnswer(j, result, error);
+              return;
+            }
+            const record = result.record;
+            const leftMs = Math.max(1, timeoutMs - (Date.now() - started));
+            void Promise.allSettled(to.map((id) => d.push(id, ops[j]!.key, record, leftMs))).then((pushed) => {
+              d.counters.rebuildPushFailures += pushed.filter((p) => p.status === 'rejected').length;
+              onAnswer(j, result, error);
+            });
+          },
           onApplied && ((k, result) => onApplied(at[k]!, result)),
         );
       });

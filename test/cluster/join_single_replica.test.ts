@@ -3,7 +3,8 @@
 // and node-2 stays rebuilding (its next full pass is 30 s away): the window in which those keys
 // are not on node-2 yet, held open for the test. Once node-1 is back, a read of such a key,
 // through node-2 or through node-0 (a remote replica read), finds it on node-1 first, and a write
-// to one follows its version instead of making a sibling. Its next pass, 30 s after the bootstrap,
+// to one follows its version instead of making a sibling, and is applied on node-1 too (a
+// coordinator whose ring lacks node-2 reads there). Its next pass, 30 s after the bootstrap,
 // syncs just the ranges the bootstrap left out, and ends the rebuild.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -54,7 +55,20 @@ describe('2 nodes with N = 1; a third joins while one of them is down', () => {
       const after = await c.http(j, 'GET', written);
       assert.equal(after.body.siblings, undefined, JSON.stringify(after.body));
       assert.equal(text(after.body), 'newer');
-      assert.ok((await c.metric(j, 'ringkv_rebuild_pulls')) >= read.length + 1);
+      // A key new to the cluster, written through node-2, lands on node-1 too: a coordinator
+      // whose ring lacks node-2 would read it there.
+      const entriesOn1 = async (): Promise<number> => {
+        assert.equal((await c.cli(['flush', '--node', `127.0.0.1:${c.nodes[1]!.port}`])).code, 0);
+        const s = await c.cli(['scrub', '--node', `127.0.0.1:${c.nodes[1]!.port}`, '--json']);
+        assert.equal(s.code, 0, s.stderr);
+        return (JSON.parse(s.stdout) as { entries: number }).entries;
+      };
+      const fresh = Array.from({ length: 500 }, (_, i) => `fresh-${i}`).find((k) => ownerIn(twoNodes, k) === 'node-1' && ownerIn(threeNodes, k) === 'node-2')!;
+      const before1 = await entriesOn1();
+      assert.equal((await c.http(j, 'PUT', fresh, { body: 'new' })).status, 200);
+      assert.equal(await entriesOn1(), before1 + 1, 'the write reached the previous owner');
+      assert.equal(await c.metric(j, 'ringkv_rebuild_push_failures'), 0);
+      assert.ok((await c.metric(j, 'ringkv_rebuild_pulls')) >= read.length + 2);
       assert.equal(await c.metric(j, 'ringkv_rebuilding'), 1, 'the window was still open: no pass had pulled the range');
 
       // 30 s after its bootstrap, node-2 syncs the ranges that pass left out, and only those.

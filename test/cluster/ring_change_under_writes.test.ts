@@ -4,10 +4,12 @@
 // whether the write came before the join (streamed), during it (streamed or sent to it live) or
 // after it (sent live). A node leaving a 4-node cluster (decommission) while it and the others
 // coordinate writes must leave every key on each of the three that remain (its hand-over, and the
-// writes it applies meanwhile passed on to its successors). Read repair and anti-entropy are off,
-// so only those paths, and hints, can bring a node a key.
+// writes it applies meanwhile passed on to its successors). With N = 1 a joining node's keys are
+// only on their previous owner until it has pulled them; reads must still see every write. Read
+// repair and anti-entropy are off, so only those paths, and hints, can bring a node a key.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { keyToken, Ring } from '../../src/ring';
 import { sleep, TestCluster, waitFor } from '../helpers/cluster';
 import { startQuorumWorkload, valuesOf, workloadValue } from '../helpers/quorum_workload';
 
@@ -43,6 +45,34 @@ describe('a node joining under writes', () => {
     await waitFor('every hint delivered', async () => (await Promise.all([0, 1, 2, 3].map((n) => c.metric(n, 'ringkv_hints_queued')))).every((q) => q === 0), 15_000);
     const missing = await lacking(c, j, 'join', w.acked);
     assert.deepEqual(missing.slice(0, 10), [], `node-3 lacks ${missing.length} of ${w.acked.length} acknowledged writes`);
+  });
+});
+
+describe('a node joining under writes with N = 1', () => {
+  let c: TestCluster;
+  before(async () => {
+    c = await TestCluster.start({ nodes: 2, replicationFactor: 1, hintedHandoff: true, readRepairChance: 0, antiEntropyIntervalMs: 0 });
+  });
+  after(async () => {
+    await c?.close();
+  });
+
+  test('reads see every write through the join, though the keys it takes over have no other replica, and the new node ends with them', async () => {
+    // Until its pull from their previous owners is done, the new node's replica reads each key
+    // it is asked for from there first (rebuild_gate.ts): without that, the keys it took over
+    // read as not found.
+    const w = startQuorumWorkload(c, { keyOf: (i) => `join1-${i}`, via: () => c.nodes.map((_, n) => n), writesMax });
+    await sleep(1000);
+    const j = await c.addNode();
+    await waitFor('node-2 to finish its bootstrap', async () => (await c.metric(j, 'ringkv_bootstrap_state')) === 2, 30_000);
+    await sleep(1000);
+    await w.finish(200);
+    assert.equal(await c.metric(j, 'ringkv_rebuilding'), 0);
+    const ring = Ring.build(c.nodes.map((n) => ({ nodeId: n.id, vnodes: c.spec.vnodes })), 2);
+    const mine = w.acked.filter((i) => ring.preferenceList(keyToken(Buffer.from(`join1-${i}`)), 1)[0] === 'node-2');
+    assert.ok(mine.length > 0);
+    const missing = await lacking(c, j, 'join1', mine);
+    assert.deepEqual(missing.slice(0, 10), [], `node-2 lacks ${missing.length} of the ${mine.length} acknowledged writes it replicates`);
   });
 });
 
