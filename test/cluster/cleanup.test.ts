@@ -36,15 +36,9 @@ describe('3 nodes with N = 2, then a fourth joins', () => {
     assert.match(early.stderr, /the ring changed \d+ ms ago; cleanup waits until it has stood for 2500 ms .*HTTP 503/);
     await sleep(c.spec.deadAfterMs);
 
-    const entriesOf = async (i: number): Promise<number> => {
-      const s = await c.cli(['scrub', '--node', `127.0.0.1:${c.nodes[i]!.port}`, '--json']);
-      assert.equal(s.code, 0, s.stderr);
-      return (JSON.parse(s.stdout) as { entries: number }).entries;
-    };
     const holds = (r: Ring, k: string): boolean => r.preferenceList(keyToken(Buffer.from(k)), 2).includes('node-0');
     const threeNodes = Ring.build(c.nodes.slice(0, 3).map((n) => ({ nodeId: n.id, vnodes: c.spec.vnodes })), 1);
-    assert.equal((await c.cli(['flush', ...at])).code, 0);
-    assert.equal(await entriesOf(0), keys.filter((k) => holds(threeNodes, k)).length, 'node-0 still holds what the 3-node ring gave it');
+    assert.equal(await c.storedEntries(0), keys.filter((k) => holds(threeNodes, k)).length, 'node-0 still holds what the 3-node ring gave it');
     const run = await c.cli(['cleanup', ...at, '--json']);
     assert.equal(run.code, 0, run.stderr);
     const r = JSON.parse(run.stdout) as { ring_version: number; ranges_kept: number; tables: number; tables_rewritten: number; entries_dropped: number; bytes_before: number; bytes_after: number };
@@ -56,7 +50,7 @@ describe('3 nodes with N = 2, then a fourth joins', () => {
     const mine = keys.filter((k) => holds(ring, k)).length;
     const given = keys.filter((k) => holds(threeNodes, k) && !holds(ring, k)).length;
     assert.ok(given > 0, 'the join took some of node-0\'s keys');
-    assert.equal(await entriesOf(0), mine, 'node-0 holds exactly its keys now');
+    assert.equal(await c.storedEntries(0), mine, 'node-0 holds exactly its keys now');
     assert.equal(r.entries_dropped, given);
     for (const k of keys) {
       const got = await c.http(1, 'GET', k, { consistency: 'ALL' });
@@ -123,16 +117,10 @@ describe('2 nodes with N = 1, then a third joins', () => {
     }
 
     await sleep(c.spec.deadAfterMs);
-    const entriesOf = async (i: number): Promise<number> => {
-      const s = await c.cli(['scrub', '--node', `127.0.0.1:${c.nodes[i]!.port}`, '--json']);
-      assert.equal(s.code, 0, s.stderr);
-      return (JSON.parse(s.stdout) as { entries: number }).entries;
-    };
-    for (const i of [0, 1]) assert.equal((await c.cli(['flush', '--node', `127.0.0.1:${c.nodes[i]!.port}`])).code, 0);
-    assert.equal(await entriesOf(0), keys.filter((k) => holds(twoNodes, k, 'node-0')).length, 'node-0 kept its copies until the cleanup');
+    assert.equal(await c.storedEntries(0), keys.filter((k) => holds(twoNodes, k, 'node-0')).length, 'node-0 kept its copies until the cleanup');
     const run = await c.cli(['cleanup', '--all', '--node', `127.0.0.1:${c.nodes[0]!.port}`]);
     assert.equal(run.code, 0, run.stderr);
-    for (const i of [0, 1]) assert.equal(await entriesOf(i), keys.filter((k) => holds(ring, k, `node-${i}`)).length, `node-${i} holds exactly its keys`);
+    for (const i of [0, 1]) assert.equal(await c.storedEntries(i), keys.filter((k) => holds(ring, k, `node-${i}`)).length, `node-${i} holds exactly its keys`);
     for (const k of keys) {
       const got = await c.http(0, 'GET', k);
       assert.equal(got.status, 200, `${k} via node-0 after the cleanup: ${JSON.stringify(got.body)}`);

@@ -5,6 +5,7 @@
 // node's peer port sits behind a FaultProxy (the node advertises the proxy), so a test can slow,
 // cut off or reset the links into one node while it runs. close() resumes and kills every child,
 // closes the proxies and removes the temp dirs; tests call it in `after`, so nothing outlives a run.
+import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { type CliResult, runCli } from './cli';
@@ -345,12 +346,22 @@ export class TestCluster {
     }
   }
 
-  /** Resumes and kills every node, then removes the data dirs. Safe to call twice. */
   /** Runs `ringkv ARGS` to completion (an admin command); `--node` is for the caller to give. */
   cli(args: string[], timeoutMs = 60_000): Promise<CliResult> {
     return runCli(args, {}, timeoutMs);
   }
 
+  /** Flushes node i and counts the entries in its tables (a scrub): what its replica holds on disk. */
+  async storedEntries(i: number): Promise<number> {
+    const at = ['--node', `127.0.0.1:${this.nodes[i]!.port}`];
+    const flushed = await this.cli(['flush', ...at]);
+    assert.equal(flushed.code, 0, flushed.stderr);
+    const scrub = await this.cli(['scrub', ...at, '--json']);
+    assert.equal(scrub.code, 0, scrub.stderr);
+    return (JSON.parse(scrub.stdout) as { entries: number }).entries;
+  }
+
+  /** Resumes and kills every node, then removes the data dirs. Safe to call twice. */
   async close(): Promise<void> {
     await Promise.all(
       this.nodes.map(async (_, i) => {
