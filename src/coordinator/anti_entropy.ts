@@ -49,6 +49,8 @@ export interface AntiEntropyDeps {
   isAlive: (nodeId: string) => boolean;
   /** Whether this node rebuilds its replica: then ranges with no other live replica pull from their previous owners. */
   rebuilding: () => boolean;
+  /** Whether another node says it rebuilds (gossip). */
+  peerRebuilding: (nodeId: string) => boolean;
   local: RangeReplica;
   /** A peer's replica over the network, or undefined when its address is unknown. */
   remote: (nodeId: string) => RangeReplica | undefined;
@@ -128,6 +130,19 @@ export interface PassOptions {
   skip?: (r: VnodeRange) => boolean;
   /** Hears each range the pass synced whole. */
   synced?: (r: VnodeRange) => void;
+}
+
+/**
+ * Who held the keys of the range ending at `token` before `self` joined: the replicas of the ring
+ * without it, and, where other nodes are rebuilding too (joined at about the same time), those of
+ * the ring without them as well, since a node that joined with this one may stand where the old
+ * owner did and hold nothing yet. Live ones only; never `self`.
+ */
+export function previousOwners(ring: Ring, self: string, token: bigint, n: number, o: { isAlive: (id: string) => boolean; isRebuilding: (id: string) => boolean }): string[] {
+  const out = [...ring.without([self]).preferenceList(token, n)];
+  const joining = ring.members.map((m) => m.nodeId).filter((id) => id !== self && o.isRebuilding(id));
+  if (joining.length > 0) for (const id of ring.without([self, ...joining]).preferenceList(token, n)) if (!out.includes(id)) out.push(id);
+  return out.filter((id) => o.isAlive(id));
 }
 
 export class AntiEntropyRunner {
@@ -215,38 +230,44 @@ export class AntiEntropyRunner {
   }
 
   /**
-   * Syncs one replicated range with a random live peer (while rebuilding and none is left, a
-   * previous owner, pull only); null when there is none. `full`: every differing leaf, not just
-   * antiEntropyLeavesPerSyncMax of them. `complete`: no failure and no leaf left. Never throws.
+   * Syncs one replicated range with a random live peer (while rebuilding and none is left, with
+   * each of its previous owners, pull only: previousOwners); null when there is none. `full`:
+   * every differing leaf, not just antiEntropyLeavesPerSyncMax of them. `complete`: no failure
+   * and no leaf left. Never throws.
    */
   private async syncRange(ring: Ring, r: ReturnType<Ring['replicatedRanges']>[number], full: boolean): Promise<{ results: SyncResult[]; complete: boolean } | null> {
-    let peers = r.replicas.filter((id) => id !== this.d.nodeId && this.d.isAlive(id));
-    const pullOnly = peers.length === 0 && this.d.rebuilding();
-    if (pullOnly) peers = ring.without(this.d.nodeId).preferenceList(r.token, this.d.replicationFactor).filter((id) => this.d.isAlive(id));
-    if (peers.length === 0) return null;
-    const peerId = peers[Math.floor(this.d.random() * peers.length)]!;
-    const remote = this.d.remote(peerId);
-    if (remote === undefined) return null;
+    const replicas = r.replicas.filter((id) => id !== this.d.nodeId && this.d.isAlive(id));
+    const pullOnly = replicas.length === 0 && this.d.rebuilding();
+    const peers = pullOnly
+      ? previousOwners(ring, this.d.nodeId, r.token, this.d.replicationFactor, { isAlive: this.d.isAlive, isRebuilding: this.d.peerRebuilding })
+      : replicas.length === 0
+        ? []
+        : [replicas[Math.floor(this.d.random() * replicas.length)]!];
+    const remotes = peers.map((id) => this.d.remote(id)).filter((x): x is RangeReplica => x !== undefined);
+    if (remotes.length === 0) return null;
     // Size the tree for a few entries per leaf: the node's entries spread over the share of the
     // ring it replicates; the peer hashes at the depth we ask for.
     const share = Math.min(1, this.d.replicationFactor / Math.max(1, ring.size));
     const results: SyncResult[] = [];
     let complete = true;
-    try {
-      for (const range of vnodeRanges(r.previous, r.token)) {
-        const width = Number(range.to - range.from + 1n) / 2 ** 64;
-        const depth = depthFor((Math.max(this.d.keyEstimate(), this.d.peerKeyEstimate(peerId)) * width) / share);
-        const res = await syncRange(this.d.local, remote, range, depth, { pullOnly, leavesMax: full ? 1 << depth : antiEntropyLeavesPerSyncMax });
-        results.push(res);
-        this.count(peerId, r, res);
-        if (res.leavesSynced < res.leavesDiffering) complete = false;
+    for (const remote of remotes) {
+      const peerId = remote.nodeId;
+      try {
+        for (const range of vnodeRanges(r.previous, r.token)) {
+          const width = Number(range.to - range.from + 1n) / 2 ** 64;
+          const depth = depthFor((Math.max(this.d.keyEstimate(), this.d.peerKeyEstimate(peerId)) * width) / share);
+          const res = await syncRange(this.d.local, remote, range, depth, { pullOnly, leavesMax: full ? 1 << depth : antiEntropyLeavesPerSyncMax });
+          results.push(res);
+          this.count(peerId, r, res);
+          if (res.leavesSynced < res.leavesDiffering) complete = false;
+        }
+      } catch (err) {
+        complete = false;
+        this.counters.antiEntropyFailures++;
+        const e = err instanceof RingkvError ? err : new RingkvError(ErrorCode.Internal, String(err));
+        // A peer that went away mid-sync is routine: the range comes round again.
+        if (e.code !== ErrorCode.Unavailable && e.code !== ErrorCode.Timeout && e.code !== ErrorCode.Closed) this.d.log(`anti-entropy with ${peerId} failed: ${e.code}: ${e.message}`);
       }
-    } catch (err) {
-      complete = false;
-      this.counters.antiEntropyFailures++;
-      const e = err instanceof RingkvError ? err : new RingkvError(ErrorCode.Internal, String(err));
-      // A peer that went away mid-sync is routine: the range comes round again.
-      if (e.code !== ErrorCode.Unavailable && e.code !== ErrorCode.Timeout && e.code !== ErrorCode.Closed) this.d.log(`anti-entropy with ${peerId} failed: ${e.code}: ${e.message}`);
     }
     return { results, complete };
   }

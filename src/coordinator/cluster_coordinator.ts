@@ -36,7 +36,7 @@ import { InternodeServer } from '../protocol/internode_server';
 import { keyToken, Ring, tokenToString } from '../ring';
 import type { WireRecord } from '../shards/messages';
 import { isValidNodeId, type StoredSibling } from '../versioning';
-import { AntiEntropyRunner, pacedRangeReplica, remoteRangeReplica, type VnodeRange } from './anti_entropy';
+import { AntiEntropyRunner, pacedRangeReplica, previousOwners, remoteRangeReplica, type VnodeRange } from './anti_entropy';
 import { handOffRanges } from './decommission';
 import { writeFileDurably } from '../storage/durable-file';
 import { type ClusterOptions, clusterSettingsOf, validateClusterOptions } from './cluster_options';
@@ -323,6 +323,7 @@ export class ClusterCoordinator implements Coordinator {
             ring: () => this.membership.ring,
             isAlive: (id) => this.membership.isAlive(id),
             rebuilding: () => this.rebuilding,
+            peerRebuilding: (id) => this.membership.isRebuilding(id),
             local: localRangeReplica(o.nodeId, local.ranges, o.requestTimeoutMs),
             remote: (id) => {
               const addr = this.membership.peerAddress(id);
@@ -931,7 +932,7 @@ export class ClusterCoordinator implements Coordinator {
     const token = keyToken(key);
     const pref = ring.preferenceList(token, this.o.replicationFactor);
     if (!pref.includes(this.nodeId) || pref.some((id) => id !== this.nodeId && this.membership.isAlive(id))) return [];
-    return ring.without(this.nodeId).preferenceList(token, this.o.replicationFactor).filter((id) => this.membership.isAlive(id));
+    return previousOwners(ring, this.nodeId, token, this.o.replicationFactor, { isAlive: (id) => this.membership.isAlive(id), isRebuilding: (id) => this.membership.isRebuilding(id) });
   }
 
   private async forward(w: WriteRequest, pref: readonly string[], needed: number, deadline: number): Promise<WriteAnswer> {

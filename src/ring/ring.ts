@@ -53,8 +53,8 @@ export class Ring {
    * vnode and list length asked for.
    */
   private readonly walked = new Map<number, readonly string[]>();
-  /** without()'s last answer. */
-  private lessOne: { nodeId: string; ring: Ring } | null = null;
+  /** without()'s answers, by the sorted node ids left out. */
+  private readonly lessSome = new Map<string, Ring>();
 
   private constructor(version: number, members: RingMember[], tokens: BigUint64Array, owners: Uint32Array) {
     this.version = version;
@@ -194,14 +194,21 @@ export class Ring {
   }
 
   /**
-   * This ring less `nodeId` (the ring before it joined), at the same version: who held a joining
-   * node's ranges before it. Removing a node only merges ranges, so every key of one of its ranges
-   * (previous, token] has the same preference list there: the one of `token`. Built once per ring
-   * for the last node asked about.
+   * This ring less `nodeIds` (the ring before they joined), at the same version: who held joining
+   * nodes' ranges before them. Removing nodes only merges ranges, so every key of one of this
+   * ring's ranges (previous, token] has the same preference list there: the one of `token`.
+   * Built once per ring and set of nodes (a few sets are kept).
    */
-  without(nodeId: string): Ring {
-    if (this.lessOne?.nodeId !== nodeId) this.lessOne = { nodeId, ring: Ring.build(this.members.filter((m) => m.nodeId !== nodeId), this.version) };
-    return this.lessOne.ring;
+  without(nodeIds: readonly string[]): Ring {
+    const key = [...nodeIds].sort().join('\n');
+    let ring = this.lessSome.get(key);
+    if (ring === undefined) {
+      const gone = new Set(nodeIds);
+      ring = Ring.build(this.members.filter((m) => !gone.has(m.nodeId)), this.version);
+      if (this.lessSome.size >= 8) this.lessSome.clear();
+      this.lessSome.set(key, ring);
+    }
+    return ring;
   }
 
   /** The tokens owned by `nodeId`, ascending. */

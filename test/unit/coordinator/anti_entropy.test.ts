@@ -37,7 +37,7 @@ async function keysOf(r: ShardRouter): Promise<Set<string>> {
   return new Set(entries.map((e) => Buffer.from(e.key).toString()));
 }
 
-function runner(o: { nodeId: string; ring: Ring; n: number; replicas: Map<string, RangeReplica>; keyEstimate: number; peerKeyEstimate?: number; rebuilding: boolean }): AntiEntropyRunner {
+function runner(o: { nodeId: string; ring: Ring; n: number; replicas: Map<string, RangeReplica>; keyEstimate: number; peerKeyEstimate?: number; rebuilding: boolean; rebuildingPeers?: string[] }): AntiEntropyRunner {
   return new AntiEntropyRunner({
     nodeId: o.nodeId,
     intervalMs: 0,
@@ -45,6 +45,7 @@ function runner(o: { nodeId: string; ring: Ring; n: number; replicas: Map<string
     ring: () => o.ring,
     isAlive: () => true,
     rebuilding: () => o.rebuilding,
+    peerRebuilding: (id) => o.rebuildingPeers?.includes(id) ?? false,
     local: o.replicas.get(o.nodeId)!,
     remote: (id) => o.replicas.get(id),
     keyEstimate: () => o.keyEstimate,
@@ -132,5 +133,28 @@ test('a pass leaves out the ranges `skip` names and reports each range it synced
     return all.some((x) => !skipped.has(x.token) && (x.previous < x.token ? t > x.previous && t <= x.token : t > x.previous || t <= x.token));
   };
   assert.equal((await keysOf(a)).size, Array.from({ length: 200 }, (_, i) => `s-${i}`).filter(inSynced).length);
+  await r.stop();
+});
+
+test('with N = 1 and two nodes joining at once, a rebuilding node pulls from the owners before both joined', async () => {
+  const nodes = new Map<string, ShardRouter>([
+    ['A', await open('A')],
+    ['B', await open('B')],
+    ['C', await open('C')],
+    ['D', await open('D')],
+  ]);
+  const replicas = new Map([...nodes].map(([id, r]) => [id, localRangeReplica(id, r, 10_000)] as const));
+  const before = Ring.build([{ nodeId: 'C', vnodes: 16 }, { nodeId: 'D', vnodes: 16 }], 1);
+  const ring = Ring.build([{ nodeId: 'A', vnodes: 16 }, { nodeId: 'B', vnodes: 16 }, { nodeId: 'C', vnodes: 16 }, { nodeId: 'D', vnodes: 16 }], 2);
+  const ownerIn = (r: Ring, k: string) => r.preferenceList(keyToken(b(k)), 1)[0]!;
+  const keys = Array.from({ length: 600 }, (_, i) => `two-${i}`);
+  for (const k of keys) await nodes.get(ownerIn(before, k))!.write(put(k, `v-${k}`));
+  const taken = keys.filter((k) => ownerIn(ring, k) === 'A');
+  // Some of A's keys lie where the ring without A alone puts B, which joined too and holds nothing.
+  assert.ok(taken.some((k) => ownerIn(ring.without(['A']), k) === 'B'), 'a range of A was B\'s in the ring without A');
+  const r = runner({ nodeId: 'A', ring, n: 1, replicas, keyEstimate: 0, rebuilding: true, rebuildingPeers: ['B'] });
+  const sum = await r.fullPass();
+  assert.equal(sum.failed + sum.skipped, 0);
+  assert.deepEqual([...(await keysOf(nodes.get('A')!))].sort(), taken.sort());
   await r.stop();
 });

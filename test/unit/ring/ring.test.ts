@@ -233,9 +233,9 @@ test('replicated token ranges: each node\'s ranges, merged, cover exactly the ke
 test('without(node): every key of one of its ranges has the preference list it had before the node joined', () => {
   const before = Ring.build([{ nodeId: 'a', vnodes: 16 }, { nodeId: 'b', vnodes: 16 }, { nodeId: 'c', vnodes: 16 }], 4);
   const after = Ring.build([...before.members, { nodeId: 'd', vnodes: 16 }], 5);
-  const less = after.without('d');
+  const less = after.without(['d']);
   assert.equal(less.version, after.version);
-  assert.equal(after.without('d'), less, 'built once per ring');
+  assert.equal(after.without(['d']), less, 'built once per ring');
   assert.ok(!less.has('d') && less.size === 3);
   for (const n of [1, 3]) {
     const ranges = after.replicatedRanges('d', n);
@@ -246,5 +246,16 @@ test('without(node): every key of one of its ranges has the preference list it h
       const r = ranges.find((x) => (x.previous < x.token ? t > x.previous && t <= x.token : t > x.previous || t <= x.token))!;
       assert.deepEqual(less.preferenceList(r.token, n), before.preferenceList(t, n), `key w-${i}, N = ${n}`);
     }
+  }
+});
+
+test('without(several): every key of a range has the preference list of the ring before they all joined', () => {
+  const before = Ring.build([{ nodeId: 'a', vnodes: 16 }, { nodeId: 'b', vnodes: 16 }], 1);
+  const after = Ring.build([...before.members, { nodeId: 'c', vnodes: 16 }, { nodeId: 'd', vnodes: 16 }], 2);
+  const less = after.without(['d', 'c']);
+  assert.equal(after.without(['c', 'd']), less, 'the same set, in any order, is built once');
+  assert.deepEqual(less.members.map((m) => m.nodeId), ['a', 'b']);
+  for (const r of after.replicatedRanges('c', 1)) {
+    for (const t of [r.token, r.previous < r.token ? r.previous + 1n : r.token]) assert.deepEqual(less.preferenceList(r.token, 1), before.preferenceList(t, 1));
   }
 });
