@@ -21,7 +21,7 @@ const answerBytesMax = 1024 * 1024;
 const nodeHelp = `  --node HOST:PORT        RINGKV_NODE   127.0.0.1:${httpPortDefault}   the node to ask (its HTTP address)`;
 
 const usage = {
-  status: `usage: ringkv status [options]\n\nThe cluster as one node sees it: each node's status, load, data on disk, tokens and effective\nownership (the share of keys it holds a replica of).\n\noptions:\n${nodeHelp}\n  --json                  print the node's answer as JSON\n  -h, --help`,
+  status: `usage: ringkv status [options]\n\nThe cluster as one node sees it: each node's status (and, rebuilding, the ranges it has left),\nload, data on disk, tokens, effective ownership (the share of keys it holds a replica of) and\nhow full its data dir's file system is.\n\noptions:\n${nodeHelp}\n  --json                  print the node's answer as JSON\n  -h, --help`,
   repair: `usage: ringkv repair [--all] [options]\n\nSyncs every range the node replicates with another replica (a full anti-entropy pass)\nand prints what moved. Exit 1 if any range failed.\n\noptions:\n${nodeHelp}\n  --timeout-ms N          how long to wait (default 1 h)\n  --json\n  --all                   on every node that --node's cluster status has up\n  -h, --help`,
   scrub: `usage: ringkv scrub [--all] [--salvage] [options]\n\nReads every table of the node end to end and checks it (CRCs, structure, key order). A corrupt\ntable is taken out (kept in its shard's quarantine/ folder) and its readable blocks are rewritten\ninto a table in its place on a cluster node, which then repairs so the damaged blocks' keys come\nback from the other replicas; a single node reports it and leaves it, unless --salvage. Exit 1 if\na table was found corrupt.\n\noptions:\n${nodeHelp}\n  --timeout-ms N          how long to wait (default 1 h)\n  --salvage               on a single node too: take corrupt tables out, keeping what still\n                          reads (the damaged blocks' entries are lost: they have no other copy)\n  --json\n  --all                   on every node that --node's cluster status has up\n  -h, --help`,
   cleanup: `usage: ringkv cleanup [--all] [options]\n\nDrops from the node's tables every key it no longer replicates (after nodes joined and took\nranges over), rewriting each table that holds some (like nodetool cleanup). Refused unless every\nnode of the ring is up and none is rebuilding, and the ring has stood for --dead-after-ms; run it\nonce the new nodes' bootstrap is done. Exit 1 if it was cut short.\n\noptions:\n${nodeHelp}\n  --timeout-ms N          how long to wait (default 1 h)\n  --json\n  --all                   on every node that --node's cluster status has up, one after another\n  -h, --help`,
@@ -106,11 +106,11 @@ export function formatStatus(s: ClusterStatus): string {
   const owns = members.length === 0 ? new Map<string, number>() : Ring.build(members, Math.max(0, s.ring_version)).effectiveOwnership(s.replication_factor);
   // A zone column only where some node has a zone.
   const zoned = s.nodes.some((n) => n.zone !== undefined);
-  const rows = [['status', 'node', 'address', ...(zoned ? ['zone'] : []), 'load', 'data', 'tokens', 'owns (effective)']];
+  const rows = [['status', 'node', 'address', ...(zoned ? ['zone'] : []), 'load', 'data', 'tokens', 'owns (effective)', 'disk used']];
   for (const n of [...s.nodes].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
     const share = owns.get(n.id);
     rows.push([
-      [n.status, ...(n.reason === undefined ? [] : [`(${n.reason})`]), ...(n.rebuilding === true ? ['(rebuilding)'] : [])].join(' '),
+      [n.status, ...(n.reason === undefined ? [] : [`(${n.reason})`]), ...(n.rebuilding === true ? [n.rebuild_ranges_left === undefined ? '(rebuilding)' : `(rebuilding, ${n.rebuild_ranges_left} ranges left)`] : [])].join(' '),
       n.id,
       n.address,
       ...(zoned ? [n.zone ?? '-'] : []),
@@ -118,6 +118,8 @@ export function formatStatus(s: ClusterStatus): string {
       n.data_bytes === undefined ? '-' : formatBytes(n.data_bytes),
       String(n.tokens.length),
       share === undefined ? '-' : `${(share * 100).toFixed(1)}%`,
+      // Of the data dir's file system, as design.md §11's disk alert counts it.
+      n.disk_size_bytes === undefined || n.disk_free_bytes === undefined || n.disk_size_bytes === 0 ? '-' : `${(100 * (1 - n.disk_free_bytes / n.disk_size_bytes)).toFixed(0)}%`,
     ]);
   }
   const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));

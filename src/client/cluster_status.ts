@@ -32,8 +32,15 @@ export function parseClusterStatus(address: string, body: unknown): ClusterStatu
     }
     const reason = r['reason'];
     if (reason !== undefined && typeof reason !== 'string') throw bad(address, `nodes[${i}].reason is not a string`);
-    const dataBytes = r['data_bytes'];
-    if (dataBytes !== undefined && !(typeof dataBytes === 'number' && Number.isSafeInteger(dataBytes) && dataBytes >= 0)) throw bad(address, `nodes[${i}].data_bytes is not a byte count`);
+    const count = (field: string): number | undefined => {
+      const v = r[field];
+      if (v !== undefined && !(typeof v === 'number' && Number.isSafeInteger(v) && v >= 0)) throw bad(address, `nodes[${i}].${field} is not a count`);
+      return v;
+    };
+    const dataBytes = count('data_bytes');
+    const diskSizeBytes = count('disk_size_bytes');
+    const diskFreeBytes = count('disk_free_bytes');
+    const rangesLeft = count('rebuild_ranges_left');
     const rebuilding = r['rebuilding'];
     if (rebuilding !== undefined && typeof rebuilding !== 'boolean') throw bad(address, `nodes[${i}].rebuilding is not a boolean`);
     const zone = r['zone'];
@@ -44,9 +51,10 @@ export function parseClusterStatus(address: string, body: unknown): ClusterStatu
       ...(zone ? { zone } : {}),
       status: status as NodeStatus,
       ...(reason !== undefined && { reason }),
-      ...(rebuilding === true && { rebuilding }),
+      ...(rebuilding === true && { rebuilding, ...(rangesLeft !== undefined && { rebuild_ranges_left: rangesLeft }) }),
       load: typeof r['load'] === 'number' ? r['load'] : 0,
       ...(dataBytes !== undefined && { data_bytes: dataBytes }),
+      ...(diskSizeBytes !== undefined && diskFreeBytes !== undefined && { disk_size_bytes: diskSizeBytes, disk_free_bytes: diskFreeBytes }),
       tokens: tokens as string[],
     };
   });

@@ -78,6 +78,7 @@ import type {
 } from './types';
 import { failed } from './batch_outcome';
 import type { ScrubOptions } from '../storage/types';
+import type { DiskSpace } from './local_coordinator';
 
 const consistencyToWire: Record<ConsistencyLevel, number> = { ONE: 1, QUORUM: 2, ALL: 3 };
 const consistencyFromWire = new Map<number, ConsistencyLevel>([[1, 'ONE'], [2, 'QUORUM'], [3, 'ALL']]);
@@ -200,6 +201,7 @@ export class ClusterCoordinator implements Coordinator {
   private repairsInflight = 0;
   private keyEstimateCached = 0;
   private dataBytesCached = 0;
+  private diskCached: DiskSpace | null = null;
   /** Tables the shards had quarantined at the last storage poll (noticeQuarantines). */
   private quarantinesSeen = 0;
   /** Scrubs running (Coordinator.scrub): they report and repair what they quarantine. */
@@ -260,12 +262,21 @@ export class ClusterCoordinator implements Coordinator {
           (s) => {
             this.keyEstimateCached = s.keysEstimate;
             this.dataBytesCached = s.dataBytes;
+            this.diskCached = s.disk;
             this.storageCached = s.storage;
             this.noticeQuarantines(s.tablesQuarantined);
           },
           () => undefined,
         );
-        return { keyEstimate: this.keyEstimateCached, load: Math.min(1, os.loadavg()[0]! / Math.max(1, os.availableParallelism())), storage: this.storageCached, rebuilding: this.rebuilding, dataBytes: this.dataBytesCached };
+        return {
+          keyEstimate: this.keyEstimateCached,
+          load: Math.min(1, os.loadavg()[0]! / Math.max(1, os.availableParallelism())),
+          storage: this.storageCached,
+          rebuilding: this.rebuilding,
+          dataBytes: this.dataBytesCached,
+          ...(this.diskCached !== null && { diskSizeBytes: this.diskCached.sizeBytes, diskFreeBytes: this.diskCached.freeBytes }),
+          ...(this.rebuilding && { rebuildRangesLeft: this.rangesLeftToRebuild().length }),
+        };
       },
       ...(o.peersFile !== undefined && { onRingChange: (members: readonly MemberInfo[]) => savePeers(o.peersFile!, members, o.log) }),
       onIdKnown: () => this.idKnownLate(),
@@ -1183,16 +1194,23 @@ export class ClusterCoordinator implements Coordinator {
   async clusterStatus(): Promise<ClusterStatus> {
     const ring = this.membership.ring;
     const members: MemberInfo[] = this.membership.table.members();
-    const nodes: ClusterNodeInfo[] = members.map((m) => ({
-      id: m.nodeId,
-      address: `${m.host}:${m.httpPort}`,
-      ...(m.zone ? { zone: m.zone } : {}),
-      ...nodeHealth(m.status, m.storage),
-      ...((m.nodeId === this.nodeId ? this.rebuilding : m.rebuilding === true) && { rebuilding: true }),
-      load: Math.round(m.load * 100) / 100,
-      ...(m.nodeId === this.nodeId ? { data_bytes: this.dataBytesCached } : m.dataBytes !== undefined && { data_bytes: m.dataBytes }),
-      tokens: ring.tokensOf(m.nodeId).map(tokenToString),
-    }));
+    const nodes: ClusterNodeInfo[] = members.map((m) => {
+      const self = m.nodeId === this.nodeId;
+      const rebuilding = self ? this.rebuilding : m.rebuilding === true;
+      const rangesLeft = self ? (this.rebuilding ? this.rangesLeftToRebuild().length : undefined) : m.rebuildRangesLeft;
+      const disk = self ? this.diskCached : m.diskSizeBytes !== undefined && m.diskFreeBytes !== undefined ? { sizeBytes: m.diskSizeBytes, freeBytes: m.diskFreeBytes } : null;
+      return {
+        id: m.nodeId,
+        address: `${m.host}:${m.httpPort}`,
+        ...(m.zone ? { zone: m.zone } : {}),
+        ...nodeHealth(m.status, m.storage),
+        ...(rebuilding && { rebuilding: true, ...(rangesLeft !== undefined && { rebuild_ranges_left: rangesLeft }) }),
+        load: Math.round(m.load * 100) / 100,
+        ...(self ? { data_bytes: this.dataBytesCached } : m.dataBytes !== undefined && { data_bytes: m.dataBytes }),
+        ...(disk !== null && { disk_size_bytes: disk.sizeBytes, disk_free_bytes: disk.freeBytes }),
+        tokens: ring.tokensOf(m.nodeId).map(tokenToString),
+      };
+    });
     const copies = Math.max(1, Math.min(this.o.replicationFactor, ring.size));
     const stored = members.reduce((n, m) => n + (m.nodeId === this.nodeId ? this.keyEstimateCached : m.keyEstimate), 0);
     return { cluster_name: this.o.clusterName, nodes, ring_version: ring.version, total_keys: Math.round(stored / copies), replication_factor: this.o.replicationFactor };

@@ -133,6 +133,14 @@ export interface StorageState {
   tablesQuarantined: number;
   /** Bytes of its shards' tables and WALs (advertised through gossip; `ringkv status` shows it). */
   dataBytes: number;
+  /** Its data dir's file system (advertised through gossip); null when statfs failed. */
+  disk: DiskSpace | null;
+}
+
+/** A file system's size, and what this (unprivileged) process may still use of it. */
+export interface DiskSpace {
+  sizeBytes: number;
+  freeBytes: number;
 }
 
 /** `<dataDir>/snapshots/<name>`: each a data dir of its own (LocalCoordinator.snapshot). */
@@ -238,21 +246,27 @@ class LocalCoordinatorImpl implements LocalCoordinator {
    */
   async storageState(): Promise<StorageState> {
     this.checkOpen();
-    const stats = await this.router.stats();
+    const [stats, disk] = await Promise.all([this.router.stats(), this.diskSpace()]);
     const tablesQuarantined = stats.reduce((n, s) => n + s.storage.tablesQuarantined, 0);
     // Each shard's engine estimates its distinct keys (a HyperLogLog union of its tables and memtables).
     const keysEstimate = stats.reduce((n, s) => n + s.storage.keysEstimate, 0);
     const failed = stats.some((s) => s.storage.writesRefused > s.storage.outOfSpace);
     const full = stats.some((s) => s.storage.outOfSpace > 0);
     const dataBytes = stats.reduce((n, s) => n + s.storage.diskBytes, 0);
-    return { keysEstimate, storage: failed ? 'failed' : full ? 'full' : undefined, tablesQuarantined, dataBytes };
+    return { keysEstimate, storage: failed ? 'failed' : full ? 'full' : undefined, tablesQuarantined, dataBytes, disk };
+  }
+
+  /** The data dir's file system (design.md §11 alerts on disk use); null when statfs fails. */
+  private async diskSpace(): Promise<DiskSpace | null> {
+    const s = await fs.promises.statfs(this.dataDir).catch(() => null);
+    return s === null ? null : { sizeBytes: s.blocks * s.bsize, freeBytes: s.bavail * s.bsize };
   }
 
   async clusterStatus(): Promise<ClusterStatus> {
-    const { keysEstimate: totalKeys, storage, dataBytes } = await this.storageState();
+    const { keysEstimate: totalKeys, storage, dataBytes, disk } = await this.storageState();
     const queued = Math.max(0, ...this.router.clients.map((c) => c.queuedOps));
     return {
-      nodes: [{ id: this.nodeId, address: this.address, ...nodeHealth('ALIVE', storage), load: Math.min(1, queued / this.queueOpsMax), data_bytes: dataBytes, tokens: [] }],
+      nodes: [{ id: this.nodeId, address: this.address, ...nodeHealth('ALIVE', storage), load: Math.min(1, queued / this.queueOpsMax), data_bytes: dataBytes, ...(disk !== null && { disk_size_bytes: disk.sizeBytes, disk_free_bytes: disk.freeBytes }), tokens: [] }],
       ring_version: 0,
       total_keys: totalKeys,
       replication_factor: 1,
@@ -364,9 +378,7 @@ class LocalCoordinatorImpl implements LocalCoordinator {
 
   async stats(): Promise<CoordinatorStats> {
     this.checkOpen();
-    // The data dir's file system, for design.md §11's disk-usage alert (free: what this
-    // unprivileged process may still use). A failed statfs leaves both out.
-    const [shards, disk] = await Promise.all([this.router.stats(), fs.promises.statfs(this.dataDir).catch(() => null)]);
+    const [shards, disk] = await Promise.all([this.router.stats(), this.diskSpace()]);
     const levels: number[] = [];
     const shardGcSeconds = emptyGcSnapshots();
     const out: CoordinatorStats = {
@@ -395,7 +407,7 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       shardsOutOfSpace: 0,
       sstablesQuarantined: 0,
       shards: shards.length,
-      ...(disk !== null && { filesystemSizeBytes: disk.blocks * disk.bsize, filesystemFreeBytes: disk.bavail * disk.bsize }),
+      ...(disk !== null && { filesystemSizeBytes: disk.sizeBytes, filesystemFreeBytes: disk.freeBytes }),
     };
     const add = (name: string, v: number) => {
       out[name] = (out[name] as number) + v;

@@ -107,6 +107,11 @@ export interface ClusterNodeInfo {
   load: number;
   /** Bytes of the node's tables and WAL, as its last storage poll found them (absent from nodes that do not say). */
   data_bytes?: number;
+  /** Its data dir's file system: size, and what the node may still use (absent from nodes that do not say). */
+  disk_size_bytes?: number;
+  disk_free_bytes?: number;
+  /** While it rebuilds: the ranges no pass has synced yet. */
+  rebuild_ranges_left?: number;
   /** Ring tokens as decimal strings (64-bit values do not fit a JSON number). */
   tokens: string[];
 }

@@ -4,6 +4,6 @@ export type { GossipNetwork, MembershipOptions, MembershipStats } from './member
 export { MembershipTable, validateMemberInfo } from './table';
 export { classify } from './failure_detector';
 export type { FailureDetectorOptions } from './failure_detector';
-export type { MemberInfo, MemberStatus, PeerAddress, StatusChange, StorageTrouble } from './types';
+export type { MemberInfo, MemberLoad, MemberStatus, PeerAddress, StatusChange, StorageTrouble } from './types';
 export { memberStatuses } from './types';
 export { parseNodeAddress, type NodeAddress } from './address';

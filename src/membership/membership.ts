@@ -9,7 +9,7 @@
 import { assert, ErrorCode, isRingkvError } from '../errors';
 import { Ring, type RingMember } from '../ring';
 import { MembershipTable } from './table';
-import type { MemberInfo, MemberStatus, PeerAddress, StatusChange, StorageTrouble } from './types';
+import type { MemberInfo, MemberLoad, MemberStatus, PeerAddress, StatusChange, StorageTrouble } from './types';
 
 export interface GossipNetwork {
   /** Sends our digest to `to` and resolves with the peer's digest; rejects when unreachable. */
@@ -29,7 +29,7 @@ export interface MembershipOptions {
   random?: () => number;
   log?: (line: string) => void;
   /** Called every round for what the node advertises about its own data. */
-  localLoad?: () => { keyEstimate: number; load: number; storage: StorageTrouble | undefined; rebuilding?: boolean; dataBytes?: number };
+  localLoad?: () => MemberLoad;
   /** Called after every status change (the coordinator replays hints on ALIVE). */
   onChange?: (change: StatusChange) => void;
   /** Called when the ring's members change, with the members' entries (the coordinator keeps them on disk). */

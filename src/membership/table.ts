@@ -12,7 +12,7 @@ import { clusterNodesMax } from '../constants';
 import { assert } from '../errors';
 import { isValidZone } from '../ring';
 import { classify, type FailureDetectorOptions, validateFailureDetectorOptions } from './failure_detector';
-import type { MemberInfo, MemberStatus, StatusChange, StorageTrouble } from './types';
+import type { MemberInfo, MemberLoad, MemberStatus, StatusChange } from './types';
 
 interface Entry {
   info: MemberInfo;
@@ -62,11 +62,12 @@ export class MembershipTable {
   }
 
   /** Advances our own heartbeat (once per gossip round) and refreshes what we advertise. */
-  beat(nowMs: number, update: { keyEstimate?: number; load?: number; storage?: StorageTrouble | undefined; rebuilding?: boolean; dataBytes?: number } = {}): void {
+  beat(nowMs: number, update: Partial<MemberLoad> = {}): void {
     const e = this.entries.get(this.selfId)!;
     e.info = { ...e.info, heartbeat: e.info.heartbeat + 1, ...update };
     if (e.info.storage === undefined) delete e.info.storage;
     if (e.info.rebuilding !== true) delete e.info.rebuilding;
+    if (e.info.rebuildRangesLeft === undefined || e.info.rebuilding !== true) delete e.info.rebuildRangesLeft;
     e.progressAtMs = nowMs;
   }
 

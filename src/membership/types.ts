@@ -47,7 +47,15 @@ export interface MemberInfo {
   rebuilding?: boolean;
   /** Bytes of its tables and WAL, as its last storage poll found them. Absent: older than the field. */
   dataBytes?: number;
+  /** Its data dir's file system: size, and what the node may still use. Absent: unknown (older, or statfs failed). */
+  diskSizeBytes?: number;
+  diskFreeBytes?: number;
+  /** While it rebuilds: the ranges no pass has synced yet. Absent: not rebuilding (or older). */
+  rebuildRangesLeft?: number;
 }
+
+/** What a node says of itself each gossip round, besides its identity and heartbeat. */
+export type MemberLoad = Pick<MemberInfo, 'keyEstimate' | 'load' | 'storage' | 'rebuilding' | 'dataBytes' | 'diskSizeBytes' | 'diskFreeBytes' | 'rebuildRangesLeft'>;
 
 export type StorageTrouble = 'full' | 'failed';
 

@@ -31,8 +31,9 @@ const u64 = { kind: 'scalar', bytes: 8 } as const;
 
 const memberSpec: TableSpec = {
   name: 'Member',
-  // node_id, host, http_port, peer_port, vnodes, incarnation, heartbeat, status, key_estimate, load, settings, storage, zone, rebuilding, data_bytes
-  fields: [str, str, u16, u16, u16, u64, u64, u8, u64, u32, str, u8, str, u8, u64],
+  // node_id, host, http_port, peer_port, vnodes, incarnation, heartbeat, status, key_estimate, load, settings, storage, zone, rebuilding, data_bytes,
+  // disk_size_bytes, disk_free_bytes, rebuild_ranges_left
+  fields: [str, str, u16, u16, u16, u64, u64, u8, u64, u32, str, u8, str, u8, u64, u64, u64, u32],
 };
 
 const entrySpec: TableSpec = {
@@ -249,6 +250,9 @@ function build(b: Builder, m: FixedMessage): Uint8Array {
       if (zone !== 0) Member.addZone(b, zone);
       if (x.rebuilding === true) Member.addRebuilding(b, true);
       if (x.dataBytes !== undefined) Member.addDataBytes(b, BigInt(Math.max(0, Math.floor(x.dataBytes))));
+      if (x.diskSizeBytes !== undefined) Member.addDiskSizeBytes(b, BigInt(Math.max(0, Math.floor(x.diskSizeBytes))));
+      if (x.diskFreeBytes !== undefined) Member.addDiskFreeBytes(b, BigInt(Math.max(0, Math.floor(x.diskFreeBytes))));
+      if (x.rebuildRangesLeft !== undefined) Member.addRebuildRangesLeft(b, Math.max(0, Math.min(0xffffffff, Math.floor(x.rebuildRangesLeft))));
       return Member.endMember(b);
     });
     members = Message.createMembersVector(b, offs);
@@ -449,6 +453,13 @@ export function decodeInternode(frame: Uint8Array): InternodeMessage {
       if (x.rebuilding()) m.rebuilding = true;
       const dataBytes = num(x.dataBytes());
       if (dataBytes > 0) m.dataBytes = dataBytes;
+      const diskSizeBytes = num(x.diskSizeBytes());
+      const diskFreeBytes = num(x.diskFreeBytes());
+      if (diskSizeBytes > 0 && diskFreeBytes <= diskSizeBytes) {
+        m.diskSizeBytes = diskSizeBytes;
+        m.diskFreeBytes = diskFreeBytes;
+      }
+      if (x.rebuildRangesLeft() > 0) m.rebuildRangesLeft = x.rebuildRangesLeft();
       if (m.httpPort === 0 || m.peerPort === 0 || m.vnodes === 0 || !Number.isFinite(m.load)) throw malformed(`gossip member ${nodeId} has a zero port or vnode count`);
     }
   }

@@ -129,13 +129,14 @@ describe('decommissioning one node of a loaded 4-node cluster', () => {
     assert.equal(status.code, 0, status.stderr);
     const lines = status.stdout.trim().split('\n');
     assert.match(lines[0]!, new RegExp(`^cluster ${c.clusterName}, ring version \\d+, replication 3, about \\d+ keys$`));
-    assert.match(lines[1]!, /^status\s+node\s+address\s+load\s+data\s+tokens\s+owns \(effective\)$/);
+    assert.match(lines[1]!, /^status\s+node\s+address\s+load\s+data\s+tokens\s+owns \(effective\)\s+disk used$/);
     // Columns are two or more spaces apart (a cell such as "1.2 MiB" holds one).
     const row = (id: string) => lines.find((l) => l.split(/\s{2,}/)[1] === id)?.split(/\s{2,}/);
     for (const i of [0, 1, 2]) {
       const r = row(`node-${i}`);
       assert.deepEqual([r?.[0], r?.[5], r?.[6]], ['healthy', '8', '100.0%'], `node-${i}: every key on each of three nodes`);
       assert.match(r?.[4] ?? '', /^\d+(\.\d KiB| B|\.\d MiB)$/, `node-${i}'s data on disk`);
+      assert.match(r?.[7] ?? '', /^\d{1,3}%$/, `node-${i}'s file system, used`);
     }
     assert.deepEqual([row('node-3')?.[0], row('node-3')?.[5], row('node-3')?.[6]], ['left', '0', '-']);
 

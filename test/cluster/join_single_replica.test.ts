@@ -69,6 +69,12 @@ describe('2 nodes with N = 1; a third joins while one of them is down', () => {
       const left = threeNodes.replicatedRanges('node-2', 1).filter((r) => threeNodes.without(['node-2']).preferenceList(r.token, 1)[0] === 'node-1').length;
       assert.ok(left > 0 && left < threeNodes.replicatedRanges('node-2', 1).length, `${left} ranges left`);
       assert.equal(await c.metric(j, 'ringkv_rebuild_ranges_left'), left);
+      // Gossip carries it, and each node's disk, to the cluster status on every node.
+      await waitFor('node-0 to hear how many ranges node-2 has left', async () => {
+        const st = (await c.getJson(0, '/api/v1/cluster/status')) as { nodes: Array<{ id: string; rebuild_ranges_left?: number; disk_size_bytes?: number; disk_free_bytes?: number }> };
+        const two = st.nodes.find((m) => m.id === 'node-2');
+        return two?.rebuild_ranges_left === left && st.nodes.every((m) => (m.disk_size_bytes ?? 0) > 0 && m.disk_free_bytes! <= m.disk_size_bytes!);
+      }, 10_000);
       const log = c.nodes[j]!.log;
       const syncsBefore = await c.metric(j, 'ringkv_anti_entropy_syncs');
       await waitFor('node-2 to end its rebuild', () => log.some((l) => l.includes('rebuilding: done: every range synced')), 45_000);

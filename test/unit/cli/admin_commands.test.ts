@@ -1,6 +1,6 @@
-// Proves `ringkv status`'s table: one row per node sorted by id, a degraded node's reason, each
-// node's effective ownership from src/ring (a left node, with no tokens, owns nothing), and the
-// head line of a cluster and of a single node.
+// Proves `ringkv status`'s table: one row per node sorted by id, a degraded node's reason, a
+// rebuilding node's ranges left, each node's effective ownership from src/ring (a left node, with
+// no tokens, owns nothing), its disk use, and the head line of a cluster and of a single node.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatBytes, formatStatus } from '../../../src/cli/admin_commands';
@@ -14,8 +14,8 @@ test('a cluster: rows sorted by id, the reason of a degraded node, effective own
     cluster_name: 'prod',
     nodes: [
       { id: 'c', address: '10.0.0.3:7000', status: 'degraded', reason: 'storage_full', load: 0.5, tokens: tokens('c', 16) },
-      { id: 'a', address: '10.0.0.1:7000', status: 'healthy', load: 0.125, data_bytes: 5 * 1024 * 1024 + 300 * 1024, tokens: tokens('a', 16) },
-      { id: 'b', address: '10.0.0.2:7000', status: 'healthy', load: 0, tokens: tokens('b', 32) },
+      { id: 'a', address: '10.0.0.1:7000', status: 'healthy', load: 0.125, data_bytes: 5 * 1024 * 1024 + 300 * 1024, disk_size_bytes: 1000, disk_free_bytes: 166, tokens: tokens('a', 16) },
+      { id: 'b', address: '10.0.0.2:7000', status: 'healthy', rebuilding: true, rebuild_ranges_left: 12, load: 0, tokens: tokens('b', 32) },
       { id: 'd', address: '10.0.0.4:7000', status: 'healthy', load: 0, tokens: tokens('d', 16) },
       { id: 'gone', address: '10.0.0.9:7000', status: 'left', load: 0, tokens: [] },
     ],
@@ -25,23 +25,25 @@ test('a cluster: rows sorted by id, the reason of a degraded node, effective own
   };
   const lines = formatStatus(s).split('\n');
   assert.equal(lines[0], 'cluster prod, ring version 9, replication 2, about 1234 keys');
-  assert.deepEqual(lines[1]!.split(/\s{2,}/), ['status', 'node', 'address', 'load', 'data', 'tokens', 'owns (effective)']);
+  assert.deepEqual(lines[1]!.split(/\s{2,}/), ['status', 'node', 'address', 'load', 'data', 'tokens', 'owns (effective)', 'disk used']);
   const rows = lines.slice(2).map((l) => l.split(/\s{2,}/));
   assert.deepEqual(rows.map((r) => r[1]), ['a', 'b', 'c', 'd', 'gone']);
+  assert.equal(rows[0]![7], '83%', 'the data dir\'s file system, used');
+  assert.equal(rows[1]![0], 'healthy (rebuilding, 12 ranges left)');
   assert.deepEqual(rows[2]!.slice(0, 2), ['degraded (storage_full)', 'c']);
-  assert.deepEqual(rows[4], ['left', 'gone', '10.0.0.9:7000', '0.00', '-', '0', '-']);
+  assert.deepEqual(rows[4], ['left', 'gone', '10.0.0.9:7000', '0.00', '-', '0', '-', '-']);
   const ring = Ring.build(['a', 'b', 'c', 'd'].map((id) => ({ nodeId: id, vnodes: id === 'b' ? 32 : 16 })), 9).effectiveOwnership(2);
   for (const r of rows.slice(0, 4)) assert.equal(r[6], `${(ring.get(r[1]!)! * 100).toFixed(1)}%`, r[1]);
   assert.equal(rows[0]![3], '0.13');
   assert.equal(rows[0]![4], '5.3 MiB', 'a node\'s data on disk, for people');
   // Each column starts at the same place on every line.
   const at = lines[1]!.indexOf('owns');
-  for (const l of lines.slice(2)) assert.match(l.slice(at), /^(\d+\.\d%|-)$/);
+  for (const l of lines.slice(2)) assert.match(l.slice(at), /^(\d+\.\d%|-) +(\d+%|-)$/);
 });
 
 test('a single node: no cluster name, no tokens', () => {
   const out = formatStatus({ nodes: [{ id: 'n1', address: '127.0.0.1:7000', status: 'healthy', load: 0, tokens: [] }], ring_version: 0, total_keys: 7, replication_factor: 1 });
-  assert.deepEqual(out.split('\n').map((l) => l.split(/\s{2,}/)), [['single node, ring version 0, replication 1, about 7 keys'], ['status', 'node', 'address', 'load', 'data', 'tokens', 'owns (effective)'], ['healthy', 'n1', '127.0.0.1:7000', '0.00', '-', '0', '-']]);
+  assert.deepEqual(out.split('\n').map((l) => l.split(/\s{2,}/)), [['single node, ring version 0, replication 1, about 7 keys'], ['status', 'node', 'address', 'load', 'data', 'tokens', 'owns (effective)', 'disk used'], ['healthy', 'n1', '127.0.0.1:7000', '0.00', '-', '0', '-', '-']]);
 });
 
 test('nodes with zones: a zone column, and effective ownership over the zone-aware ring', () => {
@@ -59,7 +61,7 @@ test('nodes with zones: a zone column, and effective ownership over the zone-awa
     replication_factor: 2,
   };
   const lines = formatStatus(s).split('\n');
-  assert.deepEqual(lines[1]!.split(/\s{2,}/), ['status', 'node', 'address', 'zone', 'load', 'data', 'tokens', 'owns (effective)']);
+  assert.deepEqual(lines[1]!.split(/\s{2,}/), ['status', 'node', 'address', 'zone', 'load', 'data', 'tokens', 'owns (effective)', 'disk used']);
   const rows = lines.slice(2).map((l) => l.split(/\s{2,}/));
   assert.deepEqual(rows.map((r) => [r[1], r[3], r[7]]), [['a1', 'a', rows[0]![7]], ['a2', 'a', rows[1]![7]], ['b1', 'b', '100.0%']]);
   assert.ok(rows.slice(0, 2).every((r) => Number(r[7]!.replace('%', '')) < 75), 'zone a shares the other replica');

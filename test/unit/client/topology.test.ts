@@ -98,6 +98,10 @@ test('a single node without tokens routes to the known nodes; bad statuses are r
   // A degraded node (up, storage refusing writes) is a known status with its reason, and still a candidate.
   const degraded = parseClusterStatus('x:1', { nodes: [{ id: 'solo', address: '127.0.0.1:9000', status: 'degraded', reason: 'storage_full', tokens: [] }], ring_version: 0 });
   assert.deepEqual(degraded.nodes[0], { id: 'solo', address: '127.0.0.1:9000', status: 'degraded', reason: 'storage_full', load: 0, tokens: [] });
+  // The figures `ringkv status` shows are kept, and a bad one refused.
+  const figures = { id: 'solo', address: '127.0.0.1:9000', status: 'healthy', rebuilding: true, rebuild_ranges_left: 3, load: 0, data_bytes: 10, disk_size_bytes: 100, disk_free_bytes: 40, tokens: [] };
+  assert.deepEqual(parseClusterStatus('x:1', { nodes: [figures], ring_version: 0 }).nodes[0], figures);
+  assert.throws(() => parseClusterStatus('x:1', { nodes: [{ ...figures, disk_free_bytes: -1 }], ring_version: 0 }), (e) => isRingkvError(e, ErrorCode.MalformedFrame) && /disk_free_bytes/.test(e.message));
   assert.throws(() => parseClusterStatus('x:1', { nodes: [{ id: 'a', address: 'a:1', status: 'degraded', reason: 7 }], ring_version: 1 }), (e) => isRingkvError(e, ErrorCode.MalformedFrame));
 });
 

@@ -105,8 +105,23 @@ dataBytes():bigint {
   return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
 }
 
+diskSizeBytes():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 34);
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+}
+
+diskFreeBytes():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 36);
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+}
+
+rebuildRangesLeft():number {
+  const offset = this.bb!.__offset(this.bb_pos, 38);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
 static startMember(builder:flatbuffers.Builder) {
-  builder.startObject(15);
+  builder.startObject(18);
 }
 
 static addNodeId(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset) {
@@ -169,12 +184,24 @@ static addDataBytes(builder:flatbuffers.Builder, dataBytes:bigint) {
   builder.addFieldInt64(14, dataBytes, BigInt('0'));
 }
 
+static addDiskSizeBytes(builder:flatbuffers.Builder, diskSizeBytes:bigint) {
+  builder.addFieldInt64(15, diskSizeBytes, BigInt('0'));
+}
+
+static addDiskFreeBytes(builder:flatbuffers.Builder, diskFreeBytes:bigint) {
+  builder.addFieldInt64(16, diskFreeBytes, BigInt('0'));
+}
+
+static addRebuildRangesLeft(builder:flatbuffers.Builder, rebuildRangesLeft:number) {
+  builder.addFieldInt32(17, rebuildRangesLeft, 0);
+}
+
 static endMember(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createMember(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, hostOffset:flatbuffers.Offset, httpPort:number, peerPort:number, vnodes:number, incarnation:bigint, heartbeat:bigint, status:number, keyEstimate:bigint, load:number, settingsOffset:flatbuffers.Offset, storage:number, zoneOffset:flatbuffers.Offset, rebuilding:boolean, dataBytes:bigint):flatbuffers.Offset {
+static createMember(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, hostOffset:flatbuffers.Offset, httpPort:number, peerPort:number, vnodes:number, incarnation:bigint, heartbeat:bigint, status:number, keyEstimate:bigint, load:number, settingsOffset:flatbuffers.Offset, storage:number, zoneOffset:flatbuffers.Offset, rebuilding:boolean, dataBytes:bigint, diskSizeBytes:bigint, diskFreeBytes:bigint, rebuildRangesLeft:number):flatbuffers.Offset {
   Member.startMember(builder);
   Member.addNodeId(builder, nodeIdOffset);
   Member.addHost(builder, hostOffset);
@@ -191,6 +218,9 @@ static createMember(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset
   Member.addZone(builder, zoneOffset);
   Member.addRebuilding(builder, rebuilding);
   Member.addDataBytes(builder, dataBytes);
+  Member.addDiskSizeBytes(builder, diskSizeBytes);
+  Member.addDiskFreeBytes(builder, diskFreeBytes);
+  Member.addRebuildRangesLeft(builder, rebuildRangesLeft);
   return Member.endMember(builder);
 }
 }
