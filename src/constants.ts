@@ -267,11 +267,11 @@ export const hintReplayBytesPerSecondDefault = 4 * 1024 * 1024;
 /** The least replay rate a node may be given (a floor, so that a slip of a digit cannot stall replay). */
 export const hintReplayBytesPerSecondMin = 64 * 1024;
 /**
- * Record bytes one node's streams pull and push per second, together, for anti-entropy,
- * bootstrap, repair, rebuilding and decommission (Cassandra's stream_throughput_outbound, 24
- * MiB/s); 0 = unthrottled. The pages a node serves to another's pull are paced by the puller (a
- * server that held its answers back would have them time out). A 100 GB hand-over takes about
- * 50 minutes at this rate.
+ * Record bytes one node streams per second, all together: pages it pulls, batches it pushes and
+ * pages it serves to another's pull (for anti-entropy, bootstrap, repair, rebuilding and
+ * decommission; Cassandra's stream_throughput_outbound is 24 MiB/s); 0 = unthrottled. A served
+ * page waits at most half its request's timeout, then goes as debt. A 100 GB hand-over takes
+ * about 50 minutes at this rate.
  */
 export const streamBytesPerSecondDefault = 32 * 1024 * 1024;
 /** The least nonzero stream rate a node may be given (the same floor as hint replay's). */

@@ -77,10 +77,11 @@ cluster options (a node runs in cluster mode when --seeds is given; it may name 
   --hinted-handoff on|off                  on          keep writes for down replicas as hints
   --hint-replay-bytes-per-second N         ${clusterDefaults.hintReplayBytesPerSecond}     hint bytes replayed per second, all
                                                        targets together (at least ${hintReplayBytesPerSecondMin})
-  --stream-bytes-per-second N              ${clusterDefaults.streamBytesPerSecond}    record bytes this node's streams pull
-                                                       and push per second, together (anti-entropy,
-                                                       bootstrap, repair, decommission); 0 =
-                                                       unthrottled, else at least ${streamBytesPerSecondMin}
+  --stream-bytes-per-second N              ${clusterDefaults.streamBytesPerSecond}    record bytes this node streams per
+                                                       second, pulled, pushed and served together
+                                                       (anti-entropy, bootstrap, repair,
+                                                       decommission); 0 = unthrottled, else at
+                                                       least ${streamBytesPerSecondMin}
   --request-timeout-ms N                   ${clusterDefaults.requestTimeoutMs}        default request timeout
   --read-repair-chance P                   ${clusterDefaults.readRepairChance}         share of reads that ask every replica (0..1)
   --anti-entropy-interval-ms N             ${clusterDefaults.antiEntropyIntervalMs}       how often one token range is Merkle-compared

@@ -91,7 +91,7 @@ export function remoteRangeReplica(nodeId: string, pool: PeerPool, address: { ho
 }
 
 /** Bytes of records as they travel: keys, versions and values. */
-function entryBytes(entries: readonly RangeEntry[]): number {
+export function entryBytes(entries: readonly RangeEntry[]): number {
   let n = 0;
   for (const e of entries) n += e.key.length + e.record.versionVector.length + e.record.value.length;
   return n;

@@ -26,6 +26,13 @@ export class ByteRateLimiter {
     return true;
   }
 
+  /** Takes `bytes` whatever is left: the bucket goes into debt, which later takes wait out. */
+  charge(bytes: number): void {
+    assert(bytes >= 0, 'bytes taken are not negative');
+    this.refill();
+    this.tokens -= bytes;
+  }
+
   /** Milliseconds until tryTake can succeed (0: now). */
   waitMs(): number {
     this.refill();
@@ -43,17 +50,22 @@ export class ByteRateLimiter {
 /**
  * Resolves once `bytes` may go (taken from `limiter`), sleeping at most stepMs at a time so that a
  * node stopping (`closed`) is not held up by a long wait: then it rejects with RKV_ERR_CLOSED.
- * Resolves with the milliseconds it waited.
+ * Past `maxWaitMs` the bytes go anyway, as debt (for an answer that must not outwait its
+ * request's timeout). Resolves with the milliseconds it waited.
  */
 export async function takeBytes(
   limiter: ByteRateLimiter,
   bytes: number,
-  o: { sleep: (ms: number) => Promise<void>; closed: () => boolean; stepMs?: number },
+  o: { sleep: (ms: number) => Promise<void>; closed: () => boolean; stepMs?: number; maxWaitMs?: number },
 ): Promise<number> {
   const stepMs = o.stepMs ?? 100;
   let waitedMs = 0;
   while (!limiter.tryTake(bytes)) {
     if (o.closed()) throw new RingkvError(ErrorCode.Closed, 'the node is stopping');
+    if (o.maxWaitMs !== undefined && waitedMs >= o.maxWaitMs) {
+      limiter.charge(bytes);
+      break;
+    }
     const ms = Math.min(stepMs, limiter.waitMs());
     await o.sleep(ms);
     waitedMs += ms;

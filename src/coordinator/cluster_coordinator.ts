@@ -36,7 +36,7 @@ import { InternodeServer } from '../protocol/internode_server';
 import { keyToken, Ring, tokenToString } from '../ring';
 import type { WireRecord } from '../shards/messages';
 import { isValidNodeId, type StoredSibling } from '../versioning';
-import { AntiEntropyRunner, pacedRangeReplica, previousOwners, remoteRangeReplica, type VnodeRange } from './anti_entropy';
+import { AntiEntropyRunner, entryBytes, pacedRangeReplica, previousOwners, remoteRangeReplica, type VnodeRange } from './anti_entropy';
 import { handOffRanges } from './decommission';
 import { writeFileDurably } from '../storage/durable-file';
 import { type ClusterOptions, clusterSettingsOf, validateClusterOptions } from './cluster_options';
@@ -461,13 +461,15 @@ export class ClusterCoordinator implements Coordinator {
     this.o.log(`rebuilding: ${why}: until a full pass syncs every range, writes coordinated here read the key from the other replicas first and reads ask them first`);
   }
 
+  /** How stream waits sleep, and stop when the node does. */
+  private readonly streamWait = { sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, ms)), closed: () => this.closed };
+
   /** A peer's replica with the records streamed to and from it paced by the node's stream budget. */
   private streamTo(remote: RangeReplica): RangeReplica {
     const budget = this.streamBudget;
     if (budget === null) return remote;
-    const o = { sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, ms)), closed: () => this.closed };
     return pacedRangeReplica(remote, async (bytes) => {
-      this.counters.streamThrottledMs += await takeBytes(budget, bytes, o);
+      this.counters.streamThrottledMs += await takeBytes(budget, bytes, this.streamWait);
     });
   }
 
@@ -1148,6 +1150,12 @@ export class ClusterCoordinator implements Coordinator {
           throw new RingkvError(ErrorCode.InvalidArgument, 'range-scan cursor outside its range');
         }
         const page = await localScanPage(this.local.ranges, range, req.after ?? null);
+        // The pages this node serves to another's pull count against its stream budget too, but
+        // wait at most half the request's timeout: the puller would give up on a later answer.
+        if (this.streamBudget !== null) {
+          const maxWaitMs = (req.timeoutMs ?? this.o.requestTimeoutMs) / 2;
+          this.counters.streamThrottledMs += await takeBytes(this.streamBudget, entryBytes(page.entries), { ...this.streamWait, maxWaitMs });
+        }
         return {
           kind: 'rangeScan',
           entries: page.entries.map((e) => ({ key: e.key, record: e.record.versionVector, value: e.record.value, tombstone: e.record.tombstone })),

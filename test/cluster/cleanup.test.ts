@@ -22,7 +22,7 @@ describe('3 nodes with N = 2, then a fourth joins', () => {
   test('after the join, cleanup leaves each old node exactly its ranges, and every key reads at ALL', async () => {
     const keys = Array.from({ length: 300 }, (_, i) => `clean-${i}`);
     for (const k of keys) assert.equal((await c.http(0, 'PUT', k, { body: `v-${k}`, consistency: 'ALL' })).status, 200, k);
-    const j = await c.addNode();
+    const j = await c.addNode({ args: ['--stream-bytes-per-second', '0'] });
     await waitFor('node-3 to finish its bootstrap', async () => (await c.metric(j, 'ringkv_bootstrap_state')) === 2, 30_000);
     await c.waitConverged(15_000);
     // Cleanup also waits for every node's rebuild to end, which node-0 hears of by gossip.
@@ -85,7 +85,8 @@ describe('3 nodes with N = 2, then a fourth joins', () => {
 describe('2 nodes with N = 1, then a third joins', () => {
   let c: TestCluster;
   before(async () => {
-    c = await TestCluster.start({ nodes: 2, replicationFactor: 1 });
+    // A stream budget of 64 KiB/s on the two old owners: serving the pull below is paced there.
+    c = await TestCluster.start({ nodes: 2, replicationFactor: 1, streamBytesPerSecond: 64 * 1024 });
   });
   after(async () => {
     await c?.close();
@@ -93,12 +94,12 @@ describe('2 nodes with N = 1, then a third joins', () => {
 
   test('the joining node pulls its ranges from their previous owners; cleanup then drops the old copies', async () => {
     const keys = Array.from({ length: 200 }, (_, i) => `one-${i}`);
-    // 2 KiB values, so that what node-2 pulls is more than a second of its stream budget.
+    // 2 KiB values, so that what node-2 pulls is more than a second of a 64 KiB/s stream budget.
     const valueOf = (k: string): string => `v-${k}-${'x'.repeat(2048)}`;
     for (const k of keys) assert.equal((await c.http(0, 'PUT', k, { body: valueOf(k) })).status, 200, k);
     const holds = (r: Ring, k: string, id: string): boolean => r.preferenceList(keyToken(Buffer.from(k)), 1).includes(id);
     const twoNodes = Ring.build(c.nodes.map((n) => ({ nodeId: n.id, vnodes: c.spec.vnodes })), 1);
-    const j = await c.addNode({ args: ['--stream-bytes-per-second', '65536'] });
+    const j = await c.addNode({ args: ['--stream-bytes-per-second', '0'] });
     await waitFor('node-2 to finish its bootstrap', async () => (await c.metric(j, 'ringkv_bootstrap_state')) === 2, 30_000);
     await c.waitConverged(15_000);
     // Its ranges have no other replica: the pass pulled them from the nodes that held them before.
@@ -109,7 +110,8 @@ describe('2 nodes with N = 1, then a third joins', () => {
     assert.ok(taken.length > 0, 'the join took keys over');
     assert.equal(await c.metric(j, 'ringkv_anti_entropy_pulled'), taken.length);
     assert.equal(await c.metric(j, 'ringkv_anti_entropy_pushed'), 0, 'nothing pushed to the previous owners');
-    assert.ok((await c.metric(j, 'ringkv_stream_throttled_ms')) > 0, 'the pull waited for its stream budget');
+    assert.equal(await c.metric(j, 'ringkv_stream_throttled_ms'), 0, 'the joining node streams unthrottled');
+    assert.ok((await c.metric(0, 'ringkv_stream_throttled_ms')) + (await c.metric(1, 'ringkv_stream_throttled_ms')) > 0, 'serving its pull waited for the old owners\' budgets');
     for (const k of keys) {
       const got = await c.http(j, 'GET', k);
       assert.equal(got.status, 200, `${k} via node-2: ${JSON.stringify(got.body)}`);
@@ -126,5 +128,12 @@ describe('2 nodes with N = 1, then a third joins', () => {
       assert.equal(got.status, 200, `${k} via node-0 after the cleanup: ${JSON.stringify(got.body)}`);
       assert.equal(Buffer.from(String(got.body.value), 'base64').toString(), valueOf(k), k);
     }
+
+    // A fourth node with a budget of its own: what it pulls (about a quarter of 400 KiB) waits
+    // for it where it lands.
+    const k4 = await c.addNode();
+    await waitFor('node-3 to finish its bootstrap', async () => (await c.metric(k4, 'ringkv_bootstrap_state')) === 2, 30_000);
+    assert.ok((await c.metric(k4, 'ringkv_anti_entropy_pulled')) > 0);
+    assert.ok((await c.metric(k4, 'ringkv_stream_throttled_ms')) > 0, 'the pull waited for the joining node\'s own budget');
   });
 });

@@ -43,6 +43,8 @@ export interface ClusterSpec {
   zones?: string[];
   /** Start the nodes without --cluster-name: node-0 makes one up, the others take it from their seed. */
   unnamed?: boolean;
+  /** Every node's --stream-bytes-per-second (the node's default when absent). */
+  streamBytesPerSecond?: number;
 }
 
 export interface TestNode {
@@ -99,7 +101,8 @@ export class TestCluster {
    * node of one cluster must never be taken in by another's (identity_files.ts).
    */
   readonly clusterName = `test-${process.pid}-${++clustersStarted}`;
-  readonly spec: Required<Omit<ClusterSpec, 'readRepairChance' | 'smallDisk' | 'zones' | 'unnamed'>> & Pick<ClusterSpec, 'readRepairChance' | 'smallDisk' | 'zones' | 'unnamed'>;
+  readonly spec: Required<Omit<ClusterSpec, 'readRepairChance' | 'smallDisk' | 'zones' | 'unnamed' | 'streamBytesPerSecond'>> &
+    Pick<ClusterSpec, 'readRepairChance' | 'smallDisk' | 'zones' | 'unnamed' | 'streamBytesPerSecond'>;
 
   private constructor(spec: ClusterSpec) {
     this.spec = {
@@ -169,6 +172,7 @@ export class TestCluster {
       '--replication', String(s.replicationFactor),
       ...(s.readRepairChance === undefined ? [] : ['--read-repair-chance', String(s.readRepairChance)]),
       '--anti-entropy-interval-ms', String(s.antiEntropyIntervalMs),
+      ...(s.streamBytesPerSecond === undefined ? [] : ['--stream-bytes-per-second', String(s.streamBytesPerSecond)]),
       // The first nodes start together and empty; a node added later streams its ranges.
       '--bootstrap', n.bootstrap ? 'on' : 'off',
       ...n.extraArgs,

@@ -67,3 +67,14 @@ test('a paced range replica paces the bytes of the pages it reads and the record
   assert.equal(await r.apply([entry('ccc', 'z')]), 1);
   assert.deepEqual(paced, [1 + 10 + 4 + 2 + 10 + 8, 3 + 10 + 1]);
 });
+
+test('takeBytes with maxWaitMs: past it the bytes go anyway, as debt that the next take waits out', async () => {
+  let now = 0;
+  const b = new ByteRateLimiter(1000, () => now);
+  const o = { sleep: async (ms: number) => void (now += ms), closed: () => false, maxWaitMs: 250 };
+  assert.equal(await takeBytes(b, 3000, o), 0, 'a full bucket lets one batch overdraw it');
+  // 2000 bytes of debt: a wait of 2 s, cut at 250 ms, and then the 100 bytes go into debt too.
+  assert.equal(await takeBytes(b, 100, o), 300, 'steps of 100 ms until past 250 ms');
+  assert.equal(b.tryTake(1), false);
+  assert.equal(b.waitMs(), 1801, '2000 - 300 + 100 bytes owed, and the one that must be left');
+});
