@@ -14,7 +14,7 @@ import { assert, ErrorCode, RingkvError } from '../errors';
 import { keyToken } from '../ring';
 import type { ScannedEntry } from '../shards/batch_codec';
 import type { MerkleLeaves, WireRecord } from '../shards/messages';
-import { sameRecord } from '../shards/wire_record';
+import { recordBytes, sameRecord } from '../shards/wire_record';
 import { assertRange, leafRange, MerkleTree, type TokenRange } from './merkle_tree';
 
 export interface RangeEntry {
@@ -175,7 +175,7 @@ export async function localScanPage(store: RangeStore, range: TokenRange, after:
       break;
     }
     entries.push({ key: e.key, record: e.record });
-    bytes += e.key.length + e.record.versionVector.length + e.record.value.length;
+    bytes += recordBytes(e.key, e.record);
   }
   return { entries, more: cut || raw.length > rangeScanPageEntriesMax };
 }

@@ -26,6 +26,7 @@ import { antiEntropyLeavesPerSyncMax } from '../constants';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import type { InternodeMessage } from '../protocol/internode_codec';
 import type { PeerPool } from '../protocol/internode_pool';
+import { recordBytes } from '../shards/wire_record';
 import type { RepairSummary } from './types';
 import type { Ring } from '../ring';
 
@@ -90,10 +91,10 @@ export function remoteRangeReplica(nodeId: string, pool: PeerPool, address: { ho
   };
 }
 
-/** Bytes of records as they travel: keys, versions and values. */
+/** Bytes of records as they travel (recordBytes of each). */
 export function entryBytes(entries: readonly RangeEntry[]): number {
   let n = 0;
-  for (const e of entries) n += e.key.length + e.record.versionVector.length + e.record.value.length;
+  for (const e of entries) n += recordBytes(e.key, e.record);
   return n;
 }
 

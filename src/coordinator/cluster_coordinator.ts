@@ -44,7 +44,8 @@ import { answerReplicaBatch, type LocalReplica, recordFromWire, recordToWire, Re
 import { toGetResult } from './get_result';
 import { checkCommon, checkContext, checkIdempotencyKey, checkIfMatch, checkKey, checkTtl, checkValue } from './request_checks';
 import { ByteRateLimiter, takeBytes } from './byte_rate_limiter';
-import { HintStore, hintBytes } from './hinted_handoff';
+import { HintStore } from './hinted_handoff';
+import { recordBytes } from '../shards/wire_record';
 import { nodeHealth, nodeStatusOf } from './node_health';
 import { loadPeers, savePeers } from './peers_file';
 import { checkEnoughAlive, writeReplicasNeeded } from './quorum';
@@ -1070,7 +1071,7 @@ export class ClusterCoordinator implements Coordinator {
     const batch = this.hints.peek(target, hintReplayBatch);
     // Within hintReplayBytesPerSecond across all targets: a node back from a long absence gets
     // its backlog at a pace that leaves room for its live traffic (Cassandra's hint throttle).
-    if (!this.hintReplayBudget.tryTake(batch.reduce((n, h) => n + hintBytes(h.key, h.record), 0))) {
+    if (!this.hintReplayBudget.tryTake(batch.reduce((n, h) => n + recordBytes(h.key, h.record), 0))) {
       this.counters.hintReplayWaits++;
       const timer = setTimeout(() => {
         this.replayWaits.delete(target);

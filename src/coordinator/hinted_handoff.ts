@@ -17,6 +17,7 @@
 import { hintAgeMsMax, hintBytesPerNodeMax, hintBytesTotalMax, hintSegmentBytesMax, hintSyncIntervalMs, hintsPerNodeMax } from '../constants';
 import { assert } from '../errors';
 import type { WireRecord } from '../shards/messages';
+import { recordBytes } from '../shards/wire_record';
 import { HintLog, type HintLocation } from './hint_log';
 import type { HintTargetStats } from './types';
 
@@ -75,16 +76,12 @@ function keyString(key: Uint8Array): string {
 }
 
 /** What a hint weighs against its target's byte bound and the replay rate: key, version vector, value. */
-export function hintBytes(key: Uint8Array, record: WireRecord): number {
-  return key.length + record.versionVector.length + record.value.length;
-}
-
 export class HintStore {
   private readonly byNode = new Map<string, Queue>();
   private readonly perNodeMax: number;
   private readonly perNodeBytesMax: number;
   private readonly totalBytesMax: number;
-  /** Bytes of every queue (hintBytes of each hint). */
+  /** Bytes of every queue (recordBytes of each hint). */
   private bytes = 0;
   private readonly ageMsMax: number;
   private readonly now: () => number;
@@ -267,7 +264,7 @@ export class HintStore {
     } else {
       h = { key, record, createdMs, segment: 0, diskBytes: 0 };
     }
-    const bytes = hintBytes(h.key, h.record);
+    const bytes = recordBytes(h.key, h.record);
     while (q.hints.size > 0 && (q.hints.size >= this.perNodeMax || q.bytes + bytes > this.perNodeBytesMax)) this.dropOldest(target, q);
     // All targets together: the hints live in memory as well as on disk. Past the total, the
     // largest queue gives way (the node furthest behind needs a repair anyway).
@@ -292,7 +289,7 @@ export class HintStore {
 
   private remove(q: Queue, ks: string, h: Hint): void {
     q.hints.delete(ks);
-    const bytes = hintBytes(h.key, h.record);
+    const bytes = recordBytes(h.key, h.record);
     q.bytes -= bytes;
     this.bytes -= bytes;
     this.files?.release(h);

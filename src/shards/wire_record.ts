@@ -1,7 +1,13 @@
 // Comparing stored records byte for byte, without decoding them: two replicas whose records are
 // the same bytes hold the same versions, so there is nothing to reconcile or repair between them
-// (the usual case for a read, and for most of what anti-entropy compares).
+// (the usual case for a read, and for most of what anti-entropy compares). And their size as
+// byte budgets count it.
 import type { WireRecord } from './messages';
+
+/** Bytes of a key and its record as they travel between nodes: what hint, stream and page budgets count. */
+export function recordBytes(key: Uint8Array, record: WireRecord): number {
+  return key.length + record.versionVector.length + record.value.length;
+}
 
 /** True when both records are the same bytes (version metadata, values, tombstone flag). */
 export function sameRecord(x: WireRecord, y: WireRecord): boolean {
