@@ -28,6 +28,12 @@ async function open(nodeId: string): Promise<ShardRouter> {
   routers.push(r);
   return r;
 }
+/** A replica per node id, each over its own router, reached in-process. */
+async function openNodes(ids: string[]): Promise<{ nodes: Map<string, ShardRouter>; replicas: Map<string, RangeReplica> }> {
+  const nodes = new Map<string, ShardRouter>();
+  for (const id of ids) nodes.set(id, await open(id));
+  return { nodes, replicas: new Map([...nodes].map(([id, r]) => [id, localRangeReplica(id, r, 10_000)])) };
+}
 const b = (s: string) => new Uint8Array(Buffer.from(s));
 function put(key: string, value: string): WriteOp {
   return { op: 'put', key: b(key), value: b(value), ttlSeconds: 0, ifMatch: null, context: null, idempotencyKey: null, returnRecord: false };
@@ -56,12 +62,9 @@ function runner(o: { nodeId: string; ring: Ring; n: number; replicas: Map<string
 }
 
 test('a full pass from an empty node syncs every differing leaf of trees sized by the peer, past the leaves one round repairs', async () => {
-  const a = await open('A');
-  const bb = await open('B');
-  const replicas = new Map<string, RangeReplica>([
-    ['A', localRangeReplica('A', a, 10_000)],
-    ['B', localRangeReplica('B', bb, 10_000)],
-  ]);
+  const { nodes, replicas } = await openNodes(['A', 'B']);
+  const a = nodes.get('A')!;
+  const bb = nodes.get('B')!;
   const keys = Array.from({ length: 3000 }, (_, i) => `k-${i}`);
   for (let i = 0; i < keys.length; i += 500) await Promise.all(keys.slice(i, i + 500).map((k) => bb.write(put(k, 'v'))));
   // Two nodes, one vnode each, N = 2: two ranges, both on both. A large key estimate makes the
@@ -77,12 +80,7 @@ test('a full pass from an empty node syncs every differing leaf of trees sized b
 });
 
 test('with N = 1, a rebuilding node pulls its ranges from their previous owners; one that is not rebuilding skips them', async () => {
-  const nodes = new Map<string, ShardRouter>([
-    ['A', await open('A')],
-    ['B', await open('B')],
-    ['C', await open('C')],
-  ]);
-  const replicas = new Map([...nodes].map(([id, r]) => [id, localRangeReplica(id, r, 10_000)] as const));
+  const { nodes, replicas } = await openNodes(['A', 'B', 'C']);
   // B and C ran a cluster of two; A joins and takes some of each one's ranges.
   const before = Ring.build([{ nodeId: 'B', vnodes: 16 }, { nodeId: 'C', vnodes: 16 }], 1);
   const ring = Ring.build([{ nodeId: 'A', vnodes: 16 }, { nodeId: 'B', vnodes: 16 }, { nodeId: 'C', vnodes: 16 }], 2);
@@ -111,12 +109,9 @@ test('with N = 1, a rebuilding node pulls its ranges from their previous owners;
 });
 
 test('a pass leaves out the ranges `skip` names and reports each range it synced whole', async () => {
-  const a = await open('A');
-  const bb = await open('B');
-  const replicas = new Map<string, RangeReplica>([
-    ['A', localRangeReplica('A', a, 10_000)],
-    ['B', localRangeReplica('B', bb, 10_000)],
-  ]);
+  const { nodes, replicas } = await openNodes(['A', 'B']);
+  const a = nodes.get('A')!;
+  const bb = nodes.get('B')!;
   for (let i = 0; i < 200; i++) await bb.write(put(`s-${i}`, 'v'));
   const ring = Ring.build([{ nodeId: 'A', vnodes: 8 }, { nodeId: 'B', vnodes: 8 }], 1);
   const all = ring.replicatedRanges('A', 2);
@@ -137,13 +132,7 @@ test('a pass leaves out the ranges `skip` names and reports each range it synced
 });
 
 test('with N = 1 and two nodes joining at once, a rebuilding node pulls from the owners before both joined', async () => {
-  const nodes = new Map<string, ShardRouter>([
-    ['A', await open('A')],
-    ['B', await open('B')],
-    ['C', await open('C')],
-    ['D', await open('D')],
-  ]);
-  const replicas = new Map([...nodes].map(([id, r]) => [id, localRangeReplica(id, r, 10_000)] as const));
+  const { nodes, replicas } = await openNodes(['A', 'B', 'C', 'D']);
   const before = Ring.build([{ nodeId: 'C', vnodes: 16 }, { nodeId: 'D', vnodes: 16 }], 1);
   const ring = Ring.build([{ nodeId: 'A', vnodes: 16 }, { nodeId: 'B', vnodes: 16 }, { nodeId: 'C', vnodes: 16 }, { nodeId: 'D', vnodes: 16 }], 2);
   const ownerIn = (r: Ring, k: string) => r.preferenceList(keyToken(b(k)), 1)[0]!;
