@@ -187,6 +187,15 @@ export const spaceEpisodeStreakMs = 60_000;
 /** Jobs an engine has out on its background thread at once (one flush and one compaction, with room). */
 export const backgroundJobsInFlightMax = 4;
 /**
+ * An engine's background thread (flushes, compactions) runs this much nicer than the threads
+ * that serve requests: when threads contend for cores, a flush or a compaction waits, not a
+ * request. Its work still gets every idle cycle, and a backlog it leaves throttles writes
+ * through the usual level-0 stall, so it cannot fall behind for good. RocksDB offers the same
+ * (Env::LowerThreadPoolCPUPriority). Measured: BENCHMARKS.md, "Code change side by side:
+ * background-nice".
+ */
+export const backgroundThreadNiceIncrement = 10;
+/**
  * A table being built is written out to the disk (sync_file_range, then waited for) every this
  * many bytes, not only by its final fsync: the disk then never holds more than this much of a
  * table's queued writes for a WAL fdatasync to wait behind (bench/table-io.bench.ts measures it).

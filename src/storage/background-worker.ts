@@ -10,15 +10,19 @@
 // and runs any flush that is waiting, as LevelDB's background thread does between compaction
 // steps. A full memtable therefore waits for one flush, never for a whole compaction.
 import { parentPort, workerData } from 'node:worker_threads';
-import { compactionOpenTablesMax } from '../constants';
+import { backgroundThreadNiceIncrement, compactionOpenTablesMax } from '../constants';
 import { assert } from '../errors';
 import { BackgroundControl } from './background-control';
 import { JobAborted, toWireError, type BackgroundInit, type BackgroundJob, type BackgroundReply, type CompactJob, type FlushJob, type JobStats, tableInfoOf } from './background-messages';
 import { runCompaction } from './compactor';
 import { writeRun } from './flush';
 import { TableCache } from './table-cache';
+import { lowerThreadPriority } from './thread-priority';
 
 const init = workerData as BackgroundInit;
+// Requests first when threads contend for cores (constants.ts says why and what it measured).
+const niceRefused = lowerThreadPriority(backgroundThreadNiceIncrement);
+if (niceRefused !== null) process.stderr.write(`ringkv: storage engine ${init.dir}: background thread keeps its priority: ${niceRefused}\n`);
 const control = new BackgroundControl(init.control);
 const port = parentPort!;
 const flushes: FlushJob[] = [];

@@ -8,12 +8,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { openStorage } from '../../../src/storage';
 import { BackgroundThread } from '../../../src/storage/background';
 import { BackgroundControl } from '../../../src/storage/background-control';
 import { Table } from '../../../src/storage/table';
+import { currentThreadId } from '../../../src/storage/thread-priority';
 import type { StorageEntry } from '../../../src/storage/types';
+import { backgroundThreadNiceIncrement } from '../../../src/constants';
 import { ErrorCode, isRingkvError } from '../../../src/errors';
 import { del, prng, put, removeDir, tempDir } from './helpers';
 import { flipByte } from '../../helpers/damage';
@@ -52,6 +55,39 @@ test('a compaction finishes while the engine thread is blocked: it runs on anoth
     await done;
     assert.equal(db.stats().sstablesPerLevel[0], 0, 'level 0 was compacted');
     assert.equal(Buffer.from((await db.get(Buffer.from('t3-k999')))!.value).toString(), value.toString());
+  } finally {
+    await db.close();
+    removeDir(dir);
+  }
+});
+
+/** This process's threads at nice value `nice`, from /proc/self/task (field 19 of each stat). */
+function threadsAtNice(nice: number): Set<number> {
+  const out = new Set<number>();
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start with field 3, the state.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[19 - 3]) === nice) out.add(Number(tid));
+  }
+  return out;
+}
+
+test('the background thread runs nicer than the thread that serves requests; the caller keeps its priority', async () => {
+  const self = currentThreadId();
+  assert.ok(self !== null, 'Linux /proc/thread-self names this thread');
+  const base = os.getPriority(self);
+  const nicer = Math.min(19, base + backgroundThreadNiceIncrement);
+  assert.ok(nicer > base, `this test needs room below the process's nice value ${base}`);
+  const before = threadsAtNice(nicer);
+  const dir = tempDir('nice');
+  const db = await openStorage({ dir, syncMode: 'none', autoCompaction: false });
+  try {
+    await db.write([put('k', 'v')]);
+    await db.flush(); // The first job starts the background thread.
+    const added = [...threadsAtNice(nicer)].filter((tid) => !before.has(tid));
+    assert.equal(added.length, 1, `one new thread at nice ${nicer} (the engine's background thread), found ${added.length}`);
+    assert.equal(os.getPriority(self), base, 'the engine thread keeps its priority');
   } finally {
     await db.close();
     removeDir(dir);
