@@ -6,6 +6,10 @@
 //     written, not synced: the durability class of Redis everysec): PUT and GET of 1 KiB values
 //     over HTTP (wrk, 50 connections) and over the binary WebSocket protocol (bench/ws.bench.ts)
 //     with 1 and with 32 ops per frame, 512 ops in flight either way.
+//   An in-flight check: WS batch-32 PUT and GET on the batch node with 2x and 4x the frames in
+//     flight per socket, and Redis not pipelined with 4x the clients, so the table shows whether
+//     512 ops in flight (and 50 Redis clients) reach each system's peak. The bars are judged on the
+//     standard rows, as in every run before the check was added.
 //   Then, on the batch node, open loop at 80% of its own measured peak for WS batch-32 and batch-1
 //     PUT and GET (latency from each frame's scheduled send time): the bar is p99 < 10 ms. And a
 //     sweep of WS batch-32 PUT and GET at 20%, 40% and 60% of that peak, which says up to what
@@ -50,12 +54,15 @@ import {
 import { BenchRun, benchKeySpace, benchValueBytes, fmtInt, fmtMs, startNodeProcess, stopDamonFor, withServerCpu, type NodeProcess } from './harness';
 import { runHttpLoad } from './http.bench';
 import { startRedis } from './latency/processes';
-import { measureRedis, redisLoadNote, redisVersion } from './redis';
+import { measureRedis, measureRedisClients, redisLoadNote, redisVersion } from './redis';
 import { measureWs, openLoopRounds, preload, type WsLoadOptions } from './ws.bench';
 
 const httpConnections = 50;
 /** 512 ops in flight for every WebSocket row, whatever the frame size. */
 const wsShapes: Record<1 | 32, { connections: number; depth: number }> = { 1: { connections: 32, depth: 16 }, 32: { connections: 4, depth: 4 } };
+/** The in-flight check: WS 32 ops/frame with this many times the standard frames per socket, Redis with this many times the clients. */
+const inFlightScales = [2, 4] as const;
+const redisClientsScaled = 200;
 
 type SyncMode = 'batch' | 'none';
 type Op = 'PUT' | 'GET';
@@ -120,7 +127,28 @@ async function measureNode(rows: RowSet, node: Node, a: BenchArgs, commands: Set
     const s = wsShapes[1];
     const concurrency = `2 × ${s.connections / 2} sockets × ${s.depth} frames`;
     await measureWs(rows, 'batch-ws1-GET-2procs', cells('WebSocket, 1 op/frame, 2 load processes', 'GET', concurrency), pids, { ...wsOptions(node, 'GET', 1, a), connections: s.connections / 2 }, 2, log);
+    for (const scale of inFlightScales) {
+      const depth = wsShapes[32].depth * scale;
+      for (const op of ['PUT', 'GET'] as const) {
+        const shape = `${wsShapes[32].connections} sockets × ${depth} frames × 32 ops`;
+        await measureWs(rows, `batch-ws32-${op}-x${scale}`, cells('WebSocket, 32 ops/frame, in-flight check', op, shape), pids, { ...wsOptions(node, op, 32, a), depth }, 1, log);
+      }
+    }
   }
+}
+
+/** "- In-flight check ...": the standard rows beside the ones with more in flight, per op. */
+function inFlightVerdict(rows: RowSet): string {
+  const opsInFlight = (scale: number): string => fmtInt(wsShapes[32].connections * wsShapes[32].depth * scale * 32);
+  const parts = (['PUT', 'GET'] as const).map((op) => {
+    const ws = [rows.medianOps(`batch-ws32-${op}`), ...inFlightScales.map((k) => rows.medianOps(`batch-ws32-${op}-x${k}`))];
+    const redis = [rows.medianOps(`redis-p1-${op}`), rows.medianOps(`redis-p1-c${redisClientsScaled}-${op}`)];
+    return (
+      `${op}: ringkv ${ws.map(fmtInt).join(' / ')} ops/s with ${[1, ...inFlightScales].map(opsInFlight).join(' / ')} ops in flight, ` +
+      `Redis ${redis.map(fmtInt).join(' / ')} ops/s with ${[50, redisClientsScaled].join(' / ')} clients; highest against highest ${(Math.max(...ws) / Math.max(...redis)).toFixed(2)}x`
+    );
+  });
+  return `- In-flight check (closed loop, --sync-mode batch, WS 32 ops/frame; Redis not pipelined), medians: ${parts.join('; ')}. Bar 1 above is judged on the standard rows (512 ops in flight, 50 clients), as in every run before this check.`;
 }
 
 /** Per op, the largest share of the peak whose median p99 was under the bar, from the sweep and the 80% row. */
@@ -201,6 +229,7 @@ async function main(): Promise<void> {
     for (let round = 1; round <= a.rounds; round++) {
       log(`round ${round} of ${a.rounds}`);
       measureRedis(rows, redis.port, false, `Redis ${version}`, durability.redis, commands, log);
+      measureRedisClients(rows, redis.port, redisClientsScaled, `Redis ${version}`, durability.redis, commands, log);
       for (const n of nodes) await measureNode(rows, n, a, commands, log);
     }
     for (const batch of [32, 1] as const) {
@@ -231,8 +260,8 @@ async function main(): Promise<void> {
     durabilityNote,
     '',
     `Everything on 127.0.0.1, data in temp dirs on one disk, all processes sharing the machine's cores. ${a.rounds} rounds, interleaved (every row once per round); each ringkv row starts once the node is quiet (under 10% of a core for 250 ms, bench/harness.ts waitQuiet: not the previous row's flushes and compactions), then runs ${a.warmupSeconds} s of warm-up and ${a.seconds} s measured.`,
-    `Redis: ${redisLoadNote}. ringkv: one node per sync mode, ${shards} shard threads (the default: one per core but one), consistency QUORUM (= the one replica), ${fmtInt(benchKeySpace)} keys of ${benchValueBytes} B written before the first GET;`,
-    `HTTP rows: wrk, one thread, ${httpConnections} keep-alive connections, latency from send to answer; WebSocket rows: bench/ws.bench.ts, ${wsShapes[32].connections * wsShapes[32].depth * 32} ops in flight, one load process unless the row says 2, latency per frame (every op of a frame shares it) from send to answer.`,
+    `Redis: ${redisLoadNote}; the in-flight check's Redis rows the same with ${redisClientsScaled} clients. ringkv: one node per sync mode, ${shards} shard threads (the default: one per core but one), consistency QUORUM (= the one replica), ${fmtInt(benchKeySpace)} keys of ${benchValueBytes} B written before the first GET;`,
+    `HTTP rows: wrk, one thread, ${httpConnections} keep-alive connections, latency from send to answer; WebSocket rows: bench/ws.bench.ts, ${wsShapes[32].connections * wsShapes[32].depth * 32} ops in flight (the in-flight check's rows: ${inFlightScales.map((k) => fmtInt(wsShapes[32].connections * wsShapes[32].depth * k * 32)).join(' and ')}), one load process unless the row says 2, latency per frame (every op of a frame shares it) from send to answer.`,
     'Load generator CPU is % of one core over the run; ringkv CPU is % of one core used by the node\'s main thread (uWebSockets.js, protocol, coordinator) and by all its other threads (shard workers, libuv pool, GC helpers), from /proc. "Waiting for a core" is how long those threads were runnable but not running (the kernel\'s run queue, /proc/PID/task/TID/schedstat), in % of the run\'s wall time: a request waits while the thread that must move it waits.',
     '',
     rowsTable(all, [vsRedis], 'ringkv CPU (main + other threads)'),
@@ -251,6 +280,7 @@ async function main(): Promise<void> {
     '',
     ...verdicts(rows, open),
     sweepVerdict(sweep, open),
+    inFlightVerdict(rows),
     syncCostVerdict([...sweep, ...open], unsynced),
     `- Generator check: WS 1 op/frame GET from 2 load processes ${fmtInt(rows.medianOps('batch-ws1-GET-2procs'))} ops/s against ${fmtInt(rows.medianOps('batch-ws1-GET'))} ops/s from one; if two are not faster, one process was not the limit. Closed-loop errors: ${rows.errors()}.`,
     ...sectionTail(rows.all(), [

@@ -90,14 +90,24 @@ export const redisLoadNote = `redis-benchmark --threads 2, ${redisClients} clien
  * redis-p32-PUT, redis-p32-GET; the command lines go to `commands`.
  */
 export function measureRedis(rows: RowSet, port: number, cluster: boolean, system: string, durability: string, commands: Set<string>, log: (s: string) => void): void {
-  for (const pipeline of [1, redisPipeline]) {
-    const r = runRedisBenchmark({ port, cluster, clients: redisClients, pipeline, requests: pipeline === 1 ? redisRequestsPlain : redisRequestsPipelined, dataBytes: benchValueBytes, keySpace: benchKeySpace });
-    commands.add(r.command);
-    for (const [op, m] of [['PUT', r.set], ['GET', r.get]] as const) {
-      const protocol = pipeline === 1 ? 'RESP, not pipelined' : `RESP, pipeline of ${pipeline}`;
-      rows.add(`redis-p${pipeline}-${op}`, [system, durability, protocol, op === 'PUT' ? 'SET' : 'GET', '-', `${redisClients} clients${pipeline > 1 ? ` × ${pipeline}` : ''}`], m);
-      log(`  redis -P ${pipeline} ${op === 'PUT' ? 'SET' : 'GET'}: ${fmtInt(m.opsPerSecond)} ops/s, client CPU ${m.clientCpu}`);
-    }
+  for (const pipeline of [1, redisPipeline]) measureRedisShape(rows, port, cluster, redisClients, pipeline, `redis-p${pipeline}`, system, durability, commands, log);
+}
+
+/**
+ * SET and GET not pipelined from `clients` clients (more than the standard rows' 50), into rows
+ * redis-p1-c<clients>-PUT and -GET: whether 50 clients already take Redis to its peak.
+ */
+export function measureRedisClients(rows: RowSet, port: number, clients: number, system: string, durability: string, commands: Set<string>, log: (s: string) => void): void {
+  measureRedisShape(rows, port, false, clients, 1, `redis-p1-c${clients}`, system, durability, commands, log);
+}
+
+function measureRedisShape(rows: RowSet, port: number, cluster: boolean, clients: number, pipeline: number, key: string, system: string, durability: string, commands: Set<string>, log: (s: string) => void): void {
+  const r = runRedisBenchmark({ port, cluster, clients, pipeline, requests: pipeline === 1 ? redisRequestsPlain : redisRequestsPipelined, dataBytes: benchValueBytes, keySpace: benchKeySpace });
+  commands.add(r.command);
+  for (const [op, m] of [['PUT', r.set], ['GET', r.get]] as const) {
+    const protocol = pipeline === 1 ? 'RESP, not pipelined' : `RESP, pipeline of ${pipeline}`;
+    rows.add(`${key}-${op}`, [system, durability, protocol, op === 'PUT' ? 'SET' : 'GET', '-', `${clients} clients${pipeline > 1 ? ` × ${pipeline}` : ''}`], m);
+    log(`  redis ${clients} clients -P ${pipeline} ${op === 'PUT' ? 'SET' : 'GET'}: ${fmtInt(m.opsPerSecond)} ops/s, client CPU ${m.clientCpu}`);
   }
 }
 
