@@ -32,7 +32,7 @@
 // Decoders check every length against the buffer and fail with RKV_ERR_INTERNAL: these buffers
 // are made by our own code on the other thread, so damage is a bug, not bad input.
 import { ErrorCode, RingkvError, assert } from '../errors';
-import { readUtf8, utf8Length, writeUtf8 } from '../utf8';
+import { utf8Length, writeUtf8 } from '../utf8';
 import type { ApplyDone, GetDone, OpResult, ShardOp, WireError, WireRecord, WriteDone } from './messages';
 
 const requestMagic = 0x31424b52;
@@ -52,6 +52,7 @@ const statusApply = 2;
 const statusError = 255;
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 class Writer {
   readonly bytes: Uint8Array;
@@ -159,10 +160,10 @@ class Reader {
     return this.raw(this.u32());
   }
   str16(): string {
-    return readUtf8(this.blob16());
+    return decoder.decode(this.blob16());
   }
   str32(): string {
-    return readUtf8(this.blob32());
+    return decoder.decode(this.blob32());
   }
   magic(expected: number, what: string): void {
     if (this.u32() !== expected) throw new RingkvError(ErrorCode.Internal, `not a ${what} buffer`);
