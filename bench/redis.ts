@@ -48,8 +48,11 @@ export interface RedisBenchResult {
 
 /** redis-benchmark arguments for one SET-then-GET run. */
 export function redisBenchArgs(o: RedisBenchOptions): string[] {
-  // Two client threads: one saturates a core against a Redis Cluster, and then it measures itself.
-  const args = ['-h', '127.0.0.1', '-p', String(o.port), '--threads', '2', '-t', 'set,get', '-d', String(o.dataBytes), '-c', String(o.clients), '-n', String(o.requests), '-r', String(o.keySpace)];
+  // Against a Redis Cluster two client threads: one saturates a core and then measures itself.
+  // Against one server one thread: on 2 cores a second client thread takes cores from Redis (not
+  // pipelined, -n 1,000,000: SET 142k ops/s with one thread, 125k with two; ad hoc, 2026-12-05).
+  const threads = o.cluster ? ['--threads', '2'] : [];
+  const args = ['-h', '127.0.0.1', '-p', String(o.port), ...threads, '-t', 'set,get', '-d', String(o.dataBytes), '-c', String(o.clients), '-n', String(o.requests), '-r', String(o.keySpace)];
   if (o.pipeline > 1) args.push('-P', String(o.pipeline));
   if (o.cluster) args.push('--cluster');
   return [...args, '--csv'];
@@ -78,12 +81,18 @@ export function runRedisBenchmark(o: RedisBenchOptions): RedisBenchResult {
 
 const redisClients = 50;
 const redisPipeline = 32;
-/** redis-benchmark has no duration: these counts take about as long as a ringkv row here. */
-const redisRequestsPlain = 100_000;
-const redisRequestsPipelined = 500_000;
+/**
+ * redis-benchmark has no duration: the request count sets a test's length, and it must be long.
+ * With --threads, redis-benchmark sees the end of a test only at its threads' next 250 ms tick,
+ * so its clock runs in 250 ms steps: 100,000 requests (this bench's count until 2026-12-05) took
+ * 0.75 or 1.0 s by that clock and the same Redis read 133k or 99.8k ops/s, run to run. A million
+ * (7 s or more here) keeps a step under 4% of a not-pipelined test; pipelined tests run faster.
+ */
+const redisRequestsPlain = 1_000_000;
+const redisRequestsPipelined = 5_000_000;
 
 /** What the Redis rows were, for the section text. */
-export const redisLoadNote = `redis-benchmark --threads 2, ${redisClients} clients, -d ${benchValueBytes}, -r ${benchKeySpace}, ${redisRequestsPlain.toLocaleString('en-US')} requests per test not pipelined and ${redisRequestsPipelined.toLocaleString('en-US')} with -P ${redisPipeline}; its latency counts each request from when its pipeline was written, and its CPU figure covers SET and GET together`;
+export const redisLoadNote = `redis-benchmark (one client thread; two, --threads 2, against a Redis Cluster), ${redisClients} clients, -d ${benchValueBytes}, -r ${benchKeySpace}, ${redisRequestsPlain.toLocaleString('en-US')} requests per test not pipelined and ${redisRequestsPipelined.toLocaleString('en-US')} with -P ${redisPipeline}; its latency counts each request from when its pipeline was written, and its CPU figure covers SET and GET together`;
 
 /**
  * SET and GET, not pipelined and pipelined, into `rows` under redis-p1-PUT, redis-p1-GET,
