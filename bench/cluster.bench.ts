@@ -139,7 +139,7 @@ async function main(): Promise<void> {
       log(`round ${round} of ${a.rounds}`);
       await measureRingkv(rows, cluster, levels, a, log);
       await measureRingkv(rows, single, ['QUORUM'], a, log);
-      measureRedis(rows, redis.port, true, `Redis ${version} Cluster, ${nodesN} masters, no replicas`, 'AOF, fsync every second', commands, log);
+      await measureRedis(rows, redis.port, true, `Redis ${version} Cluster, ${nodesN} masters, no replicas`, 'AOF, fsync every second', commands, log);
     }
     for (const op of ['PUT', 'GET'] as const) {
       const peak = rows.medianOps(`${clusterName}-QUORUM-${op}`);

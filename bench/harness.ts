@@ -6,7 +6,7 @@
 // BENCHMARKS.md. The histogram shape and the free-port probe are bench/latency's (recorder.ts,
 // processes.ts), so there is one way of doing each across the benchmarks. The comparison tables
 // built from these are bench/comparison.ts.
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -410,15 +410,33 @@ export interface Measured {
  * seconds it used (the shell's `times` reports its children's), so every row can say whether
  * the generator itself was the limit.
  */
-export function runTool(command: string, args: string[], timeoutMs: number): { stdout: string; cpuS: number; wallS: number } {
+export async function runTool(command: string, args: string[], timeoutMs: number): Promise<{ stdout: string; cpuS: number; wallS: number }> {
+  // Not spawnSync: a blocked event loop stops reading the pipes of this process's other children,
+  // and a server that logs while the tool runs (redis-server, at each AOF rewrite) then blocks
+  // on its full stdout pipe and the tool hangs with it.
   const started = performance.now();
-  const r = spawnSync('sh', ['-c', '"$@"; s=$?; times; exit $s', 'sh', command, ...args], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
+  const child = spawn('sh', ['-c', '"$@"; s=$?; times; exit $s', 'sh', command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const stdout: Buffer[] = [];
+  const stderr: Buffer[] = [];
+  child.stdout.on('data', (d: Buffer) => stdout.push(d));
+  child.stderr.on('data', (d: Buffer) => stderr.push(d));
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, timeoutMs);
+  const status = await new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve(code));
+  }).finally(() => clearTimeout(timer));
   const wallS = (performance.now() - started) / 1000;
-  if (r.error !== undefined || r.status !== 0) {
-    throw new RingkvError(ErrorCode.Internal, `${command} ${args.join(' ')} failed (${r.error?.message ?? `exit ${r.status}`}): ${r.stderr.slice(-2000)}`);
+  const out = Buffer.concat(stdout).toString('utf8');
+  if (timedOut || status !== 0) {
+    const why = timedOut ? `timed out after ${timeoutMs} ms` : `exit ${status}`;
+    throw new RingkvError(ErrorCode.Internal, `${command} ${args.join(' ')} failed (${why}): ${Buffer.concat(stderr).toString('utf8').slice(-2000)}`);
   }
   // `times` prints two lines, the shell's and then its children's user and system time.
-  const lines = r.stdout.trimEnd().split('\n');
+  const lines = out.trimEnd().split('\n');
   const secs = (t: string): number => {
     const m = /^(\d+)m([0-9.]+)s$/.exec(t);
     return m === null ? NaN : Number(m[1]) * 60 + Number(m[2]);

@@ -50,14 +50,14 @@ export function wrkArgs(o: HttpLoadOptions, script: string, seconds: number): st
   return ['-t', '1', '-c', String(o.connections), '-d', `${seconds}s`, '--latency', '--timeout', '10s', '-s', script, o.url];
 }
 
-export function runHttpLoad(o: HttpLoadOptions): Measured & { command: string } {
+export async function runHttpLoad(o: HttpLoadOptions): Promise<Measured & { command: string }> {
   const tmp = tempDir('ringkv-wrk-');
   try {
     const script = path.join(tmp.dir, `${o.op}.lua`);
     fs.writeFileSync(script, o.op === 'put' ? putScript(o.valueBytes, o.keySpace) : getScript(o.keySpace));
-    runTool('wrk', wrkArgs(o, script, 1), 60_000);
+    await runTool('wrk', wrkArgs(o, script, 1), 60_000);
     const args = wrkArgs(o, script, o.seconds);
-    const r = runTool('wrk', args, (o.seconds + 60) * 1000);
+    const r = await runTool('wrk', args, (o.seconds + 60) * 1000);
     const out = r.stdout;
     const rps = Number(/Requests\/sec:\s+([0-9.]+)/.exec(out)?.[1]);
     const p50 = /^\s+50%\s+(\S+)$/m.exec(out)?.[1];
@@ -83,9 +83,11 @@ export function runHttpLoad(o: HttpLoadOptions): Measured & { command: string } 
 
 if (require.main === module) {
   const { values } = parseArgs({ options: { url: { type: 'string', default: 'http://127.0.0.1:7000' }, op: { type: 'string', default: 'put' }, seconds: { type: 'string', default: '5' }, connections: { type: 'string', default: '50' } } });
-  console.log(
-    JSON.stringify(
-      runHttpLoad({ url: values.url!, op: values.op === 'get' ? 'get' : 'put', connections: Number(values.connections), seconds: Math.min(60, Number(values.seconds)), valueBytes: 1024, keySpace: 10_000 }),
-    ),
+  runHttpLoad({ url: values.url!, op: values.op === 'get' ? 'get' : 'put', connections: Number(values.connections), seconds: Math.min(60, Number(values.seconds)), valueBytes: 1024, keySpace: 10_000 }).then(
+    (r) => console.log(JSON.stringify(r)),
+    (err: unknown) => {
+      console.error(err);
+      process.exitCode = 1;
+    },
   );
 }

@@ -228,8 +228,8 @@ async function main(): Promise<void> {
     }
     for (let round = 1; round <= a.rounds; round++) {
       log(`round ${round} of ${a.rounds}`);
-      measureRedis(rows, redis.port, false, `Redis ${version}`, durability.redis, commands, log);
-      measureRedisClients(rows, redis.port, redisClientsScaled, `Redis ${version}`, durability.redis, commands, log);
+      await measureRedis(rows, redis.port, false, `Redis ${version}`, durability.redis, commands, log);
+      await measureRedisClients(rows, redis.port, redisClientsScaled, `Redis ${version}`, durability.redis, commands, log);
       for (const n of nodes) await measureNode(rows, n, a, commands, log);
     }
     for (const batch of [32, 1] as const) {

@@ -63,9 +63,9 @@ export function redisBenchArgs(o: RedisBenchOptions): string[] {
  * pipeline counts from when the pipeline was written). The CPU figure is for the whole run (SET
  * and GET together).
  */
-export function runRedisBenchmark(o: RedisBenchOptions): RedisBenchResult {
+export async function runRedisBenchmark(o: RedisBenchOptions): Promise<RedisBenchResult> {
   const args = redisBenchArgs(o);
-  const r = runTool('redis-benchmark', args, 180_000);
+  const r = await runTool('redis-benchmark', args, 180_000);
   const rows = new Map<string, Measured>();
   for (const line of r.stdout.split('\n')) {
     // CSV columns: test, rps, avg, min, p50, p95, p99, max (latencies in ms).
@@ -98,20 +98,20 @@ export const redisLoadNote = `redis-benchmark (one client thread; two, --threads
  * SET and GET, not pipelined and pipelined, into `rows` under redis-p1-PUT, redis-p1-GET,
  * redis-p32-PUT, redis-p32-GET; the command lines go to `commands`.
  */
-export function measureRedis(rows: RowSet, port: number, cluster: boolean, system: string, durability: string, commands: Set<string>, log: (s: string) => void): void {
-  for (const pipeline of [1, redisPipeline]) measureRedisShape(rows, port, cluster, redisClients, pipeline, `redis-p${pipeline}`, system, durability, commands, log);
+export async function measureRedis(rows: RowSet, port: number, cluster: boolean, system: string, durability: string, commands: Set<string>, log: (s: string) => void): Promise<void> {
+  for (const pipeline of [1, redisPipeline]) await measureRedisShape(rows, port, cluster, redisClients, pipeline, `redis-p${pipeline}`, system, durability, commands, log);
 }
 
 /**
  * SET and GET not pipelined from `clients` clients (more than the standard rows' 50), into rows
  * redis-p1-c<clients>-PUT and -GET: whether 50 clients already take Redis to its peak.
  */
-export function measureRedisClients(rows: RowSet, port: number, clients: number, system: string, durability: string, commands: Set<string>, log: (s: string) => void): void {
-  measureRedisShape(rows, port, false, clients, 1, `redis-p1-c${clients}`, system, durability, commands, log);
+export async function measureRedisClients(rows: RowSet, port: number, clients: number, system: string, durability: string, commands: Set<string>, log: (s: string) => void): Promise<void> {
+  await measureRedisShape(rows, port, false, clients, 1, `redis-p1-c${clients}`, system, durability, commands, log);
 }
 
-function measureRedisShape(rows: RowSet, port: number, cluster: boolean, clients: number, pipeline: number, key: string, system: string, durability: string, commands: Set<string>, log: (s: string) => void): void {
-  const r = runRedisBenchmark({ port, cluster, clients, pipeline, requests: pipeline === 1 ? redisRequestsPlain : redisRequestsPipelined, dataBytes: benchValueBytes, keySpace: benchKeySpace });
+async function measureRedisShape(rows: RowSet, port: number, cluster: boolean, clients: number, pipeline: number, key: string, system: string, durability: string, commands: Set<string>, log: (s: string) => void): Promise<void> {
+  const r = await runRedisBenchmark({ port, cluster, clients, pipeline, requests: pipeline === 1 ? redisRequestsPlain : redisRequestsPipelined, dataBytes: benchValueBytes, keySpace: benchKeySpace });
   commands.add(r.command);
   for (const [op, m] of [['PUT', r.set], ['GET', r.get]] as const) {
     const protocol = pipeline === 1 ? 'RESP, not pipelined' : `RESP, pipeline of ${pipeline}`;
