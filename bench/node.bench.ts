@@ -54,7 +54,7 @@ import {
 import { BenchRun, benchKeySpace, benchValueBytes, fmtInt, fmtMs, startNodeProcess, stopDamonFor, withServerCpu, type NodeProcess } from './harness';
 import { runHttpLoad } from './http.bench';
 import { startRedis } from './latency/processes';
-import { measureRedis, measureRedisClients, redisLoadNote, redisVersion } from './redis';
+import { measureRedis, measureRedisClients, redisClients, redisLoadNote, redisVersion } from './redis';
 import { measureWs, openLoopRounds, preload, type WsLoadOptions } from './ws.bench';
 
 const httpConnections = 50;
@@ -145,10 +145,10 @@ function inFlightVerdict(rows: RowSet): string {
     const redis = [rows.medianOps(`redis-p1-${op}`), rows.medianOps(`redis-p1-c${redisClientsScaled}-${op}`)];
     return (
       `${op}: ringkv ${ws.map(fmtInt).join(' / ')} ops/s with ${[1, ...inFlightScales].map(opsInFlight).join(' / ')} ops in flight, ` +
-      `Redis ${redis.map(fmtInt).join(' / ')} ops/s with ${[50, redisClientsScaled].join(' / ')} clients; highest against highest ${(Math.max(...ws) / Math.max(...redis)).toFixed(2)}x`
+      `Redis ${redis.map(fmtInt).join(' / ')} ops/s with ${[redisClients, redisClientsScaled].join(' / ')} clients; highest against highest ${(Math.max(...ws) / Math.max(...redis)).toFixed(2)}x`
     );
   });
-  return `- In-flight check (closed loop, --sync-mode batch, WS 32 ops/frame; Redis not pipelined), medians: ${parts.join('; ')}. Bar 1 above is judged on the standard rows (512 ops in flight, 50 clients), as in every run before this check.`;
+  return `- In-flight check (closed loop, --sync-mode batch, WS 32 ops/frame; Redis not pipelined), medians: ${parts.join('; ')}. Bar 1 above is judged on the standard rows (${opsInFlight(1)} ops in flight, ${redisClients} clients), as in every run before this check.`;
 }
 
 /** Per op, the largest share of the peak whose median p99 was under the bar, from the sweep and the 80% row. */

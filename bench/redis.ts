@@ -79,7 +79,7 @@ export async function runRedisBenchmark(o: RedisBenchOptions): Promise<RedisBenc
   return { set, get, command: `redis-benchmark ${args.join(' ').replace(`-p ${o.port}`, '-p PORT')}` };
 }
 
-const redisClients = 50;
+export const redisClients = 50;
 const redisPipeline = 32;
 /**
  * redis-benchmark has no duration: the request count sets a test's length, and it must be long.
