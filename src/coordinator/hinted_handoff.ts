@@ -75,7 +75,6 @@ function keyString(key: Uint8Array): string {
   return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
 }
 
-/** What a hint weighs against its target's byte bound and the replay rate: key, version vector, value. */
 export class HintStore {
   private readonly byNode = new Map<string, Queue>();
   private readonly perNodeMax: number;

@@ -215,12 +215,12 @@ export class Membership {
     return this.table.anyRebuilding();
   }
 
-  /** What the node last said of its storage (MemberInfo.storage); undefined: it takes writes. */
   /** About how many entries a member stores, as it last gossiped (0 when unknown). */
   keyEstimateOf(nodeId: string): number {
     return this.table.info(nodeId)?.keyEstimate ?? 0;
   }
 
+  /** What the node last said of its storage (MemberInfo.storage); undefined: it takes writes. */
   storageOf(nodeId: string): StorageTrouble | undefined {
     return this.table.info(nodeId)?.storage;
   }

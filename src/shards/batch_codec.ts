@@ -97,11 +97,13 @@ class Writer {
     this.u32(b.length);
     this.raw(b);
   }
-  /** A u16 length and the UTF-8 bytes (2 + utf8Length(s) bytes). */
+  /** A u16 length and the UTF-8 bytes (2 + utf8Length(s) bytes; the length is filled in after, not measured twice). */
   str16(s: string): void {
-    const n = utf8Length(s);
+    const at = this.pos;
+    const n = writeUtf8(s, this.bytes, at + 2);
+    this.pos = at;
     this.u16(n);
-    this.pos += writeUtf8(s, this.bytes, this.pos);
+    this.pos += n;
   }
   done(): ArrayBuffer {
     assert(this.pos === this.bytes.length, () => `packed ${this.pos} bytes into a buffer of ${this.bytes.length}`);

@@ -61,6 +61,11 @@ export function tableCorruption(file: string, offset: number, what: string): Rin
   });
 }
 
+/** Whether the trailer at bytes[end] holds the CRC of bytes[start, end) and the type byte after them. */
+export function trailerChecks(bytes: Buffer, start: number, end: number): boolean {
+  return crc32cExtend(bytes.subarray(start, end), bytes.subarray(end, end + 1)) === bytes.readUInt32LE(end + 1);
+}
+
 /** Checks a block read as contents + trailer; returns the contents or throws naming file and offset. */
 export function checkBlock(file: string, handle: BlockHandle, raw: Buffer, what: string): Buffer {
   if (raw.length !== handle.size + blockTrailerBytes) {
@@ -68,8 +73,7 @@ export function checkBlock(file: string, handle: BlockHandle, raw: Buffer, what:
   }
   const contents = raw.subarray(0, handle.size);
   const type = raw[handle.size]!;
-  const stored = raw.readUInt32LE(handle.size + 1);
-  if (crc32cExtend(contents, raw.subarray(handle.size, handle.size + 1)) !== stored) {
+  if (!trailerChecks(raw, 0, handle.size)) {
     throw tableCorruption(file, handle.offset, `${what}: block checksum mismatch`);
   }
   if (type !== blockTypeRaw) throw tableCorruption(file, handle.offset, `${what}: unknown block type ${type}`);

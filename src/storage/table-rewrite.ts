@@ -15,12 +15,11 @@
 import * as fs from 'node:fs';
 import { keyBytesMax, siblingsMax, sstableBlockBytesTarget, valueBytesMax, versionVectorBytesMax } from '../constants';
 import { ErrorCode, isRingkvError } from '../errors';
-import { native } from '../native';
 import { nextTurn } from './flush';
 import { decodeBlock, newBlockScratch } from './iterators';
 import { tokenBytes } from './sort-key';
 import { Readahead, Table } from './table';
-import { blockTrailerBytes, blockTypeRaw, decodeFooter, footerBytes } from './table-format';
+import { blockTrailerBytes, blockTypeRaw, decodeFooter, footerBytes, trailerChecks } from './table-format';
 import { TableBuilder, type BuiltTable } from './table-builder';
 
 /** How long one slice works before it lets the thread answer requests. */
@@ -225,7 +224,7 @@ function blockEnd(bytes: Buffer, start: number, dataEnd: number): number {
       ascending = r > bytes.readUInt32LE(array + 4 * i - 4) && r < array - start;
     }
     if (!ascending) continue;
-    if (native.crc32c(bytes.subarray(start, end + 1), 0) >>> 0 === bytes.readUInt32LE(end + 1)) return end;
+    if (trailerChecks(bytes, start, end)) return end;
   }
   return -1;
 }
