@@ -8,7 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { keyToken, Ring } from '../../src/ring';
-import { sleep, TestCluster, waitFor } from '../helpers/cluster';
+import { base64Text, sleep, TestCluster, waitFor } from '../helpers/cluster';
 
 describe('3 nodes with N = 2, then a fourth joins', () => {
   let c: TestCluster;
@@ -55,7 +55,7 @@ describe('3 nodes with N = 2, then a fourth joins', () => {
     for (const k of keys) {
       const got = await c.http(1, 'GET', k, { consistency: 'ALL' });
       assert.equal(got.status, 200, `${k}: ${JSON.stringify(got.body)}`);
-      assert.equal(Buffer.from(String(got.body.value), 'base64').toString(), `v-${k}`, k);
+      assert.equal(base64Text(got.body.value), `v-${k}`, k);
     }
     // Its storage poll advertises what is left: the cluster status shows node-0 with less data.
     const dataOf = async (): Promise<number> =>
@@ -115,7 +115,7 @@ describe('2 nodes with N = 1, then a third joins', () => {
     for (const k of keys) {
       const got = await c.http(j, 'GET', k);
       assert.equal(got.status, 200, `${k} via node-2: ${JSON.stringify(got.body)}`);
-      assert.equal(Buffer.from(String(got.body.value), 'base64').toString(), valueOf(k), k);
+      assert.equal(base64Text(got.body.value), valueOf(k), k);
     }
 
     await sleep(c.spec.deadAfterMs);
@@ -126,7 +126,7 @@ describe('2 nodes with N = 1, then a third joins', () => {
     for (const k of keys) {
       const got = await c.http(0, 'GET', k);
       assert.equal(got.status, 200, `${k} via node-0 after the cleanup: ${JSON.stringify(got.body)}`);
-      assert.equal(Buffer.from(String(got.body.value), 'base64').toString(), valueOf(k), k);
+      assert.equal(base64Text(got.body.value), valueOf(k), k);
     }
 
     // A fourth node with a budget of its own: what it pulls (about a quarter of 400 KiB) waits

@@ -3,7 +3,7 @@
 // still reads every key at ALL.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestCluster } from '../helpers/cluster';
+import { base64Text, TestCluster } from '../helpers/cluster';
 
 describe('3-node cluster with replication factor 2', () => {
   let c: TestCluster;
@@ -26,7 +26,7 @@ describe('3-node cluster with replication factor 2', () => {
       for (const [i, k] of keys.entries()) {
         const got = await c.http(node, 'GET', k, { consistency: 'ALL' });
         assert.equal(got.status, 200);
-        assert.equal(Buffer.from(String(got.body.value), 'base64').toString(), `v${i}`);
+        assert.equal(base64Text(got.body.value), `v${i}`);
       }
       assert.ok((await c.metric(node, 'ringkv_forwarded_writes')) > 0, `node-${node} forwarded nothing`);
     }

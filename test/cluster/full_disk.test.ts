@@ -7,7 +7,7 @@
 // bring it every write it missed, with no restart and no repair.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestCluster, waitFor } from '../helpers/cluster';
+import { base64Text, TestCluster, waitFor } from '../helpers/cluster';
 
 const valueBytes = 48 * 1024;
 const value = (i: number): string => String(i % 10).repeat(valueBytes);
@@ -63,7 +63,7 @@ describe('3-node cluster, one node on a small disk that fills', () => {
     assert.equal((await c.http(2, 'GET', 'via-full-node', { consistency: 'ONE' })).status, 404, 'not on the full replica');
     const read = await c.http(2, 'GET', 'while-full-3', { consistency: 'QUORUM' });
     assert.equal(read.status, 200);
-    assert.equal(Buffer.from(String(read.body.value), 'base64').toString(), value(3));
+    assert.equal(base64Text(read.body.value), value(3));
     // Alone, the full node can meet nothing: its writes at ONE fail, with the reason.
     c.signal(0, 'SIGSTOP');
     c.signal(1, 'SIGSTOP');
@@ -90,10 +90,10 @@ describe('3-node cluster, one node on a small disk that fills', () => {
     await waitFor('node-2 to hold every write it missed', async () => {
       for (let i = 0; i < 8; i++) {
         const got = await c.http(2, 'GET', `while-full-${i}`, { consistency: 'ONE' });
-        if (got.status !== 200 || Buffer.from(String(got.body.value), 'base64').toString() !== value(i)) return false;
+        if (got.status !== 200 || base64Text(got.body.value) !== value(i)) return false;
       }
       const self = await c.http(2, 'GET', 'via-full-node', { consistency: 'ONE' });
-      return self.status === 200 && Buffer.from(String(self.body.value), 'base64').toString() === value(5);
+      return self.status === 200 && base64Text(self.body.value) === value(5);
     }, 20_000);
     assert.equal((await c.http(2, 'PUT', 'after-space', { body: 'y', consistency: 'ALL' })).status, 200);
   });

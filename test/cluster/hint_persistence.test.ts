@@ -8,9 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { TestCluster, waitFor } from '../helpers/cluster';
+import { base64Text, TestCluster, waitFor } from '../helpers/cluster';
 
-const decode = (v: unknown): string => Buffer.from(String(v), 'base64').toString();
 
 describe('3-node cluster, hints on disk', () => {
   let c: TestCluster;
@@ -61,7 +60,7 @@ describe('3-node cluster, hints on disk', () => {
       for (const [i, k] of keys.entries()) {
         const got = await c.http(2, 'GET', k, { consistency: 'ONE' });
         assert.equal(got.status, 200, `${k} missing on node-2: ${JSON.stringify(got.body)}`);
-        assert.equal(decode(got.body.value), body(i));
+        assert.equal(base64Text(got.body.value), body(i));
       }
     } finally {
       c.signal(0, 'SIGCONT');
@@ -123,7 +122,7 @@ describe('4-node cluster, hints held by stand-ins', () => {
     for (const [i, k] of keys.entries()) {
       const got = await c.http(3, 'GET', k, { consistency: 'ONE' });
       assert.equal(got.status, 200, `${k} via node-3: ${JSON.stringify(got.body)}`);
-      assert.equal(decode(got.body.value), `v${i}`);
+      assert.equal(base64Text(got.body.value), `v${i}`);
     }
   });
 
@@ -165,7 +164,7 @@ describe('4-node cluster, hints held by stand-ins', () => {
     const missing = [];
     for (const [i, k] of keys.entries()) {
       const got = await c.http(3, 'GET', k, { consistency: 'ONE' });
-      if (got.status !== 200 || decode(got.body.value) !== body(i)) missing.push(k);
+      if (got.status !== 200 || base64Text(got.body.value) !== body(i)) missing.push(k);
     }
     assert.deepEqual(missing.slice(0, 5), [], `${missing.length} of ${keys.length} keys missing on node-3`);
   });
@@ -205,7 +204,7 @@ describe('3-node cluster, a node restarted while its peers are away', () => {
       for (const [i, k] of keys.entries()) {
         const got = await c.http(n, 'GET', k, { consistency: 'ONE' });
         assert.equal(got.status, 200, `${k} on node-${n}: ${JSON.stringify(got.body)}`);
-        assert.equal(decode(got.body.value), `v${i}`);
+        assert.equal(base64Text(got.body.value), `v${i}`);
       }
     }
   });

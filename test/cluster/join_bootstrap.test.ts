@@ -5,7 +5,7 @@
 // /api/v1/cluster/nodes (design.md §5) takes in a running node that knows nobody.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sleep, TestCluster, waitFor } from '../helpers/cluster';
+import { base64Text, sleep, TestCluster, waitFor } from '../helpers/cluster';
 
 describe('a fourth node joining a loaded 3-node cluster', () => {
   let c: TestCluster;
@@ -37,7 +37,7 @@ describe('a fourth node joining a loaded 3-node cluster', () => {
     for (const [i, k] of keys.entries()) {
       const got = await c.http(j, 'GET', k, { consistency: 'ONE' });
       assert.equal(got.status, 200, `${k} via node-3: ${JSON.stringify(got.body)}`);
-      assert.equal(Buffer.from(String(got.body.value), 'base64').toString(), `v${i}`);
+      assert.equal(base64Text(got.body.value), `v${i}`);
     }
     assert.equal(await c.metric(j, 'ringkv_read_repairs_total'), 0, 'no read repair did it');
   });

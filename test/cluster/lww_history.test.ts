@@ -3,7 +3,7 @@
 // different coordinators resolving to one winner, and hints delivered to a node that was down.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestCluster, waitFor } from '../helpers/cluster';
+import { base64Text, TestCluster, waitFor } from '../helpers/cluster';
 import { checkReadYourWrites, type HistoryEvent } from '../helpers/cluster_history';
 
 const seed = Number(process.env.RINGKV_TEST_SEED ?? Date.now() % 1_000_000);
@@ -17,7 +17,6 @@ function mulberry32(s: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
-const decode = (b64: unknown) => Buffer.from(String(b64), 'base64').toString();
 
 describe('3-node cluster, last-write-wins, hinted handoff', () => {
   let c: TestCluster;
@@ -54,7 +53,7 @@ describe('3-node cluster, last-write-wins, hinted handoff', () => {
             } else {
               const res = await c.http(node, 'GET', key, { consistency: phase.r }).catch(() => ({ status: 0, body: {} as Record<string, unknown> }));
               const sibs = res.body.siblings as Array<{ value: string }> | undefined;
-              const values = res.status !== 200 ? [] : sibs !== undefined ? sibs.map((s) => decode(s.value)) : [decode(res.body.value)];
+              const values = res.status !== 200 ? [] : sibs !== undefined ? sibs.map((s) => base64Text(s.value)) : [base64Text(res.body.value)];
               history.push({ kind: 'get', key, values, invokedAt, completedAt: performance.now() - t0, ok: res.status === 200 || res.status === 404 });
             }
           }
@@ -90,7 +89,7 @@ describe('3-node cluster, last-write-wins, hinted handoff', () => {
     for (const node of [0, 1, 2]) {
       const got = await c.http(node, 'GET', 'lww', { consistency: 'ALL' });
       assert.equal(got.status, 200);
-      assert.equal(decode(got.body.value), 'from-node-1');
+      assert.equal(base64Text(got.body.value), 'from-node-1');
       assert.equal(got.body.siblings, undefined);
     }
   });
@@ -118,7 +117,7 @@ describe('3-node cluster, last-write-wins, hinted handoff', () => {
       for (const [i, k] of keys.entries()) {
         const got = await c.http(2, 'GET', k, { consistency: 'ONE' });
         assert.equal(got.status, 200, `${k} missing on node-2: ${JSON.stringify(got.body)}`);
-        assert.equal(decode(got.body.value), `h${i}`);
+        assert.equal(base64Text(got.body.value), `h${i}`);
       }
     } finally {
       c.signal(0, 'SIGCONT');

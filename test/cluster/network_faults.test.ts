@@ -8,9 +8,7 @@
 // missed from hints once it can be reached (gossip never had it down), with no repair.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sleep, TestCluster, waitFor } from '../helpers/cluster';
-
-const value = (b: { value?: unknown }): string => Buffer.from(String(b.value), 'base64').toString();
+import { base64Text, sleep, TestCluster, waitFor } from '../helpers/cluster';
 
 describe('3-node cluster with its peer links behind fault proxies', () => {
   let c: TestCluster;
@@ -44,7 +42,7 @@ describe('3-node cluster with its peer links behind fault proxies', () => {
       for (let i = 0; i < 20; i++) {
         const got = await c.http(1, 'GET', `cut-${i}`, { consistency: 'QUORUM' });
         assert.equal(got.status, 200);
-        assert.equal(value(got.body), `c${i}`);
+        assert.equal(base64Text(got.body.value), `c${i}`);
       }
       // node-2 stays ALIVE everywhere: its own gossip gets out. Its missed writes became hints.
       for (const i of [0, 1]) assert.equal((await c.statuses(i))['node-2'], 'healthy');
@@ -65,8 +63,8 @@ describe('3-node cluster with its peer links behind fault proxies', () => {
     await waitFor('node-2 to hold every write it missed', async () => (await missing()).length === 0, 15_000);
     assert.ok((await c.metric(0, 'ringkv_hints_delivered')) + (await c.metric(1, 'ringkv_hints_delivered')) >= 20);
     await waitFor('an ALL write through node-0', async () => (await c.http(0, 'PUT', 'healed', { body: 'h', consistency: 'ALL' })).status === 200, 15_000);
-    for (let i = 0; i < 20; i++) assert.equal(value((await c.http(2, 'GET', `cut-${i}`, { consistency: 'ONE' })).body), `c${i}`);
-    for (let i = 0; i < 10; i++) assert.equal(value((await c.http(0, 'GET', `before-${i}`, { consistency: 'ALL' })).body), `b${i}`);
+    for (let i = 0; i < 20; i++) assert.equal(base64Text((await c.http(2, 'GET', `cut-${i}`, { consistency: 'ONE' })).body.value), `c${i}`);
+    for (let i = 0; i < 10; i++) assert.equal(base64Text((await c.http(0, 'GET', `before-${i}`, { consistency: 'ALL' })).body.value), `b${i}`);
     await c.waitConverged(10_000);
   });
 
@@ -107,7 +105,7 @@ describe('3-node cluster with its peer links behind fault proxies', () => {
       const got = await c.http(Number(key.slice(5)) % 3, 'GET', key, { consistency: 'QUORUM' });
       assert.equal(got.status, 200, key);
       const n = (s: string): number => Number(s.slice(1));
-      assert.ok(n(value(got.body)) >= n(body), `${key}: read ${value(got.body)}, last acknowledged ${body}`);
+      assert.ok(n(base64Text(got.body.value)) >= n(body), `${key}: read ${base64Text(got.body.value)}, last acknowledged ${body}`);
     }
     for (let i = 0; i < 3; i++) assert.equal((await fetch(`http://127.0.0.1:${c.nodes[i]!.port}/health`)).status, 200);
   });

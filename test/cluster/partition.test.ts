@@ -10,12 +10,11 @@
 // nothing; both sides still answer reads.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { waitFor } from '../helpers/cluster';
+import { base64Text, waitFor } from '../helpers/cluster';
 import { NetnsCluster } from '../helpers/netns';
 
-const value = (b: Record<string, unknown>): string => Buffer.from(String(b.value), 'base64').toString();
 const siblingValues = (b: Record<string, unknown>): string[] =>
-  ((b.siblings as Array<{ value: string }> | undefined) ?? [{ value: String(b.value) }]).map((s) => Buffer.from(s.value, 'base64').toString()).sort();
+  ((b.siblings as Array<{ value: string }> | undefined) ?? [{ value: String(b.value) }]).map((s) => base64Text(s.value)).sort();
 
 /** Waits until every node sees all three nodes healthy. */
 async function allHealthy(c: NetnsCluster, what: string): Promise<void> {
@@ -88,7 +87,7 @@ describe('3-node cluster in network namespaces, one node partitioned away', () =
       assert.equal(refused.status, 503, JSON.stringify(refused.body));
       assert.match(String(refused.body.message), /needs 2 of 3 replicas, only 1 alive/);
       const local = await get(2, 'minor-3', 'ONE');
-      assert.equal(value(local.body), 'm3');
+      assert.equal(base64Text(local.body.value), 'm3');
       assert.ok((await c.metric(2, 'ringkv_hints_queued')) >= 20, 'node-2 keeps hints for both others');
     } finally {
       await c.heal(2);
@@ -100,11 +99,11 @@ describe('3-node cluster in network namespaces, one node partitioned away', () =
       for (let i = 0; i < 10; i++) {
         const a = await get(0, `minor-${i}`, 'ONE');
         const b = await get(2, `major-${i}`, 'ONE');
-        if (a.status !== 200 || value(a.body) !== `m${i}` || b.status !== 200 || value(b.body) !== `M${i}`) return false;
+        if (a.status !== 200 || base64Text(a.body.value) !== `m${i}` || b.status !== 200 || base64Text(b.body.value) !== `M${i}`) return false;
       }
       return true;
     }, 20_000);
-    for (let i = 0; i < 10; i++) assert.equal(value((await get(1, `minor-${i}`, 'ALL')).body), `m${i}`);
+    for (let i = 0; i < 10; i++) assert.equal(base64Text((await get(1, `minor-${i}`, 'ALL')).body.value), `m${i}`);
 
     // Written on both sides with no causal link: two siblings on every replica.
     await waitFor('siblings of "both" on node-1', async () => siblingValues((await get(1, 'both', 'ONE')).body).join() === 'majority,minority', 20_000);
@@ -152,7 +151,7 @@ describe('3-node cluster in network namespaces in partition mode cp, one node pa
       // Reads are the same as in ap: the minority answers from what it has.
       const local = await get(2, 'before', 'ONE');
       assert.equal(local.status, 200, JSON.stringify(local.body));
-      assert.equal(value(local.body), 'b');
+      assert.equal(base64Text(local.body.value), 'b');
       assert.equal(await c.metric(2, 'ringkv_hints_queued'), 0, 'a refused write leaves no hint: it was written nowhere');
     } finally {
       await c.heal(2);
@@ -166,11 +165,11 @@ describe('3-node cluster in network namespaces in partition mode cp, one node pa
     // replica answers.
     let all = await get(2, 'before', 'ALL');
     await waitFor('an ALL read through node-2 after the heal', async () => (all = await get(2, 'before', 'ALL')).status === 200, 15_000);
-    assert.equal(value(all.body), 'b', 'the refused delete deleted nothing');
+    assert.equal(base64Text(all.body.value), 'b', 'the refused delete deleted nothing');
     await waitFor('the majority writes on node-2 (hints)', async () => {
       for (let i = 0; i < 10; i++) {
         const r = await get(2, `major-${i}`, 'ONE');
-        if (r.status !== 200 || value(r.body) !== `M${i}`) return false;
+        if (r.status !== 200 || base64Text(r.body.value) !== `M${i}`) return false;
       }
       return true;
     }, 20_000);

@@ -4,7 +4,7 @@
 // see SUSPECT then DEAD everywhere, then ALIVE again after a restart.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestCluster, waitFor } from '../helpers/cluster';
+import { base64Text, TestCluster, waitFor } from '../helpers/cluster';
 
 describe('3-node cluster, vector clocks, one node at a time failing', () => {
   let c: TestCluster;
@@ -26,7 +26,7 @@ describe('3-node cluster, vector clocks, one node at a time failing', () => {
       const before = await asked();
       for (let i = 0; i < 10; i++) {
         const got = await c.http(0, 'GET', 'fanout', { consistency: level });
-        assert.equal(Buffer.from(String(got.body.value), 'base64').toString(), 'x', level);
+        assert.equal(base64Text(got.body.value), 'x', level);
       }
       assert.equal((await asked()) - before, 10 * replicas, `${level} asks ${replicas}`);
     }
@@ -43,7 +43,7 @@ describe('3-node cluster, vector clocks, one node at a time failing', () => {
     assert.equal(put.status, 200, JSON.stringify(put.body));
     const got = await c.http(1, 'GET', 'rr-key', { consistency: 'QUORUM' });
     assert.equal(got.status, 200);
-    assert.equal(Buffer.from(String(got.body.value), 'base64').toString(), 'v2');
+    assert.equal(base64Text(got.body.value), 'v2');
 
     const all = await c.http(1, 'PUT', 'rr-key', { body: 'v3', consistency: 'ALL' });
     assert.equal(all.status, 503);
@@ -59,7 +59,7 @@ describe('3-node cluster, vector clocks, one node at a time failing', () => {
     // Coordinated by the stale node itself: it always asks its own replica, so it meets the stale
     // copy, answers after two, then repairs.
     const healed = await c.http(2, 'GET', 'rr-key', { consistency: 'QUORUM' });
-    assert.equal(Buffer.from(String(healed.body.value), 'base64').toString(), 'v2');
+    assert.equal(base64Text(healed.body.value), 'v2');
     await waitFor('a read repair on node-2', async () => (await c.metric(2, 'ringkv_read_repairs_total')) > repairsBefore, 5000);
 
     // Proof that node-2's own copy is now v2: with the other two stopped, a ONE read coordinated
@@ -71,7 +71,7 @@ describe('3-node cluster, vector clocks, one node at a time failing', () => {
       await c.waitStatus([2], 1, 'suspect', 10_000);
       const local = await c.http(2, 'GET', 'rr-key', { consistency: 'ONE' });
       assert.equal(local.status, 200, JSON.stringify(local.body));
-      assert.equal(Buffer.from(String(local.body.value), 'base64').toString(), 'v2');
+      assert.equal(base64Text(local.body.value), 'v2');
       const quorum = await c.http(2, 'GET', 'rr-key', { consistency: 'QUORUM' });
       assert.equal(quorum.status, 503, 'QUORUM with two of three down is unavailable');
     } finally {
@@ -102,12 +102,12 @@ describe('3-node cluster, vector clocks, one node at a time failing', () => {
     const got = await c.http(2, 'GET', 'sib', { consistency: 'ALL' });
     assert.equal(got.status, 200, JSON.stringify(got.body));
     const siblings = (got.body.siblings as Array<{ value: string }> | undefined) ?? [];
-    assert.deepEqual(siblings.map((s) => Buffer.from(s.value, 'base64').toString()).sort(), ['from-node-0', 'from-node-1']);
+    assert.deepEqual(siblings.map((s) => base64Text(s.value)).sort(), ['from-node-0', 'from-node-1']);
 
     const resolved = await c.http(2, 'PUT', 'sib', { body: 'merged', consistency: 'ALL', headers: { 'X-Context': String(got.body.context) } });
     assert.equal(resolved.status, 200, JSON.stringify(resolved.body));
     const after = await c.http(0, 'GET', 'sib', { consistency: 'ALL' });
-    assert.equal(Buffer.from(String(after.body.value), 'base64').toString(), 'merged');
+    assert.equal(base64Text(after.body.value), 'merged');
     assert.equal(after.body.siblings, undefined, 'one version left');
   });
 

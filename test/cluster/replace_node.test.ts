@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { TestCluster, waitFor } from '../helpers/cluster';
+import { base64Text, TestCluster, waitFor } from '../helpers/cluster';
 
 describe('3 nodes, N = 3, node-2 replaced by an empty node of the same id', () => {
   let c: TestCluster;
@@ -21,7 +21,6 @@ describe('3 nodes, N = 3, node-2 replaced by an empty node of the same id', () =
   });
 
   test('its writes count past its old versions and its reads ask the others until a repair has synced every range', async () => {
-    const text = (body: Record<string, unknown>): string => Buffer.from(String(body.value), 'base64').toString();
     for (const v of ['v1', 'v2', 'v3']) assert.equal((await c.http(2, 'PUT', 'replaced', { body: v, consistency: 'ALL' })).status, 200);
     const keys = Array.from({ length: 20 }, (_, i) => `kept-${i}`);
     for (const k of keys) assert.equal((await c.http(0, 'PUT', k, { body: `v-${k}`, consistency: 'ALL' })).status, 200);
@@ -54,14 +53,14 @@ describe('3 nodes, N = 3, node-2 replaced by an empty node of the same id', () =
     for (const k of keys) {
       const got = await c.http(2, 'GET', k, { consistency: 'ONE' });
       assert.equal(got.status, 200, `${k}: ${JSON.stringify(got.body)}`);
-      assert.equal(text(got.body), `v-${k}`);
+      assert.equal(base64Text(got.body.value), `v-${k}`);
     }
     // A write it coordinates counts past the versions its id issued before (v1..v3).
     assert.equal((await c.http(2, 'PUT', 'replaced', { body: 'v4', consistency: 'ONE' })).status, 200);
     const all = await c.http(0, 'GET', 'replaced', { consistency: 'ALL' });
     assert.equal(all.status, 200, JSON.stringify(all.body));
     assert.equal(all.body.siblings, undefined, JSON.stringify(all.body));
-    assert.equal(text(all.body), 'v4', 'the acknowledged write is the one read');
+    assert.equal(base64Text(all.body.value), 'v4', 'the acknowledged write is the one read');
 
     const repair = await c.cli(['repair', '--node', `127.0.0.1:${n.port}`]);
     assert.equal(repair.code, 0, repair.stderr);
@@ -73,7 +72,7 @@ describe('3 nodes, N = 3, node-2 replaced by an empty node of the same id', () =
     c.signal(0, 'SIGSTOP');
     c.signal(1, 'SIGSTOP');
     try {
-      for (const k of keys) assert.equal(text((await c.http(2, 'GET', k, { consistency: 'ONE' })).body), `v-${k}`);
+      for (const k of keys) assert.equal(base64Text((await c.http(2, 'GET', k, { consistency: 'ONE' })).body.value), `v-${k}`);
     } finally {
       c.signal(0, 'SIGCONT');
       c.signal(1, 'SIGCONT');
@@ -96,7 +95,6 @@ describe('3 nodes, N = 3, node-0 (whose only seed is itself) replaced by an empt
   });
 
   test('it learns from the gossip that reaches it that its id was known, and rebuilds from then on', async () => {
-    const text = (body: Record<string, unknown>): string => Buffer.from(String(body.value), 'base64').toString();
     for (const v of ['v1', 'v2', 'v3']) assert.equal((await c.http(0, 'PUT', 'replaced-seed', { body: v, consistency: 'ALL' })).status, 200);
     const n = c.nodes[0]!;
     await c.kill(0);
@@ -114,6 +112,6 @@ describe('3 nodes, N = 3, node-0 (whose only seed is itself) replaced by an empt
     const all = await c.http(1, 'GET', 'replaced-seed', { consistency: 'ALL' });
     assert.equal(all.status, 200, JSON.stringify(all.body));
     assert.equal(all.body.siblings, undefined, JSON.stringify(all.body));
-    assert.equal(text(all.body), 'v4', 'the acknowledged write is the one read');
+    assert.equal(base64Text(all.body.value), 'v4', 'the acknowledged write is the one read');
   });
 });

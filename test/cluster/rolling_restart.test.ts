@@ -14,11 +14,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RingkvClient } from '../../src/client';
-import { sleep, TestCluster, waitFor } from '../helpers/cluster';
+import { base64Text, sleep, TestCluster, waitFor } from '../helpers/cluster';
 import { startQuorumWorkload, valuesOf, workloadValue } from '../helpers/quorum_workload';
 
 const writesMax = 1500;
-const decode = (v: unknown): string => Buffer.from(String(v), 'base64').toString();
 
 /**
  * Stops each node in turn (SIGTERM, SIGTERM, then SIGKILL: a crash) and starts it again once it
@@ -149,7 +148,7 @@ describe('3-node cluster, rolling restart under writes through the TypeScript cl
       const missing: number[] = [];
       for (const i of acked) {
         const r = await c.http(n, 'GET', `client-${i}`, { consistency: 'ONE' });
-        if (r.status !== 200 || decode(r.body.value) !== `v${i}`) missing.push(i);
+        if (r.status !== 200 || base64Text(r.body.value) !== `v${i}`) missing.push(i);
       }
       assert.deepEqual(missing.slice(0, 5), [], `node-${n} lacks ${missing.length} of ${acked.length} acknowledged writes`);
     }

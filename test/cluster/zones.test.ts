@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { keyToken, Ring } from '../../src/ring';
-import { TestCluster } from '../helpers/cluster';
+import { base64Text, TestCluster } from '../helpers/cluster';
 
 describe('4 nodes in zones a, a, b, b with N = 2', () => {
   let c: TestCluster;
@@ -49,7 +49,7 @@ describe('4 nodes in zones a, a, b, b with N = 2', () => {
       for (const [i, k] of keys.entries()) {
         const got = await c.http(i % 2, 'GET', k, { consistency: 'ONE' });
         assert.equal(got.status, 200, `${k}: ${JSON.stringify(got.body)}`);
-        assert.equal(Buffer.from(String(got.body.value), 'base64').toString(), `v1-${k}`, k);
+        assert.equal(base64Text(got.body.value), `v1-${k}`, k);
         const put = await c.http((i + 1) % 2, 'PUT', k, { body: `v2-${k}`, consistency: 'ONE' });
         assert.equal(put.status, 200, `${k}: ${JSON.stringify(put.body)}`);
       }

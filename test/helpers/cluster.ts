@@ -77,6 +77,11 @@ export interface HttpAnswer {
   body: Record<string, unknown>;
 }
 
+/** The text a base64 field of a JSON answer holds (values travel as base64, design.md §5). */
+export function base64Text(field: unknown): string {
+  return Buffer.from(String(field), 'base64').toString();
+}
+
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -3,17 +3,16 @@
 // at QUORUM over HTTP, through whichever nodes `via()` names at that moment, every operation
 // recorded for the read-your-writes checker (cluster_history.ts). Bounded by `writesMax` each.
 import assert from 'node:assert/strict';
-import { sleep, type TestCluster } from './cluster';
+import { base64Text, sleep, type TestCluster } from './cluster';
 import { checkReadYourWrites, type HistoryEvent } from './cluster_history';
 
 export const workloadValue = (i: number): string => `value-${i}`;
-const decode = (v: unknown): string => Buffer.from(String(v), 'base64').toString();
 
 /** The values an answer holds: its siblings', or its one value; none for anything but 200. */
 export function valuesOf(r: { status: number; body: Record<string, unknown> }): string[] {
   if (r.status !== 200) return [];
   const sibs = r.body.siblings as Array<{ value: string }> | undefined;
-  return sibs !== undefined ? sibs.map((s) => decode(s.value)) : [decode(r.body.value)];
+  return sibs !== undefined ? sibs.map((s) => base64Text(s.value)) : [base64Text(r.body.value)];
 }
 
 export interface QuorumWorkload {
