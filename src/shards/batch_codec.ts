@@ -175,7 +175,8 @@ class Reader {
   }
 }
 
-function recordBytes(r: WireRecord): number {
+/** A record's size in the lane encoding (writeRecord); wire_record.ts's recordBytes is a budget's count, not this. */
+function laneRecordBytes(r: WireRecord): number {
   return 2 + r.versionVector.length + 4 + r.value.length;
 }
 
@@ -194,7 +195,7 @@ function readRecord(r: Reader, tombstone: boolean): WireRecord {
 export function opBytes(op: ShardOp): number {
   let n = 4 + op.key.length;
   if (op.op === 'get') return n;
-  if (op.op === 'apply') return n + recordBytes(op.record);
+  if (op.op === 'apply') return n + laneRecordBytes(op.record);
   n += 4;
   if (op.ifMatch !== null) n += 2 + utf8Length(op.ifMatch);
   if (op.context !== null) n += 2 + op.context.length;
@@ -275,10 +276,10 @@ function resultBytes(res: OpResult, scratch: Map<OpResult, [Uint8Array, Uint8Arr
   }
   switch (res.op) {
     case 'get':
-      return 1 + 1 + (res.record === null ? 0 : 1 + recordBytes(res.record));
+      return 1 + 1 + (res.record === null ? 0 : 1 + laneRecordBytes(res.record));
     case 'put':
     case 'delete':
-      return 1 + 1 + 2 + utf8Length(res.version) + 8 + (res.record === null ? 0 : 1 + recordBytes(res.record));
+      return 1 + 1 + 2 + utf8Length(res.version) + 8 + (res.record === null ? 0 : 1 + laneRecordBytes(res.record));
     case 'apply':
       return 2;
   }
@@ -392,7 +393,7 @@ export interface ScannedEntry {
 
 export function encodeScan(entries: readonly ScannedEntry[]): ArrayBuffer {
   let size = 4 + 1 + 4;
-  for (const e of entries) size += 2 + e.key.length + 8 + 8 + 1 + recordBytes(e.record);
+  for (const e of entries) size += 2 + e.key.length + 8 + 8 + 1 + laneRecordBytes(e.record);
   const w = new Writer(size);
   w.u32(scanMagic);
   w.u8(0);
