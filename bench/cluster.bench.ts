@@ -16,6 +16,7 @@
 // in BENCHMARKS.md (with --damon-off, which stops the kernel's DAMON monitors for the run as root,
 // harness.ts stopDamonFor: the cluster-bench-damon-off section).
 import path from 'node:path';
+import { peerPortOffset } from '../src/constants';
 import type { ConsistencyLevel } from '../src/coordinator/types';
 import { ErrorCode, RingkvError } from '../src/errors';
 import {
@@ -41,14 +42,12 @@ import { BenchRun, benchKeySpace, benchValueBytes, fmtInt, fmtMs, freePortBase, 
 import { measureRedis, redisLoadNote, redisVersion, startRedisCluster } from './redis';
 import { measureWs, openLoopRounds, preload, type WsLoadOptions } from './ws.bench';
 
-const nodesN = 3;
-const shardsPerNode = 1;
-const batch = 32;
+export const nodesN = 3;
+export const shardsPerNode = 1;
+export const batch = 32;
 /** 2 sockets per node x 3 frames x 32 ops = 576 ops in flight. */
-const socketsPerNode = 2;
-const depth = 3;
-/** `ringkv cluster` puts node i on base+i and its peer port on base+1000+i (peerPortOffset). */
-const peerPortOffset = 1000;
+export const socketsPerNode = 2;
+export const depth = 3;
 const levels: ConsistencyLevel[] = ['ONE', 'QUORUM', 'ALL'];
 const redisPersistence = ['--appendonly', 'yes', '--appendfsync', 'everysec', '--save', ''];
 const clusterName = `ringkv, ${nodesN} nodes (N=3)`;
@@ -57,7 +56,7 @@ const singleName = 'ringkv, 1 node (N=1)';
 type Op = 'PUT' | 'GET';
 
 /** The servers ringkv load goes to, and the processes whose CPU is ringkv's. */
-interface RingkvTarget {
+export interface RingkvTarget {
   name: string;
   urls: string[];
   /** The nodes' HTTP addresses (their /metrics). */
@@ -65,14 +64,25 @@ interface RingkvTarget {
   pids: number[];
 }
 
-/** Starts `ringkv cluster`, owned by `run`, in its own process group; waits for convergence and the nodes' pids. */
-async function startCluster(run: BenchRun): Promise<RingkvTarget> {
-  const base = await freePortBase(Array.from({ length: nodesN }, (_, i) => [i, i + peerPortOffset]).flat());
+/** A started `ringkv cluster`: node i listens on basePort + i, its data in dataDir/node-i. */
+export interface StartedCluster extends RingkvTarget {
+  basePort: number;
+  dataDir: string;
+}
+
+/**
+ * Starts `ringkv cluster`, owned by `run`, in its own process group; waits for convergence and
+ * the nodes' pids. `spareNodes` more port pairs after the cluster's are free too (for nodes that
+ * join later).
+ */
+export async function startCluster(run: BenchRun, spareNodes = 0): Promise<StartedCluster> {
+  const base = await freePortBase(Array.from({ length: nodesN + spareNodes }, (_, i) => [i, i + peerPortOffset]).flat());
+  const dataDir = path.join(run.dir, 'cluster');
   const child = run.own(
     await startChild({
       name: 'ringkv cluster',
       command: process.execPath,
-      args: [ringkvBin, 'cluster', '--nodes', String(nodesN), '--base-port', String(base), '--data-dir', path.join(run.dir, 'cluster'), '--shards', String(shardsPerNode), '--sync-mode', 'batch'],
+      args: [ringkvBin, 'cluster', '--nodes', String(nodesN), '--base-port', String(base), '--data-dir', dataDir, '--shards', String(shardsPerNode), '--sync-mode', 'batch'],
       ready: /nodes up, gossip converged/,
       readyTimeoutMs: 60_000,
       group: true,
@@ -83,7 +93,7 @@ async function startCluster(run: BenchRun): Promise<RingkvTarget> {
   const pids = [...child.output().matchAll(/ pid (\d+)/g)].map((m) => Number(m[1]));
   if (pids.length !== nodesN) throw new RingkvError(ErrorCode.Internal, `ringkv cluster printed ${pids.length} node pids, not ${nodesN}:\n${child.output()}`);
   const ports = Array.from({ length: nodesN }, (_, i) => base + i);
-  return { name: clusterName, urls: ports.map((p) => `ws://127.0.0.1:${p}/api/v1/ws`), http: ports.map((p) => `http://127.0.0.1:${p}`), pids };
+  return { name: clusterName, urls: ports.map((p) => `ws://127.0.0.1:${p}/api/v1/ws`), http: ports.map((p) => `http://127.0.0.1:${p}`), pids, basePort: base, dataDir };
 }
 
 async function startSingle(run: BenchRun): Promise<RingkvTarget> {

@@ -1,0 +1,251 @@
+// Requests while the ring changes: a local 3-node cluster (N = 3, `ringkv cluster`, the cluster
+// bench's settings) under a steady open load, QUORUM PUTs and GETs of 1 KiB values at the same
+// time, while a fourth node joins (it bootstraps: streams the ranges it takes over from their
+// replicas) and then leaves again (decommission: it hands its ranges to the nodes that take them
+// back). What a client sees during each change, beside the same load on the steady rings before
+// and after it: latency from each frame's scheduled send time (no coordinated omission), errors,
+// and GETs that found no value (every key is written at ALL before the first round, so a "not
+// found" is a read that missed an acknowledged write). And how long each change took.
+//   flock /tmp/ringkv-heavy.lock npm run bench:ring-change -- [--write] [--rounds 3] [--seconds 3] [--damon-off]
+// The load is open loop at loadShare of the cluster's own QUORUM closed-loop peaks (PUT and GET
+// each, measured first in the same run), over the three original nodes' sockets only (clients
+// that have not heard of the new node). A phase is one or more windows of --seconds (after 1 s
+// of warm-up each, not recorded); a change's windows run until it is over, so the last window
+// may end on the steady ring. Every round joins and removes a node of its own (new id, new data
+// dir), so rounds start from the same three-node ring.
+// --write replaces the section between <!-- ring-change-bench:start --> and
+// <!-- ring-change-bench:end --> in BENCHMARKS.md (--damon-off: ring-change-bench-damon-off).
+import fs from 'node:fs';
+import path from 'node:path';
+import { nodeRuntimeFlags } from '../src/constants';
+import { clusterNameFileName } from '../src/coordinator/identity_files';
+import { ErrorCode, RingkvError, assert } from '../src/errors';
+import { batch, depth, nodesN, shardsPerNode, socketsPerNode, startCluster, type StartedCluster } from './cluster.bench';
+import { damonOffNote, emitSection, median, parseBenchArgs, RowSet, runMain, sectionHead, sectionTail, type BenchArgs } from './comparison';
+import { BenchRun, benchValueBytes, fmtInt, fmtMs, markdownTable, ringkvBin, sleep, startChild, stopDamonFor, waitQuiet, type StartedChild } from './harness';
+import { measureWs, preload, runWsLoad, type LoadResult, type WsLoadOptions } from './ws.bench';
+
+/** 100 MiB of values: a joining node pulls about 3/4 of them, seconds at the default stream rate. */
+const keySpace = 100_000;
+/** Each op's open-loop rate, as a share of its closed-loop peak (PUT and GET run together). */
+const loadShare = 0.2;
+const windowWarmupSeconds = 1;
+/** A change still going after this many windows fails the run (bootstrap waits at most 60 s for the ring to settle). */
+const changeWindowsMax = 40;
+const decommissionTimeoutMs = 600_000;
+
+type Op = 'PUT' | 'GET';
+const ops: readonly Op[] = ['PUT', 'GET'];
+const phases = ['3 nodes, steady', 'a 4th node joining', '4 nodes, steady', 'the 4th node leaving'] as const;
+type Phase = (typeof phases)[number];
+
+/** Every window's result for one phase and op, over all rounds. */
+type Windows = Map<string, LoadResult[]>;
+const windowKey = (phase: Phase, op: Op): string => `${phase}|${op}`;
+
+interface Change {
+  round: number;
+  joinMs: number;
+  joinLine: string;
+  leaveMs: number;
+  leaveRecords: number;
+  leaveHints: number;
+}
+
+function loadOptions(c: StartedCluster, op: Op, a: BenchArgs, framesPerSecond?: number): WsLoadOptions {
+  return {
+    urls: c.urls,
+    op: op === 'PUT' ? 'put' : 'get',
+    batch,
+    valueBytes: benchValueBytes,
+    keySpace,
+    consistency: 'QUORUM',
+    connections: socketsPerNode * nodesN,
+    depth,
+    seconds: a.seconds,
+    warmupSeconds: framesPerSecond === undefined ? a.warmupSeconds : windowWarmupSeconds,
+    ...(framesPerSecond !== undefined && { framesPerSecond }),
+  };
+}
+
+/** One window: PUT and GET load at the same time, each at its rate. */
+async function loadWindow(c: StartedCluster, rates: Record<Op, number>, a: BenchArgs): Promise<Record<Op, LoadResult>> {
+  const [put, get] = await Promise.all(ops.map((op) => runWsLoad(loadOptions(c, op, a, rates[op] / batch), 1)));
+  return { PUT: put!, GET: get! };
+}
+
+async function metricValue(httpUrl: string, name: string): Promise<number> {
+  const text = await (await fetch(`${httpUrl}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? NaN : Number(line.slice(name.length + 1));
+}
+
+/**
+ * Starts the round's 4th node (`ringkv start --bootstrap on`, seeded by node 0) on a spare port of
+ * its own: a new node at the address of one that left would be taken for its replacement.
+ */
+async function startJoiner(run: BenchRun, c: StartedCluster, round: number): Promise<{ child: StartedChild; http: string }> {
+  const port = c.basePort + nodesN + round - 1;
+  const id = `joiner-${round}`;
+  const clusterName = fs.readFileSync(path.join(c.dataDir, 'node-0', clusterNameFileName), 'utf8').trim();
+  const child = run.own(
+    await startChild({
+      name: id,
+      command: process.execPath,
+      args: [
+        ...nodeRuntimeFlags,
+        ringkvBin, 'start',
+        '--port', String(port),
+        '--data-dir', path.join(run.dir, id),
+        '--node-id', id,
+        '--shards', String(shardsPerNode),
+        '--sync-mode', 'batch',
+        '--seeds', `127.0.0.1:${c.basePort}`,
+        '--cluster-name', clusterName,
+        '--bootstrap', 'on',
+      ],
+      ready: /listening on/,
+      readyTimeoutMs: 30_000,
+    }),
+  );
+  return { child, http: `http://127.0.0.1:${port}` };
+}
+
+/** Runs windows until `done` settles (at least one); a change that outlasts changeWindowsMax windows fails the run. */
+async function windowsUntil(done: Promise<unknown>, record: (w: Record<Op, LoadResult>) => void, c: StartedCluster, rates: Record<Op, number>, a: BenchArgs, what: string): Promise<void> {
+  let over = false;
+  void done.then(
+    () => (over = true),
+    () => (over = true),
+  );
+  for (let n = 0; !over || n === 0; n++) {
+    if (n >= changeWindowsMax) throw new RingkvError(ErrorCode.Timeout, `${what} still going after ${changeWindowsMax} windows of ${a.seconds} s`);
+    record(await loadWindow(c, rates, a));
+  }
+  await done;
+}
+
+async function oneRound(run: BenchRun, c: StartedCluster, round: number, rates: Record<Op, number>, windows: Windows, a: BenchArgs, log: (s: string) => void): Promise<Change> {
+  const record = (phase: Phase) => (w: Record<Op, LoadResult>): void => {
+    for (const op of ops) {
+      windows.get(windowKey(phase, op))!.push(w[op]);
+      log(`  round ${round}, ${phase}, ${op}: p50 ${fmtMs(w[op].p50Ms)} ms, p99 ${fmtMs(w[op].p99Ms)} ms, max ${fmtMs(w[op].maxMs)} ms, errors ${w[op].errors}, not found ${w[op].notFound}, dropped ${w[op].droppedFrames}`);
+    }
+  };
+  await waitQuiet(c.pids);
+  record('3 nodes, steady')(await loadWindow(c, rates, a));
+
+  const startedMs = performance.now();
+  const joiner = await startJoiner(run, c, round);
+  const bootstrapped = (async (): Promise<number> => {
+    for (;;) {
+      if ((await metricValue(joiner.http, 'ringkv_bootstrap_state')) === 2) return performance.now() - startedMs;
+      await sleep(100);
+    }
+  })();
+  await windowsUntil(bootstrapped, record('a 4th node joining'), c, rates, a, `${joiner.child.name}'s bootstrap`);
+  const joinMs = await bootstrapped;
+  const joinLine = /bootstrap: done in [^\n]*/.exec(joiner.child.output())?.[0] ?? 'bootstrap: (no summary line)';
+  log(`  round ${round}: ${joiner.child.name} joined in ${fmtInt(joinMs)} ms; ${joinLine}`);
+
+  await waitQuiet([...c.pids, joiner.child.pid]);
+  record('4 nodes, steady')(await loadWindow(c, rates, a));
+
+  const left = fetch(`${joiner.http}/api/v1/admin/decommission`, { method: 'POST', signal: AbortSignal.timeout(decommissionTimeoutMs) }).then(async (res) => {
+    const body = (await res.json()) as Record<string, unknown>;
+    if (res.status !== 200) throw new RingkvError(ErrorCode.Internal, `decommission of ${joiner.child.name}: ${res.status} ${JSON.stringify(body)}`);
+    return body;
+  });
+  await windowsUntil(left, record('the 4th node leaving'), c, rates, a, `${joiner.child.name}'s decommission`);
+  const body = await left;
+  log(`  round ${round}: ${joiner.child.name} left: ${JSON.stringify(body)}`);
+  await joiner.child.stop();
+  return { round, joinMs, joinLine, leaveMs: Number(body['duration_ms']), leaveRecords: Number(body['records']), leaveHints: Number(body['hints_handed_over']) };
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const a = parseBenchArgs(argv, false);
+  const log = (s: string): void => void process.stderr.write(`${s}\n`);
+  const run = new BenchRun('ringkv-ring-change-bench-');
+  if (a.damonOff) stopDamonFor(run);
+  const peaks = new RowSet();
+  const windows: Windows = new Map(phases.flatMap((p) => ops.map((op): [string, LoadResult[]] => [windowKey(p, op), []])));
+  const changes: Change[] = [];
+  let rates: Record<Op, number> = { PUT: 0, GET: 0 };
+  try {
+    const c = await startCluster(run, a.rounds);
+    await preload(c.urls[0]!, keySpace, benchValueBytes, 'ALL');
+    for (const op of ops) {
+      const cells = ['ringkv, 3 nodes (N=3)', 'WAL, fdatasync before ack', `WebSocket, ${batch} ops/frame`, op, 'QUORUM', `${socketsPerNode * nodesN} sockets × ${depth} frames × ${batch} ops`];
+      await waitQuiet(c.pids);
+      await measureWs(peaks, op, cells, c.pids, loadOptions(c, op, a), 1, log);
+    }
+    rates = { PUT: Math.round(peaks.medianOps('PUT') * loadShare), GET: Math.round(peaks.medianOps('GET') * loadShare) };
+    log(`open load: PUT ${fmtInt(rates.PUT)} + GET ${fmtInt(rates.GET)} ops/s`);
+    for (let round = 1; round <= a.rounds; round++) changes.push(await oneRound(run, c, round, rates, windows, a, log));
+  } finally {
+    await run.close();
+  }
+
+  const rows: string[][] = [];
+  const steadyP99 = new Map<Op, number>();
+  for (const op of ops) {
+    for (const phase of phases) {
+      const ws = windows.get(windowKey(phase, op))!;
+      assert(ws.length > 0, 'every phase ran at least one window');
+      const p99s = ws.map((w) => w.p99Ms);
+      if (phase === '3 nodes, steady') steadyP99.set(op, median(p99s));
+      rows.push([
+        op,
+        phase,
+        fmtInt(rates[op]),
+        String(ws.length),
+        fmtInt(median(ws.map((w) => w.opsPerSecond))),
+        fmtMs(median(ws.map((w) => w.p50Ms))),
+        fmtMs(median(p99s)),
+        fmtMs(Math.max(...p99s)),
+        fmtMs(Math.max(...ws.map((w) => w.maxMs))),
+        String(ws.reduce((n, w) => n + w.errors, 0)),
+        String(ws.reduce((n, w) => n + w.notFound, 0)),
+        String(ws.reduce((n, w) => n + w.droppedFrames, 0)),
+      ]);
+    }
+  }
+  const phaseP99 = (phase: Phase, op: Op): number => median(windows.get(windowKey(phase, op))!.map((w) => w.p99Ms));
+  const verdict = (phase: Phase): string =>
+    ops.map((op) => `${op} ${fmtMs(phaseP99(phase, op))} ms (${(phaseP99(phase, op) / steadyP99.get(op)!).toFixed(2)}x)`).join(', ');
+  const all = [...windows.values()].flat();
+  const section = [
+    ...sectionHead(`Requests while a node joins and leaves, ${nodesN}-node cluster${a.damonOff ? ', DAMON stopped' : ''} (bench/ring-change.bench.ts)`, 'bench:ring-change', 'dist/bench/ring-change.bench.js', argv, run),
+    '',
+    ...(a.damonOff ? [damonOffNote, ''] : []),
+    `\`ringkv cluster --nodes ${nodesN} --shards ${shardsPerNode} --sync-mode batch\` (N = 3, defaults otherwise: stream rate 32 MiB/s per node, read-repair chance 0.1), everything on 127.0.0.1 sharing the machine's cores with the load generators. ${fmtInt(keySpace)} keys of ${benchValueBytes} B written at ALL first (${fmtInt((keySpace * benchValueBytes) / (1024 * 1024))} MiB of values on every node).`,
+    `Load: bench/ws.bench.ts, QUORUM, ${batch} ops per frame, ${socketsPerNode * nodesN} sockets to the three original nodes; PUT and GET at the same time, each open loop at ${Math.round(loadShare * 100)}% of its own closed-loop peak measured first in this run (PUT ${fmtInt(peaks.medianOps('PUT'))}, GET ${fmtInt(peaks.medianOps('GET'))} ops/s, ${a.rounds} rounds), latency from each frame's scheduled send time (no coordinated omission).`,
+    `Each of ${a.rounds} rounds: the steady ring of 3; a 4th node started with \`ringkv start --bootstrap on\` (a new id and data dir each round), load windows until its bootstrap is over (ringkv_bootstrap_state 2: the ring settled and it streamed its ranges from their replicas); the steady ring of 4 (once every node is quiet, bench/harness.ts waitQuiet); \`POST /api/v1/admin/decommission\` to the 4th node, windows until it has handed its ranges over and left; then it is stopped. A window is ${windowWarmupSeconds} s of warm-up and ${a.seconds} s measured; a change's last window may end after the change. p50 is the median of the windows', p99 the median and the highest of the windows' p99, max the highest latency of any window.`,
+    '',
+    markdownTable(
+      ['op', 'phase', 'target ops/s', 'windows', 'achieved ops/s (median)', 'p50 ms', 'p99 ms (median)', 'p99 ms (worst window)', 'max ms', 'errors', 'not found', 'dropped frames'],
+      rows,
+      [false, false, true, true, true, true, true, true, true, true, true, true],
+    ),
+    '',
+    'Each change (join: from the start of `ringkv start` to ringkv_bootstrap_state 2; leave: the decommission\'s own duration_ms):',
+    '',
+    markdownTable(
+      ['round', 'join ms', 'the joining node\'s bootstrap summary', 'leave ms', 'records handed over', 'hints handed over'],
+      changes.map((ch) => [String(ch.round), fmtInt(ch.joinMs), ch.joinLine, fmtInt(ch.leaveMs), fmtInt(ch.leaveRecords), fmtInt(ch.leaveHints)]),
+      [true, true, false, true, true, true],
+    ),
+    '',
+    `- Median p99 against the steady 3-node ring (${ops.map((op) => `${op} ${fmtMs(steadyP99.get(op)!)} ms`).join(', ')}): while a node joins ${verdict('a 4th node joining')}; on the ring of 4 ${verdict('4 nodes, steady')}; while it leaves ${verdict('the 4th node leaving')}.`,
+    `- Join time, median: ${fmtInt(median(changes.map((ch) => ch.joinMs)))} ms; leave time, median: ${fmtInt(median(changes.map((ch) => ch.leaveMs)))} ms.`,
+    `- Errors over all windows: ${all.reduce((n, w) => n + w.errors, 0)}; GETs that found no value: ${all.reduce((n, w) => n + w.notFound, 0)} (each one a read that missed an acknowledged write).`,
+    ...sectionTail(peaks.all(), [
+      `node dist/bench/ws.bench.js --url ws://127.0.0.1:P0/api/v1/ws,ws://127.0.0.1:P1/api/v1/ws,ws://127.0.0.1:P2/api/v1/ws --op put|get --consistency QUORUM --batch ${batch} --connections ${socketsPerNode * nodesN} --depth ${depth} --seconds ${a.seconds} [--rate FRAMES_PER_S]`,
+    ]),
+  ].join('\n');
+  emitSection(section, a.damonOff ? 'ring-change-bench-damon-off' : 'ring-change-bench', a.write);
+}
+
+if (require.main === module) runMain('ring change bench', main);
