@@ -6,6 +6,7 @@ export {
   joinLeaves,
   localRangeReplica,
   localScanPage,
+  pullRange,
   scanPages,
   syncRange,
   type RangeCursor,

@@ -13,6 +13,10 @@
 // that hold them, instead of waiting ranges x interval for the rounds to come by), and an
 // operator can ask for one (POST /api/v1/admin/repair, like `nodetool repair`). A pass syncs every
 // leaf that differs (a round repairs at most antiEntropyLeavesPerSyncMax, to bound its work).
+// While this node rebuilds, a pass pulls each range whole instead (range_sync.ts pullRange): its
+// own copy is new, so nearly every leaf would differ, and comparing trees would only scan every
+// range once more on both sides; it cost a joining node's bootstrap about as much again
+// (BENCHMARKS.md, "Requests while a node joins and leaves").
 // Trees are sized from the larger of the two replicas' key counts: a joining node's own is about
 // 0, and one leaf for a whole range would have its sync hold the range's records in memory.
 //
@@ -21,7 +25,7 @@
 // this node joined. With N = 1 that is the only place a joining node's keys are (Cassandra's
 // bootstrap streams from the range's previous owner too); with N > 1 it is the fallback when the
 // other replicas are down.
-import { type RangeEntry, type RangeReplica, type SyncResult, depthFor, syncRange, vnodeRanges } from '../antientropy';
+import { type RangeEntry, type RangeReplica, type SyncResult, depthFor, pullRange, syncRange, vnodeRanges } from '../antientropy';
 import { antiEntropyLeavesPerSyncMax } from '../constants';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import type { InternodeMessage } from '../protocol/internode_codec';
@@ -238,7 +242,8 @@ export class AntiEntropyRunner {
    */
   private async syncRange(ring: Ring, r: ReturnType<Ring['replicatedRanges']>[number], full: boolean): Promise<{ results: SyncResult[]; complete: boolean } | null> {
     const replicas = r.replicas.filter((id) => id !== this.d.nodeId && this.d.isAlive(id));
-    const pullOnly = replicas.length === 0 && this.d.rebuilding();
+    const rebuilding = this.d.rebuilding();
+    const pullOnly = replicas.length === 0 && rebuilding;
     const peers = pullOnly
       ? previousOwners(ring, this.d.nodeId, r.token, this.d.replicationFactor, { isAlive: this.d.isAlive, isRebuilding: this.d.peerRebuilding })
       : replicas.length === 0
@@ -255,9 +260,14 @@ export class AntiEntropyRunner {
       const peerId = remote.nodeId;
       try {
         for (const range of vnodeRanges(r.previous, r.token)) {
-          const width = Number(range.to - range.from + 1n) / 2 ** 64;
-          const depth = depthFor((Math.max(this.d.keyEstimate(), this.d.peerKeyEstimate(peerId)) * width) / share);
-          const res = await syncRange(this.d.local, remote, range, depth, { pullOnly, leavesMax: full ? 1 << depth : antiEntropyLeavesPerSyncMax });
+          let res: SyncResult;
+          if (full && rebuilding) {
+            res = await pullRange(this.d.local, remote, range);
+          } else {
+            const width = Number(range.to - range.from + 1n) / 2 ** 64;
+            const depth = depthFor((Math.max(this.d.keyEstimate(), this.d.peerKeyEstimate(peerId)) * width) / share);
+            res = await syncRange(this.d.local, remote, range, depth, { pullOnly, leavesMax: full ? 1 << depth : antiEntropyLeavesPerSyncMax });
+          }
           results.push(res);
           this.count(peerId, r, res);
           if (res.leavesSynced < res.leavesDiffering) complete = false;

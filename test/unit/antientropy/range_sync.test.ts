@@ -2,13 +2,14 @@
 // different shard counts so leaves are XORed across shard boundaries): identical replicas hash to
 // the same leaves and sync nothing; diverged ones (keys on one side only, a newer version on one
 // side, concurrent versions, a tombstone) converge in one sync, pages cut at the entry bound
-// join up, leavesMax bounds what one sync repairs, and a pull-only sync changes only the local side.
+// join up, leavesMax bounds what one sync repairs, and a pull-only sync changes only the local side;
+// pullRange copies a whole range in over many pages without asking either side for Merkle leaves.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { localRangeReplica, syncRange, type TokenRange } from '../../../src/antientropy';
+import { localRangeReplica, pullRange, syncRange, type RangeReplica, type TokenRange } from '../../../src/antientropy';
 import { rangeScanPageEntriesMax } from '../../../src/constants';
 import { ShardRouter, type WriteOp } from '../../../src/shards';
 import { decodeSiblingSet } from '../../../src/versioning';
@@ -129,6 +130,40 @@ test('a pull-only sync copies the remote side in and leaves the remote side as i
     const ca = await contents(a);
     assert.equal(ca.size, 65);
     for (let i = 0; i < 40; i++) assert.deepEqual(ca.get(`theirs-${i}`), ['c']);
+  } finally {
+    await a.close();
+    await c.close();
+  }
+});
+
+test('pullRange copies every record of the range over many pages, merging, asks for no Merkle leaves, and pushes nothing', async () => {
+  const a = await open('A', 1);
+  const c = await open('C', 2);
+  try {
+    const n = rangeScanPageEntriesMax * 3 + 5;
+    for (let i = 0; i < n; i += 200) await Promise.all(Array.from({ length: Math.min(200, n - i) }, (_, j) => c.write(put(`bulk-${i + j}`, `c-${i + j}`))));
+    // What a rebuilding node already holds: a key of its own, and a version concurrent with C's.
+    await a.write(put('own', 'a'));
+    await a.write(put('bulk-7', 'from-a'));
+    const before = await contents(c);
+    let merkleCalls = 0;
+    const counting = (r: RangeReplica): RangeReplica => ({ ...r, merkleLeaves: (range, depth) => (merkleCalls++, r.merkleLeaves(range, depth)) });
+    const la = counting(localRangeReplica('A', a, 5000));
+    const lc = counting(localRangeReplica('C', c, 5000));
+    const res = await pullRange(la, lc, everything);
+    assert.equal(merkleCalls, 0);
+    assert.equal(res.remoteEntries, n);
+    assert.equal(res.pulled, n, 'every record changed A (bulk-7 by becoming siblings)');
+    assert.equal(res.pushed, 0);
+    assert.equal(res.leavesSynced, res.leavesDiffering);
+    const ca = await contents(a);
+    assert.equal(ca.size, n + 1);
+    assert.deepEqual(ca.get('own'), ['a'], 'what A held alone is kept');
+    assert.deepEqual(ca.get('bulk-7'), ['c-7', 'from-a'], 'concurrent versions became siblings');
+    assert.deepEqual(ca.get(`bulk-${n - 1}`), [`c-${n - 1}`], 'the last page arrived');
+    assert.deepEqual(await contents(c), before, 'nothing was pushed');
+    const again = await pullRange(la, lc, everything);
+    assert.equal(again.pulled, 0, 'a second pull changes nothing');
   } finally {
     await a.close();
     await c.close();

@@ -3,7 +3,9 @@
 // many one round may repair, in trees sized by the larger of the two replicas (an empty joining
 // node's own estimate would make one leaf of a whole range); a rebuilding node whose ranges have
 // no other replica (N = 1) pulls each from the node that owned it before this one joined, pushing
-// nothing, and a node that is not rebuilding skips such ranges; a pass can leave named ranges out.
+// nothing, and a node that is not rebuilding skips such ranges; a pass can leave named ranges out;
+// a rebuilding node's pass pulls every range whole, without trees, where a node that is not
+// rebuilding compares trees and pushes what the peer lacks.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -146,4 +148,34 @@ test('with N = 1 and two nodes joining at once, a rebuilding node pulls from the
   assert.equal(sum.failed + sum.skipped, 0);
   assert.deepEqual([...(await keysOf(nodes.get('A')!))].sort(), taken.sort());
   await r.stop();
+});
+
+test('a rebuilding node\'s pass pulls each range whole without Merkle trees and pushes nothing; otherwise trees are compared both ways', async () => {
+  const { nodes, replicas } = await openNodes(['A', 'B']);
+  const a = nodes.get('A')!;
+  const bb = nodes.get('B')!;
+  const keys = Array.from({ length: 500 }, (_, i) => `r-${i}`);
+  for (let i = 0; i < keys.length; i += 250) await Promise.all(keys.slice(i, i + 250).map((k) => bb.write(put(k, 'v'))));
+  // Live writes that reached the rebuilding node as a replica.
+  for (let i = 0; i < 5; i++) await a.write(put(`live-${i}`, 'a'));
+  const merkleCalls = new Map<string, number>();
+  const counted = new Map(
+    [...replicas].map(([id, r]): [string, RangeReplica] => [id, { ...r, merkleLeaves: (range, depth) => (merkleCalls.set(id, (merkleCalls.get(id) ?? 0) + 1), r.merkleLeaves(range, depth)) }]),
+  );
+  const ring = Ring.build([{ nodeId: 'A', vnodes: 4 }, { nodeId: 'B', vnodes: 4 }], 1);
+
+  const rebuilding = runner({ nodeId: 'A', ring, n: 2, replicas: counted, keyEstimate: 0, peerKeyEstimate: 500, rebuilding: true });
+  const sum = await rebuilding.fullPass();
+  assert.deepEqual({ ranges: sum.ranges, synced: sum.synced, failed: sum.failed, pulled: sum.pulled, pushed: sum.pushed }, { ranges: 8, synced: 8, failed: 0, pulled: keys.length, pushed: 0 });
+  assert.equal(merkleCalls.size, 0, 'no tree was asked for');
+  assert.equal((await keysOf(a)).size, keys.length + 5);
+  assert.equal((await keysOf(bb)).size, keys.length, 'the live writes were not pushed');
+  await rebuilding.stop();
+
+  const settled = runner({ nodeId: 'A', ring, n: 2, replicas: counted, keyEstimate: 505, peerKeyEstimate: 500, rebuilding: false });
+  const again = await settled.fullPass();
+  assert.deepEqual({ synced: again.synced, pulled: again.pulled, pushed: again.pushed }, { synced: 8, pulled: 0, pushed: 5 });
+  assert.ok((merkleCalls.get('A') ?? 0) > 0 && (merkleCalls.get('B') ?? 0) > 0, 'both sides hashed their ranges');
+  assert.equal((await keysOf(bb)).size, keys.length + 5);
+  await settled.stop();
 });
