@@ -172,7 +172,7 @@ function summary(name: Exclude<Name, 'status'>, b: Record<string, unknown>): str
     case 'snapshot':
       return `snapshot: ${b['name']} at ${b['path']}: ${b['tables']} tables, ${b['bytes']} bytes, in ${b['duration_ms']} ms`;
     case 'decommission':
-      return `decommission: ${b['status']}; ${b['records']} records of ${b['ranges']} ranges sent, ${b['hints_handed_over']} hints handed over, ${b['hints_left']} left, in ${b['duration_ms']} ms`;
+      return `decommission: ${b['status']}; ${b['records']} records of ${b['ranges']} ranges sent, ${b['hints_handed_over']} hints handed over, ${b['hints_left']} left, ${b['peers_told']} peers told, in ${b['duration_ms']} ms`;
     case 'addnode':
       return `addnode: ${b['node_id']} at ${b['address']} is ${b['status']} with ${b['num_vnodes']} vnodes; ring version ${b['ring_version']}`;
     case 'removenode':

@@ -636,13 +636,15 @@ export class ClusterCoordinator implements Coordinator {
           return this.streamTo(remoteRangeReplica(id, this.pool, addr, this.o.requestTimeoutMs));
         },
       });
-      this.membership.leave();
+      const told = await this.membership.leave();
       const hints = await this.handOverHints({ current, without });
       sum.hintsHandedOver = hints.handed;
       sum.hintsLeft = hints.left;
+      sum.peersTold = told.told;
       sum.durationMs = Date.now() - started;
       this.o.log(
-        `decommission: handed ${sum.records} records over (${sum.sent} copies sent, ${sum.changed} new to their receiver) and ${hints.handed} hints in ${sum.durationMs} ms; left the ring` +
+        `decommission: handed ${sum.records} records over (${sum.sent} copies sent, ${sum.changed} new to their receiver) and ${hints.handed} hints in ${sum.durationMs} ms; left the ring and told ${told.told} of ${told.peers} peers` +
+          (told.told < told.peers ? ` (WARN: the others hear it by gossip: keep this process running until they have, GET /api/v1/cluster/status on them shows it left)` : '') +
           (hints.left > 0 ? `; WARN ${hints.left} hints could not be passed on and are replayed from here while this process runs` : ''),
       );
       return sum;

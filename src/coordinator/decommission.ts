@@ -31,7 +31,7 @@ export async function handOffRanges(d: HandoffDeps): Promise<DecommissionSummary
   assert(!d.without.has(d.nodeId), 'the ring to hand over to must not contain the leaving node');
   const started = Date.now();
   const ranges = d.current.replicatedRanges(d.nodeId, d.replicationFactor);
-  const sum: DecommissionSummary = { ranges: ranges.length, records: 0, sent: 0, changed: 0, hintsHandedOver: 0, hintsLeft: 0, durationMs: 0 };
+  const sum: DecommissionSummary = { ranges: ranges.length, records: 0, sent: 0, changed: 0, hintsHandedOver: 0, hintsLeft: 0, peersTold: 0, durationMs: 0 };
   for (const r of ranges) {
     const holders = new Set(r.replicas);
     const targets = d.without.preferenceList(r.token, d.replicationFactor).filter((id) => !holders.has(id));

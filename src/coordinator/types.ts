@@ -242,6 +242,8 @@ export interface DecommissionSummary {
   hintsHandedOver: number;
   /** Hints that could not be passed on: still held here, replayed while this process runs. */
   hintsLeft: number;
+  /** Peers told at once that this node left (the others hear it by gossip while it runs). */
+  peersTold: number;
   durationMs: number;
 }
 

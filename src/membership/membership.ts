@@ -177,12 +177,24 @@ export class Membership {
   }
 
   /**
-   * This node has handed its ranges over: it announces LEFT (gossip spreads it), drops out of its
-   * own ring, and keeps gossiping so the news travels; a restart rejoins it.
+   * This node has handed its ranges over: it marks itself LEFT, drops out of its own ring, and
+   * tells every peer it has heard from at once (push-pull exchanges, awaited, each bounded by the
+   * gossip timeout), then keeps gossiping while the process runs; a restart rejoins it. Telling
+   * them at once matters because an operator stops the process as soon as the decommission
+   * answers: left to a gossip round a second, a node stopped first was never heard LEFT, and the
+   * others kept it in their rings (SUSPECT, then DEAD) as a replica every write hinted for and a
+   * level of ALL could never reach. Resolves with how many peers heard it; the others learn it
+   * by gossip from those.
    */
-  leave(): void {
+  async leave(): Promise<{ told: number; peers: number }> {
     this.table.leave(this.o.now());
     this.apply([{ nodeId: this.selfId, from: 'ALIVE', to: 'LEFT', atMs: this.o.now() }]);
+    const peers = this.table
+      .members()
+      .filter((m) => m.nodeId !== this.selfId && m.status !== 'LEFT' && m.status !== 'DEAD' && m.incarnation !== 0)
+      .map((m): PeerAddress => ({ host: m.host, peerPort: m.peerPort, nodeId: m.nodeId }));
+    const told = await Promise.allSettled(peers.map((to) => this.introduce(to)));
+    return { told: told.filter((r) => r.status === 'fulfilled').length, peers: peers.length };
   }
 
   /**

@@ -485,7 +485,7 @@ export function attachHttpApi(app: TemplatedApp, ctx: ServerContext): void {
           const s = await ctx.coordinator.decommission();
           return {
             status: 200,
-            body: JSON.stringify({ status: 'left', ranges: s.ranges, records: s.records, sent: s.sent, changed: s.changed, hints_handed_over: s.hintsHandedOver, hints_left: s.hintsLeft, duration_ms: s.durationMs }),
+            body: JSON.stringify({ status: 'left', ranges: s.ranges, records: s.records, sent: s.sent, changed: s.changed, hints_handed_over: s.hintsHandedOver, hints_left: s.hintsLeft, peers_told: s.peersTold, duration_ms: s.durationMs }),
           };
         });
         return;
