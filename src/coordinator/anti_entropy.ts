@@ -235,7 +235,8 @@ export class AntiEntropyRunner {
   }
 
   /**
-   * Syncs one replicated range with a random live peer (while rebuilding and none is left, with
+   * Syncs one replicated range with a random live peer, one that is not rebuilding where there is
+   * one (while rebuilding and none is left, with
    * each of its previous owners, pull only: previousOwners); null when there is none. `full`:
    * every differing leaf, not just antiEntropyLeavesPerSyncMax of them. `complete`: no failure
    * and no leaf left. Never throws.
@@ -244,11 +245,15 @@ export class AntiEntropyRunner {
     const replicas = r.replicas.filter((id) => id !== this.d.nodeId && this.d.isAlive(id));
     const rebuilding = this.d.rebuilding();
     const pullOnly = replicas.length === 0 && rebuilding;
+    // A peer that rebuilds too (it joined at about the same time) may hold nothing of the range
+    // yet, and a sync with it would count the range synced: one that does not, where there is one.
+    const settled = replicas.filter((id) => !this.d.peerRebuilding(id));
+    const candidates = settled.length > 0 ? settled : replicas;
     const peers = pullOnly
       ? previousOwners(ring, this.d.nodeId, r.token, this.d.replicationFactor, { isAlive: this.d.isAlive, isRebuilding: this.d.peerRebuilding })
-      : replicas.length === 0
+      : candidates.length === 0
         ? []
-        : [replicas[Math.floor(this.d.random() * replicas.length)]!];
+        : [candidates[Math.floor(this.d.random() * candidates.length)]!];
     const remotes = peers.map((id) => this.d.remote(id)).filter((x): x is RangeReplica => x !== undefined);
     if (remotes.length === 0) return null;
     // Size the tree for a few entries per leaf: the node's entries spread over the share of the

@@ -5,7 +5,8 @@
 // no other replica (N = 1) pulls each from the node that owned it before this one joined, pushing
 // nothing, and a node that is not rebuilding skips such ranges; a pass can leave named ranges out;
 // a rebuilding node's pass pulls every range whole, without trees, where a node that is not
-// rebuilding compares trees and pushes what the peer lacks.
+// rebuilding compares trees and pushes what the peer lacks; a peer that rebuilds too is not the one
+// a range is synced with while another replica is up.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -178,4 +179,18 @@ test('a rebuilding node\'s pass pulls each range whole without Merkle trees and 
   assert.ok((merkleCalls.get('A') ?? 0) > 0 && (merkleCalls.get('B') ?? 0) > 0, 'both sides hashed their ranges');
   assert.equal((await keysOf(bb)).size, keys.length + 5);
   await settled.stop();
+});
+
+test('with two nodes joining at once, each range is pulled from the replica that is not rebuilding', async () => {
+  const { nodes, replicas } = await openNodes(['A', 'B', 'C']);
+  const c = nodes.get('C')!;
+  const keys = Array.from({ length: 300 }, (_, i) => `j-${i}`);
+  await Promise.all(keys.map((k) => c.write(put(k, 'v'))));
+  // N = 3 over three nodes: every range is on A, B and C. B joined with A and holds nothing yet.
+  const ring = Ring.build([{ nodeId: 'A', vnodes: 8 }, { nodeId: 'B', vnodes: 8 }, { nodeId: 'C', vnodes: 8 }], 2);
+  const r = runner({ nodeId: 'A', ring, n: 3, replicas, keyEstimate: 0, peerKeyEstimate: 300, rebuilding: true, rebuildingPeers: ['B'] });
+  const sum = await r.fullPass();
+  assert.deepEqual({ ranges: sum.ranges, synced: sum.synced, failed: sum.failed, pulled: sum.pulled }, { ranges: 24, synced: 24, failed: 0, pulled: keys.length });
+  assert.equal((await keysOf(nodes.get('A')!)).size, keys.length);
+  await r.stop();
 });
