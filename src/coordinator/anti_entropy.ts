@@ -1,8 +1,9 @@
 // Runs anti-entropy on a cluster node (design.md §7.4, §10: "Merkle tree sync fills any remaining
 // gaps"): every antiEntropyIntervalMs it takes the next of the vnode ranges this node replicates
-// (round robin, so a full pass visits each once), picks one other ALIVE replica of it at random,
-// and runs src/antientropy's validate → diff → sync pipeline against it. One sync at a time; a
-// round that finds the previous one still running is skipped, so a slow peer cannot pile work up.
+// (round robin, so a full pass visits each once), picks one other ALIVE replica of it at random
+// (one that is not rebuilding, where there is one), and runs src/antientropy's validate → diff →
+// sync pipeline against it. One sync at a time; a round that finds the previous one still running
+// is skipped, so a slow peer cannot pile work up.
 //
 // Hints and read repair fix most divergence quickly; this is what heals the rest: a hint lost with
 // the node that held it, a write acknowledged by W < N replicas whose others were down and never
