@@ -21,11 +21,12 @@
 // Trees are sized from the larger of the two replicas' key counts: a joining node's own is about
 // 0, and one leaf for a whole range would have its sync hold the range's records in memory.
 //
-// While this node rebuilds (a new data dir), a range with no other live replica is pulled, one
-// way, from the live nodes that replicated it in the ring without this node: its owners before
-// this node joined. With N = 1 that is the only place a joining node's keys are (Cassandra's
-// bootstrap streams from the range's previous owner too); with N > 1 it is the fallback when the
-// other replicas are down.
+// While this node rebuilds (a new data dir), a range with no other live replica that is not
+// rebuilding too is pulled, one way, from the live nodes that replicated it in the ring without
+// this node (and without the others joining with it): its owners before the join. With N = 1
+// that is the only place a joining node's keys are (Cassandra's bootstrap streams from the
+// range's previous owner too); with N > 1 it is the fallback when the other replicas are down or
+// joined with this one.
 import { type RangeEntry, type RangeReplica, type SyncResult, depthFor, pullRange, syncRange, vnodeRanges } from '../antientropy';
 import { antiEntropyLeavesPerSyncMax } from '../constants';
 import { assert, ErrorCode, RingkvError } from '../errors';
@@ -237,7 +238,7 @@ export class AntiEntropyRunner {
 
   /**
    * Syncs one replicated range with a random live peer, one that is not rebuilding where there is
-   * one (while rebuilding and none is left, with
+   * one (while rebuilding and no such peer is left, with
    * each of its previous owners, pull only: previousOwners); null when there is none. `full`:
    * every differing leaf, not just antiEntropyLeavesPerSyncMax of them. `complete`: no failure
    * and no leaf left. Never throws.
@@ -245,10 +246,11 @@ export class AntiEntropyRunner {
   private async syncRange(ring: Ring, r: ReturnType<Ring['replicatedRanges']>[number], full: boolean): Promise<{ results: SyncResult[]; complete: boolean } | null> {
     const replicas = r.replicas.filter((id) => id !== this.d.nodeId && this.d.isAlive(id));
     const rebuilding = this.d.rebuilding();
-    const pullOnly = replicas.length === 0 && rebuilding;
     // A peer that rebuilds too (it joined at about the same time) may hold nothing of the range
     // yet, and a sync with it would count the range synced: one that does not, where there is one.
     const settled = replicas.filter((id) => !this.d.peerRebuilding(id));
+    // Rebuilding, with no live replica that holds the range: its owners before the joins have it.
+    const pullOnly = rebuilding && settled.length === 0;
     const candidates = settled.length > 0 ? settled : replicas;
     const peers = pullOnly
       ? previousOwners(ring, this.d.nodeId, r.token, this.d.replicationFactor, { isAlive: this.d.isAlive, isRebuilding: this.d.peerRebuilding })

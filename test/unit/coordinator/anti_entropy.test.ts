@@ -194,3 +194,20 @@ test('with two nodes joining at once, each range is pulled from the replica that
   assert.equal((await keysOf(nodes.get('A')!)).size, keys.length);
   await r.stop();
 });
+
+test('a rebuilding node whose range\'s other replicas all joined with it pulls that range from its owners before the join', async () => {
+  const { nodes, replicas } = await openNodes(['A', 'B', 'C']);
+  const c = nodes.get('C')!;
+  // C ran alone with N = 2 (so it held every key); A and B joined together, and with N = 2 some
+  // ranges are now on A and B only.
+  const ring = Ring.build([{ nodeId: 'A', vnodes: 8 }, { nodeId: 'B', vnodes: 8 }, { nodeId: 'C', vnodes: 8 }], 2);
+  const keys = Array.from({ length: 300 }, (_, i) => `o-${i}`);
+  await Promise.all(keys.map((k) => c.write(put(k, 'v'))));
+  const onA = keys.filter((k) => ring.preferenceList(keyToken(b(k)), 2).includes('A'));
+  assert.ok(onA.some((k) => !ring.preferenceList(keyToken(b(k)), 2).includes('C')), 'some of A\'s keys are on A and B only');
+  const r = runner({ nodeId: 'A', ring, n: 2, replicas, keyEstimate: 0, peerKeyEstimate: 300, rebuilding: true, rebuildingPeers: ['B'] });
+  const sum = await r.fullPass();
+  assert.equal(sum.failed + sum.skipped, 0);
+  assert.deepEqual([...(await keysOf(nodes.get('A')!))].sort(), onA.sort());
+  await r.stop();
+});
