@@ -27,7 +27,7 @@ import { damonOffNote, emitSection, median, parseBenchArgs, RowSet, runMain, sec
 import { BenchRun, benchValueBytes, fmtInt, fmtMs, markdownTable, ringkvBin, sleep, startChild, stopDamonFor, waitQuiet, type StartedChild } from './harness';
 import { measureWs, preload, runWsLoad, type LoadResult, type WsLoadOptions } from './ws.bench';
 
-/** 100 MiB of values: a joining node pulls about 3/4 of them, seconds at the default stream rate. */
+/** 100 MiB of values: a joining node takes about 3/4 of them over, long enough to watch the join. */
 const keySpace = 100_000;
 /** Each op's open-loop rate, as a share of its closed-loop peak (PUT and GET run together). */
 const loadShare = 0.2;
