@@ -51,6 +51,8 @@ type Phase = (typeof phases)[number];
 type Windows = Map<string, LoadResult[]>;
 const windowKey = (phase: Phase, rate: number, op: Op): string => `${phase}|${rate}|${op}`;
 const rateOf = (phase: Phase, rate: number): number => (phase === '3 nodes, steady' ? 0 : rate);
+/** The stream rates a phase's windows are kept under: 0 alone for the ring of 3, else each joining rate. */
+const phaseRates = (phase: Phase): number[] => [...new Set(joinerRates.map((r) => rateOf(phase, r)))];
 
 interface Change {
   round: number;
@@ -190,7 +192,7 @@ async function main(): Promise<void> {
   const run = new BenchRun('ringkv-ring-change-bench-');
   if (a.damonOff) stopDamonFor(run);
   const peaks = new RowSet();
-  const windows: Windows = new Map(phases.flatMap((p) => [...new Set(joinerRates.map((r) => rateOf(p, r)))].flatMap((r) => ops.map((op): [string, LoadResult[]] => [windowKey(p, r, op), []]))));
+  const windows: Windows = new Map(phases.flatMap((p) => phaseRates(p).flatMap((r) => ops.map((op): [string, LoadResult[]] => [windowKey(p, r, op), []]))));
   const changes: Change[] = [];
   let rates: Record<Op, number> = { PUT: 0, GET: 0 };
   try {
@@ -212,7 +214,7 @@ async function main(): Promise<void> {
   const phaseWindows = (phase: Phase, rate: number, op: Op): LoadResult[] => windows.get(windowKey(phase, rateOf(phase, rate), op))!;
   const phaseP99 = (phase: Phase, rate: number, op: Op): number => median(phaseWindows(phase, rate, op).map((w) => w.p99Ms));
   for (const op of ops) {
-    for (const [phase, rate] of phases.flatMap((ph) => [...new Set(joinerRates.map((r) => rateOf(ph, r)))].map((r): [Phase, number] => [ph, r]))) {
+    for (const [phase, rate] of phases.flatMap((ph) => phaseRates(ph).map((r): [Phase, number] => [ph, r]))) {
       const ws = phaseWindows(phase, rate, op);
       assert(ws.length > 0, 'every phase ran at least one window');
       const p99s = ws.map((w) => w.p99Ms);

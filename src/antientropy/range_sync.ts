@@ -118,12 +118,8 @@ export async function pullRange(local: RangeReplica, remote: RangeReplica, range
   try {
     while (next !== null) {
       const page: RangePage = await next;
-      next = null;
-      if (page.more) {
-        const last = page.entries[page.entries.length - 1];
-        if (last === undefined) throw new RingkvError(ErrorCode.MalformedFrame, `replica ${remote.nodeId} sent an empty page that says more follows`);
-        next = remote.scanPage(range, { token: keyToken(last.key), key: last.key });
-      }
+      const after = cursorAfter(remote, page);
+      next = after === null ? null : remote.scanPage(range, after);
       result.remoteEntries += page.entries.length;
       if (page.entries.length > 0) result.pulled += await local.apply(page.entries);
     }
@@ -165,13 +161,19 @@ function differences(from: Map<string, RangeEntry>, to: Map<string, RangeEntry>)
 export async function* scanPages(replica: RangeReplica, range: TokenRange): AsyncGenerator<RangeEntry[]> {
   let after: RangeCursor | null = null;
   for (;;) {
-    const page = await replica.scanPage(range, after);
+    const page: RangePage = await replica.scanPage(range, after);
     yield page.entries;
-    if (!page.more) return;
-    const last = page.entries[page.entries.length - 1];
-    if (last === undefined) throw new RingkvError(ErrorCode.MalformedFrame, `replica ${replica.nodeId} sent an empty page that says more follows`);
-    after = { token: keyToken(last.key), key: last.key };
+    after = cursorAfter(replica, page);
+    if (after === null) return;
   }
+}
+
+/** Where the scan goes on after `page`; null when the page reached the end of the range. */
+function cursorAfter(replica: RangeReplica, page: RangePage): RangeCursor | null {
+  if (!page.more) return null;
+  const last = page.entries[page.entries.length - 1];
+  if (last === undefined) throw new RingkvError(ErrorCode.MalformedFrame, `replica ${replica.nodeId} sent an empty page that says more follows`);
+  return { token: keyToken(last.key), key: last.key };
 }
 
 async function scanAll(replica: RangeReplica, range: TokenRange): Promise<Map<string, RangeEntry>> {

@@ -238,10 +238,9 @@ export class AntiEntropyRunner {
 
   /**
    * Syncs one replicated range with a random live peer, one that is not rebuilding where there is
-   * one (while rebuilding and no such peer is left, with
-   * each of its previous owners, pull only: previousOwners); null when there is none. `full`:
-   * every differing leaf, not just antiEntropyLeavesPerSyncMax of them. `complete`: no failure
-   * and no leaf left. Never throws.
+   * one (while rebuilding and no such peer is left, with each of its previous owners, pull only:
+   * previousOwners); null when there is none. `full`: every differing leaf, not just
+   * antiEntropyLeavesPerSyncMax of them. `complete`: no failure and no leaf left. Never throws.
    */
   private async syncRange(ring: Ring, r: ReturnType<Ring['replicatedRanges']>[number], full: boolean): Promise<{ results: SyncResult[]; complete: boolean } | null> {
     const replicas = r.replicas.filter((id) => id !== this.d.nodeId && this.d.isAlive(id));
