@@ -335,6 +335,13 @@ export interface NodeHistograms {
   fullGcs: number;
 }
 
+/** One unlabelled series' value out of a node's GET /metrics (NaN when it has none). */
+export async function metricValue(httpUrl: string, name: string): Promise<number> {
+  const text = await (await fetch(`${httpUrl}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? NaN : Number(line.slice(name.length + 1));
+}
+
 /** One histogram series out of Prometheus text; throws when the node does not export it. */
 export function parseHistogram(text: string, url: string, name: string, labels: string): HistogramSnapshot {
   const s = emptySnapshot();

@@ -24,16 +24,14 @@ import { clusterNameFileName } from '../src/coordinator/identity_files';
 import { ErrorCode, RingkvError, assert } from '../src/errors';
 import { batch, depth, nodesN, shardsPerNode, socketsPerNode, startCluster, type StartedCluster } from './cluster.bench';
 import { damonOffNote, emitSection, median, parseBenchArgs, RowSet, runMain, sectionHead, sectionTail, type BenchArgs } from './comparison';
-import { BenchRun, benchValueBytes, fmtInt, fmtMs, markdownTable, ringkvBin, sleep, startChild, stopDamonFor, waitQuiet, type StartedChild } from './harness';
-import { measureWs, preload, runWsLoad, type LoadResult, type WsLoadOptions } from './ws.bench';
+import { BenchRun, benchValueBytes, fmtInt, fmtMs, markdownTable, metricValue, ringkvBin, sleep, startChild, stopDamonFor, waitQuiet, type StartedChild } from './harness';
+import { mixedLoadOptions, mixedWindow, ops, windowLine, windowsUntil, windowWarmupSeconds, type Op } from './mixed_load';
+import { measureWs, preload, type LoadResult } from './ws.bench';
 
 /** 100 MiB of values: a joining node takes about 3/4 of them over, long enough to watch the join. */
 const keySpace = 100_000;
 /** Each op's open-loop rate, as a share of its closed-loop peak (PUT and GET run together). */
 const loadShare = 0.2;
-const windowWarmupSeconds = 1;
-/** A change still going after this many windows fails the run (bootstrap waits at most 60 s for the ring to settle). */
-const changeWindowsMax = 40;
 const decommissionTimeoutMs = 600_000;
 /** The joining node's stream rate in the throttled join: below what this machine streams at under the load. */
 const throttledStreamBytesPerSecond = 2 * 1024 * 1024;
@@ -42,8 +40,6 @@ const joinerRates: readonly number[] = [streamBytesPerSecondDefault, throttledSt
 const joinsPerRound = joinerRates.length;
 const mib = (bytes: number): string => `${bytes / (1024 * 1024)} MiB/s`;
 
-type Op = 'PUT' | 'GET';
-const ops: readonly Op[] = ['PUT', 'GET'];
 const phases = ['3 nodes, steady', 'a 4th node joining', '4 nodes, steady', 'the 4th node leaving'] as const;
 type Phase = (typeof phases)[number];
 
@@ -62,34 +58,6 @@ interface Change {
   leaveMs: number;
   leaveRecords: number;
   leaveHints: number;
-}
-
-function loadOptions(c: StartedCluster, op: Op, a: BenchArgs, framesPerSecond?: number): WsLoadOptions {
-  return {
-    urls: c.urls,
-    op: op === 'PUT' ? 'put' : 'get',
-    batch,
-    valueBytes: benchValueBytes,
-    keySpace,
-    consistency: 'QUORUM',
-    connections: socketsPerNode * nodesN,
-    depth,
-    seconds: a.seconds,
-    warmupSeconds: framesPerSecond === undefined ? a.warmupSeconds : windowWarmupSeconds,
-    ...(framesPerSecond !== undefined && { framesPerSecond }),
-  };
-}
-
-/** One window: PUT and GET load at the same time, each at its rate. */
-async function loadWindow(c: StartedCluster, rates: Record<Op, number>, a: BenchArgs): Promise<Record<Op, LoadResult>> {
-  const [put, get] = await Promise.all(ops.map((op) => runWsLoad(loadOptions(c, op, a, rates[op] / batch), 1)));
-  return { PUT: put!, GET: get! };
-}
-
-async function metricValue(httpUrl: string, name: string): Promise<number> {
-  const text = await (await fetch(`${httpUrl}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line === undefined ? NaN : Number(line.slice(name.length + 1));
 }
 
 /**
@@ -124,20 +92,6 @@ async function startJoiner(run: BenchRun, c: StartedCluster, join: number, rate:
   return { child, http: `http://127.0.0.1:${port}` };
 }
 
-/** Runs windows until `done` settles (at least one); a change that outlasts changeWindowsMax windows fails the run. */
-async function windowsUntil(done: Promise<unknown>, record: (w: Record<Op, LoadResult>) => void, c: StartedCluster, rates: Record<Op, number>, a: BenchArgs, what: string): Promise<void> {
-  let over = false;
-  void done.then(
-    () => (over = true),
-    () => (over = true),
-  );
-  for (let n = 0; !over || n === 0; n++) {
-    if (n >= changeWindowsMax) throw new RingkvError(ErrorCode.Timeout, `${what} still going after ${changeWindowsMax} windows of ${a.seconds} s`);
-    record(await loadWindow(c, rates, a));
-  }
-  await done;
-}
-
 /** One join of a node streaming at `rate`, the ring of 4, and its leave; `join` numbers the joins of the run. */
 async function oneChange(run: BenchRun, c: StartedCluster, round: number, join: number, rate: number, record: (phase: Phase) => (w: Record<Op, LoadResult>) => void, rates: Record<Op, number>, a: BenchArgs, log: (s: string) => void): Promise<Change> {
   const startedMs = performance.now();
@@ -148,20 +102,20 @@ async function oneChange(run: BenchRun, c: StartedCluster, round: number, join: 
       await sleep(100);
     }
   })();
-  await windowsUntil(bootstrapped, record('a 4th node joining'), c, rates, a, `${joiner.child.name}'s bootstrap`);
+  await windowsUntil(bootstrapped, () => mixedWindow(c.urls, rates, keySpace, a), record('a 4th node joining'), `${joiner.child.name}'s bootstrap`);
   const joinMs = await bootstrapped;
   const joinLine = /bootstrap: done in [^\n]*/.exec(joiner.child.output())?.[0] ?? 'bootstrap: (no summary line)';
   log(`  round ${round}: ${joiner.child.name} (${mib(rate)}) joined in ${fmtInt(joinMs)} ms; ${joinLine}`);
 
   await waitQuiet([...c.pids, joiner.child.pid]);
-  record('4 nodes, steady')(await loadWindow(c, rates, a));
+  record('4 nodes, steady')(await mixedWindow(c.urls, rates, keySpace, a));
 
   const left = fetch(`${joiner.http}/api/v1/admin/decommission`, { method: 'POST', signal: AbortSignal.timeout(decommissionTimeoutMs) }).then(async (res) => {
     const body = (await res.json()) as Record<string, unknown>;
     if (res.status !== 200) throw new RingkvError(ErrorCode.Internal, `decommission of ${joiner.child.name}: ${res.status} ${JSON.stringify(body)}`);
     return body;
   });
-  await windowsUntil(left, record('the 4th node leaving'), c, rates, a, `${joiner.child.name}'s decommission`);
+  await windowsUntil(left, () => mixedWindow(c.urls, rates, keySpace, a), record('the 4th node leaving'), `${joiner.child.name}'s decommission`);
   const body = await left;
   log(`  round ${round}: ${joiner.child.name} left: ${JSON.stringify(body)}`);
   await joiner.child.stop();
@@ -172,11 +126,11 @@ async function oneRound(run: BenchRun, c: StartedCluster, round: number, rates: 
   const recordAt = (rate: number) => (phase: Phase) => (w: Record<Op, LoadResult>): void => {
     for (const op of ops) {
       windows.get(windowKey(phase, rateOf(phase, rate), op))!.push(w[op]);
-      log(`  round ${round}, ${phase}${phase === '3 nodes, steady' ? '' : ` (${mib(rate)})`}, ${op}: p50 ${fmtMs(w[op].p50Ms)} ms, p99 ${fmtMs(w[op].p99Ms)} ms, max ${fmtMs(w[op].maxMs)} ms, errors ${w[op].errors}, not found ${w[op].notFound}, dropped ${w[op].droppedFrames}`);
+      log(`  round ${round}, ${phase}${phase === '3 nodes, steady' ? '' : ` (${mib(rate)})`}, ${op}: ${windowLine(w[op])}`);
     }
   };
   await waitQuiet(c.pids);
-  recordAt(0)('3 nodes, steady')(await loadWindow(c, rates, a));
+  recordAt(0)('3 nodes, steady')(await mixedWindow(c.urls, rates, keySpace, a));
   const changes: Change[] = [];
   for (const [i, rate] of joinerRates.entries()) {
     await waitQuiet(c.pids);
@@ -201,7 +155,7 @@ async function main(): Promise<void> {
     for (const op of ops) {
       const cells = ['ringkv, 3 nodes (N=3)', 'WAL, fdatasync before ack', `WebSocket, ${batch} ops/frame`, op, 'QUORUM', `${socketsPerNode * nodesN} sockets × ${depth} frames × ${batch} ops`];
       await waitQuiet(c.pids);
-      await measureWs(peaks, op, cells, c.pids, loadOptions(c, op, a), 1, log);
+      await measureWs(peaks, op, cells, c.pids, mixedLoadOptions(c.urls, op, keySpace, a), 1, log);
     }
     rates = { PUT: Math.round(peaks.medianOps('PUT') * loadShare), GET: Math.round(peaks.medianOps('GET') * loadShare) };
     log(`open load: PUT ${fmtInt(rates.PUT)} + GET ${fmtInt(rates.GET)} ops/s`);
