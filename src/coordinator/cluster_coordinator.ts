@@ -306,6 +306,7 @@ export class ClusterCoordinator implements Coordinator {
       replicaLatency: new ReplicaLatency(),
       localFirst: () => !this.rebuilding,
       rebuildingPeer: () => (this.membership.anyRebuilding() ? (id) => this.membership.isRebuilding(id) : null),
+      behindPeer: () => (this.hints.size() > 0 ? (id) => this.hints.size(id) > 0 : null),
       sameZone: () => {
         const ring = this.membership.ring;
         if (ring.zones < 2) return null;

@@ -5,7 +5,9 @@
 // outside the usual read set get compared and repaired too. A read still waiting on another node
 // after the p99 of recent replica round trips asks one spare too, budget permitting, and a node
 // that let a read time out is asked last for a while (speculative retry, replica_latency.ts): a
-// replica gossip has ALIVE may still never answer. A read is answered with the
+// replica gossip has ALIVE may still never answer. A replica this node holds hints for is asked
+// last too, until they are delivered: it is behind (back from a crash, it would answer reads
+// from the copy it had, slowly while it starts, and each such read would also repair it). A read is answered with the
 // reconciliation of its answers once R have come (siblings when concurrent), and read-repaired
 // once every replica it asked has answered or failed.
 //
@@ -58,19 +60,36 @@ export interface QuorumReadContext {
   localFirst(): boolean;
   /** Where some other node rebuilds its replica (a new data dir): which; those are asked last. Null: none. */
   rebuildingPeer(): ((nodeId: string) => boolean) | null;
+  /**
+   * Where this node holds hints: for which replicas. Each lacks writes this node took for it (it
+   * was down, or did not answer them): reads ask it after the replicas that are not behind, until
+   * the hints are delivered. Null: none held.
+   */
+  behindPeer(): ((nodeId: string) => boolean) | null;
   readonly counters: { coordinatedReads: number; replicaReadsAsked: number; speculativeReads: number };
+}
+
+/** Which replicas a read asks after the others, and why (see rankReplicas). */
+interface Ranking {
+  latency: ReplicaLatency;
+  sameZone: ((nodeId: string) => boolean) | null;
+  rebuilding: ((nodeId: string) => boolean) | null;
+  behind: ((nodeId: string) => boolean) | null;
 }
 
 /**
  * The other replicas in the order a read asks them: this node's zone first, then the rest;
- * after them those a recent read gave up on, and last those rebuilding their replica (it may
- * lack the key). A stable sort by that cost. Returns `others` itself when nothing applies: no
- * array per read.
+ * after them those a recent read gave up on and those this node holds hints for (behind), and
+ * last those rebuilding their replica (it may lack the key). A stable sort by that cost. Returns
+ * `others` itself when nothing applies: no array per read.
  */
-function rankReplicas(others: string[], latency: ReplicaLatency, sameZone: ((nodeId: string) => boolean) | null, rebuilding: ((nodeId: string) => boolean) | null): string[] {
-  if (!latency.avoiding && sameZone === null && rebuilding === null) return others;
+function rankReplicas(others: string[], r: Ranking): string[] {
+  const avoiding = r.latency.avoiding;
+  if (!avoiding && r.sameZone === null && r.rebuilding === null && r.behind === null) return others;
   const cost = (id: string): number =>
-    (rebuilding !== null && rebuilding(id) ? 4 : 0) + (latency.avoiding && latency.avoided(id) ? 2 : 0) + (sameZone !== null && !sameZone(id) ? 1 : 0);
+    (r.rebuilding !== null && r.rebuilding(id) ? 4 : 0) +
+    ((avoiding && r.latency.avoided(id)) || (r.behind !== null && r.behind(id)) ? 2 : 0) +
+    (r.sameZone !== null && !r.sameZone(id) ? 1 : 0);
   return others.slice().sort((a, b) => cost(a) - cost(b));
 }
 
@@ -111,9 +130,8 @@ export function quorumReads(ctx: QuorumReadContext, reqs: readonly ReadSpec[], f
   const localGets: ShardOp[] = [];
   const localReads: Read[] = [];
   const remoteAsks: Array<{ read: Read; nodeId: string }> = [];
-  const sameZone = ctx.sameZone();
+  const ranking: Ranking = { latency: ctx.replicaLatency, sameZone: ctx.sameZone(), rebuilding: ctx.rebuildingPeer(), behind: ctx.behindPeer() };
   const localFirst = ctx.localFirst();
-  const rebuildingPeer = ctx.rebuildingPeer();
   for (const req of reqs) {
     const { at, key, consistency, timeoutMs } = req;
     const pref = ctx.preferenceList(key);
@@ -127,9 +145,9 @@ export function quorumReads(ctx: QuorumReadContext, reqs: readonly ReadSpec[], f
     }
     ctx.counters.coordinatedReads++;
     // Asking all N on every read would triple the work of a ONE read. This node first (no hop;
-    // last while it rebuilds), then its zone's replicas, replicas a recent read gave up on last.
+    // last while it rebuilds), then its zone's replicas, replicas known to lag last.
     const others = up.filter((id) => id !== ctx.nodeId);
-    const ranked = rankReplicas(others, ctx.replicaLatency, sameZone, rebuildingPeer);
+    const ranked = rankReplicas(others, ranking);
     const ordered = up.length === others.length ? ranked : localFirst ? [ctx.nodeId, ...ranked] : [...ranked, ctx.nodeId];
     const askAll = needed === up.length || ctx.random() < ctx.readRepairChance;
     const read: Read = {

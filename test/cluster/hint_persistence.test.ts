@@ -3,7 +3,8 @@
 // by a shutdown), starts again from its data dir, and delivers every hint once the replica is
 // back. Read repair and anti-entropy are off, and no read touches the keys before the check, so
 // only the hints can have brought them. It restarts with a low hint replay rate, so the second
-// replay batch waits for the byte budget (counted) and still arrives.
+// replay batch waits for the byte budget (counted) and still arrives. And while a coordinator
+// holds hints for a replica, its reads do not ask that replica (it is behind).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -207,5 +208,42 @@ describe('3-node cluster, a node restarted while its peers are away', () => {
         assert.equal(base64Text(got.body.value), `v${i}`);
       }
     }
+  });
+});
+
+describe('3-node cluster, reads while hints wait for a replica', () => {
+  // SUSPECT only after 60 s: the stopped node stays ALIVE in gossip for the whole test, so only
+  // the hints its peers hold say that it is behind.
+  let c: TestCluster;
+  before(async () => {
+    c = await TestCluster.start({ nodes: 3, hintedHandoff: true, readRepairChance: 0, suspectAfterMs: 60_000, deadAfterMs: 120_000, requestTimeoutMs: 1000 });
+  });
+  after(async () => {
+    await c?.close();
+  });
+
+  test('a replica the coordinator holds hints for is not asked while they wait, and has the writes once they are delivered', async () => {
+    const keys = Array.from({ length: 20 }, (_, i) => `behind-${i}`);
+    for (const k of keys) assert.equal((await c.http(0, 'PUT', k, { body: 'v1', consistency: 'ALL' })).status, 200);
+    c.signal(2, 'SIGSTOP');
+    try {
+      for (const k of keys) assert.equal((await c.http(0, 'PUT', k, { body: 'v2', consistency: 'QUORUM' })).status, 200);
+      // Each of node-2's writes times out (1 s) and becomes a hint on node-0, its coordinator.
+      await waitFor('node-0 holding a hint for each key', async () => (await c.metric(0, 'ringkv_hints_queued')) === keys.length, 10_000);
+      const asked = await c.metric(0, 'ringkv_replica_reads_asked');
+      const speculative = await c.metric(0, 'ringkv_speculative_reads');
+      for (const k of keys) {
+        const got = await c.http(0, 'GET', k, { consistency: 'QUORUM' });
+        assert.equal(got.status, 200, JSON.stringify(got.body));
+        assert.equal(base64Text(got.body.value), 'v2');
+      }
+      // A read that asked the stopped node would have waited on it and asked a spare besides.
+      assert.equal((await c.metric(0, 'ringkv_speculative_reads')) - speculative, 0, 'no read waited on node-2');
+      assert.equal((await c.metric(0, 'ringkv_replica_reads_asked')) - asked, 2 * keys.length, 'each read asked node-0 and node-1 only');
+    } finally {
+      c.signal(2, 'SIGCONT');
+    }
+    await waitFor('node-0 delivering its hints', async () => (await c.metric(0, 'ringkv_hints_queued')) === 0, 15_000);
+    for (const k of keys) assert.equal(base64Text((await c.http(2, 'GET', k, { consistency: 'ONE' })).body.value), 'v2', `${k} on node-2`);
   });
 });

@@ -33,7 +33,7 @@ interface Script {
   repairs: Array<{ key: string; answers: number }>;
 }
 
-function script(replicas: Record<string, Replica>, alive: string[], opts: { random?: number; zones?: Record<string, string>; localFirst?: boolean; rebuilding?: string[] } = {}): Script {
+function script(replicas: Record<string, Replica>, alive: string[], opts: { random?: number; zones?: Record<string, string>; localFirst?: boolean; rebuilding?: string[]; behind?: string[] } = {}): Script {
   const localCalls: number[] = [];
   const asked: string[] = [];
   const answered: string[] = [];
@@ -82,6 +82,10 @@ function script(replicas: Record<string, Replica>, alive: string[], opts: { rand
     rebuildingPeer: () => {
       const r = opts.rebuilding;
       return r === undefined ? null : (id) => r.includes(id);
+    },
+    behindPeer: () => {
+      const b = opts.behind;
+      return b === undefined ? null : (id) => b.includes(id);
     },
     sameZone: () => {
       const zones = opts.zones;
@@ -157,6 +161,27 @@ test('a replica that rebuilds is asked last, and this node\'s own replica last w
   for (const [, r] of await run(s2, specs(4, 'ONE'))) assert.deepEqual(values(r.merged), ['x'], 'not the empty local replica');
   assert.deepEqual(s2.localCalls, [], 'its own replica is not asked while another answers');
   assert.ok(s2.asked.every((a) => a.startsWith('b:')), s2.asked.join());
+});
+
+test('a replica this node holds hints for is asked after the others, and still when it must', async () => {
+  // b (first in the list after this node) missed writes this node hinted for it: its copy is the
+  // old one. QUORUM asks this node and c, and the newer version is the answer; no repair to make.
+  const v1 = write([], 'a', 'old', 1000);
+  const v2 = write(v1, 'a', 'new', 2000);
+  const s = script({ a: () => ({ record: recordOf(v2), afterMs: 1 }), b: () => ({ record: recordOf(v1), afterMs: 1 }), c: () => ({ record: recordOf(v2), afterMs: 1 }) }, ['a', 'b', 'c'], { behind: ['b'] });
+  for (const [, r] of await run(s, specs(4, 'QUORUM'))) assert.deepEqual(values(r.merged), ['new']);
+  assert.ok(s.asked.length === 4 && s.asked.every((a) => a.startsWith('c:')), s.asked.join());
+  // c failing, b is still the spare: behind is better than no answer.
+  const s2 = script({ a: () => ({ record: recordOf(v2), afterMs: 1 }), b: () => ({ record: recordOf(v1), afterMs: 1 }), c: () => 'fail' }, ['a', 'b', 'c'], { behind: ['b'] });
+  for (const [, r] of await run(s2, specs(4, 'QUORUM'))) {
+    assert.equal(r.error, null);
+    assert.deepEqual(values(r.merged), ['new']);
+  }
+  assert.equal(s2.asked.filter((a) => a.startsWith('b:')).length, 4);
+  // A zone's preference does not outweigh it: c in another zone still comes before b.
+  const s3 = script({ a: () => ({ record: recordOf(v2), afterMs: 1 }), b: () => ({ record: recordOf(v1), afterMs: 1 }), c: () => ({ record: recordOf(v2), afterMs: 1 }) }, ['a', 'b', 'c'], { behind: ['b'], zones: { a: 'z1', b: 'z1', c: 'z2' } });
+  await run(s3, specs(2, 'QUORUM'));
+  assert.ok(s3.asked.every((a) => a.startsWith('c:')), s3.asked.join());
 });
 
 test('a failed replica is replaced by a spare; too few alive fails at once; silence times out alone', async () => {
