@@ -258,7 +258,9 @@ export class RingkvClient {
   private async execute(req: OutgoingRequest, timeoutMs: number | undefined): Promise<{ result: ClientResult; node: string }> {
     if (this.closed) throw new RingkvError(ErrorCode.Closed, 'client is closed');
     const perAttempt = timeoutMs ?? this.timeoutMs;
-    const candidates = this.topology.candidates(req.key);
+    // A GET at QUORUM or ALL (the node's default is QUORUM) reads the same replicas wherever it
+    // starts: spread over them (topology.ts says why only those).
+    const candidates = this.topology.candidates(req.key, Date.now(), req.op === 'get' && req.consistency !== 'ONE');
     let lastErr: unknown = null;
     for (let attempt = 0; attempt <= this.retriesMax; attempt++) {
       // Each retry moves to the next candidate: Q3's "on timeout, pick a new coordinator".

@@ -3,7 +3,12 @@
 // which nodes failed recently. `candidates(key)` is the routing decision: the key's preference
 // list first (any replica can coordinate, and going to one saves the hop from a non-owner), those
 // in the client's zone first among them and those rebuilding their replica last, nodes believed
-// down moved to the back, then the rest of the ring as a last resort.
+// down moved to the back, then the rest of the ring as a last resort. A read that asks a quorum
+// (`spread`) starts at each of the key's best replicas in turn, so a hot key's reads are
+// coordinated, and read locally first, by all of them rather than by its first replica alone
+// (design.md §10 scenario 5, "read replicas"). Writes and ONE reads keep the list's order: one
+// coordinator per key orders a key's blind writes instead of making siblings of them, and a ONE
+// read then goes to the replica that took the client's own write first.
 // Ring versions are each node's own count of ring changes, not a cluster-wide number, so a
 // status is compared by its members, not its version. And a status that leaves out a member the
 // client knows is a partial view, not news: a node leaves only as LEFT, which every status keeps
@@ -34,6 +39,8 @@ export class Topology {
   /** Nodes the last status said rebuild their replica (a new data dir): tried after the others. */
   private readonly rebuilding = new Set<string>();
   private roundRobin = 0;
+  /** Turns of the `spread` reads (see the header). */
+  private spreadTurn = 0;
   private version = -1;
   /** Partial views in a row (see the header); one that persists this long is taken after all. */
   private partialViews = 0;
@@ -131,8 +138,8 @@ export class Topology {
     return this.ring === null ? [] : [...this.ring.preferenceList(keyToken(key), this.replicationFactor)];
   }
 
-  /** Nodes to try for `key`, best first. Never empty. */
-  candidates(key: Uint8Array, nowMs = Date.now()): NodeAddress[] {
+  /** Nodes to try for `key`, best first. Never empty. `spread`: start at the next of its best replicas in turn. */
+  candidates(key: Uint8Array, nowMs = Date.now(), spread = false): NodeAddress[] {
     let ordered: NodeAddress[];
     if (this.ring !== null) {
       ordered = this.ring.walk(keyToken(key)).map((id) => this.byId.get(id) ?? { id, address: id });
@@ -143,7 +150,13 @@ export class Topology {
       const ring = this.ring;
       // Among the usable replicas: the client's zone first, rebuilding ones last (a stable sort).
       const cost = (n: NodeAddress): number => (this.rebuilding.has(n.id) ? 2 : 0) + (this.zone !== undefined && ring.zoneOf(n.id) !== this.zone ? 1 : 0);
-      const near = this.zone !== undefined || this.rebuilding.size > 0 ? pref.filter(usable).sort((a, b) => cost(a) - cost(b)) : pref.filter(usable);
+      let near = this.zone !== undefined || this.rebuilding.size > 0 ? pref.filter(usable).sort((a, b) => cost(a) - cost(b)) : pref.filter(usable);
+      if (spread && near.length > 1) {
+        let best = 1;
+        while (best < near.length && cost(near[best]!) === cost(near[0]!)) best++;
+        const start = this.spreadTurn++ % best;
+        near = [...near.slice(start, best), ...near.slice(0, start), ...near.slice(best)];
+      }
       ordered = [...near, ...rest.filter(usable), ...pref.filter((n) => !usable(n)), ...rest.filter((n) => !usable(n))];
     } else {
       // No ring: spread over what we know, starting from a rotating point.

@@ -1,7 +1,8 @@
 // Proves the client is ring-aware against a real 3-process cluster: it learns the ring from one
-// node, sends every operation to the first node of the key's preference list (checked against
-// each node's own request counters), and when that node is killed it fails over to the next
-// replica, with the writes readable afterwards.
+// node, sends writes and ONE reads to the first node of the key's preference list and spreads
+// QUORUM reads over the key's replicas (checked against each node's own request counters), and
+// when the first node is killed it fails over to the next replica, with the writes readable
+// afterwards.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RingkvClient } from '../../src/client';
@@ -26,7 +27,7 @@ describe('client against a 3-node cluster', () => {
     await c?.close();
   });
 
-  test('operations go to the first node of each key\'s preference list, as the nodes\' own metrics show', async () => {
+  test('writes go to the first node of each key\'s preference list, as the nodes\' own metrics show', async () => {
     const client = await RingkvClient.connect({ nodes: [`127.0.0.1:${c.nodes[0]!.port}`], ringRefreshMs: 0 });
     try {
       assert.equal(client.stats().ringLoads, 1, 'ring learned from node 0');
@@ -47,6 +48,31 @@ describe('client against a 3-node cluster', () => {
       }
       // Every node is the primary of some keys: the spread is real, not all to the seed.
       assert.equal(expected.size, 3);
+    } finally {
+      client.close();
+    }
+  });
+
+  test('QUORUM reads of a hot key are coordinated by each of its replicas in turn; ONE reads stay on the first', async () => {
+    const client = await RingkvClient.connect({ nodes: [`127.0.0.1:${c.nodes[0]!.port}`], ringRefreshMs: 0 });
+    try {
+      const k = 'hot-key';
+      await client.put(k, 'v', { consistency: 'ALL' });
+      const pref = client.preferenceList(k);
+      const idx = (id: string): number => c.nodes.findIndex((n) => n.id === id);
+      const before = await Promise.all([0, 1, 2].map((i) => wsOps(c, i, 'get')));
+      const quorum = [];
+      for (let i = 0; i < 30; i++) quorum.push(await client.get(k, { consistency: 'QUORUM' }));
+      assert.ok(quorum.every((r) => r.found && Buffer.from(r.value).toString() === 'v'));
+      const byNode = new Map<string, number>();
+      for (const r of quorum) byNode.set(r.node, (byNode.get(r.node) ?? 0) + 1);
+      assert.deepEqual([...byNode.keys()].sort(), [...pref].sort(), 'every replica coordinated some');
+      assert.ok([...byNode.values()].every((n) => n === 10), JSON.stringify([...byNode]));
+      const afterQuorum = await Promise.all([0, 1, 2].map((i) => wsOps(c, i, 'get')));
+      for (const id of pref) assert.equal(afterQuorum[idx(id)]! - before[idx(id)]!, 10, `${id} counted its turns`);
+      for (let i = 0; i < 10; i++) assert.equal((await client.get(k, { consistency: 'ONE' })).node, pref[0]);
+      const afterOne = await Promise.all([0, 1, 2].map((i) => wsOps(c, i, 'get')));
+      assert.equal(afterOne[idx(pref[0]!)]! - afterQuorum[idx(pref[0]!)]!, 10);
     } finally {
       client.close();
     }

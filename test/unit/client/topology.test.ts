@@ -149,3 +149,40 @@ test('a client in a zone tries the key\'s replicas in its zone first, and a rebu
   const k = key('plain');
   assert.deepEqual(plain.candidates(k, 0).slice(0, 3).map((n) => n.id), [...ring.preferenceList(keyToken(k), 3)]);
 });
+
+test('a spread read starts at each of the key\'s best replicas in turn; writes and the rest keep the list\'s order', () => {
+  const s = status(['a', 'b', 'c', 'd'], 3);
+  const t = new Topology(['127.0.0.1:9000'], 1000);
+  t.apply(s);
+  const k = key('hot');
+  const pref = t.preferenceList(k);
+  const plain = t.candidates(k, 0).map((n) => n.id);
+  assert.deepEqual(plain.slice(0, 3), pref);
+  const firsts: string[] = [];
+  for (let i = 0; i < 6; i++) {
+    const tried = t.candidates(k, 0, true).map((n) => n.id);
+    firsts.push(tried[0]!);
+    assert.deepEqual([...tried.slice(0, 3)].sort(), [...pref].sort(), 'the replicas first, whatever the start');
+    assert.deepEqual(tried.slice(3), plain.slice(3), 'then the rest of the ring as before');
+    // A rotation of the list: the replicas after the start in list order, then those before it.
+    const at = pref.indexOf(tried[0]!);
+    assert.deepEqual(tried.slice(0, 3), [...pref.slice(at), ...pref.slice(0, at)]);
+  }
+  assert.deepEqual(firsts, [...pref, ...pref], 'each replica in turn');
+  assert.deepEqual(t.candidates(k, 0).map((n) => n.id), plain, 'an unspread request still starts at the first');
+  // A replica marked down is never a start; the turns go round the live ones.
+  t.markDown(s.nodes.find((n) => n.id === pref[1])!.address, 0);
+  const live = new Set(Array.from({ length: 4 }, () => t.candidates(k, 0, true)[0]!.id));
+  assert.deepEqual([...live].sort(), [pref[0]!, pref[2]!].sort());
+  // In a zone: only the replicas of the client's zone take turns at the start.
+  const zones: Record<string, string> = { a: 'z1', b: 'z2', c: 'z1', d: 'z2' };
+  const zs = { ...s, nodes: s.nodes.map((n) => ({ ...n, zone: zones[n.id]! })) };
+  const zt = new Topology(['127.0.0.1:9000'], 1000, undefined, 'z1');
+  zt.apply(zs);
+  for (let i = 0; i < 20; i++) {
+    const zk = key(`zone-${i}`);
+    const inZone = zt.preferenceList(zk).filter((id) => zones[id] === 'z1');
+    const starts = new Set(Array.from({ length: 4 }, () => zt.candidates(zk, 0, true)[0]!.id));
+    assert.deepEqual([...starts].sort(), [...inZone].sort(), `key zone-${i}: starts ${[...starts].join()} of ${inZone.join()}`);
+  }
+});
