@@ -1,15 +1,16 @@
 // The cluster's read state machine, for all the reads of one batch (a WebSocket frame's GETs, or
 // one HTTP GET) at once (design.md §7.2 read path). Per read: ask R ALIVE replicas (this node's
-// own first: no network hop), and one more for each that fails; with probability
-// readRepairChance ask every ALIVE replica instead (Cassandra's read_repair_chance), so replicas
-// outside the usual read set get compared and repaired too. A read still waiting on another node
-// after the p99 of recent replica round trips asks one spare too, budget permitting, and a node
-// that let a read time out is asked last for a while (speculative retry, replica_latency.ts): a
-// replica gossip has ALIVE may still never answer. A replica this node holds hints for is asked
-// last too, until they are delivered: it is behind (back from a crash, it would answer reads
-// from the copy it had, slowly while it starts, and each such read would also repair it). A read is answered with the
-// reconciliation of its answers once R have come (siblings when concurrent), and read-repaired
-// once every replica it asked has answered or failed.
+// own first: no network hop; the other replicas that are equally good to ask take turns), and
+// one more for each that fails; with probability readRepairChance ask every ALIVE replica
+// instead (Cassandra's read_repair_chance), so replicas outside the usual read set get compared
+// and repaired too. A read still waiting on another node after the p99 of recent replica round
+// trips asks one spare too, budget permitting, and a node that let a read time out is asked last
+// for a while (speculative retry, replica_latency.ts): a replica gossip has ALIVE may still never
+// answer. A replica this node holds hints for is asked last too, until they are delivered: it is
+// behind (back from a crash, it would answer reads from the copy it had, slowly while it starts,
+// and each such read would also repair it). A read is answered with the reconciliation of its
+// answers once R have come (siblings when concurrent), and read-repaired once every replica it
+// asked has answered or failed.
 //
 // Why one machine per batch and callbacks, not a promise chain per read: this node's own replica
 // is read with one ShardRouter.submitMany for the whole batch, the remote reads go out in
@@ -80,17 +81,25 @@ interface Ranking {
 /**
  * The other replicas in the order a read asks them: this node's zone first, then the rest;
  * after them those a recent read gave up on and those this node holds hints for (behind), and
- * last those rebuilding their replica (it may lack the key). A stable sort by that cost. Returns
- * `others` itself when nothing applies: no array per read.
+ * last those rebuilding their replica (it may lack the key). A stable sort by that cost; the
+ * replicas that cost the same as the best take turns at the front (`turn`), so the reads of a hot
+ * key from this node are spread over them rather than all sent to the first. Returns `others`
+ * itself when neither changes anything: no array per read.
  */
-function rankReplicas(others: string[], r: Ranking): string[] {
+function rankReplicas(others: string[], r: Ranking, turn: number): string[] {
   const avoiding = r.latency.avoiding;
-  if (!avoiding && r.sameZone === null && r.rebuilding === null && r.behind === null) return others;
-  const cost = (id: string): number =>
-    (r.rebuilding !== null && r.rebuilding(id) ? 4 : 0) +
-    ((avoiding && r.latency.avoided(id)) || (r.behind !== null && r.behind(id)) ? 2 : 0) +
-    (r.sameZone !== null && !r.sameZone(id) ? 1 : 0);
-  return others.slice().sort((a, b) => cost(a) - cost(b));
+  const cost =
+    !avoiding && r.sameZone === null && r.rebuilding === null && r.behind === null
+      ? null
+      : (id: string): number =>
+          (r.rebuilding !== null && r.rebuilding(id) ? 4 : 0) +
+          ((avoiding && r.latency.avoided(id)) || (r.behind !== null && r.behind(id)) ? 2 : 0) +
+          (r.sameZone !== null && !r.sameZone(id) ? 1 : 0);
+  const sorted = cost === null ? others : others.slice().sort((a, b) => cost(a) - cost(b));
+  let best = sorted.length;
+  if (cost !== null) for (best = 1; best < sorted.length && cost(sorted[best]!) === cost(sorted[0]!); ) best++;
+  const start = best > 1 ? turn % best : 0;
+  return start === 0 ? sorted : [...sorted.slice(start, best), ...sorted.slice(0, start), ...sorted.slice(best)];
 }
 
 /** One read of the batch. */
@@ -147,7 +156,7 @@ export function quorumReads(ctx: QuorumReadContext, reqs: readonly ReadSpec[], f
     // Asking all N on every read would triple the work of a ONE read. This node first (no hop;
     // last while it rebuilds), then its zone's replicas, replicas known to lag last.
     const others = up.filter((id) => id !== ctx.nodeId);
-    const ranked = rankReplicas(others, ranking);
+    const ranked = rankReplicas(others, ranking, ctx.replicaLatency.nextTurn());
     const ordered = up.length === others.length ? ranked : localFirst ? [ctx.nodeId, ...ranked] : [...ranked, ctx.nodeId];
     const askAll = needed === up.length || ctx.random() < ctx.readRepairChance;
     const read: Read = {

@@ -31,6 +31,8 @@ export class ReplicaLatency {
   private budget = speculativeRetryBurst;
   /** node id → until when (performance.now() ms) reads ask it last. */
   private readonly avoidUntil = new Map<string, number>();
+  /** Reads ranked so far: which of the equally good replicas a read starts at (quorum_reads.ts). */
+  private turn = 0;
 
   constructor(private readonly nowMs: () => number = () => performance.now()) {}
 
@@ -62,6 +64,13 @@ export class ReplicaLatency {
     if (this.budget < 1) return false;
     this.budget--;
     return true;
+  }
+
+  /** The next read's turn among the replicas that are equally good to ask. */
+  nextTurn(): number {
+    const t = this.turn;
+    this.turn = (t + 1) % 0x4000_0000;
+    return t;
   }
 
   /** A read of `nodeId` timed out: reads ask it last for a while. */
