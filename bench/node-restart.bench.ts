@@ -26,8 +26,8 @@ import { assert } from '../src/errors';
 import { batch, depth, nodesN, shardsPerNode, socketsPerNode } from './cluster.bench';
 import { damonOffNote, emitSection, median, parseBenchArgs, RowSet, runMain, sectionHead, sectionTail, type BenchArgs } from './comparison';
 import { BenchRun, benchValueBytes, fmtInt, fmtMs, freePortBase, markdownTable, metricValue, ringkvBin, sleep, startChild, stopDamonFor, waitQuiet, type StartedChild } from './harness';
-import { mixedLoadOptions, mixedWindow, ops, windowLine, windowsUntil, windowWarmupSeconds, type Op } from './mixed_load';
-import { measureWs, preload, type LoadResult } from './ws.bench';
+import { measurePeaks, mixedWindow, ops, phaseCells, phaseColumns, windowLine, windowsUntil, windowWarmupSeconds, type Op } from './mixed_load';
+import { preload, type LoadResult } from './ws.bench';
 
 /** 100 MiB of values, as in bench:ring-change: tables on disk and a memtable to replay, not a toy store. */
 const keySpace = 100_000;
@@ -172,21 +172,14 @@ async function main(): Promise<void> {
   const log = (s: string): void => void process.stderr.write(`${s}\n`);
   const run = new BenchRun('ringkv-node-restart-bench-');
   if (a.damonOff) stopDamonFor(run);
-  const peaks = new RowSet();
   const windows = new Map(phases.flatMap((p) => ops.map((op): [string, LoadResult[]] => [windowKey(p, op), []])));
   const restarts: Restart[] = [];
+  let peaks = new RowSet();
   let rates: Record<Op, number> = { PUT: 0, GET: 0 };
-  const sockets = `${socketsPerNode * nodesN} sockets × ${depth} frames × ${batch} ops`;
   try {
     const nodes = await startNodes(run);
     await preload(nodes.clientUrls[0]!, keySpace, benchValueBytes, 'ALL');
-    for (const op of ops) {
-      const cells = [`ringkv, ${nodesN} nodes (N=3), load on ${survivors.length}`, 'WAL, fdatasync before ack', `WebSocket, ${batch} ops/frame`, op, 'QUORUM', sockets];
-      await waitQuiet(pidsOf(nodes));
-      await measureWs(peaks, op, cells, pidsOf(nodes), mixedLoadOptions(nodes.clientUrls, op, keySpace, a), 1, log);
-    }
-    rates = { PUT: Math.round(peaks.medianOps('PUT') * loadShare), GET: Math.round(peaks.medianOps('GET') * loadShare) };
-    log(`open load: PUT ${fmtInt(rates.PUT)} + GET ${fmtInt(rates.GET)} ops/s`);
+    ({ peaks, rates } = await measurePeaks(`ringkv, ${nodesN} nodes (N=3), load on ${survivors.length}`, nodes.clientUrls, pidsOf(nodes), keySpace, loadShare, a, log));
     for (let round = 1; round <= a.rounds; round++) restarts.push(await oneRound(run, nodes, round, rates, windows, a, log));
   } finally {
     await run.close();
@@ -194,28 +187,7 @@ async function main(): Promise<void> {
 
   const phaseWindows = (phase: Phase, op: Op): LoadResult[] => windows.get(windowKey(phase, op))!;
   const phaseP99 = (phase: Phase, op: Op): number => median(phaseWindows(phase, op).map((w) => w.p99Ms));
-  const rows: string[][] = [];
-  for (const op of ops) {
-    for (const phase of phases) {
-      const ws = phaseWindows(phase, op);
-      assert(ws.length > 0, 'every phase ran at least one window');
-      const p99s = ws.map((w) => w.p99Ms);
-      rows.push([
-        op,
-        phase,
-        fmtInt(rates[op]),
-        String(ws.length),
-        fmtInt(median(ws.map((w) => w.opsPerSecond))),
-        fmtMs(median(ws.map((w) => w.p50Ms))),
-        fmtMs(median(p99s)),
-        fmtMs(Math.max(...p99s)),
-        fmtMs(Math.max(...ws.map((w) => w.maxMs))),
-        String(ws.reduce((n, w) => n + w.errors, 0)),
-        String(ws.reduce((n, w) => n + w.notFound, 0)),
-        String(ws.reduce((n, w) => n + w.droppedFrames, 0)),
-      ]);
-    }
-  }
+  const rows = ops.flatMap((op) => phases.map((phase) => [op, phase, ...phaseCells(phaseWindows(phase, op), rates[op])]));
   const steady = (op: Op): number => phaseP99('3 nodes, steady', op);
   const against = (phase: Phase): string => ops.map((op) => `${op} ${fmtMs(phaseP99(phase, op))} ms (${(phaseP99(phase, op) / steady(op)).toFixed(2)}x)`).join(', ');
   const all = [...windows.values()].flat();
@@ -228,9 +200,9 @@ async function main(): Promise<void> {
     `Each of ${a.rounds} rounds: one window on the steady ring (once every node is quiet, bench/harness.ts waitQuiet); node-${victim} SIGKILLed and ${downWindows} windows without it (gossip still has it ALIVE: its peers learn it is gone from refused connections); then \`ringkv start\` again on its data dir and port, windows until it listens, every node reports it healthy and no hint is left for it; one window once every node is quiet again. A window is ${windowWarmupSeconds} s of warm-up and ${a.seconds} s measured; the catch-up's last window may end after it. p50 is the median of the windows', p99 the median and the highest of the windows' p99, max the highest latency of any window.`,
     '',
     markdownTable(
-      ['op', 'phase', 'target ops/s', 'windows', 'achieved ops/s (median)', 'p50 ms', 'p99 ms (median)', 'p99 ms (worst window)', 'max ms', 'errors', 'not found', 'dropped frames'],
+      ['op', 'phase', ...phaseColumns],
       rows,
-      [false, false, true, true, true, true, true, true, true, true, true, true],
+      [false, false, ...phaseColumns.map(() => true)],
     ),
     '',
     `Each crash (down: from its exit to the new process's spawn; hints: what node-${survivors.join(' and node-')} held for it at the spawn, and delivered from then until it had caught up):`,

@@ -21,12 +21,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { nodeRuntimeFlags, streamBytesPerSecondDefault } from '../src/constants';
 import { clusterNameFileName } from '../src/coordinator/identity_files';
-import { ErrorCode, RingkvError, assert } from '../src/errors';
+import { ErrorCode, RingkvError } from '../src/errors';
 import { batch, depth, nodesN, shardsPerNode, socketsPerNode, startCluster, type StartedCluster } from './cluster.bench';
 import { damonOffNote, emitSection, median, parseBenchArgs, RowSet, runMain, sectionHead, sectionTail, type BenchArgs } from './comparison';
 import { BenchRun, benchValueBytes, fmtInt, fmtMs, markdownTable, metricValue, ringkvBin, sleep, startChild, stopDamonFor, waitQuiet, type StartedChild } from './harness';
-import { mixedLoadOptions, mixedWindow, ops, windowLine, windowsUntil, windowWarmupSeconds, type Op } from './mixed_load';
-import { measureWs, preload, type LoadResult } from './ws.bench';
+import { measurePeaks, mixedWindow, ops, phaseCells, phaseColumns, windowLine, windowsUntil, windowWarmupSeconds, type Op } from './mixed_load';
+import { preload, type LoadResult } from './ws.bench';
 
 /** 100 MiB of values: a joining node takes about 3/4 of them over, long enough to watch the join. */
 const keySpace = 100_000;
@@ -145,50 +145,24 @@ async function main(): Promise<void> {
   const log = (s: string): void => void process.stderr.write(`${s}\n`);
   const run = new BenchRun('ringkv-ring-change-bench-');
   if (a.damonOff) stopDamonFor(run);
-  const peaks = new RowSet();
   const windows: Windows = new Map(phases.flatMap((p) => phaseRates(p).flatMap((r) => ops.map((op): [string, LoadResult[]] => [windowKey(p, r, op), []]))));
   const changes: Change[] = [];
+  let peaks = new RowSet();
   let rates: Record<Op, number> = { PUT: 0, GET: 0 };
   try {
     const c = await startCluster(run, a.rounds * joinsPerRound);
     await preload(c.urls[0]!, keySpace, benchValueBytes, 'ALL');
-    for (const op of ops) {
-      const cells = ['ringkv, 3 nodes (N=3)', 'WAL, fdatasync before ack', `WebSocket, ${batch} ops/frame`, op, 'QUORUM', `${socketsPerNode * nodesN} sockets × ${depth} frames × ${batch} ops`];
-      await waitQuiet(c.pids);
-      await measureWs(peaks, op, cells, c.pids, mixedLoadOptions(c.urls, op, keySpace, a), 1, log);
-    }
-    rates = { PUT: Math.round(peaks.medianOps('PUT') * loadShare), GET: Math.round(peaks.medianOps('GET') * loadShare) };
-    log(`open load: PUT ${fmtInt(rates.PUT)} + GET ${fmtInt(rates.GET)} ops/s`);
+    ({ peaks, rates } = await measurePeaks(`ringkv, ${nodesN} nodes (N=3)`, c.urls, c.pids, keySpace, loadShare, a, log));
     for (let round = 1; round <= a.rounds; round++) changes.push(...(await oneRound(run, c, round, rates, windows, a, log)));
   } finally {
     await run.close();
   }
 
-  const rows: string[][] = [];
   const phaseWindows = (phase: Phase, rate: number, op: Op): LoadResult[] => windows.get(windowKey(phase, rateOf(phase, rate), op))!;
   const phaseP99 = (phase: Phase, rate: number, op: Op): number => median(phaseWindows(phase, rate, op).map((w) => w.p99Ms));
-  for (const op of ops) {
-    for (const [phase, rate] of phases.flatMap((ph) => phaseRates(ph).map((r): [Phase, number] => [ph, r]))) {
-      const ws = phaseWindows(phase, rate, op);
-      assert(ws.length > 0, 'every phase ran at least one window');
-      const p99s = ws.map((w) => w.p99Ms);
-      rows.push([
-        op,
-        phase,
-        rate === 0 ? '-' : mib(rate),
-        fmtInt(rates[op]),
-        String(ws.length),
-        fmtInt(median(ws.map((w) => w.opsPerSecond))),
-        fmtMs(median(ws.map((w) => w.p50Ms))),
-        fmtMs(median(p99s)),
-        fmtMs(Math.max(...p99s)),
-        fmtMs(Math.max(...ws.map((w) => w.maxMs))),
-        String(ws.reduce((n, w) => n + w.errors, 0)),
-        String(ws.reduce((n, w) => n + w.notFound, 0)),
-        String(ws.reduce((n, w) => n + w.droppedFrames, 0)),
-      ]);
-    }
-  }
+  const rows = ops.flatMap((op) =>
+    phases.flatMap((phase) => phaseRates(phase).map((rate) => [op, phase, rate === 0 ? '-' : mib(rate), ...phaseCells(phaseWindows(phase, rate, op), rates[op])])),
+  );
   const steady = (op: Op): number => phaseP99('3 nodes, steady', 0, op);
   const against = (phase: Phase, rate: number): string => ops.map((op) => `${op} ${fmtMs(phaseP99(phase, rate, op))} ms (${(phaseP99(phase, rate, op) / steady(op)).toFixed(2)}x)`).join(', ');
   const changesAt = (rate: number): Change[] => changes.filter((ch) => ch.rate === rate);
@@ -202,9 +176,9 @@ async function main(): Promise<void> {
     `Each of ${a.rounds} rounds: the steady ring of 3; then, once with the joining node's \`--stream-bytes-per-second\` at the default (${mib(streamBytesPerSecondDefault)}) and once at ${mib(throttledStreamBytesPerSecond)} (it paces both its bootstrap's pulls and its decommission's hand-over): a 4th node started with \`ringkv start --bootstrap on\` (a new id, data dir and port each time), load windows until its bootstrap is over (ringkv_bootstrap_state 2: the ring settled and it streamed its ranges from their replicas); the steady ring of 4 (once every node is quiet, bench/harness.ts waitQuiet); \`POST /api/v1/admin/decommission\` to the 4th node, windows until it has handed its ranges over and left; then it is stopped. A window is ${windowWarmupSeconds} s of warm-up and ${a.seconds} s measured; a change's last window may end after the change. p50 is the median of the windows', p99 the median and the highest of the windows' p99, max the highest latency of any window.`,
     '',
     markdownTable(
-      ['op', 'phase', 'joining node\'s stream rate', 'target ops/s', 'windows', 'achieved ops/s (median)', 'p50 ms', 'p99 ms (median)', 'p99 ms (worst window)', 'max ms', 'errors', 'not found', 'dropped frames'],
+      ['op', 'phase', 'joining node\'s stream rate', ...phaseColumns],
       rows,
-      [false, false, false, true, true, true, true, true, true, true, true, true, true],
+      [false, false, false, ...phaseColumns.map(() => true)],
     ),
     '',
     'Each change (join: from the start of `ringkv start` to ringkv_bootstrap_state 2; leave: the decommission\'s own duration_ms):',
