@@ -96,8 +96,8 @@ function rankReplicas(others: string[], r: Ranking, turn: number): string[] {
           ((avoiding && r.latency.avoided(id)) || (r.behind !== null && r.behind(id)) ? 2 : 0) +
           (r.sameZone !== null && !r.sameZone(id) ? 1 : 0);
   const sorted = cost === null ? others : others.slice().sort((a, b) => cost(a) - cost(b));
-  let best = sorted.length;
-  if (cost !== null) for (best = 1; best < sorted.length && cost(sorted[best]!) === cost(sorted[0]!); ) best++;
+  let best = cost === null ? sorted.length : 1;
+  while (cost !== null && best < sorted.length && cost(sorted[best]!) === cost(sorted[0]!)) best++;
   const start = best > 1 ? turn % best : 0;
   return start === 0 ? sorted : [...sorted.slice(start, best), ...sorted.slice(0, start), ...sorted.slice(best)];
 }

@@ -1,5 +1,6 @@
 // When a read should stop waiting for a replica and ask another (speculative retry, Cassandra's
-// rapid read protection), and which replicas reads should ask last. A replica that gossip still
+// rapid read protection), which replicas reads should ask last, and whose turn it is among those
+// equally good to ask (the reads of a hot key take turns over them). A replica that gossip still
 // has ALIVE can be unreachable (its links cut off while its own gossip gets out) or stalled (a
 // long GC or swap); without this, every read that asked it first waited for the request timeout
 // although another replica could have answered at once.
