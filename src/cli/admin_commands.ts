@@ -16,6 +16,8 @@ import { type CliCommand, parseFlags, parseIntOption, usageError } from './comma
 /** A repair or a decommission streams data: minutes on a loaded node, not seconds. */
 const adminTimeoutMsDefault = 3_600_000;
 const statusTimeoutMs = 10_000;
+/** cleanup --wait: how often a node that refuses for now (503) is asked again. */
+const cleanupRetryMs = 2_000;
 const answerBytesMax = 1024 * 1024;
 
 const nodeHelp = `  --node HOST:PORT        RINGKV_NODE   127.0.0.1:${httpPortDefault}   the node to ask (its HTTP address)`;
@@ -24,7 +26,7 @@ const usage = {
   status: `usage: ringkv status [options]\n\nThe cluster as one node sees it: each node's status (and, rebuilding, the ranges it has left),\nload, data on disk, tokens, effective ownership (the share of keys it holds a replica of) and\nhow full its data dir's file system is.\n\noptions:\n${nodeHelp}\n  --json                  print the node's answer as JSON\n  -h, --help`,
   repair: `usage: ringkv repair [--all] [options]\n\nSyncs every range the node replicates with another replica (a full anti-entropy pass)\nand prints what moved. Exit 1 if any range failed.\n\noptions:\n${nodeHelp}\n  --timeout-ms N          how long to wait (default 1 h)\n  --json\n  --all                   on every node that --node's cluster status has up\n  -h, --help`,
   scrub: `usage: ringkv scrub [--all] [--salvage] [options]\n\nReads every table of the node end to end and checks it (CRCs, structure, key order). A corrupt\ntable is taken out (kept in its shard's quarantine/ folder) and its readable blocks are rewritten\ninto a table in its place on a cluster node, which then repairs so the damaged blocks' keys come\nback from the other replicas; a single node reports it and leaves it, unless --salvage. Exit 1 if\na table was found corrupt.\n\noptions:\n${nodeHelp}\n  --timeout-ms N          how long to wait (default 1 h)\n  --salvage               on a single node too: take corrupt tables out, keeping what still\n                          reads (the damaged blocks' entries are lost: they have no other copy)\n  --json\n  --all                   on every node that --node's cluster status has up\n  -h, --help`,
-  cleanup: `usage: ringkv cleanup [--all] [options]\n\nDrops from the node's tables every key it no longer replicates (after nodes joined and took\nranges over), rewriting each table that holds some (like nodetool cleanup). Refused unless every\nnode of the ring is up and none is rebuilding, and the ring has stood for --dead-after-ms; run it\nonce the new nodes' bootstrap is done. Exit 1 if it was cut short.\n\noptions:\n${nodeHelp}\n  --timeout-ms N          how long to wait (default 1 h)\n  --json\n  --all                   on every node that --node's cluster status has up, one after another\n  -h, --help`,
+  cleanup: `usage: ringkv cleanup [--all] [options]\n\nDrops from the node's tables every key it no longer replicates (after nodes joined and took\nranges over), rewriting each table that holds some (like nodetool cleanup). Refused unless every\nnode of the ring is up and none is rebuilding, and the ring has stood for --dead-after-ms; run it\nonce the new nodes' bootstrap is done, or with --wait right after adding them. Exit 1 if it was\ncut short.\n\noptions:\n${nodeHelp}\n  --timeout-ms N          how long to wait (default 1 h)\n  --wait                  while the node refuses for now (a node down or rebuilding, the ring\n                          changed lately: HTTP 503), ask again every ${cleanupRetryMs / 1000} s, within --timeout-ms\n  --json\n  --all                   on every node that --node's cluster status has up, one after another\n  -h, --help`,
   snapshot: `usage: ringkv snapshot [NAME] [--all] [options]\n\nFlushes the node, then makes <data-dir>/snapshots/NAME (default: the time) a data dir of its own\nholding the node's tables as of the flush: hard links, no copying. To restore, stop the node and\nstart one on a copy of that folder (then, in a cluster, run ringkv repair on it).\n\noptions:\n${nodeHelp}\n  --json\n  --all                   on every node that --node's cluster status has up\n  -h, --help`,
   flush: `usage: ringkv flush [--all] [options]\n\nWrites every shard's memtable to a table now (before copying a data dir, or to scrub what\nwas just written).\n\noptions:\n${nodeHelp}\n  --json\n  --all                   on every node that --node's cluster status has up\n  -h, --help`,
   decommission: `usage: ringkv decommission --node HOST:PORT [options]\n\nHands that node's data and hints over to the nodes that take its ranges and takes it out\nof the ring. --node is required: this is never done to a default address.\n\noptions:\n  --node HOST:PORT        the node that leaves (its HTTP address)\n  --timeout-ms N          how long to wait (default 1 h)\n  --json\n  -h, --help`,
@@ -45,6 +47,8 @@ interface Args {
   all: boolean;
   /** scrub: take corrupt tables out even on a single node (ScrubOptions.salvage). */
   salvage: boolean;
+  /** cleanup: ask again while the node refuses for now (503), within timeoutMs. */
+  wait: boolean;
   positionals: string[];
 }
 
@@ -67,6 +71,7 @@ function parse(name: Name, argv: string[]): Args | null {
       vnodes: { type: 'string' },
       all: { type: 'boolean', default: false },
       salvage: { type: 'boolean', default: false },
+      wait: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -75,6 +80,7 @@ function parse(name: Name, argv: string[]): Args | null {
   if (name === 'decommission' && values.node === undefined) throw usageError('decommission needs --node HOST:PORT, the node that leaves');
   if (values.vnodes !== undefined && name !== 'addnode') throw usageError('--vnodes applies to addnode only');
   if (values.salvage === true && name !== 'scrub') throw usageError('--salvage applies to scrub only');
+  if (values.wait === true && name !== 'cleanup') throw usageError('--wait applies to cleanup only');
   if (values.all === true && forAll[name] === undefined) throw usageError(`--all applies to ${Object.keys(forAll).join(', ')} only`);
   if (values['timeout-ms'] !== undefined && (name === 'status' || name === 'addnode' || name === 'removenode')) throw usageError(`--timeout-ms does not apply to ${name}`);
   return {
@@ -84,6 +90,7 @@ function parse(name: Name, argv: string[]): Args | null {
     vnodes: values.vnodes === undefined ? undefined : parseIntOption('--vnodes', values.vnodes, 1, vnodesPerNodeMax),
     all: values.all === true,
     salvage: values.salvage === true,
+    wait: values.wait === true,
     positionals,
   };
 }
@@ -202,9 +209,28 @@ function callEndpoint(name: Exclude<Name, 'status'>, a: Args): Promise<JsonAnswe
   }
 }
 
+/**
+ * callEndpoint, and with --wait again every cleanupRetryMs while the node answers 503 (it refuses
+ * for now: the reasons pass by themselves), until a.timeoutMs is spent; each new reason is printed.
+ */
+async function callWaiting(name: Exclude<Name, 'status'>, a: Args, prefix: string): Promise<JsonAnswer> {
+  const deadlineMs = Date.now() + a.timeoutMs;
+  let said = '';
+  for (;;) {
+    const answer = await callEndpoint(name, { ...a, timeoutMs: Math.max(1, deadlineMs - Date.now()) });
+    if (!a.wait || answer.status !== 503 || Date.now() + cleanupRetryMs >= deadlineMs) return answer;
+    const line = errorLine(name, answer.status, answer.body);
+    // Said once per reason: "the ring changed 812 ms ago" and "... 2815 ms ago" are one.
+    const reason = line.replace(/\d+/g, 'N');
+    if (reason !== said) process.stderr.write(`${prefix}${line.trimEnd()}; asking again every ${cleanupRetryMs / 1000} s (--wait)\n`);
+    said = reason;
+    await new Promise<void>((r) => setTimeout(r, cleanupRetryMs));
+  }
+}
+
 /** Runs the command on a.node; prints its outcome (each line after `prefix`) and gives the exit code. */
 async function runOn(name: Exclude<Name, 'status'>, a: Args, prefix: string): Promise<number> {
-  const answer = await callEndpoint(name, a).catch((err: unknown) => {
+  const answer = await callWaiting(name, a, prefix).catch((err: unknown) => {
     if (prefix === '') throw err; // one node: main() reports it
     return { status: 0, body: { message: err instanceof Error ? err.message : String(err) } };
   });
