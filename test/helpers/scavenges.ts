@@ -23,3 +23,23 @@ export function medianScavengeSurvivedBytes(script: string, options: { mainThrea
   assert.ok(survived.length >= 10 && survived.every((n) => Number.isFinite(n)), `parsed ${survived.length} scavenges`);
   return [...survived].sort((a, b) => a - b)[Math.floor(survived.length / 2)]!;
 }
+
+/** Runs of the script a bound gets before it is judged exceeded (see scavengeSurvivedUnder). */
+const scavengeRunsMax = 3;
+
+/**
+ * The lowest median of up to scavengeRunsMax runs of `script`, stopping at the first under
+ * `boundBytes`. One run's median can be several times the usual when the machine stalls the child
+ * mid-run (seen in a full suite: 224 KB where runs alone give 12-130 KB), while what these tests
+ * guard against, an object kept alive per key or per op, shows in every run.
+ */
+export function scavengeSurvivedUnder(script: string, boundBytes: number, options: { mainThreadOnly?: boolean } = {}): { bytes: number; runs: number } {
+  let bytes = Infinity;
+  let runs = 0;
+  while (runs < scavengeRunsMax && bytes >= boundBytes) {
+    bytes = Math.min(bytes, medianScavengeSurvivedBytes(script, options));
+    runs++;
+  }
+  return { bytes, runs };
+}
+
