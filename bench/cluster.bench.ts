@@ -27,6 +27,7 @@ import {
   openLoopTable,
   openRow,
   openP99Ms,
+  ops,
   p99BarMs,
   parseBenchArgs,
   rowsTable,
@@ -36,6 +37,7 @@ import {
   sectionTail,
   sweepShares,
   type BenchArgs,
+  type Op,
   type OpenRow,
 } from './comparison';
 import { BenchRun, benchKeySpace, benchValueBytes, fmtInt, fmtMs, freePortBase, ringkvBin, sleep, startChild, startNodeProcess, stopDamonFor } from './harness';
@@ -53,7 +55,6 @@ const redisPersistence = ['--appendonly', 'yes', '--appendfsync', 'everysec', '-
 const clusterName = `ringkv, ${nodesN} nodes (N=3)`;
 const singleName = 'ringkv, 1 node (N=1)';
 
-type Op = 'PUT' | 'GET';
 
 /** The servers ringkv load goes to, and the processes whose CPU is ringkv's. */
 export interface RingkvTarget {
@@ -120,7 +121,7 @@ function wsOptions(t: RingkvTarget, op: Op, level: ConsistencyLevel, a: BenchArg
 async function measureRingkv(rows: RowSet, t: RingkvTarget, lv: ConsistencyLevel[], a: BenchArgs, log: (s: string) => void): Promise<void> {
   const concurrency = `${socketsPerNode * nodesN} sockets × ${depth} frames × ${batch} ops`;
   for (const level of lv) {
-    for (const op of ['PUT', 'GET'] as const) {
+    for (const op of ops) {
       const cells = [t.name, 'WAL, fdatasync before ack', `WebSocket, ${batch} ops/frame`, op, level, concurrency];
       await measureWs(rows, `${t.name}-${level}-${op}`, cells, t.pids, wsOptions(t, op, level, a), 1, log);
     }
@@ -151,7 +152,7 @@ async function main(): Promise<void> {
       await measureRingkv(rows, single, ['QUORUM'], a, log);
       await measureRedis(rows, redis.port, true, `Redis ${version} Cluster, ${nodesN} masters, no replicas`, 'AOF, fsync every second', commands, log);
     }
-    for (const op of ['PUT', 'GET'] as const) {
+    for (const op of ops) {
       const peak = rows.medianOps(`${clusterName}-QUORUM-${op}`);
       open.push(openRow([op], peak, openLoadShare));
       for (const share of sweepShares) sweep.push(openRow([op], peak, share));
@@ -188,7 +189,7 @@ async function main(): Promise<void> {
     openLoopTable(['op'], sweep),
     '',
     `**Bar, p99 < ${p99BarMs} ms at ${Math.round(openLoadShare * 100)}% of the cluster's QUORUM peak: ${openMet ? 'MET' : 'NOT MET'}** (${open.map((o) => `${o.cells[0]} ${fmtMs(openP99Ms(o))} ms`).join(', ')}).`,
-    `- Largest share of the QUORUM closed-loop peak measured with median p99 < ${p99BarMs} ms: ${(['PUT', 'GET'] as const).map((op) => largestShareUnderBar(op, [...sweep, ...open].filter((o) => o.cells[0] === op))).join('; ')}.`,
+    `- Largest share of the QUORUM closed-loop peak measured with median p99 < ${p99BarMs} ms: ${ops.map((op) => largestShareUnderBar(op, [...sweep, ...open].filter((o) => o.cells[0] === op))).join('; ')}.`,
     `- Cluster QUORUM vs one node: PUT ${ratio(`${clusterName}-QUORUM-PUT`, `${singleName}-QUORUM-PUT`)}, GET ${ratio(`${clusterName}-QUORUM-GET`, `${singleName}-QUORUM-GET`)}. Cluster QUORUM vs Redis Cluster not pipelined: PUT ${ratio(`${clusterName}-QUORUM-PUT`, 'redis-p1-PUT')}, GET ${ratio(`${clusterName}-QUORUM-GET`, 'redis-p1-GET')}. Closed-loop errors: ${rows.errors()}.`,
     ...sectionTail(rows.all(), [
       ...commands,

@@ -7,6 +7,9 @@ import { ErrorCode, RingkvError } from '../src/errors';
 import { benchmarksFile, fmtInt, fmtMs, machineLine, markdownTable, replaceSection, type BenchRun, type Measured } from './harness';
 
 /** The latency bar of the open-loop runs, and the share of a row's own peak they run at. */
+/** The two operations every ringkv benchmark measures, as its tables name them. */
+export type Op = 'PUT' | 'GET';
+export const ops: readonly Op[] = ['PUT', 'GET'];
 export const p99BarMs = 10;
 export const openLoadShare = 0.8;
 

@@ -9,7 +9,7 @@
 // --write replaces the section between <!-- floor-bench:start --> and <!-- floor-bench:end -->
 // (with --damon-off: floor-bench-damon-off) in BENCHMARKS.md.
 import path from 'node:path';
-import { damonOffNote, emitSection, fmtShare, median, openLoopTable, openP99Ms, p99BarMs, parseBenchArgs, rowsTable, runMain, sectionHead, sectionTail, type OpenRow } from './comparison';
+import { damonOffNote, emitSection, fmtShare, median, openLoopTable, openP99Ms, ops, p99BarMs, parseBenchArgs, rowsTable, runMain, sectionHead, sectionTail, type OpenRow } from './comparison';
 import { BenchRun, benchKeySpace, benchValueBytes, fmtInt, fmtMs, freePort, startChild, startNodeProcess, stopDamonFor } from './harness';
 import { measureSideBySide, openRowOf, sideBySideShape, sideBySideShares, ws32Command, type Server } from './side_by_side';
 import { preload } from './ws.bench';
@@ -20,7 +20,7 @@ const floorName = 'floor server';
 /** "- GET 32/frame at 40% (39,787 ops/s), median p99: ringkv node 15.2 ms, floor server 3.10 ms (ringkv − floor 12.1 ms); floor p99.9 4.26 ms." */
 function compare(open: OpenRow[]): string[] {
   const out: string[] = [];
-  for (const op of ['PUT', 'GET'] as const) {
+  for (const op of ops) {
     for (const share of sideBySideShares) {
       const r = openRowOf(open, ringkvName, op, share);
       const f = openRowOf(open, floorName, op, share);

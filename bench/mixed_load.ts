@@ -5,12 +5,10 @@
 import { ErrorCode, RingkvError } from '../src/errors';
 import { assert } from '../src/errors';
 import { batch, depth, nodesN, socketsPerNode } from './cluster.bench';
-import { median, RowSet, type BenchArgs } from './comparison';
+import { median, ops, RowSet, type BenchArgs, type Op } from './comparison';
 import { benchValueBytes, fmtInt, fmtMs, waitQuiet } from './harness';
 import { measureWs, runWsLoad, type LoadResult, type WsLoadOptions } from './ws.bench';
 
-export type Op = 'PUT' | 'GET';
-export const ops: readonly Op[] = ['PUT', 'GET'];
 /** Warm-up of an open-loop window (not recorded): the generator's sockets and first frames. */
 export const windowWarmupSeconds = 1;
 /** A cluster event that outlasts this many windows fails the run: every load loop is bounded. */

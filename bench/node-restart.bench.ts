@@ -24,9 +24,9 @@ import { nodeRuntimeFlags, peerPortOffset } from '../src/constants';
 import { newClusterName } from '../src/coordinator/cluster_name';
 import { assert } from '../src/errors';
 import { batch, depth, nodesN, shardsPerNode, socketsPerNode } from './cluster.bench';
-import { damonOffNote, emitSection, median, parseBenchArgs, RowSet, runMain, sectionHead, sectionTail, type BenchArgs } from './comparison';
+import { damonOffNote, emitSection, median, ops, parseBenchArgs, RowSet, runMain, sectionHead, sectionTail, type BenchArgs, type Op } from './comparison';
 import { BenchRun, benchValueBytes, fmtInt, fmtMs, freePortBase, markdownTable, metricValue, ringkvBin, sleep, startChild, stopDamonFor, waitQuiet, type StartedChild } from './harness';
-import { measurePeaks, mixedWindow, ops, phaseCells, phaseColumns, windowLine, windowsUntil, windowWarmupSeconds, type Op } from './mixed_load';
+import { measurePeaks, mixedWindow, phaseCells, phaseColumns, windowLine, windowsUntil, windowWarmupSeconds } from './mixed_load';
 import { preload, type LoadResult } from './ws.bench';
 
 /** 100 MiB of values, as in bench:ring-change: tables on disk and a memtable to replay, not a toy store. */

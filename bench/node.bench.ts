@@ -39,6 +39,7 @@ import {
   openLoopTable,
   openP99Ms,
   openRow,
+  ops,
   p99BarMs,
   parseBenchArgs,
   rowsTable,
@@ -49,6 +50,7 @@ import {
   sweepShares,
   type BenchArgs,
   type Column,
+  type Op,
   type OpenRow,
 } from './comparison';
 import { BenchRun, benchKeySpace, benchValueBytes, fmtInt, fmtMs, startNodeProcess, stopDamonFor, withServerCpu, type NodeProcess } from './harness';
@@ -65,7 +67,6 @@ const inFlightScales = [2, 4] as const;
 const redisClientsScaled = 200;
 
 type SyncMode = 'batch' | 'none';
-type Op = 'PUT' | 'GET';
 
 /** Short labels for the table; durabilityNote says what each means. */
 const durability: Record<'redis' | SyncMode, string> = {
@@ -108,7 +109,7 @@ function wsOptions(node: Node, op: Op, batch: 1 | 32, a: BenchArgs): WsLoadOptio
 async function measureNode(rows: RowSet, node: Node, a: BenchArgs, commands: Set<string>, log: (s: string) => void): Promise<void> {
   const pids = [node.child.pid];
   const cells = (protocol: string, op: Op, concurrency: string): string[] => [`ringkv --sync-mode ${node.mode}`, durability[node.mode], protocol, op, 'QUORUM', concurrency];
-  for (const op of ['PUT', 'GET'] as const) {
+  for (const op of ops) {
     const m = await withServerCpu(pids, () => runHttpLoad({ url: node.http, op: op === 'PUT' ? 'put' : 'get', connections: httpConnections, seconds: a.seconds, valueBytes: benchValueBytes, keySpace: benchKeySpace }));
     rows.add(`${node.mode}-http-${op}`, cells('HTTP/1.1 (wrk, 1 thread)', op, `${httpConnections} connections`), m.value, m.cpu);
     commands.add(m.value.command.replace(node.http, 'http://127.0.0.1:PORT'));
@@ -116,7 +117,7 @@ async function measureNode(rows: RowSet, node: Node, a: BenchArgs, commands: Set
   }
   for (const batch of [1, 32] as const) {
     const s = wsShapes[batch];
-    for (const op of ['PUT', 'GET'] as const) {
+    for (const op of ops) {
       const protocol = `WebSocket, ${batch} op${batch > 1 ? 's' : ''}/frame`;
       const concurrency = `${s.connections} sockets × ${s.depth} frames${batch > 1 ? ` × ${batch} ops` : ''}`;
       await measureWs(rows, `${node.mode}-ws${batch}-${op}`, cells(protocol, op, concurrency), pids, wsOptions(node, op, batch, a), 1, log);
@@ -129,7 +130,7 @@ async function measureNode(rows: RowSet, node: Node, a: BenchArgs, commands: Set
     await measureWs(rows, 'batch-ws1-GET-2procs', cells('WebSocket, 1 op/frame, 2 load processes', 'GET', concurrency), pids, { ...wsOptions(node, 'GET', 1, a), connections: s.connections / 2 }, 2, log);
     for (const scale of inFlightScales) {
       const depth = wsShapes[32].depth * scale;
-      for (const op of ['PUT', 'GET'] as const) {
+      for (const op of ops) {
         const shape = `${wsShapes[32].connections} sockets × ${depth} frames × 32 ops`;
         await measureWs(rows, `batch-ws32-${op}-x${scale}`, cells('WebSocket, 32 ops/frame, in-flight check', op, shape), pids, { ...wsOptions(node, op, 32, a), depth }, 1, log);
       }
@@ -140,7 +141,7 @@ async function measureNode(rows: RowSet, node: Node, a: BenchArgs, commands: Set
 /** "- In-flight check ...": the standard rows beside the ones with more in flight, per op. */
 function inFlightVerdict(rows: RowSet): string {
   const opsInFlight = (scale: number): string => fmtInt(wsShapes[32].connections * wsShapes[32].depth * scale * 32);
-  const parts = (['PUT', 'GET'] as const).map((op) => {
+  const parts = ops.map((op) => {
     const ws = [rows.medianOps(`batch-ws32-${op}`), ...inFlightScales.map((k) => rows.medianOps(`batch-ws32-${op}-x${k}`))];
     const redis = [rows.medianOps(`redis-p1-${op}`), rows.medianOps(`redis-p1-c${redisClientsScaled}-${op}`)];
     return (
@@ -153,7 +154,7 @@ function inFlightVerdict(rows: RowSet): string {
 
 /** Per op, the largest share of the peak whose median p99 was under the bar, from the sweep and the 80% row. */
 function sweepVerdict(sweep: OpenRow[], open: OpenRow[]): string {
-  const parts = (['PUT', 'GET'] as const).map((op) => largestShareUnderBar(`${op} 32/frame`, [...sweep, ...open].filter((o) => o.cells[0] === op && o.cells[1] === '32')));
+  const parts = ops.map((op) => largestShareUnderBar(`${op} 32/frame`, [...sweep, ...open].filter((o) => o.cells[0] === op && o.cells[1] === '32')));
   return `- Largest share of the closed-loop peak measured with median p99 < ${p99BarMs} ms: ${parts.join('; ')}.`;
 }
 
@@ -176,7 +177,7 @@ function syncCostVerdict(synced: OpenRow[], unsynced: OpenRow[]): string {
 function verdicts(rows: RowSet, open: OpenRow[]): string[] {
   const out: string[] = [];
   let met = true;
-  for (const op of ['PUT', 'GET'] as const) {
+  for (const op of ops) {
     const redis = rows.medianOps(`redis-p1-${op}`);
     for (const mode of ['batch', 'none'] as const) {
       const ws = rows.medianOps(`${mode}-ws32-${op}`);
@@ -197,7 +198,7 @@ async function runProfile(a: BenchArgs, dir: string, log: (s: string) => void): 
   const rows = new RowSet();
   try {
     const node = await startNode('batch', run, ['--cpu-prof', '--cpu-prof-dir', path.resolve(dir)]);
-    for (const op of ['PUT', 'GET'] as const) await measureWs(rows, `profiled ws1-${op}`, [], [node.child.pid], wsOptions(node, op, 1, a), 1, log);
+    for (const op of ops) await measureWs(rows, `profiled ws1-${op}`, [], [node.child.pid], wsOptions(node, op, 1, a), 1, log);
   } finally {
     await run.close();
   }
@@ -233,7 +234,7 @@ async function main(): Promise<void> {
       for (const n of nodes) await measureNode(rows, n, a, commands, log);
     }
     for (const batch of [32, 1] as const) {
-      for (const op of ['PUT', 'GET'] as const) {
+      for (const op of ops) {
         const peak = rows.medianOps(`batch-ws${batch}-${op}`);
         open.push(openRow([op, String(batch)], peak, openLoadShare));
         if (batch === 32) for (const share of sweepShares) sweep.push(openRow([op, String(batch)], peak, share));

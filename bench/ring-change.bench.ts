@@ -23,9 +23,9 @@ import { nodeRuntimeFlags, streamBytesPerSecondDefault } from '../src/constants'
 import { clusterNameFileName } from '../src/coordinator/identity_files';
 import { ErrorCode, RingkvError } from '../src/errors';
 import { batch, depth, nodesN, shardsPerNode, socketsPerNode, startCluster, type StartedCluster } from './cluster.bench';
-import { damonOffNote, emitSection, median, parseBenchArgs, RowSet, runMain, sectionHead, sectionTail, type BenchArgs } from './comparison';
+import { damonOffNote, emitSection, median, ops, parseBenchArgs, RowSet, runMain, sectionHead, sectionTail, type BenchArgs, type Op } from './comparison';
 import { BenchRun, benchValueBytes, fmtInt, fmtMs, markdownTable, metricValue, ringkvBin, sleep, startChild, stopDamonFor, waitQuiet, type StartedChild } from './harness';
-import { measurePeaks, mixedWindow, ops, phaseCells, phaseColumns, windowLine, windowsUntil, windowWarmupSeconds, type Op } from './mixed_load';
+import { measurePeaks, mixedWindow, phaseCells, phaseColumns, windowLine, windowsUntil, windowWarmupSeconds } from './mixed_load';
 import { preload, type LoadResult } from './ws.bench';
 
 /** 100 MiB of values: a joining node takes about 3/4 of them over, long enough to watch the join. */

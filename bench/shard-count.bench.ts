@@ -8,7 +8,7 @@
 // --write replaces the section between <!-- shard-count-bench:start --> and
 // <!-- shard-count-bench:end --> in BENCHMARKS.md.
 import * as os from 'node:os';
-import { emitSection, median, parseBenchArgs, rowsTable, runMain, RowSet, sectionHead, sectionTail, type Column } from './comparison';
+import { emitSection, median, ops, parseBenchArgs, rowsTable, runMain, RowSet, sectionHead, sectionTail, type Column } from './comparison';
 import { BenchRun, benchKeySpace, benchValueBytes, startNodeProcess } from './harness';
 import { measureWs, preload } from './ws.bench';
 
@@ -33,7 +33,7 @@ async function main(): Promise<void> {
     for (let round = 1; round <= a.rounds; round++) {
       log(`round ${round} of ${a.rounds}`);
       for (const batch of [1, 32] as const) {
-        for (const op of ['PUT', 'GET'] as const) {
+        for (const op of ops) {
           for (const { node, shards } of nodes) {
             const s = shapes[batch];
             const cells = [`ringkv --shards ${shards}`, 'WAL, fdatasync before ack', `WebSocket, ${batch} op${batch > 1 ? 's' : ''}/frame`, op, 'QUORUM', `${s.connections} sockets × ${s.depth} frames${batch > 1 ? ` × ${batch} ops` : ''}`];

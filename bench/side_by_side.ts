@@ -4,14 +4,12 @@
 // GET at 20%, 40%, 60% and 80% of one reference server's median peak, the same target rates on
 // every server, rounds interleaved (every row on every server in each round).
 import { assert } from '../src/errors';
-import { fmtShare, median, openLoadShare, openP99Ms, openRow, RowSet, sweepShares, type BenchArgs, type OpenRow } from './comparison';
+import { fmtShare, median, openLoadShare, openP99Ms, openRow, ops, RowSet, sweepShares, type BenchArgs, type Op, type OpenRow } from './comparison';
 import { benchKeySpace, benchValueBytes, fmtInt, fmtMs } from './harness';
 import { measureWs, openLoopRounds, type WsLoadOptions } from './ws.bench';
 
 export const sideBySideShares: readonly number[] = [...sweepShares, openLoadShare];
 export const sideBySideShape = { connections: 4, depth: 4 };
-
-export type Op = 'PUT' | 'GET';
 
 export interface Server {
   /** Row label; rows are keyed `${name}-${op}`. */
@@ -53,13 +51,13 @@ export async function measureSideBySide(servers: readonly Server[], reference: s
   for (let round = 1; round <= a.rounds; round++) {
     log(`round ${round} of ${a.rounds}: closed-loop peaks`);
     for (const s of servers) {
-      for (const op of ['PUT', 'GET'] as const) {
+      for (const op of ops) {
         const cells = [s.name, s.durability, 'WebSocket, 32 ops/frame', op, 'QUORUM', `${connections} sockets × ${depth} frames × 32 ops`];
         await measureWs(rows, `${s.name}-${op}`, cells, [s.pid], ws32Options(s.ws, op, a), 1, log);
       }
     }
   }
-  for (const s of servers) for (const op of ['PUT', 'GET'] as const) for (const share of sideBySideShares) open.push(openRow([s.name, op, '32'], rows.medianOps(`${reference}-${op}`), share));
+  for (const s of servers) for (const op of ops) for (const share of sideBySideShares) open.push(openRow([s.name, op, '32'], rows.medianOps(`${reference}-${op}`), share));
   for (let round = 1; round <= a.rounds; round++) {
     log(`round ${round} of ${a.rounds}: open loop`);
     for (const s of servers) {
@@ -85,7 +83,7 @@ export function compareP99(open: OpenRow[], names: readonly string[]): string[] 
   const p99 = (name: string, op: Op, share: number): number => openP99Ms(openRowOf(open, name, op, share));
   const base = names[0]!;
   const out: string[] = [];
-  for (const op of ['PUT', 'GET'] as const) {
+  for (const op of ops) {
     for (const share of sideBySideShares) {
       const b = p99(base, op, share);
       const cells = names.map((n, i) => `${n} ${fmtMs(p99(n, op, share))} ms${i === 0 ? '' : ` (${(p99(n, op, share) / b).toFixed(2)}x)`}`);
