@@ -135,6 +135,11 @@ describe('3-node cluster in network namespaces in partition mode cp, one node pa
     await c.partition(2);
     try {
       await bothSidesSeeTheSplit(c);
+      // The write above was answered once two replicas had it; the third's copy may still have
+      // been on the wire when the link went down, and then it is rightly a hint (its request
+      // timed out well before the split was seen). Only what follows must add none.
+      const hintsBefore = await c.metric(2, 'ringkv_hints_queued');
+      assert.ok(hintsBefore <= 1, `at most the one write before the split is hinted, not ${hintsBefore}`);
       for (let i = 0; i < 10; i++) {
         const r = await put(i % 2, `major-${i}`, `M${i}`, 'ONE');
         assert.equal(r.status, 200, JSON.stringify(r.body));
@@ -152,7 +157,7 @@ describe('3-node cluster in network namespaces in partition mode cp, one node pa
       const local = await get(2, 'before', 'ONE');
       assert.equal(local.status, 200, JSON.stringify(local.body));
       assert.equal(base64Text(local.body.value), 'b');
-      assert.equal(await c.metric(2, 'ringkv_hints_queued'), 0, 'a refused write leaves no hint: it was written nowhere');
+      assert.equal(await c.metric(2, 'ringkv_hints_queued'), hintsBefore, 'a refused write leaves no hint: it was written nowhere');
     } finally {
       await c.heal(2);
     }
