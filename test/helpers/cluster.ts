@@ -318,10 +318,19 @@ export class TestCluster {
    * returns its index.
    */
   async addNode(opts: { alone?: boolean; args?: string[] } = {}): Promise<number> {
-    const i = this.nodes.length;
-    this.nodes.push(await this.newNode(i, { bootstrap: true, alone: opts.alone ?? false, extraArgs: opts.args ?? [] }));
-    await this.spawn(i);
-    return i;
+    return (await this.addNodes(1, opts))[0]!;
+  }
+
+  /** Starts `count` such nodes together (their processes start at once); their indexes. */
+  async addNodes(count: number, opts: { alone?: boolean; args?: string[] } = {}): Promise<number[]> {
+    const added: number[] = [];
+    for (let k = 0; k < count; k++) {
+      const i = this.nodes.length;
+      this.nodes.push(await this.newNode(i, { bootstrap: true, alone: opts.alone ?? false, extraArgs: opts.args ?? [] }));
+      added.push(i);
+    }
+    await Promise.all(added.map((i) => this.spawn(i)));
+    return added;
   }
 
   /** POSTs to node i (with `body` as is, if given); the JSON answer and its status. */
