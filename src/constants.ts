@@ -118,6 +118,8 @@ export const bootstrapSettleMsMax = 60_000;
  * every range (an operator's `ringkv repair` may come sooner).
  */
 export const rebuildRetryMs = 30_000;
+/** How many more passes a bootstrap runs at once over ranges that a ring change during its pass made (cluster_coordinator.ts bootstrap). */
+export const bootstrapRingChangePassesMax = 3;
 /** Differing leaves repaired in one range sync; the rest wait for a later round. */
 export const antiEntropyLeavesPerSyncMax = 256;
 /** Entries in one range-scan page between nodes (or fewer: see rangeScanPageBytesMax). */

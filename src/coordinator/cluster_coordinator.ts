@@ -27,7 +27,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { localRangeReplica, localScanPage, type RangeReplica } from '../antientropy';
-import { bootstrapSettleMsMax, hintAgeMsMax, rebuildRetryMs, merkleDepthMax, readRepairsInflightMax, replicaWritesInflightMax, tombstoneGraceMsDefault, vnodesPerNodeMax } from '../constants';
+import { bootstrapRingChangePassesMax, bootstrapSettleMsMax, hintAgeMsMax, rebuildRetryMs, merkleDepthMax, readRepairsInflightMax, replicaWritesInflightMax, tombstoneGraceMsDefault, vnodesPerNodeMax } from '../constants';
 import { assert, ErrorCode, isRingkvError, RingkvError } from '../errors';
 import { Membership, parseNodeAddress, type MemberInfo, type StorageTrouble } from '../membership';
 import type { InternodeMessage } from '../protocol/internode_codec';
@@ -527,8 +527,30 @@ export class ClusterCoordinator implements Coordinator {
    * node and has not changed for a few gossip rounds (bounded by bootstrapSettleMsMax), then
    * streams its ranges. Reads it coordinates meanwhile ask the other replicas first and writes
    * read the key from them first (it is rebuilding), until a pass has synced every range.
+   * Nodes added together may not all be in the ring it settled on: when another joins during
+   * the pass, its tokens split ranges the pass synced, and those pieces are new ranges. A pass
+   * that reached every range it tried then goes on over just those once the ring stands still
+   * again (up to bootstrapRingChangePassesMax times) instead of leaving them to the retry timer.
    */
   private async bootstrap(): Promise<void> {
+    await this.ringSettled();
+    if (this.closed) return;
+    this.o.log(`bootstrap: streaming the ranges of ring version ${this.membership.ring.version} from their replicas`);
+    const sum = await this.fullPass();
+    this.bootstrapState = 2;
+    this.o.log(`bootstrap: done in ${sum.durationMs} ms: ${sum.synced} of ${sum.ranges} ranges synced, ${sum.skipped} without a live replica, ${sum.failed} failed; ${sum.pulled} records pulled, ${sum.pushed} pushed`);
+    let last = sum;
+    for (let pass = 0; pass < bootstrapRingChangePassesMax && this.rebuilding && !this.closed && last.skipped === 0 && last.failed === 0; pass++) {
+      await this.ringSettled();
+      if (this.closed) return;
+      this.o.log(`bootstrap: the ring changed during the pass (version ${this.membership.ring.version} now): syncing the ${this.rangesLeftToRebuild().length} ranges it has not synced`);
+      last = await this.fullPass(true);
+    }
+    this.scheduleRebuildPass();
+  }
+
+  /** Resolves once the ring holds this node and a live other one and has not changed for three gossip rounds, or after bootstrapSettleMsMax. */
+  private async ringSettled(): Promise<void> {
     const settleMs = 3 * this.o.gossipIntervalMs;
     const deadline = Date.now() + bootstrapSettleMsMax;
     let version = -1;
@@ -540,15 +562,9 @@ export class ClusterCoordinator implements Coordinator {
         since = Date.now();
       }
       const others = ring.members.filter((m) => m.nodeId !== this.nodeId && this.membership.isAlive(m.nodeId)).length;
-      if (ring.has(this.nodeId) && others > 0 && Date.now() - since >= settleMs) break;
+      if (ring.has(this.nodeId) && others > 0 && Date.now() - since >= settleMs) return;
       await new Promise((r) => setTimeout(r, Math.min(100, this.o.gossipIntervalMs)));
     }
-    if (this.closed) return;
-    this.o.log(`bootstrap: streaming the ranges of ring version ${this.membership.ring.version} from their replicas`);
-    const sum = await this.fullPass();
-    this.bootstrapState = 2;
-    this.o.log(`bootstrap: done in ${sum.durationMs} ms: ${sum.synced} of ${sum.ranges} ranges synced, ${sum.skipped} without a live replica, ${sum.failed} failed; ${sum.pulled} records pulled, ${sum.pushed} pushed`);
-    this.scheduleRebuildPass();
   }
 
   /** See Coordinator.addNode. */
