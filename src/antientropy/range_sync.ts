@@ -9,6 +9,7 @@
 //
 // The replicas are behind RangeReplica, so the same pipeline runs between a node's own shards and
 // a peer over the network (coordinator/) or between two in-process replicas in tests.
+import { byteString } from '../byte_string';
 import { antiEntropyLeavesPerSyncMax, rangeScanPageBytesMax, rangeScanPageEntriesMax } from '../constants';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import { keyToken } from '../ring';
@@ -143,10 +144,6 @@ export function joinLeaves(range: TokenRange, depth: number, leaves: readonly nu
   return out;
 }
 
-function keyString(key: Uint8Array): string {
-  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
-}
-
 /** Entries of `from` that `to` lacks or holds differently. */
 function differences(from: Map<string, RangeEntry>, to: Map<string, RangeEntry>): RangeEntry[] {
   const out: RangeEntry[] = [];
@@ -178,7 +175,7 @@ function cursorAfter(replica: RangeReplica, page: RangePage): RangeCursor | null
 
 async function scanAll(replica: RangeReplica, range: TokenRange): Promise<Map<string, RangeEntry>> {
   const out = new Map<string, RangeEntry>();
-  for await (const entries of scanPages(replica, range)) for (const e of entries) out.set(keyString(e.key), e);
+  for await (const entries of scanPages(replica, range)) for (const e of entries) out.set(byteString(e.key), e);
   return out;
 }
 

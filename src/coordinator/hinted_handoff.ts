@@ -14,6 +14,7 @@
 // Delivery is a merge on the target, so delivering a hint twice changes nothing: after a crash
 // (not after a clean stop, which compacts the files), hints delivered since their segment was
 // last rewritten may be delivered again.
+import { byteString } from '../byte_string';
 import { hintAgeMsMax, hintBytesPerNodeMax, hintBytesTotalMax, hintSegmentBytesMax, hintSyncIntervalMs, hintsPerNodeMax } from '../constants';
 import { assert } from '../errors';
 import type { WireRecord } from '../shards/messages';
@@ -69,10 +70,6 @@ interface Queue {
   /** Key (latin1 string) → hint, oldest first: a replaced hint moves to the end (Map order). */
   hints: Map<string, Hint>;
   bytes: number;
-}
-
-function keyString(key: Uint8Array): string {
-  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
 }
 
 export class HintStore {
@@ -161,7 +158,7 @@ export class HintStore {
   delivered(target: string, hint: Hint): void {
     const q = this.byNode.get(target);
     if (q === undefined) return;
-    const ks = keyString(hint.key);
+    const ks = byteString(hint.key);
     if (q.hints.get(ks) === hint) {
       this.remove(q, ks, hint);
       this.counters.hintsDelivered++;
@@ -254,7 +251,7 @@ export class HintStore {
       q = { hints: new Map(), bytes: 0 };
       this.byNode.set(target, q);
     }
-    const ks = keyString(key);
+    const ks = byteString(key);
     const old = q.hints.get(ks);
     let h: Hint;
     if (old !== undefined) {

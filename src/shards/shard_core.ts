@@ -13,6 +13,7 @@
 // If a storage write fails, every op of the batch fails with that error (some of them may have
 // been applied, as after a timeout). Per-op errors (If-Match conflict, a bad context, a corrupt
 // stored record) fail that op alone.
+import { byteString } from '../byte_string';
 import { shardStorageWriteBytesMax, storageBatchEntriesMax, ttlSecondsMax } from '../constants';
 import { ErrorCode, RingkvError, assert, isRingkvError } from '../errors';
 import { MerkleTree } from '../antientropy/merkle_tree';
@@ -60,10 +61,6 @@ export function toWireError(err: unknown): WireError {
   if (isRingkvError(err)) return { code: err.code, message: err.message, details: { ...err.details } };
   const message = err instanceof Error ? err.message : String(err);
   return { code: ErrorCode.Internal, message: `shard worker: ${message}`, details: {} };
-}
-
-function keyString(key: Uint8Array): string {
-  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
 }
 
 interface Reply {
@@ -173,7 +170,7 @@ export class ShardCore {
 
     for (const op of ops) {
       try {
-        const ks = keyString(op.key);
+        const ks = byteString(op.key);
         if (op.op === 'get') {
           results.push({ ok: true, op: 'get', record: stateOf(op.key, ks).record });
         } else if (op.op === 'apply') {

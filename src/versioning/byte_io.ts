@@ -5,6 +5,7 @@
 //
 // Integers are unsigned LEB128 varints limited to Number.MAX_SAFE_INTEGER (8 bytes of payload at
 // most), so counters and millisecond timestamps stay exact JavaScript numbers.
+import { byteString } from '../byte_string';
 import { ErrorCode, RingkvError, assert } from '../errors';
 
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
@@ -165,7 +166,7 @@ export class ByteReader {
   shortString(): string {
     const n = this.u8();
     const b = this.bytes(n);
-    const raw = Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+    const raw = byteString(b);
     let s = decodedShortStrings.get(raw);
     if (s !== undefined) return s;
     try {
