@@ -201,7 +201,8 @@ describe('two nodes joining a loaded 3-node cluster at once', () => {
 describe('a node joining while another node\'s bootstrap streams', () => {
   let c: TestCluster;
   before(async () => {
-    // The stream budget's floor makes the first new node's pass take seconds.
+    // The stream budget's floor makes the first new node's pass take ~7 s (~450 KB to pull),
+    // far longer than the second node takes to start.
     c = await TestCluster.start({ nodes: 3, hintedHandoff: false, readRepairChance: 0, antiEntropyIntervalMs: 0, vnodes: 8, streamBytesPerSecond: streamBytesPerSecondMin });
   });
   after(async () => {
@@ -209,7 +210,7 @@ describe('a node joining while another node\'s bootstrap streams', () => {
   });
 
   test('the first passes again over the ranges the second one\'s tokens split, once the ring is still, and ends its rebuild long before the retry timer', async () => {
-    const value = 'x'.repeat(2048);
+    const value = 'x'.repeat(4096);
     const keys = Array.from({ length: 150 }, (_, i) => `mid-${i}`);
     for (const [i, k] of keys.entries()) {
       const put = await c.http(i % 3, 'PUT', k, { body: `${value}${i}`, consistency: 'ALL' });
