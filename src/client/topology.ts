@@ -18,7 +18,7 @@
 // another cluster than the one the client follows (an address reused) is refused outright.
 import type { ClusterStatus } from '../coordinator/types';
 import { assert, ErrorCode, RingkvError } from '../errors';
-import { keyToken, Ring, tokenFromString, nodeTokens } from '../ring';
+import { keyToken, Ring, takeTurns, tokenFromString, nodeTokens } from '../ring';
 import { ringMembersOf } from './cluster_status';
 
 export interface NodeAddress {
@@ -150,13 +150,8 @@ export class Topology {
       const ring = this.ring;
       // Among the usable replicas: the client's zone first, rebuilding ones last (a stable sort).
       const cost = (n: NodeAddress): number => (this.rebuilding.has(n.id) ? 2 : 0) + (this.zone !== undefined && ring.zoneOf(n.id) !== this.zone ? 1 : 0);
-      let near = this.zone !== undefined || this.rebuilding.size > 0 ? pref.filter(usable).sort((a, b) => cost(a) - cost(b)) : pref.filter(usable);
-      if (spread && near.length > 1) {
-        let best = 1;
-        while (best < near.length && cost(near[best]!) === cost(near[0]!)) best++;
-        const start = this.spreadTurn++ % best;
-        near = [...near.slice(start, best), ...near.slice(0, start), ...near.slice(best)];
-      }
+      const ranked = this.zone !== undefined || this.rebuilding.size > 0 ? pref.filter(usable).sort((a, b) => cost(a) - cost(b)) : pref.filter(usable);
+      const near = spread && ranked.length > 1 ? takeTurns(ranked, cost, this.spreadTurn++) : ranked;
       ordered = [...near, ...rest.filter(usable), ...pref.filter((n) => !usable(n)), ...rest.filter((n) => !usable(n))];
     } else {
       // No ring: spread over what we know, starting from a rotating point.

@@ -18,6 +18,7 @@
 // promise-per-read version allocated ~15 KB per QUORUM GET on the coordinator's main thread, this
 // one ~9 KB (ad hoc, sampling heap profiler, one coordinator under 6.4k GETs/s).
 import { assert, ErrorCode, isRingkvError, RingkvError } from '../errors';
+import { takeTurns } from '../ring';
 import { fromWireError } from '../shards';
 import type { ShardOp, WireRecord } from '../shards/messages';
 import type { ConflictMode, StoredSibling } from '../versioning';
@@ -78,6 +79,8 @@ interface Ranking {
   behind: ((nodeId: string) => boolean) | null;
 }
 
+const sameCost = (): number => 0;
+
 /**
  * The other replicas in the order a read asks them: this node's zone first, then the rest;
  * after them those a recent read gave up on and those this node holds hints for (behind), and
@@ -86,7 +89,7 @@ interface Ranking {
  * key from this node are spread over them rather than all sent to the first. Returns `others`
  * itself when neither changes anything: no array per read.
  */
-function rankReplicas(others: string[], r: Ranking, turn: number): string[] {
+function rankReplicas(others: string[], r: Ranking, turn: number): readonly string[] {
   const avoiding = r.latency.avoiding;
   const cost =
     !avoiding && r.sameZone === null && r.rebuilding === null && r.behind === null
@@ -95,11 +98,8 @@ function rankReplicas(others: string[], r: Ranking, turn: number): string[] {
           (r.rebuilding !== null && r.rebuilding(id) ? 4 : 0) +
           ((avoiding && r.latency.avoided(id)) || (r.behind !== null && r.behind(id)) ? 2 : 0) +
           (r.sameZone !== null && !r.sameZone(id) ? 1 : 0);
-  const sorted = cost === null ? others : others.slice().sort((a, b) => cost(a) - cost(b));
-  let best = cost === null ? sorted.length : 1;
-  while (cost !== null && best < sorted.length && cost(sorted[best]!) === cost(sorted[0]!)) best++;
-  const start = best > 1 ? turn % best : 0;
-  return start === 0 ? sorted : [...sorted.slice(start, best), ...sorted.slice(0, start), ...sorted.slice(best)];
+  if (cost === null) return takeTurns(others, sameCost, turn);
+  return takeTurns(others.slice().sort((a, b) => cost(a) - cost(b)), cost, turn);
 }
 
 /** One read of the batch. */
