@@ -239,6 +239,12 @@ assert(walRecordBytesMax >= valueBytesMax + keyBytesMax + versionVectorBytesMax 
 export const peerPortOffset = 1000;
 /** Nodes one ring / membership table holds. */
 export const clusterNodesMax = 1024;
+/**
+ * Nodes one node names in its gossip as those it holds hints for (most hints first), which every
+ * coordinator then asks last on reads; past this many, the others are asked as usual. Bounds a
+ * gossip member's size when much of a large cluster is down at once.
+ */
+export const gossipHintTargetsMax = 16;
 /** Vnodes one node may own. */
 export const vnodesPerNodeMax = 4096;
 /** Largest inter-node frame: a sibling set of several largest values must fit. */

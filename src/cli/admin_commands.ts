@@ -117,7 +117,7 @@ export function formatStatus(s: ClusterStatus): string {
   for (const n of [...s.nodes].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
     const share = owns.get(n.id);
     rows.push([
-      [n.status, ...(n.reason === undefined ? [] : [`(${n.reason})`]), ...(n.rebuilding === true ? [n.rebuild_ranges_left === undefined ? '(rebuilding)' : `(rebuilding, ${n.rebuild_ranges_left} ranges left)`] : [])].join(' '),
+      [n.status, ...(n.reason === undefined ? [] : [`(${n.reason})`]), ...(n.rebuilding === true ? [n.rebuild_ranges_left === undefined ? '(rebuilding)' : `(rebuilding, ${n.rebuild_ranges_left} ranges left)`] : []), ...(n.behind === true ? ['(behind)'] : [])].join(' '),
       n.id,
       n.address,
       ...(zoned ? [n.zone ?? '-'] : []),

@@ -43,6 +43,8 @@ export function parseClusterStatus(address: string, body: unknown): ClusterStatu
     const rangesLeft = count('rebuild_ranges_left');
     const rebuilding = r['rebuilding'];
     if (rebuilding !== undefined && typeof rebuilding !== 'boolean') throw bad(address, `nodes[${i}].rebuilding is not a boolean`);
+    const behind = r['behind'];
+    if (behind !== undefined && typeof behind !== 'boolean') throw bad(address, `nodes[${i}].behind is not a boolean`);
     const zone = r['zone'];
     if (zone !== undefined && (typeof zone !== 'string' || !isValidZone(zone))) throw bad(address, `nodes[${i}].zone is not a zone name`);
     return {
@@ -52,6 +54,7 @@ export function parseClusterStatus(address: string, body: unknown): ClusterStatu
       status: status as NodeStatus,
       ...(reason !== undefined && { reason }),
       ...(rebuilding === true && { rebuilding, ...(rangesLeft !== undefined && { rebuild_ranges_left: rangesLeft }) }),
+      ...(behind === true && { behind }),
       load: typeof r['load'] === 'number' ? r['load'] : 0,
       ...(dataBytes !== undefined && { data_bytes: dataBytes }),
       ...(diskSizeBytes !== undefined && diskFreeBytes !== undefined && { disk_size_bytes: diskSizeBytes, disk_free_bytes: diskFreeBytes }),

@@ -2,7 +2,8 @@
 // cluster status (reusing src/ring, so client and nodes compute the same preference lists), and
 // which nodes failed recently. `candidates(key)` is the routing decision: the key's preference
 // list first (any replica can coordinate, and going to one saves the hop from a non-owner), those
-// in the client's zone first among them and those rebuilding their replica last, nodes believed
+// in the client's zone first among them, those behind (hints wait for them) after the rest and
+// those rebuilding their replica last, nodes believed
 // down moved to the back, then the rest of the ring as a last resort. A read that asks a quorum
 // (`spread`) starts at each of the key's best replicas in turn, so a hot key's reads are
 // coordinated, and read locally first, by all of them rather than by its first replica alone
@@ -38,6 +39,8 @@ export class Topology {
   private readonly liveness = new Map<string, string>();
   /** Nodes the last status said rebuild their replica (a new data dir): tried after the others. */
   private readonly rebuilding = new Set<string>();
+  /** Nodes the last status said are behind (hints wait for them): tried after the rest, before rebuilding ones. */
+  private readonly behind = new Set<string>();
   private roundRobin = 0;
   /** Turns of the `spread` reads (see the header). */
   private spreadTurn = 0;
@@ -89,6 +92,8 @@ export class Topology {
       this.liveness.set(n.id, n.status);
       if (n.rebuilding === true) this.rebuilding.add(n.id);
       else this.rebuilding.delete(n.id);
+      if (n.behind === true) this.behind.add(n.id);
+      else this.behind.delete(n.id);
     }
     const members = ringMembersOf(status);
     if (this.ring !== null) {
@@ -148,9 +153,12 @@ export class Topology {
       const rest = ordered.slice(prefLen);
       const usable = (n: NodeAddress): boolean => !this.isDown(n.address, nowMs) && this.liveness.get(n.id) !== 'dead' && this.liveness.get(n.id) !== 'left';
       const ring = this.ring;
-      // Among the usable replicas: the client's zone first, rebuilding ones last (a stable sort).
-      const cost = (n: NodeAddress): number => (this.rebuilding.has(n.id) ? 2 : 0) + (this.zone !== undefined && ring.zoneOf(n.id) !== this.zone ? 1 : 0);
-      const ranked = this.zone !== undefined || this.rebuilding.size > 0 ? pref.filter(usable).sort((a, b) => cost(a) - cost(b)) : pref.filter(usable);
+      // Among the usable replicas: the client's zone first, behind ones after the rest (a
+      // coordinator reads its own copy first), rebuilding ones last; a stable sort, as the
+      // coordinators rank replicas (coordinator/quorum_reads.ts).
+      const cost = (n: NodeAddress): number =>
+        (this.rebuilding.has(n.id) ? 4 : 0) + (this.behind.has(n.id) ? 2 : 0) + (this.zone !== undefined && ring.zoneOf(n.id) !== this.zone ? 1 : 0);
+      const ranked = this.zone !== undefined || this.rebuilding.size > 0 || this.behind.size > 0 ? pref.filter(usable).sort((a, b) => cost(a) - cost(b)) : pref.filter(usable);
       const near = spread && ranked.length > 1 ? takeTurns(ranked, cost, this.spreadTurn++) : ranked;
       ordered = [...near, ...rest.filter(usable), ...pref.filter((n) => !usable(n)), ...rest.filter((n) => !usable(n))];
     } else {

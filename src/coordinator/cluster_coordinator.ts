@@ -27,7 +27,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { localRangeReplica, localScanPage, type RangeReplica } from '../antientropy';
-import { bootstrapRingChangePassesMax, bootstrapSettleMsMax, hintAgeMsMax, rebuildRetryMs, merkleDepthMax, readRepairsInflightMax, replicaWritesInflightMax, tombstoneGraceMsDefault, vnodesPerNodeMax } from '../constants';
+import { bootstrapRingChangePassesMax, bootstrapSettleMsMax, gossipHintTargetsMax, hintAgeMsMax, rebuildRetryMs, merkleDepthMax, readRepairsInflightMax, replicaWritesInflightMax, tombstoneGraceMsDefault, vnodesPerNodeMax } from '../constants';
 import { assert, ErrorCode, isRingkvError, RingkvError } from '../errors';
 import { Membership, parseNodeAddress, type MemberInfo, type StorageTrouble } from '../membership';
 import type { InternodeMessage } from '../protocol/internode_codec';
@@ -277,6 +277,7 @@ export class ClusterCoordinator implements Coordinator {
           dataBytes: this.dataBytesCached,
           ...(this.diskCached !== null && { diskSizeBytes: this.diskCached.sizeBytes, diskFreeBytes: this.diskCached.freeBytes }),
           ...(this.rebuilding && { rebuildRangesLeft: this.rangesLeftToRebuild().length }),
+          hintsFor: this.hintTargetsToGossip(),
         };
       },
       ...(o.peersFile !== undefined && { onRingChange: (members: readonly MemberInfo[]) => savePeers(o.peersFile!, members, o.log) }),
@@ -306,7 +307,10 @@ export class ClusterCoordinator implements Coordinator {
       replicaLatency: new ReplicaLatency(),
       localFirst: () => !this.rebuilding,
       rebuildingPeer: () => (this.membership.anyRebuilding() ? (id) => this.membership.isRebuilding(id) : null),
-      behindPeer: () => (this.hints.size() > 0 ? (id) => this.hints.size(id) > 0 : null),
+      // Behind: a node this coordinator, or any other live node, holds hints for (gossip says
+      // which; a node that has delivered its own hints would otherwise read from it again
+      // while another still holds writes it missed).
+      behindPeer: () => (this.hints.size() > 0 || this.membership.anyHintsHeld() ? (id) => this.isBehind(id) : null),
       sameZone: () => {
         const ring = this.membership.ring;
         if (ring.zones < 2) return null;
@@ -498,6 +502,18 @@ export class ClusterCoordinator implements Coordinator {
   /** The ranges of the current ring this node replicates that no pass has synced since its rebuild began. */
   private rangesLeftToRebuild(): VnodeRange[] {
     return this.membership.ring.replicatedRanges(this.nodeId, this.o.replicationFactor).filter((r) => !this.rebuildSynced.has(rangeKey(r)));
+  }
+
+  /** Whether writes `nodeId` missed wait as hints here or, as gossip says, on another live node. */
+  private isBehind(nodeId: string): boolean {
+    return this.hints.size(nodeId) > 0 || this.membership.hintsHeldFor(nodeId);
+  }
+
+  /** The nodes this one holds hints for, as its gossip names them (MemberInfo.hintsFor): most hints first, at most gossipHintTargetsMax. */
+  private hintTargetsToGossip(): string[] | undefined {
+    if (this.hints.size() === 0) return undefined;
+    const targets = this.hints.targetStats().sort((a, b) => b.queued - a.queued || (a.target < b.target ? -1 : 1));
+    return targets.slice(0, gossipHintTargetsMax).map((t) => t.target);
   }
 
   /**
@@ -1233,6 +1249,7 @@ export class ClusterCoordinator implements Coordinator {
         ...(m.zone ? { zone: m.zone } : {}),
         ...nodeHealth(m.status, m.storage),
         ...(rebuilding && { rebuilding: true, ...(rangesLeft !== undefined && { rebuild_ranges_left: rangesLeft }) }),
+        ...(this.isBehind(m.nodeId) && { behind: true }),
         load: Math.round(m.load * 100) / 100,
         ...(self ? { data_bytes: this.dataBytesCached } : m.dataBytes !== undefined && { data_bytes: m.dataBytes }),
         ...(disk !== null && { disk_size_bytes: disk.sizeBytes, disk_free_bytes: disk.freeBytes }),

@@ -63,9 +63,9 @@ export interface QuorumReadContext {
   /** Where some other node rebuilds its replica (a new data dir): which; those are asked last. Null: none. */
   rebuildingPeer(): ((nodeId: string) => boolean) | null;
   /**
-   * Where this node holds hints: for which replicas. Each lacks writes this node took for it (it
-   * was down, or did not answer them): reads ask it after the replicas that are not behind, until
-   * the hints are delivered. Null: none held.
+   * Where hints wait, on this node or (as gossip says) on another live one: for which replicas.
+   * Each lacks writes taken for it (it was down, or did not answer them): reads ask it after the
+   * replicas that are not behind, until the hints are delivered. Null: none held anywhere.
    */
   behindPeer(): ((nodeId: string) => boolean) | null;
   readonly counters: { coordinatedReads: number; replicaReadsAsked: number; speculativeReads: number };
@@ -83,7 +83,7 @@ const sameCost = (): number => 0;
 
 /**
  * The other replicas in the order a read asks them: this node's zone first, then the rest;
- * after them those a recent read gave up on and those this node holds hints for (behind), and
+ * after them those a recent read gave up on and those hints wait for (behind), and
  * last those rebuilding their replica (it may lack the key). A stable sort by that cost; the
  * replicas that cost the same as the best take turns at the front (`turn`), so the reads of a hot
  * key from this node are spread over them rather than all sent to the first. Returns `others`

@@ -103,6 +103,11 @@ export interface ClusterNodeInfo {
   reason?: string;
   /** Set while the node rebuilds its replica (a new data dir): reads ask it last until passes have synced every range. */
   rebuilding?: boolean;
+  /**
+   * Set while writes it missed wait as hints on this node or, as gossip says, on another live
+   * one: reads ask it last until they are delivered.
+   */
+  behind?: boolean;
   /** Fraction of the node's capacity in use (0..1), as design.md §5 shows. */
   load: number;
   /** Bytes of the node's tables and WAL, as its last storage poll found them (absent from nodes that do not say). */

@@ -227,6 +227,16 @@ export class Membership {
     return this.table.anyRebuilding();
   }
 
+  /** Whether another ALIVE node says it holds hints for this one (MemberInfo.hintsFor): it is behind. */
+  hintsHeldFor(nodeId: string): boolean {
+    return this.table.hintsHeldFor(nodeId);
+  }
+
+  /** Whether any other ALIVE node says it holds hints: reads look further only then. */
+  anyHintsHeld(): boolean {
+    return this.table.anyHintsHeld();
+  }
+
   /** About how many entries a member stores, as it last gossiped (0 when unknown). */
   keyEstimateOf(nodeId: string): number {
     return this.table.info(nodeId)?.keyEstimate ?? 0;

@@ -8,7 +8,7 @@
 // never overrides a heartbeat we saw advance. LEFT is the exception: a node announces it about
 // itself (leave), and it holds for that incarnation whoever gossips it; only a restart (a higher
 // incarnation) brings the node back.
-import { clusterNodesMax } from '../constants';
+import { clusterNodesMax, gossipHintTargetsMax } from '../constants';
 import { assert } from '../errors';
 import { isValidZone } from '../ring';
 import { classify, type FailureDetectorOptions, validateFailureDetectorOptions } from './failure_detector';
@@ -33,6 +33,7 @@ export function validateMemberInfo(m: MemberInfo): void {
   assert(m.zone === undefined || isValidZone(m.zone), 'member zone');
   assert(Number.isSafeInteger(m.incarnation) && m.incarnation >= 0, 'member incarnation');
   assert(Number.isSafeInteger(m.heartbeat) && m.heartbeat >= 0, 'member heartbeat');
+  assert(m.hintsFor === undefined || (m.hintsFor.length >= 1 && m.hintsFor.length <= gossipHintTargetsMax), 'member hint targets');
 }
 
 export class MembershipTable {
@@ -68,6 +69,7 @@ export class MembershipTable {
     if (e.info.storage === undefined) delete e.info.storage;
     if (e.info.rebuilding !== true) delete e.info.rebuilding;
     if (e.info.rebuildRangesLeft === undefined || e.info.rebuilding !== true) delete e.info.rebuildRangesLeft;
+    if (e.info.hintsFor === undefined || e.info.hintsFor.length === 0) delete e.info.hintsFor;
     e.progressAtMs = nowMs;
   }
 
@@ -195,6 +197,24 @@ export class MembershipTable {
   /** Whether any node other than this one says so. */
   anyRebuilding(): boolean {
     for (const [id, e] of this.entries) if (id !== this.selfId && e.info.rebuilding === true && e.status === 'ALIVE') return true;
+    return false;
+  }
+
+  /**
+   * Whether a live node other than this one says it holds hints for `nodeId` (no copy: a
+   * per-read check). A node that is not ALIVE here may say so for a long while yet, and its
+   * hints wait with it: the target is asked as usual meanwhile.
+   */
+  hintsHeldFor(nodeId: string): boolean {
+    for (const [id, e] of this.entries) {
+      if (id !== this.selfId && e.status === 'ALIVE' && e.info.hintsFor !== undefined && e.info.hintsFor.includes(nodeId)) return true;
+    }
+    return false;
+  }
+
+  /** Whether a live node other than this one says it holds hints for any node. */
+  anyHintsHeld(): boolean {
+    for (const [id, e] of this.entries) if (id !== this.selfId && e.status === 'ALIVE' && e.info.hintsFor !== undefined) return true;
     return false;
   }
 

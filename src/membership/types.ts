@@ -52,10 +52,16 @@ export interface MemberInfo {
   diskFreeBytes?: number;
   /** While it rebuilds: the ranges no pass has synced yet. Absent: not rebuilding (or older). */
   rebuildRangesLeft?: number;
+  /**
+   * The nodes it holds hints for (writes they missed, not delivered yet; at most
+   * gossipHintTargetsMax, most hints first): they are behind, and every coordinator asks them last
+   * on reads, not only the ones holding the hints. Absent: none (or a node older than the field).
+   */
+  hintsFor?: string[];
 }
 
 /** What a node says of itself each gossip round, besides its identity and heartbeat. */
-export type MemberLoad = Pick<MemberInfo, 'keyEstimate' | 'load' | 'storage' | 'rebuilding' | 'dataBytes' | 'diskSizeBytes' | 'diskFreeBytes' | 'rebuildRangesLeft'>;
+export type MemberLoad = Pick<MemberInfo, 'keyEstimate' | 'load' | 'storage' | 'rebuilding' | 'dataBytes' | 'diskSizeBytes' | 'diskFreeBytes' | 'rebuildRangesLeft' | 'hintsFor'>;
 
 export type StorageTrouble = 'full' | 'failed';
 

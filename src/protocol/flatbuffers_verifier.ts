@@ -19,7 +19,8 @@ export type FieldSpec =
   | { readonly kind: 'bytes'; readonly lengthMax: number }
   | { readonly kind: 'string'; readonly bytesMax: number }
   | { readonly kind: 'table'; readonly table: TableSpec }
-  | { readonly kind: 'tables'; readonly table: TableSpec; readonly lengthMax: number };
+  | { readonly kind: 'tables'; readonly table: TableSpec; readonly lengthMax: number }
+  | { readonly kind: 'strings'; readonly bytesMax: number; readonly lengthMax: number };
 
 export interface TableSpec {
   readonly name: string;
@@ -95,15 +96,9 @@ class Verifier {
           this.need(v + 4, n, spec.name, id, 'bytes');
           break;
         }
-        case 'string': {
-          const v = this.deref(at, spec.name, id, '');
-          const n = this.view.getUint32(v, true);
-          if (n > field.bytesMax) throw malformed(`${where(spec.name, id, '')}: string of ${n} bytes, more than ${field.bytesMax}`);
-          this.need(v + 4, n + 1, spec.name, id, 'string');
-          const text = this.bytes.subarray(v + 4, v + 4 + n);
-          if (!isUtf8(text)) throw malformed(`${where(spec.name, id, '')}: string is not valid UTF-8`);
+        case 'string':
+          this.string(this.deref(at, spec.name, id, ''), field.bytesMax, spec.name, id, '');
           break;
-        }
         case 'table':
           this.table(this.deref(at, spec.name, id, ''), field.table, depth + 1);
           break;
@@ -120,8 +115,25 @@ class Verifier {
           for (let i = 0; i < n; i++) this.table(this.deref(v + 4 + 4 * i, spec.name, id, 'element'), field.table, depth + 1);
           break;
         }
+        case 'strings': {
+          const v = this.deref(at, spec.name, id, '');
+          const n = this.view.getUint32(v, true);
+          if (n > field.lengthMax) throw malformed(`${where(spec.name, id, '')}: ${n} strings, more than ${field.lengthMax}`);
+          this.need(v + 4, 4 * n, spec.name, id, 'elements');
+          for (let i = 0; i < n; i++) this.string(this.deref(v + 4 + 4 * i, spec.name, id, 'element'), field.bytesMax, spec.name, id, 'element');
+          break;
+        }
       }
     }
+  }
+
+  /** The string at `v`: its length within bytesMax, its bytes and terminating zero inside the buffer, valid UTF-8. */
+  private string(v: number, bytesMax: number, table: string, id: number, part: string): void {
+    const n = this.view.getUint32(v, true);
+    if (n > bytesMax) throw malformed(`${where(table, id, part)}: string of ${n} bytes, more than ${bytesMax}`);
+    this.need(v + 4, n + 1, table, id, 'string');
+    const text = this.bytes.subarray(v + 4, v + 4 + n);
+    if (!isUtf8(text)) throw malformed(`${where(table, id, part)}: string is not valid UTF-8`);
   }
 }
 

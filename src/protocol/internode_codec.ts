@@ -4,7 +4,7 @@
 // closed) instead of decoding into garbage. Decoded byte fields are copies, because the receive
 // buffer is reused and values may be transferred to shard workers.
 import { Builder, ByteBuffer } from 'flatbuffers';
-import { clusterNodesMax, internodeFrameBytesMax, merkleDepthMax, rangeScanPageEntriesMax, replicaBatchItemsMax } from '../constants';
+import { clusterNodesMax, gossipHintTargetsMax, internodeFrameBytesMax, merkleDepthMax, nodeIdBytesMax, rangeScanPageEntriesMax, replicaBatchItemsMax } from '../constants';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import type { MemberInfo, MemberStatus, StorageTrouble } from '../membership/types';
 import { isValidZone } from '../ring';
@@ -32,8 +32,8 @@ const u64 = { kind: 'scalar', bytes: 8 } as const;
 const memberSpec: TableSpec = {
   name: 'Member',
   // node_id, host, http_port, peer_port, vnodes, incarnation, heartbeat, status, key_estimate, load, settings, storage, zone, rebuilding, data_bytes,
-  // disk_size_bytes, disk_free_bytes, rebuild_ranges_left
-  fields: [str, str, u16, u16, u16, u64, u64, u8, u64, u32, str, u8, str, u8, u64, u64, u64, u32],
+  // disk_size_bytes, disk_free_bytes, rebuild_ranges_left, hints_for
+  fields: [str, str, u16, u16, u16, u64, u64, u8, u64, u32, str, u8, str, u8, u64, u64, u64, u32, { kind: 'strings', bytesMax: nodeIdBytesMax, lengthMax: gossipHintTargetsMax }],
 };
 
 const entrySpec: TableSpec = {
@@ -234,6 +234,8 @@ function build(b: Builder, m: FixedMessage): Uint8Array {
       const host = b.createString(x.host);
       const settings = x.settings === undefined ? 0 : b.createString(x.settings);
       const zone = x.zone === undefined ? 0 : b.createString(x.zone);
+      assert(x.hintsFor === undefined || (x.hintsFor.length <= gossipHintTargetsMax && x.hintsFor.every((id) => id.length > 0 && id.length <= nodeIdBytesMax)), 'a gossip member names too many hint targets, or a bad id');
+      const hintsFor = x.hintsFor === undefined ? 0 : Member.createHintsForVector(b, x.hintsFor.map((id) => b.createString(id)));
       Member.startMember(b);
       Member.addNodeId(b, nodeId);
       Member.addHost(b, host);
@@ -253,6 +255,7 @@ function build(b: Builder, m: FixedMessage): Uint8Array {
       if (x.diskSizeBytes !== undefined) Member.addDiskSizeBytes(b, BigInt(Math.max(0, Math.floor(x.diskSizeBytes))));
       if (x.diskFreeBytes !== undefined) Member.addDiskFreeBytes(b, BigInt(Math.max(0, Math.floor(x.diskFreeBytes))));
       if (x.rebuildRangesLeft !== undefined) Member.addRebuildRangesLeft(b, Math.max(0, Math.min(0xffffffff, Math.floor(x.rebuildRangesLeft))));
+      if (hintsFor !== 0) Member.addHintsFor(b, hintsFor);
       return Member.endMember(b);
     });
     members = Message.createMembersVector(b, offs);
@@ -460,6 +463,15 @@ export function decodeInternode(frame: Uint8Array): InternodeMessage {
         m.diskFreeBytes = diskFreeBytes;
       }
       if (x.rebuildRangesLeft() > 0) m.rebuildRangesLeft = x.rebuildRangesLeft();
+      const hintTargets = x.hintsForLength();
+      if (hintTargets > 0) {
+        m.hintsFor = [];
+        for (let j = 0; j < hintTargets; j++) {
+          const id = x.hintsFor(j);
+          if (!id) throw malformed(`gossip member ${nodeId} names an empty node id among those it holds hints for`);
+          m.hintsFor.push(id);
+        }
+      }
       if (m.httpPort === 0 || m.peerPort === 0 || m.vnodes === 0 || !Number.isFinite(m.load)) throw malformed(`gossip member ${nodeId} has a zero port or vnode count`);
     }
   }

@@ -4,7 +4,8 @@
 // back. Read repair and anti-entropy are off, and no read touches the keys before the check, so
 // only the hints can have brought them. It restarts with a low hint replay rate, so the second
 // replay batch waits for the byte budget (counted) and still arrives. And while a coordinator
-// holds hints for a replica, its reads do not ask that replica (it is behind).
+// holds hints for a replica, its reads do not ask that replica (it is behind), and gossip tells
+// the other coordinators so, whose reads do not ask it either.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -222,7 +223,13 @@ describe('3-node cluster, reads while hints wait for a replica', () => {
     await c?.close();
   });
 
-  test('a replica the coordinator holds hints for is not asked while they wait, and has the writes once they are delivered', async () => {
+  /** The nodes node i's cluster status shows behind (writes they missed wait as hints somewhere). */
+  const behindOn = async (i: number): Promise<string[]> => {
+    const s = (await c.getJson(i, '/api/v1/cluster/status')) as { nodes: Array<{ id: string; behind?: boolean }> };
+    return s.nodes.filter((n) => n.behind === true).map((n) => n.id);
+  };
+
+  test('a replica hints wait for is asked last by every coordinator, not only the one holding them, and has the writes once they are delivered', async () => {
     const keys = Array.from({ length: 20 }, (_, i) => `behind-${i}`);
     for (const k of keys) assert.equal((await c.http(0, 'PUT', k, { body: 'v1', consistency: 'ALL' })).status, 200);
     c.signal(2, 'SIGSTOP');
@@ -230,6 +237,7 @@ describe('3-node cluster, reads while hints wait for a replica', () => {
       for (const k of keys) assert.equal((await c.http(0, 'PUT', k, { body: 'v2', consistency: 'QUORUM' })).status, 200);
       // Each of node-2's writes times out (1 s) and becomes a hint on node-0, its coordinator.
       await waitFor('node-0 holding a hint for each key', async () => (await c.metric(0, 'ringkv_hints_queued')) === keys.length, 10_000);
+      assert.deepEqual(await behindOn(0), ['node-2']);
       const asked = await c.metric(0, 'ringkv_replica_reads_asked');
       const speculative = await c.metric(0, 'ringkv_speculative_reads');
       for (const k of keys) {
@@ -240,10 +248,22 @@ describe('3-node cluster, reads while hints wait for a replica', () => {
       // A read that asked the stopped node would have waited on it and asked a spare besides.
       assert.equal((await c.metric(0, 'ringkv_speculative_reads')) - speculative, 0, 'no read waited on node-2');
       assert.equal((await c.metric(0, 'ringkv_replica_reads_asked')) - asked, 2 * keys.length, 'each read asked node-0 and node-1 only');
+
+      // node-1 holds no hints, but node-0's gossip says it holds some for node-2: node-1's reads
+      // ask node-2 last too (before, they took turns over node-0 and node-2, half of them
+      // waiting on the stopped node).
+      assert.equal(await c.metric(1, 'ringkv_hints_queued'), 0);
+      await waitFor('node-1 hearing from gossip that node-2 is behind', async () => (await behindOn(1)).includes('node-2'), 10_000);
+      const asked1 = await c.metric(1, 'ringkv_replica_reads_asked');
+      const speculative1 = await c.metric(1, 'ringkv_speculative_reads');
+      for (const k of keys) assert.equal(base64Text((await c.http(1, 'GET', k, { consistency: 'QUORUM' })).body.value), 'v2');
+      assert.equal((await c.metric(1, 'ringkv_speculative_reads')) - speculative1, 0, 'no read through node-1 waited on node-2');
+      assert.equal((await c.metric(1, 'ringkv_replica_reads_asked')) - asked1, 2 * keys.length, 'each read through node-1 asked node-1 and node-0 only');
     } finally {
       c.signal(2, 'SIGCONT');
     }
     await waitFor('node-0 delivering its hints', async () => (await c.metric(0, 'ringkv_hints_queued')) === 0, 15_000);
+    await waitFor('node-1 hearing that node-2 caught up', async () => (await behindOn(1)).length === 0, 10_000);
     for (const k of keys) assert.equal(base64Text((await c.http(2, 'GET', k, { consistency: 'ONE' })).body.value), 'v2', `${k} on node-2`);
   });
 });

@@ -1,5 +1,5 @@
 // Proves `ringkv status`'s table: one row per node sorted by id, a degraded node's reason, a
-// rebuilding node's ranges left, each node's effective ownership from src/ring (a left node, with
+// rebuilding node's ranges left, a node hints wait for, each node's effective ownership from src/ring (a left node, with
 // no tokens, owns nothing), its disk use, and the head line of a cluster and of a single node.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +16,7 @@ test('a cluster: rows sorted by id, the reason of a degraded node, effective own
       { id: 'c', address: '10.0.0.3:7000', status: 'degraded', reason: 'storage_full', load: 0.5, tokens: tokens('c', 16) },
       { id: 'a', address: '10.0.0.1:7000', status: 'healthy', load: 0.125, data_bytes: 5 * 1024 * 1024 + 300 * 1024, disk_size_bytes: 1000, disk_free_bytes: 166, tokens: tokens('a', 16) },
       { id: 'b', address: '10.0.0.2:7000', status: 'healthy', rebuilding: true, rebuild_ranges_left: 12, load: 0, tokens: tokens('b', 32) },
-      { id: 'd', address: '10.0.0.4:7000', status: 'healthy', load: 0, tokens: tokens('d', 16) },
+      { id: 'd', address: '10.0.0.4:7000', status: 'healthy', behind: true, load: 0, tokens: tokens('d', 16) },
       { id: 'gone', address: '10.0.0.9:7000', status: 'left', load: 0, tokens: [] },
     ],
     ring_version: 9,
@@ -31,6 +31,7 @@ test('a cluster: rows sorted by id, the reason of a degraded node, effective own
   assert.equal(rows[0]![7], '83%', 'the data dir\'s file system, used');
   assert.equal(rows[1]![0], 'healthy (rebuilding, 12 ranges left)');
   assert.deepEqual(rows[2]!.slice(0, 2), ['degraded (storage_full)', 'c']);
+  assert.deepEqual(rows[3]!.slice(0, 2), ['healthy (behind)', 'd'], 'hints wait for it');
   assert.deepEqual(rows[4], ['left', 'gone', '10.0.0.9:7000', '0.00', '-', '0', '-', '-']);
   const ring = Ring.build(['a', 'b', 'c', 'd'].map((id) => ({ nodeId: id, vnodes: id === 'b' ? 32 : 16 })), 9).effectiveOwnership(2);
   for (const r of rows.slice(0, 4)) assert.equal(r[6], `${(ring.get(r[1]!)! * 100).toFixed(1)}%`, r[1]);

@@ -99,9 +99,10 @@ test('a single node without tokens routes to the known nodes; bad statuses are r
   const degraded = parseClusterStatus('x:1', { nodes: [{ id: 'solo', address: '127.0.0.1:9000', status: 'degraded', reason: 'storage_full', tokens: [] }], ring_version: 0 });
   assert.deepEqual(degraded.nodes[0], { id: 'solo', address: '127.0.0.1:9000', status: 'degraded', reason: 'storage_full', load: 0, tokens: [] });
   // The figures `ringkv status` shows are kept, and a bad one refused.
-  const figures = { id: 'solo', address: '127.0.0.1:9000', status: 'healthy', rebuilding: true, rebuild_ranges_left: 3, load: 0, data_bytes: 10, disk_size_bytes: 100, disk_free_bytes: 40, tokens: [] };
+  const figures = { id: 'solo', address: '127.0.0.1:9000', status: 'healthy', rebuilding: true, rebuild_ranges_left: 3, behind: true, load: 0, data_bytes: 10, disk_size_bytes: 100, disk_free_bytes: 40, tokens: [] };
   assert.deepEqual(parseClusterStatus('x:1', { nodes: [figures], ring_version: 0 }).nodes[0], figures);
   assert.throws(() => parseClusterStatus('x:1', { nodes: [{ ...figures, disk_free_bytes: -1 }], ring_version: 0 }), (e) => isRingkvError(e, ErrorCode.MalformedFrame) && /disk_free_bytes/.test(e.message));
+  assert.throws(() => parseClusterStatus('x:1', { nodes: [{ ...figures, behind: 'yes' }], ring_version: 0 }), (e) => isRingkvError(e, ErrorCode.MalformedFrame) && /behind/.test(e.message));
   assert.throws(() => parseClusterStatus('x:1', { nodes: [{ id: 'a', address: 'a:1', status: 'degraded', reason: 7 }], ring_version: 1 }), (e) => isRingkvError(e, ErrorCode.MalformedFrame));
 });
 
@@ -122,7 +123,7 @@ test('a status from a node of another cluster is refused and changes nothing; th
   assert.equal(parseClusterStatus('127.0.0.1:9000', JSON.parse(JSON.stringify(named(['a'], 'prod')))).cluster_name, 'prod', 'the field survives parsing');
 });
 
-test('a client in a zone tries the key\'s replicas in its zone first, and a rebuilding replica after the others', () => {
+test('a client in a zone tries the key\'s replicas in its zone first, a behind replica after the others and a rebuilding one last', () => {
   const zones: Record<string, string> = { a: 'z1', b: 'z2', c: 'z1', d: 'z2' };
   const s = status(['a', 'b', 'c', 'd'], 3);
   s.nodes = s.nodes.map((n) => ({ ...n, zone: zones[n.id]! }));
@@ -143,6 +144,20 @@ test('a client in a zone tries the key\'s replicas in its zone first, and a rebu
     const tried = t.candidates(k, 0).slice(0, 3).map((n) => n.id);
     if (tried.includes('d')) assert.equal(tried[2], 'd', tried.join());
   }
+  // b is behind (hints wait for it), d still rebuilds: b before d, both after the others.
+  t.apply({ ...s, nodes: s.nodes.map((n) => (n.id === 'd' ? { ...n, rebuilding: true } : n.id === 'b' ? { ...n, behind: true } : n)) });
+  let both = 0;
+  for (let i = 0; i < 100; i++) {
+    const k = key(`z${i}`);
+    const tried = t.candidates(k, 0).slice(0, 3).map((n) => n.id);
+    if (tried.includes('b') && tried.includes('d')) {
+      both++;
+      assert.deepEqual(tried.slice(1), ['b', 'd'], tried.join());
+    } else if (tried.includes('b')) {
+      assert.equal(tried[2], 'b', tried.join());
+    }
+  }
+  assert.ok(both > 0, 'some keys have b and d as replicas');
   // Without a zone and with nobody rebuilding: the list's own order, as before.
   const plain = new Topology(['127.0.0.1:9000'], 1000);
   plain.apply(s);

@@ -135,3 +135,28 @@ test('merge: a node with other cluster settings is reported once per settings; o
   assert.deepEqual(t.takeMismatches().map((m) => m.settings), ['replication=3 conflict-mode=lww'], 'new settings, reported again');
   assert.equal(t.differs({ ...info('e', 1, 1), settings: mine }), false);
 });
+
+test('hints held: another live node naming a node among those it holds hints for makes it behind; our own word, a silent node and an empty list do not', () => {
+  const t = new MembershipTable(info('a', 1, 0), fd, 0);
+  t.merge([info('b', 1, 1), info('c', 1, 1), info('d', 1, 1)], 0);
+  assert.equal(t.anyHintsHeld(), false);
+  t.merge([{ ...info('b', 1, 2), hintsFor: ['c', 'a'] }], 100);
+  assert.equal(t.anyHintsHeld(), true);
+  assert.deepEqual(['a', 'b', 'c', 'd'].map((id) => t.hintsHeldFor(id)), [true, false, true, false]);
+  // What this node holds it knows itself (its hint store); its own gossip entry does not count.
+  t.beat(100, { hintsFor: ['d'] });
+  assert.deepEqual(t.self.hintsFor, ['d']);
+  assert.equal(t.hintsHeldFor('d'), false);
+  t.beat(150, { hintsFor: [] });
+  assert.equal(t.self.hintsFor, undefined, 'an empty list is no list');
+  // A holder gone silent (SUSPECT here) may hold its hints for a long while: its targets are read as usual meanwhile.
+  t.merge([info('c', 1, 5), info('d', 1, 5)], 450);
+  t.detect(450);
+  assert.equal(t.status('b'), 'SUSPECT');
+  assert.equal(t.hintsHeldFor('c'), false);
+  assert.equal(t.anyHintsHeld(), false);
+  // Its next heartbeat without the list: it has delivered them.
+  t.merge([info('b', 1, 3)], 500);
+  assert.equal(t.status('b'), 'ALIVE');
+  assert.equal(t.hintsHeldFor('c'), false);
+});

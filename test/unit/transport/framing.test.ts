@@ -7,8 +7,9 @@ import { Builder } from 'flatbuffers';
 import { decodeInternode, encodeInternode, encodeInternodeFrame, errorFromReply, errorReply, internodeFileIdentifier, type InternodeMessage } from '../../../src/protocol/internode_codec';
 import { Item } from '../../../src/protocol/generated/internode/ringkv/internode/item';
 import { Kind } from '../../../src/protocol/generated/internode/ringkv/internode/kind';
+import { Member } from '../../../src/protocol/generated/internode/ringkv/internode/member';
 import { Message } from '../../../src/protocol/generated/internode/ringkv/internode/message';
-import { replicaBatchItemsMax } from '../../../src/constants';
+import { gossipHintTargetsMax, nodeIdBytesMax, replicaBatchItemsMax } from '../../../src/constants';
 import { ErrorCode, isRingkvError, RingkvError } from '../../../src/errors';
 
 const sample: InternodeMessage = {
@@ -22,7 +23,7 @@ const sample: InternodeMessage = {
   recordTombstone: true,
   forwarded: true,
   members: [
-    { nodeId: 'n1', host: '127.0.0.1', httpPort: 7000, peerPort: 8000, vnodes: 128, incarnation: 1_764_000_000_000, heartbeat: 12, status: 'SUSPECT', keyEstimate: 5, load: 0.25, settings: 'replication=3 conflict-mode=lww', storage: 'full', zone: 'eu-west-1a', rebuilding: true, dataBytes: 5_000_000_000, diskSizeBytes: 40_000_000_000, diskFreeBytes: 9_000_000_000, rebuildRangesLeft: 17 },
+    { nodeId: 'n1', host: '127.0.0.1', httpPort: 7000, peerPort: 8000, vnodes: 128, incarnation: 1_764_000_000_000, heartbeat: 12, status: 'SUSPECT', keyEstimate: 5, load: 0.25, settings: 'replication=3 conflict-mode=lww', storage: 'full', zone: 'eu-west-1a', rebuilding: true, dataBytes: 5_000_000_000, diskSizeBytes: 40_000_000_000, diskFreeBytes: 9_000_000_000, rebuildRangesLeft: 17, hintsFor: ['n3', 'n2'] },
     { nodeId: 'n3', host: '127.0.0.1', httpPort: 7002, peerPort: 8002, vnodes: 8, incarnation: 1, heartbeat: 0, status: 'ALIVE', keyEstimate: 0, load: 0, storage: 'failed' },
     // A member that says nothing of its settings or storage (a node older than the fields) stays that way.
     { nodeId: 'n2', host: '127.0.0.1', httpPort: 7001, peerPort: 8001, vnodes: 8, incarnation: 1, heartbeat: 0, status: 'ALIVE', keyEstimate: 0, load: 0 },
@@ -208,4 +209,35 @@ test('a gossiped member whose zone is not a zone name is a malformed frame, not 
   assert.throws(() => decodeInternode(encodeInternode({ id: 9, kind: 'gossip', isReply: false, members: [m] })), (e: unknown) => isRingkvError(e, ErrorCode.MalformedFrame) && /zone/.test((e as Error).message));
   const empty = decodeInternode(encodeInternode({ id: 9, kind: 'gossip', isReply: false, members: [{ ...m, zone: '' }] }));
   assert.equal(empty.members![0]!.zone, undefined, "'' is no zone");
+});
+
+/** A gossip frame of one member naming `targets` as the nodes it holds hints for, built past the encoder's checks as a hostile peer would. */
+function hintTargetsFrame(targets: readonly string[]): Uint8Array {
+  const b = new Builder(1024);
+  const hintsFor = Member.createHintsForVector(b, targets.map((t) => b.createString(t)));
+  const nodeId = b.createString('n1');
+  const host = b.createString('127.0.0.1');
+  Member.startMember(b);
+  Member.addNodeId(b, nodeId);
+  Member.addHost(b, host);
+  Member.addHttpPort(b, 7000);
+  Member.addPeerPort(b, 8000);
+  Member.addVnodes(b, 8);
+  Member.addHintsFor(b, hintsFor);
+  const members = Message.createMembersVector(b, [Member.endMember(b)]);
+  Message.startMessage(b);
+  Message.addKind(b, Kind.Gossip);
+  Message.addMembers(b, members);
+  b.finish(Message.endMessage(b), internodeFileIdentifier);
+  return b.asUint8Array();
+}
+
+test('the nodes a gossiped member holds hints for are bounded in count and length, and none is empty', () => {
+  const ids = (n: number) => Array.from({ length: n }, (_, i) => `n${i}`);
+  assert.deepEqual(decodeInternode(hintTargetsFrame(ids(gossipHintTargetsMax))).members![0]!.hintsFor, ids(gossipHintTargetsMax));
+  const refused = (bytes: Uint8Array, why: RegExp) => assert.throws(() => decodeInternode(bytes), (e: unknown) => isRingkvError(e, ErrorCode.MalformedFrame) && why.test((e as Error).message));
+  refused(hintTargetsFrame(ids(gossipHintTargetsMax + 1)), /strings, more than/);
+  refused(hintTargetsFrame(['n1', 'x'.repeat(nodeIdBytesMax + 1)]), /string of \d+ bytes/);
+  refused(hintTargetsFrame(['n1', '']), /empty node id/);
+  assert.throws(() => encodeInternode({ id: 9, kind: 'gossip', isReply: false, members: [{ nodeId: 'n1', host: 'h', httpPort: 1, peerPort: 2, vnodes: 8, incarnation: 1, heartbeat: 0, status: 'ALIVE', keyEstimate: 0, load: 0, hintsFor: ids(gossipHintTargetsMax + 1) }] }), /hint targets/);
 });
