@@ -64,6 +64,8 @@ interface Restart {
   /** From spawning it to every node seeing it healthy and no hint left for it. */
   caughtUpMs: number;
   hintsDelivered: number;
+  /** Read repairs the survivors sent from the spawn until it had caught up: reads that met its stale copy. */
+  readRepairs: number;
 }
 
 async function startNode(run: BenchRun, nodes: Nodes, i: number): Promise<StartedChild> {
@@ -141,6 +143,7 @@ async function oneRound(run: BenchRun, nodes: Nodes, round: number, rates: Recor
   for (let i = 0; i < downWindows; i++) record('a node down')(await window());
   const hintsAtRestart = await survivorsTotal(nodes, 'ringkv_hints_queued');
   const deliveredBefore = await survivorsTotal(nodes, 'ringkv_hints_delivered');
+  const repairsBefore = await survivorsTotal(nodes, 'ringkv_read_repairs_total');
 
   const spawnedAtMs = performance.now();
   let restartMs = NaN;
@@ -158,8 +161,9 @@ async function oneRound(run: BenchRun, nodes: Nodes, round: number, rates: Recor
     restartMs,
     caughtUpMs: await caughtUp,
     hintsDelivered: (await survivorsTotal(nodes, 'ringkv_hints_delivered')) - deliveredBefore,
+    readRepairs: (await survivorsTotal(nodes, 'ringkv_read_repairs_total')) - repairsBefore,
   };
-  log(`  round ${round}: node-${victim} down ${fmtInt(restart.downMs)} ms, ${fmtInt(hintsAtRestart)} hints held for it; listening ${fmtInt(restartMs)} ms after the spawn, caught up after ${fmtInt(restart.caughtUpMs)} ms (${fmtInt(restart.hintsDelivered)} hints delivered)`);
+  log(`  round ${round}: node-${victim} down ${fmtInt(restart.downMs)} ms, ${fmtInt(hintsAtRestart)} hints held for it; listening ${fmtInt(restartMs)} ms after the spawn, caught up after ${fmtInt(restart.caughtUpMs)} ms (${fmtInt(restart.hintsDelivered)} hints delivered, ${fmtInt(restart.readRepairs)} read repairs)`);
 
   await waitQuiet(pidsOf(nodes));
   record('3 nodes again')(await window());
@@ -205,16 +209,16 @@ async function main(): Promise<void> {
       [false, false, ...phaseColumns.map(() => true)],
     ),
     '',
-    `Each crash (down: from its exit to the new process's spawn; hints: what node-${survivors.join(' and node-')} held for it at the spawn, and delivered from then until it had caught up):`,
+    `Each crash (down: from its exit to the new process's spawn; hints: what node-${survivors.join(' and node-')} held for it at the spawn, and delivered from then until it had caught up; read repairs: what they sent over the same time, each a read that met a copy behind the others, mostly the restarted node's):`,
     '',
     markdownTable(
-      ['round', 'down ms', 'hints held at restart', 'spawn to listening ms', 'spawn to caught up ms', 'hints delivered'],
-      restarts.map((r) => [String(r.round), fmtInt(r.downMs), fmtInt(r.hintsAtRestart), fmtInt(r.restartMs), fmtInt(r.caughtUpMs), fmtInt(r.hintsDelivered)]),
-      [true, true, true, true, true, true],
+      ['round', 'down ms', 'hints held at restart', 'spawn to listening ms', 'spawn to caught up ms', 'hints delivered', 'read repairs'],
+      restarts.map((r) => [String(r.round), fmtInt(r.downMs), fmtInt(r.hintsAtRestart), fmtInt(r.restartMs), fmtInt(r.caughtUpMs), fmtInt(r.hintsDelivered), fmtInt(r.readRepairs)]),
+      [true, true, true, true, true, true, true],
     ),
     '',
     `- Median p99 against the steady ring (${ops.map((op) => `${op} ${fmtMs(steady(op))} ms`).join(', ')}): with a node down ${against('a node down')}; while it restarts and catches up ${against('it restarts and catches up')}; once every node is quiet again ${against('3 nodes again')}.`,
-    `- Restart, medians: listening ${fmtInt(median(restarts.map((r) => r.restartMs)))} ms after the spawn, caught up after ${fmtInt(median(restarts.map((r) => r.caughtUpMs)))} ms, with ${fmtInt(median(restarts.map((r) => r.hintsAtRestart)))} hints held for it.`,
+    `- Restart, medians: listening ${fmtInt(median(restarts.map((r) => r.restartMs)))} ms after the spawn, caught up after ${fmtInt(median(restarts.map((r) => r.caughtUpMs)))} ms, with ${fmtInt(median(restarts.map((r) => r.hintsAtRestart)))} hints held for it and ${fmtInt(median(restarts.map((r) => r.readRepairs)))} read repairs sent meanwhile.`,
     `- Errors over all windows: ${all.reduce((n, w) => n + w.errors, 0)}; GETs that found no value: ${all.reduce((n, w) => n + w.notFound, 0)} (each one a read that missed an acknowledged write).`,
     ...sectionTail(peaks.all(), [
       `node dist/bench/ws.bench.js --url ${survivors.map((i) => `ws://127.0.0.1:P${i}/api/v1/ws`).join(',')} --op put|get --consistency QUORUM --batch ${batch} --connections ${socketsPerNode * nodesN} --depth ${depth} --seconds ${a.seconds} [--rate FRAMES_PER_S]`,

@@ -49,6 +49,8 @@ export class MembershipTable {
   private mismatches: MemberInfo[] = [];
   /** Node id → the differing settings already reported for it. */
   private readonly mismatchSeen = new Map<string, string>();
+  /** hintTargets(), until the next change of another entry's info or status. */
+  private hintTargetsCached: Set<string> | null = null;
 
   constructor(self: MemberInfo, fd: FailureDetectorOptions, nowMs: number) {
     validateMemberInfo(self);
@@ -91,6 +93,7 @@ export class MembershipTable {
     const e = this.entries.get(nodeId);
     assert(e !== undefined, 'markLeft of a node not in the table');
     e.status = 'LEFT';
+    this.hintTargetsCached = null;
   }
 
   /** Our table as gossip sends it: every entry, with our local status opinion. */
@@ -120,6 +123,7 @@ export class MembershipTable {
 
   /** Merges a peer's digest; returns the status changes it caused (new nodes, recoveries). */
   merge(remote: readonly MemberInfo[], nowMs: number): StatusChange[] {
+    this.hintTargetsCached = null;
     const changes: StatusChange[] = [];
     for (const r of remote) {
       validateMemberInfo(r);
@@ -180,6 +184,7 @@ export class MembershipTable {
       if (status !== e.status) {
         changes.push({ nodeId: id, from: e.status, to: status, atMs: nowMs });
         e.status = status;
+        this.hintTargetsCached = null;
       }
     }
     return changes;
@@ -201,21 +206,29 @@ export class MembershipTable {
   }
 
   /**
-   * Whether a live node other than this one says it holds hints for `nodeId` (no copy: a
-   * per-read check). A node that is not ALIVE here may say so for a long while yet, and its
-   * hints wait with it: the target is asked as usual meanwhile.
+   * Whether a live node other than this one says it holds hints for `nodeId` (a per-read check).
+   * A node that is not ALIVE here may say so for a long while yet, and its hints wait with it:
+   * the target is asked as usual meanwhile.
    */
   hintsHeldFor(nodeId: string): boolean {
-    for (const [id, e] of this.entries) {
-      if (id !== this.selfId && e.status === 'ALIVE' && e.info.hintsFor !== undefined && e.info.hintsFor.includes(nodeId)) return true;
-    }
-    return false;
+    return this.hintTargets().has(nodeId);
   }
 
   /** Whether a live node other than this one says it holds hints for any node. */
   anyHintsHeld(): boolean {
-    for (const [id, e] of this.entries) if (id !== this.selfId && e.status === 'ALIVE' && e.info.hintsFor !== undefined) return true;
-    return false;
+    return this.hintTargets().size > 0;
+  }
+
+  /** The nodes live others hold hints for, worked out again after the table changed (merge, detect, markLeft). */
+  private hintTargets(): ReadonlySet<string> {
+    if (this.hintTargetsCached === null) {
+      const targets = new Set<string>();
+      for (const [id, e] of this.entries) {
+        if (id !== this.selfId && e.status === 'ALIVE' && e.info.hintsFor !== undefined) for (const t of e.info.hintsFor) targets.add(t);
+      }
+      this.hintTargetsCached = targets;
+    }
+    return this.hintTargetsCached;
   }
 
   info(nodeId: string): MemberInfo | undefined {

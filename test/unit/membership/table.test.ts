@@ -151,6 +151,7 @@ test('hints held: another live node naming a node among those it holds hints for
   assert.equal(t.self.hintsFor, undefined, 'an empty list is no list');
   // A holder gone silent (SUSPECT here) may hold its hints for a long while: its targets are read as usual meanwhile.
   t.merge([info('c', 1, 5), info('d', 1, 5)], 450);
+  assert.equal(t.hintsHeldFor('c'), true, 'b not yet found silent');
   t.detect(450);
   assert.equal(t.status('b'), 'SUSPECT');
   assert.equal(t.hintsHeldFor('c'), false);
