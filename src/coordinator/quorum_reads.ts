@@ -6,11 +6,11 @@
 // and repaired too. A read still waiting on another node after the p99 of recent replica round
 // trips asks one spare too, budget permitting, and a node that let a read time out is asked last
 // for a while (speculative retry, replica_latency.ts): a replica gossip has ALIVE may still never
-// answer. A replica this node holds hints for is asked last too, until they are delivered: it is
-// behind (back from a crash, it would answer reads from the copy it had, slowly while it starts,
-// and each such read would also repair it). A read is answered with the reconciliation of its
-// answers once R have come (siblings when concurrent), and read-repaired once every replica it
-// asked has answered or failed.
+// answer. A replica hints wait for (held by this node or, as gossip says, by another live one)
+// is asked last too, until they are delivered: it is behind (back from a crash, it would answer
+// reads from the copy it had, slowly while it starts, and each such read would also repair it).
+// A read is answered with the reconciliation of its answers once R have come (siblings when
+// concurrent), and read-repaired once every replica it asked has answered or failed.
 //
 // Why one machine per batch and callbacks, not a promise chain per read: this node's own replica
 // is read with one ShardRouter.submitMany for the whole batch, the remote reads go out in
