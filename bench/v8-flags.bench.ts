@@ -10,13 +10,16 @@
 //     whole heap once the old generation's room under its limit is smaller than the young
 //     generation (it keeps room to promote all of it), so with a 64 MiB semi-space and a heap of
 //     ~10 MB it marked every ~0.5 s on every thread; a floor above the semi-space leaves room.
+//   semi-space: the young generation's size (--max-semi-space-size=N MiB). A larger one is
+//     scavenged less often but each scavenge copies what survives of it, requests in flight
+//     and their values included; the question is which size gives the lowest p99 under load.
 // Every node: `ringkv start --sync-mode batch`, default shards, 10,000 keys of 1 KiB written
 // first. Per round, each node's closed-loop WS 32 ops/frame PUT and GET peak; then, open loop,
 // WS 32 ops/frame PUT and GET at 20%, 40%, 60% and 80% of the median peak of the node with the
 // shipped flags, the same target rates on every node, rounds interleaved (every row on every
 // node in each round). Latency is per frame from its scheduled send time; each open-loop row
 // also reads the node's GC pauses and full GCs from its /metrics.
-//   flock /tmp/ringkv-heavy.lock npm run bench:gc-threads|bench:old-space -- [--write] [--rounds 3] [--seconds 3] [--warmup 3] [--damon-off]
+//   flock /tmp/ringkv-heavy.lock npm run bench:gc-threads|bench:old-space|bench:semi-space -- [--write] [--rounds 3] [--seconds 3] [--warmup 3] [--damon-off]
 // --write replaces the section between <!-- SET-bench:start --> and <!-- SET-bench:end --> (with
 // --damon-off: SET-bench-damon-off) in BENCHMARKS.md.
 import fs from 'node:fs';
@@ -52,6 +55,13 @@ const sets: Record<string, FlagSet> = {
     flags: ['--initial-old-space-size=128', '--initial-old-space-size=256'],
     nodes:
       "one with V8's own old-generation limit (it starts marking the whole heap as soon as the room under that limit is smaller than the young generation), one with `--initial-old-space-size=128` and one with `--initial-old-space-size=256` (no full GC is started before the old generation nears that many MiB less the young generation's size)",
+  },
+  'semi-space': {
+    title: "V8 young generation's size",
+    base: "V8's default semi-space",
+    flags: ['--max-semi-space-size=8', '--max-semi-space-size=32', '--max-semi-space-size=64'],
+    nodes:
+      "one with V8's default semi-space (it starts small and grows with the allocation rate, up to 16 MiB on 64-bit Node 20: its new space read 32 MiB, two semi-spaces, after a burst of allocation, ad hoc), and one each with `--max-semi-space-size=8`, `=32` and `=64` (the most each semi-space may grow to; a scavenge copies what survives of one, so a larger one is scavenged less often and each scavenge may take longer)",
   },
 };
 
