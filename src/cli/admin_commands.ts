@@ -1,10 +1,12 @@
 // The operator's commands, over a node's HTTP admin API (docs/http-api.md), as nodetool is
 // Cassandra's: `ringkv status` (the cluster as one node sees it, with each node's effective
-// ownership), `ringkv repair`, `ringkv scrub`, `ringkv cleanup`, `ringkv flush`, `ringkv snapshot`, `ringkv decommission`,
-// `ringkv addnode`, `ringkv removenode`. Each prints a line or a table for people, or the node's
-// JSON answer with --json, and exits 0 when the node did what was asked and found nothing wrong,
-// 1 when it answered with an error (its message is printed), did it only in part (a repair with
-// failed ranges) or found damage (a scrub that quarantined a table), 2 on a usage error.
+// ownership), `ringkv repair`, `ringkv scrub`, `ringkv cleanup`, `ringkv flush`,
+// `ringkv snapshot`, `ringkv decommission`, `ringkv addnode`, `ringkv removenode`,
+// `ringkv replica` (one node's own copy of a key). Each prints a line or a table for people, or
+// the node's JSON answer with --json, and exits 0 when the node did what was asked and found
+// nothing wrong, 1 when it answered with an error (its message is printed), did it only in part
+// (a repair with failed ranges) or found damage (a scrub that quarantined a table), 2 on a usage
+// error.
 import { fetchClusterStatus, ringMembersOf } from '../client/cluster_status';
 import { type JsonAnswer, requestJson } from '../client/http_request';
 import { httpPortDefault, vnodesPerNodeMax } from '../constants';
@@ -31,12 +33,13 @@ const usage = {
   flush: `usage: ringkv flush [--all] [options]\n\nWrites every shard's memtable to a table now (before copying a data dir, or to scrub what\nwas just written).\n\noptions:\n${nodeHelp}\n  --json\n  --all                   on every node that --node's cluster status has up\n  -h, --help`,
   decommission: `usage: ringkv decommission --node HOST:PORT [options]\n\nHands that node's data and hints over to the nodes that take its ranges and takes it out\nof the ring. --node is required: this is never done to a default address.\n\noptions:\n  --node HOST:PORT        the node that leaves (its HTTP address)\n  --timeout-ms N          how long to wait (default 1 h)\n  --json\n  -h, --help`,
   addnode: `usage: ringkv addnode NODE_ID ADDRESS [options]\n\nTakes a running node (started in cluster mode, knowing no one) into the cluster of --node.\nADDRESS is its HTTP address, host:port or host:port:peerport.\n\noptions:\n${nodeHelp}\n  --vnodes N              check that it runs with N vnodes\n  --json\n  -h, --help`,
+  replica: `usage: ringkv replica KEY [--all] [options]\n\nWhat the node's own copy of KEY holds, asking no other node: every version it stores (concurrent\nsiblings, tombstones, expired ones) and the key's replicas as its ring has them. With --all on\nevery node that is up, to see which replica lacks a write.\n\noptions:\n${nodeHelp}\n  --json\n  --all                   on every node that --node's cluster status has up\n  -h, --help`,
   removenode: `usage: ringkv removenode NODE_ID [options]\n\nRemoves a node that is gone for good (DEAD) from every ring; run \`ringkv repair\` on the\nothers afterwards to restore the copies it held.\n\noptions:\n${nodeHelp}\n  --json\n  -h, --help`,
 };
 
 type Name = keyof typeof usage;
 /** Positional arguments each command takes: [fewest, most]. */
-const arity: Record<Name, [number, number]> = { status: [0, 0], repair: [0, 0], scrub: [0, 0], cleanup: [0, 0], flush: [0, 0], snapshot: [0, 1], decommission: [0, 0], addnode: [2, 2], removenode: [1, 1] };
+const arity: Record<Name, [number, number]> = { status: [0, 0], repair: [0, 0], scrub: [0, 0], cleanup: [0, 0], flush: [0, 0], snapshot: [0, 1], decommission: [0, 0], addnode: [2, 2], removenode: [1, 1], replica: [1, 1] };
 
 interface Args {
   node: string;
@@ -57,7 +60,7 @@ interface Args {
  * time as can be; a flush) or one after another (a repair or a scrub reads a node's whole data;
  * the cluster serves meanwhile).
  */
-const forAll: Partial<Record<Name, 'together' | 'in turn'>> = { repair: 'in turn', scrub: 'in turn', cleanup: 'in turn', flush: 'together', snapshot: 'together' };
+const forAll: Partial<Record<Name, 'together' | 'in turn'>> = { repair: 'in turn', scrub: 'in turn', cleanup: 'in turn', flush: 'together', snapshot: 'together', replica: 'together' };
 
 function parse(name: Name, argv: string[]): Args | null {
   const { values, positionals } = parseFlags({
@@ -82,7 +85,7 @@ function parse(name: Name, argv: string[]): Args | null {
   if (values.salvage === true && name !== 'scrub') throw usageError('--salvage applies to scrub only');
   if (values.wait === true && name !== 'cleanup') throw usageError('--wait applies to cleanup only');
   if (values.all === true && forAll[name] === undefined) throw usageError(`--all applies to ${Object.keys(forAll).join(', ')} only`);
-  if (values['timeout-ms'] !== undefined && (name === 'status' || name === 'addnode' || name === 'removenode')) throw usageError(`--timeout-ms does not apply to ${name}`);
+  if (values['timeout-ms'] !== undefined && (name === 'status' || name === 'addnode' || name === 'removenode' || name === 'replica')) throw usageError(`--timeout-ms does not apply to ${name}`);
   return {
     node: values.node ?? process.env['RINGKV_NODE'] ?? `127.0.0.1:${httpPortDefault}`,
     json: values.json === true,
@@ -149,6 +152,24 @@ function repairLine(b: Record<string, unknown>): string {
   return `repair: ${b['synced']} of ${b['ranges']} ranges synced, ${b['skipped']} without a live replica, ${b['failed']} failed; ${b['pulled']} records pulled, ${b['pushed']} pushed in ${b['duration_ms']} ms`;
 }
 
+/** `ringkv replica`'s lines: the key's replicas, then one line per version the node stores (GET /api/v1/admin/replica/{key}). */
+export function formatReplica(b: Record<string, unknown>): string {
+  const replicas = Array.isArray(b['replicas']) ? (b['replicas'] as string[]) : [];
+  const versions = Array.isArray(b['versions']) ? (b['versions'] as Array<Record<string, unknown>>) : [];
+  const nowMs = Date.now();
+  const lines = [
+    `replica: ${versions.length === 0 ? 'no version' : versions.length === 1 ? '1 version' : `${versions.length} versions`} here; the key's replicas: ${replicas.join(', ')}` +
+      (replicas.includes(String(b['node_id'])) ? '' : ` (${b['node_id']} is not one of them)`),
+  ];
+  for (const v of versions) {
+    const at = new Date(Number(v['timestamp'])).toISOString();
+    const what = v['tombstone'] === true ? 'tombstone' : formatBytes(Buffer.from(String(v['value']), 'base64').length);
+    const expiry = typeof v['expires_at'] === 'number' ? `, ${v['expires_at'] <= nowMs ? 'expired' : 'expires'} ${new Date(v['expires_at']).toISOString()}` : '';
+    lines.push(`  ${v['version']}  ${what}, written ${at}${expiry}`);
+  }
+  return lines.join('\n');
+}
+
 /** What people read from the endpoint's answer. */
 function summary(name: Exclude<Name, 'status'>, b: Record<string, unknown>): string {
   switch (name) {
@@ -184,6 +205,8 @@ function summary(name: Exclude<Name, 'status'>, b: Record<string, unknown>): str
       return `addnode: ${b['node_id']} at ${b['address']} is ${b['status']} with ${b['num_vnodes']} vnodes; ring version ${b['ring_version']}`;
     case 'removenode':
       return `removenode: ${b['node_id']} is ${b['status']} (was ${b['previous_status']}); ring version ${b['ring_version']}`;
+    case 'replica':
+      return formatReplica(b);
   }
 }
 
@@ -206,6 +229,8 @@ function callEndpoint(name: Exclude<Name, 'status'>, a: Args): Promise<JsonAnswe
       return requestJson(a.node, 'POST', '/api/v1/cluster/nodes', { ...short, body: JSON.stringify({ node_id: first, address: second, ...(a.vnodes !== undefined && { num_vnodes: a.vnodes }) }) });
     case 'removenode':
       return requestJson(a.node, 'DELETE', `/api/v1/cluster/nodes/${encodeURIComponent(first!)}`, short);
+    case 'replica':
+      return requestJson(a.node, 'GET', `/api/v1/admin/replica/${encodeURIComponent(first!)}`, short);
   }
 }
 
@@ -285,3 +310,4 @@ export const flushCommand = adminCommand('flush', 'write a node\'s memtables to 
 export const decommissionCommand = adminCommand('decommission', 'hand a node\'s data over and take it out of the ring');
 export const addnodeCommand = adminCommand('addnode', 'take a running node into the cluster by address');
 export const removenodeCommand = adminCommand('removenode', 'remove a dead node from the ring for good');
+export const replicaCommand = adminCommand('replica', 'show what a node\'s own copy of a key holds, every version');

@@ -23,6 +23,7 @@ const commands: Record<string, () => Promise<CliCommand>> = {
   decommission: async () => (await import('./admin_commands')).decommissionCommand,
   addnode: async () => (await import('./admin_commands')).addnodeCommand,
   removenode: async () => (await import('./admin_commands')).removenodeCommand,
+  replica: async () => (await import('./admin_commands')).replicaCommand,
   bench: async () => (await import('./bench')).command,
 };
 

@@ -41,7 +41,7 @@ import { handOffRanges } from './decommission';
 import { writeFileDurably } from '../storage/durable-file';
 import { type ClusterOptions, clusterSettingsOf, validateClusterOptions } from './cluster_options';
 import { answerReplicaBatch, type LocalReplica, recordFromWire, recordToWire, ReplicaClient } from './cluster_replica';
-import { toGetResult } from './get_result';
+import { toGetResult, toReplicaView } from './get_result';
 import { checkCommon, checkContext, checkIdempotencyKey, checkIfMatch, checkKey, checkTtl, checkValue } from './request_checks';
 import { ByteRateLimiter, takeBytes } from './byte_rate_limiter';
 import { HintStore } from './hinted_handoff';
@@ -73,6 +73,7 @@ import type {
   RemoveNodeResult,
   DecommissionSummary,
   RepairSummary,
+  ReplicaView,
   ScrubSummary,
   SnapshotSummary,
   CleanupSummary,
@@ -143,6 +144,8 @@ export interface ClusterCounters {
   rebuildPulls: number;
   /** Versions this replica, rebuilding, issued that their previous owner did not take (rebuild_gate.ts). */
   rebuildPushFailures: number;
+  /** Writes coordinated here that read their key from the other replicas first because this node was behind (catchUpKey). */
+  behindPulls: number;
   /** Milliseconds range streams waited for the --stream-bytes-per-second budget. */
   streamThrottledMs: number;
   readRepairs: number;
@@ -159,6 +162,8 @@ export class ClusterCoordinator implements Coordinator {
   readonly membership: Membership;
   /** This node's shards, gated while it rebuilds (rebuild_gate.ts). */
   private readonly local: LocalReplica;
+  /** `local` without the rebuild gate: this node's copy as it is (Coordinator.replica). */
+  private readonly store: LocalReplica;
   private readonly pullDeps: PullDeps;
   private readonly pool: PeerPool;
   private readonly server: InternodeServer;
@@ -221,6 +226,7 @@ export class ClusterCoordinator implements Coordinator {
     speculativeReads: 0,
     rebuildPulls: 0,
     rebuildPushFailures: 0,
+    behindPulls: 0,
     streamThrottledMs: 0,
     readRepairs: 0,
     readRepairsDropped: 0,
@@ -236,6 +242,7 @@ export class ClusterCoordinator implements Coordinator {
   ) {
     validateClusterOptions(o);
     this.nodeId = o.nodeId;
+    this.store = store;
     this.pullDeps = { conflictMode: o.conflictMode, read: (id, key, timeoutMs, done) => this.replicas.read(id, key, timeoutMs, done), apply: (key, record, timeoutMs) => store.apply(key, record, timeoutMs) };
     this.local = rebuildGate(store, {
       ...this.pullDeps,
@@ -305,7 +312,8 @@ export class ClusterCoordinator implements Coordinator {
       count: (e) => this.count(e),
       readRepair: (key, answers) => this.readRepair(key, answers),
       replicaLatency: new ReplicaLatency(),
-      localFirst: () => !this.rebuilding,
+      // Not while rebuilding, nor while writes this node missed wait as hints: its copy may lack them.
+      localFirst: () => !this.rebuilding && !this.isBehind(this.nodeId),
       rebuildingPeer: () => (this.membership.anyRebuilding() ? (id) => this.membership.isRebuilding(id) : null),
       // Behind: a node this coordinator, or any other live node, holds hints for (gossip says
       // which; a node that has delivered its own hints would otherwise read from it again
@@ -872,7 +880,7 @@ export class ClusterCoordinator implements Coordinator {
         }
         const w = b.op === 'put' ? this.clientWrite('put', b.req, b.req.value, b.req.ttlSeconds) : this.clientWrite('delete', b.req, new Uint8Array(0), undefined);
         const pref = this.preferenceList(w.key);
-        if (w.ifMatch === undefined && pref.includes(this.nodeId) && !this.rebuilding) {
+        if (w.ifMatch === undefined && pref.includes(this.nodeId) && !this.readsKeyBeforeWrite()) {
           writes.push(writeSpec(i, w, pref, w.timeoutMs));
         } else {
           alone.push(
@@ -928,7 +936,8 @@ export class ClusterCoordinator implements Coordinator {
 
   /**
    * One write on its own, for what batch() does not run together: 1 route (forward once when
-   * this node is not a replica), 3 If-Match (read the current version at the write's level and
+   * this node is not a replica), the key read from the other replicas first while this node
+   * rebuilds or is behind, 3 If-Match (read the current version at the write's level and
    * merge it in here, so the local write checks it atomically), then steps 2 and 4-6 in
    * quorum_writes.ts.
    */
@@ -938,6 +947,7 @@ export class ClusterCoordinator implements Coordinator {
     const needed = writeReplicasNeeded(w.consistency, this.o.replicationFactor, this.o.partitionMode);
     if (!pref.includes(this.nodeId) && !forwarded) return this.forward(w, pref, needed, deadline);
     if (this.rebuilding) await this.primeFromOthers(w, deadline);
+    else if (w.ifMatch === undefined && this.readsKeyBeforeWrite()) await this.catchUpKey(w, deadline); // If-Match reads the key below anyway
     if (w.ifMatch !== undefined) {
       // Fail fast, before the read, when the write could not meet its level anyway.
       try {
@@ -951,6 +961,31 @@ export class ClusterCoordinator implements Coordinator {
     return new Promise((resolve, reject) => {
       quorumWrites(this.writeContext, [writeSpec(0, w, pref, Math.max(1, deadline - Date.now()))], (_at, answer, error) => (error === null ? resolve(answer!) : reject(error)));
     });
+  }
+
+  /**
+   * Whether a write coordinated here first reads its key from the other replicas: while this
+   * node rebuilds (primeFromOthers), and, with vector clocks, while it is behind (catchUpKey).
+   */
+  private readsKeyBeforeWrite(): boolean {
+    return this.rebuilding || (this.o.conflictMode === 'vclock' && this.isBehind(this.nodeId));
+  }
+
+  /**
+   * While this node is behind (writes it missed wait as hints): merges what the other live
+   * replicas hold of the key into this node's replica before it issues a version. Without it the
+   * new version's clock would count from this node's stale copy and leave a write acknowledged
+   * before it as a concurrent sibling, where the client that wrote after it expects to replace
+   * it. Unlike a rebuild nothing is at risk if no replica answers (this node's dots are its
+   * own), so it waits for them at most half the time left and then writes from what it has. A
+   * local store that refuses what was pulled (a full disk) refuses the write's own local part
+   * too, which the write path already answers for (a hint for this node), so it goes on.
+   */
+  private async catchUpKey(w: WriteRequest, deadline: number): Promise<void> {
+    const others = this.preferenceList(w.key).filter((id) => id !== this.nodeId && this.membership.isAlive(id));
+    if (others.length === 0) return;
+    this.counters.behindPulls++;
+    await pullKey(this.pullDeps, others, w.key, Math.max(1, Math.floor((deadline - Date.now()) / 2))).catch(() => 0);
   }
 
   /**
@@ -985,7 +1020,8 @@ export class ClusterCoordinator implements Coordinator {
   }
 
   private async forward(w: WriteRequest, pref: readonly string[], needed: number, deadline: number): Promise<WriteAnswer> {
-    const target = pref.find((id) => this.membership.isAlive(id));
+    // A replica that is behind would read the key from the others first (catchUpKey): one that is not, if any.
+    const target = pref.find((id) => this.membership.isAlive(id) && !this.isBehind(id)) ?? pref.find((id) => this.membership.isAlive(id));
     if (target === undefined) {
       throw this.count(new RingkvError(ErrorCode.Unavailable, `${w.op}: no replica of the key is alive to coordinate it`, { details: { needed, answered: 0, alive: 0, replicas: pref.length } }));
     }
@@ -1234,6 +1270,12 @@ export class ClusterCoordinator implements Coordinator {
   }
 
   // ---- admin --------------------------------------------------------------------------------
+
+  async replica(key: Uint8Array): Promise<ReplicaView> {
+    this.checkOpen();
+    checkKey(key);
+    return toReplicaView(key, this.preferenceList(key), await this.store.get(key, this.o.requestTimeoutMs));
+  }
 
   async clusterStatus(): Promise<ClusterStatus> {
     const ring = this.membership.ring;

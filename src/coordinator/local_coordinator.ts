@@ -19,10 +19,10 @@ import type { StorageTrouble } from '../membership';
 import type { ScrubOptions, SyncMode, TokenRange } from '../storage/types';
 import type { ConflictMode } from '../versioning';
 import { decodeSiblingSet } from '../versioning';
-import { toGetResult } from './get_result';
+import { toGetResult, toReplicaView } from './get_result';
 import { nodeHealth } from './node_health';
 import { clusterNameFileName, loadOrCreateNodeId, nodeIdFileName, zoneFileName } from './identity_files';
-import { checkCommon, checkContext, checkIdempotencyKey, checkIfMatch, checkTtl, checkValue } from './request_checks';
+import { checkCommon, checkContext, checkIdempotencyKey, checkIfMatch, checkKey, checkTtl, checkValue } from './request_checks';
 import type {
   BatchOp,
   BatchOutcome,
@@ -40,6 +40,7 @@ import type {
   RemoveNodeResult,
   DecommissionSummary,
   RepairSummary,
+  ReplicaView,
   CleanupSummary,
   ScrubSummary,
   SnapshotSummary,
@@ -260,6 +261,11 @@ class LocalCoordinatorImpl implements LocalCoordinator {
   private async diskSpace(): Promise<DiskSpace | null> {
     const s = await fs.promises.statfs(this.dataDir).catch(() => null);
     return s === null ? null : { sizeBytes: s.blocks * s.bsize, freeBytes: s.bavail * s.bsize };
+  }
+
+  async replica(key: Uint8Array): Promise<ReplicaView> {
+    this.checkOpen();
+    return toReplicaView(checkKey(key), [this.nodeId], await this.router.get(key, this.defaultTimeoutMs));
   }
 
   async clusterStatus(): Promise<ClusterStatus> {

@@ -58,7 +58,7 @@ export interface QuorumReadContext {
    * Cassandra's snitch orders replicas by proximity. Null: no zones, no preference.
    */
   sameZone(): ((nodeId: string) => boolean) | null;
-  /** Whether this node's own replica is asked first (no hop); false while it is rebuilding, when it is asked last. */
+  /** Whether this node's own replica is asked first (no hop); false while it is rebuilding or behind, when it is asked last. */
   localFirst(): boolean;
   /** Where some other node rebuilds its replica (a new data dir): which; those are asked last. Null: none. */
   rebuildingPeer(): ((nodeId: string) => boolean) | null;
@@ -154,7 +154,7 @@ export function quorumReads(ctx: QuorumReadContext, reqs: readonly ReadSpec[], f
     }
     ctx.counters.coordinatedReads++;
     // Asking all N on every read would triple the work of a ONE read. This node first (no hop;
-    // last while it rebuilds), then its zone's replicas, replicas known to lag last.
+    // last while it rebuilds or is behind), then its zone's replicas, replicas known to lag last.
     const others = up.filter((id) => id !== ctx.nodeId);
     const ranked = rankReplicas(others, ranking, ctx.replicaLatency.nextTurn());
     const ordered = up.length === others.length ? ranked : localFirst ? [ctx.nodeId, ...ranked] : [...ranked, ctx.nodeId];

@@ -158,6 +158,26 @@ export interface CoordinatorStats {
   [name: string]: number | number[] | HistogramSnapshot | GcSnapshots | HintTargetStats[] | undefined;
 }
 
+/** One version a replica stores (ReplicaView): live, expired or a tombstone. */
+export interface StoredVersion {
+  /** Empty for a tombstone. */
+  value: Uint8Array;
+  version: string;
+  timestampMs: number;
+  tombstone: boolean;
+  /** When it expires, ms since the epoch; 0: no TTL. */
+  expiresAtMs: number;
+}
+
+/** What this node's own replica holds of a key, read without asking any other node (Coordinator.replica). */
+export interface ReplicaView {
+  key: Uint8Array;
+  /** The key's preference list: the nodes that replicate it (this node alone on a single node). */
+  replicas: string[];
+  /** Every version this node stores, tombstones and expired ones included, newest first; empty when it holds none. */
+  versions: StoredVersion[];
+}
+
 /** What a full anti-entropy pass (admin repair, or a new node's bootstrap) did. */
 export interface RepairSummary {
   /** Vnode ranges this node replicates (at the ring version the pass started with). */
@@ -264,6 +284,12 @@ export interface Coordinator {
    */
   batch(ops: readonly BatchOp[]): Promise<BatchOutcome[]>;
   clusterStatus(): Promise<ClusterStatus>;
+  /**
+   * What this node's own replica stores of `key`: no other replica asked, nothing merged, no read
+   * repair, every version kept (tombstones and expired ones too). For operators checking where
+   * a key lives and whether this copy has a write, and for tests that must see one copy alone.
+   */
+  replica(key: Uint8Array): Promise<ReplicaView>;
   /** Syncs every range this node replicates with a live replica (RKV_ERR_INVALID_ARGUMENT on a single node). */
   repair(): Promise<RepairSummary>;
   /**

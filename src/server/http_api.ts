@@ -10,7 +10,7 @@ import type { AddNodeRequest, ConsistencyLevel, RepairSummary } from '../coordin
 import { logScrub } from './scrub_schedule';
 import { ErrorCode, isRingkvError, RingkvError } from '../errors';
 import { errorReply, httpStatusLine } from './error_map';
-import { deleteBody, errorBody, getBody, notFoundBody, putBody } from './http_json';
+import { deleteBody, errorBody, getBody, notFoundBody, putBody, replicaBody } from './http_json';
 import {
   decodeKey,
   parseConsistency,
@@ -403,6 +403,9 @@ export function attachHttpApi(app: TemplatedApp, ctx: ServerContext): void {
           const stats = await ctx.coordinator.stats().catch(() => null);
           return { status: 200, body: ctx.metrics.render(stats, serverGauges(ctx)), type: 'text/plain; version=0.0.4; charset=utf-8' };
         });
+        return;
+      case 'replica':
+        handleAsync(ctx, res, head, async () => ({ status: 200, body: replicaBody(ctx.coordinator.nodeId, await ctx.coordinator.replica(decodeKey(r.rawKey))) }));
         return;
       case 'cluster_status':
         handleAsync(ctx, res, head, async () => ({ status: 200, body: JSON.stringify(await ctx.coordinator.clusterStatus()) }));

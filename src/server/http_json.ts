@@ -1,7 +1,7 @@
 // The JSON bodies of the HTTP API (docs/http-api.md), built from coordinator results. Field names
 // follow design.md §5 (snake_case); values are base64; keys are text when they are UTF-8.
 import { isUtf8 } from 'node:buffer';
-import type { DeleteResult, GetResult, PutResult } from '../coordinator/types';
+import type { DeleteResult, GetResult, PutResult, ReplicaView } from '../coordinator/types';
 import type { ErrorReply } from './error_map';
 
 /**
@@ -34,6 +34,16 @@ export function getBody(r: Extract<GetResult, { found: true }>): string {
     body['siblings'] = r.siblings.map((s) => ({ value: b64(s.value), version: s.version, timestamp: s.timestampMs }));
   }
   return JSON.stringify(body);
+}
+
+/** GET /api/v1/admin/replica/{key}: what node `nodeId`'s own copy holds (Coordinator.replica). */
+export function replicaBody(nodeId: string, r: ReplicaView): string {
+  return JSON.stringify({
+    ...keyFields(r.key),
+    node_id: nodeId,
+    replicas: r.replicas,
+    versions: r.versions.map((v) => ({ value: b64(v.value), version: v.version, timestamp: v.timestampMs, tombstone: v.tombstone, ...(v.expiresAtMs > 0 && { expires_at: v.expiresAtMs }) })),
+  });
 }
 
 export function notFoundBody(key: Uint8Array): string {

@@ -7,9 +7,11 @@ import { ErrorCode, RingkvError } from '../errors';
 
 export const keysPrefix = '/api/v1/keys/';
 const nodesPrefix = '/api/v1/cluster/nodes/';
+const replicaPrefix = '/api/v1/admin/replica/';
 
 export type Route =
   | { kind: 'key'; op: 'put' | 'get' | 'delete'; rawKey: string }
+  | { kind: 'replica'; rawKey: string }
   | { kind: 'health' }
   | { kind: 'metrics' }
   | { kind: 'cluster_status' }
@@ -35,6 +37,10 @@ export function route(method: string, path: string): Route {
     if (method === 'get') return { kind: 'key', op: 'get', rawKey };
     if (method === 'delete') return { kind: 'key', op: 'delete', rawKey };
     return { kind: 'method_not_allowed', allow: 'GET, HEAD, PUT, DELETE' };
+  }
+  if (path.startsWith(replicaPrefix)) {
+    // The key as in /api/v1/keys/{key} (decodeKey).
+    return method === 'get' ? { kind: 'replica', rawKey: path.slice(replicaPrefix.length) } : { kind: 'method_not_allowed', allow: 'GET, HEAD' };
   }
   const fixed: Record<string, Route> = {
     '/health': { kind: 'health' },

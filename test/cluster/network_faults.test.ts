@@ -5,10 +5,14 @@
 // links that keep resetting under load. What must hold: QUORUM goes on, ALL fails within its
 // timeout with a clear error, nothing hangs, replies that arrive after their request gave up
 // harm nothing, acknowledged writes stay readable, and the cut-off replica gets the writes it
-// missed from hints once it can be reached (gossip never had it down), with no repair.
+// missed from hints once it can be reached (gossip never had it down), with no repair. Meanwhile
+// gossip tells it that it is behind: its reads ask the others first, and a write it coordinates
+// reads the key from them first, so it replaces a write it missed instead of standing beside it
+// as a sibling.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { base64Text, sleep, TestCluster, waitFor } from '../helpers/cluster';
+import { runCli } from '../helpers/cli';
 
 describe('3-node cluster with its peer links behind fault proxies', () => {
   let c: TestCluster;
@@ -47,16 +51,37 @@ describe('3-node cluster with its peer links behind fault proxies', () => {
       // node-2 stays ALIVE everywhere: its own gossip gets out. Its missed writes became hints.
       for (const i of [0, 1]) assert.equal((await c.statuses(i))['node-2'], 'healthy');
       assert.ok((await c.metric(0, 'ringkv_hints_queued')) + (await c.metric(1, 'ringkv_hints_queued')) > 0, 'hints kept for node-2');
+
+      // node-2 hears through gossip that it is behind. A write it coordinates now reads the key
+      // from the others first, so it replaces the write acknowledged before it instead of
+      // standing beside it as a sibling (its stale copy would have given it a concurrent clock).
+      assert.equal((await c.http(0, 'PUT', 'overwritten-via-2', { body: 'first', consistency: 'QUORUM' })).status, 200);
+      assert.deepEqual((await c.replica(2, 'overwritten-via-2')).values, [], 'node-2 missed the first write');
+      await waitFor('node-2 seeing itself behind', async () => ((await c.getJson(2, '/api/v1/cluster/status')) as { nodes: Array<{ id: string; behind?: boolean }> }).nodes.some((n) => n.id === 'node-2' && n.behind === true), 10_000);
+      // Its reads ask the others first: a ONE read of a write it missed finds it.
+      assert.deepEqual((await c.replica(2, 'cut-0')).values, []);
+      // What an operator sees: `ringkv replica --all` shows which copy lacks the write.
+      const copies = await runCli(['replica', 'cut-0', '--all', '--node', `127.0.0.1:${c.nodes[0]!.port}`]);
+      assert.equal(copies.code, 0, copies.stderr);
+      const heads = copies.stdout.split('\n').filter((l) => / replica: /.test(l)).sort();
+      assert.deepEqual(heads.map((l) => l.replace(/; the key's replicas: .*/, '')), ['node-0: replica: 1 version here', 'node-1: replica: 1 version here', 'node-2: replica: no version here']);
+      assert.equal(base64Text((await c.http(2, 'GET', 'cut-0', { consistency: 'ONE' })).body.value), 'c0');
+      const pulls = await c.metric(2, 'ringkv_behind_pulls');
+      assert.equal((await c.http(2, 'PUT', 'overwritten-via-2', { body: 'second', consistency: 'QUORUM' })).status, 200);
+      assert.equal((await c.metric(2, 'ringkv_behind_pulls')) - pulls, 1);
+      const after = await c.http(1, 'GET', 'overwritten-via-2', { consistency: 'QUORUM' });
+      assert.equal(base64Text(after.body.value), 'second');
+      assert.equal(after.body.siblings, undefined, `one version, not siblings: ${JSON.stringify(after.body)}`);
       // The held requests are dropped, as if TCP had given up on them: node-2 never gets them.
       proxy.resetAll();
     } finally {
       proxy.heal();
     }
 
-    // node-2's copy, read alone: a ONE read coordinated by node-2 asks its own replica first.
+    // node-2's copy, read alone (a read it coordinates asks the others first while it is behind).
     const missing = async (): Promise<string[]> => {
       const out: string[] = [];
-      for (let i = 0; i < 20; i++) if ((await c.http(2, 'GET', `cut-${i}`, { consistency: 'ONE' })).status !== 200) out.push(`cut-${i}`);
+      for (let i = 0; i < 20; i++) if ((await c.replica(2, `cut-${i}`)).values.join() !== `c${i}`) out.push(`cut-${i}`);
       return out;
     };
     // Links back: the hints are delivered (the replay timer retries them), and ALL works again.

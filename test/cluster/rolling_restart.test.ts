@@ -14,8 +14,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RingkvClient } from '../../src/client';
-import { base64Text, sleep, TestCluster, waitFor } from '../helpers/cluster';
-import { startQuorumWorkload, valuesOf, workloadValue } from '../helpers/quorum_workload';
+import { sleep, TestCluster, waitFor } from '../helpers/cluster';
+import { startQuorumWorkload, workloadValue } from '../helpers/quorum_workload';
 
 const writesMax = 1500;
 
@@ -69,7 +69,7 @@ async function rollingRestart(c: TestCluster, w: Workload): Promise<void> {
       const lastAcked = list.map((x) => x.ok).lastIndexOf(true);
       if (lastAcked < 0) continue;
       const allowed = list.slice(lastAcked).map((x) => workloadValue(x.i));
-      const got = valuesOf(await c.http(n, 'GET', key, { consistency: 'ONE' }));
+      const got = (await c.replica(n, key)).values;
       if (got.length === 0 || !got.every((v) => allowed.includes(v)) || (w.conflictMode === 'lww' && got.length !== 1)) wrong.push(`${key}: ${JSON.stringify(got)} not of ${JSON.stringify(allowed)}`);
     }
     assert.deepEqual(wrong.slice(0, 5), [], `node-${n}: ${wrong.length} of ${load.writes.size} keys without their last acknowledged write`);
@@ -147,8 +147,7 @@ describe('3-node cluster, rolling restart under writes through the TypeScript cl
     for (const n of [0, 1, 2]) {
       const missing: number[] = [];
       for (const i of acked) {
-        const r = await c.http(n, 'GET', `client-${i}`, { consistency: 'ONE' });
-        if (r.status !== 200 || base64Text(r.body.value) !== `v${i}`) missing.push(i);
+        if ((await c.replica(n, `client-${i}`)).values.join() !== `v${i}`) missing.push(i);
       }
       assert.deepEqual(missing.slice(0, 5), [], `node-${n} lacks ${missing.length} of ${acked.length} acknowledged writes`);
     }

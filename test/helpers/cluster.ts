@@ -78,6 +78,19 @@ export interface HttpAnswer {
 }
 
 /** The text a base64 field of a JSON answer holds (values travel as base64, design.md §5). */
+/** A node's own copy of a key: the key's replicas, and the live values this node stores, newest first ([]: none, or only a tombstone). */
+export interface ReplicaCopy {
+  replicas: string[];
+  values: string[];
+}
+
+/** The answer to GET /api/v1/admin/replica/{key} as a ReplicaCopy; throws on any other answer. */
+export function replicaCopy(status: number, body: unknown, node: string): ReplicaCopy {
+  const b = body as { replicas?: string[]; versions?: Array<{ value: string; tombstone: boolean; expires_at?: number }> };
+  if (status !== 200 || b.versions === undefined || b.replicas === undefined) throw new Error(`replica read on ${node}: ${status} ${JSON.stringify(body)}`);
+  return { replicas: b.replicas, values: b.versions.filter((v) => !v.tombstone && (v.expires_at === undefined || v.expires_at > Date.now())).map((v) => base64Text(v.value)) };
+}
+
 export function base64Text(field: unknown): string {
   return Buffer.from(String(field), 'base64').toString();
 }
@@ -286,6 +299,12 @@ export class TestCluster {
   async getJson(i: number, urlPath: string): Promise<unknown> {
     const res = await fetch(`http://127.0.0.1:${this.nodes[i]!.port}${urlPath}`, { signal: AbortSignal.timeout(5000) });
     return res.json();
+  }
+
+  /** What node i's own replica stores of `key` (GET /api/v1/admin/replica/{key}: no other replica asked). */
+  async replica(i: number, key: string): Promise<ReplicaCopy> {
+    const res = await fetch(`http://127.0.0.1:${this.nodes[i]!.port}/api/v1/admin/replica/${encodeURIComponent(key)}`, { signal: AbortSignal.timeout(5000) });
+    return replicaCopy(res.status, await res.json(), `node-${i}`);
   }
 
   /** node id → status as node i sees it (empty when node i does not answer). */

@@ -12,6 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { waitListening } from './listening';
+import { replicaCopy, type ReplicaCopy } from './cluster';
 
 const run = promisify(execFile);
 const bin = path.resolve(__dirname, '..', '..', '..', 'bin', 'ringkv.js');
@@ -126,6 +127,12 @@ export class NetnsCluster {
       body = { raw: text };
     }
     return { status: Number(stdout.slice(cut + 1)), body };
+  }
+
+  /** What node i's own replica stores of `key` (GET /api/v1/admin/replica/{key}: no other replica asked). */
+  async replica(i: number, key: string): Promise<ReplicaCopy> {
+    const r = await this.http(i, 'GET', `/api/v1/admin/replica/${encodeURIComponent(key)}`);
+    return replicaCopy(r.status, r.body, `node-${i}`);
   }
 
   /** node id → status as node i sees it. */

@@ -175,6 +175,48 @@ test('If-Match: the current version writes, a stale one is 409 with current_vers
   assert.equal(Buffer.from(g['value'] as string, 'base64').toString(), 'two');
 });
 
+test("admin replica read: the node's own copy, every version kept (tombstones and TTLs shown), the key decoded as in /keys/", async () => {
+  const replicaUrl = (encodedKey: string): string => `${node.url}/api/v1/admin/replica/${encodedKey}`;
+  assert.equal((await fetch(keyUrl('rep%2Fa%FF'), { method: 'PUT', body: 'one', headers: { 'X-TTL': '3600' } })).status, 200);
+  const live = await fetch(replicaUrl('rep%2Fa%FF'));
+  assert.equal(live.status, 200);
+  const l = await json(live);
+  assert.equal(l['key'], Buffer.from('rep/a\xff', 'latin1').toString('base64'));
+  assert.equal(l['key_encoding'], 'base64');
+  assert.equal(typeof l['node_id'], 'string');
+  assert.deepEqual(l['replicas'], [l['node_id']]);
+  const [v] = l['versions'] as Array<Record<string, unknown>>;
+  assert.equal(Buffer.from(v!['value'] as string, 'base64').toString(), 'one');
+  assert.equal(v!['tombstone'], false);
+  assert.ok(Math.abs((v!['expires_at'] as number) - (v!['timestamp'] as number) - 3600_000) < 2000, JSON.stringify(v));
+  assert.match(v!['version'] as string, /^v\d+_\d+_/);
+
+  assert.equal((await fetch(keyUrl('rep%2Fa%FF'), { method: 'DELETE' })).status, 200);
+  const gone = await json(await fetch(replicaUrl('rep%2Fa%FF')));
+  assert.deepEqual(
+    (gone['versions'] as Array<Record<string, unknown>>).map((x) => [x['tombstone'], x['value'], x['expires_at']]),
+    [[true, '', undefined]],
+    'a delete leaves a tombstone, shown',
+  );
+  assert.deepEqual((await json(await fetch(replicaUrl('never-written'))))['versions'], []);
+  assert.equal((await fetch(replicaUrl('%zz'))).status, 400);
+  assert.equal((await fetch(replicaUrl('k'.repeat(keyBytesMax + 1)))).status, 414);
+  assert.equal((await fetch(replicaUrl('k'), { method: 'PUT', body: 'x' })).status, 405);
+
+  // `ringkv replica` prints the same for people, and the node's JSON with --json.
+  assert.equal((await fetch(keyUrl('cli%20key'), { method: 'PUT', body: 'abc' })).status, 200);
+  const cli = await runCli(['replica', 'cli key', '--node', `127.0.0.1:${node.port}`]);
+  assert.equal(cli.code, 0, cli.stderr);
+  const [head, line, ...rest] = cli.stdout.trimEnd().split('\n');
+  assert.equal(head, `replica: 1 version here; the key's replicas: ${l['node_id']}`);
+  assert.match(line!, /^ {2}v\d+_\d+_\S+ {2}3 B, written \d{4}-\d\d-\d\dT/);
+  assert.deepEqual(rest, []);
+  const asJson = await runCli(['replica', 'cli key', '--json', '--node', `127.0.0.1:${node.port}`]);
+  assert.equal((JSON.parse(asJson.stdout) as { versions: unknown[] }).versions.length, 1);
+  const none = await runCli(['replica', 'never written', '--node', `127.0.0.1:${node.port}`]);
+  assert.equal(none.stdout.trimEnd(), `replica: no version here; the key's replicas: ${l['node_id']}`);
+});
+
 test('the context a GET returns is accepted back as X-Context', async () => {
   await fetch(keyUrl('ctx'), { method: 'PUT', body: 'a' });
   const g = await json(await fetch(keyUrl('ctx')));

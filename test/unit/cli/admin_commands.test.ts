@@ -1,9 +1,11 @@
 // Proves `ringkv status`'s table: one row per node sorted by id, a degraded node's reason, a
 // rebuilding node's ranges left, a node hints wait for, each node's effective ownership from src/ring (a left node, with
 // no tokens, owns nothing), its disk use, and the head line of a cluster and of a single node.
+// And `ringkv replica`'s lines: siblings, a tombstone, a TTL past or to come, a node that is not
+// one of the key's replicas.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatBytes, formatStatus } from '../../../src/cli/admin_commands';
+import { formatBytes, formatReplica, formatStatus } from '../../../src/cli/admin_commands';
 import type { ClusterStatus } from '../../../src/coordinator/types';
 import { nodeTokens, Ring, tokenToString } from '../../../src/ring';
 
@@ -70,4 +72,25 @@ test('nodes with zones: a zone column, and effective ownership over the zone-awa
 
 test('byte counts for people', () => {
   assert.deepEqual([0, 1023, 1024, 1536, 5 * 1024 * 1024, 3 * 1024 ** 4, 2048 * 1024 ** 4].map(formatBytes), ['0 B', '1023 B', '1.0 KiB', '1.5 KiB', '5.0 MiB', '3.0 TiB', '2048.0 TiB']);
+});
+
+test('ringkv replica: one line per stored version, a tombstone and TTLs named, a node outside the replicas said so', () => {
+  const now = Date.now();
+  const text = formatReplica({
+    key: 'k',
+    node_id: 'd',
+    replicas: ['a', 'b', 'c'],
+    versions: [
+      { value: Buffer.alloc(2048).toString('base64'), version: 'v2_1_a', timestamp: Date.UTC(2026, 11, 5, 8, 30), tombstone: false, expires_at: now + 3_600_000 },
+      { value: '', version: 'v1_1_b', timestamp: Date.UTC(2026, 11, 5, 8, 29), tombstone: true },
+      { value: Buffer.from('xy').toString('base64'), version: 'v1_1_c', timestamp: Date.UTC(2026, 11, 5, 8, 28), tombstone: false, expires_at: now - 1000 },
+    ],
+  });
+  assert.deepEqual(text.split('\n'), [
+    "replica: 3 versions here; the key's replicas: a, b, c (d is not one of them)",
+    `  v2_1_a  2.0 KiB, written 2026-12-05T08:30:00.000Z, expires ${new Date(now + 3_600_000).toISOString()}`,
+    '  v1_1_b  tombstone, written 2026-12-05T08:29:00.000Z',
+    `  v1_1_c  2 B, written 2026-12-05T08:28:00.000Z, expired ${new Date(now - 1000).toISOString()}`,
+  ]);
+  assert.equal(formatReplica({ node_id: 'a', replicas: ['a'], versions: [] }), "replica: no version here; the key's replicas: a");
 });

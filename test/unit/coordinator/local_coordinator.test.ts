@@ -100,6 +100,15 @@ test('writes from a stale context become siblings; a write with the read context
     const conflicted = found(await c.get({ key: b('cart'), consistency: 'ONE' }));
     assert.deepEqual(conflicted.siblings.map((x) => s(x.value)).sort(), ['[eggs]', '[milk]']);
     assert.equal(s(conflicted.value), s(conflicted.siblings[0]!.value), 'value is the newest sibling');
+    // The replica's own view holds the same two versions, newest first, neither a tombstone.
+    const view = await c.replica(b('cart'));
+    assert.deepEqual(view.replicas, [c.nodeId]);
+    const byValue = <T extends { value: Uint8Array }>(xs: readonly T[]): T[] => [...xs].sort((x, y) => s(x.value).localeCompare(s(y.value)));
+    assert.deepEqual(
+      byValue(view.versions).map((v) => [s(v.value), v.version, v.timestampMs, v.tombstone, v.expiresAtMs]),
+      byValue(conflicted.siblings).map((x) => [s(x.value), x.version, x.timestampMs, false, 0]),
+    );
+    assert.ok(view.versions[0]!.timestampMs >= view.versions[1]!.timestampMs, 'newest first');
     await assert.rejects(
       c.put({ key: b('cart'), value: b('x'), consistency: 'ONE', ifMatch: conflicted.version }),
       (e) => isRingkvError(e, ErrorCode.Conflict) && e.details.siblings === 2,

@@ -33,6 +33,8 @@ test('routes: key ops, fixed endpoints, 404 and 405', () => {
   assert.deepEqual(route('get', '/api/v1/cluster/nodes/node-3'), { kind: 'method_not_allowed', allow: 'DELETE' });
   assert.equal(route('put', '/api/v1/admin/decommission').kind, 'method_not_allowed');
   assert.equal(route('get', '/api/v1/cluster/status').kind, 'cluster_status');
+  assert.deepEqual(route('get', '/api/v1/admin/replica/a/b%2F'), { kind: 'replica', rawKey: 'a/b%2F' });
+  assert.deepEqual(route('put', '/api/v1/admin/replica/a'), { kind: 'method_not_allowed', allow: 'GET, HEAD' });
   assert.equal(route('put', '/health').kind, 'method_not_allowed');
   assert.equal(route('get', '/nope').kind, 'not_found');
   assert.equal(route('get', '/api/v1/keys').kind, 'not_found');

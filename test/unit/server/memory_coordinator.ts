@@ -18,6 +18,7 @@ import type {
   AddNodeRequest,
   AddNodeResult,
   RemoveNodeResult,
+  ReplicaView,
   DecommissionSummary,
   RepairSummary,
   ScrubSummary,
@@ -104,6 +105,11 @@ export class MemoryCoordinator implements Coordinator {
     const version = `v${++this.counter}_${Math.floor(ts / 1000)}_${this.nodeId}`;
     this.cells.set(k, { value: new Uint8Array(0), version, timestampMs: ts, deleted: true });
     return { key: req.key, version, timestampMs: ts, tombstoneExpiryMs: ts + 864_000_000 };
+  }
+
+  async replica(key: Uint8Array): Promise<ReplicaView> {
+    const c = this.cells.get(Buffer.from(key).toString('hex'));
+    return { key, replicas: [this.nodeId], versions: c === undefined ? [] : [{ value: c.value, version: c.version, timestampMs: c.timestampMs, tombstone: c.deleted, expiresAtMs: 0 }] };
   }
 
   repair(): Promise<RepairSummary> {
