@@ -144,12 +144,16 @@ describe('3-node cluster, rolling restart under writes through the TypeScript cl
     assert.ok(acked.length > 100, `${acked.length} writes acknowledged (${failed} failed)`);
     await c.waitConverged(15_000);
     await waitFor('every hint delivered', async () => (await Promise.all([0, 1, 2].map((n) => c.metric(n, 'ringkv_hints_queued')))).every((q) => q === 0), 30_000);
+    // A retry through another coordinator may apply a write a second time, with a version of its
+    // own (the first attempt may have been applied where the client could not see it): two
+    // versions of the same value are still that write.
     for (const n of [0, 1, 2]) {
-      const missing: number[] = [];
+      const wrong: string[] = [];
       for (const i of acked) {
-        if ((await c.replica(n, `client-${i}`)).values.join() !== `v${i}`) missing.push(i);
+        const values = (await c.replica(n, `client-${i}`)).values;
+        if (values.length === 0 || values.some((v) => v !== `v${i}`)) wrong.push(`client-${i}: ${JSON.stringify(values)}`);
       }
-      assert.deepEqual(missing.slice(0, 5), [], `node-${n} lacks ${missing.length} of ${acked.length} acknowledged writes`);
+      assert.deepEqual(wrong.slice(0, 5), [], `node-${n}: ${wrong.length} of ${acked.length} acknowledged writes missing or beside another value`);
     }
   });
 });
