@@ -3,7 +3,8 @@
 // pipelined connection per node; operations issued in the same tick share a frame. A failed
 // attempt that may succeed elsewhere (node down, timeout, busy) is retried on the next replica;
 // writes carry an idempotency key, generated once per call and reused by every retry, so a write
-// whose first attempt did apply is not applied again (design.md §12 Q3).
+// whose first attempt did apply is not applied again (design.md §12 Q3). With readCache, reads
+// of hot keys are answered again from the client for a short TTL (read_cache.ts).
 import { randomBytes } from 'node:crypto';
 import {
   clientAttemptTimeoutMsDefault,
@@ -20,6 +21,7 @@ import type { ConsistencyLevel } from '../coordinator/types';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import type { ClientResult } from '../protocol/client_response';
 import { fetchClusterStatus } from './cluster_status';
+import { ReadCache, type ReadCacheOptions } from './read_cache';
 import { type ConnectionCounters, NodeConnection, type OutgoingRequest } from './connection';
 import { Topology, type NodeAddress } from './topology';
 import type {
@@ -60,6 +62,12 @@ export interface ClientOptions {
    * then reads its own copy first, so most reads stay in the zone.
    */
   zone?: string;
+  /**
+   * Answer a read of a key read less than `ttlMs` ago (at the same level or a stronger one) from
+   * the client, without a request (design.md §10, hot keys). Writes through this client are always
+   * seen; another client's write may be missed for up to `ttlMs`. Absent: every read is sent.
+   */
+  readCache?: ReadCacheOptions;
 }
 
 const utf8 = new TextEncoder();
@@ -88,6 +96,7 @@ export class RingkvClient {
   private readonly retriesMax: number;
   private readonly connectTimeoutMs: number;
   private readonly ringAware: boolean;
+  private readonly readCache: ReadCache | null;
 
   private constructor(private readonly opts: ClientOptions) {
     if (!Array.isArray(opts.nodes) || opts.nodes.length === 0) throw new RingkvError(ErrorCode.InvalidArgument, 'options.nodes must list at least one host:port');
@@ -95,6 +104,7 @@ export class RingkvClient {
     this.retriesMax = opts.retries ?? clientRetriesMaxDefault;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? clientConnectTimeoutMsDefault;
     this.ringAware = opts.ringAware ?? true;
+    this.readCache = opts.readCache === undefined ? null : new ReadCache(opts.readCache);
     if (!(this.timeoutMs > 0)) throw new RingkvError(ErrorCode.InvalidArgument, 'options.timeoutMs must be positive');
     if (!(Number.isInteger(this.retriesMax) && this.retriesMax >= 0 && this.retriesMax <= 10)) {
       throw new RingkvError(ErrorCode.InvalidArgument, 'options.retries must be an integer in 0..10');
@@ -148,21 +158,23 @@ export class RingkvClient {
   async get(key: KeyInput, options: OpOptions = {}): Promise<GetResult> {
     const k = toBytes(key);
     checkKey(k);
+    const cache = this.readCache;
+    const level = options.consistency ?? this.opts.consistency ?? 'QUORUM';
+    const hit = cache?.lookup(k, level);
+    if (hit !== undefined) return { ...hit, cached: true };
+    const began = cache?.readBegins() ?? 0;
     const { result, node } = await this.execute(this.request('get', k, undefined, options), options.timeoutMs);
-    if (result.status === 'not_found') return { found: false, key: k, node };
-    const value = result.value ?? new Uint8Array(0);
-    const version = result.version ?? '';
-    const timestampMs = result.timestampMs ?? 0;
-    return {
-      found: true,
-      key: k,
-      value,
-      version,
-      timestampMs,
-      siblings: result.siblings ?? [{ value, version, timestampMs }],
-      context: result.context ?? new Uint8Array(0),
-      node,
-    };
+    let r: GetResult;
+    if (result.status === 'not_found') {
+      r = { found: false, key: k, node };
+    } else {
+      const value = result.value ?? new Uint8Array(0);
+      const version = result.version ?? '';
+      const timestampMs = result.timestampMs ?? 0;
+      r = { found: true, key: k, value, version, timestampMs, siblings: result.siblings ?? [{ value, version, timestampMs }], context: result.context ?? new Uint8Array(0), node };
+    }
+    cache?.store(k, level, began, r);
+    return r;
   }
 
   async put(key: KeyInput, value: ValueInput, options: PutOptions = {}): Promise<PutResult> {
@@ -173,14 +185,14 @@ export class RingkvClient {
     if (options.ttlSeconds !== undefined && !(Number.isInteger(options.ttlSeconds) && options.ttlSeconds >= 0 && options.ttlSeconds <= ttlSecondsMax)) {
       throw new RingkvError(ErrorCode.InvalidArgument, `ttlSeconds must be an integer in 0..${ttlSecondsMax}`);
     }
-    const { result, node } = await this.execute(this.request('put', k, v, options), options.timeoutMs);
+    const { result, node } = await this.written(k, () => this.execute(this.request('put', k, v, options), options.timeoutMs));
     return { key: k, version: result.version ?? '', timestampMs: result.timestampMs ?? 0, node };
   }
 
   async delete(key: KeyInput, options: DeleteOptions = {}): Promise<DeleteResult> {
     const k = toBytes(key);
     checkKey(k);
-    const { result, node } = await this.execute(this.request('delete', k, undefined, options), options.timeoutMs);
+    const { result, node } = await this.written(k, () => this.execute(this.request('delete', k, undefined, options), options.timeoutMs));
     return { key: k, version: result.version ?? '', timestampMs: result.timestampMs ?? 0, tombstoneExpiryMs: result.tombstoneExpiryMs ?? 0, node };
   }
 
@@ -209,6 +221,7 @@ export class RingkvClient {
   }
 
   stats(): ClientStats {
+    const cache = this.readCache?.stats();
     return {
       framesSent: this.counters.framesSent,
       opsSent: this.counters.opsSent,
@@ -216,7 +229,20 @@ export class RingkvClient {
       timeouts: this.counters.timeouts,
       ringLoads: this.ringLoads,
       ringVersion: this.topology.ringVersion,
+      readCacheHits: cache?.hits ?? 0,
+      readCacheMisses: cache?.misses ?? 0,
+      readCacheEntries: cache?.entries ?? 0,
     };
+  }
+
+  /** Runs a write of `key`; the read cache drops the key as it is sent and as it is answered. */
+  private async written<T>(key: Uint8Array, send: () => Promise<T>): Promise<T> {
+    this.readCache?.invalidate(key);
+    try {
+      return await send();
+    } finally {
+      this.readCache?.invalidate(key);
+    }
   }
 
   close(): void {

@@ -7,6 +7,7 @@
 //   if (r.found) await c.put('user:1', 'bob', { context: r.context });   // supersedes what was read
 //   await c.put('user:1', 'carol', { expectedVersion: version });        // RKV_ERR_CONFLICT if stale
 //   const entries = await c.batch([{ op: 'get', key: 'a' }, { op: 'delete', key: 'b' }]);
+//   const hot = await RingkvClient.connect({ nodes, readCache: { ttlMs: 100 } });  // a key read at most every 100 ms
 //   c.close();
 //
 // Errors are RingkvErrors with stable codes (RKV_ERR_CONFLICT, RKV_ERR_UNAVAILABLE, ...). Writes
@@ -15,6 +16,7 @@
 // The client follows one cluster: `connect({ nodes, clusterName })` refuses the cluster status of a
 // node of any other (without clusterName, the first status that names a cluster fixes it).
 export { RingkvClient, type ClientOptions } from './client';
+export type { ReadCacheOptions } from './read_cache';
 export type {
   BatchEntry,
   BatchOp,

@@ -54,8 +54,13 @@ export type GetResult =
       context: Uint8Array;
       /** The node that answered (its id, or address before the ring is known). */
       node: string;
+      /**
+       * Answered from the client's read cache (ClientOptions.readCache): `node` answered it then.
+       * Its values are shared with the cache's later answers: copy them before changing them.
+       */
+      cached?: true;
     }
-  | { found: false; key: Uint8Array; node: string };
+  | { found: false; key: Uint8Array; node: string; cached?: true };
 
 export interface PutResult {
   key: Uint8Array;
@@ -94,4 +99,8 @@ export interface ClientStats {
   /** Times the ring was (re)loaded from cluster status. */
   ringLoads: number;
   ringVersion: number;
+  /** Reads answered from the read cache (ClientOptions.readCache), reads it could not answer, and keys it holds; 0 without one. */
+  readCacheHits: number;
+  readCacheMisses: number;
+  readCacheEntries: number;
 }

@@ -1,10 +1,12 @@
 // Proves the client's mechanics against a scripted protocol peer: operations of one tick share a
 // frame, results are matched by id when answered out of order, wire errors become typed
 // RingkvErrors, timeouts fire, and retries move to the next node reusing the write's idempotency
-// key (so the node can apply it once).
+// key (so the node can apply it once). With a read cache, a hot key's reads within the TTL send
+// nothing, and the client's own writes are never hidden by it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RingkvClient, ErrorCode, isRingkvError } from '../../../src/client';
+import { waitFor } from '../../helpers/cluster';
 import { ProtocolPeer, memoryHandler } from './protocol_peer';
 
 test('put/get/delete round trip with typed results; 50 ops in one tick travel in one frame', async () => {
@@ -131,4 +133,51 @@ test('an unreachable node fails fast with Unavailable; a closed client refuses w
   await assert.rejects(c.get('k'), (e) => isRingkvError(e, ErrorCode.Unavailable));
   c.close();
   await assert.rejects(c.get('k'), (e) => isRingkvError(e, ErrorCode.Closed));
+});
+
+test('readCache: a hot key is read once per TTL; writes through the client are seen at once, and a read in flight across one is not kept', async () => {
+  const store = memoryHandler();
+  let holdGets: Array<() => void> | null = null;
+  const peer = await ProtocolPeer.start(async (req, p) => {
+    if (req.op === 'get' && holdGets !== null) await new Promise<void>((release) => holdGets!.push(release));
+    const answer = await store(req, p);
+    assert.ok(answer !== null);
+    return answer;
+  });
+  const c = await RingkvClient.connect({ nodes: [peer.address], ringAware: false, readCache: { ttlMs: 60_000 } });
+  const gets = (): number => peer.requests.filter((r) => r.op === 'get').length;
+  const value = (r: Awaited<ReturnType<typeof c.get>>): string => (r.found ? Buffer.from(r.value).toString() : 'not found');
+  try {
+    await c.put('hot', 'v1');
+    const first = await c.get('hot');
+    assert.equal(first.cached, undefined);
+    const again = await Promise.all(Array.from({ length: 20 }, () => c.get('hot', { consistency: 'ONE' })));
+    assert.ok(again.every((r) => r.cached === true && value(r) === 'v1'));
+    assert.equal(gets(), 1, 'one request for 21 reads');
+    assert.equal((await c.get('hot', { consistency: 'ALL' })).cached, undefined, 'a QUORUM answer does not stand in for ALL');
+
+    await c.put('hot', 'v2');
+    assert.equal(value(await c.get('hot')), 'v2', "the client's own write is seen at once");
+    await c.delete('hot');
+    assert.equal(value(await c.get('hot')), 'not found');
+    assert.equal((await c.get('hot')).cached, true, 'not found is kept too');
+
+    // A read answered after a write of its key began may hold the value from before it.
+    await c.put('race', 'old');
+    holdGets = [];
+    const inFlight = c.get('race');
+    await waitFor('the read at the node', () => holdGets!.length === 1, 5_000);
+    await c.put('race', 'new');
+    for (const release of holdGets) release();
+    holdGets = null;
+    await inFlight;
+    const after = await c.get('race');
+    assert.equal(after.cached, undefined, 'the read that overlapped the write was not kept');
+    assert.equal(value(after), 'new');
+    const s = c.stats();
+    assert.deepEqual([s.readCacheHits, s.readCacheEntries], [21, 2]);
+  } finally {
+    c.close();
+    await peer.close();
+  }
 });

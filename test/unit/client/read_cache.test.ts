@@ -1,0 +1,105 @@
+// Proves the client's read cache (src/client/read_cache.ts) on a stepped clock: answers within
+// the TTL and not after it, only for reads at the level it was read at or a weaker one, stays
+// within its entry and byte bounds (least recently used out first), keeps values apart from the
+// frame they came in, drops a key a write touches, and never keeps a read that was in flight across
+// a write of its key, even after it has forgotten which keys were written.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ReadCache } from '../../../src/client/read_cache';
+import type { GetResult } from '../../../src/client/types';
+import { ErrorCode, isRingkvError } from '../../../src/errors';
+
+const b = (s: string): Uint8Array => new Uint8Array(Buffer.from(s));
+const text = (u: Uint8Array): string => Buffer.from(u).toString();
+
+function found(key: string, value: string | Uint8Array): GetResult {
+  const v = typeof value === 'string' ? b(value) : value;
+  return { found: true, key: b(key), value: v, version: 'v1', timestampMs: 1, siblings: [{ value: v, version: 'v1', timestampMs: 1 }], context: b('c'), node: 'n1' };
+}
+
+function valueOf(r: GetResult | undefined): string | undefined {
+  return r === undefined ? undefined : r.found ? text(r.value) : 'not found';
+}
+
+test('answers within the TTL, not after it, and only at the level read or a weaker one', () => {
+  let now = 1000;
+  const c = new ReadCache({ ttlMs: 100 }, () => now);
+  c.store(b('k'), 'QUORUM', c.readBegins(), found('k', 'one'));
+  c.store(b('gone'), 'ONE', c.readBegins(), { found: false, key: b('gone'), node: 'n1' });
+  assert.equal(valueOf(c.lookup(b('k'), 'ONE')), 'one');
+  assert.equal(valueOf(c.lookup(b('k'), 'QUORUM')), 'one');
+  assert.equal(c.lookup(b('k'), 'ALL'), undefined, 'a QUORUM read does not answer ALL');
+  assert.equal(valueOf(c.lookup(b('gone'), 'ONE')), 'not found', 'a miss is kept too');
+  assert.equal(c.lookup(b('gone'), 'QUORUM'), undefined);
+  now += 99;
+  assert.equal(valueOf(c.lookup(b('k'), 'QUORUM')), 'one');
+  now += 1;
+  assert.equal(c.lookup(b('k'), 'QUORUM'), undefined, 'expired at ttlMs');
+  assert.deepEqual(c.stats(), { entries: 1, hits: 4, misses: 3 }, 'the expired entry is dropped');
+});
+
+test('bounds: entries and bytes, least recently used out first; a value over the byte bound is not kept', () => {
+  const c = new ReadCache({ ttlMs: 1000, entriesMax: 2, bytesMax: 10 });
+  c.store(b('a'), 'ONE', c.readBegins(), found('a', 'aaaa'));
+  c.store(b('b'), 'ONE', c.readBegins(), found('b', 'bbbb'));
+  assert.equal(valueOf(c.lookup(b('a'), 'ONE')), 'aaaa'); // a is now the most recent
+  c.store(b('c'), 'ONE', c.readBegins(), found('c', 'cc'));
+  assert.equal(c.lookup(b('b'), 'ONE'), undefined, 'b was the least recently used');
+  assert.deepEqual([valueOf(c.lookup(b('a'), 'ONE')), valueOf(c.lookup(b('c'), 'ONE'))], ['aaaa', 'cc']);
+  c.store(b('d'), 'ONE', c.readBegins(), found('d', 'dddddddd')); // 8 + 2 (c, the newer) fits; a goes
+  assert.equal(c.lookup(b('a'), 'ONE'), undefined);
+  assert.equal(c.stats().entries, 2);
+  c.store(b('e'), 'ONE', c.readBegins(), found('e', 'e'.repeat(11)));
+  assert.equal(c.lookup(b('e'), 'ONE'), undefined, 'over bytesMax on its own');
+  assert.equal(valueOf(c.lookup(b('d'), 'ONE')), 'dddddddd', 'and it evicted nothing');
+  c.store(b('d'), 'ONE', c.readBegins(), found('d', 'd'.repeat(11)));
+  assert.equal(c.lookup(b('d'), 'ONE'), undefined, 'a newer answer too large to keep drops the older one');
+});
+
+test('values are copied out of the buffer they came in', () => {
+  const c = new ReadCache({ ttlMs: 1000 });
+  const frame = b('xxvalueyy');
+  c.store(b('k'), 'ONE', c.readBegins(), found('k', frame.subarray(2, 7)));
+  frame.fill(0);
+  assert.equal(valueOf(c.lookup(b('k'), 'ONE')), 'value');
+  const r = c.lookup(b('k'), 'ONE');
+  assert.ok(r !== undefined && r.found && r.value.buffer !== frame.buffer && r.siblings[0]!.value === r.value);
+});
+
+test('a write drops its key, and a read in flight across a write of its key is not kept', () => {
+  const c = new ReadCache({ ttlMs: 1000 });
+  c.store(b('k'), 'ONE', c.readBegins(), found('k', 'old'));
+  c.invalidate(b('k'));
+  assert.equal(c.lookup(b('k'), 'ONE'), undefined);
+
+  const before = c.readBegins();
+  c.invalidate(b('k')); // the write is sent while the read is out
+  const other = c.readBegins();
+  c.invalidate(b('k')); // and answered
+  c.store(b('k'), 'ONE', before, found('k', 'old'));
+  c.store(b('k'), 'ONE', other, found('k', 'old'));
+  assert.equal(c.lookup(b('k'), 'ONE'), undefined, 'both reads overlapped the write');
+  c.store(b('k'), 'ONE', c.readBegins(), found('k', 'new'));
+  assert.equal(valueOf(c.lookup(b('k'), 'ONE')), 'new', 'a read begun after the write is kept');
+
+  const unrelated = c.readBegins();
+  c.invalidate(b('elsewhere'));
+  c.store(b('j'), 'ONE', unrelated, found('j', 'j'));
+  assert.equal(valueOf(c.lookup(b('j'), 'ONE')), 'j', 'a write of another key does not stop it');
+});
+
+test('after forgetting which keys were written, it keeps no read begun before then', () => {
+  const c = new ReadCache({ ttlMs: 1000 });
+  const early = c.readBegins();
+  for (let i = 0; i <= 4096; i++) c.invalidate(b(`w${i}`));
+  c.store(b('j'), 'ONE', early, found('j', 'j'));
+  assert.equal(c.lookup(b('j'), 'ONE'), undefined);
+  c.store(b('j'), 'ONE', c.readBegins(), found('j', 'j'));
+  assert.equal(valueOf(c.lookup(b('j'), 'ONE')), 'j');
+});
+
+test('bad options are refused', () => {
+  for (const o of [{ ttlMs: 0 }, { ttlMs: 1.5 }, { ttlMs: 3_600_001 }, { ttlMs: 10, entriesMax: 0 }, { ttlMs: 10, bytesMax: -1 }]) {
+    assert.throws(() => new ReadCache(o), (e) => isRingkvError(e, ErrorCode.InvalidArgument), JSON.stringify(o));
+  }
+});
