@@ -160,7 +160,7 @@ export class RingkvClient {
     checkKey(k);
     const cache = this.readCache;
     const level = options.consistency ?? this.opts.consistency ?? 'QUORUM';
-    const hit = cache?.lookup(k, level);
+    const hit = this.closed ? undefined : cache?.lookup(k, level); // a closed client refuses work, cached or not
     if (hit !== undefined) return { ...hit, cached: true };
     const began = cache?.readBegins() ?? 0;
     const { result, node } = await this.execute(this.request('get', k, undefined, options), options.timeoutMs);

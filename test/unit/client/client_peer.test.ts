@@ -176,6 +176,8 @@ test('readCache: a hot key is read once per TTL; writes through the client are s
     assert.equal(value(after), 'new');
     const s = c.stats();
     assert.deepEqual([s.readCacheHits, s.readCacheEntries], [21, 2]);
+    c.close();
+    await assert.rejects(c.get('race'), (e) => isRingkvError(e, ErrorCode.Closed), 'a closed client answers nothing from its cache either');
   } finally {
     c.close();
     await peer.close();
