@@ -870,6 +870,7 @@ export class ClusterCoordinator implements Coordinator {
     const reads: ReadSpec[] = [];
     const writes: WriteSpec[] = [];
     const alone: Array<Promise<void>> = [];
+    const keyFirst = this.readsKeyBeforeWrite(); // once per batch, not per write
     for (let i = 0; i < ops.length; i++) {
       const b = ops[i]!;
       try {
@@ -880,7 +881,7 @@ export class ClusterCoordinator implements Coordinator {
         }
         const w = b.op === 'put' ? this.clientWrite('put', b.req, b.req.value, b.req.ttlSeconds) : this.clientWrite('delete', b.req, new Uint8Array(0), undefined);
         const pref = this.preferenceList(w.key);
-        if (w.ifMatch === undefined && pref.includes(this.nodeId) && !this.readsKeyBeforeWrite()) {
+        if (w.ifMatch === undefined && pref.includes(this.nodeId) && !keyFirst) {
           writes.push(writeSpec(i, w, pref, w.timeoutMs));
         } else {
           alone.push(
@@ -946,8 +947,8 @@ export class ClusterCoordinator implements Coordinator {
     const pref = this.preferenceList(w.key);
     const needed = writeReplicasNeeded(w.consistency, this.o.replicationFactor, this.o.partitionMode);
     if (!pref.includes(this.nodeId) && !forwarded) return this.forward(w, pref, needed, deadline);
-    if (this.rebuilding) await this.primeFromOthers(w, deadline);
-    else if (w.ifMatch === undefined && this.readsKeyBeforeWrite()) await this.catchUpKey(w, deadline); // If-Match reads the key below anyway
+    if (this.rebuilding) await this.primeFromOthers(w, pref, deadline);
+    else if (w.ifMatch === undefined && this.readsKeyBeforeWrite()) await this.catchUpKey(w, pref, deadline); // If-Match reads the key below anyway
     if (w.ifMatch !== undefined) {
       // Fail fast, before the read, when the write could not meet its level anyway.
       try {
@@ -981,8 +982,8 @@ export class ClusterCoordinator implements Coordinator {
    * local store that refuses what was pulled (a full disk) refuses the write's own local part
    * too, which the write path already answers for (a hint for this node), so it goes on.
    */
-  private async catchUpKey(w: WriteRequest, deadline: number): Promise<void> {
-    const others = this.preferenceList(w.key).filter((id) => id !== this.nodeId && this.membership.isAlive(id));
+  private async catchUpKey(w: WriteRequest, pref: readonly string[], deadline: number): Promise<void> {
+    const others = pref.filter((id) => id !== this.nodeId && this.membership.isAlive(id));
     if (others.length === 0) return;
     this.counters.behindPulls++;
     await pullKey(this.pullDeps, others, w.key, Math.max(1, Math.floor((deadline - Date.now()) / 2))).catch(() => 0);
@@ -994,8 +995,8 @@ export class ClusterCoordinator implements Coordinator {
    * node's id issued before its data was lost (one replica that missed a write could not say so).
    * No other replica answering refuses the write: issuing from what is here could reuse a dot.
    */
-  private async primeFromOthers(w: WriteRequest, deadline: number): Promise<void> {
-    const replicas = this.preferenceList(w.key).filter((id) => id !== this.nodeId);
+  private async primeFromOthers(w: WriteRequest, pref: readonly string[], deadline: number): Promise<void> {
+    const replicas = pref.filter((id) => id !== this.nodeId);
     if (replicas.length === 0) return; // no other node holds the key
     const others = replicas.filter((id) => this.membership.isAlive(id));
     if ((await pullKey(this.pullDeps, others, w.key, Math.max(1, deadline - Date.now()))) === 0) {
