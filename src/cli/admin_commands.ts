@@ -114,15 +114,17 @@ export function formatBytes(n: number): string {
 export function formatStatus(s: ClusterStatus): string {
   const members = ringMembersOf(s);
   const owns = members.length === 0 ? new Map<string, number>() : Ring.build(members, Math.max(0, s.ring_version)).effectiveOwnership(s.replication_factor);
-  // A zone column only where some node has a zone.
+  // A datacenter or zone column only where some node has one.
   const zoned = s.nodes.some((n) => n.zone !== undefined);
-  const rows = [['status', 'node', 'address', ...(zoned ? ['zone'] : []), 'load', 'data', 'tokens', 'owns (effective)', 'disk used']];
+  const inDcs = s.nodes.some((n) => n.datacenter !== undefined);
+  const rows = [['status', 'node', 'address', ...(inDcs ? ['datacenter'] : []), ...(zoned ? ['zone'] : []), 'load', 'data', 'tokens', 'owns (effective)', 'disk used']];
   for (const n of [...s.nodes].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
     const share = owns.get(n.id);
     rows.push([
       [n.status, ...(n.reason === undefined ? [] : [`(${n.reason})`]), ...(n.rebuilding === true ? [n.rebuild_ranges_left === undefined ? '(rebuilding)' : `(rebuilding, ${n.rebuild_ranges_left} ranges left)`] : []), ...(n.behind === true ? ['(behind)'] : [])].join(' '),
       n.id,
       n.address,
+      ...(inDcs ? [n.datacenter ?? '-'] : []),
       ...(zoned ? [n.zone ?? '-'] : []),
       n.load.toFixed(2),
       n.data_bytes === undefined ? '-' : formatBytes(n.data_bytes),

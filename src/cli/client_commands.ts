@@ -9,7 +9,8 @@ import { type CliCommand, parseFlags, parseIntOption, usageError } from './comma
 
 const commonHelp = `options:
   --node HOST:PORT        RINGKV_NODE   127.0.0.1:${httpPortDefault}   a node to start from (the ring is learned from it)
-  --consistency LEVEL     ONE | QUORUM | ALL (default: the node's, QUORUM)
+  --consistency LEVEL     ONE | QUORUM | ALL | LOCAL_ONE | LOCAL_QUORUM | EACH_QUORUM
+                          (default: the node's, QUORUM)
   --timeout-ms N          per-attempt timeout
   --json                  print the result as JSON
   -h, --help`;
@@ -44,7 +45,7 @@ function parse(name: Name, argv: string[]) {
   let consistency: ConsistencyLevel | undefined;
   if (values.consistency !== undefined) {
     const c = values.consistency.toUpperCase();
-    if (!consistencyLevels.includes(c as ConsistencyLevel)) throw usageError(`--consistency must be ONE, QUORUM or ALL, not "${values.consistency}"`);
+    if (!consistencyLevels.includes(c as ConsistencyLevel)) throw usageError(`--consistency must be one of ${consistencyLevels.join(', ')}, not "${values.consistency}"`);
     consistency = c as ConsistencyLevel;
   }
   return {

@@ -23,6 +23,7 @@ export const clusterStartFlags = {
   seeds: { type: 'string' },
   'cluster-name': { type: 'string' },
   zone: { type: 'string' },
+  datacenter: { type: 'string' },
   'peer-port': { type: 'string' },
   advertise: { type: 'string' },
   vnodes: { type: 'string' },
@@ -59,13 +60,19 @@ cluster options (a node runs in cluster mode when --seeds is given; it may name 
                                                        a zone failing whole loses at most
                                                        ceil(N / zones) of them. Kept in the data dir
                                                        (ZONE); a start with another zone is refused
+  --datacenter NAME                        (data dir)  the node's datacenter, 1..64 of A-Z a-z 0-9
+                                                       _ . -: every datacenter keeps --replication
+                                                       replicas of each key, LOCAL_QUORUM counts
+                                                       the coordinator's, the others get writes
+                                                       asynchronously. Kept in the data dir
+                                                       (DATACENTER); another one is refused
   --peer-port N                            port+${peerPortOffset}   inter-node (gossip, replication) TCP port
   --advertise ADDR                         (listen)    the address peers and clients are told to reach
                                                        this node at, host:port or host:port:peerport
                                                        (behind NAT or a proxy; needed with --host
                                                        0.0.0.0); default: --host, --port, --peer-port
   --vnodes N                               ${vnodesPerNodeDefault}         ring tokens of this node, 1..${vnodesPerNodeMax}
-  --replication N                          ${replicationFactorDefault}           replicas per key (N)
+  --replication N                          ${replicationFactorDefault}           replicas per key (N), in each datacenter
   --conflict-mode MODE                     vclock      vclock (siblings) or lww (last write wins)
   --partition-mode MODE                    ap          ap: a write succeeds at the level asked;
                                                        cp: every write needs a majority of its
@@ -153,10 +160,13 @@ export function parseClusterFlags(values: FlagValues, env: NodeJS.ProcessEnv, ba
   if (clusterName !== undefined && !isValidClusterName(clusterName)) throw usageError(`--cluster-name must be 1..64 of A-Z a-z 0-9 _ . -, not "${clusterName}"`);
   const zone = values.zone;
   if (zone !== undefined && (zone === '' || !isValidZone(zone))) throw usageError(`--zone must be 1..${zoneBytesMax} of A-Z a-z 0-9 _ . -, not "${zone}"`);
+  const datacenter = values.datacenter;
+  if (datacenter !== undefined && (datacenter === '' || !isValidZone(datacenter))) throw usageError(`--datacenter must be 1..${zoneBytesMax} of A-Z a-z 0-9 _ . -, not "${datacenter}"`);
   return {
     ...(base.nodeId !== undefined && { nodeId: base.nodeId }),
     ...(clusterName !== undefined && { clusterName }),
     ...(zone !== undefined && { zone }),
+    ...(datacenter !== undefined && { datacenter }),
     ...advertised,
     peerListen: { host: base.host, port: peerPort },
     seeds: parseSeeds(seedsText),
@@ -183,7 +193,7 @@ export function parseClusterFlags(values: FlagValues, env: NodeJS.ProcessEnv, ba
 /**
  * The flags `ringkv cluster` gives every node: the cluster options it was given, and
  * --replication min(3, nodes) when it was not, since QUORUM counts over N (a 1-node local cluster
- * with N = 3 could meet no QUORUM).
+ * with N = 3 could meet no QUORUM); `nodes` is the smallest datacenter's count where there are several.
  */
 export function clusterPassThrough(values: Partial<Record<string, string | boolean>>, nodes: number): string[] {
   const out: string[] = [];
@@ -212,6 +222,9 @@ options:
   --zones LIST              (none)      comma-separated zones, given to the nodes in turn
                                         (node i gets the (i mod count)-th): try zone-aware
                                         placement on one machine
+  --datacenters LIST        (none)      comma-separated datacenters, given to the nodes in
+                                        turn as zones are; --replication then defaults to
+                                        min(3, the smallest datacenter's nodes)
   any cluster option of \`ringkv start\` (--cluster-name, --replication, --conflict-mode,
   --partition-mode, --gossip-interval-ms, --suspect-after-ms, --dead-after-ms, --vnodes,
   --hinted-handoff, --hint-replay-bytes-per-second, --stream-bytes-per-second,
@@ -263,6 +276,7 @@ export const command: CliCommand = {
           'sync-mode': { type: 'string' },
           'wait-ms': { type: 'string' },
           zones: { type: 'string' },
+          datacenters: { type: 'string' },
           help: { type: 'boolean', short: 'h' },
           ...clusterStartFlags,
         },
@@ -279,16 +293,23 @@ export const command: CliCommand = {
     let basePort: number;
     let waitMs: number;
     let zones: string[];
+    let datacenters: string[];
     try {
       n = values.nodes === undefined ? 3 : parseIntOption('--nodes', values.nodes, 1, 16);
       basePort = values['base-port'] === undefined ? 7000 : parseIntOption('--base-port', values['base-port'], 1, 65535 - 16 - peerPortOffset);
       waitMs = values['wait-ms'] === undefined ? 30_000 : parseIntOption('--wait-ms', values['wait-ms'], 100, 600_000);
-      if (values.seeds !== undefined || values['peer-port'] !== undefined || values.advertise !== undefined || values.zone !== undefined) {
-        throw usageError('ringkv cluster chooses --seeds, --peer-port, --advertise and --zone itself (zones: --zones)');
+      if (values.seeds !== undefined || values['peer-port'] !== undefined || values.advertise !== undefined || values.zone !== undefined || values.datacenter !== undefined) {
+        throw usageError('ringkv cluster chooses --seeds, --peer-port, --advertise, --zone and --datacenter itself (zones: --zones, datacenters: --datacenters)');
       }
-      zones = values.zones === undefined ? [] : values.zones.split(',').map((z) => z.trim());
-      const badZone = zones.find((z) => z === '' || !isValidZone(z));
-      if (badZone !== undefined) throw usageError(`--zones must list zones of 1..${zoneBytesMax} of A-Z a-z 0-9 _ . -, not "${badZone}"`);
+      const names = (flag: string, text: string | undefined): string[] => {
+        const list = text === undefined ? [] : text.split(',').map((z) => z.trim());
+        const bad = list.find((z) => z === '' || !isValidZone(z));
+        if (bad !== undefined) throw usageError(`--${flag} must list names of 1..${zoneBytesMax} of A-Z a-z 0-9 _ . -, not "${bad}"`);
+        return list;
+      };
+      zones = names('zones', values.zones);
+      datacenters = names('datacenters', values.datacenters);
+      if (datacenters.length > n) throw usageError(`--datacenters names ${datacenters.length} datacenters for ${n} nodes`);
     } catch (err) {
       if (!isRingkvError(err)) throw err;
       process.stderr.write(`ringkv cluster: ${err.message}\n\n${clusterHelp}`);
@@ -305,7 +326,7 @@ export const command: CliCommand = {
         return undefined;
       }
     })();
-    const passThrough = clusterPassThrough({ ...values, 'cluster-name': values['cluster-name'] ?? recorded ?? newClusterName() }, n);
+    const passThrough = clusterPassThrough({ ...values, 'cluster-name': values['cluster-name'] ?? recorded ?? newClusterName() }, Math.floor(n / Math.max(1, datacenters.length)));
     const children: ChildProcess[] = [];
     let stopping = false;
     const stopAll = async (code: number): Promise<never> => {
@@ -331,6 +352,7 @@ export const command: CliCommand = {
         // They start together, empty: there is nothing to stream yet.
         '--bootstrap', 'off',
         ...(zones.length > 0 ? ['--zone', zones[i % zones.length]!] : []),
+        ...(datacenters.length > 0 ? ['--datacenter', datacenters[i % datacenters.length]!] : []),
         ...passThrough,
       ];
       const child = spawn(process.execPath, [...nodeRuntimeFlags, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
@@ -352,7 +374,7 @@ export const command: CliCommand = {
     }
     process.stdout.write(`ringkv cluster: ${n} nodes up, gossip converged in ${Date.now() - started} ms\n`);
     for (let i = 0; i < n; i++) {
-      const zone = zones.length > 0 ? `  zone ${zones[i % zones.length]!}` : '';
+      const zone = (datacenters.length > 0 ? `  datacenter ${datacenters[i % datacenters.length]!}` : '') + (zones.length > 0 ? `  zone ${zones[i % zones.length]!}` : '');
       process.stdout.write(`  node-${i}  http://127.0.0.1:${basePort + i}  peer 127.0.0.1:${basePort + i + peerPortOffset}${zone}  data ${path.join(dataDir, `node-${i}`)}  pid ${children[i]!.pid}\n`);
     }
     process.stdout.write('Ctrl-C stops every node.\n');

@@ -63,6 +63,12 @@ export interface ClientOptions {
    */
   zone?: string;
   /**
+   * The datacenter the client runs in (a node's --datacenter): requests go to a replica in it
+   * before any other datacenter's, so LOCAL_QUORUM and LOCAL_ONE are that datacenter's. Absent:
+   * any replica, whichever datacenter (the coordinator's datacenter is then the one LOCAL_* means).
+   */
+  datacenter?: string;
+  /**
    * Answer a read of a key read less than `ttlMs` ago (at the same level or a stronger one) from
    * the client, without a request (design.md §10, hot keys). Writes through this client are always
    * seen; another client's write may be missed for up to `ttlMs`. Absent: every read is sent.
@@ -109,7 +115,7 @@ export class RingkvClient {
     if (!(Number.isInteger(this.retriesMax) && this.retriesMax >= 0 && this.retriesMax <= 10)) {
       throw new RingkvError(ErrorCode.InvalidArgument, 'options.retries must be an integer in 0..10');
     }
-    this.topology = new Topology(opts.nodes, opts.nodeDownMs ?? clientNodeDownMsDefault, opts.clusterName, opts.zone);
+    this.topology = new Topology(opts.nodes, opts.nodeDownMs ?? clientNodeDownMsDefault, opts.clusterName, opts.zone, opts.datacenter);
   }
 
   /**

@@ -47,10 +47,13 @@ export function parseClusterStatus(address: string, body: unknown): ClusterStatu
     if (behind !== undefined && typeof behind !== 'boolean') throw bad(address, `nodes[${i}].behind is not a boolean`);
     const zone = r['zone'];
     if (zone !== undefined && (typeof zone !== 'string' || !isValidZone(zone))) throw bad(address, `nodes[${i}].zone is not a zone name`);
+    const datacenter = r['datacenter'];
+    if (datacenter !== undefined && (typeof datacenter !== 'string' || !isValidZone(datacenter))) throw bad(address, `nodes[${i}].datacenter is not a datacenter name`);
     return {
       id: r['id'],
       address: r['address'],
       ...(zone ? { zone } : {}),
+      ...(datacenter ? { datacenter } : {}),
       status: status as NodeStatus,
       ...(reason !== undefined && { reason }),
       ...(rebuilding === true && { rebuilding, ...(rangesLeft !== undefined && { rebuild_ranges_left: rangesLeft }) }),
@@ -78,7 +81,7 @@ export async function fetchClusterStatus(address: string, timeoutMs: number): Pr
   return parseClusterStatus(address, a.body);
 }
 
-/** The ring members a status describes: the nodes that own tokens, with their vnode counts and zones. */
+/** The ring members a status describes: the nodes that own tokens, with their vnode counts, zones and datacenters. */
 export function ringMembersOf(status: ClusterStatus): RingMember[] {
-  return status.nodes.filter((n) => n.tokens.length > 0).map((n) => (n.zone ? { nodeId: n.id, vnodes: n.tokens.length, zone: n.zone } : { nodeId: n.id, vnodes: n.tokens.length }));
+  return status.nodes.filter((n) => n.tokens.length > 0).map((n) => ({ nodeId: n.id, vnodes: n.tokens.length, ...(n.zone ? { zone: n.zone } : {}), ...(n.datacenter ? { datacenter: n.datacenter } : {}) }));
 }

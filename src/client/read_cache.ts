@@ -29,7 +29,9 @@ export const readCacheBytesMaxDefault = 64 * 1024 * 1024;
 /** Past this many keys with recent writes, they are forgotten at once and reads begun before then are not cached. */
 const writtenKeysMax = 4096;
 
-const levelRank: Record<ConsistencyLevel, number> = { ONE: 0, QUORUM: 1, ALL: 2 };
+// An entry answers reads at its level or a weaker one. The datacenter levels sit by how many
+// replicas answered for them: LOCAL_QUORUM's answer serves no QUORUM read, EACH_QUORUM's does.
+const levelRank: Record<ConsistencyLevel, number> = { ONE: 0, LOCAL_ONE: 0, LOCAL_QUORUM: 1, QUORUM: 2, EACH_QUORUM: 3, ALL: 4 };
 
 interface Entry {
   result: GetResult;

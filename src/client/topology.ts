@@ -55,6 +55,8 @@ export class Topology {
     private clusterName?: string,
     /** The client's zone: replicas there are tried first (the node then reads its own zone's copy first too). */
     private readonly zone?: string,
+    /** The client's datacenter: replicas there are tried before any other datacenter's (their LOCAL_* levels are its). */
+    private readonly datacenter?: string,
   ) {
     assert(seeds.length > 0, 'a client needs at least one node address');
   }
@@ -147,18 +149,23 @@ export class Topology {
   candidates(key: Uint8Array, nowMs = Date.now(), spread = false): NodeAddress[] {
     let ordered: NodeAddress[];
     if (this.ring !== null) {
-      ordered = this.ring.walk(keyToken(key)).map((id) => this.byId.get(id) ?? { id, address: id });
-      const prefLen = Math.min(this.replicationFactor, ordered.length);
-      const pref = ordered.slice(0, prefLen);
-      const rest = ordered.slice(prefLen);
+      const token = keyToken(key);
+      const prefIds = this.ring.preferenceList(token, this.replicationFactor);
+      const address = (id: string): NodeAddress => this.byId.get(id) ?? { id, address: id };
+      const pref = prefIds.map(address);
+      // Not a prefix of the walk where there are datacenters (N of each): the walk less the list.
+      const rest = this.ring.walk(token).filter((id) => !prefIds.includes(id)).map(address);
       const usable = (n: NodeAddress): boolean => !this.isDown(n.address, nowMs) && this.liveness.get(n.id) !== 'dead' && this.liveness.get(n.id) !== 'left';
       const ring = this.ring;
-      // Among the usable replicas: the client's zone first, behind ones after the rest (a
-      // coordinator reads its own copy first), rebuilding ones last; a stable sort, as the
-      // coordinators rank replicas (coordinator/quorum_reads.ts).
+      // Among the usable replicas: the client's zone first, then the rest of its datacenter,
+      // behind ones after those (a coordinator reads its own copy first), other datacenters'
+      // next, rebuilding ones last; a stable sort, as the coordinators rank replicas
+      // (coordinator/quorum_reads.ts).
       const cost = (n: NodeAddress): number =>
-        (this.rebuilding.has(n.id) ? 4 : 0) + (this.behind.has(n.id) ? 2 : 0) + (this.zone !== undefined && ring.zoneOf(n.id) !== this.zone ? 1 : 0);
-      const ranked = this.zone !== undefined || this.rebuilding.size > 0 || this.behind.size > 0 ? pref.filter(usable).sort((a, b) => cost(a) - cost(b)) : pref.filter(usable);
+        (this.rebuilding.has(n.id) ? 4 : 0) +
+        (this.behind.has(n.id) ? 2 : 0) +
+        (this.datacenter !== undefined && ring.datacenterOf(n.id) !== this.datacenter ? 3 : this.zone !== undefined && ring.zoneOf(n.id) !== this.zone ? 1 : 0);
+      const ranked = this.zone !== undefined || this.datacenter !== undefined || this.rebuilding.size > 0 || this.behind.size > 0 ? pref.filter(usable).sort((a, b) => cost(a) - cost(b)) : pref.filter(usable);
       const near = spread && ranked.length > 1 ? takeTurns(ranked, cost, this.spreadTurn++) : ranked;
       ordered = [...near, ...rest.filter(usable), ...pref.filter((n) => !usable(n)), ...rest.filter((n) => !usable(n))];
     } else {

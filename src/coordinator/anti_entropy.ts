@@ -260,7 +260,7 @@ export class AntiEntropyRunner {
     if (remotes.length === 0) return null;
     // Size the tree for a few entries per leaf: the node's entries spread over the share of the
     // ring it replicates; the peer hashes at the depth we ask for.
-    const share = Math.min(1, this.d.replicationFactor / Math.max(1, ring.size));
+    const share = Math.min(1, ring.replicaCount(this.d.replicationFactor) / Math.max(1, ring.size));
     const results: SyncResult[] = [];
     let complete = true;
     for (const remote of remotes) {

@@ -30,6 +30,7 @@ import { localRangeReplica, localScanPage, type RangeReplica } from '../antientr
 import { bootstrapRingChangePassesMax, bootstrapSettleMsMax, gossipHintTargetsMax, hintAgeMsMax, rebuildRetryMs, merkleDepthMax, readRepairsInflightMax, replicaWritesInflightMax, tombstoneGraceMsDefault, vnodesPerNodeMax } from '../constants';
 import { assert, ErrorCode, isRingkvError, RingkvError } from '../errors';
 import { Membership, parseNodeAddress, type MemberInfo, type StorageTrouble } from '../membership';
+import { consistencyFromWire, consistencyToWire } from '../protocol/client_codes';
 import type { InternodeMessage } from '../protocol/internode_codec';
 import { PeerPool } from '../protocol/internode_pool';
 import { InternodeServer } from '../protocol/internode_server';
@@ -48,7 +49,7 @@ import { HintStore } from './hinted_handoff';
 import { recordBytes } from '../shards/wire_record';
 import { nodeHealth, nodeStatusOf } from './node_health';
 import { loadPeers, savePeers } from './peers_file';
-import { checkEnoughAlive, writeReplicasNeeded } from './quorum';
+import { type DatacenterView, tallyFor } from './quorum';
 import { type QuorumReadContext, quorumReads, type ReadSpec } from './quorum_reads';
 import { ReplicaLatency } from './replica_latency';
 import { type QuorumWriteContext, quorumWrites, type WriteAnswer, type WriteSpec } from './quorum_writes';
@@ -82,8 +83,6 @@ import { failed } from './batch_outcome';
 import type { ScrubOptions } from '../storage/types';
 import type { DiskSpace } from './local_coordinator';
 
-const consistencyToWire: Record<ConsistencyLevel, number> = { ONE: 1, QUORUM: 2, ALL: 3 };
-const consistencyFromWire = new Map<number, ConsistencyLevel>([[1, 'ONE'], [2, 'QUORUM'], [3, 'ALL']]);
 /** Hints replayed per target per tick: replay must not starve live traffic. */
 const hintReplayBatch = 256;
 
@@ -170,6 +169,7 @@ export class ClusterCoordinator implements Coordinator {
   private readonly replicas: ReplicaClient;
   private readonly readContext: QuorumReadContext;
   private readonly writeContext: QuorumWriteContext;
+  private dcView: { ring: Ring; view: DatacenterView } | null = null;
   private readonly hints: HintStore;
   private readonly replaying = new Set<string>();
   private readonly hintReplayBudget: ByteRateLimiter;
@@ -255,7 +255,7 @@ export class ClusterCoordinator implements Coordinator {
     this.pool = new PeerPool({ clusterName: o.clusterName, fromNode: o.nodeId }, { log: o.log });
     const gossipTimeoutMs = Math.max(200, 2 * o.gossipIntervalMs);
     this.membership = new Membership({
-      self: { nodeId: o.nodeId, host: o.host, httpPort: o.httpPort, peerPort: o.peerPort, vnodes: o.vnodes, ...(o.zone ? { zone: o.zone } : {}), incarnation: Date.now(), keyEstimate: 0, load: 0, settings: clusterSettingsOf(o) },
+      self: { nodeId: o.nodeId, host: o.host, httpPort: o.httpPort, peerPort: o.peerPort, vnodes: o.vnodes, ...(o.zone ? { zone: o.zone } : {}), ...(o.datacenter ? { datacenter: o.datacenter } : {}), incarnation: Date.now(), keyEstimate: 0, load: 0, settings: clusterSettingsOf(o) },
       seeds: o.seeds,
       gossipIntervalMs: o.gossipIntervalMs,
       suspectAfterMs: o.suspectAfterMs,
@@ -319,17 +319,20 @@ export class ClusterCoordinator implements Coordinator {
       // which; a node that has delivered its own hints would otherwise read from it again
       // while another still holds writes it missed).
       behindPeer: () => (this.hints.size() > 0 || this.membership.anyHintsHeld() ? (id) => this.isBehind(id) : null),
-      sameZone: () => {
+      distance: () => {
         const ring = this.membership.ring;
-        if (ring.zones < 2) return null;
-        const mine = ring.zoneOf(this.nodeId);
-        return (id) => ring.zoneOf(id) === mine;
+        if (ring.zones < 2 && ring.datacenters < 2) return null;
+        const zone = ring.zoneOf(this.nodeId);
+        const dc = ring.datacenterOf(this.nodeId);
+        return (id) => (ring.datacenterOf(id) !== dc ? 3 : ring.zoneOf(id) !== zone ? 1 : 0);
       },
+      datacenters: () => this.datacenterView(),
       counters: this.counters,
     };
     this.writeContext = {
       nodeId: o.nodeId,
       replicationFactor: o.replicationFactor,
+      datacenters: () => this.datacenterView(),
       partitionMode: o.partitionMode,
       hintedHandoff: o.hintedHandoff,
       alive: (id) => this.alive(id),
@@ -925,6 +928,14 @@ export class ClusterCoordinator implements Coordinator {
     return this.membership.ring.preferenceList(keyToken(key), this.o.replicationFactor);
   }
 
+  /** The ring's datacenters as the quorum math counts them; null for one (kept per ring: asked per batch). */
+  private datacenterView(): DatacenterView | null {
+    const ring = this.membership.ring;
+    if (ring.datacenters < 2) return null;
+    if (this.dcView?.ring !== ring) this.dcView = { ring, view: { local: this.o.datacenter ?? '', names: ring.datacenterNames, of: (id) => ring.datacenterOf(id) } };
+    return this.dcView.view;
+  }
+
   private alive(nodeId: string): boolean {
     return nodeId === this.nodeId || this.membership.isAlive(nodeId);
   }
@@ -945,14 +956,13 @@ export class ClusterCoordinator implements Coordinator {
   private async write(w: WriteRequest, forwarded: boolean): Promise<WriteAnswer> {
     const deadline = Date.now() + w.timeoutMs;
     const pref = this.preferenceList(w.key);
-    const needed = writeReplicasNeeded(w.consistency, this.o.replicationFactor, this.o.partitionMode);
-    if (!pref.includes(this.nodeId) && !forwarded) return this.forward(w, pref, needed, deadline);
+    if (!pref.includes(this.nodeId) && !forwarded) return this.forward(w, pref, deadline);
     if (this.rebuilding) await this.primeFromOthers(w, pref, deadline);
     else if (w.ifMatch === undefined && this.readsKeyBeforeWrite()) await this.catchUpKey(w, pref, deadline); // If-Match reads the key below anyway
     if (w.ifMatch !== undefined) {
       // Fail fast, before the read, when the write could not meet its level anyway.
       try {
-        checkEnoughAlive(w.consistency, needed, pref.filter((id) => this.alive(id)).length, this.o.replicationFactor, w.op);
+        tallyFor(w.consistency, this.o.replicationFactor, this.o.partitionMode, pref.filter((id) => this.alive(id)), this.datacenterView(), w.op);
       } catch (e) {
         throw this.count(e as RingkvError);
       }
@@ -1020,11 +1030,17 @@ export class ClusterCoordinator implements Coordinator {
     return previousOwners(ring, this.nodeId, token, this.o.replicationFactor, { isAlive: (id) => this.membership.isAlive(id), isRebuilding: (id) => this.membership.isRebuilding(id) });
   }
 
-  private async forward(w: WriteRequest, pref: readonly string[], needed: number, deadline: number): Promise<WriteAnswer> {
+  private async forward(w: WriteRequest, pref: readonly string[], deadline: number): Promise<WriteAnswer> {
+    // A replica in this node's datacenter: a LOCAL_* level is its quorum, so only one there may
+    // coordinate the write; any other level goes there first too (the nearest hop).
+    const dcs = this.datacenterView();
+    const near = dcs === null ? pref : pref.filter((id) => dcs.of(id) === dcs.local);
+    const candidates = near.length === pref.length || w.consistency.startsWith('LOCAL_') ? near : [...near, ...pref.filter((id) => !near.includes(id))];
     // A replica that is behind would read the key from the others first (catchUpKey): one that is not, if any.
-    const target = pref.find((id) => this.membership.isAlive(id) && !this.isBehind(id)) ?? pref.find((id) => this.membership.isAlive(id));
+    const target = candidates.find((id) => this.membership.isAlive(id) && !this.isBehind(id)) ?? candidates.find((id) => this.membership.isAlive(id));
     if (target === undefined) {
-      throw this.count(new RingkvError(ErrorCode.Unavailable, `${w.op}: no replica of the key is alive to coordinate it`, { details: { needed, answered: 0, alive: 0, replicas: pref.length } }));
+      const where = candidates.length < pref.length ? ` in datacenter ${dcs!.local || '(none)'}` : '';
+      throw this.count(new RingkvError(ErrorCode.Unavailable, `${w.op}: no replica of the key${where} is alive to coordinate it`, { details: { needed: 1, answered: 0, alive: 0, replicas: candidates.length } }));
     }
     const addr = this.membership.peerAddress(target)!;
     this.counters.forwardedWrites++;
@@ -1038,7 +1054,7 @@ export class ClusterCoordinator implements Coordinator {
           op: w.op,
           key: w.key,
           value: w.value,
-          consistency: consistencyToWire[w.consistency],
+          consistency: consistencyToWire(w.consistency), // client.fbs's codes
           ...(w.ttlSeconds > 0 && { ttlSeconds: w.ttlSeconds }),
           ...(w.ifMatch !== undefined && { ifMatch: w.ifMatch }),
           ...(w.context !== undefined && { context: w.context }),
@@ -1237,8 +1253,9 @@ export class ClusterCoordinator implements Coordinator {
       }
       case 'forward': {
         const key = this.requireKey(req);
-        const level = consistencyFromWire.get(req.consistency ?? 2);
-        if (level === undefined || (req.op !== 'put' && req.op !== 'delete')) throw new RingkvError(ErrorCode.InvalidArgument, 'forward: bad op or consistency');
+        const named = consistencyFromWire(req.consistency ?? 0); // undefined: none named; null: a code unknown here
+        const level = named === undefined ? 'QUORUM' : named;
+        if (level === null || (req.op !== 'put' && req.op !== 'delete')) throw new RingkvError(ErrorCode.InvalidArgument, 'forward: bad op or consistency');
         // Answer a little before the requester gives up, so it sees our error, not its timeout.
         const timeoutMs = Math.max(1, Math.floor((req.timeoutMs ?? this.o.requestTimeoutMs) * 0.9));
         const a = await this.write(
@@ -1290,6 +1307,7 @@ export class ClusterCoordinator implements Coordinator {
         id: m.nodeId,
         address: `${m.host}:${m.httpPort}`,
         ...(m.zone ? { zone: m.zone } : {}),
+        ...(m.datacenter ? { datacenter: m.datacenter } : {}),
         ...nodeHealth(m.status, m.storage),
         ...(rebuilding && { rebuilding: true, ...(rangesLeft !== undefined && { rebuild_ranges_left: rangesLeft }) }),
         ...(this.isBehind(m.nodeId) && { behind: true }),
@@ -1299,7 +1317,7 @@ export class ClusterCoordinator implements Coordinator {
         tokens: ring.tokensOf(m.nodeId).map(tokenToString),
       };
     });
-    const copies = Math.max(1, Math.min(this.o.replicationFactor, ring.size));
+    const copies = Math.max(1, ring.replicaCount(this.o.replicationFactor));
     const stored = members.reduce((n, m) => n + (m.nodeId === this.nodeId ? this.keyEstimateCached : m.keyEstimate), 0);
     return { cluster_name: this.o.clusterName, nodes, ring_version: ring.version, total_keys: Math.round(stored / copies), replication_factor: this.o.replicationFactor };
   }

@@ -9,7 +9,7 @@ import { type ClusterCoordinator, createClusterCoordinator, rebuildFileName } fr
 import { clusterDefaults, type ClusterOptions } from './cluster_options';
 import { localReplicaOf } from './cluster_replica';
 import { hintsDirName } from './hint_log';
-import { clusterNameFileName, loadOrCreateClusterName, loadOrCreateZone, zoneFileName } from './identity_files';
+import { clusterNameFileName, datacenterFileName, loadOrCreateClusterName, loadOrCreateDatacenter, loadOrCreateZone, zoneFileName } from './identity_files';
 import { peersFileName } from './peers_file';
 import { clusterNameFromSeeds, newClusterName } from './cluster_name';
 import { createLocalCoordinator } from './local_coordinator';
@@ -21,6 +21,8 @@ export type ClusterNodeConfig = Omit<ClusterOptions, 'nodeId' | 'clusterName' | 
   clusterName?: string;
   /** Undefined: the one the data dir records, or none (identity_files.ts). */
   zone?: string;
+  /** Undefined: the one the data dir records, or none (identity_files.ts). */
+  datacenter?: string;
   readRepairChance?: number;
   antiEntropyIntervalMs?: number;
   /** Whether a node with an empty data dir streams its ranges as it joins (default true). */
@@ -38,9 +40,10 @@ export function clusterCoordinatorFactory(cluster: ClusterNodeConfig, log: (line
   return async (options) => {
     const nodeId = cluster.nodeId ?? options.nodeId;
     // A node whose data dir is new and that has somewhere to join streams its ranges once it is in the ring.
-    // (A LOCK file, or the CLUSTER_NAME and ZONE written below, is all a start that failed early leaves.)
-    const fresh = !fs.existsSync(options.dataDir) || fs.readdirSync(options.dataDir).every((name) => name === dirLockFileName || name === clusterNameFileName || name === zoneFileName);
-    // Before the store opens: a data dir of another cluster, or of another zone, is refused with nothing started.
+    // (A LOCK file, or the CLUSTER_NAME, ZONE and DATACENTER written below, is all a start that failed early leaves.)
+    const identityFiles = [dirLockFileName, clusterNameFileName, zoneFileName, datacenterFileName];
+    const fresh = !fs.existsSync(options.dataDir) || fs.readdirSync(options.dataDir).every((name) => identityFiles.includes(name));
+    // Before the store opens: a data dir of another cluster, zone or datacenter is refused with nothing started.
     // A first start given no name takes its seeds' (or, a first node, makes one up: cluster_name.ts);
     // a data dir with data from before names were recorded keeps the one it had (identity_files.ts).
     let named = cluster.clusterName;
@@ -49,6 +52,7 @@ export function clusterCoordinatorFactory(cluster: ClusterNodeConfig, log: (line
     }
     const clusterName = loadOrCreateClusterName(options.dataDir, named);
     const zone = loadOrCreateZone(options.dataDir, cluster.zone);
+    const datacenter = loadOrCreateDatacenter(options.dataDir, cluster.datacenter);
     const local = await createLocalCoordinator({
       dataDir: options.dataDir,
       ...(options.shardCount !== undefined && { shardCount: options.shardCount }),
@@ -61,7 +65,7 @@ export function clusterCoordinatorFactory(cluster: ClusterNodeConfig, log: (line
       storage: { quarantineCorruptTables: cluster.replicationFactor > 1 },
     });
     try {
-      return await createClusterCoordinator(localReplicaOf(local), { ...clusterDefaults, ...cluster, nodeId: local.nodeId, clusterName, zone, hintsDir: path.join(options.dataDir, hintsDirName), peersFile: path.join(options.dataDir, peersFileName), freshDataDir: fresh, rebuildFile: path.join(options.dataDir, rebuildFileName), bootstrap: (cluster.bootstrap ?? true) && fresh && cluster.seeds.length > 0, log });
+      return await createClusterCoordinator(localReplicaOf(local), { ...clusterDefaults, ...cluster, nodeId: local.nodeId, clusterName, zone, datacenter, hintsDir: path.join(options.dataDir, hintsDirName), peersFile: path.join(options.dataDir, peersFileName), freshDataDir: fresh, rebuildFile: path.join(options.dataDir, rebuildFileName), bootstrap: (cluster.bootstrap ?? true) && fresh && cluster.seeds.length > 0, log });
     } catch (err) {
       await local.close().catch(() => undefined);
       throw err;

@@ -49,6 +49,13 @@ export interface ClusterOptions {
    * whole takes at most ceil(N / zones) of them.
    */
   zone?: string;
+  /**
+   * The datacenter this node is in; '' or absent: none. Each datacenter keeps `replicationFactor`
+   * replicas of every key (ring/ring.ts) with its own quorums (LOCAL_QUORUM), and the others get
+   * the writes asynchronously (design.md §8).
+   */
+  datacenter?: string;
+  /** N: replicas of each key (in each datacenter, where nodes name datacenters). */
   replicationFactor: number;
   conflictMode: ConflictMode;
   /**
@@ -136,6 +143,7 @@ export function validateClusterOptions(o: ClusterOptions): void {
   }
   if (!Number.isInteger(o.vnodes) || o.vnodes < 1 || o.vnodes > vnodesPerNodeMax) throw bad('vnodes', `must be 1..${vnodesPerNodeMax}`);
   if (o.zone !== undefined && !isValidZone(o.zone)) throw bad('zone', `must be 0..${zoneBytesMax} of A-Z a-z 0-9 _ . -`);
+  if (o.datacenter !== undefined && !isValidZone(o.datacenter)) throw bad('datacenter', `must be 0..${zoneBytesMax} of A-Z a-z 0-9 _ . -`);
   if (!Number.isInteger(o.replicationFactor) || o.replicationFactor < 1 || o.replicationFactor > 7) throw bad('replicationFactor', 'must be 1..7');
   if (o.conflictMode !== 'vclock' && o.conflictMode !== 'lww') throw bad('conflictMode', 'must be vclock or lww');
   if (o.partitionMode !== 'ap' && o.partitionMode !== 'cp') throw bad('partitionMode', 'must be ap or cp');

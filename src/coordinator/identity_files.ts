@@ -8,6 +8,8 @@
 //   over zones (ring/ring.ts), so a node that changed zone at a restart would change which nodes
 //   replicate its ranges without streaming any data to them (Cassandra refuses a rack change at
 //   start for the same reason). A data dir from before zones has no record: its first zone is taken.
+// - `DATACENTER`, the datacenter the node is in ('' for none), fixed for the same reason: the ring
+//   keeps N replicas of each key per datacenter.
 // A configured name that disagrees with the recorded one is refused: the data would then carry
 // two ids for one node, or a node would carry one cluster's data into another.
 import * as crypto from 'node:crypto';
@@ -21,6 +23,7 @@ import { assertNodeId } from '../versioning';
 export const nodeIdFileName = 'NODE_ID';
 export const clusterNameFileName = 'CLUSTER_NAME';
 export const zoneFileName = 'ZONE';
+export const datacenterFileName = 'DATACENTER';
 /**
  * The cluster of a data dir that holds data from before cluster names were recorded (a new data
  * dir given no name takes its seeds' or a made-up one instead: cluster_name.ts).
@@ -57,7 +60,16 @@ export function loadOrCreateZone(dataDir: string, configured?: string): string {
   return loadOrCreate(dataDir, zoneFileName, 'zone', assertZone, configured, () => '');
 }
 
-const fieldOf = { node: 'node_id', cluster: 'cluster_name', zone: 'zone' } as const;
+/** The node's datacenter: `configured` (checked against the record), else the recorded one, else ''. */
+export function loadOrCreateDatacenter(dataDir: string, configured?: string): string {
+  return loadOrCreate(dataDir, datacenterFileName, 'datacenter', assertDatacenter, configured, () => '');
+}
+
+function assertDatacenter(datacenter: string): void {
+  if (!isValidZone(datacenter)) throw new RingkvError(ErrorCode.InvalidArgument, `datacenter "${datacenter}" must be 0..64 of A-Z a-z 0-9 _ . -`, { details: { datacenter } });
+}
+
+const fieldOf = { node: 'node_id', cluster: 'cluster_name', zone: 'zone', datacenter: 'datacenter' } as const;
 
 function loadOrCreate(dataDir: string, fileName: string, what: keyof typeof fieldOf, check: (name: string) => void, configured: string | undefined, fresh: () => string): string {
   const field = fieldOf[what];
@@ -78,8 +90,8 @@ function loadOrCreate(dataDir: string, fileName: string, what: keyof typeof fiel
     }
     if (configured !== undefined && configured !== recorded) {
       const message =
-        what === 'zone'
-          ? `data dir ${dataDir} is a node of zone "${recorded}", not "${configured}": a zone change moves replicas without their data; decommission the node and add it again in the new zone`
+        what === 'zone' || what === 'datacenter'
+          ? `data dir ${dataDir} is a node of ${what} "${recorded}", not "${configured}": a ${what} change moves replicas without their data; decommission the node and add it again in the new ${what}`
           : `data dir ${dataDir} belongs to ${what} ${recorded}, not ${configured}`;
       throw new RingkvError(ErrorCode.InvalidArgument, message, {
         details: { [`recorded_${field}`]: recorded, [`configured_${field}`]: configured },

@@ -21,7 +21,7 @@ import type { ConflictMode } from '../versioning';
 import { decodeSiblingSet } from '../versioning';
 import { toGetResult, toReplicaView } from './get_result';
 import { nodeHealth } from './node_health';
-import { clusterNameFileName, loadOrCreateNodeId, nodeIdFileName, zoneFileName } from './identity_files';
+import { clusterNameFileName, datacenterFileName, loadOrCreateNodeId, nodeIdFileName, zoneFileName } from './identity_files';
 import { checkCommon, checkContext, checkIdempotencyKey, checkIfMatch, checkKey, checkTtl, checkValue } from './request_checks';
 import type {
   BatchOp,
@@ -332,7 +332,7 @@ class LocalCoordinatorImpl implements LocalCoordinator {
     try {
       // A data dir of its own: the node's names and shard layout beside each shard's tables,
       // synced with the folders that name them (each shard syncs its own).
-      for (const f of [nodeIdFileName, clusterNameFileName, zoneFileName, layoutFileName]) {
+      for (const f of [nodeIdFileName, clusterNameFileName, zoneFileName, datacenterFileName, layoutFileName]) {
         if (!fs.existsSync(path.join(this.dataDir, f))) continue;
         fs.copyFileSync(path.join(this.dataDir, f), path.join(root, f));
         await fsyncDir(path.join(root, f)); // opens read-only and syncs: a file as well as a folder

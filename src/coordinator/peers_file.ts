@@ -5,9 +5,9 @@
 // temporary file renamed over the old one) when the ring's members change; read once at start.
 // A file that does not parse is reported and ignored: gossip rebuilds the list.
 //
-//   {"format": 1, "peers": [{"node_id", "host", "http_port", "peer_port", "vnodes", "zone"?}, ...]}
+//   {"format": 1, "peers": [{"node_id", "host", "http_port", "peer_port", "vnodes", "zone"?, "datacenter"?}, ...]}
 //
-// ("zone" only for a node that has one; files written before zones have none.)
+// ("zone" and "datacenter" only for a node that has one; files written before them have none.)
 import * as fs from 'node:fs';
 import { clusterNodesMax, vnodesPerNodeMax } from '../constants';
 import type { MemberInfo } from '../membership';
@@ -15,7 +15,9 @@ import { isValidZone } from '../ring';
 
 export const peersFileName = 'PEERS';
 
-export type RememberedPeer = Pick<MemberInfo, 'nodeId' | 'host' | 'httpPort' | 'peerPort' | 'vnodes' | 'zone'>;
+export type RememberedPeer = Pick<MemberInfo, 'nodeId' | 'host' | 'httpPort' | 'peerPort' | 'vnodes' | 'zone' | 'datacenter'>;
+
+const optionalName = (x: unknown): boolean => x === undefined || (typeof x === 'string' && x !== '' && isValidZone(x));
 
 const port = (x: unknown): x is number => Number.isInteger(x) && (x as number) >= 1 && (x as number) <= 65535;
 
@@ -29,9 +31,11 @@ function peerOf(x: unknown): RememberedPeer | null {
   const vnodes = r['vnodes'];
   if (!Number.isInteger(vnodes) || (vnodes as number) < 1 || (vnodes as number) > vnodesPerNodeMax) return null;
   const zone = r['zone'];
-  if (zone !== undefined && (typeof zone !== 'string' || zone === '' || !isValidZone(zone))) return null;
+  const datacenter = r['datacenter'];
+  if (!optionalName(zone) || !optionalName(datacenter)) return null;
   const peer: RememberedPeer = { nodeId: id, host, httpPort: r['http_port'] as number, peerPort: r['peer_port'] as number, vnodes: vnodes as number };
-  if (zone !== undefined) peer.zone = zone;
+  if (zone !== undefined) peer.zone = zone as string;
+  if (datacenter !== undefined) peer.datacenter = datacenter as string;
   return peer;
 }
 
@@ -58,7 +62,7 @@ export function loadPeers(file: string, log: (line: string) => void): Remembered
 
 /** Replaces `file` with `peers` (a temporary file renamed over it, so a crash leaves one or the other). */
 export function savePeers(file: string, peers: readonly RememberedPeer[], log: (line: string) => void): void {
-  const doc = { format: 1, peers: peers.map((p) => ({ node_id: p.nodeId, host: p.host, http_port: p.httpPort, peer_port: p.peerPort, vnodes: p.vnodes, ...(p.zone ? { zone: p.zone } : {}) })) };
+  const doc = { format: 1, peers: peers.map((p) => ({ node_id: p.nodeId, host: p.host, http_port: p.httpPort, peer_port: p.peerPort, vnodes: p.vnodes, ...(p.zone ? { zone: p.zone } : {}), ...(p.datacenter ? { datacenter: p.datacenter } : {}) })) };
   const tmp = `${file}.tmp`;
   try {
     fs.writeFileSync(tmp, JSON.stringify(doc) + '\n');

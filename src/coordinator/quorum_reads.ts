@@ -22,7 +22,7 @@ import { takeTurns } from '../ring';
 import { fromWireError } from '../shards';
 import type { ShardOp, WireRecord } from '../shards/messages';
 import type { ConflictMode, StoredSibling } from '../versioning';
-import { checkEnoughAlive, QuorumTally, replicasNeeded } from './quorum';
+import { type DatacenterView, type QuorumTally, tallyFor, type TallyState } from './quorum';
 import { answerOf, mergeAnswers, type ReplicaAnswer } from './read_repair';
 import type { LocalReplica } from './cluster_replica';
 import type { ReplicaLatency } from './replica_latency';
@@ -53,11 +53,14 @@ export interface QuorumReadContext {
   readRepair(key: Uint8Array, answers: readonly ReplicaAnswer[]): void;
   readonly replicaLatency: ReplicaLatency;
   /**
-   * Where the ring has zones: whether a node is in this node's zone. Reads ask those replicas
-   * before the others (a hop to another zone costs latency, and in a cloud money), as
-   * Cassandra's snitch orders replicas by proximity. Null: no zones, no preference.
+   * Where the ring has zones or datacenters: how far a node is from this one (0 its zone, 1
+   * another zone of its datacenter, 3 another datacenter). Reads ask the near replicas before the
+   * others (a hop to another zone costs latency, and in a cloud money; to another datacenter
+   * far more), as Cassandra's snitch orders replicas by proximity. Null: no preference.
    */
-  sameZone(): ((nodeId: string) => boolean) | null;
+  distance(): ((nodeId: string) => number) | null;
+  /** Where the ring has more than one datacenter: which each node is in (LOCAL_* and EACH_QUORUM count by it). */
+  datacenters(): DatacenterView | null;
   /** Whether this node's own replica is asked first (no hop); false while it is rebuilding or behind, when it is asked last. */
   localFirst(): boolean;
   /** Where some other node rebuilds its replica (a new data dir): which; those are asked last. Null: none. */
@@ -74,7 +77,7 @@ export interface QuorumReadContext {
 /** Which replicas a read asks after the others, and why (see rankReplicas). */
 interface Ranking {
   latency: ReplicaLatency;
-  sameZone: ((nodeId: string) => boolean) | null;
+  distance: ((nodeId: string) => number) | null;
   rebuilding: ((nodeId: string) => boolean) | null;
   behind: ((nodeId: string) => boolean) | null;
 }
@@ -82,9 +85,9 @@ interface Ranking {
 const sameCost = (): number => 0;
 
 /**
- * The other replicas in the order a read asks them: this node's zone first, then the rest;
- * after them those a recent read gave up on and those hints wait for (behind), and
- * last those rebuilding their replica (it may lack the key). A stable sort by that cost; the
+ * The other replicas in the order a read asks them: this node's zone first, then the rest of its
+ * datacenter; after them those a recent read gave up on and those hints wait for (behind), then
+ * other datacenters' replicas, and last those rebuilding their replica (it may lack the key). A stable sort by that cost; the
  * replicas that cost the same as the best take turns at the front (`turn`), so the reads of a hot
  * key from this node are spread over them rather than all sent to the first. Returns `others`
  * itself when neither changes anything: no array per read.
@@ -92,12 +95,12 @@ const sameCost = (): number => 0;
 function rankReplicas(others: string[], r: Ranking, turn: number): readonly string[] {
   const avoiding = r.latency.avoiding;
   const cost =
-    !avoiding && r.sameZone === null && r.rebuilding === null && r.behind === null
+    !avoiding && r.distance === null && r.rebuilding === null && r.behind === null
       ? null
       : (id: string): number =>
           (r.rebuilding !== null && r.rebuilding(id) ? 4 : 0) +
           ((avoiding && r.latency.avoided(id)) || (r.behind !== null && r.behind(id)) ? 2 : 0) +
-          (r.sameZone !== null && !r.sameZone(id) ? 1 : 0);
+          (r.distance !== null ? r.distance(id) : 0);
   if (cost === null) return takeTurns(others, sameCost, turn);
   return takeTurns(others.slice().sort((a, b) => cost(a) - cost(b)), cost, turn);
 }
@@ -139,33 +142,38 @@ export function quorumReads(ctx: QuorumReadContext, reqs: readonly ReadSpec[], f
   const localGets: ShardOp[] = [];
   const localReads: Read[] = [];
   const remoteAsks: Array<{ read: Read; nodeId: string }> = [];
-  const ranking: Ranking = { latency: ctx.replicaLatency, sameZone: ctx.sameZone(), rebuilding: ctx.rebuildingPeer(), behind: ctx.behindPeer() };
+  const ranking: Ranking = { latency: ctx.replicaLatency, distance: ctx.distance(), rebuilding: ctx.rebuildingPeer(), behind: ctx.behindPeer() };
   const localFirst = ctx.localFirst();
+  const dcs = ctx.datacenters();
   for (const req of reqs) {
     const { at, key, consistency, timeoutMs } = req;
     const pref = ctx.preferenceList(key);
-    const needed = replicasNeeded(consistency, ctx.replicationFactor);
-    const up = pref.filter((id) => ctx.alive(id));
+    let up = pref.filter((id) => ctx.alive(id));
+    let tally: QuorumTally;
     try {
-      checkEnoughAlive(consistency, needed, up.length, ctx.replicationFactor, 'get');
+      tally = tallyFor(consistency, ctx.replicationFactor, null, up, dcs, 'get');
     } catch (e) {
       finish(at, [], ctx.count(e as RingkvError));
       continue;
     }
+    // LOCAL_* asks no other datacenter (their answers would not count, and cost a long hop).
+    if (tally.asked < up.length) up = up.filter((id) => tally.counts(id));
+    const needed = tally.needed;
     ctx.counters.coordinatedReads++;
     // Asking all N on every read would triple the work of a ONE read. This node first (no hop;
     // last while it rebuilds or is behind), then its zone's replicas, replicas known to lag last.
     const others = up.filter((id) => id !== ctx.nodeId);
     const ranked = rankReplicas(others, ranking, ctx.replicaLatency.nextTurn());
     const ordered = up.length === others.length ? ranked : localFirst ? [ctx.nodeId, ...ranked] : [...ranked, ctx.nodeId];
-    const askAll = needed === up.length || ctx.random() < ctx.readRepairChance;
+    // EACH_QUORUM needs answers from every datacenter: the nearest `needed` would not do.
+    const askAll = needed === up.length || tally.perDatacenter || ctx.random() < ctx.readRepairChance;
     const read: Read = {
       at,
       key,
       level: consistency,
       timeoutMs,
       deadlineMs: now + timeoutMs,
-      tally: new QuorumTally(needed, up.length),
+      tally,
       spare: askAll ? [] : ordered.slice(needed),
       answers: [],
       pending: 0,
@@ -202,7 +210,7 @@ export function quorumReads(ctx: QuorumReadContext, reqs: readonly ReadSpec[], f
       deliver = null;
     }
   };
-  const settle = (read: Read, state: ReturnType<QuorumTally['ok']>): void => {
+  const settle = (read: Read, state: TallyState): void => {
     if (!read.decided && state === 'met') {
       let merged: StoredSibling[];
       try {
@@ -230,12 +238,12 @@ export function quorumReads(ctx: QuorumReadContext, reqs: readonly ReadSpec[], f
     }
     if (decoded !== null) {
       read.answers.push(decoded);
-      settle(read, read.tally.ok());
+      settle(read, read.tally.ok(nodeId));
       return;
     }
     const next = read.spare.shift();
     if (next !== undefined && Date.now() < read.deadlineMs) ask(read, next);
-    settle(read, read.tally.fail(err));
+    settle(read, read.tally.fail(err, nodeId));
   };
   const askRemote = (read: Read, nodeId: string, timeoutMs: number): void => {
     const startedMs = ctx.replicaLatency.asked();

@@ -16,7 +16,7 @@ import { assert, ErrorCode, isRingkvError, RingkvError } from '../errors';
 import { fromWireError } from '../shards';
 import type { WireRecord, WriteDone, WriteOp } from '../shards/messages';
 import type { LocalReplica } from './cluster_replica';
-import { checkEnoughAlive, type PartitionMode, QuorumTally, writeReplicasNeeded } from './quorum';
+import { type DatacenterView, type PartitionMode, type QuorumTally, tallyFor, type TallyState } from './quorum';
 import { groupByTimeout } from './timeout_groups';
 import type { ConsistencyLevel } from './types';
 
@@ -40,6 +40,8 @@ export interface QuorumWriteContext {
    * than N) must not take one copy for a QUORUM.
    */
   readonly replicationFactor: number;
+  /** Where the ring has more than one datacenter: which each node is in (LOCAL_* and EACH_QUORUM count by it). */
+  datacenters(): DatacenterView | null;
   /** 'cp': every write needs a majority of its replicas, whatever its level (quorum.ts writeReplicasNeeded). */
   readonly partitionMode: PartitionMode;
   readonly hintedHandoff: boolean;
@@ -116,13 +118,16 @@ interface Write {
 export function quorumWrites(ctx: QuorumWriteContext, specs: readonly WriteSpec[], finish: (at: number, answer: WriteAnswer | null, error: unknown) => void): void {
   const now = Date.now();
   const writes: Write[] = [];
+  const dcs = ctx.datacenters();
   for (const spec of specs) {
     assert(spec.op.returnRecord, 'a coordinated write returns its record to replicate');
     const pref = spec.pref;
-    const needed = writeReplicasNeeded(spec.consistency, ctx.replicationFactor, ctx.partitionMode);
     const up = pref.filter((id) => ctx.alive(id));
+    let tally: QuorumTally;
     try {
-      checkEnoughAlive(spec.consistency, needed, up.length, ctx.replicationFactor, spec.op.op);
+      // Written to every live replica whatever the level: LOCAL_* only answers before the other
+      // datacenters have it (design.md §8: replication between them is asynchronous).
+      tally = tallyFor(spec.consistency, ctx.replicationFactor, ctx.partitionMode, up, dcs, spec.op.op);
     } catch (e) {
       finish(spec.at, null, ctx.count(e as RingkvError));
       continue;
@@ -136,7 +141,7 @@ export function quorumWrites(ctx: QuorumWriteContext, specs: readonly WriteSpec[
       pref,
       others: up.filter((id) => id !== ctx.nodeId),
       down: up.length === pref.length ? noneDown : pref.filter((id) => !up.includes(id)),
-      tally: new QuorumTally(needed, up.length),
+      tally,
       selfCounts: pref.includes(ctx.nodeId),
       waitForAll,
       applied: null,
@@ -167,7 +172,7 @@ export function quorumWrites(ctx: QuorumWriteContext, specs: readonly WriteSpec[
       deliver = null;
     }
   };
-  const settle = (w: Write, state: ReturnType<QuorumTally['ok']>): void => {
+  const settle = (w: Write, state: TallyState): void => {
     if (w.decided) return;
     if (state === 'met') w.met = true;
     if (w.met && (!w.waitForAll || w.replicating === 0)) decide(w, null);
@@ -187,11 +192,11 @@ export function quorumWrites(ctx: QuorumWriteContext, specs: readonly WriteSpec[
         ctx.replicaWrites.inflight--;
         w.replicating--;
         if (err === null) {
-          settle(w, w.tally.ok());
+          settle(w, w.tally.ok(id));
         } else {
           ctx.counters.replicaWriteFailures++;
           if (ctx.hintedHandoff && worthAHint(err)) ctx.hint(id, key, record, w.pref);
-          settle(w, w.tally.fail(err));
+          settle(w, w.tally.fail(err, id));
         }
       });
     }
@@ -218,14 +223,14 @@ export function quorumWrites(ctx: QuorumWriteContext, specs: readonly WriteSpec[
         const err = error ?? (result!.ok ? null : fromWireError(result!.error));
         if (err === null && result!.ok && (result!.op === 'put' || result!.op === 'delete')) {
           replicate(w, result!);
-          if (w.selfCounts) settle(w, w.tally.ok());
+          if (w.selfCounts) settle(w, w.tally.ok(ctx.nodeId));
         } else if (w.applied === null) {
           if (!w.decided) decide(w, err ?? new RingkvError(ErrorCode.Internal, 'a write answered as another op'));
         } else {
           // Applied here and sent to the other replicas, but not made durable here (a full disk):
           // the others may still meet the level, and this replica gets the write later, as a hint.
           if (ctx.hintedHandoff && worthAHint(err)) ctx.hint(ctx.nodeId, w.spec.op.key, w.applied.record!, w.spec.pref);
-          if (w.selfCounts) settle(w, w.tally.fail(err));
+          if (w.selfCounts) settle(w, w.tally.fail(err, ctx.nodeId));
         }
       },
       (i, r) => replicate(list[i]!, r),

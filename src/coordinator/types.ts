@@ -6,8 +6,14 @@ import type { GcSnapshots } from '../gc_pauses';
 import type { HistogramSnapshot } from '../histogram';
 import type { CleanupReport, CorruptTable, QuarantinedTable, ScrubOptions } from '../storage/types';
 
-export type ConsistencyLevel = 'ONE' | 'QUORUM' | 'ALL';
-export const consistencyLevels: readonly ConsistencyLevel[] = ['ONE', 'QUORUM', 'ALL'];
+/**
+ * design.md §7.2's levels, and Cassandra's datacenter-aware ones (§8: each datacenter has its own
+ * quorum, replication between them is asynchronous): LOCAL_ONE and LOCAL_QUORUM count only the
+ * coordinator's datacenter's replicas, EACH_QUORUM needs a quorum in every datacenter. In a
+ * cluster of one datacenter they are ONE, QUORUM and QUORUM.
+ */
+export type ConsistencyLevel = 'ONE' | 'QUORUM' | 'ALL' | 'LOCAL_ONE' | 'LOCAL_QUORUM' | 'EACH_QUORUM';
+export const consistencyLevels: readonly ConsistencyLevel[] = ['ONE', 'QUORUM', 'ALL', 'LOCAL_ONE', 'LOCAL_QUORUM', 'EACH_QUORUM'];
 
 interface RequestBase {
   key: Uint8Array;
@@ -98,6 +104,8 @@ export interface ClusterNodeInfo {
   address: string;
   /** The node's zone (--zone), when it has one: the ring spreads each key's replicas over zones. */
   zone?: string;
+  /** The node's datacenter (--datacenter), when it has one: each keeps N replicas of every key. */
+  datacenter?: string;
   status: NodeStatus;
   /** Only with `degraded`: `storage_full` (until space is freed) or `storage_failed` (until a restart), as its /health says. */
   reason?: string;

@@ -133,10 +133,10 @@ export class Membership {
    * their addresses are an earlier run's, and another cluster may listen there now, which our
    * digest would join to ours; they, the seeds and the nodes that find us bring us back.
    */
-  remember(peers: readonly Pick<MemberInfo, 'nodeId' | 'host' | 'httpPort' | 'peerPort' | 'vnodes' | 'zone'>[]): void {
+  remember(peers: readonly Pick<MemberInfo, 'nodeId' | 'host' | 'httpPort' | 'peerPort' | 'vnodes' | 'zone' | 'datacenter'>[]): void {
     const entries: MemberInfo[] = peers
       .filter((p) => p.nodeId !== this.selfId)
-      .map((p) => ({ nodeId: p.nodeId, host: p.host, httpPort: p.httpPort, peerPort: p.peerPort, vnodes: p.vnodes, ...(p.zone ? { zone: p.zone } : {}), incarnation: 0, heartbeat: 0, status: 'DEAD', keyEstimate: 0, load: 0 }));
+      .map((p) => ({ nodeId: p.nodeId, host: p.host, httpPort: p.httpPort, peerPort: p.peerPort, vnodes: p.vnodes, ...(p.zone ? { zone: p.zone } : {}), ...(p.datacenter ? { datacenter: p.datacenter } : {}), incarnation: 0, heartbeat: 0, status: 'DEAD', keyEstimate: 0, load: 0 }));
     this.apply(this.table.merge(entries, this.o.now()));
   }
 
@@ -419,7 +419,7 @@ export class Membership {
   }
 }
 
-/** What the ring needs of a member: its id, vnode count and zone. */
-function ringMemberOf(m: Pick<MemberInfo, 'nodeId' | 'vnodes' | 'zone'>): RingMember {
-  return m.zone ? { nodeId: m.nodeId, vnodes: m.vnodes, zone: m.zone } : { nodeId: m.nodeId, vnodes: m.vnodes };
+/** What the ring needs of a member: its id, vnode count, zone and datacenter. */
+function ringMemberOf(m: Pick<MemberInfo, 'nodeId' | 'vnodes' | 'zone' | 'datacenter'>): RingMember {
+  return { nodeId: m.nodeId, vnodes: m.vnodes, ...(m.zone ? { zone: m.zone } : {}), ...(m.datacenter ? { datacenter: m.datacenter } : {}) };
 }

@@ -31,6 +31,7 @@ export function validateMemberInfo(m: MemberInfo): void {
   assert(Number.isInteger(m.peerPort) && m.peerPort > 0 && m.peerPort < 65536, 'member peer port');
   assert(Number.isInteger(m.vnodes) && m.vnodes >= 1, 'member vnodes');
   assert(m.zone === undefined || isValidZone(m.zone), 'member zone');
+  assert(m.datacenter === undefined || isValidZone(m.datacenter), 'member datacenter');
   assert(Number.isSafeInteger(m.incarnation) && m.incarnation >= 0, 'member incarnation');
   assert(Number.isSafeInteger(m.heartbeat) && m.heartbeat >= 0, 'member heartbeat');
   assert(m.hintsFor === undefined || (m.hintsFor.length >= 1 && m.hintsFor.length <= gossipHintTargetsMax), 'member hint targets');

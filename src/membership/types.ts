@@ -41,6 +41,11 @@ export interface MemberInfo {
    */
   zone?: string;
   /**
+   * The node's datacenter: the ring keeps N replicas of each key in each one (ring/ring.ts), and
+   * LOCAL_QUORUM counts the coordinator's. Absent: none (or a node older than the field).
+   */
+  datacenter?: string;
+  /**
    * Set while the node rebuilds its replica (a new data dir: cluster_coordinator.ts `rebuilding`);
    * other coordinators ask it last on reads. Absent: its replica is whole (or it is older than the field).
    */

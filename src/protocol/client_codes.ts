@@ -27,6 +27,17 @@ const levelNames: Record<number, ConsistencyLevel | undefined> = {
   [Consistency.One]: 'ONE',
   [Consistency.Quorum]: 'QUORUM',
   [Consistency.All]: 'ALL',
+  [Consistency.LocalOne]: 'LOCAL_ONE',
+  [Consistency.LocalQuorum]: 'LOCAL_QUORUM',
+  [Consistency.EachQuorum]: 'EACH_QUORUM',
+};
+const levelCodes: Record<ConsistencyLevel, Consistency> = {
+  ONE: Consistency.One,
+  QUORUM: Consistency.Quorum,
+  ALL: Consistency.All,
+  LOCAL_ONE: Consistency.LocalOne,
+  LOCAL_QUORUM: Consistency.LocalQuorum,
+  EACH_QUORUM: Consistency.EachQuorum,
 };
 
 /** `undefined` for Default (the node applies QUORUM); `null` for a code the schema does not define. */
@@ -34,16 +45,7 @@ export function consistencyFromWire(code: number): ConsistencyLevel | undefined 
   return code in levelNames ? levelNames[code] : null;
 }
 export function consistencyToWire(level: ConsistencyLevel | undefined): Consistency {
-  switch (level) {
-    case undefined:
-      return Consistency.Default;
-    case 'ONE':
-      return Consistency.One;
-    case 'QUORUM':
-      return Consistency.Quorum;
-    case 'ALL':
-      return Consistency.All;
-  }
+  return level === undefined ? Consistency.Default : levelCodes[level];
 }
 
 const statusNames: Record<number, StatusName> = { [Status.Ok]: 'ok', [Status.NotFound]: 'not_found', [Status.Error]: 'error' };

@@ -32,8 +32,8 @@ const u64 = { kind: 'scalar', bytes: 8 } as const;
 const memberSpec: TableSpec = {
   name: 'Member',
   // node_id, host, http_port, peer_port, vnodes, incarnation, heartbeat, status, key_estimate, load, settings, storage, zone, rebuilding, data_bytes,
-  // disk_size_bytes, disk_free_bytes, rebuild_ranges_left, hints_for
-  fields: [str, str, u16, u16, u16, u64, u64, u8, u64, u32, str, u8, str, u8, u64, u64, u64, u32, { kind: 'strings', bytesMax: nodeIdBytesMax, lengthMax: gossipHintTargetsMax }],
+  // disk_size_bytes, disk_free_bytes, rebuild_ranges_left, hints_for, datacenter
+  fields: [str, str, u16, u16, u16, u64, u64, u8, u64, u32, str, u8, str, u8, u64, u64, u64, u32, { kind: 'strings', bytesMax: nodeIdBytesMax, lengthMax: gossipHintTargetsMax }, str],
 };
 
 const entrySpec: TableSpec = {
@@ -234,6 +234,7 @@ function build(b: Builder, m: FixedMessage): Uint8Array {
       const host = b.createString(x.host);
       const settings = x.settings === undefined ? 0 : b.createString(x.settings);
       const zone = x.zone === undefined ? 0 : b.createString(x.zone);
+      const datacenter = x.datacenter === undefined ? 0 : b.createString(x.datacenter);
       assert(x.hintsFor === undefined || (x.hintsFor.length <= gossipHintTargetsMax && x.hintsFor.every((id) => id.length > 0 && id.length <= nodeIdBytesMax)), 'a gossip member names too many hint targets, or a bad id');
       const hintsFor = x.hintsFor === undefined ? 0 : Member.createHintsForVector(b, x.hintsFor.map((id) => b.createString(id)));
       Member.startMember(b);
@@ -256,6 +257,7 @@ function build(b: Builder, m: FixedMessage): Uint8Array {
       if (x.diskFreeBytes !== undefined) Member.addDiskFreeBytes(b, BigInt(Math.max(0, Math.floor(x.diskFreeBytes))));
       if (x.rebuildRangesLeft !== undefined) Member.addRebuildRangesLeft(b, Math.max(0, Math.min(0xffffffff, Math.floor(x.rebuildRangesLeft))));
       if (hintsFor !== 0) Member.addHintsFor(b, hintsFor);
+      if (datacenter !== 0) Member.addDatacenter(b, datacenter);
       return Member.endMember(b);
     });
     members = Message.createMembersVector(b, offs);
@@ -452,6 +454,11 @@ export function decodeInternode(frame: Uint8Array): InternodeMessage {
       if (zone) {
         if (!isValidZone(zone)) throw malformed(`gossip member ${nodeId} has a zone that is not a zone name`);
         m.zone = zone;
+      }
+      const datacenter = x.datacenter();
+      if (datacenter) {
+        if (!isValidZone(datacenter)) throw malformed(`gossip member ${nodeId} has a datacenter that is not a datacenter name`);
+        m.datacenter = datacenter;
       }
       if (x.rebuilding()) m.rebuilding = true;
       const dataBytes = num(x.dataBytes());

@@ -6,8 +6,12 @@
 // each zone not yet in the list before a second node of any zone, as Cassandra's
 // NetworkTopologyStrategy does with racks: a zone that fails whole then takes at most
 // ceil(N / zones) replicas of a key with it. A ring whose members are all in one zone (or none)
-// walks exactly as one without zones. The ring is immutable and pure: membership builds a new one, with a higher
-// version, whenever the set of members or their vnode counts change. Liveness is not the ring's
+// walks exactly as one without zones. Where members name datacenters, N is per datacenter
+// (design.md §8: each datacenter holds a whole copy with its own quorum): the one walk takes the
+// first N distinct nodes of each datacenter (zone-aware within it), as NetworkTopologyStrategy
+// does, so a preference list holds N × datacenters nodes, in walk order. The ring is immutable and
+// pure: membership builds a new one, with a higher version, whenever the set of members, their
+// vnode counts, zones or datacenters change. Liveness is not the ring's
 // business (riak_core keeps chash and the node watcher apart); the coordinator joins the two.
 import { clusterNodesMax, vnodesPerNodeMax, zoneBytesMax } from '../constants';
 import { assert } from '../errors';
@@ -19,13 +23,20 @@ export interface RingMember {
   vnodes: number;
   /** The failure domain the node is in (rack, availability zone); absent or '' is a zone too. */
   zone?: string;
+  /** The datacenter the node is in; absent or '' is a datacenter too (the only one, usually). */
+  datacenter?: string;
 }
 
 const zonePattern = /^[A-Za-z0-9._-]*$/;
 
-/** True for a well-formed zone name: 0..zoneBytesMax characters of [A-Za-z0-9._-] ('' = none). */
+/** True for a well-formed zone (or datacenter) name: 0..zoneBytesMax characters of [A-Za-z0-9._-] ('' = none). */
 export function isValidZone(zone: string): boolean {
   return zone.length <= zoneBytesMax && zonePattern.test(zone);
+}
+
+/** A ring member as the ring keeps it: zone and datacenter only where not empty. */
+function memberOf(m: RingMember): RingMember {
+  return { nodeId: m.nodeId, vnodes: m.vnodes, ...(m.zone ? { zone: m.zone } : {}), ...(m.datacenter ? { datacenter: m.datacenter } : {}) };
 }
 
 
@@ -44,9 +55,18 @@ export class Ring {
   private readonly approx: Float64Array;
   /** owners[i] is the index into `members` of the node owning tokens[i]. */
   private readonly owners: Uint32Array;
-  /** zoneIndex[m] numbers the zone of members[m]; zoneCount zones in all. */
+  /**
+   * zoneIndex[m] numbers the zone of members[m] within its datacenter (zone 'a' of two
+   * datacenters is two zones); zoneCount zones in all.
+   */
   private readonly zoneIndex: Uint32Array;
   private readonly zoneCount: number;
+  /** dcIndex[m] numbers the datacenter of members[m]: an index into dcNames. */
+  private readonly dcIndex: Uint32Array;
+  /** Every datacenter named ('' for none), in order of first member; dcSizes[d] its members, dcZones[d] its zones. */
+  readonly datacenterNames: readonly string[];
+  private readonly dcSizes: Uint32Array;
+  private readonly dcZones: Uint32Array;
   /**
    * Preference lists already walked, by start vnode and length (the ring never changes, so they
    * never go stale): a request's lookup is then a search and a Map get. At most one entry per
@@ -62,11 +82,26 @@ export class Ring {
     this.tokens = tokens;
     this.owners = owners;
     this.approx = Float64Array.from(tokens, (t) => Number(t));
+    const dcs = new Map<string, number>();
+    this.dcIndex = Uint32Array.from(members, (m) => {
+      const d = m.datacenter ?? '';
+      let i = dcs.get(d);
+      if (i === undefined) dcs.set(d, (i = dcs.size));
+      return i;
+    });
+    this.datacenterNames = Object.freeze([...dcs.keys()]);
+    this.dcSizes = new Uint32Array(dcs.size);
+    this.dcZones = new Uint32Array(dcs.size);
     const zones = new Map<string, number>();
-    this.zoneIndex = Uint32Array.from(members, (m) => {
-      const z = m.zone ?? '';
+    this.zoneIndex = Uint32Array.from(members, (m, idx) => {
+      const d = this.dcIndex[idx]!;
+      this.dcSizes[d]!++;
+      const z = `${d}\n${m.zone ?? ''}`;
       let i = zones.get(z);
-      if (i === undefined) zones.set(z, (i = zones.size));
+      if (i === undefined) {
+        zones.set(z, (i = zones.size));
+        this.dcZones[d]!++;
+      }
       return i;
     });
     this.zoneCount = zones.size;
@@ -81,6 +116,7 @@ export class Ring {
       assert(m.nodeId.length > 0, 'node id must not be empty');
       assert(Number.isInteger(m.vnodes) && m.vnodes >= 1 && m.vnodes <= vnodesPerNodeMax, () => `vnodes of ${m.nodeId} out of range: ${m.vnodes}`);
       assert(m.zone === undefined || isValidZone(m.zone), () => `zone of ${m.nodeId} is not a zone name: ${JSON.stringify(m.zone)}`);
+      assert(m.datacenter === undefined || isValidZone(m.datacenter), () => `datacenter of ${m.nodeId} is not a datacenter name: ${JSON.stringify(m.datacenter)}`);
       assert(i === 0 || sorted[i - 1]!.nodeId !== m.nodeId, () => `node ${m.nodeId} appears twice in the ring`);
     }
     // Pair every token with its owner, then sort by (token, owner) so that the (astronomically
@@ -96,7 +132,7 @@ export class Ring {
       tokens[i] = p.token;
       owners[i] = p.owner;
     });
-    return new Ring(version, sorted.map((m) => (m.zone ? { nodeId: m.nodeId, vnodes: m.vnodes, zone: m.zone } : { nodeId: m.nodeId, vnodes: m.vnodes })), tokens, owners);
+    return new Ring(version, sorted.map(memberOf), tokens, owners);
   }
 
   get size(): number {
@@ -122,6 +158,24 @@ export class Ring {
     return i < 0 ? '' : (this.members[i]!.zone ?? '');
   }
 
+  /** How many datacenters the members are in ('' counting as one). */
+  get datacenters(): number {
+    return this.datacenterNames.length;
+  }
+
+  /** The datacenter of member `nodeId` ('' for none, or for a node not in the ring). */
+  datacenterOf(nodeId: string): string {
+    const i = this.memberIndex(nodeId);
+    return i < 0 ? '' : (this.members[i]!.datacenter ?? '');
+  }
+
+  /** How many nodes hold a replica of each key with `n` per datacenter: the length of every preference list. */
+  replicaCount(n: number): number {
+    let total = 0;
+    for (const size of this.dcSizes) total += Math.min(n, size);
+    return total;
+  }
+
   /** Index of the first vnode whose token is >= `token`, wrapping to 0 past the last. */
   private successor(token: bigint): number {
     assert(token >= 0n && token < tokenSpace, 'token out of the 64-bit space');
@@ -138,8 +192,8 @@ export class Ring {
   }
 
   /**
-   * The first `n` distinct physical nodes clockwise from `token` (fewer when the ring has fewer
-   * nodes). Entry 0 is the key's primary owner.
+   * The first `n` distinct physical nodes of each datacenter clockwise from `token` (fewer where a
+   * datacenter has fewer nodes), in walk order. Entry 0 is the key's primary owner.
    */
   preferenceList(token: bigint, n: number): readonly string[] {
     assert(Number.isInteger(n) && n >= 1, 'a preference list has at least one node');
@@ -155,39 +209,51 @@ export class Ring {
     return list;
   }
 
+  /** The walk of preferenceList: `want` nodes of each datacenter (all it has, if fewer). */
   private walkFrom(start: number, want: number): readonly string[] {
     const out: string[] = [];
+    const dcs = this.dcSizes.length;
     const seen = new Uint8Array(this.members.length);
-    // Nodes passed over because their zone is in the list already: they come next, in walk
-    // order, once every zone is (Cassandra's rack-aware walk).
-    const skipped: number[] = [];
+    const taken = new Uint32Array(dcs);
+    let total = 0;
+    for (const size of this.dcSizes) total += Math.min(want, size);
+    // Per datacenter: nodes passed over because their zone is in the list already come next, in
+    // walk order, once every zone of the datacenter is (Cassandra's rack-aware walk).
+    const skipped: number[][] = Array.from({ length: dcs }, () => []);
     const zoneSeen = new Uint8Array(this.zoneCount);
-    let zonesLeft = this.zoneCount;
-    for (let step = 0; step < this.tokens.length && out.length < want; step++) {
+    const zonesLeft = Uint32Array.from(this.dcZones);
+    for (let step = 0; step < this.tokens.length && out.length < total; step++) {
       const owner = this.owners[(start + step) % this.tokens.length]!;
       if (seen[owner] !== 0) continue;
       seen[owner] = 1;
-      if (zonesLeft === 0) {
+      const d = this.dcIndex[owner]!;
+      if (taken[d]! >= want) continue;
+      if (zonesLeft[d] === 0) {
         out.push(this.members[owner]!.nodeId);
+        taken[d]!++;
         continue;
       }
       const z = this.zoneIndex[owner]!;
       if (zoneSeen[z] !== 0) {
-        skipped.push(owner);
+        skipped[d]!.push(owner);
         continue;
       }
       zoneSeen[z] = 1;
-      zonesLeft--;
+      zonesLeft[d]!--;
       out.push(this.members[owner]!.nodeId);
-      if (zonesLeft === 0) for (let i = 0; i < skipped.length && out.length < want; i++) out.push(this.members[skipped[i]!]!.nodeId);
+      taken[d]!++;
+      if (zonesLeft[d] === 0) {
+        const rest = skipped[d]!;
+        for (let i = 0; i < rest.length && taken[d]! < want; i++, taken[d]!++) out.push(this.members[rest[i]!]!.nodeId);
+      }
     }
-    assert(out.length === want, 'the walk must find every distinct node it wants');
+    assert(out.length === total, 'the walk must find every distinct node it wants');
     return Object.freeze(out);
   }
 
   /**
-   * Every node in clockwise order from `token`: the preference list first, then the nodes that
-   * stand in (hinted handoff) when some of it is down.
+   * Every node in clockwise order from `token` (zone-aware): the nodes that stand in (hinted
+   * handoff) for a preference list's nodes that are down are the first ones not in it.
    */
   walk(token: bigint): readonly string[] {
     return this.preferenceList(token, this.members.length);
@@ -240,7 +306,7 @@ export class Ring {
   /**
    * The fraction of the token space each node holds a replica of, with `n` replicas per key
    * (Cassandra's "Owns (effective)"): every range (previous token, token] counted for each node
-   * of its preference list. The fractions add up to min(n, nodes).
+   * of its preference list. The fractions add up to replicaCount(n).
    */
   effectiveOwnership(n: number): Map<string, number> {
     const out = new Map<string, number>(this.members.map((m) => [m.nodeId, 0]));
@@ -298,12 +364,13 @@ export class Ring {
     return out;
   }
 
-  /** True when `members` describes the same nodes with the same vnode counts and zones as this ring. */
+  /** True when `members` describes the same nodes with the same vnode counts, zones and datacenters as this ring. */
   sameMembers(members: readonly RingMember[]): boolean {
     if (members.length !== this.members.length) return false;
     for (const m of members) {
       const idx = this.memberIndex(m.nodeId);
-      if (idx < 0 || this.members[idx]!.vnodes !== m.vnodes || (this.members[idx]!.zone ?? '') !== (m.zone ?? '')) return false;
+      const mine = this.members[idx];
+      if (mine === undefined || mine.vnodes !== m.vnodes || (mine.zone ?? '') !== (m.zone ?? '') || (mine.datacenter ?? '') !== (m.datacenter ?? '')) return false;
     }
     return true;
   }

@@ -101,12 +101,12 @@ export function decodeKey(rawKey: string): Uint8Array {
   return new Uint8Array(out.subarray(0, n));
 }
 
-/** X-Consistency-Level: ONE | QUORUM | ALL (any case); absent or empty means QUORUM. */
+/** X-Consistency-Level: ONE | QUORUM | ALL | LOCAL_ONE | LOCAL_QUORUM | EACH_QUORUM (any case); absent or empty means QUORUM. */
 export function parseConsistency(header: string): ConsistencyLevel {
   if (header === '') return 'QUORUM';
   const level = header.trim().toUpperCase();
   if ((consistencyLevels as readonly string[]).includes(level)) return level as ConsistencyLevel;
-  throw new RingkvError(ErrorCode.InvalidArgument, `X-Consistency-Level must be ONE, QUORUM or ALL, not "${header.slice(0, 32)}"`);
+  throw new RingkvError(ErrorCode.InvalidArgument, `X-Consistency-Level must be one of ${consistencyLevels.join(', ')}, not "${header.slice(0, 32)}"`);
 }
 
 /** X-TTL: whole seconds, 1..ttlSecondsMax; absent or empty means no expiry. */

@@ -41,6 +41,8 @@ export interface ClusterSpec {
   smallDisk?: { node: number; bytes: number; ballastBytes: number };
   /** Node i starts with `--zone zones[i % zones.length]` (the first nodes only; none when absent). */
   zones?: string[];
+  /** Node i starts with `--datacenter datacenters[i % datacenters.length]` (none when absent). */
+  datacenters?: string[];
   /** Start the nodes without --cluster-name: node-0 makes one up, the others take it from their seed. */
   unnamed?: boolean;
   /** Every node's --stream-bytes-per-second (the node's default when absent). */
@@ -119,8 +121,8 @@ export class TestCluster {
    * node of one cluster must never be taken in by another's (identity_files.ts).
    */
   readonly clusterName = `test-${process.pid}-${++clustersStarted}`;
-  readonly spec: Required<Omit<ClusterSpec, 'readRepairChance' | 'smallDisk' | 'zones' | 'unnamed' | 'streamBytesPerSecond'>> &
-    Pick<ClusterSpec, 'readRepairChance' | 'smallDisk' | 'zones' | 'unnamed' | 'streamBytesPerSecond'>;
+  readonly spec: Required<Omit<ClusterSpec, 'readRepairChance' | 'smallDisk' | 'zones' | 'datacenters' | 'unnamed' | 'streamBytesPerSecond'>> &
+    Pick<ClusterSpec, 'readRepairChance' | 'smallDisk' | 'zones' | 'datacenters' | 'unnamed' | 'streamBytesPerSecond'>;
 
   private constructor(spec: ClusterSpec) {
     this.spec = {
@@ -144,7 +146,8 @@ export class TestCluster {
     try {
       for (let i = 0; i < spec.nodes; i++) {
         const zone = spec.zones === undefined ? [] : ['--zone', spec.zones[i % spec.zones.length]!];
-        c.nodes.push(await c.newNode(i, { bootstrap: false, alone: false, extraArgs: zone }));
+        const dc = spec.datacenters === undefined ? [] : ['--datacenter', spec.datacenters[i % spec.datacenters.length]!];
+        c.nodes.push(await c.newNode(i, { bootstrap: false, alone: false, extraArgs: [...zone, ...dc] }));
       }
       await Promise.all(c.nodes.map((_, i) => c.spawn(i)));
       await c.waitConverged(20_000);

@@ -123,6 +123,27 @@ test('a status from a node of another cluster is refused and changes nothing; th
   assert.equal(parseClusterStatus('127.0.0.1:9000', JSON.parse(JSON.stringify(named(['a'], 'prod')))).cluster_name, 'prod', 'the field survives parsing');
 });
 
+test('with datacenters the client\'s preference lists are the ring\'s (N in each), and a client in one tries its replicas first', () => {
+  // Proves the client routes by the same per-datacenter lists as the nodes (not a prefix of the
+  // walk) and, given its datacenter, tries that datacenter's replicas before the other's.
+  const dcs: Record<string, string> = { a: 'east', b: 'east', c: 'east', d: 'west', e: 'west', f: 'west' };
+  const s = status(Object.keys(dcs), 4);
+  s.nodes = s.nodes.map((n) => ({ ...n, datacenter: dcs[n.id]! }));
+  s.replication_factor = 2;
+  const t = new Topology(['127.0.0.1:9000'], 1000, undefined, undefined, 'west');
+  t.apply(parseClusterStatus('127.0.0.1:9000', JSON.parse(JSON.stringify(s))));
+  const ring = Ring.build(s.nodes.map((n) => ({ nodeId: n.id, vnodes: 16, datacenter: n.datacenter! })), 4);
+  for (let i = 0; i < 100; i++) {
+    const k = key(`dc${i}`);
+    const pref = ring.preferenceList(keyToken(k), 2);
+    assert.equal(pref.length, 4);
+    assert.deepEqual(t.preferenceList(k), pref);
+    const tried = t.candidates(k, 0).map((n) => n.id);
+    assert.deepEqual(tried.slice(0, 4), [...pref.filter((id) => dcs[id] === 'west'), ...pref.filter((id) => dcs[id] !== 'west')], 'west first, each part in list order');
+    assert.deepEqual([...tried].sort(), Object.keys(dcs), 'then every other node, once');
+  }
+});
+
 test('a client in a zone tries the key\'s replicas in its zone first, a behind replica after the others and a rebuilding one last', () => {
   const zones: Record<string, string> = { a: 'z1', b: 'z2', c: 'z1', d: 'z2' };
   const s = status(['a', 'b', 'c', 'd'], 3);

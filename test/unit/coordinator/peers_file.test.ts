@@ -23,15 +23,16 @@ test('peers round-trip through the file; a missing file is no peers; a damaged o
   const file = path.join(dir, 'PEERS');
   assert.deepEqual(loadPeers(file, (l) => lines.push(l)), []);
   assert.deepEqual(lines, []);
-  savePeers(file, [peer('n1', 7001), { ...peer('n2', 7002), zone: 'rack-2' }], (l) => lines.push(l));
-  assert.deepEqual(loadPeers(file, (l) => lines.push(l)), [peer('n1', 7001), { ...peer('n2', 7002), zone: 'rack-2' }], 'a zone only where a node has one');
+  savePeers(file, [peer('n1', 7001), { ...peer('n2', 7002), zone: 'rack-2' }, { ...peer('n3', 7003), datacenter: 'west' }], (l) => lines.push(l));
+  assert.deepEqual(loadPeers(file, (l) => lines.push(l)), [peer('n1', 7001), { ...peer('n2', 7002), zone: 'rack-2' }, { ...peer('n3', 7003), datacenter: 'west' }], 'a zone or datacenter only where a node has one');
   assert.ok(!fs.existsSync(`${file}.tmp`), 'written through a temporary file renamed over it');
   const badZone = JSON.stringify({ format: 1, peers: [{ node_id: 'n1', host: 'h', http_port: 1, peer_port: 2, vnodes: 3, zone: 'a b' }] });
-  for (const bad of ['{"format":1,"peers":[{"node_id":"n1"}]}', 'not json', '{"format":2,"peers":[]}', badZone]) {
+  const badDc = badZone.replace('"zone"', '"datacenter"');
+  for (const bad of ['{"format":1,"peers":[{"node_id":"n1"}]}', 'not json', '{"format":2,"peers":[]}', badZone, badDc]) {
     fs.writeFileSync(file, bad);
     assert.deepEqual(loadPeers(file, (l) => lines.push(l)), []);
   }
-  assert.equal(lines.filter((l) => /WARN peers: .* is damaged/.test(l)).length, 4);
+  assert.equal(lines.filter((l) => /WARN peers: .* is damaged/.test(l)).length, 5);
 });
 
 test('remembered peers are in the ring from the start, DEAD, and ALIVE once gossip hears from them', () => {

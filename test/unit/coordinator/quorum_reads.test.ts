@@ -33,7 +33,7 @@ interface Script {
   repairs: Array<{ key: string; answers: number }>;
 }
 
-function script(replicas: Record<string, Replica>, alive: string[], opts: { random?: number; zones?: Record<string, string>; localFirst?: boolean; rebuilding?: string[]; behind?: string[] } = {}): Script {
+function script(replicas: Record<string, Replica>, alive: string[], opts: { random?: number; zones?: Record<string, string>; dcs?: Record<string, string>; localFirst?: boolean; rebuilding?: string[]; behind?: string[] } = {}): Script {
   const localCalls: number[] = [];
   const asked: string[] = [];
   const answered: string[] = [];
@@ -57,7 +57,7 @@ function script(replicas: Record<string, Replica>, alive: string[], opts: { rand
     conflictMode: 'vclock',
     readRepairChance: 0.5,
     random: () => opts.random ?? 0.99,
-    preferenceList: () => ['a', 'b', 'c'],
+    preferenceList: () => (opts.dcs === undefined ? ['a', 'b', 'c'] : Object.keys(opts.dcs)),
     alive: (id) => alive.includes(id),
     local: {
       submitMany: (ops: readonly ShardOp[], _timeoutMs: number, onAnswer: AnswerCallback) => {
@@ -87,9 +87,15 @@ function script(replicas: Record<string, Replica>, alive: string[], opts: { rand
       const b = opts.behind;
       return b === undefined ? null : (id) => b.includes(id);
     },
-    sameZone: () => {
+    distance: () => {
       const zones = opts.zones;
-      return zones === undefined ? null : (id) => zones[id] === zones['a'];
+      const dcs = opts.dcs;
+      if (dcs !== undefined) return (id) => (dcs[id] === dcs['a'] ? 0 : 3);
+      return zones === undefined ? null : (id) => (zones[id] === zones['a'] ? 0 : 1);
+    },
+    datacenters: () => {
+      const dcs = opts.dcs;
+      return dcs === undefined ? null : { local: dcs['a']!, names: [...new Set(Object.values(dcs))], of: (id) => dcs[id]! };
     },
     counters: { coordinatedReads: 0, replicaReadsAsked: 0, speculativeReads: 0 },
   };
@@ -150,6 +156,52 @@ test('with zones, a read asks the replicas of this node\'s zone before the other
   const s3 = script({ a: held, b: held, c: held }, ['a', 'b', 'c']);
   await run(s3, specs(2, 'QUORUM'));
   assert.deepEqual(s3.asked.map((a) => a[0]), ['b', 'c']);
+});
+
+test('across datacenters: LOCAL_* asks and counts only this node\'s datacenter, EACH_QUORUM a quorum in each, QUORUM over all', async () => {
+  // Proves design.md §8's per-datacenter quorums on the read side: a, b, c are in east (this node,
+  // a, is there), d, e, f in west, N = 3 in each.
+  const v = write([], 'a', 'x', 1000);
+  const held = () => ({ record: recordOf(v), afterMs: 1 });
+  const dcs = { a: 'east', b: 'east', c: 'east', d: 'west', e: 'west', f: 'west' };
+  const all = { a: held, b: held, c: held, d: held, e: held, f: held };
+  const local = script(all, Object.keys(dcs), { dcs });
+  for (const [, r] of await run(local, specs(4, 'LOCAL_QUORUM'))) assert.deepEqual(values(r.merged), ['x']);
+  assert.ok(local.asked.length === 4 && local.asked.every((a) => a[0] === 'b' || a[0] === 'c'), `east only: ${local.asked.join()}`);
+  const one = script(all, Object.keys(dcs), { dcs });
+  await run(one, specs(4, 'LOCAL_ONE'));
+  assert.deepEqual([one.asked.length, one.localCalls], [0, [4]], 'LOCAL_ONE: this node alone');
+  // West down whole: LOCAL_QUORUM still answers; EACH_QUORUM and QUORUM (4 of 6) fail at once.
+  const westDown = script(all, ['a', 'b', 'c'], { dcs });
+  for (const [, r] of await run(westDown, specs(2, 'LOCAL_QUORUM'))) assert.equal(r.error, null);
+  for (const level of ['EACH_QUORUM', 'QUORUM'] as const) {
+    const s = script(all, ['a', 'b', 'c'], { dcs });
+    for (const [, r] of await run(s, specs(1, level))) {
+      assert.ok(isRingkvError(r.error, ErrorCode.Unavailable), `${level}: ${String(r.error)}`);
+      assert.match(String(r.error), level === 'EACH_QUORUM' ? /needs 2 of 3 replicas in datacenter west, only 0 alive/ : /needs 4 of 6 replicas, only 3 alive/);
+    }
+  }
+  // East short of a quorum: LOCAL_QUORUM fails though west could answer.
+  const eastShort = script(all, ['a', 'd', 'e', 'f'], { dcs });
+  for (const [, r] of await run(eastShort, specs(1, 'LOCAL_QUORUM'))) assert.ok(isRingkvError(r.error, ErrorCode.Unavailable), String(r.error));
+  // EACH_QUORUM: all asked; a silent west replica is made up by the other one, and two silent
+  // ones time out however many east answered.
+  const each = script({ ...all, e: () => 'silent' }, Object.keys(dcs), { dcs });
+  for (const [, r] of await run(each, specs(1, 'EACH_QUORUM'))) assert.equal(r.error, null);
+  assert.equal(each.asked.length, 5, 'every other live replica asked');
+  const stuck = script({ ...all, e: () => 'silent', f: () => 'silent' }, Object.keys(dcs), { dcs });
+  for (const [, r] of await run(stuck, specs(1, 'EACH_QUORUM', 200))) {
+    assert.ok(isRingkvError(r.error, ErrorCode.Timeout), String(r.error));
+    assert.match(String(r.error), /2 in datacenter west: 1 answered/);
+  }
+  // QUORUM: this datacenter's replicas before the other's.
+  const q = script(all, Object.keys(dcs), { dcs });
+  await run(q, specs(4, 'QUORUM'));
+  for (let i = 0; i < 4; i++) {
+    const mine = q.asked.filter((a) => a.endsWith(`:k${i}`)).map((a) => a[0]!);
+    assert.equal(mine.length, 3);
+    assert.deepEqual(mine.filter((id) => id === 'b' || id === 'c').sort(), ['b', 'c'], `east first: ${mine.join()}`);
+  }
 });
 
 test('a replica that rebuilds is asked last, and this node\'s own replica last while it rebuilds', async () => {

@@ -31,7 +31,7 @@ interface Script {
   hints: string[];
 }
 
-function script(local: Local, peers: Record<string, Peer>, alive: string[], inflight = 0, partitionMode: PartitionMode = 'ap'): Script {
+function script(local: Local, peers: Record<string, Peer>, alive: string[], inflight = 0, partitionMode: PartitionMode = 'ap', dcs?: Record<string, string>): Script {
   const submissions: number[] = [];
   const durable = { count: 0 };
   const sent: string[] = [];
@@ -39,6 +39,7 @@ function script(local: Local, peers: Record<string, Peer>, alive: string[], infl
   const ctx: QuorumWriteContext = {
     nodeId: 'a',
     replicationFactor: 3,
+    datacenters: () => (dcs === undefined ? null : { local: dcs['a']!, names: [...new Set(Object.values(dcs))], of: (id) => dcs[id]! }),
     partitionMode,
     hintedHandoff: true,
     alive: (id) => alive.includes(id),
@@ -225,4 +226,44 @@ test('partition mode cp: a ONE write waits for a majority, and with only a minor
   assert.deepEqual([minority.submissions, minority.sent, minority.hints], [[], [], []], 'nothing written anywhere, no hint');
   const apMinority = script({ appliedMs: 1, durableMs: 5 }, { b: 'fail', c: 'fail' }, ['a']);
   for (const r of (await run(apMinority, specs(1, 'ONE'))).values()) assert.equal(r.error, null, 'ap takes it');
+});
+
+test('across datacenters: a LOCAL_QUORUM write answers on its datacenter\'s acks and still goes to the others; EACH_QUORUM needs each', async () => {
+  // Proves design.md §8's asynchronous replication between datacenters: a, b, c in east (this
+  // node is a), d, e, f in west, N = 3 in each.
+  const dcs = { a: 'east', b: 'east', c: 'east', d: 'west', e: 'west', f: 'west' };
+  const pref = Object.keys(dcs);
+  const six = (level: ConsistencyLevel, timeoutMs = 2000) => specs(1, level, timeoutMs).map((x) => ({ ...x, pref }));
+  // West is slow (300 ms): LOCAL_QUORUM answers on east's two acks, before west has it.
+  const slowWest = script({ appliedMs: 1, durableMs: 2 }, { b: 5, c: 5, d: 300, e: 300, f: 300 }, pref, 0, 'ap', dcs);
+  const started = Date.now();
+  const local = await run(slowWest, six('LOCAL_QUORUM'));
+  assert.equal(local.get(0)!.error, null);
+  assert.ok(Date.now() - started < 250, 'did not wait for west');
+  assert.ok(local.get(0)!.answer!.acks >= 2 && local.get(0)!.answer!.acks <= 3, 'acks counted in east only');
+  assert.deepEqual(slowWest.sent.map((x) => x[0]).sort(), ['b', 'c', 'd', 'e', 'f'], 'written to every live replica');
+  // West down: LOCAL_QUORUM and LOCAL_ONE still succeed, with hints for west; EACH_QUORUM and
+  // QUORUM (4 of 6) are refused before anything is written.
+  const westDown = script({ appliedMs: 1, durableMs: 2 }, { b: 1, c: 1 }, ['a', 'b', 'c'], 0, 'ap', dcs);
+  for (const level of ['LOCAL_QUORUM', 'LOCAL_ONE'] as const) assert.equal((await run(westDown, six(level))).get(0)!.error, null);
+  assert.deepEqual(westDown.hints.map((h) => h[0]).sort(), ['d', 'd', 'e', 'e', 'f', 'f']);
+  for (const level of ['EACH_QUORUM', 'QUORUM'] as const) {
+    const s = script({ appliedMs: 1, durableMs: 2 }, { b: 1, c: 1 }, ['a', 'b', 'c'], 0, 'ap', dcs);
+    const e = (await run(s, six(level))).get(0)!.error;
+    assert.ok(isRingkvError(e, ErrorCode.Unavailable), `${level}: ${String(e)}`);
+    assert.deepEqual(s.submissions, []);
+  }
+  // EACH_QUORUM: east's acks are not enough while west has one; a west failure past reach fails it.
+  const westFailing = script({ appliedMs: 1, durableMs: 2 }, { b: 1, c: 1, d: 1, e: 'fail', f: 'fail' }, pref, 0, 'ap', dcs);
+  const e = (await run(westFailing, six('EACH_QUORUM'))).get(0)!.error;
+  assert.ok(isRingkvError(e, ErrorCode.Unavailable), String(e));
+  assert.match(String(e), /2 in datacenter west: 0 answered\).*\(2 failed/);
+  const each = script({ appliedMs: 1, durableMs: 2 }, { b: 1, c: 1, d: 1, e: 1, f: 'silent' }, pref, 0, 'ap', dcs);
+  const ok = (await run(each, six('EACH_QUORUM'))).get(0)!;
+  assert.equal(ok.error, null);
+  assert.ok(ok.answer!.acks >= 4);
+  // cp mode: a LOCAL_ONE write needs a quorum of its own datacenter.
+  const cp = script({ appliedMs: 1, durableMs: 2 }, { d: 1, e: 1, f: 1 }, ['a', 'd', 'e', 'f'], 0, 'cp', dcs);
+  const cpErr = (await run(cp, six('LOCAL_ONE'))).get(0)!.error;
+  assert.ok(isRingkvError(cpErr, ErrorCode.Unavailable) && cpErr.details.needed === 2, String(cpErr));
 });

@@ -2,7 +2,7 @@
 // failure as soon as the level is out of reach, and the structured errors' details.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkEnoughAlive, QuorumTally, replicasNeeded } from '../../../src/coordinator/quorum';
+import { checkEnoughAlive, QuorumTally, replicasNeeded, tallyFor } from '../../../src/coordinator/quorum';
 import { ErrorCode, RingkvError } from '../../../src/errors';
 
 test('replicasNeeded follows design.md §7.2 for N = 1..5', () => {
@@ -63,4 +63,32 @@ test('a level out of reach says why the first replica failed, and a full disk in
   const silent = new QuorumTally(1, 1);
   silent.fail();
   assert.equal(silent.unavailable('ONE', 'get').code, ErrorCode.Unavailable);
+});
+
+test('with one datacenter (or none) the datacenter levels are ONE, QUORUM and QUORUM; across two they count by datacenter', () => {
+  const up = ['a', 'b', 'c'];
+  for (const [level, needed] of [['LOCAL_ONE', 1], ['LOCAL_QUORUM', 2], ['EACH_QUORUM', 2], ['QUORUM', 2], ['ALL', 3]] as const) {
+    const t = tallyFor(level, 3, null, up, null, 'get');
+    assert.equal(t.needed, needed, level);
+    assert.ok(!t.perDatacenter && t.counts('zz'), 'one group of every replica');
+  }
+  assert.equal(tallyFor('LOCAL_ONE', 3, 'cp', up, null, 'put').needed, 2, 'cp floor');
+  const dcs = { local: 'east', names: ['east', 'west'], of: (id: string) => (id < 'd' ? 'east' : 'west') };
+  const six = ['a', 'b', 'c', 'd', 'e', 'f'];
+  assert.equal(tallyFor('QUORUM', 3, null, six, dcs, 'get').needed, 4, 'a majority of all six');
+  assert.equal(tallyFor('ALL', 3, null, six, dcs, 'get').needed, 6);
+  const local = tallyFor('LOCAL_QUORUM', 3, null, six, dcs, 'get');
+  assert.deepEqual([local.needed, local.asked, local.counts('b'), local.counts('e'), local.perDatacenter], [2, 3, true, false, false]);
+  assert.equal(local.ok('e'), 'waiting', 'another datacenter\'s answer does not count');
+  assert.equal(local.fail(new Error('x'), 'f'), 'waiting');
+  assert.equal(local.ok('a'), 'waiting');
+  assert.equal(local.ok('b'), 'met');
+  const each = tallyFor('EACH_QUORUM', 3, null, six, dcs, 'get');
+  assert.ok(each.perDatacenter);
+  each.ok('a');
+  each.ok('b');
+  assert.equal(each.ok('c'), 'waiting', 'east alone is not enough');
+  each.fail(undefined, 'd');
+  assert.equal(each.fail(undefined, 'e'), 'failed', 'west out of reach');
+  assert.throws(() => tallyFor('EACH_QUORUM', 3, null, ['a', 'b', 'c', 'd'], dcs, 'get'), (e: unknown) => e instanceof RingkvError && e.code === ErrorCode.Unavailable && e.details.datacenter === 'west');
 });

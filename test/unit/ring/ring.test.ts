@@ -213,6 +213,56 @@ test('a zone change is a ring change; a bad zone name is a programmer error', ()
   assert.throws(() => Ring.build([{ nodeId: 'n', vnodes: 8, zone: 'z'.repeat(65) }], 1), /zone of n/);
 });
 
+/** `perDc` nodes in each of `dcs`, zones z0..z(zones-1) in turn within each: node-<dc>-<i>. */
+function inDatacenters(dcs: string[], perDc: number, zones = 1, vnodes = 64): Ring {
+  return Ring.build(dcs.flatMap((datacenter) => Array.from({ length: perDc }, (_, i) => ({ nodeId: `node-${datacenter}-${i}`, vnodes, datacenter, ...(zones > 1 ? { zone: `z${i % zones}` } : {}) }))), 1);
+}
+
+test('with datacenters, a preference list holds N nodes of each (all of a smaller one), zone-aware within each', () => {
+  // Proves the per-datacenter walk (design.md §8: each datacenter keeps a whole copy): the list
+  // has min(N, size) distinct nodes of every datacenter, entry 0 is the key's primary owner, and
+  // within a datacenter with zones its first nodes are of different zones.
+  const cases: Array<[string[], number, number]> = [[['east', 'west'], 3, 1], [['east', 'west'], 4, 2], [['a', 'b', 'c'], 2, 1]];
+  for (const [dcs, perDc, zones] of cases) {
+    const r = inDatacenters(dcs, perDc, zones);
+    assert.equal(r.datacenters, dcs.length);
+    assert.deepEqual([...r.datacenterNames].sort(), [...dcs].sort());
+    for (const want of [1, 2, 3]) assert.equal(r.replicaCount(want), dcs.length * Math.min(want, perDc));
+    const walkOwner = Ring.build(r.members.map((m) => ({ nodeId: m.nodeId, vnodes: m.vnodes })), 1);
+    for (let i = 0; i < 2000; i++) {
+      for (const want of [1, 2, 3]) {
+        const list = r.preferenceList(tokens[i]!, want);
+        assert.equal(list.length, r.replicaCount(want));
+        assert.equal(new Set(list).size, list.length, `repeated node in ${list.join(',')}`);
+        for (const dc of dcs) {
+          const mine = list.filter((id) => r.datacenterOf(id) === dc);
+          assert.equal(mine.length, Math.min(want, perDc), `${dc} in ${list.join(',')}`);
+          const firstZones = mine.slice(0, Math.min(want, zones)).map((id) => r.zoneOf(id));
+          assert.equal(new Set(firstZones).size, firstZones.length, `zones of ${dc} in ${list.join(',')}`);
+        }
+      }
+      assert.equal(r.preferenceList(tokens[i]!, 3)[0], walkOwner.preferenceList(tokens[i]!, 1)[0], 'datacenters do not change a key\'s primary');
+    }
+    const own = r.effectiveOwnership(2);
+    assert.ok(Math.abs([...own.values()].reduce((a, b) => a + b, 0) - r.replicaCount(2)) < 1e-9, 'ownership adds up to the replicas per key');
+  }
+});
+
+test('zone names are per datacenter; one datacenter (or none) walks exactly as a ring without datacenters', () => {
+  const names = ids(6);
+  const plain = Ring.build(names.map((nodeId, i) => ({ nodeId, vnodes: 64, zone: `z${i % 3}` })), 1);
+  const oneDc = Ring.build(plain.members.map((m) => ({ ...m, datacenter: 'east' })), 1);
+  assert.equal(oneDc.datacenters, 1);
+  for (let i = 0; i < 2000; i++) assert.deepEqual(oneDc.preferenceList(tokens[i]!, 3), plain.preferenceList(tokens[i]!, 3));
+  // Zone 'a' in two datacenters is two zones: with one zone name everywhere, each datacenter's
+  // two nodes must both be in every 2-per-datacenter list.
+  const r = Ring.build(['e0', 'e1', 'w0', 'w1'].map((nodeId) => ({ nodeId, vnodes: 64, zone: 'a', datacenter: nodeId[0]! })), 1);
+  for (let i = 0; i < 500; i++) assert.deepEqual([...r.preferenceList(tokens[i]!, 2)].sort(), ['e0', 'e1', 'w0', 'w1']);
+  assert.ok(!r.sameMembers(r.members.map((m) => (m.nodeId === 'e0' ? { ...m, datacenter: 'w' } : m))), 'a datacenter change is a ring change');
+  assert.ok(plain.sameMembers(plain.members.map((m) => ({ ...m, datacenter: '' }))), "'' is no datacenter");
+  assert.throws(() => Ring.build([{ nodeId: 'n', vnodes: 8, datacenter: 'us east' }], 1), /datacenter of n/);
+});
+
 test('replicated token ranges: each node\'s ranges, merged, cover exactly the keys it replicates; N copies of the space in all', () => {
   const r = zoned(['a', 'b', 'c'], 2, 16);
   const tokenCount = (ranges: Array<{ from: bigint; to: bigint }>): bigint => ranges.reduce((n, x) => n + (x.to - x.from + 1n), 0n);

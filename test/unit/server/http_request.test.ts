@@ -67,12 +67,16 @@ test('key limits: empty and broken escapes are 400, over 256 bytes is 414', () =
   }
 });
 
-test('consistency: ONE/QUORUM/ALL in any case, default QUORUM, anything else 400', () => {
+test('consistency: ONE/QUORUM/ALL and the datacenter levels in any case, default QUORUM, anything else 400', () => {
   assert.equal(parseConsistency(''), 'QUORUM');
   assert.equal(parseConsistency('one'), 'ONE');
   assert.equal(parseConsistency('ALL'), 'ALL');
+  assert.equal(parseConsistency('local_quorum'), 'LOCAL_QUORUM');
+  assert.equal(parseConsistency('LOCAL_ONE'), 'LOCAL_ONE');
+  assert.equal(parseConsistency('Each_Quorum'), 'EACH_QUORUM');
   assert.equal(code(() => parseConsistency('TWO')), ErrorCode.InvalidArgument);
-  assert.equal(code(() => parseConsistency('LOCAL_QUORUM')), ErrorCode.InvalidArgument);
+  assert.equal(code(() => parseConsistency('LOCAL_ALL')), ErrorCode.InvalidArgument);
+  assert.equal(code(() => parseConsistency('SERIAL')), ErrorCode.InvalidArgument);
 });
 
 test('ttl: whole seconds 1..max; 0, negatives, fractions and text are 400', () => {

@@ -6,5 +6,8 @@ export enum Consistency {
   Default = 0,
   One = 1,
   Quorum = 2,
-  All = 3
+  All = 3,
+  LocalOne = 4,
+  LocalQuorum = 5,
+  EachQuorum = 6
 }
