@@ -84,3 +84,13 @@ test('--zone: absent (the data dir decides), a given zone, and a malformed one r
   usage(() => parseClusterFlags({ zone: 'a' }, {}, base), /--zone needs --seeds/);
   assert.ok(!clusterPassThrough({ zone: 'a' }, 3).includes('--zone'), 'a zone is per node, not passed to every node');
 });
+
+test('--datacenter: absent, given, malformed refused, only in cluster mode, and per node', () => {
+  assert.equal(parseClusterFlags({ seeds: '127.0.0.1:7100' }, {}, base)!.datacenter, undefined);
+  assert.equal(parseClusterFlags({ seeds: '127.0.0.1:7100', datacenter: 'eu-west' }, {}, base)!.datacenter, 'eu-west');
+  for (const bad of ['', 'has space', 'd'.repeat(65), 'a/b']) {
+    usage(() => parseClusterFlags({ seeds: '127.0.0.1:7100', datacenter: bad }, {}, base), /--datacenter must be 1\.\.64/);
+  }
+  usage(() => parseClusterFlags({ datacenter: 'east' }, {}, base), /--datacenter needs --seeds/);
+  assert.ok(!clusterPassThrough({ datacenter: 'east' }, 3).includes('--datacenter'), 'a datacenter is per node');
+});

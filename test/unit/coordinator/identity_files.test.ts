@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { clusterNameDefault, clusterNameFileName, loadOrCreateClusterName, loadOrCreateNodeId, loadOrCreateZone, nodeIdFileName, zoneFileName } from '../../../src/coordinator/identity_files';
+import { clusterNameDefault, clusterNameFileName, datacenterFileName, loadOrCreateClusterName, loadOrCreateDatacenter, loadOrCreateNodeId, loadOrCreateZone, nodeIdFileName, zoneFileName } from '../../../src/coordinator/identity_files';
 import { ErrorCode, isRingkvError } from '../../../src/errors';
 
 function tmpDir(): string {
@@ -73,6 +73,22 @@ test("a zone is recorded on first start ('' for none) and kept; another one is r
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
     fs.rmSync(other, { recursive: true, force: true });
+  }
+});
+
+test('a datacenter is recorded and kept as a zone is; another one is refused', () => {
+  const dir = tmpDir();
+  try {
+    assert.equal(loadOrCreateDatacenter(dir, 'east'), 'east');
+    assert.equal(fs.readFileSync(path.join(dir, datacenterFileName), 'utf8'), 'east\n');
+    assert.equal(loadOrCreateDatacenter(dir), 'east');
+    assert.throws(
+      () => loadOrCreateDatacenter(dir, 'west'),
+      (e: unknown) => isRingkvError(e, ErrorCode.InvalidArgument) && /datacenter "east", not "west".*decommission/.test((e as Error).message) && e.details.recorded_datacenter === 'east',
+    );
+    assert.equal(loadOrCreateZone(dir), '', 'the zone is its own record');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 

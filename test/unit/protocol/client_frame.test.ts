@@ -31,6 +31,9 @@ const sample: ClientRequest[] = [
   { id: 0xffffffff, op: 'get', key: new Uint8Array([0xff, 0x00, 0x80]) },
   { id: 3, op: 'delete', key: bytes('x'), consistency: 'ONE' },
   { id: 4, op: 'put', key: bytes('empty'), value: new Uint8Array(0) },
+  { id: 5, op: 'get', key: bytes('near'), consistency: 'LOCAL_QUORUM' },
+  { id: 6, op: 'put', key: bytes('each'), value: bytes('v'), consistency: 'EACH_QUORUM' },
+  { id: 7, op: 'delete', key: bytes('one'), consistency: 'LOCAL_ONE' },
 ];
 
 test('request frames round-trip every field', () => {
