@@ -218,6 +218,10 @@ export interface NodeLaunch {
   runtimeFlags?: readonly string[];
   /** The ringkv entry point (default this tree's bin/ringkv.js; another build's, to compare builds). */
   bin?: string;
+  /** The HTTP port (default a free one): for a cluster whose nodes seed from a port chosen first. */
+  port?: number;
+  /** How long it may take to listen (default 30 s). */
+  readyTimeoutMs?: number;
 }
 
 /**
@@ -225,14 +229,14 @@ export interface NodeLaunch {
  * run.dir/<name>. Resolves once it listens.
  */
 export async function startNodeProcess(run: BenchRun, name: string, args: string[], launch: NodeLaunch = {}): Promise<NodeProcess> {
-  const port = await freePort();
+  const port = launch.port ?? (await freePort());
   const child = run.own(
     await startChild({
       name,
       command: process.execPath,
       args: [...(launch.runtimeFlags ?? nodeRuntimeFlags), ...(launch.nodeArgs ?? []), launch.bin ?? ringkvBin, 'start', '--port', String(port), '--data-dir', path.join(run.dir, name), ...args],
       ready: /listening on/,
-      readyTimeoutMs: 30_000,
+      readyTimeoutMs: launch.readyTimeoutMs ?? 30_000,
     }),
   );
   const shards = /shards=(\d+)/.exec(child.output())?.[1] ?? '?';
