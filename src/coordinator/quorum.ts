@@ -71,27 +71,31 @@ interface Group {
  * datacenter's, EACH_QUORUM a quorum in each; the cp floor of a LOCAL_* write is LOCAL_QUORUM.
  */
 export function tallyFor(level: ConsistencyLevel, n: number, mode: PartitionMode | null, up: readonly string[], dcs: DatacenterView | null, what: string): QuorumTally {
-  const needs = (l: ConsistencyLevel, count: number): number => (mode === null ? replicasNeeded(l, count) : writeReplicasNeeded(l, count, mode));
   if (dcs === null || dcs.names.length < 2) {
     const plain = level === 'LOCAL_ONE' ? 'ONE' : level === 'LOCAL_QUORUM' || level === 'EACH_QUORUM' ? 'QUORUM' : level;
-    const needed = needs(plain, n);
+    const needed = needs(plain, n, mode);
     checkEnoughAlive(level, needed, up.length, n, what);
     return new QuorumTally(needed, up.length);
   }
   if (level === 'ONE' || level === 'QUORUM' || level === 'ALL') {
     const total = n * dcs.names.length;
-    const needed = needs(level, total);
+    const needed = needs(level, total, mode);
     checkEnoughAlive(level, needed, up.length, total, what);
     return new QuorumTally(needed, up.length);
   }
   const names = level === 'EACH_QUORUM' ? dcs.names : [dcs.local];
   const groups: Group[] = names.map((datacenter) => {
     const asked = up.reduce((count, id) => (dcs.of(id) === datacenter ? count + 1 : count), 0);
-    const needed = needs(level, n);
+    const needed = needs(level, n, mode);
     checkEnoughAlive(level, needed, asked, n, what, datacenter);
     return { datacenter, needed, asked, oks: 0, fails: 0 };
   });
   return QuorumTally.grouped(groups, (id) => names.indexOf(dcs.of(id)));
+}
+
+/** What a read (`mode` null) or a write at `level` needs of `count` replicas. */
+function needs(level: ConsistencyLevel, count: number, mode: PartitionMode | null): number {
+  return mode === null ? replicasNeeded(level, count) : writeReplicasNeeded(level, count, mode);
 }
 
 export type TallyState = 'waiting' | 'met' | 'failed';

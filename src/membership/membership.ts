@@ -7,7 +7,7 @@
 // The network, the clock and the random source are injected, so unit tests run whole clusters
 // of these in simulation; the real node wires the inter-node transport in as the network.
 import { assert, ErrorCode, isRingkvError } from '../errors';
-import { Ring, type RingMember } from '../ring';
+import { Ring, ringMemberOf, type RingMember } from '../ring';
 import { MembershipTable } from './table';
 import type { MemberInfo, MemberLoad, MemberStatus, PeerAddress, StatusChange, StorageTrouble } from './types';
 
@@ -419,7 +419,3 @@ export class Membership {
   }
 }
 
-/** What the ring needs of a member: its id, vnode count, zone and datacenter. */
-function ringMemberOf(m: Pick<MemberInfo, 'nodeId' | 'vnodes' | 'zone' | 'datacenter'>): RingMember {
-  return { nodeId: m.nodeId, vnodes: m.vnodes, ...(m.zone ? { zone: m.zone } : {}), ...(m.datacenter ? { datacenter: m.datacenter } : {}) };
-}

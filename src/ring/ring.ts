@@ -34,8 +34,8 @@ export function isValidZone(zone: string): boolean {
   return zone.length <= zoneBytesMax && zonePattern.test(zone);
 }
 
-/** A ring member as the ring keeps it: zone and datacenter only where not empty. */
-function memberOf(m: RingMember): RingMember {
+/** What the ring keeps of a member (or of anything that names one, a gossip entry): zone and datacenter only where not empty. */
+export function ringMemberOf(m: RingMember): RingMember {
   return { nodeId: m.nodeId, vnodes: m.vnodes, ...(m.zone ? { zone: m.zone } : {}), ...(m.datacenter ? { datacenter: m.datacenter } : {}) };
 }
 
@@ -132,7 +132,7 @@ export class Ring {
       tokens[i] = p.token;
       owners[i] = p.owner;
     });
-    return new Ring(version, sorted.map(memberOf), tokens, owners);
+    return new Ring(version, sorted.map(ringMemberOf), tokens, owners);
   }
 
   get size(): number {
