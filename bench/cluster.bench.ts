@@ -40,7 +40,7 @@ import {
   type Op,
   type OpenRow,
 } from './comparison';
-import { BenchRun, benchKeySpace, benchValueBytes, fmtInt, fmtMs, freePortBase, ringkvBin, sleep, startChild, startNodeProcess, stopDamonFor } from './harness';
+import { BenchRun, benchKeySpace, benchValueBytes, fmtInt, fmtMs, freeBasePort, ringkvBin, sleep, startChild, startNodeProcess, stopDamonFor } from './harness';
 import { measureRedis, redisLoadNote, redisVersion, startRedisCluster } from './redis';
 import { measureWs, openLoopRounds, preload, type WsLoadOptions } from './ws.bench';
 
@@ -77,7 +77,7 @@ export interface StartedCluster extends RingkvTarget {
  * join later).
  */
 export async function startCluster(run: BenchRun, spareNodes = 0): Promise<StartedCluster> {
-  const base = await freePortBase(Array.from({ length: nodesN + spareNodes }, (_, i) => [i, i + peerPortOffset]).flat());
+  const base = await freeBasePort(Array.from({ length: nodesN + spareNodes }, (_, i) => [i, i + peerPortOffset]).flat());
   const dataDir = path.join(run.dir, 'cluster');
   const child = run.own(
     await startChild({

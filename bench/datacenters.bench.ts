@@ -19,7 +19,7 @@ import type { ConsistencyLevel } from '../src/coordinator/types';
 import { assert } from '../src/errors';
 import { FaultProxy } from '../test/helpers/fault_proxy';
 import { emitSection, median, ops, parseBenchArgs, runMain, sectionHead, type Op } from './comparison';
-import { BenchRun, benchValueBytes, fmtInt, fmtMs, freePortBase, markdownTable, sleep, startNodeProcess, waitQuiet } from './harness';
+import { BenchRun, benchValueBytes, fmtInt, fmtMs, freeBasePort, markdownTable, sleep, startNodeProcess, waitQuiet } from './harness';
 import { preload, runWsLoad, type LoadResult } from './ws.bench';
 
 const datacenters = ['east', 'east', 'west', 'west'] as const;
@@ -46,7 +46,7 @@ async function main(): Promise<void> {
   const cells = new Map<string, LoadResult[]>();
   const proxies: FaultProxy[] = [];
   try {
-    const basePort = await freePortBase(Array.from({ length: nodesN }, (_, i) => [i, i + peerPortOffset]).flat());
+    const basePort = await freeBasePort(Array.from({ length: nodesN }, (_, i) => [i, i + peerPortOffset]).flat());
     const clusterName = newClusterName();
     const children = [];
     for (let i = 0; i < nodesN; i++) {

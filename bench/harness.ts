@@ -3,12 +3,12 @@
 // line and that is always stopped (and a run that owns its children and temp dir), the CPU time
 // of a server's threads and of a load tool, latency percentiles from HdrHistograms, number
 // formats, the machine line, Markdown tables and the replacement of one marked section of
-// BENCHMARKS.md. The histogram shape and the free-port probe are bench/latency's (recorder.ts,
-// processes.ts), so there is one way of doing each across the benchmarks. The comparison tables
+// BENCHMARKS.md. The histogram shape is bench/latency's (recorder.ts) and free ports are the
+// tests' (test/helpers/ports.ts: below the ephemeral range, where no outgoing connection can take
+// one between its check and its use), so there is one way of doing each. The comparison tables
 // built from these are bench/comparison.ts.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -17,10 +17,10 @@ import { nodeRuntimeFlags } from '../src/constants';
 import { ErrorCode, RingkvError } from '../src/errors';
 import { gcKinds } from '../src/gc_pauses';
 import { addSnapshot, emptySnapshot, latencyBucketsSeconds, type HistogramSnapshot } from '../src/histogram';
-import { freePort } from './latency/processes';
+import { freeBasePort, freePort } from '../test/helpers/ports';
 import { newHistogram, summarize, toMicros } from './latency/recorder';
 
-export { freePort, newHistogram, toMicros };
+export { freeBasePort, freePort, newHistogram, toMicros };
 
 /** The repository root (dist/bench/harness.js is two levels below it). */
 export const repoRoot = path.resolve(__dirname, '..', '..');
@@ -34,31 +34,6 @@ const outputTailBytes = 64 * 1024;
 export const benchValueBytes = 1024;
 export const benchKeySpace = 10_000;
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
-/**
- * A base port B such that B + o is free for every offset o: for launchers that derive their ports
- * from one base (`ringkv cluster`: P+i and P+1000+i; Redis Cluster: P and its bus port P+10000).
- * Every port is probed by binding it; one can still be taken between this check and its use, in
- * which case the server fails to start and says so.
- */
-export async function freePortBase(offsets: readonly number[], attemptsMax = 200): Promise<number> {
-  const span = Math.max(...offsets);
-  for (let a = 0; a < attemptsMax; a++) {
-    const base = 20_000 + Math.floor(Math.random() * (65_000 - span - 20_000));
-    let ok = true;
-    for (const o of offsets) if (!(await portFree(base + o))) ok = false;
-    if (ok) return base;
-  }
-  throw new RingkvError(ErrorCode.Unavailable, `no free port block for offsets ${offsets.join(',')} after ${attemptsMax} tries`);
-}
 
 export interface StartedChild {
   readonly name: string;

@@ -25,7 +25,7 @@ import { newClusterName } from '../src/coordinator/cluster_name';
 import { assert } from '../src/errors';
 import { batch, depth, nodesN, shardsPerNode, socketsPerNode } from './cluster.bench';
 import { damonOffNote, emitSection, median, ops, parseBenchArgs, RowSet, runMain, sectionHead, sectionTail, type BenchArgs, type Op } from './comparison';
-import { BenchRun, benchValueBytes, fmtInt, fmtMs, freePortBase, markdownTable, metricValue, ringkvBin, sleep, startChild, stopDamonFor, waitQuiet, type StartedChild } from './harness';
+import { BenchRun, benchValueBytes, fmtInt, fmtMs, freeBasePort, markdownTable, metricValue, ringkvBin, sleep, startChild, stopDamonFor, waitQuiet, type StartedChild } from './harness';
 import { measurePeaks, mixedWindow, phaseCells, phaseColumns, windowLine, windowsUntil, windowWarmupSeconds } from './mixed_load';
 import { preload, type LoadResult } from './ws.bench';
 
@@ -98,7 +98,7 @@ async function allSeeHealthy(nodes: Nodes): Promise<boolean> {
 }
 
 async function startNodes(run: BenchRun): Promise<Nodes> {
-  const basePort = await freePortBase(Array.from({ length: nodesN }, (_, i) => [i, i + peerPortOffset]).flat());
+  const basePort = await freeBasePort(Array.from({ length: nodesN }, (_, i) => [i, i + peerPortOffset]).flat());
   const nodes: Nodes = {
     basePort,
     clusterName: newClusterName(),

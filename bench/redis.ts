@@ -12,7 +12,7 @@ import {
   benchValueBytes,
   cpuPercent,
   fmtInt,
-  freePortBase,
+  freeBasePort,
   runTool,
   sleep,
   startChild,
@@ -136,7 +136,7 @@ const busPortOffset = 10_000;
  */
 export async function startRedisCluster(masters: number, dir: string, persistence: string[]): Promise<RedisCluster> {
   const offsets = Array.from({ length: masters }, (_, i) => [i, i + busPortOffset]).flat();
-  const base = await freePortBase(offsets);
+  const base = await freeBasePort(offsets);
   const nodes: StartedChild[] = [];
   try {
     for (let i = 0; i < masters; i++) {

@@ -9,6 +9,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { nodeRuntimeFlags } from '../../src/constants';
 import { ErrorCode, RingkvError } from '../../src/errors';
+import { freePort } from '../../test/helpers/ports';
+
+export { freePort };
 
 const startTimeoutMs = 20_000;
 const stopTimeoutMs = 10_000;
@@ -19,17 +22,6 @@ export interface ServerProcess {
   readonly address: string;
   readonly port: number;
   stop(): Promise<void>;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function sleep(ms: number): Promise<void> {
