@@ -414,6 +414,17 @@ export class Membership {
       this.ringValue = Ring.build(members, this.ringValue.version + 1);
       this.ringChangedMs = this.o.now();
       this.o.log(`membership ${this.selfId}: ring version ${this.ringValue.version} with ${members.length} nodes`);
+      // Likely an operator's slip (one node started without --datacenter, or a cluster's first
+      // node given one): the nodes without one form a datacenter of their own, which then keeps
+      // N more replicas of every key and counts as a group in EACH_QUORUM. Said on every ring
+      // change while it lasts, so it is in the log next to the change that caused it.
+      if (this.ringValue.datacenters > 1 && this.ringValue.datacenterNames.includes('')) {
+        const unplaced = members.filter((m) => (m.datacenter ?? '') === '').map((m) => m.nodeId);
+        this.o.log(
+          `membership ${this.selfId}: WARNING: ${unplaced.join(', ')} ${unplaced.length === 1 ? 'has' : 'have'} no datacenter while other nodes do; ` +
+            `they count as a datacenter of their own ('') that keeps its own N replicas of every key: start every node with --datacenter`,
+        );
+      }
       this.o.onRingChange?.(this.table.members().filter((m) => m.status !== 'LEFT'));
     }
   }

@@ -40,7 +40,7 @@ class Sim {
   }
 
   /** A node n<i> at port 800<i>, seeded with the given nodes, in the simulation from now on. */
-  add(i: number, seeds: number[], opts: { log?: (line: string) => void; settings?: string } = {}): Membership {
+  add(i: number, seeds: number[], opts: { log?: (line: string) => void; settings?: string; datacenter?: string } = {}): Membership {
     const m = this.outsider({ nodeId: `n${i}`, port: i, seeds, ...opts });
     this.nodes.set(8000 + i, m);
     this.down.delete(8000 + i);
@@ -51,9 +51,9 @@ class Sim {
    * A node at port 800<port> (seeded with n0 unless told) that is not part of the simulation:
    * not stepped, not reachable. What a process that has just started, and not gossiped, is.
    */
-  outsider(o: { nodeId: string; port: number; seeds?: number[]; settings?: string; log?: (line: string) => void }): Membership {
+  outsider(o: { nodeId: string; port: number; seeds?: number[]; settings?: string; datacenter?: string; log?: (line: string) => void }): Membership {
     return new Membership({
-      self: { nodeId: o.nodeId, host: 'sim', httpPort: 7000 + o.port, peerPort: 8000 + o.port, vnodes: 16, incarnation: this.now, keyEstimate: o.port, load: 0, ...(o.settings !== undefined && { settings: o.settings }) },
+      self: { nodeId: o.nodeId, host: 'sim', httpPort: 7000 + o.port, peerPort: 8000 + o.port, vnodes: 16, incarnation: this.now, keyEstimate: o.port, load: 0, ...(o.settings !== undefined && { settings: o.settings }), ...(o.datacenter !== undefined && { datacenter: o.datacenter }) },
       seeds: (o.seeds ?? [0]).map((s) => ({ host: 'sim', peerPort: 8000 + s })),
       gossipIntervalMs: intervalMs,
       suspectAfterMs,
@@ -199,4 +199,23 @@ test('a node that passes preflight starts from its seed\'s table: its ring holds
   assert.deepEqual(fresh.ring.members.map((m) => m.nodeId), ['n0', 'n1', 'n5']);
   assert.deepEqual([fresh.status('n0'), fresh.status('n1')], ['ALIVE', 'ALIVE']);
   assert.equal(a.status('n5'), undefined, 'the seed merged nothing from the probe');
+});
+
+test('a node without a datacenter among nodes with one is warned of on every node, naming it', async () => {
+  const sim = new Sim(seed);
+  const logs = new Map<string, string[]>();
+  const log = (id: string) => (l: string) => logs.set(id, [...(logs.get(id) ?? []), l]);
+  const a = sim.add(0, [0], { datacenter: 'east', log: log('n0') });
+  sim.add(1, [0], { datacenter: 'west', log: log('n1') });
+  for (let r = 0; r < 30 && a.status('n1') !== 'ALIVE'; r++) await sim.step();
+  assert.equal(a.ring.datacenters, 2);
+  const warned = (id: string): string[] => (logs.get(id) ?? []).filter((l) => l.includes('WARNING') && l.includes('no datacenter'));
+  assert.deepEqual([warned('n0'), warned('n1')], [[], []], 'every node has a datacenter: nothing to warn of');
+  sim.add(2, [1], { log: log('n2') });
+  for (let r = 0; r < 30 && (a.status('n2') !== 'ALIVE' || sim.nodes.get(8002)!.status('n0') !== 'ALIVE'); r++) await sim.step();
+  assert.deepEqual(a.ring.datacenterNames.slice().sort(), ['', 'east', 'west']);
+  for (const id of ['n0', 'n1', 'n2']) {
+    assert.ok(warned(id).length >= 1, `${id}: ${(logs.get(id) ?? []).join('\n')}`);
+    assert.match(warned(id)[0]!, /WARNING: n2 has no datacenter while other nodes do/);
+  }
 });
