@@ -166,21 +166,30 @@ export class RingkvClient {
     checkKey(k);
     const cache = this.readCache;
     const level = options.consistency ?? this.opts.consistency ?? 'QUORUM';
-    const hit = this.closed ? undefined : cache?.lookup(k, level); // a closed client refuses work, cached or not
-    if (hit !== undefined) return { ...hit, cached: true };
-    const began = cache?.readBegins() ?? 0;
-    const { result, node } = await this.execute(this.request('get', k, undefined, options), options.timeoutMs);
-    let r: GetResult;
-    if (result.status === 'not_found') {
-      r = { found: false, key: k, node };
-    } else {
-      const value = result.value ?? new Uint8Array(0);
-      const version = result.version ?? '';
-      const timestampMs = result.timestampMs ?? 0;
-      r = { found: true, key: k, value, version, timestampMs, siblings: result.siblings ?? [{ value, version, timestampMs }], context: result.context ?? new Uint8Array(0), node };
+    if (cache !== null && !this.closed) {
+      // A closed client refuses work, cached or not.
+      const hit = cache.lookup(k, level);
+      if (hit !== undefined) return { ...hit, cached: true };
+      // No await unless there is a read to join: a read sent in this tick shares its frame.
+      const flight = cache.joinable(k, level, options.timeoutMs ?? this.timeoutMs);
+      const joined = flight === undefined ? null : await flight;
+      if (joined !== null) return { ...joined, cached: true };
     }
+    const began = cache?.readBegins() ?? 0;
+    const read = this.read(k, options);
+    cache?.flying(k, level, options.timeoutMs ?? this.timeoutMs, read);
+    const r = await read;
     cache?.store(k, level, began, r);
     return r;
+  }
+
+  private async read(k: Uint8Array, options: OpOptions): Promise<GetResult> {
+    const { result, node } = await this.execute(this.request('get', k, undefined, options), options.timeoutMs);
+    if (result.status === 'not_found') return { found: false, key: k, node };
+    const value = result.value ?? new Uint8Array(0);
+    const version = result.version ?? '';
+    const timestampMs = result.timestampMs ?? 0;
+    return { found: true, key: k, value, version, timestampMs, siblings: result.siblings ?? [{ value, version, timestampMs }], context: result.context ?? new Uint8Array(0), node };
   }
 
   async put(key: KeyInput, value: ValueInput, options: PutOptions = {}): Promise<PutResult> {
@@ -237,6 +246,7 @@ export class RingkvClient {
       ringVersion: this.topology.ringVersion,
       readCacheHits: cache?.hits ?? 0,
       readCacheMisses: cache?.misses ?? 0,
+      readCacheJoined: cache?.joined ?? 0,
       readCacheEntries: cache?.entries ?? 0,
     };
   }

@@ -9,6 +9,14 @@
 // entry remembers the level it was read at and answers reads at that level or a weaker one (a
 // QUORUM read answers ONE, not ALL). Values are copied out of the response frame they came in, so
 // an entry does not keep a whole frame alive.
+//
+// Reads in flight are shared too: a read of a key that is being read already, at that read's
+// level or a weaker one and with at least its time to wait, waits for that read's answer instead
+// of sending its own. Without it a hot key's entry expiring sends every read of it made during
+// one round trip to the cluster at once, which is the load the cache is there to spare. A read
+// that joined gets nothing from a read that failed (it sends its own then), and a write of the
+// key through this client ends the sharing of reads sent before it (a read after a write must see
+// it). At most flightsMax reads are shared at a time.
 import { byteString } from '../byte_string';
 import type { ConsistencyLevel } from '../coordinator/types';
 import { assert, ErrorCode, RingkvError } from '../errors';
@@ -32,6 +40,16 @@ const writtenKeysMax = 4096;
 // An entry answers reads at its level or a weaker one. The datacenter levels sit by how many
 // replicas answered for them: LOCAL_QUORUM's answer serves no QUORUM read, EACH_QUORUM's does.
 const levelRank: Record<ConsistencyLevel, number> = { ONE: 0, LOCAL_ONE: 0, LOCAL_QUORUM: 1, QUORUM: 2, EACH_QUORUM: 3, ALL: 4 };
+
+/** Reads in flight that later reads may join; past this, reads are not offered for joining. */
+const flightsMax = 4096;
+
+interface Flight {
+  level: ConsistencyLevel;
+  timeoutMs: number;
+  /** The read's answer, or null if it failed. */
+  answer: Promise<GetResult | null>;
+}
 
 interface Entry {
   result: GetResult;
@@ -65,6 +83,8 @@ export class ReadCache {
   private floor = 0;
   private hitCount = 0;
   private missCount = 0;
+  private joinCount = 0;
+  private readonly flights = new Map<string, Flight>();
 
   constructor(o: ReadCacheOptions, private readonly now: () => number = Date.now) {
     this.ttlMs = o.ttlMs;
@@ -76,9 +96,9 @@ export class ReadCache {
     if (!whole(this.bytesMax, 0, 2 ** 40)) throw new RingkvError(ErrorCode.InvalidArgument, 'readCache.bytesMax must be an integer in 0..2^40');
   }
 
-  /** Keys held, reads answered from here, and reads that were not. */
-  stats(): { entries: number; hits: number; misses: number } {
-    return { entries: this.entries.size, hits: this.hitCount, misses: this.missCount };
+  /** Keys held, reads answered from here, reads that were not, and of those the ones that joined a read in flight. */
+  stats(): { entries: number; hits: number; misses: number; joined: number } {
+    return { entries: this.entries.size, hits: this.hitCount, misses: this.missCount, joined: this.joinCount };
   }
 
   /** A result read less than ttlMs ago at `level` or a stronger one; undefined otherwise. */
@@ -95,6 +115,29 @@ export class ReadCache {
     this.entries.set(k, e);
     this.hitCount++;
     return e.result;
+  }
+
+  /**
+   * After a miss: the answer of a read of `key` in flight at `level` or a stronger one, allowed no
+   * more than `timeoutMs` per attempt (so waiting for it takes no longer than a read of one's own);
+   * undefined when there is none. It resolves to null if that read fails.
+   */
+  joinable(key: Uint8Array, level: ConsistencyLevel, timeoutMs: number): Promise<GetResult | null> | undefined {
+    const f = this.flights.get(byteString(key));
+    if (f === undefined || levelRank[f.level] < levelRank[level] || f.timeoutMs > timeoutMs) return undefined;
+    this.joinCount++;
+    return f.answer;
+  }
+
+  /** A read of `key` was sent: later reads may join it (joinable) until it is answered or the key written. */
+  flying(key: Uint8Array, level: ConsistencyLevel, timeoutMs: number, answer: Promise<GetResult>): void {
+    const k = byteString(key);
+    if (this.flights.size >= flightsMax && !this.flights.has(k)) return;
+    const f: Flight = { level, timeoutMs, answer: answer.then((r) => r, () => null) };
+    this.flights.set(k, f);
+    void f.answer.then(() => {
+      if (this.flights.get(k) === f) this.flights.delete(k);
+    });
   }
 
   /** Call when a read is sent; hand the number back to store() with its answer. */
@@ -125,6 +168,7 @@ export class ReadCache {
     const k = byteString(key);
     const e = this.entries.get(k);
     if (e !== undefined) this.drop(k, e);
+    this.flights.delete(k);
     if (this.written.size >= writtenKeysMax && !this.written.has(k)) {
       this.written.clear();
       this.floor = this.seq + 1;

@@ -55,8 +55,9 @@ export type GetResult =
       /** The node that answered (its id, or address before the ring is known). */
       node: string;
       /**
-       * Answered from the client's read cache (ClientOptions.readCache): `node` answered it then.
-       * Its values are shared with the cache's later answers: copy them before changing them.
+       * Answered from the client's read cache (ClientOptions.readCache), or by another read of the
+       * key that was in flight: `node` answered it then. Its values are shared with the cache's
+       * other answers: copy them before changing them.
        */
       cached?: true;
     }
@@ -99,8 +100,13 @@ export interface ClientStats {
   /** Times the ring was (re)loaded from cluster status. */
   ringLoads: number;
   ringVersion: number;
-  /** Reads answered from the read cache (ClientOptions.readCache), reads it could not answer, and keys it holds; 0 without one. */
+  /**
+   * Reads answered from the read cache (ClientOptions.readCache), reads it could not answer, of
+   * those the ones that waited for the same key's read in flight instead of sending their own, and
+   * keys it holds; 0 without one.
+   */
   readCacheHits: number;
   readCacheMisses: number;
+  readCacheJoined: number;
   readCacheEntries: number;
 }

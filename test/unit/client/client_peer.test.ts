@@ -175,7 +175,22 @@ test('readCache: a hot key is read once per TTL; writes through the client are s
     assert.equal(after.cached, undefined, 'the read that overlapped the write was not kept');
     assert.equal(value(after), 'new');
     const s = c.stats();
-    assert.deepEqual([s.readCacheHits, s.readCacheEntries], [21, 2]);
+    assert.deepEqual([s.readCacheHits, s.readCacheEntries, s.readCacheJoined], [21, 2, 0]);
+
+    // An expired (here: never read) key read by many at once: one request, the rest join it.
+    const before = gets();
+    holdGets = [];
+    const leader = c.get('race2');
+    await waitFor('the read at the node', () => holdGets!.length === 1, 5_000);
+    const joiners = Array.from({ length: 5 }, () => c.get('race2', { consistency: 'ONE' }));
+    const stronger = c.get('race2', { consistency: 'ALL' });
+    await waitFor('the ALL read at the node', () => holdGets!.length === 2, 5_000);
+    for (const release of holdGets) release();
+    holdGets = null;
+    const joined = await Promise.all(joiners);
+    assert.deepEqual([(await leader).cached, (await stronger).cached, joined.every((r) => r.cached === true && r.found === false)], [undefined, undefined, true]);
+    assert.equal(gets() - before, 2, 'the leader and the ALL read went out; the 5 ONE reads joined the leader');
+    assert.equal(c.stats().readCacheJoined, 5);
     c.close();
     await assert.rejects(c.get('race'), (e) => isRingkvError(e, ErrorCode.Closed), 'a closed client answers nothing from its cache either');
   } finally {

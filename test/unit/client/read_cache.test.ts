@@ -2,7 +2,8 @@
 // the TTL and not after it, only for reads at the level it was read at or a weaker one, stays
 // within its entry and byte bounds (least recently used out first), keeps values apart from the
 // frame they came in, drops a key a write touches, and never keeps a read that was in flight across
-// a write of its key, even after it has forgotten which keys were written.
+// a write of its key, even after it has forgotten which keys were written; and lets a read join
+// one of its key in flight only where that read's answer would do for it, and not across a write.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ReadCache } from '../../../src/client/read_cache';
@@ -35,7 +36,7 @@ test('answers within the TTL, not after it, and only at the level read or a weak
   assert.equal(valueOf(c.lookup(b('k'), 'QUORUM')), 'one');
   now += 1;
   assert.equal(c.lookup(b('k'), 'QUORUM'), undefined, 'expired at ttlMs');
-  assert.deepEqual(c.stats(), { entries: 1, hits: 4, misses: 3 }, 'the expired entry is dropped');
+  assert.deepEqual(c.stats(), { entries: 1, hits: 4, misses: 3, joined: 0 }, 'the expired entry is dropped');
 });
 
 test('bounds: entries and bytes, least recently used out first; a value over the byte bound is not kept', () => {
@@ -96,6 +97,31 @@ test('after forgetting which keys were written, it keeps no read begun before th
   assert.equal(c.lookup(b('j'), 'ONE'), undefined);
   c.store(b('j'), 'ONE', c.readBegins(), found('j', 'j'));
   assert.equal(valueOf(c.lookup(b('j'), 'ONE')), 'j');
+});
+
+test('a read joins one of its key in flight at its level or a stronger one and with no longer to wait, not across a write, not once answered', async () => {
+  const c = new ReadCache({ ttlMs: 1000 });
+  let answer!: (r: GetResult) => void;
+  c.flying(b('k'), 'QUORUM', 500, new Promise<GetResult>((resolve) => (answer = resolve)));
+  assert.equal(c.joinable(b('other'), 'ONE', 500), undefined, 'another key');
+  assert.equal(c.joinable(b('k'), 'ALL', 500), undefined, 'a QUORUM read does not do for ALL');
+  assert.equal(c.joinable(b('k'), 'QUORUM', 499), undefined, 'it may wait longer than this read would');
+  const joins = [c.joinable(b('k'), 'QUORUM', 500), c.joinable(b('k'), 'ONE', 2000)];
+  answer(found('k', 'v'));
+  assert.deepEqual((await Promise.all(joins)).map((r) => valueOf(r ?? undefined)), ['v', 'v']);
+  assert.equal(c.joinable(b('k'), 'ONE', 500), undefined, 'answered: the next read is a new one');
+  assert.equal(c.stats().joined, 2);
+
+  let fail!: (e: Error) => void;
+  c.flying(b('k'), 'ONE', 500, new Promise<GetResult>((_, reject) => (fail = reject)));
+  const joined = c.joinable(b('k'), 'ONE', 500);
+  fail(new Error('timed out'));
+  assert.equal(await joined, null, 'a failed read hands its joiners nothing: they send their own');
+
+  c.flying(b('k'), 'ONE', 500, new Promise<GetResult>(() => {}));
+  assert.ok(c.joinable(b('k'), 'ONE', 500) !== undefined);
+  c.invalidate(b('k'));
+  assert.equal(c.joinable(b('k'), 'ONE', 500), undefined, 'a read after a write of its key does not join one sent before it');
 });
 
 test('bad options are refused', () => {
