@@ -257,12 +257,26 @@ export function quorumReads(ctx: QuorumReadContext, reqs: readonly ReadSpec[], f
       answer(read, nodeId, record, err);
     });
   };
-  /** Asks a spare: always another node (this node, being alive, is always asked first). */
+  const askLocal = (gets: ShardOp[], forReads: Read[], timeoutMs: number): void => {
+    ctx.local.submitMany(gets, timeoutMs, (j, result, error) => {
+      const read = forReads[j]!;
+      if (error !== null) answer(read, ctx.nodeId, null, error);
+      else if (!result!.ok) answer(read, ctx.nodeId, null, fromWireError(result!.error));
+      else if (result!.op !== 'get') answer(read, ctx.nodeId, null, new RingkvError(ErrorCode.Internal, 'a get answered as another op'));
+      else answer(read, ctx.nodeId, result!.record, null);
+    });
+  };
+  /**
+   * Asks a spare: another node, or this one while it rebuilds or is behind (its own replica is
+   * then ranked last, so it can be a spare: a node restarted with hints waiting for it crashed
+   * here on an assertion that it never was, when a read it coordinated needed a spare).
+   */
   const ask = (read: Read, nodeId: string): void => {
-    assert(nodeId !== ctx.nodeId, 'this node is never a spare');
     read.pending++;
     ctx.counters.replicaReadsAsked++;
-    askRemote(read, nodeId, Math.max(1, read.deadlineMs - Date.now()));
+    const leftMs = Math.max(1, read.deadlineMs - Date.now());
+    if (nodeId === ctx.nodeId) askLocal([{ op: 'get', key: read.key }], [read], leftMs);
+    else askRemote(read, nodeId, leftMs);
   };
 
   for (const [timeoutMs, list] of groupByTimeout(reads, (r) => r.timeoutMs)) {
@@ -294,15 +308,6 @@ export function quorumReads(ctx: QuorumReadContext, reqs: readonly ReadSpec[], f
     );
   }
 
-  if (localGets.length > 0) {
-    const localTimeoutMs = Math.max(...localReads.map((r) => r.timeoutMs));
-    ctx.local.submitMany(localGets, localTimeoutMs, (j, result, error) => {
-      const read = localReads[j]!;
-      if (error !== null) answer(read, ctx.nodeId, null, error);
-      else if (!result!.ok) answer(read, ctx.nodeId, null, fromWireError(result!.error));
-      else if (result!.op !== 'get') answer(read, ctx.nodeId, null, new RingkvError(ErrorCode.Internal, 'a get answered as another op'));
-      else answer(read, ctx.nodeId, result!.record, null);
-    });
-  }
+  if (localGets.length > 0) askLocal(localGets, localReads, Math.max(...localReads.map((r) => r.timeoutMs)));
   for (const { read, nodeId } of remoteAsks) askRemote(read, nodeId, read.timeoutMs);
 }

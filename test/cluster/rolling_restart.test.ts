@@ -37,10 +37,16 @@ async function restartEachInTurn(c: TestCluster, down: Set<number>): Promise<voi
     await c.spawn(n);
     const others = [0, 1, 2].filter((o) => o !== n);
     await c.waitStatus(others, n, 'healthy', 15_000).catch(async (e: unknown) => {
-      // What each node saw, and the restarted node's last words: a failure here was seen twice
-      // (2026-12-05) and not again in six runs; this says which next time.
-      const seen = await Promise.all([0, 1, 2].map(async (o) => `node-${o}: ${JSON.stringify(await c.statuses(o))}`));
-      throw new Error(`${String(e)}\n${seen.join('\n')}\nnode-${n}'s log:\n${c.nodes[n]!.log.slice(-30).join('\n')}`);
+      // What each node saw, whether its process is up, and its last words: a failure here was
+      // seen three times (2026-12-05), the node restarted before this one being DEAD to the others.
+      const seen = await Promise.all(
+        [0, 1, 2].map(async (o) => {
+          const p = c.nodes[o]!.proc;
+          const state = p === undefined ? 'never started' : p.exitCode !== null || p.signalCode !== null ? `exited (${p.signalCode ?? p.exitCode})` : `running (pid ${p.pid})`;
+          return `node-${o}, ${state}, sees ${JSON.stringify(await c.statuses(o))}; its log:\n${c.nodes[o]!.log.slice(-30).join('')}`;
+        }),
+      );
+      throw new Error(`${String(e)}\n${seen.join('\n')}`);
     });
     down.delete(n);
   }

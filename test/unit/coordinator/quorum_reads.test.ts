@@ -218,6 +218,28 @@ test('a replica that rebuilds is asked last, and this node\'s own replica last w
   assert.deepEqual(s2.asked.map((a) => a[0]), ['b', 'c', 'b', 'c']);
 });
 
+test('while this node is behind, its own replica is the spare: asked in a failed replica\'s place and by the speculative ask', async () => {
+  // Its replica is ranked last then, so it can be a spare; asking it crashed the node on an
+  // assertion that this node never was one (test/cluster/rolling_restart.test.ts, 2 runs of 12).
+  const v = write([], 'a', 'x', 1000);
+  const held = () => ({ record: recordOf(v), afterMs: 1 });
+  const s1 = script({ a: held, b: () => 'fail', c: held }, ['a', 'b', 'c'], { localFirst: false });
+  for (const [, r] of await run(s1, specs(4, 'QUORUM'))) {
+    assert.equal(r.error, null);
+    assert.deepEqual(values(r.merged), ['x']);
+  }
+  assert.deepEqual(s1.localCalls, [1, 1, 1, 1], 'each read asked b and c first; b failed');
+  // A ONE read through two failed replicas ends at this node's own.
+  const s2 = script({ a: held, b: () => 'fail', c: () => 'fail' }, ['a', 'b', 'c'], { localFirst: false });
+  for (const [, r] of await run(s2, specs(2, 'ONE'))) assert.deepEqual([r.error, values(r.merged)], [null, ['x']]);
+  assert.deepEqual(s2.localCalls, [1, 1]);
+  // b silent: each read's speculative ask goes to this node's replica.
+  const s3 = script({ a: held, b: () => 'silent', c: held }, ['a', 'b', 'c'], { localFirst: false });
+  for (const [, r] of await run(s3, specs(4, 'QUORUM', 300))) assert.deepEqual([r.error, values(r.merged)], [null, ['x']]);
+  assert.equal(s3.ctx.counters.speculativeReads, 4);
+  assert.deepEqual(s3.localCalls, [1, 1, 1, 1]);
+});
+
 test('a replica this node holds hints for is asked after the others, and still when it must', async () => {
   // b (first in the list after this node) missed writes this node hinted for it: its copy is the
   // old one. QUORUM asks this node and c, and the newer version is the answer; no repair to make.
