@@ -4,7 +4,7 @@
 // closed) instead of decoding into garbage. Decoded byte fields are copies, because the receive
 // buffer is reused and values may be transferred to shard workers.
 import { Builder, ByteBuffer } from 'flatbuffers';
-import { clusterNodesMax, gossipHintTargetsMax, internodeFrameBytesMax, merkleDepthMax, nodeIdBytesMax, rangeScanPageEntriesMax, replicaBatchItemsMax } from '../constants';
+import { clusterNodesMax, gossipHintTargetsMax, internodeFrameBytesMax, merkleDepthMax, nodeIdBytesMax, rangeScanPageEntriesMax, replicaBatchItemsMax, vnodesPerNodeMax } from '../constants';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import type { MemberInfo, MemberStatus, StorageTrouble } from '../membership/types';
 import { isValidZone } from '../ring';
@@ -24,6 +24,7 @@ const stringBytesMax = 4096;
 
 const bytes = { kind: 'bytes', lengthMax: internodeFrameBytesMax } as const;
 const str = { kind: 'string', bytesMax: stringBytesMax } as const;
+const nodeIdStr = { kind: 'string', bytesMax: nodeIdBytesMax } as const;
 const u8 = { kind: 'scalar', bytes: 1 } as const;
 const u16 = { kind: 'scalar', bytes: 2 } as const;
 const u32 = { kind: 'scalar', bytes: 4 } as const;
@@ -33,7 +34,7 @@ const memberSpec: TableSpec = {
   name: 'Member',
   // node_id, host, http_port, peer_port, vnodes, incarnation, heartbeat, status, key_estimate, load, settings, storage, zone, rebuilding, data_bytes,
   // disk_size_bytes, disk_free_bytes, rebuild_ranges_left, hints_for, datacenter
-  fields: [str, str, u16, u16, u16, u64, u64, u8, u64, u32, str, u8, str, u8, u64, u64, u64, u32, { kind: 'strings', bytesMax: nodeIdBytesMax, lengthMax: gossipHintTargetsMax }, str],
+  fields: [nodeIdStr, str, u16, u16, u16, u64, u64, u8, u64, u32, str, u8, str, u8, u64, u64, u64, u32, { kind: 'strings', bytesMax: nodeIdBytesMax, lengthMax: gossipHintTargetsMax }, str],
 };
 
 const entrySpec: TableSpec = {
@@ -480,6 +481,10 @@ export function decodeInternode(frame: Uint8Array): InternodeMessage {
         }
       }
       if (m.httpPort === 0 || m.peerPort === 0 || m.vnodes === 0 || !Number.isFinite(m.load)) throw malformed(`gossip member ${nodeId} has a zero port or vnode count`);
+      // What the ring and the membership table assert of their members is refused here, at the
+      // wire: a member merged into the table and then refused by Ring.build would fail every ring
+      // change after it (the gossip timer's too), which stops the node.
+      if (m.vnodes > vnodesPerNodeMax) throw malformed(`gossip member ${nodeId} has ${m.vnodes} vnodes, over ${vnodesPerNodeMax}`);
     }
   }
   const key = copyKey(msg.keyArray());

@@ -9,7 +9,7 @@ import { Item } from '../../../src/protocol/generated/internode/ringkv/internode
 import { Kind } from '../../../src/protocol/generated/internode/ringkv/internode/kind';
 import { Member } from '../../../src/protocol/generated/internode/ringkv/internode/member';
 import { Message } from '../../../src/protocol/generated/internode/ringkv/internode/message';
-import { gossipHintTargetsMax, nodeIdBytesMax, replicaBatchItemsMax } from '../../../src/constants';
+import { gossipHintTargetsMax, nodeIdBytesMax, replicaBatchItemsMax, vnodesPerNodeMax } from '../../../src/constants';
 import { ErrorCode, isRingkvError, RingkvError } from '../../../src/errors';
 
 const sample: InternodeMessage = {
@@ -211,6 +211,17 @@ test('a gossiped member whose zone is not a zone name is a malformed frame, not 
   assert.equal(empty.members![0]!.zone, undefined, "'' is no zone");
   const { zone: _zone, ...plain } = m;
   assert.throws(() => decodeInternode(encodeInternode({ id: 9, kind: 'gossip', isReply: false, members: [{ ...plain, datacenter: 'us east' }] })), (e: unknown) => isRingkvError(e, ErrorCode.MalformedFrame) && /datacenter/.test((e as Error).message));
+});
+
+test('a gossiped member with more vnodes than a ring takes, or a node id over its bound, is a malformed frame', () => {
+  // Either passed the wire once and stopped the node: merged into the table, then refused by
+  // Ring.build's or the table's assertions on the next ring change.
+  const m = { nodeId: 'n1', host: '127.0.0.1', httpPort: 7000, peerPort: 8000, vnodes: vnodesPerNodeMax, incarnation: 1, heartbeat: 0, status: 'ALIVE' as const, keyEstimate: 0, load: 0 };
+  const gossip = (member: typeof m) => decodeInternode(encodeInternode({ id: 9, kind: 'gossip', isReply: false, members: [member] }));
+  assert.equal(gossip(m).members![0]!.vnodes, vnodesPerNodeMax);
+  assert.throws(() => gossip({ ...m, vnodes: vnodesPerNodeMax + 1 }), (e: unknown) => isRingkvError(e, ErrorCode.MalformedFrame) && /vnodes/.test((e as Error).message));
+  assert.equal(gossip({ ...m, nodeId: 'x'.repeat(nodeIdBytesMax) }).members![0]!.nodeId.length, nodeIdBytesMax);
+  assert.throws(() => gossip({ ...m, nodeId: 'x'.repeat(nodeIdBytesMax + 1) }), (e: unknown) => isRingkvError(e, ErrorCode.MalformedFrame));
 });
 
 /** A gossip frame of one member naming `targets` as the nodes it holds hints for, built past the encoder's checks as a hostile peer would. */
