@@ -121,6 +121,8 @@ export class TestCluster {
    * node of one cluster must never be taken in by another's (identity_files.ts).
    */
   readonly clusterName = `test-${process.pid}-${++clustersStarted}`;
+  /** What nodes printed when an assertion failed in them (spawn watches their stderr). */
+  private readonly assertionFailures: string[] = [];
   readonly spec: Required<Omit<ClusterSpec, 'readRepairChance' | 'smallDisk' | 'zones' | 'datacenters' | 'unnamed' | 'streamBytesPerSecond'>> &
     Pick<ClusterSpec, 'readRepairChance' | 'smallDisk' | 'zones' | 'datacenters' | 'unnamed' | 'streamBytesPerSecond'>;
 
@@ -211,6 +213,12 @@ export class TestCluster {
     }
     n.proc = proc;
     n.stopped = false;
+    // An assertion failing in a node is a bug whatever the test checks (no request may stop a
+    // node), even where the test goes on to pass without that node: close() fails with it.
+    proc.stderr!.on('data', (d: Buffer) => {
+      const text = d.toString();
+      if (text.includes('assertion failed')) this.assertionFailures.push(`${n.id} (pid ${proc.pid}):\n${text}`);
+    });
     await waitListening(proc, n.id, n.log);
   }
 
@@ -411,5 +419,6 @@ export class TestCluster {
     );
     await Promise.all(this.nodes.map((n) => n.proxy?.close()));
     fs.rmSync(this.tmp, { recursive: true, force: true });
+    if (this.assertionFailures.length > 0) throw new Error(`a node failed an assertion:\n${this.assertionFailures.join('\n')}`);
   }
 }
