@@ -84,9 +84,9 @@ export function tallyFor(level: ConsistencyLevel, n: number, mode: PartitionMode
     return new QuorumTally(needed, up.length);
   }
   const names = level === 'EACH_QUORUM' ? dcs.names : [dcs.local];
+  const needed = needs(level, n, mode); // the same in every datacenter: N each
   const groups: Group[] = names.map((datacenter) => {
     const asked = up.reduce((count, id) => (dcs.of(id) === datacenter ? count + 1 : count), 0);
-    const needed = needs(level, n, mode);
     checkEnoughAlive(level, needed, asked, n, what, datacenter);
     return { datacenter, needed, asked, oks: 0, fails: 0 };
   });

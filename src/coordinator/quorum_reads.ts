@@ -87,10 +87,10 @@ const sameCost = (): number => 0;
 /**
  * The other replicas in the order a read asks them: this node's zone first, then the rest of its
  * datacenter; after them those a recent read gave up on and those hints wait for (behind), then
- * other datacenters' replicas, and last those rebuilding their replica (it may lack the key). A stable sort by that cost; the
- * replicas that cost the same as the best take turns at the front (`turn`), so the reads of a hot
- * key from this node are spread over them rather than all sent to the first. Returns `others`
- * itself when neither changes anything: no array per read.
+ * other datacenters' replicas, and last those rebuilding their replica (it may lack the key). A
+ * stable sort by that cost; the replicas that cost the same as the best take turns at the front
+ * (`turn`), so the reads of a hot key from this node are spread over them rather than all sent
+ * to the first. Returns `others` itself when neither changes anything: no array per read.
  */
 function rankReplicas(others: string[], r: Ranking, turn: number): readonly string[] {
   const avoiding = r.latency.avoiding;

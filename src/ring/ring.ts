@@ -11,8 +11,8 @@
 // first N distinct nodes of each datacenter (zone-aware within it), as NetworkTopologyStrategy
 // does, so a preference list holds N × datacenters nodes, in walk order. The ring is immutable and
 // pure: membership builds a new one, with a higher version, whenever the set of members, their
-// vnode counts, zones or datacenters change. Liveness is not the ring's
-// business (riak_core keeps chash and the node watcher apart); the coordinator joins the two.
+// vnode counts, zones or datacenters change. Liveness is not the ring's business (riak_core
+// keeps chash and the node watcher apart); the coordinator joins the two.
 import { clusterNodesMax, vnodesPerNodeMax, zoneBytesMax } from '../constants';
 import { assert } from '../errors';
 import { nodeTokens, tokenSpace } from './token';
@@ -215,8 +215,7 @@ export class Ring {
     const dcs = this.dcSizes.length;
     const seen = new Uint8Array(this.members.length);
     const taken = new Uint32Array(dcs);
-    let total = 0;
-    for (const size of this.dcSizes) total += Math.min(want, size);
+    const total = this.replicaCount(want);
     // Per datacenter: nodes passed over because their zone is in the list already come next, in
     // walk order, once every zone of the datacenter is (Cassandra's rack-aware walk).
     const skipped: number[][] = Array.from({ length: dcs }, () => []);
