@@ -5,18 +5,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { base64Text, TestCluster, waitFor } from '../helpers/cluster';
 import { checkReadYourWrites, type HistoryEvent } from '../helpers/cluster_history';
+import { mulberry32, testSeed } from '../helpers/prng';
 
-const seed = Number(process.env.RINGKV_TEST_SEED ?? Date.now() % 1_000_000);
-function mulberry32(s: number): () => number {
-  let a = s >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const seed = testSeed();
 
 describe('3-node cluster, last-write-wins, hinted handoff', () => {
   let c: TestCluster;

@@ -9,6 +9,11 @@
 // found", is a stale read. Every value returned must also have been written by a put invoked
 // before the read completed (no phantoms). Failed operations are recorded as failed: a failed put
 // may or may not have been applied, so it can justify a value but never demand one.
+//
+// A delete only ever excuses: Q may be missing from R when a delete of k invoked before R completed
+// is not strictly older than Q (it may have superseded Q). It demands nothing, since under vector
+// clocks a delete that did not see a version leaves that version standing beside its tombstone,
+// and a read shows that version alone.
 
 export interface PutEvent {
   kind: 'put';
@@ -17,6 +22,8 @@ export interface PutEvent {
   invokedAt: number;
   completedAt: number;
   ok: boolean;
+  /** What a failure's report shows of it (who coordinated it, what it answered); not checked. */
+  note?: string;
 }
 
 export interface GetEvent {
@@ -27,19 +34,40 @@ export interface GetEvent {
   invokedAt: number;
   completedAt: number;
   ok: boolean;
+  /** What a failure's report shows of it (who coordinated it, what it answered); not checked. */
+  note?: string;
 }
 
-export type HistoryEvent = PutEvent | GetEvent;
+export interface DeleteEvent {
+  kind: 'delete';
+  key: string;
+  invokedAt: number;
+  completedAt: number;
+  ok: boolean;
+  /** What a failure's report shows of it (who coordinated it, what it answered); not checked. */
+  note?: string;
+}
+
+export type HistoryEvent = PutEvent | GetEvent | DeleteEvent;
 
 export interface Violation {
   read: GetEvent;
   why: string;
+  /** The acknowledged put a stale read missed. */
+  missed?: PutEvent;
 }
 
 export function checkReadYourWrites(history: readonly HistoryEvent[]): Violation[] {
   const puts = new Map<string, PutEvent[]>();
+  const deletes = new Map<string, DeleteEvent[]>();
   const byValue = new Map<string, PutEvent>();
+  /** Not strictly older than q: it did not complete before q was invoked (failed: it may apply at any time). */
+  const notOlder = (e: PutEvent | DeleteEvent, q: PutEvent): boolean => !((e.ok ? e.completedAt : Infinity) < q.invokedAt);
   for (const e of history) {
+    if (e.kind === 'delete') {
+      if (!deletes.has(e.key)) deletes.set(e.key, []);
+      deletes.get(e.key)!.push(e);
+    }
     if (e.kind !== 'put') continue;
     if (!puts.has(e.key)) puts.set(e.key, []);
     puts.get(e.key)!.push(e);
@@ -56,10 +84,10 @@ export function checkReadYourWrites(history: readonly HistoryEvent[]): Violation
     }
     for (const q of puts.get(r.key) ?? []) {
       if (!q.ok || q.completedAt >= r.invokedAt) continue;
-      // A failed put may have been applied at any later time, so it is never strictly older.
-      const satisfied = returned.some((p) => p !== undefined && p.key === r.key && (p === q || !((p.ok ? p.completedAt : Infinity) < q.invokedAt)));
-      if (!satisfied) {
-        out.push({ read: r, why: `stale: ${q.value} (acknowledged before the read began) is missing, got [${r.values.join(', ') || 'not found'}]` });
+      const satisfied = returned.some((p) => p !== undefined && p.key === r.key && (p === q || notOlder(p, q)));
+      const excused = (deletes.get(r.key) ?? []).some((d) => d.invokedAt < r.completedAt && notOlder(d, q));
+      if (!satisfied && !excused) {
+        out.push({ read: r, missed: q, why: `stale: ${q.value} (acknowledged before the read began) is missing, got [${r.values.join(', ') || 'not found'}]` });
         break;
       }
     }

@@ -4,17 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Membership, type GossipNetwork, type MemberInfo, type PeerAddress } from '../../../src/membership';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32, testSeed } from '../../helpers/prng';
 
 const intervalMs = 100;
 const suspectAfterMs = 1000;
@@ -78,7 +68,7 @@ class Sim {
   }
 }
 
-const seed = Number(process.env.RINGKV_SIM_SEED ?? Date.now() % 100_000);
+const seed = testSeed();
 
 test(`gossip converges, detects a killed node SUSPECT then DEAD everywhere, and sees it ALIVE after restart (seed ${seed})`, async () => {
   // Proves §7.5 end to end in simulation: join through one seed, convergence in a few rounds,

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { checkReadYourWrites, type HistoryEvent } from '../../helpers/cluster_history';
 
 const put = (value: string, invokedAt: number, completedAt: number, ok = true): HistoryEvent => ({ kind: 'put', key: 'k', value, invokedAt, completedAt, ok });
+const del = (invokedAt: number, completedAt: number, ok = true): HistoryEvent => ({ kind: 'delete', key: 'k', invokedAt, completedAt, ok });
 const get = (values: string[], invokedAt: number, completedAt: number): HistoryEvent => ({ kind: 'get', key: 'k', values, invokedAt, completedAt, ok: true });
 
 test('accepts a read of the latest acknowledged write, or of a concurrent or newer one', () => {
@@ -30,4 +31,15 @@ test('a failed put never demands to be read but may justify a value', () => {
   // Proves timeouts (applied or not) do not create false violations.
   assert.deepEqual(checkReadYourWrites([put('a', 0, 1), put('b', 2, 3, false), get(['a'], 4, 5)]), []);
   assert.deepEqual(checkReadYourWrites([put('b', 0, 1, false), put('a', 2, 3), get(['b'], 4, 5)]), []);
+});
+
+test('a delete excuses a missing write it may have superseded, and nothing older', () => {
+  // Proves deletes neither hide a stale read nor raise a false one.
+  assert.deepEqual(checkReadYourWrites([put('a', 0, 1), del(2, 3), get([], 4, 5)]), []);
+  assert.deepEqual(checkReadYourWrites([put('a', 0, 1), put('b', 2, 3), del(4, 5), get(['a'], 6, 7)]), []);
+  assert.deepEqual(checkReadYourWrites([put('a', 0, 5), del(1, 2, false), get([], 6, 7)]), []);
+  // A delete that completed before the write began cannot have removed it.
+  assert.match(checkReadYourWrites([del(0, 1), put('a', 2, 3), get([], 4, 5)])[0]!.why, /stale: a .*not found/);
+  // Nor can one invoked after the read had its answer.
+  assert.match(checkReadYourWrites([put('a', 0, 1), get([], 2, 3), del(4, 5)])[0]!.why, /stale: a/);
 });

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { vectorClockEntriesMax } from '../../../src/constants';
 import { ErrorCode, isRingkvError } from '../../../src/errors';
 import type { VectorClock } from '../../../src/versioning';
+import { mulberry32, testSeed } from '../../helpers/prng';
 import {
   compareClocks,
   counterOf,
@@ -18,18 +19,7 @@ import {
   pruneClock,
 } from '../../../src/versioning';
 
-const seed = Number(process.env.RKV_SEED ?? 0x5eed);
-
-/** mulberry32: small, seeded, good enough to explore clock shapes. */
-function prng(s: number): () => number {
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const seed = testSeed(0x5eed);
 
 const nodes = ['a', 'b', 'c', 'd', 'node-e'];
 
@@ -47,7 +37,7 @@ function sameCounters(x: VectorClock, y: VectorClock): boolean {
 }
 
 test(`dominance is a partial order and compare is antisymmetric (seed ${seed})`, () => {
-  const rand = prng(seed);
+  const rand = mulberry32(seed);
   for (let i = 0; i < 500; i++) {
     const a = randomClock(rand);
     const b = randomClock(rand);
@@ -63,7 +53,7 @@ test(`dominance is a partial order and compare is antisymmetric (seed ${seed})`,
 });
 
 test(`merge is the least upper bound, commutative, associative and idempotent (seed ${seed})`, () => {
-  const rand = prng(seed + 1);
+  const rand = mulberry32(seed + 1);
   for (let i = 0; i < 500; i++) {
     const a = randomClock(rand);
     const b = randomClock(rand);
@@ -79,7 +69,7 @@ test(`merge is the least upper bound, commutative, associative and idempotent (s
 });
 
 test('increment moves a clock strictly forward at one node', () => {
-  const rand = prng(seed + 2);
+  const rand = mulberry32(seed + 2);
   for (let i = 0; i < 200; i++) {
     const a = randomClock(rand);
     const n = nodes[Math.floor(rand() * nodes.length)]!;
@@ -109,7 +99,7 @@ test('pruning keeps the entry and byte bounds, drops oldest first, and only forg
 });
 
 test('encode/decode round-trips random clocks', () => {
-  const rand = prng(seed + 3);
+  const rand = mulberry32(seed + 3);
   for (let i = 0; i < 200; i++) {
     const a = randomClock(rand);
     const bytes = encodeClock(a);
@@ -119,7 +109,7 @@ test('encode/decode round-trips random clocks', () => {
 });
 
 test(`damaged context bytes are refused with INVALID_ARGUMENT, never a crash (seed ${seed})`, () => {
-  const rand = prng(seed + 4);
+  const rand = mulberry32(seed + 4);
   let refused = 0;
   for (let i = 0; i < 2000; i++) {
     const good = encodeClock(randomClock(rand));
