@@ -25,7 +25,7 @@ function main(): void {
       compression: uws.DISABLED,
       maxPayloadLength: wsFrameBytesMax,
       message: (ws, message) => {
-        const results: ClientResult[] = decodeRequestFrame(new Uint8Array(message)).map((d) =>
+        const results: ClientResult[] = decodeRequestFrame(new Uint8Array(message)).ops.map((d) =>
           !d.ok
             ? { id: d.id, status: 'error', error: WireErrorCode.InvalidArgument, message: d.error.message }
             : d.request.op === 'get'

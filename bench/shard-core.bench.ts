@@ -45,7 +45,7 @@ async function main(): Promise<void> {
     let cursor = 0;
     const nextKey = (): Uint8Array => keys[(cursor = (cursor + 7919) % benchKeySpace)]!;
     const puts = (): WriteOp[] =>
-      Array.from({ length: batchOps }, () => ({ op: 'put', key: nextKey(), value, ttlSeconds: 0, ifMatch: null, context: null, idempotencyKey: null, returnRecord: false }));
+      Array.from({ length: batchOps }, () => ({ op: 'put', key: nextKey(), value, ttlSeconds: 0, ifMatch: null, context: null, idempotencyKey: null, returnRecord: false, notAfterMs: 0 }));
     const gets = (): ShardOp[] => Array.from({ length: batchOps }, () => ({ op: 'get', key: nextKey() }));
 
     const runPhase = async (phase: Phase): Promise<number> => {

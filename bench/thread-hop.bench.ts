@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   const router = await ShardRouter.open({ dataDir: data.dir, nodeId: 'bench', shardCount: 1, storage: { syncMode: 'none' } });
   try {
     const key = Buffer.from('thread-hop-key');
-    await router.write({ op: 'put', key, value: new Uint8Array(1024), ttlSeconds: 0, ifMatch: null, context: null, idempotencyKey: null, returnRecord: false });
+    await router.write({ op: 'put', key, value: new Uint8Array(1024), ttlSeconds: 0, ifMatch: null, context: null, idempotencyKey: null, returnRecord: false, notAfterMs: 0 });
     const hops: Array<[string, Hop]> = [
       ['bare postMessage (worker_threads)', () => new Promise((r) => { bare.once('message', r); bare.postMessage(1); })],
       ['Piscina task (pool.run)', () => pool.run(1)],

@@ -29,6 +29,8 @@ interface Pending {
   reject: (e: RingkvError) => void;
   timer: NodeJS.Timeout | null;
   timeoutMs: number;
+  /** When it times out, by performance.now(): the frame tells the node how long that leaves. */
+  deadlineMs: number;
 }
 
 export interface ConnectionCounters {
@@ -81,7 +83,7 @@ export class NodeConnection {
       );
     }
     return new Promise<ClientResult>((resolve, reject) => {
-      const pending: Pending = { request: { ...req, id: 0 }, resolve, reject, timer: null, timeoutMs };
+      const pending: Pending = { request: { ...req, id: 0 }, resolve, reject, timer: null, timeoutMs, deadlineMs: performance.now() + timeoutMs };
       // The timeout covers the wait to be sent as well: a stuck queue must not hang callers.
       pending.timer = setTimeout(() => this.expire(pending), timeoutMs);
       this.waiting.push(pending);
@@ -124,11 +126,16 @@ export class NodeConnection {
         bytes += size;
         batch.push(this.waiting.shift()!);
       }
+      // Stamped with when it leaves and how long each op has left, so a node that reads it only
+      // after this client gave up (held in the network, or the node was paused) does not run it
+      // behind a retry (src/server/frame_lateness.ts).
+      const sentAtMs = performance.now();
       for (const p of batch) {
         p.request.id = this.allocateId();
+        p.request.timeoutMs = Math.max(1, Math.ceil(p.deadlineMs - sentAtMs));
         this.inflight.set(p.request.id, p);
       }
-      const frame = encodeRequestFrame(batch.map((p) => p.request));
+      const frame = encodeRequestFrame(batch.map((p) => p.request), sentAtMs);
       assert(frame.byteLength <= wsFrameBytesMax, 'a request frame must fit the node limit');
       ws.send(frame, { binary: true });
       this.counters.framesSent++;

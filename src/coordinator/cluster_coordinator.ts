@@ -43,7 +43,7 @@ import { writeFileDurably } from '../storage/durable-file';
 import { type ClusterOptions, clusterSettingsOf, validateClusterOptions } from './cluster_options';
 import { answerReplicaBatch, type LocalReplica, recordFromWire, recordToWire, ReplicaClient } from './cluster_replica';
 import { toGetResult, toReplicaView } from './get_result';
-import { checkCommon, checkContext, checkIdempotencyKey, checkIfMatch, checkKey, checkTtl, checkValue } from './request_checks';
+import { checkCommon, checkContext, checkIdempotencyKey, checkIfMatch, checkKey, checkNotAfter, checkTtl, checkValue } from './request_checks';
 import { ByteRateLimiter, takeBytes } from './byte_rate_limiter';
 import { HintStore } from './hinted_handoff';
 import { recordBytes } from '../shards/wire_record';
@@ -96,13 +96,15 @@ interface WriteRequest {
   ifMatch?: string;
   context?: Uint8Array;
   idempotencyKey?: string;
+  /** When its client gives up on it (0: none): the version is not issued past it (WriteOp.notAfterMs). */
+  notAfterMs: number;
 }
 
 /** A checked client write as its shard op, for the write state machine. */
 function writeSpec(at: number, w: WriteRequest, pref: readonly string[], timeoutMs: number): WriteSpec {
   return {
     at,
-    op: { op: w.op, key: w.key, value: w.value, ttlSeconds: w.ttlSeconds, ifMatch: w.ifMatch ?? null, context: w.context ?? null, idempotencyKey: w.idempotencyKey ?? null, returnRecord: true },
+    op: { op: w.op, key: w.key, value: w.value, ttlSeconds: w.ttlSeconds, ifMatch: w.ifMatch ?? null, context: w.context ?? null, idempotencyKey: w.idempotencyKey ?? null, returnRecord: true, notAfterMs: w.notAfterMs },
     pref,
     consistency: w.consistency,
     timeoutMs,
@@ -844,6 +846,7 @@ export class ClusterCoordinator implements Coordinator {
       ...(ifMatch !== null && { ifMatch }),
       ...(context !== null && { context: context.bytes }),
       ...(idem !== null && { idempotencyKey: idem }),
+      notAfterMs: checkNotAfter(req.notAfterMs),
     };
   }
 
@@ -1044,7 +1047,8 @@ export class ClusterCoordinator implements Coordinator {
     }
     const addr = this.membership.peerAddress(target)!;
     this.counters.forwardedWrites++;
-    const remaining = Math.max(1, deadline - Date.now());
+    // The replica gets no longer than the client waits: it refuses the write after that (below).
+    const remaining = Math.max(1, Math.min(deadline, w.notAfterMs || Infinity) - Date.now());
     const reply = await this.pool
       .request(
         addr,
@@ -1258,6 +1262,9 @@ export class ClusterCoordinator implements Coordinator {
         if (level === null || (req.op !== 'put' && req.op !== 'delete')) throw new RingkvError(ErrorCode.InvalidArgument, 'forward: bad op or consistency');
         // Answer a little before the requester gives up, so it sees our error, not its timeout.
         const timeoutMs = Math.max(1, Math.floor((req.timeoutMs ?? this.o.requestTimeoutMs) * 0.9));
+        // Nor apply it once the requester has given up (it may have been held here, and its
+        // client retried): a bound from when it arrived, so not a delay on the way.
+        const notAfterMs = req.timeoutMs === undefined ? 0 : Date.now() + req.timeoutMs;
         const a = await this.write(
           {
             op: req.op,
@@ -1269,6 +1276,7 @@ export class ClusterCoordinator implements Coordinator {
             ...(req.ifMatch !== undefined && { ifMatch: req.ifMatch }),
             ...(req.context !== undefined && { context: req.context }),
             ...(req.idempotencyKey !== undefined && { idempotencyKey: req.idempotencyKey }),
+            notAfterMs,
           },
           true,
         );

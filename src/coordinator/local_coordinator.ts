@@ -22,7 +22,7 @@ import { decodeSiblingSet } from '../versioning';
 import { toGetResult, toReplicaView } from './get_result';
 import { nodeHealth } from './node_health';
 import { clusterNameFileName, datacenterFileName, loadOrCreateNodeId, nodeIdFileName, zoneFileName } from './identity_files';
-import { checkCommon, checkContext, checkIdempotencyKey, checkIfMatch, checkKey, checkTtl, checkValue } from './request_checks';
+import { checkCommon, checkContext, checkIdempotencyKey, checkIfMatch, checkKey, checkNotAfter, checkTtl, checkValue } from './request_checks';
 import type {
   BatchOp,
   BatchOutcome,
@@ -121,6 +121,7 @@ function writeOp(b: Extract<BatchOp, { op: 'put' | 'delete' }>): WriteOp {
     context: checkContext(b.req.context)?.bytes ?? null,
     idempotencyKey: checkIdempotencyKey(b.req.idempotencyKey),
     returnRecord: false,
+    notAfterMs: checkNotAfter(b.req.notAfterMs),
   };
 }
 

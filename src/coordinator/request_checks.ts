@@ -39,6 +39,13 @@ export function checkCommon(req: GetRequest | PutRequest | DeleteRequest, defaul
   return t;
 }
 
+/** A write's notAfterMs (0: none): a time in ms since the epoch when given. */
+export function checkNotAfter(notAfterMs: unknown): number {
+  if (notAfterMs === undefined) return 0;
+  if (typeof notAfterMs !== 'number' || !Number.isFinite(notAfterMs) || notAfterMs <= 0) invalid(`notAfterMs must be a time in ms since the epoch: ${String(notAfterMs)}`);
+  return notAfterMs;
+}
+
 export function checkValue(value: unknown): Uint8Array {
   if (!(value instanceof Uint8Array)) invalid('value must be bytes');
   if (value.length > valueBytesMax) {

@@ -36,6 +36,8 @@ export interface PutRequest extends RequestBase {
   context?: Uint8Array;
   /** A retried write with the same idempotency key is applied once (design.md §12 Q3). */
   idempotencyKey?: string;
+  /** As DeleteRequest.notAfterMs. */
+  notAfterMs?: number;
 }
 
 export interface GetRequest extends RequestBase {}
@@ -44,6 +46,12 @@ export interface DeleteRequest extends RequestBase {
   ifMatch?: string;
   context?: Uint8Array;
   idempotencyKey?: string;
+  /**
+   * Wall-clock ms (Date.now()) when the client gives up on this write: past it the write is not
+   * applied (RKV_ERR_TIMEOUT), so a request that reached the node after its client had retried
+   * elsewhere cannot land after that retry and supersede what was written since. Absent: none.
+   */
+  notAfterMs?: number;
 }
 
 /** One concurrent version of a key. */

@@ -34,25 +34,38 @@ export interface ClientRequest {
   context?: Uint8Array;
   /** put/delete: retries with the same key apply once. */
   idempotencyKey?: string;
+  /** How long the client still waits for the answer, from the frame's sentAtMs; absent or 0: not said. */
+  timeoutMs?: number;
 }
 
 /** One decoded operation: ready to run, or refused on its own with a typed error. */
 export type DecodedOp = { ok: true; request: ClientRequest } | { ok: false; id: number; error: RingkvError };
 
-/** Encodes one request frame. Asserts the limits a well-behaved client keeps. */
-export function encodeRequestFrame(ops: readonly ClientRequest[]): Uint8Array {
+export interface DecodedFrame {
+  ops: DecodedOp[];
+  /** When the client sent the frame, by its own steady clock (ms, any origin); 0: not said. */
+  sentAtMs: number;
+}
+
+/**
+ * Encodes one request frame, sent at `sentAtMs` by the client's steady clock (0: not said).
+ * Asserts the limits a well-behaved client keeps.
+ */
+export function encodeRequestFrame(ops: readonly ClientRequest[], sentAtMs = 0): Uint8Array {
+  assert(Number.isFinite(sentAtMs) && sentAtMs >= 0, () => `sentAtMs ${sentAtMs} is not a time`);
   assert(ops.length >= 1 && ops.length <= wsOpsPerFrameMax, () => `a frame carries 1..${wsOpsPerFrameMax} operations, not ${ops.length}`);
   let size = 64;
   for (const op of ops) size += 64 + op.key.byteLength + (op.value?.byteLength ?? 0) + (op.context?.byteLength ?? 0);
   // Copied out of the shared builder: a client may queue the frame before it sends it.
-  return withSharedBuilder(size, (b) => buildRequestFrame(b, ops).slice());
+  return withSharedBuilder(size, (b) => buildRequestFrame(b, ops, sentAtMs).slice());
 }
 
-function buildRequestFrame(b: Builder, ops: readonly ClientRequest[]): Uint8Array {
+function buildRequestFrame(b: Builder, ops: readonly ClientRequest[], sentAtMs: number): Uint8Array {
   const offsets: number[] = [];
   for (const op of ops) {
     assert(Number.isInteger(op.id) && op.id >= 0 && op.id <= 0xffffffff, () => `request id ${op.id} is not a uint32`);
     assert(wireStringFits(op.expectedVersion) && wireStringFits(op.idempotencyKey), () => `a string field is over ${wireStringBytesMax} bytes`);
+    assert(op.timeoutMs === undefined || (Number.isInteger(op.timeoutMs) && op.timeoutMs >= 0 && op.timeoutMs <= 0xffffffff), () => `timeoutMs ${op.timeoutMs} is not a uint32`);
     const key = b.createByteVector(op.key);
     const value = op.value === undefined ? 0 : b.createByteVector(op.value);
     const context = op.context === undefined ? 0 : b.createByteVector(op.context);
@@ -68,11 +81,13 @@ function buildRequestFrame(b: Builder, ops: readonly ClientRequest[]): Uint8Arra
     if (expected) Request.addExpectedVersion(b, expected);
     if (context) Request.addContext(b, context);
     if (idem) Request.addIdempotencyKey(b, idem);
+    if (op.timeoutMs) Request.addTimeoutMs(b, op.timeoutMs);
     offsets.push(Request.endRequest(b));
   }
   const vec = RequestFrame.createOpsVector(b, offsets);
   RequestFrame.startRequestFrame(b);
   RequestFrame.addOps(b, vec);
+  if (sentAtMs) RequestFrame.addSentAtMs(b, sentAtMs);
   b.finish(RequestFrame.endRequestFrame(b), clientFileIdentifier);
   return b.asUint8Array();
 }
@@ -114,6 +129,8 @@ function decodeOp(r: Request, frame: FrameCopy): DecodedOp {
   if (op === 'put') request.value = valueView === null ? new Uint8Array(0) : frame.keep(valueView);
   if (consistency !== undefined) request.consistency = consistency;
   if (ttl !== 0) request.ttlSeconds = ttl;
+  const timeoutMs = r.timeoutMs();
+  if (timeoutMs !== 0) request.timeoutMs = timeoutMs;
   if (op !== 'get') {
     const expected = r.expectedVersion();
     if (expected !== null) request.expectedVersion = expected;
@@ -128,13 +145,15 @@ function decodeOp(r: Request, frame: FrameCopy): DecodedOp {
 /**
  * Decodes a request frame. Throws RKV_ERR_MALFORMED_FRAME when the bytes are not a RequestFrame,
  * RKV_ERR_FRAME_TOO_LARGE over wsOpsPerFrameMax operations or when it has none; otherwise returns
- * one DecodedOp per operation in frame order.
+ * one DecodedOp per operation in frame order, and when the client sent it.
  */
-export function decodeRequestFrame(bytes: Uint8Array): DecodedOp[] {
+export function decodeRequestFrame(bytes: Uint8Array): DecodedFrame {
   verifyFlatBuffer(bytes, requestFrameSpec, clientFileIdentifier);
   const frame = RequestFrame.getRootAsRequestFrame(new ByteBuffer(bytes));
   const n = frame.opsLength();
   if (n === 0) throw new RingkvError(ErrorCode.MalformedFrame, 'a request frame carries no operations');
+  const sentAtMs = frame.sentAtMs();
+  if (!(Number.isFinite(sentAtMs) && sentAtMs >= 0)) throw new RingkvError(ErrorCode.MalformedFrame, `sent_at_ms ${sentAtMs} is not a time`);
   const out: DecodedOp[] = new Array(n);
   const r = new Request();
   const copy = new FrameCopy(bytes);
@@ -143,5 +162,5 @@ export function decodeRequestFrame(bytes: Uint8Array): DecodedOp[] {
     assert(op !== null, 'verified ops vector has every element');
     out[i] = decodeOp(op, copy);
   }
-  return out;
+  return { ops: out, sentAtMs };
 }

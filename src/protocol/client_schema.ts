@@ -21,15 +21,17 @@ const u64 = { kind: 'scalar', bytes: 8 } as const;
 
 export const requestSpec: TableSpec = {
   name: 'Request',
-  // id, op, key, value, consistency, ttl_seconds, expected_version, context, idempotency_key
-  fields: [u32, u8, bytes, bytes, u8, u32, str, bytes, str],
+  // id, op, key, value, consistency, ttl_seconds, expected_version, context, idempotency_key,
+  // timeout_ms
+  fields: [u32, u8, bytes, bytes, u8, u32, str, bytes, str, u32],
 };
 
 export const requestFrameSpec: TableSpec = {
   name: 'RequestFrame',
   // A frame with more operations than the limit is refused whole (FrameTooLarge) before this
   // verifier runs, so the cap here is only a backstop.
-  fields: [{ kind: 'tables', table: requestSpec, lengthMax: wsOpsPerFrameMax }],
+  // ops, sent_at_ms
+  fields: [{ kind: 'tables', table: requestSpec, lengthMax: wsOpsPerFrameMax }, u64],
 };
 
 export const siblingSpec: TableSpec = {

@@ -17,9 +17,11 @@
 // connection stays open: nothing a client sends can throw out of here.
 import { isRingkvError } from '../errors';
 import { WireErrorCode } from '../protocol/client_codes';
-import { decodeRequestFrame, type DecodedOp } from '../protocol/client_request';
+import { frameLatenessQuietMsMax, frameLatenessWindowMs } from '../constants';
+import { decodeRequestFrame, type DecodedFrame } from '../protocol/client_request';
 import { encodeErrorFrame, encodeResponseFrames, type ClientResult } from '../protocol/client_response';
 import { errorReply } from './error_map';
+import { FrameLateness } from './frame_lateness';
 import type { ServerContext } from './server_context';
 import type { TemplatedApp, UwsModule, WebSocket } from './uws';
 import { runFrame } from './ws_ops';
@@ -39,6 +41,8 @@ export interface WsConn {
   inflightOps: number;
   queue: Pending[];
   queueBytes: number;
+  /** How late this connection's frames arrive (against what the client stamped on them). */
+  lateness: FrameLateness;
 }
 
 /** The connections of one server, for shutdown. */
@@ -100,6 +104,7 @@ function refuseFrame(ctx: ServerContext, ws: WebSocket<WsConn>, conn: WsConn, co
 }
 
 function onMessage(ctx: ServerContext, ws: WebSocket<WsConn>, message: ArrayBuffer, isBinary: boolean): void {
+  const arrivedMs = performance.now();
   const conn = ws.getUserData();
   if (!isBinary) {
     refuseFrame(ctx, ws, conn, WireErrorCode.TextFrame, 'text frames are not part of the protocol; send binary RequestFrames', 'text');
@@ -109,16 +114,17 @@ function onMessage(ctx: ServerContext, ws: WebSocket<WsConn>, message: ArrayBuff
     refuseFrame(ctx, ws, conn, WireErrorCode.ShuttingDown, 'the node is shutting down', 'shutting_down');
     return;
   }
-  let ops: DecodedOp[];
+  let frame: DecodedFrame;
   try {
     // Decoding copies every field it keeps: uWS reuses `message` once this handler returns.
-    ops = decodeRequestFrame(new Uint8Array(message));
+    frame = decodeRequestFrame(new Uint8Array(message));
   } catch (err) {
     const reply = errorReply(err);
     if (!isRingkvError(err)) ctx.log(`ws: decoding a frame threw a non-RingkvError: ${String(err)}`);
     refuseFrame(ctx, ws, conn, reply.wire, reply.message, reply.wire === WireErrorCode.FrameTooLarge ? 'too_many_ops' : 'malformed');
     return;
   }
+  const ops = frame.ops;
   const n = ops.length;
   if (conn.inflightOps + n > ctx.limits.wsInflightOpsPerConnectionMax) {
     ctx.metrics.count('ws_frames_refused', 'reason="busy"');
@@ -134,7 +140,7 @@ function onMessage(ctx: ServerContext, ws: WebSocket<WsConn>, message: ArrayBuff
   }
   conn.inflightOps += n;
   ctx.state.wsInflightOps += n;
-  void runFrame(ctx.coordinator, ops, ctx.metrics, ctx.log)
+  void runFrame(ctx.coordinator, ops, conn.lateness.of(frame.sentAtMs, arrivedMs), ctx.metrics, ctx.log)
     .then((results) => encodeResponseFrames(results, ctx.limits.wsResponseFrameBytesTarget))
     .then(
       (frames) => enqueue(ctx, ws, conn, frames, n),
@@ -169,7 +175,7 @@ export function attachWsApi(uws: UwsModule, app: TemplatedApp, ctx: ServerContex
       }
       // Counted at upgrade, not open, so a burst of upgrades cannot overshoot the cap.
       ctx.state.wsConnections++;
-      const conn: WsConn = { open: true, flushScheduled: false, inflightOps: 0, queue: [], queueBytes: 0 };
+      const conn: WsConn = { open: true, flushScheduled: false, inflightOps: 0, queue: [], queueBytes: 0, lateness: new FrameLateness(frameLatenessWindowMs, frameLatenessQuietMsMax) };
       res.upgrade(conn, key, protocol, extensions, context);
     },
     open: (ws) => {

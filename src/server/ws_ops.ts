@@ -2,7 +2,7 @@
 // each outcome into a wire result. No socket here: ws_api.ts owns flow control and sending.
 import { performance } from 'node:perf_hooks';
 import type { BatchOp, BatchOutcome, Coordinator } from '../coordinator/types';
-import { ErrorCode, isRingkvError } from '../errors';
+import { ErrorCode, isRingkvError, RingkvError } from '../errors';
 import type { ClientRequest, DecodedOp } from '../protocol/client_request';
 import type { ClientResult } from '../protocol/client_response';
 import { errorReply } from './error_map';
@@ -15,8 +15,11 @@ export function errorResult(id: number, err: unknown): ClientResult {
   return r;
 }
 
-/** The coordinator's request for one decoded operation (QUORUM when it names no level). */
-function toBatchOp(q: ClientRequest): BatchOp {
+/**
+ * The coordinator's request for one decoded operation (QUORUM when it names no level); a write
+ * is not applied past `notAfterMs` (0: no such time), when its client has given up on it.
+ */
+function toBatchOp(q: ClientRequest, notAfterMs: number): BatchOp {
   const consistency = q.consistency ?? 'QUORUM';
   switch (q.op) {
     case 'put':
@@ -30,6 +33,7 @@ function toBatchOp(q: ClientRequest): BatchOp {
           ...(q.expectedVersion !== undefined && { ifMatch: q.expectedVersion }),
           ...(q.context !== undefined && { context: q.context }),
           ...(q.idempotencyKey !== undefined && { idempotencyKey: q.idempotencyKey }),
+          ...(notAfterMs !== 0 && { notAfterMs }),
         },
       };
     case 'get':
@@ -43,6 +47,7 @@ function toBatchOp(q: ClientRequest): BatchOp {
           ...(q.expectedVersion !== undefined && { ifMatch: q.expectedVersion }),
           ...(q.context !== undefined && { context: q.context }),
           ...(q.idempotencyKey !== undefined && { idempotencyKey: q.idempotencyKey }),
+          ...(notAfterMs !== 0 && { notAfterMs }),
         },
       };
   }
@@ -67,15 +72,20 @@ function toResult(id: number, o: BatchOutcome & { ok: true }): ClientResult {
 /**
  * Runs every operation of a frame as one coordinator batch and resolves with one result per
  * operation, in frame order. Never rejects. Each operation's latency in the metrics is the
- * frame's: its answer leaves in the frame's response, once every operation is done.
+ * frame's: its answer leaves in the frame's response, once every operation is done. The frame
+ * reached this node `latenessMs` later than its connection's frames usually do
+ * (frame_lateness.ts): an operation whose timeout ran out on the way does not run, and a write
+ * is not applied after its client's timeout.
  */
 export async function runFrame(
   c: Coordinator,
   ops: readonly DecodedOp[],
+  latenessMs: number,
   metrics: Metrics,
   log: (line: string) => void,
 ): Promise<ClientResult[]> {
   const started = performance.now();
+  const nowMs = Date.now();
   const results = new Array<ClientResult>(ops.length);
   const batch: BatchOp[] = [];
   const requests: ClientRequest[] = [];
@@ -87,7 +97,16 @@ export async function runFrame(
       results[i] = errorResult(d.id, d.error);
       continue;
     }
-    batch.push(toBatchOp(d.request));
+    const timeoutMs = d.request.timeoutMs;
+    const leftMs = timeoutMs === undefined ? Infinity : timeoutMs - latenessMs;
+    if (leftMs <= 0) {
+      metrics.count('ws_ops_expired');
+      metrics.observe('ws', d.request.op, d.request.consistency ?? 'QUORUM', 'error', 0);
+      const why = `not run: it reached this node ${Math.round(latenessMs)} ms later than this connection's frames usually do, past its ${timeoutMs} ms timeout, so its client has given up on it`;
+      results[i] = errorResult(d.request.id, new RingkvError(ErrorCode.Timeout, why));
+      continue;
+    }
+    batch.push(toBatchOp(d.request, leftMs === Infinity ? 0 : nowMs + leftMs));
     requests.push(d.request);
     at.push(i);
   }

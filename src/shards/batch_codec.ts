@@ -11,6 +11,7 @@
 //                 [flags&2] u16 length + context bytes
 //                 [flags&4] u16 length + idempotency key
 //                 (flags&8 = return the resulting record)
+//                 [flags&32] f64 notAfterMs
 //                 u32 valueLength + value bytes (0 for delete)
 //     apply:      record (flags&16 = the record's tombstone flag)
 //   record = u16 versionVectorLength + bytes, u32 valueLength + bytes
@@ -45,6 +46,7 @@ const flagContext = 2;
 const flagIdempotency = 4;
 const flagReturnRecord = 8;
 const flagTombstone = 16;
+const flagNotAfter = 32;
 
 const statusGet = 0;
 const statusWrite = 1;
@@ -200,6 +202,7 @@ export function opBytes(op: ShardOp): number {
   if (op.ifMatch !== null) n += 2 + utf8Length(op.ifMatch);
   if (op.context !== null) n += 2 + op.context.length;
   if (op.idempotencyKey !== null) n += 2 + utf8Length(op.idempotencyKey);
+  if (op.notAfterMs !== 0) n += 8;
   return n + 4 + op.value.length;
 }
 
@@ -217,6 +220,7 @@ export function encodeRequests(ops: readonly ShardOp[]): ArrayBuffer {
       if (op.context !== null) flags |= flagContext;
       if (op.idempotencyKey !== null) flags |= flagIdempotency;
       if (op.returnRecord) flags |= flagReturnRecord;
+      if (op.notAfterMs !== 0) flags |= flagNotAfter;
     } else if (op.op === 'apply' && op.record.tombstone) {
       flags |= flagTombstone;
     }
@@ -227,6 +231,7 @@ export function encodeRequests(ops: readonly ShardOp[]): ArrayBuffer {
       if (op.ifMatch !== null) w.str16(op.ifMatch);
       if (op.context !== null) w.blob16(op.context);
       if (op.idempotencyKey !== null) w.str16(op.idempotencyKey);
+      if (op.notAfterMs !== 0) w.f64(op.notAfterMs);
       w.blob32(op.value);
     } else if (op.op === 'apply') {
       writeRecord(w, op.record);
@@ -252,8 +257,9 @@ export function decodeRequests(buf: ArrayBuffer): ShardOp[] {
       const ifMatch = (flags & flagIfMatch) !== 0 ? r.str16() : null;
       const context = (flags & flagContext) !== 0 ? r.blob16() : null;
       const idempotencyKey = (flags & flagIdempotency) !== 0 ? r.str16() : null;
+      const notAfterMs = (flags & flagNotAfter) !== 0 ? r.f64() : 0;
       const value = r.blob32();
-      ops.push({ op: code === opcodes.put ? 'put' : 'delete', key, value, ttlSeconds, ifMatch, context, idempotencyKey, returnRecord: (flags & flagReturnRecord) !== 0 });
+      ops.push({ op: code === opcodes.put ? 'put' : 'delete', key, value, ttlSeconds, ifMatch, context, idempotencyKey, returnRecord: (flags & flagReturnRecord) !== 0, notAfterMs });
     } else if (code === opcodes.apply) {
       ops.push({ op: 'apply', key, record: readRecord(r, (flags & flagTombstone) !== 0) });
     } else {

@@ -244,6 +244,9 @@ export class ShardCore {
     if (!Number.isInteger(op.ttlSeconds) || op.ttlSeconds < 0 || op.ttlSeconds > ttlSecondsMax) {
       throw new RingkvError(ErrorCode.InvalidArgument, `ttl must be 0..${ttlSecondsMax} seconds`);
     }
+    if (op.notAfterMs !== 0 && now > op.notAfterMs) {
+      throw new RingkvError(ErrorCode.Timeout, `not applied: its client gave up on it ${now - op.notAfterMs} ms before it could be (it reached this node late, or waited here)`);
+    }
     const slot = op.idempotencyKey === null ? null : IdempotencyCache.slotKey(op.idempotencyKey, op.key);
     if (slot !== null) {
       const prior = remembered.get(slot) ?? this.unsettledReply(slot) ?? this.idempotency.get(slot, now);

@@ -1,7 +1,7 @@
 // Proves the client library and the get/put/del CLI against a real `ringkv start` process:
 // round trips with typed results, wire errors as typed RingkvErrors, N operations issued in one
-// tick sent as ONE frame (and seen by the node as N operations), and a write retried with the
-// same idempotency key applied once.
+// tick sent as ONE frame (and seen by the node as N operations), a write retried with the same
+// idempotency key applied once, and a write the client gave up on not applied late.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -127,6 +127,37 @@ test('a write retried with the same idempotency key is applied once', async () =
     assert.notEqual(next.version, first.version);
   } finally {
     c.close();
+  }
+});
+
+test('a write sent to a paused node is not applied when the node resumes after the client gave up', async () => {
+  // Proves the stale-request guard against a real process: the frame waits in the stopped node's
+  // socket past its timeout; on SIGCONT the node reads it, sees from its stamp how late it is,
+  // and neither applies it nor lets it overwrite what was written meanwhile.
+  const c = await RingkvClient.connect({ nodes: [address], retries: 0, timeoutMs: 400 });
+  const other = await RingkvClient.connect({ nodes: [address] });
+  try {
+    await c.put('paused', 'before');
+    node.proc.kill('SIGSTOP');
+    let stopped = true;
+    try {
+      await assert.rejects(c.put('paused', 'sent-while-paused'), (e: unknown) => isRingkvError(e, ErrorCode.Timeout));
+      node.proc.kill('SIGCONT');
+      stopped = false;
+      // Written after the client gave up on the paused write: that write must not supersede it.
+      await other.put('paused', 'after');
+      await new Promise((r) => setTimeout(r, 300));
+      const g = await other.get('paused');
+      assert.ok(g.found);
+      assert.deepEqual(g.siblings.map((s) => Buffer.from(s.value).toString()), ['after']);
+      const expired = Number(/^ringkv_ws_ops_expired_total (\d+)/m.exec(await metrics(node.port))?.[1] ?? 0);
+      assert.equal(expired, 1, 'the paused write was refused when the node read it');
+    } finally {
+      if (stopped) node.proc.kill('SIGCONT');
+    }
+  } finally {
+    c.close();
+    other.close();
   }
 });
 

@@ -25,7 +25,7 @@ async function open(nodeId: string, shardCount: number): Promise<ShardRouter> {
 }
 const b = (s: string) => new Uint8Array(Buffer.from(s));
 function put(key: string, value: string, extra: Partial<WriteOp> = {}): WriteOp {
-  return { op: 'put', key: b(key), value: b(value), ttlSeconds: 0, ifMatch: null, context: null, idempotencyKey: null, returnRecord: true, ...extra };
+  return { op: 'put', key: b(key), value: b(value), ttlSeconds: 0, ifMatch: null, context: null, idempotencyKey: null, returnRecord: true, notAfterMs: 0, ...extra };
 }
 const everything: TokenRange = { from: 0n, to: (1n << 64n) - 1n };
 

@@ -36,7 +36,7 @@ export class ProtocolPeer {
       ws.on('close', () => this.sockets.delete(ws));
       ws.on('message', (data: Buffer) => {
         this.framesReceived++;
-        for (const d of decodeRequestFrame(new Uint8Array(data))) {
+        for (const d of decodeRequestFrame(new Uint8Array(data)).ops) {
           if (!d.ok) continue;
           this.requests.push(d.request);
           void Promise.resolve(this.handler(d.request, this)).then((r) => {

@@ -39,7 +39,7 @@ async function openNodes(ids: string[]): Promise<{ nodes: Map<string, ShardRoute
 }
 const b = (s: string) => new Uint8Array(Buffer.from(s));
 function put(key: string, value: string): WriteOp {
-  return { op: 'put', key: b(key), value: b(value), ttlSeconds: 0, ifMatch: null, context: null, idempotencyKey: null, returnRecord: false };
+  return { op: 'put', key: b(key), value: b(value), ttlSeconds: 0, ifMatch: null, context: null, idempotencyKey: null, returnRecord: false, notAfterMs: 0 };
 }
 async function keysOf(r: ShardRouter): Promise<Set<string>> {
   const entries = await r.scanRange(0n, (1n << 64n) - 1n, { limit: 100_000 });

@@ -86,7 +86,7 @@ function script(local: Local, peers: Record<string, Peer>, alive: string[], infl
 const specs = (n: number, consistency: ConsistencyLevel, timeoutMs = 2000): WriteSpec[] =>
   Array.from({ length: n }, (_, i) => ({
     at: i,
-    op: { op: 'put', key: new Uint8Array(Buffer.from(`k${i}`)), value: new Uint8Array(Buffer.from(`v${i}`)), ttlSeconds: 0, ifMatch: null, context: null, idempotencyKey: null, returnRecord: true },
+    op: { op: 'put', key: new Uint8Array(Buffer.from(`k${i}`)), value: new Uint8Array(Buffer.from(`v${i}`)), ttlSeconds: 0, ifMatch: null, context: null, idempotencyKey: null, returnRecord: true, notAfterMs: 0 },
     pref: ['a', 'b', 'c'],
     consistency,
     timeoutMs,

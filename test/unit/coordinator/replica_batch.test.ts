@@ -138,7 +138,7 @@ test('the answering side applies and reads a batch through the shards, item by i
   try {
     const records: WireRecord[] = [];
     for (const k of ['k1', 'k2', 'k3']) {
-      const done = await origin.router.write({ op: 'put', key: b(k), value: b(`value-${k}`), ttlSeconds: 0, ifMatch: null, context: null, idempotencyKey: null, returnRecord: true }, 1000);
+      const done = await origin.router.write({ op: 'put', key: b(k), value: b(`value-${k}`), ttlSeconds: 0, ifMatch: null, context: null, idempotencyKey: null, returnRecord: true, notAfterMs: 0 }, 1000);
       records.push(done.record!);
     }
     const item = (k: string, r: WireRecord): InternodeItem => ({ key: b(k), record: r.versionVector, value: r.value, tombstone: r.tombstone });

@@ -11,24 +11,13 @@ import { decodeResponseFrame, encodeErrorFrame, encodeResponseFrames } from '../
 import { Request } from '../../../src/protocol/generated/client/ringkv/client/request';
 import { withSharedBuilder } from '../../../src/protocol/shared_builder';
 import { RequestFrame } from '../../../src/protocol/generated/client/ringkv/client/request-frame';
+import { mulberry32 } from '../../helpers/prng';
 
 const bytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s));
 
-/** A small deterministic PRNG so a failure names its seed. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const sample: ClientRequest[] = [
-  { id: 1, op: 'put', key: bytes('a/b%c'), value: bytes('hello'), consistency: 'ALL', ttlSeconds: 60, expectedVersion: 'v1_2_n', context: new Uint8Array([9, 8]), idempotencyKey: 'k1' },
-  { id: 0xffffffff, op: 'get', key: new Uint8Array([0xff, 0x00, 0x80]) },
+  { id: 1, op: 'put', key: bytes('a/b%c'), value: bytes('hello'), consistency: 'ALL', ttlSeconds: 60, expectedVersion: 'v1_2_n', context: new Uint8Array([9, 8]), idempotencyKey: 'k1', timeoutMs: 4000 },
+  { id: 0xffffffff, op: 'get', key: new Uint8Array([0xff, 0x00, 0x80]), timeoutMs: 0xffffffff },
   { id: 3, op: 'delete', key: bytes('x'), consistency: 'ONE' },
   { id: 4, op: 'put', key: bytes('empty'), value: new Uint8Array(0) },
   { id: 5, op: 'get', key: bytes('near'), consistency: 'LOCAL_QUORUM' },
@@ -37,7 +26,10 @@ const sample: ClientRequest[] = [
 ];
 
 test('request frames round-trip every field', () => {
-  const decoded = decodeRequestFrame(encodeRequestFrame(sample));
+  const frame = decodeRequestFrame(encodeRequestFrame(sample, 123_456.789));
+  assert.equal(frame.sentAtMs, 123_456.789);
+  assert.equal(decodeRequestFrame(encodeRequestFrame(sample)).sentAtMs, 0, 'a frame that says nothing: 0');
+  const decoded = frame.ops;
   assert.equal(decoded.length, sample.length);
   for (let i = 0; i < sample.length; i++) {
     const d = decoded[i]!;
@@ -49,7 +41,7 @@ test('request frames round-trip every field', () => {
 test('decoded byte fields are copies that survive the receive buffer being reused', () => {
   const frame = encodeRequestFrame([sample[0]!]);
   const copy = new Uint8Array(frame);
-  const [d] = decodeRequestFrame(copy);
+  const [d] = decodeRequestFrame(copy).ops;
   copy.fill(0);
   assert.ok(d!.ok);
   assert.deepEqual(Buffer.from(d!.request.value!).toString(), 'hello');
@@ -105,9 +97,9 @@ test('request frames from the shared builder keep their bytes; an encode nested 
   encodeRequestFrame([{ id: 99, op: 'put', key: bytes('other'), value: new Uint8Array(3_000_000), consistency: 'ONE' }]);
   encodeRequestFrame([{ id: 100, op: 'get', key: bytes('k'), consistency: 'ALL' }]);
   assert.ok(Buffer.from(first).equals(copy), 'an earlier frame is unchanged by later encodes');
-  assert.deepEqual(decodeRequestFrame(first).map((d) => d.ok && d.request.id), sample.map((r) => r.id));
+  assert.deepEqual(decodeRequestFrame(first).ops.map((d) => d.ok && d.request.id), sample.map((r) => r.id));
   assert.throws(() => withSharedBuilder(16, () => encodeRequestFrame(sample)), /shared builder used from inside its own encode/);
-  assert.deepEqual(decodeRequestFrame(encodeRequestFrame(sample)).length, sample.length, 'the builder works again after the refusal');
+  assert.deepEqual(decodeRequestFrame(encodeRequestFrame(sample)).ops.length, sample.length, 'the builder works again after the refusal');
 });
 
 test('error frames carry a frame-level code and no results', () => {
@@ -119,7 +111,7 @@ test('error frames carry a frame-level code and no results', () => {
 
 function expectMalformed(frame: Uint8Array, what: string): void {
   try {
-    decodeRequestFrame(frame);
+    decodeRequestFrame(frame).ops;
   } catch (err) {
     assert.ok(isRingkvError(err, ErrorCode.MalformedFrame) || isRingkvError(err, ErrorCode.FrameTooLarge), `${what}: threw ${String(err)}`);
     return;
@@ -128,11 +120,11 @@ function expectMalformed(frame: Uint8Array, what: string): void {
 
 test('every truncation of a valid frame is refused as malformed, or is only trailing padding', () => {
   const frame = encodeRequestFrame(sample);
-  const whole = decodeRequestFrame(frame);
+  const whole = decodeRequestFrame(frame).ops;
   let refused = 0;
   for (let n = 0; n < frame.byteLength; n++) {
     try {
-      const ops = decodeRequestFrame(frame.slice(0, n));
+      const ops = decodeRequestFrame(frame.slice(0, n)).ops;
       // A cut that only dropped alignment padding must decode to exactly the same operations.
       assert.deepEqual(ops, whole, `cut at ${n} of ${frame.byteLength} decoded to something else`);
     } catch (err) {
@@ -146,7 +138,7 @@ test('every truncation of a valid frame is refused as malformed, or is only trai
 test('random bytes and random corruption never escape as anything but a typed error', () => {
   const valid = encodeRequestFrame(sample);
   for (let seed = 1; seed <= 3000; seed++) {
-    const rnd = prng(seed);
+    const rnd = mulberry32(seed);
     let frame: Uint8Array;
     if (seed % 2 === 0) {
       frame = new Uint8Array(Math.floor(rnd() * 200));
@@ -164,12 +156,12 @@ test('random bytes and random corruption never escape as anything but a typed er
 test('a frame of the wrong type (a response sent as a request) is refused or fails per op', () => {
   const response = encodeResponseFrames([{ id: 7, status: 'ok', version: 'v', timestampMs: 1, value: bytes('zz') }], 1 << 20)[0]!;
   try {
-    const ops = decodeRequestFrame(response);
+    const ops = decodeRequestFrame(response).ops;
     for (const o of ops) assert.equal(o.ok, false, 'a Result read as a Request must not pass as a valid op');
   } catch (err) {
     assert.ok(isRingkvError(err, ErrorCode.MalformedFrame), String(err));
   }
-  assert.throws(() => decodeRequestFrame(bytes('{"op":"get","key":"a"}')), (e) => isRingkvError(e, ErrorCode.MalformedFrame));
+  assert.throws(() => decodeRequestFrame(bytes('{"op":"get","key":"a"}')).ops, (e) => isRingkvError(e, ErrorCode.MalformedFrame));
 });
 
 test('bad operations fail alone with typed errors while the rest of the frame decodes', () => {
@@ -197,7 +189,7 @@ test('bad operations fail alone with typed errors while the rest of the frame de
   RequestFrame.startRequestFrame(b);
   RequestFrame.addOps(b, vec);
   b.finish(RequestFrame.endRequestFrame(b), 'RKV1');
-  const d = decodeRequestFrame(b.asUint8Array());
+  const d = decodeRequestFrame(b.asUint8Array()).ops;
   const codes = d.map((o) => (o.ok ? 'ok' : o.error.code));
   assert.deepEqual(codes, [
     ErrorCode.InvalidArgument,
@@ -211,7 +203,7 @@ test('bad operations fail alone with typed errors while the rest of the frame de
 });
 
 test('a value over the limit fails that op with ValueTooLarge', () => {
-  const [d] = decodeRequestFrame(encodeRequestFrame([{ id: 1, op: 'put', key: bytes('k'), value: new Uint8Array(valueBytesMax + 1) }]));
+  const [d] = decodeRequestFrame(encodeRequestFrame([{ id: 1, op: 'put', key: bytes('k'), value: new Uint8Array(valueBytesMax + 1) }])).ops;
   assert.ok(!d!.ok && d!.error.code === ErrorCode.ValueTooLarge);
 });
 
@@ -227,13 +219,13 @@ test('a frame over the op limit is refused whole as FrameTooLarge', () => {
   RequestFrame.startRequestFrame(b);
   RequestFrame.addOps(b, vec);
   b.finish(RequestFrame.endRequestFrame(b), 'RKV1');
-  assert.throws(() => decodeRequestFrame(b.asUint8Array()), (e) => isRingkvError(e, ErrorCode.FrameTooLarge));
+  assert.throws(() => decodeRequestFrame(b.asUint8Array()).ops, (e) => isRingkvError(e, ErrorCode.FrameTooLarge));
 });
 
 test('a request frame is copied once: its values share that copy, keys are copied alone', () => {
   const ops: ClientRequest[] = [1, 2, 3].map((i) => ({ id: i, op: 'put', key: bytes(`key-${i}`), value: new Uint8Array(1024).fill(i), consistency: 'QUORUM' }));
   const frame = new Uint8Array(encodeRequestFrame(ops));
-  const decoded = decodeRequestFrame(frame).map((d) => (d.ok ? d.request : assert.fail('decodes')));
+  const decoded = decodeRequestFrame(frame).ops.map((d) => (d.ok ? d.request : assert.fail('decodes')));
   frame.fill(0);
   const buffers = new Set(decoded.map((r) => r.value!.buffer));
   assert.equal(buffers.size, 1, 'one copy holds every value');
@@ -259,4 +251,21 @@ test('a response frame is copied once: its values and siblings share that copy a
   const kept = [results[0]!.value!, results[1]!.value!, results[0]!.context!, ...results[1]!.siblings!.map((s) => s.value)];
   assert.equal(new Set(kept.map((v) => v.buffer)).size, 1);
   assert.deepEqual(kept.map((v) => Buffer.from(v).toString()), ['one', 'two', 'ctx', 'two', 'owt']);
+});
+
+test('a frame whose sent_at_ms is not a time is refused whole', () => {
+  // Proves the lateness guard cannot be fed NaN, infinities or a negative stamp.
+  for (const sentAtMs of [Number.NaN, Number.POSITIVE_INFINITY, -5]) {
+    const b = new Builder(256);
+    const key = b.createByteVector(bytes('k'));
+    Request.startRequest(b);
+    Request.addId(b, 1);
+    Request.addKey(b, key);
+    const ops = RequestFrame.createOpsVector(b, [Request.endRequest(b)]);
+    RequestFrame.startRequestFrame(b);
+    RequestFrame.addOps(b, ops);
+    RequestFrame.addSentAtMs(b, sentAtMs);
+    b.finish(RequestFrame.endRequestFrame(b), 'RKV1');
+    assert.throws(() => decodeRequestFrame(b.asUint8Array()), (e) => isRingkvError(e, ErrorCode.MalformedFrame) && /sent_at_ms/.test((e as Error).message), String(sentAtMs));
+  }
 });

@@ -60,6 +60,11 @@ export class MemoryCoordinator implements Coordinator {
     if (this.gated !== null) await new Promise<void>((resolve) => this.gated!.push(resolve));
   }
 
+  /** As the engine does (WriteOp.notAfterMs): a write its client gave up on is not applied. */
+  private checkNotAfter(notAfterMs: number | undefined): void {
+    if (notAfterMs !== undefined && Date.now() > notAfterMs) throw new RingkvError(ErrorCode.Timeout, 'not applied: its client gave up on it');
+  }
+
   private check(ifMatch: string | undefined, cell: Cell | undefined): void {
     if (ifMatch === undefined) return;
     const current = cell && !cell.deleted ? cell.version : '';
@@ -70,6 +75,7 @@ export class MemoryCoordinator implements Coordinator {
 
   async put(req: PutRequest): Promise<PutResult> {
     await this.pass();
+    this.checkNotAfter(req.notAfterMs);
     const k = Buffer.from(req.key).toString('hex');
     this.check(req.ifMatch, this.cells.get(k));
     const ts = Date.now();
@@ -99,6 +105,7 @@ export class MemoryCoordinator implements Coordinator {
 
   async delete(req: DeleteRequest): Promise<DeleteResult> {
     await this.pass();
+    this.checkNotAfter(req.notAfterMs);
     const k = Buffer.from(req.key).toString('hex');
     this.check(req.ifMatch, this.cells.get(k));
     const ts = Date.now();

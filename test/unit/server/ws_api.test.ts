@@ -126,3 +126,41 @@ test('a client that stops reading cannot grow the node\'s queues past their boun
   await writer.close();
   assert.equal(await gauge(), 0, 'the closed connection left nothing queued');
 });
+
+test('an operation that reaches the node after its client gave up does not run; a write held past its timeout is not applied', async () => {
+  // Proves the stale-request guard end to end over a real socket: the frame's sent_at_ms against
+  // the connection's quickest frames, each op's timeout_ms, and the write's notAfterMs on the
+  // coordinator's request (the memory coordinator refuses past it, as the engine does).
+  const c = await WsTestClient.connect(server.port);
+  const t0 = 1_000_000;
+  const quick = await c.call([{ id: 1, op: 'put', key: bytes('late-0'), value: bytes('a'), timeoutMs: 5000 }], 10_000, t0);
+  assert.equal(quick.get(1)!.status, 'ok');
+  // Stamped 3 s before the first by the same clock but sent just after it: it was held 3 s.
+  const held = await c.call(
+    [
+      { id: 2, op: 'put', key: bytes('late-1'), value: bytes('b'), timeoutMs: 1000 },
+      { id: 3, op: 'get', key: bytes('late-0'), timeoutMs: 2000 },
+      { id: 4, op: 'get', key: bytes('late-0'), timeoutMs: 60_000 },
+      { id: 5, op: 'get', key: bytes('late-0') },
+    ],
+    10_000,
+    t0 - 3000,
+  );
+  for (const id of [2, 3]) {
+    assert.equal(held.get(id)!.error, WireErrorCode.Timeout, JSON.stringify(held.get(id)));
+    assert.match(held.get(id)!.message!, /not run: it reached this node 3\d{3} ms later .* its client has given up on it/);
+  }
+  assert.equal(held.get(4)!.status, 'ok', 'an op with time left runs');
+  assert.equal(held.get(5)!.status, 'ok', 'an op that states no timeout runs');
+  assert.equal((await c.call([{ id: 6, op: 'get', key: bytes('late-1') }])).get(6)!.status, 'not_found', 'the held write was never applied');
+
+  // On time, but held inside the node past its timeout: the write is refused, not applied late.
+  coordinator.closeGate();
+  const pending = c.call([{ id: 7, op: 'put', key: bytes('late-2'), value: bytes('c'), timeoutMs: 200 }], 10_000, t0 + 1);
+  await c.until(() => coordinator.heldOps === 1, 5000, 'the write held in the coordinator');
+  await new Promise((r) => setTimeout(r, 400));
+  coordinator.openGate();
+  assert.equal((await pending).get(7)!.error, WireErrorCode.Timeout);
+  assert.equal((await c.call([{ id: 8, op: 'get', key: bytes('late-2') }])).get(8)!.status, 'not_found');
+  await c.close();
+});

@@ -53,11 +53,14 @@ export class WsTestClient {
     this.ws.send(data, { binary });
   }
 
-  /** Sends one frame and resolves with the results for its ids (which may span frames). */
-  async call(ops: ClientRequest[], timeoutMs = 10_000): Promise<Map<number, ClientResult>> {
+  /**
+   * Sends one frame (saying it was sent at `sentAtMs` by this client's clock, when not 0) and
+   * resolves with the results for its ids (which may span frames).
+   */
+  async call(ops: ClientRequest[], timeoutMs = 10_000, sentAtMs = 0): Promise<Map<number, ClientResult>> {
     const want = new Set(ops.map((o) => o.id));
     const start = this.frames.length;
-    this.sendRaw(encodeRequestFrame(ops));
+    this.sendRaw(encodeRequestFrame(ops, sentAtMs));
     const got = new Map<number, ClientResult>();
     await this.until(
       () => {

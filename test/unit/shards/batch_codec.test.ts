@@ -12,8 +12,8 @@ const plain = (x: unknown) => JSON.parse(JSON.stringify(x, (_k, v: unknown) => (
 
 const ops: ShardOp[] = [
   { op: 'get', key: b('k1') },
-  { op: 'put', key: b('k2'), value: b('value-2'), ttlSeconds: 60, ifMatch: 'v3_17_nodeA', context: new Uint8Array([1, 0]), idempotencyKey: 'idem-ü', returnRecord: true },
-  { op: 'delete', key: b('k3'), value: new Uint8Array(0), ttlSeconds: 0, ifMatch: null, context: null, idempotencyKey: null, returnRecord: false },
+  { op: 'put', key: b('k2'), value: b('value-2'), ttlSeconds: 60, ifMatch: 'v3_17_nodeA', context: new Uint8Array([1, 0]), idempotencyKey: 'idem-ü', returnRecord: true, notAfterMs: 1_796_518_082_123.5 },
+  { op: 'delete', key: b('k3'), value: new Uint8Array(0), ttlSeconds: 0, ifMatch: null, context: null, idempotencyKey: null, returnRecord: false, notAfterMs: 0 },
   { op: 'apply', key: b('k4'), record: { versionVector: new Uint8Array([1, 2, 3]), value: b('vv'), tombstone: true } },
 ];
 

@@ -26,7 +26,7 @@ after(() => {
 
 const b = (s: string) => new Uint8Array(Buffer.from(s));
 function put(key: string, value: string, extra: Partial<WriteOp> = {}): WriteOp {
-  return { op: 'put', key: b(key), value: b(value), ttlSeconds: 0, ifMatch: null, context: null, idempotencyKey: null, returnRecord: false, ...extra };
+  return { op: 'put', key: b(key), value: b(value), ttlSeconds: 0, ifMatch: null, context: null, idempotencyKey: null, returnRecord: false, notAfterMs: 0, ...extra };
 }
 const helper = (name: string) => path.join(__dirname, 'helpers', `${name}.js`);
 

@@ -22,7 +22,7 @@ after(() => {
 
 const b = (s: string) => new Uint8Array(Buffer.from(s));
 function put(key: string, value: string, extra: Partial<WriteOp> = {}): WriteOp {
-  return { op: 'put', key: b(key), value: b(value), ttlSeconds: 0, ifMatch: null, context: null, idempotencyKey: null, returnRecord: false, ...extra };
+  return { op: 'put', key: b(key), value: b(value), ttlSeconds: 0, ifMatch: null, context: null, idempotencyKey: null, returnRecord: false, notAfterMs: 0, ...extra };
 }
 function ok<T extends OpResult>(r: OpResult | undefined): T {
   assert.ok(r !== undefined && r.ok, `expected success, got ${JSON.stringify(r)}`);
@@ -73,6 +73,36 @@ test('one batch: later ops see earlier writes, duplicates of an idempotency key 
   } finally {
     await again.close();
   }
+});
+
+test('a write past its notAfterMs is refused with a timeout and given no version; one before it applies', async () => {
+  // Proves the guard sits where a version is issued: a write its client gave up on (it waited
+  // in a queue, or reached the node late) leaves the stored key untouched, even with an
+  // idempotency key, and its neighbours in the batch are unaffected.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rkv-core-'));
+  dirs.push(dir);
+  const engine = await openStorage({ dir, syncMode: 'none' });
+  let nowMs = 1_000_000;
+  const core = new ShardCore(engine, { nodeId: 'A', conflictMode: 'vclock', idempotencyKeysMax: 100, idempotencyTtlMs: 60_000, now: () => nowMs });
+  ok(await core.execute([put('k', 'first')]).then((r) => r[0]));
+  nowMs = 1_000_500;
+  const results = await core.execute([
+    put('k', 'late', { notAfterMs: 1_000_499, idempotencyKey: 'retry-1' }),
+    { op: 'delete', key: b('k'), value: new Uint8Array(0), ttlSeconds: 0, ifMatch: null, context: null, idempotencyKey: null, returnRecord: false, notAfterMs: 1_000_000 },
+    put('other', 'in time', { notAfterMs: 1_000_500 }),
+    { op: 'get', key: b('k') },
+  ]);
+  for (const r of results.slice(0, 2)) {
+    assert.ok(!r.ok && r.error.code === ErrorCode.Timeout, JSON.stringify(r));
+    assert.match(r.error.message, /client gave up on it \d+ ms before/);
+  }
+  ok(results[2]);
+  const got = ok<GetDone>(results[3]);
+  assert.deepEqual(decodeSiblingSet(got.record!, ErrorCode.Corruption).map((s) => Buffer.from(s.value).toString()), ['first']);
+  // The refused write left no idempotency entry: its retry, in time, is applied.
+  const retried = ok<WriteDone>((await core.execute([put('k', 'late', { notAfterMs: 1_000_600, idempotencyKey: 'retry-1' })]))[0]);
+  assert.equal(retried.replayed, false);
+  await engine.close();
 });
 
 test('pipelined batches: a batch sees the writes of one still waiting for the engine, and keeps its order', async () => {

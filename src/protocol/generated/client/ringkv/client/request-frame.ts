@@ -39,8 +39,13 @@ opsLength():number {
   return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
 }
 
+sentAtMs():number {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
 static startRequestFrame(builder:flatbuffers.Builder) {
-  builder.startObject(1);
+  builder.startObject(2);
 }
 
 static addOps(builder:flatbuffers.Builder, opsOffset:flatbuffers.Offset) {
@@ -59,6 +64,10 @@ static startOpsVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(4, numElems, 4);
 }
 
+static addSentAtMs(builder:flatbuffers.Builder, sentAtMs:number) {
+  builder.addFieldFloat64(1, sentAtMs, 0.0);
+}
+
 static endRequestFrame(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
@@ -72,9 +81,10 @@ static finishSizePrefixedRequestFrameBuffer(builder:flatbuffers.Builder, offset:
   builder.finish(offset, 'RKV1', true);
 }
 
-static createRequestFrame(builder:flatbuffers.Builder, opsOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createRequestFrame(builder:flatbuffers.Builder, opsOffset:flatbuffers.Offset, sentAtMs:number):flatbuffers.Offset {
   RequestFrame.startRequestFrame(builder);
   RequestFrame.addOps(builder, opsOffset);
+  RequestFrame.addSentAtMs(builder, sentAtMs);
   return RequestFrame.endRequestFrame(builder);
 }
 }

@@ -105,8 +105,13 @@ idempotencyKey(optionalEncoding?:any):string|Uint8Array|null {
   return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
 }
 
+timeoutMs():number {
+  const offset = this.bb!.__offset(this.bb_pos, 22);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
 static startRequest(builder:flatbuffers.Builder) {
-  builder.startObject(9);
+  builder.startObject(10);
 }
 
 static addId(builder:flatbuffers.Builder, id:number) {
@@ -181,12 +186,16 @@ static addIdempotencyKey(builder:flatbuffers.Builder, idempotencyKeyOffset:flatb
   builder.addFieldOffset(8, idempotencyKeyOffset, 0);
 }
 
+static addTimeoutMs(builder:flatbuffers.Builder, timeoutMs:number) {
+  builder.addFieldInt32(9, timeoutMs, 0);
+}
+
 static endRequest(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createRequest(builder:flatbuffers.Builder, id:number, op:Op, keyOffset:flatbuffers.Offset, valueOffset:flatbuffers.Offset, consistency:Consistency, ttlSeconds:number, expectedVersionOffset:flatbuffers.Offset, contextOffset:flatbuffers.Offset, idempotencyKeyOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createRequest(builder:flatbuffers.Builder, id:number, op:Op, keyOffset:flatbuffers.Offset, valueOffset:flatbuffers.Offset, consistency:Consistency, ttlSeconds:number, expectedVersionOffset:flatbuffers.Offset, contextOffset:flatbuffers.Offset, idempotencyKeyOffset:flatbuffers.Offset, timeoutMs:number):flatbuffers.Offset {
   Request.startRequest(builder);
   Request.addId(builder, id);
   Request.addOp(builder, op);
@@ -197,6 +206,7 @@ static createRequest(builder:flatbuffers.Builder, id:number, op:Op, keyOffset:fl
   Request.addExpectedVersion(builder, expectedVersionOffset);
   Request.addContext(builder, contextOffset);
   Request.addIdempotencyKey(builder, idempotencyKeyOffset);
+  Request.addTimeoutMs(builder, timeoutMs);
   return Request.endRequest(builder);
 }
 }
