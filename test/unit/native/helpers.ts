@@ -2,17 +2,12 @@
 // bytes behind the committed xxhsum fixture, can be regenerated exactly) and an assertion that a
 // call throws with a given RKV_ERR_* code.
 import assert from 'node:assert/strict';
+import { mulberry32 } from '../../helpers/prng';
 
-/** mulberry32: a tiny 32-bit PRNG, deterministic for a seed; not for anything but tests. */
+/** mulberry32's uint32 outputs (exactly: its [0, 1) values are those over 2^32), deterministic for a seed. */
 export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
+  const next = mulberry32(seed);
+  return () => next() * 4294967296;
 }
 
 /** n bytes from the generator, 4 at a time (little-endian), so a (seed, n) pair names the bytes. */
