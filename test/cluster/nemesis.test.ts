@@ -1,9 +1,10 @@
-// A real 3-node cluster (vector clocks, hinted handoff, anti-entropy, peer links behind fault
-// proxies) under a random schedule of faults while clients read, write, delete, and
-// read-modify-write a few hot keys at QUORUM, over HTTP and through the TypeScript client (WebSocket). One fault at a
-// time, each on one node: paused (SIGSTOP), killed and restarted (SIGKILL), cut off (its peers'
-// requests to it held, then delivered late), its links slowed, or every link reset again and
-// again. A QUORUM of every key's replicas stays reachable throughout, so what must hold is:
+// A real 3-node cluster (vector clocks, then last-write-wins; hinted handoff, anti-entropy, peer
+// links behind fault proxies) under a random schedule of faults while clients read, write,
+// delete, and read-modify-write a few hot keys at QUORUM, over HTTP and through the TypeScript
+// client (WebSocket). One fault at a time, each on one node: paused (SIGSTOP), killed and
+// restarted (SIGKILL), cut off (its peers' requests to it held, then delivered late), its links
+// slowed, or every link reset again and again. A QUORUM of every key's replicas stays reachable
+// throughout, so what must hold is:
 //  - no read misses a write acknowledged before it began, and no read returns a value nobody
 //    wrote, siblings included (test/helpers/cluster_history.ts);
 //  - every error is one a client can act on: unavailable, timeout, busy, or a broken connection;
@@ -14,7 +15,7 @@
 // workload's interleaving with it differs run to run), with what was done to the key of each stale
 // read around it. It found (1 run in 10) acknowledged writes superseded by a client's attempt
 // that a paused node read after the client had retried it elsewhere (src/server/frame_lateness.ts).
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { RingkvClient } from '../../src/client';
 import { isRingkvError } from '../../src/errors';
@@ -100,180 +101,185 @@ function clientOps(client: RingkvClient): Ops {
   };
 }
 
-describe('3-node cluster under a random schedule of faults', () => {
-  let c: TestCluster;
-  before(async () => {
-    c = await TestCluster.start({ nodes: 3, peerProxies: true, hintedHandoff: true, requestTimeoutMs: 1000, antiEntropyIntervalMs: 2000 });
-  });
-  after(async () => {
-    await c?.close();
-  });
+/** The whole run: faults and workload, then the checks, on a cluster started for it. */
+async function underFaults(c: TestCluster, t: TestContext): Promise<void> {
+  const rnd = mulberry32(seed);
+  const t0 = performance.now();
+  const now = (): number => performance.now() - t0;
+  const history: HistoryEvent[] = [];
+  const unexpected: string[] = [];
+  const faultLog: string[] = [];
+  /** Nodes that cannot answer now (paused, or killed and not yet back): HTTP goes elsewhere. */
+  const down = new Set<number>();
+  let stop = false;
 
-  test(`QUORUM reads see every acknowledged write, errors are retryable, replicas converge (seed ${seed})`, { timeout: 240_000 }, async (t) => {
-    const rnd = mulberry32(seed);
-    const t0 = performance.now();
-    const now = (): number => performance.now() - t0;
-    const history: HistoryEvent[] = [];
-    const unexpected: string[] = [];
-    const faultLog: string[] = [];
-    /** Nodes that cannot answer now (paused, or killed and not yet back): HTTP goes elsewhere. */
-    const down = new Set<number>();
-    let stop = false;
-
-    // Every operation recorded for the checker: a write's value is unique to it; a
-    // read-modify-write reads, then writes or deletes with the read's context (superseding what
-    // it saw); the rest write or delete blind.
-    const work = async (ops: Ops, tag: string, worker: number): Promise<void> => {
-      const choose = mulberry32(seed + 1 + worker);
-      for (let i = 0; i < opsPerWorkerMax && !stop; i++) {
-        const key = keys[Math.floor(choose() * keys.length)]!;
-        const roll = choose();
-        let context: string | Uint8Array | undefined;
-        if (roll >= 0.45) {
-          const invokedAt = now();
-          const r = await ops.get(key);
-          history.push({ kind: 'get', key, values: r.values, invokedAt, completedAt: now(), ok: r.ok, note: r.note });
-          if (r.error !== undefined) unexpected.push(`GET ${key}: ${r.error}`);
-          if (roll >= 0.66 || !r.ok) continue;
-          context = r.context;
-        }
+  // Every operation recorded for the checker: a write's value is unique to it; a
+  // read-modify-write reads, then writes or deletes with the read's context (superseding what
+  // it saw); the rest write or delete blind.
+  const work = async (ops: Ops, tag: string, worker: number): Promise<void> => {
+    const choose = mulberry32(seed + 1 + worker);
+    for (let i = 0; i < opsPerWorkerMax && !stop; i++) {
+      const key = keys[Math.floor(choose() * keys.length)]!;
+      const roll = choose();
+      let context: string | Uint8Array | undefined;
+      if (roll >= 0.45) {
         const invokedAt = now();
-        if (roll < 0.45 ? roll >= 0.41 : roll >= 0.63) {
-          const d = await ops.delete(key, context);
-          history.push({ kind: 'delete', key, invokedAt, completedAt: now(), ok: d.ok, note: d.note });
-          if (d.error !== undefined) unexpected.push(`DELETE ${key}: ${d.error}`);
-          continue;
-        }
-        const value = `${tag}-${i}`;
-        const w = await ops.put(key, value, context);
-        history.push({ kind: 'put', key, value, invokedAt, completedAt: now(), ok: w.ok, note: w.note });
-        if (w.error !== undefined) unexpected.push(`PUT ${key}: ${w.error}`);
+        const r = await ops.get(key);
+        history.push({ kind: 'get', key, values: r.values, invokedAt, completedAt: now(), ok: r.ok, note: r.note });
+        if (r.error !== undefined) unexpected.push(`GET ${key}: ${r.error}`);
+        if (roll >= 0.66 || !r.ok) continue;
+        context = r.context;
       }
-    };
-
-    const pickUp = (): number => {
-      const up = [0, 1, 2].filter((n) => !down.has(n));
-      return up[Math.floor(Math.random() * up.length)]!;
-    };
-    const client = await RingkvClient.connect({ nodes: c.nodes.map((n) => `127.0.0.1:${n.port}`), timeoutMs: 1500, retries: 2, ringRefreshMs: 500 });
-    const proxies = c.nodes.map((n) => n.proxy!);
-
-    const fault = async (kind: FaultKind, k: number, holdMs: number): Promise<void> => {
-      faultLog.push(`${now().toFixed(0)} ms: ${kind} node-${k} for ${holdMs} ms`);
-      switch (kind) {
-        case 'pause':
-          down.add(k);
-          c.signal(k, 'SIGSTOP');
-          await sleep(holdMs);
-          c.signal(k, 'SIGCONT');
-          down.delete(k);
-          break;
-        case 'crash':
-          down.add(k);
-          await c.kill(k);
-          await sleep(holdMs);
-          await c.spawn(k);
-          down.delete(k);
-          break;
-        case 'isolate':
-          proxies[k]!.cutOff();
-          await sleep(holdMs);
-          proxies[k]!.heal();
-          break;
-        case 'slow':
-          proxies[k]!.delayMs = 10 + Math.floor(rnd() * 40);
-          await sleep(holdMs);
-          proxies[k]!.delayMs = 0;
-          break;
-        case 'flap': {
-          const flapping = setInterval(() => proxies[k]!.resetAll(), 150);
-          await sleep(holdMs);
-          clearInterval(flapping);
-          break;
-        }
+      const invokedAt = now();
+      if (roll < 0.45 ? roll >= 0.41 : roll >= 0.63) {
+        const d = await ops.delete(key, context);
+        history.push({ kind: 'delete', key, invokedAt, completedAt: now(), ok: d.ok, note: d.note });
+        if (d.error !== undefined) unexpected.push(`DELETE ${key}: ${d.error}`);
+        continue;
       }
-      // The next fault may hit another node: wait until this one is back in everyone's view.
-      await c.waitConverged(30_000);
-    };
+      const value = `${tag}-${i}`;
+      const w = await ops.put(key, value, context);
+      history.push({ kind: 'put', key, value, invokedAt, completedAt: now(), ok: w.ok, note: w.note });
+      if (w.error !== undefined) unexpected.push(`PUT ${key}: ${w.error}`);
+    }
+  };
 
-    const schedule = [...faultKinds, ...faultKinds].map((kind) => ({ kind, order: rnd() })).sort((a, b) => a.order - b.order);
-    const workers = [
-      ...Array.from({ length: httpWorkers }, (_, w) => work(httpOps(c, pickUp), `http${w}`, w)),
-      ...Array.from({ length: clientWorkers }, (_, w) => work(clientOps(client), `ws${w}`, httpWorkers + w)),
-    ];
-    try {
-      await sleep(300);
-      for (const { kind } of schedule) {
-        await fault(kind, Math.floor(rnd() * 3), 800 + Math.floor(rnd() * 1200));
-        await sleep(200 + Math.floor(rnd() * 500));
-      }
-    } finally {
-      stop = true;
-      await Promise.all(workers);
-      client.close();
-      for (const n of [0, 1, 2]) c.signal(n, 'SIGCONT');
-      for (const p of proxies) {
-        p.heal();
-        p.delayMs = 0;
+  const pickUp = (): number => {
+    const up = [0, 1, 2].filter((n) => !down.has(n));
+    return up[Math.floor(Math.random() * up.length)]!;
+  };
+  const client = await RingkvClient.connect({ nodes: c.nodes.map((n) => `127.0.0.1:${n.port}`), timeoutMs: 1500, retries: 2, ringRefreshMs: 500 });
+  const proxies = c.nodes.map((n) => n.proxy!);
+
+  const fault = async (kind: FaultKind, k: number, holdMs: number): Promise<void> => {
+    faultLog.push(`${now().toFixed(0)} ms: ${kind} node-${k} for ${holdMs} ms`);
+    switch (kind) {
+      case 'pause':
+        down.add(k);
+        c.signal(k, 'SIGSTOP');
+        await sleep(holdMs);
+        c.signal(k, 'SIGCONT');
+        down.delete(k);
+        break;
+      case 'crash':
+        down.add(k);
+        await c.kill(k);
+        await sleep(holdMs);
+        await c.spawn(k);
+        down.delete(k);
+        break;
+      case 'isolate':
+        proxies[k]!.cutOff();
+        await sleep(holdMs);
+        proxies[k]!.heal();
+        break;
+      case 'slow':
+        proxies[k]!.delayMs = 10 + Math.floor(rnd() * 40);
+        await sleep(holdMs);
+        proxies[k]!.delayMs = 0;
+        break;
+      case 'flap': {
+        const flapping = setInterval(() => proxies[k]!.resetAll(), 150);
+        await sleep(holdMs);
+        clearInterval(flapping);
+        break;
       }
     }
-    const context = `seed ${seed}; faults:\n${faultLog.join('\n')}`;
-    assert.deepEqual(unexpected.slice(0, 10), [], `${unexpected.length} unexpected errors; ${context}`);
-    const count = (kind: HistoryEvent['kind'], ok: boolean): number => history.filter((e) => e.kind === kind && e.ok === ok).length;
-    const reads = count('get', true);
-    const written = count('put', true);
-    t.diagnostic(`${written} writes acknowledged, ${count('put', false)} failed; ${count('delete', true)} deletes acknowledged, ${count('delete', false)} failed; ${reads} reads answered, ${count('get', false)} failed`);
-    assert.ok(written > 100 && reads > 100, `${written} writes acknowledged, ${reads} reads answered; ${context}`);
-
-    const versionsOn = async (n: number, key: string): Promise<string> => {
-      const body = (await c.getJson(n, `/api/v1/admin/replica/${encodeURIComponent(key)}`)) as { versions: Array<{ version: string; value: string; tombstone: boolean }> };
-      return body.versions.map((v) => `${v.version}=${v.tombstone ? 'tombstone' : v.value}`).sort().join(' ');
-    };
-    const checkHistory = async (): Promise<void> => {
-      const violations = checkReadYourWrites(history);
-      if (violations.length === 0) return;
-      // Each of the first stale reads with what was done to its key in the seconds before it, as
-      // its clients saw it, then what every replica holds now and how each node's log ends.
-      const ms = (e: HistoryEvent): string => `${e.invokedAt.toFixed(1)}-${e.completedAt.toFixed(1)} ms`;
-      const shown = (e: HistoryEvent): string => `  ${ms(e)} ${e.kind} ${e.kind === 'put' ? e.value : e.kind === 'get' ? JSON.stringify(e.values) : ''} ${e.ok ? 'ok' : 'failed'}: ${e.note ?? ''}`;
-      const reports = await Promise.all(
-        violations.slice(0, 3).map(async (v) => {
-          const from = Math.min(v.read.invokedAt - 1000, (v.missed?.invokedAt ?? Infinity) - 200);
-          const near = history.filter((e) => e.key === v.read.key && e.completedAt >= from && e.invokedAt <= v.read.completedAt + 100);
-          const held = await Promise.all([0, 1, 2].map(async (n) => `  node-${n} holds [${await versionsOn(n, v.read.key)}]`));
-          return [`${v.read.key} read ${ms(v.read)}: ${v.why}`, ...near.sort((a, b) => a.invokedAt - b.invokedAt).map(shown), ...held].join('\n');
-        }),
-      );
-      const logs = c.nodes.map((n) => `--- ${n.id} log (end):\n${n.log.join('').slice(-3000)}`).join('\n');
-      assert.fail(`${violations.length} stale reads; ${context}\n${reports.join('\n')}\n${logs}`);
-    };
-    await checkHistory();
-
-    // Healed: every node answers reads at ALL, and every replica comes to hold the same versions.
+    // The next fault may hit another node: wait until this one is back in everyone's view.
     await c.waitConverged(30_000);
-    await waitFor('every hint delivered', async () => (await Promise.all([0, 1, 2].map((n) => c.metric(n, 'ringkv_hints_queued')))).every((q) => q === 0), 30_000);
-    for (const key of keys) {
-      for (const n of [0, 1, 2]) {
-        let last = '';
-        await waitFor(`GET ${key} at ALL through node-${n}`, async () => {
-          const invokedAt = now();
-          const r = await c.http(n, 'GET', key, { consistency: 'ALL' }).catch(() => ({ status: 0, body: {} as Record<string, unknown> }));
-          const ok = r.status === 200 || r.status === 404;
-          history.push({ kind: 'get', key, values: valuesOf(r), invokedAt, completedAt: now(), ok });
-          last = `${r.status} ${JSON.stringify(r.body).slice(0, 200)}`;
-          return ok;
-        }, 10_000).catch((err: unknown) => assert.fail(`${(err as Error).message}: last answer ${last}; ${context}`));
-      }
+  };
+
+  const schedule = [...faultKinds, ...faultKinds].map((kind) => ({ kind, order: rnd() })).sort((a, b) => a.order - b.order);
+  const workers = [
+    ...Array.from({ length: httpWorkers }, (_, w) => work(httpOps(c, pickUp), `http${w}`, w)),
+    ...Array.from({ length: clientWorkers }, (_, w) => work(clientOps(client), `ws${w}`, httpWorkers + w)),
+  ];
+  try {
+    await sleep(300);
+    for (const { kind } of schedule) {
+      await fault(kind, Math.floor(rnd() * 3), 800 + Math.floor(rnd() * 1200));
+      await sleep(200 + Math.floor(rnd() * 500));
     }
-    await checkHistory();
-    let differing: string[] = [];
-    await waitFor('every key\'s replicas holding the same versions', async () => {
-      differing = [];
-      for (const key of keys) {
-        const held = await Promise.all([0, 1, 2].map((n) => versionsOn(n, key)));
-        if (held[1] !== held[0] || held[2] !== held[0]) differing.push(`${key}: ${held.map((h, n) => `node-${n} [${h}]`).join(', ')}`);
-      }
-      return differing.length === 0;
-    }, 30_000).catch((err: unknown) => assert.fail(`${(err as Error).message}: ${differing.slice(0, 3).join('; ')}; ${context}`));
+  } finally {
+    stop = true;
+    await Promise.all(workers);
+    client.close();
+    for (const n of [0, 1, 2]) c.signal(n, 'SIGCONT');
+    for (const p of proxies) {
+      p.heal();
+      p.delayMs = 0;
+    }
+  }
+  const context = `seed ${seed}; faults:\n${faultLog.join('\n')}`;
+  assert.deepEqual(unexpected.slice(0, 10), [], `${unexpected.length} unexpected errors; ${context}`);
+  const count = (kind: HistoryEvent['kind'], ok: boolean): number => history.filter((e) => e.kind === kind && e.ok === ok).length;
+  const reads = count('get', true);
+  const written = count('put', true);
+  t.diagnostic(`${written} writes acknowledged, ${count('put', false)} failed; ${count('delete', true)} deletes acknowledged, ${count('delete', false)} failed; ${reads} reads answered, ${count('get', false)} failed`);
+  assert.ok(written > 100 && reads > 100, `${written} writes acknowledged, ${reads} reads answered; ${context}`);
+
+  const versionsOn = async (n: number, key: string): Promise<string> => {
+    const body = (await c.getJson(n, `/api/v1/admin/replica/${encodeURIComponent(key)}`)) as { versions: Array<{ version: string; value: string; tombstone: boolean }> };
+    return body.versions.map((v) => `${v.version}=${v.tombstone ? 'tombstone' : v.value}`).sort().join(' ');
+  };
+  const checkHistory = async (): Promise<void> => {
+    const violations = checkReadYourWrites(history);
+    if (violations.length === 0) return;
+    // Each of the first stale reads with what was done to its key in the seconds before it, as
+    // its clients saw it, then what every replica holds now and how each node's log ends.
+    const ms = (e: HistoryEvent): string => `${e.invokedAt.toFixed(1)}-${e.completedAt.toFixed(1)} ms`;
+    const shown = (e: HistoryEvent): string => `  ${ms(e)} ${e.kind} ${e.kind === 'put' ? e.value : e.kind === 'get' ? JSON.stringify(e.values) : ''} ${e.ok ? 'ok' : 'failed'}: ${e.note ?? ''}`;
+    const reports = await Promise.all(
+      violations.slice(0, 3).map(async (v) => {
+        const from = Math.min(v.read.invokedAt - 1000, (v.missed?.invokedAt ?? Infinity) - 200);
+        const near = history.filter((e) => e.key === v.read.key && e.completedAt >= from && e.invokedAt <= v.read.completedAt + 100);
+        const held = await Promise.all([0, 1, 2].map(async (n) => `  node-${n} holds [${await versionsOn(n, v.read.key)}]`));
+        return [`${v.read.key} read ${ms(v.read)}: ${v.why}`, ...near.sort((a, b) => a.invokedAt - b.invokedAt).map(shown), ...held].join('\n');
+      }),
+    );
+    const logs = c.nodes.map((n) => `--- ${n.id} log (end):\n${n.log.join('').slice(-3000)}`).join('\n');
+    assert.fail(`${violations.length} stale reads; ${context}\n${reports.join('\n')}\n${logs}`);
+  };
+  await checkHistory();
+
+  // Healed: every node answers reads at ALL, and every replica comes to hold the same versions.
+  await c.waitConverged(30_000);
+  await waitFor('every hint delivered', async () => (await Promise.all([0, 1, 2].map((n) => c.metric(n, 'ringkv_hints_queued')))).every((q) => q === 0), 30_000);
+  for (const key of keys) {
+    for (const n of [0, 1, 2]) {
+      let last = '';
+      await waitFor(`GET ${key} at ALL through node-${n}`, async () => {
+        const invokedAt = now();
+        const r = await c.http(n, 'GET', key, { consistency: 'ALL' }).catch(() => ({ status: 0, body: {} as Record<string, unknown> }));
+        const ok = r.status === 200 || r.status === 404;
+        history.push({ kind: 'get', key, values: valuesOf(r), invokedAt, completedAt: now(), ok });
+        last = `${r.status} ${JSON.stringify(r.body).slice(0, 200)}`;
+        return ok;
+      }, 10_000).catch((err: unknown) => assert.fail(`${(err as Error).message}: last answer ${last}; ${context}`));
+    }
+  }
+  await checkHistory();
+  let differing: string[] = [];
+  await waitFor('every key\'s replicas holding the same versions', async () => {
+    differing = [];
+    for (const key of keys) {
+      const held = await Promise.all([0, 1, 2].map((n) => versionsOn(n, key)));
+      if (held[1] !== held[0] || held[2] !== held[0]) differing.push(`${key}: ${held.map((h, n) => `node-${n} [${h}]`).join(', ')}`);
+    }
+    return differing.length === 0;
+  }, 30_000).catch((err: unknown) => assert.fail(`${(err as Error).message}: ${differing.slice(0, 3).join('; ')}; ${context}`));
+}
+
+for (const conflictMode of ['vclock', 'lww'] as const) {
+  describe(`3-node cluster (${conflictMode}) under a random schedule of faults`, () => {
+    let c: TestCluster;
+    before(async () => {
+      c = await TestCluster.start({ nodes: 3, conflictMode, peerProxies: true, hintedHandoff: true, requestTimeoutMs: 1000, antiEntropyIntervalMs: 2000 });
+    });
+    after(async () => {
+      await c?.close();
+    });
+
+    test(`QUORUM reads see every acknowledged write, errors are retryable, replicas converge (seed ${seed})`, { timeout: 240_000 }, (t) => underFaults(c, t));
   });
-});
+}
