@@ -347,6 +347,8 @@ export const httpInflightRequestsMax = 8192;
 export const httpHeaderBytesMax = 8192;
 /** On SIGTERM, in-flight requests get this long to finish before connections are cut. */
 export const shutdownGraceMsDefault = 10_000;
+assert(wsSendQueueBytesMax >= wsResponseFrameBytesTarget * 2, 'the send queue must hold a couple of full response frames');
+assert(wsResponseFrameBytesTarget <= wsBufferedBytesMax, 'one response frame must fit the buffered-bytes bound');
 /**
  * A WebSocket connection's baseline trip (the least gap between a frame's sent_at_ms and its
  * arrival) is the least over the last one to two windows of this (src/server/frame_lateness.ts):
@@ -356,8 +358,6 @@ export const shutdownGraceMsDefault = 10_000;
 export const frameLatenessWindowMs = 30_000;
 /** A connection quiet for longer than this starts a new baseline: the old one may have drifted. */
 export const frameLatenessQuietMsMax = 600_000;
-assert(wsSendQueueBytesMax >= wsResponseFrameBytesTarget * 2, 'the send queue must hold a couple of full response frames');
-assert(wsResponseFrameBytesTarget <= wsBufferedBytesMax, 'one response frame must fit the buffered-bytes bound');
 
 // Client library (src/client).
 /** A client gives up on one attempt of an operation after this; above the node's own timeout so the node answers first. */
