@@ -11,6 +11,7 @@
 // - A read's `context` is encodeClock(contextOf(siblings)); a client's context comes back
 //   through decodeClock (RKV_ERR_INVALID_ARGUMENT on bad bytes).
 export * from './vector_clock';
+export * from './dot_counter';
 export * from './version_string';
 export * from './sibling';
 export * from './sibling_codec';

@@ -19,6 +19,7 @@ import type { StoredSibling } from './sibling';
 import { compareNewestFirst, contextOf, isLive, sameDot, supersedes, versionOf } from './sibling';
 import { siblingSetMetaBytes } from './sibling_codec';
 import type { VectorClock } from './vector_clock';
+import { dotClockTerm } from './dot_counter';
 import { counterOf, pruneClock } from './vector_clock';
 
 export type ConflictMode = 'vclock' | 'lww';
@@ -121,8 +122,9 @@ export interface CoordinatedWrite extends ReconcileResult {
 /**
  * The write a coordinating replica makes: new past = the client's context (or, without one, the
  * context of everything stored here), new dot = (nodeId, a counter above every counter of nodeId
- * this key has seen here or in the context). The new version supersedes exactly what its past
- * covers; stored versions the client had not seen stay as siblings.
+ * this key has seen here or in the context, and at least the clock term of nowMs: dot_counter.ts).
+ * The new version supersedes exactly what its past covers; stored versions the client had not
+ * seen stay as siblings.
  */
 export function coordinateWrite(stored: readonly StoredSibling[], intent: WriteIntent): CoordinatedWrite {
   assert(!intent.tombstone || (intent.value.length === 0 && intent.ttlMs === 0), 'a delete has no value and no TTL');
@@ -149,7 +151,7 @@ export function coordinateWrite(stored: readonly StoredSibling[], intent: WriteI
     tombstone: intent.tombstone,
     timestampMs,
     expiresAtMs: intent.ttlMs > 0 ? timestampMs + intent.ttlMs : 0,
-    dot: { node, counter: seen + 1 },
+    dot: { node, counter: Math.max(seen + 1, dotClockTerm(intent.nowMs)) },
     past,
   };
   if (intent.context === null || intent.mode === 'lww') {

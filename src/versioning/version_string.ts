@@ -1,7 +1,8 @@
 // The version string clients see and send back in If-Match: `v<counter>_<unixSeconds>_<nodeId>`
 // (design.md §5, e.g. `v3_1706234567_nodeA`). It names one version of a key uniquely: `nodeId`
-// and `counter` are the version's dot, the event that created it (sibling.ts), and a shard
-// never issues the same dot twice for one key. The seconds are for people reading it.
+// and `counter` are the version's dot, the event that created it (sibling.ts), and a node
+// never issues the same dot twice for one key, across restarts and restores too: counters follow
+// the clock (dot_counter.ts), so they are long. The seconds are for people reading it.
 import { versionStringBytesMax } from '../constants';
 import { ErrorCode, RingkvError } from '../errors';
 import { isValidNodeId } from './vector_clock';

@@ -1,10 +1,12 @@
 // A node that comes back under its old id with its data gone (a disk replaced, a data dir lost):
-// the versions it issued before are only on the other replicas, so a version it issued from its
-// empty replica would reuse their dots and be hidden by them (an acknowledged write lost), and
-// its own replica would answer reads with nothing. It notices (its id is in the cluster, its data
+// the versions it issued before are only on the other replicas, so a blind write it coordinated
+// from its empty replica would stand beside them as a sibling (its counter follows the clock, so
+// it cannot take their dots any more), and its own replica would answer reads with nothing. It notices (its id is in the cluster, its data
 // dir is new), and until a full pass syncs every range its writes read the key from the other
 // replicas first and its reads ask them first. Started with --bootstrap off, so nothing streams
-// until the repair this test runs: the window is the test's, not a race.
+// until the repair this test runs: the window is the test's, not a race. A node put back to a
+// snapshot of its data dir is not new, but it has lost the versions made since: its counters
+// follow the clock (versioning/dot_counter.ts), so its next write does not reuse their dots.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -55,7 +57,7 @@ describe('3 nodes, N = 3, node-2 replaced by an empty node of the same id', () =
       assert.equal(got.status, 200, `${k}: ${JSON.stringify(got.body)}`);
       assert.equal(base64Text(got.body.value), `v-${k}`);
     }
-    // A write it coordinates counts past the versions its id issued before (v1..v3).
+    // A write it coordinates supersedes the versions its id issued before (v1..v3).
     assert.equal((await c.http(2, 'PUT', 'replaced', { body: 'v4', consistency: 'ONE' })).status, 200);
     const all = await c.http(0, 'GET', 'replaced', { consistency: 'ALL' });
     assert.equal(all.status, 200, JSON.stringify(all.body));
@@ -107,11 +109,56 @@ describe('3 nodes, N = 3, node-0 (whose only seed is itself) replaced by an empt
     assert.equal(await c.metric(0, 'ringkv_rebuilding'), 1);
     await c.waitStatus([0], 1, 'healthy', 15_000);
     await c.waitStatus([0], 2, 'healthy', 15_000);
-    // A write it coordinates counts past the versions its id issued before.
+    // A write it coordinates supersedes the versions its id issued before.
     assert.equal((await c.http(0, 'PUT', 'replaced-seed', { body: 'v4', consistency: 'ONE' })).status, 200);
     const all = await c.http(1, 'GET', 'replaced-seed', { consistency: 'ALL' });
     assert.equal(all.status, 200, JSON.stringify(all.body));
     assert.equal(all.body.siblings, undefined, JSON.stringify(all.body));
     assert.equal(base64Text(all.body.value), 'v4', 'the acknowledged write is the one read');
+  });
+});
+
+describe('3 nodes, N = 3, node-2 put back to a snapshot of its data dir', () => {
+  let c: TestCluster;
+  before(async () => {
+    c = await TestCluster.start({ nodes: 3, hintedHandoff: false, readRepairChance: 0 });
+  });
+  after(async () => {
+    await c?.close();
+  });
+
+  test('a write it coordinates next gets a new version, not the dot of one made after the snapshot, so no replica hides either', async () => {
+    const n = c.nodes[2]!;
+    assert.equal((await c.http(2, 'PUT', 'restored', { body: 'v0', consistency: 'ALL' })).status, 200);
+    const snap = await c.cli(['snapshot', 'before-v1', '--node', `127.0.0.1:${n.port}`]);
+    assert.equal(snap.code, 0, snap.stderr);
+    // Made after the snapshot, acknowledged by every replica: the others keep it.
+    const v1 = await c.http(2, 'PUT', 'restored', { body: 'v1', consistency: 'ALL' });
+    assert.equal(v1.status, 200, JSON.stringify(v1.body));
+
+    await c.kill(2);
+    const copy = path.join(c.tmp, 'node-2-restored');
+    fs.cpSync(path.join(n.dataDir, 'snapshots', 'before-v1'), copy, { recursive: true });
+    fs.rmSync(n.dataDir, { recursive: true, force: true });
+    fs.renameSync(copy, n.dataDir);
+    await c.spawn(2);
+    await c.waitStatus([0, 1], 2, 'healthy', 15_000);
+    await c.waitStatus([2], 0, 'healthy', 15_000);
+    await c.waitStatus([2], 1, 'healthy', 15_000);
+    assert.deepEqual((await c.replica(2, 'restored')).values, ['v0'], 'its own copy is the snapshot\'s');
+
+    // Blind, through the restored node: it has not seen v1, so v1 and v2 are siblings everywhere.
+    const v2 = await c.http(2, 'PUT', 'restored', { body: 'v2', consistency: 'ALL' });
+    assert.equal(v2.status, 200, JSON.stringify(v2.body));
+    assert.notEqual(v2.body.version, v1.body.version);
+    for (const i of [0, 1]) assert.deepEqual((await c.replica(i, 'restored')).values.sort(), ['v1', 'v2'], `node-${i}'s copy`);
+    assert.deepEqual((await c.replica(2, 'restored')).values, ['v2'], 'v2 superseded the v0 it held');
+    const all = await c.http(0, 'GET', 'restored', { consistency: 'ALL' });
+    assert.equal(all.status, 200, JSON.stringify(all.body));
+    const siblings = (all.body.siblings as Array<{ value: string; version: string }> | undefined) ?? [];
+    assert.deepEqual(siblings.map((s) => base64Text(s.value)).sort(), ['v1', 'v2'], JSON.stringify(all.body));
+    assert.deepEqual(siblings.map((s) => s.version).sort(), [v1.body.version, v2.body.version].sort());
+    // The read found node-2 behind and repaired it.
+    await waitFor('node-2 to hold both', async () => (await c.replica(2, 'restored')).values.sort().join() === 'v1,v2', 10_000);
   });
 });

@@ -1,8 +1,9 @@
 // The single-node coordinator end to end over real shard workers and the real engine in a temp
 // dir: put/get/delete, TTL, If-Match 409 with current_version, an idempotent retry applied once,
 // siblings from stale contexts resolved by a write with the read context, LWW mode, input
-// checks with their codes, a restart that reads everything back under the same node id, and
-// batches (a WebSocket frame's operations) answered per operation without a promise chain each.
+// checks with their codes, a restart that reads everything back under the same node id, a data
+// dir put back to an older copy that issues no version string again, and batches (a WebSocket
+// frame's operations) answered per operation without a promise chain each.
 import { createHook } from 'node:async_hooks';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +15,9 @@ import { createLocalCoordinator } from '../../../src/coordinator';
 import { batchEach } from '../../helpers/batch_each';
 import type { BatchOp, BatchOutcome, GetResult } from '../../../src/coordinator';
 import { ErrorCode, isRingkvError } from '../../../src/errors';
+import { parseVersion } from '../../../src/versioning';
+
+const counterOfVersion = (version: string): number => parseVersion(version).counter;
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -38,7 +42,7 @@ test('put, get, delete, If-Match, idempotent retry, then a restart reads everyth
   const nodeId = c.nodeId;
   try {
     const p1 = await c.put({ key: b('user:1'), value: b('alice'), consistency: 'QUORUM' });
-    assert.match(p1.version, new RegExp(`^v1_\\d+_${nodeId}$`));
+    assert.match(p1.version, new RegExp(`^v[1-9]\\d*_\\d+_${nodeId}$`));
     assert.equal(p1.acks, 1);
     const g1 = found(await c.get({ key: b('user:1'), consistency: 'ALL' }));
     assert.equal(s(g1.value), 'alice');
@@ -174,6 +178,33 @@ test('bad requests fail with the code the HTTP layer maps, and the node keeps se
   }
 });
 
+test('a data dir put back to an older copy never issues a version string again: If-Match with a lost version is a 409', async () => {
+  // As after a power loss that took the WAL's tail, or a restored backup: the node's store goes
+  // back in time while clients (and, in a cluster, other replicas) hold versions made after it.
+  const dir = tempDir();
+  const older = tempDir();
+  let c = await createLocalCoordinator({ dataDir: dir, shardCount: 1, syncMode: 'batch' });
+  const v0 = await c.put({ key: b('account'), value: b('v0'), consistency: 'ONE' });
+  await c.close();
+  fs.cpSync(dir, older, { recursive: true });
+  c = await createLocalCoordinator({ dataDir: dir });
+  const lost = await c.put({ key: b('account'), value: b('v1'), consistency: 'ONE' });
+  await c.close();
+
+  c = await createLocalCoordinator({ dataDir: older });
+  try {
+    assert.equal(found(await c.get({ key: b('account'), consistency: 'ONE' })).version, v0.version, 'the copy holds v0 only');
+    const next = await c.put({ key: b('account'), value: b('v2'), consistency: 'ONE' });
+    assert.ok(counterOfVersion(next.version) > counterOfVersion(lost.version), `${next.version} counts past the lost ${lost.version}`);
+    await assert.rejects(
+      c.put({ key: b('account'), value: b('v3'), consistency: 'ONE', ifMatch: lost.version }),
+      (e) => isRingkvError(e, ErrorCode.Conflict) && e.details.current_version === next.version,
+    );
+  } finally {
+    await c.close();
+  }
+});
+
 test('a batch answers each operation in order, refusals on their own, with a few promises for the lot', async () => {
   const c = await createLocalCoordinator({ dataDir: tempDir(), shardCount: 3, syncMode: 'none' });
   try {
@@ -196,7 +227,12 @@ test('a batch answers each operation in order, refusals on their own, with a few
     const together = await promisesMade(() => c.batch(puts));
     assert.ok(together.promises < n / 4, `${together.promises} promises for a batch of ${n}`);
     const written = together.outcomes;
-    written.forEach((o, i) => assert.ok(o.ok && o.op === 'put' && /^v2_/.test(o.result.version) && s(o.result.key) === `frame-${i}`, `put ${i}`));
+    // The second version of each key: its counter is above the first one's.
+    const firstCounter = (i: number): number => {
+      const o = oneByOne.outcomes[i]!;
+      return o.ok && o.op === 'put' ? counterOfVersion(o.result.version) : NaN;
+    };
+    written.forEach((o, i) => assert.ok(o.ok && o.op === 'put' && counterOfVersion(o.result.version) > firstCounter(i) && s(o.result.key) === `frame-${i}`, `put ${i}`));
 
     const mixed: BatchOp[] = [
       { op: 'get', req: { key: b('frame-7'), consistency: 'ONE' } },

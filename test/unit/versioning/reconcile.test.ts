@@ -1,6 +1,7 @@
 // Reconciliation: concurrent writes become siblings, a write with the read context resolves them,
 // an old context never silently drops a version its writer did not see, LWW keeps one version,
-// tombstones are versions, If-Match checks the single current version, and sets stay bounded.
+// tombstones are versions, If-Match checks the single current version, sets stay bounded, and a
+// node's counters follow the clock, so a key whose versions it lost never gets their dots again.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { siblingsMax } from '../../../src/constants';
@@ -11,6 +12,9 @@ import {
   contextOf,
   coordinateWrite,
   counterOf,
+  dotClockEpochMs,
+  dotClockTerm,
+  dotCountsPerMs,
   liveSiblings,
   parseVersion,
   reconcile,
@@ -186,4 +190,30 @@ test('a write without a context (and any LWW write) takes the shortcut, with the
     assert.equal(cw.dropped, full.dropped);
     assert.equal(cw.changed, full.changed);
   }
+});
+
+test('counters follow the clock: a key whose versions this node lost is counted on past them, not from 1', () => {
+  const t0 = Date.UTC(2026, 11, 6, 12, 0, 0);
+  assert.equal(dotClockTerm(dotClockEpochMs - 5), 0);
+  assert.equal(dotClockTerm(dotClockEpochMs + 1), dotCountsPerMs);
+  const century = 100 * 365.25 * 86_400_000;
+  assert.ok(Number.isSafeInteger(dotClockTerm(dotClockEpochMs + 2.7 * century)), 'exact for 270 years');
+
+  const first = write([], 'A', 'a1', t0);
+  assert.equal(first.sibling.dot.counter, dotClockTerm(t0), 'a new key starts at the clock term');
+  // Many writes within one millisecond count on by one, past the clock term.
+  let stored = first.siblings;
+  for (let i = 0; i < 3; i++) stored = write(stored, 'A', `a${i + 2}`, t0).siblings;
+  assert.equal(stored[0]!.dot.counter, dotClockTerm(t0) + 3);
+  // What is stored wins over a clock that has not moved on (or stepped back).
+  const back = write(stored, 'A', 'b', t0 - 60_000);
+  assert.equal(back.sibling.dot.counter, dotClockTerm(t0) + 4);
+
+  // The node loses the key (a lost WAL tail, an older copy restored, a purge) while replica B
+  // keeps its last version; a write a millisecond later gets a new dot, so B keeps both.
+  const atB = stored;
+  const again = write([], 'A', 'c', t0 + 1);
+  assert.ok(again.sibling.dot.counter > atB[0]!.dot.counter, `${again.version} is above ${versionOf(atB[0]!)}`);
+  const merged = reconcile(atB, again.siblings, 'vclock', t0 + 2);
+  assert.deepEqual(merged.siblings.map((x) => str(x.value)).sort(), ['a4', 'c'], 'neither hides the other');
 });
