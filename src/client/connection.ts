@@ -128,7 +128,7 @@ export class NodeConnection {
       }
       // Stamped with when it leaves and how long each op has left, so a node that reads it only
       // after this client gave up (held in the network, or the node was paused) does not run it
-      // behind a retry (src/server/frame_lateness.ts).
+      // behind a retry (src/protocol/frame_lateness.ts).
       const sentAtMs = performance.now();
       for (const p of batch) {
         p.request.id = this.allocateId();

@@ -128,6 +128,8 @@ export const rebuildFileName = 'REBUILDING';
 export interface ClusterCounters {
   coordinatedWrites: number;
   forwardedWrites: number;
+  /** Forwarded writes not coordinated here: they arrived after their requester had given up. */
+  forwardsExpired: number;
   coordinatedReads: number;
   /** Writes answered only after all their replicas because replicaWritesInflightMax was reached. */
   replicationBackPressure: number;
@@ -219,6 +221,7 @@ export class ClusterCoordinator implements Coordinator {
   readonly counters: ClusterCounters = {
     coordinatedWrites: 0,
     forwardedWrites: 0,
+    forwardsExpired: 0,
     coordinatedReads: 0,
     replicationBackPressure: 0,
     handoverForwards: 0,
@@ -369,7 +372,7 @@ export class ClusterCoordinator implements Coordinator {
       port: o.peerListen?.port ?? o.peerPort,
       clusterName: o.clusterName,
       nodeId: o.nodeId,
-      handler: (req) => this.handle(req),
+      handler: (req, latenessMs) => this.handle(req, latenessMs),
       onPeer: (id) => {
         const addr = this.membership.peerAddress(id);
         if (addr !== undefined) this.pool.resetBackoff(addr);
@@ -1194,7 +1197,7 @@ export class ClusterCoordinator implements Coordinator {
 
   // ---- the peer side ------------------------------------------------------------------------
 
-  private async handle(req: InternodeMessage): Promise<Omit<InternodeMessage, 'id' | 'isReply'>> {
+  private async handle(req: InternodeMessage, latenessMs: number): Promise<Omit<InternodeMessage, 'id' | 'isReply'>> {
     if (this.closed) throw new RingkvError(ErrorCode.Closed, `node ${this.nodeId} is closing`);
     switch (req.kind) {
       case 'gossip':
@@ -1260,11 +1263,21 @@ export class ClusterCoordinator implements Coordinator {
         const named = consistencyFromWire(req.consistency ?? 0); // undefined: none named; null: a code unknown here
         const level = named === undefined ? 'QUORUM' : named;
         if (level === null || (req.op !== 'put' && req.op !== 'delete')) throw new RingkvError(ErrorCode.InvalidArgument, 'forward: bad op or consistency');
+        // Its time left counts from when it was sent: one held on the way (in a network, or in
+        // this node's socket while it was paused) is not coordinated once its requester has
+        // given up, whose client may have retried it elsewhere since (a blind write applied
+        // after that retry would supersede what others wrote in between).
+        const leftMs = req.timeoutMs === undefined ? undefined : req.timeoutMs - latenessMs;
+        if (leftMs !== undefined && leftMs <= 0) {
+          this.counters.forwardsExpired++;
+          throw new RingkvError(ErrorCode.Timeout, `forwarded ${req.op} arrived ${Math.round(latenessMs)} ms late, after its requester's ${req.timeoutMs} ms had run out`, {
+            details: { timeout_ms: req.timeoutMs!, late_ms: Math.round(latenessMs) },
+          });
+        }
         // Answer a little before the requester gives up, so it sees our error, not its timeout.
-        const timeoutMs = Math.max(1, Math.floor((req.timeoutMs ?? this.o.requestTimeoutMs) * 0.9));
-        // Nor apply it once the requester has given up (it may have been held here, and its
-        // client retried): a bound from when it arrived, so not a delay on the way.
-        const notAfterMs = req.timeoutMs === undefined ? 0 : Date.now() + req.timeoutMs;
+        const timeoutMs = Math.max(1, Math.floor((leftMs ?? this.o.requestTimeoutMs) * 0.9));
+        // Nor issue its version once the requester has given up (it may wait here, behind the shard).
+        const notAfterMs = leftMs === undefined ? 0 : Date.now() + leftMs;
         const a = await this.write(
           {
             op: req.op,

@@ -201,7 +201,8 @@ export class PeerConnection {
       this.connect();
     }
     const id = this.allocateId();
-    const framed = encodeInternodeFrame({ ...req, id, isReply: false, timeoutMs }, this.o.frameBytesMax);
+    // Stamped now: time it then waits here (behind a connect) counts against its timeout too.
+    const framed = encodeInternodeFrame({ ...req, id, isReply: false, timeoutMs, sentAtMs: performance.now() }, this.o.frameBytesMax);
     this.stats.requests++;
     return new Promise<InternodeMessage>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -268,7 +269,7 @@ export class PeerConnection {
     assert(this.queue.length === 0, 'frames queued before a connection was opened');
     this.helloId = this.allocateId();
     const h = this.o.hello;
-    this.queue.push(encodeInternodeFrame({ id: this.helloId, kind: 'hello', isReply: false, clusterName: h.clusterName, fromNode: h.fromNode, ...(h.toNode !== undefined && { toNode: h.toNode }) }, this.o.frameBytesMax));
+    this.queue.push(encodeInternodeFrame({ id: this.helloId, kind: 'hello', isReply: false, clusterName: h.clusterName, fromNode: h.fromNode, ...(h.toNode !== undefined && { toNode: h.toNode }), sentAtMs: performance.now() }, this.o.frameBytesMax));
     socket.on('connect', () => {
       if (this.socket !== socket) return;
       socket.setTimeout(0);

@@ -10,14 +10,19 @@
 // node of another cluster, or one with a stale address for a node that moved, changes nothing
 // here.
 import * as net from 'node:net';
-import { internodeFrameBytesMax, internodeInflightPerPeerMax } from '../constants';
+import { frameLatenessQuietMsMax, frameLatenessWindowMs, internodeFrameBytesMax, internodeInflightPerPeerMax } from '../constants';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import { decodeInternode, encodeInternodeFrame, errorReply, type InternodeMessage } from './internode_codec';
 import { writeBatched } from './internode_connection';
+import { FrameLateness } from './frame_lateness';
 import { FrameDecoder } from './internode_framing';
 
-/** Answers one request; the reply's id and isReply are filled in by the server. */
-export type InternodeHandler = (req: InternodeMessage) => Promise<Omit<InternodeMessage, 'id' | 'isReply'>>;
+/**
+ * Answers one request; the reply's id and isReply are filled in by the server. `latenessMs`: how
+ * much later than its connection's quickest frames lately the request arrived (frame_lateness.ts;
+ * 0 when its requester did not say when it sent it), to be counted against its timeoutMs.
+ */
+export type InternodeHandler = (req: InternodeMessage, latenessMs: number) => Promise<Omit<InternodeMessage, 'id' | 'isReply'>>;
 
 export interface InternodeServerOptions {
   host: string;
@@ -87,6 +92,7 @@ export class InternodeServer {
     socket.setNoDelay(true);
     const decoder = new FrameDecoder(this.o.frameBytesMax);
     let inflight = 0;
+    const lateness = new FrameLateness(frameLatenessWindowMs, frameLatenessQuietMsMax);
     let queue: Buffer[] = [];
     let flushScheduled = false;
     /** Undefined until the Hello; then null (accepted) or the refusal every request gets. */
@@ -116,7 +122,10 @@ export class InternodeServer {
         socket.destroy();
         return;
       }
+      const arrivedMs = performance.now();
       for (const req of requests) {
+        // Every request sets the baseline (gossip and pings keep it fresh), the Hello too.
+        const latenessMs = lateness.of(req.sentAtMs ?? 0, arrivedMs);
         if (greeting === undefined) {
           greeting = this.greet(req, socket);
           send(greeting === null ? { id: req.id, kind: 'hello', isReply: true, clusterName: this.o.clusterName, fromNode: this.o.nodeId } : errorReply(req.id, greeting));
@@ -136,7 +145,7 @@ export class InternodeServer {
         }
         inflight++;
         this.stats.requestsHandled++;
-        this.o.handler(req).then(
+        this.o.handler(req, latenessMs).then(
           (reply) => {
             inflight--;
             send({ ...reply, id: req.id, isReply: true });

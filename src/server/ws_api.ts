@@ -21,7 +21,7 @@ import { frameLatenessQuietMsMax, frameLatenessWindowMs } from '../constants';
 import { decodeRequestFrame, type DecodedFrame } from '../protocol/client_request';
 import { encodeErrorFrame, encodeResponseFrames, type ClientResult } from '../protocol/client_response';
 import { errorReply } from './error_map';
-import { FrameLateness } from './frame_lateness';
+import { FrameLateness } from '../protocol/frame_lateness';
 import type { ServerContext } from './server_context';
 import type { TemplatedApp, UwsModule, WebSocket } from './uws';
 import { runFrame } from './ws_ops';

@@ -44,7 +44,7 @@ export interface WriteOp {
    * Wall-clock ms (Date.now()) past which the write is refused with RKV_ERR_TIMEOUT instead of
    * given a version, since its client has given up on it (0: no such time). A write that gets
    * here after its client's retry went elsewhere must not land after that retry was answered:
-   * it would supersede what others wrote since (src/server/frame_lateness.ts).
+   * it would supersede what others wrote since (src/protocol/frame_lateness.ts).
    */
   notAfterMs: number;
 }

@@ -14,7 +14,7 @@
 // The schedule comes from a seed that a failure prints (RINGKV_TEST_SEED replays the schedule; the
 // workload's interleaving with it differs run to run), with what was done to the key of each stale
 // read around it. It found (1 run in 10) acknowledged writes superseded by a client's attempt
-// that a paused node read after the client had retried it elsewhere (src/server/frame_lateness.ts).
+// that a paused node read after the client had retried it elsewhere (src/protocol/frame_lateness.ts).
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { RingkvClient } from '../../src/client';

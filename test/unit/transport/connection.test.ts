@@ -335,3 +335,44 @@ test('the server names each node whose Hello it accepted (onPeer), and none it r
     await s.close();
   }
 });
+
+test('the handler hears how late each request arrived, against its connection\'s quickest frames, whatever the two clocks read', async () => {
+  // Proves the inter-node lateness measure: the requester's clock here reads 1000 s ahead of the
+  // server's, which cancels out; a request stamped 3 s before it was written (as one held that
+  // long in a network, or in the socket of a paused node) is 3 s late; one that says nothing is 0.
+  const heard = new Map<string, number>();
+  const sentAt = new Map<string, number | undefined>();
+  let wake: () => void = () => undefined;
+  const allHeard = new Promise<void>((r) => (wake = r));
+  const { s, port } = await server(async (req, latenessMs) => {
+    heard.set(Buffer.from(req.key ?? []).toString(), latenessMs);
+    sentAt.set(Buffer.from(req.key ?? []).toString(), req.sentAtMs);
+    if (heard.size === 3) wake();
+    return { kind: req.kind };
+  });
+  const raw = net.connect({ host: '127.0.0.1', port });
+  const c = new PeerConnection({ host: '127.0.0.1', port, hello });
+  try {
+    await new Promise((r) => raw.once('connect', r));
+    raw.on('error', () => {});
+    const aheadMs = 1_000_000;
+    const at = (msAgo: number) => performance.now() + aheadMs - msAgo;
+    raw.write(encodeInternodeFrame({ id: 1, kind: 'hello', isReply: false, ...hello, sentAtMs: at(0) }, 1 << 20));
+    raw.write(encodeInternodeFrame({ id: 2, kind: 'replicaRead', isReply: false, key: Buffer.from('prompt'), sentAtMs: at(0) }, 1 << 20));
+    raw.write(encodeInternodeFrame({ id: 3, kind: 'replicaRead', isReply: false, key: Buffer.from('held'), sentAtMs: at(3000) }, 1 << 20));
+    raw.write(encodeInternodeFrame({ id: 4, kind: 'replicaRead', isReply: false, key: Buffer.from('unstamped') }, 1 << 20));
+    await allHeard;
+    assert.ok(heard.get('prompt')! < 100, `prompt: ${heard.get('prompt')} ms`);
+    assert.ok(heard.get('held')! >= 2900 && heard.get('held')! < 3100, `held: ${heard.get('held')} ms`);
+    assert.equal(heard.get('unstamped'), 0);
+    // PeerConnection stamps its requests itself, by this process's steady clock.
+    const before = performance.now();
+    await c.request({ kind: 'replicaRead', key: Buffer.from('stamped') }, 2000);
+    const stamp = sentAt.get('stamped');
+    assert.ok(stamp !== undefined && stamp >= before && stamp <= performance.now(), `stamped at ${stamp}`);
+  } finally {
+    raw.destroy();
+    c.close();
+    await s.close();
+  }
+});

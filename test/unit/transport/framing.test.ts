@@ -17,6 +17,7 @@ const sample: InternodeMessage = {
   kind: 'replicaWrite',
   isReply: false,
   timeoutMs: 1500,
+  sentAtMs: 81_234.567,
   key: Buffer.from('user:1'),
   record: Buffer.alloc(3000, 7),
   hintFor: 'node-2',
@@ -202,6 +203,19 @@ test('decoded byte fields are copies: they survive the frame being reused, and k
   assert.deepEqual(m.key, new Uint8Array(Buffer.from('user:2')));
   assert.notEqual(m.value!.buffer, bytes.buffer);
   assert.equal(m.key!.buffer.byteLength, m.key!.byteLength, 'a key owns exactly its bytes');
+});
+
+test('a request whose sent_at_ms is not a time is a malformed frame', () => {
+  // Proves the lateness measure (frame_lateness.ts) cannot be fed NaN, infinities or a negative stamp.
+  for (const sentAtMs of [Number.NaN, Number.POSITIVE_INFINITY, -5]) {
+    const b = new Builder(256);
+    Message.startMessage(b);
+    Message.addId(b, 1);
+    Message.addKind(b, Kind.Ping);
+    Message.addSentAtMs(b, sentAtMs);
+    b.finish(Message.endMessage(b), internodeFileIdentifier);
+    assert.throws(() => decodeInternode(b.asUint8Array()), (e: unknown) => isRingkvError(e, ErrorCode.MalformedFrame) && /sent_at_ms/.test((e as Error).message), String(sentAtMs));
+  }
 });
 
 test('a gossiped member whose zone is not a zone name is a malformed frame, not a ring that cannot be built', () => {

@@ -323,8 +323,13 @@ toNode(optionalEncoding?:any):string|Uint8Array|null {
   return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
 }
 
+sentAtMs():number {
+  const offset = this.bb!.__offset(this.bb_pos, 82);
+  return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
+}
+
 static startMessage(builder:flatbuffers.Builder) {
-  builder.startObject(39);
+  builder.startObject(40);
 }
 
 static addId(builder:flatbuffers.Builder, id:number) {
@@ -591,6 +596,10 @@ static addToNode(builder:flatbuffers.Builder, toNodeOffset:flatbuffers.Offset) {
   builder.addFieldOffset(38, toNodeOffset, 0);
 }
 
+static addSentAtMs(builder:flatbuffers.Builder, sentAtMs:number) {
+  builder.addFieldFloat64(39, sentAtMs, 0.0);
+}
+
 static endMessage(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
@@ -604,7 +613,7 @@ static finishSizePrefixedMessageBuffer(builder:flatbuffers.Builder, offset:flatb
   builder.finish(offset, 'RKVN', true);
 }
 
-static createMessage(builder:flatbuffers.Builder, id:number, kind:Kind, isReply:boolean, timeoutMs:number, membersOffset:flatbuffers.Offset, keyOffset:flatbuffers.Offset, recordOffset:flatbuffers.Offset, found:boolean, hintForOffset:flatbuffers.Offset, op:Op, consistency:number, valueOffset:flatbuffers.Offset, ttlSeconds:number, ifMatchOffset:flatbuffers.Offset, contextOffset:flatbuffers.Offset, idempotencyKeyOffset:flatbuffers.Offset, versionOffset:flatbuffers.Offset, timestampMs:bigint, acks:number, tombstoneExpiryMs:bigint, errorCodeOffset:flatbuffers.Offset, errorMessageOffset:flatbuffers.Offset, errorDetailsOffset:flatbuffers.Offset, recordTombstone:boolean, forwarded:boolean, rangeFrom:bigint, rangeTo:bigint, depth:number, leavesOffset:flatbuffers.Offset, leafEntries:bigint, hasAfter:boolean, afterToken:bigint, afterKeyOffset:flatbuffers.Offset, entriesOffset:flatbuffers.Offset, more:boolean, itemsOffset:flatbuffers.Offset, clusterNameOffset:flatbuffers.Offset, fromNodeOffset:flatbuffers.Offset, toNodeOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createMessage(builder:flatbuffers.Builder, id:number, kind:Kind, isReply:boolean, timeoutMs:number, membersOffset:flatbuffers.Offset, keyOffset:flatbuffers.Offset, recordOffset:flatbuffers.Offset, found:boolean, hintForOffset:flatbuffers.Offset, op:Op, consistency:number, valueOffset:flatbuffers.Offset, ttlSeconds:number, ifMatchOffset:flatbuffers.Offset, contextOffset:flatbuffers.Offset, idempotencyKeyOffset:flatbuffers.Offset, versionOffset:flatbuffers.Offset, timestampMs:bigint, acks:number, tombstoneExpiryMs:bigint, errorCodeOffset:flatbuffers.Offset, errorMessageOffset:flatbuffers.Offset, errorDetailsOffset:flatbuffers.Offset, recordTombstone:boolean, forwarded:boolean, rangeFrom:bigint, rangeTo:bigint, depth:number, leavesOffset:flatbuffers.Offset, leafEntries:bigint, hasAfter:boolean, afterToken:bigint, afterKeyOffset:flatbuffers.Offset, entriesOffset:flatbuffers.Offset, more:boolean, itemsOffset:flatbuffers.Offset, clusterNameOffset:flatbuffers.Offset, fromNodeOffset:flatbuffers.Offset, toNodeOffset:flatbuffers.Offset, sentAtMs:number):flatbuffers.Offset {
   Message.startMessage(builder);
   Message.addId(builder, id);
   Message.addKind(builder, kind);
@@ -645,6 +654,7 @@ static createMessage(builder:flatbuffers.Builder, id:number, kind:Kind, isReply:
   Message.addClusterName(builder, clusterNameOffset);
   Message.addFromNode(builder, fromNodeOffset);
   Message.addToNode(builder, toNodeOffset);
+  Message.addSentAtMs(builder, sentAtMs);
   return Message.endMessage(builder);
 }
 }

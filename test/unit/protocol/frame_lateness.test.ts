@@ -3,7 +3,7 @@
 // a stall is seen as held, clock offsets cancel out, and an old baseline is let go.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FrameLateness } from '../../../src/server/frame_lateness';
+import { FrameLateness } from '../../../src/protocol/frame_lateness';
 
 const windowMs = 30_000;
 const quietMsMax = 600_000;

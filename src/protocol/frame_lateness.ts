@@ -1,6 +1,7 @@
-// How late a WebSocket connection's request frames reach this node. Each frame says when its
-// client sent it (RequestFrame.sent_at_ms, by the client's steady clock); the gap between that
-// and this node's steady clock is the two clocks' offset plus the frame's trip, so the least gap
+// How late a connection's request frames reach this node: a client's WebSocket frames
+// (RequestFrame.sent_at_ms, server/ws_api.ts) and a peer node's requests (Message.sent_at_ms,
+// internode_server.ts). Each frame says when its sender sent it (by its steady clock); the gap
+// between that and this node's steady clock is the two clocks' offset plus the frame's trip, so the least gap
 // seen lately is the offset plus the quickest trip, and a frame's gap above it is how long it was
 // held on the way: in the network (retransmissions after a partition), or in this node's socket
 // while the node was paused (SIGSTOP, a VM stall, a long GC) or busy. The two clocks need not
