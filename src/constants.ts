@@ -350,8 +350,9 @@ export const shutdownGraceMsDefault = 10_000;
 assert(wsSendQueueBytesMax >= wsResponseFrameBytesTarget * 2, 'the send queue must hold a couple of full response frames');
 assert(wsResponseFrameBytesTarget <= wsBufferedBytesMax, 'one response frame must fit the buffered-bytes bound');
 /**
- * A WebSocket or inter-node connection's baseline trip (the least gap between a frame's sent_at_ms and its
- * arrival) is the least over the last one to two windows of this (src/protocol/frame_lateness.ts):
+ * A WebSocket or inter-node connection's baseline trip (the least gap between a frame's
+ * sent_at_ms and its arrival) is the least over the last one to two windows of this
+ * (src/protocol/frame_lateness.ts):
  * long enough that frames from before a stall of a few seconds still set it, short enough that
  * two clocks ticking 100 ppm apart drift by 6 ms at most before it is renewed.
  */

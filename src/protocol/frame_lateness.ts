@@ -1,14 +1,14 @@
 // How late a connection's request frames reach this node: a client's WebSocket frames
 // (RequestFrame.sent_at_ms, server/ws_api.ts) and a peer node's requests (Message.sent_at_ms,
 // internode_server.ts). Each frame says when its sender sent it (by its steady clock); the gap
-// between that and this node's steady clock is the two clocks' offset plus the frame's trip, so the least gap
-// seen lately is the offset plus the quickest trip, and a frame's gap above it is how long it was
-// held on the way: in the network (retransmissions after a partition), or in this node's socket
-// while the node was paused (SIGSTOP, a VM stall, a long GC) or busy. The two clocks need not
-// agree, only tick at about the same rate: the baseline is the least gap of the last one to two
-// windows (frameLatenessWindowMs), and is started anew after a quiet spell (frameLatenessQuietMsMax),
-// so drift between them costs a few ms. Cassandra's cross_node_timeout compares wall clocks
-// instead, and needs them synchronised.
+// between that and this node's steady clock is the two clocks' offset plus the frame's trip, so the
+// least gap seen lately is the offset plus the quickest trip, and a frame's gap above it is how
+// long it was held on the way: in the network (retransmissions after a partition), or in this
+// node's socket while the node was paused (SIGSTOP, a VM stall, a long GC) or busy. The two clocks
+// need not agree, only tick at about the same rate: the baseline is the least gap of the last one
+// to two windows (frameLatenessWindowMs), and is started anew after a quiet spell
+// (frameLatenessQuietMsMax), so drift between them costs a few ms. Cassandra's cross_node_timeout
+// compares wall clocks instead, and needs them synchronised.
 //
 // Why it matters: a client gives up on an attempt after its timeout and retries, maybe through
 // another node. An attempt that arrives (or is first read) after that must not run: a write

@@ -74,8 +74,8 @@ function toResult(id: number, o: BatchOutcome & { ok: true }): ClientResult {
  * operation, in frame order. Never rejects. Each operation's latency in the metrics is the
  * frame's: its answer leaves in the frame's response, once every operation is done. The frame
  * reached this node `latenessMs` later than its connection's frames usually do
- * (protocol/frame_lateness.ts): an operation whose timeout ran out on the way does not run, and a write
- * is not applied after its client's timeout.
+ * (protocol/frame_lateness.ts): an operation whose timeout ran out on the way does not run, and
+ * a write is not applied after its client's timeout.
  */
 export async function runFrame(
   c: Coordinator,
