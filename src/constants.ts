@@ -92,6 +92,12 @@ export const vnodesPerNodeDefault = 128;
 export const gossipIntervalMsDefault = 1_000;
 export const suspectAfterMsDefault = 30_000;
 export const deadAfterMsDefault = 60_000;
+/**
+ * A peer whose wall clock is further than this from a node's is warned of in its log
+ * (membership/clock_offsets.ts): CockroachDB's default --max-offset, a bound NTP keeps clocks far
+ * inside; LWW order, TTLs and tombstone grace go wrong by about this much beyond it.
+ */
+export const clockOffsetWarnMsDefault = 500;
 export const hintsPerNodeMax = 100_000;
 /** Bytes of hints (keys, version vectors, values) kept per target node; the oldest go first past it. */
 export const hintBytesPerNodeMax = 64 * 1024 * 1024;

@@ -25,7 +25,7 @@ const answerBytesMax = 1024 * 1024;
 const nodeHelp = `  --node HOST:PORT        RINGKV_NODE   127.0.0.1:${httpPortDefault}   the node to ask (its HTTP address)`;
 
 const usage = {
-  status: `usage: ringkv status [options]\n\nThe cluster as one node sees it: each node's status (and, rebuilding, the ranges it has left),\nload, data on disk, tokens, effective ownership (the share of keys it holds a replica of) and\nhow full its data dir's file system is.\n\noptions:\n${nodeHelp}\n  --json                  print the node's answer as JSON\n  -h, --help`,
+  status: `usage: ringkv status [options]\n\nThe cluster as one node sees it: each node's status (and, rebuilding, the ranges it has left),\nload, data on disk, tokens, effective ownership (the share of keys it holds a replica of),\nhow full its data dir's file system is, and its clock against the answering node's.\n\noptions:\n${nodeHelp}\n  --json                  print the node's answer as JSON\n  -h, --help`,
   repair: `usage: ringkv repair [--all] [options]\n\nSyncs every range the node replicates with another replica (a full anti-entropy pass)\nand prints what moved. Exit 1 if any range failed.\n\noptions:\n${nodeHelp}\n  --timeout-ms N          how long to wait (default 1 h)\n  --json\n  --all                   on every node that --node's cluster status has up\n  -h, --help`,
   scrub: `usage: ringkv scrub [--all] [--salvage] [options]\n\nReads every table of the node end to end and checks it (CRCs, structure, key order). A corrupt\ntable is taken out (kept in its shard's quarantine/ folder) and its readable blocks are rewritten\ninto a table in its place on a cluster node, which then repairs so the damaged blocks' keys come\nback from the other replicas; a single node reports it and leaves it, unless --salvage. Exit 1 if\na table was found corrupt.\n\noptions:\n${nodeHelp}\n  --timeout-ms N          how long to wait (default 1 h)\n  --salvage               on a single node too: take corrupt tables out, keeping what still\n                          reads (the damaged blocks' entries are lost: they have no other copy)\n  --json\n  --all                   on every node that --node's cluster status has up\n  -h, --help`,
   cleanup: `usage: ringkv cleanup [--all] [options]\n\nDrops from the node's tables every key it no longer replicates (after nodes joined and took\nranges over), rewriting each table that holds some (like nodetool cleanup). Refused unless every\nnode of the ring is up and none is rebuilding, and the ring has stood for --dead-after-ms; run it\nonce the new nodes' bootstrap is done, or with --wait right after adding them. Exit 1 if it was\ncut short.\n\noptions:\n${nodeHelp}\n  --timeout-ms N          how long to wait (default 1 h)\n  --wait                  while the node refuses for now (a node down or rebuilding, the ring\n                          changed lately: HTTP 503), ask again every ${cleanupRetryMs / 1000} s, within --timeout-ms\n  --json\n  --all                   on every node that --node's cluster status has up, one after another\n  -h, --help`,
@@ -110,6 +110,13 @@ export function formatBytes(n: number): string {
   return u === 0 ? `${v} B` : `${v.toFixed(1)} ${units[u]}`;
 }
 
+/** A clock offset for people: +3 ms, -250 ms, -3600.0 s. */
+export function formatOffset(ms: number): string {
+  const sign = ms < 0 ? '-' : '+';
+  const abs = Math.abs(ms);
+  return abs < 10_000 ? `${sign}${Math.round(abs)} ms` : `${sign}${(abs / 1000).toFixed(1)} s`;
+}
+
 /** The table `ringkv status` prints. */
 export function formatStatus(s: ClusterStatus): string {
   const members = ringMembersOf(s);
@@ -117,7 +124,9 @@ export function formatStatus(s: ClusterStatus): string {
   // A datacenter or zone column only where some node has one.
   const zoned = s.nodes.some((n) => n.zone !== undefined);
   const inDcs = s.nodes.some((n) => n.datacenter !== undefined);
-  const rows = [['status', 'node', 'address', ...(inDcs ? ['datacenter'] : []), ...(zoned ? ['zone'] : []), 'load', 'data', 'tokens', 'owns (effective)', 'disk used']];
+  // A clock column once the answering node has measured a peer (a cluster node, after gossip).
+  const clocked = s.nodes.some((n) => n.clock_offset_ms !== undefined);
+  const rows = [['status', 'node', 'address', ...(inDcs ? ['datacenter'] : []), ...(zoned ? ['zone'] : []), 'load', 'data', 'tokens', 'owns (effective)', 'disk used', ...(clocked ? ['clock'] : [])]];
   for (const n of [...s.nodes].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
     const share = owns.get(n.id);
     rows.push([
@@ -132,6 +141,7 @@ export function formatStatus(s: ClusterStatus): string {
       share === undefined ? '-' : `${(share * 100).toFixed(1)}%`,
       // Of the data dir's file system, as design.md §11's disk alert counts it.
       n.disk_size_bytes === undefined || n.disk_free_bytes === undefined || n.disk_size_bytes === 0 ? '-' : `${(100 * (1 - n.disk_free_bytes / n.disk_size_bytes)).toFixed(0)}%`,
+      ...(clocked ? [n.clock_offset_ms === undefined ? '-' : formatOffset(n.clock_offset_ms)] : []),
     ]);
   }
   const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));

@@ -267,7 +267,10 @@ export class ClusterCoordinator implements Coordinator {
       deadAfterMs: o.deadAfterMs,
       log: o.log,
       network: {
-        exchange: async (to, digest) => (await this.pool.request(to, { kind: 'gossip', members: digest }, gossipTimeoutMs)).members ?? [],
+        exchange: async (to, digest) => {
+          const answer = await this.pool.request(to, { kind: 'gossip', members: digest }, gossipTimeoutMs);
+          return { members: answer.members ?? [], ...(answer.wallClockMs !== undefined && { wallClockMs: answer.wallClockMs }) };
+        },
       },
       localLoad: () => {
         // Advertises what the previous round's query found; gossip is periodic anyway.
@@ -1201,7 +1204,7 @@ export class ClusterCoordinator implements Coordinator {
     if (this.closed) throw new RingkvError(ErrorCode.Closed, `node ${this.nodeId} is closing`);
     switch (req.kind) {
       case 'gossip':
-        return { kind: 'gossip', members: this.membership.handleGossip(req.members ?? []) };
+        return { kind: 'gossip', ...this.membership.handleGossip(req.members ?? []) };
       case 'ping':
         return { kind: 'ping' };
       case 'replicaRead': {
@@ -1324,6 +1327,7 @@ export class ClusterCoordinator implements Coordinator {
       const rebuilding = self ? this.rebuilding : m.rebuilding === true;
       const rangesLeft = self ? (this.rebuilding ? this.rangesLeftToRebuild().length : undefined) : m.rebuildRangesLeft;
       const disk = self ? this.diskCached : m.diskSizeBytes !== undefined && m.diskFreeBytes !== undefined ? { sizeBytes: m.diskSizeBytes, freeBytes: m.diskFreeBytes } : null;
+      const clock = self ? undefined : this.membership.clockOffsets.of(m.nodeId);
       return {
         id: m.nodeId,
         address: `${m.host}:${m.httpPort}`,
@@ -1333,6 +1337,7 @@ export class ClusterCoordinator implements Coordinator {
         ...(rebuilding && { rebuilding: true, ...(rangesLeft !== undefined && { rebuild_ranges_left: rangesLeft }) }),
         ...(this.isBehind(m.nodeId) && { behind: true }),
         load: Math.round(m.load * 100) / 100,
+        ...(clock !== undefined && { clock_offset_ms: Math.round(clock.offsetMs) }),
         ...(self ? { data_bytes: this.dataBytesCached } : m.dataBytes !== undefined && { data_bytes: m.dataBytes }),
         ...(disk !== null && { disk_size_bytes: disk.sizeBytes, disk_free_bytes: disk.freeBytes }),
         tokens: ring.tokensOf(m.nodeId).map(tokenToString),
@@ -1355,6 +1360,7 @@ export class ClusterCoordinator implements Coordinator {
       ...this.replicas.stats,
       ...h,
       hintTargets: this.hints.targetStats(),
+      peerClocks: [...this.membership.clockOffsets.all()].map(([node, c]) => ({ node, offsetSeconds: c.offsetMs / 1000, uncertaintySeconds: c.uncertaintyMs / 1000 })),
       ...this.antiEntropy.counters,
       bootstrapState: this.bootstrapState,
       rebuilding: this.rebuilding ? 1 : 0,

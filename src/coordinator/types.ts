@@ -126,6 +126,12 @@ export interface ClusterNodeInfo {
   behind?: boolean;
   /** Fraction of the node's capacity in use (0..1), as design.md §5 shows. */
   load: number;
+  /**
+   * Its wall clock minus the answering node's, in whole ms, as the answering node last measured
+   * it (membership/clock_offsets.ts); absent for the answering node itself and nodes it has not
+   * measured yet.
+   */
+  clock_offset_ms?: number;
   /** Bytes of the node's tables and WAL, as its last storage poll found them (absent from nodes that do not say). */
   data_bytes?: number;
   /** Its data dir's file system: size, and what the node may still use (absent from nodes that do not say). */
@@ -156,6 +162,15 @@ export interface HintTargetStats {
   oldestAgeSeconds: number;
 }
 
+/** How far a peer's wall clock is from this node's, as this node's last gossip exchange with it measured. */
+export interface PeerClockStats {
+  node: string;
+  /** The peer's clock minus ours: positive when it is ahead. */
+  offsetSeconds: number;
+  /** Half that exchange's round trip: the true offset is within offsetSeconds ± this. */
+  uncertaintySeconds: number;
+}
+
 /** Numbers the metrics endpoint exports; every field is a counter or gauge. */
 export interface CoordinatorStats {
   memtableBytes: number;
@@ -171,7 +186,9 @@ export interface CoordinatorStats {
   shardGcSeconds?: GcSnapshots;
   /** Per node this one holds hints for (a cluster node). */
   hintTargets?: HintTargetStats[];
-  [name: string]: number | number[] | HistogramSnapshot | GcSnapshots | HintTargetStats[] | undefined;
+  /** Per peer whose clock this node has measured (a cluster node). */
+  peerClocks?: PeerClockStats[];
+  [name: string]: number | number[] | HistogramSnapshot | GcSnapshots | HintTargetStats[] | PeerClockStats[] | undefined;
 }
 
 /** One version a replica stores (ReplicaView): live, expired or a tombstone. */

@@ -1,6 +1,7 @@
 // Membership: gossip, the failure detector, and the ring derived from the member table.
 export { Membership } from './membership';
-export type { GossipNetwork, MembershipOptions, MembershipStats } from './membership';
+export type { GossipAnswer, GossipNetwork, MembershipOptions, MembershipStats } from './membership';
+export type { ClockOffset } from './clock_offsets';
 export { MembershipTable, validateMemberInfo } from './table';
 export { classify } from './failure_detector';
 export type { FailureDetectorOptions } from './failure_detector';

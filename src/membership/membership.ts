@@ -6,14 +6,24 @@
 //
 // The network, the clock and the random source are injected, so unit tests run whole clusters
 // of these in simulation; the real node wires the inter-node transport in as the network.
+import { clockOffsetWarnMsDefault, clusterNodesMax } from '../constants';
 import { assert, ErrorCode, isRingkvError } from '../errors';
 import { Ring, ringMemberOf, type RingMember } from '../ring';
+import { ClockOffsets } from './clock_offsets';
 import { MembershipTable } from './table';
 import type { MemberInfo, MemberLoad, MemberStatus, PeerAddress, StatusChange, StorageTrouble } from './types';
 
 export interface GossipNetwork {
-  /** Sends our digest to `to` and resolves with the peer's digest; rejects when unreachable. */
-  exchange(to: PeerAddress, digest: MemberInfo[]): Promise<MemberInfo[]>;
+  /** Sends our digest to `to` and resolves with the peer's answer; rejects when unreachable. */
+  exchange(to: PeerAddress, digest: MemberInfo[]): Promise<GossipAnswer>;
+}
+
+/** What a node answers to a gossip exchange. */
+export interface GossipAnswer {
+  /** Its table. */
+  members: MemberInfo[];
+  /** Its wall clock (its now()) as it answered; absent or 0 from a node that does not say. */
+  wallClockMs?: number;
 }
 
 export interface MembershipOptions {
@@ -23,6 +33,8 @@ export interface MembershipOptions {
   gossipIntervalMs: number;
   suspectAfterMs: number;
   deadAfterMs: number;
+  /** A peer whose clock is further than this from ours is warned of (clock_offsets.ts); clockOffsetWarnMsDefault if not given. */
+  clockOffsetWarnMs?: number;
   network: GossipNetwork;
   now?: () => number;
   /** Uniform in [0, 1); Math.random by default, a seeded PRNG in simulations. */
@@ -88,6 +100,8 @@ export class Membership {
   private timer: NodeJS.Timeout | undefined;
   private inflight = 0;
   private readonly counters: MembershipStats;
+  /** What each exchange we started measured of the answering peer's clock. */
+  readonly clockOffsets: ClockOffsets;
 
   constructor(options: MembershipOptions) {
     assert(options.gossipIntervalMs > 0, 'gossipIntervalMs must be positive');
@@ -95,6 +109,7 @@ export class Membership {
     this.o = {
       now: Date.now,
       random: Math.random,
+      clockOffsetWarnMs: clockOffsetWarnMsDefault,
       log: (line: string) => process.stderr.write(`${line}\n`),
       ...options,
     };
@@ -102,6 +117,7 @@ export class Membership {
     this.table = new MembershipTable({ ...options.self, heartbeat: 0, status: 'ALIVE' }, options, now);
     this.ringValue = Ring.build([ringMemberOf(options.self)], 1);
     this.ringChangedMs = now;
+    this.clockOffsets = new ClockOffsets(this.o.clockOffsetWarnMs, clusterNodesMax, (line) => this.o.log(`membership ${this.selfId}: ${line}`));
     this.counters = {
       gossipRounds: 0,
       gossipExchanges: 0,
@@ -288,7 +304,7 @@ export class Membership {
   async introduce(to: PeerAddress): Promise<void> {
     this.counters.gossipExchanges++;
     try {
-      this.mergeRemote(await this.o.network.exchange(to, this.table.digest()));
+      await this.exchangeWith(to, this.table.digest());
     } catch (err) {
       this.counters.gossipExchangeFailures++;
       throw err;
@@ -299,14 +315,22 @@ export class Membership {
    * What the node at `to` knows, without telling it anything (an empty digest: it merges
    * nothing). Rejects when it does not answer.
    */
-  peek(to: PeerAddress): Promise<MemberInfo[]> {
-    return this.o.network.exchange(to, []);
+  async peek(to: PeerAddress): Promise<MemberInfo[]> {
+    return (await this.o.network.exchange(to, [])).members;
   }
 
   /** The receiving side of an exchange: merge the sender's digest, answer with ours. */
-  handleGossip(remote: readonly MemberInfo[]): MemberInfo[] {
+  handleGossip(remote: readonly MemberInfo[]): GossipAnswer {
     this.mergeRemote(remote);
-    return this.table.digest();
+    return { members: this.table.digest(), wallClockMs: this.o.now() };
+  }
+
+  /** Sends `digest` to `to`, measures its clock if it is a known node, and merges its answer. */
+  private async exchangeWith(to: PeerAddress, digest: MemberInfo[]): Promise<void> {
+    const sentMs = this.o.now();
+    const answer = await this.o.network.exchange(to, digest);
+    if (to.nodeId !== undefined && answer.wallClockMs) this.clockOffsets.record(to.nodeId, sentMs, answer.wallClockMs, this.o.now());
+    this.mergeRemote(answer.members);
   }
 
   private pick<T>(from: readonly T[]): T {
@@ -318,10 +342,9 @@ export class Membership {
     if (this.inflight >= exchangesInflightMax) return;
     this.inflight++;
     this.counters.gossipExchanges++;
-    this.o.network.exchange(to, this.table.digest()).then(
-      (remote) => {
+    this.exchangeWith(to, this.table.digest()).then(
+      () => {
         this.inflight--;
-        this.mergeRemote(remote);
       },
       () => {
         this.inflight--;
@@ -335,6 +358,12 @@ export class Membership {
     if (!this.idKnown && this.table.earlierSelfSeen) {
       this.idKnown = true;
       this.o.onIdKnown?.();
+    }
+    for (const o of this.table.takeOutrun()) {
+      this.o.log(
+        `membership ${this.selfId}: WARN gossip knows this node from an earlier process at this address that started at ${new Date(o.earlier).toISOString()}, ` +
+          `later than this one's start (${new Date(o.was).toISOString()}) by this machine's clock: is the clock behind? Incarnation ${o.was} -> ${o.earlier + 1}, so the cluster takes this process as the newer`,
+      );
     }
     for (const c of this.table.takeClaims()) {
       this.counters.membershipIdConflicts++;
@@ -403,6 +432,7 @@ export class Membership {
       else if (c.to === 'DEAD') this.counters.membershipToDead++;
       else if (c.to === 'ALIVE') this.counters.membershipToAlive++;
       else if (c.to === 'LEFT') this.counters.membershipToLeft++;
+      if (c.to === 'LEFT') this.clockOffsets.forget(c.nodeId);
       this.o.log(`membership ${this.selfId}: ${c.nodeId} ${c.from} -> ${c.to}`);
       this.o.onChange?.(c);
     }

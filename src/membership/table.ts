@@ -44,6 +44,11 @@ export class MembershipTable {
   /** Entries for our id from later incarnations than ours, not yet taken (takeClaims). */
   private claims: MemberInfo[] = [];
   private claimSeen = -1;
+  /**
+   * Our incarnation taken past an earlier process's (merge), not yet taken (takeOutrun): `was` is
+   * ours before, `earlier` the one gossip had from our earlier process at our address.
+   */
+  private outrun: Array<{ was: number; earlier: number }> = [];
   /** Whether a peer has gossiped our id from an earlier incarnation (the cluster knew this id before this process). */
   earlierSelfSeen = false;
   /** Entries of nodes whose settings differ from ours, not yet taken (takeMismatches). */
@@ -109,6 +114,13 @@ export class MembershipTable {
     return out;
   }
 
+  /** Times merge took our incarnation past our earlier process's since the last call. */
+  takeOutrun(): Array<{ was: number; earlier: number }> {
+    const out = this.outrun;
+    this.outrun = [];
+    return out;
+  }
+
   /** Nodes seen with settings other than ours since the last call, once per node and settings. */
   takeMismatches(): MemberInfo[] {
     const out = this.mismatches;
@@ -135,12 +147,24 @@ export class MembershipTable {
         this.mismatches.push({ ...r });
       }
       if (r.nodeId === this.selfId) {
-        // Only we advance our own heartbeat. Our id with a later incarnation than ours is a
-        // process started with our id after this one (a copied data dir, or one --node-id given
-        // to two nodes); peers take its entry over ours, so it is reported, not ignored.
-        if (r.incarnation > this.self.incarnation && r.incarnation !== this.claimSeen) {
-          this.claimSeen = r.incarnation;
-          this.claims.push({ ...r });
+        // Only we advance our own heartbeat. Our id with a later incarnation than ours, at our
+        // own address, is an earlier process of ours that started while this machine's clock read
+        // later than it did at our start (two processes cannot listen on one address): peers
+        // would take its entry over ours and, never hearing it advance, hold us DEAD. We go past
+        // it (SWIM's refutation; Cassandra keeps its generation on disk for the same reason).
+        // At another address it is a process started with our id after this one (a copied data
+        // dir, or one --node-id given to two nodes); peers take its entry over ours, so it is
+        // reported, not ignored.
+        if (r.incarnation > this.self.incarnation) {
+          if (r.host === this.self.host && r.peerPort === this.self.peerPort) {
+            const e = this.entries.get(this.selfId)!;
+            this.outrun.push({ was: e.info.incarnation, earlier: r.incarnation });
+            e.info = { ...e.info, incarnation: r.incarnation + 1 };
+            this.earlierSelfSeen = true;
+          } else if (r.incarnation !== this.claimSeen) {
+            this.claimSeen = r.incarnation;
+            this.claims.push({ ...r });
+          }
         }
         if (r.incarnation < this.self.incarnation) this.earlierSelfSeen = true;
         continue;

@@ -55,11 +55,11 @@ const messageSpec: TableSpec = {
   // ttl_seconds, if_match, context, idempotency_key, version, timestamp_ms, acks,
   // tombstone_expiry_ms, error_code, error_message, error_details, record_tombstone, forwarded,
   // range_from, range_to, depth, leaves, leaf_entries, has_after, after_token, after_key,
-  // entries, more, items, cluster_name, from_node, to_node, sent_at_ms (f64: 8 bytes, like u64)
+  // entries, more, items, cluster_name, from_node, to_node, sent_at_ms (f64: 8 bytes, like u64), wall_clock_ms
   fields: [
     u32, u8, u8, u32, { kind: 'tables', table: memberSpec, lengthMax: clusterNodesMax }, bytes, bytes, u8, str, u8, u8, bytes, u32, str, bytes, str, str, u64, u8, u64, str, str, str, u8, u8,
     u64, u64, u8, { kind: 'bytes', lengthMax: 8 << merkleDepthMax }, u64, u8, u64, bytes, { kind: 'tables', table: entrySpec, lengthMax: rangeScanPageEntriesMax }, u8,
-    { kind: 'tables', table: itemSpec, lengthMax: replicaBatchItemsMax }, str, str, str, u64,
+    { kind: 'tables', table: itemSpec, lengthMax: replicaBatchItemsMax }, str, str, str, u64, u64,
   ],
 };
 
@@ -141,6 +141,8 @@ export interface InternodeMessage {
    * absent or 0: not said. The answering side measures how late it arrived (frame_lateness.ts).
    */
   sentAtMs?: number;
+  /** Gossip reply: the answering node's wall clock (Date.now()) as it answered; absent or 0: not said. */
+  wallClockMs?: number;
 }
 
 /** One entry of a RangeScan page. */
@@ -211,7 +213,7 @@ function fixedShape(m: InternodeMessage): FixedMessage {
     idempotencyKey: undefined, version: undefined, timestampMs: undefined, acks: undefined, tombstoneExpiryMs: undefined, errorCode: undefined,
     errorMessage: undefined, errorDetails: undefined, recordTombstone: undefined, forwarded: undefined, rangeFrom: undefined, rangeTo: undefined,
     depth: undefined, leaves: undefined, leafEntries: undefined, after: undefined, entries: undefined, more: undefined, items: undefined,
-    clusterName: undefined, fromNode: undefined, toNode: undefined, sentAtMs: undefined,
+    clusterName: undefined, fromNode: undefined, toNode: undefined, sentAtMs: undefined, wallClockMs: undefined,
   };
   const from = m as unknown as Record<string, unknown>;
   const to = o as unknown as Record<string, unknown>;
@@ -233,6 +235,7 @@ function build(b: Builder, m: FixedMessage): Uint8Array {
   checkString(m.fromNode, 'from_node');
   checkString(m.toNode, 'to_node');
   assert(m.sentAtMs === undefined || (Number.isFinite(m.sentAtMs) && m.sentAtMs >= 0), () => `sentAtMs ${m.sentAtMs} is not a time`);
+  assert(m.wallClockMs === undefined || (Number.isSafeInteger(m.wallClockMs) && m.wallClockMs >= 0), () => `wallClockMs ${m.wallClockMs} is not a time`);
   let members = 0;
   if (m.members !== undefined) {
     assert(m.members.length <= clusterNodesMax, 'too many members in one gossip message');
@@ -360,6 +363,7 @@ function build(b: Builder, m: FixedMessage): Uint8Array {
   if (fromNode) Message.addFromNode(b, fromNode);
   if (toNode) Message.addToNode(b, toNode);
   if (m.sentAtMs) Message.addSentAtMs(b, m.sentAtMs);
+  if (m.wallClockMs) Message.addWallClockMs(b, BigInt(m.wallClockMs));
   b.finish(Message.endMessage(b), internodeFileIdentifier);
   return b.asUint8Array();
 }
@@ -581,6 +585,8 @@ export function decodeInternode(frame: Uint8Array): InternodeMessage {
   const sentAtMs = msg.sentAtMs();
   if (!(Number.isFinite(sentAtMs) && sentAtMs >= 0)) throw malformed(`sent_at_ms ${sentAtMs} is not a time`);
   if (sentAtMs) out.sentAtMs = sentAtMs;
+  const wallClockMs = num(msg.wallClockMs());
+  if (wallClockMs) out.wallClockMs = wallClockMs;
   return out;
 }
 

@@ -4,7 +4,7 @@
 // allocation); the main thread's GC pauses come from gc_pauses.ts, storage numbers (WAL syncs
 // and their durations, the shard threads' GC pauses among them) from coordinator.stats(), both
 // at scrape time.
-import type { CoordinatorStats, HintTargetStats } from '../coordinator/types';
+import type { CoordinatorStats, HintTargetStats, PeerClockStats } from '../coordinator/types';
 import { gcKinds, gcSnapshots, type GcSnapshots } from '../gc_pauses';
 import { Histogram, renderHistogram } from '../histogram';
 
@@ -110,7 +110,7 @@ export class Metrics {
 /** Storage and coordinator numbers: the named ones with their proper names, the rest generically. */
 export function renderStats(stats: CoordinatorStats): string[] {
   const out: string[] = [];
-  const known = new Set(['walSyncs', 'walSyncSeconds', 'shardGcSeconds', 'memtableBytes', 'sstablesPerLevel', 'compactionBacklog', 'diskBytes', 'readRepairs', 'hintsQueued', 'hintTargets']);
+  const known = new Set(['walSyncs', 'walSyncSeconds', 'shardGcSeconds', 'memtableBytes', 'sstablesPerLevel', 'compactionBacklog', 'diskBytes', 'readRepairs', 'hintsQueued', 'hintTargets', 'peerClocks']);
   const metric = (name: string, type: 'counter' | 'gauge', help: string, value: number): void => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value}`);
   };
@@ -136,6 +136,14 @@ export function renderStats(stats: CoordinatorStats): string[] {
     perTarget('ringkv_hints_queued_for_node', 'Hints this node holds, by the node they are for.', (t) => t.queued);
     perTarget('ringkv_hints_bytes_for_node', 'Bytes of those hints (keys, versions, values), by the node they are for.', (t) => t.bytes);
     perTarget('ringkv_hints_oldest_age_seconds', 'Age of the oldest hint held for each node: how far behind it is.', (t) => t.oldestAgeSeconds);
+  }
+  if (stats.peerClocks !== undefined && stats.peerClocks.length > 0) {
+    const perNode = (name: string, help: string, pick: (c: PeerClockStats) => number): void => {
+      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
+      for (const c of stats.peerClocks!) out.push(`${name}{node="${c.node}"} ${pick(c)}`);
+    };
+    perNode('ringkv_peer_clock_offset_seconds', "Each peer's wall clock minus this node's, as the last gossip exchange with it measured (positive: ahead).", (c) => c.offsetSeconds);
+    perNode('ringkv_peer_clock_uncertainty_seconds', 'Half the round trip of that exchange: the true offset is within the offset plus or minus this.', (c) => c.uncertaintySeconds);
   }
   for (const [key, value] of Object.entries(stats)) {
     if (known.has(key)) continue;

@@ -17,6 +17,7 @@ import * as path from 'node:path';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const bin = path.join(root, 'bin', 'ringkv.js');
+const clockSkewModule = path.join(__dirname, 'clock_skew.js');
 
 export interface ClusterSpec {
   nodes: number;
@@ -63,6 +64,11 @@ export interface TestNode {
   alone: boolean;
   /** Flags after the cluster's own (a later one wins): a node that differs from the rest. */
   extraArgs: string[];
+  /**
+   * How far its wall clock is set off the machine's from its next start on (helpers/clock_skew.ts;
+   * 0: the machine's own).
+   */
+  clockSkewMs: number;
   /** In front of peerPort when the cluster has peerProxies; the node advertises its port. */
   proxy: FaultProxy | undefined;
   /** The tmpfs its data dir is on, when it is the spec's smallDisk node. */
@@ -166,7 +172,7 @@ export class TestCluster {
     const mount = this.spec.smallDisk?.node === i ? path.join(this.tmp, `node-${i}-disk`) : undefined;
     if (mount !== undefined) fs.mkdirSync(mount);
     const dataDir = mount === undefined ? path.join(this.tmp, `node-${i}`) : path.join(mount, 'data');
-    return { id: `node-${i}`, port: await freePort(), peerPort, dataDir, proc: undefined, stopped: false, log: [], proxy, mount, ...o };
+    return { id: `node-${i}`, port: await freePort(), peerPort, dataDir, proc: undefined, stopped: false, log: [], proxy, mount, clockSkewMs: 0, ...o };
   }
 
   /** Starts node i (again) and resolves once it prints its listening line. */
@@ -175,6 +181,7 @@ export class TestCluster {
     const seed = n.alone ? n : this.nodes[0]!;
     const s = this.spec;
     const args = [
+      ...(n.clockSkewMs === 0 ? [] : ['--require', clockSkewModule]),
       bin, 'start',
       '--port', String(n.port),
       '--peer-port', String(n.peerPort),
@@ -202,7 +209,7 @@ export class TestCluster {
     ];
     let proc: ChildProcess;
     if (n.mount === undefined) {
-      proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RINGKV_TEST_CLOCK_SKEW_MS: String(n.clockSkewMs) } });
     } else {
       // A new tmpfs each start (the namespace ends with the node): the mount, the ballast, then
       // the node itself (exec: the child's pid is the node's, for signals and /proc/PID/root).

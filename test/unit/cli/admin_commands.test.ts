@@ -44,6 +44,24 @@ test('a cluster: rows sorted by id, the reason of a degraded node, effective own
   for (const l of lines.slice(2)) assert.match(l.slice(at), /^(\d+\.\d%|-) +(\d+%|-)$/);
 });
 
+test('a clock column once the answering node has measured its peers: each against its own, itself -', () => {
+  const s: ClusterStatus = {
+    cluster_name: 'prod',
+    nodes: [
+      { id: 'a', address: '10.0.0.1:7000', status: 'healthy', load: 0, tokens: tokens('a', 16) },
+      { id: 'b', address: '10.0.0.2:7000', status: 'healthy', load: 0, clock_offset_ms: 3, tokens: tokens('b', 16) },
+      { id: 'c', address: '10.0.0.3:7000', status: 'healthy', load: 0, clock_offset_ms: -3_600_004, tokens: tokens('c', 16) },
+      { id: 'd', address: '10.0.0.4:7000', status: 'suspect', load: 0, clock_offset_ms: -250, tokens: tokens('d', 16) },
+    ],
+    ring_version: 4,
+    total_keys: 0,
+    replication_factor: 3,
+  };
+  const lines = formatStatus(s).split('\n');
+  assert.equal(lines[1]!.split(/\s{2,}/).at(-1), 'clock');
+  assert.deepEqual(lines.slice(2).map((l) => l.split(/\s{2,}/).at(-1)), ['-', '+3 ms', '-3600.0 s', '-250 ms']);
+});
+
 test('a single node: no cluster name, no tokens', () => {
   const out = formatStatus({ nodes: [{ id: 'n1', address: '127.0.0.1:7000', status: 'healthy', load: 0, tokens: [] }], ring_version: 0, total_keys: 7, replication_factor: 1 });
   assert.deepEqual(out.split('\n').map((l) => l.split(/\s{2,}/)), [['single node, ring version 0, replication 1, about 7 keys'], ['status', 'node', 'address', 'load', 'data', 'tokens', 'owns (effective)', 'disk used'], ['healthy', 'n1', '127.0.0.1:7000', '0.00', '-', '0', '-', '-']]);

@@ -30,7 +30,7 @@ class Sim {
   }
 
   /** A node n<i> at port 800<i>, seeded with the given nodes, in the simulation from now on. */
-  add(i: number, seeds: number[], opts: { log?: (line: string) => void; settings?: string; datacenter?: string } = {}): Membership {
+  add(i: number, seeds: number[], opts: { log?: (line: string) => void; settings?: string; datacenter?: string; clockSkewMs?: number } = {}): Membership {
     const m = this.outsider({ nodeId: `n${i}`, port: i, seeds, ...opts });
     this.nodes.set(8000 + i, m);
     this.down.delete(8000 + i);
@@ -41,15 +41,17 @@ class Sim {
    * A node at port 800<port> (seeded with n0 unless told) that is not part of the simulation:
    * not stepped, not reachable. What a process that has just started, and not gossiped, is.
    */
-  outsider(o: { nodeId: string; port: number; seeds?: number[]; settings?: string; datacenter?: string; log?: (line: string) => void }): Membership {
+  outsider(o: { nodeId: string; port: number; seeds?: number[]; settings?: string; datacenter?: string; log?: (line: string) => void; clockSkewMs?: number }): Membership {
+    // Its wall clock: the simulation's, `clockSkewMs` off.
+    const skewMs = o.clockSkewMs ?? 0;
     return new Membership({
-      self: { nodeId: o.nodeId, host: 'sim', httpPort: 7000 + o.port, peerPort: 8000 + o.port, vnodes: 16, incarnation: this.now, keyEstimate: o.port, load: 0, ...(o.settings !== undefined && { settings: o.settings }), ...(o.datacenter !== undefined && { datacenter: o.datacenter }) },
+      self: { nodeId: o.nodeId, host: 'sim', httpPort: 7000 + o.port, peerPort: 8000 + o.port, vnodes: 16, incarnation: this.now + skewMs, keyEstimate: o.port, load: 0, ...(o.settings !== undefined && { settings: o.settings }), ...(o.datacenter !== undefined && { datacenter: o.datacenter }) },
       seeds: (o.seeds ?? [0]).map((s) => ({ host: 'sim', peerPort: 8000 + s })),
       gossipIntervalMs: intervalMs,
       suspectAfterMs,
       deadAfterMs,
       network: this.network,
-      now: () => this.now,
+      now: () => this.now + skewMs,
       random: this.random,
       log: o.log ?? (() => {}),
     });
@@ -113,6 +115,39 @@ test(`gossip converges, detects a killed node SUSPECT then DEAD everywhere, and 
   assert.equal(st.membershipToDead, 1);
   assert.equal(st.membershipToAlive, 1);
   assert.equal(st.membershipNodesJoined, n - 1);
+});
+
+test(`a node restarted with its clock behind its last start goes past its old incarnation and is ALIVE again; clocks are measured (seed ${seed})`, async () => {
+  // Proves the refutation (table.ts merge) end to end, and that each exchange measures the
+  // answering node's clock against the asking node's.
+  const sim = new Sim(seed + 2);
+  for (let i = 0; i < 4; i++) sim.add(i, [0]);
+  await sim.step(20);
+  const earlier = sim.nodes.get(8003)!.table.self.incarnation;
+  sim.down.add(8003);
+  for (let r = 0; r < 100 && sim.statusesOf('n3').some((st) => st !== 'DEAD'); r++) await sim.step();
+  assert.deepEqual(sim.statusesOf('n3'), ['DEAD', 'DEAD', 'DEAD'], `seed ${seed}`);
+  // The same node (id and address) again, its clock a minute behind: a lower incarnation.
+  const lines: string[] = [];
+  const back = sim.add(3, [0], { clockSkewMs: -60_000, log: (l) => lines.push(l) });
+  assert.ok(back.table.self.incarnation < earlier);
+  for (let r = 0; r < 30 && sim.statusesOf('n3').some((st) => st !== 'ALIVE'); r++) await sim.step();
+  assert.deepEqual(sim.statusesOf('n3'), ['ALIVE', 'ALIVE', 'ALIVE'], `seed ${seed}`);
+  assert.equal(back.table.self.incarnation, earlier + 1);
+  assert.equal(back.stats().membershipIdConflicts, 0, 'its own earlier process is no twin');
+  assert.ok(lines.some((l) => l.includes('is the clock behind?')), lines.join('\n'));
+
+  // The exchanges are instant here: offsets are exact, with no uncertainty. Each node's samples
+  // from after the restart (an older one of n3 was of its earlier process, clock right).
+  const skewOf = (m: Membership): number => (m === back ? -60_000 : 0);
+  const restartedAt = sim.now;
+  const pairs = [...sim.nodes.values()].flatMap((m) => [...sim.nodes.values()].filter((o) => o !== m).map((o) => [m, o] as const));
+  for (let r = 0; r < 60 && pairs.some(([m, o]) => !((m.clockOffsets.of(o.selfId)?.atMs ?? -Infinity) > restartedAt + skewOf(m))); r++) await sim.step();
+  for (const [m, other] of pairs) {
+    const measured = m.clockOffsets.of(other.selfId);
+    assert.deepEqual([measured?.offsetMs, measured?.uncertaintyMs], [skewOf(other) - skewOf(m), 0], `${m.selfId} measuring ${other.selfId}`);
+  }
+  assert.ok(lines.some((l) => /clock: WARN n0's clock is 60000 ms ahead of this node's/.test(l)), lines.join('\n'));
 });
 
 test(`a node joining later bumps every ring version and learns everyone (seed ${seed})`, async () => {

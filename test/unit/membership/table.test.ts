@@ -36,8 +36,10 @@ test('merge: a higher (incarnation, heartbeat) wins; an older one is ignored; se
   t.merge([info('b', 6, 0)], 100);
   assert.equal(t.info('b')!.incarnation, 6);
   assert.equal(t.info('b')!.heartbeat, 0);
-  t.merge([info('a', 99, 99)], 100);
+  // Our id at another address (another process with it): reported as a claim, never taken in.
+  t.merge([{ ...info('a', 99, 99), host: '127.0.0.2' }], 100);
   assert.equal(t.self.incarnation, 1);
+  assert.equal(t.self.heartbeat, 0);
 });
 
 test('detect: silence makes a node SUSPECT then DEAD; progress brings it back ALIVE', () => {
@@ -116,9 +118,35 @@ test('merge: our id from a later incarnation is taken as a claim, once per incar
   const claims = t.takeClaims();
   assert.deepEqual(claims.map((c) => [c.incarnation, c.peerPort]), [[150, 8100]]);
   assert.deepEqual(t.takeClaims(), [], 'taken once');
-  t.merge([info('a', 160, 0)], 40);
+  t.merge([{ ...info('a', 160, 0), host: '127.0.0.2' }], 40);
   assert.deepEqual(t.takeClaims().map((c) => c.incarnation), [160], 'a newer claimant is reported again');
   assert.equal(t.self.incarnation, 100, 'a claim never overwrites our own entry');
+  assert.deepEqual(t.takeOutrun(), [], 'claims at other addresses are not our own past');
+});
+
+test('merge: our id from a later incarnation at our own address is our earlier process: we go past it', () => {
+  // A restart while the clock reads earlier than at the previous start: peers still hold the
+  // earlier process's entry (incarnation 500) over ours (100) and would never hear us advance.
+  const t = new MembershipTable(info('a', 100, 0), fd, 0);
+  t.beat(1);
+  t.merge([info('a', 500, 42, 'DEAD'), info('b', 7, 1)], 10);
+  assert.deepEqual(t.takeClaims(), [], 'not another process with our id');
+  assert.deepEqual(t.takeOutrun(), [{ was: 100, earlier: 500 }]);
+  assert.deepEqual(t.takeOutrun(), [], 'taken once');
+  assert.equal(t.self.incarnation, 501);
+  assert.equal(t.self.heartbeat, 1, 'our heartbeat goes on');
+  assert.equal(t.earlierSelfSeen, true, 'the cluster knew this id');
+  // What we gossip now is newer than what a peer holds, so the peer takes it: we are ALIVE there.
+  const peer = new MembershipTable(info('b', 7, 1), fd, 0);
+  peer.merge([info('a', 500, 42)], 10);
+  peer.detect(700);
+  assert.equal(peer.status('a'), 'DEAD');
+  peer.merge(t.digest(), 710);
+  assert.equal(peer.status('a'), 'ALIVE');
+  // The same entry again (an echo of the one we went past) changes nothing.
+  t.merge([info('a', 500, 42)], 20);
+  assert.equal(t.self.incarnation, 501);
+  assert.deepEqual(t.takeOutrun(), []);
 });
 
 test('merge: a node with other cluster settings is reported once per settings; one that says none is not', () => {

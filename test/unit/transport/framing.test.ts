@@ -43,6 +43,19 @@ test('codec round-trips every field it carries', () => {
   assert.deepEqual(decodeInternode(encodeInternode(hello)), hello);
   const seedHello: InternodeMessage = { id: 3, kind: 'hello', isReply: true, clusterName: 'prod-eu', fromNode: 'n7' };
   assert.deepEqual(decodeInternode(encodeInternode(seedHello)), seedHello, 'no to_node: any node of the cluster');
+  const gossipReply: InternodeMessage = { id: 4, kind: 'gossip', isReply: true, wallClockMs: 1_796_525_203_544 };
+  assert.deepEqual(decodeInternode(encodeInternode(gossipReply)), gossipReply, 'the answering node\'s wall clock');
+});
+
+test('a wall_clock_ms beyond 2^53 is a malformed frame', () => {
+  const b = new Builder(256);
+  Message.startMessage(b);
+  Message.addId(b, 1);
+  Message.addKind(b, Kind.Gossip);
+  Message.addIsReply(b, true);
+  Message.addWallClockMs(b, 1n << 60n);
+  b.finish(Message.endMessage(b), internodeFileIdentifier);
+  assert.throws(() => decodeInternode(b.asUint8Array()), (e: unknown) => isRingkvError(e, ErrorCode.MalformedFrame) && /2\^53/.test((e as Error).message));
 });
 
 test('anti-entropy messages round-trip: ranges at the ends of the ring, leaves, cursors, pages', () => {

@@ -328,8 +328,13 @@ sentAtMs():number {
   return offset ? this.bb!.readFloat64(this.bb_pos + offset) : 0.0;
 }
 
+wallClockMs():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 84);
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+}
+
 static startMessage(builder:flatbuffers.Builder) {
-  builder.startObject(40);
+  builder.startObject(41);
 }
 
 static addId(builder:flatbuffers.Builder, id:number) {
@@ -600,6 +605,10 @@ static addSentAtMs(builder:flatbuffers.Builder, sentAtMs:number) {
   builder.addFieldFloat64(39, sentAtMs, 0.0);
 }
 
+static addWallClockMs(builder:flatbuffers.Builder, wallClockMs:bigint) {
+  builder.addFieldInt64(40, wallClockMs, BigInt('0'));
+}
+
 static endMessage(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
@@ -613,7 +622,7 @@ static finishSizePrefixedMessageBuffer(builder:flatbuffers.Builder, offset:flatb
   builder.finish(offset, 'RKVN', true);
 }
 
-static createMessage(builder:flatbuffers.Builder, id:number, kind:Kind, isReply:boolean, timeoutMs:number, membersOffset:flatbuffers.Offset, keyOffset:flatbuffers.Offset, recordOffset:flatbuffers.Offset, found:boolean, hintForOffset:flatbuffers.Offset, op:Op, consistency:number, valueOffset:flatbuffers.Offset, ttlSeconds:number, ifMatchOffset:flatbuffers.Offset, contextOffset:flatbuffers.Offset, idempotencyKeyOffset:flatbuffers.Offset, versionOffset:flatbuffers.Offset, timestampMs:bigint, acks:number, tombstoneExpiryMs:bigint, errorCodeOffset:flatbuffers.Offset, errorMessageOffset:flatbuffers.Offset, errorDetailsOffset:flatbuffers.Offset, recordTombstone:boolean, forwarded:boolean, rangeFrom:bigint, rangeTo:bigint, depth:number, leavesOffset:flatbuffers.Offset, leafEntries:bigint, hasAfter:boolean, afterToken:bigint, afterKeyOffset:flatbuffers.Offset, entriesOffset:flatbuffers.Offset, more:boolean, itemsOffset:flatbuffers.Offset, clusterNameOffset:flatbuffers.Offset, fromNodeOffset:flatbuffers.Offset, toNodeOffset:flatbuffers.Offset, sentAtMs:number):flatbuffers.Offset {
+static createMessage(builder:flatbuffers.Builder, id:number, kind:Kind, isReply:boolean, timeoutMs:number, membersOffset:flatbuffers.Offset, keyOffset:flatbuffers.Offset, recordOffset:flatbuffers.Offset, found:boolean, hintForOffset:flatbuffers.Offset, op:Op, consistency:number, valueOffset:flatbuffers.Offset, ttlSeconds:number, ifMatchOffset:flatbuffers.Offset, contextOffset:flatbuffers.Offset, idempotencyKeyOffset:flatbuffers.Offset, versionOffset:flatbuffers.Offset, timestampMs:bigint, acks:number, tombstoneExpiryMs:bigint, errorCodeOffset:flatbuffers.Offset, errorMessageOffset:flatbuffers.Offset, errorDetailsOffset:flatbuffers.Offset, recordTombstone:boolean, forwarded:boolean, rangeFrom:bigint, rangeTo:bigint, depth:number, leavesOffset:flatbuffers.Offset, leafEntries:bigint, hasAfter:boolean, afterToken:bigint, afterKeyOffset:flatbuffers.Offset, entriesOffset:flatbuffers.Offset, more:boolean, itemsOffset:flatbuffers.Offset, clusterNameOffset:flatbuffers.Offset, fromNodeOffset:flatbuffers.Offset, toNodeOffset:flatbuffers.Offset, sentAtMs:number, wallClockMs:bigint):flatbuffers.Offset {
   Message.startMessage(builder);
   Message.addId(builder, id);
   Message.addKind(builder, kind);
@@ -655,6 +664,7 @@ static createMessage(builder:flatbuffers.Builder, id:number, kind:Kind, isReply:
   Message.addFromNode(builder, fromNodeOffset);
   Message.addToNode(builder, toNodeOffset);
   Message.addSentAtMs(builder, sentAtMs);
+  Message.addWallClockMs(builder, wallClockMs);
   return Message.endMessage(builder);
 }
 }

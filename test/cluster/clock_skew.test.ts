@@ -1,0 +1,69 @@
+// Wall clocks that disagree. Gossip orders a node's processes by incarnation, the wall-clock ms
+// at which each started (membership/types.ts), so a node restarted while its clock reads earlier
+// than at its previous start (a clock that ran fast and was corrected, a VM booted before its
+// clock was synced) must still be heard as the newer process. The node here is stopped and
+// started again with its clock an hour behind (helpers/clock_skew.ts sets Date in its process).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { sleep, TestCluster, waitFor } from '../helpers/cluster';
+
+const hourMs = 3_600_000;
+
+describe('3-node cluster, a node restarted with its clock an hour behind', () => {
+  let c: TestCluster;
+  before(async () => {
+    c = await TestCluster.start({ nodes: 3 });
+    assert.equal((await c.http(0, 'PUT', 'before-restart', { body: 'v0', consistency: 'ALL' })).status, 200);
+    const proc = c.nodes[2]!.proc!;
+    const exited = new Promise((r) => proc.once('exit', r));
+    c.signal(2, 'SIGTERM');
+    await exited;
+    c.nodes[2]!.clockSkewMs = -hourMs;
+    await c.spawn(2);
+  });
+  after(async () => {
+    await c?.close();
+  });
+
+  test('the others hear it as the newer process: healthy again, writes at ALL reach it', async () => {
+    // Past deadAfterMs: a process the others do not hear from is DEAD to them by then, even one
+    // that answers replica requests at its address.
+    await sleep(c.spec.deadAfterMs + 1000);
+    await c.waitStatus([0, 1], 2, 'healthy', 5000);
+    assert.equal((await c.http(0, 'PUT', 'after-restart', { body: 'v1', consistency: 'ALL' })).status, 200);
+    assert.deepEqual((await c.replica(2, 'after-restart')).values, ['v1']);
+    assert.deepEqual((await c.replica(2, 'before-restart')).values, ['v0']);
+    // Nothing mistook its own earlier process for another node with its id; it said what it did.
+    assert.equal(await c.metric(2, 'ringkv_membership_id_conflicts'), 0);
+    assert.match(c.nodes[2]!.log.join(''), /WARN gossip knows this node from an earlier process at this address .* is the clock behind\?/);
+  });
+
+  test('every node measures the others\' clocks: node-2 an hour behind, the rest together; each says so', async () => {
+    const offsets = async (i: number): Promise<Record<string, number | undefined>> => {
+      const s = (await c.getJson(i, '/api/v1/cluster/status')) as { nodes: Array<{ id: string; clock_offset_ms?: number }> };
+      return Object.fromEntries(s.nodes.map((n) => [n.id, n.clock_offset_ms]));
+    };
+    // Gossip picks peers at random: wait until each node has exchanged with both others.
+    await waitFor('every node measuring both others', async () => (await Promise.all([0, 1, 2].map(offsets))).every((o) => Object.values(o).filter((v) => v !== undefined).length === 2), 15_000);
+    const near = (actual: number | undefined, expected: number): boolean => actual !== undefined && Math.abs(actual - expected) < 2000;
+    const [o0, o1, o2] = await Promise.all([0, 1, 2].map(offsets));
+    assert.equal(o0!['node-0'], undefined, 'a node does not measure itself');
+    assert.ok(near(o0!['node-2'], -hourMs) && near(o1!['node-2'], -hourMs), `node-2 an hour behind on node-0 and node-1: ${JSON.stringify([o0, o1])}`);
+    assert.ok(near(o2!['node-0'], hourMs) && near(o2!['node-1'], hourMs), `node-0 and node-1 an hour ahead on node-2: ${JSON.stringify(o2)}`);
+    assert.ok(near(o0!['node-1'], 0) && near(o1!['node-0'], 0), `node-0 and node-1 together: ${JSON.stringify([o0, o1])}`);
+
+    const text = await (await fetch(`http://127.0.0.1:${c.nodes[0]!.port}/metrics`)).text();
+    const gauge = (name: string, node: string): number => Number(new RegExp(`^${name}\\{node="${node}"\\} (\\S+)$`, 'm').exec(text)?.[1]);
+    assert.ok(Math.abs(gauge('ringkv_peer_clock_offset_seconds', 'node-2') + 3600) < 2, text);
+    assert.ok(Math.abs(gauge('ringkv_peer_clock_offset_seconds', 'node-1')) < 2, text);
+    assert.ok(gauge('ringkv_peer_clock_uncertainty_seconds', 'node-2') >= 0, text);
+
+    // Warned of once per peer, by the nodes that see it off; never of the pair that agrees.
+    const warnings = (i: number): string[] => c.nodes[i]!.log.join('').split('\n').filter((l) => l.includes('clock: WARN'));
+    assert.equal(warnings(0).length, 1, warnings(0).join('\n'));
+    assert.match(warnings(0)[0]!, /node-2's clock is \d+ ms behind this node's/);
+    assert.match(warnings(1).join('\n'), /node-2's clock is \d+ ms behind/);
+    assert.ok(warnings(1).every((l) => l.includes('node-2')), warnings(1).join('\n'));
+    assert.deepEqual(warnings(2).map((l) => /(node-\d)'s clock is \d+ ms ahead/.exec(l)?.[1]).sort(), ['node-0', 'node-1']);
+  });
+});
