@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { deadAfterMsDefault, gossipIntervalMsDefault, hintReplayBytesPerSecondMin, nodeRuntimeFlags, peerPortOffset, replicationFactorDefault, streamBytesPerSecondMin, suspectAfterMsDefault, vnodesPerNodeDefault, vnodesPerNodeMax, zoneBytesMax } from '../constants';
+import { deadAfterMsDefault, gossipIntervalMsDefault, hintReplayBytesPerSecondMin, nodeRuntimeFlags, peerPortOffset, replicationFactorDefault, streamBytesPerSecondMin, suspectAfterMsDefault, tombstoneGraceMsDefault, vnodesPerNodeDefault, vnodesPerNodeMax, zoneBytesMax } from '../constants';
 import type { ClusterNodeConfig } from '../coordinator/cluster_factory';
 import { clusterDefaults } from '../coordinator/cluster_options';
 import { newClusterName } from '../coordinator/cluster_name';
@@ -40,6 +40,7 @@ export const clusterStartFlags = {
   'read-repair-chance': { type: 'string' },
   'anti-entropy-interval-ms': { type: 'string' },
   bootstrap: { type: 'string' },
+  'allow-stale-data': { type: 'string' },
 } as const;
 
 export const clusterStartHelp = `
@@ -95,6 +96,11 @@ cluster options (a node runs in cluster mode when --seeds is given; it may name 
                                                        with another replica and synced (0 = off)
   --bootstrap on|off                       on          a node started with an empty data dir streams
                                                        the ranges it replicates once it is in the ring
+  --allow-stale-data on|off                off         start even when the data dir last ran longer
+                                                       ago than the tombstone grace (${tombstoneGraceMsDefault / 86_400_000} days; kept in
+                                                       its LAST_RUN): its copies of keys deleted
+                                                       meanwhile would come back. Off, such a start is
+                                                       refused; give it a new data dir instead
 `;
 
 type FlagValues = Partial<Record<keyof typeof clusterStartFlags, string>>;
@@ -139,6 +145,8 @@ export function parseClusterFlags(values: FlagValues, env: NodeJS.ProcessEnv, ba
   if (hh !== 'on' && hh !== 'off') throw usageError(`--hinted-handoff must be on or off, not "${hh}"`);
   const boot = values.bootstrap ?? 'on';
   if (boot !== 'on' && boot !== 'off') throw usageError(`--bootstrap must be on or off, not "${boot}"`);
+  const stale = values['allow-stale-data'] ?? 'off';
+  if (stale !== 'on' && stale !== 'off') throw usageError(`--allow-stale-data must be on or off, not "${stale}"`);
   const gossipIntervalMs = int('gossip-interval-ms', gossipIntervalMsDefault, 10, 60_000);
   const suspectAfterMs = int('suspect-after-ms', suspectAfterMsDefault, 20, 3_600_000);
   const deadAfterMs = int('dead-after-ms', deadAfterMsDefault, 30, 7_200_000);
@@ -185,6 +193,7 @@ export function parseClusterFlags(values: FlagValues, env: NodeJS.ProcessEnv, ba
     readRepairChance,
     antiEntropyIntervalMs: int('anti-entropy-interval-ms', clusterDefaults.antiEntropyIntervalMs, 0, 86_400_000),
     bootstrap: boot === 'on',
+    allowStaleData: stale === 'on',
   };
 }
 
@@ -197,7 +206,7 @@ export function parseClusterFlags(values: FlagValues, env: NodeJS.ProcessEnv, ba
  */
 export function clusterPassThrough(values: Partial<Record<string, string | boolean>>, nodes: number): string[] {
   const out: string[] = [];
-  for (const flag of ['cluster-name', 'vnodes', 'replication', 'conflict-mode', 'partition-mode', 'gossip-interval-ms', 'suspect-after-ms', 'dead-after-ms', 'hinted-handoff', 'hint-replay-bytes-per-second', 'stream-bytes-per-second', 'request-timeout-ms', 'read-repair-chance', 'anti-entropy-interval-ms', 'sync-mode']) {
+  for (const flag of ['cluster-name', 'vnodes', 'replication', 'conflict-mode', 'partition-mode', 'gossip-interval-ms', 'suspect-after-ms', 'dead-after-ms', 'hinted-handoff', 'hint-replay-bytes-per-second', 'stream-bytes-per-second', 'request-timeout-ms', 'read-repair-chance', 'anti-entropy-interval-ms', 'allow-stale-data', 'sync-mode']) {
     const v = values[flag];
     if (typeof v === 'string') out.push(`--${flag}`, v);
   }
@@ -228,7 +237,7 @@ options:
   any cluster option of \`ringkv start\` (--cluster-name, --replication, --conflict-mode,
   --partition-mode, --gossip-interval-ms, --suspect-after-ms, --dead-after-ms, --vnodes,
   --hinted-handoff, --hint-replay-bytes-per-second, --stream-bytes-per-second,
-  --read-repair-chance, --anti-entropy-interval-ms) is passed to every node.
+  --read-repair-chance, --anti-entropy-interval-ms, --allow-stale-data) is passed to every node.
 `;
 
 function getJson(port: number, urlPath: string, timeoutMs: number): Promise<unknown> {

@@ -48,6 +48,7 @@ import { ByteRateLimiter, takeBytes } from './byte_rate_limiter';
 import { HintStore } from './hinted_handoff';
 import { recordBytes } from '../shards/wire_record';
 import { nodeHealth, nodeStatusOf } from './node_health';
+import { lastRunRefreshMs, writeLastRun } from './last_run';
 import { loadPeers, savePeers } from './peers_file';
 import { type DatacenterView, tallyFor } from './quorum';
 import { type QuorumReadContext, quorumReads, type ReadSpec } from './quorum_reads';
@@ -182,6 +183,7 @@ export class ClusterCoordinator implements Coordinator {
   /** Targets whose next replay batch waits for the byte budget, and the timer that resumes it. */
   private readonly replayWaits = new Map<string, NodeJS.Timeout>();
   private hintTimer: NodeJS.Timeout | undefined;
+  private lastRunTimer: NodeJS.Timeout | undefined;
   private readonly antiEntropy: AntiEntropyRunner;
   /** 0: not a bootstrapping node; 1: waiting for the ring to settle or streaming; 2: done. */
   private bootstrapState = 0;
@@ -427,6 +429,11 @@ export class ClusterCoordinator implements Coordinator {
     this.startRebuilding();
     await this.server.listen();
     this.membership.start();
+    if (this.o.lastRunFile !== undefined) {
+      this.recordRun();
+      this.lastRunTimer = setInterval(() => this.recordRun(), lastRunRefreshMs);
+      this.lastRunTimer.unref();
+    }
     if (this.o.hintedHandoff) {
       this.hintTimer = setInterval(() => {
         this.hints.expire();
@@ -1319,6 +1326,15 @@ export class ClusterCoordinator implements Coordinator {
     return toReplicaView(key, this.preferenceList(key), await this.store.get(key, this.o.requestTimeoutMs));
   }
 
+  /** Notes in the data dir that the node runs now (last_run.ts); a failure costs only the note. */
+  private recordRun(): void {
+    try {
+      writeLastRun(this.o.lastRunFile!, Date.now());
+    } catch (err) {
+      this.o.log(`WARN cannot record this node's run in ${this.o.lastRunFile}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
   async clusterStatus(): Promise<ClusterStatus> {
     const ring = this.membership.ring;
     const members: MemberInfo[] = this.membership.table.members();
@@ -1374,6 +1390,10 @@ export class ClusterCoordinator implements Coordinator {
     if (this.closed) return;
     this.closed = true;
     this.membership.stop();
+    if (this.lastRunTimer !== undefined) {
+      clearInterval(this.lastRunTimer);
+      this.recordRun();
+    }
     if (this.hintTimer !== undefined) clearInterval(this.hintTimer);
     if (this.rebuildTimer !== undefined) clearTimeout(this.rebuildTimer);
     for (const t of this.replayWaits.values()) clearTimeout(t);

@@ -3,6 +3,7 @@
 // calls this through its CoordinatorFactory hook; nothing here imports the server.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { tombstoneGraceMsDefault } from '../constants';
 import { dirLockFileName } from '../storage/dir-lock';
 import type { SyncMode } from '../storage/types';
 import { type ClusterCoordinator, createClusterCoordinator, rebuildFileName } from './cluster_coordinator';
@@ -10,6 +11,7 @@ import { clusterDefaults, type ClusterOptions } from './cluster_options';
 import { localReplicaOf } from './cluster_replica';
 import { hintsDirName } from './hint_log';
 import { clusterNameFileName, datacenterFileName, loadOrCreateClusterName, loadOrCreateDatacenter, loadOrCreateZone, zoneFileName } from './identity_files';
+import { checkLastRun, lastRunFileName } from './last_run';
 import { peersFileName } from './peers_file';
 import { clusterNameFromSeeds, newClusterName } from './cluster_name';
 import { createLocalCoordinator } from './local_coordinator';
@@ -27,6 +29,8 @@ export type ClusterNodeConfig = Omit<ClusterOptions, 'nodeId' | 'clusterName' | 
   antiEntropyIntervalMs?: number;
   /** Whether a node with an empty data dir streams its ranges as it joins (default true). */
   bootstrap?: boolean;
+  /** Start even when the data dir last ran longer ago than the tombstone grace (last_run.ts). */
+  allowStaleData?: boolean;
 };
 
 export interface NodeCoordinatorOptions {
@@ -41,7 +45,7 @@ export function clusterCoordinatorFactory(cluster: ClusterNodeConfig, log: (line
     const nodeId = cluster.nodeId ?? options.nodeId;
     // A node whose data dir is new and that has somewhere to join streams its ranges once it is in the ring.
     // (A LOCK file, or the CLUSTER_NAME, ZONE and DATACENTER written below, is all a start that failed early leaves.)
-    const identityFiles = [dirLockFileName, clusterNameFileName, zoneFileName, datacenterFileName];
+    const identityFiles = [dirLockFileName, clusterNameFileName, zoneFileName, datacenterFileName, lastRunFileName];
     const fresh = !fs.existsSync(options.dataDir) || fs.readdirSync(options.dataDir).every((name) => identityFiles.includes(name));
     // Before the store opens: a data dir of another cluster, zone or datacenter is refused with nothing started.
     // A first start given no name takes its seeds' (or, a first node, makes one up: cluster_name.ts);
@@ -53,6 +57,8 @@ export function clusterCoordinatorFactory(cluster: ClusterNodeConfig, log: (line
     const clusterName = loadOrCreateClusterName(options.dataDir, named);
     const zone = loadOrCreateZone(options.dataDir, cluster.zone);
     const datacenter = loadOrCreateDatacenter(options.dataDir, cluster.datacenter);
+    // With one replica per key no other copy can have purged a tombstone this one lacks.
+    if (cluster.replicationFactor > 1) checkLastRun(options.dataDir, Date.now(), tombstoneGraceMsDefault, cluster.allowStaleData === true, log);
     const local = await createLocalCoordinator({
       dataDir: options.dataDir,
       ...(options.shardCount !== undefined && { shardCount: options.shardCount }),
@@ -65,7 +71,7 @@ export function clusterCoordinatorFactory(cluster: ClusterNodeConfig, log: (line
       storage: { quarantineCorruptTables: cluster.replicationFactor > 1 },
     });
     try {
-      return await createClusterCoordinator(localReplicaOf(local), { ...clusterDefaults, ...cluster, nodeId: local.nodeId, clusterName, zone, datacenter, hintsDir: path.join(options.dataDir, hintsDirName), peersFile: path.join(options.dataDir, peersFileName), freshDataDir: fresh, rebuildFile: path.join(options.dataDir, rebuildFileName), bootstrap: (cluster.bootstrap ?? true) && fresh && cluster.seeds.length > 0, log });
+      return await createClusterCoordinator(localReplicaOf(local), { ...clusterDefaults, ...cluster, nodeId: local.nodeId, clusterName, zone, datacenter, hintsDir: path.join(options.dataDir, hintsDirName), peersFile: path.join(options.dataDir, peersFileName), lastRunFile: path.join(options.dataDir, lastRunFileName), freshDataDir: fresh, rebuildFile: path.join(options.dataDir, rebuildFileName), bootstrap: (cluster.bootstrap ?? true) && fresh && cluster.seeds.length > 0, log });
     } catch (err) {
       await local.close().catch(() => undefined);
       throw err;

@@ -83,6 +83,8 @@ export interface ClusterOptions {
   rebuildFile?: string;
   /** Where the members last known are kept across restarts (`<dataDir>/PEERS`); not kept when absent. */
   peersFile?: string;
+  /** Where the node records that it runs (`<dataDir>/LAST_RUN`, last_run.ts); not recorded when absent. */
+  lastRunFile?: string;
   requestTimeoutMs: number;
   /** Probability that a read asks every live replica instead of only the ones its level needs. */
   readRepairChance: number;

@@ -22,6 +22,7 @@ import { decodeSiblingSet } from '../versioning';
 import { toGetResult, toReplicaView } from './get_result';
 import { nodeHealth } from './node_health';
 import { clusterNameFileName, datacenterFileName, loadOrCreateNodeId, nodeIdFileName, zoneFileName } from './identity_files';
+import { lastRunFileName, writeLastRun } from './last_run';
 import { checkCommon, checkContext, checkIdempotencyKey, checkIfMatch, checkKey, checkNotAfter, checkTtl, checkValue } from './request_checks';
 import type {
   BatchOp,
@@ -338,6 +339,8 @@ class LocalCoordinatorImpl implements LocalCoordinator {
         fs.copyFileSync(path.join(this.dataDir, f), path.join(root, f));
         await fsyncDir(path.join(root, f)); // opens read-only and syncs: a file as well as a folder
       }
+      // What a node restored from it is back to (last_run.ts): its flush, whatever the live data dir says.
+      writeLastRun(path.join(root, lastRunFileName), started);
       shards = await this.router.snapshot(root);
       await fsyncDir(root);
       await fsyncDir(path.dirname(root));

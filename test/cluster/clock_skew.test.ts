@@ -2,14 +2,17 @@
 // at which each started (membership/types.ts), so a node restarted while its clock reads earlier
 // than at its previous start (a clock that ran fast and was corrected, a VM booted before its
 // clock was synced) must still be heard as the newer process. The node here is stopped and
-// started again with its clock an hour behind (helpers/clock_skew.ts sets Date in its process).
+// started again with its clock an hour behind (helpers/clock_skew.ts sets Date in its process),
+// then with its clock 11 days ahead: to it, it has been away longer than the tombstone grace.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { sleep, TestCluster, waitFor } from '../helpers/cluster';
 
 const hourMs = 3_600_000;
 
-describe('3-node cluster, a node restarted with its clock an hour behind', () => {
+describe('3-node cluster, a node restarted with its clock off: an hour behind, then 11 days ahead', () => {
   let c: TestCluster;
   before(async () => {
     c = await TestCluster.start({ nodes: 3 });
@@ -65,5 +68,28 @@ describe('3-node cluster, a node restarted with its clock an hour behind', () =>
     assert.match(warnings(1).join('\n'), /node-2's clock is \d+ ms behind/);
     assert.ok(warnings(1).every((l) => l.includes('node-2')), warnings(1).join('\n'));
     assert.deepEqual(warnings(2).map((l) => /(node-\d)'s clock is \d+ ms ahead/.exec(l)?.[1]).sort(), ['node-0', 'node-1']);
+  });
+
+  test('started again 11 days after it last ran, past the tombstone grace: refused, the data dir untouched; allowed, it starts', async () => {
+    // Its clock says 11 days have passed since its LAST_RUN (coordinator/last_run.ts): deletes
+    // made meanwhile may be purged on the others, and its copies of their keys would come back.
+    const n = c.nodes[2]!;
+    const lastRunFile = path.join(n.dataDir, 'LAST_RUN');
+    const proc = n.proc!;
+    const exited = new Promise((r) => proc.once('exit', r));
+    c.signal(2, 'SIGTERM');
+    await exited;
+    const recorded = fs.readFileSync(lastRunFile, 'utf8');
+    n.clockSkewMs = 11 * 24 * hourMs;
+    n.log.length = 0;
+    await assert.rejects(c.spawn(2), /exited \(1\) while starting/);
+    assert.match(n.log.join(''), /last ran in the cluster at .*, 11\.0 days ago, longer than the tombstone grace \(10\.0 days\).*--allow-stale-data on/s);
+    assert.equal(fs.readFileSync(lastRunFile, 'utf8'), recorded, 'a refused start records no run');
+
+    n.extraArgs = [...n.extraArgs, '--allow-stale-data', 'on'];
+    await c.spawn(2);
+    assert.match(n.log.join(''), /WARN data dir .* 11\.0 days ago.*starting as --allow-stale-data says/);
+    await c.waitStatus([0, 1], 2, 'healthy', 15_000);
+    assert.ok(Number(fs.readFileSync(lastRunFile, 'utf8')) > Date.now() + 10 * 24 * hourMs, 'this run recorded, by its clock');
   });
 });

@@ -6,6 +6,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import path from 'node:path';
 import { flipByte } from '../helpers/damage';
 import { freePort } from '../helpers/ports';
 import { killAll, runCli, startNode, tempDir } from './server-harness';
@@ -131,10 +132,14 @@ test('a snapshot restores: a node started on a copy of it reads what the node he
   const a = await startNode(dir);
   const node = a.url.replace('http://', '');
   await writeAll(a.url, n);
+  const asked = Date.now();
   const made = await runCli(['snapshot', 'before-change', '--node', node, '--json']);
   assert.equal(made.code, 0, made.stderr);
   const s = JSON.parse(made.stdout) as { name: string; path: string; tables: number; bytes: number };
   assert.deepEqual([s.name, s.path], ['before-change', `${dir}/snapshots/before-change`]);
+  // The moment a node restored from it goes back to (coordinator/last_run.ts), its own.
+  const lastRun = Number(fs.readFileSync(path.join(s.path, 'LAST_RUN'), 'utf8'));
+  assert.ok(lastRun >= asked && lastRun <= Date.now(), `LAST_RUN ${lastRun}`);
   assert.ok(s.tables >= 1 && s.bytes > 0, made.stdout);
   for (let i = 1; i < n; i += 2) assert.equal((await fetch(`${a.url}/api/v1/keys/${keyOf(i)}`, { method: 'PUT', body: 'changed after the snapshot' })).status, 200);
   const again = await runCli(['snapshot', 'before-change', '--node', node]);

@@ -94,3 +94,11 @@ test('--datacenter: absent, given, malformed refused, only in cluster mode, and 
   usage(() => parseClusterFlags({ datacenter: 'east' }, {}, base), /--datacenter needs --seeds/);
   assert.ok(!clusterPassThrough({ datacenter: 'east' }, 3).includes('--datacenter'), 'a datacenter is per node');
 });
+
+test('--allow-stale-data is off unless given on; anything else is a usage error; ringkv cluster passes it on', () => {
+  assert.equal(parseClusterFlags({ seeds: '127.0.0.1:7100' }, {}, base)!.allowStaleData, false);
+  assert.equal(parseClusterFlags({ seeds: '127.0.0.1:7100', 'allow-stale-data': 'on' }, {}, base)!.allowStaleData, true);
+  usage(() => parseClusterFlags({ seeds: '127.0.0.1:7100', 'allow-stale-data': 'yes' }, {}, base), /--allow-stale-data must be on or off, not "yes"/);
+  usage(() => parseClusterFlags({ 'allow-stale-data': 'on' }, {}, base), /--allow-stale-data needs --seeds/);
+  assert.deepEqual(clusterPassThrough({ 'allow-stale-data': 'on' }, 3), ['--allow-stale-data', 'on', '--replication', '3']);
+});

@@ -1,0 +1,65 @@
+// When a cluster node last ran on its data dir, kept in `<dataDir>/LAST_RUN` (ms since the Unix
+// epoch, one line), so that a node away longer than the tombstone grace is not let back unasked.
+// The other replicas purge a delete's tombstone once the grace has passed (storage/compactor.ts);
+// a node away that long may still hold the value deleted, and anti-entropy or a read repair would
+// copy it back to them: the deleted key returns. Cassandra leaves the rule (never bring back a
+// node down longer than gc_grace_seconds) to its operators; ringkv refuses such a start and says
+// what to do instead.
+//
+// Written at start, every lastRunRefreshMs while the node runs, and at a clean stop, so it is at
+// most that much older than the node's last moment in the cluster (an error on the safe side).
+// A snapshot carries its own time as its LAST_RUN (local_coordinator.ts): a node restored from it
+// is back to that moment. A data dir without the file (new, or from before it) is not judged.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ErrorCode, RingkvError } from '../errors';
+import { writeFileDurably } from '../storage/durable-file';
+
+export const lastRunFileName = 'LAST_RUN';
+/** How often a running node rewrites its LAST_RUN. */
+export const lastRunRefreshMs = 3_600_000;
+
+/** The time recorded in `dataDir`, or null when there is none (or it does not parse: said through `log`). */
+export function readLastRun(dataDir: string, log: (line: string) => void): number | null {
+  const file = path.join(dataDir, lastRunFileName);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new RingkvError(ErrorCode.Io, `cannot read ${file}`, { cause: err });
+  }
+  const ms = Number(text.trim());
+  if (!/^\d{1,16}\n?$/.test(text) || !Number.isSafeInteger(ms)) {
+    log(`WARN ${file} holds no time (${JSON.stringify(text.slice(0, 40))}); how long this node was away is unknown, and it starts`);
+    return null;
+  }
+  return ms;
+}
+
+/** Records `nowMs` in `file` (a data dir's, or a snapshot's, LAST_RUN). */
+export function writeLastRun(file: string, nowMs: number): void {
+  writeFileDurably(file, `${Math.floor(nowMs)}\n`);
+}
+
+/**
+ * Refuses to start a node whose data dir last ran more than `graceMs` ago, unless `allowed`
+ * (then it warns). A clock that reads earlier than the record is no absence.
+ */
+export function checkLastRun(dataDir: string, nowMs: number, graceMs: number, allowed: boolean, log: (line: string) => void): void {
+  const lastRunMs = readLastRun(dataDir, log);
+  if (lastRunMs === null || nowMs - lastRunMs <= graceMs) return;
+  const days = (ms: number): string => `${(ms / 86_400_000).toFixed(1)} days`;
+  const away = `data dir ${dataDir} last ran in the cluster at ${new Date(lastRunMs).toISOString()}, ${days(nowMs - lastRunMs)} ago, longer than the tombstone grace (${days(graceMs)})`;
+  if (allowed) {
+    log(`WARN ${away}; starting as --allow-stale-data says: run POST /api/v1/admin/repair on it, and expect keys deleted while it was away to come back`);
+    return;
+  }
+  throw new RingkvError(
+    ErrorCode.InvalidArgument,
+    `${away}: the other replicas may have purged the tombstones of deletes made meanwhile, and the deleted values this node still holds would come back through repair. ` +
+      `Start it with a new, empty data dir under the same --node-id (it rebuilds its ranges from the other replicas), ` +
+      `or, if no replica could have purged them (every node was stopped as long, or nothing was deleted), with --allow-stale-data on`,
+    { details: { data_dir: dataDir, last_run_ms: lastRunMs, tombstone_grace_ms: graceMs } },
+  );
+}
