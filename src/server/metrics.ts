@@ -4,7 +4,7 @@
 // allocation); the main thread's GC pauses come from gc_pauses.ts, storage numbers (WAL syncs
 // and their durations, the shard threads' GC pauses among them) from coordinator.stats(), both
 // at scrape time.
-import type { CoordinatorStats, HintTargetStats, PeerClockStats } from '../coordinator/types';
+import type { CoordinatorStats } from '../coordinator/types';
 import { gcKinds, gcSnapshots, type GcSnapshots } from '../gc_pauses';
 import { Histogram, renderHistogram } from '../histogram';
 
@@ -107,6 +107,14 @@ export class Metrics {
   }
 }
 
+/** One gauge with a value per node (none at all when `rows` is empty). */
+function gaugeByNode(out: string[], name: string, help: string, label: string, rows: ReadonlyArray<readonly [string, number]>): void {
+  if (rows.length === 0) return;
+  out.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
+  // Node ids are [A-Za-z0-9_.-] (cluster_options.ts), safe as label values as they are.
+  for (const [node, value] of rows) out.push(`${name}{${label}="${node}"} ${value}`);
+}
+
 /** Storage and coordinator numbers: the named ones with their proper names, the rest generically. */
 export function renderStats(stats: CoordinatorStats): string[] {
   const out: string[] = [];
@@ -127,24 +135,13 @@ export function renderStats(stats: CoordinatorStats): string[] {
   metric('ringkv_disk_bytes', 'gauge', 'Bytes of WAL and SSTable files.', stats.diskBytes);
   metric('ringkv_read_repairs_total', 'counter', 'Read repairs sent.', stats.readRepairs);
   metric('ringkv_hints_queued', 'gauge', 'Hinted-handoff writes waiting for their node.', stats.hintsQueued);
-  if (stats.hintTargets !== undefined && stats.hintTargets.length > 0) {
-    // Node ids are [A-Za-z0-9_.-] (cluster_options.ts), safe as label values as they are.
-    const perTarget = (name: string, help: string, pick: (t: HintTargetStats) => number): void => {
-      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
-      for (const t of stats.hintTargets!) out.push(`${name}{target="${t.target}"} ${pick(t)}`);
-    };
-    perTarget('ringkv_hints_queued_for_node', 'Hints this node holds, by the node they are for.', (t) => t.queued);
-    perTarget('ringkv_hints_bytes_for_node', 'Bytes of those hints (keys, versions, values), by the node they are for.', (t) => t.bytes);
-    perTarget('ringkv_hints_oldest_age_seconds', 'Age of the oldest hint held for each node: how far behind it is.', (t) => t.oldestAgeSeconds);
-  }
-  if (stats.peerClocks !== undefined && stats.peerClocks.length > 0) {
-    const perNode = (name: string, help: string, pick: (c: PeerClockStats) => number): void => {
-      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
-      for (const c of stats.peerClocks!) out.push(`${name}{node="${c.node}"} ${pick(c)}`);
-    };
-    perNode('ringkv_peer_clock_offset_seconds', "Each peer's wall clock minus this node's, as the last gossip exchange with it measured (positive: ahead).", (c) => c.offsetSeconds);
-    perNode('ringkv_peer_clock_uncertainty_seconds', 'Half the round trip of that exchange: the true offset is within the offset plus or minus this.', (c) => c.uncertaintySeconds);
-  }
+  const hints = stats.hintTargets ?? [];
+  gaugeByNode(out, 'ringkv_hints_queued_for_node', 'Hints this node holds, by the node they are for.', 'target', hints.map((t) => [t.target, t.queued]));
+  gaugeByNode(out, 'ringkv_hints_bytes_for_node', 'Bytes of those hints (keys, versions, values), by the node they are for.', 'target', hints.map((t) => [t.target, t.bytes]));
+  gaugeByNode(out, 'ringkv_hints_oldest_age_seconds', 'Age of the oldest hint held for each node: how far behind it is.', 'target', hints.map((t) => [t.target, t.oldestAgeSeconds]));
+  const clocks = stats.peerClocks ?? [];
+  gaugeByNode(out, 'ringkv_peer_clock_offset_seconds', "Each peer's wall clock minus this node's, as the last gossip exchange with it measured (positive: ahead).", 'node', clocks.map((c) => [c.node, c.offsetSeconds]));
+  gaugeByNode(out, 'ringkv_peer_clock_uncertainty_seconds', 'Half the round trip of that exchange: the true offset is within the offset plus or minus this.', 'node', clocks.map((c) => [c.node, c.uncertaintySeconds]));
   for (const [key, value] of Object.entries(stats)) {
     if (known.has(key)) continue;
     const name = `ringkv_${snake(key)}`;

@@ -68,3 +68,29 @@ test('coordinator stats become WAL, memtable, per-level SSTable and backlog metr
     assert.match(line, /^[a-z_]+(\{[^}]*\})? [0-9.e+-]+$/, line);
   }
 });
+
+test('per-node gauges: hints by target and clock offsets by peer, one family block each, none without rows', () => {
+  const syncs = new Histogram();
+  const base = { memtableBytes: 0, sstablesPerLevel: [], compactionBacklog: 0, walSyncs: 0, walSyncSeconds: syncs.snapshot(), diskBytes: 0, readRepairs: 0, hintsQueued: 3 };
+  const text = new Metrics().render(
+    {
+      ...base,
+      hintTargets: [
+        { target: 'node-1', queued: 2, bytes: 2048, oldestAgeSeconds: 1.5 },
+        { target: 'node-2', queued: 1, bytes: 900, oldestAgeSeconds: 0.25 },
+      ],
+      peerClocks: [{ node: 'node-2', offsetSeconds: -3600.004, uncertaintySeconds: 0.002 }],
+    },
+    {},
+  );
+  const lines = (name: string): string[] => text.split('\n').filter((l) => l.startsWith(name));
+  assert.deepEqual(lines('ringkv_hints_queued_for_node'), ['ringkv_hints_queued_for_node{target="node-1"} 2', 'ringkv_hints_queued_for_node{target="node-2"} 1']);
+  assert.deepEqual(lines('ringkv_hints_bytes_for_node'), ['ringkv_hints_bytes_for_node{target="node-1"} 2048', 'ringkv_hints_bytes_for_node{target="node-2"} 900']);
+  assert.deepEqual(lines('ringkv_hints_oldest_age_seconds'), ['ringkv_hints_oldest_age_seconds{target="node-1"} 1.5', 'ringkv_hints_oldest_age_seconds{target="node-2"} 0.25']);
+  assert.deepEqual(lines('ringkv_peer_clock_offset_seconds'), ['ringkv_peer_clock_offset_seconds{node="node-2"} -3600.004']);
+  assert.deepEqual(lines('ringkv_peer_clock_uncertainty_seconds'), ['ringkv_peer_clock_uncertainty_seconds{node="node-2"} 0.002']);
+  for (const name of ['ringkv_hints_queued_for_node', 'ringkv_peer_clock_offset_seconds']) assert.equal(text.match(new RegExp(`^# TYPE ${name} gauge$`, 'gm'))?.length, 1, name);
+  assert.doesNotMatch(text, /peer_clocks|hint_targets/, 'not rendered by the generic path too');
+  const none = new Metrics().render({ ...base, hintTargets: [], peerClocks: [] }, {});
+  assert.doesNotMatch(none, /for_node|peer_clock/);
+});
