@@ -44,7 +44,8 @@ export function clusterCoordinatorFactory(cluster: ClusterNodeConfig, log: (line
   return async (options) => {
     const nodeId = cluster.nodeId ?? options.nodeId;
     // A node whose data dir is new and that has somewhere to join streams its ranges once it is in the ring.
-    // (A LOCK file, or the CLUSTER_NAME, ZONE and DATACENTER written below, is all a start that failed early leaves.)
+    // (A LOCK file, or the CLUSTER_NAME, ZONE and DATACENTER written below, is all a start that failed early leaves;
+    // a LAST_RUN beside them without any shard is a data dir emptied of its data, new too.)
     const identityFiles = [dirLockFileName, clusterNameFileName, zoneFileName, datacenterFileName, lastRunFileName];
     const fresh = !fs.existsSync(options.dataDir) || fs.readdirSync(options.dataDir).every((name) => identityFiles.includes(name));
     // Before the store opens: a data dir of another cluster, zone or datacenter is refused with nothing started.
