@@ -24,7 +24,15 @@ export const bloomBitsPerKeyDefault = 10;
 export const walBatchWindowMsDefault = 0;
 export const walBatchWindowMsMax = 10;
 export const walSegmentBytesMax = 256 * 1024 * 1024;
+/**
+ * How long a delete's tombstone outlives the delete before compaction may purge it (Cassandra's
+ * gc_grace_seconds, the same default): every replica must have heard of the delete by then
+ * (hints, read repair, anti-entropy), or a replica that missed it brings the value back.
+ * `--tombstone-grace-seconds` sets it per node, up to tombstoneGraceMsMax; a cluster node with
+ * N > 1 takes no less than tombstoneGraceMsClusterMin.
+ */
 export const tombstoneGraceMsDefault = 10 * 24 * 3600 * 1000;
+export const tombstoneGraceMsMax = 365 * 24 * 3600 * 1000;
 export const blockCacheBytesDefault = 64 * 1024 * 1024;
 export const openFilesMax = 256;
 export const level0CompactionTrigger = 4;
@@ -108,6 +116,13 @@ export const hintBytesTotalMax = 256 * 1024 * 1024;
  * a hint must never outlive the tombstone grace period (it could revive a purged delete).
  */
 export const hintAgeMsMax = 3 * 3600 * 1000;
+/**
+ * The shortest tombstone grace of a node whose keys have other replicas: twice the age at which
+ * hints expire, so a hint (which may carry a delete) is delivered or dropped long before any
+ * replica may purge the tombstone it would have to meet. A node down longer than the grace is
+ * refused at start (coordinator/last_run.ts); shorter graces leave less time to bring it back.
+ */
+export const tombstoneGraceMsClusterMin = 2 * hintAgeMsMax;
 /** A hint file is closed and a new one started past this size (hint_log.ts). */
 export const hintSegmentBytesMax = 4 * 1024 * 1024;
 /** How often written hints are fdatasynced while there are unsynced ones. */
@@ -414,6 +429,6 @@ export const speculativeRetryBurst = 32;
  * only, so that coordinators do not all turn from a merely busy node at once).
  */
 export const slowReplicaAvoidMs = 2000;
-assert(hintAgeMsMax < tombstoneGraceMsDefault, 'hints expire before deletes may be purged');
+assert(hintAgeMsMax < tombstoneGraceMsClusterMin && tombstoneGraceMsClusterMin <= tombstoneGraceMsDefault && tombstoneGraceMsDefault <= tombstoneGraceMsMax, 'hints expire before deletes may be purged');
 assert(hintBytesPerNodeMax >= 2 * (siblingsMax * valueBytesMax + versionVectorBytesMax + keyBytesMax), 'a target\'s hint queue holds a few of the largest records');
 assert(hintBytesTotalMax >= hintBytesPerNodeMax, 'all targets together may hold at least one full queue');

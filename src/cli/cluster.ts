@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { deadAfterMsDefault, gossipIntervalMsDefault, hintReplayBytesPerSecondMin, nodeRuntimeFlags, peerPortOffset, replicationFactorDefault, streamBytesPerSecondMin, suspectAfterMsDefault, tombstoneGraceMsDefault, vnodesPerNodeDefault, vnodesPerNodeMax, zoneBytesMax } from '../constants';
+import { deadAfterMsDefault, gossipIntervalMsDefault, hintReplayBytesPerSecondMin, nodeRuntimeFlags, peerPortOffset, replicationFactorDefault, streamBytesPerSecondMin, suspectAfterMsDefault, vnodesPerNodeDefault, vnodesPerNodeMax, zoneBytesMax } from '../constants';
 import type { ClusterNodeConfig } from '../coordinator/cluster_factory';
 import { clusterDefaults } from '../coordinator/cluster_options';
 import { newClusterName } from '../coordinator/cluster_name';
@@ -97,7 +97,7 @@ cluster options (a node runs in cluster mode when --seeds is given; it may name 
   --bootstrap on|off                       on          a node started with an empty data dir streams
                                                        the ranges it replicates once it is in the ring
   --allow-stale-data on|off                off         start even when the data dir last ran longer
-                                                       ago than the tombstone grace (${tombstoneGraceMsDefault / 86_400_000} days; kept in
+                                                       ago than --tombstone-grace-seconds (kept in
                                                        its LAST_RUN): its copies of keys deleted
                                                        meanwhile would come back. Off, such a start is
                                                        refused; give it a new data dir instead
@@ -206,7 +206,7 @@ export function parseClusterFlags(values: FlagValues, env: NodeJS.ProcessEnv, ba
  */
 export function clusterPassThrough(values: Partial<Record<string, string | boolean>>, nodes: number): string[] {
   const out: string[] = [];
-  for (const flag of ['cluster-name', 'vnodes', 'replication', 'conflict-mode', 'partition-mode', 'gossip-interval-ms', 'suspect-after-ms', 'dead-after-ms', 'hinted-handoff', 'hint-replay-bytes-per-second', 'stream-bytes-per-second', 'request-timeout-ms', 'read-repair-chance', 'anti-entropy-interval-ms', 'allow-stale-data', 'sync-mode']) {
+  for (const flag of ['cluster-name', 'vnodes', 'replication', 'conflict-mode', 'partition-mode', 'gossip-interval-ms', 'suspect-after-ms', 'dead-after-ms', 'hinted-handoff', 'hint-replay-bytes-per-second', 'stream-bytes-per-second', 'request-timeout-ms', 'read-repair-chance', 'anti-entropy-interval-ms', 'allow-stale-data', 'sync-mode', 'tombstone-grace-seconds']) {
     const v = values[flag];
     if (typeof v === 'string') out.push(`--${flag}`, v);
   }
@@ -237,7 +237,8 @@ options:
   any cluster option of \`ringkv start\` (--cluster-name, --replication, --conflict-mode,
   --partition-mode, --gossip-interval-ms, --suspect-after-ms, --dead-after-ms, --vnodes,
   --hinted-handoff, --hint-replay-bytes-per-second, --stream-bytes-per-second,
-  --read-repair-chance, --anti-entropy-interval-ms, --allow-stale-data) is passed to every node.
+  --read-repair-chance, --anti-entropy-interval-ms, --allow-stale-data), and
+  --tombstone-grace-seconds, is passed to every node.
 `;
 
 function getJson(port: number, urlPath: string, timeoutMs: number): Promise<unknown> {
@@ -283,6 +284,7 @@ export const command: CliCommand = {
           'data-dir': { type: 'string' },
           shards: { type: 'string' },
           'sync-mode': { type: 'string' },
+          'tombstone-grace-seconds': { type: 'string' },
           'wait-ms': { type: 'string' },
           zones: { type: 'string' },
           datacenters: { type: 'string' },

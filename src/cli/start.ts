@@ -2,7 +2,7 @@
 // SIGTERM/SIGINT. Every flag has an environment variable; a flag wins over its variable.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { httpPortDefault, nodeRuntimeFlags, scrubBytesPerSecondDefault, scrubIntervalSecondsDefault } from '../constants';
+import { httpPortDefault, nodeRuntimeFlags, scrubBytesPerSecondDefault, scrubIntervalSecondsDefault, tombstoneGraceMsClusterMin, tombstoneGraceMsDefault, tombstoneGraceMsMax } from '../constants';
 import { isRingkvError } from '../errors';
 import { exitOnSignals, startNode } from '../server/node';
 import { defaultShardCount } from '../shards';
@@ -35,6 +35,13 @@ options (flag, environment variable, default):
   --scrub-bytes-per-second N  RINGKV_SCRUB_BYTES_PER_SECOND  ${scrubBytesPerSecondDefault}
                                                      what a scheduled scrub reads per second, all
                                                      shards together
+  --tombstone-grace-seconds N  RINGKV_TOMBSTONE_GRACE_SECONDS  ${tombstoneGraceMsDefault / 1000} (10 days)
+                                                     how long a delete's tombstone is kept before
+                                                     compaction may purge it (Cassandra's
+                                                     gc_grace_seconds): every replica must hear of
+                                                     the delete within it. 0..${tombstoneGraceMsMax / 1000}; at
+                                                     least ${tombstoneGraceMsClusterMin / 1000} (${tombstoneGraceMsClusterMin / 3_600_000} hours) in a cluster with
+                                                     --replication > 1; give every node the same
   -h, --help                                         this text
 ` + clusterStartHelp;
 
@@ -48,6 +55,8 @@ export interface StartConfig {
   nodeId?: string;
   /** Background scrubbing: every intervalMs (0: never), at bytesPerSecond. */
   scrub: { intervalMs: number; bytesPerSecond: number };
+  /** How long tombstones are kept before compaction may purge them. */
+  tombstoneGraceMs: number;
   /** Cluster mode (--seeds given): how this node joins and replicates. */
   cluster?: ClusterNodeConfig;
 }
@@ -69,6 +78,7 @@ export function parseStartConfig(argv: string[], env: NodeJS.ProcessEnv): StartC
         'node-id': { type: 'string' },
         'scrub-interval-seconds': { type: 'string' },
         'scrub-bytes-per-second': { type: 'string' },
+        'tombstone-grace-seconds': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         ...clusterStartFlags,
       },
@@ -88,6 +98,7 @@ export function parseStartConfig(argv: string[], env: NodeJS.ProcessEnv): StartC
   const nodeId = pick(values['node-id'], 'RINGKV_NODE_ID');
   const scrubInterval = pick(values['scrub-interval-seconds'], 'RINGKV_SCRUB_INTERVAL_SECONDS');
   const scrubRate = pick(values['scrub-bytes-per-second'], 'RINGKV_SCRUB_BYTES_PER_SECOND');
+  const grace = pick(values['tombstone-grace-seconds'], 'RINGKV_TOMBSTONE_GRACE_SECONDS');
   const config: StartConfig = {
     host: pick(values.host, 'RINGKV_HOST')?.text ?? '127.0.0.1',
     port: port === undefined ? httpPortDefault : parseIntOption(port.name, port.text, 0, 65535),
@@ -97,6 +108,7 @@ export function parseStartConfig(argv: string[], env: NodeJS.ProcessEnv): StartC
       intervalMs: 1000 * (scrubInterval === undefined ? scrubIntervalSecondsDefault : parseIntOption(scrubInterval.name, scrubInterval.text, 0, 365 * 24 * 3600)),
       bytesPerSecond: scrubRate === undefined ? scrubBytesPerSecondDefault : parseIntOption(scrubRate.name, scrubRate.text, 64 * 1024, 1024 * 1024 * 1024),
     },
+    tombstoneGraceMs: grace === undefined ? tombstoneGraceMsDefault : 1000 * parseIntOption(grace.name, grace.text, 0, tombstoneGraceMsMax / 1000),
   };
   if (shards !== undefined) config.shardCount = parseIntOption(shards.name, shards.text, 1, shardsMax);
   if (sync !== undefined) {
@@ -108,7 +120,12 @@ export function parseStartConfig(argv: string[], env: NodeJS.ProcessEnv): StartC
     config.nodeId = nodeId.text;
   }
   const cluster = parseClusterFlags(values, env, config);
-  if (cluster !== undefined) config.cluster = cluster;
+  if (cluster !== undefined) {
+    if (cluster.replicationFactor > 1 && config.tombstoneGraceMs < tombstoneGraceMsClusterMin) {
+      throw usageError(`${grace?.name ?? '--tombstone-grace-seconds'} must be at least ${tombstoneGraceMsClusterMin / 1000} in a cluster with --replication > 1 (hints live up to half of that)`);
+    }
+    config.cluster = cluster;
+  }
   return config;
 }
 

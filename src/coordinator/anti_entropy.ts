@@ -35,6 +35,7 @@ import type { PeerPool } from '../protocol/internode_pool';
 import { recordBytes } from '../shards/wire_record';
 import type { RepairSummary } from './types';
 import type { Ring } from '../ring';
+import { SyncCoverage, syncCoverageCheckMs } from './sync_coverage';
 
 export interface AntiEntropyCounters {
   antiEntropySyncs: number;
@@ -67,6 +68,12 @@ export interface AntiEntropyDeps {
   peerKeyEstimate: (nodeId: string) => number;
   random: () => number;
   log: (line: string) => void;
+  /** Deletes' tombstones may be purged this long after them: every range must be synced well within it (sync_coverage.ts). */
+  tombstoneGraceMs: number;
+  /** Where the time every range has been synced since is kept (`<dataDir>/SYNCED_SINCE`); not kept when absent. */
+  syncedSinceFile?: string;
+  /** Default Date.now. */
+  now?: () => number;
 }
 
 /** A peer's replica of its ranges, over the inter-node transport. */
@@ -161,7 +168,11 @@ export class AntiEntropyRunner {
     antiEntropyPushed: 0,
     antiEntropyFailures: 0,
   };
+  /** How long ago each range was synced whole (and the WARN when too long). */
+  readonly coverage: SyncCoverage;
   private timer: NodeJS.Timeout | undefined;
+  private coverageTimer: NodeJS.Timeout | undefined;
+  private readonly now: () => number;
   private running: Promise<unknown> | null = null;
   /** Round-robin position in the list of ranges this node replicates. */
   private next = 0;
@@ -170,9 +181,22 @@ export class AntiEntropyRunner {
 
   constructor(private readonly d: AntiEntropyDeps) {
     assert(Number.isInteger(d.intervalMs) && d.intervalMs >= 0, 'anti-entropy interval must be a non-negative integer');
+    this.now = d.now ?? Date.now;
+    this.coverage = new SyncCoverage({
+      nodeId: d.nodeId,
+      replicationFactor: d.replicationFactor,
+      tombstoneGraceMs: d.tombstoneGraceMs,
+      ranges: () => d.ring().replicatedRanges(d.nodeId, d.replicationFactor),
+      ...(d.syncedSinceFile !== undefined && { file: d.syncedSinceFile }),
+      now: this.now,
+      log: d.log,
+    });
   }
 
   start(): void {
+    // Watched with anti-entropy off too: then repairs by hand are what keeps ranges synced.
+    this.coverageTimer = setInterval(() => this.coverage.check(), syncCoverageCheckMs);
+    this.coverageTimer.unref();
     if (this.d.intervalMs === 0) return;
     this.timer = setInterval(() => {
       // A full pass covers every range anyway: rounds wait for it to end.
@@ -188,8 +212,10 @@ export class AntiEntropyRunner {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer !== undefined) clearInterval(this.timer);
+    if (this.coverageTimer !== undefined) clearInterval(this.coverageTimer);
     await this.running;
     await this.pass;
+    this.coverage.flush();
   }
 
   /** One round: the next replicated range against one live peer. Never throws. */
@@ -258,6 +284,7 @@ export class AntiEntropyRunner {
         : [candidates[Math.floor(this.d.random() * candidates.length)]!];
     const remotes = peers.map((id) => this.d.remote(id)).filter((x): x is RangeReplica => x !== undefined);
     if (remotes.length === 0) return null;
+    const startedMs = this.now();
     // Size the tree for a few entries per leaf: the node's entries spread over the share of the
     // ring it replicates; the peer hashes at the depth we ask for.
     const share = Math.min(1, ring.replicaCount(this.d.replicationFactor) / Math.max(1, ring.size));
@@ -287,6 +314,7 @@ export class AntiEntropyRunner {
         if (e.code !== ErrorCode.Unavailable && e.code !== ErrorCode.Timeout && e.code !== ErrorCode.Closed) this.d.log(`anti-entropy with ${peerId} failed: ${e.code}: ${e.message}`);
       }
     }
+    if (complete) this.coverage.synced(r, startedMs);
     return { results, complete };
   }
 

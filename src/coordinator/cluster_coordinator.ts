@@ -27,7 +27,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { localRangeReplica, localScanPage, type RangeReplica } from '../antientropy';
-import { bootstrapRingChangePassesMax, bootstrapSettleMsMax, gossipHintTargetsMax, hintAgeMsMax, rebuildRetryMs, merkleDepthMax, readRepairsInflightMax, replicaWritesInflightMax, tombstoneGraceMsDefault, vnodesPerNodeMax } from '../constants';
+import { bootstrapRingChangePassesMax, bootstrapSettleMsMax, gossipHintTargetsMax, hintAgeMsMax, rebuildRetryMs, merkleDepthMax, readRepairsInflightMax, replicaWritesInflightMax, vnodesPerNodeMax } from '../constants';
 import { assert, ErrorCode, isRingkvError, RingkvError } from '../errors';
 import { Membership, parseNodeAddress, type MemberInfo, type StorageTrouble } from '../membership';
 import { consistencyFromWire, consistencyToWire } from '../protocol/client_codes';
@@ -113,8 +113,8 @@ function writeSpec(at: number, w: WriteRequest, pref: readonly string[], timeout
 }
 
 /** A write's answer as its batch outcome. */
-function writeOutcome(b: BatchOp, a: WriteAnswer): BatchOutcome {
-  if (b.op === 'delete') return { ok: true, op: 'delete', result: { key: b.req.key, version: a.version, timestampMs: a.timestampMs, tombstoneExpiryMs: a.timestampMs + tombstoneGraceMsDefault } };
+function writeOutcome(b: BatchOp, a: WriteAnswer, tombstoneGraceMs: number): BatchOutcome {
+  if (b.op === 'delete') return { ok: true, op: 'delete', result: { key: b.req.key, version: a.version, timestampMs: a.timestampMs, tombstoneExpiryMs: a.timestampMs + tombstoneGraceMs } };
   assert(b.op === 'put', 'a write is a put or a delete');
   return { ok: true, op: 'put', result: { key: b.req.key, version: a.version, timestampMs: a.timestampMs, acks: a.acks } };
 }
@@ -371,6 +371,8 @@ export class ClusterCoordinator implements Coordinator {
             peerKeyEstimate: (peer) => this.membership.keyEstimateOf(peer),
             random: o.random,
             log: o.log,
+            tombstoneGraceMs: o.tombstoneGraceMs,
+            ...(o.syncedSinceFile !== undefined && { syncedSinceFile: o.syncedSinceFile }),
           });
     this.server = new InternodeServer({
       host: o.peerListen?.host ?? o.host,
@@ -905,7 +907,7 @@ export class ClusterCoordinator implements Coordinator {
         } else {
           alone.push(
             this.write(w, false).then(
-              (a) => void (outcomes[i] = writeOutcome(b, a)),
+              (a) => void (outcomes[i] = writeOutcome(b, a, this.o.tombstoneGraceMs)),
               (error: unknown) => void (outcomes[i] = { ok: false, error }),
             ),
           );
@@ -931,7 +933,7 @@ export class ClusterCoordinator implements Coordinator {
       let left = writes.length;
       if (left === 0) return resolve();
       quorumWrites(this.writeContext, writes, (at, answer, error) => {
-        outcomes[at] = error === null ? writeOutcome(ops[at]!, answer!) : { ok: false, error };
+        outcomes[at] = error === null ? writeOutcome(ops[at]!, answer!, this.o.tombstoneGraceMs) : { ok: false, error };
         if (--left === 0) resolve();
       });
     });
@@ -1378,6 +1380,8 @@ export class ClusterCoordinator implements Coordinator {
       hintTargets: this.hints.targetStats(),
       peerClocks: [...this.membership.clockOffsets.all()].map(([node, c]) => ({ node, offsetSeconds: c.offsetMs / 1000, uncertaintySeconds: c.uncertaintyMs / 1000 })),
       ...this.antiEntropy.counters,
+      // How long ago the range synced longest ago was synced whole (sync_coverage.ts): keep it well under the tombstone grace.
+      antiEntropySyncedSinceAgeSeconds: Math.round(this.antiEntropy.coverage.ageMs() / 1000),
       bootstrapState: this.bootstrapState,
       rebuilding: this.rebuilding ? 1 : 0,
       // How far a rebuild has come: the ranges no pass has synced yet (0 when not rebuilding).

@@ -13,11 +13,12 @@ import { hintsDirName } from './hint_log';
 import { clusterNameFileName, datacenterFileName, loadOrCreateClusterName, loadOrCreateDatacenter, loadOrCreateZone, zoneFileName } from './identity_files';
 import { checkLastRun, lastRunFileName } from './last_run';
 import { peersFileName } from './peers_file';
+import { syncedSinceFileName } from './sync_coverage';
 import { clusterNameFromSeeds, newClusterName } from './cluster_name';
 import { createLocalCoordinator } from './local_coordinator';
 
 /** Everything a cluster node needs beyond the single-node options; nodeId comes from the data dir. */
-export type ClusterNodeConfig = Omit<ClusterOptions, 'nodeId' | 'clusterName' | 'log' | 'random' | 'readRepairChance' | 'antiEntropyIntervalMs' | 'bootstrap'> & {
+export type ClusterNodeConfig = Omit<ClusterOptions, 'nodeId' | 'clusterName' | 'log' | 'random' | 'readRepairChance' | 'antiEntropyIntervalMs' | 'bootstrap' | 'tombstoneGraceMs'> & {
   nodeId?: string;
   /** Undefined: the one the data dir records (identity_files.ts). */
   clusterName?: string;
@@ -38,6 +39,8 @@ export interface NodeCoordinatorOptions {
   shardCount?: number;
   syncMode: SyncMode;
   nodeId?: string;
+  /** Default: tombstoneGraceMsDefault. */
+  tombstoneGraceMs?: number;
 }
 
 export function clusterCoordinatorFactory(cluster: ClusterNodeConfig, log: (line: string) => void): (options: NodeCoordinatorOptions) => Promise<ClusterCoordinator> {
@@ -45,8 +48,8 @@ export function clusterCoordinatorFactory(cluster: ClusterNodeConfig, log: (line
     const nodeId = cluster.nodeId ?? options.nodeId;
     // A node whose data dir is new and that has somewhere to join streams its ranges once it is in the ring.
     // (A LOCK file, or the CLUSTER_NAME, ZONE and DATACENTER written below, is all a start that failed early leaves;
-    // a LAST_RUN beside them without any shard is a data dir emptied of its data, new too.)
-    const identityFiles = [dirLockFileName, clusterNameFileName, zoneFileName, datacenterFileName, lastRunFileName];
+    // a LAST_RUN or SYNCED_SINCE beside them without any shard is a data dir emptied of its data, new too.)
+    const identityFiles = [dirLockFileName, clusterNameFileName, zoneFileName, datacenterFileName, lastRunFileName, syncedSinceFileName];
     const fresh = !fs.existsSync(options.dataDir) || fs.readdirSync(options.dataDir).every((name) => identityFiles.includes(name));
     // Before the store opens: a data dir of another cluster, zone or datacenter is refused with nothing started.
     // A first start given no name takes its seeds' (or, a first node, makes one up: cluster_name.ts);
@@ -59,11 +62,13 @@ export function clusterCoordinatorFactory(cluster: ClusterNodeConfig, log: (line
     const zone = loadOrCreateZone(options.dataDir, cluster.zone);
     const datacenter = loadOrCreateDatacenter(options.dataDir, cluster.datacenter);
     // With one replica per key no other copy can have purged a tombstone this one lacks.
-    if (cluster.replicationFactor > 1) checkLastRun(options.dataDir, Date.now(), tombstoneGraceMsDefault, cluster.allowStaleData === true, log);
+    const tombstoneGraceMs = options.tombstoneGraceMs ?? tombstoneGraceMsDefault;
+    if (cluster.replicationFactor > 1) checkLastRun(options.dataDir, Date.now(), tombstoneGraceMs, cluster.allowStaleData === true, log);
     const local = await createLocalCoordinator({
       dataDir: options.dataDir,
       ...(options.shardCount !== undefined && { shardCount: options.shardCount }),
       syncMode: options.syncMode,
+      tombstoneGraceMs,
       conflictMode: cluster.conflictMode,
       address: `${cluster.host}:${cluster.httpPort}`,
       requestTimeoutMs: cluster.requestTimeoutMs,
@@ -72,7 +77,7 @@ export function clusterCoordinatorFactory(cluster: ClusterNodeConfig, log: (line
       storage: { quarantineCorruptTables: cluster.replicationFactor > 1 },
     });
     try {
-      return await createClusterCoordinator(localReplicaOf(local), { ...clusterDefaults, ...cluster, nodeId: local.nodeId, clusterName, zone, datacenter, hintsDir: path.join(options.dataDir, hintsDirName), peersFile: path.join(options.dataDir, peersFileName), lastRunFile: path.join(options.dataDir, lastRunFileName), freshDataDir: fresh, rebuildFile: path.join(options.dataDir, rebuildFileName), bootstrap: (cluster.bootstrap ?? true) && fresh && cluster.seeds.length > 0, log });
+      return await createClusterCoordinator(localReplicaOf(local), { ...clusterDefaults, ...cluster, nodeId: local.nodeId, clusterName, tombstoneGraceMs, zone, datacenter, hintsDir: path.join(options.dataDir, hintsDirName), peersFile: path.join(options.dataDir, peersFileName), lastRunFile: path.join(options.dataDir, lastRunFileName), syncedSinceFile: path.join(options.dataDir, syncedSinceFileName), freshDataDir: fresh, rebuildFile: path.join(options.dataDir, rebuildFileName), bootstrap: (cluster.bootstrap ?? true) && fresh && cluster.seeds.length > 0, log });
     } catch (err) {
       await local.close().catch(() => undefined);
       throw err;

@@ -13,6 +13,9 @@ import {
   replicationFactorDefault,
   requestTimeoutMsDefault,
   suspectAfterMsDefault,
+  tombstoneGraceMsClusterMin,
+  tombstoneGraceMsDefault,
+  tombstoneGraceMsMax,
   vnodesPerNodeDefault,
   vnodesPerNodeMax,
   zoneBytesMax,
@@ -85,11 +88,15 @@ export interface ClusterOptions {
   peersFile?: string;
   /** Where the node records that it runs (`<dataDir>/LAST_RUN`, last_run.ts); not recorded when absent. */
   lastRunFile?: string;
+  /** Where the node keeps the time since which anti-entropy has synced every range (`<dataDir>/SYNCED_SINCE`, sync_coverage.ts); not kept when absent. */
+  syncedSinceFile?: string;
   requestTimeoutMs: number;
   /** Probability that a read asks every live replica instead of only the ones its level needs. */
   readRepairChance: number;
   /** How often this node syncs one of its token ranges with another replica (0 = never). */
   antiEntropyIntervalMs: number;
+  /** How long a delete's tombstone is kept before compaction may purge it (the storage engine's, told in DELETE answers). */
+  tombstoneGraceMs: number;
   /**
    * This node is new (its data dir was empty) and joins through seeds: once the ring has settled
    * with it, it streams every range it now replicates from their other replicas (a full
@@ -117,6 +124,7 @@ export const clusterDefaults = {
   requestTimeoutMs: requestTimeoutMsDefault,
   readRepairChance: readRepairChanceDefault,
   antiEntropyIntervalMs: antiEntropyIntervalMsDefault,
+  tombstoneGraceMs: tombstoneGraceMsDefault,
   bootstrap: false,
   random: Math.random,
 };
@@ -162,4 +170,6 @@ export function validateClusterOptions(o: ClusterOptions): void {
   if (!(o.requestTimeoutMs >= 1)) throw bad('requestTimeoutMs', 'must be positive');
   if (!(o.readRepairChance >= 0 && o.readRepairChance <= 1)) throw bad('readRepairChance', 'must be in [0, 1]');
   if (!(Number.isInteger(o.antiEntropyIntervalMs) && o.antiEntropyIntervalMs >= 0)) throw bad('antiEntropyIntervalMs', 'must be a non-negative integer (0 = off)');
+  if (!(Number.isSafeInteger(o.tombstoneGraceMs) && o.tombstoneGraceMs >= 0 && o.tombstoneGraceMs <= tombstoneGraceMsMax)) throw bad('tombstoneGraceMs', `must be an integer 0..${tombstoneGraceMsMax}`);
+  if (o.replicationFactor > 1 && o.tombstoneGraceMs < tombstoneGraceMsClusterMin) throw bad('tombstoneGraceMs', `must be at least ${tombstoneGraceMsClusterMin} with replicationFactor > 1 (hints live up to half of that)`);
 }

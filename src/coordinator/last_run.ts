@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCode, RingkvError } from '../errors';
 import { writeFileDurably } from '../storage/durable-file';
+import { spanText } from './span_text';
 
 export const lastRunFileName = 'LAST_RUN';
 /** How often a running node rewrites its LAST_RUN. */
@@ -49,8 +50,7 @@ export function writeLastRun(file: string, nowMs: number): void {
 export function checkLastRun(dataDir: string, nowMs: number, graceMs: number, allowed: boolean, log: (line: string) => void): void {
   const lastRunMs = readLastRun(dataDir, log);
   if (lastRunMs === null || nowMs - lastRunMs <= graceMs) return;
-  const days = (ms: number): string => `${(ms / 86_400_000).toFixed(1)} days`;
-  const away = `data dir ${dataDir} last ran in the cluster at ${new Date(lastRunMs).toISOString()}, ${days(nowMs - lastRunMs)} ago, longer than the tombstone grace (${days(graceMs)})`;
+  const away = `data dir ${dataDir} last ran in the cluster at ${new Date(lastRunMs).toISOString()}, ${spanText(nowMs - lastRunMs)} ago, longer than the tombstone grace (${spanText(graceMs)}, --tombstone-grace-seconds)`;
   if (allowed) {
     log(`WARN ${away}; starting as --allow-stale-data says: run POST /api/v1/admin/repair on it, and expect keys deleted while it was away to come back`);
     return;

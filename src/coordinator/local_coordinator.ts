@@ -57,9 +57,11 @@ export interface LocalCoordinatorOptions {
   shardCount?: number;
   syncMode?: SyncMode;
   memtableBytes?: number;
+  /** How long tombstones are kept before compaction may purge them; default tombstoneGraceMsDefault. */
+  tombstoneGraceMs?: number;
   /** 'vclock' (default) keeps concurrent versions as siblings; 'lww' keeps the newest. */
   conflictMode?: ConflictMode;
-  /** Further storage options for every shard's engine (syncMode/memtableBytes above win). */
+  /** Further storage options for every shard's engine (syncMode, memtableBytes and tombstoneGraceMs above win). */
   storage?: ShardStorageOptions;
   /** host:port the node serves on, shown in clusterStatus. */
   address?: string;
@@ -94,6 +96,7 @@ export async function createLocalCoordinator(options: LocalCoordinatorOptions): 
     const storage: ShardStorageOptions = { ...options.storage };
     if (options.syncMode !== undefined) storage.syncMode = options.syncMode;
     if (options.memtableBytes !== undefined) storage.memtableBytes = options.memtableBytes;
+    if (options.tombstoneGraceMs !== undefined) storage.tombstoneGraceMs = options.tombstoneGraceMs;
     const router = await ShardRouter.open({
       dataDir: options.dataDir,
       nodeId,

@@ -22,6 +22,8 @@ export interface NodeOptions {
   log?: (line: string) => void;
   /** Background scrubbing (scrub_schedule.ts); absent or intervalMs 0: none. */
   scrub?: { intervalMs: number; bytesPerSecond: number };
+  /** Default: tombstoneGraceMsDefault. */
+  tombstoneGraceMs?: number;
 }
 
 export interface CoordinatorOptions {
@@ -31,6 +33,8 @@ export interface CoordinatorOptions {
   nodeId?: string;
   /** host:port the node serves on, for clusterStatus. */
   address: string;
+  /** How long tombstones are kept before compaction may purge them; default tombstoneGraceMsDefault. */
+  tombstoneGraceMs?: number;
 }
 
 export type CoordinatorFactory = (options: CoordinatorOptions) => Promise<Coordinator>;
@@ -64,6 +68,7 @@ export async function startNode(options: NodeOptions, factory: CoordinatorFactor
     address: `${options.host}:${options.port}`,
     ...(options.shardCount !== undefined && { shardCount: options.shardCount }),
     ...(options.nodeId !== undefined && { nodeId: options.nodeId }),
+    ...(options.tombstoneGraceMs !== undefined && { tombstoneGraceMs: options.tombstoneGraceMs }),
   });
   let server: RunningServer;
   try {

@@ -107,7 +107,6 @@ export interface ShardWorkerData {
   storage: ShardStorageOptions;
   idempotencyKeysMax: number;
   idempotencyTtlMs: number;
-  tombstoneGraceMs: number;
   /**
    * Tests only: a module exporting `openStorage(options)` used instead of src/storage (e.g. a
    * fault-injecting engine). Production never sets it.

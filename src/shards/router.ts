@@ -31,7 +31,6 @@ import {
   idempotencyTtlMsDefault,
   requestTimeoutMsDefault,
   shardCountMax,
-  tombstoneGraceMsDefault,
 } from '../constants';
 import { ErrorCode, RingkvError, assert } from '../errors';
 import type { ConflictMode } from '../versioning';
@@ -109,7 +108,6 @@ export class ShardRouter {
         storage: options.storage ?? {},
         idempotencyKeysMax: options.idempotencyKeysMax ?? idempotencyKeysPerShardMax,
         idempotencyTtlMs: options.idempotencyTtlMs ?? idempotencyTtlMsDefault,
-        tombstoneGraceMs: options.storage?.tombstoneGraceMs ?? tombstoneGraceMsDefault,
         ...(options.storageModule === undefined ? {} : { storageModule: options.storageModule }),
       };
       const pool = new Piscina<ControlTask, unknown>({

@@ -2,7 +2,7 @@
 // handoff, no reads that could repair) reach it through Merkle-tree sync alone once it is back,
 // and the cluster settles with equal trees. And a table damaged on disk: a scrub, a compaction
 // or a read that meets it quarantines it, and the repair that follows brings its keys back from
-// the other replicas.
+// the other replicas. Each node watches how long ago every range it replicates was synced.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -44,6 +44,22 @@ describe('3-node cluster with anti-entropy every 100 ms and no other repair', ()
     }
     assert.equal(await c.metric(2, 'ringkv_read_repairs_total'), 0, 'no read repair did it');
     assert.ok((await c.metric(0, 'ringkv_anti_entropy_in_sync')) > 0, 'rounds that find equal trees are counted');
+  });
+
+  test('each node says how long ago its range synced longest ago was synced, and keeps that time in SYNCED_SINCE at a stop', async () => {
+    // 24 ranges a node (8 vnodes x N = 3), one every 100 ms: every range comes round in seconds.
+    for (const i of [0, 1, 2]) {
+      await waitFor(`node-${i}'s every range synced within 10 s`, async () => (await c.metric(i, 'ringkv_anti_entropy_synced_since_age_seconds')) < 10, 20_000);
+    }
+    const n = c.nodes[2]!;
+    const proc = n.proc!;
+    const exited = new Promise((r) => proc.once('exit', r));
+    const stoppedAt = Date.now();
+    c.signal(2, 'SIGTERM');
+    await exited;
+    // Written only once every range has been synced after the process started: proof the syncs counted.
+    const recorded = Number(fs.readFileSync(path.join(n.dataDir, 'SYNCED_SINCE'), 'utf8'));
+    assert.ok(recorded > stoppedAt - 15_000 && recorded <= stoppedAt, `SYNCED_SINCE ${recorded}, stopped at ${stoppedAt}`);
   });
 });
 

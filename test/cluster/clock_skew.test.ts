@@ -3,7 +3,8 @@
 // than at its previous start (a clock that ran fast and was corrected, a VM booted before its
 // clock was synced) must still be heard as the newer process. The node here is stopped and
 // started again with its clock an hour behind (helpers/clock_skew.ts sets Date in its process),
-// then with its clock 11 days ahead: to it, it has been away longer than the tombstone grace.
+// then with its clock 11 days ahead: to it, it has been away longer than the tombstone grace
+// (10 days; then, given 12, it is let in, and 13 days later refused again).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -70,26 +71,46 @@ describe('3-node cluster, a node restarted with its clock off: an hour behind, t
     assert.deepEqual(warnings(2).map((l) => /(node-\d)'s clock is \d+ ms ahead/.exec(l)?.[1]).sort(), ['node-0', 'node-1']);
   });
 
-  test('started again 11 days after it last ran, past the tombstone grace: refused, the data dir untouched; allowed, it starts', async () => {
+  test('started again 11 days after it last ran, past the tombstone grace: refused, the data dir untouched; a 12-day grace lets it in; allowed, it starts', async () => {
     // Its clock says 11 days have passed since its LAST_RUN (coordinator/last_run.ts): deletes
     // made meanwhile may be purged on the others, and its copies of their keys would come back.
     const n = c.nodes[2]!;
     const lastRunFile = path.join(n.dataDir, 'LAST_RUN');
-    const proc = n.proc!;
-    const exited = new Promise((r) => proc.once('exit', r));
-    c.signal(2, 'SIGTERM');
-    await exited;
+    const stop = async (): Promise<void> => {
+      const proc = n.proc!;
+      const exited = new Promise((r) => proc.once('exit', r));
+      c.signal(2, 'SIGTERM');
+      await exited;
+    };
+    await stop();
     const recorded = fs.readFileSync(lastRunFile, 'utf8');
     n.clockSkewMs = 11 * 24 * hourMs;
     n.log.length = 0;
     await assert.rejects(c.spawn(2), /exited \(1\) while starting/);
-    assert.match(n.log.join(''), /last ran in the cluster at .*, 11\.0 days ago, longer than the tombstone grace \(10\.0 days\).*--allow-stale-data on/s);
+    assert.match(n.log.join(''), /last ran in the cluster at .*, 11\.0 days ago, longer than the tombstone grace \(10\.0 days, --tombstone-grace-seconds\).*--allow-stale-data on/s);
     assert.equal(fs.readFileSync(lastRunFile, 'utf8'), recorded, 'a refused start records no run');
 
+    // The grace is the node's own: 12 days and it is not stale; its deletes say when their tombstones may go.
+    const graceArgs = ['--tombstone-grace-seconds', String(12 * 24 * 3600)];
+    n.extraArgs = [...n.extraArgs, ...graceArgs];
+    n.log.length = 0;
+    await c.spawn(2);
+    assert.doesNotMatch(n.log.join(''), /tombstone grace/);
+    await c.waitStatus([0, 1], 2, 'healthy', 15_000);
+    const deleted = await c.http(2, 'DELETE', 'before-restart', { consistency: 'ALL' });
+    assert.equal(deleted.status, 200);
+    assert.equal(Number(deleted.body['tombstone_expiry']) - Number(deleted.body['timestamp']), 12 * 24 * hourMs);
+
+    // 13 days more by its clock: past even its 12 days. Allowed, it starts, and says so.
+    await stop();
+    n.clockSkewMs = 24 * 24 * hourMs;
+    n.log.length = 0;
+    await assert.rejects(c.spawn(2), /exited \(1\) while starting/);
+    assert.match(n.log.join(''), /13\.0 days ago, longer than the tombstone grace \(12\.0 days, --tombstone-grace-seconds\)/);
     n.extraArgs = [...n.extraArgs, '--allow-stale-data', 'on'];
     await c.spawn(2);
-    assert.match(n.log.join(''), /WARN data dir .* 11\.0 days ago.*starting as --allow-stale-data says/);
+    assert.match(n.log.join(''), /WARN data dir .* 13\.0 days ago.*starting as --allow-stale-data says/);
     await c.waitStatus([0, 1], 2, 'healthy', 15_000);
-    assert.ok(Number(fs.readFileSync(lastRunFile, 'utf8')) > Date.now() + 10 * 24 * hourMs, 'this run recorded, by its clock');
+    assert.ok(Number(fs.readFileSync(lastRunFile, 'utf8')) > Date.now() + 23 * 24 * hourMs, 'this run recorded, by its clock');
   });
 });

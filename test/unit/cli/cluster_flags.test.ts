@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { clusterPassThrough, parseClusterFlags } from '../../../src/cli/cluster';
+import { parseStartConfig } from '../../../src/cli/start';
 import { clusterSettingsOf } from '../../../src/coordinator/cluster_options';
 import { ErrorCode, isRingkvError } from '../../../src/errors';
 
@@ -101,4 +102,24 @@ test('--allow-stale-data is off unless given on; anything else is a usage error;
   usage(() => parseClusterFlags({ seeds: '127.0.0.1:7100', 'allow-stale-data': 'yes' }, {}, base), /--allow-stale-data must be on or off, not "yes"/);
   usage(() => parseClusterFlags({ 'allow-stale-data': 'on' }, {}, base), /--allow-stale-data needs --seeds/);
   assert.deepEqual(clusterPassThrough({ 'allow-stale-data': 'on' }, 3), ['--allow-stale-data', 'on', '--replication', '3']);
+});
+
+test('--tombstone-grace-seconds: 10 days by default, a flag or RINGKV_TOMBSTONE_GRACE_SECONDS; 0 on a single node, at least 6 hours with N > 1', () => {
+  const grace = (argv: string[], env: NodeJS.ProcessEnv = {}): number => {
+    const c = parseStartConfig(argv, env);
+    assert.notEqual(c, 'help');
+    return c === 'help' ? -1 : c.tombstoneGraceMs;
+  };
+  assert.equal(grace([]), 10 * 86_400_000);
+  assert.equal(grace(['--tombstone-grace-seconds', '0']), 0);
+  assert.equal(grace([], { RINGKV_TOMBSTONE_GRACE_SECONDS: '3600' }), 3_600_000);
+  assert.equal(grace(['--tombstone-grace-seconds', '7200'], { RINGKV_TOMBSTONE_GRACE_SECONDS: '3600' }), 7_200_000);
+  const seeds = ['--port', '7100', '--seeds', '127.0.0.1:7100'];
+  assert.equal(grace([...seeds, '--tombstone-grace-seconds', '21600']), 21_600_000);
+  assert.equal(grace([...seeds, '--replication', '1', '--tombstone-grace-seconds', '0']), 0);
+  usage(() => parseStartConfig([...seeds, '--tombstone-grace-seconds', '21599'], {}), /--tombstone-grace-seconds must be at least 21600 in a cluster with --replication > 1/);
+  usage(() => parseStartConfig(seeds, { RINGKV_TOMBSTONE_GRACE_SECONDS: '60' }), /RINGKV_TOMBSTONE_GRACE_SECONDS must be at least 21600/);
+  usage(() => parseStartConfig(['--tombstone-grace-seconds', '-1'], {}), /--tombstone-grace-seconds/);
+  usage(() => parseStartConfig(['--tombstone-grace-seconds', String(366 * 86_400)], {}), /--tombstone-grace-seconds/);
+  assert.deepEqual(clusterPassThrough({ 'tombstone-grace-seconds': '86400' }, 3), ['--tombstone-grace-seconds', '86400', '--replication', '3']);
 });

@@ -13,8 +13,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { localRangeReplica, type RangeReplica } from '../../../src/antientropy';
-import { antiEntropyLeavesPerSyncMax } from '../../../src/constants';
+import { antiEntropyLeavesPerSyncMax, tombstoneGraceMsDefault } from '../../../src/constants';
 import { AntiEntropyRunner } from '../../../src/coordinator/anti_entropy';
+import { ErrorCode, RingkvError } from '../../../src/errors';
 import { keyToken, Ring } from '../../../src/ring';
 import { ShardRouter, type WriteOp } from '../../../src/shards';
 
@@ -46,7 +47,7 @@ async function keysOf(r: ShardRouter): Promise<Set<string>> {
   return new Set(entries.map((e) => Buffer.from(e.key).toString()));
 }
 
-function runner(o: { nodeId: string; ring: Ring; n: number; replicas: Map<string, RangeReplica>; keyEstimate: number; peerKeyEstimate?: number; rebuilding: boolean; rebuildingPeers?: string[] }): AntiEntropyRunner {
+function runner(o: { nodeId: string; ring: Ring; n: number; replicas: Map<string, RangeReplica>; keyEstimate: number; peerKeyEstimate?: number; rebuilding: boolean; rebuildingPeers?: string[]; now?: () => number }): AntiEntropyRunner {
   return new AntiEntropyRunner({
     nodeId: o.nodeId,
     intervalMs: 0,
@@ -61,6 +62,8 @@ function runner(o: { nodeId: string; ring: Ring; n: number; replicas: Map<string
     peerKeyEstimate: () => o.peerKeyEstimate ?? 0,
     random: Math.random,
     log: () => {},
+    tombstoneGraceMs: tombstoneGraceMsDefault,
+    ...(o.now !== undefined && { now: o.now }),
   });
 }
 
@@ -210,4 +213,34 @@ test('a rebuilding node whose range\'s other replicas all joined with it pulls t
   assert.equal(sum.failed + sum.skipped, 0);
   assert.deepEqual([...(await keysOf(nodes.get('A')!))].sort(), onA.sort());
   await r.stop();
+});
+
+test('a range counts as synced from when its sync began: a pass brings the oldest sync up to date, a range it left out keeps its age', async () => {
+  const { replicas } = await openNodes(['A', 'B']);
+  const ring = Ring.build([{ nodeId: 'A', vnodes: 8 }, { nodeId: 'B', vnodes: 8 }], 1);
+  const dayMs = 86_400_000;
+  let now = 1_700_000_000_000;
+  const started = now;
+  const r = runner({ nodeId: 'A', ring, n: 2, replicas, keyEstimate: 0, rebuilding: false, now: () => now });
+  now += 3 * dayMs;
+  assert.equal(r.coverage.syncedSinceMs(), started, 'never synced: counted from the start');
+  const first = ring.replicatedRanges('A', 2)[0]!;
+  const passAt = now;
+  assert.equal((await r.fullPass({ skip: (x) => x.token === first.token })).synced, 15);
+  now += 1000;
+  assert.equal(r.coverage.ageMs(), 3 * dayMs + 1000, 'the range left out is as old as before');
+  assert.equal((await r.fullPass({ skip: (x) => x.token !== first.token })).synced, 1);
+  now += 1000;
+  assert.equal(r.coverage.syncedSinceMs(), passAt, 'the oldest sync is now the first pass\'s');
+  assert.equal(r.coverage.ageMs(), 2000);
+  await r.stop();
+
+  // A sync that fails (the peer stops answering mid-range) leaves the range as old as it was.
+  const down = new Map(replicas);
+  down.set('B', { ...replicas.get('B')!, merkleLeaves: () => Promise.reject(new RingkvError(ErrorCode.Unavailable, 'B stopped answering')) });
+  const failing = runner({ nodeId: 'A', ring, n: 2, replicas: down, keyEstimate: 0, rebuilding: false, now: () => now });
+  now += dayMs;
+  assert.equal((await failing.fullPass()).failed, 16);
+  assert.equal(failing.coverage.ageMs(), dayMs);
+  await failing.stop();
 });

@@ -44,7 +44,7 @@ test('away longer than the grace: refused, saying when it last ran and what to d
     () => checkLastRun(d, t0 + graceMs + dayMs, graceMs, false, () => undefined),
     (e: unknown) =>
       isRingkvError(e, ErrorCode.InvalidArgument) &&
-      e.message.includes(`last ran in the cluster at ${new Date(t0).toISOString()}, 11.0 days ago, longer than the tombstone grace (10.0 days)`) &&
+      e.message.includes(`last ran in the cluster at ${new Date(t0).toISOString()}, 11.0 days ago, longer than the tombstone grace (10.0 days, --tombstone-grace-seconds)`) &&
       /new, empty data dir under the same --node-id/.test(e.message) &&
       /--allow-stale-data on/.test(e.message) &&
       e.details['last_run_ms'] === t0,
@@ -53,6 +53,16 @@ test('away longer than the grace: refused, saying when it last ran and what to d
   checkLastRun(d, t0 + graceMs + dayMs, graceMs, true, (l) => lines.push(l));
   assert.equal(lines.length, 1);
   assert.match(lines[0]!, /^WARN data dir .* 11\.0 days ago.*starting as --allow-stale-data says: run POST \/api\/v1\/admin\/repair/);
+});
+
+test('the grace is the node\'s own (--tombstone-grace-seconds): 7 hours away passes 10 days and is refused under 6 hours', () => {
+  const hourMs = 3_600_000;
+  const d = dataDir(`${t0}\n`);
+  checkLastRun(d, t0 + 7 * hourMs, graceMs, false, () => undefined);
+  assert.throws(
+    () => checkLastRun(d, t0 + 7 * hourMs, 6 * hourMs, false, () => undefined),
+    (e: unknown) => isRingkvError(e, ErrorCode.InvalidArgument) && e.message.includes('7.0 hours ago, longer than the tombstone grace (6.0 hours, --tombstone-grace-seconds)') && e.details['tombstone_grace_ms'] === 6 * hourMs,
+  );
 });
 
 test('a record that does not parse is reported, and the start goes ahead', () => {

@@ -260,3 +260,29 @@ test('a batch answers each operation in order, refusals on their own, with a few
   const [closed] = await batch;
   assert.ok(!closed!.ok && isRingkvError(closed!.error, ErrorCode.Closed), 'a closed coordinator refuses each operation, and the batch still resolves');
 });
+
+test('the tombstone grace reaches every engine: 0 lets compaction purge a delete, the default keeps its tombstone; DELETE tells the expiry', async () => {
+  for (const graceMs of [0, tombstoneGraceMsDefault, undefined]) {
+    const dir = tempDir();
+    // Background compaction off: compact() below is the one that runs, after the four flushes
+    // that make level 0 need it.
+    const c = await createLocalCoordinator({ dataDir: dir, shardCount: 1, syncMode: 'batch', storage: { autoCompaction: false }, ...(graceMs !== undefined && { tombstoneGraceMs: graceMs }) });
+    try {
+      await c.put({ key: b('gone'), value: b('v'), consistency: 'ONE' });
+      const d = await c.delete({ key: b('gone'), consistency: 'ONE' });
+      assert.equal(d.tombstoneExpiryMs, d.timestampMs + (graceMs ?? tombstoneGraceMsDefault));
+      for (let i = 0; i < 4; i++) {
+        await c.put({ key: b(`kept:${i}`), value: b('v'), consistency: 'ONE' });
+        await c.router.flush();
+      }
+      const before = await c.replica(b('gone'));
+      assert.deepEqual(before.versions.map((v) => v.tombstone), [true], 'the tombstone is on disk before the compaction');
+      await c.router.compact();
+      const after = await c.replica(b('gone'));
+      assert.deepEqual(after.versions.map((v) => v.tombstone), graceMs === 0 ? [] : [true], `grace ${String(graceMs)}`);
+      for (let i = 0; i < 4; i++) assert.equal(s(found(await c.get({ key: b(`kept:${i}`), consistency: 'ONE' })).value), 'v');
+    } finally {
+      await c.close();
+    }
+  }
+});
