@@ -10,11 +10,10 @@
 // most that much older than the node's last moment in the cluster (an error on the safe side).
 // A snapshot carries its own time as its LAST_RUN (local_coordinator.ts): a node restored from it
 // is back to that moment. A data dir without the file (new, or from before it) is not judged.
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCode, RingkvError } from '../errors';
-import { writeFileDurably } from '../storage/durable-file';
 import { spanText } from './span_text';
+import { readTimeFile, writeTimeFile } from './time_file';
 
 export const lastRunFileName = 'LAST_RUN';
 /** How often a running node rewrites its LAST_RUN. */
@@ -23,24 +22,16 @@ export const lastRunRefreshMs = 3_600_000;
 /** The time recorded in `dataDir`, or null when there is none (or it does not parse: said through `log`). */
 export function readLastRun(dataDir: string, log: (line: string) => void): number | null {
   const file = path.join(dataDir, lastRunFileName);
-  let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    return readTimeFile(file, (text) => log(`WARN ${file} holds no time (${text}); how long this node was away is unknown, and it starts`));
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw new RingkvError(ErrorCode.Io, `cannot read ${file}`, { cause: err });
   }
-  const ms = Number(text.trim());
-  if (!/^\d{1,16}\n?$/.test(text) || !Number.isSafeInteger(ms)) {
-    log(`WARN ${file} holds no time (${JSON.stringify(text.slice(0, 40))}); how long this node was away is unknown, and it starts`);
-    return null;
-  }
-  return ms;
 }
 
 /** Records `nowMs` in `file` (a data dir's, or a snapshot's, LAST_RUN). */
 export function writeLastRun(file: string, nowMs: number): void {
-  writeFileDurably(file, `${Math.floor(nowMs)}\n`);
+  writeTimeFile(file, nowMs);
 }
 
 /**

@@ -13,10 +13,9 @@
 // has not synced yet count from the time kept in `<dataDir>/SYNCED_SINCE` (every range of the
 // ring then had been synced since it; rewritten at most every syncedSinceRecordMs and at a clean
 // stop, so it errs on the old side), or from the process start when there is no such file.
-import * as fs from 'node:fs';
 import { assert } from '../errors';
-import { writeFileDurably } from '../storage/durable-file';
 import { spanText } from './span_text';
+import { readTimeFile, writeTimeFile } from './time_file';
 
 export const syncedSinceFileName = 'SYNCED_SINCE';
 /** How often a running node rewrites SYNCED_SINCE as it advances. */
@@ -128,7 +127,7 @@ export class SyncCoverage {
   private record(since: number, now: number): void {
     if (this.d.file === undefined) return;
     try {
-      writeFileDurably(this.d.file, `${Math.floor(since)}\n`);
+      writeTimeFile(this.d.file, since);
       this.recordedMs = since;
       this.recordWrittenMs = now;
     } catch (err) {
@@ -140,17 +139,10 @@ export class SyncCoverage {
 
 /** The time in a SYNCED_SINCE file, or null when there is none or it does not parse (said through `log`). */
 export function readSyncedSince(file: string, log: (line: string) => void): number | null {
-  let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    return readTimeFile(file, (text) => log(`WARN ${file} holds no time (${text}); ranges count as synced when this process started`));
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') log(`WARN cannot read ${file}: ${(err as Error).message}; ranges count as synced when this process started`);
+    log(`WARN cannot read ${file}: ${(err as Error).message}; ranges count as synced when this process started`);
     return null;
   }
-  const ms = Number(text.trim());
-  if (!/^\d{1,16}\n?$/.test(text) || !Number.isSafeInteger(ms)) {
-    log(`WARN ${file} holds no time (${JSON.stringify(text.slice(0, 40))}); ranges count as synced when this process started`);
-    return null;
-  }
-  return ms;
 }
