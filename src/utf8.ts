@@ -10,6 +10,12 @@ const encoder = new TextEncoder();
 
 /** For utf8Scratch: grown on demand, never shrunk (the strings here are short). */
 let scratch = new Uint8Array(256);
+/**
+ * scratch.subarray(0, n) by n, made once: the strings encoded here come in a few lengths (a
+ * node's version strings are nearly all one length), and a view per call was the rest of the
+ * garbage utf8Scratch made. Dropped with the scratch it views.
+ */
+let scratchViews: Array<Uint8Array | undefined> = [];
 
 /** Bytes `s` takes in UTF-8. */
 export function utf8Length(s: string): number {
@@ -31,7 +37,8 @@ export function utf8Scratch(s: string): Uint8Array {
   let r = encoder.encodeInto(s, scratch);
   if (r.read !== s.length) {
     scratch = new Uint8Array(utf8Length(s) * 2);
+    scratchViews = [];
     r = encoder.encodeInto(s, scratch);
   }
-  return scratch.subarray(0, r.written);
+  return (scratchViews[r.written] ??= scratch.subarray(0, r.written));
 }

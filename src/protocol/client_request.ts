@@ -12,6 +12,7 @@ import { assert, ErrorCode, RingkvError } from '../errors';
 import { consistencyFromWire, consistencyToWire, type OpName, opFromWire, opToWire } from './client_codes';
 import { clientFileIdentifier, requestFrameSpec, wireStringBytesMax, wireStringFits } from './client_schema';
 import { verifyFlatBuffer } from './flatbuffers_verifier';
+import { byteVectorFields, byteVectorLength, byteVectorStart } from './field_access';
 import { FrameCopy } from './frame_copy';
 import { Request } from './generated/client/ringkv/client/request';
 import { RequestFrame } from './generated/client/ringkv/client/request-frame';
@@ -96,37 +97,40 @@ function invalid(message: string): RingkvError {
   return new RingkvError(ErrorCode.InvalidArgument, message);
 }
 
-function decodeOp(r: Request, frame: FrameCopy): DecodedOp {
+function decodeOp(r: Request, bytes: Uint8Array, frame: FrameCopy): DecodedOp {
   const id = r.id();
   const op = opFromWire(r.op());
   if (op === undefined) return { ok: false, id, error: invalid(`unknown op code ${r.op()}`) };
   const consistency = consistencyFromWire(r.consistency());
   if (consistency === null) return { ok: false, id, error: invalid(`unknown consistency code ${r.consistency()}`) };
 
-  const keyView = r.keyArray();
-  if (keyView === null || keyView.byteLength === 0) return { ok: false, id, error: invalid('key is empty') };
-  if (keyView.byteLength > keyBytesMax) {
+  // Positions in `bytes` (the buffer the frame was verified in), not views: field_access.ts.
+  const keyAt = byteVectorStart(r, byteVectorFields.requestKey);
+  const keyLength = byteVectorLength(r, byteVectorFields.requestKey);
+  if (keyLength === 0) return { ok: false, id, error: invalid('key is empty') };
+  if (keyLength > keyBytesMax) {
     return {
       ok: false,
       id,
-      error: new RingkvError(ErrorCode.KeyTooLarge, `key of ${keyView.byteLength} bytes is over the ${keyBytesMax}-byte limit`),
+      error: new RingkvError(ErrorCode.KeyTooLarge, `key of ${keyLength} bytes is over the ${keyBytesMax}-byte limit`),
     };
   }
-  const valueView = r.valueArray();
-  if (valueView !== null && op !== 'put') return { ok: false, id, error: invalid(`a ${op} carries no value`) };
-  if (valueView !== null && valueView.byteLength > valueBytesMax) {
+  const valueAt = byteVectorStart(r, byteVectorFields.requestValue);
+  const valueLength = byteVectorLength(r, byteVectorFields.requestValue);
+  if (valueAt !== -1 && op !== 'put') return { ok: false, id, error: invalid(`a ${op} carries no value`) };
+  if (valueLength > valueBytesMax) {
     return {
       ok: false,
       id,
-      error: new RingkvError(ErrorCode.ValueTooLarge, `value of ${valueView.byteLength} bytes is over the ${valueBytesMax}-byte limit`),
+      error: new RingkvError(ErrorCode.ValueTooLarge, `value of ${valueLength} bytes is over the ${valueBytesMax}-byte limit`),
     };
   }
   const ttl = r.ttlSeconds();
   if (ttl > ttlSecondsMax) return { ok: false, id, error: invalid(`ttl_seconds ${ttl} is over the ${ttlSecondsMax}-second limit`) };
   if (ttl !== 0 && op !== 'put') return { ok: false, id, error: invalid(`a ${op} carries no ttl`) };
 
-  const request: ClientRequest = { id, op, key: keyView.slice() };
-  if (op === 'put') request.value = valueView === null ? new Uint8Array(0) : frame.keep(valueView);
+  const request: ClientRequest = { id, op, key: Uint8Array.prototype.slice.call(bytes, keyAt, keyAt + keyLength) };
+  if (op === 'put') request.value = valueAt === -1 ? new Uint8Array(0) : frame.keepRange(valueAt, valueLength);
   if (consistency !== undefined) request.consistency = consistency;
   if (ttl !== 0) request.ttlSeconds = ttl;
   const timeoutMs = r.timeoutMs();
@@ -134,8 +138,8 @@ function decodeOp(r: Request, frame: FrameCopy): DecodedOp {
   if (op !== 'get') {
     const expected = r.expectedVersion();
     if (expected !== null) request.expectedVersion = expected;
-    const context = r.contextArray();
-    if (context !== null) request.context = frame.keep(context);
+    const contextAt = byteVectorStart(r, byteVectorFields.requestContext);
+    if (contextAt !== -1) request.context = frame.keepRange(contextAt, byteVectorLength(r, byteVectorFields.requestContext));
     const idem = r.idempotencyKey();
     if (idem !== null) request.idempotencyKey = idem;
   }
@@ -160,7 +164,7 @@ export function decodeRequestFrame(bytes: Uint8Array): DecodedFrame {
   for (let i = 0; i < n; i++) {
     const op = frame.ops(i, r);
     assert(op !== null, 'verified ops vector has every element');
-    out[i] = decodeOp(op, copy);
+    out[i] = decodeOp(op, bytes, copy);
   }
   return { ops: out, sentAtMs };
 }

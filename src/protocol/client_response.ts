@@ -14,6 +14,7 @@ import { ResponseFrame } from './generated/client/ringkv/client/response-frame';
 import { Result } from './generated/client/ringkv/client/result';
 import { Sibling as WireSibling } from './generated/client/ringkv/client/sibling';
 import { withSharedBuilder } from './shared_builder';
+import { addUint64Field, readUint64Field, uint64Fields } from './field_access';
 
 export interface ClientResult {
   id: number;
@@ -67,7 +68,7 @@ function addResult(b: Builder, r: ClientResult): number {
       WireSibling.startSibling(b);
       WireSibling.addValue(b, sv);
       WireSibling.addVersion(b, sver);
-      WireSibling.addTimestampMs(b, BigInt(s.timestampMs));
+      addUint64Field(b, uint64Fields.clientSiblingTimestampMs, s.timestampMs);
       return WireSibling.endSibling(b);
     });
     siblings = Result.createSiblingsVector(b, offs);
@@ -79,11 +80,11 @@ function addResult(b: Builder, r: ClientResult): number {
   Result.addId(b, r.id);
   Result.addStatus(b, statusToWire(r.status));
   if (version) Result.addVersion(b, version);
-  if (r.timestampMs !== undefined) Result.addTimestampMs(b, BigInt(r.timestampMs));
+  if (r.timestampMs !== undefined) addUint64Field(b, uint64Fields.clientResultTimestampMs, r.timestampMs);
   if (value) Result.addValue(b, value);
   if (siblings) Result.addSiblings(b, siblings);
   if (context) Result.addContext(b, context);
-  if (r.tombstoneExpiryMs !== undefined) Result.addTombstoneExpiryMs(b, BigInt(r.tombstoneExpiryMs));
+  if (r.tombstoneExpiryMs !== undefined) addUint64Field(b, uint64Fields.clientResultTombstoneExpiryMs, r.tombstoneExpiryMs);
   if (r.error !== undefined) Result.addError(b, r.error);
   if (message) Result.addMessage(b, message);
   if (current) Result.addCurrentVersion(b, current);
@@ -154,7 +155,7 @@ export function decodeResponseFrame(bytes: Uint8Array): DecodedResponseFrame {
     const out: ClientResult = { id: r.id(), status };
     const version = r.version();
     if (version !== null) out.version = version;
-    if (status !== 'error' && status !== 'not_found') out.timestampMs = Number(r.timestampMs());
+    if (status !== 'error' && status !== 'not_found') out.timestampMs = readUint64Field(r, uint64Fields.clientResultTimestampMs);
     const value = r.valueArray();
     if (value !== null) out.value = copy.keep(value);
     if (r.siblingsLength() > 0) {
@@ -162,13 +163,13 @@ export function decodeResponseFrame(bytes: Uint8Array): DecodedResponseFrame {
       for (let k = 0; k < r.siblingsLength(); k++) {
         r.siblings(k, s);
         const sv = s.valueArray();
-        out.siblings.push({ value: sv === null ? new Uint8Array(0) : copy.keep(sv), version: s.version() ?? '', timestampMs: Number(s.timestampMs()) });
+        out.siblings.push({ value: sv === null ? new Uint8Array(0) : copy.keep(sv), version: s.version() ?? '', timestampMs: readUint64Field(s, uint64Fields.clientSiblingTimestampMs) });
       }
     }
     const context = r.contextArray();
     if (context !== null) out.context = copy.keep(context);
-    const tomb = r.tombstoneExpiryMs();
-    if (tomb !== 0n) out.tombstoneExpiryMs = Number(tomb);
+    const tomb = readUint64Field(r, uint64Fields.clientResultTombstoneExpiryMs);
+    if (tomb !== 0) out.tombstoneExpiryMs = tomb;
     if (r.error() !== WireErrorCode.None) out.error = r.error();
     const message = r.message();
     if (message !== null) out.message = message;

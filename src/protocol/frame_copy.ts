@@ -16,10 +16,15 @@ export class FrameCopy {
 
   /** `view` (a view into the frame) as a view into the frame's one copy. */
   keep(view: Uint8Array): Uint8Array {
-    const at = view.byteOffset - this.frame.byteOffset;
-    assert(view.buffer === this.frame.buffer && at >= 0 && at + view.byteLength <= this.frame.byteLength, 'a kept field is a view into its frame');
+    assert(view.buffer === this.frame.buffer, 'a kept field is a view into its frame');
+    return this.keepRange(view.byteOffset - this.frame.byteOffset, view.byteLength);
+  }
+
+  /** The frame's bytes [at, at + length) as a view into the frame's one copy. */
+  keepRange(at: number, length: number): Uint8Array {
+    assert(at >= 0 && length >= 0 && at + length <= this.frame.byteLength, 'a kept field lies within its frame');
     this.copy ??= this.frame.slice();
-    return this.copy.subarray(at, at + view.byteLength);
+    return this.copy.subarray(at, at + length);
   }
 }
 

@@ -12,6 +12,7 @@ import { type TableSpec, verifyFlatBuffer } from './flatbuffers_verifier';
 import { copyField } from './frame_copy';
 import { frame } from './internode_framing';
 import { withSharedBuilder } from './shared_builder';
+import { addUint64Field, readUint64Field, uint64Fields } from './field_access';
 import { Entry } from './generated/internode/ringkv/internode/entry';
 import { Item } from './generated/internode/ringkv/internode/item';
 import { Kind } from './generated/internode/ringkv/internode/kind';
@@ -253,18 +254,18 @@ function build(b: Builder, m: FixedMessage): Uint8Array {
       Member.addHttpPort(b, x.httpPort);
       Member.addPeerPort(b, x.peerPort);
       Member.addVnodes(b, x.vnodes);
-      Member.addIncarnation(b, BigInt(x.incarnation));
-      Member.addHeartbeat(b, BigInt(x.heartbeat));
+      addUint64Field(b, uint64Fields.memberIncarnation, x.incarnation);
+      addUint64Field(b, uint64Fields.memberHeartbeat, x.heartbeat);
       Member.addStatus(b, statusToWire[x.status]);
-      Member.addKeyEstimate(b, BigInt(Math.max(0, Math.floor(x.keyEstimate))));
+      addUint64Field(b, uint64Fields.memberKeyEstimate, Math.max(0, Math.floor(x.keyEstimate)));
       Member.addLoad(b, x.load);
       if (settings !== 0) Member.addSettings(b, settings);
       if (x.storage !== undefined) Member.addStorage(b, storageToWire[x.storage]);
       if (zone !== 0) Member.addZone(b, zone);
       if (x.rebuilding === true) Member.addRebuilding(b, true);
-      if (x.dataBytes !== undefined) Member.addDataBytes(b, BigInt(Math.max(0, Math.floor(x.dataBytes))));
-      if (x.diskSizeBytes !== undefined) Member.addDiskSizeBytes(b, BigInt(Math.max(0, Math.floor(x.diskSizeBytes))));
-      if (x.diskFreeBytes !== undefined) Member.addDiskFreeBytes(b, BigInt(Math.max(0, Math.floor(x.diskFreeBytes))));
+      if (x.dataBytes !== undefined) addUint64Field(b, uint64Fields.memberDataBytes, Math.max(0, Math.floor(x.dataBytes)));
+      if (x.diskSizeBytes !== undefined) addUint64Field(b, uint64Fields.memberDiskSizeBytes, Math.max(0, Math.floor(x.diskSizeBytes)));
+      if (x.diskFreeBytes !== undefined) addUint64Field(b, uint64Fields.memberDiskFreeBytes, Math.max(0, Math.floor(x.diskFreeBytes)));
       if (x.rebuildRangesLeft !== undefined) Member.addRebuildRangesLeft(b, Math.max(0, Math.min(0xffffffff, Math.floor(x.rebuildRangesLeft))));
       if (hintsFor !== 0) Member.addHintsFor(b, hintsFor);
       if (datacenter !== 0) Member.addDatacenter(b, datacenter);
@@ -338,9 +339,9 @@ function build(b: Builder, m: FixedMessage): Uint8Array {
   if (context) Message.addContext(b, context);
   if (idem) Message.addIdempotencyKey(b, idem);
   if (version) Message.addVersion(b, version);
-  if (m.timestampMs) Message.addTimestampMs(b, BigInt(m.timestampMs));
+  if (m.timestampMs) addUint64Field(b, uint64Fields.messageTimestampMs, m.timestampMs);
   if (m.acks) Message.addAcks(b, m.acks);
-  if (m.tombstoneExpiryMs) Message.addTombstoneExpiryMs(b, BigInt(m.tombstoneExpiryMs));
+  if (m.tombstoneExpiryMs) addUint64Field(b, uint64Fields.messageTombstoneExpiryMs, m.tombstoneExpiryMs);
   if (errCode) Message.addErrorCode(b, errCode);
   if (errMessage) Message.addErrorMessage(b, errMessage);
   if (errDetails) Message.addErrorDetails(b, errDetails);
@@ -350,7 +351,7 @@ function build(b: Builder, m: FixedMessage): Uint8Array {
   if (m.rangeTo !== undefined) Message.addRangeTo(b, m.rangeTo);
   if (m.depth) Message.addDepth(b, m.depth);
   if (leaves) Message.addLeaves(b, leaves);
-  if (m.leafEntries) Message.addLeafEntries(b, BigInt(m.leafEntries));
+  if (m.leafEntries) addUint64Field(b, uint64Fields.messageLeafEntries, m.leafEntries);
   if (m.after !== undefined) {
     Message.addHasAfter(b, true);
     Message.addAfterToken(b, m.after.token);
@@ -363,7 +364,7 @@ function build(b: Builder, m: FixedMessage): Uint8Array {
   if (fromNode) Message.addFromNode(b, fromNode);
   if (toNode) Message.addToNode(b, toNode);
   if (m.sentAtMs) Message.addSentAtMs(b, m.sentAtMs);
-  if (m.wallClockMs) Message.addWallClockMs(b, BigInt(m.wallClockMs));
+  if (m.wallClockMs) addUint64Field(b, uint64Fields.messageWallClockMs, m.wallClockMs);
   b.finish(Message.endMessage(b), internodeFileIdentifier);
   return b.asUint8Array();
 }
@@ -422,11 +423,6 @@ function copy(x: Uint8Array | null): Uint8Array | undefined {
   return x === null ? undefined : copyField(x);
 }
 
-function num(x: bigint): number {
-  if (x > BigInt(Number.MAX_SAFE_INTEGER)) throw malformed('a 64-bit field is beyond 2^53');
-  return Number(x);
-}
-
 /** Decodes one verified message; throws RKV_ERR_MALFORMED_FRAME on anything out of bounds or unknown. */
 export function decodeInternode(frame: Uint8Array): InternodeMessage {
   verifyFlatBuffer(frame, messageSpec, internodeFileIdentifier);
@@ -451,10 +447,10 @@ export function decodeInternode(frame: Uint8Array): InternodeMessage {
         httpPort: x.httpPort(),
         peerPort: x.peerPort(),
         vnodes: x.vnodes(),
-        incarnation: num(x.incarnation()),
-        heartbeat: num(x.heartbeat()),
+        incarnation: readUint64Field(x, uint64Fields.memberIncarnation),
+        heartbeat: readUint64Field(x, uint64Fields.memberHeartbeat),
         status,
-        keyEstimate: num(x.keyEstimate()),
+        keyEstimate: readUint64Field(x, uint64Fields.memberKeyEstimate),
         load: x.load(),
       });
       const m = out.members[out.members.length - 1]!;
@@ -473,10 +469,10 @@ export function decodeInternode(frame: Uint8Array): InternodeMessage {
         m.datacenter = datacenter;
       }
       if (x.rebuilding()) m.rebuilding = true;
-      const dataBytes = num(x.dataBytes());
+      const dataBytes = readUint64Field(x, uint64Fields.memberDataBytes);
       if (dataBytes > 0) m.dataBytes = dataBytes;
-      const diskSizeBytes = num(x.diskSizeBytes());
-      const diskFreeBytes = num(x.diskFreeBytes());
+      const diskSizeBytes = readUint64Field(x, uint64Fields.memberDiskSizeBytes);
+      const diskFreeBytes = readUint64Field(x, uint64Fields.memberDiskFreeBytes);
       if (diskSizeBytes > 0 && diskFreeBytes <= diskSizeBytes) {
         m.diskSizeBytes = diskSizeBytes;
         m.diskFreeBytes = diskFreeBytes;
@@ -524,11 +520,11 @@ export function decodeInternode(frame: Uint8Array): InternodeMessage {
   if (idem) out.idempotencyKey = idem;
   const version = msg.version();
   if (version) out.version = version;
-  const ts = num(msg.timestampMs());
+  const ts = readUint64Field(msg, uint64Fields.messageTimestampMs);
   if (ts) out.timestampMs = ts;
   const acks = msg.acks();
   if (acks) out.acks = acks;
-  const tomb = num(msg.tombstoneExpiryMs());
+  const tomb = readUint64Field(msg, uint64Fields.messageTombstoneExpiryMs);
   if (tomb) out.tombstoneExpiryMs = tomb;
   const errCode = msg.errorCode();
   if (errCode) out.errorCode = errCode;
@@ -552,7 +548,7 @@ export function decodeInternode(frame: Uint8Array): InternodeMessage {
     out.leaves = new BigUint64Array(leaves.byteLength / 8);
     for (let i = 0; i < out.leaves.length; i++) out.leaves[i] = view.getBigUint64(8 * i, true);
   }
-  const leafEntries = num(msg.leafEntries());
+  const leafEntries = readUint64Field(msg, uint64Fields.messageLeafEntries);
   if (leafEntries) out.leafEntries = leafEntries;
   if (msg.hasAfter()) {
     const key = copyKey(msg.afterKeyArray());
@@ -585,7 +581,7 @@ export function decodeInternode(frame: Uint8Array): InternodeMessage {
   const sentAtMs = msg.sentAtMs();
   if (!(Number.isFinite(sentAtMs) && sentAtMs >= 0)) throw malformed(`sent_at_ms ${sentAtMs} is not a time`);
   if (sentAtMs) out.sentAtMs = sentAtMs;
-  const wallClockMs = num(msg.wallClockMs());
+  const wallClockMs = readUint64Field(msg, uint64Fields.messageWallClockMs);
   if (wallClockMs) out.wallClockMs = wallClockMs;
   return out;
 }

@@ -54,7 +54,6 @@ const statusApply = 2;
 const statusError = 255;
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 class Writer {
   readonly bytes: Uint8Array;
@@ -114,12 +113,14 @@ class Writer {
 }
 
 class Reader {
-  private readonly bytes: Uint8Array;
+  private readonly bytes: Buffer;
   private readonly view: DataView;
   private pos = 0;
 
   constructor(buf: ArrayBuffer) {
-    this.bytes = new Uint8Array(buf);
+    // A Buffer over the whole message (a view, no copy) so strings decode from it in place, with
+    // no view made per string (str16); fields handed out stay plain Uint8Arrays (raw).
+    this.bytes = Buffer.from(buf);
     this.view = new DataView(buf);
   }
 
@@ -153,7 +154,14 @@ class Reader {
   /** A view into the buffer (no copy). */
   raw(n: number): Uint8Array {
     this.need(n);
-    const out = this.bytes.subarray(this.pos, this.pos + n);
+    const out = new Uint8Array(this.bytes.buffer, this.bytes.byteOffset + this.pos, n);
+    this.pos += n;
+    return out;
+  }
+  /** n bytes of UTF-8 as a string, decoded in place. */
+  private text(n: number): string {
+    this.need(n);
+    const out = this.bytes.toString('utf8', this.pos, this.pos + n);
     this.pos += n;
     return out;
   }
@@ -164,10 +172,10 @@ class Reader {
     return this.raw(this.u32());
   }
   str16(): string {
-    return decoder.decode(this.blob16());
+    return this.text(this.u16());
   }
   str32(): string {
-    return decoder.decode(this.blob32());
+    return this.text(this.u32());
   }
   magic(expected: number, what: string): void {
     if (this.u32() !== expected) throw new RingkvError(ErrorCode.Internal, `not a ${what} buffer`);
