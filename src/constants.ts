@@ -106,6 +106,10 @@ export const deadAfterMsDefault = 60_000;
  * inside; LWW order, TTLs and tombstone grace go wrong by about this much beyond it.
  */
 export const clockOffsetWarnMsDefault = 500;
+/** Round trips kept per peer for its clock estimate, the tightest of which is used (NTP's clock filter keeps 8). */
+export const clockSamplesMax = 8;
+/** A clock sample older than this is not used: a clock estimate says what a peer's clock reads now, not then. */
+export const clockSampleAgeMaxMs = 10 * 60_000;
 export const hintsPerNodeMax = 100_000;
 /** Bytes of hints (keys, version vectors, values) kept per target node; the oldest go first past it. */
 export const hintBytesPerNodeMax = 64 * 1024 * 1024;
