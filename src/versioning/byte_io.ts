@@ -5,7 +5,6 @@
 //
 // Integers are unsigned LEB128 varints limited to Number.MAX_SAFE_INTEGER (8 bytes of payload at
 // most), so counters and millisecond timestamps stay exact JavaScript numbers.
-import { byteString } from '../byte_string';
 import { ErrorCode, RingkvError, assert } from '../errors';
 
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
@@ -14,11 +13,30 @@ const utf8Encoder = new TextEncoder();
 // Short strings here are node ids: a handful per cluster, encoded and decoded with every version
 // a shard writes or reads. Caching them keeps a TextEncoder/TextDecoder call and its garbage off
 // that path (they were ~6% of a shard's time per PUT). Bounded: past shortStringCacheMax distinct
-// strings the cache starts over, so a stream of odd ids cannot grow it.
+// strings the encoding cache starts over, so a stream of odd ids cannot grow it.
 const shortStringCacheMax = 256;
 const encodedShortStrings = new Map<string, Uint8Array>();
-/** Decoded ids by their bytes read as latin1 (one byte, one char: distinct bytes, distinct keys). */
-const decodedShortStrings = new Map<string, string>();
+/**
+ * Decoded ids, direct-mapped by a hash of their bytes (a slot holds the last id that hashed
+ * there): a hit compares the bytes in place, so it makes no object at all, where a Map keyed by
+ * the bytes needed a string of them (and a view to make it from) per id per decode.
+ */
+const decodedSlots = 256;
+const decodedBytes: Array<Uint8Array | undefined> = new Array(decodedSlots);
+const decodedStrings: Array<string | undefined> = new Array(decodedSlots);
+
+/** FNV-1a of buf[from, to), folded to a slot. */
+function slotOf(buf: Uint8Array, from: number, to: number): number {
+  let h = 0x811c9dc5;
+  for (let i = from; i < to; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+  return (h ^ (h >>> 16)) & (decodedSlots - 1);
+}
+
+function sameBytes(a: Uint8Array, buf: Uint8Array, from: number, to: number): boolean {
+  if (a.length !== to - from) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== buf[from + i]) return false;
+  return true;
+}
 
 /** UTF-8 bytes of a short string (shared: callers must not modify them). */
 export function shortStringBytes(s: string): Uint8Array {
@@ -165,17 +183,24 @@ export class ByteReader {
 
   shortString(): string {
     const n = this.u8();
+    if (n > this.remaining) this.fail(`length ${n} past the end`);
+    const from = this.pos;
+    const to = from + n;
+    const slot = slotOf(this.buf, from, to);
+    const cached = decodedBytes[slot];
+    if (cached !== undefined && sameBytes(cached, this.buf, from, to)) {
+      this.pos = to;
+      return decodedStrings[slot]!;
+    }
     const b = this.bytes(n);
-    const raw = byteString(b);
-    let s = decodedShortStrings.get(raw);
-    if (s !== undefined) return s;
+    let s: string;
     try {
       s = utf8Decoder.decode(b);
     } catch (cause) {
       return this.fail(`invalid UTF-8 (${String(cause)})`);
     }
-    if (decodedShortStrings.size >= shortStringCacheMax) decodedShortStrings.clear();
-    decodedShortStrings.set(raw, s);
+    decodedBytes[slot] = b.slice();
+    decodedStrings[slot] = s;
     return s;
   }
 

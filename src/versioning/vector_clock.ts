@@ -126,22 +126,15 @@ export function mergeClocks(a: VectorClock, b: VectorClock): VectorClock {
 /** `clock` with `node`'s counter set to `counter` (which must not go backwards). */
 export function withCounter(clock: VectorClock, node: string, counter: number, timestampMs: number): VectorClock {
   assert(Number.isSafeInteger(counter) && counter >= 1, 'counter must be >= 1');
-  const out: ClockEntry[] = [];
-  let placed = false;
-  for (const e of clock) {
-    if (!placed && node <= e.node) {
-      if (node === e.node) {
-        assert(counter >= e.counter, 'a counter never goes backwards');
-        out.push({ node, counter, timestampMs });
-        placed = true;
-        continue;
-      }
-      out.push({ node, counter, timestampMs });
-      placed = true;
-    }
-    out.push(e);
-  }
-  if (!placed) out.push({ node, counter, timestampMs });
+  // Made at its size (a version's full clock, on every PUT's path): one more entry unless `node` has one.
+  let at = 0;
+  while (at < clock.length && clock[at]!.node < node) at++;
+  const replaces = at < clock.length && clock[at]!.node === node;
+  if (replaces) assert(counter >= clock[at]!.counter, 'a counter never goes backwards');
+  const out = new Array<ClockEntry>(replaces ? clock.length : clock.length + 1);
+  for (let i = 0; i < at; i++) out[i] = clock[i]!;
+  out[at] = { node, counter, timestampMs };
+  for (let i = replaces ? at + 1 : at; i < clock.length; i++) out[replaces ? i : i + 1] = clock[i]!;
   return out;
 }
 

@@ -18,6 +18,25 @@ test('short strings round-trip through the caches, past their bound, twice over'
   }
 });
 
+test('a decoded id is cached apart from the bytes it was read from: those may be reused for other ids', () => {
+  const read = (bytes: Uint8Array): string => new ByteReader(bytes, ErrorCode.Corruption, 'test').shortString();
+  const encoded = (id: string): Uint8Array => {
+    const w = new ByteWriter();
+    w.shortString(id);
+    return w.finish();
+  };
+  const buffer = encoded('node-a');
+  assert.equal(read(buffer), 'node-a');
+  // The buffer it came from now holds other ids of its length, as a reused read buffer would;
+  // among 2000 some share the cache's place of node-a, and each must still read as itself.
+  for (let i = 0; i < 2000; i++) {
+    const id = `n${String(i).padStart(5, '0')}`;
+    buffer.set(Buffer.from(id), 1);
+    assert.equal(read(encoded(id)), id);
+  }
+  assert.equal(read(encoded('node-a')), 'node-a');
+});
+
 test('invalid UTF-8 in a short string is refused with the reader code, cached neighbours or not', () => {
   const good = new ByteWriter();
   good.shortString('A');

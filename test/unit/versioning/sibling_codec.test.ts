@@ -50,6 +50,25 @@ test('several versions (values, TTL, tombstone) round-trip; entry flags summariz
   assert.deepEqual(back.map((s) => ({ ...s, value: Array.from(s.value) })), set.map((s) => ({ ...s, value: Array.from(s.value) })));
 });
 
+test('node tables of every size round-trip: few ids (sorted by insertion) and many (sorted whole), shared ids named once', () => {
+  const rand = prng(4242);
+  for (const [versions, pastLength] of [[1, 0], [1, 3], [3, 5], [3, 20], [8, 31]] as const) {
+    const set: StoredSibling[] = [];
+    for (let v = 0; v < versions; v++) {
+      // Pasts drawn from 40 ids, so versions share some: the table names each once.
+      const nodes = new Set<string>();
+      while (nodes.size < pastLength) nodes.add(`n${String(Math.floor(rand() * 40)).padStart(2, '0')}`);
+      const past = [...nodes].sort().map((node) => ({ node, counter: 1 + Math.floor(rand() * 1000), timestampMs: Math.floor(rand() * 1e6) }));
+      set.push({ value: text(`v${v}`), tombstone: false, timestampMs: 10_000 - v, expiresAtMs: 0, dot: { node: `w${v}`, counter: 1 + v }, past });
+    }
+    const rec = encodeSiblingSet(set);
+    const back = decodeSiblingSet(rec);
+    assert.deepEqual(back.map((x) => ({ ...x, value: Array.from(x.value) })), set.map((x) => ({ ...x, value: Array.from(x.value) })), `${versions} x ${pastLength}`);
+    const named = new Set(set.flatMap((x) => [x.dot.node, ...x.past.map((e) => e.node)]));
+    assert.equal(rec.versionVector[1], named.size, `${versions} x ${pastLength}: the table names each id once`);
+  }
+});
+
 test('an all-tombstone set is a tombstone entry; an engine-expired entry decodes as tombstones', () => {
   const d = coordinateWrite([], { nodeId: 'A', nowMs: 1, mode: 'vclock', value: new Uint8Array(0), tombstone: true, ttlMs: 0, context: null });
   const rec = encodeSiblingSet(d.siblings);
@@ -61,6 +80,15 @@ test('an all-tombstone set is a tombstone entry; an engine-expired entry decodes
   const back = decodeSiblingSet(expired);
   assert.equal(back[0]!.tombstone, true);
   assert.deepEqual(back[0]!.dot, ttl.sibling.dot, 'causality survives');
+  // The same for a version whose value was empty (nothing to drop, yet a tombstone entry now).
+  const empty = coordinateWrite([], { nodeId: 'A', nowMs: 1, mode: 'vclock', value: new Uint8Array(0), tombstone: false, ttlMs: 10, context: null });
+  const emptyExpired = { ...encodeSiblingSet(empty.siblings), tombstone: true };
+  assert.equal(emptyExpired.value.length, 0);
+  const emptyBack = decodeSiblingSet(emptyExpired);
+  assert.deepEqual(emptyBack.map((x) => [x.tombstone, x.value.length, x.expiresAtMs]), [[true, 0, 0]]);
+  assert.deepEqual(emptyBack[0]!.dot, empty.sibling.dot);
+  // A tombstone entry that still holds value bytes is no such entry: a live version there is corruption.
+  assert.throws(() => decodeSiblingSet({ ...encodeSiblingSet(ttl.siblings), tombstone: true }), (e: unknown) => isRingkvError(e, ErrorCode.Corruption) && /holds a live version/.test(e.message));
 });
 
 test('damaged records are refused with the requested code, never a crash', () => {
