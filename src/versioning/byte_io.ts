@@ -199,7 +199,8 @@ export class ByteReader {
     } catch (cause) {
       return this.fail(`invalid UTF-8 (${String(cause)})`);
     }
-    decodedBytes[slot] = b.slice();
+    // A copy: `b` views bytes that their owner reuses (often a Buffer, whose slice() is a view too).
+    decodedBytes[slot] = new Uint8Array(b);
     decodedStrings[slot] = s;
     return s;
   }
