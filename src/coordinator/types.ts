@@ -127,9 +127,9 @@ export interface ClusterNodeInfo {
   /** Fraction of the node's capacity in use (0..1), as design.md §5 shows. */
   load: number;
   /**
-   * Its wall clock minus the answering node's, in whole ms, as the answering node last measured
-   * it (membership/clock_offsets.ts); absent for the answering node itself and nodes it has not
-   * measured yet.
+   * Its wall clock minus the answering node's, in whole ms, as the answering node's gossip
+   * exchanges with it measure it (membership/clock_offsets.ts); absent for the answering node
+   * itself and nodes it has not measured yet.
    */
   clock_offset_ms?: number;
   /** Bytes of the node's tables and WAL, as its last storage poll found them (absent from nodes that do not say). */
@@ -162,12 +162,12 @@ export interface HintTargetStats {
   oldestAgeSeconds: number;
 }
 
-/** How far a peer's wall clock is from this node's, as this node's last gossip exchange with it measured. */
+/** How far a peer's wall clock is from this node's, as this node's gossip exchanges with it measure it (clock_offsets.ts). */
 export interface PeerClockStats {
   node: string;
   /** The peer's clock minus ours: positive when it is ahead. */
   offsetSeconds: number;
-  /** Half that exchange's round trip: the true offset is within offsetSeconds ± this. */
+  /** Half the round trip of the exchange the offset comes from: the true offset is within offsetSeconds ± this. */
   uncertaintySeconds: number;
 }
 

@@ -140,8 +140,8 @@ export function renderStats(stats: CoordinatorStats): string[] {
   gaugeByNode(out, 'ringkv_hints_bytes_for_node', 'Bytes of those hints (keys, versions, values), by the node they are for.', 'target', hints.map((t) => [t.target, t.bytes]));
   gaugeByNode(out, 'ringkv_hints_oldest_age_seconds', 'Age of the oldest hint held for each node: how far behind it is.', 'target', hints.map((t) => [t.target, t.oldestAgeSeconds]));
   const clocks = stats.peerClocks ?? [];
-  gaugeByNode(out, 'ringkv_peer_clock_offset_seconds', "Each peer's wall clock minus this node's, as the last gossip exchange with it measured (positive: ahead).", 'node', clocks.map((c) => [c.node, c.offsetSeconds]));
-  gaugeByNode(out, 'ringkv_peer_clock_uncertainty_seconds', 'Half the round trip of that exchange: the true offset is within the offset plus or minus this.', 'node', clocks.map((c) => [c.node, c.uncertaintySeconds]));
+  gaugeByNode(out, 'ringkv_peer_clock_offset_seconds', "Each peer's wall clock minus this node's, as this node's gossip exchanges with it measure it (the recent one with the shortest round trip; positive: ahead).", 'node', clocks.map((c) => [c.node, c.offsetSeconds]));
+  gaugeByNode(out, 'ringkv_peer_clock_uncertainty_seconds', 'Half the round trip of the exchange the offset comes from: the true offset is within the offset plus or minus this.', 'node', clocks.map((c) => [c.node, c.uncertaintySeconds]));
   for (const [key, value] of Object.entries(stats)) {
     if (known.has(key)) continue;
     const name = `ringkv_${snake(key)}`;
