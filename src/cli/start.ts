@@ -42,6 +42,8 @@ options (flag, environment variable, default):
                                                      the delete within it. 0..${tombstoneGraceMsMax / 1000}; at
                                                      least ${tombstoneGraceMsClusterMin / 1000} (${tombstoneGraceMsClusterMin / 3_600_000} hours) in a cluster with
                                                      --replication > 1; give every node the same
+                                                     (the shortest decides; a node with a longer
+                                                     one warns)
   -h, --help                                         this text
 ` + clusterStartHelp;
 

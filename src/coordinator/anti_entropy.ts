@@ -68,8 +68,8 @@ export interface AntiEntropyDeps {
   peerKeyEstimate: (nodeId: string) => number;
   random: () => number;
   log: (line: string) => void;
-  /** Deletes' tombstones may be purged this long after them: every range must be synced well within it (sync_coverage.ts). */
-  tombstoneGraceMs: number;
+  /** Deletes' tombstones may be purged this long after them on some replica (the shortest of the nodes' graces): every range must be synced well within it (sync_coverage.ts). */
+  tombstoneGraceMs: () => number;
   /** Where the time every range has been synced since is kept (`<dataDir>/SYNCED_SINCE`); not kept when absent. */
   syncedSinceFile?: string;
   /** Default Date.now. */

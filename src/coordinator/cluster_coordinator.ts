@@ -39,6 +39,7 @@ import type { WireRecord } from '../shards/messages';
 import { isValidNodeId, type StoredSibling } from '../versioning';
 import { AntiEntropyRunner, entryBytes, pacedRangeReplica, previousOwners, remoteRangeReplica, type VnodeRange } from './anti_entropy';
 import { handOffRanges } from './decommission';
+import { tombstoneGraceNotice } from './grace_notice';
 import { writeFileDurably } from '../storage/durable-file';
 import { type ClusterOptions, clusterSettingsOf, validateClusterOptions } from './cluster_options';
 import { answerReplicaBatch, type LocalReplica, recordFromWire, recordToWire, ReplicaClient } from './cluster_replica';
@@ -199,6 +200,8 @@ export class ClusterCoordinator implements Coordinator {
    * data dir's REBUILDING file.
    */
   private rebuilding = false;
+  /** The last tombstone grace notice said another node keeps a shorter grace than this one (grace_notice.ts). */
+  private graceWarned = false;
   /** While rebuilding: the ranges (rangeKey) a pass has synced since the rebuild began, in this process. */
   private readonly rebuildSynced = new Set<string>();
   private rebuildTimer: NodeJS.Timeout | undefined;
@@ -262,7 +265,7 @@ export class ClusterCoordinator implements Coordinator {
     this.pool = new PeerPool({ clusterName: o.clusterName, fromNode: o.nodeId }, { log: o.log });
     const gossipTimeoutMs = Math.max(200, 2 * o.gossipIntervalMs);
     this.membership = new Membership({
-      self: { nodeId: o.nodeId, host: o.host, httpPort: o.httpPort, peerPort: o.peerPort, vnodes: o.vnodes, ...(o.zone ? { zone: o.zone } : {}), ...(o.datacenter ? { datacenter: o.datacenter } : {}), incarnation: Date.now(), keyEstimate: 0, load: 0, settings: clusterSettingsOf(o) },
+      self: { nodeId: o.nodeId, host: o.host, httpPort: o.httpPort, peerPort: o.peerPort, vnodes: o.vnodes, ...(o.zone ? { zone: o.zone } : {}), ...(o.datacenter ? { datacenter: o.datacenter } : {}), incarnation: Date.now(), keyEstimate: 0, load: 0, settings: clusterSettingsOf(o), tombstoneGraceMs: o.tombstoneGraceMs },
       seeds: o.seeds,
       gossipIntervalMs: o.gossipIntervalMs,
       suspectAfterMs: o.suspectAfterMs,
@@ -299,6 +302,11 @@ export class ClusterCoordinator implements Coordinator {
       },
       ...(o.peersFile !== undefined && { onRingChange: (members: readonly MemberInfo[]) => savePeers(o.peersFile!, members, o.log) }),
       onIdKnown: () => this.idKnownLate(),
+      onTombstoneGrace: (shortest) => {
+        const line = tombstoneGraceNotice(o.tombstoneGraceMs, shortest, this.graceWarned);
+        this.graceWarned = shortest.ms < o.tombstoneGraceMs;
+        if (line !== null) o.log(line);
+      },
       onChange: (c) => {
         if (c.to !== 'ALIVE') return;
         // Gossip has heard from it: the link to it need not wait out a back-off from its absence.
@@ -371,7 +379,7 @@ export class ClusterCoordinator implements Coordinator {
             peerKeyEstimate: (peer) => this.membership.keyEstimateOf(peer),
             random: o.random,
             log: o.log,
-            tombstoneGraceMs: o.tombstoneGraceMs,
+            tombstoneGraceMs: () => this.tombstoneGraceMs(),
             ...(o.syncedSinceFile !== undefined && { syncedSinceFile: o.syncedSinceFile }),
           });
     this.server = new InternodeServer({
@@ -482,6 +490,11 @@ export class ClusterCoordinator implements Coordinator {
    * seed is itself): with a new data dir this is a replaced node after all. It rebuilds from now
    * on; what it wrote before it knew was issued from an empty replica.
    */
+  /** The shortest tombstone grace a node keeps, this one's included: when a delete's tombstone may be purged somewhere. */
+  private tombstoneGraceMs(): number {
+    return this.membership.table.shortestTombstoneGrace()?.ms ?? this.o.tombstoneGraceMs;
+  }
+
   private idKnownLate(): void {
     if (this.rebuilding || this.closed || this.o.freshDataDir !== true || this.o.replicationFactor === 1) return;
     this.beginRebuild(`gossip shows node id ${this.nodeId} was in the cluster before, and this data dir is new`, true);
@@ -907,7 +920,7 @@ export class ClusterCoordinator implements Coordinator {
         } else {
           alone.push(
             this.write(w, false).then(
-              (a) => void (outcomes[i] = writeOutcome(b, a, this.o.tombstoneGraceMs)),
+              (a) => void (outcomes[i] = writeOutcome(b, a, this.tombstoneGraceMs())),
               (error: unknown) => void (outcomes[i] = { ok: false, error }),
             ),
           );
@@ -933,7 +946,7 @@ export class ClusterCoordinator implements Coordinator {
       let left = writes.length;
       if (left === 0) return resolve();
       quorumWrites(this.writeContext, writes, (at, answer, error) => {
-        outcomes[at] = error === null ? writeOutcome(ops[at]!, answer!, this.o.tombstoneGraceMs) : { ok: false, error };
+        outcomes[at] = error === null ? writeOutcome(ops[at]!, answer!, this.tombstoneGraceMs()) : { ok: false, error };
         if (--left === 0) resolve();
       });
     });
@@ -1356,6 +1369,7 @@ export class ClusterCoordinator implements Coordinator {
         ...(this.isBehind(m.nodeId) && { behind: true }),
         load: Math.round(m.load * 100) / 100,
         ...(clock !== undefined && { clock_offset_ms: Math.round(clock.offsetMs) }),
+        ...(m.tombstoneGraceMs !== undefined && { tombstone_grace_seconds: m.tombstoneGraceMs / 1000 }),
         ...(self ? { data_bytes: this.dataBytesCached } : m.dataBytes !== undefined && { data_bytes: m.dataBytes }),
         ...(disk !== null && { disk_size_bytes: disk.sizeBytes, disk_free_bytes: disk.freeBytes }),
         tokens: ring.tokensOf(m.nodeId).map(tokenToString),
@@ -1382,6 +1396,8 @@ export class ClusterCoordinator implements Coordinator {
       ...this.antiEntropy.counters,
       // How long ago the range synced longest ago was synced whole (sync_coverage.ts): keep it well under the tombstone grace.
       antiEntropySyncedSinceAgeSeconds: Math.round(this.antiEntropy.coverage.ageMs() / 1000),
+      // The grace that decides when a delete another replica missed may come back: keep the age above well under half of it.
+      tombstoneGraceSeconds: this.tombstoneGraceMs() / 1000,
       bootstrapState: this.bootstrapState,
       rebuilding: this.rebuilding ? 1 : 0,
       // How far a rebuild has come: the ranges no pass has synced yet (0 when not rebuilding).

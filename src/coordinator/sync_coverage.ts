@@ -6,7 +6,9 @@
 // it back: the deleted key returns. Cassandra leaves "repair every range within gc_grace_seconds"
 // to its operators; here the node watches it itself (ringkv_anti_entropy_synced_since_age_seconds)
 // and says so in its log, with anti-entropy off (--anti-entropy-interval-ms 0, repairs by hand)
-// as much as with ranges whose other replicas are down or whose syncs fail.
+// as much as with ranges whose other replicas are down or whose syncs fail. The grace it holds
+// the syncs to is the shortest any node keeps (nodes' flags may differ): the first replica to
+// purge is the one that makes the missed delete come back.
 //
 // A range counts as synced when one sync of it with another replica covered every leaf that
 // differed (AntiEntropyRunner's `complete`), from the moment that sync began. Ranges this process
@@ -33,7 +35,8 @@ export interface CoveredRange {
 export interface SyncCoverageDeps {
   nodeId: string;
   replicationFactor: number;
-  tombstoneGraceMs: number;
+  /** The shortest tombstone grace of the cluster's nodes (MembershipTable.shortestTombstoneGrace), asked at every check. */
+  tombstoneGraceMs: () => number;
   /** The ranges this node replicates now. */
   ranges: () => readonly CoveredRange[];
   /** Where the time every range has been synced since is kept; not kept when absent. */
@@ -57,7 +60,6 @@ export class SyncCoverage {
   private warned = false;
 
   constructor(private readonly d: SyncCoverageDeps) {
-    assert(Number.isSafeInteger(d.tombstoneGraceMs) && d.tombstoneGraceMs >= 0, 'tombstone grace must be a non-negative integer');
     const startMs = d.now();
     const recorded = d.file === undefined ? null : readSyncedSince(d.file, d.log);
     // A record later than now (a clock set back) is no evidence of a sync: count from now.
@@ -103,12 +105,14 @@ export class SyncCoverage {
     if (since === null) return;
     const now = this.d.now();
     const ageMs = Math.max(0, now - since);
-    const limitMs = this.d.tombstoneGraceMs / 2;
+    const graceMs = this.d.tombstoneGraceMs();
+    assert(Number.isSafeInteger(graceMs) && graceMs >= 0, 'tombstone grace must be a non-negative integer');
+    const limitMs = graceMs / 2;
     if (ageMs > limitMs && !this.warned) {
       this.warned = true;
       this.d.log(
         `WARN anti-entropy: a range this node replicates was last synced with another replica ${spanText(ageMs)} ago, over half the tombstone grace ` +
-          `(${spanText(this.d.tombstoneGraceMs)}, --tombstone-grace-seconds): a delete one of its replicas missed comes back once the others purge its tombstone. ` +
+          `(${spanText(graceMs)}, the shortest --tombstone-grace-seconds of the cluster's nodes): a delete one of its replicas missed comes back once the others purge its tombstone. ` +
           `Bring every replica up, check ringkv_anti_entropy_failures, or run ringkv repair`,
       );
     } else if (ageMs <= limitMs && this.warned) {

@@ -132,6 +132,11 @@ export interface ClusterNodeInfo {
    * itself and nodes it has not measured yet.
    */
   clock_offset_ms?: number;
+  /**
+   * How long after a delete the node may purge its tombstone (--tombstone-grace-seconds); nodes
+   * that differ are warned of, and the shortest decides (absent from nodes that do not say).
+   */
+  tombstone_grace_seconds?: number;
   /** Bytes of the node's tables and WAL, as its last storage poll found them (absent from nodes that do not say). */
   data_bytes?: number;
   /** Its data dir's file system: size, and what the node may still use (absent from nodes that do not say). */

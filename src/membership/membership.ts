@@ -10,7 +10,7 @@ import { clockOffsetWarnMsDefault, clusterNodesMax } from '../constants';
 import { assert, ErrorCode, isRingkvError } from '../errors';
 import { Ring, ringMemberOf, type RingMember } from '../ring';
 import { ClockOffsets } from './clock_offsets';
-import { MembershipTable } from './table';
+import { MembershipTable, type TombstoneGraceHolder } from './table';
 import type { MemberInfo, MemberLoad, MemberStatus, PeerAddress, StatusChange, StorageTrouble } from './types';
 
 export interface GossipNetwork {
@@ -52,6 +52,11 @@ export interface MembershipOptions {
    * the cluster it was in before.
    */
   onIdKnown?: () => void;
+  /**
+   * Called when the shortest tombstone grace a node keeps (MembershipTable.shortestTombstoneGrace)
+   * or the node keeping it changes, and once when it is first known.
+   */
+  onTombstoneGrace?: (shortest: TombstoneGraceHolder) => void;
 }
 
 /** Exchanges in flight at once; a peer that hangs (SIGSTOP) must not stack up rounds. */
@@ -96,7 +101,10 @@ export class Membership {
   private idKnown = false;
   /** A seed other than this node answered at preflight: there is a running cluster to join. */
   private seedAnswered = false;
-  private readonly o: Required<Omit<MembershipOptions, 'onChange' | 'localLoad' | 'onRingChange' | 'onIdKnown'>> & Pick<MembershipOptions, 'onChange' | 'localLoad' | 'onRingChange' | 'onIdKnown'>;
+  private readonly o: Required<Omit<MembershipOptions, 'onChange' | 'localLoad' | 'onRingChange' | 'onIdKnown' | 'onTombstoneGrace'>> &
+    Pick<MembershipOptions, 'onChange' | 'localLoad' | 'onRingChange' | 'onIdKnown' | 'onTombstoneGrace'>;
+  /** What onTombstoneGrace was last called with. */
+  private graceSeen: TombstoneGraceHolder | null = null;
   private timer: NodeJS.Timeout | undefined;
   private inflight = 0;
   private readonly counters: MembershipStats;
@@ -425,7 +433,16 @@ export class Membership {
     return null;
   }
 
+  private noteGrace(): void {
+    if (this.o.onTombstoneGrace === undefined) return;
+    const g = this.table.shortestTombstoneGrace();
+    if (g === null || (this.graceSeen !== null && g.nodeId === this.graceSeen.nodeId && g.ms === this.graceSeen.ms)) return;
+    this.graceSeen = g;
+    this.o.onTombstoneGrace(g);
+  }
+
   private apply(changes: StatusChange[]): void {
+    this.noteGrace();
     for (const c of changes) {
       if (c.from === 'UNKNOWN') this.counters.membershipNodesJoined++;
       else if (c.to === 'SUSPECT') this.counters.membershipToSuspect++;

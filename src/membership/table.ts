@@ -8,11 +8,17 @@
 // never overrides a heartbeat we saw advance. LEFT is the exception: a node announces it about
 // itself (leave), and it holds for that incarnation whoever gossips it; only a restart (a higher
 // incarnation) brings the node back.
-import { clusterNodesMax, gossipHintTargetsMax } from '../constants';
+import { clusterNodesMax, gossipHintTargetsMax, tombstoneGraceMsMax } from '../constants';
 import { assert } from '../errors';
 import { isValidZone } from '../ring';
 import { classify, type FailureDetectorOptions, validateFailureDetectorOptions } from './failure_detector';
 import type { MemberInfo, MemberLoad, MemberStatus, StatusChange } from './types';
+
+/** A tombstone grace and the node that keeps it. */
+export interface TombstoneGraceHolder {
+  nodeId: string;
+  ms: number;
+}
 
 interface Entry {
   info: MemberInfo;
@@ -35,6 +41,7 @@ export function validateMemberInfo(m: MemberInfo): void {
   assert(Number.isSafeInteger(m.incarnation) && m.incarnation >= 0, 'member incarnation');
   assert(Number.isSafeInteger(m.heartbeat) && m.heartbeat >= 0, 'member heartbeat');
   assert(m.hintsFor === undefined || (m.hintsFor.length >= 1 && m.hintsFor.length <= gossipHintTargetsMax), 'member hint targets');
+  assert(m.tombstoneGraceMs === undefined || (Number.isSafeInteger(m.tombstoneGraceMs) && m.tombstoneGraceMs >= 0 && m.tombstoneGraceMs <= tombstoneGraceMsMax), 'member tombstone grace');
 }
 
 export class MembershipTable {
@@ -57,6 +64,8 @@ export class MembershipTable {
   private readonly mismatchSeen = new Map<string, string>();
   /** hintTargets(), until the next change of another entry's info or status. */
   private hintTargetsCached: Set<string> | null = null;
+  /** shortestTombstoneGrace(), until the next merge or markLeft; undefined when not worked out. */
+  private shortestGraceCached: TombstoneGraceHolder | null | undefined;
 
   constructor(self: MemberInfo, fd: FailureDetectorOptions, nowMs: number) {
     validateMemberInfo(self);
@@ -100,6 +109,7 @@ export class MembershipTable {
     assert(e !== undefined, 'markLeft of a node not in the table');
     e.status = 'LEFT';
     this.hintTargetsCached = null;
+    this.shortestGraceCached = undefined;
   }
 
   /** Our table as gossip sends it: every entry, with our local status opinion. */
@@ -137,6 +147,7 @@ export class MembershipTable {
   /** Merges a peer's digest; returns the status changes it caused (new nodes, recoveries). */
   merge(remote: readonly MemberInfo[], nowMs: number): StatusChange[] {
     this.hintTargetsCached = null;
+    this.shortestGraceCached = undefined;
     const changes: StatusChange[] = [];
     for (const r of remote) {
       validateMemberInfo(r);
@@ -254,6 +265,26 @@ export class MembershipTable {
       this.hintTargetsCached = targets;
     }
     return this.hintTargetsCached;
+  }
+
+  /**
+   * The shortest tombstone grace a node not LEFT says it keeps (this one's included), and whose it
+   * is (this node's on a tie, else the lowest id); null when none says. Every replica purges a
+   * tombstone its own grace after the delete, so the first to purge decides when a delete another
+   * replica missed can come back. A DEAD node counts: it purges by its grace once it is back.
+   */
+  shortestTombstoneGrace(): TombstoneGraceHolder | null {
+    if (this.shortestGraceCached === undefined) {
+      let best: TombstoneGraceHolder | null = null;
+      for (const [id, e] of this.entries) {
+        const ms = e.info.tombstoneGraceMs;
+        if (ms === undefined || e.status === 'LEFT') continue;
+        const better = best === null || ms < best.ms || (ms === best.ms && best.nodeId !== this.selfId && (id === this.selfId || id < best.nodeId));
+        if (better) best = { nodeId: id, ms };
+      }
+      this.shortestGraceCached = best;
+    }
+    return this.shortestGraceCached;
   }
 
   info(nodeId: string): MemberInfo | undefined {

@@ -63,6 +63,12 @@ export interface MemberInfo {
    * on reads, not only the ones holding the hints. Absent: none (or a node older than the field).
    */
   hintsFor?: string[];
+  /**
+   * How long after a delete its tombstone may be purged on this node (--tombstone-grace-seconds).
+   * Nodes may differ (a rolling change of the flag passes through that); the shortest decides
+   * (MembershipTable.shortestTombstoneGrace). Absent: a node that does not say (older than the field).
+   */
+  tombstoneGraceMs?: number;
 }
 
 /** What a node says of itself each gossip round, besides its identity and heartbeat. */

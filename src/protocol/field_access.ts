@@ -41,6 +41,7 @@ export const uint64Fields = {
   memberDataBytes: 14,
   memberDiskSizeBytes: 15,
   memberDiskFreeBytes: 16,
+  memberTombstoneGraceMs: 20,
 } as const;
 
 const twoTo32 = 0x1_0000_0000;

@@ -4,7 +4,7 @@
 // closed) instead of decoding into garbage. Decoded byte fields are copies, because the receive
 // buffer is reused and values may be transferred to shard workers.
 import { Builder, ByteBuffer } from 'flatbuffers';
-import { clusterNodesMax, gossipHintTargetsMax, internodeFrameBytesMax, merkleDepthMax, nodeIdBytesMax, rangeScanPageEntriesMax, replicaBatchItemsMax, vnodesPerNodeMax } from '../constants';
+import { clusterNodesMax, gossipHintTargetsMax, internodeFrameBytesMax, merkleDepthMax, nodeIdBytesMax, rangeScanPageEntriesMax, replicaBatchItemsMax, tombstoneGraceMsMax, vnodesPerNodeMax } from '../constants';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import type { MemberInfo, MemberStatus, StorageTrouble } from '../membership/types';
 import { isValidZone } from '../ring';
@@ -34,8 +34,8 @@ const u64 = { kind: 'scalar', bytes: 8 } as const;
 const memberSpec: TableSpec = {
   name: 'Member',
   // node_id, host, http_port, peer_port, vnodes, incarnation, heartbeat, status, key_estimate, load, settings, storage, zone, rebuilding, data_bytes,
-  // disk_size_bytes, disk_free_bytes, rebuild_ranges_left, hints_for, datacenter
-  fields: [nodeIdStr, str, u16, u16, u16, u64, u64, u8, u64, u32, str, u8, str, u8, u64, u64, u64, u32, { kind: 'strings', bytesMax: nodeIdBytesMax, lengthMax: gossipHintTargetsMax }, str],
+  // disk_size_bytes, disk_free_bytes, rebuild_ranges_left, hints_for, datacenter, tombstone_grace_ms
+  fields: [nodeIdStr, str, u16, u16, u16, u64, u64, u8, u64, u32, str, u8, str, u8, u64, u64, u64, u32, { kind: 'strings', bytesMax: nodeIdBytesMax, lengthMax: gossipHintTargetsMax }, str, u64],
 };
 
 const entrySpec: TableSpec = {
@@ -269,6 +269,7 @@ function build(b: Builder, m: FixedMessage): Uint8Array {
       if (x.rebuildRangesLeft !== undefined) Member.addRebuildRangesLeft(b, Math.max(0, Math.min(0xffffffff, Math.floor(x.rebuildRangesLeft))));
       if (hintsFor !== 0) Member.addHintsFor(b, hintsFor);
       if (datacenter !== 0) Member.addDatacenter(b, datacenter);
+      if (x.tombstoneGraceMs !== undefined) addUint64Field(b, uint64Fields.memberTombstoneGraceMs, x.tombstoneGraceMs);
       return Member.endMember(b);
     });
     members = Message.createMembersVector(b, offs);
@@ -487,6 +488,10 @@ export function decodeInternode(frame: Uint8Array): InternodeMessage {
           m.hintsFor.push(id);
         }
       }
+      // 0 is "does not say": a node with replication over 1 keeps at least tombstoneGraceMsClusterMin.
+      const tombstoneGraceMs = readUint64Field(x, uint64Fields.memberTombstoneGraceMs);
+      if (tombstoneGraceMs > tombstoneGraceMsMax) throw malformed(`gossip member ${nodeId} has a tombstone grace of ${tombstoneGraceMs} ms, over ${tombstoneGraceMsMax}`);
+      if (tombstoneGraceMs > 0) m.tombstoneGraceMs = tombstoneGraceMs;
       if (m.httpPort === 0 || m.peerPort === 0 || m.vnodes === 0 || !Number.isFinite(m.load)) throw malformed(`gossip member ${nodeId} has a zero port or vnode count`);
       // What the ring and the membership table assert of their members is refused here, at the
       // wire: a member merged into the table and then refused by Ring.build would fail every ring

@@ -4,7 +4,8 @@
 // clock was synced) must still be heard as the newer process. The node here is stopped and
 // started again with its clock an hour behind (helpers/clock_skew.ts sets Date in its process),
 // then with its clock 11 days ahead: to it, it has been away longer than the tombstone grace
-// (10 days; then, given 12, it is let in, and 13 days later refused again).
+// (10 days; then, given 12, it is let in, and 13 days later refused again). With 12 days among
+// nodes of 10 it says so, and its deletes report the others' shorter grace.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -90,7 +91,8 @@ describe('3-node cluster, a node restarted with its clock off: an hour behind, t
     assert.match(n.log.join(''), /last ran in the cluster at .*, 11\.0 days ago, longer than the tombstone grace \(10\.0 days, --tombstone-grace-seconds\).*--allow-stale-data on/s);
     assert.equal(fs.readFileSync(lastRunFile, 'utf8'), recorded, 'a refused start records no run');
 
-    // The grace is the node's own: 12 days and it is not stale; its deletes say when their tombstones may go.
+    // The grace is the node's own: 12 days and it is not stale. Its deletes say when their
+    // tombstones may go: after the others' 10 days, the shortest, which it warns of.
     const graceArgs = ['--tombstone-grace-seconds', String(12 * 24 * 3600)];
     n.extraArgs = [...n.extraArgs, ...graceArgs];
     n.log.length = 0;
@@ -98,9 +100,21 @@ describe('3-node cluster, a node restarted with its clock off: an hour behind, t
     // Nothing of last_run's (the clock WARN once it gossips names the tombstone grace too).
     assert.doesNotMatch(n.log.join(''), /last ran in the cluster|--allow-stale-data/);
     await c.waitStatus([0, 1], 2, 'healthy', 15_000);
+    await waitFor("node-2 hearing the others' grace", async () => (await c.metric(2, 'ringkv_tombstone_grace_seconds')) === 10 * 24 * 3600, 15_000);
     const deleted = await c.http(2, 'DELETE', 'before-restart', { consistency: 'ALL' });
     assert.equal(deleted.status, 200);
-    assert.equal(Number(deleted.body['tombstone_expiry']) - Number(deleted.body['timestamp']), 12 * 24 * hourMs);
+    assert.equal(Number(deleted.body['tombstone_expiry']) - Number(deleted.body['timestamp']), 10 * 24 * hourMs);
+    const graceLines = (i: number): string[] => c.nodes[i]!.log.join('').split('\n').filter((l) => l.includes('tombstone grace: '));
+    assert.equal(graceLines(2).length, 1, graceLines(2).join('\n'));
+    assert.match(graceLines(2)[0]!, /WARN tombstone grace: node node-[01] purges tombstones 10\.0 days after their deletes, this node 12\.0 days after/);
+    assert.deepEqual([...graceLines(0), ...graceLines(1)], [], 'the nodes with the shortest grace have nothing to say');
+    const graces = async (): Promise<Record<string, number | undefined>> => {
+      const s = (await c.getJson(0, '/api/v1/cluster/status')) as { nodes: Array<{ id: string; tombstone_grace_seconds?: number }> };
+      return Object.fromEntries(s.nodes.map((x) => [x.id, x.tombstone_grace_seconds]));
+    };
+    // node-0 may still hold node-2's entry from before the restart: wait for the new one.
+    await waitFor("node-0 hearing node-2's grace", async () => (await graces())['node-2'] === 12 * 24 * 3600, 15_000);
+    assert.deepEqual(await graces(), { 'node-0': 864_000, 'node-1': 864_000, 'node-2': 12 * 24 * 3600 });
 
     // 13 days more by its clock: past even its 12 days. Allowed, it starts, and says so.
     await stop();

@@ -62,7 +62,7 @@ function runner(o: { nodeId: string; ring: Ring; n: number; replicas: Map<string
     peerKeyEstimate: () => o.peerKeyEstimate ?? 0,
     random: Math.random,
     log: () => {},
-    tombstoneGraceMs: tombstoneGraceMsDefault,
+    tombstoneGraceMs: () => tombstoneGraceMsDefault,
     ...(o.now !== undefined && { now: o.now }),
   });
 }

@@ -26,11 +26,11 @@ const dayMs = 24 * hourMs;
 const t0 = 1_700_000_000_000;
 const range = (token: bigint, replicas: string[]): CoveredRange => ({ previous: token - 10n, token, replicas });
 
-function coverage(o: { ranges: () => CoveredRange[]; now: () => number; n?: number; file?: string; lines?: string[] }): SyncCoverage {
+function coverage(o: { ranges: () => CoveredRange[]; now: () => number; n?: number; file?: string; lines?: string[]; graceMs?: () => number }): SyncCoverage {
   return new SyncCoverage({
     nodeId: 'A',
     replicationFactor: o.n ?? 3,
-    tombstoneGraceMs: 10 * dayMs,
+    tombstoneGraceMs: o.graceMs ?? (() => 10 * dayMs),
     ranges: o.ranges,
     ...(o.file !== undefined && { file: o.file }),
     now: o.now,
@@ -70,12 +70,30 @@ test('the oldest sync decides; past half the grace a WARN once, and a line when 
   c.check();
   c.check();
   assert.equal(lines.length, 1, lines.join('\n'));
-  assert.match(lines[0]!, /^WARN anti-entropy: a range this node replicates was last synced with another replica 5\.0 days ago, over half the tombstone grace \(10\.0 days, --tombstone-grace-seconds\)/);
+  assert.match(lines[0]!, /^WARN anti-entropy: a range this node replicates was last synced with another replica 5\.0 days ago, over half the tombstone grace \(10\.0 days, the shortest --tombstone-grace-seconds of the cluster's nodes\)/);
   for (const r of ranges) c.synced(r, now);
   now += hourMs;
   c.check();
   assert.equal(lines.length, 2);
   assert.equal(lines[1], 'anti-entropy: every range this node replicates synced within the last 1.0 hours again');
+});
+
+test('the grace is asked at every check: a node with a shorter one joining brings the warning forward, its leaving takes it back', () => {
+  let now = t0;
+  const lines: string[] = [];
+  let graceMs = 10 * dayMs;
+  const ranges = [range(100n, ['A', 'B'])];
+  const c = coverage({ ranges: () => ranges, now: () => now, lines, graceMs: () => graceMs });
+  now += 2 * dayMs;
+  c.check();
+  assert.deepEqual(lines, [], '2 days is under half of 10 days');
+  graceMs = 3 * dayMs;
+  c.check();
+  assert.equal(lines.length, 1, lines.join('\n'));
+  assert.match(lines[0]!, /^WARN anti-entropy: .* 2\.0 days ago, over half the tombstone grace \(3\.0 days, /);
+  graceMs = 10 * dayMs;
+  c.check();
+  assert.equal(lines[1], 'anti-entropy: every range this node replicates synced within the last 2.0 days again');
 });
 
 test('SYNCED_SINCE: written as it advances, at most every syncedSinceRecordMs and at a stop; the next process counts from it', () => {

@@ -4,11 +4,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Membership, type GossipNetwork, type MemberInfo, type PeerAddress } from '../../../src/membership';
+import type { TombstoneGraceHolder } from '../../../src/membership/table';
 import { mulberry32, testSeed } from '../../helpers/prng';
 
 const intervalMs = 100;
 const suspectAfterMs = 1000;
 const deadAfterMs = 2000;
+
+interface SimNodeOptions {
+  log?: (line: string) => void;
+  settings?: string;
+  datacenter?: string;
+  clockSkewMs?: number;
+  tombstoneGraceMs?: number;
+  onTombstoneGrace?: (shortest: TombstoneGraceHolder) => void;
+}
 
 class Sim {
   now = 1_000_000;
@@ -30,7 +40,7 @@ class Sim {
   }
 
   /** A node n<i> at port 800<i>, seeded with the given nodes, in the simulation from now on. */
-  add(i: number, seeds: number[], opts: { log?: (line: string) => void; settings?: string; datacenter?: string; clockSkewMs?: number } = {}): Membership {
+  add(i: number, seeds: number[], opts: SimNodeOptions = {}): Membership {
     const m = this.outsider({ nodeId: `n${i}`, port: i, seeds, ...opts });
     this.nodes.set(8000 + i, m);
     this.down.delete(8000 + i);
@@ -41,11 +51,11 @@ class Sim {
    * A node at port 800<port> (seeded with n0 unless told) that is not part of the simulation:
    * not stepped, not reachable. What a process that has just started, and not gossiped, is.
    */
-  outsider(o: { nodeId: string; port: number; seeds?: number[]; settings?: string; datacenter?: string; log?: (line: string) => void; clockSkewMs?: number }): Membership {
+  outsider(o: SimNodeOptions & { nodeId: string; port: number; seeds?: number[] }): Membership {
     // Its wall clock: the simulation's, `clockSkewMs` off.
     const skewMs = o.clockSkewMs ?? 0;
     return new Membership({
-      self: { nodeId: o.nodeId, host: 'sim', httpPort: 7000 + o.port, peerPort: 8000 + o.port, vnodes: 16, incarnation: this.now + skewMs, keyEstimate: o.port, load: 0, ...(o.settings !== undefined && { settings: o.settings }), ...(o.datacenter !== undefined && { datacenter: o.datacenter }) },
+      self: { nodeId: o.nodeId, host: 'sim', httpPort: 7000 + o.port, peerPort: 8000 + o.port, vnodes: 16, incarnation: this.now + skewMs, keyEstimate: o.port, load: 0, ...(o.settings !== undefined && { settings: o.settings }), ...(o.datacenter !== undefined && { datacenter: o.datacenter }), ...(o.tombstoneGraceMs !== undefined && { tombstoneGraceMs: o.tombstoneGraceMs }) },
       seeds: (o.seeds ?? [0]).map((s) => ({ host: 'sim', peerPort: 8000 + s })),
       gossipIntervalMs: intervalMs,
       suspectAfterMs,
@@ -54,6 +64,7 @@ class Sim {
       now: () => this.now + skewMs,
       random: this.random,
       log: o.log ?? (() => {}),
+      ...(o.onTombstoneGrace !== undefined && { onTombstoneGrace: o.onTombstoneGrace }),
     });
   }
 
@@ -243,4 +254,31 @@ test('a node without a datacenter among nodes with one is warned of on every nod
     assert.ok(warned(id).length >= 1, `${id}: ${(logs.get(id) ?? []).join('\n')}`);
     assert.match(warned(id)[0]!, /WARNING: n2 has no datacenter while other nodes do/);
   }
+});
+
+test(`every node hears of the shortest tombstone grace once gossip spreads it, and again when its node restarts with another (seed ${seed})`, async () => {
+  const sim = new Sim(seed);
+  const day = 86_400_000;
+  const heard = new Map<number, TombstoneGraceHolder[]>();
+  const add = (i: number, graceDays: number) => {
+    heard.set(i, []);
+    return sim.add(i, [0], { tombstoneGraceMs: graceDays * day, onTombstoneGrace: (g) => heard.get(i)!.push(g) });
+  };
+  add(0, 10);
+  add(1, 10);
+  await sim.step(10);
+  assert.deepEqual(heard.get(0), [{ nodeId: 'n0', ms: 10 * day }], 'its own, once');
+  add(2, 3);
+  await sim.step(20);
+  for (const i of [0, 1]) assert.deepEqual(heard.get(i)!.at(-1), { nodeId: 'n2', ms: 3 * day }, `n${i}`);
+  assert.deepEqual(heard.get(2), [{ nodeId: 'n2', ms: 3 * day }]);
+  const before = heard.get(0)!.length;
+  await sim.step(10);
+  assert.equal(heard.get(0)!.length, before, 'no news, no call');
+  // n2 restarts with the others' grace: the shortest is n0's again (ours on a tie).
+  sim.now += 10;
+  add(2, 10);
+  await sim.step(20);
+  assert.deepEqual(heard.get(0)!.at(-1), { nodeId: 'n0', ms: 10 * day });
+  assert.deepEqual(heard.get(1)!.at(-1), { nodeId: 'n1', ms: 10 * day });
 });

@@ -189,3 +189,21 @@ test('hints held: another live node naming a node among those it holds hints for
   assert.equal(t.status('b'), 'ALIVE');
   assert.equal(t.hintsHeldFor('c'), false);
 });
+
+test('the shortest tombstone grace: of every node not LEFT that says one, DEAD ones too; ours on a tie; worked out again after a merge or a removal', () => {
+  const day = 86_400_000;
+  const t = new MembershipTable({ ...info('b', 1, 0), tombstoneGraceMs: 10 * day }, fd, 0);
+  assert.deepEqual(t.shortestTombstoneGrace(), { nodeId: 'b', ms: 10 * day });
+  t.merge([{ ...info('aa', 1, 1), tombstoneGraceMs: 10 * day }, info('d', 1, 1)], 0);
+  assert.deepEqual(t.shortestTombstoneGrace(), { nodeId: 'b', ms: 10 * day }, 'a tie is ours; a node that does not say does not count');
+  t.merge([{ ...info('e', 1, 1), tombstoneGraceMs: 2 * day }, { ...info('a', 1, 1), tombstoneGraceMs: 2 * day }], 10);
+  assert.deepEqual(t.shortestTombstoneGrace(), { nodeId: 'a', ms: 2 * day }, 'of two others, the lower id');
+  t.detect(1_000);
+  assert.equal(t.status('a'), 'DEAD');
+  assert.deepEqual(t.shortestTombstoneGrace(), { nodeId: 'a', ms: 2 * day }, 'a DEAD node purges by its grace once back');
+  t.merge([{ ...info('a', 2, 0), tombstoneGraceMs: 20 * day }], 1_010);
+  assert.deepEqual(t.shortestTombstoneGrace(), { nodeId: 'e', ms: 2 * day }, 'restarted with another grace');
+  t.detect(2_000);
+  t.markLeft('e');
+  assert.deepEqual(t.shortestTombstoneGrace(), { nodeId: 'b', ms: 10 * day }, 'a LEFT node purges nothing of ours any more');
+});

@@ -47,6 +47,7 @@ const cases: FieldCase[] = [
   field('memberDataBytes', Member.startMember, Member.addDataBytes, Member.endMember, (bb) => Member.getRootAsMember(bb), (t) => t.dataBytes()),
   field('memberDiskSizeBytes', Member.startMember, Member.addDiskSizeBytes, Member.endMember, (bb) => Member.getRootAsMember(bb), (t) => t.diskSizeBytes()),
   field('memberDiskFreeBytes', Member.startMember, Member.addDiskFreeBytes, Member.endMember, (bb) => Member.getRootAsMember(bb), (t) => t.diskFreeBytes()),
+  field('memberTombstoneGraceMs', Member.startMember, Member.addTombstoneGraceMs, Member.endMember, (bb) => Member.getRootAsMember(bb), (t) => t.tombstoneGraceMs()),
 ];
 
 /** A table holding only this field (a u8 before it, so the field's alignment is tested too). */

@@ -9,7 +9,7 @@ import { Item } from '../../../src/protocol/generated/internode/ringkv/internode
 import { Kind } from '../../../src/protocol/generated/internode/ringkv/internode/kind';
 import { Member } from '../../../src/protocol/generated/internode/ringkv/internode/member';
 import { Message } from '../../../src/protocol/generated/internode/ringkv/internode/message';
-import { gossipHintTargetsMax, nodeIdBytesMax, replicaBatchItemsMax, vnodesPerNodeMax } from '../../../src/constants';
+import { gossipHintTargetsMax, nodeIdBytesMax, replicaBatchItemsMax, tombstoneGraceMsMax, vnodesPerNodeMax } from '../../../src/constants';
 import { ErrorCode, isRingkvError, RingkvError } from '../../../src/errors';
 
 const sample: InternodeMessage = {
@@ -24,7 +24,7 @@ const sample: InternodeMessage = {
   recordTombstone: true,
   forwarded: true,
   members: [
-    { nodeId: 'n1', host: '127.0.0.1', httpPort: 7000, peerPort: 8000, vnodes: 128, incarnation: 1_764_000_000_000, heartbeat: 12, status: 'SUSPECT', keyEstimate: 5, load: 0.25, settings: 'replication=3 conflict-mode=lww', storage: 'full', zone: 'eu-west-1a', datacenter: 'eu-west', rebuilding: true, dataBytes: 5_000_000_000, diskSizeBytes: 40_000_000_000, diskFreeBytes: 9_000_000_000, rebuildRangesLeft: 17, hintsFor: ['n3', 'n2'] },
+    { nodeId: 'n1', host: '127.0.0.1', httpPort: 7000, peerPort: 8000, vnodes: 128, incarnation: 1_764_000_000_000, heartbeat: 12, status: 'SUSPECT', keyEstimate: 5, load: 0.25, settings: 'replication=3 conflict-mode=lww', storage: 'full', zone: 'eu-west-1a', datacenter: 'eu-west', rebuilding: true, dataBytes: 5_000_000_000, diskSizeBytes: 40_000_000_000, diskFreeBytes: 9_000_000_000, rebuildRangesLeft: 17, hintsFor: ['n3', 'n2'], tombstoneGraceMs: 864_000_000 },
     { nodeId: 'n3', host: '127.0.0.1', httpPort: 7002, peerPort: 8002, vnodes: 8, incarnation: 1, heartbeat: 0, status: 'ALIVE', keyEstimate: 0, load: 0, storage: 'failed' },
     // A member that says nothing of its settings or storage (a node older than the fields) stays that way.
     { nodeId: 'n2', host: '127.0.0.1', httpPort: 7001, peerPort: 8001, vnodes: 8, incarnation: 1, heartbeat: 0, status: 'ALIVE', keyEstimate: 0, load: 0 },
@@ -249,6 +249,14 @@ test('a gossiped member with more vnodes than a ring takes, or a node id over it
   assert.throws(() => gossip({ ...m, vnodes: vnodesPerNodeMax + 1 }), (e: unknown) => isRingkvError(e, ErrorCode.MalformedFrame) && /vnodes/.test((e as Error).message));
   assert.equal(gossip({ ...m, nodeId: 'x'.repeat(nodeIdBytesMax) }).members![0]!.nodeId.length, nodeIdBytesMax);
   assert.throws(() => gossip({ ...m, nodeId: 'x'.repeat(nodeIdBytesMax + 1) }), (e: unknown) => isRingkvError(e, ErrorCode.MalformedFrame));
+});
+
+test('a gossiped tombstone grace over the bound is a malformed frame; 0 is a node that does not say', () => {
+  const m = { nodeId: 'n1', host: '127.0.0.1', httpPort: 7000, peerPort: 8000, vnodes: 8, incarnation: 1, heartbeat: 0, status: 'ALIVE' as const, keyEstimate: 0, load: 0 };
+  const gossip = (tombstoneGraceMs: number) => decodeInternode(encodeInternode({ id: 9, kind: 'gossip', isReply: false, members: [{ ...m, tombstoneGraceMs }] })).members![0]!;
+  assert.equal(gossip(tombstoneGraceMsMax).tombstoneGraceMs, tombstoneGraceMsMax);
+  assert.equal('tombstoneGraceMs' in gossip(0), false);
+  assert.throws(() => gossip(tombstoneGraceMsMax + 1), (e: unknown) => isRingkvError(e, ErrorCode.MalformedFrame) && /tombstone grace/.test((e as Error).message));
 });
 
 /** A gossip frame of one member naming `targets` as the nodes it holds hints for, built past the encoder's checks as a hostile peer would. */

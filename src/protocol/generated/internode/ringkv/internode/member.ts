@@ -139,8 +139,13 @@ datacenter(optionalEncoding?:any):string|Uint8Array|null {
   return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
 }
 
+tombstoneGraceMs():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 44);
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+}
+
 static startMember(builder:flatbuffers.Builder) {
-  builder.startObject(20);
+  builder.startObject(21);
 }
 
 static addNodeId(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset) {
@@ -235,12 +240,16 @@ static addDatacenter(builder:flatbuffers.Builder, datacenterOffset:flatbuffers.O
   builder.addFieldOffset(19, datacenterOffset, 0);
 }
 
+static addTombstoneGraceMs(builder:flatbuffers.Builder, tombstoneGraceMs:bigint) {
+  builder.addFieldInt64(20, tombstoneGraceMs, BigInt('0'));
+}
+
 static endMember(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createMember(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, hostOffset:flatbuffers.Offset, httpPort:number, peerPort:number, vnodes:number, incarnation:bigint, heartbeat:bigint, status:number, keyEstimate:bigint, load:number, settingsOffset:flatbuffers.Offset, storage:number, zoneOffset:flatbuffers.Offset, rebuilding:boolean, dataBytes:bigint, diskSizeBytes:bigint, diskFreeBytes:bigint, rebuildRangesLeft:number, hintsForOffset:flatbuffers.Offset, datacenterOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createMember(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, hostOffset:flatbuffers.Offset, httpPort:number, peerPort:number, vnodes:number, incarnation:bigint, heartbeat:bigint, status:number, keyEstimate:bigint, load:number, settingsOffset:flatbuffers.Offset, storage:number, zoneOffset:flatbuffers.Offset, rebuilding:boolean, dataBytes:bigint, diskSizeBytes:bigint, diskFreeBytes:bigint, rebuildRangesLeft:number, hintsForOffset:flatbuffers.Offset, datacenterOffset:flatbuffers.Offset, tombstoneGraceMs:bigint):flatbuffers.Offset {
   Member.startMember(builder);
   Member.addNodeId(builder, nodeIdOffset);
   Member.addHost(builder, hostOffset);
@@ -262,6 +271,7 @@ static createMember(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset
   Member.addRebuildRangesLeft(builder, rebuildRangesLeft);
   Member.addHintsFor(builder, hintsForOffset);
   Member.addDatacenter(builder, datacenterOffset);
+  Member.addTombstoneGraceMs(builder, tombstoneGraceMs);
   return Member.endMember(builder);
 }
 }
