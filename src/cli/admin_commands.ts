@@ -10,6 +10,7 @@
 import { fetchClusterStatus, ringMembersOf } from '../client/cluster_status';
 import { type JsonAnswer, requestJson } from '../client/http_request';
 import { httpPortDefault, vnodesPerNodeMax } from '../constants';
+import { spanText } from '../coordinator/span_text';
 import type { ClusterStatus } from '../coordinator/types';
 import { Ring } from '../ring';
 import { salvageNote } from '../storage/salvage-note';
@@ -126,7 +127,9 @@ export function formatStatus(s: ClusterStatus): string {
   const inDcs = s.nodes.some((n) => n.datacenter !== undefined);
   // A clock column once the answering node has measured a peer (a cluster node, after gossip).
   const clocked = s.nodes.some((n) => n.clock_offset_ms !== undefined);
-  const rows = [['status', 'node', 'address', ...(inDcs ? ['datacenter'] : []), ...(zoned ? ['zone'] : []), 'load', 'data', 'tokens', 'owns (effective)', 'disk used', ...(clocked ? ['clock'] : [])]];
+  // A tombstone grace column only where nodes' graces differ: the shortest decides (docs/operations.md).
+  const graced = new Set(s.nodes.map((n) => n.tombstone_grace_seconds).filter((g) => g !== undefined)).size > 1;
+  const rows = [['status', 'node', 'address', ...(inDcs ? ['datacenter'] : []), ...(zoned ? ['zone'] : []), 'load', 'data', 'tokens', 'owns (effective)', 'disk used', ...(clocked ? ['clock'] : []), ...(graced ? ['tombstone grace'] : [])]];
   for (const n of [...s.nodes].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
     const share = owns.get(n.id);
     rows.push([
@@ -142,6 +145,7 @@ export function formatStatus(s: ClusterStatus): string {
       // Of the data dir's file system, as design.md §11's disk alert counts it.
       n.disk_size_bytes === undefined || n.disk_free_bytes === undefined || n.disk_size_bytes === 0 ? '-' : `${(100 * (1 - n.disk_free_bytes / n.disk_size_bytes)).toFixed(0)}%`,
       ...(clocked ? [n.clock_offset_ms === undefined ? '-' : formatOffset(n.clock_offset_ms)] : []),
+      ...(graced ? [n.tombstone_grace_seconds === undefined ? '-' : spanText(n.tombstone_grace_seconds * 1000)] : []),
     ]);
   }
   const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));

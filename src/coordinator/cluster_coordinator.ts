@@ -485,16 +485,16 @@ export class ClusterCoordinator implements Coordinator {
     this.beginRebuild(resumed ? 'still' : known ? `node id ${this.nodeId} was in the cluster before, and this data dir is new` : 'this node joins with a new data dir', !resumed);
   }
 
-  /**
-   * Gossip has shown this node's id from an earlier process, which preflight had not (its only
-   * seed is itself): with a new data dir this is a replaced node after all. It rebuilds from now
-   * on; what it wrote before it knew was issued from an empty replica.
-   */
   /** The shortest tombstone grace a node keeps, this one's included: when a delete's tombstone may be purged somewhere. */
   private tombstoneGraceMs(): number {
     return this.membership.table.shortestTombstoneGrace()?.ms ?? this.o.tombstoneGraceMs;
   }
 
+  /**
+   * Gossip has shown this node's id from an earlier process, which preflight had not (its only
+   * seed is itself): with a new data dir this is a replaced node after all. It rebuilds from now
+   * on; what it wrote before it knew was issued from an empty replica.
+   */
   private idKnownLate(): void {
     if (this.rebuilding || this.closed || this.o.freshDataDir !== true || this.o.replicationFactor === 1) return;
     this.beginRebuild(`gossip shows node id ${this.nodeId} was in the cluster before, and this data dir is new`, true);

@@ -88,6 +88,16 @@ test('nodes with zones: a zone column, and effective ownership over the zone-awa
   assert.ok(rows.slice(0, 2).every((r) => Number(r[7]!.replace('%', '')) < 75), 'zone a shares the other replica');
 });
 
+test('a tombstone grace column only where the nodes\' graces differ', () => {
+  const node = (id: string, grace?: number) => ({ id, address: `${id}:7000`, status: 'healthy' as const, load: 0, tokens: [], ...(grace !== undefined && { tombstone_grace_seconds: grace }) });
+  const status = (nodes: ReturnType<typeof node>[]): ClusterStatus => ({ nodes, ring_version: 0, total_keys: 0, replication_factor: 3 });
+  const header = (nodes: ReturnType<typeof node>[]) => formatStatus(status(nodes)).split('\n')[1]!.split(/\s{2,}/);
+  assert.equal(header([node('a', 864_000), node('b', 864_000), node('c')]).includes('tombstone grace'), false, 'one grace, and one node that does not say');
+  const lines = formatStatus(status([node('a', 864_000), node('b', 21_600), node('c')])).split('\n');
+  assert.equal(lines[1]!.split(/\s{2,}/).at(-1), 'tombstone grace');
+  assert.deepEqual(lines.slice(2).map((l) => l.split(/\s{2,}/).at(-1)), ['10.0 days', '6.0 hours', '-']);
+});
+
 test('byte counts for people', () => {
   assert.deepEqual([0, 1023, 1024, 1536, 5 * 1024 * 1024, 3 * 1024 ** 4, 2048 * 1024 ** 4].map(formatBytes), ['0 B', '1023 B', '1.0 KiB', '1.5 KiB', '5.0 MiB', '3.0 TiB', '2048.0 TiB']);
 });
