@@ -306,6 +306,8 @@ export class ClusterCoordinator implements Coordinator {
         const line = tombstoneGraceNotice(o.tombstoneGraceMs, shortest, this.graceWarned);
         this.graceWarned = shortest.ms < o.tombstoneGraceMs;
         if (line !== null) o.log(line);
+        // The next start judges this node's absence by it (last_run.ts startGrace).
+        if (o.peersFile !== undefined) savePeers(o.peersFile, this.membership.table.members().filter((m) => m.status !== 'LEFT'), o.log);
       },
       onChange: (c) => {
         if (c.to !== 'ALIVE') return;
@@ -814,7 +816,9 @@ export class ClusterCoordinator implements Coordinator {
 
   snapshot(name: string | undefined): Promise<SnapshotSummary> {
     this.checkOpen();
-    return this.local.snapshot(name);
+    // Taken before the flush: syncs that end meanwhile only make the record err on the old side.
+    const since = this.antiEntropy.coverage.syncedSinceMs();
+    return this.local.snapshot(name, since ?? undefined);
   }
 
   /**

@@ -10,9 +10,9 @@ import { type ClusterCoordinator, createClusterCoordinator, rebuildFileName } fr
 import { clusterDefaults, type ClusterOptions } from './cluster_options';
 import { localReplicaOf } from './cluster_replica';
 import { hintsDirName } from './hint_log';
-import { clusterNameFileName, datacenterFileName, loadOrCreateClusterName, loadOrCreateDatacenter, loadOrCreateZone, zoneFileName } from './identity_files';
-import { checkLastRun, lastRunFileName } from './last_run';
-import { peersFileName } from './peers_file';
+import { clusterNameFileName, datacenterFileName, loadOrCreateClusterName, loadOrCreateDatacenter, loadOrCreateZone, recordedNodeId, zoneFileName } from './identity_files';
+import { checkLastRun, lastRunFileName, startGrace } from './last_run';
+import { loadPeers, peersFileName } from './peers_file';
 import { syncedSinceFileName } from './sync_coverage';
 import { clusterNameFromSeeds, newClusterName } from './cluster_name';
 import { createLocalCoordinator } from './local_coordinator';
@@ -63,7 +63,11 @@ export function clusterCoordinatorFactory(cluster: ClusterNodeConfig, log: (line
     const datacenter = loadOrCreateDatacenter(options.dataDir, cluster.datacenter);
     // With one replica per key no other copy can have purged a tombstone this one lacks.
     const tombstoneGraceMs = options.tombstoneGraceMs ?? tombstoneGraceMsDefault;
-    if (cluster.replicationFactor > 1) checkLastRun(options.dataDir, Date.now(), tombstoneGraceMs, cluster.allowStaleData === true, log);
+    if (cluster.replicationFactor > 1) {
+      // PEERS read quietly here: the coordinator reads it again below and says what is wrong with it.
+      const grace = startGrace(tombstoneGraceMs, loadPeers(path.join(options.dataDir, peersFileName), () => undefined), nodeId ?? recordedNodeId(options.dataDir));
+      checkLastRun(options.dataDir, Date.now(), grace, cluster.allowStaleData === true, log);
+    }
     const local = await createLocalCoordinator({
       dataDir: options.dataDir,
       ...(options.shardCount !== undefined && { shardCount: options.shardCount }),

@@ -41,7 +41,7 @@ export interface LocalReplica {
   /** Writes every shard's memtable to a table (LocalCoordinator.flush). */
   flush(): Promise<void>;
   /** LocalCoordinator.snapshot. */
-  snapshot(name: string | undefined): Promise<SnapshotSummary>;
+  snapshot(name: string | undefined, syncedSinceMs?: number): Promise<SnapshotSummary>;
   close(): Promise<void>;
 }
 
@@ -57,7 +57,7 @@ export function localReplicaOf(lc: LocalCoordinator): LocalReplica {
     scrub: (options) => lc.scrub(options),
     cleanup: (owned) => lc.cleanupTo(owned),
     flush: () => lc.flush(),
-    snapshot: (name) => lc.snapshot(name),
+    snapshot: (name, syncedSinceMs) => lc.snapshot(name, syncedSinceMs),
     close: () => lc.close(),
   };
 }

@@ -18,7 +18,7 @@ import * as path from 'node:path';
 import { ErrorCode, RingkvError } from '../errors';
 import { isValidZone } from '../ring';
 import { writeFileDurably } from '../storage/durable-file';
-import { assertNodeId } from '../versioning';
+import { assertNodeId, isValidNodeId } from '../versioning';
 
 export const nodeIdFileName = 'NODE_ID';
 export const clusterNameFileName = 'CLUSTER_NAME';
@@ -67,6 +67,16 @@ export function loadOrCreateDatacenter(dataDir: string, configured?: string): st
 
 function assertDatacenter(datacenter: string): void {
   if (!isValidZone(datacenter)) throw new RingkvError(ErrorCode.InvalidArgument, `datacenter "${datacenter}" must be 0..64 of A-Z a-z 0-9 _ . -`, { details: { datacenter } });
+}
+
+/** The node id a data dir records, or null when it records none (a new data dir) or one that reads badly (loadOrCreateNodeId says why). */
+export function recordedNodeId(dataDir: string): string | null {
+  try {
+    const id = fs.readFileSync(path.join(dataDir, nodeIdFileName), 'utf8').trim();
+    return isValidNodeId(id) ? id : null;
+  } catch {
+    return null;
+  }
 }
 
 const fieldOf = { node: 'node_id', cluster: 'cluster_name', zone: 'zone', datacenter: 'datacenter' } as const;

@@ -10,8 +10,12 @@
 // most that much older than the node's last moment in the cluster (an error on the safe side).
 // A snapshot carries its own time as its LAST_RUN (local_coordinator.ts): a node restored from it
 // is back to that moment. A data dir without the file (new, or from before it) is not judged.
+// The grace it is judged by is the shortest of this node's and those its PEERS file recorded of
+// the others (startGrace): the first replica to purge a tombstone is the one that matters, and
+// raising this node's own grace to get past the check must not hide a shorter one elsewhere.
 import * as path from 'node:path';
 import { ErrorCode, RingkvError } from '../errors';
+import type { RememberedPeer } from './peers_file';
 import { spanText } from './span_text';
 import { readTimeFile, writeTimeFile } from './time_file';
 
@@ -34,14 +38,33 @@ export function writeLastRun(file: string, nowMs: number): void {
   writeTimeFile(file, nowMs);
 }
 
+/** The tombstone grace a start is judged by; `nodeId` names the peer it is from when it is not this node's own. */
+export interface StartGrace {
+  ms: number;
+  nodeId?: string;
+}
+
 /**
- * Refuses to start a node whose data dir last ran more than `graceMs` ago, unless `allowed`
+ * The shortest of this node's grace (`ownMs`) and those `peers` (its PEERS file) recorded of the
+ * others; this node's own on a tie. `selfId`: this node's entry there, left out (its grace now is `ownMs`).
+ */
+export function startGrace(ownMs: number, peers: readonly RememberedPeer[], selfId: string | null): StartGrace {
+  let grace: StartGrace = { ms: ownMs };
+  for (const p of peers) {
+    if (p.nodeId !== selfId && p.tombstoneGraceMs !== undefined && p.tombstoneGraceMs < grace.ms) grace = { ms: p.tombstoneGraceMs, nodeId: p.nodeId };
+  }
+  return grace;
+}
+
+/**
+ * Refuses to start a node whose data dir last ran longer ago than `grace`, unless `allowed`
  * (then it warns). A clock that reads earlier than the record is no absence.
  */
-export function checkLastRun(dataDir: string, nowMs: number, graceMs: number, allowed: boolean, log: (line: string) => void): void {
+export function checkLastRun(dataDir: string, nowMs: number, grace: StartGrace, allowed: boolean, log: (line: string) => void): void {
   const lastRunMs = readLastRun(dataDir, log);
-  if (lastRunMs === null || nowMs - lastRunMs <= graceMs) return;
-  const away = `data dir ${dataDir} last ran in the cluster at ${new Date(lastRunMs).toISOString()}, ${spanText(nowMs - lastRunMs)} ago, longer than the tombstone grace (${spanText(graceMs)}, --tombstone-grace-seconds)`;
+  if (lastRunMs === null || nowMs - lastRunMs <= grace.ms) return;
+  const whose = grace.nodeId === undefined ? '--tombstone-grace-seconds' : `${grace.nodeId}'s --tombstone-grace-seconds as this node last knew it, shorter than its own`;
+  const away = `data dir ${dataDir} last ran in the cluster at ${new Date(lastRunMs).toISOString()}, ${spanText(nowMs - lastRunMs)} ago, longer than the tombstone grace (${spanText(grace.ms)}, ${whose})`;
   if (allowed) {
     log(`WARN ${away}; starting as --allow-stale-data says: run POST /api/v1/admin/repair on it, and expect keys deleted while it was away to come back`);
     return;
@@ -51,6 +74,6 @@ export function checkLastRun(dataDir: string, nowMs: number, graceMs: number, al
     `${away}: the other replicas may have purged the tombstones of deletes made meanwhile, and the deleted values this node still holds would come back through repair. ` +
       `Start it with a new, empty data dir under the same --node-id (it rebuilds its ranges from the other replicas), ` +
       `or, if no replica could have purged them (every node was stopped as long, or nothing was deleted), with --allow-stale-data on`,
-    { details: { data_dir: dataDir, last_run_ms: lastRunMs, tombstone_grace_ms: graceMs } },
+    { details: { data_dir: dataDir, last_run_ms: lastRunMs, tombstone_grace_ms: grace.ms, ...(grace.nodeId !== undefined && { tombstone_grace_node: grace.nodeId }) } },
   );
 }

@@ -23,6 +23,8 @@ import { toGetResult, toReplicaView } from './get_result';
 import { nodeHealth } from './node_health';
 import { clusterNameFileName, datacenterFileName, loadOrCreateNodeId, nodeIdFileName, zoneFileName } from './identity_files';
 import { lastRunFileName, writeLastRun } from './last_run';
+import { syncedSinceFileName } from './sync_coverage';
+import { writeTimeFile } from './time_file';
 import { checkCommon, checkContext, checkIdempotencyKey, checkIfMatch, checkKey, checkNotAfter, checkTtl, checkValue } from './request_checks';
 import type {
   BatchOp,
@@ -80,6 +82,11 @@ export interface LocalCoordinator extends Coordinator {
   storageState(): Promise<StorageState>;
   /** Drops every key outside `owned` from every shard (StorageEngine.cleanup); the cluster's cleanup. */
   cleanupTo(owned: TokenRange[]): Promise<LocalCleanup>;
+  /**
+   * Coordinator.snapshot; a cluster node gives `syncedSinceMs`, the time since which anti-entropy
+   * had synced every range it replicates (sync_coverage.ts), kept in the snapshot's SYNCED_SINCE.
+   */
+  snapshot(name: string | undefined, syncedSinceMs?: number): Promise<SnapshotSummary>;
 }
 
 /** A cleanup's figures, summed over the shards. */
@@ -317,8 +324,8 @@ class LocalCoordinatorImpl implements LocalCoordinator {
     return Promise.reject(new RingkvError(ErrorCode.InvalidArgument, 'a single node has nowhere to hand its data to; decommission is for cluster nodes'));
   }
 
-  /** See Coordinator.snapshot. */
-  async snapshot(name: string | undefined): Promise<SnapshotSummary> {
+  /** See Coordinator.snapshot and LocalCoordinator.snapshot. */
+  async snapshot(name: string | undefined, syncedSinceMs?: number): Promise<SnapshotSummary> {
     this.checkOpen();
     const started = Date.now();
     const snapshotName = name ?? new Date(started).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
@@ -344,6 +351,9 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       }
       // What a node restored from it is back to (last_run.ts): its flush, whatever the live data dir says.
       writeLastRun(path.join(root, lastRunFileName), started);
+      // And how far back its ranges were synced: a node restored from it counts their age from
+      // then, not from its start (a snapshot days old is that much nearer the tombstone grace).
+      if (syncedSinceMs !== undefined) writeTimeFile(path.join(root, syncedSinceFileName), syncedSinceMs);
       shards = await this.router.snapshot(root);
       await fsyncDir(root);
       await fsyncDir(path.dirname(root));

@@ -5,17 +5,19 @@
 // temporary file renamed over the old one) when the ring's members change; read once at start.
 // A file that does not parse is reported and ignored: gossip rebuilds the list.
 //
-//   {"format": 1, "peers": [{"node_id", "host", "http_port", "peer_port", "vnodes", "zone"?, "datacenter"?}, ...]}
+//   {"format": 1, "peers": [{"node_id", "host", "http_port", "peer_port", "vnodes", "zone"?, "datacenter"?, "tombstone_grace_ms"?}, ...]}
 //
-// ("zone" and "datacenter" only for a node that has one; files written before them have none.)
+// ("zone" and "datacenter" only for a node that has one, "tombstone_grace_ms" for one that said
+// it; files written before them have none.) Also rewritten when the shortest tombstone grace
+// changes: a start judges how long the node was away by it (last_run.ts startGrace).
 import * as fs from 'node:fs';
-import { clusterNodesMax, vnodesPerNodeMax } from '../constants';
+import { clusterNodesMax, tombstoneGraceMsMax, vnodesPerNodeMax } from '../constants';
 import type { MemberInfo } from '../membership';
 import { isValidZone } from '../ring';
 
 export const peersFileName = 'PEERS';
 
-export type RememberedPeer = Pick<MemberInfo, 'nodeId' | 'host' | 'httpPort' | 'peerPort' | 'vnodes' | 'zone' | 'datacenter'>;
+export type RememberedPeer = Pick<MemberInfo, 'nodeId' | 'host' | 'httpPort' | 'peerPort' | 'vnodes' | 'zone' | 'datacenter' | 'tombstoneGraceMs'>;
 
 const optionalName = (x: unknown): boolean => x === undefined || (typeof x === 'string' && x !== '' && isValidZone(x));
 
@@ -33,9 +35,12 @@ function peerOf(x: unknown): RememberedPeer | null {
   const zone = r['zone'];
   const datacenter = r['datacenter'];
   if (!optionalName(zone) || !optionalName(datacenter)) return null;
+  const grace = r['tombstone_grace_ms'];
+  if (grace !== undefined && !(Number.isSafeInteger(grace) && (grace as number) >= 0 && (grace as number) <= tombstoneGraceMsMax)) return null;
   const peer: RememberedPeer = { nodeId: id, host, httpPort: r['http_port'] as number, peerPort: r['peer_port'] as number, vnodes: vnodes as number };
   if (zone !== undefined) peer.zone = zone as string;
   if (datacenter !== undefined) peer.datacenter = datacenter as string;
+  if (grace !== undefined) peer.tombstoneGraceMs = grace as number;
   return peer;
 }
 
@@ -62,7 +67,7 @@ export function loadPeers(file: string, log: (line: string) => void): Remembered
 
 /** Replaces `file` with `peers` (a temporary file renamed over it, so a crash leaves one or the other). */
 export function savePeers(file: string, peers: readonly RememberedPeer[], log: (line: string) => void): void {
-  const doc = { format: 1, peers: peers.map((p) => ({ node_id: p.nodeId, host: p.host, http_port: p.httpPort, peer_port: p.peerPort, vnodes: p.vnodes, ...(p.zone ? { zone: p.zone } : {}), ...(p.datacenter ? { datacenter: p.datacenter } : {}) })) };
+  const doc = { format: 1, peers: peers.map((p) => ({ node_id: p.nodeId, host: p.host, http_port: p.httpPort, peer_port: p.peerPort, vnodes: p.vnodes, ...(p.zone ? { zone: p.zone } : {}), ...(p.datacenter ? { datacenter: p.datacenter } : {}), ...(p.tombstoneGraceMs !== undefined && { tombstone_grace_ms: p.tombstoneGraceMs }) })) };
   const tmp = `${file}.tmp`;
   try {
     fs.writeFileSync(tmp, JSON.stringify(doc) + '\n');

@@ -155,12 +155,13 @@ export class Membership {
    * counts a ring of itself for a quorum nor leaves a write for them without a hint. Anything
    * gossip says of them is newer. Gossip does not reach out to them (round() skips incarnation 0):
    * their addresses are an earlier run's, and another cluster may listen there now, which our
-   * digest would join to ours; they, the seeds and the nodes that find us bring us back.
+   * digest would join to ours; they, the seeds and the nodes that find us bring us back. Their
+   * tombstone graces count toward the shortest (MembershipTable.shortestTombstoneGrace) as well.
    */
-  remember(peers: readonly Pick<MemberInfo, 'nodeId' | 'host' | 'httpPort' | 'peerPort' | 'vnodes' | 'zone' | 'datacenter'>[]): void {
+  remember(peers: readonly Pick<MemberInfo, 'nodeId' | 'host' | 'httpPort' | 'peerPort' | 'vnodes' | 'zone' | 'datacenter' | 'tombstoneGraceMs'>[]): void {
     const entries: MemberInfo[] = peers
       .filter((p) => p.nodeId !== this.selfId)
-      .map((p) => ({ nodeId: p.nodeId, host: p.host, httpPort: p.httpPort, peerPort: p.peerPort, vnodes: p.vnodes, ...(p.zone ? { zone: p.zone } : {}), ...(p.datacenter ? { datacenter: p.datacenter } : {}), incarnation: 0, heartbeat: 0, status: 'DEAD', keyEstimate: 0, load: 0 }));
+      .map((p) => ({ nodeId: p.nodeId, host: p.host, httpPort: p.httpPort, peerPort: p.peerPort, vnodes: p.vnodes, ...(p.zone ? { zone: p.zone } : {}), ...(p.datacenter ? { datacenter: p.datacenter } : {}), ...(p.tombstoneGraceMs !== undefined && { tombstoneGraceMs: p.tombstoneGraceMs }), incarnation: 0, heartbeat: 0, status: 'DEAD', keyEstimate: 0, load: 0 }));
     this.apply(this.table.merge(entries, this.o.now()));
   }
 

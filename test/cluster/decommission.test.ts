@@ -183,6 +183,10 @@ describe('decommissioning one node of a loaded 4-node cluster', () => {
     for (const i of [0, 1, 2]) {
       assert.ok(made[i]!.startsWith(`node-${i}: snapshot: nightly at ${c.nodes[i]!.dataDir}/snapshots/nightly: `), made[i]);
       assert.ok(fs.existsSync(`${c.nodes[i]!.dataDir}/snapshots/nightly/NODE_ID`));
+      // Its own time, and the time since which the node's ranges had been synced then: no later.
+      const lastRun = Number(fs.readFileSync(`${c.nodes[i]!.dataDir}/snapshots/nightly/LAST_RUN`, 'utf8'));
+      const syncedSince = Number(fs.readFileSync(`${c.nodes[i]!.dataDir}/snapshots/nightly/SYNCED_SINCE`, 'utf8'));
+      assert.ok(syncedSince > 0 && syncedSince <= lastRun, `node-${i}: SYNCED_SINCE ${syncedSince}, LAST_RUN ${lastRun}`);
     }
     const scrubAll = await c.cli(['scrub', '--all', '--json', ...at(0)]);
     assert.equal(scrubAll.code, 0, scrubAll.stderr);

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { checkLastRun, lastRunFileName, readLastRun, writeLastRun } from '../../../src/coordinator/last_run';
+import { checkLastRun, lastRunFileName, readLastRun, startGrace, writeLastRun } from '../../../src/coordinator/last_run';
+import type { RememberedPeer } from '../../../src/coordinator/peers_file';
 import { ErrorCode, isRingkvError } from '../../../src/errors';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ringkv-last-run-'));
@@ -32,16 +33,16 @@ test('written and read back: a whole ms time on one line', () => {
 
 test('within the grace, or with no record, a start goes ahead and says nothing', () => {
   const lines: string[] = [];
-  checkLastRun(dataDir(), t0, graceMs, false, (l) => lines.push(l));
-  checkLastRun(dataDir(`${t0}\n`), t0 + graceMs, graceMs, false, (l) => lines.push(l));
-  checkLastRun(dataDir(`${t0}\n`), t0 - 3 * graceMs, graceMs, false, (l) => lines.push(l)); // our clock is behind the record: no absence
+  checkLastRun(dataDir(), t0, { ms: graceMs }, false, (l) => lines.push(l));
+  checkLastRun(dataDir(`${t0}\n`), t0 + graceMs, { ms: graceMs }, false, (l) => lines.push(l));
+  checkLastRun(dataDir(`${t0}\n`), t0 - 3 * graceMs, { ms: graceMs }, false, (l) => lines.push(l)); // our clock is behind the record: no absence
   assert.deepEqual(lines, []);
 });
 
 test('away longer than the grace: refused, saying when it last ran and what to do; allowed, a WARN', () => {
   const d = dataDir(`${t0}\n`);
   assert.throws(
-    () => checkLastRun(d, t0 + graceMs + dayMs, graceMs, false, () => undefined),
+    () => checkLastRun(d, t0 + graceMs + dayMs, { ms: graceMs }, false, () => undefined),
     (e: unknown) =>
       isRingkvError(e, ErrorCode.InvalidArgument) &&
       e.message.includes(`last ran in the cluster at ${new Date(t0).toISOString()}, 11.0 days ago, longer than the tombstone grace (10.0 days, --tombstone-grace-seconds)`) &&
@@ -50,7 +51,7 @@ test('away longer than the grace: refused, saying when it last ran and what to d
       e.details['last_run_ms'] === t0,
   );
   const lines: string[] = [];
-  checkLastRun(d, t0 + graceMs + dayMs, graceMs, true, (l) => lines.push(l));
+  checkLastRun(d, t0 + graceMs + dayMs, { ms: graceMs }, true, (l) => lines.push(l));
   assert.equal(lines.length, 1);
   assert.match(lines[0]!, /^WARN data dir .* 11\.0 days ago.*starting as --allow-stale-data says: run POST \/api\/v1\/admin\/repair/);
 });
@@ -58,9 +59,9 @@ test('away longer than the grace: refused, saying when it last ran and what to d
 test('the grace is the node\'s own (--tombstone-grace-seconds): 7 hours away passes 10 days and is refused under 6 hours', () => {
   const hourMs = 3_600_000;
   const d = dataDir(`${t0}\n`);
-  checkLastRun(d, t0 + 7 * hourMs, graceMs, false, () => undefined);
+  checkLastRun(d, t0 + 7 * hourMs, { ms: graceMs }, false, () => undefined);
   assert.throws(
-    () => checkLastRun(d, t0 + 7 * hourMs, 6 * hourMs, false, () => undefined),
+    () => checkLastRun(d, t0 + 7 * hourMs, { ms: 6 * hourMs }, false, () => undefined),
     (e: unknown) => isRingkvError(e, ErrorCode.InvalidArgument) && e.message.includes('7.0 hours ago, longer than the tombstone grace (6.0 hours, --tombstone-grace-seconds)') && e.details['tombstone_grace_ms'] === 6 * hourMs,
   );
 });
@@ -68,8 +69,26 @@ test('the grace is the node\'s own (--tombstone-grace-seconds): 7 hours away pas
 test('a record that does not parse is reported, and the start goes ahead', () => {
   for (const text of ['', 'yesterday\n', '-5\n', '1.5\n', '99999999999999999\n']) {
     const lines: string[] = [];
-    checkLastRun(dataDir(text), t0, graceMs, false, (l) => lines.push(l));
+    checkLastRun(dataDir(text), t0, { ms: graceMs }, false, (l) => lines.push(l));
     assert.equal(lines.length, 1, JSON.stringify(text));
     assert.match(lines[0]!, /holds no time/);
   }
+});
+
+test('the grace a start is judged by: the shortest of its own and those PEERS recorded of the others; refused, the message names whose', () => {
+  const hourMs = 3_600_000;
+  const peer = (nodeId: string, tombstoneGraceMs?: number): RememberedPeer => ({ nodeId, host: '127.0.0.1', httpPort: 7000, peerPort: 8000, vnodes: 8, ...(tombstoneGraceMs !== undefined && { tombstoneGraceMs }) });
+  assert.deepEqual(startGrace(graceMs, [], null), { ms: graceMs });
+  assert.deepEqual(startGrace(graceMs, [peer('a'), peer('b', graceMs)], 'self'), { ms: graceMs }, 'a peer that did not say, and a tie: its own');
+  const peers = [peer('self', 6 * hourMs), peer('a', 7 * dayMs), peer('b', 8 * dayMs)];
+  assert.deepEqual(startGrace(graceMs, peers, 'self'), { ms: 7 * dayMs, nodeId: 'a' }, 'its own entry is an earlier run\'s: left out');
+  assert.deepEqual(startGrace(graceMs, peers, null), { ms: 6 * hourMs, nodeId: 'self' }, 'an id it cannot tell is anyone\'s');
+  const d = dataDir(`${t0}\n`);
+  assert.throws(
+    () => checkLastRun(d, t0 + 8 * dayMs, startGrace(12 * dayMs, peers, 'self'), false, () => undefined),
+    (e: unknown) =>
+      isRingkvError(e, ErrorCode.InvalidArgument) &&
+      e.message.includes("8.0 days ago, longer than the tombstone grace (7.0 days, a's --tombstone-grace-seconds as this node last knew it, shorter than its own)") &&
+      e.details['tombstone_grace_node'] === 'a',
+  );
 });

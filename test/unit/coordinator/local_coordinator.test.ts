@@ -12,6 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { keyBytesMax, tombstoneGraceMsDefault, valueBytesMax } from '../../../src/constants';
 import { createLocalCoordinator } from '../../../src/coordinator';
+import { readSyncedSince } from '../../../src/coordinator/sync_coverage';
 import { batchEach } from '../../helpers/batch_each';
 import type { BatchOp, BatchOutcome, GetResult } from '../../../src/coordinator';
 import { ErrorCode, isRingkvError } from '../../../src/errors';
@@ -284,5 +285,22 @@ test('the tombstone grace reaches every engine: 0 lets compaction purge a delete
     } finally {
       await c.close();
     }
+  }
+});
+
+test('a snapshot keeps its own LAST_RUN, and the SYNCED_SINCE a cluster node gives it; a single node\'s has none', async () => {
+  const dir = tempDir();
+  const c = await createLocalCoordinator({ dataDir: dir, shardCount: 1 });
+  try {
+    const before = Date.now();
+    const single = await c.snapshot('single');
+    assert.ok(Number(fs.readFileSync(path.join(single.path, 'LAST_RUN'), 'utf8')) >= before);
+    assert.equal(fs.existsSync(path.join(single.path, 'SYNCED_SINCE')), false);
+    const syncedSinceMs = before - 3 * 86_400_000;
+    const clustered = await c.snapshot('clustered', syncedSinceMs);
+    assert.equal(fs.readFileSync(path.join(clustered.path, 'SYNCED_SINCE'), 'utf8'), `${syncedSinceMs}\n`);
+    assert.equal(readSyncedSince(path.join(clustered.path, 'SYNCED_SINCE'), () => assert.fail('a well-formed file')), syncedSinceMs, 'what a node started on it reads');
+  } finally {
+    await c.close();
   }
 });

@@ -23,16 +23,18 @@ test('peers round-trip through the file; a missing file is no peers; a damaged o
   const file = path.join(dir, 'PEERS');
   assert.deepEqual(loadPeers(file, (l) => lines.push(l)), []);
   assert.deepEqual(lines, []);
-  savePeers(file, [peer('n1', 7001), { ...peer('n2', 7002), zone: 'rack-2' }, { ...peer('n3', 7003), datacenter: 'west' }], (l) => lines.push(l));
-  assert.deepEqual(loadPeers(file, (l) => lines.push(l)), [peer('n1', 7001), { ...peer('n2', 7002), zone: 'rack-2' }, { ...peer('n3', 7003), datacenter: 'west' }], 'a zone or datacenter only where a node has one');
+  const saved = [peer('n1', 7001), { ...peer('n2', 7002), zone: 'rack-2' }, { ...peer('n3', 7003), datacenter: 'west', tombstoneGraceMs: 21_600_000 }];
+  savePeers(file, saved, (l) => lines.push(l));
+  assert.deepEqual(loadPeers(file, (l) => lines.push(l)), saved, 'a zone, datacenter or grace only where a node has one');
   assert.ok(!fs.existsSync(`${file}.tmp`), 'written through a temporary file renamed over it');
   const badZone = JSON.stringify({ format: 1, peers: [{ node_id: 'n1', host: 'h', http_port: 1, peer_port: 2, vnodes: 3, zone: 'a b' }] });
   const badDc = badZone.replace('"zone"', '"datacenter"');
-  for (const bad of ['{"format":1,"peers":[{"node_id":"n1"}]}', 'not json', '{"format":2,"peers":[]}', badZone, badDc]) {
+  const badGraces = [-1, 1.5, 365 * 86_400_000 + 1].map((g) => badZone.replace('"zone":"a b"', `"tombstone_grace_ms":${g}`));
+  for (const bad of ['{"format":1,"peers":[{"node_id":"n1"}]}', 'not json', '{"format":2,"peers":[]}', badZone, badDc, ...badGraces]) {
     fs.writeFileSync(file, bad);
     assert.deepEqual(loadPeers(file, (l) => lines.push(l)), []);
   }
-  assert.equal(lines.filter((l) => /WARN peers: .* is damaged/.test(l)).length, 5);
+  assert.equal(lines.filter((l) => /WARN peers: .* is damaged/.test(l)).length, 8);
 });
 
 test('remembered peers are in the ring from the start, DEAD, and ALIVE once gossip hears from them', () => {
@@ -70,4 +72,26 @@ test('remembered peers are in the ring from the start, DEAD, and ALIVE once goss
   assert.equal(m.status('n2'), 'DEAD');
   m.round();
   assert.deepEqual(contacted, [8001], 'a peer heard from in this run is gossiped with');
+});
+
+test('remembered peers\' tombstone graces count toward the shortest until gossip says otherwise', () => {
+  const day = 86_400_000;
+  let now = 1_000_000;
+  const heard: Array<{ nodeId: string; ms: number }> = [];
+  const m = new Membership({
+    self: { nodeId: 'n0', host: '127.0.0.1', httpPort: 7000, peerPort: 8000, vnodes: 16, incarnation: now, keyEstimate: 0, load: 0, tombstoneGraceMs: 10 * day },
+    seeds: [],
+    gossipIntervalMs: 100,
+    suspectAfterMs: 1000,
+    deadAfterMs: 2000,
+    now: () => now,
+    log: () => undefined,
+    network: { exchange: () => Promise.reject(new Error('no network in this test')) },
+    onTombstoneGrace: (g) => heard.push(g),
+  });
+  m.remember([{ ...peer('n0', 7000), tombstoneGraceMs: day }, { ...peer('n1', 7001), tombstoneGraceMs: 2 * day }, peer('n2', 7002)]);
+  assert.deepEqual(heard, [{ nodeId: 'n1', ms: 2 * day }], 'our own earlier entry is not remembered');
+  now += 50;
+  m.handleGossip([{ ...peer('n1', 7001), incarnation: now, heartbeat: 1, status: 'ALIVE', keyEstimate: 0, load: 0, tombstoneGraceMs: 10 * day }]);
+  assert.deepEqual(heard.at(-1), { nodeId: 'n0', ms: 10 * day });
 });
