@@ -306,8 +306,10 @@ export class ClusterCoordinator implements Coordinator {
         const line = tombstoneGraceNotice(o.tombstoneGraceMs, shortest, this.graceWarned);
         this.graceWarned = shortest.ms < o.tombstoneGraceMs;
         if (line !== null) o.log(line);
-        // The next start judges this node's absence by it (last_run.ts startGrace).
-        if (o.peersFile !== undefined) savePeers(o.peersFile, this.membership.table.members().filter((m) => m.status !== 'LEFT'), o.log);
+        // The next start judges this node's absence by it (last_run.ts startGrace). Not while
+        // this node knows no other: a PEERS file would make a data dir whose first start fails
+        // (a refused join) look used, and its next start would not bootstrap.
+        if (o.peersFile !== undefined && this.membership.table.size > 1) savePeers(o.peersFile, this.membership.table.members().filter((m) => m.status !== 'LEFT'), o.log);
       },
       onChange: (c) => {
         if (c.to !== 'ALIVE') return;

@@ -6,6 +6,8 @@
 // join together, or one during another's pass, each end up with every key of their ranges.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { rebuildRetryMs, streamBytesPerSecondMin } from '../../src/constants';
 import { base64Text, sleep, TestCluster, waitFor } from '../helpers/cluster';
 
@@ -50,6 +52,8 @@ describe('a fourth node joining a loaded 3-node cluster', () => {
     assert.notEqual(twin.code, null, `the twin was still running after 15 s:\n${twin.output}`);
     assert.ok(twin.output.includes(`node id node-1 is already running at 127.0.0.1:${c.nodes[1]!.peerPort}`), twin.output);
     assert.doesNotMatch(twin.output, /listening on/);
+    // Nothing in its data dir says it ran: a next start there is a new node's, and bootstraps.
+    assert.equal(fs.existsSync(path.join(twin.dataDir, 'PEERS')), false);
     for (const i of [0, 1, 2]) {
       const status = (await c.getJson(i, '/api/v1/cluster/status')) as { nodes: Array<{ id: string; address: string; status: string }> };
       const one = status.nodes.find((m) => m.id === 'node-1');

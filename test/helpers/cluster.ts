@@ -242,14 +242,15 @@ export class TestCluster {
    * data dir, seeded with a cluster node, with `args` appended. Waits (bounded) for it to exit;
    * killed and reported as code null if it still runs after 15 s.
    */
-  async startStray(opts: { sameIdAs?: number; args?: string[] }): Promise<{ code: number | null; output: string }> {
+  async startStray(opts: { sameIdAs?: number; args?: string[] }): Promise<{ code: number | null; output: string; dataDir: string }> {
     const id = opts.sameIdAs === undefined ? 'stray' : this.nodes[opts.sameIdAs]!.id;
     const seed = this.nodes[((opts.sameIdAs ?? 0) + 1) % this.nodes.length]!;
+    const dataDir = path.join(this.tmp, `${id}-stray-${Date.now()}`);
     const args = [
       bin, 'start',
       '--port', String(await freePort()),
       '--peer-port', String(await freePort()),
-      '--data-dir', path.join(this.tmp, `${id}-stray-${Date.now()}`),
+      '--data-dir', dataDir,
       '--node-id', id,
       '--shards', '1',
       '--sync-mode', 'none',
@@ -272,7 +273,7 @@ export class TestCluster {
       const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000);
       proc.once('exit', (code) => {
         clearTimeout(timer);
-        resolve({ code, output });
+        resolve({ code, output, dataDir });
       });
     });
   }
