@@ -4,7 +4,7 @@
 // decides when a delete another replica missed can come back: this node's deletes report that
 // expiry, and its ranges must sync within it (sync_coverage.ts). A warning, not a refusal to
 // join: a refusal would make a rolling change of the flag impossible.
-import type { TombstoneGraceHolder } from '../membership/table';
+import type { TombstoneGraceHolder } from '../membership';
 import { spanText } from './span_text';
 
 /**

@@ -3,6 +3,7 @@ export { Membership } from './membership';
 export type { GossipAnswer, GossipNetwork, MembershipOptions, MembershipStats } from './membership';
 export type { ClockOffset } from './clock_offsets';
 export { MembershipTable, validateMemberInfo } from './table';
+export type { TombstoneGraceHolder } from './table';
 export { classify } from './failure_detector';
 export type { FailureDetectorOptions } from './failure_detector';
 export type { MemberInfo, MemberLoad, MemberStatus, PeerAddress, StatusChange, StorageTrouble } from './types';

@@ -3,8 +3,7 @@
 // checked round by round. A failing run prints its seed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Membership, type GossipNetwork, type MemberInfo, type PeerAddress } from '../../../src/membership';
-import type { TombstoneGraceHolder } from '../../../src/membership/table';
+import { Membership, type GossipNetwork, type MemberInfo, type PeerAddress, type TombstoneGraceHolder } from '../../../src/membership';
 import { mulberry32, testSeed } from '../../helpers/prng';
 
 const intervalMs = 100;
