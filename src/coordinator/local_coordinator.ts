@@ -23,6 +23,7 @@ import { toGetResult, toReplicaView } from './get_result';
 import { nodeHealth } from './node_health';
 import { clusterNameFileName, datacenterFileName, loadOrCreateNodeId, nodeIdFileName, zoneFileName } from './identity_files';
 import { lastRunFileName, writeLastRun } from './last_run';
+import { peersFileName } from './peers_file';
 import { syncedSinceFileName } from './sync_coverage';
 import { writeTimeFile } from './time_file';
 import { checkCommon, checkContext, checkIdempotencyKey, checkIfMatch, checkKey, checkNotAfter, checkTtl, checkValue } from './request_checks';
@@ -343,8 +344,10 @@ class LocalCoordinatorImpl implements LocalCoordinator {
     let shards: Array<{ tables: number; bytes: number }>;
     try {
       // A data dir of its own: the node's names and shard layout beside each shard's tables,
-      // synced with the folders that name them (each shard syncs its own).
-      for (const f of [nodeIdFileName, clusterNameFileName, zoneFileName, datacenterFileName, layoutFileName]) {
+      // synced with the folders that name them (each shard syncs its own). A cluster node's
+      // PEERS too: a node restored from it starts with the ring it had, and its start check
+      // knows the others' tombstone graces (last_run.ts startGrace).
+      for (const f of [nodeIdFileName, clusterNameFileName, zoneFileName, datacenterFileName, layoutFileName, peersFileName]) {
         if (!fs.existsSync(path.join(this.dataDir, f))) continue;
         fs.copyFileSync(path.join(this.dataDir, f), path.join(root, f));
         await fsyncDir(path.join(root, f)); // opens read-only and syncs: a file as well as a folder

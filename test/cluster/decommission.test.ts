@@ -187,6 +187,9 @@ describe('decommissioning one node of a loaded 4-node cluster', () => {
       const lastRun = Number(fs.readFileSync(`${c.nodes[i]!.dataDir}/snapshots/nightly/LAST_RUN`, 'utf8'));
       const syncedSince = Number(fs.readFileSync(`${c.nodes[i]!.dataDir}/snapshots/nightly/SYNCED_SINCE`, 'utf8'));
       assert.ok(syncedSince > 0 && syncedSince <= lastRun, `node-${i}: SYNCED_SINCE ${syncedSince}, LAST_RUN ${lastRun}`);
+      // And the members it knew, with their graces: a node restored from it starts with its ring.
+      const peers = JSON.parse(fs.readFileSync(`${c.nodes[i]!.dataDir}/snapshots/nightly/PEERS`, 'utf8')) as { peers: Array<{ node_id: string; tombstone_grace_ms?: number }> };
+      assert.ok(['node-0', 'node-1', 'node-2'].every((id) => peers.peers.some((p) => p.node_id === id && p.tombstone_grace_ms === 864_000_000)), JSON.stringify(peers));
     }
     const scrubAll = await c.cli(['scrub', '--all', '--json', ...at(0)]);
     assert.equal(scrubAll.code, 0, scrubAll.stderr);
