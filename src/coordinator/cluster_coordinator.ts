@@ -113,12 +113,6 @@ function writeSpec(at: number, w: WriteRequest, pref: readonly string[], timeout
   };
 }
 
-/** A write's answer as its batch outcome. */
-function writeOutcome(b: BatchOp, a: WriteAnswer, tombstoneGraceMs: number): BatchOutcome {
-  if (b.op === 'delete') return { ok: true, op: 'delete', result: { key: b.req.key, version: a.version, timestampMs: a.timestampMs, tombstoneExpiryMs: a.timestampMs + tombstoneGraceMs } };
-  assert(b.op === 'put', 'a write is a put or a delete');
-  return { ok: true, op: 'put', result: { key: b.req.key, version: a.version, timestampMs: a.timestampMs, acks: a.acks } };
-}
 
 function rangeKey(r: VnodeRange): string {
   return `${r.previous}:${r.token}`;
@@ -492,6 +486,13 @@ export class ClusterCoordinator implements Coordinator {
   /** The shortest tombstone grace a node keeps, this one's included: when a delete's tombstone may be purged somewhere. */
   private tombstoneGraceMs(): number {
     return this.membership.table.shortestTombstoneGrace()?.ms ?? this.o.tombstoneGraceMs;
+  }
+
+  /** A write's answer as its batch outcome; the grace is looked up for deletes only (a PUT's answer has no use for it). */
+  private writeOutcome(b: BatchOp, a: WriteAnswer): BatchOutcome {
+    if (b.op === 'delete') return { ok: true, op: 'delete', result: { key: b.req.key, version: a.version, timestampMs: a.timestampMs, tombstoneExpiryMs: a.timestampMs + this.tombstoneGraceMs() } };
+    assert(b.op === 'put', 'a write is a put or a delete');
+    return { ok: true, op: 'put', result: { key: b.req.key, version: a.version, timestampMs: a.timestampMs, acks: a.acks } };
   }
 
   /**
@@ -926,7 +927,7 @@ export class ClusterCoordinator implements Coordinator {
         } else {
           alone.push(
             this.write(w, false).then(
-              (a) => void (outcomes[i] = writeOutcome(b, a, this.tombstoneGraceMs())),
+              (a) => void (outcomes[i] = this.writeOutcome(b, a)),
               (error: unknown) => void (outcomes[i] = { ok: false, error }),
             ),
           );
@@ -952,7 +953,7 @@ export class ClusterCoordinator implements Coordinator {
       let left = writes.length;
       if (left === 0) return resolve();
       quorumWrites(this.writeContext, writes, (at, answer, error) => {
-        outcomes[at] = error === null ? writeOutcome(ops[at]!, answer!, this.tombstoneGraceMs()) : { ok: false, error };
+        outcomes[at] = error === null ? this.writeOutcome(ops[at]!, answer!) : { ok: false, error };
         if (--left === 0) resolve();
       });
     });

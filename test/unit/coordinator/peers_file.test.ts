@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadPeers, savePeers } from '../../../src/coordinator/peers_file';
-import { Membership } from '../../../src/membership';
+import { Membership, type MembershipOptions } from '../../../src/membership';
 
 let dir: string;
 let lines: string[];
@@ -18,6 +18,21 @@ beforeEach(() => {
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 const peer = (id: string, port: number) => ({ nodeId: id, host: '127.0.0.1', httpPort: port, peerPort: port + 1000, vnodes: 16 });
+
+/** Node n0 with no seeds, on a clock the test moves, whose network reaches nobody unless `options` says otherwise. */
+function nodeZero(now: () => number, options: Partial<MembershipOptions>, self: Partial<MembershipOptions['self']> = {}): Membership {
+  return new Membership({
+    self: { nodeId: 'n0', host: '127.0.0.1', httpPort: 7000, peerPort: 8000, vnodes: 16, incarnation: now(), keyEstimate: 0, load: 0, ...self },
+    seeds: [],
+    gossipIntervalMs: 100,
+    suspectAfterMs: 1000,
+    deadAfterMs: 2000,
+    now,
+    log: () => undefined,
+    network: { exchange: () => Promise.reject(new Error('no network in this test')) },
+    ...options,
+  });
+}
 
 test('peers round-trip through the file; a missing file is no peers; a damaged one is reported and ignored', () => {
   const file = path.join(dir, 'PEERS');
@@ -41,14 +56,7 @@ test('remembered peers are in the ring from the start, DEAD, and ALIVE once goss
   let now = 1_000_000;
   const rings: string[][] = [];
   const contacted: number[] = [];
-  const m = new Membership({
-    self: { nodeId: 'n0', host: '127.0.0.1', httpPort: 7000, peerPort: 8000, vnodes: 16, incarnation: now, keyEstimate: 0, load: 0 },
-    seeds: [],
-    gossipIntervalMs: 100,
-    suspectAfterMs: 1000,
-    deadAfterMs: 2000,
-    now: () => now,
-    log: () => undefined,
+  const m = nodeZero(() => now, {
     network: {
       exchange: (to) => {
         contacted.push(to.peerPort);
@@ -78,17 +86,7 @@ test('remembered peers\' tombstone graces count toward the shortest until gossip
   const day = 86_400_000;
   let now = 1_000_000;
   const heard: Array<{ nodeId: string; ms: number }> = [];
-  const m = new Membership({
-    self: { nodeId: 'n0', host: '127.0.0.1', httpPort: 7000, peerPort: 8000, vnodes: 16, incarnation: now, keyEstimate: 0, load: 0, tombstoneGraceMs: 10 * day },
-    seeds: [],
-    gossipIntervalMs: 100,
-    suspectAfterMs: 1000,
-    deadAfterMs: 2000,
-    now: () => now,
-    log: () => undefined,
-    network: { exchange: () => Promise.reject(new Error('no network in this test')) },
-    onTombstoneGrace: (g) => heard.push(g),
-  });
+  const m = nodeZero(() => now, { onTombstoneGrace: (g) => heard.push(g) }, { tombstoneGraceMs: 10 * day });
   m.remember([{ ...peer('n0', 7000), tombstoneGraceMs: day }, { ...peer('n1', 7001), tombstoneGraceMs: 2 * day }, peer('n2', 7002)]);
   assert.deepEqual(heard, [{ nodeId: 'n1', ms: 2 * day }], 'our own earlier entry is not remembered');
   now += 50;
