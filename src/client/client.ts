@@ -44,6 +44,12 @@ export interface ClientOptions {
   nodes: string[];
   /** Default consistency for operations that name none (absent: the node's default, QUORUM). */
   consistency?: ConsistencyLevel;
+  /**
+   * How long one attempt waits for its node (6 s default: past the node's own 5 s request
+   * timeout). The node learns what is left of it with each operation and answers a little before
+   * it runs out (a Timeout naming how many replicas answered), so a shorter one still gets the
+   * node's answer rather than a timeout of this client's own.
+   */
   timeoutMs?: number;
   retries?: number;
   connectTimeoutMs?: number;

@@ -44,7 +44,7 @@ import { writeFileDurably } from '../storage/durable-file';
 import { type ClusterOptions, clusterSettingsOf, validateClusterOptions } from './cluster_options';
 import { answerReplicaBatch, type LocalReplica, recordFromWire, recordToWire, ReplicaClient } from './cluster_replica';
 import { toGetResult, toReplicaView } from './get_result';
-import { checkCommon, checkContext, checkIdempotencyKey, checkIfMatch, checkKey, checkNotAfter, checkTtl, checkValue } from './request_checks';
+import { checkCommon, checkContext, checkIdempotencyKey, checkIfMatch, checkKey, checkNotAfter, checkTtl, checkValue, requestTimeoutMs } from './request_checks';
 import { ByteRateLimiter, takeBytes } from './byte_rate_limiter';
 import { HintStore } from './hinted_handoff';
 import { recordBytes } from '../shards/wire_record';
@@ -1307,7 +1307,7 @@ export class ClusterCoordinator implements Coordinator {
           });
         }
         // Answer a little before the requester gives up, so it sees our error, not its timeout.
-        const timeoutMs = Math.max(1, Math.floor((leftMs ?? this.o.requestTimeoutMs) * 0.9));
+        const timeoutMs = requestTimeoutMs(leftMs, this.o.requestTimeoutMs);
         // Nor issue its version once the requester has given up (it may wait here, behind the shard).
         const notAfterMs = leftMs === undefined ? 0 : Date.now() + leftMs;
         const a = await this.write(

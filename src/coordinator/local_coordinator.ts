@@ -207,7 +207,8 @@ class LocalCoordinatorImpl implements LocalCoordinator {
         resolve(outcomes);
         return;
       }
-      // Requests with the same timeout share a deadline; a frame's operations all have the default.
+      // Requests with the same timeout share a deadline: a frame's operations nearly all have the
+      // default, or one step of their client's time left (request_checks.ts requestTimeoutMs).
       const byTimeout = new Map<number, { shardOps: ShardOp[]; at: number[] }>();
       for (let i = 0; i < ops.length; i++) {
         let shardOp: ShardOp;

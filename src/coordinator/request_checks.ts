@@ -14,9 +14,7 @@ import type { VectorClock } from '../versioning';
 import { decodeClock } from '../versioning';
 import type { DeleteRequest, GetRequest, PutRequest } from './types';
 import { consistencyLevels } from './types';
-
-/** Longest timeout a request may ask for. */
-export const requestTimeoutMsMax = 10 * 60 * 1000;
+import { answerWithinMs } from './timeout_groups';
 
 function invalid(message: string): never {
   throw new RingkvError(ErrorCode.InvalidArgument, message);
@@ -31,12 +29,22 @@ export function checkKey(key: unknown): Uint8Array {
   return key;
 }
 
-export function checkCommon(req: GetRequest | PutRequest | DeleteRequest, defaultTimeoutMs: number): number {
+/**
+ * A request's timeout: the coordinator's own (`ownTimeoutMs`), or, when its requester waits
+ * `leftMs` and that is less, a little under it (answerWithinMs), so the requester gets the answer
+ * (a Timeout naming how many replicas answered) rather than giving up on its own.
+ */
+export function requestTimeoutMs(leftMs: number | undefined, ownTimeoutMs: number): number {
+  return leftMs === undefined ? ownTimeoutMs : Math.min(ownTimeoutMs, answerWithinMs(leftMs));
+}
+
+/** Checks what every request carries and returns its timeout (requestTimeoutMs). */
+export function checkCommon(req: GetRequest | PutRequest | DeleteRequest, ownTimeoutMs: number): number {
   checkKey(req.key);
   if (!consistencyLevels.includes(req.consistency)) invalid(`consistency must be one of ${consistencyLevels.join(', ')}: ${String(req.consistency)}`);
-  const t = req.timeoutMs ?? defaultTimeoutMs;
-  if (typeof t !== 'number' || !Number.isFinite(t) || t <= 0 || t > requestTimeoutMsMax) invalid(`timeoutMs must be in (0, ${requestTimeoutMsMax}]: ${String(t)}`);
-  return t;
+  const leftMs = req.timeoutMs;
+  if (leftMs !== undefined && (typeof leftMs !== 'number' || !Number.isFinite(leftMs) || leftMs <= 0)) invalid(`timeoutMs must be a positive number of ms: ${String(leftMs)}`);
+  return requestTimeoutMs(leftMs, ownTimeoutMs);
 }
 
 /** A write's notAfterMs (0: none): a time in ms since the epoch when given. */

@@ -18,7 +18,12 @@ export const consistencyLevels: readonly ConsistencyLevel[] = ['ONE', 'QUORUM', 
 interface RequestBase {
   key: Uint8Array;
   consistency: ConsistencyLevel;
-  /** The request fails with RKV_ERR_TIMEOUT past this; defaults to constants.requestTimeoutMsDefault. */
+  /**
+   * How long the requester waits for the answer, in ms. The coordinator answers a little before
+   * that (RKV_ERR_TIMEOUT when the replicas have not answered by then; request_checks.ts
+   * checkCommon says how much before), and never later than its own request timeout, which is
+   * also the timeout when this is absent.
+   */
   timeoutMs?: number;
 }
 

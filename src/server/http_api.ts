@@ -18,6 +18,7 @@ import {
   parseContext,
   parseIdempotencyKey,
   parseIfMatch,
+  parseTimeoutMs,
   parseTtl,
   route,
 } from './http_request';
@@ -67,6 +68,7 @@ class Reply {
 
 interface KeyRequestHeaders {
   consistency: ConsistencyLevel;
+  timeoutMs: number | undefined;
   ttlSeconds: number | undefined;
   ifMatch: string | undefined;
   context: Uint8Array | undefined;
@@ -77,6 +79,7 @@ interface KeyRequestHeaders {
 function readKeyHeaders(req: HttpRequest, op: 'put' | 'get' | 'delete'): KeyRequestHeaders {
   const h: KeyRequestHeaders = {
     consistency: parseConsistency(req.getHeader('x-consistency-level')),
+    timeoutMs: parseTimeoutMs(req.getHeader('x-timeout-ms')),
     ttlSeconds: undefined,
     ifMatch: undefined,
     context: undefined,
@@ -132,6 +135,11 @@ function tooLarge(max: number): RingkvError {
   return new RingkvError(ErrorCode.ValueTooLarge, `value is over the ${max}-byte limit`);
 }
 
+/**
+ * Runs one key operation whose headers were read at `startedMs` (performance.now()): with
+ * X-Timeout-Ms, the client's time left is what reading the body has not used, and a write is not
+ * applied once it is gone.
+ */
 async function runKeyOp(
   ctx: ServerContext,
   op: 'put' | 'get' | 'delete',
@@ -139,14 +147,19 @@ async function runKeyOp(
   h: KeyRequestHeaders,
   body: Uint8Array | null,
   reply: Reply,
+  startedMs: number,
 ): Promise<Outcome> {
   const c = ctx.coordinator;
+  // A body slower than the client's whole time leaves it the least the coordinator takes (1 ms).
+  const timeoutMs = h.timeoutMs === undefined ? undefined : Math.max(0.001, h.timeoutMs - (performance.now() - startedMs));
+  const left = timeoutMs === undefined ? {} : { timeoutMs, notAfterMs: Date.now() + timeoutMs };
   try {
     if (op === 'put') {
       const r = await c.put({
         key,
         value: body ?? new Uint8Array(0),
         consistency: h.consistency,
+        ...left,
         ...(h.ttlSeconds !== undefined && { ttlSeconds: h.ttlSeconds }),
         ...(h.ifMatch !== undefined && { ifMatch: h.ifMatch }),
         ...(h.context !== undefined && { context: h.context }),
@@ -156,7 +169,7 @@ async function runKeyOp(
       return 'ok';
     }
     if (op === 'get') {
-      const r = await c.get({ key, consistency: h.consistency });
+      const r = await c.get({ key, consistency: h.consistency, ...(timeoutMs !== undefined && { timeoutMs }) });
       if (!r.found) {
         reply.send(404, notFoundBody(key));
         return 'not_found';
@@ -167,6 +180,7 @@ async function runKeyOp(
     const r = await c.delete({
       key,
       consistency: h.consistency,
+      ...left,
       ...(h.ifMatch !== undefined && { ifMatch: h.ifMatch }),
       ...(h.context !== undefined && { context: h.context }),
       ...(h.idempotencyKey !== undefined && { idempotencyKey: h.idempotencyKey }),
@@ -234,7 +248,7 @@ function handleKey(ctx: ServerContext, res: HttpResponse, req: HttpRequest, op: 
   });
   const go = (body: Uint8Array | null): void => {
     handedOver = true;
-    runKeyOp(ctx, op, key, h, body, reply).then(finish, () => finish('error'));
+    runKeyOp(ctx, op, key, h, body, reply, started).then(finish, () => finish('error'));
   };
   if (op !== 'put') {
     go(null);

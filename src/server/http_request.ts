@@ -121,6 +121,19 @@ export function parseTtl(header: string): number | undefined {
   return ttl;
 }
 
+/**
+ * X-Timeout-Ms: how long the client waits for the answer, whole ms from when the node has read the
+ * request's headers; absent or empty means the node's own request timeout. The node answers a
+ * little before it (504 when the replicas have not answered by then) and never waits longer than
+ * its own.
+ */
+export function parseTimeoutMs(header: string): number | undefined {
+  if (header === '') return undefined;
+  const s = header.trim();
+  if (!/^[0-9]{1,10}$/.test(s) || Number(s) < 1) throw new RingkvError(ErrorCode.InvalidArgument, `X-Timeout-Ms must be a whole number of ms, at least 1, not "${header.slice(0, 32)}"`);
+  return Number(s);
+}
+
 /** If-Match: a version string, optionally quoted as an entity tag; absent means unconditional. */
 export function parseIfMatch(header: string): string | undefined {
   if (header === '') return undefined;

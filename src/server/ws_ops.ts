@@ -16,11 +16,13 @@ export function errorResult(id: number, err: unknown): ClientResult {
 }
 
 /**
- * The coordinator's request for one decoded operation (QUORUM when it names no level); a write
- * is not applied past `notAfterMs` (0: no such time), when its client has given up on it.
+ * The coordinator's request for one decoded operation (QUORUM when it names no level), answered
+ * before its client's `leftMs` runs out (Infinity: the client did not say) and, a write, not
+ * applied once it has (past `notAfterMs`, Date.now() time).
  */
-function toBatchOp(q: ClientRequest, notAfterMs: number): BatchOp {
+function toBatchOp(q: ClientRequest, leftMs: number, notAfterMs: number): BatchOp {
   const consistency = q.consistency ?? 'QUORUM';
+  const timeoutMs = leftMs === Infinity ? undefined : leftMs;
   switch (q.op) {
     case 'put':
       return {
@@ -29,6 +31,7 @@ function toBatchOp(q: ClientRequest, notAfterMs: number): BatchOp {
           key: q.key,
           value: q.value ?? new Uint8Array(0),
           consistency,
+          ...(timeoutMs !== undefined && { timeoutMs }),
           ...(q.ttlSeconds !== undefined && { ttlSeconds: q.ttlSeconds }),
           ...(q.expectedVersion !== undefined && { ifMatch: q.expectedVersion }),
           ...(q.context !== undefined && { context: q.context }),
@@ -37,13 +40,14 @@ function toBatchOp(q: ClientRequest, notAfterMs: number): BatchOp {
         },
       };
     case 'get':
-      return { op: 'get', req: { key: q.key, consistency } };
+      return { op: 'get', req: timeoutMs === undefined ? { key: q.key, consistency } : { key: q.key, consistency, timeoutMs } };
     case 'delete':
       return {
         op: 'delete',
         req: {
           key: q.key,
           consistency,
+          ...(timeoutMs !== undefined && { timeoutMs }),
           ...(q.expectedVersion !== undefined && { ifMatch: q.expectedVersion }),
           ...(q.context !== undefined && { context: q.context }),
           ...(q.idempotencyKey !== undefined && { idempotencyKey: q.idempotencyKey }),
@@ -106,7 +110,7 @@ export async function runFrame(
       results[i] = errorResult(d.request.id, new RingkvError(ErrorCode.Timeout, why));
       continue;
     }
-    batch.push(toBatchOp(d.request, leftMs === Infinity ? 0 : nowMs + leftMs));
+    batch.push(toBatchOp(d.request, leftMs, leftMs === Infinity ? 0 : nowMs + leftMs));
     requests.push(d.request);
     at.push(i);
   }

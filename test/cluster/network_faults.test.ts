@@ -43,6 +43,12 @@ describe('3-node cluster with its peer links behind fault proxies', () => {
         assert.ok(all.status === 504 || all.status === 503, `${method} at ALL: ${all.status} ${JSON.stringify(all.body)}`);
         assert.match(String(all.body.message), /needs 3 (of 3 )?replicas/);
       }
+      // A client that waits less than the node's own 1 s says so: the node answers before its time
+      // is up, naming how many replicas answered.
+      const quick = await c.http(0, 'GET', 'before-0', { consistency: 'ALL', headers: { 'X-Timeout-Ms': '300' } });
+      assert.equal(quick.status, 504, JSON.stringify(quick.body));
+      const withinMs = Number(/needs 3 replicas, 2 answered within (\d+) ms/.exec(String(quick.body.message))?.[1]);
+      assert.ok(withinMs > 200 && withinMs < 300, String(quick.body.message));
       for (let i = 0; i < 20; i++) {
         const got = await c.http(1, 'GET', `cut-${i}`, { consistency: 'QUORUM' });
         assert.equal(got.status, 200);

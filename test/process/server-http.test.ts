@@ -136,7 +136,7 @@ test('an oversized chunked body (no Content-Length) is refused with 413 while st
   assert.equal((await fetch(keyUrl('chunked'))).status, 404);
 });
 
-test('bad consistency level and bad TTL are 400 with {error, message}', async () => {
+test('bad consistency level, bad TTL and bad X-Timeout-Ms are 400 with {error, message}', async () => {
   const bad = await fetch(keyUrl('k1'), { method: 'PUT', body: 'x', headers: { 'X-Consistency-Level': 'TWO' } });
   assert.equal(bad.status, 400);
   const b = await json(bad);
@@ -148,7 +148,16 @@ test('bad consistency level and bad TTL are 400 with {error, message}', async ()
     assert.equal(r.status, 400, `X-TTL: ${ttl}`);
     assert.match((await json(r))['message'] as string, /X-TTL/);
   }
+  for (const [method, timeout] of [['PUT', '0'], ['DELETE', '-1'], ['GET', '2.5'], ['PUT', 'soon']] as const) {
+    const r = await fetch(keyUrl('k1'), { method, ...(method === 'PUT' && { body: 'x' }), headers: { 'X-Timeout-Ms': timeout } });
+    assert.equal(r.status, 400, `${method} X-Timeout-Ms: ${timeout}`);
+    assert.match((await json(r))['message'] as string, /X-Timeout-Ms/);
+  }
   assert.equal((await fetch(keyUrl('k1'))).status, 404, 'refused writes stored nothing');
+  // A client time well within reach changes nothing else.
+  assert.equal((await fetch(keyUrl('k1'), { method: 'PUT', body: 'x', headers: { 'X-Timeout-Ms': '2000' } })).status, 200);
+  assert.equal((await fetch(keyUrl('k1'), { headers: { 'X-Timeout-Ms': '2000' } })).status, 200);
+  assert.equal((await fetch(keyUrl('k1'), { method: 'DELETE', headers: { 'X-Timeout-Ms': '2000' } })).status, 200);
 });
 
 test('a value written with X-TTL expires', async () => {

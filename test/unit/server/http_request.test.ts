@@ -6,7 +6,7 @@ import { keyBytesMax, ttlSecondsMax } from '../../../src/constants';
 import { ErrorCode, isRingkvError } from '../../../src/errors';
 import { errorReply } from '../../../src/server/error_map';
 import { keyFields } from '../../../src/server/http_json';
-import { decodeKey, parseConsistency, parseContext, parseIfMatch, parseTtl, route } from '../../../src/server/http_request';
+import { decodeKey, parseConsistency, parseContext, parseIfMatch, parseTimeoutMs, parseTtl, route } from '../../../src/server/http_request';
 
 const code = (fn: () => unknown): string => {
   try {
@@ -85,6 +85,16 @@ test('ttl: whole seconds 1..max; 0, negatives, fractions and text are 400', () =
   assert.equal(parseTtl(String(ttlSecondsMax)), ttlSecondsMax);
   for (const bad of ['0', '-1', '1.5', 'soon', String(ttlSecondsMax + 1), '99999999999']) {
     assert.equal(code(() => parseTtl(bad)), ErrorCode.InvalidArgument, bad);
+  }
+});
+
+test('X-Timeout-Ms: whole ms from 1 (any larger value, the node caps it); 0, negatives, fractions and text are 400', () => {
+  assert.equal(parseTimeoutMs(''), undefined);
+  assert.equal(parseTimeoutMs('250'), 250);
+  assert.equal(parseTimeoutMs(' 1 '), 1);
+  assert.equal(parseTimeoutMs('9999999999'), 9_999_999_999);
+  for (const bad of ['0', '-1', '1.5', '1e3', 'soon', '99999999999']) {
+    assert.equal(code(() => parseTimeoutMs(bad)), ErrorCode.InvalidArgument, bad);
   }
 });
 

@@ -41,6 +41,8 @@ export class MemoryCoordinator implements Coordinator {
   private counter = 0;
   private gated: (() => void)[] | null = null;
   closed = false;
+  /** Each operation's timeoutMs as it reached this coordinator (undefined: none said), in order. */
+  readonly timeouts: Array<number | undefined> = [];
 
   /** Holds every later operation until openGate(). */
   closeGate(): void {
@@ -74,6 +76,7 @@ export class MemoryCoordinator implements Coordinator {
   }
 
   async put(req: PutRequest): Promise<PutResult> {
+    this.timeouts.push(req.timeoutMs);
     await this.pass();
     this.checkNotAfter(req.notAfterMs);
     const k = Buffer.from(req.key).toString('hex');
@@ -89,6 +92,7 @@ export class MemoryCoordinator implements Coordinator {
   }
 
   async get(req: GetRequest): Promise<GetResult> {
+    this.timeouts.push(req.timeoutMs);
     await this.pass();
     const c = this.cells.get(Buffer.from(req.key).toString('hex'));
     if (c === undefined || c.deleted) return { found: false, key: req.key };
@@ -104,6 +108,7 @@ export class MemoryCoordinator implements Coordinator {
   }
 
   async delete(req: DeleteRequest): Promise<DeleteResult> {
+    this.timeouts.push(req.timeoutMs);
     await this.pass();
     this.checkNotAfter(req.notAfterMs);
     const k = Buffer.from(req.key).toString('hex');

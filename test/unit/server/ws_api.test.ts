@@ -164,3 +164,31 @@ test('an operation that reaches the node after its client gave up does not run; 
   assert.equal((await c.call([{ id: 8, op: 'get', key: bytes('late-2') }])).get(8)!.status, 'not_found');
   await c.close();
 });
+
+test("each operation's time left reaches the coordinator: its timeout_ms less how late its frame came, none when it says none", async () => {
+  const c = await WsTestClient.connect(server.port);
+  const t0 = 2_000_000;
+  await c.call([{ id: 1, op: 'put', key: bytes('left-0'), value: bytes('a'), timeoutMs: 5000 }], 10_000, t0);
+  const from = coordinator.timeouts.length;
+  // Stamped 3 s before the first by the same clock but sent just after it: it was held 3 s.
+  const held = await c.call(
+    [
+      { id: 2, op: 'get', key: bytes('left-0'), timeoutMs: 60_000 },
+      { id: 3, op: 'put', key: bytes('left-1'), value: bytes('b'), timeoutMs: 10_000 },
+      { id: 4, op: 'delete', key: bytes('left-2'), timeoutMs: 20_000 },
+      { id: 5, op: 'get', key: bytes('left-0') },
+    ],
+    10_000,
+    t0 - 3000,
+  );
+  for (const id of [2, 3, 4, 5]) assert.equal(held.get(id)!.status, 'ok', JSON.stringify(held.get(id)));
+  const seen = coordinator.timeouts.slice(from);
+  assert.equal(seen.length, 4);
+  // Lateness is measured against the connection's quickest frame, so it is 3 s and a little more.
+  for (const [i, statedMs] of [[0, 60_000], [1, 10_000], [2, 20_000]] as const) {
+    const leftMs = seen[i]!;
+    assert.ok(leftMs !== undefined && leftMs <= statedMs - 3000 && leftMs > statedMs - 3000 - 1000, `op ${i}: ${leftMs}`);
+  }
+  assert.equal(seen[3], undefined, 'an op that states no timeout leaves it to the coordinator');
+  await c.close();
+});
