@@ -294,16 +294,14 @@ export class ClusterCoordinator implements Coordinator {
           hintsFor: this.hintTargetsToGossip(),
         };
       },
-      ...(o.peersFile !== undefined && { onRingChange: (members: readonly MemberInfo[]) => savePeers(o.peersFile!, members, o.log) }),
+      // The next start rebuilds its ring from it, and judges this node's absence by the
+      // shortest grace in it (last_run.ts startGrace).
+      ...(o.peersFile !== undefined && { onPeersChange: (members: readonly MemberInfo[]) => savePeers(o.peersFile!, members, o.log) }),
       onIdKnown: () => this.idKnownLate(),
       onTombstoneGrace: (shortest) => {
         const line = tombstoneGraceNotice(o.tombstoneGraceMs, shortest, this.graceWarned);
         this.graceWarned = shortest.ms < o.tombstoneGraceMs;
         if (line !== null) o.log(line);
-        // The next start judges this node's absence by it (last_run.ts startGrace). Not while
-        // this node knows no other: a PEERS file would make a data dir whose first start fails
-        // (a refused join) look used, and its next start would not bootstrap.
-        if (o.peersFile !== undefined && this.membership.table.size > 1) savePeers(o.peersFile, this.membership.table.members().filter((m) => m.status !== 'LEFT'), o.log);
       },
       onChange: (c) => {
         if (c.to !== 'ALIVE') return;

@@ -44,8 +44,14 @@ export interface MembershipOptions {
   localLoad?: () => MemberLoad;
   /** Called after every status change (the coordinator replays hints on ALIVE). */
   onChange?: (change: StatusChange) => void;
-  /** Called when the ring's members change, with the members' entries (the coordinator keeps them on disk). */
-  onRingChange?: (members: readonly MemberInfo[]) => void;
+  /**
+   * Called with the members not LEFT when what a restart must remember of them changes: the
+   * ring's members, or the shortest tombstone grace or the node keeping it (the coordinator keeps
+   * them on disk, PEERS). Not while this node knows no other: a file of itself alone would make a
+   * data dir whose first start failed (a refused join) look used, and its next start would not
+   * bootstrap.
+   */
+  onPeersChange?: (members: readonly MemberInfo[]) => void;
   /**
    * Called once when gossip shows this node's id from an earlier process (an older incarnation)
    * after preflight found no seed that knew it: a node whose only seed is itself, contacted by
@@ -101,9 +107,9 @@ export class Membership {
   private idKnown = false;
   /** A seed other than this node answered at preflight: there is a running cluster to join. */
   private seedAnswered = false;
-  private readonly o: Required<Omit<MembershipOptions, 'onChange' | 'localLoad' | 'onRingChange' | 'onIdKnown' | 'onTombstoneGrace'>> &
-    Pick<MembershipOptions, 'onChange' | 'localLoad' | 'onRingChange' | 'onIdKnown' | 'onTombstoneGrace'>;
-  /** What onTombstoneGrace was last called with. */
+  private readonly o: Required<Omit<MembershipOptions, 'onChange' | 'localLoad' | 'onPeersChange' | 'onIdKnown' | 'onTombstoneGrace'>> &
+    Pick<MembershipOptions, 'onChange' | 'localLoad' | 'onPeersChange' | 'onIdKnown' | 'onTombstoneGrace'>;
+  /** The shortest tombstone grace as last seen (onTombstoneGrace was called with it). */
   private graceSeen: TombstoneGraceHolder | null = null;
   private timer: NodeJS.Timeout | undefined;
   private inflight = 0;
@@ -434,16 +440,17 @@ export class Membership {
     return null;
   }
 
-  private noteGrace(): void {
-    if (this.o.onTombstoneGrace === undefined) return;
+  /** Whether the shortest tombstone grace, or the node keeping it, changed (onTombstoneGrace told). */
+  private noteGrace(): boolean {
     const g = this.table.shortestTombstoneGrace();
-    if (g === null || (this.graceSeen !== null && g.nodeId === this.graceSeen.nodeId && g.ms === this.graceSeen.ms)) return;
+    if (g === null || (this.graceSeen !== null && g.nodeId === this.graceSeen.nodeId && g.ms === this.graceSeen.ms)) return false;
     this.graceSeen = g;
-    this.o.onTombstoneGrace(g);
+    this.o.onTombstoneGrace?.(g);
+    return true;
   }
 
   private apply(changes: StatusChange[]): void {
-    this.noteGrace();
+    const graceChanged = this.noteGrace();
     for (const c of changes) {
       if (c.from === 'UNKNOWN') this.counters.membershipNodesJoined++;
       else if (c.to === 'SUSPECT') this.counters.membershipToSuspect++;
@@ -454,11 +461,10 @@ export class Membership {
       this.o.log(`membership ${this.selfId}: ${c.nodeId} ${c.from} -> ${c.to}`);
       this.o.onChange?.(c);
     }
-    const members: RingMember[] = this.table
-      .members()
-      .filter((m) => m.status !== 'LEFT')
-      .map(ringMemberOf);
-    if (!this.ringValue.sameMembers(members)) {
+    const remembered = this.table.members().filter((m) => m.status !== 'LEFT');
+    const members: RingMember[] = remembered.map(ringMemberOf);
+    const ringChanged = !this.ringValue.sameMembers(members);
+    if (ringChanged) {
       this.ringValue = Ring.build(members, this.ringValue.version + 1);
       this.ringChangedMs = this.o.now();
       this.o.log(`membership ${this.selfId}: ring version ${this.ringValue.version} with ${members.length} nodes`);
@@ -473,8 +479,8 @@ export class Membership {
             `they count as a datacenter of their own ('') that keeps its own N replicas of every key: start every node with --datacenter`,
         );
       }
-      this.o.onRingChange?.(this.table.members().filter((m) => m.status !== 'LEFT'));
     }
+    if ((ringChanged || graceChanged) && this.table.size > 1) this.o.onPeersChange?.(remembered);
   }
 }
 

@@ -63,7 +63,7 @@ test('remembered peers are in the ring from the start, DEAD, and ALIVE once goss
         return Promise.reject(new Error('no network in this test'));
       },
     },
-    onRingChange: (members) => rings.push(members.map((x) => x.nodeId)),
+    onPeersChange: (members) => rings.push(members.map((x) => x.nodeId)),
   });
   assert.deepEqual(m.ring.members.map((x) => x.nodeId), ['n0']);
   m.remember([peer('n0', 7000), peer('n1', 7001), peer('n2', 7002)]);
@@ -82,14 +82,24 @@ test('remembered peers are in the ring from the start, DEAD, and ALIVE once goss
   assert.deepEqual(contacted, [8001], 'a peer heard from in this run is gossiped with');
 });
 
-test('remembered peers\' tombstone graces count toward the shortest until gossip says otherwise', () => {
+test('remembered peers\' tombstone graces count toward the shortest until gossip says otherwise; each change of it is saved', () => {
   const day = 86_400_000;
   let now = 1_000_000;
   const heard: Array<{ nodeId: string; ms: number }> = [];
-  const m = nodeZero(() => now, { onTombstoneGrace: (g) => heard.push(g) }, { tombstoneGraceMs: 10 * day });
+  const saved: Array<Array<[string, number | undefined]>> = [];
+  const m = nodeZero(() => now, { onTombstoneGrace: (g) => heard.push(g), onPeersChange: (ms) => saved.push(ms.map((x) => [x.nodeId, x.tombstoneGraceMs])) }, { tombstoneGraceMs: 10 * day });
+  for (let i = 0; i < 5; i++) m.round();
+  assert.deepEqual(heard, [{ nodeId: 'n0', ms: 10 * day }], 'its own grace, as soon as it knows it');
+  assert.deepEqual(saved, [], 'nothing saved while it knows no other node');
   m.remember([{ ...peer('n0', 7000), tombstoneGraceMs: day }, { ...peer('n1', 7001), tombstoneGraceMs: 2 * day }, peer('n2', 7002)]);
-  assert.deepEqual(heard, [{ nodeId: 'n1', ms: 2 * day }], 'our own earlier entry is not remembered');
+  assert.deepEqual(heard.at(-1), { nodeId: 'n1', ms: 2 * day }, 'our own earlier entry is not remembered');
+  assert.equal(saved.length, 1, 'the ring change and the new shortest grace, saved once');
   now += 50;
   m.handleGossip([{ ...peer('n1', 7001), incarnation: now, heartbeat: 1, status: 'ALIVE', keyEstimate: 0, load: 0, tombstoneGraceMs: 10 * day }]);
   assert.deepEqual(heard.at(-1), { nodeId: 'n0', ms: 10 * day });
+  // The same ring, but n1 no longer keeps the shortest grace: saved, so that a restart does not judge by the old one.
+  assert.equal(saved.length, 2);
+  assert.deepEqual(new Map(saved.at(-1)).get('n1'), 10 * day);
+  m.handleGossip([{ ...peer('n1', 7001), incarnation: now, heartbeat: 2, status: 'ALIVE', keyEstimate: 0, load: 0, tombstoneGraceMs: 10 * day }]);
+  assert.equal(saved.length, 2, 'a heartbeat changes nothing worth saving');
 });
