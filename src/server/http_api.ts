@@ -34,6 +34,8 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from './uws';
 class Reply {
   aborted = false;
   done = false;
+  /** The `error` of the error answer given (or that would have been, to an aborted request). */
+  errorName: string | undefined = undefined;
   constructor(
     private readonly res: HttpResponse,
     private readonly head = false,
@@ -59,10 +61,10 @@ class Reply {
     });
   }
 
-  sendError(err: unknown, closeConnection = false): number {
+  sendError(err: unknown, closeConnection = false): void {
     const reply = errorReply(err);
+    this.errorName = reply.error;
     this.send(reply.httpStatus, errorBody(reply), {}, closeConnection);
-    return reply.httpStatus;
   }
 }
 
@@ -209,15 +211,19 @@ function handleKey(ctx: ServerContext, res: HttpResponse, req: HttpRequest, op: 
     key = decodeKey(rawKey);
   } catch (err) {
     reply.sendError(err);
-    ctx.metrics.observe('http', op, 'invalid', 'error', (performance.now() - started) / 1000);
+    ctx.metrics.observeError('http', op, 'invalid', reply.errorName!, (performance.now() - started) / 1000);
     return;
   }
+  const refuse = (err: RingkvError, closeConnection = false): void => {
+    reply.sendError(err, closeConnection);
+    ctx.metrics.observeError('http', op, h.consistency, reply.errorName!, (performance.now() - started) / 1000);
+  };
   if (ctx.state.closing) {
-    reply.sendError(new RingkvError(ErrorCode.Closed, 'the node is shutting down'), true);
+    refuse(new RingkvError(ErrorCode.Closed, 'the node is shutting down'), true);
     return;
   }
   if (ctx.state.httpInflight >= ctx.limits.httpInflightRequestsMax) {
-    reply.sendError(new RingkvError(ErrorCode.Busy, `over ${ctx.limits.httpInflightRequestsMax} requests in flight; retry`));
+    refuse(new RingkvError(ErrorCode.Busy, `over ${ctx.limits.httpInflightRequestsMax} requests in flight; retry`));
     return;
   }
   const max = ctx.limits.httpBodyBytesMax;
@@ -225,8 +231,7 @@ function handleKey(ctx: ServerContext, res: HttpResponse, req: HttpRequest, op: 
     // Refused before buffering a byte of the body. The connection stays open: uWS parses past the
     // rest of the body and drops it (closing at once would make the kernel reset the connection
     // and the client could lose this answer).
-    reply.sendError(tooLarge(max));
-    ctx.metrics.observe('http', op, h.consistency, 'error', (performance.now() - started) / 1000);
+    refuse(tooLarge(max));
     return;
   }
 
@@ -239,7 +244,9 @@ function handleKey(ctx: ServerContext, res: HttpResponse, req: HttpRequest, op: 
     if (finished) return;
     finished = true;
     ctx.state.httpInflight--;
-    ctx.metrics.observe('http', op, h.consistency, outcome, (performance.now() - started) / 1000);
+    const seconds = (performance.now() - started) / 1000;
+    if (outcome !== 'error') ctx.metrics.observe('http', op, h.consistency, outcome, seconds);
+    else ctx.metrics.observeError('http', op, h.consistency, reply.errorName ?? (reply.aborted ? 'aborted' : 'internal'), seconds);
     ctx.onIdle();
   };
   res.onAborted(() => {

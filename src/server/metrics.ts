@@ -34,6 +34,8 @@ export class Metrics {
   private readonly series: Series[] = [];
   private readonly seriesBy = new Map<string, Map<string, Map<string, Series>>>();
   private readonly counters = new Map<string, number>();
+  /** ringkv_request_errors_total by its label text. */
+  private readonly errors = new Map<string, number>();
 
   /**
    * Records one finished operation. Runs once per operation: the series is found through maps of
@@ -56,6 +58,17 @@ export class Metrics {
     s.outcomes[outcome] += 1;
   }
 
+  /**
+   * Records one operation answered with an error: as observe() does (outcome error), and by the
+   * error's name (error_map.ts, the HTTP API's `error`), so the client's mistakes (a conflict, a
+   * bad argument) are told apart from the cluster's failures (timeout, unavailable, busy, ...).
+   */
+  observeError(transport: Transport, op: string, consistency: string, error: string, seconds: number): void {
+    this.observe(transport, op, consistency, 'error', seconds);
+    const labels = `transport="${transport}",op="${esc(op)}",error="${esc(error)}"`;
+    this.errors.set(labels, (this.errors.get(labels) ?? 0) + 1);
+  }
+
   /** Bumps a named event counter (`ringkv_<name>_total`), e.g. ws_frames_refused with a reason label. */
   count(name: string, labels = ''): void {
     const key = `${name}{${labels}}`;
@@ -70,6 +83,10 @@ export class Metrics {
     for (const s of this.series) {
       for (const o of outcomes) if (s.outcomes[o] > 0) out.push(`ringkv_requests_total{${s.labels},outcome="${o}"} ${s.outcomes[o]}`);
     }
+
+    out.push('# HELP ringkv_request_errors_total Client operations answered with an error, by transport, op and error (the HTTP API\'s error names; aborted: the HTTP client went away first).');
+    out.push('# TYPE ringkv_request_errors_total counter');
+    for (const [labels, n] of this.errors) out.push(`ringkv_request_errors_total{${labels}} ${n}`);
 
     out.push('# HELP ringkv_request_duration_seconds Time from receiving an operation to its answer being ready.');
     out.push('# TYPE ringkv_request_duration_seconds histogram');

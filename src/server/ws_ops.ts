@@ -5,11 +5,10 @@ import type { BatchOp, BatchOutcome, Coordinator } from '../coordinator/types';
 import { ErrorCode, isRingkvError, RingkvError } from '../errors';
 import type { ClientRequest, DecodedOp } from '../protocol/client_request';
 import type { ClientResult } from '../protocol/client_response';
-import { errorReply } from './error_map';
-import type { Metrics, Outcome } from './metrics';
+import { type ErrorReply, errorReply } from './error_map';
+import type { Metrics } from './metrics';
 
-export function errorResult(id: number, err: unknown): ClientResult {
-  const reply = errorReply(err);
+function errorResult(id: number, reply: ErrorReply): ClientResult {
   const r: ClientResult = { id, status: 'error', error: reply.wire, message: reply.message };
   if (reply.currentVersion !== undefined) r.currentVersion = reply.currentVersion;
   return r;
@@ -97,17 +96,19 @@ export async function runFrame(
   for (let i = 0; i < ops.length; i++) {
     const d = ops[i]!;
     if (!d.ok) {
-      metrics.observe('ws', 'invalid', 'invalid', 'error', 0);
-      results[i] = errorResult(d.id, d.error);
+      const reply = errorReply(d.error);
+      metrics.observeError('ws', 'invalid', 'invalid', reply.error, 0);
+      results[i] = errorResult(d.id, reply);
       continue;
     }
     const timeoutMs = d.request.timeoutMs;
     const leftMs = timeoutMs === undefined ? Infinity : timeoutMs - latenessMs;
     if (leftMs <= 0) {
       metrics.count('ws_ops_expired');
-      metrics.observe('ws', d.request.op, d.request.consistency ?? 'QUORUM', 'error', 0);
       const why = `not run: it reached this node ${Math.round(latenessMs)} ms later than this connection's frames usually do, past its ${timeoutMs} ms timeout, so its client has given up on it`;
-      results[i] = errorResult(d.request.id, new RingkvError(ErrorCode.Timeout, why));
+      const reply = errorReply(new RingkvError(ErrorCode.Timeout, why));
+      metrics.observeError('ws', d.request.op, d.request.consistency ?? 'QUORUM', reply.error, 0);
+      results[i] = errorResult(d.request.id, reply);
       continue;
     }
     batch.push(toBatchOp(d.request, leftMs, leftMs === Infinity ? 0 : nowMs + leftMs));
@@ -119,20 +120,20 @@ export async function runFrame(
   for (let j = 0; j < outcomes.length; j++) {
     const o = outcomes[j]!;
     const q = requests[j]!;
+    const consistency = q.consistency ?? 'QUORUM';
     let result: ClientResult;
-    let outcome: Outcome;
     if (o.ok) {
       result = toResult(q.id, o);
-      outcome = result.status === 'ok' ? 'ok' : 'not_found';
+      metrics.observe('ws', q.op, consistency, result.status === 'ok' ? 'ok' : 'not_found', seconds);
     } else if (isRingkvError(o.error, ErrorCode.NotFound)) {
       result = { id: q.id, status: 'not_found' };
-      outcome = 'not_found';
+      metrics.observe('ws', q.op, consistency, 'not_found', seconds);
     } else {
       if (!isRingkvError(o.error)) log(`ws ${q.op}: unexpected error: ${o.error instanceof Error ? (o.error.stack ?? o.error.message) : String(o.error)}`);
-      result = errorResult(q.id, o.error);
-      outcome = 'error';
+      const reply = errorReply(o.error);
+      result = errorResult(q.id, reply);
+      metrics.observeError('ws', q.op, consistency, reply.error, seconds);
     }
-    metrics.observe('ws', q.op, q.consistency ?? 'QUORUM', outcome, seconds);
     results[at[j]!] = result;
   }
   return results;

@@ -330,6 +330,17 @@ test('health, cluster status and metrics', async () => {
   assert.match(text, /^ringkv_requests_total\{transport="http",op="put",consistency="QUORUM",outcome="ok"\} \d+$/m);
   assert.match(text, /^ringkv_request_duration_seconds_bucket\{transport="http",op="get",consistency="ONE",le="\+Inf"\} \d+$/m);
   assert.match(text, /^ringkv_wal_syncs_total \d+$/m);
+  // The refusals of the tests above, by the error each was answered with; for each op they add up
+  // to its requests whose outcome was an error.
+  const errorsOf = (op: string, error: string): number => Number(new RegExp(`^ringkv_request_errors_total\\{transport="http",op="${op}",error="${error}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+  assert.ok(errorsOf('put', 'conflict') >= 1 && errorsOf('delete', 'conflict') >= 1, 'the 409s');
+  assert.ok(errorsOf('put', 'invalid_argument') >= 1 && errorsOf('put', 'value_too_large') >= 1 && errorsOf('put', 'key_too_large') >= 1, 'the 400, 413 and 414');
+  for (const op of ['put', 'get', 'delete']) {
+    const sum = (re: RegExp): number => [...text.matchAll(re)].reduce((n, m) => n + Number(m[1]), 0);
+    const errors = sum(new RegExp(`^ringkv_request_errors_total\\{transport="http",op="${op}",error="[a-z_]+"\\} (\\d+)$`, 'gm'));
+    const failed = sum(new RegExp(`^ringkv_requests_total\\{transport="http",op="${op}",consistency="[A-Za-z_]+",outcome="error"\\} (\\d+)$`, 'gm'));
+    assert.equal(errors, failed, op);
+  }
   // The node took PUTs in sync mode batch above: every WAL sync is in the duration histogram.
   const syncs = Number(/^ringkv_wal_syncs_total (\d+)$/m.exec(text)?.[1]);
   assert.ok(syncs > 0);

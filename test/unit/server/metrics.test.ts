@@ -34,6 +34,23 @@ test('histogram buckets are cumulative and +Inf equals the count', () => {
   assert.match(text, /ringkv_ws_connections 2/);
 });
 
+test('an operation answered with an error counts as an error outcome and under its error name', () => {
+  const m = new Metrics();
+  m.observeError('http', 'put', 'QUORUM', 'conflict', 0.001);
+  m.observeError('http', 'put', 'ALL', 'conflict', 0.001);
+  m.observeError('http', 'put', 'ALL', 'timeout', 5);
+  m.observeError('ws', 'get', 'invalid', 'invalid_argument', 0);
+  m.observe('http', 'put', 'ALL', 'ok', 0.001);
+  const text = m.render(null, {});
+  assert.match(text, /^ringkv_request_errors_total\{transport="http",op="put",error="conflict"\} 2$/m);
+  assert.match(text, /^ringkv_request_errors_total\{transport="http",op="put",error="timeout"\} 1$/m);
+  assert.match(text, /^ringkv_request_errors_total\{transport="ws",op="get",error="invalid_argument"\} 1$/m);
+  assert.match(text, /^ringkv_requests_total\{transport="http",op="put",consistency="ALL",outcome="error"\} 2$/m);
+  assert.match(text, /^ringkv_requests_total\{transport="http",op="put",consistency="ALL",outcome="ok"\} 1$/m);
+  assert.match(text, /^ringkv_request_duration_seconds_count\{transport="http",op="put",consistency="QUORUM"\} 1$/m);
+  assert.equal(text.match(/^# TYPE ringkv_request_errors_total counter$/gm)?.length, 1);
+});
+
 test('coordinator stats become WAL, memtable, per-level SSTable and backlog metrics', () => {
   const syncs = new Histogram();
   for (const s of [0.0003, 0.0009, 0.004, 0.04, 20]) syncs.record(s);

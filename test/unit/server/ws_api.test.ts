@@ -47,6 +47,8 @@ test('a batch of put, get and delete round-trips', async () => {
   assert.ok(del.get(6)!.tombstoneExpiryMs! > Date.now());
   const conflict = await c.call([{ id: 7, op: 'put', key: bytes('k2'), value: bytes('x'), expectedVersion: 'v999_1_nope' }]);
   assert.equal(conflict.get(7)!.error, WireErrorCode.Conflict);
+  const metrics = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
+  assert.match(metrics, /^ringkv_request_errors_total\{transport="ws",op="put",error="conflict"\} 1$/m, 'counted by the error it was answered with');
   await c.close();
 });
 
