@@ -171,7 +171,7 @@ async function runKeyOp(
       return 'ok';
     }
     if (op === 'get') {
-      const r = await c.get({ key, consistency: h.consistency, ...(timeoutMs !== undefined && { timeoutMs }) });
+      const r = await c.get(timeoutMs === undefined ? { key, consistency: h.consistency } : { key, consistency: h.consistency, timeoutMs });
       if (!r.found) {
         reply.send(404, notFoundBody(key));
         return 'not_found';
