@@ -37,12 +37,17 @@ export class Metrics {
   /** ringkv_request_errors_total by its label text. */
   private readonly errors = new Map<string, number>();
 
+  /** Records one operation answered with its value, its write, or not found (errors: observeError). */
+  observe(transport: Transport, op: string, consistency: string, outcome: 'ok' | 'not_found', seconds: number): void {
+    this.record(transport, op, consistency, outcome, seconds);
+  }
+
   /**
-   * Records one finished operation. Runs once per operation: the series is found through maps of
-   * the label values (its label text is built once, with the series), not by a key string built
-   * and escaped per call, which was ~5% of a node's main thread under GET load.
+   * Runs once per operation: the series is found through maps of the label values (its label
+   * text is built once, with the series), not by a key string built and escaped per call, which
+   * was ~5% of a node's main thread under GET load.
    */
-  observe(transport: Transport, op: string, consistency: string, outcome: Outcome, seconds: number): void {
+  private record(transport: Transport, op: string, consistency: string, outcome: Outcome, seconds: number): void {
     let byOp = this.seriesBy.get(transport);
     if (byOp === undefined) this.seriesBy.set(transport, (byOp = new Map()));
     let byConsistency = byOp.get(op);
@@ -64,7 +69,7 @@ export class Metrics {
    * bad argument) are told apart from the cluster's failures (timeout, unavailable, busy, ...).
    */
   observeError(transport: Transport, op: string, consistency: string, error: string, seconds: number): void {
-    this.observe(transport, op, consistency, 'error', seconds);
+    this.record(transport, op, consistency, 'error', seconds);
     const labels = `transport="${transport}",op="${esc(op)}",error="${esc(error)}"`;
     this.errors.set(labels, (this.errors.get(labels) ?? 0) + 1);
   }

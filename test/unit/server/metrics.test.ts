@@ -9,7 +9,7 @@ test('histogram buckets are cumulative and +Inf equals the count', () => {
   const m = new Metrics();
   m.observe('http', 'put', 'QUORUM', 'ok', 0.0004);
   m.observe('http', 'put', 'QUORUM', 'ok', 0.003);
-  m.observe('http', 'put', 'QUORUM', 'error', 50);
+  m.observeError('http', 'put', 'QUORUM', 'timeout', 50);
   m.observe('ws', 'get', 'ONE', 'not_found', 0.00001);
   // Same op, other consistency level, other transport: series of their own.
   m.observe('http', 'put', 'ONE', 'ok', 0.001);
