@@ -106,7 +106,7 @@ function decodeOp(r: Request, bytes: Uint8Array, frame: FrameCopy): DecodedOp {
 
   // Positions in `bytes` (the buffer the frame was verified in), not views: field_access.ts.
   const keyAt = byteVectorStart(r, byteVectorFields.requestKey);
-  const keyLength = byteVectorLength(r, byteVectorFields.requestKey);
+  const keyLength = byteVectorLength(r, keyAt);
   if (keyLength === 0) return { ok: false, id, error: invalid('key is empty') };
   if (keyLength > keyBytesMax) {
     return {
@@ -116,7 +116,7 @@ function decodeOp(r: Request, bytes: Uint8Array, frame: FrameCopy): DecodedOp {
     };
   }
   const valueAt = byteVectorStart(r, byteVectorFields.requestValue);
-  const valueLength = byteVectorLength(r, byteVectorFields.requestValue);
+  const valueLength = byteVectorLength(r, valueAt);
   if (valueAt !== -1 && op !== 'put') return { ok: false, id, error: invalid(`a ${op} carries no value`) };
   if (valueLength > valueBytesMax) {
     return {
@@ -139,7 +139,7 @@ function decodeOp(r: Request, bytes: Uint8Array, frame: FrameCopy): DecodedOp {
     const expected = r.expectedVersion();
     if (expected !== null) request.expectedVersion = expected;
     const contextAt = byteVectorStart(r, byteVectorFields.requestContext);
-    if (contextAt !== -1) request.context = frame.keepRange(contextAt, byteVectorLength(r, byteVectorFields.requestContext));
+    if (contextAt !== -1) request.context = frame.keepRange(contextAt, byteVectorLength(r, contextAt));
     const idem = r.idempotencyKey();
     if (idem !== null) request.idempotencyKey = idem;
   }

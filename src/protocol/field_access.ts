@@ -85,7 +85,7 @@ export function readUint64Field(t: TableView, index: number): number {
 
 /**
  * Where the [ubyte] field `index` of a verified table starts in its buffer (bb.bytes()), or -1
- * when absent; byteVectorLength gives its length.
+ * when absent; byteVectorLength(t, start) gives its length.
  */
 export function byteVectorStart(t: TableView, index: number): number {
   const bb = t.bb;
@@ -94,10 +94,13 @@ export function byteVectorStart(t: TableView, index: number): number {
   return offset === 0 ? -1 : bb.__vector(t.bb_pos + offset);
 }
 
-/** The length of the [ubyte] field `index` of a verified table (0 when absent). */
-export function byteVectorLength(t: TableView, index: number): number {
+/**
+ * The length of the [ubyte] vector that byteVectorStart found at `start` (0 when it found none):
+ * the uint32 just before its first byte, so the field's offset is not looked up twice.
+ */
+export function byteVectorLength(t: TableView, start: number): number {
+  if (start === -1) return 0;
   const bb = t.bb;
   assert(bb !== null, 'a table read before it was bound to a buffer');
-  const offset = bb.__offset(t.bb_pos, 4 + 2 * index);
-  return offset === 0 ? 0 : bb.__vector_len(t.bb_pos + offset);
+  return bb.readUint32(start - 4);
 }

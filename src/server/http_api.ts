@@ -137,6 +137,9 @@ function tooLarge(max: number): RingkvError {
   return new RingkvError(ErrorCode.ValueTooLarge, `value is over the ${max}-byte limit`);
 }
 
+/** A write's timing fields when the client states no time: none (one object, not one per request). */
+const noTimeLeft: { timeoutMs?: number; notAfterMs?: number } = Object.freeze({});
+
 /**
  * Runs one key operation whose headers were read at `startedMs` (performance.now()): with
  * X-Timeout-Ms, the client's time left is what reading the body has not used, and a write is not
@@ -154,7 +157,7 @@ async function runKeyOp(
   const c = ctx.coordinator;
   // A body slower than the client's whole time leaves it the least the coordinator takes (1 ms).
   const timeoutMs = h.timeoutMs === undefined ? undefined : Math.max(0.001, h.timeoutMs - (performance.now() - startedMs));
-  const left = timeoutMs === undefined ? {} : { timeoutMs, notAfterMs: Date.now() + timeoutMs };
+  const left = timeoutMs === undefined ? noTimeLeft : { timeoutMs, notAfterMs: Date.now() + timeoutMs };
   try {
     if (op === 'put') {
       const r = await c.put({
