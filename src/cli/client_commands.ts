@@ -1,10 +1,16 @@
 // `ringkv get KEY`, `ringkv put KEY VALUE`, `ringkv del KEY`: one operation through the client
-// library, for people and scripts. A get prints the raw value (siblings and version with
+// library, for people and scripts. A get prints the raw value (siblings, version and context with
 // --json); a missing key exits 1 with "not found" on stderr, so shell scripts can branch on it.
+// Values are opaque bytes: put takes them from a file or stdin as well as from the command line,
+// and --json carries them base64 as the HTTP API does, so nothing is lost on the way. A write
+// given the context a read printed resolves that read's siblings, as X-Context does over HTTP.
+import * as fs from 'node:fs';
 import { RingkvClient } from '../client';
 import type { ConsistencyLevel } from '../coordinator/types';
 import { consistencyLevels } from '../coordinator/types';
-import { httpPortDefault, ttlSecondsMax } from '../constants';
+import { RingkvError } from '../errors';
+import { httpPortDefault, ttlSecondsMax, valueBytesMax } from '../constants';
+import { parseContext } from '../server/http_request';
 import { type CliCommand, parseFlags, parseIntOption, usageError } from './command';
 
 const commonHelp = `options:
@@ -12,14 +18,52 @@ const commonHelp = `options:
   --consistency LEVEL     ONE | QUORUM | ALL | LOCAL_ONE | LOCAL_QUORUM | EACH_QUORUM
                           (default: the node's, QUORUM)
   --timeout-ms N          per-attempt timeout
-  --json                  print the result as JSON
+  --json                  print the result as JSON (values base64, as the HTTP API)
   -h, --help`;
+
+const writeHelp = `  --if-match VERSION      only if VERSION is the current version
+  --context BASE64        the context \`ringkv get --json\` printed: supersede every version that read saw
+                          (resolves its siblings)`;
 
 const usage = {
   get: `usage: ringkv get KEY [options]\n\nPrints the value of KEY (exit 1 if not found).\n\n${commonHelp}`,
-  put: `usage: ringkv put KEY VALUE [options]\n\nWrites VALUE (UTF-8) under KEY and prints its version.\n\n${commonHelp}\n  --ttl SECONDS           expire after this many seconds\n  --if-match VERSION      only if VERSION is the current version`,
-  del: `usage: ringkv del KEY [options]\n\nDeletes KEY and prints the tombstone's version.\n\n${commonHelp}\n  --if-match VERSION      only if VERSION is the current version`,
+  put:
+    `usage: ringkv put KEY VALUE [options]\n       ringkv put KEY --value-file PATH [options]\n\n` +
+    `Writes VALUE (UTF-8), or the bytes of PATH (- for stdin), under KEY and prints its version.\n\n${commonHelp}\n` +
+    `  --value-file PATH       the value is this file's bytes (- reads stdin), at most ${valueBytesMax} bytes\n` +
+    `  --ttl SECONDS           expire after this many seconds\n${writeHelp}`,
+  del: `usage: ringkv del KEY [options]\n\nDeletes KEY and prints the tombstone's version.\n\n${commonHelp}\n${writeHelp}`,
 };
+
+/** --context takes what X-Context takes over HTTP (base64 or base64url), checked the same way. */
+function contextOption(text: string): Uint8Array {
+  let bytes: Uint8Array | undefined;
+  try {
+    bytes = parseContext(text);
+  } catch {
+    bytes = undefined;
+  }
+  if (bytes === undefined || bytes.length === 0) throw usageError('--context must be the base64 context `ringkv get --json` printed');
+  return bytes;
+}
+
+/** The bytes of PATH (- is stdin), read no further than one byte past the largest value. */
+async function readValueFile(path: string): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  try {
+    for await (const chunk of path === '-' ? process.stdin : fs.createReadStream(path)) {
+      const bytes = chunk as Buffer;
+      length += bytes.length;
+      if (length > valueBytesMax) throw usageError(`--value-file ${path}: over ${valueBytesMax} bytes, the largest value`);
+      chunks.push(bytes);
+    }
+  } catch (err) {
+    if (err instanceof RingkvError) throw err;
+    throw usageError(`--value-file ${path}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return Buffer.concat(chunks, length);
+}
 
 type Name = keyof typeof usage;
 
@@ -33,15 +77,23 @@ function parse(name: Name, argv: string[]) {
       'timeout-ms': { type: 'string' },
       ttl: { type: 'string' },
       'if-match': { type: 'string' },
+      'value-file': { type: 'string' },
+      context: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help === true) return null;
-  const arity = name === 'put' ? 2 : 1;
-  if (positionals.length !== arity) throw usageError(`${usage[name].split('\n')[0]} (got ${positionals.length} argument(s))`);
+  const valueFile = values['value-file'];
+  const arity = name === 'put' && valueFile === undefined ? 2 : 1;
+  if (positionals.length !== arity) {
+    const also = name === 'put' && valueFile !== undefined ? ' (VALUE comes from --value-file)' : '';
+    throw usageError(`${usage[name].split('\n')[0]} (got ${positionals.length} argument(s)${also})`);
+  }
   if (name !== 'put' && values.ttl !== undefined) throw usageError('--ttl applies to put only');
+  if (name !== 'put' && valueFile !== undefined) throw usageError('--value-file applies to put only');
   if (name === 'get' && values['if-match'] !== undefined) throw usageError('--if-match applies to put and del only');
+  if (name === 'get' && values.context !== undefined) throw usageError('--context applies to put and del only');
   let consistency: ConsistencyLevel | undefined;
   if (values.consistency !== undefined) {
     const c = values.consistency.toUpperCase();
@@ -51,6 +103,8 @@ function parse(name: Name, argv: string[]) {
   return {
     key: positionals[0]!,
     value: positionals[1],
+    valueFile,
+    context: values.context === undefined ? undefined : contextOption(values.context),
     node: values.node ?? process.env['RINGKV_NODE'] ?? `127.0.0.1:${httpPortDefault}`,
     consistency,
     timeoutMs: values['timeout-ms'] === undefined ? undefined : parseIntOption('--timeout-ms', values['timeout-ms'], 1, 600_000),
@@ -69,6 +123,7 @@ function clientCommand(name: Name, summary: string): CliCommand {
         process.stdout.write(`${usage[name]}\n`);
         return 0;
       }
+      const value = a.valueFile === undefined ? a.value : await readValueFile(a.valueFile);
       const client = await RingkvClient.connect({ nodes: [a.node], ringRefreshMs: 0 });
       try {
         const opts = {
@@ -83,15 +138,15 @@ function clientCommand(name: Name, summary: string): CliCommand {
             return 1;
           }
           if (a.json) {
-            const text = (v: Uint8Array): string => Buffer.from(v).toString('utf8');
+            const base64 = (v: Uint8Array): string => Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
             process.stdout.write(
               `${JSON.stringify({
                 key: a.key,
                 found: true,
-                value: text(r.value),
+                value: base64(r.value),
                 version: r.version,
                 timestamp: r.timestampMs,
-                siblings: r.siblings.map((s) => ({ value: text(s.value), version: s.version, timestamp: s.timestampMs })),
+                siblings: r.siblings.map((s) => ({ value: base64(s.value), version: s.version, timestamp: s.timestampMs })),
                 context: Buffer.from(r.context).toString('base64'),
                 node: r.node,
               })}\n`,
@@ -103,10 +158,15 @@ function clientCommand(name: Name, summary: string): CliCommand {
           }
           return 0;
         }
+        const writeOpts = {
+          ...opts,
+          ...(a.ifMatch !== undefined && { expectedVersion: a.ifMatch }),
+          ...(a.context !== undefined && { context: a.context }),
+        };
         const r =
           name === 'put'
-            ? await client.put(a.key, a.value!, { ...opts, ...(a.ttlSeconds !== undefined && { ttlSeconds: a.ttlSeconds }), ...(a.ifMatch !== undefined && { expectedVersion: a.ifMatch }) })
-            : await client.delete(a.key, { ...opts, ...(a.ifMatch !== undefined && { expectedVersion: a.ifMatch }) });
+            ? await client.put(a.key, value!, { ...writeOpts, ...(a.ttlSeconds !== undefined && { ttlSeconds: a.ttlSeconds }) })
+            : await client.delete(a.key, writeOpts);
         process.stdout.write(a.json ? `${JSON.stringify({ key: a.key, version: r.version, timestamp: r.timestampMs, node: r.node })}\n` : `${r.version}\n`);
         return 0;
       } finally {

@@ -170,7 +170,7 @@ test('ringkv put/get/del on the command line', async () => {
   assert.equal(get.code, 0, get.stderr);
   assert.equal(get.stdout, 'hello world');
   const json = await runCli(['get', 'cli:k', '--json', '--consistency', 'one'], env);
-  assert.equal(JSON.parse(json.stdout).value, 'hello world');
+  assert.equal(Buffer.from(JSON.parse(json.stdout).value, 'base64').toString(), 'hello world');
   const del = await runCli(['del', 'cli:k'], env);
   assert.equal(del.code, 0, del.stderr);
   const gone = await runCli(['get', 'cli:k'], env);
@@ -179,4 +179,65 @@ test('ringkv put/get/del on the command line', async () => {
   const usage = await runCli(['put', 'only-key'], env);
   assert.notEqual(usage.code, 0);
   assert.match(usage.stderr, /usage: ringkv put KEY VALUE/);
+});
+
+test('ringkv put takes bytes from a file or stdin, and get prints them back exactly', async () => {
+  const env = { RINGKV_NODE: address };
+  // Every byte value, and bytes that are not UTF-8: a text round trip would change them.
+  const bytes = Buffer.concat([Buffer.from([0xff, 0xfe, 0x00, 0xc3]), Buffer.from(Array.from({ length: 256 }, (_, i) => i))]);
+  const file = `${dir}/value.bin`;
+  fs.writeFileSync(file, bytes);
+  const fromFile = await runCli(['put', 'cli:bin', '--value-file', file], env);
+  assert.equal(fromFile.code, 0, fromFile.stderr);
+  const raw = await runCli(['get', 'cli:bin'], env);
+  assert.equal(raw.code, 0, raw.stderr);
+  assert.deepEqual(raw.stdoutBytes, bytes);
+  const json = await runCli(['get', 'cli:bin', '--json'], env);
+  assert.deepEqual(Buffer.from(JSON.parse(json.stdout).value, 'base64'), bytes);
+
+  const fromStdin = await runCli(['put', 'cli:stdin', '--value-file', '-'], env, 20_000, bytes.subarray(0, 100));
+  assert.equal(fromStdin.code, 0, fromStdin.stderr);
+  assert.deepEqual((await runCli(['get', 'cli:stdin'], env)).stdoutBytes, bytes.subarray(0, 100));
+
+  const tooBig = await runCli(['put', 'cli:big', '--value-file', '-'], env, 20_000, Buffer.alloc(1024 * 1024 + 1));
+  assert.equal(tooBig.code, 2);
+  assert.match(tooBig.stderr, /over 1048576 bytes/);
+  const both = await runCli(['put', 'cli:bin', 'text', '--value-file', file], env);
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /VALUE comes from --value-file/);
+  const missing = await runCli(['put', 'cli:bin', '--value-file', `${dir}/no-such-file`], env);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /ENOENT/);
+  assert.equal((await runCli(['get', 'cli:big'], env)).code, 1, 'the value over the limit was not written');
+});
+
+test('ringkv put and del with the context get --json printed resolve siblings', async () => {
+  const env = { RINGKV_NODE: address };
+  const read = async (): Promise<{ values: string[]; context: string }> => {
+    const r = await runCli(['get', 'cli:sib', '--json'], env);
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout) as { siblings: { value: string }[]; context: string };
+    return { values: j.siblings.map((s) => Buffer.from(s.value, 'base64').toString()).sort(), context: j.context };
+  };
+  assert.equal((await runCli(['put', 'cli:sib', 'first'], env)).code, 0);
+  const stale = (await read()).context;
+  // Two writes that each saw only "first": neither saw the other, so both stay.
+  assert.equal((await runCli(['put', 'cli:sib', 'a', '--context', stale], env)).code, 0);
+  assert.equal((await runCli(['put', 'cli:sib', 'b', '--context', stale], env)).code, 0);
+  const both = await read();
+  assert.deepEqual(both.values, ['a', 'b']);
+  const merged = await runCli(['put', 'cli:sib', 'merged', '--context', both.context], env);
+  assert.equal(merged.code, 0, merged.stderr);
+  assert.deepEqual((await read()).values, ['merged']);
+
+  const bad = await runCli(['put', 'cli:sib', 'x', '--context', 'not base64!'], env);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--context must be the base64 context/);
+  assert.deepEqual((await read()).values, ['merged']);
+
+  // A delete with a stale context leaves the version it did not see beside its tombstone.
+  const seen = (await read()).context;
+  assert.equal((await runCli(['put', 'cli:sib', 'later', '--context', seen], env)).code, 0);
+  assert.equal((await runCli(['del', 'cli:sib', '--context', seen], env)).code, 0);
+  assert.deepEqual((await read()).values, ['later']);
 });
