@@ -38,6 +38,9 @@ export function parseClusterStatus(address: string, body: unknown): ClusterStatu
       return v;
     };
     const dataBytes = count('data_bytes');
+    const graceSeconds = count('tombstone_grace_seconds');
+    const clockOffsetMs = r['clock_offset_ms'];
+    if (clockOffsetMs !== undefined && !(typeof clockOffsetMs === 'number' && Number.isSafeInteger(clockOffsetMs))) throw bad(address, `nodes[${i}].clock_offset_ms is not a whole number of ms`);
     const diskSizeBytes = count('disk_size_bytes');
     const diskFreeBytes = count('disk_free_bytes');
     const rangesLeft = count('rebuild_ranges_left');
@@ -59,6 +62,8 @@ export function parseClusterStatus(address: string, body: unknown): ClusterStatu
       ...(rebuilding === true && { rebuilding, ...(rangesLeft !== undefined && { rebuild_ranges_left: rangesLeft }) }),
       ...(behind === true && { behind }),
       load: typeof r['load'] === 'number' ? r['load'] : 0,
+      ...(clockOffsetMs !== undefined && { clock_offset_ms: clockOffsetMs }),
+      ...(graceSeconds !== undefined && { tombstone_grace_seconds: graceSeconds }),
       ...(dataBytes !== undefined && { data_bytes: dataBytes }),
       ...(diskSizeBytes !== undefined && diskFreeBytes !== undefined && { disk_size_bytes: diskSizeBytes, disk_free_bytes: diskFreeBytes }),
       tokens: tokens as string[],

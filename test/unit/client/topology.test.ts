@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { Topology } from '../../../src/client/topology';
 import { parseClusterStatus } from '../../../src/client/cluster_status';
 import { keyToken, nodeTokens, Ring, tokenToString } from '../../../src/ring';
-import type { ClusterStatus, NodeStatus } from '../../../src/coordinator/types';
+import type { ClusterNodeInfo, ClusterStatus, NodeStatus } from '../../../src/coordinator/types';
 import { isRingkvError, ErrorCode } from '../../../src/errors';
 
 function status(ids: string[], version: number, statuses: Record<string, NodeStatus> = {}): ClusterStatus {
@@ -104,6 +104,34 @@ test('a single node without tokens routes to the known nodes; bad statuses are r
   assert.throws(() => parseClusterStatus('x:1', { nodes: [{ ...figures, disk_free_bytes: -1 }], ring_version: 0 }), (e) => isRingkvError(e, ErrorCode.MalformedFrame) && /disk_free_bytes/.test(e.message));
   assert.throws(() => parseClusterStatus('x:1', { nodes: [{ ...figures, behind: 'yes' }], ring_version: 0 }), (e) => isRingkvError(e, ErrorCode.MalformedFrame) && /behind/.test(e.message));
   assert.throws(() => parseClusterStatus('x:1', { nodes: [{ id: 'a', address: 'a:1', status: 'degraded', reason: 7 }], ring_version: 1 }), (e) => isRingkvError(e, ErrorCode.MalformedFrame));
+});
+
+test('every field of a node\'s cluster status survives parsing, so `ringkv status` shows what the node said', () => {
+  // Typed Required<>: a field added to ClusterNodeInfo fails to compile here until it is listed,
+  // and then this fails until parseClusterStatus keeps it (it once dropped clock_offset_ms and
+  // tombstone_grace_seconds, and `ringkv status` never showed its clock or grace columns).
+  const full: Required<ClusterNodeInfo> = {
+    id: 'b',
+    address: '127.0.0.1:9001',
+    zone: 'z1',
+    datacenter: 'dc1',
+    status: 'degraded',
+    reason: 'storage_full',
+    rebuilding: true,
+    rebuild_ranges_left: 3,
+    behind: true,
+    load: 0.25,
+    clock_offset_ms: -120,
+    tombstone_grace_seconds: 21_600,
+    data_bytes: 10,
+    disk_size_bytes: 100,
+    disk_free_bytes: 40,
+    tokens: ['1', '18446744073709551615'],
+  };
+  const doc: ClusterStatus = { cluster_name: 'prod', nodes: [full], ring_version: 7, total_keys: 12, replication_factor: 3 };
+  assert.deepEqual(parseClusterStatus('x:1', JSON.parse(JSON.stringify(doc))), doc);
+  assert.throws(() => parseClusterStatus('x:1', { nodes: [{ ...full, clock_offset_ms: 1.5 }], ring_version: 0 }), (e) => isRingkvError(e, ErrorCode.MalformedFrame) && /clock_offset_ms/.test(e.message));
+  assert.throws(() => parseClusterStatus('x:1', { nodes: [{ ...full, tombstone_grace_seconds: '1' }], ring_version: 0 }), (e) => isRingkvError(e, ErrorCode.MalformedFrame) && /tombstone_grace_seconds/.test(e.message));
 });
 
 test('a status from a node of another cluster is refused and changes nothing; the first status that names a cluster fixes it', () => {
