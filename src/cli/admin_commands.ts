@@ -129,7 +129,13 @@ export function formatStatus(s: ClusterStatus): string {
   const clocked = s.nodes.some((n) => n.clock_offset_ms !== undefined);
   // A tombstone grace column only where nodes' graces differ: the shortest decides (docs/operations.md).
   const graced = new Set(s.nodes.map((n) => n.tombstone_grace_seconds).filter((g) => g !== undefined)).size > 1;
-  const rows = [['status', 'node', 'address', ...(inDcs ? ['datacenter'] : []), ...(zoned ? ['zone'] : []), 'load', 'data', 'tokens', 'owns (effective)', 'disk used', ...(clocked ? ['clock'] : []), ...(graced ? ['tombstone grace'] : [])]];
+  // A ring column only while the nodes up hold different rings: a ring change (a join, a leave)
+  // that gossip has not brought to every node yet. A dead node's last word is old by nature.
+  const up = s.nodes.filter((n) => n.status !== 'dead' && n.status !== 'left');
+  const split = new Set(up.map((n) => n.ring_digest).filter((d) => d !== undefined)).size > 1;
+  const rows = [
+    ['status', 'node', 'address', ...(inDcs ? ['datacenter'] : []), ...(zoned ? ['zone'] : []), 'load', 'data', 'tokens', 'owns (effective)', 'disk used', ...(clocked ? ['clock'] : []), ...(graced ? ['tombstone grace'] : []), ...(split ? ['ring'] : [])],
+  ];
   for (const n of [...s.nodes].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
     const share = owns.get(n.id);
     rows.push([
@@ -146,16 +152,19 @@ export function formatStatus(s: ClusterStatus): string {
       n.disk_size_bytes === undefined || n.disk_free_bytes === undefined || n.disk_size_bytes === 0 ? '-' : `${(100 * (1 - n.disk_free_bytes / n.disk_size_bytes)).toFixed(0)}%`,
       ...(clocked ? [n.clock_offset_ms === undefined ? '-' : formatOffset(n.clock_offset_ms)] : []),
       ...(graced ? [n.tombstone_grace_seconds === undefined ? '-' : spanText(n.tombstone_grace_seconds * 1000)] : []),
+      ...(split ? [n.ring_digest ?? '-'] : []),
     ]);
   }
   const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));
   const head = [
     s.cluster_name === undefined ? 'single node' : `cluster ${s.cluster_name}`,
-    `ring version ${s.ring_version}`,
+    s.ring_digest === undefined ? `ring version ${s.ring_version}` : `ring ${s.ring_digest} (version ${s.ring_version} on this node)`,
     `replication ${s.replication_factor}`,
     `about ${s.total_keys} keys`,
   ].join(', ');
-  return [head, ...rows.map((r) => r.map((cell, col) => cell.padEnd(widths[col]!)).join('  ').trimEnd())].join('\n');
+  const lines = [head, ...rows.map((r) => r.map((cell, col) => cell.padEnd(widths[col]!)).join('  ').trimEnd())];
+  if (split) lines.push('The nodes up hold different rings: a ring change has not reached every node yet (gossip takes a few rounds), or a node is cut off from the others.');
+  return lines.join('\n');
 }
 
 function errorLine(name: Name, status: number, body: unknown): string {

@@ -8,6 +8,8 @@ import { requestJson } from './http_request';
 
 /** A status document larger than this is refused (a 100-node ring with 256 vnodes is ~600 KiB). */
 const statusBytesMax = 8 * 1024 * 1024;
+/** A ring digest as ring.ts ringDigestText writes it. */
+const digestRe = /^[0-9a-f]{8}$/;
 const nodeStatuses: readonly NodeStatus[] = ['healthy', 'degraded', 'suspect', 'dead', 'joining', 'leaving', 'left'];
 
 function bad(address: string, what: string): RingkvError {
@@ -39,6 +41,8 @@ export function parseClusterStatus(address: string, body: unknown): ClusterStatu
     };
     const dataBytes = count('data_bytes');
     const graceSeconds = count('tombstone_grace_seconds');
+    const ringDigest = r['ring_digest'];
+    if (ringDigest !== undefined && !(typeof ringDigest === 'string' && digestRe.test(ringDigest))) throw bad(address, `nodes[${i}].ring_digest is not 8 hex digits`);
     const clockOffsetMs = r['clock_offset_ms'];
     if (clockOffsetMs !== undefined && !(typeof clockOffsetMs === 'number' && Number.isSafeInteger(clockOffsetMs))) throw bad(address, `nodes[${i}].clock_offset_ms is not a whole number of ms`);
     const diskSizeBytes = count('disk_size_bytes');
@@ -66,15 +70,19 @@ export function parseClusterStatus(address: string, body: unknown): ClusterStatu
       ...(graceSeconds !== undefined && { tombstone_grace_seconds: graceSeconds }),
       ...(dataBytes !== undefined && { data_bytes: dataBytes }),
       ...(diskSizeBytes !== undefined && diskFreeBytes !== undefined && { disk_size_bytes: diskSizeBytes, disk_free_bytes: diskFreeBytes }),
+      ...(ringDigest !== undefined && { ring_digest: ringDigest }),
       tokens: tokens as string[],
     };
   });
   const clusterName = o['cluster_name'];
   if (clusterName !== undefined && typeof clusterName !== 'string') throw bad(address, 'cluster_name is not a string');
+  const ringDigest = o['ring_digest'];
+  if (ringDigest !== undefined && !(typeof ringDigest === 'string' && digestRe.test(ringDigest))) throw bad(address, 'ring_digest is not 8 hex digits');
   return {
     ...(clusterName !== undefined && { cluster_name: clusterName }),
     nodes,
     ring_version: o['ring_version'],
+    ...(ringDigest !== undefined && { ring_digest: ringDigest }),
     total_keys: typeof o['total_keys'] === 'number' ? o['total_keys'] : 0,
     replication_factor: typeof o['replication_factor'] === 'number' ? o['replication_factor'] : 3,
   };

@@ -34,7 +34,7 @@ import { consistencyFromWire, consistencyToWire } from '../protocol/client_codes
 import type { InternodeMessage } from '../protocol/internode_codec';
 import { PeerPool } from '../protocol/internode_pool';
 import { InternodeServer } from '../protocol/internode_server';
-import { keyToken, Ring, tokenToString } from '../ring';
+import { keyToken, Ring, ringDigestText, tokenToString } from '../ring';
 import type { WireRecord } from '../shards/messages';
 import { isValidNodeId, type StoredSibling } from '../versioning';
 import { AntiEntropyRunner, entryBytes, pacedRangeReplica, previousOwners, remoteRangeReplica, type VnodeRange } from './anti_entropy';
@@ -1377,12 +1377,13 @@ export class ClusterCoordinator implements Coordinator {
         ...(m.tombstoneGraceMs !== undefined && { tombstone_grace_seconds: m.tombstoneGraceMs / 1000 }),
         ...(self ? { data_bytes: this.dataBytesCached } : m.dataBytes !== undefined && { data_bytes: m.dataBytes }),
         ...(disk !== null && { disk_size_bytes: disk.sizeBytes, disk_free_bytes: disk.freeBytes }),
+        ...(self ? { ring_digest: ringDigestText(ring.digest) } : m.ringDigest !== undefined && { ring_digest: ringDigestText(m.ringDigest) }),
         tokens: ring.tokensOf(m.nodeId).map(tokenToString),
       };
     });
     const copies = Math.max(1, ring.replicaCount(this.o.replicationFactor));
     const stored = members.reduce((n, m) => n + (m.nodeId === this.nodeId ? this.keyEstimateCached : m.keyEstimate), 0);
-    return { cluster_name: this.o.clusterName, nodes, ring_version: ring.version, total_keys: Math.round(stored / copies), replication_factor: this.o.replicationFactor };
+    return { cluster_name: this.o.clusterName, nodes, ring_version: ring.version, ring_digest: ringDigestText(ring.digest), total_keys: Math.round(stored / copies), replication_factor: this.o.replicationFactor };
   }
 
   async stats(): Promise<CoordinatorStats> {

@@ -149,6 +149,12 @@ export interface ClusterNodeInfo {
   disk_free_bytes?: number;
   /** While it rebuilds: the ranges no pass has synced yet. */
   rebuild_ranges_left?: number;
+  /**
+   * The digest of the ring the node holds (ring.ts Ring.digest, 8 hex digits), as of its last
+   * heartbeat this node has: one that differs from the others' has not learned of a ring change
+   * yet. Absent from nodes that do not say.
+   */
+  ring_digest?: string;
   /** Ring tokens as decimal strings (64-bit values do not fit a JSON number). */
   tokens: string[];
 }
@@ -157,7 +163,10 @@ export interface ClusterStatus {
   /** A cluster node's --cluster-name (identity_files.ts); absent on a single node. */
   cluster_name?: string;
   nodes: ClusterNodeInfo[];
+  /** The answering node's count of ring changes: not comparable across nodes (ring_digest is). */
   ring_version: number;
+  /** The digest of the answering node's ring (8 hex digits); absent on a single node. */
+  ring_digest?: string;
   total_keys: number;
   replication_factor: number;
 }

@@ -295,7 +295,7 @@ export class Membership {
   round(): void {
     const now = this.o.now();
     this.counters.gossipRounds++;
-    this.table.beat(now, this.o.localLoad?.());
+    this.table.beat(now, { ...this.o.localLoad?.(), ringDigest: this.ringValue.digest });
     this.apply(this.table.detect(now));
     const live: PeerAddress[] = [];
     const dead: PeerAddress[] = [];

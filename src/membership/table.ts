@@ -80,7 +80,7 @@ export class MembershipTable {
   }
 
   /** Advances our own heartbeat (once per gossip round) and refreshes what we advertise. */
-  beat(nowMs: number, update: Partial<MemberLoad> = {}): void {
+  beat(nowMs: number, update: Partial<MemberLoad & Pick<MemberInfo, 'ringDigest'>> = {}): void {
     const e = this.entries.get(this.selfId)!;
     e.info = { ...e.info, heartbeat: e.info.heartbeat + 1, ...update };
     if (e.info.storage === undefined) delete e.info.storage;

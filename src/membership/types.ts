@@ -69,6 +69,11 @@ export interface MemberInfo {
    * (MembershipTable.shortestTombstoneGrace). Absent: a node that does not say (older than the field).
    */
   tombstoneGraceMs?: number;
+  /**
+   * The digest of the ring the node held at its last heartbeat (Ring.digest): nodes that show
+   * different ones have not all learned of a ring change yet. Absent: a node older than the field.
+   */
+  ringDigest?: number;
 }
 
 /** What a node says of itself each gossip round, besides its identity and heartbeat. */

@@ -34,8 +34,8 @@ const u64 = { kind: 'scalar', bytes: 8 } as const;
 const memberSpec: TableSpec = {
   name: 'Member',
   // node_id, host, http_port, peer_port, vnodes, incarnation, heartbeat, status, key_estimate, load, settings, storage, zone, rebuilding, data_bytes,
-  // disk_size_bytes, disk_free_bytes, rebuild_ranges_left, hints_for, datacenter, tombstone_grace_ms
-  fields: [nodeIdStr, str, u16, u16, u16, u64, u64, u8, u64, u32, str, u8, str, u8, u64, u64, u64, u32, { kind: 'strings', bytesMax: nodeIdBytesMax, lengthMax: gossipHintTargetsMax }, str, u64],
+  // disk_size_bytes, disk_free_bytes, rebuild_ranges_left, hints_for, datacenter, tombstone_grace_ms, ring_digest
+  fields: [nodeIdStr, str, u16, u16, u16, u64, u64, u8, u64, u32, str, u8, str, u8, u64, u64, u64, u32, { kind: 'strings', bytesMax: nodeIdBytesMax, lengthMax: gossipHintTargetsMax }, str, u64, u32],
 };
 
 const entrySpec: TableSpec = {
@@ -270,6 +270,7 @@ function build(b: Builder, m: FixedMessage): Uint8Array {
       if (hintsFor !== 0) Member.addHintsFor(b, hintsFor);
       if (datacenter !== 0) Member.addDatacenter(b, datacenter);
       if (x.tombstoneGraceMs !== undefined) addUint64Field(b, uint64Fields.memberTombstoneGraceMs, x.tombstoneGraceMs);
+      if (x.ringDigest !== undefined) Member.addRingDigest(b, x.ringDigest);
       return Member.endMember(b);
     });
     members = Message.createMembersVector(b, offs);
@@ -492,6 +493,7 @@ export function decodeInternode(frame: Uint8Array): InternodeMessage {
       const tombstoneGraceMs = readUint64Field(x, uint64Fields.memberTombstoneGraceMs);
       if (tombstoneGraceMs > tombstoneGraceMsMax) throw malformed(`gossip member ${nodeId} has a tombstone grace of ${tombstoneGraceMs} ms, over ${tombstoneGraceMsMax}`);
       if (tombstoneGraceMs > 0) m.tombstoneGraceMs = tombstoneGraceMs;
+      if (x.ringDigest() !== 0) m.ringDigest = x.ringDigest();
       if (m.httpPort === 0 || m.peerPort === 0 || m.vnodes === 0 || !Number.isFinite(m.load)) throw malformed(`gossip member ${nodeId} has a zero port or vnode count`);
       // What the ring and the membership table assert of their members is refused here, at the
       // wire: a member merged into the table and then refused by Ring.build would fail every ring

@@ -11,11 +11,17 @@
 // first N distinct nodes of each datacenter (zone-aware within it), as NetworkTopologyStrategy
 // does, so a preference list holds N × datacenters nodes, in walk order. The ring is immutable and
 // pure: membership builds a new one, with a higher version, whenever the set of members, their
-// vnode counts, zones or datacenters change. Liveness is not the ring's business (riak_core
+// vnode counts, zones or datacenters change. The version counts the changes one node saw (two
+// nodes that learned of two joins in one gossip exchange and in two differ by one); the digest,
+// a hash of the members, is the same on every node that holds the same ring, which is what an
+// operator compares to see that a ring change has reached every node. Liveness is not the ring's business (riak_core
 // keeps chash and the node watcher apart); the coordinator joins the two.
 import { clusterNodesMax, vnodesPerNodeMax, zoneBytesMax } from '../constants';
 import { assert } from '../errors';
+import { native } from '../native';
 import { nodeTokens, tokenSpace } from './token';
+
+const utf8 = new TextEncoder();
 
 export interface RingMember {
   nodeId: string;
@@ -40,7 +46,13 @@ export function ringMemberOf(m: RingMember): RingMember {
 }
 
 
+/** A ring digest as text (`ringkv status`, the cluster status's `ring_digest`): 8 hex digits. */
+export function ringDigestText(digest: number): string {
+  return digest.toString(16).padStart(8, '0');
+}
+
 export class Ring {
+  /** This node's count of ring changes: not comparable across nodes (see the header). */
   readonly version: number;
   /** Members sorted by node id. */
   readonly members: readonly RingMember[];
@@ -75,6 +87,7 @@ export class Ring {
   private readonly walked = new Map<number, readonly string[]>();
   /** without()'s answers, by the sorted node ids left out. */
   private readonly lessSome = new Map<string, Ring>();
+  private digestValue = 0;
 
   private constructor(version: number, members: RingMember[], tokens: BigUint64Array, owners: Uint32Array) {
     this.version = version;
@@ -372,6 +385,19 @@ export class Ring {
       if (mine === undefined || mine.vnodes !== m.vnodes || (mine.zone ?? '') !== (m.zone ?? '') || (mine.datacenter ?? '') !== (m.datacenter ?? '')) return false;
     }
     return true;
+  }
+
+  /**
+   * 32 bits of xxhash64 over the members (id, vnodes, zone, datacenter: what decides every token
+   * and preference list), in id order; never 0, which gossip reads as "does not say". Equal on
+   * every node that holds the same ring, whatever its version there.
+   */
+  get digest(): number {
+    if (this.digestValue === 0) {
+      const text = this.members.map((m) => `${m.nodeId} ${m.vnodes} ${m.zone ?? ''} ${m.datacenter ?? ''}\n`).join('');
+      this.digestValue = Number(native.xxhash64(utf8.encode(text), 0n) & 0xffffffffn) || 1;
+    }
+    return this.digestValue;
   }
 
   private memberIndex(nodeId: string): number {

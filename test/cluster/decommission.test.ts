@@ -131,8 +131,9 @@ describe('decommissioning one node of a loaded 4-node cluster', () => {
     const status = await c.cli(['status', ...at(0)]);
     assert.equal(status.code, 0, status.stderr);
     const lines = status.stdout.trim().split('\n');
-    assert.match(lines[0]!, new RegExp(`^cluster ${c.clusterName}, ring version \\d+, replication 3, about \\d+ keys$`));
-    assert.match(lines[1]!, /^status\s+node\s+address\s+load\s+data\s+tokens\s+owns \(effective\)\s+disk used$/);
+    assert.match(lines[0]!, new RegExp(`^cluster ${c.clusterName}, ring [0-9a-f]{8} \\(version \\d+ on this node\\), replication 3, about \\d+ keys$`));
+    // The clock column: node-0 has measured its peers' clocks by now (gossip, long since).
+    assert.match(lines[1]!, /^status\s+node\s+address\s+load\s+data\s+tokens\s+owns \(effective\)\s+disk used\s+clock$/);
     // Columns are two or more spaces apart (a cell such as "1.2 MiB" holds one).
     const row = (id: string) => lines.find((l) => l.split(/\s{2,}/)[1] === id)?.split(/\s{2,}/);
     for (const i of [0, 1, 2]) {
@@ -143,6 +144,8 @@ describe('decommissioning one node of a loaded 4-node cluster', () => {
     }
     assert.deepEqual([row('node-3')?.[0], row('node-3')?.[5], row('node-3')?.[6]], ['left', '0', '-']);
 
+    type StatusDoc = { ring_digest: string; nodes: Array<{ status: string; ring_digest?: string }> };
+    const ringOfThree = ((await c.getJson(0, '/api/v1/cluster/status')) as StatusDoc).ring_digest;
     const k = await c.addNode({ alone: true });
     const n = c.nodes[k]!;
     const added = await c.cli(['addnode', n.id, `127.0.0.1:${n.port}:${n.peerPort}`, '--vnodes', '8', ...at(1)]);
@@ -150,6 +153,16 @@ describe('decommissioning one node of a loaded 4-node cluster', () => {
     assert.match(added.stdout, new RegExp(`^addnode: ${n.id} at 127\\.0\\.0\\.1:${n.port} is healthy with 8 vnodes; ring version \\d+\\n$`));
     await c.waitStatus([0, 1, 2], k, 'healthy', 20_000);
     await waitFor(`${n.id} to finish its bootstrap`, async () => (await c.metric(k, 'ringkv_bootstrap_state')) === 2, 30_000);
+    // The join has reached every node once they all name one ring, each its own version of it;
+    // each node's row carries the digest of its ring as its gossip says.
+    let ringOfFour = '';
+    await waitFor('every node to hold the ring of four', async () => {
+      const views = (await Promise.all([0, 1, 2, k].map((i) => c.getJson(i, '/api/v1/cluster/status')))) as StatusDoc[];
+      const digests = new Set(views.flatMap((v) => [v.ring_digest, ...v.nodes.filter((x) => x.status === 'healthy').map((x) => x.ring_digest)]));
+      ringOfFour = views[0]!.ring_digest;
+      return digests.size === 1 && !digests.has(undefined);
+    }, 20_000);
+    assert.notEqual(ringOfFour, ringOfThree);
     const withFour = JSON.parse((await c.cli(['status', '--json', ...at(0)])).stdout) as { nodes: Array<{ id: string; status: string }> };
     assert.equal(withFour.nodes.filter((x) => x.status === 'healthy').length, 4);
     const owns = (await c.cli(['status', ...at(0)])).stdout.split('\n').filter((l) => l.startsWith('healthy '));

@@ -1,6 +1,7 @@
 // Proves `ringkv status`'s table: one row per node sorted by id, a degraded node's reason, a
 // rebuilding node's ranges left, a node hints wait for, each node's effective ownership from src/ring (a left node, with
-// no tokens, owns nothing), its disk use, and the head line of a cluster and of a single node.
+// no tokens, owns nothing), its disk use, the columns shown only where nodes differ (clock,
+// tombstone grace, ring), and the head line of a cluster and of a single node.
 // And `ringkv replica`'s lines: siblings, a tombstone, a TTL past or to come, a node that is not
 // one of the key's replicas.
 import { test } from 'node:test';
@@ -96,6 +97,20 @@ test('a tombstone grace column only where the nodes\' graces differ', () => {
   const lines = formatStatus(status([node('a', 864_000), node('b', 21_600), node('c')])).split('\n');
   assert.equal(lines[1]!.split(/\s{2,}/).at(-1), 'tombstone grace');
   assert.deepEqual(lines.slice(2).map((l) => l.split(/\s{2,}/).at(-1)), ['10.0 days', '6.0 hours', '-']);
+});
+
+test('a ring column only while nodes up hold different rings; the head line names the answering node\'s ring', () => {
+  const node = (id: string, status: 'healthy' | 'suspect' | 'dead', digest?: string) => ({ id, address: `${id}:7000`, status, load: 0, tokens: [], ...(digest !== undefined && { ring_digest: digest }) });
+  const status = (nodes: ReturnType<typeof node>[]): ClusterStatus => ({ cluster_name: 'prod', nodes, ring_version: 5, ring_digest: '0000abcd', total_keys: 0, replication_factor: 3 });
+  // A dead node's last word is old, and a node that does not say is no disagreement.
+  const agreed = formatStatus(status([node('a', 'healthy', '0000abcd'), node('b', 'healthy'), node('c', 'dead', '12345678')])).split('\n');
+  assert.equal(agreed[0], 'cluster prod, ring 0000abcd (version 5 on this node), replication 3, about 0 keys');
+  assert.equal(agreed[1]!.split(/\s{2,}/).includes('ring'), false);
+  assert.equal(agreed.length, 5, 'no note under the table');
+  const split = formatStatus(status([node('a', 'healthy', '0000abcd'), node('b', 'suspect', '12345678'), node('c', 'dead', '0000abcd'), node('d', 'healthy')])).split('\n');
+  assert.equal(split[1]!.split(/\s{2,}/).at(-1), 'ring');
+  assert.deepEqual(split.slice(2, 6).map((l) => l.split(/\s{2,}/).at(-1)), ['0000abcd', '12345678', '0000abcd', '-']);
+  assert.match(split[6]!, /^The nodes up hold different rings/);
 });
 
 test('byte counts for people', () => {

@@ -126,12 +126,15 @@ test('every field of a node\'s cluster status survives parsing, so `ringkv statu
     data_bytes: 10,
     disk_size_bytes: 100,
     disk_free_bytes: 40,
+    ring_digest: '0a1b2c3d',
     tokens: ['1', '18446744073709551615'],
   };
-  const doc: ClusterStatus = { cluster_name: 'prod', nodes: [full], ring_version: 7, total_keys: 12, replication_factor: 3 };
+  const doc: Required<ClusterStatus> = { cluster_name: 'prod', nodes: [full], ring_version: 7, ring_digest: 'ffffffff', total_keys: 12, replication_factor: 3 };
   assert.deepEqual(parseClusterStatus('x:1', JSON.parse(JSON.stringify(doc))), doc);
   assert.throws(() => parseClusterStatus('x:1', { nodes: [{ ...full, clock_offset_ms: 1.5 }], ring_version: 0 }), (e) => isRingkvError(e, ErrorCode.MalformedFrame) && /clock_offset_ms/.test(e.message));
   assert.throws(() => parseClusterStatus('x:1', { nodes: [{ ...full, tombstone_grace_seconds: '1' }], ring_version: 0 }), (e) => isRingkvError(e, ErrorCode.MalformedFrame) && /tombstone_grace_seconds/.test(e.message));
+  assert.throws(() => parseClusterStatus('x:1', { nodes: [{ ...full, ring_digest: 'A1B2C3D4' }], ring_version: 0 }), (e) => isRingkvError(e, ErrorCode.MalformedFrame) && /ring_digest/.test(e.message));
+  assert.throws(() => parseClusterStatus('x:1', { ...doc, ring_digest: 12 }), (e) => isRingkvError(e, ErrorCode.MalformedFrame) && /ring_digest/.test(e.message));
 });
 
 test('a status from a node of another cluster is refused and changes nothing; the first status that names a cluster fixes it', () => {

@@ -174,6 +174,30 @@ test(`a node joining later bumps every ring version and learns everyone (seed ${
   }
 });
 
+test(`every node gossips the digest of the ring it holds: the same everywhere once a join has spread, whatever each ring's version (seed ${seed})`, async () => {
+  // Proves what `ringkv status` compares: ring versions count each node's own changes, digests
+  // name the ring, and each node's entry in every table carries the digest of its ring.
+  const sim = new Sim(seed + 3);
+  for (let i = 0; i < 4; i++) sim.add(i, [0]);
+  await sim.step(20);
+  const digestsSeen = (): Set<number | undefined> => new Set([...sim.nodes.values()].flatMap((m) => m.table.members().map((x) => x.ringDigest)));
+  const four = sim.nodes.get(8000)!.ring.digest;
+  assert.deepEqual(digestsSeen(), new Set([four]), `seed ${seed}`);
+  sim.add(4, [2]);
+  await sim.step(1);
+  // The new node holds a ring of everyone its seed knew after one exchange; its entry says so
+  // from its next heartbeat (a digest is "as of the node's last heartbeat"), while the others'
+  // entries still name the ring of four.
+  const five = sim.nodes.get(8004)!.ring.digest;
+  assert.notEqual(five, four);
+  await sim.step(1);
+  assert.equal(sim.nodes.get(8004)!.table.self.ringDigest, five);
+  assert.ok(digestsSeen().size > 1, 'right after the join, the nodes hold different rings');
+  await sim.step(20);
+  assert.deepEqual(digestsSeen(), new Set([five]), `seed ${seed}`);
+  assert.deepEqual(new Set([...sim.nodes.values()].map((m) => m.ring.digest)), new Set([five]));
+});
+
 test('preflight finds a process with a running node\'s id before it gossips, and one that gossips anyway is reported by the original', async () => {
   // Proves the twin guards: preflight asks a seed and then the claimed address, without the
   // seed merging anything; it ignores our own earlier run at an address now silent; and the

@@ -2,7 +2,7 @@
 // distinct physical nodes, and determinism (every node computes the same ring from the same ids).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Ring, keyToken, nodeTokens, tokenFromString, tokenToString } from '../../../src/ring';
+import { Ring, keyToken, nodeTokens, ringDigestText, tokenFromString, tokenToString } from '../../../src/ring';
 
 const keys = Array.from({ length: 30_000 }, (_, i) => Buffer.from(`user:${i}:profile`));
 const tokens = keys.map((k) => keyToken(k));
@@ -109,6 +109,25 @@ test('rings built from the same members in any order are identical; tokens deriv
   assert.ok(!a.sameMembers([{ nodeId: 'x', vnodes: 16 }, { nodeId: 'y', vnodes: 31 }]));
   const t = a.tokensOf('x')[0]!;
   assert.equal(tokenFromString(tokenToString(t)), t);
+});
+
+test('a ring\'s digest names its members whatever their order or the ring\'s version; any change of placement changes it', () => {
+  const base = [{ nodeId: 'x', vnodes: 16 }, { nodeId: 'y', vnodes: 32, zone: 'a' }, { nodeId: 'z', vnodes: 16, datacenter: 'eu' }];
+  const d = Ring.build(base, 3).digest;
+  assert.equal(Ring.build([...base].reverse(), 9).digest, d, 'another order, another version: the same ring');
+  assert.ok(Number.isInteger(d) && d > 0 && d <= 0xffffffff);
+  assert.match(ringDigestText(d), /^[0-9a-f]{8}$/);
+  assert.equal(ringDigestText(0xabc), '00000abc');
+  const changed = [
+    base.slice(0, 2),
+    [...base, { nodeId: 'w', vnodes: 16 }],
+    [{ ...base[0]!, vnodes: 17 }, ...base.slice(1)],
+    [base[0]!, { ...base[1]!, zone: 'b' }, base[2]!],
+    [...base.slice(0, 2), { ...base[2]!, datacenter: 'us' }],
+    [{ nodeId: 'x2', vnodes: 16 }, ...base.slice(1)],
+  ];
+  const digests = changed.map((m) => Ring.build(m, 3).digest);
+  assert.equal(new Set([d, ...digests]).size, changed.length + 1, 'each change gives another digest');
 });
 
 test('a node with more vnodes owns proportionally more of the ring', () => {

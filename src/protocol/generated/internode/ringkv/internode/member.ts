@@ -144,8 +144,13 @@ tombstoneGraceMs():bigint {
   return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
 }
 
+ringDigest():number {
+  const offset = this.bb!.__offset(this.bb_pos, 46);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
 static startMember(builder:flatbuffers.Builder) {
-  builder.startObject(21);
+  builder.startObject(22);
 }
 
 static addNodeId(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset) {
@@ -244,12 +249,16 @@ static addTombstoneGraceMs(builder:flatbuffers.Builder, tombstoneGraceMs:bigint)
   builder.addFieldInt64(20, tombstoneGraceMs, BigInt('0'));
 }
 
+static addRingDigest(builder:flatbuffers.Builder, ringDigest:number) {
+  builder.addFieldInt32(21, ringDigest, 0);
+}
+
 static endMember(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createMember(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, hostOffset:flatbuffers.Offset, httpPort:number, peerPort:number, vnodes:number, incarnation:bigint, heartbeat:bigint, status:number, keyEstimate:bigint, load:number, settingsOffset:flatbuffers.Offset, storage:number, zoneOffset:flatbuffers.Offset, rebuilding:boolean, dataBytes:bigint, diskSizeBytes:bigint, diskFreeBytes:bigint, rebuildRangesLeft:number, hintsForOffset:flatbuffers.Offset, datacenterOffset:flatbuffers.Offset, tombstoneGraceMs:bigint):flatbuffers.Offset {
+static createMember(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, hostOffset:flatbuffers.Offset, httpPort:number, peerPort:number, vnodes:number, incarnation:bigint, heartbeat:bigint, status:number, keyEstimate:bigint, load:number, settingsOffset:flatbuffers.Offset, storage:number, zoneOffset:flatbuffers.Offset, rebuilding:boolean, dataBytes:bigint, diskSizeBytes:bigint, diskFreeBytes:bigint, rebuildRangesLeft:number, hintsForOffset:flatbuffers.Offset, datacenterOffset:flatbuffers.Offset, tombstoneGraceMs:bigint, ringDigest:number):flatbuffers.Offset {
   Member.startMember(builder);
   Member.addNodeId(builder, nodeIdOffset);
   Member.addHost(builder, hostOffset);
@@ -272,6 +281,7 @@ static createMember(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset
   Member.addHintsFor(builder, hintsForOffset);
   Member.addDatacenter(builder, datacenterOffset);
   Member.addTombstoneGraceMs(builder, tombstoneGraceMs);
+  Member.addRingDigest(builder, ringDigest);
   return Member.endMember(builder);
 }
 }
