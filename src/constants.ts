@@ -385,6 +385,9 @@ export const frameLatenessWindowMs = 30_000;
 /** A connection quiet for longer than this starts a new baseline: the old one may have drifted. */
 export const frameLatenessQuietMsMax = 600_000;
 
+/** setTimeout's longest delay: Node fires a longer one after 1 ms instead (with a warning). */
+export const timerDelayMsMax = 2 ** 31 - 1;
+
 // Client library (src/client).
 /** A client gives up on one attempt of an operation after this; above the node's own timeout so the node answers first. */
 export const clientAttemptTimeoutMsDefault = requestTimeoutMsDefault + 1_000;

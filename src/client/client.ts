@@ -13,11 +13,10 @@ import {
   clientRetriesMaxDefault,
   clientRetryBackoffMs,
   clientRingRefreshMsDefault,
-  keyBytesMax,
-  ttlSecondsMax,
-  valueBytesMax,
+  timerDelayMsMax,
 } from '../constants';
-import type { ConsistencyLevel } from '../coordinator/types';
+import { checkContext, checkIdempotencyKey, checkIfMatch, checkKey, checkTtl, checkValue } from '../coordinator/request_checks';
+import { type ConsistencyLevel, consistencyLevels } from '../coordinator/types';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import type { ClientResult } from '../protocol/client_response';
 import { fetchClusterStatus } from './cluster_status';
@@ -84,13 +83,46 @@ export interface ClientOptions {
 
 const utf8 = new TextEncoder();
 
-function toBytes(v: KeyInput | ValueInput): Uint8Array {
-  return typeof v === 'string' ? utf8.encode(v) : v;
+/** Strings as UTF-8. The types say string or bytes; a JavaScript caller may pass anything. */
+function toBytes(name: 'key' | 'value', v: KeyInput | ValueInput): Uint8Array {
+  if (typeof v === 'string') return utf8.encode(v);
+  if (!(v instanceof Uint8Array)) throw new RingkvError(ErrorCode.InvalidArgument, `${name} must be a string or a Uint8Array, not ${v === null ? 'null' : typeof v}`);
+  return v;
 }
 
-function checkKey(key: Uint8Array): void {
-  if (key.byteLength === 0) throw new RingkvError(ErrorCode.InvalidArgument, 'key is empty');
-  if (key.byteLength > keyBytesMax) throw new RingkvError(ErrorCode.KeyTooLarge, `key of ${key.byteLength} bytes is over the ${keyBytesMax}-byte limit`);
+/**
+ * A span of time given to the client: whole ms, at least `min`, and within what a timer can wait
+ * (a longer one would fire at once). Options come from JavaScript callers and config files too,
+ * where the types do not hold: a bad one is a typed error, never a timer gone wrong.
+ */
+function checkMs(name: string, v: number | undefined, min: number): void {
+  if (v !== undefined && !(Number.isInteger(v) && v >= min && v <= timerDelayMsMax)) {
+    throw new RingkvError(ErrorCode.InvalidArgument, `${name} must be a whole number of ms in ${min}..${timerDelayMsMax}, not ${String(v)}`);
+  }
+}
+
+/** A level outside the list would travel as none at all, and the node would apply its default instead. */
+function checkConsistency(name: string, v: ConsistencyLevel | undefined): void {
+  if (v !== undefined && !consistencyLevels.includes(v)) {
+    throw new RingkvError(ErrorCode.InvalidArgument, `${name} must be one of ${consistencyLevels.join(', ')}, not ${JSON.stringify(v)}`);
+  }
+}
+
+/**
+ * What every operation takes, checked as the node checks it (coordinator/request_checks.ts) but
+ * before it is queued: a bad argument is this call's typed error, not a frame the node refuses
+ * with the other operations of its tick in it, nor a throw while the frame is built.
+ */
+function checkOp(key: Uint8Array, o: OpOptions): void {
+  checkKey(key);
+  checkConsistency('consistency', o.consistency);
+  checkMs('timeoutMs', o.timeoutMs, 1);
+}
+
+function checkWrite(o: PutOptions | DeleteOptions): void {
+  checkIfMatch(o.expectedVersion);
+  checkContext(o.context);
+  checkIdempotencyKey(o.idempotencyKey);
 }
 
 export class RingkvClient {
@@ -117,7 +149,11 @@ export class RingkvClient {
     this.connectTimeoutMs = opts.connectTimeoutMs ?? clientConnectTimeoutMsDefault;
     this.ringAware = opts.ringAware ?? true;
     this.readCache = opts.readCache === undefined ? null : new ReadCache(opts.readCache);
-    if (!(this.timeoutMs > 0)) throw new RingkvError(ErrorCode.InvalidArgument, 'options.timeoutMs must be positive');
+    checkMs('options.timeoutMs', this.timeoutMs, 1);
+    checkMs('options.connectTimeoutMs', this.connectTimeoutMs, 1);
+    checkMs('options.nodeDownMs', opts.nodeDownMs, 0);
+    checkMs('options.ringRefreshMs', opts.ringRefreshMs, 0);
+    checkConsistency('options.consistency', opts.consistency);
     if (!(Number.isInteger(this.retriesMax) && this.retriesMax >= 0 && this.retriesMax <= 10)) {
       throw new RingkvError(ErrorCode.InvalidArgument, 'options.retries must be an integer in 0..10');
     }
@@ -164,12 +200,12 @@ export class RingkvClient {
 
   /** The key's preference list as the client computes it (node ids; [] before a ring is known). */
   preferenceList(key: KeyInput): string[] {
-    return this.topology.preferenceList(toBytes(key));
+    return this.topology.preferenceList(toBytes('key', key));
   }
 
   async get(key: KeyInput, options: OpOptions = {}): Promise<GetResult> {
-    const k = toBytes(key);
-    checkKey(k);
+    const k = toBytes('key', key);
+    checkOp(k, options);
     const cache = this.readCache;
     const level = options.consistency ?? this.opts.consistency ?? 'QUORUM';
     if (cache !== null && !this.closed) {
@@ -199,20 +235,20 @@ export class RingkvClient {
   }
 
   async put(key: KeyInput, value: ValueInput, options: PutOptions = {}): Promise<PutResult> {
-    const k = toBytes(key);
-    checkKey(k);
-    const v = toBytes(value);
-    if (v.byteLength > valueBytesMax) throw new RingkvError(ErrorCode.ValueTooLarge, `value of ${v.byteLength} bytes is over the ${valueBytesMax}-byte limit`);
-    if (options.ttlSeconds !== undefined && !(Number.isInteger(options.ttlSeconds) && options.ttlSeconds >= 0 && options.ttlSeconds <= ttlSecondsMax)) {
-      throw new RingkvError(ErrorCode.InvalidArgument, `ttlSeconds must be an integer in 0..${ttlSecondsMax}`);
-    }
+    const k = toBytes('key', key);
+    checkOp(k, options);
+    const v = checkValue(toBytes('value', value));
+    // 0 is no expiry here, as absent is.
+    if (options.ttlSeconds !== 0) checkTtl(options.ttlSeconds);
+    checkWrite(options);
     const { result, node } = await this.written(k, () => this.execute(this.request('put', k, v, options), options.timeoutMs));
     return { key: k, version: result.version ?? '', timestampMs: result.timestampMs ?? 0, node };
   }
 
   async delete(key: KeyInput, options: DeleteOptions = {}): Promise<DeleteResult> {
-    const k = toBytes(key);
-    checkKey(k);
+    const k = toBytes('key', key);
+    checkOp(k, options);
+    checkWrite(options);
     const { result, node } = await this.written(k, () => this.execute(this.request('delete', k, undefined, options), options.timeoutMs));
     return { key: k, version: result.version ?? '', timestampMs: result.timestampMs ?? 0, tombstoneExpiryMs: result.tombstoneExpiryMs ?? 0, node };
   }
@@ -236,6 +272,8 @@ export class RingkvClient {
             return settle(this.put(op.key, op.value, op));
           case 'delete':
             return settle(this.delete(op.key, op));
+          default:
+            return settle(Promise.reject(new RingkvError(ErrorCode.InvalidArgument, `a batch op is get, put or delete, not ${JSON.stringify((op as { op: unknown }).op)}`)));
         }
       }),
     );

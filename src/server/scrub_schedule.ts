@@ -7,6 +7,7 @@
 // scheduled scrubs and the admin endpoint alike.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { timerDelayMsMax } from '../constants';
 import type { ScrubSummary } from '../coordinator/types';
 import { assert, isRingkvError, ErrorCode } from '../errors';
 import { writeFileDurably } from '../storage/durable-file';
@@ -14,8 +15,6 @@ import { salvageNote } from '../storage/salvage-note';
 
 export const lastScrubFileName = 'LAST_SCRUB';
 
-/** setTimeout's longest delay; a later due time is reached in steps. */
-const timerMsMax = 2 ** 31 - 1;
 
 export interface ScrubScheduleOptions {
   dataDir: string;
@@ -82,7 +81,8 @@ export class ScrubSchedule {
   private arm(dueMs: number): void {
     if (this.stopped) return;
     const waitMs = Math.max(0, dueMs - this.now());
-    this.timer = setTimeout(() => (waitMs > timerMsMax ? this.arm(dueMs) : this.run()), Math.min(waitMs, timerMsMax));
+    // A due time past setTimeout's longest delay is reached in steps.
+    this.timer = setTimeout(() => (waitMs > timerDelayMsMax ? this.arm(dueMs) : this.run()), Math.min(waitMs, timerDelayMsMax));
     this.timer.unref();
   }
 

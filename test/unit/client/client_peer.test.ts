@@ -80,6 +80,52 @@ test('client-side validation and wire errors are typed RingkvErrors', async () =
   }
 });
 
+test('a bad argument fails only its own call, before anything is sent: the good operations of the same tick go out and succeed', async () => {
+  // JavaScript callers and config files do not keep to the types. Such an operation once went
+  // into its tick's frame (the node refused the whole frame as malformed), and a non-string
+  // expectedVersion threw while the frame was built, outside any call, ending the process.
+  const peer = await ProtocolPeer.start(memoryHandler());
+  const c = await RingkvClient.connect({ nodes: [peer.address], ringAware: false, retries: 0 });
+  const untyped = <T>(v: unknown): T => v as T;
+  try {
+    // Each settled at once (an unawaited rejection would fail the test run): what it threw, or null.
+    const caught = (p: Promise<unknown>): Promise<unknown> => p.then(() => null, (e: unknown) => e);
+    const bad = ([
+      ['consistency one', c.get('k', { consistency: untyped('one') })],
+      ['timeoutMs 0', c.get('k', { timeoutMs: 0 })],
+      ['timeoutMs Infinity', c.get('k', { timeoutMs: Infinity })],
+      ['timeoutMs past a timer', c.get('k', { timeoutMs: 2 ** 31 })],
+      ['timeoutMs 1.5', c.get('k', { timeoutMs: 1.5 })],
+      ['a number key', c.get(untyped(42))],
+      ['a null key', c.delete(untyped(null))],
+      ['an object value', c.put('k', untyped({ a: 1 }))],
+      ['a number expectedVersion', c.put('k', 'v', { expectedVersion: untyped(42) })],
+      ['a long expectedVersion', c.put('k', 'v', { expectedVersion: 'v'.repeat(129) })],
+      ['an empty idempotencyKey', c.put('k', 'v', { idempotencyKey: '' })],
+      ['a string context', c.delete('k', { context: untyped('abc') })],
+      ['a context that is no clock', c.delete('k', { context: new Uint8Array([1, 2, 3]) })],
+    ] as Array<[string, Promise<unknown>]>).map(([what, p]): [string, Promise<unknown>] => [what, caught(p)]);
+    const good = Array.from({ length: 5 }, (_, i) => c.put(`g${i}`, `${i}`));
+    const entries = await c.batch([untyped({ op: 'patch', key: 'b' }), { op: 'get', key: 'g0' }]);
+    for (const [what, p] of bad) assert.ok(isRingkvError(await p, ErrorCode.InvalidArgument), what);
+    assert.deepEqual((await Promise.all(good)).map((r) => Buffer.from(r.key).toString()), ['g0', 'g1', 'g2', 'g3', 'g4']);
+    assert.equal(entries[0]!.ok, false);
+    assert.ok(!entries[0]!.ok && isRingkvError(entries[0]!.error, ErrorCode.InvalidArgument));
+    assert.equal(entries[1]!.ok, true);
+    assert.deepEqual(peer.requests.map((r) => Buffer.from(r.key).toString()).sort(), ['g0', 'g0', 'g1', 'g2', 'g3', 'g4'], 'only the good operations were sent');
+  } finally {
+    c.close();
+    await peer.close();
+  }
+});
+
+test('bad client options are a typed error from connect', async () => {
+  const untyped = <T>(v: unknown): T => v as T;
+  for (const o of [{ timeoutMs: Infinity }, { timeoutMs: 0 }, { connectTimeoutMs: -1 }, { nodeDownMs: 1.5 }, { ringRefreshMs: -1 }, { consistency: untyped<'ONE'>('quorum') }, { retries: 11 }]) {
+    await assert.rejects(RingkvClient.connect({ nodes: ['127.0.0.1:1'], ringAware: false, ...o }), (e) => isRingkvError(e, ErrorCode.InvalidArgument), JSON.stringify(o));
+  }
+});
+
 test('a write that times out is retried on the next node with the same idempotency key', async () => {
   // Node A swallows requests (a coordinator that died mid-write); node B answers.
   const a = await ProtocolPeer.start(() => null);
