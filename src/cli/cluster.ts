@@ -2,7 +2,7 @@
 // `ringkv cluster` command, which starts N real node processes on 127.0.0.1 for local use and
 // tests: ports P, P+1, ... (peer ports P+1000, ...), data in D/node-i, node 0 as every node's
 // seed. It waits until gossip has converged (every node's /api/v1/cluster/status shows all nodes
-// healthy), prints the addresses, and stops every node on SIGINT/SIGTERM.
+// healthy and holding its ring), prints the addresses, and stops every node on SIGINT/SIGTERM.
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -260,10 +260,15 @@ function getJson(port: number, urlPath: string, timeoutMs: number): Promise<unkn
 }
 
 /** True when the node on `port` sees `n` nodes, all healthy. */
+/**
+ * Whether the node at `port` sees all `n` nodes healthy, each (as its gossip last said) holding
+ * the ring this node holds: so that a `ringkv status` right after the launcher says "converged"
+ * shows one ring.
+ */
 export async function nodeSeesConverged(port: number, n: number): Promise<boolean> {
   try {
-    const s = (await getJson(port, '/api/v1/cluster/status', 1000)) as { nodes?: Array<{ status?: string }> };
-    return Array.isArray(s.nodes) && s.nodes.length === n && s.nodes.every((x) => x.status === 'healthy');
+    const s = (await getJson(port, '/api/v1/cluster/status', 1000)) as { ring_digest?: string; nodes?: Array<{ status?: string; ring_digest?: string }> };
+    return Array.isArray(s.nodes) && s.nodes.length === n && s.nodes.every((x) => x.status === 'healthy' && x.ring_digest === s.ring_digest);
   } catch {
     return false;
   }

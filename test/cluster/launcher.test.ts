@@ -1,6 +1,7 @@
-// `ringkv cluster` end to end: real node processes on 127.0.0.1 (ports P.., peers P+1000..), the
-// zones given with --zones in turn, one cluster name made up for all of them and kept on a rerun
-// over the same data dir, and every node stopped on SIGINT.
+// `ringkv cluster` end to end: real node processes on 127.0.0.1 (ports P.., peers P+1000..), up
+// and holding one ring when it says so, the zones given with --zones in turn, one cluster name
+// made up for all of them and kept on a rerun over the same data dir, and every node stopped on
+// SIGINT.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -50,6 +51,15 @@ test('ringkv cluster --zones: three nodes, one zone each, one made-up name kept 
   const status = (await (await fetch(`http://127.0.0.1:${base + 2}/api/v1/cluster/status`)).json()) as { cluster_name: string; nodes: Array<{ id: string; zone?: string; status: string }> };
   assert.match(status.cluster_name, /^ringkv-[0-9a-f]{8}$/);
   assert.deepEqual(status.nodes.map((n) => [n.id, n.zone, n.status]), [['node-0', 'a', 'healthy'], ['node-1', 'b', 'healthy'], ['node-2', 'c', 'healthy']]);
+  // Converged means one ring: every node holds it, and says so of every other.
+  const digests = new Set<string | undefined>();
+  for (let i = 0; i < 3; i++) {
+    const s = (await (await fetch(`http://127.0.0.1:${base + i}/api/v1/cluster/status`)).json()) as { ring_digest?: string; nodes: Array<{ ring_digest?: string }> };
+    digests.add(s.ring_digest);
+    for (const n of s.nodes) digests.add(n.ring_digest);
+  }
+  assert.equal(digests.size, 1, [...digests].join(', '));
+  assert.match([...digests][0] ?? '', /^[0-9a-f]{8}$/);
   assert.equal(await stop(first.proc), 0);
   for (let i = 0; i < 3; i++) await waitFor(`node-${i} to stop`, async () => !(await fetch(`http://127.0.0.1:${base + i}/health`).then(() => true, () => false)), 15_000);
 
