@@ -95,7 +95,13 @@ export interface MembershipStats {
   membershipIdConflicts: number;
   /** Nodes seen running with cluster settings other than ours (MemberInfo.settings). */
   membershipSettingsConflicts: number;
+  /** This node's count of ring changes (Ring.version): not comparable across nodes. */
   ringVersion: number;
+  /**
+   * The ring's digest (Ring.digest) as a number, the same on every node holding the same ring:
+   * `ringkv_ring_digest`, whose distinct values over a cluster's nodes count the rings they hold.
+   */
+  ringDigest: number;
 }
 
 export class Membership {
@@ -144,6 +150,7 @@ export class Membership {
       membershipIdConflicts: 0,
       membershipSettingsConflicts: 0,
       ringVersion: 1,
+      ringDigest: 0,
     };
   }
 
@@ -284,7 +291,7 @@ export class Membership {
   }
 
   stats(): MembershipStats {
-    return { ...this.counters, ringVersion: this.ringValue.version };
+    return { ...this.counters, ringVersion: this.ringValue.version, ringDigest: this.ringValue.digest };
   }
 
   /**

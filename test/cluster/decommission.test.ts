@@ -163,6 +163,7 @@ describe('decommissioning one node of a loaded 4-node cluster', () => {
       return digests.size === 1 && !digests.has(undefined);
     }, 20_000);
     assert.notEqual(ringOfFour, ringOfThree);
+    for (const i of [0, 1, 2, k]) assert.equal(await c.metric(i, 'ringkv_ring_digest'), Number.parseInt(ringOfFour, 16), `node ${i}'s ringkv_ring_digest`);
     const withFour = JSON.parse((await c.cli(['status', '--json', ...at(0)])).stdout) as { nodes: Array<{ id: string; status: string }> };
     assert.equal(withFour.nodes.filter((x) => x.status === 'healthy').length, 4);
     const owns = (await c.cli(['status', ...at(0)])).stdout.split('\n').filter((l) => l.startsWith('healthy '));
