@@ -14,7 +14,7 @@ import { spanText } from '../coordinator/span_text';
 import type { ClusterStatus } from '../coordinator/types';
 import { Ring } from '../ring';
 import { salvageNote } from '../storage/salvage-note';
-import { type CliCommand, parseFlags, parseIntOption, usageError } from './command';
+import { type CliCommand, type KeyEncoding, keyArgument, keyPathSegment, parseFlags, parseIntOption, parseKeyEncoding, usageError } from './command';
 
 /** A repair or a decommission streams data: minutes on a loaded node, not seconds. */
 const adminTimeoutMsDefault = 3_600_000;
@@ -34,7 +34,7 @@ const usage = {
   flush: `usage: ringkv flush [--all] [options]\n\nWrites every shard's memtable to a table now (before copying a data dir, or to scrub what\nwas just written).\n\noptions:\n${nodeHelp}\n  --json\n  --all                   on every node that --node's cluster status has up\n  -h, --help`,
   decommission: `usage: ringkv decommission --node HOST:PORT [options]\n\nHands that node's data and hints over to the nodes that take its ranges and takes it out\nof the ring. --node is required: this is never done to a default address.\n\noptions:\n  --node HOST:PORT        the node that leaves (its HTTP address)\n  --timeout-ms N          how long to wait (default 1 h)\n  --json\n  -h, --help`,
   addnode: `usage: ringkv addnode NODE_ID ADDRESS [options]\n\nTakes a running node (started in cluster mode, knowing no one) into the cluster of --node.\nADDRESS is its HTTP address, host:port or host:port:peerport.\n\noptions:\n${nodeHelp}\n  --vnodes N              check that it runs with N vnodes\n  --json\n  -h, --help`,
-  replica: `usage: ringkv replica KEY [--all] [options]\n\nWhat the node's own copy of KEY holds, asking no other node: every version it stores (concurrent\nsiblings, tombstones, expired ones) and the key's replicas as its ring has them. With --all on\nevery node that is up, to see which replica lacks a write.\n\noptions:\n${nodeHelp}\n  --json\n  --all                   on every node that --node's cluster status has up\n  -h, --help`,
+  replica: `usage: ringkv replica KEY [--all] [options]\n\nWhat the node's own copy of KEY holds, asking no other node: every version it stores (concurrent\nsiblings, tombstones, expired ones) and the key's replicas as its ring has them. With --all on\nevery node that is up, to see which replica lacks a write.\n\noptions:\n${nodeHelp}\n  --key-encoding ENC      utf8 (default) or base64: KEY is the base64 of a key that is not text\n  --json\n  --all                   on every node that --node's cluster status has up\n  -h, --help`,
   removenode: `usage: ringkv removenode NODE_ID [options]\n\nRemoves a node that is gone for good (DEAD) from every ring; run \`ringkv repair\` on the\nothers afterwards to restore the copies it held.\n\noptions:\n${nodeHelp}\n  --json\n  -h, --help`,
 };
 
@@ -53,6 +53,8 @@ interface Args {
   salvage: boolean;
   /** cleanup: ask again while the node refuses for now (503), within timeoutMs. */
   wait: boolean;
+  /** replica: what the KEY argument is. */
+  keyEncoding: KeyEncoding;
   positionals: string[];
 }
 
@@ -76,6 +78,7 @@ function parse(name: Name, argv: string[]): Args | null {
       all: { type: 'boolean', default: false },
       salvage: { type: 'boolean', default: false },
       wait: { type: 'boolean', default: false },
+      'key-encoding': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -85,6 +88,10 @@ function parse(name: Name, argv: string[]): Args | null {
   if (values.vnodes !== undefined && name !== 'addnode') throw usageError('--vnodes applies to addnode only');
   if (values.salvage === true && name !== 'scrub') throw usageError('--salvage applies to scrub only');
   if (values.wait === true && name !== 'cleanup') throw usageError('--wait applies to cleanup only');
+  if (values['key-encoding'] !== undefined && name !== 'replica') throw usageError('--key-encoding applies to replica only');
+  const keyEncoding = parseKeyEncoding(values['key-encoding']);
+  // A bad KEY is a usage error here, before any node is asked.
+  if (name === 'replica' && positionals[0] !== undefined) keyArgument(positionals[0], keyEncoding);
   if (values.all === true && forAll[name] === undefined) throw usageError(`--all applies to ${Object.keys(forAll).join(', ')} only`);
   if (values['timeout-ms'] !== undefined && (name === 'status' || name === 'addnode' || name === 'removenode' || name === 'replica')) throw usageError(`--timeout-ms does not apply to ${name}`);
   return {
@@ -95,6 +102,7 @@ function parse(name: Name, argv: string[]): Args | null {
     all: values.all === true,
     salvage: values.salvage === true,
     wait: values.wait === true,
+    keyEncoding,
     positionals,
   };
 }
@@ -255,7 +263,7 @@ function callEndpoint(name: Exclude<Name, 'status'>, a: Args): Promise<JsonAnswe
     case 'removenode':
       return requestJson(a.node, 'DELETE', `/api/v1/cluster/nodes/${encodeURIComponent(first!)}`, short);
     case 'replica':
-      return requestJson(a.node, 'GET', `/api/v1/admin/replica/${encodeURIComponent(first!)}`, short);
+      return requestJson(a.node, 'GET', `/api/v1/admin/replica/${keyPathSegment(keyArgument(first!, a.keyEncoding))}`, short);
   }
 }
 

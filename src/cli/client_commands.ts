@@ -4,20 +4,24 @@
 // Values are opaque bytes: put takes them from a file or stdin as well as from the command line,
 // and --json carries them base64 as the HTTP API does, so nothing is lost on the way. A write
 // given the context a read printed resolves that read's siblings, as X-Context does over HTTP.
+// Keys are bytes too: --key-encoding base64 names one that is not text, and --json names keys as
+// the HTTP API's answers do (text, or base64 with "key_encoding").
 import * as fs from 'node:fs';
 import { RingkvClient } from '../client';
 import type { ConsistencyLevel } from '../coordinator/types';
 import { consistencyLevels } from '../coordinator/types';
 import { RingkvError } from '../errors';
 import { httpPortDefault, ttlSecondsMax, valueBytesMax } from '../constants';
+import { keyFields } from '../server/http_json';
 import { parseContext } from '../server/http_request';
-import { type CliCommand, parseFlags, parseIntOption, usageError } from './command';
+import { type CliCommand, keyArgument, parseFlags, parseIntOption, parseKeyEncoding, usageError } from './command';
 
 const commonHelp = `options:
   --node HOST:PORT        RINGKV_NODE   127.0.0.1:${httpPortDefault}   a node to start from (the ring is learned from it)
   --consistency LEVEL     ONE | QUORUM | ALL | LOCAL_ONE | LOCAL_QUORUM | EACH_QUORUM
                           (default: the node's, QUORUM)
   --timeout-ms N          per-attempt timeout
+  --key-encoding ENC      utf8 (default) or base64: KEY is the base64 of a key that is not text
   --json                  print the result as JSON (values base64, as the HTTP API)
   -h, --help`;
 
@@ -79,6 +83,7 @@ function parse(name: Name, argv: string[]) {
       'if-match': { type: 'string' },
       'value-file': { type: 'string' },
       context: { type: 'string' },
+      'key-encoding': { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -102,6 +107,7 @@ function parse(name: Name, argv: string[]) {
   }
   return {
     key: positionals[0]!,
+    keyBytes: keyArgument(positionals[0]!, parseKeyEncoding(values['key-encoding'])),
     value: positionals[1],
     valueFile,
     context: values.context === undefined ? undefined : contextOption(values.context),
@@ -131,9 +137,9 @@ function clientCommand(name: Name, summary: string): CliCommand {
           ...(a.timeoutMs !== undefined && { timeoutMs: a.timeoutMs }),
         };
         if (name === 'get') {
-          const r = await client.get(a.key, opts);
+          const r = await client.get(a.keyBytes, opts);
           if (!r.found) {
-            if (a.json) process.stdout.write(`${JSON.stringify({ key: a.key, found: false })}\n`);
+            if (a.json) process.stdout.write(`${JSON.stringify({ ...keyFields(a.keyBytes), found: false })}\n`);
             else process.stderr.write(`ringkv get: ${a.key}: not found\n`);
             return 1;
           }
@@ -141,7 +147,7 @@ function clientCommand(name: Name, summary: string): CliCommand {
             const base64 = (v: Uint8Array): string => Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
             process.stdout.write(
               `${JSON.stringify({
-                key: a.key,
+                ...keyFields(a.keyBytes),
                 found: true,
                 value: base64(r.value),
                 version: r.version,
@@ -165,9 +171,9 @@ function clientCommand(name: Name, summary: string): CliCommand {
         };
         const r =
           name === 'put'
-            ? await client.put(a.key, value!, { ...writeOpts, ...(a.ttlSeconds !== undefined && { ttlSeconds: a.ttlSeconds }) })
-            : await client.delete(a.key, writeOpts);
-        process.stdout.write(a.json ? `${JSON.stringify({ key: a.key, version: r.version, timestamp: r.timestampMs, node: r.node })}\n` : `${r.version}\n`);
+            ? await client.put(a.keyBytes, value!, { ...writeOpts, ...(a.ttlSeconds !== undefined && { ttlSeconds: a.ttlSeconds }) })
+            : await client.delete(a.keyBytes, writeOpts);
+        process.stdout.write(a.json ? `${JSON.stringify({ ...keyFields(a.keyBytes), version: r.version, timestamp: r.timestampMs, node: r.node })}\n` : `${r.version}\n`);
         return 0;
       } finally {
         client.close();

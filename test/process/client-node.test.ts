@@ -211,6 +211,30 @@ test('ringkv put takes bytes from a file or stdin, and get prints them back exac
   assert.equal((await runCli(['get', 'cli:big'], env)).code, 1, 'the value over the limit was not written');
 });
 
+test('ringkv get/put/del/replica name a key that is not text by its base64, as the HTTP API\'s answers do', async () => {
+  const env = { RINGKV_NODE: address };
+  // 0xff 0xfe '/': not UTF-8, and a slash (one path segment over HTTP all the same).
+  const key = Buffer.from([0xff, 0xfe, 0x2f]);
+  const b64 = key.toString('base64');
+  const put = await runCli(['put', b64, 'bytes-key', '--key-encoding', 'base64'], env);
+  assert.equal(put.code, 0, put.stderr);
+  const overHttp = (await (await fetch(`http://${address}/api/v1/keys/%FF%FE%2F`)).json()) as { key: string; key_encoding?: string; value: string };
+  assert.deepEqual([overHttp.key, overHttp.key_encoding, Buffer.from(overHttp.value, 'base64').toString()], [b64, 'base64', 'bytes-key']);
+  const json = JSON.parse((await runCli(['get', b64, '--key-encoding', 'base64', '--json'], env)).stdout) as { key: string; key_encoding?: string };
+  assert.deepEqual([json.key, json.key_encoding], [b64, 'base64']);
+  const text = JSON.parse((await runCli(['get', 'cli:plain', '--json'], env)).stdout) as { key: string; key_encoding?: string; found: boolean };
+  assert.deepEqual([text.key, text.key_encoding, text.found], ['cli:plain', undefined, false], 'a text key stays text');
+  const replica = await runCli(['replica', b64, '--key-encoding', 'base64', '--node', address]);
+  assert.equal(replica.code, 0, replica.stderr);
+  assert.match(replica.stdout, /^replica: 1 version here/);
+  assert.equal((await runCli(['del', b64, '--key-encoding', 'base64'], env)).code, 0);
+  assert.equal((await runCli(['get', b64, '--key-encoding', 'base64'], env)).code, 1);
+  for (const args of [['get', '//4', '--key-encoding', 'base64'], ['get', 'x', '--key-encoding', 'hex'], ['replica', '!!!!', '--key-encoding', 'base64', '--node', address], ['status', '--key-encoding', 'base64', '--node', address]]) {
+    const bad = await runCli(args, env);
+    assert.equal(bad.code, 2, `${args.join(' ')}: ${bad.stderr}`);
+  }
+});
+
 test('ringkv put and del with the context get --json printed resolve siblings', async () => {
   const env = { RINGKV_NODE: address };
   const read = async (): Promise<{ values: string[]; context: string }> => {
