@@ -78,7 +78,40 @@ interface KeyRequestHeaders {
   contentLength: number | undefined;
 }
 
+/**
+ * The request headers a key operation reads. uWS's getHeader returns a header's first line only,
+ * so a header sent twice (a proxy that adds its own X-Consistency-Level or X-TTL after the
+ * client's) would be read as whichever came first, silently: each of these is refused when sent
+ * more than once (RFC 9110 §5.3: none of them is a list). Content-Length twice with one value is
+ * one Content-Length (RFC 9112 §6.3).
+ */
+const singleHeaders: ReadonlySet<string> = new Set(['x-consistency-level', 'x-timeout-ms', 'x-ttl', 'if-match', 'x-context', 'idempotency-key', 'content-length']);
+
+/** Thrown for Content-Length sent twice with two values: where the body ends is unknown, so the connection closes after the answer. */
+class ConflictingContentLength extends RingkvError {
+  constructor() {
+    super(ErrorCode.InvalidArgument, 'Content-Length appears more than once with different values: where the body ends is unknown, so the connection is closed');
+  }
+}
+
+function checkRepeatedHeaders(req: HttpRequest): void {
+  let seen: Map<string, string> | null = null;
+  let repeated: string | null = null;
+  let lengths = false;
+  req.forEach((name, value) => {
+    if (!singleHeaders.has(name)) return;
+    seen ??= new Map();
+    const first = seen.get(name);
+    if (first === undefined) seen.set(name, value);
+    else if (name !== 'content-length') repeated ??= name;
+    else if (first.trim() !== value.trim()) lengths = true;
+  });
+  if (lengths) throw new ConflictingContentLength();
+  if (repeated !== null) throw new RingkvError(ErrorCode.InvalidArgument, `the ${repeated} header appears more than once; send it once`);
+}
+
 function readKeyHeaders(req: HttpRequest, op: 'put' | 'get' | 'delete'): KeyRequestHeaders {
+  checkRepeatedHeaders(req);
   const h: KeyRequestHeaders = {
     consistency: parseConsistency(req.getHeader('x-consistency-level')),
     timeoutMs: parseTimeoutMs(req.getHeader('x-timeout-ms')),
@@ -213,7 +246,7 @@ function handleKey(ctx: ServerContext, res: HttpResponse, req: HttpRequest, op: 
     h = readKeyHeaders(req, op);
     key = decodeKey(rawKey);
   } catch (err) {
-    reply.sendError(err);
+    reply.sendError(err, err instanceof ConflictingContentLength);
     ctx.metrics.observeError('http', op, 'invalid', reply.errorName!, (performance.now() - started) / 1000);
     return;
   }

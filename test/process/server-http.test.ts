@@ -304,6 +304,54 @@ test('pipelined requests close their connection (uWS does not pipeline async ans
   assert.equal((await fetch(`${node.url}/health`)).status, 200);
 });
 
+/** Sends `raw` on a connection of its own and returns what came back once the node closed it (a 5 s fail-safe destroys it otherwise). */
+async function untilClosed(raw: string): Promise<{ text: string; closedByNode: boolean }> {
+  const sock = net.createConnection({ host: '127.0.0.1', port: node.port });
+  await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject));
+  let text = '';
+  let closedByNode = true;
+  sock.on('data', (d: Buffer) => (text += d.toString('latin1')));
+  const closed = new Promise<void>((resolve) => sock.once('close', () => resolve()));
+  sock.write(raw);
+  const timer = setTimeout(() => {
+    closedByNode = false;
+    sock.destroy();
+  }, 5000);
+  await closed;
+  clearTimeout(timer);
+  return { text, closedByNode };
+}
+
+test('a header ringkv reads, sent twice, is 400 and nothing is written; Content-Length twice with two values also closes the connection', async () => {
+  const put = (key: string, headers: string, body: string): string => `PUT /api/v1/keys/${key} HTTP/1.1\r\nHost: x\r\n${headers}\r\n${body}`;
+  const cases: Array<[string, string]> = [
+    ['twice-ttl', 'X-TTL: 5\r\nX-TTL: 100\r\nContent-Length: 1\r\n'],
+    ['twice-level', 'X-Consistency-Level: ONE\r\nx-consistency-level: ALL\r\nContent-Length: 1\r\n'],
+    ['twice-if-match', 'If-Match: v1_1_a\r\nIf-Match: v2_2_b\r\nContent-Length: 1\r\n'],
+  ];
+  const answers = await oneConnection(cases.map(([key, headers]) => put(key, headers, 'v')));
+  for (const [i, [key]] of cases.entries()) {
+    const a = answers[i]!;
+    assert.match(a, /^HTTP\/1\.1 400 Bad Request\r\n/, key);
+    const body = JSON.parse(a.slice(a.indexOf('\r\n\r\n') + 4)) as Record<string, string>;
+    assert.equal(body['error'], 'invalid_argument');
+    assert.match(body['message']!, /header appears more than once/);
+    assert.equal((await fetch(keyUrl(key))).status, 404, `${key} not written`);
+  }
+  const get = await oneConnection(['GET /api/v1/keys/twice-ttl HTTP/1.1\r\nHost: x\r\nX-Timeout-Ms: 100\r\nX-Timeout-Ms: 200\r\n\r\n']);
+  assert.match(get[0]!, /^HTTP\/1\.1 400 Bad Request\r\n[^]*x-timeout-ms header appears more than once/);
+  // Two Content-Lengths with two values: where the body ends is unknown (uWS would read the
+  // first and parse the rest as a request of its own), so the answer closes the connection.
+  const lengths = await untilClosed(put('two-lengths', 'Content-Length: 3\r\nContent-Length: 5\r\n', 'abcde'));
+  assert.ok(lengths.closedByNode, 'the node closed the connection');
+  assert.match(lengths.text, /^HTTP\/1\.1 400 Bad Request\r\n[^]*Content-Length appears more than once with different values/);
+  assert.equal((await fetch(keyUrl('two-lengths'))).status, 404);
+  // The same length twice is one length.
+  const same = await oneConnection([put('same-lengths', 'Content-Length: 3\r\nContent-Length: 3\r\n', 'abc')]);
+  assert.match(same[0]!, /^HTTP\/1\.1 200 OK\r\n/);
+  assert.equal(await (await fetch(keyUrl('same-lengths'))).json().then((b) => Buffer.from((b as { value: string }).value, 'base64').toString()), 'abc');
+});
+
 test('unknown routes are 404 and wrong methods 405, both JSON', async () => {
   const nf = await fetch(`${node.url}/nope`);
   assert.equal(nf.status, 404);
