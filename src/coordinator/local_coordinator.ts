@@ -11,6 +11,7 @@ import { requestTimeoutMsDefault, shardQueueOpsMax, tombstoneGraceMsDefault } fr
 import { ErrorCode, RingkvError, assert } from '../errors';
 import { emptyGcSnapshots, gcKinds } from '../gc_pauses';
 import { addSnapshot, emptySnapshot } from '../histogram';
+import { addThreadMemory, emptyThreadMemory } from '../thread_memory';
 import type { OpResult, ShardLimits, ShardOp, ShardStorageOptions, WriteOp } from '../shards';
 import { ShardRouter, fromWireError, layoutFileName } from '../shards';
 import { lockDir, type DirLock } from '../storage/dir-lock';
@@ -408,6 +409,8 @@ class LocalCoordinatorImpl implements LocalCoordinator {
     const [shards, disk] = await Promise.all([this.router.stats(), this.diskSpace()]);
     const levels: number[] = [];
     const shardGcSeconds = emptyGcSnapshots();
+    const shardMemory = emptyThreadMemory();
+    const backgroundMemory = emptyThreadMemory();
     const out: CoordinatorStats = {
       memtableBytes: 0,
       sstablesPerLevel: levels,
@@ -415,6 +418,8 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       walSyncs: 0,
       walSyncSeconds: emptySnapshot(),
       shardGcSeconds,
+      shardMemory,
+      backgroundMemory,
       diskBytes: 0,
       readRepairs: 0,
       hintsQueued: 0,
@@ -445,6 +450,8 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       add('walSyncs', s.storage.walSyncs);
       addSnapshot(out.walSyncSeconds, s.storage.walSyncSeconds);
       for (const kind of gcKinds) addSnapshot(shardGcSeconds[kind], s.gcSeconds[kind]);
+      addThreadMemory(shardMemory, s.memory);
+      addThreadMemory(backgroundMemory, s.storage.backgroundMemory);
       add('diskBytes', s.storage.diskBytes);
       add('writeStalls', s.storage.writeStalls);
       add('blockCacheHits', s.storage.blockCacheHits);

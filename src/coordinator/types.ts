@@ -4,6 +4,7 @@
 import type { RingkvError } from '../errors';
 import type { GcSnapshots } from '../gc_pauses';
 import type { HistogramSnapshot } from '../histogram';
+import type { ThreadMemory } from '../thread_memory';
 import type { CleanupReport, CorruptTable, QuarantinedTable, ScrubOptions } from '../storage/types';
 
 /**
@@ -203,11 +204,15 @@ export interface CoordinatorStats {
   hintsQueued: number;
   /** The shard worker threads' V8 GC pauses, all shards together (a node with shard threads). */
   shardGcSeconds?: GcSnapshots;
+  /** The shard worker threads' memory, all shards together (a node with shard threads). */
+  shardMemory?: ThreadMemory;
+  /** The shards' storage background threads' memory, all together, each as its last job ended. */
+  backgroundMemory?: ThreadMemory;
   /** Per node this one holds hints for (a cluster node). */
   hintTargets?: HintTargetStats[];
   /** Per peer whose clock this node has measured (a cluster node). */
   peerClocks?: PeerClockStats[];
-  [name: string]: number | number[] | HistogramSnapshot | GcSnapshots | HintTargetStats[] | PeerClockStats[] | undefined;
+  [name: string]: number | number[] | HistogramSnapshot | GcSnapshots | ThreadMemory | HintTargetStats[] | PeerClockStats[] | undefined;
 }
 
 /** One version a replica stores (ReplicaView): live, expired or a tombstone. */

@@ -406,16 +406,14 @@ function handleAsyncOn(ctx: ServerContext, reply: Reply, work: () => Promise<Asy
 }
 
 function serverGauges(ctx: ServerContext): Record<string, number> {
-  // The node process's memory, all its threads together (design.md §11 alerts on memory use):
-  // resident set, and the V8 heaps and off-heap buffers of every isolate are inside it.
-  const mem = process.memoryUsage();
+  // The node process's resident set, all its threads together (design.md §11 alerts on memory
+  // use); metrics.ts breaks it down by thread.
   return {
     http_inflight_requests: ctx.state.httpInflight,
     ws_connections: ctx.state.wsConnections,
     ws_inflight_ops: ctx.state.wsInflightOps,
     ws_send_queue_bytes: ctx.state.wsQueuedBytes,
-    process_resident_memory_bytes: mem.rss,
-    process_main_heap_used_bytes: mem.heapUsed,
+    process_resident_memory_bytes: process.memoryUsage.rss(),
   };
 }
 

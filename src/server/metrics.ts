@@ -1,12 +1,13 @@
 // Prometheus metrics of a node, rendered in the text exposition format (version 0.0.4) at
 // GET /metrics. Request counts and latency histograms are kept here, per transport, op and
 // consistency level, with fixed cumulative buckets (recording is an array increment, no
-// allocation); the main thread's GC pauses come from gc_pauses.ts, storage numbers (WAL syncs
-// and their durations, the shard threads' GC pauses among them) from coordinator.stats(), both
-// at scrape time.
+// allocation); the main thread's GC pauses and memory come from gc_pauses.ts and
+// thread_memory.ts, storage numbers (WAL syncs and their durations, the shard threads' GC pauses
+// and memory among them) from coordinator.stats(), both at scrape time.
 import type { CoordinatorStats } from '../coordinator/types';
 import { gcKinds, gcSnapshots, type GcSnapshots } from '../gc_pauses';
 import { Histogram, renderHistogram } from '../histogram';
+import { threadMemory, type ThreadMemory } from '../thread_memory';
 
 export type Transport = 'http' | 'ws';
 export type Outcome = 'ok' | 'not_found' | 'error';
@@ -105,6 +106,14 @@ export class Metrics {
     gc('main', gcSnapshots());
     if (stats?.shardGcSeconds !== undefined) gc('shard', stats.shardGcSeconds);
 
+    const memory: [string, ThreadMemory][] = [['main', threadMemory()]];
+    if (stats?.shardMemory !== undefined) memory.push(['shard', stats.shardMemory]);
+    if (stats?.backgroundMemory !== undefined) memory.push(['background', stats.backgroundMemory]);
+    for (const [name, field, help] of memoryFamilies) {
+      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
+      for (const [thread, m] of memory) out.push(`${name}{thread="${thread}"} ${m[field]}`);
+    }
+
     const byName = new Map<string, string[]>();
     for (const [key, n] of this.counters) {
       const brace = key.indexOf('{');
@@ -128,6 +137,13 @@ export class Metrics {
     return out.join('\n') + '\n';
   }
 }
+
+const threadsHelp = 'by thread (main: HTTP/WebSocket and coordination; shard: every shard worker together; background: every shard\'s storage background thread together, each as its last flush or compaction ended)';
+const memoryFamilies: readonly (readonly [string, keyof ThreadMemory, string])[] = [
+  ['ringkv_heap_used_bytes', 'heapUsedBytes', `V8 heap in use (live objects and garbage not yet collected), ${threadsHelp}.`],
+  ['ringkv_heap_total_bytes', 'heapTotalBytes', `V8 heap committed, ${threadsHelp}.`],
+  ['ringkv_external_memory_bytes', 'externalBytes', `Memory outside the V8 heap that the thread accounts for (ArrayBuffers: memtable arenas, block cache, values in flight), ${threadsHelp}.`],
+];
 
 /** One gauge with a value per node (none at all when `rows` is empty). */
 function gaugeByNode(out: string[], name: string, help: string, label: string, rows: ReadonlyArray<readonly [string, number]>): void {

@@ -11,6 +11,7 @@ import { type MessagePort, workerData } from 'node:worker_threads';
 import { move } from 'piscina';
 import { ErrorCode, RingkvError } from '../errors';
 import { gcSnapshots, startGcTiming } from '../gc_pauses';
+import { threadMemory } from '../thread_memory';
 import type { StorageEngine, StorageOptions } from '../storage/types';
 import { decodeRequests, encodeResults, encodeScan, encodeScanError } from './batch_codec';
 import type { BatchRequest, ControlReply, ControlTask, LaneMessage, ShardStats, ShardWorkerData } from './messages';
@@ -119,6 +120,7 @@ export default async function handle(task: ControlTask): Promise<unknown> {
         ...c.counters,
         idempotencyKeys: c.idempotencyKeys,
         gcSeconds: gcSnapshots(),
+        memory: threadMemory(),
       }));
     }
     case 'merkle':

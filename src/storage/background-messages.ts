@@ -3,6 +3,7 @@
 // Jobs go one way, one reply per job comes back; byte arrays arrive as plain Uint8Arrays
 // (structured clone drops the Buffer prototype), so receivers wrap them before use.
 import { ErrorCode, RingkvError, assert } from '../errors';
+import type { ThreadMemory } from '../thread_memory';
 import type { BuiltTable } from './table-builder';
 
 /** What the background thread is started with. */
@@ -105,12 +106,15 @@ export interface JobDone {
   stats: JobStats;
   /** A flush's packed-run buffers (keys, values), moved back so the next flush can reuse them. */
   returned: ArrayBuffer[];
+  /** The background thread's memory as the job ended (the thread runs nothing between jobs). */
+  memory: ThreadMemory;
 }
 
 export interface JobFailed {
   kind: 'failed';
   id: number;
   error: WireError;
+  memory: ThreadMemory;
 }
 
 export type BackgroundReply = JobDone | JobFailed;

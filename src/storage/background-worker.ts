@@ -12,8 +12,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { backgroundThreadNiceIncrement, compactionOpenTablesMax } from '../constants';
 import { assert } from '../errors';
+import { threadMemory } from '../thread_memory';
 import { BackgroundControl } from './background-control';
-import { JobAborted, toWireError, type BackgroundInit, type BackgroundJob, type BackgroundReply, type CompactJob, type FlushJob, type JobStats, tableInfoOf } from './background-messages';
+import { JobAborted, toWireError, type BackgroundInit, type BackgroundJob, type BackgroundReply, type CompactJob, type FlushJob, type JobDone, type JobStats, tableInfoOf } from './background-messages';
 import { runCompaction } from './compactor';
 import { writeRun } from './flush';
 import { TableCache } from './table-cache';
@@ -33,7 +34,7 @@ const checkAbort = (): void => {
   if (control.aborted) throw new JobAborted();
 };
 
-async function flush(job: FlushJob): Promise<BackgroundReply> {
+async function flush(job: FlushJob): Promise<Omit<JobDone, 'memory'>> {
   const started = Date.now();
   const t = await writeRun(init.dir, control.takeFileNumber(), init.bloomBitsPerKey, job.run, () => control.aborted, () => new JobAborted());
   const stats: JobStats = { entriesIn: job.run.count, entriesOut: t.meta.entryCount, dropped: 0, expired: 0, bytesRead: 0, bytesWritten: t.fileBytes, ms: Date.now() - started };
@@ -43,7 +44,7 @@ async function flush(job: FlushJob): Promise<BackgroundReply> {
   return { kind: 'done', id: job.id, tables: [tableInfoOf(t)], stats, returned: keys === values ? [] : [keys, values] };
 }
 
-async function compact(job: CompactJob): Promise<BackgroundReply> {
+async function compact(job: CompactJob): Promise<Omit<JobDone, 'memory'>> {
   const tables = new TableCache(init.dir, compactionOpenTablesMax);
   const started = Date.now();
   try {
@@ -73,9 +74,9 @@ async function compact(job: CompactJob): Promise<BackgroundReply> {
 async function runJob(job: BackgroundJob): Promise<void> {
   let reply: BackgroundReply;
   try {
-    reply = job.kind === 'flush' ? await flush(job) : await compact(job);
+    reply = { ...(job.kind === 'flush' ? await flush(job) : await compact(job)), memory: threadMemory() };
   } catch (err) {
-    reply = { kind: 'failed', id: job.id, error: toWireError(err) };
+    reply = { kind: 'failed', id: job.id, error: toWireError(err), memory: threadMemory() };
   }
   port.postMessage(reply, reply.kind === 'done' ? reply.returned : []);
 }

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { backgroundJobsInFlightMax } from '../constants';
 import { ErrorCode, RingkvError, assert } from '../errors';
+import { emptyThreadMemory, type ThreadMemory } from '../thread_memory';
 import { fromWireError, type BackgroundInit, type BackgroundJob, type BackgroundReply, type JobDone } from './background-messages';
 
 interface Waiter {
@@ -21,6 +22,8 @@ export class BackgroundThread {
   private nextId = 1;
   private dead: RingkvError | null = null;
   private closing = false;
+  /** The thread's memory as its last job ended; nothing before its first (no thread yet). */
+  private lastMemory: ThreadMemory = emptyThreadMemory();
 
   constructor(private readonly init: BackgroundInit) {}
 
@@ -60,7 +63,12 @@ export class BackgroundThread {
     return waiter;
   }
 
+  get memory(): ThreadMemory {
+    return this.lastMemory;
+  }
+
   private onReply(r: BackgroundReply): void {
+    this.lastMemory = r.memory;
     const waiter = this.settle(r.id);
     assert(waiter !== undefined, () => `background reply for unknown job ${r.id}`);
     if (r.kind === 'done') waiter.resolve(r);

@@ -1118,6 +1118,7 @@ export class LsmEngine implements StorageEngine {
       compactions: this.compactions,
       compactionBytesWritten: this.compactionBytesWritten,
       tablesQuarantined: this.quarantined.length,
+      backgroundMemory: this.bg.memory,
     };
   }
 

@@ -2,6 +2,7 @@
 // anti-entropy). Other folders code against these names only; the engine's internals (WAL,
 // memtable, SSTables, compaction) stay private to src/storage.
 import type { HistogramSnapshot } from '../histogram';
+import type { ThreadMemory } from '../thread_memory';
 
 /**
  * When a write is acknowledged relative to the disk:
@@ -110,6 +111,8 @@ export interface StorageStats {
   compactionBytesWritten: number;
   /** Tables found corrupt (by a scrub, a compaction or a read) and taken out of the engine since open. */
   tablesQuarantined: number;
+  /** The engine's background thread's memory as its last flush or compaction ended (zeros before the first). */
+  backgroundMemory: ThreadMemory;
 }
 
 /** One table found corrupt. */

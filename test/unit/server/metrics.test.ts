@@ -74,6 +74,26 @@ test('coordinator stats become WAL, memtable, per-level SSTable and backlog metr
   assert.match(withShards, /^ringkv_gc_duration_seconds_bucket\{thread="shard",kind="major",le="\+Inf"\} 5$/m);
   assert.equal(withShards.match(/^# TYPE ringkv_gc_duration_seconds histogram$/gm)?.length, 1, 'one family block for both threads');
   assert.doesNotMatch(withShards, /shard_gc_seconds/, 'not rendered by the generic path too');
+  // Memory by thread: the main thread's always (its own isolate's numbers), the shard and
+  // background threads' as the stats carry them, each family one block.
+  const mainUsed = Number(/^ringkv_heap_used_bytes\{thread="main"\} (\d+)$/m.exec(text)?.[1]);
+  assert.ok(mainUsed > 0 && mainUsed <= Number(/^ringkv_heap_total_bytes\{thread="main"\} (\d+)$/m.exec(text)?.[1]));
+  assert.match(text, /^ringkv_external_memory_bytes\{thread="main"\} \d+$/m);
+  assert.doesNotMatch(text, /_bytes\{thread="(shard|background)"\}/);
+  const withMemory = new Metrics().render(
+    {
+      memtableBytes: 0, sstablesPerLevel: [], compactionBacklog: 0, walSyncs: 0, walSyncSeconds: syncs.snapshot(), diskBytes: 0, readRepairs: 0, hintsQueued: 0,
+      shardMemory: { heapUsedBytes: 11, heapTotalBytes: 12, externalBytes: 13 },
+      backgroundMemory: { heapUsedBytes: 21, heapTotalBytes: 22, externalBytes: 23 },
+    },
+    {},
+  );
+  for (const [family, shard, background] of [['heap_used', 11, 21], ['heap_total', 12, 22], ['external_memory', 13, 23]] as const) {
+    assert.match(withMemory, new RegExp(`^ringkv_${family}_bytes\\{thread="shard"\\} ${shard}$`, 'm'));
+    assert.match(withMemory, new RegExp(`^ringkv_${family}_bytes\\{thread="background"\\} ${background}$`, 'm'));
+    assert.equal(withMemory.match(new RegExp(`^# TYPE ringkv_${family}_bytes gauge$`, 'gm'))?.length, 1, family);
+  }
+  assert.doesNotMatch(withMemory, /shard_memory|background_memory/, 'not rendered by the generic path too');
   assert.match(text, /^ringkv_memtable_bytes 1234$/m);
   assert.match(text, /^ringkv_sstables\{level="0"\} 3$/m);
   assert.match(text, /^ringkv_sstables\{level="1"\} 1$/m);

@@ -1,0 +1,33 @@
+// What the calling thread's V8 isolate holds: its heap (JavaScript objects) and the memory outside
+// the heap that it accounts for (ArrayBuffers: memtable arenas, the block cache, frames and
+// values in flight). Every thread of a node has its own isolate (main, each shard, each shard's
+// storage background thread), and the process's resident set is all of them together plus code,
+// stacks and allocator slack, so /metrics shows each kind of thread
+// (ringkv_heap_used_bytes{thread} and its neighbours) for an operator to tell which part of a
+// node's memory grows. Plain data: crosses threads.
+import { getHeapStatistics } from 'node:v8';
+
+export interface ThreadMemory {
+  /** Bytes of live and not yet collected objects on the V8 heap. */
+  heapUsedBytes: number;
+  /** Bytes V8 has committed for the heap (used plus room it keeps for allocation). */
+  heapTotalBytes: number;
+  /** Bytes outside the heap the isolate accounts for (ArrayBuffers and their kin). */
+  externalBytes: number;
+}
+
+export function threadMemory(): ThreadMemory {
+  const s = getHeapStatistics();
+  return { heapUsedBytes: s.used_heap_size, heapTotalBytes: s.total_heap_size, externalBytes: s.external_memory };
+}
+
+export function emptyThreadMemory(): ThreadMemory {
+  return { heapUsedBytes: 0, heapTotalBytes: 0, externalBytes: 0 };
+}
+
+/** Adds `m` into `into` (threads of one kind summed). */
+export function addThreadMemory(into: ThreadMemory, m: ThreadMemory): void {
+  into.heapUsedBytes += m.heapUsedBytes;
+  into.heapTotalBytes += m.heapTotalBytes;
+  into.externalBytes += m.externalBytes;
+}
