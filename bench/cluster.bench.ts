@@ -74,16 +74,16 @@ export interface StartedCluster extends RingkvTarget {
 /**
  * Starts `ringkv cluster`, owned by `run`, in its own process group; waits for convergence and
  * the nodes' pids. `spareNodes` more port pairs after the cluster's are free too (for nodes that
- * join later).
+ * join later). `shards`: shard threads per node (null: the launcher's default).
  */
-export async function startCluster(run: BenchRun, spareNodes = 0): Promise<StartedCluster> {
+export async function startCluster(run: BenchRun, spareNodes = 0, shards: number | null = shardsPerNode): Promise<StartedCluster> {
   const base = await freeBasePort(Array.from({ length: nodesN + spareNodes }, (_, i) => [i, i + peerPortOffset]).flat());
   const dataDir = path.join(run.dir, 'cluster');
   const child = run.own(
     await startChild({
       name: 'ringkv cluster',
       command: process.execPath,
-      args: [ringkvBin, 'cluster', '--nodes', String(nodesN), '--base-port', String(base), '--data-dir', dataDir, '--shards', String(shardsPerNode), '--sync-mode', 'batch'],
+      args: [ringkvBin, 'cluster', '--nodes', String(nodesN), '--base-port', String(base), '--data-dir', dataDir, ...(shards === null ? [] : ['--shards', String(shards)]), '--sync-mode', 'batch'],
       ready: /nodes up, gossip converged/,
       readyTimeoutMs: 60_000,
       group: true,
