@@ -206,7 +206,7 @@ export function parseClusterFlags(values: FlagValues, env: NodeJS.ProcessEnv, ba
  */
 export function clusterPassThrough(values: Partial<Record<string, string | boolean>>, nodes: number): string[] {
   const out: string[] = [];
-  for (const flag of ['cluster-name', 'vnodes', 'replication', 'conflict-mode', 'partition-mode', 'gossip-interval-ms', 'suspect-after-ms', 'dead-after-ms', 'hinted-handoff', 'hint-replay-bytes-per-second', 'stream-bytes-per-second', 'request-timeout-ms', 'read-repair-chance', 'anti-entropy-interval-ms', 'allow-stale-data', 'sync-mode', 'tombstone-grace-seconds']) {
+  for (const flag of ['cluster-name', 'vnodes', 'replication', 'conflict-mode', 'partition-mode', 'gossip-interval-ms', 'suspect-after-ms', 'dead-after-ms', 'hinted-handoff', 'hint-replay-bytes-per-second', 'stream-bytes-per-second', 'request-timeout-ms', 'read-repair-chance', 'anti-entropy-interval-ms', 'allow-stale-data', 'sync-mode', 'tombstone-grace-seconds', 'memtable-mib', 'block-cache-mib']) {
     const v = values[flag];
     if (typeof v === 'string') out.push(`--${flag}`, v);
   }
@@ -238,7 +238,7 @@ options:
   --partition-mode, --gossip-interval-ms, --suspect-after-ms, --dead-after-ms, --vnodes,
   --hinted-handoff, --hint-replay-bytes-per-second, --stream-bytes-per-second,
   --read-repair-chance, --anti-entropy-interval-ms, --allow-stale-data), and
-  --tombstone-grace-seconds, is passed to every node.
+  --tombstone-grace-seconds, --memtable-mib and --block-cache-mib, is passed to every node.
 `;
 
 function getJson(port: number, urlPath: string, timeoutMs: number): Promise<unknown> {
@@ -290,6 +290,8 @@ export const command: CliCommand = {
           shards: { type: 'string' },
           'sync-mode': { type: 'string' },
           'tombstone-grace-seconds': { type: 'string' },
+          'memtable-mib': { type: 'string' },
+          'block-cache-mib': { type: 'string' },
           'wait-ms': { type: 'string' },
           zones: { type: 'string' },
           datacenters: { type: 'string' },

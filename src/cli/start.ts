@@ -2,7 +2,18 @@
 // SIGTERM/SIGINT. Every flag has an environment variable; a flag wins over its variable.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { httpPortDefault, nodeRuntimeFlags, scrubBytesPerSecondDefault, scrubIntervalSecondsDefault, tombstoneGraceMsClusterMin, tombstoneGraceMsDefault, tombstoneGraceMsMax } from '../constants';
+import {
+  blockCacheBytesDefault,
+  httpPortDefault,
+  immutableMemtablesMax,
+  memtableBytesDefault,
+  nodeRuntimeFlags,
+  scrubBytesPerSecondDefault,
+  scrubIntervalSecondsDefault,
+  tombstoneGraceMsClusterMin,
+  tombstoneGraceMsDefault,
+  tombstoneGraceMsMax,
+} from '../constants';
 import { isRingkvError } from '../errors';
 import { exitOnSignals, startNode } from '../server/node';
 import { defaultShardCount } from '../shards';
@@ -13,6 +24,10 @@ import { clusterStartFlags, clusterStartHelp, parseClusterFlags } from './cluste
 
 const syncModes: readonly SyncMode[] = ['always', 'batch', 'none'];
 const shardsMax = 256;
+const mib = 1024 * 1024;
+/** The engine takes memtables up to 1 GiB. */
+const memtableMibMax = 1024;
+const blockCacheMibMax = 64 * 1024;
 
 export const startHelp = `usage: ringkv start [options]
 
@@ -35,6 +50,14 @@ options (flag, environment variable, default):
   --scrub-bytes-per-second N  RINGKV_SCRUB_BYTES_PER_SECOND  ${scrubBytesPerSecondDefault}
                                                      what a scheduled scrub reads per second, all
                                                      shards together
+  --memtable-mib N  RINGKV_MEMTABLE_MIB  ${memtableBytesDefault / mib}
+                                                     each shard's memtable: writes are kept in
+                                                     memory up to this, then flushed to a table;
+                                                     1..${memtableMibMax} (a shard holds up to ${1 + immutableMemtablesMax} while
+                                                     flushes catch up)
+  --block-cache-mib N  RINGKV_BLOCK_CACHE_MIB  ${blockCacheBytesDefault / mib}
+                                                     each shard's cache of table blocks;
+                                                     0..${blockCacheMibMax} (0 = none)
   --tombstone-grace-seconds N  RINGKV_TOMBSTONE_GRACE_SECONDS  ${tombstoneGraceMsDefault / 1000} (10 days)
                                                      how long a delete's tombstone is kept before
                                                      compaction may purge it (Cassandra's
@@ -59,6 +82,9 @@ export interface StartConfig {
   scrub: { intervalMs: number; bytesPerSecond: number };
   /** How long tombstones are kept before compaction may purge them. */
   tombstoneGraceMs: number;
+  /** Each shard's memtable limit and block cache (undefined: the engine's defaults). */
+  memtableBytes?: number;
+  blockCacheBytes?: number;
   /** Cluster mode (--seeds given): how this node joins and replicates. */
   cluster?: ClusterNodeConfig;
 }
@@ -81,6 +107,8 @@ export function parseStartConfig(argv: string[], env: NodeJS.ProcessEnv): StartC
         'scrub-interval-seconds': { type: 'string' },
         'scrub-bytes-per-second': { type: 'string' },
         'tombstone-grace-seconds': { type: 'string' },
+        'memtable-mib': { type: 'string' },
+        'block-cache-mib': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         ...clusterStartFlags,
       },
@@ -101,6 +129,8 @@ export function parseStartConfig(argv: string[], env: NodeJS.ProcessEnv): StartC
   const scrubInterval = pick(values['scrub-interval-seconds'], 'RINGKV_SCRUB_INTERVAL_SECONDS');
   const scrubRate = pick(values['scrub-bytes-per-second'], 'RINGKV_SCRUB_BYTES_PER_SECOND');
   const grace = pick(values['tombstone-grace-seconds'], 'RINGKV_TOMBSTONE_GRACE_SECONDS');
+  const memtable = pick(values['memtable-mib'], 'RINGKV_MEMTABLE_MIB');
+  const blockCache = pick(values['block-cache-mib'], 'RINGKV_BLOCK_CACHE_MIB');
   const config: StartConfig = {
     host: pick(values.host, 'RINGKV_HOST')?.text ?? '127.0.0.1',
     port: port === undefined ? httpPortDefault : parseIntOption(port.name, port.text, 0, 65535),
@@ -113,6 +143,8 @@ export function parseStartConfig(argv: string[], env: NodeJS.ProcessEnv): StartC
     tombstoneGraceMs: grace === undefined ? tombstoneGraceMsDefault : 1000 * parseIntOption(grace.name, grace.text, 0, tombstoneGraceMsMax / 1000),
   };
   if (shards !== undefined) config.shardCount = parseIntOption(shards.name, shards.text, 1, shardsMax);
+  if (memtable !== undefined) config.memtableBytes = mib * parseIntOption(memtable.name, memtable.text, 1, memtableMibMax);
+  if (blockCache !== undefined) config.blockCacheBytes = mib * parseIntOption(blockCache.name, blockCache.text, 0, blockCacheMibMax);
   if (sync !== undefined) {
     if (!(syncModes as readonly string[]).includes(sync.text)) throw usageError(`${sync.name} must be one of ${syncModes.join(', ')}, not "${sync.text}"`);
     config.syncMode = sync.text as SyncMode;

@@ -41,6 +41,9 @@ export interface NodeCoordinatorOptions {
   nodeId?: string;
   /** Default: tombstoneGraceMsDefault. */
   tombstoneGraceMs?: number;
+  /** Each shard's memtable limit and block cache; default: the engine's. */
+  memtableBytes?: number;
+  blockCacheBytes?: number;
 }
 
 export function clusterCoordinatorFactory(cluster: ClusterNodeConfig, log: (line: string) => void): (options: NodeCoordinatorOptions) => Promise<ClusterCoordinator> {
@@ -72,6 +75,8 @@ export function clusterCoordinatorFactory(cluster: ClusterNodeConfig, log: (line
       dataDir: options.dataDir,
       ...(options.shardCount !== undefined && { shardCount: options.shardCount }),
       syncMode: options.syncMode,
+      ...(options.memtableBytes !== undefined && { memtableBytes: options.memtableBytes }),
+      ...(options.blockCacheBytes !== undefined && { blockCacheBytes: options.blockCacheBytes }),
       tombstoneGraceMs,
       conflictMode: cluster.conflictMode,
       address: `${cluster.host}:${cluster.httpPort}`,

@@ -60,12 +60,14 @@ export interface LocalCoordinatorOptions {
   /** Default: the count recorded in dataDir, else one per CPU but one (shards' defaultShardCount). */
   shardCount?: number;
   syncMode?: SyncMode;
+  /** Each shard's memtable limit and block cache; default: the engine's. */
   memtableBytes?: number;
+  blockCacheBytes?: number;
   /** How long tombstones are kept before compaction may purge them; default tombstoneGraceMsDefault. */
   tombstoneGraceMs?: number;
   /** 'vclock' (default) keeps concurrent versions as siblings; 'lww' keeps the newest. */
   conflictMode?: ConflictMode;
-  /** Further storage options for every shard's engine (syncMode, memtableBytes and tombstoneGraceMs above win). */
+  /** Further storage options for every shard's engine (syncMode, memtableBytes, blockCacheBytes and tombstoneGraceMs above win). */
   storage?: ShardStorageOptions;
   /** host:port the node serves on, shown in clusterStatus. */
   address?: string;
@@ -105,6 +107,7 @@ export async function createLocalCoordinator(options: LocalCoordinatorOptions): 
     const storage: ShardStorageOptions = { ...options.storage };
     if (options.syncMode !== undefined) storage.syncMode = options.syncMode;
     if (options.memtableBytes !== undefined) storage.memtableBytes = options.memtableBytes;
+    if (options.blockCacheBytes !== undefined) storage.blockCacheBytes = options.blockCacheBytes;
     if (options.tombstoneGraceMs !== undefined) storage.tombstoneGraceMs = options.tombstoneGraceMs;
     const router = await ShardRouter.open({
       dataDir: options.dataDir,

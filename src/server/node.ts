@@ -24,6 +24,9 @@ export interface NodeOptions {
   scrub?: { intervalMs: number; bytesPerSecond: number };
   /** Default: tombstoneGraceMsDefault. */
   tombstoneGraceMs?: number;
+  /** Each shard's memtable limit and block cache; default: the engine's. */
+  memtableBytes?: number;
+  blockCacheBytes?: number;
 }
 
 export interface CoordinatorOptions {
@@ -35,6 +38,8 @@ export interface CoordinatorOptions {
   address: string;
   /** How long tombstones are kept before compaction may purge them; default tombstoneGraceMsDefault. */
   tombstoneGraceMs?: number;
+  memtableBytes?: number;
+  blockCacheBytes?: number;
 }
 
 export type CoordinatorFactory = (options: CoordinatorOptions) => Promise<Coordinator>;
@@ -69,6 +74,8 @@ export async function startNode(options: NodeOptions, factory: CoordinatorFactor
     ...(options.shardCount !== undefined && { shardCount: options.shardCount }),
     ...(options.nodeId !== undefined && { nodeId: options.nodeId }),
     ...(options.tombstoneGraceMs !== undefined && { tombstoneGraceMs: options.tombstoneGraceMs }),
+    ...(options.memtableBytes !== undefined && { memtableBytes: options.memtableBytes }),
+    ...(options.blockCacheBytes !== undefined && { blockCacheBytes: options.blockCacheBytes }),
   });
   let server: RunningServer;
   try {

@@ -123,3 +123,23 @@ test('--tombstone-grace-seconds: 10 days by default, a flag or RINGKV_TOMBSTONE_
   usage(() => parseStartConfig(['--tombstone-grace-seconds', String(366 * 86_400)], {}), /--tombstone-grace-seconds/);
   assert.deepEqual(clusterPassThrough({ 'tombstone-grace-seconds': '86400' }, 3), ['--tombstone-grace-seconds', '86400', '--replication', '3']);
 });
+
+test('--memtable-mib and --block-cache-mib: the engine defaults unless given, a flag or its variable, MiB per shard, passed on by ringkv cluster', () => {
+  const memory = (argv: string[], env: NodeJS.ProcessEnv = {}): [number | undefined, number | undefined] => {
+    const c = parseStartConfig(argv, env);
+    assert.notEqual(c, 'help');
+    return c === 'help' ? [-1, -1] : [c.memtableBytes, c.blockCacheBytes];
+  };
+  const mib = 1024 * 1024;
+  assert.deepEqual(memory([]), [undefined, undefined]);
+  assert.deepEqual(memory(['--memtable-mib', '8', '--block-cache-mib', '0']), [8 * mib, 0]);
+  assert.deepEqual(memory([], { RINGKV_MEMTABLE_MIB: '16', RINGKV_BLOCK_CACHE_MIB: '256' }), [16 * mib, 256 * mib]);
+  assert.deepEqual(memory(['--memtable-mib', '4'], { RINGKV_MEMTABLE_MIB: '16' }), [4 * mib, undefined]);
+  assert.deepEqual(memory(['--memtable-mib', '1024', '--block-cache-mib', '65536']), [1024 * mib, 65536 * mib]);
+  usage(() => parseStartConfig(['--memtable-mib', '0'], {}), /--memtable-mib must be/);
+  usage(() => parseStartConfig(['--memtable-mib', '1025'], {}), /--memtable-mib must be/);
+  usage(() => parseStartConfig(['--memtable-mib', '0.5'], {}), /--memtable-mib must be/);
+  usage(() => parseStartConfig(['--block-cache-mib=-1'], {}), /--block-cache-mib must be/);
+  usage(() => parseStartConfig([], { RINGKV_BLOCK_CACHE_MIB: 'lots' }), /RINGKV_BLOCK_CACHE_MIB must be/);
+  assert.deepEqual(clusterPassThrough({ 'memtable-mib': '8', 'block-cache-mib': '0' }, 3), ['--memtable-mib', '8', '--block-cache-mib', '0', '--replication', '3']);
+});
