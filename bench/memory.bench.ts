@@ -14,6 +14,7 @@
 // (--damon-off: memory-bench-damon-off) in BENCHMARKS.md.
 import { RingkvClient } from '../src/client';
 import { ErrorCode, RingkvError, isRingkvError } from '../src/errors';
+import type { ThreadMemory } from '../src/thread_memory';
 import { startCluster } from './cluster.bench';
 import { damonOffNote, emitSection, median, parseBenchArgs, runMain, sectionHead, takeOption } from './comparison';
 import { BenchRun, markdownTable, sleep, stopDamonFor } from './harness';
@@ -27,17 +28,11 @@ const inflightMax = 512;
 /** How often the load loop wakes up (it issues what is due since its last turn). */
 const tickMs = 10;
 
-interface ThreadNumbers {
-  heapUsedBytes: number;
-  heapTotalBytes: number;
-  externalBytes: number;
-}
-
 interface Sample {
   atS: number;
   rssBytes: number;
   memtableBytes: number;
-  threads: Record<'main' | 'shard' | 'background', ThreadNumbers>;
+  threads: Record<'main' | 'shard' | 'background', ThreadMemory>;
 }
 
 interface Tally {
@@ -57,7 +52,7 @@ function gauge(text: string, name: string): number {
 
 async function sample(http: string, atS: number): Promise<Sample> {
   const text = await (await fetch(`${http}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
-  const thread = (t: string): ThreadNumbers => ({
+  const thread = (t: string): ThreadMemory => ({
     heapUsedBytes: gauge(text, `ringkv_heap_used_bytes{thread="${t}"}`),
     heapTotalBytes: gauge(text, `ringkv_heap_total_bytes{thread="${t}"}`),
     externalBytes: gauge(text, `ringkv_external_memory_bytes{thread="${t}"}`),

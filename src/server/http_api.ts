@@ -85,7 +85,9 @@ interface KeyRequestHeaders {
  * more than once (RFC 9110 §5.3: none of them is a list). Content-Length twice with one value is
  * one Content-Length (RFC 9112 §6.3).
  */
-const singleHeaders: ReadonlySet<string> = new Set(['x-consistency-level', 'x-timeout-ms', 'x-ttl', 'if-match', 'x-context', 'idempotency-key', 'content-length']);
+const singleHeaderBits: ReadonlyMap<string, number> = new Map(
+  ['x-consistency-level', 'x-timeout-ms', 'x-ttl', 'if-match', 'x-context', 'idempotency-key'].map((name, i) => [name, 1 << i]),
+);
 
 /** Thrown for Content-Length sent twice with two values: where the body ends is unknown, so the connection closes after the answer. */
 class ConflictingContentLength extends RingkvError {
@@ -95,16 +97,20 @@ class ConflictingContentLength extends RingkvError {
 }
 
 function checkRepeatedHeaders(req: HttpRequest): void {
-  let seen: Map<string, string> | null = null;
+  let seen = 0;
   let repeated: string | null = null;
+  let firstLength: string | null = null;
   let lengths = false;
   req.forEach((name, value) => {
-    if (!singleHeaders.has(name)) return;
-    seen ??= new Map();
-    const first = seen.get(name);
-    if (first === undefined) seen.set(name, value);
-    else if (name !== 'content-length') repeated ??= name;
-    else if (first.trim() !== value.trim()) lengths = true;
+    if (name === 'content-length') {
+      if (firstLength === null) firstLength = value.trim();
+      else if (firstLength !== value.trim()) lengths = true;
+      return;
+    }
+    const bit = singleHeaderBits.get(name);
+    if (bit === undefined) return;
+    if ((seen & bit) !== 0) repeated ??= name;
+    seen |= bit;
   });
   if (lengths) throw new ConflictingContentLength();
   if (repeated !== null) throw new RingkvError(ErrorCode.InvalidArgument, `the ${repeated} header appears more than once; send it once`);
