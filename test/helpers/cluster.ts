@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import { nodeSeesConverged } from '../../src/cli/cluster';
 import { type CliResult, runCli } from './cli';
 import { FaultProxy } from './fault_proxy';
 import { waitListening } from './listening';
@@ -386,13 +387,19 @@ export class TestCluster {
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   }
 
+  /**
+   * Waits until every node sees all nodes healthy and, as their gossip says, holding the ring it
+   * holds (the launcher's test, nodeSeesConverged): a `ringkv status` right after shows one ring,
+   * without the note it adds while rings differ.
+   */
   async waitConverged(timeoutMs: number): Promise<void> {
     const n = this.nodes.length;
     let seen: Array<Record<string, string>> = [];
     try {
       await waitFor('gossip convergence', async () => {
         seen = await Promise.all(this.nodes.map((_, i) => this.statuses(i)));
-        return seen.every((s) => Object.keys(s).length === n && Object.values(s).every((x) => x === 'healthy'));
+        if (!seen.every((s) => Object.keys(s).length === n && Object.values(s).every((x) => x === 'healthy'))) return false;
+        return (await Promise.all(this.nodes.map((node) => nodeSeesConverged(node.port, n)))).every(Boolean);
       }, timeoutMs);
     } catch (err) {
       // What each node saw last, and the end of each node's log: enough to tell a slow join from a refused one.
