@@ -12,6 +12,7 @@
 //   flock /tmp/ringkv-heavy.lock npm run bench:memory -- [--write] [--minutes 10] [--rate 1000] [--damon-off]
 // --write replaces the section between <!-- memory-bench:start --> and <!-- memory-bench:end -->
 // (--damon-off: memory-bench-damon-off) in BENCHMARKS.md.
+import { parseIntOption } from '../src/cli/command';
 import { RingkvClient } from '../src/client';
 import { ErrorCode, RingkvError, isRingkvError } from '../src/errors';
 import type { ThreadMemory } from '../src/thread_memory';
@@ -109,13 +110,6 @@ async function oneOp(client: RingkvClient, http: readonly string[], t: Tally): P
   t.done++;
 }
 
-function positiveInt(name: string, text: string | undefined, fallback: number, max: number): number {
-  if (text === undefined) return fallback;
-  const v = Number(text);
-  if (!Number.isInteger(v) || v < 1 || v > max) throw new RingkvError(ErrorCode.InvalidArgument, `--${name} must be an integer 1..${max}, not "${text}"`);
-  return v;
-}
-
 /** Least-squares slope of y over x (MiB per minute when y is MiB and x minutes). */
 function slope(points: ReadonlyArray<readonly [number, number]>): number {
   const n = points.length;
@@ -130,8 +124,8 @@ async function main(): Promise<void> {
   const minutesOpt = takeOption(argv, '--minutes');
   const rateOpt = takeOption(minutesOpt.rest, '--rate');
   const a = parseBenchArgs(rateOpt.rest, false);
-  const minutes = positiveInt('minutes', minutesOpt.value, 10, 120);
-  const rate = positiveInt('rate', rateOpt.value, 1000, 20_000);
+  const minutes = minutesOpt.value === undefined ? 10 : parseIntOption('--minutes', minutesOpt.value, 1, 120);
+  const rate = rateOpt.value === undefined ? 1000 : parseIntOption('--rate', rateOpt.value, 1, 20_000);
   const log = (s: string): void => void process.stderr.write(`${s}\n`);
   const run = new BenchRun('ringkv-memory-bench-');
   try {

@@ -259,16 +259,20 @@ function getJson(port: number, urlPath: string, timeoutMs: number): Promise<unkn
   });
 }
 
-/** True when the node on `port` sees `n` nodes, all healthy. */
 /**
- * Whether the node at `port` sees all `n` nodes healthy, each (as its gossip last said) holding
- * the ring this node holds: so that a `ringkv status` right after the launcher says "converged"
- * shows one ring.
+ * Whether a node's cluster status shows all `n` nodes healthy, each (as its gossip last said)
+ * holding the ring that node holds: so that a `ringkv status` right after the launcher says
+ * "converged" shows one ring.
  */
+export function statusConverged(s: unknown, n: number): boolean {
+  const status = s as { ring_digest?: string; nodes?: Array<{ status?: string; ring_digest?: string }> } | null;
+  return Array.isArray(status?.nodes) && status.nodes.length === n && status.nodes.every((x) => x.status === 'healthy' && x.ring_digest === status.ring_digest);
+}
+
+/** statusConverged of the node at `port`; false when it does not answer. */
 export async function nodeSeesConverged(port: number, n: number): Promise<boolean> {
   try {
-    const s = (await getJson(port, '/api/v1/cluster/status', 1000)) as { ring_digest?: string; nodes?: Array<{ status?: string; ring_digest?: string }> };
-    return Array.isArray(s.nodes) && s.nodes.length === n && s.nodes.every((x) => x.status === 'healthy' && x.ring_digest === s.ring_digest);
+    return statusConverged(await getJson(port, '/api/v1/cluster/status', 1000), n);
   } catch {
     return false;
   }

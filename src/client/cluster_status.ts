@@ -16,6 +16,12 @@ function bad(address: string, what: string): RingkvError {
   return new RingkvError(ErrorCode.MalformedFrame, `cluster status from ${address}: ${what}`, { details: { address } });
 }
 
+/** An optional ring digest (`where` names the field): 8 hex digits as ring.ts ringDigestText writes it. */
+function digestOf(address: string, v: unknown, where: string): string | undefined {
+  if (v !== undefined && !(typeof v === 'string' && digestRe.test(v))) throw bad(address, `${where} is not 8 hex digits`);
+  return v;
+}
+
 export function parseClusterStatus(address: string, body: unknown): ClusterStatus {
   if (typeof body !== 'object' || body === null) throw bad(address, 'not a JSON object');
   const o = body as Record<string, unknown>;
@@ -41,8 +47,7 @@ export function parseClusterStatus(address: string, body: unknown): ClusterStatu
     };
     const dataBytes = count('data_bytes');
     const graceSeconds = count('tombstone_grace_seconds');
-    const ringDigest = r['ring_digest'];
-    if (ringDigest !== undefined && !(typeof ringDigest === 'string' && digestRe.test(ringDigest))) throw bad(address, `nodes[${i}].ring_digest is not 8 hex digits`);
+    const ringDigest = digestOf(address, r['ring_digest'], `nodes[${i}].ring_digest`);
     const clockOffsetMs = r['clock_offset_ms'];
     if (clockOffsetMs !== undefined && !(typeof clockOffsetMs === 'number' && Number.isSafeInteger(clockOffsetMs))) throw bad(address, `nodes[${i}].clock_offset_ms is not a whole number of ms`);
     const diskSizeBytes = count('disk_size_bytes');
@@ -76,8 +81,7 @@ export function parseClusterStatus(address: string, body: unknown): ClusterStatu
   });
   const clusterName = o['cluster_name'];
   if (clusterName !== undefined && typeof clusterName !== 'string') throw bad(address, 'cluster_name is not a string');
-  const ringDigest = o['ring_digest'];
-  if (ringDigest !== undefined && !(typeof ringDigest === 'string' && digestRe.test(ringDigest))) throw bad(address, 'ring_digest is not 8 hex digits');
+  const ringDigest = digestOf(address, o['ring_digest'], 'ring_digest');
   return {
     ...(clusterName !== undefined && { cluster_name: clusterName }),
     nodes,

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import { nodeSeesConverged } from '../../src/cli/cluster';
+import { statusConverged } from '../../src/cli/cluster';
 import { type CliResult, runCli } from './cli';
 import { FaultProxy } from './fault_proxy';
 import { waitListening } from './listening';
@@ -389,7 +389,7 @@ export class TestCluster {
 
   /**
    * Waits until every node sees all nodes healthy and, as their gossip says, holding the ring it
-   * holds (the launcher's test, nodeSeesConverged): a `ringkv status` right after shows one ring,
+   * holds (the launcher's test, statusConverged): a `ringkv status` right after shows one ring,
    * without the note it adds while rings differ.
    */
   async waitConverged(timeoutMs: number): Promise<void> {
@@ -397,9 +397,9 @@ export class TestCluster {
     let seen: Array<Record<string, string>> = [];
     try {
       await waitFor('gossip convergence', async () => {
-        seen = await Promise.all(this.nodes.map((_, i) => this.statuses(i)));
-        if (!seen.every((s) => Object.keys(s).length === n && Object.values(s).every((x) => x === 'healthy'))) return false;
-        return (await Promise.all(this.nodes.map((node) => nodeSeesConverged(node.port, n)))).every(Boolean);
+        const answers = await Promise.all(this.nodes.map((_, i) => this.getJson(i, '/api/v1/cluster/status').catch(() => null)));
+        seen = answers.map((a) => Object.fromEntries(((a as { nodes?: Array<{ id: string; status: string; ring_digest?: string }> } | null)?.nodes ?? []).map((x) => [x.id, `${x.status} ring ${x.ring_digest ?? '-'}`])));
+        return answers.every((a) => statusConverged(a, n));
       }, timeoutMs);
     } catch (err) {
       // What each node saw last, and the end of each node's log: enough to tell a slow join from a refused one.
