@@ -34,7 +34,8 @@ async function launch(basePort: number): Promise<{ proc: ChildProcess; output: (
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  await waitFor('the launcher to report its nodes up', () => /ringkv cluster: 3 nodes up/.test(out), 30_000);
+  // The report's last line: the node lines come after "nodes up", in writes of their own.
+  await waitFor('the launcher to report its nodes up', () => /ringkv cluster: 3 nodes up[^]*Ctrl-C stops every node\./.test(out), 30_000);
   return { proc, output: () => out };
 }
 
