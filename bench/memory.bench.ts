@@ -199,10 +199,12 @@ function report(samples: Sample[][], t: Tally, o: { minutes: number; rate: numbe
   const threadCell = (at: number, th: keyof Sample['threads']): string =>
     `${mib(med(at, (s) => s.threads[th].heapUsedBytes))} / ${mib(med(at, (s) => s.threads[th].heapTotalBytes))} / ${mib(med(at, (s) => s.threads[th].externalBytes))}`;
   const n = samples[0]!.length;
-  // A row a minute (every sixth sample) and the last one.
+  // A row a minute (every sixth sample) up to twelve minutes, then about a dozen rows in all,
+  // and the last one.
+  const rowEvery = (60_000 / sampleMs) * Math.ceil(o.minutes / 12);
   const rows: string[][] = [];
   for (let at = 0; at < n; at++) {
-    if (at % 6 !== 0 && at !== n - 1) continue;
+    if (at % rowEvery !== 0 && at !== n - 1) continue;
     rows.push([
       String(samples[0]![at]!.atS),
       samples.map((node) => mib(node[at]!.rssBytes)).join(' / '),
@@ -213,7 +215,15 @@ function report(samples: Sample[][], t: Tally, o: { minutes: number; rate: numbe
     ]);
   }
   const halfS = samples[0]![n - 1]!.atS / 2;
-  const growth = samples.map((node) => slope(node.filter((s) => s.atS >= halfS).map((s) => [s.atS / 60, s.rssBytes / 1048576] as const)));
+  const secondHalfSlope = (node: Sample[], f: (s: Sample) => number): number =>
+    slope(node.filter((s) => s.atS >= halfS).map((s) => [s.atS / 60, f(s) / 1048576] as const));
+  const growth = samples.map((node) => secondHalfSlope(node, (s) => s.rssBytes));
+  // Which part grows, if the resident set does: the same slope for each cell, medians over the nodes.
+  const partGrowth = (f: (s: Sample) => number): string => median(samples.map((node) => secondHalfSlope(node, f))).toFixed(1);
+  const parts = (['main', 'shard', 'background'] as const).map(
+    (th) =>
+      `${th} ${partGrowth((s) => s.threads[th].heapUsedBytes)} / ${partGrowth((s) => s.threads[th].heapTotalBytes)} / ${partGrowth((s) => s.threads[th].externalBytes)}`,
+  );
   const peak = samples.map((node) => Math.max(...node.map((s) => s.rssBytes)));
   const errors = [...t.errors].map(([code, k]) => `${code} ${k}`).join(', ');
   return [
@@ -226,6 +236,7 @@ function report(samples: Sample[][], t: Tally, o: { minutes: number; rate: numbe
     '',
     `- Resident set at the end: ${samples.map((node) => mib(node[n - 1]!.rssBytes)).join(' / ')} MiB; highest: ${peak.map(mib).join(' / ')} MiB.`,
     `- Growth of the resident set over the second half (least squares): ${growth.map((g) => g.toFixed(1)).join(' / ')} MiB per minute.`,
+    `- The same slope for each part (heap used / heap committed / off-heap, medians over the nodes): memtables ${partGrowth((s) => s.memtableBytes)}, ${parts.join(', ')} MiB per minute.`,
     `- Operations: ${t.done.toLocaleString('en-US')} done, ${t.skipped.toLocaleString('en-US')} skipped (due while ${inflightMax} were in flight); expected refusals: ${t.conflictsExpected} conflicts, ${t.refusalsExpected} 414s; other errors: ${errors === '' ? 'none' : errors}.`,
   ].join('\n');
 }
