@@ -5,7 +5,8 @@
 // of 32 GETs and conditional PUTs that fail (409) through the TypeScript client, whose connection
 // is replaced every clientLifeMs (a new client, the old one closed 2 s later), and HTTP PUTs, GETs
 // and refused requests (414), a tenth of them on a connection of their own. Every sampleMs each
-// node's /metrics gives its resident set, its memtables, and each kind of thread's V8 heap and
+// node's /metrics gives its resident set, the parts of its shards' memory (memtables, free arena
+// chunks, block caches, open tables' filters and indexes), and each kind of thread's V8 heap and
 // the memory outside it (ringkv_heap_used_bytes{thread} and its kin). A leak shows as a resident
 // set that still grows in the second half; memtables (up to two per shard), the block cache and
 // V8's young generation fill over the first minutes and then hold.
@@ -32,7 +33,11 @@ const tickMs = 10;
 interface Sample {
   atS: number;
   rssBytes: number;
+  /** The parts of the shards' memory that settings size (and the tables' filters and indexes, which grow with the data). */
   memtableBytes: number;
+  arenaFreeBytes: number;
+  blockCacheBytes: number;
+  indexFilterBytes: number;
   threads: Record<'main' | 'shard' | 'background', ThreadMemory>;
 }
 
@@ -62,6 +67,9 @@ async function sample(http: string, atS: number): Promise<Sample> {
     atS,
     rssBytes: gauge(text, 'ringkv_process_resident_memory_bytes'),
     memtableBytes: gauge(text, 'ringkv_memtable_bytes'),
+    arenaFreeBytes: gauge(text, 'ringkv_memtable_arena_free_bytes'),
+    blockCacheBytes: gauge(text, 'ringkv_block_cache_bytes'),
+    indexFilterBytes: gauge(text, 'ringkv_sstable_index_filter_bytes'),
     threads: { main: thread('main'), shard: thread('shard'), background: thread('background') },
   };
 }
@@ -208,7 +216,7 @@ function report(samples: Sample[][], t: Tally, o: { minutes: number; rate: numbe
     rows.push([
       String(samples[0]![at]!.atS),
       samples.map((node) => mib(node[at]!.rssBytes)).join(' / '),
-      mib(med(at, (s) => s.memtableBytes)),
+      (['memtableBytes', 'arenaFreeBytes', 'blockCacheBytes', 'indexFilterBytes'] as const).map((f) => mib(med(at, (s) => s[f]))).join(' / '),
       threadCell(at, 'main'),
       threadCell(at, 'shard'),
       threadCell(at, 'background'),
@@ -230,13 +238,13 @@ function report(samples: Sample[][], t: Tally, o: { minutes: number; rate: numbe
     ...sectionHead(`Memory under a long mixed load, 3-node cluster${o.damonOff ? ', DAMON stopped' : ''} (bench/memory.bench.ts)`, 'bench:memory', 'dist/bench/memory.bench.js', o.argv, o.run),
     '',
     ...(o.damonOff ? [damonOffNote, ''] : []),
-    `\`ringkv cluster --nodes 3 --sync-mode batch\` (N = 3, 2 shard threads per node, the launcher's default; the nodes' V8 flags), ${o.minutes} min of an open-loop mix at ${o.rate} ops/s from one process: through the TypeScript client (a new client every ${clientLifeMs / 1000} s) 35% PUTs of ${valueSizes.join(' / ')} B values (a fifth with a TTL of 5-35 s), 30% GETs at ONE / QUORUM / ALL, 5% GETs that write back with their context, 5% DELETEs, 5% batches of 32 GETs, 2% PUTs with a stale If-Match (409); over HTTP 8% PUTs with a 60 s TTL, 8% GETs, 2% keys over the limit (414), a tenth on a connection of their own. ${keySpace.toLocaleString('en-US')} keys. At most ${inflightMax} operations in flight (more due are skipped and counted). Every ${sampleMs / 1000} s each node's /metrics; MiB; per-thread cells are heap used / heap committed / off-heap (ArrayBuffers), medians over the nodes (\`shard\` and \`background\`: all of a node's shards together; \`background\` as its last flush or compaction ended).`,
+    `\`ringkv cluster --nodes 3 --sync-mode batch\` (N = 3, 2 shard threads per node, the launcher's default; the nodes' V8 flags), ${o.minutes} min of an open-loop mix at ${o.rate} ops/s from one process: through the TypeScript client (a new client every ${clientLifeMs / 1000} s) 35% PUTs of ${valueSizes.join(' / ')} B values (a fifth with a TTL of 5-35 s), 30% GETs at ONE / QUORUM / ALL, 5% GETs that write back with their context, 5% DELETEs, 5% batches of 32 GETs, 2% PUTs with a stale If-Match (409); over HTTP 8% PUTs with a 60 s TTL, 8% GETs, 2% keys over the limit (414), a tenth on a connection of their own. ${keySpace.toLocaleString('en-US')} keys. At most ${inflightMax} operations in flight (more due are skipped and counted). Every ${sampleMs / 1000} s each node's /metrics; MiB, medians over the nodes; "shard parts" are memtables / free memtable arena chunks / block caches / open tables' filters and indexes, all shards together; per-thread cells are heap used / heap committed / off-heap (ArrayBuffers and SharedArrayBuffers) (\`shard\` and \`background\`: all of a node's shards together; \`background\` as its last flush or compaction ended, when it still holds the flushed memtable's shared arena chunks).`,
     '',
-    markdownTable(['s', 'RSS per node', 'memtables', 'main thread', 'shard threads', 'background threads'], rows, [true, false, true, false, false, false]),
+    markdownTable(['s', 'RSS per node', 'shard parts', 'main thread', 'shard threads', 'background threads'], rows, [true, false, false, false, false, false]),
     '',
     `- Resident set at the end: ${samples.map((node) => mib(node[n - 1]!.rssBytes)).join(' / ')} MiB; highest: ${peak.map(mib).join(' / ')} MiB.`,
     `- Growth of the resident set over the second half (least squares): ${growth.map((g) => g.toFixed(1)).join(' / ')} MiB per minute.`,
-    `- The same slope for each part (heap used / heap committed / off-heap, medians over the nodes): memtables ${partGrowth((s) => s.memtableBytes)}, ${parts.join(', ')} MiB per minute.`,
+    `- The same slope for each part (heap used / heap committed / off-heap, medians over the nodes): memtables ${partGrowth((s) => s.memtableBytes)}, free arena ${partGrowth((s) => s.arenaFreeBytes)}, index and filters ${partGrowth((s) => s.indexFilterBytes)}, ${parts.join(', ')} MiB per minute.`,
     `- Operations: ${t.done.toLocaleString('en-US')} done, ${t.skipped.toLocaleString('en-US')} skipped (due while ${inflightMax} were in flight); expected refusals: ${t.conflictsExpected} conflicts, ${t.refusalsExpected} 414s; other errors: ${errors === '' ? 'none' : errors}.`,
   ].join('\n');
 }

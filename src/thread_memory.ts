@@ -1,10 +1,11 @@
 // What the calling thread's V8 isolate holds: its heap (JavaScript objects) and the memory outside
-// the heap that it accounts for (ArrayBuffers: memtable arenas, the block cache, frames and
-// values in flight). Every thread of a node has its own isolate (main, each shard, each shard's
+// the heap in its ArrayBuffers and SharedArrayBuffers (memtable arenas, the block cache, frames
+// and values in flight). Every thread of a node has its own isolate (main, each shard, each shard's
 // storage background thread), and the process's resident set is all of them together plus code,
 // stacks and allocator slack, so /metrics shows each kind of thread
 // (ringkv_heap_used_bytes{thread} and its neighbours) for an operator to tell which part of a
 // node's memory grows. Plain data: crosses threads.
+import { memoryUsage } from 'node:process';
 import { getHeapStatistics } from 'node:v8';
 
 export interface ThreadMemory {
@@ -12,13 +13,19 @@ export interface ThreadMemory {
   heapUsedBytes: number;
   /** Bytes V8 has committed for the heap (used plus room it keeps for allocation). */
   heapTotalBytes: number;
-  /** Bytes outside the heap the isolate accounts for (ArrayBuffers and their kin). */
+  /**
+   * Bytes of the isolate's ArrayBuffers and SharedArrayBuffers (Node's per-isolate count;
+   * V8's external_memory leaves SharedArrayBuffers out, and memtable arenas are shared: arena.ts).
+   * A SharedArrayBuffer two threads hold counts in both: a flush's background thread holds its
+   * memtable's arena chunks until the job ends.
+   */
   externalBytes: number;
 }
 
 export function threadMemory(): ThreadMemory {
   const s = getHeapStatistics();
-  return { heapUsedBytes: s.used_heap_size, heapTotalBytes: s.total_heap_size, externalBytes: s.external_memory };
+  // memoryUsage() also reads the resident set (~20 us here): fine for a scrape or a job's end.
+  return { heapUsedBytes: s.used_heap_size, heapTotalBytes: s.total_heap_size, externalBytes: memoryUsage().arrayBuffers };
 }
 
 export function emptyThreadMemory(): ThreadMemory {

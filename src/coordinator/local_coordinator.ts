@@ -430,6 +430,9 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       blockCacheHits: 0,
       blockCacheMisses: 0,
       blockCacheBlocksWarmed: 0,
+      blockCacheHeldBytes: 0,
+      arenaFreeBytes: 0,
+      tableIndexFilterBytes: 0,
       shardBatches: 0,
       shardOps: 0,
       shardQueuedOps: 0,
@@ -460,6 +463,9 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       add('blockCacheHits', s.storage.blockCacheHits);
       add('blockCacheMisses', s.storage.blockCacheMisses);
       add('blockCacheBlocksWarmed', s.storage.blockCacheBlocksWarmed);
+      add('blockCacheHeldBytes', s.storage.blockCacheHeldBytes);
+      add('arenaFreeBytes', s.storage.arenaFreeBytes);
+      add('tableIndexFilterBytes', s.storage.tableIndexFilterBytes);
       add('idempotentReplays', s.idempotentReplays);
       add('siblingsDropped', s.siblingsDropped);
       add('shardsRefusingWrites', s.storage.writesRefused);

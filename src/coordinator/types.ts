@@ -194,6 +194,10 @@ export interface PeerClockStats {
 /** Numbers the metrics endpoint exports; every field is a counter or gauge. */
 export interface CoordinatorStats {
   memtableBytes: number;
+  /** StorageStats' memory fields, all shards together: the parts of the shards' off-heap memory that settings size. */
+  arenaFreeBytes: number;
+  blockCacheHeldBytes: number;
+  tableIndexFilterBytes: number;
   sstablesPerLevel: number[];
   compactionBacklog: number;
   walSyncs: number;

@@ -142,7 +142,7 @@ const threadsHelp = 'by thread (main: HTTP/WebSocket and coordination; shard: ev
 const memoryFamilies: readonly (readonly [string, keyof ThreadMemory, string])[] = [
   ['ringkv_heap_used_bytes', 'heapUsedBytes', `V8 heap in use (live objects and garbage not yet collected), ${threadsHelp}.`],
   ['ringkv_heap_total_bytes', 'heapTotalBytes', `V8 heap committed, ${threadsHelp}.`],
-  ['ringkv_external_memory_bytes', 'externalBytes', `Memory outside the V8 heap that the thread accounts for (ArrayBuffers: memtable arenas, block cache, values in flight), ${threadsHelp}.`],
+  ['ringkv_external_memory_bytes', 'externalBytes', `Memory in the thread's ArrayBuffers and SharedArrayBuffers (memtable arenas, block cache, values in flight; a SharedArrayBuffer two threads hold counts in both), ${threadsHelp}.`],
 ];
 
 /** One gauge with a value per node (none at all when `rows` is empty). */
@@ -156,7 +156,7 @@ function gaugeByNode(out: string[], name: string, help: string, label: string, r
 /** Storage and coordinator numbers: the named ones with their proper names, the rest generically. */
 export function renderStats(stats: CoordinatorStats): string[] {
   const out: string[] = [];
-  const known = new Set(['walSyncs', 'walSyncSeconds', 'shardGcSeconds', 'memtableBytes', 'sstablesPerLevel', 'compactionBacklog', 'diskBytes', 'readRepairs', 'hintsQueued', 'hintTargets', 'peerClocks']);
+  const known = new Set(['walSyncs', 'walSyncSeconds', 'shardGcSeconds', 'memtableBytes', 'arenaFreeBytes', 'blockCacheHeldBytes', 'tableIndexFilterBytes', 'sstablesPerLevel', 'compactionBacklog', 'diskBytes', 'readRepairs', 'hintsQueued', 'hintTargets', 'peerClocks']);
   const metric = (name: string, type: 'counter' | 'gauge', help: string, value: number): void => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value}`);
   };
@@ -167,6 +167,9 @@ export function renderStats(stats: CoordinatorStats): string[] {
     ...renderHistogram('ringkv_wal_sync_duration_seconds', '', stats.walSyncSeconds),
   );
   metric('ringkv_memtable_bytes', 'gauge', 'Bytes in memtables (active and immutable) across all shards.', stats.memtableBytes);
+  metric('ringkv_memtable_arena_free_bytes', 'gauge', 'Free memtable arena chunks kept for the next memtables, across all shards (a new memtable grows into them: with ringkv_memtable_bytes about one memtable per shard, more while a flush runs).', stats.arenaFreeBytes);
+  metric('ringkv_block_cache_bytes', 'gauge', 'Memory the block caches hold, across all shards (each its whole --block-cache-mib once it cached a block).', stats.blockCacheHeldBytes);
+  metric('ringkv_sstable_index_filter_bytes', 'gauge', 'Filter blocks and decoded indexes of the SSTables open on the shard threads, across all shards.', stats.tableIndexFilterBytes);
   out.push('# HELP ringkv_sstables SSTable files per LSM level across all shards.', '# TYPE ringkv_sstables gauge');
   stats.sstablesPerLevel.forEach((n, level) => out.push(`ringkv_sstables{level="${level}"} ${n}`));
   metric('ringkv_compaction_backlog', 'gauge', 'Compactions waiting to run across all shards.', stats.compactionBacklog);

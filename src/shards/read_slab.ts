@@ -9,7 +9,7 @@ import { Arena, ArenaPool } from '../storage/arena';
 /** Bytes of one chunk; a batch of 32 reads of 1 KiB values fits in one. Copies over a quarter get their own buffer. */
 export const readSlabChunkBytes = 64 * 1024;
 /** Keeps no free chunks: a slab's chunks are never given back. */
-const chunkSource = new ArenaPool(readSlabChunkBytes, 0);
+const chunkSource = new ArenaPool(readSlabChunkBytes, 0, 'private');
 
 export class ReadSlab {
   private readonly arena = new Arena(chunkSource);

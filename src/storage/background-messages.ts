@@ -15,16 +15,20 @@ export interface BackgroundInit {
 }
 
 /**
- * A sorted run of (sort key, payload) pairs packed into four transferable arrays: entry i is
- * keys[keyOffsets[i]..keyOffsets[i+1]) and values[valueOffsets[i]..valueOffsets[i+1]).
- * Sort keys strictly increasing, one entry per key (an immutable memtable, flattened).
+ * A sorted run of (sort key, payload) pairs: an immutable memtable, flattened. Entry i's sort key
+ * is keys[keyOffsets[i]..keyOffsets[i+1]) (copied, transferred); its payload is valueLengths[i]
+ * bytes at valueOffsets[i] in valueBuffers[valueBuffer[i]], shared memory that the engine thread
+ * leaves unchanged until the flush is done (the memtable's arena chunks, arena.ts), so payloads
+ * are never copied to cross. Sort keys strictly increasing, one entry per key.
  */
 export interface PackedRun {
   count: number;
   keys: Uint8Array;
   keyOffsets: Uint32Array;
-  values: Uint8Array;
+  valueBuffers: SharedArrayBuffer[];
+  valueBuffer: Uint32Array;
   valueOffsets: Uint32Array;
+  valueLengths: Uint32Array;
 }
 
 /** Write one level-0 table from an immutable memtable. */
@@ -104,7 +108,7 @@ export interface JobDone {
   /** Outputs in key order; every one is complete and fsync'ed before this reply is sent. */
   tables: TableInfo[];
   stats: JobStats;
-  /** A flush's packed-run buffers (keys, values), moved back so the next flush can reuse them. */
+  /** A flush's packed keys' buffer, moved back so the next flush can reuse it. */
   returned: ArrayBuffer[];
   /** The background thread's memory as the job ended (the thread runs nothing between jobs). */
   memory: ThreadMemory;

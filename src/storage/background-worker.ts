@@ -38,10 +38,8 @@ async function flush(job: FlushJob): Promise<Omit<JobDone, 'memory'>> {
   const started = Date.now();
   const t = await writeRun(init.dir, control.takeFileNumber(), init.bloomBitsPerKey, job.run, () => control.aborted, () => new JobAborted());
   const stats: JobStats = { entriesIn: job.run.count, entriesOut: t.meta.entryCount, dropped: 0, expired: 0, bytesRead: 0, bytesWritten: t.fileBytes, ms: Date.now() - started };
-  // The two arrays go back for reuse only when they are two buffers (the engine packs them so).
-  const keys = job.run.keys.buffer as ArrayBuffer;
-  const values = job.run.values.buffer as ArrayBuffer;
-  return { kind: 'done', id: job.id, tables: [tableInfoOf(t)], stats, returned: keys === values ? [] : [keys, values] };
+  // The keys' buffer goes back for the next flush to pack into (this thread's copy or the one moved here).
+  return { kind: 'done', id: job.id, tables: [tableInfoOf(t)], stats, returned: [job.run.keys.buffer as ArrayBuffer] };
 }
 
 async function compact(job: CompactJob): Promise<Omit<JobDone, 'memory'>> {

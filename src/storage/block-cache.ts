@@ -45,6 +45,11 @@ export class BlockCache {
     return this.capacityBytes;
   }
 
+  /** Memory the cache holds: its arena (allocated whole at the first block cached), or 0 before. */
+  get heldBytes(): number {
+    return this.arena?.length ?? 0;
+  }
+
   static keyOf(fileNumber: number, offset: number): number {
     // 2^21 files x 2^32 offsets stays a safe integer.
     assert(fileNumber < 0x20_0000 && offset < 0x1_0000_0000, 'block cache key out of range');

@@ -204,7 +204,7 @@ export class LsmEngine implements StorageEngine {
     this.now = o.now ?? Date.now;
     this.blockCache = new BlockCache(intOption(o, 'blockCacheBytes', blockCacheBytesDefault, 0, Number.MAX_SAFE_INTEGER));
     this.tableCache = new TableCache(this.dir, intOption(o, 'openFilesMax', openFilesMax, 1, 65_536));
-    this.arenaPool = new ArenaPool(arenaChunkBytesFor(this.memLimit), this.memLimit);
+    this.arenaPool = new ArenaPool(arenaChunkBytesFor(this.memLimit), this.memLimit, 'shared');
     this.bg = new BackgroundThread({ dir: this.dir, control: this.control.buffer, bloomBitsPerKey: this.bloomBits });
     this.spaceWatch = new SpaceWatch(this.dir, () => this.leaveNoSpace());
   }
@@ -1109,6 +1109,9 @@ export class LsmEngine implements StorageEngine {
       blockCacheHits: this.blockCache.hits,
       blockCacheMisses: this.blockCache.misses,
       blockCacheBlocksWarmed: this.blocksWarmed,
+      blockCacheHeldBytes: this.blockCache.heldBytes,
+      arenaFreeBytes: this.arenaPool.pooledBytes,
+      tableIndexFilterBytes: this.tableCache.heldBytes,
       writeStalls: this.writeStalls,
       walRecoveryDroppedRecords: this.recovery.tornTails.length + this.recovery.skipped.length,
       flushes: this.flushes,

@@ -57,10 +57,10 @@ export class Memtable {
   private payloadOffset = new Uint32Array(capacityInitial);
   private payloadLength = new Uint32Array(capacityInitial);
   /** The buffers payloads live in, each once; `bufferIndex` finds one's index. */
-  private readonly buffers: ArrayBuffer[] = [];
-  private readonly bufferIndex = new Map<ArrayBuffer, number>();
+  private readonly buffers: ArrayBufferLike[] = [];
+  private readonly bufferIndex = new Map<ArrayBufferLike, number>();
   /** The last buffer registered (a batch's payloads share one), to skip the map lookup. */
-  private lastBuffer: ArrayBuffer | null = null;
+  private lastBuffer: ArrayBufferLike | null = null;
   private lastBufferIndex = -1;
   private capacity = capacityInitial;
   private height = 1;
@@ -168,7 +168,7 @@ export class Memtable {
   }
 
   private bufferOf(payload: Buffer): number {
-    const ab = payload.buffer as ArrayBuffer;
+    const ab = payload.buffer;
     if (ab === this.lastBuffer) return this.lastBufferIndex;
     let i = this.bufferIndex.get(ab);
     if (i === undefined) {
@@ -292,6 +292,24 @@ export class Memtable {
 
   payloadLengthOf(n: number): number {
     return this.payloadLength[n]!;
+  }
+
+  /** Where node n's payload lives, without a view: the index of its buffer (bufferAt), its offset. */
+  payloadBufferIndexOf(n: number): number {
+    return this.payloadBuffer[n]!;
+  }
+
+  payloadOffsetOf(n: number): number {
+    return this.payloadOffset[n]!;
+  }
+
+  /** The buffers payloads live in, by payloadBufferIndexOf. */
+  get bufferCount(): number {
+    return this.buffers.length;
+  }
+
+  bufferAt(i: number): ArrayBufferLike {
+    return this.buffers[i]!;
   }
 
   /** Checks order, count and that every level is a sub-list of the one below (tests). */

@@ -9,6 +9,8 @@ import { Table } from './table';
 
 export class TableCache {
   private readonly open = new Map<number, Table>();
+  /** Sum of the open tables' heldBytes. */
+  private bytes = 0;
 
   constructor(
     private readonly dir: string,
@@ -26,11 +28,8 @@ export class TableCache {
     }
     t = Table.open(tablePath(this.dir, number), number);
     this.open.set(number, t);
-    while (this.open.size > this.capacity) {
-      const first = this.open.keys().next().value as number;
-      this.open.get(first)!.close();
-      this.open.delete(first);
-    }
+    this.bytes += t.heldBytes;
+    while (this.open.size > this.capacity) this.evict(this.open.keys().next().value as number);
     return t;
   }
 
@@ -39,15 +38,22 @@ export class TableCache {
     if (t !== undefined) {
       t.close();
       this.open.delete(number);
+      this.bytes -= t.heldBytes;
     }
   }
 
   closeAll(): void {
     for (const t of this.open.values()) t.close();
     this.open.clear();
+    this.bytes = 0;
   }
 
   get size(): number {
     return this.open.size;
+  }
+
+  /** Memory the open tables keep: their filter blocks and decoded indexes. */
+  get heldBytes(): number {
+    return this.bytes;
   }
 }

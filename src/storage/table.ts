@@ -78,6 +78,8 @@ export class Table {
     private readonly dataEnd: number,
     /** Token halves of each index key: [2i] high, [2i + 1] low (the sort key's first 8 bytes). */
     private readonly indexTokens: Uint32Array,
+    /** Memory the open table keeps outside the V8 heap: its filter block and decoded index. */
+    readonly heldBytes: number,
   ) {}
 
   static open(file: string, number: number): Table {
@@ -114,7 +116,8 @@ export class Table {
         indexTokens[2 * i] = k.readUInt32BE(0);
         indexTokens[2 * i + 1] = k.readUInt32BE(4);
       }
-      return new Table(file, number, fd, fileBytes, meta, filter, indexKeys, indexHandles, footer.filter.offset, indexTokens);
+      const heldBytes = filter.byteLength + decoded.keys.byteLength + indexTokens.byteLength;
+      return new Table(file, number, fd, fileBytes, meta, filter, indexKeys, indexHandles, footer.filter.offset, indexTokens, heldBytes);
     } catch (err) {
       fs.closeSync(fd);
       throw err;

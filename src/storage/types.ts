@@ -91,6 +91,16 @@ export interface StorageStats {
   blockCacheMisses: number;
   /** Data blocks of flushed tables put into the block cache before their first read, since open. */
   blockCacheBlocksWarmed: number;
+  /** Memory the block cache holds: its whole capacity once it cached a block, 0 before. */
+  blockCacheHeldBytes: number;
+  /**
+   * Free memtable arena chunks kept for the next memtables (arena.ts). A new memtable grows into
+   * the chunks the last flush freed, so this with memtableBytes stays near one memtable's limit,
+   * more only while a flush runs.
+   */
+  arenaFreeBytes: number;
+  /** Filter blocks and decoded indexes of the tables open on the engine's thread (its table cache). */
+  tableIndexFilterBytes: number;
   /** Writes that waited for back-pressure since open. */
   writeStalls: number;
   /** Records dropped or truncated by WAL recovery at open (torn tail or skipped corrupt records). */

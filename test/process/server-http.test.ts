@@ -437,6 +437,13 @@ test('admin flush then scrub on a single node: the data written above is in tabl
   // The flush ran on the shards' storage background threads, which said what they hold as it ended.
   const bgUsed = memoryGauge(before, 'heap_used', 'background');
   assert.ok(bgUsed > 0 && bgUsed <= memoryGauge(before, 'heap_total', 'background'), `background heap used ${bgUsed}`);
+  // The flushed memtables' arena chunks wait in the pool for the next ones; each flush opened its
+  // table and put its blocks into the block cache. All of it is the shard threads' memory.
+  const gauge = (name: string): number => Number(new RegExp(`^ringkv_${name} (\\d+)$`, 'm').exec(before)?.[1]);
+  const parts = ['memtable_bytes', 'memtable_arena_free_bytes', 'block_cache_bytes', 'sstable_index_filter_bytes'].map(gauge);
+  assert.ok(parts.slice(1).every((b) => b > 0), `memtable, free arena, block cache, index and filter bytes: ${parts.join(', ')}`);
+  const shardOffHeap = memoryGauge(before, 'external_memory', 'shard');
+  assert.ok(shardOffHeap >= parts.reduce((a, b) => a + b, 0), `shard threads' ArrayBuffers ${shardOffHeap} bytes, the parts ${parts.join(' + ')}`);
   const r = await fetch(`${node.url}/api/v1/admin/scrub`, { method: 'POST' });
   assert.equal(r.status, 200);
   const b = await json(r);

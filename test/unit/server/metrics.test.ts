@@ -55,7 +55,7 @@ test('coordinator stats become WAL, memtable, per-level SSTable and backlog metr
   const syncs = new Histogram();
   for (const s of [0.0003, 0.0009, 0.004, 0.04, 20]) syncs.record(s);
   const text = new Metrics().render(
-    { memtableBytes: 1234, sstablesPerLevel: [3, 1, 0], compactionBacklog: 2, walSyncs: 77, walSyncSeconds: syncs.snapshot(), diskBytes: 9, readRepairs: 0, hintsQueued: 0, shardCount: 4 },
+    { memtableBytes: 1234, arenaFreeBytes: 4096, blockCacheHeldBytes: 67108864, tableIndexFilterBytes: 5555, sstablesPerLevel: [3, 1, 0], compactionBacklog: 2, walSyncs: 77, walSyncSeconds: syncs.snapshot(), diskBytes: 9, readRepairs: 0, hintsQueued: 0, shardCount: 4 },
     {},
   );
   assert.match(text, /^ringkv_wal_syncs_total 77$/m);
@@ -70,7 +70,7 @@ test('coordinator stats become WAL, memtable, per-level SSTable and backlog metr
   assert.match(text, /^ringkv_gc_duration_seconds_count\{thread="main",kind="minor"\} \d+$/m);
   assert.doesNotMatch(text, /thread="shard"/);
   const gc = { minor: syncs.snapshot(), major: syncs.snapshot(), incremental: syncs.snapshot(), weakcb: syncs.snapshot() };
-  const withShards = new Metrics().render({ memtableBytes: 0, sstablesPerLevel: [], compactionBacklog: 0, walSyncs: 0, walSyncSeconds: syncs.snapshot(), diskBytes: 0, readRepairs: 0, hintsQueued: 0, shardGcSeconds: gc }, {});
+  const withShards = new Metrics().render({ memtableBytes: 0, arenaFreeBytes: 0, blockCacheHeldBytes: 0, tableIndexFilterBytes: 0, sstablesPerLevel: [], compactionBacklog: 0, walSyncs: 0, walSyncSeconds: syncs.snapshot(), diskBytes: 0, readRepairs: 0, hintsQueued: 0, shardGcSeconds: gc }, {});
   assert.match(withShards, /^ringkv_gc_duration_seconds_bucket\{thread="shard",kind="major",le="\+Inf"\} 5$/m);
   assert.equal(withShards.match(/^# TYPE ringkv_gc_duration_seconds histogram$/gm)?.length, 1, 'one family block for both threads');
   assert.doesNotMatch(withShards, /shard_gc_seconds/, 'not rendered by the generic path too');
@@ -82,7 +82,7 @@ test('coordinator stats become WAL, memtable, per-level SSTable and backlog metr
   assert.doesNotMatch(text, /_bytes\{thread="(shard|background)"\}/);
   const withMemory = new Metrics().render(
     {
-      memtableBytes: 0, sstablesPerLevel: [], compactionBacklog: 0, walSyncs: 0, walSyncSeconds: syncs.snapshot(), diskBytes: 0, readRepairs: 0, hintsQueued: 0,
+      memtableBytes: 0, arenaFreeBytes: 0, blockCacheHeldBytes: 0, tableIndexFilterBytes: 0, sstablesPerLevel: [], compactionBacklog: 0, walSyncs: 0, walSyncSeconds: syncs.snapshot(), diskBytes: 0, readRepairs: 0, hintsQueued: 0,
       shardMemory: { heapUsedBytes: 11, heapTotalBytes: 12, externalBytes: 13 },
       backgroundMemory: { heapUsedBytes: 21, heapTotalBytes: 22, externalBytes: 23 },
     },
@@ -95,6 +95,10 @@ test('coordinator stats become WAL, memtable, per-level SSTable and backlog metr
   }
   assert.doesNotMatch(withMemory, /shard_memory|background_memory/, 'not rendered by the generic path too');
   assert.match(text, /^ringkv_memtable_bytes 1234$/m);
+  assert.match(text, /^ringkv_memtable_arena_free_bytes 4096$/m);
+  assert.match(text, /^ringkv_block_cache_bytes 67108864$/m);
+  assert.match(text, /^ringkv_sstable_index_filter_bytes 5555$/m);
+  assert.doesNotMatch(text, /^ringkv_(arena_free|block_cache_held|table_index_filter)_bytes/m, 'not rendered by the generic path too');
   assert.match(text, /^ringkv_sstables\{level="0"\} 3$/m);
   assert.match(text, /^ringkv_sstables\{level="1"\} 1$/m);
   assert.match(text, /^ringkv_compaction_backlog 2$/m);
@@ -108,7 +112,7 @@ test('coordinator stats become WAL, memtable, per-level SSTable and backlog metr
 
 test('per-node gauges: hints by target and clock offsets by peer, one family block each, none without rows', () => {
   const syncs = new Histogram();
-  const base = { memtableBytes: 0, sstablesPerLevel: [], compactionBacklog: 0, walSyncs: 0, walSyncSeconds: syncs.snapshot(), diskBytes: 0, readRepairs: 0, hintsQueued: 3 };
+  const base = { memtableBytes: 0, arenaFreeBytes: 0, blockCacheHeldBytes: 0, tableIndexFilterBytes: 0, sstablesPerLevel: [], compactionBacklog: 0, walSyncs: 0, walSyncSeconds: syncs.snapshot(), diskBytes: 0, readRepairs: 0, hintsQueued: 3 };
   const text = new Metrics().render(
     {
       ...base,

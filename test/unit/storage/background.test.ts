@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { openStorage } from '../../../src/storage';
 import { BackgroundThread } from '../../../src/storage/background';
 import { BackgroundControl } from '../../../src/storage/background-control';
+import { BlockCache } from '../../../src/storage/block-cache';
 import { Table } from '../../../src/storage/table';
 import { currentThreadId } from '../../../src/storage/thread-priority';
 import type { StorageEntry } from '../../../src/storage/types';
@@ -269,16 +270,32 @@ test('the background thread reports a bad job as a typed error and keeps serving
   control.raiseFileNumber(1);
   const bg = new BackgroundThread({ dir, control: control.buffer, bloomBitsPerKey: 10 });
   try {
-    const bad = { count: 2, keys: Buffer.from('x'), keyOffsets: new Uint32Array([0, 1]), values: Buffer.from('y'), valueOffsets: new Uint32Array([0, 1]) };
-    await assert.rejects(bg.run({ kind: 'flush', id: 0, run: bad }, [], 'test flush'), (err: unknown) => isRingkvError(err, ErrorCode.Internal) && /malformed packed run/.test((err as Error).message));
     const sk = Buffer.concat([Buffer.alloc(8, 1), Buffer.from('key')]);
     const payload = Buffer.concat([Buffer.alloc(17), Buffer.from([0]), Buffer.from('value')]);
-    const ok = { count: 1, keys: sk, keyOffsets: new Uint32Array([0, sk.length]), values: payload, valueOffsets: new Uint32Array([0, payload.length]) };
-    const r = await bg.run({ kind: 'flush', id: 0, run: ok }, [], 'test flush');
+    const shared = Buffer.from(new SharedArrayBuffer(payload.length + 5));
+    payload.copy(shared, 5);
+    const run = (valueOffset: number, valueLength: number) => ({
+      count: 1,
+      keys: sk,
+      keyOffsets: new Uint32Array([0, sk.length]),
+      valueBuffers: [shared.buffer as SharedArrayBuffer],
+      valueBuffer: new Uint32Array([0]),
+      valueOffsets: new Uint32Array([valueOffset]),
+      valueLengths: new Uint32Array([valueLength]),
+    });
+    const malformed = (err: unknown): boolean => isRingkvError(err, ErrorCode.Internal) && /malformed packed run/.test((err as Error).message);
+    await assert.rejects(bg.run({ kind: 'flush', id: 0, run: { ...run(5, payload.length), count: 2 } }, [], 'test flush'), malformed);
+    await assert.rejects(bg.run({ kind: 'flush', id: 0, run: run(6, payload.length) }, [], 'test flush'), (err: unknown) => malformed(err) && /outside its buffer/.test((err as Error).message));
+    const r = await bg.run({ kind: 'flush', id: 0, run: run(5, payload.length) }, [], 'test flush');
     assert.equal(r.tables.length, 1);
     assert.equal(r.tables[0]!.entryCount, 1);
     const t = Table.open(path.join(dir, `${String(r.tables[0]!.number).padStart(6, '0')}.sst`), r.tables[0]!.number);
-    t.close();
+    try {
+      const got = t.get(sk, Buffer.from('key'), new BlockCache(0));
+      assert.ok(got !== null && got.equals(payload), 'the table holds the payload read from the shared buffer');
+    } finally {
+      t.close();
+    }
   } finally {
     await bg.close();
     removeDir(dir);

@@ -161,6 +161,56 @@ test('overwriting one key over and over switches memtables by the memory its are
   }
 });
 
+test('memory by part: a new memtable grows into the arena chunks the last flush freed; the block cache and open tables say what they hold', async () => {
+  const dir = tempDir('memparts');
+  const limit = 256 * 1024; // arena chunks of 16 KiB, at most 16 of them free
+  const cacheBytes = 1024 * 1024;
+  const db = await openStorage({ dir, syncMode: 'none', memtableBytes: limit, autoCompaction: false, blockCacheBytes: cacheBytes });
+  try {
+    const fresh = db.stats();
+    assert.deepEqual([fresh.arenaFreeBytes, fresh.blockCacheHeldBytes, fresh.tableIndexFilterBytes], [0, 0, 0]);
+    const value = Buffer.alloc(1000, 3);
+    let n = 0;
+    // One entry a write: a WAL record over a quarter chunk (4 KiB here) would get a buffer of its own.
+    const writeBytes = async (bytes: number): Promise<void> => {
+      for (const end = n + Math.ceil(bytes / value.length); n < end; ) await db.write([put(`mem-${n++}`, value)]);
+    };
+    // One memtable switched by size, a second by flush(): both on disk, their chunks free.
+    await writeBytes(limit * 1.5);
+    await db.flush();
+    const flushed = db.stats();
+    assert.equal(flushed.immutableMemtables, 0);
+    assert.equal(flushed.arenaFreeBytes, limit, 'the pool keeps one memtable of free chunks');
+    // Half a memtable more: its chunks come out of the pool (memtableBytes counts entries with
+    // their overhead, a little more than the chunks their WAL records fill).
+    await writeBytes(limit / 2);
+    const half = db.stats();
+    const taken = limit - half.arenaFreeBytes;
+    assert.ok(half.memtableBytes >= limit / 2, `memtable ${half.memtableBytes}`);
+    assert.ok(taken >= limit / 4 && taken <= half.memtableBytes + 16 * 1024, `chunks taken from the pool: ${taken} bytes for a memtable of ${half.memtableBytes}`);
+    // Each flush opened its table (filter, index) to put its blocks into the cache, which is then
+    // its one buffer, whole.
+    const got = await db.get(Buffer.from('mem-0'));
+    assert.ok(got !== null && Buffer.from(got.value).equals(value));
+    const read = db.stats();
+    assert.equal(read.blockCacheHeldBytes, cacheBytes);
+    assert.ok(read.tableIndexFilterBytes > 0, `index and filter bytes ${read.tableIndexFilterBytes}`);
+    // Compaction merges the two tables into one: theirs leave the count as they are closed (about
+    // as many bytes come back with the one that holds the same keys).
+    assert.equal(read.sstablesPerLevel.reduce((a, b) => a + b, 0), 2);
+    await db.compact();
+    const compacted = db.stats();
+    assert.equal(compacted.sstablesPerLevel.reduce((a, b) => a + b, 0), 1);
+    assert.ok(
+      compacted.tableIndexFilterBytes > 0 && compacted.tableIndexFilterBytes < read.tableIndexFilterBytes * 1.5,
+      `after compaction ${compacted.tableIndexFilterBytes}, before ${read.tableIndexFilterBytes}`,
+    );
+  } finally {
+    await db.close();
+    removeDir(dir);
+  }
+});
+
 test("a flushed table's blocks are in the block cache before its first read; a table over a quarter of the cache is left out", async () => {
   const value = Buffer.alloc(200, 7);
   const keys = Array.from({ length: 2000 }, (_, i) => `warm-${i}`); // ~440 KB of table

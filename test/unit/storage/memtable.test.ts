@@ -2,9 +2,12 @@
 // contents under random puts and overwrites: lookups through the hash index, order through the
 // list, both checked after growth and rehashing; that keys sharing a token still order by their
 // bytes; that a cursor taken before inserts sees the later keys that land after it; and that a
-// flush packs an immutable memtable in slices that yield to the event loop, into the same run.
+// flush packs an immutable memtable in slices that yield to the event loop, into the same run,
+// whose payloads stay in the memtable's shared arena chunks (private ones copied).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Arena, ArenaPool } from '../../../src/storage/arena';
+import type { PackedRun } from '../../../src/storage/background-messages';
 import { Memtable } from '../../../src/storage/memtable';
 import { sortKeyOf } from '../../../src/storage/sort-key';
 import { packMemtable } from '../../../src/storage/flush';
@@ -90,11 +93,44 @@ test('packMemtable in slices: yields to the event loop between slices and packs 
   assert.ok(turns > 0, 'timers ran while the pack was in progress');
   assert.equal(sliced.run.count, m.count);
   assert.deepEqual([...sliced.run.keyOffsets], [...whole.run.keyOffsets]);
-  assert.deepEqual([...sliced.run.valueOffsets], [...whole.run.valueOffsets]);
-  assert.ok(Buffer.from(sliced.run.keys).equals(Buffer.from(whole.run.keys)) && Buffer.from(sliced.run.values).equals(Buffer.from(whole.run.values)));
-  // And in memtable order: entry i of the run is node i of the list.
+  assert.deepEqual([...sliced.run.valueLengths], [...whole.run.valueLengths]);
+  assert.ok(Buffer.from(sliced.run.keys).equals(Buffer.from(whole.run.keys)));
+  // And in memtable order: entry i of the run is node i of the list, its payload where the run says.
+  const payloadOf = (run: PackedRun, i: number): Buffer => Buffer.from(run.valueBuffers[run.valueBuffer[i]!]!, run.valueOffsets[i], run.valueLengths[i]);
   let i = 0;
   for (let n = m.first(); n !== 0; n = m.nextOf(n), i++) {
     assert.ok(Buffer.from(sliced.run.keys).subarray(sliced.run.keyOffsets[i], sliced.run.keyOffsets[i + 1]).equals(m.keyOf(n)), `key ${i}`);
+    assert.ok(payloadOf(sliced.run, i).equals(m.payloadOf(n)) && payloadOf(whole.run, i).equals(m.payloadOf(n)), `payload ${i}`);
+  }
+});
+
+test('packMemtable: payloads in shared memory go as places in it, private ones are copied into one shared buffer', async () => {
+  const pool = new ArenaPool(16 * 1024, 64 * 1024, 'shared');
+  const m = new Memtable(1, new Arena(pool));
+  const arena = m.arena!;
+  const expected = new Map<string, Buffer>();
+  for (let i = 0; i < 300; i++) {
+    const key = sortKeyOf(Buffer.from(`k${i}`));
+    // Every third payload is private memory (as a memtable rebuilt from the WAL holds); one is over a quarter chunk (its own buffer).
+    const bytes = i === 7 ? 6000 : 100 + i;
+    const payload = i % 3 === 0 ? Buffer.alloc(bytes) : arena.alloc(bytes);
+    payload.fill(i & 0xff);
+    m.put(key, payload);
+    expected.set(key.toString('hex'), Buffer.from(payload));
+  }
+  const { run, transfer } = await packMemtable(m);
+  assert.equal(run.count, 300);
+  assert.ok(run.valueBuffers.every((b) => b instanceof SharedArrayBuffer));
+  assert.ok(!transfer.some((b) => (b as unknown) instanceof SharedArrayBuffer), 'shared memory is not in the transfer list');
+  const copied = run.valueBuffers[run.valueBuffers.length - 1]!;
+  let privateBytes = 0;
+  for (let i = 0; i < 300; i += 3) privateBytes += 100 + i;
+  assert.equal(copied.byteLength, privateBytes, 'only the private payloads are copied');
+  const chunksAndLarge = new Set(run.valueBuffers.slice(0, -1));
+  assert.equal(chunksAndLarge.size, run.valueBuffers.length - 1, 'each buffer once');
+  for (let i = 0; i < run.count; i++) {
+    const key = Buffer.from(run.keys).subarray(run.keyOffsets[i], run.keyOffsets[i + 1]).toString('hex');
+    const got = Buffer.from(run.valueBuffers[run.valueBuffer[i]!]!, run.valueOffsets[i], run.valueLengths[i]);
+    assert.ok(got.equals(expected.get(key)!), `payload of entry ${i}`);
   }
 });
