@@ -10,9 +10,10 @@
 // the memory outside it (ringkv_heap_used_bytes{thread} and its kin). A leak shows as a resident
 // set that still grows in the second half; memtables (up to two per shard), the block cache and
 // V8's young generation fill over the first minutes and then hold.
-//   flock /tmp/ringkv-heavy.lock npm run bench:memory -- [--write] [--minutes 10] [--rate 1000] [--damon-off]
+//   flock /tmp/ringkv-heavy.lock npm run bench:memory -- [--write] [--minutes 10] [--rate 1000] [--label NAME] [--damon-off]
 // --write replaces the section between <!-- memory-bench:start --> and <!-- memory-bench:end -->
-// (--damon-off: memory-bench-damon-off) in BENCHMARKS.md.
+// (--label NAME: memory-bench-NAME, a section of its own, as for a code change measured beside
+// the standing run; --damon-off adds -damon-off) in BENCHMARKS.md.
 import { parseIntOption } from '../src/cli/command';
 import { RingkvClient } from '../src/client';
 import { ErrorCode, RingkvError, isRingkvError } from '../src/errors';
@@ -131,7 +132,10 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const minutesOpt = takeOption(argv, '--minutes');
   const rateOpt = takeOption(minutesOpt.rest, '--rate');
-  const a = parseBenchArgs(rateOpt.rest, false);
+  const labelOpt = takeOption(rateOpt.rest, '--label');
+  const a = parseBenchArgs(labelOpt.rest, false);
+  const label = labelOpt.value;
+  if (label !== undefined && !/^[a-z0-9-]{1,40}$/.test(label)) throw new RingkvError(ErrorCode.InvalidArgument, '--label NAME: 1-40 of a-z, 0-9, -');
   const minutes = minutesOpt.value === undefined ? 10 : parseIntOption('--minutes', minutesOpt.value, 1, 120);
   const rate = rateOpt.value === undefined ? 1000 : parseIntOption('--rate', rateOpt.value, 1, 20_000);
   const log = (s: string): void => void process.stderr.write(`${s}\n`);
@@ -195,13 +199,13 @@ async function main(): Promise<void> {
     client.close();
     const last = await Promise.all(cluster.http.map((h) => sample(h, Math.round((performance.now() - startMs) / 1000))));
     last.forEach((x, i) => samples[i]!.push(x));
-    emitSection(report(samples, t, { minutes, rate, argv, run, damonOff: a.damonOff }), a.damonOff ? 'memory-bench-damon-off' : 'memory-bench', a.write);
+    emitSection(report(samples, t, { minutes, rate, argv, run, damonOff: a.damonOff, label }), `memory-bench${label === undefined ? '' : `-${label}`}${a.damonOff ? '-damon-off' : ''}`, a.write);
   } finally {
     await run.close();
   }
 }
 
-function report(samples: Sample[][], t: Tally, o: { minutes: number; rate: number; argv: string[]; run: BenchRun; damonOff: boolean }): string {
+function report(samples: Sample[][], t: Tally, o: { minutes: number; rate: number; argv: string[]; run: BenchRun; damonOff: boolean; label: string | undefined }): string {
   const mib = (b: number): string => (b / 1048576).toFixed(0);
   const med = (at: number, f: (s: Sample) => number): number => median(samples.map((node) => f(node[at]!)));
   const threadCell = (at: number, th: keyof Sample['threads']): string =>
@@ -235,7 +239,7 @@ function report(samples: Sample[][], t: Tally, o: { minutes: number; rate: numbe
   const peak = samples.map((node) => Math.max(...node.map((s) => s.rssBytes)));
   const errors = [...t.errors].map(([code, k]) => `${code} ${k}`).join(', ');
   return [
-    ...sectionHead(`Memory under a long mixed load, 3-node cluster${o.damonOff ? ', DAMON stopped' : ''} (bench/memory.bench.ts)`, 'bench:memory', 'dist/bench/memory.bench.js', o.argv, o.run),
+    ...sectionHead(`Memory under a long mixed load, 3-node cluster${o.label === undefined ? '' : `: ${o.label}`}${o.damonOff ? ', DAMON stopped' : ''} (bench/memory.bench.ts)`, 'bench:memory', 'dist/bench/memory.bench.js', o.argv, o.run),
     '',
     ...(o.damonOff ? [damonOffNote, ''] : []),
     `\`ringkv cluster --nodes 3 --sync-mode batch\` (N = 3, 2 shard threads per node, the launcher's default; the nodes' V8 flags), ${o.minutes} min of an open-loop mix at ${o.rate} ops/s from one process: through the TypeScript client (a new client every ${clientLifeMs / 1000} s) 35% PUTs of ${valueSizes.join(' / ')} B values (a fifth with a TTL of 5-35 s), 30% GETs at ONE / QUORUM / ALL, 5% GETs that write back with their context, 5% DELETEs, 5% batches of 32 GETs, 2% PUTs with a stale If-Match (409); over HTTP 8% PUTs with a 60 s TTL, 8% GETs, 2% keys over the limit (414), a tenth on a connection of their own. ${keySpace.toLocaleString('en-US')} keys. At most ${inflightMax} operations in flight (more due are skipped and counted). Every ${sampleMs / 1000} s each node's /metrics; MiB, medians over the nodes; "shard parts" are memtables / free memtable arena chunks / block caches / open tables' filters and indexes, all shards together; per-thread cells are heap used / heap committed / off-heap (ArrayBuffers and SharedArrayBuffers) (\`shard\` and \`background\`: all of a node's shards together; \`background\` as its last flush or compaction ended, when it still holds the flushed memtable's shared arena chunks).`,
