@@ -70,8 +70,8 @@ export async function packMemtable(mem: Memtable, spare: readonly ArrayBuffer[] 
   }
   assert(keyBytes < packedBytesMax && copyBytes < packedBytesMax, () => `memtable of ${keyBytes} key bytes, ${copyBytes} private payload bytes too large to pack`);
   const keys = reuse(spare[0], keyBytes);
-  const copied = copyBytes === 0 ? null : Buffer.from(new SharedArrayBuffer(copyBytes));
-  const copiedIndex = copied === null ? -1 : valueBuffers.push(copied.buffer as SharedArrayBuffer) - 1;
+  const copiedIndex = copyBytes === 0 ? -1 : valueBuffers.push(new SharedArrayBuffer(copyBytes)) - 1;
+  const copied = copiedIndex === -1 ? null : Buffer.from(valueBuffers[copiedIndex]!);
   const keyOffsets = new Uint32Array(count + 1);
   const valueBuffer = new Uint32Array(count);
   const valueOffsets = new Uint32Array(count);
