@@ -296,6 +296,14 @@ export const internodeReconnectBackoffMsMax = 5_000;
 export const replicaBatchItemsMax = 1_024;
 /** A replica batch is closed once its records and values reach this many bytes (one larger record still goes alone). */
 export const replicaBatchBytesMax = 1024 * 1024;
+/**
+ * How long a replica batch's request outwaits its latest item's deadline. Each item's quorum
+ * state machine has its own timer for that deadline, and it must be the one that decides: it
+ * answers Timeout (504), naming how many replicas answered. A peer timer that fired first, as it
+ * could when a millisecond passed between queueing an item and sending its batch, failed the
+ * replica instead, and an ALL request then answered Unavailable (503) at its deadline.
+ */
+export const replicaBatchDeadlineSlackMs = 5;
 /** Background read repairs in flight per node; more are dropped (anti-entropy catches them). */
 export const readRepairsInflightMax = 1_024;
 /**

@@ -8,10 +8,11 @@
 // shard's answers for one frame arrive in one message, so its replica writes are queued in one
 // tick). Each item is answered on its own, by callback (a frame's reads would otherwise make a
 // promise each); a batch that fails as a whole (timeout, lost connection, error reply) fails each
-// of its items with that error. A batch waits as long as its latest item's deadline; the quorum
-// state machines keep their own deadlines per request. Callbacks must not throw: they run inside
-// the reply's promise reaction, where a throw would be an unhandled rejection.
-import { replicaBatchBytesMax, replicaBatchItemsMax } from '../constants';
+// of its items with that error. A batch waits a little past its latest item's deadline: the
+// quorum state machines keep their own deadlines per request, and theirs must decide. Callbacks
+// must not throw: they run inside the reply's promise reaction, where a throw would be an
+// unhandled rejection.
+import { replicaBatchBytesMax, replicaBatchDeadlineSlackMs, replicaBatchItemsMax } from '../constants';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import { errorFromReply, type InternodeItem } from '../protocol/internode_codec';
 import type { PeerPool, PeerTarget } from '../protocol/internode_pool';
@@ -142,7 +143,7 @@ export class ReplicaBatcher {
     };
     let sent;
     try {
-      sent = this.pool.request(q.to, { kind, items }, Math.max(1, deadlineMs - this.now()));
+      sent = this.pool.request(q.to, { kind, items }, Math.max(1, deadlineMs - this.now()) + replicaBatchDeadlineSlackMs);
     } catch (err) {
       failAll(err); // the pool closed under us
       return;

@@ -26,7 +26,12 @@ const s = (u: Uint8Array | undefined) => (u === undefined ? undefined : Buffer.f
 const isCode = (code: string) => (e: unknown) => e instanceof RingkvError && e.code === code;
 
 /** Peers that answer every item with its key as the value (so order shows), recording each request. */
-async function withPeers(n: number, answer: (req: InternodeMessage) => InternodeItem[] | Promise<InternodeItem[]>, body: (batcher: ReplicaBatcher, peers: { host: string; peerPort: number }[], seen: InternodeMessage[][]) => Promise<void>): Promise<void> {
+async function withPeers(
+  n: number,
+  answer: (req: InternodeMessage) => InternodeItem[] | Promise<InternodeItem[]>,
+  body: (batcher: ReplicaBatcher, peers: { host: string; peerPort: number }[], seen: InternodeMessage[][]) => Promise<void>,
+  now: () => number = Date.now,
+): Promise<void> {
   const servers: InternodeServer[] = [];
   const peers: { host: string; peerPort: number }[] = [];
   const seen: InternodeMessage[][] = [];
@@ -43,7 +48,7 @@ async function withPeers(n: number, answer: (req: InternodeMessage) => Internode
   }
   const pool = new PeerPool({ clusterName: 'test', fromNode: 'coordinator' });
   try {
-    await body(new ReplicaBatcher(pool), peers, seen);
+    await body(new ReplicaBatcher(pool, now), peers, seen);
   } finally {
     pool.close();
     for (const server of servers) await server.close();
@@ -108,6 +113,34 @@ test('a failed item fails alone; a failed batch, or a reply of the wrong length,
     mode = 'short';
     for (const r of await Promise.allSettled(three())) assert.ok(r.status === 'rejected' && isCode(ErrorCode.MalformedFrame)(r.reason));
   });
+});
+
+test("a silent peer's batch times out after its items' deadlines, so the quorum timer armed with an item decides it", async () => {
+  // An item's quorum state machine arms its deadline timer as it queues the item, and the batch is
+  // sent later in the tick: here the clock moves 3 ms between the two. The batch's own timer must
+  // still fire after the item's deadline, or the replica counts as failed (an ALL read answered
+  // 503 at its deadline in CI, where the timer that names the answers, 504, should have).
+  // A first read, answered, opens the connection (its first use takes some ms of its own).
+  let skewMs = 0;
+  let calls = 0;
+  const now = () => Date.now() + (calls++ % 2 === 0 ? 0 : skewMs);
+  await withPeers(
+    1,
+    (req) => (s(req.items![0]!.key) === 'open' ? echoKeys(req) : new Promise<InternodeItem[]>(() => {})),
+    async (batcher, [a]) => {
+      assert.equal(s((await ask((d) => batcher.read('a', a!, b('open'), 1000, d))).value), 'open');
+      skewMs = 3;
+      let quorumTimerFired = false;
+      setTimeout(() => (quorumTimerFired = true), 100);
+      const err = await ask((d) => batcher.read('a', a!, b('k'), 100, d)).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      assert.ok(isCode(ErrorCode.Timeout)(err), String(err));
+      assert.ok(quorumTimerFired, 'the peer timed out before the deadline its item was queued with');
+    },
+    now,
+  );
 });
 
 test('a batch closes at replicaBatchItemsMax items or about replicaBatchBytesMax bytes', async () => {
