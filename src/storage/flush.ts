@@ -59,7 +59,7 @@ export async function packMemtable(mem: Memtable, spare: readonly ArrayBuffer[] 
   let copyBytes = 0;
   let counted = 0;
   for (let n = mem.first(); n !== 0; n = mem.nextOf(n)) {
-    keyBytes += mem.keyOf(n).length;
+    keyBytes += mem.keyLengthOf(n);
     const b = mem.payloadBufferIndexOf(n);
     if (runBufferOf[b] === -1) {
       const ab = mem.bufferAt(b);
@@ -80,9 +80,7 @@ export async function packMemtable(mem: Memtable, spare: readonly ArrayBuffer[] 
   let k = 0;
   let c = 0;
   for (let n = mem.first(); n !== 0; n = mem.nextOf(n)) {
-    const sk = mem.keyOf(n);
-    sk.copy(keys, k);
-    k += sk.length;
+    k += mem.copyKeyOf(n, keys, k);
     keyOffsets[i + 1] = k;
     const b = runBufferOf[mem.payloadBufferIndexOf(n)]!;
     const length = mem.payloadLengthOf(n);

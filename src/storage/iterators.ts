@@ -25,24 +25,29 @@ export interface InternalIterator {
 export class MemtableIterator implements InternalIterator {
   /** Current node index; 0 past the end (the memtable's head is never an entry). */
   private node = 0;
+  /** The current node's key view, made once per position (a merge compares it many times). */
+  private keyView: Buffer | null = null;
   constructor(private readonly mem: Memtable) {}
   valid(): boolean {
     return this.node !== 0;
   }
   key(): Buffer {
-    return this.mem.keyOf(this.node);
+    return (this.keyView ??= this.mem.keyOf(this.node));
   }
   value(): Buffer {
     return this.mem.payloadOf(this.node);
   }
   next(): void {
     this.node = this.mem.nextOf(this.node);
+    this.keyView = null;
   }
   seek(sk: Buffer): void {
     this.node = this.mem.seek(sk);
+    this.keyView = null;
   }
   seekToFirst(): void {
     this.node = this.mem.first();
+    this.keyView = null;
   }
 }
 

@@ -8,8 +8,13 @@
 // 32-bit halves in tokens[2i], tokens[2i + 1]. A search compares tokens as numbers and touches
 // two small typed-array rows per step instead of chasing node object → pointer array → node (the
 // object layout cost ~3 cache misses a step and was the hottest code of every benchmark phase);
-// key bytes are compared only when two tokens are equal. The sort keys stay in a plain array
-// indexed by node.
+// key bytes are compared only when two tokens are equal.
+//
+// Sort keys are copied into one growing key buffer, a node's place in it kept in typed-array rows;
+// keyOf() makes a view on demand. A sort key Buffer kept per node (as they were) was an object
+// made by the write and held by the memtable: every new key's view survived the next scavenge
+// and was promoted, about half of what a shard thread's scavenges kept alive under PUT load over
+// many keys once the idempotency cache kept nothing (shard_core_gc.test.ts, idempotency_cache.ts).
 //
 // Payloads are kept as numbers, not objects: the index of the ArrayBuffer they live in (the WAL
 // record buffers, in `buffers`), their offset and their length, in typed-array rows; get() and
@@ -47,11 +52,16 @@ export const memtableHeightMax = 12;
 export const memtableNodeOverheadBytes = 96 + memtableHeightMax * 4 + 8 + 2 * 4 * 2;
 const capacityInitial = 256;
 const slotsInitial = 512;
+const keyBufferBytesInitial = 16 * 1024;
 
 export class Memtable {
   private next = new Int32Array(capacityInitial * memtableHeightMax);
   private tokens = new Uint32Array(capacityInitial * 2);
-  private readonly sks: Buffer[] = [Buffer.alloc(0)];
+  /** Every node's sort key, node after node; node i's is keyOffset[i], keyLength[i] (node 0 has none). */
+  private keyBuffer = Buffer.allocUnsafeSlow(keyBufferBytesInitial);
+  private keyBufferUsed = 0;
+  private keyOffset = new Uint32Array(capacityInitial);
+  private keyLength = new Uint16Array(capacityInitial);
   /** Per node: its payload's buffer (an index into `buffers`), byte offset and length. */
   private payloadBuffer = new Int32Array(capacityInitial);
   private payloadOffset = new Uint32Array(capacityInitial);
@@ -125,7 +135,14 @@ export class Memtable {
     if (a !== t0) return a < t0;
     const b = this.tokens[2 * n + 1]!;
     if (b !== t1) return b < t1;
-    return this.sks[n]!.compare(sk) < 0;
+    const from = this.keyOffset[n]!;
+    return this.keyBuffer.compare(sk, 0, sk.length, from, from + this.keyLength[n]!) < 0;
+  }
+
+  /** True when node n's sort key is sk. */
+  private keyEquals(n: number, sk: Buffer): boolean {
+    const from = this.keyOffset[n]!;
+    return this.keyLength[n] === sk.length && this.keyBuffer.compare(sk, 0, sk.length, from, from + sk.length) === 0;
   }
 
   /** Last node < sk on every level into this.prev (when fillPrev); returns the node >= sk (0: none). */
@@ -159,6 +176,12 @@ export class Memtable {
     payloadOffset.set(this.payloadOffset);
     const payloadLength = new Uint32Array(capacity);
     payloadLength.set(this.payloadLength);
+    const keyOffset = new Uint32Array(capacity);
+    keyOffset.set(this.keyOffset);
+    const keyLength = new Uint16Array(capacity);
+    keyLength.set(this.keyLength);
+    this.keyOffset = keyOffset;
+    this.keyLength = keyLength;
     this.next = next;
     this.tokens = tokens;
     this.payloadBuffer = payloadBuffer;
@@ -196,7 +219,7 @@ export class Memtable {
       return;
     }
     const ge = this.findGreaterOrEqual(sk, true);
-    assert(ge === 0 || !this.sks[ge]!.equals(sk), 'memtable hash index lost a key');
+    assert(ge === 0 || !this.keyEquals(ge, sk), 'memtable hash index lost a key');
     const t0 = tokenHighOf(sk);
     const t1 = tokenLowOf(sk);
     this.keys.addToken(t0, t1);
@@ -215,12 +238,26 @@ export class Memtable {
     }
     this.tokens[2 * node] = t0;
     this.tokens[2 * node + 1] = t1;
-    this.sks.push(sk);
+    this.storeKey(node, sk);
     this.setPayload(node, payload);
     this.count = node;
     this.bytes += sk.length + payload.length + memtableNodeOverheadBytes;
     if (2 * this.count > this.slots.length) this.rehash(this.slots.length * 2);
     else this.index(node);
+  }
+
+  private storeKey(node: number, sk: Buffer): void {
+    assert(sk.length <= 0xffff, 'a sort key over 64 KiB');
+    if (this.keyBufferUsed + sk.length > this.keyBuffer.length) {
+      // Views made by keyOf() keep the old buffer, whose bytes stay as they were.
+      const grown = Buffer.allocUnsafeSlow(Math.max(2 * this.keyBuffer.length, this.keyBufferUsed + sk.length));
+      this.keyBuffer.copy(grown, 0, 0, this.keyBufferUsed);
+      this.keyBuffer = grown;
+    }
+    sk.copy(this.keyBuffer, this.keyBufferUsed);
+    this.keyOffset[node] = this.keyBufferUsed;
+    this.keyLength[node] = sk.length;
+    this.keyBufferUsed += sk.length;
   }
 
   /** The payload of sk (a new view each call), null when absent. */
@@ -249,7 +286,7 @@ export class Memtable {
     for (let i = this.slotOf(t0, t1); ; i = (i + 1) & mask) {
       const n = slots[i]!;
       if (n === 0) return 0;
-      if (this.tokens[2 * n] === t0 && this.tokens[2 * n + 1] === t1 && this.sks[n]!.equals(sk)) return n;
+      if (this.tokens[2 * n] === t0 && this.tokens[2 * n + 1] === t1 && this.keyEquals(n, sk)) return n;
     }
   }
 
@@ -281,8 +318,20 @@ export class Memtable {
     return this.next[n * memtableHeightMax]!;
   }
 
+  /** Node n's sort key, as a new view into the key buffer. */
   keyOf(n: number): Buffer {
-    return this.sks[n]!;
+    const from = this.keyOffset[n]!;
+    return this.keyBuffer.subarray(from, from + this.keyLength[n]!);
+  }
+
+  keyLengthOf(n: number): number {
+    return this.keyLength[n]!;
+  }
+
+  /** Copies node n's sort key into `target` at `at`; returns its length. */
+  copyKeyOf(n: number, target: Uint8Array, at: number): number {
+    const from = this.keyOffset[n]!;
+    return this.keyBuffer.copy(target, at, from, from + this.keyLength[n]!);
   }
 
   /** Node n's payload, as a new view into the buffer it lives in. */
@@ -317,13 +366,14 @@ export class Memtable {
     let c = 0;
     let last: Buffer | null = null;
     for (let n = this.first(); n !== 0; n = this.nextOf(n)) {
-      if (last) assert(last.compare(this.sks[n]!) < 0, 'memtable out of order');
-      assert(this.tokens[2 * n] === tokenHighOf(this.sks[n]!) && this.tokens[2 * n + 1] === tokenLowOf(this.sks[n]!), 'memtable token row out of date');
-      last = this.sks[n]!;
+      const sk = this.keyOf(n);
+      if (last) assert(last.compare(sk) < 0, 'memtable out of order');
+      assert(this.tokens[2 * n] === tokenHighOf(sk) && this.tokens[2 * n + 1] === tokenLowOf(sk), 'memtable token row out of date');
+      last = sk;
       c++;
     }
     assert(c === this.count, 'memtable count mismatch');
-    for (let n = 1; n <= this.count; n++) assert(this.lookup(this.sks[n]!) === n, () => `memtable hash index misses node ${n}`);
+    for (let n = 1; n <= this.count; n++) assert(this.lookup(this.keyOf(n)) === n, () => `memtable hash index misses node ${n}`);
     for (let level = 1; level < this.height; level++) {
       let below = this.next[level - 1]!;
       for (let n = this.next[level]!; n !== 0; n = this.next[n * memtableHeightMax + level]!) {

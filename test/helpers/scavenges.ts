@@ -24,6 +24,22 @@ export function medianScavengeSurvivedBytes(script: string, options: { mainThrea
   return [...survived].sort((a, b) => a - b)[Math.floor(survived.length / 2)]!;
 }
 
+/**
+ * The bytes all of `script`'s scavenges promoted to the old generation together (it must cause
+ * at least 10): what outlived two scavenges. An object kept per write shows here even where the
+ * median of survived bytes hides it (it is promoted in bursts as the young generation grows).
+ */
+export function scavengePromotedBytes(script: string): number {
+  const r = spawnSync(process.execPath, ['--max-semi-space-size=64', '--trace-gc-nvp', '-e', script], { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
+  assert.equal(r.status, 0, r.stderr);
+  const promoted = r.stdout
+    .split('\n')
+    .filter((l) => l.includes('gc=s '))
+    .map((l) => Number(/ promoted=(\d+)/.exec(l)?.[1]));
+  assert.ok(promoted.length >= 10 && promoted.every((n) => Number.isFinite(n)), `parsed ${promoted.length} scavenges`);
+  return promoted.reduce((sum, n) => sum + n, 0);
+}
+
 /** Runs of the script a bound gets before it is judged exceeded (see scavengeSurvivedUnder). */
 const scavengeRunsMax = 3;
 
