@@ -8,7 +8,9 @@
 // Per round, each node's closed-loop WS 32 ops/frame PUT and GET peak; then, open loop, WS 32
 // ops/frame PUT and GET at 20%, 40%, 60% and 80% of the base's median peak, the same target rates
 // on both, rounds interleaved. The load generator is this tree's.
-//   flock /tmp/ringkv-heavy.lock npm run bench:revision -- --base REV --label NAME [--write] [--rounds 3] [--seconds 3] [--warmup 3] [--damon-off]
+// --idempotency-keys: every PUT carries an idempotency key of its own, as the TypeScript client's
+// writes do (the benches' load sends none otherwise).
+//   flock /tmp/ringkv-heavy.lock npm run bench:revision -- --base REV --label NAME [--write] [--rounds 3] [--seconds 3] [--warmup 3] [--damon-off] [--idempotency-keys]
 // --write replaces the section between <!-- revision-NAME:start --> and <!-- revision-NAME:end -->
 // (with --damon-off: revision-NAME-damon-off) in BENCHMARKS.md: one section per change measured.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -49,7 +51,9 @@ function runtimeFlagsOf(dir: string): readonly string[] {
 }
 
 async function main(): Promise<void> {
-  const { base, label, rest: argv } = takeOptions(process.argv.slice(2));
+  const { base, label, rest: all } = takeOptions(process.argv.slice(2));
+  const idempotencyKeys = all.includes('--idempotency-keys');
+  const argv = all.filter((x) => x !== '--idempotency-keys');
   const a = parseBenchArgs(argv, false);
   const log = (s: string): void => void process.stderr.write(`${s}\n`);
   const baseCommit = git('rev-parse', '--verify', `${base}^{commit}`);
@@ -89,18 +93,18 @@ async function main(): Promise<void> {
       () => false,
     );
     if (!withHistograms) for (const s of servers) delete s.http;
-    measured = await measureSideBySide(servers, baseName, a, log);
+    measured = await measureSideBySide(servers, baseName, a, log, { idempotencyKeys });
   } finally {
     await run.close();
   }
   const { rows, open } = measured;
   const subject = git('log', '-1', '--format=%s', baseCommit);
   const section = [
-    ...sectionHead(`Code change side by side: ${label}${a.damonOff ? ', DAMON stopped' : ''} (bench/revision.bench.ts)`, 'bench:revision', 'dist/bench/revision.bench.js', [`--base ${base}`, `--label ${label}`, ...argv], run),
+    ...sectionHead(`Code change side by side: ${label}${a.damonOff ? ', DAMON stopped' : ''} (bench/revision.bench.ts)`, 'bench:revision', 'dist/bench/revision.bench.js', [`--base ${base}`, `--label ${label}`, ...argv, ...(idempotencyKeys ? ['--idempotency-keys'] : [])], run),
     '',
     ...(a.damonOff ? [damonOffNote, ''] : []),
     `Two \`ringkv start --sync-mode batch\` nodes with the default shard count, each with its own revision's V8 flags: ${baseName} ("${subject}") and ${headName} (HEAD${dirty ? ' with uncommitted changes' : ''}). ` +
-      `${fmtInt(benchKeySpace)} keys of ${benchValueBytes} B written first; WS 32 ops/frame over ${sideBySideShape.connections} sockets, consistency QUORUM (= the one replica). ${a.rounds} rounds, interleaved; each row starts once its node is quiet, then ${a.warmupSeconds} s of warm-up and ${a.seconds} s measured.`,
+      `${fmtInt(benchKeySpace)} keys of ${benchValueBytes} B written first; WS 32 ops/frame over ${sideBySideShape.connections} sockets, consistency QUORUM (= the one replica)${idempotencyKeys ? ', every PUT with an idempotency key of its own (as the TypeScript client sends)' : ''}. ${a.rounds} rounds, interleaved; each row starts once its node is quiet, then ${a.warmupSeconds} s of warm-up and ${a.seconds} s measured.`,
     '',
     rowsTable(rows.all(), [], 'ringkv CPU (main + other threads)'),
     '',
@@ -111,7 +115,7 @@ async function main(): Promise<void> {
     `Median p99 at the same target rates (bar: ${p99BarMs} ms; a ratio to the base under 1 is better):`,
     ...compareP99(open, servers.map((s) => s.name)),
     `- Closed-loop peaks (medians): ${servers.map((s) => `${s.name} PUT ${fmtInt(rows.medianOps(`${s.name}-PUT`))} / GET ${fmtInt(rows.medianOps(`${s.name}-GET`))} ops/s`).join('; ')}.`,
-    ...sectionTail(rows.all(), [ws32Command(a)]),
+    ...sectionTail(rows.all(), [`${ws32Command(a)}${idempotencyKeys ? ' (PUTs with idempotency keys)' : ''}`]),
   ].join('\n');
   emitSection(section, a.damonOff ? `revision-${label}-damon-off` : `revision-${label}`, a.write);
 }

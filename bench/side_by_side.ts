@@ -22,7 +22,13 @@ export interface Server {
   durability: string;
 }
 
-export function ws32Options(ws: string, op: Op, a: BenchArgs): WsLoadOptions {
+/** What the load sends beyond the shape every side-by-side run shares. */
+export interface SideBySideLoad {
+  /** PUTs carry an idempotency key each (WsLoadOptions.idempotencyKeys). */
+  idempotencyKeys?: boolean;
+}
+
+export function ws32Options(ws: string, op: Op, a: BenchArgs, load: SideBySideLoad = {}): WsLoadOptions {
   return {
     urls: [ws],
     op: op === 'PUT' ? 'put' : 'get',
@@ -33,6 +39,7 @@ export function ws32Options(ws: string, op: Op, a: BenchArgs): WsLoadOptions {
     ...sideBySideShape,
     seconds: a.seconds,
     warmupSeconds: a.warmupSeconds,
+    ...(load.idempotencyKeys === true && { idempotencyKeys: true }),
   };
 }
 
@@ -44,7 +51,7 @@ export function openRowOf(open: readonly OpenRow[], server: string, op: Op, shar
 }
 
 /** Runs the closed-loop peaks and the open-loop rows (see the header); `reference` names the server whose peaks set the rates. */
-export async function measureSideBySide(servers: readonly Server[], reference: string, a: BenchArgs, log: (s: string) => void): Promise<{ rows: RowSet; open: OpenRow[] }> {
+export async function measureSideBySide(servers: readonly Server[], reference: string, a: BenchArgs, log: (s: string) => void, load: SideBySideLoad = {}): Promise<{ rows: RowSet; open: OpenRow[] }> {
   const rows = new RowSet();
   const open: OpenRow[] = [];
   const { connections, depth } = sideBySideShape;
@@ -53,7 +60,7 @@ export async function measureSideBySide(servers: readonly Server[], reference: s
     for (const s of servers) {
       for (const op of ops) {
         const cells = [s.name, s.durability, 'WebSocket, 32 ops/frame', op, 'QUORUM', `${connections} sockets × ${depth} frames × 32 ops`];
-        await measureWs(rows, `${s.name}-${op}`, cells, [s.pid], ws32Options(s.ws, op, a), 1, log);
+        await measureWs(rows, `${s.name}-${op}`, cells, [s.pid], ws32Options(s.ws, op, a, load), 1, log);
       }
     }
   }
@@ -63,7 +70,7 @@ export async function measureSideBySide(servers: readonly Server[], reference: s
     for (const s of servers) {
       await openLoopRounds(
         open.filter((o) => o.cells[0] === s.name),
-        (o) => ws32Options(s.ws, o.cells[1] as Op, a),
+        (o) => ws32Options(s.ws, o.cells[1] as Op, a, load),
         [s.pid],
         1,
         log,

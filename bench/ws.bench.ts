@@ -45,6 +45,8 @@ export interface WsLoadOptions {
   warmupSeconds: number;
   /** Open loop: frames per second over all processes (undefined = closed loop). */
   framesPerSecond?: number;
+  /** Each PUT carries an idempotency key of its own, as the TypeScript client's writes do (the shard remembers each). */
+  idempotencyKeys?: boolean;
 }
 
 /** What one process measured; the histogram travels as compressed base64 between processes. */
@@ -102,6 +104,9 @@ async function runInProcess(o: WsLoadOptions, sockets: WebSocket[], framesPerSec
   const framesPerConnMax = Math.max(1, Math.floor(inflightOpsPerConnectionMax / o.batch));
   let frameNo = 0;
   let keyCursor = Math.floor(Math.random() * o.keySpace);
+  // The client's form: a prefix per client and a counter in base 36 (src/client/client.ts).
+  const idempotencyPrefix = Math.floor(Math.random() * 0x1_0000_0000).toString(16);
+  let idempotencyCounter = 0;
   let ops = 0;
   let notFound = 0;
   let errors = 0;
@@ -122,7 +127,9 @@ async function runInProcess(o: WsLoadOptions, sockets: WebSocket[], framesPerSec
     for (let i = 0; i < o.batch; i++) {
       keyCursor = (keyCursor + 7919) % o.keySpace;
       const id = ((no << opIndexBits) | i) >>> 0;
-      reqs[i] = o.op === 'put' ? { id, op: 'put', key: keys[keyCursor]!, value, consistency: o.consistency } : { id, op: 'get', key: keys[keyCursor]!, consistency: o.consistency };
+      if (o.op === 'get') reqs[i] = { id, op: 'get', key: keys[keyCursor]!, consistency: o.consistency };
+      else if (o.idempotencyKeys === true) reqs[i] = { id, op: 'put', key: keys[keyCursor]!, value, consistency: o.consistency, idempotencyKey: `${idempotencyPrefix}-${(idempotencyCounter++).toString(36)}` };
+      else reqs[i] = { id, op: 'put', key: keys[keyCursor]!, value, consistency: o.consistency };
     }
     frames.set(no, { at, conn, left: o.batch, ok: 0 });
     inflight[conn]!++;
