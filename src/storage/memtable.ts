@@ -139,10 +139,17 @@ export class Memtable {
     return this.keyBuffer.compare(sk, 0, sk.length, from, from + this.keyLength[n]!) < 0;
   }
 
-  /** True when node n's sort key is sk. */
+  /**
+   * True when node n's sort key is sk. A byte loop: sort keys are short (a token and a key of at
+   * most keyBytesMax), and Buffer#compare with offsets validated its four arguments in JS first.
+   */
   private keyEquals(n: number, sk: Buffer): boolean {
+    const length = sk.length;
+    if (this.keyLength[n] !== length) return false;
+    const keys = this.keyBuffer;
     const from = this.keyOffset[n]!;
-    return this.keyLength[n] === sk.length && this.keyBuffer.compare(sk, 0, sk.length, from, from + sk.length) === 0;
+    for (let i = 0; i < length; i++) if (keys[from + i] !== sk[i]) return false;
+    return true;
   }
 
   /** Last node < sk on every level into this.prev (when fillPrev); returns the node >= sk (0: none). */
