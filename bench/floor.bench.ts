@@ -60,7 +60,7 @@ async function main(): Promise<void> {
     '',
     ...(a.damonOff ? [damonOffNote, ''] : []),
     `The same WebSocket load against one \`ringkv start --sync-mode batch\` node (default shards and V8 flags; ${fmtInt(benchKeySpace)} keys of ${benchValueBytes} B written first) and against bench/floor_server.ts: uWebSockets.js with ringkv's own frame codec that answers every operation at once on one thread (a GET gets a ${benchValueBytes} B value), no store. ` +
-      `What the floor server shows is the load generator, uWS, the codec and the machine (2 cores shared by the server and the generator), which every ringkv row pays too. WS 32 ops/frame over ${sideBySideShape.connections} sockets; ${a.rounds} rounds, interleaved; each row starts once its server is quiet, then ${a.warmupSeconds} s of warm-up and ${a.seconds} s measured.`,
+      `What the floor server shows is the load generator, uWS, the codec and the machine (2 cores shared by the server and the generator), which every ringkv row pays too. WS 32 ops/frame over ${sideBySideShape.connections} sockets; ${a.rounds} rounds, interleaved, the servers taking turns to go first; each row starts once every server is quiet, then ${a.warmupSeconds} s of warm-up and ${a.seconds} s measured.`,
     '',
     rowsTable(rows.all(), [], 'server CPU (main + other threads)'),
     '',

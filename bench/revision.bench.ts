@@ -104,7 +104,7 @@ async function main(): Promise<void> {
     '',
     ...(a.damonOff ? [damonOffNote, ''] : []),
     `Two \`ringkv start --sync-mode batch\` nodes with the default shard count, each with its own revision's V8 flags: ${baseName} ("${subject}") and ${headName} (HEAD${dirty ? ' with uncommitted changes' : ''}). ` +
-      `${fmtInt(benchKeySpace)} keys of ${benchValueBytes} B written first; WS 32 ops/frame over ${sideBySideShape.connections} sockets, consistency QUORUM (= the one replica)${idempotencyKeys ? ', every PUT with an idempotency key of its own (as the TypeScript client sends)' : ''}. ${a.rounds} rounds, interleaved; each row starts once its node is quiet, then ${a.warmupSeconds} s of warm-up and ${a.seconds} s measured.`,
+      `${fmtInt(benchKeySpace)} keys of ${benchValueBytes} B written first; WS 32 ops/frame over ${sideBySideShape.connections} sockets, consistency QUORUM (= the one replica)${idempotencyKeys ? ', every PUT with an idempotency key of its own (as the TypeScript client sends)' : ''}. ${a.rounds} rounds, interleaved, the nodes taking turns to go first; each row starts once both nodes are quiet, then ${a.warmupSeconds} s of warm-up and ${a.seconds} s measured.`,
     '',
     rowsTable(rows.all(), [], 'ringkv CPU (main + other threads)'),
     '',

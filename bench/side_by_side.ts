@@ -3,9 +3,17 @@
 // server's closed-loop WS 32 ops/frame PUT and GET peak; then, open loop, WS 32 ops/frame PUT and
 // GET at 20%, 40%, 60% and 80% of one reference server's median peak, the same target rates on
 // every server, rounds interleaved (every row on every server in each round).
+//
+// Fairness between servers: a server's rows start once every server is quiet, not only itself
+// (a write-heavy row leaves its server flushing and compacting for seconds, on the cores the next
+// server's row needs), and the servers take turns going first (round 1 in the given order, round
+// 2 reversed, ...). Always measured second, with only its own node waited for, one build showed
+// 1.3-3x its base's PUT p99 near saturation in 5 rounds of 5; the same two builds in ABBA order,
+// both nodes quiet before each run, were within noise of each other (ad hoc ws.bench runs at
+// 59.5k PUT/s, 2026-12-06).
 import { assert } from '../src/errors';
 import { fmtShare, median, openLoadShare, openP99Ms, openRow, ops, RowSet, sweepShares, type BenchArgs, type Op, type OpenRow } from './comparison';
-import { benchKeySpace, benchValueBytes, fmtInt, fmtMs } from './harness';
+import { benchKeySpace, benchValueBytes, fmtInt, fmtMs, waitQuiet } from './harness';
 import { measureWs, openLoopRounds, type WsLoadOptions } from './ws.bench';
 
 export const sideBySideShares: readonly number[] = [...sweepShares, openLoadShare];
@@ -55,10 +63,13 @@ export async function measureSideBySide(servers: readonly Server[], reference: s
   const rows = new RowSet();
   const open: OpenRow[] = [];
   const { connections, depth } = sideBySideShape;
+  const allPids = servers.map((s) => s.pid);
+  const inTurn = (round: number): readonly Server[] => (round % 2 === 1 ? servers : [...servers].reverse());
   for (let round = 1; round <= a.rounds; round++) {
     log(`round ${round} of ${a.rounds}: closed-loop peaks`);
-    for (const s of servers) {
+    for (const s of inTurn(round)) {
       for (const op of ops) {
+        await waitQuiet(allPids);
         const cells = [s.name, s.durability, 'WebSocket, 32 ops/frame', op, 'QUORUM', `${connections} sockets × ${depth} frames × 32 ops`];
         await measureWs(rows, `${s.name}-${op}`, cells, [s.pid], ws32Options(s.ws, op, a, load), 1, log);
       }
@@ -67,7 +78,9 @@ export async function measureSideBySide(servers: readonly Server[], reference: s
   for (const s of servers) for (const op of ops) for (const share of sideBySideShares) open.push(openRow([s.name, op, '32'], rows.medianOps(`${reference}-${op}`), share));
   for (let round = 1; round <= a.rounds; round++) {
     log(`round ${round} of ${a.rounds}: open loop`);
-    for (const s of servers) {
+    for (const s of inTurn(round)) {
+      // The server before it may still be flushing what its rows wrote; its own rows wait for it alone.
+      await waitQuiet(allPids);
       await openLoopRounds(
         open.filter((o) => o.cells[0] === s.name),
         (o) => ws32Options(s.ws, o.cells[1] as Op, a, load),

@@ -111,7 +111,7 @@ async function main(): Promise<void> {
     '',
     ...(a.damonOff ? [damonOffNote, ''] : []),
     `${configs.length} \`ringkv start --sync-mode batch\` nodes with the default shard count, all with ${common.length === 0 ? 'no other V8 flag' : common.map((f) => `\`${f}\``).join(' ')}: ${set.nodes}. A node runs with ${shipped[0]} (constants.ts nodeRuntimeFlags). ` +
-      `Threads per node process after the open-loop rows: ${servers.map((s) => `${s.name} ${threads.get(s.name) ?? '?'}`).join(', ')}. ${fmtInt(benchKeySpace)} keys of ${benchValueBytes} B written first; WS 32 ops/frame over ${sideBySideShape.connections} sockets, consistency QUORUM (= the one replica). ${a.rounds} rounds, interleaved; each row starts once its node is quiet, then ${a.warmupSeconds} s of warm-up and ${a.seconds} s measured.`,
+      `Threads per node process after the open-loop rows: ${servers.map((s) => `${s.name} ${threads.get(s.name) ?? '?'}`).join(', ')}. ${fmtInt(benchKeySpace)} keys of ${benchValueBytes} B written first; WS 32 ops/frame over ${sideBySideShape.connections} sockets, consistency QUORUM (= the one replica). ${a.rounds} rounds, interleaved, the nodes taking turns to go first; each row starts once every node is quiet, then ${a.warmupSeconds} s of warm-up and ${a.seconds} s measured.`,
     '',
     rowsTable(rows.all(), [], 'ringkv CPU (main + other threads)'),
     '',
