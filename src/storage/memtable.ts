@@ -13,8 +13,9 @@
 // Sort keys are copied into one growing key buffer, a node's place in it kept in typed-array rows;
 // keyOf() makes a view on demand. A sort key Buffer kept per node (as they were) was an object
 // made by the write and held by the memtable: every new key's view survived the next scavenge
-// and was promoted, about half of what a shard thread's scavenges kept alive under PUT load over
-// many keys once the idempotency cache kept nothing (shard_core_gc.test.ts, idempotency_cache.ts).
+// and was promoted, most of what a shard thread's scavenges promoted under PUT load over 200k keys
+// once the idempotency cache kept nothing (~280 → ~70 KB a scavenge, ad hoc --trace-gc-nvp;
+// memtable_gc.test.ts).
 //
 // Payloads are kept as numbers, not objects: the index of the ArrayBuffer they live in (the WAL
 // record buffers, in `buffers`), their offset and their length, in typed-array rows; get() and
