@@ -6,7 +6,6 @@
 // (ringkv_heap_used_bytes{thread} and its neighbours) for an operator to tell which part of a
 // node's memory grows. Plain data: crosses threads.
 import { memoryUsage } from 'node:process';
-import { getHeapStatistics } from 'node:v8';
 
 export interface ThreadMemory {
   /** Bytes of live and not yet collected objects on the V8 heap. */
@@ -23,9 +22,10 @@ export interface ThreadMemory {
 }
 
 export function threadMemory(): ThreadMemory {
-  const s = getHeapStatistics();
-  // memoryUsage() also reads the resident set (~20 us here): fine for a scrape or a job's end.
-  return { heapUsedBytes: s.used_heap_size, heapTotalBytes: s.total_heap_size, externalBytes: memoryUsage().arrayBuffers };
+  // The calling isolate's heap (V8's used and total heap size) and ArrayBuffers; it also reads the
+  // process's resident set (~20 us here): fine for a scrape or a job's end.
+  const m = memoryUsage();
+  return { heapUsedBytes: m.heapUsed, heapTotalBytes: m.heapTotal, externalBytes: m.arrayBuffers };
 }
 
 export function emptyThreadMemory(): ThreadMemory {

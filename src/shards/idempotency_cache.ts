@@ -161,22 +161,15 @@ export class IdempotencyCache {
     return length;
   }
 
-  /** Murmur3's 32-bit body and finalizer over the scratch bytes, seeded per cache (slot keys are the client's). */
+  /**
+   * FNV-1a over the scratch bytes from a per-cache seed, then Murmur3's finalizer so the low bits
+   * (the table slot) depend on every byte. The seed keeps slot keys from colliding alike on every
+   * node; it is no defence against a client searching for collisions (neither hash is keyed).
+   */
   private hashOf(length: number): number {
     const b = this.scratch;
-    let h = this.seed ^ length;
-    let i = 0;
-    for (; i + 4 <= length; i += 4) {
-      let k = b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24);
-      k = Math.imul(k, 0xcc9e2d51);
-      k = (k << 15) | (k >>> 17);
-      h ^= Math.imul(k, 0x1b873593);
-      h = (h << 13) | (h >>> 19);
-      h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-    }
-    let k = 0;
-    for (let s = 0; i < length; i++, s += 8) k |= b[i]! << s;
-    h ^= Math.imul((Math.imul(k, 0xcc9e2d51) << 15) | (Math.imul(k, 0xcc9e2d51) >>> 17), 0x1b873593);
+    let h = this.seed ^ 0x811c9dc5;
+    for (let i = 0; i < length; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
     h ^= h >>> 16;
     h = Math.imul(h, 0x85ebca6b);
     h ^= h >>> 13;
