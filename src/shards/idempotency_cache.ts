@@ -18,6 +18,7 @@
 // hash table and its row left to age out.
 import { idempotencyKeyBytesMax, keyBytesMax, nodeIdBytesMax } from '../constants';
 import { assert } from '../errors';
+import { halfSipHash24, randomHalfSipKey } from './half_siphash';
 
 export interface RememberedWrite {
   version: string;
@@ -55,7 +56,8 @@ export class IdempotencyCache {
   private liveCount = 0;
   /** The slot key being looked up or remembered, as UTF-8. */
   private readonly scratch = Buffer.allocUnsafeSlow(slotKeyBytesMax);
-  private readonly seed = (Math.random() * 0x1_0000_0000) >>> 0;
+  /** Secret: slot keys come from clients, who must not be able to pick keys that share a probe run. */
+  private readonly hashKey = randomHalfSipKey();
 
   constructor(
     private readonly entriesMax: number,
@@ -162,20 +164,12 @@ export class IdempotencyCache {
   }
 
   /**
-   * FNV-1a over the scratch bytes from a per-cache seed, then Murmur3's finalizer so the low bits
-   * (the table slot) depend on every byte. The seed keeps slot keys from colliding alike on every
-   * node; it is no defence against a client searching for collisions (neither hash is keyed).
+   * The scratch bytes' HalfSipHash under this cache's secret key (half_siphash.ts). Slot keys are
+   * the client's: under a seeded FNV-1a (as this was) a client that found keys sharing a slot could
+   * make every write of its shard walk one probe run of up to the table's 16,384 entries.
    */
   private hashOf(length: number): number {
-    const b = this.scratch;
-    let h = this.seed ^ 0x811c9dc5;
-    for (let i = 0; i < length; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x85ebca6b);
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35);
-    h ^= h >>> 16;
-    return h >>> 0;
+    return halfSipHash24(this.hashKey, this.scratch, length);
   }
 
   /** The table slot holding the scratch slot key, or -1. */
