@@ -80,11 +80,11 @@ export function halfSipHash24(key: HalfSipKey, b: Uint8Array, length: number): n
       if (left >= 2) m |= b[i + 1]! << 8;
       if (left >= 1) m |= b[i]!;
     }
-    state[3]! ^= m;
+    state[3] ^= m;
     sipRounds(2);
-    state[0]! ^= m;
+    state[0] ^= m;
   }
-  state[2]! ^= 0xff;
+  state[2] ^= 0xff;
   sipRounds(4);
   return (state[1]! ^ state[3]!) >>> 0;
 }
