@@ -125,7 +125,7 @@ export async function writeRun(dir: string, number: number, bloomBitsPerKey: num
       const offset = run.valueOffsets[i]!;
       const end = offset + run.valueLengths[i]!;
       // subarray would clamp a bad place into a wrong value without a word.
-      if (buf === undefined || end > buf.length) assert(false, `malformed packed run: entry ${i}'s payload is outside its buffer`);
+      assert(buf !== undefined && end <= buf.length, () => `malformed packed run: entry ${i}'s payload is outside its buffer`);
       b.add(keys.subarray(run.keyOffsets[i]!, run.keyOffsets[i + 1]!), buf.subarray(offset, end));
     }
     return await b.finish();
