@@ -109,10 +109,50 @@ export interface ShardClientCounters {
 }
 
 interface InFlightBatch {
+  id: number;
   batch: Pending[];
   ops: ShardOp[];
   /** Answered early (see the header). */
   early: boolean;
+}
+
+/** An early-answered batch's writes, waiting for its durability notice. */
+interface AwaitingBatch {
+  id: number;
+  waiting: Pending[];
+}
+
+/**
+ * A shard's batches in some state (out on the lane, or waiting for their sync), oldest first, taken
+ * out by id. Not a Map: V8 rehashes a Map that keeps being added to and deleted from into a new
+ * table every few operations, and the table it leaves behind points to the new one and still holds
+ * the entries it had. Once a full collection has moved the current table to the old generation,
+ * that table, though garbage, keeps every later table and every batch they held (with its requests,
+ * values and answers) alive through each young-generation collection until the next full one. On a
+ * node's main thread under PUT load, with a full collection after each scavenge, the scavenges
+ * copied ~10 MB each (a third of what had been allocated since the previous one) against well under
+ * 1 MB with these arrays (ad hoc, --trace-gc-nvp; shard_client_gc.test.ts checks). A few entries,
+ * answered in order but for failures: a scan from the front finds one at once.
+ */
+class BatchesById<T extends { id: number }> {
+  private readonly entries: T[] = [];
+
+  add(entry: T): void {
+    this.entries.push(entry);
+  }
+
+  /** Removes and returns the entry with this id; undefined when there is none. */
+  take(id: number): T | undefined {
+    for (let i = 0; i < this.entries.length; i++) {
+      if (this.entries[i]!.id === id) return i === 0 ? this.entries.shift() : this.entries.splice(i, 1)[0];
+    }
+    return undefined;
+  }
+
+  /** Removes and returns every entry. */
+  takeAll(): T[] {
+    return this.entries.splice(0);
+  }
 }
 
 export function fromWireError(e: WireError): RingkvError {
@@ -120,7 +160,8 @@ export function fromWireError(e: WireError): RingkvError {
 }
 
 export class ShardClient {
-  private queue: Pending[] = [];
+  /** Requests not yet sent from `head` on; the slots before it are cleared as requests leave. */
+  private queue: (Pending | undefined)[] = [];
   private head = 0;
   /** Queued and not yet settled (timed-out entries leave this count at once). */
   private queued = 0;
@@ -130,13 +171,13 @@ export class ShardClient {
   readonly counters: ShardClientCounters = { batchTasks: 0, opsSent: 0, busyRejections: 0, timeouts: 0, workerRestarts: 0 };
   private idleWaiters: (() => void)[] = [];
   private pumpScheduled = false;
-  /** Early-answered batches waiting for their durability notice, by batch id. */
-  private readonly awaiting = new Map<number, Pending[]>();
+  /** Early-answered batches waiting for their durability notice. */
+  private readonly awaiting = new BatchesById<AwaitingBatch>();
   private awaitingOps = 0;
   /** Where batches go; null until the worker is open (and again while a dead one is replaced). */
   private lane: MessagePort | null = null;
   private nextBatchId = 0;
-  private readonly inFlightBatches = new Map<number, InFlightBatch>();
+  private readonly inFlightBatches = new BatchesById<InFlightBatch>();
   /** Set when a replacement worker could not be opened: every request fails with it. */
   private broken: RingkvError | null = null;
 
@@ -184,18 +225,16 @@ export class ShardClient {
     this.lane = null;
     this.counters.workerRestarts++;
     const e = new RingkvError(ErrorCode.Internal, `shard ${this.index}: ${why}`);
-    for (const f of this.inFlightBatches.values()) for (const p of f.batch) this.settle(p, null, e);
-    this.inFlightBatches.clear();
+    for (const f of this.inFlightBatches.takeAll()) for (const p of f.batch) this.settle(p, null, e);
     this.inFlight = 0;
-    for (const waiting of this.awaiting.values()) for (const p of waiting) this.settle(p, null, e);
-    this.awaiting.clear();
+    for (const a of this.awaiting.takeAll()) for (const p of a.waiting) this.settle(p, null, e);
     this.awaitingOps = 0;
     // Not from inside Piscina's 'workerDestroy' callback: the pool refuses tasks until it returns.
     setImmediate(() => {
       if (this.closing) return;
       this.open().catch((err: unknown) => {
         this.broken = new RingkvError(ErrorCode.Internal, `shard ${this.index} could not be reopened: ${String(err)}`, { cause: err });
-        for (const p of this.queue) if (p.state === 'queued') this.settle(p, null, this.broken);
+        for (const p of this.queue) if (p !== undefined && p.state === 'queued') this.settle(p, null, this.broken);
         this.notifyIdle();
       });
     });
@@ -273,23 +312,25 @@ export class ShardClient {
     const batch: Pending[] = [];
     let bytes = 0;
     while (this.head < this.queue.length && batch.length < this.limits.batchOpsMax) {
-      const p = this.queue[this.head]!;
+      const p = this.queue[this.head];
+      assert(p !== undefined, 'the queue holds every request from its head on');
       if (p.state !== 'queued') {
-        this.head++;
+        this.queue[this.head++] = undefined;
         continue;
       }
       if (batch.length > 0 && bytes + p.bytes > this.limits.batchBytesMax) break;
-      this.head++;
+      this.queue[this.head++] = undefined;
       p.state = 'sent';
       this.queued--;
       batch.push(p);
       bytes += p.bytes;
     }
-    // Drop the references to what has left. The array lives in the old generation, so every entry
-    // it still points to survives each scavenge (and what has been waiting long enough is
-    // promoted): with the queue emptied at each pump but cut only past 1024 entries, a cluster
-    // node's main thread copied ~3.5 MB per scavenge (ad hoc, --trace-gc-nvp). Emptied, it is
-    // cut at once; under a backlog, now and then.
+    // A request that has left is dropped from its slot at once: the array lives in the old
+    // generation, so every entry it still pointed to would survive each scavenge, and when a
+    // longer array replaces it (or it is emptied) it would keep pointing to them, garbage as it is,
+    // until the next full collection. Kept until past 1024 entries, a cluster node's main thread
+    // copied ~3.5 MB per scavenge (ad hoc, --trace-gc-nvp). The array itself is emptied when all
+    // have left and cut now and then under a backlog, so that it does not grow for ever.
     if (this.head === this.queue.length) {
       this.queue.length = 0;
       this.head = 0;
@@ -330,7 +371,7 @@ export class ShardClient {
     this.counters.opsSent += batch.length;
     const early = batch.some((p) => p.onApplied !== null);
     const id = ++this.nextBatchId;
-    this.inFlightBatches.set(id, { batch, ops, early });
+    this.inFlightBatches.add({ id, batch, ops, early });
     const request: BatchRequest = { id, buffer, early };
     lane.postMessage(request, [buffer]);
     this.hooks.onBatchSent?.(this.index, buffer, batch.length);
@@ -343,9 +384,8 @@ export class ShardClient {
       this.onDurable(m.id, m.error);
       return;
     }
-    const f = this.inFlightBatches.get(m.id);
+    const f = this.inFlightBatches.take(m.id);
     assert(f !== undefined, () => `shard ${this.index}: an answer for batch ${m.id}, which is not in flight`);
-    this.inFlightBatches.delete(m.id);
     this.inFlight--;
     if (m.kind === 'failed') {
       const e = fromWireError(m.error);
@@ -382,17 +422,16 @@ export class ShardClient {
       waiting.push(p);
       if (p.onApplied !== null && p.state !== 'settled' && (r.op === 'put' || r.op === 'delete')) p.onApplied(p.index, r);
     }
-    this.awaiting.set(id, waiting);
+    this.awaiting.add({ id, waiting });
     this.awaitingOps += waiting.length;
   }
 
   private onDurable(id: number, error: WireError | null): void {
     // The notice follows its batch's answer on the lane; none is waiting when that answer was unreadable.
-    const waiting = this.awaiting.get(id);
-    if (waiting === undefined) return;
-    this.awaiting.delete(id);
-    this.awaitingOps -= waiting.length;
-    this.finishDurable(waiting, error);
+    const a = this.awaiting.take(id);
+    if (a === undefined) return;
+    this.awaitingOps -= a.waiting.length;
+    this.finishDurable(a.waiting, error);
     this.schedulePump();
   }
 

@@ -4,13 +4,41 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 
+export interface ScavengeOptions {
+  /**
+   * Only the scavenges of the script's own thread count, not its workers' (each line names its
+   * isolate; the main thread's collects first).
+   */
+  mainThreadOnly?: boolean;
+  /**
+   * A full collection follows each of the main thread's scavenges (as a busy node has one now
+   * and then between them): what it moves to the old generation is what a young object can be
+   * kept alive from by a structure that is garbage itself (shard_client.ts, BatchesById).
+   */
+  fullGcAfterScavenges?: boolean;
+}
+
+const fullGcAfterScavenges = `
+{
+  const { PerformanceObserver, constants } = require('node:perf_hooks');
+  let due = false;
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      if (e.detail.kind !== constants.NODE_PERFORMANCE_GC_MINOR || due) continue;
+      due = true;
+      setImmediate(() => { due = false; gc(); });
+    }
+  }).observe({ entryTypes: ['gc'] });
+}
+`;
+
 /**
  * The median bytes surviving a scavenge while `script` runs (it must cause at least 10 scavenges).
- * With `mainThreadOnly`, only the scavenges of the script's own thread count, not its workers'
- * (each line names its isolate; the main thread's collects first).
  */
-export function medianScavengeSurvivedBytes(script: string, options: { mainThreadOnly?: boolean } = {}): number {
-  const r = spawnSync(process.execPath, ['--max-semi-space-size=64', '--trace-gc-nvp', '-e', script], { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
+export function medianScavengeSurvivedBytes(script: string, options: ScavengeOptions = {}): number {
+  const flags = ['--max-semi-space-size=64', '--trace-gc-nvp', ...(options.fullGcAfterScavenges === true ? ['--expose-gc'] : [])];
+  const code = options.fullGcAfterScavenges === true ? fullGcAfterScavenges + script : script;
+  const r = spawnSync(process.execPath, [...flags, '-e', code], { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
   assert.equal(r.status, 0, r.stderr);
   let lines = r.stdout.split('\n').filter((l) => l.includes('gc=s '));
   if (options.mainThreadOnly === true) {
@@ -49,7 +77,7 @@ const scavengeRunsMax = 3;
  * mid-run (seen in a full suite: 224 KB where runs alone give 12-130 KB), while what these tests
  * guard against, an object kept alive per key or per op, shows in every run.
  */
-export function scavengeSurvivedUnder(script: string, boundBytes: number, options: { mainThreadOnly?: boolean } = {}): { bytes: number; runs: number } {
+export function scavengeSurvivedUnder(script: string, boundBytes: number, options: ScavengeOptions = {}): { bytes: number; runs: number } {
   let bytes = Infinity;
   let runs = 0;
   while (runs < scavengeRunsMax && bytes >= boundBytes) {
