@@ -18,6 +18,7 @@ import { assert, ErrorCode, RingkvError } from '../errors';
 import { encodeRequestFrame, type ClientRequest } from '../protocol/client_request';
 import { decodeResponseFrame, type ClientResult } from '../protocol/client_response';
 import { WireErrorCode } from '../protocol/client_codes';
+import { InflightTable } from '../protocol/inflight_table';
 import { errorFromWire } from './wire_errors';
 
 /** A request without its id: the connection assigns ids. */
@@ -45,7 +46,7 @@ export class NodeConnection {
   private ws: WebSocket | null = null;
   private state: State = 'idle';
   private opening: Promise<void> | null = null;
-  private readonly inflight = new Map<number, Pending>();
+  private readonly inflight = new InflightTable<Pending>(wsInflightOpsPerConnectionMax);
   private readonly waiting: Pending[] = [];
   private flushScheduled = false;
   private nextId = 1;
@@ -133,7 +134,7 @@ export class NodeConnection {
       for (const p of batch) {
         p.request.id = this.allocateId();
         p.request.timeoutMs = Math.max(1, Math.ceil(p.deadlineMs - sentAtMs));
-        this.inflight.set(p.request.id, p);
+        this.inflight.add(p.request.id, p);
       }
       const frame = encodeRequestFrame(batch.map((p) => p.request), sentAtMs);
       assert(frame.byteLength <= wsFrameBytesMax, 'a request frame must fit the node limit');
@@ -144,11 +145,11 @@ export class NodeConnection {
   }
 
   private allocateId(): number {
-    // uint32 ids, skipping 0 and any still in flight (after a wrap a slow op may hold one).
+    // uint32 ids, skipping 0 and any whose slot an op still in flight holds (after a wrap, a slow one).
     for (;;) {
       const id = this.nextId;
       this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
-      if (!this.inflight.has(id)) return id;
+      if (this.inflight.isFree(id)) return id;
     }
   }
 
@@ -201,7 +202,7 @@ export class NodeConnection {
       // flight on this connection may have been in it: fail them all with the frame's error,
       // which the caller may retry (writes carry idempotency keys).
       const err = errorFromWire(frame.error, frame.message, this.label);
-      for (const p of [...this.inflight.values()]) this.settle(p, null, err);
+      for (const p of this.inflight.takeAll()) this.settle(p, null, err);
       return;
     }
     for (const r of frame.results) {
@@ -253,8 +254,7 @@ export class NodeConnection {
   }
 
   private failAll(err: RingkvError): void {
-    const all = [...this.inflight.values(), ...this.waiting];
-    this.inflight.clear();
+    const all = [...this.inflight.takeAll(), ...this.waiting];
     this.waiting.length = 0;
     for (const p of all) {
       if (p.timer !== null) clearTimeout(p.timer);

@@ -49,10 +49,12 @@ export class ReplicaBatcher {
    * ones. It was a Map of fresh queues cleared at each flush, and under QUORUM GETs a cluster
    * node's main thread then kept 10-13 MB alive through each scavenge (batches, their callbacks
    * and the frames those held), promoted them at the next, and ran a mark-compact every ~2 s;
-   * with kept queues, ~0.2 MB (ad hoc, --trace-gc-nvp, both versions run twice). Likely why:
-   * Map#clear leaves the old table with its entries and a pointer to the new table, and once a
-   * table is in the old generation the scavenger takes what it points to as alive. A standalone
-   * batcher did not show it, so no test pins it down. At most one entry per node ever sent to.
+   * with kept queues, ~0.2 MB (ad hoc, --trace-gc-nvp, both versions run twice). Why: Map#clear
+   * leaves the old table with its entries and a pointer to the new table, and once a full
+   * collection has put a table in the old generation the scavenger takes what it points to as
+   * alive (src/protocol/inflight_table.ts; inflight_table.test.ts shows it for a churned Map,
+   * which a test sees only with full collections between its scavenges). At most one entry per
+   * node ever sent to.
    */
   private readonly peers = new Map<string, PeerQueue>();
   private dirty: PeerQueue[] = [];

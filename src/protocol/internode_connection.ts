@@ -28,6 +28,7 @@ import {
 import { assert, ErrorCode, RingkvError } from '../errors';
 import { decodeInternode, encodeInternodeFrame, errorFromReply, type InternodeMessage } from './internode_codec';
 import { FrameDecoder } from './internode_framing';
+import { InflightTable } from './inflight_table';
 
 /** What a connection says of itself in its Hello (internode.fbs Kind.Hello). */
 export interface HelloOptions {
@@ -55,70 +56,9 @@ export interface PeerConnectionOptions {
 }
 
 interface Pending {
-  id: number;
   resolve: (m: InternodeMessage) => void;
   reject: (e: RingkvError) => void;
   timer: NodeJS.Timeout;
-}
-
-/**
- * Requests in flight by id: a ring of slots (id & mask) at least twice the in-flight bound, so
- * an id whose slot is taken is skipped (allocateId) and a late reply for an id whose slot was
- * reused finds a different id there. Not a Map: a long-lived Map that every request is added to
- * and deleted from is the pattern that kept a shard's batches alive through young-generation
- * collections (shards/shard_core.ts, `unsettled`). Here the gain was smaller: a 3-node cluster's
- * main threads under QUORUM PUTs kept 9-10% of what they allocated between two scavenges alive
- * (pauses 19-23 ms) with this table, 10-13% (24-35 ms) with the Map, one ad-hoc run each; what
- * else keeps them alive is not found yet.
- */
-class InflightTable {
-  private readonly slots: (Pending | undefined)[];
-  private readonly mask: number;
-  size = 0;
-
-  constructor(inflightMax: number) {
-    const capacity = 2 ** Math.ceil(Math.log2(Math.max(2, inflightMax * 2)));
-    this.slots = new Array<Pending | undefined>(capacity).fill(undefined);
-    this.mask = capacity - 1;
-  }
-
-  isFree(id: number): boolean {
-    return this.slots[id & this.mask] === undefined;
-  }
-
-  get(id: number): Pending | undefined {
-    const p = this.slots[id & this.mask];
-    return p !== undefined && p.id === id ? p : undefined;
-  }
-
-  add(p: Pending): void {
-    assert(this.isFree(p.id), 'an in-flight slot taken twice');
-    this.slots[p.id & this.mask] = p;
-    this.size++;
-  }
-
-  /** Removes the request with this id; false when none is in flight (answered or timed out). */
-  delete(id: number): boolean {
-    if (this.get(id) === undefined) return false;
-    this.slots[id & this.mask] = undefined;
-    this.size--;
-    return true;
-  }
-
-  /** Removes and returns every request in flight. */
-  takeAll(): Pending[] {
-    const all: Pending[] = [];
-    if (this.size === 0) return all;
-    for (let i = 0; i < this.slots.length; i++) {
-      const p = this.slots[i];
-      if (p !== undefined) {
-        all.push(p);
-        this.slots[i] = undefined;
-      }
-    }
-    this.size = 0;
-    return all;
-  }
 }
 
 export type OutgoingRequest = Omit<InternodeMessage, 'id' | 'isReply'>;
@@ -143,7 +83,7 @@ export class PeerConnection {
   private connected = false;
   private closed = false;
   private nextId = 1;
-  private readonly inflight: InflightTable;
+  private readonly inflight: InflightTable<Pending>;
   /** Frames waiting for the socket to connect or for the end-of-tick flush. */
   private queue: Buffer[] = [];
   private flushScheduled = false;
@@ -172,7 +112,7 @@ export class PeerConnection {
       ...options,
     };
     assert(this.o.port > 0 && this.o.port < 65536, () => `peer port ${this.o.port} out of range`);
-    this.inflight = new InflightTable(this.o.inflightMax);
+    this.inflight = new InflightTable<Pending>(this.o.inflightMax);
     assert(this.o.backoffMsMin > 0 && this.o.backoffMsMin <= this.o.backoffMsMax, 'back-off bounds');
     this.address = `${this.o.host}:${this.o.port}`;
     this.backoffMs = this.o.backoffMsMin;
@@ -211,7 +151,7 @@ export class PeerConnection {
           reject(new RingkvError(ErrorCode.Timeout, `peer ${this.address} did not answer ${req.kind} within ${timeoutMs} ms`, { details: { peer: this.address, timeout_ms: timeoutMs } }));
         }
       }, timeoutMs);
-      this.inflight.add({ id, resolve, reject, timer });
+      this.inflight.add(id, { resolve, reject, timer });
       this.enqueue(framed);
     });
   }
