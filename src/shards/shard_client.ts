@@ -124,15 +124,13 @@ interface AwaitingBatch {
 
 /**
  * A shard's batches in some state (out on the lane, or waiting for their sync), oldest first, taken
- * out by id. Not a Map: V8 rehashes a Map that keeps being added to and deleted from into a new
- * table every few operations, and the table it leaves behind points to the new one and still holds
- * the entries it had. Once a full collection has moved the current table to the old generation,
- * that table, though garbage, keeps every later table and every batch they held (with its requests,
- * values and answers) alive through each young-generation collection until the next full one. On a
- * node's main thread under PUT load, with a full collection after each scavenge, the scavenges
- * copied ~10 MB each (a third of what had been allocated since the previous one) against well under
- * 1 MB with these arrays (ad hoc, --trace-gc-nvp; shard_client_gc.test.ts checks). A few entries,
- * answered in order but for failures: a scan from the front finds one at once.
+ * out by id. Not a Map: a long-lived Map churned once per batch keeps every later batch alive
+ * through each scavenge once a full collection has moved its table to the old generation
+ * (protocol/inflight_table.ts says how). On a node's main thread under PUT load, with a full
+ * collection after each scavenge, the scavenges copied ~10 MB each (a third of what had been
+ * allocated since the previous one) against well under 1 MB with these arrays (ad hoc,
+ * --trace-gc-nvp; shard_client_gc.test.ts checks). A few entries, answered in order but for
+ * failures: a scan from the front finds one at once.
  */
 class BatchesById<T extends { id: number }> {
   private readonly entries: T[] = [];
