@@ -58,6 +58,8 @@ export interface TestNode {
   dataDir: string;
   proc: ChildProcess | undefined;
   stopped: boolean;
+  /** The test sent SIGKILL or SIGTERM since the last start: an exit is what it asked for. */
+  stopAsked: boolean;
   log: string[];
   /** Started with --bootstrap on (nodes added after the cluster formed). */
   bootstrap: boolean;
@@ -130,6 +132,8 @@ export class TestCluster {
   readonly clusterName = `test-${process.pid}-${++clustersStarted}`;
   /** What nodes printed when an assertion failed in them (spawn watches their stderr). */
   private readonly assertionFailures: string[] = [];
+  /** Nodes that exited after they started listening without the test stopping them, with their last output. */
+  private readonly unexpectedExits: string[] = [];
   readonly spec: Required<Omit<ClusterSpec, 'readRepairChance' | 'smallDisk' | 'zones' | 'datacenters' | 'unnamed' | 'streamBytesPerSecond'>> &
     Pick<ClusterSpec, 'readRepairChance' | 'smallDisk' | 'zones' | 'datacenters' | 'unnamed' | 'streamBytesPerSecond'>;
 
@@ -173,7 +177,7 @@ export class TestCluster {
     const mount = this.spec.smallDisk?.node === i ? path.join(this.tmp, `node-${i}-disk`) : undefined;
     if (mount !== undefined) fs.mkdirSync(mount);
     const dataDir = mount === undefined ? path.join(this.tmp, `node-${i}`) : path.join(mount, 'data');
-    return { id: `node-${i}`, port: await freePort(), peerPort, dataDir, proc: undefined, stopped: false, log: [], proxy, mount, clockSkewMs: 0, ...o };
+    return { id: `node-${i}`, port: await freePort(), peerPort, dataDir, proc: undefined, stopped: false, stopAsked: false, log: [], proxy, mount, clockSkewMs: 0, ...o };
   }
 
   /** Starts node i (again) and resolves once it prints its listening line. */
@@ -221,6 +225,7 @@ export class TestCluster {
     }
     n.proc = proc;
     n.stopped = false;
+    n.stopAsked = false;
     // An assertion failing in a node is a bug whatever the test checks (no request may stop a
     // node), even where the test goes on to pass without that node: close() fails with it.
     proc.stderr!.on('data', (d: Buffer) => {
@@ -228,6 +233,13 @@ export class TestCluster {
       if (text.includes('assertion failed')) this.assertionFailures.push(`${n.id} (pid ${proc.pid}):\n${text}`);
     });
     await waitListening(proc, n.id, n.log);
+    // Likewise a node that exits on its own once it serves (a crash, an exit on a fault it should
+    // have survived): the tests around it fail in other ways, timeouts and refused connections,
+    // and its own output is what tells why.
+    proc.once('exit', (code, signal) => {
+      if (n.stopAsked) return;
+      this.unexpectedExits.push(`${n.id} (pid ${proc.pid}) exited (${signal ?? code}) without the test stopping it; its last output:\n${n.log.join('').slice(-4000)}`);
+    });
   }
 
   /** Deletes the smallDisk node's ballast file, inside its mount namespace: space comes back. */
@@ -283,6 +295,7 @@ export class TestCluster {
     const n = this.nodes[i]!;
     if (n.proc === undefined || n.proc.exitCode !== null || n.proc.signalCode !== null) return;
     n.proc.kill(sig);
+    if (sig === 'SIGKILL' || sig === 'SIGTERM') n.stopAsked = true;
     if (sig === 'SIGSTOP') n.stopped = true;
     if (sig === 'SIGCONT') n.stopped = false;
   }
@@ -434,6 +447,10 @@ export class TestCluster {
     );
     await Promise.all(this.nodes.map((n) => n.proxy?.close()));
     fs.rmSync(this.tmp, { recursive: true, force: true });
-    if (this.assertionFailures.length > 0) throw new Error(`a node failed an assertion:\n${this.assertionFailures.join('\n')}`);
+    const failures = [
+      ...(this.assertionFailures.length > 0 ? [`a node failed an assertion:\n${this.assertionFailures.join('\n')}`] : []),
+      ...this.unexpectedExits,
+    ];
+    if (failures.length > 0) throw new Error(failures.join('\n'));
   }
 }
