@@ -142,7 +142,7 @@ async function oneRound(run: BenchRun, nodes: Nodes, round: number, rates: Recor
   const downAtMs = performance.now();
   for (let i = 0; i < downWindows; i++) record('a node down')(await window());
   const hintsAtRestart = await survivorsTotal(nodes, 'ringkv_hints_queued');
-  const deliveredBefore = await survivorsTotal(nodes, 'ringkv_hints_delivered');
+  const deliveredBefore = await survivorsTotal(nodes, 'ringkv_hints_delivered_total');
   const repairsBefore = await survivorsTotal(nodes, 'ringkv_read_repairs_total');
 
   const spawnedAtMs = performance.now();
@@ -160,7 +160,7 @@ async function oneRound(run: BenchRun, nodes: Nodes, round: number, rates: Recor
     hintsAtRestart,
     restartMs,
     caughtUpMs: await caughtUp,
-    hintsDelivered: (await survivorsTotal(nodes, 'ringkv_hints_delivered')) - deliveredBefore,
+    hintsDelivered: (await survivorsTotal(nodes, 'ringkv_hints_delivered_total')) - deliveredBefore,
     readRepairs: (await survivorsTotal(nodes, 'ringkv_read_repairs_total')) - repairsBefore,
   };
   log(`  round ${round}: node-${victim} down ${fmtInt(restart.downMs)} ms, ${fmtInt(hintsAtRestart)} hints held for it; listening ${fmtInt(restartMs)} ms after the spawn, caught up after ${fmtInt(restart.caughtUpMs)} ms (${fmtInt(restart.hintsDelivered)} hints delivered, ${fmtInt(restart.readRepairs)} read repairs)`);

@@ -145,8 +145,8 @@ export interface ClusterCounters {
   rebuildPushFailures: number;
   /** Writes coordinated here that read their key from the other replicas first because this node was behind (catchUpKey). */
   behindPulls: number;
-  /** Milliseconds range streams waited for the --stream-bytes-per-second budget. */
-  streamThrottledMs: number;
+  /** Time range streams waited for the --stream-bytes-per-second budget. */
+  streamThrottledSeconds: number;
   readRepairs: number;
   readRepairsDropped: number;
   readRepairFailures: number;
@@ -231,7 +231,7 @@ export class ClusterCoordinator implements Coordinator {
     rebuildPulls: 0,
     rebuildPushFailures: 0,
     behindPulls: 0,
-    streamThrottledMs: 0,
+    streamThrottledSeconds: 0,
     readRepairs: 0,
     readRepairsDropped: 0,
     readRepairFailures: 0,
@@ -519,7 +519,7 @@ export class ClusterCoordinator implements Coordinator {
     const budget = this.streamBudget;
     if (budget === null) return remote;
     return pacedRangeReplica(remote, async (bytes) => {
-      this.counters.streamThrottledMs += await takeBytes(budget, bytes, this.streamWait);
+      this.counters.streamThrottledSeconds += (await takeBytes(budget, bytes, this.streamWait)) / 1000;
     });
   }
 
@@ -1280,7 +1280,7 @@ export class ClusterCoordinator implements Coordinator {
         // wait at most half the request's timeout: the puller would give up on a later answer.
         if (this.streamBudget !== null) {
           const maxWaitMs = (req.timeoutMs ?? this.o.requestTimeoutMs) / 2;
-          this.counters.streamThrottledMs += await takeBytes(this.streamBudget, entryBytes(page.entries), { ...this.streamWait, maxWaitMs });
+          this.counters.streamThrottledSeconds += (await takeBytes(this.streamBudget, entryBytes(page.entries), { ...this.streamWait, maxWaitMs })) / 1000;
         }
         return {
           kind: 'rangeScan',

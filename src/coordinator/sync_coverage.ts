@@ -113,7 +113,7 @@ export class SyncCoverage {
       this.d.log(
         `WARN anti-entropy: a range this node replicates was last synced with another replica ${spanText(ageMs)} ago, over half the tombstone grace ` +
           `(${spanText(graceMs)}, the shortest --tombstone-grace-seconds of the cluster's nodes): a delete one of its replicas missed comes back once the others purge its tombstone. ` +
-          `Bring every replica up, check ringkv_anti_entropy_failures, or run ringkv repair`,
+          `Bring every replica up, check ringkv_anti_entropy_failures_total, or run ringkv repair`,
       );
     } else if (ageMs <= limitMs && this.warned) {
       this.warned = false;

@@ -3,11 +3,13 @@
 // consistency level, with fixed cumulative buckets (recording is an array increment, no
 // allocation); the main thread's GC pauses and memory come from gc_pauses.ts and
 // thread_memory.ts, storage numbers (WAL syncs and their durations, the shard threads' GC pauses
-// and memory among them) from coordinator.stats(), both at scrape time.
+// and memory among them) from coordinator.stats(), both at scrape time. Whether each of the other
+// numbers is a counter or a gauge, and its HELP text, is metric_catalog.ts's.
 import type { CoordinatorStats } from '../coordinator/types';
 import { gcKinds, gcSnapshots, type GcSnapshots } from '../gc_pauses';
 import { Histogram, renderHistogram } from '../histogram';
 import { threadMemory, type ThreadMemory } from '../thread_memory';
+import { metricCatalog, metricName, type MetricType } from './metric_catalog';
 
 export type Transport = 'http' | 'ws';
 export type Outcome = 'ok' | 'not_found' | 'error';
@@ -28,6 +30,16 @@ function esc(v: string): string {
 
 function snake(name: string): string {
   return name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
+}
+
+/**
+ * HELP and TYPE of a catalogued family. A base name the catalog lacks still renders (a scrape
+ * never fails over it), with a HELP that says so, which the exposition test fails on.
+ */
+function familyHead(base: string, type: MetricType): string[] {
+  const name = metricName(base, type);
+  const help = metricCatalog[base]?.help ?? `Not described: src/server/metric_catalog.ts has no entry for ${base}.`;
+  return [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`];
 }
 
 export class Metrics {
@@ -75,13 +87,13 @@ export class Metrics {
     this.errors.set(labels, (this.errors.get(labels) ?? 0) + 1);
   }
 
-  /** Bumps a named event counter (`ringkv_<name>_total`), e.g. ws_frames_refused with a reason label. */
+  /** Bumps a named event counter (`ringkv_<name>_total`, metric_catalog.ts), e.g. ws_frames_refused with a reason label. */
   count(name: string, labels = ''): void {
     const key = `${name}{${labels}}`;
     this.counters.set(key, (this.counters.get(key) ?? 0) + 1);
   }
 
-  /** The exposition text. `gauges` are the server's own (connections, in-flight). */
+  /** The exposition text. `gauges` are the server's own (connections, in-flight), by base name (metric_catalog.ts). */
   render(stats: CoordinatorStats | null, gauges: Readonly<Record<string, number>>): string {
     const out: string[] = [];
     out.push('# HELP ringkv_requests_total Client operations finished, by transport, op, consistency level and outcome.');
@@ -117,20 +129,18 @@ export class Metrics {
     const byName = new Map<string, string[]>();
     for (const [key, n] of this.counters) {
       const brace = key.indexOf('{');
-      const name = key.slice(0, brace);
+      const base = key.slice(0, brace);
       const labels = key.slice(brace);
-      const lines = byName.get(name) ?? [];
-      lines.push(`ringkv_${name}_total${labels === '{}' ? '' : labels} ${n}`);
-      byName.set(name, lines);
+      const lines = byName.get(base) ?? [];
+      lines.push(`${metricName(base, 'counter')}${labels === '{}' ? '' : labels} ${n}`);
+      byName.set(base, lines);
     }
-    for (const [name, lines] of byName) {
-      out.push(`# TYPE ringkv_${name}_total counter`);
-      out.push(...lines);
+    for (const [base, lines] of byName) {
+      out.push(...familyHead(base, 'counter'), ...lines);
     }
 
-    for (const [name, value] of Object.entries(gauges)) {
-      out.push(`# TYPE ringkv_${name} gauge`);
-      out.push(`ringkv_${name} ${value}`);
+    for (const [base, value] of Object.entries(gauges)) {
+      out.push(...familyHead(base, 'gauge'), `${metricName(base, 'gauge')} ${value}`);
     }
 
     if (stats !== null) out.push(...renderStats(stats));
@@ -153,7 +163,7 @@ function gaugeByNode(out: string[], name: string, help: string, label: string, r
   for (const [node, value] of rows) out.push(`${name}{${label}="${node}"} ${value}`);
 }
 
-/** Storage and coordinator numbers: the named ones with their proper names, the rest generically. */
+/** Storage and coordinator numbers: the named ones with their proper names, the rest as metric_catalog.ts says. */
 export function renderStats(stats: CoordinatorStats): string[] {
   const out: string[] = [];
   const known = new Set(['walSyncs', 'walSyncSeconds', 'shardGcSeconds', 'memtableBytes', 'arenaFreeBytes', 'blockCacheHeldBytes', 'tableIndexFilterBytes', 'sstablesPerLevel', 'compactionBacklog', 'diskBytes', 'readRepairs', 'hintsQueued', 'hintTargets', 'peerClocks']);
@@ -184,15 +194,10 @@ export function renderStats(stats: CoordinatorStats): string[] {
   gaugeByNode(out, 'ringkv_peer_clock_offset_seconds', "Each peer's wall clock minus this node's, as this node's gossip exchanges with it measure it (the recent one with the shortest round trip; positive: ahead).", 'node', clocks.map((c) => [c.node, c.offsetSeconds]));
   gaugeByNode(out, 'ringkv_peer_clock_uncertainty_seconds', 'Half the round trip of the exchange the offset comes from: the true offset is within the offset plus or minus this.', 'node', clocks.map((c) => [c.node, c.uncertaintySeconds]));
   for (const [key, value] of Object.entries(stats)) {
-    if (known.has(key)) continue;
-    const name = `ringkv_${snake(key)}`;
-    if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(name)) continue;
-    if (typeof value === 'number' && Number.isFinite(value)) {
-      out.push(`# TYPE ${name} gauge`, `${name} ${value}`);
-    } else if (Array.isArray(value)) {
-      out.push(`# TYPE ${name} gauge`);
-      value.forEach((v, i) => out.push(`${name}{index="${i}"} ${v}`));
-    }
+    if (known.has(key) || typeof value !== 'number' || !Number.isFinite(value)) continue;
+    const base = snake(key);
+    const type = metricCatalog[base]?.type ?? 'gauge';
+    out.push(...familyHead(base, type), `${metricName(base, type)} ${value}`);
   }
   return out;
 }

@@ -36,7 +36,7 @@ describe('3-node cluster with anti-entropy every 100 ms and no other repair', ()
       c.signal(2, 'SIGCONT');
     }
     await c.waitStatus([0, 1], 2, 'healthy', 10_000);
-    const repaired = async () => (await c.metric(2, 'ringkv_anti_entropy_pulled')) + (await c.metric(0, 'ringkv_anti_entropy_pushed')) + (await c.metric(1, 'ringkv_anti_entropy_pushed'));
+    const repaired = async () => (await c.metric(2, 'ringkv_anti_entropy_pulled_total')) + (await c.metric(0, 'ringkv_anti_entropy_pushed_total')) + (await c.metric(1, 'ringkv_anti_entropy_pushed_total'));
     await waitFor('anti-entropy to bring node-2 all 60 writes', async () => (await repaired()) >= keys.length, 20_000);
     assert.equal(await repaired(), keys.length, 'each missed write changed node-2 exactly once');
     // A ONE read coordinated by node-2 asks only its own replica (read_repair_chance 0).
@@ -46,7 +46,7 @@ describe('3-node cluster with anti-entropy every 100 ms and no other repair', ()
       assert.equal(base64Text(got.body.value), `v${i}`);
     }
     assert.equal(await c.metric(2, 'ringkv_read_repairs_total'), 0, 'no read repair did it');
-    assert.ok((await c.metric(0, 'ringkv_anti_entropy_in_sync')) > 0, 'rounds that find equal trees are counted');
+    assert.ok((await c.metric(0, 'ringkv_anti_entropy_in_sync_total')) > 0, 'rounds that find equal trees are counted');
   });
 
   test('each node says how long ago its range synced longest ago was synced, and keeps that time in SYNCED_SINCE at a stop', async () => {

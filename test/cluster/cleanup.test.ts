@@ -118,10 +118,10 @@ describe('2 nodes with N = 1, then a third joins', () => {
     const ring = Ring.build(c.nodes.map((n) => ({ nodeId: n.id, vnodes: c.spec.vnodes })), 2);
     const taken = keys.filter((k) => holds(ring, k, 'node-2'));
     assert.ok(taken.length > 0, 'the join took keys over');
-    assert.equal(await c.metric(j, 'ringkv_anti_entropy_pulled'), taken.length);
-    assert.equal(await c.metric(j, 'ringkv_anti_entropy_pushed'), 0, 'nothing pushed to the previous owners');
-    assert.equal(await c.metric(j, 'ringkv_stream_throttled_ms'), 0, 'the joining node streams unthrottled');
-    assert.ok((await c.metric(0, 'ringkv_stream_throttled_ms')) + (await c.metric(1, 'ringkv_stream_throttled_ms')) > 0, 'serving its pull waited for the old owners\' budgets');
+    assert.equal(await c.metric(j, 'ringkv_anti_entropy_pulled_total'), taken.length);
+    assert.equal(await c.metric(j, 'ringkv_anti_entropy_pushed_total'), 0, 'nothing pushed to the previous owners');
+    assert.equal(await c.metric(j, 'ringkv_stream_throttled_seconds_total'), 0, 'the joining node streams unthrottled');
+    assert.ok((await c.metric(0, 'ringkv_stream_throttled_seconds_total')) + (await c.metric(1, 'ringkv_stream_throttled_seconds_total')) > 0, 'serving its pull waited for the old owners\' budgets');
     for (const k of keys) {
       const got = await c.http(j, 'GET', k);
       assert.equal(got.status, 200, `${k} via node-2: ${JSON.stringify(got.body)}`);
@@ -143,7 +143,7 @@ describe('2 nodes with N = 1, then a third joins', () => {
     // for it where it lands.
     const k4 = await c.addNode();
     await waitFor('node-3 to finish its bootstrap', async () => (await c.metric(k4, 'ringkv_bootstrap_state')) === 2, 30_000);
-    assert.ok((await c.metric(k4, 'ringkv_anti_entropy_pulled')) > 0);
-    assert.ok((await c.metric(k4, 'ringkv_stream_throttled_ms')) > 0, 'the pull waited for the joining node\'s own budget');
+    assert.ok((await c.metric(k4, 'ringkv_anti_entropy_pulled_total')) > 0);
+    assert.ok((await c.metric(k4, 'ringkv_stream_throttled_seconds_total')) > 0, 'the pull waited for the joining node\'s own budget');
   });
 });

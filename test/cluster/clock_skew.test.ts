@@ -39,7 +39,7 @@ describe('3-node cluster, a node restarted with its clock off: an hour behind, t
     assert.deepEqual((await c.replica(2, 'after-restart')).values, ['v1']);
     assert.deepEqual((await c.replica(2, 'before-restart')).values, ['v0']);
     // Nothing mistook its own earlier process for another node with its id; it said what it did.
-    assert.equal(await c.metric(2, 'ringkv_membership_id_conflicts'), 0);
+    assert.equal(await c.metric(2, 'ringkv_membership_id_conflicts_total'), 0);
     assert.match(c.nodes[2]!.log.join(''), /WARN gossip knows this node from an earlier process at this address .* is the clock behind\?/);
   });
 

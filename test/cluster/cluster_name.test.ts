@@ -31,7 +31,7 @@ describe('two 2-node clusters, neither given a name', () => {
       assert.ok(c.nodes[1]!.log.some((l) => l.includes(`cluster name: ${nameOf(c, 0)}, from seed 127.0.0.1:${advertisedPeerPort(c.nodes[0]!)}`)), c.nodes[1]!.log.join('\n'));
       assert.equal(((await c.getJson(1, '/api/v1/cluster/status')) as { cluster_name: string }).cluster_name, nameOf(c, 0));
       assert.ok(c.nodes[0]!.log.some((l) => l.includes("internode: told node node-1 at 127.0.0.1:") && l.includes("this node's cluster name")), c.nodes[0]!.log.join('\n'));
-      assert.equal(await c.metric(0, 'ringkv_internode_connections_refused'), 0, 'asking is not a refusal');
+      assert.equal(await c.metric(0, 'ringkv_internode_connections_refused_total'), 0, 'asking is not a refusal');
     }
     assert.notEqual(nameOf(a, 0), nameOf(b, 0));
   });

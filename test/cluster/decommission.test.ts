@@ -89,7 +89,7 @@ describe('decommissioning one node of a loaded 4-node cluster', () => {
       for (const i of [0, 1, 2]) assert.equal(await holds(i), successors.includes(`node-${i}`), `${key} on node-${i}`);
     }
     assert.ok(forwarded > 0, 'node-3 replicated some of the late keys');
-    assert.equal(await c.metric(3, 'ringkv_handover_forwards'), forwarded);
+    assert.equal(await c.metric(3, 'ringkv_handover_forwards_total'), forwarded);
   });
 
   test('a node gone for good is removed through any node: refused while it lives, then out of every ring, and a repair restores ALL', async () => {

@@ -30,7 +30,7 @@ describe('3-node cluster with replication factor 2', () => {
         assert.equal(got.status, 200);
         assert.equal(base64Text(got.body.value), `v${i}`);
       }
-      assert.ok((await c.metric(node, 'ringkv_forwarded_writes')) > 0, `node-${node} forwarded nothing`);
+      assert.ok((await c.metric(node, 'ringkv_forwarded_writes_total')) > 0, `node-${node} forwarded nothing`);
     }
     const status = (await c.getJson(0, '/api/v1/cluster/status')) as { replication_factor: number; nodes: Array<{ tokens: string[] }> };
     assert.equal(status.replication_factor, 2);
@@ -57,7 +57,7 @@ describe('3-node cluster with replication factor 2', () => {
     } finally {
       c.signal(first!, 'SIGCONT');
     }
-    await waitFor('the woken replica to refuse the held forward', async () => (await c.metric(first!, 'ringkv_forwards_expired')) === 1, 10_000);
+    await waitFor('the woken replica to refuse the held forward', async () => (await c.metric(first!, 'ringkv_forwards_expired_total')) === 1, 10_000);
     await c.waitStatus([0, other!], first!, 'healthy', 15_000);
     await waitFor('an ALL read to reach both replicas', async () => (await c.http(0, 'GET', key, { consistency: 'ALL' })).status === 200, 10_000);
     const all = await c.http(0, 'GET', key, { consistency: 'ALL' });

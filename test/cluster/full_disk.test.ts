@@ -43,7 +43,7 @@ describe('3-node cluster, one node on a small disk that fills', () => {
     assert.deepEqual(seen.nodes.find((n) => n.id === 'node-2'), { ...seen.nodes.find((n) => n.id === 'node-2')!, status: 'degraded', reason: 'storage_full' });
     assert.equal(seen.nodes.find((n) => n.id === 'node-1')!.reason, undefined);
     // From here every node knows: none sends node-2 its hints (they would only fail).
-    const replayFailures = async (): Promise<number[]> => Promise.all([0, 1, 2].map((i) => c.metric(i, 'ringkv_hint_replay_failures')));
+    const replayFailures = async (): Promise<number[]> => Promise.all([0, 1, 2].map((i) => c.metric(i, 'ringkv_hint_replay_failures_total')));
     const failuresBefore = await replayFailures();
 
     // The other two take QUORUM writes; node-2 misses them and the coordinators keep hints.

@@ -42,7 +42,7 @@ describe('3-node cluster, hints on disk', () => {
     assert.ok(fs.readdirSync(hintsDir).some((n) => n.endsWith('.log')), 'hint files left by the killed process');
     c.nodes[1]!.extraArgs = ['--hint-replay-bytes-per-second', '65536'];
     await c.spawn(1);
-    assert.equal(await c.metric(1, 'ringkv_hints_recovered'), keys.length);
+    assert.equal(await c.metric(1, 'ringkv_hints_recovered_total'), keys.length);
     assert.equal(await c.metric(1, 'ringkv_hints_queued'), keys.length);
     const metrics = await (await fetch(`http://127.0.0.1:${c.nodes[1]!.port}/metrics`)).text();
     assert.match(metrics, new RegExp(`^ringkv_hints_queued_for_node\\{target="node-2"\\} ${keys.length}$`, 'm'));
@@ -51,8 +51,8 @@ describe('3-node cluster, hints on disk', () => {
     await c.spawn(2);
     await c.waitStatus([1], 2, 'healthy', 15_000);
     await waitFor('node-1 delivering every hint', async () => (await c.metric(1, 'ringkv_hints_queued')) === 0, 15_000);
-    assert.equal(await c.metric(1, 'ringkv_hints_delivered'), keys.length);
-    assert.ok((await c.metric(1, 'ringkv_hint_replay_waits')) >= 1, 'the second batch waited for the replay budget');
+    assert.equal(await c.metric(1, 'ringkv_hints_delivered_total'), keys.length);
+    assert.ok((await c.metric(1, 'ringkv_hint_replay_waits_total')) >= 1, 'the second batch waited for the replay budget');
     await waitFor('the delivered hints leaving the disk', async () => (await c.metric(1, 'ringkv_hints_disk_bytes')) === 0, 5_000);
 
     // Node-2's own replica.
@@ -61,7 +61,7 @@ describe('3-node cluster, hints on disk', () => {
 
   test('hints for a node removed from the ring are dropped, from memory and disk', async () => {
     await c.waitStatus([0, 1], 2, 'healthy', 15_000);
-    const dropped = await c.metric(1, 'ringkv_hints_dropped');
+    const dropped = await c.metric(1, 'ringkv_hints_dropped_total');
     await c.kill(2);
     await c.waitStatus([0, 1], 2, 'dead', 15_000);
     for (let i = 0; i < 10; i++) assert.equal((await c.http(1, 'PUT', `for-removed-${i}`, { body: 'x', consistency: 'QUORUM' })).status, 200);
@@ -69,7 +69,7 @@ describe('3-node cluster, hints on disk', () => {
     // Gone for good: removed through node-0; node-1 hears LEFT through gossip and lets the hints go.
     assert.equal((await c.delete(0, '/api/v1/cluster/nodes/node-2')).status, 200);
     await waitFor('node-1 dropping the hints for node-2', async () => (await c.metric(1, 'ringkv_hints_queued')) === 0, 10_000);
-    assert.equal((await c.metric(1, 'ringkv_hints_dropped')) - dropped, 10);
+    assert.equal((await c.metric(1, 'ringkv_hints_dropped_total')) - dropped, 10);
     await waitFor('the dropped hints leaving the disk', async () => (await c.metric(1, 'ringkv_hints_disk_bytes')) === 0, 5_000);
   });
 });
@@ -103,7 +103,7 @@ describe('4-node cluster, hints held by stand-ins', () => {
     }
     await c.waitStatus([0, 1, 2], 1, 'healthy', 15_000);
     await c.waitStatus([0, 1, 2], 2, 'healthy', 15_000);
-    assert.deepEqual(await Promise.all([1, 2].map((n) => c.metric(n, 'ringkv_hints_recovered'))), [queued[1], queued[2]]);
+    assert.deepEqual(await Promise.all([1, 2].map((n) => c.metric(n, 'ringkv_hints_recovered_total'))), [queued[1], queued[2]]);
 
     await c.spawn(3);
     await c.waitConverged(15_000);
@@ -223,27 +223,27 @@ describe('3-node cluster, reads while hints wait for a replica', () => {
       // Each of node-2's writes times out (1 s) and becomes a hint on node-0, its coordinator.
       await waitFor('node-0 holding a hint for each key', async () => (await c.metric(0, 'ringkv_hints_queued')) === keys.length, 10_000);
       assert.deepEqual(await behindOn(0), ['node-2']);
-      const asked = await c.metric(0, 'ringkv_replica_reads_asked');
-      const speculative = await c.metric(0, 'ringkv_speculative_reads');
+      const asked = await c.metric(0, 'ringkv_replica_reads_asked_total');
+      const speculative = await c.metric(0, 'ringkv_speculative_reads_total');
       for (const k of keys) {
         const got = await c.http(0, 'GET', k, { consistency: 'QUORUM' });
         assert.equal(got.status, 200, JSON.stringify(got.body));
         assert.equal(base64Text(got.body.value), 'v2');
       }
       // A read that asked the stopped node would have waited on it and asked a spare besides.
-      assert.equal((await c.metric(0, 'ringkv_speculative_reads')) - speculative, 0, 'no read waited on node-2');
-      assert.equal((await c.metric(0, 'ringkv_replica_reads_asked')) - asked, 2 * keys.length, 'each read asked node-0 and node-1 only');
+      assert.equal((await c.metric(0, 'ringkv_speculative_reads_total')) - speculative, 0, 'no read waited on node-2');
+      assert.equal((await c.metric(0, 'ringkv_replica_reads_asked_total')) - asked, 2 * keys.length, 'each read asked node-0 and node-1 only');
 
       // node-1 holds no hints, but node-0's gossip says it holds some for node-2: node-1's reads
       // ask node-2 last too (before, they took turns over node-0 and node-2, half of them
       // waiting on the stopped node).
       assert.equal(await c.metric(1, 'ringkv_hints_queued'), 0);
       await waitFor('node-1 hearing from gossip that node-2 is behind', async () => (await behindOn(1)).includes('node-2'), 10_000);
-      const asked1 = await c.metric(1, 'ringkv_replica_reads_asked');
-      const speculative1 = await c.metric(1, 'ringkv_speculative_reads');
+      const asked1 = await c.metric(1, 'ringkv_replica_reads_asked_total');
+      const speculative1 = await c.metric(1, 'ringkv_speculative_reads_total');
       for (const k of keys) assert.equal(base64Text((await c.http(1, 'GET', k, { consistency: 'QUORUM' })).body.value), 'v2');
-      assert.equal((await c.metric(1, 'ringkv_speculative_reads')) - speculative1, 0, 'no read through node-1 waited on node-2');
-      assert.equal((await c.metric(1, 'ringkv_replica_reads_asked')) - asked1, 2 * keys.length, 'each read through node-1 asked node-1 and node-0 only');
+      assert.equal((await c.metric(1, 'ringkv_speculative_reads_total')) - speculative1, 0, 'no read through node-1 waited on node-2');
+      assert.equal((await c.metric(1, 'ringkv_replica_reads_asked_total')) - asked1, 2 * keys.length, 'each read through node-1 asked node-1 and node-0 only');
     } finally {
       c.signal(2, 'SIGCONT');
     }

@@ -30,7 +30,7 @@ describe('a fourth node joining a loaded 3-node cluster', () => {
     const j = await c.addNode();
     await c.waitConverged(20_000);
     await waitFor('node-3 to finish its bootstrap', async () => (await c.metric(j, 'ringkv_bootstrap_state')) === 2, 30_000);
-    const pulled = await c.metric(j, 'ringkv_anti_entropy_pulled');
+    const pulled = await c.metric(j, 'ringkv_anti_entropy_pulled_total');
     // With 4 nodes and N = 3 the new node replicates about 3/4 of the keys; it had none of them.
     assert.ok(pulled >= keys.length / 2 && pulled <= keys.length, `pulled ${pulled} of ${keys.length}`);
     // It joined rebuilding (reads ask the other replicas first) and its bootstrap, syncing every
@@ -79,13 +79,13 @@ describe('a fourth node joining a loaded 3-node cluster', () => {
   test('a node of another cluster refuses to start through this cluster\'s seed, which handles nothing it sent', async () => {
     // Its seed (node-1) refuses the connection's Hello: the stray's peek reaches no handler, so
     // nothing of it is merged anywhere, and the stray says why it stopped.
-    const refusedBefore = await c.metric(1, 'ringkv_internode_connections_refused');
+    const refusedBefore = await c.metric(1, 'ringkv_internode_connections_refused_total');
     const stray = await c.startStray({ args: ['--cluster-name', 'another-cluster'] });
     assert.notEqual(stray.code, 0, stray.output);
     assert.notEqual(stray.code, null, `the node was still running after 15 s:\n${stray.output}`);
     assert.ok(stray.output.includes(`is in another cluster than this node's (another-cluster)`) && stray.output.includes(`node node-1 of cluster ${c.clusterName} does not answer node stray of cluster another-cluster`), stray.output);
     assert.doesNotMatch(stray.output, /listening on/);
-    assert.ok((await c.metric(1, 'ringkv_internode_connections_refused')) > refusedBefore, 'node-1 refused it');
+    assert.ok((await c.metric(1, 'ringkv_internode_connections_refused_total')) > refusedBefore, 'node-1 refused it');
     await sleep(5 * c.spec.gossipIntervalMs);
     for (const i of [0, 1, 2]) assert.equal((await c.statuses(i))['stray'], undefined, `node-${i} never heard of it`);
   });
@@ -135,7 +135,7 @@ describe('a fourth node joining a loaded 3-node cluster', () => {
     await c.waitConverged(20_000);
     // It came in empty with --bootstrap on: once in the ring it streams its ranges.
     await waitFor(`${n.id} to finish its bootstrap`, async () => (await c.metric(k, 'ringkv_bootstrap_state')) === 2, 30_000);
-    assert.ok((await c.metric(k, 'ringkv_anti_entropy_pulled')) > 0);
+    assert.ok((await c.metric(k, 'ringkv_anti_entropy_pulled_total')) > 0);
   });
 
   test('POST /api/v1/cluster/nodes refuses a running node whose settings differ from the cluster\'s, before it is in the ring', async () => {
@@ -146,7 +146,7 @@ describe('a fourth node joining a loaded 3-node cluster', () => {
     assert.match(String(refused.body.message), new RegExp(`${n.id} runs with replication=3 conflict-mode=lww, this cluster with replication=3 conflict-mode=vclock`));
     const status = (await c.getJson(0, '/api/v1/cluster/status')) as { nodes: Array<{ id: string }> };
     assert.ok(!status.nodes.some((m) => m.id === n.id), 'the refused node is not in the ring');
-    assert.equal(await c.metric(0, 'ringkv_membership_settings_conflicts'), 0, 'nothing of it was merged');
+    assert.equal(await c.metric(0, 'ringkv_membership_settings_conflicts_total'), 0, 'nothing of it was merged');
   });
 
   test('POST /api/v1/cluster/nodes refuses a running node of another cluster, before it is in the ring', async () => {

@@ -60,8 +60,8 @@ describe('2 nodes with N = 1; a third joins while one of them is down', () => {
       const before1 = await c.storedEntries(1);
       assert.equal((await c.http(j, 'PUT', fresh, { body: 'new' })).status, 200);
       assert.equal(await c.storedEntries(1), before1 + 1, 'the write reached the previous owner');
-      assert.equal(await c.metric(j, 'ringkv_rebuild_push_failures'), 0);
-      assert.ok((await c.metric(j, 'ringkv_rebuild_pulls')) >= read.length + 2);
+      assert.equal(await c.metric(j, 'ringkv_rebuild_push_failures_total'), 0);
+      assert.ok((await c.metric(j, 'ringkv_rebuild_pulls_total')) >= read.length + 2);
       assert.equal(await c.metric(j, 'ringkv_rebuilding'), 1, 'the window was still open: no pass had pulled the range');
 
       // 30 s after its bootstrap, node-2 syncs the ranges that pass left out, and only those.
@@ -75,13 +75,13 @@ describe('2 nodes with N = 1; a third joins while one of them is down', () => {
         return two?.rebuild_ranges_left === left && st.nodes.every((m) => (m.disk_size_bytes ?? 0) > 0 && m.disk_free_bytes! <= m.disk_size_bytes!);
       }, 10_000);
       const log = c.nodes[j]!.log;
-      const syncsBefore = await c.metric(j, 'ringkv_anti_entropy_syncs');
+      const syncsBefore = await c.metric(j, 'ringkv_anti_entropy_syncs_total');
       await waitFor('node-2 to end its rebuild', () => log.some((l) => l.includes('rebuilding: done: every range synced')), 45_000);
       assert.ok(log.some((l) => l.includes(`rebuilding: syncing the ${left} ranges no pass has synced yet`)), log.join('\n'));
       assert.equal(await c.metric(j, 'ringkv_rebuilding'), 0);
       assert.equal(await c.metric(j, 'ringkv_rebuild_ranges_left'), 0);
       // One sync per range (two for the range that wraps past the top of the ring).
-      const syncs = (await c.metric(j, 'ringkv_anti_entropy_syncs')) - syncsBefore;
+      const syncs = (await c.metric(j, 'ringkv_anti_entropy_syncs_total')) - syncsBefore;
       assert.ok(syncs >= left && syncs <= left + 1, `${syncs} syncs for ${left} ranges`);
       // Its replica holds them now: with node-1 stopped again, node-2 still answers.
       c.signal(1, 'SIGSTOP');

@@ -93,7 +93,7 @@ describe('3-node cluster, last-write-wins, hinted handoff', () => {
     try {
       await c.waitStatus([0, 1], 2, 'suspect', 10_000);
       for (const [i, k] of keys.entries()) assert.equal((await c.http(i % 2, 'PUT', k, { body: `h${i}`, consistency: 'QUORUM' })).status, 200);
-      const stored = (await c.metric(0, 'ringkv_hints_stored')) + (await c.metric(1, 'ringkv_hints_stored'));
+      const stored = (await c.metric(0, 'ringkv_hints_stored_total')) + (await c.metric(1, 'ringkv_hints_stored_total'));
       assert.ok(stored >= keys.length, `${stored} hints stored`);
     } finally {
       c.signal(2, 'SIGCONT');

@@ -72,9 +72,9 @@ describe('3-node cluster with its peer links behind fault proxies', () => {
       const heads = copies.stdout.split('\n').filter((l) => / replica: /.test(l)).sort();
       assert.deepEqual(heads.map((l) => l.replace(/; the key's replicas: .*/, '')), ['node-0: replica: 1 version here', 'node-1: replica: 1 version here', 'node-2: replica: no version here']);
       assert.equal(base64Text((await c.http(2, 'GET', 'cut-0', { consistency: 'ONE' })).body.value), 'c0');
-      const pulls = await c.metric(2, 'ringkv_behind_pulls');
+      const pulls = await c.metric(2, 'ringkv_behind_pulls_total');
       assert.equal((await c.http(2, 'PUT', 'overwritten-via-2', { body: 'second', consistency: 'QUORUM' })).status, 200);
-      assert.equal((await c.metric(2, 'ringkv_behind_pulls')) - pulls, 1);
+      assert.equal((await c.metric(2, 'ringkv_behind_pulls_total')) - pulls, 1);
       const after = await c.http(1, 'GET', 'overwritten-via-2', { consistency: 'QUORUM' });
       assert.equal(base64Text(after.body.value), 'second');
       assert.equal(after.body.siblings, undefined, `one version, not siblings: ${JSON.stringify(after.body)}`);
@@ -92,7 +92,7 @@ describe('3-node cluster with its peer links behind fault proxies', () => {
     };
     // Links back: the hints are delivered (the replay timer retries them), and ALL works again.
     await waitFor('node-2 to hold every write it missed', async () => (await missing()).length === 0, 15_000);
-    assert.ok((await c.metric(0, 'ringkv_hints_delivered')) + (await c.metric(1, 'ringkv_hints_delivered')) >= 20);
+    assert.ok((await c.metric(0, 'ringkv_hints_delivered_total')) + (await c.metric(1, 'ringkv_hints_delivered_total')) >= 20);
     await waitFor('an ALL write through node-0', async () => (await c.http(0, 'PUT', 'healed', { body: 'h', consistency: 'ALL' })).status === 200, 15_000);
     for (let i = 0; i < 20; i++) assert.equal(base64Text((await c.http(2, 'GET', `cut-${i}`, { consistency: 'ONE' })).body.value), `c${i}`);
     for (let i = 0; i < 10; i++) assert.equal(base64Text((await c.http(0, 'GET', `before-${i}`, { consistency: 'ALL' })).body.value), `b${i}`);

@@ -21,7 +21,7 @@ describe('3-node cluster, vector clocks, one node at a time failing', () => {
     assert.equal((await c.http(0, 'PUT', 'fanout', { body: 'x', consistency: 'ALL' })).status, 200);
     // A speculative ask (a replica slower than the usual round trip, on a busy machine) is one
     // more: counted apart, and taken off.
-    const asked = async (): Promise<number> => (await c.metric(0, 'ringkv_replica_reads_asked')) - (await c.metric(0, 'ringkv_speculative_reads'));
+    const asked = async (): Promise<number> => (await c.metric(0, 'ringkv_replica_reads_asked_total')) - (await c.metric(0, 'ringkv_speculative_reads_total'));
     for (const [level, replicas] of [['ONE', 1], ['QUORUM', 2], ['ALL', 3]] as const) {
       const before = await asked();
       for (let i = 0; i < 10; i++) {
@@ -147,6 +147,6 @@ describe('3-node cluster, vector clocks, one node at a time failing', () => {
     await c.waitConverged(15_000);
     const got = await c.http(2, 'GET', 'rr-key', { consistency: 'QUORUM' });
     assert.equal(got.status, 200);
-    assert.ok((await c.metric(0, 'ringkv_membership_to_alive')) >= 1);
+    assert.ok((await c.metric(0, 'ringkv_membership_to_alive_total')) >= 1);
   });
 });

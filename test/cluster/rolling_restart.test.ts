@@ -71,7 +71,7 @@ async function rollingRestart(c: TestCluster, w: Workload): Promise<void> {
     const queued = await Promise.all([0, 1, 2].map((n) => c.metric(n, 'ringkv_hints_queued')));
     return queued.every((q) => q === 0);
   }, 30_000);
-  const delivered = await Promise.all([0, 1, 2].map((n) => c.metric(n, 'ringkv_hints_delivered')));
+  const delivered = await Promise.all([0, 1, 2].map((n) => c.metric(n, 'ringkv_hints_delivered_total')));
   assert.ok(delivered.reduce((a, b) => a + b, 0) > 0, 'hints were delivered');
   // Each replica holds, for each key, its last acknowledged write, or a later one that failed
   // (a failed write may have been applied); with LWW, the newest of those. Every replica the same.

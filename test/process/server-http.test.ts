@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import { keyBytesMax, valueBytesMax } from '../../src/constants';
+import { lintExposition } from '../helpers/prometheus_lint';
 import { killAll, type NodeProcess, runCli, startNode, tempDir } from './server-harness';
 
 let node: NodeProcess;
@@ -382,6 +383,10 @@ test('health, cluster status and metrics', async () => {
   assert.equal(m.status, 200);
   assert.match(m.headers.get('content-type') ?? '', /text\/plain/);
   const text = await m.text();
+  // Well formed as Prometheus reads it: every family with its HELP and TYPE, counters as _total,
+  // every number the coordinator reports described (metric_catalog.ts).
+  assert.deepEqual(lintExposition(text), []);
+  assert.match(text, /^# TYPE ringkv_write_stalls_total counter$/m);
   assert.match(text, /^ringkv_requests_total\{transport="http",op="put",consistency="QUORUM",outcome="ok"\} \d+$/m);
   assert.match(text, /^ringkv_request_duration_seconds_bucket\{transport="http",op="get",consistency="ONE",le="\+Inf"\} \d+$/m);
   assert.match(text, /^ringkv_wal_syncs_total \d+$/m);

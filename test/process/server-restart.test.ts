@@ -84,7 +84,7 @@ test('--memtable-mib 1 --block-cache-mib 0: a shard flushes each MiB written to 
     const body = (await (await fetch(`${a.url}/api/v1/keys/mem-${i}`)).json()) as { value: string };
     assert.equal(Buffer.from(body.value, 'base64').toString(), value);
   }
-  assert.equal(await metric('ringkv_block_cache_hits'), 0, 'no cache: nothing is ever found in it');
+  assert.equal(await metric('ringkv_block_cache_hits_total'), 0, 'no cache: nothing is ever found in it');
   assert.equal(await a.stop('SIGTERM'), 0);
   const b = await startNode(dir, flags);
   for (let i = 0; i < 256; i += 16) {

@@ -3,7 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Histogram, latencyBucketsSeconds } from '../../../src/histogram';
+import { metricCatalog } from '../../../src/server/metric_catalog';
 import { Metrics } from '../../../src/server/metrics';
+import { lintExposition } from '../../helpers/prometheus_lint';
 
 test('histogram buckets are cumulative and +Inf equals the count', () => {
   const m = new Metrics();
@@ -134,4 +136,73 @@ test('per-node gauges: hints by target and clock offsets by peer, one family blo
   assert.doesNotMatch(text, /peer_clocks|hint_targets/, 'not rendered by the generic path too');
   const none = new Metrics().render({ ...base, hintTargets: [], peerClocks: [] }, {});
   assert.doesNotMatch(none, /for_node|peer_clock/);
+});
+
+test('catalogued numbers render by their type: counters as _total, gauges bare, each with HELP; one the catalog lacks renders as a gauge the lint flags', () => {
+  const base = { memtableBytes: 0, arenaFreeBytes: 0, blockCacheHeldBytes: 0, tableIndexFilterBytes: 0, sstablesPerLevel: [1], compactionBacklog: 0, walSyncs: 0, walSyncSeconds: new Histogram().snapshot(), diskBytes: 0, readRepairs: 0, hintsQueued: 0 };
+  const m = new Metrics();
+  m.count('ws_frames_refused', 'reason="busy"');
+  m.count('ws_frames_refused', 'reason="busy"');
+  m.count('ws_upgrades_refused');
+  const stats = { ...base, writeStalls: 5, shards: 2, gossipRounds: 7, streamThrottledSeconds: 1.5, bootstrapState: 1 };
+  const text = m.render(stats, { ws_connections: 3, process_resident_memory_bytes: 1 });
+  assert.deepEqual(lintExposition(text), []);
+  for (const [name, type, value] of [
+    ['ringkv_write_stalls_total', 'counter', '5'],
+    ['ringkv_gossip_rounds_total', 'counter', '7'],
+    ['ringkv_stream_throttled_seconds_total', 'counter', '1.5'],
+    ['ringkv_shards', 'gauge', '2'],
+    ['ringkv_bootstrap_state', 'gauge', '1'],
+    ['ringkv_ws_connections', 'gauge', '3'],
+    ['ringkv_ws_upgrades_refused_total', 'counter', '1'],
+  ] as const) {
+    assert.match(text, new RegExp(`^# TYPE ${name} ${type}$`, 'm'), name);
+    assert.match(text, new RegExp(`^${name} ${value.replace('.', '\\.')}$`, 'm'), name);
+  }
+  assert.match(text, /^# HELP ringkv_write_stalls_total Writes that waited for a flush/m);
+  assert.match(text, /^ringkv_ws_frames_refused_total\{reason="busy"\} 2$/m);
+  assert.doesNotMatch(text, /^ringkv_write_stalls /m, 'a counter has no bare name');
+
+  const unknown = new Metrics().render({ ...base, someNewCount: 4 }, {});
+  assert.match(unknown, /^ringkv_some_new_count 4$/m, 'still rendered: a scrape never fails over it');
+  assert.deepEqual(lintExposition(unknown), ['ringkv_some_new_count: Not described: src/server/metric_catalog.ts has no entry for some_new_count.']);
+});
+
+test('every catalog entry has a HELP sentence and a snake_case base name without a type suffix', () => {
+  for (const [base, e] of Object.entries(metricCatalog)) {
+    assert.match(base, /^[a-z][a-z0-9_]*[a-z0-9]$/, base);
+    assert.ok(!base.endsWith('_total'), `${base}: the _total suffix comes from the type`);
+    assert.match(e.help, /^[A-Z0-9].*\.$/, base);
+  }
+});
+
+test('the exposition lint finds what Prometheus would refuse or misread', () => {
+  const text = [
+    '# HELP ringkv_a_total A.',
+    '# TYPE ringkv_a_total gauge',
+    'ringkv_a_total 1',
+    '# TYPE ringkv_b counter',
+    'ringkv_b 1',
+    'ringkv_c 2',
+    '# HELP ringkv_d D.',
+    '# TYPE ringkv_d histogram',
+    'ringkv_d_bucket{le="1"} 1',
+    'ringkv_d_count 1',
+    '# HELP ringkv_e E.',
+    '# TYPE ringkv_e gauge',
+    'ringkv_e one',
+    '# HELP ringkv_e again.',
+    '',
+  ].join('\n');
+  assert.deepEqual(lintExposition(text).sort(), [
+    'HELP of ringkv_e after its samples',
+    'counter ringkv_b does not end in _total',
+    'gauge ringkv_a_total ends in _total',
+    'ringkv_b has a TYPE but no HELP',
+    'ringkv_d: last bucket le="1", not +Inf',
+    'ringkv_e has two HELP lines',
+    'ringkv_e has value one',
+    'sample ringkv_b without HELP and TYPE before it',
+    'sample ringkv_c without HELP and TYPE before it',
+  ]);
 });
