@@ -182,7 +182,7 @@ export function renderStats(stats: CoordinatorStats): string[] {
   metric('ringkv_sstable_index_filter_bytes', 'gauge', 'Filter blocks and decoded indexes of the SSTables open on the shard threads, across all shards.', stats.tableIndexFilterBytes);
   out.push('# HELP ringkv_sstables SSTable files per LSM level across all shards.', '# TYPE ringkv_sstables gauge');
   stats.sstablesPerLevel.forEach((n, level) => out.push(`ringkv_sstables{level="${level}"} ${n}`));
-  metric('ringkv_compaction_backlog', 'gauge', 'Compactions waiting to run across all shards.', stats.compactionBacklog);
+  metric('ringkv_compaction_backlog_bytes', 'gauge', "Bytes of tables over their level's size budget (all of level 0 once it holds enough tables to compact), across all shards: what compactions have yet to move.", stats.compactionBacklog);
   metric('ringkv_disk_bytes', 'gauge', 'Bytes of WAL and SSTable files.', stats.diskBytes);
   metric('ringkv_read_repairs_total', 'counter', 'Read repairs sent.', stats.readRepairs);
   metric('ringkv_hints_queued', 'gauge', 'Hinted-handoff writes waiting for their node.', stats.hintsQueued);

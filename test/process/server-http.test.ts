@@ -411,7 +411,7 @@ test('health, cluster status and metrics', async () => {
   assert.match(text, /^ringkv_gc_duration_seconds_count\{thread="shard",kind="major"\} \d+$/m);
   assert.match(text, /^ringkv_memtable_bytes \d+$/m);
   assert.match(text, /^ringkv_sstables\{level="0"\} \d+$/m);
-  assert.match(text, /^ringkv_compaction_backlog \d+$/m);
+  assert.match(text, /^ringkv_compaction_backlog_bytes \d+$/m);
   // The process's memory: a live node's resident set is tens of MiB at least; the main and shard
   // threads' heaps are in use and inside it, each used part within its committed heap.
   const rss = Number(/^ringkv_process_resident_memory_bytes (\d+)$/m.exec(text)?.[1]);

@@ -103,7 +103,7 @@ test('coordinator stats become WAL, memtable, per-level SSTable and backlog metr
   assert.doesNotMatch(text, /^ringkv_(arena_free|block_cache_held|table_index_filter)_bytes/m, 'not rendered by the generic path too');
   assert.match(text, /^ringkv_sstables\{level="0"\} 3$/m);
   assert.match(text, /^ringkv_sstables\{level="1"\} 1$/m);
-  assert.match(text, /^ringkv_compaction_backlog 2$/m);
+  assert.match(text, /^ringkv_compaction_backlog_bytes 2$/m);
   assert.match(text, /^ringkv_shard_count 4$/m);
   // Every sample line is `name{labels} number` or `name number`.
   for (const line of text.split('\n')) {
