@@ -12,6 +12,7 @@ import { statusConverged } from '../../src/cli/cluster';
 import { type CliResult, runCli } from './cli';
 import { FaultProxy } from './fault_proxy';
 import { waitListening } from './listening';
+import { spawnOwnSession } from './own_session';
 import { freePort } from './ports';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -214,14 +215,14 @@ export class TestCluster {
     ];
     let proc: ChildProcess;
     if (n.mount === undefined) {
-      proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RINGKV_TEST_CLOCK_SKEW_MS: String(n.clockSkewMs) } });
+      proc = spawnOwnSession(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RINGKV_TEST_CLOCK_SKEW_MS: String(n.clockSkewMs) } });
     } else {
       // A new tmpfs each start (the namespace ends with the node): the mount, the ballast, then
       // the node itself (exec: the child's pid is the node's, for signals and /proc/PID/root).
       const d = this.spec.smallDisk!;
       const quoted = [process.execPath, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
       const script = `mount -t tmpfs -o size=${d.bytes} tmpfs '${n.mount}' && head -c ${d.ballastBytes} /dev/zero > '${n.mount}/ballast' && exec ${quoted}`;
-      proc = spawn('unshare', ['-r', '-m', 'sh', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+      proc = spawnOwnSession('unshare', ['-r', '-m', 'sh', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
     }
     n.proc = proc;
     n.stopped = false;
@@ -237,7 +238,8 @@ export class TestCluster {
     // have survived): the tests around it fail in other ways, timeouts and refused connections,
     // and its own output is what tells why.
     proc.once('exit', (code, signal) => {
-      if (n.stopAsked) return;
+      // Started again since (n.proc is another process): the test had moved on from this one.
+      if (n.stopAsked || n.proc !== proc) return;
       this.unexpectedExits.push(`${n.id} (pid ${proc.pid}) exited (${signal ?? code}) without the test stopping it; its last output:\n${n.log.join('').slice(-4000)}`);
     });
   }

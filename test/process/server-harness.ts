@@ -1,9 +1,10 @@
 // Starts and stops real `ringkv start` processes for the front-end process tests: a free port,
 // a temp data dir, waiting for the start log line, and cleanup that never leaves a process or a
 // directory behind.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { killCli } from '../helpers/cli';
+import { spawnOwnSession } from '../helpers/own_session';
 import { freePort } from '../helpers/ports';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,7 +35,7 @@ export async function startNode(dataDir: string, extraArgs: string[] = [], env: 
   let lastErr = '';
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
-    const proc = spawn(process.execPath, [bin, 'start', '--port', String(port), '--data-dir', dataDir, '--shards', '2', ...extraArgs], {
+    const proc = spawnOwnSession(process.execPath, [bin, 'start', '--port', String(port), '--data-dir', dataDir, '--shards', '2', ...extraArgs], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -5,7 +5,7 @@
 // clusters' nodes (and requests meant for another node) out.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawnOwnSession } from '../../helpers/own_session';
 import * as net from 'node:net';
 import { InternodeServer, type InternodeHandler } from '../../../src/protocol/internode_server';
 import { PeerConnection } from '../../../src/protocol/internode_connection';
@@ -139,7 +139,7 @@ test('resetBackoff replaces a connect left hanging by a lost SYN, keeping the re
   // at about 1 s and 2 s). At 1.15 s the peer is back (a live server on the same port) and the link
   // is told so, as gossip does; the request, due at 1.9 s, is answered only if a new connect goes
   // out at once.
-  const child = spawn(process.execPath, ['-e', "require('net').createServer().listen({ port: 0, host: '127.0.0.1', backlog: 1 }, function () { console.log(this.address().port); process.kill(process.pid, 'SIGSTOP'); })"], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawnOwnSession(process.execPath, ['-e', "require('net').createServer().listen({ port: 0, host: '127.0.0.1', backlog: 1 }, function () { console.log(this.address().port); process.kill(process.pid, 'SIGSTOP'); })"], { stdio: ['ignore', 'pipe', 'inherit'] });
   const fillers: net.Socket[] = [];
   let c: PeerConnection | undefined;
   let live: InternodeServer | undefined;
