@@ -2,7 +2,7 @@
 // `ringkv cluster` command, which starts N real node processes on 127.0.0.1 for local use and
 // tests: ports P, P+1, ... (peer ports P+1000, ...), data in D/node-i, node 0 as every node's
 // seed. It waits until gossip has converged (every node's /api/v1/cluster/status shows all nodes
-// healthy and holding its ring), prints the addresses, and stops every node on SIGINT/SIGTERM.
+// healthy and holding its ring), prints the addresses, and stops every node on SIGINT/SIGTERM/SIGHUP.
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -216,7 +216,7 @@ export function clusterPassThrough(values: Partial<Record<string, string | boole
 
 export const clusterHelp = `usage: ringkv cluster [options]
 
-Starts a local cluster of real node processes on 127.0.0.1 and stops them all on Ctrl-C/SIGTERM.
+Starts a local cluster of real node processes on 127.0.0.1 and stops them all on Ctrl-C/SIGTERM/SIGHUP.
 Node i listens on base-port+i (HTTP/WebSocket) and base-port+i+${peerPortOffset} (peers), keeps its
 data in DATA-DIR/node-i, and joins through node 0.
 
@@ -361,6 +361,7 @@ export const command: CliCommand = {
     };
     process.on('SIGINT', () => void stopAll(0));
     process.on('SIGTERM', () => void stopAll(0));
+    process.on('SIGHUP', () => void stopAll(0));
     for (let i = 0; i < n; i++) {
       const port = basePort + i;
       const args = [

@@ -1,5 +1,5 @@
 // `ringkv start`: run one node in this process (single-node mode, the embedded default) until
-// SIGTERM/SIGINT. Every flag has an environment variable; a flag wins over its variable.
+// SIGTERM/SIGINT/SIGHUP. Every flag has an environment variable; a flag wins over its variable.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -31,7 +31,7 @@ const blockCacheMibMax = 64 * 1024;
 
 export const startHelp = `usage: ringkv start [options]
 
-Runs one ringkv node (HTTP API and binary WebSocket protocol) until SIGTERM or SIGINT.
+Runs one ringkv node (HTTP API and binary WebSocket protocol) until SIGTERM, SIGINT or SIGHUP.
 
 options (flag, environment variable, default):
   --port N          RINGKV_PORT       ${httpPortDefault}           TCP port of the HTTP/WebSocket API (0 = any free port)

@@ -1,7 +1,7 @@
 // The composition root of one node: build the coordinator, start the server in front of it, and
-// shut both down in order on SIGTERM/SIGINT. The coordinator comes from a factory so a cluster
-// node can pass its cluster coordinator instead of the single-node one; nothing else here knows
-// which kind it runs.
+// shut both down in order on SIGTERM/SIGINT/SIGHUP. The coordinator comes from a factory so a
+// cluster node can pass its cluster coordinator instead of the single-node one; nothing else here
+// knows which kind it runs.
 import type { SyncMode } from '../storage/types';
 import type { Coordinator } from '../coordinator/types';
 import { shutdownGraceMsDefault } from '../constants';
@@ -111,7 +111,9 @@ export async function startNode(options: NodeOptions, factory: CoordinatorFactor
 
 /**
  * SIGTERM/SIGINT close the node gracefully and exit 0 (1 if closing failed); a second signal
- * while closing exits at once with 130.
+ * while closing exits at once with 130. So does SIGHUP: the terminal a node was started from
+ * closing (or its process group orphaned while stopped) would otherwise end it at once, with the
+ * requests in flight unanswered.
  */
 export function exitOnSignals(node: RunningNode, log: (line: string) => void): void {
   let signalled = false;
@@ -135,4 +137,5 @@ export function exitOnSignals(node: RunningNode, log: (line: string) => void): v
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  process.on('SIGHUP', onSignal);
 }

@@ -62,6 +62,20 @@ test('SIGTERM: a graceful stop exits 0 and a restart reads every write back', as
   assert.equal(await b.stop('SIGTERM'), 0);
 });
 
+test('SIGHUP (its terminal closed) stops a node as gracefully as SIGTERM', async () => {
+  const dir = tempDir('restart-hup');
+  dirs.push(dir);
+  const n = 50;
+  const a = await startNode(dir);
+  await writeAll(a.url, n);
+  assert.equal(await a.stop('SIGHUP'), 0);
+  assert.match(a.stderr(), /SIGHUP: finishing in-flight requests, closing shards/);
+  assert.match(a.stderr(), /stopped/);
+  const b = await startNode(dir);
+  await readAll(b.url, n);
+  assert.equal(await b.stop('SIGTERM'), 0);
+});
+
 test('--memtable-mib 1 --block-cache-mib 0: a shard flushes each MiB written to a table by itself, holds at most three memtables, and reads everything back with no cache, before and after a restart', async () => {
   const dir = tempDir('restart-memory');
   dirs.push(dir);
