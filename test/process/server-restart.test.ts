@@ -1,8 +1,9 @@
 // Proves durability through the front end: everything acknowledged over HTTP is read back after
-// a graceful SIGTERM restart, and after a SIGKILL with sync mode `always` (every acknowledged
-// write was fsynced before its 200). A second node given a running node's data dir stops before
-// touching it, and a node killed with SIGKILL leaves no lock behind (the restart after it). A
-// snapshot restores: a node started on a copy of one reads what was there at the snapshot.
+// a graceful SIGTERM (or SIGHUP) restart, and after a SIGKILL with sync mode `always` (every
+// acknowledged write was fsynced before its 200). A second node given a running node's data dir
+// stops before touching it, and a node killed with SIGKILL leaves no lock behind (the restart
+// after it). A snapshot restores: a node started on a copy of one reads what was there at the
+// snapshot.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -49,32 +50,22 @@ async function readAll(url: string, n: number): Promise<void> {
   }
 }
 
-test('SIGTERM: a graceful stop exits 0 and a restart reads every write back', async () => {
-  const dir = tempDir('restart-term');
-  dirs.push(dir);
-  const n = 300;
-  const a = await startNode(dir);
-  await writeAll(a.url, n);
-  assert.equal(await a.stop('SIGTERM'), 0);
-  assert.match(a.stderr(), /stopped/);
-  const b = await startNode(dir);
-  await readAll(b.url, n);
-  assert.equal(await b.stop('SIGTERM'), 0);
-});
-
-test('SIGHUP (its terminal closed) stops a node as gracefully as SIGTERM', async () => {
-  const dir = tempDir('restart-hup');
-  dirs.push(dir);
-  const n = 50;
-  const a = await startNode(dir);
-  await writeAll(a.url, n);
-  assert.equal(await a.stop('SIGHUP'), 0);
-  assert.match(a.stderr(), /SIGHUP: finishing in-flight requests, closing shards/);
-  assert.match(a.stderr(), /stopped/);
-  const b = await startNode(dir);
-  await readAll(b.url, n);
-  assert.equal(await b.stop('SIGTERM'), 0);
-});
+// SIGHUP too: the terminal a node was started from closing stops it as gracefully.
+for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
+  test(`${signal}: a graceful stop exits 0 and a restart reads every write back`, async () => {
+    const dir = tempDir(`restart-${signal.toLowerCase()}`);
+    dirs.push(dir);
+    const n = 300;
+    const a = await startNode(dir);
+    await writeAll(a.url, n);
+    assert.equal(await a.stop(signal), 0);
+    assert.match(a.stderr(), new RegExp(`${signal}: finishing in-flight requests, closing shards`));
+    assert.match(a.stderr(), /stopped/);
+    const b = await startNode(dir);
+    await readAll(b.url, n);
+    assert.equal(await b.stop('SIGTERM'), 0);
+  });
+}
 
 test('--memtable-mib 1 --block-cache-mib 0: a shard flushes each MiB written to a table by itself, holds at most three memtables, and reads everything back with no cache, before and after a restart', async () => {
   const dir = tempDir('restart-memory');
