@@ -2,7 +2,8 @@
 // `ringkv cluster` command, which starts N real node processes on 127.0.0.1 for local use and
 // tests: ports P, P+1, ... (peer ports P+1000, ...), data in D/node-i, node 0 as every node's
 // seed. It waits until gossip has converged (every node's /api/v1/cluster/status shows all nodes
-// healthy and holding its ring), prints the addresses, and stops every node on SIGINT/SIGTERM/SIGHUP.
+// healthy and holding its ring), prints the addresses, and stops every node on SIGINT, SIGTERM or
+// SIGHUP.
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
