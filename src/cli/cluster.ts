@@ -360,6 +360,11 @@ export const command: CliCommand = {
       for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
       process.exit(code);
     };
+    // Nodes in sessions of their own outlive the launcher unless it stops them: whatever ends it
+    // (an exception included) kills those still running. Only a SIGKILL of the launcher leaves them.
+    process.on('exit', () => {
+      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    });
     process.on('SIGINT', () => void stopAll(0));
     process.on('SIGTERM', () => void stopAll(0));
     process.on('SIGHUP', () => void stopAll(0));
@@ -379,7 +384,11 @@ export const command: CliCommand = {
         ...(datacenters.length > 0 ? ['--datacenter', datacenters[i % datacenters.length]!] : []),
         ...passThrough,
       ];
-      const child = spawn(process.execPath, [...nodeRuntimeFlags, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
+      // Each node in a session of its own: a Ctrl-C (or the terminal closing) reaches the
+      // launcher alone, which stops the nodes with one SIGTERM each. In the terminal's process
+      // group every node also got the SIGINT itself, took the launcher's SIGTERM as a second
+      // signal and exited without finishing its shutdown.
+      const child = spawn(process.execPath, [...nodeRuntimeFlags, ...args], { stdio: ['ignore', 'inherit', 'inherit'], detached: true });
       child.on('exit', (code, signal) => {
         if (!stopping) process.stderr.write(`ringkv cluster: node-${i} exited (${signal ?? code}); stopping the others\n`);
         if (!stopping) void stopAll(1);

@@ -1,7 +1,8 @@
 // `ringkv cluster` end to end: real node processes on 127.0.0.1 (ports P.., peers P+1000..), up
 // and holding one ring when it says so, the zones given with --zones in turn, one cluster name
 // made up for all of them and kept on a rerun over the same data dir, and every node stopped on
-// SIGINT.
+// SIGINT: sent to the launcher, or to its whole process group as a terminal's Ctrl-C is, after
+// which every node still finishes its shutdown.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -29,6 +30,8 @@ after(async () => {
 async function launch(basePort: number): Promise<{ proc: ChildProcess; output: () => string }> {
   const proc = spawn(process.execPath, [bin, 'cluster', '--nodes', '3', '--base-port', String(basePort), '--data-dir', dataDir, '--shards', '1', '--sync-mode', 'none', '--zones', 'a,b,c', '--gossip-interval-ms', '100', '--suspect-after-ms', '1000', '--dead-after-ms', '2500'], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    // A group of its own, as a shell gives a job: stop() can signal it as a terminal would.
+    detached: true,
   });
   running.push(proc);
   let out = '';
@@ -39,9 +42,11 @@ async function launch(basePort: number): Promise<{ proc: ChildProcess; output: (
   return { proc, output: () => out };
 }
 
-async function stop(proc: ChildProcess): Promise<number | null> {
+/** SIGINT to the launcher, or to its process group (a terminal's Ctrl-C reaches every process of the job). */
+async function stop(proc: ChildProcess, to: 'launcher' | 'group'): Promise<number | null> {
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  proc.kill('SIGINT');
+  if (to === 'launcher') proc.kill('SIGINT');
+  else process.kill(-proc.pid!, 'SIGINT');
   return exited;
 }
 
@@ -61,11 +66,15 @@ test('ringkv cluster --zones: three nodes, one zone each, one made-up name kept 
   }
   assert.equal(digests.size, 1, [...digests].join(', '));
   assert.match([...digests][0] ?? '', /^[0-9a-f]{8}$/);
-  assert.equal(await stop(first.proc), 0);
+  assert.equal(await stop(first.proc, 'launcher'), 0);
   for (let i = 0; i < 3; i++) await waitFor(`node-${i} to stop`, async () => !(await fetch(`http://127.0.0.1:${base + i}/health`).then(() => true, () => false)), 15_000);
 
   const second = await launch(base);
   const again = (await (await fetch(`http://127.0.0.1:${base}/api/v1/cluster/status`)).json()) as { cluster_name: string };
   assert.equal(again.cluster_name, status.cluster_name, 'the data dir keeps its name');
-  assert.equal(await stop(second.proc), 0);
+  assert.equal(await stop(second.proc, 'group'), 0);
+  // Each node heard the launcher's SIGTERM alone and finished its shutdown; in the terminal's
+  // group they took it as a second signal and exited at once.
+  assert.equal(second.output().match(/^ringkv: stopped$/gm)?.length, 3, second.output());
+  assert.doesNotMatch(second.output(), /again; exiting without finishing shutdown/);
 });
