@@ -5,10 +5,11 @@
 // `ringkv_<base>` (Prometheus's naming rules: rate() and increase() are for counters, and the
 // suffix is how a reader tells them apart). The families metrics.ts renders itself (requests,
 // histograms, memory by thread, hints and clocks by node, SSTables per level, and the stats with
-// names of their own) are not here.
+// names other than their stats key's) are not here.
 //
 // Every number stats() reports must have an entry: one without renders as a gauge whose HELP says
-// so, and test/process/metrics-exposition.test.ts fails on it (a single node and a cluster node).
+// so, and the exposition lint fails on it (test/process/server-http.test.ts for a single node,
+// test/cluster/metrics_exposition.test.ts for a cluster's).
 
 export type MetricType = 'counter' | 'gauge';
 
@@ -34,6 +35,9 @@ export const metricCatalog: Readonly<Record<string, CatalogEntry>> = {
 
   // Shards and storage, all shards together (local_coordinator.ts).
   shards: gauge('Shard worker threads.'),
+  wal_syncs: counter('WAL fdatasync calls across all shards.'),
+  memtable_bytes: gauge('Bytes in memtables (active and immutable) across all shards.'),
+  disk_bytes: gauge('Bytes of WAL and SSTable files.'),
   shard_batches: counter('Batches of operations sent to the shard workers.'),
   shard_ops: counter('Operations sent to the shard workers in those batches.'),
   shard_queued_ops: gauge('Operations waiting for their shard worker (queued, not yet in a batch).'),
@@ -57,6 +61,7 @@ export const metricCatalog: Readonly<Record<string, CatalogEntry>> = {
   forwarded_writes: counter('Writes this node passed to a replica of their key to coordinate (this node is not one of the key\'s replicas).'),
   forwards_expired: counter('Forwarded writes this replica did not coordinate because they reached it after the forwarding node had given up on them.'),
   coordinated_reads: counter('Reads this node coordinated.'),
+  read_repairs: counter('Read repairs sent.'),
   replication_back_pressure: counter('Writes answered only after all their replicas because the replica writes in flight had reached their cap.'),
   handover_forwards: counter('Writes a decommissioning node passed on to the nodes that replicate their key without it.'),
   hint_replay_waits: counter('Times a hint replay batch waited for the replay byte budget.'),
@@ -105,6 +110,7 @@ export const metricCatalog: Readonly<Record<string, CatalogEntry>> = {
   replica_batch_items_sent: counter('Replica writes and reads sent in those batches.'),
 
   // Hinted handoff (coordinator/hinted_handoff.ts, docs/hints-format.md).
+  hints_queued: gauge('Hinted-handoff writes waiting for their node.'),
   hints_stored: counter('Hints stored for replicas that did not take a write.'),
   hints_dropped: counter('Hints dropped over their bounds (per node, bytes) or for a node that left.'),
   hints_expired: counter('Hints dropped because they were older than the hint age limit.'),

@@ -163,29 +163,28 @@ function gaugeByNode(out: string[], name: string, help: string, label: string, r
   for (const [node, value] of rows) out.push(`${name}{${label}="${node}"} ${value}`);
 }
 
-/** Storage and coordinator numbers: the named ones with their proper names, the rest as metric_catalog.ts says. */
+/**
+ * Storage and coordinator numbers: every plain number as metric_catalog.ts says, under its stats
+ * key's name; here only the histograms, the labelled families and the numbers whose metric is
+ * named otherwise than their key.
+ */
 export function renderStats(stats: CoordinatorStats): string[] {
   const out: string[] = [];
-  const known = new Set(['walSyncs', 'walSyncSeconds', 'shardGcSeconds', 'memtableBytes', 'arenaFreeBytes', 'blockCacheHeldBytes', 'tableIndexFilterBytes', 'sstablesPerLevel', 'compactionBacklog', 'diskBytes', 'readRepairs', 'hintsQueued', 'hintTargets', 'peerClocks']);
+  const known = new Set(['walSyncSeconds', 'shardGcSeconds', 'arenaFreeBytes', 'blockCacheHeldBytes', 'tableIndexFilterBytes', 'sstablesPerLevel', 'compactionBacklog', 'hintTargets', 'peerClocks']);
   const metric = (name: string, type: 'counter' | 'gauge', help: string, value: number): void => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value}`);
   };
-  metric('ringkv_wal_syncs_total', 'counter', 'WAL fdatasync calls across all shards.', stats.walSyncs);
   out.push(
     '# HELP ringkv_wal_sync_duration_seconds Time from starting a WAL sync to its completion (the fdatasync; a segment\'s first also fsyncs the directory), across all shards.',
     '# TYPE ringkv_wal_sync_duration_seconds histogram',
     ...renderHistogram('ringkv_wal_sync_duration_seconds', '', stats.walSyncSeconds),
   );
-  metric('ringkv_memtable_bytes', 'gauge', 'Bytes in memtables (active and immutable) across all shards.', stats.memtableBytes);
   metric('ringkv_memtable_arena_free_bytes', 'gauge', 'Free memtable arena chunks kept for the next memtables, across all shards (a new memtable grows into them: with ringkv_memtable_bytes about one memtable per shard, more while a flush runs).', stats.arenaFreeBytes);
   metric('ringkv_block_cache_bytes', 'gauge', 'Memory the block caches hold, across all shards (each its whole --block-cache-mib once it cached a block).', stats.blockCacheHeldBytes);
   metric('ringkv_sstable_index_filter_bytes', 'gauge', 'Filter blocks and decoded indexes of the SSTables open on the shard threads, across all shards.', stats.tableIndexFilterBytes);
   out.push('# HELP ringkv_sstables SSTable files per LSM level across all shards.', '# TYPE ringkv_sstables gauge');
   stats.sstablesPerLevel.forEach((n, level) => out.push(`ringkv_sstables{level="${level}"} ${n}`));
   metric('ringkv_compaction_backlog_bytes', 'gauge', "Bytes of tables over their level's size budget (all of level 0 once it holds enough tables to compact), across all shards: what compactions have yet to move.", stats.compactionBacklog);
-  metric('ringkv_disk_bytes', 'gauge', 'Bytes of WAL and SSTable files.', stats.diskBytes);
-  metric('ringkv_read_repairs_total', 'counter', 'Read repairs sent.', stats.readRepairs);
-  metric('ringkv_hints_queued', 'gauge', 'Hinted-handoff writes waiting for their node.', stats.hintsQueued);
   const hints = stats.hintTargets ?? [];
   gaugeByNode(out, 'ringkv_hints_queued_for_node', 'Hints this node holds, by the node they are for.', 'target', hints.map((t) => [t.target, t.queued]));
   gaugeByNode(out, 'ringkv_hints_bytes_for_node', 'Bytes of those hints (keys, versions, values), by the node they are for.', 'target', hints.map((t) => [t.target, t.bytes]));

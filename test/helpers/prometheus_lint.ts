@@ -93,7 +93,3 @@ export function lintExposition(text: string): string[] {
   return problems;
 }
 
-/** The family names an exposition declares. */
-export function familyNames(text: string): Set<string> {
-  return new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!));
-}
