@@ -13,7 +13,7 @@ import { emptyGcSnapshots, gcKinds } from '../gc_pauses';
 import { addSnapshot, emptySnapshot } from '../histogram';
 import { addThreadMemory, emptyThreadMemory } from '../thread_memory';
 import type { OpResult, ShardLimits, ShardOp, ShardStorageOptions, WriteOp } from '../shards';
-import { ShardRouter, fromWireError, layoutFileName } from '../shards';
+import { ShardRouter, addLaneStageSeconds, emptyLaneStageSeconds, fromWireError, layoutFileName } from '../shards';
 import { lockDir, type DirLock } from '../storage/dir-lock';
 import { fsyncDir } from '../storage/manifest';
 import type { StorageTrouble } from '../membership';
@@ -414,6 +414,7 @@ class LocalCoordinatorImpl implements LocalCoordinator {
     const shardGcSeconds = emptyGcSnapshots();
     const shardMemory = emptyThreadMemory();
     const backgroundMemory = emptyThreadMemory();
+    const shardLaneSeconds = emptyLaneStageSeconds();
     const out: CoordinatorStats = {
       memtableBytes: 0,
       sstablesPerLevel: levels,
@@ -421,6 +422,7 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       walSyncs: 0,
       walSyncSeconds: emptySnapshot(),
       shardGcSeconds,
+      shardLaneSeconds,
       shardMemory,
       backgroundMemory,
       diskBytes: 0,
@@ -480,6 +482,7 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       add('shardBusyRejections', c.counters.busyRejections);
       add('shardTimeouts', c.counters.timeouts);
       add('shardWorkerRestarts', c.counters.workerRestarts);
+      addLaneStageSeconds(shardLaneSeconds, c.laneTiming.snapshot());
     }
     return out;
   }

@@ -4,6 +4,7 @@
 import type { RingkvError } from '../errors';
 import type { GcSnapshots } from '../gc_pauses';
 import type { HistogramSnapshot } from '../histogram';
+import type { LaneStageSeconds } from '../shards/lane_timing';
 import type { ThreadMemory } from '../thread_memory';
 import type { CleanupReport, CorruptTable, QuarantinedTable, ScrubOptions } from '../storage/types';
 
@@ -208,6 +209,8 @@ export interface CoordinatorStats {
   hintsQueued: number;
   /** The shard worker threads' V8 GC pauses, all shards together (a node with shard threads). */
   shardGcSeconds?: GcSnapshots;
+  /** Where the shard batches' time went, by stage, all shards together (shards/lane_timing.ts). */
+  shardLaneSeconds?: LaneStageSeconds;
   /** The shard worker threads' memory, all shards together (a node with shard threads). */
   shardMemory?: ThreadMemory;
   /** The shards' storage background threads' memory, all together, each as its last job ended. */
@@ -216,7 +219,7 @@ export interface CoordinatorStats {
   hintTargets?: HintTargetStats[];
   /** Per peer whose clock this node has measured (a cluster node). */
   peerClocks?: PeerClockStats[];
-  [name: string]: number | number[] | HistogramSnapshot | GcSnapshots | ThreadMemory | HintTargetStats[] | PeerClockStats[] | undefined;
+  [name: string]: number | number[] | HistogramSnapshot | GcSnapshots | LaneStageSeconds | ThreadMemory | HintTargetStats[] | PeerClockStats[] | undefined;
 }
 
 /** One version a replica stores (ReplicaView): live, expired or a tombstone. */

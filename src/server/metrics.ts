@@ -170,7 +170,7 @@ function gaugeByNode(out: string[], name: string, help: string, label: string, r
  */
 export function renderStats(stats: CoordinatorStats): string[] {
   const out: string[] = [];
-  const known = new Set(['walSyncSeconds', 'shardGcSeconds', 'arenaFreeBytes', 'blockCacheHeldBytes', 'tableIndexFilterBytes', 'sstablesPerLevel', 'compactionBacklog', 'hintTargets', 'peerClocks']);
+  const known = new Set(['walSyncSeconds', 'shardGcSeconds', 'shardLaneSeconds', 'arenaFreeBytes', 'blockCacheHeldBytes', 'tableIndexFilterBytes', 'sstablesPerLevel', 'compactionBacklog', 'hintTargets', 'peerClocks']);
   const metric = (name: string, type: 'counter' | 'gauge', help: string, value: number): void => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value}`);
   };
@@ -179,6 +179,15 @@ export function renderStats(stats: CoordinatorStats): string[] {
     '# TYPE ringkv_wal_sync_duration_seconds histogram',
     ...renderHistogram('ringkv_wal_sync_duration_seconds', '', stats.walSyncSeconds),
   );
+  const lane = stats.shardLaneSeconds;
+  if (lane !== undefined) {
+    out.push(
+      "# HELP ringkv_shard_lane_duration_seconds Where the shard batches' time goes, per batch and stage, all shards together: queue (its oldest operation waiting to be sent), to_worker (the hop to the shard thread, and the batch ahead of it), apply (on the shard thread), sync (until its writes are durable; batches that write), to_main (the hop back, per message).",
+      '# TYPE ringkv_shard_lane_duration_seconds histogram',
+    );
+    // In the order a batch passes them (the order lane_timing.ts builds them in).
+    for (const [stage, s] of Object.entries(lane)) out.push(...renderHistogram('ringkv_shard_lane_duration_seconds', `stage="${stage}"`, s));
+  }
   metric('ringkv_memtable_arena_free_bytes', 'gauge', 'Free memtable arena chunks kept for the next memtables, across all shards (a new memtable grows into them: with ringkv_memtable_bytes about one memtable per shard, more while a flush runs).', stats.arenaFreeBytes);
   metric('ringkv_block_cache_bytes', 'gauge', 'Memory the block caches hold, across all shards (each its whole --block-cache-mib once it cached a block).', stats.blockCacheHeldBytes);
   metric('ringkv_sstable_index_filter_bytes', 'gauge', 'Filter blocks and decoded indexes of the SSTables open on the shard threads, across all shards.', stats.tableIndexFilterBytes);

@@ -4,6 +4,7 @@
 export { defaultShardCount, ShardRouter } from './router';
 export type { ShardRouterOptions } from './router';
 export { fromWireError } from './shard_client';
+export { addLaneStageSeconds, emptyLaneStageSeconds } from './lane_timing';
 export type { AnswerCallback, AppliedCallback, ShardLimits, ShardClientCounters, ShardClientHooks } from './shard_client';
 export type { ScannedEntry } from './batch_codec';
 export type { OpResult, ShardOp, WireRecord, WriteOp, WriteDone, ShardStats, ShardStorageOptions } from './messages';

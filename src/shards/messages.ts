@@ -185,13 +185,28 @@ export interface BatchRequest {
   early: boolean;
 }
 
+/**
+ * When the worker took a batch up, applied it and (unless it was answered early, or wrote nothing)
+ * had it durable, and when it posted the answer: laneClockMs readings (lane_timing.ts).
+ */
+export interface AnswerTimes {
+  receivedAtMs: number;
+  appliedAtMs: number;
+  /** Null for an early answer (its 'durable' notice says when) and for a batch that wrote nothing. */
+  durableAtMs: number | null;
+  postedAtMs: number;
+}
+
 /** What a worker posts on its lane: a batch's packed results (transferred), or a durability notice. */
 export type LaneMessage =
-  | { kind: 'answer'; id: number; buffer: ArrayBuffer }
+  | { kind: 'answer'; id: number; buffer: ArrayBuffer; times: AnswerTimes }
   /** The batch could not be read at all: every op in it fails with this error. */
   | { kind: 'failed'; id: number; error: WireError }
-  /** An early-answered batch's writes are synced (error null) or failed to be; always after its answer. */
-  | { kind: 'durable'; id: number; error: WireError | null };
+  /**
+   * An early-answered batch's writes are synced (error null) or failed to be; always after its
+   * answer. postedAtMs: when the sync was done and this was posted (laneClockMs).
+   */
+  | { kind: 'durable'; id: number; error: WireError | null; postedAtMs: number };
 
 export type ControlReply<T> = { ok: true; value: T } | { ok: false; error: WireError };
 

@@ -40,7 +40,8 @@ import { shardBatchBytesMax, shardBatchOpsMax, shardBatchesInFlightMax, shardQue
 import { ErrorCode, RingkvError, assert } from '../errors';
 import { decodeResults, decodeScan, encodeRequests, opBytes } from './batch_codec';
 import type { ScannedEntry } from './batch_codec';
-import type { BatchRequest, ControlReply, ControlTask, LaneMessage, OpResult, ScanRequest, ShardOp, WireError, WriteDone } from './messages';
+import { LaneTiming, laneClockMs } from './lane_timing';
+import type { AnswerTimes, BatchRequest, ControlReply, ControlTask, LaneMessage, OpResult, ScanRequest, ShardOp, WireError, WriteDone } from './messages';
 
 export interface ShardLimits {
   queueOpsMax: number;
@@ -73,6 +74,8 @@ interface Group {
   timer: NodeJS.Timeout | null;
   members: Pending[];
   unsettled: number;
+  /** When it was queued (laneClockMs). */
+  queuedAtMs: number;
 }
 
 interface Pending {
@@ -114,12 +117,17 @@ interface InFlightBatch {
   ops: ShardOp[];
   /** Answered early (see the header). */
   early: boolean;
+  /** When its oldest request was queued, and when it was posted (laneClockMs). */
+  queuedAtMs: number;
+  sentAtMs: number;
 }
 
 /** An early-answered batch's writes, waiting for its durability notice. */
 interface AwaitingBatch {
   id: number;
   waiting: Pending[];
+  /** When the worker had it applied (laneClockMs): its sync is timed from there. */
+  appliedAtMs: number;
 }
 
 /**
@@ -167,6 +175,8 @@ export class ShardClient {
   private inFlight = 0;
   private closing = false;
   readonly counters: ShardClientCounters = { batchTasks: 0, opsSent: 0, busyRejections: 0, timeouts: 0, workerRestarts: 0 };
+  /** Where its batches' time goes (lane_timing.ts). */
+  readonly laneTiming = new LaneTiming();
   private idleWaiters: (() => void)[] = [];
   private pumpScheduled = false;
   /** Early-answered batches waiting for their durability notice. */
@@ -264,7 +274,7 @@ export class ShardClient {
       for (let i = 0; i < ops.length; i++) onAnswer(i, null, refused);
       return;
     }
-    const group: Group = { onAnswer, timeoutMs, timer: null, members: [], unsettled: 0 };
+    const group: Group = { onAnswer, timeoutMs, timer: null, members: [], unsettled: 0, queuedAtMs: laneClockMs() };
     for (let i = 0; i < ops.length; i++) {
       if (this.queued + this.awaitingOps >= this.limits.queueOpsMax) {
         this.counters.busyRejections++;
@@ -369,7 +379,8 @@ export class ShardClient {
     this.counters.opsSent += batch.length;
     const early = batch.some((p) => p.onApplied !== null);
     const id = ++this.nextBatchId;
-    this.inFlightBatches.add({ id, batch, ops, early });
+    // The queue is first in, first out: the batch's first request is its oldest.
+    this.inFlightBatches.add({ id, batch, ops, early, queuedAtMs: batch[0]!.group.queuedAtMs, sentAtMs: laneClockMs() });
     const request: BatchRequest = { id, buffer, early };
     lane.postMessage(request, [buffer]);
     this.hooks.onBatchSent?.(this.index, buffer, batch.length);
@@ -379,7 +390,7 @@ export class ShardClient {
     // A message still queued on the lane of a worker already given up for dead is not ours any more.
     if (lane !== this.lane) return;
     if (m.kind === 'durable') {
-      this.onDurable(m.id, m.error);
+      this.onDurable(m.id, m.error, m.postedAtMs);
       return;
     }
     const f = this.inFlightBatches.take(m.id);
@@ -391,10 +402,11 @@ export class ShardClient {
       this.schedulePump();
       return;
     }
+    this.timeAnswer(f, m.times);
     try {
       const results = decodeResults(m.buffer, f.ops);
       if (f.early) {
-        this.answeredEarly(m.id, f.batch, results);
+        this.answeredEarly(m.id, f.batch, results, m.times.appliedAtMs);
       } else {
         for (let i = 0; i < f.batch.length; i++) this.settle(f.batch[i]!, results[i]!, null);
       }
@@ -406,8 +418,17 @@ export class ShardClient {
     this.schedulePump();
   }
 
+  private timeAnswer(f: InFlightBatch, t: AnswerTimes): void {
+    const lane = this.laneTiming;
+    lane.record('queue', f.queuedAtMs, f.sentAtMs);
+    lane.record('to_worker', f.sentAtMs, t.receivedAtMs);
+    lane.record('apply', t.receivedAtMs, t.appliedAtMs);
+    if (t.durableAtMs !== null) lane.record('sync', t.appliedAtMs, t.durableAtMs);
+    lane.record('to_main', t.postedAtMs, laneClockMs());
+  }
+
   /** An early answer: reads settle now, writes hear onApplied and wait for the batch's notice. */
-  private answeredEarly(id: number, batch: Pending[], results: OpResult[]): void {
+  private answeredEarly(id: number, batch: Pending[], results: OpResult[], appliedAtMs: number): void {
     const waiting: Pending[] = [];
     for (let i = 0; i < batch.length; i++) {
       const p = batch[i]!;
@@ -420,14 +441,18 @@ export class ShardClient {
       waiting.push(p);
       if (p.onApplied !== null && p.state !== 'settled' && (r.op === 'put' || r.op === 'delete')) p.onApplied(p.index, r);
     }
-    this.awaiting.add({ id, waiting });
+    this.awaiting.add({ id, waiting, appliedAtMs });
     this.awaitingOps += waiting.length;
   }
 
-  private onDurable(id: number, error: WireError | null): void {
+  private onDurable(id: number, error: WireError | null, postedAtMs: number): void {
     // The notice follows its batch's answer on the lane; none is waiting when that answer was unreadable.
     const a = this.awaiting.take(id);
     if (a === undefined) return;
+    if (a.waiting.length > 0) {
+      this.laneTiming.record('sync', a.appliedAtMs, postedAtMs);
+      this.laneTiming.record('to_main', postedAtMs, laneClockMs());
+    }
     this.awaitingOps -= a.waiting.length;
     this.finishDurable(a.waiting, error);
     this.schedulePump();

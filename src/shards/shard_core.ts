@@ -56,6 +56,17 @@ interface KeyState {
   record: WireRecord | null;
 }
 
+/** An applied batch's results once `durable` settles: as they are, or every op failed with the storage error. */
+export async function durableResults(results: OpResult[], durable: Promise<void>): Promise<OpResult[]> {
+  try {
+    await durable;
+  } catch (err) {
+    const error = toWireError(err);
+    return results.map(() => ({ ok: false, error }));
+  }
+  return results;
+}
+
 /** A thrown value as it crosses the thread boundary, code and details kept. */
 export function toWireError(err: unknown): WireError {
   if (isRingkvError(err)) return { code: err.code, message: err.message, details: { ...err.details } };
@@ -110,13 +121,7 @@ export class ShardCore {
   /** Runs a batch and answers once its writes are durable; a failed storage write fails every op. */
   async execute(ops: readonly ShardOp[]): Promise<OpResult[]> {
     const { results, durable } = this.applyBatch(ops);
-    try {
-      await durable;
-    } catch (err) {
-      const error = toWireError(err);
-      return ops.map(() => ({ ok: false, error }));
-    }
-    return results;
+    return durableResults(results, durable);
   }
 
   /**

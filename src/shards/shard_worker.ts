@@ -14,8 +14,9 @@ import { gcSnapshots, startGcTiming } from '../gc_pauses';
 import { threadMemory } from '../thread_memory';
 import type { StorageEngine, StorageOptions } from '../storage/types';
 import { decodeRequests, encodeResults, encodeScan, encodeScanError } from './batch_codec';
-import type { BatchRequest, ControlReply, ControlTask, LaneMessage, ShardStats, ShardWorkerData } from './messages';
-import { ShardCore, toWireError } from './shard_core';
+import { laneClockMs } from './lane_timing';
+import type { BatchRequest, ControlReply, ControlTask, LaneMessage, OpResult, ShardStats, ShardWorkerData } from './messages';
+import { durableResults, ShardCore, toWireError } from './shard_core';
 
 type OpenStorage = (options: StorageOptions) => Promise<StorageEngine>;
 
@@ -67,6 +68,7 @@ function post(port: MessagePort, m: LaneMessage): void {
 
 /** One batch from the lane; an answer always goes back, per-op errors when the batch failed. */
 async function runBatch(port: MessagePort, req: BatchRequest): Promise<void> {
+  const receivedAtMs = laneClockMs();
   let ops: ReturnType<typeof decodeRequests>;
   try {
     ops = decodeRequests(req.buffer);
@@ -74,25 +76,32 @@ async function runBatch(port: MessagePort, req: BatchRequest): Promise<void> {
     post(port, { kind: 'failed', id: req.id, error: toWireError(err) });
     return;
   }
-  let out: ArrayBuffer;
+  let results: OpResult[];
+  let appliedAtMs: number;
+  let durableAtMs: number | null = null;
   try {
     const c = await getCore();
+    const applied = c.applyBatch(ops);
+    appliedAtMs = laneClockMs();
     if (req.early) {
-      const { results, durable } = c.applyBatch(ops);
       // Posted before the notice below can be: one port keeps the order the client relies on.
-      post(port, { kind: 'answer', id: req.id, buffer: encodeResults(results) });
-      durable.then(
-        () => post(port, { kind: 'durable', id: req.id, error: null }),
-        (err: unknown) => post(port, { kind: 'durable', id: req.id, error: toWireError(err) }),
+      const times = { receivedAtMs, appliedAtMs, durableAtMs, postedAtMs: laneClockMs() };
+      post(port, { kind: 'answer', id: req.id, buffer: encodeResults(applied.results), times });
+      applied.durable.then(
+        () => post(port, { kind: 'durable', id: req.id, error: null, postedAtMs: laneClockMs() }),
+        (err: unknown) => post(port, { kind: 'durable', id: req.id, error: toWireError(err), postedAtMs: laneClockMs() }),
       );
       return;
     }
-    out = encodeResults(await c.execute(ops));
+    results = await durableResults(applied.results, applied.durable);
+    if (ops.some((op) => op.op !== 'get')) durableAtMs = laneClockMs();
   } catch (err) {
     const error = toWireError(err);
-    out = encodeResults(ops.map(() => ({ ok: false as const, error })));
+    results = ops.map(() => ({ ok: false as const, error }));
+    appliedAtMs = laneClockMs();
   }
-  post(port, { kind: 'answer', id: req.id, buffer: out });
+  const buffer = encodeResults(results);
+  post(port, { kind: 'answer', id: req.id, buffer, times: { receivedAtMs, appliedAtMs, durableAtMs, postedAtMs: laneClockMs() } });
 }
 
 export default async function handle(task: ControlTask): Promise<unknown> {

@@ -406,6 +406,13 @@ test('health, cluster status and metrics', async () => {
   assert.ok(syncs > 0);
   assert.match(text, new RegExp(`^ringkv_wal_sync_duration_seconds_bucket\\{le="\\+Inf"\\} ${syncs}$`, 'm'));
   assert.match(text, new RegExp(`^ringkv_wal_sync_duration_seconds_count ${syncs}$`, 'm'));
+  // Every batch the shards took counts once in each of its stages on the way (writes in sync
+  // too), and in to_main once per answer (a single node answers no batch early).
+  const lane = (stage: string): number => Number(new RegExp(`^ringkv_shard_lane_duration_seconds_count\\{stage="${stage}"\\} (\\d+)$`, 'm').exec(text)?.[1]);
+  const batches = Number(/^ringkv_shard_batches_total (\d+)$/m.exec(text)?.[1]);
+  assert.ok(batches > 0);
+  for (const stage of ['queue', 'to_worker', 'apply', 'to_main']) assert.equal(lane(stage), batches, stage);
+  assert.ok(lane('sync') > 0 && lane('sync') < batches, `sync ${lane('sync')} of ${batches} batches (the reads have none)`);
   // GC pauses of the main thread and of the shard threads (counted from each thread's start).
   assert.match(text, /^ringkv_gc_duration_seconds_count\{thread="main",kind="minor"\} \d+$/m);
   assert.match(text, /^ringkv_gc_duration_seconds_count\{thread="shard",kind="major"\} \d+$/m);

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { Histogram, latencyBucketsSeconds } from '../../../src/histogram';
 import { metricCatalog } from '../../../src/server/metric_catalog';
 import { Metrics } from '../../../src/server/metrics';
+import { LaneTiming } from '../../../src/shards/lane_timing';
 import { lintExposition } from '../../helpers/prometheus_lint';
 
 test('histogram buckets are cumulative and +Inf equals the count', () => {
@@ -51,6 +52,30 @@ test('an operation answered with an error counts as an error outcome and under i
   assert.match(text, /^ringkv_requests_total\{transport="http",op="put",consistency="ALL",outcome="ok"\} 1$/m);
   assert.match(text, /^ringkv_request_duration_seconds_count\{transport="http",op="put",consistency="QUORUM"\} 1$/m);
   assert.equal(text.match(/^# TYPE ringkv_request_errors_total counter$/gm)?.length, 1);
+});
+
+test('the shard lane stages become one histogram family, a series per stage in the order a batch passes them', () => {
+  const lane = new LaneTiming();
+  lane.record('queue', 0, 0.05);
+  lane.record('to_worker', 10, 13);
+  lane.record('apply', 13, 13.4);
+  lane.record('sync', 13.4, 20);
+  lane.record('to_main', 20, 19.9);
+  const text = new Metrics().render(
+    { memtableBytes: 0, arenaFreeBytes: 0, blockCacheHeldBytes: 0, tableIndexFilterBytes: 0, sstablesPerLevel: [], compactionBacklog: 0, walSyncs: 0, walSyncSeconds: new Histogram().snapshot(), diskBytes: 0, readRepairs: 0, hintsQueued: 0, shardLaneSeconds: lane.snapshot() },
+    {},
+  );
+  assert.deepEqual(lintExposition(text), []);
+  assert.equal(text.match(/^# TYPE ringkv_shard_lane_duration_seconds histogram$/gm)?.length, 1);
+  const stages = [...text.matchAll(/^ringkv_shard_lane_duration_seconds_count\{stage="([a-z_]+)"\} 1$/gm)].map((m) => m[1]);
+  assert.deepEqual(stages, ['queue', 'to_worker', 'apply', 'sync', 'to_main']);
+  assert.match(text, /^ringkv_shard_lane_duration_seconds_bucket\{stage="queue",le="0.0001"\} 1$/m);
+  assert.match(text, /^ringkv_shard_lane_duration_seconds_bucket\{stage="to_worker",le="0.0025"\} 0$/m);
+  assert.match(text, /^ringkv_shard_lane_duration_seconds_bucket\{stage="to_worker",le="0.005"\} 1$/m);
+  assert.match(text, /^ringkv_shard_lane_duration_seconds_bucket\{stage="sync",le="0.01"\} 1$/m);
+  // A hop back read a hair before its post (two threads' readings of one clock): counted as none.
+  assert.match(text, /^ringkv_shard_lane_duration_seconds_sum\{stage="to_main"\} 0$/m);
+  assert.doesNotMatch(text, /shard_lane_seconds/, 'not also rendered by the generic path');
 });
 
 test('coordinator stats become WAL, memtable, per-level SSTable and backlog metrics', () => {

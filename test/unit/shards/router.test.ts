@@ -13,6 +13,8 @@ import { fromWireError, ShardRouter } from '../../../src/shards';
 import type { OpResult, ShardOp, WriteDone, WriteOp } from '../../../src/shards';
 import { tokenMax } from '../../../src/shards/shard_map';
 import { decodeSiblingSet } from '../../../src/versioning';
+import { laneClockMs } from '../../../src/shards/lane_timing';
+import { writeDelayMs } from './helpers/slow_storage';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -29,6 +31,7 @@ function put(key: string, value: string, extra: Partial<WriteOp> = {}): WriteOp 
   return { op: 'put', key: b(key), value: b(value), ttlSeconds: 0, ifMatch: null, context: null, idempotencyKey: null, returnRecord: false, notAfterMs: 0, ...extra };
 }
 const helper = (name: string) => path.join(__dirname, 'helpers', `${name}.js`);
+const writeDelaySeconds = writeDelayMs / 1000;
 
 /** One write through submitMany with an early answer: resolves once durable, rejects with its error. */
 function writeEarly(router: ShardRouter, op: WriteOp, timeoutMs: number, onApplied: (r: WriteDone) => void): Promise<WriteDone> {
@@ -242,6 +245,41 @@ test('a write with onApplied hears its result before it is durable; its promise 
     assert.ok(appliedAtMs < doneAtMs, `applied at ${appliedAtMs} ms, durable at ${doneAtMs} ms`);
     const plain = await router.write(put('plain', 'v'), 5000);
     assert.match(plain.version, /^v[1-9]\d*_/);
+  } finally {
+    await router.close();
+  }
+});
+
+test("a shard's lane timing puts a batch's time in its stages: the held-back engine write in sync, a read in none of it", async () => {
+  // slow_storage holds every engine write back 400 ms before it is made: that wait is between
+  // the batch being applied (the write handed to the engine) and its being durable, so it must
+  // show in the sync stage. Each batch counts once in queue, to_worker and apply, and once in
+  // to_main per message it sends back (an early-answered write's durability notice is a second).
+  const router = await ShardRouter.open({ dataDir: tempDir(), nodeId: 'A', shardCount: 1, storage: { syncMode: 'none' }, storageModule: helper('slow_storage') });
+  try {
+    const lane = router.clients[0]!.laneTiming;
+    const counts = () => Object.fromEntries(Object.entries(lane.snapshot()).map(([stage, s]) => [stage, s.count]));
+    assert.deepEqual(counts(), { queue: 0, to_worker: 0, apply: 0, sync: 0, to_main: 0 });
+
+    const startedMs = laneClockMs();
+    await router.write(put('k', 'v1'), 5000);
+    const elapsedSeconds = (laneClockMs() - startedMs) / 1000;
+    const afterWrite = lane.snapshot();
+    // The stages follow one another, timed on both threads by one clock: together they fit in the
+    // write's own time as this thread saw it (two clocks apart would add their offset to a hop).
+    const stagesSeconds = Object.values(afterWrite).reduce((sum, st) => sum + st.sumSeconds, 0);
+    assert.ok(stagesSeconds <= elapsedSeconds, `stages ${stagesSeconds} s within the write's ${elapsedSeconds} s`);
+    assert.deepEqual(counts(), { queue: 1, to_worker: 1, apply: 1, sync: 1, to_main: 1 });
+    assert.ok(afterWrite.sync.sumSeconds >= writeDelaySeconds, `sync ${afterWrite.sync.sumSeconds} s holds the ${writeDelaySeconds} s the engine write was held back`);
+    assert.ok(afterWrite.apply.sumSeconds < afterWrite.sync.sumSeconds, `apply ${afterWrite.apply.sumSeconds} s is not where the wait went`);
+
+    assert.ok((await router.get(b('k'))) !== null);
+    assert.deepEqual(counts(), { queue: 2, to_worker: 2, apply: 2, sync: 1, to_main: 2 }, 'a read batch has no sync');
+    assert.equal(lane.snapshot().sync.sumSeconds, afterWrite.sync.sumSeconds);
+
+    await writeEarly(router, put('k', 'v2'), 5000, () => {});
+    assert.deepEqual(counts(), { queue: 3, to_worker: 3, apply: 3, sync: 2, to_main: 4 }, 'an early answer and its durability notice are two messages back');
+    assert.ok(lane.snapshot().sync.sumSeconds >= 2 * writeDelaySeconds);
   } finally {
     await router.close();
   }
