@@ -259,9 +259,10 @@ async function childMain(): Promise<void> {
 
 /**
  * Runs the load from `procs` child processes started together; resolves with the merged figures.
- * Every child is killed before this returns, on success or error.
+ * Every child is killed before this returns, on success or error. `onGo` is called as they are
+ * told to start (connected): their warm-up begins then.
  */
-export async function runWsLoad(o: WsLoadOptions, procs: number): Promise<LoadResult> {
+export async function runWsLoad(o: WsLoadOptions, procs: number, onGo?: () => void): Promise<LoadResult> {
   assert(Number.isInteger(procs) && procs >= 1 && procs <= 16, 'procs must be 1..16');
   const children: ChildProcess[] = [];
   const boundMs = (o.warmupSeconds + o.seconds) * 1000 + drainMsMax + 30_000;
@@ -294,6 +295,7 @@ export async function runWsLoad(o: WsLoadOptions, procs: number): Promise<LoadRe
     // A failure while connecting surfaces through its result promise.
     await Promise.race([Promise.all(ready), Promise.all(results)]);
     for (const c of children) c.send({ kind: 'go' } satisfies ToChild);
+    onGo?.();
     const all = await Promise.all(results);
     const merged = newHistogram();
     for (const r of all) merged.add(hdr.decodeFromCompressedBase64(r.histogram));
