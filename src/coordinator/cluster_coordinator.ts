@@ -1399,6 +1399,7 @@ export class ClusterCoordinator implements Coordinator {
       ...h,
       hintTargets: this.hints.targetStats(),
       peerClocks: [...this.membership.clockOffsets.all()].map(([node, c]) => ({ node, offsetSeconds: c.offsetMs / 1000, uncertaintySeconds: c.uncertaintyMs / 1000 })),
+      internodeRoundTrips: this.pool.roundTrips(),
       ...this.antiEntropy.counters,
       // How long ago the range synced longest ago was synced whole (sync_coverage.ts): keep it well under the tombstone grace.
       antiEntropySyncedSinceAgeSeconds: Math.round(this.antiEntropy.coverage.ageMs() / 1000),

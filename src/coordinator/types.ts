@@ -192,6 +192,15 @@ export interface PeerClockStats {
   uncertaintySeconds: number;
 }
 
+/** Round trips of one kind of inter-node request to one peer, as this node saw them (internode_pool.ts). */
+export interface InternodeRoundTripStats {
+  /** The peer's node id (its address while only that is known). */
+  peer: string;
+  /** The request's kind as the wire names it (internode.fbs Kind), e.g. replicaWriteBatch. */
+  kind: string;
+  seconds: HistogramSnapshot;
+}
+
 /** Numbers the metrics endpoint exports; every field is a counter or gauge. */
 export interface CoordinatorStats {
   memtableBytes: number;
@@ -219,7 +228,9 @@ export interface CoordinatorStats {
   hintTargets?: HintTargetStats[];
   /** Per peer whose clock this node has measured (a cluster node). */
   peerClocks?: PeerClockStats[];
-  [name: string]: number | number[] | HistogramSnapshot | GcSnapshots | LaneStageSeconds | ThreadMemory | HintTargetStats[] | PeerClockStats[] | undefined;
+  /** Per peer and kind of request this node sent it and had answered (a cluster node). */
+  internodeRoundTrips?: InternodeRoundTripStats[];
+  [name: string]: number | number[] | HistogramSnapshot | GcSnapshots | LaneStageSeconds | ThreadMemory | HintTargetStats[] | PeerClockStats[] | InternodeRoundTripStats[] | undefined;
 }
 
 /** One version a replica stores (ReplicaView): live, expired or a tombstone. */

@@ -26,7 +26,8 @@ import {
   internodeReconnectBackoffMsMin,
 } from '../constants';
 import { assert, ErrorCode, RingkvError } from '../errors';
-import { decodeInternode, encodeInternodeFrame, errorFromReply, type InternodeMessage } from './internode_codec';
+import { Histogram } from '../histogram';
+import { decodeInternode, encodeInternodeFrame, errorFromReply, type InternodeKind, type InternodeMessage } from './internode_codec';
 import { FrameDecoder } from './internode_framing';
 import { InflightTable } from './inflight_table';
 
@@ -59,6 +60,9 @@ interface Pending {
   resolve: (m: InternodeMessage) => void;
   reject: (e: RingkvError) => void;
   timer: NodeJS.Timeout;
+  kind: InternodeKind;
+  /** When it was made (performance.now()): its round trip is timed from there. */
+  sentAtMs: number;
 }
 
 export type OutgoingRequest = Omit<InternodeMessage, 'id' | 'isReply'>;
@@ -98,6 +102,12 @@ export class PeerConnection {
   /** The socket whose Hello was refused, until its 'close' (which applies the back-off). */
   private refusedSocket: net.Socket | undefined;
   readonly stats: PeerConnectionStats = { requests: 0, timeouts: 0, connects: 0, connectFailures: 0, writes: 0, framesWritten: 0, refusals: 0, connectsRestarted: 0 };
+  /**
+   * Round trips of the requests answered (an error reply included; not those that timed out), by
+   * kind: from the request being made to its reply being taken up here, so a wait for the
+   * connection, the peer's work, both sockets and both event loops are all in it.
+   */
+  readonly roundTrips = new Map<InternodeKind, Histogram>();
 
   constructor(options: PeerConnectionOptions) {
     this.o = {
@@ -142,7 +152,8 @@ export class PeerConnection {
     }
     const id = this.allocateId();
     // Stamped now: time it then waits here (behind a connect) counts against its timeout too.
-    const framed = encodeInternodeFrame({ ...req, id, isReply: false, timeoutMs, sentAtMs: performance.now() }, this.o.frameBytesMax);
+    const sentAtMs = performance.now();
+    const framed = encodeInternodeFrame({ ...req, id, isReply: false, timeoutMs, sentAtMs }, this.o.frameBytesMax);
     this.stats.requests++;
     return new Promise<InternodeMessage>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -151,7 +162,7 @@ export class PeerConnection {
           reject(new RingkvError(ErrorCode.Timeout, `peer ${this.address} did not answer ${req.kind} within ${timeoutMs} ms`, { details: { peer: this.address, timeout_ms: timeoutMs } }));
         }
       }, timeoutMs);
-      this.inflight.add(id, { resolve, reject, timer });
+      this.inflight.add(id, { resolve, reject, timer, kind: req.kind, sentAtMs });
       this.enqueue(framed);
     });
   }
@@ -276,6 +287,9 @@ export class PeerConnection {
     if (p === undefined) return; // timed out already
     this.inflight.delete(m.id);
     clearTimeout(p.timer);
+    let h = this.roundTrips.get(p.kind);
+    if (h === undefined) this.roundTrips.set(p.kind, (h = new Histogram()));
+    h.record((performance.now() - p.sentAtMs) / 1000);
     if (m.kind === 'error') p.reject(errorFromReply(m));
     else p.resolve(m);
   }

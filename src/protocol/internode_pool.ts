@@ -5,7 +5,16 @@
 // for one node never reaches another that took over its address.
 import { assert } from '../errors';
 import { PeerConnection, type HelloOptions, type OutgoingRequest, type PeerConnectionOptions } from './internode_connection';
-import type { InternodeMessage } from './internode_codec';
+import { addSnapshot, type HistogramSnapshot } from '../histogram';
+import type { InternodeKind, InternodeMessage } from './internode_codec';
+
+/** One peer's round trips of one kind of request (plain data). */
+export interface PeerRoundTrips {
+  /** Its node id, or its address (host:peerPort) while no id is known. */
+  peer: string;
+  kind: InternodeKind;
+  seconds: HistogramSnapshot;
+}
 
 /** Where a request goes: a peer port, and the node expected there when it is known. */
 export interface PeerTarget {
@@ -60,6 +69,24 @@ export class PeerPool {
       internodeConnectsRestarted += c.stats.connectsRestarted;
     }
     return { peerConnections: this.peers.size, internodeRequests, internodeTimeouts, internodeWrites, internodeFramesWritten, internodeRefusals, internodeConnectsRestarted };
+  }
+
+  /**
+   * Every peer's request round trips (PeerConnection.roundTrips) by kind, a peer named by its node
+   * id (by its address while only that is known: a seed), its connections' added together.
+   */
+  roundTrips(): PeerRoundTrips[] {
+    const byKey = new Map<string, PeerRoundTrips>();
+    for (const [key, c] of this.peers) {
+      const peer = key.startsWith('@') ? c.address : key.slice(0, key.indexOf('@'));
+      for (const [kind, h] of c.roundTrips) {
+        const k = `${peer} ${kind}`;
+        const seen = byKey.get(k);
+        if (seen === undefined) byKey.set(k, { peer, kind, seconds: h.snapshot() });
+        else addSnapshot(seen.seconds, h.snapshot());
+      }
+    }
+    return [...byKey.values()];
   }
 
   close(): void {

@@ -170,7 +170,7 @@ function gaugeByNode(out: string[], name: string, help: string, label: string, r
  */
 export function renderStats(stats: CoordinatorStats): string[] {
   const out: string[] = [];
-  const known = new Set(['walSyncSeconds', 'shardGcSeconds', 'shardLaneSeconds', 'arenaFreeBytes', 'blockCacheHeldBytes', 'tableIndexFilterBytes', 'sstablesPerLevel', 'compactionBacklog', 'hintTargets', 'peerClocks']);
+  const known = new Set(['walSyncSeconds', 'shardGcSeconds', 'shardLaneSeconds', 'arenaFreeBytes', 'blockCacheHeldBytes', 'tableIndexFilterBytes', 'sstablesPerLevel', 'compactionBacklog', 'hintTargets', 'peerClocks', 'internodeRoundTrips']);
   const metric = (name: string, type: 'counter' | 'gauge', help: string, value: number): void => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value}`);
   };
@@ -198,6 +198,14 @@ export function renderStats(stats: CoordinatorStats): string[] {
   gaugeByNode(out, 'ringkv_hints_queued_for_node', 'Hints this node holds, by the node they are for.', 'target', hints.map((t) => [t.target, t.queued]));
   gaugeByNode(out, 'ringkv_hints_bytes_for_node', 'Bytes of those hints (keys, versions, values), by the node they are for.', 'target', hints.map((t) => [t.target, t.bytes]));
   gaugeByNode(out, 'ringkv_hints_oldest_age_seconds', 'Age of the oldest hint held for each node: how far behind it is.', 'target', hints.map((t) => [t.target, t.oldestAgeSeconds]));
+  const trips = stats.internodeRoundTrips ?? [];
+  if (trips.length > 0) {
+    out.push(
+      "# HELP ringkv_internode_round_trip_seconds Inter-node requests this node made and had answered, by peer and kind: from the request being made to its reply being taken up (a wait for the connection, the peer's work, both sockets and both event loops). Timeouts are in ringkv_internode_timeouts_total instead.",
+      '# TYPE ringkv_internode_round_trip_seconds histogram',
+    );
+    for (const t of trips) out.push(...renderHistogram('ringkv_internode_round_trip_seconds', `peer="${t.peer}",kind="${t.kind}"`, t.seconds));
+  }
   const clocks = stats.peerClocks ?? [];
   gaugeByNode(out, 'ringkv_peer_clock_offset_seconds', "Each peer's wall clock minus this node's, as this node's gossip exchanges with it measure it (the recent one with the shortest round trip; positive: ahead).", 'node', clocks.map((c) => [c.node, c.offsetSeconds]));
   gaugeByNode(out, 'ringkv_peer_clock_uncertainty_seconds', 'Half the round trip of the exchange the offset comes from: the true offset is within the offset plus or minus this.', 'node', clocks.map((c) => [c.node, c.uncertaintySeconds]));

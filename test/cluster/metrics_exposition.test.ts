@@ -1,8 +1,9 @@
 // A cluster node's /metrics as Prometheus reads it (helpers/prometheus_lint.ts): after writes and
 // reads through every node, with one node stopped for a while (hints stored and delivered), every
 // family has its HELP and TYPE, the coordinator's, gossip's, the peer links' and the hints' counts
-// are counters named _total, and nothing the coordinator reports is left undescribed
-// (server/metric_catalog.ts). The single node's exposition is checked in test/process.
+// are counters named _total, nothing the coordinator reports is left undescribed
+// (server/metric_catalog.ts), and each node has the round trips of its replica writes to the
+// others. The single node's exposition is checked in test/process.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lintExposition } from '../helpers/prometheus_lint';
@@ -35,6 +36,11 @@ describe('a 3-node cluster\'s /metrics', () => {
       for (const name of ['coordinated_writes', 'coordinated_reads', 'gossip_rounds', 'internode_requests', 'replica_batches_sent']) {
         assert.match(text, new RegExp(`^# TYPE ringkv_${name}_total counter$`, 'm'), `node-${i} ${name}`);
         assert.ok((await c.metric(i, `ringkv_${name}_total`)) > 0, `node-${i} ${name}`);
+      }
+      // Every node coordinated writes at ALL: it has the round trips of its replica writes to each other node.
+      for (const j of [0, 1, 2].filter((j) => j !== i)) {
+        const trips = new RegExp(`^ringkv_internode_round_trip_seconds_count\\{peer="${c.nodes[j]!.id}",kind="replicaWriteBatch"\\} (\\d+)$`, 'm').exec(text);
+        assert.ok(trips !== null && Number(trips[1]) > 0, `node-${i}'s round trips to node-${j}`);
       }
       assert.match(text, /^# TYPE ringkv_ring_version gauge$/m);
       assert.match(text, /^# TYPE ringkv_peer_connections gauge$/m);

@@ -78,6 +78,32 @@ test('the shard lane stages become one histogram family, a series per stage in t
   assert.doesNotMatch(text, /shard_lane_seconds/, 'not also rendered by the generic path');
 });
 
+test('inter-node round trips become one histogram family, a series per peer and kind; none without any', () => {
+  const writes = new Histogram();
+  for (const s of [0.0004, 0.003]) writes.record(s);
+  const gossip = new Histogram();
+  gossip.record(0.0002);
+  const base = { memtableBytes: 0, arenaFreeBytes: 0, blockCacheHeldBytes: 0, tableIndexFilterBytes: 0, sstablesPerLevel: [], compactionBacklog: 0, walSyncs: 0, walSyncSeconds: new Histogram().snapshot(), diskBytes: 0, readRepairs: 0, hintsQueued: 0 };
+  const text = new Metrics().render(
+    {
+      ...base,
+      internodeRoundTrips: [
+        { peer: 'node-b', kind: 'replicaWriteBatch', seconds: writes.snapshot() },
+        { peer: 'node-b', kind: 'gossip', seconds: gossip.snapshot() },
+        { peer: '10.0.0.7:8000', kind: 'gossip', seconds: gossip.snapshot() },
+      ],
+    },
+    {},
+  );
+  assert.deepEqual(lintExposition(text), []);
+  assert.equal(text.match(/^# TYPE ringkv_internode_round_trip_seconds histogram$/gm)?.length, 1);
+  assert.match(text, /^ringkv_internode_round_trip_seconds_count\{peer="node-b",kind="replicaWriteBatch"\} 2$/m);
+  assert.match(text, /^ringkv_internode_round_trip_seconds_bucket\{peer="node-b",kind="replicaWriteBatch",le="0.0005"\} 1$/m);
+  assert.match(text, /^ringkv_internode_round_trip_seconds_count\{peer="10.0.0.7:8000",kind="gossip"\} 1$/m);
+  assert.doesNotMatch(text, /internode_round_trips/, 'not also rendered by the generic path');
+  assert.doesNotMatch(new Metrics().render({ ...base, internodeRoundTrips: [] }, {}), /ringkv_internode_round_trip_seconds/, 'no family without a series');
+});
+
 test('coordinator stats become WAL, memtable, per-level SSTable and backlog metrics', () => {
   const syncs = new Histogram();
   for (const s of [0.0003, 0.0009, 0.004, 0.04, 20]) syncs.record(s);

@@ -9,6 +9,7 @@ import { spawnOwnSession } from '../../helpers/own_session';
 import * as net from 'node:net';
 import { InternodeServer, type InternodeHandler } from '../../../src/protocol/internode_server';
 import { PeerConnection } from '../../../src/protocol/internode_connection';
+import { PeerPool } from '../../../src/protocol/internode_pool';
 import { decodeInternode, encodeInternodeFrame } from '../../../src/protocol/internode_codec';
 import { FrameDecoder } from '../../../src/protocol/internode_framing';
 import { ErrorCode, RingkvError } from '../../../src/errors';
@@ -57,6 +58,37 @@ test('a request the peer never answers times out alone; the connection keeps wor
     assert.equal(c.stats.timeouts, 1);
   } finally {
     c.close();
+    await s.close();
+  }
+});
+
+test('round trips are kept by kind for the requests answered (an error reply too), not for those that timed out; the pool names a peer by its node id', async () => {
+  // The server holds every replicaRead back 60 ms: its round trip cannot be shorter, and a ping
+  // is answered at once. A gossip request is answered with an error; a forward never is.
+  const holdMs = 60;
+  const { s, port } = await server(async (req) => {
+    if (req.kind === 'replicaRead') await sleep(holdMs);
+    if (req.kind === 'gossip') throw new RingkvError(ErrorCode.Unavailable, 'not now');
+    if (req.kind === 'forward') await new Promise(() => {});
+    return { kind: req.kind };
+  });
+  const pool = new PeerPool({ clusterName: 'test', fromNode: 'n-client' });
+  const to = { host: '127.0.0.1', peerPort: port, nodeId: 'n-server' };
+  try {
+    await pool.request(to, { kind: 'replicaRead', key: Buffer.from('k') }, 2000);
+    await pool.request(to, { kind: 'replicaRead', key: Buffer.from('k') }, 2000);
+    await pool.request(to, { kind: 'ping' }, 2000);
+    await assert.rejects(pool.request(to, { kind: 'gossip' }, 2000), isCode(ErrorCode.Unavailable));
+    await assert.rejects(pool.request(to, { kind: 'forward' }, 100), isCode(ErrorCode.Timeout));
+    const trips = new Map(pool.roundTrips().map((t) => [`${t.peer} ${t.kind}`, t.seconds]));
+    assert.deepEqual([...trips.keys()].sort(), ['n-server gossip', 'n-server ping', 'n-server replicaRead']);
+    const reads = trips.get('n-server replicaRead')!;
+    assert.equal(reads.count, 2);
+    assert.ok(reads.sumSeconds >= (2 * holdMs) / 1000, `two reads held ${holdMs} ms each took ${reads.sumSeconds} s in all`);
+    assert.equal(trips.get('n-server ping')!.count, 1);
+    assert.equal(trips.get('n-server gossip')!.count, 1, 'an error reply is a round trip');
+  } finally {
+    pool.close();
     await s.close();
   }
 });
