@@ -102,7 +102,7 @@ async function startSingle(run: BenchRun): Promise<RingkvTarget> {
   return { name: singleName, urls: [n.ws], http: [n.http], pids: [n.child.pid] };
 }
 
-function wsOptions(t: RingkvTarget, op: Op, level: ConsistencyLevel, a: BenchArgs): WsLoadOptions {
+export function wsOptions(t: RingkvTarget, op: Op, level: ConsistencyLevel, a: BenchArgs): WsLoadOptions {
   return {
     urls: t.urls,
     op: op === 'PUT' ? 'put' : 'get',
