@@ -128,6 +128,11 @@ export class PeerConnection {
     this.backoffMs = this.o.backoffMsMin;
   }
 
+  /** The node this connection's Hello asks for; undefined for a seed address (any node). */
+  get nodeId(): string | undefined {
+    return this.o.hello.toNode;
+  }
+
   get inflightCount(): number {
     return this.inflight.size;
   }

@@ -77,8 +77,8 @@ export class PeerPool {
    */
   roundTrips(): PeerRoundTrips[] {
     const byKey = new Map<string, PeerRoundTrips>();
-    for (const [key, c] of this.peers) {
-      const peer = key.startsWith('@') ? c.address : key.slice(0, key.indexOf('@'));
+    for (const c of this.peers.values()) {
+      const peer = c.nodeId ?? c.address;
       for (const [kind, h] of c.roundTrips) {
         const k = `${peer} ${kind}`;
         const seen = byKey.get(k);

@@ -4,9 +4,11 @@
 // only how long it took in all.
 //
 // Why hops get a stage each: on this project's 2-core machines a thread woken by a message
-// often waits for a core; at 20% of a node's PUT peak, batches that took over 4 ms from queue
-// to answer spent ~40% of it on the way to the worker and ~25% on the way back, against ~23%
-// in the worker itself (ad hoc, BENCHMARKS.md "Where a shard batch's time goes").
+// often waits for a core. At 20% of a node's PUT peak (--sync-mode none), the batches that took
+// over 4 ms from queue to answer spent ~40% of it on the way to the worker and ~25% on the way
+// back, against ~23% in the worker itself (ad hoc, per-batch timestamps; `perf sched` put most
+// of those waits where both cores were busy, largely with the load generator's threads).
+// BENCHMARKS.md "Where a request's time goes" (npm run bench:lane) has the stages' p99s by load.
 //
 // The stages, in the order a batch passes them:
 // - queue: its oldest request waits in the shard's queue (for a batch slot) until it is posted;
