@@ -93,6 +93,11 @@ export const requestTimeoutMsDefault = 5_000;
  * `npm run bench:gc-threads`).
  */
 export const nodeRuntimeFlags: readonly string[] = ['--max-semi-space-size=64', '--initial-old-space-size=128'];
+/**
+ * How often each thread samples its event loop's delay (event_loop_delay.ts): 50 wake-ups a
+ * second per thread, each a few microseconds; a stall shorter than this may fall between samples.
+ */
+export const eventLoopSampleIntervalMs = 20;
 
 // Cluster.
 export const replicationFactorDefault = 3;

@@ -415,6 +415,7 @@ class LocalCoordinatorImpl implements LocalCoordinator {
     const shardMemory = emptyThreadMemory();
     const backgroundMemory = emptyThreadMemory();
     const shardLaneSeconds = emptyLaneStageSeconds();
+    const shardLoopDelaySeconds = emptySnapshot();
     const out: CoordinatorStats = {
       memtableBytes: 0,
       sstablesPerLevel: levels,
@@ -423,6 +424,7 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       walSyncSeconds: emptySnapshot(),
       shardGcSeconds,
       shardLaneSeconds,
+      shardLoopDelaySeconds,
       shardMemory,
       backgroundMemory,
       diskBytes: 0,
@@ -458,6 +460,7 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       add('walSyncs', s.storage.walSyncs);
       addSnapshot(out.walSyncSeconds, s.storage.walSyncSeconds);
       for (const kind of gcKinds) addSnapshot(shardGcSeconds[kind], s.gcSeconds[kind]);
+      addSnapshot(shardLoopDelaySeconds, s.loopDelaySeconds);
       addThreadMemory(shardMemory, s.memory);
       addThreadMemory(backgroundMemory, s.storage.backgroundMemory);
       add('diskBytes', s.storage.diskBytes);

@@ -218,6 +218,8 @@ export interface CoordinatorStats {
   hintsQueued: number;
   /** The shard worker threads' V8 GC pauses, all shards together (a node with shard threads). */
   shardGcSeconds?: GcSnapshots;
+  /** How late the shard worker threads' event loops ran what was due, all shards together (a node with shard threads). */
+  shardLoopDelaySeconds?: HistogramSnapshot;
   /** Where the shard batches' time went, by stage, all shards together (shards/lane_timing.ts). */
   shardLaneSeconds?: LaneStageSeconds;
   /** The shard worker threads' memory, all shards together (a node with shard threads). */

@@ -6,6 +6,8 @@
 // and memory among them) from coordinator.stats(), both at scrape time. Whether each of the other
 // numbers is a counter or a gauge, and its HELP text, is metric_catalog.ts's.
 import type { CoordinatorStats } from '../coordinator/types';
+import { eventLoopSampleIntervalMs } from '../constants';
+import { eventLoopDelaySnapshot } from '../event_loop_delay';
 import { gcKinds, gcSnapshots, type GcSnapshots } from '../gc_pauses';
 import { Histogram, renderHistogram } from '../histogram';
 import { threadMemory, type ThreadMemory } from '../thread_memory';
@@ -118,6 +120,13 @@ export class Metrics {
     gc('main', gcSnapshots());
     if (stats?.shardGcSeconds !== undefined) gc('shard', stats.shardGcSeconds);
 
+    out.push(
+      `# HELP ringkv_event_loop_delay_seconds How late each kind of thread ran a timer due every ${eventLoopSampleIntervalMs} ms: the time its event loop was busy (a long task, a GC) or its thread waited for a core, which everything the thread does waits behind (main: HTTP/WebSocket and coordination; shard: every shard worker together). Under about 1 ms is the timers' own rounding.`,
+      '# TYPE ringkv_event_loop_delay_seconds histogram',
+      ...renderHistogram('ringkv_event_loop_delay_seconds', 'thread="main"', eventLoopDelaySnapshot()),
+    );
+    if (stats?.shardLoopDelaySeconds !== undefined) out.push(...renderHistogram('ringkv_event_loop_delay_seconds', 'thread="shard"', stats.shardLoopDelaySeconds));
+
     const memory: [string, ThreadMemory][] = [['main', threadMemory()]];
     if (stats?.shardMemory !== undefined) memory.push(['shard', stats.shardMemory]);
     if (stats?.backgroundMemory !== undefined) memory.push(['background', stats.backgroundMemory]);
@@ -170,7 +179,7 @@ function gaugeByNode(out: string[], name: string, help: string, label: string, r
  */
 export function renderStats(stats: CoordinatorStats): string[] {
   const out: string[] = [];
-  const known = new Set(['walSyncSeconds', 'shardGcSeconds', 'shardLaneSeconds', 'arenaFreeBytes', 'blockCacheHeldBytes', 'tableIndexFilterBytes', 'sstablesPerLevel', 'compactionBacklog', 'hintTargets', 'peerClocks', 'internodeRoundTrips']);
+  const known = new Set(['walSyncSeconds', 'shardGcSeconds', 'shardLaneSeconds', 'shardLoopDelaySeconds', 'arenaFreeBytes', 'blockCacheHeldBytes', 'tableIndexFilterBytes', 'sstablesPerLevel', 'compactionBacklog', 'hintTargets', 'peerClocks', 'internodeRoundTrips']);
   const metric = (name: string, type: 'counter' | 'gauge', help: string, value: number): void => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value}`);
   };

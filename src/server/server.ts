@@ -6,6 +6,7 @@
 import * as constants from '../constants';
 import type { Coordinator } from '../coordinator/types';
 import { assert, ErrorCode, RingkvError } from '../errors';
+import { startEventLoopTiming } from '../event_loop_delay';
 import { startGcTiming } from '../gc_pauses';
 import { attachHttpApi } from './http_api';
 import { Metrics } from './metrics';
@@ -55,8 +56,9 @@ function checkLimits(l: ServerLimits): void {
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const uws = loadUws();
-  // The main thread's GC pauses, for /metrics (the shard threads time their own).
+  // The main thread's GC pauses and event loop delay, for /metrics (the shard threads time their own).
   startGcTiming();
+  startEventLoopTiming();
   const host = options.host ?? '127.0.0.1';
   const limits: ServerLimits = { ...defaultServerLimits, ...options.limits };
   checkLimits(limits);

@@ -10,6 +10,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { ErrorCode } from '../errors';
 import type { GcSnapshots } from '../gc_pauses';
+import type { HistogramSnapshot } from '../histogram';
 import type { ThreadMemory } from '../thread_memory';
 import type { StorageOptions, StorageStats, TokenRange } from '../storage/types';
 import type { ConflictMode } from '../versioning';
@@ -153,6 +154,8 @@ export interface ShardStats {
   siblingsDropped: number;
   /** The worker thread's V8 GC pauses. */
   gcSeconds: GcSnapshots;
+  /** How late the worker thread's event loop ran what was due (event_loop_delay.ts). */
+  loopDelaySeconds: HistogramSnapshot;
   /** The worker thread's own memory (its storage background thread's is in storage). */
   memory: ThreadMemory;
 }

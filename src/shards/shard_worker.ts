@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { type MessagePort, workerData } from 'node:worker_threads';
 import { move } from 'piscina';
 import { ErrorCode, RingkvError } from '../errors';
+import { eventLoopDelaySnapshot, startEventLoopTiming } from '../event_loop_delay';
 import { gcSnapshots, startGcTiming } from '../gc_pauses';
 import { threadMemory } from '../thread_memory';
 import type { StorageEngine, StorageOptions } from '../storage/types';
@@ -20,8 +21,10 @@ import { durableResults, ShardCore, toWireError } from './shard_core';
 
 type OpenStorage = (options: StorageOptions) => Promise<StorageEngine>;
 
-// This thread's V8 heap pauses it alone; from the start, so stats show all of them.
+// This thread's V8 heap pauses it alone, and its event loop is its own; from the start, so
+// stats show all of it.
 startGcTiming();
+startEventLoopTiming();
 
 let core: Promise<ShardCore> | null = null;
 let closed = false;
@@ -129,6 +132,7 @@ export default async function handle(task: ControlTask): Promise<unknown> {
         ...c.counters,
         idempotencyKeys: c.idempotencyKeys,
         gcSeconds: gcSnapshots(),
+        loopDelaySeconds: eventLoopDelaySnapshot(),
         memory: threadMemory(),
       }));
     }

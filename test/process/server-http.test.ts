@@ -413,6 +413,11 @@ test('health, cluster status and metrics', async () => {
   assert.ok(batches > 0);
   for (const stage of ['queue', 'to_worker', 'apply', 'to_main']) assert.equal(lane(stage), batches, stage);
   assert.ok(lane('sync') > 0 && lane('sync') < batches, `sync ${lane('sync')} of ${batches} batches (the reads have none)`);
+  // The event loops of the main thread and of the shard threads are sampled from their start.
+  for (const thread of ['main', 'shard']) {
+    const samples = Number(new RegExp(`^ringkv_event_loop_delay_seconds_count\\{thread="${thread}"\\} (\\d+)$`, 'm').exec(text)?.[1]);
+    assert.ok(samples > 0, `${thread} event loop samples: ${samples}`);
+  }
   // GC pauses of the main thread and of the shard threads (counted from each thread's start).
   assert.match(text, /^ringkv_gc_duration_seconds_count\{thread="main",kind="minor"\} \d+$/m);
   assert.match(text, /^ringkv_gc_duration_seconds_count\{thread="shard",kind="major"\} \d+$/m);

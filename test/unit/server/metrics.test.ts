@@ -119,11 +119,16 @@ test('coordinator stats become WAL, memtable, per-level SSTable and backlog metr
   assert.match(text, /^ringkv_wal_sync_duration_seconds_bucket\{le="\+Inf"\} 5$/m);
   assert.match(text, /^ringkv_wal_sync_duration_seconds_count 5$/m);
   assert.doesNotMatch(text, /wal_sync_seconds/, 'the histogram is not also rendered by the generic path');
+  // The main thread's event loop delay always, the shard threads' when the stats carry them.
+  assert.match(text, /^# TYPE ringkv_event_loop_delay_seconds histogram$/m);
+  assert.match(text, /^ringkv_event_loop_delay_seconds_count\{thread="main"\} \d+$/m);
   // GC pauses: the main thread's always, the shard threads' when the stats carry them.
   assert.match(text, /^ringkv_gc_duration_seconds_count\{thread="main",kind="minor"\} \d+$/m);
   assert.doesNotMatch(text, /thread="shard"/);
   const gc = { minor: syncs.snapshot(), major: syncs.snapshot(), incremental: syncs.snapshot(), weakcb: syncs.snapshot() };
-  const withShards = new Metrics().render({ memtableBytes: 0, arenaFreeBytes: 0, blockCacheHeldBytes: 0, tableIndexFilterBytes: 0, sstablesPerLevel: [], compactionBacklog: 0, walSyncs: 0, walSyncSeconds: syncs.snapshot(), diskBytes: 0, readRepairs: 0, hintsQueued: 0, shardGcSeconds: gc }, {});
+  const withShards = new Metrics().render({ memtableBytes: 0, arenaFreeBytes: 0, blockCacheHeldBytes: 0, tableIndexFilterBytes: 0, sstablesPerLevel: [], compactionBacklog: 0, walSyncs: 0, walSyncSeconds: syncs.snapshot(), diskBytes: 0, readRepairs: 0, hintsQueued: 0, shardGcSeconds: gc, shardLoopDelaySeconds: syncs.snapshot() }, {});
+  assert.match(withShards, /^ringkv_event_loop_delay_seconds_count\{thread="shard"\} 5$/m);
+  assert.equal(withShards.match(/^# TYPE ringkv_event_loop_delay_seconds histogram$/gm)?.length, 1, 'one family block for both threads');
   assert.match(withShards, /^ringkv_gc_duration_seconds_bucket\{thread="shard",kind="major",le="\+Inf"\} 5$/m);
   assert.equal(withShards.match(/^# TYPE ringkv_gc_duration_seconds histogram$/gm)?.length, 1, 'one family block for both threads');
   assert.doesNotMatch(withShards, /shard_gc_seconds/, 'not rendered by the generic path too');
