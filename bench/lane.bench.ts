@@ -5,7 +5,8 @@
 // stages (ringkv_shard_lane_duration_seconds: queue, the hop to the shard thread, apply, WAL
 // sync, the hop back; src/shards/lane_timing.ts), and in a cluster the round trips of the
 // replica batches the coordinators sent (ringkv_internode_round_trip_seconds), with the GC
-// pauses and how long the nodes' threads waited for a core.
+// pauses, the event loops' delay (ringkv_event_loop_delay_seconds) and how long the nodes'
+// threads waited for a core.
 // Default: one `ringkv start --sync-mode batch` node, default shards and V8 flags, 10,000 keys of
 // 1 KiB written first, QUORUM (= the one replica), 4 sockets x 4 frames. --cluster: the 3-node
 // cluster of bench/cluster.bench.ts (`ringkv cluster`, N=3, one shard per node), QUORUM, its
@@ -43,6 +44,9 @@ interface NodeView {
   stages: Record<LaneStage, HistogramSnapshot>;
   /** The round trips of the replica batches the op makes (writes for PUT, reads for GET), every peer. */
   replicas: HistogramSnapshot;
+  /** ringkv_event_loop_delay_seconds of the main threads and of the shard threads. */
+  loopMain: HistogramSnapshot;
+  loopShard: HistogramSnapshot;
   gc: NodeHistograms;
 }
 
@@ -60,12 +64,16 @@ async function nodeView(http: readonly string[], op: Op): Promise<NodeView> {
     request: emptySnapshot(),
     stages: { queue: emptySnapshot(), to_worker: emptySnapshot(), apply: emptySnapshot(), sync: emptySnapshot(), to_main: emptySnapshot() },
     replicas: emptySnapshot(),
+    loopMain: emptySnapshot(),
+    loopShard: emptySnapshot(),
     gc: await nodeHistograms(http),
   };
   for (const url of http) {
     const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
     for (const stage of laneStages) addSnapshot(view.stages[stage], parseHistogram(text, url, 'ringkv_shard_lane_duration_seconds', `stage="${stage}"`));
     addSnapshot(view.request, parseHistogram(text, url, 'ringkv_request_duration_seconds', `transport="ws",op="${op.toLowerCase()}",consistency="QUORUM"`));
+    addSnapshot(view.loopMain, parseHistogram(text, url, 'ringkv_event_loop_delay_seconds', 'thread="main"'));
+    addSnapshot(view.loopShard, parseHistogram(text, url, 'ringkv_event_loop_delay_seconds', 'thread="shard"'));
     addSnapshot(view.replicas, sumSeries(text, url, 'ringkv_internode_round_trip_seconds', `kind="${op === 'PUT' ? 'replicaWriteBatch' : 'replicaReadBatch'}"`));
   }
   return view;
@@ -84,6 +92,8 @@ interface RowRun {
   replicas: Figures;
   gcMainP99Ms: number;
   gcShardP99Ms: number;
+  loopMainP99Ms: number;
+  loopShardP99Ms: number;
   cpu: string;
 }
 
@@ -120,6 +130,7 @@ function stagesTable(rows: readonly LaneRow[], cluster: boolean): string {
       ...laneStages.map((s) => `${s} p99 / mean ms`),
       ...(cluster ? ['replica round trip p99 / mean ms'] : []),
       'GC pause p99 ms, main / shard',
+      'event loop delay p99 ms, main / shard',
       'ringkv CPU (main + other threads)',
     ],
     rows.map((r) => [
@@ -133,9 +144,10 @@ function stagesTable(rows: readonly LaneRow[], cluster: boolean): string {
       ...laneStages.map((s) => both(r.runs, (x) => x.stages[s])),
       ...(cluster ? [both(r.runs, (x) => x.replicas)] : []),
       `${cell(medianOf(r.runs, (x) => x.gcMainP99Ms))} / ${cell(medianOf(r.runs, (x) => x.gcShardP99Ms))}`,
+      `${cell(medianOf(r.runs, (x) => x.loopMainP99Ms))} / ${cell(medianOf(r.runs, (x) => x.loopShardP99Ms))}`,
       r.runs.map((x) => x.cpu).join(' / '),
     ]),
-    [false, true, true, true, true, true, true, ...laneStages.map(() => true), ...(cluster ? [true] : []), true, false],
+    [false, true, true, true, true, true, true, ...laneStages.map(() => true), ...(cluster ? [true] : []), true, true, false],
   );
 }
 
@@ -225,11 +237,13 @@ async function main(): Promise<void> {
           replicas: figures(snapshotDelta(after.replicas, before.replicas)),
           gcMainP99Ms: figures(snapshotDelta(after.gc.gcMain, before.gc.gcMain)).p99Ms,
           gcShardP99Ms: figures(snapshotDelta(after.gc.gcShard, before.gc.gcShard)).p99Ms,
+          loopMainP99Ms: figures(snapshotDelta(after.loopMain, before.loopMain)).p99Ms,
+          loopShardP99Ms: figures(snapshotDelta(after.loopShard, before.loopShard)).p99Ms,
           cpu: m.cpu,
         };
         r.runs.push(x);
         log(
-          `  ${r.op} at ${fmtShare(r.share)} (${fmtInt(r.rate)} ops/s): client p99 ${fmtMs(load.p99Ms)} ms, node p99 ${cell(x.node.p99Ms)} ms, ${laneStages.map((s) => `${s} ${cell(stages[s].p99Ms)}`).join(', ')}${clusterFlag ? `, replica round trip ${cell(x.replicas.p99Ms)}` : ''}, server CPU ${m.cpu}`,
+          `  ${r.op} at ${fmtShare(r.share)} (${fmtInt(r.rate)} ops/s): client p99 ${fmtMs(load.p99Ms)} ms, node p99 ${cell(x.node.p99Ms)} ms, ${laneStages.map((s) => `${s} ${cell(stages[s].p99Ms)}`).join(', ')}${clusterFlag ? `, replica round trip ${cell(x.replicas.p99Ms)}` : ''}, event loop delay p99 main ${cell(x.loopMainP99Ms)} / shard ${cell(x.loopShardP99Ms)}, server CPU ${m.cpu}`,
         );
       }
     }
@@ -250,7 +264,7 @@ async function main(): Promise<void> {
     '',
     "Open loop, latency from each frame's scheduled send time (no coordinated omission). The nodes' own figures come from their /metrics, read as each row's warm-up ends and after it, as p99 within a histogram bucket (linear, as Prometheus' histogram_quantile: at most one bucket wide; buckets 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50 ms, ...) and as the mean: \"node\" is ringkv_request_duration_seconds (an operation's receipt to its answer being ready, so the client's figure adds the sockets, uWebSockets.js and the load generator); the stages are ringkv_shard_lane_duration_seconds, one observation per batch (docs/http-api.md says what each stage holds; to_main once per message back)" +
       (clusterFlag ? '; "replica round trip" is ringkv_internode_round_trip_seconds of the replica batches the coordinators sent (replicaWriteBatch for PUT, replicaReadBatch for GET), from a batch being made to its reply being taken up, the peer\'s own lane stages inside it.' : '.') +
-      ' A p99 per stage is not a share of the request\'s p99: the slowest batches of two stages need not be the same batches.',
+      ' "Event loop delay" is ringkv_event_loop_delay_seconds: how late a timer due every 20 ms ran on the main threads and on the shard threads (a busy loop, a GC, or the thread waiting for a core; under ~1 ms is timer rounding). A p99 per stage is not a share of the request\'s p99: the slowest batches of two stages need not be the same batches.',
     '',
     stagesTable(lanes, clusterFlag),
     '',
