@@ -88,8 +88,8 @@ async function runBatch(port: MessagePort, req: BatchRequest): Promise<void> {
     appliedAtMs = laneClockMs();
     if (req.early) {
       // Posted before the notice below can be: one port keeps the order the client relies on.
-      const times = { receivedAtMs, appliedAtMs, durableAtMs, postedAtMs: laneClockMs() };
-      post(port, { kind: 'answer', id: req.id, buffer: encodeResults(applied.results), times });
+      const buffer = encodeResults(applied.results);
+      post(port, { kind: 'answer', id: req.id, buffer, times: { receivedAtMs, appliedAtMs, durableAtMs, postedAtMs: laneClockMs() } });
       applied.durable.then(
         () => post(port, { kind: 'durable', id: req.id, error: null, postedAtMs: laneClockMs() }),
         (err: unknown) => post(port, { kind: 'durable', id: req.id, error: toWireError(err), postedAtMs: laneClockMs() }),
