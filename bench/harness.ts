@@ -341,20 +341,26 @@ export function parseHistogram(text: string, url: string, name: string, labels: 
   return s;
 }
 
+export function emptyNodeHistograms(): NodeHistograms {
+  return { walSync: emptySnapshot(), gcMain: emptySnapshot(), gcShard: emptySnapshot(), fullGcs: 0 };
+}
+
+/** Adds one node's WAL sync and GC pause histograms, out of its /metrics `text`, into `total`. */
+export function addNodeHistograms(total: NodeHistograms, text: string, url: string): void {
+  addSnapshot(total.walSync, parseHistogram(text, url, 'ringkv_wal_sync_duration_seconds', ''));
+  for (const kind of gcKinds) {
+    const main = parseHistogram(text, url, 'ringkv_gc_duration_seconds', `thread="main",kind="${kind}"`);
+    const shard = parseHistogram(text, url, 'ringkv_gc_duration_seconds', `thread="shard",kind="${kind}"`);
+    addSnapshot(total.gcMain, main);
+    addSnapshot(total.gcShard, shard);
+    if (kind === 'major') total.fullGcs += main.count + shard.count;
+  }
+}
+
 /** The nodes' WAL sync and GC pause histograms (GET /metrics), summed over `httpUrls`. */
 export async function nodeHistograms(httpUrls: readonly string[]): Promise<NodeHistograms> {
-  const total: NodeHistograms = { walSync: emptySnapshot(), gcMain: emptySnapshot(), gcShard: emptySnapshot(), fullGcs: 0 };
-  for (const url of httpUrls) {
-    const text = await (await fetch(`${url}/metrics`)).text();
-    addSnapshot(total.walSync, parseHistogram(text, url, 'ringkv_wal_sync_duration_seconds', ''));
-    for (const kind of gcKinds) {
-      const main = parseHistogram(text, url, 'ringkv_gc_duration_seconds', `thread="main",kind="${kind}"`);
-      const shard = parseHistogram(text, url, 'ringkv_gc_duration_seconds', `thread="shard",kind="${kind}"`);
-      addSnapshot(total.gcMain, main);
-      addSnapshot(total.gcShard, shard);
-      if (kind === 'major') total.fullGcs += main.count + shard.count;
-    }
-  }
+  const total = emptyNodeHistograms();
+  for (const url of httpUrls) addNodeHistograms(total, await (await fetch(`${url}/metrics`)).text(), url);
   return total;
 }
 

@@ -16,10 +16,10 @@
 // (--cluster: lane-cluster-bench; with --damon-off: ...-damon-off) in BENCHMARKS.md.
 import { assert } from '../src/errors';
 import { addSnapshot, emptySnapshot, quantileSeconds, snapshotDelta, type HistogramSnapshot } from '../src/histogram';
-import { laneStages, type LaneStage } from '../src/shards/lane_timing';
+import { emptyLaneStageSeconds, laneStages, perStage, type LaneStage } from '../src/shards/lane_timing';
 import { startCluster, wsOptions as clusterWsOptions } from './cluster.bench';
 import { damonOffNote, emitSection, fmtShare, median, ops, p99BarMs, parseBenchArgs, RowSet, rowsTable, runMain, sectionHead, sectionTail, type Op } from './comparison';
-import { BenchRun, benchKeySpace, benchValueBytes, fmtInt, fmtMs, markdownTable, nodeHistograms, parseHistogram, startNodeProcess, stopDamonFor, waitQuiet, withServerCpu, type NodeHistograms } from './harness';
+import { BenchRun, benchKeySpace, benchValueBytes, fmtInt, fmtMs, markdownTable, addNodeHistograms, emptyNodeHistograms, parseHistogram, startNodeProcess, stopDamonFor, waitQuiet, withServerCpu, type NodeHistograms } from './harness';
 import { sideBySideShape, ws32Command, ws32Options } from './side_by_side';
 import { measureWs, preload, runWsLoad, type LoadResult, type WsLoadOptions } from './ws.bench';
 
@@ -62,14 +62,15 @@ function sumSeries(text: string, url: string, name: string, labels: string): His
 async function nodeView(http: readonly string[], op: Op): Promise<NodeView> {
   const view: NodeView = {
     request: emptySnapshot(),
-    stages: { queue: emptySnapshot(), to_worker: emptySnapshot(), apply: emptySnapshot(), sync: emptySnapshot(), to_main: emptySnapshot() },
+    stages: emptyLaneStageSeconds(),
     replicas: emptySnapshot(),
     loopMain: emptySnapshot(),
     loopShard: emptySnapshot(),
-    gc: await nodeHistograms(http),
+    gc: emptyNodeHistograms(),
   };
   for (const url of http) {
     const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+    addNodeHistograms(view.gc, text, url);
     for (const stage of laneStages) addSnapshot(view.stages[stage], parseHistogram(text, url, 'ringkv_shard_lane_duration_seconds', `stage="${stage}"`));
     addSnapshot(view.request, parseHistogram(text, url, 'ringkv_request_duration_seconds', `transport="ws",op="${op.toLowerCase()}",consistency="QUORUM"`));
     addSnapshot(view.loopMain, parseHistogram(text, url, 'ringkv_event_loop_delay_seconds', 'thread="main"'));
@@ -228,8 +229,7 @@ async function main(): Promise<void> {
           return { before: await started.before, load, after: await nodeView(target.http, r.op) };
         });
         const { before, after, load } = m.value;
-        const stages = {} as Record<LaneStage, Figures>;
-        for (const s of laneStages) stages[s] = figures(snapshotDelta(after.stages[s], before.stages[s]));
+        const stages = perStage((s) => figures(snapshotDelta(after.stages[s], before.stages[s])));
         const x: RowRun = {
           load,
           node: figures(snapshotDelta(after.request, before.request)),

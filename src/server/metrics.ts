@@ -194,7 +194,7 @@ export function renderStats(stats: CoordinatorStats): string[] {
       "# HELP ringkv_shard_lane_duration_seconds Where the shard batches' time goes, per batch and stage, all shards together: queue (its oldest operation waiting to be sent), to_worker (the hop to the shard thread, and the batch ahead of it), apply (on the shard thread), sync (until its writes are durable; batches that write), to_main (the hop back, per message).",
       '# TYPE ringkv_shard_lane_duration_seconds histogram',
     );
-    // In the order a batch passes them (the order lane_timing.ts builds them in).
+    // In the order a batch passes them (the order lane_timing.ts perStage keys them in).
     for (const [stage, s] of Object.entries(lane)) out.push(...renderHistogram('ringkv_shard_lane_duration_seconds', `stage="${stage}"`, s));
   }
   metric('ringkv_memtable_arena_free_bytes', 'gauge', 'Free memtable arena chunks kept for the next memtables, across all shards (a new memtable grows into them: with ringkv_memtable_bytes about one memtable per shard, more while a flush runs).', stats.arenaFreeBytes);

@@ -26,6 +26,11 @@ export type LaneStage = (typeof laneStages)[number];
 /** Plain data (crosses threads): one histogram snapshot per stage. */
 export type LaneStageSeconds = Record<LaneStage, HistogramSnapshot>;
 
+/** One T per stage, keyed in the order a batch passes them (/metrics renders them in it). */
+export function perStage<T>(make: (stage: LaneStage) => T): Record<LaneStage, T> {
+  return { queue: make('queue'), to_worker: make('to_worker'), apply: make('apply'), sync: make('sync'), to_main: make('to_main') };
+}
+
 // performance.now() counts from each thread's own start, so two threads' readings cannot be
 // subtracted; process.hrtime is the one monotonic clock they share, but allocates on every call.
 // Each thread reads the shared clock once, with its own now() beside it, and adds the offset.
@@ -37,13 +42,7 @@ export function laneClockMs(): number {
 }
 
 export class LaneTiming {
-  private readonly stages: Record<LaneStage, Histogram> = {
-    queue: new Histogram(),
-    to_worker: new Histogram(),
-    apply: new Histogram(),
-    sync: new Histogram(),
-    to_main: new Histogram(),
-  };
+  private readonly stages = perStage(() => new Histogram());
 
   /** Records a stage from `fromMs` to `toMs` (laneClockMs readings; a reading a hair earlier counts as 0). */
   record(stage: LaneStage, fromMs: number, toMs: number): void {
@@ -51,18 +50,12 @@ export class LaneTiming {
   }
 
   snapshot(): LaneStageSeconds {
-    return {
-      queue: this.stages.queue.snapshot(),
-      to_worker: this.stages.to_worker.snapshot(),
-      apply: this.stages.apply.snapshot(),
-      sync: this.stages.sync.snapshot(),
-      to_main: this.stages.to_main.snapshot(),
-    };
+    return perStage((stage) => this.stages[stage].snapshot());
   }
 }
 
 export function emptyLaneStageSeconds(): LaneStageSeconds {
-  return { queue: emptySnapshot(), to_worker: emptySnapshot(), apply: emptySnapshot(), sync: emptySnapshot(), to_main: emptySnapshot() };
+  return perStage(() => emptySnapshot());
 }
 
 export function addLaneStageSeconds(into: LaneStageSeconds, from: LaneStageSeconds): void {
