@@ -201,7 +201,7 @@ export interface InternodeRoundTripStats {
   seconds: HistogramSnapshot;
 }
 
-/** Numbers the metrics endpoint exports; every field is a counter or gauge. */
+/** What the metrics endpoint exports: counters and gauges, and histograms (snapshots) of durations. */
 export interface CoordinatorStats {
   memtableBytes: number;
   /** StorageStats' memory fields, all shards together: the parts of the shards' off-heap memory that settings size. */
