@@ -77,6 +77,8 @@ export function toWireError(err: unknown): WireError {
 interface Reply {
   version: string;
   timestampMs: number;
+  /** IdempotencyCache.slotHash of its slot, computed once when the write looked the slot up. */
+  slotHash: number;
 }
 
 /**
@@ -199,7 +201,7 @@ export class ShardCore {
     const durable = this.writeAll([...writes.values()]).then(
       () => {
         this.forget(published);
-        for (const [slot, result] of remembered) this.idempotency.remember(slot, result, now);
+        for (const [slot, reply] of remembered) this.idempotency.remember(slot, reply.slotHash, reply, now);
         this.counters.batches++;
         this.counters.opsApplied += ops.length;
       },
@@ -253,8 +255,9 @@ export class ShardCore {
       throw new RingkvError(ErrorCode.Timeout, `not applied: its client gave up on it ${now - op.notAfterMs} ms before it could be (it reached this node late, or waited here)`);
     }
     const slot = op.idempotencyKey === null ? null : IdempotencyCache.slotKey(op.idempotencyKey, op.key);
+    const slotHash = slot === null ? 0 : this.idempotency.slotHash(slot);
     if (slot !== null) {
-      const prior = remembered.get(slot) ?? this.unsettledReply(slot) ?? this.idempotency.get(slot, now);
+      const prior = remembered.get(slot) ?? this.unsettledReply(slot) ?? this.idempotency.get(slot, slotHash, now);
       if (prior !== null && prior !== undefined) {
         this.counters.idempotentReplays++;
         const record = op.returnRecord ? stateOf(op.key, ks).record : null;
@@ -277,7 +280,7 @@ export class ShardCore {
     });
     this.counters.siblingsDropped += cw.dropped;
     const record = store(op.key, ks, borrowed ? owned(cw.siblings, [cw.sibling]) : cw.siblings);
-    if (slot !== null) remembered.set(slot, { version: cw.version, timestampMs: cw.sibling.timestampMs });
+    if (slot !== null) remembered.set(slot, { version: cw.version, timestampMs: cw.sibling.timestampMs, slotHash });
     return { ok: true, op: op.op, version: cw.version, timestampMs: cw.sibling.timestampMs, record: op.returnRecord ? record : null, replayed: false };
   }
 

@@ -48,10 +48,10 @@ for (const [seed, ringBytes] of [[1, 2000], [7, 2000], [24301, 2000], [5, 6000]]
       const slot = slots[Math.floor(random() * slots.length)]!;
       if (random() < 0.5) {
         const result = { version: `v${step}_${text(random, 16)}`, timestampMs: nowMs - Math.floor(random() * 100) };
-        cache.remember(slot, result, nowMs);
+        cache.remember(slot, cache.slotHash(slot), result, nowMs);
         model.set(slot, { result, expiresAtMs: nowMs + ttlMs, at: remembers++ });
       } else {
-        const got = cache.get(slot, nowMs);
+        const got = cache.get(slot, cache.slotHash(slot), nowMs);
         const want = model.get(slot);
         if (got !== null) {
           hits++;
@@ -71,21 +71,22 @@ for (const [seed, ringBytes] of [[1, 2000], [7, 2000], [24301, 2000], [5, 6000]]
 test('an expired entry reads as absent, and a slot key remembered again answers with its new result', () => {
   const cache = new IdempotencyCache(16, 100);
   const slot = IdempotencyCache.slotKey('retry-1', new Uint8Array([1, 2, 3]));
-  cache.remember(slot, { version: 'v1_1_n', timestampMs: 1 }, 1_000);
-  assert.deepEqual(cache.get(slot, 1_099), { version: 'v1_1_n', timestampMs: 1 });
-  assert.equal(cache.get(IdempotencyCache.slotKey('retry-1', new Uint8Array([1, 2, 4])), 1_099), null, 'the same idempotency key on another data key is another write');
-  assert.equal(cache.get(slot, 1_100), null);
+  cache.remember(slot, cache.slotHash(slot), { version: 'v1_1_n', timestampMs: 1 }, 1_000);
+  assert.deepEqual(cache.get(slot, cache.slotHash(slot), 1_099), { version: 'v1_1_n', timestampMs: 1 });
+  const other = IdempotencyCache.slotKey('retry-1', new Uint8Array([1, 2, 4]));
+  assert.equal(cache.get(other, cache.slotHash(other), 1_099), null, 'the same idempotency key on another data key is another write');
+  assert.equal(cache.get(slot, cache.slotHash(slot), 1_100), null);
   assert.equal(cache.size, 0, 'the expired entry was taken out');
-  cache.remember(slot, { version: 'v2_1_n', timestampMs: 2 }, 2_000);
-  cache.remember(slot, { version: 'v3_1_n', timestampMs: 3 }, 2_001);
-  assert.deepEqual(cache.get(slot, 2_050), { version: 'v3_1_n', timestampMs: 3 });
+  cache.remember(slot, cache.slotHash(slot), { version: 'v2_1_n', timestampMs: 2 }, 2_000);
+  cache.remember(slot, cache.slotHash(slot), { version: 'v3_1_n', timestampMs: 3 }, 2_001);
+  assert.deepEqual(cache.get(slot, cache.slotHash(slot), 2_050), { version: 'v3_1_n', timestampMs: 3 });
   assert.equal(cache.size, 1);
 });
 
 test('the oldest entries go first once the count bound is reached', () => {
   const cache = new IdempotencyCache(8, 60_000);
   const slot = (i: number) => IdempotencyCache.slotKey(`k${i}`, new Uint8Array([i]));
-  for (let i = 0; i < 20; i++) cache.remember(slot(i), { version: `v${i + 1}_0_n`, timestampMs: i }, 1_000);
+  for (let i = 0; i < 20; i++) cache.remember(slot(i), cache.slotHash(slot(i)), { version: `v${i + 1}_0_n`, timestampMs: i }, 1_000);
   assert.equal(cache.size, 8);
-  for (let i = 0; i < 20; i++) assert.equal(cache.get(slot(i), 1_001)?.version ?? null, i >= 12 ? `v${i + 1}_0_n` : null, `entry ${i}`);
+  for (let i = 0; i < 20; i++) assert.equal(cache.get(slot(i), cache.slotHash(slot(i)), 1_001)?.version ?? null, i >= 12 ? `v${i + 1}_0_n` : null, `entry ${i}`);
 });
