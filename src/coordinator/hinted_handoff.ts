@@ -20,9 +20,10 @@ import { assert } from '../errors';
 import type { WireRecord } from '../shards/messages';
 import { recordBytes } from '../shards/wire_record';
 import { HintLog, type HintLocation } from './hint_log';
+import { HintQueue, type Queueable } from './hint_queue';
 import type { HintTargetStats } from './types';
 
-export interface Hint extends HintLocation {
+export interface Hint extends HintLocation, Queueable {
   key: Uint8Array;
   record: WireRecord;
   /** When this node took the hint (the newest record merged into it). */
@@ -66,14 +67,8 @@ export interface HintFilesOptions {
   syncIntervalMs?: number;
 }
 
-interface Queue {
-  /** Key (latin1 string) → hint, oldest first: a replaced hint moves to the end (Map order). */
-  hints: Map<string, Hint>;
-  bytes: number;
-}
-
 export class HintStore {
-  private readonly byNode = new Map<string, Queue>();
+  private readonly byNode = new Map<string, HintQueue<Hint>>();
   private readonly perNodeMax: number;
   private readonly perNodeBytesMax: number;
   private readonly totalBytesMax: number;
@@ -119,7 +114,7 @@ export class HintStore {
     store.counters.hintsExpired = expired;
     store.counters.hintsRecovered = store.size();
     store.files = log;
-    for (const [target, q] of store.byNode) for (const h of q.hints.values()) log.append(h, target, h.key, h.record, h.createdMs);
+    for (const [target, q] of store.byNode) for (const h of q.values()) log.append(h, target, h.key, h.record, h.createdMs);
     log.finishRecovery();
     log.onSparse = (segments) => store.rewrite(segments);
     if (recovery.files > 0) {
@@ -139,7 +134,7 @@ export class HintStore {
   }
 
   targets(): string[] {
-    return [...this.byNode.entries()].filter(([, q]) => q.hints.size > 0).map(([t]) => t);
+    return [...this.byNode.entries()].filter(([, q]) => q.size > 0).map(([t]) => t);
   }
 
   /** Up to `max` hints for `target`, oldest first, left in the queue until `delivered`. */
@@ -147,7 +142,7 @@ export class HintStore {
     const q = this.byNode.get(target);
     if (q === undefined) return [];
     const out: Hint[] = [];
-    for (const h of q.hints.values()) {
+    for (const h of q.values()) {
       if (out.length >= max) break;
       out.push(h);
     }
@@ -158,9 +153,8 @@ export class HintStore {
   delivered(target: string, hint: Hint): void {
     const q = this.byNode.get(target);
     if (q === undefined) return;
-    const ks = byteString(hint.key);
-    if (q.hints.get(ks) === hint) {
-      this.remove(q, ks, hint);
+    if (q.get(hint.ks) === hint) {
+      this.remove(q, hint);
       this.counters.hintsDelivered++;
     }
   }
@@ -169,9 +163,8 @@ export class HintStore {
   expire(): void {
     const oldest = this.now() - this.ageMsMax;
     for (const [target, q] of this.byNode) {
-      for (const [ks, h] of q.hints) {
-        if (h.createdMs >= oldest) break;
-        this.remove(q, ks, h);
+      for (let h = q.oldest(); h !== undefined && h.createdMs < oldest; h = q.oldest()) {
+        this.remove(q, h);
         this.counters.hintsExpired++;
         this.lost(target).expired++;
       }
@@ -183,9 +176,9 @@ export class HintStore {
     const now = this.now();
     const out: HintTargetStats[] = [];
     for (const [target, q] of this.byNode) {
-      const first = q.hints.values().next();
-      if (first.done === true) continue;
-      out.push({ target, queued: q.hints.size, bytes: q.bytes, oldestAgeSeconds: Math.max(0, Math.round((now - first.value.createdMs) / 1000)) });
+      const first = q.oldest();
+      if (first === undefined) continue;
+      out.push({ target, queued: q.size, bytes: q.bytes, oldestAgeSeconds: Math.max(0, Math.round((now - first.createdMs) / 1000)) });
     }
     return out;
   }
@@ -210,17 +203,17 @@ export class HintStore {
   dropTarget(target: string): void {
     const q = this.byNode.get(target);
     if (q === undefined) return;
-    for (const [ks, h] of q.hints) {
-      this.remove(q, ks, h);
+    for (let h = q.oldest(); h !== undefined; h = q.oldest()) {
+      this.remove(q, h);
       this.counters.hintsDropped++;
     }
     this.byNode.delete(target);
   }
 
   size(target?: string): number {
-    if (target !== undefined) return this.byNode.get(target)?.hints.size ?? 0;
+    if (target !== undefined) return this.byNode.get(target)?.size ?? 0;
     let n = 0;
-    for (const q of this.byNode.values()) n += q.hints.size;
+    for (const q of this.byNode.values()) n += q.size;
     return n;
   }
 
@@ -248,43 +241,44 @@ export class HintStore {
   private insert(target: string, key: Uint8Array, record: WireRecord, createdMs: number): Hint {
     let q = this.byNode.get(target);
     if (q === undefined) {
-      q = { hints: new Map(), bytes: 0 };
+      q = new HintQueue<Hint>();
       this.byNode.set(target, q);
     }
     const ks = byteString(key);
-    const old = q.hints.get(ks);
+    const old = q.get(ks);
     let h: Hint;
     if (old !== undefined) {
-      this.remove(q, ks, old);
-      h = { key: old.key, record: this.o.merge(old.record, record), createdMs: Math.max(old.createdMs, createdMs), segment: 0, diskBytes: 0 };
+      this.remove(q, old);
+      h = { key: old.key, ks, record: this.o.merge(old.record, record), createdMs: Math.max(old.createdMs, createdMs), queueAt: -1, segment: 0, diskBytes: 0 };
     } else {
-      h = { key, record, createdMs, segment: 0, diskBytes: 0 };
+      h = { key, ks, record, createdMs, queueAt: -1, segment: 0, diskBytes: 0 };
     }
     const bytes = recordBytes(h.key, h.record);
-    while (q.hints.size > 0 && (q.hints.size >= this.perNodeMax || q.bytes + bytes > this.perNodeBytesMax)) this.dropOldest(target, q);
+    while (q.size > 0 && (q.size >= this.perNodeMax || q.bytes + bytes > this.perNodeBytesMax)) this.dropOldest(target, q);
     // All targets together: the hints live in memory as well as on disk. Past the total, the
     // largest queue gives way (the node furthest behind needs a repair anyway).
     while (this.bytes + bytes > this.totalBytesMax) {
-      let largest: [string, Queue] | null = null;
-      for (const e of this.byNode) if (e[1].hints.size > 0 && (largest === null || e[1].bytes > largest[1].bytes)) largest = e;
+      let largest: [string, HintQueue<Hint>] | null = null;
+      for (const e of this.byNode) if (e[1].size > 0 && (largest === null || e[1].bytes > largest[1].bytes)) largest = e;
       if (largest === null) break;
       this.dropOldest(largest[0], largest[1]);
     }
-    q.hints.set(ks, h);
+    q.push(h);
     q.bytes += bytes;
     this.bytes += bytes;
     return h;
   }
 
-  private dropOldest(target: string, q: Queue): void {
-    const [oldestKey, oldest] = q.hints.entries().next().value as [string, Hint];
-    this.remove(q, oldestKey, oldest);
+  private dropOldest(target: string, q: HintQueue<Hint>): void {
+    const oldest = q.oldest();
+    assert(oldest !== undefined, 'dropping from an empty hint queue');
+    this.remove(q, oldest);
     this.counters.hintsDropped++;
     this.lost(target).dropped++;
   }
 
-  private remove(q: Queue, ks: string, h: Hint): void {
-    q.hints.delete(ks);
+  private remove(q: HintQueue<Hint>, h: Hint): void {
+    q.remove(h);
     const bytes = recordBytes(h.key, h.record);
     q.bytes -= bytes;
     this.bytes -= bytes;
@@ -296,7 +290,7 @@ export class HintStore {
     const files = this.files;
     if (files === null) return;
     for (const [target, q] of this.byNode) {
-      for (const h of q.hints.values()) {
+      for (const h of q.values()) {
         if (!segments.has(h.segment)) continue;
         files.release(h);
         files.append(h, target, h.key, h.record, h.createdMs);
