@@ -1,11 +1,13 @@
-// What keeping hints on disk costs the thread that takes them (a coordinator's main thread, while
-// a replica is down): HintStore.add with its files (src/coordinator/hint_log.ts: one writev per
-// event-loop turn, an fdatasync a second, segments rolled at 4 MiB) against the same store in
-// memory only, side by side in one run. Rows: hints of 1 KiB values for one target, added B per
-// turn (B = 1: a lone write; 32: a WebSocket frame's worth) until hintsPerRow, the turn's end
-// included (where the files are written); then, for the delivery side, every hint taken off the
-// queue as delivered. Each row on a fresh store in the run's temp dir. Rounds interleave the rows.
-//   flock /tmp/ringkv-heavy.lock npm run bench:hints -- [--write] [--rounds 3]   (--seconds and --warmup do not apply)
+// What a coordinator's main thread pays for hints while a replica is down (HintStore,
+// src/coordinator/hinted_handoff.ts): with its files (hint_log.ts: one writev per event-loop
+// turn, an fdatasync a second, segments rolled at 4 MiB) against in memory only; B hints per turn
+// (B = 1: a lone write; 32: a WebSocket frame's worth), the turn's end included (where the files
+// are written); hot keys (each add merges into the key's queued hint); and past the target's
+// bound (each add drops the oldest). Then, for the delivery side, every queued hint taken off as
+// delivered. Each row on a fresh store in the run's temp dir; rounds interleave the rows.
+// --base REV adds the same rows for that revision's HintStore (base_revision.ts), in the same
+// process, each scenario's two builds side by side.
+//   flock /tmp/ringkv-heavy.lock npm run bench:hints -- [--write] [--rounds 3] [--base REV]   (--seconds and --warmup do not apply)
 // --write replaces the section between <!-- hints-bench:start --> and <!-- hints-bench:end --> in
 // BENCHMARKS.md.
 import * as fs from 'node:fs';
@@ -14,37 +16,68 @@ import { HintStore } from '../src/coordinator/hinted_handoff';
 import { mergeRecords, recordOf } from '../src/coordinator/read_repair';
 import { assert } from '../src/errors';
 import { coordinateWrite } from '../src/versioning';
-import { emitSection, median, parseBenchArgs, runMain, sectionHead } from './comparison';
+import { buildBaseRevision, thisTree } from './base_revision';
+import { emitSection, median, parseBenchArgs, runMain, sectionHead, takeOption } from './comparison';
 import { BenchRun, benchValueBytes, markdownTable } from './harness';
 
 const hintsPerRow = 20_000;
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/** What a row does to a fresh store: its hints' keys, how many per turn, and how many stay queued. */
+interface Scenario {
+  name: string;
+  files: boolean;
+  perTurn: number;
+  hints: number;
+  /** The hints' keys cycle through this many. */
+  keys: number;
+}
+
+const hotKeys = 10;
+/** Past the target's byte bound (hintBytesPerNodeMax, 64 MiB: ~61,000 hints of 1 KiB): the last third of the adds each drop the oldest. */
+const pastBoundHints = 100_000;
+
+const scenarios: readonly Scenario[] = [
+  { name: 'in memory only', files: false, perTurn: 1, hints: hintsPerRow, keys: hintsPerRow },
+  { name: 'with files', files: true, perTurn: 1, hints: hintsPerRow, keys: hintsPerRow },
+  { name: 'in memory only', files: false, perTurn: 32, hints: hintsPerRow, keys: hintsPerRow },
+  { name: 'with files', files: true, perTurn: 32, hints: hintsPerRow, keys: hintsPerRow },
+  { name: `in memory only, ${hotKeys} hot keys`, files: false, perTurn: 32, hints: hintsPerRow, keys: hotKeys },
+  { name: 'in memory only, past the bound', files: false, perTurn: 32, hints: pastBoundHints, keys: pastBoundHints },
+];
+
+/** The HintStore class of one build (this tree's, or a base revision's dist). */
+type HintStoreClass = typeof HintStore;
 
 interface Measured {
   addUs: number;
   /** The longest turn of the add phase: what a request queued behind it would wait. */
   turnMaxMs: number;
   deliverUs: number;
+  /** Hints queued once the adds were done (the rest coalesced, or dropped at the bound). */
+  queued: number;
   diskBytesMax: number;
 }
 
-async function measure(dir: string | null, perTurn: number): Promise<Measured> {
+async function measure(Store: HintStoreClass, dir: string | null, sc: Scenario): Promise<Measured> {
   const merge = (a: Parameters<typeof mergeRecords>[0], b: Parameters<typeof mergeRecords>[1]) => mergeRecords(a, b, 'vclock', Date.now());
-  const store = dir === null ? new HintStore({ merge }) : HintStore.open({ merge }, { dir, log: () => undefined });
+  const store = dir === null ? new Store({ merge }) : Store.open({ merge }, { dir, log: () => undefined });
   const record = recordOf(coordinateWrite([], { nodeId: 'bench', nowMs: Date.now(), mode: 'vclock', value: Buffer.alloc(benchValueBytes, 7), tombstone: false, ttlMs: 0, context: null }).siblings);
+  const keys = Array.from({ length: sc.keys }, (_, j) => Buffer.from(`bench:${j}`));
   let diskBytesMax = 0;
   let turnMaxNs = 0n;
   const t0 = process.hrtime.bigint();
-  for (let i = 0; i < hintsPerRow; i += perTurn) {
+  for (let i = 0; i < sc.hints; i += sc.perTurn) {
     const ts = process.hrtime.bigint();
-    for (let j = i; j < Math.min(hintsPerRow, i + perTurn); j++) store.add('target', Buffer.from(`bench:${j}`), record);
+    for (let j = i; j < Math.min(sc.hints, i + sc.perTurn); j++) store.add('target', keys[j % sc.keys]!, record);
     await turn();
     const dt = process.hrtime.bigint() - ts;
     if (dt > turnMaxNs) turnMaxNs = dt;
-    if ((i / perTurn) % 64 === 0) diskBytesMax = Math.max(diskBytesMax, store.stats().hintsDiskBytes);
+    if ((i / sc.perTurn) % 64 === 0) diskBytesMax = Math.max(diskBytesMax, store.stats().hintsDiskBytes);
   }
   const t1 = process.hrtime.bigint();
-  assert(store.size() === hintsPerRow, 'every hint queued');
+  const queued = store.size();
+  assert(queued === Math.min(sc.hints, sc.keys) || (sc.keys > hintsPerRow && queued < sc.hints), 'every hint queued, coalesced or (past the bound) dropped');
   for (;;) {
     const batch = store.peek('target', 256);
     if (batch.length === 0) break;
@@ -54,49 +87,76 @@ async function measure(dir: string | null, perTurn: number): Promise<Measured> {
   const t2 = process.hrtime.bigint();
   await store.close();
   if (dir !== null) fs.rmSync(dir, { recursive: true, force: true });
-  return { addUs: Number(t1 - t0) / 1e3 / hintsPerRow, turnMaxMs: Number(turnMaxNs) / 1e6, deliverUs: Number(t2 - t1) / 1e3 / hintsPerRow, diskBytesMax };
+  return { addUs: Number(t1 - t0) / 1e3 / sc.hints, turnMaxMs: Number(turnMaxNs) / 1e6, deliverUs: Number(t2 - t1) / 1e3 / queued, queued, diskBytesMax };
 }
 
 async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
+  const { value: baseArg, rest: argv } = takeOption(process.argv.slice(2), '--base');
   const { rounds, write } = parseBenchArgs(argv, false);
+  const log = (s: string): void => void process.stderr.write(`${s}\n`);
   const run = new BenchRun('ringkv-hints-bench-');
   try {
-    const rows: Array<{ name: string; files: boolean; perTurn: number }> = [
-      { name: 'in memory only', files: false, perTurn: 1 },
-      { name: 'with files', files: true, perTurn: 1 },
-      { name: 'in memory only', files: false, perTurn: 32 },
-      { name: 'with files', files: true, perTurn: 32 },
-    ];
+    const builds: Array<{ name: string; Store: HintStoreClass; note: string }> = [];
+    if (baseArg !== undefined) {
+      const base = buildBaseRevision(baseArg, path.join(run.dir, 'base-build'), log);
+      const Store = (require(path.join(base.dir, 'dist', 'src', 'coordinator', 'hinted_handoff.js')) as { HintStore: HintStoreClass }).HintStore;
+      builds.push({ name: base.name, Store, note: `${base.name} ("${base.subject}")` });
+    }
+    const head = thisTree();
+    builds.push({ name: head.name, Store: HintStore, note: `${head.name} (HEAD${head.dirty ? ' with uncommitted changes' : ''})` });
+    // Row k = scenario × builds + build: each scenario's builds side by side.
+    const rows = scenarios.flatMap((sc) => builds.map((build) => ({ build, sc })));
+    const at = (build: number, scenario: number): number => scenario * builds.length + build;
     const results = new Map<number, Measured[]>();
     let n = 0;
     for (let round = 1; round <= rounds; round++) {
       process.stderr.write(`round ${round} of ${rounds}\n`);
-      for (const [k, r] of rows.entries()) {
-        const dir = r.files ? path.join(run.dir, `hints-${n++}`) : null;
-        results.set(k, [...(results.get(k) ?? []), await measure(dir, r.perTurn)]);
+      // The builds take turns to go first, so neither always runs on a heap the other left.
+      const buildOrder = builds.map((_, i) => i);
+      if (round % 2 === 0) buildOrder.reverse();
+      for (const k of scenarios.flatMap((_, i) => buildOrder.map((build) => at(build, i)))) {
+        const r = rows[k]!;
+        const dir = r.sc.files ? path.join(run.dir, `hints-${n++}`) : null;
+        results.set(k, [...(results.get(k) ?? []), await measure(r.build.Store, dir, r.sc)]);
       }
     }
     const f = (x: number): string => x.toFixed(2);
     const med = (k: number, pick: (m: Measured) => number): number => median(results.get(k)!.map(pick));
     const table = rows.map((r, k) => [
-      r.name,
-      String(r.perTurn),
+      ...(builds.length > 1 ? [r.build.name] : []),
+      r.sc.name,
+      String(r.sc.perTurn),
+      r.sc.hints.toLocaleString('en-US'),
+      r.sc.keys.toLocaleString('en-US'),
       f(med(k, (m) => m.addUs)),
       results.get(k)!.map((m) => f(m.addUs)).join(' / '),
       f(med(k, (m) => m.turnMaxMs)),
+      med(k, (m) => m.queued).toLocaleString('en-US'),
       f(med(k, (m) => m.deliverUs)),
-      r.files ? `${(med(k, (m) => m.diskBytesMax) / 1048576).toFixed(1)}` : '-',
+      r.sc.files ? `${(med(k, (m) => m.diskBytesMax) / 1048576).toFixed(1)}` : '-',
     ]);
-    const ratio = (files: number, memory: number): string => (med(files, (m) => m.addUs) / med(memory, (m) => m.addUs)).toFixed(1);
+    const last = builds.length - 1;
+    const ratio = (files: number, memory: number): string => (med(at(last, files), (m) => m.addUs) / med(at(last, memory), (m) => m.addUs)).toFixed(1);
+    const versus =
+      builds.length > 1
+        ? scenarios.map((sc, i) => {
+            const x = (pick: (m: Measured) => number): string => (med(at(1, i), pick) / med(at(0, i), pick)).toFixed(2);
+            return `- ${sc.name}, ${sc.perTurn} per turn, ${sc.keys.toLocaleString('en-US')} keys: ${builds[1]!.name} against ${builds[0]!.name}: add ${x((m) => m.addUs)}x, longest turn ${x((m) => m.turnMaxMs)}x, deliver ${x((m) => m.deliverUs)}x (medians; under 1 is better).`;
+          })
+        : [];
     const section = [
-      ...sectionHead('Hints on disk (bench/hints.bench.ts)', 'bench:hints', 'dist/bench/hints.bench.js', argv, run),
+      ...sectionHead('Hints on disk (bench/hints.bench.ts)', 'bench:hints', 'dist/bench/hints.bench.js', process.argv.slice(2), run),
       '',
-      `${hintsPerRow.toLocaleString('en-US')} hints of ${benchValueBytes} B values for one target per row and round, on a fresh store each (files in the run's temp dir, on the same disk as the benchmarks' data), ${rounds} rounds interleaved, medians. "Add" is wall time per hint from the first add to the end of the turn of the last (the files are written at the end of each turn, and synced once a second); "deliver" takes every hint off the queue, 256 per turn, as replay does once the target answered. "Longest turn" is the longest event-loop turn of the add phase (its adds and whatever else ran in it: a request arriving then waits that long).`,
+      `${builds.length > 1 ? `Two builds side by side in one process: ${builds.map((b) => b.note).join(' and ')}. ` : ''}Hints of ${benchValueBytes} B values for one target, on a fresh store per row and round (files in the run's temp dir, on the same disk as the benchmarks' data), with the default bounds (${hintsPerRow.toLocaleString('en-US')} hints stay under them; ${pastBoundHints.toLocaleString('en-US')} of 1 KiB go past the target's 64 MiB, so each add after the first ~61,000 drops the oldest hint); "keys": the adds cycle through that many keys (fewer keys than hints: each add merges into the key's queued hint and moves it to the back, as writes to hot keys do while their replica is down). ${rounds} rounds interleaved, medians. "Add" is wall time per hint from the first add to the end of the turn of the last (the files are written at the end of each turn, and synced once a second); "deliver" takes every queued hint off the queue, 256 per turn, as replay does once the target answered. "Longest turn" is the longest event-loop turn of the add phase (its adds and whatever else ran in it: a request arriving then waits that long).`,
       '',
-      markdownTable(['store', 'hints per turn', 'add µs per hint (median)', 'add µs per hint, per round', 'longest turn ms (median)', 'deliver µs per hint (median)', 'files at most (MiB)'], table, [false, true, true, false, true, true, true]),
+      markdownTable(
+        [...(builds.length > 1 ? ['build'] : []), 'store', 'hints per turn', 'hints added', 'keys', 'add µs per hint (median)', 'add µs per hint, per round', 'longest turn ms (median)', 'queued after the adds', 'deliver µs per queued hint (median)', 'files at most (MiB)'],
+        table,
+        [...(builds.length > 1 ? [false] : []), false, true, true, true, true, false, true, true, true, true],
+      ),
       '',
-      `- With files, a hint costs ${ratio(1, 0)}x its in-memory cost when each turn adds one, ${ratio(3, 2)}x when each adds 32.`,
+      `- ${builds[last]!.name}: with files, a hint costs ${ratio(1, 0)}x its in-memory cost when each turn adds one, ${ratio(3, 2)}x when each adds 32.`,
+      ...versus,
     ].join('\n');
     emitSection(section, 'hints-bench', write);
   } finally {

@@ -13,16 +13,13 @@
 //   flock /tmp/ringkv-heavy.lock npm run bench:revision -- --base REV --label NAME [--write] [--rounds 3] [--seconds 3] [--warmup 3] [--damon-off] [--idempotency-keys]
 // --write replaces the section between <!-- revision-NAME:start --> and <!-- revision-NAME:end -->
 // (with --damon-off: revision-NAME-damon-off) in BENCHMARKS.md: one section per change measured.
-import { execFileSync, spawnSync } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { ErrorCode, RingkvError } from '../src/errors';
 import { damonOffNote, emitSection, openLoopTable, p99BarMs, parseBenchArgs, rowsTable, runMain, sectionHead, sectionTail, takeOption } from './comparison';
-import { BenchRun, benchKeySpace, benchValueBytes, fmtInt, nodeHistograms, repoRoot, startNodeProcess, stopDamonFor } from './harness';
+import { buildBaseRevision, thisTree, type BaseRevision } from './base_revision';
+import { BenchRun, benchKeySpace, benchValueBytes, fmtInt, nodeHistograms, startNodeProcess, stopDamonFor } from './harness';
 import { compareP99, measureSideBySide, sideBySideShape, ws32Command, type Server } from './side_by_side';
 import { preload } from './ws.bench';
-
-const git = (...args: string[]): string => execFileSync('git', args, { cwd: repoRoot, encoding: 'utf8' }).trim();
 
 /** `--base REV` and `--label NAME` out of the arguments; the rest are parseBenchArgs'. */
 function takeOptions(argv: string[]): { base: string; label: string; rest: string[] } {
@@ -31,17 +28,6 @@ function takeOptions(argv: string[]): { base: string; label: string; rest: strin
   if (base.value === undefined) throw new RingkvError(ErrorCode.InvalidArgument, '--base REV (a git revision) is required');
   if (label.value === undefined || !/^[a-z0-9-]{1,40}$/.test(label.value)) throw new RingkvError(ErrorCode.InvalidArgument, '--label NAME (1-40 of a-z, 0-9, -) is required: it names the section');
   return { base: base.value, label: label.value, rest: label.rest };
-}
-
-/** Unpacks `commit` into dir and builds it there (its own build script, this tree's node_modules). */
-function buildRevision(commit: string, dir: string, log: (s: string) => void): void {
-  fs.mkdirSync(dir, { recursive: true });
-  const archive = spawnSync('git', ['archive', '--format=tar', commit], { cwd: repoRoot, maxBuffer: 1 << 30 });
-  if (archive.status !== 0) throw new RingkvError(ErrorCode.InvalidArgument, `git archive ${commit} failed: ${archive.stderr.toString()}`);
-  execFileSync('tar', ['-x', '-C', dir], { input: archive.stdout });
-  fs.symlinkSync(path.join(repoRoot, 'node_modules'), path.join(dir, 'node_modules'));
-  log(`building ${commit.slice(0, 10)} in ${dir}`);
-  execFileSync(process.execPath, [path.join(dir, 'scripts', 'build.js')], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 /** The V8 flags that revision's nodes run with (its constants.ts), read from its build. */
@@ -56,26 +42,17 @@ async function main(): Promise<void> {
   const argv = all.filter((x) => x !== '--idempotency-keys');
   const a = parseBenchArgs(argv, false);
   const log = (s: string): void => void process.stderr.write(`${s}\n`);
-  const baseCommit = git('rev-parse', '--verify', `${base}^{commit}`);
-  // The base is built with this tree's node_modules: it must be the same dependency set.
-  if (git('diff', '--name-only', baseCommit, '--', 'package-lock.json') !== '') {
-    throw new RingkvError(ErrorCode.InvalidArgument, `package-lock.json differs between ${base} and this tree: the base would build against the wrong dependencies`);
-  }
-  const head = git('rev-parse', '--short=7', 'HEAD');
-  // BENCHMARKS.md is what the benches write: a change there is not a change to the build.
-  const dirty = git('status', '--porcelain', '--untracked-files=no', '--', '.', ':(exclude)BENCHMARKS.md') !== '';
-  const baseName = `base ${baseCommit.slice(0, 7)}`;
-  const headName = `this tree ${head}${dirty ? '+' : ''}`;
+  const { name: headName, dirty } = thisTree();
   const run = new BenchRun(`ringkv-revision-bench-`);
   if (a.damonOff) stopDamonFor(run);
-  const baseDir = path.join(run.dir, 'base-build');
   const servers: Server[] = [];
+  let baseRev: BaseRevision;
   let withHistograms = true;
   let measured: Awaited<ReturnType<typeof measureSideBySide>>;
   try {
-    buildRevision(baseCommit, baseDir, log);
+    baseRev = buildBaseRevision(base, path.join(run.dir, 'base-build'), log);
     const builds = [
-      { name: baseName, dataDir: 'base', bin: path.join(baseDir, 'bin', 'ringkv.js'), runtimeFlags: runtimeFlagsOf(baseDir) },
+      { name: baseRev.name, dataDir: 'base', bin: path.join(baseRev.dir, 'bin', 'ringkv.js'), runtimeFlags: runtimeFlagsOf(baseRev.dir) },
       { name: headName, dataDir: 'head', bin: undefined, runtimeFlags: undefined },
     ];
     for (const b of builds) {
@@ -93,17 +70,16 @@ async function main(): Promise<void> {
       () => false,
     );
     if (!withHistograms) for (const s of servers) delete s.http;
-    measured = await measureSideBySide(servers, baseName, a, log, { idempotencyKeys });
+    measured = await measureSideBySide(servers, baseRev.name, a, log, { idempotencyKeys });
   } finally {
     await run.close();
   }
   const { rows, open } = measured;
-  const subject = git('log', '-1', '--format=%s', baseCommit);
   const section = [
     ...sectionHead(`Code change side by side: ${label}${a.damonOff ? ', DAMON stopped' : ''} (bench/revision.bench.ts)`, 'bench:revision', 'dist/bench/revision.bench.js', [`--base ${base}`, `--label ${label}`, ...argv, ...(idempotencyKeys ? ['--idempotency-keys'] : [])], run),
     '',
     ...(a.damonOff ? [damonOffNote, ''] : []),
-    `Two \`ringkv start --sync-mode batch\` nodes with the default shard count, each with its own revision's V8 flags: ${baseName} ("${subject}") and ${headName} (HEAD${dirty ? ' with uncommitted changes' : ''}). ` +
+    `Two \`ringkv start --sync-mode batch\` nodes with the default shard count, each with its own revision's V8 flags: ${baseRev.name} ("${baseRev.subject}") and ${headName} (HEAD${dirty ? ' with uncommitted changes' : ''}). ` +
       `${fmtInt(benchKeySpace)} keys of ${benchValueBytes} B written first; WS 32 ops/frame over ${sideBySideShape.connections} sockets, consistency QUORUM (= the one replica)${idempotencyKeys ? ', every PUT with an idempotency key of its own (as the TypeScript client sends)' : ''}. ${a.rounds} rounds, interleaved, the nodes taking turns to go first; each row starts once both nodes are quiet, then ${a.warmupSeconds} s of warm-up and ${a.seconds} s measured.`,
     '',
     rowsTable(rows.all(), [], 'ringkv CPU (main + other threads)'),

@@ -1,0 +1,46 @@
+// A base git revision built beside this tree, for benches that measure a change against its own
+// reference in one run (revision.bench.ts: two nodes; hints.bench.ts --base: two HintStores in
+// one process). The base is `git archive REV` unpacked under the run's temp dir, sharing this
+// tree's node_modules (so its package-lock.json must be this tree's), built by its own
+// scripts/build.js.
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ErrorCode, RingkvError } from '../src/errors';
+import { repoRoot } from './harness';
+
+export const git = (...args: string[]): string => execFileSync('git', args, { cwd: repoRoot, encoding: 'utf8' }).trim();
+
+export interface BaseRevision {
+  commit: string;
+  /** Where it is unpacked and built (its dist/ beside its sources). */
+  dir: string;
+  /** "base 1234abc", as tables name it. */
+  name: string;
+  /** Its commit's subject line. */
+  subject: string;
+}
+
+/** "this tree 1234abc", with a + when the build has uncommitted changes (BENCHMARKS.md aside). */
+export function thisTree(): { name: string; dirty: boolean } {
+  const head = git('rev-parse', '--short=7', 'HEAD');
+  // BENCHMARKS.md is what the benches write: a change there is not a change to the build.
+  const dirty = git('status', '--porcelain', '--untracked-files=no', '--', '.', ':(exclude)BENCHMARKS.md') !== '';
+  return { name: `this tree ${head}${dirty ? '+' : ''}`, dirty };
+}
+
+/** Unpacks `rev` into `dir` and builds it there. */
+export function buildBaseRevision(rev: string, dir: string, log: (s: string) => void): BaseRevision {
+  const commit = git('rev-parse', '--verify', `${rev}^{commit}`);
+  if (git('diff', '--name-only', commit, '--', 'package-lock.json') !== '') {
+    throw new RingkvError(ErrorCode.InvalidArgument, `package-lock.json differs between ${rev} and this tree: the base would build against the wrong dependencies`);
+  }
+  fs.mkdirSync(dir, { recursive: true });
+  const archive = spawnSync('git', ['archive', '--format=tar', commit], { cwd: repoRoot, maxBuffer: 1 << 30 });
+  if (archive.status !== 0) throw new RingkvError(ErrorCode.InvalidArgument, `git archive ${commit} failed: ${archive.stderr.toString()}`);
+  execFileSync('tar', ['-x', '-C', dir], { input: archive.stdout });
+  fs.symlinkSync(path.join(repoRoot, 'node_modules'), path.join(dir, 'node_modules'));
+  log(`building ${commit.slice(0, 10)} in ${dir}`);
+  execFileSync(process.execPath, [path.join(dir, 'scripts', 'build.js')], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
+  return { commit, dir, name: `base ${commit.slice(0, 7)}`, subject: git('log', '-1', '--format=%s', commit) };
+}
