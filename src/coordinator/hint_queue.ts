@@ -31,8 +31,6 @@ export class HintQueue<H extends Queueable> {
   private readonly order: Array<H | null> = [];
   /** order[0, head) are all null: hints taken from the front. */
   private head = 0;
-  /** Keys in byKey whose value is null. */
-  private removedKeys = 0;
   private live = 0;
   /** recordBytes of the hints queued, kept by the owner. */
   bytes = 0;
@@ -41,16 +39,21 @@ export class HintQueue<H extends Queueable> {
     return this.live;
   }
 
+  /** Keys in the Map whose hint has left (their entries set to null). */
+  private get removedKeys(): number {
+    return this.byKey.size - this.live;
+  }
+
   get(ks: string): H | undefined {
     return this.byKey.get(ks) ?? undefined;
   }
 
-  /** Queues `h` at the back; its key must not be queued (remove the old hint first). */
+  /**
+   * Queues `h` at the back; its key must not be queued (the caller looked it up and removed the
+   * old hint: checking again here would be a second lookup per hint, so checkInvariants does).
+   */
   push(h: H): void {
-    const prior = this.byKey.get(h.ks);
-    assert(prior === undefined || prior === null, 'a hint queued twice for one key');
     assert(h.queueAt === -1, 'a hint in two queues');
-    if (prior === null) this.removedKeys--;
     this.byKey.set(h.ks, h);
     h.queueAt = this.order.length;
     this.order.push(h);
@@ -63,7 +66,6 @@ export class HintQueue<H extends Queueable> {
     this.order[h.queueAt] = null;
     h.queueAt = -1;
     this.byKey.set(h.ks, null);
-    this.removedKeys++;
     this.live--;
     while (this.head < this.order.length && this.order[this.head] === null) this.head++;
     if (this.removedKeys > this.live + slackMin) this.rebuildKeys();
@@ -106,7 +108,6 @@ export class HintQueue<H extends Queueable> {
     const byKey = new Map<string, H | null>();
     for (const h of this.values()) byKey.set(h.ks, h);
     this.byKey = byKey;
-    this.removedKeys = 0;
   }
 
   /** Moves the queued hints to the front of the same array, keeping their order. */

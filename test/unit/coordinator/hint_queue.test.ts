@@ -59,17 +59,20 @@ for (const seed of [1, 2, 3]) {
   });
 }
 
-test('a hint must be taken out before its key is queued again, and only a queued hint can be removed', () => {
+test('a queued hint cannot be pushed again nor a hint not queued removed, and a key queued twice fails the check', () => {
   const q = new HintQueue<Item>();
   const a: Item = { ks: 'a', queueAt: -1, n: 1 };
   q.push(a);
-  assert.throws(() => q.push({ ks: 'a', queueAt: -1, n: 2 }), /queued twice/);
+  assert.throws(() => q.push(a), /in two queues/);
   assert.throws(() => q.remove({ ks: 'a', queueAt: 0, n: 3 }), /not queued/);
   q.remove(a);
   assert.throws(() => q.remove(a), /not queued/);
   assert.equal(q.get('a'), undefined);
   q.push(a);
   assert.equal(q.get('a'), a);
+  q.checkInvariants();
+  q.push({ ks: 'a', queueAt: -1, n: 4 });
+  assert.throws(() => q.checkInvariants(), /misplaced/, 'the first hint for the key is left in the order without its key');
 });
 
 const store = path.resolve(__dirname, '..', '..', '..', 'src', 'coordinator', 'hinted_handoff.js');
