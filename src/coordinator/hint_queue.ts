@@ -1,18 +1,20 @@
 // One target node's queued hints (hinted_handoff.ts): found by key, walked oldest first, a hint
 // taken again for a key moving to the back.
 //
-// Not a Map that hints are deleted from and set again, which is what this was. While a replica is
-// down its queue lives for minutes, so its Map is in the old generation, and a Map that is
-// deleted from and added to is rehashed again and again; each table it leaves behind keeps the
-// entries it held, and being old itself it is a root for every scavenge until the next full
-// collection. A node writing a few hot keys with a replica down then kept every hint it had
-// replaced since that collection alive, copied by each scavenge (ad hoc: median 1.3 MB surviving a
-// scavenge with 10 hot keys, against 7 KB without full collections between;
-// test/unit/coordinator/hint_queue.test.ts pins it down). Here nothing is deleted from the Map: a
-// key whose hint leaves keeps its entry, set to null, until the Map is built afresh (after as many
-// removals as there are hints, so at most twice the keys). Replacing a key's hint sets its value in
-// place. Order is an array, a hint's place nulled when it leaves, compacted in place once the holes
-// outnumber the hints.
+// A hint taken again for a key already queued replaces it in place in the Map (and moves to the
+// back of the order): the Map is not deleted from and set again per hint, which is what this was.
+// While a replica is down its queue lives for minutes, so its Map is in the old generation, and a
+// Map that is deleted from and added to is rehashed every few operations; each table it leaves
+// behind keeps the entries it held, and being old itself it is a root for every scavenge until
+// the next full collection. A node writing a few hot keys with a replica down then kept every hint
+// it had replaced since that collection alive, copied by each scavenge (median 1.2 MB surviving a
+// scavenge with 10 hot keys, against 7 KB without full collections between, ad hoc;
+// test/unit/coordinator/hint_queue.test.ts pins it down). A hint that leaves (delivered, dropped,
+// expired) is deleted from the Map: those are old hints, and a rehash that follows keeps only what
+// was queued then. Order is an array, a hint's place nulled when it leaves or is replaced,
+// compacted in place once the holes outnumber the hints; taking the oldest is the array's head,
+// not a walk over a Map's deleted entries from its front (which made every add past the target's
+// bound cost a walk over thousands).
 import { assert } from '../errors';
 
 /** What the queue needs of a hint: its key and a place of its own to keep its slot in. */
@@ -23,53 +25,45 @@ export interface Queueable {
   queueAt: number;
 }
 
-/** Removals (or holes) tolerated past the live count before the Map (or the order) is rebuilt. */
-const slackMin = 1024;
+/** Holes tolerated in the order past the count of hints before it is compacted. */
+const holesSlack = 1024;
 
 export class HintQueue<H extends Queueable> {
-  private byKey = new Map<string, H | null>();
+  private readonly byKey = new Map<string, H>();
   private readonly order: Array<H | null> = [];
   /** order[0, head) are all null: hints taken from the front. */
   private head = 0;
-  private live = 0;
   /** recordBytes of the hints queued, kept by the owner. */
   bytes = 0;
 
   get size(): number {
-    return this.live;
-  }
-
-  /** Keys in the Map whose hint has left (their entries set to null). */
-  private get removedKeys(): number {
-    return this.byKey.size - this.live;
+    return this.byKey.size;
   }
 
   get(ks: string): H | undefined {
-    return this.byKey.get(ks) ?? undefined;
+    return this.byKey.get(ks);
   }
 
-  /**
-   * Queues `h` at the back; its key must not be queued (the caller looked it up and removed the
-   * old hint: checking again here would be a second lookup per hint, so checkInvariants does).
-   */
-  push(h: H): void {
+  /** Queues `h` at the back; the hint queued for its key, if any, must be `replacing`. */
+  push(h: H, replacing?: H): void {
     assert(h.queueAt === -1, 'a hint in two queues');
+    if (replacing !== undefined) {
+      assert(replacing.ks === h.ks, 'a hint replacing the hint of another key');
+      this.unlink(replacing);
+    } else {
+      assert(!this.byKey.has(h.ks), 'a hint queued twice for one key');
+    }
+    // In place when replacing: the Map gets no new entry and loses none.
     this.byKey.set(h.ks, h);
     h.queueAt = this.order.length;
     this.order.push(h);
-    this.live++;
   }
 
   /** Takes `h` out of the queue; it must be the hint queued for its key. */
   remove(h: H): void {
-    assert(h.queueAt >= this.head && this.order[h.queueAt] === h && this.byKey.get(h.ks) === h, 'removing a hint that is not queued');
-    this.order[h.queueAt] = null;
-    h.queueAt = -1;
-    this.byKey.set(h.ks, null);
-    this.live--;
-    while (this.head < this.order.length && this.order[this.head] === null) this.head++;
-    if (this.removedKeys > this.live + slackMin) this.rebuildKeys();
-    if (this.order.length - this.live > this.live + slackMin || this.live === 0) this.compact();
+    this.unlink(h);
+    this.byKey.delete(h.ks);
+    this.tidy();
   }
 
   oldest(): H | undefined {
@@ -84,7 +78,7 @@ export class HintQueue<H extends Queueable> {
     }
   }
 
-  /** Checks that the order, the keys and the counts agree (tests). */
+  /** Checks that the order and the keys agree (tests). */
   checkInvariants(): void {
     let n = 0;
     for (let i = 0; i < this.order.length; i++) {
@@ -93,25 +87,21 @@ export class HintQueue<H extends Queueable> {
       assert(i >= this.head && h.queueAt === i && this.byKey.get(h.ks) === h, `hint queue: the hint at ${i} is misplaced`);
       n++;
     }
-    let keys = 0;
-    let nulls = 0;
-    for (const v of this.byKey.values()) {
-      if (v === null) nulls++;
-      else keys++;
-    }
-    assert(n === this.live && keys === this.live && nulls === this.removedKeys, 'hint queue counts');
+    assert(n === this.byKey.size, 'hint queue: the order and the keys differ');
     assert(this.head === this.order.length || this.order[this.head] !== null, 'hint queue head');
   }
 
-  /** A fresh Map of the queued hints only: the old one, nulls and all, is garbage as a whole. */
-  private rebuildKeys(): void {
-    const byKey = new Map<string, H | null>();
-    for (const h of this.values()) byKey.set(h.ks, h);
-    this.byKey = byKey;
+  /** Takes `h`'s place in the order (its key stays in the Map). */
+  private unlink(h: H): void {
+    assert(h.queueAt >= this.head && this.order[h.queueAt] === h && this.byKey.get(h.ks) === h, 'removing a hint that is not queued');
+    this.order[h.queueAt] = null;
+    h.queueAt = -1;
+    while (this.head < this.order.length && this.order[this.head] === null) this.head++;
   }
 
-  /** Moves the queued hints to the front of the same array, keeping their order. */
-  private compact(): void {
+  /** Compacts the order in place once its holes outnumber the hints (by holesSlack). */
+  private tidy(): void {
+    if (this.order.length - this.byKey.size <= this.byKey.size + holesSlack && this.byKey.size > 0) return;
     let w = 0;
     for (let r = this.head; r < this.order.length; r++) {
       const h = this.order[r];

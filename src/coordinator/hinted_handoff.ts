@@ -248,24 +248,26 @@ export class HintStore {
     const old = q.get(ks);
     let h: Hint;
     if (old !== undefined) {
-      this.remove(q, old);
       h = { key: old.key, ks, record: this.o.merge(old.record, record), createdMs: Math.max(old.createdMs, createdMs), queueAt: -1, segment: 0, diskBytes: 0 };
+      this.release(q, old);
+      q.push(h, old);
     } else {
       h = { key, ks, record, createdMs, queueAt: -1, segment: 0, diskBytes: 0 };
+      q.push(h);
     }
     const bytes = recordBytes(h.key, h.record);
-    while (q.size > 0 && (q.size >= this.perNodeMax || q.bytes + bytes > this.perNodeBytesMax)) this.dropOldest(target, q);
+    q.bytes += bytes;
+    this.bytes += bytes;
+    // The oldest give way, never the hint just queued (the newest: the oldest only when alone).
+    while (q.size > 1 && (q.size > this.perNodeMax || q.bytes > this.perNodeBytesMax)) this.dropOldest(target, q);
     // All targets together: the hints live in memory as well as on disk. Past the total, the
     // largest queue gives way (the node furthest behind needs a repair anyway).
-    while (this.bytes + bytes > this.totalBytesMax) {
+    while (this.bytes > this.totalBytesMax) {
       let largest: [string, HintQueue<Hint>] | null = null;
-      for (const e of this.byNode) if (e[1].size > 0 && (largest === null || e[1].bytes > largest[1].bytes)) largest = e;
+      for (const e of this.byNode) if (e[1].size > (e[1] === q ? 1 : 0) && (largest === null || e[1].bytes > largest[1].bytes)) largest = e;
       if (largest === null) break;
       this.dropOldest(largest[0], largest[1]);
     }
-    q.push(h);
-    q.bytes += bytes;
-    this.bytes += bytes;
     return h;
   }
 
@@ -279,6 +281,11 @@ export class HintStore {
 
   private remove(q: HintQueue<Hint>, h: Hint): void {
     q.remove(h);
+    this.release(q, h);
+  }
+
+  /** Its bytes off the counts, and its place in the files given up. */
+  private release(q: HintQueue<Hint>, h: Hint): void {
     const bytes = recordBytes(h.key, h.record);
     q.bytes -= bytes;
     this.bytes -= bytes;
