@@ -34,7 +34,7 @@ interface Scenario {
 }
 
 const hotKeys = 10;
-/** Past the target's byte bound (hintBytesPerNodeMax, 64 MiB: ~61,000 hints of 1 KiB): the last third of the adds each drop the oldest. */
+/** Past the target's byte bound (hintBytesPerNodeMax, 64 MiB: ~63,000 hints of 1 KiB with their keys and versions): the last third of the adds each drop the oldest. */
 const pastBoundHints = 100_000;
 
 const scenarios: readonly Scenario[] = [
@@ -147,7 +147,7 @@ async function main(): Promise<void> {
     const section = [
       ...sectionHead('Hints on disk (bench/hints.bench.ts)', 'bench:hints', 'dist/bench/hints.bench.js', process.argv.slice(2), run),
       '',
-      `${builds.length > 1 ? `Two builds side by side in one process: ${builds.map((b) => b.note).join(' and ')}. ` : ''}Hints of ${benchValueBytes} B values for one target, on a fresh store per row and round (files in the run's temp dir, on the same disk as the benchmarks' data), with the default bounds (${hintsPerRow.toLocaleString('en-US')} hints stay under them; ${pastBoundHints.toLocaleString('en-US')} of 1 KiB go past the target's 64 MiB, so each add after the first ~61,000 drops the oldest hint); "keys": the adds cycle through that many keys (fewer keys than hints: each add merges into the key's queued hint and moves it to the back, as writes to hot keys do while their replica is down). ${rounds} rounds interleaved, medians. "Add" is wall time per hint from the first add to the end of the turn of the last (the files are written at the end of each turn, and synced once a second); "deliver" takes every queued hint off the queue, 256 per turn, as replay does once the target answered. "Longest turn" is the longest event-loop turn of the add phase (its adds and whatever else ran in it: a request arriving then waits that long).`,
+      `${builds.length > 1 ? `Two builds side by side in one process: ${builds.map((b) => b.note).join(' and ')}. ` : ''}Hints of ${benchValueBytes} B values for one target, on a fresh store per row and round (files in the run's temp dir, on the same disk as the benchmarks' data), with the default bounds (${hintsPerRow.toLocaleString('en-US')} hints stay under them; ${pastBoundHints.toLocaleString('en-US')} of 1 KiB go past the target's 64 MiB, so each add after the first ~63,000 drops the oldest hint); "keys": the adds cycle through that many keys (fewer keys than hints: each add merges into the key's queued hint and moves it to the back, as writes to hot keys do while their replica is down). ${rounds} rounds interleaved, medians. "Add" is wall time per hint from the first add to the end of the turn of the last (the files are written at the end of each turn, and synced once a second); "deliver" takes every queued hint off the queue, 256 per turn, as replay does once the target answered. "Longest turn" is the longest event-loop turn of the add phase (its adds and whatever else ran in it: a request arriving then waits that long).`,
       '',
       markdownTable(
         [...(builds.length > 1 ? ['build'] : []), 'store', 'hints per turn', 'hints added', 'keys', 'add µs per hint (median)', 'add µs per hint, per round', 'longest turn ms (median)', 'queued after the adds', 'deliver µs per queued hint (median)', 'files at most (MiB)'],
