@@ -57,6 +57,41 @@ test('bounds: entries and bytes, least recently used out first; a value over the
   assert.equal(c.lookup(b('d'), 'ONE'), undefined, 'a newer answer too large to keep drops the older one');
 });
 
+test('random reads, stores and writes evict in least-recently-used order, as a model does', () => {
+  let seed = 7;
+  const random = (): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed / 2 ** 32;
+  };
+  const entriesMax = 16;
+  const c = new ReadCache({ ttlMs: 1_000_000, entriesMax });
+  /** The model: key → value, least recently used first (a Map re-set on each use). */
+  const model = new Map<string, string>();
+  const use = (k: string, v: string): void => {
+    model.delete(k);
+    model.set(k, v);
+  };
+  for (let step = 0; step < 5_000; step++) {
+    const k = `k${Math.floor(random() * 40)}`;
+    const roll = random();
+    if (roll < 0.45) {
+      const got = valueOf(c.lookup(b(k), 'ONE'));
+      assert.equal(got, model.get(k), `step ${step}: lookup ${k}`);
+      if (got !== undefined) use(k, got);
+    } else if (roll < 0.9) {
+      const v = `v${step}`;
+      c.store(b(k), 'ONE', c.readBegins(), found(k, v));
+      use(k, v);
+      if (model.size > entriesMax) model.delete(model.keys().next().value as string);
+    } else {
+      c.invalidate(b(k));
+      model.delete(k);
+    }
+    assert.equal(c.stats().entries, model.size, `step ${step}: entries`);
+  }
+  assert.ok(c.stats().hits > 500, `${c.stats().hits} hits`);
+});
+
 test('values are copied out of the buffer they came in', () => {
   const c = new ReadCache({ ttlMs: 1000 });
   const frame = b('xxvalueyy');
