@@ -1,0 +1,110 @@
+// What the TypeScript client's read cache (src/client/read_cache.ts, ClientOptions.readCache)
+// costs per read once it is full: a lookup per read, and for a miss the store of its answer,
+// which evicts the least recently used entry. Rows by the share of reads that hit (a hundred hot
+// keys among them; the misses are keys not read before). In one process, no sockets: the cache's
+// own work, which runs on the application's thread. --base REV adds the same rows for that
+// revision's ReadCache (base_revision.ts), each row's two builds side by side.
+//   flock /tmp/ringkv-heavy.lock npm run bench:read-cache -- [--write] [--rounds 3] [--base REV]   (--seconds and --warmup do not apply)
+// --write replaces the section between <!-- read-cache-bench:start --> and
+// <!-- read-cache-bench:end --> in BENCHMARKS.md.
+import path from 'node:path';
+import { ReadCache } from '../src/client/read_cache';
+import type { GetResult } from '../src/client/types';
+import { buildBaseRevision, thisTree } from './base_revision';
+import { emitSection, median, parseBenchArgs, runMain, sectionHead, takeOption } from './comparison';
+import { BenchRun, markdownTable } from './harness';
+
+/** The cache's size (ClientOptions.readCache.entriesMax's default) and the value size of each answer. */
+const entriesMax = 10_000;
+const valueBytes = 100;
+const readsPerRow = 200_000;
+const hotKeys = 100;
+const hitShares = [0, 0.5, 0.9, 0.99] as const;
+
+type ReadCacheClass = typeof ReadCache;
+
+/** An answer as the client hands the cache one (the cache copies what it keeps). */
+function answer(key: Uint8Array): GetResult {
+  const value = new Uint8Array(valueBytes);
+  return { found: true, key, value, version: 'v1_1_n', timestampMs: 1, siblings: [{ value, version: 'v1_1_n', timestampMs: 1 }], context: new Uint8Array(16), node: 'n' };
+}
+
+/** µs per read through a full cache, `hitShare` of them hits. */
+function measure(Cache: ReadCacheClass, hitShare: number, keys: readonly Uint8Array[], answers: readonly GetResult[]): number {
+  const cache = new Cache({ ttlMs: 3_600_000, entriesMax });
+  for (let i = 0; i < entriesMax; i++) cache.store(keys[i]!, 'QUORUM', cache.readBegins(), answers[i % answers.length]!);
+  const hot = keys.slice(entriesMax - hotKeys, entriesMax);
+  let next = entriesMax;
+  let r = 1;
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < readsPerRow; i++) {
+    r = (Math.imul(r, 1103515245) + 12345) >>> 0;
+    if ((r % 10_000) / 10_000 < hitShare) {
+      if (cache.lookup(hot[r % hotKeys]!, 'ONE') === undefined) throw new Error('a hot key missed');
+    } else {
+      const k = keys[next++ % keys.length]!;
+      if (cache.lookup(k, 'ONE') !== undefined) throw new Error('a cold key hit');
+      cache.store(k, 'QUORUM', cache.readBegins(), answers[next % answers.length]!);
+    }
+  }
+  return Number(process.hrtime.bigint() - t0) / 1e3 / readsPerRow;
+}
+
+async function main(): Promise<void> {
+  const { value: baseArg, rest: argv } = takeOption(process.argv.slice(2), '--base');
+  const { rounds, write } = parseBenchArgs(argv, false);
+  const run = new BenchRun('ringkv-read-cache-bench-');
+  try {
+    const builds: Array<{ name: string; Cache: ReadCacheClass; note: string }> = [];
+    if (baseArg !== undefined) {
+      const base = buildBaseRevision(baseArg, path.join(run.dir, 'base-build'), (s) => void process.stderr.write(`${s}\n`));
+      const Cache = (require(path.join(base.dir, 'dist', 'src', 'client', 'read_cache.js')) as { ReadCache: ReadCacheClass }).ReadCache;
+      builds.push({ name: base.name, Cache, note: `${base.name} ("${base.subject}")` });
+    }
+    const head = thisTree();
+    builds.push({ name: head.name, Cache: ReadCache, note: `${head.name} (HEAD${head.dirty ? ' with uncommitted changes' : ''})` });
+    // More keys than a row misses on, so every miss is a key not read before.
+    const keys = Array.from({ length: entriesMax + readsPerRow }, (_, i) => Buffer.from(`bench-key-${i}`));
+    const answers = keys.slice(0, 1024).map(answer);
+    const us = new Map<string, number[]>();
+    for (let round = 1; round <= rounds; round++) {
+      process.stderr.write(`round ${round} of ${rounds}\n`);
+      const order = builds.map((_, i) => i);
+      if (round % 2 === 0) order.reverse();
+      for (const share of hitShares) {
+        for (const b of order) {
+          const id = `${b}-${share}`;
+          us.set(id, [...(us.get(id) ?? []), measure(builds[b]!.Cache, share, keys, answers)]);
+        }
+      }
+    }
+    const f = (x: number): string => x.toFixed(2);
+    const rows = hitShares.flatMap((share) =>
+      builds.map((b, i) => {
+        const all = us.get(`${i}-${share}`)!;
+        return [...(builds.length > 1 ? [b.name] : []), `${Math.round(share * 100)}%`, f(median(all)), all.map(f).join(' / ')];
+      }),
+    );
+    const versus =
+      builds.length > 1
+        ? hitShares.map((share) => {
+            const x = median(us.get(`1-${share}`)!) / median(us.get(`0-${share}`)!);
+            return `- ${Math.round(share * 100)}% hits: ${builds[1]!.name} against ${builds[0]!.name}: ${x.toFixed(2)}x per read (medians; under 1 is better).`;
+          })
+        : [];
+    const section = [
+      ...sectionHead('Client read cache (bench/read-cache.bench.ts)', 'bench:read-cache', 'dist/bench/read-cache.bench.js', process.argv.slice(2), run),
+      '',
+      `${builds.length > 1 ? `Two builds side by side in one process: ${builds.map((b) => b.note).join(' and ')}. ` : ''}A ReadCache of ${entriesMax.toLocaleString('en-US')} entries (its default bound), filled first, then ${readsPerRow.toLocaleString('en-US')} reads per row: a hit reads one of ${hotKeys} hot keys; a miss reads a key not read before and stores its answer (${valueBytes} B value, copied in by the cache), which evicts the least recently used entry. Wall time per read over the row, the cache's work alone (no sockets). ${rounds} rounds, the builds taking turns to go first, medians.`,
+      '',
+      markdownTable([...(builds.length > 1 ? ['build'] : []), 'hits', 'µs per read (median)', 'µs per read, per round'], rows, [...(builds.length > 1 ? [false] : []), true, true, false]),
+      '',
+      ...versus,
+    ].join('\n');
+    emitSection(section, 'read-cache-bench', write);
+  } finally {
+    await run.close();
+  }
+}
+
+if (require.main === module) runMain('read cache bench', main);
