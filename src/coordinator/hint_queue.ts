@@ -30,9 +30,14 @@ const holesSlack = 1024;
 
 export class HintQueue<H extends Queueable> {
   private readonly byKey = new Map<string, H>();
+  /**
+   * Hints in order at [head, tail), holes null. The array is not shortened while hints are queued
+   * (a large array cut short and grown again is reallocated each time), so past tail it holds
+   * nulls, up to about twice the most hints queued at once.
+   */
   private readonly order: Array<H | null> = [];
-  /** order[0, head) are all null: hints taken from the front. */
   private head = 0;
+  private tail = 0;
   /** recordBytes of the hints queued, kept by the owner. */
   bytes = 0;
 
@@ -55,8 +60,10 @@ export class HintQueue<H extends Queueable> {
     }
     // In place when replacing: the Map gets no new entry and loses none.
     this.byKey.set(h.ks, h);
-    h.queueAt = this.order.length;
-    this.order.push(h);
+    h.queueAt = this.tail;
+    if (this.tail === this.order.length) this.order.push(h);
+    else this.order[this.tail] = h;
+    this.tail++;
   }
 
   /** Takes `h` out of the queue; it must be the hint queued for its key. */
@@ -67,12 +74,12 @@ export class HintQueue<H extends Queueable> {
   }
 
   oldest(): H | undefined {
-    return this.head < this.order.length ? (this.order[this.head] as H) : undefined;
+    return this.head < this.tail ? (this.order[this.head] as H) : undefined;
   }
 
   /** Oldest first. The queue must not change while the walk goes on (collect, then remove). */
   *values(): IterableIterator<H> {
-    for (let i = this.head; i < this.order.length; i++) {
+    for (let i = this.head; i < this.tail; i++) {
       const h = this.order[i];
       if (h !== null && h !== undefined) yield h;
     }
@@ -84,11 +91,11 @@ export class HintQueue<H extends Queueable> {
     for (let i = 0; i < this.order.length; i++) {
       const h = this.order[i];
       if (h === null || h === undefined) continue;
-      assert(i >= this.head && h.queueAt === i && this.byKey.get(h.ks) === h, `hint queue: the hint at ${i} is misplaced`);
+      assert(i >= this.head && i < this.tail && h.queueAt === i && this.byKey.get(h.ks) === h, `hint queue: the hint at ${i} is misplaced`);
       n++;
     }
     assert(n === this.byKey.size, 'hint queue: the order and the keys differ');
-    assert(this.head === this.order.length || this.order[this.head] !== null, 'hint queue head');
+    assert(this.head === this.tail || this.order[this.head] !== null, 'hint queue head');
   }
 
   /** Takes `h`'s place in the order (its key stays in the Map). */
@@ -96,20 +103,23 @@ export class HintQueue<H extends Queueable> {
     assert(h.queueAt >= this.head && this.order[h.queueAt] === h && this.byKey.get(h.ks) === h, 'removing a hint that is not queued');
     this.order[h.queueAt] = null;
     h.queueAt = -1;
-    while (this.head < this.order.length && this.order[this.head] === null) this.head++;
+    while (this.head < this.tail && this.order[this.head] === null) this.head++;
   }
 
   /** Compacts the order in place once its holes outnumber the hints (by holesSlack). */
   private tidy(): void {
-    if (this.order.length - this.byKey.size <= this.byKey.size + holesSlack && this.byKey.size > 0) return;
+    if (this.tail - this.byKey.size <= this.byKey.size + holesSlack && this.byKey.size > 0) return;
     let w = 0;
-    for (let r = this.head; r < this.order.length; r++) {
+    for (let r = this.head; r < this.tail; r++) {
       const h = this.order[r];
       if (h === null || h === undefined) continue;
       h.queueAt = w;
       this.order[w++] = h;
     }
-    this.order.length = w;
+    // Emptied (the replica caught up): the array goes, not just its contents.
+    if (w === 0) this.order.length = 0;
+    else this.order.fill(null, w, this.tail);
     this.head = 0;
+    this.tail = w;
   }
 }
