@@ -26,7 +26,7 @@ export interface Queueable {
 }
 
 /** Holes tolerated in the order past the count of hints before it is compacted. */
-const holesSlack = 1024;
+const holesSlack = 64;
 
 export class HintQueue<H extends Queueable> {
   private readonly byKey = new Map<string, H>();
@@ -64,6 +64,8 @@ export class HintQueue<H extends Queueable> {
     if (this.tail === this.order.length) this.order.push(h);
     else this.order[this.tail] = h;
     this.tail++;
+    // A replacement leaves a hole as a removal does.
+    if (replacing !== undefined) this.tidy();
   }
 
   /** Takes `h` out of the queue; it must be the hint queued for its key. */
@@ -96,6 +98,7 @@ export class HintQueue<H extends Queueable> {
     }
     assert(n === this.byKey.size, 'hint queue: the order and the keys differ');
     assert(this.head === this.tail || this.order[this.head] !== null, 'hint queue head');
+    assert(this.tail - this.byKey.size <= this.byKey.size + holesSlack, 'hint queue: holes over their bound');
   }
 
   /** Takes `h`'s place in the order (its key stays in the Map). */

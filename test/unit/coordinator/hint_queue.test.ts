@@ -82,6 +82,19 @@ test('a key is queued once: a second hint for it must name the one it replaces, 
   assert.equal(q.size, 1);
 });
 
+test('hints replaced again and again leave a bounded number of holes in the order', () => {
+  const q = new HintQueue<Item>();
+  const latest = new Map<string, Item>();
+  for (let n = 0; n < 10_000; n++) {
+    const ks = `hot-${n % 10}`;
+    const item: Item = { ks, queueAt: -1, n };
+    q.push(item, latest.get(ks));
+    latest.set(ks, item);
+  }
+  q.checkInvariants();
+  assert.deepEqual([...q.values()].map((x) => x.n), Array.from({ length: 10 }, (_, i) => 9_990 + i));
+});
+
 const store = path.resolve(__dirname, '..', '..', '..', 'src', 'coordinator', 'hinted_handoff.js');
 
 /** A replica down while 10 hot keys are written again and again: each write's hint replaces the key's last. */
