@@ -44,3 +44,30 @@ export function buildBaseRevision(rev: string, dir: string, log: (s: string) => 
   execFileSync(process.execPath, [path.join(dir, 'scripts', 'build.js')], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
   return { commit, dir, name: `base ${commit.slice(0, 7)}`, subject: git('log', '-1', '--format=%s', commit) };
 }
+
+/** One build's export under test, as a side-by-side table names it. */
+export interface Build<T> {
+  /** "base 1234abc" or "this tree 1234abc". */
+  name: string;
+  /** The export itself, from that build's dist. */
+  impl: T;
+  /** Its name with the commit's subject (base) or HEAD (this tree), for a section's text. */
+  note: string;
+}
+
+/**
+ * `impl` (this tree's export), after the same export of `rev`'s build when `rev` is given: base
+ * first. `distModule` is the module's path under dist/ (e.g. src/client/read_cache.js).
+ */
+export function buildsOf<T>(rev: string | undefined, runDir: string, distModule: string, exportName: string, impl: T, log: (s: string) => void): Array<Build<T>> {
+  const builds: Array<Build<T>> = [];
+  if (rev !== undefined) {
+    const base = buildBaseRevision(rev, path.join(runDir, 'base-build'), log);
+    const exported = (require(path.join(base.dir, 'dist', distModule)) as Record<string, T | undefined>)[exportName];
+    if (exported === undefined) throw new RingkvError(ErrorCode.InvalidArgument, `${rev}'s dist/${distModule} has no ${exportName}`);
+    builds.push({ name: base.name, impl: exported, note: `${base.name} ("${base.subject}")` });
+  }
+  const head = thisTree();
+  builds.push({ name: head.name, impl, note: `${head.name} (HEAD${head.dirty ? ' with uncommitted changes' : ''})` });
+  return builds;
+}

@@ -16,7 +16,7 @@ import { HintStore } from '../src/coordinator/hinted_handoff';
 import { mergeRecords, recordOf } from '../src/coordinator/read_repair';
 import { assert } from '../src/errors';
 import { coordinateWrite } from '../src/versioning';
-import { buildBaseRevision, thisTree } from './base_revision';
+import { buildsOf } from './base_revision';
 import { emitSection, median, parseBenchArgs, runMain, sectionHead, takeOption } from './comparison';
 import { BenchRun, benchValueBytes, markdownTable } from './harness';
 
@@ -96,14 +96,7 @@ async function main(): Promise<void> {
   const log = (s: string): void => void process.stderr.write(`${s}\n`);
   const run = new BenchRun('ringkv-hints-bench-');
   try {
-    const builds: Array<{ name: string; Store: HintStoreClass; note: string }> = [];
-    if (baseArg !== undefined) {
-      const base = buildBaseRevision(baseArg, path.join(run.dir, 'base-build'), log);
-      const Store = (require(path.join(base.dir, 'dist', 'src', 'coordinator', 'hinted_handoff.js')) as { HintStore: HintStoreClass }).HintStore;
-      builds.push({ name: base.name, Store, note: `${base.name} ("${base.subject}")` });
-    }
-    const head = thisTree();
-    builds.push({ name: head.name, Store: HintStore, note: `${head.name} (HEAD${head.dirty ? ' with uncommitted changes' : ''})` });
+    const builds = buildsOf<HintStoreClass>(baseArg, run.dir, 'src/coordinator/hinted_handoff.js', 'HintStore', HintStore, log);
     // Row k = scenario × builds + build: each scenario's builds side by side.
     const rows = scenarios.flatMap((sc) => builds.map((build) => ({ build, sc })));
     const at = (build: number, scenario: number): number => scenario * builds.length + build;
@@ -117,7 +110,7 @@ async function main(): Promise<void> {
       for (const k of scenarios.flatMap((_, i) => buildOrder.map((build) => at(build, i)))) {
         const r = rows[k]!;
         const dir = r.sc.files ? path.join(run.dir, `hints-${n++}`) : null;
-        results.set(k, [...(results.get(k) ?? []), await measure(r.build.Store, dir, r.sc)]);
+        results.set(k, [...(results.get(k) ?? []), await measure(r.build.impl, dir, r.sc)]);
       }
     }
     const f = (x: number): string => x.toFixed(2);

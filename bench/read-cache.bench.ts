@@ -7,10 +7,9 @@
 //   flock /tmp/ringkv-heavy.lock npm run bench:read-cache -- [--write] [--rounds 3] [--base REV]   (--seconds and --warmup do not apply)
 // --write replaces the section between <!-- read-cache-bench:start --> and
 // <!-- read-cache-bench:end --> in BENCHMARKS.md.
-import path from 'node:path';
 import { ReadCache } from '../src/client/read_cache';
 import type { GetResult } from '../src/client/types';
-import { buildBaseRevision, thisTree } from './base_revision';
+import { buildsOf } from './base_revision';
 import { emitSection, median, parseBenchArgs, runMain, sectionHead, takeOption } from './comparison';
 import { BenchRun, markdownTable } from './harness';
 
@@ -55,14 +54,7 @@ async function main(): Promise<void> {
   const { rounds, write } = parseBenchArgs(argv, false);
   const run = new BenchRun('ringkv-read-cache-bench-');
   try {
-    const builds: Array<{ name: string; Cache: ReadCacheClass; note: string }> = [];
-    if (baseArg !== undefined) {
-      const base = buildBaseRevision(baseArg, path.join(run.dir, 'base-build'), (s) => void process.stderr.write(`${s}\n`));
-      const Cache = (require(path.join(base.dir, 'dist', 'src', 'client', 'read_cache.js')) as { ReadCache: ReadCacheClass }).ReadCache;
-      builds.push({ name: base.name, Cache, note: `${base.name} ("${base.subject}")` });
-    }
-    const head = thisTree();
-    builds.push({ name: head.name, Cache: ReadCache, note: `${head.name} (HEAD${head.dirty ? ' with uncommitted changes' : ''})` });
+    const builds = buildsOf<ReadCacheClass>(baseArg, run.dir, 'src/client/read_cache.js', 'ReadCache', ReadCache, (s) => void process.stderr.write(`${s}\n`));
     // More keys than a row misses on, so every miss is a key not read before.
     const keys = Array.from({ length: entriesMax + readsPerRow }, (_, i) => Buffer.from(`bench-key-${i}`));
     const answers = keys.slice(0, 1024).map(answer);
@@ -74,7 +66,7 @@ async function main(): Promise<void> {
       for (const share of hitShares) {
         for (const b of order) {
           const id = `${b}-${share}`;
-          us.set(id, [...(us.get(id) ?? []), measure(builds[b]!.Cache, share, keys, answers)]);
+          us.set(id, [...(us.get(id) ?? []), measure(builds[b]!.impl, share, keys, answers)]);
         }
       }
     }
