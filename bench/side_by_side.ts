@@ -28,12 +28,16 @@ export interface Server {
   pid: number;
   /** The row cells after the system name: durability, protocol, op, consistency, concurrency. */
   durability: string;
+  /** This server's load, over what the run gives every server (e.g. another generator setting on the same server). */
+  load?: SideBySideLoad;
 }
 
 /** What the load sends beyond the shape every side-by-side run shares. */
 export interface SideBySideLoad {
   /** PUTs carry an idempotency key each (WsLoadOptions.idempotencyKeys). */
   idempotencyKeys?: boolean;
+  /** The generator masks frames with random keys (WsLoadOptions.randomMasks). */
+  randomMasks?: boolean;
 }
 
 export function ws32Options(ws: string, op: Op, a: BenchArgs, load: SideBySideLoad = {}): WsLoadOptions {
@@ -48,6 +52,7 @@ export function ws32Options(ws: string, op: Op, a: BenchArgs, load: SideBySideLo
     seconds: a.seconds,
     warmupSeconds: a.warmupSeconds,
     ...(load.idempotencyKeys === true && { idempotencyKeys: true }),
+    ...(load.randomMasks === true && { randomMasks: true }),
   };
 }
 
@@ -71,7 +76,7 @@ export async function measureSideBySide(servers: readonly Server[], reference: s
       for (const op of ops) {
         await waitQuiet(allPids);
         const cells = [s.name, s.durability, 'WebSocket, 32 ops/frame', op, 'QUORUM', `${connections} sockets × ${depth} frames × 32 ops`];
-        await measureWs(rows, `${s.name}-${op}`, cells, [s.pid], ws32Options(s.ws, op, a, load), 1, log);
+        await measureWs(rows, `${s.name}-${op}`, cells, [s.pid], ws32Options(s.ws, op, a, { ...load, ...s.load }), 1, log);
       }
     }
   }
@@ -83,7 +88,7 @@ export async function measureSideBySide(servers: readonly Server[], reference: s
       await waitQuiet(allPids);
       await openLoopRounds(
         open.filter((o) => o.cells[0] === s.name),
-        (o) => ws32Options(s.ws, o.cells[1] as Op, a, load),
+        (o) => ws32Options(s.ws, o.cells[1] as Op, a, { ...load, ...s.load }),
         [s.pid],
         1,
         log,

@@ -12,7 +12,7 @@
 // so a reader can tell whether the generator or the server was the limit.
 // Standalone, against a running node:
 //   node dist/bench/ws.bench.js --url ws://127.0.0.1:7000/api/v1/ws --op put --batch 32 \
-//     --connections 4 --depth 4 --seconds 5 [--rate FRAMES_PER_S] [--procs 2]
+//     --connections 4 --depth 4 --seconds 5 [--rate FRAMES_PER_S] [--procs 2] [--random-masks]
 import { fork, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -47,6 +47,8 @@ export interface WsLoadOptions {
   framesPerSecond?: number;
   /** Each PUT carries an idempotency key of its own, as the TypeScript client's writes do (the shard remembers each). */
   idempotencyKeys?: boolean;
+  /** Frames masked with random keys, as `ws` does by default (and the TypeScript client), instead of zero keys (zeroMask says why). */
+  randomMasks?: boolean;
 }
 
 /** What one process measured; the histogram travels as compressed base64 between processes. */
@@ -72,9 +74,22 @@ const inflightOpsPerConnectionMax = 2048;
 const drainMsMax = 10_000;
 const connectTimeoutMs = 10_000;
 
-function connect(url: string): Promise<WebSocket> {
+/**
+ * The generator's frames go out with an all-zero masking key, which `ws` then skips applying. With
+ * a random key `ws` copies every frame to mask it: with 32 KiB PUT frames that doubled the
+ * generator's ArrayBuffer allocation, and V8 answered with ~10 mark-compacts a second in the
+ * generator, whose pauses were charged to the server as latency (against bench/floor_server.ts at
+ * 48,000 PUTs/s in frames of 32: p99 8.9-10.6 ms with random keys, 2.2-3.4 ms with zero keys, 41
+ * against 1 mark-compact in 4 s; ad hoc). RFC 6455 has clients mask with unpredictable keys so that
+ * a script in a browser cannot choose the bytes a proxy sees; this generator's bytes are its own,
+ * sent over loopback. The TypeScript client (src/client/connection.ts) keeps random keys;
+ * WsLoadOptions.randomMasks puts them back here (bench:floor --masks measures the difference).
+ */
+const zeroMask = (mask: Buffer): void => void mask.fill(0);
+
+function connect(url: string, randomMasks = false): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false, skipUTF8Validation: true, maxPayload: 64 * 1024 * 1024, handshakeTimeout: connectTimeoutMs });
+    const ws = new WebSocket(url, { perMessageDeflate: false, skipUTF8Validation: true, maxPayload: 64 * 1024 * 1024, handshakeTimeout: connectTimeoutMs, ...(!randomMasks && { generateMask: zeroMask }) });
     ws.binaryType = 'nodebuffer';
     ws.once('open', () => resolve(ws));
     ws.once('error', reject);
@@ -245,7 +260,7 @@ async function childMain(): Promise<void> {
       process.disconnect();
     });
   try {
-    const sockets = await Promise.all(Array.from({ length: o.connections }, (_, i) => connect(o.urls[i % o.urls.length]!)));
+    const sockets = await Promise.all(Array.from({ length: o.connections }, (_, i) => connect(o.urls[i % o.urls.length]!, o.randomMasks === true)));
     const go = new Promise<void>((resolve) => process.once('message', (m: ToChild) => m.kind === 'go' && resolve()));
     send({ kind: 'ready' });
     await go;
@@ -424,6 +439,7 @@ if (require.main === module) {
         rate: { type: 'string' },
         procs: { type: 'string', default: '1' },
         consistency: { type: 'string', default: 'ONE' },
+        'random-masks': { type: 'boolean', default: false },
       },
     });
     runWsLoad(
@@ -439,6 +455,7 @@ if (require.main === module) {
         seconds: Math.min(60, Number(values.seconds)),
         warmupSeconds: 1,
         ...(values.rate !== undefined && { framesPerSecond: Number(values.rate) }),
+        ...(values['random-masks'] === true && { randomMasks: true }),
       },
       Number(values.procs),
     ).then(
