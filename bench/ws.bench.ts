@@ -78,9 +78,9 @@ const connectTimeoutMs = 10_000;
  * The generator's frames go out with an all-zero masking key, which `ws` then skips applying. With
  * a random key `ws` copies every frame to mask it: with 32 KiB PUT frames that doubled the
  * generator's ArrayBuffer allocation, and V8 answered with ~10 mark-compacts a second in the
- * generator, whose pauses were charged to the server as latency (against bench/floor_server.ts at
- * 48,000 PUTs/s in frames of 32: p99 8.9-10.6 ms with random keys, 2.2-3.4 ms with zero keys, 41
- * against 1 mark-compact in 4 s; ad hoc). RFC 6455 has clients mask with unpredictable keys so that
+ * generator (41 against 1 in 4 s at 48,000 PUTs/s, ad hoc), whose pauses were charged to the
+ * server as latency: BENCHMARKS.md "Latency floor: ... the generator's masking keys", the floor
+ * server's PUT p99 4.5-5.1x lower with zero keys. RFC 6455 has clients mask with unpredictable keys so that
  * a script in a browser cannot choose the bytes a proxy sees; this generator's bytes are its own,
  * sent over loopback. The TypeScript client (src/client/connection.ts) keeps random keys;
  * WsLoadOptions.randomMasks puts them back here (bench:floor --masks measures the difference).
