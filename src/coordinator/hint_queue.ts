@@ -11,33 +11,21 @@
 // scavenge with 10 hot keys, against 7 KB without full collections between, ad hoc;
 // test/unit/coordinator/hint_queue.test.ts pins it down). A hint that leaves (delivered, dropped,
 // expired) is deleted from the Map: those are old hints, and a rehash that follows keeps only what
-// was queued then. Order is an array, a hint's place nulled when it leaves or is replaced,
-// compacted in place once the holes outnumber the hints; taking the oldest is the array's head,
-// not a walk over a Map's deleted entries from its front (which made every add past the target's
-// bound cost a walk over thousands).
+// was queued then. The order is a SlotQueue (slot_queue.ts): taking the oldest is its head, not a
+// walk over a Map's deleted entries from its front (which made every add past the target's bound
+// cost a walk over thousands).
 import { assert } from '../errors';
+import { SlotQueue, type Slotted } from '../slot_queue';
 
-/** What the queue needs of a hint: its key and a place of its own to keep its slot in. */
-export interface Queueable {
+/** What the queue needs of a hint: its key, and a place of its own in the order. */
+export interface Queueable extends Slotted {
   /** The key as a latin1 byte string (byte_string.ts), the queue's key for it. */
   readonly ks: string;
-  /** The hint's index in its queue's order (the queue's to set; -1 when in no queue). */
-  queueAt: number;
 }
-
-/** Holes tolerated in the order past the count of hints before it is compacted. */
-const holesSlack = 64;
 
 export class HintQueue<H extends Queueable> {
   private readonly byKey = new Map<string, H>();
-  /**
-   * Hints in order at [head, tail), holes null. The array is not shortened while hints are queued
-   * (a large array cut short and grown again is reallocated each time), so past tail it holds
-   * nulls, up to about twice the most hints queued at once.
-   */
-  private readonly order: Array<H | null> = [];
-  private head = 0;
-  private tail = 0;
+  private readonly order = new SlotQueue<H>();
   /** recordBytes of the hints queued, kept by the owner. */
   bytes = 0;
 
@@ -54,75 +42,36 @@ export class HintQueue<H extends Queueable> {
     assert(h.queueAt === -1, 'a hint in two queues');
     if (replacing !== undefined) {
       assert(replacing.ks === h.ks, 'a hint replacing the hint of another key');
-      this.unlink(replacing);
+      assert(this.byKey.get(h.ks) === replacing, 'removing a hint that is not queued');
+      this.order.remove(replacing);
     } else {
       assert(!this.byKey.has(h.ks), 'a hint queued twice for one key');
     }
     // In place when replacing: the Map gets no new entry and loses none.
     this.byKey.set(h.ks, h);
-    h.queueAt = this.tail;
-    if (this.tail === this.order.length) this.order.push(h);
-    else this.order[this.tail] = h;
-    this.tail++;
-    // A replacement leaves a hole as a removal does.
-    if (replacing !== undefined) this.tidy();
+    this.order.push(h);
   }
 
   /** Takes `h` out of the queue; it must be the hint queued for its key. */
   remove(h: H): void {
-    this.unlink(h);
+    assert(this.byKey.get(h.ks) === h, 'removing a hint that is not queued');
+    this.order.remove(h);
     this.byKey.delete(h.ks);
-    this.tidy();
   }
 
   oldest(): H | undefined {
-    return this.head < this.tail ? (this.order[this.head] as H) : undefined;
+    return this.order.peek();
   }
 
   /** Oldest first. The queue must not change while the walk goes on (collect, then remove). */
-  *values(): IterableIterator<H> {
-    for (let i = this.head; i < this.tail; i++) {
-      const h = this.order[i];
-      if (h !== null && h !== undefined) yield h;
-    }
+  values(): IterableIterator<H> {
+    return this.order.values();
   }
 
   /** Checks that the order and the keys agree (tests). */
   checkInvariants(): void {
-    let n = 0;
-    for (let i = 0; i < this.order.length; i++) {
-      const h = this.order[i];
-      if (h === null || h === undefined) continue;
-      assert(i >= this.head && i < this.tail && h.queueAt === i && this.byKey.get(h.ks) === h, `hint queue: the hint at ${i} is misplaced`);
-      n++;
-    }
-    assert(n === this.byKey.size, 'hint queue: the order and the keys differ');
-    assert(this.head === this.tail || this.order[this.head] !== null, 'hint queue head');
-    assert(this.tail - this.byKey.size <= this.byKey.size + holesSlack, 'hint queue: holes over their bound');
-  }
-
-  /** Takes `h`'s place in the order (its key stays in the Map). */
-  private unlink(h: H): void {
-    assert(h.queueAt >= this.head && this.order[h.queueAt] === h && this.byKey.get(h.ks) === h, 'removing a hint that is not queued');
-    this.order[h.queueAt] = null;
-    h.queueAt = -1;
-    while (this.head < this.tail && this.order[this.head] === null) this.head++;
-  }
-
-  /** Compacts the order in place once its holes outnumber the hints (by holesSlack). */
-  private tidy(): void {
-    if (this.tail - this.byKey.size <= this.byKey.size + holesSlack && this.byKey.size > 0) return;
-    let w = 0;
-    for (let r = this.head; r < this.tail; r++) {
-      const h = this.order[r];
-      if (h === null || h === undefined) continue;
-      h.queueAt = w;
-      this.order[w++] = h;
-    }
-    // Emptied (the replica caught up): the array goes, not just its contents.
-    if (w === 0) this.order.length = 0;
-    else this.order.fill(null, w, this.tail);
-    this.head = 0;
-    this.tail = w;
+    this.order.checkInvariants();
+    assert(this.order.size === this.byKey.size, 'hint queue: the order and the keys differ');
+    for (const h of this.order.values()) assert(this.byKey.get(h.ks) === h, `hint queue: ${h.ks} is queued but not the hint of its key`);
   }
 }
