@@ -19,12 +19,13 @@ import { encodeRequestFrame, type ClientRequest } from '../protocol/client_reque
 import { decodeResponseFrame, type ClientResult } from '../protocol/client_response';
 import { WireErrorCode } from '../protocol/client_codes';
 import { InflightTable } from '../protocol/inflight_table';
+import { SlotQueue, type Slotted } from '../slot_queue';
 import { errorFromWire } from './wire_errors';
 
 /** A request without its id: the connection assigns ids. */
 export type OutgoingRequest = Omit<ClientRequest, 'id'>;
 
-interface Pending {
+interface Pending extends Slotted {
   request: ClientRequest;
   resolve: (r: ClientResult) => void;
   reject: (e: RingkvError) => void;
@@ -47,7 +48,8 @@ export class NodeConnection {
   private state: State = 'idle';
   private opening: Promise<void> | null = null;
   private readonly inflight = new InflightTable<Pending>(wsInflightOpsPerConnectionMax);
-  private readonly waiting: Pending[] = [];
+  /** Operations not yet sent, oldest first; one that times out leaves from where it is. */
+  private readonly waiting = new SlotQueue<Pending>();
   private flushScheduled = false;
   private nextId = 1;
   private closedByUser = false;
@@ -65,7 +67,7 @@ export class NodeConnection {
 
   /** Operations held by this connection (in flight and waiting). */
   get pendingCount(): number {
-    return this.inflight.size + this.waiting.length;
+    return this.inflight.size + this.waiting.size;
   }
 
   get isOpen(): boolean {
@@ -84,7 +86,7 @@ export class NodeConnection {
       );
     }
     return new Promise<ClientResult>((resolve, reject) => {
-      const pending: Pending = { request: { ...req, id: 0 }, resolve, reject, timer: null, timeoutMs, deadlineMs: performance.now() + timeoutMs };
+      const pending: Pending = { request: { ...req, id: 0 }, resolve, reject, timer: null, timeoutMs, deadlineMs: performance.now() + timeoutMs, queueAt: -1 };
       // The timeout covers the wait to be sent as well: a stuck queue must not hang callers.
       pending.timer = setTimeout(() => this.expire(pending), timeoutMs);
       this.waiting.push(pending);
@@ -110,22 +112,22 @@ export class NodeConnection {
   }
 
   private flush(): void {
-    if (this.waiting.length === 0) return;
+    if (this.waiting.size === 0) return;
     if (this.state !== 'open') {
       this.open();
       return;
     }
     const ws = this.ws!;
-    while (this.waiting.length > 0 && this.inflight.size < wsInflightOpsPerConnectionMax) {
+    while (this.waiting.size > 0 && this.inflight.size < wsInflightOpsPerConnectionMax) {
       const room = Math.min(wsOpsPerFrameMax, wsInflightOpsPerConnectionMax - this.inflight.size);
       const batch: Pending[] = [];
       let bytes = 64;
-      while (batch.length < room && this.waiting.length > 0) {
-        const next = this.waiting[0]!;
+      for (let next = this.waiting.peek(); next !== undefined && batch.length < room; next = this.waiting.peek()) {
         const size = 64 + next.request.key.byteLength + (next.request.value?.byteLength ?? 0) + (next.request.context?.byteLength ?? 0);
         if (batch.length > 0 && bytes + size > clientFrameBytesTarget) break;
         bytes += size;
-        batch.push(this.waiting.shift()!);
+        this.waiting.remove(next);
+        batch.push(next);
       }
       // Stamped with when it leaves and how long each op has left, so a node that reads it only
       // after this client gave up (held in the network, or the node was paused) does not run it
@@ -211,7 +213,7 @@ export class NodeConnection {
       if (p !== undefined) this.settle(p, r, null);
     }
     // Room in flight again: send what waited for it.
-    if (this.waiting.length > 0) this.scheduleFlush();
+    if (this.waiting.size > 0) this.scheduleFlush();
   }
 
   private settle(p: Pending, result: ClientResult | null, err: RingkvError | null): void {
@@ -224,14 +226,14 @@ export class NodeConnection {
 
   private expire(p: Pending): void {
     p.timer = null;
-    const queued = this.waiting.indexOf(p);
-    if (queued >= 0) this.waiting.splice(queued, 1);
+    const queued = p.queueAt !== -1;
+    if (queued) this.waiting.remove(p);
     else if (this.inflight.get(p.request.id) === p) this.inflight.delete(p.request.id);
     else return;
     this.counters.timeouts++;
     p.reject(
       new RingkvError(ErrorCode.Timeout, `no answer from node ${this.label} within ${p.timeoutMs} ms`, {
-        details: { node: this.label, timeout_ms: p.timeoutMs, sent: queued < 0 },
+        details: { node: this.label, timeout_ms: p.timeoutMs, sent: !queued },
       }),
     );
   }
@@ -254,8 +256,7 @@ export class NodeConnection {
   }
 
   private failAll(err: RingkvError): void {
-    const all = [...this.inflight.takeAll(), ...this.waiting];
-    this.waiting.length = 0;
+    const all = [...this.inflight.takeAll(), ...this.waiting.takeAll()];
     for (const p of all) {
       if (p.timer !== null) clearTimeout(p.timer);
       p.timer = null;

@@ -1,0 +1,87 @@
+// One connection's queue (src/client/connection.ts) against a scripted peer over a real socket:
+// operations past the node's in-flight limit wait and leave oldest first as answers free room;
+// a waiting operation that times out is failed as not sent and never leaves; what is held is
+// bounded (RKV_ERR_BUSY past it); and closing fails everything held.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { NodeConnection, type ConnectionCounters } from '../../../src/client/connection';
+import { clientQueuedOpsPerConnectionMax, wsInflightOpsPerConnectionMax } from '../../../src/constants';
+import { ErrorCode, isRingkvError } from '../../../src/errors';
+import type { ClientResult } from '../../../src/protocol/client_response';
+import { waitFor } from '../../helpers/cluster';
+import { ProtocolPeer } from './protocol_peer';
+
+const keyOf = (n: number): Uint8Array => Buffer.from(`k${n}`);
+const numberOf = (key: Uint8Array): number => Number(Buffer.from(key).toString().slice(1));
+
+test('past the in-flight limit operations wait and leave oldest first; a waiting one that times out never leaves', async () => {
+  /** Answers held back until released, so that the in-flight limit fills. */
+  const held: Array<() => void> = [];
+  const peer = await ProtocolPeer.start(
+    (req) =>
+      new Promise<ClientResult>((resolve) => {
+        held.push(() => resolve({ id: req.id, status: 'not_found' }));
+      }),
+  );
+  const counters: ConnectionCounters = { framesSent: 0, opsSent: 0, timeouts: 0 };
+  const c = new NodeConnection(peer.address, 'n1', counters);
+  try {
+    const waitingOps = 3_000;
+    const total = wsInflightOpsPerConnectionMax + waitingOps;
+    /** Waiting operations (past the limit) given a short timeout: every 7th. */
+    const short = (n: number): boolean => n >= wsInflightOpsPerConnectionMax && n % 7 === 0;
+    const outcomes = Array.from({ length: total }, (_, n) =>
+      c.send({ op: 'get', key: keyOf(n), consistency: 'ONE' }, short(n) ? 200 : 30_000).then(
+        (r) => ({ ok: true as const, status: r.status }),
+        (e: unknown) => ({ ok: false as const, e }),
+      ),
+    );
+    assert.equal(c.pendingCount, total);
+    await waitFor('the in-flight limit filled', () => held.length === wsInflightOpsPerConnectionMax, 10_000);
+    // Let the short timeouts fire while their operations wait behind the full limit.
+    await waitFor('the short timeouts', () => counters.timeouts === Array.from({ length: total }, (_, n) => n).filter(short).length, 10_000);
+    assert.equal(counters.opsSent, wsInflightOpsPerConnectionMax, 'nothing past the limit left');
+    // Release answers in rounds: each frees room for the next oldest waiting operations.
+    while (peer.requests.length < total - counters.timeouts || held.length > 0) {
+      held.splice(0).forEach((answer) => answer());
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const results = await Promise.all(outcomes);
+    results.forEach((r, n) => {
+      if (short(n)) {
+        assert.ok(!r.ok && isRingkvError(r.e, ErrorCode.Timeout), `op ${n} timed out`);
+        assert.equal((r.e as { details: Record<string, unknown> }).details['sent'], false);
+      } else {
+        assert.ok(r.ok && r.status === 'not_found', `op ${n} answered`);
+      }
+    });
+    const sent = peer.requests.map((r) => numberOf(r.key));
+    assert.deepEqual(sent, Array.from({ length: total }, (_, n) => n).filter((n) => !short(n)), 'sent oldest first, the timed-out ones never');
+    assert.equal(c.pendingCount, 0);
+  } finally {
+    c.close();
+    await peer.close();
+  }
+});
+
+test('what a connection holds is bounded: past the bound a send fails at once as busy; close fails what is held', async () => {
+  const peer = await ProtocolPeer.start(() => null);
+  const c = new NodeConnection(peer.address, 'n1', { framesSent: 0, opsSent: 0, timeouts: 0 });
+  try {
+    const held = Array.from({ length: clientQueuedOpsPerConnectionMax }, (_, n) =>
+      c.send({ op: 'get', key: keyOf(n), consistency: 'ONE' }, 60_000).then(
+        () => null,
+        (e: unknown) => e,
+      ),
+    );
+    await assert.rejects(c.send({ op: 'get', key: keyOf(-1), consistency: 'ONE' }, 60_000), (e: unknown) => isRingkvError(e, ErrorCode.Busy));
+    await waitFor('the in-flight limit filled', () => peer.requests.length === wsInflightOpsPerConnectionMax, 10_000);
+    c.close();
+    const errors = await Promise.all(held);
+    assert.ok(errors.every((e) => isRingkvError(e, ErrorCode.Closed)), 'every held operation failed as closed');
+    assert.equal(c.pendingCount, 0);
+  } finally {
+    c.close();
+    await peer.close();
+  }
+});
