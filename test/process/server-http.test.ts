@@ -1,13 +1,14 @@
 // Proves the HTTP API of a real `ringkv start` process over real sockets: every status code the
 // API promises (200, 400, 404, 405, 409, 413, 414), keys of any bytes, TTL, conditional writes,
-// the admin endpoints, that no bad request stops the node, and that the node refuses to run on
-// the uWebSockets.js pure-Node fallback.
+// the admin endpoints, that no bad request stops the node (random requests among them), and that
+// the node refuses to run on the uWebSockets.js pure-Node fallback.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import { keyBytesMax, valueBytesMax } from '../../src/constants';
 import { lintExposition } from '../helpers/prometheus_lint';
+import { mulberry32, testSeed } from '../helpers/prng';
 import { killAll, type NodeProcess, runCli, startNode, tempDir } from './server-harness';
 
 let node: NodeProcess;
@@ -246,7 +247,7 @@ function memoryGauge(text: string, family: 'heap_used' | 'heap_total' | 'externa
 }
 
 /** Sends each request on one connection, waiting for each answer (headers and a JSON body if any), and returns them. */
-async function oneConnection(requests: string[]): Promise<string[]> {
+async function oneConnection(requests: Array<string | Buffer>): Promise<string[]> {
   const sock = net.createConnection({ host: '127.0.0.1', port: node.port });
   let got = '';
   sock.on('data', (d: Buffer) => (got += d.toString('latin1')));
@@ -261,7 +262,7 @@ async function oneConnection(requests: string[]): Promise<string[]> {
         const end = got.indexOf('\r\n\r\n');
         if (end < 0) return false;
         const length = /\r\ncontent-length: (\d+)/i.exec(got.slice(0, end));
-        return r.startsWith('HEAD') || (length !== null && got.length - end - 4 >= Number(length[1]));
+        return (typeof r === 'string' ? r : r.toString('latin1', 0, 4)).startsWith('HEAD') || (length !== null && got.length - end - 4 >= Number(length[1]));
       };
       while (!complete() && Date.now() < deadline) await new Promise((res) => setTimeout(res, 5));
       // Anything past one answer (a body after HEAD) shows up at the start of the next one.
@@ -483,6 +484,53 @@ test('cleanup on a single node is refused: it replicates every key', async () =>
   assert.equal(r.status, 400);
   assert.match(String((await json(r))['message']), /a single node replicates every key; cleanup is for cluster nodes/);
   assert.equal((await fetch(`${node.url}/api/v1/admin/cleanup`)).status, 405);
+});
+
+test('requests with random methods, paths, headers and bodies are each answered: under 500, errors as JSON, the node still serving', async () => {
+  const seed = testSeed();
+  const random = mulberry32(seed);
+  const below = (n: number): number => Math.floor(random() * n);
+  const pick = <T>(xs: readonly T[]): T => xs[below(xs.length)]!;
+  const randomKey = (): string =>
+    pick([
+      'fuzz',
+      'a%2Fb',
+      '%ff%fe',
+      '%',
+      '%zz',
+      '',
+      'a/b/c',
+      '%00',
+      'x'.repeat(below(300)),
+      Array.from({ length: below(30) }, () => `%${below(256).toString(16).padStart(2, '0')}`).join(''),
+    ]);
+  for (let i = 0; i < 200; i++) {
+    const method = pick(['GET', 'PUT', 'DELETE', 'HEAD', 'POST', 'PATCH', 'OPTIONS', 'PUT', 'GET']);
+    const path = pick([`/api/v1/keys/${randomKey()}`, `/api/v1/keys/${randomKey()}`, '/api/v1/keys', '/api/v1/keys/', '/health', '/metrics', '/api/v1/cluster/status', `/api/v1/admin/replica/${randomKey()}`, `/${randomKey()}`, `/api/v1/keys/${randomKey()}?q=${below(9)}`]);
+    const headers: string[] = [];
+    if (random() < 0.5) headers.push(`X-Consistency-Level: ${pick(['ONE', 'QUORUM', 'ALL', 'one', '', 'LOCAL_QUORUM', 'EACH_QUORUM', 'LOCAL_ONE', 'x'.repeat(below(100))])}`);
+    if (random() < 0.4) headers.push(`X-TTL: ${pick(['0', '1', '-1', '1.5', '99999999999999', 'abc', '', ' 10', '1e3', '0x10'])}`);
+    if (random() < 0.3) headers.push(`If-Match: ${pick(['v1', '"v1"', '', 'W/"x"', '*', 'v1_2_n1', 'x'.repeat(below(300))])}`);
+    if (random() < 0.3) headers.push(`X-Context: ${pick(['', 'AAAA', '!!!', Buffer.from(Array.from({ length: below(60) }, () => below(256))).toString('base64'), 'x'.repeat(below(5000))])}`);
+    const timeoutGiven = random() < 0.3;
+    if (timeoutGiven) headers.push(`X-Timeout-Ms: ${pick(['0', '1', '100000000', '-5', 'x', '10', '2000'])}`);
+    if (random() < 0.2) headers.push(`X-Idempotency-Key: ${pick(['', 'a', 'x'.repeat(300), String(below(1e9))])}`);
+    const bodyBytes = random() < 0.5 ? 0 : random() < 0.02 ? valueBytesMax + 1 : below(3000);
+    const body = Buffer.from(Array.from({ length: bodyBytes }, () => below(256)));
+    const request = `${method} ${path} HTTP/1.1\r\nHost: x\r\n${headers.map((h) => `${h}\r\n`).join('')}Content-Length: ${bodyBytes}\r\n\r\n`;
+    const [answer] = await oneConnection([Buffer.concat([Buffer.from(request), body])]);
+    const what = `seed ${seed}, request ${i}: ${JSON.stringify(request.slice(0, 300))}`;
+    const status = /^HTTP\/1\.1 (\d{3}) /.exec(answer!);
+    assert.ok(status !== null, `${what}: no answer (got ${JSON.stringify(answer!.slice(0, 100))})`);
+    const code = Number(status[1]);
+    assert.ok(code < 500 || (code === 504 && timeoutGiven), `${what}: ${code}`);
+    if (code >= 400 && method !== 'HEAD') {
+      const parsed = JSON.parse(answer!.slice(answer!.indexOf('\r\n\r\n') + 4)) as { error?: unknown; message?: unknown };
+      assert.ok(typeof parsed.error === 'string' && parsed.error.length > 0, `${what}: ${code} without an error code`);
+    }
+  }
+  assert.equal((await fetch(`${node.url}/health`)).status, 200);
+  assert.equal(node.proc.exitCode, null);
 });
 
 test('after all the bad input above, the node still serves', async () => {

@@ -1,8 +1,8 @@
 // Proves the binary WebSocket protocol against a real node process: batches of 32 mixed
 // operations, per-op errors beside good ops, malformed frames (random bytes, truncated
-// FlatBuffers, wrong types, text) answered with typed error frames on a connection that stays
-// usable, and a client that stops reading neither grows the node's memory without bound nor
-// stops it serving others.
+// FlatBuffers, wrong types, text, and frames mutated at random) answered with typed error frames
+// on a connection that stays usable and with nothing lost, and a client that stops reading
+// neither grows the node's memory without bound nor stops it serving others.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -10,6 +10,7 @@ import { keyBytesMax } from '../../src/constants';
 import { WireErrorCode } from '../../src/protocol/client_codes';
 import { type ClientRequest, encodeRequestFrame } from '../../src/protocol/client_request';
 import { encodeResponseFrames } from '../../src/protocol/client_response';
+import { mulberry32, testSeed } from '../helpers/prng';
 import { WsTestClient } from '../unit/server/ws_test_client';
 import { killAll, type NodeProcess, rssBytes, startNode, tempDir } from './server-harness';
 
@@ -98,6 +99,72 @@ test('malformed frames get typed error frames and the same connection keeps work
   await c.close();
   const h = await fetch(`${node.url}/health`);
   assert.equal(h.status, 200);
+});
+
+test('frames mutated at random are answered (an error frame, or per-op results), and the node loses nothing and keeps serving', async () => {
+  const seed = testSeed();
+  const random = mulberry32(seed);
+  const below = (n: number): number => Math.floor(random() * n);
+  const randomBytes = (n: number): Uint8Array => Uint8Array.from({ length: n }, () => below(256));
+  const randomOp = (id: number): ClientRequest => {
+    const op = (['get', 'put', 'delete'] as const)[below(3)]!;
+    const r: ClientRequest = { id, op, key: bytes(`fuzz:${below(20)}`) };
+    if (op === 'put') r.value = randomBytes(below(64));
+    if (random() < 0.3) r.consistency = (['ONE', 'QUORUM', 'ALL'] as const)[below(3)]!;
+    if (op === 'put' && random() < 0.3) r.ttlSeconds = 1 + below(100_000);
+    if (op !== 'get' && random() < 0.2) r.expectedVersion = `v${below(1000)}`;
+    if (op !== 'get' && random() < 0.2) r.context = randomBytes(below(40));
+    if (op !== 'get' && random() < 0.3) r.idempotencyKey = `fuzz-${below(1e6)}`;
+    if (random() < 0.2) r.timeoutMs = 1 + below(10_000);
+    return r;
+  };
+  /** Bytes overwritten, a 32- or 16-bit field (an offset, a length) set to an edge value, cut short, or padded. */
+  const mutate = (frame: Uint8Array): Uint8Array => {
+    const m = frame.slice();
+    const view = new DataView(m.buffer);
+    const at = below(m.length - 4);
+    switch (below(5)) {
+      case 0:
+        for (let i = 1 + below(8); i > 0; i--) m[below(m.length)] = below(256);
+        return m;
+      case 1:
+        return m.slice(0, below(m.length));
+      case 2:
+        view.setUint32(at, [0, 0xffffffff, 0x7fffffff, 0x80000000, below(1 << 30)][below(5)]!, true);
+        return m;
+      case 3:
+        view.setUint16(at, [0, 0xffff, below(0x10000)][below(3)]!, true);
+        return m;
+      default: {
+        const padded = new Uint8Array(m.length + 1 + below(100));
+        padded.set(m);
+        return padded;
+      }
+    }
+  };
+  const c = await WsTestClient.connect(node.port);
+  /** Keys only well-formed frames write, each frame after a mutated one: what they hold at the end. */
+  const expected = new Map<string, string>();
+  const controlIds = 1_000_000;
+  for (let i = 0; i < 400; i++) {
+    c.sendRaw(mutate(encodeRequestFrame(Array.from({ length: 1 + below(8) }, (_, j) => randomOp(j + 1)))));
+    const key = `fuzz-control:${i % 40}`;
+    const value = `${seed}-${i}`;
+    const r = await c.call([{ id: controlIds + i, op: 'put', key: bytes(key), value: bytes(value) }]);
+    assert.equal(r.get(controlIds + i)!.status, 'ok', `seed ${seed}: the control write after mutated frame ${i}`);
+    expected.set(key, value);
+  }
+  assert.equal(c.closed, null, `seed ${seed}: the connection stayed open`);
+  const refused = c.frames.filter((f) => f.error !== WireErrorCode.None).length;
+  const answered = c.frames.filter((f) => f.error === WireErrorCode.None && f.results.some((r) => r.id < controlIds)).length;
+  assert.ok(refused > 0 && answered > 0, `seed ${seed}: the mutations made frames refused (${refused}) and frames answered (${answered})`);
+  await c.close();
+  for (const [key, value] of expected) {
+    const res = await fetch(`${node.url}/api/v1/keys/${encodeURIComponent(key)}`);
+    assert.equal(res.status, 200, key);
+    assert.equal(Buffer.from(((await res.json()) as { value: string }).value, 'base64').toString(), value, `seed ${seed}: ${key}`);
+  }
+  assert.equal((await fetch(`${node.url}/health`)).status, 200);
 });
 
 test('a client that stops reading does not grow node memory without bound, and others are served', async (t) => {
