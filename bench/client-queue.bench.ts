@@ -15,7 +15,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { NodeConnection } from '../src/client/connection';
 import { clientQueuedOpsPerConnectionMax } from '../src/constants';
 import { ProtocolPeer } from '../test/unit/client/protocol_peer';
-import { buildsOf } from './base_revision';
+import { buildsOf, sideBySide } from './base_revision';
 import { emitSection, median, parseBenchArgs, runMain, sectionHead, takeOption } from './comparison';
 import { BenchRun, markdownTable } from './harness';
 
@@ -85,28 +85,17 @@ async function main(): Promise<void> {
   const run = new BenchRun('ringkv-client-queue-bench-');
   try {
     const builds = buildsOf<ConnectionClass>(baseArg, run.dir, 'src/client/connection.js', 'NodeConnection', NodeConnection, (s) => void process.stderr.write(`${s}\n`));
-    const got = new Map<string, number[]>();
-    for (let round = 1; round <= rounds; round++) {
-      process.stderr.write(`round ${round} of ${rounds}\n`);
-      const order = builds.map((_, i) => i);
-      if (round % 2 === 0) order.reverse();
-      for (const row of rows) {
-        for (const b of order) {
-          const id = `${b}-${row.name}`;
-          got.set(id, [...(got.get(id) ?? []), await row.run(builds[b]!.impl)]);
-        }
-      }
-    }
-    const table = rows.flatMap((row) =>
+    const got = await sideBySide(builds, rows, rounds, (impl, row) => row.run(impl));
+    const table = rows.flatMap((row, r) =>
       builds.map((b, i) => {
-        const all = got.get(`${i}-${row.name}`)!;
+        const all = got[i]![r]!;
         return [...(builds.length > 1 ? [b.name] : []), row.name, row.unit, row.f(median(all)), all.map(row.f).join(' / ')];
       }),
     );
     const versus =
       builds.length > 1
-        ? rows.map((row) => {
-            const x = median(got.get(`1-${row.name}`)!) / median(got.get(`0-${row.name}`)!);
+        ? rows.map((row, r) => {
+            const x = median(got[1]![r]!) / median(got[0]![r]!);
             return `- ${row.name}: ${builds[1]!.name} against ${builds[0]!.name}: ${x.toFixed(2)}x (medians; ${row.better} is better).`;
           })
         : [];

@@ -16,7 +16,7 @@ import { HintStore } from '../src/coordinator/hinted_handoff';
 import { mergeRecords, recordOf } from '../src/coordinator/read_repair';
 import { assert } from '../src/errors';
 import { coordinateWrite } from '../src/versioning';
-import { buildsOf } from './base_revision';
+import { buildsOf, sideBySide } from './base_revision';
 import { emitSection, median, parseBenchArgs, runMain, sectionHead, takeOption } from './comparison';
 import { BenchRun, benchValueBytes, markdownTable } from './harness';
 
@@ -97,43 +97,31 @@ async function main(): Promise<void> {
   const run = new BenchRun('ringkv-hints-bench-');
   try {
     const builds = buildsOf<HintStoreClass>(baseArg, run.dir, 'src/coordinator/hinted_handoff.js', 'HintStore', HintStore, log);
-    // Row k = scenario × builds + build: each scenario's builds side by side.
-    const rows = scenarios.flatMap((sc) => builds.map((build) => ({ build, sc })));
-    const at = (build: number, scenario: number): number => scenario * builds.length + build;
-    const results = new Map<number, Measured[]>();
     let n = 0;
-    for (let round = 1; round <= rounds; round++) {
-      process.stderr.write(`round ${round} of ${rounds}\n`);
-      // The builds take turns to go first, so neither always runs on a heap the other left.
-      const buildOrder = builds.map((_, i) => i);
-      if (round % 2 === 0) buildOrder.reverse();
-      for (const k of scenarios.flatMap((_, i) => buildOrder.map((build) => at(build, i)))) {
-        const r = rows[k]!;
-        const dir = r.sc.files ? path.join(run.dir, `hints-${n++}`) : null;
-        results.set(k, [...(results.get(k) ?? []), await measure(r.build.impl, dir, r.sc)]);
-      }
-    }
+    const results = await sideBySide(builds, scenarios, rounds, (impl, sc) => measure(impl, sc.files ? path.join(run.dir, `hints-${n++}`) : null, sc));
     const f = (x: number): string => x.toFixed(2);
-    const med = (k: number, pick: (m: Measured) => number): number => median(results.get(k)!.map(pick));
-    const table = rows.map((r, k) => [
-      ...(builds.length > 1 ? [r.build.name] : []),
-      r.sc.name,
-      String(r.sc.perTurn),
-      r.sc.hints.toLocaleString('en-US'),
-      r.sc.keys.toLocaleString('en-US'),
-      f(med(k, (m) => m.addUs)),
-      results.get(k)!.map((m) => f(m.addUs)).join(' / '),
-      f(med(k, (m) => m.turnMaxMs)),
-      med(k, (m) => m.queued).toLocaleString('en-US'),
-      f(med(k, (m) => m.deliverUs)),
-      r.sc.files ? `${(med(k, (m) => m.diskBytesMax) / 1048576).toFixed(1)}` : '-',
-    ]);
+    const med = (build: number, scenario: number, pick: (m: Measured) => number): number => median(results[build]![scenario]!.map(pick));
+    const table = scenarios.flatMap((sc, i) =>
+      builds.map((build, b) => [
+        ...(builds.length > 1 ? [build.name] : []),
+        sc.name,
+        String(sc.perTurn),
+        sc.hints.toLocaleString('en-US'),
+        sc.keys.toLocaleString('en-US'),
+        f(med(b, i, (m) => m.addUs)),
+        results[b]![i]!.map((m) => f(m.addUs)).join(' / '),
+        f(med(b, i, (m) => m.turnMaxMs)),
+        med(b, i, (m) => m.queued).toLocaleString('en-US'),
+        f(med(b, i, (m) => m.deliverUs)),
+        sc.files ? `${(med(b, i, (m) => m.diskBytesMax) / 1048576).toFixed(1)}` : '-',
+      ]),
+    );
     const last = builds.length - 1;
-    const ratio = (files: number, memory: number): string => (med(at(last, files), (m) => m.addUs) / med(at(last, memory), (m) => m.addUs)).toFixed(1);
+    const ratio = (files: number, memory: number): string => (med(last, files, (m) => m.addUs) / med(last, memory, (m) => m.addUs)).toFixed(1);
     const versus =
       builds.length > 1
         ? scenarios.map((sc, i) => {
-            const x = (pick: (m: Measured) => number): string => (med(at(1, i), pick) / med(at(0, i), pick)).toFixed(2);
+            const x = (pick: (m: Measured) => number): string => (med(1, i, pick) / med(0, i, pick)).toFixed(2);
             return `- ${sc.name}, ${sc.perTurn} per turn, ${sc.keys.toLocaleString('en-US')} keys: ${builds[1]!.name} against ${builds[0]!.name}: add ${x((m) => m.addUs)}x, longest turn ${x((m) => m.turnMaxMs)}x, deliver ${x((m) => m.deliverUs)}x (medians; under 1 is better).`;
           })
         : [];

@@ -9,7 +9,7 @@
 // <!-- read-cache-bench:end --> in BENCHMARKS.md.
 import { ReadCache } from '../src/client/read_cache';
 import type { GetResult } from '../src/client/types';
-import { buildsOf } from './base_revision';
+import { buildsOf, sideBySide } from './base_revision';
 import { emitSection, median, parseBenchArgs, runMain, sectionHead, takeOption } from './comparison';
 import { BenchRun, markdownTable } from './harness';
 
@@ -58,29 +58,18 @@ async function main(): Promise<void> {
     // More keys than a row misses on, so every miss is a key not read before.
     const keys = Array.from({ length: entriesMax + readsPerRow }, (_, i) => Buffer.from(`bench-key-${i}`));
     const answers = keys.slice(0, 1024).map(answer);
-    const us = new Map<string, number[]>();
-    for (let round = 1; round <= rounds; round++) {
-      process.stderr.write(`round ${round} of ${rounds}\n`);
-      const order = builds.map((_, i) => i);
-      if (round % 2 === 0) order.reverse();
-      for (const share of hitShares) {
-        for (const b of order) {
-          const id = `${b}-${share}`;
-          us.set(id, [...(us.get(id) ?? []), measure(builds[b]!.impl, share, keys, answers)]);
-        }
-      }
-    }
+    const us = await sideBySide(builds, hitShares, rounds, (impl, share) => measure(impl, share, keys, answers));
     const f = (x: number): string => x.toFixed(2);
-    const rows = hitShares.flatMap((share) =>
+    const rows = hitShares.flatMap((share, s) =>
       builds.map((b, i) => {
-        const all = us.get(`${i}-${share}`)!;
+        const all = us[i]![s]!;
         return [...(builds.length > 1 ? [b.name] : []), `${Math.round(share * 100)}%`, f(median(all)), all.map(f).join(' / ')];
       }),
     );
     const versus =
       builds.length > 1
-        ? hitShares.map((share) => {
-            const x = median(us.get(`1-${share}`)!) / median(us.get(`0-${share}`)!);
+        ? hitShares.map((share, s) => {
+            const x = median(us[1]![s]!) / median(us[0]![s]!);
             return `- ${Math.round(share * 100)}% hits: ${builds[1]!.name} against ${builds[0]!.name}: ${x.toFixed(2)}x per read (medians; under 1 is better).`;
           })
         : [];
