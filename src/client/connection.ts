@@ -25,6 +25,27 @@ import { errorFromWire } from './wire_errors';
 /** A request without its id: the connection assigns ids. */
 export type OutgoingRequest = Omit<ClientRequest, 'id'>;
 
+/**
+ * The request as it goes on the wire, every field present (absent ones undefined) and in one
+ * order: all requests share one hidden class, so the flush and the frame encoder read and write
+ * their fields monomorphically. A copy (`{ ...req }`) had a class per combination of fields set,
+ * and the id and timeout set at the flush moved it to yet another.
+ */
+function wireRequest(req: OutgoingRequest): ClientRequest {
+  return {
+    id: 0,
+    op: req.op,
+    key: req.key,
+    value: req.value,
+    consistency: req.consistency,
+    ttlSeconds: req.ttlSeconds,
+    expectedVersion: req.expectedVersion,
+    context: req.context,
+    idempotencyKey: req.idempotencyKey,
+    timeoutMs: 0,
+  };
+}
+
 interface Pending extends Slotted {
   request: ClientRequest;
   resolve: (r: ClientResult) => void;
@@ -86,7 +107,7 @@ export class NodeConnection {
       );
     }
     return new Promise<ClientResult>((resolve, reject) => {
-      const pending: Pending = { request: { ...req, id: 0 }, resolve, reject, timer: null, timeoutMs, deadlineMs: performance.now() + timeoutMs, queueAt: -1 };
+      const pending: Pending = { request: wireRequest(req), resolve, reject, timer: null, timeoutMs, deadlineMs: performance.now() + timeoutMs, queueAt: -1 };
       // The timeout covers the wait to be sent as well: a stuck queue must not hang callers.
       pending.timer = setTimeout(() => this.expire(pending), timeoutMs);
       this.waiting.push(pending);

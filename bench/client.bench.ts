@@ -1,0 +1,130 @@
+// What the TypeScript client (src/client/, RingkvClient) costs its application per operation, and
+// how many operations one client drives, against one real node on 127.0.0.1 (this tree's, with
+// --sync-mode none, so the node waits on no disk and the client's own cost shows). Closed loop:
+// 8 tasks, each making 32 calls at once and awaiting them all, then the next 32; rows PUT of
+// 1 KiB values (no options: each carries the idempotency key the client makes), PUT with a TTL
+// and a consistency level, and GET at ONE, over 10,000 keys written first. The client's CPU per
+// operation is this process's (the client is all it runs while a row is measured).
+// --base REV adds the same rows for that revision's RingkvClient (base_revision.ts), each row's
+// two builds side by side, taking turns to go first.
+//   flock /tmp/ringkv-heavy.lock npm run bench:client -- [--write] [--rounds 3] [--base REV]   (--seconds and --warmup do not apply)
+// --write replaces the section between <!-- client-bench:start --> and <!-- client-bench:end -->
+// in BENCHMARKS.md.
+import { RingkvClient } from '../src/client';
+import { buildsOf, sideBySide } from './base_revision';
+import { emitSection, median, parseBenchArgs, runMain, sectionHead, takeOption } from './comparison';
+import { BenchRun, benchKeySpace, benchValueBytes, markdownTable, sleep, startNodeProcess } from './harness';
+
+type ClientClass = typeof RingkvClient;
+
+const tasks = 8;
+const callsPerTurn = 32;
+const warmupMs = 1_000;
+const measuredMs = 3_000;
+
+interface Row {
+  name: string;
+  call: (c: RingkvClient, key: string, value: Uint8Array) => Promise<unknown>;
+}
+
+const rows: readonly Row[] = [
+  { name: 'PUT', call: (c, key, value) => c.put(key, value) },
+  { name: 'PUT, TTL and level', call: (c, key, value) => c.put(key, value, { ttlSeconds: 3600, consistency: 'QUORUM' }) },
+  { name: 'GET ONE', call: (c, key) => c.get(key, { consistency: 'ONE' }) },
+];
+
+interface Measured {
+  opsPerS: number;
+  cpuUsPerOp: number;
+}
+
+const keyOf = (i: number): string => `bench-${i % benchKeySpace}`;
+
+/** Runs `row` through a fresh client of `Client` for warmupMs, then measures it for measuredMs. */
+async function measure(Client: ClientClass, address: string, row: Row, value: Uint8Array): Promise<Measured> {
+  const c = await Client.connect({ nodes: [address] });
+  try {
+    let ops = 0;
+    let next = 0;
+    let measuring = false;
+    let stop = false;
+    const task = async (): Promise<void> => {
+      while (!stop) {
+        const calls: Array<Promise<unknown>> = [];
+        for (let i = 0; i < callsPerTurn; i++) calls.push(row.call(c, keyOf(next++), value));
+        await Promise.all(calls);
+        if (measuring) ops += callsPerTurn;
+      }
+    };
+    const running = Promise.all(Array.from({ length: tasks }, task));
+    await sleep(warmupMs);
+    measuring = true;
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    await sleep(measuredMs);
+    const cpu = process.cpuUsage(cpu0);
+    const seconds = (performance.now() - t0) / 1000;
+    measuring = false;
+    stop = true;
+    await running;
+    return { opsPerS: ops / seconds, cpuUsPerOp: (cpu.user + cpu.system) / ops };
+  } finally {
+    c.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const { value: baseArg, rest: argv } = takeOption(process.argv.slice(2), '--base');
+  const { rounds, write } = parseBenchArgs(argv, false);
+  const run = new BenchRun('ringkv-client-bench-');
+  try {
+    const builds = buildsOf<ClientClass>(baseArg, run.dir, 'src/client/client.js', 'RingkvClient', RingkvClient, (s) => void process.stderr.write(`${s}\n`));
+    const node = await startNodeProcess(run, 'node', ['--sync-mode', 'none']);
+    const address = `127.0.0.1:${node.port}`;
+    const value = new Uint8Array(benchValueBytes).fill(7);
+    const loader = await RingkvClient.connect({ nodes: [address] });
+    for (let i = 0; i < benchKeySpace; i += 256) await Promise.all(Array.from({ length: 256 }, (_, j) => loader.put(keyOf(i + j), value)));
+    loader.close();
+    const got = await sideBySide(builds, rows, rounds, (impl, row) => measure(impl, address, row, value));
+    const f = (x: number): string => Math.round(x).toLocaleString('en-US');
+    const g = (x: number): string => x.toFixed(2);
+    const table = rows.flatMap((row, r) =>
+      builds.map((b, i) => {
+        const all = got[i]![r]!;
+        return [
+          ...(builds.length > 1 ? [b.name] : []),
+          row.name,
+          f(median(all.map((m) => m.opsPerS))),
+          all.map((m) => f(m.opsPerS)).join(' / '),
+          g(median(all.map((m) => m.cpuUsPerOp))),
+          all.map((m) => g(m.cpuUsPerOp)).join(' / '),
+        ];
+      }),
+    );
+    const versus =
+      builds.length > 1
+        ? rows.map((row, r) => {
+            const x = (pick: (m: Measured) => number): string => (median(got[1]![r]!.map(pick)) / median(got[0]![r]!.map(pick))).toFixed(2);
+            return `- ${row.name}: ${builds[1]!.name} against ${builds[0]!.name}: ops/s ${x((m) => m.opsPerS)}x (higher is better), client CPU per op ${x((m) => m.cpuUsPerOp)}x (lower is better); medians.`;
+          })
+        : [];
+    const section = [
+      ...sectionHead('TypeScript client against one node (bench/client.bench.ts)', 'bench:client', 'dist/bench/client.bench.js', process.argv.slice(2), run),
+      '',
+      `${builds.length > 1 ? `Two builds side by side in one process: ${builds.map((b) => b.note).join(' and ')}. ` : ''}One RingkvClient per row and round against one \`ringkv start --sync-mode none\` node of this tree (${node.shards} shards) on 127.0.0.1, ${benchKeySpace.toLocaleString('en-US')} keys of ${benchValueBytes} B written first. Closed loop: ${tasks} tasks, each making ${callsPerTurn} calls at once and awaiting them all; ${warmupMs / 1000} s of warm-up, then ${measuredMs / 1000} s measured. "Client CPU" is this process's user + system CPU over the measured seconds per operation (the client is all it runs then). ${rounds} rounds, the builds taking turns to go first, medians. The node and the client share the machine's two cores, so ops/s is bounded by both; the client's CPU per operation is its own.`,
+      '',
+      markdownTable(
+        [...(builds.length > 1 ? ['build'] : []), 'row', 'ops/s (median)', 'ops/s per round', 'client CPU µs per op (median)', 'client CPU µs per op, per round'],
+        table,
+        [...(builds.length > 1 ? [false] : []), false, true, false, true, false],
+      ),
+      '',
+      ...versus,
+    ].join('\n');
+    emitSection(section, 'client-bench', write);
+  } finally {
+    await run.close();
+  }
+}
+
+if (require.main === module) runMain('client bench', main);
