@@ -513,25 +513,38 @@ export function damonStatus(): string {
 }
 
 /**
- * Stops every running kdamond until `run` closes (it restarts them then, also on Ctrl-C): the
- * --damon-off option of node.bench and cluster.bench. Why: the VMs this project benchmarks on run
+ * Stops every running kdamond and returns what starts them again: the --damon-off option of
+ * node.bench, cluster.bench and the latency suite. Why: the VMs this project benchmarks on run
  * a DAMON `pageout` scheme over physical memory that samples every 500 ms, and each sample stalled
  * every thread of a busy node at once for tens of milliseconds (all threads' event loops paused
  * together every ~550 ms; in an ad-hoc test, a node serving 15k GET/s after a minute of mixed
  * load had p99 38 ms with it and 6 ms without), which is the machine, not the store. Needs root;
- * throws when a monitor cannot be stopped, so a run never claims a state it did not have.
+ * throws when a monitor cannot be stopped (having started again those it stopped), so a run never
+ * claims a state it did not have.
  */
-export function stopDamonFor(run: BenchRun): void {
+export function stopDamon(): () => void {
+  const stopped: string[] = [];
+  const restart = (): void => {
+    for (const state of stopped.splice(0)) fs.writeFileSync(state, 'on');
+  };
   for (const id of damonIds()) {
     const state = `${damonRoot}/${id}/state`;
     if (readTrimmed(state) !== 'on') continue;
     try {
       fs.writeFileSync(state, 'off');
     } catch (err) {
+      restart();
       throw new RingkvError(ErrorCode.InvalidArgument, `--damon-off: cannot stop kdamond ${id} (${(err as Error).message}); run as root or without the option`);
     }
-    run.own({ stop: async () => fs.writeFileSync(state, 'on') });
+    stopped.push(state);
   }
+  return restart;
+}
+
+/** stopDamon until `run` closes (also on Ctrl-C). */
+export function stopDamonFor(run: BenchRun): void {
+  const restart = stopDamon();
+  run.own({ stop: async () => restart() });
 }
 
 const benchmarksPreamble =

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { consistencyLevels, type ConsistencyLevel } from '../../src/coordinator/types';
 import { ErrorCode, RingkvError } from '../../src/errors';
+import { damonStatus, stopDamon } from '../harness';
 import type { OpenLoopResult } from './open_loop';
 import { redisServerPath, startRedis, startRingkvCluster, startRingkvNode, type RedisFsync, type ServerProcess } from './processes';
 import { RedisTarget } from './redis_target';
@@ -53,6 +54,8 @@ options:
   --seed N               1                       seed of the operation stream
   --out DIR              bench/results/latency-<time>
   --md FILE              BENCHMARKS.md           where the tables are appended ("" = nowhere)
+  --damon-off                                    stop the kernel's DAMON monitors for the run (root;
+                                                 they stall every thread at each sample: harness.ts)
   -h, --help
 `;
 
@@ -95,6 +98,7 @@ interface Args {
   seed: number;
   out: string;
   md: string;
+  damonOff: boolean;
 }
 
 function bad(message: string): RingkvError {
@@ -140,6 +144,7 @@ export function parseBenchArgs(argv: string[]): Args | null {
       seed: { type: 'string' },
       out: { type: 'string' },
       md: { type: 'string' },
+      'damon-off': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -180,6 +185,7 @@ export function parseBenchArgs(argv: string[]): Args | null {
     seed: num('seed', values.seed, 1, 0, 0xffffffff),
     out: values.out ?? path.join('bench', 'results', `latency-${stamp}`),
     md: values.md ?? 'BENCHMARKS.md',
+    damonOff: values['damon-off'] === true,
   };
 }
 
@@ -201,11 +207,11 @@ function progress(label: string, rate: number, expected: number) {
   };
 }
 
-function machineLine(): string {
+function machineLine(damonBefore: string, damonOff: boolean): string {
   const cpus = os.cpus();
   const load = os.loadavg().map((x) => x.toFixed(1)).join(' / ');
   // The load average says how much else was running: on a shared box it explains most of the noise.
-  return `${os.type()} ${os.release()}, ${cpus.length} x ${cpus[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}; load average (1/5/15 min) at the end: ${load}`;
+  return `${os.type()} ${os.release()}, ${cpus.length} x ${cpus[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}; ${damonBefore}${damonOff ? ', stopped for this run (--damon-off)' : ''}; load average (1/5/15 min) at the end: ${load}`;
 }
 
 export async function runLatencyCli(argv: string[]): Promise<number> {
@@ -220,6 +226,14 @@ export async function runLatencyCli(argv: string[]): Promise<number> {
   const plans: TargetPlan[] = [];
   const notes: string[] = [];
   const date = execSync('date', { encoding: 'utf8' }).trim();
+  const damonBefore = damonStatus();
+  const restartDamon = a.damonOff ? stopDamon() : null;
+  // Ctrl-C or a TERM skips the finally below: start the monitors again before going.
+  const onSignal = (sig: NodeJS.Signals): void => {
+    restartDamon?.();
+    process.kill(process.pid, sig);
+  };
+  if (restartDamon !== null) for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, onSignal);
   try {
     if (a.targets.includes('ringkv')) {
       let address = a.node;
@@ -355,7 +369,7 @@ export async function runLatencyCli(argv: string[]): Promise<number> {
       `### Run of ${date}`,
       '',
       `Command: \`${command}\`  `,
-      `Machine: ${machineLine()}  `,
+      `Machine: ${machineLine(damonBefore, a.damonOff)}  `,
       `Records: ${a.records} x 1 KiB; ringkv node sync mode: ${a.node === null ? a.ringkvSyncMode : 'as started'}; Redis AOF fsync: ${a.redisFsync}; client timeout ${a.timeoutMs} ms, in-flight cap ${a.outstanding}.  `,
       `Results folder: \`${a.out}\` (HdrHistogram logs \`*.hlog\`, plots \`*.svg\`, \`compare-<workload>.svg\`).`,
       '',
@@ -401,6 +415,10 @@ export async function runLatencyCli(argv: string[]): Promise<number> {
     return 0;
   } finally {
     for (const s of started.reverse()) await s.stop().catch(() => undefined);
+    if (restartDamon !== null) {
+      for (const sig of ['SIGINT', 'SIGTERM'] as const) process.off(sig, onSignal);
+      restartDamon();
+    }
   }
 }
 
