@@ -197,6 +197,12 @@ interface TargetPlan {
   open: () => Promise<LatencyTarget>;
 }
 
+/** The command as a shell takes it, each argument quoted where it needs to be (`--md ''`): the line a run of record shows runs as shown. */
+export function commandLine(argv: readonly string[]): string {
+  const word = (x: string): string => (/^[\w@%+=:,./-]+$/.test(x) ? x : `'${x.replace(/'/g, `'\\''`)}'`);
+  return ['ringkv bench', ...argv.map(word)].join(' ');
+}
+
 const isTty = (): boolean => process.stderr.isTTY === true;
 
 function progress(label: string, rate: number, expected: number) {
@@ -364,7 +370,7 @@ export async function runLatencyCli(argv: string[]): Promise<number> {
       runRows.push(...rows);
     }
 
-    const command = `ringkv bench ${argv.join(' ')}`.trim();
+    const command = commandLine(argv);
     const block = [
       `### Run of ${date}`,
       '',

@@ -2,7 +2,7 @@
 // and bad values refused with the option's name.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseBenchArgs } from '../../../bench/latency/cli';
+import { commandLine, parseBenchArgs } from '../../../bench/latency/cli';
 
 test('defaults, and the options of a run of record', () => {
   const d = parseBenchArgs([])!;
@@ -24,4 +24,11 @@ test('bad values are refused with the option named', () => {
   assert.throws(() => parseBenchArgs(['--cluster-nodes', '99']), /--cluster-nodes must be a number in 0\.\.16/);
   assert.throws(() => parseBenchArgs(['--workloads', 'A,Z']), /unknown workload "Z"/);
   assert.throws(() => parseBenchArgs(['--damon-off=yes']), /damon-off/);
+});
+
+test('the command line a run shows quotes what a shell would split or drop', () => {
+  assert.equal(commandLine(['--cluster-nodes', '3', '--out', 'bench/reports/x']), 'ringkv bench --cluster-nodes 3 --out bench/reports/x');
+  assert.equal(commandLine(['--md', '', '--out', 'a b']), "ringkv bench --md '' --out 'a b'");
+  assert.equal(commandLine(['--seed', "it's"]), "ringkv bench --seed 'it'\\''s'");
+  assert.equal(commandLine([]), 'ringkv bench');
 });
