@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ErrorCode, RingkvError } from '../src/errors';
-import { repoRoot } from './harness';
+import { markdownTable, repoRoot } from './harness';
 
 export const git = (...args: string[]): string => execFileSync('git', args, { cwd: repoRoot, encoding: 'utf8' }).trim();
 
@@ -88,4 +88,33 @@ export async function sideBySide<T, R, M>(builds: ReadonlyArray<Build<T>>, rows:
     }
   }
   return results;
+}
+
+/**
+ * The body of a side-by-side bench's section: "Two builds side by side" naming them (when there
+ * are two), then `about`, then a table of `cells(row, r, build)` for every row and build, a build
+ * column first when there are two.
+ */
+export function sideBySideBody<T, R>(
+  builds: ReadonlyArray<Build<T>>,
+  about: string,
+  columns: readonly string[],
+  right: readonly boolean[],
+  rows: readonly R[],
+  cells: (row: R, r: number, build: number) => string[],
+): string[] {
+  const two = builds.length > 1;
+  const table = rows.flatMap((row, r) => builds.map((b, i) => [...(two ? [b.name] : []), ...cells(row, r, i)]));
+  return [
+    `${two ? `Two builds side by side in one process: ${builds.map((b) => b.note).join(' and ')}. ` : ''}${about}`,
+    '',
+    markdownTable([...(two ? ['build'] : []), ...columns], table, [...(two ? [false] : []), ...right]),
+  ];
+}
+
+/** One line per row comparing the second build with the first (`against` names the two); none with one build. */
+export function versusLines<T, R>(builds: ReadonlyArray<Build<T>>, rows: readonly R[], line: (row: R, r: number, against: string) => string): string[] {
+  if (builds.length < 2) return [];
+  const against = `${builds[1]!.name} against ${builds[0]!.name}`;
+  return rows.map((row, r) => line(row, r, against));
 }

@@ -15,9 +15,9 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { NodeConnection } from '../src/client/connection';
 import { clientQueuedOpsPerConnectionMax } from '../src/constants';
 import { ProtocolPeer } from '../test/unit/client/protocol_peer';
-import { buildsOf, sideBySide } from './base_revision';
+import { buildsOf, sideBySide, sideBySideBody, versusLines } from './base_revision';
 import { emitSection, median, parseBenchArgs, runMain, sectionHead, takeOption } from './comparison';
-import { BenchRun, markdownTable } from './harness';
+import { BenchRun } from './harness';
 
 type ConnectionClass = typeof NodeConnection;
 
@@ -86,27 +86,22 @@ async function main(): Promise<void> {
   try {
     const builds = buildsOf<ConnectionClass>(baseArg, run.dir, 'src/client/connection.js', 'NodeConnection', NodeConnection, (s) => void process.stderr.write(`${s}\n`));
     const got = await sideBySide(builds, rows, rounds, (impl, row) => row.run(impl));
-    const table = rows.flatMap((row, r) =>
-      builds.map((b, i) => {
-        const all = got[i]![r]!;
-        return [...(builds.length > 1 ? [b.name] : []), row.name, row.unit, row.f(median(all)), all.map(row.f).join(' / ')];
-      }),
-    );
-    const versus =
-      builds.length > 1
-        ? rows.map((row, r) => {
-            const x = median(got[1]![r]!) / median(got[0]![r]!);
-            return `- ${row.name}: ${builds[1]!.name} against ${builds[0]!.name}: ${x.toFixed(2)}x (medians; ${row.better} is better).`;
-          })
-        : [];
     const section = [
       ...sectionHead('Client connection queue (bench/client-queue.bench.ts)', 'bench:client-queue', 'dist/bench/client-queue.bench.js', process.argv.slice(2), run),
       '',
-      `${builds.length > 1 ? `Two builds side by side in one process: ${builds.map((b) => b.note).join(' and ')}. ` : ''}One NodeConnection to a scripted peer on 127.0.0.1 (real sockets; the peer runs in the same process), ${clientQueuedOpsPerConnectionMax.toLocaleString('en-US')} operations held (the connection's bound; all but the node's in-flight limit wait in its queue). timeouts: the peer never answers and every operation times out after ${timeoutRowTimeoutMs} ms; the longest gap between the process's event-loop turns (monitorEventLoopDelay, 1 ms resolution) from the queue's filling to its last timeout. backlog: the peer answers each operation at once, and each answer sends another, ${backlogOps.toLocaleString('en-US')} in all; operations per second. ${rounds} rounds, the builds taking turns to go first, medians.`,
+      ...sideBySideBody(
+        builds,
+        `One NodeConnection to a scripted peer on 127.0.0.1 (real sockets; the peer runs in the same process), ${clientQueuedOpsPerConnectionMax.toLocaleString('en-US')} operations held (the connection's bound; all but the node's in-flight limit wait in its queue). timeouts: the peer never answers and every operation times out after ${timeoutRowTimeoutMs} ms; the longest gap between the process's event-loop turns (monitorEventLoopDelay, 1 ms resolution) from the queue's filling to its last timeout. backlog: the peer answers each operation at once, and each answer sends another, ${backlogOps.toLocaleString('en-US')} in all; operations per second. ${rounds} rounds, the builds taking turns to go first, medians.`,
+        ['row', 'measure', 'median', 'per round'],
+        [false, false, true, false],
+        rows,
+        (row, r, b) => {
+          const all = got[b]![r]!;
+          return [row.name, row.unit, row.f(median(all)), all.map(row.f).join(' / ')];
+        },
+      ),
       '',
-      markdownTable([...(builds.length > 1 ? ['build'] : []), 'row', 'measure', 'median', 'per round'], table, [...(builds.length > 1 ? [false] : []), false, false, true, false]),
-      '',
-      ...versus,
+      ...versusLines(builds, rows, (row, r, against) => `- ${row.name}: ${against}: ${(median(got[1]![r]!) / median(got[0]![r]!)).toFixed(2)}x (medians; ${row.better} is better).`),
     ].join('\n');
     emitSection(section, 'client-queue-bench', write);
   } finally {

@@ -11,9 +11,9 @@
 // --write replaces the section between <!-- client-bench:start --> and <!-- client-bench:end -->
 // in BENCHMARKS.md.
 import { RingkvClient } from '../src/client';
-import { buildsOf, sideBySide } from './base_revision';
+import { buildsOf, sideBySide, sideBySideBody, versusLines } from './base_revision';
 import { emitSection, median, parseBenchArgs, runMain, sectionHead, takeOption } from './comparison';
-import { BenchRun, benchKeySpace, benchValueBytes, markdownTable, sleep, startNodeProcess } from './harness';
+import { BenchRun, benchKeySpace, benchValueBytes, sleep, startNodeProcess } from './harness';
 
 type ClientClass = typeof RingkvClient;
 
@@ -88,38 +88,25 @@ async function main(): Promise<void> {
     const got = await sideBySide(builds, rows, rounds, (impl, row) => measure(impl, address, row, value));
     const f = (x: number): string => Math.round(x).toLocaleString('en-US');
     const g = (x: number): string => x.toFixed(2);
-    const table = rows.flatMap((row, r) =>
-      builds.map((b, i) => {
-        const all = got[i]![r]!;
-        return [
-          ...(builds.length > 1 ? [b.name] : []),
-          row.name,
-          f(median(all.map((m) => m.opsPerS))),
-          all.map((m) => f(m.opsPerS)).join(' / '),
-          g(median(all.map((m) => m.cpuUsPerOp))),
-          all.map((m) => g(m.cpuUsPerOp)).join(' / '),
-        ];
-      }),
-    );
-    const versus =
-      builds.length > 1
-        ? rows.map((row, r) => {
-            const x = (pick: (m: Measured) => number): string => (median(got[1]![r]!.map(pick)) / median(got[0]![r]!.map(pick))).toFixed(2);
-            return `- ${row.name}: ${builds[1]!.name} against ${builds[0]!.name}: ops/s ${x((m) => m.opsPerS)}x (higher is better), client CPU per op ${x((m) => m.cpuUsPerOp)}x (lower is better); medians.`;
-          })
-        : [];
     const section = [
       ...sectionHead('TypeScript client against one node (bench/client.bench.ts)', 'bench:client', 'dist/bench/client.bench.js', process.argv.slice(2), run),
       '',
-      `${builds.length > 1 ? `Two builds side by side in one process: ${builds.map((b) => b.note).join(' and ')}. ` : ''}One RingkvClient per row and round against one \`ringkv start --sync-mode none\` node of this tree (${node.shards} shards) on 127.0.0.1, ${benchKeySpace.toLocaleString('en-US')} keys of ${benchValueBytes} B written first. Closed loop: ${tasks} tasks, each making ${callsPerTurn} calls at once and awaiting them all; ${warmupMs / 1000} s of warm-up, then ${measuredMs / 1000} s measured. "Client CPU" is this process's user + system CPU over the measured seconds per operation (the client is all it runs then). ${rounds} rounds, the builds taking turns to go first, medians. The node and the client share the machine's two cores, so ops/s is bounded by both; the client's CPU per operation is its own.`,
-      '',
-      markdownTable(
-        [...(builds.length > 1 ? ['build'] : []), 'row', 'ops/s (median)', 'ops/s per round', 'client CPU µs per op (median)', 'client CPU µs per op, per round'],
-        table,
-        [...(builds.length > 1 ? [false] : []), false, true, false, true, false],
+      ...sideBySideBody(
+        builds,
+        `One RingkvClient per row and round against one \`ringkv start --sync-mode none\` node of this tree (${node.shards} shards) on 127.0.0.1, ${benchKeySpace.toLocaleString('en-US')} keys of ${benchValueBytes} B written first. Closed loop: ${tasks} tasks, each making ${callsPerTurn} calls at once and awaiting them all; ${warmupMs / 1000} s of warm-up, then ${measuredMs / 1000} s measured. "Client CPU" is this process's user + system CPU over the measured seconds per operation (the client is all it runs then). ${rounds} rounds, the builds taking turns to go first, medians. The node and the client share the machine's two cores, so ops/s is bounded by both; the client's CPU per operation is its own.`,
+        ['row', 'ops/s (median)', 'ops/s per round', 'client CPU µs per op (median)', 'client CPU µs per op, per round'],
+        [false, true, false, true, false],
+        rows,
+        (row, r, b) => {
+          const all = got[b]![r]!;
+          return [row.name, f(median(all.map((m) => m.opsPerS))), all.map((m) => f(m.opsPerS)).join(' / '), g(median(all.map((m) => m.cpuUsPerOp))), all.map((m) => g(m.cpuUsPerOp)).join(' / ')];
+        },
       ),
       '',
-      ...versus,
+      ...versusLines(builds, rows, (row, r, against) => {
+        const x = (pick: (m: Measured) => number): string => (median(got[1]![r]!.map(pick)) / median(got[0]![r]!.map(pick))).toFixed(2);
+        return `- ${row.name}: ${against}: ops/s ${x((m) => m.opsPerS)}x (higher is better), client CPU per op ${x((m) => m.cpuUsPerOp)}x (lower is better); medians.`;
+      }),
     ].join('\n');
     emitSection(section, 'client-bench', write);
   } finally {

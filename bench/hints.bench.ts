@@ -16,9 +16,9 @@ import { HintStore } from '../src/coordinator/hinted_handoff';
 import { mergeRecords, recordOf } from '../src/coordinator/read_repair';
 import { assert } from '../src/errors';
 import { coordinateWrite } from '../src/versioning';
-import { buildsOf, sideBySide } from './base_revision';
+import { buildsOf, sideBySide, sideBySideBody, versusLines } from './base_revision';
 import { emitSection, median, parseBenchArgs, runMain, sectionHead, takeOption } from './comparison';
-import { BenchRun, benchValueBytes, markdownTable } from './harness';
+import { BenchRun, benchValueBytes } from './harness';
 
 const hintsPerRow = 20_000;
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -101,43 +101,36 @@ async function main(): Promise<void> {
     const results = await sideBySide(builds, scenarios, rounds, (impl, sc) => measure(impl, sc.files ? path.join(run.dir, `hints-${n++}`) : null, sc));
     const f = (x: number): string => x.toFixed(2);
     const med = (build: number, scenario: number, pick: (m: Measured) => number): number => median(results[build]![scenario]!.map(pick));
-    const table = scenarios.flatMap((sc, i) =>
-      builds.map((build, b) => [
-        ...(builds.length > 1 ? [build.name] : []),
-        sc.name,
-        String(sc.perTurn),
-        sc.hints.toLocaleString('en-US'),
-        sc.keys.toLocaleString('en-US'),
-        f(med(b, i, (m) => m.addUs)),
-        results[b]![i]!.map((m) => f(m.addUs)).join(' / '),
-        f(med(b, i, (m) => m.turnMaxMs)),
-        med(b, i, (m) => m.queued).toLocaleString('en-US'),
-        f(med(b, i, (m) => m.deliverUs)),
-        sc.files ? `${(med(b, i, (m) => m.diskBytesMax) / 1048576).toFixed(1)}` : '-',
-      ]),
-    );
     const last = builds.length - 1;
     const ratio = (files: number, memory: number): string => (med(last, files, (m) => m.addUs) / med(last, memory, (m) => m.addUs)).toFixed(1);
-    const versus =
-      builds.length > 1
-        ? scenarios.map((sc, i) => {
-            const x = (pick: (m: Measured) => number): string => (med(1, i, pick) / med(0, i, pick)).toFixed(2);
-            return `- ${sc.name}, ${sc.perTurn} per turn, ${sc.keys.toLocaleString('en-US')} keys: ${builds[1]!.name} against ${builds[0]!.name}: add ${x((m) => m.addUs)}x, longest turn ${x((m) => m.turnMaxMs)}x, deliver ${x((m) => m.deliverUs)}x (medians; under 1 is better).`;
-          })
-        : [];
     const section = [
       ...sectionHead('Hints on disk (bench/hints.bench.ts)', 'bench:hints', 'dist/bench/hints.bench.js', process.argv.slice(2), run),
       '',
-      `${builds.length > 1 ? `Two builds side by side in one process: ${builds.map((b) => b.note).join(' and ')}. ` : ''}Hints of ${benchValueBytes} B values for one target, on a fresh store per row and round (files in the run's temp dir, on the same disk as the benchmarks' data), with the default bounds (${hintsPerRow.toLocaleString('en-US')} hints stay under them; ${pastBoundHints.toLocaleString('en-US')} of 1 KiB go past the target's 64 MiB, so each add after the first ~63,000 drops the oldest hint); "keys": the adds cycle through that many keys (fewer keys than hints: each add merges into the key's queued hint and moves it to the back, as writes to hot keys do while their replica is down). ${rounds} rounds interleaved, medians. "Add" is wall time per hint from the first add to the end of the turn of the last (the files are written at the end of each turn, and synced once a second); "deliver" takes every queued hint off the queue, 256 per turn, as replay does once the target answered. "Longest turn" is the longest event-loop turn of the add phase (its adds and whatever else ran in it: a request arriving then waits that long).`,
-      '',
-      markdownTable(
-        [...(builds.length > 1 ? ['build'] : []), 'store', 'hints per turn', 'hints added', 'keys', 'add µs per hint (median)', 'add µs per hint, per round', 'longest turn ms (median)', 'queued after the adds', 'deliver µs per queued hint (median)', 'files at most (MiB)'],
-        table,
-        [...(builds.length > 1 ? [false] : []), false, true, true, true, true, false, true, true, true, true],
+      ...sideBySideBody(
+        builds,
+        `Hints of ${benchValueBytes} B values for one target, on a fresh store per row and round (files in the run's temp dir, on the same disk as the benchmarks' data), with the default bounds (${hintsPerRow.toLocaleString('en-US')} hints stay under them; ${pastBoundHints.toLocaleString('en-US')} of 1 KiB go past the target's 64 MiB, so each add after the first ~63,000 drops the oldest hint); "keys": the adds cycle through that many keys (fewer keys than hints: each add merges into the key's queued hint and moves it to the back, as writes to hot keys do while their replica is down). ${rounds} rounds interleaved, medians. "Add" is wall time per hint from the first add to the end of the turn of the last (the files are written at the end of each turn, and synced once a second); "deliver" takes every queued hint off the queue, 256 per turn, as replay does once the target answered. "Longest turn" is the longest event-loop turn of the add phase (its adds and whatever else ran in it: a request arriving then waits that long).`,
+        ['store', 'hints per turn', 'hints added', 'keys', 'add µs per hint (median)', 'add µs per hint, per round', 'longest turn ms (median)', 'queued after the adds', 'deliver µs per queued hint (median)', 'files at most (MiB)'],
+        [false, true, true, true, true, false, true, true, true, true],
+        scenarios,
+        (sc, i, b) => [
+          sc.name,
+          String(sc.perTurn),
+          sc.hints.toLocaleString('en-US'),
+          sc.keys.toLocaleString('en-US'),
+          f(med(b, i, (m) => m.addUs)),
+          results[b]![i]!.map((m) => f(m.addUs)).join(' / '),
+          f(med(b, i, (m) => m.turnMaxMs)),
+          med(b, i, (m) => m.queued).toLocaleString('en-US'),
+          f(med(b, i, (m) => m.deliverUs)),
+          sc.files ? `${(med(b, i, (m) => m.diskBytesMax) / 1048576).toFixed(1)}` : '-',
+        ],
       ),
       '',
       `- ${builds[last]!.name}: with files, a hint costs ${ratio(1, 0)}x its in-memory cost when each turn adds one, ${ratio(3, 2)}x when each adds 32.`,
-      ...versus,
+      ...versusLines(builds, scenarios, (sc, i, against) => {
+        const x = (pick: (m: Measured) => number): string => (med(1, i, pick) / med(0, i, pick)).toFixed(2);
+        return `- ${sc.name}, ${sc.perTurn} per turn, ${sc.keys.toLocaleString('en-US')} keys: ${against}: add ${x((m) => m.addUs)}x, longest turn ${x((m) => m.turnMaxMs)}x, deliver ${x((m) => m.deliverUs)}x (medians; under 1 is better).`;
+      }),
     ].join('\n');
     emitSection(section, 'hints-bench', write);
   } finally {

@@ -9,9 +9,9 @@
 // <!-- read-cache-bench:end --> in BENCHMARKS.md.
 import { ReadCache } from '../src/client/read_cache';
 import type { GetResult } from '../src/client/types';
-import { buildsOf, sideBySide } from './base_revision';
+import { buildsOf, sideBySide, sideBySideBody, versusLines } from './base_revision';
 import { emitSection, median, parseBenchArgs, runMain, sectionHead, takeOption } from './comparison';
-import { BenchRun, markdownTable } from './harness';
+import { BenchRun } from './harness';
 
 /** The cache's size (ClientOptions.readCache.entriesMax's default) and the value size of each answer. */
 const entriesMax = 10_000;
@@ -60,27 +60,22 @@ async function main(): Promise<void> {
     const answers = keys.slice(0, 1024).map(answer);
     const us = await sideBySide(builds, hitShares, rounds, (impl, share) => measure(impl, share, keys, answers));
     const f = (x: number): string => x.toFixed(2);
-    const rows = hitShares.flatMap((share, s) =>
-      builds.map((b, i) => {
-        const all = us[i]![s]!;
-        return [...(builds.length > 1 ? [b.name] : []), `${Math.round(share * 100)}%`, f(median(all)), all.map(f).join(' / ')];
-      }),
-    );
-    const versus =
-      builds.length > 1
-        ? hitShares.map((share, s) => {
-            const x = median(us[1]![s]!) / median(us[0]![s]!);
-            return `- ${Math.round(share * 100)}% hits: ${builds[1]!.name} against ${builds[0]!.name}: ${x.toFixed(2)}x per read (medians; under 1 is better).`;
-          })
-        : [];
     const section = [
       ...sectionHead('Client read cache (bench/read-cache.bench.ts)', 'bench:read-cache', 'dist/bench/read-cache.bench.js', process.argv.slice(2), run),
       '',
-      `${builds.length > 1 ? `Two builds side by side in one process: ${builds.map((b) => b.note).join(' and ')}. ` : ''}A ReadCache of ${entriesMax.toLocaleString('en-US')} entries (its default bound), filled first, then ${readsPerRow.toLocaleString('en-US')} reads per row: a hit reads one of ${hotKeys} hot keys; a miss reads a key not read before and stores its answer (${valueBytes} B value, copied in by the cache), which evicts the least recently used entry. Wall time per read over the row, the cache's work alone (no sockets). ${rounds} rounds, the builds taking turns to go first, medians.`,
+      ...sideBySideBody(
+        builds,
+        `A ReadCache of ${entriesMax.toLocaleString('en-US')} entries (its default bound), filled first, then ${readsPerRow.toLocaleString('en-US')} reads per row: a hit reads one of ${hotKeys} hot keys; a miss reads a key not read before and stores its answer (${valueBytes} B value, copied in by the cache), which evicts the least recently used entry. Wall time per read over the row, the cache's work alone (no sockets). ${rounds} rounds, the builds taking turns to go first, medians.`,
+        ['hits', 'µs per read (median)', 'µs per read, per round'],
+        [true, true, false],
+        hitShares,
+        (share, s, b) => {
+          const all = us[b]![s]!;
+          return [`${Math.round(share * 100)}%`, f(median(all)), all.map(f).join(' / ')];
+        },
+      ),
       '',
-      markdownTable([...(builds.length > 1 ? ['build'] : []), 'hits', 'µs per read (median)', 'µs per read, per round'], rows, [...(builds.length > 1 ? [false] : []), true, true, false]),
-      '',
-      ...versus,
+      ...versusLines(builds, hitShares, (share, s, against) => `- ${Math.round(share * 100)}% hits: ${against}: ${(median(us[1]![s]!) / median(us[0]![s]!)).toFixed(2)}x per read (medians; under 1 is better).`),
     ].join('\n');
     emitSection(section, 'read-cache-bench', write);
   } finally {
