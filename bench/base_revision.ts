@@ -60,15 +60,29 @@ export interface Build<T> {
  * first. `distModule` is the module's path under dist/ (e.g. src/client/read_cache.js).
  */
 export function buildsOf<T>(rev: string | undefined, runDir: string, distModule: string, exportName: string, impl: T, log: (s: string) => void): Array<Build<T>> {
-  const builds: Array<Build<T>> = [];
+  const roots = distRootsOf(rev, runDir, log);
+  return roots.map((b, i) => {
+    if (i === roots.length - 1) return { ...b, impl };
+    const exported = (require(path.join(b.impl, distModule)) as Record<string, T | undefined>)[exportName];
+    if (exported === undefined) throw new RingkvError(ErrorCode.InvalidArgument, `${rev}'s dist/${distModule} has no ${exportName}`);
+    return { ...b, impl: exported };
+  });
+}
+
+/**
+ * Each build's dist/ directory (base first when `rev` is given, then this tree's), for benches that
+ * load a build in processes of its own: two builds in one process share whatever both load from
+ * node_modules (`ws`, `flatbuffers`), and V8's feedback on that shared code then depends on which
+ * build ran first (bench:client measured the same client code 1.7x apart that way, ad hoc).
+ */
+export function distRootsOf(rev: string | undefined, runDir: string, log: (s: string) => void): Array<Build<string>> {
+  const builds: Array<Build<string>> = [];
   if (rev !== undefined) {
     const base = buildBaseRevision(rev, path.join(runDir, 'base-build'), log);
-    const exported = (require(path.join(base.dir, 'dist', distModule)) as Record<string, T | undefined>)[exportName];
-    if (exported === undefined) throw new RingkvError(ErrorCode.InvalidArgument, `${rev}'s dist/${distModule} has no ${exportName}`);
-    builds.push({ name: base.name, impl: exported, note: `${base.name} ("${base.subject}")` });
+    builds.push({ name: base.name, impl: path.join(base.dir, 'dist'), note: `${base.name} ("${base.subject}")` });
   }
   const head = thisTree();
-  builds.push({ name: head.name, impl, note: `${head.name} (HEAD${head.dirty ? ' with uncommitted changes' : ''})` });
+  builds.push({ name: head.name, impl: path.join(repoRoot, 'dist'), note: `${head.name} (HEAD${head.dirty ? ' with uncommitted changes' : ''})` });
   return builds;
 }
 
