@@ -12,7 +12,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { consistencyLevels, type ConsistencyLevel } from '../../src/coordinator/types';
 import { ErrorCode, RingkvError } from '../../src/errors';
-import { damonStatus, stopDamon } from '../harness';
+import { machineLine, stopDamon } from '../harness';
 import type { OpenLoopResult } from './open_loop';
 import { redisServerPath, startRedis, startRingkvCluster, startRingkvNode, type RedisFsync, type ServerProcess } from './processes';
 import { RedisTarget } from './redis_target';
@@ -213,13 +213,6 @@ function progress(label: string, rate: number, expected: number) {
   };
 }
 
-function machineLine(damonBefore: string, damonOff: boolean): string {
-  const cpus = os.cpus();
-  const load = os.loadavg().map((x) => x.toFixed(1)).join(' / ');
-  // The load average says how much else was running: on a shared box it explains most of the noise.
-  return `${os.type()} ${os.release()}, ${cpus.length} x ${cpus[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}; ${damonBefore}${damonOff ? ', stopped for this run (--damon-off)' : ''}; load average (1/5/15 min) at the end: ${load}`;
-}
-
 export async function runLatencyCli(argv: string[]): Promise<number> {
   const a = parseBenchArgs(argv);
   if (a === null) {
@@ -232,7 +225,8 @@ export async function runLatencyCli(argv: string[]): Promise<number> {
   const plans: TargetPlan[] = [];
   const notes: string[] = [];
   const date = execSync('date', { encoding: 'utf8' }).trim();
-  const damonBefore = damonStatus();
+  // Before the monitors are stopped, so the line says what the machine runs as provisioned.
+  const machineBefore = machineLine();
   const restartDamon = a.damonOff ? stopDamon() : null;
   // Ctrl-C or a TERM skips the finally below: start the monitors again before going.
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -375,7 +369,8 @@ export async function runLatencyCli(argv: string[]): Promise<number> {
       `### Run of ${date}`,
       '',
       `Command: \`${command}\`  `,
-      `Machine: ${machineLine(damonBefore, a.damonOff)}  `,
+      // The load average says how much else was running: on a shared box it explains most of the noise.
+      `Machine: ${machineBefore} (before the run)${a.damonOff ? '; DAMON stopped for this run (--damon-off)' : ''}; load average at the end ${os.loadavg().map((x) => x.toFixed(2)).join(' / ')}  `,
       `Records: ${a.records} x 1 KiB; ringkv node sync mode: ${a.node === null ? a.ringkvSyncMode : 'as started'}; Redis AOF fsync: ${a.redisFsync}; client timeout ${a.timeoutMs} ms, in-flight cap ${a.outstanding}.  `,
       `Results folder: \`${a.out}\` (HdrHistogram logs \`*.hlog\`, plots \`*.svg\`, \`compare-<workload>.svg\`).`,
       '',
