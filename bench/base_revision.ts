@@ -91,14 +91,14 @@ export function distRootsOf(rev: string | undefined, runDir: string, log: (s: st
  * after the other, taking turns to go first (so neither always runs on a heap the other left).
  * Returns results[build][row], one per round in round order.
  */
-export async function sideBySide<T, R, M>(builds: ReadonlyArray<Build<T>>, rows: readonly R[], rounds: number, measure: (impl: T, row: R) => M | Promise<M>): Promise<M[][][]> {
+export async function sideBySide<T, R, M>(builds: ReadonlyArray<Build<T>>, rows: readonly R[], rounds: number, measure: (impl: T, row: R, r: number) => M | Promise<M>): Promise<M[][][]> {
   const results = builds.map(() => rows.map((): M[] => []));
   for (let round = 1; round <= rounds; round++) {
     process.stderr.write(`round ${round} of ${rounds}\n`);
     const order = builds.map((_, i) => i);
     if (round % 2 === 0) order.reverse();
     for (let r = 0; r < rows.length; r++) {
-      for (const b of order) results[b]![r]!.push(await measure(builds[b]!.impl, rows[r]!));
+      for (const b of order) results[b]![r]!.push(await measure(builds[b]!.impl, rows[r]!, r));
     }
   }
   return results;

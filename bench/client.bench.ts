@@ -111,7 +111,7 @@ async function main(): Promise<void> {
     const loader = await clientOf(builds[builds.length - 1]!.impl).connect({ nodes: [address] });
     for (let i = 0; i < benchKeySpace; i += 256) await Promise.all(Array.from({ length: 256 }, (_, j) => loader.put(keyOf(i + j), value)));
     loader.close();
-    const got = await sideBySide(builds, rows, rounds, (distRoot, row) => inChild(distRoot, rows.indexOf(row), address));
+    const got = await sideBySide(builds, rows, rounds, (distRoot, _row, r) => inChild(distRoot, r, address));
     const f = (x: number): string => Math.round(x).toLocaleString('en-US');
     const g = (x: number): string => x.toFixed(2);
     const section = [
