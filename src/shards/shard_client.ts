@@ -372,6 +372,7 @@ export class ShardClient {
   private send(batch: Pending[]): void {
     const lane = this.lane;
     assert(lane !== null, 'a batch is sent only on an open lane');
+    const syncNow = this.inFlight === 0 && this.queued === 0;
     this.inFlight++;
     const ops = batch.map((p) => p.op);
     const buffer = encodeRequests(ops);
@@ -381,7 +382,7 @@ export class ShardClient {
     const id = ++this.nextBatchId;
     // The queue is first in, first out: the batch's first request is its oldest.
     this.inFlightBatches.add({ id, batch, ops, early, queuedAtMs: batch[0]!.group.queuedAtMs, sentAtMs: laneClockMs() });
-    const request: BatchRequest = { id, buffer, early };
+    const request: BatchRequest = { id, buffer, early, syncNow };
     lane.postMessage(request, [buffer]);
     this.hooks.onBatchSent?.(this.index, buffer, batch.length);
   }

@@ -285,6 +285,31 @@ test("a shard's lane timing puts a batch's time in its stages: the held-back eng
   }
 });
 
+test("a batch sent to an idle lane has its WAL sync on the shard's thread; one sent with another about, in the pool", async () => {
+  const router = await ShardRouter.open({ dataDir: tempDir(), nodeId: 'A', shardCount: 1, storage: { syncMode: 'batch' } });
+  try {
+    const syncs = async () => {
+      const [s] = await router.stats();
+      return { all: s!.storage.walSyncs, now: s!.storage.walSyncsNow };
+    };
+    const before = await syncs();
+    for (let i = 0; i < 10; i++) await router.write(put(`lone${i}`, 'v'), 5000);
+    const lone = await syncs();
+    assert.equal(lone.all - before.all, 10, 'one sync per lone write');
+    assert.equal(lone.now - before.now, 10, "every lone write's sync ran on the shard's thread");
+    // 2,000 writes at once, four batches' worth (shardBatchOpsMax 512): each batch but the last
+    // leaves with more queued behind it, and the last with another batch in flight, unless the
+    // answers of both batches before it came in one turn of the event loop.
+    await Promise.all(Array.from({ length: 2000 }, (_, i) => router.write(put(`burst${i}`, 'v'), 10_000)));
+    const burst = await syncs();
+    assert.ok(burst.all - lone.all >= 2, `the burst took ${burst.all - lone.all} syncs`);
+    assert.ok(burst.now - lone.now <= 1, `${burst.now - lone.now} of the burst's syncs ran on the shard's thread`);
+    for (let i = 0; i < 2000; i += 499) assert.ok((await router.get(b(`burst${i}`))) !== null, `burst${i} reads back`);
+  } finally {
+    await router.close();
+  }
+});
+
 test('submitMany with onApplied: the writes across three shards hear their results by index once applied, then once durable', async () => {
   // Proves the cluster coordinator's batched local writes: every write's early answer comes by
   // its own index (the index map across shards) before its durable answer, which carries the same
