@@ -45,6 +45,12 @@ export function buildBaseRevision(rev: string, dir: string, log: (s: string) => 
   return { commit, dir, name: `base ${commit.slice(0, 7)}`, subject: git('log', '-1', '--format=%s', commit) };
 }
 
+/** The V8 flags a build's nodes run with (its constants.ts), read from its dist/ under `dir`. */
+export function runtimeFlagsOf(dir: string): readonly string[] {
+  const constants = require(path.join(dir, 'dist', 'src', 'constants.js')) as { nodeRuntimeFlags?: readonly string[] };
+  return constants.nodeRuntimeFlags ?? [];
+}
+
 /** One build's export under test, as a side-by-side table names it. */
 export interface Build<T> {
   /** "base 1234abc" or "this tree 1234abc". */

@@ -16,7 +16,7 @@
 import path from 'node:path';
 import { ErrorCode, RingkvError } from '../src/errors';
 import { damonOffNote, emitSection, openLoopTable, p99BarMs, parseBenchArgs, rowsTable, runMain, sectionHead, sectionTail, takeOption } from './comparison';
-import { buildBaseRevision, thisTree, type BaseRevision } from './base_revision';
+import { buildBaseRevision, runtimeFlagsOf, thisTree, type BaseRevision } from './base_revision';
 import { BenchRun, benchKeySpace, benchValueBytes, fmtInt, nodeHistograms, startNodeProcess, stopDamonFor } from './harness';
 import { compareP99, measureSideBySide, sideBySideShape, ws32Command, type Server } from './side_by_side';
 import { preload } from './ws.bench';
@@ -28,12 +28,6 @@ function takeOptions(argv: string[]): { base: string; label: string; rest: strin
   if (base.value === undefined) throw new RingkvError(ErrorCode.InvalidArgument, '--base REV (a git revision) is required');
   if (label.value === undefined || !/^[a-z0-9-]{1,40}$/.test(label.value)) throw new RingkvError(ErrorCode.InvalidArgument, '--label NAME (1-40 of a-z, 0-9, -) is required: it names the section');
   return { base: base.value, label: label.value, rest: label.rest };
-}
-
-/** The V8 flags that revision's nodes run with (its constants.ts), read from its build. */
-function runtimeFlagsOf(dir: string): readonly string[] {
-  const constants = require(path.join(dir, 'dist', 'src', 'constants.js')) as { nodeRuntimeFlags?: readonly string[] };
-  return constants.nodeRuntimeFlags ?? [];
 }
 
 async function main(): Promise<void> {

@@ -1,0 +1,211 @@
+// A code change side by side on YCSB workloads at fixed low rates, through the TypeScript client:
+// one node built from this work tree and one from a base git revision (base_revision.ts), both
+// `ringkv start --sync-mode batch` with the default shards and their own revision's V8 flags,
+// each loaded with the same 10,000 records of 1 KiB. bench:revision measures frames of 32
+// operations at shares of the peak, where requests share thread hops and WAL syncs; this bench
+// measures the rates at which requests come one at a time (where the latency suite's sweep finds
+// the write-heavy workloads A and F missing the p99 target), so that a change to what a lone
+// request costs shows. Open loop (bench/latency/open_loop.ts: latency from each operation's
+// intended start), the same operation stream for both nodes, rows interleaved with the nodes
+// taking turns to go first; each row starts once both nodes are quiet. The load generator (this
+// process, this tree's client) is shared, so the two nodes differ only in their own code.
+//   flock /tmp/ringkv-heavy.lock npm run bench:ycsb-revision -- --base REV --label NAME [--write] [--rounds 3] [--seconds 15] [--workloads A,F,B] [--rates 500,1000] [--damon-off]
+// --write replaces the section between <!-- ycsb-revision-NAME:start --> and
+// <!-- ycsb-revision-NAME:end --> (with --damon-off: ycsb-revision-NAME-damon-off) in BENCHMARKS.md.
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { ErrorCode, RingkvError } from '../src/errors';
+import { quantileSeconds, snapshotDelta } from '../src/histogram';
+import { distRootsOf, runtimeFlagsOf, sideBySide, type Build } from './base_revision';
+import { damonOffNote, emitSection, median, p99BarMs, runMain, sectionHead } from './comparison';
+import { BenchRun, fmtInt, fmtMs, markdownTable, nodeHistograms, startNodeProcess, stopDamonFor, waitQuiet } from './harness';
+import { RingkvTarget } from './latency/ringkv_target';
+import { loadRecords, runWorkload } from './latency/run_workload';
+import { workloadNames, workloadSkipReason, ycsbWorkloads, type WorkloadName } from './latency/workloads';
+
+const recordCount = 10_000;
+const clientTimeoutMs = 2_000;
+/** The latency suite's in-flight cap: an op due beyond it is dropped and counted. */
+const outstandingMax = 2_048;
+const ratePerSecMax = 20_000;
+
+interface Args {
+  base: string;
+  label: string;
+  rounds: number;
+  seconds: number;
+  workloads: WorkloadName[];
+  rates: number[];
+  write: boolean;
+  damonOff: boolean;
+  argv: string[];
+}
+
+function parse(argv: string[]): Args {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      base: { type: 'string' },
+      label: { type: 'string' },
+      rounds: { type: 'string', default: '3' },
+      seconds: { type: 'string', default: '15' },
+      workloads: { type: 'string', default: 'A,F,B' },
+      rates: { type: 'string', default: '500,1000' },
+      write: { type: 'boolean', default: false },
+      'damon-off': { type: 'boolean', default: false },
+    },
+  });
+  const bad = (message: string): RingkvError => new RingkvError(ErrorCode.InvalidArgument, message);
+  const int = (name: string, text: string, min: number, max: number): number => {
+    const v = Number(text);
+    if (!Number.isInteger(v) || v < min || v > max) throw bad(`--${name} must be an integer ${min}..${max}, not "${text}"`);
+    return v;
+  };
+  if (values.base === undefined) throw bad('--base REV (a git revision) is required');
+  if (values.label === undefined || !/^[a-z0-9-]{1,40}$/.test(values.label)) throw bad('--label NAME (1-40 of a-z, 0-9, -) is required: it names the section');
+  const workloads = values.workloads.split(',').map((w) => {
+    const name = w.trim().toUpperCase() as WorkloadName;
+    if (!workloadNames.includes(name)) throw bad(`--workloads: unknown workload "${w}" (${workloadNames.join(', ')})`);
+    const skip = workloadSkipReason(ycsbWorkloads[name]);
+    if (skip !== null) throw bad(`--workloads: ${name}: ${skip}`);
+    return name;
+  });
+  return {
+    base: values.base,
+    label: values.label,
+    rounds: int('rounds', values.rounds, 1, 9),
+    seconds: int('seconds', values.seconds, 1, 60),
+    workloads,
+    rates: values.rates.split(',').map((r) => int('rates', r.trim(), 1, ratePerSecMax)),
+    write: values.write,
+    damonOff: values['damon-off'],
+    argv,
+  };
+}
+
+interface Row {
+  workload: WorkloadName;
+  ratePerSec: number;
+}
+
+interface Measured {
+  achievedOpsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+  maxMs: number;
+  /** The node's WAL syncs during the run: how many, and their p99 within its histogram bucket. */
+  walSyncs: number;
+  walSyncP99Ms: number;
+  errors: number;
+  dropped: number;
+}
+
+interface NodeUnderTest {
+  target: RingkvTarget;
+  http: string;
+}
+
+async function main(): Promise<void> {
+  const a = parse(process.argv.slice(2));
+  const log = (s: string): void => void process.stderr.write(`${s}\n`);
+  const run = new BenchRun('ringkv-ycsb-revision-bench-');
+  if (a.damonOff) stopDamonFor(run);
+  const rows: Row[] = a.workloads.flatMap((workload) => a.rates.map((ratePerSec) => ({ workload, ratePerSec })));
+  let builds: Array<Build<NodeUnderTest>>;
+  let results: Measured[][][];
+  try {
+    const roots = distRootsOf(a.base, run.dir, log);
+    const pids: number[] = [];
+    builds = [];
+    for (const [i, b] of roots.entries()) {
+      const root = path.dirname(b.impl);
+      const node = await startNodeProcess(run, `node-${i}`, ['--sync-mode', 'batch'], { bin: path.join(root, 'bin', 'ringkv.js'), runtimeFlags: runtimeFlagsOf(root) });
+      const target = await RingkvTarget.open(b.name, [`127.0.0.1:${node.port}`], 'QUORUM', clientTimeoutMs);
+      run.own({ stop: () => target.close() });
+      log(`loading ${recordCount} records into ${b.name}`);
+      await loadRecords(target, ycsbWorkloads.A, recordCount, 1);
+      pids.push(node.child.pid);
+      builds.push({ ...b, impl: { target, http: node.http } });
+    }
+    results = await sideBySide(builds, rows, a.rounds, async (node, row, r): Promise<Measured> => {
+      await waitQuiet(pids);
+      const before = await nodeHistograms([node.http]);
+      const res = await runWorkload(node.target, ycsbWorkloads[row.workload], {
+        ratePerSec: row.ratePerSec,
+        durationMs: a.seconds * 1000,
+        opsMax: Math.ceil(row.ratePerSec * a.seconds),
+        outstandingMax,
+        recordCount,
+        seed: r + 1,
+      });
+      const wal = snapshotDelta((await nodeHistograms([node.http])).walSync, before.walSync);
+      const s = res.recorder.summary('latency', 'all');
+      const m: Measured = {
+        achievedOpsPerSec: res.achievedOpsPerSec,
+        p50Ms: s.p50Ms,
+        p99Ms: s.p99Ms,
+        p999Ms: s.p999Ms,
+        maxMs: s.maxMs,
+        walSyncs: wal.count,
+        walSyncP99Ms: quantileSeconds(wal, 0.99) * 1000,
+        errors: res.errors,
+        dropped: res.dropped,
+      };
+      log(`  ${node.target.name} ${row.workload} at ${row.ratePerSec}/s: p50 ${fmtMs(m.p50Ms)} ms, p99 ${fmtMs(m.p99Ms)} ms, errors ${m.errors}, dropped ${m.dropped}`);
+      return m;
+    });
+  } finally {
+    await run.close();
+  }
+
+  const med = (b: number, r: number, f: (m: Measured) => number): number => median(results[b]![r]!.map(f));
+  const table = rows.flatMap((row, r) =>
+    builds.map((b, i) => [
+      b.name,
+      row.workload,
+      fmtInt(row.ratePerSec),
+      fmtInt(med(i, r, (m) => m.achievedOpsPerSec)),
+      fmtMs(med(i, r, (m) => m.p50Ms)),
+      fmtMs(med(i, r, (m) => m.p99Ms)),
+      results[i]![r]!.map((m) => fmtMs(m.p99Ms)).join(' / '),
+      fmtMs(med(i, r, (m) => m.p999Ms)),
+      fmtMs(med(i, r, (m) => m.maxMs)),
+      fmtInt(med(i, r, (m) => m.walSyncs)),
+      Number.isNaN(med(i, r, (m) => m.walSyncP99Ms)) ? '-' : fmtMs(med(i, r, (m) => m.walSyncP99Ms)),
+      String(results[i]![r]!.reduce((n, m) => n + m.errors, 0)),
+      String(results[i]![r]!.reduce((n, m) => n + m.dropped, 0)),
+    ]),
+  );
+  const [base, head] = [builds[0]!, builds[builds.length - 1]!];
+  const ratio = (r: number, f: (m: Measured) => number): number => med(builds.length - 1, r, f) / med(0, r, f);
+  const p99Ratios = rows.map((_, r) => ratio(r, (m) => m.p99Ms));
+  const p50Ratios = rows.map((_, r) => ratio(r, (m) => m.p50Ms));
+  const section = [
+    ...sectionHead(`Code change side by side, YCSB at fixed rates: ${a.label}${a.damonOff ? ', DAMON stopped' : ''} (bench/ycsb-revision.bench.ts)`, 'bench:ycsb-revision', 'dist/bench/ycsb-revision.bench.js', a.argv, run),
+    '',
+    ...(a.damonOff ? [damonOffNote, ''] : []),
+    `Two \`ringkv start --sync-mode batch\` nodes with the default shard count, each with its own revision's V8 flags: ${base.note} and ${head.note}. ` +
+      `${fmtInt(recordCount)} records of 1 KiB loaded into each first; then YCSB workloads through the TypeScript client (one connection per node, consistency QUORUM = the one replica, client timeout ${fmtInt(clientTimeoutMs)} ms), ` +
+      `open loop at fixed rates for ${a.seconds} s per row, latency from each operation's intended start (no coordinated omission), the same operation stream on both nodes. ` +
+      `${a.rounds} rounds, rows interleaved, the nodes taking turns to go first; each row starts once both nodes are quiet. One load generator process (this bench) drives both nodes in turn. ` +
+      `"WAL syncs" and "WAL sync p99" are the node's own (ringkv_wal_sync_duration_seconds over the row: start of a sync to its completion as the shard sees it; p99 linear within its bucket).`,
+    '',
+    markdownTable(
+      ['build', 'workload', 'target ops/s', 'achieved ops/s (median)', 'p50 ms (median)', 'p99 ms (median)', 'p99 ms per round', 'p99.9 ms (median)', 'max ms (median)', 'WAL syncs (median)', 'WAL sync p99 ms (median)', 'errors', 'dropped'],
+      table,
+      [false, false, true, true, true, true, true, true, true, true, true, true, true],
+    ),
+    '',
+    `Median p99 and p50 at each rate (bar: p99 < ${p99BarMs} ms; a ratio to the base under 1 is better):`,
+    ...rows.map(
+      (row, r) =>
+        `- ${row.workload} at ${fmtInt(row.ratePerSec)} ops/s: p99 ${head.name} ${fmtMs(med(builds.length - 1, r, (m) => m.p99Ms))} ms against ${base.name} ${fmtMs(med(0, r, (m) => m.p99Ms))} ms (${p99Ratios[r]!.toFixed(2)}x); ` +
+        `p50 ${fmtMs(med(builds.length - 1, r, (m) => m.p50Ms))} against ${fmtMs(med(0, r, (m) => m.p50Ms))} ms (${p50Ratios[r]!.toFixed(2)}x).`,
+    ),
+    `- Median over the rows: p99 ${median(p99Ratios).toFixed(2)}x, p50 ${median(p50Ratios).toFixed(2)}x.`,
+  ].join('\n');
+  emitSection(section, a.damonOff ? `ycsb-revision-${a.label}-damon-off` : `ycsb-revision-${a.label}`, a.write);
+}
+
+if (require.main === module) runMain('ycsb revision bench', main);
