@@ -187,7 +187,8 @@ export interface BatchRequest {
   buffer: ArrayBuffer;
   early: boolean;
   /**
-   * Sent while the lane was otherwise idle (no batch in flight, none queued): the worker then
+   * At most shardSyncNowOpsMax operations sent while the lane was otherwise idle (no batch in
+   * flight, none queued): the worker then
    * syncs the batch's writes on its own thread (Db.syncNow), as no other batch can be waiting for
    * it; with another batch about, the sync goes to the libuv pool so the worker can apply that
    * batch meanwhile.

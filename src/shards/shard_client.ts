@@ -21,6 +21,9 @@
 // free, at no cost in latency. Two in flight rather than one keeps the worker busy while a batch
 // waits for its WAL sync and the main thread decodes the previous answer; the worker keeps per-key
 // order across them (ShardCore applies a batch's writes before it awaits their durability).
+// A batch of a lone request or a few (shardSyncNowOpsMax) that leaves while no other is in flight
+// or queued is marked `syncNow`: the worker then has nothing to overlap with its WAL sync, so it
+// syncs on its own thread rather than pay the libuv pool's two thread wake-ups (log-writer.ts).
 //
 // Early answers: a write submitted (submitMany) with `onApplied` (the cluster coordinator's own
 // writes) hears its result as soon as the worker has applied it, before the WAL sync, so the
@@ -36,7 +39,7 @@
 // one deadline timer and one answer callback: a frame costs no promise or timer per operation.
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type Piscina from 'piscina';
-import { shardBatchBytesMax, shardBatchOpsMax, shardBatchesInFlightMax, shardQueueOpsMax } from '../constants';
+import { shardBatchBytesMax, shardBatchOpsMax, shardBatchesInFlightMax, shardQueueOpsMax, shardSyncNowOpsMax } from '../constants';
 import { ErrorCode, RingkvError, assert } from '../errors';
 import { decodeResults, decodeScan, encodeRequests, opBytes } from './batch_codec';
 import type { ScannedEntry } from './batch_codec';
@@ -372,7 +375,7 @@ export class ShardClient {
   private send(batch: Pending[]): void {
     const lane = this.lane;
     assert(lane !== null, 'a batch is sent only on an open lane');
-    const syncNow = this.inFlight === 0 && this.queued === 0;
+    const syncNow = this.inFlight === 0 && this.queued === 0 && batch.length <= shardSyncNowOpsMax;
     this.inFlight++;
     const ops = batch.map((p) => p.op);
     const buffer = encodeRequests(ops);

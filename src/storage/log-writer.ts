@@ -9,8 +9,8 @@
 // when the caller knows nothing else is waiting for this thread (syncNow), on the caller's thread:
 // the pool costs two thread wake-ups per sync (the pool thread's, then this thread's for the
 // callback), which on this project's VMs cost more at the tail than the fdatasync itself
-// (BENCHMARKS.md, "lone writes' WAL sync"). The pool sync starts at the end of the current
-// microtask, so that a syncNow in the same turn can take its place.
+// (BENCHMARKS.md, "Code change side by side, YCSB at fixed rates: wal-sync-now"). The pool sync
+// starts at the end of the current microtask, so that a syncNow in the same turn can take its place.
 // The first sync of a segment also fsyncs the directory: the new file's name must be durable
 // before any write in it is acknowledged, and an fdatasync of the file does not cover its
 // directory entry on every file system.

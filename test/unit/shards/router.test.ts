@@ -12,6 +12,7 @@ import { ErrorCode, RingkvError, isRingkvError } from '../../../src/errors';
 import { fromWireError, ShardRouter } from '../../../src/shards';
 import type { OpResult, ShardOp, WriteDone, WriteOp } from '../../../src/shards';
 import { tokenMax } from '../../../src/shards/shard_map';
+import { shardSyncNowOpsMax } from '../../../src/constants';
 import { decodeSiblingSet } from '../../../src/versioning';
 import { laneClockMs } from '../../../src/shards/lane_timing';
 import { writeDelayMs } from './helpers/slow_storage';
@@ -285,7 +286,7 @@ test("a shard's lane timing puts a batch's time in its stages: the held-back eng
   }
 });
 
-test("a batch sent to an idle lane has its WAL sync on the shard's thread; one sent with another about, in the pool", async () => {
+test("a lone request's batch has its WAL sync on the shard's thread; a bigger batch, or one with another about, in the pool", async () => {
   const router = await ShardRouter.open({ dataDir: tempDir(), nodeId: 'A', shardCount: 1, storage: { syncMode: 'batch' } });
   try {
     const syncs = async () => {
@@ -297,13 +298,19 @@ test("a batch sent to an idle lane has its WAL sync on the shard's thread; one s
     const lone = await syncs();
     assert.equal(lone.all - before.all, 10, 'one sync per lone write');
     assert.equal(lone.now - before.now, 10, "every lone write's sync ran on the shard's thread");
-    // 2,000 writes at once, four batches' worth (shardBatchOpsMax 512): each batch but the last
-    // leaves with more queued behind it, and the last with another batch in flight, unless the
-    // answers of both batches before it came in one turn of the event loop.
+    // Writes made in one turn leave as one batch: up to shardSyncNowOpsMax of them sync on the thread.
+    await Promise.all(Array.from({ length: shardSyncNowOpsMax }, (_, i) => router.write(put(`few${i}`, 'v'), 5000)));
+    const few = await syncs();
+    assert.deepEqual({ all: few.all - lone.all, now: few.now - lone.now }, { all: 1, now: 1 }, 'a few writes at once: one sync, on the thread');
+    await Promise.all(Array.from({ length: shardSyncNowOpsMax + 1 }, (_, i) => router.write(put(`more${i}`, 'v'), 5000)));
+    const more = await syncs();
+    assert.deepEqual({ all: more.all - few.all, now: more.now - few.now }, { all: 1, now: 0 }, 'more writes at once: one sync, in the pool');
+    // 2,000 writes at once, four batches' worth (shardBatchOpsMax 512), each bigger than
+    // shardSyncNowOpsMax (and all but the last leave with more queued behind them).
     await Promise.all(Array.from({ length: 2000 }, (_, i) => router.write(put(`burst${i}`, 'v'), 10_000)));
     const burst = await syncs();
-    assert.ok(burst.all - lone.all >= 2, `the burst took ${burst.all - lone.all} syncs`);
-    assert.ok(burst.now - lone.now <= 1, `${burst.now - lone.now} of the burst's syncs ran on the shard's thread`);
+    assert.ok(burst.all - more.all >= 2, `the burst took ${burst.all - more.all} syncs`);
+    assert.equal(burst.now, more.now, "no sync of the burst ran on the shard's thread");
     for (let i = 0; i < 2000; i += 499) assert.ok((await router.get(b(`burst${i}`))) !== null, `burst${i} reads back`);
   } finally {
     await router.close();
