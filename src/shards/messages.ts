@@ -188,10 +188,9 @@ export interface BatchRequest {
   early: boolean;
   /**
    * At most shardSyncNowOpsMax operations sent while the lane was otherwise idle (no batch in
-   * flight, none queued): the worker then
-   * syncs the batch's writes on its own thread (Db.syncNow), as no other batch can be waiting for
-   * it; with another batch about, the sync goes to the libuv pool so the worker can apply that
-   * batch meanwhile.
+   * flight, none queued): the worker then syncs the batch's writes on its own thread
+   * (Db.syncNow), as no other batch is waiting for it; otherwise the sync goes to the libuv pool
+   * and the worker can apply the next batch meanwhile.
    */
   syncNow: boolean;
 }

@@ -145,6 +145,7 @@ export class LogWriter {
     this.waiters = [];
     const startedMs = performance.now();
     let what = 'directory fsync';
+    let error: NodeJS.ErrnoException | null = null;
     try {
       if (this.dirSyncDue) {
         syncDirectorySync(path.dirname(this.path));
@@ -153,10 +154,9 @@ export class LogWriter {
       what = 'fdatasync';
       fs.fdatasyncSync(this.fd);
     } catch (err) {
-      this.synced(batch, startedMs, err as NodeJS.ErrnoException, what);
-      return true;
+      error = err as NodeJS.ErrnoException;
     }
-    this.synced(batch, startedMs, null, what);
+    this.synced(batch, startedMs, error, what);
     return true;
   }
 
