@@ -63,16 +63,6 @@ export const shardBatchOpsMax = 512;
  * queue into smaller batches, and each one costs a thread hop (~60-100 us here) on both sides.
  */
 export const shardBatchesInFlightMax = 2;
-/**
- * A batch of at most this many operations, leaving while its shard has no other batch in flight
- * or queued, has its WAL sync on the shard's thread rather than in the libuv pool (log-writer.ts:
- * that saves two thread wake-ups, and blocks the thread for the sync). Lone requests, then; a
- * bigger batch is a client pushing throughput (a WebSocket frame of 32), whose next batch comes
- * soon and would wait out the sync before the worker could apply it: with no bound, WS 32
- * ops/frame PUT at 40-80% of the peak had a 1.3-1.7x higher p50 (BENCHMARKS.md, "Code change
- * side by side: wal-sync-now").
- */
-export const shardSyncNowOpsMax = 4;
 export const requestTimeoutMsDefault = 5_000;
 
 /**

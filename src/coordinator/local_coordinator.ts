@@ -421,7 +421,6 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       sstablesPerLevel: levels,
       compactionBacklog: 0,
       walSyncs: 0,
-      walSyncsNow: 0,
       walSyncSeconds: emptySnapshot(),
       shardGcSeconds,
       shardLaneSeconds,
@@ -459,7 +458,6 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       add('memtableBytes', s.storage.memtableBytes);
       add('compactionBacklog', s.storage.compactionBacklog);
       add('walSyncs', s.storage.walSyncs);
-      add('walSyncsNow', s.storage.walSyncsNow);
       addSnapshot(out.walSyncSeconds, s.storage.walSyncSeconds);
       for (const kind of gcKinds) addSnapshot(shardGcSeconds[kind], s.gcSeconds[kind]);
       addSnapshot(shardLoopDelaySeconds, s.loopDelaySeconds);

@@ -211,8 +211,6 @@ export interface CoordinatorStats {
   sstablesPerLevel: number[];
   compactionBacklog: number;
   walSyncs: number;
-  /** Of walSyncs, those run on a shard's own thread (its lane had nothing else for it: log-writer.ts). */
-  walSyncsNow: number;
   /** Durations of the WAL syncs counted in walSyncs. */
   walSyncSeconds: HistogramSnapshot;
   diskBytes: number;

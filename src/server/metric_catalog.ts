@@ -36,7 +36,6 @@ export const metricCatalog: Readonly<Record<string, CatalogEntry>> = {
   // Shards and storage, all shards together (local_coordinator.ts).
   shards: gauge('Shard worker threads.'),
   wal_syncs: counter('WAL fdatasync calls across all shards.'),
-  wal_syncs_now: counter('Of the WAL fdatasync calls, those a shard ran on its own thread because its lane had nothing else for it; the others ran in the libuv pool.'),
   memtable_bytes: gauge('Bytes in memtables (active and immutable) across all shards.'),
   disk_bytes: gauge('Bytes of WAL and SSTable files.'),
   shard_batches: counter('Batches of operations sent to the shard workers.'),

@@ -186,13 +186,6 @@ export interface BatchRequest {
   id: number;
   buffer: ArrayBuffer;
   early: boolean;
-  /**
-   * At most shardSyncNowOpsMax operations sent while the lane was otherwise idle (no batch in
-   * flight, none queued): the worker then syncs the batch's writes on its own thread
-   * (Db.syncNow), as no other batch is waiting for it; otherwise the sync goes to the libuv pool
-   * and the worker can apply the next batch meanwhile.
-   */
-  syncNow: boolean;
 }
 
 /**

@@ -21,9 +21,6 @@
 // free, at no cost in latency. Two in flight rather than one keeps the worker busy while a batch
 // waits for its WAL sync and the main thread decodes the previous answer; the worker keeps per-key
 // order across them (ShardCore applies a batch's writes before it awaits their durability).
-// A batch of a lone request or a few (shardSyncNowOpsMax) that leaves while no other is in flight
-// or queued is marked `syncNow`: the worker then has nothing to overlap with its WAL sync, so it
-// syncs on its own thread rather than pay the libuv pool's two thread wake-ups (log-writer.ts).
 //
 // Early answers: a write submitted (submitMany) with `onApplied` (the cluster coordinator's own
 // writes) hears its result as soon as the worker has applied it, before the WAL sync, so the
@@ -39,7 +36,7 @@
 // one deadline timer and one answer callback: a frame costs no promise or timer per operation.
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type Piscina from 'piscina';
-import { shardBatchBytesMax, shardBatchOpsMax, shardBatchesInFlightMax, shardQueueOpsMax, shardSyncNowOpsMax } from '../constants';
+import { shardBatchBytesMax, shardBatchOpsMax, shardBatchesInFlightMax, shardQueueOpsMax } from '../constants';
 import { ErrorCode, RingkvError, assert } from '../errors';
 import { decodeResults, decodeScan, encodeRequests, opBytes } from './batch_codec';
 import type { ScannedEntry } from './batch_codec';
@@ -375,7 +372,6 @@ export class ShardClient {
   private send(batch: Pending[]): void {
     const lane = this.lane;
     assert(lane !== null, 'a batch is sent only on an open lane');
-    const syncNow = this.inFlight === 0 && this.queued === 0 && batch.length <= shardSyncNowOpsMax;
     this.inFlight++;
     const ops = batch.map((p) => p.op);
     const buffer = encodeRequests(ops);
@@ -385,7 +381,7 @@ export class ShardClient {
     const id = ++this.nextBatchId;
     // The queue is first in, first out: the batch's first request is its oldest.
     this.inFlightBatches.add({ id, batch, ops, early, queuedAtMs: batch[0]!.group.queuedAtMs, sentAtMs: laneClockMs() });
-    const request: BatchRequest = { id, buffer, early, syncNow };
+    const request: BatchRequest = { id, buffer, early };
     lane.postMessage(request, [buffer]);
     this.hooks.onBatchSent?.(this.index, buffer, batch.length);
   }

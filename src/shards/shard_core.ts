@@ -213,11 +213,6 @@ export class ShardCore {
     return { results, durable };
   }
 
-  /** Syncs the applied batches' writes now, on this thread (Db.syncNow; the worker says when). */
-  syncNow(): void {
-    this.engine.syncNow();
-  }
-
   /** Drops a settled batch (a later batch's states for the same keys stay: they are its own). */
   private forget(published: UnsettledBatch | null): void {
     if (published === null) return;

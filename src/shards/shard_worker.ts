@@ -94,10 +94,8 @@ async function runBatch(port: MessagePort, req: BatchRequest): Promise<void> {
         () => post(port, { kind: 'durable', id: req.id, error: null, postedAtMs: laneClockMs() }),
         (err: unknown) => post(port, { kind: 'durable', id: req.id, error: toWireError(err), postedAtMs: laneClockMs() }),
       );
-      if (req.syncNow) c.syncNow();
       return;
     }
-    if (req.syncNow) c.syncNow();
     results = await durableResults(applied.results, applied.durable);
     if (ops.some((op) => op.op !== 'get')) durableAtMs = laneClockMs();
   } catch (err) {

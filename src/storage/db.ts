@@ -183,8 +183,6 @@ export class LsmEngine implements StorageEngine {
   private compactionBytesWritten = 0;
   /** Every WAL sync of this engine, all segments. */
   private readonly walSyncSeconds = new Histogram();
-  /** Of those syncs, the ones syncNow ran on this thread. */
-  private walSyncsNow = 0;
   private recovery: RecoveryReport = { segments: 0, records: 0, entries: 0, tornTails: [], skipped: [] };
 
   constructor(o: StorageOptions) {
@@ -418,11 +416,6 @@ export class LsmEngine implements StorageEngine {
     if (this.imms.length >= immutableMemtablesMax) return true;
     // Without background compaction nothing would ever drain L0, so only the memtable gate applies.
     return this.autoCompaction && this.version.levels[0]!.length >= level0StopWritesTrigger;
-  }
-
-  syncNow(): void {
-    if (this.closed) return;
-    if (this.wal.syncNow()) this.walSyncsNow++;
   }
 
   private applyWrite(batch: StorageEntry[]): Promise<void> {
@@ -1108,7 +1101,6 @@ export class LsmEngine implements StorageEngine {
       sstablesPerLevel: this.version.levels.map((l) => l.length),
       compactionBacklog: backlogBytes(this.version, this.levelBase),
       walSyncs: this.walSyncSeconds.count,
-      walSyncsNow: this.walSyncsNow,
       walSyncSeconds: this.walSyncSeconds.snapshot(),
       walBytes,
       diskBytes: tableBytes + walBytes,

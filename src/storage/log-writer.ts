@@ -5,12 +5,7 @@
 // writers arriving inside the window share one fdatasync; in 'always' (and 'batch' with the
 // default window of 0) a sync starts as soon as none is running (writers that arrive during a
 // sync share the next one, so every write is still synced before its ack).
-// A sync runs in the libuv pool (fs.fdatasync callback) so the shard keeps taking requests, or,
-// when the caller knows nothing else is waiting for this thread (syncNow), on the caller's thread:
-// the pool costs two thread wake-ups per sync (the pool thread's, then this thread's for the
-// callback), which on this project's VMs cost more at the tail than the fdatasync itself
-// (BENCHMARKS.md, "Code change side by side, YCSB at fixed rates: wal-sync-now"). The pool sync
-// starts at the end of the current microtask, so that a syncNow in the same turn can take its place.
+// The sync runs in the libuv pool (fs.fdatasync callback) so the shard keeps taking requests.
 // The first sync of a segment also fsyncs the directory: the new file's name must be durable
 // before any write in it is acknowledged, and an fdatasync of the file does not cover its
 // directory entry on every file system.
@@ -37,8 +32,6 @@ export class LogWriter {
   private timer: NodeJS.Timeout | null = null;
   private failed: Error | null = null;
   private closed = false;
-  /** A pool sync is due at the end of the current microtask (schedule), unless syncNow comes first. */
-  private syncDue = false;
   /** The file's directory entry is not known to be durable yet (see the header). */
   private dirSyncDue = true;
 
@@ -115,61 +108,15 @@ export class LogWriter {
   }
 
   private schedule(): void {
-    if (this.syncing || this.syncDue || this.timer !== null || this.waiters.length === 0) return;
+    if (this.syncing || this.timer !== null || this.waiters.length === 0) return;
     if (this.mode === 'always' || this.windowMs === 0) {
-      this.syncDue = true;
-      queueMicrotask(() => {
-        this.syncDue = false;
-        this.startSync();
-      });
+      this.startSync();
     } else {
       this.timer = setTimeout(() => {
         this.timer = null;
         this.startSync();
       }, this.windowMs);
     }
-  }
-
-  /**
-   * Syncs every write not yet synced, now, on this thread (see the header): for a caller whose
-   * thread has nothing else to do meanwhile. While a pool sync runs it does nothing: the writes
-   * waiting then go with the next one, which starts as that one ends. Says whether it synced.
-   */
-  syncNow(): boolean {
-    if (this.syncing || this.waiters.length === 0 || this.closed) return false;
-    if (this.timer !== null) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
-    const batch = this.waiters;
-    this.waiters = [];
-    const startedMs = performance.now();
-    let what = 'directory fsync';
-    let error: NodeJS.ErrnoException | null = null;
-    try {
-      if (this.dirSyncDue) {
-        syncDirectorySync(path.dirname(this.path));
-        this.dirSyncDue = false;
-      }
-      what = 'fdatasync';
-      fs.fdatasyncSync(this.fd);
-    } catch (err) {
-      error = err as NodeJS.ErrnoException;
-    }
-    this.synced(batch, startedMs, error, what);
-    return true;
-  }
-
-  /** Settles a sync's writers (all of them, and every later one, rejected when it failed). */
-  private synced(batch: Waiter[], startedMs: number, err: NodeJS.ErrnoException | null, what: string): void {
-    this.syncSeconds?.record((performance.now() - startedMs) / 1000);
-    if (err) {
-      this.failed = new RingkvError(ErrorCode.Io, `WAL ${what} failed on ${this.path}`, { cause: err, details: { file: this.path } });
-      for (const w of batch) w.reject(this.failed);
-      for (const w of this.waiters.splice(0)) w.reject(this.failed);
-      return;
-    }
-    for (const w of batch) w.resolve();
   }
 
   private startSync(): void {
@@ -182,9 +129,16 @@ export class LogWriter {
     const startedMs = performance.now();
     const synced = (err: NodeJS.ErrnoException | null, what: string): void => {
       this.syncing = false;
-      this.synced(batch, startedMs, err, what);
+      this.syncSeconds?.record((performance.now() - startedMs) / 1000);
+      if (err) {
+        this.failed = new RingkvError(ErrorCode.Io, `WAL ${what} failed on ${this.path}`, { cause: err, details: { file: this.path } });
+        for (const w of batch) w.reject(this.failed);
+        for (const w of this.waiters.splice(0)) w.reject(this.failed);
+        return;
+      }
+      for (const w of batch) w.resolve();
       // Writers that arrived during this sync have already waited about one sync: go at once.
-      if (err === null && this.waiters.length > 0) this.startSync();
+      if (this.waiters.length > 0) this.startSync();
     };
     const fdatasync = (): void => fs.fdatasync(this.fd, (err) => synced(err, 'fdatasync'));
     if (!dirSync) {
@@ -212,16 +166,6 @@ export class LogWriter {
     if (!this.failed) await new Promise<void>((resolve) => fs.fdatasync(this.fd, () => resolve()));
     fs.closeSync(this.fd);
     this.fd = -1;
-  }
-}
-
-/** fsync(2) of a directory, on this thread. */
-function syncDirectorySync(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
   }
 }
 

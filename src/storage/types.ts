@@ -74,8 +74,6 @@ export interface StorageStats {
   /** Bytes waiting to be compacted (sum over levels of bytes above their budget, plus L0 over trigger). */
   compactionBacklog: number;
   walSyncs: number;
-  /** Of walSyncs, those syncNow ran on the engine's own thread rather than in the libuv pool. */
-  walSyncsNow: number;
   /** How long each of those syncs took (time from starting it to its completion). */
   walSyncSeconds: HistogramSnapshot;
   walBytes: number;
@@ -230,12 +228,6 @@ export interface StorageEngine {
    * about a tenth of the op.
    */
   peekSync(key: Uint8Array): StorageEntry | null;
-  /**
-   * Makes the writes still waiting for durability durable now, on the calling thread, rather than
-   * with an fdatasync in the libuv pool (the default, which lets the thread go on meanwhile): for
-   * a caller whose thread has nothing else to do until they are (log-writer.ts says why).
-   */
-  syncNow(): void;
   /** Entries with fromToken <= token(key) <= toToken in (token, key) order, newest version of each key only, tombstones included. */
   scanRange(fromToken: bigint, toToken: bigint, opts?: ScanOptions): AsyncIterable<StorageEntry>;
   /** Memtable → SSTable now (tests, shutdown). */

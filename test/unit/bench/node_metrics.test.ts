@@ -19,7 +19,7 @@ test('histograms rendered by /metrics parse back to the same counts and sum', ()
   lane.record('apply', 0, 7);
   const gc = { minor: pauses.snapshot(), major: new Histogram().snapshot(), incremental: new Histogram().snapshot(), weakcb: new Histogram().snapshot() };
   const text = new Metrics().render(
-    { memtableBytes: 0, arenaFreeBytes: 0, blockCacheHeldBytes: 0, tableIndexFilterBytes: 0, sstablesPerLevel: [], compactionBacklog: 0, walSyncs: syncs.count, walSyncsNow: 0, walSyncSeconds: syncs.snapshot(), diskBytes: 0, readRepairs: 0, hintsQueued: 0, shardGcSeconds: gc, shardLaneSeconds: lane.snapshot() },
+    { memtableBytes: 0, arenaFreeBytes: 0, blockCacheHeldBytes: 0, tableIndexFilterBytes: 0, sstablesPerLevel: [], compactionBacklog: 0, walSyncs: syncs.count, walSyncSeconds: syncs.snapshot(), diskBytes: 0, readRepairs: 0, hintsQueued: 0, shardGcSeconds: gc, shardLaneSeconds: lane.snapshot() },
     {},
   );
   const wal = parseHistogram(text, 'node', 'ringkv_wal_sync_duration_seconds', '');

@@ -166,7 +166,7 @@ export class MemoryCoordinator implements Coordinator {
   }
 
   async stats(): Promise<CoordinatorStats> {
-    return { memtableBytes: 0, arenaFreeBytes: 0, blockCacheHeldBytes: 0, tableIndexFilterBytes: 0, sstablesPerLevel: [0], compactionBacklog: 0, walSyncs: 0, walSyncsNow: 0, walSyncSeconds: emptySnapshot(), diskBytes: 0, readRepairs: 0, hintsQueued: 0 };
+    return { memtableBytes: 0, arenaFreeBytes: 0, blockCacheHeldBytes: 0, tableIndexFilterBytes: 0, sstablesPerLevel: [0], compactionBacklog: 0, walSyncs: 0, walSyncSeconds: emptySnapshot(), diskBytes: 0, readRepairs: 0, hintsQueued: 0 };
   }
 
   async close(): Promise<void> {

@@ -62,7 +62,7 @@ test('the shard lane stages become one histogram family, a series per stage in t
   lane.record('sync', 13.4, 20);
   lane.record('to_main', 20, 19.9);
   const text = new Metrics().render(
-    { memtableBytes: 0, arenaFreeBytes: 0, blockCacheHeldBytes: 0, tableIndexFilterBytes: 0, sstablesPerLevel: [], compactionBacklog: 0, walSyncs: 0, walSyncsNow: 0, walSyncSeconds: new Histogram().snapshot(), diskBytes: 0, readRepairs: 0, hintsQueued: 0, shardLaneSeconds: lane.snapshot() },
+    { memtableBytes: 0, arenaFreeBytes: 0, blockCacheHeldBytes: 0, tableIndexFilterBytes: 0, sstablesPerLevel: [], compactionBacklog: 0, walSyncs: 0, walSyncSeconds: new Histogram().snapshot(), diskBytes: 0, readRepairs: 0, hintsQueued: 0, shardLaneSeconds: lane.snapshot() },
     {},
   );
   assert.deepEqual(lintExposition(text), []);
@@ -83,7 +83,7 @@ test('inter-node round trips become one histogram family, a series per peer and 
   for (const s of [0.0004, 0.003]) writes.record(s);
   const gossip = new Histogram();
   gossip.record(0.0002);
-  const base = { memtableBytes: 0, arenaFreeBytes: 0, blockCacheHeldBytes: 0, tableIndexFilterBytes: 0, sstablesPerLevel: [], compactionBacklog: 0, walSyncs: 0, walSyncsNow: 0, walSyncSeconds: new Histogram().snapshot(), diskBytes: 0, readRepairs: 0, hintsQueued: 0 };
+  const base = { memtableBytes: 0, arenaFreeBytes: 0, blockCacheHeldBytes: 0, tableIndexFilterBytes: 0, sstablesPerLevel: [], compactionBacklog: 0, walSyncs: 0, walSyncSeconds: new Histogram().snapshot(), diskBytes: 0, readRepairs: 0, hintsQueued: 0 };
   const text = new Metrics().render(
     {
       ...base,
@@ -108,12 +108,10 @@ test('coordinator stats become WAL, memtable, per-level SSTable and backlog metr
   const syncs = new Histogram();
   for (const s of [0.0003, 0.0009, 0.004, 0.04, 20]) syncs.record(s);
   const text = new Metrics().render(
-    { memtableBytes: 1234, arenaFreeBytes: 4096, blockCacheHeldBytes: 67108864, tableIndexFilterBytes: 5555, sstablesPerLevel: [3, 1, 0], compactionBacklog: 2, walSyncs: 77, walSyncsNow: 70, walSyncSeconds: syncs.snapshot(), diskBytes: 9, readRepairs: 0, hintsQueued: 0, shardCount: 4 },
+    { memtableBytes: 1234, arenaFreeBytes: 4096, blockCacheHeldBytes: 67108864, tableIndexFilterBytes: 5555, sstablesPerLevel: [3, 1, 0], compactionBacklog: 2, walSyncs: 77, walSyncSeconds: syncs.snapshot(), diskBytes: 9, readRepairs: 0, hintsQueued: 0, shardCount: 4 },
     {},
   );
   assert.match(text, /^ringkv_wal_syncs_total 77$/m);
-  assert.match(text, /^# HELP ringkv_wal_syncs_now_total Of the WAL fdatasync calls, those a shard ran on its own thread/m);
-  assert.match(text, /^ringkv_wal_syncs_now_total 70$/m);
   assert.match(text, /^# TYPE ringkv_wal_sync_duration_seconds histogram$/m);
   assert.match(text, /^ringkv_wal_sync_duration_seconds_bucket\{le="0.0005"\} 1$/m);
   assert.match(text, /^ringkv_wal_sync_duration_seconds_bucket\{le="0.005"\} 3$/m);
@@ -128,7 +126,7 @@ test('coordinator stats become WAL, memtable, per-level SSTable and backlog metr
   assert.match(text, /^ringkv_gc_duration_seconds_count\{thread="main",kind="minor"\} \d+$/m);
   assert.doesNotMatch(text, /thread="shard"/);
   const gc = { minor: syncs.snapshot(), major: syncs.snapshot(), incremental: syncs.snapshot(), weakcb: syncs.snapshot() };
-  const withShards = new Metrics().render({ memtableBytes: 0, arenaFreeBytes: 0, blockCacheHeldBytes: 0, tableIndexFilterBytes: 0, sstablesPerLevel: [], compactionBacklog: 0, walSyncs: 0, walSyncsNow: 0, walSyncSeconds: syncs.snapshot(), diskBytes: 0, readRepairs: 0, hintsQueued: 0, shardGcSeconds: gc, shardLoopDelaySeconds: syncs.snapshot() }, {});
+  const withShards = new Metrics().render({ memtableBytes: 0, arenaFreeBytes: 0, blockCacheHeldBytes: 0, tableIndexFilterBytes: 0, sstablesPerLevel: [], compactionBacklog: 0, walSyncs: 0, walSyncSeconds: syncs.snapshot(), diskBytes: 0, readRepairs: 0, hintsQueued: 0, shardGcSeconds: gc, shardLoopDelaySeconds: syncs.snapshot() }, {});
   assert.match(withShards, /^ringkv_event_loop_delay_seconds_count\{thread="shard"\} 5$/m);
   assert.equal(withShards.match(/^# TYPE ringkv_event_loop_delay_seconds histogram$/gm)?.length, 1, 'one family block for both threads');
   assert.match(withShards, /^ringkv_gc_duration_seconds_bucket\{thread="shard",kind="major",le="\+Inf"\} 5$/m);
@@ -142,7 +140,7 @@ test('coordinator stats become WAL, memtable, per-level SSTable and backlog metr
   assert.doesNotMatch(text, /_bytes\{thread="(shard|background)"\}/);
   const withMemory = new Metrics().render(
     {
-      memtableBytes: 0, arenaFreeBytes: 0, blockCacheHeldBytes: 0, tableIndexFilterBytes: 0, sstablesPerLevel: [], compactionBacklog: 0, walSyncs: 0, walSyncsNow: 0, walSyncSeconds: syncs.snapshot(), diskBytes: 0, readRepairs: 0, hintsQueued: 0,
+      memtableBytes: 0, arenaFreeBytes: 0, blockCacheHeldBytes: 0, tableIndexFilterBytes: 0, sstablesPerLevel: [], compactionBacklog: 0, walSyncs: 0, walSyncSeconds: syncs.snapshot(), diskBytes: 0, readRepairs: 0, hintsQueued: 0,
       shardMemory: { heapUsedBytes: 11, heapTotalBytes: 12, externalBytes: 13 },
       backgroundMemory: { heapUsedBytes: 21, heapTotalBytes: 22, externalBytes: 23 },
     },
@@ -172,7 +170,7 @@ test('coordinator stats become WAL, memtable, per-level SSTable and backlog metr
 
 test('per-node gauges: hints by target and clock offsets by peer, one family block each, none without rows', () => {
   const syncs = new Histogram();
-  const base = { memtableBytes: 0, arenaFreeBytes: 0, blockCacheHeldBytes: 0, tableIndexFilterBytes: 0, sstablesPerLevel: [], compactionBacklog: 0, walSyncs: 0, walSyncsNow: 0, walSyncSeconds: syncs.snapshot(), diskBytes: 0, readRepairs: 0, hintsQueued: 3 };
+  const base = { memtableBytes: 0, arenaFreeBytes: 0, blockCacheHeldBytes: 0, tableIndexFilterBytes: 0, sstablesPerLevel: [], compactionBacklog: 0, walSyncs: 0, walSyncSeconds: syncs.snapshot(), diskBytes: 0, readRepairs: 0, hintsQueued: 3 };
   const text = new Metrics().render(
     {
       ...base,
@@ -197,7 +195,7 @@ test('per-node gauges: hints by target and clock offsets by peer, one family blo
 });
 
 test('catalogued numbers render by their type: counters as _total, gauges bare, each with HELP; one the catalog lacks renders as a gauge the lint flags', () => {
-  const base = { memtableBytes: 0, arenaFreeBytes: 0, blockCacheHeldBytes: 0, tableIndexFilterBytes: 0, sstablesPerLevel: [1], compactionBacklog: 0, walSyncs: 0, walSyncsNow: 0, walSyncSeconds: new Histogram().snapshot(), diskBytes: 0, readRepairs: 0, hintsQueued: 0 };
+  const base = { memtableBytes: 0, arenaFreeBytes: 0, blockCacheHeldBytes: 0, tableIndexFilterBytes: 0, sstablesPerLevel: [1], compactionBacklog: 0, walSyncs: 0, walSyncSeconds: new Histogram().snapshot(), diskBytes: 0, readRepairs: 0, hintsQueued: 0 };
   const m = new Metrics();
   m.count('ws_frames_refused', 'reason="busy"');
   m.count('ws_frames_refused', 'reason="busy"');

@@ -12,7 +12,6 @@ import { ErrorCode, RingkvError, isRingkvError } from '../../../src/errors';
 import { fromWireError, ShardRouter } from '../../../src/shards';
 import type { OpResult, ShardOp, WriteDone, WriteOp } from '../../../src/shards';
 import { tokenMax } from '../../../src/shards/shard_map';
-import { shardSyncNowOpsMax } from '../../../src/constants';
 import { decodeSiblingSet } from '../../../src/versioning';
 import { laneClockMs } from '../../../src/shards/lane_timing';
 import { writeDelayMs } from './helpers/slow_storage';
@@ -281,37 +280,6 @@ test("a shard's lane timing puts a batch's time in its stages: the held-back eng
     await writeEarly(router, put('k', 'v2'), 5000, () => {});
     assert.deepEqual(counts(), { queue: 3, to_worker: 3, apply: 3, sync: 2, to_main: 4 }, 'an early answer and its durability notice are two messages back');
     assert.ok(lane.snapshot().sync.sumSeconds >= 2 * writeDelaySeconds);
-  } finally {
-    await router.close();
-  }
-});
-
-test("a lone request's batch has its WAL sync on the shard's thread; a bigger batch, or one with another about, in the pool", async () => {
-  const router = await ShardRouter.open({ dataDir: tempDir(), nodeId: 'A', shardCount: 1, storage: { syncMode: 'batch' } });
-  try {
-    const syncs = async () => {
-      const [s] = await router.stats();
-      return { all: s!.storage.walSyncs, now: s!.storage.walSyncsNow };
-    };
-    const before = await syncs();
-    for (let i = 0; i < 10; i++) await router.write(put(`lone${i}`, 'v'), 5000);
-    const lone = await syncs();
-    assert.equal(lone.all - before.all, 10, 'one sync per lone write');
-    assert.equal(lone.now - before.now, 10, "every lone write's sync ran on the shard's thread");
-    // Writes made in one turn leave as one batch: up to shardSyncNowOpsMax of them sync on the thread.
-    await Promise.all(Array.from({ length: shardSyncNowOpsMax }, (_, i) => router.write(put(`few${i}`, 'v'), 5000)));
-    const few = await syncs();
-    assert.deepEqual({ all: few.all - lone.all, now: few.now - lone.now }, { all: 1, now: 1 }, 'a few writes at once: one sync, on the thread');
-    await Promise.all(Array.from({ length: shardSyncNowOpsMax + 1 }, (_, i) => router.write(put(`more${i}`, 'v'), 5000)));
-    const more = await syncs();
-    assert.deepEqual({ all: more.all - few.all, now: more.now - few.now }, { all: 1, now: 0 }, 'more writes at once: one sync, in the pool');
-    // 2,000 writes at once, four batches' worth (shardBatchOpsMax 512), each bigger than
-    // shardSyncNowOpsMax (and all but the last leave with more queued behind them).
-    await Promise.all(Array.from({ length: 2000 }, (_, i) => router.write(put(`burst${i}`, 'v'), 10_000)));
-    const burst = await syncs();
-    assert.ok(burst.all - more.all >= 2, `the burst took ${burst.all - more.all} syncs`);
-    assert.equal(burst.now, more.now, "no sync of the burst ran on the shard's thread");
-    for (let i = 0; i < 2000; i += 499) assert.ok((await router.get(b(`burst${i}`))) !== null, `burst${i} reads back`);
   } finally {
     await router.close();
   }

@@ -30,51 +30,6 @@ test('batch mode: concurrent writers share fdatasyncs (group commit); always mod
   }
 });
 
-test('syncNow syncs the waiting writes on the calling thread: they settle within the turn, one fdatasync for all', async () => {
-  const turnOfMicrotasks = async (): Promise<void> => {
-    for (let i = 0; i < 50; i++) await Promise.resolve();
-  };
-  for (const syncMode of ['batch', 'always'] as const) {
-    const dir = tempDir(`sync-now-${syncMode}`);
-    try {
-      const db = await openStorage({ dir, syncMode });
-      // Left to the libuv pool, a sync ends in an I/O callback, which no run of microtasks reaches.
-      let pooledSettled = false;
-      const pooled = db.write([put('a', '1')]).then(() => {
-        pooledSettled = true;
-      });
-      await turnOfMicrotasks();
-      assert.equal(pooledSettled, false, `${syncMode}: a pool sync settled without the event loop turning`);
-      await pooled;
-      const syncsBefore = db.stats().walSyncs;
-      let settled = 0;
-      const writes = ['b', 'c'].map((k) => db.write([put(k, k)]).then(() => void settled++));
-      db.syncNow();
-      await turnOfMicrotasks();
-      assert.equal(settled, 2, `${syncMode}: the writes settled within the turn`);
-      assert.equal(db.stats().walSyncs, syncsBefore + 1, `${syncMode}: one fdatasync covered both writes`);
-      db.syncNow();
-      assert.equal(db.stats().walSyncs, syncsBefore + 1, `${syncMode}: nothing waiting, no sync`);
-      await Promise.all(writes);
-      await db.close();
-      const reopened = await openStorage({ dir, syncMode });
-      for (const k of ['a', 'b', 'c']) assert.ok(reopened.getSync(new TextEncoder().encode(k)) !== null, `${syncMode}: ${k} after reopening`);
-      // The first sync of the reopened engine's new WAL segment also fsyncs the directory, here too.
-      let firstSettled = false;
-      const first = reopened.write([put('d', 'd')]).then(() => {
-        firstSettled = true;
-      });
-      reopened.syncNow();
-      await turnOfMicrotasks();
-      assert.equal(firstSettled, true, `${syncMode}: a new segment's first write settled within the turn`);
-      await first;
-      await reopened.close();
-    } finally {
-      removeDir(dir);
-    }
-  }
-});
-
 test('a tombstone is kept until its grace period passes and then dropped at the bottom; the value never returns', async () => {
   const dir = tempDir('grace');
   let now = 1_000_000;
