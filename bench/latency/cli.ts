@@ -12,7 +12,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { consistencyLevels, type ConsistencyLevel } from '../../src/coordinator/types';
 import { ErrorCode, RingkvError } from '../../src/errors';
-import { machineLine, stopDamon } from '../harness';
+import { machineLine, stopDamon, waitQuiet } from '../harness';
 import type { OpenLoopResult } from './open_loop';
 import { redisServerPath, startRedis, startRingkvCluster, startRingkvNode, type RedisFsync, type ServerProcess } from './processes';
 import { RedisTarget } from './redis_target';
@@ -303,8 +303,15 @@ export async function runLatencyCli(argv: string[]): Promise<number> {
     const sweepRows: SweepRow[] = [];
     const runRows: RunRow[] = [];
     const stepOps = (rate: number, durationMs: number): number => Math.min(a.opsMax, Math.ceil((rate * durationMs) / 1000));
-    const measure = (p: TargetPlan, w: WorkloadName, rate: number, durationMs: number): Promise<OpenLoopResult> =>
-      runWorkload(targets.get(p.name)!, ycsbWorkloads[w], {
+    // Every step and run starts once the servers this suite started are quiet (harness.ts
+    // waitQuiet), as bench:node's rows do: otherwise a step measures what the one before it left
+    // running too (the load phase's or an overloaded step's flushes, compactions and replica
+    // writes; a cluster's third replica still applying QUORUM writes), and a sweep's verdict at a
+    // low rate is about the step before it. Servers given with --node or --cluster are not watched.
+    const serverPids = started.map((s) => s.pid);
+    const measure = async (p: TargetPlan, w: WorkloadName, rate: number, durationMs: number): Promise<OpenLoopResult> => {
+      if (serverPids.length > 0) await waitQuiet(serverPids);
+      return runWorkload(targets.get(p.name)!, ycsbWorkloads[w], {
         ratePerSec: rate,
         durationMs,
         opsMax: stepOps(rate, durationMs),
@@ -313,6 +320,7 @@ export async function runLatencyCli(argv: string[]): Promise<number> {
         seed: a.seed,
         onProgress: progress(`${p.name} ${w}`, rate, stepOps(rate, durationMs)),
       });
+    };
 
     const commonRate = new Map<WorkloadName, number>();
     if (a.rate === null) {
@@ -375,7 +383,12 @@ export async function runLatencyCli(argv: string[]): Promise<number> {
       `Results folder: \`${a.out}\` (HdrHistogram logs \`*.hlog\`, plots \`*.svg\`, \`compare-<workload>.svg\`).`,
       '',
       ...(sweepRows.length > 0
-        ? [`Rate sweep (${a.stepMs / 1000} s steps, stretched to hold ${a.stepOpsMin} ops up to ${stepMsMax / 1000} s, from ${a.sweepStart}/s, doubling, then ${a.bisect} bisection steps):`, '', sweepTable(sweepRows, a.p99TargetMs), '']
+        ? [
+            `Rate sweep (${a.stepMs / 1000} s steps, stretched to hold ${a.stepOpsMin} ops up to ${stepMsMax / 1000} s, from ${a.sweepStart}/s, doubling, then ${a.bisect} bisection steps; ${serverPids.length > 0 ? 'each step, and each run below, starts once the servers the suite started are quiet' : 'the servers were given, so steps start back to back'}):`,
+            '',
+            sweepTable(sweepRows, a.p99TargetMs),
+            '',
+          ]
         : []),
       `Latency at a common rate per workload (${a.compareMs / 1000} s; the rate every target sustained in the sweep, or --rate), measured from intended start:`,
       '',

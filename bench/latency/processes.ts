@@ -21,6 +21,8 @@ export interface ServerProcess {
   readonly name: string;
   readonly address: string;
   readonly port: number;
+  /** Its process id, for waiting until it is quiet between runs (harness.ts waitQuiet). */
+  readonly pid: number;
   stop(): Promise<void>;
 }
 
@@ -100,6 +102,7 @@ export async function startRingkvNode(opts: RingkvNodeOptions = {}): Promise<Ser
     name: `ringkv:${port}`,
     address: `127.0.0.1:${port}`,
     port,
+    pid: child.pid!,
     async stop() {
       await stopChild(child);
       fs.rmSync(dataDir, { recursive: true, force: true });
@@ -203,6 +206,7 @@ export async function startRedis(fsync: RedisFsync): Promise<ServerProcess> {
     name: `redis:${port}`,
     address: `127.0.0.1:${port}`,
     port,
+    pid: child.pid!,
     async stop() {
       await stopChild(child);
       fs.rmSync(dir, { recursive: true, force: true });
