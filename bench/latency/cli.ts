@@ -228,12 +228,16 @@ export async function runLatencyCli(argv: string[]): Promise<number> {
   // Before the monitors are stopped, so the line says what the machine runs as provisioned.
   const machineBefore = machineLine();
   const restartDamon = a.damonOff ? stopDamon() : null;
-  // Ctrl-C or a TERM skips the finally below: start the monitors again before going.
+  // Ctrl-C or a TERM skips the finally below: stop the servers this run started (a TERM to this
+  // process alone would leave them running: they are its children, not killed with it) and start
+  // the monitors again, then go as the signal says.
   const onSignal = (sig: NodeJS.Signals): void => {
-    restartDamon?.();
-    process.kill(process.pid, sig);
+    void Promise.all(started.map((s) => s.stop().catch(() => undefined))).finally(() => {
+      restartDamon?.();
+      process.kill(process.pid, sig);
+    });
   };
-  if (restartDamon !== null) for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, onSignal);
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, onSignal);
   try {
     if (a.targets.includes('ringkv')) {
       let address = a.node;
@@ -428,11 +432,9 @@ export async function runLatencyCli(argv: string[]): Promise<number> {
     for (const t of targets.values()) await t.close();
     return 0;
   } finally {
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.off(sig, onSignal);
     for (const s of started.reverse()) await s.stop().catch(() => undefined);
-    if (restartDamon !== null) {
-      for (const sig of ['SIGINT', 'SIGTERM'] as const) process.off(sig, onSignal);
-      restartDamon();
-    }
+    restartDamon?.();
   }
 }
 
