@@ -99,6 +99,8 @@ interface Measured {
   /** The node's WAL syncs during the run: how many, and their p99 within its histogram bucket. */
   walSyncs: number;
   walSyncP99Ms: number;
+  /** V8 mark-compacts on the node's main and shard threads during the run. */
+  fullGcs: number;
   errors: number;
   dropped: number;
 }
@@ -141,7 +143,8 @@ async function main(): Promise<void> {
         recordCount,
         seed: r + 1,
       });
-      const wal = snapshotDelta((await nodeHistograms([node.http])).walSync, before.walSync);
+      const after = await nodeHistograms([node.http]);
+      const wal = snapshotDelta(after.walSync, before.walSync);
       const s = res.recorder.summary('latency', 'all');
       const m: Measured = {
         achievedOpsPerSec: res.achievedOpsPerSec,
@@ -151,6 +154,7 @@ async function main(): Promise<void> {
         maxMs: s.maxMs,
         walSyncs: wal.count,
         walSyncP99Ms: quantileSeconds(wal, 0.99) * 1000,
+        fullGcs: after.fullGcs - before.fullGcs,
         errors: res.errors,
         dropped: res.dropped,
       };
@@ -175,6 +179,7 @@ async function main(): Promise<void> {
       fmtMs(med(i, r, (m) => m.maxMs)),
       fmtInt(med(i, r, (m) => m.walSyncs)),
       Number.isNaN(med(i, r, (m) => m.walSyncP99Ms)) ? '-' : fmtMs(med(i, r, (m) => m.walSyncP99Ms)),
+      results[i]![r]!.map((m) => String(m.fullGcs)).join(' / '),
       String(results[i]![r]!.reduce((n, m) => n + m.errors, 0)),
       String(results[i]![r]!.reduce((n, m) => n + m.dropped, 0)),
     ]),
@@ -191,12 +196,12 @@ async function main(): Promise<void> {
       `${fmtInt(recordCount)} records of 1 KiB loaded into each first; then YCSB workloads through the TypeScript client (one connection per node, consistency QUORUM = the one replica, client timeout ${fmtInt(clientTimeoutMs)} ms), ` +
       `open loop at fixed rates for ${a.seconds} s per row, latency from each operation's intended start (no coordinated omission), the same operation stream on both nodes. ` +
       `${a.rounds} rounds, rows interleaved, the nodes taking turns to go first (${a.rounds % 2 === 0 ? 'each first in half of them' : 'the base first in one more round than this tree, which favours this tree: the second of a pair tends to run faster'}); each row starts once both nodes are quiet. One load generator process (this bench) drives both nodes in turn. ` +
-      `"WAL syncs" and "WAL sync p99" are the node's own (ringkv_wal_sync_duration_seconds over the row: start of a sync to its completion as the shard sees it; p99 linear within its bucket).`,
+      `"WAL syncs" and "WAL sync p99" are the node's own (ringkv_wal_sync_duration_seconds over the row: start of a sync to its completion as the shard sees it; p99 linear within its bucket); "full GCs" are V8's mark-compacts on its main and shard threads over the row (ringkv_gc_duration_seconds, kind major), each a pause of those threads.`,
     '',
     markdownTable(
-      ['build', 'workload', 'target ops/s', 'achieved ops/s (median)', 'p50 ms (median)', 'p99 ms (median)', 'p99 ms per round', 'p99.9 ms (median)', 'max ms (median)', 'WAL syncs (median)', 'WAL sync p99 ms (median)', 'errors', 'dropped'],
+      ['build', 'workload', 'target ops/s', 'achieved ops/s (median)', 'p50 ms (median)', 'p99 ms (median)', 'p99 ms per round', 'p99.9 ms (median)', 'max ms (median)', 'WAL syncs (median)', 'WAL sync p99 ms (median)', 'full GCs per round', 'errors', 'dropped'],
       table,
-      [false, false, true, true, true, true, true, true, true, true, true, true, true],
+      [false, false, true, true, true, true, true, true, true, true, true, true, true, true],
     ),
     '',
     `Median p99 and p50 at each rate (bar: p99 < ${p99BarMs} ms; a ratio to the base under 1 is better):`,
