@@ -9,7 +9,10 @@
 // intended start), the same operation stream for both nodes, rows interleaved with the nodes
 // taking turns to go first; each row starts once both nodes are quiet. The load generator (this
 // process, this tree's client) is shared, so the two nodes differ only in their own code.
-//   flock /tmp/ringkv-heavy.lock npm run bench:ycsb-revision -- --base REV --label NAME [--write] [--rounds 4] [--seconds 15] [--workloads A,F,B] [--rates 500,1000] [--damon-off]
+// --nodes N (N > 1): a cluster of N nodes per build instead (each build's own `ringkv cluster`, so
+// each with its own launcher's V8 flags), consistency QUORUM, the client connected to all of them;
+// both clusters run throughout, the idle one beside the measured one.
+//   flock /tmp/ringkv-heavy.lock npm run bench:ycsb-revision -- --base REV --label NAME [--write] [--rounds 4] [--seconds 15] [--workloads A,F,B] [--rates 500,1000] [--nodes 1] [--damon-off]
 // --write replaces the section between <!-- ycsb-revision-NAME:start --> and
 // <!-- ycsb-revision-NAME:end --> (with --damon-off: ycsb-revision-NAME-damon-off) in BENCHMARKS.md.
 import path from 'node:path';
@@ -18,7 +21,7 @@ import { ErrorCode, RingkvError } from '../src/errors';
 import { quantileSeconds, snapshotDelta } from '../src/histogram';
 import { distRootsOf, runtimeFlagsOf, sideBySide, type Build } from './base_revision';
 import { damonOffNote, emitSection, median, p99BarMs, runMain, sectionHead } from './comparison';
-import { BenchRun, fmtInt, fmtMs, markdownTable, nodeHistograms, startNodeProcess, stopDamonFor, waitQuiet } from './harness';
+import { BenchRun, fmtInt, fmtMs, freeBasePort, markdownTable, nodeHistograms, sleep, startChild, startNodeProcess, stopDamonFor, waitQuiet } from './harness';
 import { RingkvTarget } from './latency/ringkv_target';
 import { loadRecords, runWorkload } from './latency/run_workload';
 import { workloadNames, workloadSkipReason, ycsbWorkloads, type WorkloadName } from './latency/workloads';
@@ -28,6 +31,9 @@ const clientTimeoutMs = 2_000;
 /** The latency suite's in-flight cap: an op due beyond it is dropped and counted. */
 const outstandingMax = 2_048;
 const ratePerSecMax = 20_000;
+const clusterNodesMax = 5;
+/** `ringkv start`'s default peer port: its HTTP port plus this. */
+const peerPortOffset = 1000;
 
 interface Args {
   base: string;
@@ -36,6 +42,7 @@ interface Args {
   seconds: number;
   workloads: WorkloadName[];
   rates: number[];
+  nodes: number;
   write: boolean;
   damonOff: boolean;
   argv: string[];
@@ -53,6 +60,7 @@ function parse(argv: string[]): Args {
       seconds: { type: 'string', default: '15' },
       workloads: { type: 'string', default: 'A,F,B' },
       rates: { type: 'string', default: '500,1000' },
+      nodes: { type: 'string', default: '1' },
       write: { type: 'boolean', default: false },
       'damon-off': { type: 'boolean', default: false },
     },
@@ -79,6 +87,7 @@ function parse(argv: string[]): Args {
     seconds: int('seconds', values.seconds, 1, 60),
     workloads,
     rates: values.rates.split(',').map((r) => int('rates', r.trim(), 1, ratePerSecMax)),
+    nodes: int('nodes', values.nodes, 1, clusterNodesMax),
     write: values.write,
     damonOff: values['damon-off'],
     argv,
@@ -107,7 +116,34 @@ interface Measured {
 
 interface NodeUnderTest {
   target: RingkvTarget;
-  http: string;
+  /** Its nodes' HTTP addresses (their /metrics). */
+  http: string[];
+}
+
+/** One build's servers: a node, or (nodes > 1) its own launcher's cluster of that many. */
+async function startServers(run: BenchRun, root: string, i: number, nodes: number): Promise<{ addresses: string[]; http: string[]; pids: number[] }> {
+  const bin = path.join(root, 'bin', 'ringkv.js');
+  if (nodes === 1) {
+    const node = await startNodeProcess(run, `node-${i}`, ['--sync-mode', 'batch'], { bin, runtimeFlags: runtimeFlagsOf(root) });
+    return { addresses: [`127.0.0.1:${node.port}`], http: [node.http], pids: [node.child.pid] };
+  }
+  const base = await freeBasePort(Array.from({ length: nodes }, (_, k) => [k, k + peerPortOffset]).flat());
+  const child = run.own(
+    await startChild({
+      name: `ringkv cluster ${i}`,
+      command: process.execPath,
+      args: [bin, 'cluster', '--nodes', String(nodes), '--base-port', String(base), '--data-dir', path.join(run.dir, `cluster-${i}`), '--sync-mode', 'batch'],
+      ready: /nodes up, gossip converged/,
+      readyTimeoutMs: 60_000,
+      group: true,
+    }),
+  );
+  // The launcher prints one line per node, with its pid, right after the ready line.
+  for (let k = 0; k < 50 && (child.output().match(/ pid \d+/g) ?? []).length < nodes; k++) await sleep(100);
+  const pids = [...child.output().matchAll(/ pid (\d+)/g)].map((m) => Number(m[1]));
+  if (pids.length !== nodes) throw new RingkvError(ErrorCode.Internal, `ringkv cluster printed ${pids.length} node pids, not ${nodes}:\n${child.output()}`);
+  const ports = Array.from({ length: nodes }, (_, k) => base + k);
+  return { addresses: ports.map((p) => `127.0.0.1:${p}`), http: ports.map((p) => `http://127.0.0.1:${p}`), pids };
 }
 
 async function main(): Promise<void> {
@@ -123,18 +159,17 @@ async function main(): Promise<void> {
     const pids: number[] = [];
     builds = [];
     for (const [i, b] of roots.entries()) {
-      const root = path.dirname(b.impl);
-      const node = await startNodeProcess(run, `node-${i}`, ['--sync-mode', 'batch'], { bin: path.join(root, 'bin', 'ringkv.js'), runtimeFlags: runtimeFlagsOf(root) });
-      const target = await RingkvTarget.open(b.name, [`127.0.0.1:${node.port}`], 'QUORUM', clientTimeoutMs);
+      const servers = await startServers(run, path.dirname(b.impl), i, a.nodes);
+      const target = await RingkvTarget.open(b.name, servers.addresses, 'QUORUM', clientTimeoutMs);
       run.own({ stop: () => target.close() });
       log(`loading ${recordCount} records into ${b.name}`);
       await loadRecords(target, ycsbWorkloads.A, recordCount, 1);
-      pids.push(node.child.pid);
-      builds.push({ ...b, impl: { target, http: node.http } });
+      pids.push(...servers.pids);
+      builds.push({ ...b, impl: { target, http: servers.http } });
     }
     results = await sideBySide(builds, rows, a.rounds, async (node, row, r): Promise<Measured> => {
       await waitQuiet(pids);
-      const before = await nodeHistograms([node.http]);
+      const before = await nodeHistograms(node.http);
       const res = await runWorkload(node.target, ycsbWorkloads[row.workload], {
         ratePerSec: row.ratePerSec,
         durationMs: a.seconds * 1000,
@@ -143,7 +178,7 @@ async function main(): Promise<void> {
         recordCount,
         seed: r + 1,
       });
-      const after = await nodeHistograms([node.http]);
+      const after = await nodeHistograms(node.http);
       const wal = snapshotDelta(after.walSync, before.walSync);
       const s = res.recorder.summary('latency', 'all');
       const m: Measured = {
@@ -189,14 +224,18 @@ async function main(): Promise<void> {
   const p99Ratios = rows.map((_, r) => ratio(r, (m) => m.p99Ms));
   const p50Ratios = rows.map((_, r) => ratio(r, (m) => m.p50Ms));
   const section = [
-    ...sectionHead(`Code change side by side, YCSB at fixed rates: ${a.label}${a.damonOff ? ', DAMON stopped' : ''} (bench/ycsb-revision.bench.ts)`, 'bench:ycsb-revision', 'dist/bench/ycsb-revision.bench.js', a.argv, run),
+    ...sectionHead(`Code change side by side, YCSB at fixed rates${a.nodes === 1 ? '' : `, ${a.nodes}-node clusters`}: ${a.label}${a.damonOff ? ', DAMON stopped' : ''} (bench/ycsb-revision.bench.ts)`, 'bench:ycsb-revision', 'dist/bench/ycsb-revision.bench.js', a.argv, run),
     '',
     ...(a.damonOff ? [damonOffNote, ''] : []),
-    `Two \`ringkv start --sync-mode batch\` nodes with the default shard count, each with its own revision's V8 flags: ${base.note} and ${head.note}. ` +
-      `${fmtInt(recordCount)} records of 1 KiB loaded into each first; then YCSB workloads through the TypeScript client (one connection per node, consistency QUORUM = the one replica, client timeout ${fmtInt(clientTimeoutMs)} ms), ` +
+    `${
+      a.nodes === 1
+        ? "Two `ringkv start --sync-mode batch` nodes with the default shard count, each with its own revision's V8 flags"
+        : `Two ${a.nodes}-node clusters, each its own revision's \`ringkv cluster --nodes ${a.nodes} --sync-mode batch\` (its launcher's V8 flags), both running throughout`
+    }: ${base.note} and ${head.note}. ` +
+      `${fmtInt(recordCount)} records of 1 KiB loaded into each first; then YCSB workloads through the TypeScript client (one connection per node, consistency QUORUM${a.nodes === 1 ? ' = the one replica' : ''}, client timeout ${fmtInt(clientTimeoutMs)} ms), ` +
       `open loop at fixed rates for ${a.seconds} s per row, latency from each operation's intended start (no coordinated omission), the same operation stream on both nodes. ` +
       `${a.rounds} rounds, rows interleaved, the nodes taking turns to go first (${a.rounds % 2 === 0 ? 'each first in half of them' : 'the base first in one more round than this tree, which favours this tree: the second of a pair tends to run faster'}); each row starts once both nodes are quiet. One load generator process (this bench) drives both nodes in turn. ` +
-      `"WAL syncs" and "WAL sync p99" are the node's own (ringkv_wal_sync_duration_seconds over the row: start of a sync to its completion as the shard sees it; p99 linear within its bucket); "full GCs" are V8's mark-compacts on its main and shard threads over the row (ringkv_gc_duration_seconds, kind major), each a pause of those threads.`,
+      `"WAL syncs" and "WAL sync p99" are the node's own (every node's together in a cluster) (ringkv_wal_sync_duration_seconds over the row: start of a sync to its completion as the shard sees it; p99 linear within its bucket); "full GCs" are V8's mark-compacts on its main and shard threads over the row (ringkv_gc_duration_seconds, kind major), each a pause of those threads.`,
     '',
     markdownTable(
       ['build', 'workload', 'target ops/s', 'achieved ops/s (median)', 'p50 ms (median)', 'p99 ms (median)', 'p99 ms per round', 'p99.9 ms (median)', 'max ms (median)', 'WAL syncs (median)', 'WAL sync p99 ms (median)', 'full GCs per round', 'errors', 'dropped'],
