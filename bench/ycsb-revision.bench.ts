@@ -14,7 +14,8 @@
 // both clusters run throughout, the idle one beside the measured one.
 //   flock /tmp/ringkv-heavy.lock npm run bench:ycsb-revision -- --base REV --label NAME [--write] [--rounds 4] [--seconds 15] [--workloads A,F,B] [--rates 500,1000] [--nodes 1] [--damon-off]
 // --write replaces the section between <!-- ycsb-revision-NAME:start --> and
-// <!-- ycsb-revision-NAME:end --> (with --damon-off: ycsb-revision-NAME-damon-off) in BENCHMARKS.md.
+// <!-- ycsb-revision-NAME:end --> (with --nodes N: ycsb-revision-NAME-N-nodes; with --damon-off,
+// -damon-off after either) in BENCHMARKS.md.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ErrorCode, RingkvError } from '../src/errors';
@@ -251,7 +252,8 @@ async function main(): Promise<void> {
     ),
     `- Median over the rows: p99 ${median(p99Ratios).toFixed(2)}x, p50 ${median(p50Ratios).toFixed(2)}x.`,
   ].join('\n');
-  emitSection(section, a.damonOff ? `ycsb-revision-${a.label}-damon-off` : `ycsb-revision-${a.label}`, a.write);
+  const marker = `ycsb-revision-${a.label}${a.nodes === 1 ? '' : `-${a.nodes}-nodes`}`;
+  emitSection(section, a.damonOff ? `${marker}-damon-off` : marker, a.write);
 }
 
 if (require.main === module) runMain('ycsb revision bench', main);

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=64 --initial-old-space-size=128 --no-memory-reducer
+#!/usr/bin/env -S node --max-semi-space-size=64 --initial-old-space-size=128
 'use strict';
 // Thin launcher: the CLI is TypeScript compiled to dist/ by `npm run build`. The V8 flags on the
 // first line are src/constants.ts's nodeRuntimeFlags (why: see there); `node bin/ringkv.js`

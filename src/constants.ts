@@ -91,16 +91,8 @@ export const requestTimeoutMsDefault = 5_000;
  * four same-run comparisons on those machines before the old-space floor and one after it, none
  * helped at 80% of the peak, where the latency bar is measured (BENCHMARKS.md "V8 GC threads",
  * `npm run bench:gc-threads`).
- *
- * `--no-memory-reducer`: when a thread's allocation slows down (a node going idle, or serving a
- * low rate), V8's memory reducer shrinks its heap with up to three full mark-compacts ~0.6 s
- * apart, "Mark-Compact (reduce)" in --trace-gc; on a 3-node cluster at rest they paused each
- * node's main and shard threads for 2-13 ms, every thread of every node within a few seconds. A
- * node sized with the floor above has no use for a smaller heap, and those pauses fall on the
- * low rates where a request is otherwise quick (BENCHMARKS.md "Code change side by side, YCSB at
- * fixed rates: no-memory-reducer").
  */
-export const nodeRuntimeFlags: readonly string[] = ['--max-semi-space-size=64', '--initial-old-space-size=128', '--no-memory-reducer'];
+export const nodeRuntimeFlags: readonly string[] = ['--max-semi-space-size=64', '--initial-old-space-size=128'];
 /**
  * How often each thread samples its event loop's delay (event_loop_delay.ts): 50 wake-ups a
  * second per thread, each a few microseconds; a stall shorter than this may fall between samples.
