@@ -18,7 +18,6 @@
 import path from 'node:path';
 import { peerPortOffset } from '../src/constants';
 import type { ConsistencyLevel } from '../src/coordinator/types';
-import { ErrorCode, RingkvError } from '../src/errors';
 import {
   damonOffNote,
   emitSection,
@@ -40,7 +39,7 @@ import {
   type Op,
   type OpenRow,
 } from './comparison';
-import { BenchRun, benchKeySpace, benchValueBytes, fmtInt, fmtMs, freeBasePort, ringkvBin, sleep, startChild, startNodeProcess, stopDamonFor } from './harness';
+import { BenchRun, benchKeySpace, benchValueBytes, fmtInt, fmtMs, freeBasePort, startClusterProcess, startNodeProcess, stopDamonFor } from './harness';
 import { measureRedis, redisLoadNote, redisVersion, startRedisCluster } from './redis';
 import { measureWs, openLoopRounds, preload, type WsLoadOptions } from './ws.bench';
 
@@ -79,20 +78,7 @@ export interface StartedCluster extends RingkvTarget {
 export async function startCluster(run: BenchRun, spareNodes = 0, shards: number | null = shardsPerNode): Promise<StartedCluster> {
   const base = await freeBasePort(Array.from({ length: nodesN + spareNodes }, (_, i) => [i, i + peerPortOffset]).flat());
   const dataDir = path.join(run.dir, 'cluster');
-  const child = run.own(
-    await startChild({
-      name: 'ringkv cluster',
-      command: process.execPath,
-      args: [ringkvBin, 'cluster', '--nodes', String(nodesN), '--base-port', String(base), '--data-dir', dataDir, ...(shards === null ? [] : ['--shards', String(shards)]), '--sync-mode', 'batch'],
-      ready: /nodes up, gossip converged/,
-      readyTimeoutMs: 60_000,
-      group: true,
-    }),
-  );
-  // The launcher prints one line per node, with its pid, right after the ready line.
-  for (let i = 0; i < 50 && (child.output().match(/ pid \d+/g) ?? []).length < nodesN; i++) await sleep(100);
-  const pids = [...child.output().matchAll(/ pid (\d+)/g)].map((m) => Number(m[1]));
-  if (pids.length !== nodesN) throw new RingkvError(ErrorCode.Internal, `ringkv cluster printed ${pids.length} node pids, not ${nodesN}:\n${child.output()}`);
+  const { pids } = await startClusterProcess(run, { nodes: nodesN, basePort: base, dataDir, args: [...(shards === null ? [] : ['--shards', String(shards)]), '--sync-mode', 'batch'] });
   const ports = Array.from({ length: nodesN }, (_, i) => base + i);
   return { name: clusterName, urls: ports.map((p) => `ws://127.0.0.1:${p}/api/v1/ws`), http: ports.map((p) => `http://127.0.0.1:${p}`), pids, basePort: base, dataDir };
 }

@@ -218,6 +218,40 @@ export async function startNodeProcess(run: BenchRun, name: string, args: string
   return { child, port, ws: `ws://127.0.0.1:${port}/api/v1/ws`, http: `http://127.0.0.1:${port}`, shards };
 }
 
+/** How a bench launches `ringkv cluster`: `nodes` nodes on basePort + i, data in dataDir/node-i. */
+export interface ClusterLaunch {
+  nodes: number;
+  basePort: number;
+  dataDir: string;
+  /** More of the launcher's arguments (--sync-mode, --shards). */
+  args: string[];
+  /** The ringkv entry point (default this tree's; another build's, to compare builds). */
+  bin?: string;
+  name?: string;
+}
+
+/**
+ * `ringkv cluster`, owned by `run`, in its own process group (so that stopping it stops its
+ * nodes); resolves once gossip converged, with the nodes' pids.
+ */
+export async function startClusterProcess(run: BenchRun, o: ClusterLaunch): Promise<{ child: StartedChild; pids: number[] }> {
+  const child = run.own(
+    await startChild({
+      name: o.name ?? 'ringkv cluster',
+      command: process.execPath,
+      args: [o.bin ?? ringkvBin, 'cluster', '--nodes', String(o.nodes), '--base-port', String(o.basePort), '--data-dir', o.dataDir, ...o.args],
+      ready: /nodes up, gossip converged/,
+      readyTimeoutMs: 60_000,
+      group: true,
+    }),
+  );
+  // The launcher prints one line per node, with its pid, right after the ready line.
+  for (let i = 0; i < 50 && (child.output().match(/ pid \d+/g) ?? []).length < o.nodes; i++) await sleep(100);
+  const pids = [...child.output().matchAll(/ pid (\d+)/g)].map((m) => Number(m[1]));
+  if (pids.length !== o.nodes) throw new RingkvError(ErrorCode.Internal, `ringkv cluster printed ${pids.length} node pids, not ${o.nodes}:\n${child.output()}`);
+  return { child, pids };
+}
+
 /**
  * CPU seconds (user + system) of processes, their main threads apart from all their other threads
  * (Linux /proc), and the seconds those threads were runnable but waiting for a core (the run

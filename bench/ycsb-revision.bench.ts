@@ -22,7 +22,7 @@ import { ErrorCode, RingkvError } from '../src/errors';
 import { quantileSeconds, snapshotDelta } from '../src/histogram';
 import { distRootsOf, runtimeFlagsOf, sideBySide, type Build } from './base_revision';
 import { damonOffNote, emitSection, median, p99BarMs, runMain, sectionHead } from './comparison';
-import { BenchRun, fmtInt, fmtMs, freeBasePort, markdownTable, nodeHistograms, sleep, startChild, startNodeProcess, stopDamonFor, waitQuiet } from './harness';
+import { BenchRun, fmtInt, fmtMs, freeBasePort, markdownTable, nodeHistograms, startClusterProcess, startNodeProcess, stopDamonFor, waitQuiet } from './harness';
 import { RingkvTarget } from './latency/ringkv_target';
 import { loadRecords, runWorkload } from './latency/run_workload';
 import { workloadNames, workloadSkipReason, ycsbWorkloads, type WorkloadName } from './latency/workloads';
@@ -55,8 +55,8 @@ function parse(argv: string[]): Args {
     options: {
       base: { type: 'string' },
       label: { type: 'string' },
-      // Even, so that each node goes first in as many rounds as the other: the second of a pair
-      // ran faster in most rows of a 3-round run (session AL), which an odd count leaves in the medians.
+      // Even, so that each node goes first in as many rounds as the other: with an odd count one
+      // of them runs second once more, and the medians would carry whatever that is worth.
       rounds: { type: 'string', default: '4' },
       seconds: { type: 'string', default: '15' },
       workloads: { type: 'string', default: 'A,F,B' },
@@ -129,20 +129,7 @@ async function startServers(run: BenchRun, root: string, i: number, nodes: numbe
     return { addresses: [`127.0.0.1:${node.port}`], http: [node.http], pids: [node.child.pid] };
   }
   const base = await freeBasePort(Array.from({ length: nodes }, (_, k) => [k, k + peerPortOffset]).flat());
-  const child = run.own(
-    await startChild({
-      name: `ringkv cluster ${i}`,
-      command: process.execPath,
-      args: [bin, 'cluster', '--nodes', String(nodes), '--base-port', String(base), '--data-dir', path.join(run.dir, `cluster-${i}`), '--sync-mode', 'batch'],
-      ready: /nodes up, gossip converged/,
-      readyTimeoutMs: 60_000,
-      group: true,
-    }),
-  );
-  // The launcher prints one line per node, with its pid, right after the ready line.
-  for (let k = 0; k < 50 && (child.output().match(/ pid \d+/g) ?? []).length < nodes; k++) await sleep(100);
-  const pids = [...child.output().matchAll(/ pid (\d+)/g)].map((m) => Number(m[1]));
-  if (pids.length !== nodes) throw new RingkvError(ErrorCode.Internal, `ringkv cluster printed ${pids.length} node pids, not ${nodes}:\n${child.output()}`);
+  const { pids } = await startClusterProcess(run, { nodes, basePort: base, dataDir: path.join(run.dir, `cluster-${i}`), args: ['--sync-mode', 'batch'], bin, name: `ringkv cluster ${i}` });
   const ports = Array.from({ length: nodes }, (_, k) => base + k);
   return { addresses: ports.map((p) => `127.0.0.1:${p}`), http: ports.map((p) => `http://127.0.0.1:${p}`), pids };
 }
@@ -235,7 +222,7 @@ async function main(): Promise<void> {
     }: ${base.note} and ${head.note}. ` +
       `${fmtInt(recordCount)} records of 1 KiB loaded into each first; then YCSB workloads through the TypeScript client (one connection per node, consistency QUORUM${a.nodes === 1 ? ' = the one replica' : ''}, client timeout ${fmtInt(clientTimeoutMs)} ms), ` +
       `open loop at fixed rates for ${a.seconds} s per row, latency from each operation's intended start (no coordinated omission), the same operation stream on both nodes. ` +
-      `${a.rounds} rounds, rows interleaved, the nodes taking turns to go first (${a.rounds % 2 === 0 ? 'each first in half of them' : 'the base first in one more round than this tree, which favours this tree: the second of a pair tends to run faster'}); each row starts once both nodes are quiet. One load generator process (this bench) drives both nodes in turn. ` +
+      `${a.rounds} rounds, rows interleaved, the nodes taking turns to go first (${a.rounds % 2 === 0 ? 'each first in half of them' : 'the base first in one more round than this tree'}); each row starts once both nodes are quiet. One load generator process (this bench) drives both nodes in turn. ` +
       `"WAL syncs" and "WAL sync p99" are the node's own (every node's together in a cluster) (ringkv_wal_sync_duration_seconds over the row: start of a sync to its completion as the shard sees it; p99 linear within its bucket); "full GCs" are V8's mark-compacts on its main and shard threads over the row (ringkv_gc_duration_seconds, kind major), each a pause of those threads.`,
     '',
     markdownTable(
