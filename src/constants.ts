@@ -91,9 +91,9 @@ export const requestTimeoutMsDefault = 5_000;
  * four same-run comparisons on those machines before the old-space floor and one after it, none
  * helped at 80% of the peak, where the latency bar is measured (BENCHMARKS.md "V8 GC threads",
  * `npm run bench:gc-threads`). Nor --no-memory-reducer: V8's memory reducer pauses every thread
- * of a node gone quiet for a few seconds with three full mark-compacts (2-13 ms each), but no row
- * of two bench:ycsb-revision runs at 250-1000 ops/s had a full GC with or without it, so it
- * bought nothing measured for a heap never given back (BENCHMARKS.md "Code change side by side,
+ * of a node gone quiet for a few seconds with three full mark-compacts (2-13 ms each), but in two
+ * bench:ycsb-revision runs at 250-1000 ops/s one row had a full GC with it and one without, so
+ * it bought nothing measured for a heap never given back (BENCHMARKS.md "Code change side by side,
  * YCSB at fixed rates: no-memory-reducer").
  */
 export const nodeRuntimeFlags: readonly string[] = ['--max-semi-space-size=64', '--initial-old-space-size=128'];
