@@ -18,6 +18,7 @@
 // -damon-off after either) in BENCHMARKS.md.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { peerPortOffset } from '../src/constants';
 import { ErrorCode, RingkvError } from '../src/errors';
 import { quantileSeconds, snapshotDelta } from '../src/histogram';
 import { distRootsOf, runtimeFlagsOf, sideBySide, type Build } from './base_revision';
@@ -33,8 +34,6 @@ const clientTimeoutMs = 2_000;
 const outstandingMax = 2_048;
 const ratePerSecMax = 20_000;
 const clusterNodesMax = 5;
-/** `ringkv start`'s default peer port: its HTTP port plus this. */
-const peerPortOffset = 1000;
 
 interface Args {
   base: string;
