@@ -196,7 +196,9 @@ export async function localScanPage(store: RangeStore, range: TokenRange, after:
   assert(from >= range.from && from <= range.to, 'a scan cursor lies in its range');
   // Keys that share the cursor's token and sort at or before its key were in an earlier page.
   // Ask for one more than a page so a full page after that skip still says "more".
-  const raw = await store.scanRange(from, range.to, { limit: rangeScanPageEntriesMax + 1, includeExpired: false });
+  // Expired TTL entries go too: one still supersedes the older versions its past covers, which a
+  // replica that missed it may hold (shard_core.ts withExpired).
+  const raw = await store.scanRange(from, range.to, { limit: rangeScanPageEntriesMax + 1, includeExpired: true });
   const entries: RangeEntry[] = [];
   let bytes = 0;
   let cut = false;

@@ -86,6 +86,15 @@ interface Reply {
  * in the overlay outlives the engine memory they were read from. (new Uint8Array(view) copies;
  * Buffer's slice would not.)
  */
+/**
+ * Every read of stored versions here sees expired ones too: an expired version still supersedes
+ * the older versions its past covers (reconcile.ts), and the answers to clients keep only live
+ * ones (get_result.ts). Reading it as absent let a replica that missed an overwrite with a TTL
+ * hand the overwritten value back once the TTL had passed, to a read's repair or anti-entropy.
+ */
+const withExpired = { includeExpired: true } as const;
+const noValue = new Uint8Array(0);
+
 function owned(siblings: StoredSibling[], fresh: readonly StoredSibling[]): StoredSibling[] {
   return siblings.map((x) => (fresh.includes(x) ? x : { ...x, value: new Uint8Array(x.value) }));
 }
@@ -144,7 +153,7 @@ export class ShardCore {
     const stateOf = (key: Uint8Array, ks: string): KeyState => {
       const cached = overlay.get(ks) ?? this.unsettledState(ks);
       if (cached !== undefined) return cached;
-      const entry = this.engine.peekSync(key);
+      const entry = this.engine.peekSync(key, withExpired);
       let state: KeyState;
       if (entry === null) {
         state = { siblings: [], record: null };
@@ -163,7 +172,7 @@ export class ShardCore {
     const peekState = (key: Uint8Array, ks: string): { state: KeyState; borrowed: boolean } => {
       const cached = overlay.get(ks) ?? this.unsettledState(ks);
       if (cached !== undefined) return { state: cached, borrowed: false };
-      const entry = this.engine.peekSync(key);
+      const entry = this.engine.peekSync(key, withExpired);
       if (entry === null) return { state: { siblings: [], record: null }, borrowed: false };
       return { state: { siblings: decodeSiblingSet(entry, ErrorCode.Corruption), record: null }, borrowed: true };
     };
@@ -326,12 +335,18 @@ export class ShardCore {
     await Promise.all(pending);
   }
 
-  /** This shard's part of a Merkle tree (see MerkleRequest); expired TTL entries are left out on every replica alike. */
+  /**
+   * This shard's part of a Merkle tree (see MerkleRequest). Expired TTL entries are in it (range
+   * syncs carry them: see withExpired), hashed as the tombstone compaction makes of them (same
+   * version vector, no value), so a replica that compacted one and a replica that did not agree.
+   */
   async merkleLeaves(req: MerkleRequest): Promise<MerkleLeaves> {
     assert(req.fromToken <= req.toToken && req.fromToken >= req.range.from && req.toToken <= req.range.to, 'a shard hashes a part of the tree range');
     const tree = MerkleTree.empty(req.range, req.depth);
-    for await (const e of this.engine.scanRange(req.fromToken, req.toToken, { includeExpired: false })) {
-      tree.add({ token: keyToken(e.key), key: e.key, versionVector: e.versionVector, value: e.value, tombstone: e.tombstone });
+    const now = this.now();
+    for await (const e of this.engine.scanRange(req.fromToken, req.toToken, { includeExpired: true })) {
+      const expired = !e.tombstone && e.expiresAtMs !== 0 && e.expiresAtMs <= now;
+      tree.add({ token: keyToken(e.key), key: e.key, versionVector: e.versionVector, value: expired ? noValue : e.value, tombstone: e.tombstone || expired });
     }
     return { leaves: tree.leaves, entries: tree.entries };
   }

@@ -84,7 +84,7 @@ import { KeySketch } from './key-sketch';
 import { scrubPaceMs, scrubTable } from './table-scrub';
 import { type RewriteOptions, type RewriteResult, rewriteTable } from './table-rewrite';
 import { tokenRangeFilter } from './token-ranges';
-import type { CleanupReport, QuarantinedTable, RecoveryReport, ScanOptions, ScrubOptions, ScrubReport, StorageEngine, StorageEntry, StorageOptions, StorageStats, SyncMode, TokenRange } from './types';
+import type { CleanupReport, PeekOptions, QuarantinedTable, RecoveryReport, ScanOptions, ScrubOptions, ScrubReport, StorageEngine, StorageEntry, StorageOptions, StorageStats, SyncMode, TokenRange } from './types';
 import { decodeBatchPayload, encodeBatchRecord, type BatchItem } from './wal-record';
 import { l0RankOf, Version, type FileMeta } from './version';
 
@@ -948,13 +948,13 @@ export class LsmEngine implements StorageEngine {
     return p === null ? null : decodePayload(key, p);
   }
 
-  peekSync(key: Uint8Array): StorageEntry | null {
-    const p = this.findLive(key);
+  peekSync(key: Uint8Array, opts: PeekOptions = {}): StorageEntry | null {
+    const p = this.findLive(key, opts.includeExpired === true);
     return p === null ? null : viewPayload(key, p);
   }
 
-  /** The newest payload of key (a view into engine memory), null when none or expired-and-not-tombstone. */
-  private findLive(key: Uint8Array): Buffer | null {
+  /** The newest payload of key (a view into engine memory), null when none, or expired-and-not-tombstone unless `includeExpired`. */
+  private findLive(key: Uint8Array, includeExpired = false): Buffer | null {
     if (this.closed) throw new RingkvError(ErrorCode.Closed, `storage engine ${this.dir} is closed`);
     if (!(key instanceof Uint8Array) || key.length === 0 || key.length > keyBytesMax) {
       throw new RingkvError(key instanceof Uint8Array && key.length > keyBytesMax ? ErrorCode.KeyTooLarge : ErrorCode.InvalidArgument, `bad key for get (1..${keyBytesMax} bytes)`);
@@ -964,7 +964,7 @@ export class LsmEngine implements StorageEngine {
     for (let i = 0; p === null && i < this.imms.length; i++) p = this.imms[i]!.get(sk);
     if (p === null) p = this.getFromTables(sk, key);
     if (p === null) return null;
-    if (!payloadIsTombstone(p)) {
+    if (!includeExpired && !payloadIsTombstone(p)) {
       const exp = payloadExpiresAtMs(p);
       if (exp !== 0 && exp <= this.now()) return null;
     }

@@ -2,4 +2,4 @@
 // function the rest of the system shares (ring placement and scans must agree on it).
 export { openStorage } from './db';
 export { keyToken } from './sort-key';
-export type { RecoveryReport, ScanOptions, StorageEngine, StorageEntry, StorageOptions, StorageStats, SyncMode } from './types';
+export type { PeekOptions, RecoveryReport, ScanOptions, StorageEngine, StorageEntry, StorageOptions, StorageStats, SyncMode } from './types';

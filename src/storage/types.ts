@@ -210,6 +210,15 @@ export interface ScanOptions {
   includeExpired?: boolean;
 }
 
+export interface PeekOptions {
+  /**
+   * Return an entry whose TTL has passed too (default false: it reads as absent). A versioned
+   * store needs it: an expired version still supersedes the older versions its past covers, so a
+   * replica must see it to refuse those when another replica sends them (reconcile.ts).
+   */
+  includeExpired?: boolean;
+}
+
 export interface StorageEngine {
   /** Applies the writes atomically in order (one WAL record for the batch); resolves once durable per syncMode. */
   write(batch: StorageEntry[]): Promise<void>;
@@ -227,7 +236,7 @@ export interface StorageEngine {
    * read-modify-write that keeps nothing it read but metadata (a shard's PUT), where the copy was
    * about a tenth of the op.
    */
-  peekSync(key: Uint8Array): StorageEntry | null;
+  peekSync(key: Uint8Array, opts?: PeekOptions): StorageEntry | null;
   /** Entries with fromToken <= token(key) <= toToken in (token, key) order, newest version of each key only, tombstones included. */
   scanRange(fromToken: bigint, toToken: bigint, opts?: ScanOptions): AsyncIterable<StorageEntry>;
   /** Memtable → SSTable now (tests, shutdown). */

@@ -46,15 +46,18 @@ function lwwWinner(candidates: readonly StoredSibling[]): StoredSibling | undefi
 }
 
 /**
- * Drops the oldest versions until the set fits its bounds. `set` is newest first. `keep` (a write
- * being coordinated now) is never the one dropped, even when a skewed clock makes it look old.
+ * Drops versions until the set fits its bounds: the oldest expired one while there is one (it
+ * reads as absent already; only what it superseded may come back), else the oldest. `set` is
+ * newest first. `keep` (a write being coordinated now) is never the one dropped, even when a
+ * skewed clock makes it look old.
  */
-export function fitSiblings(set: StoredSibling[], keep?: StoredSibling): { siblings: StoredSibling[]; dropped: number } {
+function fitSiblings(set: StoredSibling[], nowMs: number, keep?: StoredSibling): { siblings: StoredSibling[]; dropped: number } {
   let dropped = 0;
   const valueSum = () => set.reduce((n, s) => n + s.value.length, 0);
   while (set.length > 1 && (set.length > siblingsMax || siblingSetMetaBytes(set) > versionVectorBytesMax || valueSum() > valueBytesMax)) {
     let victim = set.length - 1;
-    if (set[victim] === keep) victim--;
+    while (victim >= 0 && !(expired(set[victim]!, nowMs) && set[victim] !== keep)) victim--;
+    if (victim < 0) victim = set[set.length - 1] === keep ? set.length - 2 : set.length - 1;
     set = set.filter((_, i) => i !== victim);
     dropped++;
   }
@@ -64,7 +67,12 @@ export function fitSiblings(set: StoredSibling[], keep?: StoredSibling): { sibli
 
 /**
  * Merges `incoming` versions (a coordinated write, or a set received from another replica) into
- * the `stored` set. Expired TTL'd versions are dropped on the way (they read as absent anyway).
+ * the `stored` set. An expired TTL'd version is kept like any other: it reads as absent
+ * (liveSiblings), but it still supersedes what its past covers (under LWW: what is older), and a
+ * replica that missed it may still hold that older version. Dropping it here (as this did) let a
+ * value overwritten by a write with a TTL come back once the TTL had passed, through a hint, a
+ * read's repair or anti-entropy. A set whose versions have all expired is the storage engine's to
+ * drop: compaction makes it a tombstone, kept for the tombstone grace (sibling_codec.ts).
  */
 export function reconcile(
   stored: readonly StoredSibling[],
@@ -73,7 +81,7 @@ export function reconcile(
   nowMs: number,
   keep?: StoredSibling,
 ): ReconcileResult {
-  const union = [...stored, ...incoming].filter((s) => !expired(s, nowMs));
+  const union = [...stored, ...incoming];
   let kept: StoredSibling[];
   if (mode === 'lww') {
     const w = lwwWinner(union);
@@ -94,7 +102,7 @@ export function reconcile(
     }
     kept.sort(compareNewestFirst);
   }
-  const fit = fitSiblings(kept, keep);
+  const fit = fitSiblings(kept, nowMs, keep);
   const changed = fit.siblings.length !== stored.length || fit.siblings.some((s, i) => s !== stored[i]);
   return { siblings: fit.siblings, changed, dropped: fit.dropped };
 }

@@ -49,6 +49,33 @@ describe('3-node cluster with anti-entropy every 100 ms and no other repair', ()
     assert.ok((await c.metric(0, 'ringkv_anti_entropy_in_sync_total')) > 0, 'rounds that find equal trees are counted');
   });
 
+  test('a value overwritten by a write with a TTL stays gone after the TTL, on a replica that missed the overwrite too', async () => {
+    // Before the fix, node-2 kept x, the others read their expired y as absent and left it out of
+    // their Merkle trees, and anti-entropy copied x back to them.
+    const key = 'ae-ttl-overwrite';
+    assert.equal((await c.http(0, 'PUT', key, { body: 'x', consistency: 'ALL' })).status, 200);
+    c.signal(2, 'SIGSTOP');
+    try {
+      await c.waitStatus([0, 1], 2, 'suspect', 10_000);
+      const put = await c.http(0, 'PUT', key, { body: 'y', consistency: 'QUORUM', headers: { 'X-TTL': '1' } });
+      assert.equal(put.status, 200, JSON.stringify(put.body));
+      await new Promise((r) => setTimeout(r, 1500));
+    } finally {
+      c.signal(2, 'SIGCONT');
+    }
+    assert.deepEqual((await c.replica(2, key)).values, ['x'], 'node-2 missed y');
+    await c.waitStatus([0, 1], 2, 'healthy', 10_000);
+    await waitFor('anti-entropy to give node-2 the expired y', async () => (await c.replica(2, key)).values.length === 0, 20_000);
+    // Rounds go on every 100 ms; let a few more go by, then nobody may hold x.
+    const inSync = await c.metric(2, 'ringkv_anti_entropy_in_sync_total');
+    await waitFor('more rounds on node-2', async () => (await c.metric(2, 'ringkv_anti_entropy_in_sync_total')) >= inSync + 5, 20_000);
+    for (const i of [0, 1, 2]) {
+      assert.deepEqual((await c.replica(i, key)).values, [], `node-${i}'s replica`);
+      const got = await c.http(i, 'GET', key, { consistency: 'ALL' });
+      assert.equal(got.status, 404, `GET at ALL via node-${i}: ${JSON.stringify(got.body)}`);
+    }
+  });
+
   test('each node says how long ago its range synced longest ago was synced, and keeps that time in SYNCED_SINCE at a stop', async () => {
     // 24 ranges a node (8 vnodes x N = 3), one every 100 ms: every range comes round in seconds.
     // A range not yet synced counts from its process's start, so an age under the time since

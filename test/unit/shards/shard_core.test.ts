@@ -10,10 +10,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ErrorCode } from '../../../src/errors';
-import type { GetDone, OpResult, WriteDone, WriteOp } from '../../../src/shards/messages';
+import type { ApplyDone, GetDone, OpResult, WriteDone, WriteOp } from '../../../src/shards/messages';
 import { ShardCore } from '../../../src/shards/shard_core';
 import { openStorage, type StorageEngine } from '../../../src/storage';
-import { coordinateWrite, decodeSiblingSet, dotClockTerm, encodeClock, encodeSiblingSet, parseVersion } from '../../../src/versioning';
+import { toGetResult } from '../../../src/coordinator/get_result';
+import { contextOf, coordinateWrite, decodeSiblingSet, dotClockTerm, encodeClock, encodeSiblingSet, parseVersion } from '../../../src/versioning';
 
 const dirs: string[] = [];
 after(() => {
@@ -224,4 +225,52 @@ test("a batch's reads come back intact and share their copies' memory, not one b
   const buffers = new Set(records.map((rec) => rec.value.buffer));
   assert.ok(buffers.size <= 2, `32 reads of ~1 KiB used ${buffers.size} buffers`);
   await engine.close();
+});
+
+test('an expired overwrite keeps superseding: a replica refuses the value it overwrote, a stale one takes it, and their Merkle leaves agree', async () => {
+  // x is on both replicas; y (TTL 10 s, its past covers x) reached only `fresh`. Once y has
+  // expired, `stale` hands x to `fresh` (a read's repair, anti-entropy) and hears of y (a hint).
+  let nowMs = stillMs;
+  const open = async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rkv-core-'));
+    dirs.push(dir);
+    const engine = await openStorage({ dir, syncMode: 'none', now: () => nowMs });
+    return { engine, core: new ShardCore(engine, { nodeId: 'A', conflictMode: 'vclock', idempotencyKeysMax: 100, idempotencyTtlMs: 60_000, now: () => nowMs }) };
+  };
+  const fresh = await open();
+  const stale = await open();
+  const recordOf = (siblings: ReturnType<typeof coordinateWrite>['siblings']) => {
+    const rec = encodeSiblingSet(siblings);
+    return { versionVector: rec.versionVector, value: rec.value, tombstone: rec.tombstone };
+  };
+  const apply = (core: ShardCore, record: ReturnType<typeof recordOf>) => core.execute([{ op: 'apply', key: b('k'), record }]);
+  const x = coordinateWrite([], { nodeId: 'A', nowMs, mode: 'vclock', value: b('x'), tombstone: false, ttlMs: 0, context: null });
+  const y = coordinateWrite(x.siblings, { nodeId: 'B', nowMs: nowMs + 1, mode: 'vclock', value: b('y'), tombstone: false, ttlMs: 10_000, context: contextOf(x.siblings) });
+  for (const r of [fresh, stale]) ok(await apply(r.core, recordOf(x.siblings)).then((rs) => rs[0]));
+  ok(await apply(fresh.core, recordOf(y.siblings)).then((rs) => rs[0]));
+
+  nowMs += 20_000;
+  const refused = ok<ApplyDone>((await apply(fresh.core, recordOf(x.siblings)))[0]);
+  assert.equal(refused.changed, false, 'the replica holding the expired y refuses x');
+  const taken = ok<ApplyDone>((await apply(stale.core, recordOf(y.siblings)))[0]);
+  assert.equal(taken.changed, true, 'the stale replica takes the expired y over x');
+  for (const r of [fresh, stale]) {
+    const read = ok<GetDone>((await r.core.execute([{ op: 'get', key: b('k') }]))[0]);
+    assert.ok(read.record !== null, 'a read ships the expired version (a repair needs it)');
+    assert.equal(toGetResult(b('k'), decodeSiblingSet(read.record), nowMs).found, false, 'and the client sees no value');
+  }
+
+  // `stale` compacts its expired entry into a tombstone; `fresh` has not: same leaves.
+  await stale.engine.flush();
+  await stale.engine.compact();
+  assert.equal(stale.engine.peekSync(b('k'), { includeExpired: true })?.tombstone, true, 'compaction made it a tombstone');
+  assert.equal(fresh.engine.peekSync(b('k'), { includeExpired: true })?.tombstone, false);
+  const whole = { range: { from: 0n, to: 2n ** 64n - 1n }, depth: 4, fromToken: 0n, toToken: 2n ** 64n - 1n };
+  const [a, c] = [await fresh.core.merkleLeaves(whole), await stale.core.merkleLeaves(whole)];
+  assert.equal(a.entries, 1);
+  assert.equal(c.entries, 1);
+  assert.deepEqual([...a.leaves], [...c.leaves]);
+  assert.ok(a.leaves.some((h) => h !== 0n), 'the expired entry is hashed in');
+  await fresh.engine.close();
+  await stale.engine.close();
 });

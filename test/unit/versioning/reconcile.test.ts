@@ -105,12 +105,41 @@ test('a delete is a versioned tombstone; a concurrent put survives it as a sibli
   assert.deepEqual(liveSiblings(merged.siblings, 3000).map((s) => str(s.value)), ['v2']);
 });
 
-test('TTL: an expired version reads as absent and is dropped at the next reconcile', () => {
+test('TTL: an expired version reads as absent and stays in the set, so what it superseded cannot come back', () => {
   const w = coordinateWrite([], { nodeId: 'A', nowMs: 1000, mode: 'vclock', value: text('t'), tombstone: false, ttlMs: 500, context: null });
   assert.equal(w.sibling.expiresAtMs, 1500);
   assert.equal(liveSiblings(w.siblings, 1499).length, 1);
   assert.equal(liveSiblings(w.siblings, 1500).length, 0);
-  assert.deepEqual(reconcile(w.siblings, [], 'vclock', 2000).siblings, []);
+  const kept = reconcile(w.siblings, [], 'vclock', 2000);
+  assert.equal(kept.changed, false, 'nothing to write: the stored set is what it was');
+  assert.deepEqual(kept.siblings, w.siblings);
+});
+
+for (const mode of ['vclock', 'lww'] as const) {
+  test(`TTL (${mode}): a value overwritten by a write with a TTL does not come back once that TTL has passed`, () => {
+    // x on every replica; y (TTL 10 s, its past covers x) reaches two of them; the third still has
+    // x when y has expired, and hears of y (a hint) or hands x to the others (a repair).
+    const x = write([], 'A', 'x', 1000, null, mode);
+    const y = coordinateWrite(x.siblings, { nodeId: 'B', nowMs: 2000, mode, value: text('y'), tombstone: false, ttlMs: 10_000, context: contextOf(x.siblings) });
+    assert.deepEqual(y.siblings, [y.sibling], 'y superseded x');
+    const later = 20_000;
+    const atStale = reconcile(x.siblings, y.siblings, mode, later);
+    assert.equal(atStale.changed, true, 'the stale replica takes the expired y');
+    assert.deepEqual(atStale.siblings, [y.sibling]);
+    assert.deepEqual(liveSiblings(atStale.siblings, later), [], 'and reads as absent');
+    const atFresh = reconcile(y.siblings, x.siblings, mode, later);
+    assert.equal(atFresh.changed, false, 'a replica holding the expired y refuses x');
+    assert.deepEqual(liveSiblings(atFresh.siblings, later), []);
+  });
+}
+
+test('TTL: a set over its bounds drops an expired version before a live one, even an older live one', () => {
+  const expiredOne = coordinateWrite([], { nodeId: 'N0', nowMs: 5000, mode: 'vclock', value: text('expired'), tombstone: false, ttlMs: 1000, context: null });
+  let set = expiredOne.siblings;
+  for (let i = 1; i <= siblingsMax; i++) set = reconcile(set, write([], `N${i}`, `v${i}`, 1000 + i).siblings, 'vclock', 10_000).siblings;
+  assert.equal(set.length, siblingsMax);
+  assert.equal(liveSiblings(set, 10_000).length, siblingsMax, 'the expired version went, not the oldest live one');
+  assert.ok(liveSiblings(set, 10_000).some((s) => str(s.value) === 'v1'));
 });
 
 test('If-Match passes only for the single current version; otherwise CONFLICT with current_version', () => {
