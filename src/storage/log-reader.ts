@@ -1,7 +1,7 @@
 // Reads one WAL segment back for recovery. Damage is classified, never guessed past:
 // - a torn tail (the last write was cut short by a crash) is cut off and reported: fewer than 12
 //   header bytes left, an all-zero rest of file, a good header whose payload runs past the end,
-//   or a payload CRC mismatch on the very last record;
+//   or a payload CRC mismatch on the very last record or on one with only zeros after it;
 // - anything else (a bad header or payload CRC with more data after it) is mid-log corruption:
 //   recovery stops with an error naming the file and offset, unless the operator asked to skip
 //   corrupt records, in which case the reader resynchronises on the next offset where a header
@@ -65,6 +65,9 @@ export function readWalSegment(file: string, skipCorrupt: boolean): WalReadResul
       if (end > buf.length) return torn(`record of ${len} bytes runs past the end of the file`);
       if (crc32c(buf.subarray(at + walHeaderBytes, end)) !== buf.readUInt32LE(at + 4)) {
         if (end === buf.length) return torn('payload checksum mismatch in the last record');
+        // A crash can leave the file longer than what reached the disk, zeros past the last
+        // page written, from inside a record on: nothing after that record was written either.
+        if (allZero(buf, end)) return torn('payload checksum mismatch, zero-filled after it');
         problem = 'payload checksum mismatch';
       } else {
         result.payloads.push({ offset: at, payload: buf.subarray(at + walHeaderBytes, end) });

@@ -101,6 +101,35 @@ test('a torn last WAL record (truncated or bad CRC at the tail) is cut off and r
   }
 });
 
+test('a WAL zero-filled from a page boundary inside a record on (the size got to disk, the pages did not) is a torn tail there', async () => {
+  const dir = tempDir('walzero');
+  try {
+    const db = await openStorage({ dir, syncMode: 'none' });
+    for (let i = 0; i < 4; i++) await db.write([put(`k${i}`, `${i}`.repeat(3000))]);
+    await db.close();
+    const wal = filesOf(dir, '.wal').at(-1)!;
+    const offsets = readWalSegment(wal, false).payloads.map((p) => p.offset);
+    const page = 8192;
+    const cut = offsets.findIndex((o, i) => o < page && (offsets[i + 1] ?? Infinity) > page);
+    assert.ok(cut > 0 && cut < offsets.length - 1, 'a record spans the page boundary and others follow it');
+    const bytes = fs.readFileSync(wal);
+    bytes.fill(0, page);
+    fs.writeFileSync(wal, bytes);
+    const again = await openStorage({ dir });
+    try {
+      const rep = again.recoveryReport();
+      assert.equal(rep.tornTails.length, 1);
+      assert.equal(rep.tornTails[0]!.offset, offsets[cut]);
+      assert.equal(rep.records, cut);
+      for (let i = 0; i < 4; i++) assert.equal((await again.get(Buffer.from(`k${i}`))) !== null, i < cut, `k${i}`);
+    } finally {
+      await again.close();
+    }
+  } finally {
+    removeDir(dir);
+  }
+});
+
 /** One SSTable of 2000 keys (~60 blocks) and nothing in the WAL. */
 async function oneTable(dir: string): Promise<{ sst: string; table: Table }> {
   const db = await openStorage({ dir, syncMode: 'none', autoCompaction: false });
