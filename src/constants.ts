@@ -306,6 +306,13 @@ export const replicaBatchItemsMax = 1_024;
 /** A replica batch is closed once its records and values reach this many bytes (one larger record still goes alone). */
 export const replicaBatchBytesMax = 1024 * 1024;
 /**
+ * The records a replica puts in its reply to one read batch: the items past it are answered
+ * RKV_ERR_REPLY_FULL and asked again in a batch of their own (replica_batcher.ts). A read batch
+ * is bounded by its keys, not by what they hold: 1,024 keys of 1 MiB would be a 1 GiB reply, over
+ * internodeFrameBytesMax, which the replica could not send.
+ */
+export const replicaReplyBytesMax = 16 * 1024 * 1024;
+/**
  * How long a replica batch's request outwaits its latest item's deadline. Each item's quorum
  * state machine has its own timer for that deadline, and it must be the one that decides: it
  * answers Timeout (504), naming how many replicas answered. A peer timer that fired first, as it
@@ -456,3 +463,4 @@ export const slowReplicaAvoidMs = 2000;
 assert(hintAgeMsMax < tombstoneGraceMsClusterMin && tombstoneGraceMsClusterMin <= tombstoneGraceMsDefault && tombstoneGraceMsDefault <= tombstoneGraceMsMax, 'hints expire before deletes may be purged');
 assert(hintBytesPerNodeMax >= 2 * (siblingsMax * valueBytesMax + versionVectorBytesMax + keyBytesMax), 'a target\'s hint queue holds a few of the largest records');
 assert(hintBytesTotalMax >= hintBytesPerNodeMax, 'all targets together may hold at least one full queue');
+assert(replicaReplyBytesMax >= 2 * (valueBytesMax + versionVectorBytesMax + keyBytesMax) && 2 * replicaReplyBytesMax <= internodeFrameBytesMax, 'a replica reply holds two records of the largest size, and fits a frame with room to spare');

@@ -23,6 +23,11 @@ export const ErrorCode = {
    */
   WrongPeer: 'RKV_ERR_WRONG_PEER',
   FrameTooLarge: 'RKV_ERR_FRAME_TOO_LARGE',
+  /**
+   * A replica's reply to a read batch had no room for this item (replicaReplyBytesMax): the
+   * requesting node asks again (replica_batcher.ts). Between nodes only.
+   */
+  ReplyFull: 'RKV_ERR_REPLY_FULL',
   MalformedFrame: 'RKV_ERR_MALFORMED_FRAME',
   NativeUnavailable: 'RKV_ERR_NATIVE_UNAVAILABLE',
   Internal: 'RKV_ERR_INTERNAL',

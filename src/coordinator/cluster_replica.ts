@@ -6,6 +6,7 @@
 // versioning layer's encoding (a sibling set: versionVector + value + tombstone flag), opaque to
 // the transport.
 import type { RangeStore } from '../antientropy';
+import { replicaReplyBytesMax } from '../constants';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import type { Membership } from '../membership';
 import type { InternodeItem, InternodeMessage } from '../protocol/internode_codec';
@@ -212,7 +213,26 @@ export function answerReplicaBatch(
       out[at[j]!] = itemOf(result, error);
       const op = ops[j]!;
       if (op.op === 'apply' && error === null && result?.ok === true) hint.applied?.(op.key, op.record);
-      if (--left === 0) resolve(out);
+      if (--left === 0) resolve(kind === 'replicaReadBatch' ? withinReplyBytes(out) : out);
     });
   });
+}
+
+/**
+ * A read batch's reply items, those whose records would take the reply past
+ * replicaReplyBytesMax answered RKV_ERR_REPLY_FULL instead (the requester asks again). The first
+ * item always stays: one record of the largest size fits.
+ */
+export function withinReplyBytes(items: InternodeItem[], bytesMax = replicaReplyBytesMax): InternodeItem[] {
+  let bytes = 0;
+  for (let i = 0; i < items.length; i++) {
+    const it = items[i]!;
+    const size = (it.record?.byteLength ?? 0) + (it.value?.byteLength ?? 0);
+    if (i > 0 && bytes + size > bytesMax) {
+      items[i] = itemError(new RingkvError(ErrorCode.ReplyFull, `no room for this record in a reply of ${bytes} bytes (at most ${bytesMax}): ask again`));
+      continue;
+    }
+    bytes += size;
+  }
+  return items;
 }

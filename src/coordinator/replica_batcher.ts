@@ -41,6 +41,8 @@ interface PeerQueue {
 export interface ReplicaBatcherStats {
   replicaBatchesSent: number;
   replicaBatchItemsSent: number;
+  /** Reads a peer had no room for in its reply, sent again. */
+  replicaReadsAskedAgain: number;
 }
 
 export class ReplicaBatcher {
@@ -59,7 +61,7 @@ export class ReplicaBatcher {
   private readonly peers = new Map<string, PeerQueue>();
   private dirty: PeerQueue[] = [];
   private flushScheduled = false;
-  readonly stats: ReplicaBatcherStats = { replicaBatchesSent: 0, replicaBatchItemsSent: 0 };
+  readonly stats: ReplicaBatcherStats = { replicaBatchesSent: 0, replicaBatchItemsSent: 0, replicaReadsAskedAgain: 0 };
 
   constructor(
     private readonly pool: PeerPool,
@@ -86,16 +88,9 @@ export class ReplicaBatcher {
     }
     // The address gossip knows now (a restarted peer may come back on another port).
     if (q.to.host !== peer.host || q.to.peerPort !== peer.peerPort) q.to = { host: peer.host, peerPort: peer.peerPort, nodeId };
-    if (!q.dirty) {
-      q.dirty = true;
-      this.dirty.push(q);
-    }
     const list = kind === 'replicaReadBatch' ? q.reads : q.writes;
     list.push({ item, deadlineMs: this.now() + timeoutMs, done });
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      process.nextTick(() => this.flush());
-    }
+    this.markDirty(q);
   }
 
   private flush(): void {
@@ -156,11 +151,32 @@ export class ReplicaBatcher {
         failAll(new RingkvError(ErrorCode.MalformedFrame, `peer ${q.to.host}:${q.to.peerPort} answered a ${kind} of ${waiters.length} items with ${answers.length}`));
         return;
       }
+      const now = this.now();
       for (let i = 0; i < answers.length; i++) {
         const a = answers[i]!;
-        if (a.errorCode !== undefined) waiters[i]!.done(null, errorFromReply(a));
-        else waiters[i]!.done(a, null);
+        const w = waiters[i]!;
+        if (a.errorCode === ErrorCode.ReplyFull && kind === 'replicaReadBatch' && now < w.deadlineMs) this.requeue(q, w);
+        else if (a.errorCode !== undefined) w.done(null, errorFromReply(a));
+        else w.done(a, null);
       }
     }, failAll);
+  }
+
+  /** A read the peer had no room for in its reply (cluster_replica.ts withinReplyBytes): in the next batch, same deadline. */
+  private requeue(q: PeerQueue, w: Waiter): void {
+    this.stats.replicaReadsAskedAgain++;
+    q.reads.push(w);
+    this.markDirty(q);
+  }
+
+  private markDirty(q: PeerQueue): void {
+    if (!q.dirty) {
+      q.dirty = true;
+      this.dirty.push(q);
+    }
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(() => this.flush());
+    }
   }
 }

@@ -99,7 +99,16 @@ export class InternodeServer {
     let greeting: RingkvError | null | undefined;
     const send = (reply: InternodeMessage) => {
       if (socket.destroyed || socket.writableEnded) return;
-      queue.push(encodeInternodeFrame(reply, this.o.frameBytesMax));
+      let bytes: Buffer;
+      try {
+        bytes = encodeInternodeFrame(reply, this.o.frameBytesMax);
+      } catch (err) {
+        // A reply this node cannot send (over the frame cap: a handler's bug) fails its request
+        // alone. Thrown here it would end the process: send runs in the handler's promise reaction.
+        this.o.log(`internode: cannot send the reply to request ${reply.id} (${reply.kind}): ${err instanceof Error ? err.message : String(err)}`);
+        bytes = encodeInternodeFrame(errorReply(reply.id, new RingkvError(ErrorCode.Internal, `the reply to this ${reply.kind} could not be sent: ${err instanceof Error ? err.message : String(err)}`)), this.o.frameBytesMax);
+      }
+      queue.push(bytes);
       if (flushScheduled) return;
       flushScheduled = true;
       process.nextTick(() => {

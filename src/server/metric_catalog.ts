@@ -108,6 +108,7 @@ export const metricCatalog: Readonly<Record<string, CatalogEntry>> = {
   internode_connections_refused: counter('Peer connections this node refused (another cluster\'s node, a malformed hello).'),
   replica_batches_sent: counter('Batches of replica writes and reads sent to peers.'),
   replica_batch_items_sent: counter('Replica writes and reads sent in those batches.'),
+  replica_reads_asked_again: counter("Replica reads sent again because the peer's reply to their batch had no room for their records (replicaReplyBytesMax)."),
 
   // Hinted handoff (coordinator/hinted_handoff.ts, docs/hints-format.md).
   hints_queued: gauge('Hinted-handoff writes waiting for their node.'),

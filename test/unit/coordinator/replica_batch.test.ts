@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { replicaBatchBytesMax, replicaBatchItemsMax } from '../../../src/constants';
+import { replicaBatchBytesMax, replicaBatchItemsMax, replicaReplyBytesMax } from '../../../src/constants';
 import { createLocalCoordinator } from '../../../src/coordinator';
-import { answerReplicaBatch, localReplicaOf } from '../../../src/coordinator/cluster_replica';
+import { answerReplicaBatch, localReplicaOf, withinReplyBytes } from '../../../src/coordinator/cluster_replica';
 import { type ItemCallback, ReplicaBatcher } from '../../../src/coordinator/replica_batcher';
 import { ErrorCode, RingkvError } from '../../../src/errors';
 import type { InternodeItem, InternodeMessage } from '../../../src/protocol/internode_codec';
@@ -83,7 +83,7 @@ test('reads and writes queued in one tick go to each peer as one batch per kind,
     ]);
     assert.deepEqual(shape(seen[1]!), [['replicaWriteBatch', ['w3']]]);
     assert.equal(seen[0]!.find((m) => m.kind === 'replicaWriteBatch')!.items![1]!.hintFor, 'node-x');
-    assert.deepEqual(batcher.stats, { replicaBatchesSent: 3, replicaBatchItemsSent: 6 });
+    assert.deepEqual(batcher.stats, { replicaBatchesSent: 3, replicaBatchItemsSent: 6, replicaReadsAskedAgain: 0 });
     // A later tick is a new batch: nothing waits for company.
     assert.equal(s((await ask((d) => batcher.read('a', a!, b('r3'), 1000, d))).value), 'r3');
     assert.equal(seen[0]!.length, 3);
@@ -196,5 +196,53 @@ test('the answering side applies and reads a batch through the shards, item by i
   } finally {
     await origin.close();
     await replica.close();
+  }
+});
+
+test("a read batch whose records overflow the peer's reply is answered in parts: the peer cuts its reply, the batcher asks again for the rest", async () => {
+  // 40 keys of 1 MiB are a 40 MiB reply, over the 32 MiB frame cap: the replica could not send
+  // it, and before the cut its failure to (a throw in a promise reaction) ended the process.
+  const mib = new Uint8Array(1024 * 1024);
+  const bigValues = (req: InternodeMessage): InternodeItem[] => withinReplyBytes((req.items ?? []).map((x) => ({ found: true, record: x.key!, value: mib })));
+  await withPeers(1, bigValues, async (batcher, [a], seen) => {
+    const keys = Array.from({ length: 40 }, (_, i) => `big-${i}`);
+    const replies = await Promise.all(keys.map((k) => ask((d) => batcher.read('a', a!, b(k), 10_000, d))));
+    assert.deepEqual(replies.map((r) => s(r.record)), keys, 'every read answered, each with its own record');
+    assert.ok(replies.every((r) => r.value!.byteLength === mib.byteLength));
+    const sizes = seen[0]!.map((m) => m.items!.length);
+    assert.ok(sizes.length >= 3, `asked in parts: ${sizes.join(', ')}`);
+    assert.equal(sizes[0], 40);
+    let fit = 0;
+    for (let bytes = 0, i = 0; i < keys.length && bytes + keys[i]!.length + mib.byteLength <= replicaReplyBytesMax; i++, fit++) bytes += keys[i]!.length + mib.byteLength;
+    assert.equal(batcher.stats.replicaReadsAskedAgain, sizes.slice(1).reduce((n, x) => n + x, 0));
+    assert.equal(sizes[1], 40 - fit, 'the second batch asks for what the first reply had no room for');
+  });
+});
+
+test('withinReplyBytes keeps the records that fit, in order, and the first one always', () => {
+  const item = (n: number): InternodeItem => ({ found: true, record: new Uint8Array(10), value: new Uint8Array(n) });
+  const codes = (items: InternodeItem[]) => items.map((x) => x.errorCode ?? 'ok');
+  assert.deepEqual(codes(withinReplyBytes([item(90), item(50), item(30), {}, item(1)], 150)), ['ok', ErrorCode.ReplyFull, 'ok', 'ok', ErrorCode.ReplyFull]);
+  assert.deepEqual(codes(withinReplyBytes([item(500), item(1)], 150)), ['ok', ErrorCode.ReplyFull], 'one record over the bound still goes, alone');
+});
+
+test('a reply the answering node cannot send (over its frame cap) fails that request alone, and the connection goes on serving', async () => {
+  const logged: string[] = [];
+  const handler: InternodeHandler = async (req) => ({ kind: req.kind, items: (req.items ?? []).map((x) => ({ found: true, value: s(x.key) === 'huge' ? new Uint8Array(128 * 1024) : x.key! })) });
+  const server = new InternodeServer({ host: '127.0.0.1', port: 0, clusterName: 'test', nodeId: 'a', handler, frameBytesMax: 64 * 1024, log: (l) => logged.push(l) });
+  const peer = { host: '127.0.0.1', peerPort: await server.listen() };
+  const pool = new PeerPool({ clusterName: 'test', fromNode: 'coordinator' });
+  try {
+    const batcher = new ReplicaBatcher(pool);
+    const err = await ask((d) => batcher.read('a', peer, b('huge'), 2000, d)).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    assert.ok(isCode(ErrorCode.Internal)(err), String(err));
+    assert.ok(logged.some((l) => l.includes('cannot send the reply')), logged.join('\n'));
+    assert.equal(s((await ask((d) => batcher.read('a', peer, b('small'), 2000, d))).value), 'small');
+  } finally {
+    pool.close();
+    await server.close();
   }
 });
