@@ -31,8 +31,17 @@ export interface PullDeps {
  */
 export async function pullKey(d: PullDeps, sources: readonly string[], key: Uint8Array, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
+  // A record that does not decode is a replica that did not answer. The callback must not throw:
+  // it runs in the replica batcher's promise reaction, where a throw ends the process.
+  const answerOrNull = (id: string, record: WireRecord | null): ReplicaAnswer | null => {
+    try {
+      return answerOf(id, record, undefined);
+    } catch {
+      return null;
+    }
+  };
   const answers = await Promise.all(
-    sources.map((id) => new Promise<ReplicaAnswer | null>((resolve) => d.read(id, key, timeoutMs, (record, err) => resolve(err === null ? answerOf(id, record, undefined) : null)))),
+    sources.map((id) => new Promise<ReplicaAnswer | null>((resolve) => d.read(id, key, timeoutMs, (record, err) => resolve(err === null ? answerOrNull(id, record) : null)))),
   );
   const got = answers.filter((a): a is ReplicaAnswer => a !== null);
   const merged = mergeAnswers(got, d.conflictMode, Date.now());
