@@ -88,7 +88,11 @@ export async function runCompaction(job: CompactJob, env: CompactorEnv): Promise
     const b = builder!;
     builder = null;
     written += b.estimatedBytes;
-    finishing.push(b.finish());
+    const done = b.finish();
+    // Awaited later (below, or in the catch); until then a failure must not count as unhandled,
+    // which would end the background thread with the merge still going.
+    done.catch(() => {});
+    finishing.push(done);
     while (finishing.length > compactionFsyncsInFlightMax) tables.push(await finishing.shift()!);
   };
   try {

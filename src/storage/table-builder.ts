@@ -209,10 +209,21 @@ export class TableBuilder {
   /**
    * Writes filter, meta, index and footer, fsyncs and closes. REQUIRES at least one entry.
    * Everything up to the fsync happens before the first await, so a caller may start finish(),
-   * go on building the next table and await the fsync later.
+   * go on building the next table and await the fsync later. A failed write or fsync (a full
+   * disk) abandons the table: its file is closed and removed, so its space is freed even when the
+   * caller only learns of it later.
    */
   async finish(): Promise<BuiltTable> {
     assert(this.entryCount > 0 && this.state === 'open', 'finish of an empty or finished table');
+    try {
+      return await this.finishAndSync();
+    } catch (err) {
+      this.abandon();
+      throw err;
+    }
+  }
+
+  private async finishAndSync(): Promise<BuiltTable> {
     this.finishDataBlock();
     const filter = this.emitBlock(native.bloomBuild(this.bloomKeys.packed, this.bloomKeys.packedOffsets, this.bloomBitsPerKey));
     const meta: TableMeta = {

@@ -3,8 +3,8 @@
 // privilege and leaves no mount behind) answers the writes that no longer fit with 507 and an
 // error that says why, reports itself on /health (503 storage_full) and /metrics, keeps every
 // write it acknowledged readable, and takes writes again by itself once space is freed. The
-// storage engine's own test (a child on its own tmpfs) covers both ways to run out, a flush and
-// a WAL write, and a reopen after them.
+// storage engine's own test (a child on its own tmpfs) covers three ways to run out, a flush, a
+// WAL write and a compaction, and a reopen after them.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -114,7 +114,7 @@ test('writes that do not fit fail with 507 and a reason, /health says so, every 
   }
 });
 
-test('the storage engine refuses writes while a flush or a WAL write does not fit, resumes once space is freed, and loses nothing', async () => {
+test('the storage engine refuses writes while a flush, a WAL write or a compaction does not fit, resumes once space is freed, and loses nothing', async () => {
   const mountPoint = fs.mkdtempSync(path.join(os.tmpdir(), 'ringkv-full-engine-'));
   dirs.push(mountPoint);
   const run = await runChildOnTmpfs(engineChild, mountPoint, fsBytes);
@@ -131,6 +131,9 @@ test('the storage engine refuses writes while a flush or a WAL write does not fi
     missing: string[];
     refusedPresent: string[];
     tornTails: number;
+    compactionError: string;
+    deletedTablesOpen: number;
+    compactedLevel0: number;
   };
   // A flush that did not fit: refused (not applied), then retried and done once space was back.
   assert.deepEqual(r.flushStats, { writesRefused: 1, outOfSpace: 1, flushes: 0 });
@@ -149,4 +152,9 @@ test('the storage engine refuses writes while a flush or a WAL write does not fi
   assert.deepEqual(r.missing, []);
   assert.deepEqual(r.refusedPresent, []);
   assert.equal(r.tornTails, 0);
+  // A compaction that did not fit failed as out of space, held no removed table open, and a
+  // compaction with space back emptied level 0 (the engine went on working without a restart).
+  assert.equal(r.compactionError, 'RKV_ERR_NO_SPACE');
+  assert.equal(r.deletedTablesOpen, 0);
+  assert.equal(r.compactedLevel0, 0);
 });

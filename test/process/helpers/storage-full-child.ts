@@ -1,10 +1,12 @@
 // Child process for test/process/storage-full.test.ts, run inside a private mount namespace on a
-// small tmpfs (argv[2]). Takes one storage engine through two out-of-space episodes and prints
+// small tmpfs (argv[2]). Takes one storage engine through three out-of-space episodes and prints
 // what it saw as one JSON line (the parent asserts on it):
 //  1. a flush that does not fit (the WAL segment it replaces did): writes are refused until a
 //     ballast file is removed, then the flush runs again and writes go on;
 //  2. a WAL write that does not fit: refused, the segment cut back to its last whole record,
-//     writes go on once the ballast is removed again.
+//     writes go on once the ballast is removed again;
+//  3. a compaction whose table's end does not fit: it fails, its table is closed and removed,
+//     and a compaction runs once the ballast is removed.
 // Then the engine is reopened on the same directory: every acknowledged write is there, no
 // refused one is, and recovery found no torn record.
 import * as fs from 'node:fs';
@@ -111,6 +113,36 @@ async function main(): Promise<void> {
   fs.rmSync(ballast);
   await until('space after the WAL refusal', db, (s) => s.outOfSpace === 0);
   await write();
+
+  // 3. A compaction whose output does not fit, by a little: its data blocks are written, the end
+  // of its table (the last block, filter, index, footer) is not. It fails, the table it had begun
+  // is closed and removed (no descriptor holds its space), the engine lives on, and with space
+  // back a compaction runs and writes go on.
+  for (let i = 0; i < 20; i++) await write();
+  await db.flush();
+  const tableBytes = fs.readdirSync(dir).filter((f) => f.endsWith('.sst')).reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
+  fillUp(ballast, tableBytes - 32 * 1024);
+  let compactionError = '';
+  try {
+    await db.compact();
+  } catch (err) {
+    compactionError = isRingkvError(err) ? err.code : String(err);
+  }
+  const deletedTablesOpen = fs
+    .readdirSync('/proc/self/fd')
+    .map((fd) => {
+      try {
+        return fs.readlinkSync(`/proc/self/fd/${fd}`);
+      } catch {
+        return '';
+      }
+    })
+    .filter((l) => l.includes('.sst') && l.includes('(deleted)')).length;
+  fs.rmSync(ballast);
+  await until('space after the failed compaction', db, (s) => s.outOfSpace === 0);
+  await db.compact();
+  const compactedLevels = db.stats().sstablesPerLevel;
+  await write();
   await db.close();
 
   db = await openStorage({ dir, memtableBytes, syncMode: 'batch', autoCompaction: false });
@@ -134,6 +166,9 @@ async function main(): Promise<void> {
       missing,
       refusedPresent,
       tornTails: recovery.tornTails.length,
+      compactionError,
+      deletedTablesOpen,
+      compactedLevel0: compactedLevels[0],
     })}\n`,
   );
 }
