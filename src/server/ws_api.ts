@@ -80,12 +80,15 @@ function enqueue(ctx: ServerContext, ws: WebSocket<WsConn>, conn: WsConn, frames
     release(ctx, conn, ops);
     return;
   }
+  // What was queued before this answer says whether the client reads: one answer larger than the
+  // bound (a frame of GETs of large values) is no sign of a client that stopped reading.
+  const backlogBytes = conn.queueBytes;
   frames.forEach((frame, i) => {
     conn.queue.push({ frame, ops: i === frames.length - 1 ? ops : 0 });
     conn.queueBytes += frame.byteLength;
     ctx.state.wsQueuedBytes += frame.byteLength;
   });
-  if (conn.queueBytes > ctx.limits.wsSendQueueBytesMax) {
+  if (backlogBytes > ctx.limits.wsSendQueueBytesMax) {
     ctx.metrics.count('ws_connections_closed', 'reason="send_queue_full"');
     ws.end(1008, 'send queue over limit: read your responses');
     return;

@@ -167,6 +167,18 @@ test('frames mutated at random are answered (an error frame, or per-op results),
   assert.equal((await fetch(`${node.url}/health`)).status, 200);
 });
 
+test('one frame whose answer is larger than the send queue bound (40 GETs of 1 MB) is answered whole to a client that reads', async () => {
+  const c = await WsTestClient.connect(node.port);
+  const value = new Uint8Array(1_000_000).fill(7);
+  assert.equal((await c.call([{ id: 1, op: 'put', key: bytes('big-answer'), value }])).get(1)!.status, 'ok');
+  const gets: ClientRequest[] = Array.from({ length: 40 }, (_, i) => ({ id: 10 + i, op: 'get', key: bytes('big-answer') }));
+  const r = await c.call(gets, 30_000);
+  for (let i = 0; i < 40; i++) assert.equal(r.get(10 + i)!.value!.byteLength, value.byteLength, `GET ${i}`);
+  assert.equal(c.closed, null, 'the connection stays open');
+  assert.equal((await c.call([{ id: 99, op: 'get', key: bytes('ws:7') }])).get(99)!.status, 'ok');
+  await c.close();
+});
+
 test('a client that stops reading does not grow node memory without bound, and others are served', async (t) => {
   const big = new Uint8Array(256 * 1024).fill(5);
   const other = await WsTestClient.connect(node.port);
