@@ -73,9 +73,11 @@ class Verifier {
     this.need(vtable, 4, spec.name, -1, 'vtable');
     const vtableBytes = this.view.getUint16(vtable, true);
     const inlineBytes = this.view.getUint16(vtable + 2, true);
-    if (vtableBytes < 4 || vtableBytes % 2 !== 0) throw malformed(`${spec.name}: vtable size ${vtableBytes}`);
+    // The flatbuffers runtime reads vtable entries as signed 16-bit numbers: one of 0x8000 or more
+    // would be checked here at one place and read there at another, 64 KiB before it.
+    if (vtableBytes < 4 || vtableBytes % 2 !== 0 || vtableBytes >= 0x8000) throw malformed(`${spec.name}: vtable size ${vtableBytes}`);
     this.need(vtable, vtableBytes, spec.name, -1, 'vtable');
-    if (inlineBytes < 4) throw malformed(`${spec.name}: inline size ${inlineBytes}`);
+    if (inlineBytes < 4 || inlineBytes >= 0x8000) throw malformed(`${spec.name}: inline size ${inlineBytes}`);
     this.need(pos, inlineBytes, spec.name, -1, 'inline data');
     const slots = (vtableBytes - 4) / 2;
     for (let id = 0; id < slots && id < spec.fields.length; id++) {

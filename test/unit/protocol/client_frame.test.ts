@@ -135,6 +135,19 @@ test('every truncation of a valid frame is refused as malformed, or is only trai
   assert.ok(refused >= frame.byteLength - 8, `only ${refused} of ${frame.byteLength} cuts refused`);
 });
 
+test('a vtable size or inline size of 0x8000 or more (negative to the flatbuffers runtime, which reads them signed) is refused', () => {
+  // A 40 KiB value makes the frame long enough for a 32 KiB vtable to lie inside it.
+  const frame = encodeRequestFrame([{ id: 1, op: 'put', key: new Uint8Array([1]), value: new Uint8Array(40 * 1024) }]);
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  const root = view.getUint32(0, true);
+  const vtable = root - view.getInt32(root, true);
+  for (const [at, what] of [[vtable, 'vtable size'], [vtable + 2, 'inline size']] as const) {
+    const bad = frame.slice();
+    new DataView(bad.buffer).setUint16(at, 0x8004, true);
+    assert.throws(() => decodeRequestFrame(bad), (err) => isRingkvError(err, ErrorCode.MalformedFrame) && err.message.includes(what), what);
+  }
+});
+
 test('random bytes and random corruption never escape as anything but a typed error', () => {
   const valid = encodeRequestFrame(sample);
   for (let seed = 1; seed <= 3000; seed++) {
