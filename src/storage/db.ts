@@ -772,13 +772,7 @@ export class LsmEngine implements StorageEngine {
     // A compaction between two rewrites may merge tables not yet cleaned into new ones: a later
     // pass takes those (and what flushes made meanwhile), until a pass finds no new table.
     for (let pass = 0; pass < cleanupPassesMax; pass++) {
-      // Oldest first (the deepest level first, level 0's oldest table first; allFiles lists the
-      // newest first): a cleanup cut short has then dropped a key's older versions before its
-      // newer ones, never a tombstone while the value it deleted stays below it.
-      const todo = this.version
-        .allFiles()
-        .filter((f) => !seen.has(f.number))
-        .reverse();
+      const todo = this.version.allFiles().filter((f) => !seen.has(f.number));
       if (todo.length === 0) return report;
       for (const f of todo) {
         seen.add(f.number);
