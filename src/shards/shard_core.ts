@@ -82,11 +82,6 @@ interface Reply {
 }
 
 /**
- * `siblings` with the values of those read through peekSync (all but `fresh`) copied: a set kept
- * in the overlay outlives the engine memory they were read from. (new Uint8Array(view) copies;
- * Buffer's slice would not.)
- */
-/**
  * Every read of stored versions here sees expired ones too: an expired version still supersedes
  * the older versions its past covers (reconcile.ts), and the answers to clients keep only live
  * ones (get_result.ts). Reading it as absent let a replica that missed an overwrite with a TTL
@@ -95,6 +90,11 @@ interface Reply {
 const withExpired = { includeExpired: true } as const;
 const noValue = new Uint8Array(0);
 
+/**
+ * `siblings` with the values of those read through peekSync (all but `fresh`) copied: a set kept
+ * in the overlay outlives the engine memory they were read from. (new Uint8Array(view) copies;
+ * Buffer's slice would not.)
+ */
 function owned(siblings: StoredSibling[], fresh: readonly StoredSibling[]): StoredSibling[] {
   return siblings.map((x) => (fresh.includes(x) ? x : { ...x, value: new Uint8Array(x.value) }));
 }
