@@ -52,6 +52,13 @@ export function takeOption(argv: readonly string[], name: string): { value: stri
   return { value: value === undefined || value.startsWith('--') ? undefined : value, rest: argv.filter((_, k) => k !== at && k !== at + 1) };
 }
 
+/** The integer value of option `--name`, within min..max, or RKV_ERR_INVALID_ARGUMENT saying why not. */
+export function intOption(name: string, text: string, min: number, max: number): number {
+  const v = Number(text);
+  if (!Number.isInteger(v) || v < min || v > max) throw new RingkvError(ErrorCode.InvalidArgument, `--${name} must be an integer ${min}..${max}, not "${text}"`);
+  return v;
+}
+
 export function parseBenchArgs(argv: string[], allowProfile: boolean): BenchArgs {
   const { values } = parseArgs({
     args: argv,
@@ -67,15 +74,10 @@ export function parseBenchArgs(argv: string[], allowProfile: boolean): BenchArgs
       ...(allowProfile && { profile: { type: 'string' as const } }),
     },
   });
-  const int = (name: string, text: string, min: number, max: number): number => {
-    const v = Number(text);
-    if (!Number.isInteger(v) || v < min || v > max) throw new RingkvError(ErrorCode.InvalidArgument, `--${name} must be an integer ${min}..${max}, not "${text}"`);
-    return v;
-  };
   return {
-    rounds: int('rounds', values.rounds as string, 1, 9),
-    seconds: int('seconds', values.seconds as string, 1, 30),
-    warmupSeconds: int('warmup', values.warmup as string, 0, 10),
+    rounds: intOption('rounds', values.rounds as string, 1, 9),
+    seconds: intOption('seconds', values.seconds as string, 1, 30),
+    warmupSeconds: intOption('warmup', values.warmup as string, 0, 10),
     write: values.write as boolean,
     profile: (values.profile as string | undefined) ?? null,
     damonOff: values['damon-off'] as boolean,

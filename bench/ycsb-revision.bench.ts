@@ -22,7 +22,7 @@ import { peerPortOffset } from '../src/constants';
 import { ErrorCode, RingkvError } from '../src/errors';
 import { quantileSeconds, snapshotDelta } from '../src/histogram';
 import { distRootsOf, runtimeFlagsOf, sideBySide, type Build } from './base_revision';
-import { damonOffNote, emitSection, median, p99BarMs, runMain, sectionHead } from './comparison';
+import { damonOffNote, emitSection, intOption, median, p99BarMs, runMain, sectionHead } from './comparison';
 import { BenchRun, fmtInt, fmtMs, freeBasePort, markdownTable, nodeHistograms, startClusterProcess, startNodeProcess, stopDamonFor, waitQuiet } from './harness';
 import { RingkvTarget } from './latency/ringkv_target';
 import { loadRecords, runWorkload } from './latency/run_workload';
@@ -66,11 +66,6 @@ function parse(argv: string[]): Args {
     },
   });
   const bad = (message: string): RingkvError => new RingkvError(ErrorCode.InvalidArgument, message);
-  const int = (name: string, text: string, min: number, max: number): number => {
-    const v = Number(text);
-    if (!Number.isInteger(v) || v < min || v > max) throw bad(`--${name} must be an integer ${min}..${max}, not "${text}"`);
-    return v;
-  };
   if (values.base === undefined) throw bad('--base REV (a git revision) is required');
   if (values.label === undefined || !/^[a-z0-9-]{1,40}$/.test(values.label)) throw bad('--label NAME (1-40 of a-z, 0-9, -) is required: it names the section');
   const workloads = values.workloads.split(',').map((w) => {
@@ -83,11 +78,11 @@ function parse(argv: string[]): Args {
   return {
     base: values.base,
     label: values.label,
-    rounds: int('rounds', values.rounds, 1, 9),
-    seconds: int('seconds', values.seconds, 1, 60),
+    rounds: intOption('rounds', values.rounds, 1, 9),
+    seconds: intOption('seconds', values.seconds, 1, 60),
     workloads,
-    rates: values.rates.split(',').map((r) => int('rates', r.trim(), 1, ratePerSecMax)),
-    nodes: int('nodes', values.nodes, 1, clusterNodesMax),
+    rates: values.rates.split(',').map((r) => intOption('rates', r.trim(), 1, ratePerSecMax)),
+    nodes: intOption('nodes', values.nodes, 1, clusterNodesMax),
     write: values.write,
     damonOff: values['damon-off'],
     argv,
