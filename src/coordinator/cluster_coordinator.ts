@@ -6,7 +6,8 @@
 // 4-6 in quorum_writes.ts, for all the writes of a batch together):
 //   1 route     not a replica of the key → forward once to the first ALIVE replica (a forwarded
 //               request is never forwarded again), so the vector clock is incremented only by
-//               replicas and clocks stay small;
+//               replicas and clocks stay small; a write with If-Match goes to the key's first
+//               ALIVE replica from every node, so one shard checks every condition on the key;
 //   2 check     fewer ALIVE replicas than W → RKV_ERR_UNAVAILABLE {needed, answered: 0} at once;
 //   3 condition If-Match: read at the requested level, merge what answered into the local
 //               replica, then let the local write check the version atomically;
@@ -984,7 +985,7 @@ export class ClusterCoordinator implements Coordinator {
 
   /**
    * One write on its own, for what batch() does not run together: 1 route (forward once when
-   * this node is not a replica), the key read from the other replicas first while this node
+   * this node is not a replica, or, with If-Match, not the first live one), the key read from the other replicas first while this node
    * rebuilds or is behind, 3 If-Match (read the current version at the write's level and
    * merge it in here, so the local write checks it atomically), then steps 2 and 4-6 in
    * quorum_writes.ts.
@@ -992,7 +993,10 @@ export class ClusterCoordinator implements Coordinator {
   private async write(w: WriteRequest, forwarded: boolean): Promise<WriteAnswer> {
     const deadline = Date.now() + w.timeoutMs;
     const pref = this.preferenceList(w.key);
-    if (!pref.includes(this.nodeId) && !forwarded) return this.forward(w, pref, deadline);
+    if (!forwarded && (w.ifMatch !== undefined || !pref.includes(this.nodeId))) {
+      const target = this.writeCoordinator(w, pref);
+      if (target !== this.nodeId) return this.forward(w, target, deadline);
+    }
     if (this.rebuilding) await this.primeFromOthers(w, pref, deadline);
     else if (w.ifMatch === undefined && this.readsKeyBeforeWrite()) await this.catchUpKey(w, pref, deadline); // If-Match reads the key below anyway
     if (w.ifMatch !== undefined) {
@@ -1066,18 +1070,38 @@ export class ClusterCoordinator implements Coordinator {
     return previousOwners(ring, this.nodeId, token, this.o.replicationFactor, { isAlive: (id) => this.membership.isAlive(id), isRebuilding: (id) => this.membership.isRebuilding(id) });
   }
 
-  private async forward(w: WriteRequest, pref: readonly string[], deadline: number): Promise<WriteAnswer> {
+  /**
+   * The replica that coordinates a write this node does not run itself (write() asks for a write
+   * with If-Match, and for one whose key this node does not replicate).
+   *
+   * A conditional write goes to the first live replica of the key, whichever node the client
+   * reached: that replica's shard checks If-Match and issues the new version one write at a time,
+   * so of two writes that expect the same version only one succeeds. Checked on two replicas at
+   * once, both would pass and both be written (siblings, or one lost under LWW): the lost update
+   * If-Match exists to prevent. While gossip views differ (a replica just failed or came back) two
+   * nodes can each take themselves for the first live replica; this is a Dynamo store, not a
+   * consensus one (docs/ARCHITECTURE.md).
+   */
+  private writeCoordinator(w: WriteRequest, pref: readonly string[]): string {
     // A replica in this node's datacenter: a LOCAL_* level is its quorum, so only one there may
-    // coordinate the write; any other level goes there first too (the nearest hop).
+    // coordinate the write; any other level goes there first too (the nearest hop). A conditional
+    // write at a level that spans datacenters takes the preference list's order, the same on
+    // every node.
     const dcs = this.datacenterView();
-    const near = dcs === null ? pref : pref.filter((id) => dcs.of(id) === dcs.local);
-    const candidates = near.length === pref.length || w.consistency.startsWith('LOCAL_') ? near : [...near, ...pref.filter((id) => !near.includes(id))];
-    // A replica that is behind would read the key from the others first (catchUpKey): one that is not, if any.
-    const target = candidates.find((id) => this.membership.isAlive(id) && !this.isBehind(id)) ?? candidates.find((id) => this.membership.isAlive(id));
+    const local = w.consistency.startsWith('LOCAL_');
+    const near = dcs === null || (w.ifMatch !== undefined && !local) ? pref : pref.filter((id) => dcs.of(id) === dcs.local);
+    const candidates = near.length === pref.length || local ? near : [...near, ...pref.filter((id) => !near.includes(id))];
+    // A replica that is behind would read the key from the others first (catchUpKey): one that is
+    // not, if any; a conditional write cannot choose (every node must pick the same one).
+    const target = (w.ifMatch === undefined ? candidates.find((id) => this.alive(id) && !this.isBehind(id)) : undefined) ?? candidates.find((id) => this.alive(id));
     if (target === undefined) {
       const where = candidates.length < pref.length ? ` in datacenter ${dcs!.local || '(none)'}` : '';
       throw this.count(new RingkvError(ErrorCode.Unavailable, `${w.op}: no replica of the key${where} is alive to coordinate it`, { details: { needed: 1, answered: 0, alive: 0, replicas: candidates.length } }));
     }
+    return target;
+  }
+
+  private async forward(w: WriteRequest, target: string, deadline: number): Promise<WriteAnswer> {
     const addr = this.membership.peerAddress(target)!;
     this.counters.forwardedWrites++;
     // The replica gets no longer than the client waits: it refuses the write after that (below).

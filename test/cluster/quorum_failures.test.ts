@@ -122,6 +122,28 @@ describe('3-node cluster, vector clocks, one node at a time failing', () => {
     assert.equal(stale.body.current_version, ok.body.version);
   });
 
+  test('If-Match raced through all three coordinators: exactly one write per version succeeds', async () => {
+    // Proves conditional writes are serialized per key, not checked on each coordinator's replica
+    // (both would pass and both be written: a lost update). Each round sends the same If-Match
+    // through the three nodes at once, at QUORUM and at ONE.
+    for (const level of ['QUORUM', 'ONE'] as const) {
+      const key = `cas-race-${level}`;
+      const first = await c.http(0, 'PUT', key, { body: 'r0', consistency: 'ALL' });
+      assert.equal(first.status, 200, JSON.stringify(first.body));
+      let version = String(first.body.version);
+      for (let round = 1; round <= 12; round++) {
+        const answers = await Promise.all([0, 1, 2].map((n) => c.http(n, 'PUT', key, { body: `r${round}-n${n}`, consistency: level, headers: { 'If-Match': version } })));
+        const won = answers.filter((a) => a.status === 200);
+        assert.equal(won.length, 1, `${level} round ${round}: ${answers.map((a) => `${a.status} ${JSON.stringify(a.body)}`).join(' | ')}`);
+        for (const a of answers) if (a.status !== 200) assert.equal(a.status, 409, JSON.stringify(a.body));
+        version = String(won[0]!.body.version);
+      }
+      const got = await c.http(1, 'GET', key, { consistency: 'ALL' });
+      assert.equal(got.body.siblings, undefined, `${level}: one version, no siblings`);
+      assert.equal(got.body.version, version);
+    }
+  });
+
   test('a SIGKILLed node is SUSPECT then DEAD on every other node, and ALIVE again after a restart', async () => {
     // Proves the failure detector end to end over real gossip (suspect 1 s, dead 2.5 s here).
     const killedAt = Date.now();
