@@ -221,9 +221,10 @@ export class NodeConnection {
       return;
     }
     if (frame.error !== WireErrorCode.None) {
-      // The node refused a whole request frame. Frames carry no id of their own, so every op in
-      // flight on this connection may have been in it: fail them all with the frame's error,
-      // which the caller may retry (writes carry idempotency keys).
+      // The node could not read a request frame (it refuses a frame it can read per operation).
+      // Frames carry no id of their own, so every op in flight on this connection may have been
+      // in it: fail them all with the frame's error, which the caller may retry (writes carry
+      // idempotency keys).
       const err = errorFromWire(frame.error, frame.message, this.label);
       for (const p of this.inflight.takeAll()) this.settle(p, null, err);
       return;

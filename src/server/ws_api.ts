@@ -113,10 +113,6 @@ function onMessage(ctx: ServerContext, ws: WebSocket<WsConn>, message: ArrayBuff
     refuseFrame(ctx, ws, conn, WireErrorCode.TextFrame, 'text frames are not part of the protocol; send binary RequestFrames', 'text');
     return;
   }
-  if (ctx.state.closing) {
-    refuseFrame(ctx, ws, conn, WireErrorCode.ShuttingDown, 'the node is shutting down', 'shutting_down');
-    return;
-  }
   let frame: DecodedFrame;
   try {
     // Decoding copies every field it keeps: uWS reuses `message` once this handler returns.
@@ -129,16 +125,20 @@ function onMessage(ctx: ServerContext, ws: WebSocket<WsConn>, message: ArrayBuff
   }
   const ops = frame.ops;
   const n = ops.length;
-  if (conn.inflightOps + n > ctx.limits.wsInflightOpsPerConnectionMax) {
-    ctx.metrics.count('ws_frames_refused', 'reason="busy"');
-    const message = `over ${ctx.limits.wsInflightOpsPerConnectionMax} operations in flight on this connection; wait for results`;
-    const results: ClientResult[] = ops.map((d) => ({
-      id: d.ok ? d.request.id : d.id,
-      status: 'error',
-      error: WireErrorCode.Busy,
-      message,
-    }));
+  // Refused frames are answered per operation, not with a frame-level error: a frame-level error
+  // names no operation, so the client must fail everything in flight on the connection, including
+  // earlier frames' operations that are still running here and will be answered.
+  const refuse = (error: WireErrorCode, message: string, reason: string): void => {
+    ctx.metrics.count('ws_frames_refused', `reason="${reason}"`);
+    const results: ClientResult[] = ops.map((d) => ({ id: d.ok ? d.request.id : d.id, status: 'error', error, message }));
     enqueue(ctx, ws, conn, encodeResponseFrames(results, ctx.limits.wsResponseFrameBytesTarget), 0);
+  };
+  if (ctx.state.closing) {
+    refuse(WireErrorCode.ShuttingDown, 'the node is shutting down', 'shutting_down');
+    return;
+  }
+  if (conn.inflightOps + n > ctx.limits.wsInflightOpsPerConnectionMax) {
+    refuse(WireErrorCode.Busy, `over ${ctx.limits.wsInflightOpsPerConnectionMax} operations in flight on this connection; wait for results`, 'busy');
     return;
   }
   conn.inflightOps += n;

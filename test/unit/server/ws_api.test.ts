@@ -194,3 +194,35 @@ test("each operation's time left reaches the coordinator: its timeout_ms less ho
   assert.equal(seen[3], undefined, 'an op that states no timeout leaves it to the coordinator');
   await c.close();
 });
+
+test('a frame sent while the node shuts down is refused per operation; operations already running are still answered', async () => {
+  // A frame-level error names no operation, so a client would have to fail everything in flight
+  // on the connection, including operations the node goes on to answer (and then retry them).
+  const gated = new MemoryCoordinator();
+  const s = await startServer({ coordinator: gated, port: 0, log: () => undefined });
+  const c = await WsTestClient.connect(s.port);
+  let closed: Promise<void> | null = null;
+  try {
+    gated.closeGate();
+    c.sendRaw(encodeRequestFrame([{ id: 1, op: 'put', key: bytes('held'), value: bytes('v') }]));
+    await c.until(() => gated.heldOps === 1, 5000, 'the held put');
+    closed = s.close(10_000);
+    const late = await c.call([
+      { id: 2, op: 'get', key: bytes('held') },
+      { id: 3, op: 'put', key: bytes('late'), value: bytes('v') },
+    ]);
+    for (const id of [2, 3]) {
+      assert.equal(late.get(id)!.status, 'error');
+      assert.equal(late.get(id)!.error, WireErrorCode.ShuttingDown);
+    }
+    assert.ok(c.frames.every((f) => f.error === WireErrorCode.None), 'no frame-level error');
+    gated.openGate();
+    await c.until(() => c.frames.some((f) => f.results.some((r) => r.id === 1)), 5000, 'the held put answered');
+    const held = c.frames.flatMap((f) => f.results).find((r) => r.id === 1)!;
+    assert.equal(held.status, 'ok');
+  } finally {
+    gated.openGate();
+    await (closed ?? s.close(100));
+    await c.close();
+  }
+});
