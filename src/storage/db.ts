@@ -74,7 +74,7 @@ import { SpaceWatch, isNoSpaceError } from './space-watch';
 import { LevelIterator, MemtableIterator, MergingIterator, TableIterator, type InternalIterator } from './iterators';
 import { readWalSegment, corruptionAt } from './log-reader';
 import { LogWriter } from './log-writer';
-import { readManifest, writeManifest } from './manifest';
+import { manifestMayBeInstalled, readManifest, writeManifest } from './manifest';
 import { Memtable } from './memtable';
 import { compareToken, sortKeyOf, sortKeysOf, tokenBound, tokenBytes, tokenMax } from './sort-key';
 import { Readahead } from './table';
@@ -554,7 +554,7 @@ export class LsmEngine implements StorageEngine {
     try {
       await this.installVersion((v) => v.apply([], f ? [{ level: 0, file: f }] : []), nextLog);
     } catch (err) {
-      if (f) fs.rmSync(tablePath(this.dir, f.number), { force: true });
+      if (f) this.abandonOutput(f.number, err);
       throw err;
     }
     const popped = this.imms.pop();
@@ -651,7 +651,7 @@ export class LsmEngine implements StorageEngine {
       try {
         await this.installVersion((v) => v.apply(removed, added));
       } catch (err) {
-        for (const t of r.tables) fs.rmSync(tablePath(this.dir, t.number), { force: true });
+        for (const t of r.tables) this.abandonOutput(t.number, err);
         throw err;
       }
       for (const f of inputs) f.obsolete = true;
@@ -716,7 +716,7 @@ export class LsmEngine implements StorageEngine {
         return v.apply([{ level, number: f.number }], added);
       });
     } catch (err) {
-      removeOutput();
+      if (built !== null) this.abandonOutput(built.number, err);
       throw err;
     }
     if (level < 0) {
@@ -725,6 +725,17 @@ export class LsmEngine implements StorageEngine {
     }
     this.tableSketches.delete(f.number);
     return { level, result, replaced: true };
+  }
+
+  /**
+   * Takes a table made for a manifest install that failed out of the caches, and deletes it
+   * unless the new manifest, which names it, may be the one in place (manifestMayBeInstalled);
+   * open() removes it then if the old one is. A deleted table held open would keep its space.
+   */
+  private abandonOutput(number: number, err: unknown): void {
+    this.tableCache.evict(number);
+    this.blockCache.evictFile(number);
+    if (!manifestMayBeInstalled(err)) fs.rmSync(tablePath(this.dir, number), { force: true });
   }
 
   /** Marks f, which a rewrite replaced, obsolete; deletes it (or quarantines it) once unused. */

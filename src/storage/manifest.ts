@@ -14,7 +14,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { levelsMax } from '../constants';
-import { ErrorCode, RingkvError } from '../errors';
+import { ErrorCode, isRingkvError, RingkvError } from '../errors';
 import { crc32c } from './checksum';
 import { manifestName, manifestTempName } from './filenames';
 import { Version, type FileMeta } from './version';
@@ -123,6 +123,23 @@ export async function writeManifest(dir: string, s: ManifestState): Promise<void
   } finally {
     await fh.close();
   }
-  await fs.promises.rename(tmp, path.join(dir, manifestName));
-  await fsyncDir(dir);
+  try {
+    await fs.promises.rename(tmp, path.join(dir, manifestName));
+    await fsyncDir(dir);
+  } catch (err) {
+    throw new RingkvError(ErrorCode.Io, `${dir}: replacing MANIFEST failed at its rename or at the directory sync after it (${(err as Error).message}); the old or the new manifest may be the one in place`, {
+      cause: err,
+      details: { manifestMayBeInstalled: true },
+    });
+  }
+}
+
+/**
+ * Whether a failed writeManifest may have left its new manifest in place (it failed at the rename
+ * or at the directory sync after it): the tables that manifest names must then stay, even though
+ * the engine goes on from the old version. LevelDB stops deleting files after any manifest error
+ * for the same reason. Before the rename the old manifest is certainly the one in place.
+ */
+export function manifestMayBeInstalled(err: unknown): boolean {
+  return isRingkvError(err, ErrorCode.Io) && err.details['manifestMayBeInstalled'] === true;
 }
