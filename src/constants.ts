@@ -287,6 +287,22 @@ export const vnodesPerNodeMax = 4096;
 export const internodeFrameBytesMax = 32 * 1024 * 1024;
 /** Requests in flight on one peer connection; more is RKV_ERR_BUSY. */
 export const internodeInflightPerPeerMax = 16_384;
+/**
+ * Connections the peer port holds at once; more are closed as they come. Each node opens a few
+ * to each peer (internode_pool.ts), so this is room for hundreds of nodes, and a bound on the
+ * descriptors and buffers anything that can reach the port can take.
+ */
+export const internodeConnectionsMax = 2048;
+/** A peer connection that has not sent its Hello this long after it opened is closed. */
+export const internodeHelloTimeoutMs = 10_000;
+/** The largest frame before a connection's Hello (a Hello is a few hundred bytes). */
+export const internodeHelloFrameBytesMax = 64 * 1024;
+/**
+ * Replies a peer connection may have waiting to be written (the peer not reading them) before
+ * the node stops reading that connection's requests until they drain: TCP back-pressure, so a
+ * peer that sends and never reads cannot grow this node's memory.
+ */
+export const internodeUnsentReplyBytesMax = 64 * 1024 * 1024;
 /** Frames queued in one tick are written together up to this many bytes per write. */
 export const internodeBatchBytesMax = 256 * 1024;
 export const internodeConnectTimeoutMs = 1_000;
@@ -354,6 +370,7 @@ export const scrubIntervalSecondsDefault = 7 * 24 * 3600;
 export const scrubBytesPerSecondDefault = 8 * 1024 * 1024;
 assert(internodeFrameBytesMax >= 4 * (valueBytesMax + keyBytesMax + versionVectorBytesMax), 'an inter-node frame must carry a few siblings of the largest value');
 assert(internodeReconnectBackoffMsMin <= internodeReconnectBackoffMsMax, 'reconnect back-off min over max');
+assert(internodeUnsentReplyBytesMax >= 2 * internodeFrameBytesMax, 'a peer connection may have a couple of the largest replies unsent');
 assert(vnodesPerNodeDefault <= vnodesPerNodeMax, 'default vnodes over the max');
 
 // Shards, versioning and the single-node coordinator (src/shards, src/versioning, src/coordinator/local_*).

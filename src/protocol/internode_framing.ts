@@ -21,10 +21,13 @@ export class FrameDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
   private readonly frameBytesMax: number;
+  /** The first frame's cap until it is out (an answering connection's Hello), then frameBytesMax. */
+  private capNow: number;
 
-  constructor(frameBytesMax = internodeFrameBytesMax) {
-    assert(frameBytesMax > 0, 'frame cap must be positive');
+  constructor(frameBytesMax = internodeFrameBytesMax, firstFrameBytesMax = frameBytesMax) {
+    assert(frameBytesMax > 0 && firstFrameBytesMax > 0 && firstFrameBytesMax <= frameBytesMax, 'frame caps must be positive, the first one no larger');
     this.frameBytesMax = frameBytesMax;
+    this.capNow = firstFrameBytesMax;
   }
 
   /** Bytes held waiting for the rest of a frame. */
@@ -42,12 +45,13 @@ export class FrameDecoder {
       if (this.buffered < frameHeaderBytes) break;
       const head = this.peekHeader();
       if (head === 0) throw new RingkvError(ErrorCode.MalformedFrame, 'inter-node frame with zero length');
-      if (head > this.frameBytesMax) {
-        throw new RingkvError(ErrorCode.FrameTooLarge, `inter-node frame of ${head} bytes over the ${this.frameBytesMax}-byte cap`, { details: { bytes: head, max: this.frameBytesMax } });
+      if (head > this.capNow) {
+        throw new RingkvError(ErrorCode.FrameTooLarge, `inter-node frame of ${head} bytes over the ${this.capNow}-byte cap`, { details: { bytes: head, max: this.capNow } });
       }
       if (this.buffered < frameHeaderBytes + head) break;
       this.take(frameHeaderBytes);
       out.push(this.take(head));
+      this.capNow = this.frameBytesMax;
     }
     return out;
   }

@@ -9,8 +9,22 @@
 // connection gets the refusal as the answer to every request it sent and is then closed, so a
 // node of another cluster, or one with a stale address for a node that moved, changes nothing
 // here.
+//
+// Limits, since anything that reaches the port can connect: at most connectionsMax connections
+// (more are closed as they come), a Hello within helloTimeoutMs and of at most
+// helloFrameBytesMax, and a connection whose peer leaves over unsentReplyBytesMax of replies
+// unread is not read until they drain.
 import * as net from 'node:net';
-import { frameLatenessQuietMsMax, frameLatenessWindowMs, internodeFrameBytesMax, internodeInflightPerPeerMax } from '../constants';
+import {
+  frameLatenessQuietMsMax,
+  frameLatenessWindowMs,
+  internodeConnectionsMax,
+  internodeFrameBytesMax,
+  internodeHelloFrameBytesMax,
+  internodeHelloTimeoutMs,
+  internodeInflightPerPeerMax,
+  internodeUnsentReplyBytesMax,
+} from '../constants';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import { decodeInternode, encodeInternodeFrame, errorReply, type InternodeMessage } from './internode_codec';
 import { writeBatched } from './internode_connection';
@@ -39,6 +53,14 @@ export interface InternodeServerOptions {
   onPeer?: (nodeId: string) => void;
   frameBytesMax?: number;
   inflightMax?: number;
+  /** Connections held at once; more are closed as they come (constants.ts internodeConnectionsMax). */
+  connectionsMax?: number;
+  /** A connection without its Hello this long after it opened is closed. */
+  helloTimeoutMs?: number;
+  /** The largest first frame (the Hello) a connection may send. */
+  helloFrameBytesMax?: number;
+  /** Unsent reply bytes past which a connection's requests are not read until they drain. */
+  unsentReplyBytesMax?: number;
   log?: (line: string) => void;
 }
 
@@ -54,6 +76,12 @@ export interface InternodeServerStats {
   connectionsClosedMalformed: number;
   /** Connections whose Hello named another cluster or node, or that sent none. */
   connectionsRefused: number;
+  /** Connections closed at once because connectionsMax were open. */
+  connectionsOverCap: number;
+  /** Connections closed for sending no Hello within helloTimeoutMs. */
+  connectionsWithoutHello: number;
+  /** Times a connection's reading was paused because its peer did not read its replies. */
+  readsPaused: number;
   requestsHandled: number;
 }
 
@@ -61,10 +89,21 @@ export class InternodeServer {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
   private readonly o: Required<InternodeServerOptions>;
-  readonly stats: InternodeServerStats = { connectionsAccepted: 0, connectionsClosedMalformed: 0, connectionsRefused: 0, requestsHandled: 0 };
+  readonly stats: InternodeServerStats = { connectionsAccepted: 0, connectionsClosedMalformed: 0, connectionsRefused: 0, connectionsOverCap: 0, connectionsWithoutHello: 0, readsPaused: 0, requestsHandled: 0 };
 
   constructor(options: InternodeServerOptions) {
-    this.o = { frameBytesMax: internodeFrameBytesMax, inflightMax: internodeInflightPerPeerMax, log: () => {}, onPeer: () => {}, ...options };
+    this.o = {
+      frameBytesMax: internodeFrameBytesMax,
+      inflightMax: internodeInflightPerPeerMax,
+      connectionsMax: internodeConnectionsMax,
+      helloTimeoutMs: internodeHelloTimeoutMs,
+      helloFrameBytesMax: internodeHelloFrameBytesMax,
+      unsentReplyBytesMax: internodeUnsentReplyBytesMax,
+      log: () => {},
+      onPeer: () => {},
+      ...options,
+    };
+    assert(this.o.helloFrameBytesMax <= this.o.frameBytesMax, 'the Hello cap is within the frame cap');
     this.server = net.createServer((socket) => this.accept(socket));
   }
 
@@ -87,10 +126,27 @@ export class InternodeServer {
   }
 
   private accept(socket: net.Socket): void {
+    if (this.sockets.size >= this.o.connectionsMax) {
+      // Logged once per burst would need state; the count says how many (a metric).
+      this.stats.connectionsOverCap++;
+      socket.on('error', () => {});
+      socket.destroy();
+      return;
+    }
     this.stats.connectionsAccepted++;
     this.sockets.add(socket);
     socket.setNoDelay(true);
-    const decoder = new FrameDecoder(this.o.frameBytesMax);
+    const decoder = new FrameDecoder(this.o.frameBytesMax, this.o.helloFrameBytesMax);
+    let helloTimer: NodeJS.Timeout | null = setTimeout(() => {
+      helloTimer = null;
+      this.stats.connectionsWithoutHello++;
+      this.o.log(`internode: closing connection from ${socket.remoteAddress}:${socket.remotePort}: no Hello within ${this.o.helloTimeoutMs} ms`);
+      socket.destroy();
+    }, this.o.helloTimeoutMs);
+    const stopHelloTimer = (): void => {
+      if (helloTimer !== null) clearTimeout(helloTimer);
+      helloTimer = null;
+    };
     let inflight = 0;
     const lateness = new FrameLateness(frameLatenessWindowMs, frameLatenessQuietMsMax);
     let queue: Buffer[] = [];
@@ -118,6 +174,12 @@ export class InternodeServer {
         if (socket.destroyed || socket.writableEnded) return;
         writeBatched(socket, frames);
         if (greeting) socket.end();
+        else if (socket.writableLength > this.o.unsentReplyBytesMax && !socket.isPaused()) {
+          // The peer does not read its replies: read no more of its requests until it does.
+          this.stats.readsPaused++;
+          socket.pause();
+          socket.once('drain', () => socket.resume());
+        }
       });
     };
     socket.on('data', (chunk: Buffer) => {
@@ -136,6 +198,7 @@ export class InternodeServer {
         // Every request sets the baseline (gossip and pings keep it fresh), the Hello too.
         const latenessMs = lateness.of(req.sentAtMs ?? 0, arrivedMs);
         if (greeting === undefined) {
+          stopHelloTimer();
           greeting = this.greet(req, socket);
           send(greeting === null ? { id: req.id, kind: 'hello', isReply: true, clusterName: this.o.clusterName, fromNode: this.o.nodeId } : errorReply(req.id, greeting));
           continue;
@@ -167,7 +230,10 @@ export class InternodeServer {
       }
     });
     socket.on('error', () => {});
-    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('close', () => {
+      stopHelloTimer();
+      this.sockets.delete(socket);
+    });
   }
 
   /** Null when the connection's first frame is a Hello this node accepts, else why not. */

@@ -23,6 +23,14 @@ const echo: InternodeHandler = async (req) => {
 /** What the requesting side says of itself: a node of the server's cluster that means to reach it. */
 const hello = { clusterName: 'test', fromNode: 'n-client', toNode: 'n-server' };
 const isCode = (code: string) => (e: unknown) => e instanceof RingkvError && e.code === code;
+/** `p`, or a failure naming `what` after `ms` (a wait that would otherwise hang the suite). */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
 
 async function server(handler: InternodeHandler, port = 0): Promise<{ s: InternodeServer; port: number }> {
   const s = new InternodeServer({ host: '127.0.0.1', port, clusterName: 'test', nodeId: 'n-server', handler });
@@ -405,6 +413,112 @@ test('the handler hears how late each request arrived, against its connection\'s
   } finally {
     raw.destroy();
     c.close();
+    await s.close();
+  }
+});
+
+test('the peer port closes connections over its cap at once, and one that sends no Hello in time; a greeted one stays', async () => {
+  // Proves anything that reaches the port holds a bounded number of descriptors, each for a
+  // bounded time until it says which node it is.
+  const s = new InternodeServer({ host: '127.0.0.1', port: 0, clusterName: 'test', nodeId: 'n-server', handler: echo, connectionsMax: 3, helloTimeoutMs: 300 });
+  const port = await s.listen();
+  const c = new PeerConnection({ host: '127.0.0.1', port, hello });
+  const raws: net.Socket[] = [];
+  const open = async (): Promise<{ sock: net.Socket; closed: Promise<number> }> => {
+    const sock = net.connect({ host: '127.0.0.1', port });
+    sock.on('error', () => {});
+    raws.push(sock);
+    const t0 = Date.now();
+    const closed = new Promise<number>((r) => sock.once('close', () => r(Date.now() - t0)));
+    await new Promise((r) => sock.once('connect', r));
+    return { sock, closed };
+  };
+  try {
+    await c.request({ kind: 'ping' }, 2000);
+    const silent = await open();
+    const other = await open();
+    const over = await open();
+    await within(over.closed, 5000, 'the fourth connection closed at once');
+    assert.equal(s.stats.connectionsOverCap, 1);
+    const silentMs = await within(silent.closed, 5000, 'a connection without a Hello closed');
+    await within(other.closed, 5000, 'the other one too');
+    assert.ok(silentMs >= 250, `closed for want of a Hello after ${silentMs} ms, not before its time`);
+    assert.equal(s.stats.connectionsWithoutHello, 2);
+    const again = await c.request({ kind: 'replicaRead', key: Buffer.from('still') }, 2000);
+    assert.equal(Buffer.from(again.key!).toString(), 'still');
+    assert.equal(s.stats.connectionsAccepted, 3, 'the greeted connection was never closed and opened again');
+  } finally {
+    for (const r of raws) r.destroy();
+    c.close();
+    await s.close();
+  }
+});
+
+test('a first frame larger than a Hello closes the connection before the server buffers it; frames after a Hello may be large', async () => {
+  const s = new InternodeServer({ host: '127.0.0.1', port: 0, clusterName: 'test', nodeId: 'n-server', handler: echo, helloFrameBytesMax: 1024 });
+  const port = await s.listen();
+  const c = new PeerConnection({ host: '127.0.0.1', port, hello });
+  const raw = net.connect({ host: '127.0.0.1', port });
+  raw.on('error', () => {});
+  try {
+    const closed = new Promise((r) => raw.once('close', r));
+    raw.write(Buffer.from([0x00, 0x00, 0x10, 0x00])); // a 1 MiB frame announced, as its first
+    await within(closed, 5000, 'the connection closed');
+    assert.equal(s.stats.connectionsClosedMalformed, 1);
+    // The Hello and a 64 KiB request can reach the decoder in one chunk: only the first frame is capped.
+    const big = await c.request({ kind: 'replicaRead', key: Buffer.from('big'), value: Buffer.alloc(64 * 1024, 7) }, 2000);
+    assert.equal(Buffer.from(big.key!).toString(), 'big');
+  } finally {
+    raw.destroy();
+    c.close();
+    await s.close();
+  }
+});
+
+test('a peer that sends requests and never reads the replies is not read either, until it reads', async () => {
+  // Proves TCP back-pressure on the answering side: without it the node handles every request
+  // and keeps every reply in memory for a peer that never takes them.
+  const replyBytes = 64 * 1024;
+  const s = new InternodeServer({
+    host: '127.0.0.1',
+    port: 0,
+    clusterName: 'test',
+    nodeId: 'n-server',
+    handler: async (req) => ({ kind: req.kind, value: Buffer.alloc(replyBytes, 1) }),
+    unsentReplyBytesMax: 256 * 1024,
+  });
+  const port = await s.listen();
+  const raw = net.connect({ host: '127.0.0.1', port });
+  raw.on('error', () => {});
+  try {
+    await new Promise((r) => raw.once('connect', r));
+    // 8 MiB of requests, read a socket buffer at a time, and 125 MiB of replies.
+    const total = 2000;
+    const frames = [encodeInternodeFrame({ id: 1, kind: 'hello', isReply: false, ...hello }, 1 << 20)];
+    for (let i = 0; i < total; i++) frames.push(encodeInternodeFrame({ id: 2 + i, kind: 'replicaRead', isReply: false, key: Buffer.from(`k${i}`), value: Buffer.alloc(4096, 2) }, 1 << 20));
+    raw.write(Buffer.concat(frames));
+    raw.pause(); // reads nothing
+    let handled = -1;
+    for (let i = 0; i < 100 && handled !== s.stats.requestsHandled; i++) {
+      handled = s.stats.requestsHandled;
+      await sleep(50); // until the server stops handling
+    }
+    assert.ok(handled < total / 2, `${handled} of ${total} requests handled while their replies go unread`);
+    assert.ok(s.stats.readsPaused >= 1, 'reading was paused');
+    // Reading again lets everything through.
+    const decoder = new FrameDecoder(1 << 20);
+    let replies = 0;
+    const all = new Promise<void>((r) =>
+      raw.on('data', (chunk: Buffer) => {
+        replies += decoder.push(chunk).length;
+        if (replies === total + 1) r();
+      }),
+    );
+    raw.resume();
+    await within(all, 20_000, 'every reply');
+    assert.equal(s.stats.requestsHandled, total);
+  } finally {
+    raw.destroy();
     await s.close();
   }
 });
