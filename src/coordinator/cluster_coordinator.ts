@@ -985,8 +985,8 @@ export class ClusterCoordinator implements Coordinator {
 
   /**
    * One write on its own, for what batch() does not run together: 1 route (forward once when
-   * this node is not a replica, or, with If-Match, not the first live one), the key read from the other replicas first while this node
-   * rebuilds or is behind, 3 If-Match (read the current version at the write's level and
+   * this node is not a replica, or, with If-Match, not the first live one), the key read from
+   * the other replicas first while this node rebuilds or is behind, 3 If-Match (read the current version at the write's level and
    * merge it in here, so the local write checks it atomically), then steps 2 and 4-6 in
    * quorum_writes.ts.
    */
@@ -1080,7 +1080,7 @@ export class ClusterCoordinator implements Coordinator {
    * once, both would pass and both be written (siblings, or one lost under LWW): the lost update
    * If-Match exists to prevent. While gossip views differ (a replica just failed or came back) two
    * nodes can each take themselves for the first live replica; this is a Dynamo store, not a
-   * consensus one (docs/ARCHITECTURE.md).
+   * consensus one (docs/http-api.md, "Consistency levels").
    */
   private writeCoordinator(w: WriteRequest, pref: readonly string[]): string {
     // A replica in this node's datacenter: a LOCAL_* level is its quorum, so only one there may

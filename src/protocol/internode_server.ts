@@ -127,7 +127,7 @@ export class InternodeServer {
 
   private accept(socket: net.Socket): void {
     if (this.sockets.size >= this.o.connectionsMax) {
-      // Logged once per burst would need state; the count says how many (a metric).
+      // Not logged: a flood would flood the log too; the count is a metric.
       this.stats.connectionsOverCap++;
       socket.on('error', () => {});
       socket.destroy();
