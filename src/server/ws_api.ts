@@ -106,6 +106,18 @@ function refuseFrame(ctx: ServerContext, ws: WebSocket<WsConn>, conn: WsConn, co
   enqueue(ctx, ws, conn, [encodeErrorFrame(code, message)], 0);
 }
 
+/**
+ * Refuses a frame that decoded, with `error` for each of its operations and none of them run. Not
+ * a frame-level error: that names no operation, so the client must fail everything in flight on
+ * the connection, including earlier frames' operations that are still running here and will be
+ * answered.
+ */
+function refuseOps(ctx: ServerContext, ws: WebSocket<WsConn>, conn: WsConn, ops: DecodedFrame['ops'], error: WireErrorCode, message: string, reason: string): void {
+  ctx.metrics.count('ws_frames_refused', `reason="${reason}"`);
+  const results: ClientResult[] = ops.map((d) => ({ id: d.ok ? d.request.id : d.id, status: 'error', error, message }));
+  enqueue(ctx, ws, conn, encodeResponseFrames(results, ctx.limits.wsResponseFrameBytesTarget), 0);
+}
+
 function onMessage(ctx: ServerContext, ws: WebSocket<WsConn>, message: ArrayBuffer, isBinary: boolean): void {
   const arrivedMs = performance.now();
   const conn = ws.getUserData();
@@ -125,20 +137,12 @@ function onMessage(ctx: ServerContext, ws: WebSocket<WsConn>, message: ArrayBuff
   }
   const ops = frame.ops;
   const n = ops.length;
-  // Refused frames are answered per operation, not with a frame-level error: a frame-level error
-  // names no operation, so the client must fail everything in flight on the connection, including
-  // earlier frames' operations that are still running here and will be answered.
-  const refuse = (error: WireErrorCode, message: string, reason: string): void => {
-    ctx.metrics.count('ws_frames_refused', `reason="${reason}"`);
-    const results: ClientResult[] = ops.map((d) => ({ id: d.ok ? d.request.id : d.id, status: 'error', error, message }));
-    enqueue(ctx, ws, conn, encodeResponseFrames(results, ctx.limits.wsResponseFrameBytesTarget), 0);
-  };
   if (ctx.state.closing) {
-    refuse(WireErrorCode.ShuttingDown, 'the node is shutting down', 'shutting_down');
+    refuseOps(ctx, ws, conn, ops, WireErrorCode.ShuttingDown, 'the node is shutting down', 'shutting_down');
     return;
   }
   if (conn.inflightOps + n > ctx.limits.wsInflightOpsPerConnectionMax) {
-    refuse(WireErrorCode.Busy, `over ${ctx.limits.wsInflightOpsPerConnectionMax} operations in flight on this connection; wait for results`, 'busy');
+    refuseOps(ctx, ws, conn, ops, WireErrorCode.Busy, `over ${ctx.limits.wsInflightOpsPerConnectionMax} operations in flight on this connection; wait for results`, 'busy');
     return;
   }
   conn.inflightOps += n;

@@ -694,8 +694,8 @@ export class LsmEngine implements StorageEngine {
     const n = this.control.takeFileNumber();
     const result = await rewriteTable({ file: tablePath(this.dir, f.number), number: f.number }, { file: tablePath(this.dir, n), number: n, bloomBitsPerKey: this.bloomBits }, o);
     const built = result.table;
-    const removeOutput = (): void => {
-      if (built !== null) fs.rmSync(tablePath(this.dir, built.number), { force: true });
+    const removeOutput = (err: unknown = null): void => {
+      if (built !== null) this.abandonOutput(built.number, err);
     };
     if (!worthIt(result)) {
       removeOutput();
@@ -716,7 +716,7 @@ export class LsmEngine implements StorageEngine {
         return v.apply([{ level, number: f.number }], added);
       });
     } catch (err) {
-      if (built !== null) this.abandonOutput(built.number, err);
+      removeOutput(err);
       throw err;
     }
     if (level < 0) {
