@@ -198,8 +198,9 @@ export class MembershipTable {
         continue;
       }
       if (!newer(r, e.info)) continue;
-      // A LEFT node's later heartbeats keep it LEFT; a new incarnation is a node started again.
-      const rejoined = e.status === 'LEFT' && r.incarnation > e.info.incarnation;
+      // A LEFT node's later heartbeats keep it LEFT; a new incarnation is a node started again,
+      // unless that process has left too (we heard its leave before any of its other heartbeats).
+      const rejoined = e.status === 'LEFT' && r.incarnation > e.info.incarnation && r.status !== 'LEFT';
       e.info = { ...r };
       e.progressAtMs = nowMs;
       if (e.status === 'LEFT' && !rejoined) continue;

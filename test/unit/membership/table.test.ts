@@ -104,6 +104,20 @@ test('LEFT: announced by the node itself, sticky for its incarnation, never dete
   assert.equal(t.status('b'), 'ALIVE');
 });
 
+test('LEFT at a later incarnation over LEFT at an earlier one: the node stays LEFT, never ALIVE between', () => {
+  // Proves that a node that restarted and left again while we held its earlier leave is not taken
+  // for a rejoined member, not even for one merge (a ring with it would route writes to it).
+  const t = new MembershipTable(info('a', 1, 0), fd, 0);
+  t.merge([info('b', 5, 3, 'LEFT')], 0);
+  assert.equal(t.status('b'), 'LEFT');
+  assert.deepEqual(t.merge([info('b', 6, 2, 'LEFT')], 10), [], 'no status change');
+  assert.equal(t.status('b'), 'LEFT');
+  assert.equal(t.info('b')!.incarnation, 6, 'the later incarnation is taken');
+  // Its later heartbeats at the new incarnation, gossiped ALIVE by a peer that had not heard, change nothing.
+  assert.deepEqual(t.merge([info('b', 6, 9)], 20), []);
+  assert.equal(t.status('b'), 'LEFT');
+});
+
 test('merge: our id from a later incarnation is taken as a claim, once per incarnation; our own past is not, and is noted', () => {
   // Proves the twin report: a process started with our id after us shows up as a claim, and the
   // stale entries peers keep of our own earlier run (lower incarnations) never do.
