@@ -40,6 +40,7 @@ import type { WireRecord } from '../shards/messages';
 import { isValidNodeId, type StoredSibling } from '../versioning';
 import { AntiEntropyRunner, entryBytes, pacedRangeReplica, previousOwners, remoteRangeReplica, type VnodeRange } from './anti_entropy';
 import { handOffRanges } from './decommission';
+import { recordDecommissioned } from './decommissioned';
 import { tombstoneGraceNotice } from './grace_notice';
 import { writeFileDurably } from '../storage/durable-file';
 import { type ClusterOptions, clusterSettingsOf, validateClusterOptions } from './cluster_options';
@@ -433,6 +434,17 @@ export class ClusterCoordinator implements Coordinator {
         { details: { node_id: this.nodeId, cluster_settings: other.settings ?? null, node_settings: clusterSettingsOf(this.o) } },
       );
     }
+    const left = this.membership.leftBeforeThisStart;
+    if (left !== null && this.o.freshDataDir !== true) {
+      // Its ranges went to other nodes without it, and its hints were dropped: taken back without
+      // streaming, they would miss every write made since (decommissioned.ts says more).
+      throw new RingkvError(
+        ErrorCode.InvalidArgument,
+        `the cluster holds node ${this.nodeId} as left (decommissioned, or removed as gone for good; the process it knew started at ${new Date(left.incarnation).toISOString()}): ` +
+          `this data dir misses every write made since. To bring this node back, start it with a new, empty data dir: it joins again and streams its ranges from the others`,
+        { details: { node_id: this.nodeId, left_incarnation: left.incarnation } },
+      );
+    }
     this.startRebuilding();
     await this.server.listen();
     this.membership.start();
@@ -714,6 +726,7 @@ export class ClusterCoordinator implements Coordinator {
           return this.streamTo(remoteRangeReplica(id, this.pool, addr, this.o.requestTimeoutMs));
         },
       });
+      if (this.o.decommissionedFile !== undefined) recordDecommissioned(this.o.decommissionedFile, Date.now());
       const told = await this.membership.leave();
       const hints = await this.handOverHints({ current, without });
       sum.hintsHandedOver = hints.handed;

@@ -9,6 +9,7 @@ import type { SyncMode } from '../storage/types';
 import { type ClusterCoordinator, createClusterCoordinator, rebuildFileName } from './cluster_coordinator';
 import { clusterDefaults, type ClusterOptions } from './cluster_options';
 import { localReplicaOf } from './cluster_replica';
+import { decommissionedFileName, refuseDecommissioned } from './decommissioned';
 import { hintsDirName } from './hint_log';
 import { clusterNameFileName, datacenterFileName, loadOrCreateClusterName, loadOrCreateDatacenter, loadOrCreateZone, recordedNodeId, zoneFileName } from './identity_files';
 import { checkLastRun, lastRunFileName, startGrace } from './last_run';
@@ -49,6 +50,7 @@ export interface NodeCoordinatorOptions {
 export function clusterCoordinatorFactory(cluster: ClusterNodeConfig, log: (line: string) => void): (options: NodeCoordinatorOptions) => Promise<ClusterCoordinator> {
   return async (options) => {
     const nodeId = cluster.nodeId ?? options.nodeId;
+    refuseDecommissioned(options.dataDir);
     // A node whose data dir is new and that has somewhere to join streams its ranges once it is in the ring.
     // (A LOCK file, or the CLUSTER_NAME, ZONE and DATACENTER written below, is all a start that failed early leaves;
     // a LAST_RUN or SYNCED_SINCE beside them without any shard is a data dir emptied of its data, new too.)
@@ -86,7 +88,7 @@ export function clusterCoordinatorFactory(cluster: ClusterNodeConfig, log: (line
       storage: { quarantineCorruptTables: cluster.replicationFactor > 1 },
     });
     try {
-      return await createClusterCoordinator(localReplicaOf(local), { ...clusterDefaults, ...cluster, nodeId: local.nodeId, clusterName, tombstoneGraceMs, zone, datacenter, hintsDir: path.join(options.dataDir, hintsDirName), peersFile: path.join(options.dataDir, peersFileName), lastRunFile: path.join(options.dataDir, lastRunFileName), syncedSinceFile: path.join(options.dataDir, syncedSinceFileName), freshDataDir: fresh, rebuildFile: path.join(options.dataDir, rebuildFileName), bootstrap: (cluster.bootstrap ?? true) && fresh && cluster.seeds.length > 0, log });
+      return await createClusterCoordinator(localReplicaOf(local), { ...clusterDefaults, ...cluster, nodeId: local.nodeId, clusterName, tombstoneGraceMs, zone, datacenter, hintsDir: path.join(options.dataDir, hintsDirName), peersFile: path.join(options.dataDir, peersFileName), lastRunFile: path.join(options.dataDir, lastRunFileName), syncedSinceFile: path.join(options.dataDir, syncedSinceFileName), freshDataDir: fresh, rebuildFile: path.join(options.dataDir, rebuildFileName), decommissionedFile: path.join(options.dataDir, decommissionedFileName), bootstrap: (cluster.bootstrap ?? true) && fresh && cluster.seeds.length > 0, log });
     } catch (err) {
       await local.close().catch(() => undefined);
       throw err;

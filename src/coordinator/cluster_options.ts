@@ -84,6 +84,8 @@ export interface ClusterOptions {
   freshDataDir?: boolean;
   /** Where a rebuild in progress is recorded (`<dataDir>/REBUILDING`), so a restart resumes it. */
   rebuildFile?: string;
+  /** Where a successful decommission is recorded (`<dataDir>/DECOMMISSIONED`, decommissioned.ts); not recorded when absent. */
+  decommissionedFile?: string;
   /** Where the members last known are kept across restarts (`<dataDir>/PEERS`); not kept when absent. */
   peersFile?: string;
   /** Where the node records that it runs (`<dataDir>/LAST_RUN`, last_run.ts); not recorded when absent. */

@@ -113,6 +113,8 @@ export class Membership {
   private idKnown = false;
   /** A seed other than this node answered at preflight: there is a running cluster to join. */
   private seedAnswered = false;
+  /** The seed's entry for this node's id at preflight when it was LEFT (removed, or decommissioned). */
+  private leftEntry: MemberInfo | null = null;
   private readonly o: Required<Omit<MembershipOptions, 'onChange' | 'localLoad' | 'onPeersChange' | 'onIdKnown' | 'onTombstoneGrace'>> &
     Pick<MembershipOptions, 'onChange' | 'localLoad' | 'onPeersChange' | 'onIdKnown' | 'onTombstoneGrace'>;
   /** The shortest tombstone grace as last seen (onTombstoneGrace was called with it). */
@@ -198,6 +200,15 @@ export class Membership {
    */
   get idKnownToCluster(): boolean {
     return this.idKnown;
+  }
+
+  /**
+   * The entry preflight() found for this node's id when the cluster holds it LEFT: an earlier
+   * process under this id was decommissioned, or removed as gone for good, and the ring has no
+   * place for it; null otherwise.
+   */
+  get leftBeforeThisStart(): MemberInfo | null {
+    return this.leftEntry;
   }
 
   /** Whether preflight() reached a seed other than this node: it joins a running cluster. */
@@ -425,7 +436,9 @@ export class Membership {
         continue;
       }
       this.seedAnswered = true;
-      if (known.some((m) => m.nodeId === self.nodeId)) this.idKnown = true;
+      const ours = known.find((m) => m.nodeId === self.nodeId);
+      if (ours !== undefined) this.idKnown = true;
+      if (ours?.status === 'LEFT') this.leftEntry = { ...ours };
       const differing = known.find((m) => m.nodeId !== self.nodeId && m.status === 'ALIVE' && this.table.differs(m));
       if (differing !== undefined) return { reason: 'settings', member: differing };
       const claim = known.find((m) => m.nodeId === self.nodeId && !(m.host === self.host && m.peerPort === self.peerPort) && m.status !== 'LEFT');

@@ -3,7 +3,7 @@
 // off, only the hand-over can have put every key on every one of the three nodes that remain.
 // And an unplanned one: a node killed for good is removed by an operator (DELETE
 // /api/v1/cluster/nodes/{id}), every ring drops it, and a repair brings its ranges back to three
-// copies, so reads at ALL succeed again. Then the same operations through the `ringkv` admin
+// copies, so reads at ALL succeed again. Neither node may start again on its old data dir. Then the same operations through the `ringkv` admin
 // commands (status, addnode, decommission, removenode, repair).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -90,6 +90,18 @@ describe('decommissioning one node of a loaded 4-node cluster', () => {
     }
     assert.ok(forwarded > 0, 'node-3 replicated some of the late keys');
     assert.equal(await c.metric(3, 'ringkv_handover_forwards_total'), forwarded);
+
+    // Stopped and started again on its data dir, node-3 would take its ranges back without the
+    // writes made since it left (none streamed to it): the start is refused, and says what to do.
+    const n3 = c.nodes[3]!;
+    const exited = new Promise((r) => n3.proc!.once('exit', r));
+    c.signal(3, 'SIGTERM');
+    await exited;
+    n3.log.length = 0;
+    await assert.rejects(c.spawn(3), /exited \(1\) while starting/);
+    assert.ok(fs.existsSync(`${n3.dataDir}/DECOMMISSIONED`));
+    assert.match(n3.log.join(''), /data dir .* is that of a node decommissioned at \d{4}-.*start it with a new, empty data dir/s);
+    assert.deepEqual((await Promise.all([0, 1, 2].map((i) => c.statuses(i)))).map((s) => s['node-3']), ['left', 'left', 'left']);
   });
 
   test('a node gone for good is removed through any node: refused while it lives, then out of every ring, and a repair restores ALL', async () => {
@@ -117,6 +129,12 @@ describe('decommissioning one node of a loaded 4-node cluster', () => {
     await c.waitStatus([0, 1, 2], k, 'left', 20_000);
     const again = await del(2, `node-${k}`);
     assert.deepEqual([again.status, again.body.previous_status], [200, 'left'], 'removing again changes nothing');
+    // Its machine back after all, on its old data dir: the hints for it were dropped and its
+    // ranges served by others since, so the cluster's word that it left refuses the start.
+    const nk = c.nodes[k]!;
+    nk.log.length = 0;
+    await assert.rejects(c.spawn(k), /exited \(1\) while starting/);
+    assert.match(nk.log.join(''), new RegExp(`the cluster holds node node-${k} as left .*start it with a new, empty data dir`, 's'));
     for (const i of [0, 1, 2]) assert.equal((await c.post(i, '/api/v1/admin/repair')).status, 200);
     for (const [i, key] of keys.entries()) {
       const got = await c.http(i % 3, 'GET', key, { consistency: 'ALL' });
