@@ -388,6 +388,18 @@ export class Membership {
 
   private mergeRemote(remote: readonly MemberInfo[]): void {
     this.apply(this.table.merge(remote, this.o.now()));
+    if (this.table.takeRemoved()) {
+      // LEFT holds for this incarnation wherever it is gossiped, so the others will never take
+      // this process back: keeping itself in its own ring would only make it coordinate writes
+      // to a replica no other node reads. It leaves as they have it (no hand-over: they already
+      // serve its ranges without it).
+      this.table.leave(this.o.now());
+      this.apply([{ nodeId: this.selfId, from: 'ALIVE', to: 'LEFT', atMs: this.o.now() }]);
+      this.o.log(
+        `membership ${this.selfId}: ERROR the cluster has removed this node (DELETE /api/v1/cluster/nodes/${this.selfId}) while it did not hear from it; ` +
+          `it is out of every ring now, this one's too. To bring it back, stop it and start it with a new, empty data dir: it joins again and streams its ranges`,
+      );
+    }
     if (!this.idKnown && this.table.earlierSelfSeen) {
       this.idKnown = true;
       this.o.onIdKnown?.();

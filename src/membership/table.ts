@@ -58,6 +58,8 @@ export class MembershipTable {
   private outrun: Array<{ was: number; earlier: number }> = [];
   /** Whether a peer has gossiped our id from an earlier incarnation (the cluster knew this id before this process). */
   earlierSelfSeen = false;
+  /** A peer gossiped this process LEFT while we had not left (takeRemoved). */
+  private removedSeen = false;
   /** Entries of nodes whose settings differ from ours, not yet taken (takeMismatches). */
   private mismatches: MemberInfo[] = [];
   /** Node id → the differing settings already reported for it. */
@@ -131,6 +133,16 @@ export class MembershipTable {
     return out;
   }
 
+  /**
+   * Whether a peer has gossiped this very process LEFT, which it had not announced, since the last
+   * call: an operator removed it (Membership.removeDead somewhere) while it was silent to that node.
+   */
+  takeRemoved(): boolean {
+    const seen = this.removedSeen;
+    this.removedSeen = false;
+    return seen;
+  }
+
   /** Nodes seen with settings other than ours since the last call, once per node and settings. */
   takeMismatches(): MemberInfo[] {
     const out = this.mismatches;
@@ -178,6 +190,7 @@ export class MembershipTable {
           }
         }
         if (r.incarnation < this.self.incarnation) this.earlierSelfSeen = true;
+        if (r.status === 'LEFT' && r.incarnation === this.self.incarnation && this.entries.get(this.selfId)!.status !== 'LEFT') this.removedSeen = true;
         continue;
       }
       const e = this.entries.get(r.nodeId);

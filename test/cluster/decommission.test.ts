@@ -143,8 +143,41 @@ describe('decommissioning one node of a loaded 4-node cluster', () => {
     }
   });
 
+  test('a node removed while it was only silent (stopped past deadAfterMs) leaves its own ring as well when it hears of it', async () => {
+    // After the test above: node-0..2 in the ring. A node paused past deadAfterMs (a long GC, a
+    // frozen VM) is DEAD to the others and an operator may remove it; once it runs again it hears
+    // itself LEFT. Kept in its own ring, it would go on storing writes it coordinates where no
+    // other node reads them.
+    const k = await c.addNode();
+    await c.waitStatus([0, 1, 2], k, 'healthy', 20_000);
+    await waitFor(`node-${k} to finish its bootstrap`, async () => (await c.metric(k, 'ringkv_bootstrap_state')) === 2, 30_000);
+    c.signal(k, 'SIGSTOP');
+    try {
+      await c.waitStatus([0, 1, 2], k, 'dead', 20_000);
+      const removed = await c.delete(0, `/api/v1/cluster/nodes/node-${k}`);
+      assert.equal(removed.status, 200, JSON.stringify(removed.body));
+    } finally {
+      c.signal(k, 'SIGCONT');
+    }
+    await waitFor(`node-${k} to hold itself left`, async () => (await c.statuses(k))[`node-${k}`] === 'left', 20_000);
+    const own = (await c.getJson(k, '/api/v1/cluster/status')) as { nodes: Array<{ id: string; tokens: string[] }> };
+    assert.deepEqual(own.nodes.find((x) => x.id === `node-${k}`)!.tokens, [], 'out of its own ring');
+    assert.match(c.nodes[k]!.log.join(''), /ERROR the cluster has removed this node/);
+    // Its writes now go to the three nodes that replicate the key.
+    const put = await c.http(k, 'PUT', 'after-removal', { body: 'r', consistency: 'ALL' });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    for (const i of [0, 1, 2]) assert.equal(base64Text((await c.http(i, 'GET', 'after-removal', { consistency: 'ONE' })).body.value), 'r', `on node-${i}`);
+    assert.deepEqual((await Promise.all([0, 1, 2].map((i) => c.statuses(i)))).map((x) => x[`node-${k}`]), ['left', 'left', 'left']);
+    await c.kill(k);
+    // The test below reads status rows that show a ring column while the nodes' rings differ.
+    await waitFor('node-0..2 to gossip one ring', async () => {
+      const s = (await c.getJson(0, '/api/v1/cluster/status')) as { nodes: Array<{ status: string; ring_digest?: string }> };
+      return new Set(s.nodes.filter((x) => x.status === 'healthy').map((x) => x.ring_digest)).size === 1;
+    }, 20_000);
+  });
+
   test('the admin commands: status shows each node\'s effective ownership; addnode, decommission, removenode and repair do what their endpoints do', async () => {
-    // After the tests above: node-0..2 in the ring, node-3 and node-4 left.
+    // After the tests above: node-0..2 in the ring, node-3, node-4 and node-5 left.
     const at = (i: number) => ['--node', `127.0.0.1:${c.nodes[i]!.port}`];
     const status = await c.cli(['status', ...at(0)]);
     assert.equal(status.code, 0, status.stderr);

@@ -104,6 +104,20 @@ test('LEFT: announced by the node itself, sticky for its incarnation, never dete
   assert.equal(t.status('b'), 'ALIVE');
 });
 
+test('our own id gossiped LEFT: reported once when it is this process, removed by another node; not for an earlier process, nor after our own leave', () => {
+  // Proves a node learns that an operator removed it while it was silent (and only then), so it can leave its own ring too.
+  const t = new MembershipTable(info('a', 5, 3), fd, 0);
+  t.merge([info('a', 4, 9, 'LEFT')], 10);
+  assert.equal(t.takeRemoved(), false, 'an earlier process of ours was removed: not this one');
+  t.merge([info('a', 5, 2, 'LEFT')], 20);
+  assert.equal(t.takeRemoved(), true);
+  assert.equal(t.takeRemoved(), false, 'taken once');
+  assert.equal(t.status('a'), 'ALIVE', 'merge never changes our own entry: Membership acts on it');
+  t.leave(30);
+  t.merge([info('a', 5, 2, 'LEFT')], 40);
+  assert.equal(t.takeRemoved(), false, 'our own leave, gossiped back');
+});
+
 test('LEFT at a later incarnation over LEFT at an earlier one: the node stays LEFT, never ALIVE between', () => {
   // Proves that a node that restarted and left again while we held its earlier leave is not taken
   // for a rejoined member, not even for one merge (a ring with it would route writes to it).
