@@ -240,6 +240,18 @@ export class MembershipTable {
     return changes;
   }
 
+  /**
+   * The ALIVE nodes among `nodeIds`, this one aside, whose last heartbeat here carried a ring
+   * digest other than `digest`: they route by another ring (one without a node that just joined,
+   * say). A node that gossips no digest is not counted.
+   */
+  holdingOtherRing(nodeIds: readonly string[], digest: number): string[] {
+    return nodeIds.filter((id) => {
+      const e = this.entries.get(id);
+      return id !== this.selfId && e !== undefined && e.status === 'ALIVE' && e.info.ringDigest !== undefined && e.info.ringDigest !== digest;
+    });
+  }
+
   status(nodeId: string): MemberStatus | undefined {
     return this.entries.get(nodeId)?.status;
   }

@@ -118,6 +118,24 @@ test('our own id gossiped LEFT: reported once when it is this process, removed b
   assert.equal(t.takeRemoved(), false, 'our own leave, gossiped back');
 });
 
+test('holdingOtherRing: the live nodes whose last heartbeat carried another ring digest', () => {
+  // Proves a joining node can tell whether every live coordinator routes by the ring it joined (bootstrap waits for that).
+  const t = new MembershipTable(info('a', 1, 0), fd, 0);
+  t.beat(0, { ringDigest: 7 });
+  t.merge([{ ...info('b', 1, 1), ringDigest: 7 }, { ...info('c', 1, 1), ringDigest: 5 }, info('d', 1, 1), { ...info('e', 1, 1), ringDigest: 5 }], 0);
+  const all = ['a', 'b', 'c', 'd', 'e'];
+  assert.deepEqual(t.holdingOtherRing(all, 7), ['c', 'e'], 'd gossips no digest; a is this node');
+  assert.deepEqual(t.holdingOtherRing(all, 5), ['b']);
+  // c's next heartbeat carries the new ring.
+  t.merge([{ ...info('c', 1, 2), ringDigest: 7 }], 10);
+  assert.deepEqual(t.holdingOtherRing(all, 7), ['e']);
+  // e falls silent: a node that is not ALIVE here does not hold the join back.
+  t.merge([info('b', 1, 50), info('c', 1, 50), info('d', 1, 50)].map((m) => ({ ...m, ringDigest: 7 })), 400);
+  t.detect(400);
+  assert.equal(t.status('e'), 'SUSPECT');
+  assert.deepEqual(t.holdingOtherRing(all, 7), []);
+});
+
 test('LEFT at a later incarnation over LEFT at an earlier one: the node stays LEFT, never ALIVE between', () => {
   // Proves that a node that restarted and left again while we held its earlier leave is not taken
   // for a rejoined member, not even for one merge (a ring with it would route writes to it).
