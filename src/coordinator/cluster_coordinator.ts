@@ -396,7 +396,9 @@ export class ClusterCoordinator implements Coordinator {
     this.streamBudget = o.streamBytesPerSecond > 0 ? new ByteRateLimiter(o.streamBytesPerSecond) : null;
     const merge = (older: WireRecord, newer: WireRecord): WireRecord => mergeRecords(older, newer, o.conflictMode, Date.now());
     // Last: it opens files (and reads what an earlier run left), which nothing above can fail after.
-    this.hints = o.hintedHandoff && o.hintsDir !== undefined ? HintStore.open({ merge }, { dir: o.hintsDir, log: o.log }) : new HintStore({ merge });
+    // Whatever --hinted-handoff says: it decides whether this node makes hints as a coordinator,
+    // but others still hand it hints as a stand-in, and an earlier run may have left some on disk.
+    this.hints = o.hintsDir !== undefined ? HintStore.open({ merge }, { dir: o.hintsDir, log: o.log }) : new HintStore({ merge });
   }
 
   /**
@@ -453,25 +455,25 @@ export class ClusterCoordinator implements Coordinator {
       this.lastRunTimer = setInterval(() => this.recordRun(), lastRunRefreshMs);
       this.lastRunTimer.unref();
     }
-    if (this.o.hintedHandoff) {
-      this.hintTimer = setInterval(() => {
-        this.hints.expire();
-        for (const l of this.hints.takeLosses()) {
-          const why = [l.dropped > 0 ? `${l.dropped} dropped over the per-node bound` : '', l.expired > 0 ? `${l.expired} older than ${hintAgeMsMax / 3_600_000} h expired` : ''].filter((x) => x !== '').join(', ');
-          this.o.log(`WARN hints: ${why} for ${l.target}; those writes reach it only through a repair: POST /api/v1/admin/repair on ${l.target} once it is back`);
-        }
-        for (const t of this.hints.targets()) {
-          const status = this.membership.status(t);
-          // A node that left (decommissioned, or removed as gone for good) will not take its
-          // hints; its ranges have other replicas now, which repair brings up to date (as
-          // Cassandra drops the hints of a node that leaves).
-          // This node's own hints after it left are for its decommission to hand over (handOverHints).
-          if (status === 'LEFT' && t !== this.nodeId) this.hints.dropTarget(t);
-          else if (status === 'ALIVE') this.replayHints(t);
-        }
-      }, this.o.hintReplayIntervalMs);
-      this.hintTimer.unref();
-    }
+    // Replayed and expired even with --hinted-handoff off, for the hints it holds as a stand-in
+    // (and gossips: until they are delivered, their target reads as behind).
+    this.hintTimer = setInterval(() => {
+      this.hints.expire();
+      for (const l of this.hints.takeLosses()) {
+        const why = [l.dropped > 0 ? `${l.dropped} dropped over the per-node bound` : '', l.expired > 0 ? `${l.expired} older than ${hintAgeMsMax / 3_600_000} h expired` : ''].filter((x) => x !== '').join(', ');
+        this.o.log(`WARN hints: ${why} for ${l.target}; those writes reach it only through a repair: POST /api/v1/admin/repair on ${l.target} once it is back`);
+      }
+      for (const t of this.hints.targets()) {
+        const status = this.membership.status(t);
+        // A node that left (decommissioned, or removed as gone for good) will not take its
+        // hints; its ranges have other replicas now, which repair brings up to date (as
+        // Cassandra drops the hints of a node that leaves).
+        // This node's own hints after it left are for its decommission to hand over (handOverHints).
+        if (status === 'LEFT' && t !== this.nodeId) this.hints.dropTarget(t);
+        else if (status === 'ALIVE') this.replayHints(t);
+      }
+    }, this.o.hintReplayIntervalMs);
+    this.hintTimer.unref();
     this.antiEntropy.start();
     if (this.o.bootstrap) {
       this.bootstrapState = 1;

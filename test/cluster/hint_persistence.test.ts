@@ -122,6 +122,41 @@ describe('4-node cluster, hints held by stand-ins', () => {
     assert.ok(replicated > 0, 'node-3 replicates some of the keys');
   });
 
+  test('a stand-in started with --hinted-handoff off still delivers the hints others hand it', async () => {
+    // --hinted-handoff off stops a node making hints as a coordinator; as a stand-in it is handed
+    // them all the same, and they are kept, replayed and expired as any node's are (while it
+    // holds them, and gossips so, their target reads as behind).
+    c.nodes[1]!.extraArgs = ['--hinted-handoff', 'off'];
+    await c.kill(1);
+    await c.spawn(1);
+    await c.waitStatus([0, 2, 3], 1, 'healthy', 15_000);
+    await c.kill(3);
+    await c.waitStatus([0, 1, 2], 3, 'dead', 15_000);
+    const keys = Array.from({ length: 60 }, (_, i) => `hh-off-${i}`);
+    for (const [i, k] of keys.entries()) assert.equal((await c.http(0, 'PUT', k, { body: `o${i}`, consistency: 'QUORUM' })).status, 200, k);
+    const held = await c.metric(1, 'ringkv_hints_queued');
+    assert.ok(held > 0, 'node-1 is the stand-in for some of the keys');
+    // On disk like any node's: a restart of the stand-in keeps them.
+    await c.kill(1);
+    await c.spawn(1);
+    await c.waitStatus([0, 2], 1, 'healthy', 15_000);
+    assert.equal(await c.metric(1, 'ringkv_hints_recovered_total'), held);
+    await c.spawn(3);
+    await c.waitStatus([0, 1, 2], 3, 'healthy', 15_000);
+    await waitFor('node-1 delivering the hints it holds', async () => (await c.metric(1, 'ringkv_hints_queued')) === 0, 15_000);
+    // The keys node-0 replicates with node-3 but not node-1: node-0 wrote them itself (it
+    // forwards the others' writes to a replica, node-1 among them, which makes no hints) and
+    // handed node-3's hint to node-1, the one node left out of their preference list.
+    let viaOne = 0;
+    for (const [i, k] of keys.entries()) {
+      const copy = await c.replica(3, k);
+      if (!(copy.replicas.includes('node-0') && copy.replicas.includes('node-3') && !copy.replicas.includes('node-1'))) continue;
+      viaOne++;
+      assert.deepEqual(copy.values, [`o${i}`], `${k} on node-3`);
+    }
+    assert.ok(viaOne > 0, 'node-1 was the stand-in for some keys');
+  });
+
   test('a decommissioned stand-in passes its hints on before it goes', async () => {
     // node-1 replays slowly (64 KiB/s: its second batch of 256 waits seconds), so when node-3 is
     // back and node-1 is decommissioned and stopped right away, only the hand-over can have
