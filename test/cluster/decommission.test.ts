@@ -3,8 +3,9 @@
 // off, only the hand-over can have put every key on every one of the three nodes that remain.
 // And an unplanned one: a node killed for good is removed by an operator (DELETE
 // /api/v1/cluster/nodes/{id}), every ring drops it, and a repair brings its ranges back to three
-// copies, so reads at ALL succeed again. Neither node may start again on its old data dir. Then the same operations through the `ringkv` admin
-// commands (status, addnode, decommission, removenode, repair).
+// copies, so reads at ALL succeed again. Neither node may start again on its old data dir; a node
+// removed while only paused takes itself out of its own ring. Then the same operations through
+// the `ringkv` admin commands (status, addnode, decommission, removenode, repair).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
