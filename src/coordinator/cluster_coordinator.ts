@@ -1012,9 +1012,9 @@ export class ClusterCoordinator implements Coordinator {
   /**
    * One write on its own, for what batch() does not run together: 1 route (forward once when
    * this node is not a replica, or, with If-Match, not the first live one), the key read from
-   * the other replicas first while this node rebuilds or is behind, 3 If-Match (read the current version at the write's level and
-   * merge it in here, so the local write checks it atomically), then steps 2 and 4-6 in
-   * quorum_writes.ts.
+   * the other replicas first while this node rebuilds or is behind, 3 If-Match (read the current
+   * version at the write's level and merge it in here, so the local write checks it atomically),
+   * then steps 2 and 4-6 in quorum_writes.ts.
    */
   private async write(w: WriteRequest, forwarded: boolean): Promise<WriteAnswer> {
     const deadline = Date.now() + w.timeoutMs;

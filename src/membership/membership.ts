@@ -228,16 +228,15 @@ export class Membership {
   /**
    * This node has handed its ranges over: it marks itself LEFT, drops out of its own ring, and
    * tells every peer it has heard from at once (push-pull exchanges, awaited, each bounded by the
-   * gossip timeout), then keeps gossiping while the process runs; a restart rejoins it. Telling
-   * them at once matters because an operator stops the process as soon as the decommission
-   * answers: left to a gossip round a second, a node stopped first was never heard LEFT, and the
-   * others kept it in their rings (SUSPECT, then DEAD) as a replica every write hinted for and a
-   * level of ALL could never reach. Resolves with how many peers heard it; the others learn it
-   * by gossip from those.
+   * gossip timeout), then keeps gossiping while the process runs (a restart on the same data dir
+   * is refused: decommissioned.ts). Telling them at once matters because an operator stops the
+   * process as soon as the decommission answers: left to a gossip round a second, a node stopped
+   * first was never heard LEFT, and the others kept it in their rings (SUSPECT, then DEAD) as a
+   * replica every write hinted for and a level of ALL could never reach. Resolves with how many
+   * peers heard it; the others learn it by gossip from those.
    */
   async leave(): Promise<{ told: number; peers: number }> {
-    this.table.leave(this.o.now());
-    this.apply([{ nodeId: this.selfId, from: 'ALIVE', to: 'LEFT', atMs: this.o.now() }]);
+    this.markSelfLeft();
     const peers = this.table
       .members()
       .filter((m) => m.nodeId !== this.selfId && m.status !== 'LEFT' && m.status !== 'DEAD' && m.incarnation !== 0)
@@ -386,6 +385,12 @@ export class Membership {
     );
   }
 
+  /** This node LEFT in its own table, and out of its own ring. */
+  private markSelfLeft(): void {
+    this.table.leave(this.o.now());
+    this.apply([{ nodeId: this.selfId, from: 'ALIVE', to: 'LEFT', atMs: this.o.now() }]);
+  }
+
   private mergeRemote(remote: readonly MemberInfo[]): void {
     this.apply(this.table.merge(remote, this.o.now()));
     if (this.table.takeRemoved()) {
@@ -393,8 +398,7 @@ export class Membership {
       // this process back: keeping itself in its own ring would only make it coordinate writes
       // to a replica no other node reads. It leaves as they have it (no hand-over: they already
       // serve its ranges without it).
-      this.table.leave(this.o.now());
-      this.apply([{ nodeId: this.selfId, from: 'ALIVE', to: 'LEFT', atMs: this.o.now() }]);
+      this.markSelfLeft();
       this.o.log(
         `membership ${this.selfId}: ERROR the cluster has removed this node (DELETE /api/v1/cluster/nodes/${this.selfId}) while it did not hear from it; ` +
           `it is out of every ring now, this one's too. To bring it back, stop it and start it with a new, empty data dir: it joins again and streams its ranges`,
