@@ -378,6 +378,13 @@ assert(vnodesPerNodeDefault <= vnodesPerNodeMax, 'default vnodes over the max');
 export const shardCountMax = 256;
 /** Request payload bytes (keys + values) in one shard batch; one more op starts the next batch. */
 export const shardBatchBytesMax = 8 * 1024 * 1024;
+/**
+ * Bytes of stored records the GETs of one shard batch answer with: the GETs past it are answered
+ * RKV_ERR_REPLY_FULL without being read, and the shard client sends them again in a later batch
+ * (shard_client.ts). A batch is bounded by its request bytes, not by what its keys hold: 512 GETs
+ * of keys with eight 1 MiB siblings would be a 4 GiB answer, built whole in the worker.
+ */
+export const shardBatchReadBytesMax = 16 * 1024 * 1024;
 /** Bytes of entries the shard worker hands to one storage write() (one WAL record). */
 export const shardStorageWriteBytesMax = 16 * 1024 * 1024;
 /** A node id is 1..nodeIdBytesMax characters of [A-Za-z0-9._:-]. */
@@ -396,6 +403,7 @@ export const idempotencyKeysPerShardMax = 16_384;
 export const idempotencyTtlMsDefault = 10 * 60 * 1000;
 assert(shardBatchBytesMax >= valueBytesMax + keyBytesMax + versionVectorBytesMax, 'a shard batch must carry the largest op');
 assert(shardStorageWriteBytesMax >= siblingsMax * valueBytesMax + versionVectorBytesMax, 'one storage write must carry the largest sibling set');
+assert(shardBatchReadBytesMax >= valueBytesMax + versionVectorBytesMax, 'a shard batch answers a few GETs of the largest value');
 assert(shardStorageWriteBytesMax < walRecordBytesMax, 'a shard storage write must fit one WAL record');
 assert(rangeScanPageBytesMax + shardStorageWriteBytesMax < internodeFrameBytesMax, 'a range-scan page (bound plus the one entry that crosses it) must fit one inter-node frame');
 

@@ -207,32 +207,36 @@ export function answerReplicaBatch(
     }
   }
   if (ops.length === 0) return Promise.resolve(out);
+  const room = kind === 'replicaReadBatch' ? replyRoom() : null;
   return new Promise((resolve) => {
     let left = ops.length;
     local.submitMany(ops, timeoutMs, (j, result, error) => {
-      out[at[j]!] = itemOf(result, error);
+      const item = itemOf(result, error);
+      out[at[j]!] = room === null ? item : room(item);
       const op = ops[j]!;
       if (op.op === 'apply' && error === null && result?.ok === true) hint.applied?.(op.key, op.record);
-      if (--left === 0) resolve(kind === 'replicaReadBatch' ? withinReplyBytes(out) : out);
+      if (--left === 0) resolve(out);
     });
   });
 }
 
 /**
- * A read batch's reply items, those whose records would take the reply past
- * replicaReplyBytesMax answered RKV_ERR_REPLY_FULL instead (the requester asks again). The first
- * item always stays: one record of the largest size fits.
+ * A read batch's reply items as they are answered: those whose records would take the reply past
+ * `bytesMax` become RKV_ERR_REPLY_FULL (the requester asks again), dropped at once, so a batch of
+ * 1,024 keys of 1 MiB never holds more than one reply's worth. The first record always stays:
+ * one of the largest size fits.
  */
-export function withinReplyBytes(items: InternodeItem[], bytesMax = replicaReplyBytesMax): InternodeItem[] {
+export function replyRoom(bytesMax = replicaReplyBytesMax): (item: InternodeItem) => InternodeItem {
   let bytes = 0;
-  for (let i = 0; i < items.length; i++) {
-    const it = items[i]!;
+  return (it) => {
     const size = (it.record?.byteLength ?? 0) + (it.value?.byteLength ?? 0);
-    if (i > 0 && bytes + size > bytesMax) {
-      items[i] = itemError(new RingkvError(ErrorCode.ReplyFull, `no room for this record in a reply of ${bytes} bytes (at most ${bytesMax}): ask again`));
-      continue;
-    }
+    if (bytes > 0 && bytes + size > bytesMax) return itemError(new RingkvError(ErrorCode.ReplyFull, `no room for this record in a reply of ${bytes} bytes (at most ${bytesMax}): ask again`));
     bytes += size;
-  }
-  return items;
+    return it;
+  };
+}
+
+/** replyRoom over a whole reply, in order. */
+export function withinReplyBytes(items: InternodeItem[], bytesMax = replicaReplyBytesMax): InternodeItem[] {
+  return items.map(replyRoom(bytesMax));
 }

@@ -443,6 +443,7 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       shardBusyRejections: 0,
       shardTimeouts: 0,
       shardWorkerRestarts: 0,
+      shardReadsAskedAgain: 0,
       idempotentReplays: 0,
       siblingsDropped: 0,
       shardsRefusingWrites: 0,
@@ -485,6 +486,7 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       add('shardBusyRejections', c.counters.busyRejections);
       add('shardTimeouts', c.counters.timeouts);
       add('shardWorkerRestarts', c.counters.workerRestarts);
+      add('shardReadsAskedAgain', c.counters.readsAskedAgain);
       addLaneStageSeconds(shardLaneSeconds, c.laneTiming.snapshot());
     }
     return out;

@@ -162,7 +162,7 @@ export class ReplicaBatcher {
     }, failAll);
   }
 
-  /** A read the peer had no room for in its reply (cluster_replica.ts withinReplyBytes): in the next batch, same deadline. */
+  /** A read the peer had no room for in its reply (cluster_replica.ts replyRoom): in the next batch, same deadline. */
   private requeue(q: PeerQueue, w: Waiter): void {
     this.stats.replicaReadsAskedAgain++;
     q.reads.push(w);

@@ -29,6 +29,11 @@
 // under the batch's id (after the batch's answer: one port keeps order); the batch's writes wait
 // in `awaiting` until then (and count against the queue bound), its reads are answered at once.
 //
+// Reads asked again: a batch's GETs answer with at most shardBatchReadBytesMax of records
+// (shard_core.ts); the worker answers the rest RKV_ERR_REPLY_FULL unread, and they go back to the
+// head of the queue, in order, for the next batch, under their own deadline. So the memory a
+// batch's answer takes is bounded by bytes, not by its keys, and no caller sees the error.
+//
 // Back-pressure: more than shardQueueOpsMax queued requests is RKV_ERR_BUSY for the newcomer.
 // Timeouts: a request that has not left by its deadline is dropped from the queue; one in flight
 // is answered RKV_ERR_TIMEOUT (it may still be applied, as with any timeout).
@@ -109,6 +114,8 @@ export interface ShardClientCounters {
   timeouts: number;
   /** Times the worker thread died and was replaced. */
   workerRestarts: number;
+  /** GETs sent again because their batch's answer had no room for their records (shardBatchReadBytesMax). */
+  readsAskedAgain: number;
 }
 
 interface InFlightBatch {
@@ -174,7 +181,7 @@ export class ShardClient {
   /** Batch tasks sent and not yet answered. */
   private inFlight = 0;
   private closing = false;
-  readonly counters: ShardClientCounters = { batchTasks: 0, opsSent: 0, busyRejections: 0, timeouts: 0, workerRestarts: 0 };
+  readonly counters: ShardClientCounters = { batchTasks: 0, opsSent: 0, busyRejections: 0, timeouts: 0, workerRestarts: 0, readsAskedAgain: 0 };
   /** Where its batches' time goes (lane_timing.ts). */
   readonly laneTiming = new LaneTiming();
   private idleWaiters: (() => void)[] = [];
@@ -404,11 +411,15 @@ export class ShardClient {
     }
     this.timeAnswer(f, m.times);
     try {
-      const results = decodeResults(m.buffer, f.ops);
+      const results: (OpResult | null)[] = decodeResults(m.buffer, f.ops);
+      this.askAgain(f.batch, results);
       if (f.early) {
         this.answeredEarly(m.id, f.batch, results, m.times.appliedAtMs);
       } else {
-        for (let i = 0; i < f.batch.length; i++) this.settle(f.batch[i]!, results[i]!, null);
+        for (let i = 0; i < f.batch.length; i++) {
+          const r = results[i] ?? null;
+          if (r !== null) this.settle(f.batch[i]!, r, null);
+        }
       }
     } catch (err) {
       const e = new RingkvError(ErrorCode.Internal, `shard ${this.index} answer unreadable: ${String(err)}`, { cause: err });
@@ -416,6 +427,30 @@ export class ShardClient {
     }
     // Not at once: the answers just settled may lead to more requests in this same turn.
     this.schedulePump();
+  }
+
+  /**
+   * Puts the batch's GETs answered RKV_ERR_REPLY_FULL back at the head of the queue, in their
+   * order, and marks them in `results` (null) so that the caller does not settle them.
+   */
+  private askAgain(batch: Pending[], results: (OpResult | null)[]): void {
+    const again: Pending[] = [];
+    for (let i = 0; i < batch.length; i++) {
+      const r = results[i]!;
+      const p = batch[i]!;
+      if (r.ok || r.error.code !== ErrorCode.ReplyFull || p.op.op !== 'get' || p.state !== 'sent') continue;
+      results[i] = null;
+      p.state = 'queued';
+      this.queued++;
+      again.push(p);
+    }
+    if (again.length === 0) return;
+    this.counters.readsAskedAgain += again.length;
+    // Slots before the head are free (takeBatch empties them as requests leave).
+    for (let i = again.length - 1; i >= 0; i--) {
+      if (this.head > 0) this.queue[--this.head] = again[i];
+      else this.queue.unshift(again[i]);
+    }
   }
 
   private timeAnswer(f: InFlightBatch, t: AnswerTimes): void {
@@ -428,11 +463,12 @@ export class ShardClient {
   }
 
   /** An early answer: reads settle now, writes hear onApplied and wait for the batch's notice. */
-  private answeredEarly(id: number, batch: Pending[], results: OpResult[], appliedAtMs: number): void {
+  private answeredEarly(id: number, batch: Pending[], results: (OpResult | null)[], appliedAtMs: number): void {
     const waiting: Pending[] = [];
     for (let i = 0; i < batch.length; i++) {
       const p = batch[i]!;
-      const r = results[i]!;
+      const r = results[i] ?? null;
+      if (r === null) continue; // asked again
       if (!r.ok || r.op === 'get') {
         this.settle(p, r, null);
         continue;

@@ -13,8 +13,11 @@
 // If a storage write fails, every op of the batch fails with that error (some of them may have
 // been applied, as after a timeout). Per-op errors (If-Match conflict, a bad context, a corrupt
 // stored record) fail that op alone.
+//
+// A batch's GETs answer with at most shardBatchReadBytesMax of records (the first always goes):
+// the rest are answered RKV_ERR_REPLY_FULL unread, and the shard client sends them again.
 import { byteString } from '../byte_string';
-import { shardStorageWriteBytesMax, storageBatchEntriesMax, ttlSecondsMax } from '../constants';
+import { shardBatchReadBytesMax, shardStorageWriteBytesMax, storageBatchEntriesMax, ttlSecondsMax } from '../constants';
 import { ErrorCode, RingkvError, assert, isRingkvError } from '../errors';
 import { MerkleTree } from '../antientropy/merkle_tree';
 import { keyToken } from '../storage';
@@ -149,6 +152,8 @@ export class ShardCore {
     const remembered = new Map<string, Reply>();
     const results: OpResult[] = [];
     let slab: ReadSlab | null = null;
+    let readBytes = 0;
+    let reads = 0;
 
     const stateOf = (key: Uint8Array, ks: string): KeyState => {
       const cached = overlay.get(ks) ?? this.unsettledState(ks);
@@ -188,7 +193,14 @@ export class ShardCore {
       try {
         const ks = byteString(op.key);
         if (op.op === 'get') {
-          results.push({ ok: true, op: 'get', record: stateOf(op.key, ks).record });
+          if (reads > 0 && readBytes >= shardBatchReadBytesMax) {
+            results.push({ ok: false, error: { code: ErrorCode.ReplyFull, message: `no room in this batch's answer (${readBytes} bytes of records, at most ${shardBatchReadBytesMax}): ask again`, details: {} } });
+            continue;
+          }
+          const record = stateOf(op.key, ks).record;
+          reads++;
+          if (record !== null) readBytes += record.versionVector.byteLength + record.value.byteLength;
+          results.push({ ok: true, op: 'get', record });
         } else if (op.op === 'apply') {
           results.push(this.apply(op, ks, now, peekState, store));
         } else {

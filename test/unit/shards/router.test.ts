@@ -2,7 +2,8 @@
 // share Piscina tasks, batch buffers are moved (detached) not copied, a full queue answers BUSY,
 // a slow shard answers TIMEOUT, storage errors keep their code across the thread, the shard count
 // is pinned in the data dir, replicated records apply idempotently and scan back by token, and
-// submitMany answers each op of a group once, by index, under one shared deadline.
+// submitMany answers each op of a group once, by index, under one shared deadline, and GETs a
+// batch's answer had no room for are sent again.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -12,6 +13,7 @@ import { ErrorCode, RingkvError, isRingkvError } from '../../../src/errors';
 import { fromWireError, ShardRouter } from '../../../src/shards';
 import type { OpResult, ShardOp, WriteDone, WriteOp } from '../../../src/shards';
 import { tokenMax } from '../../../src/shards/shard_map';
+import { shardBatchReadBytesMax, valueBytesMax } from '../../../src/constants';
 import { decodeSiblingSet } from '../../../src/versioning';
 import { laneClockMs } from '../../../src/shards/lane_timing';
 import { writeDelayMs } from './helpers/slow_storage';
@@ -72,6 +74,36 @@ test('many concurrent requests to one shard share few batches; every batch buffe
     assert.ok(rec !== null);
     assert.equal(Buffer.from(decodeSiblingSet(rec)[0]!.value).toString(), 'value-777');
     assert.equal(await router.get(b('absent')), null);
+  } finally {
+    await router.close();
+  }
+});
+
+test("GETs past a batch's read bytes are sent again in later batches: every one is answered, in full, with no error", async () => {
+  const router = await ShardRouter.open({ dataDir: tempDir(), nodeId: 'A', shardCount: 1, storage: { syncMode: 'none' } });
+  try {
+    const n = Math.ceil((2 * shardBatchReadBytesMax) / valueBytesMax) + 3;
+    const value = (i: number): string => `${i}:`.padEnd(valueBytesMax, 'v');
+    await Promise.all(Array.from({ length: n }, (_, i) => router.write(put(`big-${i}`, value(i)))));
+    const c = router.clients[0]!.counters;
+    const batchesBefore = c.batchTasks;
+    const ops: ShardOp[] = Array.from({ length: n }, (_, i) => ({ op: 'get', key: b(`big-${i}`) }));
+    const answers = await new Promise<(OpResult | null)[]>((resolve, reject) => {
+      const out = new Array<OpResult | null>(n).fill(null);
+      let left = n;
+      router.submitMany(ops, 30_000, (i, result, error) => {
+        if (error !== null) return reject(error);
+        out[i] = result;
+        if (--left === 0) resolve(out);
+      });
+    });
+    answers.forEach((r, i) => {
+      if (r === null || !r.ok || r.op !== 'get' || r.record === null) assert.fail(`GET ${i}: ${r === null || r.ok ? 'not found' : r.error.message}`);
+      assert.equal(Buffer.from(decodeSiblingSet(r.record)[0]!.value).toString(), value(i));
+    });
+    assert.ok(c.readsAskedAgain > 0, 'some GETs were sent again');
+    const batches = c.batchTasks - batchesBefore;
+    assert.ok(batches >= 3, `${n} GETs of ${valueBytesMax} bytes went in ${batches} batches`);
   } finally {
     await router.close();
   }

@@ -4,11 +4,13 @@
 // fail its neighbours, and the batch's writes are durable before the answer (read after reopen).
 // Writes and replica applies read stored versions without the engine's copy (peekSync): the
 // versions they keep must be their own, whatever later reads do to the memory they came from.
+// A batch's GETs answer with a bounded number of bytes; the rest are refused unread.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { shardBatchReadBytesMax, valueBytesMax } from '../../../src/constants';
 import { ErrorCode } from '../../../src/errors';
 import type { ApplyDone, GetDone, OpResult, WriteDone, WriteOp } from '../../../src/shards/messages';
 import { ShardCore } from '../../../src/shards/shard_core';
@@ -224,6 +226,42 @@ test("a batch's reads come back intact and share their copies' memory, not one b
   records.forEach((rec, i) => assert.deepEqual(values(rec), [`${keys[i]}:${'v'.repeat(1000)}`]));
   const buffers = new Set(records.map((rec) => rec.value.buffer));
   assert.ok(buffers.size <= 2, `32 reads of ~1 KiB used ${buffers.size} buffers`);
+  await engine.close();
+});
+
+test("a batch's GETs answer with at most shardBatchReadBytesMax of records: the ones past it are answered REPLY_FULL unread", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rkv-core-'));
+  dirs.push(dir);
+  const engine = await openStorage({ dir, syncMode: 'none' });
+  const core = new ShardCore(engine, { nodeId: 'A', conflictMode: 'vclock', idempotencyKeysMax: 100, idempotencyTtlMs: 60_000 });
+  const mib = 'm'.repeat(valueBytesMax);
+  const keys = Array.from({ length: Math.ceil(shardBatchReadBytesMax / valueBytesMax) + 4 }, (_, i) => `big-${i}`);
+  for (const k of keys) await core.execute([put(k, mib)]);
+  // Interleaved with small ones: those past the bound wait too, whatever their size.
+  const ops = keys.flatMap((k) => [{ op: 'get' as const, key: b(k) }, { op: 'get' as const, key: b('absent') }]);
+  const results = await core.execute(ops);
+  let bytes = 0;
+  let answered = 0;
+  let largest = 0;
+  for (const r of results) {
+    if (!r.ok) {
+      assert.equal(r.error.code, ErrorCode.ReplyFull, r.error.message);
+      continue;
+    }
+    answered++;
+    const rec = ok<GetDone>(r).record;
+    const size = rec === null ? 0 : rec.versionVector.byteLength + rec.value.byteLength;
+    bytes += size;
+    largest = Math.max(largest, size);
+  }
+  const refused = results.findIndex((r) => !r.ok);
+  assert.ok(refused > 0, 'the first GET is always answered, and some are refused');
+  assert.ok(results.slice(refused).every((r) => !r.ok), 'every GET after the first refused one is refused too (the batch keeps its order)');
+  assert.ok(bytes < shardBatchReadBytesMax + largest, `${bytes} bytes of records answered`);
+  assert.ok(answered >= Math.floor(shardBatchReadBytesMax / valueBytesMax), `${answered} GETs answered`);
+  // A write in the same batch is not held back by the bound.
+  const mixed = await core.execute([...keys.map((k) => ({ op: 'get' as const, key: b(k) })), put('small', 'x')]);
+  ok<WriteDone>(mixed[mixed.length - 1]);
   await engine.close();
 });
 
