@@ -415,6 +415,15 @@ export const wsResponseFrameBytesTarget = 4 * 1024 * 1024;
  * closes it (1008): a client that keeps sending but never reads would otherwise grow it forever.
  */
 export const wsSendQueueBytesMax = 32 * 1024 * 1024;
+/**
+ * Bytes of read answers (values and contexts) a WebSocket connection's frames still running may
+ * hold, and all connections together: a read whose value would go past either is answered busy
+ * (retryable), its value dropped (ws_api.ts). A frame is bounded by its operations, not by what
+ * their keys hold: 4,096 GETs in flight of 1 MiB values were 4 GiB held on one connection. One
+ * answer of the largest size always fits a connection holding nothing.
+ */
+export const wsAnswerBytesPerConnectionMax = 64 * 1024 * 1024;
+export const wsAnswerBytesMax = 1024 * 1024 * 1024;
 /** HTTP requests being served at once; more get 503 busy. */
 export const httpInflightRequestsMax = 8192;
 /** Longest If-Match / X-Context header value accepted. */
@@ -423,6 +432,7 @@ export const httpHeaderBytesMax = 8192;
 export const shutdownGraceMsDefault = 10_000;
 assert(wsSendQueueBytesMax >= wsResponseFrameBytesTarget * 2, 'the send queue must hold a couple of full response frames');
 assert(wsResponseFrameBytesTarget <= wsBufferedBytesMax, 'one response frame must fit the buffered-bytes bound');
+assert(wsAnswerBytesPerConnectionMax >= 4 * siblingsMax * (valueBytesMax + versionVectorBytesMax) && wsAnswerBytesMax >= 4 * wsAnswerBytesPerConnectionMax, 'a connection holds a few of the largest answers, and the node a few connections\' worth');
 /**
  * A WebSocket or inter-node connection's baseline trip (the least gap between a frame's
  * sent_at_ms and its arrival) is the least over the last one to two windows of this

@@ -60,6 +60,7 @@ import { type QuorumWriteContext, quorumWrites, type WriteAnswer, type WriteSpec
 import { pullKey, rebuildGate, type PullDeps } from './rebuild_gate';
 import { mergeRecords, recordOf, type ReplicaAnswer, siblingsOf, staleReplicas } from './read_repair';
 import type {
+  AnswerRoom,
   BatchOp,
   BatchOutcome,
   ClusterNodeInfo,
@@ -83,7 +84,7 @@ import type {
   SnapshotSummary,
   CleanupSummary,
 } from './types';
-import { failed } from './batch_outcome';
+import { failed, withinRoom } from './batch_outcome';
 import type { ScrubOptions } from '../storage/types';
 import type { DiskSpace } from './local_coordinator';
 
@@ -931,7 +932,7 @@ export class ClusterCoordinator implements Coordinator {
    * node coordinates through one write state machine (quorum_writes.ts). A write whose key this
    * node does not replicate (forwarded) or with If-Match (read first) runs on its own (write()).
    */
-  batch(ops: readonly BatchOp[]): Promise<BatchOutcome[]> {
+  batch(ops: readonly BatchOp[], room?: AnswerRoom): Promise<BatchOutcome[]> {
     const outcomes = new Array<BatchOutcome>(ops.length);
     const reads: ReadSpec[] = [];
     const writes: WriteSpec[] = [];
@@ -967,7 +968,7 @@ export class ClusterCoordinator implements Coordinator {
       if (left === 0) return resolve();
       quorumReads(this.readContext, reads, (at, merged, error) => {
         try {
-          outcomes[at] = error === null ? { ok: true, op: 'get', result: toGetResult(ops[at]!.req.key, merged, Date.now()) } : { ok: false, error };
+          outcomes[at] = error === null ? withinRoom({ ok: true, op: 'get', result: toGetResult(ops[at]!.req.key, merged, Date.now()) }, room) : { ok: false, error };
         } catch (e) {
           outcomes[at] = { ok: false, error: e };
         }

@@ -29,6 +29,7 @@ import { syncedSinceFileName } from './sync_coverage';
 import { writeTimeFile } from './time_file';
 import { checkCommon, checkContext, checkIdempotencyKey, checkIfMatch, checkKey, checkNotAfter, checkTtl, checkValue } from './request_checks';
 import type {
+  AnswerRoom,
   BatchOp,
   BatchOutcome,
   ClusterStatus,
@@ -50,7 +51,7 @@ import type {
   ScrubSummary,
   SnapshotSummary,
 } from './types';
-import { failed } from './batch_outcome';
+import { failed, withinRoom } from './batch_outcome';
 
 export interface LocalCoordinatorOptions {
   /** The node's directory: NODE_ID, SHARDS and one engine directory per shard. */
@@ -199,7 +200,7 @@ class LocalCoordinatorImpl implements LocalCoordinator {
    * Every operation is one shard op: the batch goes to the shards as one submission per deadline
    * (one per frame, in practice), and resolves with one promise, without one per operation.
    */
-  batch(ops: readonly BatchOp[]): Promise<BatchOutcome[]> {
+  batch(ops: readonly BatchOp[], room?: AnswerRoom): Promise<BatchOutcome[]> {
     return new Promise((resolve) => {
       const outcomes = new Array<BatchOutcome>(ops.length);
       let left = ops.length;
@@ -235,7 +236,7 @@ class LocalCoordinatorImpl implements LocalCoordinator {
         this.router.submitMany(part.shardOps, timeoutMs, (j, result, error) => {
           const i = part.at[j]!;
           try {
-            finish(i, error !== null ? { ok: false, error } : this.outcome(ops[i]!, result!));
+            finish(i, error !== null ? { ok: false, error } : withinRoom(this.outcome(ops[i]!, result!), room));
           } catch (err) {
             finish(i, { ok: false, error: err });
           }

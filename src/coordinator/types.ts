@@ -77,6 +77,15 @@ export interface PutResult {
   acks: number;
 }
 
+/**
+ * What the answers of a caller's reads may hold (Coordinator.batch): take() says whether a found
+ * value of `bytes` (its siblings and context) fits, and counts it if so. A WebSocket connection
+ * passes its share of the node's memory (server/ws_api.ts).
+ */
+export interface AnswerRoom {
+  take(bytes: number): boolean;
+}
+
 export type GetResult =
   | {
       found: true;
@@ -357,9 +366,10 @@ export interface Coordinator {
   /**
    * Runs the operations concurrently, as put/get/delete would one by one, and resolves once all
    * are done with one outcome each, in order; never rejects. One promise for the lot, so a
-   * coordinator can carry a whole frame without a promise chain per operation.
+   * coordinator can carry a whole frame without a promise chain per operation. With `room`, a
+   * found value that does not fit it is answered RKV_ERR_BUSY instead (withinRoom).
    */
-  batch(ops: readonly BatchOp[]): Promise<BatchOutcome[]>;
+  batch(ops: readonly BatchOp[], room?: AnswerRoom): Promise<BatchOutcome[]>;
   clusterStatus(): Promise<ClusterStatus>;
   /**
    * What this node's own replica stores of `key`: no other replica asked, nothing merged, no read

@@ -419,6 +419,7 @@ function serverGauges(ctx: ServerContext): Record<string, number> {
     ws_connections: ctx.state.wsConnections,
     ws_inflight_ops: ctx.state.wsInflightOps,
     ws_send_queue_bytes: ctx.state.wsQueuedBytes,
+    ws_answer_bytes: ctx.state.wsAnswerBytes,
     process_resident_memory_bytes: process.memoryUsage.rss(),
   };
 }

@@ -28,6 +28,8 @@ export const metricCatalog: Readonly<Record<string, CatalogEntry>> = {
   ws_inflight_ops: gauge('WebSocket operations received and not yet answered, all connections together.'),
   ws_send_queue_bytes: gauge('Answer bytes waiting in the WebSocket connections\' send buffers (clients that read slowly).'),
   process_resident_memory_bytes: gauge('The node process\'s resident set: every thread, V8\'s code and the allocator\'s slack together.'),
+  ws_answer_bytes: gauge('Bytes of read answers (values and contexts) held by WebSocket frames still running, all connections together (wsAnswerBytesMax).'),
+  ws_answers_refused: counter('WebSocket reads answered busy because their value did not fit what their connection, or all connections, may hold (wsAnswerBytesPerConnectionMax, wsAnswerBytesMax).'),
   ws_frames_refused: counter('WebSocket frames refused whole, by reason (wire-protocol.md): their operations were not run.'),
   ws_connections_closed: counter('WebSocket connections the node closed, by reason (send_queue_full: a client that stopped reading).'),
   ws_upgrades_refused: counter('WebSocket upgrades refused (over the connection cap, or the node stopping).'),

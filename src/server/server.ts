@@ -42,6 +42,8 @@ export const defaultServerLimits: Readonly<ServerLimits> = {
   wsBufferedBytesMax: constants.wsBufferedBytesMax,
   wsSendQueueBytesMax: constants.wsSendQueueBytesMax,
   wsResponseFrameBytesTarget: constants.wsResponseFrameBytesTarget,
+  wsAnswerBytesPerConnectionMax: constants.wsAnswerBytesPerConnectionMax,
+  wsAnswerBytesMax: constants.wsAnswerBytesMax,
   idleTimeoutSeconds: constants.idleTimeoutSeconds,
 };
 
@@ -63,7 +65,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const limits: ServerLimits = { ...defaultServerLimits, ...options.limits };
   checkLimits(limits);
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const state: ServerState = { httpInflight: 0, wsConnections: 0, wsInflightOps: 0, wsQueuedBytes: 0, closing: false };
+  const state: ServerState = { httpInflight: 0, wsConnections: 0, wsInflightOps: 0, wsQueuedBytes: 0, wsAnswerBytes: 0, closing: false };
   const idleWaiters: (() => void)[] = [];
   const ctx: ServerContext = {
     coordinator: options.coordinator,

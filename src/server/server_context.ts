@@ -13,6 +13,8 @@ export interface ServerLimits {
   wsBufferedBytesMax: number;
   wsSendQueueBytesMax: number;
   wsResponseFrameBytesTarget: number;
+  wsAnswerBytesPerConnectionMax: number;
+  wsAnswerBytesMax: number;
   idleTimeoutSeconds: number;
 }
 
@@ -24,6 +26,8 @@ export interface ServerState {
   wsInflightOps: number;
   /** Response bytes waiting in send queues (past the socket's own buffer), over all connections. */
   wsQueuedBytes: number;
+  /** Read answers' bytes held by frames still running, over all connections (ws_api.ts). */
+  wsAnswerBytes: number;
   /** Set at the start of shutdown: new requests get 503 shutting_down. */
   closing: boolean;
 }

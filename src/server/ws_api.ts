@@ -9,7 +9,11 @@
 // - responses go to the socket only while getBufferedAmount() is under wsBufferedBytesMax; past
 //   that they wait in the connection's send queue and go out on drain, in order;
 // - a send queue over wsSendQueueBytesMax (a client that keeps sending and never reads) closes
-//   the connection with 1008, so memory per connection stays bounded.
+//   the connection with 1008, so memory per connection stays bounded;
+// - the values a connection's running frames have read are held until their frame is answered:
+//   past wsAnswerBytesPerConnectionMax on the connection, or wsAnswerBytesMax on the node, a
+//   read is answered busy (the client asks again), its value dropped as it arrives, so the
+//   in-flight bound on operations is not a bound of 4,096 values of 1 MiB.
 // Answers are handed to the socket at the end of the event-loop turn they were made in (one cork,
 // one write for every frame of a connection that finished in that turn; a shard batch finishes
 // many at once), not one write each.
@@ -22,6 +26,7 @@ import { decodeRequestFrame, type DecodedFrame } from '../protocol/client_reques
 import { encodeErrorFrame, encodeResponseFrames, type ClientResult } from '../protocol/client_response';
 import { errorReply } from './error_map';
 import { FrameLateness } from '../protocol/frame_lateness';
+import type { AnswerRoom } from '../coordinator/types';
 import type { ServerContext } from './server_context';
 import type { TemplatedApp, UwsModule, WebSocket } from './uws';
 import { runFrame } from './ws_ops';
@@ -41,6 +46,8 @@ export interface WsConn {
   inflightOps: number;
   queue: Pending[];
   queueBytes: number;
+  /** Read answers' bytes held by this connection's frames still running. */
+  answerBytes: number;
   /** How late this connection's frames arrive (against what the client stamped on them). */
   lateness: FrameLateness;
 }
@@ -101,6 +108,39 @@ function enqueue(ctx: ServerContext, ws: WebSocket<WsConn>, conn: WsConn, frames
   });
 }
 
+/** Room for the reads of one frame: its connection's share and the node's, taken as values arrive. */
+class FrameRoom implements AnswerRoom {
+  heldBytes = 0;
+
+  constructor(
+    private readonly ctx: ServerContext,
+    private readonly conn: WsConn,
+  ) {}
+
+  take(bytes: number): boolean {
+    const { ctx, conn } = this;
+    // One answer always fits where nothing is held: a connection is never refused for good.
+    const fits =
+      (conn.answerBytes === 0 || conn.answerBytes + bytes <= ctx.limits.wsAnswerBytesPerConnectionMax) &&
+      (ctx.state.wsAnswerBytes === 0 || ctx.state.wsAnswerBytes + bytes <= ctx.limits.wsAnswerBytesMax);
+    if (!fits) {
+      ctx.metrics.count('ws_answers_refused');
+      return false;
+    }
+    conn.answerBytes += bytes;
+    ctx.state.wsAnswerBytes += bytes;
+    this.heldBytes += bytes;
+    return true;
+  }
+
+  /** The frame is answered: its values now count as send-queue bytes, or are gone. */
+  letGo(): void {
+    this.conn.answerBytes -= this.heldBytes;
+    this.ctx.state.wsAnswerBytes -= this.heldBytes;
+    this.heldBytes = 0;
+  }
+}
+
 function refuseFrame(ctx: ServerContext, ws: WebSocket<WsConn>, conn: WsConn, code: WireErrorCode, message: string, reason: string): void {
   ctx.metrics.count('ws_frames_refused', `reason="${reason}"`);
   enqueue(ctx, ws, conn, [encodeErrorFrame(code, message)], 0);
@@ -147,8 +187,10 @@ function onMessage(ctx: ServerContext, ws: WebSocket<WsConn>, message: ArrayBuff
   }
   conn.inflightOps += n;
   ctx.state.wsInflightOps += n;
-  void runFrame(ctx.coordinator, ops, conn.lateness.of(frame.sentAtMs, arrivedMs), ctx.metrics, ctx.log)
+  const room = new FrameRoom(ctx, conn);
+  void runFrame(ctx.coordinator, ops, conn.lateness.of(frame.sentAtMs, arrivedMs), ctx.metrics, ctx.log, room)
     .then((results) => encodeResponseFrames(results, ctx.limits.wsResponseFrameBytesTarget))
+    .finally(() => room.letGo())
     .then(
       (frames) => enqueue(ctx, ws, conn, frames, n),
       (err: unknown) => {
@@ -182,7 +224,7 @@ export function attachWsApi(uws: UwsModule, app: TemplatedApp, ctx: ServerContex
       }
       // Counted at upgrade, not open, so a burst of upgrades cannot overshoot the cap.
       ctx.state.wsConnections++;
-      const conn: WsConn = { open: true, flushScheduled: false, inflightOps: 0, queue: [], queueBytes: 0, lateness: new FrameLateness(frameLatenessWindowMs, frameLatenessQuietMsMax) };
+      const conn: WsConn = { open: true, flushScheduled: false, inflightOps: 0, queue: [], queueBytes: 0, answerBytes: 0, lateness: new FrameLateness(frameLatenessWindowMs, frameLatenessQuietMsMax) };
       res.upgrade(conn, key, protocol, extensions, context);
     },
     open: (ws) => {

@@ -1,7 +1,7 @@
 // Runs the operations of one decoded WebSocket request frame against the coordinator and turns
 // each outcome into a wire result. No socket here: ws_api.ts owns flow control and sending.
 import { performance } from 'node:perf_hooks';
-import type { BatchOp, BatchOutcome, Coordinator } from '../coordinator/types';
+import type { AnswerRoom, BatchOp, BatchOutcome, Coordinator } from '../coordinator/types';
 import { ErrorCode, isRingkvError, RingkvError } from '../errors';
 import type { ClientRequest, DecodedOp } from '../protocol/client_request';
 import type { ClientResult } from '../protocol/client_response';
@@ -78,7 +78,8 @@ function toResult(id: number, o: BatchOutcome & { ok: true }): ClientResult {
  * frame's: its answer leaves in the frame's response, once every operation is done. The frame
  * reached this node `latenessMs` later than its connection's frames usually do
  * (protocol/frame_lateness.ts): an operation whose timeout ran out on the way does not run, and
- * a write is not applied after its client's timeout.
+ * a write is not applied after its client's timeout. A read whose value does not fit `room` is
+ * answered busy (Coordinator.batch).
  */
 export async function runFrame(
   c: Coordinator,
@@ -86,6 +87,7 @@ export async function runFrame(
   latenessMs: number,
   metrics: Metrics,
   log: (line: string) => void,
+  room?: AnswerRoom,
 ): Promise<ClientResult[]> {
   const started = performance.now();
   const nowMs = Date.now();
@@ -115,7 +117,7 @@ export async function runFrame(
     requests.push(d.request);
     at.push(i);
   }
-  const outcomes = await c.batch(batch);
+  const outcomes = await c.batch(batch, room);
   const seconds = (performance.now() - started) / 1000;
   for (let j = 0; j < outcomes.length; j++) {
     const o = outcomes[j]!;

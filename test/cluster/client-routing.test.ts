@@ -1,11 +1,12 @@
 // Proves the client is ring-aware against a real 3-process cluster: it learns the ring from one
 // node, sends writes and ONE reads to the first node of the key's preference list and spreads
 // QUORUM reads over the key's replicas (checked against each node's own request counters), and
-// when the first node is killed it fails over to the next replica, with the writes readable
-// afterwards.
+// reads of more bytes than a connection may hold come back through its retries, and when the
+// first node is killed it fails over to the next replica, with the writes readable afterwards.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RingkvClient } from '../../src/client';
+import { valueBytesMax, wsAnswerBytesPerConnectionMax } from '../../src/constants';
 import { TestCluster, waitFor } from '../helpers/cluster';
 
 /** Sum of a node's ringkv_requests_total over the WebSocket transport for `op`. */
@@ -73,6 +74,26 @@ describe('client against a 3-node cluster', () => {
       for (let i = 0; i < 10; i++) assert.equal((await client.get(k, { consistency: 'ONE' })).node, pref[0]);
       const afterOne = await Promise.all([0, 1, 2].map((i) => wsOps(c, i, 'get')));
       assert.equal(afterOne[idx(pref[0]!)]! - afterQuorum[idx(pref[0]!)]!, 10);
+    } finally {
+      client.close();
+    }
+  });
+
+  test("reads of more bytes than a connection may hold: the node answers the rest busy, and the client's retries bring every value back", async () => {
+    const client = await RingkvClient.connect({ nodes: [`127.0.0.1:${c.nodes[0]!.port}`], ringRefreshMs: 0 });
+    try {
+      const k = 'big-hot-key';
+      const value = Buffer.alloc(valueBytesMax, 5);
+      await client.put(k, value, { consistency: 'ALL' });
+      // A counter not bumped yet is not in the exposition (NaN here).
+      const refused = async (): Promise<number> => (await Promise.all([0, 1, 2].map((i) => c.metric(i, 'ringkv_ws_answers_refused_total')))).reduce((a, n) => a + (Number.isNaN(n) ? 0 : n), 0);
+      const before = await refused();
+      // One frame (issued in one tick) to the key's first replica: more 1 MiB answers than wsAnswerBytesPerConnectionMax.
+      const n = wsAnswerBytesPerConnectionMax / valueBytesMax + 16;
+      const reads = await Promise.all(Array.from({ length: n }, () => client.get(k, { consistency: 'ONE' })));
+      assert.ok(reads.every((r) => r.found && Buffer.compare(Buffer.from(r.value), value) === 0), 'every read came back with the whole value');
+      assert.ok((await refused()) - before >= 16, 'the node answered busy past the bound');
+      assert.ok(client.stats().retries >= 16, 'and the client asked again');
     } finally {
       client.close();
     }

@@ -3,7 +3,8 @@
 // siblings from stale contexts resolved by a write with the read context, LWW mode, input
 // checks with their codes, a restart that reads everything back under the same node id, a data
 // dir put back to an older copy that issues no version string again, and batches (a WebSocket
-// frame's operations) answered per operation without a promise chain each.
+// frame's operations) answered per operation without a promise chain each, their reads held to
+// the caller's room for answers.
 import { createHook } from 'node:async_hooks';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -260,6 +261,43 @@ test('a batch answers each operation in order, refusals on their own, with a few
   const batch = c.batch([{ op: 'get', req: { key: b('frame-1'), consistency: 'ONE' } }]);
   const [closed] = await batch;
   assert.ok(!closed!.ok && isRingkvError(closed!.error, ErrorCode.Closed), 'a closed coordinator refuses each operation, and the batch still resolves');
+});
+
+test("a batch's reads hold to the caller's room: a found value that does not fit is answered busy; writes and misses take none", async () => {
+  const c = await createLocalCoordinator({ dataDir: tempDir(), shardCount: 2, syncMode: 'none' });
+  try {
+    const value = new Uint8Array(10_000).fill(1);
+    const keys = Array.from({ length: 6 }, (_, i) => b(`roomy-${i}`));
+    await c.batch(keys.map((key) => ({ op: 'put', req: { key, value, consistency: 'ONE' } })));
+    const asked: number[] = [];
+    let heldBytes = 0;
+    const room = {
+      take: (bytes: number): boolean => {
+        asked.push(bytes);
+        if (heldBytes + bytes > 25_000) return false;
+        heldBytes += bytes;
+        return true;
+      },
+    };
+    const ops: BatchOp[] = [
+      ...keys.map((key): BatchOp => ({ op: 'get', req: { key, consistency: 'ONE' } })),
+      { op: 'get', req: { key: b('absent'), consistency: 'ONE' } },
+      { op: 'put', req: { key: b('roomy-new'), value, consistency: 'ONE' } },
+    ];
+    const outcomes = await c.batch(ops, room);
+    const served = outcomes.filter((o) => o.ok && o.op === 'get' && o.result.found);
+    const refused = outcomes.filter((o) => !o.ok);
+    assert.equal(served.length, 2, 'two values of 10,000 bytes and their contexts fit 25,000 bytes');
+    assert.equal(refused.length, 4);
+    assert.ok(refused.every((o) => !o.ok && isRingkvError(o.error, ErrorCode.Busy)));
+    assert.equal(asked.length, 6, 'asked once per found value, not for the miss or the write');
+    assert.ok(asked.every((n) => n > value.byteLength), `each counts its value and context: ${asked.join(',')}`);
+    const last = outcomes.slice(-2);
+    assert.ok(last[0]!.ok && last[0]!.op === 'get' && !last[0]!.result.found);
+    assert.ok(last[1]!.ok && last[1]!.op === 'put');
+  } finally {
+    await c.close();
+  }
 });
 
 test('the tombstone grace reaches every engine: 0 lets compaction purge a delete, the default keeps its tombstone; DELETE tells the expiry', async () => {

@@ -3,6 +3,7 @@
 // deterministically). Not storage: the real coordinator is exercised by test/process/*.
 import { batchEach } from '../../helpers/batch_each';
 import type {
+  AnswerRoom,
   BatchOp,
   BatchOutcome,
   CleanupSummary,
@@ -87,8 +88,8 @@ export class MemoryCoordinator implements Coordinator {
     return { key: req.key, version, timestampMs: ts, acks: 1 };
   }
 
-  batch(ops: readonly BatchOp[]): Promise<BatchOutcome[]> {
-    return batchEach(this, ops);
+  batch(ops: readonly BatchOp[], room?: AnswerRoom): Promise<BatchOutcome[]> {
+    return batchEach(this, ops, room);
   }
 
   async get(req: GetRequest): Promise<GetResult> {

@@ -1,7 +1,8 @@
 // Proves the WebSocket endpoint over a real uWS socket in front of a test coordinator: batches
 // round-trip, broken or text frames get typed error frames with the connection still usable,
 // the per-connection in-flight cap answers Busy, and a client that never reads is cut off at the
-// send-queue bound while other clients are served.
+// send-queue bound while other clients are served, and a frame's reads hold at most the
+// connection's answer bytes (the rest answered Busy).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WireErrorCode } from '../../../src/protocol/client_codes';
@@ -19,7 +20,14 @@ before(async () => {
     coordinator,
     port: 0,
     log: () => undefined,
-    limits: { wsInflightOpsPerConnectionMax: 8, wsBufferedBytesMax: 256 * 1024, wsSendQueueBytesMax: 1024 * 1024, wsResponseFrameBytesTarget: 128 * 1024 },
+    limits: {
+      wsInflightOpsPerConnectionMax: 8,
+      wsBufferedBytesMax: 256 * 1024,
+      wsSendQueueBytesMax: 1024 * 1024,
+      wsResponseFrameBytesTarget: 128 * 1024,
+      wsAnswerBytesPerConnectionMax: 256 * 1024,
+      wsAnswerBytesMax: 1024 * 1024,
+    },
   });
 });
 after(async () => {
@@ -127,6 +135,31 @@ test('a client that stops reading cannot grow the node\'s queues past their boun
   await stalled.close();
   await writer.close();
   assert.equal(await gauge(), 0, 'the closed connection left nothing queued');
+});
+
+test("a frame's reads hold at most the connection's answer bytes: the ones past it are answered Busy, and asked again they are served", async () => {
+  const value = new Uint8Array(100 * 1024).fill(3);
+  const c = await WsTestClient.connect(server.port);
+  const keys = Array.from({ length: 8 }, (_, i) => bytes(`room-${i}`));
+  const put = await c.call(keys.map((key, i) => ({ id: i, op: 'put' as const, key, value })));
+  assert.ok([...put.values()].every((r) => r.status === 'ok'));
+  const got = await c.call(keys.map((key, i) => ({ id: 10 + i, op: 'get' as const, key })));
+  const ok = [...got.values()].filter((r) => r.status === 'ok');
+  const busy = [...got.values()].filter((r) => r.status === 'error');
+  // 256 KiB holds two answers of 100 KiB and their contexts, not three.
+  assert.equal(ok.length, 2, `answered: ${ok.map((r) => r.id).join(',')}`);
+  assert.ok(ok.every((r) => r.value!.byteLength === value.byteLength));
+  assert.equal(busy.length, 6);
+  assert.ok(busy.every((r) => r.error === WireErrorCode.Busy && /no room for this answer/.test(r.message ?? '')), busy[0]?.message);
+  // Nothing is held once the frame is answered: the refused reads, asked again two at a time, are served.
+  for (let i = 0; i < busy.length; i += 2) {
+    const again = await c.call(busy.slice(i, i + 2).map((r) => ({ id: 100 + r.id, op: 'get' as const, key: keys[r.id - 10]! })));
+    assert.ok([...again.values()].every((r) => r.status === 'ok' && r.value!.byteLength === value.byteLength));
+  }
+  const text = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
+  assert.match(text, /^ringkv_ws_answer_bytes 0$/m);
+  assert.match(text, /^ringkv_ws_answers_refused_total 6$/m);
+  await c.close();
 });
 
 test('an operation that reaches the node after its client gave up does not run; a write held past its timeout is not applied', async () => {
