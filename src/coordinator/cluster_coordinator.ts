@@ -719,7 +719,14 @@ export class ClusterCoordinator implements Coordinator {
     if (this.decommissioning) throw new RingkvError(ErrorCode.InvalidArgument, `node ${this.nodeId} is already leaving or has left`);
     const current = this.membership.ring;
     const others = current.members.filter((m) => m.nodeId !== this.nodeId);
-    if (!current.has(this.nodeId) || others.length === 0) {
+    if (!current.has(this.nodeId)) {
+      // Removed while it ran (membership.ts mergeRemote): the others already serve its ranges.
+      throw new RingkvError(
+        ErrorCode.InvalidArgument,
+        `node ${this.nodeId} is not in the ring: the cluster removed it, so it has nothing to hand over; stop it (to bring it back, start it with a new, empty data dir)`,
+      );
+    }
+    if (others.length === 0) {
       throw new RingkvError(ErrorCode.InvalidArgument, 'the last node of a cluster cannot leave it: there is nobody to hand its data to');
     }
     this.decommissioning = true;

@@ -164,6 +164,9 @@ describe('decommissioning one node of a loaded 4-node cluster', () => {
     const own = (await c.getJson(k, '/api/v1/cluster/status')) as { nodes: Array<{ id: string; tokens: string[] }> };
     assert.deepEqual(own.nodes.find((x) => x.id === `node-${k}`)!.tokens, [], 'out of its own ring');
     assert.match(c.nodes[k]!.log.join(''), /ERROR the cluster has removed this node/);
+    const leave = await c.post(k, '/api/v1/admin/decommission');
+    assert.equal(leave.status, 400);
+    assert.match(JSON.stringify(leave.body), /is not in the ring: the cluster removed it/, 'its decommission says why, not "the last node"');
     // Gossip brings the removal to node-1 and node-2 as well (node-k may have heard it first), and
     // then all four nodes route by one ring: the three others'.
     await c.waitStatus([0, 1, 2], k, 'left', 20_000);
