@@ -14,7 +14,7 @@ export function withinRoom(o: BatchOutcome, room: AnswerRoom | undefined): Batch
   let bytes = r.context.byteLength;
   for (const s of r.siblings) bytes += s.value.byteLength;
   if (room.take(bytes)) return o;
-  return { ok: false, error: new RingkvError(ErrorCode.Busy, `no room for this answer (${bytes} bytes) beside the answers this connection already holds: ask again`) };
+  return { ok: false, error: new RingkvError(ErrorCode.Busy, `no room for this answer (${bytes} bytes) beside the answers already held for this connection or node: ask again`) };
 }
 
 /** Throws the error of a failed outcome, or an internal error for an outcome of the wrong kind. */

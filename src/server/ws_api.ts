@@ -12,8 +12,8 @@
 //   the connection with 1008, so memory per connection stays bounded;
 // - the values a connection's running frames have read are held until their frame is answered:
 //   past wsAnswerBytesPerConnectionMax on the connection, or wsAnswerBytesMax on the node, a
-//   read is answered busy (the client asks again), its value dropped as it arrives, so the
-//   in-flight bound on operations is not a bound of 4,096 values of 1 MiB.
+//   read is answered busy (the client asks again), its value dropped as it arrives: what a
+//   connection holds is bounded by bytes, not only by its 4,096 operations (of up to 1 MiB each).
 // Answers are handed to the socket at the end of the event-loop turn they were made in (one cork,
 // one write for every frame of a connection that finished in that turn; a shard batch finishes
 // many at once), not one write each.
