@@ -24,8 +24,9 @@ export const ErrorCode = {
   WrongPeer: 'RKV_ERR_WRONG_PEER',
   FrameTooLarge: 'RKV_ERR_FRAME_TOO_LARGE',
   /**
-   * A replica's reply to a read batch had no room for this item (replicaReplyBytesMax): the
-   * requesting node asks again (replica_batcher.ts). Between nodes only.
+   * A reply to a read batch had no room for this item: a replica's to a peer (replicaReplyBytesMax;
+   * the requesting node asks again, replica_batcher.ts), or a shard worker's to its main thread
+   * (shardBatchReadBytesMax; the shard client asks again). Never to a client.
    */
   ReplyFull: 'RKV_ERR_REPLY_FULL',
   MalformedFrame: 'RKV_ERR_MALFORMED_FRAME',

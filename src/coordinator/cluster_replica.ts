@@ -235,8 +235,3 @@ export function replyRoom(bytesMax = replicaReplyBytesMax): (item: InternodeItem
     return it;
   };
 }
-
-/** replyRoom over a whole reply, in order. */
-export function withinReplyBytes(items: InternodeItem[], bytesMax = replicaReplyBytesMax): InternodeItem[] {
-  return items.map(replyRoom(bytesMax));
-}

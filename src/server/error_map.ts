@@ -27,7 +27,7 @@ const table: Record<ErrorCode, Row> = {
   [ErrorCode.NotFound]: { httpStatus: 404, error: 'not_found', wire: WireErrorCode.InvalidArgument },
   [ErrorCode.Conflict]: { httpStatus: 409, error: 'conflict', wire: WireErrorCode.Conflict },
   [ErrorCode.Busy]: { httpStatus: 503, error: 'busy', wire: WireErrorCode.Busy },
-  // Between nodes only (the requester asks again); were one to get out, it is a busy replica.
+  // Between nodes and threads only (the requester asks again); were one to get out, it is a busy replica.
   [ErrorCode.ReplyFull]: { httpStatus: 503, error: 'busy', wire: WireErrorCode.Busy },
   [ErrorCode.Timeout]: { httpStatus: 504, error: 'timeout', wire: WireErrorCode.Timeout },
   [ErrorCode.Unavailable]: { httpStatus: 503, error: 'unavailable', wire: WireErrorCode.Unavailable },

@@ -190,10 +190,13 @@ function onMessage(ctx: ServerContext, ws: WebSocket<WsConn>, message: ArrayBuff
   const room = new FrameRoom(ctx, conn);
   void runFrame(ctx.coordinator, ops, conn.lateness.of(frame.sentAtMs, arrivedMs), ctx.metrics, ctx.log, room)
     .then((results) => encodeResponseFrames(results, ctx.limits.wsResponseFrameBytesTarget))
-    .finally(() => room.letGo())
     .then(
-      (frames) => enqueue(ctx, ws, conn, frames, n),
+      (frames) => {
+        room.letGo();
+        enqueue(ctx, ws, conn, frames, n);
+      },
       (err: unknown) => {
+        room.letGo();
         // runFrame never rejects; encoding can only fail on a bug (an assertion).
         ctx.log(`ws: answering a frame failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
         enqueue(ctx, ws, conn, [encodeErrorFrame(WireErrorCode.Internal, 'internal error')], n);

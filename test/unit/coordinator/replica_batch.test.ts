@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { replicaBatchBytesMax, replicaBatchItemsMax, replicaReplyBytesMax } from '../../../src/constants';
 import { createLocalCoordinator } from '../../../src/coordinator';
-import { answerReplicaBatch, localReplicaOf, withinReplyBytes } from '../../../src/coordinator/cluster_replica';
+import { answerReplicaBatch, localReplicaOf, replyRoom } from '../../../src/coordinator/cluster_replica';
 import { type ItemCallback, ReplicaBatcher } from '../../../src/coordinator/replica_batcher';
 import { ErrorCode, RingkvError } from '../../../src/errors';
 import type { InternodeItem, InternodeMessage } from '../../../src/protocol/internode_codec';
@@ -203,7 +203,7 @@ test("a read batch whose records overflow the peer's reply is answered in parts:
   // 40 keys of 1 MiB are a 40 MiB reply, over the 32 MiB frame cap: the replica could not send
   // it, and before the cut its failure to (a throw in a promise reaction) ended the process.
   const mib = new Uint8Array(1024 * 1024);
-  const bigValues = (req: InternodeMessage): InternodeItem[] => withinReplyBytes((req.items ?? []).map((x) => ({ found: true, record: x.key!, value: mib })));
+  const bigValues = (req: InternodeMessage): InternodeItem[] => (req.items ?? []).map((x): InternodeItem => ({ found: true, record: x.key!, value: mib })).map(replyRoom());
   await withPeers(1, bigValues, async (batcher, [a], seen) => {
     const keys = Array.from({ length: 40 }, (_, i) => `big-${i}`);
     const replies = await Promise.all(keys.map((k) => ask((d) => batcher.read('a', a!, b(k), 10_000, d))));
@@ -219,11 +219,11 @@ test("a read batch whose records overflow the peer's reply is answered in parts:
   });
 });
 
-test('withinReplyBytes keeps the records that fit, in order, and the first one always', () => {
+test('replyRoom keeps the records that fit, in order, and the first one always', () => {
   const item = (n: number): InternodeItem => ({ found: true, record: new Uint8Array(10), value: new Uint8Array(n) });
   const codes = (items: InternodeItem[]) => items.map((x) => x.errorCode ?? 'ok');
-  assert.deepEqual(codes(withinReplyBytes([item(90), item(50), item(30), {}, item(1)], 150)), ['ok', ErrorCode.ReplyFull, 'ok', 'ok', ErrorCode.ReplyFull]);
-  assert.deepEqual(codes(withinReplyBytes([item(500), item(1)], 150)), ['ok', ErrorCode.ReplyFull], 'one record over the bound still goes, alone');
+  assert.deepEqual(codes([item(90), item(50), item(30), {}, item(1)].map(replyRoom(150))), ['ok', ErrorCode.ReplyFull, 'ok', 'ok', ErrorCode.ReplyFull]);
+  assert.deepEqual(codes([item(500), item(1)].map(replyRoom(150))), ['ok', ErrorCode.ReplyFull], 'one record over the bound still goes, alone');
 });
 
 test('a reply the answering node cannot send (over its frame cap) fails that request alone, and the connection goes on serving', async () => {

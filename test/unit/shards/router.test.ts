@@ -88,17 +88,9 @@ test("GETs past a batch's read bytes are sent again in later batches: every one 
     const c = router.clients[0]!.counters;
     const batchesBefore = c.batchTasks;
     const ops: ShardOp[] = Array.from({ length: n }, (_, i) => ({ op: 'get', key: b(`big-${i}`) }));
-    const answers = await new Promise<(OpResult | null)[]>((resolve, reject) => {
-      const out = new Array<OpResult | null>(n).fill(null);
-      let left = n;
-      router.submitMany(ops, 30_000, (i, result, error) => {
-        if (error !== null) return reject(error);
-        out[i] = result;
-        if (--left === 0) resolve(out);
-      });
-    });
+    const answers = await submitMany(router, ops, 30_000).answers;
     answers.forEach((r, i) => {
-      if (r === null || !r.ok || r.op !== 'get' || r.record === null) assert.fail(`GET ${i}: ${r === null || r.ok ? 'not found' : r.error.message}`);
+      if (r instanceof RingkvError || !r.ok || r.op !== 'get' || r.record === null) assert.fail(`GET ${i}: ${r instanceof RingkvError ? r.message : r.ok ? 'not found' : r.error.message}`);
       assert.equal(Buffer.from(decodeSiblingSet(r.record)[0]!.value).toString(), value(i));
     });
     assert.ok(c.readsAskedAgain > 0, 'some GETs were sent again');
