@@ -276,6 +276,11 @@ export const peerPortOffset = 1000;
 /** Nodes one ring / membership table holds. */
 export const clusterNodesMax = 1024;
 /**
+ * Nodes a membership table remembers having forgotten (LEFT longer than the tombstone grace), so
+ * that gossip from a peer that forgets them later cannot bring them back; the oldest go first.
+ */
+export const forgottenNodesMax = 4 * clusterNodesMax;
+/**
  * Nodes one node names in its gossip as those it holds hints for (most hints first), which every
  * coordinator then asks last on reads; past this many, the others are asked as usual. Bounds a
  * gossip member's size when much of a large cluster is down at once.

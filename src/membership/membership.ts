@@ -91,6 +91,10 @@ export interface MembershipStats {
   membershipToDead: number;
   membershipToAlive: number;
   membershipToLeft: number;
+  /** LEFT nodes forgotten after the longest tombstone grace (table.ts forgetLeft). */
+  membershipNodesForgotten: number;
+  /** New nodes ignored because the table held clusterNodesMax. */
+  membershipNodesRefused: number;
   /** Processes seen gossiping this node's id from a later start than ours (table.ts merge). */
   membershipIdConflicts: number;
   /** Nodes seen running with cluster settings other than ours (MemberInfo.settings). */
@@ -149,6 +153,8 @@ export class Membership {
       membershipToDead: 0,
       membershipToAlive: 0,
       membershipToLeft: 0,
+      membershipNodesForgotten: 0,
+      membershipNodesRefused: 0,
       membershipIdConflicts: 0,
       membershipSettingsConflicts: 0,
       ringVersion: 1,
@@ -255,7 +261,7 @@ export class Membership {
   removeDead(nodeId: string): MemberStatus | undefined {
     const status = this.table.status(nodeId);
     if (status !== 'DEAD') return status;
-    this.table.markLeft(nodeId);
+    this.table.markLeft(nodeId, this.o.now());
     this.apply([{ nodeId, from: 'DEAD', to: 'LEFT', atMs: this.o.now() }]);
     return status;
   }
@@ -314,6 +320,10 @@ export class Membership {
     this.counters.gossipRounds++;
     this.table.beat(now, { ...this.o.localLoad?.(), ringDigest: this.ringValue.digest });
     this.apply(this.table.detect(now));
+    for (const id of this.table.forgetLeft(now)) {
+      this.counters.membershipNodesForgotten++;
+      this.o.log(`membership ${this.selfId}: ${id} LEFT longer than the longest tombstone grace; forgotten`);
+    }
     const live: PeerAddress[] = [];
     const dead: PeerAddress[] = [];
     for (const m of this.table.members()) {
@@ -393,6 +403,14 @@ export class Membership {
 
   private mergeRemote(remote: readonly MemberInfo[]): void {
     this.apply(this.table.merge(remote, this.o.now()));
+    const refused = this.table.takeRefused();
+    if (refused.length > 0) {
+      this.counters.membershipNodesRefused += refused.length;
+      this.o.log(
+        `membership ${this.selfId}: ERROR the membership table holds ${clusterNodesMax} nodes, the most it may; ignored ${refused.slice(0, 5).join(', ')}${refused.length > 5 ? ` and ${refused.length - 5} more` : ''}: ` +
+          `remove DEAD nodes that will not come back (DELETE /api/v1/cluster/nodes/<id>); LEFT ones are forgotten after the longest tombstone grace`,
+      );
+    }
     if (this.table.takeRemoved()) {
       // LEFT holds for this incarnation wherever it is gossiped, so the others will never take
       // this process back: keeping itself in its own ring would only make it coordinate writes

@@ -8,7 +8,15 @@
 // never overrides a heartbeat we saw advance. LEFT is the exception: a node announces it about
 // itself (leave), and it holds for that incarnation whoever gossips it; only a restart (a higher
 // incarnation) brings the node back.
-import { clusterNodesMax, gossipHintTargetsMax, tombstoneGraceMsMax } from '../constants';
+//
+// LEFT entries are forgotten once they are older here than the longest tombstone grace a node
+// says it keeps (forgetLeft): no node away longer than that may come back with its old table
+// (coordinator/last_run.ts), so by then every node that will ever run again has heard the leave.
+// The entry stays in a bounded list of forgotten nodes, so a peer that forgets later than we do
+// (it heard the leave later) cannot gossip it back, which would otherwise bounce between the two
+// for good; and a peer that gossips it as not LEFT (cut off from the others while the leave
+// spread) is told LEFT in our digests for a while, or it would keep the node in its ring.
+import { clusterNodesMax, forgottenNodesMax, gossipHintTargetsMax, tombstoneGraceMsDefault, tombstoneGraceMsMax } from '../constants';
 import { assert } from '../errors';
 import { isValidZone } from '../ring';
 import { classify, type FailureDetectorOptions, validateFailureDetectorOptions } from './failure_detector';
@@ -25,6 +33,8 @@ interface Entry {
   /** Local time at which (incarnation, heartbeat) last advanced. */
   progressAtMs: number;
   status: MemberStatus;
+  /** Local time at which the entry became LEFT here (forgetLeft); undefined while not LEFT. */
+  leftAtMs?: number;
 }
 
 function newer(a: MemberInfo, b: MemberInfo): boolean {
@@ -68,6 +78,15 @@ export class MembershipTable {
   private hintTargetsCached: Set<string> | null = null;
   /** shortestTombstoneGrace(), until the next merge or markLeft; undefined when not worked out. */
   private shortestGraceCached: TombstoneGraceHolder | null | undefined;
+  /**
+   * Node id → its LEFT entry when forgetLeft forgot it, and until when our digests carry it again
+   * because a peer gossiped it as not LEFT; oldest first, forgottenNodesMax at most.
+   */
+  private readonly forgotten = new Map<string, { info: MemberInfo; remindUntilMs: number }>();
+  /** The ids in `forgotten` whose remindUntilMs has not passed at the last forgetLeft. */
+  private readonly reminding = new Set<string>();
+  /** New nodes merge ignored since the last call because the table was full (takeRefused). */
+  private refused: string[] = [];
 
   constructor(self: MemberInfo, fd: FailureDetectorOptions, nowMs: number) {
     validateMemberInfo(self);
@@ -98,6 +117,7 @@ export class MembershipTable {
     e.info = { ...e.info, heartbeat: e.info.heartbeat + 1 };
     e.progressAtMs = nowMs;
     e.status = 'LEFT';
+    e.leftAtMs = nowMs;
   }
 
   /**
@@ -105,17 +125,30 @@ export class MembershipTable {
    * for good (Membership.removeDead). Gossip carries LEFT like the node's own announcement; the
    * node rejoins only by starting again (a new incarnation).
    */
-  markLeft(nodeId: string): void {
+  markLeft(nodeId: string, nowMs: number): void {
     assert(nodeId !== this.selfId, 'a node leaves by itself through leave()');
     const e = this.entries.get(nodeId);
     assert(e !== undefined, 'markLeft of a node not in the table');
     e.status = 'LEFT';
+    e.leftAtMs = nowMs;
     this.hintTargetsCached = null;
     this.shortestGraceCached = undefined;
   }
 
-  /** Our table as gossip sends it: every entry, with our local status opinion. */
+  /**
+   * Our table as gossip sends it: every entry, with our local status opinion, then the forgotten
+   * nodes a peer lately gossiped as not LEFT, as LEFT (as many as fit one gossip message).
+   */
   digest(): MemberInfo[] {
+    const out = this.known();
+    for (const id of this.reminding) {
+      if (out.length >= clusterNodesMax) break;
+      out.push({ ...this.forgotten.get(id)!.info });
+    }
+    return out;
+  }
+
+  private known(): MemberInfo[] {
     return [...this.entries.values()].map((e) => ({ ...e.info, status: e.status }));
   }
 
@@ -195,18 +228,33 @@ export class MembershipTable {
       }
       const e = this.entries.get(r.nodeId);
       if (e === undefined) {
-        if (this.entries.size >= clusterNodesMax) continue; // bounded table; the rest is ignored
+        const gone = this.forgotten.get(r.nodeId);
+        if (gone !== undefined && r.incarnation <= gone.info.incarnation) {
+          // A node that left long ago. One gossiping it as not LEFT never heard: tell it.
+          if (r.status !== 'LEFT') {
+            gone.remindUntilMs = nowMs + this.fd.deadAfterMs;
+            this.reminding.add(r.nodeId);
+          }
+          continue;
+        }
+        if (this.entries.size >= clusterNodesMax) {
+          if (this.refused.length < clusterNodesMax) this.refused.push(r.nodeId);
+          continue;
+        }
+        this.forgotten.delete(r.nodeId); // started again since it left
+        this.reminding.delete(r.nodeId);
         // A node we never heard of: trust the sender's opinion of its liveness so a joining node
         // does not believe a long-dead node ALIVE for suspectAfterMs.
         const status = r.status;
         const silentFor = status === 'DEAD' ? this.fd.deadAfterMs : status === 'SUSPECT' ? this.fd.suspectAfterMs : 0;
-        this.entries.set(r.nodeId, { info: { ...r }, progressAtMs: nowMs - silentFor, status });
+        this.entries.set(r.nodeId, { info: { ...r }, progressAtMs: nowMs - silentFor, status, ...(status === 'LEFT' && { leftAtMs: nowMs }) });
         changes.push({ nodeId: r.nodeId, from: 'UNKNOWN', to: status, atMs: nowMs });
         continue;
       }
       if (r.status === 'LEFT' && r.incarnation >= e.info.incarnation && e.status !== 'LEFT') {
         changes.push({ nodeId: r.nodeId, from: e.status, to: 'LEFT', atMs: nowMs });
         e.status = 'LEFT';
+        e.leftAtMs = nowMs;
         if (newer(r, e.info)) e.info = { ...r };
         continue;
       }
@@ -217,12 +265,60 @@ export class MembershipTable {
       e.info = { ...r };
       e.progressAtMs = nowMs;
       if (e.status === 'LEFT' && !rejoined) continue;
+      delete e.leftAtMs;
       if (e.status !== 'ALIVE') {
         changes.push({ nodeId: r.nodeId, from: e.status, to: 'ALIVE', atMs: nowMs });
         e.status = 'ALIVE';
       }
     }
     return changes;
+  }
+
+  /** The ids of new nodes merge ignored since the last call because the table held clusterNodesMax. */
+  takeRefused(): string[] {
+    const out = this.refused;
+    this.refused = [];
+    return out;
+  }
+
+  /**
+   * How long a LEFT entry is kept: the longest tombstone grace a node here says it keeps (the
+   * default when none says). A node away longer than its grace, or a shorter one of its peers,
+   * does not start on its old data (coordinator/last_run.ts), so no table older than that runs again.
+   */
+  leftKeptMs(): number {
+    let ms = 0;
+    for (const e of this.entries.values()) ms = Math.max(ms, e.info.tombstoneGraceMs ?? 0);
+    return ms > 0 ? ms : tombstoneGraceMsDefault;
+  }
+
+  /**
+   * Forgets the other nodes LEFT here for leftKeptMs() or longer, and returns their ids; stops
+   * telling peers of forgotten nodes once none has gossiped them as not LEFT for deadAfterMs.
+   */
+  forgetLeft(nowMs: number): string[] {
+    for (const id of this.reminding) if (this.forgotten.get(id)!.remindUntilMs <= nowMs) this.reminding.delete(id);
+    const keptMs = this.leftKeptMs();
+    const gone: string[] = [];
+    for (const [id, e] of this.entries) {
+      if (id === this.selfId || e.status !== 'LEFT') continue;
+      assert(e.leftAtMs !== undefined, 'a LEFT entry knows when it left');
+      if (nowMs - e.leftAtMs < keptMs) continue;
+      this.entries.delete(id);
+      this.forgotten.delete(id);
+      this.forgotten.set(id, { info: { ...e.info, status: 'LEFT' }, remindUntilMs: 0 });
+      if (this.forgotten.size > forgottenNodesMax) {
+        const oldest = this.forgotten.keys().next().value!;
+        this.forgotten.delete(oldest);
+        this.reminding.delete(oldest);
+      }
+      gone.push(id);
+    }
+    if (gone.length > 0) {
+      this.hintTargetsCached = null;
+      this.shortestGraceCached = undefined;
+    }
+    return gone;
   }
 
   /** Runs the failure detector over every other node; returns the transitions it made. */
@@ -320,7 +416,7 @@ export class MembershipTable {
 
   /** Every known node with our status opinion, sorted by id. */
   members(): MemberInfo[] {
-    return this.digest().sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
+    return this.known().sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
   }
 
   get size(): number {

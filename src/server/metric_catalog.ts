@@ -95,6 +95,8 @@ export const metricCatalog: Readonly<Record<string, CatalogEntry>> = {
   membership_to_dead: counter('Status changes to DEAD this node made or heard of.'),
   membership_to_alive: counter('Status changes to ALIVE this node made or heard of.'),
   membership_to_left: counter('Status changes to LEFT this node heard of.'),
+  membership_nodes_forgotten: counter('LEFT nodes this node forgot, LEFT here longer than the longest tombstone grace a node keeps.'),
+  membership_nodes_refused: counter('New nodes this node ignored because its membership table held clusterNodesMax (1024) nodes.'),
   membership_id_conflicts: counter('Processes seen gossiping this node\'s id from a later start than this one.'),
   membership_settings_conflicts: counter('Nodes seen running with cluster settings other than this node\'s.'),
   ring_version: gauge('This node\'s count of ring changes (not comparable across nodes).'),

@@ -305,3 +305,36 @@ test(`every node hears of the shortest tombstone grace once gossip spreads it, a
   assert.deepEqual(heard.get(0)!.at(-1), { nodeId: 'n0', ms: 10 * day });
   assert.deepEqual(heard.get(1)!.at(-1), { nodeId: 'n1', ms: 10 * day });
 });
+
+test(`a removed node is forgotten everywhere a grace later, and a node cut off while it was removed hears LEFT instead of gossiping it back (seed ${seed})`, async () => {
+  const sim = new Sim(seed);
+  const day = 86_400_000;
+  const lines: string[] = [];
+  for (const i of [0, 1, 2, 3]) sim.add(i, [0], { tombstoneGraceMs: day, log: (l) => lines.push(l) });
+  await sim.step(30);
+  for (const id of ['n1', 'n2', 'n3']) assert.deepEqual(sim.statusesOf(id), ['ALIVE', 'ALIVE', 'ALIVE'], id);
+  // n3 is lost; n2 is cut off from the others while n0's operator removes n3.
+  sim.down.add(8003);
+  await sim.step(30);
+  assert.deepEqual(sim.statusesOf('n3'), ['DEAD', 'DEAD', 'DEAD']);
+  sim.down.add(8002);
+  assert.equal(sim.nodes.get(8000)!.removeDead('n3'), 'DEAD');
+  await sim.step(20);
+  assert.equal(sim.nodes.get(8001)!.status('n3'), 'LEFT');
+  sim.now += day;
+  await sim.step(5);
+  for (const p of [8000, 8001]) assert.equal(sim.nodes.get(p)!.status('n3'), undefined, `${p} forgot n3`);
+  assert.equal(sim.nodes.get(8000)!.stats().membershipNodesForgotten, 1);
+  assert.ok(lines.some((l) => l === 'membership n0: n3 LEFT longer than the longest tombstone grace; forgotten'));
+  // n2 comes back still holding n3 DEAD: the others do not take it back, and tell n2 it left.
+  sim.down.delete(8002);
+  assert.equal(sim.nodes.get(8002)!.status('n3'), 'DEAD');
+  await sim.step(30);
+  assert.equal(sim.nodes.get(8002)!.status('n3'), 'LEFT');
+  for (const p of [8000, 8001]) assert.equal(sim.nodes.get(p)!.status('n3'), undefined, `${p} still without n3`);
+  assert.ok(!sim.nodes.get(8002)!.ring.has('n3'), 'out of n2\'s ring');
+  // n2 forgets it a grace after it heard, and nobody gossips it again.
+  sim.now += day;
+  await sim.step(30);
+  for (const p of [8000, 8001, 8002]) assert.equal(sim.nodes.get(p)!.status('n3'), undefined, `${p} without n3`);
+});

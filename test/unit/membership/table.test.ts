@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MembershipTable, classify, type MemberInfo } from '../../../src/membership';
+import { clusterNodesMax, tombstoneGraceMsDefault } from '../../../src/constants';
 
 const fd = { suspectAfterMs: 300, deadAfterMs: 600 };
 const info = (nodeId: string, incarnation: number, heartbeat: number, status: MemberInfo['status'] = 'ALIVE'): MemberInfo => ({
@@ -250,6 +251,81 @@ test('the shortest tombstone grace: of every node not LEFT that says one, DEAD o
   t.merge([{ ...info('a', 2, 0), tombstoneGraceMs: 20 * day }], 1_010);
   assert.deepEqual(t.shortestTombstoneGrace(), { nodeId: 'e', ms: 2 * day }, 'restarted with another grace');
   t.detect(2_000);
-  t.markLeft('e');
+  t.markLeft('e', 2_000);
   assert.deepEqual(t.shortestTombstoneGrace(), { nodeId: 'b', ms: 10 * day }, 'a LEFT node purges nothing of ours any more');
+});
+
+test('a LEFT node is forgotten after the longest tombstone grace a node keeps; gossip of that incarnation cannot bring it back, a restart can', () => {
+  const day = 86_400_000;
+  const t = new MembershipTable({ ...info('a', 1, 0), tombstoneGraceMs: 2 * day }, fd, 0);
+  t.merge([{ ...info('b', 1, 4), tombstoneGraceMs: 5 * day }, info('c', 3, 2)], 0);
+  assert.equal(t.leftKeptMs(), 5 * day, 'the longest grace any node says');
+  t.merge([info('c', 3, 3, 'LEFT')], 100);
+  assert.equal(t.status('c'), 'LEFT');
+  assert.deepEqual(t.forgetLeft(100 + 5 * day - 1), [], 'kept until the grace has passed');
+  assert.equal(t.status('c'), 'LEFT');
+  assert.deepEqual(t.forgetLeft(100 + 5 * day), ['c']);
+  assert.equal(t.status('c'), undefined);
+  assert.deepEqual(t.members().map((m) => m.nodeId), ['a', 'b']);
+  // A peer that heard the leave later still gossips c LEFT, or ALIVE from before: neither comes back.
+  assert.deepEqual(t.merge([info('c', 3, 3, 'LEFT'), info('c', 2, 9)], 100 + 5 * day + 1), []);
+  assert.equal(t.status('c'), undefined);
+  // c started again (a new incarnation): a new member.
+  assert.deepEqual(t.merge([info('c', 4, 0)], 100 + 6 * day).map((m) => `${m.nodeId} ${m.from}->${m.to}`), ['c UNKNOWN->ALIVE']);
+  // Our own LEFT entry, and one removed by an operator, follow the same clock; ours is never forgotten.
+  t.markLeft('b', 200 + 6 * day);
+  t.leave(200 + 6 * day);
+  assert.equal(t.leftKeptMs(), 5 * day, 'a LEFT node\'s grace still counts');
+  assert.deepEqual(t.forgetLeft(200 + 11 * day), ['b']);
+  assert.equal(t.status('a'), 'LEFT');
+});
+
+test('a LEFT node first heard of as LEFT is forgotten a grace after we heard; with no grace said, after the default', () => {
+  const t = new MembershipTable(info('a', 1, 0), fd, 0);
+  t.merge([info('z', 7, 1, 'LEFT')], 50);
+  assert.equal(t.leftKeptMs(), tombstoneGraceMsDefault);
+  assert.deepEqual(t.forgetLeft(50 + tombstoneGraceMsDefault - 1), []);
+  assert.deepEqual(t.forgetLeft(50 + tombstoneGraceMsDefault), ['z']);
+  // A node LEFT and started again is not LEFT: it stays.
+  t.merge([info('y', 1, 1, 'LEFT')], 60);
+  t.merge([info('y', 2, 0)], 70);
+  assert.deepEqual(t.forgetLeft(60 + 2 * tombstoneGraceMsDefault), []);
+  assert.equal(t.status('y'), 'ALIVE');
+});
+
+test('a full table refuses new nodes and says which; forgetting LEFT ones makes room', () => {
+  const t = new MembershipTable(info('self', 1, 0), fd, 0);
+  const others = Array.from({ length: clusterNodesMax - 1 }, (_, i) => info(`n${i}`, 1, 1));
+  t.merge(others, 0);
+  assert.equal(t.size, clusterNodesMax);
+  assert.deepEqual(t.takeRefused(), []);
+  assert.deepEqual(t.merge([info('late', 1, 1)], 1), []);
+  assert.deepEqual(t.takeRefused(), ['late']);
+  assert.deepEqual(t.takeRefused(), [], 'each refusal is said once');
+  t.merge([info('n0', 1, 2, 'LEFT')], 2);
+  assert.deepEqual(t.forgetLeft(2 + tombstoneGraceMsDefault), ['n0']);
+  assert.deepEqual(t.merge([info('late', 1, 1)], 3).map((c) => c.nodeId), ['late']);
+  assert.equal(t.size, clusterNodesMax);
+});
+
+test('a forgotten node gossiped as not LEFT is sent back LEFT in our digests for deadAfterMs, then no more', () => {
+  const t = new MembershipTable(info('a', 1, 0), fd, 0);
+  t.merge([info('c', 3, 3, 'LEFT')], 0);
+  t.forgetLeft(tombstoneGraceMsDefault);
+  assert.equal(t.digest().some((m) => m.nodeId === 'c'), false, 'not gossiped once forgotten');
+  // Gossiped LEFT by a peer that forgets later: nothing to tell it.
+  t.merge([info('c', 3, 3, 'LEFT')], tombstoneGraceMsDefault + 1);
+  assert.equal(t.digest().some((m) => m.nodeId === 'c'), false);
+  // Gossiped DEAD by a peer that never heard: told LEFT, and a node that merges that drops c.
+  t.merge([info('c', 3, 1, 'DEAD')], tombstoneGraceMsDefault + 2);
+  const told = t.digest().find((m) => m.nodeId === 'c');
+  assert.equal(told?.status, 'LEFT');
+  assert.equal(t.members().some((m) => m.nodeId === 'c'), false, 'members() lists only what the table holds');
+  const u = new MembershipTable(info('b', 1, 0), fd, 0);
+  u.merge([info('c', 3, 1)], 0);
+  assert.deepEqual(u.merge(t.digest(), 1).map((c) => `${c.nodeId} ${c.from}->${c.to}`), ['a UNKNOWN->ALIVE', 'c ALIVE->LEFT']);
+  t.forgetLeft(tombstoneGraceMsDefault + 1 + fd.deadAfterMs);
+  assert.equal(t.digest().some((m) => m.nodeId === 'c'), true, 'still told within deadAfterMs');
+  t.forgetLeft(tombstoneGraceMsDefault + 2 + fd.deadAfterMs);
+  assert.equal(t.digest().some((m) => m.nodeId === 'c'), false, 'no longer told');
 });
