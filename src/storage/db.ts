@@ -32,7 +32,8 @@
 // scrub, then repair). Without it (a single node, whose only copy that is) a scrub reports the
 // table and leaves it unless asked to salvage it, and a compaction that meets it fails as any
 // other background failure. cleanup() rewrites tables the same way, keeping only the token
-// ranges the node still replicates.
+// ranges the node still replicates, and of the others the tombstones and TTL entries that still
+// hide an older value (until a later pass has dropped it: a cleanup may be cut short anywhere).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
@@ -780,6 +781,9 @@ export class LsmEngine implements StorageEngine {
     await this.flush();
     const report: CleanupReport = { tables: 0, tablesRewritten: 0, tablesRemoved: 0, entriesDropped: 0, bytesBefore: 0, bytesAfter: 0, cutShort: false };
     const seen = new Set<number>();
+    // Tables that kept entries over an older value (keepIn), to look at again: whether the report
+    // already counts them rewritten. Their bytes and count are in the report once.
+    const again = new Map<number, { rewritten: boolean }>();
     // A compaction between two rewrites may merge tables not yet cleaned into new ones: a later
     // pass takes those (and what flushes made meanwhile), until a pass finds no new table.
     for (let pass = 0; pass < cleanupPassesMax; pass++) {
@@ -793,9 +797,13 @@ export class LsmEngine implements StorageEngine {
         }
         while (this.compactingInputs.has(f.number)) await this.compacting;
         if (f.obsolete) continue; // compacted meanwhile: its outputs are the next pass's
+        const earlier = again.get(f.number);
+        again.delete(f.number);
         const counted = (bytesAfter: number): void => {
-          report.tables++;
-          report.bytesBefore += f.fileBytes;
+          if (earlier === undefined) {
+            report.tables++;
+            report.bytesBefore += f.fileBytes;
+          } else report.bytesAfter -= f.fileBytes;
           report.bytesAfter += bytesAfter;
         };
         if (keep.holdsAll(f.smallest, f.largest)) {
@@ -804,18 +812,38 @@ export class LsmEngine implements StorageEngine {
         }
         this.rewriting++;
         try {
-          const r = await this.rewriteInPlace(f, { salvage: false, keep: keep.holds }, (x) => x.dropped > 0);
+          let deferred = 0;
+          const level = this.version.levels.findIndex((l) => l.includes(f));
+          assert(level >= 0, 'a table being cleaned is in the version');
+          const keepIn = (sk: Buffer, p: Buffer): boolean => {
+            if (keep.holds(sk)) return true;
+            // A tombstone or TTL entry over an older entry of its key that reads as a value stays
+            // until that one is gone (a later pass): a cleanup cut short between the two would
+            // otherwise bring the older value back here, for a key another replica may have
+            // deleted and long since purged (it matters if the range comes back to this node).
+            if (!payloadIsTombstone(p) && payloadExpiresAtMs(p) === 0) return false;
+            if (!this.olderShowsValue(f, level, sk)) return false;
+            deferred++;
+            return true;
+          };
+          const r = await this.rewriteInPlace(f, { salvage: false, keep: keepIn }, (x) => x.dropped > 0);
           if (r === null) continue; // compacted meanwhile
           if (!r.replaced) {
             counted(f.fileBytes);
+            if (deferred > 0) {
+              seen.delete(f.number);
+              again.set(f.number, { rewritten: earlier?.rewritten ?? false });
+            }
             continue;
           }
           const built = r.result.table;
           counted(built?.fileBytes ?? 0);
+          if (earlier?.rewritten === true) report.tablesRewritten--;
           if (built === null) report.tablesRemoved++;
           else {
             report.tablesRewritten++;
-            seen.add(built.number);
+            if (deferred === 0) seen.add(built.number);
+            else again.set(built.number, { rewritten: true });
           }
           report.entriesDropped += r.result.dropped;
           this.retire(f);
@@ -831,6 +859,31 @@ export class LsmEngine implements StorageEngine {
     }
     report.cutShort = this.version.allFiles().some((f) => !seen.has(f.number));
     return report;
+  }
+
+  /**
+   * Whether the newest entry of sk in the tables older than f, at `level` (lower level-0 ranks,
+   * then deeper levels), is one that reads as a value: a live one, or one with a TTL. True too
+   * when that table cannot be read (cleanup then keeps what is over it).
+   */
+  private olderShowsValue(f: FileMeta, level: number, sk: Buffer): boolean {
+    const v = this.version;
+    const key = sk.subarray(tokenBytes);
+    const older: FileMeta[] = [];
+    if (level === 0) for (const g of v.levels[0]!) if (l0RankOf(g) < l0RankOf(f) && g.smallest.compare(sk) <= 0 && g.largest.compare(sk) >= 0) older.push(g);
+    for (let l = Math.max(1, level + 1); l < levelsMax; l++) {
+      const g = v.fileFor(l, sk);
+      if (g !== null) older.push(g);
+    }
+    try {
+      for (const g of older) {
+        const p = this.tableCache.get(g.number).get(sk, key, this.blockCache);
+        if (p !== null) return !payloadIsTombstone(p);
+      }
+    } catch {
+      return true;
+    }
+    return false;
   }
 
   async snapshot(dir: string): Promise<{ tables: number; bytes: number }> {

@@ -58,8 +58,8 @@ export interface RewriteTarget {
 export interface RewriteOptions {
   /** Skip damaged blocks (salvage) rather than fail with the corruption (cleanup). */
   salvage: boolean;
-  /** Which entries to keep, by sort key (a view: copy it to keep it); all when absent. */
-  keep?: (sk: Buffer) => boolean;
+  /** Which entries to keep, by sort key and payload (views: copy them to keep them); all when absent. */
+  keep?: (sk: Buffer, payload: Buffer) => boolean;
 }
 
 /**
@@ -116,12 +116,13 @@ export async function rewriteTable(src: { file: string; number: number }, out: R
       let last: Buffer | null = null;
       for (let j = 0; j < n; j++) {
         const k = keyAt(j);
-        if (o.keep !== undefined && !o.keep(k)) {
+        const payload = block.subarray(s.offsets[3 * j + 1]!, s.offsets[3 * j + 2]!);
+        if (o.keep !== undefined && !o.keep(k, payload)) {
           dropped++;
           continue;
         }
         builder ??= new TableBuilder(out.file, out.number, out.bloomBitsPerKey);
-        builder.add(k, block.subarray(s.offsets[3 * j + 1]!, s.offsets[3 * j + 2]!));
+        builder.add(k, payload);
         entries++;
         last = k;
       }
