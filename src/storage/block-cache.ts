@@ -11,6 +11,11 @@
 // reserve() (which may overwrite them). Callers use a block at once: a point read copies the
 // value out, an iterator decodes the block (a copy) before anything else reads.
 //
+// Keys: a file number's low 21 bits and the block offset (32 bits) pack into one safe integer,
+// the map's key. File numbers grow for as long as a shard lives, so two live files may share the
+// low bits: each entry keeps its whole file number, and a lookup that finds another file's block
+// under its key misses (the block read then replaces that entry).
+//
 // Why an arena: this project's benchmark machines charge about 3 ms per MiB the first time memory
 // is touched; a fresh buffer per block read cost more than the pread itself. The arena is touched
 // once and then reused forever.
@@ -27,12 +32,13 @@ export class BlockCache {
   private readonly map = new Map<number, number>();
   // The ring of entries in arena order, sequence numbers [firstSeq, nextSeq), slot = seq & mask.
   private keys = new Float64Array(entriesInitial);
+  private files = new Float64Array(entriesInitial);
   private offsets = new Int32Array(entriesInitial);
   private lengths = new Int32Array(entriesInitial);
   private firstSeq = 0;
   private nextSeq = 0;
   /** A reserve() whose block is not yet committed (its bytes are being read and checked). */
-  private pending: { key: number; offset: number; length: number } | null = null;
+  private pending: { key: number; file: number; offset: number; length: number } | null = null;
   private bytes = 0;
   hits = 0;
   misses = 0;
@@ -50,21 +56,22 @@ export class BlockCache {
     return this.arena?.length ?? 0;
   }
 
-  static keyOf(fileNumber: number, offset: number): number {
-    // 2^21 files x 2^32 offsets stays a safe integer.
-    assert(fileNumber < 0x20_0000 && offset < 0x1_0000_0000, 'block cache key out of range');
-    return fileNumber * 0x1_0000_0000 + offset;
+  /** The map key of a block (see the header): 2^21 x 2^32 stays a safe integer. */
+  private static keyOf(fileNumber: number, blockOffset: number): number {
+    assert(Number.isSafeInteger(fileNumber) && fileNumber >= 0 && blockOffset >= 0 && blockOffset < 0x1_0000_0000, 'block cache key out of range');
+    return (fileNumber % 0x20_0000) * 0x1_0000_0000 + blockOffset;
   }
 
-  /** The cached block (a view, see the header) or undefined. */
-  get(key: number): Buffer | undefined {
+  /** The cached block at `blockOffset` of file `fileNumber` (a view, see the header) or undefined. */
+  get(fileNumber: number, blockOffset: number): Buffer | undefined {
+    const key = BlockCache.keyOf(fileNumber, blockOffset);
     const seq = this.map.get(key);
-    if (seq === undefined) {
+    const slot = seq === undefined ? 0 : seq & (this.keys.length - 1);
+    if (seq === undefined || this.files[slot] !== fileNumber) {
       this.misses++;
       return undefined;
     }
     this.hits++;
-    const slot = seq & (this.keys.length - 1);
     const offset = this.offsets[slot]!;
     const length = this.lengths[slot]!;
     const live = this.nextSeq - this.firstSeq;
@@ -72,7 +79,7 @@ export class BlockCache {
       // Second chance: move it to the head before the head comes round to it. The reserve may
       // evict the source's entry and even overlap its bytes; copyWithin copies as if through a
       // temporary, so the block arrives intact either way.
-      const to = this.reserve(key, length)!;
+      const to = this.reserve(fileNumber, blockOffset, length)!;
       this.arena!.copyWithin(this.pending!.offset, offset, offset + length);
       this.commit();
       return to;
@@ -85,7 +92,8 @@ export class BlockCache {
    * capacity, or larger than a quarter of it). commit() makes it a cache entry; until then, or if
    * the next reserve() comes first, it is not one (a block that fails its check is never cached).
    */
-  reserve(key: number, length: number): Buffer | null {
+  reserve(fileNumber: number, blockOffset: number, length: number): Buffer | null {
+    const key = BlockCache.keyOf(fileNumber, blockOffset);
     if (length > this.capacityBytes >>> 2 || length === 0) return null;
     this.pending = null;
     this.arena ??= Buffer.allocUnsafeSlow(this.capacityBytes);
@@ -105,12 +113,13 @@ export class BlockCache {
         this.head = 0;
       }
     }
-    this.pending = { key, offset: this.head, length };
+    this.pending = { key, file: fileNumber, offset: this.head, length };
     return this.arena.subarray(this.head, this.head + length);
   }
 
   /**
-   * Makes the last reserve() an entry (replacing any older entry of the same key), keeping only
+   * Makes the last reserve() an entry (replacing any older entry of the same key, another file's
+   * too), keeping only
    * its first `length` bytes when given (a block's trailer is not needed once it is checked).
    */
   commit(length?: number): void {
@@ -122,6 +131,7 @@ export class BlockCache {
     if (this.nextSeq - this.firstSeq === this.keys.length) this.grow();
     const slot = this.nextSeq & (this.keys.length - 1);
     this.keys[slot] = p.key;
+    this.files[slot] = p.file;
     this.offsets[slot] = p.offset;
     this.lengths[slot] = p.length;
     this.map.set(p.key, this.nextSeq); // An older entry of the key becomes stale: see evictOldest.
@@ -141,28 +151,32 @@ export class BlockCache {
   private grow(): void {
     const n = this.keys.length * 2;
     const keys = new Float64Array(n);
+    const files = new Float64Array(n);
     const offsets = new Int32Array(n);
     const lengths = new Int32Array(n);
     for (let seq = this.firstSeq; seq < this.nextSeq; seq++) {
       const from = seq & (this.keys.length - 1);
       const to = seq & (n - 1);
       keys[to] = this.keys[from]!;
+      files[to] = this.files[from]!;
       offsets[to] = this.offsets[from]!;
       lengths[to] = this.lengths[from]!;
     }
     this.keys = keys;
+    this.files = files;
     this.offsets = offsets;
     this.lengths = lengths;
   }
 
   /** Drops every block of a file (after the file is deleted, so its number's blocks never linger). */
   evictFile(fileNumber: number): void {
-    const lo = fileNumber * 0x1_0000_0000;
+    const lo = BlockCache.keyOf(fileNumber, 0);
     const hi = lo + 0x1_0000_0000;
+    const mask = this.keys.length - 1;
     // Their ring entries stay until the head passes them (stale: the map no longer points there);
     // their bytes count as used until then, which keeps usedBytes an upper bound.
-    for (const k of this.map.keys()) if (k >= lo && k < hi) this.map.delete(k);
-    if (this.pending !== null && this.pending.key >= lo && this.pending.key < hi) this.pending = null;
+    for (const [k, seq] of this.map) if (k >= lo && k < hi && this.files[seq & mask] === fileNumber) this.map.delete(k);
+    if (this.pending !== null && this.pending.file === fileNumber) this.pending = null;
   }
 
   /** Bytes of the arena holding entries (live or stale); never above the capacity. */

@@ -157,10 +157,9 @@ export class Table {
     const h = this.indexHandles[i]!;
     const need = h.size + blockTrailerBytes;
     if (cache === null) return checkBlock(this.file, h, preadExact(this.fd, need, h.offset), 'data block');
-    const key = BlockCache.keyOf(this.number, h.offset);
-    const cached = cache.get(key);
+    const cached = cache.get(this.number, h.offset);
     if (cached !== undefined) return cached;
-    const room = cache.reserve(key, need);
+    const room = cache.reserve(this.number, h.offset, need);
     if (room === null) return checkBlock(this.file, h, preadExact(this.fd, need, h.offset), 'data block');
     const n = preadInto(this.fd, room, need, h.offset);
     const block = checkBlock(this.file, h, room.subarray(0, n), 'data block');
@@ -195,7 +194,7 @@ export class Table {
     for (; i < this.indexHandles.length && !stop(); i++) {
       const h = this.indexHandles[i]!;
       const block = this.readBlockAhead(i, ra);
-      const room = cache.reserve(BlockCache.keyOf(this.number, h.offset), h.size);
+      const room = cache.reserve(this.number, h.offset, h.size);
       if (room === null) continue;
       block.copy(room);
       cache.commit();

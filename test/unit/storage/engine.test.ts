@@ -1,9 +1,12 @@
 // Proves the engine's specific promises beyond the Map model: group commit shares fdatasyncs,
 // tombstones outlive their grace period only as long as needed (and deleted data never comes
 // back: LevelDB issue 178), TTL entries expire and become tombstones in compaction, scans honour
-// inclusive token bounds and limits, and operations after close fail with RKV_ERR_CLOSED.
+// inclusive token bounds and limits, and operations after close fail with RKV_ERR_CLOSED; and a
+// shard's file numbers go on past 2^21 and 2^32 (a long-lived shard takes one per table).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { readManifest, writeManifest } from '../../../src/storage/manifest';
 import { openStorage, keyToken } from '../../../src/storage';
 import { ErrorCode, isRingkvError } from '../../../src/errors';
 import { del, put, removeDir, tempDir } from './helpers';
@@ -245,5 +248,41 @@ test("a flushed table's blocks are in the block cache before its first read; a t
       await db.close();
       removeDir(dir);
     }
+  }
+});
+
+test('file numbers past 2^21 and 2^32: tables are written, compacted, cached, read and reopened', async () => {
+  // A shard takes a number per table and WAL segment for as long as it lives; compaction alone
+  // takes about one per 8 MiB written, so 2^21 numbers were days of heavy writing.
+  const dir = tempDir('file-numbers');
+  try {
+    let db = await openStorage({ dir, syncMode: 'none', autoCompaction: false });
+    await db.write([put('before', 'b')]);
+    await db.flush();
+    await db.close();
+    for (const next of [2 ** 21 + 3, 2 ** 32 + 5]) {
+      const m = readManifest(dir)!;
+      await writeManifest(dir, { ...m, nextFileNumber: next });
+      db = await openStorage({ dir, syncMode: 'none', autoCompaction: false, blockCacheBytes: 1024 * 1024 });
+      for (let round = 0; round < 3; round++) {
+        await db.write(Array.from({ length: 50 }, (_, i) => put(`k${next}-${round}-${i}`, `v${round}`.repeat(20))));
+        await db.flush();
+      }
+      await db.compact();
+      for (let pass = 0; pass < 2; pass++) {
+        // Twice: the second time from the block cache.
+        assert.equal(Buffer.from((await db.get(Buffer.from(`k${next}-2-7`)))!.value).toString(), 'v2'.repeat(20));
+        assert.equal(Buffer.from((await db.get(Buffer.from('before')))!.value).toString(), 'b');
+      }
+      assert.ok(db.stats().blockCacheHits > 0, 'reads were served from the cache');
+      await db.close();
+      const numbers = fs.readdirSync(dir).filter((n) => n.endsWith('.sst')).map((n) => Number(n.slice(0, -4)));
+      assert.ok(numbers.some((n) => n >= next), `tables numbered past ${next}: ${numbers.join(' ')}`);
+      db = await openStorage({ dir, syncMode: 'none' });
+      assert.equal(Buffer.from((await db.get(Buffer.from(`k${next}-0-49`)))!.value).toString(), 'v0'.repeat(20));
+      await db.close();
+    }
+  } finally {
+    removeDir(dir);
   }
 });
