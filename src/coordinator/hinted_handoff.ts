@@ -105,7 +105,11 @@ export class HintStore {
     });
     const oldest = store.now() - store.ageMsMax;
     let expired = 0;
-    for (const r of recovery.records) {
+    // Oldest first, as expire() needs each queue: the files hold them in the order written, and a
+    // segment rewrite (onSparse) writes older hints again after newer ones. A stable sort keeps
+    // a key's records in the order taken, so the later one is merged in last.
+    const records = recovery.records.slice().sort((a, b) => a.createdMs - b.createdMs);
+    for (const r of records) {
       if (r.createdMs < oldest) {
         expired++;
         store.lost(r.target).expired++;

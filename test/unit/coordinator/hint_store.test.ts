@@ -259,3 +259,32 @@ test('records larger than a write chunk and small ones mixed in one turn come ba
   back.forEach((h, i) => assert.deepEqual(values(h), [String.fromCharCode(97 + i).repeat(sizes[i]!)]));
   assert.deepEqual(t.peek('n2', 300).map((h) => values(h)[0]), Array.from({ length: 200 }, (_, i) => `s${i}`.padEnd(900, '.')));
 });
+
+test('hints read back after a crash are queued oldest first, though a segment rewrite wrote an older one after a newer: expiry finds it', async () => {
+  const ageMsMax = 60_000;
+  const s = open(dir, { ageMsMax }, 4096);
+  const t0 = nowMs;
+  s.add('n1', Buffer.from('a'), rec('older'));
+  nowMs = t0 + 10;
+  for (let i = 0; i < 30; i++) s.add('n2', Buffer.from(`f${i}`), rec(Buffer.alloc(200, 1).toString()));
+  await turn();
+  nowMs = t0 + 20;
+  s.add('n1', Buffer.from('b'), rec('newer'));
+  // The first segment, mostly n2's hints, goes sparse once they are delivered: the next roll
+  // writes 'a' again, after 'b'.
+  for (const h of s.peek('n2', 100)) s.delivered('n2', h);
+  for (let i = 0; i < 30; i++) s.add('n3', Buffer.from(`g${i}`), rec(Buffer.alloc(200, 1).toString()));
+  await turn();
+  const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'ringkv-hints-crash-'));
+  try {
+    fs.cpSync(dir, copy, { recursive: true });
+    const t = open(copy, { ageMsMax });
+    assert.deepEqual(keys(t.peek('n1', 10)), ['a', 'b'], 'oldest first');
+    nowMs = t0 + ageMsMax + 15;
+    t.expire();
+    assert.deepEqual(keys(t.peek('n1', 10)), ['b'], 'the older hint expired on time');
+    await t.close();
+  } finally {
+    fs.rmSync(copy, { recursive: true, force: true });
+  }
+});
