@@ -87,6 +87,8 @@ export class MembershipTable {
   private readonly reminding = new Set<string>();
   /** New nodes merge ignored since the last call because the table was full (takeRefused). */
   private refused: string[] = [];
+  /** The nodes already reported refused (every gossip exchange carries them again). */
+  private readonly refusedSeen = new Set<string>();
 
   constructor(self: MemberInfo, fd: FailureDetectorOptions, nowMs: number) {
     validateMemberInfo(self);
@@ -238,11 +240,17 @@ export class MembershipTable {
           continue;
         }
         if (this.entries.size >= clusterNodesMax) {
-          if (this.refused.length < clusterNodesMax) this.refused.push(r.nodeId);
+          if (!this.refusedSeen.has(r.nodeId)) {
+            // Bounded like the table; forgetting means reporting a node again, nothing worse.
+            if (this.refusedSeen.size >= clusterNodesMax) this.refusedSeen.clear();
+            this.refusedSeen.add(r.nodeId);
+            this.refused.push(r.nodeId);
+          }
           continue;
         }
         this.forgotten.delete(r.nodeId); // started again since it left
         this.reminding.delete(r.nodeId);
+        this.refusedSeen.delete(r.nodeId);
         // A node we never heard of: trust the sender's opinion of its liveness so a joining node
         // does not believe a long-dead node ALIVE for suspectAfterMs.
         const status = r.status;
@@ -274,7 +282,7 @@ export class MembershipTable {
     return changes;
   }
 
-  /** The ids of new nodes merge ignored since the last call because the table held clusterNodesMax. */
+  /** The ids of new nodes merge ignored because the table held clusterNodesMax, since the last call; each once. */
   takeRefused(): string[] {
     const out = this.refused;
     this.refused = [];

@@ -862,28 +862,17 @@ export class LsmEngine implements StorageEngine {
   }
 
   /**
-   * Whether the newest entry of sk in the tables older than f, at `level` (lower level-0 ranks,
-   * then deeper levels), is one that reads as a value: a live one, or one with a TTL. True too
-   * when that table cannot be read (cleanup then keeps what is over it).
+   * Whether the newest entry of sk in the tables older than f, at `level`, is one that reads as a
+   * value: a live one, or one with a TTL. True too when a table cannot be read (cleanup then
+   * keeps what is over it).
    */
   private olderShowsValue(f: FileMeta, level: number, sk: Buffer): boolean {
-    const v = this.version;
-    const key = sk.subarray(tokenBytes);
-    const older: FileMeta[] = [];
-    if (level === 0) for (const g of v.levels[0]!) if (l0RankOf(g) < l0RankOf(f) && g.smallest.compare(sk) <= 0 && g.largest.compare(sk) >= 0) older.push(g);
-    for (let l = Math.max(1, level + 1); l < levelsMax; l++) {
-      const g = v.fileFor(l, sk);
-      if (g !== null) older.push(g);
-    }
     try {
-      for (const g of older) {
-        const p = this.tableCache.get(g.number).get(sk, key, this.blockCache);
-        if (p !== null) return !payloadIsTombstone(p);
-      }
+      const p = this.searchTables(sk, sk.subarray(tokenBytes), { than: f, level });
+      return p !== null && !payloadIsTombstone(p);
     } catch {
       return true;
     }
-    return false;
   }
 
   async snapshot(dir: string): Promise<{ tables: number; bytes: number }> {
@@ -1073,14 +1062,22 @@ export class LsmEngine implements StorageEngine {
     this.readQuarantines.set(f.number, done);
   }
 
-  private searchTables(sk: Buffer, key: Uint8Array): Buffer | null {
+  /**
+   * The newest payload of sk in the tables, or, with `older`, in the tables older than that one
+   * (at its level): lower level-0 ranks, then deeper levels.
+   */
+  private searchTables(sk: Buffer, key: Uint8Array, older?: { than: FileMeta; level: number }): Buffer | null {
     const v = this.version;
-    for (const f of v.levels[0]!) {
-      if (f.smallest.compare(sk) > 0 || f.largest.compare(sk) < 0) continue;
-      const p = this.tableCache.get(f.number).get(sk, key, this.blockCache);
-      if (p !== null) return p;
+    const fromLevel = older === undefined ? 1 : Math.max(1, older.level + 1);
+    if (older === undefined || older.level === 0) {
+      for (const f of v.levels[0]!) {
+        if (older !== undefined && l0RankOf(f) >= l0RankOf(older.than)) continue;
+        if (f.smallest.compare(sk) > 0 || f.largest.compare(sk) < 0) continue;
+        const p = this.tableCache.get(f.number).get(sk, key, this.blockCache);
+        if (p !== null) return p;
+      }
     }
-    for (let level = 1; level < levelsMax; level++) {
+    for (let level = fromLevel; level < levelsMax; level++) {
       const f = v.fileFor(level, sk);
       if (f === null) continue;
       const p = this.tableCache.get(f.number).get(sk, key, this.blockCache);
