@@ -431,10 +431,18 @@ export const wsAnswerBytesPerConnectionMax = 64 * 1024 * 1024;
 export const wsAnswerBytesMax = 1024 * 1024 * 1024;
 /** HTTP requests being served at once; more get 503 busy. */
 export const httpInflightRequestsMax = 8192;
+/**
+ * HTTP answer bytes the sockets have not taken yet, all connections together, past which reads
+ * are answered 503 busy; and how long one answer may take to go out before its connection is
+ * closed (a client that keeps reading a trickle, which uWS's idle timeout does not catch).
+ */
+export const httpUnsentBytesMax = 256 * 1024 * 1024;
+export const httpAnswerSendMsMax = 60_000;
 /** Longest If-Match / X-Context header value accepted. */
 export const httpHeaderBytesMax = 8192;
 /** On SIGTERM, in-flight requests get this long to finish before connections are cut. */
 export const shutdownGraceMsDefault = 10_000;
+assert(httpUnsentBytesMax >= 64 * 2 * Math.ceil((valueBytesMax * 4) / 3), 'unsent HTTP answers hold many of the largest (sibling values and the newest again, base64)');
 assert(wsSendQueueBytesMax >= wsResponseFrameBytesTarget * 2, 'the send queue must hold a couple of full response frames');
 assert(wsResponseFrameBytesTarget <= wsBufferedBytesMax, 'one response frame must fit the buffered-bytes bound');
 assert(wsAnswerBytesPerConnectionMax >= 4 * siblingsMax * (valueBytesMax + versionVectorBytesMax) && wsAnswerBytesMax >= 4 * wsAnswerBytesPerConnectionMax, 'a connection holds a few of the largest answers, and the node a few connections\' worth');

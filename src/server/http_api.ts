@@ -30,16 +30,36 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from './uws';
  * One response: remembers abort and completion so nothing writes to a dead or finished response.
  * The answer to a HEAD request is the GET answer's status and headers, Content-Length included,
  * without its body (RFC 9110 §9.3.2); uWS would send a body as given, so it is left out here.
+ *
+ * A body goes out with tryEnd, not end: end keeps whatever the socket does not take in uWS's own
+ * buffer, out of sight, so clients that stop reading could hold any number of answers there (a
+ * GET's runs to about 2.8 MB: a key's sibling values, which fit 1 MiB together, and the newest
+ * again as `value`, in base64). With tryEnd the rest stays here, counted in
+ * httpUnsentBytes (reads past httpUnsentBytesMax are answered busy), and goes out as the socket
+ * drains (onWritable). uWS closes a connection that takes nothing for its idle timeout; one that
+ * keeps taking a trickle is closed once its answer has waited httpAnswerSendMsMax (the idea of
+ * Redis's client-output-buffer-limit).
  */
 class Reply {
   aborted = false;
   done = false;
   /** The `error` of the error answer given (or that would have been, to an aborted request). */
   errorName: string | undefined = undefined;
+  /** Called once if the client goes away (or is cut off) before its answer is all sent. */
+  onAbort: (() => void) | undefined = undefined;
+  /** Bytes of this answer's body the socket has not taken yet. */
+  private unsentBytes = 0;
+  private sendTimer: NodeJS.Timeout | undefined = undefined;
+
   constructor(
+    private readonly ctx: ServerContext,
     private readonly res: HttpResponse,
     private readonly head = false,
-  ) {}
+  ) {
+    // Attached at once: an answer may be left half sent when the handler returns, and uWS
+    // requires an abort handler for any response still open then.
+    res.onAborted(() => this.abort());
+  }
 
   send(status: number, body: string, headers: Readonly<Record<string, string>> = {}, closeConnection = false, type = 'application/json'): void {
     if (this.aborted || this.done) return;
@@ -55,10 +75,48 @@ class Reply {
         this.res.writeHeader('Content-Length', String(Buffer.byteLength(body)));
         if (closeConnection) this.res.writeHeader('Connection', 'close');
         this.res.endWithoutBody();
+      } else if (closeConnection) {
+        // Only error answers close (a few hundred bytes): tryEnd cannot ask for the close.
+        this.res.end(body, true);
       } else {
-        this.res.end(body, closeConnection);
+        this.stream(Buffer.from(body));
       }
     });
+  }
+
+  private stream(body: Buffer): void {
+    const [, done] = this.res.tryEnd(body, body.byteLength);
+    if (done) return;
+    this.setUnsent(body.byteLength - this.res.getWriteOffset());
+    this.sendTimer = setTimeout(() => {
+      if (this.aborted || this.unsentBytes === 0) return;
+      this.ctx.metrics.count('http_connections_closed', 'reason="slow_reader"');
+      this.res.close();
+      this.abort();
+    }, this.ctx.limits.httpAnswerSendMsMax);
+    this.sendTimer.unref();
+    this.res.onWritable((offset) => {
+      const [ok, finished] = this.res.tryEnd(body.subarray(offset), body.byteLength);
+      // Once finished, the response is uWS's no more: nothing here touches it again.
+      this.setUnsent(finished ? 0 : body.byteLength - this.res.getWriteOffset());
+      return ok;
+    });
+  }
+
+  private setUnsent(bytes: number): void {
+    this.ctx.state.httpUnsentBytes += bytes - this.unsentBytes;
+    this.unsentBytes = bytes;
+    if (bytes === 0 && this.sendTimer !== undefined) {
+      clearTimeout(this.sendTimer);
+      this.sendTimer = undefined;
+    }
+  }
+
+  private abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.setUnsent(0);
+    this.onAbort?.();
   }
 
   sendError(err: unknown, closeConnection = false): void {
@@ -244,7 +302,7 @@ async function runKeyOp(
 
 function handleKey(ctx: ServerContext, res: HttpResponse, req: HttpRequest, op: 'put' | 'get' | 'delete', rawKey: string, head: boolean): void {
   const started = performance.now();
-  const reply = new Reply(res, head);
+  const reply = new Reply(ctx, res, head);
   let key: Uint8Array;
   let h: KeyRequestHeaders;
   try {
@@ -266,6 +324,11 @@ function handleKey(ctx: ServerContext, res: HttpResponse, req: HttpRequest, op: 
   }
   if (ctx.state.httpInflight >= ctx.limits.httpInflightRequestsMax) {
     refuse(new RingkvError(ErrorCode.Busy, `over ${ctx.limits.httpInflightRequestsMax} requests in flight; retry`));
+    return;
+  }
+  if (op === 'get' && ctx.state.httpUnsentBytes >= ctx.limits.httpUnsentBytesMax) {
+    // Reads make the large answers; a write's answer is a few hundred bytes.
+    refuse(new RingkvError(ErrorCode.Busy, `${ctx.state.httpUnsentBytes} bytes of answers wait for clients that read slowly (over ${ctx.limits.httpUnsentBytesMax}); retry`));
     return;
   }
   const max = ctx.limits.httpBodyBytesMax;
@@ -291,10 +354,9 @@ function handleKey(ctx: ServerContext, res: HttpResponse, req: HttpRequest, op: 
     else ctx.metrics.observeError('http', op, h.consistency, reply.errorName ?? (reply.aborted ? 'aborted' : 'internal'), seconds);
     ctx.onIdle();
   };
-  res.onAborted(() => {
-    reply.aborted = true;
+  reply.onAbort = () => {
     if (!handedOver) finish('error');
-  });
+  };
   const go = (body: Uint8Array | null): void => {
     handedOver = true;
     runKeyOp(ctx, op, key, h, body, reply, started).then(finish, () => finish('error'));
@@ -367,10 +429,7 @@ export function parseScrubBody(body: Uint8Array): { salvage: boolean } {
 
 /** An admin request with a small JSON body: read it (bounded), parse it, then run `work`. */
 function handleWithBody<T>(ctx: ServerContext, res: HttpResponse, parse: (body: Uint8Array) => T, work: (req: T) => Promise<AsyncAnswer>): void {
-  const reply = new Reply(res);
-  res.onAborted(() => {
-    reply.aborted = true;
-  });
+  const reply = new Reply(ctx, res);
   readBody(res, reply, adminBodyBytesMax, (body, close) => {
     if (body === null) {
       reply.sendError(new RingkvError(ErrorCode.InvalidArgument, `the body is over ${adminBodyBytesMax} bytes`), close);
@@ -390,14 +449,11 @@ function handleWithBody<T>(ctx: ServerContext, res: HttpResponse, parse: (body: 
 type AsyncAnswer = { status: number; body: string; type?: string };
 
 function handleAsync(ctx: ServerContext, res: HttpResponse, head: boolean, work: () => Promise<AsyncAnswer>): void {
-  const reply = new Reply(res, head);
-  res.onAborted(() => {
-    reply.aborted = true;
-  });
+  const reply = new Reply(ctx, res, head);
   handleAsyncOn(ctx, reply, work);
 }
 
-/** Runs `work` and answers with its result or its error, on a reply whose onAborted is set. */
+/** Runs `work` and answers with its result or its error. */
 function handleAsyncOn(ctx: ServerContext, reply: Reply, work: () => Promise<AsyncAnswer>): void {
   ctx.state.httpInflight++;
   work()
@@ -416,6 +472,7 @@ function serverGauges(ctx: ServerContext): Record<string, number> {
   // use); metrics.ts breaks it down by thread.
   return {
     http_inflight_requests: ctx.state.httpInflight,
+    http_unsent_bytes: ctx.state.httpUnsentBytes,
     ws_connections: ctx.state.wsConnections,
     ws_inflight_ops: ctx.state.wsInflightOps,
     ws_send_queue_bytes: ctx.state.wsQueuedBytes,
@@ -437,7 +494,7 @@ export function attachHttpApi(app: TemplatedApp, ctx: ServerContext): void {
         return;
       case 'health':
         if (ctx.state.closing) {
-          new Reply(res, head).send(503, JSON.stringify({ status: 'shutting_down', node_id: ctx.coordinator.nodeId }));
+          new Reply(ctx, res, head).send(503, JSON.stringify({ status: 'shutting_down', node_id: ctx.coordinator.nodeId }));
           return;
         }
         handleAsync(ctx, res, head, async () => {
@@ -555,10 +612,10 @@ export function attachHttpApi(app: TemplatedApp, ctx: ServerContext): void {
         });
         return;
       case 'not_found':
-        new Reply(res, head).send(404, JSON.stringify({ error: 'not_found', message: `no route for ${method.toUpperCase()} ${req.getUrl().slice(0, 200)}` }));
+        new Reply(ctx, res, head).send(404, JSON.stringify({ error: 'not_found', message: `no route for ${method.toUpperCase()} ${req.getUrl().slice(0, 200)}` }));
         return;
       case 'method_not_allowed':
-        new Reply(res, head).send(405, JSON.stringify({ error: 'method_not_allowed', message: `${method.toUpperCase()} is not allowed here; use ${r.allow}` }), { Allow: r.allow });
+        new Reply(ctx, res, head).send(405, JSON.stringify({ error: 'method_not_allowed', message: `${method.toUpperCase()} is not allowed here; use ${r.allow}` }), { Allow: r.allow });
         return;
     }
   });

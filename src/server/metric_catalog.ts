@@ -24,6 +24,8 @@ const gauge = (help: string): CatalogEntry => ({ type: 'gauge', help });
 export const metricCatalog: Readonly<Record<string, CatalogEntry>> = {
   // The front end (server/).
   http_inflight_requests: gauge('HTTP requests received and not yet answered.'),
+  http_unsent_bytes: gauge('HTTP answer bytes the sockets have not taken yet, all connections together (clients that read slowly; reads past httpUnsentBytesMax are answered busy).'),
+  http_connections_closed: counter('HTTP connections the node closed, by reason (slow_reader: an answer not all taken within httpAnswerSendMsMax).'),
   ws_connections: gauge('Open WebSocket connections.'),
   ws_inflight_ops: gauge('WebSocket operations received and not yet answered, all connections together.'),
   ws_send_queue_bytes: gauge('Answer bytes waiting in the WebSocket connections\' send buffers (clients that read slowly).'),

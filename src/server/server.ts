@@ -35,6 +35,8 @@ export interface RunningServer {
 export const defaultServerLimits: Readonly<ServerLimits> = {
   httpInflightRequestsMax: constants.httpInflightRequestsMax,
   httpBodyBytesMax: constants.httpBodyBytesMax,
+  httpUnsentBytesMax: constants.httpUnsentBytesMax,
+  httpAnswerSendMsMax: constants.httpAnswerSendMsMax,
   wsConnectionsMax: constants.connectionsMax,
   wsFrameBytesMax: constants.wsFrameBytesMax,
   wsOpsPerFrameMax: constants.wsOpsPerFrameMax,
@@ -65,7 +67,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const limits: ServerLimits = { ...defaultServerLimits, ...options.limits };
   checkLimits(limits);
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const state: ServerState = { httpInflight: 0, wsConnections: 0, wsInflightOps: 0, wsQueuedBytes: 0, wsAnswerBytes: 0, closing: false };
+  const state: ServerState = { httpInflight: 0, httpUnsentBytes: 0, wsConnections: 0, wsInflightOps: 0, wsQueuedBytes: 0, wsAnswerBytes: 0, closing: false };
   const idleWaiters: (() => void)[] = [];
   const ctx: ServerContext = {
     coordinator: options.coordinator,

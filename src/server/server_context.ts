@@ -6,6 +6,8 @@ import type { Metrics } from './metrics';
 export interface ServerLimits {
   httpInflightRequestsMax: number;
   httpBodyBytesMax: number;
+  httpUnsentBytesMax: number;
+  httpAnswerSendMsMax: number;
   wsConnectionsMax: number;
   wsFrameBytesMax: number;
   wsOpsPerFrameMax: number;
@@ -21,6 +23,8 @@ export interface ServerLimits {
 export interface ServerState {
   /** HTTP requests accepted and not yet answered (or aborted). */
   httpInflight: number;
+  /** HTTP answer bytes the sockets have not taken yet, all connections together (http_api.ts Reply). */
+  httpUnsentBytes: number;
   wsConnections: number;
   /** WebSocket operations accepted and not yet handed to the socket, over all connections. */
   wsInflightOps: number;
