@@ -56,6 +56,12 @@ export const httpBodyBytesMax = valueBytesMax;
 export const connectionsMax = 10_000;
 export const idleTimeoutSeconds = 30;
 export const shardQueueOpsMax = 65_536;
+/**
+ * Payload bytes (keys, values, contexts) of the requests one shard holds, from being queued until
+ * answered; past it a request is answered busy (shard_client.ts). Sixteen full batches: the op
+ * count binds first for values under 2 KiB.
+ */
+export const shardQueueBytesMax = 128 * 1024 * 1024;
 export const shardBatchOpsMax = 512;
 /**
  * Batches one shard may have in flight at once. Two lets the worker apply batch k+1 while batch
@@ -408,6 +414,7 @@ export const idempotencyKeysPerShardMax = 16_384;
 export const idempotencyTtlMsDefault = 10 * 60 * 1000;
 assert(shardBatchBytesMax >= valueBytesMax + keyBytesMax + versionVectorBytesMax, 'a shard batch must carry the largest op');
 assert(shardStorageWriteBytesMax >= siblingsMax * valueBytesMax + versionVectorBytesMax, 'one storage write must carry the largest sibling set');
+assert(shardQueueBytesMax >= 4 * shardBatchBytesMax, 'a shard holds a few full batches');
 assert(shardBatchReadBytesMax >= valueBytesMax + versionVectorBytesMax, 'a shard batch answers a few GETs of the largest value');
 assert(shardStorageWriteBytesMax < walRecordBytesMax, 'a shard storage write must fit one WAL record');
 assert(rangeScanPageBytesMax + shardStorageWriteBytesMax < internodeFrameBytesMax, 'a range-scan page (bound plus the one entry that crosses it) must fit one inter-node frame');

@@ -34,14 +34,17 @@
 // head of the queue, in order, for the next batch, under their own deadline. So the memory a
 // batch's answer takes is bounded by bytes, not by its keys, and no caller sees the error.
 //
-// Back-pressure: more than shardQueueOpsMax queued requests is RKV_ERR_BUSY for the newcomer.
+// Back-pressure: more than shardQueueOpsMax queued requests is RKV_ERR_BUSY for the newcomer, and
+// so is one whose payload would take what the shard holds (queued, in flight, or waiting for its
+// sync) past shardQueueBytesMax: by count alone, 65,536 writes of 1 MiB values were 64 GiB held
+// for one shard. One request is always taken when nothing is held, so the largest fits.
 // Timeouts: a request that has not left by its deadline is dropped from the queue; one in flight
 // is answered RKV_ERR_TIMEOUT (it may still be applied, as with any timeout).
 // Requests submitted together (submitMany: a WebSocket frame's operations for this shard) share
 // one deadline timer and one answer callback: a frame costs no promise or timer per operation.
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type Piscina from 'piscina';
-import { shardBatchBytesMax, shardBatchOpsMax, shardBatchesInFlightMax, shardQueueOpsMax } from '../constants';
+import { shardBatchBytesMax, shardBatchOpsMax, shardBatchesInFlightMax, shardQueueBytesMax, shardQueueOpsMax } from '../constants';
 import { ErrorCode, RingkvError, assert } from '../errors';
 import { decodeResults, decodeScan, encodeRequests, opBytes } from './batch_codec';
 import type { ScannedEntry } from './batch_codec';
@@ -50,6 +53,8 @@ import type { AnswerTimes, BatchRequest, ControlReply, ControlTask, LaneMessage,
 
 export interface ShardLimits {
   queueOpsMax: number;
+  /** Payload bytes of the requests held, from being queued until answered (opBytes). */
+  queueBytesMax: number;
   batchOpsMax: number;
   batchBytesMax: number;
   /** Batches in flight to the worker at once. */
@@ -64,6 +69,7 @@ export interface ShardClientHooks {
 
 export const defaultShardLimits: ShardLimits = {
   queueOpsMax: shardQueueOpsMax,
+  queueBytesMax: shardQueueBytesMax,
   batchOpsMax: shardBatchOpsMax,
   batchBytesMax: shardBatchBytesMax,
   batchesInFlightMax: shardBatchesInFlightMax,
@@ -178,6 +184,8 @@ export class ShardClient {
   private head = 0;
   /** Queued and not yet settled (timed-out entries leave this count at once). */
   private queued = 0;
+  /** Payload bytes of the requests not yet settled (queued, in flight, awaiting their sync). */
+  private heldBytes = 0;
   /** Batch tasks sent and not yet answered. */
   private inFlight = 0;
   private closing = false;
@@ -283,28 +291,35 @@ export class ShardClient {
     }
     const group: Group = { onAnswer, timeoutMs, timer: null, members: [], unsettled: 0, queuedAtMs: laneClockMs() };
     for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]!;
+      const bytes = opBytes(op);
       if (this.queued + this.awaitingOps >= this.limits.queueOpsMax) {
-        this.counters.busyRejections++;
-        onAnswer(
-          i,
-          null,
-          new RingkvError(ErrorCode.Busy, `shard ${this.index} queue is full (${this.limits.queueOpsMax} ops)`, {
-            details: { shard: this.index, queued: this.queued, max: this.limits.queueOpsMax },
-          }),
-        );
+        this.refuseBusy(onAnswer, i, `shard ${this.index} queue is full (${this.limits.queueOpsMax} ops)`, { queued: this.queued, max: this.limits.queueOpsMax });
         continue;
       }
-      const op = ops[i]!;
+      if (this.heldBytes > 0 && this.heldBytes + bytes > this.limits.queueBytesMax) {
+        this.refuseBusy(onAnswer, i, `shard ${this.index} holds ${this.heldBytes} bytes of requests; ${bytes} more would pass its ${this.limits.queueBytesMax}`, {
+          held_bytes: this.heldBytes,
+          max_bytes: this.limits.queueBytesMax,
+        });
+        continue;
+      }
       const early = onApplied !== null && (op.op === 'put' || op.op === 'delete') ? onApplied : null;
-      const p: Pending = { op, bytes: opBytes(op), group, index: i, state: 'queued', onApplied: early, result: null };
+      const p: Pending = { op, bytes, group, index: i, state: 'queued', onApplied: early, result: null };
       group.members.push(p);
       this.queue.push(p);
       this.queued++;
+      this.heldBytes += bytes;
     }
     group.unsettled = group.members.length;
     if (group.unsettled === 0) return;
     group.timer = setTimeout(() => this.expire(group), timeoutMs);
     this.schedulePump();
+  }
+
+  private refuseBusy(onAnswer: AnswerCallback, index: number, message: string, details: Record<string, number>): void {
+    this.counters.busyRejections++;
+    onAnswer(index, null, new RingkvError(ErrorCode.Busy, message, { details: { shard: this.index, ...details } }));
   }
 
   private expire(group: Group): void {
@@ -504,6 +519,8 @@ export class ShardClient {
     // A queued request leaves the queue count at once; its entry is skipped when a batch is taken.
     if (p.state === 'queued') this.queued--;
     p.state = 'settled';
+    this.heldBytes -= p.bytes;
+    assert(this.heldBytes >= 0, 'held bytes count each request once');
     const g = p.group;
     if (--g.unsettled === 0 && g.timer !== null) {
       clearTimeout(g.timer);

@@ -115,6 +115,33 @@ test('past shardQueueOpsMax queued requests a newcomer gets RKV_ERR_BUSY; the ac
   }
 });
 
+test('past queueBytesMax held a newcomer gets RKV_ERR_BUSY; a request over the bound is taken when nothing is held; bytes come back as requests settle', async () => {
+  const router = await ShardRouter.open({ dataDir: tempDir(), nodeId: 'A', shardCount: 1, storage: { syncMode: 'none' }, limits: { queueBytesMax: 64 * 1024 } });
+  try {
+    const value = 'v'.repeat(16 * 1024);
+    const wave = async (from: number): Promise<{ ok: number; busy: RingkvError[] }> => {
+      const settled = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => router.write(put(`k${from + i}`, value))));
+      const busy = settled.flatMap((s) => (s.status === 'rejected' && isRingkvError(s.reason, ErrorCode.Busy) ? [s.reason] : []));
+      const ok = settled.filter((s) => s.status === 'fulfilled').length;
+      assert.equal(ok + busy.length, 20, 'nothing else happened');
+      return { ok, busy };
+    };
+    // Four payloads of a little over 16 KiB pass 64 KiB: three are held (all arrive in one turn).
+    const first = await wave(0);
+    assert.equal(first.ok, 3);
+    assert.equal(first.busy[0]!.details.max_bytes, 64 * 1024);
+    assert.ok((first.busy[0]!.details.held_bytes as number) > 3 * 16 * 1024, JSON.stringify(first.busy[0]!.details));
+    assert.match(first.busy[0]!.message, /holds \d+ bytes of requests/);
+    // Settled, they gave their bytes back: the next wave is held the same.
+    assert.equal((await wave(100)).ok, 3);
+    const big = 'w'.repeat(100 * 1024);
+    assert.match((await router.write(put('big', big))).version, /^v/, 'one request over the bound, alone');
+    assert.equal(router.clients[0]!.counters.busyRejections, 34);
+  } finally {
+    await router.close();
+  }
+});
+
 test('a request the shard cannot answer in time gets RKV_ERR_TIMEOUT with needed/answered/timeout_ms', async () => {
   const router = await ShardRouter.open({ dataDir: tempDir(), nodeId: 'A', shardCount: 1, storage: { syncMode: 'none' }, storageModule: helper('slow_storage') });
   try {
