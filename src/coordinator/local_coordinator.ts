@@ -445,6 +445,7 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       shardTimeouts: 0,
       shardWorkerRestarts: 0,
       shardReadsAskedAgain: 0,
+      shardWritesAskedAgain: 0,
       idempotentReplays: 0,
       siblingsDropped: 0,
       shardsRefusingWrites: 0,
@@ -488,6 +489,7 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       add('shardTimeouts', c.counters.timeouts);
       add('shardWorkerRestarts', c.counters.workerRestarts);
       add('shardReadsAskedAgain', c.counters.readsAskedAgain);
+      add('shardWritesAskedAgain', c.counters.writesAskedAgain);
       addLaneStageSeconds(shardLaneSeconds, c.laneTiming.snapshot());
     }
     return out;

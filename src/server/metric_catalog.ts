@@ -49,6 +49,7 @@ export const metricCatalog: Readonly<Record<string, CatalogEntry>> = {
   shard_timeouts: counter('Operations their shard worker did not answer within the request\'s time.'),
   shard_worker_restarts: counter('Shard worker threads that stopped and were started again.'),
   shard_reads_asked_again: counter("Reads sent to their shard worker again because their batch's answer had no room for their records (shardBatchReadBytesMax)."),
+  shard_writes_asked_again: counter("Coordinated writes (which answer with the key's whole sibling set, to replicate) sent to their shard worker again, unapplied, because their batch's answer had no room for their records (shardBatchReadBytesMax)."),
   write_stalls: counter('Writes that waited for a flush or a level-0 compaction before they could go in (too many memtables or level-0 tables).'),
   block_cache_hits: counter('Table blocks read from the block caches.'),
   block_cache_misses: counter('Table blocks read from disk (not in the block caches).'),

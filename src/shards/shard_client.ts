@@ -29,10 +29,11 @@
 // under the batch's id (after the batch's answer: one port keeps order); the batch's writes wait
 // in `awaiting` until then (and count against the queue bound), its reads are answered at once.
 //
-// Reads asked again: a batch's GETs answer with at most shardBatchReadBytesMax of records
-// (shard_core.ts); the worker answers the rest RKV_ERR_REPLY_FULL unread, and they go back to the
-// head of the queue, in order, for the next batch, under their own deadline. So the memory a
-// batch's answer takes is bounded by bytes, not by its keys, and no caller sees the error.
+// Asked again: a batch's answer carries at most shardBatchReadBytesMax of records (shard_core.ts);
+// the worker answers the GETs past it RKV_ERR_REPLY_FULL unread, and the writes that return their
+// record unapplied, and they go back to the head of the queue, in order, for the next batch,
+// under their own deadline. So the memory a batch's answer takes is bounded by bytes, not by its
+// keys, and no caller sees the error.
 //
 // Back-pressure: more than shardQueueOpsMax queued requests is RKV_ERR_BUSY for the newcomer, and
 // so is one whose payload would take what the shard holds (queued, in flight, or waiting for its
@@ -122,6 +123,8 @@ export interface ShardClientCounters {
   workerRestarts: number;
   /** GETs sent again because their batch's answer had no room for their records (shardBatchReadBytesMax). */
   readsAskedAgain: number;
+  /** Writes that return their record, sent again unapplied for the same reason. */
+  writesAskedAgain: number;
 }
 
 interface InFlightBatch {
@@ -189,7 +192,7 @@ export class ShardClient {
   /** Batch tasks sent and not yet answered. */
   private inFlight = 0;
   private closing = false;
-  readonly counters: ShardClientCounters = { batchTasks: 0, opsSent: 0, busyRejections: 0, timeouts: 0, workerRestarts: 0, readsAskedAgain: 0 };
+  readonly counters: ShardClientCounters = { batchTasks: 0, opsSent: 0, busyRejections: 0, timeouts: 0, workerRestarts: 0, readsAskedAgain: 0, writesAskedAgain: 0 };
   /** Where its batches' time goes (lane_timing.ts). */
   readonly laneTiming = new LaneTiming();
   private idleWaiters: (() => void)[] = [];
@@ -445,22 +448,26 @@ export class ShardClient {
   }
 
   /**
-   * Puts the batch's GETs answered RKV_ERR_REPLY_FULL back at the head of the queue, in their
-   * order, and marks them in `results` (null) so that the caller does not settle them.
+   * Puts the batch's ops answered RKV_ERR_REPLY_FULL (GETs, and writes that return their record)
+   * back at the head of the queue, in their order, and marks them in `results` (null) so that
+   * the caller does not settle them.
    */
   private askAgain(batch: Pending[], results: (OpResult | null)[]): void {
     const again: Pending[] = [];
     for (let i = 0; i < batch.length; i++) {
       const r = results[i]!;
       const p = batch[i]!;
-      if (r.ok || r.error.code !== ErrorCode.ReplyFull || p.op.op !== 'get' || p.state !== 'sent') continue;
+      if (r.ok || r.error.code !== ErrorCode.ReplyFull || p.state !== 'sent') continue;
+      const op = p.op;
+      if (op.op === 'get') this.counters.readsAskedAgain++;
+      else if ((op.op === 'put' || op.op === 'delete') && op.returnRecord) this.counters.writesAskedAgain++;
+      else continue;
       results[i] = null;
       p.state = 'queued';
       this.queued++;
       again.push(p);
     }
     if (again.length === 0) return;
-    this.counters.readsAskedAgain += again.length;
     // Slots before the head are free (takeBatch empties them as requests leave).
     for (let i = again.length - 1; i >= 0; i--) {
       if (this.head > 0) this.queue[--this.head] = again[i];

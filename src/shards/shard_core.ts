@@ -14,8 +14,11 @@
 // been applied, as after a timeout). Per-op errors (If-Match conflict, a bad context, a corrupt
 // stored record) fail that op alone.
 //
-// A batch's GETs answer with at most shardBatchReadBytesMax of records (the first always goes):
-// the rest are answered RKV_ERR_REPLY_FULL unread, and the shard client sends them again.
+// A batch's answer carries at most shardBatchReadBytesMax of records (the first always goes): the
+// GETs past it are answered RKV_ERR_REPLY_FULL unread, and so are the writes that answer with
+// their record (the cluster coordinator's, a whole sibling set each, to replicate), unapplied;
+// the shard client sends them again. Once one write is put off, every later one that returns its
+// record is too, so those keep their order; a write that returns no record never is.
 import { byteString } from '../byte_string';
 import { shardBatchReadBytesMax, shardStorageWriteBytesMax, storageBatchEntriesMax, ttlSecondsMax } from '../constants';
 import { ErrorCode, RingkvError, assert, isRingkvError } from '../errors';
@@ -152,8 +155,13 @@ export class ShardCore {
     const remembered = new Map<string, Reply>();
     const results: OpResult[] = [];
     let slab: ReadSlab | null = null;
-    let readBytes = 0;
-    let reads = 0;
+    // Records in the answer so far (GETs', and writes' that return theirs), and their bytes.
+    let records = 0;
+    let recordBytes = 0;
+    const noRoom = (): OpResult => ({
+      ok: false,
+      error: { code: ErrorCode.ReplyFull, message: `no room in this batch's answer (${recordBytes} bytes of records, at most ${shardBatchReadBytesMax}): ask again`, details: {} },
+    });
 
     const stateOf = (key: Uint8Array, ks: string): KeyState => {
       const cached = overlay.get(ks) ?? this.unsettledState(ks);
@@ -192,19 +200,27 @@ export class ShardCore {
     for (const op of ops) {
       try {
         const ks = byteString(op.key);
+        const full = records > 0 && recordBytes >= shardBatchReadBytesMax;
         if (op.op === 'get') {
-          if (reads > 0 && readBytes >= shardBatchReadBytesMax) {
-            results.push({ ok: false, error: { code: ErrorCode.ReplyFull, message: `no room in this batch's answer (${readBytes} bytes of records, at most ${shardBatchReadBytesMax}): ask again`, details: {} } });
+          if (full) {
+            results.push(noRoom());
             continue;
           }
           const record = stateOf(op.key, ks).record;
-          reads++;
-          if (record !== null) readBytes += record.versionVector.byteLength + record.value.byteLength;
+          records++;
+          if (record !== null) recordBytes += record.versionVector.byteLength + record.value.byteLength;
           results.push({ ok: true, op: 'get', record });
         } else if (op.op === 'apply') {
           results.push(this.apply(op, ks, now, peekState, store));
+        } else if (op.returnRecord && full) {
+          results.push(noRoom());
         } else {
-          results.push(this.write(op, ks, now, stateOf, peekState, store, remembered));
+          const r = this.write(op, ks, now, stateOf, peekState, store, remembered);
+          if (r.ok && r.op !== 'get' && r.op !== 'apply' && r.record !== null) {
+            records++;
+            recordBytes += r.record.versionVector.byteLength + r.record.value.byteLength;
+          }
+          results.push(r);
         }
       } catch (err) {
         results.push({ ok: false, error: toWireError(err) });

@@ -14,7 +14,7 @@ import { fromWireError, ShardRouter } from '../../../src/shards';
 import type { OpResult, ShardOp, WriteDone, WriteOp } from '../../../src/shards';
 import { tokenMax } from '../../../src/shards/shard_map';
 import { shardBatchReadBytesMax, valueBytesMax } from '../../../src/constants';
-import { decodeSiblingSet } from '../../../src/versioning';
+import { decodeSiblingSet, emptyClock, encodeClock } from '../../../src/versioning';
 import { laneClockMs } from '../../../src/shards/lane_timing';
 import { writeDelayMs } from './helpers/slow_storage';
 
@@ -96,6 +96,52 @@ test("GETs past a batch's read bytes are sent again in later batches: every one 
     assert.ok(c.readsAskedAgain > 0, 'some GETs were sent again');
     const batches = c.batchTasks - batchesBefore;
     assert.ok(batches >= 3, `${n} GETs of ${valueBytesMax} bytes went in ${batches} batches`);
+  } finally {
+    await router.close();
+  }
+});
+
+test("writes that answer with their record, past a batch's answer bytes, are applied in later batches, in order, each answering its own record", async () => {
+  const dataDir = tempDir();
+  // A sibling set's values fit valueBytesMax together: half of it is the largest that leaves room.
+  const bigBytes = valueBytesMax / 2;
+  const n = Math.ceil((2 * shardBatchReadBytesMax) / bigBytes) + 3;
+  const big = 'b'.repeat(bigBytes);
+  // The big values are node B's versions, so node A's writes (with a context of nothing seen)
+  // stand beside them as siblings: every record A's writes answer with is over half a MiB.
+  const other = await ShardRouter.open({ dataDir, nodeId: 'B', shardCount: 1, storage: { syncMode: 'none' } });
+  await Promise.all(Array.from({ length: n }, (_, i) => other.write(put(`rec-${i}`, big))));
+  await other.close();
+  const router = await ShardRouter.open({ dataDir, nodeId: 'A', shardCount: 1, storage: { syncMode: 'none' } });
+  try {
+    const c = router.clients[0]!.counters;
+    const batchesBefore = c.batchTasks;
+    // Two writes per key, the second after all the firsts: the seconds are among the ones put
+    // off. Neither context has seen anything, so each write stands beside what it found: a
+    // second's record holds its first, and a first's does not hold its second.
+    const context = encodeClock(emptyClock);
+    const ops: ShardOp[] = [
+      ...Array.from({ length: n }, (_, i) => put(`rec-${i}`, `first-${i}`, { returnRecord: true, context })),
+      ...Array.from({ length: n }, (_, i) => put(`rec-${i}`, `second-${i}`, { returnRecord: true, context })),
+    ];
+    const answers = await submitMany(router, ops, 30_000).answers;
+    const values = (r: OpResult | RingkvError | undefined, what: string): string[] => {
+      if (r === undefined || r instanceof RingkvError || !r.ok || r.op === 'apply' || r.record === null) return assert.fail(`${what}: ${r instanceof RingkvError ? r.message : JSON.stringify(r)}`);
+      return decodeSiblingSet(r.record)
+        .map((x) => (x.value.length === bigBytes ? 'big' : Buffer.from(x.value).toString()))
+        .sort();
+    };
+    for (let i = 0; i < n; i++) {
+      assert.deepEqual(values(answers[i], `first write ${i}`), ['big', `first-${i}`]);
+      assert.deepEqual(values(answers[n + i], `second write ${i}`), ['big', `first-${i}`, `second-${i}`]);
+    }
+    assert.ok(c.writesAskedAgain > 0, 'some writes were sent again');
+    const batches = c.batchTasks - batchesBefore;
+    assert.ok(batches >= 3, `${2 * n} writes answering over half a MiB each went in ${batches} batches`);
+    for (let i = 0; i < n; i++) {
+      const stored = await router.get(b(`rec-${i}`));
+      assert.deepEqual(values({ ok: true, op: 'get', record: stored }, `get ${i}`), ['big', `first-${i}`, `second-${i}`]);
+    }
   } finally {
     await router.close();
   }
