@@ -34,11 +34,12 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from './uws';
  * A body goes out with tryEnd, not end: end keeps whatever the socket does not take in uWS's own
  * buffer, out of sight, so clients that stop reading could hold any number of answers there (a
  * GET's runs to about 2.8 MB: a key's sibling values, which fit 1 MiB together, and the newest
- * again as `value`, in base64). With tryEnd the rest stays here, counted in
- * httpUnsentBytes (reads past httpUnsentBytesMax are answered busy), and goes out as the socket
- * drains (onWritable). uWS closes a connection that takes nothing for its idle timeout; one that
- * keeps taking a trickle is closed once its answer has waited httpAnswerSendMsMax (the idea of
- * Redis's client-output-buffer-limit).
+ * again as `value`, in base64). With tryEnd the rest stays here, counted in httpUnsentBytes
+ * (reads past httpUnsentBytesMax are answered busy), and goes out as the socket drains
+ * (onWritable). uWS closes a connection that takes nothing for its idle timeout; one that keeps
+ * taking a trickle is closed once its answer has waited httpAnswerSendMsMax (the idea of Redis's
+ * client-output-buffer-limit). Abort is the Reply's: callers hear it through onAbort (uWS keeps
+ * one onAborted handler per response; a second would replace this one).
  */
 class Reply {
   aborted = false;
