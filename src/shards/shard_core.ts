@@ -30,7 +30,7 @@ import { checkIfMatch, coordinateWrite, decodeClock, decodeSiblingSet, encodeSib
 import type { ScannedEntry } from './batch_codec';
 import { IdempotencyCache } from './idempotency_cache';
 import { ReadSlab } from './read_slab';
-import type { ApplyOp, MerkleLeaves, MerkleRequest, OpResult, ScanRequest, ShardOp, WireError, WireRecord, WriteOp } from './messages';
+import type { ApplyOp, MerkleLeaves, MerkleRequest, OpResult, ScanRequest, ShardOp, WireError, WireRecord, WriteDone, WriteOp } from './messages';
 
 export interface ShardCoreOptions {
   nodeId: string;
@@ -158,6 +158,10 @@ export class ShardCore {
     // Records in the answer so far (GETs', and writes' that return theirs), and their bytes.
     let records = 0;
     let recordBytes = 0;
+    const counted = (record: WireRecord | null): void => {
+      records++;
+      if (record !== null) recordBytes += record.versionVector.byteLength + record.value.byteLength;
+    };
     const noRoom = (): OpResult => ({
       ok: false,
       error: { code: ErrorCode.ReplyFull, message: `no room in this batch's answer (${recordBytes} bytes of records, at most ${shardBatchReadBytesMax}): ask again`, details: {} },
@@ -207,8 +211,7 @@ export class ShardCore {
             continue;
           }
           const record = stateOf(op.key, ks).record;
-          records++;
-          if (record !== null) recordBytes += record.versionVector.byteLength + record.value.byteLength;
+          counted(record);
           results.push({ ok: true, op: 'get', record });
         } else if (op.op === 'apply') {
           results.push(this.apply(op, ks, now, peekState, store));
@@ -216,10 +219,7 @@ export class ShardCore {
           results.push(noRoom());
         } else {
           const r = this.write(op, ks, now, stateOf, peekState, store, remembered);
-          if (r.ok && r.op !== 'get' && r.op !== 'apply' && r.record !== null) {
-            records++;
-            recordBytes += r.record.versionVector.byteLength + r.record.value.byteLength;
-          }
+          if (op.returnRecord) counted(r.record);
           results.push(r);
         }
       } catch (err) {
@@ -284,7 +284,7 @@ export class ShardCore {
     peekState: (key: Uint8Array, ks: string) => { state: KeyState; borrowed: boolean },
     store: (key: Uint8Array, ks: string, siblings: StoredSibling[]) => WireRecord,
     remembered: Map<string, Reply>,
-  ): OpResult {
+  ): WriteDone {
     if (!Number.isInteger(op.ttlSeconds) || op.ttlSeconds < 0 || op.ttlSeconds > ttlSecondsMax) {
       throw new RingkvError(ErrorCode.InvalidArgument, `ttl must be 0..${ttlSecondsMax} seconds`);
     }

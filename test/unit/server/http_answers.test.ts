@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import type { GetRequest, GetResult } from '../../../src/coordinator/types';
 import { siblingsMax } from '../../../src/constants';
 import { type RunningServer, startServer } from '../../../src/server/server';
+import { waitFor } from '../../helpers/cluster';
 import { MemoryCoordinator } from './memory_coordinator';
 
 /** Answers every found key with siblingsMax siblings of its whole value: bigger than any real answer (see the header). */
@@ -48,14 +49,6 @@ async function metric(s: RunningServer, name: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${s.port}/metrics`)).text();
   const m = new RegExp(`^${name.replace(/[{}"]/g, (c) => `\\${c}`)} (\\d+)$`, 'm').exec(text);
   return m === null ? 0 : Number(m[1]);
-}
-
-async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 interface Whole {
@@ -107,7 +100,7 @@ class StalledReader {
       }
       if (this.closed) answer = { cutAtBytes: all.length, lengthBytes: length };
       return this.closed;
-    });
+    }, 10_000);
     this.socket.destroy();
     return answer!;
   }
@@ -121,7 +114,7 @@ test('answers a client does not read are counted; reads past the bound are busy,
     if ((await metric(server, 'ringkv_http_unsent_bytes')) >= unsentMax) return true;
     if (readers.length < 16) readers.push(await StalledReader.open(server.port));
     return false;
-  });
+  }, 10_000);
   const busy = await fetch(`http://127.0.0.1:${server.port}/api/v1/keys/big`);
   assert.equal(busy.status, 503);
   const err = (await busy.json()) as { error: string; message: string };
@@ -135,7 +128,7 @@ test('answers a client does not read are counted; reads past the bound are busy,
   const [gone, ...rest] = readers;
   const before = await metric(server, 'ringkv_http_unsent_bytes');
   gone!.socket.destroy();
-  await waitFor('the bytes of the client that went away given back', async () => (await metric(server, 'ringkv_http_unsent_bytes')) < before);
+  await waitFor('the bytes of the client that went away given back', async () => (await metric(server, 'ringkv_http_unsent_bytes')) < before, 10_000);
   for (const r of rest) {
     const answer = await r.read();
     assert.ok('status' in answer, `cut off at ${JSON.stringify(answer)}`);
@@ -156,8 +149,8 @@ test('an answer not taken within httpAnswerSendMsMax has its connection closed, 
     if ((await metric(cutting, cut)) >= 1) return true;
     if (readers.length < 8) readers.push(await StalledReader.open(cutting.port));
     return false;
-  });
-  await waitFor('no answer left waiting', async () => (await metric(cutting, 'ringkv_http_unsent_bytes')) === 0);
+  }, 10_000);
+  await waitFor('no answer left waiting', async () => (await metric(cutting, 'ringkv_http_unsent_bytes')) === 0, 10_000);
   // Each client cut off gets the part that was sent, then the close; the others get it whole.
   let cutOff = 0;
   for (const r of readers) {
