@@ -445,11 +445,21 @@ export const httpInflightRequestsMax = 8192;
  */
 export const httpUnsentBytesMax = 256 * 1024 * 1024;
 export const httpAnswerSendMsMax = 60_000;
+/**
+ * Bytes of requests a node holds while they run, HTTP and WebSocket together: a PUT's body from
+ * its first byte until it is answered (room for httpBodyBytesMax when it comes without a
+ * Content-Length), a WebSocket frame until its answer is made. A request that would take them
+ * past this is answered busy before its body is read (one always fits where none is held). The
+ * counts alone allowed 8,192 HTTP bodies and 4,096 operations per WebSocket connection of up to
+ * 1 MiB each.
+ */
+export const requestBytesHeldMax = 256 * 1024 * 1024;
 /** Longest If-Match / X-Context header value accepted. */
 export const httpHeaderBytesMax = 8192;
 /** On SIGTERM, in-flight requests get this long to finish before connections are cut. */
 export const shutdownGraceMsDefault = 10_000;
 assert(httpUnsentBytesMax >= 64 * 2 * Math.ceil((valueBytesMax * 4) / 3), 'unsent HTTP answers hold many of the largest (sibling values and the newest again, base64)');
+assert(requestBytesHeldMax >= 16 * Math.max(httpBodyBytesMax, wsFrameBytesMax), 'requests held take many of the largest bodies and frames at once');
 assert(wsSendQueueBytesMax >= wsResponseFrameBytesTarget * 2, 'the send queue must hold a couple of full response frames');
 assert(wsResponseFrameBytesTarget <= wsBufferedBytesMax, 'one response frame must fit the buffered-bytes bound');
 assert(wsAnswerBytesPerConnectionMax >= 4 * siblingsMax * (valueBytesMax + versionVectorBytesMax) && wsAnswerBytesMax >= 4 * wsAnswerBytesPerConnectionMax, 'a connection holds a few of the largest answers, and the node a few connections\' worth');

@@ -23,7 +23,7 @@ import {
   route,
 } from './http_request';
 import type { Outcome } from './metrics';
-import type { ServerContext } from './server_context';
+import { holdRequestBytes, releaseRequestBytes, type ServerContext } from './server_context';
 import type { HttpRequest, HttpResponse, TemplatedApp } from './uws';
 
 /**
@@ -340,6 +340,13 @@ function handleKey(ctx: ServerContext, res: HttpResponse, req: HttpRequest, op: 
     refuse(tooLarge(max));
     return;
   }
+  // The body is held from its first byte until the answer: room for it is taken before a byte is
+  // read, for the largest when its length is not known (chunked).
+  const bodyBytes = op === 'put' ? (h.contentLength ?? max) : 0;
+  if (!holdRequestBytes(ctx, bodyBytes)) {
+    refuse(new RingkvError(ErrorCode.Busy, `${ctx.state.requestBytesHeld} bytes of requests are held (over ${ctx.limits.requestBytesHeldMax}); retry`));
+    return;
+  }
 
   ctx.state.httpInflight++;
   let finished = false;
@@ -350,6 +357,7 @@ function handleKey(ctx: ServerContext, res: HttpResponse, req: HttpRequest, op: 
     if (finished) return;
     finished = true;
     ctx.state.httpInflight--;
+    releaseRequestBytes(ctx, bodyBytes);
     const seconds = (performance.now() - started) / 1000;
     if (outcome !== 'error') ctx.metrics.observe('http', op, h.consistency, outcome, seconds);
     else ctx.metrics.observeError('http', op, h.consistency, reply.errorName ?? (reply.aborted ? 'aborted' : 'internal'), seconds);
@@ -478,6 +486,7 @@ function serverGauges(ctx: ServerContext): Record<string, number> {
     ws_inflight_ops: ctx.state.wsInflightOps,
     ws_send_queue_bytes: ctx.state.wsQueuedBytes,
     ws_answer_bytes: ctx.state.wsAnswerBytes,
+    request_bytes_held: ctx.state.requestBytesHeld,
     process_resident_memory_bytes: process.memoryUsage.rss(),
   };
 }

@@ -30,6 +30,8 @@ export const metricCatalog: Readonly<Record<string, CatalogEntry>> = {
   ws_inflight_ops: gauge('WebSocket operations received and not yet answered, all connections together.'),
   ws_send_queue_bytes: gauge('Answer bytes waiting in the WebSocket connections\' send buffers (clients that read slowly).'),
   process_resident_memory_bytes: gauge('The node process\'s resident set: every thread, V8\'s code and the allocator\'s slack together.'),
+  request_bytes_held: gauge('Bytes of requests received and still running, HTTP bodies and WebSocket frames together (requests past requestBytesHeldMax are answered busy).'),
+  request_bytes_refusals: counter('HTTP PUTs and WebSocket frames answered busy because they did not fit the request bytes the node may hold (requestBytesHeldMax); nothing of them ran.'),
   ws_answer_bytes: gauge('Bytes of read answers (values and contexts) held by WebSocket frames still running, all connections together (wsAnswerBytesMax).'),
   ws_answers_refused: counter('WebSocket reads answered busy because their value did not fit what their connection, or all connections, may hold (wsAnswerBytesPerConnectionMax, wsAnswerBytesMax).'),
   ws_frames_refused: counter('WebSocket frames refused whole, by reason (wire-protocol.md): their operations were not run.'),

@@ -37,6 +37,7 @@ export const defaultServerLimits: Readonly<ServerLimits> = {
   httpBodyBytesMax: constants.httpBodyBytesMax,
   httpUnsentBytesMax: constants.httpUnsentBytesMax,
   httpAnswerSendMsMax: constants.httpAnswerSendMsMax,
+  requestBytesHeldMax: constants.requestBytesHeldMax,
   wsConnectionsMax: constants.connectionsMax,
   wsFrameBytesMax: constants.wsFrameBytesMax,
   wsOpsPerFrameMax: constants.wsOpsPerFrameMax,
@@ -67,7 +68,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const limits: ServerLimits = { ...defaultServerLimits, ...options.limits };
   checkLimits(limits);
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const state: ServerState = { httpInflight: 0, httpUnsentBytes: 0, wsConnections: 0, wsInflightOps: 0, wsQueuedBytes: 0, wsAnswerBytes: 0, closing: false };
+  const state: ServerState = { httpInflight: 0, httpUnsentBytes: 0, wsConnections: 0, wsInflightOps: 0, wsQueuedBytes: 0, wsAnswerBytes: 0, requestBytesHeld: 0, closing: false };
   const idleWaiters: (() => void)[] = [];
   const ctx: ServerContext = {
     coordinator: options.coordinator,

@@ -1,6 +1,7 @@
 // What the HTTP and WebSocket handlers of one server share: the coordinator they call, the
 // metrics they record into, their limits, and the counters that graceful shutdown waits on.
 import type { Coordinator } from '../coordinator/types';
+import { assert } from '../errors';
 import type { Metrics } from './metrics';
 
 export interface ServerLimits {
@@ -8,6 +9,7 @@ export interface ServerLimits {
   httpBodyBytesMax: number;
   httpUnsentBytesMax: number;
   httpAnswerSendMsMax: number;
+  requestBytesHeldMax: number;
   wsConnectionsMax: number;
   wsFrameBytesMax: number;
   wsOpsPerFrameMax: number;
@@ -32,6 +34,11 @@ export interface ServerState {
   wsQueuedBytes: number;
   /** Read answers' bytes held by frames still running, over all connections (ws_api.ts). */
   wsAnswerBytes: number;
+  /**
+   * Bytes of requests received and still running, HTTP and WebSocket together: a PUT's body (or
+   * room for the largest, when it has no Content-Length), a WebSocket frame's copy.
+   */
+  requestBytesHeld: number;
   /** Set at the start of shutdown: new requests get 503 shutting_down. */
   closing: boolean;
 }
@@ -45,4 +52,25 @@ export interface ServerContext {
   readonly log: (line: string) => void;
   /** Called whenever in-flight work drops, so shutdown can wait without polling. */
   readonly onIdle: () => void;
+}
+
+/**
+ * Takes room for `sizeBytes` of a request about to be held (requestBytesHeld), or says it does
+ * not fit: it would take what is held past requestBytesHeldMax. One request always fits where
+ * nothing is held, so none is refused for good, and one that holds nothing (a GET) always fits.
+ */
+export function holdRequestBytes(ctx: ServerContext, sizeBytes: number): boolean {
+  const held = ctx.state.requestBytesHeld;
+  if (sizeBytes > 0 && held > 0 && held + sizeBytes > ctx.limits.requestBytesHeldMax) {
+    ctx.metrics.count('request_bytes_refusals');
+    return false;
+  }
+  ctx.state.requestBytesHeld = held + sizeBytes;
+  return true;
+}
+
+/** Gives back what holdRequestBytes took, once the request is answered (or its client gone). */
+export function releaseRequestBytes(ctx: ServerContext, sizeBytes: number): void {
+  ctx.state.requestBytesHeld -= sizeBytes;
+  assert(ctx.state.requestBytesHeld >= 0, 'request bytes are given back once');
 }

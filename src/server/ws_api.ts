@@ -13,7 +13,10 @@
 // - the values a connection's running frames have read are held until their frame is answered:
 //   past wsAnswerBytesPerConnectionMax on the connection, or wsAnswerBytesMax on the node, a
 //   read is answered busy (the client asks again), its value dropped as it arrives: what a
-//   connection holds is bounded by bytes, not only by its 4,096 operations (of up to 1 MiB each).
+//   connection holds is bounded by bytes, not only by its 4,096 operations (of up to 1 MiB each);
+// - a frame is held (its copy: values, keys, contexts) until it is answered, counted with the
+//   node's HTTP bodies: one that would take them past requestBytesHeldMax is answered with a
+//   Busy result for each of its operations, and nothing of it runs.
 // Answers are handed to the socket at the end of the event-loop turn they were made in (one cork,
 // one write for every frame of a connection that finished in that turn; a shard batch finishes
 // many at once), not one write each.
@@ -27,7 +30,7 @@ import { encodeErrorFrame, encodeResponseFrames, type ClientResult } from '../pr
 import { errorReply } from './error_map';
 import { FrameLateness } from '../protocol/frame_lateness';
 import type { AnswerRoom } from '../coordinator/types';
-import type { ServerContext } from './server_context';
+import { holdRequestBytes, releaseRequestBytes, type ServerContext } from './server_context';
 import type { TemplatedApp, UwsModule, WebSocket } from './uws';
 import { runFrame } from './ws_ops';
 
@@ -185,18 +188,28 @@ function onMessage(ctx: ServerContext, ws: WebSocket<WsConn>, message: ArrayBuff
     refuseOps(ctx, ws, conn, ops, WireErrorCode.Busy, `over ${ctx.limits.wsInflightOpsPerConnectionMax} operations in flight on this connection; wait for results`, 'busy');
     return;
   }
+  // The frame's copy (its values, keys and contexts: frame_copy.ts) is held until it is answered.
+  const frameBytes = message.byteLength;
+  if (!holdRequestBytes(ctx, frameBytes)) {
+    refuseOps(ctx, ws, conn, ops, WireErrorCode.Busy, `${ctx.state.requestBytesHeld} bytes of requests are held on this node (over ${ctx.limits.requestBytesHeldMax}); retry`, 'request_bytes');
+    return;
+  }
   conn.inflightOps += n;
   ctx.state.wsInflightOps += n;
   const room = new FrameRoom(ctx, conn);
+  const answered = (): void => {
+    room.letGo();
+    releaseRequestBytes(ctx, frameBytes);
+  };
   void runFrame(ctx.coordinator, ops, conn.lateness.of(frame.sentAtMs, arrivedMs), ctx.metrics, ctx.log, room)
     .then((results) => encodeResponseFrames(results, ctx.limits.wsResponseFrameBytesTarget))
     .then(
       (frames) => {
-        room.letGo();
+        answered();
         enqueue(ctx, ws, conn, frames, n);
       },
       (err: unknown) => {
-        room.letGo();
+        answered();
         // runFrame never rejects; encoding can only fail on a bug (an assertion).
         ctx.log(`ws: answering a frame failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
         enqueue(ctx, ws, conn, [encodeErrorFrame(WireErrorCode.Internal, 'internal error')], n);
