@@ -355,6 +355,11 @@ export const readRepairsInflightMax = 1_024;
  * (within its deadline), so a client at ONE cannot outrun replication without limit.
  */
 export const replicaWritesInflightMax = 4_096;
+/**
+ * The same bound by bytes: the records of the replica writes in flight, counted once per replica
+ * (each peer's frame is a copy). By count alone, 4,096 of up to 1 MiB were 4 GiB held.
+ */
+export const replicaWriteBytesInflightMax = 256 * 1024 * 1024;
 /** How often queued hints are offered to recovered nodes. */
 export const hintReplayIntervalMsDefault = 1_000;
 /** Hint bytes replayed per second by one node, all targets together (Cassandra: 1 MiB/s per thread). */

@@ -28,7 +28,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { localRangeReplica, localScanPage, type RangeReplica } from '../antientropy';
-import { bootstrapRingChangePassesMax, bootstrapSettleMsMax, gossipHintTargetsMax, hintAgeMsMax, rebuildRetryMs, merkleDepthMax, readRepairsInflightMax, replicaWritesInflightMax, vnodesPerNodeMax } from '../constants';
+import { bootstrapRingChangePassesMax, bootstrapSettleMsMax, gossipHintTargetsMax, hintAgeMsMax, rebuildRetryMs, merkleDepthMax, readRepairsInflightMax, replicaWriteBytesInflightMax, replicaWritesInflightMax, vnodesPerNodeMax } from '../constants';
 import { assert, ErrorCode, isRingkvError, RingkvError } from '../errors';
 import { Membership, parseNodeAddress, type MemberInfo, type StorageTrouble } from '../membership';
 import { consistencyFromWire, consistencyToWire } from '../protocol/client_codes';
@@ -130,7 +130,7 @@ export interface ClusterCounters {
   /** Forwarded writes not coordinated here: they arrived after their requester had given up. */
   forwardsExpired: number;
   coordinatedReads: number;
-  /** Writes answered only after all their replicas because replicaWritesInflightMax was reached. */
+  /** Writes answered only after all their replicas because replicaWritesInflightMax or replicaWriteBytesInflightMax was reached. */
   replicationBackPressure: number;
   /** Writes a leaving node passed on to the nodes that replicate their key without it. */
   handoverForwards: number;
@@ -358,7 +358,7 @@ export class ClusterCoordinator implements Coordinator {
       applied: (key, record) => this.forwardToSuccessors(key, record),
       hint: (target, key, record, pref) => this.hint(target, key, record, pref),
       count: (e) => this.count(e),
-      replicaWrites: { inflight: 0, inflightMax: replicaWritesInflightMax },
+      replicaWrites: { inflight: 0, inflightMax: replicaWritesInflightMax, bytes: 0, bytesMax: replicaWriteBytesInflightMax },
       counters: this.counters,
     };
     this.antiEntropy = new AntiEntropyRunner({

@@ -6,8 +6,9 @@
 // timed out (Cassandra hints those too: gossip can have a replica ALIVE that cannot be reached,
 // and without a hint only anti-entropy would bring it the write). The write is answered after W
 // acknowledgements (this node's counts once durable), fails at once when the rest cannot reach W,
-// and times out at its deadline. Past replicaWritesInflightMax replica writes in flight, a write
-// is answered only once all its replicas have answered (or its deadline passed): back-pressure.
+// and times out at its deadline. Past replicaWritesInflightMax replica writes in flight, or
+// replicaWriteBytesInflightMax of their records, a write is answered only once all its replicas
+// have answered (or its deadline passed): back-pressure.
 //
 // One machine per batch and callbacks, as quorum_reads.ts, so that a frame's writes go to this
 // node's shards as one submission (early answers by index) with one timer per timeout, not a
@@ -15,6 +16,7 @@
 import { assert, ErrorCode, isRingkvError, RingkvError } from '../errors';
 import { fromWireError } from '../shards';
 import type { WireRecord, WriteDone, WriteOp } from '../shards/messages';
+import { recordBytes } from '../shards/wire_record';
 import type { LocalReplica } from './cluster_replica';
 import { type DatacenterView, type PartitionMode, type QuorumTally, tallyFor, type TallyState } from './quorum';
 import { groupByTimeout } from './timeout_groups';
@@ -56,8 +58,11 @@ export interface QuorumWriteContext {
   hint(target: string, key: Uint8Array, record: WireRecord, pref: readonly string[]): void;
   /** Counts an error the client will see (unavailable, timeout) and returns it. */
   count(e: RingkvError): RingkvError;
-  /** Replica writes in flight from this node, across batches (the back-pressure bound counts them). */
-  replicaWrites: { inflight: number; readonly inflightMax: number };
+  /**
+   * Replica writes in flight from this node, across batches, and their records' bytes (once per
+   * replica: each peer's frame is a copy): the back-pressure bounds count them.
+   */
+  replicaWrites: { inflight: number; readonly inflightMax: number; bytes: number; readonly bytesMax: number };
   readonly counters: { coordinatedWrites: number; replicaWriteFailures: number; replicationBackPressure: number };
 }
 
@@ -133,7 +138,8 @@ export function quorumWrites(ctx: QuorumWriteContext, specs: readonly WriteSpec[
       continue;
     }
     ctx.counters.coordinatedWrites++;
-    const waitForAll = ctx.replicaWrites.inflight >= ctx.replicaWrites.inflightMax;
+    const rw = ctx.replicaWrites;
+    const waitForAll = rw.inflight >= rw.inflightMax || rw.bytes >= rw.bytesMax;
     if (waitForAll) ctx.counters.replicationBackPressure++;
     writes.push({
       spec,
@@ -185,11 +191,14 @@ export function quorumWrites(ctx: QuorumWriteContext, specs: readonly WriteSpec[
     const record = r.record;
     const key = w.spec.op.key;
     ctx.applied(key, record);
+    const sizeBytes = recordBytes(key, record);
     for (const id of w.others) {
       ctx.replicaWrites.inflight++;
+      ctx.replicaWrites.bytes += sizeBytes;
       w.replicating++;
       ctx.applyReplica(id, key, record, Math.max(1, w.deadlineMs - Date.now()), (err) => {
         ctx.replicaWrites.inflight--;
+        ctx.replicaWrites.bytes -= sizeBytes;
         w.replicating--;
         if (err === null) {
           settle(w, w.tally.ok(id));

@@ -70,7 +70,7 @@ export const metricCatalog: Readonly<Record<string, CatalogEntry>> = {
   forwards_expired: counter('Forwarded writes this replica did not coordinate because they reached it after the forwarding node had given up on them.'),
   coordinated_reads: counter('Reads this node coordinated.'),
   read_repairs: counter('Read repairs sent.'),
-  replication_back_pressure: counter('Writes answered only after all their replicas because the replica writes in flight had reached their cap.'),
+  replication_back_pressure: counter('Writes answered only after all their replicas because the replica writes in flight had reached their cap, by count or by bytes (replicaWritesInflightMax, replicaWriteBytesInflightMax).'),
   handover_forwards: counter('Writes a decommissioning node passed on to the nodes that replicate their key without it.'),
   hint_replay_waits: counter('Times a hint replay batch waited for the replay byte budget.'),
   hint_replay_failures: counter('Hints a replay sent that their node did not take (they stay queued).'),

@@ -12,6 +12,7 @@ import { ErrorCode, isRingkvError, RingkvError } from '../../../src/errors';
 import type { AnswerCallback, AppliedCallback } from '../../../src/shards';
 import type { ShardOp, WireRecord, WriteDone, WriteOp } from '../../../src/shards/messages';
 import { coordinateWrite } from '../../../src/versioning';
+import { waitFor } from '../../helpers/cluster';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const record = (value: string): WireRecord => recordOf(coordinateWrite([], { nodeId: 'a', nowMs: 1000, mode: 'vclock', value: Buffer.from(value), tombstone: false, ttlMs: 0, context: null }).siblings);
@@ -77,7 +78,7 @@ function script(local: Local, peers: Record<string, Peer>, alive: string[], infl
     applied: () => undefined,
     hint: (target, key) => hints.push(`${target}:${Buffer.from(key).toString()}`),
     count: (e) => e,
-    replicaWrites: { inflight, inflightMax: 100 },
+    replicaWrites: { inflight, inflightMax: 100, bytes: 0, bytesMax: 1024 * 1024 },
     counters: { coordinatedWrites: 0, replicaWriteFailures: 0, replicationBackPressure: 0 },
   };
   return { ctx, submissions, durable, sent, hints };
@@ -206,6 +207,22 @@ test('past the bound on replica writes in flight, a write is answered only once 
   assert.equal(out.get(0)!.error, null);
   assert.equal(out.get(0)!.answer!.acks, 3, 'the answer left after c acknowledged too');
   assert.equal(s.ctx.counters.replicationBackPressure, 1);
+});
+
+test('past the bound on replica write bytes in flight, a write is answered only once all its replicas have; the bytes come back as they answer', async () => {
+  // Proves the bound by bytes, the count far from its own: c is slow, so the first write leaves
+  // its record in flight to c after its answer at W, over a bound of one byte.
+  const s = script({ appliedMs: 1, durableMs: 2 }, { b: 2, c: 150 }, ['a', 'b', 'c']);
+  s.ctx.replicaWrites = { inflight: 0, inflightMax: 100, bytes: 0, bytesMax: 1 };
+  const first = await run(s, specs(1, 'QUORUM'));
+  assert.equal(first.get(0)!.answer!.acks, 2, 'answered at W, c still running');
+  assert.ok(s.ctx.replicaWrites.bytes > 0, "c's record is counted while it runs");
+  assert.equal(s.ctx.replicaWrites.inflight, 1);
+  const second = await run(s, specs(1, 'QUORUM'));
+  assert.equal(second.get(0)!.answer!.acks, 3, 'the answer left after c acknowledged too');
+  assert.equal(s.ctx.counters.replicationBackPressure, 1);
+  await waitFor('the first write to c done', () => s.ctx.replicaWrites.inflight === 0, 5000);
+  assert.equal(s.ctx.replicaWrites.bytes, 0);
 });
 
 test('partition mode cp: a ONE write waits for a majority, and with only a minority up it is refused before anything is written', async () => {
