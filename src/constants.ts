@@ -314,6 +314,12 @@ export const internodeHelloFrameBytesMax = 64 * 1024;
  * peer that sends and never reads cannot grow this node's memory.
  */
 export const internodeUnsentReplyBytesMax = 64 * 1024 * 1024;
+/**
+ * Replies a peer connection may hold unsent before a reply is sent as RKV_ERR_BUSY instead: the
+ * requests read before reading paused still finish, up to internodeInflightPerPeerMax of them
+ * with replies of up to a frame each (internode_server.ts).
+ */
+export const internodeHeldReplyBytesMax = 128 * 1024 * 1024;
 /** Frames queued in one tick are written together up to this many bytes per write. */
 export const internodeBatchBytesMax = 256 * 1024;
 export const internodeConnectTimeoutMs = 1_000;
@@ -387,6 +393,7 @@ export const scrubBytesPerSecondDefault = 8 * 1024 * 1024;
 assert(internodeFrameBytesMax >= 4 * (valueBytesMax + keyBytesMax + versionVectorBytesMax), 'an inter-node frame must carry a few siblings of the largest value');
 assert(internodeReconnectBackoffMsMin <= internodeReconnectBackoffMsMax, 'reconnect back-off min over max');
 assert(internodeUnsentReplyBytesMax >= 2 * internodeFrameBytesMax, 'a peer connection may have a couple of the largest replies unsent');
+assert(internodeHeldReplyBytesMax >= internodeUnsentReplyBytesMax + internodeFrameBytesMax, 'a reply of the largest size is sent whole once reading has paused');
 assert(vnodesPerNodeDefault <= vnodesPerNodeMax, 'default vnodes over the max');
 
 // Shards, versioning and the single-node coordinator (src/shards, src/versioning, src/coordinator/local_*).

@@ -1456,6 +1456,7 @@ export class ClusterCoordinator implements Coordinator {
       internodeConnectionsOverCap: this.server.stats.connectionsOverCap,
       internodeConnectionsWithoutHello: this.server.stats.connectionsWithoutHello,
       internodeReadsPaused: this.server.stats.readsPaused,
+      internodeRepliesRefused: this.server.stats.repliesRefused,
       ...this.replicas.stats,
       ...h,
       hintTargets: this.hints.targetStats(),

@@ -13,7 +13,11 @@
 // Limits, since anything that reaches the port can connect: at most connectionsMax connections
 // (more are closed as they come), a Hello within helloTimeoutMs and of at most
 // helloFrameBytesMax, and a connection whose peer leaves over unsentReplyBytesMax of replies
-// unread is not read until they drain.
+// unread is not read until they drain. Requests already read still finish meanwhile (up to
+// inflightMax of them, with replies of up to a frame each): a reply that would take what the
+// connection holds unsent past heldReplyBytesMax is sent as RKV_ERR_BUSY instead (a few dozen
+// bytes; the requester retries or counts the replica as failed), so a connection holds at most
+// that bound plus its small refusals, not inflightMax of the largest replies.
 import * as net from 'node:net';
 import {
   frameLatenessQuietMsMax,
@@ -21,6 +25,7 @@ import {
   internodeConnectionsMax,
   internodeFrameBytesMax,
   internodeHelloFrameBytesMax,
+  internodeHeldReplyBytesMax,
   internodeHelloTimeoutMs,
   internodeInflightPerPeerMax,
   internodeUnsentReplyBytesMax,
@@ -61,6 +66,8 @@ export interface InternodeServerOptions {
   helloFrameBytesMax?: number;
   /** Unsent reply bytes past which a connection's requests are not read until they drain. */
   unsentReplyBytesMax?: number;
+  /** Unsent reply bytes past which a reply is sent as RKV_ERR_BUSY instead (the header says why). */
+  heldReplyBytesMax?: number;
   log?: (line: string) => void;
 }
 
@@ -82,6 +89,8 @@ export interface InternodeServerStats {
   connectionsWithoutHello: number;
   /** Times a connection's reading was paused because its peer did not read its replies. */
   readsPaused: number;
+  /** Replies sent as RKV_ERR_BUSY because their connection held heldReplyBytesMax unsent. */
+  repliesRefused: number;
   requestsHandled: number;
 }
 
@@ -89,7 +98,7 @@ export class InternodeServer {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
   private readonly o: Required<InternodeServerOptions>;
-  readonly stats: InternodeServerStats = { connectionsAccepted: 0, connectionsClosedMalformed: 0, connectionsRefused: 0, connectionsOverCap: 0, connectionsWithoutHello: 0, readsPaused: 0, requestsHandled: 0 };
+  readonly stats: InternodeServerStats = { connectionsAccepted: 0, connectionsClosedMalformed: 0, connectionsRefused: 0, connectionsOverCap: 0, connectionsWithoutHello: 0, readsPaused: 0, repliesRefused: 0, requestsHandled: 0 };
 
   constructor(options: InternodeServerOptions) {
     this.o = {
@@ -99,11 +108,13 @@ export class InternodeServer {
       helloTimeoutMs: internodeHelloTimeoutMs,
       helloFrameBytesMax: internodeHelloFrameBytesMax,
       unsentReplyBytesMax: internodeUnsentReplyBytesMax,
+      heldReplyBytesMax: internodeHeldReplyBytesMax,
       log: () => {},
       onPeer: () => {},
       ...options,
     };
     assert(this.o.helloFrameBytesMax <= this.o.frameBytesMax, 'the Hello cap is within the frame cap');
+    assert(this.o.unsentReplyBytesMax < this.o.heldReplyBytesMax, 'a connection stops being read before its replies are refused');
     this.server = net.createServer((socket) => this.accept(socket));
   }
 
@@ -150,6 +161,7 @@ export class InternodeServer {
     let inflight = 0;
     const lateness = new FrameLateness(frameLatenessWindowMs, frameLatenessQuietMsMax);
     let queue: Buffer[] = [];
+    let queueBytes = 0;
     let flushScheduled = false;
     /** Undefined until the Hello; then null (accepted) or the refusal every request gets. */
     let greeting: RingkvError | null | undefined;
@@ -164,13 +176,20 @@ export class InternodeServer {
         this.o.log(`internode: cannot send the reply to request ${reply.id} (${reply.kind}): ${err instanceof Error ? err.message : String(err)}`);
         bytes = encodeInternodeFrame(errorReply(reply.id, new RingkvError(ErrorCode.Internal, `the reply to this ${reply.kind} could not be sent: ${err instanceof Error ? err.message : String(err)}`)), this.o.frameBytesMax);
       }
+      const heldBytes = socket.writableLength + queueBytes;
+      if (heldBytes > 0 && heldBytes + bytes.length > this.o.heldReplyBytesMax) {
+        this.stats.repliesRefused++;
+        bytes = encodeInternodeFrame(errorReply(reply.id, new RingkvError(ErrorCode.Busy, `${heldBytes} bytes of replies wait for this connection's requester to read them`)), this.o.frameBytesMax);
+      }
       queue.push(bytes);
+      queueBytes += bytes.length;
       if (flushScheduled) return;
       flushScheduled = true;
       process.nextTick(() => {
         flushScheduled = false;
         const frames = queue;
         queue = [];
+        queueBytes = 0;
         if (socket.destroyed || socket.writableEnded) return;
         writeBatched(socket, frames);
         if (greeting) socket.end();

@@ -119,6 +119,7 @@ export const metricCatalog: Readonly<Record<string, CatalogEntry>> = {
   internode_connections_over_cap: counter('Peer connections closed as they came because the peer port held internodeConnectionsMax already.'),
   internode_connections_without_hello: counter('Peer connections closed for sending no Hello within internodeHelloTimeoutMs.'),
   internode_reads_paused: counter('Times this node stopped reading a peer connection\'s requests because that peer did not read the replies.'),
+  internode_replies_refused: counter('Replies to a peer sent as busy instead because its connection held too many reply bytes it had not read (internodeHeldReplyBytesMax).'),
   replica_batches_sent: counter('Batches of replica writes and reads sent to peers.'),
   replica_batch_items_sent: counter('Replica writes and reads sent in those batches.'),
   replica_reads_asked_again: counter("Replica reads sent again because the peer's reply to their batch had no room for their records (replicaReplyBytesMax)."),

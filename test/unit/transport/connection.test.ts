@@ -475,6 +475,60 @@ test('a first frame larger than a Hello closes the connection before the server 
   }
 });
 
+test('requests already read when reading paused still finish, and past heldReplyBytesMax unsent their replies are sent as busy: each request answered once', async () => {
+  // Proves the bound on replies held for a peer that does not read: reading pauses at
+  // unsentReplyBytesMax, but the requests in flight then (here all 200, held until the peer has
+  // stopped reading) would otherwise all queue their 256 KiB replies, 50 MiB in all.
+  const replyBytes = 256 * 1024;
+  const total = 200;
+  const held: (() => void)[] = [];
+  const s = new InternodeServer({
+    host: '127.0.0.1',
+    port: 0,
+    clusterName: 'test',
+    nodeId: 'n-server',
+    handler: async (req) => {
+      await new Promise<void>((r) => held.push(r));
+      return { kind: req.kind, value: Buffer.alloc(replyBytes, 1) };
+    },
+    unsentReplyBytesMax: 1024 * 1024,
+    heldReplyBytesMax: 2 * 1024 * 1024,
+  });
+  const port = await s.listen();
+  const raw = net.connect({ host: '127.0.0.1', port });
+  raw.on('error', () => {});
+  try {
+    await new Promise((r) => raw.once('connect', r));
+    const frames = [encodeInternodeFrame({ id: 1, kind: 'hello', isReply: false, ...hello }, 1 << 20)];
+    for (let i = 0; i < total; i++) frames.push(encodeInternodeFrame({ id: 2 + i, kind: 'replicaRead', isReply: false, key: Buffer.from(`k${i}`) }, 1 << 20));
+    raw.write(Buffer.concat(frames));
+    const decoder = new FrameDecoder(1 << 20);
+    const replies: ReturnType<typeof decodeInternode>[] = [];
+    raw.on('data', (chunk: Buffer) => replies.push(...decoder.push(chunk).map((f) => decodeInternode(f))));
+    for (let i = 0; i < 100 && held.length < total; i++) await sleep(20);
+    assert.equal(held.length, total, 'every request is in flight');
+    raw.pause(); // reads nothing from here on
+    await sleep(50);
+    for (const release of held.splice(0)) release();
+    await sleep(200);
+    assert.ok(s.stats.repliesRefused > 0, 'some replies were sent as busy');
+    raw.resume();
+    for (let i = 0; i < 500 && replies.length < total + 1; i++) await sleep(20);
+    assert.equal(replies.length, total + 1, 'the Hello and every request answered');
+    const ids = new Set(replies.map((r) => r.id));
+    assert.equal(ids.size, total + 1, 'each request answered once');
+    const busy = replies.filter((r) => r.kind === 'error');
+    assert.equal(busy.length, s.stats.repliesRefused);
+    for (const r of busy) assert.equal(r.errorCode, ErrorCode.Busy);
+    const whole = replies.filter((r) => r.kind === 'replicaRead');
+    assert.ok(whole.length + busy.length === total && whole.length > 0, `${whole.length} replies sent whole, ${busy.length} busy`);
+    for (const r of whole) assert.equal(r.value!.length, replyBytes);
+  } finally {
+    raw.destroy();
+    await s.close();
+  }
+});
+
 test('a peer that sends requests and never reads the replies is not read either, until it reads', async () => {
   // Proves TCP back-pressure on the answering side: without it the node handles every request
   // and keeps every reply in memory for a peer that never takes them.
