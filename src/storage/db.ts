@@ -75,6 +75,7 @@ import { SpaceWatch, isNoSpaceError } from './space-watch';
 import { LevelIterator, MemtableIterator, MergingIterator, TableIterator, type InternalIterator } from './iterators';
 import { readWalSegment, corruptionAt } from './log-reader';
 import { LogWriter } from './log-writer';
+import { fsyncDirSync } from './durable-file';
 import { manifestMayBeInstalled, readManifest, writeManifest } from './manifest';
 import { Memtable } from './memtable';
 import { compareToken, sortKeyOf, sortKeysOf, tokenBound, tokenBytes, tokenMax } from './sort-key';
@@ -674,12 +675,17 @@ export class LsmEngine implements StorageEngine {
       this.removeFile(tablePath(this.dir, f.number));
       return;
     }
-    // Kept for a person to look at (and deleted by one): never read again, never named by a manifest.
+    // Kept for a person to look at (and deleted by one): never read again, never named by a
+    // manifest. Both directories are fsynced: a crash that undid the rename would leave a table no
+    // manifest names, which open() removes, and the copy kept for a person would be gone. In line
+    // (a quarantine is rare): scrub's report names where the table is once it returns.
     try {
       fs.mkdirSync(path.dirname(f.corrupt.file), { recursive: true });
       fs.renameSync(tablePath(this.dir, f.number), f.corrupt.file);
+      fsyncDirSync(path.dirname(f.corrupt.file));
+      fsyncDirSync(this.dir);
     } catch {
-      // Left where it is: open() removes a table no manifest names.
+      // Left where it is (or the move may not survive a crash): open() removes a table no manifest names.
     }
   }
 

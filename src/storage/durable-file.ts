@@ -2,6 +2,7 @@
 // whole to a temporary file, fsynced, renamed over the name, and the directory fsynced, so a
 // crash leaves the old content or the new, and once this returns the new one survives one.
 // Synchronous: these are written at start, before anything else runs, or once in a node's life.
+// The storage engine's quarantine uses the directory fsync too (a rare, in-line move).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -15,10 +16,15 @@ export function writeFileDurably(file: string, text: string): void {
     fs.closeSync(fd);
   }
   fs.renameSync(tmp, file);
-  const dirFd = fs.openSync(path.dirname(file), 'r');
+  fsyncDirSync(path.dirname(file));
+}
+
+/** fsync(2) of a directory, so that the names it holds (a rename, a new file) survive a crash. */
+export function fsyncDirSync(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
   try {
-    fs.fsyncSync(dirFd);
+    fs.fsyncSync(fd);
   } finally {
-    fs.closeSync(dirFd);
+    fs.closeSync(fd);
   }
 }
