@@ -50,6 +50,15 @@ export class SlotQueue<T extends Slotted> {
     this.count++;
   }
 
+  /** Puts `x` where `old` is, in its place in the order; `old` leaves the queue. */
+  replace(old: T, x: T): void {
+    assert(x.queueAt === -1, 'a member already in a queue');
+    assert(old.queueAt >= this.head && old.queueAt < this.tail && this.slots[old.queueAt] === old, 'replacing a member that is not queued');
+    x.queueAt = old.queueAt;
+    this.slots[x.queueAt] = x;
+    old.queueAt = -1;
+  }
+
   /** The oldest member, left in the queue. */
   peek(): T | undefined {
     return this.head < this.tail ? (this.slots[this.head] as T) : undefined;

@@ -1,8 +1,9 @@
 // One target node's queued hints (hinted_handoff.ts): found by key, walked oldest first, a hint
-// taken again for a key moving to the back.
+// taken again for a key taking the place of the one it replaces (it is as old as the oldest write
+// in it: hinted_handoff.ts).
 //
-// A hint taken again for a key already queued replaces it in place in the Map (and moves to the
-// back of the order): the Map is not deleted from and set again per hint, which is what this was.
+// A hint taken again for a key already queued replaces it in place in the Map (and in the order):
+// the Map is not deleted from and set again per hint, which is what this was.
 // While a replica is down its queue lives for minutes, so its Map is in the old generation, and a
 // Map that is deleted from and added to is rehashed every few operations; each table it leaves
 // behind keeps the entries it held, and being old itself it is a root for every scavenge until
@@ -37,19 +38,22 @@ export class HintQueue<H extends Queueable> {
     return this.byKey.get(ks);
   }
 
-  /** Queues `h` at the back; the hint queued for its key, if any, must be `replacing`. */
+  /**
+   * Queues `h`: at the back, or, when its key has a hint queued (which must be `replacing`), in
+   * that hint's place.
+   */
   push(h: H, replacing?: H): void {
     assert(h.queueAt === -1, 'a hint in two queues');
     if (replacing !== undefined) {
       assert(replacing.ks === h.ks, 'a hint replacing the hint of another key');
       assert(this.byKey.get(h.ks) === replacing, 'removing a hint that is not queued');
-      this.order.remove(replacing);
+      this.order.replace(replacing, h);
     } else {
       assert(!this.byKey.has(h.ks), 'a hint queued twice for one key');
+      this.order.push(h);
     }
     // In place when replacing: the Map gets no new entry and loses none.
     this.byKey.set(h.ks, h);
-    this.order.push(h);
   }
 
   /** Takes `h` out of the queue; it must be the hint queued for its key. */

@@ -26,7 +26,7 @@ import type { HintTargetStats } from './types';
 export interface Hint extends HintLocation, Queueable {
   key: Uint8Array;
   record: WireRecord;
-  /** When this node took the hint (the newest record merged into it). */
+  /** When this node took the oldest write merged into this hint (its age, which ageMsMax bounds). */
   createdMs: number;
 }
 
@@ -130,7 +130,10 @@ export class HintStore {
     return store;
   }
 
-  /** Queues a hint for `target`; one for a key already queued is merged with it and moves to the back. */
+  /**
+   * Queues a hint for `target`; one for a key already queued is merged with it and keeps its place
+   * and its age (insert).
+   */
   add(target: string, key: Uint8Array, record: WireRecord): void {
     const h = this.insert(target, key, record, this.now());
     this.files?.append(h, target, h.key, h.record, h.createdMs);
@@ -252,7 +255,11 @@ export class HintStore {
     const old = q.get(ks);
     let h: Hint;
     if (old !== undefined) {
-      h = { key: old.key, ks, record: this.o.merge(old.record, record), createdMs: Math.max(old.createdMs, createdMs), queueAt: -1, segment: 0, diskBytes: 0 };
+      // As old as the oldest write in it: a merged record may still hold that write (a sibling
+      // the newer one did not supersede), and a write must not be delivered past ageMsMax (its
+      // delete's tombstone may be purged by then). Taking the newer age, as this did, let a hot
+      // key's first write ride in its hint for as long as the key kept being written.
+      h = { key: old.key, ks, record: this.o.merge(old.record, record), createdMs: Math.min(old.createdMs, createdMs), queueAt: -1, segment: 0, diskBytes: 0 };
       this.release(q, old);
       q.push(h, old);
     } else {

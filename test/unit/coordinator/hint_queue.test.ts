@@ -17,7 +17,7 @@ for (const seed of [1, 2, 3]) {
   test(`random pushes, replacements and removals keep the model's order (seed ${seed})`, () => {
     const random = mulberry32(seed);
     const q = new HintQueue<Item>();
-    /** The model: key → item, oldest first (a replaced key moves to the back, as in the store). */
+    /** The model: key → item, oldest first (a replaced key keeps its place, as in the store). */
     const model = new Map<string, Item>();
     // Few keys at first (replacements, holes), then many (growth, removals past the slack).
     for (let step = 0; step < 30_000; step++) {
@@ -32,8 +32,8 @@ for (const seed of [1, 2, 3]) {
         } else {
           if (known !== undefined) q.remove(known);
           q.push(item);
+          model.delete(ks); // removed and queued again: to the back
         }
-        model.delete(ks);
         model.set(ks, item);
       } else if (roll < 0.8 && known !== undefined) {
         q.remove(known);
@@ -73,7 +73,7 @@ test('a key is queued once: a second hint for it must name the one it replaces, 
   assert.throws(() => q.push({ ks: 'b', queueAt: -1, n: 5 }, a), /of another key/);
   const a2: Item = { ks: 'a', queueAt: -1, n: 6 };
   q.push(a2, a);
-  assert.deepEqual([...q.values()].map((x) => x.n), [4, 6], 'the replacement goes to the back');
+  assert.deepEqual([...q.values()].map((x) => x.n), [6, 4], 'the replacement takes its place');
   assert.equal(q.get('a'), a2);
   assert.throws(() => q.remove(a), /not queued/);
   q.remove(a2);
@@ -82,7 +82,7 @@ test('a key is queued once: a second hint for it must name the one it replaces, 
   assert.equal(q.size, 1);
 });
 
-test('hints replaced again and again leave a bounded number of holes in the order', () => {
+test('hints replaced again and again keep their places and leave no holes in the order', () => {
   const q = new HintQueue<Item>();
   const latest = new Map<string, Item>();
   for (let n = 0; n < 10_000; n++) {

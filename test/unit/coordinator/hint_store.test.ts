@@ -60,10 +60,10 @@ test('hints come back after a close: per target, oldest first, coalesced, tombst
   assert.deepEqual(t.stats().hintsRecovered, 3);
   assert.deepEqual(t.targets().sort(), ['n1', 'n2']);
   const n1 = t.peek('n1', 10);
-  assert.deepEqual(keys(n1), ['k2', 'k1']);
-  assert.equal(n1[0]!.record.tombstone, true);
-  assert.deepEqual(values(n1[1]!), ['v1', 'v1b']);
-  assert.equal(n1[1]!.createdMs, 1_000_010);
+  assert.deepEqual(keys(n1), ['k1', 'k2'], 'k1 merged keeps its place');
+  assert.equal(n1[1]!.record.tombstone, true);
+  assert.deepEqual(values(n1[0]!), ['v1', 'v1b']);
+  assert.equal(n1[0]!.createdMs, 1_000_000, 'and the age of its oldest write');
   assert.deepEqual(values(t.peek('n2', 10)[0]!), ['other']);
   assert.match(lines.join('\n'), /3 hints for 2 nodes recovered from \d+ files/);
 });
@@ -152,6 +152,27 @@ test('hints expire after ageMsMax, in memory and when read back', async () => {
   assert.equal(t.stats().hintsExpired, 1);
   assert.deepEqual(t.takeLosses(), [{ target: 'n1', dropped: 0, expired: 1 }], 'hints found expired at start are a loss too');
   assert.deepEqual(t.targetStats(), []);
+});
+
+test("a hint merged again keeps its oldest write's age: a key written on and on cannot carry that write past ageMsMax, in memory or read back", async () => {
+  const s = open(dir, { ageMsMax: 1000 });
+  s.add('n1', Buffer.from('hot'), rec('first', 'a'));
+  nowMs += 900;
+  // Concurrent with the first (another coordinator's, no context): the merge keeps both.
+  s.add('n1', Buffer.from('hot'), rec('second', 'b'));
+  s.add('n1', Buffer.from('cold'), rec('c'));
+  assert.deepEqual(values(s.peek('n1', 1)[0]!), ['first', 'second']);
+  await s.close();
+  nowMs += 200; // 1,100 ms after the first write, 200 ms after the second
+  const t = open(dir, { ageMsMax: 1000 });
+  assert.deepEqual(keys(t.peek('n1', 10)), ['cold'], 'the merged hint expired with its oldest write');
+  assert.equal(t.stats().hintsExpired, 1);
+  t.add('n1', Buffer.from('hot'), rec('third', 'c'));
+  nowMs += 500;
+  t.add('n1', Buffer.from('hot'), rec('fourth', 'd'));
+  nowMs += 600;
+  t.expire();
+  assert.deepEqual(keys(t.peek('n1', 10)), [], "in memory too: 'hot' went with 'third', 1,100 ms old");
 });
 
 test('bounds: hint count and bytes per target drop the oldest', () => {
