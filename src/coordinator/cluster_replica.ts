@@ -6,6 +6,7 @@
 // versioning layer's encoding (a sibling set: versionVector + value + tombstone flag), opaque to
 // the transport.
 import type { RangeStore } from '../antientropy';
+import { fitsBytes } from '../byte_bound';
 import { replicaReplyBytesMax } from '../constants';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import type { Membership } from '../membership';
@@ -230,7 +231,7 @@ export function replyRoom(bytesMax = replicaReplyBytesMax): (item: InternodeItem
   let bytes = 0;
   return (it) => {
     const size = (it.record?.byteLength ?? 0) + (it.value?.byteLength ?? 0);
-    if (bytes > 0 && bytes + size > bytesMax) return itemError(new RingkvError(ErrorCode.ReplyFull, `no room for this record in a reply of ${bytes} bytes (at most ${bytesMax}): ask again`));
+    if (!fitsBytes(bytes, size, bytesMax)) return itemError(new RingkvError(ErrorCode.ReplyFull, `no room for this record in a reply of ${bytes} bytes (at most ${bytesMax}): ask again`));
     bytes += size;
     return it;
   };

@@ -19,6 +19,7 @@
 // bytes; the requester retries or counts the replica as failed), so a connection holds at most
 // that bound plus its small refusals, not inflightMax of the largest replies.
 import * as net from 'node:net';
+import { fitsBytes } from '../byte_bound';
 import {
   frameLatenessQuietMsMax,
   frameLatenessWindowMs,
@@ -177,7 +178,7 @@ export class InternodeServer {
         bytes = encodeInternodeFrame(errorReply(reply.id, new RingkvError(ErrorCode.Internal, `the reply to this ${reply.kind} could not be sent: ${err instanceof Error ? err.message : String(err)}`)), this.o.frameBytesMax);
       }
       const heldBytes = socket.writableLength + queueBytes;
-      if (heldBytes > 0 && heldBytes + bytes.length > this.o.heldReplyBytesMax) {
+      if (!fitsBytes(heldBytes, bytes.length, this.o.heldReplyBytesMax)) {
         this.stats.repliesRefused++;
         bytes = encodeInternodeFrame(errorReply(reply.id, new RingkvError(ErrorCode.Busy, `${heldBytes} bytes of replies wait for this connection's requester to read them`)), this.o.frameBytesMax);
       }

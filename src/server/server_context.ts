@@ -1,6 +1,7 @@
 // What the HTTP and WebSocket handlers of one server share: the coordinator they call, the
 // metrics they record into, their limits, and the counters that graceful shutdown waits on.
 import type { Coordinator } from '../coordinator/types';
+import { fitsBytes } from '../byte_bound';
 import { assert } from '../errors';
 import type { Metrics } from './metrics';
 
@@ -61,7 +62,7 @@ export interface ServerContext {
  */
 export function holdRequestBytes(ctx: ServerContext, sizeBytes: number): boolean {
   const held = ctx.state.requestBytesHeld;
-  if (sizeBytes > 0 && held > 0 && held + sizeBytes > ctx.limits.requestBytesHeldMax) {
+  if (sizeBytes > 0 && !fitsBytes(held, sizeBytes, ctx.limits.requestBytesHeldMax)) {
     ctx.metrics.count('request_bytes_refusals');
     return false;
   }

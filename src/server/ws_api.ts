@@ -22,6 +22,7 @@
 // many at once), not one write each.
 // A frame that cannot be decoded, or a text frame, gets a frame-level error frame and the
 // connection stays open: nothing a client sends can throw out of here.
+import { fitsBytes } from '../byte_bound';
 import { isRingkvError } from '../errors';
 import { WireErrorCode } from '../protocol/client_codes';
 import { frameLatenessQuietMsMax, frameLatenessWindowMs } from '../constants';
@@ -123,9 +124,7 @@ class FrameRoom implements AnswerRoom {
   take(bytes: number): boolean {
     const { ctx, conn } = this;
     // One answer always fits where nothing is held: a connection is never refused for good.
-    const fits =
-      (conn.answerBytes === 0 || conn.answerBytes + bytes <= ctx.limits.wsAnswerBytesPerConnectionMax) &&
-      (ctx.state.wsAnswerBytes === 0 || ctx.state.wsAnswerBytes + bytes <= ctx.limits.wsAnswerBytesMax);
+    const fits = fitsBytes(conn.answerBytes, bytes, ctx.limits.wsAnswerBytesPerConnectionMax) && fitsBytes(ctx.state.wsAnswerBytes, bytes, ctx.limits.wsAnswerBytesMax);
     if (!fits) {
       ctx.metrics.count('ws_answers_refused');
       return false;

@@ -45,6 +45,7 @@
 // one deadline timer and one answer callback: a frame costs no promise or timer per operation.
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type Piscina from 'piscina';
+import { fitsBytes } from '../byte_bound';
 import { shardBatchBytesMax, shardBatchOpsMax, shardBatchesInFlightMax, shardQueueBytesMax, shardQueueOpsMax } from '../constants';
 import { ErrorCode, RingkvError, assert } from '../errors';
 import { decodeResults, decodeScan, encodeRequests, opBytes } from './batch_codec';
@@ -300,7 +301,7 @@ export class ShardClient {
         this.refuseBusy(onAnswer, i, `shard ${this.index} queue is full (${this.limits.queueOpsMax} ops)`, { queued: this.queued, max: this.limits.queueOpsMax });
         continue;
       }
-      if (this.heldBytes > 0 && this.heldBytes + bytes > this.limits.queueBytesMax) {
+      if (!fitsBytes(this.heldBytes, bytes, this.limits.queueBytesMax)) {
         this.refuseBusy(onAnswer, i, `shard ${this.index} holds ${this.heldBytes} bytes of requests; ${bytes} more would pass its ${this.limits.queueBytesMax}`, {
           held_bytes: this.heldBytes,
           max_bytes: this.limits.queueBytesMax,

@@ -119,8 +119,8 @@ export class BlockCache {
 
   /**
    * Makes the last reserve() an entry (replacing any older entry of the same key, another file's
-   * too), keeping only
-   * its first `length` bytes when given (a block's trailer is not needed once it is checked).
+   * too), keeping only its first `length` bytes when given (a block's trailer is not needed once
+   * it is checked).
    */
   commit(length?: number): void {
     const p = this.pending;
