@@ -320,6 +320,14 @@ export const internodeUnsentReplyBytesMax = 64 * 1024 * 1024;
  * with replies of up to a frame each (internode_server.ts).
  */
 export const internodeHeldReplyBytesMax = 128 * 1024 * 1024;
+/**
+ * Request bytes one peer connection may hold unsent (queued, or in its socket's buffer) before
+ * further requests to that peer fail at once as RKV_ERR_BUSY: a request that timed out leaves its
+ * frame behind, so a peer that stopped reading would otherwise collect every frame sent to it.
+ */
+export const internodeUnsentRequestBytesPerPeerMax = 64 * 1024 * 1024;
+/** The same, over all of a node's peer connections together (a pool's unsent-bytes account). */
+export const internodeUnsentRequestBytesMax = 256 * 1024 * 1024;
 /** Frames queued in one tick are written together up to this many bytes per write. */
 export const internodeBatchBytesMax = 256 * 1024;
 export const internodeConnectTimeoutMs = 1_000;
@@ -394,6 +402,8 @@ assert(internodeFrameBytesMax >= 4 * (valueBytesMax + keyBytesMax + versionVecto
 assert(internodeReconnectBackoffMsMin <= internodeReconnectBackoffMsMax, 'reconnect back-off min over max');
 assert(internodeUnsentReplyBytesMax >= 2 * internodeFrameBytesMax, 'a peer connection may have a couple of the largest replies unsent');
 assert(internodeHeldReplyBytesMax >= internodeUnsentReplyBytesMax + internodeFrameBytesMax, 'a reply of the largest size is sent whole once reading has paused');
+assert(internodeUnsentRequestBytesPerPeerMax >= 2 * internodeFrameBytesMax, 'a peer connection may hold a couple of the largest requests unsent');
+assert(internodeUnsentRequestBytesMax >= internodeUnsentRequestBytesPerPeerMax, 'all peers together may hold what one may');
 assert(vnodesPerNodeDefault <= vnodesPerNodeMax, 'default vnodes over the max');
 
 // Shards, versioning and the single-node coordinator (src/shards, src/versioning, src/coordinator/local_*).

@@ -15,6 +15,12 @@
 // refuses it (another cluster, or another node now at that address) has handled none of the
 // requests behind it; they, and every request until the back-off has passed, fail with its
 // refusal (RKV_ERR_WRONG_PEER), which is logged once.
+//
+// What waits to be sent is bounded by bytes, per peer and over all peers (the pool's account): a
+// request that times out is answered, but its frame stays in the socket's buffer until the peer
+// reads it, and a peer that has stopped reading (a hung process, a partition that drops rather
+// than resets) would otherwise collect every frame sent to it for as long as the socket lives.
+// Past either bound a request fails at once with RKV_ERR_BUSY (a replica write is then hinted).
 import * as net from 'node:net';
 import {
   internodeBatchBytesMax,
@@ -24,7 +30,10 @@ import {
   internodeInflightPerPeerMax,
   internodeReconnectBackoffMsMax,
   internodeReconnectBackoffMsMin,
+  internodeUnsentRequestBytesMax,
+  internodeUnsentRequestBytesPerPeerMax,
 } from '../constants';
+import { fitsBytes } from '../byte_bound';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import { Histogram } from '../histogram';
 import { decodeInternode, encodeInternodeFrame, errorFromReply, type InternodeKind, type InternodeMessage } from './internode_codec';
@@ -40,6 +49,22 @@ export interface HelloOptions {
   toNode?: string;
 }
 
+/**
+ * The bytes a node's peer connections hold unsent (queued, or in their sockets' buffers), as each
+ * last saw its own: one account is shared by a pool's connections. A connection's figure is
+ * brought up to date when it sends, writes, drains, hears from its peer or closes, so between
+ * those it can be over what the socket still holds (bytes the kernel took since), never under.
+ */
+export interface UnsentBytesAccount {
+  heldBytes: number;
+  readonly heldBytesMax: number;
+}
+
+export function unsentBytesAccount(heldBytesMax = internodeUnsentRequestBytesMax): UnsentBytesAccount {
+  assert(heldBytesMax > 0, 'an unsent-bytes bound must be positive');
+  return { heldBytes: 0, heldBytesMax };
+}
+
 export interface PeerConnectionOptions {
   host: string;
   port: number;
@@ -51,6 +76,10 @@ export interface PeerConnectionOptions {
   backoffMsMin?: number;
   backoffMsMax?: number;
   frameBytesMax?: number;
+  /** Bytes this connection may hold unsent; a request past it is RKV_ERR_BUSY. */
+  unsentBytesMax?: number;
+  /** Where the bytes held unsent are counted with other connections' (a pool's); its own otherwise. */
+  unsentAccount?: UnsentBytesAccount;
   now?: () => number;
   /** Where a refused Hello is reported. */
   log?: (line: string) => void;
@@ -78,6 +107,8 @@ export interface PeerConnectionStats {
   refusals: number;
   /** Pending connects replaced by resetBackoff. */
   connectsRestarted: number;
+  /** Requests failed as busy because this connection, or all of the account's, held too many bytes unsent. */
+  requestsRefused: number;
 }
 
 export class PeerConnection {
@@ -90,6 +121,9 @@ export class PeerConnection {
   private readonly inflight: InflightTable<Pending>;
   /** Frames waiting for the socket to connect or for the end-of-tick flush. */
   private queue: Buffer[] = [];
+  private queueBytes = 0;
+  /** This connection's share of o.unsentAccount.heldBytes, as last seen (reportUnsent). */
+  private unsentBytesReported = 0;
   private flushScheduled = false;
   private backoffMs: number;
   private retryAtMs = 0;
@@ -101,7 +135,7 @@ export class PeerConnection {
   private refusal: RingkvError | undefined;
   /** The socket whose Hello was refused, until its 'close' (which applies the back-off). */
   private refusedSocket: net.Socket | undefined;
-  readonly stats: PeerConnectionStats = { requests: 0, timeouts: 0, connects: 0, connectFailures: 0, writes: 0, framesWritten: 0, refusals: 0, connectsRestarted: 0 };
+  readonly stats: PeerConnectionStats = { requests: 0, timeouts: 0, connects: 0, connectFailures: 0, writes: 0, framesWritten: 0, refusals: 0, connectsRestarted: 0, requestsRefused: 0 };
   /**
    * Round trips of the requests answered (an error reply included; not those that timed out), by
    * kind: from the request being made to its reply being taken up here, so a wait for the
@@ -117,10 +151,13 @@ export class PeerConnection {
       backoffMsMin: internodeReconnectBackoffMsMin,
       backoffMsMax: internodeReconnectBackoffMsMax,
       frameBytesMax: internodeFrameBytesMax,
+      unsentBytesMax: internodeUnsentRequestBytesPerPeerMax,
       now: Date.now,
       log: () => {},
       ...options,
+      unsentAccount: options.unsentAccount ?? unsentBytesAccount(),
     };
+    assert(this.o.unsentBytesMax > 0, 'a peer connection must be allowed some unsent bytes');
     assert(this.o.port > 0 && this.o.port < 65536, () => `peer port ${this.o.port} out of range`);
     this.inflight = new InflightTable<Pending>(this.o.inflightMax);
     assert(this.o.backoffMsMin > 0 && this.o.backoffMsMin <= this.o.backoffMsMax, 'back-off bounds');
@@ -141,6 +178,11 @@ export class PeerConnection {
     return this.connected;
   }
 
+  /** Bytes queued here or in the socket's buffer: sent by this node, not yet taken by the kernel. */
+  get unsentBytes(): number {
+    return (this.socket?.writableLength ?? 0) + this.queueBytes;
+  }
+
   /** Sends one request and resolves with its reply; rejects with a RingkvError (an error reply included). */
   request(req: OutgoingRequest, timeoutMs: number): Promise<InternodeMessage> {
     assert(timeoutMs > 0, 'a request needs a positive timeout');
@@ -159,6 +201,16 @@ export class PeerConnection {
     // Stamped now: time it then waits here (behind a connect) counts against its timeout too.
     const sentAtMs = performance.now();
     const framed = encodeInternodeFrame({ ...req, id, isReply: false, timeoutMs, sentAtMs }, this.o.frameBytesMax);
+    this.reportUnsent();
+    const account = this.o.unsentAccount;
+    if (!fitsBytes(this.unsentBytesReported, framed.length, this.o.unsentBytesMax) || !fitsBytes(account.heldBytes, framed.length, account.heldBytesMax)) {
+      this.stats.requestsRefused++;
+      return Promise.reject(
+        new RingkvError(ErrorCode.Busy, `${this.unsentBytesReported} bytes wait to be sent to ${this.address} (${account.heldBytes} to all peers): the peer does not read them`, {
+          details: { peer: this.address },
+        }),
+      );
+    }
     this.stats.requests++;
     return new Promise<InternodeMessage>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -186,12 +238,13 @@ export class PeerConnection {
     const pending = this.socket;
     if (pending !== undefined && !this.connected && this.o.now() - this.connectStartedMs >= this.o.connectRestartAfterMs) {
       const queued = this.queue.slice(1); // its Hello first: the new socket has its own
-      this.queue = [];
+      this.clearQueue();
       this.socket = undefined; // its 'close' then finds another socket current and fails nothing
       pending.destroy();
       this.stats.connectsRestarted++;
       this.connect();
-      for (const f of queued) this.queue.push(f);
+      for (const f of queued) this.pushFrame(f);
+      this.reportUnsent();
     }
   }
 
@@ -201,6 +254,8 @@ export class PeerConnection {
     this.failAll(new RingkvError(ErrorCode.Closed, `connection to ${this.address} closed`));
     this.socket?.destroy();
     this.socket = undefined;
+    this.clearQueue();
+    this.reportUnsent();
   }
 
   private allocateId(): number {
@@ -225,7 +280,7 @@ export class PeerConnection {
     assert(this.queue.length === 0, 'frames queued before a connection was opened');
     this.helloId = this.allocateId();
     const h = this.o.hello;
-    this.queue.push(encodeInternodeFrame({ id: this.helloId, kind: 'hello', isReply: false, clusterName: h.clusterName, fromNode: h.fromNode, ...(h.toNode !== undefined && { toNode: h.toNode }), sentAtMs: performance.now() }, this.o.frameBytesMax));
+    this.pushFrame(encodeInternodeFrame({ id: this.helloId, kind: 'hello', isReply: false, clusterName: h.clusterName, fromNode: h.fromNode, ...(h.toNode !== undefined && { toNode: h.toNode }), sentAtMs: performance.now() }, this.o.frameBytesMax));
     socket.on('connect', () => {
       if (this.socket !== socket) return;
       socket.setTimeout(0);
@@ -234,7 +289,12 @@ export class PeerConnection {
       this.backoffMs = this.o.backoffMsMin;
       this.scheduleFlush();
     });
+    socket.on('drain', () => {
+      if (this.socket === socket) this.reportUnsent();
+    });
     socket.on('data', (chunk: Buffer) => {
+      // A reply means the peer reads: what was written before it has likely left the buffer.
+      if (this.socket === socket) this.reportUnsent();
       let frames: Buffer[];
       try {
         frames = decoder.push(chunk);
@@ -265,7 +325,8 @@ export class PeerConnection {
       }
       this.socket = undefined;
       this.connected = false;
-      this.queue = [];
+      this.clearQueue();
+      this.reportUnsent();
       this.helloId = 0;
       this.failAll(refused ? this.refusal! : new RingkvError(ErrorCode.Unavailable, `connection to ${this.address} lost`, { details: { peer: this.address } }));
     });
@@ -307,8 +368,28 @@ export class PeerConnection {
   }
 
   private enqueue(buf: Buffer): void {
-    this.queue.push(buf);
+    this.pushFrame(buf);
+    this.reportUnsent();
     this.scheduleFlush();
+  }
+
+  private pushFrame(buf: Buffer): void {
+    this.queue.push(buf);
+    this.queueBytes += buf.length;
+  }
+
+  private clearQueue(): void {
+    this.queue = [];
+    this.queueBytes = 0;
+  }
+
+  /** Brings this connection's share of the account up to what it holds unsent now. */
+  private reportUnsent(): void {
+    const now = this.unsentBytes;
+    const account = this.o.unsentAccount;
+    account.heldBytes += now - this.unsentBytesReported;
+    this.unsentBytesReported = now;
+    assert(account.heldBytes >= 0, 'unsent bytes counted below zero');
   }
 
   private scheduleFlush(): void {
@@ -324,9 +405,10 @@ export class PeerConnection {
     const socket = this.socket;
     if (socket === undefined || !this.connected) return;
     const frames = this.queue;
-    this.queue = [];
+    this.clearQueue();
     this.stats.framesWritten += frames.length;
     this.stats.writes += writeBatched(socket, frames);
+    this.reportUnsent();
   }
 }
 

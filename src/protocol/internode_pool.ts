@@ -2,9 +2,10 @@
 // connection to each peer it talks to (the peer holds its own towards us), whatever the number
 // of requests. A peer is a node id at an address, or an address alone (a seed, whose node is not
 // known yet): the id is what the connection's Hello asks the listener to be, so a request meant
-// for one node never reaches another that took over its address.
+// for one node never reaches another that took over its address. The connections share one
+// account of the bytes they hold unsent (internodeUnsentRequestBytesMax over all peers).
 import { assert } from '../errors';
-import { PeerConnection, type HelloOptions, type OutgoingRequest, type PeerConnectionOptions } from './internode_connection';
+import { PeerConnection, unsentBytesAccount, type HelloOptions, type OutgoingRequest, type PeerConnectionOptions, type UnsentBytesAccount } from './internode_connection';
 import { addSnapshot, type HistogramSnapshot } from '../histogram';
 import type { InternodeKind, InternodeMessage } from './internode_codec';
 
@@ -26,18 +27,21 @@ export interface PeerTarget {
 export class PeerPool {
   private readonly peers = new Map<string, PeerConnection>();
   private closed = false;
+  private readonly unsent: UnsentBytesAccount;
 
   constructor(
     private readonly self: Omit<HelloOptions, 'toNode'>,
     private readonly defaults: Omit<PeerConnectionOptions, 'host' | 'port' | 'hello'> = {},
-  ) {}
+  ) {
+    this.unsent = defaults.unsentAccount ?? unsentBytesAccount();
+  }
 
   connection(to: PeerTarget): PeerConnection {
     assert(!this.closed, 'peer pool is closed');
     const key = keyOf(to);
     let c = this.peers.get(key);
     if (c === undefined) {
-      c = new PeerConnection({ ...this.defaults, host: to.host, port: to.peerPort, hello: { ...this.self, ...(to.nodeId !== undefined && { toNode: to.nodeId }) } });
+      c = new PeerConnection({ ...this.defaults, unsentAccount: this.unsent, host: to.host, port: to.peerPort, hello: { ...this.self, ...(to.nodeId !== undefined && { toNode: to.nodeId }) } });
       this.peers.set(key, c);
     }
     return c;
@@ -53,13 +57,24 @@ export class PeerPool {
   }
 
   /** Sum of the connections' counters, for the metrics endpoint. */
-  stats(): { peerConnections: number; internodeRequests: number; internodeTimeouts: number; internodeWrites: number; internodeFramesWritten: number; internodeRefusals: number; internodeConnectsRestarted: number } {
+  stats(): {
+    peerConnections: number;
+    internodeRequests: number;
+    internodeTimeouts: number;
+    internodeWrites: number;
+    internodeFramesWritten: number;
+    internodeRefusals: number;
+    internodeConnectsRestarted: number;
+    internodeRequestsRefused: number;
+    internodeUnsentRequestBytes: number;
+  } {
     let internodeRequests = 0;
     let internodeTimeouts = 0;
     let internodeWrites = 0;
     let internodeFramesWritten = 0;
     let internodeRefusals = 0;
     let internodeConnectsRestarted = 0;
+    let internodeRequestsRefused = 0;
     for (const c of this.peers.values()) {
       internodeRequests += c.stats.requests;
       internodeTimeouts += c.stats.timeouts;
@@ -67,8 +82,19 @@ export class PeerPool {
       internodeFramesWritten += c.stats.framesWritten;
       internodeRefusals += c.stats.refusals;
       internodeConnectsRestarted += c.stats.connectsRestarted;
+      internodeRequestsRefused += c.stats.requestsRefused;
     }
-    return { peerConnections: this.peers.size, internodeRequests, internodeTimeouts, internodeWrites, internodeFramesWritten, internodeRefusals, internodeConnectsRestarted };
+    return {
+      peerConnections: this.peers.size,
+      internodeRequests,
+      internodeTimeouts,
+      internodeWrites,
+      internodeFramesWritten,
+      internodeRefusals,
+      internodeConnectsRestarted,
+      internodeRequestsRefused,
+      internodeUnsentRequestBytes: this.unsent.heldBytes,
+    };
   }
 
   /**

@@ -115,6 +115,8 @@ export const metricCatalog: Readonly<Record<string, CatalogEntry>> = {
   internode_frames_written: counter('Frames written to peers.'),
   internode_refusals: counter('Hellos a peer refused (another cluster, or a node id it knows from elsewhere).'),
   internode_connects_restarted: counter('Pending connects to a peer replaced by a new one once gossip heard from it.'),
+  internode_requests_refused: counter('Requests to a peer failed as busy at once because what waits to be sent to that peer (internodeUnsentRequestBytesPerPeerMax), or to all peers (internodeUnsentRequestBytesMax), was past its bound.'),
+  internode_unsent_request_bytes: gauge('Bytes of requests to peers not yet taken by the kernel (queued, or in the sockets\' buffers), as the connections last saw them.'),
   internode_connections_refused: counter('Peer connections this node refused (another cluster\'s node, a malformed hello).'),
   internode_connections_over_cap: counter('Peer connections closed as they came because the peer port held internodeConnectionsMax already.'),
   internode_connections_without_hello: counter('Peer connections closed for sending no Hello within internodeHelloTimeoutMs.'),

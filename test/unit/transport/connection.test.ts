@@ -576,3 +576,68 @@ test('a peer that sends requests and never reads the replies is not read either,
     await s.close();
   }
 });
+
+test('a peer that stops reading holds at most unsentBytesMax of this node\'s requests, and all peers together at most their account\'s bound: past them requests fail busy at once', async () => {
+  // Proves the bound on the requesting side: requests to a peer that never reads time out, but
+  // their frames stay in the socket's buffer; without the bound every frame sent to it (here
+  // 64 MiB) would be held until the socket died.
+  const stuck: net.Socket[] = [];
+  const silent = net.createServer((sock) => {
+    sock.pause(); // reads nothing: the kernel's buffers fill, then this node's
+    sock.on('error', () => {});
+    stuck.push(sock);
+  });
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const silentPort = (silent.address() as net.AddressInfo).port;
+  const { s, port } = await server(echo);
+  const perPeerMax = 4 * 1024 * 1024;
+  const pool = new PeerPool({ clusterName: 'test', fromNode: 'n-client' }, { unsentBytesMax: perPeerMax, unsentAccount: { heldBytes: 0, heldBytesMax: 6 * 1024 * 1024 } });
+  try {
+    const toSilent = { host: '127.0.0.1', peerPort: silentPort, nodeId: 'n-silent' };
+    const c = pool.connection(toSilent);
+    const value = Buffer.alloc(256 * 1024, 7);
+    const outcomes: Promise<string>[] = [];
+    for (let i = 0; i < 256; i++) {
+      outcomes.push(c.request({ kind: 'replicaWrite', key: Buffer.from(`k${i}`), value }, 300).then(() => 'answered', (e: RingkvError) => e.code));
+      if (i % 16 === 15) await sleep(10); // written, and the kernel's buffers filled
+    }
+    const codes = await within(Promise.all(outcomes), 10_000, 'every request to the silent peer');
+    const busy = codes.filter((x) => x === ErrorCode.Busy).length;
+    assert.ok(busy > 0, `some requests refused as busy (${codes.filter((x) => x === ErrorCode.Timeout).length} timed out)`);
+    assert.equal(codes.filter((x) => x !== ErrorCode.Busy && x !== ErrorCode.Timeout).length, 0, 'each failed busy or timed out');
+    assert.equal(c.stats.requestsRefused, busy);
+    assert.ok(c.unsentBytes <= perPeerMax + value.length + 1024, `${c.unsentBytes} bytes held unsent for the silent peer`);
+    assert.equal(pool.stats().internodeRequestsRefused, busy);
+    assert.equal(pool.stats().internodeUnsentRequestBytes, c.unsentBytes, 'the account holds what the connection does');
+
+    // A healthy peer is still served while the account has room, and refused once it has none.
+    const toServer = { host: '127.0.0.1', peerPort: port, nodeId: 'n-server' };
+    assert.equal((await pool.request(toServer, { kind: 'replicaRead', key: Buffer.from('a') }, 2000)).kind, 'replicaRead');
+    const c2 = pool.connection({ host: '127.0.0.1', peerPort: silentPort, nodeId: 'n-silent-2' });
+    const second: Promise<string>[] = [];
+    for (let i = 0; i < 64; i++) {
+      second.push(c2.request({ kind: 'replicaWrite', key: Buffer.from(`j${i}`), value }, 300).then(() => 'answered', (e: RingkvError) => e.code));
+      if (i % 16 === 15) await sleep(10);
+    }
+    const codes2 = await within(Promise.all(second), 10_000, 'every request to the second silent peer');
+    assert.ok(codes2.includes(ErrorCode.Busy), 'the second silent peer is refused too');
+    assert.ok(pool.stats().internodeUnsentRequestBytes <= 6 * 1024 * 1024 + value.length + 2048, `${pool.stats().internodeUnsentRequestBytes} bytes held unsent in all`);
+    await assert.rejects(pool.request(toServer, { kind: 'replicaWrite', key: Buffer.from('b'), value }, 2000), isCode(ErrorCode.Busy), 'no room left in the account');
+
+    // The silent peers going away gives their bytes back: the healthy peer is served again.
+    for (const sock of stuck) sock.destroy();
+    await within(
+      (async () => {
+        while (pool.stats().internodeUnsentRequestBytes !== 0) await sleep(20);
+      })(),
+      5_000,
+      'the unsent bytes given back',
+    );
+    assert.equal((await pool.request(toServer, { kind: 'replicaWrite', key: Buffer.from('c'), value }, 2000)).kind, 'replicaWrite');
+  } finally {
+    pool.close();
+    for (const sock of stuck) sock.destroy();
+    await new Promise((r) => silent.close(r));
+    await s.close();
+  }
+});
