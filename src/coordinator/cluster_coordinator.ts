@@ -53,7 +53,7 @@ import { recordBytes } from '../shards/wire_record';
 import { nodeHealth, nodeStatusOf } from './node_health';
 import { lastRunRefreshMs, writeLastRun } from './last_run';
 import { loadPeers, savePeers } from './peers_file';
-import { type DatacenterView, tallyFor } from './quorum';
+import { conditionalReadLevel, type DatacenterView, tallyFor } from './quorum';
 import { type QuorumReadContext, quorumReads, type ReadSpec } from './quorum_reads';
 import { ReplicaLatency } from './replica_latency';
 import { type QuorumWriteContext, quorumWrites, type WriteAnswer, type WriteSpec } from './quorum_writes';
@@ -1040,7 +1040,7 @@ export class ClusterCoordinator implements Coordinator {
       } catch (e) {
         throw this.count(e as RingkvError);
       }
-      const merged = await this.readMerged(w.key, w.consistency, Math.max(1, deadline - Date.now()));
+      const merged = await this.readMerged(w.key, conditionalReadLevel(w.consistency, this.o.partitionMode), Math.max(1, deadline - Date.now()));
       if (merged.length > 0) await this.local.apply(w.key, recordOf(merged), Math.max(1, deadline - Date.now()));
     }
     return new Promise((resolve, reject) => {

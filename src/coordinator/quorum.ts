@@ -34,6 +34,20 @@ export function writeReplicasNeeded(level: ConsistencyLevel, n: number, mode: Pa
 }
 
 /**
+ * The level a conditional write (If-Match) reads its key at to check the version: its own, and in
+ * 'cp' mode never below the floor its write takes (writeReplicasNeeded; LOCAL_QUORUM for the
+ * LOCAL_* levels). The check then overlaps every acknowledged write's majority, as a read at the
+ * floor does; at ONE it would take the coordinator's own copy, which a write acknowledged while
+ * that replica was down never reached.
+ */
+export function conditionalReadLevel(level: ConsistencyLevel, mode: PartitionMode): ConsistencyLevel {
+  if (mode === 'ap') return level;
+  if (level === 'ONE') return 'QUORUM';
+  if (level === 'LOCAL_ONE') return 'LOCAL_QUORUM';
+  return level;
+}
+
+/**
  * Replicas a level needs out of the `n` it counts (design.md §7.2): ONE 1, QUORUM ⌊n/2⌋+1, ALL n;
  * the datacenter levels as their plain ones over the replicas they count (tallyFor).
  */

@@ -1,7 +1,8 @@
 // A real 3-node cluster (separate processes, N=3, vector clocks, hinted handoff off so that only
 // read repair can heal a replica) through node failures: a SIGSTOPped node, concurrent writes
 // through different coordinators while nodes are stopped, and a SIGKILLed node that gossip must
-// see SUSPECT then DEAD everywhere, then ALIVE again after a restart.
+// see SUSPECT then DEAD everywhere, then ALIVE again after a restart; and in partition mode cp,
+// a conditional write at ONE coordinated by a replica that missed an acknowledged write.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { base64Text, TestCluster, waitFor } from '../helpers/cluster';
@@ -170,5 +171,52 @@ describe('3-node cluster, vector clocks, one node at a time failing', () => {
     const got = await c.http(2, 'GET', 'rr-key', { consistency: 'QUORUM' });
     assert.equal(got.status, 200);
     assert.ok((await c.metric(0, 'ringkv_membership_to_alive_total')) >= 1);
+  });
+});
+
+describe('3-node cluster in partition mode cp, last write wins, hinted handoff off', () => {
+  let c: TestCluster;
+  before(async () => {
+    c = await TestCluster.start({ nodes: 3, partitionMode: 'cp', conflictMode: 'lww', hintedHandoff: false, readRepairChance: 0 });
+  });
+  after(async () => {
+    await c?.close();
+  });
+
+  test('an If-Match write at ONE checks the version on a majority: a replica that missed the newer version cannot pass a stale If-Match', async () => {
+    // Proves the cp floor covers a conditional write's check as well as its write: the check at
+    // ONE read only the coordinating replica's copy (the key's first live replica), and one that
+    // was down for a write acknowledged by the other two passed the stale version; under last
+    // write wins its write then replaced the acknowledged one everywhere (a lost update).
+    const keys: string[] = [];
+    for (let i = 0; i < 200 && keys.length < 4; i++) {
+      const key = `cp-cas-${i}`;
+      if ((await c.replica(0, key)).replicas[0] === 'node-2') keys.push(key);
+    }
+    assert.equal(keys.length, 4, 'keys whose first replica is node-2');
+    const v1 = new Map<string, string>();
+    for (const key of keys) {
+      const r = await c.http(0, 'PUT', key, { body: 'v1', consistency: 'ALL' });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      v1.set(key, String(r.body.version));
+    }
+    await c.kill(2);
+    for (const key of keys) {
+      const r = await c.http(0, 'PUT', key, { body: 'v2', consistency: 'QUORUM' });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+    }
+    await c.spawn(2);
+    await c.waitConverged(15_000);
+    // No hints, read repair or anti-entropy: node-2 still holds v1 alone.
+    for (const key of keys) assert.deepEqual((await c.replica(2, key)).values, ['v1'], key);
+    // node-1's link to node-2 may still be in its back-off from the restart: an ALL read through
+    // node-1 answers once it reaches node-2 again (read repair is off: it changes no replica).
+    await waitFor('node-1 reaches node-2 again', async () => (await c.http(1, 'GET', keys[0]!, { consistency: 'ALL' })).status === 200, 15_000);
+    for (const key of keys) {
+      const stale = await c.http(1, 'PUT', key, { body: 'v3', consistency: 'ONE', headers: { 'If-Match': v1.get(key)! } });
+      assert.equal(stale.status, 409, `${key}: ${JSON.stringify(stale.body)}`);
+      const got = await c.http(0, 'GET', key, { consistency: 'ALL' });
+      assert.equal(base64Text(got.body.value), 'v2', key);
+    }
   });
 });

@@ -24,6 +24,8 @@ const clockSkewModule = path.join(__dirname, 'clock_skew.js');
 export interface ClusterSpec {
   nodes: number;
   conflictMode?: 'vclock' | 'lww';
+  /** Every node's --partition-mode (the cluster's: gossiped and compared). */
+  partitionMode?: 'ap' | 'cp';
   hintedHandoff?: boolean;
   gossipIntervalMs?: number;
   suspectAfterMs?: number;
@@ -141,6 +143,7 @@ export class TestCluster {
   private constructor(spec: ClusterSpec) {
     this.spec = {
       conflictMode: 'vclock',
+      partitionMode: 'ap',
       hintedHandoff: true,
       gossipIntervalMs: 100,
       suspectAfterMs: 1000,
@@ -199,6 +202,7 @@ export class TestCluster {
       ...(this.spec.unnamed === true ? [] : ['--cluster-name', this.clusterName]),
       ...(n.proxy === undefined ? [] : ['--advertise', `127.0.0.1:${n.port}:${n.proxy.port}`]),
       '--conflict-mode', s.conflictMode,
+      '--partition-mode', s.partitionMode,
       '--hinted-handoff', s.hintedHandoff ? 'on' : 'off',
       '--gossip-interval-ms', String(s.gossipIntervalMs),
       '--suspect-after-ms', String(s.suspectAfterMs),
@@ -271,6 +275,7 @@ export class TestCluster {
       '--sync-mode', 'none',
       '--seeds', `127.0.0.1:${seed.port}:${advertisedPeerPort(seed)}`,
       '--conflict-mode', this.spec.conflictMode,
+      '--partition-mode', this.spec.partitionMode,
       '--replication', String(this.spec.replicationFactor),
       '--gossip-interval-ms', String(this.spec.gossipIntervalMs),
       '--suspect-after-ms', String(this.spec.suspectAfterMs),

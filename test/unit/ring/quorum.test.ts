@@ -2,7 +2,7 @@
 // failure as soon as the level is out of reach, and the structured errors' details.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkEnoughAlive, QuorumTally, replicasNeeded, tallyFor } from '../../../src/coordinator/quorum';
+import { checkEnoughAlive, conditionalReadLevel, QuorumTally, replicasNeeded, tallyFor, writeReplicasNeeded } from '../../../src/coordinator/quorum';
 import { ErrorCode, RingkvError } from '../../../src/errors';
 
 test('replicasNeeded follows design.md §7.2 for N = 1..5', () => {
@@ -91,4 +91,15 @@ test('with one datacenter (or none) the datacenter levels are ONE, QUORUM and QU
   each.fail(undefined, 'd');
   assert.equal(each.fail(undefined, 'e'), 'failed', 'west out of reach');
   assert.throws(() => tallyFor('EACH_QUORUM', 3, null, ['a', 'b', 'c', 'd'], dcs, 'get'), (e: unknown) => e instanceof RingkvError && e.code === ErrorCode.Unavailable && e.details.datacenter === 'west');
+});
+
+test('a conditional write reads at its level, and in cp at least at the floor its write takes, so the check meets every acknowledged write', () => {
+  // Proves R + W > N for the If-Match check in cp whatever the level asked for (a ONE read there
+  // checked one replica's copy); ap keeps the level asked for.
+  const levels = ['ONE', 'QUORUM', 'ALL', 'LOCAL_ONE', 'LOCAL_QUORUM', 'EACH_QUORUM'] as const;
+  assert.deepEqual(levels.map((l) => conditionalReadLevel(l, 'cp')), ['QUORUM', 'QUORUM', 'ALL', 'LOCAL_QUORUM', 'LOCAL_QUORUM', 'EACH_QUORUM']);
+  assert.deepEqual(levels.map((l) => conditionalReadLevel(l, 'ap')), [...levels]);
+  for (let n = 1; n <= 5; n++) {
+    for (const l of ['ONE', 'QUORUM', 'ALL'] as const) assert.ok(replicasNeeded(conditionalReadLevel(l, 'cp'), n) + writeReplicasNeeded(l, n, 'cp') > n, `${l} at N = ${n}`);
+  }
 });
