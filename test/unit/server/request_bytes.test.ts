@@ -132,3 +132,27 @@ test('a frame over the bound is taken when nothing is held; while it runs, a req
   assert.equal(await metric('ringkv_request_bytes_held'), 0);
   await ws.close();
 });
+
+test('a chunked PUT refused for request bytes is answered busy before its body is read, and its body is not taken for the next request on the connection', async () => {
+  coordinator.closeGate();
+  const held = fetch(url('held'), { method: 'PUT', body: randomBytes(600 * 1024) });
+  await waitFor('a PUT held by the coordinator', () => coordinator.heldOps === 1, 10_000);
+  const socket = await rawSocket();
+  let received = '';
+  socket.on('data', (d: Buffer) => (received += d.toString('latin1')));
+  // The body's chunks would read as a request line if the server took them for the next request.
+  const chunk = 'PUT /api/v1/keys/smuggled HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx';
+  socket.write(`PUT /api/v1/keys/chunked-refused HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${chunk.length.toString(16)}\r\n${chunk}\r\n`);
+  await waitFor('the busy answer', () => received.includes('\r\n\r\n{'), 10_000);
+  socket.write(`${chunk.length.toString(16)}\r\n${chunk}\r\n0\r\n\r\nGET /api/v1/keys/chunked-refused HTTP/1.1\r\nHost: x\r\n\r\n`);
+  coordinator.openGate();
+  assert.equal((await held).status, 200);
+  await waitFor('two answers on the connection', () => (received.match(/HTTP\/1\.1 /g) ?? []).length >= 2, 10_000);
+  const statuses = [...received.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]));
+  assert.deepEqual(statuses, [503, 404], received);
+  assert.match(received, /"error":"busy"/);
+  socket.destroy();
+  assert.equal((await fetch(url('smuggled'))).status, 404, 'nothing of the refused body ran as a request');
+  assert.equal((await fetch(url('chunked-refused'))).status, 404, 'the refused PUT was not applied');
+  assert.equal(await metric('ringkv_request_bytes_held'), 0);
+});
