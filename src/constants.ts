@@ -320,6 +320,8 @@ export const internodeUnsentReplyBytesMax = 64 * 1024 * 1024;
  * with replies of up to a frame each (internode_server.ts).
  */
 export const internodeHeldReplyBytesMax = 128 * 1024 * 1024;
+/** The same over all of the peer port's connections together (connectionsMax of them each at its own bound would be 256 GiB). */
+export const internodeHeldReplyBytesNodeMax = 256 * 1024 * 1024;
 /**
  * Request bytes one peer connection may hold unsent (queued, or in its socket's buffer) before
  * further requests to that peer fail at once as RKV_ERR_BUSY: a request that timed out leaves its
@@ -327,7 +329,7 @@ export const internodeHeldReplyBytesMax = 128 * 1024 * 1024;
  */
 export const internodeUnsentRequestBytesPerPeerMax = 64 * 1024 * 1024;
 /** The same, over all of a node's peer connections together (a pool's unsent-bytes account). */
-export const internodeUnsentRequestBytesMax = 256 * 1024 * 1024;
+export const internodeUnsentRequestBytesNodeMax = 256 * 1024 * 1024;
 /** Frames queued in one tick are written together up to this many bytes per write. */
 export const internodeBatchBytesMax = 256 * 1024;
 export const internodeConnectTimeoutMs = 1_000;
@@ -403,7 +405,8 @@ assert(internodeReconnectBackoffMsMin <= internodeReconnectBackoffMsMax, 'reconn
 assert(internodeUnsentReplyBytesMax >= 2 * internodeFrameBytesMax, 'a peer connection may have a couple of the largest replies unsent');
 assert(internodeHeldReplyBytesMax >= internodeUnsentReplyBytesMax + internodeFrameBytesMax, 'a reply of the largest size is sent whole once reading has paused');
 assert(internodeUnsentRequestBytesPerPeerMax >= 2 * internodeFrameBytesMax, 'a peer connection may hold a couple of the largest requests unsent');
-assert(internodeUnsentRequestBytesMax >= internodeUnsentRequestBytesPerPeerMax, 'all peers together may hold what one may');
+assert(internodeHeldReplyBytesNodeMax >= internodeHeldReplyBytesMax, 'all connections together may hold what one may');
+assert(internodeUnsentRequestBytesNodeMax >= internodeUnsentRequestBytesPerPeerMax, 'all peers together may hold what one may');
 assert(vnodesPerNodeDefault <= vnodesPerNodeMax, 'default vnodes over the max');
 
 // Shards, versioning and the single-node coordinator (src/shards, src/versioning, src/coordinator/local_*).

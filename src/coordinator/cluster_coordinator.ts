@@ -1457,6 +1457,7 @@ export class ClusterCoordinator implements Coordinator {
       internodeConnectionsWithoutHello: this.server.stats.connectionsWithoutHello,
       internodeReadsPaused: this.server.stats.readsPaused,
       internodeRepliesRefused: this.server.stats.repliesRefused,
+      internodeHeldReplyBytes: this.server.heldReplyBytes,
       ...this.replicas.stats,
       ...h,
       hintTargets: this.hints.targetStats(),

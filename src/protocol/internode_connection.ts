@@ -30,10 +30,10 @@ import {
   internodeInflightPerPeerMax,
   internodeReconnectBackoffMsMax,
   internodeReconnectBackoffMsMin,
-  internodeUnsentRequestBytesMax,
+  internodeUnsentRequestBytesNodeMax,
   internodeUnsentRequestBytesPerPeerMax,
 } from '../constants';
-import { fitsBytes } from '../byte_bound';
+import { type ByteAccount, byteAccount, ByteShare } from '../byte_bound';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import { Histogram } from '../histogram';
 import { decodeInternode, encodeInternodeFrame, errorFromReply, type InternodeKind, type InternodeMessage } from './internode_codec';
@@ -49,22 +49,6 @@ export interface HelloOptions {
   toNode?: string;
 }
 
-/**
- * The bytes a node's peer connections hold unsent (queued, or in their sockets' buffers), as each
- * last saw its own: one account is shared by a pool's connections. A connection's figure is
- * brought up to date when it sends, writes, drains, hears from its peer or closes, so between
- * those it can be over what the socket still holds (bytes the kernel took since), never under.
- */
-export interface UnsentBytesAccount {
-  heldBytes: number;
-  readonly heldBytesMax: number;
-}
-
-export function unsentBytesAccount(heldBytesMax = internodeUnsentRequestBytesMax): UnsentBytesAccount {
-  assert(heldBytesMax > 0, 'an unsent-bytes bound must be positive');
-  return { heldBytes: 0, heldBytesMax };
-}
-
 export interface PeerConnectionOptions {
   host: string;
   port: number;
@@ -78,8 +62,12 @@ export interface PeerConnectionOptions {
   frameBytesMax?: number;
   /** Bytes this connection may hold unsent; a request past it is RKV_ERR_BUSY. */
   unsentBytesMax?: number;
-  /** Where the bytes held unsent are counted with other connections' (a pool's); its own otherwise. */
-  unsentAccount?: UnsentBytesAccount;
+  /**
+   * Where the bytes held unsent are counted with other connections' (a pool's; its own, of
+   * internodeUnsentRequestBytesNodeMax, otherwise). A connection looks again when it sends,
+   * writes, drains, hears from its peer or closes.
+   */
+  unsentAccount?: ByteAccount;
   now?: () => number;
   /** Where a refused Hello is reported. */
   log?: (line: string) => void;
@@ -122,8 +110,8 @@ export class PeerConnection {
   /** Frames waiting for the socket to connect or for the end-of-tick flush. */
   private queue: Buffer[] = [];
   private queueBytes = 0;
-  /** This connection's share of o.unsentAccount.heldBytes, as last seen (reportUnsent). */
-  private unsentBytesReported = 0;
+  /** This connection's part of o.unsentAccount (reportUnsent). */
+  private readonly unsentShare: ByteShare;
   private flushScheduled = false;
   private backoffMs: number;
   private retryAtMs = 0;
@@ -155,8 +143,9 @@ export class PeerConnection {
       now: Date.now,
       log: () => {},
       ...options,
-      unsentAccount: options.unsentAccount ?? unsentBytesAccount(),
+      unsentAccount: options.unsentAccount ?? byteAccount(internodeUnsentRequestBytesNodeMax),
     };
+    this.unsentShare = new ByteShare(this.o.unsentAccount);
     assert(this.o.unsentBytesMax > 0, 'a peer connection must be allowed some unsent bytes');
     assert(this.o.port > 0 && this.o.port < 65536, () => `peer port ${this.o.port} out of range`);
     this.inflight = new InflightTable<Pending>(this.o.inflightMax);
@@ -202,11 +191,10 @@ export class PeerConnection {
     const sentAtMs = performance.now();
     const framed = encodeInternodeFrame({ ...req, id, isReply: false, timeoutMs, sentAtMs }, this.o.frameBytesMax);
     this.reportUnsent();
-    const account = this.o.unsentAccount;
-    if (!fitsBytes(this.unsentBytesReported, framed.length, this.o.unsentBytesMax) || !fitsBytes(account.heldBytes, framed.length, account.heldBytesMax)) {
+    if (!this.unsentShare.fits(framed.length, this.o.unsentBytesMax)) {
       this.stats.requestsRefused++;
       return Promise.reject(
-        new RingkvError(ErrorCode.Busy, `${this.unsentBytesReported} bytes wait to be sent to ${this.address} (${account.heldBytes} to all peers): the peer does not read them`, {
+        new RingkvError(ErrorCode.Busy, `${this.unsentShare.bytes} bytes wait to be sent to ${this.address} (${this.o.unsentAccount.heldBytes} to all peers): the peer does not read them`, {
           details: { peer: this.address },
         }),
       );
@@ -383,13 +371,8 @@ export class PeerConnection {
     this.queueBytes = 0;
   }
 
-  /** Brings this connection's share of the account up to what it holds unsent now. */
   private reportUnsent(): void {
-    const now = this.unsentBytes;
-    const account = this.o.unsentAccount;
-    account.heldBytes += now - this.unsentBytesReported;
-    this.unsentBytesReported = now;
-    assert(account.heldBytes >= 0, 'unsent bytes counted below zero');
+    this.unsentShare.set(this.unsentBytes);
   }
 
   private scheduleFlush(): void {

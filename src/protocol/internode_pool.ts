@@ -3,9 +3,11 @@
 // of requests. A peer is a node id at an address, or an address alone (a seed, whose node is not
 // known yet): the id is what the connection's Hello asks the listener to be, so a request meant
 // for one node never reaches another that took over its address. The connections share one
-// account of the bytes they hold unsent (internodeUnsentRequestBytesMax over all peers).
+// account of the bytes they hold unsent (internodeUnsentRequestBytesNodeMax over all peers).
 import { assert } from '../errors';
-import { PeerConnection, unsentBytesAccount, type HelloOptions, type OutgoingRequest, type PeerConnectionOptions, type UnsentBytesAccount } from './internode_connection';
+import { type ByteAccount, byteAccount } from '../byte_bound';
+import { internodeUnsentRequestBytesNodeMax } from '../constants';
+import { PeerConnection, type HelloOptions, type OutgoingRequest, type PeerConnectionOptions } from './internode_connection';
 import { addSnapshot, type HistogramSnapshot } from '../histogram';
 import type { InternodeKind, InternodeMessage } from './internode_codec';
 
@@ -27,13 +29,13 @@ export interface PeerTarget {
 export class PeerPool {
   private readonly peers = new Map<string, PeerConnection>();
   private closed = false;
-  private readonly unsent: UnsentBytesAccount;
+  private readonly unsent: ByteAccount;
 
   constructor(
     private readonly self: Omit<HelloOptions, 'toNode'>,
     private readonly defaults: Omit<PeerConnectionOptions, 'host' | 'port' | 'hello'> = {},
   ) {
-    this.unsent = defaults.unsentAccount ?? unsentBytesAccount();
+    this.unsent = defaults.unsentAccount ?? byteAccount(internodeUnsentRequestBytesNodeMax);
   }
 
   connection(to: PeerTarget): PeerConnection {

@@ -17,9 +17,11 @@
 // inflightMax of them, with replies of up to a frame each): a reply that would take what the
 // connection holds unsent past heldReplyBytesMax is sent as RKV_ERR_BUSY instead (a few dozen
 // bytes; the requester retries or counts the replica as failed), so a connection holds at most
-// that bound plus its small refusals, not inflightMax of the largest replies.
+// that bound plus its small refusals, not inflightMax of the largest replies. All connections
+// together hold at most heldReplyAccount's bound the same way (connectionsMax of them each at
+// its own bound would be hundreds of GiB).
 import * as net from 'node:net';
-import { fitsBytes } from '../byte_bound';
+import { type ByteAccount, byteAccount, ByteShare } from '../byte_bound';
 import {
   frameLatenessQuietMsMax,
   frameLatenessWindowMs,
@@ -27,6 +29,7 @@ import {
   internodeFrameBytesMax,
   internodeHelloFrameBytesMax,
   internodeHeldReplyBytesMax,
+  internodeHeldReplyBytesNodeMax,
   internodeHelloTimeoutMs,
   internodeInflightPerPeerMax,
   internodeUnsentReplyBytesMax,
@@ -69,6 +72,8 @@ export interface InternodeServerOptions {
   unsentReplyBytesMax?: number;
   /** Unsent reply bytes past which a reply is sent as RKV_ERR_BUSY instead (the header says why). */
   heldReplyBytesMax?: number;
+  /** Where every connection's unsent reply bytes are counted together, under its bound (byteAccount(internodeHeldReplyBytesNodeMax) when absent). */
+  heldReplyAccount?: ByteAccount;
   log?: (line: string) => void;
 }
 
@@ -90,7 +95,7 @@ export interface InternodeServerStats {
   connectionsWithoutHello: number;
   /** Times a connection's reading was paused because its peer did not read its replies. */
   readsPaused: number;
-  /** Replies sent as RKV_ERR_BUSY because their connection held heldReplyBytesMax unsent. */
+  /** Replies sent as RKV_ERR_BUSY because their connection held heldReplyBytesMax unsent, or all connections their account's bound. */
   repliesRefused: number;
   requestsHandled: number;
 }
@@ -113,10 +118,16 @@ export class InternodeServer {
       log: () => {},
       onPeer: () => {},
       ...options,
+      heldReplyAccount: options.heldReplyAccount ?? byteAccount(internodeHeldReplyBytesNodeMax),
     };
     assert(this.o.helloFrameBytesMax <= this.o.frameBytesMax, 'the Hello cap is within the frame cap');
     assert(this.o.unsentReplyBytesMax < this.o.heldReplyBytesMax, 'a connection stops being read before its replies are refused');
     this.server = net.createServer((socket) => this.accept(socket));
+  }
+
+  /** Bytes of replies every connection holds unsent, as each last looked (heldReplyAccount). */
+  get heldReplyBytes(): number {
+    return this.o.heldReplyAccount.heldBytes;
   }
 
   /** Listens; resolves with the bound port (useful with port 0 in tests). */
@@ -163,6 +174,9 @@ export class InternodeServer {
     const lateness = new FrameLateness(frameLatenessWindowMs, frameLatenessQuietMsMax);
     let queue: Buffer[] = [];
     let queueBytes = 0;
+    // This connection's part of the node's unsent reply bytes, set whenever it looks.
+    const held = new ByteShare(this.o.heldReplyAccount);
+    const look = (): void => held.set(socket.destroyed ? 0 : socket.writableLength + queueBytes);
     let flushScheduled = false;
     /** Undefined until the Hello; then null (accepted) or the refusal every request gets. */
     let greeting: RingkvError | null | undefined;
@@ -177,13 +191,15 @@ export class InternodeServer {
         this.o.log(`internode: cannot send the reply to request ${reply.id} (${reply.kind}): ${err instanceof Error ? err.message : String(err)}`);
         bytes = encodeInternodeFrame(errorReply(reply.id, new RingkvError(ErrorCode.Internal, `the reply to this ${reply.kind} could not be sent: ${err instanceof Error ? err.message : String(err)}`)), this.o.frameBytesMax);
       }
-      const heldBytes = socket.writableLength + queueBytes;
-      if (!fitsBytes(heldBytes, bytes.length, this.o.heldReplyBytesMax)) {
+      look();
+      if (!held.fits(bytes.length, this.o.heldReplyBytesMax)) {
         this.stats.repliesRefused++;
-        bytes = encodeInternodeFrame(errorReply(reply.id, new RingkvError(ErrorCode.Busy, `${heldBytes} bytes of replies wait for this connection's requester to read them`)), this.o.frameBytesMax);
+        const why = `${held.bytes} bytes of replies wait for this connection's requester to read them, ${this.o.heldReplyAccount.heldBytes} for all peers`;
+        bytes = encodeInternodeFrame(errorReply(reply.id, new RingkvError(ErrorCode.Busy, why)), this.o.frameBytesMax);
       }
       queue.push(bytes);
       queueBytes += bytes.length;
+      look();
       if (flushScheduled) return;
       flushScheduled = true;
       process.nextTick(() => {
@@ -191,8 +207,9 @@ export class InternodeServer {
         const frames = queue;
         queue = [];
         queueBytes = 0;
-        if (socket.destroyed || socket.writableEnded) return;
+        if (socket.destroyed || socket.writableEnded) return look();
         writeBatched(socket, frames);
+        look();
         if (greeting) socket.end();
         else if (socket.writableLength > this.o.unsentReplyBytesMax && !socket.isPaused()) {
           // The peer does not read its replies: read no more of its requests until it does.
@@ -249,10 +266,14 @@ export class InternodeServer {
         );
       }
     });
+    socket.on('drain', look);
     socket.on('error', () => {});
     socket.on('close', () => {
       stopHelloTimer();
       this.sockets.delete(socket);
+      queue = [];
+      queueBytes = 0;
+      held.set(0);
     });
   }
 

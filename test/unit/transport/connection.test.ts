@@ -13,6 +13,7 @@ import { PeerPool } from '../../../src/protocol/internode_pool';
 import { decodeInternode, encodeInternodeFrame } from '../../../src/protocol/internode_codec';
 import { FrameDecoder } from '../../../src/protocol/internode_framing';
 import { ErrorCode, RingkvError } from '../../../src/errors';
+import { byteAccount } from '../../../src/byte_bound';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const echo: InternodeHandler = async (req) => {
@@ -577,7 +578,7 @@ test('a peer that sends requests and never reads the replies is not read either,
   }
 });
 
-test('a peer that stops reading holds at most unsentBytesMax of this node\'s requests, and all peers together at most their account\'s bound: past them requests fail busy at once', async () => {
+test('a peer that stops reading holds at most unsentBytesMax of this node\'s requests, and such peers together at most their account\'s bound: past them requests fail busy at once, while a peer that keeps up is served', async () => {
   // Proves the bound on the requesting side: requests to a peer that never reads time out, but
   // their frames stay in the socket's buffer; without the bound every frame sent to it (here
   // 64 MiB) would be held until the socket died.
@@ -610,7 +611,8 @@ test('a peer that stops reading holds at most unsentBytesMax of this node\'s req
     assert.equal(pool.stats().internodeRequestsRefused, busy);
     assert.equal(pool.stats().internodeUnsentRequestBytes, c.unsentBytes, 'the account holds what the connection does');
 
-    // A healthy peer is still served while the account has room, and refused once it has none.
+    // A second silent peer holds what the account has room for; a healthy peer, whose socket
+    // keeps up (holding nothing here), is served throughout.
     const toServer = { host: '127.0.0.1', peerPort: port, nodeId: 'n-server' };
     assert.equal((await pool.request(toServer, { kind: 'replicaRead', key: Buffer.from('a') }, 2000)).kind, 'replicaRead');
     const c2 = pool.connection({ host: '127.0.0.1', peerPort: silentPort, nodeId: 'n-silent-2' });
@@ -622,9 +624,10 @@ test('a peer that stops reading holds at most unsentBytesMax of this node\'s req
     const codes2 = await within(Promise.all(second), 10_000, 'every request to the second silent peer');
     assert.ok(codes2.includes(ErrorCode.Busy), 'the second silent peer is refused too');
     assert.ok(pool.stats().internodeUnsentRequestBytes <= 6 * 1024 * 1024 + value.length + 2048, `${pool.stats().internodeUnsentRequestBytes} bytes held unsent in all`);
-    await assert.rejects(pool.request(toServer, { kind: 'replicaWrite', key: Buffer.from('b'), value }, 2000), isCode(ErrorCode.Busy), 'no room left in the account');
+    assert.ok(pool.connection(toServer).unsentBytes === 0, 'the healthy peer\'s connection holds nothing');
+    assert.equal((await pool.request(toServer, { kind: 'replicaWrite', key: Buffer.from('b'), value }, 2000)).kind, 'replicaWrite', 'served with the account full');
 
-    // The silent peers going away gives their bytes back: the healthy peer is served again.
+    // The silent peers going away gives their bytes back.
     for (const sock of stuck) sock.destroy();
     await within(
       (async () => {
@@ -638,6 +641,66 @@ test('a peer that stops reading holds at most unsentBytesMax of this node\'s req
     pool.close();
     for (const sock of stuck) sock.destroy();
     await new Promise((r) => silent.close(r));
+    await s.close();
+  }
+});
+
+test('the peer port\'s connections together hold at most their account\'s bound of unsent replies: past it a reply is sent as busy though its own connection has room', async () => {
+  // Proves the node-wide bound on replies held for peers that do not read: each connection here
+  // stays far below its own bounds (25 MiB of replies against 32 MiB before reading pauses and
+  // 64 MiB before refusals), so only the account refuses; without it two such peers (or 2,048)
+  // hold their replies in full.
+  const replyBytes = 256 * 1024;
+  const perPeer = 100;
+  const held: (() => void)[] = [];
+  const s = new InternodeServer({
+    host: '127.0.0.1',
+    port: 0,
+    clusterName: 'test',
+    nodeId: 'n-server',
+    handler: async (req) => {
+      await new Promise<void>((r) => held.push(r));
+      return { kind: req.kind, value: Buffer.alloc(replyBytes, 1) };
+    },
+    unsentReplyBytesMax: 32 * 1024 * 1024,
+    heldReplyBytesMax: 64 * 1024 * 1024,
+    heldReplyAccount: byteAccount(2 * 1024 * 1024),
+  });
+  const port = await s.listen();
+  const peers = [net.connect({ host: '127.0.0.1', port }), net.connect({ host: '127.0.0.1', port })];
+  try {
+    const replies: ReturnType<typeof decodeInternode>[][] = [[], []];
+    for (const [i, raw] of peers.entries()) {
+      raw.on('error', () => {});
+      await new Promise((r) => raw.once('connect', r));
+      const frames = [encodeInternodeFrame({ id: 1, kind: 'hello', isReply: false, ...hello, fromNode: `n-client-${i}` }, 1 << 20)];
+      for (let k = 0; k < perPeer; k++) frames.push(encodeInternodeFrame({ id: 2 + k, kind: 'replicaRead', isReply: false, key: Buffer.from(`k${k}`) }, 1 << 20));
+      raw.write(Buffer.concat(frames));
+      const decoder = new FrameDecoder(1 << 20);
+      raw.on('data', (chunk: Buffer) => replies[i]!.push(...decoder.push(chunk).map((f) => decodeInternode(f))));
+    }
+    for (let i = 0; i < 100 && held.length < 2 * perPeer; i++) await sleep(20);
+    assert.equal(held.length, 2 * perPeer, 'every request is in flight');
+    for (const raw of peers) raw.pause(); // they read nothing from here on
+    await sleep(50);
+    for (const release of held.splice(0)) release();
+    await sleep(200);
+    assert.ok(s.stats.repliesRefused > 0, 'some replies were sent as busy');
+    assert.ok(s.heldReplyBytes <= 2 * 1024 * 1024 + 2 * replyBytes, `${s.heldReplyBytes} bytes of replies held in all`);
+    for (const raw of peers) raw.resume();
+    for (let i = 0; i < 500 && replies[0]!.length + replies[1]!.length < 2 * (perPeer + 1); i++) await sleep(20);
+    let busy = 0;
+    for (const r of replies) {
+      assert.equal(new Set(r.map((m) => m.id)).size, perPeer + 1, 'the Hello and each request answered once');
+      assert.equal(r.length, perPeer + 1);
+      busy += r.filter((m) => m.kind === 'error' && m.errorCode === ErrorCode.Busy).length;
+    }
+    assert.equal(busy, s.stats.repliesRefused);
+    for (const raw of peers) raw.destroy();
+    for (let i = 0; i < 250 && s.heldReplyBytes !== 0; i++) await sleep(20);
+    assert.equal(s.heldReplyBytes, 0, 'connections gone hold nothing');
+  } finally {
+    for (const raw of peers) raw.destroy();
     await s.close();
   }
 });
