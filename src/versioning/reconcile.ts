@@ -152,8 +152,16 @@ export function coordinateWrite(stored: readonly StoredSibling[], intent: WriteI
     for (const s of stored) timestampMs = Math.max(timestampMs, s.timestampMs + 1);
   }
   const pastRaw = intent.context ?? contextOf(stored);
-  // Leave room for the other versions of a set and the node table: half the metadata budget.
-  const past = pruneClock(pastRaw, vectorClockEntriesMax, versionVectorBytesMax / 2);
+  // Leave room for the other versions of a set and the node table: half the metadata budget. The
+  // stored versions' dots stay: a past that forgot one would supersede that version here (the
+  // shortcut below keeps the new version alone) but not on the replicas the write reaches, which
+  // would keep it as a sibling and spread it back.
+  const past = pruneClock(
+    pastRaw,
+    vectorClockEntriesMax,
+    versionVectorBytesMax / 2,
+    stored.map((s) => s.dot.node),
+  );
   const sibling: StoredSibling = {
     value: intent.value,
     tombstone: intent.tombstone,

@@ -145,21 +145,23 @@ export function incrementClock(clock: VectorClock, node: string, timestampMs: nu
 
 /**
  * Drops the entries with the oldest timestamps until at most `entriesMax` remain and the encoded
- * size is at most `bytesMax`. `keep` (the node that just incremented) is never dropped. Pruning
- * only forgets history: a pruned clock can make two versions look concurrent (a spurious
- * sibling), never make a newer version look older (so no write is silently lost).
+ * size is at most `bytesMax`. The nodes in `keep` are never dropped (a new version's past keeps
+ * the dots of the versions it supersedes: dropping one would leave that version its sibling on
+ * every replica); the caller keeps few enough for the bounds to be met. Pruning only forgets
+ * history: a pruned clock can make two versions look concurrent (a spurious sibling), never make
+ * a newer version look older (so no write is silently lost).
  */
 export function pruneClock(
   clock: VectorClock,
   entriesMax: number = vectorClockEntriesMax,
   bytesMax: number = versionVectorBytesMax,
-  keep?: string,
+  keep: readonly string[] = [],
 ): VectorClock {
   assert(entriesMax >= 1, 'a pruned clock keeps at least one entry');
   if (clock.length <= entriesMax && encodedClockBytes(clock) <= bytesMax) return clock;
   // Oldest first; ties by node id so every replica prunes the same clock the same way.
   const victims = clock
-    .filter((e) => e.node !== keep)
+    .filter((e) => !keep.includes(e.node))
     .sort((x, y) => x.timestampMs - y.timestampMs || (x.node < y.node ? -1 : 1));
   const dropped = new Set<string>();
   let size = encodedClockBytes(clock);

@@ -4,7 +4,7 @@
 // node's counters follow the clock, so a key whose versions it lost never gets their dots again.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { siblingsMax } from '../../../src/constants';
+import { siblingsMax, vectorClockEntriesMax } from '../../../src/constants';
 import { ErrorCode, isRingkvError } from '../../../src/errors';
 import type { ConflictMode, StoredSibling, VectorClock } from '../../../src/versioning';
 import {
@@ -245,4 +245,27 @@ test('counters follow the clock: a key whose versions this node lost is counted 
   assert.ok(again.sibling.dot.counter > atB[0]!.dot.counter, `${again.version} is above ${versionOf(atB[0]!)}`);
   const merged = reconcile(atB, again.siblings, 'vclock', t0 + 2);
   assert.deepEqual(merged.siblings.map((x) => str(x.value)).sort(), ['a4', 'c'], 'neither hides the other');
+});
+
+test('a pruned past keeps the dots of the versions it supersedes: a write over a set with a long history supersedes it on every replica, not only on its coordinator', () => {
+  // A version with a past of vectorClockEntriesMax writers, beside an old concurrent one whose
+  // dot is the oldest entry of their context: pruning the context to fit dropped that entry, so
+  // the coordinator (its shortcut) kept the new version alone while every other replica, holding
+  // the same set, kept the old one as its sibling and spread it back.
+  let chain: StoredSibling[] = [];
+  for (let i = 0; i < vectorClockEntriesMax + 8; i++) {
+    chain = write(chain, `w${String(i).padStart(2, '0')}`, `c${i}`, 2000 + i, chain.length === 0 ? null : contextOf(chain)).siblings;
+  }
+  const old = write([], 'X', 'old', 1000).siblings;
+  const stored = reconcile(chain, old, 'vclock', 3000).siblings;
+  assert.equal(stored.length, 2, 'the old version is concurrent with the chain');
+  assert.ok(contextOf(stored).length > vectorClockEntriesMax, 'their context is over the entries bound');
+  for (const context of [null, contextOf(stored)]) {
+    const w = write(stored, 'A', 'new', 4000, context);
+    assert.deepEqual(w.siblings.map((s) => str(s.value)), ['new'], 'the coordinator keeps the new version alone');
+    assert.ok(w.sibling.past.length <= vectorClockEntriesMax);
+    // Another replica holding the same set receives the write.
+    const elsewhere = reconcile(stored, [w.sibling], 'vclock', 4000);
+    assert.deepEqual(elsewhere.siblings.map(versionOf), [w.version], `context ${context === null ? 'none' : 'read'}: no sibling left elsewhere`);
+  }
 });

@@ -87,7 +87,7 @@ test('increment moves a clock strictly forward at one node', () => {
 test('pruning keeps the entry and byte bounds, drops oldest first, and only forgets', () => {
   let clock: VectorClock = [];
   for (let i = 0; i < 100; i++) clock = incrementClock(clock, `node${String(i).padStart(3, '0')}`, 10_000 + i);
-  const pruned = pruneClock(clock, vectorClockEntriesMax, 4096, 'node000');
+  const pruned = pruneClock(clock, vectorClockEntriesMax, 4096, ['node000']);
   assert.ok(pruned.length <= vectorClockEntriesMax);
   assert.ok(encodedClockBytes(pruned) <= 4096);
   assert.ok(pruned.some((e) => e.node === 'node000'), 'the kept node survives though it is the oldest');
