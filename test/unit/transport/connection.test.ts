@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnOwnSession } from '../../helpers/own_session';
 import * as net from 'node:net';
-import { InternodeServer, type InternodeHandler } from '../../../src/protocol/internode_server';
+import { InternodeServer, type InternodeHandler, type InternodeServerOptions } from '../../../src/protocol/internode_server';
 import { PeerConnection } from '../../../src/protocol/internode_connection';
 import { PeerPool } from '../../../src/protocol/internode_pool';
 import { decodeInternode, encodeInternodeFrame } from '../../../src/protocol/internode_codec';
@@ -36,6 +36,26 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 async function server(handler: InternodeHandler, port = 0): Promise<{ s: InternodeServer; port: number }> {
   const s = new InternodeServer({ host: '127.0.0.1', port, clusterName: 'test', nodeId: 'n-server', handler });
   return { s, port: await s.listen() };
+}
+
+/** A server whose requests wait until the test releases them (`held`), then reply with `replyBytes` of value each. */
+async function heldReplyServer(
+  replyBytes: number,
+  limits: Pick<InternodeServerOptions, 'unsentReplyBytesMax' | 'heldReplyBytesMax' | 'heldReplyAccount'>,
+): Promise<{ s: InternodeServer; port: number; held: (() => void)[] }> {
+  const held: (() => void)[] = [];
+  const s = new InternodeServer({
+    host: '127.0.0.1',
+    port: 0,
+    clusterName: 'test',
+    nodeId: 'n-server',
+    handler: async (req) => {
+      await new Promise<void>((r) => held.push(r));
+      return { kind: req.kind, value: Buffer.alloc(replyBytes, 1) };
+    },
+    ...limits,
+  });
+  return { s, port: await s.listen(), held };
 }
 
 test('2000 pipelined requests on one connection each get their own reply, in few writes', async () => {
@@ -482,20 +502,7 @@ test('requests already read when reading paused still finish, and past heldReply
   // stopped reading) would otherwise all queue their 256 KiB replies, 50 MiB in all.
   const replyBytes = 256 * 1024;
   const total = 200;
-  const held: (() => void)[] = [];
-  const s = new InternodeServer({
-    host: '127.0.0.1',
-    port: 0,
-    clusterName: 'test',
-    nodeId: 'n-server',
-    handler: async (req) => {
-      await new Promise<void>((r) => held.push(r));
-      return { kind: req.kind, value: Buffer.alloc(replyBytes, 1) };
-    },
-    unsentReplyBytesMax: 1024 * 1024,
-    heldReplyBytesMax: 2 * 1024 * 1024,
-  });
-  const port = await s.listen();
+  const { s, port, held } = await heldReplyServer(replyBytes, { unsentReplyBytesMax: 1024 * 1024, heldReplyBytesMax: 2 * 1024 * 1024 });
   const raw = net.connect({ host: '127.0.0.1', port });
   raw.on('error', () => {});
   try {
@@ -652,21 +659,11 @@ test('the peer port\'s connections together hold at most their account\'s bound 
   // hold their replies in full.
   const replyBytes = 256 * 1024;
   const perPeer = 100;
-  const held: (() => void)[] = [];
-  const s = new InternodeServer({
-    host: '127.0.0.1',
-    port: 0,
-    clusterName: 'test',
-    nodeId: 'n-server',
-    handler: async (req) => {
-      await new Promise<void>((r) => held.push(r));
-      return { kind: req.kind, value: Buffer.alloc(replyBytes, 1) };
-    },
+  const { s, port, held } = await heldReplyServer(replyBytes, {
     unsentReplyBytesMax: 32 * 1024 * 1024,
     heldReplyBytesMax: 64 * 1024 * 1024,
     heldReplyAccount: byteAccount(2 * 1024 * 1024),
   });
-  const port = await s.listen();
   const peers = [net.connect({ host: '127.0.0.1', port }), net.connect({ host: '127.0.0.1', port })];
   try {
     const replies: ReturnType<typeof decodeInternode>[][] = [[], []];
