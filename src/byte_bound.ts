@@ -11,9 +11,9 @@ export function fitsBytes(heldBytes: number, addBytes: number, maxBytes: number)
 
 /**
  * Bytes several holders hold together, each as it last saw its own (a ByteShare each): a node's
- * peer connections, each holding the bytes its socket has not sent yet. A holder sets its share
- * whenever it looks, so the sum can be over what is held now (bytes the kernel took since), never
- * under: what grows is counted as it is added.
+ * peer connections or HTTP answers, each holding the bytes its socket has not sent yet. A holder
+ * sets its share whenever it looks, so the sum can be over what is held now (bytes the kernel
+ * took since), never under: what grows is counted as it is added.
  */
 export interface ByteAccount {
   heldBytes: number;

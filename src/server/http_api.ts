@@ -23,6 +23,7 @@ import {
   route,
 } from './http_request';
 import type { Outcome } from './metrics';
+import { ByteShare } from '../byte_bound';
 import { holdRequestBytes, releaseRequestBytes, type ServerContext } from './server_context';
 import type { HttpRequest, HttpResponse, TemplatedApp } from './uws';
 
@@ -34,7 +35,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from './uws';
  * A body goes out with tryEnd, not end: end keeps whatever the socket does not take in uWS's own
  * buffer, out of sight, so clients that stop reading could hold any number of answers there (a
  * GET's runs to about 2.8 MB: a key's sibling values, which fit 1 MiB together, and the newest
- * again as `value`, in base64). With tryEnd the rest stays here, counted in httpUnsentBytes
+ * again as `value`, in base64). With tryEnd the rest stays here, counted in httpUnsent
  * (reads past httpUnsentBytesMax are answered busy), and goes out as the socket drains
  * (onWritable). uWS closes a connection that takes nothing for its idle timeout; one that keeps
  * taking a trickle is closed once its answer has waited httpAnswerSendMsMax (the idea of Redis's
@@ -48,8 +49,8 @@ class Reply {
   errorName: string | undefined = undefined;
   /** Called once if the client goes away (or is cut off) before its answer is all sent. */
   onAbort: (() => void) | undefined = undefined;
-  /** Bytes of this answer's body the socket has not taken yet. */
-  private unsentBytes = 0;
+  /** This answer's part of the node's unsent answer bytes; made once the socket leaves some. */
+  private unsent: ByteShare | undefined = undefined;
   private sendTimer: NodeJS.Timeout | undefined = undefined;
 
   constructor(
@@ -88,9 +89,10 @@ class Reply {
   private stream(body: Buffer): void {
     const [, done] = this.res.tryEnd(body, body.byteLength);
     if (done) return;
+    this.unsent = new ByteShare(this.ctx.state.httpUnsent);
     this.setUnsent(body.byteLength - this.res.getWriteOffset());
     this.sendTimer = setTimeout(() => {
-      if (this.aborted || this.unsentBytes === 0) return;
+      if (this.aborted || this.unsent?.bytes === 0) return;
       this.ctx.metrics.count('http_connections_closed', 'reason="slow_reader"');
       this.res.close();
       this.abort();
@@ -105,8 +107,7 @@ class Reply {
   }
 
   private setUnsent(bytes: number): void {
-    this.ctx.state.httpUnsentBytes += bytes - this.unsentBytes;
-    this.unsentBytes = bytes;
+    this.unsent?.set(bytes);
     if (bytes === 0 && this.sendTimer !== undefined) {
       clearTimeout(this.sendTimer);
       this.sendTimer = undefined;
@@ -327,9 +328,9 @@ function handleKey(ctx: ServerContext, res: HttpResponse, req: HttpRequest, op: 
     refuse(new RingkvError(ErrorCode.Busy, `over ${ctx.limits.httpInflightRequestsMax} requests in flight; retry`));
     return;
   }
-  if (op === 'get' && ctx.state.httpUnsentBytes >= ctx.limits.httpUnsentBytesMax) {
+  if (op === 'get' && ctx.state.httpUnsent.heldBytes >= ctx.limits.httpUnsentBytesMax) {
     // Reads make the large answers; a write's answer is a few hundred bytes.
-    refuse(new RingkvError(ErrorCode.Busy, `${ctx.state.httpUnsentBytes} bytes of answers wait for clients that read slowly (over ${ctx.limits.httpUnsentBytesMax}); retry`));
+    refuse(new RingkvError(ErrorCode.Busy, `${ctx.state.httpUnsent.heldBytes} bytes of answers wait for clients that read slowly (over ${ctx.limits.httpUnsentBytesMax}); retry`));
     return;
   }
   const max = ctx.limits.httpBodyBytesMax;
@@ -481,7 +482,7 @@ function serverGauges(ctx: ServerContext): Record<string, number> {
   // use); metrics.ts breaks it down by thread.
   return {
     http_inflight_requests: ctx.state.httpInflight,
-    http_unsent_bytes: ctx.state.httpUnsentBytes,
+    http_unsent_bytes: ctx.state.httpUnsent.heldBytes,
     ws_connections: ctx.state.wsConnections,
     ws_inflight_ops: ctx.state.wsInflightOps,
     ws_send_queue_bytes: ctx.state.wsQueuedBytes,

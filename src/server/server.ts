@@ -4,6 +4,7 @@
 // let in-flight requests finish (bounded by a grace period), then cut the connections. Closing the
 // coordinator is the caller's (node.ts), because the caller created it.
 import * as constants from '../constants';
+import { byteAccount } from '../byte_bound';
 import type { Coordinator } from '../coordinator/types';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import { startEventLoopTiming } from '../event_loop_delay';
@@ -68,7 +69,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const limits: ServerLimits = { ...defaultServerLimits, ...options.limits };
   checkLimits(limits);
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const state: ServerState = { httpInflight: 0, httpUnsentBytes: 0, wsConnections: 0, wsInflightOps: 0, wsQueuedBytes: 0, wsAnswerBytes: 0, requestBytesHeld: 0, closing: false };
+  const state: ServerState = { httpInflight: 0, httpUnsent: byteAccount(limits.httpUnsentBytesMax), wsConnections: 0, wsInflightOps: 0, wsQueuedBytes: 0, wsAnswerBytes: 0, requestBytesHeld: 0, closing: false };
   const idleWaiters: (() => void)[] = [];
   const ctx: ServerContext = {
     coordinator: options.coordinator,

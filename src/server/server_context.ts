@@ -1,7 +1,7 @@
 // What the HTTP and WebSocket handlers of one server share: the coordinator they call, the
 // metrics they record into, their limits, and the counters that graceful shutdown waits on.
 import type { Coordinator } from '../coordinator/types';
-import { fitsBytes } from '../byte_bound';
+import { type ByteAccount, fitsBytes } from '../byte_bound';
 import { assert } from '../errors';
 import type { Metrics } from './metrics';
 
@@ -26,8 +26,8 @@ export interface ServerLimits {
 export interface ServerState {
   /** HTTP requests accepted and not yet answered (or aborted). */
   httpInflight: number;
-  /** HTTP answer bytes the sockets have not taken yet, all connections together (http_api.ts Reply). */
-  httpUnsentBytes: number;
+  /** HTTP answer bytes the sockets have not taken yet, all connections together (http_api.ts Reply); its bound is httpUnsentBytesMax. */
+  httpUnsent: ByteAccount;
   wsConnections: number;
   /** WebSocket operations accepted and not yet handed to the socket, over all connections. */
   wsInflightOps: number;
