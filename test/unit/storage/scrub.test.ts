@@ -17,10 +17,9 @@ import { openStorage } from '../../../src/storage';
 import { Table } from '../../../src/storage/table';
 import { decodeFooter, footerBytes } from '../../../src/storage/table-format';
 import type { StorageEngine } from '../../../src/storage/types';
-import { tokenBytes, tokenMax } from '../../../src/storage/sort-key';
-import { decodeBlock, newBlockScratch } from '../../../src/storage/iterators';
+import { tokenMax } from '../../../src/storage/sort-key';
 import { ErrorCode, isRingkvError } from '../../../src/errors';
-import { put, removeDir, tempDir } from './helpers';
+import { damageBlock, keysOfBlock, put, removeDir, tempDir } from './helpers';
 import { flipByte } from '../../helpers/damage';
 
 
@@ -58,30 +57,6 @@ test('a clean engine scrubs every table and finds nothing', async () => {
     removeDir(dir);
   }
 });
-
-/** The user keys in data block `i` of table `file` (read before it is damaged). */
-function keysOfBlock(file: string, i: number): Set<string> {
-  const t = Table.open(file, Number(path.basename(file, '.sst')));
-  try {
-    const s = newBlockScratch();
-    const n = decodeBlock(file, t.indexHandles[i]!.offset, t.readBlock(i, null), s);
-    const out = new Set<string>();
-    for (let j = 0; j < n; j++) out.add(s.keys.subarray(j === 0 ? 0 : s.offsets[3 * j - 3]!, s.offsets[3 * j]!).subarray(tokenBytes).toString());
-    return out;
-  } finally {
-    t.close();
-  }
-}
-
-/** Flips a byte inside data block `i` of `file`; returns the keys that block held. */
-function damageBlock(file: string, i: number): Set<string> {
-  const lost = keysOfBlock(file, i);
-  const t = Table.open(file, Number(path.basename(file, '.sst')));
-  const offset = t.indexHandles[i]!.offset + 10;
-  t.close();
-  flipByte(file, offset);
-  return lost;
-}
 
 /**
  * After the newer of twoTables' tables lost the keys in `lost` (and only those): they read as the
