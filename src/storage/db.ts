@@ -33,7 +33,8 @@
 // table and leaves it unless asked to salvage it, and a compaction that meets it fails as any
 // other background failure. cleanup() rewrites tables the same way, keeping only the token
 // ranges the node still replicates, and of the others the tombstones and TTL entries that still
-// hide an older value (until a later pass has dropped it: a cleanup may be cut short anywhere).
+// hide an older value (until a later pass has dropped it: a cleanup may be cut short anywhere),
+// oldest table first so that one pass drops a key's versions however many tables they span.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
@@ -107,7 +108,9 @@ function tick(): Promise<void> {
 
 /**
  * Passes a cleanup makes over the live tables at most: each takes the tables made since the one
- * before (compactions merging tables not yet cleaned), so this bounds it on a busy shard.
+ * before (compactions merging tables not yet cleaned, a table salvaged), so this bounds it on a
+ * busy shard. A quiet shard needs one: tables go oldest first, so the older value under a
+ * tombstone is gone before the tombstone is looked at, however many tables a key's versions span.
  */
 const cleanupPassesMax = 4;
 
@@ -793,7 +796,7 @@ export class LsmEngine implements StorageEngine {
     // A compaction between two rewrites may merge tables not yet cleaned into new ones: a later
     // pass takes those (and what flushes made meanwhile), until a pass finds no new table.
     for (let pass = 0; pass < cleanupPassesMax; pass++) {
-      const todo = this.version.allFiles().filter((f) => !seen.has(f.number));
+      const todo = this.version.allFilesOldestFirst().filter((f) => !seen.has(f.number));
       if (todo.length === 0) return report;
       for (const f of todo) {
         seen.add(f.number);
@@ -827,6 +830,8 @@ export class LsmEngine implements StorageEngine {
             // until that one is gone (a later pass): a cleanup cut short between the two would
             // otherwise bring the older value back here, for a key another replica may have
             // deleted and long since purged (it matters if the range comes back to this node).
+            // Oldest first, the older entry is left only where its table was not cleaned in this
+            // pass: compacted meanwhile into tables the next pass takes, or salvaged.
             if (!payloadIsTombstone(p) && payloadExpiresAtMs(p) === 0) return false;
             if (!this.olderShowsValue(f, level, sk)) return false;
             deferred++;

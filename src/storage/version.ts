@@ -93,6 +93,17 @@ export class Version {
   allFiles(): FileMeta[] {
     return this.levels.flat();
   }
+
+  /**
+   * Every file, each after all those that may hold older versions of its keys: the deepest level
+   * first, level 0 last and oldest first (the reverse of the read path's order).
+   */
+  allFilesOldestFirst(): FileMeta[] {
+    const out: FileMeta[] = [];
+    for (let level = levelsMax - 1; level >= 1; level--) out.push(...this.levels[level]!);
+    for (let i = this.levels[0]!.length - 1; i >= 0; i--) out.push(this.levels[0]![i]!);
+    return out;
+  }
 }
 
 export function maxBytesForLevel(level: number, base: number = levelBaseBytesDefault): number {
