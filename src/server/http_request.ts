@@ -113,10 +113,11 @@ export function parseConsistency(header: string): ConsistencyLevel {
 export function parseTtl(header: string): number | undefined {
   if (header === '') return undefined;
   const s = header.trim();
-  if (!/^[0-9]{1,10}$/.test(s)) throw new RingkvError(ErrorCode.InvalidArgument, `X-TTL must be whole seconds, not "${header.slice(0, 32)}"`);
+  if (!/^[0-9]+$/.test(s)) throw new RingkvError(ErrorCode.InvalidArgument, `X-TTL must be whole seconds, not "${header.slice(0, 32)}"`);
+  // Digits past Number's precision compare as far over the bound all the same.
   const ttl = Number(s);
   if (ttl < 1 || ttl > ttlSecondsMax) {
-    throw new RingkvError(ErrorCode.InvalidArgument, `X-TTL must be 1..${ttlSecondsMax} seconds, not ${ttl}`);
+    throw new RingkvError(ErrorCode.InvalidArgument, `X-TTL must be 1..${ttlSecondsMax} seconds, not ${s.slice(0, 32)}`);
   }
   return ttl;
 }

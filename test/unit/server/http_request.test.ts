@@ -79,13 +79,19 @@ test('consistency: ONE/QUORUM/ALL and the datacenter levels in any case, default
   assert.equal(code(() => parseConsistency('SERIAL')), ErrorCode.InvalidArgument);
 });
 
-test('ttl: whole seconds 1..max; 0, negatives, fractions and text are 400', () => {
+test('ttl: whole seconds 1..max; 0, negatives, fractions and text are 400, and a number out of range says the range', () => {
   assert.equal(parseTtl(''), undefined);
   assert.equal(parseTtl('3600'), 3600);
+  assert.equal(parseTtl('0005'), 5);
   assert.equal(parseTtl(String(ttlSecondsMax)), ttlSecondsMax);
   for (const bad of ['0', '-1', '1.5', 'soon', String(ttlSecondsMax + 1), '99999999999']) {
     assert.equal(code(() => parseTtl(bad)), ErrorCode.InvalidArgument, bad);
   }
+  const range = `X-TTL must be 1..${ttlSecondsMax} seconds`;
+  for (const big of ['0', String(ttlSecondsMax + 1), '99999999999999', '9'.repeat(400)]) {
+    assert.throws(() => parseTtl(big), (e: unknown) => e instanceof Error && e.message === `${range}, not ${big.slice(0, 32)}`, big);
+  }
+  assert.throws(() => parseTtl('5s'), /X-TTL must be whole seconds, not "5s"/);
 });
 
 test('X-Timeout-Ms: whole ms from 1 (any larger value, the node caps it); 0, negatives, fractions and text are 400', () => {
