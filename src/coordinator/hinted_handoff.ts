@@ -269,22 +269,29 @@ export class HintStore {
     const bytes = recordBytes(h.key, h.record);
     q.bytes += bytes;
     this.bytes += bytes;
-    // The oldest give way, never the hint just queued (the newest: the oldest only when alone).
-    while (q.size > 1 && (q.size > this.perNodeMax || q.bytes > this.perNodeBytesMax)) this.dropOldest(target, q);
+    // The oldest give way, never the hint just queued: it holds the newest write, though merged
+    // into an old hint it keeps that one's place and may be the oldest.
+    while (q.size > 1 && (q.size > this.perNodeMax || q.bytes > this.perNodeBytesMax)) this.dropOldest(target, q, h);
     // All targets together: the hints live in memory as well as on disk. Past the total, the
     // largest queue gives way (the node furthest behind needs a repair anyway).
     while (this.bytes > this.totalBytesMax) {
       let largest: [string, HintQueue<Hint>] | null = null;
       for (const e of this.byNode) if (e[1].size > (e[1] === q ? 1 : 0) && (largest === null || e[1].bytes > largest[1].bytes)) largest = e;
       if (largest === null) break;
-      this.dropOldest(largest[0], largest[1]);
+      this.dropOldest(largest[0], largest[1], h);
     }
     return h;
   }
 
-  private dropOldest(target: string, q: HintQueue<Hint>): void {
-    const oldest = q.oldest();
-    assert(oldest !== undefined, 'dropping from an empty hint queue');
+  /** Drops q's oldest hint other than `keep`. */
+  private dropOldest(target: string, q: HintQueue<Hint>, keep: Hint): void {
+    let oldest: Hint | undefined;
+    for (const h of q.values()) {
+      if (h === keep) continue;
+      oldest = h;
+      break;
+    }
+    assert(oldest !== undefined, 'dropping from a hint queue that holds nothing else');
     this.remove(q, oldest);
     this.counters.hintsDropped++;
     this.lost(target).dropped++;

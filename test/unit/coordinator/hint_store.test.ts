@@ -185,6 +185,25 @@ test('bounds: hint count and bytes per target drop the oldest', () => {
   assert.deepEqual(s.takeLosses(), [{ target: 'n1', dropped: 5 - s.size('n1'), expired: 0 }]);
 });
 
+test('bounds: a write merged into the oldest hint is never the one dropped for it, in memory or on disk', async () => {
+  // k0's hint is the oldest; a larger write to k0 merges into it (which keeps k0's place) and
+  // takes the queue over its bytes. Before, the merged hint itself went, with the write it had
+  // just taken, and its record was still written: a file no live hint would ever free.
+  const s = open(dir, { perNodeBytesMax: 3000 });
+  const small = Buffer.alloc(500, 1).toString();
+  for (let i = 0; i < 4; i++) s.add('n1', Buffer.from(`k${i}`), rec(small));
+  assert.equal(s.size('n1'), 4);
+  s.add('n1', Buffer.from('k0'), rec(Buffer.alloc(1500, 2).toString(), 'b'));
+  const held = s.peek('n1', 10);
+  assert.deepEqual(keys(held), ['k0', 'k3'], 'k1 and k2 went, the oldest other than the hint just queued');
+  assert.deepEqual(values(held[0]!), [small, Buffer.alloc(1500, 2).toString()].sort());
+  assert.deepEqual(s.takeLosses(), [{ target: 'n1', dropped: 2, expired: 0 }]);
+  await s.close();
+  const t = open();
+  assert.deepEqual(keys(t.peek('n1', 10)), ['k0', 'k3'], 'the files hold what the queue held');
+  assert.equal(t.stats().hintsRecovered, 2);
+});
+
 test('bounds: all targets together; the largest queue gives way', () => {
   const s = open(dir, { perNodeBytesMax: 100_000, totalBytesMax: 10_000 });
   const kb = Buffer.alloc(1000, 1).toString();
