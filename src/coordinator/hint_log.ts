@@ -323,8 +323,17 @@ export class HintLog {
     // within about twice the live hints plus one segment.
     const sparse = new Set<number>();
     for (const s of this.segments.values()) if (s !== this.current && (all || s.liveBytes * 2 < s.bytes)) sparse.add(s.seq);
+    const failures = this.counters.hintWriteFailures;
+    const doomedBefore = this.doomed.length;
     if (sparse.size > 0) this.onSparse?.(sparse);
     this.flush();
+    if (this.counters.hintWriteFailures > failures && this.doomed.length > doomedBefore) {
+      // The live hints did not fit in the new segment (a full disk): the files they were written
+      // again from stay, as finishRecovery keeps its, for the next start to read, rather than
+      // leave those hints in memory only (at a clean stop, compact() would lose them all).
+      const kept = this.doomed.splice(doomedBefore);
+      this.o.log(`WARN hints: could not rewrite the hints of ${kept.length} files; keeping them in ${this.o.dir} for the next start`);
+    }
   }
 
   /** What one sync covers, taken from the log's state when it starts. */

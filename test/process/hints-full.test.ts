@@ -1,7 +1,8 @@
 // Proves hint files on a full disk lose nothing that was written and never leave a torn record:
 // a hint whose write fails stays queued in memory (the node still delivers it while it runs), the
 // file is cut back to its last whole record, and a restart while the disk is still full keeps the
-// files it could not rewrite, so a later start with room finds every hint that was written. Runs
+// files it could not rewrite, so a later start with room finds every hint that was written; a
+// clean stop whose compaction cannot rewrite the live hints keeps the files they are in. Runs
 // a child (helpers/hints-full-child.ts) on a small tmpfs in a private mount namespace.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,13 +14,14 @@ import { runChildOnTmpfs } from '../helpers/tmpfs_child';
 const child = path.join(__dirname, 'helpers', 'hints-full-child.js');
 const fsBytes = 512 * 1024;
 const ballastBytes = 320 * 1024;
+const valueBytes = 8 * 1024; // as the child writes
 
 const dirs: string[] = [];
 after(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
-test('hints on a full disk: failed writes stay in memory, no torn record, a full restart keeps the files', async () => {
+test('hints on a full disk: failed writes stay in memory, no torn record, a full restart or a clean stop keeps the files', async () => {
   const mountPoint = fs.mkdtempSync(path.join(os.tmpdir(), 'ringkv-hints-full-'));
   dirs.push(mountPoint);
   const run = await runChildOnTmpfs(child, mountPoint, fsBytes, ballastBytes);
@@ -33,6 +35,8 @@ test('hints on a full disk: failed writes stay in memory, no torn record, a full
     recoveredWhileFull: number;
     filesAfterFullReopen: string[];
     keys: string[];
+    freeBeforeStop: number;
+    keysAfterFullStop: string[];
     lines: string[];
   };
   assert.ok(r.writeFailures >= 1 && r.added > 5, `${r.added} hints added before a write failed`);
@@ -43,4 +47,9 @@ test('hints on a full disk: failed writes stay in memory, no torn record, a full
   for (const f of r.filesAfterFirst) assert.ok(r.filesAfterFullReopen.includes(f), `${f} kept by a restart that could not rewrite it`);
   assert.match(r.lines.join('\n'), /could not rewrite the recovered hints; keeping \d+ old files/);
   assert.deepEqual(r.keys, Array.from({ length: written }, (_, i) => `k${i}`));
+  // The stop's compaction (k0 delivered) could not write the other hints again: before, it
+  // deleted the file they were in all the same, and the next start found none.
+  assert.ok(r.freeBeforeStop < valueBytes * (written - 1), `the disk was full at the stop: ${r.freeBeforeStop} bytes free`);
+  for (let i = 1; i < written; i++) assert.ok(r.keysAfterFullStop.includes(`k${i}`), `k${i} kept through a stop on a full disk: ${r.keysAfterFullStop.join(',')}`);
+  assert.match(r.lines.join('\n'), /could not rewrite the hints of 1 files; keeping them/);
 });

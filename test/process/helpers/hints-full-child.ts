@@ -5,7 +5,9 @@
 //     keeps only whole records;
 //  2. a reopen while the disk is still full cannot rewrite the recovered hints, so it keeps the
 //     old files instead of deleting them;
-//  3. with the ballast gone, a reopen finds every hint that was written.
+//  3. with the ballast gone, a reopen finds every hint that was written;
+//  4. a clean stop on a full disk whose files hold a delivered hint: the compaction cannot
+//     rewrite the live hints, so it keeps the files they are in; a reopen with room finds them.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { HintStore } from '../../../src/coordinator/hinted_handoff';
@@ -42,9 +44,20 @@ async function main(): Promise<void> {
   fs.rmSync(path.join(mount, 'ballast'));
   const roomy = open();
   const keys = roomy.peek('n1', hintsMax).map((h) => Buffer.from(h.key).toString());
+  const free = (): number => {
+    const st = fs.statfsSync(mount);
+    return st.bavail * st.bsize;
+  };
+  fs.writeFileSync(path.join(mount, 'ballast'), Buffer.alloc(Math.max(0, free() - 8192)));
+  const freeBeforeStop = free();
+  roomy.delivered('n1', roomy.peek('n1', 1)[0]!);
   await roomy.close();
+  fs.rmSync(path.join(mount, 'ballast'));
+  const afterStop = open();
+  const keysAfterFullStop = afterStop.peek('n1', hintsMax).map((h) => Buffer.from(h.key).toString());
+  await afterStop.close();
   process.stdout.write(
-    JSON.stringify({ added, queuedAfterFailure: failed.hintsQueued, writeFailures: failed.hintWriteFailures, torn, filesAfterFirst, recoveredWhileFull, filesAfterFullReopen, keys, lines }) + '\n',
+    JSON.stringify({ added, queuedAfterFailure: failed.hintsQueued, writeFailures: failed.hintWriteFailures, torn, filesAfterFirst, recoveredWhileFull, filesAfterFullReopen, keys, freeBeforeStop, keysAfterFullStop, lines }) + '\n',
   );
 }
 
