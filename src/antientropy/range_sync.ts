@@ -115,18 +115,21 @@ export async function pullRange(local: RangeReplica, remote: RangeReplica, range
   assertRange(range);
   assert(local.nodeId !== remote.nodeId, 'a replica does not pull from itself');
   const result: SyncResult = { range, depth: 0, localEntries: 0, remoteEntries: 0, leavesDiffering: 1, leavesSynced: 1, pulled: 0, pushed: 0 };
-  let next: Promise<RangePage> | null = remote.scanPage(range, null);
-  try {
-    while (next !== null) {
-      const page: RangePage = await next;
-      const after = cursorAfter(remote, page);
-      next = after === null ? null : remote.scanPage(range, after);
-      result.remoteEntries += page.entries.length;
-      if (page.entries.length > 0) result.pulled += await local.apply(page.entries);
-    }
-  } finally {
-    // A page fetched ahead of an apply that failed: its own failure has nobody to hear it.
-    next?.catch(() => undefined);
+  const fetch = (after: RangeCursor | null): Promise<RangePage> => {
+    const page = remote.scanPage(range, after);
+    // Fetched ahead, it may fail before its turn (a peer gone, a timeout), or never get one (an
+    // apply that failed): that is no unhandled rejection, which would end the process. Its
+    // turn's await still sees the failure.
+    void page.catch(() => undefined);
+    return page;
+  };
+  let next: Promise<RangePage> | null = fetch(null);
+  while (next !== null) {
+    const page: RangePage = await next;
+    const after = cursorAfter(remote, page);
+    next = after === null ? null : fetch(after);
+    result.remoteEntries += page.entries.length;
+    if (page.entries.length > 0) result.pulled += await local.apply(page.entries);
   }
   return result;
 }

@@ -169,3 +169,29 @@ test('pullRange copies every record of the range over many pages, merging, asks 
     await c.close();
   }
 });
+
+test('pullRange: a page fetched ahead that fails while the page before is applied fails the pull, and is no unhandled rejection', async () => {
+  // The fetch ahead had no handler until its turn came: failing meanwhile (a peer gone, a timeout)
+  // it was an unhandled rejection, which ends a node process.
+  const a = await open('A', 1);
+  const c = await open('C', 1);
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    const n = rangeScanPageEntriesMax + 5;
+    for (let i = 0; i < n; i += 200) await Promise.all(Array.from({ length: Math.min(200, n - i) }, (_, j) => c.write(put(`ahead-${i + j}`, 'c'))));
+    const lc = localRangeReplica('C', c, 5000);
+    const la = localRangeReplica('A', a, 5000);
+    const failing: RangeReplica = { ...lc, scanPage: (range, cursor) => (cursor === null ? lc.scanPage(range, cursor) : Promise.reject(new Error('peer gone'))) };
+    const slow: RangeReplica = { ...la, apply: async (entries) => (await new Promise((r) => setTimeout(r, 50)), la.apply(entries)) };
+    await assert.rejects(pullRange(slow, failing, everything), /peer gone/);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(unhandled, []);
+    assert.equal((await contents(a)).size, rangeScanPageEntriesMax, 'the first page was applied');
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+    await a.close();
+    await c.close();
+  }
+});
