@@ -184,7 +184,7 @@ async function scanAll(replica: RangeReplica, range: TokenRange): Promise<Map<st
 
 /** What a replica's local side needs: the ShardRouter's range operations. */
 export interface RangeStore {
-  scanRange(fromToken: bigint, toToken: bigint, opts: { limit: number; includeExpired: boolean }): Promise<ScannedEntry[]>;
+  scanRange(fromToken: bigint, toToken: bigint, opts: { limit: number; includeExpired: boolean; bytesMax: number; afterKey: Uint8Array | null }): Promise<ScannedEntry[]>;
   merkleLeaves(range: TokenRange, depth: number): Promise<MerkleLeaves>;
   apply(key: Uint8Array, record: WireRecord, timeoutMs: number): Promise<boolean>;
 }
@@ -197,16 +197,16 @@ export async function localScanPage(store: RangeStore, range: TokenRange, after:
   assertRange(range);
   const from = after === null ? range.from : after.token;
   assert(from >= range.from && from <= range.to, 'a scan cursor lies in its range');
-  // Keys that share the cursor's token and sort at or before its key were in an earlier page.
-  // Ask for one more than a page so a full page after that skip still says "more".
+  // Keys that share the cursor's token and sort at or before its key were in an earlier page
+  // (afterKey). The scan stops one entry past a page, by count or by bytes, so that a full page
+  // still says "more"; the shards read no more than that (a page of large values is a few).
   // Expired TTL entries go too: one still supersedes the older versions its past covers, which a
   // replica that missed it may hold (shard_core.ts withExpired).
-  const raw = await store.scanRange(from, range.to, { limit: rangeScanPageEntriesMax + 1, includeExpired: true });
+  const raw = await store.scanRange(from, range.to, { limit: rangeScanPageEntriesMax + 1, includeExpired: true, bytesMax: rangeScanPageBytesMax, afterKey: after?.key ?? null });
   const entries: RangeEntry[] = [];
   let bytes = 0;
   let cut = false;
   for (const e of raw) {
-    if (after !== null && keyToken(e.key) === after.token && Buffer.compare(e.key, after.key) <= 0) continue;
     if (entries.length >= rangeScanPageEntriesMax || (entries.length > 0 && bytes >= rangeScanPageBytesMax)) {
       cut = true;
       break;

@@ -124,6 +124,14 @@ export interface ScanRequest {
   toToken: bigint;
   limit: number;
   includeExpired: boolean;
+  /**
+   * The scan stops once the entries before its last one hold this many bytes of records
+   * (recordBytes): the last one, past the bound, tells the caller that more may follow. At most
+   * 0: one entry.
+   */
+  bytesMax: number;
+  /** Entries with the token fromToken and a key at or before this one are skipped (a cursor). */
+  afterKey: Uint8Array | null;
 }
 
 /**

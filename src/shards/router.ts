@@ -42,6 +42,7 @@ import type { AnswerCallback, AppliedCallback, ShardClientHooks, ShardLimits } f
 import { ShardClient, defaultShardLimits, fromWireError } from './shard_client';
 import { ensureLayout, shardDir } from './shard_layout';
 import { keyToken, shardOfToken, shardTokenRange } from './shard_map';
+import { recordBytes } from './wire_record';
 
 export interface ShardRouterOptions {
   dataDir: string;
@@ -203,22 +204,39 @@ export class ShardRouter {
 
   /**
    * Stored entries with fromToken <= token <= toToken, in token order, at most `limit` in all
-   * (tombstones included; expired TTL entries only with includeExpired). The range must not wrap;
-   * split a ring range that does at 2^64 - 1.
+   * (tombstones included; expired TTL entries only with includeExpired), and, with `bytesMax`,
+   * up to the first entry after those that hold bytesMax bytes of records (ScanRequest): that
+   * one tells the caller more may follow. With `afterKey`, entries of token fromToken at or
+   * before that key are left out (a cursor). The range must not wrap; split a ring range that
+   * does at 2^64 - 1.
    */
-  async scanRange(fromToken: bigint, toToken: bigint, opts: { limit?: number; includeExpired?: boolean } = {}): Promise<ScannedEntry[]> {
+  async scanRange(
+    fromToken: bigint,
+    toToken: bigint,
+    opts: { limit?: number; includeExpired?: boolean; bytesMax?: number; afterKey?: Uint8Array | null } = {},
+  ): Promise<ScannedEntry[]> {
     assert(fromToken <= toToken, 'scan range must not wrap');
     let left = opts.limit ?? 10_000;
+    const bytesMax = opts.bytesMax ?? Number.POSITIVE_INFINITY;
+    let bytes = 0;
+    let lastBytes = 0;
     const out: ScannedEntry[] = [];
     const first = shardOfToken(fromToken, this.shardCount);
     const last = shardOfToken(toToken, this.shardCount);
     // Shards own contiguous token ranges in order, so their answers concatenate in token order.
-    for (let i = first; i <= last && left > 0; i++) {
+    // A shard gets what is left of the byte bound; one whose entries reached it just at its last
+    // leaves the entry past the bound to the next shard.
+    for (let i = first; i <= last && left > 0 && (out.length === 0 || bytes - lastBytes < bytesMax); i++) {
       const range = shardTokenRange(i, this.shardCount);
       const from = fromToken > range.fromToken ? fromToken : range.fromToken;
       const to = toToken < range.toToken ? toToken : range.toToken;
-      const entries = await this.shards[i]!.scan({ fromToken: from, toToken: to, limit: left, includeExpired: opts.includeExpired ?? false });
-      out.push(...entries);
+      const afterKey = i === first ? (opts.afterKey ?? null) : null;
+      const entries = await this.shards[i]!.scan({ fromToken: from, toToken: to, limit: left, includeExpired: opts.includeExpired ?? false, bytesMax: bytesMax - bytes, afterKey });
+      for (const e of entries) {
+        out.push(e);
+        lastBytes = recordBytes(e.key, e.record);
+        bytes += lastBytes;
+      }
       left -= entries.length;
     }
     return out;

@@ -30,6 +30,7 @@ import { checkIfMatch, coordinateWrite, decodeClock, decodeSiblingSet, encodeSib
 import type { ScannedEntry } from './batch_codec';
 import { IdempotencyCache } from './idempotency_cache';
 import { ReadSlab } from './read_slab';
+import { recordBytes } from './wire_record';
 import type { ApplyOp, MerkleLeaves, MerkleRequest, OpResult, ScanRequest, ShardOp, WireError, WireRecord, WriteDone, WriteOp } from './messages';
 
 export interface ShardCoreOptions {
@@ -382,9 +383,21 @@ export class ShardCore {
   async scan(req: ScanRequest): Promise<ScannedEntry[]> {
     assert(req.fromToken <= req.toToken, 'scan range must not wrap (split it at the top of the ring)');
     const out: ScannedEntry[] = [];
-    for await (const e of this.engine.scanRange(req.fromToken, req.toToken, { limit: req.limit, includeExpired: req.includeExpired })) {
-      out.push({ key: e.key, timestampMs: e.timestampMs, expiresAtMs: e.expiresAtMs, record: { versionVector: e.versionVector, value: e.value, tombstone: e.tombstone } });
-      if (out.length >= req.limit) break;
+    // Entries come in (token, key) order: the cursor's skip ends at the first entry it keeps.
+    let skipping = req.afterKey !== null;
+    let bytesBeforeLast = 0;
+    let lastBytes = 0;
+    // The loop keeps the limit, not the engine, which would count the entries skipped too.
+    for await (const e of this.engine.scanRange(req.fromToken, req.toToken, { includeExpired: req.includeExpired })) {
+      if (skipping) {
+        if (keyToken(e.key) === req.fromToken && Buffer.compare(e.key, req.afterKey!) <= 0) continue;
+        skipping = false;
+      }
+      const record: WireRecord = { versionVector: e.versionVector, value: e.value, tombstone: e.tombstone };
+      out.push({ key: e.key, timestampMs: e.timestampMs, expiresAtMs: e.expiresAtMs, record });
+      bytesBeforeLast += lastBytes;
+      lastBytes = recordBytes(e.key, record);
+      if (out.length >= req.limit || bytesBeforeLast >= req.bytesMax) break;
     }
     return out;
   }

@@ -4,14 +4,16 @@
 // side, concurrent versions, a tombstone) converge in one sync, pages cut at the entry bound
 // join up, leavesMax bounds what one sync repairs, and a pull-only sync changes only the local side;
 // pullRange copies a whole range in over many pages without asking either side for Merkle leaves.
+// A scan page of large values reads about its bytes from the shards, and the router's byte
+// bound and cursor give the same entries as a whole scan cut where they say.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { localRangeReplica, pullRange, syncRange, type RangeReplica, type TokenRange } from '../../../src/antientropy';
-import { rangeScanPageEntriesMax } from '../../../src/constants';
-import { ShardRouter, type WriteOp } from '../../../src/shards';
+import { localRangeReplica, pullRange, scanPages, syncRange, type RangeReplica, type RangeStore, type TokenRange } from '../../../src/antientropy';
+import { rangeScanPageBytesMax, rangeScanPageEntriesMax } from '../../../src/constants';
+import { ShardRouter, keyToken, type WriteOp } from '../../../src/shards';
 import { decodeSiblingSet } from '../../../src/versioning';
 
 const dirs: string[] = [];
@@ -192,6 +194,73 @@ test('pullRange: a page fetched ahead that fails while the page before is applie
   } finally {
     process.off('unhandledRejection', onUnhandled);
     await a.close();
+    await c.close();
+  }
+});
+
+test('a scan page of large values reads about its bytes from the shards, not a page count of entries', async () => {
+  // 48 values of 256 KiB, 12 MiB: two pages under the 8 MiB bound. Before, each page read up to
+  // 1,001 entries from the shards whatever their size, and cut the page afterwards.
+  const c = await open('C', 3);
+  try {
+    const valueBytes = 256 * 1024;
+    const n = 48;
+    for (let i = 0; i < n; i++) await c.write(put(`big-${i}`, String(i % 10).repeat(valueBytes)));
+    let readMax = 0;
+    const store: RangeStore = {
+      scanRange: async (from, to, opts) => {
+        const got = await c.scanRange(from, to, opts);
+        readMax = Math.max(readMax, got.length);
+        return got;
+      },
+      merkleLeaves: (range, depth) => c.merkleLeaves(range, depth),
+      apply: (key, record, timeoutMs) => c.apply(key, record, timeoutMs),
+    };
+    const pages: number[] = [];
+    const seen = new Set<string>();
+    for await (const entries of scanPages(localRangeReplica('C', store, 5000), everything)) {
+      pages.push(entries.length);
+      for (const e of entries) seen.add(Buffer.from(e.key).toString());
+    }
+    assert.equal(seen.size, n, 'every key once');
+    assert.equal(pages.reduce((a, x) => a + x, 0), n);
+    const perPage = Math.ceil(rangeScanPageBytesMax / valueBytes);
+    assert.ok(pages.length >= 2 && pages.every((p) => p <= perPage), `pages of at most ${perPage}: ${pages.join(', ')}`);
+    assert.ok(readMax <= perPage + 1, `the shards read at most a page and one entry: ${readMax}`);
+  } finally {
+    await c.close();
+  }
+});
+
+test("the router's byte bound and cursor: the same entries as a whole scan, cut one entry past the bound, across shard edges", async () => {
+  const c = await open('C', 3);
+  try {
+    for (let i = 0; i < 60; i++) await c.write(put(`cut-${i}`, 'v'.repeat(100 + i * 7)));
+    const all = await c.scanRange(everything.from, everything.to, { limit: 1000 });
+    assert.equal(all.length, 60);
+    const size = (e: (typeof all)[number]) => e.key.length + e.record.versionVector.length + e.record.value.length;
+    const keysOf = (es: typeof all) => es.map((e) => Buffer.from(e.key).toString());
+    const total = all.reduce((a, e) => a + size(e), 0);
+    for (const bytesMax of [0, 1, 500, 2_000, 4_321, 9_000, total - 1, total, total + 1]) {
+      // The shortest prefix whose entries but the last hold bytesMax bytes; all of them if none.
+      let want: number = all.length;
+      let before = 0;
+      for (let k = 0; k < all.length; k++) {
+        if (before >= bytesMax) {
+          want = k + 1;
+          break;
+        }
+        before += size(all[k]!);
+      }
+      const got = await c.scanRange(everything.from, everything.to, { limit: 1000, bytesMax });
+      assert.deepEqual(keysOf(got), keysOf(all.slice(0, want)), `bytesMax ${bytesMax}`);
+    }
+    for (const at of [0, 1, 19, 20, 21, 39, 40, 58, 59]) {
+      const cursor = all[at]!;
+      const got = await c.scanRange(keyToken(cursor.key), everything.to, { limit: 1000, afterKey: cursor.key });
+      assert.deepEqual(keysOf(got), keysOf(all.slice(at + 1)), `after entry ${at}`);
+    }
+  } finally {
     await c.close();
   }
 });
