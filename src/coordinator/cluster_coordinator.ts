@@ -729,6 +729,16 @@ export class ClusterCoordinator implements Coordinator {
     if (others.length === 0) {
       throw new RingkvError(ErrorCode.InvalidArgument, 'the last node of a cluster cannot leave it: there is nobody to hand its data to');
     }
+    // A node still rebuilding may not hold yet the ranges it took over from this one: this node
+    // hands over only the ranges it still replicates, and once it has left, the rebuilding node
+    // would look for those ranges' previous owner in a ring without it (with N = 1 this node may
+    // hold their only copy).
+    const rebuilding = others.map((m) => m.nodeId).filter((id) => this.membership.isRebuilding(id));
+    if (rebuilding.length > 0) {
+      throw new RingkvError(ErrorCode.Unavailable, `decommission waits until no node of the ring is rebuilding (streaming its ranges); rebuilding: ${rebuilding.join(', ')}`, {
+        details: { nodes_rebuilding: rebuilding.join(',') },
+      });
+    }
     this.decommissioning = true;
     const started = Date.now();
     const without = Ring.build(others, current.version + 1);

@@ -4,8 +4,9 @@
 // are not on node-2 yet, held open for the test. Once node-1 is back, a read of such a key,
 // through node-2 or through node-0 (a remote replica read), finds it on node-1 first, and a write
 // to one follows its version instead of making a sibling, and is applied on node-1 too (a
-// coordinator whose ring lacks node-2 reads there). Its next pass, 30 s after the bootstrap,
-// syncs just the ranges the bootstrap left out, and ends the rebuild.
+// coordinator whose ring lacks node-2 reads there); node-1 may neither leave nor clean those
+// keys up meanwhile. Its next pass, 30 s after the bootstrap, syncs just the ranges the
+// bootstrap left out, and ends the rebuild.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { keyToken, Ring } from '../../src/ring';
@@ -63,6 +64,18 @@ describe('2 nodes with N = 1; a third joins while one of them is down', () => {
       assert.equal(await c.metric(j, 'ringkv_rebuild_push_failures_total'), 0);
       assert.ok((await c.metric(j, 'ringkv_rebuild_pulls_total')) >= read.length + 2);
       assert.equal(await c.metric(j, 'ringkv_rebuilding'), 1, 'the window was still open: no pass had pulled the range');
+      // Meanwhile node-1 holds the only copy of those keys: it may neither leave (it would hand
+      // over only the ranges it still replicates, and node-2 would then look for their previous
+      // owner in a ring without it) nor clean them up.
+      await waitFor('node-1 to hear that node-2 is rebuilding', async () => {
+        const st = (await c.getJson(1, '/api/v1/cluster/status')) as { nodes: Array<{ id: string; rebuilding?: boolean }> };
+        return st.nodes.find((m) => m.id === 'node-2')?.rebuilding === true;
+      }, 10_000);
+      for (const op of ['decommission', 'cleanup']) {
+        const refused = await c.post(1, `/api/v1/admin/${op}`);
+        assert.equal(refused.status, 503, `${op}: ${JSON.stringify(refused.body)}`);
+        assert.match(String(refused.body.message), /rebuilding: node-2$/, `${op}: ${JSON.stringify(refused.body)}`);
+      }
 
       // 30 s after its bootstrap, node-2 syncs the ranges that pass left out, and only those.
       const left = threeNodes.replicatedRanges('node-2', 1).filter((r) => threeNodes.without(['node-2']).preferenceList(r.token, 1)[0] === 'node-1').length;
