@@ -187,15 +187,20 @@ export class HintLog {
 
   /** Makes what recovery rewrote durable, then deletes the files it came from. */
   finishRecovery(): void {
+    const kept = this.flushRewrite(0);
+    if (kept !== null) this.o.log(`WARN hints: could not rewrite the recovered hints; keeping ${kept.length} old files in ${this.o.dir}`);
+    this.syncNow();
+  }
+
+  /**
+   * Writes what a rewrite queued (the live hints of the files doomed from `doomedFrom` on). When
+   * the write fails (a full disk), those files stay, untracked, for the next start to read, rather
+   * than leave their hints in memory only; returns them then, else null.
+   */
+  private flushRewrite(doomedFrom: number): string[] | null {
     const failures = this.counters.hintWriteFailures;
     this.flush();
-    if (this.counters.hintWriteFailures > failures) {
-      // The rewrite did not fit (a full disk): the old files stay, to be read again at the next
-      // start, rather than leave the hints in memory only.
-      this.o.log(`WARN hints: could not rewrite the recovered hints; keeping ${this.doomed.length} old files in ${this.o.dir}`);
-      this.doomed = [];
-    }
-    this.syncNow();
+    return this.counters.hintWriteFailures > failures ? this.doomed.splice(doomedFrom) : null;
   }
 
   /** Queues `record` as `loc`'s newest record; written at the end of this turn. */
@@ -323,17 +328,11 @@ export class HintLog {
     // within about twice the live hints plus one segment.
     const sparse = new Set<number>();
     for (const s of this.segments.values()) if (s !== this.current && (all || s.liveBytes * 2 < s.bytes)) sparse.add(s.seq);
-    const failures = this.counters.hintWriteFailures;
-    const doomedBefore = this.doomed.length;
+    // At a clean stop (compact()) a rewrite whose write failed would otherwise lose every hint.
+    const doomedFrom = this.doomed.length;
     if (sparse.size > 0) this.onSparse?.(sparse);
-    this.flush();
-    if (this.counters.hintWriteFailures > failures && this.doomed.length > doomedBefore) {
-      // The live hints did not fit in the new segment (a full disk): the files they were written
-      // again from stay, as finishRecovery keeps its, for the next start to read, rather than
-      // leave those hints in memory only (at a clean stop, compact() would lose them all).
-      const kept = this.doomed.splice(doomedBefore);
-      this.o.log(`WARN hints: could not rewrite the hints of ${kept.length} files; keeping them in ${this.o.dir} for the next start`);
-    }
+    const kept = this.flushRewrite(doomedFrom);
+    if (kept !== null && kept.length > 0) this.o.log(`WARN hints: could not rewrite the hints of ${kept.length} files; keeping them in ${this.o.dir} for the next start`);
   }
 
   /** What one sync covers, taken from the log's state when it starts. */
