@@ -203,6 +203,8 @@ export class ClusterCoordinator implements Coordinator {
   private readonly rebuildSynced = new Set<string>();
   private rebuildTimer: NodeJS.Timeout | undefined;
   private decommissioning = false;
+  /** Cleanups running here (admin cleanup): gossiped (MemberInfo.cleaningUp), so a decommission waits. */
+  private cleaningUp = 0;
   /**
    * From the start of a decommission (and after it, while this process runs): the ring with this
    * node and the one without it. Every write that reaches this replica meanwhile is passed on to
@@ -295,6 +297,8 @@ export class ClusterCoordinator implements Coordinator {
           ...(this.diskCached !== null && { diskSizeBytes: this.diskCached.sizeBytes, diskFreeBytes: this.diskCached.freeBytes }),
           ...(this.rebuilding && { rebuildRangesLeft: this.rangesLeftToRebuild().length }),
           hintsFor: this.hintTargetsToGossip(),
+          leaving: this.decommissioning,
+          cleaningUp: this.cleaningUp > 0,
         };
       },
       // The next start rebuilds its ring from it, and judges this node's absence by the
@@ -745,6 +749,23 @@ export class ClusterCoordinator implements Coordinator {
     // Before the scan starts: a write the scan has already passed must still reach the successor.
     this.handover = { current, without };
     try {
+      // Until this node has left, the nodes taking its ranges over do not replicate them in their
+      // own rings: a cleanup there would drop what this node streams them (with N = 1, the only
+      // copy). So every peer hears that this node is leaving before a record goes (their cleanups
+      // wait for it), and their answers say whether a cleanup already runs on one of them (which
+      // set that flag in the same turn as it found nobody leaving, so one of the two always waits).
+      const heard = await this.membership.announce();
+      if (heard.silent.length > 0) {
+        throw new RingkvError(ErrorCode.Unavailable, `decommission needs every node that is not dead to hear that this node is leaving; no answer from: ${heard.silent.join(', ')}`, {
+          details: { nodes_down: heard.silent.join(',') },
+        });
+      }
+      const cleaning = current.members.map((m) => m.nodeId).filter((id) => (id === this.nodeId ? this.cleaningUp > 0 : this.membership.isCleaningUp(id)));
+      if (cleaning.length > 0) {
+        throw new RingkvError(ErrorCode.Unavailable, `decommission waits until no node of the ring is cleaning up (it would drop the ranges handed to it); cleaning up: ${cleaning.join(', ')}`, {
+          details: { nodes_cleaning_up: cleaning.join(',') },
+        });
+      }
       const sum = await handOffRanges({
         nodeId: this.nodeId,
         replicationFactor: this.o.replicationFactor,
@@ -774,6 +795,8 @@ export class ClusterCoordinator implements Coordinator {
       // Nothing is lost by a failed hand-over: this node is still a replica; the operator retries.
       this.decommissioning = false;
       this.handover = null;
+      // Their cleanups need not wait for it any longer; gossip would tell them within rounds.
+      this.membership.announce().catch(() => undefined);
       throw err;
     }
   }
@@ -830,6 +853,12 @@ export class ClusterCoordinator implements Coordinator {
     if (rebuilding.length > 0) {
       throw new RingkvError(ErrorCode.Unavailable, `cleanup waits until no node of the ring is rebuilding (streaming its ranges); rebuilding: ${rebuilding.join(', ')}`, { details: { nodes_rebuilding: rebuilding.join(',') } });
     }
+    // A node handing its ranges over streams them to nodes whose rings (this one's too) still
+    // have it: what they received would be dropped here as ranges they do not replicate.
+    const leaving = ring.members.map((m) => m.nodeId).filter((id) => (id === this.nodeId ? this.decommissioning : this.membership.isLeaving(id)));
+    if (leaving.length > 0) {
+      throw new RingkvError(ErrorCode.Unavailable, `cleanup waits until no node of the ring is leaving (handing its ranges over); leaving: ${leaving.join(', ')}`, { details: { nodes_leaving: leaving.join(',') } });
+    }
     const settledMs = Date.now() - this.membership.ringChangedAtMs;
     if (settledMs < this.o.deadAfterMs) {
       throw new RingkvError(ErrorCode.Unavailable, `the ring changed ${settledMs} ms ago; cleanup waits until it has stood for ${this.o.deadAfterMs} ms (--dead-after-ms)`, {
@@ -838,7 +867,14 @@ export class ClusterCoordinator implements Coordinator {
     }
     const owned = ring.replicatedTokenRanges(this.nodeId, this.o.replicationFactor);
     this.o.log(`cleanup: keeping ${owned.length} token range(s) of ring version ${ring.version}`);
-    const s = await this.local.cleanup(owned);
+    // In the same turn as the check for a leaving node above: a decommission's announce finds
+    // this flag in this node's answer (see decommission).
+    this.cleaningUp++;
+    this.membership.refreshSelf();
+    const s = await this.local.cleanup(owned).finally(() => {
+      this.cleaningUp--;
+      this.membership.refreshSelf();
+    });
     this.o.log(
       `cleanup: ${s.tables} tables, ${s.tablesRewritten} rewritten, ${s.tablesRemoved} removed, ${s.entriesDropped} entries dropped, ${s.bytesBefore} -> ${s.bytesAfter} bytes in ${s.durationMs} ms` +
         (s.cutShort ? '; cut short' : ''),

@@ -243,12 +243,35 @@ export class Membership {
    */
   async leave(): Promise<{ told: number; peers: number }> {
     this.markSelfLeft();
+    const { told, peers } = await this.tellPeers();
+    return { told, peers };
+  }
+
+  /** Takes what this node says of itself (localLoad) into its own entry now, not at the next round. */
+  refreshSelf(): void {
+    this.table.beat(this.o.now(), { ...this.o.localLoad?.(), ringDigest: this.ringValue.digest });
+  }
+
+  /**
+   * refreshSelf, then tells every peer at once, as leave() does: for a change the others must
+   * know before this node's next step (a decommission says it is leaving before it streams a
+   * range). Each exchange is push-pull, so what the peers answered is merged here when this
+   * resolves. `silent`: the peers that did not answer.
+   */
+  async announce(): Promise<{ told: number; peers: number; silent: string[] }> {
+    this.refreshSelf();
+    return this.tellPeers();
+  }
+
+  /** One awaited exchange with every peer heard from in this run that has not left and is not DEAD. */
+  private async tellPeers(): Promise<{ told: number; peers: number; silent: string[] }> {
     const peers = this.table
       .members()
       .filter((m) => m.nodeId !== this.selfId && m.status !== 'LEFT' && m.status !== 'DEAD' && m.incarnation !== 0)
       .map((m): PeerAddress => ({ host: m.host, peerPort: m.peerPort, nodeId: m.nodeId }));
     const told = await Promise.allSettled(peers.map((to) => this.introduce(to)));
-    return { told: told.filter((r) => r.status === 'fulfilled').length, peers: peers.length };
+    const silent = peers.filter((_, i) => told[i]!.status === 'rejected').map((p) => p.nodeId!);
+    return { told: peers.length - silent.length, peers: peers.length, silent };
   }
 
   /**
@@ -274,6 +297,16 @@ export class Membership {
   /** Whether the node last said it rebuilds its replica (MemberInfo.rebuilding). */
   isRebuilding(nodeId: string): boolean {
     return this.table.rebuilding(nodeId);
+  }
+
+  /** Whether the node last said it hands its ranges over (MemberInfo.leaving). */
+  isLeaving(nodeId: string): boolean {
+    return this.table.info(nodeId)?.leaving === true;
+  }
+
+  /** Whether the node last said a cleanup runs on it (MemberInfo.cleaningUp). */
+  isCleaningUp(nodeId: string): boolean {
+    return this.table.info(nodeId)?.cleaningUp === true;
   }
 
   /** Whether any other ALIVE node says so: reads order replicas only then. */
@@ -318,7 +351,7 @@ export class Membership {
   round(): void {
     const now = this.o.now();
     this.counters.gossipRounds++;
-    this.table.beat(now, { ...this.o.localLoad?.(), ringDigest: this.ringValue.digest });
+    this.refreshSelf();
     this.apply(this.table.detect(now));
     for (const id of this.table.forgetLeft(now)) {
       this.counters.membershipNodesForgotten++;

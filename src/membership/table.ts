@@ -110,6 +110,8 @@ export class MembershipTable {
     if (e.info.rebuilding !== true) delete e.info.rebuilding;
     if (e.info.rebuildRangesLeft === undefined || e.info.rebuilding !== true) delete e.info.rebuildRangesLeft;
     if (e.info.hintsFor === undefined || e.info.hintsFor.length === 0) delete e.info.hintsFor;
+    if (e.info.leaving !== true) delete e.info.leaving;
+    if (e.info.cleaningUp !== true) delete e.info.cleaningUp;
     e.progressAtMs = nowMs;
   }
 

@@ -74,10 +74,18 @@ export interface MemberInfo {
    * different ones have not all learned of a ring change yet. Absent: a node older than the field.
    */
   ringDigest?: number;
+  /**
+   * Set while the node hands its ranges over (a decommission under way): until it has left, the
+   * nodes taking them over do not replicate them in their own rings, so their cleanups wait.
+   * Absent: not leaving (or older than the field).
+   */
+  leaving?: boolean;
+  /** Set while a cleanup runs on the node: a decommission waits. Absent: none (or older than the field). */
+  cleaningUp?: boolean;
 }
 
 /** What a node says of itself each gossip round, besides its identity and heartbeat. */
-export type MemberLoad = Pick<MemberInfo, 'keyEstimate' | 'load' | 'storage' | 'rebuilding' | 'dataBytes' | 'diskSizeBytes' | 'diskFreeBytes' | 'rebuildRangesLeft' | 'hintsFor'>;
+export type MemberLoad = Pick<MemberInfo, 'keyEstimate' | 'load' | 'storage' | 'rebuilding' | 'dataBytes' | 'diskSizeBytes' | 'diskFreeBytes' | 'rebuildRangesLeft' | 'hintsFor' | 'leaving' | 'cleaningUp'>;
 
 export type StorageTrouble = 'full' | 'failed';
 

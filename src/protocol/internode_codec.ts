@@ -34,8 +34,8 @@ const u64 = { kind: 'scalar', bytes: 8 } as const;
 const memberSpec: TableSpec = {
   name: 'Member',
   // node_id, host, http_port, peer_port, vnodes, incarnation, heartbeat, status, key_estimate, load, settings, storage, zone, rebuilding, data_bytes,
-  // disk_size_bytes, disk_free_bytes, rebuild_ranges_left, hints_for, datacenter, tombstone_grace_ms, ring_digest
-  fields: [nodeIdStr, str, u16, u16, u16, u64, u64, u8, u64, u32, str, u8, str, u8, u64, u64, u64, u32, { kind: 'strings', bytesMax: nodeIdBytesMax, lengthMax: gossipHintTargetsMax }, str, u64, u32],
+  // disk_size_bytes, disk_free_bytes, rebuild_ranges_left, hints_for, datacenter, tombstone_grace_ms, ring_digest, leaving, cleaning_up
+  fields: [nodeIdStr, str, u16, u16, u16, u64, u64, u8, u64, u32, str, u8, str, u8, u64, u64, u64, u32, { kind: 'strings', bytesMax: nodeIdBytesMax, lengthMax: gossipHintTargetsMax }, str, u64, u32, u8, u8],
 };
 
 const entrySpec: TableSpec = {
@@ -271,6 +271,8 @@ function build(b: Builder, m: FixedMessage): Uint8Array {
       if (datacenter !== 0) Member.addDatacenter(b, datacenter);
       if (x.tombstoneGraceMs !== undefined) addUint64Field(b, uint64Fields.memberTombstoneGraceMs, x.tombstoneGraceMs);
       if (x.ringDigest !== undefined) Member.addRingDigest(b, x.ringDigest);
+      if (x.leaving === true) Member.addLeaving(b, true);
+      if (x.cleaningUp === true) Member.addCleaningUp(b, true);
       return Member.endMember(b);
     });
     members = Message.createMembersVector(b, offs);
@@ -471,6 +473,8 @@ export function decodeInternode(frame: Uint8Array): InternodeMessage {
         m.datacenter = datacenter;
       }
       if (x.rebuilding()) m.rebuilding = true;
+      if (x.leaving()) m.leaving = true;
+      if (x.cleaningUp()) m.cleaningUp = true;
       const dataBytes = readUint64Field(x, uint64Fields.memberDataBytes);
       if (dataBytes > 0) m.dataBytes = dataBytes;
       const diskSizeBytes = readUint64Field(x, uint64Fields.memberDiskSizeBytes);

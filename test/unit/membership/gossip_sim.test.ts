@@ -3,7 +3,7 @@
 // checked round by round. A failing run prints its seed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Membership, type GossipNetwork, type MemberInfo, type PeerAddress, type TombstoneGraceHolder } from '../../../src/membership';
+import { Membership, type GossipNetwork, type MemberInfo, type MemberLoad, type PeerAddress, type TombstoneGraceHolder } from '../../../src/membership';
 import { mulberry32, testSeed } from '../../helpers/prng';
 
 const intervalMs = 100;
@@ -17,6 +17,7 @@ interface SimNodeOptions {
   clockSkewMs?: number;
   tombstoneGraceMs?: number;
   onTombstoneGrace?: (shortest: TombstoneGraceHolder) => void;
+  localLoad?: () => MemberLoad;
 }
 
 class Sim {
@@ -64,6 +65,7 @@ class Sim {
       random: this.random,
       log: o.log ?? (() => {}),
       ...(o.onTombstoneGrace !== undefined && { onTombstoneGrace: o.onTombstoneGrace }),
+      ...(o.localLoad !== undefined && { localLoad: o.localLoad }),
     });
   }
 
@@ -337,4 +339,38 @@ test(`a removed node is forgotten everywhere a grace later, and a node cut off w
   sim.now += day;
   await sim.step(30);
   for (const p of [8000, 8001, 8002]) assert.equal(sim.nodes.get(p)!.status('n3'), undefined, `${p} without n3`);
+});
+
+test(`announce: every peer has the node's word when it resolves, and the node has theirs, with no gossip round between; a peer that does not answer is named (seed ${seed})`, async () => {
+  // What a decommission relies on to keep cleanups off the ranges it streams: it says it is
+  // leaving and learns in the same exchanges whether a cleanup already runs somewhere.
+  const sim = new Sim(seed);
+  const says = new Map<number, MemberLoad>();
+  const load = (i: number) => () => ({ keyEstimate: 0, load: 0, ...says.get(i) });
+  for (let i = 0; i < 4; i++) sim.add(i, [0], { localLoad: load(i) });
+  for (let r = 0; r < 30 && [...sim.nodes.values()].some((m) => m.table.size < 4); r++) await sim.step();
+  const [n0, n1, n2] = [sim.nodes.get(8000)!, sim.nodes.get(8001)!, sim.nodes.get(8002)!];
+  assert.ok([...sim.nodes.values()].every((m) => m.table.size === 4), `not converged (seed ${seed})`);
+
+  says.set(2, { keyEstimate: 0, load: 0, cleaningUp: true });
+  n2.refreshSelf();
+  says.set(0, { keyEstimate: 0, load: 0, leaving: true });
+  assert.equal(n0.isCleaningUp('n2'), false);
+  const told = await n0.announce();
+  assert.deepEqual(told, { told: 3, peers: 3, silent: [] });
+  assert.equal(n0.isCleaningUp('n2'), true, 'n2\'s answer carried its cleanup');
+  assert.equal(n0.isCleaningUp('n1'), false);
+  for (const m of [n1, n2]) assert.equal(m.isLeaving('n0'), true, `${m.selfId} heard n0 is leaving`);
+
+  // The flags go once their node says false (as ClusterCoordinator's localLoad does), at its next beat.
+  says.set(2, { keyEstimate: 0, load: 0, cleaningUp: false });
+  says.set(0, { keyEstimate: 0, load: 0, leaving: false });
+  sim.down.add(8003);
+  const again = await n0.announce();
+  assert.deepEqual(again, { told: 2, peers: 3, silent: ['n3'] });
+  assert.equal(n1.isLeaving('n0'), false);
+  assert.equal(n0.isCleaningUp('n2'), true, 'n2 has not beaten since');
+  n2.refreshSelf();
+  await n0.announce();
+  assert.equal(n0.isCleaningUp('n2'), false);
 });

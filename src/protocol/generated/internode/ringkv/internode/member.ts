@@ -149,8 +149,18 @@ ringDigest():number {
   return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
 }
 
+leaving():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 48);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
+cleaningUp():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 50);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
 static startMember(builder:flatbuffers.Builder) {
-  builder.startObject(22);
+  builder.startObject(24);
 }
 
 static addNodeId(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset) {
@@ -253,12 +263,20 @@ static addRingDigest(builder:flatbuffers.Builder, ringDigest:number) {
   builder.addFieldInt32(21, ringDigest, 0);
 }
 
+static addLeaving(builder:flatbuffers.Builder, leaving:boolean) {
+  builder.addFieldInt8(22, +leaving, +false);
+}
+
+static addCleaningUp(builder:flatbuffers.Builder, cleaningUp:boolean) {
+  builder.addFieldInt8(23, +cleaningUp, +false);
+}
+
 static endMember(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createMember(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, hostOffset:flatbuffers.Offset, httpPort:number, peerPort:number, vnodes:number, incarnation:bigint, heartbeat:bigint, status:number, keyEstimate:bigint, load:number, settingsOffset:flatbuffers.Offset, storage:number, zoneOffset:flatbuffers.Offset, rebuilding:boolean, dataBytes:bigint, diskSizeBytes:bigint, diskFreeBytes:bigint, rebuildRangesLeft:number, hintsForOffset:flatbuffers.Offset, datacenterOffset:flatbuffers.Offset, tombstoneGraceMs:bigint, ringDigest:number):flatbuffers.Offset {
+static createMember(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, hostOffset:flatbuffers.Offset, httpPort:number, peerPort:number, vnodes:number, incarnation:bigint, heartbeat:bigint, status:number, keyEstimate:bigint, load:number, settingsOffset:flatbuffers.Offset, storage:number, zoneOffset:flatbuffers.Offset, rebuilding:boolean, dataBytes:bigint, diskSizeBytes:bigint, diskFreeBytes:bigint, rebuildRangesLeft:number, hintsForOffset:flatbuffers.Offset, datacenterOffset:flatbuffers.Offset, tombstoneGraceMs:bigint, ringDigest:number, leaving:boolean, cleaningUp:boolean):flatbuffers.Offset {
   Member.startMember(builder);
   Member.addNodeId(builder, nodeIdOffset);
   Member.addHost(builder, hostOffset);
@@ -282,6 +300,8 @@ static createMember(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset
   Member.addDatacenter(builder, datacenterOffset);
   Member.addTombstoneGraceMs(builder, tombstoneGraceMs);
   Member.addRingDigest(builder, ringDigest);
+  Member.addLeaving(builder, leaving);
+  Member.addCleaningUp(builder, cleaningUp);
   return Member.endMember(builder);
 }
 }
