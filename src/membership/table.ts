@@ -253,11 +253,8 @@ export class MembershipTable {
         this.forgotten.delete(r.nodeId); // started again since it left
         this.reminding.delete(r.nodeId);
         this.refusedSeen.delete(r.nodeId);
-        // A node we never heard of: trust the sender's opinion of its liveness so a joining node
-        // does not believe a long-dead node ALIVE for suspectAfterMs.
         const status = r.status;
-        const silentFor = status === 'DEAD' ? this.fd.deadAfterMs : status === 'SUSPECT' ? this.fd.suspectAfterMs : 0;
-        this.entries.set(r.nodeId, { info: { ...r }, progressAtMs: nowMs - silentFor, status, ...(status === 'LEFT' && { leftAtMs: nowMs }) });
+        this.entries.set(r.nodeId, { info: { ...r }, progressAtMs: this.progressAsSaid(r, nowMs), status, ...(status === 'LEFT' && { leftAtMs: nowMs }) });
         changes.push({ nodeId: r.nodeId, from: 'UNKNOWN', to: status, atMs: nowMs });
         continue;
       }
@@ -269,6 +266,17 @@ export class MembershipTable {
         continue;
       }
       if (!newer(r, e.info)) continue;
+      if (e.info.incarnation === 0) {
+        // Remembered from an earlier run (Membership.remember), never heard of in this one: as for
+        // a node never heard of, the sender's opinion of its liveness, not ALIVE for its news.
+        e.info = { ...r };
+        e.progressAtMs = this.progressAsSaid(r, nowMs);
+        if (e.status !== r.status) {
+          changes.push({ nodeId: r.nodeId, from: e.status, to: r.status, atMs: nowMs });
+          e.status = r.status;
+        }
+        continue;
+      }
       // A LEFT node's later heartbeats keep it LEFT; a new incarnation is a node started again,
       // unless that process has left too (we heard its leave before any of its other heartbeats).
       const rejoined = e.status === 'LEFT' && r.incarnation > e.info.incarnation && r.status !== 'LEFT';
@@ -282,6 +290,15 @@ export class MembershipTable {
       }
     }
     return changes;
+  }
+
+  /**
+   * When a node first heard of through `r` last made progress, as far as the detector is
+   * concerned: the sender's opinion of its liveness is trusted, so a joining (or restarted) node
+   * does not believe a long-dead node ALIVE for suspectAfterMs.
+   */
+  private progressAsSaid(r: MemberInfo, nowMs: number): number {
+    return nowMs - (r.status === 'DEAD' ? this.fd.deadAfterMs : r.status === 'SUSPECT' ? this.fd.suspectAfterMs : 0);
   }
 
   /** The ids of new nodes merge ignored because the table held clusterNodesMax, since the last call; each once. */

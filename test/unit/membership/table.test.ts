@@ -65,6 +65,27 @@ test('a node first heard of as DEAD is adopted as DEAD, not as freshly ALIVE', (
   assert.deepEqual(t.detect(1001), []);
 });
 
+test('a node remembered from an earlier run (incarnation 0) takes the first word gossip has of it, DEAD, SUSPECT or ALIVE', () => {
+  // Proves a restarted node does not believe a peer ALIVE, replaying hints to it and routing to
+  // it, because a seed mentioned it as DEAD.
+  const t = new MembershipTable(info('a', 1, 0), fd, 1000);
+  t.merge(['y', 'z', 'x'].map((id) => info(id, 0, 0, 'DEAD')), 1000);
+  assert.deepEqual(t.merge([info('z', 5, 3, 'DEAD'), info('y', 5, 9, 'SUSPECT'), info('x', 7, 2)], 2000), [
+    { nodeId: 'y', from: 'DEAD', to: 'SUSPECT', atMs: 2000 },
+    { nodeId: 'x', from: 'DEAD', to: 'ALIVE', atMs: 2000 },
+  ]);
+  assert.equal(t.status('z'), 'DEAD');
+  assert.deepEqual(t.detect(2001), []);
+  // y was said SUSPECT (silent for suspectAfterMs already): DEAD suspectAfterMs later, as x goes SUSPECT.
+  const at = 2000 + fd.deadAfterMs - fd.suspectAfterMs;
+  assert.deepEqual(t.detect(at), [
+    { nodeId: 'y', from: 'SUSPECT', to: 'DEAD', atMs: at },
+    { nodeId: 'x', from: 'ALIVE', to: 'SUSPECT', atMs: at },
+  ]);
+  // Heard from itself (its heartbeat goes on): ALIVE, as for any node.
+  assert.deepEqual(t.merge([info('z', 5, 4)], 2500), [{ nodeId: 'z', from: 'DEAD', to: 'ALIVE', atMs: 2500 }]);
+});
+
 test('beat advances only our own heartbeat and carries our load figures', () => {
   // Proves the digest advertises the refreshed self entry.
   const t = new MembershipTable(info('a', 1, 0), fd, 0);
