@@ -706,6 +706,13 @@ export class ClusterCoordinator implements Coordinator {
     }
     const had = this.membership.removeDead(nodeId);
     if (had === undefined) throw new RingkvError(ErrorCode.NotFound, `this cluster has no node ${nodeId}`, { details: { node_id: nodeId } });
+    if (had === 'UNHEARD') {
+      throw new RingkvError(
+        ErrorCode.Conflict,
+        `${nodeId} has not been heard of since this node started (it is dead here only as this node's last run left it): remove it through a node that has, or once gossip has reached this one`,
+        { details: { node_id: nodeId, status: 'dead' } },
+      );
+    }
     if (had !== 'DEAD' && had !== 'LEFT') {
       throw new RingkvError(
         ErrorCode.Conflict,

@@ -279,11 +279,16 @@ export class Membership {
    * LEFT here and gossip spreads that, so every ring drops it and its ranges pass to the next
    * nodes (a repair then copies the data there). Only a DEAD node: one that is ALIVE or SUSPECT
    * may still hold writes no other replica has, and leaves by decommissioning itself.
-   * Returns the status it had ('LEFT' when it already had left, which changes nothing).
+   * Returns the status it had ('LEFT' when it already had left, which changes nothing), or
+   * 'UNHEARD' for a node DEAD here only as an earlier run remembered it (Membership.remember:
+   * incarnation 0), which nothing in this run has said is down, and which is not removed: the
+   * mark would go nowhere (gossip of incarnation 0 is older than anything the others hold) and
+   * be undone the first time this node heard of it, while this node dropped its hints for it.
    */
-  removeDead(nodeId: string): MemberStatus | undefined {
+  removeDead(nodeId: string): MemberStatus | 'UNHEARD' | undefined {
     const status = this.table.status(nodeId);
     if (status !== 'DEAD') return status;
+    if (this.table.info(nodeId)!.incarnation === 0) return 'UNHEARD';
     this.table.markLeft(nodeId, this.o.now());
     this.apply([{ nodeId, from: 'DEAD', to: 'LEFT', atMs: this.o.now() }]);
     return status;

@@ -374,3 +374,27 @@ test(`announce: every peer has the node's word when it resolves, and the node ha
   await n0.announce();
   assert.equal(n0.isCleaningUp('n2'), false);
 });
+
+test(`a node remembered from an earlier run is not removed through a node that has not heard of it in this run; it is once that node has heard it is DEAD (seed ${seed})`, async () => {
+  const sim = new Sim(seed);
+  for (const i of [0, 1]) sim.add(i, [0]);
+  await sim.step(20);
+  // n1 restarts knowing only itself as its seed, remembering n0 and n2 (n2 long gone) from its PEERS.
+  const n1 = sim.add(1, [1]);
+  n1.remember([0, 2].map((i) => ({ nodeId: `n${i}`, host: 'sim', httpPort: 7000 + i, peerPort: 8000 + i, vnodes: 16 })));
+  assert.equal(n1.status('n0'), 'DEAD');
+  assert.equal(n1.removeDead('n0'), 'UNHEARD', 'n0 runs: n1 only has not heard of it yet');
+  assert.equal(n1.status('n0'), 'DEAD', 'not marked LEFT');
+  assert.equal(n1.ring.has('n0'), true);
+  // n0 gossips to n1 (it still knows n1): ALIVE again, as it was all along.
+  await sim.step(20);
+  assert.equal(n1.status('n0'), 'ALIVE');
+  // A node this run has heard is DEAD is removed as before.
+  sim.add(2, [0]);
+  await sim.step(20);
+  sim.down.add(8002);
+  await sim.step(30);
+  assert.equal(n1.status('n2'), 'DEAD');
+  assert.equal(n1.removeDead('n2'), 'DEAD');
+  assert.equal(n1.status('n2'), 'LEFT');
+});
