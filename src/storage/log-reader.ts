@@ -26,6 +26,13 @@ function allZero(buf: Buffer, from: number): boolean {
   return true;
 }
 
+/** Where the run of zero bytes that ends the file begins (buf.length when the last byte is not zero). */
+function zeroTailFrom(buf: Buffer): number {
+  let i = buf.length;
+  while (i > 0 && buf[i - 1] === 0) i--;
+  return i;
+}
+
 function headerOk(buf: Buffer, at: number): boolean {
   return at + walHeaderBytes <= buf.length && crc32c(buf.subarray(at, at + 8)) === buf.readUInt32LE(at + 8);
 }
@@ -58,6 +65,9 @@ export function readWalSegment(file: string, skipCorrupt: boolean): WalReadResul
     if (allZero(buf, at)) return torn('zero-filled tail');
     let problem: string | null = null;
     if (!headerOk(buf, at)) {
+      // A crash can leave the file zero-filled from the first page that did not reach the disk,
+      // and a page boundary may fall inside a header: nothing after it was written either.
+      if (zeroTailFrom(buf) < at + walHeaderBytes) return torn('header checksum mismatch, zero-filled from inside it');
       problem = 'header checksum mismatch';
     } else {
       const len = buf.readUInt32LE(at);

@@ -130,6 +130,46 @@ test('a WAL zero-filled from a page boundary inside a record on (the size got to
   }
 });
 
+test('a WAL zero-filled from inside a record header on (a page boundary there) is a torn tail at that record; damage inside a header with data after it is still corruption', async () => {
+  const dir = tempDir('walhead');
+  try {
+    const db = await openStorage({ dir, syncMode: 'none' });
+    for (let i = 0; i < 4; i++) await db.write([put(`k${i}`, `${i}`.repeat(3000))]);
+    await db.close();
+    const wal = filesOf(dir, '.wal').at(-1)!;
+    const offsets = readWalSegment(wal, false).payloads.map((p) => p.offset);
+    assert.equal(offsets.length, 4);
+    const whole = fs.readFileSync(wal);
+    // Zeros from the middle of the third record's header on: its first 6 bytes made it.
+    const torn = Buffer.from(whole);
+    torn.fill(0, offsets[2]! + 6);
+    fs.writeFileSync(wal, torn);
+    const r = readWalSegment(wal, false);
+    assert.equal(r.payloads.length, 2);
+    assert.deepEqual(r.tornTail, { offset: offsets[2], bytes: torn.length - offsets[2]!, reason: 'header checksum mismatch, zero-filled from inside it' });
+    // The same 6 bytes damaged with the records after them intact: not a crash's tail.
+    const damaged = Buffer.from(whole);
+    damaged.fill(0, offsets[2]! + 6, offsets[2]! + 12);
+    fs.writeFileSync(wal, damaged);
+    assert.throws(() => readWalSegment(wal, false), (e: unknown) => isRingkvError(e, ErrorCode.Corruption) && /header checksum mismatch/.test((e as Error).message));
+    // Zeroed from the start of the file's last header's CRC on, with a header before it whole:
+    // the engine opens, with the first three records.
+    const tail = Buffer.from(whole);
+    tail.fill(0, offsets[3]! + 8);
+    fs.writeFileSync(wal, tail);
+    const again = await openStorage({ dir });
+    try {
+      assert.equal(again.recoveryReport().tornTails.length, 1);
+      assert.equal(again.recoveryReport().records, 3);
+      for (let i = 0; i < 4; i++) assert.equal((await again.get(Buffer.from(`k${i}`))) !== null, i < 3, `k${i}`);
+    } finally {
+      await again.close();
+    }
+  } finally {
+    removeDir(dir);
+  }
+});
+
 /** One SSTable of 2000 keys (~60 blocks) and nothing in the WAL. */
 async function oneTable(dir: string): Promise<{ sst: string; table: Table }> {
   const db = await openStorage({ dir, syncMode: 'none', autoCompaction: false });
