@@ -16,6 +16,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { assert } from '../errors';
 import type { WireRecord } from '../shards/messages';
+import { mkdirDurably } from '../storage/durable-file';
 import { readWalSegment } from '../storage/log-reader';
 import { isNoSpaceErrno } from '../storage/space-watch';
 import { type DecodedHint, decodeHintPayload, hintRecordBytes, writeHintRecord } from './hint_record';
@@ -162,7 +163,7 @@ export class HintLog {
    * itself).
    */
   static open(o: HintLogOptions): { log: HintLog; recovery: HintLogRecovery } {
-    fs.mkdirSync(o.dir, { recursive: true });
+    mkdirDurably(o.dir);
     const seqs: number[] = [];
     for (const name of fs.readdirSync(o.dir)) {
       const m = segmentName.exec(name);

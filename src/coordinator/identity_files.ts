@@ -17,7 +17,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCode, RingkvError } from '../errors';
 import { isValidZone } from '../ring';
-import { writeFileDurably } from '../storage/durable-file';
+import { mkdirDurably, writeFileDurably } from '../storage/durable-file';
 import { assertNodeId, isValidNodeId } from '../versioning';
 
 export const nodeIdFileName = 'NODE_ID';
@@ -84,7 +84,7 @@ const fieldOf = { node: 'node_id', cluster: 'cluster_name', zone: 'zone', datace
 function loadOrCreate(dataDir: string, fileName: string, what: keyof typeof fieldOf, check: (name: string) => void, configured: string | undefined, fresh: () => string): string {
   const field = fieldOf[what];
   if (configured !== undefined) check(configured);
-  fs.mkdirSync(dataDir, { recursive: true });
+  mkdirDurably(dataDir);
   const file = path.join(dataDir, fileName);
   let recorded: string | null = null;
   try {

@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCode, RingkvError } from '../errors';
-import { writeFileDurably } from '../storage/durable-file';
+import { mkdirDurably, writeFileDurably } from '../storage/durable-file';
 
 export const layoutFileName = 'SHARDS';
 const mapping = 'token-range-v1';
@@ -28,7 +28,7 @@ export function shardDir(dataDir: string, index: number): string {
  * `shardCount` undefined, returns the recorded count, or `fallback` for a new directory.
  */
 export function ensureLayout(dataDir: string, shardCount: number | undefined, fallback: number): number {
-  fs.mkdirSync(dataDir, { recursive: true });
+  mkdirDurably(dataDir);
   const file = path.join(dataDir, layoutFileName);
   let text: string | null = null;
   try {

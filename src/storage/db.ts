@@ -76,7 +76,7 @@ import { SpaceWatch, isNoSpaceError } from './space-watch';
 import { LevelIterator, MemtableIterator, MergingIterator, TableIterator, type InternalIterator } from './iterators';
 import { readWalSegment, corruptionAt } from './log-reader';
 import { LogWriter } from './log-writer';
-import { fsyncDirSync } from './durable-file';
+import { fsyncDirSync, mkdirDurably } from './durable-file';
 import { manifestMayBeInstalled, readManifest, writeManifest } from './manifest';
 import { Memtable } from './memtable';
 import { compareToken, sortKeyOf, sortKeysOf, tokenBound, tokenBytes, tokenMax } from './sort-key';
@@ -229,7 +229,8 @@ export class LsmEngine implements StorageEngine {
   }
 
   private async recover(): Promise<void> {
-    fs.mkdirSync(this.dir, { recursive: true });
+    // The WAL's first sync covers the names in this dir, not this dir's own name in its parent.
+    mkdirDurably(this.dir);
     const m = readManifest(this.dir);
     this.control.raiseFileNumber(1);
     if (m !== null) {

@@ -2,7 +2,8 @@
 // whole to a temporary file, fsynced, renamed over the name, and the directory fsynced, so a
 // crash leaves the old content or the new, and once this returns the new one survives one.
 // Synchronous: these are written at start, before anything else runs, or once in a node's life.
-// The storage engine's quarantine uses the directory fsync too (a rare, in-line move).
+// The storage engine's quarantine uses the directory fsync too (a rare, in-line move), and a new
+// shard dir is made with mkdirDurably.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -17,6 +18,19 @@ export function writeFileDurably(file: string, text: string): void {
   }
   fs.renameSync(tmp, file);
   fsyncDirSync(path.dirname(file));
+}
+
+/**
+ * mkdir -p whose new directories survive a crash: each one's name is fsynced in its parent (an
+ * fsync of the directory itself covers only the names inside it, on some file systems).
+ */
+export function mkdirDurably(dir: string): void {
+  const first = fs.mkdirSync(dir, { recursive: true });
+  if (first === undefined) return;
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    fsyncDirSync(path.dirname(d));
+    if (d === path.resolve(first)) return;
+  }
 }
 
 /** fsync(2) of a directory, so that the names it holds (a rename, a new file) survive a crash. */
