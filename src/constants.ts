@@ -448,16 +448,17 @@ assert(rangeScanPageBytesMax + shardStorageWriteBytesMax < internodeFrameBytesMa
 /** A response larger than this is split across several WebSocket frames (results matched by id). */
 export const wsResponseFrameBytesTarget = 4 * 1024 * 1024;
 /**
- * Unsent response bytes a WebSocket connection may queue past wsBufferedBytesMax before the node
- * closes it (1008): a client that keeps sending but never reads would otherwise grow it forever.
+ * Unsent response bytes a WebSocket connection may queue past wsBufferedBytesMax, not counting
+ * the read answers' bytes (bounded by wsAnswerBytesPerConnectionMax), before the node closes it
+ * (1008): a client that keeps sending but never reads would otherwise grow it forever.
  */
 export const wsSendQueueBytesMax = 32 * 1024 * 1024;
 /**
- * Bytes of read answers (values and contexts) a WebSocket connection's frames still running may
- * hold, and all connections together: a read whose value would go past either is answered busy
- * (retryable), its value dropped (ws_api.ts). A frame is bounded by its operations, not by what
- * their keys hold: 4,096 GETs in flight of 1 MiB values were 4 GiB held on one connection. One
- * answer of the largest size always fits a connection holding nothing.
+ * Bytes of read answers (values and contexts) a WebSocket connection's frames may hold, running
+ * or waiting to be handed to the socket, and all connections' running frames together: a read
+ * whose value would go past either is answered busy (retryable), its value dropped (ws_api.ts). A frame is bounded
+ * by its operations, not by what their keys hold: 4,096 GETs in flight of 1 MiB values were
+ * 4 GiB held on one connection. One answer of the largest size always fits where nothing is held.
  */
 export const wsAnswerBytesPerConnectionMax = 64 * 1024 * 1024;
 export const wsAnswerBytesMax = 1024 * 1024 * 1024;

@@ -8,12 +8,16 @@
 //   Busy result for each of its operations, and nothing of it runs;
 // - responses go to the socket only while getBufferedAmount() is under wsBufferedBytesMax; past
 //   that they wait in the connection's send queue and go out on drain, in order;
-// - a send queue over wsSendQueueBytesMax (a client that keeps sending and never reads) closes
-//   the connection with 1008, so memory per connection stays bounded;
-// - the values a connection's running frames have read are held until their frame is answered:
-//   past wsAnswerBytesPerConnectionMax on the connection, or wsAnswerBytesMax on the node, a
-//   read is answered busy (the client asks again), its value dropped as it arrives: what a
-//   connection holds is bounded by bytes, not only by its 4,096 operations (of up to 1 MiB each);
+// - the values a connection's frames have read count against wsAnswerBytesPerConnectionMax until
+//   their answer is handed to the socket (running, then waiting in the send queue), and against
+//   wsAnswerBytesMax on the node while their frame runs: past either, a read is answered busy (the
+//   client asks again), its value dropped as it arrives: what a connection holds is bounded by
+//   bytes, not only by its 4,096 operations (of up to 1 MiB each), and a reader that falls behind
+//   meets Busy. The node's share ends with the frame: connections that stopped reading, holding
+//   their answers, must not leave every other connection's reads busy;
+// - the rest of a send queue (busy and write answers, error frames: what no answer bytes bound)
+//   over wsSendQueueBytesMax, a client that keeps sending and never reads, closes the connection
+//   with 1008, so memory per connection stays bounded;
 // - a frame is held (its copy: values, keys, contexts) until it is answered, counted with the
 //   node's HTTP bodies: one that would take them past requestBytesHeldMax is answered with a
 //   Busy result for each of its operations, and nothing of it runs.
@@ -41,6 +45,8 @@ interface Pending {
   frame: Uint8Array;
   /** Operations this frame answers; they stop counting as in flight once it is handed over. */
   ops: number;
+  /** The answer bytes of the frame this one ends, let go once it is handed over. */
+  room: FrameRoom | null;
 }
 
 export interface WsConn {
@@ -50,7 +56,9 @@ export interface WsConn {
   inflightOps: number;
   queue: Pending[];
   queueBytes: number;
-  /** Read answers' bytes held by this connection's frames still running. */
+  /** Of queueBytes, the answer bytes their frames hold (what the send-queue bound does not count). */
+  queueHeldBytes: number;
+  /** Read answers' bytes held by this connection's frames, running or waiting in the queue. */
   answerBytes: number;
   /** How late this connection's frames arrive (against what the client stamped on them). */
   lateness: FrameLateness;
@@ -75,6 +83,7 @@ function flush(ctx: ServerContext, ws: WebSocket<WsConn>, conn: WsConn): void {
       ctx.state.wsQueuedBytes -= p.frame.byteLength;
       const status = ws.send(p.frame, true, false);
       release(ctx, conn, p.ops);
+      letGo(conn, p);
       if (status === 2) {
         // Dropped by uWS's own maxBackpressure: cannot happen while maxBackpressure is set above
         // wsBufferedBytesMax plus the largest frame, but never continue on a torn stream.
@@ -86,19 +95,31 @@ function flush(ctx: ServerContext, ws: WebSocket<WsConn>, conn: WsConn): void {
   });
 }
 
-function enqueue(ctx: ServerContext, ws: WebSocket<WsConn>, conn: WsConn, frames: Uint8Array[], ops: number): void {
+/** A queued frame leaves the queue (sent, or its connection closed): its answer bytes go. */
+function letGo(conn: WsConn, p: Pending): void {
+  if (p.room === null) return;
+  conn.queueHeldBytes -= p.room.heldBytes;
+  p.room.letGo();
+}
+
+/** `room`: the answer bytes of the frame these answer, held until they are handed to the socket. */
+function enqueue(ctx: ServerContext, ws: WebSocket<WsConn>, conn: WsConn, frames: Uint8Array[], ops: number, room: FrameRoom | null = null): void {
   if (!conn.open) {
     release(ctx, conn, ops);
+    room?.letGo();
     return;
   }
   // What was queued before this answer says whether the client reads: one answer larger than the
-  // bound (a frame of GETs of large values) is no sign of a client that stopped reading.
-  const backlogBytes = conn.queueBytes;
+  // bound (a frame of GETs of large values) is no sign of a client that stopped reading. Nor are
+  // the answers' values: their bytes are bounded (and answered Busy past it) on their own.
+  const backlogBytes = conn.queueBytes - conn.queueHeldBytes;
   frames.forEach((frame, i) => {
-    conn.queue.push({ frame, ops: i === frames.length - 1 ? ops : 0 });
+    const last = i === frames.length - 1;
+    conn.queue.push({ frame, ops: last ? ops : 0, room: last ? room : null });
     conn.queueBytes += frame.byteLength;
     ctx.state.wsQueuedBytes += frame.byteLength;
   });
+  conn.queueHeldBytes += room?.heldBytes ?? 0;
   if (backlogBytes > ctx.limits.wsSendQueueBytesMax) {
     ctx.metrics.count('ws_connections_closed', 'reason="send_queue_full"');
     ws.end(1008, 'send queue over limit: read your responses');
@@ -114,7 +135,10 @@ function enqueue(ctx: ServerContext, ws: WebSocket<WsConn>, conn: WsConn, frames
 
 /** Room for the reads of one frame: its connection's share and the node's, taken as values arrive. */
 class FrameRoom implements AnswerRoom {
+  /** On the connection, until the answer is handed to the socket. */
   heldBytes = 0;
+  /** On the node, while the frame runs. */
+  private nodeHeldBytes = 0;
 
   constructor(
     private readonly ctx: ServerContext,
@@ -123,7 +147,8 @@ class FrameRoom implements AnswerRoom {
 
   take(bytes: number): boolean {
     const { ctx, conn } = this;
-    // One answer always fits where nothing is held: a connection is never refused for good.
+    // One answer always fits where nothing is held (fitsBytes), on the connection and on the
+    // node: a read is never refused for good.
     const fits = fitsBytes(conn.answerBytes, bytes, ctx.limits.wsAnswerBytesPerConnectionMax) && fitsBytes(ctx.state.wsAnswerBytes, bytes, ctx.limits.wsAnswerBytesMax);
     if (!fits) {
       ctx.metrics.count('ws_answers_refused');
@@ -132,13 +157,20 @@ class FrameRoom implements AnswerRoom {
     conn.answerBytes += bytes;
     ctx.state.wsAnswerBytes += bytes;
     this.heldBytes += bytes;
+    this.nodeHeldBytes += bytes;
     return true;
   }
 
-  /** The frame is answered: its values now count as send-queue bytes, or are gone. */
+  /** The frame is answered: its bytes leave the node's share. */
+  answered(): void {
+    this.ctx.state.wsAnswerBytes -= this.nodeHeldBytes;
+    this.nodeHeldBytes = 0;
+  }
+
+  /** The frame's answer is handed to the socket (or its connection is gone). */
   letGo(): void {
+    this.answered();
     this.conn.answerBytes -= this.heldBytes;
-    this.ctx.state.wsAnswerBytes -= this.heldBytes;
     this.heldBytes = 0;
   }
 }
@@ -196,19 +228,17 @@ function onMessage(ctx: ServerContext, ws: WebSocket<WsConn>, message: ArrayBuff
   conn.inflightOps += n;
   ctx.state.wsInflightOps += n;
   const room = new FrameRoom(ctx, conn);
-  const answered = (): void => {
-    room.letGo();
-    releaseRequestBytes(ctx, frameBytes);
-  };
   void runFrame(ctx.coordinator, ops, conn.lateness.of(frame.sentAtMs, arrivedMs), ctx.metrics, ctx.log, room)
     .then((results) => encodeResponseFrames(results, ctx.limits.wsResponseFrameBytesTarget))
     .then(
       (frames) => {
-        answered();
-        enqueue(ctx, ws, conn, frames, n);
+        releaseRequestBytes(ctx, frameBytes);
+        room.answered();
+        enqueue(ctx, ws, conn, frames, n, room);
       },
       (err: unknown) => {
-        answered();
+        releaseRequestBytes(ctx, frameBytes);
+        room.letGo();
         // runFrame never rejects; encoding can only fail on a bug (an assertion).
         ctx.log(`ws: answering a frame failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
         enqueue(ctx, ws, conn, [encodeErrorFrame(WireErrorCode.Internal, 'internal error')], n);
@@ -239,7 +269,7 @@ export function attachWsApi(uws: UwsModule, app: TemplatedApp, ctx: ServerContex
       }
       // Counted at upgrade, not open, so a burst of upgrades cannot overshoot the cap.
       ctx.state.wsConnections++;
-      const conn: WsConn = { open: true, flushScheduled: false, inflightOps: 0, queue: [], queueBytes: 0, answerBytes: 0, lateness: new FrameLateness(frameLatenessWindowMs, frameLatenessQuietMsMax) };
+      const conn: WsConn = { open: true, flushScheduled: false, inflightOps: 0, queue: [], queueBytes: 0, queueHeldBytes: 0, answerBytes: 0, lateness: new FrameLateness(frameLatenessWindowMs, frameLatenessQuietMsMax) };
       res.upgrade(conn, key, protocol, extensions, context);
     },
     open: (ws) => {
@@ -255,6 +285,7 @@ export function attachWsApi(uws: UwsModule, app: TemplatedApp, ctx: ServerContex
       // Queued answers die with the connection; operations still running release themselves
       // when they finish (enqueue on a closed connection only releases).
       const queued = conn.queue.reduce((n, p) => n + p.ops, 0);
+      for (const p of conn.queue) letGo(conn, p);
       conn.queue = [];
       ctx.state.wsQueuedBytes -= conn.queueBytes;
       conn.queueBytes = 0;

@@ -1,8 +1,8 @@
 // Proves the WebSocket endpoint over a real uWS socket in front of a test coordinator: batches
 // round-trip, broken or text frames get typed error frames with the connection still usable,
-// the per-connection in-flight cap answers Busy, and a client that never reads is cut off at the
-// send-queue bound while other clients are served, and a frame's reads hold at most the
-// connection's answer bytes (the rest answered Busy).
+// the per-connection in-flight cap answers Busy, a client that never reads is pushed back while
+// other clients are served, a frame's reads hold at most the connection's answer bytes (the rest
+// answered Busy), and so do answers waiting to be sent: a client that pauses meets Busy, not 1008.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WireErrorCode } from '../../../src/protocol/client_codes';
@@ -124,8 +124,8 @@ test('a client that stops reading cannot grow the node\'s queues past their boun
   await new Promise((r) => setTimeout(r, 300));
   queuedMax = Math.max(queuedMax, await gauge());
   assert.ok(queuedMax <= 1024 * 1024 + 128 * 1024, `send queue peaked at ${queuedMax} bytes`);
-  // Either the node closed the stalled connection at the queue bound, or it stopped reading it
-  // (uWS does not read a socket it cannot write to), leaving requests unread in TCP buffers.
+  // The node pushed back: its reads were answered Busy once their unsent answers held the
+  // connection's answer bytes (or the connection was closed at the queue bound).
   const text = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
   const served = Number(/^ringkv_requests_total\{transport="ws",op="get",consistency="ONE",outcome="ok"\} (\d+)$/m.exec(text)?.[1] ?? 0);
   const pushedBack = stalled.closed !== null || served < 400;
@@ -137,8 +137,59 @@ test('a client that stops reading cannot grow the node\'s queues past their boun
   assert.equal(await gauge(), 0, 'the closed connection left nothing queued');
 });
 
+test('a client that pauses reading while many large reads are in flight is answered Busy past its answer bytes, not closed, and gets every answer when it reads again', async () => {
+  // The answers waiting in a connection's send queue still count against its answer bytes, so a
+  // reader that falls behind meets Busy; the queue bound closes only a client whose backlog
+  // those bytes do not account for. Here the answer bytes (2 MiB) are twice the queue bound
+  // (1 MiB), as in production (64 MiB and 32 MiB).
+  const own = await startServer({
+    coordinator,
+    port: 0,
+    log: () => undefined,
+    limits: { wsInflightOpsPerConnectionMax: 512, wsBufferedBytesMax: 256 * 1024, wsSendQueueBytesMax: 1024 * 1024, wsResponseFrameBytesTarget: 128 * 1024, wsAnswerBytesPerConnectionMax: 2 * 1024 * 1024, wsAnswerBytesMax: 8 * 1024 * 1024 },
+  });
+  try {
+    const value = new Uint8Array(100 * 1024).fill(9);
+    const writer = await WsTestClient.connect(own.port);
+    assert.equal((await writer.call([{ id: 1, op: 'put', key: bytes('paused'), value }])).get(1)!.status, 'ok');
+    await writer.close();
+    const c = await WsTestClient.connect(own.port);
+    const sock = (c.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    sock.pause();
+    // 300 reads of 100 KiB (30 MB), one per frame: far past what the kernel's buffers take.
+    const frames = 300;
+    for (let i = 0; i < frames; i++) c.sendRaw(encodeRequestFrame([{ id: i, op: 'get', key: bytes('paused') }]));
+    const metric = async (re: RegExp): Promise<number> => Number(re.exec(await (await fetch(`http://127.0.0.1:${own.port}/metrics`)).text())?.[1] ?? 0);
+    const answered = /^ringkv_requests_total\{transport="ws",op="get",consistency="QUORUM",outcome="ok"\} (\d+)$/m;
+    const busy = /^ringkv_ws_answers_refused_total (\d+)$/m;
+    const cut = /^ringkv_ws_connections_closed_total\{reason="send_queue_full"\} (\d+)$/m;
+    // Until the node has run every one of them (answered, or refused for room), or cut the client off.
+    const deadline = Date.now() + 15_000;
+    while ((await metric(answered)) + (await metric(busy)) < frames && (await metric(cut)) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await metric(cut), 0, 'the node closed the connection for its send queue');
+    assert.equal((await metric(answered)) + (await metric(busy)), frames, 'the node ran every read');
+    sock.resume();
+    await c.until(() => c.frames.reduce((n, f) => n + f.results.length, 0) >= frames || c.closed !== null, 15_000, 'every answer');
+    assert.equal(c.closed, null, `closed: ${JSON.stringify(c.closed)}`);
+    const results = c.frames.flatMap((f) => f.results);
+    assert.deepEqual(results.map((r) => r.id).sort((a, b) => a - b), Array.from({ length: frames }, (_, i) => i));
+    const ok = results.filter((r) => r.status === 'ok');
+    assert.ok(ok.length > 0 && ok.every((r) => r.value!.byteLength === value.byteLength), `${ok.length} served`);
+    assert.ok(results.every((r) => r.status === 'ok' || r.error === WireErrorCode.Busy));
+    assert.ok(ok.length < frames, 'some were refused for room: the answers waiting to be sent held it');
+    const again = await c.call([{ id: 1000, op: 'get', key: bytes('paused') }]);
+    assert.equal(again.get(1000)!.status, 'ok');
+    await c.close();
+    assert.equal(await metric(/^ringkv_ws_answer_bytes (\d+)$/m), 0, 'nothing held once every answer is sent');
+  } finally {
+    await own.close(100);
+  }
+});
+
 test("a frame's reads hold at most the connection's answer bytes: the ones past it are answered Busy, and asked again they are served", async () => {
   const value = new Uint8Array(100 * 1024).fill(3);
+  const refused = async (): Promise<number> => Number(/^ringkv_ws_answers_refused_total (\d+)$/m.exec(await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text())?.[1] ?? 0);
+  const refusedBefore = await refused(); // earlier tests' readers that fell behind were refused too
   const c = await WsTestClient.connect(server.port);
   const keys = Array.from({ length: 8 }, (_, i) => bytes(`room-${i}`));
   const put = await c.call(keys.map((key, i) => ({ id: i, op: 'put' as const, key, value })));
@@ -158,7 +209,7 @@ test("a frame's reads hold at most the connection's answer bytes: the ones past 
   }
   const text = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
   assert.match(text, /^ringkv_ws_answer_bytes 0$/m);
-  assert.match(text, /^ringkv_ws_answers_refused_total 6$/m);
+  assert.equal(await refused(), refusedBefore + 6);
   await c.close();
 });
 
