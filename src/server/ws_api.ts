@@ -211,6 +211,10 @@ function onMessage(ctx: ServerContext, ws: WebSocket<WsConn>, message: ArrayBuff
   }
   const ops = frame.ops;
   const n = ops.length;
+  if (n > ctx.limits.wsOpsPerFrameMax) {
+    refuseFrame(ctx, ws, conn, WireErrorCode.FrameTooLarge, `${n} operations in one frame, over ${ctx.limits.wsOpsPerFrameMax}; split it`, 'too_many_ops');
+    return;
+  }
   if (ctx.state.closing) {
     refuseOps(ctx, ws, conn, ops, WireErrorCode.ShuttingDown, 'the node is shutting down', 'shutting_down');
     return;

@@ -21,6 +21,7 @@ before(async () => {
     port: 0,
     log: () => undefined,
     limits: {
+      wsOpsPerFrameMax: 16,
       wsInflightOpsPerConnectionMax: 8,
       wsBufferedBytesMax: 256 * 1024,
       wsSendQueueBytesMax: 1024 * 1024,
@@ -76,8 +77,13 @@ test('malformed, truncated, text and oversized frames get typed error frames; th
     assert.ok(f.message && f.message.length > 0);
   }
   const tooMany = Array.from({ length: 1025 }, (_, i) => ({ id: i, op: 'get' as const, key: bytes('a') }));
-  // encodeRequestFrame refuses >1024 by assertion, so build the oversized frame by concatenating ops.
+  // encodeRequestFrame refuses >1024 by assertion (the schema verifier refuses such a frame too).
   assert.throws(() => encodeRequestFrame(tooMany));
+  // This server's own bound (wsOpsPerFrameMax 16) is under the protocol's: a frame past it is refused whole.
+  const overServer = await c.rawExpectFrame(encodeRequestFrame(tooMany.slice(0, 17)), true);
+  assert.equal(overServer.error, WireErrorCode.FrameTooLarge);
+  assert.equal(overServer.results.length, 0);
+  assert.match(overServer.message ?? '', /17 operations in one frame, over 16/);
   const r = await c.call([{ id: 9, op: 'get', key: bytes('a') }]);
   assert.equal(r.get(9)!.status, 'not_found');
   assert.equal(c.closed, null);
