@@ -3,7 +3,8 @@
 // pipelined connection per node; operations issued in the same tick share a frame. A failed
 // attempt that may succeed elsewhere (node down, timeout, busy) is retried on the next replica;
 // writes carry an idempotency key, generated once per call and reused by every retry, so a write
-// whose first attempt did apply is not applied again (design.md §12 Q3). With readCache, reads
+// whose first attempt did apply is not applied again by that attempt's node (design.md §12 Q3;
+// the keys are per node: a retry through another replica may apply it a second time). With readCache, reads
 // of hot keys are answered again from the client for a short TTL (read_cache.ts).
 import { randomBytes } from 'node:crypto';
 import {
@@ -22,7 +23,7 @@ import type { ClientResult } from '../protocol/client_response';
 import { fetchClusterStatus } from './cluster_status';
 import { ReadCache, type ReadCacheOptions } from './read_cache';
 import { type ConnectionCounters, NodeConnection, type OutgoingRequest } from './connection';
-import { Topology, type NodeAddress } from './topology';
+import { isSpreadRead, Topology, type NodeAddress } from './topology';
 import type {
   BatchEntry,
   BatchOp,
@@ -102,6 +103,14 @@ function checkMs(name: string, v: number | undefined, min: number): void {
 }
 
 /** A level outside the list would travel as none at all, and the node would apply its default instead. */
+/** A node's HTTP address as options.nodes lists it: host:port, port 1..65535, nothing a URL would read otherwise. */
+function checkNodeAddress(v: unknown): void {
+  const m = typeof v === 'string' ? /^[A-Za-z0-9.\-_]{1,253}:([0-9]{1,5})$/.exec(v) : null;
+  if (m === null || !(Number(m[1]) >= 1 && Number(m[1]) <= 65535)) {
+    throw new RingkvError(ErrorCode.InvalidArgument, `options.nodes: ${JSON.stringify(v)} is not host:port (a host name or IPv4 address, and a port in 1..65535)`);
+  }
+}
+
 function checkConsistency(name: string, v: ConsistencyLevel | undefined): void {
   if (v !== undefined && !consistencyLevels.includes(v)) {
     throw new RingkvError(ErrorCode.InvalidArgument, `${name} must be one of ${consistencyLevels.join(', ')}, not ${JSON.stringify(v)}`);
@@ -144,6 +153,8 @@ export class RingkvClient {
 
   private constructor(private readonly opts: ClientOptions) {
     if (!Array.isArray(opts.nodes) || opts.nodes.length === 0) throw new RingkvError(ErrorCode.InvalidArgument, 'options.nodes must list at least one host:port');
+    // Checked here: a WebSocket URL made of a bad one throws later, where no caller can catch it.
+    for (const n of opts.nodes as unknown[]) checkNodeAddress(n);
     this.timeoutMs = opts.timeoutMs ?? clientAttemptTimeoutMsDefault;
     this.retriesMax = opts.retries ?? clientRetriesMaxDefault;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? clientConnectTimeoutMsDefault;
@@ -344,9 +355,8 @@ export class RingkvClient {
   private async execute(req: OutgoingRequest, timeoutMs: number | undefined): Promise<{ result: ClientResult; node: string }> {
     if (this.closed) throw new RingkvError(ErrorCode.Closed, 'client is closed');
     const perAttempt = timeoutMs ?? this.timeoutMs;
-    // A GET at QUORUM or ALL (the node's default is QUORUM) reads the same replicas wherever it
-    // starts: spread over them (topology.ts says why only those).
-    const candidates = this.topology.candidates(req.key, Date.now(), req.op === 'get' && req.consistency !== 'ONE');
+    // A GET at QUORUM or ALL reads the same replicas wherever it starts: spread over them.
+    const candidates = this.topology.candidates(req.key, Date.now(), isSpreadRead(req.op, req.consistency));
     let lastErr: unknown = null;
     for (let attempt = 0; attempt <= this.retriesMax; attempt++) {
       // Each retry moves to the next candidate: Q3's "on timeout, pick a new coordinator".
@@ -363,7 +373,8 @@ export class RingkvClient {
         return { result, node: node.id };
       } catch (err) {
         lastErr = err;
-        if (isNodeFailure(err)) {
+        // Not once closed: close() fails what is in flight with Closed, which says nothing of the node.
+        if (isNodeFailure(err) && !this.closed) {
           this.topology.markDown(node.address, Date.now());
           // The ring may have changed (a node left); look again, without waiting for it.
           if (this.ringAware) void this.refreshRing().catch(() => undefined);

@@ -11,8 +11,10 @@
 //   c.close();
 //
 // Errors are RingkvErrors with stable codes (RKV_ERR_CONFLICT, RKV_ERR_UNAVAILABLE, ...). Writes
-// carry an idempotency key, so the client's retries (next replica, after a timeout or a dead
-// node) never apply a write twice. A batch is not atomic: each entry succeeds or fails alone.
+// carry an idempotency key, so a retry that reaches the node that took the first attempt does not
+// apply the write again; the keys are per node, so a retry on the next replica (after a timeout
+// or a dead node) may apply a write whose first attempt did apply a second time (a new version of
+// the same value). A batch is not atomic: each entry succeeds or fails alone.
 // The client follows one cluster: `connect({ nodes, clusterName })` refuses the cluster status of a
 // node of any other (without clusterName, the first status that names a cluster fixes it).
 export { RingkvClient, type ClientOptions } from './client';

@@ -17,7 +17,7 @@
 // only itself until gossip reaches it, and routing every key to it made it the only replica of
 // what it then took: a rolling restart through the client found it). A status from a node of
 // another cluster than the one the client follows (an address reused) is refused outright.
-import type { ClusterStatus } from '../coordinator/types';
+import type { ClusterStatus, ConsistencyLevel } from '../coordinator/types';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import { keyToken, Ring, takeTurns, tokenFromString, nodeTokens } from '../ring';
 import { ringMembersOf } from './cluster_status';
@@ -30,6 +30,15 @@ export interface NodeAddress {
 
 /** Statuses in a row that leave out a known member before the client believes them. */
 const partialViewsMax = 3;
+
+/**
+ * Whether a request is a `spread` read (see the header): a GET asking more than one replica
+ * (QUORUM, ALL, LOCAL_QUORUM; the node's default is QUORUM). ONE and LOCAL_ONE read the node
+ * they reach first, which should be the key's first replica, where a write at ONE went.
+ */
+export function isSpreadRead(op: 'get' | 'put' | 'delete', consistency: ConsistencyLevel | undefined): boolean {
+  return op === 'get' && consistency !== 'ONE' && consistency !== 'LOCAL_ONE';
+}
 
 export class Topology {
   private ring: Ring | null = null;

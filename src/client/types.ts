@@ -21,7 +21,7 @@ export interface PutOptions extends OpOptions {
   expectedVersion?: string;
   /** The causal context of a read: the write supersedes every sibling that read returned. */
   context?: Uint8Array;
-  /** Retries reuse it so the write applies once; generated per call when absent. */
+  /** Retries reuse it, so the node that took the first attempt applies the write once (the keys are per node); generated per call when absent. */
   idempotencyKey?: string;
 }
 

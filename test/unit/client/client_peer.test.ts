@@ -121,7 +121,8 @@ test('a bad argument fails only its own call, before anything is sent: the good 
 
 test('bad client options are a typed error from connect', async () => {
   const untyped = <T>(v: unknown): T => v as T;
-  for (const o of [{ timeoutMs: Infinity }, { timeoutMs: 0 }, { connectTimeoutMs: -1 }, { nodeDownMs: 1.5 }, { ringRefreshMs: -1 }, { consistency: untyped<'ONE'>('quorum') }, { retries: 11 }]) {
+  const badNodes = [['10.0.0.5:70000'], ['a b:7000'], ['127.0.0.1'], ['host%2f:7000'], ['127.0.0.1:7000', untyped<string>(7000)], ['http://127.0.0.1:7000']].map((nodes) => ({ nodes }));
+  for (const o of [{ timeoutMs: Infinity }, { timeoutMs: 0 }, { connectTimeoutMs: -1 }, { nodeDownMs: 1.5 }, { ringRefreshMs: -1 }, { consistency: untyped<'ONE'>('quorum') }, { retries: 11 }, ...badNodes]) {
     await assert.rejects(RingkvClient.connect({ nodes: ['127.0.0.1:1'], ringAware: false, ...o }), (e) => isRingkvError(e, ErrorCode.InvalidArgument), JSON.stringify(o));
   }
 });

@@ -5,7 +5,7 @@
 // refused rather than routed by.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Topology } from '../../../src/client/topology';
+import { isSpreadRead, Topology } from '../../../src/client/topology';
 import { parseClusterStatus } from '../../../src/client/cluster_status';
 import { keyToken, nodeTokens, Ring, tokenToString } from '../../../src/ring';
 import type { ClusterNodeInfo, ClusterStatus, NodeStatus } from '../../../src/coordinator/types';
@@ -215,6 +215,12 @@ test('a client in a zone tries the key\'s replicas in its zone first, a behind r
   plain.apply(s);
   const k = key('plain');
   assert.deepEqual(plain.candidates(k, 0).slice(0, 3).map((n) => n.id), [...ring.preferenceList(keyToken(k), 3)]);
+});
+
+test('spread reads: GETs that ask more than one replica (the default QUORUM too); not ONE or LOCAL_ONE, not writes', () => {
+  for (const c of [undefined, 'QUORUM', 'ALL', 'LOCAL_QUORUM', 'EACH_QUORUM'] as const) assert.equal(isSpreadRead('get', c), true, String(c));
+  for (const c of ['ONE', 'LOCAL_ONE'] as const) assert.equal(isSpreadRead('get', c), false, c);
+  for (const op of ['put', 'delete'] as const) assert.equal(isSpreadRead(op, 'QUORUM'), false, op);
 });
 
 test('a spread read starts at each of the key\'s best replicas in turn; writes and the rest keep the list\'s order', () => {
