@@ -101,14 +101,19 @@ test('a torn last WAL record (truncated or bad CRC at the tail) is cut off and r
   }
 });
 
+/** An engine's WAL holding four records of about 3 KB (keys k0..k3), and where each record starts. */
+async function fourRecordWal(dir: string): Promise<{ wal: string; offsets: number[] }> {
+  const db = await openStorage({ dir, syncMode: 'none' });
+  for (let i = 0; i < 4; i++) await db.write([put(`k${i}`, `${i}`.repeat(3000))]);
+  await db.close();
+  const wal = filesOf(dir, '.wal').at(-1)!;
+  return { wal, offsets: readWalSegment(wal, false).payloads.map((p) => p.offset) };
+}
+
 test('a WAL zero-filled from a page boundary inside a record on (the size got to disk, the pages did not) is a torn tail there', async () => {
   const dir = tempDir('walzero');
   try {
-    const db = await openStorage({ dir, syncMode: 'none' });
-    for (let i = 0; i < 4; i++) await db.write([put(`k${i}`, `${i}`.repeat(3000))]);
-    await db.close();
-    const wal = filesOf(dir, '.wal').at(-1)!;
-    const offsets = readWalSegment(wal, false).payloads.map((p) => p.offset);
+    const { wal, offsets } = await fourRecordWal(dir);
     const page = 8192;
     const cut = offsets.findIndex((o, i) => o < page && (offsets[i + 1] ?? Infinity) > page);
     assert.ok(cut > 0 && cut < offsets.length - 1, 'a record spans the page boundary and others follow it');
@@ -133,11 +138,7 @@ test('a WAL zero-filled from a page boundary inside a record on (the size got to
 test('a WAL zero-filled from inside a record header on (a page boundary there) is a torn tail at that record; damage inside a header with data after it is still corruption', async () => {
   const dir = tempDir('walhead');
   try {
-    const db = await openStorage({ dir, syncMode: 'none' });
-    for (let i = 0; i < 4; i++) await db.write([put(`k${i}`, `${i}`.repeat(3000))]);
-    await db.close();
-    const wal = filesOf(dir, '.wal').at(-1)!;
-    const offsets = readWalSegment(wal, false).payloads.map((p) => p.offset);
+    const { wal, offsets } = await fourRecordWal(dir);
     assert.equal(offsets.length, 4);
     const whole = fs.readFileSync(wal);
     // Zeros from the middle of the third record's header on: its first 6 bytes made it.
