@@ -4,8 +4,8 @@
 // attempt that may succeed elsewhere (node down, timeout, busy) is retried on the next replica;
 // writes carry an idempotency key, generated once per call and reused by every retry, so a write
 // whose first attempt did apply is not applied again by that attempt's node (design.md §12 Q3;
-// the keys are per node: a retry through another replica may apply it a second time). With readCache, reads
-// of hot keys are answered again from the client for a short TTL (read_cache.ts).
+// the keys are per node: a retry through another replica may apply it a second time). With
+// readCache, reads of hot keys are answered again from the client for a short TTL (read_cache.ts).
 import { randomBytes } from 'node:crypto';
 import {
   clientAttemptTimeoutMsDefault,
@@ -102,7 +102,6 @@ function checkMs(name: string, v: number | undefined, min: number): void {
   }
 }
 
-/** A level outside the list would travel as none at all, and the node would apply its default instead. */
 /** A node's HTTP address as options.nodes lists it: host:port, port 1..65535, nothing a URL would read otherwise. */
 function checkNodeAddress(v: unknown): void {
   const m = typeof v === 'string' ? /^[A-Za-z0-9.\-_]{1,253}:([0-9]{1,5})$/.exec(v) : null;
@@ -111,6 +110,7 @@ function checkNodeAddress(v: unknown): void {
   }
 }
 
+/** A level outside the list would travel as none at all, and the node would apply its default instead. */
 function checkConsistency(name: string, v: ConsistencyLevel | undefined): void {
   if (v !== undefined && !consistencyLevels.includes(v)) {
     throw new RingkvError(ErrorCode.InvalidArgument, `${name} must be one of ${consistencyLevels.join(', ')}, not ${JSON.stringify(v)}`);

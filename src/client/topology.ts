@@ -7,9 +7,9 @@
 // the ring as a last resort. A read that asks a quorum (`spread`) starts at each of the key's
 // best replicas in turn, so a hot key's reads are coordinated, and read locally first, by all of
 // them rather than by its first replica alone (design.md §10 scenario 5, "read replicas").
-// Writes and ONE reads keep the list's order: one coordinator per key orders a key's blind
-// writes instead of making siblings of them, and a ONE read then goes to the replica that took
-// the client's own write first.
+// Writes and ONE (and LOCAL_ONE) reads keep the list's order: one coordinator per key orders a
+// key's blind writes instead of making siblings of them, and a ONE read then goes to the replica
+// that took the client's own write first.
 // Ring versions are each node's own count of ring changes, not a cluster-wide number, so a
 // status is compared by its members, not its version. And a status that leaves out a member the
 // client knows is a partial view, not news: a node leaves only as LEFT, which every status keeps
