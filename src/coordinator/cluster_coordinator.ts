@@ -744,12 +744,7 @@ export class ClusterCoordinator implements Coordinator {
     // hands over only the ranges it still replicates, and once it has left, the rebuilding node
     // would look for those ranges' previous owner in a ring without it (with N = 1 this node may
     // hold their only copy).
-    const rebuilding = others.map((m) => m.nodeId).filter((id) => this.membership.isRebuilding(id));
-    if (rebuilding.length > 0) {
-      throw new RingkvError(ErrorCode.Unavailable, `decommission waits until no node of the ring is rebuilding (streaming its ranges); rebuilding: ${rebuilding.join(', ')}`, {
-        details: { nodes_rebuilding: rebuilding.join(',') },
-      });
-    }
+    this.waitWhileAny('decommission', current, false, (id) => this.membership.isRebuilding(id), 'rebuilding', 'streaming its ranges');
     this.decommissioning = true;
     const started = Date.now();
     const without = Ring.build(others, current.version + 1);
@@ -767,12 +762,7 @@ export class ClusterCoordinator implements Coordinator {
           details: { nodes_down: heard.silent.join(',') },
         });
       }
-      const cleaning = current.members.map((m) => m.nodeId).filter((id) => (id === this.nodeId ? this.cleaningUp > 0 : this.membership.isCleaningUp(id)));
-      if (cleaning.length > 0) {
-        throw new RingkvError(ErrorCode.Unavailable, `decommission waits until no node of the ring is cleaning up (it would drop the ranges handed to it); cleaning up: ${cleaning.join(', ')}`, {
-          details: { nodes_cleaning_up: cleaning.join(',') },
-        });
-      }
+      this.waitWhileAny('decommission', current, this.cleaningUp > 0, (id) => this.membership.isCleaningUp(id), 'cleaning up', 'it would drop the ranges handed to it');
       const sum = await handOffRanges({
         nodeId: this.nodeId,
         replicationFactor: this.o.replicationFactor,
@@ -843,6 +833,18 @@ export class ClusterCoordinator implements Coordinator {
     return { handed, left: this.hints.size() };
   }
 
+  /**
+   * Refuses `op` (503, details `nodes_<state>`) while a member of `ring` is in `state`: this node
+   * as `own` says, the others as their gossip last said (`said`).
+   */
+  private waitWhileAny(op: 'cleanup' | 'decommission', ring: Ring, own: boolean, said: (id: string) => boolean, state: string, why: string): void {
+    const ids = ring.members.map((m) => m.nodeId).filter((id) => (id === this.nodeId ? own : said(id)));
+    if (ids.length === 0) return;
+    throw new RingkvError(ErrorCode.Unavailable, `${op} waits until no node of the ring is ${state} (${why}); ${state}: ${ids.join(', ')}`, {
+      details: { [`nodes_${state.replace(' ', '_')}`]: ids.join(',') },
+    });
+  }
+
   /** See Coordinator.cleanup. */
   async cleanup(): Promise<CleanupSummary> {
     this.checkOpen();
@@ -856,16 +858,10 @@ export class ClusterCoordinator implements Coordinator {
     }
     // A node still rebuilding (a joining node streaming its ranges) may not hold yet what this
     // node would drop: with N = 1 this node may hold the only copy.
-    const rebuilding = ring.members.map((m) => m.nodeId).filter((id) => (id === this.nodeId ? this.rebuilding : this.membership.isRebuilding(id)));
-    if (rebuilding.length > 0) {
-      throw new RingkvError(ErrorCode.Unavailable, `cleanup waits until no node of the ring is rebuilding (streaming its ranges); rebuilding: ${rebuilding.join(', ')}`, { details: { nodes_rebuilding: rebuilding.join(',') } });
-    }
+    this.waitWhileAny('cleanup', ring, this.rebuilding, (id) => this.membership.isRebuilding(id), 'rebuilding', 'streaming its ranges');
     // A node handing its ranges over streams them to nodes whose rings (this one's too) still
     // have it: what they received would be dropped here as ranges they do not replicate.
-    const leaving = ring.members.map((m) => m.nodeId).filter((id) => (id === this.nodeId ? this.decommissioning : this.membership.isLeaving(id)));
-    if (leaving.length > 0) {
-      throw new RingkvError(ErrorCode.Unavailable, `cleanup waits until no node of the ring is leaving (handing its ranges over); leaving: ${leaving.join(', ')}`, { details: { nodes_leaving: leaving.join(',') } });
-    }
+    this.waitWhileAny('cleanup', ring, this.decommissioning, (id) => this.membership.isLeaving(id), 'leaving', 'handing its ranges over');
     const settledMs = Date.now() - this.membership.ringChangedAtMs;
     if (settledMs < this.o.deadAfterMs) {
       throw new RingkvError(ErrorCode.Unavailable, `the ring changed ${settledMs} ms ago; cleanup waits until it has stood for ${this.o.deadAfterMs} ms (--dead-after-ms)`, {

@@ -2,8 +2,8 @@
 // whole to a temporary file, fsynced, renamed over the name, and the directory fsynced, so a
 // crash leaves the old content or the new, and once this returns the new one survives one.
 // Synchronous: these are written at start, before anything else runs, or once in a node's life.
-// The storage engine's quarantine uses the directory fsync too (a rare, in-line move), and a new
-// shard dir is made with mkdirDurably.
+// The storage engine's quarantine uses the directory fsync too (a rare, in-line move), and new
+// data, shard and hint dirs are made with mkdirDurably.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
