@@ -456,9 +456,10 @@ export const wsSendQueueBytesMax = 32 * 1024 * 1024;
 /**
  * Bytes of read answers (values and contexts) a WebSocket connection's frames may hold, running
  * or waiting to be handed to the socket, and all connections' running frames together: a read
- * whose value would go past either is answered busy (retryable), its value dropped (ws_api.ts). A frame is bounded
- * by its operations, not by what their keys hold: 4,096 GETs in flight of 1 MiB values were
- * 4 GiB held on one connection. One answer of the largest size always fits where nothing is held.
+ * whose value would go past either is answered busy (retryable), its value dropped (ws_api.ts).
+ * A frame is bounded by its operations, not by what their keys hold: 4,096 GETs in flight of
+ * 1 MiB values were 4 GiB held on one connection. One answer of the largest size always fits
+ * where nothing is held.
  */
 export const wsAnswerBytesPerConnectionMax = 64 * 1024 * 1024;
 export const wsAnswerBytesMax = 1024 * 1024 * 1024;
