@@ -862,7 +862,7 @@ export class ClusterCoordinator implements Coordinator {
     // A node handing its ranges over streams them to nodes whose rings (this one's too) still
     // have it: what they received would be dropped here as ranges they do not replicate.
     this.waitWhileAny('cleanup', ring, this.decommissioning, (id) => this.membership.isLeaving(id), 'leaving', 'handing its ranges over');
-    const settledMs = Date.now() - this.membership.ringChangedAtMs;
+    const settledMs = Math.floor(this.membership.ringAgeMs);
     if (settledMs < this.o.deadAfterMs) {
       throw new RingkvError(ErrorCode.Unavailable, `the ring changed ${settledMs} ms ago; cleanup waits until it has stood for ${this.o.deadAfterMs} ms (--dead-after-ms)`, {
         details: { retry_after_ms: this.o.deadAfterMs - settledMs },

@@ -22,7 +22,7 @@ export interface GossipNetwork {
 export interface GossipAnswer {
   /** Its table. */
   members: MemberInfo[];
-  /** Its wall clock (its now()) as it answered; absent or 0 from a node that does not say. */
+  /** Its wall clock (its wallClock()) as it answered; absent or 0 from a node that does not say. */
   wallClockMs?: number;
 }
 
@@ -36,7 +36,14 @@ export interface MembershipOptions {
   /** A peer whose clock is further than this from ours is warned of (clock_offsets.ts); clockOffsetWarnMsDefault if not given. */
   clockOffsetWarnMs?: number;
   network: GossipNetwork;
-  now?: () => number;
+  /**
+   * The clock of the failure detector, leave times and the ring's age, in ms; performance.now by
+   * default. Monotonic: on the wall clock, a step back (NTP, a VM restored) would make DEAD nodes
+   * ALIVE for the length of the step, and requests and hints would go to them.
+   */
+  monotonicNow?: () => number;
+  /** The wall clock (Date.now by default): only for measuring peers' clocks (clock_offsets.ts). */
+  wallClock?: () => number;
   /** Uniform in [0, 1); Math.random by default, a seeded PRNG in simulations. */
   random?: () => number;
   log?: (line: string) => void;
@@ -111,7 +118,7 @@ export interface MembershipStats {
 export class Membership {
   readonly table: MembershipTable;
   private ringValue: Ring;
-  /** When (this.o.now()) the ring last changed: a cleanup waits for it to have settled. */
+  /** When (this.o.monotonicNow()) the ring last changed: a cleanup waits for it to have settled. */
   private ringChangedMs: number;
   /** A seed's table listed this node's id at preflight: the cluster had it as a member before. */
   private idKnown = false;
@@ -133,13 +140,14 @@ export class Membership {
     assert(options.gossipIntervalMs > 0, 'gossipIntervalMs must be positive');
     assert(options.suspectAfterMs > options.gossipIntervalMs, 'suspectAfterMs must exceed the gossip interval');
     this.o = {
-      now: Date.now,
+      monotonicNow: () => performance.now(),
+      wallClock: Date.now,
       random: Math.random,
       clockOffsetWarnMs: clockOffsetWarnMsDefault,
       log: (line: string) => process.stderr.write(`${line}\n`),
       ...options,
     };
-    const now = this.o.now();
+    const now = this.o.monotonicNow();
     this.table = new MembershipTable({ ...options.self, heartbeat: 0, status: 'ALIVE' }, options, now);
     this.ringValue = Ring.build([ringMemberOf(options.self)], 1);
     this.ringChangedMs = now;
@@ -183,7 +191,7 @@ export class Membership {
     const entries: MemberInfo[] = peers
       .filter((p) => p.nodeId !== this.selfId)
       .map((p) => ({ nodeId: p.nodeId, host: p.host, httpPort: p.httpPort, peerPort: p.peerPort, vnodes: p.vnodes, ...(p.zone ? { zone: p.zone } : {}), ...(p.datacenter ? { datacenter: p.datacenter } : {}), ...(p.tombstoneGraceMs !== undefined && { tombstoneGraceMs: p.tombstoneGraceMs }), incarnation: 0, heartbeat: 0, status: 'DEAD', keyEstimate: 0, load: 0 }));
-    this.apply(this.table.merge(entries, this.o.now()));
+    this.apply(this.table.merge(entries, this.o.monotonicNow()));
   }
 
   /** Starts the gossip timer (unref'd: the server's sockets keep the process alive). */
@@ -222,9 +230,9 @@ export class Membership {
     return this.seedAnswered;
   }
 
-  /** When the ring last changed (the clock of the options' now()). */
-  get ringChangedAtMs(): number {
-    return this.ringChangedMs;
+  /** How long ago the ring last changed, in ms. */
+  get ringAgeMs(): number {
+    return this.o.monotonicNow() - this.ringChangedMs;
   }
 
   status(nodeId: string): MemberStatus | undefined {
@@ -249,7 +257,7 @@ export class Membership {
 
   /** Takes what this node says of itself (localLoad) into its own entry now, not at the next round. */
   refreshSelf(): void {
-    this.table.beat(this.o.now(), { ...this.o.localLoad?.(), ringDigest: this.ringValue.digest });
+    this.table.beat(this.o.monotonicNow(), { ...this.o.localLoad?.(), ringDigest: this.ringValue.digest });
   }
 
   /**
@@ -289,8 +297,8 @@ export class Membership {
     const status = this.table.status(nodeId);
     if (status !== 'DEAD') return status;
     if (this.table.info(nodeId)!.incarnation === 0) return 'UNHEARD';
-    this.table.markLeft(nodeId, this.o.now());
-    this.apply([{ nodeId, from: 'DEAD', to: 'LEFT', atMs: this.o.now() }]);
+    this.table.markLeft(nodeId, this.o.monotonicNow());
+    this.apply([{ nodeId, from: 'DEAD', to: 'LEFT', atMs: this.o.monotonicNow() }]);
     return status;
   }
 
@@ -354,7 +362,7 @@ export class Membership {
    * hung peer never delays our own heartbeat.
    */
   round(): void {
-    const now = this.o.now();
+    const now = this.o.monotonicNow();
     this.counters.gossipRounds++;
     this.refreshSelf();
     this.apply(this.table.detect(now));
@@ -402,14 +410,14 @@ export class Membership {
   /** The receiving side of an exchange: merge the sender's digest, answer with ours. */
   handleGossip(remote: readonly MemberInfo[]): GossipAnswer {
     this.mergeRemote(remote);
-    return { members: this.table.digest(), wallClockMs: this.o.now() };
+    return { members: this.table.digest(), wallClockMs: this.o.wallClock() };
   }
 
   /** Sends `digest` to `to`, measures its clock if it is a known node, and merges its answer. */
   private async exchangeWith(to: PeerAddress, digest: MemberInfo[]): Promise<void> {
-    const sentMs = this.o.now();
+    const sentMs = this.o.wallClock();
     const answer = await this.o.network.exchange(to, digest);
-    if (to.nodeId !== undefined && answer.wallClockMs) this.clockOffsets.record(to.nodeId, sentMs, answer.wallClockMs, this.o.now());
+    if (to.nodeId !== undefined && answer.wallClockMs) this.clockOffsets.record(to.nodeId, sentMs, answer.wallClockMs, this.o.wallClock());
     this.mergeRemote(answer.members);
   }
 
@@ -435,12 +443,12 @@ export class Membership {
 
   /** This node LEFT in its own table, and out of its own ring. */
   private markSelfLeft(): void {
-    this.table.leave(this.o.now());
-    this.apply([{ nodeId: this.selfId, from: 'ALIVE', to: 'LEFT', atMs: this.o.now() }]);
+    this.table.leave(this.o.monotonicNow());
+    this.apply([{ nodeId: this.selfId, from: 'ALIVE', to: 'LEFT', atMs: this.o.monotonicNow() }]);
   }
 
   private mergeRemote(remote: readonly MemberInfo[]): void {
-    this.apply(this.table.merge(remote, this.o.now()));
+    this.apply(this.table.merge(remote, this.o.monotonicNow()));
     const refused = this.table.takeRefused();
     if (refused.length > 0) {
       this.counters.membershipNodesRefused += refused.length;
@@ -558,7 +566,7 @@ export class Membership {
     const ringChanged = !this.ringValue.sameMembers(members);
     if (ringChanged) {
       this.ringValue = Ring.build(members, this.ringValue.version + 1);
-      this.ringChangedMs = this.o.now();
+      this.ringChangedMs = this.o.monotonicNow();
       this.o.log(`membership ${this.selfId}: ring version ${this.ringValue.version} with ${members.length} nodes`);
       // Likely an operator's slip (one node started without --datacenter, or a cluster's first
       // node given one): the nodes without one form a datacenter of their own, which then keeps

@@ -22,6 +22,8 @@ interface SimNodeOptions {
 
 class Sim {
   now = 1_000_000;
+  /** How far each node's wall clock has been stepped since it started (by node id). */
+  readonly wallStepsMs = new Map<string, number>();
   readonly random: () => number;
   readonly nodes = new Map<number, Membership>(); // by peer port
   readonly down = new Set<number>();
@@ -52,7 +54,7 @@ class Sim {
    * not stepped, not reachable. What a process that has just started, and not gossiped, is.
    */
   outsider(o: SimNodeOptions & { nodeId: string; port: number; seeds?: number[] }): Membership {
-    // Its wall clock: the simulation's, `clockSkewMs` off.
+    // Its wall clock: the simulation's, `clockSkewMs` off (and stepped by wallStepsMs).
     const skewMs = o.clockSkewMs ?? 0;
     return new Membership({
       self: { nodeId: o.nodeId, host: 'sim', httpPort: 7000 + o.port, peerPort: 8000 + o.port, vnodes: 16, incarnation: this.now + skewMs, keyEstimate: o.port, load: 0, ...(o.settings !== undefined && { settings: o.settings }), ...(o.datacenter !== undefined && { datacenter: o.datacenter }), ...(o.tombstoneGraceMs !== undefined && { tombstoneGraceMs: o.tombstoneGraceMs }) },
@@ -61,7 +63,8 @@ class Sim {
       suspectAfterMs,
       deadAfterMs,
       network: this.network,
-      now: () => this.now + skewMs,
+      monotonicNow: () => this.now,
+      wallClock: () => this.now + skewMs + (this.wallStepsMs.get(o.nodeId) ?? 0),
       random: this.random,
       log: o.log ?? (() => {}),
       ...(o.onTombstoneGrace !== undefined && { onTombstoneGrace: o.onTombstoneGrace }),
@@ -127,6 +130,24 @@ test(`gossip converges, detects a killed node SUSPECT then DEAD everywhere, and 
   assert.equal(st.membershipToDead, 1);
   assert.equal(st.membershipToAlive, 1);
   assert.equal(st.membershipNodesJoined, n - 1);
+});
+
+test(`a wall clock stepped back does not make a DEAD node ALIVE, nor an ALIVE one SUSPECT when it steps forward (seed ${seed})`, async () => {
+  // Proves the failure detector runs on the monotonic clock: NTP stepping a clock, or a VM
+  // restored from a snapshot, moves only the wall clock.
+  const sim = new Sim(seed + 4);
+  for (let i = 0; i < 4; i++) sim.add(i, [0]);
+  await sim.step(20);
+  sim.down.add(8003);
+  for (let r = 0; r < 100 && sim.statusesOf('n3').some((st) => st !== 'DEAD'); r++) await sim.step();
+  assert.deepEqual(sim.statusesOf('n3'), ['DEAD', 'DEAD', 'DEAD'], `seed ${seed}`);
+  for (const id of ['n0', 'n1', 'n2']) sim.wallStepsMs.set(id, -2 * deadAfterMs);
+  await sim.step(5);
+  assert.deepEqual(sim.statusesOf('n3'), ['DEAD', 'DEAD', 'DEAD'], `seed ${seed}`);
+  for (const id of ['n0', 'n1', 'n2']) sim.wallStepsMs.set(id, 2 * deadAfterMs);
+  await sim.step(1);
+  assert.deepEqual(sim.statusesOf('n0'), ['ALIVE', 'ALIVE'], `seed ${seed}`);
+  assert.equal(sim.nodes.get(8000)!.stats().membershipToAlive, 0);
 });
 
 test(`a node restarted with its clock behind its last start goes past its old incarnation and is ALIVE again; clocks are measured (seed ${seed})`, async () => {
