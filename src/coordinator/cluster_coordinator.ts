@@ -264,7 +264,7 @@ export class ClusterCoordinator implements Coordinator {
     this.pool = new PeerPool({ clusterName: o.clusterName, fromNode: o.nodeId }, { log: o.log });
     const gossipTimeoutMs = Math.max(200, 2 * o.gossipIntervalMs);
     this.membership = new Membership({
-      self: { nodeId: o.nodeId, host: o.host, httpPort: o.httpPort, peerPort: o.peerPort, vnodes: o.vnodes, ...(o.zone ? { zone: o.zone } : {}), ...(o.datacenter ? { datacenter: o.datacenter } : {}), incarnation: Date.now(), keyEstimate: 0, load: 0, settings: clusterSettingsOf(o), tombstoneGraceMs: o.tombstoneGraceMs },
+      self: { nodeId: o.nodeId, host: o.host, httpPort: o.httpPort, peerPort: o.peerPort, vnodes: o.vnodes, ...(o.zone ? { zone: o.zone } : {}), ...(o.datacenter ? { datacenter: o.datacenter } : {}), incarnation: Date.now(), keyEstimate: 0, load: 0, settings: clusterSettingsOf(o), tombstoneGraceMs: o.tombstoneGraceMs, ...(o.freshDataDir === true && { freshDataDir: true }) },
       seeds: o.seeds,
       gossipIntervalMs: o.gossipIntervalMs,
       suspectAfterMs: o.suspectAfterMs,

@@ -468,6 +468,18 @@ export class Membership {
           `it is out of every ring now, this one's too. To bring it back, stop it and start it with a new, empty data dir: it joins again and streams its ranges`,
       );
     }
+    const leftBefore = this.table.takeLeftBefore();
+    if (leftBefore !== null) {
+      // What preflight refuses when it reaches a seed (ClusterCoordinator.start): others do not
+      // take this process back (table.ts merge), so it would only coordinate writes to a replica
+      // no other node reads.
+      this.markSelfLeft();
+      this.o.log(
+        `membership ${this.selfId}: ERROR the cluster holds this node as left (decommissioned, or removed as gone for good) since before this process started ` +
+          `(the process it knew started at ${new Date(leftBefore.incarnation).toISOString()}), and this data dir misses every write made since: ` +
+          `it is out of every ring now, this one's too. To bring it back, stop it and start it with a new, empty data dir: it joins again and streams its ranges`,
+      );
+    }
     if (!this.idKnown && this.table.earlierSelfSeen) {
       this.idKnown = true;
       this.o.onIdKnown?.();

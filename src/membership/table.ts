@@ -70,6 +70,8 @@ export class MembershipTable {
   earlierSelfSeen = false;
   /** A peer gossiped this process LEFT while we had not left (takeRemoved). */
   private removedSeen = false;
+  /** Our id LEFT at an earlier incarnation, gossiped while this process runs on a used data dir (takeLeftBefore). */
+  private leftBeforeSeen: MemberInfo | null = null;
   /** Entries of nodes whose settings differ from ours, not yet taken (takeMismatches). */
   private mismatches: MemberInfo[] = [];
   /** Node id → the differing settings already reported for it. */
@@ -180,6 +182,17 @@ export class MembershipTable {
     return seen;
   }
 
+  /**
+   * Our id's LEFT entry from an earlier process, when a peer gossiped it since the last call while
+   * this process runs on a used data dir and has not left: the cluster had decommissioned or removed
+   * this node before this start, which a preflight that reached no seed could not tell.
+   */
+  takeLeftBefore(): MemberInfo | null {
+    const seen = this.leftBeforeSeen;
+    this.leftBeforeSeen = null;
+    return seen;
+  }
+
   /** Nodes seen with settings other than ours since the last call, once per node and settings. */
   takeMismatches(): MemberInfo[] {
     const out = this.mismatches;
@@ -228,6 +241,7 @@ export class MembershipTable {
         }
         if (r.incarnation < this.self.incarnation) this.earlierSelfSeen = true;
         if (r.status === 'LEFT' && r.incarnation === this.self.incarnation && this.entries.get(this.selfId)!.status !== 'LEFT') this.removedSeen = true;
+        if (r.status === 'LEFT' && r.incarnation < this.self.incarnation && this.self.freshDataDir !== true && this.entries.get(this.selfId)!.status !== 'LEFT') this.leftBeforeSeen = { ...r };
         continue;
       }
       const e = this.entries.get(r.nodeId);
@@ -277,8 +291,13 @@ export class MembershipTable {
         }
         continue;
       }
-      // A LEFT node's later heartbeats keep it LEFT; a new incarnation is a node started again,
-      // unless that process has left too (we heard its leave before any of its other heartbeats).
+      // A node started again on the data dir it left with would serve what it held then, missing
+      // every write since: not taken back. Our entry stays LEFT as it was, so our digests tell it,
+      // and it takes itself out (takeLeftBefore there).
+      if (e.status === 'LEFT' && r.incarnation > e.info.incarnation && r.status !== 'LEFT' && r.freshDataDir !== true) continue;
+      // A LEFT node's later heartbeats keep it LEFT; a new incarnation is a node started again
+      // (on a new data dir), unless that process has left too (we heard its leave before any of
+      // its other heartbeats).
       const rejoined = e.status === 'LEFT' && r.incarnation > e.info.incarnation && r.status !== 'LEFT';
       e.info = { ...r };
       e.progressAtMs = nowMs;

@@ -82,6 +82,13 @@ export interface MemberInfo {
   leaving?: boolean;
   /** Set while a cleanup runs on the node: a decommission waits. Absent: none (or older than the field). */
   cleaningUp?: boolean;
+  /**
+   * Set when the node's process started on a new, empty data dir. A node held LEFT (decommissioned
+   * or removed) is taken back at a later incarnation only then: on its old data dir it would serve
+   * what it held when it left, missing every write since. Absent: a used data dir (or a node older
+   * than the field).
+   */
+  freshDataDir?: boolean;
 }
 
 /** What a node says of itself each gossip round, besides its identity and heartbeat. */

@@ -34,8 +34,9 @@ const u64 = { kind: 'scalar', bytes: 8 } as const;
 const memberSpec: TableSpec = {
   name: 'Member',
   // node_id, host, http_port, peer_port, vnodes, incarnation, heartbeat, status, key_estimate, load, settings, storage, zone, rebuilding, data_bytes,
-  // disk_size_bytes, disk_free_bytes, rebuild_ranges_left, hints_for, datacenter, tombstone_grace_ms, ring_digest, leaving, cleaning_up
-  fields: [nodeIdStr, str, u16, u16, u16, u64, u64, u8, u64, u32, str, u8, str, u8, u64, u64, u64, u32, { kind: 'strings', bytesMax: nodeIdBytesMax, lengthMax: gossipHintTargetsMax }, str, u64, u32, u8, u8],
+  // disk_size_bytes, disk_free_bytes, rebuild_ranges_left, hints_for, datacenter, tombstone_grace_ms, ring_digest, leaving, cleaning_up,
+  // fresh_data_dir
+  fields: [nodeIdStr, str, u16, u16, u16, u64, u64, u8, u64, u32, str, u8, str, u8, u64, u64, u64, u32, { kind: 'strings', bytesMax: nodeIdBytesMax, lengthMax: gossipHintTargetsMax }, str, u64, u32, u8, u8, u8],
 };
 
 const entrySpec: TableSpec = {
@@ -273,6 +274,7 @@ function build(b: Builder, m: FixedMessage): Uint8Array {
       if (x.ringDigest !== undefined) Member.addRingDigest(b, x.ringDigest);
       if (x.leaving === true) Member.addLeaving(b, true);
       if (x.cleaningUp === true) Member.addCleaningUp(b, true);
+      if (x.freshDataDir === true) Member.addFreshDataDir(b, true);
       return Member.endMember(b);
     });
     members = Message.createMembersVector(b, offs);
@@ -475,6 +477,7 @@ export function decodeInternode(frame: Uint8Array): InternodeMessage {
       if (x.rebuilding()) m.rebuilding = true;
       if (x.leaving()) m.leaving = true;
       if (x.cleaningUp()) m.cleaningUp = true;
+      if (x.freshDataDir()) m.freshDataDir = true;
       const dataBytes = readUint64Field(x, uint64Fields.memberDataBytes);
       if (dataBytes > 0) m.dataBytes = dataBytes;
       const diskSizeBytes = readUint64Field(x, uint64Fields.memberDiskSizeBytes);

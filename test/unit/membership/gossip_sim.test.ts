@@ -16,6 +16,7 @@ interface SimNodeOptions {
   datacenter?: string;
   clockSkewMs?: number;
   tombstoneGraceMs?: number;
+  freshDataDir?: boolean;
   onTombstoneGrace?: (shortest: TombstoneGraceHolder) => void;
   localLoad?: () => MemberLoad;
 }
@@ -57,7 +58,7 @@ class Sim {
     // Its wall clock: the simulation's, `clockSkewMs` off (and stepped by wallStepsMs).
     const skewMs = o.clockSkewMs ?? 0;
     return new Membership({
-      self: { nodeId: o.nodeId, host: 'sim', httpPort: 7000 + o.port, peerPort: 8000 + o.port, vnodes: 16, incarnation: this.now + skewMs, keyEstimate: o.port, load: 0, ...(o.settings !== undefined && { settings: o.settings }), ...(o.datacenter !== undefined && { datacenter: o.datacenter }), ...(o.tombstoneGraceMs !== undefined && { tombstoneGraceMs: o.tombstoneGraceMs }) },
+      self: { nodeId: o.nodeId, host: 'sim', httpPort: 7000 + o.port, peerPort: 8000 + o.port, vnodes: 16, incarnation: this.now + skewMs, keyEstimate: o.port, load: 0, ...(o.settings !== undefined && { settings: o.settings }), ...(o.datacenter !== undefined && { datacenter: o.datacenter }), ...(o.tombstoneGraceMs !== undefined && { tombstoneGraceMs: o.tombstoneGraceMs }), ...(o.freshDataDir === true && { freshDataDir: true }) },
       seeds: (o.seeds ?? [0]).map((s) => ({ host: 'sim', peerPort: 8000 + s })),
       gossipIntervalMs: intervalMs,
       suspectAfterMs,
@@ -360,6 +361,40 @@ test(`a removed node is forgotten everywhere a grace later, and a node cut off w
   sim.now += day;
   await sim.step(30);
   for (const p of [8000, 8001, 8002]) assert.equal(sim.nodes.get(p)!.status('n3'), undefined, `${p} without n3`);
+});
+
+test(`a removed node started again on its old data dir, whose preflight reached no seed, is not taken back and takes itself out; on a new data dir it is taken back (seed ${seed})`, async () => {
+  // The start preflight refuses when a seed answers (ClusterCoordinator.start); here only gossip
+  // can tell: its seed n0 was down at its start (the simulation runs no preflight), and is up now.
+  const sim = new Sim(seed + 5);
+  for (const i of [0, 1, 2]) sim.add(i, [0]);
+  await sim.step(20);
+  sim.down.add(8002);
+  for (let r = 0; r < 100 && sim.statusesOf('n2').some((st) => st !== 'DEAD'); r++) await sim.step();
+  assert.equal(sim.nodes.get(8000)!.removeDead('n2'), 'DEAD');
+  for (let r = 0; r < 30 && sim.statusesOf('n2').some((st) => st !== 'LEFT'); r++) await sim.step();
+  assert.deepEqual(sim.statusesOf('n2'), ['LEFT', 'LEFT'], `seed ${seed}`);
+
+  sim.now += 10;
+  const lines: string[] = [];
+  const stale = sim.add(2, [0], { log: (l) => lines.push(l) });
+  for (let r = 0; r < 60 && stale.status('n2') !== 'LEFT'; r++) await sim.step();
+  assert.equal(stale.status('n2'), 'LEFT', `it took itself out (seed ${seed})`);
+  assert.ok(!stale.ring.has('n2'));
+  assert.ok(lines.some((l) => l.includes('ERROR the cluster holds this node as left') && l.includes('since before this process started')), lines.join('\n'));
+  await sim.step(10);
+  for (const p of [8000, 8001]) {
+    assert.equal(sim.nodes.get(p)!.status('n2'), 'LEFT', `${p} did not take it back (seed ${seed})`);
+    assert.ok(!sim.nodes.get(p)!.ring.has('n2'));
+  }
+
+  sim.down.add(8002);
+  sim.now += 10;
+  const fresh = sim.add(2, [0], { freshDataDir: true });
+  for (let r = 0; r < 60 && sim.statusesOf('n2').some((st) => st !== 'ALIVE'); r++) await sim.step();
+  assert.deepEqual(sim.statusesOf('n2'), ['ALIVE', 'ALIVE'], `seed ${seed}`);
+  assert.equal(fresh.status('n2'), 'ALIVE');
+  for (const p of [8000, 8001]) assert.ok(sim.nodes.get(p)!.ring.has('n2'));
 });
 
 test(`announce: every peer has the node's word when it resolves, and the node has theirs, with no gossip round between; a peer that does not answer is named (seed ${seed})`, async () => {

@@ -121,8 +121,12 @@ test('LEFT: announced by the node itself, sticky for its incarnation, never dete
   // A node that never knew b learns LEFT from gossip too.
   const u = new MembershipTable(info('c', 1, 0), fd, 0);
   assert.deepEqual(u.merge(t.digest(), 0).filter((c) => c.nodeId === 'b').map((c) => c.to), ['LEFT']);
-  // b started again: a higher incarnation is a new member, ALIVE.
-  assert.deepEqual(t.merge([info('b', 6, 0)], 40).map((c) => `${c.from}->${c.to}`), ['LEFT->ALIVE']);
+  // b started again on the data dir it left with: not taken back, and our digest still says LEFT.
+  assert.deepEqual(t.merge([info('b', 6, 0)], 40), []);
+  assert.equal(t.status('b'), 'LEFT');
+  assert.deepEqual(t.digest().filter((m) => m.nodeId === 'b').map((m) => [m.incarnation, m.status]), [[5, 'LEFT']]);
+  // b started again on a new data dir: a higher incarnation is a new member, ALIVE.
+  assert.deepEqual(t.merge([{ ...info('b', 7, 0), freshDataDir: true }], 50).map((c) => `${c.from}->${c.to}`), ['LEFT->ALIVE']);
   assert.equal(t.status('b'), 'ALIVE');
 });
 
@@ -131,13 +135,20 @@ test('our own id gossiped LEFT: reported once when it is this process, removed b
   const t = new MembershipTable(info('a', 5, 3), fd, 0);
   t.merge([info('a', 4, 9, 'LEFT')], 10);
   assert.equal(t.takeRemoved(), false, 'an earlier process of ours was removed: not this one');
+  assert.deepEqual(t.takeLeftBefore()?.incarnation, 4, 'but this one runs on its data dir: it must take itself out');
+  assert.equal(t.takeLeftBefore(), null, 'taken once');
+  const onNewDir = new MembershipTable({ ...info('a', 5, 3), freshDataDir: true }, fd, 0);
+  onNewDir.merge([info('a', 4, 9, 'LEFT')], 10);
+  assert.equal(onNewDir.takeLeftBefore(), null, 'a new data dir may join again');
   t.merge([info('a', 5, 2, 'LEFT')], 20);
   assert.equal(t.takeRemoved(), true);
   assert.equal(t.takeRemoved(), false, 'taken once');
   assert.equal(t.status('a'), 'ALIVE', 'merge never changes our own entry: Membership acts on it');
   t.leave(30);
   t.merge([info('a', 5, 2, 'LEFT')], 40);
+  t.merge([info('a', 4, 9, 'LEFT')], 50);
   assert.equal(t.takeRemoved(), false, 'our own leave, gossiped back');
+  assert.equal(t.takeLeftBefore(), null, 'nor the earlier process\'s, once this one has left');
 });
 
 test('holdingOtherRing: the live nodes whose last heartbeat carried another ring digest', () => {
@@ -307,9 +318,9 @@ test('a LEFT node first heard of as LEFT is forgotten a grace after we heard; wi
   assert.equal(t.leftKeptMs(), tombstoneGraceMsDefault);
   assert.deepEqual(t.forgetLeft(50 + tombstoneGraceMsDefault - 1), []);
   assert.deepEqual(t.forgetLeft(50 + tombstoneGraceMsDefault), ['z']);
-  // A node LEFT and started again is not LEFT: it stays.
+  // A node LEFT and started again (on a new data dir) is not LEFT: it stays.
   t.merge([info('y', 1, 1, 'LEFT')], 60);
-  t.merge([info('y', 2, 0)], 70);
+  t.merge([{ ...info('y', 2, 0), freshDataDir: true }], 70);
   assert.deepEqual(t.forgetLeft(60 + 2 * tombstoneGraceMsDefault), []);
   assert.equal(t.status('y'), 'ALIVE');
 });

@@ -159,8 +159,13 @@ cleaningUp():boolean {
   return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
 }
 
+freshDataDir():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 52);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
 static startMember(builder:flatbuffers.Builder) {
-  builder.startObject(24);
+  builder.startObject(25);
 }
 
 static addNodeId(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset) {
@@ -271,12 +276,16 @@ static addCleaningUp(builder:flatbuffers.Builder, cleaningUp:boolean) {
   builder.addFieldInt8(23, +cleaningUp, +false);
 }
 
+static addFreshDataDir(builder:flatbuffers.Builder, freshDataDir:boolean) {
+  builder.addFieldInt8(24, +freshDataDir, +false);
+}
+
 static endMember(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createMember(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, hostOffset:flatbuffers.Offset, httpPort:number, peerPort:number, vnodes:number, incarnation:bigint, heartbeat:bigint, status:number, keyEstimate:bigint, load:number, settingsOffset:flatbuffers.Offset, storage:number, zoneOffset:flatbuffers.Offset, rebuilding:boolean, dataBytes:bigint, diskSizeBytes:bigint, diskFreeBytes:bigint, rebuildRangesLeft:number, hintsForOffset:flatbuffers.Offset, datacenterOffset:flatbuffers.Offset, tombstoneGraceMs:bigint, ringDigest:number, leaving:boolean, cleaningUp:boolean):flatbuffers.Offset {
+static createMember(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, hostOffset:flatbuffers.Offset, httpPort:number, peerPort:number, vnodes:number, incarnation:bigint, heartbeat:bigint, status:number, keyEstimate:bigint, load:number, settingsOffset:flatbuffers.Offset, storage:number, zoneOffset:flatbuffers.Offset, rebuilding:boolean, dataBytes:bigint, diskSizeBytes:bigint, diskFreeBytes:bigint, rebuildRangesLeft:number, hintsForOffset:flatbuffers.Offset, datacenterOffset:flatbuffers.Offset, tombstoneGraceMs:bigint, ringDigest:number, leaving:boolean, cleaningUp:boolean, freshDataDir:boolean):flatbuffers.Offset {
   Member.startMember(builder);
   Member.addNodeId(builder, nodeIdOffset);
   Member.addHost(builder, hostOffset);
@@ -302,6 +311,7 @@ static createMember(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset
   Member.addRingDigest(builder, ringDigest);
   Member.addLeaving(builder, leaving);
   Member.addCleaningUp(builder, cleaningUp);
+  Member.addFreshDataDir(builder, freshDataDir);
   return Member.endMember(builder);
 }
 }
