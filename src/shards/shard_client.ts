@@ -46,7 +46,7 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type Piscina from 'piscina';
 import { fitsBytes } from '../byte_bound';
-import { shardBatchBytesMax, shardBatchOpsMax, shardBatchesInFlightMax, shardQueueBytesMax, shardQueueOpsMax } from '../constants';
+import { shardBatchBytesMax, shardBatchOpsMax, shardBatchesInFlightMax, shardQueueBytesMax, shardQueueOpsMax, versionVectorBytesMax } from '../constants';
 import { ErrorCode, RingkvError, assert } from '../errors';
 import { decodeResults, decodeScan, encodeRequests, opBytes } from './batch_codec';
 import type { ScannedEntry } from './batch_codec';
@@ -296,6 +296,13 @@ export class ShardClient {
     const group: Group = { onAnswer, timeoutMs, timer: null, members: [], unsettled: 0, queuedAtMs: laneClockMs() };
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i]!;
+      // A record from another node (replication, repair, streaming) is checked by the worker as
+      // it decodes it, but its version metadata travels here in a 16-bit length first: one over
+      // that would fail an assertion in a later tick and end the node.
+      if (op.op === 'apply' && op.record.versionVector.length > versionVectorBytesMax) {
+        onAnswer(i, null, new RingkvError(ErrorCode.InvalidArgument, `a record's version metadata of ${op.record.versionVector.length} bytes exceeds ${versionVectorBytesMax}`));
+        continue;
+      }
       const bytes = opBytes(op);
       if (this.queued + this.awaitingOps >= this.limits.queueOpsMax) {
         this.refuseBusy(onAnswer, i, `shard ${this.index} queue is full (${this.limits.queueOpsMax} ops)`, { queued: this.queued, max: this.limits.queueOpsMax });

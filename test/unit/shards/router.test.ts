@@ -13,7 +13,7 @@ import { ErrorCode, RingkvError, isRingkvError } from '../../../src/errors';
 import { fromWireError, ShardRouter } from '../../../src/shards';
 import type { OpResult, ShardOp, WriteDone, WriteOp } from '../../../src/shards';
 import { tokenMax } from '../../../src/shards/shard_map';
-import { shardBatchReadBytesMax, valueBytesMax } from '../../../src/constants';
+import { shardBatchReadBytesMax, valueBytesMax, versionVectorBytesMax } from '../../../src/constants';
 import { decodeSiblingSet, emptyClock, encodeClock } from '../../../src/versioning';
 import { laneClockMs } from '../../../src/shards/lane_timing';
 import { writeDelayMs } from './helpers/slow_storage';
@@ -156,6 +156,19 @@ test('past shardQueueOpsMax queued requests a newcomer gets RKV_ERR_BUSY; the ac
     assert.equal(busy.length + ok.length, 20, 'nothing else happened');
     assert.equal(ok.length, 4, 'four queued: nothing leaves before the end of the turn they all arrived in');
     assert.equal(router.clients[0]!.counters.busyRejections, 16);
+  } finally {
+    await router.close();
+  }
+});
+
+test('a record whose version metadata is over versionVectorBytesMax is refused as invalid, and the shard goes on', async () => {
+  // Records reach apply from other nodes; one too large must not end the node.
+  const router = await ShardRouter.open({ dataDir: tempDir(), nodeId: 'A', shardCount: 1, storage: { syncMode: 'none' } });
+  try {
+    const record = { versionVector: new Uint8Array(70_000), value: b('x'), tombstone: false };
+    await assert.rejects(router.apply(b('k'), record), (err: unknown) => isRingkvError(err, ErrorCode.InvalidArgument) && /version metadata of 70000 bytes exceeds 4096/.test(err.message));
+    await assert.rejects(router.apply(b('k'), { ...record, versionVector: new Uint8Array(versionVectorBytesMax + 1) }), (err: unknown) => isRingkvError(err, ErrorCode.InvalidArgument));
+    assert.match((await router.write(put('k', 'v'))).version, /^v/, 'the shard still writes');
   } finally {
     await router.close();
   }
