@@ -11,7 +11,7 @@ import {
 } from '../constants';
 import { ErrorCode, RingkvError } from '../errors';
 import type { VectorClock } from '../versioning';
-import { decodeClock } from '../versioning';
+import { contextCounterMax, decodeClock } from '../versioning';
 import type { DeleteRequest, GetRequest, PutRequest } from './types';
 import { consistencyLevels } from './types';
 import { answerWithinMs } from './timeout_groups';
@@ -81,7 +81,10 @@ export function checkContext(context: Uint8Array | undefined): { bytes: Uint8Arr
   if (context === undefined) return null;
   if (!(context instanceof Uint8Array)) invalid('context must be bytes');
   if (context.length > versionVectorBytesMax) invalid(`context of ${context.length} bytes exceeds ${versionVectorBytesMax}`);
-  return { bytes: context, clock: decodeClock(context, ErrorCode.InvalidArgument) };
+  const clock = decodeClock(context, ErrorCode.InvalidArgument);
+  const over = clock.find((e) => e.counter > contextCounterMax);
+  if (over !== undefined) invalid(`context counter ${over.counter} for node ${over.node} exceeds ${contextCounterMax}: not a context this store returned`);
+  return { bytes: context, clock };
 }
 
 export function checkIdempotencyKey(k: string | undefined): string | null {

@@ -27,6 +27,14 @@
 export const dotClockEpochMs = Date.UTC(2026, 0, 1);
 export const dotCountsPerMs = 1024;
 
+/**
+ * The largest counter a client's context may carry. A new version's counter is one above the
+ * context's for its node, and a counter of 2^53 is past exact integers (the encoding refuses it):
+ * a context near there would fail that write, or, stored, every later write of the key at that
+ * node. The clock term reaches 2^52 139 years past the epoch, and it leaves 2^52 writes of headroom.
+ */
+export const contextCounterMax = 2 ** 52;
+
 /** The least counter a version coordinated at `nowMs` may take. */
 export function dotClockTerm(nowMs: number): number {
   return nowMs <= dotClockEpochMs ? 0 : Math.floor((nowMs - dotClockEpochMs) * dotCountsPerMs);

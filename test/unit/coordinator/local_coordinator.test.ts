@@ -17,7 +17,7 @@ import { readSyncedSince } from '../../../src/coordinator/sync_coverage';
 import { batchEach } from '../../helpers/batch_each';
 import type { BatchOp, BatchOutcome, GetResult } from '../../../src/coordinator';
 import { ErrorCode, isRingkvError } from '../../../src/errors';
-import { parseVersion } from '../../../src/versioning';
+import { contextCounterMax, encodeClock, parseVersion } from '../../../src/versioning';
 
 const counterOfVersion = (version: string): number => parseVersion(version).counter;
 
@@ -124,6 +124,19 @@ test('writes from a stale context become siblings; a write with the read context
     const resolved = found(await c.get({ key: b('cart'), consistency: 'ONE' }));
     assert.deepEqual(resolved.siblings.map((x) => s(x.value)), ['[eggs,milk]']);
     await assert.rejects(c.put({ key: b('cart'), value: b('x'), consistency: 'ONE', context: b('garbage') }), (e) => isRingkvError(e, ErrorCode.InvalidArgument));
+    // A crafted context whose counter for this node is near 2^53: refused, and the key stays writable.
+    for (const counter of [Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER - 1, contextCounterMax + 1]) {
+      const crafted = encodeClock([{ node: c.nodeId, counter, timestampMs: 1 }]);
+      await assert.rejects(
+        c.put({ key: b('cart'), value: b('x'), consistency: 'ONE', context: crafted }),
+        (e) => isRingkvError(e, ErrorCode.InvalidArgument) && /context counter \d+ for node .* exceeds 4503599627370496/.test(e.message),
+        String(counter),
+      );
+      assert.match((await c.put({ key: b('cart'), value: b('y'), consistency: 'ONE' })).version, /^v/);
+    }
+    const highest = encodeClock([{ node: c.nodeId, counter: contextCounterMax, timestampMs: 1 }]);
+    assert.equal(counterOfVersion((await c.put({ key: b('cart'), value: b('z'), consistency: 'ONE', context: highest })).version), contextCounterMax + 1);
+    assert.match((await c.put({ key: b('cart'), value: b('w'), consistency: 'ONE' })).version, /^v/);
   } finally {
     await c.close();
   }
