@@ -55,6 +55,8 @@ interface UnsettledBatch {
   states: Map<string, KeyState>;
   /** Its idempotent replies, by slot. */
   replies: Map<string, Reply>;
+  /** Its storage write. */
+  written: Promise<void>;
 }
 
 interface KeyState {
@@ -121,6 +123,11 @@ export class ShardCore {
    * checks what a scavenge finds alive).
    */
   private readonly unsettled: UnsettledBatch[] = [];
+  /**
+   * Whether the batch applyBatch is running has answered from an unsettled batch (a state or an
+   * idempotent reply): it is durable only once they are too. applyBatch runs in one turn.
+   */
+  private readUnsettled = false;
   private readonly now: () => number;
   readonly counters: ShardCoreCounters = { opsApplied: 0, batches: 0, idempotentReplays: 0, siblingsDropped: 0 };
 
@@ -151,6 +158,7 @@ export class ShardCore {
    */
   applyBatch(ops: readonly ShardOp[]): { results: OpResult[]; durable: Promise<void> } {
     const now = this.now();
+    this.readUnsettled = false;
     const overlay = new Map<string, KeyState>();
     const writes = new Map<string, StorageEntry>();
     const remembered = new Map<string, Reply>();
@@ -229,14 +237,19 @@ export class ShardCore {
     }
 
     // Publish this batch's states before the first await: a batch arriving meanwhile must see them.
+    // A read or a replay answered from an earlier batch whose write has not completed (the WAL
+    // sync under way) waits for it: answered on this batch's own write, a GET-only batch (nothing
+    // to write) would tell the client of a write that a crash or a failed sync then loses.
+    const earlier = this.readUnsettled ? this.unsettled.map((u) => u.written) : [];
+    const written = this.writeAll([...writes.values()]);
     let published: UnsettledBatch | null = null;
     if (writes.size > 0 || remembered.size > 0) {
       const states = new Map<string, KeyState>();
       for (const ks of writes.keys()) states.set(ks, overlay.get(ks)!);
-      published = { states, replies: remembered };
+      published = { states, replies: remembered, written };
       this.unsettled.push(published);
     }
-    const durable = this.writeAll([...writes.values()]).then(
+    const durable = (earlier.length === 0 ? written : Promise.all([written, ...earlier])).then(
       () => {
         this.forget(published);
         for (const [slot, reply] of remembered) this.idempotency.remember(slot, reply.slotHash, reply, now);
@@ -263,7 +276,10 @@ export class ShardCore {
   private unsettledState(ks: string): KeyState | undefined {
     for (let i = this.unsettled.length - 1; i >= 0; i--) {
       const state = this.unsettled[i]!.states.get(ks);
-      if (state !== undefined) return state;
+      if (state !== undefined) {
+        this.readUnsettled = true;
+        return state;
+      }
     }
     return undefined;
   }
@@ -272,7 +288,10 @@ export class ShardCore {
   private unsettledReply(slot: string): Reply | undefined {
     for (let i = this.unsettled.length - 1; i >= 0; i--) {
       const reply = this.unsettled[i]!.replies.get(slot);
-      if (reply !== undefined) return reply;
+      if (reply !== undefined) {
+        this.readUnsettled = true;
+        return reply;
+      }
     }
     return undefined;
   }

@@ -154,6 +154,63 @@ test('pipelined batches: a batch sees the writes of one still waiting for the en
   await real.close();
 });
 
+test('a batch that answers from an unsettled batch (a read of its write, a replay of its idempotent write) is durable only once that batch is, and fails with it', async () => {
+  // Proves a GET-only or replay-only batch, with nothing of its own to write, is not answered
+  // before the write it reports: the earlier batch's WAL sync may still fail or be lost to a crash.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rkv-core-'));
+  dirs.push(dir);
+  const real = await openStorage({ dir, syncMode: 'always' });
+  let release: (err: Error | null) => void = () => undefined;
+  const engine = new Proxy(real, {
+    get(target, prop, receiver) {
+      if (prop === 'write') {
+        return (batch: Parameters<typeof real.write>[0]) =>
+          new Promise<void>((resolve, reject) => {
+            release = (err) => (err === null ? target.write(batch).then(resolve, reject) : reject(err));
+          });
+      }
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  const core = new ShardCore(engine, { nodeId: 'A', conflictMode: 'vclock', idempotencyKeysMax: 100, idempotencyTtlMs: 60_000, now: () => stillMs });
+  const settledIn = async <T>(p: Promise<T>): Promise<boolean> => {
+    let settled = false;
+    void p.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    return settled;
+  };
+
+  const first = core.execute([put('i', 'x', { idempotencyKey: 'same' })]);
+  const replay = core.execute([put('i', 'y', { idempotencyKey: 'same' })]);
+  const read = core.execute([{ op: 'get', key: b('i') }]);
+  const other = core.execute([{ op: 'get', key: b('untouched') }]);
+  assert.equal(await settledIn(other), true, 'a batch that read nothing unsettled does not wait');
+  assert.equal(await settledIn(replay), false, 'the replay waits for the write it replays');
+  assert.equal(await settledIn(read), false, 'the read waits for the write it read');
+  release(null);
+  const [w, r, g] = await Promise.all([first, replay, read]);
+  assert.equal(ok<WriteDone>(r[0]).replayed, true);
+  assert.equal(ok<WriteDone>(r[0]).version, ok<WriteDone>(w[0]).version);
+  assert.deepEqual(decodeSiblingSet(ok<GetDone>(g[0]).record!).map((x) => Buffer.from(x.value).toString()), ['x']);
+
+  // The write fails (a failed sync): so do the batches that answered from it.
+  const failing = core.execute([put('f', 'x', { idempotencyKey: 'fails' })]);
+  const replayOfFailed = core.execute([put('f', 'y', { idempotencyKey: 'fails' })]);
+  const readOfFailed = core.execute([{ op: 'get', key: b('f') }]);
+  await settledIn(readOfFailed);
+  release(new Error('fdatasync failed'));
+  for (const batch of [failing, replayOfFailed, readOfFailed]) {
+    const [res] = await batch;
+    assert.ok(res !== undefined && !res.ok, JSON.stringify(res));
+    assert.match(res.error.message, /fdatasync failed/);
+  }
+  await real.close();
+});
+
 const seen = encodeClock([]);
 const values = (rec: GetDone['record']) => decodeSiblingSet(rec!).map((s) => Buffer.from(s.value).toString()).sort();
 
