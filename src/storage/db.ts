@@ -581,16 +581,20 @@ export class LsmEngine implements StorageEngine {
    */
   private async warmBlockCache(f: FileMeta): Promise<void> {
     if (f.fileBytes > this.blockCache.capacity * blockCacheWarmShareMax) return;
-    const t = this.tableCache.get(f.number);
     const ra = (this.warmReadahead ??= new Readahead(blockCacheWarmReadaheadBytes));
     ra.reset();
     let i = 0;
-    while (i < t.blockCount && !this.closing) {
+    let blockCount = 1;
+    while (i < blockCount && !this.closing) {
+      // Taken again each slice, as every reader does (table-cache.ts): reads in the turns between
+      // open other tables, and this one, not in any version yet, may be evicted and closed.
+      const t = this.tableCache.get(f.number);
+      blockCount = t.blockCount;
       const sliceEndMs = performance.now() + packSliceMs;
       const next = t.warmBlocks(this.blockCache, ra, i, () => performance.now() >= sliceEndMs);
       this.blocksWarmed += next - i;
       i = next;
-      if (i < t.blockCount) await nextTurn();
+      if (i < blockCount) await nextTurn();
     }
   }
 

@@ -251,6 +251,42 @@ test("a flushed table's blocks are in the block cache before its first read; a t
   }
 });
 
+test('a flush warming the block cache while reads open other tables: the new table evicted from the open-file cache between slices is reopened, and the flush completes', async () => {
+  // Warming runs in slices with turns between; reads in those turns open the old tables, and
+  // with two open files at most the new one is evicted (closed) before its warming ends.
+  const dir = tempDir('warm-evicted');
+  const db = await openStorage({ dir, syncMode: 'none', autoCompaction: false, openFilesMax: 2, memtableBytes: 64 * 1024 * 1024 });
+  try {
+    for (const t of ['a', 'b', 'c']) {
+      await db.write([put(`${t}-old`, t)]);
+      await db.flush();
+    }
+    const value = Buffer.alloc(1000, 9);
+    for (let i = 0; i < 6000; i += 200) await db.write(Array.from({ length: 200 }, (_, j) => put(`new-${i + j}`, value)));
+    let reading = true;
+    let reads = 0;
+    const readOld = (): void => {
+      if (!reading) return;
+      for (const t of ['a', 'b', 'c']) assert.equal(Buffer.from(db.getSync(Buffer.from(`${t}-old`))!.value).toString(), t);
+      reads++;
+      setImmediate(readOld);
+    };
+    setImmediate(readOld);
+    try {
+      await db.flush();
+    } finally {
+      reading = false;
+    }
+    assert.ok(reads > 0);
+    assert.ok(db.stats().blockCacheBlocksWarmed > 1000, `warmed ${db.stats().blockCacheBlocksWarmed} blocks`);
+    await db.write([put('after', 'x')]);
+    assert.equal(Buffer.from(db.getSync(Buffer.from('new-5999'))!.value).equals(value), true);
+  } finally {
+    await db.close();
+    removeDir(dir);
+  }
+});
+
 test('file numbers past 2^21 and 2^32: tables are written, compacted, cached, read and reopened', async () => {
   // A shard takes a number per table and WAL segment for as long as it lives; compaction alone
   // takes about one per 8 MiB written, so 2^21 numbers were days of heavy writing.
