@@ -34,6 +34,8 @@ export const walSegmentBytesMax = 256 * 1024 * 1024;
 export const tombstoneGraceMsDefault = 10 * 24 * 3600 * 1000;
 export const tombstoneGraceMsMax = 365 * 24 * 3600 * 1000;
 export const blockCacheBytesDefault = 64 * 1024 * 1024;
+/** The most one shard's block cache may hold: its arena is addressed with 32-bit signed offsets (block-cache.ts). */
+export const blockCacheBytesMax = 0x7fff_ffff;
 export const openFilesMax = 256;
 export const level0CompactionTrigger = 4;
 /**

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   blockCacheBytesDefault,
+  blockCacheBytesMax,
   httpPortDefault,
   immutableMemtablesMax,
   memtableBytesDefault,
@@ -27,7 +28,7 @@ const shardsMax = 256;
 const mib = 1024 * 1024;
 /** The engine takes memtables up to 1 GiB. */
 const memtableMibMax = 1024;
-const blockCacheMibMax = 64 * 1024;
+const blockCacheMibMax = Math.floor(blockCacheBytesMax / mib);
 
 export const startHelp = `usage: ringkv start [options]
 

@@ -19,6 +19,7 @@
 // Why an arena: this project's benchmark machines charge about 3 ms per MiB the first time memory
 // is touched; a fresh buffer per block read cost more than the pread itself. The arena is touched
 // once and then reused forever.
+import { blockCacheBytesMax } from '../constants';
 import { assert } from '../errors';
 
 /** Entries the ring's bookkeeping starts with; it doubles as needed. */
@@ -44,7 +45,7 @@ export class BlockCache {
   misses = 0;
 
   constructor(private readonly capacityBytes: number) {
-    assert(capacityBytes >= 0 && capacityBytes <= 0x7fff_ffff, 'block cache capacity must be in 0..2^31');
+    assert(capacityBytes >= 0 && capacityBytes <= blockCacheBytesMax, 'block cache capacity must be in 0..2^31 - 1');
   }
 
   get capacity(): number {

@@ -39,6 +39,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   blockCacheBytesDefault,
+  blockCacheBytesMax,
   blockCacheWarmReadaheadBytes,
   blockCacheWarmShareMax,
   bloomBitsPerKeyDefault,
@@ -207,7 +208,7 @@ export class LsmEngine implements StorageEngine {
     this.quarantineCorrupt = o.quarantineCorruptTables ?? false;
     this.autoCompaction = o.autoCompaction ?? true;
     this.now = o.now ?? Date.now;
-    this.blockCache = new BlockCache(intOption(o, 'blockCacheBytes', blockCacheBytesDefault, 0, Number.MAX_SAFE_INTEGER));
+    this.blockCache = new BlockCache(intOption(o, 'blockCacheBytes', blockCacheBytesDefault, 0, blockCacheBytesMax));
     this.tableCache = new TableCache(this.dir, intOption(o, 'openFilesMax', openFilesMax, 1, 65_536));
     this.arenaPool = new ArenaPool(arenaChunkBytesFor(this.memLimit), this.memLimit, 'shared');
     this.bg = new BackgroundThread({ dir: this.dir, control: this.control.buffer, bloomBitsPerKey: this.bloomBits });

@@ -135,7 +135,9 @@ test('--memtable-mib and --block-cache-mib: the engine defaults unless given, a 
   assert.deepEqual(memory(['--memtable-mib', '8', '--block-cache-mib', '0']), [8 * mib, 0]);
   assert.deepEqual(memory([], { RINGKV_MEMTABLE_MIB: '16', RINGKV_BLOCK_CACHE_MIB: '256' }), [16 * mib, 256 * mib]);
   assert.deepEqual(memory(['--memtable-mib', '4'], { RINGKV_MEMTABLE_MIB: '16' }), [4 * mib, undefined]);
-  assert.deepEqual(memory(['--memtable-mib', '1024', '--block-cache-mib', '65536']), [1024 * mib, 65536 * mib]);
+  assert.deepEqual(memory(['--memtable-mib', '1024', '--block-cache-mib', '2047']), [1024 * mib, 2047 * mib]);
+  // A shard's block cache is addressed with 32-bit offsets: 2 GiB or more would stop every shard opening.
+  usage(() => parseStartConfig(['--block-cache-mib', '2048'], {}), /--block-cache-mib must be/);
   usage(() => parseStartConfig(['--memtable-mib', '0'], {}), /--memtable-mib must be/);
   usage(() => parseStartConfig(['--memtable-mib', '1025'], {}), /--memtable-mib must be/);
   usage(() => parseStartConfig(['--memtable-mib', '0.5'], {}), /--memtable-mib must be/);

@@ -287,6 +287,18 @@ test('a flush warming the block cache while reads open other tables: the new tab
   }
 });
 
+test('blockCacheBytes: up to 2^31 - 1 opens (the arena is allocated only as blocks are cached); 2^31 is an option error, not an assertion', async () => {
+  const dir = tempDir('cache-size');
+  try {
+    const db = await openStorage({ dir, syncMode: 'none', blockCacheBytes: 2 ** 31 - 1 });
+    await db.write([put('k', 'v')]);
+    await db.close();
+    await assert.rejects(openStorage({ dir, syncMode: 'none', blockCacheBytes: 2 ** 31 }), (e: unknown) => e instanceof Error && !/assertion failed/.test(e.message) && /blockCacheBytes/.test(e.message));
+  } finally {
+    removeDir(dir);
+  }
+});
+
 test('file numbers past 2^21 and 2^32: tables are written, compacted, cached, read and reopened', async () => {
   // A shard takes a number per table and WAL segment for as long as it lives; compaction alone
   // takes about one per 8 MiB written, so 2^21 numbers were days of heavy writing.
