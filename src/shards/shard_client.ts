@@ -182,6 +182,9 @@ export function fromWireError(e: WireError): RingkvError {
   return new RingkvError(e.code, e.message, { details: e.details });
 }
 
+/** Expired requests the queue may keep (beyond as many live ones) before it is compacted (expire). */
+const queueExpiredKeptMax = 1024;
+
 export class ShardClient {
   /** Requests not yet sent from `head` on; the slots before it are cleared as requests leave. */
   private queue: (Pending | undefined)[] = [];
@@ -345,6 +348,15 @@ export class ShardClient {
           details: { needed: 1, answered: 0, timeout_ms: group.timeoutMs, shard: this.index },
         }),
       );
+    }
+    // Requests that expired queued stay in the array until a batch is taken past them, with their
+    // values and their frames' groups: while the shard is stalled (a WAL sync hung, writes held
+    // for compaction) nothing is taken, and the admission bounds count only live requests, so
+    // without this a stall of S seconds kept S seconds of arrivals.
+    const expired = this.queue.length - this.head - this.queued;
+    if (expired > queueExpiredKeptMax && expired > this.queued) {
+      this.queue = this.queue.slice(this.head).filter((p) => p!.state === 'queued');
+      this.head = 0;
     }
     this.notifyIdle();
   }

@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import { ErrorCode, RingkvError, isRingkvError } from '../../../src/errors';
 import { fromWireError, ShardRouter } from '../../../src/shards';
 import type { OpResult, ShardOp, WriteDone, WriteOp } from '../../../src/shards';
@@ -265,6 +267,32 @@ test('submitMany: ops spread over three shards, each answered once by its index;
     assert.equal(small.clients[0]!.counters.busyRejections, 6);
   } finally {
     await small.close();
+  }
+});
+
+test('requests that expire while the shard is stalled are let go at once, not kept in its queue until it moves again', async () => {
+  const router = await ShardRouter.open({ dataDir: tempDir(), nodeId: 'A', shardCount: 1, storage: { syncMode: 'none' }, storageModule: helper('slow_storage'), limits: { batchesInFlightMax: 1, batchOpsMax: 1 } });
+  try {
+    // The only batch out waits writeDelayMs in the engine; nothing else is taken meanwhile.
+    const first = router.write(put('slow', 'v'), 5000);
+    await new Promise((resolve) => setImmediate(resolve));
+    let held: WeakRef<Uint8Array> | undefined;
+    // Counted, not kept: an error whose stack is not formatted yet holds its frames' objects.
+    const timeouts = async (): Promise<number> => {
+      const big = new Uint8Array(1024 * 1024);
+      held = new WeakRef(big);
+      const answers = [router.write({ ...put('big', ''), value: big }, 5), ...Array.from({ length: 2000 }, (_, i) => router.write(put(`e${i}`, 'v'), 5))];
+      return (await Promise.allSettled(answers)).filter((s) => s.status === 'rejected' && isRingkvError(s.reason, ErrorCode.Timeout)).length;
+    };
+    assert.equal(await timeouts(), 2001);
+    assert.equal(router.clients[0]!.queuedOps, 0);
+    await new Promise((resolve) => setImmediate(resolve));
+    v8.setFlagsFromString('--expose-gc');
+    (vm.runInNewContext('gc') as () => void)();
+    assert.equal(held!.deref(), undefined, 'the expired request\'s value is not kept');
+    assert.match((await first).version, /^v/);
+  } finally {
+    await router.close();
   }
 });
 
