@@ -250,15 +250,20 @@ export class ShardClient {
    * like a timeout), writes waiting for their sync fail, and a new worker is opened for the rest.
    */
   private workerLost(why: string): void {
-    if (this.closing || this.lane === null) return;
+    // Closing too: close() drains first, and what was in flight on the lane only settles here.
+    if (this.lane === null) return;
     this.lane.close();
     this.lane = null;
-    this.counters.workerRestarts++;
     const e = new RingkvError(ErrorCode.Internal, `shard ${this.index}: ${why}`);
     for (const f of this.inFlightBatches.takeAll()) for (const p of f.batch) this.settle(p, null, e);
     this.inFlight = 0;
     for (const a of this.awaiting.takeAll()) for (const p of a.waiting) this.settle(p, null, e);
     this.awaitingOps = 0;
+    if (this.closing) {
+      this.notifyIdle();
+      return;
+    }
+    this.counters.workerRestarts++;
     // Not from inside Piscina's 'workerDestroy' callback: the pool refuses tasks until it returns.
     setImmediate(() => {
       if (this.closing) return;

@@ -495,3 +495,18 @@ test('a shard worker that dies fails its batch in flight, is replaced, and the s
     await router.close();
   }
 });
+
+test('a worker that dies while the router closes fails what it had in flight, and the close completes', async () => {
+  const router = await ShardRouter.open({ dataDir: tempDir(), nodeId: 'A', shardCount: 1, storage: { syncMode: 'always' }, storageModule: helper('dying_storage') });
+  const dying = assert.rejects(router.write(put('die', 'x'), 60_000), (e) => isRingkvError(e, ErrorCode.Internal) && /worker thread/.test(e.message));
+  await new Promise((resolve) => setImmediate(resolve)); // the batch is on the lane
+  let timer: NodeJS.Timeout | undefined;
+  const closed = await Promise.race([
+    router.close().then(() => 'closed'),
+    new Promise<string>((resolve) => (timer = setTimeout(() => resolve('close() still waiting after 20 s'), 20_000))),
+  ]);
+  clearTimeout(timer);
+  assert.equal(closed, 'closed');
+  await dying;
+  assert.equal(router.clients[0]!.counters.workerRestarts, 0, 'no worker is opened again while closing');
+});
