@@ -40,6 +40,13 @@ function malformed(message: string): RingkvError {
 class Verifier {
   private readonly view: DataView;
   private tablesVisited = 0;
+  /**
+   * Bytes of the tables' inline data, vectors and strings visited so far. Each has bytes of its own
+   * in a buffer a builder made (only vtables are shared), so they cannot add up to more than the
+   * buffer: offsets that point many fields at one vector would make a decoder copy it for each,
+   * and a 32 MiB frame decode into hundreds of GiB.
+   */
+  private claimedBytes = 0;
 
   constructor(private readonly bytes: Uint8Array) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -56,6 +63,13 @@ class Verifier {
   u32(pos: number, table: string, id: number, part: string): number {
     this.need(pos, 4, table, id, part);
     return this.view.getUint32(pos, true);
+  }
+
+  private claim(bytes: number, table: string, id: number, part: string): void {
+    this.claimedBytes += bytes;
+    if (this.claimedBytes > this.bytes.byteLength) {
+      throw malformed(`${where(table, id, part)}: tables, vectors and strings add up to more than the ${this.bytes.byteLength}-byte frame (offsets that share them)`);
+    }
   }
 
   /** Follows a uoffset at pos; returns the position it points to. */
@@ -79,6 +93,7 @@ class Verifier {
     this.need(vtable, vtableBytes, spec.name, -1, 'vtable');
     if (inlineBytes < 4 || inlineBytes >= 0x8000) throw malformed(`${spec.name}: inline size ${inlineBytes}`);
     this.need(pos, inlineBytes, spec.name, -1, 'inline data');
+    this.claim(inlineBytes, spec.name, -1, 'inline data');
     const slots = (vtableBytes - 4) / 2;
     for (let id = 0; id < slots && id < spec.fields.length; id++) {
       const field = spec.fields[id];
@@ -96,6 +111,7 @@ class Verifier {
           const n = this.view.getUint32(v, true);
           if (n > field.lengthMax) throw malformed(`${where(spec.name, id, '')}: ${n} bytes, more than ${field.lengthMax}`);
           this.need(v + 4, n, spec.name, id, 'bytes');
+          this.claim(4 + n, spec.name, id, 'bytes');
           break;
         }
         case 'string':
@@ -114,6 +130,7 @@ class Verifier {
             });
           }
           this.need(v + 4, 4 * n, spec.name, id, 'elements');
+          this.claim(4 + 4 * n, spec.name, id, 'elements');
           for (let i = 0; i < n; i++) this.table(this.deref(v + 4 + 4 * i, spec.name, id, 'element'), field.table, depth + 1);
           break;
         }
@@ -122,6 +139,7 @@ class Verifier {
           const n = this.view.getUint32(v, true);
           if (n > field.lengthMax) throw malformed(`${where(spec.name, id, '')}: ${n} strings, more than ${field.lengthMax}`);
           this.need(v + 4, 4 * n, spec.name, id, 'elements');
+          this.claim(4 + 4 * n, spec.name, id, 'elements');
           for (let i = 0; i < n; i++) this.string(this.deref(v + 4 + 4 * i, spec.name, id, 'element'), field.bytesMax, spec.name, id, 'element');
           break;
         }
@@ -134,6 +152,7 @@ class Verifier {
     const n = this.view.getUint32(v, true);
     if (n > bytesMax) throw malformed(`${where(table, id, part)}: string of ${n} bytes, more than ${bytesMax}`);
     this.need(v + 4, n + 1, table, id, 'string');
+    this.claim(4 + n + 1, table, id, part === '' ? 'string' : part);
     const text = this.bytes.subarray(v + 4, v + 4 + n);
     if (!isUtf8(text)) throw malformed(`${where(table, id, part)}: string is not valid UTF-8`);
   }

@@ -131,6 +131,33 @@ test('replica batches round-trip their items, request and reply, and more items 
   assert.equal(decodeInternode(emptyItemsFrame(replicaBatchItemsMax)).items!.length, replicaBatchItemsMax);
 });
 
+test('a frame whose offsets share one vector among many fields is malformed, not decoded into a copy for each', () => {
+  // Built by hand, as a hostile peer (or anyone reaching the peer port) would: one 256 KiB vector
+  // as every item's key, record and value, and one item 1024 times: 768 MiB of copies from a
+  // 260 KiB frame, 190 GiB from a 32 MiB one.
+  const b = new Builder(1024);
+  const shared = Item.createKeyVector(b, new Uint8Array(256 * 1024));
+  Item.startItem(b);
+  Item.addKey(b, shared);
+  Item.addRecord(b, shared);
+  Item.addValue(b, shared);
+  const item = Item.endItem(b);
+  const items = Message.createItemsVector(b, Array.from({ length: 1024 }, () => item));
+  Message.startMessage(b);
+  Message.addKind(b, Kind.ReplicaWriteBatch);
+  Message.addItems(b, items);
+  Message.finishMessageBuffer(b, Message.endMessage(b));
+  const aliased = b.asUint8Array();
+  assert.ok(aliased.byteLength < 300 * 1024);
+  assert.throws(
+    () => decodeInternode(aliased),
+    (e: unknown) => isRingkvError(e, ErrorCode.MalformedFrame) && /add up to more than the \d+-byte frame/.test(e.message),
+  );
+  // The same items, each with vectors of its own, decode.
+  const one = { key: Buffer.alloc(100, 1), record: Buffer.alloc(100, 2), value: Buffer.alloc(100, 3), tombstone: false };
+  assert.equal(decodeInternode(encodeInternode({ id: 1, kind: 'replicaWriteBatch', isReply: false, timeoutMs: 100, items: Array.from({ length: 64 }, () => one) })).items!.length, 64);
+});
+
 test('error replies carry code, message and details across the wire', () => {
   // Proves a peer's structured error ({needed, answered}) reaches the requester intact.
   const e = new RingkvError(ErrorCode.Unavailable, 'not enough replicas', { details: { needed: 3, answered: 2 } });
