@@ -210,8 +210,13 @@ export class InternodeServer {
         if (socket.destroyed || socket.writableEnded) return look();
         writeBatched(socket, frames);
         look();
-        if (greeting) socket.end();
-        else if (socket.writableLength > this.o.unsentReplyBytesMax && !socket.isPaused()) {
+        if (greeting) {
+          socket.end();
+          // A peer that keeps its side open would keep this connection, counted against
+          // connectionsMax, for good: it is given a Hello timeout to close it.
+          const linger = setTimeout(() => socket.destroy(), this.o.helloTimeoutMs);
+          socket.once('close', () => clearTimeout(linger));
+        } else if (socket.writableLength > this.o.unsentReplyBytesMax && !socket.isPaused()) {
           // The peer does not read its replies: read no more of its requests until it does.
           this.stats.readsPaused++;
           socket.pause();
@@ -220,6 +225,8 @@ export class InternodeServer {
       });
     };
     socket.on('data', (chunk: Buffer) => {
+      // Refused and answered: nothing more can be said on it, so nothing more is decoded (or buffered).
+      if (greeting && socket.writableEnded) return;
       let requests: InternodeMessage[];
       try {
         requests = decoder.push(chunk).map((f) => decodeInternode(f));

@@ -475,6 +475,37 @@ test('the peer port closes connections over its cap at once, and one that sends 
   }
 });
 
+test('a refused connection whose peer keeps its side open is closed a Hello timeout later, and frees its place under the cap', async () => {
+  const s = new InternodeServer({ host: '127.0.0.1', port: 0, clusterName: 'test', nodeId: 'n-server', handler: echo, connectionsMax: 1, helloTimeoutMs: 300 });
+  const port = await s.listen();
+  const raw = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+  const c = new PeerConnection({ host: '127.0.0.1', port, hello });
+  try {
+    raw.on('error', () => {});
+    const ended = new Promise<void>((r) => raw.once('end', () => r()));
+    raw.on('data', () => {});
+    raw.write(encodeInternodeFrame({ id: 1, kind: 'hello', isReply: false, clusterName: 'elsewhere', fromNode: 'n-stranger' }, 1 << 20));
+    await within(ended, 5000, 'the refusal and the server\'s end');
+    // The half-open peer sends on: a frame's worth that is neither decoded nor kept.
+    raw.write(Buffer.alloc(64 * 1024, 1));
+    // Over the cap of one while the refused connection is kept: a ping gets through once it is closed.
+    let answered = false;
+    for (let tries = 0; tries < 50 && !answered; tries++) {
+      answered = await c.request({ kind: 'ping' }, 2000).then(
+        (r) => r.kind === 'ping',
+        () => false,
+      );
+      if (!answered) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(answered, `no ping through while the refused connection holds the only place (${s.stats.connectionsOverCap} over the cap)`);
+    assert.equal(s.stats.connectionsRefused, 1);
+  } finally {
+    raw.destroy();
+    c.close();
+    await s.close();
+  }
+});
+
 test('a first frame larger than a Hello closes the connection before the server buffers it; frames after a Hello may be large', async () => {
   const s = new InternodeServer({ host: '127.0.0.1', port: 0, clusterName: 'test', nodeId: 'n-server', handler: echo, helloFrameBytesMax: 1024 });
   const port = await s.listen();
