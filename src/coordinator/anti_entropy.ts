@@ -146,6 +146,14 @@ export interface PassOptions {
   synced?: (r: VnodeRange) => void;
 }
 
+/** One pass for several callers: the ranges any of them wants, each synced range told to all. */
+function mergedPassOptions(callers: readonly PassOptions[]): PassOptions {
+  const skips = callers.map((o) => o.skip);
+  const merged: PassOptions = { synced: (r) => callers.forEach((o) => o.synced?.(r)) };
+  if (skips.every((s) => s !== undefined)) merged.skip = (r) => skips.every((s) => s!(r));
+  return merged;
+}
+
 /**
  * Who held the keys of the range ending at `token` before `self` joined: the replicas of the ring
  * without it, and, where other nodes are rebuilding too (joined at about the same time), those of
@@ -178,6 +186,8 @@ export class AntiEntropyRunner {
   private next = 0;
   private stopped = false;
   private pass: Promise<RepairSummary> | null = null;
+  /** The pass that starts when the running one ends, and the options of the calls waiting for it. */
+  private nextPass: { callers: PassOptions[]; promise: Promise<RepairSummary> } | null = null;
 
   constructor(private readonly d: AntiEntropyDeps) {
     assert(Number.isInteger(d.intervalMs) && d.intervalMs >= 0, 'anti-entropy interval must be a non-negative integer');
@@ -228,14 +238,31 @@ export class AntiEntropyRunner {
 
   /**
    * Every replicated range (but those `o.skip` names), one after another, each against one live
-   * replica; `o.synced` hears each range synced whole. One pass at a time: a second call while one
-   * runs gets the running one. Never throws; stops early on stop().
+   * replica; `o.synced` hears each range synced whole. One pass at a time: a call while one runs
+   * gets the next one, which starts when it ends and is shared by every call made meanwhile (the
+   * running pass may have passed ranges where the caller's reason lies: a quarantined table's
+   * keys, a ring changed since it started). Never throws; stops early on stop().
    */
   fullPass(o: PassOptions = {}): Promise<RepairSummary> {
-    this.pass ??= this.runPass(o).finally(() => {
+    if (this.pass === null && this.nextPass === null) return this.startPass(o);
+    if (this.nextPass === null) {
+      const callers: PassOptions[] = [];
+      const promise = this.pass!.then(() => {
+        this.nextPass = null;
+        return this.startPass(mergedPassOptions(callers));
+      });
+      this.nextPass = { callers, promise };
+    }
+    this.nextPass.callers.push(o);
+    return this.nextPass.promise;
+  }
+
+  private startPass(o: PassOptions): Promise<RepairSummary> {
+    const pass = this.runPass(o).finally(() => {
       this.pass = null;
     });
-    return this.pass;
+    this.pass = pass;
+    return pass;
   }
 
   private async runPass(o: PassOptions): Promise<RepairSummary> {

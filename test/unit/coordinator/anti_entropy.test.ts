@@ -14,7 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { localRangeReplica, type RangeReplica } from '../../../src/antientropy';
 import { antiEntropyLeavesPerSyncMax, tombstoneGraceMsDefault } from '../../../src/constants';
-import { AntiEntropyRunner } from '../../../src/coordinator/anti_entropy';
+import { AntiEntropyRunner, type VnodeRange } from '../../../src/coordinator/anti_entropy';
 import { ErrorCode, RingkvError } from '../../../src/errors';
 import { keyToken, Ring } from '../../../src/ring';
 import { ShardRouter, type WriteOp } from '../../../src/shards';
@@ -243,4 +243,40 @@ test('a range counts as synced from when its sync began: a pass brings the oldes
   assert.equal((await failing.fullPass()).failed, 16);
   assert.equal(failing.coverage.ageMs(), dayMs);
   await failing.stop();
+});
+
+test('a full pass asked for while one runs is the next one, run after it, so it covers what changed in ranges the running one had passed', async () => {
+  const { nodes, replicas } = await openNodes(['A', 'B']);
+  const a = nodes.get('A')!;
+  const bb = nodes.get('B')!;
+  const ring = Ring.build([{ nodeId: 'A', vnodes: 1 }, { nodeId: 'B', vnodes: 1 }], 1);
+  const r = runner({ nodeId: 'A', ring, n: 2, replicas, keyEstimate: 100, peerKeyEstimate: 100, rebuilding: false });
+  const within = (x: VnodeRange, t: bigint): boolean => (x.previous < x.token ? t > x.previous && t <= x.token : t > x.previous || t <= x.token);
+  const asked: { second?: ReturnType<typeof r.fullPass>; written?: Promise<unknown> } = {};
+  let late = '';
+  const first = r.fullPass({
+    synced: (x) => {
+      if (asked.second !== undefined) return;
+      // The first range is synced: a write reaches B in it (B's shard takes it before the scans
+      // of any later sync), and a repair is asked for while the pass still runs.
+      for (let i = 0; late === ''; i++) if (within(x, keyToken(b(`late-${i}`)))) late = `late-${i}`;
+      asked.written = bb.write(put(late, 'v'));
+      asked.second = r.fullPass();
+    },
+  });
+  const firstSum = await first;
+  assert.equal(firstSum.synced, 2);
+  assert.ok(asked.second !== undefined && asked.written !== undefined);
+  await asked.written;
+  const secondSum = await asked.second;
+  assert.notEqual(secondSum, firstSum, 'a pass of its own');
+  assert.equal(secondSum.synced, 2);
+  assert.ok((await keysOf(a)).has(late), `${late}, written after the running pass had synced its range, reached A`);
+  // Calls while a pass runs share the next one; options merge (any full pass wins over skips).
+  const p1 = r.fullPass({ skip: () => true });
+  const p2 = r.fullPass({ skip: () => true });
+  const p3 = r.fullPass();
+  assert.equal(p2, p3);
+  assert.equal((await p1).synced, 0);
+  assert.equal((await p3).synced, 2);
 });
