@@ -2,14 +2,8 @@
 // collection shows up as a major pause, and a burst of short-lived garbage as minor ones.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as v8 from 'node:v8';
-import * as vm from 'node:vm';
 import { gcSnapshots, startGcTiming } from '../../src/gc_pauses';
-
-function forceFullGc(): void {
-  v8.setFlagsFromString('--expose-gc');
-  (vm.runInNewContext('gc') as () => void)();
-}
+import { forceFullGc } from '../helpers/full_gc';
 
 const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 50));
 

@@ -9,8 +9,6 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as v8 from 'node:v8';
-import * as vm from 'node:vm';
 import { ErrorCode, RingkvError, isRingkvError } from '../../../src/errors';
 import { fromWireError, ShardRouter } from '../../../src/shards';
 import type { OpResult, ShardOp, WriteDone, WriteOp } from '../../../src/shards';
@@ -19,6 +17,7 @@ import { shardBatchReadBytesMax, valueBytesMax, versionVectorBytesMax } from '..
 import { decodeSiblingSet, emptyClock, encodeClock } from '../../../src/versioning';
 import { laneClockMs } from '../../../src/shards/lane_timing';
 import { writeDelayMs } from './helpers/slow_storage';
+import { forceFullGc } from '../../helpers/full_gc';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -287,8 +286,7 @@ test('requests that expire while the shard is stalled are let go at once, not ke
     assert.equal(await timeouts(), 2001);
     assert.equal(router.clients[0]!.queuedOps, 0);
     await new Promise((resolve) => setImmediate(resolve));
-    v8.setFlagsFromString('--expose-gc');
-    (vm.runInNewContext('gc') as () => void)();
+    forceFullGc();
     assert.equal(held!.deref(), undefined, 'the expired request\'s value is not kept');
     assert.match((await first).version, /^v/);
   } finally {

@@ -495,7 +495,7 @@ test('a refused connection whose peer keeps its side open is closed a Hello time
         (r) => r.kind === 'ping',
         () => false,
       );
-      if (!answered) await new Promise((r) => setTimeout(r, 100));
+      if (!answered) await sleep(100);
     }
     assert.ok(answered, `no ping through while the refused connection holds the only place (${s.stats.connectionsOverCap} over the cap)`);
     assert.equal(s.stats.connectionsRefused, 1);
