@@ -119,6 +119,12 @@ export class PeerConnection {
   private connectStartedMs = 0;
   /** The id of this socket's Hello until its reply comes; 0 after. */
   private helloId = 0;
+  /**
+   * Whether the peer accepted this socket's Hello. Only that ends the back-off: a peer that
+   * takes the TCP connection and then refuses it, or closes it at once (over its connection
+   * cap), is not up for this node, and retrying it at the least back-off would be every 50 ms.
+   */
+  private greeted = false;
   /** The peer's refusal of the last Hello, until one is accepted: requests in the back-off fail with it. */
   private refusal: RingkvError | undefined;
   /** The socket whose Hello was refused, until its 'close' (which applies the back-off). */
@@ -259,6 +265,7 @@ export class PeerConnection {
     this.socket = socket;
     this.connectStartedMs = this.o.now();
     this.connected = false;
+    this.greeted = false;
     socket.setNoDelay(true);
     socket.setTimeout(this.o.connectTimeoutMs, () => {
       if (!this.connected) socket.destroy(new RingkvError(ErrorCode.Unavailable, `connect to ${this.address} timed out`));
@@ -274,7 +281,6 @@ export class PeerConnection {
       socket.setTimeout(0);
       this.connected = true;
       this.stats.connects++;
-      this.backoffMs = this.o.backoffMsMin;
       this.scheduleFlush();
     });
     socket.on('drain', () => {
@@ -304,9 +310,10 @@ export class PeerConnection {
       if (this.socket !== socket) return;
       const refused = this.refusedSocket === socket;
       this.refusedSocket = undefined;
-      // A refusal explains this back-off; after a failed connect an earlier one no longer does.
-      if (!this.connected && !refused) this.refusal = undefined;
-      if (!this.connected || refused) {
+      // A refusal explains this back-off; after a failed connect, or a socket closed before it
+      // was answered, an earlier one no longer does.
+      if (!refused) this.refusal = undefined;
+      if (!this.greeted) {
         this.stats.connectFailures++;
         this.retryAtMs = this.o.now() + this.backoffMs;
         this.backoffMs = Math.min(this.o.backoffMsMax, this.backoffMs * 2);
@@ -324,6 +331,8 @@ export class PeerConnection {
     this.helloId = 0;
     if (m.kind === 'hello') {
       this.refusal = undefined;
+      this.greeted = true;
+      this.backoffMs = this.o.backoffMsMin;
       return;
     }
     const why = m.kind === 'error' ? errorFromReply(m) : new RingkvError(ErrorCode.MalformedFrame, `a ${m.kind} answered a Hello`);

@@ -325,6 +325,50 @@ test('a node of another cluster is refused before anything it sent is handled; t
   }
 });
 
+test('only an accepted Hello ends the back-off: a peer that refuses it, or closes the connection at once, is retried ever later', async () => {
+  // The clock is the test's: each step is a request made at a known time, so "connects again" and
+  // "fails at once in the back-off" are counted by the servers, not timed.
+  let nowMs = 0;
+  const at = (ms: number) => {
+    nowMs = ms;
+  };
+  const refusing = await server(echo);
+  let accepted = 0;
+  const closing = net.createServer((sock) => {
+    accepted++;
+    sock.destroy();
+  });
+  await new Promise<void>((r) => closing.listen(0, '127.0.0.1', r));
+  const closingPort = (closing.address() as net.AddressInfo).port;
+  const wrongCluster = new PeerConnection({ host: '127.0.0.1', port: refusing.port, hello: { clusterName: 'other', fromNode: 'n-client' }, backoffMsMin: 100, backoffMsMax: 60_000, now: () => nowMs });
+  const overCap = new PeerConnection({ host: '127.0.0.1', port: closingPort, hello, backoffMsMin: 100, backoffMsMax: 60_000, now: () => nowMs });
+  try {
+    // Refused at 0 (back-off 100), at 150 (back-off 200: until 350), so at 300 no connection is made.
+    at(0);
+    await assert.rejects(wrongCluster.request({ kind: 'ping' }, 2000), isCode(ErrorCode.WrongPeer));
+    at(150);
+    await assert.rejects(wrongCluster.request({ kind: 'ping' }, 2000), isCode(ErrorCode.WrongPeer));
+    at(300);
+    await assert.rejects(wrongCluster.request({ kind: 'ping' }, 2000), isCode(ErrorCode.WrongPeer));
+    assert.equal(refusing.s.stats.connectionsRefused, 2, 'the third request fell in the doubled back-off');
+    assert.equal(wrongCluster.stats.refusals, 2);
+    // A peer that takes the connection and closes it before answering the Hello: the same.
+    at(1000);
+    await assert.rejects(overCap.request({ kind: 'ping' }, 2000), isCode(ErrorCode.Unavailable));
+    await assert.rejects(overCap.request({ kind: 'ping' }, 2000), (e: unknown) => isCode(ErrorCode.Unavailable)(e) && /retrying in 100 ms/.test((e as Error).message));
+    at(1150);
+    await assert.rejects(overCap.request({ kind: 'ping' }, 2000), isCode(ErrorCode.Unavailable));
+    at(1300);
+    await assert.rejects(overCap.request({ kind: 'ping' }, 2000), (e: unknown) => isCode(ErrorCode.Unavailable)(e) && /retrying in 50 ms/.test((e as Error).message));
+    assert.equal(accepted, 2, 'the peer closing at accept was connected to twice, not at every request');
+  } finally {
+    wrongCluster.close();
+    overCap.close();
+    await refusing.s.close();
+    await new Promise<void>((r) => closing.close(() => r()));
+  }
+});
+
 test('a connection meant for another node is refused; one meant for this node, or for any node (a seed), is served', async () => {
   // Proves the node check of the Hello: a stale address (another node listens there now) gets
   // RKV_ERR_WRONG_PEER with reason node instead of that node's answers.
