@@ -241,7 +241,8 @@ export function quorumReads(ctx: QuorumReadContext, reqs: readonly ReadSpec[], f
       settle(read, read.tally.ok(nodeId));
       return;
     }
-    const next = read.spare.shift();
+    // A read already decided needs no spare: nobody waits for what it would answer.
+    const next = read.decided ? undefined : read.spare.shift();
     if (next !== undefined && Date.now() < read.deadlineMs) ask(read, next);
     settle(read, read.tally.fail(err, nodeId));
   };

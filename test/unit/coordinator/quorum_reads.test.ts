@@ -21,8 +21,8 @@ const write = (stored: StoredSibling[], nodeId: string, value: string, nowMs: nu
 const key = (i: number) => new Uint8Array(Buffer.from(`k${i}`));
 const values = (s: StoredSibling[]) => s.map((x) => Buffer.from(x.value).toString()).sort();
 
-/** Replica behaviour per node: the record it holds for a key, after how long, or an error / silence. */
-type Replica = (k: string) => { record: WireRecord | null; afterMs: number } | 'fail' | 'silent';
+/** Replica behaviour per node: the record it holds for a key, after how long, or an error (at once or after a while) / silence. */
+type Replica = (k: string) => { record: WireRecord | null; afterMs: number } | { failAfterMs: number } | 'fail' | 'silent';
 
 interface Script {
   ctx: QuorumReadContext;
@@ -45,6 +45,7 @@ function script(replicas: Record<string, Replica>, alive: string[], opts: { rand
       return;
     }
     if (r === 'fail') setImmediate(() => done(null, new RingkvError(ErrorCode.Unavailable, 'replica down')));
+    else if ('failAfterMs' in r) setTimeout(() => done(null, new RingkvError(ErrorCode.Unavailable, 'replica lost')), r.failAfterMs);
     else
       setTimeout(() => {
         answered.push(who);
@@ -66,6 +67,7 @@ function script(replicas: Record<string, Replica>, alive: string[], opts: { rand
           const r = replicas['a']!(Buffer.from(op.key).toString());
           if (r === 'silent') return;
           if (r === 'fail') onAnswer(i, null, new RingkvError(ErrorCode.Busy, 'full'));
+          else if ('failAfterMs' in r) setTimeout(() => onAnswer(i, null, new RingkvError(ErrorCode.Busy, 'full')), r.failAfterMs);
           else setTimeout(() => onAnswer(i, { ok: true, op: 'get', record: r.record }, null), r.afterMs);
         });
       },
@@ -238,6 +240,20 @@ test('while this node is behind, its own replica is the spare: asked in a failed
   for (const [, r] of await run(s3, specs(4, 'QUORUM', 300))) assert.deepEqual([r.error, values(r.merged)], [null, ['x']]);
   assert.equal(s3.ctx.counters.speculativeReads, 4);
   assert.deepEqual(s3.localCalls, [1, 1, 1, 1]);
+});
+
+test('a replica that fails after its read was decided by a speculative ask is replaced by no spare', async () => {
+  // This node is behind, so its replica is the last spare of a ONE read. Reads whose turn starts
+  // at b (slow, then lost) are answered by the speculative ask to c; b's failure comes after that
+  // and must not send a read to this node's replica, which nobody waits for.
+  const v = write([], 'a', 'x', 1000);
+  const s = script({ a: () => ({ record: recordOf(v), afterMs: 1 }), b: () => ({ failAfterMs: 150 }), c: () => ({ record: recordOf(v), afterMs: 1 }) }, ['a', 'b', 'c'], { localFirst: false });
+  for (const [, r] of await run(s, specs(4, 'ONE'))) assert.deepEqual([r.error, values(r.merged)], [null, ['x']]);
+  const fromB = s.asked.filter((a) => a.startsWith('b:')).length;
+  assert.ok(fromB > 0 && s.ctx.counters.speculativeReads === fromB, `${fromB} reads started at b, ${s.ctx.counters.speculativeReads} speculative asks`);
+  await sleep(250);
+  assert.deepEqual(s.localCalls, [], 'b failed after the reads were answered: this node was not asked');
+  assert.equal(s.ctx.counters.replicaReadsAsked, 4 + fromB);
 });
 
 test('a replica this node holds hints for is asked after the others, and still when it must', async () => {
