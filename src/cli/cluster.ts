@@ -156,6 +156,9 @@ export function parseClusterFlags(values: FlagValues, env: NodeJS.ProcessEnv, ba
   const chanceText = values['read-repair-chance'];
   const readRepairChance = chanceText === undefined ? clusterDefaults.readRepairChance : Number(chanceText);
   if (!(readRepairChance >= 0 && readRepairChance <= 1) || (chanceText !== undefined && !/^[0-9.]+$/.test(chanceText))) throw usageError(`--read-repair-chance must be a number in 0..1, not "${chanceText}"`);
+  if (values['peer-port'] === undefined && base.port + peerPortOffset > 65535) {
+    throw usageError(`--port ${base.port} puts the peer port at ${base.port + peerPortOffset}, over 65535: give --peer-port`);
+  }
   const peerPort = int('peer-port', base.port + peerPortOffset, 1, 65535);
   let advertised = { host: base.host, httpPort: base.port, peerPort };
   if (values.advertise !== undefined) {

@@ -118,6 +118,9 @@ export function parseStartConfig(argv: string[], env: NodeJS.ProcessEnv): StartC
     throw usageError(err instanceof Error ? err.message : String(err));
   }
   if (values.help) return 'help';
+  // An empty value is most often a variable unset in a script (`--data-dir "$DIR"`): taken as
+  // given, the data dir would be the current directory and `--host ''` would listen everywhere.
+  for (const [name, v] of Object.entries(values)) if (v === '') throw usageError(`--${name} needs a value, not an empty string`);
   const pick = (flag: string | undefined, envName: string): { text: string; name: string } | undefined => {
     if (flag !== undefined) return { text: flag, name: `--${envName.replace(/^RINGKV_/, '').toLowerCase().replace(/_/g, '-')}` };
     const e = env[envName];

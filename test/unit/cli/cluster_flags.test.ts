@@ -145,3 +145,17 @@ test('--memtable-mib and --block-cache-mib: the engine defaults unless given, a 
   usage(() => parseStartConfig([], { RINGKV_BLOCK_CACHE_MIB: 'lots' }), /RINGKV_BLOCK_CACHE_MIB must be/);
   assert.deepEqual(clusterPassThrough({ 'memtable-mib': '8', 'block-cache-mib': '0' }, 3), ['--memtable-mib', '8', '--block-cache-mib', '0', '--replication', '3']);
 });
+
+test('a flag given an empty value is a usage error, not the current directory or every interface; the implied peer port must fit', () => {
+  usage(() => parseStartConfig(['--data-dir', ''], {}), /--data-dir needs a value, not an empty string/);
+  usage(() => parseStartConfig(['--host='], {}), /--host needs a value/);
+  usage(() => parseStartConfig(['--seeds', '127.0.0.1:7100', '--port', '7100', '--zone', ''], {}), /--zone needs a value/);
+  // An empty variable is still taken as unset.
+  const c = parseStartConfig([], { RINGKV_DATA_DIR: '', RINGKV_HOST: '' });
+  assert.ok(c !== 'help');
+  assert.deepEqual([c.host, c.dataDir.endsWith('/data')], ['127.0.0.1', true]);
+  usage(() => parseStartConfig(['--seeds', '127.0.0.1:7100', '--port', '65000'], {}), /--port 65000 puts the peer port at 66000, over 65535: give --peer-port/);
+  const high = parseStartConfig(['--seeds', '127.0.0.1:7100', '--port', '65000', '--peer-port', '64000'], {});
+  assert.ok(high !== 'help');
+  assert.equal(high.cluster!.peerPort, 64000);
+});
