@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tombstoneGraceMsDefault } from '../constants';
-import { dirLockFileName } from '../storage/dir-lock';
+import { type DirLock, dirLockFileName, lockDir } from '../storage/dir-lock';
 import type { SyncMode } from '../storage/types';
 import { type ClusterCoordinator, createClusterCoordinator, rebuildFileName } from './cluster_coordinator';
 import { clusterDefaults, type ClusterOptions } from './cluster_options';
@@ -16,7 +16,7 @@ import { checkLastRun, lastRunFileName, startGrace } from './last_run';
 import { loadPeers, peersFileName } from './peers_file';
 import { syncedSinceFileName } from './sync_coverage';
 import { clusterNameFromSeeds, newClusterName } from './cluster_name';
-import { createLocalCoordinator } from './local_coordinator';
+import { createLocalCoordinator, type LocalCoordinator } from './local_coordinator';
 
 /** Everything a cluster node needs beyond the single-node options; nodeId comes from the data dir. */
 export type ClusterNodeConfig = Omit<ClusterOptions, 'nodeId' | 'clusterName' | 'log' | 'random' | 'readRepairChance' | 'antiEntropyIntervalMs' | 'bootstrap' | 'tombstoneGraceMs'> & {
@@ -49,49 +49,75 @@ export interface NodeCoordinatorOptions {
 
 export function clusterCoordinatorFactory(cluster: ClusterNodeConfig, log: (line: string) => void): (options: NodeCoordinatorOptions) => Promise<ClusterCoordinator> {
   return async (options) => {
-    const nodeId = cluster.nodeId ?? options.nodeId;
-    refuseDecommissioned(options.dataDir);
-    // A node whose data dir is new and that has somewhere to join streams its ranges once it is in the ring.
-    // (A LOCK file, or the CLUSTER_NAME, ZONE and DATACENTER written below, is all a start that failed early leaves;
-    // a LAST_RUN or SYNCED_SINCE beside them without any shard is a data dir emptied of its data, new too.)
-    const identityFiles = [dirLockFileName, clusterNameFileName, zoneFileName, datacenterFileName, lastRunFileName, syncedSinceFileName];
-    const fresh = !fs.existsSync(options.dataDir) || fs.readdirSync(options.dataDir).every((name) => identityFiles.includes(name));
-    // Before the store opens: a data dir of another cluster, zone or datacenter is refused with nothing started.
-    // A first start given no name takes its seeds' (or, a first node, makes one up: cluster_name.ts);
-    // a data dir with data from before names were recorded keeps the one it had (identity_files.ts).
-    let named = cluster.clusterName;
-    if (named === undefined && fresh && !fs.existsSync(path.join(options.dataDir, clusterNameFileName))) {
-      named = (await clusterNameFromSeeds(cluster.seeds, { host: cluster.host, peerPort: cluster.peerPort }, nodeId ?? 'new-node', log)) ?? newClusterName();
-    }
-    const clusterName = loadOrCreateClusterName(options.dataDir, named);
-    const zone = loadOrCreateZone(options.dataDir, cluster.zone);
-    const datacenter = loadOrCreateDatacenter(options.dataDir, cluster.datacenter);
-    // With one replica per key no other copy can have purged a tombstone this one lacks.
-    const tombstoneGraceMs = options.tombstoneGraceMs ?? tombstoneGraceMsDefault;
-    if (cluster.replicationFactor > 1) {
-      // PEERS read quietly here: the coordinator reads it again below and says what is wrong with it.
-      const grace = startGrace(tombstoneGraceMs, loadPeers(path.join(options.dataDir, peersFileName), () => undefined), nodeId ?? recordedNodeId(options.dataDir));
-      checkLastRun(options.dataDir, Date.now(), grace, cluster.allowStaleData === true, log);
-    }
-    const local = await createLocalCoordinator({
-      dataDir: options.dataDir,
-      ...(options.shardCount !== undefined && { shardCount: options.shardCount }),
-      syncMode: options.syncMode,
-      ...(options.memtableBytes !== undefined && { memtableBytes: options.memtableBytes }),
-      ...(options.blockCacheBytes !== undefined && { blockCacheBytes: options.blockCacheBytes }),
-      tombstoneGraceMs,
-      conflictMode: cluster.conflictMode,
-      address: `${cluster.host}:${cluster.httpPort}`,
-      requestTimeoutMs: cluster.requestTimeoutMs,
-      ...(nodeId !== undefined && { nodeId }),
-      // Other replicas hold what a corrupt table held: take it out and repair (Coordinator.scrub).
-      storage: { quarantineCorruptTables: cluster.replicationFactor > 1 },
-    });
+    // Before anything in the data dir is read or written (the identity files below included): a
+    // second start on a running node's data dir, one that forgot --data-dir, must change nothing.
+    const dirLock = lockDir(options.dataDir);
+    let opened: OpenedDataDir;
     try {
-      return await createClusterCoordinator(localReplicaOf(local), { ...clusterDefaults, ...cluster, nodeId: local.nodeId, clusterName, tombstoneGraceMs, zone, datacenter, hintsDir: path.join(options.dataDir, hintsDirName), peersFile: path.join(options.dataDir, peersFileName), lastRunFile: path.join(options.dataDir, lastRunFileName), syncedSinceFile: path.join(options.dataDir, syncedSinceFileName), freshDataDir: fresh, rebuildFile: path.join(options.dataDir, rebuildFileName), decommissionedFile: path.join(options.dataDir, decommissionedFileName), bootstrap: (cluster.bootstrap ?? true) && fresh && cluster.seeds.length > 0, log });
+      opened = await openDataDir(cluster, options, dirLock, log);
+    } catch (err) {
+      dirLock.release();
+      throw err;
+    }
+    const { local, fresh } = opened;
+    try {
+      return await createClusterCoordinator(localReplicaOf(local), { ...clusterDefaults, ...cluster, nodeId: local.nodeId, clusterName: opened.clusterName, tombstoneGraceMs: opened.tombstoneGraceMs, zone: opened.zone, datacenter: opened.datacenter, hintsDir: path.join(options.dataDir, hintsDirName), peersFile: path.join(options.dataDir, peersFileName), lastRunFile: path.join(options.dataDir, lastRunFileName), syncedSinceFile: path.join(options.dataDir, syncedSinceFileName), freshDataDir: fresh, rebuildFile: path.join(options.dataDir, rebuildFileName), decommissionedFile: path.join(options.dataDir, decommissionedFileName), bootstrap: (cluster.bootstrap ?? true) && fresh && cluster.seeds.length > 0, log });
     } catch (err) {
       await local.close().catch(() => undefined);
       throw err;
     }
   };
+}
+
+interface OpenedDataDir {
+  local: LocalCoordinator;
+  fresh: boolean;
+  clusterName: string;
+  zone: string;
+  datacenter: string;
+  tombstoneGraceMs: number;
+}
+
+/** A cluster node's data dir, locked by the caller: its checks, its identity files, then its shards (which take the lock over). */
+async function openDataDir(cluster: ClusterNodeConfig, options: NodeCoordinatorOptions, dirLock: DirLock, log: (line: string) => void): Promise<OpenedDataDir> {
+  const nodeId = cluster.nodeId ?? options.nodeId;
+  refuseDecommissioned(options.dataDir);
+  // A node whose data dir is new and that has somewhere to join streams its ranges once it is in the ring.
+  // (A LOCK file, or the CLUSTER_NAME, ZONE and DATACENTER written below, is all a start that failed early leaves;
+  // a LAST_RUN or SYNCED_SINCE beside them without any shard is a data dir emptied of its data, new too.)
+  const identityFiles = [dirLockFileName, clusterNameFileName, zoneFileName, datacenterFileName, lastRunFileName, syncedSinceFileName];
+  const fresh = !fs.existsSync(options.dataDir) || fs.readdirSync(options.dataDir).every((name) => identityFiles.includes(name));
+  // Before the store opens: a data dir of another cluster, zone or datacenter is refused with nothing started.
+  // A first start given no name takes its seeds' (or, a first node, makes one up: cluster_name.ts);
+  // a data dir with data from before names were recorded keeps the one it had (identity_files.ts).
+  let named = cluster.clusterName;
+  if (named === undefined && fresh && !fs.existsSync(path.join(options.dataDir, clusterNameFileName))) {
+    named = (await clusterNameFromSeeds(cluster.seeds, { host: cluster.host, peerPort: cluster.peerPort }, nodeId ?? 'new-node', log)) ?? newClusterName();
+  }
+  const clusterName = loadOrCreateClusterName(options.dataDir, named);
+  const zone = loadOrCreateZone(options.dataDir, cluster.zone);
+  const datacenter = loadOrCreateDatacenter(options.dataDir, cluster.datacenter);
+  // With one replica per key no other copy can have purged a tombstone this one lacks.
+  const tombstoneGraceMs = options.tombstoneGraceMs ?? tombstoneGraceMsDefault;
+  if (cluster.replicationFactor > 1) {
+    // PEERS read quietly here: the coordinator reads it again below and says what is wrong with it.
+    const grace = startGrace(tombstoneGraceMs, loadPeers(path.join(options.dataDir, peersFileName), () => undefined), nodeId ?? recordedNodeId(options.dataDir));
+    checkLastRun(options.dataDir, Date.now(), grace, cluster.allowStaleData === true, log);
+  }
+  const local = await createLocalCoordinator({
+    dataDir: options.dataDir,
+    ...(options.shardCount !== undefined && { shardCount: options.shardCount }),
+    syncMode: options.syncMode,
+    ...(options.memtableBytes !== undefined && { memtableBytes: options.memtableBytes }),
+    ...(options.blockCacheBytes !== undefined && { blockCacheBytes: options.blockCacheBytes }),
+    tombstoneGraceMs,
+    conflictMode: cluster.conflictMode,
+    address: `${cluster.host}:${cluster.httpPort}`,
+    requestTimeoutMs: cluster.requestTimeoutMs,
+    ...(nodeId !== undefined && { nodeId }),
+    // Other replicas hold what a corrupt table held: take it out and repair (Coordinator.scrub).
+    storage: { quarantineCorruptTables: cluster.replicationFactor > 1 },
+    dirLock,
+  });
+  return { local, fresh, clusterName, zone, datacenter, tombstoneGraceMs };
 }

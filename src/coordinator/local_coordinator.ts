@@ -78,6 +78,11 @@ export interface LocalCoordinatorOptions {
   limits?: Partial<ShardLimits>;
   /** Tests only: see ShardWorkerData.storageModule. */
   storageModule?: string;
+  /**
+   * dataDir's lock, when the caller took it before reading or writing anything there (a cluster
+   * node's identity files): taken over, released when the coordinator closes or fails to open.
+   */
+  dirLock?: DirLock;
 }
 
 /** The local coordinator, with the router exposed for the node's own use (metrics, admin). */
@@ -99,10 +104,11 @@ export type LocalCleanup = Omit<CleanupSummary, 'ringVersion' | 'rangesKept'>;
 
 export async function createLocalCoordinator(options: LocalCoordinatorOptions): Promise<LocalCoordinator> {
   if (typeof options.dataDir !== 'string' || options.dataDir.length === 0) {
+    options.dirLock?.release();
     throw new RingkvError(ErrorCode.InvalidArgument, 'dataDir must be a non-empty path');
   }
   // Before anything in the directory is read or written: a second node there would corrupt it.
-  const dirLock = lockDir(options.dataDir);
+  const dirLock = options.dirLock ?? lockDir(options.dataDir);
   try {
     const nodeId = loadOrCreateNodeId(options.dataDir, options.nodeId);
     const storage: ShardStorageOptions = { ...options.storage };
