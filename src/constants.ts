@@ -487,6 +487,11 @@ export const requestBytesHeldMax = 256 * 1024 * 1024;
 export const httpHeaderBytesMax = 8192;
 /** On SIGTERM, in-flight requests get this long to finish before connections are cut. */
 export const shutdownGraceMsDefault = 10_000;
+/**
+ * How long past a node's shutdown grace `ringkv cluster` waits for it to close its shards, hint
+ * logs and LAST_RUN before it is killed (a kill there leaves a WAL to replay at the next start).
+ */
+export const launcherCloseMarginMs = 20_000;
 assert(httpUnsentBytesMax >= 64 * 2 * Math.ceil((valueBytesMax * 4) / 3), 'unsent HTTP answers hold many of the largest (sibling values and the newest again, base64)');
 assert(requestBytesHeldMax >= 16 * Math.max(httpBodyBytesMax, wsFrameBytesMax), 'requests held take many of the largest bodies and frames at once');
 assert(wsSendQueueBytesMax >= wsResponseFrameBytesTarget * 2, 'the send queue must hold a couple of full response frames');

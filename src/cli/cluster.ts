@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { deadAfterMsDefault, gossipIntervalMsDefault, hintReplayBytesPerSecondMin, nodeRuntimeFlags, peerPortOffset, replicationFactorDefault, streamBytesPerSecondMin, suspectAfterMsDefault, vnodesPerNodeDefault, vnodesPerNodeMax, zoneBytesMax } from '../constants';
+import { deadAfterMsDefault, gossipIntervalMsDefault, hintReplayBytesPerSecondMin, launcherCloseMarginMs, nodeRuntimeFlags, peerPortOffset, replicationFactorDefault, shutdownGraceMsDefault, streamBytesPerSecondMin, suspectAfterMsDefault, vnodesPerNodeDefault, vnodesPerNodeMax, zoneBytesMax } from '../constants';
 import type { ClusterNodeConfig } from '../coordinator/cluster_factory';
 import { clusterDefaults } from '../coordinator/cluster_options';
 import { newClusterName } from '../coordinator/cluster_name';
@@ -354,14 +354,34 @@ export const command: CliCommand = {
     })();
     const passThrough = clusterPassThrough({ ...values, 'cluster-name': values['cluster-name'] ?? recorded ?? newClusterName() }, Math.floor(n / Math.max(1, datacenters.length)));
     const children: ChildProcess[] = [];
-    let stopping = false;
-    const stopAll = async (code: number): Promise<never> => {
-      stopping = true;
-      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
-      const deadline = Date.now() + 10_000;
-      while (children.some((c) => c.exitCode === null && c.signalCode === null) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-      process.exit(code);
+    const running = (c: ChildProcess) => c.exitCode === null && c.signalCode === null;
+    let stopping: Promise<never> | undefined;
+    // Once: a second Ctrl-C must not send the nodes a second SIGTERM, which a node takes as
+    // "exit now" (server/node.ts exitOnSignals), cutting its shutdown short.
+    const stopAll = (code: number): Promise<never> => {
+      if (stopping !== undefined) {
+        process.stderr.write('ringkv cluster: still stopping the nodes, each finishing its shutdown\n');
+        return stopping;
+      }
+      return (stopping = stopNodes(code));
+    };
+    const stopNodes = async (code: number): Promise<never> => {
+      for (const c of children) if (running(c)) c.kill('SIGTERM');
+      // A node waits up to its shutdown grace for requests in flight, then closes its shards.
+      const deadline = Date.now() + shutdownGraceMsDefault + launcherCloseMarginMs;
+      while (children.some(running) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      let failed = false;
+      for (const [i, c] of children.entries()) {
+        if (running(c)) {
+          c.kill('SIGKILL');
+          process.stderr.write(`ringkv cluster: node-${i} had not stopped after ${shutdownGraceMsDefault + launcherCloseMarginMs} ms; killed\n`);
+          failed = true;
+        } else if (c.exitCode !== 0) {
+          process.stderr.write(`ringkv cluster: node-${i} exited (${c.signalCode ?? c.exitCode}) while stopping\n`);
+          failed = true;
+        }
+      }
+      process.exit(failed ? Math.max(code, 1) : code);
     };
     // Nodes in sessions of their own outlive the launcher unless it stops them: whatever ends it
     // (an exception included) kills those still running. Only a SIGKILL of the launcher leaves them.
@@ -393,8 +413,9 @@ export const command: CliCommand = {
       // signal and exited without finishing its shutdown.
       const child = spawn(process.execPath, [...nodeRuntimeFlags, ...args], { stdio: ['ignore', 'inherit', 'inherit'], detached: true });
       child.on('exit', (code, signal) => {
-        if (!stopping) process.stderr.write(`ringkv cluster: node-${i} exited (${signal ?? code}); stopping the others\n`);
-        if (!stopping) void stopAll(1);
+        if (stopping !== undefined) return;
+        process.stderr.write(`ringkv cluster: node-${i} exited (${signal ?? code}); stopping the others\n`);
+        void stopAll(1);
       });
       children.push(child);
     }

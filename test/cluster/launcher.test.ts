@@ -1,8 +1,8 @@
 // `ringkv cluster` end to end: real node processes on 127.0.0.1 (ports P.., peers P+1000..), up
 // and holding one ring when it says so, the zones given with --zones in turn, one cluster name
 // made up for all of them and kept on a rerun over the same data dir, and every node stopped on
-// SIGINT: sent to the launcher, or to its whole process group as a terminal's Ctrl-C is, after
-// which every node still finishes its shutdown.
+// SIGINT: sent to the launcher (twice, as an impatient Ctrl-C), or to its whole process group as
+// a terminal's Ctrl-C is, after which every node still finishes its shutdown.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -16,12 +16,12 @@ const bin = path.resolve(__dirname, '..', '..', '..', 'bin', 'ringkv.js');
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ringkv-cluster-launcher-'));
 const running: ChildProcess[] = [];
 after(async () => {
-  // SIGINT first: the launcher stops its nodes (SIGKILLing what outlives 10 s); a SIGKILLed
+  // SIGINT first: the launcher stops its nodes (SIGKILLing what outlives 30 s); a SIGKILLed
   // launcher would leave them running.
   for (const p of running.filter((x) => x.exitCode === null && x.signalCode === null)) {
     const exited = new Promise((resolve) => p.once('exit', resolve));
     p.kill('SIGINT');
-    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 15_000))]);
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 35_000))]);
     p.kill('SIGKILL');
   }
   fs.rmSync(dataDir, { recursive: true, force: true });
@@ -42,11 +42,18 @@ async function launch(basePort: number): Promise<{ proc: ChildProcess; output: (
   return { proc, output: () => out };
 }
 
-/** SIGINT to the launcher, or to its process group (a terminal's Ctrl-C reaches every process of the job). */
-async function stop(proc: ChildProcess, to: 'launcher' | 'group'): Promise<number | null> {
+/**
+ * SIGINT to the launcher, or to its process group (a terminal's Ctrl-C reaches every process of
+ * the job), or to the launcher twice: again once a node has begun its shutdown (an impatient Ctrl-C).
+ */
+async function stop(proc: ChildProcess, to: 'launcher' | 'group' | 'launcher twice', output: () => string): Promise<number | null> {
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  if (to === 'launcher') proc.kill('SIGINT');
-  else process.kill(-proc.pid!, 'SIGINT');
+  if (to === 'group') process.kill(-proc.pid!, 'SIGINT');
+  else proc.kill('SIGINT');
+  if (to === 'launcher twice') {
+    await waitFor('a node to begin its shutdown', () => /^ringkv: SIGTERM: finishing in-flight requests/m.test(output()), 15_000);
+    proc.kill('SIGINT');
+  }
   return exited;
 }
 
@@ -66,13 +73,17 @@ test('ringkv cluster --zones: three nodes, one zone each, one made-up name kept 
   }
   assert.equal(digests.size, 1, [...digests].join(', '));
   assert.match([...digests][0] ?? '', /^[0-9a-f]{8}$/);
-  assert.equal(await stop(first.proc, 'launcher'), 0);
+  assert.equal(await stop(first.proc, 'launcher twice', first.output), 0);
+  // The second SIGINT sent the nodes nothing more: each finished its shutdown.
+  assert.match(first.output(), /ringkv cluster: still stopping the nodes/);
+  assert.equal(first.output().match(/^ringkv: stopped$/gm)?.length, 3, first.output());
+  assert.doesNotMatch(first.output(), /again; exiting without finishing shutdown/);
   for (let i = 0; i < 3; i++) await waitFor(`node-${i} to stop`, async () => !(await fetch(`http://127.0.0.1:${base + i}/health`).then(() => true, () => false)), 15_000);
 
   const second = await launch(base);
   const again = (await (await fetch(`http://127.0.0.1:${base}/api/v1/cluster/status`)).json()) as { cluster_name: string };
   assert.equal(again.cluster_name, status.cluster_name, 'the data dir keeps its name');
-  assert.equal(await stop(second.proc, 'group'), 0);
+  assert.equal(await stop(second.proc, 'group', second.output), 0);
   // Each node heard the launcher's SIGTERM alone and finished its shutdown; in the terminal's
   // group they took it as a second signal and exited at once.
   assert.equal(second.output().match(/^ringkv: stopped$/gm)?.length, 3, second.output());
