@@ -324,8 +324,8 @@ export const command: CliCommand = {
       n = values.nodes === undefined ? 3 : parseIntOption('--nodes', values.nodes, 1, 16);
       basePort = values['base-port'] === undefined ? 7000 : parseIntOption('--base-port', values['base-port'], 1, 65535 - 16 - peerPortOffset);
       waitMs = values['wait-ms'] === undefined ? 30_000 : parseIntOption('--wait-ms', values['wait-ms'], 100, 600_000);
-      if (values.seeds !== undefined || values['peer-port'] !== undefined || values.advertise !== undefined || values.zone !== undefined || values.datacenter !== undefined) {
-        throw usageError('ringkv cluster chooses --seeds, --peer-port, --advertise, --zone and --datacenter itself (zones: --zones, datacenters: --datacenters)');
+      if (values.seeds !== undefined || values['peer-port'] !== undefined || values.advertise !== undefined || values.zone !== undefined || values.datacenter !== undefined || values.bootstrap !== undefined) {
+        throw usageError('ringkv cluster chooses --seeds, --peer-port, --advertise, --zone, --datacenter and --bootstrap itself (zones: --zones, datacenters: --datacenters)');
       }
       const names = (flag: string, text: string | undefined): string[] => {
         const list = text === undefined ? [] : text.split(',').map((z) => z.trim());
@@ -353,6 +353,28 @@ export const command: CliCommand = {
       }
     })();
     const passThrough = clusterPassThrough({ ...values, 'cluster-name': values['cluster-name'] ?? recorded ?? newClusterName() }, Math.floor(n / Math.max(1, datacenters.length)));
+    const nodeArgs = (i: number): string[] => [
+      'start',
+      '--port', String(basePort + i),
+      '--data-dir', path.join(dataDir, `node-${i}`),
+      '--node-id', `node-${i}`,
+      '--shards', values.shards ?? '2',
+      '--seeds', `127.0.0.1:${basePort}`,
+      // They start together, empty: there is nothing to stream yet.
+      '--bootstrap', 'off',
+      ...(zones.length > 0 ? ['--zone', zones[i % zones.length]!] : []),
+      ...(datacenters.length > 0 ? ['--datacenter', datacenters[i % datacenters.length]!] : []),
+      ...passThrough,
+    ];
+    // The options passed on are checked here, once: a bad --shards or --sync-mode is a usage
+    // error of this command, not every node's exit 2 with the start help printed N times.
+    try {
+      (await import('./start')).parseStartConfig(nodeArgs(0).slice(1), {});
+    } catch (err) {
+      if (!isRingkvError(err)) throw err;
+      process.stderr.write(`ringkv cluster: ${err.message}\n\n${clusterHelp}`);
+      return 2;
+    }
     const children: ChildProcess[] = [];
     const running = (c: ChildProcess) => c.exitCode === null && c.signalCode === null;
     let stopping: Promise<never> | undefined;
@@ -392,21 +414,7 @@ export const command: CliCommand = {
     process.on('SIGTERM', () => void stopAll(0));
     process.on('SIGHUP', () => void stopAll(0));
     for (let i = 0; i < n; i++) {
-      const port = basePort + i;
-      const args = [
-        bin,
-        'start',
-        '--port', String(port),
-        '--data-dir', path.join(dataDir, `node-${i}`),
-        '--node-id', `node-${i}`,
-        '--shards', values.shards ?? '2',
-        '--seeds', `127.0.0.1:${basePort}`,
-        // They start together, empty: there is nothing to stream yet.
-        '--bootstrap', 'off',
-        ...(zones.length > 0 ? ['--zone', zones[i % zones.length]!] : []),
-        ...(datacenters.length > 0 ? ['--datacenter', datacenters[i % datacenters.length]!] : []),
-        ...passThrough,
-      ];
+      const args = [bin, ...nodeArgs(i)];
       // Each node in a session of its own: a Ctrl-C (or the terminal closing) reaches the
       // launcher alone, which stops the nodes with one SIGTERM each. In the terminal's process
       // group every node also got the SIGINT itself, took the launcher's SIGTERM as a second

@@ -3,6 +3,10 @@
 // binds where it listens; a node listening on every interface must say which address to advertise.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { clusterPassThrough, parseClusterFlags } from '../../../src/cli/cluster';
 import { parseStartConfig } from '../../../src/cli/start';
 import { clusterSettingsOf } from '../../../src/coordinator/cluster_options';
@@ -158,4 +162,25 @@ test('a flag given an empty value is a usage error, not the current directory or
   const high = parseStartConfig(['--seeds', '127.0.0.1:7100', '--port', '65000', '--peer-port', '64000'], {});
   assert.ok(high !== 'help');
   assert.equal(high.cluster!.peerPort, 64000);
+});
+
+test('ringkv cluster checks the options it passes on before starting any node, and refuses --bootstrap, which it sets itself', () => {
+  const bin = path.resolve(__dirname, '..', '..', '..', '..', 'bin', 'ringkv.js');
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ringkv-launcher-flags-'));
+  try {
+    for (const [flags, why] of [
+      [['--shards', '0'], /^ringkv cluster: --shards must be/],
+      [['--sync-mode', 'sometimes'], /^ringkv cluster: --sync-mode must be one of always, batch, none/],
+      [['--bootstrap', 'on'], /^ringkv cluster: ringkv cluster chooses .*--bootstrap itself/],
+    ] as const) {
+      // Port 1: were a node started, it could not listen there; nothing must get that far.
+      const r = spawnSync(process.execPath, [bin, 'cluster', '--nodes', '2', '--base-port', '1', '--data-dir', dataDir, ...flags], { encoding: 'utf8', timeout: 30_000 });
+      assert.equal(r.status, 2, `${flags.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, why);
+      assert.doesNotMatch(r.stderr, /node-\d exited/);
+      assert.deepEqual(fs.readdirSync(dataDir), [], 'no node was started');
+    }
+  } finally {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
 });
