@@ -20,7 +20,7 @@ import { checkContext, checkIdempotencyKey, checkIfMatch, checkKey, checkTtl, ch
 import { type ConsistencyLevel, consistencyLevels } from '../coordinator/types';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import type { ClientResult } from '../protocol/client_response';
-import { fetchClusterStatus } from './cluster_status';
+import { fetchClusterStatus, isNodeAddress } from './cluster_status';
 import { ReadCache, type ReadCacheOptions } from './read_cache';
 import { type ConnectionCounters, NodeConnection, type OutgoingRequest } from './connection';
 import { isSpreadRead, Topology, type NodeAddress } from './topology';
@@ -102,10 +102,9 @@ function checkMs(name: string, v: number | undefined, min: number): void {
   }
 }
 
-/** A node's HTTP address as options.nodes lists it: host:port, port 1..65535, nothing a URL would read otherwise. */
+/** A node's HTTP address as options.nodes lists it (cluster_status.ts isNodeAddress). */
 function checkNodeAddress(v: unknown): void {
-  const m = typeof v === 'string' ? /^[A-Za-z0-9.\-_]{1,253}:([0-9]{1,5})$/.exec(v) : null;
-  if (m === null || !(Number(m[1]) >= 1 && Number(m[1]) <= 65535)) {
+  if (!isNodeAddress(v)) {
     throw new RingkvError(ErrorCode.InvalidArgument, `options.nodes: ${JSON.stringify(v)} is not host:port (a host name or IPv4 address, and a port in 1..65535)`);
   }
 }

@@ -12,6 +12,16 @@ const statusBytesMax = 8 * 1024 * 1024;
 const digestRe = /^[0-9a-f]{8}$/;
 const nodeStatuses: readonly NodeStatus[] = ['healthy', 'degraded', 'suspect', 'dead', 'joining', 'leaving', 'left'];
 
+/**
+ * A node's HTTP address as the client connects to it: host:port, port 1..65535, nothing a URL
+ * would read otherwise (a `#`, `/`, `?` or `@` would make `ws://…` another URL, or one the
+ * WebSocket constructor throws on). A node's own address parser takes more than this.
+ */
+export function isNodeAddress(v: unknown): v is string {
+  const m = typeof v === 'string' ? /^[A-Za-z0-9.\-_]{1,253}:([0-9]{1,5})$/.exec(v) : null;
+  return m !== null && Number(m[1]) >= 1 && Number(m[1]) <= 65535;
+}
+
 function bad(address: string, what: string): RingkvError {
   return new RingkvError(ErrorCode.MalformedFrame, `cluster status from ${address}: ${what}`, { details: { address } });
 }
@@ -31,7 +41,7 @@ export function parseClusterStatus(address: string, body: unknown): ClusterStatu
     if (typeof n !== 'object' || n === null) throw bad(address, `nodes[${i}] is not an object`);
     const r = n as Record<string, unknown>;
     if (typeof r['id'] !== 'string' || r['id'].length === 0) throw bad(address, `nodes[${i}].id`);
-    if (typeof r['address'] !== 'string' || !/^[^:\s]+:\d+$/.test(r['address'])) throw bad(address, `nodes[${i}].address`);
+    if (!isNodeAddress(r['address'])) throw bad(address, `nodes[${i}].address is not host:port the client can connect to`);
     const status = r['status'];
     if (typeof status !== 'string' || !nodeStatuses.includes(status as NodeStatus)) throw bad(address, `nodes[${i}].status`);
     const tokens = r['tokens'] ?? [];

@@ -179,11 +179,19 @@ export class NodeConnection {
   private open(): void {
     if (this.opening !== null || this.closedByUser) return;
     this.state = 'connecting';
-    const ws = new WebSocket(`ws://${this.address}/api/v1/ws`, {
-      perMessageDeflate: false,
-      maxPayload: wsFrameBytesMax * 2,
-      handshakeTimeout: this.connectTimeoutMs,
-    });
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(`ws://${this.address}/api/v1/ws`, {
+        perMessageDeflate: false,
+        maxPayload: wsFrameBytesMax * 2,
+        handshakeTimeout: this.connectTimeoutMs,
+      });
+    } catch (err) {
+      // Thrown in a flush (a tick of its own), it would end the process: fail what waits instead.
+      this.lastError = err instanceof Error ? err : new Error(String(err));
+      this.onClosed(`cannot connect to ${this.label} (${this.address})`);
+      return;
+    }
     this.ws = ws;
     ws.binaryType = 'nodebuffer';
     this.opening = new Promise<void>((resolve) => {
@@ -227,6 +235,7 @@ export class NodeConnection {
       // idempotency keys).
       const err = errorFromWire(frame.error, frame.message, this.label);
       for (const p of this.inflight.takeAll()) this.settle(p, null, err);
+      if (this.waiting.size > 0) this.scheduleFlush();
       return;
     }
     for (const r of frame.results) {

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { NodeConnection, type ConnectionCounters } from '../../../src/client/connection';
 import { clientQueuedOpsPerConnectionMax, wsInflightOpsPerConnectionMax } from '../../../src/constants';
 import { ErrorCode, isRingkvError } from '../../../src/errors';
+import { WireErrorCode } from '../../../src/protocol/client_codes';
 import type { ClientResult } from '../../../src/protocol/client_response';
 import { waitFor } from '../../helpers/cluster';
 import { ProtocolPeer } from './protocol_peer';
@@ -83,5 +84,36 @@ test('what a connection holds is bounded: past the bound a send fails at once as
   } finally {
     c.close();
     await peer.close();
+  }
+});
+
+test('a frame-level error fails what was in flight and sends what waited behind it at once', async () => {
+  const peer = await ProtocolPeer.start(() => null);
+  const c = new NodeConnection(peer.address, 'n1', { framesSent: 0, opsSent: 0, timeouts: 0 });
+  try {
+    const inflight = Array.from({ length: wsInflightOpsPerConnectionMax }, (_, n) => c.send({ op: 'get', key: keyOf(n), consistency: 'ONE' }, 30_000).then(() => null, (e: unknown) => e));
+    const waiting = c.send({ op: 'get', key: keyOf(-1), consistency: 'ONE' }, 30_000).catch((e: unknown) => e);
+    await waitFor('the in-flight limit filled', () => peer.requests.length === wsInflightOpsPerConnectionMax, 10_000);
+    peer.sendErrorFrame(WireErrorCode.MalformedFrame, 'could not read a frame');
+    const errors = await Promise.all(inflight);
+    assert.ok(errors.every((e) => isRingkvError(e, ErrorCode.MalformedFrame)), String(errors[0]));
+    // Nothing else is sent: the waiting operation leaves because the error freed room.
+    await waitFor('the waiting operation sent', () => peer.requests.length === wsInflightOpsPerConnectionMax + 1, 5_000);
+    assert.equal(numberOf(peer.requests.at(-1)!.key), -1);
+    c.close();
+    assert.ok(isRingkvError(await waiting, ErrorCode.Closed));
+  } finally {
+    c.close();
+    await peer.close();
+  }
+});
+
+test('an address the WebSocket constructor throws on fails the operations as unavailable, not the process', async () => {
+  const c = new NodeConnection('bad#host:7000', 'n1', { framesSent: 0, opsSent: 0, timeouts: 0 });
+  try {
+    await assert.rejects(c.send({ op: 'get', key: keyOf(1), consistency: 'ONE' }, 5_000), (e: unknown) => isRingkvError(e, ErrorCode.Unavailable) && /cannot connect to n1/.test((e as Error).message));
+    assert.equal(c.pendingCount, 0);
+  } finally {
+    c.close();
   }
 });

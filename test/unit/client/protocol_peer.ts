@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { ClusterStatus } from '../../../src/coordinator/types';
 import { decodeRequestFrame, type ClientRequest } from '../../../src/protocol/client_request';
-import { encodeResponseFrames, type ClientResult } from '../../../src/protocol/client_response';
+import { encodeErrorFrame, encodeResponseFrames, type ClientResult } from '../../../src/protocol/client_response';
+import type { WireErrorCode } from '../../../src/protocol/client_codes';
 
 export type Handler = (req: ClientRequest, peer: ProtocolPeer) => ClientResult | Promise<ClientResult> | null;
 
@@ -55,6 +56,11 @@ export class ProtocolPeer {
 
   get address(): string {
     return `127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /** Sends a frame-level error on every open connection (as a node that could not read a frame does). */
+  sendErrorFrame(code: WireErrorCode, message: string): void {
+    for (const s of this.sockets) s.send(encodeErrorFrame(code, message));
   }
 
   /** Drops every open connection (as a crashing node would). */

@@ -94,6 +94,10 @@ test('a single node without tokens routes to the known nodes; bad statuses are r
   forged.nodes[0]!.tokens[0] = '12345';
   assert.throws(() => new Topology(['x:1'], 1000).apply(forged), (e) => isRingkvError(e, ErrorCode.Internal));
   assert.throws(() => parseClusterStatus('x:1', { nodes: [{ id: 'a', address: 'nope', status: 'healthy' }], ring_version: 1 }), (e) => isRingkvError(e, ErrorCode.MalformedFrame));
+  // Addresses a node's own parser takes but a ws:// URL would read otherwise (or throw on).
+  for (const address of ['bad#host:7000', 'a/b:7000', 'user@host:7000', 'h?x:7000', 'host:0', 'host:70000']) {
+    assert.throws(() => parseClusterStatus('x:1', { nodes: [{ id: 'a', address, status: 'healthy' }], ring_version: 1 }), (e) => isRingkvError(e, ErrorCode.MalformedFrame) && /nodes\[0\]\.address/.test(e.message), address);
+  }
   assert.throws(() => parseClusterStatus('x:1', { nodes: 'x' }), (e) => isRingkvError(e));
   // A degraded node (up, storage refusing writes) is a known status with its reason, and still a candidate.
   const degraded = parseClusterStatus('x:1', { nodes: [{ id: 'solo', address: '127.0.0.1:9000', status: 'degraded', reason: 'storage_full', tokens: [] }], ring_version: 0 });
