@@ -355,7 +355,7 @@ export class RingkvClient {
     if (this.closed) throw new RingkvError(ErrorCode.Closed, 'client is closed');
     const perAttempt = timeoutMs ?? this.timeoutMs;
     // A GET at QUORUM or ALL reads the same replicas wherever it starts: spread over them.
-    const candidates = this.topology.candidates(req.key, Date.now(), isSpreadRead(req.op, req.consistency));
+    const candidates = this.topology.candidates(req.key, performance.now(), isSpreadRead(req.op, req.consistency));
     let lastErr: unknown = null;
     for (let attempt = 0; attempt <= this.retriesMax; attempt++) {
       // Each retry moves to the next candidate: Q3's "on timeout, pick a new coordinator".
@@ -374,7 +374,7 @@ export class RingkvClient {
         lastErr = err;
         // Not once closed: close() fails what is in flight with Closed, which says nothing of the node.
         if (isNodeFailure(err) && !this.closed) {
-          this.topology.markDown(node.address, Date.now());
+          this.topology.markDown(node.address, performance.now());
           // The ring may have changed (a node left); look again, without waiting for it.
           if (this.ringAware) void this.refreshRing().catch(() => undefined);
         }

@@ -109,7 +109,7 @@ export class ReadCache {
   private flights = new Map<string, Flight | null>();
   private flightsInAir = 0;
 
-  constructor(o: ReadCacheOptions, private readonly now: () => number = Date.now) {
+  constructor(o: ReadCacheOptions, private readonly now: () => number = () => performance.now()) {
     this.ttlMs = o.ttlMs;
     this.entriesMax = o.entriesMax ?? readCacheEntriesMaxDefault;
     this.bytesMax = o.bytesMax ?? readCacheBytesMaxDefault;

@@ -144,7 +144,7 @@ export class Topology {
     this.downUntilMs.delete(address);
   }
 
-  isDown(address: string, nowMs = Date.now()): boolean {
+  isDown(address: string, nowMs = performance.now()): boolean {
     const until = this.downUntilMs.get(address);
     return until !== undefined && until > nowMs;
   }
@@ -155,7 +155,7 @@ export class Topology {
   }
 
   /** Nodes to try for `key`, best first. Never empty. `spread`: start at the next of its best replicas in turn. */
-  candidates(key: Uint8Array, nowMs = Date.now(), spread = false): NodeAddress[] {
+  candidates(key: Uint8Array, nowMs = performance.now(), spread = false): NodeAddress[] {
     let ordered: NodeAddress[];
     if (this.ring !== null) {
       const token = keyToken(key);

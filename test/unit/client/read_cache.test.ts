@@ -223,3 +223,20 @@ test('bad options are refused', () => {
     assert.throws(() => new ReadCache(o), (e) => isRingkvError(e, ErrorCode.InvalidArgument), JSON.stringify(o));
   }
 });
+
+test('the TTL runs on a monotonic clock: a wall clock stepped back keeps no entry past it', async () => {
+  const wall = Date.now;
+  let stepMs = 0;
+  Date.now = () => wall.call(Date) - stepMs;
+  try {
+    const c = new ReadCache({ ttlMs: 50 });
+    c.store(b('k'), 'ONE', c.readBegins(), found('k', 'v'));
+    assert.equal(valueOf(c.lookup(b('k'), 'ONE')), 'v');
+    // An NTP step back of a minute, as the entry waits out its TTL.
+    stepMs = 60_000;
+    await new Promise((r) => setTimeout(r, 80));
+    assert.equal(c.lookup(b('k'), 'ONE'), undefined, 'expired after ttlMs, whatever the wall clock says');
+  } finally {
+    Date.now = wall;
+  }
+});
