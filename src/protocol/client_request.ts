@@ -40,7 +40,8 @@ export interface ClientRequest {
 }
 
 /** One decoded operation: ready to run, or refused on its own with a typed error. */
-export type DecodedOp = { ok: true; request: ClientRequest } | { ok: false; id: number; error: RingkvError };
+/** `op`, when the operation named a known one: its error is counted under it (metrics). */
+export type DecodedOp = { ok: true; request: ClientRequest } | { ok: false; id: number; op?: OpName; error: RingkvError };
 
 export interface DecodedFrame {
   ops: DecodedOp[];
@@ -102,32 +103,34 @@ function decodeOp(r: Request, bytes: Uint8Array, frame: FrameCopy): DecodedOp {
   const op = opFromWire(r.op());
   if (op === undefined) return { ok: false, id, error: invalid(`unknown op code ${r.op()}`) };
   const consistency = consistencyFromWire(r.consistency());
-  if (consistency === null) return { ok: false, id, error: invalid(`unknown consistency code ${r.consistency()}`) };
+  if (consistency === null) return { ok: false, id, op, error: invalid(`unknown consistency code ${r.consistency()}`) };
 
   // Positions in `bytes` (the buffer the frame was verified in), not views: field_access.ts.
   const keyAt = byteVectorStart(r, byteVectorFields.requestKey);
   const keyLength = byteVectorLength(r, keyAt);
-  if (keyLength === 0) return { ok: false, id, error: invalid('key is empty') };
+  if (keyLength === 0) return { ok: false, id, op, error: invalid('key is empty') };
   if (keyLength > keyBytesMax) {
     return {
       ok: false,
       id,
+      op,
       error: new RingkvError(ErrorCode.KeyTooLarge, `key of ${keyLength} bytes is over the ${keyBytesMax}-byte limit`),
     };
   }
   const valueAt = byteVectorStart(r, byteVectorFields.requestValue);
   const valueLength = byteVectorLength(r, valueAt);
-  if (valueAt !== -1 && op !== 'put') return { ok: false, id, error: invalid(`a ${op} carries no value`) };
+  if (valueAt !== -1 && op !== 'put') return { ok: false, id, op, error: invalid(`a ${op} carries no value`) };
   if (valueLength > valueBytesMax) {
     return {
       ok: false,
       id,
+      op,
       error: new RingkvError(ErrorCode.ValueTooLarge, `value of ${valueLength} bytes is over the ${valueBytesMax}-byte limit`),
     };
   }
   const ttl = r.ttlSeconds();
-  if (ttl > ttlSecondsMax) return { ok: false, id, error: invalid(`ttl_seconds ${ttl} is over the ${ttlSecondsMax}-second limit`) };
-  if (ttl !== 0 && op !== 'put') return { ok: false, id, error: invalid(`a ${op} carries no ttl`) };
+  if (ttl > ttlSecondsMax) return { ok: false, id, op, error: invalid(`ttl_seconds ${ttl} is over the ${ttlSecondsMax}-second limit`) };
+  if (ttl !== 0 && op !== 'put') return { ok: false, id, op, error: invalid(`a ${op} carries no ttl`) };
 
   const request: ClientRequest = { id, op, key: Uint8Array.prototype.slice.call(bytes, keyAt, keyAt + keyLength) };
   if (op === 'put') request.value = valueAt === -1 ? new Uint8Array(0) : frame.keepRange(valueAt, valueLength);

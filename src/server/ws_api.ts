@@ -27,7 +27,7 @@
 // A frame that cannot be decoded, or a text frame, gets a frame-level error frame and the
 // connection stays open: nothing a client sends can throw out of here.
 import { fitsBytes } from '../byte_bound';
-import { isRingkvError } from '../errors';
+import { ErrorCode, isRingkvError, RingkvError } from '../errors';
 import { WireErrorCode } from '../protocol/client_codes';
 import { frameLatenessQuietMsMax, frameLatenessWindowMs } from '../constants';
 import { decodeRequestFrame, type DecodedFrame } from '../protocol/client_request';
@@ -186,9 +186,12 @@ function refuseFrame(ctx: ServerContext, ws: WebSocket<WsConn>, conn: WsConn, co
  * the connection, including earlier frames' operations that are still running here and will be
  * answered.
  */
-function refuseOps(ctx: ServerContext, ws: WebSocket<WsConn>, conn: WsConn, ops: DecodedFrame['ops'], error: WireErrorCode, message: string, reason: string): void {
+function refuseOps(ctx: ServerContext, ws: WebSocket<WsConn>, conn: WsConn, ops: DecodedFrame['ops'], err: RingkvError, reason: string): void {
   ctx.metrics.count('ws_frames_refused', `reason="${reason}"`);
-  const results: ClientResult[] = ops.map((d) => ({ id: d.ok ? d.request.id : d.id, status: 'error', error, message }));
+  const reply = errorReply(err);
+  // Each operation is a request answered with an error, counted as HTTP counts a refused request.
+  for (const d of ops) ctx.metrics.observeError('ws', d.ok ? d.request.op : (d.op ?? 'invalid'), d.ok ? (d.request.consistency ?? 'QUORUM') : 'invalid', reply.error, 0);
+  const results: ClientResult[] = ops.map((d) => ({ id: d.ok ? d.request.id : d.id, status: 'error', error: reply.wire, message: reply.message }));
   enqueue(ctx, ws, conn, encodeResponseFrames(results, ctx.limits.wsResponseFrameBytesTarget), 0);
 }
 
@@ -216,17 +219,17 @@ function onMessage(ctx: ServerContext, ws: WebSocket<WsConn>, message: ArrayBuff
     return;
   }
   if (ctx.state.closing) {
-    refuseOps(ctx, ws, conn, ops, WireErrorCode.ShuttingDown, 'the node is shutting down', 'shutting_down');
+    refuseOps(ctx, ws, conn, ops, new RingkvError(ErrorCode.Closed, 'the node is shutting down'), 'shutting_down');
     return;
   }
   if (conn.inflightOps + n > ctx.limits.wsInflightOpsPerConnectionMax) {
-    refuseOps(ctx, ws, conn, ops, WireErrorCode.Busy, `over ${ctx.limits.wsInflightOpsPerConnectionMax} operations in flight on this connection; wait for results`, 'busy');
+    refuseOps(ctx, ws, conn, ops, new RingkvError(ErrorCode.Busy, `over ${ctx.limits.wsInflightOpsPerConnectionMax} operations in flight on this connection; wait for results`), 'busy');
     return;
   }
   // The frame's copy (its values, keys and contexts: frame_copy.ts) is held until it is answered.
   const frameBytes = message.byteLength;
   if (!holdRequestBytes(ctx, frameBytes)) {
-    refuseOps(ctx, ws, conn, ops, WireErrorCode.Busy, `${ctx.state.requestBytesHeld} bytes of requests are held on this node (over ${ctx.limits.requestBytesHeldMax}); retry`, 'request_bytes');
+    refuseOps(ctx, ws, conn, ops, new RingkvError(ErrorCode.Busy, `${ctx.state.requestBytesHeld} bytes of requests are held on this node (over ${ctx.limits.requestBytesHeldMax}); retry`), 'request_bytes');
     return;
   }
   conn.inflightOps += n;

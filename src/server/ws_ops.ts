@@ -99,7 +99,7 @@ export async function runFrame(
     const d = ops[i]!;
     if (!d.ok) {
       const reply = errorReply(d.error);
-      metrics.observeError('ws', 'invalid', 'invalid', reply.error, 0);
+      metrics.observeError('ws', d.op ?? 'invalid', 'invalid', reply.error, 0);
       results[i] = errorResult(d.id, reply);
       continue;
     }

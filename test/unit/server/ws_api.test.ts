@@ -90,14 +90,36 @@ test('malformed, truncated, text and oversized frames get typed error frames; th
   await c.close();
 });
 
+test('an operation that does not decode is answered with its error and counted under the op it named', async () => {
+  const c = await WsTestClient.connect(server.port);
+  const invalidGets = /^ringkv_request_errors_total\{transport="ws",op="get",error="invalid_argument"\} (\d+)$/m;
+  const count = async (): Promise<number> => Number(invalidGets.exec(await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text())?.[1] ?? 0);
+  const before = await count();
+  const r = await c.call([{ id: 31, op: 'get', key: bytes('a'), ttlSeconds: 5 }]);
+  assert.equal(r.get(31)!.error, WireErrorCode.InvalidArgument);
+  assert.match(r.get(31)!.message ?? '', /a get carries no ttl/);
+  assert.equal((await count()) - before, 1);
+  await c.close();
+});
+
 test('over the in-flight cap a frame is answered Busy, and held frames still complete', async () => {
   const c = await WsTestClient.connect(server.port);
+  const errorsOf = async (re: RegExp): Promise<number> => Number(re.exec(await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text())?.[1] ?? 0);
+  const busyGets = /^ringkv_request_errors_total\{transport="ws",op="get",error="busy"\} (\d+)$/m;
+  const busyPuts = /^ringkv_request_errors_total\{transport="ws",op="put",error="busy"\} (\d+)$/m;
+  const [getsBefore, putsBefore] = [await errorsOf(busyGets), await errorsOf(busyPuts)];
   coordinator.closeGate();
   const held = Array.from({ length: 8 }, (_, i) => ({ id: 100 + i, op: 'get' as const, key: bytes(`h${i}`) }));
   c.sendRaw(encodeRequestFrame(held));
-  const busy = await c.call([{ id: 200, op: 'get', key: bytes('x') }]);
+  const busy = await c.call([
+    { id: 200, op: 'get', key: bytes('x') },
+    { id: 202, op: 'put', key: bytes('x'), value: bytes('v') },
+  ]);
   assert.equal(busy.get(200)!.status, 'error');
   assert.equal(busy.get(200)!.error, WireErrorCode.Busy);
+  assert.equal(busy.get(202)!.error, WireErrorCode.Busy);
+  // Each operation refused is a request answered with an error, in the request metrics too.
+  assert.deepEqual([(await errorsOf(busyGets)) - getsBefore, (await errorsOf(busyPuts)) - putsBefore], [1, 1]);
   coordinator.openGate();
   await c.until(() => c.frames.some((f) => f.results.some((r) => r.id === 107)), 5000, 'held results');
   const after = await c.call([{ id: 201, op: 'get', key: bytes('x') }]);
