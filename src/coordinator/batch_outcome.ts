@@ -13,6 +13,8 @@ export function withinRoom(o: BatchOutcome, room: AnswerRoom | undefined): Batch
   const r = o.result;
   let bytes = r.context.byteLength;
   for (const s of r.siblings) bytes += s.value.byteLength;
+  // With siblings an answer carries the newest value twice: as the value and as a sibling.
+  if (r.siblings.length > 1) bytes += r.value.byteLength;
   if (room.take(bytes)) return o;
   return { ok: false, error: new RingkvError(ErrorCode.Busy, `no room for this answer (${bytes} bytes) beside the answers already held for this connection or node: ask again`) };
 }

@@ -313,6 +313,24 @@ test("a batch's reads hold to the caller's room: a found value that does not fit
   }
 });
 
+test("a read of a key with siblings takes room for what its answer carries: each sibling's value, the newest again as the value, and the context", async () => {
+  const c = await createLocalCoordinator({ dataDir: tempDir(), shardCount: 1, syncMode: 'none' });
+  try {
+    await c.put({ key: b('twins'), value: b('seed'), consistency: 'ONE' });
+    const read = found(await c.get({ key: b('twins'), consistency: 'ONE' }));
+    await c.put({ key: b('twins'), value: new Uint8Array(1000).fill(7), consistency: 'ONE', context: read.context });
+    await c.put({ key: b('twins'), value: new Uint8Array(3000).fill(8), consistency: 'ONE', context: read.context });
+    const asked: number[] = [];
+    const [o] = await c.batch([{ op: 'get', req: { key: b('twins'), consistency: 'ONE' } }], { take: (bytes) => (asked.push(bytes), true) });
+    assert.ok(o!.ok && o!.op === 'get' && o!.result.found);
+    const r = o!.result;
+    assert.equal(r.siblings.length, 2);
+    assert.deepEqual(asked, [r.context.byteLength + 1000 + 3000 + r.value.byteLength]);
+  } finally {
+    await c.close();
+  }
+});
+
 test('the tombstone grace reaches every engine: 0 lets compaction purge a delete, the default keeps its tombstone; DELETE tells the expiry', async () => {
   for (const graceMs of [0, tombstoneGraceMsDefault, undefined]) {
     const dir = tempDir();
