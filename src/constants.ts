@@ -465,6 +465,16 @@ export const wsSendQueueBytesMax = 32 * 1024 * 1024;
  */
 export const wsAnswerBytesPerConnectionMax = 64 * 1024 * 1024;
 export const wsAnswerBytesMax = 1024 * 1024 * 1024;
+/**
+ * What all WebSocket connections together hold for their clients: read answers running or
+ * waiting to be sent, the rest of their send queues and what uWS buffers for each. The bounds
+ * per connection alone let each of up to wsConnectionsMax connections hold about 100 MiB. A
+ * connection that holds nothing always gets one answer (byte_bound.ts), so a client that keeps
+ * up is served while others that stopped reading hold this; past it, a read of a connection that
+ * holds something is answered busy, and one whose send queue keeps growing (it sends, never
+ * reads) is closed once that queue is over wsResponseFrameBytesTarget.
+ */
+export const wsHeldBytesMax = 1024 * 1024 * 1024;
 /** HTTP requests being served at once; more get 503 busy. */
 export const httpInflightRequestsMax = 8192;
 /**
@@ -496,6 +506,7 @@ assert(httpUnsentBytesMax >= 64 * 2 * Math.ceil((valueBytesMax * 4) / 3), 'unsen
 assert(requestBytesHeldMax >= 16 * Math.max(httpBodyBytesMax, wsFrameBytesMax), 'requests held take many of the largest bodies and frames at once');
 assert(wsSendQueueBytesMax >= wsResponseFrameBytesTarget * 2, 'the send queue must hold a couple of full response frames');
 assert(wsResponseFrameBytesTarget <= wsBufferedBytesMax, 'one response frame must fit the buffered-bytes bound');
+assert(wsHeldBytesMax >= 4 * (wsAnswerBytesPerConnectionMax + wsSendQueueBytesMax + wsBufferedBytesMax), 'all connections together hold a few connections\' worth');
 assert(wsAnswerBytesPerConnectionMax >= 4 * siblingsMax * (valueBytesMax + versionVectorBytesMax) && wsAnswerBytesMax >= 4 * wsAnswerBytesPerConnectionMax, 'a connection holds a few of the largest answers, and the node a few connections\' worth');
 /**
  * A WebSocket or inter-node connection's baseline trip (the least gap between a frame's

@@ -487,6 +487,7 @@ function serverGauges(ctx: ServerContext): Record<string, number> {
     ws_inflight_ops: ctx.state.wsInflightOps,
     ws_send_queue_bytes: ctx.state.wsQueuedBytes,
     ws_answer_bytes: ctx.state.wsAnswerBytes,
+    ws_held_bytes: ctx.state.wsHeld.heldBytes,
     request_bytes_held: ctx.state.requestBytesHeld,
     process_resident_memory_bytes: process.memoryUsage.rss(),
   };

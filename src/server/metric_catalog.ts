@@ -33,6 +33,7 @@ export const metricCatalog: Readonly<Record<string, CatalogEntry>> = {
   request_bytes_held: gauge('Bytes of requests received and still running, HTTP bodies and WebSocket frames together (requests past requestBytesHeldMax are answered busy).'),
   request_bytes_refusals: counter('HTTP PUTs and WebSocket frames answered busy because they did not fit the request bytes the node may hold (requestBytesHeldMax); nothing of them ran.'),
   ws_answer_bytes: gauge('Bytes of read answers (values and contexts) held by WebSocket frames still running, all connections together (wsAnswerBytesMax).'),
+  ws_held_bytes: gauge('Bytes WebSocket connections hold for their clients, all together: answers running or waiting, the rest of their send queues, what uWS buffers (wsHeldBytesMax).'),
   ws_answers_refused: counter('WebSocket reads answered busy because their value did not fit what their connection, or all connections, may hold (wsAnswerBytesPerConnectionMax, wsAnswerBytesMax).'),
   ws_frames_refused: counter('WebSocket frames refused whole, by reason (wire-protocol.md): their operations were not run.'),
   ws_connections_closed: counter('WebSocket connections the node closed, by reason (send_queue_full: a client that stopped reading).'),

@@ -48,6 +48,7 @@ export const defaultServerLimits: Readonly<ServerLimits> = {
   wsResponseFrameBytesTarget: constants.wsResponseFrameBytesTarget,
   wsAnswerBytesPerConnectionMax: constants.wsAnswerBytesPerConnectionMax,
   wsAnswerBytesMax: constants.wsAnswerBytesMax,
+  wsHeldBytesMax: constants.wsHeldBytesMax,
   idleTimeoutSeconds: constants.idleTimeoutSeconds,
 };
 
@@ -69,7 +70,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const limits: ServerLimits = { ...defaultServerLimits, ...options.limits };
   checkLimits(limits);
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const state: ServerState = { httpInflight: 0, httpUnsent: byteAccount(limits.httpUnsentBytesMax), wsConnections: 0, wsInflightOps: 0, wsQueuedBytes: 0, wsAnswerBytes: 0, requestBytesHeld: 0, closing: false };
+  const state: ServerState = { httpInflight: 0, httpUnsent: byteAccount(limits.httpUnsentBytesMax), wsConnections: 0, wsInflightOps: 0, wsQueuedBytes: 0, wsAnswerBytes: 0, wsHeld: byteAccount(limits.wsHeldBytesMax), requestBytesHeld: 0, closing: false };
   const idleWaiters: (() => void)[] = [];
   const ctx: ServerContext = {
     coordinator: options.coordinator,

@@ -20,6 +20,7 @@ export interface ServerLimits {
   wsResponseFrameBytesTarget: number;
   wsAnswerBytesPerConnectionMax: number;
   wsAnswerBytesMax: number;
+  wsHeldBytesMax: number;
   idleTimeoutSeconds: number;
 }
 
@@ -35,6 +36,8 @@ export interface ServerState {
   wsQueuedBytes: number;
   /** Read answers' bytes held by frames still running, over all connections (ws_api.ts). */
   wsAnswerBytes: number;
+  /** Everything WebSocket connections hold for their clients, each as it last looked (ws_api.ts); its bound is wsHeldBytesMax. */
+  wsHeld: ByteAccount;
   /**
    * Bytes of requests received and still running, HTTP and WebSocket together: a PUT's body (or
    * room for the largest, when it has no Content-Length), a WebSocket frame's copy.

@@ -18,6 +18,10 @@
 // - the rest of a send queue (busy and write answers, error frames: what no answer bytes bound)
 //   over wsSendQueueBytesMax, a client that keeps sending and never reads, closes the connection
 //   with 1008, so memory per connection stays bounded;
+// - all connections together: what each holds (answers, the rest of its queue, what uWS buffers
+//   for it) is its share of wsHeldBytesMax; past it a read of a connection that holds something
+//   is answered busy, and a queue still growing past wsResponseFrameBytesTarget closes its
+//   connection (1008): per connection alone, 10,000 connections could each hold ~100 MiB;
 // - a frame is held (its copy: values, keys, contexts) until it is answered, counted with the
 //   node's HTTP bodies: one that would take them past requestBytesHeldMax is answered with a
 //   Busy result for each of its operations, and nothing of it runs.
@@ -26,7 +30,7 @@
 // many at once), not one write each.
 // A frame that cannot be decoded, or a text frame, gets a frame-level error frame and the
 // connection stays open: nothing a client sends can throw out of here.
-import { fitsBytes } from '../byte_bound';
+import { ByteShare, fitsBytes } from '../byte_bound';
 import { ErrorCode, isRingkvError, RingkvError } from '../errors';
 import { WireErrorCode } from '../protocol/client_codes';
 import { frameLatenessQuietMsMax, frameLatenessWindowMs } from '../constants';
@@ -60,12 +64,21 @@ export interface WsConn {
   queueHeldBytes: number;
   /** Read answers' bytes held by this connection's frames, running or waiting in the queue. */
   answerBytes: number;
+  /** What uWS buffered for this connection when it last looked (flush). */
+  bufferedBytes: number;
+  /** This connection's part of the node's wsHeld: answerBytes, the rest of its queue, bufferedBytes (look()). */
+  held: ByteShare;
   /** How late this connection's frames arrive (against what the client stamped on them). */
   lateness: FrameLateness;
 }
 
 /** The connections of one server, for shutdown. */
 export type WsRegistry = Set<WebSocket<WsConn>>;
+
+/** Sets the connection's part of wsHeld to what it holds now (nothing once it is closed). */
+function look(conn: WsConn): void {
+  conn.held.set(conn.open ? conn.answerBytes + conn.queueBytes - conn.queueHeldBytes + conn.bufferedBytes : 0);
+}
 
 function release(ctx: ServerContext, conn: WsConn, ops: number): void {
   conn.inflightOps -= ops;
@@ -75,7 +88,16 @@ function release(ctx: ServerContext, conn: WsConn, ops: number): void {
 
 /** Hands queued frames to the socket while it is under the buffered-bytes bound. */
 function flush(ctx: ServerContext, ws: WebSocket<WsConn>, conn: WsConn): void {
-  if (!conn.open || conn.queue.length === 0) return;
+  if (!conn.open) return;
+  if (conn.queue.length > 0) flushQueue(ctx, ws, conn);
+  // What uWS still buffers once the cork is written; 'drain' flushes (and looks) again.
+  if (conn.open) {
+    conn.bufferedBytes = ws.getBufferedAmount();
+    look(conn);
+  }
+}
+
+function flushQueue(ctx: ServerContext, ws: WebSocket<WsConn>, conn: WsConn): void {
   ws.cork(() => {
     while (conn.open && conn.queue.length > 0 && ws.getBufferedAmount() < ctx.limits.wsBufferedBytesMax) {
       const p = conn.queue.shift()!;
@@ -100,6 +122,7 @@ function letGo(conn: WsConn, p: Pending): void {
   if (p.room === null) return;
   conn.queueHeldBytes -= p.room.heldBytes;
   p.room.letGo();
+  look(conn);
 }
 
 /** `room`: the answer bytes of the frame these answer, held until they are handed to the socket. */
@@ -120,9 +143,18 @@ function enqueue(ctx: ServerContext, ws: WebSocket<WsConn>, conn: WsConn, frames
     ctx.state.wsQueuedBytes += frame.byteLength;
   });
   conn.queueHeldBytes += room?.heldBytes ?? 0;
+  look(conn);
   if (backlogBytes > ctx.limits.wsSendQueueBytesMax) {
     ctx.metrics.count('ws_connections_closed', 'reason="send_queue_full"');
     ws.end(1008, 'send queue over limit: read your responses');
+    return;
+  }
+  // All connections together hold more than the node's bound: one whose queue still grows
+  // (a client that sends and does not read) is let go before its own bound.
+  const held = ctx.state.wsHeld;
+  if (backlogBytes > ctx.limits.wsResponseFrameBytesTarget && held.heldBytes > held.heldBytesMax) {
+    ctx.metrics.count('ws_connections_closed', 'reason="node_held_full"');
+    ws.end(1008, 'the node holds too much for its WebSocket clients: read your responses');
     return;
   }
   if (conn.flushScheduled) return;
@@ -148,8 +180,12 @@ class FrameRoom implements AnswerRoom {
   take(bytes: number): boolean {
     const { ctx, conn } = this;
     // One answer always fits where nothing is held (fitsBytes), on the connection and on the
-    // node: a read is never refused for good.
-    const fits = fitsBytes(conn.answerBytes, bytes, ctx.limits.wsAnswerBytesPerConnectionMax) && fitsBytes(ctx.state.wsAnswerBytes, bytes, ctx.limits.wsAnswerBytesMax);
+    // node: a read is never refused for good. A connection holding nothing is served whatever
+    // the others hold (ByteShare.fits): those that stopped reading do not make every read busy.
+    const fits =
+      fitsBytes(conn.answerBytes, bytes, ctx.limits.wsAnswerBytesPerConnectionMax) &&
+      fitsBytes(ctx.state.wsAnswerBytes, bytes, ctx.limits.wsAnswerBytesMax) &&
+      conn.held.fits(bytes, Number.MAX_SAFE_INTEGER);
     if (!fits) {
       ctx.metrics.count('ws_answers_refused');
       return false;
@@ -158,6 +194,7 @@ class FrameRoom implements AnswerRoom {
     ctx.state.wsAnswerBytes += bytes;
     this.heldBytes += bytes;
     this.nodeHeldBytes += bytes;
+    look(conn);
     return true;
   }
 
@@ -172,6 +209,7 @@ class FrameRoom implements AnswerRoom {
     this.answered();
     this.conn.answerBytes -= this.heldBytes;
     this.heldBytes = 0;
+    look(this.conn);
   }
 }
 
@@ -276,7 +314,18 @@ export function attachWsApi(uws: UwsModule, app: TemplatedApp, ctx: ServerContex
       }
       // Counted at upgrade, not open, so a burst of upgrades cannot overshoot the cap.
       ctx.state.wsConnections++;
-      const conn: WsConn = { open: true, flushScheduled: false, inflightOps: 0, queue: [], queueBytes: 0, queueHeldBytes: 0, answerBytes: 0, lateness: new FrameLateness(frameLatenessWindowMs, frameLatenessQuietMsMax) };
+      const conn: WsConn = {
+        open: true,
+        flushScheduled: false,
+        inflightOps: 0,
+        queue: [],
+        queueBytes: 0,
+        queueHeldBytes: 0,
+        answerBytes: 0,
+        bufferedBytes: 0,
+        held: new ByteShare(ctx.state.wsHeld),
+        lateness: new FrameLateness(frameLatenessWindowMs, frameLatenessQuietMsMax),
+      };
       res.upgrade(conn, key, protocol, extensions, context);
     },
     open: (ws) => {
@@ -296,6 +345,8 @@ export function attachWsApi(uws: UwsModule, app: TemplatedApp, ctx: ServerContex
       conn.queue = [];
       ctx.state.wsQueuedBytes -= conn.queueBytes;
       conn.queueBytes = 0;
+      conn.bufferedBytes = 0;
+      look(conn);
       release(ctx, conn, queued);
     },
   });

@@ -214,6 +214,96 @@ test('a client that pauses reading while many large reads are in flight is answe
   }
 });
 
+test('connections that stopped reading hold at most the node\'s bound together, not each its own; a client that keeps up is served meanwhile', async () => {
+  // Each connection may hold 8 MiB of answers, all of them together 2 MiB: two stalled readers
+  // of 30 MB each would hold 16 MiB between them were the bound per connection only.
+  const own = await startServer({
+    coordinator,
+    port: 0,
+    log: () => undefined,
+    limits: {
+      wsInflightOpsPerConnectionMax: 512,
+      wsBufferedBytesMax: 256 * 1024,
+      wsSendQueueBytesMax: 1024 * 1024,
+      wsResponseFrameBytesTarget: 128 * 1024,
+      wsAnswerBytesPerConnectionMax: 8 * 1024 * 1024,
+      wsAnswerBytesMax: 32 * 1024 * 1024,
+      wsHeldBytesMax: 2 * 1024 * 1024,
+    },
+  });
+  const clients: WsTestClient[] = [];
+  try {
+    const value = new Uint8Array(100 * 1024).fill(4);
+    const reader = await WsTestClient.connect(own.port);
+    clients.push(reader);
+    assert.equal((await reader.call([{ id: 1, op: 'put', key: bytes('held'), value }])).get(1)!.status, 'ok');
+    const metric = async (re: RegExp): Promise<number> => Number(re.exec(await (await fetch(`http://127.0.0.1:${own.port}/metrics`)).text())?.[1] ?? 0);
+    const ran = async (): Promise<number> => (await metric(/^ringkv_requests_total\{transport="ws",op="get",consistency="ONE",outcome="ok"\} (\d+)$/m)) + (await metric(/^ringkv_ws_answers_refused_total (\d+)$/m));
+    const frames = 300;
+    const stalled: WsTestClient[] = [];
+    for (let s = 0; s < 2; s++) {
+      const c = await WsTestClient.connect(own.port);
+      clients.push(c);
+      stalled.push(c);
+      (c.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+      for (let i = 0; i < frames; i++) c.sendRaw(encodeRequestFrame([{ id: i, op: 'get', key: bytes('held'), consistency: 'ONE' }]));
+    }
+    const deadline = Date.now() + 20_000;
+    while ((await ran()) < 2 * frames && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await ran(), 2 * frames, 'the node ran every read (answered or refused for room)');
+    const queued = await metric(/^ringkv_ws_send_queue_bytes (\d+)$/m);
+    const held = await metric(/^ringkv_ws_held_bytes (\d+)$/m);
+    // The bound, one answer more per connection (each always gets one), and what uWS buffers.
+    const slackBytes = 2 * (value.byteLength + 4096 + 256 * 1024 + 128 * 1024);
+    assert.ok(queued <= 2 * 1024 * 1024 + slackBytes, `send queues hold ${queued} bytes`);
+    assert.ok(held <= 2 * 1024 * 1024 + slackBytes, `connections hold ${held} bytes`);
+    // A client that keeps up holds nothing, so its read is served while the others hold the node's bound.
+    const r = await reader.call([{ id: 2, op: 'get', key: bytes('held'), consistency: 'ONE' }]);
+    assert.equal(r.get(2)!.status, 'ok');
+    for (const c of stalled) (c.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    for (const c of stalled) await c.until(() => c.frames.reduce((n, f) => n + f.results.length, 0) >= frames || c.closed !== null, 15_000, 'every answer');
+    for (const c of stalled) {
+      assert.equal(c.closed, null, `closed: ${JSON.stringify(c.closed)}`);
+      const results = c.frames.flatMap((f) => f.results);
+      assert.ok(results.every((x) => x.status === 'ok' || x.error === WireErrorCode.Busy));
+      assert.ok(results.some((x) => x.status === 'ok'));
+    }
+    for (const c of clients.splice(0)) await c.close();
+    assert.equal(await metric(/^ringkv_ws_held_bytes (\d+)$/m), 0, 'nothing held once every connection is closed');
+  } finally {
+    for (const c of clients) await c.close();
+    await own.close(100);
+  }
+});
+
+test('past the node\'s bound, a connection whose send queue keeps growing (it sends, never reads) is closed before its own bound', async () => {
+  // Misses answer small, so no answer bytes bound them: only the send queue does. With the node's
+  // bound under what uWS buffers for one connection, the client is closed as node_held_full once
+  // its queue is over a response frame's target, not at its own 1 MiB (send_queue_full).
+  const own = await startServer({
+    coordinator,
+    port: 0,
+    log: () => undefined,
+    limits: { wsInflightOpsPerConnectionMax: 512, wsBufferedBytesMax: 256 * 1024, wsSendQueueBytesMax: 1024 * 1024, wsResponseFrameBytesTarget: 128 * 1024, wsHeldBytesMax: 64 * 1024 },
+  });
+  const c = await WsTestClient.connect(own.port);
+  try {
+    (c.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    const frame = encodeRequestFrame(Array.from({ length: 256 }, (_, i) => ({ id: i, op: 'get' as const, key: bytes(`missing-${i}`), consistency: 'ONE' as const })));
+    for (let i = 0; i < 4000 && c.closed === null; i++) {
+      c.sendRaw(frame);
+      if (i % 50 === 49) await new Promise((r) => setTimeout(r, 5));
+    }
+    const closed = async (reason: string): Promise<number> => Number(new RegExp(`^ringkv_ws_connections_closed_total\\{reason="${reason}"\\} (\\d+)$`, 'm').exec(await (await fetch(`http://127.0.0.1:${own.port}/metrics`)).text())?.[1] ?? 0);
+    const deadline = Date.now() + 10_000;
+    while ((await closed('node_held_full')) + (await closed('send_queue_full')) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual([await closed('node_held_full'), await closed('send_queue_full')], [1, 0]);
+  } finally {
+    await c.close();
+    await own.close(100);
+  }
+});
+
 test("a frame's reads hold at most the connection's answer bytes: the ones past it are answered Busy, and asked again they are served", async () => {
   const value = new Uint8Array(100 * 1024).fill(3);
   const refused = async (): Promise<number> => Number(/^ringkv_ws_answers_refused_total (\d+)$/m.exec(await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text())?.[1] ?? 0);
