@@ -146,9 +146,12 @@ export function coordinateWrite(stored: readonly StoredSibling[], intent: WriteI
     if (s.dot.node === node) seen = Math.max(seen, s.dot.counter);
   }
   let timestampMs = intent.nowMs;
-  if (intent.mode === 'lww') {
+  if (intent.mode === 'lww' || intent.context !== null) {
     // Under LWW a write coordinated here must win over what is stored here, even when this
-    // node's clock lags the writer of the stored version.
+    // node's clock lags the writer of the stored version. A vclock write with a context may
+    // stay beside siblings, and a set over its bounds drops its oldest (fitSiblings) on every
+    // replica: were the new version the oldest by this node's lagging clock, the coordinator
+    // (keep) would drop another while every other replica dropped it, the write acknowledged.
     for (const s of stored) timestampMs = Math.max(timestampMs, s.timestampMs + 1);
   }
   const pastRaw = intent.context ?? contextOf(stored);
@@ -166,7 +169,9 @@ export function coordinateWrite(stored: readonly StoredSibling[], intent: WriteI
     value: intent.value,
     tombstone: intent.tombstone,
     timestampMs,
-    expiresAtMs: intent.ttlMs > 0 ? timestampMs + intent.ttlMs : 0,
+    // From this node's clock, not the raised timestamp: a stored version from a node an hour
+    // ahead would otherwise keep a 60 s TTL alive for an hour.
+    expiresAtMs: intent.ttlMs > 0 ? intent.nowMs + intent.ttlMs : 0,
     dot: { node, counter: Math.max(seen + 1, dotClockTerm(intent.nowMs)) },
     past,
   };

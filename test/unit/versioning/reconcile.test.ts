@@ -191,6 +191,28 @@ test('a full set never drops the write being coordinated, even when a skewed clo
   assert.equal(w.dropped, 1);
 });
 
+test('a write with a context that a set over its bounds must drop from is dropped by no replica: its version is the newest, whatever this node\'s clock says', () => {
+  // V (600 KiB) from a node whose clock is 40 ms ahead; N (600 KiB) coordinated here with a
+  // context that has not seen V: siblings, together over the entry's value bound.
+  const big = (fill: number) => new Uint8Array(600 * 1024).fill(fill);
+  const v = coordinateWrite([], { nodeId: 'B', nowMs: 10_040, mode: 'vclock', value: big(1), tombstone: false, ttlMs: 0, context: null });
+  const n = coordinateWrite(v.siblings, { nodeId: 'A', nowMs: 10_000, mode: 'vclock', value: big(2), tombstone: false, ttlMs: 0, context: [] });
+  assert.deepEqual(n.siblings, [n.sibling], 'the coordinator keeps the write it acknowledges');
+  assert.equal(n.dropped, 1);
+  // Another replica holding V merges N as it arrives: it keeps N too, so the replicas agree.
+  const other = reconcile(v.siblings, [n.sibling], 'vclock', 10_050);
+  assert.deepEqual(other.siblings, [n.sibling], 'the other replica dropped V, not the acknowledged N');
+  assert.ok(n.sibling.timestampMs > v.sibling.timestampMs);
+});
+
+test('a TTL runs from the coordinating node\'s clock, not from a timestamp raised over a stored version from a node ahead', () => {
+  const ahead = write([], 'B', 'from the future', 1000 + 3_600_000, null, 'lww');
+  const t = coordinateWrite(ahead.siblings, { nodeId: 'A', nowMs: 1000, mode: 'lww', value: text('short'), tombstone: false, ttlMs: 60_000, context: null });
+  assert.ok(t.sibling.timestampMs > ahead.sibling.timestampMs, 'it still wins under LWW');
+  assert.equal(t.sibling.expiresAtMs, 61_000);
+  assert.deepEqual(liveSiblings(t.siblings, 61_000), [], 'expired a minute after the write');
+});
+
 test('a write without a context (and any LWW write) takes the shortcut, with the result reconcile itself gives', () => {
   // Random stored sets (concurrent writers, deletes, expired TTLs, skewed clocks), then the
   // shortcut's answer against the full reconcile of the same new version.
