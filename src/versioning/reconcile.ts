@@ -94,8 +94,11 @@ export function reconcile(
       for (let j = 0; j < union.length && !obsolete; j++) {
         if (i === j) continue;
         const o = union[j]!;
-        // The same dot twice is the same version; keep the first copy (the stored one).
-        if (sameDot(o.dot, s.dot)) obsolete = j < i;
+        // The same dot twice is the same version; keep the first copy (the stored one), unless
+        // the other is its tombstone form: an expired version that a replica's compaction made a
+        // tombstone (sibling_codec.ts). Both forms read as absent, but their bytes differ, so
+        // replicas keeping each their own would differ in anti-entropy's hashes for good.
+        if (sameDot(o.dot, s.dot)) obsolete = o.tombstone !== s.tombstone ? o.tombstone : j < i;
         else obsolete = supersedes(o, s);
       }
       if (!obsolete) kept.push(s);

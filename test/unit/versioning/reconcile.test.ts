@@ -213,6 +213,20 @@ test('a TTL runs from the coordinating node\'s clock, not from a timestamp raise
   assert.deepEqual(liveSiblings(t.siblings, 61_000), [], 'expired a minute after the write');
 });
 
+test('an expired version meets its tombstone form (made by a replica\'s compaction): both replicas keep the tombstone form, so their sets are the same', () => {
+  const o = coordinateWrite([], { nodeId: 'A', nowMs: 1000, mode: 'vclock', value: text('short-lived'), tombstone: false, ttlMs: 500, context: null });
+  const compacted: StoredSibling = { ...o.sibling, tombstone: true, value: new Uint8Array(0), expiresAtMs: 0 };
+  // A concurrent version reaches both replicas, one of which has compacted o.
+  const n = write([], 'B', 'concurrent', 3000);
+  const atCompacted = reconcile(reconcile([compacted], n.siblings, 'vclock', 4000).siblings, [o.sibling], 'vclock', 4000);
+  const atOther = reconcile(reconcile([o.sibling], n.siblings, 'vclock', 4000).siblings, [compacted], 'vclock', 4000);
+  assert.equal(atCompacted.changed, false, 'the replica that compacted keeps its form');
+  assert.equal(atOther.changed, true, 'the other takes the tombstone form');
+  assert.deepEqual(atOther.siblings, atCompacted.siblings);
+  assert.deepEqual(atOther.siblings.map((s) => [s.tombstone, s.value.length]), [[false, 10], [true, 0]]);
+  assert.deepEqual(liveSiblings(atOther.siblings, 4000).map((s) => str(s.value)), ['concurrent']);
+});
+
 test('a write without a context (and any LWW write) takes the shortcut, with the result reconcile itself gives', () => {
   // Random stored sets (concurrent writers, deletes, expired TTLs, skewed clocks), then the
   // shortcut's answer against the full reconcile of the same new version.
