@@ -1,11 +1,14 @@
 // Reads one WAL segment back for recovery. Damage is classified, never guessed past:
 // - a torn tail (the last write was cut short by a crash) is cut off and reported: fewer than 12
 //   header bytes left, an all-zero rest of file, a good header whose payload runs past the end,
-//   or a payload CRC mismatch on the very last record or on one with only zeros after it;
-// - anything else (a bad header or payload CRC with more data after it) is mid-log corruption:
-//   recovery stops with an error naming the file and offset, unless the operator asked to skip
-//   corrupt records, in which case the reader resynchronises on the next offset where a header
-//   and its payload both check out, and reports what it skipped.
+//   or a bad header or payload CRC with no whole record anywhere after it. A power loss writes
+//   no prefix of the unsynced tail: any of its pages may reach the disk and any not, so a
+//   damaged record followed by pieces of later ones, none whole, is such a tail too. None of
+//   them was acknowledged: a sync that acknowledged them would have written them all;
+// - anything else (a bad header or payload CRC with a whole record after it) is mid-log
+//   corruption: recovery stops with an error naming the file and offset, unless the operator
+//   asked to skip corrupt records, in which case the reader resynchronises on the next offset
+//   where a header and its payload both check out, and reports what it skipped.
 import * as fs from 'node:fs';
 import { ErrorCode, RingkvError } from '../errors';
 import { crc32c } from './checksum';
@@ -86,16 +89,11 @@ export function readWalSegment(file: string, skipCorrupt: boolean): WalReadResul
         continue;
       }
     }
-    if (!skipCorrupt) throw corruptionAt(file, at, `${problem} (set skipCorruptWalRecords to skip damaged records)`);
-    result.skipped.push({ offset: at, reason: problem });
     let next = at + 1;
     while (next < buf.length && !recordOk(buf, next)) next++;
-    if (next >= buf.length) {
-      // Nothing good follows: what remains is dropped like a torn tail, and reported.
-      result.validEnd = at;
-      result.tornTail = { offset: at, bytes: rest, reason: `${problem}; no valid record after it` };
-      return result;
-    }
+    if (next >= buf.length) return torn(`${problem}; no whole record after it`);
+    if (!skipCorrupt) throw corruptionAt(file, at, `${problem}, with a whole record at offset ${next} after it (set skipCorruptWalRecords to skip damaged records)`);
+    result.skipped.push({ offset: at, reason: problem });
     at = next;
   }
   result.validEnd = at;

@@ -171,6 +171,34 @@ test('a WAL zero-filled from inside a record header on (a page boundary there) i
   }
 });
 
+test('a power loss that wrote later pages of the unsynced tail but not an earlier one is a torn tail: a damaged record followed by no whole record', async () => {
+  // The file ends inside the fourth record (its last pages did not reach the disk), and of the
+  // third either the header's page is missing (zeros) or a page of its payload is.
+  const cases = [
+    { what: 'header', zeroFrom: 0, zeroTo: 12, reason: 'header checksum mismatch; no whole record after it' },
+    { what: 'payload', zeroFrom: 100, zeroTo: 200, reason: 'payload checksum mismatch; no whole record after it' },
+  ];
+  for (const c of cases) {
+    const dir = tempDir('walpages');
+    try {
+      const { wal, offsets } = await fourRecordWal(dir);
+      const bytes = Buffer.from(fs.readFileSync(wal).subarray(0, offsets[3]! + 100));
+      bytes.fill(0, offsets[2]! + c.zeroFrom, offsets[2]! + c.zeroTo);
+      fs.writeFileSync(wal, bytes);
+      assert.deepEqual(readWalSegment(wal, false).tornTail, { offset: offsets[2], bytes: bytes.length - offsets[2]!, reason: c.reason }, c.what);
+      const again = await openStorage({ dir });
+      try {
+        assert.equal(again.recoveryReport().records, 2, c.what);
+        for (let i = 0; i < 4; i++) assert.equal((await again.get(Buffer.from(`k${i}`))) !== null, i < 2, `${c.what}: k${i}`);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      removeDir(dir);
+    }
+  }
+});
+
 /** One SSTable of 2000 keys (~60 blocks) and nothing in the WAL. */
 async function oneTable(dir: string): Promise<{ sst: string; table: Table }> {
   const db = await openStorage({ dir, syncMode: 'none', autoCompaction: false });
