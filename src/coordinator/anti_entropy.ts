@@ -48,6 +48,8 @@ export interface AntiEntropyCounters {
   antiEntropyFailures: number;
 }
 
+export type RebuildKind = 'joined' | 'replaced';
+
 export interface AntiEntropyDeps {
   nodeId: string;
   /** Between rounds; 0 runs no rounds (full passes only). */
@@ -55,8 +57,13 @@ export interface AntiEntropyDeps {
   replicationFactor: number;
   ring: () => Ring;
   isAlive: (nodeId: string) => boolean;
-  /** Whether this node rebuilds its replica: then ranges with no other live replica pull from their previous owners. */
-  rebuilding: () => boolean;
+  /**
+   * Whether this node rebuilds its replica, and why: it joined (its ranges' previous owners, the
+   * replicas of the ring without it, hold them: a range with no other live replica pulls from
+   * them), or it replaced an earlier data dir under its id (its tokens are its id's, so its
+   * ranges' previous owners are its present co-replicas: a range none of them can serve waits).
+   */
+  rebuilding: () => RebuildKind | null;
   /** Whether another node says it rebuilds (gossip). */
   peerRebuilding: (nodeId: string) => boolean;
   local: RangeReplica;
@@ -297,15 +304,20 @@ export class AntiEntropyRunner {
    */
   private async syncRange(ring: Ring, r: ReturnType<Ring['replicatedRanges']>[number], full: boolean): Promise<{ results: SyncResult[]; complete: boolean } | null> {
     const replicas = r.replicas.filter((id) => id !== this.d.nodeId && this.d.isAlive(id));
-    const rebuilding = this.d.rebuilding();
+    const kind = this.d.rebuilding();
+    const rebuilding = kind !== null;
     // A peer that rebuilds too (it joined at about the same time) may hold nothing of the range
     // yet, and a sync with it would count the range synced: one that does not, where there is one.
     const settled = replicas.filter((id) => !this.d.peerRebuilding(id));
     // Rebuilding, with no live replica that holds the range: its owners before the joins have it.
     const pullOnly = rebuilding && settled.length === 0;
     const candidates = settled.length > 0 ? settled : replicas;
+    // A replaced node's ranges had no other owners than its co-replicas: the ring without it names
+    // nodes that never held them, and a pull from them would count the range synced.
     const peers = pullOnly
-      ? previousOwners(ring, this.d.nodeId, r.token, this.d.replicationFactor, { isAlive: this.d.isAlive, isRebuilding: this.d.peerRebuilding })
+      ? kind === 'replaced'
+        ? []
+        : previousOwners(ring, this.d.nodeId, r.token, this.d.replicationFactor, { isAlive: this.d.isAlive, isRebuilding: this.d.peerRebuilding })
       : candidates.length === 0
         ? []
         : [candidates[Math.floor(this.d.random() * candidates.length)]!];

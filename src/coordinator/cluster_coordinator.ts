@@ -123,6 +123,8 @@ function rangeKey(r: VnodeRange): string {
 
 /** `<dataDir>/REBUILDING`: a rebuild in progress (ClusterCoordinator's `rebuilding`). */
 export const rebuildFileName = 'REBUILDING';
+/** In REBUILDING: this node's id was in the cluster before its data dir was made. */
+const replacedMark = 'it replaces an earlier data dir of this node id';
 
 export interface ClusterCounters {
   coordinatedWrites: number;
@@ -197,6 +199,8 @@ export class ClusterCoordinator implements Coordinator {
    * data dir's REBUILDING file.
    */
   private rebuilding = false;
+  /** While rebuilding: whether this node replaced an earlier data dir under its id (AntiEntropyDeps.rebuilding), kept in REBUILDING. */
+  private rebuildReplaced = false;
   /** The last tombstone grace notice said another node keeps a shorter grace than this one (grace_notice.ts). */
   private graceWarned = false;
   /** While rebuilding: the ranges (rangeKey) a pass has synced since the rebuild began, in this process. */
@@ -371,7 +375,7 @@ export class ClusterCoordinator implements Coordinator {
             replicationFactor: o.replicationFactor,
             ring: () => this.membership.ring,
             isAlive: (id) => this.membership.isAlive(id),
-            rebuilding: () => this.rebuilding,
+            rebuilding: () => (!this.rebuilding ? null : this.rebuildReplaced ? 'replaced' : 'joined'),
             peerRebuilding: (id) => this.membership.isRebuilding(id),
             local: localRangeReplica(o.nodeId, local.ranges, o.requestTimeoutMs),
             remote: (id) => {
@@ -498,7 +502,8 @@ export class ClusterCoordinator implements Coordinator {
     // rebuilds only when it joins: its ranges' previous owners hold their keys).
     const fresh = this.o.freshDataDir === true;
     if (!resumed && !(fresh && ((this.o.replicationFactor > 1 && known) || (this.o.bootstrap && this.membership.joinsRunningCluster)))) return;
-    this.beginRebuild(resumed ? 'still' : known ? `node id ${this.nodeId} was in the cluster before, and this data dir is new` : 'this node joins with a new data dir', !resumed);
+    if (resumed) this.resumeRebuild(file);
+    else this.beginRebuild(known ? `node id ${this.nodeId} was in the cluster before, and this data dir is new` : 'this node joins with a new data dir', known);
   }
 
   /** The shortest tombstone grace a node keeps, this one's included: when a delete's tombstone may be purged somewhere. */
@@ -525,9 +530,22 @@ export class ClusterCoordinator implements Coordinator {
     if (this.bootstrapState !== 1) this.scheduleRebuildPass();
   }
 
-  private beginRebuild(why: string, record: boolean): void {
+  /** `replaced`: the id was in the cluster before (see rebuildReplaced), as against a node that joins. */
+  private beginRebuild(why: string, replaced: boolean): void {
     this.rebuilding = true;
-    if (this.o.rebuildFile !== undefined && record) writeFileDurably(this.o.rebuildFile, 'rebuilding: a full pass has not synced every range since this data dir was made\n');
+    this.rebuildReplaced = replaced;
+    if (this.o.rebuildFile !== undefined) writeFileDurably(this.o.rebuildFile, `rebuilding: a full pass has not synced every range since this data dir was made${replaced ? `; ${replacedMark}` : ''}\n`);
+    this.logRebuild(why);
+  }
+
+  /** A restart during a rebuild: it goes on as it began (a file from before the mark: as a join). */
+  private resumeRebuild(file: string): void {
+    this.rebuilding = true;
+    this.rebuildReplaced = fs.readFileSync(file, 'utf8').includes(replacedMark);
+    this.logRebuild('still');
+  }
+
+  private logRebuild(why: string): void {
     this.o.log(`rebuilding: ${why}: until a full pass syncs every range, writes coordinated here read the key from the other replicas first and reads ask them first`);
   }
 
@@ -556,6 +574,7 @@ export class ClusterCoordinator implements Coordinator {
     });
     if (this.rebuilding && !this.closed && this.rangesLeftToRebuild().length === 0) {
       this.rebuilding = false;
+      this.rebuildReplaced = false;
       this.rebuildSynced.clear();
       if (this.o.rebuildFile !== undefined) fs.rmSync(this.o.rebuildFile, { force: true });
       this.o.log(`rebuilding: done: every range synced (${s.pulled} records pulled); this node's replica answers first again`);
@@ -1149,7 +1168,8 @@ export class ClusterCoordinator implements Coordinator {
     const ring = this.membership.ring;
     const token = keyToken(key);
     const pref = ring.preferenceList(token, this.o.replicationFactor);
-    if (!pref.includes(this.nodeId) || pref.some((id) => id !== this.nodeId && this.membership.isAlive(id))) return [];
+    // A replaced node's keys were on its co-replicas alone (anti_entropy.ts RebuildKind).
+    if (this.rebuildReplaced || !pref.includes(this.nodeId) || pref.some((id) => id !== this.nodeId && this.membership.isAlive(id))) return [];
     return previousOwners(ring, this.nodeId, token, this.o.replicationFactor, { isAlive: (id) => this.membership.isAlive(id), isRebuilding: (id) => this.membership.isRebuilding(id) });
   }
 

@@ -47,14 +47,15 @@ async function keysOf(r: ShardRouter): Promise<Set<string>> {
   return new Set(entries.map((e) => Buffer.from(e.key).toString()));
 }
 
-function runner(o: { nodeId: string; ring: Ring; n: number; replicas: Map<string, RangeReplica>; keyEstimate: number; peerKeyEstimate?: number; rebuilding: boolean; rebuildingPeers?: string[]; now?: () => number }): AntiEntropyRunner {
+/** `rebuilding`: true for a node that joined; `down`: nodes not alive. */
+function runner(o: { nodeId: string; ring: Ring; n: number; replicas: Map<string, RangeReplica>; keyEstimate: number; peerKeyEstimate?: number; rebuilding: boolean | 'replaced'; rebuildingPeers?: string[]; down?: string[]; now?: () => number }): AntiEntropyRunner {
   return new AntiEntropyRunner({
     nodeId: o.nodeId,
     intervalMs: 0,
     replicationFactor: o.n,
     ring: () => o.ring,
-    isAlive: () => true,
-    rebuilding: () => o.rebuilding,
+    isAlive: (id) => !(o.down?.includes(id) ?? false),
+    rebuilding: () => (o.rebuilding === false ? null : o.rebuilding === true ? 'joined' : o.rebuilding),
     peerRebuilding: (id) => o.rebuildingPeers?.includes(id) ?? false,
     local: o.replicas.get(o.nodeId)!,
     remote: (id) => o.replicas.get(id),
@@ -213,6 +214,32 @@ test('a rebuilding node whose range\'s other replicas all joined with it pulls t
   assert.equal(sum.failed + sum.skipped, 0);
   assert.deepEqual([...(await keysOf(nodes.get('A')!))].sort(), onA.sort());
   await r.stop();
+});
+
+test('a node replaced under its id whose range\'s co-replicas are all down leaves the range for later: the ring without it names nodes that never held it', async () => {
+  const { nodes, replicas } = await openNodes(['A', 'B', 'C']);
+  // N = 2 over three nodes: each of A's ranges has one co-replica, B or C. A's data dir was
+  // lost; B (and its copies) is down.
+  const ring = Ring.build([{ nodeId: 'A', vnodes: 8 }, { nodeId: 'B', vnodes: 8 }, { nodeId: 'C', vnodes: 8 }], 3);
+  const ranges = ring.replicatedRanges('A', 2);
+  const withB = ranges.filter((x) => x.replicas.includes('B'));
+  const withC = ranges.filter((x) => x.replicas.includes('C'));
+  assert.ok(withB.length > 0 && withC.length > 0, 'A shares ranges with both');
+  for (let i = 0; i < 300; i++) {
+    const k = `r-${i}`;
+    for (const id of ring.preferenceList(keyToken(b(k)), 2)) if (id !== 'A') await nodes.get(id)!.write(put(k, 'v'));
+  }
+  const synced: bigint[] = [];
+  const r = runner({ nodeId: 'A', ring, n: 2, replicas, keyEstimate: 0, rebuilding: 'replaced', down: ['B'] });
+  const sum = await r.fullPass({ synced: (x) => synced.push(x.token) });
+  assert.deepEqual(synced.sort(), withC.map((x) => x.token).sort(), 'only the ranges whose co-replica (C) is up were synced');
+  assert.equal(sum.skipped, withB.length);
+  // A node that joined pulls such a range from its owners before the join: C, where it holds the range's keys.
+  const joined = runner({ nodeId: 'A', ring, n: 2, replicas, keyEstimate: 0, rebuilding: true, down: ['B'] });
+  const all: bigint[] = [];
+  await joined.fullPass({ synced: (x) => all.push(x.token) });
+  assert.ok(withB.some((x) => all.includes(x.token)), 'a joined node takes the ring without it as the previous owners');
+  await Promise.all([r.stop(), joined.stop()]);
 });
 
 test('a range counts as synced from when its sync began: a pass brings the oldest sync up to date, a range it left out keeps its age', async () => {
