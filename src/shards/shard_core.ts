@@ -20,7 +20,7 @@
 // the shard client sends them again. Once one write is put off, every later one that returns its
 // record is too, so those keep their order; a write that returns no record never is.
 import { byteString } from '../byte_string';
-import { shardBatchReadBytesMax, shardStorageWriteBytesMax, storageBatchEntriesMax, ttlSecondsMax } from '../constants';
+import { shardBatchReadBytesMax, shardStorageWriteBytesMax, storageBatchEntriesMax, tombstoneGraceMsDefault, ttlSecondsMax } from '../constants';
 import { ErrorCode, RingkvError, assert, isRingkvError } from '../errors';
 import { MerkleTree } from '../antientropy/merkle_tree';
 import { keyToken } from '../storage';
@@ -38,6 +38,8 @@ export interface ShardCoreOptions {
   conflictMode: ConflictMode;
   idempotencyKeysMax: number;
   idempotencyTtlMs: number;
+  /** The engine's tombstone grace (its storage option; tombstoneGraceMsDefault when it has none): merkleLeaves leaves out what compaction may purge. */
+  tombstoneGraceMs?: number;
   /** Injectable clock (tests); Date.now by default. */
   now?: () => number;
 }
@@ -387,13 +389,20 @@ export class ShardCore {
    * This shard's part of a Merkle tree (see MerkleRequest). Expired TTL entries are in it (range
    * syncs carry them: see withExpired), hashed as the tombstone compaction makes of them (same
    * version vector, no value), so a replica that compacted one and a replica that did not agree.
+   * Tombstones past their grace are left out (as Cassandra's validation leaves out purgeable
+   * ones): one replica's compaction drops them, another's has not yet, and hashed in they made
+   * the two differ until both had compacted, each sync sending the tombstone back to the replica
+   * that had dropped it.
    */
   async merkleLeaves(req: MerkleRequest): Promise<MerkleLeaves> {
     assert(req.fromToken <= req.toToken && req.fromToken >= req.range.from && req.toToken <= req.range.to, 'a shard hashes a part of the tree range');
     const tree = MerkleTree.empty(req.range, req.depth);
     const now = this.now();
+    const graceMs = this.options.tombstoneGraceMs ?? tombstoneGraceMsDefault;
     for await (const e of this.engine.scanRange(req.fromToken, req.toToken, { includeExpired: true })) {
       const expired = !e.tombstone && e.expiresAtMs !== 0 && e.expiresAtMs <= now;
+      // The rule compaction purges by (compactor.ts).
+      if ((e.tombstone || expired) && now >= Math.max(e.timestampMs, e.expiresAtMs) + graceMs) continue;
       tree.add({ token: keyToken(e.key), key: e.key, versionVector: e.versionVector, value: expired ? noValue : e.value, tombstone: e.tombstone || expired });
     }
     return { leaves: tree.leaves, entries: tree.entries };

@@ -48,6 +48,7 @@ async function open(): Promise<ShardCore> {
     conflictMode: data.conflictMode,
     idempotencyKeysMax: data.idempotencyKeysMax,
     idempotencyTtlMs: data.idempotencyTtlMs,
+    ...(data.storage.tombstoneGraceMs !== undefined && { tombstoneGraceMs: data.storage.tombstoneGraceMs }),
   });
 }
 

@@ -369,3 +369,31 @@ test('an expired overwrite keeps superseding: a replica refuses the value it ove
   await fresh.engine.close();
   await stale.engine.close();
 });
+
+test('a tombstone past its grace is left out of the Merkle leaves: a replica whose compaction dropped it and one that still holds it agree', async () => {
+  let nowMs = stillMs;
+  const graceMs = 60_000;
+  const open = async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rkv-core-'));
+    dirs.push(dir);
+    const engine = await openStorage({ dir, syncMode: 'none', now: () => nowMs, tombstoneGraceMs: graceMs });
+    return { engine, core: new ShardCore(engine, { nodeId: 'A', conflictMode: 'vclock', idempotencyKeysMax: 100, idempotencyTtlMs: 60_000, tombstoneGraceMs: graceMs, now: () => nowMs }) };
+  };
+  const [purged, holding] = [await open(), await open()];
+  for (const r of [purged, holding]) {
+    ok(await r.core.execute([put('gone', 'v'), put('kept', 'k')]).then((rs) => rs[0]));
+    ok(await r.core.execute([put('gone', '', { op: 'delete', value: new Uint8Array(0) })]).then((rs) => rs[0]));
+  }
+  const whole = { range: { from: 0n, to: 2n ** 64n - 1n }, depth: 4, fromToken: 0n, toToken: 2n ** 64n - 1n };
+  assert.equal((await holding.core.merkleLeaves(whole)).entries, 2, 'within its grace the tombstone is hashed in');
+  nowMs += graceMs + 1;
+  await purged.engine.flush();
+  await purged.engine.compact();
+  assert.equal(purged.engine.peekSync(b('gone'), { includeExpired: true }), null, 'compaction dropped the tombstone');
+  assert.equal(holding.engine.peekSync(b('gone'), { includeExpired: true })?.tombstone, true);
+  const [p, h] = [await purged.core.merkleLeaves(whole), await holding.core.merkleLeaves(whole)];
+  assert.deepEqual([p.entries, h.entries], [1, 1]);
+  assert.deepEqual([...p.leaves], [...h.leaves]);
+  await purged.engine.close();
+  await holding.engine.close();
+});
