@@ -126,6 +126,19 @@ class Reply {
     this.errorName = reply.error;
     this.send(reply.httpStatus, errorBody(reply), {}, closeConnection);
   }
+
+  /**
+   * Answers with `err` and closes the connection, from the next turn. uWS closes a connection
+   * only once it has parsed all it has read (the close asked for by an answer made while it
+   * parses is forgotten when it parses the next request), so a request sent behind this one (the
+   * rest of a body whose end is unknown) would be run and answered; while an answer is pending,
+   * a request behind it closes the connection instead (uWS refuses async pipelining), unrun.
+   */
+  closeWithError(err: unknown): void {
+    const reply = errorReply(err);
+    this.errorName = reply.error;
+    setImmediate(() => this.send(reply.httpStatus, errorBody(reply), {}, true));
+  }
 }
 
 interface KeyRequestHeaders {
@@ -154,6 +167,22 @@ class ConflictingContentLength extends RingkvError {
   constructor() {
     super(ErrorCode.InvalidArgument, 'Content-Length appears more than once with different values: where the body ends is unknown, so the connection is closed');
   }
+}
+
+/**
+ * Whether Content-Length is sent twice with two values: the other routes' check (a key route's is
+ * checkRepeatedHeaders, one pass over its headers). Any route: behind a proxy that takes the
+ * other length, the rest of the body would be read as a request of its own (an admin call).
+ */
+function conflictingContentLength(req: HttpRequest): boolean {
+  let first: string | null = null;
+  let conflict = false;
+  req.forEach((name, value) => {
+    if (name !== 'content-length') return;
+    if (first === null) first = value.trim();
+    else if (first !== value.trim()) conflict = true;
+  });
+  return conflict;
 }
 
 function checkRepeatedHeaders(req: HttpRequest): void {
@@ -312,7 +341,8 @@ function handleKey(ctx: ServerContext, res: HttpResponse, req: HttpRequest, op: 
     h = readKeyHeaders(req, op);
     key = decodeKey(rawKey);
   } catch (err) {
-    reply.sendError(err, err instanceof ConflictingContentLength);
+    if (err instanceof ConflictingContentLength) reply.closeWithError(err);
+    else reply.sendError(err);
     ctx.metrics.observeError('http', op, 'invalid', reply.errorName!, (performance.now() - started) / 1000);
     return;
   }
@@ -500,6 +530,10 @@ export function attachHttpApi(app: TemplatedApp, ctx: ServerContext): void {
     // HEAD is GET without the body, wherever GET is allowed.
     const head = method === 'head';
     const r = route(head ? 'get' : method, req.getUrl());
+    if (r.kind !== 'key' && conflictingContentLength(req)) {
+      new Reply(ctx, res, head).closeWithError(new ConflictingContentLength());
+      return;
+    }
     switch (r.kind) {
       case 'key':
         handleKey(ctx, res, req, r.op, r.rawKey, head);

@@ -355,6 +355,18 @@ test('a header ringkv reads, sent twice, is 400 and nothing is written; Content-
   assert.ok(lengths.closedByNode, 'the node closed the connection');
   assert.match(lengths.text, /^HTTP\/1\.1 400 Bad Request\r\n[^]*Content-Length appears more than once with different values/);
   assert.equal((await fetch(keyUrl('two-lengths'))).status, 404);
+  // Every route: an admin call (a snapshot), health, an unknown route, a key. With nothing
+  // behind it, the answer says why; with a request behind it (the rest of the body by the other
+  // length, as a proxy taking that one would send), that request is never run or answered.
+  for (const [method, target] of [['POST', '/api/v1/admin/snapshot'], ['GET', '/health'], ['GET', '/nope'], ['PUT', '/api/v1/keys/two-lengths-piped']]) {
+    const lone = await untilClosed(`${method} ${target} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 30\r\n\r\n{}`);
+    assert.ok(lone.closedByNode, `${target}: the node closed the connection`);
+    assert.match(lone.text, /^HTTP\/1\.1 400 Bad Request\r\n[^]*Content-Length appears more than once with different values/, target);
+    const piped = await untilClosed(`${method} ${target} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 70\r\n\r\n{}PUT /api/v1/keys/smuggled HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nv`);
+    assert.ok(piped.closedByNode, `${target}: the node closed the connection`);
+    assert.ok((piped.text.match(/HTTP\/1\.1 /g)?.length ?? 0) <= 1, `${target}: nothing behind it answered: ${JSON.stringify(piped.text)}`);
+    assert.equal((await fetch(keyUrl('smuggled'))).status, 404, `${target}: the request behind it was not run`);
+  }
   // The same length twice is one length.
   const same = await oneConnection([put('same-lengths', 'Content-Length: 3\r\nContent-Length: 3\r\n', 'abc')]);
   assert.match(same[0]!, /^HTTP\/1\.1 200 OK\r\n/);
