@@ -5,7 +5,8 @@
 // httpAnswerSendMsMax is cut off. Real uWS sockets; raw TCP clients that stop reading. The test
 // coordinator answers with more than a real one can (eight siblings of 1 MiB, about 12.6 MB of
 // JSON; a real answer is at most about 2.8 MB): loopback's socket buffers take about 4 MB of an
-// answer the client does not read, where a real network's take far less.
+// answer the client does not read, where a real network's take far less. Writes that reach a
+// node shutting down run nothing, are answered shutting_down and close their connection.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -167,4 +168,43 @@ test('an answer not taken within httpAnswerSendMsMax has its connection closed, 
   const res = await fetch(`http://127.0.0.1:${cutting.port}/api/v1/keys/big`);
   assert.equal(res.status, 200, 'the node serves others');
   await res.arrayBuffer();
+});
+
+test('writes refused while the node shuts down are answered shutting_down, run nothing, and close their connection', async () => {
+  const coordinator = new MemoryCoordinator();
+  const own = await startServer({ coordinator, port: 0, log: () => undefined });
+  const connect = async (): Promise<{ sock: net.Socket; text: () => string; closed: Promise<void> }> => {
+    const sock = net.connect({ host: '127.0.0.1', port: own.port });
+    sock.on('error', () => undefined);
+    let text = '';
+    sock.on('data', (d: Buffer) => (text += d.toString('latin1')));
+    const closed = new Promise<void>((resolve) => sock.once('close', () => resolve()));
+    await new Promise((r) => sock.once('connect', r));
+    return { sock, text: () => text, closed };
+  };
+  const holder = await connect();
+  const writer = await connect();
+  try {
+    // The writer's connection is open before the shutdown (keep-alive), as a client's pool is.
+    writer.sock.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitFor('the health answer', () => /\r\n\r\n\{"status":"ok"/.test(writer.text()), 5000);
+    // One request held on another connection, so the shutdown waits for it.
+    coordinator.closeGate();
+    holder.sock.write('GET /api/v1/keys/held HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitFor('the held request', async () => (await metric(own, 'ringkv_http_inflight_requests')) >= 1, 5000);
+    const closing = own.close(5000);
+    writer.sock.write('PUT /api/v1/keys/late HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcPUT /api/v1/keys/behind HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nv');
+    await Promise.race([writer.closed, new Promise((r) => setTimeout(r, 5000))]);
+    assert.ok(writer.sock.readableEnded || writer.sock.destroyed, `the node closed the connection: ${JSON.stringify(writer.text())}`);
+    assert.match(writer.text(), /HTTP\/1\.1 503 Service Unavailable\r\n[^]*"error":"shutting_down"/);
+    coordinator.openGate();
+    await closing;
+    const ran = await Promise.all(['late', 'behind'].map((k) => coordinator.get({ key: new Uint8Array(Buffer.from(k)), consistency: 'ONE' }).then((r) => r.found)));
+    assert.deepEqual(ran, [false, false], `neither write ran: ${JSON.stringify(writer.text())}`);
+  } finally {
+    coordinator.openGate();
+    holder.sock.destroy();
+    writer.sock.destroy();
+    await own.close(100);
+  }
 });
