@@ -49,7 +49,12 @@ export function isRetryable(err: unknown): boolean {
   }
 }
 
-/** Errors that say the node itself is unreachable or going away: try a different replica next. */
+/**
+ * Errors that say the node itself is unreachable or going away: try a different replica next.
+ * An operation sent that timed out here had no answer at all: a node answers its own Timeout
+ * before the client's deadline (timeout_groups.ts answerWithinMs), so one that did not is stopped,
+ * hung, or cut off from this client while its connection stays open, which nothing else shows.
+ */
 export function isNodeFailure(err: unknown): boolean {
-  return err instanceof RingkvError && (err.details['transport'] === true || err.code === ErrorCode.Closed);
+  return err instanceof RingkvError && (err.details['transport'] === true || err.code === ErrorCode.Closed || (err.code === ErrorCode.Timeout && err.details['sent'] === true));
 }

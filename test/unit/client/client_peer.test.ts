@@ -151,6 +151,20 @@ test('a write that times out is retried on the next node with the same idempoten
   }
 });
 
+test('a node that keeps its connection but answers nothing is marked down: later operations start elsewhere', async () => {
+  const a = await ProtocolPeer.start(() => null);
+  const b = await ProtocolPeer.start(memoryHandler());
+  const c = await RingkvClient.connect({ nodes: [a.address, b.address], ringAware: false, timeoutMs: 100, retries: 1, nodeDownMs: 60_000 });
+  try {
+    for (let i = 0; i < 10; i++) assert.equal((await c.put(`silent-${i}`, 'v')).node, b.address);
+    assert.equal(a.requests.length, 1, 'A was tried once, then passed over while marked down');
+  } finally {
+    c.close();
+    await a.close();
+    await b.close();
+  }
+});
+
 test('a node that drops connections fails the attempt as Unavailable and the client fails over', async () => {
   const a = await ProtocolPeer.start((_req, peer) => {
     peer.dropConnections();
