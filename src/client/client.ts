@@ -196,6 +196,7 @@ export class RingkvClient {
         try {
           const status = await fetchClusterStatus(address, this.connectTimeoutMs);
           if (this.topology.apply(status)) this.ringLoads++;
+          this.closeConnectionsNotInUse();
           return;
         } catch (err) {
           lastErr = err;
@@ -206,6 +207,20 @@ export class RingkvClient {
       this.refreshing = null;
     });
     return this.refreshing;
+  }
+
+  /**
+   * Closes the connections to addresses no node has any more (a node that moved, or left), once
+   * nothing waits on them: a long-lived client whose nodes come back at new addresses would
+   * otherwise keep one per address it ever used, each with its in-flight table and socket.
+   */
+  private closeConnectionsNotInUse(): void {
+    const inUse = this.topology.addressesInUse();
+    for (const [address, c] of this.connections) {
+      if (inUse.has(address) || c.pendingCount > 0) continue;
+      c.close();
+      this.connections.delete(address);
+    }
   }
 
   /** The key's preference list as the client computes it (node ids; [] before a ring is known). */

@@ -78,6 +78,13 @@ export class Topology {
     return this.ring !== null;
   }
 
+  /** The addresses the client may still connect to: its seeds, and every known node's that has not left. */
+  addressesInUse(): Set<string> {
+    const out = new Set(this.seeds);
+    for (const n of this.byId.values()) if (this.liveness.get(n.id) !== 'left') out.add(n.address);
+    return out;
+  }
+
   /** Addresses to ask for cluster status: known nodes first, then the seeds. */
   statusSources(): string[] {
     const out = [...this.byId.values()].filter((n) => !this.isDown(n.address)).map((n) => n.address);

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { RingkvClient, ErrorCode, isRingkvError } from '../../../src/client';
 import { waitFor } from '../../helpers/cluster';
 import { ProtocolPeer, memoryHandler } from './protocol_peer';
+import type { ClusterStatus } from '../../../src/coordinator/types';
 
 test('put/get/delete round trip with typed results; 50 ops in one tick travel in one frame', async () => {
   const peer = await ProtocolPeer.start(memoryHandler());
@@ -162,6 +163,28 @@ test('a node that keeps its connection but answers nothing is marked down: later
     c.close();
     await a.close();
     await b.close();
+  }
+});
+
+test('a connection to an address no node has any more is closed at the next status, once nothing waits on it', async () => {
+  // The seed names one node, n1, first at A, then (restarted elsewhere) at B.
+  const seed = await ProtocolPeer.start(memoryHandler());
+  const a = await ProtocolPeer.start(memoryHandler());
+  const b = await ProtocolPeer.start(memoryHandler());
+  const at = (address: string): ClusterStatus => ({ nodes: [{ id: 'n1', address, status: 'healthy', load: 0, tokens: [] }], ring_version: 1, total_keys: 0, replication_factor: 1 });
+  seed.status = at(a.address);
+  const c = await RingkvClient.connect({ nodes: [seed.address], ringAware: true });
+  try {
+    assert.equal((await c.put('moved', 'v')).node, 'n1');
+    assert.equal(a.connectionCount, 1);
+    seed.status = at(b.address);
+    await c.refreshRing();
+    await waitFor('the connection to the old address closed', () => a.connectionCount === 0, 5000);
+    assert.equal((await c.put('moved', 'w')).node, 'n1');
+    assert.equal(b.requests.length, 1, 'the node is reached at its new address');
+  } finally {
+    c.close();
+    for (const p of [seed, a, b]) await p.close();
   }
 });
 

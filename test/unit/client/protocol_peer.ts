@@ -63,6 +63,11 @@ export class ProtocolPeer {
     for (const s of this.sockets) s.send(encodeErrorFrame(code, message));
   }
 
+  /** WebSocket connections open to this peer now. */
+  get connectionCount(): number {
+    return this.sockets.size;
+  }
+
   /** Drops every open connection (as a crashing node would). */
   dropConnections(): void {
     for (const s of this.sockets) s.terminate();
