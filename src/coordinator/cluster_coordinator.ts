@@ -52,7 +52,7 @@ import { HintStore } from './hinted_handoff';
 import { recordBytes } from '../shards/wire_record';
 import { nodeHealth, nodeStatusOf } from './node_health';
 import { lastRunRefreshMs, writeLastRun } from './last_run';
-import { loadPeers, savePeers } from './peers_file';
+import { loadPeers, peersOf, savePeers } from './peers_file';
 import { conditionalReadLevel, type DatacenterView, tallyFor } from './quorum';
 import { type QuorumReadContext, quorumReads, type ReadSpec } from './quorum_reads';
 import { ReplicaLatency } from './replica_latency';
@@ -307,7 +307,7 @@ export class ClusterCoordinator implements Coordinator {
       },
       // The next start rebuilds its ring from it, and judges this node's absence by the
       // shortest grace in it (last_run.ts startGrace).
-      ...(o.peersFile !== undefined && { onPeersChange: (members: readonly MemberInfo[]) => savePeers(o.peersFile!, members, o.log) }),
+      ...(o.peersFile !== undefined && { onPeersChange: (members: readonly MemberInfo[]) => savePeers(o.peersFile!, peersOf(members), o.log) }),
       onIdKnown: () => this.idKnownLate(),
       onTombstoneGrace: (shortest) => {
         const line = tombstoneGraceNotice(o.tombstoneGraceMs, shortest, this.graceWarned);

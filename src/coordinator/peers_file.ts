@@ -5,11 +5,15 @@
 // temporary file renamed over the old one) when the ring's members change; read once at start.
 // A file that does not parse is reported and ignored: gossip rebuilds the list.
 //
-//   {"format": 1, "peers": [{"node_id", "host", "http_port", "peer_port", "vnodes", "zone"?, "datacenter"?, "tombstone_grace_ms"?}, ...]}
+//   {"format": 1, "peers": [{"node_id", "host", "http_port", "peer_port", "vnodes", "zone"?, "datacenter"?, "tombstone_grace_ms"?, "left_incarnation"?}, ...]}
 //
 // ("zone" and "datacenter" only for a node that has one, "tombstone_grace_ms" for one that said
 // it; files written before them have none.) Also rewritten when the shortest tombstone grace
-// changes: a start judges how long the node was away by it (last_run.ts startGrace).
+// changes: a start judges how long the node was away by it (last_run.ts startGrace), and when a
+// LEFT node is forgotten. A node that left (decommissioned, or removed) is kept with the
+// incarnation it left at ("left_incarnation", no grace) until the table forgets it: a node that
+// restarted meanwhile would otherwise take it back, were it started again on its old data dir
+// (membership/table.ts), and spread it to the others.
 import * as fs from 'node:fs';
 import { clusterNodesMax, tombstoneGraceMsMax, vnodesPerNodeMax } from '../constants';
 import type { MemberInfo } from '../membership';
@@ -17,7 +21,10 @@ import { isValidZone } from '../ring';
 
 export const peersFileName = 'PEERS';
 
-export type RememberedPeer = Pick<MemberInfo, 'nodeId' | 'host' | 'httpPort' | 'peerPort' | 'vnodes' | 'zone' | 'datacenter' | 'tombstoneGraceMs'>;
+export type RememberedPeer = Pick<MemberInfo, 'nodeId' | 'host' | 'httpPort' | 'peerPort' | 'vnodes' | 'zone' | 'datacenter' | 'tombstoneGraceMs'> & {
+  /** The incarnation the node left at; undefined for a member of the ring. */
+  leftIncarnation?: number;
+};
 
 const optionalName = (x: unknown): boolean => x === undefined || (typeof x === 'string' && x !== '' && isValidZone(x));
 
@@ -37,10 +44,13 @@ function peerOf(x: unknown): RememberedPeer | null {
   if (!optionalName(zone) || !optionalName(datacenter)) return null;
   const grace = r['tombstone_grace_ms'];
   if (grace !== undefined && !(Number.isSafeInteger(grace) && (grace as number) >= 0 && (grace as number) <= tombstoneGraceMsMax)) return null;
+  const left = r['left_incarnation'];
+  if (left !== undefined && !(Number.isSafeInteger(left) && (left as number) >= 1)) return null;
   const peer: RememberedPeer = { nodeId: id, host, httpPort: r['http_port'] as number, peerPort: r['peer_port'] as number, vnodes: vnodes as number };
   if (zone !== undefined) peer.zone = zone as string;
   if (datacenter !== undefined) peer.datacenter = datacenter as string;
   if (grace !== undefined) peer.tombstoneGraceMs = grace as number;
+  if (left !== undefined) peer.leftIncarnation = left as number;
   return peer;
 }
 
@@ -65,9 +75,35 @@ export function loadPeers(file: string, log: (line: string) => void): Remembered
   }
 }
 
+/** The members of a node's table as PEERS keeps them: a LEFT one by the incarnation it left at. */
+export function peersOf(members: readonly MemberInfo[]): RememberedPeer[] {
+  return members.map((m) => {
+    const p: RememberedPeer = { nodeId: m.nodeId, host: m.host, httpPort: m.httpPort, peerPort: m.peerPort, vnodes: m.vnodes };
+    if (m.zone) p.zone = m.zone;
+    if (m.datacenter) p.datacenter = m.datacenter;
+    // A LEFT node's grace judges nothing (last_run.ts counts the members').
+    if (m.status === 'LEFT') p.leftIncarnation = Math.max(1, m.incarnation);
+    else if (m.tombstoneGraceMs !== undefined) p.tombstoneGraceMs = m.tombstoneGraceMs;
+    return p;
+  });
+}
+
 /** Replaces `file` with `peers` (a temporary file renamed over it, so a crash leaves one or the other). */
 export function savePeers(file: string, peers: readonly RememberedPeer[], log: (line: string) => void): void {
-  const doc = { format: 1, peers: peers.map((p) => ({ node_id: p.nodeId, host: p.host, http_port: p.httpPort, peer_port: p.peerPort, vnodes: p.vnodes, ...(p.zone ? { zone: p.zone } : {}), ...(p.datacenter ? { datacenter: p.datacenter } : {}), ...(p.tombstoneGraceMs !== undefined && { tombstone_grace_ms: p.tombstoneGraceMs }) })) };
+  const doc = {
+    format: 1,
+    peers: peers.map((p) => ({
+      node_id: p.nodeId,
+      host: p.host,
+      http_port: p.httpPort,
+      peer_port: p.peerPort,
+      vnodes: p.vnodes,
+      ...(p.zone ? { zone: p.zone } : {}),
+      ...(p.datacenter ? { datacenter: p.datacenter } : {}),
+      ...(p.tombstoneGraceMs !== undefined && { tombstone_grace_ms: p.tombstoneGraceMs }),
+      ...(p.leftIncarnation !== undefined && { left_incarnation: p.leftIncarnation }),
+    })),
+  };
   const tmp = `${file}.tmp`;
   try {
     fs.writeFileSync(tmp, JSON.stringify(doc) + '\n');

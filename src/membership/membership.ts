@@ -26,6 +26,9 @@ export interface GossipAnswer {
   wallClockMs?: number;
 }
 
+/** A member as an earlier run kept it (the coordinator's PEERS file): `leftIncarnation` for a node that had left. */
+export type RememberedMember = Pick<MemberInfo, 'nodeId' | 'host' | 'httpPort' | 'peerPort' | 'vnodes' | 'zone' | 'datacenter' | 'tombstoneGraceMs'> & { leftIncarnation?: number };
+
 export interface MembershipOptions {
   /** This node as it advertises itself (heartbeat starts at 0). */
   self: Omit<MemberInfo, 'heartbeat' | 'status'>;
@@ -52,9 +55,9 @@ export interface MembershipOptions {
   /** Called after every status change (the coordinator replays hints on ALIVE). */
   onChange?: (change: StatusChange) => void;
   /**
-   * Called with the members not LEFT when what a restart must remember of them changes: the
-   * ring's members, or the shortest tombstone grace or the node keeping it (the coordinator keeps
-   * them on disk, PEERS). Not while this node knows no other: a file of itself alone would make a
+   * Called with the table's members (LEFT ones too, until forgotten) when what a restart must
+   * remember of them changes: the ring's members, the shortest tombstone grace or the node keeping
+   * it, or a LEFT node forgotten (the coordinator keeps them on disk, PEERS). Not while this node knows no other: a file of itself alone would make a
    * data dir whose first start failed (a refused join) look used, and its next start would not
    * bootstrap.
    */
@@ -187,10 +190,25 @@ export class Membership {
    * digest would join to ours; they, the seeds and the nodes that find us bring us back. Their
    * tombstone graces count toward the shortest (MembershipTable.shortestTombstoneGrace) as well.
    */
-  remember(peers: readonly Pick<MemberInfo, 'nodeId' | 'host' | 'httpPort' | 'peerPort' | 'vnodes' | 'zone' | 'datacenter' | 'tombstoneGraceMs'>[]): void {
+  remember(peers: readonly RememberedMember[]): void {
     const entries: MemberInfo[] = peers
       .filter((p) => p.nodeId !== this.selfId)
-      .map((p) => ({ nodeId: p.nodeId, host: p.host, httpPort: p.httpPort, peerPort: p.peerPort, vnodes: p.vnodes, ...(p.zone ? { zone: p.zone } : {}), ...(p.datacenter ? { datacenter: p.datacenter } : {}), ...(p.tombstoneGraceMs !== undefined && { tombstoneGraceMs: p.tombstoneGraceMs }), incarnation: 0, heartbeat: 0, status: 'DEAD', keyEstimate: 0, load: 0 }));
+      .map((p) => ({
+        nodeId: p.nodeId,
+        host: p.host,
+        httpPort: p.httpPort,
+        peerPort: p.peerPort,
+        vnodes: p.vnodes,
+        ...(p.zone ? { zone: p.zone } : {}),
+        ...(p.datacenter ? { datacenter: p.datacenter } : {}),
+        ...(p.tombstoneGraceMs !== undefined && { tombstoneGraceMs: p.tombstoneGraceMs }),
+        // A node that left is LEFT at the incarnation it left at, as gossip had it: a later
+        // process of it on its old data dir is not taken back (table.ts).
+        ...(p.leftIncarnation !== undefined ? { incarnation: p.leftIncarnation, status: 'LEFT' as const } : { incarnation: 0, status: 'DEAD' as const }),
+        heartbeat: 0,
+        keyEstimate: 0,
+        load: 0,
+      }));
     this.apply(this.table.merge(entries, this.o.monotonicNow()));
   }
 
@@ -366,10 +384,12 @@ export class Membership {
     this.counters.gossipRounds++;
     this.refreshSelf();
     this.apply(this.table.detect(now));
-    for (const id of this.table.forgetLeft(now)) {
+    const forgotten = this.table.forgetLeft(now);
+    for (const id of forgotten) {
       this.counters.membershipNodesForgotten++;
       this.o.log(`membership ${this.selfId}: ${id} LEFT longer than the longest tombstone grace; forgotten`);
     }
+    if (forgotten.length > 0 && this.table.size > 1) this.o.onPeersChange?.(this.table.members());
     const live: PeerAddress[] = [];
     const dead: PeerAddress[] = [];
     for (const m of this.table.members()) {
@@ -592,7 +612,7 @@ export class Membership {
         );
       }
     }
-    if ((ringChanged || graceChanged) && this.table.size > 1) this.o.onPeersChange?.(remembered);
+    if ((ringChanged || graceChanged) && this.table.size > 1) this.o.onPeersChange?.(this.table.members());
   }
 }
 

@@ -39,18 +39,19 @@ test('peers round-trip through the file; a missing file is no peers; a damaged o
   const file = path.join(dir, 'PEERS');
   assert.deepEqual(loadPeers(file, (l) => lines.push(l)), []);
   assert.deepEqual(lines, []);
-  const saved = [peer('n1', 7001), { ...peer('n2', 7002), zone: 'rack-2' }, { ...peer('n3', 7003), datacenter: 'west', tombstoneGraceMs: 21_600_000 }];
+  const saved = [peer('n1', 7001), { ...peer('n2', 7002), zone: 'rack-2' }, { ...peer('n3', 7003), datacenter: 'west', tombstoneGraceMs: 21_600_000 }, { ...peer('n4', 7004), leftIncarnation: 1_234_567 }];
   savePeers(file, saved, (l) => lines.push(l));
   assert.deepEqual(loadPeers(file, (l) => lines.push(l)), saved, 'a zone, datacenter or grace only where a node has one');
   assert.ok(!fs.existsSync(`${file}.tmp`), 'written through a temporary file renamed over it');
   const badZone = JSON.stringify({ format: 1, peers: [{ node_id: 'n1', host: 'h', http_port: 1, peer_port: 2, vnodes: 3, zone: 'a b' }] });
   const badDc = badZone.replace('"zone"', '"datacenter"');
   const badGraces = [-1, 1.5, 365 * 86_400_000 + 1].map((g) => badZone.replace('"zone":"a b"', `"tombstone_grace_ms":${g}`));
-  for (const bad of ['{"format":1,"peers":[{"node_id":"n1"}]}', 'not json', '{"format":2,"peers":[]}', badZone, badDc, ...badGraces]) {
+  const badLeft = [0, -3, 2.5].map((n) => badZone.replace('"zone":"a b"', `"left_incarnation":${n}`));
+  for (const bad of ['{"format":1,"peers":[{"node_id":"n1"}]}', 'not json', '{"format":2,"peers":[]}', badZone, badDc, ...badGraces, ...badLeft]) {
     fs.writeFileSync(file, bad);
     assert.deepEqual(loadPeers(file, (l) => lines.push(l)), []);
   }
-  assert.equal(lines.filter((l) => /WARN peers: .* is damaged/.test(l)).length, 8);
+  assert.equal(lines.filter((l) => /WARN peers: .* is damaged/.test(l)).length, 11);
 });
 
 test('remembered peers are in the ring from the start, DEAD, and ALIVE once gossip hears from them', () => {

@@ -5,6 +5,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Membership, type GossipNetwork, type MemberInfo, type MemberLoad, type PeerAddress, type TombstoneGraceHolder } from '../../../src/membership';
 import { mulberry32, testSeed } from '../../helpers/prng';
+import { loadPeers, peersOf, savePeers } from '../../../src/coordinator/peers_file';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 
 const intervalMs = 100;
 const suspectAfterMs = 1000;
@@ -19,6 +23,7 @@ interface SimNodeOptions {
   freshDataDir?: boolean;
   onTombstoneGrace?: (shortest: TombstoneGraceHolder) => void;
   localLoad?: () => MemberLoad;
+  onPeersChange?: (members: readonly MemberInfo[]) => void;
 }
 
 class Sim {
@@ -70,6 +75,7 @@ class Sim {
       log: o.log ?? (() => {}),
       ...(o.onTombstoneGrace !== undefined && { onTombstoneGrace: o.onTombstoneGrace }),
       ...(o.localLoad !== undefined && { localLoad: o.localLoad }),
+      ...(o.onPeersChange !== undefined && { onPeersChange: o.onPeersChange }),
     });
   }
 
@@ -395,6 +401,40 @@ test(`a removed node started again on its old data dir, whose preflight reached 
   assert.deepEqual(sim.statusesOf('n2'), ['ALIVE', 'ALIVE'], `seed ${seed}`);
   assert.equal(fresh.status('n2'), 'ALIVE');
   for (const p of [8000, 8001]) assert.ok(sim.nodes.get(p)!.ring.has('n2'));
+});
+
+test(`a seed restarted after a removal remembers it from its PEERS file: a removed node started again on its old data dir is not taken back by it (seed ${seed})`, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rkv-sim-peers-'));
+  const file = path.join(dir, 'PEERS');
+  try {
+    const sim = new Sim(seed + 7);
+    const keep = { onPeersChange: (members: readonly MemberInfo[]) => savePeers(file, peersOf(members), () => undefined) };
+    sim.add(0, [0], keep);
+    for (const i of [1, 2]) sim.add(i, [0]);
+    await sim.step(20);
+    sim.down.add(8002);
+    for (let r = 0; r < 100 && sim.statusesOf('n2').some((st) => st !== 'DEAD'); r++) await sim.step();
+    assert.equal(sim.nodes.get(8000)!.removeDead('n2'), 'DEAD');
+    for (let r = 0; r < 30 && sim.statusesOf('n2').some((st) => st !== 'LEFT'); r++) await sim.step();
+    assert.deepEqual(sim.statusesOf('n2'), ['LEFT', 'LEFT'], `seed ${seed}`);
+    assert.ok(loadPeers(file, () => undefined).some((p) => p.nodeId === 'n2' && p.leftIncarnation !== undefined), 'PEERS keeps the removal');
+
+    // The seed restarts from its PEERS file while n1 is down; the removed node comes back on its old data dir.
+    sim.down.add(8001);
+    sim.now += 10;
+    const seedAgain = sim.add(0, [0], keep);
+    seedAgain.remember(loadPeers(file, () => undefined));
+    assert.equal(seedAgain.status('n2'), 'LEFT');
+    sim.now += 10;
+    const stale = sim.add(2, [0]);
+    for (let r = 0; r < 60 && stale.status('n2') !== 'LEFT'; r++) await sim.step();
+    assert.equal(stale.status('n2'), 'LEFT', `it took itself out (seed ${seed})`);
+    await sim.step(10);
+    assert.equal(seedAgain.status('n2'), 'LEFT', `the restarted seed did not take it back (seed ${seed})`);
+    assert.ok(!seedAgain.ring.has('n2'));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test(`announce: every peer has the node's word when it resolves, and the node has theirs, with no gossip round between; a peer that does not answer is named (seed ${seed})`, async () => {
