@@ -764,6 +764,15 @@ export class ClusterCoordinator implements Coordinator {
     // would look for those ranges' previous owner in a ring without it (with N = 1 this node may
     // hold their only copy).
     this.waitWhileAny('decommission', current, false, (id) => this.membership.isRebuilding(id), 'rebuilding', 'streaming its ranges');
+    // Hints other nodes hold for this one are writes its replica missed: dropped once it has
+    // left (a LEFT node takes no hints), they would be on fewer replicas than N until repair.
+    // They are replayed to it now that it is up; its hand-over then carries them.
+    this.waitWhileAny('decommission', current, false, (id) => this.membership.holdsHintsFor(id, this.nodeId), 'holding hints', 'writes this node missed, which would be dropped once it has left');
+    // One node leaves at a time: each plans its hand-over on the ring without itself alone, in
+    // which the other still replicates; both would stream a range to the same third node, and
+    // the one that takes the other's place would get nothing (with N = 1, a range streamed to the
+    // other leaving node would go with it).
+    this.waitWhileAny('decommission', current, false, (id) => this.membership.isLeaving(id), 'leaving', 'handing its ranges over to a ring that still has this node');
     this.decommissioning = true;
     const started = Date.now();
     const without = Ring.build(others, current.version + 1);
@@ -782,6 +791,9 @@ export class ClusterCoordinator implements Coordinator {
         });
       }
       this.waitWhileAny('decommission', current, this.cleaningUp > 0, (id) => this.membership.isCleaningUp(id), 'cleaning up', 'it would drop the ranges handed to it');
+      // Two decommissions begun together both passed the check above: each announced before it
+      // heard the other's word, so at least one of them sees it now (as with cleanups).
+      this.waitWhileAny('decommission', current, false, (id) => this.membership.isLeaving(id), 'leaving', 'handing its ranges over to a ring that still has this node');
       const sum = await handOffRanges({
         nodeId: this.nodeId,
         replicationFactor: this.o.replicationFactor,

@@ -350,6 +350,12 @@ export class Membership {
     return this.table.hintsHeldFor(nodeId);
   }
 
+  /** Whether ALIVE node `holder` says it holds hints for `target` (MemberInfo.hintsFor names at most gossipHintTargetsMax). */
+  holdsHintsFor(holder: string, target: string): boolean {
+    const m = this.table.info(holder);
+    return m !== undefined && m.status === 'ALIVE' && (m.hintsFor?.includes(target) ?? false);
+  }
+
   /** Whether any other ALIVE node says it holds hints: reads look further only then. */
   anyHintsHeld(): boolean {
     return this.table.anyHintsHeld();

@@ -52,6 +52,8 @@ export interface ClusterSpec {
   unnamed?: boolean;
   /** Every node's --stream-bytes-per-second (the node's default when absent). */
   streamBytesPerSecond?: number;
+  /** Every node's --hint-replay-bytes-per-second (the node's default when absent). */
+  hintReplayBytesPerSecond?: number;
 }
 
 export interface TestNode {
@@ -137,8 +139,8 @@ export class TestCluster {
   private readonly assertionFailures: string[] = [];
   /** Nodes that exited after they started listening without the test stopping them, with their last output. */
   private readonly unexpectedExits: string[] = [];
-  readonly spec: Required<Omit<ClusterSpec, 'readRepairChance' | 'smallDisk' | 'zones' | 'datacenters' | 'unnamed' | 'streamBytesPerSecond'>> &
-    Pick<ClusterSpec, 'readRepairChance' | 'smallDisk' | 'zones' | 'datacenters' | 'unnamed' | 'streamBytesPerSecond'>;
+  readonly spec: Required<Omit<ClusterSpec, 'readRepairChance' | 'smallDisk' | 'zones' | 'datacenters' | 'unnamed' | 'streamBytesPerSecond' | 'hintReplayBytesPerSecond'>> &
+    Pick<ClusterSpec, 'readRepairChance' | 'smallDisk' | 'zones' | 'datacenters' | 'unnamed' | 'streamBytesPerSecond' | 'hintReplayBytesPerSecond'>;
 
   private constructor(spec: ClusterSpec) {
     this.spec = {
@@ -213,6 +215,7 @@ export class TestCluster {
       ...(s.readRepairChance === undefined ? [] : ['--read-repair-chance', String(s.readRepairChance)]),
       '--anti-entropy-interval-ms', String(s.antiEntropyIntervalMs),
       ...(s.streamBytesPerSecond === undefined ? [] : ['--stream-bytes-per-second', String(s.streamBytesPerSecond)]),
+      ...(s.hintReplayBytesPerSecond === undefined ? [] : ['--hint-replay-bytes-per-second', String(s.hintReplayBytesPerSecond)]),
       // The first nodes start together and empty; a node added later streams its ranges.
       '--bootstrap', n.bootstrap ? 'on' : 'off',
       ...n.extraArgs,
