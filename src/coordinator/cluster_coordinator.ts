@@ -123,6 +123,8 @@ function rangeKey(r: VnodeRange): string {
 
 /** `<dataDir>/REBUILDING`: a rebuild in progress (ClusterCoordinator's `rebuilding`). */
 export const rebuildFileName = 'REBUILDING';
+/** Event-loop turns close() lets the callbacks of failed peer requests run in (batcher tick, write machine, stand-in refusal, hint). */
+const closeSettleTurns = 4;
 /** In REBUILDING: this node's id was in the cluster before its data dir was made. */
 const replacedMark = 'it replaces an earlier data dir of this node id';
 
@@ -1571,8 +1573,12 @@ export class ClusterCoordinator implements Coordinator {
     await this.antiEntropy.stop();
     await this.bootstrapRun;
     await this.server.close();
-    await this.hints.close();
+    // Before the hint log closes: the replica writes still in flight fail now (Closed), and each
+    // leaves a hint (worthAHint; a stand-in's refusal too) in callbacks a few turns later, which
+    // must reach the log's files, not only its memory: once closed, it writes nothing down.
     this.pool.close();
+    for (let turn = 0; turn < closeSettleTurns; turn++) await new Promise((r) => setImmediate(r));
+    await this.hints.close();
     await this.local.close();
   }
 }
