@@ -20,7 +20,11 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-/** An open-loop run: frames due while their connection was at its cap were dropped (not sent). */
+/**
+ * An open-loop run: frames due while their connection was at its cap waited for it, timed from
+ * when they were due; `droppedFrames` are those still unsent when the drain ended (recorded at
+ * their wait so far).
+ */
 export interface OpenMeasured extends Measured {
   droppedFrames: number;
   /** The tail beyond p99: one stall of a few tens of ms shows here first. */
