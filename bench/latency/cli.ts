@@ -327,6 +327,8 @@ export async function runLatencyCli(argv: string[]): Promise<number> {
     };
 
     const commonRate = new Map<WorkloadName, number>();
+    /** Per workload, the targets that sustained no rate of the sweep (the common rate is then one they failed at). */
+    const sustainedNone = new Map<WorkloadName, string[]>();
     if (a.rate === null) {
       for (const w of runnable) {
         for (const p of plans) {
@@ -352,9 +354,13 @@ export async function runLatencyCli(argv: string[]): Promise<number> {
           });
           log(`  => ${w} ${p.name}: highest rate with p99 < ${a.p99TargetMs} ms: ${s.bestRate ?? 'none'}${s.bestRate === null ? '' : ' ops/s'}`);
         }
-        // Compare everyone at the rate all of them sustained (the slowest target's best).
-        const bests = sweepRows.filter((r) => r.workload === w).map((r) => r.bestRate ?? Math.max(1, Math.floor(a.sweepStart / 2)));
+        // Compare everyone at the rate all of them sustained (the slowest target's best); a
+        // target that sustained none is compared at half the sweep's start, which it failed too.
+        const rowsOfW = sweepRows.filter((r) => r.workload === w);
+        const bests = rowsOfW.map((r) => r.bestRate ?? Math.max(1, Math.floor(a.sweepStart / 2)));
         commonRate.set(w, Math.min(...bests));
+        const none = rowsOfW.filter((r) => r.bestRate === null).map((r) => r.target);
+        if (none.length > 0) sustainedNone.set(w, none);
       }
     } else {
       for (const w of runnable) commonRate.set(w, a.rate);
@@ -394,7 +400,8 @@ export async function runLatencyCli(argv: string[]): Promise<number> {
             '',
           ]
         : []),
-      `Latency at a common rate per workload (${a.compareMs / 1000} s; the rate every target sustained in the sweep, or --rate), measured from intended start:`,
+      `Latency at a common rate per workload (${a.compareMs / 1000} s; the rate every target sustained in the sweep, or --rate), measured from intended start` +
+        (sustainedNone.size === 0 ? ':' : `; where a target sustained no rate of the sweep, half the sweep's start, which it did not sustain either (${[...sustainedNone].map(([w, t]) => `${w}: ${t.join(', ')}`).join('; ')}):`),
       '',
       latencyTable(runRows),
       '',
