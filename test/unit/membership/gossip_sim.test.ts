@@ -87,6 +87,16 @@ class Sim {
     }
   }
 
+  /** Node n<i> stops; once the others hold it DEAD, n0 removes it (removenode), and every other node holds it LEFT. */
+  async remove(i: number): Promise<void> {
+    const id = `n${i}`;
+    this.down.add(8000 + i);
+    for (let r = 0; r < 100 && this.statusesOf(id).some((st) => st !== 'DEAD'); r++) await this.step();
+    assert.equal(this.nodes.get(8000)!.removeDead(id), 'DEAD');
+    for (let r = 0; r < 30 && this.statusesOf(id).some((st) => st !== 'LEFT'); r++) await this.step();
+    assert.ok(this.statusesOf(id).length > 0 && this.statusesOf(id).every((st) => st === 'LEFT'), `${id}: ${this.statusesOf(id).join(',')} (seed ${this.seed})`);
+  }
+
   statusesOf(nodeId: string): string[] {
     return [...this.nodes.entries()].filter(([p, m]) => !this.down.has(p) && m.selfId !== nodeId).map(([, m]) => m.status(nodeId) ?? 'UNKNOWN');
   }
@@ -375,11 +385,7 @@ test(`a removed node started again on its old data dir, whose preflight reached 
   const sim = new Sim(seed + 5);
   for (const i of [0, 1, 2]) sim.add(i, [0]);
   await sim.step(20);
-  sim.down.add(8002);
-  for (let r = 0; r < 100 && sim.statusesOf('n2').some((st) => st !== 'DEAD'); r++) await sim.step();
-  assert.equal(sim.nodes.get(8000)!.removeDead('n2'), 'DEAD');
-  for (let r = 0; r < 30 && sim.statusesOf('n2').some((st) => st !== 'LEFT'); r++) await sim.step();
-  assert.deepEqual(sim.statusesOf('n2'), ['LEFT', 'LEFT'], `seed ${seed}`);
+  await sim.remove(2);
 
   sim.now += 10;
   const lines: string[] = [];
@@ -412,11 +418,7 @@ test(`a seed restarted after a removal remembers it from its PEERS file: a remov
     sim.add(0, [0], keep);
     for (const i of [1, 2]) sim.add(i, [0]);
     await sim.step(20);
-    sim.down.add(8002);
-    for (let r = 0; r < 100 && sim.statusesOf('n2').some((st) => st !== 'DEAD'); r++) await sim.step();
-    assert.equal(sim.nodes.get(8000)!.removeDead('n2'), 'DEAD');
-    for (let r = 0; r < 30 && sim.statusesOf('n2').some((st) => st !== 'LEFT'); r++) await sim.step();
-    assert.deepEqual(sim.statusesOf('n2'), ['LEFT', 'LEFT'], `seed ${seed}`);
+    await sim.remove(2);
     assert.ok(loadPeers(file, () => undefined).some((p) => p.nodeId === 'n2' && p.leftIncarnation !== undefined), 'PEERS keeps the removal');
 
     // The seed restarts from its PEERS file while n1 is down; the removed node comes back on its old data dir.
