@@ -302,7 +302,7 @@ export class LsmEngine implements StorageEngine {
       if (f) added.push(f);
     }
     const walNumber = this.control.takeFileNumber();
-    this.wal = new LogWriter(walPath(this.dir, walNumber), walNumber, this.syncMode, this.windowMs, this.walSyncSeconds);
+    this.wal = this.newSegment(walNumber);
     this.mem = new Memtable(walNumber, new Arena(this.arenaPool));
     const recovered = added.map((file) => ({ level: 0, file }));
     await this.installVersion((v) => v.apply([], recovered), walNumber);
@@ -496,10 +496,18 @@ export class LsmEngine implements StorageEngine {
     this.stallQueue.shift()!();
   }
 
+  /** A WAL segment whose failure for good is the engine's (sticky until reopened, as LevelDB's bg_error_). */
+  private newSegment(n: number): LogWriter {
+    return new LogWriter(walPath(this.dir, n), n, this.syncMode, this.windowMs, this.walSyncSeconds, (err) => {
+      this.bgError ??= err;
+      this.wakeAllStalled();
+    });
+  }
+
   private switchMemtable(): void {
     const n = this.control.takeFileNumber();
     const old = this.wal;
-    this.wal = new LogWriter(walPath(this.dir, n), n, this.syncMode, this.windowMs, this.walSyncSeconds);
+    this.wal = this.newSegment(n);
     this.mem.walBytes = old.bytes;
     this.walClosing.push(old.close());
     this.imms.unshift(this.mem);

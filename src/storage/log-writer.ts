@@ -42,6 +42,12 @@ export class LogWriter {
     private readonly windowMs: number,
     /** Where each sync's duration is recorded (the engine's, shared by its segments). */
     private readonly syncSeconds: Histogram | null = null,
+    /**
+     * Told once when the segment fails for good (a write or a sync; not a lack of space): the
+     * engine's writes stop with it, not only this segment's, which the next memtable switch
+     * would leave behind while the writes it refused stayed in the memtable.
+     */
+    private readonly onFailed: (err: RingkvError) => void = () => undefined,
   ) {
     this.path = file;
     this.number = number;
@@ -104,6 +110,7 @@ export class LogWriter {
       { cause: e, details },
     );
     this.failed = failed;
+    this.onFailed(failed);
     return failed;
   }
 
@@ -131,9 +138,11 @@ export class LogWriter {
       this.syncing = false;
       this.syncSeconds?.record((performance.now() - startedMs) / 1000);
       if (err) {
-        this.failed = new RingkvError(ErrorCode.Io, `WAL ${what} failed on ${this.path}`, { cause: err, details: { file: this.path } });
-        for (const w of batch) w.reject(this.failed);
-        for (const w of this.waiters.splice(0)) w.reject(this.failed);
+        const failed = new RingkvError(ErrorCode.Io, `WAL ${what} failed on ${this.path}; this shard takes no more writes until the node restarts`, { cause: err, details: { file: this.path } });
+        this.failed = failed;
+        this.onFailed(failed);
+        for (const w of batch) w.reject(failed);
+        for (const w of this.waiters.splice(0)) w.reject(failed);
         return;
       }
       for (const w of batch) w.resolve();
