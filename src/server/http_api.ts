@@ -112,6 +112,7 @@ class Reply {
       clearTimeout(this.sendTimer);
       this.sendTimer = undefined;
     }
+    if (bytes === 0) this.ctx.onIdle();
   }
 
   private abort(): void {

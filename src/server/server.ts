@@ -72,6 +72,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const state: ServerState = { httpInflight: 0, httpUnsent: byteAccount(limits.httpUnsentBytesMax), wsConnections: 0, wsInflightOps: 0, wsQueuedBytes: 0, wsAnswerBytes: 0, wsHeld: byteAccount(limits.wsHeldBytesMax), requestBytesHeld: 0, closing: false };
   const idleWaiters: (() => void)[] = [];
+  // Shutdown waits for answers as well as operations: an HTTP answer handed to uWS but not yet
+  // taken by its socket (a large GET to a slow client) would be cut short by the process's exit.
+  const idle = (): boolean => state.httpInflight === 0 && state.wsInflightOps === 0 && state.httpUnsent.heldBytes === 0;
   const ctx: ServerContext = {
     coordinator: options.coordinator,
     metrics: new Metrics(),
@@ -79,7 +82,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     state,
     log,
     onIdle: () => {
-      if (state.httpInflight === 0 && state.wsInflightOps === 0) idleWaiters.splice(0).forEach((w) => w());
+      if (idle()) idleWaiters.splice(0).forEach((w) => w());
     },
   };
   const registry: WsRegistry = new Set();
@@ -97,7 +100,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     closed ??= (async () => {
       state.closing = true;
       uws.us_listen_socket_close(listenSocket);
-      if (state.httpInflight + state.wsInflightOps > 0) {
+      if (!idle()) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, graceMs);
           idleWaiters.push(() => {

@@ -5,8 +5,9 @@
 // httpAnswerSendMsMax is cut off. Real uWS sockets; raw TCP clients that stop reading. The test
 // coordinator answers with more than a real one can (eight siblings of 1 MiB, about 12.6 MB of
 // JSON; a real answer is at most about 2.8 MB): loopback's socket buffers take about 4 MB of an
-// answer the client does not read, where a real network's take far less. Writes that reach a
-// node shutting down run nothing, are answered shutting_down and close their connection.
+// answer the client does not read, where a real network's take far less. Shutdown waits (within
+// its grace) for answers not yet taken; writes that reach a node shutting down run nothing, are
+// answered shutting_down and close their connection.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -168,6 +169,34 @@ test('an answer not taken within httpAnswerSendMsMax has its connection closed, 
   const res = await fetch(`http://127.0.0.1:${cutting.port}/api/v1/keys/big`);
   assert.equal(res.status, 200, 'the node serves others');
   await res.arrayBuffer();
+});
+
+test('shutdown waits for an answer its client has not taken yet, within the grace, and the client gets it whole', async () => {
+  const own = await startServer({ coordinator: new SiblingsCoordinator(), port: 0, log: () => undefined, limits: { httpUnsentBytesMax: unsentMax } });
+  const readers: StalledReader[] = [];
+  try {
+    assert.equal((await fetch(`http://127.0.0.1:${own.port}/api/v1/keys/big`, { method: 'PUT', body: value })).status, 200);
+    await waitFor('an answer waiting in the node', async () => {
+      if ((await metric(own, 'ringkv_http_unsent_bytes')) > 0) return true;
+      if (readers.length < 16) readers.push(await StalledReader.open(own.port));
+      return false;
+    }, 10_000);
+    let closed = false;
+    const closing = own.close(20_000).then(() => {
+      closed = true;
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(closed, false, 'close() waited for the answer not yet taken');
+    for (const r of readers) {
+      const answer = await r.read();
+      assert.ok('status' in answer && isTheValue(answer), `cut off: ${JSON.stringify('status' in answer ? answer.status : answer)}`);
+    }
+    await closing;
+    assert.equal(closed, true);
+  } finally {
+    for (const r of readers) r.socket.destroy();
+    await own.close(100);
+  }
 });
 
 test('writes refused while the node shuts down are answered shutting_down, run nothing, and close their connection', async () => {
