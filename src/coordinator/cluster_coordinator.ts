@@ -48,7 +48,7 @@ import { answerReplicaBatch, type LocalReplica, recordFromWire, recordToWire, Re
 import { toGetResult, toReplicaView } from './get_result';
 import { checkCommon, checkContext, checkIdempotencyKey, checkIfMatch, checkKey, checkNotAfter, checkTtl, checkValue, requestTimeoutMs } from './request_checks';
 import { ByteRateLimiter, takeBytes } from './byte_rate_limiter';
-import { HintStore } from './hinted_handoff';
+import { type Hint, HintStore } from './hinted_handoff';
 import { recordBytes } from '../shards/wire_record';
 import { nodeHealth, nodeStatusOf } from './node_health';
 import { lastRunRefreshMs, writeLastRun } from './last_run';
@@ -840,21 +840,23 @@ export class ClusterCoordinator implements Coordinator {
    * on stays queued here.
    */
   private async handOverHints(rings: { current: Ring; without: Ring }): Promise<{ handed: number; left: number }> {
-    const apply = (id: string, key: Uint8Array, record: WireRecord, hintFor?: string): Promise<boolean> =>
-      new Promise((resolve) => this.replicas.apply(id, key, record, this.o.requestTimeoutMs, (err) => resolve(err === null), hintFor));
-    const pass = async (target: string, key: Uint8Array, record: WireRecord): Promise<boolean> => {
-      const token = keyToken(key);
-      if (target === this.nodeId) return (await Promise.all(this.successors(token, rings).map((id) => apply(id, key, record)))).every(Boolean);
-      if (this.membership.isAlive(target)) return apply(target, key, record);
+    const apply = (id: string, key: Uint8Array, record: WireRecord, hintFor?: string, hintAgeMs?: number): Promise<boolean> =>
+      new Promise((resolve) => this.replicas.apply(id, key, record, this.o.requestTimeoutMs, (err) => resolve(err === null), hintFor, hintAgeMs));
+    const pass = async (target: string, h: Hint): Promise<boolean> => {
+      const token = keyToken(h.key);
+      if (target === this.nodeId) return (await Promise.all(this.successors(token, rings).map((id) => apply(id, h.key, h.record)))).every(Boolean);
+      if (this.membership.isAlive(target)) return apply(target, h.key, h.record);
       const standIn = rings.without.walk(token).find((id) => id !== target && this.membership.isAlive(id));
-      return standIn !== undefined && apply(standIn, key, record, target);
+      // With its age: a hint handed on must not outlive hintAgeMsMax (half the tombstone grace)
+      // by starting anew at each holder.
+      return standIn !== undefined && apply(standIn, h.key, h.record, target, this.hints.ageMsOf(h));
     };
     let handed = 0;
     for (const target of this.hints.targets()) {
       for (;;) {
         const batch = this.hints.peek(target, hintReplayBatch);
         if (batch.length === 0) break;
-        const ok = await Promise.all(batch.map((h) => pass(target, h.key, h.record)));
+        const ok = await Promise.all(batch.map((h) => pass(target, h)));
         batch.forEach((h, i) => {
           if (!ok[i]) return;
           this.hints.delivered(target, h);
@@ -1325,8 +1327,8 @@ export class ClusterCoordinator implements Coordinator {
     return rings.without.preferenceList(token, this.o.replicationFactor).filter((id) => !holders.includes(id));
   }
 
-  private storeHint(target: string, key: Uint8Array, record: WireRecord): void {
-    this.hints.add(target, key, record);
+  private storeHint(target: string, key: Uint8Array, record: WireRecord, ageMs = 0): void {
+    this.hints.add(target, key, record, ageMs);
   }
 
   private replayHints(target: string): void {
@@ -1397,9 +1399,9 @@ export class ClusterCoordinator implements Coordinator {
       case 'replicaWriteBatch': {
         const items = await answerReplicaBatch(this.local, req.kind, req.items ?? [], req.timeoutMs ?? this.o.requestTimeoutMs, {
           selfId: this.nodeId,
-          storeHint: (target, key, record) => {
+          storeHint: (target, key, record, ageMs) => {
             siblingsOf(record); // refuse a record we could not decode later
-            this.storeHint(target, key, record);
+            this.storeHint(target, key, record, ageMs);
           },
           applied: (key, record) => this.forwardToSuccessors(key, record),
         });

@@ -128,7 +128,7 @@ export class ReplicaClient {
    * `done` hears null once it is durable there, or the error. A callback for the same reason as
    * read: a frame's writes each go to two or three replicas.
    */
-  apply(nodeId: string, key: Uint8Array, record: WireRecord, timeoutMs: number, done: (err: unknown) => void, hintFor?: string): void {
+  apply(nodeId: string, key: Uint8Array, record: WireRecord, timeoutMs: number, done: (err: unknown) => void, hintFor?: string, hintAgeMs = 0): void {
     if (nodeId === this.selfId && hintFor === undefined) {
       this.local.apply(key, record, timeoutMs).then(
         () => done(null),
@@ -145,6 +145,7 @@ export class ReplicaClient {
     }
     const item: InternodeItem = { key, record: record.versionVector, value: record.value, tombstone: record.tombstone };
     if (hintFor !== undefined) item.hintFor = hintFor;
+    if (hintFor !== undefined && hintAgeMs > 0) item.hintAgeMs = Math.min(0xffffffff, Math.round(hintAgeMs));
     this.batcher.write(nodeId, peer, item, timeoutMs, (_reply, err) => done(err));
   }
 }
@@ -177,7 +178,8 @@ export function answerReplicaBatch(
   timeoutMs: number,
   hint: {
     selfId: string;
-    storeHint: (target: string, key: Uint8Array, record: WireRecord) => void;
+    /** `ageMs`: how old the hint already is at its sender (InternodeItem.hintAgeMs). */
+    storeHint: (target: string, key: Uint8Array, record: WireRecord, ageMs: number) => void;
     /** Hears each write this replica applied (a leaving node passes them on to its successors). */
     applied?: (key: Uint8Array, record: WireRecord) => void;
   },
@@ -197,7 +199,7 @@ export function answerReplicaBatch(
       if (it.record === undefined) throw new RingkvError(ErrorCode.MalformedFrame, 'a replica write item lacks its record');
       const record: WireRecord = { versionVector: it.record, value: it.value ?? new Uint8Array(0), tombstone: it.tombstone === true };
       if (it.hintFor !== undefined && it.hintFor !== hint.selfId) {
-        hint.storeHint(it.hintFor, key, record);
+        hint.storeHint(it.hintFor, key, record, it.hintAgeMs ?? 0);
         out[i] = {};
         continue;
       }

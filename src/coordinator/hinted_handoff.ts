@@ -132,12 +132,19 @@ export class HintStore {
 
   /**
    * Queues a hint for `target`; one for a key already queued is merged with it and keeps its place
-   * and its age (insert).
+   * and its age (insert). `ageMs`: how old it already is (a hint handed on by another holder):
+   * it expires as it would have there, not a full hintAgeMsMax from now.
    */
-  add(target: string, key: Uint8Array, record: WireRecord): void {
-    const h = this.insert(target, key, record, this.now());
+  add(target: string, key: Uint8Array, record: WireRecord, ageMs = 0): void {
+    assert(Number.isSafeInteger(ageMs) && ageMs >= 0, 'a hint\'s age is a whole number of ms');
+    const h = this.insert(target, key, record, this.now() - ageMs);
     this.files?.append(h, target, h.key, h.record, h.createdMs);
     this.counters.hintsStored++;
+  }
+
+  /** How old `h` is now (ms). */
+  ageMsOf(h: Hint): number {
+    return Math.max(0, this.now() - h.createdMs);
   }
 
   targets(): string[] {

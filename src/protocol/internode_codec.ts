@@ -47,8 +47,8 @@ const entrySpec: TableSpec = {
 
 const itemSpec: TableSpec = {
   name: 'Item',
-  // key, record, value, tombstone, found, hint_for, error_code, error_message
-  fields: [bytes, bytes, bytes, u8, u8, str, str, str],
+  // key, record, value, tombstone, found, hint_for, error_code, error_message, hint_age_ms
+  fields: [bytes, bytes, bytes, u8, u8, str, str, str, u32],
 };
 
 const messageSpec: TableSpec = {
@@ -169,6 +169,8 @@ export interface InternodeItem {
   hintFor?: string;
   errorCode?: string;
   errorMessage?: string;
+  /** With hintFor: the hint's age at its sender (ms), so that handing it on does not make it new. */
+  hintAgeMs?: number;
 }
 
 function estimateSize(m: FixedMessage): number {
@@ -377,6 +379,7 @@ function build(b: Builder, m: FixedMessage): Uint8Array {
 
 function buildItem(b: Builder, x: InternodeItem): number {
   checkString(x.hintFor, 'hint_for');
+  assert(x.hintAgeMs === undefined || (Number.isInteger(x.hintAgeMs) && x.hintAgeMs >= 0 && x.hintAgeMs <= 0xffffffff), 'hint_age_ms is a uint32');
   checkString(x.errorCode, 'error_code');
   const key = x.key === undefined ? 0 : b.createByteVector(x.key);
   const record = x.record === undefined ? 0 : b.createByteVector(x.record);
@@ -393,6 +396,7 @@ function buildItem(b: Builder, x: InternodeItem): number {
   if (hintFor) Item.addHintFor(b, hintFor);
   if (errCode) Item.addErrorCode(b, errCode);
   if (errMessage) Item.addErrorMessage(b, errMessage);
+  if (x.hintAgeMs) Item.addHintAgeMs(b, x.hintAgeMs);
   return Item.endItem(b);
 }
 
@@ -412,6 +416,8 @@ function decodeItem(x: Item): InternodeItem {
   if (errCode) out.errorCode = errCode;
   const errMessage = x.errorMessage();
   if (errMessage) out.errorMessage = errMessage;
+  const hintAgeMs = x.hintAgeMs();
+  if (hintAgeMs) out.hintAgeMs = hintAgeMs;
   return out;
 }
 

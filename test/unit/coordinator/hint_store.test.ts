@@ -154,6 +154,17 @@ test('hints expire after ageMsMax, in memory and when read back', async () => {
   assert.deepEqual(t.targetStats(), []);
 });
 
+test('a hint handed on with its age expires as it would have at its first holder, and says its age', async () => {
+  const s = open(dir, { ageMsMax: 1000 });
+  s.add('n1', Buffer.from('handed'), rec('h'), 800);
+  s.add('n1', Buffer.from('new'), rec('n'));
+  assert.equal(s.ageMsOf(s.peek('n1', 1)[0]!), 800);
+  nowMs += 300;
+  s.expire();
+  assert.deepEqual(keys(s.peek('n1', 10)), ['new'], 'gone 200 ms after it was handed on, 1,000 ms after it was made');
+  await s.close();
+});
+
 test("a hint merged again keeps its oldest write's age: a key written on and on cannot carry that write past ageMsMax, in memory or read back", async () => {
   const s = open(dir, { ageMsMax: 1000 });
   s.add('n1', Buffer.from('hot'), rec('first', 'a'));

@@ -176,15 +176,15 @@ test('the answering side applies and reads a batch through the shards, item by i
     }
     const item = (k: string, r: WireRecord): InternodeItem => ({ key: b(k), record: r.versionVector, value: r.value, tombstone: r.tombstone });
     const hinted: string[] = [];
-    const hint = { selfId: replica.nodeId, storeHint: (target: string, key: Uint8Array) => hinted.push(`${target}:${s(key)}`) };
+    const hint = { selfId: replica.nodeId, storeHint: (target: string, key: Uint8Array, _r: WireRecord, ageMs: number) => hinted.push(`${target}:${s(key)}:${ageMs}`) };
     const local = localReplicaOf(replica);
-    const writes = [item('k1', records[0]!), { ...item('', records[1]!) }, { ...item('k3', records[2]!), hintFor: 'node-elsewhere' }, item('k2', records[1]!), { key: b('k4') }];
+    const writes = [item('k1', records[0]!), { ...item('', records[1]!) }, { ...item('k3', records[2]!), hintFor: 'node-elsewhere', hintAgeMs: 90_000 }, item('k2', records[1]!), { key: b('k4') }];
     const out = await answerReplicaBatch(local, 'replicaWriteBatch', writes, 1000, hint);
     assert.deepEqual(
       out.map((x) => x.errorCode ?? x.found === true),
       [true, ErrorCode.InvalidArgument, false, true, ErrorCode.MalformedFrame],
     );
-    assert.deepEqual(hinted, ['node-elsewhere:k3']);
+    assert.deepEqual(hinted, ['node-elsewhere:k3:90000'], 'a hint handed on keeps its age');
     const again = await answerReplicaBatch(local, 'replicaWriteBatch', [item('k1', records[0]!)], 1000, hint);
     assert.deepEqual(again, [{}], 'the same record again changes nothing');
     const reads = await answerReplicaBatch(local, 'replicaReadBatch', [{ key: b('k2') }, { key: b('k3') }, { key: b('k1') }], 1000, hint);

@@ -104,15 +104,15 @@ test('replica batches round-trip their items, request and reply, and more items 
   // node decode an unbounded item vector.
   const items = [
     { key: Buffer.from('a'), record: Buffer.from([1, 2]), value: Buffer.from('v1'), tombstone: false },
-    { key: Buffer.from('b'), record: Buffer.from([3]), value: Buffer.alloc(0), tombstone: true, hintFor: 'node-9' },
+    { key: Buffer.from('b'), record: Buffer.from([3]), value: Buffer.alloc(0), tombstone: true, hintFor: 'node-9', hintAgeMs: 7_200_000 },
   ];
   const req = decodeInternode(encodeInternode({ id: 6, kind: 'replicaWriteBatch', isReply: false, timeoutMs: 100, items }));
   assert.equal(req.kind, 'replicaWriteBatch');
   assert.deepEqual(
-    req.items!.map((x) => [Buffer.from(x.key!).toString(), [...x.record!], Buffer.from(x.value ?? []).toString(), x.tombstone === true, x.hintFor]),
+    req.items!.map((x) => [Buffer.from(x.key!).toString(), [...x.record!], Buffer.from(x.value ?? []).toString(), x.tombstone === true, x.hintFor, x.hintAgeMs]),
     [
-      ['a', [1, 2], 'v1', false, undefined],
-      ['b', [3], '', true, 'node-9'],
+      ['a', [1, 2], 'v1', false, undefined, undefined],
+      ['b', [3], '', true, 'node-9', 7_200_000],
     ],
   );
   const reply = decodeInternode(

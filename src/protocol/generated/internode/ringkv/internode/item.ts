@@ -98,8 +98,13 @@ errorMessage(optionalEncoding?:any):string|Uint8Array|null {
   return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
 }
 
+hintAgeMs():number {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
 static startItem(builder:flatbuffers.Builder) {
-  builder.startObject(8);
+  builder.startObject(9);
 }
 
 static addKey(builder:flatbuffers.Builder, keyOffset:flatbuffers.Offset) {
@@ -170,12 +175,16 @@ static addErrorMessage(builder:flatbuffers.Builder, errorMessageOffset:flatbuffe
   builder.addFieldOffset(7, errorMessageOffset, 0);
 }
 
+static addHintAgeMs(builder:flatbuffers.Builder, hintAgeMs:number) {
+  builder.addFieldInt32(8, hintAgeMs, 0);
+}
+
 static endItem(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createItem(builder:flatbuffers.Builder, keyOffset:flatbuffers.Offset, recordOffset:flatbuffers.Offset, valueOffset:flatbuffers.Offset, tombstone:boolean, found:boolean, hintForOffset:flatbuffers.Offset, errorCodeOffset:flatbuffers.Offset, errorMessageOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createItem(builder:flatbuffers.Builder, keyOffset:flatbuffers.Offset, recordOffset:flatbuffers.Offset, valueOffset:flatbuffers.Offset, tombstone:boolean, found:boolean, hintForOffset:flatbuffers.Offset, errorCodeOffset:flatbuffers.Offset, errorMessageOffset:flatbuffers.Offset, hintAgeMs:number):flatbuffers.Offset {
   Item.startItem(builder);
   Item.addKey(builder, keyOffset);
   Item.addRecord(builder, recordOffset);
@@ -185,6 +194,7 @@ static createItem(builder:flatbuffers.Builder, keyOffset:flatbuffers.Offset, rec
   Item.addHintFor(builder, hintForOffset);
   Item.addErrorCode(builder, errorCodeOffset);
   Item.addErrorMessage(builder, errorMessageOffset);
+  Item.addHintAgeMs(builder, hintAgeMs);
   return Item.endItem(builder);
 }
 }
