@@ -30,8 +30,12 @@ use crate::coding::{get_u32_le, get_varint32, put_u32_le, put_varint32};
 use crate::error::{Error, Result};
 use std::cmp::Ordering;
 
-/// Longest key a block stores; the storage entry's key length field is a u16.
-pub const BLOCK_KEY_BYTES_MAX: usize = 65_535;
+/// Longest key a block stores: the store's are sort keys, an 8-byte token and up to 256 bytes of
+/// key (src/constants.ts keyBytesMax), and index separators are no longer. A reader holds each
+/// entry's key whole, so this bounds what a block whose entries share all but a byte of their
+/// key can expand to: at 64 KiB a 300 KB block decoded to gigabytes, and an allocation that fails
+/// in Rust aborts the process.
+pub const BLOCK_KEY_BYTES_MAX: usize = 1024;
 pub const RESTART_INTERVAL_MIN: u32 = 1;
 pub const RESTART_INTERVAL_MAX: u32 = 65_536;
 /// Longest value `blockFind` reports: its answer packs start + length * 2^32 into one f64,
@@ -374,11 +378,15 @@ impl<'a> Block<'a> {
         let mut d = Decoded { keys: Vec::new(), key_offsets: vec![0], values: Vec::new(), value_offsets: vec![0] };
         let bytes = self.bytes;
         self.walk(|key, start, end| {
-            d.keys.extend_from_slice(key);
-            d.values.extend_from_slice(&bytes[start..end]);
-            let (Ok(ko), Ok(vo)) = (u32::try_from(d.keys.len()), u32::try_from(d.values.len())) else {
+            let (Ok(ko), Ok(vo)) = (u32::try_from(d.keys.len() + key.len()), u32::try_from(d.values.len() + (end - start))) else {
                 return corrupt("decoded block exceeds 4 GiB".to_string());
             };
+            // A failed allocation is an error here, not the process's abort.
+            if d.keys.try_reserve(key.len()).is_err() || d.values.try_reserve(end - start).is_err() {
+                return corrupt(format!("decoded block of {} bytes does not fit in memory", d.keys.len() + d.values.len()));
+            }
+            d.keys.extend_from_slice(key);
+            d.values.extend_from_slice(&bytes[start..end]);
             d.key_offsets.push(ko);
             d.value_offsets.push(vo);
             Ok(())
@@ -535,6 +543,37 @@ mod tests {
             assert_eq!(blk.seek(b"", true).unwrap().index, 0);
             assert_eq!(blk.decode().unwrap().key_offsets.len(), 101);
         }
+    }
+
+    /// A block of `entries` whose keys are `first` bytes, then each all but its last byte shared
+    /// with the one before: what a crafted block uses to expand.
+    fn shared_keys_block(first: usize, entries: usize) -> Vec<u8> {
+        let mut b = Vec::new();
+        put_varint32(&mut b, 0);
+        put_varint32(&mut b, first as u32);
+        put_varint32(&mut b, 0);
+        b.resize(b.len() + first - 1, b'a');
+        b.push(0);
+        for i in 1..entries {
+            put_varint32(&mut b, first as u32 - 1);
+            put_varint32(&mut b, 1);
+            put_varint32(&mut b, 0);
+            b.push(i as u8);
+        }
+        put_u32_le(&mut b, 0);
+        put_u32_le(&mut b, 1);
+        b
+    }
+
+    #[test]
+    fn keys_over_the_limit_are_corruption() {
+        // At the limit a block reads; one byte over, whether whole or grown by shared prefixes, not.
+        let ok = shared_keys_block(BLOCK_KEY_BYTES_MAX, 200);
+        assert_eq!(Block::parse(&ok).unwrap().decode().unwrap().key_offsets.len(), 201);
+        let long = shared_keys_block(BLOCK_KEY_BYTES_MAX + 1, 2);
+        assert!(Block::parse(&long).and_then(|b| b.decode().map(|_| ())).is_err());
+        let long = shared_keys_block(65_535, 2);
+        assert!(Block::parse(&long).and_then(|b| b.decode().map(|_| ())).is_err());
     }
 
     #[test]
