@@ -233,6 +233,15 @@ impl Args {
         if t != kind {
             return Err(Error::wrong_type(format!("argument {name} must be a {kind_name}, got another typed array")));
         }
+        // A view of a transferred (detached) buffer reports 0 elements: read as empty, it hashed
+        // as the empty string and a block as corrupt, blaming the disk for a caller's bug.
+        let mut detached = false;
+        if !buffer.is_null() {
+            check(unsafe { sys::napi_is_detached_arraybuffer(env.raw, buffer, &mut detached) }, "napi_is_detached_arraybuffer")?;
+        }
+        if detached {
+            return Err(Error::invalid_argument(format!("argument {name} is a view of a detached ArrayBuffer (transferred elsewhere)")));
+        }
         if len == 0 {
             return Ok((std::ptr::NonNull::<T>::dangling().as_ptr(), 0));
         }

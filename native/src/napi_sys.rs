@@ -78,6 +78,7 @@ extern "C" {
         byte_offset: *mut usize,
     ) -> napi_status;
     pub fn napi_create_arraybuffer(env: napi_env, byte_length: usize, data: *mut *mut c_void, result: *mut napi_value) -> napi_status;
+    pub fn napi_is_detached_arraybuffer(env: napi_env, value: napi_value, result: *mut bool) -> napi_status;
     pub fn napi_create_typedarray(
         env: napi_env,
         type_: napi_typedarray_type,

@@ -109,3 +109,16 @@ test('crc32c rejects bad arguments with RKV_ERR_INVALID_ARGUMENT instead of cras
     assert.ok(isRingkvError(err, ErrorCode.InvalidArgument), 'the wrapper rethrows a RingkvError');
   }
 });
+
+test('a view of a detached (transferred) ArrayBuffer is refused as an invalid argument, not read as empty', () => {
+  const ab = new ArrayBuffer(16);
+  const view = new Uint8Array(ab);
+  view.fill(7);
+  structuredClone(ab, { transfer: [ab] });
+  assert.equal(view.length, 0, 'the view reads as empty once its buffer has moved');
+  for (const call of [() => native.crc32c(view, 0), () => native.xxhash64(view, 0n), () => native.blockGet(view, new Uint8Array([1]))]) {
+    assert.match(throwsCode(call, ErrorCode.InvalidArgument).message, /detached ArrayBuffer/);
+  }
+  // An empty view of a live buffer is still an empty input.
+  assert.equal(native.crc32c(new Uint8Array(0), 0), 0);
+});
