@@ -390,13 +390,14 @@ export const command: CliCommand = {
     const stopNodes = async (code: number): Promise<never> => {
       for (const c of children) if (running(c)) c.kill('SIGTERM');
       // A node waits up to its shutdown grace for requests in flight, then closes its shards.
-      const deadline = Date.now() + shutdownGraceMsDefault + launcherCloseMarginMs;
+      const waitMs = shutdownGraceMsDefault + launcherCloseMarginMs;
+      const deadline = Date.now() + waitMs;
       while (children.some(running) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       let failed = false;
       for (const [i, c] of children.entries()) {
         if (running(c)) {
           c.kill('SIGKILL');
-          process.stderr.write(`ringkv cluster: node-${i} had not stopped after ${shutdownGraceMsDefault + launcherCloseMarginMs} ms; killed\n`);
+          process.stderr.write(`ringkv cluster: node-${i} had not stopped after ${waitMs} ms; killed\n`);
           failed = true;
         } else if (c.exitCode !== 0) {
           process.stderr.write(`ringkv cluster: node-${i} exited (${c.signalCode ?? c.exitCode}) while stopping\n`);

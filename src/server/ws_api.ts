@@ -117,12 +117,11 @@ function flushQueue(ctx: ServerContext, ws: WebSocket<WsConn>, conn: WsConn): vo
   });
 }
 
-/** A queued frame leaves the queue (sent, or its connection closed): its answer bytes go. */
+/** A queued frame leaves the queue (sent, or its connection closed): its answer bytes go (FrameRoom.letGo looks). */
 function letGo(conn: WsConn, p: Pending): void {
   if (p.room === null) return;
   conn.queueHeldBytes -= p.room.heldBytes;
   p.room.letGo();
-  look(conn);
 }
 
 /** `room`: the answer bytes of the frame these answer, held until they are handed to the socket. */
