@@ -16,7 +16,8 @@
 //
 // A tombstone is a version like any other (a delete is a versioned write with no value).
 import type { VectorClock } from './vector_clock';
-import { counterOf, mergeClocks, withCounter } from './vector_clock';
+import { vectorClockEntriesMax, versionVectorBytesMax } from '../constants';
+import { counterOf, mergeClocks, pruneClock, withCounter } from './vector_clock';
 import { formatVersion } from './version_string';
 
 export interface Dot {
@@ -52,13 +53,19 @@ export function fullClock(s: StoredSibling): VectorClock {
   return withCounter(s.past, s.dot.node, s.dot.counter, s.timestampMs);
 }
 
-/** The causal context of a set of versions: a write carrying it supersedes all of them. */
+/**
+ * The causal context of a set of versions: a write carrying it supersedes all of them. It keeps
+ * within a clock's bounds, so that a client can send it back (decodeClock refuses more than
+ * vectorClockEntriesMax entries): a version's past is pruned to that many and its dot can add one,
+ * and each further sibling's clock more. The entries dropped are the oldest, never a sibling's
+ * dot (pruneClock's `keep`), so the write still supersedes every version read; pruning only
+ * forgets history, as a write's own past does (coordinateWrite).
+ */
 export function contextOf(siblings: readonly StoredSibling[]): VectorClock {
   // The common set of one version: its own clock, without a merge that copies it.
-  if (siblings.length === 1) return fullClock(siblings[0]!);
-  let clock: VectorClock = [];
-  for (const s of siblings) clock = mergeClocks(clock, fullClock(s));
-  return clock;
+  let clock: VectorClock = siblings.length === 1 ? fullClock(siblings[0]!) : [];
+  if (siblings.length > 1) for (const s of siblings) clock = mergeClocks(clock, fullClock(s));
+  return pruneClock(clock, vectorClockEntriesMax, versionVectorBytesMax, siblings.map((s) => s.dot.node));
 }
 
 export function versionOf(s: StoredSibling): string {

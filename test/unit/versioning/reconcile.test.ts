@@ -12,10 +12,14 @@ import {
   contextOf,
   coordinateWrite,
   counterOf,
+  decodeClock,
   dotClockEpochMs,
   dotClockTerm,
   dotCountsPerMs,
+  encodeClock,
+  fullClock,
   liveSiblings,
+  mergeClocks,
   parseVersion,
   reconcile,
   versionOf,
@@ -295,7 +299,7 @@ test('a pruned past keeps the dots of the versions it supersedes: a write over a
   const old = write([], 'X', 'old', 1000).siblings;
   const stored = reconcile(chain, old, 'vclock', 3000).siblings;
   assert.equal(stored.length, 2, 'the old version is concurrent with the chain');
-  assert.ok(contextOf(stored).length > vectorClockEntriesMax, 'their context is over the entries bound');
+  assert.ok(mergeClocks(fullClock(stored[0]!), fullClock(stored[1]!)).length > vectorClockEntriesMax, 'their clocks together are over the entries bound');
   for (const context of [null, contextOf(stored)]) {
     const w = write(stored, 'A', 'new', 4000, context);
     assert.deepEqual(w.siblings.map((s) => str(s.value)), ['new'], 'the coordinator keeps the new version alone');
@@ -303,5 +307,29 @@ test('a pruned past keeps the dots of the versions it supersedes: a write over a
     // Another replica holding the same set receives the write.
     const elsewhere = reconcile(stored, [w.sibling], 'vclock', 4000);
     assert.deepEqual(elsewhere.siblings.map(versionOf), [w.version], `context ${context === null ? 'none' : 'read'}: no sibling left elsewhere`);
+  }
+});
+
+test('a read context stays within the clock bounds, so it can be sent back, and a write with it supersedes every version read', () => {
+  // A key written through more coordinators than a clock keeps entries, each write with the
+  // context read before it: the last version's past is pruned to vectorClockEntriesMax entries
+  // and its dot adds one. Then two such histories side by side (siblings).
+  const chain = (prefix: string, startMs: number): StoredSibling[] => {
+    let stored: StoredSibling[] = [];
+    for (let i = 0; i <= vectorClockEntriesMax; i++) {
+      stored = write(stored, `${prefix}${String(i).padStart(2, '0')}`, `${prefix}${i}`, startMs + i, stored.length === 0 ? null : contextOf(stored)).siblings;
+    }
+    return stored;
+  };
+  const one = chain('a', 2000);
+  const two = reconcile(one, chain('b', 3000), 'vclock', 4000).siblings;
+  assert.equal(two.length, 2, 'the two histories are concurrent');
+  for (const stored of [one, two]) {
+    // As a client gets it and sends it back (checkContext decodes it the same way).
+    const context = decodeClock(encodeClock(contextOf(stored)));
+    assert.ok(context.length <= vectorClockEntriesMax);
+    const w = write(stored, 'Z', 'new', 5000, context);
+    assert.deepEqual(w.siblings.map((s) => str(s.value)), ['new'], 'the coordinator keeps the new version alone');
+    assert.deepEqual(reconcile(stored, [w.sibling], 'vclock', 5000).siblings.map(versionOf), [w.version], 'so does a replica holding the set read');
   }
 });
