@@ -74,6 +74,9 @@ cluster options (a node runs in cluster mode when --seeds is given; it may name 
                                                        (behind NAT or a proxy; needed with --host
                                                        0.0.0.0); default: --host, --port, --peer-port
   --vnodes N                               ${vnodesPerNodeDefault}         ring tokens of this node, 1..${vnodesPerNodeMax}
+                                                       (a stronger machine takes more). Kept in
+                                                       the data dir (VNODES); another count is
+                                                       refused
   --replication N                          ${replicationFactorDefault}           replicas per key (N), in each datacenter
   --conflict-mode MODE                     vclock      vclock (siblings) or lww (last write wins)
   --partition-mode MODE                    ap          ap: a write succeeds at the level asked;
@@ -182,7 +185,7 @@ export function parseClusterFlags(values: FlagValues, env: NodeJS.ProcessEnv, ba
     ...advertised,
     peerListen: { host: base.host, port: peerPort },
     seeds: parseSeeds(seedsText),
-    vnodes: int('vnodes', vnodesPerNodeDefault, 1, vnodesPerNodeMax),
+    ...(values.vnodes !== undefined && { vnodes: int('vnodes', vnodesPerNodeDefault, 1, vnodesPerNodeMax) }),
     replicationFactor: int('replication', replicationFactorDefault, 1, 7),
     conflictMode: conflict,
     partitionMode: partition,

@@ -11,7 +11,7 @@ import { clusterDefaults, type ClusterOptions } from './cluster_options';
 import { localReplicaOf } from './cluster_replica';
 import { decommissionedFileName, refuseDecommissioned } from './decommissioned';
 import { hintsDirName } from './hint_log';
-import { clusterNameFileName, datacenterFileName, loadOrCreateClusterName, loadOrCreateDatacenter, loadOrCreateZone, recordedNodeId, zoneFileName } from './identity_files';
+import { clusterNameFileName, datacenterFileName, loadOrCreateClusterName, loadOrCreateDatacenter, loadOrCreateVnodes, loadOrCreateZone, recordedNodeId, vnodesFileName, zoneFileName } from './identity_files';
 import { checkLastRun, lastRunFileName, startGrace } from './last_run';
 import { loadPeers, peersFileName } from './peers_file';
 import { syncedSinceFileName } from './sync_coverage';
@@ -19,8 +19,10 @@ import { clusterNameFromSeeds, newClusterName } from './cluster_name';
 import { createLocalCoordinator, type LocalCoordinator } from './local_coordinator';
 
 /** Everything a cluster node needs beyond the single-node options; nodeId comes from the data dir. */
-export type ClusterNodeConfig = Omit<ClusterOptions, 'nodeId' | 'clusterName' | 'log' | 'random' | 'readRepairChance' | 'antiEntropyIntervalMs' | 'bootstrap' | 'tombstoneGraceMs'> & {
+export type ClusterNodeConfig = Omit<ClusterOptions, 'nodeId' | 'clusterName' | 'vnodes' | 'log' | 'random' | 'readRepairChance' | 'antiEntropyIntervalMs' | 'bootstrap' | 'tombstoneGraceMs'> & {
   nodeId?: string;
+  /** Undefined: the number the data dir records, or vnodesPerNodeDefault (identity_files.ts). */
+  vnodes?: number;
   /** Undefined: the one the data dir records (identity_files.ts). */
   clusterName?: string;
   /** Undefined: the one the data dir records, or none (identity_files.ts). */
@@ -61,7 +63,7 @@ export function clusterCoordinatorFactory(cluster: ClusterNodeConfig, log: (line
     }
     const { local, fresh } = opened;
     try {
-      return await createClusterCoordinator(localReplicaOf(local), { ...clusterDefaults, ...cluster, nodeId: local.nodeId, clusterName: opened.clusterName, tombstoneGraceMs: opened.tombstoneGraceMs, zone: opened.zone, datacenter: opened.datacenter, hintsDir: path.join(options.dataDir, hintsDirName), peersFile: path.join(options.dataDir, peersFileName), lastRunFile: path.join(options.dataDir, lastRunFileName), syncedSinceFile: path.join(options.dataDir, syncedSinceFileName), freshDataDir: fresh, rebuildFile: path.join(options.dataDir, rebuildFileName), decommissionedFile: path.join(options.dataDir, decommissionedFileName), bootstrap: (cluster.bootstrap ?? true) && fresh && cluster.seeds.length > 0, log });
+      return await createClusterCoordinator(localReplicaOf(local), { ...clusterDefaults, ...cluster, nodeId: local.nodeId, clusterName: opened.clusterName, vnodes: opened.vnodes, tombstoneGraceMs: opened.tombstoneGraceMs, zone: opened.zone, datacenter: opened.datacenter, hintsDir: path.join(options.dataDir, hintsDirName), peersFile: path.join(options.dataDir, peersFileName), lastRunFile: path.join(options.dataDir, lastRunFileName), syncedSinceFile: path.join(options.dataDir, syncedSinceFileName), freshDataDir: fresh, rebuildFile: path.join(options.dataDir, rebuildFileName), decommissionedFile: path.join(options.dataDir, decommissionedFileName), bootstrap: (cluster.bootstrap ?? true) && fresh && cluster.seeds.length > 0, log });
     } catch (err) {
       await local.close().catch(() => undefined);
       throw err;
@@ -75,6 +77,7 @@ interface OpenedDataDir {
   clusterName: string;
   zone: string;
   datacenter: string;
+  vnodes: number;
   tombstoneGraceMs: number;
 }
 
@@ -83,9 +86,9 @@ async function openDataDir(cluster: ClusterNodeConfig, options: NodeCoordinatorO
   const nodeId = cluster.nodeId ?? options.nodeId;
   refuseDecommissioned(options.dataDir);
   // A node whose data dir is new and that has somewhere to join streams its ranges once it is in the ring.
-  // (A LOCK file, or the CLUSTER_NAME, ZONE and DATACENTER written below, is all a start that failed early leaves;
+  // (A LOCK file, or the CLUSTER_NAME, ZONE, DATACENTER and VNODES written below, is all a start that failed early leaves;
   // a LAST_RUN or SYNCED_SINCE beside them without any shard is a data dir emptied of its data, new too.)
-  const identityFiles = [dirLockFileName, clusterNameFileName, zoneFileName, datacenterFileName, lastRunFileName, syncedSinceFileName];
+  const identityFiles = [dirLockFileName, clusterNameFileName, zoneFileName, datacenterFileName, vnodesFileName, lastRunFileName, syncedSinceFileName];
   const fresh = !fs.existsSync(options.dataDir) || fs.readdirSync(options.dataDir).every((name) => identityFiles.includes(name));
   // Before the store opens: a data dir of another cluster, zone or datacenter is refused with nothing started.
   // A first start given no name takes its seeds' (or, a first node, makes one up: cluster_name.ts);
@@ -97,11 +100,14 @@ async function openDataDir(cluster: ClusterNodeConfig, options: NodeCoordinatorO
   const clusterName = loadOrCreateClusterName(options.dataDir, named);
   const zone = loadOrCreateZone(options.dataDir, cluster.zone);
   const datacenter = loadOrCreateDatacenter(options.dataDir, cluster.datacenter);
+  // PEERS read quietly here: the coordinator reads it again below and says what is wrong with it.
+  const peers = loadPeers(path.join(options.dataDir, peersFileName), () => undefined);
+  const ownId = nodeId ?? recordedNodeId(options.dataDir);
+  const vnodes = loadOrCreateVnodes(options.dataDir, cluster.vnodes, peers.find((p) => p.nodeId === ownId && p.leftIncarnation === undefined)?.vnodes);
   // With one replica per key no other copy can have purged a tombstone this one lacks.
   const tombstoneGraceMs = options.tombstoneGraceMs ?? tombstoneGraceMsDefault;
   if (cluster.replicationFactor > 1) {
-    // PEERS read quietly here: the coordinator reads it again below and says what is wrong with it.
-    const grace = startGrace(tombstoneGraceMs, loadPeers(path.join(options.dataDir, peersFileName), () => undefined), nodeId ?? recordedNodeId(options.dataDir));
+    const grace = startGrace(tombstoneGraceMs, peers, ownId);
     checkLastRun(options.dataDir, Date.now(), grace, cluster.allowStaleData === true, log);
   }
   const local = await createLocalCoordinator({
@@ -119,5 +125,5 @@ async function openDataDir(cluster: ClusterNodeConfig, options: NodeCoordinatorO
     storage: { quarantineCorruptTables: cluster.replicationFactor > 1 },
     dirLock,
   });
-  return { local, fresh, clusterName, zone, datacenter, tombstoneGraceMs };
+  return { local, fresh, clusterName, zone, datacenter, vnodes, tombstoneGraceMs };
 }

@@ -10,11 +10,16 @@
 //   start for the same reason). A data dir from before zones has no record: its first zone is taken.
 // - `DATACENTER`, the datacenter the node is in ('' for none), fixed for the same reason: the ring
 //   keeps N replicas of each key per datacenter.
+// - `VNODES`, the node's number of ring tokens, fixed for the same reason: another count gives
+//   the node other tokens, so it would take ranges over empty and others would give them up (a
+//   cleanup there dropping the only copies with N = 1). A data dir from before has no record: the
+//   count its PEERS remembers for the node is taken, else its first count.
 // A configured name that disagrees with the recorded one is refused: the data would then carry
 // two ids for one node, or a node would carry one cluster's data into another.
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { vnodesPerNodeDefault, vnodesPerNodeMax } from '../constants';
 import { ErrorCode, RingkvError } from '../errors';
 import { isValidZone } from '../ring';
 import { mkdirDurably, writeFileDurably } from '../storage/durable-file';
@@ -24,6 +29,7 @@ export const nodeIdFileName = 'NODE_ID';
 export const clusterNameFileName = 'CLUSTER_NAME';
 export const zoneFileName = 'ZONE';
 export const datacenterFileName = 'DATACENTER';
+export const vnodesFileName = 'VNODES';
 /**
  * The cluster of a data dir that holds data from before cluster names were recorded (a new data
  * dir given no name takes its seeds' or a made-up one instead: cluster_name.ts).
@@ -65,6 +71,26 @@ export function loadOrCreateDatacenter(dataDir: string, configured?: string): st
   return loadOrCreate(dataDir, datacenterFileName, 'datacenter', assertDatacenter, configured, () => '');
 }
 
+/**
+ * The node's number of ring tokens: `configured` (checked against the record), else the recorded
+ * one, else vnodesPerNodeDefault. `remembered` is the count the data dir's PEERS gives the node,
+ * recorded first where no VNODES is (a data dir from before it).
+ */
+export function loadOrCreateVnodes(dataDir: string, configured?: number, remembered?: number): number {
+  const file = path.join(dataDir, vnodesFileName);
+  if (remembered !== undefined && !fs.existsSync(file)) {
+    assertVnodes(String(remembered));
+    mkdirDurably(dataDir);
+    writeFileDurably(file, `${remembered}\n`);
+  }
+  return Number(loadOrCreate(dataDir, vnodesFileName, 'vnodes', assertVnodes, configured === undefined ? undefined : String(configured), () => String(vnodesPerNodeDefault)));
+}
+
+function assertVnodes(text: string): void {
+  const n = Number(text);
+  if (!/^[1-9][0-9]*$/.test(text) || n > vnodesPerNodeMax) throw new RingkvError(ErrorCode.InvalidArgument, `vnodes "${text}" must be 1..${vnodesPerNodeMax}`, { details: { vnodes: text } });
+}
+
 function assertDatacenter(datacenter: string): void {
   if (!isValidZone(datacenter)) throw new RingkvError(ErrorCode.InvalidArgument, `datacenter "${datacenter}" must be 0..64 of A-Z a-z 0-9 _ . -`, { details: { datacenter } });
 }
@@ -79,7 +105,7 @@ export function recordedNodeId(dataDir: string): string | null {
   }
 }
 
-const fieldOf = { node: 'node_id', cluster: 'cluster_name', zone: 'zone', datacenter: 'datacenter' } as const;
+const fieldOf = { node: 'node_id', cluster: 'cluster_name', zone: 'zone', datacenter: 'datacenter', vnodes: 'vnodes' } as const;
 
 function loadOrCreate(dataDir: string, fileName: string, what: keyof typeof fieldOf, check: (name: string) => void, configured: string | undefined, fresh: () => string): string {
   const field = fieldOf[what];
@@ -102,7 +128,9 @@ function loadOrCreate(dataDir: string, fileName: string, what: keyof typeof fiel
       const message =
         what === 'zone' || what === 'datacenter'
           ? `data dir ${dataDir} is a node of ${what} "${recorded}", not "${configured}": a ${what} change moves replicas without their data; decommission the node and add it again in the new ${what}`
-          : `data dir ${dataDir} belongs to ${what} ${recorded}, not ${configured}`;
+          : what === 'vnodes'
+            ? `data dir ${dataDir} is a node of ${recorded} vnodes, not ${configured}: a vnode count change moves ranges without their data; decommission the node and add it again with the new count`
+            : `data dir ${dataDir} belongs to ${what} ${recorded}, not ${configured}`;
       throw new RingkvError(ErrorCode.InvalidArgument, message, {
         details: { [`recorded_${field}`]: recorded, [`configured_${field}`]: configured },
       });

@@ -20,6 +20,11 @@ test('without --advertise, peers are told the listen address', () => {
   assert.deepEqual(c.peerListen, { host: '127.0.0.1', port: 8100 });
 });
 
+test('--vnodes is passed on only when given: without it a node keeps the count its data dir records', () => {
+  assert.equal(parseClusterFlags({ seeds: '127.0.0.1:7100' }, {}, base)!.vnodes, undefined);
+  assert.equal(parseClusterFlags({ seeds: '127.0.0.1:7100', vnodes: '64' }, {}, base)!.vnodes, 64);
+});
+
 test('--advertise names the address peers use; the peer port still binds at --host and --peer-port', () => {
   const c = parseClusterFlags({ seeds: '127.0.0.1:7100', 'peer-port': '9100', advertise: '10.1.2.3:7200:9200' }, {}, { host: '0.0.0.0', port: 7100 })!;
   assert.deepEqual([c.host, c.httpPort, c.peerPort], ['10.1.2.3', 7200, 9200]);

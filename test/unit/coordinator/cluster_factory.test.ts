@@ -1,6 +1,7 @@
 // Proves the order in which a cluster node opens its data dir: the lock first, so a second start
 // on a running node's data dir (one that forgot --data-dir) writes none of its identity files
-// there, and a start refused after taking the lock lets it go.
+// there, and a start refused after taking the lock lets it go; a start with another vnode count is
+// refused.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -8,7 +9,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { clusterCoordinatorFactory, type ClusterNodeConfig } from '../../../src/coordinator/cluster_factory';
 import { clusterDefaults } from '../../../src/coordinator/cluster_options';
-import { zoneFileName } from '../../../src/coordinator/identity_files';
+import { nodeIdFileName, vnodesFileName, zoneFileName } from '../../../src/coordinator/identity_files';
+import { peersFileName, savePeers } from '../../../src/coordinator/peers_file';
 import { ErrorCode, isRingkvError } from '../../../src/errors';
 import { lockDir } from '../../../src/storage/dir-lock';
 
@@ -28,6 +30,19 @@ test('a cluster start on a data dir another node holds is refused busy and write
     // A data dir of another zone: refused after the lock was taken, which is let go.
     fs.writeFileSync(path.join(dir, zoneFileName), 'rack-a\n');
     await assert.rejects(open({ dataDir: dir, syncMode: 'batch' }), (e: unknown) => isRingkvError(e, ErrorCode.InvalidArgument) && /rack-a/.test((e as Error).message));
+    lockDir(dir).release();
+    // A node that ran with 64 vnodes, started with another count: other tokens would move its
+    // ranges without their data.
+    fs.writeFileSync(path.join(dir, zoneFileName), 'rack-b\n');
+    fs.writeFileSync(path.join(dir, vnodesFileName), '64\n');
+    await assert.rejects(clusterCoordinatorFactory({ ...config, vnodes: 128 }, () => undefined)({ dataDir: dir, syncMode: 'batch' }), (e: unknown) => isRingkvError(e, ErrorCode.InvalidArgument) && /64 vnodes, not 128/.test((e as Error).message));
+    lockDir(dir).release();
+    // A data dir from before VNODES was kept: the count its PEERS remembers for the node stands.
+    fs.rmSync(path.join(dir, vnodesFileName));
+    fs.writeFileSync(path.join(dir, nodeIdFileName), 'n-factory\n');
+    savePeers(path.join(dir, peersFileName), [{ nodeId: 'n-factory', host: '127.0.0.1', httpPort: 7100, peerPort: 8100, vnodes: 32 }], () => undefined);
+    await assert.rejects(clusterCoordinatorFactory({ ...config, vnodes: 128 }, () => undefined)({ dataDir: dir, syncMode: 'batch' }), (e: unknown) => isRingkvError(e, ErrorCode.InvalidArgument) && /32 vnodes, not 128/.test((e as Error).message));
+    assert.equal(fs.readFileSync(path.join(dir, vnodesFileName), 'utf8'), '32\n');
     lockDir(dir).release();
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

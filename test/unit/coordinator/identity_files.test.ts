@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { clusterNameDefault, clusterNameFileName, datacenterFileName, loadOrCreateClusterName, loadOrCreateDatacenter, loadOrCreateNodeId, loadOrCreateZone, nodeIdFileName, zoneFileName } from '../../../src/coordinator/identity_files';
+import { vnodesPerNodeDefault } from '../../../src/constants';
+import { clusterNameDefault, clusterNameFileName, datacenterFileName, loadOrCreateClusterName, loadOrCreateDatacenter, loadOrCreateNodeId, loadOrCreateVnodes, loadOrCreateZone, nodeIdFileName, vnodesFileName, zoneFileName } from '../../../src/coordinator/identity_files';
 import { ErrorCode, isRingkvError } from '../../../src/errors';
 
 function tmpDir(): string {
@@ -89,6 +90,31 @@ test('a datacenter is recorded and kept as a zone is; another one is refused', (
     assert.equal(loadOrCreateZone(dir), '', 'the zone is its own record');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a vnode count is recorded and kept; another one is refused; none given is the recorded one, else the default', () => {
+  const dir = tmpDir();
+  try {
+    assert.equal(loadOrCreateVnodes(dir, 64), 64);
+    assert.equal(fs.readFileSync(path.join(dir, vnodesFileName), 'utf8'), '64\n');
+    assert.equal(loadOrCreateVnodes(dir), 64, 'a restart without --vnodes keeps the count');
+    assert.equal(loadOrCreateVnodes(dir, 64), 64);
+    assert.throws(
+      () => loadOrCreateVnodes(dir, 128),
+      (e: unknown) => isRingkvError(e, ErrorCode.InvalidArgument) && /64 vnodes, not 128.*decommission/.test((e as Error).message) && e.details.recorded_vnodes === '64',
+    );
+    fs.writeFileSync(path.join(dir, vnodesFileName), '0\n');
+    assert.throws(() => loadOrCreateVnodes(dir), (e: unknown) => isRingkvError(e, ErrorCode.Corruption) && /holds no valid vnodes/.test((e as Error).message));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const fresh = tmpDir();
+  try {
+    assert.equal(loadOrCreateVnodes(fresh), vnodesPerNodeDefault);
+    assert.equal(fs.readFileSync(path.join(fresh, vnodesFileName), 'utf8'), `${vnodesPerNodeDefault}\n`);
+  } finally {
+    fs.rmSync(fresh, { recursive: true, force: true });
   }
 });
 
