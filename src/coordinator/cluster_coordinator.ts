@@ -218,6 +218,8 @@ export class ClusterCoordinator implements Coordinator {
    * have passed the key already, and coordinators that have not heard LEFT yet still write here.
    */
   private handover: { current: Ring; without: Ring } | null = null;
+  /** tokenTexts' answers for the ring they were made from. */
+  private statusTokens: { ring: Ring; byNode: Map<string, readonly string[]> } | null = null;
   private repairsInflight = 0;
   private keyEstimateCached = 0;
   private dataBytesCached = 0;
@@ -1498,6 +1500,17 @@ export class ClusterCoordinator implements Coordinator {
     }
   }
 
+  /** A member's tokens as cluster status gives them: made once per ring (every ring-aware client asks every few seconds). */
+  private tokenTexts(ring: Ring, nodeId: string): readonly string[] {
+    if (this.statusTokens?.ring !== ring) this.statusTokens = { ring, byNode: new Map() };
+    let texts = this.statusTokens.byNode.get(nodeId);
+    if (texts === undefined) {
+      texts = ring.tokensOf(nodeId).map(tokenToString);
+      this.statusTokens.byNode.set(nodeId, texts);
+    }
+    return texts;
+  }
+
   async clusterStatus(): Promise<ClusterStatus> {
     const ring = this.membership.ring;
     const members: MemberInfo[] = this.membership.table.members();
@@ -1521,7 +1534,7 @@ export class ClusterCoordinator implements Coordinator {
         ...(self ? { data_bytes: this.dataBytesCached } : m.dataBytes !== undefined && { data_bytes: m.dataBytes }),
         ...(disk !== null && { disk_size_bytes: disk.sizeBytes, disk_free_bytes: disk.freeBytes }),
         ...(self ? { ring_digest: ringDigestText(ring.digest) } : m.ringDigest !== undefined && { ring_digest: ringDigestText(m.ringDigest) }),
-        tokens: ring.tokensOf(m.nodeId).map(tokenToString),
+        tokens: [...this.tokenTexts(ring, m.nodeId)],
       };
     });
     const copies = Math.max(1, ring.replicaCount(this.o.replicationFactor));

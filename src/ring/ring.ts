@@ -85,6 +85,8 @@ export class Ring {
    * vnode and list length asked for.
    */
   private readonly walked = new Map<number, readonly string[]>();
+  /** tokensOf's answers, by member index; made at the first ask. */
+  private byMember: readonly (readonly bigint[])[] | null = null;
   /** without()'s answers, by the sorted node ids left out. */
   private readonly lessSome = new Map<string, Ring>();
   private digestValue = 0;
@@ -290,12 +292,17 @@ export class Ring {
   }
 
   /** The tokens owned by `nodeId`, ascending. */
-  tokensOf(nodeId: string): bigint[] {
+  tokensOf(nodeId: string): readonly bigint[] {
     const idx = this.memberIndex(nodeId);
     if (idx < 0) return [];
-    const out: bigint[] = [];
-    for (let i = 0; i < this.tokens.length; i++) if (this.owners[i] === idx) out.push(this.tokens[i]!);
-    return out;
+    // Sorted out in one pass for every member at the first ask: cluster status asks for each
+    // member's, at every client's poll, and a pass per member was O(members x tokens).
+    if (this.byMember === null) {
+      const byMember: bigint[][] = this.members.map(() => []);
+      for (let i = 0; i < this.tokens.length; i++) byMember[this.owners[i]!]!.push(this.tokens[i]!);
+      this.byMember = byMember;
+    }
+    return this.byMember[idx]!;
   }
 
   /**
