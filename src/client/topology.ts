@@ -18,6 +18,7 @@
 // what it then took: a rolling restart through the client found it). A status from a node of
 // another cluster than the one the client follows (an address reused) is refused outright.
 import type { ClusterStatus, ConsistencyLevel } from '../coordinator/types';
+import { clusterNodesMax } from '../constants';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import { keyToken, Ring, takeTurns, tokenFromString, nodeTokens } from '../ring';
 import { ringMembersOf } from './cluster_status';
@@ -161,16 +162,20 @@ export class Topology {
     return this.ring === null ? [] : [...this.ring.preferenceList(keyToken(key), this.replicationFactor)];
   }
 
-  /** Nodes to try for `key`, best first. Never empty. `spread`: start at the next of its best replicas in turn. */
-  candidates(key: Uint8Array, nowMs = performance.now(), spread = false): NodeAddress[] {
+  /**
+   * Nodes to try for `key`, best first. Never empty. `spread`: start at the next of its best
+   * replicas in turn. `count`: how many the caller may try; past the usable replicas the ring is
+   * walked only as far as that needs (a walk of every node, on every request, costs O(nodes) and
+   * the ring keeps each walk: a list of every node per vnode).
+   */
+  candidates(key: Uint8Array, nowMs = performance.now(), spread = false, count = clusterNodesMax): NodeAddress[] {
+    assert(Number.isInteger(count) && count >= 1, 'a caller tries at least one node');
     let ordered: NodeAddress[];
     if (this.ring !== null) {
       const token = keyToken(key);
       const prefIds = this.ring.preferenceList(token, this.replicationFactor);
       const address = (id: string): NodeAddress => this.byId.get(id) ?? { id, address: id };
       const pref = prefIds.map(address);
-      // Not a prefix of the walk where there are datacenters (N of each): the walk less the list.
-      const rest = this.ring.walk(token).filter((id) => !prefIds.includes(id)).map(address);
       const usable = (n: NodeAddress): boolean => !this.isDown(n.address, nowMs) && this.liveness.get(n.id) !== 'dead' && this.liveness.get(n.id) !== 'left';
       const ring = this.ring;
       // Among the usable replicas: the client's zone first, then the rest of its datacenter,
@@ -183,6 +188,9 @@ export class Topology {
         (this.datacenter !== undefined && ring.datacenterOf(n.id) !== this.datacenter ? 3 : this.zone !== undefined && ring.zoneOf(n.id) !== this.zone ? 1 : 0);
       const ranked = this.zone !== undefined || this.datacenter !== undefined || this.rebuilding.size > 0 || this.behind.size > 0 ? pref.filter(usable).sort((a, b) => cost(a) - cost(b)) : pref.filter(usable);
       const near = spread && ranked.length > 1 ? takeTurns(ranked, cost, this.spreadTurn++) : ranked;
+      // The nodes after the replicas, as far as `count` needs. Not a prefix of the walk where
+      // there are datacenters (N of each): a longer list less this one.
+      const rest = near.length >= count ? [] : ring.preferenceList(token, Math.min(this.replicationFactor + count, clusterNodesMax)).filter((id) => !prefIds.includes(id)).map(address);
       ordered = [...near, ...rest.filter(usable), ...pref.filter((n) => !usable(n)), ...rest.filter((n) => !usable(n))];
     } else {
       // No ring: spread over what we know, starting from a rotating point.

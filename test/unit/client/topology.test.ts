@@ -85,6 +85,26 @@ test('down-marked and dead nodes go behind the live replicas; marks expire', () 
   assert.deepEqual(t.candidates(k, 1500).map((n) => n.id), [pref[0], pref[2], pref[1]]);
 });
 
+test('a caller that tries `count` nodes gets the first `count` of the full order, the ring walked past the replicas only when some are unusable', () => {
+  const ids = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+  const t = new Topology(['127.0.0.1:9000'], 1000);
+  t.apply(status(ids, 1));
+  const ring = Ring.build(ids.map((nodeId) => ({ nodeId, vnodes: 16 })), 1);
+  for (let i = 0; i < 50; i++) {
+    const k = key(`count${i}`);
+    const pref = t.preferenceList(k);
+    // All replicas usable: three tries are the three replicas, nothing of the walk.
+    assert.deepEqual(t.candidates(k, 0, false, 3).map((n) => n.id), pref);
+    // The primary down: the next node clockwise takes its turn before it.
+    const next = ring.walk(keyToken(k)).find((id) => !pref.includes(id))!;
+    t.markDown(`127.0.0.1:${9000 + ids.indexOf(pref[0]!)}`, 0);
+    const tries = t.candidates(k, 10, false, 3).map((n) => n.id);
+    assert.deepEqual(tries.slice(0, 3), [pref[1], pref[2], next]);
+    assert.deepEqual(tries.slice(0, 3), t.candidates(k, 10).slice(0, 3).map((n) => n.id), 'the same first three as the full order');
+    t.markUp(`127.0.0.1:${9000 + ids.indexOf(pref[0]!)}`);
+  }
+});
+
 test('a single node without tokens routes to the known nodes; bad statuses are refused', () => {
   const t = new Topology(['127.0.0.1:9000'], 1000);
   t.apply({ nodes: [{ id: 'solo', address: '127.0.0.1:9000', status: 'healthy', load: 0, tokens: [] }], ring_version: 0, total_keys: 0, replication_factor: 1 });
