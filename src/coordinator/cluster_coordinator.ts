@@ -848,7 +848,7 @@ export class ClusterCoordinator implements Coordinator {
       const token = keyToken(h.key);
       if (target === this.nodeId) return (await Promise.all(this.successors(token, rings).map((id) => apply(id, h.key, h.record)))).every(Boolean);
       if (this.membership.isAlive(target)) return apply(target, h.key, h.record);
-      const standIn = rings.without.walk(token).find((id) => id !== target && this.membership.isAlive(id));
+      const standIn = rings.without.firstBeyond(token, [target], (id) => this.membership.isAlive(id));
       // With its age: a hint handed on must not outlive hintAgeMsMax (half the tombstone grace)
       // by starting anew at each holder.
       return standIn !== undefined && apply(standIn, h.key, h.record, target, this.hints.ageMsOf(h));
@@ -1289,7 +1289,7 @@ export class ClusterCoordinator implements Coordinator {
 
   /** Stores `record` for the down replica `target` on the first ALIVE node past the preference list (or here). */
   private hint(target: string, key: Uint8Array, record: WireRecord, pref: readonly string[]): void {
-    const standIn = this.membership.ring.walk(keyToken(key)).find((id) => !pref.includes(id) && this.alive(id)) ?? this.nodeId;
+    const standIn = this.membership.ring.firstBeyond(keyToken(key), pref, (id) => this.alive(id)) ?? this.nodeId;
     if (standIn === this.nodeId) {
       this.storeHint(target, key, record);
       return;

@@ -266,11 +266,26 @@ export class Ring {
   }
 
   /**
-   * Every node in clockwise order from `token` (zone-aware): the nodes that stand in (hinted
-   * handoff) for a preference list's nodes that are down are the first ones not in it.
+   * Every node in clockwise order from `token` (zone-aware). Each walk is kept, a list of every
+   * node per vnode: for the nodes after a preference list, firstBeyond walks only as far as it must.
    */
   walk(token: bigint): readonly string[] {
     return this.preferenceList(token, this.members.length);
+  }
+
+  /**
+   * The first node clockwise from `token` that is not in `skip` and that `accept` takes
+   * (undefined when none): the stand-in for a replica that is down (hinted handoff). It looks
+   * at lists of growing length, so a key whose next node is up costs a list of a few nodes, not
+   * the walk of every node (O(nodes), and kept per vnode).
+   */
+  firstBeyond(token: bigint, skip: readonly string[], accept: (id: string) => boolean): string | undefined {
+    const all = this.members.length;
+    if (all === 0) return undefined;
+    for (let want = Math.min(skip.length + 1, all); ; want = Math.min(want * 2, all)) {
+      const found = this.preferenceList(token, want).find((id) => !skip.includes(id) && accept(id));
+      if (found !== undefined || want === all) return found;
+    }
   }
 
   /**

@@ -328,3 +328,24 @@ test('without(several): every key of a range has the preference list of the ring
     for (const t of [r.token, r.previous < r.token ? r.previous + 1n : r.token]) assert.deepEqual(less.preferenceList(r.token, 1), before.preferenceList(t, 1));
   }
 });
+
+test('firstBeyond finds the first accepted node past a preference list, as the walk of every node would, or none', () => {
+  // Proves hinted handoff's stand-in lookup, which looks at lists of growing length rather than
+  // the walk of every node: the same node as the walk's first, for rings with and without zones,
+  // whichever nodes are down; undefined only when every node is skipped or refused.
+  let seed = 7;
+  const random = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  for (const r of [ring(ids(12), 8), zoned(['a', 'b', 'c'], 4, 8)]) {
+    const members = r.members.map((m) => m.nodeId);
+    for (let i = 0; i < 300; i++) {
+      const token = keyToken(new TextEncoder().encode(`stand-in-${i}`));
+      const pref = r.preferenceList(token, 3);
+      const down = new Set(members.filter(() => random() < 0.4));
+      const accept = (id: string): boolean => !down.has(id);
+      assert.equal(r.firstBeyond(token, pref, accept), r.walk(token).find((id) => !pref.includes(id) && accept(id)));
+    }
+    const token = keyToken(new TextEncoder().encode('none'));
+    assert.equal(r.firstBeyond(token, r.preferenceList(token, 3), () => false), undefined);
+    assert.equal(r.firstBeyond(token, members, () => true), undefined);
+  }
+});
