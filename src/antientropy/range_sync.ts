@@ -185,7 +185,8 @@ async function scanAll(replica: RangeReplica, range: TokenRange): Promise<Map<st
 /** What a replica's local side needs: the ShardRouter's range operations. */
 export interface RangeStore {
   scanRange(fromToken: bigint, toToken: bigint, opts: { limit: number; includeExpired: boolean; bytesMax: number; afterKey: Uint8Array | null }): Promise<ScannedEntry[]>;
-  merkleLeaves(range: TokenRange, depth: number): Promise<MerkleLeaves>;
+  /** `tombstoneGraceMs`: MerkleRequest's. */
+  merkleLeaves(range: TokenRange, depth: number, tombstoneGraceMs: number): Promise<MerkleLeaves>;
   apply(key: Uint8Array, record: WireRecord, timeoutMs: number): Promise<boolean>;
 }
 
@@ -217,11 +218,11 @@ export async function localScanPage(store: RangeStore, range: TokenRange, after:
   return { entries, more: cut || raw.length > rangeScanPageEntriesMax };
 }
 
-/** This node's own replica of every range, over its shards. */
-export function localRangeReplica(nodeId: string, store: RangeStore, timeoutMs: number, applyInflightMax = 256): RangeReplica {
+/** This node's own replica of every range, over its shards; `tombstoneGraceMs`: the cluster's shortest tombstone grace now (MerkleRequest). */
+export function localRangeReplica(nodeId: string, store: RangeStore, timeoutMs: number, tombstoneGraceMs: () => number, applyInflightMax = 256): RangeReplica {
   return {
     nodeId,
-    merkleLeaves: (range, depth) => store.merkleLeaves(range, depth),
+    merkleLeaves: (range, depth) => store.merkleLeaves(range, depth, tombstoneGraceMs()),
     scanPage: (range, after) => localScanPage(store, range, after),
     apply: async (entries) => {
       let changed = 0;

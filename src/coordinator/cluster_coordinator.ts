@@ -381,7 +381,7 @@ export class ClusterCoordinator implements Coordinator {
             isAlive: (id) => this.membership.isAlive(id),
             rebuilding: () => (!this.rebuilding ? null : this.rebuildReplaced ? 'replaced' : 'joined'),
             peerRebuilding: (id) => this.membership.isRebuilding(id),
-            local: localRangeReplica(o.nodeId, local.ranges, o.requestTimeoutMs),
+            local: localRangeReplica(o.nodeId, local.ranges, o.requestTimeoutMs, () => this.tombstoneGraceMs()),
             remote: (id) => {
               const addr = this.membership.peerAddress(id);
               return addr === undefined ? undefined : this.streamTo(remoteRangeReplica(id, this.pool, addr, o.requestTimeoutMs));
@@ -803,7 +803,7 @@ export class ClusterCoordinator implements Coordinator {
         replicationFactor: this.o.replicationFactor,
         current,
         without,
-        local: localRangeReplica(this.nodeId, this.local.ranges, this.o.requestTimeoutMs),
+        local: localRangeReplica(this.nodeId, this.local.ranges, this.o.requestTimeoutMs, () => this.tombstoneGraceMs()),
         remote: (id) => {
           const addr = this.membership.peerAddress(id);
           if (addr === undefined) throw new RingkvError(ErrorCode.Unavailable, `no address for ${id}`);
@@ -1412,7 +1412,7 @@ export class ClusterCoordinator implements Coordinator {
       case 'merkleLeaves': {
         const depth = req.depth ?? 0;
         if (!(depth <= merkleDepthMax)) throw new RingkvError(ErrorCode.InvalidArgument, `Merkle depth ${depth} over ${merkleDepthMax}`);
-        const m = await this.local.ranges.merkleLeaves({ from: req.rangeFrom!, to: req.rangeTo! }, depth);
+        const m = await this.local.ranges.merkleLeaves({ from: req.rangeFrom!, to: req.rangeTo! }, depth, this.tombstoneGraceMs());
         return { kind: 'merkleLeaves', leaves: m.leaves, leafEntries: m.entries };
       }
       case 'rangeScan': {

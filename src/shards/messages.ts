@@ -44,9 +44,11 @@ export interface WriteOp {
   returnRecord: boolean;
   /**
    * Wall-clock ms (Date.now()) past which the write is refused with RKV_ERR_TIMEOUT instead of
-   * given a version, since its client has given up on it (0: no such time). A write that gets
-   * here after its client's retry went elsewhere must not land after that retry was answered:
-   * it would supersede what others wrote since (src/protocol/frame_lateness.ts).
+   * given a version, since its client has given up on it, or its coordinator has answered it
+   * (0: no such time). A write that gets here after its client's retry went elsewhere must not
+   * land after that retry was answered: it would supersede what others wrote since
+   * (src/protocol/frame_lateness.ts); nor one its coordinator no longer replicates
+   * (quorum_writes.ts issuedBy).
    */
   notAfterMs: number;
 }
@@ -144,6 +146,12 @@ export interface MerkleRequest {
   depth: number;
   fromToken: bigint;
   toToken: bigint;
+  /**
+   * Tombstones (and expired entries) older than this are left out: the cluster's shortest grace,
+   * the first replica's to purge them, so that every replica leaves out the same ones whatever
+   * grace its own compaction keeps.
+   */
+  tombstoneGraceMs: number;
 }
 
 export interface MerkleLeaves {

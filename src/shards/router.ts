@@ -13,7 +13,7 @@
 //                                its index once durable, writes also once applied when asked (a
 //                                frame's ops; the cluster coordinator's own writes of a tick)
 //   scanRange(from, to, limit) → stored entries by token range, for anti-entropy and streaming
-//   merkleLeaves(range, depth) → Merkle leaf hashes of a token range, hashed in the shard threads
+//   merkleLeaves(range, depth, grace) → Merkle leaf hashes of a token range, hashed in the shard threads
 //   stats(), flush(), compact(), close()
 //
 // For the cluster coordinator: a PUT coordinated here is `write({... returnRecord: true})`, then
@@ -246,7 +246,7 @@ export class ShardRouter {
    * Merkle leaf hashes of everything stored with a token in `range` (src/antientropy): each
    * shard overlapping the range hashes its part in its own thread, and the parts XOR together.
    */
-  async merkleLeaves(range: { from: bigint; to: bigint }, depth: number): Promise<MerkleLeaves> {
+  async merkleLeaves(range: { from: bigint; to: bigint }, depth: number, tombstoneGraceMs: number): Promise<MerkleLeaves> {
     assert(range.from <= range.to, 'a Merkle range must not wrap');
     const first = shardOfToken(range.from, this.shardCount);
     const last = shardOfToken(range.to, this.shardCount);
@@ -255,7 +255,7 @@ export class ShardRouter {
       const own = shardTokenRange(i, this.shardCount);
       const fromToken = range.from > own.fromToken ? range.from : own.fromToken;
       const toToken = range.to < own.toToken ? range.to : own.toToken;
-      parts.push(this.shards[i]!.control<MerkleLeaves>({ kind: 'merkle', merkle: { range, depth, fromToken, toToken } }));
+      parts.push(this.shards[i]!.control<MerkleLeaves>({ kind: 'merkle', merkle: { range, depth, fromToken, toToken, tombstoneGraceMs } }));
     }
     const done = await Promise.all(parts);
     const leaves = done[0]!.leaves;

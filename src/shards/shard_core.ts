@@ -20,13 +20,13 @@
 // the shard client sends them again. Once one write is put off, every later one that returns its
 // record is too, so those keep their order; a write that returns no record never is.
 import { byteString } from '../byte_string';
-import { shardBatchReadBytesMax, shardStorageWriteBytesMax, storageBatchEntriesMax, tombstoneGraceMsDefault, ttlSecondsMax } from '../constants';
+import { shardBatchReadBytesMax, shardStorageWriteBytesMax, storageBatchEntriesMax, ttlSecondsMax } from '../constants';
 import { ErrorCode, RingkvError, assert, isRingkvError } from '../errors';
 import { MerkleTree } from '../antientropy/merkle_tree';
 import { keyToken } from '../storage';
 import type { StorageEngine, StorageEntry } from '../storage/types';
 import type { ConflictMode, StoredSibling } from '../versioning';
-import { checkIfMatch, coordinateWrite, decodeClock, decodeSiblingSet, encodeSiblingSet, reconcile } from '../versioning';
+import { checkIfMatch, coordinateWrite, deadForm, decodeClock, decodeSiblingSet, encodeSiblingSet, reconcile } from '../versioning';
 import type { ScannedEntry } from './batch_codec';
 import { IdempotencyCache } from './idempotency_cache';
 import { ReadSlab } from './read_slab';
@@ -38,8 +38,6 @@ export interface ShardCoreOptions {
   conflictMode: ConflictMode;
   idempotencyKeysMax: number;
   idempotencyTtlMs: number;
-  /** The engine's tombstone grace (its storage option; tombstoneGraceMsDefault when it has none): merkleLeaves leaves out what compaction may purge. */
-  tombstoneGraceMs?: number;
   /** Injectable clock (tests); Date.now by default. */
   now?: () => number;
 }
@@ -387,23 +385,36 @@ export class ShardCore {
 
   /**
    * This shard's part of a Merkle tree (see MerkleRequest). Expired TTL entries are in it (range
-   * syncs carry them: see withExpired), hashed as the tombstone compaction makes of them (same
-   * version vector, no value), so a replica that compacted one and a replica that did not agree.
-   * Tombstones past their grace are left out (as Cassandra's validation leaves out purgeable
+   * syncs carry them: see withExpired). A set that reads as deleted (tombstones, expired
+   * versions) is hashed in one form, every version as a tombstone (deadForm): a replica holds it
+   * as it was written, as the tombstone its compaction made of an expired entry (the written
+   * metadata kept), or as a replica's merge of that wrote it (the tombstone form re-encoded), and
+   * hashed as held these differed for good, each sync sending the set across to no change.
+   * Those older than the grace are left out (as Cassandra's validation leaves out purgeable
    * ones): one replica's compaction drops them, another's has not yet, and hashed in they made
    * the two differ until both had compacted, each sync sending the tombstone back to the replica
-   * that had dropped it.
+   * that had dropped it. Their age counts from their newest version's write, which every form
+   * keeps (an expired version's replicas have had since then to hear of it).
    */
   async merkleLeaves(req: MerkleRequest): Promise<MerkleLeaves> {
     assert(req.fromToken <= req.toToken && req.fromToken >= req.range.from && req.toToken <= req.range.to, 'a shard hashes a part of the tree range');
+    assert(Number.isSafeInteger(req.tombstoneGraceMs) && req.tombstoneGraceMs >= 0, 'a tombstone grace is a whole number of ms');
     const tree = MerkleTree.empty(req.range, req.depth);
     const now = this.now();
-    const graceMs = this.options.tombstoneGraceMs ?? tombstoneGraceMsDefault;
     for await (const e of this.engine.scanRange(req.fromToken, req.toToken, { includeExpired: true })) {
       const expired = !e.tombstone && e.expiresAtMs !== 0 && e.expiresAtMs <= now;
-      // The rule compaction purges by (compactor.ts).
-      if ((e.tombstone || expired) && now >= Math.max(e.timestampMs, e.expiresAtMs) + graceMs) continue;
-      tree.add({ token: keyToken(e.key), key: e.key, versionVector: e.versionVector, value: expired ? noValue : e.value, tombstone: e.tombstone || expired });
+      if (!e.tombstone && !expired) {
+        tree.add({ token: keyToken(e.key), key: e.key, versionVector: e.versionVector, value: e.value, tombstone: false });
+        continue;
+      }
+      if (now >= e.timestampMs + req.tombstoneGraceMs) continue;
+      let versionVector = e.versionVector;
+      try {
+        versionVector = deadForm(e).versionVector;
+      } catch {
+        // Hashed as held: its replicas differ, and the sync that follows shows the damage.
+      }
+      tree.add({ token: keyToken(e.key), key: e.key, versionVector, value: noValue, tombstone: true });
     }
     return { leaves: tree.leaves, entries: tree.entries };
   }

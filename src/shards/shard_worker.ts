@@ -48,7 +48,6 @@ async function open(): Promise<ShardCore> {
     conflictMode: data.conflictMode,
     idempotencyKeysMax: data.idempotencyKeysMax,
     idempotencyTtlMs: data.idempotencyTtlMs,
-    ...(data.storage.tombstoneGraceMs !== undefined && { tombstoneGraceMs: data.storage.tombstoneGraceMs }),
   });
 }
 

@@ -254,3 +254,14 @@ export function decodeSiblingSet(record: Pick<SiblingRecord, 'value' | 'versionV
   }
   return out;
 }
+
+const noValue = new Uint8Array(0);
+
+/**
+ * `record` with every version a tombstone: one form for a set that reads as deleted, however a
+ * replica holds it (as written; as the tombstone its compaction made of an expired entry, which
+ * keeps the written metadata; as a merge re-encoded it). Anti-entropy hashes this form.
+ */
+export function deadForm(record: Pick<SiblingRecord, 'value' | 'versionVector' | 'tombstone'>): SiblingRecord {
+  return encodeSiblingSet(decodeSiblingSet(record).map((s) => (s.tombstone ? s : { ...s, value: noValue, tombstone: true, expiresAtMs: 0 })));
+}

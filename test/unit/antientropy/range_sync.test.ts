@@ -12,9 +12,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { localRangeReplica, pullRange, scanPages, syncRange, type RangeReplica, type RangeStore, type TokenRange } from '../../../src/antientropy';
-import { rangeScanPageBytesMax, rangeScanPageEntriesMax } from '../../../src/constants';
+import { rangeScanPageBytesMax, rangeScanPageEntriesMax, tombstoneGraceMsDefault } from '../../../src/constants';
 import { ShardRouter, keyToken, type WriteOp } from '../../../src/shards';
 import { decodeSiblingSet } from '../../../src/versioning';
+
+const grace = (): number => tombstoneGraceMsDefault;
 
 const dirs: string[] = [];
 after(() => {
@@ -49,8 +51,8 @@ test('identical replicas sync nothing; diverged ones converge in one sync, sibli
       const w = await a.write(put(`same-${i}`, `v${i}`));
       await c.apply(b(`same-${i}`), w.record!);
     }
-    const la = localRangeReplica('A', a, 5000);
-    const lc = localRangeReplica('C', c, 5000);
+    const la = localRangeReplica('A', a, 5000, grace);
+    const lc = localRangeReplica('C', c, 5000, grace);
     const quiet = await syncRange(la, lc, everything, 6);
     assert.equal(quiet.leavesDiffering, 0);
     assert.equal(quiet.pulled + quiet.pushed, 0);
@@ -92,8 +94,8 @@ test('a leaf bigger than one scan page syncs over several pages; leavesMax bound
     const n = rangeScanPageEntriesMax * 2 + 17;
     const writes = Array.from({ length: n }, (_, i) => a.write(put(`bulk-${i}`, `value-${i}`)));
     await Promise.all(writes);
-    const la = localRangeReplica('A', a, 5000);
-    const lc = localRangeReplica('C', c, 5000);
+    const la = localRangeReplica('A', a, 5000, grace);
+    const lc = localRangeReplica('C', c, 5000, grace);
     // Depth 0: one leaf holds every key, so the sync must page through it.
     const res = await syncRange(la, lc, everything, 0);
     assert.equal(res.leavesDiffering, 1);
@@ -122,8 +124,8 @@ test('a pull-only sync copies the remote side in and leaves the remote side as i
     for (let i = 0; i < 25; i++) await a.write(put(`mine-${i}`, 'a'));
     for (let i = 0; i < 40; i++) await c.write(put(`theirs-${i}`, 'c'));
     const before = await contents(c);
-    const la = localRangeReplica('A', a, 5000);
-    const lc = localRangeReplica('C', c, 5000);
+    const la = localRangeReplica('A', a, 5000, grace);
+    const lc = localRangeReplica('C', c, 5000, grace);
     const res = await syncRange(la, lc, everything, 4, { pullOnly: true });
     assert.ok(res.leavesDiffering > 0);
     assert.equal(res.pulled, 40);
@@ -150,8 +152,8 @@ test('pullRange copies every record of the range over many pages, merging, asks 
     const before = await contents(c);
     let merkleCalls = 0;
     const counting = (r: RangeReplica): RangeReplica => ({ ...r, merkleLeaves: (range, depth) => (merkleCalls++, r.merkleLeaves(range, depth)) });
-    const la = counting(localRangeReplica('A', a, 5000));
-    const lc = counting(localRangeReplica('C', c, 5000));
+    const la = counting(localRangeReplica('A', a, 5000, grace));
+    const lc = counting(localRangeReplica('C', c, 5000, grace));
     const res = await pullRange(la, lc, everything);
     assert.equal(merkleCalls, 0);
     assert.equal(res.remoteEntries, n);
@@ -183,8 +185,8 @@ test('pullRange: a page fetched ahead that fails while the page before is applie
   try {
     const n = rangeScanPageEntriesMax + 5;
     for (let i = 0; i < n; i += 200) await Promise.all(Array.from({ length: Math.min(200, n - i) }, (_, j) => c.write(put(`ahead-${i + j}`, 'c'))));
-    const lc = localRangeReplica('C', c, 5000);
-    const la = localRangeReplica('A', a, 5000);
+    const lc = localRangeReplica('C', c, 5000, grace);
+    const la = localRangeReplica('A', a, 5000, grace);
     const failing: RangeReplica = { ...lc, scanPage: (range, cursor) => (cursor === null ? lc.scanPage(range, cursor) : Promise.reject(new Error('peer gone'))) };
     const slow: RangeReplica = { ...la, apply: async (entries) => (await new Promise((r) => setTimeout(r, 50)), la.apply(entries)) };
     await assert.rejects(pullRange(slow, failing, everything), /peer gone/);
@@ -213,12 +215,12 @@ test('a scan page of large values reads about its bytes from the shards, not a p
         readMax = Math.max(readMax, got.length);
         return got;
       },
-      merkleLeaves: (range, depth) => c.merkleLeaves(range, depth),
+      merkleLeaves: (range, depth, graceMs) => c.merkleLeaves(range, depth, graceMs),
       apply: (key, record, timeoutMs) => c.apply(key, record, timeoutMs),
     };
     const pages: number[] = [];
     const seen = new Set<string>();
-    for await (const entries of scanPages(localRangeReplica('C', store, 5000), everything)) {
+    for await (const entries of scanPages(localRangeReplica('C', store, 5000, grace), everything)) {
       pages.push(entries.length);
       for (const e of entries) seen.add(Buffer.from(e.key).toString());
     }

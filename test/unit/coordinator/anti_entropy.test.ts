@@ -36,7 +36,7 @@ async function open(nodeId: string): Promise<ShardRouter> {
 async function openNodes(ids: string[]): Promise<{ nodes: Map<string, ShardRouter>; replicas: Map<string, RangeReplica> }> {
   const nodes = new Map<string, ShardRouter>();
   for (const id of ids) nodes.set(id, await open(id));
-  return { nodes, replicas: new Map([...nodes].map(([id, r]) => [id, localRangeReplica(id, r, 10_000)])) };
+  return { nodes, replicas: new Map([...nodes].map(([id, r]) => [id, localRangeReplica(id, r, 10_000, () => tombstoneGraceMsDefault)])) };
 }
 const b = (s: string) => new Uint8Array(Buffer.from(s));
 function put(key: string, value: string): WriteOp {

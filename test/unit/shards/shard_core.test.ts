@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { shardBatchReadBytesMax, valueBytesMax } from '../../../src/constants';
+import { shardBatchReadBytesMax, tombstoneGraceMsDefault, valueBytesMax } from '../../../src/constants';
 import { ErrorCode } from '../../../src/errors';
 import type { ApplyDone, GetDone, OpResult, WriteDone, WriteOp } from '../../../src/shards/messages';
 import { ShardCore } from '../../../src/shards/shard_core';
@@ -360,31 +360,44 @@ test('an expired overwrite keeps superseding: a replica refuses the value it ove
   await stale.engine.compact();
   assert.equal(stale.engine.peekSync(b('k'), { includeExpired: true })?.tombstone, true, 'compaction made it a tombstone');
   assert.equal(fresh.engine.peekSync(b('k'), { includeExpired: true })?.tombstone, false);
-  const whole = { range: { from: 0n, to: 2n ** 64n - 1n }, depth: 4, fromToken: 0n, toToken: 2n ** 64n - 1n };
+  const whole = { range: { from: 0n, to: 2n ** 64n - 1n }, depth: 4, fromToken: 0n, toToken: 2n ** 64n - 1n, tombstoneGraceMs: tombstoneGraceMsDefault };
   const [a, c] = [await fresh.core.merkleLeaves(whole), await stale.core.merkleLeaves(whole)];
   assert.equal(a.entries, 1);
   assert.equal(c.entries, 1);
   assert.deepEqual([...a.leaves], [...c.leaves]);
   assert.ok(a.leaves.some((h) => h !== 0n), 'the expired entry is hashed in');
-  await fresh.engine.close();
-  await stale.engine.close();
+
+  // The compacted form travels (a read's repair, a sync): `fresh` merges it (and keeps the
+  // tombstone form, re-encoded), a replica that held nothing stores it. Every form of the same
+  // dead set hashes alike, or each sync would send it across again, to no change.
+  const compacted = ok<GetDone>((await stale.core.execute([{ op: 'get', key: b('k') }]))[0]).record!;
+  assert.equal(compacted.tombstone, true);
+  const empty = await open();
+  ok(await apply(fresh.core, compacted).then((rs) => rs[0]));
+  ok(await apply(empty.core, compacted).then((rs) => rs[0]));
+  const leaves = await Promise.all([fresh, stale, empty].map(async (r) => [...(await r.core.merkleLeaves(whole)).leaves]));
+  assert.deepEqual(leaves[0], leaves[1], 'the replica that merged the compacted form agrees with the one that compacted');
+  assert.deepEqual(leaves[2], leaves[1], 'so does the one that stored it');
+  for (const r of [fresh, stale, empty]) await r.engine.close();
 });
 
-test('a tombstone past its grace is left out of the Merkle leaves: a replica whose compaction dropped it and one that still holds it agree', async () => {
+test("a tombstone past the cluster's shortest grace is left out of the Merkle leaves: a replica whose compaction dropped it and one that keeps a longer grace agree", async () => {
   let nowMs = stillMs;
   const graceMs = 60_000;
-  const open = async () => {
+  const open = async (ownGraceMs: number) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rkv-core-'));
     dirs.push(dir);
-    const engine = await openStorage({ dir, syncMode: 'none', now: () => nowMs, tombstoneGraceMs: graceMs });
-    return { engine, core: new ShardCore(engine, { nodeId: 'A', conflictMode: 'vclock', idempotencyKeysMax: 100, idempotencyTtlMs: 60_000, tombstoneGraceMs: graceMs, now: () => nowMs }) };
+    const engine = await openStorage({ dir, syncMode: 'none', now: () => nowMs, tombstoneGraceMs: ownGraceMs });
+    return { engine, core: new ShardCore(engine, { nodeId: 'A', conflictMode: 'vclock', idempotencyKeysMax: 100, idempotencyTtlMs: 60_000, now: () => nowMs }) };
   };
-  const [purged, holding] = [await open(), await open()];
+  // `holding` keeps tombstones ten days (its own --tombstone-grace-seconds); the cluster's
+  // shortest grace, `purged`'s, is a minute: both leave the tombstone out once that has passed.
+  const [purged, holding] = [await open(graceMs), await open(10 * 86_400_000)];
   for (const r of [purged, holding]) {
     ok(await r.core.execute([put('gone', 'v'), put('kept', 'k')]).then((rs) => rs[0]));
     ok(await r.core.execute([put('gone', '', { op: 'delete', value: new Uint8Array(0) })]).then((rs) => rs[0]));
   }
-  const whole = { range: { from: 0n, to: 2n ** 64n - 1n }, depth: 4, fromToken: 0n, toToken: 2n ** 64n - 1n };
+  const whole = { range: { from: 0n, to: 2n ** 64n - 1n }, depth: 4, fromToken: 0n, toToken: 2n ** 64n - 1n, tombstoneGraceMs: graceMs };
   assert.equal((await holding.core.merkleLeaves(whole)).entries, 2, 'within its grace the tombstone is hashed in');
   nowMs += graceMs + 1;
   await purged.engine.flush();
