@@ -115,6 +115,16 @@ interface Write {
 }
 
 /**
+ * `op` as this node's replica gets it: its version is issued no later than this coordinator
+ * answers (notAfterMs). Past that the write has been answered Timeout and is sent to no replica
+ * (its early answer is not heard), so a version issued then would live on this node alone, beside
+ * the one its client's retry makes elsewhere.
+ */
+function issuedBy(op: WriteOp, deadlineMs: number): WriteOp {
+  return op.notAfterMs !== 0 && op.notAfterMs <= deadlineMs ? op : { ...op, notAfterMs: deadlineMs };
+}
+
+/**
  * Runs `specs` and hands each, by its `at`, its answer or its error, exactly once and within its
  * timeout. The caller forwards a write whose key this node does not replicate, unless it was
  * forwarded here already. A write this node's replica refuses (a conflict, a bad context, a full
@@ -225,7 +235,7 @@ export function quorumWrites(ctx: QuorumWriteContext, specs: readonly WriteSpec[
       }, timeoutMs),
     );
     ctx.local.submitMany(
-      list.map((w) => w.spec.op),
+      list.map((w) => issuedBy(w.spec.op, w.deadlineMs)),
       timeoutMs,
       (i, result, error) => {
         const w = list[i]!;

@@ -26,6 +26,8 @@ type Peer = number | 'fail' | 'refuse' | 'silent';
 interface Script {
   ctx: QuorumWriteContext;
   submissions: number[];
+  /** The ops this node's shard was given, in order. */
+  ops: WriteOp[];
   /** This node's writes told durable so far. */
   durable: { count: number };
   sent: string[];
@@ -34,6 +36,7 @@ interface Script {
 
 function script(local: Local, peers: Record<string, Peer>, alive: string[], inflight = 0, partitionMode: PartitionMode = 'ap', dcs?: Record<string, string>): Script {
   const submissions: number[] = [];
+  const submitted: WriteOp[] = [];
   const durable = { count: 0 };
   const sent: string[] = [];
   const hints: string[] = [];
@@ -49,6 +52,7 @@ function script(local: Local, peers: Record<string, Peer>, alive: string[], infl
         submissions.push(ops.length);
         ops.forEach((op, i) => {
           const w = op as WriteOp;
+          submitted.push(w);
           if (local === 'silent') return;
           if (local === 'refuse') {
             setImmediate(() => onAnswer(i, { ok: false, error: { code: ErrorCode.Conflict, message: 'version mismatch', details: {} } }, null));
@@ -81,7 +85,7 @@ function script(local: Local, peers: Record<string, Peer>, alive: string[], infl
     replicaWrites: { inflight, inflightMax: 100, bytes: 0, bytesMax: 1024 * 1024 },
     counters: { coordinatedWrites: 0, replicaWriteFailures: 0, replicationBackPressure: 0 },
   };
-  return { ctx, submissions, durable, sent, hints };
+  return { ctx, submissions, ops: submitted, durable, sent, hints };
 }
 
 const specs = (n: number, consistency: ConsistencyLevel, timeoutMs = 2000): WriteSpec[] =>
@@ -120,6 +124,22 @@ test("a batch of QUORUM writes goes to this node's shards as one submission, rep
   assert.equal(s.ctx.counters.coordinatedWrites, 32);
   await sleep(450);
   assert.equal(s.ctx.replicaWrites.inflight, 0, 'every replica write counted back');
+});
+
+test("this node's replica issues no version after the coordinator answers: its op's notAfterMs is the write's deadline where the client's is later or none", async () => {
+  // A version issued after the Timeout answer would be sent to no replica (its early answer is
+  // no longer heard) and live on this node alone, beside the one the client's retry makes.
+  const s = script({ appliedMs: 1, durableMs: 2 }, { b: 1, c: 1 }, ['a', 'b', 'c']);
+  const list = specs(3, 'QUORUM', 2000);
+  const before = Date.now();
+  list[1]!.op.notAfterMs = before + 60_000; // the client waits longer than this coordinator
+  list[2]!.op.notAfterMs = before + 500; // the client gives up first: its time stands
+  await run(s, list);
+  const after = Date.now();
+  assert.equal(s.ops.length, 3);
+  for (const op of s.ops.slice(0, 2)) assert.ok(op.notAfterMs >= before + 2000 && op.notAfterMs <= after + 2000, `notAfterMs ${op.notAfterMs - before} ms after the start`);
+  assert.equal(s.ops[2]!.notAfterMs, before + 500);
+  assert.equal(list[0]!.op.notAfterMs, 0, "the caller's op is not changed");
 });
 
 test('a replica that comes back between the start of a write and its local apply still gets it, as a hint', async () => {
