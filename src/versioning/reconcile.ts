@@ -175,7 +175,11 @@ export function coordinateWrite(stored: readonly StoredSibling[], intent: WriteI
     // From this node's clock, not the raised timestamp: a stored version from a node an hour
     // ahead would otherwise keep a 60 s TTL alive for an hour.
     expiresAtMs: intent.ttlMs > 0 ? intent.nowMs + intent.ttlMs : 0,
-    dot: { node, counter: Math.max(seen + 1, dotClockTerm(intent.nowMs)) },
+    // At least the clock term of the timestamp it gets, raised over the stored ones: under LWW a
+    // version that lost here is gone from the set, its counter with it, and a write in the same
+    // millisecond would take that counter (the same version string for another value, which
+    // If-Match then takes for it). The timestamp is above the winner's, so above the loser's.
+    dot: { node, counter: Math.max(seen + 1, dotClockTerm(timestampMs)) },
     past,
   };
   if (intent.context === null || intent.mode === 'lww') {

@@ -333,3 +333,18 @@ test('a read context stays within the clock bounds, so it can be sent back, and 
     assert.deepEqual(reconcile(stored, [w.sibling], 'vclock', 5000).siblings.map(versionOf), [w.version], 'so does a replica holding the set read');
   }
 });
+
+test('under LWW a write never reuses the counter of a version of its node that lost here in the same millisecond', () => {
+  // a1 is written at A; b1 (B's clock a millisecond ahead, its past without a1) reaches A in the
+  // same millisecond and wins, so a1's counter is gone from A's set; a2, still in that
+  // millisecond, must not be given a1's version string (If-Match would take one for the other).
+  const t = dotClockEpochMs + 86_400_000;
+  const base = write([], 'A', 'base', t - 10, null, 'lww');
+  const a1 = write(base.siblings, 'A', 'a1', t, null, 'lww');
+  const b1 = write(base.siblings, 'B', 'b1', t + 1, null, 'lww');
+  const atA = reconcile(a1.siblings, b1.siblings, 'lww', t).siblings;
+  assert.deepEqual(atA.map((s) => str(s.value)), ['b1'], 'b1 wins at A');
+  const a2 = write(atA, 'A', 'a2', t, null, 'lww');
+  assert.notEqual(a2.version, a1.version);
+  assert.ok(a2.sibling.dot.counter > a1.sibling.dot.counter);
+});
