@@ -174,6 +174,19 @@ export function previousOwners(ring: Ring, self: string, token: bigint, n: numbe
   return out.filter((id) => o.isAlive(id));
 }
 
+/**
+ * While `self` rebuilds (`kind`), the nodes a key of its (the range ending at `token`) is read
+ * from first (rebuild_gate.ts): its previous owners, where no other replica can answer for it,
+ * being down, absent (N = 1), or rebuilding too (nodes that joined with this one hold no more
+ * than it does). [] where a settled replica is up (a read asks it, this node ranked last) and for
+ * a replaced node (its keys were on its co-replicas alone).
+ */
+export function rebuildSources(ring: Ring, self: string, token: bigint, n: number, kind: RebuildKind, o: { isAlive: (id: string) => boolean; isRebuilding: (id: string) => boolean }): string[] {
+  const pref = ring.preferenceList(token, n);
+  if (kind === 'replaced' || !pref.includes(self) || pref.some((id) => id !== self && o.isAlive(id) && !o.isRebuilding(id))) return [];
+  return previousOwners(ring, self, token, n, o);
+}
+
 export class AntiEntropyRunner {
   readonly counters: AntiEntropyCounters = {
     antiEntropySyncs: 0,

@@ -38,7 +38,7 @@ import { InternodeServer } from '../protocol/internode_server';
 import { keyToken, Ring, ringDigestText, tokenToString } from '../ring';
 import type { WireRecord } from '../shards/messages';
 import { isValidNodeId, type StoredSibling } from '../versioning';
-import { AntiEntropyRunner, entryBytes, pacedRangeReplica, previousOwners, remoteRangeReplica, type VnodeRange } from './anti_entropy';
+import { AntiEntropyRunner, entryBytes, pacedRangeReplica, rebuildSources, remoteRangeReplica, type VnodeRange } from './anti_entropy';
 import { handOffRanges } from './decommission';
 import { recordDecommissioned } from './decommissioned';
 import { tombstoneGraceNotice } from './grace_notice';
@@ -1178,17 +1178,12 @@ export class ClusterCoordinator implements Coordinator {
     }
   }
 
-  /**
-   * While rebuilding, for a key of this node's whose other replicas are all down or absent (N = 1):
-   * the live nodes that replicated it before this node joined (rebuild_gate.ts pulls it from them).
-   */
+  /** While rebuilding: where a key of this node's is read from first (anti_entropy.ts rebuildSources). */
   private previousOwnersOnly(key: Uint8Array): readonly string[] {
-    const ring = this.membership.ring;
-    const token = keyToken(key);
-    const pref = ring.preferenceList(token, this.o.replicationFactor);
-    // A replaced node's keys were on its co-replicas alone (anti_entropy.ts RebuildKind).
-    if (this.rebuildReplaced || !pref.includes(this.nodeId) || pref.some((id) => id !== this.nodeId && this.membership.isAlive(id))) return [];
-    return previousOwners(ring, this.nodeId, token, this.o.replicationFactor, { isAlive: (id) => this.membership.isAlive(id), isRebuilding: (id) => this.membership.isRebuilding(id) });
+    return rebuildSources(this.membership.ring, this.nodeId, keyToken(key), this.o.replicationFactor, this.rebuildReplaced ? 'replaced' : 'joined', {
+      isAlive: (id) => this.membership.isAlive(id),
+      isRebuilding: (id) => this.membership.isRebuilding(id),
+    });
   }
 
   /**

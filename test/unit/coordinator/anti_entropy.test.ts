@@ -14,7 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { localRangeReplica, type RangeReplica } from '../../../src/antientropy';
 import { antiEntropyLeavesPerSyncMax, tombstoneGraceMsDefault } from '../../../src/constants';
-import { AntiEntropyRunner, type VnodeRange } from '../../../src/coordinator/anti_entropy';
+import { AntiEntropyRunner, rebuildSources, type VnodeRange } from '../../../src/coordinator/anti_entropy';
 import { ErrorCode, RingkvError } from '../../../src/errors';
 import { keyToken, Ring } from '../../../src/ring';
 import { ShardRouter, type WriteOp } from '../../../src/shards';
@@ -306,4 +306,30 @@ test('a full pass asked for while one runs is the next one, run after it, so it 
   assert.equal(p2, p3);
   assert.equal((await p1).synced, 0);
   assert.equal((await p3).synced, 2);
+});
+
+test("a rebuilding node reads a key from its previous owners where every other replica of it is rebuilding too, and from none where a settled one is up", () => {
+  // N = 2; c and d joined together: a key whose new replicas are c and d is on neither yet, so
+  // their reads must not be answered from their empty copies (each took the other for a holder).
+  const ring = Ring.build(['a', 'b', 'c', 'd'].map((nodeId) => ({ nodeId, vnodes: 16 })), 2);
+  const before = Ring.build(['a', 'b'].map((nodeId) => ({ nodeId, vnodes: 16 })), 1);
+  const rebuilding = new Set(['c', 'd']);
+  const deps = { isAlive: () => true, isRebuilding: (id: string) => rebuilding.has(id) };
+  let both = 0;
+  let mixed = 0;
+  for (let i = 0; i < 400; i++) {
+    const token = keyToken(Buffer.from(`k${i}`));
+    const pref = ring.preferenceList(token, 2);
+    if (!pref.includes('c')) continue;
+    const sources = rebuildSources(ring, 'c', token, 2, 'joined', deps);
+    if (pref.includes('d')) {
+      both++;
+      for (const owner of before.preferenceList(token, 2)) assert.ok(sources.includes(owner), `k${i}: ${owner}, an owner before the join, is among ${sources.join(',')}`);
+    } else {
+      mixed++;
+      assert.deepEqual(sources, [], `k${i}: a settled replica answers`);
+    }
+    assert.deepEqual(rebuildSources(ring, 'c', token, 2, 'replaced', deps), [], 'a replaced node reads its co-replicas, as any read does');
+  }
+  assert.ok(both > 0 && mixed > 0, `${both} keys on c and d, ${mixed} on c and a settled node`);
 });
