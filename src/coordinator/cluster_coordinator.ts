@@ -123,6 +123,8 @@ function rangeKey(r: VnodeRange): string {
 
 /** `<dataDir>/REBUILDING`: a rebuild in progress (ClusterCoordinator's `rebuilding`). */
 export const rebuildFileName = 'REBUILDING';
+/** `<dataDir>/FRESH`: ClusterOptions.freshFile. */
+export const freshFileName = 'FRESH';
 /** Event-loop turns close() lets the callbacks of failed peer requests run in (batcher tick, write machine, stand-in refusal, hint). */
 const closeSettleTurns = 4;
 /** In REBUILDING: this node's id was in the cluster before its data dir was made. */
@@ -461,6 +463,8 @@ export class ClusterCoordinator implements Coordinator {
       );
     }
     this.startRebuilding();
+    // Decided, unless a join waits for its seeds to answer (bootstrap() decides then).
+    if (this.rebuilding || !this.joinsLate()) this.forgetFresh();
     await this.server.listen();
     this.membership.start();
     if (this.o.lastRunFile !== undefined) {
@@ -539,7 +543,23 @@ export class ClusterCoordinator implements Coordinator {
     this.rebuilding = true;
     this.rebuildReplaced = replaced;
     if (this.o.rebuildFile !== undefined) writeFileDurably(this.o.rebuildFile, `rebuilding: a full pass has not synced every range since this data dir was made${replaced ? `; ${replacedMark}` : ''}\n`);
+    this.forgetFresh();
     this.logRebuild(why);
+  }
+
+  /**
+   * A new data dir given seeds other than itself, none of which answered at start: it may be a
+   * node joining a running cluster whose seeds were away for a moment (restarting), or one of a
+   * new cluster's first nodes started together. bootstrap() tells which once gossip has found
+   * the others.
+   */
+  private joinsLate(): boolean {
+    return this.o.bootstrap && this.o.freshDataDir === true && !this.membership.joinsRunningCluster && this.membership.hasOtherSeeds;
+  }
+
+  /** The data dir is new no more (ClusterOptions.freshFile): whether this node rebuilds is decided. */
+  private forgetFresh(): void {
+    if (this.o.freshFile !== undefined) fs.rmSync(this.o.freshFile, { force: true });
   }
 
   /** A restart during a rebuild: it goes on as it began (a file from before the mark: as a join). */
@@ -638,6 +658,13 @@ export class ClusterCoordinator implements Coordinator {
   private async bootstrap(): Promise<void> {
     await this.ringSettled();
     if (this.closed) return;
+    if (this.joinsLate() && !this.rebuilding) {
+      // Found the others since it started as if first: with a ring of its own it took over
+      // ranges that they hold (with N = 1, alone), so it rebuilds as a node that joins. In a new
+      // cluster whose first nodes started together there is nothing to pull, and the pass is short.
+      if (this.membership.ring.members.some((m) => m.nodeId !== this.nodeId && this.membership.isAlive(m.nodeId))) this.beginRebuild('this node joins with a new data dir (its seeds answered only after it started)', false);
+      this.forgetFresh();
+    }
     this.o.log(`bootstrap: streaming the ranges of ring version ${this.membership.ring.version} from their replicas`);
     const sum = await this.fullPass();
     this.bootstrapState = 2;

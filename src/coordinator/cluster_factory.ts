@@ -5,8 +5,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tombstoneGraceMsDefault } from '../constants';
 import { type DirLock, dirLockFileName, lockDir } from '../storage/dir-lock';
+import { writeFileDurably } from '../storage/durable-file';
 import type { SyncMode } from '../storage/types';
-import { type ClusterCoordinator, createClusterCoordinator, rebuildFileName } from './cluster_coordinator';
+import { type ClusterCoordinator, createClusterCoordinator, freshFileName, rebuildFileName } from './cluster_coordinator';
 import { clusterDefaults, type ClusterOptions } from './cluster_options';
 import { localReplicaOf } from './cluster_replica';
 import { decommissionedFileName, refuseDecommissioned } from './decommissioned';
@@ -63,7 +64,7 @@ export function clusterCoordinatorFactory(cluster: ClusterNodeConfig, log: (line
     }
     const { local, fresh } = opened;
     try {
-      return await createClusterCoordinator(localReplicaOf(local), { ...clusterDefaults, ...cluster, nodeId: local.nodeId, clusterName: opened.clusterName, vnodes: opened.vnodes, tombstoneGraceMs: opened.tombstoneGraceMs, zone: opened.zone, datacenter: opened.datacenter, hintsDir: path.join(options.dataDir, hintsDirName), peersFile: path.join(options.dataDir, peersFileName), lastRunFile: path.join(options.dataDir, lastRunFileName), syncedSinceFile: path.join(options.dataDir, syncedSinceFileName), freshDataDir: fresh, rebuildFile: path.join(options.dataDir, rebuildFileName), decommissionedFile: path.join(options.dataDir, decommissionedFileName), bootstrap: (cluster.bootstrap ?? true) && fresh && cluster.seeds.length > 0, log });
+      return await createClusterCoordinator(localReplicaOf(local), { ...clusterDefaults, ...cluster, nodeId: local.nodeId, clusterName: opened.clusterName, vnodes: opened.vnodes, tombstoneGraceMs: opened.tombstoneGraceMs, zone: opened.zone, datacenter: opened.datacenter, hintsDir: path.join(options.dataDir, hintsDirName), peersFile: path.join(options.dataDir, peersFileName), lastRunFile: path.join(options.dataDir, lastRunFileName), syncedSinceFile: path.join(options.dataDir, syncedSinceFileName), freshDataDir: fresh, freshFile: path.join(options.dataDir, freshFileName), rebuildFile: path.join(options.dataDir, rebuildFileName), decommissionedFile: path.join(options.dataDir, decommissionedFileName), bootstrap: (cluster.bootstrap ?? true) && fresh && cluster.seeds.length > 0, log });
     } catch (err) {
       await local.close().catch(() => undefined);
       throw err;
@@ -89,7 +90,11 @@ async function openDataDir(cluster: ClusterNodeConfig, options: NodeCoordinatorO
   // (A LOCK file, or the CLUSTER_NAME, ZONE, DATACENTER and VNODES written below, is all a start that failed early leaves;
   // a LAST_RUN or SYNCED_SINCE beside them without any shard is a data dir emptied of its data, new too.)
   const identityFiles = [dirLockFileName, clusterNameFileName, zoneFileName, datacenterFileName, vnodesFileName, lastRunFileName, syncedSinceFileName];
-  const fresh = !fs.existsSync(options.dataDir) || fs.readdirSync(options.dataDir).every((name) => identityFiles.includes(name));
+  // A start refused after its shards were made (preflight: another cluster's settings, a twin)
+  // leaves FRESH behind: the next start is still a new data dir's (ClusterOptions.freshFile).
+  const freshFile = path.join(options.dataDir, freshFileName);
+  const fresh = !fs.existsSync(options.dataDir) || fs.readdirSync(options.dataDir).every((name) => identityFiles.includes(name)) || fs.existsSync(freshFile);
+  if (fresh) writeFileDurably(freshFile, 'a new data dir: removed once the node has decided whether it rebuilds (streams its ranges)\n');
   // Before the store opens: a data dir of another cluster, zone or datacenter is refused with nothing started.
   // A first start given no name takes its seeds' (or, a first node, makes one up: cluster_name.ts);
   // a data dir with data from before names were recorded keeps the one it had (identity_files.ts).

@@ -82,6 +82,12 @@ export interface ClusterOptions {
   hintsDir?: string;
   /** This node's data dir was made by this start (nothing in it yet): see ClusterCoordinator's `rebuilding`. */
   freshDataDir?: boolean;
+  /**
+   * Where a new data dir is marked new (`<dataDir>/FRESH`, made before its shards) until this node
+   * has decided whether it rebuilds: a start refused after the shards were made (another
+   * cluster's settings, a twin) leaves it, so the next start is still a new data dir's.
+   */
+  freshFile?: string;
   /** Where a rebuild in progress is recorded (`<dataDir>/REBUILDING`), so a restart resumes it. */
   rebuildFile?: string;
   /** Where a successful decommission is recorded (`<dataDir>/DECOMMISSIONED`, decommissioned.ts); not recorded when absent. */

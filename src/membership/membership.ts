@@ -248,6 +248,12 @@ export class Membership {
     return this.seedAnswered;
   }
 
+  /** Whether this node was given a seed other than itself (a first node seeds only itself). */
+  get hasOtherSeeds(): boolean {
+    const self = this.table.self;
+    return this.o.seeds.some((s) => !(s.host === self.host && s.peerPort === self.peerPort));
+  }
+
   /** How long ago the ring last changed, in ms. */
   get ringAgeMs(): number {
     return this.o.monotonicNow() - this.ringChangedMs;

@@ -260,14 +260,14 @@ export class TestCluster {
 
   /**
    * Starts one more node process that is expected to refuse to join: with node `sameIdAs`'s id
-   * when given (as a copy of its data dir would have), else its own, on new ports and a fresh
-   * data dir, seeded with a cluster node, with `args` appended. Waits (bounded) for it to exit;
-   * killed and reported as code null if it still runs after 15 s.
+   * when given (as a copy of its data dir would have), else `nodeId` or its own, on new ports and
+   * `dataDir` or a fresh data dir, seeded with a cluster node, with `args` appended. Waits
+   * (bounded) for it to exit; killed and reported as code null if it still runs after 15 s.
    */
-  async startStray(opts: { sameIdAs?: number; args?: string[] }): Promise<{ code: number | null; output: string; dataDir: string }> {
-    const id = opts.sameIdAs === undefined ? 'stray' : this.nodes[opts.sameIdAs]!.id;
+  async startStray(opts: { sameIdAs?: number; nodeId?: string; dataDir?: string; args?: string[] }): Promise<{ code: number | null; output: string; dataDir: string }> {
+    const id = opts.sameIdAs === undefined ? (opts.nodeId ?? 'stray') : this.nodes[opts.sameIdAs]!.id;
     const seed = this.nodes[((opts.sameIdAs ?? 0) + 1) % this.nodes.length]!;
-    const dataDir = path.join(this.tmp, `${id}-stray-${Date.now()}`);
+    const dataDir = opts.dataDir ?? path.join(this.tmp, `${id}-stray-${Date.now()}`);
     const args = [
       bin, 'start',
       '--port', String(await freePort()),

@@ -1,0 +1,67 @@
+// A node joining with a new data dir rebuilds (streams the ranges it takes over) even where its
+// first start did not get that far: one refused after its shards were made (the cluster runs
+// with other settings) leaves its data dir new for the next start (FRESH), and one whose seed
+// did not answer as it started (the seed was restarting) rebuilds once gossip finds the cluster.
+// With N = 1 nothing else would bring it the keys: they are on their previous owners alone.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { keyToken, Ring } from '../../src/ring';
+import { base64Text, TestCluster, waitFor } from '../helpers/cluster';
+
+describe('2 nodes with N = 1; new nodes join after a first start that did not get far', () => {
+  let c: TestCluster;
+  const keys = Array.from({ length: 200 }, (_, i) => `fresh-${i}`);
+  before(async () => {
+    c = await TestCluster.start({ nodes: 2, replicationFactor: 1, hintedHandoff: false, readRepairChance: 0, antiEntropyIntervalMs: 0, vnodes: 8 });
+    for (const k of keys) assert.equal((await c.http(0, 'PUT', k, { body: `v-${k}` })).status, 200, k);
+  });
+  after(async () => {
+    await c?.close();
+  });
+
+  /** The keys that moved to the newest node, which it holds only if it pulled them. */
+  const movedTo = (j: number): string[] => {
+    const ring = (n: number) => Ring.build(c.nodes.slice(0, n).map((m) => ({ nodeId: m.id, vnodes: c.spec.vnodes })), 1);
+    const [old, now] = [ring(j), ring(j + 1)];
+    return keys.filter((k) => now.preferenceList(keyToken(Buffer.from(k)), 1)[0] === c.nodes[j]!.id && old.preferenceList(keyToken(Buffer.from(k)), 1)[0] !== c.nodes[j]!.id);
+  };
+
+  async function readsThrough(j: number): Promise<void> {
+    await waitFor(`${c.nodes[j]!.id} to finish its bootstrap`, async () => (await c.metric(j, 'ringkv_bootstrap_state')) === 2, 30_000);
+    await waitFor(`${c.nodes[j]!.id} to end its rebuild`, async () => (await c.metric(j, 'ringkv_rebuilding')) === 0, 30_000);
+    const moved = movedTo(j);
+    assert.ok(moved.length >= 4, `${c.nodes[j]!.id} takes ${moved.length} keys`);
+    for (const k of moved) {
+      const got = await c.http(j, 'GET', k, { consistency: 'ONE' });
+      assert.equal(got.status, 200, `${k} via ${c.nodes[j]!.id}: ${JSON.stringify(got.body)}`);
+      assert.equal(base64Text(got.body.value), `v-${k}`);
+    }
+  }
+
+  test('a start refused after its shards were made leaves the data dir new: the next start streams its ranges', async () => {
+    const dataDir = path.join(c.tmp, `node-${c.nodes.length}`);
+    const refused = await c.startStray({ nodeId: `node-${c.nodes.length}`, dataDir, args: ['--replication', '2', '--bootstrap', 'on'] });
+    assert.notEqual(refused.code, 0, refused.output);
+    assert.ok(refused.output.includes('this node was started with replication=2'), refused.output);
+    assert.ok(fs.existsSync(path.join(dataDir, 'shard-000')), 'the refused start had made its shards');
+    const j = await c.addNode();
+    assert.equal(c.nodes[j]!.dataDir, dataDir);
+    await readsThrough(j);
+    assert.ok(c.nodes[j]!.log.some((l) => l.includes('rebuilding: this node joins with a new data dir')), c.nodes[j]!.log.join(''));
+    assert.ok(!fs.existsSync(path.join(dataDir, 'FRESH')), 'decided: the data dir is new no more');
+  });
+
+  test('a node whose seed did not answer as it started rebuilds once gossip finds the cluster', async () => {
+    c.signal(0, 'SIGSTOP');
+    let j: number;
+    try {
+      j = await c.addNode();
+    } finally {
+      c.signal(0, 'SIGCONT');
+    }
+    await readsThrough(j);
+    assert.ok(c.nodes[j]!.log.some((l) => l.includes('its seeds answered only after it started')), c.nodes[j]!.log.join(''));
+  });
+});
