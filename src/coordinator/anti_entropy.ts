@@ -165,26 +165,34 @@ function mergedPassOptions(callers: readonly PassOptions[]): PassOptions {
  * Who held the keys of the range ending at `token` before `self` joined: the replicas of the ring
  * without it, and, where other nodes are rebuilding too (joined at about the same time), those of
  * the ring without them as well, since a node that joined with this one may stand where the old
- * owner did and hold nothing yet. Live ones only; never `self`.
+ * owner did and hold nothing yet. Live ones that are not rebuilding only; never `self`.
  */
 export function previousOwners(ring: Ring, self: string, token: bigint, n: number, o: { isAlive: (id: string) => boolean; isRebuilding: (id: string) => boolean }): string[] {
   const out = [...ring.without([self]).preferenceList(token, n)];
   const joining = ring.members.map((m) => m.nodeId).filter((id) => id !== self && o.isRebuilding(id));
   if (joining.length > 0) for (const id of ring.without([self, ...joining]).preferenceList(token, n)) if (!out.includes(id)) out.push(id);
-  return out.filter((id) => o.isAlive(id));
+  // Not a node rebuilding too: it holds no more than it has pulled, and a range pulled from it
+  // alone would count as synced with nothing in it.
+  return out.filter((id) => o.isAlive(id) && !o.isRebuilding(id));
 }
 
 /**
  * While `self` rebuilds (`kind`), the nodes a key of its (the range ending at `token`) is read
  * from first (rebuild_gate.ts): its previous owners, where no other replica can answer for it,
  * being down, absent (N = 1), or rebuilding too (nodes that joined with this one hold no more
- * than it does). [] where a settled replica is up (a read asks it, this node ranked last) and for
- * a replaced node (its keys were on its co-replicas alone).
+ * than it does). [] where a settled replica is up (a read asks it, this node ranked last), and
+ * for a replaced node whose co-replicas are up (its keys were on them alone: a read asks them).
+ * 'down' where the nodes that hold the key are all down: this node's copy cannot say the key is
+ * absent.
  */
-export function rebuildSources(ring: Ring, self: string, token: bigint, n: number, kind: RebuildKind, o: { isAlive: (id: string) => boolean; isRebuilding: (id: string) => boolean }): string[] {
+export function rebuildSources(ring: Ring, self: string, token: bigint, n: number, kind: RebuildKind, o: { isAlive: (id: string) => boolean; isRebuilding: (id: string) => boolean }): string[] | 'down' {
   const pref = ring.preferenceList(token, n);
-  if (kind === 'replaced' || !pref.includes(self) || pref.some((id) => id !== self && o.isAlive(id) && !o.isRebuilding(id))) return [];
-  return previousOwners(ring, self, token, n, o);
+  if (!pref.includes(self)) return [];
+  const others = pref.filter((id) => id !== self);
+  if (others.some((id) => o.isAlive(id) && !o.isRebuilding(id))) return [];
+  if (kind === 'replaced') return others.length > 0 && !others.some((id) => o.isAlive(id)) ? 'down' : [];
+  const owners = previousOwners(ring, self, token, n, o);
+  return owners.length > 0 || ring.without([self]).preferenceList(token, n).length === 0 ? owners : 'down';
 }
 
 export class AntiEntropyRunner {

@@ -1206,7 +1206,7 @@ export class ClusterCoordinator implements Coordinator {
   }
 
   /** While rebuilding: where a key of this node's is read from first (anti_entropy.ts rebuildSources). */
-  private previousOwnersOnly(key: Uint8Array): readonly string[] {
+  private previousOwnersOnly(key: Uint8Array): readonly string[] | 'down' {
     return rebuildSources(this.membership.ring, this.nodeId, keyToken(key), this.o.replicationFactor, this.rebuildReplaced ? 'replaced' : 'joined', {
       isAlive: (id) => this.membership.isAlive(id),
       isRebuilding: (id) => this.membership.isRebuilding(id),

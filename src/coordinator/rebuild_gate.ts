@@ -12,6 +12,7 @@
 // records (apply) pass straight through: they issue no version. When the node is not
 // rebuilding this costs one boolean per call.
 import { ErrorCode, isRingkvError, RingkvError } from '../errors';
+import type { AnswerCallback } from '../shards';
 import type { ShardOp, WireRecord } from '../shards/messages';
 import type { ConflictMode } from '../versioning';
 import type { LocalReplica } from './cluster_replica';
@@ -52,11 +53,21 @@ export async function pullKey(d: PullDeps, sources: readonly string[], key: Uint
 export interface RebuildGateDeps extends PullDeps {
   /** Whether this node rebuilds its replica. */
   rebuilding(): boolean;
-  /** The live nodes to pull `key` from first: empty when a live replica other than this node holds it. */
-  sourcesFor(key: Uint8Array): readonly string[];
+  /**
+   * The live nodes to pull `key` from first: empty when a live replica other than this node holds
+   * it; 'down' when the nodes that hold it are all down (anti_entropy.ts rebuildSources).
+   */
+  sourcesFor(key: Uint8Array): readonly string[] | 'down';
   /** Merges a record into another node's replica (ReplicaClient.apply); rejects when it does not take it. */
   push(nodeId: string, key: Uint8Array, record: WireRecord, timeoutMs: number): Promise<void>;
   readonly counters: { rebuildPulls: number; rebuildPushFailures: number };
+}
+
+/** A read of a key this node does not hold yet, whose holders are all down: not a "not found". */
+function holdersDown(): RingkvError {
+  return new RingkvError(ErrorCode.Unavailable, 'this node is rebuilding its replica and does not hold the key yet; the nodes that hold it are down', {
+    details: { needed: 1, answered: 0, alive: 0, rebuilding: true },
+  });
 }
 
 /** `store` with its reads and coordinated writes gated as above. */
@@ -74,15 +85,27 @@ export function rebuildGate(store: LocalReplica, d: RebuildGateDeps): LocalRepli
     ...store,
     get: async (key, timeoutMs) => {
       const sources = d.rebuilding() ? d.sourcesFor(key) : [];
+      if (sources === 'down') {
+        const record = await store.get(key, timeoutMs);
+        if (record === null) throw holdersDown();
+        return record;
+      }
       if (sources.length === 0) return store.get(key, timeoutMs);
       const started = Date.now();
       await pullFirst(key, sources, timeoutMs);
       return store.get(key, Math.max(1, timeoutMs - (Date.now() - started)));
     },
     submitMany: (ops, timeoutMs, onAnswer, onApplied) => {
-      // Merged-in records issue no version; a key another live replica holds needs nothing.
-      const sources = d.rebuilding() ? ops.map((op) => (op.op === 'apply' ? [] : d.sourcesFor(op.key))) : null;
-      if (sources === null || sources.every((s) => s.length === 0)) return store.submitMany(ops, timeoutMs, onAnswer, onApplied);
+      // Merged-in records issue no version; a key another live replica holds needs nothing. A
+      // write whose key's holders are all down goes ahead here, as any write with replicas down;
+      // a read of it that finds nothing here is no answer.
+      const found = d.rebuilding() ? ops.map((op) => (op.op === 'apply' ? [] : d.sourcesFor(op.key))) : null;
+      const answer: AnswerCallback =
+        found !== null && found.some((s, j) => s === 'down' && ops[j]!.op === 'get')
+          ? (j, result, error) => (found[j] === 'down' && result !== null && result.ok && result.op === 'get' && result.record === null ? onAnswer(j, null, holdersDown()) : onAnswer(j, result, error))
+          : onAnswer;
+      const sources = found === null ? null : found.map((s) => (s === 'down' ? [] : s));
+      if (sources === null || sources.every((s) => s.length === 0)) return store.submitMany(ops, timeoutMs, answer, onApplied);
       const started = Date.now();
       const pulls = ops.map((op, j) => (sources[j]!.length === 0 ? null : pullFirst(op.key, sources[j]!, timeoutMs).then(() => null, (e: unknown) => e)));
       void Promise.all(pulls).then((errors) => {
@@ -93,7 +116,7 @@ export function rebuildGate(store: LocalReplica, d: RebuildGateDeps): LocalRepli
             at.push(j);
             pass.push(ops[j]!);
           } else {
-            onAnswer(j, null, isRingkvError(e) ? e : new RingkvError(ErrorCode.Internal, String(e)));
+            answer(j, null, isRingkvError(e) ? e : new RingkvError(ErrorCode.Internal, String(e)));
           }
         });
         if (pass.length === 0) return;
@@ -104,14 +127,14 @@ export function rebuildGate(store: LocalReplica, d: RebuildGateDeps): LocalRepli
             const j = at[k]!;
             const to = sources[j]!;
             if (to.length === 0 || result === null || !result.ok || result.op === 'get' || result.op === 'apply' || result.record === null) {
-              onAnswer(j, result, error);
+              answer(j, result, error);
               return;
             }
             const record = result.record;
             const leftMs = Math.max(1, timeoutMs - (Date.now() - started));
             void Promise.allSettled(to.map((id) => d.push(id, ops[j]!.key, record, leftMs))).then((pushed) => {
               d.counters.rebuildPushFailures += pushed.filter((p) => p.status === 'rejected').length;
-              onAnswer(j, result, error);
+              answer(j, result, error);
             });
           },
           onApplied && ((k, result) => onApplied(at[k]!, result)),

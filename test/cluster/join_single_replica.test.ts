@@ -1,7 +1,8 @@
 // A node joining a cluster with N = 1 takes over ranges whose keys are only on their previous
 // owner. Node-1 is stopped while node-2 joins, so node-2's bootstrap cannot pull node-1's ranges
 // and node-2 stays rebuilding (its next full pass is 30 s away): the window in which those keys
-// are not on node-2 yet, held open for the test. Once node-1 is back, a read of such a key,
+// are not on node-2 yet, held open for the test: a read of such a key through node-2 is then a
+// 503 (node-2 cannot tell it is absent), not a 404. Once node-1 is back, a read of such a key,
 // through node-2 or through node-0 (a remote replica read), finds it on node-1 first, and a write
 // to one follows its version instead of making a sibling, and is applied on node-1 too (a
 // coordinator whose ring lacks node-2 reads there); node-1 may neither leave nor clean those
@@ -38,6 +39,9 @@ describe('2 nodes with N = 1; a third joins while one of them is down', () => {
       const j = await c.addNode();
       await waitFor('node-2 to finish its bootstrap', async () => (await c.metric(j, 'ringkv_bootstrap_state')) === 2, 30_000);
       assert.equal(await c.metric(j, 'ringkv_rebuilding'), 1, 'node-1\'s ranges were left for later');
+      // Node-2 does not hold those keys yet, and the node that does is down: not a 404.
+      const unknown = await c.http(j, 'GET', fromOne[0]!, { consistency: 'ONE' });
+      assert.equal(unknown.status, 503, JSON.stringify(unknown.body));
       c.signal(1, 'SIGCONT');
       stopped = false;
       await c.waitStatus([0, 2], 1, 'healthy', 15_000);

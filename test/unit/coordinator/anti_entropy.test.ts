@@ -308,7 +308,7 @@ test('a full pass asked for while one runs is the next one, run after it, so it 
   assert.equal((await p3).synced, 2);
 });
 
-test("a rebuilding node reads a key from its previous owners where every other replica of it is rebuilding too, and from none where a settled one is up", () => {
+test("a rebuilding node reads a key from its previous owners where every other replica of it is rebuilding too, from none where a settled one is up, and says 'down' where the holders are", () => {
   // N = 2; c and d joined together: a key whose new replicas are c and d is on neither yet, so
   // their reads must not be answered from their empty copies (each took the other for a holder).
   const ring = Ring.build(['a', 'b', 'c', 'd'].map((nodeId) => ({ nodeId, vnodes: 16 })), 2);
@@ -324,12 +324,18 @@ test("a rebuilding node reads a key from its previous owners where every other r
     const sources = rebuildSources(ring, 'c', token, 2, 'joined', deps);
     if (pref.includes('d')) {
       both++;
+      assert.ok(Array.isArray(sources));
       for (const owner of before.preferenceList(token, 2)) assert.ok(sources.includes(owner), `k${i}: ${owner}, an owner before the join, is among ${sources.join(',')}`);
+      // The owners before the join down: c's copy cannot tell that a key is absent.
+      assert.equal(rebuildSources(ring, 'c', token, 2, 'joined', { ...deps, isAlive: (id) => id === 'c' || id === 'd' }), 'down');
     } else {
       mixed++;
       assert.deepEqual(sources, [], `k${i}: a settled replica answers`);
     }
-    assert.deepEqual(rebuildSources(ring, 'c', token, 2, 'replaced', deps), [], 'a replaced node reads its co-replicas, as any read does');
+    if (!pref.includes('d')) {
+      assert.deepEqual(rebuildSources(ring, 'c', token, 2, 'replaced', deps), [], 'a replaced node reads its co-replicas, as any read does');
+      assert.equal(rebuildSources(ring, 'c', token, 2, 'replaced', { ...deps, isAlive: (id) => id === 'c' }), 'down', 'its co-replicas down');
+    }
   }
   assert.ok(both > 0 && mixed > 0, `${both} keys on c and d, ${mixed} on c and a settled node`);
 });
