@@ -178,19 +178,22 @@ export function previousOwners(ring: Ring, self: string, token: bigint, n: numbe
 
 /**
  * While `self` rebuilds (`kind`), the nodes a key of its (the range ending at `token`) is read
- * from first (rebuild_gate.ts): its previous owners, where no other replica can answer for it,
- * being down, absent (N = 1), or rebuilding too (nodes that joined with this one hold no more
- * than it does). [] where a settled replica is up (a read asks it, this node ranked last), and
- * for a replaced node whose co-replicas are up (its keys were on them alone: a read asks them).
- * 'down' where the nodes that hold the key are all down: this node's copy cannot say the key is
- * absent.
+ * from first (rebuild_gate.ts): its previous owners, where no other replica in its datacenter
+ * can answer for it, being down, absent (N = 1), or rebuilding too (nodes that joined with this
+ * one hold no more than it does); a replica elsewhere does not count, since a LOCAL_* read asks
+ * this datacenter's alone. [] where a settled replica in its datacenter is up (a read asks it,
+ * this node ranked last). A replaced node's keys were on its co-replicas alone: where those in
+ * its datacenter cannot answer, the settled ones elsewhere. 'down' where the nodes that hold
+ * the key are all down: this node's copy cannot say the key is absent.
  */
 export function rebuildSources(ring: Ring, self: string, token: bigint, n: number, kind: RebuildKind, o: { isAlive: (id: string) => boolean; isRebuilding: (id: string) => boolean }): string[] | 'down' {
   const pref = ring.preferenceList(token, n);
   if (!pref.includes(self)) return [];
+  const dc = ring.datacenterOf(self);
   const others = pref.filter((id) => id !== self);
-  if (others.some((id) => o.isAlive(id) && !o.isRebuilding(id))) return [];
-  if (kind === 'replaced') return others.length > 0 && !others.some((id) => o.isAlive(id)) ? 'down' : [];
+  const settled = others.filter((id) => o.isAlive(id) && !o.isRebuilding(id));
+  if (settled.some((id) => ring.datacenterOf(id) === dc)) return [];
+  if (kind === 'replaced') return settled.length > 0 ? settled : others.length > 0 && !others.some((id) => o.isAlive(id)) ? 'down' : [];
   const owners = previousOwners(ring, self, token, n, o);
   return owners.length > 0 || ring.without([self]).preferenceList(token, n).length === 0 ? owners : 'down';
 }

@@ -339,3 +339,27 @@ test("a rebuilding node reads a key from its previous owners where every other r
   }
   assert.ok(both > 0 && mixed > 0, `${both} keys on c and d, ${mixed} on c and a settled node`);
 });
+
+test('with datacenters, a replica in another datacenter does not answer for a rebuilding node: a LOCAL_* read asks its own', () => {
+  // N = 1 in each datacenter; e2 joined east and took ranges from e1. w1 holds every key too,
+  // but a LOCAL_ONE read in east asks e2 alone: e2 reads the key from its holders first.
+  const members = [
+    { nodeId: 'e1', vnodes: 16, datacenter: 'east' },
+    { nodeId: 'e2', vnodes: 16, datacenter: 'east' },
+    { nodeId: 'w1', vnodes: 16, datacenter: 'west' },
+  ];
+  const ring = Ring.build(members, 2);
+  const deps = { isAlive: () => true, isRebuilding: (id: string) => id === 'e2' };
+  let moved = 0;
+  for (let i = 0; i < 200; i++) {
+    const token = keyToken(Buffer.from(`dc${i}`));
+    if (!ring.preferenceList(token, 1).includes('e2')) continue;
+    moved++;
+    const joined = rebuildSources(ring, 'e2', token, 1, 'joined', deps);
+    assert.ok(Array.isArray(joined) && joined.includes('e1'), `dc${i}: ${String(joined)}`);
+    // Replaced under its id, its co-replica in east gone: the one in west has the key.
+    assert.deepEqual(rebuildSources(ring, 'e2', token, 1, 'replaced', deps), ['w1']);
+    assert.equal(rebuildSources(ring, 'e2', token, 1, 'replaced', { ...deps, isAlive: (id) => id === 'e2' }), 'down');
+  }
+  assert.ok(moved > 0);
+});
