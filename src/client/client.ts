@@ -370,7 +370,7 @@ export class RingkvClient {
     if (this.closed) throw new RingkvError(ErrorCode.Closed, 'client is closed');
     const perAttempt = timeoutMs ?? this.timeoutMs;
     // A GET at QUORUM or ALL reads the same replicas wherever it starts: spread over them.
-    const candidates = this.topology.candidates(req.key, performance.now(), isSpreadRead(req.op, req.consistency), this.retriesMax + 1);
+    const candidates = this.topology.candidates(req.key, performance.now(), isSpreadRead(req.op, req.consistency), this.retriesMax + 1, req.consistency?.startsWith('LOCAL_') === true);
     let lastErr: unknown = null;
     for (let attempt = 0; attempt <= this.retriesMax; attempt++) {
       // Each retry moves to the next candidate: Q3's "on timeout, pick a new coordinator".

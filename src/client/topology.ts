@@ -166,9 +166,11 @@ export class Topology {
    * Nodes to try for `key`, best first. Never empty. `spread`: start at the next of its best
    * replicas in turn. `count`: how many the caller may try; past the usable replicas the ring is
    * walked only as far as that needs (a walk of every node, on every request, costs O(nodes) and
-   * the ring keeps each walk: a list of every node per vnode).
+   * the ring keeps each walk: a list of every node per vnode). `local`: a LOCAL_* request, of the
+   * client's datacenter, where it has one: only its nodes, so that a retry never has another
+   * datacenter's quorum answer it (Cassandra's drivers keep LOCAL_* at home too).
    */
-  candidates(key: Uint8Array, nowMs = performance.now(), spread = false, count = clusterNodesMax): NodeAddress[] {
+  candidates(key: Uint8Array, nowMs = performance.now(), spread = false, count = clusterNodesMax, local = false): NodeAddress[] {
     assert(Number.isInteger(count) && count >= 1, 'a caller tries at least one node');
     let ordered: NodeAddress[];
     if (this.ring !== null) {
@@ -188,10 +190,12 @@ export class Topology {
         (this.datacenter !== undefined && ring.datacenterOf(n.id) !== this.datacenter ? 3 : this.zone !== undefined && ring.zoneOf(n.id) !== this.zone ? 1 : 0);
       const ranked = this.zone !== undefined || this.datacenter !== undefined || this.rebuilding.size > 0 || this.behind.size > 0 ? pref.filter(usable).sort((a, b) => cost(a) - cost(b)) : pref.filter(usable);
       const near = spread && ranked.length > 1 ? takeTurns(ranked, cost, this.spreadTurn++) : ranked;
+      const home = this.datacenter;
+      const inScope = local && home !== undefined && ring.datacenterNames.includes(home) ? (n: NodeAddress): boolean => ring.datacenterOf(n.id) === home : (): boolean => true;
       // The nodes after the replicas, as far as `count` needs. Not a prefix of the walk where
       // there are datacenters (N of each): a longer list less this one.
-      const rest = near.length >= count ? [] : ring.preferenceList(token, Math.min(this.replicationFactor + count, clusterNodesMax)).filter((id) => !prefIds.includes(id)).map(address);
-      ordered = [...near, ...rest.filter(usable), ...pref.filter((n) => !usable(n)), ...rest.filter((n) => !usable(n))];
+      const rest = near.filter(inScope).length >= count ? [] : ring.preferenceList(token, Math.min(this.replicationFactor + count, clusterNodesMax)).filter((id) => !prefIds.includes(id)).map(address);
+      ordered = [...near, ...rest.filter(usable), ...pref.filter((n) => !usable(n)), ...rest.filter((n) => !usable(n))].filter(inScope);
     } else {
       // No ring: spread over what we know, starting from a rotating point.
       const known = this.byId.size > 0 ? [...this.byId.values()] : this.seeds.map((a) => ({ id: a, address: a }));

@@ -283,3 +283,24 @@ test('a spread read starts at each of the key\'s best replicas in turn; writes a
     assert.deepEqual([...starts].sort(), [...inZone].sort(), `key zone-${i}: starts ${[...starts].join()} of ${inZone.join()}`);
   }
 });
+
+test("a LOCAL_* request is tried on the client's datacenter's nodes only, even with them down; others may go anywhere", () => {
+  // A retry in another datacenter would have that datacenter's quorum answer a LOCAL_QUORUM the
+  // caller meant for its own (and hide the 503 that names it).
+  const dcs: Record<string, string> = { a: 'east', b: 'east', c: 'east', d: 'west', e: 'west', f: 'west' };
+  const s = status(Object.keys(dcs), 4);
+  s.nodes = s.nodes.map((n) => ({ ...n, datacenter: dcs[n.id]! }));
+  s.replication_factor = 2;
+  const t = new Topology(['127.0.0.1:9000'], 1000, undefined, undefined, 'west');
+  t.apply(parseClusterStatus('127.0.0.1:9000', JSON.parse(JSON.stringify(s))));
+  for (let i = 0; i < 50; i++) {
+    const k = key(`local${i}`);
+    const local = t.candidates(k, 0, false, 3, true).map((n) => n.id);
+    assert.ok(local.length > 0 && local.every((id) => dcs[id] === 'west'), `${local}`);
+    assert.ok(t.candidates(k, 0, false, 8).some((n) => dcs[n.id] === 'east'), 'a QUORUM request may go anywhere');
+  }
+  // Every west node down: still west (they fail, and the caller hears so), never east.
+  for (const id of ['d', 'e', 'f']) t.markDown(`127.0.0.1:${9000 + Object.keys(dcs).indexOf(id)}`, 0);
+  const downHome = t.candidates(key('local-down'), 10, false, 3, true).map((n) => n.id);
+  assert.ok(downHome.length > 0 && downHome.every((id) => dcs[id] === 'west'), `${downHome}`);
+});
