@@ -21,6 +21,8 @@ export const immutableMemtablesMax = 2;
 export const sstableBlockBytesTarget = 4096;
 export const sstableBlockRestartInterval = 16;
 export const bloomBitsPerKeyDefault = 10;
+/** The addon's bound (native/src/bloom.rs BITS_PER_KEY_MAX): a filter of more bits per key is refused there, at the first flush. */
+export const bloomBitsPerKeyMax = 32;
 export const walBatchWindowMsDefault = 0;
 export const walBatchWindowMsMax = 10;
 export const walSegmentBytesMax = 256 * 1024 * 1024;

@@ -43,6 +43,7 @@ import {
   blockCacheWarmReadaheadBytes,
   blockCacheWarmShareMax,
   bloomBitsPerKeyDefault,
+  bloomBitsPerKeyMax,
   compactionBytesPerSecDefault,
   immutableMemtablesMax,
   keyBytesMax,
@@ -199,7 +200,7 @@ export class LsmEngine implements StorageEngine {
     this.syncMode = mode;
     this.windowMs = intOption(o, 'walBatchWindowMs', walBatchWindowMsDefault, 0, walBatchWindowMsMax);
     this.memLimit = intOption(o, 'memtableBytes', memtableBytesDefault, memtableBytesMin, 1024 * 1024 * 1024);
-    this.bloomBits = intOption(o, 'bloomBitsPerKey', bloomBitsPerKeyDefault, 1, 64);
+    this.bloomBits = intOption(o, 'bloomBitsPerKey', bloomBitsPerKeyDefault, 1, bloomBitsPerKeyMax);
     this.graceMs = intOption(o, 'tombstoneGraceMs', tombstoneGraceMsDefault, 0, Number.MAX_SAFE_INTEGER);
     this.tableFileBytes = intOption(o, 'sstableFileBytes', sstableFileBytesTarget, 16 * 1024, 1024 * 1024 * 1024);
     this.levelBase = intOption(o, 'levelBaseBytes', levelBaseBytesDefault, 64 * 1024, Number.MAX_SAFE_INTEGER);

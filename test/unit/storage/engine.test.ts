@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { readManifest, writeManifest } from '../../../src/storage/manifest';
 import { openStorage, keyToken } from '../../../src/storage';
+import { bloomBitsPerKeyMax } from '../../../src/constants';
 import { ErrorCode, isRingkvError } from '../../../src/errors';
 import { del, put, removeDir, tempDir } from './helpers';
 
@@ -294,6 +295,20 @@ test('blockCacheBytes: up to 2^31 - 1 opens (the arena is allocated only as bloc
     await db.write([put('k', 'v')]);
     await db.close();
     await assert.rejects(openStorage({ dir, syncMode: 'none', blockCacheBytes: 2 ** 31 }), (e: unknown) => e instanceof Error && !/assertion failed/.test(e.message) && /blockCacheBytes/.test(e.message));
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('bloomBitsPerKey over what the addon builds is an option error at open, not a failed flush that stops every write', async () => {
+  const dir = tempDir('bloom-bits');
+  try {
+    const db = await openStorage({ dir, syncMode: 'none', bloomBitsPerKey: bloomBitsPerKeyMax, memtableBytes: 64 * 1024 });
+    for (let i = 0; i < 2000; i++) await db.write([put(`k${i}`, 'v'.repeat(64))]);
+    await db.flush();
+    assert.ok(db.stats().sstablesPerLevel[0]! >= 1, 'a table was built with the most bits per key');
+    await db.close();
+    await assert.rejects(openStorage({ dir, syncMode: 'none', bloomBitsPerKey: bloomBitsPerKeyMax + 1 }), (e: unknown) => e instanceof Error && /bloomBitsPerKey/.test(e.message));
   } finally {
     removeDir(dir);
   }
