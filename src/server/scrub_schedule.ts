@@ -66,9 +66,22 @@ export class ScrubSchedule {
     if (last === null) {
       // Never scrubbed: count from now (what it holds was just checked as it was written).
       last = this.now();
-      writeLastScrub(this.o.dataDir, last);
+      this.record(last);
     }
     this.arm(last + this.o.intervalMs);
+  }
+
+  /**
+   * LAST_SCRUB. A full disk, say, is logged and the node serves on (thrown from the scrub's
+   * handler it was a rejection nothing handled, which ends the process); a start then times its
+   * scrub from the record before, or from its own start.
+   */
+  private record(ms: number): void {
+    try {
+      writeLastScrub(this.o.dataDir, ms);
+    } catch (err) {
+      this.o.log(`storage: ERROR could not record the scrub's finish in ${lastScrubFileName}: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 
   /** Stops the timer and waits for a scrub in progress (the coordinator's close cuts it short). */
@@ -92,7 +105,7 @@ export class ScrubSchedule {
       .then(
         (s) => {
           logScrub(this.o.log, s, 'scheduled');
-          writeLastScrub(this.o.dataDir, this.now());
+          this.record(this.now());
         },
         (err: unknown) => {
           if (!(this.stopped && isRingkvError(err, ErrorCode.Closed))) this.o.log(`storage: ERROR scheduled scrub failed: ${err instanceof Error ? err.message : String(err)}`);

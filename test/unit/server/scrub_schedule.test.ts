@@ -99,3 +99,22 @@ test('damage is logged per table, a failed scrub is logged and the schedule goes
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a finish that cannot be recorded is logged, and the schedule goes on', async () => {
+  // LAST_SCRUB a folder: its write fails as on a full disk; thrown from the scrub's handler it was
+  // a rejection nothing handled, which ends the process.
+  const dir = tempDir();
+  fs.mkdirSync(path.join(dir, lastScrubFileName));
+  const lines: string[] = [];
+  let calls = 0;
+  try {
+    const s = new ScrubSchedule({ dataDir: dir, intervalMs: 20, bytesPerSecond: 0, scrub: async () => (calls++, summary()), log: (l) => lines.push(l) });
+    s.start();
+    for (let i = 0; i < 100 && calls < 3; i++) await sleep(20);
+    await s.stop();
+    assert.ok(calls >= 3, `${calls} scrubs`);
+    assert.ok(lines.some((l) => l.startsWith(`storage: ERROR could not record the scrub's finish in ${lastScrubFileName}`)), lines.join('\n'));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
