@@ -547,8 +547,14 @@ export function attachHttpApi(app: TemplatedApp, ctx: ServerContext): void {
         handleAsync(ctx, res, head, async () => {
           // A shard that refuses writes still serves reads, but whatever routes writes here
           // should stop: 503 while any does. Out of space clears by itself once space is freed;
-          // any other storage failure needs a restart.
-          const stats = await ctx.coordinator.stats().catch(() => null);
+          // any other storage failure needs a restart. Storage that cannot even say how it is (a
+          // shard whose worker could not be opened again) is failed storage too, not "ok".
+          let failure: unknown = null;
+          const stats = await ctx.coordinator.stats().catch((err: unknown) => ((failure = err), null));
+          if (stats === null) {
+            const why = failure instanceof Error ? failure.message : String(failure);
+            return { status: 503, body: JSON.stringify({ status: 'storage_failed', node_id: ctx.coordinator.nodeId, message: `the node's storage does not answer (${why}); restart the node once that is fixed` }) };
+          }
           const refusing = stats?.['shardsRefusingWrites'];
           const outOfSpace = stats?.['shardsOutOfSpace'];
           if (typeof refusing === 'number' && refusing > 0) {
