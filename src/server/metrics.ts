@@ -25,7 +25,7 @@ interface Series {
 
 const outcomes: readonly Outcome[] = ['ok', 'not_found', 'error'];
 
-/** Label values are from fixed sets, but escape anyway so a bug cannot break the format. */
+/** Label values (also node ids and peer addresses from gossip and flags): escaped, so none can break the format. */
 function esc(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
@@ -168,8 +168,9 @@ const memoryFamilies: readonly (readonly [string, keyof ThreadMemory, string])[]
 function gaugeByNode(out: string[], name: string, help: string, label: string, rows: ReadonlyArray<readonly [string, number]>): void {
   if (rows.length === 0) return;
   out.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
-  // Node ids are [A-Za-z0-9_.-] (cluster_options.ts), safe as label values as they are.
-  for (const [node, value] of rows) out.push(`${name}{${label}="${node}"} ${value}`);
+  // Escaped: a peer is named by its address until its id is known, and a seed's address may hold
+  // what a label value may not (one such line and Prometheus refuses the whole scrape).
+  for (const [node, value] of rows) out.push(`${name}{${label}="${esc(node)}"} ${value}`);
 }
 
 /**
@@ -213,7 +214,7 @@ export function renderStats(stats: CoordinatorStats): string[] {
       "# HELP ringkv_internode_round_trip_seconds Inter-node requests this node made and had answered, by peer and kind: from the request being made to its reply being taken up (a wait for the connection, the peer's work, both sockets and both event loops). Timeouts are in ringkv_internode_timeouts_total instead.",
       '# TYPE ringkv_internode_round_trip_seconds histogram',
     );
-    for (const t of trips) out.push(...renderHistogram('ringkv_internode_round_trip_seconds', `peer="${t.peer}",kind="${t.kind}"`, t.seconds));
+    for (const t of trips) out.push(...renderHistogram('ringkv_internode_round_trip_seconds', `peer="${esc(t.peer)}",kind="${esc(t.kind)}"`, t.seconds));
   }
   const clocks = stats.peerClocks ?? [];
   gaugeByNode(out, 'ringkv_peer_clock_offset_seconds', "Each peer's wall clock minus this node's, as this node's gossip exchanges with it measure it (the recent one with the shortest round trip; positive: ahead).", 'node', clocks.map((c) => [c.node, c.offsetSeconds]));

@@ -192,6 +192,12 @@ test('per-node gauges: hints by target and clock offsets by peer, one family blo
   assert.doesNotMatch(text, /peer_clocks|hint_targets/, 'not rendered by the generic path too');
   const none = new Metrics().render({ ...base, hintTargets: [], peerClocks: [] }, {});
   assert.doesNotMatch(none, /for_node|peer_clock/);
+  // A peer named by an odd seed address, or an id from a faulty peer: escaped, the scrape still reads.
+  const odd = 'seed"\\x';
+  const quoted = new Metrics().render({ ...base, hintTargets: [{ target: odd, queued: 1, bytes: 1, oldestAgeSeconds: 1 }], peerClocks: [{ node: odd, offsetSeconds: 0, uncertaintySeconds: 0 }], internodeRoundTrips: [{ peer: odd, kind: 'gossip', seconds: syncs.snapshot() }] }, {});
+  assert.deepEqual(lintExposition(quoted), []);
+  assert.ok(quoted.includes('ringkv_hints_queued_for_node{target="seed\\"\\\\x"} 1'), quoted);
+  assert.ok(quoted.includes('ringkv_internode_round_trip_seconds_count{peer="seed\\"\\\\x",kind="gossip"} 0'), quoted);
 });
 
 test('catalogued numbers render by their type: counters as _total, gauges bare, each with HELP; one the catalog lacks renders as a gauge the lint flags', () => {
