@@ -26,6 +26,7 @@
 // everything and send the merged set to replicas that lacked part of it (read repair), in the
 // background and bounded.
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as os from 'node:os';
 import { localRangeReplica, localScanPage, type RangeReplica } from '../antientropy';
 import { bootstrapRingChangePassesMax, bootstrapSettleMsMax, gossipHintTargetsMax, hintAgeMsMax, rebuildRetryMs, merkleDepthMax, readRepairsInflightMax, replicaWriteBytesInflightMax, replicaWritesInflightMax, vnodesPerNodeMax } from '../constants';
@@ -129,6 +130,11 @@ export const freshFileName = 'FRESH';
 const closeSettleTurns = 4;
 /** In REBUILDING: this node's id was in the cluster before its data dir was made. */
 const replacedMark = 'it replaces an earlier data dir of this node id';
+
+/** What REBUILDING holds (resumeRebuild reads the mark back). */
+function rebuildFileText(replaced: boolean): string {
+  return `rebuilding: a full pass has not synced every range since this data dir was made${replaced ? `; ${replacedMark}` : ''}\n`;
+}
 
 export interface ClusterCounters {
   coordinatedWrites: number;
@@ -542,7 +548,7 @@ export class ClusterCoordinator implements Coordinator {
   private beginRebuild(why: string, replaced: boolean): void {
     this.rebuilding = true;
     this.rebuildReplaced = replaced;
-    if (this.o.rebuildFile !== undefined) writeFileDurably(this.o.rebuildFile, `rebuilding: a full pass has not synced every range since this data dir was made${replaced ? `; ${replacedMark}` : ''}\n`);
+    if (this.o.rebuildFile !== undefined) writeFileDurably(this.o.rebuildFile, rebuildFileText(replaced));
     this.forgetFresh();
     this.logRebuild(why);
   }
@@ -963,11 +969,16 @@ export class ClusterCoordinator implements Coordinator {
     return this.local.flush();
   }
 
-  snapshot(name: string | undefined): Promise<SnapshotSummary> {
+  async snapshot(name: string | undefined): Promise<SnapshotSummary> {
     this.checkOpen();
     // Taken before the flush: syncs that end meanwhile only make the record err on the old side.
     const since = this.antiEntropy.coverage.syncedSinceMs();
-    return this.local.snapshot(name, since ?? undefined);
+    // So is a rebuild under way: its tables lack what its passes have not pulled yet, so a node
+    // restored from the snapshot goes on rebuilding (without REBUILDING it served them as whole).
+    const rebuilding = this.rebuilding ? rebuildFileText(this.rebuildReplaced) : null;
+    const s = await this.local.snapshot(name, since ?? undefined);
+    if (rebuilding !== null) writeFileDurably(path.join(s.path, rebuildFileName), rebuilding);
+    return s;
   }
 
   /**

@@ -2,7 +2,8 @@
 // owner. Node-1 is stopped while node-2 joins, so node-2's bootstrap cannot pull node-1's ranges
 // and node-2 stays rebuilding (its next full pass is 30 s away): the window in which those keys
 // are not on node-2 yet, held open for the test: a read of such a key through node-2 is then a
-// 503 (node-2 cannot tell it is absent), not a 404. Once node-1 is back, a read of such a key,
+// 503 (node-2 cannot tell it is absent), not a 404, and a snapshot of node-2 says it is rebuilding
+// (a node restored from it goes on rebuilding). Once node-1 is back, a read of such a key,
 // through node-2 or through node-0 (a remote replica read), finds it on node-1 first, and a write
 // to one follows its version instead of making a sibling, and is applied on node-1 too (a
 // coordinator whose ring lacks node-2 reads there); node-1 may neither leave nor clean those
@@ -10,6 +11,8 @@
 // bootstrap left out, and ends the rebuild.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { keyToken, Ring } from '../../src/ring';
 import { base64Text, TestCluster, waitFor } from '../helpers/cluster';
 
@@ -42,6 +45,10 @@ describe('2 nodes with N = 1; a third joins while one of them is down', () => {
       // Node-2 does not hold those keys yet, and the node that does is down: not a 404.
       const unknown = await c.http(j, 'GET', fromOne[0]!, { consistency: 'ONE' });
       assert.equal(unknown.status, 503, JSON.stringify(unknown.body));
+      // A snapshot taken now lacks those keys too: a node restored from it goes on rebuilding.
+      const snap = await c.post(j, '/api/v1/admin/snapshot', JSON.stringify({ name: 'mid-rebuild' }));
+      assert.equal(snap.status, 200, JSON.stringify(snap.body));
+      assert.match(fs.readFileSync(path.join(String(snap.body.path), 'REBUILDING'), 'utf8'), /^rebuilding: /);
       c.signal(1, 'SIGCONT');
       stopped = false;
       await c.waitStatus([0, 2], 1, 'healthy', 15_000);
