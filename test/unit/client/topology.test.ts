@@ -178,15 +178,21 @@ test('a status from a node of another cluster is refused and changes nothing; th
   assert.equal(parseClusterStatus('127.0.0.1:9000', JSON.parse(JSON.stringify(named(['a'], 'prod')))).cluster_name, 'prod', 'the field survives parsing');
 });
 
-test('with datacenters the client\'s preference lists are the ring\'s (N in each), and a client in one tries its replicas first', () => {
-  // Proves the client routes by the same per-datacenter lists as the nodes (not a prefix of the
-  // walk) and, given its datacenter, tries that datacenter's replicas before the other's.
+/** Nodes a, b, c in east and d, e, f in west, N = 2 in each; a client in west that has their status. */
+function westClient(): { dcs: Record<string, string>; s: ClusterStatus; t: Topology } {
   const dcs: Record<string, string> = { a: 'east', b: 'east', c: 'east', d: 'west', e: 'west', f: 'west' };
   const s = status(Object.keys(dcs), 4);
   s.nodes = s.nodes.map((n) => ({ ...n, datacenter: dcs[n.id]! }));
   s.replication_factor = 2;
   const t = new Topology(['127.0.0.1:9000'], 1000, undefined, undefined, 'west');
   t.apply(parseClusterStatus('127.0.0.1:9000', JSON.parse(JSON.stringify(s))));
+  return { dcs, s, t };
+}
+
+test('with datacenters the client\'s preference lists are the ring\'s (N in each), and a client in one tries its replicas first', () => {
+  // Proves the client routes by the same per-datacenter lists as the nodes (not a prefix of the
+  // walk) and, given its datacenter, tries that datacenter's replicas before the other's.
+  const { dcs, s, t } = westClient();
   const ring = Ring.build(s.nodes.map((n) => ({ nodeId: n.id, vnodes: 16, datacenter: n.datacenter! })), 4);
   for (let i = 0; i < 100; i++) {
     const k = key(`dc${i}`);
@@ -287,12 +293,7 @@ test('a spread read starts at each of the key\'s best replicas in turn; writes a
 test("a LOCAL_* request is tried on the client's datacenter's nodes only, even with them down; others may go anywhere", () => {
   // A retry in another datacenter would have that datacenter's quorum answer a LOCAL_QUORUM the
   // caller meant for its own (and hide the 503 that names it).
-  const dcs: Record<string, string> = { a: 'east', b: 'east', c: 'east', d: 'west', e: 'west', f: 'west' };
-  const s = status(Object.keys(dcs), 4);
-  s.nodes = s.nodes.map((n) => ({ ...n, datacenter: dcs[n.id]! }));
-  s.replication_factor = 2;
-  const t = new Topology(['127.0.0.1:9000'], 1000, undefined, undefined, 'west');
-  t.apply(parseClusterStatus('127.0.0.1:9000', JSON.parse(JSON.stringify(s))));
+  const { dcs, t } = westClient();
   for (let i = 0; i < 50; i++) {
     const k = key(`local${i}`);
     const local = t.candidates(k, 0, false, 3, true).map((n) => n.id);
