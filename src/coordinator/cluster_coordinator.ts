@@ -1571,7 +1571,9 @@ export class ClusterCoordinator implements Coordinator {
       };
     });
     const copies = Math.max(1, ring.replicaCount(this.o.replicationFactor));
-    const stored = members.reduce((n, m) => n + (m.nodeId === this.nodeId ? this.keyEstimateCached : m.keyEstimate), 0);
+    // Over the ring's members, as the copies are: a node that left keeps its last estimate in the
+    // table (until forgotten, a tombstone grace later), and counted in, it made the total too high.
+    const stored = members.reduce((n, m) => n + (!ring.has(m.nodeId) ? 0 : m.nodeId === this.nodeId ? this.keyEstimateCached : m.keyEstimate), 0);
     return { cluster_name: this.o.clusterName, nodes, ring_version: ring.version, ring_digest: ringDigestText(ring.digest), total_keys: Math.round(stored / copies), replication_factor: this.o.replicationFactor };
   }
 

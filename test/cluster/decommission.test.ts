@@ -58,6 +58,12 @@ describe('decommissioning one node of a loaded 4-node cluster', () => {
         assert.equal(base64Text(got.body.value), `v${k}`);
       }
     }
+    // The key count is over the ring's members: node-3's last estimate, kept in the table while it
+    // is remembered as left, is not in it (it made the count a third too high).
+    await waitFor('total_keys to count the three that remain', async () => {
+      const st = (await c.getJson(0, '/api/v1/cluster/status')) as { total_keys: number };
+      return Math.abs(st.total_keys - keys.length) <= keys.length * 0.05;
+    }, 15_000);
     // A second decommission of the same node is refused; so is leaving a single-member ring.
     const again = await c.post(3, '/api/v1/admin/decommission');
     assert.equal(again.status, 400, JSON.stringify(again.body));
