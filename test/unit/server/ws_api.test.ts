@@ -12,6 +12,8 @@ import { MemoryCoordinator } from './memory_coordinator';
 import { WsTestClient } from './ws_test_client';
 
 const bytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s));
+/** The first number `re` captures in the node's /metrics (0 when it has no such line). */
+const metricOf = async (port: number, re: RegExp): Promise<number> => Number(re.exec(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text())?.[1] ?? 0);
 const coordinator = new MemoryCoordinator();
 let server: RunningServer;
 
@@ -93,7 +95,7 @@ test('malformed, truncated, text and oversized frames get typed error frames; th
 test('an operation that does not decode is answered with its error and counted under the op it named', async () => {
   const c = await WsTestClient.connect(server.port);
   const invalidGets = /^ringkv_request_errors_total\{transport="ws",op="get",error="invalid_argument"\} (\d+)$/m;
-  const count = async (): Promise<number> => Number(invalidGets.exec(await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text())?.[1] ?? 0);
+  const count = (): Promise<number> => metricOf(server.port, invalidGets);
   const before = await count();
   const r = await c.call([{ id: 31, op: 'get', key: bytes('a'), ttlSeconds: 5 }]);
   assert.equal(r.get(31)!.error, WireErrorCode.InvalidArgument);
@@ -104,7 +106,7 @@ test('an operation that does not decode is answered with its error and counted u
 
 test('over the in-flight cap a frame is answered Busy, and held frames still complete', async () => {
   const c = await WsTestClient.connect(server.port);
-  const errorsOf = async (re: RegExp): Promise<number> => Number(re.exec(await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text())?.[1] ?? 0);
+  const errorsOf = (re: RegExp): Promise<number> => metricOf(server.port, re);
   const busyGets = /^ringkv_request_errors_total\{transport="ws",op="get",error="busy"\} (\d+)$/m;
   const busyPuts = /^ringkv_request_errors_total\{transport="ws",op="put",error="busy"\} (\d+)$/m;
   const [getsBefore, putsBefore] = [await errorsOf(busyGets), await errorsOf(busyPuts)];
@@ -133,8 +135,7 @@ test('a client that stops reading cannot grow the node\'s queues past their boun
   await writer.call([{ id: 1, op: 'put', key: bytes('big'), value: big }]);
   const stalled = await WsTestClient.connect(server.port);
   // Stop reading at the TCP level: the node's answers back up into its buffers.
-  const sock = (stalled.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
-  sock.pause();
+  stalled.pauseReading();
   const gauge = async (): Promise<number> => {
     const text = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
     return Number(/^ringkv_ws_send_queue_bytes (\d+)$/m.exec(text)![1]);
@@ -182,12 +183,11 @@ test('a client that pauses reading while many large reads are in flight is answe
     assert.equal((await writer.call([{ id: 1, op: 'put', key: bytes('paused'), value }])).get(1)!.status, 'ok');
     await writer.close();
     const c = await WsTestClient.connect(own.port);
-    const sock = (c.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
-    sock.pause();
+    c.pauseReading();
     // 300 reads of 100 KiB (30 MB), one per frame: far past what the kernel's buffers take.
     const frames = 300;
     for (let i = 0; i < frames; i++) c.sendRaw(encodeRequestFrame([{ id: i, op: 'get', key: bytes('paused') }]));
-    const metric = async (re: RegExp): Promise<number> => Number(re.exec(await (await fetch(`http://127.0.0.1:${own.port}/metrics`)).text())?.[1] ?? 0);
+    const metric = (re: RegExp): Promise<number> => metricOf(own.port, re);
     const answered = /^ringkv_requests_total\{transport="ws",op="get",consistency="QUORUM",outcome="ok"\} (\d+)$/m;
     const busy = /^ringkv_ws_answers_refused_total (\d+)$/m;
     const cut = /^ringkv_ws_connections_closed_total\{reason="send_queue_full"\} (\d+)$/m;
@@ -196,7 +196,7 @@ test('a client that pauses reading while many large reads are in flight is answe
     while ((await metric(answered)) + (await metric(busy)) < frames && (await metric(cut)) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     assert.equal(await metric(cut), 0, 'the node closed the connection for its send queue');
     assert.equal((await metric(answered)) + (await metric(busy)), frames, 'the node ran every read');
-    sock.resume();
+    c.resumeReading();
     await c.until(() => c.frames.reduce((n, f) => n + f.results.length, 0) >= frames || c.closed !== null, 15_000, 'every answer');
     assert.equal(c.closed, null, `closed: ${JSON.stringify(c.closed)}`);
     const results = c.frames.flatMap((f) => f.results);
@@ -237,7 +237,7 @@ test('connections that stopped reading hold at most the node\'s bound together, 
     const reader = await WsTestClient.connect(own.port);
     clients.push(reader);
     assert.equal((await reader.call([{ id: 1, op: 'put', key: bytes('held'), value }])).get(1)!.status, 'ok');
-    const metric = async (re: RegExp): Promise<number> => Number(re.exec(await (await fetch(`http://127.0.0.1:${own.port}/metrics`)).text())?.[1] ?? 0);
+    const metric = (re: RegExp): Promise<number> => metricOf(own.port, re);
     const ran = async (): Promise<number> => (await metric(/^ringkv_requests_total\{transport="ws",op="get",consistency="ONE",outcome="ok"\} (\d+)$/m)) + (await metric(/^ringkv_ws_answers_refused_total (\d+)$/m));
     const frames = 300;
     const stalled: WsTestClient[] = [];
@@ -245,7 +245,7 @@ test('connections that stopped reading hold at most the node\'s bound together, 
       const c = await WsTestClient.connect(own.port);
       clients.push(c);
       stalled.push(c);
-      (c.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+      c.pauseReading();
       for (let i = 0; i < frames; i++) c.sendRaw(encodeRequestFrame([{ id: i, op: 'get', key: bytes('held'), consistency: 'ONE' }]));
     }
     const deadline = Date.now() + 20_000;
@@ -260,7 +260,7 @@ test('connections that stopped reading hold at most the node\'s bound together, 
     // A client that keeps up holds nothing, so its read is served while the others hold the node's bound.
     const r = await reader.call([{ id: 2, op: 'get', key: bytes('held'), consistency: 'ONE' }]);
     assert.equal(r.get(2)!.status, 'ok');
-    for (const c of stalled) (c.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    for (const c of stalled) c.resumeReading();
     for (const c of stalled) await c.until(() => c.frames.reduce((n, f) => n + f.results.length, 0) >= frames || c.closed !== null, 15_000, 'every answer');
     for (const c of stalled) {
       assert.equal(c.closed, null, `closed: ${JSON.stringify(c.closed)}`);
@@ -288,13 +288,13 @@ test('past the node\'s bound, a connection whose send queue keeps growing (it se
   });
   const c = await WsTestClient.connect(own.port);
   try {
-    (c.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    c.pauseReading();
     const frame = encodeRequestFrame(Array.from({ length: 256 }, (_, i) => ({ id: i, op: 'get' as const, key: bytes(`missing-${i}`), consistency: 'ONE' as const })));
     for (let i = 0; i < 4000 && c.closed === null; i++) {
       c.sendRaw(frame);
       if (i % 50 === 49) await new Promise((r) => setTimeout(r, 5));
     }
-    const closed = async (reason: string): Promise<number> => Number(new RegExp(`^ringkv_ws_connections_closed_total\\{reason="${reason}"\\} (\\d+)$`, 'm').exec(await (await fetch(`http://127.0.0.1:${own.port}/metrics`)).text())?.[1] ?? 0);
+    const closed = (reason: string): Promise<number> => metricOf(own.port, new RegExp(`^ringkv_ws_connections_closed_total\\{reason="${reason}"\\} (\\d+)$`, 'm'));
     const deadline = Date.now() + 10_000;
     while ((await closed('node_held_full')) + (await closed('send_queue_full')) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     assert.deepEqual([await closed('node_held_full'), await closed('send_queue_full')], [1, 0]);
@@ -306,7 +306,7 @@ test('past the node\'s bound, a connection whose send queue keeps growing (it se
 
 test("a frame's reads hold at most the connection's answer bytes: the ones past it are answered Busy, and asked again they are served", async () => {
   const value = new Uint8Array(100 * 1024).fill(3);
-  const refused = async (): Promise<number> => Number(/^ringkv_ws_answers_refused_total (\d+)$/m.exec(await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text())?.[1] ?? 0);
+  const refused = (): Promise<number> => metricOf(server.port, /^ringkv_ws_answers_refused_total (\d+)$/m);
   const refusedBefore = await refused(); // earlier tests' readers that fell behind were refused too
   const c = await WsTestClient.connect(server.port);
   const keys = Array.from({ length: 8 }, (_, i) => bytes(`room-${i}`));

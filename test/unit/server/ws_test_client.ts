@@ -49,6 +49,15 @@ export class WsTestClient {
     }
   }
 
+  /** Stops reading the socket (a client that stopped reading: the node's answers back up). */
+  pauseReading(): void {
+    (this.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+  }
+
+  resumeReading(): void {
+    (this.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+  }
+
   sendRaw(data: Uint8Array | string, binary = true): void {
     this.ws.send(data, { binary });
   }
