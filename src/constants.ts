@@ -576,6 +576,7 @@ assert(hintAgeMsMax < tombstoneGraceMsClusterMin && tombstoneGraceMsClusterMin <
 assert(hintBytesPerNodeMax >= 2 * (siblingsMax * valueBytesMax + versionVectorBytesMax + keyBytesMax), 'a target\'s hint queue holds a few of the largest records');
 assert(hintBytesTotalMax >= hintBytesPerNodeMax, 'all targets together may hold at least one full queue');
 assert(replicaReplyBytesMax >= 2 * (valueBytesMax + versionVectorBytesMax + keyBytesMax) && 2 * replicaReplyBytesMax <= internodeFrameBytesMax, 'a replica reply holds two records of the largest size, and fits a frame with room to spare');
+assert(2 + vectorClockEntriesMax * (1 + nodeIdBytesMax + 2 * 8) <= versionVectorBytesMax, 'a clock within the entries bound is within the bytes bound (sibling.ts contextOf)');
 assert(
   siblingsMax < vectorClockEntriesMax && siblingsMax * (2 + nodeIdBytesMax + 2 * 8) <= versionVectorBytesMax / 2,
   "a new version's pruned past keeps the dot of every version of its set (reconcile.ts coordinateWrite)",

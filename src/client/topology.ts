@@ -191,11 +191,12 @@ export class Topology {
       const ranked = this.zone !== undefined || this.datacenter !== undefined || this.rebuilding.size > 0 || this.behind.size > 0 ? pref.filter(usable).sort((a, b) => cost(a) - cost(b)) : pref.filter(usable);
       const near = spread && ranked.length > 1 ? takeTurns(ranked, cost, this.spreadTurn++) : ranked;
       const home = this.datacenter;
-      const inScope = local && home !== undefined && ring.datacenterNames.includes(home) ? (n: NodeAddress): boolean => ring.datacenterOf(n.id) === home : (): boolean => true;
+      const inScope = local && home !== undefined && ring.datacenterNames.includes(home) ? (n: NodeAddress): boolean => ring.datacenterOf(n.id) === home : null;
       // The nodes after the replicas, as far as `count` needs. Not a prefix of the walk where
       // there are datacenters (N of each): a longer list less this one.
-      const rest = near.filter(inScope).length >= count ? [] : ring.preferenceList(token, Math.min(this.replicationFactor + count, clusterNodesMax)).filter((id) => !prefIds.includes(id)).map(address);
-      ordered = [...near, ...rest.filter(usable), ...pref.filter((n) => !usable(n)), ...rest.filter((n) => !usable(n))].filter(inScope);
+      const rest = (inScope === null ? near : near.filter(inScope)).length >= count ? [] : ring.preferenceList(token, Math.min(this.replicationFactor + count, clusterNodesMax)).filter((id) => !prefIds.includes(id)).map(address);
+      ordered = [...near, ...rest.filter(usable), ...pref.filter((n) => !usable(n)), ...rest.filter((n) => !usable(n))];
+      if (inScope !== null) ordered = ordered.filter(inScope);
     } else {
       // No ring: spread over what we know, starting from a rotating point.
       const known = this.byId.size > 0 ? [...this.byId.values()] : this.seeds.map((a) => ({ id: a, address: a }));

@@ -39,7 +39,7 @@ import { InternodeServer } from '../protocol/internode_server';
 import { keyToken, Ring, ringDigestText, tokenToString } from '../ring';
 import type { WireRecord } from '../shards/messages';
 import { isValidNodeId, type StoredSibling } from '../versioning';
-import { AntiEntropyRunner, entryBytes, pacedRangeReplica, rebuildSources, remoteRangeReplica, type VnodeRange } from './anti_entropy';
+import { AntiEntropyRunner, entryBytes, pacedRangeReplica, rebuildSources, type RebuildKind, remoteRangeReplica, type VnodeRange } from './anti_entropy';
 import { handOffRanges } from './decommission';
 import { recordDecommissioned } from './decommissioned';
 import { tombstoneGraceNotice } from './grace_notice';
@@ -387,7 +387,7 @@ export class ClusterCoordinator implements Coordinator {
             replicationFactor: o.replicationFactor,
             ring: () => this.membership.ring,
             isAlive: (id) => this.membership.isAlive(id),
-            rebuilding: () => (!this.rebuilding ? null : this.rebuildReplaced ? 'replaced' : 'joined'),
+            rebuilding: () => this.rebuildKind(),
             peerRebuilding: (id) => this.membership.isRebuilding(id),
             local: localRangeReplica(o.nodeId, local.ranges, o.requestTimeoutMs, () => this.tombstoneGraceMs()),
             remote: (id) => {
@@ -542,6 +542,11 @@ export class ClusterCoordinator implements Coordinator {
     this.beginRebuild(`gossip shows node id ${this.nodeId} was in the cluster before, and this data dir is new`, true);
     // A bootstrap under way ends with its own pass; otherwise one is due.
     if (this.bootstrapState !== 1) this.scheduleRebuildPass();
+  }
+
+  /** How this node rebuilds (anti_entropy.ts RebuildKind), or null when it does not. */
+  private rebuildKind(): RebuildKind | null {
+    return !this.rebuilding ? null : this.rebuildReplaced ? 'replaced' : 'joined';
   }
 
   /** `replaced`: the id was in the cluster before (see rebuildReplaced), as against a node that joins. */
@@ -1218,7 +1223,7 @@ export class ClusterCoordinator implements Coordinator {
 
   /** While rebuilding: where a key of this node's is read from first (anti_entropy.ts rebuildSources). */
   private previousOwnersOnly(key: Uint8Array): readonly string[] | 'down' {
-    return rebuildSources(this.membership.ring, this.nodeId, keyToken(key), this.o.replicationFactor, this.rebuildReplaced ? 'replaced' : 'joined', {
+    return rebuildSources(this.membership.ring, this.nodeId, keyToken(key), this.o.replicationFactor, this.rebuildKind() ?? 'joined', {
       isAlive: (id) => this.membership.isAlive(id),
       isRebuilding: (id) => this.membership.isRebuilding(id),
     });

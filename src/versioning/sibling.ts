@@ -65,7 +65,9 @@ export function contextOf(siblings: readonly StoredSibling[]): VectorClock {
   // The common set of one version: its own clock, without a merge that copies it.
   let clock: VectorClock = siblings.length === 1 ? fullClock(siblings[0]!) : [];
   if (siblings.length > 1) for (const s of siblings) clock = mergeClocks(clock, fullClock(s));
-  return pruneClock(clock, vectorClockEntriesMax, versionVectorBytesMax, siblings.map((s) => s.dot.node));
+  // Within the entries bound it is within the bytes bound too (constants.ts asserts so): the
+  // common read pays for no size count.
+  return clock.length <= vectorClockEntriesMax ? clock : pruneClock(clock, vectorClockEntriesMax, versionVectorBytesMax, siblings.map((s) => s.dot.node));
 }
 
 export function versionOf(s: StoredSibling): string {
