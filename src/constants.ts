@@ -73,6 +73,13 @@ export const shardBatchOpsMax = 512;
  * queue into smaller batches, and each one costs a thread hop (~60-100 us here) on both sides.
  */
 export const shardBatchesInFlightMax = 2;
+/**
+ * Stats requests one shard may have unanswered (shard_client.ts stats): /health, /metrics and
+ * gossip's storage poll ask a few a second; a worker that stops answering must not collect them.
+ */
+export const shardStatsAskedMax = 64;
+/** How long a stats request waits for its shard's answer (a wedged worker answers nothing). */
+export const shardStatsTimeoutMs = 5_000;
 export const requestTimeoutMsDefault = 5_000;
 
 /**

@@ -181,7 +181,6 @@ export type ControlTask =
   | { kind: 'open'; lane: MessagePort }
   | { kind: 'scan'; scan: ScanRequest }
   | { kind: 'merkle'; merkle: MerkleRequest }
-  | { kind: 'stats' }
   | { kind: 'flush' }
   | { kind: 'compact' }
   | { kind: 'scrub'; bytesPerSecond: number; salvage: boolean }
@@ -198,6 +197,7 @@ export type ControlTask =
  * then. Without it the answer waits for the sync.
  */
 export interface BatchRequest {
+  kind: 'batch';
   /** Unique among the shard's batches; the answer and the durability notice carry it back. */
   id: number;
   buffer: ArrayBuffer;
@@ -216,7 +216,21 @@ export interface AnswerTimes {
   postedAtMs: number;
 }
 
-/** What a worker posts on its lane: a batch's packed results (transferred), or a durability notice. */
+/**
+ * A request for the shard's figures. It travels on the lane, not as a Piscina task: a worker runs
+ * two control tasks at once, and a scrub and a cleanup (or a scan and a Merkle tree) can hold both
+ * for minutes, so /health, /metrics and gossip's storage poll would wait behind them. `id` is
+ * unique among the shard's stats requests; the answer carries it back.
+ */
+export interface StatsRequest {
+  kind: 'stats';
+  id: number;
+}
+
+/** What the main thread posts on a shard's lane. */
+export type LaneRequest = BatchRequest | StatsRequest;
+
+/** What a worker posts on its lane: a batch's packed results (transferred), a durability notice, or its figures. */
 export type LaneMessage =
   | { kind: 'answer'; id: number; buffer: ArrayBuffer; times: AnswerTimes }
   /** The batch could not be read at all: every op in it fails with this error. */
@@ -225,7 +239,9 @@ export type LaneMessage =
    * An early-answered batch's writes are synced (error null) or failed to be; always after its
    * answer. postedAtMs: when the sync was done and this was posted (laneClockMs).
    */
-  | { kind: 'durable'; id: number; error: WireError | null; postedAtMs: number };
+  | { kind: 'durable'; id: number; error: WireError | null; postedAtMs: number }
+  /** The answer to a StatsRequest with its id. */
+  | { kind: 'stats'; id: number; reply: ControlReply<ShardStats> };
 
 export type ControlReply<T> = { ok: true; value: T } | { ok: false; error: WireError };
 

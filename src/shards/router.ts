@@ -121,8 +121,8 @@ export class ShardRouter {
         // 'sync' would park the idle worker in Atomics.wait, stopping the engine's timers
         // (group-commit window, background compaction) between tasks.
         atomics: 'disabled',
-        // Only control tasks are Piscina tasks (batches use the lane, see shard_client.ts); two
-        // at once so a stats poll does not wait behind a long scan.
+        // Only control tasks are Piscina tasks (batches and stats use the lane, see
+        // shard_client.ts); two at once so a flush or a Merkle tree does not wait behind a long scan.
         concurrentTasksPerWorker: 2,
         workerData: data,
       });
@@ -269,7 +269,7 @@ export class ShardRouter {
   }
 
   stats(): Promise<ShardStats[]> {
-    return Promise.all(this.shards.map((s) => s.control<ShardStats>({ kind: 'stats' })));
+    return Promise.all(this.shards.map((s) => s.stats()));
   }
 
   async flush(): Promise<void> {

@@ -2,9 +2,9 @@
 // task to a chosen worker, so each shard is its own pool; the thread owns the shard's engine) and
 // the queue of requests waiting for it.
 //
-// Two ways in: control tasks (open, stats, scan, merkle, flush, compact, close) are Piscina tasks;
-// batches, the hot path, travel on the shard's lane, a MessageChannel handed to the worker by the
-// 'open' task. Piscina's per-task bookkeeping (task info, promise, worker selection) made about
+// Two ways in: control tasks (open, scan, merkle, flush, compact, scrub, cleanup, snapshot, close)
+// are Piscina tasks; batches, the hot path, travel on the shard's lane, a MessageChannel handed to
+// the worker by the 'open' task, and so do stats requests (messages.ts StatsRequest says why). Piscina's per-task bookkeeping (task info, promise, worker selection) made about
 // half of the ~10 KiB of main-thread garbage of a one-op batch, and a Piscina round trip between
 // idle threads takes about twice a bare postMessage's p50 and p99 (BENCHMARKS.md, "One thread
 // hop"); the latency suite's requests cross four to eight such hops.
@@ -46,12 +46,12 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type Piscina from 'piscina';
 import { fitsBytes } from '../byte_bound';
-import { shardBatchBytesMax, shardBatchOpsMax, shardBatchesInFlightMax, shardQueueBytesMax, shardQueueOpsMax, versionVectorBytesMax } from '../constants';
+import { shardBatchBytesMax, shardBatchOpsMax, shardBatchesInFlightMax, shardQueueBytesMax, shardQueueOpsMax, shardStatsAskedMax, shardStatsTimeoutMs, versionVectorBytesMax } from '../constants';
 import { ErrorCode, RingkvError, assert } from '../errors';
 import { decodeResults, decodeScan, encodeRequests, opBytes } from './batch_codec';
 import type { ScannedEntry } from './batch_codec';
 import { LaneTiming, laneClockMs } from './lane_timing';
-import type { AnswerTimes, BatchRequest, ControlReply, ControlTask, LaneMessage, OpResult, ScanRequest, ShardOp, WireError, WriteDone } from './messages';
+import type { AnswerTimes, BatchRequest, ControlReply, ControlTask, LaneMessage, OpResult, ScanRequest, ShardOp, ShardStats, StatsRequest, WireError, WriteDone } from './messages';
 
 export interface ShardLimits {
   queueOpsMax: number;
@@ -139,6 +139,15 @@ interface InFlightBatch {
   sentAtMs: number;
 }
 
+/** A stats request, until its answer. */
+interface StatsAsked {
+  id: number;
+  resolve: (stats: ShardStats) => void;
+  reject: (err: RingkvError) => void;
+  /** Also what keeps the process alive for the answer: the lane and an idle worker do not. */
+  timer: NodeJS.Timeout;
+}
+
 /** An early-answered batch's writes, waiting for its durability notice. */
 interface AwaitingBatch {
   id: number;
@@ -210,6 +219,10 @@ export class ShardClient {
   private readonly inFlightBatches = new BatchesById<InFlightBatch>();
   /** Set when a replacement worker could not be opened: every request fails with it. */
   private broken: RingkvError | null = null;
+  /** Stats requests not answered: on the lane, or waiting for one while a dead worker is replaced. */
+  private readonly statsAsked = new BatchesById<StatsAsked>();
+  private statsAskedCount = 0;
+  private nextStatsId = 0;
 
   constructor(
     readonly index: number,
@@ -242,6 +255,12 @@ export class ShardClient {
       throw fromWireError(reply.error);
     }
     this.lane = port1;
+    // Those asked of the worker that died (its answers are not ours any more) and since.
+    const asked = this.statsAsked.takeAll();
+    for (const a of asked) {
+      this.statsAsked.add(a);
+      port1.postMessage({ kind: 'stats', id: a.id } satisfies StatsRequest);
+    }
     this.schedulePump();
   }
 
@@ -270,10 +289,48 @@ export class ShardClient {
       this.open().catch((err: unknown) => {
         this.broken = new RingkvError(ErrorCode.Internal, `shard ${this.index} could not be reopened: ${String(err)}`, { cause: err });
         for (const p of this.queue) if (p !== undefined && p.state === 'queued') this.settle(p, null, this.broken);
+        this.refuseStats(this.broken);
         this.notifyIdle();
       });
     });
     this.notifyIdle();
+  }
+
+  /**
+   * The worker's figures. Asked on the lane, so it does not wait behind long control tasks; while a dead worker is
+   * replaced it waits for the new one.
+   */
+  stats(): Promise<ShardStats> {
+    const refused = this.closing
+      ? new RingkvError(ErrorCode.Closed, `shard ${this.index} is closing`)
+      : this.broken ?? (this.statsAskedCount >= shardStatsAskedMax ? new RingkvError(ErrorCode.Busy, `shard ${this.index} has ${this.statsAskedCount} stats requests unanswered`) : null);
+    if (refused !== null) return Promise.reject(refused);
+    return new Promise<ShardStats>((resolve, reject) => {
+      const id = ++this.nextStatsId;
+      const timer = setTimeout(() => {
+        if (this.takeStatsAsked(id) === undefined) return;
+        reject(new RingkvError(ErrorCode.Timeout, `shard ${this.index} did not answer a stats request in ${shardStatsTimeoutMs} ms`, { details: { timeout_ms: shardStatsTimeoutMs } }));
+      }, shardStatsTimeoutMs);
+      this.statsAsked.add({ id, resolve, reject, timer });
+      this.statsAskedCount++;
+      this.lane?.postMessage({ kind: 'stats', id } satisfies StatsRequest);
+    });
+  }
+
+  private takeStatsAsked(id: number): StatsAsked | undefined {
+    const a = this.statsAsked.take(id);
+    if (a === undefined) return undefined;
+    clearTimeout(a.timer);
+    this.statsAskedCount--;
+    return a;
+  }
+
+  private refuseStats(err: RingkvError): void {
+    for (const a of this.statsAsked.takeAll()) {
+      clearTimeout(a.timer);
+      a.reject(err);
+    }
+    this.statsAskedCount = 0;
   }
 
   /** Queues one op; resolves with its result (which may be an op-level failure) once it is durable. */
@@ -431,7 +488,7 @@ export class ShardClient {
     const id = ++this.nextBatchId;
     // The queue is first in, first out: the batch's first request is its oldest.
     this.inFlightBatches.add({ id, batch, ops, early, queuedAtMs: batch[0]!.group.queuedAtMs, sentAtMs: laneClockMs() });
-    const request: BatchRequest = { id, buffer, early };
+    const request: BatchRequest = { kind: 'batch', id, buffer, early };
     lane.postMessage(request, [buffer]);
     this.hooks.onBatchSent?.(this.index, buffer, batch.length);
   }
@@ -441,6 +498,16 @@ export class ShardClient {
     if (lane !== this.lane) return;
     if (m.kind === 'durable') {
       this.onDurable(m.id, m.error, m.postedAtMs);
+      return;
+    }
+    if (m.kind === 'stats') {
+      const a = this.takeStatsAsked(m.id);
+      if (a === undefined) return; // timed out
+      if (!m.reply.ok) {
+        a.reject(fromWireError(m.reply.error));
+        return;
+      }
+      a.resolve(m.reply.value);
       return;
     }
     const f = this.inFlightBatches.take(m.id);
@@ -597,6 +664,7 @@ export class ShardClient {
     } finally {
       this.lane?.close();
       this.lane = null;
+      this.refuseStats(new RingkvError(ErrorCode.Closed, `shard ${this.index} closed`));
       await this.pool.destroy();
     }
   }

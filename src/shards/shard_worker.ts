@@ -3,7 +3,8 @@
 // 'open' at start so an open failure surfaces there) and closes on 'close'.
 //
 // Batches arrive on the shard's lane (the MessagePort the 'open' task brings; shard_client.ts says
-// why not as Piscina tasks) as one transferred ArrayBuffer and leave as one; control tasks are
+// why not as Piscina tasks) as one transferred ArrayBuffer and leave as one; so do stats requests
+// (messages.ts StatsRequest says why), answered with plain objects; control tasks are
 // Piscina tasks with small typed objects. Nothing is thrown across the boundary: errors travel as WireError
 // values so their code and details survive.
 import * as path from 'node:path';
@@ -16,7 +17,7 @@ import { threadMemory } from '../thread_memory';
 import type { StorageEngine, StorageOptions } from '../storage/types';
 import { decodeRequests, encodeResults, encodeScan, encodeScanError } from './batch_codec';
 import { laneClockMs } from './lane_timing';
-import type { BatchRequest, ControlReply, ControlTask, LaneMessage, OpResult, ShardStats, ShardWorkerData } from './messages';
+import type { BatchRequest, ControlReply, ControlTask, LaneMessage, LaneRequest, OpResult, ShardStats, ShardWorkerData } from './messages';
 import { durableResults, ShardCore, toWireError } from './shard_core';
 
 type OpenStorage = (options: StorageOptions) => Promise<StorageEngine>;
@@ -107,6 +108,19 @@ async function runBatch(port: MessagePort, req: BatchRequest): Promise<void> {
   post(port, { kind: 'answer', id: req.id, buffer, times: { receivedAtMs, appliedAtMs, durableAtMs, postedAtMs: laneClockMs() } });
 }
 
+function statsOf(c: ShardCore): ShardStats {
+  const data = workerData as ShardWorkerData;
+  return {
+    shardIndex: data.shardIndex,
+    storage: c.engine.stats(),
+    ...c.counters,
+    idempotencyKeys: c.idempotencyKeys,
+    gcSeconds: gcSnapshots(),
+    loopDelaySeconds: eventLoopDelaySnapshot(),
+    memory: threadMemory(),
+  };
+}
+
 export default async function handle(task: ControlTask): Promise<unknown> {
   switch (task.kind) {
     case 'scan': {
@@ -121,20 +135,11 @@ export default async function handle(task: ControlTask): Promise<unknown> {
       const port = task.lane;
       lane?.close();
       lane = port;
-      port.on('message', (req: BatchRequest) => void runBatch(port, req));
+      port.on('message', (req: LaneRequest) => {
+        if (req.kind === 'batch') void runBatch(port, req);
+        else void control(statsOf).then((reply) => post(port, { kind: 'stats', id: req.id, reply }));
+      });
       return control(() => true);
-    }
-    case 'stats': {
-      const data = workerData as ShardWorkerData;
-      return control<ShardStats>((c) => ({
-        shardIndex: data.shardIndex,
-        storage: c.engine.stats(),
-        ...c.counters,
-        idempotencyKeys: c.idempotencyKeys,
-        gcSeconds: gcSnapshots(),
-        loopDelaySeconds: eventLoopDelaySnapshot(),
-        memory: threadMemory(),
-      }));
     }
     case 'merkle':
       return control((c) => c.merkleLeaves(task.merkle));

@@ -16,6 +16,7 @@ import { tokenMax } from '../../../src/shards/shard_map';
 import { shardBatchReadBytesMax, valueBytesMax, versionVectorBytesMax } from '../../../src/constants';
 import { decodeSiblingSet, emptyClock, encodeClock } from '../../../src/versioning';
 import { laneClockMs } from '../../../src/shards/lane_timing';
+import { heldFileName, releaseFileName } from './helpers/held_storage';
 import { writeDelayMs } from './helpers/slow_storage';
 import { forceFullGc } from '../../helpers/full_gc';
 
@@ -507,4 +508,35 @@ test('a worker that dies while the router closes fails what it had in flight, an
   assert.equal(closed, 'closed');
   await dying;
   assert.equal(router.clients[0]!.counters.workerRestarts, 0, 'no worker is opened again while closing');
+});
+
+test("stats are answered while a scrub and a cleanup hold both of the worker's control-task slots", async () => {
+  // held_storage keeps scrub() and cleanup() waiting inside the worker until RELEASE exists; /health,
+  // /metrics and gossip's storage poll ask for stats all along and must not wait for them.
+  const dataDir = tempDir();
+  const router = await ShardRouter.open({ dataDir, nodeId: 'A', shardCount: 1, storage: { syncMode: 'none' }, storageModule: helper('held_storage') });
+  try {
+    await router.write(put('k', 'v'));
+    const scrub = router.scrub(0, false);
+    const cleanup = router.cleanup([{ from: 0n, to: tokenMax }]);
+    for (const method of ['scrub', 'cleanup']) {
+      const file = path.join(dataDir, heldFileName(method));
+      for (let i = 0; i < 2000 && !fs.existsSync(file); i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(fs.existsSync(file), `${method} runs in the worker`);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const stats = await Promise.race([
+      router.stats(),
+      new Promise<'waiting'>((resolve) => (timer = setTimeout(() => resolve('waiting'), 20_000))),
+    ]);
+    clearTimeout(timer);
+    assert.notEqual(stats, 'waiting', 'stats waited behind the scrub and the cleanup');
+    assert.equal(stats !== 'waiting' && stats[0]!.storage.entriesWritten, 1);
+    fs.writeFileSync(path.join(dataDir, releaseFileName), '');
+    assert.equal((await scrub)[0]!.quarantined.length, 0);
+    assert.equal((await cleanup)[0]!.entriesDropped, 0);
+  } finally {
+    fs.writeFileSync(path.join(dataDir, releaseFileName), '');
+    await router.close();
+  }
 });
