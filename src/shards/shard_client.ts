@@ -51,6 +51,7 @@ import { ErrorCode, RingkvError, assert } from '../errors';
 import { decodeResults, decodeScan, encodeRequests, opBytes } from './batch_codec';
 import type { ScannedEntry } from './batch_codec';
 import { LaneTiming, laneClockMs } from './lane_timing';
+import { withCarried } from './shard_stats';
 import type { AnswerTimes, BatchRequest, ControlReply, ControlTask, LaneMessage, OpResult, ScanRequest, ShardOp, ShardStats, StatsRequest, WireError, WriteDone } from './messages';
 
 export interface ShardLimits {
@@ -223,6 +224,9 @@ export class ShardClient {
   private readonly statsAsked = new BatchesById<StatsAsked>();
   private statsAskedCount = 0;
   private nextStatsId = 0;
+  /** The live worker's last figures, and the counters of the workers that died (shard_stats.ts). */
+  private lastStats: ShardStats | null = null;
+  private carriedStats: ShardStats | null = null;
 
   constructor(
     readonly index: number,
@@ -283,6 +287,9 @@ export class ShardClient {
       return;
     }
     this.counters.workerRestarts++;
+    // Whatever it counted after its last report is lost; what it reported stays counted.
+    if (this.lastStats !== null) this.carriedStats = withCarried(this.lastStats, this.carriedStats);
+    this.lastStats = null;
     // Not from inside Piscina's 'workerDestroy' callback: the pool refuses tasks until it returns.
     setImmediate(() => {
       if (this.closing) return;
@@ -297,7 +304,8 @@ export class ShardClient {
   }
 
   /**
-   * The worker's figures. Asked on the lane, so it does not wait behind long control tasks; while a dead worker is
+   * The worker's figures, its counters with those of the workers it replaced (shard_stats.ts).
+   * Asked on the lane, so it does not wait behind long control tasks; while a dead worker is
    * replaced it waits for the new one.
    */
   stats(): Promise<ShardStats> {
@@ -507,7 +515,8 @@ export class ShardClient {
         a.reject(fromWireError(m.reply.error));
         return;
       }
-      a.resolve(m.reply.value);
+      this.lastStats = m.reply.value;
+      a.resolve(withCarried(m.reply.value, this.carriedStats));
       return;
     }
     const f = this.inFlightBatches.take(m.id);

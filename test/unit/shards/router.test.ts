@@ -540,3 +540,28 @@ test("stats are answered while a scrub and a cleanup hold both of the worker's c
     await router.close();
   }
 });
+
+test("a replaced worker's counters go on from the dead one's last figures; its gauges are its own", async () => {
+  const router = await ShardRouter.open({ dataDir: tempDir(), nodeId: 'A', shardCount: 1, storage: { syncMode: 'always' }, storageModule: helper('dying_storage') });
+  try {
+    for (const k of ['a', 'b', 'c']) await router.write(put(k, 'v'));
+    const [before] = await router.stats();
+    assert.ok(before!.opsApplied >= 3 && before!.storage.entriesWritten === 3 && before!.storage.walSyncs >= 1, JSON.stringify(before));
+    await assert.rejects(router.write(put('die', 'x'), 5000), (e) => isRingkvError(e, ErrorCode.Internal));
+    const [replaced] = await router.stats();
+    assert.equal(router.clients[0]!.counters.workerRestarts, 1);
+    assert.ok(replaced!.opsApplied >= before!.opsApplied, `opsApplied ${replaced!.opsApplied} < ${before!.opsApplied}`);
+    assert.ok(replaced!.storage.walSyncs >= before!.storage.walSyncs, `walSyncs ${replaced!.storage.walSyncs} < ${before!.storage.walSyncs}`);
+    assert.ok(replaced!.storage.walSyncSeconds.count >= before!.storage.walSyncSeconds.count);
+    assert.ok(replaced!.gcSeconds.minor.count >= before!.gcSeconds.minor.count);
+    await router.write(put('d', 'v'));
+    const [after] = await router.stats();
+    assert.equal(after!.storage.entriesWritten, before!.storage.entriesWritten + 1, 'the new worker counts on from the last figures');
+    // A gauge is the live engine's: it holds a, b and c (recovered from the WAL) and d ('die' ended
+    // the worker before it was written), not those plus the dead one's three.
+    assert.equal(before!.storage.keysEstimate, 3);
+    assert.equal(after!.storage.keysEstimate, 4);
+  } finally {
+    await router.close();
+  }
+});
