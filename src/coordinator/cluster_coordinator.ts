@@ -88,6 +88,7 @@ import type {
 import { failed, withinRoom } from './batch_outcome';
 import type { ScrubOptions } from '../storage/types';
 import type { DiskSpace } from './local_coordinator';
+import { QuarantineWatch } from './quarantine_watch';
 
 /** Hints replayed per target per tick: replay must not starve live traffic. */
 const hintReplayBatch = 256;
@@ -232,10 +233,8 @@ export class ClusterCoordinator implements Coordinator {
   private keyEstimateCached = 0;
   private dataBytesCached = 0;
   private diskCached: DiskSpace | null = null;
-  /** Tables the shards had quarantined at the last storage poll (noticeQuarantines). */
-  private quarantinesSeen = 0;
-  /** Scrubs running (Coordinator.scrub): they report and repair what they quarantine. */
-  private scrubbing = 0;
+  /** Which quarantined tables were reported and repaired (noticeQuarantines, scrub). */
+  private readonly quarantines = new QuarantineWatch();
   private storageCached: StorageTrouble | undefined = undefined;
   private closed = false;
   readonly counters: ClusterCounters = {
@@ -993,10 +992,8 @@ export class ClusterCoordinator implements Coordinator {
    * versions until anti-entropy's round robin comes to their ranges.
    */
   private noticeQuarantines(total: number): void {
-    if (total <= this.quarantinesSeen) return;
-    const fresh = total - this.quarantinesSeen;
-    this.quarantinesSeen = total;
-    if (this.scrubbing > 0 || this.closed) return; // that scrub reports them and repairs
+    const fresh = this.quarantines.polled(total);
+    if (fresh === 0 || this.closed) return;
     this.o.log(`storage: ERROR ${fresh} table(s) found corrupt by a compaction or a read and quarantined (see the shards' quarantine/ folders); repairing from the other replicas`);
     this.fullPass().then(
       (r) => this.o.log(`storage: repair after quarantine: ${r.synced} of ${r.ranges} ranges synced, ${r.failed} failed, ${r.pulled} records pulled`),
@@ -1007,17 +1004,21 @@ export class ClusterCoordinator implements Coordinator {
   /** See Coordinator.scrub: a quarantined table's keys come back from the other replicas at once. */
   async scrub(options: ScrubOptions = {}): Promise<ScrubSummary> {
     this.checkOpen();
-    this.scrubbing++;
+    this.quarantines.scrubStarted();
     let s: ScrubSummary;
     try {
       s = await this.local.scrub(options);
-      // What it quarantined is its to report and repair, not noticeQuarantines'.
-      this.quarantinesSeen = Math.max(this.quarantinesSeen, (await this.local.storageState()).tablesQuarantined);
-    } finally {
-      this.scrubbing--;
+    } catch (err) {
+      this.quarantines.scrubEnded(0, null);
+      throw err;
     }
-    if (s.quarantined.length > 0 && !this.closed) {
-      this.o.log(`storage: repairing after the scrub quarantined ${s.quarantined.length} table(s): their keys' newest versions are on other replicas`);
+    // What it quarantined is its to report and repair; what a compaction or a read quarantined
+    // meanwhile is in no report, and noticeQuarantines left it to the scrub.
+    const total = await this.local.storageState().then((st) => st.tablesQuarantined, () => null);
+    const others = this.quarantines.scrubEnded(s.quarantined.length, total);
+    if (others > 0 && !this.closed) this.o.log(`storage: ERROR ${others} table(s) found corrupt by a compaction or a read during a scrub and quarantined (see the shards' quarantine/ folders)`);
+    if (s.quarantined.length + others > 0 && !this.closed) {
+      this.o.log(`storage: repairing after the scrub quarantined ${s.quarantined.length} table(s) and a compaction or a read ${others}: their keys' newest versions are on other replicas`);
       s.repair = await this.fullPass();
       s.durationMs += s.repair.durationMs;
     }
