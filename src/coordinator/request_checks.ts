@@ -11,7 +11,7 @@ import {
 } from '../constants';
 import { ErrorCode, RingkvError } from '../errors';
 import type { VectorClock } from '../versioning';
-import { contextCounterMax, decodeClock } from '../versioning';
+import { contextCounterMax, decodeClock, parseVersion } from '../versioning';
 import type { DeleteRequest, GetRequest, PutRequest } from './types';
 import { consistencyLevels } from './types';
 import { answerWithinMs } from './timeout_groups';
@@ -73,6 +73,9 @@ export function checkIfMatch(ifMatch: string | undefined): string | null {
   if (typeof ifMatch !== 'string' || ifMatch.length === 0 || Buffer.byteLength(ifMatch) > versionStringBytesMax) {
     invalid(`If-Match must be a version string of 1..${versionStringBytesMax} bytes`);
   }
+  // A malformed one can never match: a typo (or `*`, which this store does not take) is the
+  // client's error to hear as such, not a 409 that reads as a lost race.
+  parseVersion(ifMatch);
   return ifMatch;
 }
 

@@ -182,6 +182,14 @@ test('If-Match: the current version writes, a stale one is 409 with current_vers
   assert.equal(typeof s['message'], 'string');
   const staleDel = await fetch(keyUrl('cas'), { method: 'DELETE', headers: { 'If-Match': `"${v1}"` } });
   assert.equal(staleDel.status, 409);
+  // Not a version string at all: the client's mistake, told as such, not a lost race.
+  for (const bad of ['*', 'W/"x"', 'v2', `${v2}x`.replace(/_/g, '-'), 'v0_1_n1']) {
+    const r = await fetch(keyUrl('cas'), { method: 'PUT', body: 'four', headers: { 'If-Match': bad } });
+    assert.equal(r.status, 400, bad);
+    const e = await json(r);
+    assert.equal(e['error'], 'invalid_argument', bad);
+    assert.match(e['message'] as string, /not a version string/, bad);
+  }
   const g = await json(await fetch(keyUrl('cas')));
   assert.equal(Buffer.from(g['value'] as string, 'base64').toString(), 'two');
 });

@@ -54,7 +54,7 @@ test('bad operations fail alone with typed errors; conditional writes and delete
   const v1 = (await c.call([{ id: 1, op: 'put', key: bytes('cas'), value: bytes('a') }])).get(1)!.version!;
   const r = await c.call([
     { id: 2, op: 'put', key: new Uint8Array(keyBytesMax + 1), value: bytes('x') },
-    { id: 3, op: 'put', key: bytes('cas'), value: bytes('b'), expectedVersion: 'v0_0_nobody' },
+    { id: 3, op: 'put', key: bytes('cas'), value: bytes('b'), expectedVersion: 'v1_1_nobody' },
     { id: 4, op: 'put', key: bytes('cas'), value: bytes('c'), expectedVersion: v1 },
     { id: 5, op: 'get', key: bytes('never-written') },
   ]);

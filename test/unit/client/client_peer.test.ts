@@ -32,7 +32,7 @@ test('put/get/delete round trip with typed results; 50 ops in one tick travel in
     assert.equal(peer.framesReceived - before, 1, 'one frame for 50 ops issued in one tick');
     const batch = await c.batch([
       { op: 'get', key: 'b7' },
-      { op: 'put', key: 'b8', value: 'x', expectedVersion: 'nope' },
+      { op: 'put', key: 'b8', value: 'x', expectedVersion: 'v5_1_nope' },
       { op: 'delete', key: 'b9' },
     ]);
     assert.equal(peer.framesReceived - before, 2);
@@ -102,6 +102,7 @@ test('a bad argument fails only its own call, before anything is sent: the good 
       ['an object value', c.put('k', untyped({ a: 1 }))],
       ['a number expectedVersion', c.put('k', 'v', { expectedVersion: untyped(42) })],
       ['a long expectedVersion', c.put('k', 'v', { expectedVersion: 'v'.repeat(129) })],
+      ['an expectedVersion that is no version string', c.put('k', 'v', { expectedVersion: 'nope' })],
       ['an empty idempotencyKey', c.put('k', 'v', { idempotencyKey: '' })],
       ['a string context', c.delete('k', { context: untyped('abc') })],
       ['a context that is no clock', c.delete('k', { context: new Uint8Array([1, 2, 3]) })],
