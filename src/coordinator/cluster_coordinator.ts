@@ -543,9 +543,14 @@ export class ClusterCoordinator implements Coordinator {
     if (this.bootstrapState !== 1) this.scheduleRebuildPass();
   }
 
-  /** How this node rebuilds (anti_entropy.ts RebuildKind), or null when it does not. */
+  /**
+   * How this node rebuilds (anti_entropy.ts RebuildKind), or null when it does not. With N = 1 a
+   * replaced id rebuilds as a node that joins (one decommissioned and back with a new data dir,
+   * as decommissioned.ts tells): as 'replaced' it would look for other replicas of its ranges,
+   * which N = 1 has none of, skip every range and never end, serving them empty meanwhile.
+   */
   private rebuildKind(): RebuildKind | null {
-    return !this.rebuilding ? null : this.rebuildReplaced ? 'replaced' : 'joined';
+    return !this.rebuilding ? null : this.rebuildReplaced && this.o.replicationFactor > 1 ? 'replaced' : 'joined';
   }
 
   /** `replaced`: the id was in the cluster before (see rebuildReplaced), as against a node that joins. */
