@@ -8,8 +8,11 @@
 //   versionVector the set's metadata, below.
 //   timestampMs   the newest sibling's timestamp.
 //   tombstone     true when every sibling is a tombstone (the engine then keeps it until grace).
-//   expiresAtMs   0 when any sibling never expires or any is a tombstone (a tombstone must not
-//                 vanish with a TTL'd neighbour), else the latest sibling expiry.
+//   expiresAtMs   0 when a value sibling never expires (or every sibling is a tombstone), else
+//                 the latest value sibling's expiry. A tombstone beside values with a TTL expires
+//                 with them: the engine then keeps the whole set as a tombstone for the grace
+//                 (counted from the later of its newest write and its expiry), so the delete does
+//                 not vanish with its neighbour, and purges it after.
 //
 // versionVector layout (all integers unsigned LEB128 varints unless marked u8):
 //   u8 format = 1
@@ -124,8 +127,13 @@ export function encodeSiblingSet(siblings: readonly StoredSibling[]): SiblingRec
     }
     valueBytes += s.value.length;
     if (!s.tombstone) allTombstones = false;
-    if (s.tombstone || s.expiresAtMs === 0) anyForever = true;
-    else latestExpiry = Math.max(latestExpiry, s.expiresAtMs);
+    // The set lives while a value does: a tombstone keeps none alive (a tombstone beside a value
+    // with a TTL, concurrent writes, expires with it; compaction then keeps its versions as a
+    // tombstone for the grace, and purges it after).
+    if (!s.tombstone) {
+      if (s.expiresAtMs === 0) anyForever = true;
+      else latestExpiry = Math.max(latestExpiry, s.expiresAtMs);
+    }
     newest = Math.max(newest, s.timestampMs);
   }
   const versionVector = w.finish();

@@ -381,6 +381,46 @@ test('an expired overwrite keeps superseding: a replica refuses the value it ove
   for (const r of [fresh, stale, empty]) await r.engine.close();
 });
 
+test('a delete concurrent with a TTL write: once the TTL has passed the pair reads as deleted, compaction makes it a tombstone, and after the grace it is dropped and left out of the trees', async () => {
+  // Siblings {y with a TTL, a tombstone}: the pair was stored as never expiring (the tombstone
+  // counted as "forever"), so it read as deleted once y expired yet was hashed as live and kept
+  // by every compaction, on every replica, for good.
+  let nowMs = stillMs;
+  const graceMs = 60_000;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rkv-core-'));
+  dirs.push(dir);
+  const engine = await openStorage({ dir, syncMode: 'none', tombstoneGraceMs: graceMs, now: () => nowMs });
+  const core = new ShardCore(engine, { nodeId: 'A', conflictMode: 'vclock', idempotencyKeysMax: 100, idempotencyTtlMs: 60_000, now: () => nowMs });
+  const y = coordinateWrite([], { nodeId: 'A', nowMs, mode: 'vclock', value: b('y'), tombstone: false, ttlMs: 10_000, context: null });
+  const del = coordinateWrite([], { nodeId: 'B', nowMs: nowMs + 1, mode: 'vclock', value: new Uint8Array(0), tombstone: true, ttlMs: 0, context: null });
+  for (const w of [y, del]) {
+    const rec = encodeSiblingSet(w.siblings);
+    ok(await core.execute([{ op: 'apply', key: b('k'), record: { versionVector: rec.versionVector, value: rec.value, tombstone: rec.tombstone } }]).then((rs) => rs[0]));
+  }
+  const both = ok<GetDone>((await core.execute([{ op: 'get', key: b('k') }]))[0]).record!;
+  assert.equal(decodeSiblingSet(both).length, 2, 'siblings: neither write saw the other');
+  assert.equal(toGetResult(b('k'), decodeSiblingSet(both), nowMs).found, true, 'y is live');
+
+  // 'other' shares k's table, so a later write of it brings that table into a compaction.
+  const putOther = { op: 'put' as const, key: b('other'), value: b('x'), ttlSeconds: 0, ifMatch: null, context: null, idempotencyKey: null, returnRecord: false, notAfterMs: 0 };
+  ok(await core.execute([putOther]).then((rs) => rs[0]));
+
+  nowMs += 20_000;
+  assert.equal(toGetResult(b('k'), decodeSiblingSet(ok<GetDone>((await core.execute([{ op: 'get', key: b('k') }]))[0]).record!), nowMs).found, false, 'y has expired');
+  await engine.flush();
+  await engine.compact();
+  assert.equal(engine.peekSync(b('k'), { includeExpired: true })?.tombstone, true, 'compaction made the pair a tombstone');
+
+  nowMs += graceMs + 1000;
+  const whole = { range: { from: 0n, to: 2n ** 64n - 1n }, depth: 4, fromToken: 0n, toToken: 2n ** 64n - 1n, tombstoneGraceMs: graceMs };
+  assert.equal((await core.merkleLeaves(whole)).entries, 1, 'past the grace it is left out of the trees (other alone is in)');
+  ok(await core.execute([putOther]).then((rs) => rs[0]));
+  await engine.flush();
+  await engine.compact();
+  assert.equal(engine.peekSync(b('k'), { includeExpired: true }), null, 'and compaction dropped it');
+  await engine.close();
+});
+
 test("a tombstone past the cluster's shortest grace is left out of the Merkle leaves: a replica whose compaction dropped it and one that keeps a longer grace agree", async () => {
   let nowMs = stillMs;
   const graceMs = 60_000;
