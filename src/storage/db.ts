@@ -446,9 +446,16 @@ export class LsmEngine implements StorageEngine {
       try {
         this.switchMemtable();
       } catch (err) {
-        // This write is in the WAL and the memtable: it stands. The next write switches again.
-        if (!isNoSpaceError(err)) throw err;
-        this.enterNoSpace(err as Error);
+        // This write is in the WAL and the memtable: it stands, and is answered as its sync goes.
+        // Out of space, the next write after space is back switches again; any other failure
+        // (a new segment that cannot be opened) refuses writes until the engine is reopened, or
+        // every later write would be applied, answered as failed, and grow the segment and the
+        // memtable past their caps (a segment over 2 GiB cannot even be read back at open).
+        if (isNoSpaceError(err)) this.enterNoSpace(err as Error);
+        else {
+          this.bgError ??= err instanceof Error ? err : new Error(String(err));
+          this.wakeAllStalled();
+        }
       }
     }
     return this.syncMode === 'none' ? durable.then(() => this.settleSoon(undefined)) : durable;

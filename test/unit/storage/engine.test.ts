@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { readManifest, writeManifest } from '../../../src/storage/manifest';
 import { openStorage, keyToken } from '../../../src/storage';
 import { bloomBitsPerKeyMax } from '../../../src/constants';
@@ -346,6 +347,41 @@ test('file numbers past 2^21 and 2^32: tables are written, compacted, cached, re
       await db.close();
     }
   } finally {
+    removeDir(dir);
+  }
+});
+
+test('a new WAL segment that cannot be opened (not for space) refuses writes from then on; the write that switched stands', async () => {
+  const dir = tempDir('switch');
+  const db = await openStorage({ dir, syncMode: 'always', memtableBytes: 64 * 1024 });
+  let closed = false;
+  try {
+    // Where the next segment goes (the next file number), a folder: opening it fails with EISDIR.
+    const numbers = fs.readdirSync(dir).filter((n) => /^\d+\.(wal|sst)$/.test(n)).map((n) => Number(n.slice(0, 6)));
+    const blocked = path.join(dir, `${String(Math.max(...numbers) + 1).padStart(6, '0')}.wal`);
+    fs.mkdirSync(blocked);
+    const value = 'v'.repeat(8 * 1024);
+    let switched = -1;
+    for (let i = 0; i < 64 && switched < 0; i++) {
+      await db.write([put(`k${i}`, value)]);
+      if (db.stats().writesRefused === 1) switched = i;
+    }
+    assert.ok(switched > 0, 'the memtable filled and the switch failed');
+    assert.equal((await db.get(Buffer.from(`k${switched}`)))?.value.length, value.length, 'the write that switched stands');
+    await assert.rejects(db.write([put('after', value)]), /EISDIR|illegal operation on a directory/);
+    assert.equal(await db.get(Buffer.from('after')), null, 'a refused write is not applied');
+    closed = true;
+    await db.close();
+    fs.rmdirSync(blocked);
+    const again = await openStorage({ dir, syncMode: 'always' });
+    try {
+      for (let i = 0; i <= switched; i++) assert.ok((await again.get(Buffer.from(`k${i}`))) !== null, `k${i} after reopening`);
+      await again.write([put('after', 'x')]);
+    } finally {
+      await again.close();
+    }
+  } finally {
+    if (!closed) await db.close().catch(() => undefined);
     removeDir(dir);
   }
 });
