@@ -1112,7 +1112,10 @@ export class LsmEngine implements StorageEngine {
     }
     for (let level = fromLevel; level < levelsMax; level++) {
       const f = v.fileFor(level, sk);
-      if (f === null) continue;
+      // `than` itself, moved down a level (a trivial move) since the caller looked up its level:
+      // what it holds is not older than itself (cleanup would take its own tombstone for the
+      // older entry, and drop it over a value it still hides).
+      if (f === null || f.number === older?.than.number) continue;
       const p = this.tableCache.get(f.number).get(sk, key, this.blockCache);
       if (p !== null) return p;
     }
