@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCode, RingkvError } from '../errors';
 import { lockFile } from '../native';
+import { mkdirDurably } from './durable-file';
 
 export const dirLockFileName = 'LOCK';
 
@@ -28,7 +29,9 @@ export interface DirLock {
  */
 export function lockDir(dir: string): DirLock {
   try {
-    fs.mkdirSync(dir, { recursive: true });
+    // Durably: every later mkdirDurably of the data dir finds it there and syncs nothing, and a
+    // new node's acknowledged writes are in it.
+    mkdirDurably(dir);
   } catch (err) {
     // The usual operator slip: --data-dir names a file. Say so, not with a stack trace.
     throw new RingkvError(ErrorCode.Io, `data dir ${dir} cannot be used: ${(err as Error).message}`, { cause: err });
