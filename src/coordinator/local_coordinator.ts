@@ -454,6 +454,7 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       shardWritesAskedAgain: 0,
       idempotentReplays: 0,
       siblingsDropped: 0,
+      unreadableRecordsReplaced: 0,
       shardsRefusingWrites: 0,
       shardsOutOfSpace: 0,
       sstablesQuarantined: 0,
@@ -482,6 +483,7 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       add('tableIndexFilterBytes', s.storage.tableIndexFilterBytes);
       add('idempotentReplays', s.idempotentReplays);
       add('siblingsDropped', s.siblingsDropped);
+      add('unreadableRecordsReplaced', s.unreadableRecordsReplaced);
       add('shardsRefusingWrites', s.storage.writesRefused);
       add('shardsOutOfSpace', s.storage.outOfSpace);
       add('sstablesQuarantined', s.storage.tablesQuarantined);

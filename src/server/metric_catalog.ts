@@ -59,6 +59,7 @@ export const metricCatalog: Readonly<Record<string, CatalogEntry>> = {
   block_cache_blocks_warmed: counter('Table blocks put in the block caches ahead of reads as memtables were flushed.'),
   idempotent_replays: counter('Writes with an idempotency key already applied: answered with their first outcome, not applied again.'),
   siblings_dropped: counter('Versions (siblings) dropped, oldest first, to keep a key within the sibling bounds.'),
+  unreadable_records_replaced: counter('Stored records that could not be decoded (past the storage checksums) and were replaced by another replica\'s record.'),
   shards_refusing_writes: gauge('Shards that refuse writes now (a failed WAL or table write; a full disk among them).'),
   shards_out_of_space: gauge('Shards that refuse writes because their disk is full (they take writes again once space is freed).'),
   sstables_quarantined: gauge('Tables found corrupt and taken out of use (moved to quarantine/) since the shards opened.'),

@@ -168,6 +168,8 @@ export interface ShardStats {
   idempotentReplays: number;
   idempotencyKeys: number;
   siblingsDropped: number;
+  /** Stored records that could not be decoded, replaced by another replica's (ShardCore apply). */
+  unreadableRecordsReplaced: number;
   /** The worker thread's V8 GC pauses. */
   gcSeconds: GcSnapshots;
   /** How late the worker thread's event loop ran what was due (event_loop_delay.ts). */

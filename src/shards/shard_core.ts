@@ -47,6 +47,8 @@ export interface ShardCoreCounters {
   batches: number;
   idempotentReplays: number;
   siblingsDropped: number;
+  /** Stored records that could not be decoded, replaced by another replica's (apply). */
+  unreadableRecordsReplaced: number;
 }
 
 /** What a batch wrote, visible to later batches until its storage write completes. */
@@ -129,7 +131,7 @@ export class ShardCore {
    */
   private readUnsettled = false;
   private readonly now: () => number;
-  readonly counters: ShardCoreCounters = { opsApplied: 0, batches: 0, idempotentReplays: 0, siblingsDropped: 0 };
+  readonly counters: ShardCoreCounters = { opsApplied: 0, batches: 0, idempotentReplays: 0, siblingsDropped: 0, unreadableRecordsReplaced: 0 };
 
   constructor(
     readonly engine: StorageEngine,
@@ -351,7 +353,18 @@ export class ShardCore {
     // The record comes from another node: bad bytes there are an invalid argument here, not
     // corruption of this replica's data.
     const incoming = decodeSiblingSet(op.record, ErrorCode.InvalidArgument);
-    const { state, borrowed } = peekState(op.key, ks);
+    let stored: { state: KeyState; borrowed: boolean };
+    try {
+      stored = peekState(op.key, ks);
+    } catch (err) {
+      if (!isRingkvError(err, ErrorCode.Corruption)) throw err;
+      // What this replica holds cannot be read (bytes that passed the storage checksums but not
+      // the sibling codec): every read of the key fails here, and anti-entropy finds the leaf
+      // differing every round. Another replica's record is the best there is: it replaces it.
+      stored = { state: { siblings: [], record: null }, borrowed: false };
+      this.counters.unreadableRecordsReplaced++;
+    }
+    const { state, borrowed } = stored;
     const res = reconcile(state.siblings, incoming, this.options.conflictMode, now);
     this.counters.siblingsDropped += res.dropped;
     // An empty result means everything had expired: the engine already reads it as absent.

@@ -25,7 +25,7 @@ const storageGauges = [
 /** The one histogram among them: counts since open. */
 type StorageHistograms = 'walSyncSeconds';
 
-const shardCounters = ['opsApplied', 'batches', 'idempotentReplays', 'siblingsDropped'] as const satisfies readonly (keyof ShardStats)[];
+const shardCounters = ['opsApplied', 'batches', 'idempotentReplays', 'siblingsDropped', 'unreadableRecordsReplaced'] as const satisfies readonly (keyof ShardStats)[];
 type ShardHistograms = 'gcSeconds' | 'loopDelaySeconds';
 type ShardGauges = 'shardIndex' | 'storage' | 'idempotencyKeys' | 'memory';
 
