@@ -3,6 +3,7 @@
 // the RangeReplica interface; the coordinator picks the ranges and peers and wires the network.
 export { MerkleTree, depthFor, entryDigest, leafOf, leafRange, vnodeRanges, type TokenRange, type TreeEntry } from './merkle_tree';
 export {
+  applyEach,
   joinLeaves,
   localRangeReplica,
   localScanPage,

@@ -40,8 +40,39 @@ export interface RangeReplica {
   readonly nodeId: string;
   merkleLeaves(range: TokenRange, depth: number): Promise<MerkleLeaves>;
   scanPage(range: TokenRange, after: RangeCursor | null): Promise<RangePage>;
-  /** Merges the records in; resolves with how many changed what the replica stores. */
+  /**
+   * Merges the records in; resolves with how many changed what the replica stores. A record the
+   * replica refuses (one it cannot decode) does not keep the others out: applyEach.
+   */
   apply(entries: readonly RangeEntry[]): Promise<number>;
+}
+
+/** The replica (or the way to it) is not there: nothing more of a sync can land. */
+function replicaGone(err: unknown): boolean {
+  return err instanceof RingkvError && (err.code === ErrorCode.Unavailable || err.code === ErrorCode.Timeout || err.code === ErrorCode.Closed || err.code === ErrorCode.Busy);
+}
+
+/**
+ * Applies `entries` one by one through `applyOne`, at most `inflightMax` at once; how many
+ * changed the replica. A record refused on its own (one the replica cannot decode, or whose own
+ * copy it cannot read) is passed over and the rest applied, its error thrown once they are: one
+ * bad record must not keep every later key of a range from ever syncing. A replica gone
+ * (unavailable, timed out, closed, busy) ends it at once.
+ */
+export async function applyEach(entries: readonly RangeEntry[], applyOne: (e: RangeEntry) => Promise<boolean>, inflightMax: number): Promise<number> {
+  let changed = 0;
+  let refused: unknown = null;
+  for (let i = 0; i < entries.length; i += inflightMax) {
+    const done = await Promise.allSettled(entries.slice(i, i + inflightMax).map(applyOne));
+    for (const d of done) {
+      if (d.status === 'fulfilled') {
+        if (d.value) changed++;
+      } else if (replicaGone(d.reason)) throw d.reason;
+      else refused ??= d.reason;
+    }
+  }
+  if (refused !== null) throw refused;
+  return changed;
 }
 
 export interface SyncResult {
@@ -91,14 +122,21 @@ export async function syncRange(local: RangeReplica, remote: RangeReplica, range
   result.leavesSynced = chosen.length;
 
   // Sync, one run of adjacent leaves at a time so memory stays bounded by a few leaves' data.
+  // A record refused on its own leaves its run short and the sync failed (thrown at the end);
+  // the other runs still sync.
+  let refused: unknown = null;
   for (const sub of joinLeaves(range, depth, chosen)) {
     const [l, r] = await Promise.all([scanAll(local, sub), scanAll(remote, sub)]);
     const toLocal = differences(r, l);
     const toRemote = pullOnly ? [] : differences(l, r);
-    const [pulled, pushed] = await Promise.all([toLocal.length > 0 ? local.apply(toLocal) : 0, toRemote.length > 0 ? remote.apply(toRemote) : 0]);
-    result.pulled += pulled;
-    result.pushed += pushed;
+    const [pulled, pushed] = await Promise.allSettled([toLocal.length > 0 ? local.apply(toLocal) : 0, toRemote.length > 0 ? remote.apply(toRemote) : 0]);
+    for (const [side, counted] of [[pulled!, 'pulled'], [pushed!, 'pushed']] as const) {
+      if (side.status === 'fulfilled') result[counted] += side.value;
+      else if (replicaGone(side.reason)) throw side.reason;
+      else refused ??= side.reason;
+    }
   }
+  if (refused !== null) throw refused;
   return result;
 }
 
@@ -124,13 +162,22 @@ export async function pullRange(local: RangeReplica, remote: RangeReplica, range
     return page;
   };
   let next: Promise<RangePage> | null = fetch(null);
+  // A record refused on its own fails the pull, once the rest of the range is in (applyEach).
+  let refused: unknown = null;
   while (next !== null) {
     const page: RangePage = await next;
     const after = cursorAfter(remote, page);
     next = after === null ? null : fetch(after);
     result.remoteEntries += page.entries.length;
-    if (page.entries.length > 0) result.pulled += await local.apply(page.entries);
+    if (page.entries.length === 0) continue;
+    try {
+      result.pulled += await local.apply(page.entries);
+    } catch (err) {
+      if (replicaGone(err)) throw err;
+      refused ??= err;
+    }
   }
+  if (refused !== null) throw refused;
   return result;
 }
 
@@ -224,13 +271,6 @@ export function localRangeReplica(nodeId: string, store: RangeStore, timeoutMs: 
     nodeId,
     merkleLeaves: (range, depth) => store.merkleLeaves(range, depth, tombstoneGraceMs()),
     scanPage: (range, after) => localScanPage(store, range, after),
-    apply: async (entries) => {
-      let changed = 0;
-      for (let i = 0; i < entries.length; i += applyInflightMax) {
-        const done = await Promise.all(entries.slice(i, i + applyInflightMax).map((e) => store.apply(e.key, e.record, timeoutMs)));
-        changed += done.filter(Boolean).length;
-      }
-      return changed;
-    },
+    apply: (entries) => applyEach(entries, (e) => store.apply(e.key, e.record, timeoutMs), applyInflightMax),
   };
 }

@@ -27,7 +27,7 @@
 // that is the only place a joining node's keys are (Cassandra's bootstrap streams from the
 // range's previous owner too); with N > 1 it is the fallback when the other replicas are down or
 // joined with this one.
-import { type RangeEntry, type RangeReplica, type SyncResult, depthFor, pullRange, syncRange, vnodeRanges } from '../antientropy';
+import { applyEach, type RangeEntry, type RangeReplica, type SyncResult, depthFor, pullRange, syncRange, vnodeRanges } from '../antientropy';
 import { antiEntropyLeavesPerSyncMax } from '../constants';
 import { assert, ErrorCode, RingkvError } from '../errors';
 import type { InternodeMessage } from '../protocol/internode_codec';
@@ -98,16 +98,8 @@ export function remoteRangeReplica(nodeId: string, pool: PeerPool, address: { ho
       const entries: RangeEntry[] = (reply.entries ?? []).map((e) => ({ key: e.key, record: { versionVector: e.record, value: e.value, tombstone: e.tombstone } }));
       return { entries, more: reply.more === true };
     },
-    apply: async (entries) => {
-      let changed = 0;
-      for (let i = 0; i < entries.length; i += applyInflightMax) {
-        const replies = await Promise.all(
-          entries.slice(i, i + applyInflightMax).map((e) => call({ kind: 'replicaWrite', key: e.key, record: e.record.versionVector, value: e.record.value, recordTombstone: e.record.tombstone })),
-        );
-        changed += replies.filter((r) => r.found === true).length;
-      }
-      return changed;
-    },
+    apply: (entries) =>
+      applyEach(entries, async (e) => (await call({ kind: 'replicaWrite', key: e.key, record: e.record.versionVector, value: e.record.value, recordTombstone: e.record.tombstone })).found === true, applyInflightMax),
   };
 }
 

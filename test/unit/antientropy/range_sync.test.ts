@@ -11,10 +11,11 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { localRangeReplica, pullRange, scanPages, syncRange, type RangeReplica, type RangeStore, type TokenRange } from '../../../src/antientropy';
+import { applyEach, localRangeReplica, pullRange, scanPages, syncRange, type RangeReplica, type RangeStore, type TokenRange } from '../../../src/antientropy';
 import { rangeScanPageBytesMax, rangeScanPageEntriesMax, tombstoneGraceMsDefault } from '../../../src/constants';
 import { ShardRouter, keyToken, type WriteOp } from '../../../src/shards';
 import { decodeSiblingSet } from '../../../src/versioning';
+import { ErrorCode, RingkvError, isRingkvError } from '../../../src/errors';
 
 const grace = (): number => tombstoneGraceMsDefault;
 
@@ -195,6 +196,43 @@ test('pullRange: a page fetched ahead that fails while the page before is applie
     assert.equal((await contents(a)).size, rangeScanPageEntriesMax, 'the first page was applied');
   } finally {
     process.off('unhandledRejection', onUnhandled);
+    await a.close();
+    await c.close();
+  }
+});
+
+test('a record one side refuses (one it cannot decode) fails the sync and the pull, but every other record of the range still lands', async () => {
+  // C refuses the records of bad-* as a replica does one it cannot decode (InvalidArgument); one
+  // such failure made each sync stop at its run of leaves, and a pull at its page, so every later
+  // key of the range never synced, every round.
+  const a = await open('A', 2);
+  const c = await open('C', 1);
+  try {
+    // More than two scan pages (rangeScanPageEntriesMax), so a pull has later pages to lose.
+    const keys = Array.from({ length: 2 * rangeScanPageEntriesMax + 500 }, (_, i) => `only-a-${i}`);
+    const bad = Array.from({ length: 20 }, (_, i) => `bad-${i}`);
+    const all = [...keys, ...bad];
+    for (let i = 0; i < all.length; i += 500) await Promise.all(all.slice(i, i + 500).map((k) => a.write(put(k, `v-${k}`))));
+    const refusing = (r: RangeReplica): RangeReplica => ({
+      ...r,
+      apply: (entries) =>
+        applyEach(entries, async (e) => {
+          if (Buffer.from(e.key).toString().startsWith('bad-')) throw new RingkvError(ErrorCode.InvalidArgument, 'sibling set: unknown format');
+          return (await r.apply([e])) === 1;
+        }, 64),
+    });
+    const la = localRangeReplica('A', a, 5000, grace);
+    const lc = refusing(localRangeReplica('C', c, 5000, grace));
+    await assert.rejects(syncRange(la, lc, everything, 8, { leavesMax: 1 << 8 }), (e: unknown) => isRingkvError(e, ErrorCode.InvalidArgument));
+    const onC = await contents(c);
+    assert.equal(onC.size, keys.length, 'every key but the refused ones');
+    assert.ok(bad.every((k) => !onC.has(k)));
+
+    const d = await open('D', 1);
+    await assert.rejects(pullRange(refusing(localRangeReplica('D', d, 5000, grace)), la, everything), (e: unknown) => isRingkvError(e, ErrorCode.InvalidArgument));
+    assert.equal((await contents(d)).size, keys.length, 'pulled: every key but the refused ones');
+    await d.close();
+  } finally {
     await a.close();
     await c.close();
   }
