@@ -16,6 +16,7 @@ import { keyToken } from '../ring';
 import type { ScannedEntry } from '../shards/batch_codec';
 import type { MerkleLeaves, WireRecord } from '../shards/messages';
 import { recordBytes, sameRecord } from '../shards/wire_record';
+import { purgeable } from '../versioning';
 import { assertRange, leafRange, MerkleTree, type TokenRange } from './merkle_tree';
 
 export interface RangeEntry {
@@ -97,6 +98,13 @@ export interface SyncOptions {
    * nothing is pushed where it would only be dropped.
    */
   pullOnly?: boolean;
+  /**
+   * The cluster's shortest tombstone grace (MerkleRequest's): a set that reads as deleted and is
+   * that old is not sent to a replica that lacks it. The trees leave such sets out, so their
+   * leaf differs through other keys only; sent along, they were stored again by the replica
+   * that had purged them (and sent back once the sender had purged its own). Undefined: sent.
+   */
+  tombstoneGraceMs?: number;
 }
 
 export async function syncRange(local: RangeReplica, remote: RangeReplica, range: TokenRange, depth: number, options: SyncOptions = {}): Promise<SyncResult> {
@@ -121,14 +129,18 @@ export async function syncRange(local: RangeReplica, remote: RangeReplica, range
   const chosen = differing.slice(0, leavesMax);
   result.leavesSynced = chosen.length;
 
+  const grace = options.tombstoneGraceMs;
+  const nowMs = Date.now();
+  const unwanted = grace === undefined ? null : (r: WireRecord): boolean => purgeable(r, nowMs, grace);
+
   // Sync, one run of adjacent leaves at a time so memory stays bounded by a few leaves' data.
   // A record refused on its own leaves its run short and the sync failed (thrown at the end);
   // the other runs still sync.
   let refused: unknown = null;
   for (const sub of joinLeaves(range, depth, chosen)) {
     const [l, r] = await Promise.all([scanAll(local, sub), scanAll(remote, sub)]);
-    const toLocal = differences(r, l);
-    const toRemote = pullOnly ? [] : differences(l, r);
+    const toLocal = differences(r, l, unwanted);
+    const toRemote = pullOnly ? [] : differences(l, r, unwanted);
     const [pulled, pushed] = await Promise.allSettled([toLocal.length > 0 ? local.apply(toLocal) : 0, toRemote.length > 0 ? remote.apply(toRemote) : 0]);
     for (const [side, counted] of [[pulled!, 'pulled'], [pushed!, 'pushed']] as const) {
       if (side.status === 'fulfilled') result[counted] += side.value;
@@ -194,12 +206,12 @@ export function joinLeaves(range: TokenRange, depth: number, leaves: readonly nu
   return out;
 }
 
-/** Entries of `from` that `to` lacks or holds differently. */
-function differences(from: Map<string, RangeEntry>, to: Map<string, RangeEntry>): RangeEntry[] {
+/** Entries of `from` that `to` holds differently, or lacks and wants (not `unwanted`). */
+function differences(from: Map<string, RangeEntry>, to: Map<string, RangeEntry>, unwanted: ((r: WireRecord) => boolean) | null): RangeEntry[] {
   const out: RangeEntry[] = [];
   for (const [k, e] of from) {
     const other = to.get(k);
-    if (other === undefined || !sameRecord(e.record, other.record)) out.push(e);
+    if (other === undefined ? !unwanted?.(e.record) : !sameRecord(e.record, other.record)) out.push(e);
   }
   return out;
 }

@@ -355,7 +355,7 @@ export class AntiEntropyRunner {
           } else {
             const width = Number(range.to - range.from + 1n) / 2 ** 64;
             const depth = depthFor((Math.max(this.d.keyEstimate(), this.d.peerKeyEstimate(peerId)) * width) / share);
-            res = await syncRange(this.d.local, remote, range, depth, { pullOnly, leavesMax: full ? 1 << depth : antiEntropyLeavesPerSyncMax });
+            res = await syncRange(this.d.local, remote, range, depth, { pullOnly, leavesMax: full ? 1 << depth : antiEntropyLeavesPerSyncMax, tombstoneGraceMs: this.d.tombstoneGraceMs() });
           }
           results.push(res);
           this.count(peerId, r, res);

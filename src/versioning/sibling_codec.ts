@@ -266,6 +266,26 @@ export function decodeSiblingSet(record: Pick<SiblingRecord, 'value' | 'versionV
 const noValue = new Uint8Array(0);
 
 /**
+ * Whether a set reads as deleted (every version a tombstone or expired at `nowMs`) and its newest
+ * write is `graceMs` old: replicas may purge it, and their Merkle trees leave it out (ShardCore
+ * merkleLeaves, by the same rule on the stored entry). Bytes that do not decode: false.
+ */
+export function purgeable(record: Pick<SiblingRecord, 'value' | 'versionVector' | 'tombstone'>, nowMs: number, graceMs: number): boolean {
+  let siblings: StoredSibling[];
+  try {
+    siblings = decodeSiblingSet(record, ErrorCode.InvalidArgument);
+  } catch {
+    return false;
+  }
+  let newestMs = 0;
+  for (const s of siblings) {
+    if (!s.tombstone && (s.expiresAtMs === 0 || s.expiresAtMs > nowMs)) return false;
+    newestMs = Math.max(newestMs, s.timestampMs);
+  }
+  return nowMs >= newestMs + graceMs;
+}
+
+/**
  * `record` with every version a tombstone: one form for a set that reads as deleted, however a
  * replica holds it (as written; as the tombstone its compaction made of an expired entry, which
  * keeps the written metadata; as a merge re-encoded it). Anti-entropy hashes this form.

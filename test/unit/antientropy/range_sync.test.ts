@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { applyEach, localRangeReplica, pullRange, scanPages, syncRange, type RangeReplica, type RangeStore, type TokenRange } from '../../../src/antientropy';
 import { rangeScanPageBytesMax, rangeScanPageEntriesMax, tombstoneGraceMsDefault } from '../../../src/constants';
 import { ShardRouter, keyToken, type WriteOp } from '../../../src/shards';
-import { decodeSiblingSet } from '../../../src/versioning';
+import { contextOf, coordinateWrite, decodeSiblingSet, encodeSiblingSet } from '../../../src/versioning';
 import { ErrorCode, RingkvError, isRingkvError } from '../../../src/errors';
 
 const grace = (): number => tombstoneGraceMsDefault;
@@ -232,6 +232,42 @@ test('a record one side refuses (one it cannot decode) fails the sync and the pu
     await assert.rejects(pullRange(refusing(localRangeReplica('D', d, 5000, grace)), la, everything), (e: unknown) => isRingkvError(e, ErrorCode.InvalidArgument));
     assert.equal((await contents(d)).size, keys.length, 'pulled: every key but the refused ones');
     await d.close();
+  } finally {
+    await a.close();
+    await c.close();
+  }
+});
+
+test("a delete past the cluster's grace is not sent to a replica that purged it; one a grace younger, or over a value, is", async () => {
+  // The trees leave purgeable sets out, so a leaf differs through other keys; a sync of that leaf
+  // sent the old tombstone along, and the replica that had purged it stored it again.
+  const a = await open('A', 1);
+  const c = await open('C', 1);
+  try {
+    const graceMs = 60_000;
+    const nowMs = Date.now();
+    const deleted = (nodeId: string, atMs: number) => {
+      const rec = encodeSiblingSet(coordinateWrite([], { nodeId, nowMs: atMs, mode: 'vclock', value: new Uint8Array(0), tombstone: true, ttlMs: 0, context: null }).siblings);
+      return { versionVector: rec.versionVector, value: rec.value, tombstone: rec.tombstone };
+    };
+    await a.apply(b('purged-on-c'), deleted('A', nowMs - 2 * graceMs));
+    await a.apply(b('young'), deleted('A', nowMs - graceMs / 2));
+    // C holds a value under this one: the old delete must still reach it.
+    const old = await c.write(put('over-a-value', 'stale'));
+    const seen = decodeSiblingSet(old.record!);
+    const over = coordinateWrite(seen, { nodeId: 'A', nowMs: nowMs - 2 * graceMs, mode: 'vclock', value: new Uint8Array(0), tombstone: true, ttlMs: 0, context: contextOf(seen) });
+    const overRec = encodeSiblingSet(over.siblings);
+    await a.apply(b('over-a-value'), { versionVector: overRec.versionVector, value: overRec.value, tombstone: overRec.tombstone });
+    for (let i = 0; i < 50; i++) await a.write(put(`live-${i}`, 'v'));
+    // One leaf: every key is in the sync's one run.
+    const r = await syncRange(localRangeReplica('A', a, 5000, () => graceMs), localRangeReplica('C', c, 5000, () => graceMs), everything, 0, { tombstoneGraceMs: graceMs });
+    assert.equal(r.leavesDiffering, 1);
+    const onC = await contents(c);
+    assert.ok(!onC.has('purged-on-c'), 'not sent: C had purged it');
+    assert.deepEqual(onC.get('young'), ['<deleted>'], 'within the grace: sent');
+    assert.ok(onC.has('live-49'));
+    assert.deepEqual(onC.get('over-a-value'), ['<deleted>'], 'over a value C holds: sent');
+    assert.equal(r.pushed, 50 + 2, `pushed ${r.pushed}, pulled ${r.pulled}`);
   } finally {
     await a.close();
     await c.close();
