@@ -2,6 +2,7 @@
 // `napi build --platform`). Everything else imports these typed wrappers; nothing else requires
 // the .node file. Byte layouts live beside the Rust code (native/src) and in docs/.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { bloomBitsPerKeyDefault, sstableBlockRestartInterval } from '../constants';
 import { ErrorCode, RingkvError } from '../errors';
@@ -115,11 +116,21 @@ export const native: NativeAddon = load();
 
 const knownCodes: ReadonlySet<string> = new Set(Object.values(ErrorCode));
 
-/** Rethrows an addon error as a RingkvError (same code, original as cause); anything else as is. */
+/** errno number → its name (28 → 'ENOSPC'). */
+const errnoNames: ReadonlyMap<number, string> = new Map(Object.entries(os.constants.errno).map(([name, n]) => [n, name]));
+
+/**
+ * Rethrows an addon error as a RingkvError (same code, original as cause); anything else as is.
+ * A failed system call's message ends as Rust's io::Error says it, "(os error N)": its errno's
+ * name goes in `details.errno`, as Node's own I/O errors carry it, so that a full disk met here
+ * reads as one (space-watch.ts isNoSpaceError) and not as a failure for good.
+ */
 function rethrow(err: unknown): never {
   const code = (err as { code?: unknown } | null)?.code;
   if (err instanceof Error && typeof code === 'string' && knownCodes.has(code)) {
-    throw new RingkvError(code as ErrorCode, err.message, { cause: err });
+    const errno = code === ErrorCode.Io ? /\(os error (\d+)\)/.exec(err.message) : null;
+    const name = errno === null ? undefined : errnoNames.get(Number(errno[1]));
+    throw new RingkvError(code as ErrorCode, err.message, { cause: err, ...(name !== undefined && { details: { errno: name } }) });
   }
   throw err;
 }

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { syncFileRange } from '../../../src/native';
-import { ErrorCode } from '../../../src/errors';
+import { ErrorCode, isRingkvError } from '../../../src/errors';
 import { prng, randomBytes, throwsCode } from './helpers';
 
 test('syncFileRange writes a range of a file out and leaves its bytes as they were', () => {
@@ -37,7 +37,11 @@ test('syncFileRange refuses a closed descriptor (where it exists) and out-of-ran
   try {
     const fd = fs.openSync(path.join(dir, 'f'), 'w');
     fs.closeSync(fd);
-    if (process.platform === 'linux') throwsCode(() => syncFileRange(fd, 0, 4096), ErrorCode.Io);
+    if (process.platform === 'linux') {
+      throwsCode(() => syncFileRange(fd, 0, 4096), ErrorCode.Io);
+      // The errno travels by name, as Node's own I/O errors carry it (ENOSPC must read as a full disk).
+      assert.throws(() => syncFileRange(fd, 0, 4096), (e: unknown) => isRingkvError(e, ErrorCode.Io) && e.details['errno'] === 'EBADF');
+    }
     else assert.equal(syncFileRange(fd, 0, 4096), false);
     throwsCode(() => syncFileRange(-1, 0, 4096), ErrorCode.InvalidArgument);
     throwsCode(() => syncFileRange(0, 1.5, 4096), ErrorCode.InvalidArgument);
