@@ -137,16 +137,19 @@ export async function syncRange(local: RangeReplica, remote: RangeReplica, range
   // A record refused on its own leaves its run short and the sync failed (thrown at the end);
   // the other runs still sync.
   let refused: unknown = null;
+  const appliedCount = (side: PromiseSettledResult<number>): number => {
+    if (side.status === 'fulfilled') return side.value;
+    if (replicaGone(side.reason)) throw side.reason;
+    refused ??= side.reason;
+    return 0;
+  };
   for (const sub of joinLeaves(range, depth, chosen)) {
     const [l, r] = await Promise.all([scanAll(local, sub), scanAll(remote, sub)]);
     const toLocal = differences(r, l, unwanted);
     const toRemote = pullOnly ? [] : differences(l, r, unwanted);
     const [pulled, pushed] = await Promise.allSettled([toLocal.length > 0 ? local.apply(toLocal) : 0, toRemote.length > 0 ? remote.apply(toRemote) : 0]);
-    for (const [side, counted] of [[pulled!, 'pulled'], [pushed!, 'pushed']] as const) {
-      if (side.status === 'fulfilled') result[counted] += side.value;
-      else if (replicaGone(side.reason)) throw side.reason;
-      else refused ??= side.reason;
-    }
+    result.pulled += appliedCount(pulled);
+    result.pushed += appliedCount(pushed);
   }
   if (refused !== null) throw refused;
   return result;

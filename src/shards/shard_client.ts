@@ -4,10 +4,11 @@
 //
 // Two ways in: control tasks (open, scan, merkle, flush, compact, scrub, cleanup, snapshot, close)
 // are Piscina tasks; batches, the hot path, travel on the shard's lane, a MessageChannel handed to
-// the worker by the 'open' task, and so do stats requests (messages.ts StatsRequest says why). Piscina's per-task bookkeeping (task info, promise, worker selection) made about
-// half of the ~10 KiB of main-thread garbage of a one-op batch, and a Piscina round trip between
-// idle threads takes about twice a bare postMessage's p50 and p99 (BENCHMARKS.md, "One thread
-// hop"); the latency suite's requests cross four to eight such hops.
+// the worker by the 'open' task, and so do stats requests (messages.ts StatsRequest says why).
+// Piscina's per-task bookkeeping (task info, promise, worker selection) made about half of the
+// ~10 KiB of main-thread garbage of a one-op batch, and a Piscina round trip between idle threads
+// takes about twice a bare postMessage's p50 and p99 (BENCHMARKS.md, "One thread hop"); the
+// latency suite's requests cross four to eight such hops.
 // Piscina still owns the thread: it starts it, and when it dies (pool 'workerDestroy' or
 // 'error'), every batch in flight fails with RKV_ERR_INTERNAL and a new worker is opened.
 //

@@ -127,9 +127,7 @@ export function encodeSiblingSet(siblings: readonly StoredSibling[]): SiblingRec
     }
     valueBytes += s.value.length;
     if (!s.tombstone) allTombstones = false;
-    // The set lives while a value does: a tombstone keeps none alive (a tombstone beside a value
-    // with a TTL, concurrent writes, expires with it; compaction then keeps its versions as a
-    // tombstone for the grace, and purges it after).
+    // Only a value keeps the set alive (expiresAtMs in the header says why).
     if (!s.tombstone) {
       if (s.expiresAtMs === 0) anyForever = true;
       else latestExpiry = Math.max(latestExpiry, s.expiresAtMs);
