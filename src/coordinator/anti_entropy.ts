@@ -26,7 +26,9 @@
 // this node (and without the others joining with it): its owners before the join. With N = 1
 // that is the only place a joining node's keys are (Cassandra's bootstrap streams from the
 // range's previous owner too); with N > 1 it is the fallback when the other replicas are down or
-// joined with this one.
+// joined with this one. A joining node's full pass also pulls, beside the one settled replica it
+// picks, from the owners the join displaced (out of the preference list now): a write a quorum
+// acknowledged is on one of the two.
 import { applyEach, type RangeEntry, type RangeReplica, type SyncResult, depthFor, pullRange, syncRange, vnodeRanges } from '../antientropy';
 import { antiEntropyLeavesPerSyncMax } from '../constants';
 import { assert, ErrorCode, RingkvError } from '../errors';
@@ -330,13 +332,19 @@ export class AntiEntropyRunner {
     const candidates = settled.length > 0 ? settled : replicas;
     // A replaced node's ranges had no other owners than its co-replicas: the ring without it names
     // nodes that never held them, and a pull from them would count the range synced.
+    const owners = (): string[] => previousOwners(ring, this.d.nodeId, r.token, this.d.replicationFactor, { isAlive: this.d.isAlive, isRebuilding: this.d.peerRebuilding });
     const peers = pullOnly
       ? kind === 'replaced'
         ? []
-        : previousOwners(ring, this.d.nodeId, r.token, this.d.replicationFactor, { isAlive: this.d.isAlive, isRebuilding: this.d.peerRebuilding })
+        : owners()
       : candidates.length === 0
         ? []
         : [candidates[Math.floor(this.d.random() * candidates.length)]!];
+    // A joining node's rebuild pass also pulls from the owners the join took the range from (out
+    // of its preference list now, and soon cleaned up): a write a quorum acknowledged may be on
+    // one of them and on a settled replica other than the one picked above (acknowledged by A and
+    // C, missed by B; X joins in C's place and picks B). With them, it is in what X pulls.
+    if (full && kind === 'joined' && !pullOnly) for (const id of owners()) if (!r.replicas.includes(id)) peers.push(id);
     const remotes = peers.map((id) => this.d.remote(id)).filter((x): x is RangeReplica => x !== undefined);
     if (remotes.length === 0) return null;
     const startedMs = this.now();
