@@ -187,6 +187,15 @@ class BatchesById<T extends { id: number }> {
   takeAll(): T[] {
     return this.entries.splice(0);
   }
+
+  get size(): number {
+    return this.entries.length;
+  }
+
+  /** Every entry, oldest first, left in place. */
+  all(): readonly T[] {
+    return this.entries;
+  }
 }
 
 export function fromWireError(e: WireError): RingkvError {
@@ -223,7 +232,6 @@ export class ShardClient {
   private broken: RingkvError | null = null;
   /** Stats requests not answered: on the lane, or waiting for one while a dead worker is replaced. */
   private readonly statsAsked = new BatchesById<StatsAsked>();
-  private statsAskedCount = 0;
   private nextStatsId = 0;
   /** The live worker's last figures, and the counters of the workers that died (shard_stats.ts). */
   private lastStats: ShardStats | null = null;
@@ -261,11 +269,7 @@ export class ShardClient {
     }
     this.lane = port1;
     // Those asked of the worker that died (its answers are not ours any more) and since.
-    const asked = this.statsAsked.takeAll();
-    for (const a of asked) {
-      this.statsAsked.add(a);
-      port1.postMessage({ kind: 'stats', id: a.id } satisfies StatsRequest);
-    }
+    for (const a of this.statsAsked.all()) port1.postMessage({ kind: 'stats', id: a.id } satisfies StatsRequest);
     this.schedulePump();
   }
 
@@ -312,7 +316,7 @@ export class ShardClient {
   stats(): Promise<ShardStats> {
     const refused = this.closing
       ? new RingkvError(ErrorCode.Closed, `shard ${this.index} is closing`)
-      : this.broken ?? (this.statsAskedCount >= shardStatsAskedMax ? new RingkvError(ErrorCode.Busy, `shard ${this.index} has ${this.statsAskedCount} stats requests unanswered`) : null);
+      : this.broken ?? (this.statsAsked.size >= shardStatsAskedMax ? new RingkvError(ErrorCode.Busy, `shard ${this.index} has ${this.statsAsked.size} stats requests unanswered`) : null);
     if (refused !== null) return Promise.reject(refused);
     return new Promise<ShardStats>((resolve, reject) => {
       const id = ++this.nextStatsId;
@@ -321,7 +325,6 @@ export class ShardClient {
         reject(new RingkvError(ErrorCode.Timeout, `shard ${this.index} did not answer a stats request in ${shardStatsTimeoutMs} ms`, { details: { timeout_ms: shardStatsTimeoutMs } }));
       }, shardStatsTimeoutMs);
       this.statsAsked.add({ id, resolve, reject, timer });
-      this.statsAskedCount++;
       this.lane?.postMessage({ kind: 'stats', id } satisfies StatsRequest);
     });
   }
@@ -330,7 +333,6 @@ export class ShardClient {
     const a = this.statsAsked.take(id);
     if (a === undefined) return undefined;
     clearTimeout(a.timer);
-    this.statsAskedCount--;
     return a;
   }
 
@@ -339,7 +341,6 @@ export class ShardClient {
       clearTimeout(a.timer);
       a.reject(err);
     }
-    this.statsAskedCount = 0;
   }
 
   /** Queues one op; resolves with its result (which may be an op-level failure) once it is durable. */

@@ -19,6 +19,7 @@ import { laneClockMs } from '../../../src/shards/lane_timing';
 import { heldFileName, releaseFileName } from './helpers/held_storage';
 import { writeDelayMs } from './helpers/slow_storage';
 import { forceFullGc } from '../../helpers/full_gc';
+import { waitFor } from '../../helpers/cluster';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -519,11 +520,7 @@ test("stats are answered while a scrub and a cleanup hold both of the worker's c
     await router.write(put('k', 'v'));
     const scrub = router.scrub(0, false);
     const cleanup = router.cleanup([{ from: 0n, to: tokenMax }]);
-    for (const method of ['scrub', 'cleanup']) {
-      const file = path.join(dataDir, heldFileName(method));
-      for (let i = 0; i < 2000 && !fs.existsSync(file); i++) await new Promise((r) => setTimeout(r, 10));
-      assert.ok(fs.existsSync(file), `${method} runs in the worker`);
-    }
+    for (const method of ['scrub', 'cleanup']) await waitFor(`${method} to run in the worker`, () => fs.existsSync(path.join(dataDir, heldFileName(method))), 20_000);
     let timer: NodeJS.Timeout | undefined;
     const stats = await Promise.race([
       router.stats(),
