@@ -26,12 +26,15 @@
 // this node (and without the others joining with it): its owners before the join. With N = 1
 // that is the only place a joining node's keys are (Cassandra's bootstrap streams from the
 // range's previous owner too); with N > 1 it is the fallback when the other replicas are down or
-// joined with this one. A joining node's full pass also pulls, beside the one settled replica it
+// joined with this one. A node that replaced its data dir has no previous owners but its
+// co-replicas: a range waits until one of them is settled, unless all of them replaced theirs too
+// (gossip says why a node rebuilds), when the range's old keys are gone and they sync with each other. A joining node's full pass also pulls, beside the one settled replica it
 // picks, from the owners the join displaced (out of the preference list now): a write a quorum
 // acknowledged is on one of the two.
 import { applyEach, type RangeEntry, type RangeReplica, type SyncResult, depthFor, pullRange, syncRange, vnodeRanges } from '../antientropy';
 import { antiEntropyLeavesPerSyncMax } from '../constants';
 import { assert, ErrorCode, RingkvError } from '../errors';
+import type { RebuildKind } from '../membership';
 import type { InternodeMessage } from '../protocol/internode_codec';
 import type { PeerPool } from '../protocol/internode_pool';
 import { recordBytes } from '../shards/wire_record';
@@ -50,8 +53,6 @@ export interface AntiEntropyCounters {
   antiEntropyFailures: number;
 }
 
-export type RebuildKind = 'joined' | 'replaced';
-
 export interface AntiEntropyDeps {
   nodeId: string;
   /** Between rounds; 0 runs no rounds (full passes only). */
@@ -66,8 +67,8 @@ export interface AntiEntropyDeps {
    * ranges' previous owners are its present co-replicas: a range none of them can serve waits).
    */
   rebuilding: () => RebuildKind | null;
-  /** Whether another node says it rebuilds (gossip). */
-  peerRebuilding: (nodeId: string) => boolean;
+  /** Whether another node says it rebuilds (gossip), and why; null: it does not. */
+  peerRebuilding: (nodeId: string) => RebuildKind | null;
   local: RangeReplica;
   /** A peer's replica over the network, or undefined when its address is unknown. */
   remote: (nodeId: string) => RangeReplica | undefined;
@@ -295,11 +296,13 @@ export class AntiEntropyRunner {
     const ring = this.d.ring();
     const ranges = ring.replicatedRanges(this.d.nodeId, this.d.replicationFactor).filter((r) => o.skip === undefined || !o.skip(r));
     const sum: RepairSummary = { ranges: ranges.length, synced: 0, skipped: 0, failed: 0, pulled: 0, pushed: 0, durationMs: 0 };
+    let orphaned = 0;
     // A round already running finishes first, so one sync at a time still holds.
     await this.running;
     for (const r of ranges) {
       if (this.stopped) break;
       const out = await this.syncRange(ring, r, true);
+      if (out?.orphaned === true) orphaned++;
       if (out === null) sum.skipped++;
       else if (out.complete) {
         sum.synced++;
@@ -311,6 +314,7 @@ export class AntiEntropyRunner {
       }
     }
     sum.durationMs = Date.now() - started;
+    if (orphaned > 0) this.d.log(`rebuilding: WARN ${orphaned} ranges have no replica left that kept its data dir (all replaced theirs, as this node did): what they held before is lost unless restored from a snapshot; synced with each other instead`);
     return sum;
   }
 
@@ -318,28 +322,38 @@ export class AntiEntropyRunner {
    * Syncs one replicated range with a random live peer, one that is not rebuilding where there is
    * one (while rebuilding and no such peer is left, with each of its previous owners, pull only:
    * previousOwners); null when there is none. `full`: every differing leaf, not just
-   * antiEntropyLeavesPerSyncMax of them. `complete`: no failure and no leaf left. Never throws.
+   * antiEntropyLeavesPerSyncMax of them. `complete`: no failure and no leaf left. `orphaned`: this
+   * node and every other replica replaced their data dirs. Never throws.
    */
-  private async syncRange(ring: Ring, r: ReturnType<Ring['replicatedRanges']>[number], full: boolean): Promise<{ results: SyncResult[]; complete: boolean } | null> {
+  private async syncRange(ring: Ring, r: ReturnType<Ring['replicatedRanges']>[number], full: boolean): Promise<{ results: SyncResult[]; complete: boolean; orphaned: boolean } | null> {
     const replicas = r.replicas.filter((id) => id !== this.d.nodeId && this.d.isAlive(id));
     const kind = this.d.rebuilding();
     const rebuilding = kind !== null;
     // A peer that rebuilds too (it joined at about the same time) may hold nothing of the range
     // yet, and a sync with it would count the range synced: one that does not, where there is one.
-    const settled = replicas.filter((id) => !this.d.peerRebuilding(id));
+    const settled = replicas.filter((id) => this.d.peerRebuilding(id) === null);
+    // Every other replica replaced its data dir too, and is up: what they all held before is gone
+    // (short of a snapshot), and none will ever be settled to pull from. They sync with each other
+    // instead, so that what each was written since reaches the rest, and their rebuilds end. Not
+    // while one is down (it may come back with the range) or joined (it is still pulling it from
+    // the range's previous owner; settled from a partial copy, this node would be the one it
+    // syncs with next, and that owner's cleanup would drop the rest).
+    const orphaned = kind === 'replaced' && replicas.length > 0 && r.replicas.every((id) => id === this.d.nodeId || (this.d.isAlive(id) && this.d.peerRebuilding(id) === 'replaced'));
     // Rebuilding, with no live replica that holds the range: its owners before the joins have it.
-    const pullOnly = rebuilding && settled.length === 0;
+    const pullOnly = rebuilding && settled.length === 0 && !orphaned;
     const candidates = settled.length > 0 ? settled : replicas;
     // A replaced node's ranges had no other owners than its co-replicas: the ring without it names
     // nodes that never held them, and a pull from them would count the range synced.
-    const owners = (): string[] => previousOwners(ring, this.d.nodeId, r.token, this.d.replicationFactor, { isAlive: this.d.isAlive, isRebuilding: this.d.peerRebuilding });
-    const peers = pullOnly
-      ? kind === 'replaced'
-        ? []
-        : owners()
-      : candidates.length === 0
-        ? []
-        : [candidates[Math.floor(this.d.random() * candidates.length)]!];
+    const owners = (): string[] => previousOwners(ring, this.d.nodeId, r.token, this.d.replicationFactor, { isAlive: this.d.isAlive, isRebuilding: (id) => this.d.peerRebuilding(id) !== null });
+    const peers = orphaned
+      ? [...replicas]
+      : pullOnly
+        ? kind === 'replaced'
+          ? []
+          : owners()
+        : candidates.length === 0
+          ? []
+          : [candidates[Math.floor(this.d.random() * candidates.length)]!];
     // A joining node's rebuild pass also pulls from the owners the join took the range from (out
     // of its preference list now, and soon cleaned up): a write a quorum acknowledged may be on
     // one of them and on a settled replica other than the one picked above (acknowledged by A and
@@ -378,7 +392,7 @@ export class AntiEntropyRunner {
       }
     }
     if (complete) this.coverage.synced(r, startedMs);
-    return { results, complete };
+    return { results, complete, orphaned };
   }
 
   private count(peerId: string, r: { previous: bigint; token: bigint }, res: SyncResult): void {

@@ -31,7 +31,7 @@ import * as os from 'node:os';
 import { localRangeReplica, localScanPage, type RangeReplica } from '../antientropy';
 import { bootstrapRingChangePassesMax, bootstrapSettleMsMax, gossipHintTargetsMax, hintAgeMsMax, rebuildRetryMs, merkleDepthMax, readRepairsInflightMax, replicaWriteBytesInflightMax, replicaWritesInflightMax, vnodesPerNodeMax } from '../constants';
 import { assert, ErrorCode, isRingkvError, RingkvError } from '../errors';
-import { Membership, parseNodeAddress, type MemberInfo, type StorageTrouble } from '../membership';
+import { Membership, parseNodeAddress, type MemberInfo, type RebuildKind, type StorageTrouble } from '../membership';
 import { consistencyFromWire, consistencyToWire } from '../protocol/client_codes';
 import type { InternodeMessage } from '../protocol/internode_codec';
 import { PeerPool } from '../protocol/internode_pool';
@@ -39,7 +39,7 @@ import { InternodeServer } from '../protocol/internode_server';
 import { keyToken, Ring, ringDigestText, tokenToString } from '../ring';
 import type { WireRecord } from '../shards/messages';
 import { isValidNodeId, type StoredSibling } from '../versioning';
-import { AntiEntropyRunner, entryBytes, pacedRangeReplica, rebuildSources, type RebuildKind, remoteRangeReplica, type VnodeRange } from './anti_entropy';
+import { AntiEntropyRunner, entryBytes, pacedRangeReplica, rebuildSources, remoteRangeReplica, type VnodeRange } from './anti_entropy';
 import { handOffRanges } from './decommission';
 import { recordDecommissioned } from './decommissioned';
 import { tombstoneGraceNotice } from './grace_notice';
@@ -307,7 +307,7 @@ export class ClusterCoordinator implements Coordinator {
           keyEstimate: this.keyEstimateCached,
           load: Math.min(1, os.loadavg()[0]! / Math.max(1, os.availableParallelism())),
           storage: this.storageCached,
-          rebuilding: this.rebuilding,
+          rebuilding: this.rebuildKind() ?? undefined,
           dataBytes: this.dataBytesCached,
           ...(this.diskCached !== null && { diskSizeBytes: this.diskCached.sizeBytes, diskFreeBytes: this.diskCached.freeBytes }),
           ...(this.rebuilding && { rebuildRangesLeft: this.rangesLeftToRebuild().length }),
@@ -387,7 +387,7 @@ export class ClusterCoordinator implements Coordinator {
             ring: () => this.membership.ring,
             isAlive: (id) => this.membership.isAlive(id),
             rebuilding: () => this.rebuildKind(),
-            peerRebuilding: (id) => this.membership.isRebuilding(id),
+            peerRebuilding: (id) => this.membership.rebuildKind(id),
             local: localRangeReplica(o.nodeId, local.ranges, o.requestTimeoutMs, () => this.tombstoneGraceMs()),
             remote: (id) => {
               const addr = this.membership.peerAddress(id);
@@ -544,7 +544,7 @@ export class ClusterCoordinator implements Coordinator {
   }
 
   /**
-   * How this node rebuilds (anti_entropy.ts RebuildKind), or null when it does not. With N = 1 a
+   * How this node rebuilds (membership RebuildKind), or null when it does not. With N = 1 a
    * replaced id rebuilds as a node that joins (one decommissioned and back with a new data dir,
    * as decommissioned.ts tells): as 'replaced' it would look for other replicas of its ranges,
    * which N = 1 has none of, skip every range and never end, serving them empty meanwhile.
@@ -1560,7 +1560,7 @@ export class ClusterCoordinator implements Coordinator {
     const members: MemberInfo[] = this.membership.table.members();
     const nodes: ClusterNodeInfo[] = members.map((m) => {
       const self = m.nodeId === this.nodeId;
-      const rebuilding = self ? this.rebuilding : m.rebuilding === true;
+      const rebuilding = self ? this.rebuilding : m.rebuilding !== undefined;
       const rangesLeft = self ? (this.rebuilding ? this.rangesLeftToRebuild().length : undefined) : m.rebuildRangesLeft;
       const disk = self ? this.diskCached : m.diskSizeBytes !== undefined && m.diskFreeBytes !== undefined ? { sizeBytes: m.diskSizeBytes, freeBytes: m.diskFreeBytes } : null;
       const clock = self ? undefined : this.membership.clockOffsets.of(m.nodeId);

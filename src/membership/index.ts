@@ -6,6 +6,6 @@ export { MembershipTable, validateMemberInfo } from './table';
 export type { TombstoneGraceHolder } from './table';
 export { classify } from './failure_detector';
 export type { FailureDetectorOptions } from './failure_detector';
-export type { MemberInfo, MemberLoad, MemberStatus, PeerAddress, StatusChange, StorageTrouble } from './types';
+export type { MemberInfo, MemberLoad, MemberStatus, PeerAddress, RebuildKind, StatusChange, StorageTrouble } from './types';
 export { memberStatuses } from './types';
 export { parseNodeAddress, type NodeAddress } from './address';

@@ -11,7 +11,7 @@ import { assert, ErrorCode, isRingkvError } from '../errors';
 import { Ring, ringMemberOf, type RingMember } from '../ring';
 import { ClockOffsets } from './clock_offsets';
 import { MembershipTable, type TombstoneGraceHolder } from './table';
-import type { MemberInfo, MemberLoad, MemberStatus, PeerAddress, StatusChange, StorageTrouble } from './types';
+import type { MemberInfo, MemberLoad, MemberStatus, PeerAddress, RebuildKind, StatusChange, StorageTrouble } from './types';
 
 export interface GossipNetwork {
   /** Sends our digest to `to` and resolves with the peer's answer; rejects when unreachable. */
@@ -333,6 +333,11 @@ export class Membership {
 
   /** Whether the node last said it rebuilds its replica (MemberInfo.rebuilding). */
   isRebuilding(nodeId: string): boolean {
+    return this.table.rebuilding(nodeId) !== null;
+  }
+
+  /** Why the node last said it rebuilds its replica; null: it does not. */
+  rebuildKind(nodeId: string): RebuildKind | null {
     return this.table.rebuilding(nodeId);
   }
 

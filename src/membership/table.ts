@@ -20,7 +20,7 @@ import { clusterNodesMax, forgottenNodesMax, gossipHintTargetsMax, tombstoneGrac
 import { assert } from '../errors';
 import { isValidZone } from '../ring';
 import { classify, type FailureDetectorOptions, validateFailureDetectorOptions } from './failure_detector';
-import type { MemberInfo, MemberLoad, MemberStatus, StatusChange } from './types';
+import type { MemberInfo, MemberLoad, MemberStatus, RebuildKind, StatusChange } from './types';
 
 /** A tombstone grace and the node that keeps it. */
 export interface TombstoneGraceHolder {
@@ -109,8 +109,8 @@ export class MembershipTable {
     const e = this.entries.get(this.selfId)!;
     e.info = { ...e.info, heartbeat: e.info.heartbeat + 1, ...update };
     if (e.info.storage === undefined) delete e.info.storage;
-    if (e.info.rebuilding !== true) delete e.info.rebuilding;
-    if (e.info.rebuildRangesLeft === undefined || e.info.rebuilding !== true) delete e.info.rebuildRangesLeft;
+    if (e.info.rebuilding === undefined) delete e.info.rebuilding;
+    if (e.info.rebuildRangesLeft === undefined || e.info.rebuilding === undefined) delete e.info.rebuildRangesLeft;
     if (e.info.hintsFor === undefined || e.info.hintsFor.length === 0) delete e.info.hintsFor;
     if (e.info.leaving !== true) delete e.info.leaving;
     if (e.info.cleaningUp !== true) delete e.info.cleaningUp;
@@ -398,14 +398,14 @@ export class MembershipTable {
     return this.entries.get(nodeId)?.status;
   }
 
-  /** Whether node `nodeId` last said it is rebuilding its replica (no copy: a per-read check). */
-  rebuilding(nodeId: string): boolean {
-    return this.entries.get(nodeId)?.info.rebuilding === true;
+  /** Whether node `nodeId` last said it is rebuilding its replica, and why; null: it did not (no copy: a per-read check). */
+  rebuilding(nodeId: string): RebuildKind | null {
+    return this.entries.get(nodeId)?.info.rebuilding ?? null;
   }
 
   /** Whether any node other than this one says so. */
   anyRebuilding(): boolean {
-    for (const [id, e] of this.entries) if (id !== this.selfId && e.info.rebuilding === true && e.status === 'ALIVE') return true;
+    for (const [id, e] of this.entries) if (id !== this.selfId && e.info.rebuilding !== undefined && e.status === 'ALIVE') return true;
     return false;
   }
 

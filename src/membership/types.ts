@@ -8,6 +8,13 @@
 export type MemberStatus = 'ALIVE' | 'SUSPECT' | 'DEAD' | 'LEFT';
 export const memberStatuses: readonly MemberStatus[] = ['ALIVE', 'SUSPECT', 'DEAD', 'LEFT'];
 
+/**
+ * Why a node rebuilds its replica: it joined (its ranges' keys are on their owners before the
+ * join, the replicas of the ring without it), or it replaced an earlier data dir under its id (its
+ * tokens are its id's, so its keys are on its present co-replicas alone).
+ */
+export type RebuildKind = 'joined' | 'replaced';
+
 export interface MemberInfo {
   nodeId: string;
   /** Address other nodes and clients reach this node at. */
@@ -46,10 +53,11 @@ export interface MemberInfo {
    */
   datacenter?: string;
   /**
-   * Set while the node rebuilds its replica (a new data dir: cluster_coordinator.ts `rebuilding`);
-   * other coordinators ask it last on reads. Absent: its replica is whole (or it is older than the field).
+   * Set while the node rebuilds its replica (a new data dir: cluster_coordinator.ts `rebuilding`),
+   * saying why (RebuildKind); other coordinators ask it last on reads. Absent: its replica is whole
+   * (or it is older than the field). A node older than the kind says 'joined'.
    */
-  rebuilding?: boolean;
+  rebuilding?: RebuildKind;
   /** Bytes of its tables and WAL, as its last storage poll found them. Absent: older than the field. */
   dataBytes?: number;
   /** Its data dir's file system: size, and what the node may still use. Absent: unknown (older, or statfs failed). */

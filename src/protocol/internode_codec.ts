@@ -35,8 +35,8 @@ const memberSpec: TableSpec = {
   name: 'Member',
   // node_id, host, http_port, peer_port, vnodes, incarnation, heartbeat, status, key_estimate, load, settings, storage, zone, rebuilding, data_bytes,
   // disk_size_bytes, disk_free_bytes, rebuild_ranges_left, hints_for, datacenter, tombstone_grace_ms, ring_digest, leaving, cleaning_up,
-  // fresh_data_dir
-  fields: [nodeIdStr, str, u16, u16, u16, u64, u64, u8, u64, u32, str, u8, str, u8, u64, u64, u64, u32, { kind: 'strings', bytesMax: nodeIdBytesMax, lengthMax: gossipHintTargetsMax }, str, u64, u32, u8, u8, u8],
+  // fresh_data_dir, rebuild_replaced
+  fields: [nodeIdStr, str, u16, u16, u16, u64, u64, u8, u64, u32, str, u8, str, u8, u64, u64, u64, u32, { kind: 'strings', bytesMax: nodeIdBytesMax, lengthMax: gossipHintTargetsMax }, str, u64, u32, u8, u8, u8, u8],
 };
 
 const entrySpec: TableSpec = {
@@ -265,7 +265,8 @@ function build(b: Builder, m: FixedMessage): Uint8Array {
       if (settings !== 0) Member.addSettings(b, settings);
       if (x.storage !== undefined) Member.addStorage(b, storageToWire[x.storage]);
       if (zone !== 0) Member.addZone(b, zone);
-      if (x.rebuilding === true) Member.addRebuilding(b, true);
+      if (x.rebuilding !== undefined) Member.addRebuilding(b, true);
+      if (x.rebuilding === 'replaced') Member.addRebuildReplaced(b, true);
       if (x.dataBytes !== undefined) addUint64Field(b, uint64Fields.memberDataBytes, Math.max(0, Math.floor(x.dataBytes)));
       if (x.diskSizeBytes !== undefined) addUint64Field(b, uint64Fields.memberDiskSizeBytes, Math.max(0, Math.floor(x.diskSizeBytes)));
       if (x.diskFreeBytes !== undefined) addUint64Field(b, uint64Fields.memberDiskFreeBytes, Math.max(0, Math.floor(x.diskFreeBytes)));
@@ -480,7 +481,7 @@ export function decodeInternode(frame: Uint8Array): InternodeMessage {
         if (!isValidZone(datacenter)) throw malformed(`gossip member ${nodeId} has a datacenter that is not a datacenter name`);
         m.datacenter = datacenter;
       }
-      if (x.rebuilding()) m.rebuilding = true;
+      if (x.rebuilding()) m.rebuilding = x.rebuildReplaced() ? 'replaced' : 'joined';
       if (x.leaving()) m.leaving = true;
       if (x.cleaningUp()) m.cleaningUp = true;
       if (x.freshDataDir()) m.freshDataDir = true;

@@ -47,8 +47,8 @@ async function keysOf(r: ShardRouter): Promise<Set<string>> {
   return new Set(entries.map((e) => Buffer.from(e.key).toString()));
 }
 
-/** `rebuilding`: true for a node that joined; `down`: nodes not alive. */
-function runner(o: { nodeId: string; ring: Ring; n: number; replicas: Map<string, RangeReplica>; keyEstimate: number; peerKeyEstimate?: number; rebuilding: boolean | 'replaced'; rebuildingPeers?: string[]; down?: string[]; now?: () => number }): AntiEntropyRunner {
+/** `rebuilding`: true for a node that joined; `rebuildingPeers`: peers that joined, `replacedPeers`: peers that replaced their data dirs; `down`: nodes not alive. */
+function runner(o: { nodeId: string; ring: Ring; n: number; replicas: Map<string, RangeReplica>; keyEstimate: number; peerKeyEstimate?: number; rebuilding: boolean | 'replaced'; rebuildingPeers?: string[]; replacedPeers?: string[]; down?: string[]; log?: (line: string) => void; now?: () => number }): AntiEntropyRunner {
   return new AntiEntropyRunner({
     nodeId: o.nodeId,
     intervalMs: 0,
@@ -56,13 +56,13 @@ function runner(o: { nodeId: string; ring: Ring; n: number; replicas: Map<string
     ring: () => o.ring,
     isAlive: (id) => !(o.down?.includes(id) ?? false),
     rebuilding: () => (o.rebuilding === false ? null : o.rebuilding === true ? 'joined' : o.rebuilding),
-    peerRebuilding: (id) => o.rebuildingPeers?.includes(id) ?? false,
+    peerRebuilding: (id) => (o.replacedPeers?.includes(id) === true ? 'replaced' : o.rebuildingPeers?.includes(id) === true ? 'joined' : null),
     local: o.replicas.get(o.nodeId)!,
     remote: (id) => o.replicas.get(id),
     keyEstimate: () => o.keyEstimate,
     peerKeyEstimate: () => o.peerKeyEstimate ?? 0,
     random: Math.random,
-    log: () => {},
+    log: o.log ?? (() => {}),
     tombstoneGraceMs: () => tombstoneGraceMsDefault,
     ...(o.now !== undefined && { now: o.now }),
   });
@@ -240,6 +240,40 @@ test('a node replaced under its id whose range\'s co-replicas are all down leave
   await joined.fullPass({ synced: (x) => all.push(x.token) });
   assert.ok(withB.some((x) => all.includes(x.token)), 'a joined node takes the ring without it as the previous owners');
   await Promise.all([r.stop(), joined.stop()]);
+});
+
+test('nodes that replaced their data dirs together sync the ranges only they replicate with each other; not while the other joined or is down', async () => {
+  const { nodes, replicas } = await openNodes(['A', 'B', 'C']);
+  // N = 2 over three nodes. A and B both lost their data dirs and came back under their ids: the
+  // ranges they alone replicate kept nothing from before, and B has been written to since.
+  const ring = Ring.build([{ nodeId: 'A', vnodes: 8 }, { nodeId: 'B', vnodes: 8 }, { nodeId: 'C', vnodes: 8 }], 5);
+  const ranges = ring.replicatedRanges('A', 2);
+  const withB = ranges.filter((x) => x.replicas.includes('B'));
+  assert.ok(withB.length > 0 && withB.length < ranges.length, 'A shares ranges with B and with C');
+  const keys = Array.from({ length: 300 }, (_, i) => `o-${i}`);
+  const onA = keys.filter((k) => ring.preferenceList(keyToken(b(k)), 2).includes('A'));
+  for (const k of onA) for (const id of ring.preferenceList(keyToken(b(k)), 2)) if (id !== 'A') await nodes.get(id)!.write(put(k, `v-${k}`));
+  const onAandB = onA.filter((k) => ring.preferenceList(keyToken(b(k)), 2).includes('B'));
+  assert.ok(onAandB.length > 0 && onAandB.length < onA.length);
+  const pass = async (o: { replacedPeers?: string[]; rebuildingPeers?: string[]; down?: string[] }) => {
+    const lines: string[] = [];
+    const r = runner({ nodeId: 'A', ring, n: 2, replicas, keyEstimate: 0, rebuilding: 'replaced', ...o, log: (l) => lines.push(l) });
+    const sum = await r.fullPass();
+    await r.stop();
+    return { sum, lines };
+  };
+
+  // B joined (it is still pulling these ranges from their previous owner): A waits for it to settle.
+  const whileJoining = await pass({ rebuildingPeers: ['B'] });
+  assert.equal(whileJoining.sum.skipped, withB.length);
+  assert.ok(!(await keysOf(nodes.get('A')!)).has(onAandB[0]!), 'nothing was pulled from a co-replica that joined');
+  // B replaced its data dir too but is down: it may come back with the ranges.
+  assert.equal((await pass({ replacedPeers: ['B'], down: ['B'] })).sum.skipped, withB.length);
+
+  const both = await pass({ replacedPeers: ['B'] });
+  assert.deepEqual({ synced: both.sum.synced, skipped: both.sum.skipped, failed: both.sum.failed }, { synced: ranges.length, skipped: 0, failed: 0 });
+  assert.deepEqual([...(await keysOf(nodes.get('A')!))].sort(), onA.sort(), 'what B was written since, and every key C holds');
+  assert.ok(both.lines.some((l) => l.startsWith(`rebuilding: WARN ${withB.length} ranges have no replica left that kept its data dir`)), both.lines.join('\n'));
 });
 
 test('a range counts as synced from when its sync began: a pass brings the oldest sync up to date, a range it left out keeps its age', async () => {

@@ -24,8 +24,8 @@ const sample: InternodeMessage = {
   recordTombstone: true,
   forwarded: true,
   members: [
-    { nodeId: 'n1', host: '127.0.0.1', httpPort: 7000, peerPort: 8000, vnodes: 128, incarnation: 1_764_000_000_000, heartbeat: 12, status: 'SUSPECT', keyEstimate: 5, load: 0.25, settings: 'replication=3 conflict-mode=lww', storage: 'full', zone: 'eu-west-1a', datacenter: 'eu-west', rebuilding: true, dataBytes: 5_000_000_000, diskSizeBytes: 40_000_000_000, diskFreeBytes: 9_000_000_000, rebuildRangesLeft: 17, hintsFor: ['n3', 'n2'], tombstoneGraceMs: 864_000_000, ringDigest: 0xfedcba98, leaving: true, cleaningUp: true, freshDataDir: true },
-    { nodeId: 'n3', host: '127.0.0.1', httpPort: 7002, peerPort: 8002, vnodes: 8, incarnation: 1, heartbeat: 0, status: 'ALIVE', keyEstimate: 0, load: 0, storage: 'failed' },
+    { nodeId: 'n1', host: '127.0.0.1', httpPort: 7000, peerPort: 8000, vnodes: 128, incarnation: 1_764_000_000_000, heartbeat: 12, status: 'SUSPECT', keyEstimate: 5, load: 0.25, settings: 'replication=3 conflict-mode=lww', storage: 'full', zone: 'eu-west-1a', datacenter: 'eu-west', rebuilding: 'replaced', dataBytes: 5_000_000_000, diskSizeBytes: 40_000_000_000, diskFreeBytes: 9_000_000_000, rebuildRangesLeft: 17, hintsFor: ['n3', 'n2'], tombstoneGraceMs: 864_000_000, ringDigest: 0xfedcba98, leaving: true, cleaningUp: true, freshDataDir: true },
+    { nodeId: 'n3', host: '127.0.0.1', httpPort: 7002, peerPort: 8002, vnodes: 8, incarnation: 1, heartbeat: 0, status: 'ALIVE', keyEstimate: 0, load: 0, storage: 'failed', rebuilding: 'joined' },
     // A member that says nothing of its settings or storage (a node older than the fields) stays that way.
     { nodeId: 'n2', host: '127.0.0.1', httpPort: 7001, peerPort: 8001, vnodes: 8, incarnation: 1, heartbeat: 0, status: 'ALIVE', keyEstimate: 0, load: 0 },
   ],

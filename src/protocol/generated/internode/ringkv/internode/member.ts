@@ -164,8 +164,13 @@ freshDataDir():boolean {
   return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
 }
 
+rebuildReplaced():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 54);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
 static startMember(builder:flatbuffers.Builder) {
-  builder.startObject(25);
+  builder.startObject(26);
 }
 
 static addNodeId(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset) {
@@ -280,12 +285,16 @@ static addFreshDataDir(builder:flatbuffers.Builder, freshDataDir:boolean) {
   builder.addFieldInt8(24, +freshDataDir, +false);
 }
 
+static addRebuildReplaced(builder:flatbuffers.Builder, rebuildReplaced:boolean) {
+  builder.addFieldInt8(25, +rebuildReplaced, +false);
+}
+
 static endMember(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createMember(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, hostOffset:flatbuffers.Offset, httpPort:number, peerPort:number, vnodes:number, incarnation:bigint, heartbeat:bigint, status:number, keyEstimate:bigint, load:number, settingsOffset:flatbuffers.Offset, storage:number, zoneOffset:flatbuffers.Offset, rebuilding:boolean, dataBytes:bigint, diskSizeBytes:bigint, diskFreeBytes:bigint, rebuildRangesLeft:number, hintsForOffset:flatbuffers.Offset, datacenterOffset:flatbuffers.Offset, tombstoneGraceMs:bigint, ringDigest:number, leaving:boolean, cleaningUp:boolean, freshDataDir:boolean):flatbuffers.Offset {
+static createMember(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset, hostOffset:flatbuffers.Offset, httpPort:number, peerPort:number, vnodes:number, incarnation:bigint, heartbeat:bigint, status:number, keyEstimate:bigint, load:number, settingsOffset:flatbuffers.Offset, storage:number, zoneOffset:flatbuffers.Offset, rebuilding:boolean, dataBytes:bigint, diskSizeBytes:bigint, diskFreeBytes:bigint, rebuildRangesLeft:number, hintsForOffset:flatbuffers.Offset, datacenterOffset:flatbuffers.Offset, tombstoneGraceMs:bigint, ringDigest:number, leaving:boolean, cleaningUp:boolean, freshDataDir:boolean, rebuildReplaced:boolean):flatbuffers.Offset {
   Member.startMember(builder);
   Member.addNodeId(builder, nodeIdOffset);
   Member.addHost(builder, hostOffset);
@@ -312,6 +321,7 @@ static createMember(builder:flatbuffers.Builder, nodeIdOffset:flatbuffers.Offset
   Member.addLeaving(builder, leaving);
   Member.addCleaningUp(builder, cleaningUp);
   Member.addFreshDataDir(builder, freshDataDir);
+  Member.addRebuildReplaced(builder, rebuildReplaced);
   return Member.endMember(builder);
 }
 }
