@@ -172,25 +172,46 @@ export function previousOwners(ring: Ring, self: string, token: bigint, n: numbe
 }
 
 /**
- * While `self` rebuilds (`kind`), the nodes a key of its (the range ending at `token`) is read
- * from first (rebuild_gate.ts): its previous owners, where no other replica in its datacenter
+ * The previous owners (above) of the range ending at `token` that the join displaced: out of its
+ * preference list now, and soon cleaned up. A write a quorum acknowledged before the join may be
+ * on one of them and on a replica other than the one this node reads or pulls the range from.
+ */
+export function displacedOwners(ring: Ring, self: string, token: bigint, n: number, o: { isAlive: (id: string) => boolean; isRebuilding: (id: string) => boolean }): string[] {
+  const pref = ring.preferenceList(token, n);
+  return previousOwners(ring, self, token, n, o).filter((id) => !pref.includes(id));
+}
+
+/**
+ * While a node rebuilds, where its replica reads a key from before it answers for it or issues a
+ * version of it (rebuild_gate.ts): `nodes`; `required`: a read or write of the key fails when none
+ * of them answers, as this node's copy cannot stand in for them. 'down': the nodes that hold the
+ * key are all down, and this node's copy cannot say the key is absent.
+ */
+export type RebuildSources = { nodes: readonly string[]; required: boolean } | 'down';
+
+/**
+ * While `self` rebuilds (`kind`), where a key of its (the range ending at `token`) is read from
+ * first (RebuildSources). Its previous owners, required, where no other replica in its datacenter
  * can answer for it, being down, absent (N = 1), or rebuilding too (nodes that joined with this
  * one hold no more than it does); a replica elsewhere does not count, since a LOCAL_* read asks
- * this datacenter's alone. [] where a settled replica in its datacenter is up (a read asks it,
- * this node ranked last). A replaced node's keys were on its co-replicas alone: where those in
- * its datacenter cannot answer, the settled ones elsewhere. 'down' where the nodes that hold
- * the key are all down: this node's copy cannot say the key is absent.
+ * this datacenter's alone. Where a settled replica in its datacenter is up (a read asks it, this
+ * node ranked last), a joined node still reads the owners its join displaced, not required: a
+ * read that reaches this node and a stale settled one (the up-to-date one down) counted this
+ * node's unfilled copy toward its quorum and missed an acknowledged write (displacedOwners). A
+ * replaced node's keys were on its co-replicas alone: where those in its datacenter cannot
+ * answer, the settled ones elsewhere, required.
  */
-export function rebuildSources(ring: Ring, self: string, token: bigint, n: number, kind: RebuildKind, o: { isAlive: (id: string) => boolean; isRebuilding: (id: string) => boolean }): string[] | 'down' {
+export function rebuildSources(ring: Ring, self: string, token: bigint, n: number, kind: RebuildKind, o: { isAlive: (id: string) => boolean; isRebuilding: (id: string) => boolean }): RebuildSources {
+  const none = { nodes: [], required: false };
   const pref = ring.preferenceList(token, n);
-  if (!pref.includes(self)) return [];
+  if (!pref.includes(self)) return none;
   const dc = ring.datacenterOf(self);
   const others = pref.filter((id) => id !== self);
   const settled = others.filter((id) => o.isAlive(id) && !o.isRebuilding(id));
-  if (settled.some((id) => ring.datacenterOf(id) === dc)) return [];
-  if (kind === 'replaced') return settled.length > 0 ? settled : others.length > 0 && !others.some((id) => o.isAlive(id)) ? 'down' : [];
+  if (settled.some((id) => ring.datacenterOf(id) === dc)) return kind === 'joined' ? { nodes: displacedOwners(ring, self, token, n, o), required: false } : none;
+  if (kind === 'replaced') return settled.length > 0 ? { nodes: settled, required: true } : others.length > 0 && !others.some((id) => o.isAlive(id)) ? 'down' : none;
   const owners = previousOwners(ring, self, token, n, o);
-  return owners.length > 0 || ring.without([self]).preferenceList(token, n).length === 0 ? owners : 'down';
+  return owners.length > 0 || ring.without([self]).preferenceList(token, n).length === 0 ? { nodes: owners, required: true } : 'down';
 }
 
 export class AntiEntropyRunner {
@@ -344,7 +365,8 @@ export class AntiEntropyRunner {
     const candidates = settled.length > 0 ? settled : replicas;
     // A replaced node's ranges had no other owners than its co-replicas: the ring without it names
     // nodes that never held them, and a pull from them would count the range synced.
-    const owners = (): string[] => previousOwners(ring, this.d.nodeId, r.token, this.d.replicationFactor, { isAlive: this.d.isAlive, isRebuilding: (id) => this.d.peerRebuilding(id) !== null });
+    const ownerDeps = { isAlive: this.d.isAlive, isRebuilding: (id: string) => this.d.peerRebuilding(id) !== null };
+    const owners = (): string[] => previousOwners(ring, this.d.nodeId, r.token, this.d.replicationFactor, ownerDeps);
     const peers = orphaned
       ? [...replicas]
       : pullOnly
@@ -354,11 +376,11 @@ export class AntiEntropyRunner {
         : candidates.length === 0
           ? []
           : [candidates[Math.floor(this.d.random() * candidates.length)]!];
-    // A joining node's rebuild pass also pulls from the owners the join took the range from (out
-    // of its preference list now, and soon cleaned up): a write a quorum acknowledged may be on
-    // one of them and on a settled replica other than the one picked above (acknowledged by A and
-    // C, missed by B; X joins in C's place and picks B). With them, it is in what X pulls.
-    if (full && kind === 'joined' && !pullOnly) for (const id of owners()) if (!r.replicas.includes(id)) peers.push(id);
+    // A joining node's rebuild pass also pulls from the owners the join took the range from: a
+    // write a quorum acknowledged may be on one of them and on a settled replica other than the
+    // one picked above (acknowledged by A and C, missed by B; X joins in C's place and picks B).
+    // With them, it is in what X pulls.
+    if (full && kind === 'joined' && !pullOnly) peers.push(...displacedOwners(ring, this.d.nodeId, r.token, this.d.replicationFactor, ownerDeps));
     const remotes = peers.map((id) => this.d.remote(id)).filter((x): x is RangeReplica => x !== undefined);
     if (remotes.length === 0) return null;
     const startedMs = this.now();

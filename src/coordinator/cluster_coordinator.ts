@@ -39,7 +39,7 @@ import { InternodeServer } from '../protocol/internode_server';
 import { keyToken, Ring, ringDigestText, tokenToString } from '../ring';
 import type { WireRecord } from '../shards/messages';
 import { isValidNodeId, type StoredSibling } from '../versioning';
-import { AntiEntropyRunner, entryBytes, pacedRangeReplica, rebuildSources, remoteRangeReplica, type VnodeRange } from './anti_entropy';
+import { AntiEntropyRunner, entryBytes, pacedRangeReplica, type RebuildSources, rebuildSources, remoteRangeReplica, type VnodeRange } from './anti_entropy';
 import { handOffRanges } from './decommission';
 import { recordDecommissioned } from './decommissioned';
 import { tombstoneGraceNotice } from './grace_notice';
@@ -271,7 +271,7 @@ export class ClusterCoordinator implements Coordinator {
     this.local = rebuildGate(store, {
       ...this.pullDeps,
       rebuilding: () => this.rebuilding,
-      sourcesFor: (key) => this.previousOwnersOnly(key),
+      sourcesFor: (key) => this.rebuildSourcesOf(key),
       push: (id, key, record, timeoutMs) => new Promise((resolve, reject) => this.replicas.apply(id, key, record, timeoutMs, (err) => (err === null ? resolve() : reject(err)))),
       counters: this.counters,
     });
@@ -1228,7 +1228,7 @@ export class ClusterCoordinator implements Coordinator {
   }
 
   /** While rebuilding: where a key of this node's is read from first (anti_entropy.ts rebuildSources). */
-  private previousOwnersOnly(key: Uint8Array): readonly string[] | 'down' {
+  private rebuildSourcesOf(key: Uint8Array): RebuildSources {
     return rebuildSources(this.membership.ring, this.nodeId, keyToken(key), this.o.replicationFactor, this.rebuildKind() ?? 'joined', {
       isAlive: (id) => this.membership.isAlive(id),
       isRebuilding: (id) => this.membership.isRebuilding(id),

@@ -7,14 +7,19 @@
 // holds of it and only then answers. And a version it issues is applied on the previous owner
 // too before it is acknowledged: a coordinator whose ring does not hold this node yet reads the
 // key there (Cassandra writes to a joining range's old and new owners alike); a previous owner
-// that does not take it is counted, and the write stands. Every way to this node's replica goes
-// through here: reads and writes coordinated here and those other coordinators send. Merged-in
-// records (apply) pass straight through: they issue no version. When the node is not
+// that does not take it is counted, and the write stands. A node that joined does the same, as a
+// best effort, for keys whose other replicas are up, with the owners its join displaced: a read
+// that reaches it and a stale settled replica (the up-to-date one down) counts its answer toward
+// the quorum, and a write a quorum acknowledged may be on that owner and the replica that is down
+// alone; if the displaced owner does not answer, the read goes on. Every way to this node's
+// replica goes through here: reads and writes coordinated here and those other coordinators send.
+// Merged-in records (apply) pass straight through: they issue no version. When the node is not
 // rebuilding this costs one boolean per call.
 import { ErrorCode, isRingkvError, RingkvError } from '../errors';
 import type { AnswerCallback } from '../shards';
 import type { ShardOp, WireRecord } from '../shards/messages';
 import type { ConflictMode } from '../versioning';
+import type { RebuildSources } from './anti_entropy';
 import type { LocalReplica } from './cluster_replica';
 import { answerOf, mergeAnswers, recordOf, type ReplicaAnswer } from './read_repair';
 
@@ -53,11 +58,8 @@ export async function pullKey(d: PullDeps, sources: readonly string[], key: Uint
 export interface RebuildGateDeps extends PullDeps {
   /** Whether this node rebuilds its replica. */
   rebuilding(): boolean;
-  /**
-   * The live nodes to pull `key` from first: empty when a live replica other than this node holds
-   * it; 'down' when the nodes that hold it are all down (anti_entropy.ts rebuildSources).
-   */
-  sourcesFor(key: Uint8Array): readonly string[] | 'down';
+  /** The live nodes to pull `key` from first, and whether one must answer (anti_entropy.ts rebuildSources). */
+  sourcesFor(key: Uint8Array): RebuildSources;
   /** Merges a record into another node's replica (ReplicaClient.apply); rejects when it does not take it. */
   push(nodeId: string, key: Uint8Array, record: WireRecord, timeoutMs: number): Promise<void>;
   readonly counters: { rebuildPulls: number; rebuildPushFailures: number };
@@ -70,27 +72,30 @@ function holdersDown(): RingkvError {
   });
 }
 
+type Sources = Exclude<RebuildSources, 'down'>;
+const noSources: Sources = { nodes: [], required: false };
+
 /** `store` with its reads and coordinated writes gated as above. */
 export function rebuildGate(store: LocalReplica, d: RebuildGateDeps): LocalReplica {
-  /** Pulls `key` from `sources` first; throws RKV_ERR_UNAVAILABLE when none answers. */
-  const pullFirst = async (key: Uint8Array, sources: readonly string[], timeoutMs: number): Promise<void> => {
+  /** Pulls `key` from `from.nodes` first; throws RKV_ERR_UNAVAILABLE when none answers and one must. */
+  const pullFirst = async (key: Uint8Array, from: Sources, timeoutMs: number): Promise<void> => {
     d.counters.rebuildPulls++;
-    if ((await pullKey(d, sources, key, timeoutMs)) === 0) {
-      throw new RingkvError(ErrorCode.Unavailable, `this node is rebuilding its replica and reads the key from the node that held it before (${sources.join(', ')}) first; none answered`, {
-        details: { needed: 1, answered: 0, alive: sources.length, rebuilding: true },
+    if ((await pullKey(d, from.nodes, key, timeoutMs)) === 0 && from.required) {
+      throw new RingkvError(ErrorCode.Unavailable, `this node is rebuilding its replica and reads the key from the node that held it before (${from.nodes.join(', ')}) first; none answered`, {
+        details: { needed: 1, answered: 0, alive: from.nodes.length, rebuilding: true },
       });
     }
   };
   return {
     ...store,
     get: async (key, timeoutMs) => {
-      const sources = d.rebuilding() ? d.sourcesFor(key) : [];
+      const sources = d.rebuilding() ? d.sourcesFor(key) : noSources;
       if (sources === 'down') {
         const record = await store.get(key, timeoutMs);
         if (record === null) throw holdersDown();
         return record;
       }
-      if (sources.length === 0) return store.get(key, timeoutMs);
+      if (sources.nodes.length === 0) return store.get(key, timeoutMs);
       const started = Date.now();
       await pullFirst(key, sources, timeoutMs);
       return store.get(key, Math.max(1, timeoutMs - (Date.now() - started)));
@@ -99,15 +104,15 @@ export function rebuildGate(store: LocalReplica, d: RebuildGateDeps): LocalRepli
       // Merged-in records issue no version; a key another live replica holds needs nothing. A
       // write whose key's holders are all down goes ahead here, as any write with replicas down;
       // a read of it that finds nothing here is no answer.
-      const found = d.rebuilding() ? ops.map((op) => (op.op === 'apply' ? [] : d.sourcesFor(op.key))) : null;
+      const found = d.rebuilding() ? ops.map((op) => (op.op === 'apply' ? noSources : d.sourcesFor(op.key))) : null;
       const answer: AnswerCallback =
         found !== null && found.some((s, j) => s === 'down' && ops[j]!.op === 'get')
           ? (j, result, error) => (found[j] === 'down' && result !== null && result.ok && result.op === 'get' && result.record === null ? onAnswer(j, null, holdersDown()) : onAnswer(j, result, error))
           : onAnswer;
-      const sources = found === null ? null : found.map((s) => (s === 'down' ? [] : s));
-      if (sources === null || sources.every((s) => s.length === 0)) return store.submitMany(ops, timeoutMs, answer, onApplied);
+      const sources = found === null ? null : found.map((s) => (s === 'down' ? noSources : s));
+      if (sources === null || sources.every((s) => s.nodes.length === 0)) return store.submitMany(ops, timeoutMs, answer, onApplied);
       const started = Date.now();
-      const pulls = ops.map((op, j) => (sources[j]!.length === 0 ? null : pullFirst(op.key, sources[j]!, timeoutMs).then(() => null, (e: unknown) => e)));
+      const pulls = ops.map((op, j) => (sources[j]!.nodes.length === 0 ? null : pullFirst(op.key, sources[j]!, timeoutMs).then(() => null, (e: unknown) => e)));
       void Promise.all(pulls).then((errors) => {
         const at: number[] = [];
         const pass: ShardOp[] = [];
@@ -125,7 +130,7 @@ export function rebuildGate(store: LocalReplica, d: RebuildGateDeps): LocalRepli
           Math.max(1, timeoutMs - (Date.now() - started)),
           (k, result, error) => {
             const j = at[k]!;
-            const to = sources[j]!;
+            const to = sources[j]!.nodes;
             if (to.length === 0 || result === null || !result.ok || result.op === 'get' || result.op === 'apply' || result.record === null) {
               answer(j, result, error);
               return;
