@@ -88,12 +88,15 @@ async function openDataDir(cluster: ClusterNodeConfig, options: NodeCoordinatorO
   refuseDecommissioned(options.dataDir);
   // A node whose data dir is new and that has somewhere to join streams its ranges once it is in the ring.
   // (A LOCK file, or the CLUSTER_NAME, ZONE, DATACENTER and VNODES written below, is all a start that failed early leaves;
-  // a LAST_RUN or SYNCED_SINCE beside them without any shard is a data dir emptied of its data, new too.)
+  // a LAST_RUN or SYNCED_SINCE beside them without any shard is a data dir emptied of its data, new too. So is
+  // one of these files half written, FRESH's included: a crash in writeFileDurably leaves NAME.tmp. And the
+  // lost+found of a file system made for it: a data dir at the root of a new volume.)
   const identityFiles = [dirLockFileName, clusterNameFileName, zoneFileName, datacenterFileName, vnodesFileName, lastRunFileName, syncedSinceFileName];
+  const leftByNewDir = new Set([...identityFiles, ...[...identityFiles, freshFileName].map((name) => `${name}.tmp`), 'lost+found']);
   // A start refused after its shards were made (preflight: another cluster's settings, a twin)
   // leaves FRESH behind: the next start is still a new data dir's (ClusterOptions.freshFile).
   const freshFile = path.join(options.dataDir, freshFileName);
-  const fresh = !fs.existsSync(options.dataDir) || fs.readdirSync(options.dataDir).every((name) => identityFiles.includes(name)) || fs.existsSync(freshFile);
+  const fresh = !fs.existsSync(options.dataDir) || fs.readdirSync(options.dataDir).every((name) => leftByNewDir.has(name)) || fs.existsSync(freshFile);
   if (fresh) writeFileDurably(freshFile, 'a new data dir: removed once the node has decided whether it rebuilds (streams its ranges)\n');
   // Before the store opens: a data dir of another cluster, zone or datacenter is refused with nothing started.
   // A first start given no name takes its seeds' (or, a first node, makes one up: cluster_name.ts);

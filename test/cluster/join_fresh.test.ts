@@ -2,6 +2,8 @@
 // first start did not get that far: one refused after its shards were made (the cluster runs
 // with other settings) leaves its data dir new for the next start (FRESH), and one whose seed
 // did not answer as it started (the seed was restarting) rebuilds once gossip finds the cluster.
+// A data dir at the root of a new file system (its lost+found), or one where the first start
+// crashed while it wrote FRESH (FRESH.tmp), is new too.
 // With N = 1 nothing else would bring it the keys: they are on their previous owners alone.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -51,6 +53,16 @@ describe('2 nodes with N = 1; new nodes join after a first start that did not ge
     await readsThrough(j);
     assert.ok(c.nodes[j]!.log.some((l) => l.includes('rebuilding: this node joins with a new data dir')), c.nodes[j]!.log.join(''));
     assert.ok(!fs.existsSync(path.join(dataDir, 'FRESH')), 'decided: the data dir is new no more');
+  });
+
+  test('a data dir holding only a lost+found and a half-written FRESH is new: the node streams its ranges', async () => {
+    const dataDir = path.join(c.tmp, `node-${c.nodes.length}`);
+    fs.mkdirSync(path.join(dataDir, 'lost+found'), { recursive: true });
+    fs.writeFileSync(path.join(dataDir, 'FRESH.tmp'), 'a new data dir');
+    const j = await c.addNode();
+    assert.equal(c.nodes[j]!.dataDir, dataDir);
+    await readsThrough(j);
+    assert.ok(c.nodes[j]!.log.some((l) => l.includes('rebuilding: this node joins with a new data dir')), c.nodes[j]!.log.join(''));
   });
 
   test('a node whose seed did not answer as it started rebuilds once gossip finds the cluster', async () => {
