@@ -1,8 +1,8 @@
 // The members a cluster node last knew, kept in `<dataDir>/PEERS` so that a restart begins with
 // the ring it left rather than a ring of itself (Cassandra keeps its peers in system.peers for
 // the same reason): until gossip reaches a restarted node, a ring of one made it take writes as
-// their only replica and leave no hint for the nodes it had forgotten. Written (whole, to a
-// temporary file renamed over the old one) when the ring's members change; read once at start.
+// their only replica and leave no hint for the nodes it had forgotten. Written (whole, synced, to
+// a temporary file renamed over the old one) when the ring's members change; read once at start.
 // A file that does not parse is reported and ignored: gossip rebuilds the list.
 //
 //   {"format": 1, "peers": [{"node_id", "host", "http_port", "peer_port", "vnodes", "zone"?, "datacenter"?, "tombstone_grace_ms"?, "left_incarnation"?}, ...]}
@@ -18,6 +18,7 @@ import * as fs from 'node:fs';
 import { clusterNodesMax, tombstoneGraceMsMax, vnodesPerNodeMax } from '../constants';
 import type { MemberInfo } from '../membership';
 import { isValidZone } from '../ring';
+import { writeFileDurably } from '../storage/durable-file';
 
 export const peersFileName = 'PEERS';
 
@@ -104,10 +105,10 @@ export function savePeers(file: string, peers: readonly RememberedPeer[], log: (
       ...(p.leftIncarnation !== undefined && { left_incarnation: p.leftIncarnation }),
     })),
   };
-  const tmp = `${file}.tmp`;
   try {
-    fs.writeFileSync(tmp, JSON.stringify(doc) + '\n');
-    fs.renameSync(tmp, file);
+    // Synced, file and dir: a PEERS left empty by a power cut would drop the left_incarnations
+    // and the graces a start judges its absence by (last_run.ts startGrace).
+    writeFileDurably(file, JSON.stringify(doc) + '\n');
   } catch (err) {
     log(`WARN peers: could not write ${file} (${String(err)}); a restart begins from the seeds alone`);
   }
