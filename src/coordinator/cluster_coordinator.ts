@@ -29,7 +29,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as os from 'node:os';
 import { localRangeReplica, localScanPage, type RangeReplica } from '../antientropy';
-import { bootstrapRingChangePassesMax, bootstrapSettleMsMax, gossipHintTargetsMax, hintAgeMsMax, rebuildRetryMs, merkleDepthMax, readRepairsInflightMax, replicaWriteBytesInflightMax, replicaWritesInflightMax, vnodesPerNodeMax } from '../constants';
+import { bootstrapRingChangePassesMax, bootstrapSettleMsMax, gossipHintTargetsMax, hintAgeMsMax, rebuildRetryMs, merkleDepthMax, nodeIdBytesMax, readRepairsInflightMax, replicaWriteBytesInflightMax, replicaWritesInflightMax, vnodesPerNodeMax } from '../constants';
 import { assert, ErrorCode, isRingkvError, RingkvError } from '../errors';
 import { Membership, parseNodeAddress, type MemberInfo, type RebuildKind, type StorageTrouble } from '../membership';
 import { consistencyFromWire, consistencyToWire } from '../protocol/client_codes';
@@ -1377,6 +1377,21 @@ export class ClusterCoordinator implements Coordinator {
     this.hints.add(target, key, record, ageMs);
   }
 
+  /**
+   * A hint another coordinator hands this node (its stand-in for `target`). Only for a node of the
+   * cluster that has not left: a hint queue lives until its target leaves, so a made-up target's
+   * would stay for good (and every new one adds a queue, a /metrics label and a per-second scan);
+   * and only a record this node can decode when it replays it.
+   */
+  private storeHintFor(target: string, key: Uint8Array, record: WireRecord, ageMs: number): void {
+    const status = this.membership.status(target);
+    if (status === undefined || status === 'LEFT') {
+      throw new RingkvError(ErrorCode.InvalidArgument, `a hint for ${JSON.stringify(target.slice(0, nodeIdBytesMax))}${target.length > nodeIdBytesMax ? '...' : ''}, which is not a node of this cluster`);
+    }
+    siblingsOf(record);
+    this.storeHint(target, key, record, ageMs);
+  }
+
   private replayHints(target: string): void {
     if (this.closed || this.replaying.has(target) || this.replayWaits.has(target) || this.hints.size(target) === 0) return;
     // A node whose storage refuses writes (gossip's storage flag: full, failed) would only fail
@@ -1432,8 +1447,7 @@ export class ClusterCoordinator implements Coordinator {
         const key = this.requireKey(req);
         const record = recordFromWire(req);
         if (req.hintFor !== undefined && req.hintFor !== this.nodeId) {
-          siblingsOf(record); // refuse a record we could not decode later
-          this.storeHint(req.hintFor, key, record);
+          this.storeHintFor(req.hintFor, key, record, 0);
           return { kind: 'replicaWrite' };
         }
         // `found` in the reply: the record changed what this replica stores.
@@ -1445,10 +1459,7 @@ export class ClusterCoordinator implements Coordinator {
       case 'replicaWriteBatch': {
         const items = await answerReplicaBatch(this.local, req.kind, req.items ?? [], req.timeoutMs ?? this.o.requestTimeoutMs, {
           selfId: this.nodeId,
-          storeHint: (target, key, record, ageMs) => {
-            siblingsOf(record); // refuse a record we could not decode later
-            this.storeHint(target, key, record, ageMs);
-          },
+          storeHint: (target, key, record, ageMs) => this.storeHintFor(target, key, record, ageMs),
           applied: (key, record) => this.forwardToSuccessors(key, record),
         });
         return { kind: req.kind, items };

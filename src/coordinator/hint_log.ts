@@ -19,7 +19,7 @@ import type { WireRecord } from '../shards/messages';
 import { mkdirDurably } from '../storage/durable-file';
 import { readWalSegment } from '../storage/log-reader';
 import { isNoSpaceErrno } from '../storage/space-watch';
-import { type DecodedHint, decodeHintPayload, hintRecordBytes, writeHintRecord } from './hint_record';
+import { assertHintRecord, type DecodedHint, decodeHintPayload, hintRecordBytes, writeHintRecord } from './hint_record';
 
 /** Where a hint's newest record is on disk; `segment` 0: nowhere (not written, or released). */
 export interface HintLocation {
@@ -208,6 +208,7 @@ export class HintLog {
   append(loc: HintLocation, target: string, key: Uint8Array, record: WireRecord, createdMs: number): void {
     assert(!this.closed, 'hint log open');
     assert(loc.segment === 0, 'a hint is released before it is written again');
+    assertHintRecord(target, key, createdMs);
     const size = hintRecordBytes(target, key, record);
     const room = this.pending.reserve(size);
     writeHintRecord(room.buf, room.at, target, key, record, createdMs);

@@ -9,7 +9,7 @@
 //   u8      flags         bit 0: tombstone
 //   u32 LE  versionVectorLength, versionVector   (the stored record's encoded sibling set)
 //   u32 LE  valueLength, value
-import { keyBytesMax, siblingsMax, valueBytesMax, versionVectorBytesMax } from '../constants';
+import { keyBytesMax, nodeIdBytesMax, siblingsMax, valueBytesMax, versionVectorBytesMax } from '../constants';
 import { assert } from '../errors';
 import type { WireRecord } from '../shards/messages';
 import { walHeaderBytes, writeRecordHeader } from '../storage/wal-record';
@@ -29,14 +29,19 @@ export function hintRecordBytes(target: string, key: Uint8Array, record: WireRec
   return walHeaderBytes + fixedBytes + target.length + key.length + record.versionVector.length + record.value.length;
 }
 
+/** What writeHintRecord asserts of a hint, for a caller to check before it reserves room for one (a failure after would leave the room unwritten). */
+export function assertHintRecord(target: string, key: Uint8Array, createdMs: number): void {
+  assert(target.length >= 1 && target.length <= nodeIdBytesMax, 'hint target is a node id');
+  assert(key.length <= keyBytesMax, 'hint key within keyBytesMax');
+  assert(Number.isInteger(createdMs) && createdMs >= 0 && createdMs < 2 ** 48, 'hint time fits 48 bits');
+}
+
 /**
  * Writes the framed record into `buf` at `at` (hintRecordBytes long) and returns where it ends:
  * written in place, so that a turn's records share one buffer instead of one allocation each.
  */
 export function writeHintRecord(buf: Buffer, at: number, target: string, key: Uint8Array, record: WireRecord, createdMs: number): number {
-  assert(target.length >= 1 && target.length <= 64, 'hint target is a node id');
-  assert(key.length <= keyBytesMax, 'hint key within keyBytesMax');
-  assert(Number.isInteger(createdMs) && createdMs >= 0 && createdMs < 2 ** 48, 'hint time fits 48 bits');
+  assertHintRecord(target, key, createdMs);
   const end = at + hintRecordBytes(target, key, record);
   assert(end <= buf.length, 'the record fits where it is written');
   let o = at + walHeaderBytes;

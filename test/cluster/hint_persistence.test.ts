@@ -10,6 +10,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { recordOf } from '../../src/coordinator/read_repair';
+import { ErrorCode, isRingkvError } from '../../src/errors';
+import { PeerConnection } from '../../src/protocol/internode_connection';
+import { coordinateWrite } from '../../src/versioning';
 import { base64Text, TestCluster, waitFor } from '../helpers/cluster';
 
 
@@ -71,6 +75,29 @@ describe('3-node cluster, hints on disk', () => {
     await waitFor('node-1 dropping the hints for node-2', async () => (await c.metric(1, 'ringkv_hints_queued')) === 0, 10_000);
     assert.equal((await c.metric(1, 'ringkv_hints_dropped_total')) - dropped, 10);
     await waitFor('the dropped hints leaving the disk', async () => (await c.metric(1, 'ringkv_hints_disk_bytes')) === 0, 5_000);
+  });
+
+  test('a hint handed over for a node that is not in the cluster, or has left it, is refused', async () => {
+    // As another coordinator would hand it (the peer protocol), for node-2 (removed above), a
+    // made-up id, and one over the node id limit: none is kept, and the node goes on serving.
+    const record = recordOf(coordinateWrite([], { nodeId: 'node-1', nowMs: Date.now(), mode: 'vclock', value: Buffer.from('h'), tombstone: false, ttlMs: 0, context: null }).siblings);
+    const item = (key: string, hintFor: string) => ({ key: Buffer.from(key), record: record.versionVector, value: record.value, hintFor });
+    const peer = new PeerConnection({ host: '127.0.0.1', port: c.nodes[0]!.peerPort, hello: { clusterName: c.clusterName, fromNode: 'node-1', toNode: 'node-0' } });
+    const storedBefore = await c.metric(0, 'ringkv_hints_stored_total');
+    try {
+      await assert.rejects(
+        peer.request({ kind: 'replicaWrite', key: Buffer.from('h-1'), record: record.versionVector, value: record.value, recordTombstone: false, hintFor: 'no-such-node' }, 5000),
+        (e: unknown) => isRingkvError(e, ErrorCode.InvalidArgument) && /not a node of this cluster/.test((e as Error).message),
+      );
+      const reply = await peer.request({ kind: 'replicaWriteBatch', items: [item('h-2', 'node-2'), item('h-3', 'x'.repeat(300)), item('h-4', 'node-1')] }, 5000);
+      assert.deepEqual(reply.items!.map((it) => it.errorCode ?? 'kept'), [ErrorCode.InvalidArgument, ErrorCode.InvalidArgument, 'kept']);
+    } finally {
+      peer.close();
+    }
+    assert.equal(await c.metric(0, 'ringkv_hints_stored_total'), storedBefore + 1, 'only the hint for node-1');
+    const metrics = await (await fetch(`http://127.0.0.1:${c.nodes[0]!.port}/metrics`)).text();
+    assert.doesNotMatch(metrics, /target="(no-such-node|x+|node-2)"/);
+    assert.equal((await c.http(0, 'PUT', 'after-hints', { body: 'ok', consistency: 'ONE' })).status, 200);
   });
 });
 
