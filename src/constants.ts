@@ -163,8 +163,11 @@ export const hintSyncIntervalMs = 1_000;
 export const merkleDepthMax = 12;
 /** How often a node syncs one of its token ranges with another replica of it (0 = never). */
 export const antiEntropyIntervalMsDefault = 10_000;
-/** How long a new node waits for the ring to settle before it streams its ranges anyway (bootstrap). */
-export const bootstrapSettleMsMax = 60_000;
+/**
+ * How many gossip rounds a new node waits for the ring to settle before it streams its ranges
+ * anyway (bootstrap): 60 s at the default interval. In rounds, as the ring settles by them.
+ */
+export const bootstrapSettleRoundsMax = 60;
 /**
  * A rebuilding node (cluster_coordinator.ts `rebuilding`) runs a full pass this long after its
  * bootstrap left ranges out, or after a start with --bootstrap off, and again until one syncs

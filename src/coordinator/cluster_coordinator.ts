@@ -29,7 +29,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as os from 'node:os';
 import { localRangeReplica, localScanPage, type RangeReplica } from '../antientropy';
-import { bootstrapRingChangePassesMax, bootstrapSettleMsMax, gossipHintTargetsMax, hintAgeMsMax, rebuildRetryMs, merkleDepthMax, nodeIdBytesMax, readRepairsInflightMax, replicaWriteBytesInflightMax, replicaWritesInflightMax, vnodesPerNodeMax } from '../constants';
+import { bootstrapRingChangePassesMax, bootstrapSettleRoundsMax, gossipHintTargetsMax, hintAgeMsMax, rebuildRetryMs, merkleDepthMax, nodeIdBytesMax, readRepairsInflightMax, replicaWriteBytesInflightMax, replicaWritesInflightMax, vnodesPerNodeMax } from '../constants';
 import { assert, ErrorCode, isRingkvError, RingkvError } from '../errors';
 import { Membership, parseNodeAddress, type MemberInfo, type RebuildKind, type StorageTrouble } from '../membership';
 import { consistencyFromWire, consistencyToWire } from '../protocol/client_codes';
@@ -505,6 +505,11 @@ export class ClusterCoordinator implements Coordinator {
     }
   }
 
+  /** Whether a node of the ring other than this one is up. */
+  private othersAlive(): boolean {
+    return this.membership.ring.members.some((m) => m.nodeId !== this.nodeId && this.membership.isAlive(m.nodeId));
+  }
+
   /** Decides whether this node is rebuilding (see `rebuilding`), before it takes any request. */
   private startRebuilding(): void {
     const file = this.o.rebuildFile;
@@ -662,7 +667,7 @@ export class ClusterCoordinator implements Coordinator {
 
   /**
    * A new node's first full pass: it waits until the ring holds it and at least one other live
-   * node and has not changed for a few gossip rounds (bounded by bootstrapSettleMsMax), then
+   * node and has not changed for a few gossip rounds (bounded by bootstrapSettleRoundsMax), then
    * streams its ranges. Reads it coordinates meanwhile ask the other replicas first and writes
    * read the key from them first (it is rebuilding), until a pass has synced every range.
    * Nodes added together may not all be in the ring it settled on: when another joins during
@@ -672,13 +677,20 @@ export class ClusterCoordinator implements Coordinator {
    */
   private async bootstrap(): Promise<void> {
     await this.ringSettled();
+    if (this.joinsLate() && !this.rebuilding && !this.othersAlive() && !this.closed) {
+      // No seed has answered yet: it goes on serving as a first node, and stays new (FRESH, across
+      // restarts too) until one does. Taken for a first node for good, it never rebuilt once gossip
+      // found the cluster: it served the ranges it took over empty, and with N = 1 the cleanup
+      // that follows a join dropped their only copies.
+      this.o.log(`bootstrap: WARN no seed has answered since this node started; it serves as a first node until one does, then rebuilds as a joining node`);
+      while (!this.closed && !this.othersAlive()) await this.ringSettled();
+    }
     if (this.closed) return;
     if (this.joinsLate() && !this.rebuilding) {
       // Found the others since it started as if first: with a ring of its own it took over
       // ranges that they hold (with N = 1, alone), so it rebuilds as a node that joins. In a new
       // cluster whose first nodes started together there is nothing to pull, and the pass is short.
-      if (this.membership.ring.members.some((m) => m.nodeId !== this.nodeId && this.membership.isAlive(m.nodeId))) this.beginRebuild('this node joins with a new data dir (its seeds answered only after it started)', false);
-      this.forgetFresh();
+      this.beginRebuild('this node joins with a new data dir (its seeds answered only after it started)', false);
     }
     this.o.log(`bootstrap: streaming the ranges of ring version ${this.membership.ring.version} from their replicas`);
     const sum = await this.fullPass();
@@ -696,14 +708,15 @@ export class ClusterCoordinator implements Coordinator {
 
   /**
    * Resolves once the ring holds this node and a live other one, has not changed for three gossip
-   * rounds, and every live member gossips this same ring; or after bootstrapSettleMsMax (saying
+   * rounds, and every live member gossips this same ring; or after bootstrapSettleRoundsMax rounds (saying
    * which members still hold another). A range pulled while a coordinator still routes its writes
    * to the previous owner misses them once the pass is done and this node stops reading there
    * (with N = 1 they are then on no replica at all, and the previous owner's cleanup deletes them).
    */
   private async ringSettled(): Promise<void> {
     const settleMs = 3 * this.o.gossipIntervalMs;
-    const deadline = Date.now() + bootstrapSettleMsMax;
+    const waitMs = bootstrapSettleRoundsMax * this.o.gossipIntervalMs;
+    const deadline = Date.now() + waitMs;
     let version = -1;
     let since = Date.now();
     let disagreeing: string[] = [];
@@ -719,7 +732,7 @@ export class ClusterCoordinator implements Coordinator {
       await new Promise((r) => setTimeout(r, Math.min(100, this.o.gossipIntervalMs)));
     }
     if (!this.closed && disagreeing.length > 0) {
-      this.o.log(`bootstrap: WARN ${disagreeing.join(', ')} still gossip another ring than this node's after ${bootstrapSettleMsMax} ms; streaming anyway: writes they route by their ring may miss this node until a repair`);
+      this.o.log(`bootstrap: WARN ${disagreeing.join(', ')} still gossip another ring than this node's after ${waitMs} ms; streaming anyway: writes they route by their ring may miss this node until a repair`);
     }
   }
 

@@ -1,7 +1,8 @@
 // A node joining with a new data dir rebuilds (streams the ranges it takes over) even where its
 // first start did not get that far: one refused after its shards were made (the cluster runs
 // with other settings) leaves its data dir new for the next start (FRESH), and one whose seed
-// did not answer as it started (the seed was restarting) rebuilds once gossip finds the cluster.
+// did not answer as it started (the seed was restarting) rebuilds once gossip finds the cluster,
+// however long that takes.
 // A data dir at the root of a new file system (its lost+found), or one where the first start
 // crashed while it wrote FRESH (FRESH.tmp), is new too.
 // With N = 1 nothing else would bring it the keys: they are on their previous owners alone.
@@ -70,6 +71,25 @@ describe('2 nodes with N = 1; new nodes join after a first start that did not ge
     let j: number;
     try {
       j = await c.addNode();
+    } finally {
+      c.signal(0, 'SIGCONT');
+    }
+    await readsThrough(j);
+    assert.ok(c.nodes[j]!.log.some((l) => l.includes('its seeds answered only after it started')), c.nodes[j]!.log.join(''));
+  });
+
+  test('a node whose seed answers only after its bootstrap stopped waiting for the ring still rebuilds once gossip finds the cluster', async () => {
+    // Longer than a bootstrap waits for the ring to settle (60 gossip rounds: 6 s here).
+    c.signal(0, 'SIGSTOP');
+    let j: number;
+    try {
+      j = await c.addNode();
+      const n = c.nodes[j]!;
+      await waitFor(
+        `${n.id} to stop waiting for the ring`,
+        async () => n.log.some((l) => l.includes('bootstrap: WARN no seed has answered')) || (await c.metric(j, 'ringkv_bootstrap_state')) === 2,
+        30_000,
+      );
     } finally {
       c.signal(0, 'SIGCONT');
     }
