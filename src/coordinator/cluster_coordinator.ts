@@ -26,7 +26,6 @@
 // everything and send the merged set to replicas that lacked part of it (read repair), in the
 // background and bounded.
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as os from 'node:os';
 import { localRangeReplica, localScanPage, type RangeReplica } from '../antientropy';
 import { bootstrapRingChangePassesMax, bootstrapSettleRoundsMax, gossipHintTargetsMax, hintAgeMsMax, rebuildRetryMs, merkleDepthMax, nodeIdBytesMax, readRepairsInflightMax, replicaWriteBytesInflightMax, replicaWritesInflightMax, vnodesPerNodeMax } from '../constants';
@@ -997,10 +996,8 @@ export class ClusterCoordinator implements Coordinator {
     const since = this.antiEntropy.coverage.syncedSinceMs();
     // So is a rebuild under way: its tables lack what its passes have not pulled yet, so a node
     // restored from the snapshot goes on rebuilding (without REBUILDING it served them as whole).
-    const rebuilding = this.rebuilding ? rebuildFileText(this.rebuildReplaced) : null;
-    const s = await this.local.snapshot(name, since ?? undefined);
-    if (rebuilding !== null) writeFileDurably(path.join(s.path, rebuildFileName), rebuilding);
-    return s;
+    const marks = this.rebuilding ? [{ file: rebuildFileName, text: rebuildFileText(this.rebuildReplaced) }] : [];
+    return this.local.snapshot(name, since ?? undefined, marks);
   }
 
   /**

@@ -14,7 +14,7 @@ import type { InternodeItem, InternodeMessage } from '../protocol/internode_code
 import type { PeerPool } from '../protocol/internode_pool';
 import type { AnswerCallback, AppliedCallback } from '../shards';
 import type { OpResult, ShardOp, WireRecord } from '../shards/messages';
-import type { LocalCleanup, LocalCoordinator, StorageState } from './local_coordinator';
+import type { LocalCleanup, LocalCoordinator, SnapshotMark, StorageState } from './local_coordinator';
 import { ReplicaBatcher, type ReplicaBatcherStats } from './replica_batcher';
 import { checkKey } from './request_checks';
 import type { CoordinatorStats, ScrubSummary, SnapshotSummary } from './types';
@@ -43,7 +43,7 @@ export interface LocalReplica {
   /** Writes every shard's memtable to a table (LocalCoordinator.flush). */
   flush(): Promise<void>;
   /** LocalCoordinator.snapshot. */
-  snapshot(name: string | undefined, syncedSinceMs?: number): Promise<SnapshotSummary>;
+  snapshot(name: string | undefined, syncedSinceMs?: number, marks?: readonly SnapshotMark[]): Promise<SnapshotSummary>;
   close(): Promise<void>;
 }
 
@@ -59,7 +59,7 @@ export function localReplicaOf(lc: LocalCoordinator): LocalReplica {
     scrub: (options) => lc.scrub(options),
     cleanup: (owned) => lc.cleanupTo(owned),
     flush: () => lc.flush(),
-    snapshot: (name, syncedSinceMs) => lc.snapshot(name, syncedSinceMs),
+    snapshot: (name, syncedSinceMs, marks) => lc.snapshot(name, syncedSinceMs, marks),
     close: () => lc.close(),
   };
 }

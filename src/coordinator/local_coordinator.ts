@@ -15,6 +15,7 @@ import { addThreadMemory, emptyThreadMemory } from '../thread_memory';
 import type { OpResult, ShardLimits, ShardOp, ShardStorageOptions, WriteOp } from '../shards';
 import { ShardRouter, addLaneStageSeconds, emptyLaneStageSeconds, fromWireError, layoutFileName } from '../shards';
 import { lockDir, type DirLock } from '../storage/dir-lock';
+import { writeFileDurably } from '../storage/durable-file';
 import { fsyncDir } from '../storage/manifest';
 import type { StorageTrouble } from '../membership';
 import type { ScrubOptions, SyncMode, TokenRange } from '../storage/types';
@@ -94,9 +95,16 @@ export interface LocalCoordinator extends Coordinator {
   cleanupTo(owned: TokenRange[]): Promise<LocalCleanup>;
   /**
    * Coordinator.snapshot; a cluster node gives `syncedSinceMs`, the time since which anti-entropy
-   * had synced every range it replicates (sync_coverage.ts), kept in the snapshot's SYNCED_SINCE.
+   * had synced every range it replicates (sync_coverage.ts), kept in the snapshot's SYNCED_SINCE,
+   * and `marks`, files of its state the snapshot holds too (REBUILDING).
    */
-  snapshot(name: string | undefined, syncedSinceMs?: number): Promise<SnapshotSummary>;
+  snapshot(name: string | undefined, syncedSinceMs?: number, marks?: readonly SnapshotMark[]): Promise<SnapshotSummary>;
+}
+
+/** A file a snapshot holds beside the node's tables, written (durably) before them. */
+export interface SnapshotMark {
+  file: string;
+  text: string;
 }
 
 /** A cleanup's figures, summed over the shards. */
@@ -338,7 +346,7 @@ class LocalCoordinatorImpl implements LocalCoordinator {
   }
 
   /** See Coordinator.snapshot and LocalCoordinator.snapshot. */
-  async snapshot(name: string | undefined, syncedSinceMs?: number): Promise<SnapshotSummary> {
+  async snapshot(name: string | undefined, syncedSinceMs?: number, marks: readonly SnapshotMark[] = []): Promise<SnapshotSummary> {
     this.checkOpen();
     const started = Date.now();
     const snapshotName = name ?? new Date(started).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
@@ -369,6 +377,9 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       // And how far back its ranges were synced: a node restored from it counts their age from
       // then, not from its start (a snapshot days old is that much nearer the tombstone grace).
       if (syncedSinceMs !== undefined) writeTimeFile(path.join(root, syncedSinceFileName), syncedSinceMs);
+      // Before the tables: a snapshot is never whole without them (a crash between left one that
+      // restored as a node serving a rebuild's unfilled tables as whole).
+      for (const m of marks) writeFileDurably(path.join(root, m.file), m.text);
       shards = await this.router.snapshot(root);
       await fsyncDir(root);
       await fsyncDir(path.dirname(root));
