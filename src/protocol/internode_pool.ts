@@ -2,8 +2,11 @@
 // connection to each peer it talks to (the peer holds its own towards us), whatever the number
 // of requests. A peer is a node id at an address, or an address alone (a seed, whose node is not
 // known yet): the id is what the connection's Hello asks the listener to be, so a request meant
-// for one node never reaches another that took over its address. The connections share one
-// account of the bytes they hold unsent (internodeUnsentRequestBytesNodeMax over all peers).
+// for one node never reaches another that took over its address. A node's connection at an
+// address it has left (restarted elsewhere: a new IP, a new port) is closed when one to its new
+// address is made: kept, every address a node ever had held a connection (each with its in-flight
+// table) and its back-off retries for good. The connections share one account of the bytes they
+// hold unsent (internodeUnsentRequestBytesNodeMax over all peers).
 import { assert } from '../errors';
 import { type ByteAccount, byteAccount } from '../byte_bound';
 import { internodeUnsentRequestBytesNodeMax } from '../constants';
@@ -28,6 +31,8 @@ export interface PeerTarget {
 
 export class PeerPool {
   private readonly peers = new Map<string, PeerConnection>();
+  /** The key of each node id's connection (one per id: the one to its latest address). */
+  private readonly keyOfNode = new Map<string, string>();
   private closed = false;
   private readonly unsent: ByteAccount;
 
@@ -45,6 +50,14 @@ export class PeerPool {
     if (c === undefined) {
       c = new PeerConnection({ ...this.defaults, unsentAccount: this.unsent, host: to.host, port: to.peerPort, hello: { ...this.self, ...(to.nodeId !== undefined && { toNode: to.nodeId }) } });
       this.peers.set(key, c);
+      if (to.nodeId !== undefined) {
+        const old = this.keyOfNode.get(to.nodeId);
+        if (old !== undefined) {
+          this.peers.get(old)?.close();
+          this.peers.delete(old);
+        }
+        this.keyOfNode.set(to.nodeId, key);
+      }
     }
     return c;
   }
@@ -121,6 +134,7 @@ export class PeerPool {
     this.closed = true;
     for (const c of this.peers.values()) c.close();
     this.peers.clear();
+    this.keyOfNode.clear();
   }
 }
 

@@ -122,6 +122,28 @@ test('round trips are kept by kind for the requests answered (an error reply too
   }
 });
 
+test('the pool keeps one connection per node: a node met at a new address has its connection to the old one closed', async () => {
+  const a = await server(async (req) => ({ kind: req.kind }));
+  const b = await server(async (req) => ({ kind: req.kind }));
+  const pool = new PeerPool({ clusterName: 'test', fromNode: 'n-client' });
+  try {
+    const before = { host: '127.0.0.1', peerPort: a.port, nodeId: 'n-server' };
+    await pool.request(before, { kind: 'ping' }, 2000);
+    await pool.request({ host: '127.0.0.1', peerPort: a.port }, { kind: 'ping' }, 2000); // as a seed: no id
+    const old = pool.connection(before);
+    assert.equal(pool.stats().peerConnections, 2);
+    // The node restarted at another port.
+    await pool.request({ host: '127.0.0.1', peerPort: b.port, nodeId: 'n-server' }, { kind: 'ping' }, 2000);
+    assert.equal(pool.stats().peerConnections, 2, 'the new address replaced the old; the seed\'s stays');
+    await assert.rejects(old.request({ kind: 'ping' }, 2000), isCode(ErrorCode.Closed));
+    assert.notEqual(pool.connection(before), old, 'asked for the old address again: a new connection');
+  } finally {
+    pool.close();
+    await a.s.close();
+    await b.s.close();
+  }
+});
+
 test('a handler error comes back as the same typed error', async () => {
   // Proves errors keep their code and details over the wire.
   const { s, port } = await server(async () => {
