@@ -550,6 +550,13 @@ export const clientNodeDownMsDefault = 2_000;
 export const clientRingRefreshMsDefault = 5_000;
 /** Soft cap on the bytes of one request frame the client builds (a lone large op still goes alone). */
 export const clientFrameBytesTarget = 4 * 1024 * 1024;
+/**
+ * Bytes of request frames a client connection holds written but not yet taken by the kernel: past
+ * them it sends no more until some are (operations wait, and time out, unsent). A node that stops
+ * reading (paused, or a network that drops packets on a connection that stays up) would otherwise
+ * collect a frame per timed-out operation's retry. Overdrawn by at most one frame.
+ */
+export const clientUnsentBytesPerConnectionMax = 4 * clientFrameBytesTarget;
 assert(clientAttemptTimeoutMsDefault > requestTimeoutMsDefault, 'the client must outwait the node timeout');
 assert(clientQueuedOpsPerConnectionMax >= wsInflightOpsPerConnectionMax, 'the client queue must hold what the node accepts in flight');
 assert(clientFrameBytesTarget < wsFrameBytesMax, 'client frames must stay under the node frame limit');

@@ -4,12 +4,14 @@
 // flush runs on process.nextTick, after the caller's synchronous code and promise continuations.
 // Bounded: at most wsInflightOpsPerConnectionMax in flight (the node's limit), at most
 // clientQueuedOpsPerConnectionMax held in all (more is RKV_ERR_BUSY at once), wsOpsPerFrameMax
-// and about clientFrameBytesTarget per frame. The only importer of `ws`.
+// and about clientFrameBytesTarget per frame, and at most about clientUnsentBytesPerConnectionMax
+// of frames the socket has not handed to the kernel. The only importer of `ws`.
 import WebSocket from 'ws';
 import {
   clientConnectTimeoutMsDefault,
   clientFrameBytesTarget,
   clientQueuedOpsPerConnectionMax,
+  clientUnsentBytesPerConnectionMax,
   wsFrameBytesMax,
   wsInflightOpsPerConnectionMax,
   wsOpsPerFrameMax,
@@ -72,6 +74,8 @@ export class NodeConnection {
   /** Operations not yet sent, oldest first; one that times out leaves from where it is. */
   private readonly waiting = new SlotQueue<Pending>();
   private flushScheduled = false;
+  /** Bytes of frames sent on `ws` that its socket has not written yet (their send callbacks pending). */
+  private unsentBytes = 0;
   private nextId = 1;
   private closedByUser = false;
 
@@ -139,7 +143,7 @@ export class NodeConnection {
       return;
     }
     const ws = this.ws!;
-    while (this.waiting.size > 0 && this.inflight.size < wsInflightOpsPerConnectionMax) {
+    while (this.waiting.size > 0 && this.inflight.size < wsInflightOpsPerConnectionMax && this.unsentBytes < clientUnsentBytesPerConnectionMax) {
       const room = Math.min(wsOpsPerFrameMax, wsInflightOpsPerConnectionMax - this.inflight.size);
       const batch: Pending[] = [];
       let bytes = 64;
@@ -161,7 +165,13 @@ export class NodeConnection {
       }
       const frame = encodeRequestFrame(batch.map((p) => p.request), sentAtMs);
       assert(frame.byteLength <= wsFrameBytesMax, 'a request frame must fit the node limit');
-      ws.send(frame, { binary: true });
+      this.unsentBytes += frame.byteLength;
+      ws.send(frame, { binary: true }, () => {
+        // Written (or the connection failed): room for what waits. A connection since replaced keeps its own count.
+        if (this.ws !== ws) return;
+        this.unsentBytes -= frame.byteLength;
+        if (this.waiting.size > 0) this.scheduleFlush();
+      });
       this.counters.framesSent++;
       this.counters.opsSent += batch.length;
     }
@@ -193,6 +203,7 @@ export class NodeConnection {
       return;
     }
     this.ws = ws;
+    this.unsentBytes = 0;
     ws.binaryType = 'nodebuffer';
     this.opening = new Promise<void>((resolve) => {
       ws.once('open', () => {

@@ -1,12 +1,13 @@
 // One connection's queue (src/client/connection.ts) against a scripted peer over a real socket:
 // operations past the node's in-flight limit wait and leave oldest first as answers free room;
 // a waiting operation that times out is failed as not sent and never leaves; what is held is
-// bounded (RKV_ERR_BUSY past it); and closing fails everything held.
+// bounded (RKV_ERR_BUSY past it); closing fails everything held; and a peer that stops reading
+// gets no more than the bytes a connection may hold unwritten.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NodeConnection, type ConnectionCounters } from '../../../src/client/connection';
-import { clientQueuedOpsPerConnectionMax, wsInflightOpsPerConnectionMax } from '../../../src/constants';
-import { ErrorCode, isRingkvError } from '../../../src/errors';
+import { clientQueuedOpsPerConnectionMax, clientUnsentBytesPerConnectionMax, valueBytesMax, wsInflightOpsPerConnectionMax } from '../../../src/constants';
+import { ErrorCode, isRingkvError, type RingkvError } from '../../../src/errors';
 import { WireErrorCode } from '../../../src/protocol/client_codes';
 import type { ClientResult } from '../../../src/protocol/client_response';
 import { waitFor } from '../../helpers/cluster';
@@ -115,5 +116,38 @@ test('an address the WebSocket constructor throws on fails the operations as una
     assert.equal(c.pendingCount, 0);
   } finally {
     c.close();
+  }
+});
+
+test('a peer that stops reading gets frames up to the unwritten-bytes bound and the kernel buffers, no more: later operations time out unsent', async () => {
+  const peer = await ProtocolPeer.start(() => null); // never answers
+  const counters: ConnectionCounters = { framesSent: 0, opsSent: 0, timeouts: 0 };
+  const c = new NodeConnection(peer.address, 'n1', counters);
+  try {
+    await assert.rejects(c.send({ op: 'get', key: keyOf(0), consistency: 'ONE' }, 300), (e: unknown) => isRingkvError(e, ErrorCode.Timeout));
+    assert.equal(peer.connectionCount, 1);
+    peer.stopReading();
+    // Rounds of writes that time out, as a client retrying against a paused node: 160 MiB in all.
+    const value = Buffer.alloc(valueBytesMax, 1);
+    const rounds = 4;
+    const perRound = 40;
+    let unsent = 0;
+    for (let r = 0; r < rounds; r++) {
+      const outcomes = await Promise.allSettled(Array.from({ length: perRound }, (_, i) => c.send({ op: 'put', key: keyOf(1 + r * perRound + i), value, consistency: 'ONE' }, 300)));
+      for (const o of outcomes) {
+        assert.equal(o.status, 'rejected');
+        const e = (o as PromiseRejectedResult).reason as unknown;
+        assert.ok(isRingkvError(e, ErrorCode.Timeout), String(e));
+        if ((e as RingkvError).details['sent'] === false) unsent++;
+      }
+    }
+    // The bound, one frame over it, and what the two kernels' socket buffers take (a few MiB each on loopback).
+    const sentMiB = counters.opsSent - 1;
+    const allowedMiB = (clientUnsentBytesPerConnectionMax + 4 * 1024 * 1024) / valueBytesMax + 32;
+    assert.ok(sentMiB <= allowedMiB, `${sentMiB} MiB of frames sent to a peer that reads none (allowed ${allowedMiB})`);
+    assert.equal(unsent, rounds * perRound - sentMiB);
+  } finally {
+    c.close();
+    await peer.close();
   }
 });

@@ -4,7 +4,7 @@
 // lets the client's timeouts, retries and frame batching be tested deterministically; tests
 // against real node processes live in test/process and test/cluster.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { ClusterStatus } from '../../../src/coordinator/types';
 import { decodeRequestFrame, type ClientRequest } from '../../../src/protocol/client_request';
@@ -20,6 +20,8 @@ export class ProtocolPeer {
   private readonly server: http.Server;
   private readonly wss: WebSocketServer;
   private readonly sockets = new Set<WebSocket>();
+  /** Each connection's TCP socket, to stop reading it. */
+  private readonly raw = new Map<WebSocket, Socket>();
 
   private constructor(public handler: Handler) {
     this.server = http.createServer((req, res) => {
@@ -32,9 +34,13 @@ export class ProtocolPeer {
       }
     });
     this.wss = new WebSocketServer({ server: this.server, path: '/api/v1/ws' });
-    this.wss.on('connection', (ws) => {
+    this.wss.on('connection', (ws, req) => {
       this.sockets.add(ws);
-      ws.on('close', () => this.sockets.delete(ws));
+      this.raw.set(ws, req.socket);
+      ws.on('close', () => {
+        this.sockets.delete(ws);
+        this.raw.delete(ws);
+      });
       ws.on('message', (data: Buffer) => {
         this.framesReceived++;
         for (const d of decodeRequestFrame(new Uint8Array(data)).ops) {
@@ -66,6 +72,11 @@ export class ProtocolPeer {
   /** WebSocket connections open to this peer now. */
   get connectionCount(): number {
     return this.sockets.size;
+  }
+
+  /** Stops reading every open connection (as a paused node, whose kernel buffers then fill). */
+  stopReading(): void {
+    for (const s of this.raw.values()) s.pause();
   }
 
   /** Drops every open connection (as a crashing node would). */
