@@ -69,6 +69,8 @@ export interface AntiEntropyDeps {
   rebuilding: () => RebuildKind | null;
   /** Whether another node says it rebuilds (gossip), and why; null: it does not. */
   peerRebuilding: (nodeId: string) => RebuildKind | null;
+  /** While this node rebuilds: whether another joined the ring since its rebuild began (OwnerDeps). */
+  joinedSinceRebuild: (nodeId: string) => boolean;
   local: RangeReplica;
   /** A peer's replica over the network, or undefined when its address is unknown. */
   remote: (nodeId: string) => RangeReplica | undefined;
@@ -156,19 +158,33 @@ function mergedPassOptions(callers: readonly PassOptions[]): PassOptions {
   return merged;
 }
 
+/** What previousOwners and rebuildSources know of the other nodes. */
+export interface OwnerDeps {
+  isAlive: (id: string) => boolean;
+  isRebuilding: (id: string) => boolean;
+  /**
+   * Whether the node joined the ring after this node's rebuild began: it took over none of this
+   * node's ranges' keys, though the ring without this node may name it (it may have finished its
+   * own rebuild since). Absent: none did (or it is not known).
+   */
+  joinedSinceRebuild?: (id: string) => boolean;
+}
+
 /**
  * Who held the keys of the range ending at `token` before `self` joined: the replicas of the ring
- * without it, and, where other nodes are rebuilding too (joined at about the same time), those of
- * the ring without them as well, since a node that joined with this one may stand where the old
- * owner did and hold nothing yet. Live ones that are not rebuilding only; never `self`.
+ * without it, and, where other nodes are rebuilding too (joined at about the same time) or joined
+ * after this node's rebuild began, those of the ring without them as well, since such a node may
+ * stand where the old owner did and hold nothing of the range. Live ones that are not rebuilding
+ * and did not join since only; never `self`.
  */
-export function previousOwners(ring: Ring, self: string, token: bigint, n: number, o: { isAlive: (id: string) => boolean; isRebuilding: (id: string) => boolean }): string[] {
+export function previousOwners(ring: Ring, self: string, token: bigint, n: number, o: OwnerDeps): string[] {
   const out = [...ring.without([self]).preferenceList(token, n)];
-  const joining = ring.members.map((m) => m.nodeId).filter((id) => id !== self && o.isRebuilding(id));
+  const later = o.joinedSinceRebuild ?? (() => false);
+  const joining = ring.members.map((m) => m.nodeId).filter((id) => id !== self && (o.isRebuilding(id) || later(id)));
   if (joining.length > 0) for (const id of ring.without([self, ...joining]).preferenceList(token, n)) if (!out.includes(id)) out.push(id);
   // Not a node rebuilding too: it holds no more than it has pulled, and a range pulled from it
-  // alone would count as synced with nothing in it.
-  return out.filter((id) => o.isAlive(id) && !o.isRebuilding(id));
+  // alone would count as synced with nothing in it. Nor one that joined since.
+  return out.filter((id) => o.isAlive(id) && !o.isRebuilding(id) && !later(id));
 }
 
 /**
@@ -176,7 +192,7 @@ export function previousOwners(ring: Ring, self: string, token: bigint, n: numbe
  * preference list now, and soon cleaned up. A write a quorum acknowledged before the join may be
  * on one of them and on a replica other than the one this node reads or pulls the range from.
  */
-export function displacedOwners(ring: Ring, self: string, token: bigint, n: number, o: { isAlive: (id: string) => boolean; isRebuilding: (id: string) => boolean }): string[] {
+export function displacedOwners(ring: Ring, self: string, token: bigint, n: number, o: OwnerDeps): string[] {
   const pref = ring.preferenceList(token, n);
   return previousOwners(ring, self, token, n, o).filter((id) => !pref.includes(id));
 }
@@ -201,7 +217,7 @@ export type RebuildSources = { nodes: readonly string[]; required: boolean } | '
  * replaced node's keys were on its co-replicas alone: where those in its datacenter cannot
  * answer, the settled ones elsewhere, required.
  */
-export function rebuildSources(ring: Ring, self: string, token: bigint, n: number, kind: RebuildKind, o: { isAlive: (id: string) => boolean; isRebuilding: (id: string) => boolean }): RebuildSources {
+export function rebuildSources(ring: Ring, self: string, token: bigint, n: number, kind: RebuildKind, o: OwnerDeps): RebuildSources {
   const none = { nodes: [], required: false };
   const pref = ring.preferenceList(token, n);
   if (!pref.includes(self)) return none;
@@ -365,7 +381,7 @@ export class AntiEntropyRunner {
     const candidates = settled.length > 0 ? settled : replicas;
     // A replaced node's ranges had no other owners than its co-replicas: the ring without it names
     // nodes that never held them, and a pull from them would count the range synced.
-    const ownerDeps = { isAlive: this.d.isAlive, isRebuilding: (id: string) => this.d.peerRebuilding(id) !== null };
+    const ownerDeps: OwnerDeps = { isAlive: this.d.isAlive, isRebuilding: (id) => this.d.peerRebuilding(id) !== null, joinedSinceRebuild: this.d.joinedSinceRebuild };
     const owners = (): string[] => previousOwners(ring, this.d.nodeId, r.token, this.d.replicationFactor, ownerDeps);
     const peers = orphaned
       ? [...replicas]

@@ -131,9 +131,19 @@ const closeSettleTurns = 4;
 /** In REBUILDING: this node's id was in the cluster before its data dir was made. */
 const replacedMark = 'it replaces an earlier data dir of this node id';
 
-/** What REBUILDING holds (resumeRebuild reads the mark back). */
-function rebuildFileText(replaced: boolean): string {
-  return `rebuilding: a full pass has not synced every range since this data dir was made${replaced ? `; ${replacedMark}` : ''}\n`;
+/** In REBUILDING, before the ids of the ring's members when the rebuild began (files from before the line have none). */
+const membersLine = 'ring members at its start: ';
+
+/** What REBUILDING holds (resumeRebuild reads the mark and the members back). */
+function rebuildFileText(replaced: boolean, members: ReadonlySet<string> | null): string {
+  const first = `rebuilding: a full pass has not synced every range since this data dir was made${replaced ? `; ${replacedMark}` : ''}\n`;
+  return members === null ? first : `${first}${membersLine}${[...members].join(' ')}\n`;
+}
+
+/** The members REBUILDING names (null: none named, a file from before the line). */
+function rebuildFileMembers(text: string): ReadonlySet<string> | null {
+  const line = text.split('\n').find((l) => l.startsWith(membersLine));
+  return line === undefined ? null : new Set(line.slice(membersLine.length).split(' ').filter((id) => id !== ''));
 }
 
 export interface ClusterCounters {
@@ -211,6 +221,12 @@ export class ClusterCoordinator implements Coordinator {
   private rebuilding = false;
   /** While rebuilding: whether this node replaced an earlier data dir under its id (AntiEntropyDeps.rebuilding), kept in REBUILDING. */
   private rebuildReplaced = false;
+  /**
+   * While rebuilding: the ring's members when the rebuild began, kept in REBUILDING (null: a file
+   * from before they were). A node not among them joined since, and holds nothing of the ranges
+   * this one took over (anti_entropy.ts OwnerDeps.joinedSinceRebuild).
+   */
+  private rebuildMembers: ReadonlySet<string> | null = null;
   /** The last tombstone grace notice said another node keeps a shorter grace than this one (grace_notice.ts). */
   private graceWarned = false;
   /** While rebuilding: the ranges (rangeKey) a pass has synced since the rebuild began, in this process. */
@@ -387,6 +403,7 @@ export class ClusterCoordinator implements Coordinator {
             isAlive: (id) => this.membership.isAlive(id),
             rebuilding: () => this.rebuildKind(),
             peerRebuilding: (id) => this.membership.rebuildKind(id),
+            joinedSinceRebuild: (id) => this.joinedSinceRebuild(id),
             local: localRangeReplica(o.nodeId, local.ranges, o.requestTimeoutMs, () => this.tombstoneGraceMs()),
             remote: (id) => {
               const addr = this.membership.peerAddress(id);
@@ -561,7 +578,8 @@ export class ClusterCoordinator implements Coordinator {
   private beginRebuild(why: string, replaced: boolean): void {
     this.rebuilding = true;
     this.rebuildReplaced = replaced;
-    if (this.o.rebuildFile !== undefined) writeFileDurably(this.o.rebuildFile, rebuildFileText(replaced));
+    this.rebuildMembers = new Set(this.membership.ring.members.map((m) => m.nodeId));
+    if (this.o.rebuildFile !== undefined) writeFileDurably(this.o.rebuildFile, rebuildFileText(replaced, this.rebuildMembers));
     this.forgetFresh();
     this.logRebuild(why);
   }
@@ -584,7 +602,9 @@ export class ClusterCoordinator implements Coordinator {
   /** A restart during a rebuild: it goes on as it began (a file from before the mark: as a join). */
   private resumeRebuild(file: string): void {
     this.rebuilding = true;
-    this.rebuildReplaced = fs.readFileSync(file, 'utf8').includes(replacedMark);
+    const text = fs.readFileSync(file, 'utf8');
+    this.rebuildReplaced = text.includes(replacedMark);
+    this.rebuildMembers = rebuildFileMembers(text);
     this.logRebuild('still');
   }
 
@@ -618,6 +638,7 @@ export class ClusterCoordinator implements Coordinator {
     if (this.rebuilding && !this.closed && this.rangesLeftToRebuild().length === 0) {
       this.rebuilding = false;
       this.rebuildReplaced = false;
+      this.rebuildMembers = null;
       this.rebuildSynced.clear();
       if (this.o.rebuildFile !== undefined) fs.rmSync(this.o.rebuildFile, { force: true });
       this.o.log(`rebuilding: done: every range synced (${s.pulled} records pulled); this node's replica answers first again`);
@@ -996,7 +1017,7 @@ export class ClusterCoordinator implements Coordinator {
     const since = this.antiEntropy.coverage.syncedSinceMs();
     // So is a rebuild under way: its tables lack what its passes have not pulled yet, so a node
     // restored from the snapshot goes on rebuilding (without REBUILDING it served them as whole).
-    const marks = this.rebuilding ? [{ file: rebuildFileName, text: rebuildFileText(this.rebuildReplaced) }] : [];
+    const marks = this.rebuilding ? [{ file: rebuildFileName, text: rebuildFileText(this.rebuildReplaced, this.rebuildMembers) }] : [];
     return this.local.snapshot(name, since ?? undefined, marks);
   }
 
@@ -1242,7 +1263,13 @@ export class ClusterCoordinator implements Coordinator {
     return rebuildSources(this.membership.ring, this.nodeId, keyToken(key), this.o.replicationFactor, this.rebuildKind() ?? 'joined', {
       isAlive: (id) => this.membership.isAlive(id),
       isRebuilding: (id) => this.membership.isRebuilding(id),
+      joinedSinceRebuild: (id) => this.joinedSinceRebuild(id),
     });
+  }
+
+  /** While rebuilding: whether `id` joined the ring since the rebuild began (rebuildMembers). */
+  private joinedSinceRebuild(id: string): boolean {
+    return this.rebuilding && this.rebuildMembers !== null && !this.rebuildMembers.has(id);
   }
 
   /**

@@ -47,8 +47,8 @@ async function keysOf(r: ShardRouter): Promise<Set<string>> {
   return new Set(entries.map((e) => Buffer.from(e.key).toString()));
 }
 
-/** `rebuilding`: true for a node that joined; `rebuildingPeers`: peers that joined, `replacedPeers`: peers that replaced their data dirs; `down`: nodes not alive. */
-function runner(o: { nodeId: string; ring: Ring; n: number; replicas: Map<string, RangeReplica>; keyEstimate: number; peerKeyEstimate?: number; rebuilding: boolean | 'replaced'; rebuildingPeers?: string[]; replacedPeers?: string[]; down?: string[]; log?: (line: string) => void; now?: () => number }): AntiEntropyRunner {
+/** `rebuilding`: true for a node that joined; `rebuildingPeers`: peers that joined, `replacedPeers`: peers that replaced their data dirs, `joinedLater`: peers that joined after this node's rebuild began; `down`: nodes not alive. */
+function runner(o: { nodeId: string; ring: Ring; n: number; replicas: Map<string, RangeReplica>; keyEstimate: number; peerKeyEstimate?: number; rebuilding: boolean | 'replaced'; rebuildingPeers?: string[]; replacedPeers?: string[]; joinedLater?: string[]; down?: string[]; log?: (line: string) => void; now?: () => number }): AntiEntropyRunner {
   return new AntiEntropyRunner({
     nodeId: o.nodeId,
     intervalMs: 0,
@@ -57,6 +57,7 @@ function runner(o: { nodeId: string; ring: Ring; n: number; replicas: Map<string
     isAlive: (id) => !(o.down?.includes(id) ?? false),
     rebuilding: () => (o.rebuilding === false ? null : o.rebuilding === true ? 'joined' : o.rebuilding),
     peerRebuilding: (id) => (o.replacedPeers?.includes(id) === true ? 'replaced' : o.rebuildingPeers?.includes(id) === true ? 'joined' : null),
+    joinedSinceRebuild: (id) => o.joinedLater?.includes(id) === true,
     local: o.replicas.get(o.nodeId)!,
     remote: (id) => o.replicas.get(id),
     keyEstimate: () => o.keyEstimate,
@@ -113,6 +114,30 @@ test('with N = 1, a rebuilding node pulls its ranges from their previous owners;
   assert.deepEqual(await keysOf(nodes.get('B')!), held.B, 'nothing was pushed to B');
   assert.deepEqual(await keysOf(nodes.get('C')!), held.C, 'nothing was pushed to C');
   await Promise.all([idle.stop(), r.stop()]);
+});
+
+test('with N = 1, a node that joined after the rebuild began (and has finished its own) is not taken for a previous owner', async () => {
+  const { nodes, replicas } = await openNodes(['A', 'B', 'C', 'D']);
+  // B and C ran a cluster of two; A joined, and while it rebuilt D joined too and finished.
+  const before = Ring.build([{ nodeId: 'B', vnodes: 16 }, { nodeId: 'C', vnodes: 16 }], 1);
+  const withA = Ring.build(['A', 'B', 'C'].map((nodeId) => ({ nodeId, vnodes: 16 })), 2);
+  const ring = Ring.build(['A', 'B', 'C', 'D'].map((nodeId) => ({ nodeId, vnodes: 16 })), 3);
+  const ownerIn = (r: Ring, k: string) => r.preferenceList(keyToken(b(k)), 1)[0]!;
+  const keys = Array.from({ length: 600 }, (_, i) => `later-${i}`);
+  for (const k of keys) await nodes.get(ownerIn(before, k))!.write(put(k, `v-${k}`));
+  // D's own rebuild pulled its ranges (from A's ring: none of A's).
+  for (const k of keys) if (ownerIn(ring, k) === 'D') await nodes.get('D')!.write(put(k, `v-${k}`));
+  const taken = keys.filter((k) => ownerIn(ring, k) === 'A');
+  const withoutA = ring.without(['A']);
+  assert.ok(taken.some((k) => withoutA.preferenceList(keyToken(b(k)), 1)[0] === 'D'), 'the ring without A names D for some of A\'s keys');
+  assert.ok(taken.every((k) => ownerIn(withA, k) === 'A'), 'A took them when it joined');
+
+  const r = runner({ nodeId: 'A', ring, n: 1, replicas, keyEstimate: 0, rebuilding: true, joinedLater: ['D'] });
+  const sum = await r.fullPass();
+  assert.deepEqual({ synced: sum.synced, skipped: sum.skipped, failed: sum.failed }, { synced: 16, skipped: 0, failed: 0 });
+  const held = await keysOf(nodes.get('A')!);
+  assert.deepEqual(taken.filter((k) => !held.has(k)), [], 'every key A took over, pulled from B or C');
+  await r.stop();
 });
 
 test('a pass leaves out the ranges `skip` names and reports each range it synced whole', async () => {
