@@ -142,6 +142,8 @@ export class HintLog {
    * until the new one is durable. Recovery's old files start here.
    */
   private doomed: string[] = [];
+  /** Some hints' writes failed (flush), so they are in memory only: the next roll writes them again. */
+  private memoryOnly = false;
   private closed = false;
   /** Called after a roll with the segments that are mostly dead, for the store to rewrite their live hints. */
   onSparse: ((segments: ReadonlySet<number>) => void) | null = null;
@@ -258,7 +260,7 @@ export class HintLog {
   compact(): void {
     let live = 0;
     for (const s of this.segments.values()) live += s.liveBytes;
-    if (this.diskBytes() > live) this.roll(true);
+    if (this.diskBytes() > live || this.memoryOnly) this.roll(true);
   }
 
   /** Writes what is pending and syncs every segment (after the background sync running, if any). */
@@ -305,6 +307,7 @@ export class HintLog {
       this.counters.hintWriteFailures++;
       this.truncate(seg.bytes);
       for (const loc of locs) if (loc.segment === seg.seq) this.release(loc);
+      this.memoryOnly = true;
       const code = (err as NodeJS.ErrnoException).code ?? '';
       this.o.log(`WARN hints: could not write ${locs.length} hints to ${seg.file} (${isNoSpaceErrno(code) ? 'disk full' : String(err)}); they are kept in memory only`);
       return;
@@ -312,13 +315,26 @@ export class HintLog {
     if (seg.bytes >= this.o.segmentBytesMax) this.roll(false);
   }
 
-  /** Starts a new segment; `all`: every older live hint is written again (compact), else only sparse segments' ones. */
+  /**
+   * Starts a new segment; `all`: every older live hint is written again (compact), else only
+   * sparse segments' ones. Hints held in memory only (their write failed) are written again too.
+   * A new segment that cannot be opened (EMFILE, a full or read-only disk) is logged, and the
+   * current one goes on past its size: a throw here ended the process (flush runs in timers).
+   */
   private roll(all: boolean): void {
     this.flush();
     const old = this.current;
+    let fd: number;
+    try {
+      fd = fs.openSync(segmentFile(this.o.dir, old.seq + 1), 'a');
+    } catch (err) {
+      this.counters.hintWriteFailures++;
+      this.o.log(`WARN hints: could not start a new hint file after ${old.file} (${String(err)}); going on in that one`);
+      return;
+    }
     this.closedFds.push(this.fd);
     this.current = this.newSegment(old.seq + 1);
-    this.fd = fs.openSync(this.current.file, 'a');
+    this.fd = fd;
     this.dirSyncDue = true;
     this.unsynced = true;
     if (old.live === 0) {
@@ -330,6 +346,9 @@ export class HintLog {
     // within about twice the live hints plus one segment.
     const sparse = new Set<number>();
     for (const s of this.segments.values()) if (s !== this.current && (all || s.liveBytes * 2 < s.bytes)) sparse.add(s.seq);
+    // Segment 0: no file (HintLocation.segment). A failed write of theirs sets the flag again.
+    if (this.memoryOnly) sparse.add(0);
+    this.memoryOnly = false;
     // At a clean stop (compact()) a rewrite whose write failed would otherwise lose every hint.
     const doomedFrom = this.doomed.length;
     if (sparse.size > 0) this.onSparse?.(sparse);

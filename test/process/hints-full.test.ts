@@ -2,8 +2,9 @@
 // a hint whose write fails stays queued in memory (the node still delivers it while it runs), the
 // file is cut back to its last whole record, and a restart while the disk is still full keeps the
 // files it could not rewrite, so a later start with room finds every hint that was written; a
-// clean stop whose compaction cannot rewrite the live hints keeps the files they are in. Runs
-// a child (helpers/hints-full-child.ts) on a small tmpfs in a private mount namespace.
+// clean stop whose compaction cannot rewrite the live hints keeps the files they are in, and one
+// with room again writes down the hints held in memory only. Runs a child
+// (helpers/hints-full-child.ts) on a small tmpfs in a private mount namespace.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -21,7 +22,7 @@ after(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
-test('hints on a full disk: failed writes stay in memory, no torn record, a full restart or a clean stop keeps the files', async () => {
+test('hints on a full disk: failed writes stay in memory, no torn record, a full restart or a clean stop keeps the files, and a stop with room again writes what was held in memory', async () => {
   const mountPoint = fs.mkdtempSync(path.join(os.tmpdir(), 'ringkv-hints-full-'));
   dirs.push(mountPoint);
   const run = await runChildOnTmpfs(child, mountPoint, fsBytes, ballastBytes);
@@ -37,6 +38,9 @@ test('hints on a full disk: failed writes stay in memory, no torn record, a full
     keys: string[];
     freeBeforeStop: number;
     keysAfterFullStop: string[];
+    memoryKeys: string[];
+    memoryWriteFailures: number;
+    keysAfterRoom: string[];
     lines: string[];
   };
   assert.ok(r.writeFailures >= 1 && r.added > 5, `${r.added} hints added before a write failed`);
@@ -52,4 +56,7 @@ test('hints on a full disk: failed writes stay in memory, no torn record, a full
   assert.ok(r.freeBeforeStop < valueBytes * (written - 1), `the disk was full at the stop: ${r.freeBeforeStop} bytes free`);
   for (let i = 1; i < written; i++) assert.ok(r.keysAfterFullStop.includes(`k${i}`), `k${i} kept through a stop on a full disk: ${r.keysAfterFullStop.join(',')}`);
   assert.match(r.lines.join('\n'), /could not rewrite the hints of 1 files; keeping them/);
+  // Hints whose writes failed: once there is room, the clean stop writes them down too.
+  assert.ok(r.memoryWriteFailures >= 2, `${r.memoryWriteFailures} writes failed`);
+  for (const k of r.memoryKeys) assert.ok(r.keysAfterRoom.includes(k), `${k}, held in memory only, written by the stop: ${r.keysAfterRoom.join(',')}`);
 });

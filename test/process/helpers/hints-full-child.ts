@@ -7,7 +7,8 @@
 //     old files instead of deleting them;
 //  3. with the ballast gone, a reopen finds every hint that was written;
 //  4. a clean stop on a full disk whose files hold a delivered hint: the compaction cannot
-//     rewrite the live hints, so it keeps the files they are in; a reopen with room finds them.
+//     rewrite the live hints, so it keeps the files they are in; a reopen with room finds them;
+//  5. hints whose writes failed (in memory only) are written by a clean stop once there is room.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { HintStore } from '../../../src/coordinator/hinted_handoff';
@@ -56,8 +57,26 @@ async function main(): Promise<void> {
   const afterStop = open();
   const keysAfterFullStop = afterStop.peek('n1', hintsMax).map((h) => Buffer.from(h.key).toString());
   await afterStop.close();
+
+  fs.writeFileSync(path.join(mount, 'ballast'), Buffer.alloc(Math.max(0, free() - 8192)));
+  const memory = open();
+  const failuresBefore = memory.stats().hintWriteFailures;
+  const memoryKeys: string[] = [];
+  // Until two writes have failed: the hints of both stay in memory only.
+  while (memoryKeys.length < hintsMax && memory.stats().hintWriteFailures < failuresBefore + 2) {
+    const k = `m${memoryKeys.length}`;
+    memory.add('n1', Buffer.from(k), record(memoryKeys.length));
+    memoryKeys.push(k);
+    await turn();
+  }
+  const memoryWriteFailures = memory.stats().hintWriteFailures - failuresBefore;
+  fs.rmSync(path.join(mount, 'ballast'));
+  await memory.close();
+  const afterRoom = open();
+  const keysAfterRoom = afterRoom.peek('n1', 2 * hintsMax).map((h) => Buffer.from(h.key).toString());
+  await afterRoom.close();
   process.stdout.write(
-    JSON.stringify({ added, queuedAfterFailure: failed.hintsQueued, writeFailures: failed.hintWriteFailures, torn, filesAfterFirst, recoveredWhileFull, filesAfterFullReopen, keys, freeBeforeStop, keysAfterFullStop, lines }) + '\n',
+    JSON.stringify({ added, queuedAfterFailure: failed.hintsQueued, writeFailures: failed.hintWriteFailures, torn, filesAfterFirst, recoveredWhileFull, filesAfterFullReopen, keys, freeBeforeStop, keysAfterFullStop, memoryKeys, memoryWriteFailures, keysAfterRoom, lines }) + '\n',
   );
 }
 

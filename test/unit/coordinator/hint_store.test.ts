@@ -260,6 +260,36 @@ test('segments roll; mostly-dead ones are rewritten, so disk follows the live hi
   assert.deepEqual(keys(t.peek('n1', 100)), Array.from({ length: 40 }, (_, r) => `r${r}-0`));
 });
 
+test('a new segment that cannot be opened is logged and the current one goes on; hints keep reaching the disk', async () => {
+  const s = open(dir, {}, 4096, 10);
+  await turn();
+  const first = segments();
+  assert.equal(first.length, 1);
+  // Where the next segment would go, a directory: its open fails (EISDIR), as EMFILE or a
+  // read-only disk would fail it. The roll ran in a timer, where a throw ended the process.
+  const next = first[0]!.replace(/(\d+)/, (d) => String(Number(d) + 1).padStart(d.length, '0'));
+  fs.mkdirSync(path.join(dir, next));
+  const value = Buffer.alloc(200, 7).toString();
+  for (let i = 0; i < 40; i++) {
+    s.add('n1', Buffer.from(`k${i}`), rec(value));
+    await turn();
+  }
+  assert.ok(lines.some((l) => l.startsWith(`WARN hints: could not start a new hint file after ${path.join(dir, first[0]!)}`)), lines.join('\n'));
+  assert.ok(s.stats().hintWriteFailures >= 1);
+  assert.deepEqual(segments().filter((n) => n !== next), first, 'still the one file');
+  assert.ok(fs.statSync(path.join(dir, first[0]!)).size > 4096, 'past its size: no hint left out');
+  // Room again: the next roll goes ahead.
+  fs.rmdirSync(path.join(dir, next));
+  for (let i = 40; i < 60; i++) {
+    s.add('n1', Buffer.from(`k${i}`), rec(value));
+    await turn();
+  }
+  assert.ok(segments().length > 1, segments().join(','));
+  await s.close();
+  const t = open();
+  assert.deepEqual(keys(t.peek('n1', 100)), Array.from({ length: 60 }, (_, i) => `k${i}`));
+});
+
 test('a segment whose last live hint was replaced stays until the replacement is synced', async () => {
   // The merged record is pending when the old one stops being live: a crash right then must find the old file.
   const s = open(dir, {}, 4096);
