@@ -9,7 +9,8 @@
 // - 'lww': one version survives, the one with the highest (timestampMs, dot node, dot counter);
 //   concurrent writes are silently lost, by design.
 //
-// Bounds: a set keeps at most siblingsMax versions, its metadata fits versionVectorBytesMax and,
+// Bounds: a set keeps at most siblingsMax versions, its metadata fits versionVectorBytesMax (and
+// names at most 255 node ids) and,
 // with more than one version, its values together fit valueBytesMax (the storage entry's value).
 // Past those the oldest versions are dropped and counted (`dropped`); this is lossy, like Riak's
 // siblings_maximum, and only happens under heavy concurrent writing to one key.
@@ -17,7 +18,7 @@ import { siblingsMax, valueBytesMax, vectorClockEntriesMax, versionVectorBytesMa
 import { ErrorCode, RingkvError, assert } from '../errors';
 import type { StoredSibling } from './sibling';
 import { compareNewestFirst, contextOf, isLive, sameDot, supersedes, versionOf } from './sibling';
-import { siblingSetMetaBytes } from './sibling_codec';
+import { siblingSetMetaFits } from './sibling_codec';
 import type { VectorClock } from './vector_clock';
 import { dotClockTerm } from './dot_counter';
 import { counterOf, pruneClock } from './vector_clock';
@@ -54,14 +55,14 @@ function lwwWinner(candidates: readonly StoredSibling[]): StoredSibling | undefi
 function fitSiblings(set: StoredSibling[], nowMs: number, keep?: StoredSibling): { siblings: StoredSibling[]; dropped: number } {
   let dropped = 0;
   const valueSum = () => set.reduce((n, s) => n + s.value.length, 0);
-  while (set.length > 1 && (set.length > siblingsMax || siblingSetMetaBytes(set) > versionVectorBytesMax || valueSum() > valueBytesMax)) {
+  while (set.length > 1 && (set.length > siblingsMax || !siblingSetMetaFits(set) || valueSum() > valueBytesMax)) {
     let victim = set.length - 1;
     while (victim >= 0 && !(expired(set[victim]!, nowMs) && set[victim] !== keep)) victim--;
     if (victim < 0) victim = set[set.length - 1] === keep ? set.length - 2 : set.length - 1;
     set = set.filter((_, i) => i !== victim);
     dropped++;
   }
-  assert(set.length === 0 || siblingSetMetaBytes(set) <= versionVectorBytesMax, 'one version alone must fit the metadata bound');
+  assert(set.length === 0 || siblingSetMetaFits(set), 'one version alone must fit the metadata bounds');
   return { siblings: set, dropped };
 }
 

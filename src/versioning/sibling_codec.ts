@@ -41,6 +41,8 @@ import type { ClockEntry } from './vector_clock';
 import { isValidNodeId } from './vector_clock';
 
 const setFormat = 1;
+/** The node-id table's length is one byte. */
+const nodeTableIdsMax = 255;
 const flagTombstone = 1;
 
 /** The storage-entry fields a sibling set occupies (everything but the key). */
@@ -96,7 +98,7 @@ function nodeTable(siblings: readonly StoredSibling[]): string[] {
 export function encodeSiblingSet(siblings: readonly StoredSibling[]): SiblingRecord {
   assert(siblings.length >= 1 && siblings.length <= siblingsMax, () => `a sibling set holds 1..${siblingsMax} versions`);
   const table = nodeTable(siblings);
-  assert(table.length <= 255, 'node-id table over 255 ids');
+  assert(table.length <= nodeTableIdsMax, 'node-id table over 255 ids');
 
   const w = new ByteWriter(64 + table.length * 16 + siblings.length * 64);
   w.u8(setFormat);
@@ -157,16 +159,19 @@ export function encodeSiblingSet(siblings: readonly StoredSibling[]): SiblingRec
   };
 }
 
-/** Bytes the versionVector of this set takes, without building the value. */
-export function siblingSetMetaBytes(siblings: readonly StoredSibling[]): number {
+/** Whether the set's metadata can be written: its versionVector within versionVectorBytesMax, and at most 255 node ids in it. Builds nothing. */
+export function siblingSetMetaFits(siblings: readonly StoredSibling[]): boolean {
   // Small sets: encoding the metadata alone is cheap and cannot disagree with the encoder.
   const table = nodeTable(siblings);
+  // The table's length is a byte: a set naming more ids cannot be written at all. Versions whose
+  // contexts name many ids (up to vectorClockEntriesMax each) can together name more.
+  if (table.length > nodeTableIdsMax) return false;
   let size = 2 + table.reduce((n, id) => n + 1 + shortStringBytes(id).length, 0) + 1;
   for (const s of siblings) {
     size += 1 + vlen(s.timestampMs) + vlen(s.expiresAtMs) + vlen(s.value.length) + 1 + vlen(s.dot.counter) + 1;
     for (const e of s.past) size += 1 + vlen(e.counter) + vlen(e.timestampMs);
   }
-  return size;
+  return size <= versionVectorBytesMax;
 }
 
 function vlen(n: number): number {

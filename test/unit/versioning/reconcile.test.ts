@@ -24,6 +24,7 @@ import {
   reconcile,
   versionOf,
 } from '../../../src/versioning';
+import { decodeSiblingSet, encodeSiblingSet } from '../../../src/versioning/sibling_codec';
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -173,6 +174,29 @@ test(`many concurrent writers: the set stays within ${siblingsMax} versions and 
   assert.equal(set.length, siblingsMax);
   assert.equal(dropped, 5);
   assert.equal(str(set[0]!.value), `v${siblingsMax + 4}`, 'the newest are kept');
+});
+
+test('siblings that together name more node ids than a set can hold (255) are dropped until it can be written', () => {
+  // Each write's context names 31 ids (a client's context may name up to vectorClockEntriesMax):
+  // eight such concurrent versions name 256, each version alone well within every bound. Merged
+  // on a replica or in a coordinator's read repair, the set could not be encoded (an assert, in a
+  // promise reaction: the node ended).
+  const contextNaming = (i: number): VectorClock => Array.from({ length: vectorClockEntriesMax - 1 }, (_, j) => ({ node: `c${i}-${String(j).padStart(2, '0')}`, counter: 1, timestampMs: 1000 }));
+  let set: StoredSibling[] = [];
+  let dropped = 0;
+  for (let i = 0; i < siblingsMax; i++) {
+    const w = write([], `w${i}`, `v${i}`, 2000 + i, contextNaming(i));
+    assert.equal(w.siblings.length, 1);
+    encodeSiblingSet(w.siblings); // one alone is fine
+    const r = reconcile(set, w.siblings, 'vclock', 5000);
+    set = r.siblings;
+    dropped += r.dropped;
+  }
+  assert.equal(dropped, 1);
+  assert.equal(set.length, siblingsMax - 1);
+  assert.equal(str(set[0]!.value), `v${siblingsMax - 1}`, 'the newest are kept');
+  const back = decodeSiblingSet(encodeSiblingSet(set));
+  assert.equal(back.length, siblingsMax - 1);
 });
 
 test('large sibling values are bounded by the storage entry value limit', () => {
