@@ -515,7 +515,12 @@ export class ClusterCoordinator implements Coordinator {
     this.antiEntropy.start();
     if (this.o.bootstrap) {
       this.bootstrapState = 1;
-      this.bootstrapRun = this.bootstrap();
+      // A failure on the way (REBUILDING or FRESH on a full or read-only disk) must not end the
+      // process as an unhandled rejection: the retry timer goes on where it stopped.
+      this.bootstrapRun = this.bootstrap().catch((err: unknown) => {
+        this.o.log(`bootstrap: WARN failed: ${err instanceof Error ? err.message : String(err)}`);
+        this.scheduleRebuildPass();
+      });
     } else if (this.rebuilding) {
       this.scheduleRebuildPass();
     }
@@ -1686,9 +1691,19 @@ export class ClusterCoordinator implements Coordinator {
     // leaves a hint (worthAHint; a stand-in's refusal too) in callbacks a few turns later, which
     // must reach the log's files, not only its memory: once closed, it writes nothing down.
     this.pool.close();
-    for (let turn = 0; turn < closeSettleTurns; turn++) await new Promise((r) => setImmediate(r));
-    await this.hints.close();
-    await this.local.close();
+    const settle = async () => {
+      for (let turn = 0; turn < closeSettleTurns; turn++) await new Promise((r) => setImmediate(r));
+    };
+    await settle();
+    // The shards before the hint log: the writes still queued there are applied as they drain,
+    // and the replica writes each makes fail on the closed pool and leave hints, which must reach
+    // the log's files too. The hint log closes even where the shards' close throws.
+    try {
+      await this.local.close();
+    } finally {
+      await settle();
+      await this.hints.close();
+    }
   }
 }
 

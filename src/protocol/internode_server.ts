@@ -136,6 +136,9 @@ export class InternodeServer {
       this.server.once('error', reject);
       this.server.listen(this.o.port, this.o.host, () => {
         this.server.off('error', reject);
+        // After listen an 'error' is a failed accept (EMFILE, ENFILE, ENOBUFS): the server goes on
+        // listening, but an 'error' event without a listener throws and ends the process.
+        this.server.on('error', (err) => this.o.log(`internode: WARN the peer port could not take a connection: ${String(err)}`));
         const addr = this.server.address();
         assert(addr !== null && typeof addr === 'object', 'a TCP server has an address');
         resolve(addr.port);
