@@ -41,7 +41,7 @@ import { FrameLateness } from '../protocol/frame_lateness';
 import type { AnswerRoom } from '../coordinator/types';
 import { holdRequestBytes, releaseRequestBytes, type ServerContext } from './server_context';
 import type { TemplatedApp, UwsModule, WebSocket } from './uws';
-import { runFrame } from './ws_ops';
+import { deadlineGroups, runFrame } from './ws_ops';
 
 export const wsPath = '/api/v1/ws';
 
@@ -271,23 +271,33 @@ function onMessage(ctx: ServerContext, ws: WebSocket<WsConn>, message: ArrayBuff
   }
   conn.inflightOps += n;
   ctx.state.wsInflightOps += n;
-  const room = new FrameRoom(ctx, conn);
-  void runFrame(ctx.coordinator, ops, conn.lateness.of(frame.sentAtMs, arrivedMs), ctx.metrics, ctx.log, room)
-    .then((results) => encodeResponseFrames(results, ctx.limits.wsResponseFrameBytesTarget))
-    .then(
-      (frames) => {
-        releaseRequestBytes(ctx, frameBytes);
-        room.answered();
-        enqueue(ctx, ws, conn, frames, n, room);
-      },
-      (err: unknown) => {
-        releaseRequestBytes(ctx, frameBytes);
-        room.letGo();
-        // runFrame never rejects; encoding can only fail on a bug (an assertion).
-        ctx.log(`ws: answering a frame failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-        enqueue(ctx, ws, conn, [encodeErrorFrame(WireErrorCode.Internal, 'internal error')], n);
-      },
-    );
+  const latenessMs = conn.lateness.of(frame.sentAtMs, arrivedMs);
+  // Each group of about the same deadline is answered as soon as it is done (deadlineGroups); the
+  // frame's copy is held until the last is.
+  const groups = deadlineGroups(ops);
+  let groupsLeft = groups.length;
+  const groupDone = (): void => {
+    if (--groupsLeft === 0) releaseRequestBytes(ctx, frameBytes);
+  };
+  for (const group of groups) {
+    const room = new FrameRoom(ctx, conn);
+    void runFrame(ctx.coordinator, group, latenessMs, ctx.metrics, ctx.log, room)
+      .then((results) => encodeResponseFrames(results, ctx.limits.wsResponseFrameBytesTarget))
+      .then(
+        (frames) => {
+          groupDone();
+          room.answered();
+          enqueue(ctx, ws, conn, frames, group.length, room);
+        },
+        (err: unknown) => {
+          groupDone();
+          room.letGo();
+          // runFrame never rejects; encoding can only fail on a bug (an assertion).
+          ctx.log(`ws: answering a frame failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+          enqueue(ctx, ws, conn, [encodeErrorFrame(WireErrorCode.Internal, 'internal error')], group.length);
+        },
+      );
+  }
 }
 
 /** Registers /api/v1/ws on `app`. */

@@ -73,7 +73,46 @@ function toResult(id: number, o: BatchOutcome & { ok: true }): ClientResult {
 }
 
 /**
- * Runs every operation of a frame as one coordinator batch and resolves with one result per
+ * A frame's operations in the groups that are run and answered each on its own: those whose
+ * timeouts are within about 10% of each other. A frame's answer left once all its operations
+ * were done, so one with 100 ms left waited for one with 5 s left, and was answered long after
+ * its client had given up on it. Ops that did not decode go with the group of the shortest
+ * timeout (answered at once); ops that state no timeout make a group of their own. A frame the
+ * client library builds holds ops of about the same time left: one group. Groups come in the
+ * order of their first op, and each keeps its ops in frame order.
+ */
+export function deadlineGroups(ops: readonly DecodedOp[]): DecodedOp[][] {
+  const timeoutOf = (d: DecodedOp): number => (d.ok ? (d.request.timeoutMs ?? Infinity) : -1);
+  const order = ops.map((_, i) => i).sort((a, b) => {
+    const [x, y] = [timeoutOf(ops[a]!), timeoutOf(ops[b]!)];
+    return x < y ? -1 : x > y ? 1 : a - b;
+  });
+  const groupOf = new Array<number>(ops.length);
+  let groups = 0;
+  // The shortest timeout in the group being filled; -1 while it holds only ops that did not decode.
+  let lowMs = -1;
+  for (const i of order) {
+    const t = timeoutOf(ops[i]!);
+    if (groups === 0) groups = 1;
+    if (lowMs === -1) lowMs = t;
+    else if (t === Infinity ? lowMs !== Infinity : t > lowMs * 1.1 + 5) {
+      groups++;
+      lowMs = t;
+    }
+    groupOf[i] = groups - 1;
+  }
+  const byGroup = new Map<number, DecodedOp[]>();
+  ops.forEach((d, i) => {
+    const g = groupOf[i]!;
+    const list = byGroup.get(g);
+    if (list === undefined) byGroup.set(g, [d]);
+    else list.push(d);
+  });
+  return [...byGroup.values()];
+}
+
+/**
+ * Runs every operation of a frame (or of one of its deadlineGroups) as one coordinator batch and resolves with one result per
  * operation, in frame order. Never rejects. Each operation's latency in the metrics is the
  * frame's: its answer leaves in the frame's response, once every operation is done. The frame
  * reached this node `latenessMs` later than its connection's frames usually do

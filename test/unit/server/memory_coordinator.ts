@@ -41,6 +41,9 @@ export class MemoryCoordinator implements Coordinator {
   private readonly cells = new Map<string, Cell>();
   private counter = 0;
   private gated: (() => void)[] | null = null;
+  /** Keys (as text) whose operations wait until releaseKeys(), and what waits. */
+  private readonly heldKeys = new Set<string>();
+  private keyWaiters: (() => void)[] = [];
   closed = false;
   /** Each operation's timeoutMs as it reached this coordinator (undefined: none said), in order. */
   readonly timeouts: Array<number | undefined> = [];
@@ -55,12 +58,21 @@ export class MemoryCoordinator implements Coordinator {
     g.forEach((release) => release());
   }
   get heldOps(): number {
-    return this.gated?.length ?? 0;
+    return (this.gated?.length ?? 0) + this.keyWaiters.length;
+  }
+  /** Holds every later operation on `key` until releaseKeys(); the others go on. */
+  holdKey(key: string): void {
+    this.heldKeys.add(key);
+  }
+  releaseKeys(): void {
+    this.heldKeys.clear();
+    this.keyWaiters.splice(0).forEach((release) => release());
   }
 
-  private async pass(): Promise<void> {
+  private async pass(key: Uint8Array): Promise<void> {
     if (this.closed) throw new RingkvError(ErrorCode.Closed, 'closed');
     if (this.gated !== null) await new Promise<void>((resolve) => this.gated!.push(resolve));
+    if (this.heldKeys.has(Buffer.from(key).toString())) await new Promise<void>((resolve) => this.keyWaiters.push(resolve));
   }
 
   /** As the engine does (WriteOp.notAfterMs): a write its client gave up on is not applied. */
@@ -78,7 +90,7 @@ export class MemoryCoordinator implements Coordinator {
 
   async put(req: PutRequest): Promise<PutResult> {
     this.timeouts.push(req.timeoutMs);
-    await this.pass();
+    await this.pass(req.key);
     this.checkNotAfter(req.notAfterMs);
     const k = Buffer.from(req.key).toString('hex');
     this.check(req.ifMatch, this.cells.get(k));
@@ -94,7 +106,7 @@ export class MemoryCoordinator implements Coordinator {
 
   async get(req: GetRequest): Promise<GetResult> {
     this.timeouts.push(req.timeoutMs);
-    await this.pass();
+    await this.pass(req.key);
     const c = this.cells.get(Buffer.from(req.key).toString('hex'));
     if (c === undefined || c.deleted) return { found: false, key: req.key };
     return {
@@ -110,7 +122,7 @@ export class MemoryCoordinator implements Coordinator {
 
   async delete(req: DeleteRequest): Promise<DeleteResult> {
     this.timeouts.push(req.timeoutMs);
-    await this.pass();
+    await this.pass(req.key);
     this.checkNotAfter(req.notAfterMs);
     const k = Buffer.from(req.key).toString('hex');
     this.check(req.ifMatch, this.cells.get(k));

@@ -6,7 +6,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WireErrorCode } from '../../../src/protocol/client_codes';
-import { encodeRequestFrame } from '../../../src/protocol/client_request';
+import { type DecodedOp, encodeRequestFrame } from '../../../src/protocol/client_request';
+import { deadlineGroups } from '../../../src/server/ws_ops';
+import { ErrorCode, RingkvError } from '../../../src/errors';
 import { type RunningServer, startServer } from '../../../src/server/server';
 import { MemoryCoordinator } from './memory_coordinator';
 import { WsTestClient } from './ws_test_client';
@@ -395,6 +397,43 @@ test("each operation's time left reaches the coordinator: its timeout_ms less ho
   }
   assert.equal(seen[3], undefined, 'an op that states no timeout leaves it to the coordinator');
   await c.close();
+});
+
+test('deadlineGroups: ops of about the same time left share a group; groups in the order of their first op; undecoded ops with the first', () => {
+  const op = (id: number, timeoutMs?: number): DecodedOp => ({ ok: true, request: { id, op: 'get', key: bytes(`g${id}`), ...(timeoutMs !== undefined && { timeoutMs }) } });
+  const bad: DecodedOp = { ok: false, id: 9, error: new RingkvError(ErrorCode.InvalidArgument, 'bad') };
+  const ids = (groups: DecodedOp[][]) => groups.map((g) => g.map((d) => (d.ok ? d.request.id : d.id)));
+  assert.deepEqual(ids(deadlineGroups([op(1, 5000), op(2, 5040), op(3, 4990)])), [[1, 2, 3]], 'one client flush: one group');
+  assert.deepEqual(ids(deadlineGroups([op(1, 5000), op(2, 100), op(3), op(4, 105), bad, op(5)])), [[1], [2, 4, 9], [3, 5]]);
+  assert.deepEqual(ids(deadlineGroups([bad])), [[9]]);
+  assert.deepEqual(ids(deadlineGroups([])), []);
+});
+
+test("a frame's operations are answered by their own deadlines: one with little time left is not held back by one with much", async () => {
+  const c = await WsTestClient.connect(server.port);
+  await c.call([{ id: 1, op: 'put', key: bytes('deadline-fast'), value: bytes('f') }]);
+  coordinator.holdKey('deadline-slow');
+  try {
+    const start = c.frames.length;
+    c.sendRaw(
+      encodeRequestFrame([
+        { id: 2, op: 'get', key: bytes('deadline-slow'), timeoutMs: 60_000 },
+        { id: 3, op: 'get', key: bytes('deadline-fast'), timeoutMs: 2_000 },
+        { id: 4, op: 'get', key: bytes('deadline-fast'), timeoutMs: 2_050 },
+      ]),
+    );
+    const resultsOf = () => c.frames.slice(start).flatMap((f) => f.results);
+    // Ops 3 and 4 (about the same time left) are answered while op 2 is still held.
+    await c.until(() => resultsOf().some((r) => r.id === 3) && resultsOf().some((r) => r.id === 4), 5_000, 'the quick ops\' answers');
+    assert.deepEqual(resultsOf().map((r) => [r.id, r.status]).sort(), [[3, 'ok'], [4, 'ok']]);
+    assert.equal(coordinator.heldOps, 1, 'op 2 still held');
+    coordinator.releaseKeys();
+    await c.until(() => resultsOf().some((r) => r.id === 2), 5_000, 'op 2\'s answer');
+    assert.equal(resultsOf().find((r) => r.id === 2)!.status, 'not_found');
+  } finally {
+    coordinator.releaseKeys();
+    await c.close();
+  }
 });
 
 test('a frame sent while the node shuts down is refused per operation; operations already running are still answered', async () => {
