@@ -1249,12 +1249,13 @@ export class ClusterCoordinator implements Coordinator {
    * replica before this node issues a version of it, so the version counts past the ones this
    * node's id issued before its data was lost (one replica that missed a write could not say so).
    * No other replica answering refuses the write: issuing from what is here could reuse a dot.
+   * Half the time left, as catchUpKey: the write itself needs the rest.
    */
   private async primeFromOthers(w: WriteRequest, pref: readonly string[], deadline: number): Promise<void> {
     const replicas = pref.filter((id) => id !== this.nodeId);
     if (replicas.length === 0) return; // no other node holds the key
     const others = replicas.filter((id) => this.membership.isAlive(id));
-    if ((await pullKey(this.pullDeps, others, w.key, Math.max(1, deadline - Date.now()))) === 0) {
+    if ((await pullKey(this.pullDeps, others, w.key, Math.max(1, Math.floor((deadline - Date.now()) / 2)))) === 0) {
       throw this.count(
         new RingkvError(ErrorCode.Unavailable, `${w.op}: this node is rebuilding its replica (its data dir is new) and reads the key from the other replicas before it writes; none answered`, {
           details: { needed: 1, answered: 0, alive: others.length, rebuilding: true },

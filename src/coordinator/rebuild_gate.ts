@@ -33,7 +33,10 @@ export interface PullDeps {
 
 /**
  * Reads `key` on every node of `sources` and merges what they hold into this node's replica.
- * Resolves with how many answered (0: none did, and nothing was merged).
+ * Resolves with how many answered (0: none did, and nothing was merged), within `timeoutMs` with
+ * those that answered by then: a read's own bound is its batch's, the latest deadline of the
+ * requests it went with (replica_batcher.ts), and one source that does not answer would hold the
+ * caller that long.
  */
 export async function pullKey(d: PullDeps, sources: readonly string[], key: Uint8Array, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
@@ -46,9 +49,22 @@ export async function pullKey(d: PullDeps, sources: readonly string[], key: Uint
       return null;
     }
   };
-  const answers = await Promise.all(
-    sources.map((id) => new Promise<ReplicaAnswer | null>((resolve) => d.read(id, key, timeoutMs, (record, err) => resolve(err === null ? answerOrNull(id, record) : null)))),
-  );
+  const answers = await new Promise<Array<ReplicaAnswer | null>>((resolve) => {
+    const out = new Array<ReplicaAnswer | null>(sources.length).fill(null);
+    let left = sources.length;
+    if (left === 0) return resolve(out);
+    // A copy: answers that come after it are not merged.
+    const timer = setTimeout(() => resolve([...out]), timeoutMs);
+    sources.forEach((id, i) =>
+      d.read(id, key, timeoutMs, (record, err) => {
+        out[i] = err === null ? answerOrNull(id, record) : null;
+        if (--left === 0) {
+          clearTimeout(timer);
+          resolve(out);
+        }
+      }),
+    );
+  });
   const got = answers.filter((a): a is ReplicaAnswer => a !== null);
   const merged = mergeAnswers(got, d.conflictMode, Date.now());
   if (merged.length > 0) await d.apply(key, recordOf(merged), Math.max(1, deadline - Date.now()));

@@ -45,6 +45,23 @@ test('pullKey merges what the replicas that answer hold, and counts a replica wh
   assert.deepEqual(decodeSiblingSet(applied[0]!).map((s) => Buffer.from(s.value).toString()), ['v']);
 });
 
+test('pullKey resolves within its timeout with the sources that answered: one that never does holds it no longer', async () => {
+  const good = recordOf(coordinateWrite([], { nodeId: 'A', nowMs: Date.now(), mode: 'vclock', value: b('v'), tombstone: false, ttlMs: 0, context: null }).siblings);
+  const applied: WireRecord[] = [];
+  const deps: PullDeps = {
+    conflictMode: 'vclock',
+    // "silent" is up but never answers (its read waits on a batch whose deadline is far later).
+    read: (id, _key, _timeoutMs, done) => {
+      if (id === 'good') void Promise.resolve().then(() => done(good, null));
+    },
+    apply: async (_key, record) => (applied.push(record), true),
+  };
+  const outcome = await Promise.race([pullKey(deps, ['silent', 'good'], b('k'), 200), new Promise((r) => setTimeout(() => r('still waiting'), 5000))]);
+  assert.equal(outcome, 1, 'the one that answered, at its timeout');
+  assert.equal(applied.length, 1);
+  assert.equal(await Promise.race([pullKey(deps, ['silent'], b('k'), 100), new Promise((r) => setTimeout(() => r('still waiting'), 5000))]), 0);
+});
+
 const dirs: string[] = [];
 after(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
