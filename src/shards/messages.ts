@@ -229,8 +229,18 @@ export interface StatsRequest {
   id: number;
 }
 
+/**
+ * The shard is closing (its queue drained): the worker starts its engine's close at once, on the
+ * lane for the reason StatsRequest gives. A scrub and a cleanup holding both control tasks then
+ * stop at their next entry, and the close task queued behind them runs; it waited for them to
+ * finish, for hours on a large node.
+ */
+export interface ClosingNotice {
+  kind: 'closing';
+}
+
 /** What the main thread posts on a shard's lane. */
-export type LaneRequest = BatchRequest | StatsRequest;
+export type LaneRequest = BatchRequest | StatsRequest | ClosingNotice;
 
 /** What a worker posts on its lane: a batch's packed results (transferred), a durability notice, or its figures. */
 export type LaneMessage =

@@ -53,7 +53,7 @@ import { decodeResults, decodeScan, encodeRequests, opBytes } from './batch_code
 import type { ScannedEntry } from './batch_codec';
 import { LaneTiming, laneClockMs } from './lane_timing';
 import { withCarried } from './shard_stats';
-import type { AnswerTimes, BatchRequest, ControlReply, ControlTask, LaneMessage, OpResult, ScanRequest, ShardOp, ShardStats, StatsRequest, WireError, WriteDone } from './messages';
+import type { AnswerTimes, BatchRequest, ClosingNotice, ControlReply, ControlTask, LaneMessage, OpResult, ScanRequest, ShardOp, ShardStats, StatsRequest, WireError, WriteDone } from './messages';
 
 export interface ShardLimits {
   queueOpsMax: number;
@@ -670,6 +670,8 @@ export class ShardClient {
   async close(): Promise<void> {
     this.closing = true;
     await this.drain();
+    // Before the close task, which may wait behind a scrub and a cleanup (ClosingNotice).
+    this.lane?.postMessage({ kind: 'closing' } satisfies ClosingNotice);
     try {
       await this.control<boolean>({ kind: 'close' });
     } finally {

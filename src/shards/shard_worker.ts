@@ -121,6 +121,12 @@ function statsOf(c: ShardCore): ShardStats {
   };
 }
 
+/** ClosingNotice: the engine's close begins (the close task waits for it to end). */
+function beginClose(): void {
+  if (core === null || closed) return;
+  core.then((c) => c.engine.close()).catch(() => undefined);
+}
+
 export default async function handle(task: ControlTask): Promise<unknown> {
   switch (task.kind) {
     case 'scan': {
@@ -137,6 +143,7 @@ export default async function handle(task: ControlTask): Promise<unknown> {
       lane = port;
       port.on('message', (req: LaneRequest) => {
         if (req.kind === 'batch') void runBatch(port, req);
+        else if (req.kind === 'closing') beginClose();
         else void control(statsOf).then((reply) => post(port, { kind: 'stats', id: req.id, reply }));
       });
       return control(() => true);

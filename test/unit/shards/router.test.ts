@@ -538,6 +538,28 @@ test("stats are answered while a scrub and a cleanup hold both of the worker's c
   }
 });
 
+test('close stops two scrubs that hold both control-task slots, instead of waiting for them to finish', async () => {
+  // Two scrubs at 1 byte/s: each waits a second between looks at its pace, and the table is long
+  // enough for a minute of that. A shutdown queued its close task behind them and waited.
+  const router = await ShardRouter.open({ dataDir: tempDir(), nodeId: 'A', shardCount: 1, storage: { syncMode: 'none' } });
+  for (let i = 0; i < 64_000; i += 1000) await Promise.all(Array.from({ length: 1000 }, (_, j) => router.write(put(`s-${i + j}`, 'x'))));
+  await router.flush();
+  // Settled as they end: one may end with its thread, before the test looks.
+  const scrubs = [router.scrub(1, false), router.scrub(1, false)].map((p) => p.then((reports) => ({ reports }), (error: unknown) => ({ error })));
+  let timer: NodeJS.Timeout | undefined;
+  const closed = await Promise.race([
+    router.close().then(() => 'closed'),
+    new Promise<string>((resolve) => (timer = setTimeout(() => resolve('close() still waiting after 20 s'), 20_000))),
+  ]);
+  clearTimeout(timer);
+  assert.equal(closed, 'closed');
+  // One ended cut short, which freed the slot the close task ran in; the other was cut short too,
+  // or ended with its thread (waiting out its pace when the pool was destroyed).
+  const ended = await Promise.all(scrubs);
+  assert.ok(ended.some((e) => 'reports' in e && e.reports[0]!.cutShort), JSON.stringify(ended));
+  for (const e of ended) if ('reports' in e) assert.equal(e.reports[0]!.cutShort, true);
+});
+
 test("a replaced worker's counters go on from the dead one's last figures; its gauges are its own", async () => {
   const router = await ShardRouter.open({ dataDir: tempDir(), nodeId: 'A', shardCount: 1, storage: { syncMode: 'always' }, storageModule: helper('dying_storage') });
   try {
