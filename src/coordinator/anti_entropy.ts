@@ -28,9 +28,10 @@
 // range's previous owner too); with N > 1 it is the fallback when the other replicas are down or
 // joined with this one. A node that replaced its data dir has no previous owners but its
 // co-replicas: a range waits until one of them is settled, unless all of them replaced theirs too
-// (gossip says why a node rebuilds), when the range's old keys are gone and they sync with each other. A joining node's full pass also pulls, beside the one settled replica it
-// picks, from the owners the join displaced (out of the preference list now): a write a quorum
-// acknowledged is on one of the two.
+// (gossip says why a node rebuilds), when the range's old keys are gone and they sync with each
+// other. A joining node's full pass also pulls, beside the one settled replica it picks, from the
+// owners the join displaced (out of the preference list now): a write a quorum acknowledged is on
+// one of the two.
 import { applyEach, type RangeEntry, type RangeReplica, type SyncResult, depthFor, pullRange, syncRange, vnodeRanges } from '../antientropy';
 import { antiEntropyLeavesPerSyncMax } from '../constants';
 import { assert, ErrorCode, RingkvError } from '../errors';

@@ -11,6 +11,27 @@ import assert from 'node:assert/strict';
 import { keyToken, Ring } from '../../src/ring';
 import { base64Text, TestCluster, waitFor } from '../helpers/cluster';
 
+/**
+ * Up to `count` keys whose preference list once node-3 joins is node-3, node-0 and node-1 (node-2
+ * gives them up), written v1 at ALL, then v2 at QUORUM while node-1 is down: v2 is on node-0 and
+ * node-2 alone. Killed, not stopped: a stopped node would still find the replica writes in its
+ * sockets when it went on. `first` runs before v1 is written (more data, say).
+ */
+async function missedByNode1(c: TestCluster, prefix: string, count: number, first?: () => Promise<void>): Promise<string[]> {
+  const after4 = Ring.build(['node-0', 'node-1', 'node-2', 'node-3'].map((nodeId) => ({ nodeId, vnodes: c.spec.vnodes })), 2);
+  const keys = Array.from({ length: 2000 }, (_, i) => `${prefix}-${i}`)
+    .filter((k) => !after4.preferenceList(keyToken(Buffer.from(k)), 3).includes('node-2'))
+    .slice(0, count);
+  assert.ok(keys.length >= 40, `${keys.length} keys node-2 gives up`);
+  await first?.();
+  for (const k of keys) assert.equal((await c.http(0, 'PUT', k, { body: `v1-${k}`, consistency: 'ALL' })).status, 200, k);
+  await c.kill(1);
+  for (const k of keys) assert.equal((await c.http(0, 'PUT', k, { body: `v2-${k}`, consistency: 'QUORUM' })).status, 200, k);
+  await c.spawn(1);
+  await c.waitStatus([0, 2], 1, 'healthy', 20_000);
+  return keys;
+}
+
 describe('3 nodes, N = 3: a fourth joins in place of the one that holds a write the stale replica missed', () => {
   let c: TestCluster;
   before(async () => {
@@ -21,20 +42,7 @@ describe('3 nodes, N = 3: a fourth joins in place of the one that holds a write 
   });
 
   test('after the join, a QUORUM read through the stale replica and the new node returns every acknowledged write', async () => {
-    // Keys whose preference list after node-3 joins is node-3, node-0 and node-1: node-2 loses them.
-    const members = (ids: string[]) => ids.map((nodeId) => ({ nodeId, vnodes: c.spec.vnodes }));
-    const after4 = Ring.build(members(['node-0', 'node-1', 'node-2', 'node-3']), 2);
-    const keys = Array.from({ length: 2000 }, (_, i) => `moved-${i}`)
-      .filter((k) => !after4.preferenceList(keyToken(Buffer.from(k)), 3).includes('node-2'))
-      .slice(0, 80);
-    assert.ok(keys.length >= 40, `${keys.length} keys node-2 gives up`);
-    for (const k of keys) assert.equal((await c.http(0, 'PUT', k, { body: `v1-${k}`, consistency: 'ALL' })).status, 200, k);
-    // node-1 misses v2: acknowledged by node-0 and node-2. Killed, not stopped: a stopped node
-    // would still find the replica writes in its sockets when it went on.
-    await c.kill(1);
-    for (const k of keys) assert.equal((await c.http(0, 'PUT', k, { body: `v2-${k}`, consistency: 'QUORUM' })).status, 200, k);
-    await c.spawn(1);
-    await c.waitStatus([0, 2], 1, 'healthy', 20_000);
+    const keys = await missedByNode1(c, 'moved', 80);
     for (const k of keys.slice(0, 5)) assert.equal(base64Text((await c.http(1, 'GET', k, { consistency: 'ONE' })).body.value), `v1-${k}`, `node-1 missed ${k}`);
 
     const j = await c.addNode();
@@ -69,20 +77,11 @@ describe('3 nodes, N = 3: a fourth joins in place of the one that holds a write 
   });
 
   test('while it rebuilds, a QUORUM read through the stale replica and the new node returns every acknowledged write', async () => {
-    const members = (ids: string[]) => ids.map((nodeId) => ({ nodeId, vnodes: c.spec.vnodes }));
-    const after4 = Ring.build(members(['node-0', 'node-1', 'node-2', 'node-3']), 2);
-    const keys = Array.from({ length: 2000 }, (_, i) => `window-${i}`)
-      .filter((k) => !after4.preferenceList(keyToken(Buffer.from(k)), 3).includes('node-2'))
-      .slice(0, 60);
-    assert.ok(keys.length >= 40, `${keys.length} keys node-2 gives up`);
     // About 2.4 MB for node-3 to stream at 64 KiB/s: its pass lasts well past the reads below.
     const filler = 'f'.repeat(8192);
-    for (let i = 0; i < 300; i++) assert.equal((await c.http(0, 'PUT', `filler-${i}`, { body: filler, consistency: 'ALL' })).status, 200);
-    for (const k of keys) assert.equal((await c.http(0, 'PUT', k, { body: `v1-${k}`, consistency: 'ALL' })).status, 200, k);
-    await c.kill(1);
-    for (const k of keys) assert.equal((await c.http(0, 'PUT', k, { body: `v2-${k}`, consistency: 'QUORUM' })).status, 200, k);
-    await c.spawn(1);
-    await c.waitStatus([0, 2], 1, 'healthy', 20_000);
+    const keys = await missedByNode1(c, 'window', 60, async () => {
+      for (let i = 0; i < 300; i++) assert.equal((await c.http(0, 'PUT', `filler-${i}`, { body: filler, consistency: 'ALL' })).status, 200);
+    });
 
     const j = await c.addNode({ args: ['--stream-bytes-per-second', String(64 * 1024)] });
     assert.equal(j, 3);

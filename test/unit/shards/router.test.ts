@@ -32,6 +32,16 @@ after(() => {
 });
 
 const b = (s: string) => new Uint8Array(Buffer.from(s));
+/** 'closed' once `router.close()` resolves, or a note that it is still waiting after `ms`. */
+async function closedWithin(router: ShardRouter, ms: number): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([router.close().then(() => 'closed'), new Promise<string>((resolve) => (timer = setTimeout(() => resolve(`close() still waiting after ${ms} ms`), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function put(key: string, value: string, extra: Partial<WriteOp> = {}): WriteOp {
   return { op: 'put', key: b(key), value: b(value), ttlSeconds: 0, ifMatch: null, context: null, idempotencyKey: null, returnRecord: false, notAfterMs: 0, ...extra };
 }
@@ -500,13 +510,7 @@ test('a worker that dies while the router closes fails what it had in flight, an
   const router = await ShardRouter.open({ dataDir: tempDir(), nodeId: 'A', shardCount: 1, storage: { syncMode: 'always' }, storageModule: helper('dying_storage') });
   const dying = assert.rejects(router.write(put('die', 'x'), 60_000), (e) => isRingkvError(e, ErrorCode.Internal) && /worker thread/.test(e.message));
   await new Promise((resolve) => setImmediate(resolve)); // the batch is on the lane
-  let timer: NodeJS.Timeout | undefined;
-  const closed = await Promise.race([
-    router.close().then(() => 'closed'),
-    new Promise<string>((resolve) => (timer = setTimeout(() => resolve('close() still waiting after 20 s'), 20_000))),
-  ]);
-  clearTimeout(timer);
-  assert.equal(closed, 'closed');
+  assert.equal(await closedWithin(router, 20_000), 'closed');
   await dying;
   assert.equal(router.clients[0]!.counters.workerRestarts, 0, 'no worker is opened again while closing');
 });
@@ -546,13 +550,7 @@ test('close stops two scrubs that hold both control-task slots, instead of waiti
   await router.flush();
   // Settled as they end: one may end with its thread, before the test looks.
   const scrubs = [router.scrub(1, false), router.scrub(1, false)].map((p) => p.then((reports) => ({ reports }), (error: unknown) => ({ error })));
-  let timer: NodeJS.Timeout | undefined;
-  const closed = await Promise.race([
-    router.close().then(() => 'closed'),
-    new Promise<string>((resolve) => (timer = setTimeout(() => resolve('close() still waiting after 20 s'), 20_000))),
-  ]);
-  clearTimeout(timer);
-  assert.equal(closed, 'closed');
+  assert.equal(await closedWithin(router, 20_000), 'closed');
   // One ended cut short, which freed the slot the close task ran in; the other was cut short too,
   // or ended with its thread (waiting out its pace when the pool was destroyed).
   const ended = await Promise.all(scrubs);
