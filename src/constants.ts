@@ -510,6 +510,12 @@ export const httpHeaderBytesMax = 8192;
 /** On SIGTERM, in-flight requests get this long to finish before connections are cut. */
 export const shutdownGraceMsDefault = 10_000;
 /**
+ * After the grace, this long for the rest of a shutdown (shards drained and closed, hints and
+ * WALs synced): past it the process logs what it was doing and exits 1 rather than hang (a disk
+ * whose fdatasync never returns). A crash is what that amounts to, which every write survives.
+ */
+export const shutdownCloseMsMax = 60_000;
+/**
  * How long past a node's shutdown grace `ringkv cluster` waits for it to close its shards, hint
  * logs and LAST_RUN before it is killed (a kill there leaves a WAL to replay at the next start).
  */

@@ -4,7 +4,7 @@
 // knows which kind it runs.
 import type { SyncMode } from '../storage/types';
 import type { Coordinator } from '../coordinator/types';
-import { shutdownGraceMsDefault } from '../constants';
+import { shutdownCloseMsMax, shutdownGraceMsDefault } from '../constants';
 import { ScrubSchedule } from './scrub_schedule';
 import { startServer, type RunningServer, type ServerOptions } from './server';
 import { checkPortFree, loadUws } from './uws';
@@ -110,12 +110,13 @@ export async function startNode(options: NodeOptions, factory: CoordinatorFactor
 }
 
 /**
- * SIGTERM/SIGINT close the node gracefully and exit 0 (1 if closing failed); a second signal
- * while closing exits at once with 130. So does SIGHUP: the terminal a node was started from
- * closing (or its process group orphaned while stopped) would otherwise end it at once, with the
- * requests in flight unanswered.
+ * SIGTERM/SIGINT close the node gracefully and exit 0 (1 if closing failed, or did not finish
+ * within `closeDeadlineMs`: shutdownCloseMsMax past the grace); a second signal while closing
+ * exits at once with 130. So does SIGHUP: the terminal a node was started from closing (or its
+ * process group orphaned while stopped) would otherwise end it at once, with the requests in
+ * flight unanswered.
  */
-export function exitOnSignals(node: RunningNode, log: (line: string) => void): void {
+export function exitOnSignals(node: RunningNode, log: (line: string) => void, closeDeadlineMs = shutdownGraceMsDefault + shutdownCloseMsMax): void {
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (signalled) {
@@ -124,6 +125,12 @@ export function exitOnSignals(node: RunningNode, log: (line: string) => void): v
     }
     signalled = true;
     log(`ringkv: ${signal}: finishing in-flight requests, closing shards`);
+    // Not unref'd: a close stuck on a promise nothing will settle leaves no other handle, and the
+    // process would then end on its own with 0, as if it had closed.
+    setTimeout(() => {
+      log(`ringkv: WARN shutdown did not finish within ${closeDeadlineMs} ms (a shard or its disk does not answer); exiting without finishing it`);
+      process.exit(1);
+    }, closeDeadlineMs);
     node.close().then(
       () => {
         log('ringkv: stopped');

@@ -3,9 +3,10 @@
 // acknowledged write was fsynced before its 200). A second node given a running node's data dir
 // stops before touching it, and a node killed with SIGKILL leaves no lock behind (the restart
 // after it). A snapshot restores: a node started on a copy of one reads what was there at the
-// snapshot.
+// snapshot. A shutdown that cannot finish exits 1 at its deadline instead of hanging.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { flipByte } from '../helpers/damage';
@@ -289,4 +290,28 @@ test('a first cluster node, alone with a new data dir, is not rebuilding: it has
   assert.doesNotMatch(a.stderr(), /rebuilding:/);
   assert.equal(fs.existsSync(`${dir}/REBUILDING`), false);
   assert.equal(await a.stop('SIGTERM'), 0);
+});
+
+test('a shutdown that cannot finish (a shard whose close never runs) exits 1 at its deadline, saying so, instead of hanging', async () => {
+  const dataDir = tempDir('hung-close');
+  const child = spawn(process.execPath, [path.join(__dirname, 'helpers', 'hung-close-child.js'), dataDir, '1500'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    for (let i = 0; i < 300 && !stdout.includes('ready'); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(stdout.includes('ready'), stderr);
+    child.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([exited, new Promise<string>((resolve) => (timer = setTimeout(() => resolve('still running after 30 s'), 30_000)))]);
+    clearTimeout(timer);
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /ringkv: WARN shutdown did not finish within 1500 ms/);
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
 });
