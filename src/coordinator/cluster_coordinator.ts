@@ -301,8 +301,8 @@ export class ClusterCoordinator implements Coordinator {
       deadAfterMs: o.deadAfterMs,
       log: o.log,
       network: {
-        exchange: async (to, digest) => {
-          const answer = await this.pool.request(to, { kind: 'gossip', members: digest }, gossipTimeoutMs);
+        exchange: async (to, digest, admitted) => {
+          const answer = await this.pool.request(to, { kind: 'gossip', members: digest, ...(admitted === true && { admitted: true }) }, gossipTimeoutMs);
           return { members: answer.members ?? [], ...(answer.wallClockMs !== undefined && { wallClockMs: answer.wallClockMs }) };
         },
       },
@@ -514,16 +514,34 @@ export class ClusterCoordinator implements Coordinator {
     this.hintTimer.unref();
     this.antiEntropy.start();
     if (this.o.bootstrap) {
-      this.bootstrapState = 1;
-      // A failure on the way (REBUILDING or FRESH on a full or read-only disk) must not end the
-      // process as an unhandled rejection: the retry timer goes on where it stopped.
-      this.bootstrapRun = this.bootstrap().catch((err: unknown) => {
-        this.o.log(`bootstrap: WARN failed: ${err instanceof Error ? err.message : String(err)}`);
-        this.scheduleRebuildPass();
-      });
+      this.runBootstrap();
     } else if (this.rebuilding) {
       this.scheduleRebuildPass();
     }
+  }
+
+  private runBootstrap(): void {
+    this.bootstrapState = 1;
+    // A failure on the way (REBUILDING or FRESH on a full or read-only disk) must not end the
+    // process as an unhandled rejection: the retry timer goes on where it stopped.
+    this.bootstrapRun = this.bootstrap().catch((err: unknown) => {
+      this.o.log(`bootstrap: WARN failed: ${err instanceof Error ? err.message : String(err)}`);
+      this.scheduleRebuildPass();
+    });
+  }
+
+  /**
+   * An operator took this node in (addnode; Membership.admit): started on its own (its only seed
+   * itself), nothing had told it that it joins a running cluster. With a new data dir and
+   * --bootstrap on it now rebuilds as a joining node: reads of the keys it takes over go to their
+   * previous owners first, and a bootstrap streams them. Taken in after its bootstrap had given up
+   * looking for a ring, it served those ranges empty, and with N = 1 the cleanup after a join
+   * dropped their only copies. A bootstrap still waiting for a ring goes on, rebuilding now.
+   */
+  private admittedByOperator(): void {
+    if (this.rebuilding || this.closed || !this.o.bootstrap || this.o.freshDataDir !== true || this.membership.joinsRunningCluster || this.joinsLate()) return;
+    this.beginRebuild('this node was added to a running cluster (addnode) with a new data dir', false);
+    if (this.bootstrapState === 2) this.runBootstrap();
   }
 
   /** Whether a node of the ring other than this one is up. */
@@ -788,7 +806,7 @@ export class ClusterCoordinator implements Coordinator {
       throw bad(`${req.nodeId} runs with ${there.settings ?? '?'}, this cluster with ${clusterSettingsOf(this.o)}: every node of a cluster must share them`);
     }
     try {
-      await this.membership.introduce({ host, peerPort, nodeId: req.nodeId });
+      await this.membership.admit({ host, peerPort, nodeId: req.nodeId });
     } catch (err) {
       throw unanswered(err);
     }
@@ -1477,8 +1495,11 @@ export class ClusterCoordinator implements Coordinator {
   private async handle(req: InternodeMessage, latenessMs: number): Promise<Omit<InternodeMessage, 'id' | 'isReply'>> {
     if (this.closed) throw new RingkvError(ErrorCode.Closed, `node ${this.nodeId} is closing`);
     switch (req.kind) {
-      case 'gossip':
-        return { kind: 'gossip', ...this.membership.handleGossip(req.members ?? []) };
+      case 'gossip': {
+        const answer = this.membership.handleGossip(req.members ?? []);
+        if (req.admitted === true) this.admittedByOperator();
+        return { kind: 'gossip', ...answer };
+      }
       case 'ping':
         return { kind: 'ping' };
       case 'replicaRead': {

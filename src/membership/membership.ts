@@ -14,8 +14,11 @@ import { MembershipTable, type TombstoneGraceHolder } from './table';
 import type { MemberInfo, MemberLoad, MemberStatus, PeerAddress, RebuildKind, StatusChange, StorageTrouble } from './types';
 
 export interface GossipNetwork {
-  /** Sends our digest to `to` and resolves with the peer's answer; rejects when unreachable. */
-  exchange(to: PeerAddress, digest: MemberInfo[]): Promise<GossipAnswer>;
+  /**
+   * Sends our digest to `to` and resolves with the peer's answer; rejects when unreachable.
+   * `admitted`: this exchange takes `to` into the cluster (Membership.admit).
+   */
+  exchange(to: PeerAddress, digest: MemberInfo[], admitted?: boolean): Promise<GossipAnswer>;
 }
 
 /** What a node answers to a gossip exchange. */
@@ -427,9 +430,22 @@ export class Membership {
    * `to` does not answer.
    */
   async introduce(to: PeerAddress): Promise<void> {
+    await this.exchangeAwaited(to, false);
+  }
+
+  /**
+   * introduce(), taking in a node started on its own (addnode): the exchange says so, and the
+   * node, its data dir new, rebuilds as a joining node (its only seed was itself, so nothing else
+   * tells it that it joins a running cluster).
+   */
+  async admit(to: PeerAddress): Promise<void> {
+    await this.exchangeAwaited(to, true);
+  }
+
+  private async exchangeAwaited(to: PeerAddress, admitted: boolean): Promise<void> {
     this.counters.gossipExchanges++;
     try {
-      await this.exchangeWith(to, this.table.digest());
+      await this.exchangeWith(to, this.table.digest(), admitted);
     } catch (err) {
       this.counters.gossipExchangeFailures++;
       throw err;
@@ -451,9 +467,9 @@ export class Membership {
   }
 
   /** Sends `digest` to `to`, measures its clock if it is a known node, and merges its answer. */
-  private async exchangeWith(to: PeerAddress, digest: MemberInfo[]): Promise<void> {
+  private async exchangeWith(to: PeerAddress, digest: MemberInfo[], admitted = false): Promise<void> {
     const sentMs = this.o.wallClock();
-    const answer = await this.o.network.exchange(to, digest);
+    const answer = await this.o.network.exchange(to, digest, admitted);
     if (to.nodeId !== undefined && answer.wallClockMs) this.clockOffsets.record(to.nodeId, sentMs, answer.wallClockMs, this.o.wallClock());
     this.mergeRemote(answer.members);
   }

@@ -57,11 +57,11 @@ const messageSpec: TableSpec = {
   // ttl_seconds, if_match, context, idempotency_key, version, timestamp_ms, acks,
   // tombstone_expiry_ms, error_code, error_message, error_details, record_tombstone, forwarded,
   // range_from, range_to, depth, leaves, leaf_entries, has_after, after_token, after_key,
-  // entries, more, items, cluster_name, from_node, to_node, sent_at_ms (f64: 8 bytes, like u64), wall_clock_ms
+  // entries, more, items, cluster_name, from_node, to_node, sent_at_ms (f64: 8 bytes, like u64), wall_clock_ms, admitted
   fields: [
     u32, u8, u8, u32, { kind: 'tables', table: memberSpec, lengthMax: clusterNodesMax }, bytes, bytes, u8, str, u8, u8, bytes, u32, str, bytes, str, str, u64, u8, u64, str, str, str, u8, u8,
     u64, u64, u8, { kind: 'bytes', lengthMax: 8 << merkleDepthMax }, u64, u8, u64, bytes, { kind: 'tables', table: entrySpec, lengthMax: rangeScanPageEntriesMax }, u8,
-    { kind: 'tables', table: itemSpec, lengthMax: replicaBatchItemsMax }, str, str, str, u64, u64,
+    { kind: 'tables', table: itemSpec, lengthMax: replicaBatchItemsMax }, str, str, str, u64, u64, u8,
   ],
 };
 
@@ -145,6 +145,8 @@ export interface InternodeMessage {
   sentAtMs?: number;
   /** Gossip reply: the answering node's wall clock (Date.now()) as it answered; absent or 0: not said. */
   wallClockMs?: number;
+  /** Gossip request: the sender takes the receiver in (addnode; Membership.admit). */
+  admitted?: boolean;
 }
 
 /** One entry of a RangeScan page. */
@@ -217,7 +219,7 @@ function fixedShape(m: InternodeMessage): FixedMessage {
     idempotencyKey: undefined, version: undefined, timestampMs: undefined, acks: undefined, tombstoneExpiryMs: undefined, errorCode: undefined,
     errorMessage: undefined, errorDetails: undefined, recordTombstone: undefined, forwarded: undefined, rangeFrom: undefined, rangeTo: undefined,
     depth: undefined, leaves: undefined, leafEntries: undefined, after: undefined, entries: undefined, more: undefined, items: undefined,
-    clusterName: undefined, fromNode: undefined, toNode: undefined, sentAtMs: undefined, wallClockMs: undefined,
+    clusterName: undefined, fromNode: undefined, toNode: undefined, sentAtMs: undefined, wallClockMs: undefined, admitted: undefined,
   };
   const from = m as unknown as Record<string, unknown>;
   const to = o as unknown as Record<string, unknown>;
@@ -374,6 +376,7 @@ function build(b: Builder, m: FixedMessage): Uint8Array {
   if (toNode) Message.addToNode(b, toNode);
   if (m.sentAtMs) Message.addSentAtMs(b, m.sentAtMs);
   if (m.wallClockMs) addUint64Field(b, uint64Fields.messageWallClockMs, m.wallClockMs);
+  if (m.admitted === true) Message.addAdmitted(b, true);
   b.finish(Message.endMessage(b), internodeFileIdentifier);
   return b.asUint8Array();
 }
@@ -604,6 +607,7 @@ export function decodeInternode(frame: Uint8Array): InternodeMessage {
   if (sentAtMs) out.sentAtMs = sentAtMs;
   const wallClockMs = readUint64Field(msg, uint64Fields.messageWallClockMs);
   if (wallClockMs) out.wallClockMs = wallClockMs;
+  if (msg.admitted()) out.admitted = true;
   return out;
 }
 

@@ -96,4 +96,17 @@ describe('2 nodes with N = 1; new nodes join after a first start that did not ge
     await readsThrough(j);
     assert.ok(c.nodes[j]!.log.some((l) => l.includes('its seeds answered only after it started')), c.nodes[j]!.log.join(''));
   });
+
+  test('a node started on its own and taken in by addnode after its bootstrap stopped waiting for a ring streams its ranges', async () => {
+    const j = await c.addNode({ alone: true });
+    const n = c.nodes[j]!;
+    // Its bootstrap found no ring to stream from (60 gossip rounds: 6 s here) and ended.
+    await waitFor(`${n.id} to end its bootstrap alone`, async () => (await c.metric(j, 'ringkv_bootstrap_state')) === 2, 30_000);
+    const added = await c.post(0, '/api/v1/cluster/nodes', JSON.stringify({ node_id: n.id, address: `127.0.0.1:${n.port}:${n.peerPort}` }));
+    assert.equal(added.status, 200, JSON.stringify(added.body));
+    assert.equal(await c.metric(j, 'ringkv_rebuilding'), 1, 'taken in, it rebuilds as a joining node');
+    await c.waitConverged(20_000);
+    await readsThrough(j);
+    assert.ok(n.log.some((l) => l.includes('rebuilding: this node was added to a running cluster')), n.log.join(''));
+  });
 });

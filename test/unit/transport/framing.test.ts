@@ -45,6 +45,8 @@ test('codec round-trips every field it carries', () => {
   assert.deepEqual(decodeInternode(encodeInternode(seedHello)), seedHello, 'no to_node: any node of the cluster');
   const gossipReply: InternodeMessage = { id: 4, kind: 'gossip', isReply: true, wallClockMs: 1_796_525_203_544 };
   assert.deepEqual(decodeInternode(encodeInternode(gossipReply)), gossipReply, 'the answering node\'s wall clock');
+  const admit: InternodeMessage = { id: 5, kind: 'gossip', isReply: false, admitted: true };
+  assert.deepEqual(decodeInternode(encodeInternode(admit)), admit, 'an addnode exchange says so');
 });
 
 test('a wall_clock_ms beyond 2^53 is a malformed frame', () => {

@@ -333,8 +333,13 @@ wallClockMs():bigint {
   return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
 }
 
+admitted():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 86);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
 static startMessage(builder:flatbuffers.Builder) {
-  builder.startObject(41);
+  builder.startObject(42);
 }
 
 static addId(builder:flatbuffers.Builder, id:number) {
@@ -609,6 +614,10 @@ static addWallClockMs(builder:flatbuffers.Builder, wallClockMs:bigint) {
   builder.addFieldInt64(40, wallClockMs, BigInt('0'));
 }
 
+static addAdmitted(builder:flatbuffers.Builder, admitted:boolean) {
+  builder.addFieldInt8(41, +admitted, +false);
+}
+
 static endMessage(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
@@ -622,7 +631,7 @@ static finishSizePrefixedMessageBuffer(builder:flatbuffers.Builder, offset:flatb
   builder.finish(offset, 'RKVN', true);
 }
 
-static createMessage(builder:flatbuffers.Builder, id:number, kind:Kind, isReply:boolean, timeoutMs:number, membersOffset:flatbuffers.Offset, keyOffset:flatbuffers.Offset, recordOffset:flatbuffers.Offset, found:boolean, hintForOffset:flatbuffers.Offset, op:Op, consistency:number, valueOffset:flatbuffers.Offset, ttlSeconds:number, ifMatchOffset:flatbuffers.Offset, contextOffset:flatbuffers.Offset, idempotencyKeyOffset:flatbuffers.Offset, versionOffset:flatbuffers.Offset, timestampMs:bigint, acks:number, tombstoneExpiryMs:bigint, errorCodeOffset:flatbuffers.Offset, errorMessageOffset:flatbuffers.Offset, errorDetailsOffset:flatbuffers.Offset, recordTombstone:boolean, forwarded:boolean, rangeFrom:bigint, rangeTo:bigint, depth:number, leavesOffset:flatbuffers.Offset, leafEntries:bigint, hasAfter:boolean, afterToken:bigint, afterKeyOffset:flatbuffers.Offset, entriesOffset:flatbuffers.Offset, more:boolean, itemsOffset:flatbuffers.Offset, clusterNameOffset:flatbuffers.Offset, fromNodeOffset:flatbuffers.Offset, toNodeOffset:flatbuffers.Offset, sentAtMs:number, wallClockMs:bigint):flatbuffers.Offset {
+static createMessage(builder:flatbuffers.Builder, id:number, kind:Kind, isReply:boolean, timeoutMs:number, membersOffset:flatbuffers.Offset, keyOffset:flatbuffers.Offset, recordOffset:flatbuffers.Offset, found:boolean, hintForOffset:flatbuffers.Offset, op:Op, consistency:number, valueOffset:flatbuffers.Offset, ttlSeconds:number, ifMatchOffset:flatbuffers.Offset, contextOffset:flatbuffers.Offset, idempotencyKeyOffset:flatbuffers.Offset, versionOffset:flatbuffers.Offset, timestampMs:bigint, acks:number, tombstoneExpiryMs:bigint, errorCodeOffset:flatbuffers.Offset, errorMessageOffset:flatbuffers.Offset, errorDetailsOffset:flatbuffers.Offset, recordTombstone:boolean, forwarded:boolean, rangeFrom:bigint, rangeTo:bigint, depth:number, leavesOffset:flatbuffers.Offset, leafEntries:bigint, hasAfter:boolean, afterToken:bigint, afterKeyOffset:flatbuffers.Offset, entriesOffset:flatbuffers.Offset, more:boolean, itemsOffset:flatbuffers.Offset, clusterNameOffset:flatbuffers.Offset, fromNodeOffset:flatbuffers.Offset, toNodeOffset:flatbuffers.Offset, sentAtMs:number, wallClockMs:bigint, admitted:boolean):flatbuffers.Offset {
   Message.startMessage(builder);
   Message.addId(builder, id);
   Message.addKind(builder, kind);
@@ -665,6 +674,7 @@ static createMessage(builder:flatbuffers.Builder, id:number, kind:Kind, isReply:
   Message.addToNode(builder, toNodeOffset);
   Message.addSentAtMs(builder, sentAtMs);
   Message.addWallClockMs(builder, wallClockMs);
+  Message.addAdmitted(builder, admitted);
   return Message.endMessage(builder);
 }
 }
