@@ -13,10 +13,15 @@
 // The grace it is judged by is the shortest of this node's and those its PEERS file recorded of
 // the others (startGrace): the first replica to purge a tombstone is the one that matters, and
 // raising this node's own grace to get past the check must not hide a shorter one elsewhere.
+// LAST_RUN says how long the node was away, not how old its data is: back within the grace, it
+// writes LAST_RUN at once, and stopped again before anti-entropy had synced every range, it
+// would pass the next start however old the deletes it missed. So SYNCED_SINCE (the time since
+// which every range was synced whole: sync_coverage.ts) is judged by the same grace.
 import * as path from 'node:path';
 import { ErrorCode, RingkvError } from '../errors';
 import type { RememberedPeer } from './peers_file';
 import { spanText } from './span_text';
+import { readSyncedSince, syncedSinceFileName } from './sync_coverage';
 import { readTimeFile, writeTimeFile } from './time_file';
 
 export const lastRunFileName = 'LAST_RUN';
@@ -57,14 +62,23 @@ export function startGrace(ownMs: number, peers: readonly RememberedPeer[], self
 }
 
 /**
- * Refuses to start a node whose data dir last ran longer ago than `grace`, unless `allowed`
- * (then it warns). A clock that reads earlier than the record is no absence.
+ * Refuses to start a node whose data dir last ran longer ago than `grace`, or last had every
+ * range synced longer ago than that (SYNCED_SINCE), unless `allowed` (then it warns). A clock
+ * that reads earlier than the record is no absence.
  */
 export function checkLastRun(dataDir: string, nowMs: number, grace: StartGrace, allowed: boolean, log: (line: string) => void): void {
   const lastRunMs = readLastRun(dataDir, log);
-  if (lastRunMs === null || nowMs - lastRunMs <= grace.ms) return;
+  const syncedMs = readSyncedSince(path.join(dataDir, syncedSinceFileName), log);
   const whose = grace.nodeId === undefined ? '--tombstone-grace-seconds' : `${grace.nodeId}'s --tombstone-grace-seconds as this node last knew it, shorter than its own`;
-  const away = `data dir ${dataDir} last ran in the cluster at ${new Date(lastRunMs).toISOString()}, ${spanText(nowMs - lastRunMs)} ago, longer than the tombstone grace (${spanText(grace.ms)}, ${whose})`;
+  const over = `longer than the tombstone grace (${spanText(grace.ms)}, ${whose})`;
+  let away: string;
+  if (lastRunMs !== null && nowMs - lastRunMs > grace.ms) {
+    away = `data dir ${dataDir} last ran in the cluster at ${new Date(lastRunMs).toISOString()}, ${spanText(nowMs - lastRunMs)} ago, ${over}`;
+  } else if (syncedMs !== null && nowMs - syncedMs > grace.ms) {
+    away = `data dir ${dataDir} last had every range synced with the other replicas at ${new Date(syncedMs).toISOString()}, ${spanText(nowMs - syncedMs)} ago (its SYNCED_SINCE; it ran since, but not long enough to sync them all), ${over}`;
+  } else {
+    return;
+  }
   if (allowed) {
     log(`WARN ${away}; starting as --allow-stale-data says: run POST /api/v1/admin/repair on it, and expect keys deleted while it was away to come back`);
     return;
@@ -74,6 +88,6 @@ export function checkLastRun(dataDir: string, nowMs: number, grace: StartGrace, 
     `${away}: the other replicas may have purged the tombstones of deletes made meanwhile, and the deleted values this node still holds would come back through repair. ` +
       `Start it with a new, empty data dir under the same --node-id (it rebuilds its ranges from the other replicas), ` +
       `or, if no replica could have purged them (every node was stopped as long, or nothing was deleted), with --allow-stale-data on`,
-    { details: { data_dir: dataDir, last_run_ms: lastRunMs, tombstone_grace_ms: grace.ms, ...(grace.nodeId !== undefined && { tombstone_grace_node: grace.nodeId }) } },
+    { details: { data_dir: dataDir, last_run_ms: lastRunMs, synced_since_ms: syncedMs, tombstone_grace_ms: grace.ms, ...(grace.nodeId !== undefined && { tombstone_grace_node: grace.nodeId }) } },
   );
 }

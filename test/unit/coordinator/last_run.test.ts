@@ -1,6 +1,7 @@
 // A cluster node's LAST_RUN: a data dir away longer than the tombstone grace is refused at start
 // unless allowed; a new data dir, a recent one, one that does not parse and a clock behind the
-// record are not.
+// record are not. So is one back in time whose ranges were last all synced longer ago than the
+// grace (SYNCED_SINCE): it ran since, but not long enough to sync them.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -8,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { checkLastRun, lastRunFileName, readLastRun, startGrace, writeLastRun } from '../../../src/coordinator/last_run';
 import type { RememberedPeer } from '../../../src/coordinator/peers_file';
+import { syncedSinceFileName } from '../../../src/coordinator/sync_coverage';
 import { ErrorCode, isRingkvError } from '../../../src/errors';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ringkv-last-run-'));
@@ -54,6 +56,30 @@ test('away longer than the grace: refused, saying when it last ran and what to d
   checkLastRun(d, t0 + graceMs + dayMs, { ms: graceMs }, true, (l) => lines.push(l));
   assert.equal(lines.length, 1);
   assert.match(lines[0]!, /^WARN data dir .* 11\.0 days ago.*starting as --allow-stale-data says: run POST \/api\/v1\/admin\/repair/);
+});
+
+test('back within the grace but stopped before its ranges were all synced: its SYNCED_SINCE, past the grace, refuses the next start', () => {
+  // Away 9 days (within 10), it wrote LAST_RUN at once, ran 20 minutes, and stopped: the deletes
+  // it missed are as old as its last sync, not as its last run.
+  const d = dataDir(`${t0 + 9 * dayMs}\n`);
+  fs.writeFileSync(path.join(d, syncedSinceFileName), `${t0}\n`);
+  const now = t0 + 15 * dayMs;
+  assert.throws(
+    () => checkLastRun(d, now, { ms: graceMs }, false, () => undefined),
+    (e: unknown) =>
+      isRingkvError(e, ErrorCode.InvalidArgument) &&
+      e.message.includes(`last had every range synced with the other replicas at ${new Date(t0).toISOString()}, 15.0 days ago (its SYNCED_SINCE`) &&
+      /new, empty data dir under the same --node-id/.test(e.message) &&
+      e.details['synced_since_ms'] === t0,
+  );
+  const lines: string[] = [];
+  checkLastRun(d, now, { ms: graceMs }, true, (l) => lines.push(l));
+  assert.equal(lines.length, 1);
+  assert.match(lines[0]!, /^WARN data dir .* 15\.0 days ago \(its SYNCED_SINCE.*starting as --allow-stale-data says/);
+  // Synced within the grace: it starts.
+  fs.writeFileSync(path.join(d, syncedSinceFileName), `${now - 5 * dayMs}\n`);
+  checkLastRun(d, now, { ms: graceMs }, false, (l) => lines.push(l));
+  assert.equal(lines.length, 1);
 });
 
 test('the grace is the node\'s own (--tombstone-grace-seconds): 7 hours away passes 10 days and is refused under 6 hours', () => {
