@@ -511,7 +511,7 @@ export const httpHeaderBytesMax = 8192;
 export const shutdownGraceMsDefault = 10_000;
 /**
  * After the grace, this long for the rest of a shutdown (shards drained and closed, hints and
- * WALs synced): past it the process logs what it was doing and exits 1 rather than hang (a disk
+ * WALs synced): past it the process says so and exits 1 rather than hang (a disk
  * whose fdatasync never returns). A crash is what that amounts to, which every write survives.
  */
 export const shutdownCloseMsMax = 60_000;
