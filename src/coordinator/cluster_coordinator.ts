@@ -40,7 +40,7 @@ import type { WireRecord } from '../shards/messages';
 import { isValidNodeId, type StoredSibling } from '../versioning';
 import { AntiEntropyRunner, entryBytes, pacedRangeReplica, type RebuildSources, rebuildSources, remoteRangeReplica, type VnodeRange } from './anti_entropy';
 import { handOffRanges } from './decommission';
-import { recordDecommissioned } from './decommissioned';
+import { recordDecommissioned, recordRemoved } from './decommissioned';
 import { tombstoneGraceNotice } from './grace_notice';
 import { writeFileDurably } from '../storage/durable-file';
 import { type ClusterOptions, clusterSettingsOf, validateClusterOptions } from './cluster_options';
@@ -341,6 +341,7 @@ export class ClusterCoordinator implements Coordinator {
         if (line !== null) o.log(line);
       },
       onChange: (c) => {
+        if (c.nodeId === this.nodeId && c.to === 'LEFT') this.recordRemoval();
         if (c.to !== 'ALIVE') return;
         // Gossip has heard from it: the link to it need not wait out a back-off from its absence.
         const addr = this.membership.peerAddress(c.nodeId);
@@ -542,6 +543,20 @@ export class ClusterCoordinator implements Coordinator {
     if (this.rebuilding || this.closed || !this.o.bootstrap || this.o.freshDataDir !== true || this.membership.joinsRunningCluster || this.joinsLate()) return;
     this.beginRebuild('this node was added to a running cluster (addnode) with a new data dir', false);
     if (this.bootstrapState === 2) this.runBootstrap();
+  }
+
+  /**
+   * This node is LEFT in its own table. Outside a decommission (which records DECOMMISSIONED
+   * first) the cluster removed it, or held it left before this process started: either way its
+   * data dir misses what was written since, and REMOVED refuses a later start on it.
+   */
+  private recordRemoval(): void {
+    if (this.decommissioning || this.o.removedFile === undefined) return;
+    try {
+      recordRemoved(this.o.removedFile, Date.now());
+    } catch (err) {
+      this.o.log(`membership: WARN cannot record ${this.o.removedFile}: ${err instanceof Error ? err.message : String(err)}; do not start this node again on this data dir`);
+    }
   }
 
   /** Whether a node of the ring other than this one is up. */

@@ -10,7 +10,7 @@ import type { SyncMode } from '../storage/types';
 import { type ClusterCoordinator, createClusterCoordinator, freshFileName, rebuildFileName } from './cluster_coordinator';
 import { clusterDefaults, type ClusterOptions } from './cluster_options';
 import { localReplicaOf } from './cluster_replica';
-import { decommissionedFileName, refuseDecommissioned } from './decommissioned';
+import { decommissionedFileName, refuseDecommissioned, removedFileName } from './decommissioned';
 import { hintsDirName } from './hint_log';
 import { clusterNameFileName, datacenterFileName, loadOrCreateClusterName, loadOrCreateDatacenter, loadOrCreateVnodes, loadOrCreateZone, recordedNodeId, vnodesFileName, zoneFileName } from './identity_files';
 import { checkLastRun, lastRunFileName, startGrace } from './last_run';
@@ -64,7 +64,7 @@ export function clusterCoordinatorFactory(cluster: ClusterNodeConfig, log: (line
     }
     const { local, fresh } = opened;
     try {
-      return await createClusterCoordinator(localReplicaOf(local), { ...clusterDefaults, ...cluster, nodeId: local.nodeId, clusterName: opened.clusterName, vnodes: opened.vnodes, tombstoneGraceMs: opened.tombstoneGraceMs, zone: opened.zone, datacenter: opened.datacenter, hintsDir: path.join(options.dataDir, hintsDirName), peersFile: path.join(options.dataDir, peersFileName), lastRunFile: path.join(options.dataDir, lastRunFileName), syncedSinceFile: path.join(options.dataDir, syncedSinceFileName), freshDataDir: fresh, freshFile: path.join(options.dataDir, freshFileName), rebuildFile: path.join(options.dataDir, rebuildFileName), decommissionedFile: path.join(options.dataDir, decommissionedFileName), bootstrap: (cluster.bootstrap ?? true) && fresh && cluster.seeds.length > 0, log });
+      return await createClusterCoordinator(localReplicaOf(local), { ...clusterDefaults, ...cluster, nodeId: local.nodeId, clusterName: opened.clusterName, vnodes: opened.vnodes, tombstoneGraceMs: opened.tombstoneGraceMs, zone: opened.zone, datacenter: opened.datacenter, hintsDir: path.join(options.dataDir, hintsDirName), peersFile: path.join(options.dataDir, peersFileName), lastRunFile: path.join(options.dataDir, lastRunFileName), syncedSinceFile: path.join(options.dataDir, syncedSinceFileName), freshDataDir: fresh, freshFile: path.join(options.dataDir, freshFileName), rebuildFile: path.join(options.dataDir, rebuildFileName), decommissionedFile: path.join(options.dataDir, decommissionedFileName), removedFile: path.join(options.dataDir, removedFileName), bootstrap: (cluster.bootstrap ?? true) && fresh && cluster.seeds.length > 0, log });
     } catch (err) {
       await local.close().catch(() => undefined);
       throw err;

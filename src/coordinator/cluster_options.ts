@@ -92,6 +92,8 @@ export interface ClusterOptions {
   rebuildFile?: string;
   /** Where a successful decommission is recorded (`<dataDir>/DECOMMISSIONED`, decommissioned.ts); not recorded when absent. */
   decommissionedFile?: string;
+  /** Where this node records that the cluster removed it (`<dataDir>/REMOVED`, decommissioned.ts); not recorded when absent. */
+  removedFile?: string;
   /** Where the members last known are kept across restarts (`<dataDir>/PEERS`); not kept when absent. */
   peersFile?: string;
   /** Where the node records that it runs (`<dataDir>/LAST_RUN`, last_run.ts); not recorded when absent. */

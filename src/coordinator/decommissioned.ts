@@ -6,20 +6,31 @@
 // nodes that took its place (and, with one replica per key, only there: cleanup would then remove
 // them). Cassandra refuses a decommissioned node's restart for the same reason. The way back is a
 // new, empty data dir: the node joins as any new one does and streams its ranges first.
+// `<dataDir>/REMOVED` does the same for a node the cluster removed (DELETE /api/v1/cluster/nodes)
+// while it still ran, recorded once it hears so: without it, its restart was refused only while a
+// seed still held it LEFT, and once every node had forgotten that (the longest grace later) it was
+// taken back with the data it had when it was removed.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCode, RingkvError } from '../errors';
 import { readTimeFile, writeTimeFile } from './time_file';
 
 export const decommissionedFileName = 'DECOMMISSIONED';
+export const removedFileName = 'REMOVED';
 
 /** Records in `file` (a data dir's DECOMMISSIONED) that its node left at `nowMs`. */
 export function recordDecommissioned(file: string, nowMs: number): void {
   writeTimeFile(file, nowMs);
 }
 
-/** Throws, saying what to do instead, when `dataDir` is that of a node that was decommissioned. */
+/** Records in `file` (a data dir's REMOVED) that the cluster had removed its node, as heard at `nowMs`. */
+export function recordRemoved(file: string, nowMs: number): void {
+  writeTimeFile(file, nowMs);
+}
+
+/** Throws, saying what to do instead, when `dataDir` is that of a node that was decommissioned or removed. */
 export function refuseDecommissioned(dataDir: string): void {
+  refuseRemoved(dataDir);
   const file = path.join(dataDir, decommissionedFileName);
   if (!fs.existsSync(file)) return;
   let leftMs: number | null = null;
@@ -34,5 +45,23 @@ export function refuseDecommissioned(dataDir: string): void {
     `data dir ${dataDir} is that of a node decommissioned${when} (${file}): it handed its data over and left the cluster, and what it still holds misses every write made since. ` +
       `To bring this node back, start it with a new, empty data dir: it joins again and streams its ranges from the others`,
     { details: { data_dir: dataDir, ...(leftMs !== null && { decommissioned_at_ms: leftMs }) } },
+  );
+}
+
+function refuseRemoved(dataDir: string): void {
+  const file = path.join(dataDir, removedFileName);
+  if (!fs.existsSync(file)) return;
+  let atMs: number | null = null;
+  try {
+    atMs = readTimeFile(file, () => undefined);
+  } catch {
+    // As for DECOMMISSIONED: the file refuses the start; its time only informs.
+  }
+  const when = atMs === null ? '' : ` (it heard so at ${new Date(atMs).toISOString()})`;
+  throw new RingkvError(
+    ErrorCode.InvalidArgument,
+    `data dir ${dataDir} is that of a node the cluster removed (DELETE /api/v1/cluster/nodes) while it still ran${when} (${file}): its ranges went to the others without a hand-over, and what it still holds misses every write made since. ` +
+      `To bring this node back, start it with a new, empty data dir: it joins again and streams its ranges from the others`,
+    { details: { data_dir: dataDir, ...(atMs !== null && { removed_at_ms: atMs }) } },
   );
 }

@@ -187,6 +187,11 @@ describe('decommissioning one node of a loaded 4-node cluster', () => {
     assert.equal(put.status, 200, JSON.stringify(put.body));
     for (const i of [0, 1, 2]) assert.equal((await c.replica(i, 'after-removal')).values.join(), 'r', `on node-${i}`);
     await c.kill(k);
+    // Its data dir says so itself, whatever the others still remember of it (they forget a left
+    // node after the longest grace, and would then take it back with this data).
+    const again = await c.startStray({ sameIdAs: k, dataDir: c.nodes[k]!.dataDir });
+    assert.notEqual(again.code, 0, again.output);
+    assert.match(again.output, /is that of a node the cluster removed \(DELETE \/api\/v1\/cluster\/nodes\) while it still ran/);
   });
 
   test('the admin commands: status shows each node\'s effective ownership; addnode, decommission, removenode and repair do what their endpoints do', async () => {
