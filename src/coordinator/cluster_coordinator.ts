@@ -40,7 +40,7 @@ import type { WireRecord } from '../shards/messages';
 import { isValidNodeId, type StoredSibling } from '../versioning';
 import { AntiEntropyRunner, entryBytes, pacedRangeReplica, type RebuildSources, rebuildSources, remoteRangeReplica, type VnodeRange } from './anti_entropy';
 import { handOffRanges } from './decommission';
-import { recordDecommissioned, recordRemoved } from './decommissioned';
+import { recordLeft } from './decommissioned';
 import { tombstoneGraceNotice } from './grace_notice';
 import { writeFileDurably } from '../storage/durable-file';
 import { type ClusterOptions, clusterSettingsOf, validateClusterOptions } from './cluster_options';
@@ -553,7 +553,7 @@ export class ClusterCoordinator implements Coordinator {
   private recordRemoval(): void {
     if (this.decommissioning || this.o.removedFile === undefined) return;
     try {
-      recordRemoved(this.o.removedFile, Date.now());
+      recordLeft(this.o.removedFile, Date.now());
     } catch (err) {
       this.o.log(`membership: WARN cannot record ${this.o.removedFile}: ${err instanceof Error ? err.message : String(err)}; do not start this node again on this data dir`);
     }
@@ -923,7 +923,7 @@ export class ClusterCoordinator implements Coordinator {
           return this.streamTo(remoteRangeReplica(id, this.pool, addr, this.o.requestTimeoutMs));
         },
       });
-      if (this.o.decommissionedFile !== undefined) recordDecommissioned(this.o.decommissionedFile, Date.now());
+      if (this.o.decommissionedFile !== undefined) recordLeft(this.o.decommissionedFile, Date.now());
       const told = await this.membership.leave();
       const hints = await this.handOverHints({ current, without });
       sum.hintsHandedOver = hints.handed;

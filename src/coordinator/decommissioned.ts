@@ -18,50 +18,43 @@ import { readTimeFile, writeTimeFile } from './time_file';
 export const decommissionedFileName = 'DECOMMISSIONED';
 export const removedFileName = 'REMOVED';
 
-/** Records in `file` (a data dir's DECOMMISSIONED) that its node left at `nowMs`. */
-export function recordDecommissioned(file: string, nowMs: number): void {
+/** Records in `file` (a data dir's DECOMMISSIONED or REMOVED) when its node left, or heard it was removed. */
+export function recordLeft(file: string, nowMs: number): void {
   writeTimeFile(file, nowMs);
 }
 
-/** Records in `file` (a data dir's REMOVED) that the cluster had removed its node, as heard at `nowMs`. */
-export function recordRemoved(file: string, nowMs: number): void {
-  writeTimeFile(file, nowMs);
-}
+/** How each record refuses a start: what the node was, as of the time it holds (null: unreadable), and why its data is stale. */
+const refusals: ReadonlyArray<{ fileName: string; detail: string; was: (atMs: number | null) => string; because: string }> = [
+  {
+    fileName: removedFileName,
+    detail: 'removed_at_ms',
+    was: (atMs) => `the cluster removed (DELETE /api/v1/cluster/nodes) while it still ran${atMs === null ? '' : ` (it heard so at ${new Date(atMs).toISOString()})`}`,
+    because: 'its ranges went to the others without a hand-over',
+  },
+  {
+    fileName: decommissionedFileName,
+    detail: 'decommissioned_at_ms',
+    was: (atMs) => `decommissioned${atMs === null ? '' : ` at ${new Date(atMs).toISOString()}`}`,
+    because: 'it handed its data over and left the cluster',
+  },
+];
 
 /** Throws, saying what to do instead, when `dataDir` is that of a node that was decommissioned or removed. */
 export function refuseDecommissioned(dataDir: string): void {
-  refuseRemoved(dataDir);
-  const file = path.join(dataDir, decommissionedFileName);
-  if (!fs.existsSync(file)) return;
-  let leftMs: number | null = null;
-  try {
-    leftMs = readTimeFile(file, () => undefined);
-  } catch {
-    // Unreadable: the file is there, which is what refuses the start; its time only informs.
+  for (const r of refusals) {
+    const file = path.join(dataDir, r.fileName);
+    if (!fs.existsSync(file)) continue;
+    let atMs: number | null = null;
+    try {
+      atMs = readTimeFile(file, () => undefined);
+    } catch {
+      // Unreadable: the file is there, which is what refuses the start; its time only informs.
+    }
+    throw new RingkvError(
+      ErrorCode.InvalidArgument,
+      `data dir ${dataDir} is that of a node ${r.was(atMs)} (${file}): ${r.because}, and what it still holds misses every write made since. ` +
+        `To bring this node back, start it with a new, empty data dir: it joins again and streams its ranges from the others`,
+      { details: { data_dir: dataDir, ...(atMs !== null && { [r.detail]: atMs }) } },
+    );
   }
-  const when = leftMs === null ? '' : ` at ${new Date(leftMs).toISOString()}`;
-  throw new RingkvError(
-    ErrorCode.InvalidArgument,
-    `data dir ${dataDir} is that of a node decommissioned${when} (${file}): it handed its data over and left the cluster, and what it still holds misses every write made since. ` +
-      `To bring this node back, start it with a new, empty data dir: it joins again and streams its ranges from the others`,
-    { details: { data_dir: dataDir, ...(leftMs !== null && { decommissioned_at_ms: leftMs }) } },
-  );
-}
-
-function refuseRemoved(dataDir: string): void {
-  const file = path.join(dataDir, removedFileName);
-  if (!fs.existsSync(file)) return;
-  let atMs: number | null = null;
-  try {
-    atMs = readTimeFile(file, () => undefined);
-  } catch {
-    // As for DECOMMISSIONED: the file refuses the start; its time only informs.
-  }
-  const when = atMs === null ? '' : ` (it heard so at ${new Date(atMs).toISOString()})`;
-  throw new RingkvError(
-    ErrorCode.InvalidArgument,
-    `data dir ${dataDir} is that of a node the cluster removed (DELETE /api/v1/cluster/nodes) while it still ran${when} (${file}): its ranges went to the others without a hand-over, and what it still holds misses every write made since. ` +
-      `To bring this node back, start it with a new, empty data dir: it joins again and streams its ranges from the others`,
-    { details: { data_dir: dataDir, ...(atMs !== null && { removed_at_ms: atMs }) } },
-  );
 }

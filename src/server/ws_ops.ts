@@ -83,6 +83,17 @@ function toResult(id: number, o: BatchOutcome & { ok: true }): ClientResult {
  */
 export function deadlineGroups(ops: readonly DecodedOp[]): DecodedOp[][] {
   const timeoutOf = (d: DecodedOp): number => (d.ok ? (d.request.timeoutMs ?? Infinity) : -1);
+  if (ops.length === 0) return [];
+  // One pass first, for the frame every client builds: all within one group, no sort.
+  let lowMs = Infinity;
+  let highMs = -1;
+  for (const d of ops) {
+    const t = timeoutOf(d);
+    if (t === -1) continue;
+    if (t < lowMs) lowMs = t;
+    if (t > highMs) highMs = t;
+  }
+  if (highMs === -1 || (highMs === Infinity ? lowMs === Infinity : highMs <= lowMs * 1.1 + 5)) return [[...ops]];
   const order = ops.map((_, i) => i).sort((a, b) => {
     const [x, y] = [timeoutOf(ops[a]!), timeoutOf(ops[b]!)];
     return x < y ? -1 : x > y ? 1 : a - b;
@@ -90,14 +101,14 @@ export function deadlineGroups(ops: readonly DecodedOp[]): DecodedOp[][] {
   const groupOf = new Array<number>(ops.length);
   let groups = 0;
   // The shortest timeout in the group being filled; -1 while it holds only ops that did not decode.
-  let lowMs = -1;
+  let groupLowMs = -1;
   for (const i of order) {
     const t = timeoutOf(ops[i]!);
     if (groups === 0) groups = 1;
-    if (lowMs === -1) lowMs = t;
-    else if (t === Infinity ? lowMs !== Infinity : t > lowMs * 1.1 + 5) {
+    if (groupLowMs === -1) groupLowMs = t;
+    else if (t === Infinity ? groupLowMs !== Infinity : t > groupLowMs * 1.1 + 5) {
       groups++;
-      lowMs = t;
+      groupLowMs = t;
     }
     groupOf[i] = groups - 1;
   }
