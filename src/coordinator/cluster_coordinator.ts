@@ -820,6 +820,7 @@ export class ClusterCoordinator implements Coordinator {
     if (there !== undefined && this.membership.table.differs(there)) {
       throw bad(`${req.nodeId} runs with ${there.settings ?? '?'}, this cluster with ${clusterSettingsOf(this.o)}: every node of a cluster must share them`);
     }
+    if (there?.status === 'LEFT') throw leftAlready(req.nodeId, req.address);
     try {
       await this.membership.admit({ host, peerPort, nodeId: req.nodeId });
     } catch (err) {
@@ -829,6 +830,8 @@ export class ClusterCoordinator implements Coordinator {
     if (info === undefined || info.host !== host || info.httpPort !== httpPort) {
       throw bad(`the node at ${req.address} is not ${req.nodeId}`);
     }
+    // Held LEFT here at the incarnation that answered (removed while it ran, and not told yet).
+    if (info.status === 'LEFT') throw leftAlready(req.nodeId, req.address);
     if (req.vnodes !== null && info.vnodes !== req.vnodes) throw bad(`${req.nodeId} runs with ${info.vnodes} vnodes, not ${req.vnodes} (a node's vnodes are its own --vnodes)`);
     return { nodeId: info.nodeId, address: `${info.host}:${info.httpPort}`, status: nodeStatusOf(info.status), vnodes: info.vnodes, ringVersion: this.membership.ring.version };
   }
@@ -1742,6 +1745,18 @@ export class ClusterCoordinator implements Coordinator {
       await this.hints.close();
     }
   }
+}
+
+/**
+ * addnode of a process that has left (decommissioned, or removed while it ran): LEFT is final for
+ * its incarnation, so admitting it would change nothing and answer as if it had joined.
+ */
+function leftAlready(nodeId: string, address: string): RingkvError {
+  return new RingkvError(
+    ErrorCode.Conflict,
+    `${nodeId} at ${address} has left this cluster (decommissioned, or removed as gone for good), and a process that left does not join again: to add the machine back, start it on a new, empty data dir and add that`,
+    { details: { node_id: nodeId, status: 'left' } },
+  );
 }
 
 /** Builds and starts a cluster coordinator over this node's local replica. */

@@ -247,6 +247,10 @@ describe('decommissioning one node of a loaded 4-node cluster', () => {
     const twice = await c.cli(['decommission', ...at(k)]);
     assert.equal(twice.code, 1);
     assert.match(twice.stderr, /^ringkv decommission: .*\(HTTP 400 invalid_argument\)\n$/);
+    // Added again while its left process still runs: refused, not answered as a join.
+    const readded = await c.cli(['addnode', n.id, `127.0.0.1:${n.port}:${n.peerPort}`, ...at(0)]);
+    assert.equal(readded.code, 1, readded.stdout);
+    assert.match(readded.stderr, new RegExp(`^ringkv addnode: ${n.id} at 127\\.0\\.0\\.1:${n.port}:${n.peerPort} has left this cluster .*start it on a new, empty data dir.*\\(HTTP 409 conflict\\)\\n$`));
     const nobody = await c.cli(['removenode', 'nobody', ...at(2)]);
     assert.equal(nobody.code, 1);
     assert.match(nobody.stderr, /\(HTTP 404 not_found\)/);
