@@ -163,6 +163,9 @@ export function parseClusterFlags(values: FlagValues, env: NodeJS.ProcessEnv, ba
     throw usageError(`--port ${base.port} puts the peer port at ${base.port + peerPortOffset}, over 65535: give --peer-port`);
   }
   const peerPort = int('peer-port', base.port + peerPortOffset, 1, 65535);
+  // Caught here, not as a failed listen: the peer port binds and gossips first, and a node whose
+  // HTTP listen then failed would stay in every ring as a DEAD member, its tokens with it.
+  if (peerPort === base.port) throw usageError(`--peer-port ${peerPort} is --port too: the peer port needs a port of its own`);
   let advertised = { host: base.host, httpPort: base.port, peerPort };
   if (values.advertise !== undefined) {
     const a = parseNodeAddress(values.advertise);

@@ -155,7 +155,7 @@ test('--memtable-mib and --block-cache-mib: the engine defaults unless given, a 
   assert.deepEqual(clusterPassThrough({ 'memtable-mib': '8', 'block-cache-mib': '0' }, 3), ['--memtable-mib', '8', '--block-cache-mib', '0', '--replication', '3']);
 });
 
-test('a flag given an empty value is a usage error, not the current directory or every interface; the implied peer port must fit', () => {
+test('a flag given an empty value is a usage error, not the current directory or every interface; the implied peer port must fit, and the peer port is not the HTTP port', () => {
   usage(() => parseStartConfig(['--data-dir', ''], {}), /--data-dir needs a value, not an empty string/);
   usage(() => parseStartConfig(['--host='], {}), /--host needs a value/);
   usage(() => parseStartConfig(['--seeds', '127.0.0.1:7100', '--port', '7100', '--zone', ''], {}), /--zone needs a value/);
@@ -167,6 +167,7 @@ test('a flag given an empty value is a usage error, not the current directory or
   const high = parseStartConfig(['--seeds', '127.0.0.1:7100', '--port', '65000', '--peer-port', '64000'], {});
   assert.ok(high !== 'help');
   assert.equal(high.cluster!.peerPort, 64000);
+  usage(() => parseStartConfig(['--seeds', '127.0.0.1:7100', '--port', '7100', '--peer-port', '7100'], {}), /--peer-port 7100 is --port too: the peer port needs a port of its own/);
 });
 
 test('ringkv cluster checks the options it passes on before starting any node, and refuses --bootstrap, which it sets itself', () => {
