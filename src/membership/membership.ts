@@ -566,7 +566,8 @@ export class Membership {
    * - `settings`: an ALIVE node there runs with cluster settings other than ours;
    * - `twin`: a node with our id is known at another peer address and answers there as our id
    *   (one that is silent there is our own earlier run at an address we no longer use).
-   * Null too when no seed answers: gossip will find the cluster later, and merge() reports then.
+   * When no other seed answers, the nodes PEERS remembers are asked for `settings` alone
+   * (rememberedSettingsRefusal); null then, gossip finds the cluster later and merge() reports.
    * On null after a seed answered, its table is merged into ours.
    */
   async preflight(): Promise<JoinRefusal | null> {
@@ -601,6 +602,25 @@ export class Membership {
       // with a ring of itself alone would answer for every key (with N = 1, alone).
       this.mergeRemote(known);
       return null;
+    }
+    return this.rememberedSettingsRefusal();
+  }
+
+  /**
+   * No seed answered, or this node is its only seed (the first node of `ringkv cluster` seeds
+   * itself): the nodes of its last run, as PEERS remembers them, are asked for their settings
+   * alone, so that a node restarted with another --replication or --conflict-mode is refused
+   * here too and does not serve by settings its cluster does not share. Asked by id (the Hello
+   * names it): whatever else listens at an old address refuses the connection and is skipped.
+   * Nothing they answer is merged; gossip reaches them as remember() says.
+   */
+  private async rememberedSettingsRefusal(): Promise<JoinRefusal | null> {
+    const earlier = this.table.members().filter((m) => m.nodeId !== this.selfId && m.incarnation === 0);
+    const answers = await Promise.allSettled(earlier.map((m) => this.peek({ host: m.host, peerPort: m.peerPort, nodeId: m.nodeId })));
+    for (const a of answers) {
+      if (a.status !== 'fulfilled') continue;
+      const differing = a.value.find((m) => m.nodeId !== this.selfId && m.status === 'ALIVE' && this.table.differs(m));
+      if (differing !== undefined) return { reason: 'settings', member: differing };
     }
     return null;
   }

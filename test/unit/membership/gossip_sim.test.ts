@@ -285,6 +285,28 @@ test('preflight refuses a cluster whose nodes run with other settings, and a nod
   assert.ok(lines.some((l) => l.includes('ERROR node n7 at sim:8007 runs with replication=2 conflict-mode=vclock')), lines.join('\n'));
 });
 
+test('a node that is its own only seed, restarted with other settings, is refused by the nodes its PEERS remembers; with the same settings it starts', async () => {
+  // The first node of `ringkv cluster` seeds itself: with no other seed to ask, only the nodes of
+  // its last run can say that the cluster runs with other settings (a restart with --replication
+  // 1 would otherwise serve QUORUM writes from one replica, and only log the conflict).
+  const sim = new Sim(seed);
+  const settings = 'replication=3 conflict-mode=vclock';
+  let peers: ReturnType<typeof peersOf> = [];
+  sim.add(0, [0], { settings, onPeersChange: (members) => (peers = peersOf(members)) });
+  for (const i of [1, 2]) sim.add(i, [0], { settings });
+  await sim.step(20);
+  assert.deepEqual(peers.map((p) => p.nodeId).sort(), ['n0', 'n1', 'n2']);
+  sim.down.add(8000);
+  sim.now += 10;
+  const odd = sim.outsider({ nodeId: 'n0', port: 0, seeds: [0], settings: 'replication=1 conflict-mode=vclock' });
+  odd.remember(peers);
+  const refusal = await odd.preflight();
+  assert.deepEqual(refusal?.reason === 'settings' && [refusal.reason, refusal.member.settings], ['settings', settings]);
+  const same = sim.outsider({ nodeId: 'n0', port: 0, seeds: [0], settings });
+  same.remember(peers);
+  assert.equal(await same.preflight(), null);
+});
+
 test('a node that passes preflight starts from its seed\'s table: its ring holds the cluster before it gossips', async () => {
   // A node that took requests with a ring of itself alone would answer for every key; with
   // N = 1, alone (test/cluster/ring_change_under_writes.test.ts read not found after a join).
