@@ -29,6 +29,13 @@ export class HintQueue<H extends Queueable> {
   private readonly order = new SlotQueue<H>();
   /** recordBytes of the hints queued, kept by the owner. */
   bytes = 0;
+  /**
+   * Kept by the owner: the latest creation time queued, and whether a hint was queued out of that
+   * order (one handed on with its age, or merged into a newer one's place), which makes the
+   * oldest no longer the first.
+   */
+  newestCreatedMs = Number.NEGATIVE_INFINITY;
+  unordered = false;
 
   get size(): number {
     return this.byKey.size;

@@ -137,6 +137,12 @@ export class HintStore {
    */
   add(target: string, key: Uint8Array, record: WireRecord, ageMs = 0): void {
     assert(Number.isSafeInteger(ageMs) && ageMs >= 0, 'a hint\'s age is a whole number of ms');
+    if (ageMs >= this.ageMsMax) {
+      // Handed on already expired: kept, it would be delivered past half the tombstone grace.
+      this.counters.hintsExpired++;
+      this.lost(target).expired++;
+      return;
+    }
     const h = this.insert(target, key, record, this.now() - ageMs);
     this.files?.append(h, target, h.key, h.record, h.createdMs);
     this.counters.hintsStored++;
@@ -173,16 +179,40 @@ export class HintStore {
     }
   }
 
-  /** Drops hints taken more than ageMsMax ago (each queue is oldest first). */
+  /**
+   * Drops hints taken more than ageMsMax ago: from the front of a queue that is oldest first, by
+   * a walk over all of one that is not (HintQueue.unordered), until it is in order again.
+   */
   expire(): void {
     const oldest = this.now() - this.ageMsMax;
     for (const [target, q] of this.byNode) {
-      for (let h = q.oldest(); h !== undefined && h.createdMs < oldest; h = q.oldest()) {
+      const due: Hint[] = [];
+      if (q.unordered) {
+        for (const h of q.values()) if (h.createdMs < oldest) due.push(h);
+      } else {
+        for (const h of q.values()) {
+          if (h.createdMs >= oldest) break;
+          due.push(h);
+        }
+      }
+      for (const h of due) {
         this.remove(q, h);
         this.counters.hintsExpired++;
         this.lost(target).expired++;
       }
+      if (q.unordered) this.checkOrder(q);
     }
+  }
+
+  /** Clears q.unordered once its hints are oldest first again. */
+  private checkOrder(q: HintQueue<Hint>): void {
+    let last = Number.NEGATIVE_INFINITY;
+    for (const h of q.values()) {
+      if (h.createdMs < last) return;
+      last = h.createdMs;
+    }
+    q.unordered = false;
+    q.newestCreatedMs = last;
   }
 
   /** Per target with hints queued: how many, how big, how old the oldest. */
@@ -192,7 +222,9 @@ export class HintStore {
     for (const [target, q] of this.byNode) {
       const first = q.oldest();
       if (first === undefined) continue;
-      out.push({ target, queued: q.size, bytes: q.bytes, oldestAgeSeconds: Math.max(0, Math.round((now - first.createdMs) / 1000)) });
+      let createdMs = first.createdMs;
+      if (q.unordered) for (const h of q.values()) createdMs = Math.min(createdMs, h.createdMs);
+      out.push({ target, queued: q.size, bytes: q.bytes, oldestAgeSeconds: Math.max(0, Math.round((now - createdMs) / 1000)) });
     }
     return out;
   }
@@ -269,9 +301,13 @@ export class HintStore {
       h = { key: old.key, ks, record: this.o.merge(old.record, record), createdMs: Math.min(old.createdMs, createdMs), queueAt: -1, segment: 0, diskBytes: 0 };
       this.release(q, old);
       q.push(h, old);
+      if (h.createdMs < old.createdMs) q.unordered = true;
     } else {
       h = { key, ks, record, createdMs, queueAt: -1, segment: 0, diskBytes: 0 };
       q.push(h);
+      // Older than what is queued: a hint handed on with its age (or a wall clock stepped back).
+      if (createdMs < q.newestCreatedMs) q.unordered = true;
+      else q.newestCreatedMs = createdMs;
     }
     const bytes = recordBytes(h.key, h.record);
     q.bytes += bytes;

@@ -165,6 +165,28 @@ test('a hint handed on with its age expires as it would have at its first holder
   await s.close();
 });
 
+test('a hint handed on behind younger ones, or merged into a younger one, still expires on time and counts as the oldest; one handed on expired is not kept', async () => {
+  const s = open(dir, { ageMsMax: 1000 });
+  s.add('n1', Buffer.from('fresh'), rec('f'));
+  s.add('n1', Buffer.from('handed'), rec('h'), 900);
+  s.add('n1', Buffer.from('hot'), rec('first', 'a'));
+  s.add('n1', Buffer.from('hot'), rec('second', 'b'), 950);
+  assert.equal(s.targetStats()[0]!.oldestAgeSeconds, 1, 'the oldest is 950 ms old, not the first one queued');
+  nowMs += 200;
+  s.expire();
+  assert.deepEqual(keys(s.peek('n1', 10)), ['fresh'], '1,100 and 1,150 ms after they were made, behind one made 200 ms ago');
+  assert.deepEqual(s.takeLosses(), [{ target: 'n1', dropped: 0, expired: 2 }]);
+  // Once in order again, the front alone is looked at: a later hint queued behind expires with it.
+  s.add('n1', Buffer.from('later'), rec('l'));
+  nowMs += 1000;
+  s.expire();
+  assert.deepEqual(keys(s.peek('n1', 10)), ['later']);
+  s.add('n1', Buffer.from('stale'), rec('s'), 1000);
+  assert.deepEqual(keys(s.peek('n1', 10)), ['later'], 'handed on as old as ageMsMax: expired on arrival');
+  assert.deepEqual(s.takeLosses(), [{ target: 'n1', dropped: 0, expired: 2 }]);
+  await s.close();
+});
+
 test("a hint merged again keeps its oldest write's age: a key written on and on cannot carry that write past ageMsMax, in memory or read back", async () => {
   const s = open(dir, { ageMsMax: 1000 });
   s.add('n1', Buffer.from('hot'), rec('first', 'a'));
