@@ -9,13 +9,19 @@ import * as path from 'node:path';
 
 export function writeFileDurably(file: string, text: string): void {
   const tmp = `${file}.tmp`;
+  const bytes = Buffer.from(text);
   const fd = fs.openSync(tmp, 'w');
   try {
-    fs.writeSync(fd, text);
+    // write(2) may take only part (a file system filling up): the rest goes on until it fails,
+    // or the file would be installed cut short.
+    for (let done = 0; done < bytes.length; ) done += fs.writeSync(fd, bytes, done, bytes.length - done);
     fs.fsyncSync(fd);
-  } finally {
+  } catch (err) {
     fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw err;
   }
+  fs.closeSync(fd);
   fs.renameSync(tmp, file);
   fsyncDirSync(path.dirname(file));
 }
