@@ -617,8 +617,15 @@ export class ClusterCoordinator implements Coordinator {
     this.rebuilding = true;
     this.rebuildReplaced = replaced;
     this.rebuildMembers = new Set(this.membership.ring.members.map((m) => m.nodeId));
-    if (this.o.rebuildFile !== undefined) writeFileDurably(this.o.rebuildFile, rebuildFileText(replaced, this.rebuildMembers));
-    this.forgetFresh();
+    try {
+      if (this.o.rebuildFile !== undefined) writeFileDurably(this.o.rebuildFile, rebuildFileText(replaced, this.rebuildMembers));
+      this.forgetFresh();
+    } catch (err) {
+      // A full or read-only disk. Called from gossip (addnode, a replaced id found late), a throw
+      // failed the exchange and left this node saying it rebuilds with no pass to end it. With
+      // FRESH kept, a restart before the rebuild ends finds a new data dir and decides again.
+      this.o.log(`rebuilding: WARN cannot record ${this.o.rebuildFile ?? 'REBUILDING'}: ${err instanceof Error ? err.message : String(err)}; rebuilding anyway: a restart before it ends decides again`);
+    }
     this.logRebuild(why);
   }
 
@@ -679,6 +686,8 @@ export class ClusterCoordinator implements Coordinator {
       this.rebuildMembers = null;
       this.rebuildSynced.clear();
       if (this.o.rebuildFile !== undefined) fs.rmSync(this.o.rebuildFile, { force: true });
+      // Kept where REBUILDING could not be written (beginRebuild).
+      this.forgetFresh();
       this.o.log(`rebuilding: done: every range synced (${s.pulled} records pulled); this node's replica answers first again`);
     }
     return s;

@@ -109,4 +109,18 @@ describe('2 nodes with N = 1; new nodes join after a first start that did not ge
     await readsThrough(j);
     assert.ok(n.log.some((l) => l.includes('rebuilding: this node was added to a running cluster')), n.log.join(''));
   });
+
+  test('the same, where REBUILDING cannot be written: it still rebuilds, and says that a restart before the end decides again', async () => {
+    const j = await c.addNode({ alone: true });
+    const n = c.nodes[j]!;
+    await waitFor(`${n.id} to end its bootstrap alone`, async () => (await c.metric(j, 'ringkv_bootstrap_state')) === 2, 30_000);
+    // Where writeFileDurably writes first: the write fails (EISDIR), as on a full or read-only disk.
+    fs.mkdirSync(path.join(n.dataDir, 'REBUILDING.tmp'));
+    const added = await c.post(0, '/api/v1/cluster/nodes', JSON.stringify({ node_id: n.id, address: `127.0.0.1:${n.port}:${n.peerPort}` }));
+    assert.equal(added.status, 200, JSON.stringify(added.body));
+    await c.waitConverged(20_000);
+    await readsThrough(j);
+    assert.ok(n.log.some((l) => /rebuilding: WARN cannot record .*REBUILDING.*: EISDIR.*a restart before it ends decides again/.test(l)), n.log.join(''));
+    assert.ok(!fs.existsSync(path.join(n.dataDir, 'FRESH')), 'FRESH goes once the rebuild has ended');
+  });
 });
