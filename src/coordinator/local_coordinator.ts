@@ -468,6 +468,7 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       unreadableRecordsReplaced: 0,
       shardsRefusingWrites: 0,
       shardsOutOfSpace: 0,
+      shardsCompactionsHeldForSpace: 0,
       sstablesQuarantined: 0,
       shards: shards.length,
       ...(disk !== null && { filesystemSizeBytes: disk.sizeBytes, filesystemFreeBytes: disk.freeBytes }),
@@ -497,6 +498,7 @@ class LocalCoordinatorImpl implements LocalCoordinator {
       add('unreadableRecordsReplaced', s.unreadableRecordsReplaced);
       add('shardsRefusingWrites', s.storage.writesRefused);
       add('shardsOutOfSpace', s.storage.outOfSpace);
+      add('shardsCompactionsHeldForSpace', s.storage.compactionsHeldForSpace);
       add('sstablesQuarantined', s.storage.tablesQuarantined);
       s.storage.sstablesPerLevel.forEach((n, i) => (levels[i] = (levels[i] ?? 0) + n));
     }

@@ -62,6 +62,7 @@ export const metricCatalog: Readonly<Record<string, CatalogEntry>> = {
   unreadable_records_replaced: counter('Stored records that could not be decoded (past the storage checksums) and were replaced by another replica\'s record.'),
   shards_refusing_writes: gauge('Shards that refuse writes now (a failed WAL or table write; a full disk among them).'),
   shards_out_of_space: gauge('Shards that refuse writes because their disk is full (they take writes again once space is freed).'),
+  shards_compactions_held_for_space: gauge('Shards whose compactions wait for free space after one ran out of it (writes go on until level 0 is full).'),
   sstables_quarantined: gauge('Tables found corrupt and taken out of use (moved to quarantine/) since the shards opened.'),
   filesystem_size_bytes: gauge('Size of the filesystem the data dir is on.'),
   filesystem_free_bytes: gauge('Free bytes of the filesystem the data dir is on.'),

@@ -20,7 +20,7 @@ const storageCounters = [
 const storageGauges = [
   'memtableBytes', 'immutableMemtables', 'sstablesPerLevel', 'compactionBacklog', 'walBytes',
   'diskBytes', 'keysEstimate', 'blockCacheHeldBytes', 'arenaFreeBytes', 'tableIndexFilterBytes',
-  'writesRefused', 'outOfSpace', 'backgroundMemory',
+  'writesRefused', 'outOfSpace', 'compactionsHeldForSpace', 'backgroundMemory',
 ] as const satisfies readonly (keyof StorageStats)[];
 /** The one histogram among them: counts since open. */
 type StorageHistograms = 'walSyncSeconds';

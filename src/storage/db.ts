@@ -176,6 +176,17 @@ export class LsmEngine implements StorageEngine {
    */
   private noSpace: RingkvError | null = null;
   private readonly spaceWatch: SpaceWatch;
+  /**
+   * Set while compactions wait for space: one failed with ENOSPC. Writes go on (RocksDB takes a
+   * compaction's NoSpace as a soft error): the WAL and flushes need far less room than a
+   * compaction's output, and refusing writes until a compaction's room was back made them flap,
+   * the same compaction filling the disk again each time they resumed. Writes are refused only
+   * once level 0 reaches its stop trigger (refusal).
+   */
+  private compactionNoSpace: RingkvError | null = null;
+  /** Free bytes compactions wait for: the failed compaction's inputs and a margin. */
+  private compactionRoomBytes = 0;
+  private readonly compactionSpaceWatch: SpaceWatch;
   private manualCompaction = 0;
   private closing = false;
   private closed = false;
@@ -214,6 +225,7 @@ export class LsmEngine implements StorageEngine {
     this.arenaPool = new ArenaPool(arenaChunkBytesFor(this.memLimit), this.memLimit, 'shared');
     this.bg = new BackgroundThread({ dir: this.dir, control: this.control.buffer, bloomBitsPerKey: this.bloomBits });
     this.spaceWatch = new SpaceWatch(this.dir, () => this.leaveNoSpace());
+    this.compactionSpaceWatch = new SpaceWatch(this.dir, () => this.compactionSpaceBack());
   }
 
   // ---------------------------------------------------------------- open and recovery
@@ -382,7 +394,34 @@ export class LsmEngine implements StorageEngine {
 
   /** Why writes are refused now: a sticky background failure, or lack of space; null when they are not. */
   private refusal(): Error | null {
-    return this.bgError ?? this.noSpace;
+    return this.bgError ?? this.spaceRefusal();
+  }
+
+  /** Writes refused for lack of space: the WAL or a flush found none, or compactions wait for it with level 0 full. */
+  private spaceRefusal(): RingkvError | null {
+    return this.noSpace ?? (this.compactionNoSpace !== null && this.level0Full() ? this.compactionNoSpace : null);
+  }
+
+  /** A compaction failed for lack of space: compactions wait until its room is free (compactionNoSpace). */
+  private holdCompactions(c: Compaction, err: Error): void {
+    const inputBytes = [...c.inputs0, ...c.inputs1].reduce((n, f) => n + f.fileBytes, 0);
+    this.compactionRoomBytes = inputBytes + spaceResumeBytesMin;
+    const mib = (this.compactionRoomBytes / (1024 * 1024)).toFixed(1);
+    this.compactionSpaceWatch.start(() => this.compactionRoomBytes);
+    this.compactionNoSpace = new RingkvError(
+      ErrorCode.NoSpace,
+      `storage engine ${this.dir}: a compaction of level ${c.level} ran out of space (${err.message}); compactions wait until ${mib} MiB are free on its file system, ` +
+        `checked every ${this.compactionSpaceWatch.intervalMs / 1000} s, and writes are refused (reads still work) while level 0 holds ${level0StopWritesTrigger} tables meanwhile`,
+      { cause: err, details: { dir: this.dir, needed_bytes: this.compactionRoomBytes } },
+    );
+    this.wakeAllStalled(); // a write stalled on level 0 sees the refusal
+  }
+
+  private compactionSpaceBack(): void {
+    if (this.closing) return;
+    this.compactionNoSpace = null;
+    this.scheduleBackground();
+    this.wakeStalled();
   }
 
   /**
@@ -421,8 +460,11 @@ export class LsmEngine implements StorageEngine {
   }
 
   private mustStall(): boolean {
-    if (this.imms.length >= immutableMemtablesMax) return true;
-    // Without background compaction nothing would ever drain L0, so only the memtable gate applies.
+    return this.imms.length >= immutableMemtablesMax || this.level0Full();
+  }
+
+  /** Level 0 at its stop trigger. Without background compaction nothing would ever drain it, so only the memtable gate applies then. */
+  private level0Full(): boolean {
     return this.autoCompaction && this.version.levels[0]!.length >= level0StopWritesTrigger;
   }
 
@@ -534,10 +576,10 @@ export class LsmEngine implements StorageEngine {
         this.afterBackgroundStep();
       });
     }
-    if (this.compacting === null && this.rewriting === 0 && (this.autoCompaction || this.manualCompaction > 0)) {
+    if (this.compacting === null && this.rewriting === 0 && this.compactionNoSpace === null && (this.autoCompaction || this.manualCompaction > 0)) {
       const c = pickCompaction(this.version, this.levelBase, this.compactPointers, this.manualCompaction > 0);
       if (c !== null) {
-        this.compacting = this.lane(this.doCompaction(c)).finally(() => {
+        this.compacting = this.lane(this.doCompaction(c), c).finally(() => {
           this.compacting = null;
           this.afterBackgroundStep();
         });
@@ -550,8 +592,11 @@ export class LsmEngine implements StorageEngine {
     this.scheduleBackground();
   }
 
-  /** A lane's step settles without rejecting; its failure becomes the engine's background error. */
-  private async lane(step: Promise<void>): Promise<void> {
+  /**
+   * A lane's step settles without rejecting; its failure becomes the engine's background error.
+   * `compaction`: the step is that compaction's.
+   */
+  private async lane(step: Promise<void>, compaction?: Compaction): Promise<void> {
     try {
       await step;
     } catch (err) {
@@ -559,7 +604,8 @@ export class LsmEngine implements StorageEngine {
       if (isNoSpaceError(err)) {
         // The step left nothing behind (its partial tables are removed, the manifest is
         // unchanged) and runs again once there is space.
-        this.enterNoSpace(err as Error);
+        if (compaction !== undefined) this.holdCompactions(compaction, err as Error);
+        else this.enterNoSpace(err as Error);
         return;
       }
       this.bgError ??=
@@ -1021,6 +1067,8 @@ export class LsmEngine implements StorageEngine {
       do {
         this.scheduleBackground();
         await this.waitIdle();
+        // Held for space, the loop would go round without a compaction to wait for.
+        if (this.compactionNoSpace !== null) throw this.compactionNoSpace;
       } while (!this.closing && pickCompactionNeeded(this.version, this.levelBase));
     } finally {
       this.manualCompaction--;
@@ -1214,7 +1262,8 @@ export class LsmEngine implements StorageEngine {
       flushes: this.flushes,
       writesRefused: this.refusal() !== null || this.wal.hasFailed ? 1 : 0,
       // Only when lack of space is the one reason: a sticky failure as well still needs a restart.
-      outOfSpace: this.noSpace !== null && this.bgError === null && !this.wal.hasFailed ? 1 : 0,
+      outOfSpace: this.spaceRefusal() !== null && this.bgError === null && !this.wal.hasFailed ? 1 : 0,
+      compactionsHeldForSpace: this.compactionNoSpace !== null ? 1 : 0,
       compactions: this.compactions,
       compactionBytesWritten: this.compactionBytesWritten,
       tablesQuarantined: this.quarantined.length,
@@ -1276,6 +1325,7 @@ export class LsmEngine implements StorageEngine {
     }
     this.closing = true;
     this.spaceWatch.stop();
+    this.compactionSpaceWatch.stop();
     // Running jobs stop at their next entry and remove their partial outputs; a job that finished
     // first is still installed. The WAL keeps whatever was not flushed.
     this.control.abort();

@@ -115,6 +115,11 @@ export interface StorageStats {
   writesRefused: number;
   /** 1 while writes are refused for lack of space; clears by itself once space is freed. */
   outOfSpace: number;
+  /**
+   * 1 while compactions wait for space (one failed with ENOSPC), else 0; writes go on meanwhile
+   * until level 0 reaches its stop trigger. Clears by itself once space is freed.
+   */
+  compactionsHeldForSpace: number;
   /** Compactions that rewrote tables since open (on the background thread; trivial moves not counted). */
   compactions: number;
   /** Bytes of tables those compactions wrote. */

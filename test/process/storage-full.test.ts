@@ -114,7 +114,7 @@ test('writes that do not fit fail with 507 and a reason, /health says so, every 
   }
 });
 
-test('the storage engine refuses writes while a flush, a WAL write or a compaction does not fit, resumes once space is freed, and loses nothing', async () => {
+test('the storage engine refuses writes while a flush or a WAL write does not fit, holds back a compaction that does not fit while writes go on, resumes once space is freed, and loses nothing', async () => {
   const mountPoint = fs.mkdtempSync(path.join(os.tmpdir(), 'ringkv-full-engine-'));
   dirs.push(mountPoint);
   const run = await runChildOnTmpfs(engineChild, mountPoint, fsBytes);
@@ -132,6 +132,7 @@ test('the storage engine refuses writes while a flush, a WAL write or a compacti
     refusedPresent: string[];
     tornTails: number;
     compactionError: string;
+    heldStats: { writesRefused: number; outOfSpace: number; compactionsHeldForSpace: number };
     deletedTablesOpen: number;
     compactedLevel0: number;
   };
@@ -152,9 +153,12 @@ test('the storage engine refuses writes while a flush, a WAL write or a compacti
   assert.deepEqual(r.missing, []);
   assert.deepEqual(r.refusedPresent, []);
   assert.equal(r.tornTails, 0);
-  // A compaction that did not fit failed as out of space, held no removed table open, and a
-  // compaction with space back emptied level 0 (the engine went on working without a restart).
+  // A compaction that did not fit failed as out of space, held no removed table open, held
+  // compactions back while writes went on (writes refused until its room was free made them
+  // flap, the same compaction filling the disk each time they resumed), and a compaction with
+  // space back emptied level 0 (the engine went on working without a restart).
   assert.equal(r.compactionError, 'RKV_ERR_NO_SPACE');
+  assert.deepEqual(r.heldStats, { writesRefused: 0, outOfSpace: 0, compactionsHeldForSpace: 1 });
   assert.equal(r.deletedTablesOpen, 0);
   assert.equal(r.compactedLevel0, 0);
 });
