@@ -186,22 +186,21 @@ export class HintStore {
   expire(): void {
     const oldest = this.now() - this.ageMsMax;
     for (const [target, q] of this.byNode) {
+      if (!q.unordered) {
+        for (let h = q.oldest(); h !== undefined && h.createdMs < oldest; h = q.oldest()) this.expireHint(target, q, h);
+        continue;
+      }
       const due: Hint[] = [];
-      if (q.unordered) {
-        for (const h of q.values()) if (h.createdMs < oldest) due.push(h);
-      } else {
-        for (const h of q.values()) {
-          if (h.createdMs >= oldest) break;
-          due.push(h);
-        }
-      }
-      for (const h of due) {
-        this.remove(q, h);
-        this.counters.hintsExpired++;
-        this.lost(target).expired++;
-      }
-      if (q.unordered) this.checkOrder(q);
+      for (const h of q.values()) if (h.createdMs < oldest) due.push(h);
+      for (const h of due) this.expireHint(target, q, h);
+      this.checkOrder(q);
     }
+  }
+
+  private expireHint(target: string, q: HintQueue<Hint>, h: Hint): void {
+    this.remove(q, h);
+    this.counters.hintsExpired++;
+    this.lost(target).expired++;
   }
 
   /** Clears q.unordered once its hints are oldest first again. */

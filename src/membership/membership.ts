@@ -585,7 +585,7 @@ export class Membership {
       const ours = known.find((m) => m.nodeId === self.nodeId);
       if (ours !== undefined) this.idKnown = true;
       if (ours?.status === 'LEFT') this.leftEntry = { ...ours };
-      const differing = known.find((m) => m.nodeId !== self.nodeId && m.status === 'ALIVE' && this.table.differs(m));
+      const differing = this.runsOtherSettings(known);
       if (differing !== undefined) return { reason: 'settings', member: differing };
       const claim = known.find((m) => m.nodeId === self.nodeId && !(m.host === self.host && m.peerPort === self.peerPort) && m.status !== 'LEFT');
       if (claim !== undefined) {
@@ -619,10 +619,15 @@ export class Membership {
     const answers = await Promise.allSettled(earlier.map((m) => this.peek({ host: m.host, peerPort: m.peerPort, nodeId: m.nodeId })));
     for (const a of answers) {
       if (a.status !== 'fulfilled') continue;
-      const differing = a.value.find((m) => m.nodeId !== this.selfId && m.status === 'ALIVE' && this.table.differs(m));
+      const differing = this.runsOtherSettings(a.value);
       if (differing !== undefined) return { reason: 'settings', member: differing };
     }
     return null;
+  }
+
+  /** An ALIVE node among `known` (another node's table) that runs with other cluster settings than ours. */
+  private runsOtherSettings(known: readonly MemberInfo[]): MemberInfo | undefined {
+    return known.find((m) => m.nodeId !== this.selfId && m.status === 'ALIVE' && this.table.differs(m));
   }
 
   /** Whether the shortest tombstone grace, or the node keeping it, changed (onTombstoneGrace told). */
