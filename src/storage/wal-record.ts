@@ -8,7 +8,7 @@
 //   offset 12 payload:
 //     u8 kind = 1 (batch), u32 LE count,
 //     count × { varint32 keyLength, key, varint32 payloadLength, entry payload (entry.ts) }
-import { storageBatchEntriesMax, walRecordBytesMax } from '../constants';
+import { keyBytesMax, storageBatchEntriesMax, walRecordBytesMax } from '../constants';
 import { ErrorCode, RingkvError } from '../errors';
 import { crc32c } from './checksum';
 import { getVarint32, putVarint32, varint32Length, type VarintCursor } from './coding';
@@ -75,11 +75,14 @@ const cursor: VarintCursor = { value: 0, offset: 0 };
 export function decodeBatchPayload(payload: Buffer): BatchItem[] | string {
   if (payload.length < 5 || payload[0] !== recordKindBatch) return `unknown record kind ${payload[0]}`;
   const count = payload.readUInt32LE(1);
-  if (count > storageBatchEntriesMax) return `batch count ${count} exceeds storageBatchEntriesMax`;
+  // The writer never makes these; replaying one would put an empty key in the memtable, which the
+  // flush writes into a table that Table.open then refuses, far from this record.
+  if (count === 0 || count > storageBatchEntriesMax) return `batch count ${count} outside 1..storageBatchEntriesMax`;
   const items: BatchItem[] = [];
   cursor.offset = 5;
   for (let i = 0; i < count; i++) {
     if (!getVarint32(payload, payload.length, cursor)) return `entry ${i}: bad key length`;
+    if (cursor.value === 0 || cursor.value > keyBytesMax) return `entry ${i}: key of ${cursor.value} bytes outside 1..${keyBytesMax}`;
     const keyStart = cursor.offset;
     const keyEnd = keyStart + cursor.value;
     cursor.offset = keyEnd;

@@ -9,6 +9,8 @@ import { openStorage } from '../../../src/storage';
 import { readWalSegment } from '../../../src/storage/log-reader';
 import { Table } from '../../../src/storage/table';
 import { decodeFooter, footerBytes } from '../../../src/storage/table-format';
+import { decodeBatchPayload, recordKindBatch, walHeaderBytes, writeRecordHeader } from '../../../src/storage/wal-record';
+import { putVarint32 } from '../../../src/storage/coding';
 import { ErrorCode, isRingkvError } from '../../../src/errors';
 import { put, removeDir, tempDir } from './helpers';
 import { flipByte } from '../../helpers/damage';
@@ -72,6 +74,52 @@ test('a damaged WAL record header mid-log is corruption, not a torn tail', async
     await assert.rejects(openStorage({ dir }), isCorruptionAt(wal, offsets[2]!));
   } finally {
     removeDir(dir);
+  }
+});
+
+test('a WAL record that passes its checksum but breaks the format (no entries, an empty or oversized key) stops recovery naming the file and offset', async () => {
+  /** A whole record holding `count` and then each key with the same entry payload. */
+  function record(count: number, keys: Buffer[], entryPayload: Buffer): Buffer {
+    const buf = Buffer.alloc(walHeaderBytes + 5 + keys.length * (10 + entryPayload.length) + keys.reduce((n, k) => n + k.length, 0));
+    let o = walHeaderBytes;
+    buf[o++] = recordKindBatch;
+    buf.writeUInt32LE(count, o);
+    o += 4;
+    for (const key of keys) {
+      o = putVarint32(buf, o, key.length);
+      o += key.copy(buf, o);
+      o = putVarint32(buf, o, entryPayload.length);
+      o += entryPayload.copy(buf, o);
+    }
+    writeRecordHeader(buf, 0, o);
+    return buf.subarray(0, o);
+  }
+  const cases: Array<{ name: string; count: number; keys: Buffer[]; problem: RegExp }> = [
+    { name: 'no entries', count: 0, keys: [], problem: /count 0/ },
+    { name: 'an empty key', count: 1, keys: [Buffer.alloc(0)], problem: /key of 0 bytes/ },
+    { name: 'a 257-byte key', count: 1, keys: [Buffer.alloc(257, 0x6b)], problem: /key of 257 bytes/ },
+  ];
+  for (const c of cases) {
+    const dir = tempDir('walform');
+    try {
+      const { wal, offsets } = await walWith10Records(dir);
+      const first = readWalSegment(wal, false).payloads[0]!.payload;
+      const items = decodeBatchPayload(first);
+      assert.ok(Array.isArray(items), 'a record the engine wrote decodes');
+      const bad = record(c.count, c.keys, items[0]!.payload);
+      const badOffset = fs.statSync(wal).size;
+      fs.appendFileSync(wal, bad);
+      // A good record after it, so that it is not the tail.
+      fs.appendFileSync(wal, fs.readFileSync(wal).subarray(offsets[0]!, offsets[1]!));
+      await assert.rejects(openStorage({ dir }), (err: unknown) => {
+        isCorruptionAt(wal, badOffset)(err);
+        assert.match((err as Error).message, /malformed/, c.name);
+        assert.match((err as Error).message, c.problem, c.name);
+        return true;
+      });
+    } finally {
+      removeDir(dir);
+    }
   }
 });
 
