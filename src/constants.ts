@@ -296,6 +296,12 @@ export const peerPortOffset = 1000;
 /** Nodes one ring / membership table holds. */
 export const clusterNodesMax = 1024;
 /**
+ * The highest incarnation gossip takes in (a start time in ms: about the year 144,000). A node goes
+ * past an earlier process of its own by one (table.ts), so an incarnation a peer sends near 2^53
+ * would take ours past the safe integers and fail every gossip message we encode after it.
+ */
+export const incarnationMax = 2 ** 52;
+/**
  * Nodes a membership table remembers having forgotten (LEFT longer than the tombstone grace), so
  * that gossip from a peer that forgets them later cannot bring them back; the oldest go first.
  */

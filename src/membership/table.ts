@@ -16,7 +16,7 @@
 // (it heard the leave later) cannot gossip it back, which would otherwise bounce between the two
 // for good; and a peer that gossips it as not LEFT (cut off from the others while the leave
 // spread) is told LEFT in our digests for a while, or it would keep the node in its ring.
-import { clusterNodesMax, forgottenNodesMax, gossipHintTargetsMax, tombstoneGraceMsDefault, tombstoneGraceMsMax } from '../constants';
+import { clusterNodesMax, forgottenNodesMax, gossipHintTargetsMax, incarnationMax, tombstoneGraceMsDefault, tombstoneGraceMsMax } from '../constants';
 import { assert } from '../errors';
 import { isValidZone } from '../ring';
 import { classify, type FailureDetectorOptions, validateFailureDetectorOptions } from './failure_detector';
@@ -48,7 +48,7 @@ export function validateMemberInfo(m: MemberInfo): void {
   assert(Number.isInteger(m.vnodes) && m.vnodes >= 1, 'member vnodes');
   assert(m.zone === undefined || isValidZone(m.zone), 'member zone');
   assert(m.datacenter === undefined || isValidZone(m.datacenter), 'member datacenter');
-  assert(Number.isSafeInteger(m.incarnation) && m.incarnation >= 0, 'member incarnation');
+  assert(Number.isSafeInteger(m.incarnation) && m.incarnation >= 0 && m.incarnation <= incarnationMax, 'member incarnation');
   assert(Number.isSafeInteger(m.heartbeat) && m.heartbeat >= 0, 'member heartbeat');
   assert(m.hintsFor === undefined || (m.hintsFor.length >= 1 && m.hintsFor.length <= gossipHintTargetsMax), 'member hint targets');
   assert(m.tombstoneGraceMs === undefined || (Number.isSafeInteger(m.tombstoneGraceMs) && m.tombstoneGraceMs >= 0 && m.tombstoneGraceMs <= tombstoneGraceMsMax), 'member tombstone grace');
@@ -212,6 +212,9 @@ export class MembershipTable {
     this.shortestGraceCached = undefined;
     const changes: StatusChange[] = [];
     for (const r of remote) {
+      // Only a clock wildly wrong at a node's start or a crafted message sends one; taken in, it
+      // could never be gone past (a restart of that node would stay the older process for good).
+      if (r.incarnation > incarnationMax) continue;
       validateMemberInfo(r);
       if (r.nodeId !== this.selfId && this.differs(r) && this.mismatchSeen.get(r.nodeId) !== r.settings) {
         // Bounded like the table; forgetting means reporting a node again, nothing worse.
@@ -227,9 +230,9 @@ export class MembershipTable {
         // it (SWIM's refutation; Cassandra keeps its generation on disk for the same reason).
         // At another address it is a process started with our id after this one (a copied data
         // dir, or one --node-id given to two nodes); peers take its entry over ours, so it is
-        // reported, not ignored.
+        // reported, not ignored. One at incarnationMax cannot be gone past: reported the same.
         if (r.incarnation > this.self.incarnation) {
-          if (r.host === this.self.host && r.peerPort === this.self.peerPort) {
+          if (r.host === this.self.host && r.peerPort === this.self.peerPort && r.incarnation < incarnationMax) {
             const e = this.entries.get(this.selfId)!;
             this.outrun.push({ was: e.info.incarnation, earlier: r.incarnation });
             e.info = { ...e.info, incarnation: r.incarnation + 1 };

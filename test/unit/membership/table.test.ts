@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MembershipTable, classify, type MemberInfo } from '../../../src/membership';
-import { clusterNodesMax, tombstoneGraceMsDefault } from '../../../src/constants';
+import { clusterNodesMax, incarnationMax, tombstoneGraceMsDefault } from '../../../src/constants';
 
 const fd = { suspectAfterMs: 300, deadAfterMs: 600 };
 const info = (nodeId: string, incarnation: number, heartbeat: number, status: MemberInfo['status'] = 'ALIVE'): MemberInfo => ({
@@ -226,6 +226,26 @@ test('merge: our id from a later incarnation at our own address is our earlier p
   t.merge([info('a', 500, 42)], 20);
   assert.equal(t.self.incarnation, 501);
   assert.deepEqual(t.takeOutrun(), []);
+});
+
+test('merge: an incarnation past incarnationMax is not taken in, for another node or to go past; ours stays a safe integer', () => {
+  // A peer sending our id at 2^53 - 1 (a clock wildly ahead at some start, or a crafted message)
+  // took our incarnation to 2^53, and every digest we encoded after that failed its assert.
+  const t = new MembershipTable(info('a', 100, 0), fd, 0);
+  t.merge([info('a', 2 ** 53 - 1, 1), info('b', 2 ** 53 - 1, 1), info('c', 7, 1)], 10);
+  assert.equal(t.self.incarnation, 100);
+  assert.deepEqual(t.takeOutrun(), []);
+  assert.equal(t.info('b'), undefined, 'another node at such an incarnation is not taken in');
+  assert.equal(t.info('c')!.incarnation, 7, 'the rest of the message is');
+  // Just under the bound we still go past our earlier process; at the bound we cannot, so it
+  // is reported like another process with our id.
+  t.merge([info('a', incarnationMax - 1, 1)], 20);
+  assert.equal(t.self.incarnation, incarnationMax);
+  const u = new MembershipTable(info('a', 100, 0), fd, 0);
+  u.merge([info('a', incarnationMax, 1)], 10);
+  assert.equal(u.self.incarnation, 100);
+  assert.deepEqual(u.takeClaims().map((c) => c.incarnation), [incarnationMax]);
+  for (const d of [t.digest(), u.digest()]) for (const m of d) assert.ok(Number.isSafeInteger(m.incarnation) && m.incarnation <= incarnationMax);
 });
 
 test('merge: a node with other cluster settings is reported once per settings; one that says none is not', () => {
