@@ -150,7 +150,8 @@ export class LsmEngine implements StorageEngine {
   /** Immutable memtables, newest first. */
   private imms: Memtable[] = [];
   private wal!: LogWriter;
-  private walClosing: Promise<void>[] = [];
+  /** Closes of segments a memtable switch left behind, each gone from here once it settles. */
+  private readonly walClosing = new Set<Promise<void>>();
   private version = new Version();
   /** The file-number counter (shared with the background thread) and its abort flag. */
   private readonly control = new BackgroundControl();
@@ -559,7 +560,11 @@ export class LsmEngine implements StorageEngine {
     const old = this.wal;
     this.wal = this.newSegment(n);
     this.mem.walBytes = old.bytes;
-    this.walClosing.push(old.close());
+    // A failure here is already the engine's (newSegment's onFailed: no writes until a restart,
+    // whose recovery replays what reached the disk), so only the engine's close waits on it.
+    const closing = old.close().catch(() => undefined);
+    this.walClosing.add(closing);
+    void closing.then(() => this.walClosing.delete(closing));
     this.imms.unshift(this.mem);
     this.mem = new Memtable(n, new Arena(this.arenaPool));
     this.scheduleBackground();
@@ -1333,12 +1338,18 @@ export class LsmEngine implements StorageEngine {
     await Promise.all(this.readQuarantines.values());
     await this.manifestTail;
     this.wakeAllStalled();
-    await this.wal.close();
+    // The last segment's final sync is what makes unsynced writes durable: its failure fails the
+    // close, once everything else is closed.
+    let walFailure: unknown = null;
+    await this.wal.close().catch((err: unknown) => {
+      walFailure = err;
+    });
     await Promise.all(this.walClosing);
     await this.bg.close();
     await Promise.all(this.removing);
     this.tableCache.closeAll();
     this.closed = true;
+    if (walFailure !== null) throw walFailure;
   }
 }
 

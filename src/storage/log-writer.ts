@@ -149,13 +149,18 @@ export class LogWriter {
       // Writers that arrived during this sync have already waited about one sync: go at once.
       if (this.waiters.length > 0) this.startSync();
     };
-    const fdatasync = (): void => fs.fdatasync(this.fd, (err) => synced(err, 'fdatasync'));
+    this.syncFile(dirSync, synced);
+  }
+
+  /** fdatasync of the segment, after an fsync of its directory when `dirSync`; `what` names the step that failed. */
+  private syncFile(dirSync: boolean, done: (err: NodeJS.ErrnoException | null, what: string) => void): void {
+    const fdatasync = (): void => fs.fdatasync(this.fd, (err) => done(err, 'fdatasync'));
     if (!dirSync) {
       fdatasync();
       return;
     }
     syncDirectory(path.dirname(this.path), (err) => {
-      if (err) synced(err, 'directory fsync');
+      if (err) done(err, 'directory fsync');
       else fdatasync();
     });
   }
@@ -172,9 +177,29 @@ export class LogWriter {
       await new Promise((r) => setImmediate(r));
     }
     this.closed = true;
-    if (!this.failed) await new Promise<void>((resolve) => fs.fdatasync(this.fd, () => resolve()));
-    fs.closeSync(this.fd);
+    // The last sync is the one that makes a 'none' (or unsynced 'periodic') segment durable at a
+    // clean shutdown, its name included; its failure fails the segment like any other sync, and
+    // the close, so that the shutdown says so rather than ending as if the writes were safe.
+    let failure: RingkvError | null = null;
+    if (!this.failed) {
+      const dirSync = this.dirSyncDue;
+      this.dirSyncDue = false;
+      const [err, what] = await new Promise<[NodeJS.ErrnoException | null, string]>((resolve) => this.syncFile(dirSync, (e, w) => resolve([e, w])));
+      if (err) failure = new RingkvError(ErrorCode.Io, `WAL ${what} at close failed on ${this.path}; writes since its last sync may be lost`, { cause: err, details: { file: this.path } });
+    }
+    try {
+      fs.closeSync(this.fd);
+    } catch (err) {
+      failure ??= new RingkvError(ErrorCode.Io, `closing WAL segment ${this.path} failed: ${(err as Error).message}`, { cause: err, details: { file: this.path } });
+    }
     this.fd = -1;
+    if (failure !== null) {
+      if (this.failed === null) {
+        this.failed = failure;
+        this.onFailed(failure);
+      }
+      throw failure;
+    }
   }
 }
 
