@@ -12,6 +12,12 @@ export interface ErrorReply {
   message: string;
   /** Conflict only: the version the store holds now. */
   currentVersion?: string;
+  /**
+   * 503 and 504 only: what the refusal names for a caller to act on (`needed`/`answered` of a
+   * quorum, `nodes_down`, `retry_after_ms` of an admin command). Other errors' details stay in the
+   * node (a storage error's file and errno are the operator's, in the log).
+   */
+  details?: Readonly<Record<string, string | number | boolean | null>>;
 }
 
 interface Row {
@@ -58,6 +64,7 @@ export function errorReply(err: unknown): ErrorReply {
     const current = (err as RingkvError).details['current_version'];
     if (typeof current === 'string') reply.currentVersion = current;
   }
+  if ((err.code === ErrorCode.Unavailable || err.code === ErrorCode.Timeout) && Object.keys(err.details).length > 0) reply.details = err.details;
   return reply;
 }
 

@@ -68,5 +68,5 @@ export function errorBody(reply: ErrorReply): string {
       message: reply.message || 'Value has been modified since last read',
     });
   }
-  return JSON.stringify({ error: reply.error, message: reply.message });
+  return JSON.stringify({ error: reply.error, message: reply.message, ...(reply.details !== undefined && { details: reply.details }) });
 }

@@ -77,6 +77,7 @@ describe('3 nodes with N = 2, then a fourth joins', () => {
       const r = await c.post(0, '/api/v1/admin/cleanup');
       assert.equal(r.status, 503, JSON.stringify(r.body));
       assert.match(String(r.body['message']), /cleanup needs every node of the ring up; not ALIVE here: node-2/);
+      assert.deepEqual(r.body['details'], { nodes_down: 'node-2' }, 'the refusal names the node for a script too');
       waiting = c.cli(['cleanup', '--node', `127.0.0.1:${c.nodes[0]!.port}`, '--wait', '--timeout-ms', '60000', '--json']);
       // Its first ask, a second or so after it starts, meets node-2 still stopped (or, if later,
       // still suspect until node-2's gossip reaches node-0 again): refused, then asked again.

@@ -67,6 +67,7 @@ describe('5 nodes in datacenters east (3) and west (2) with N = 2 in each', () =
       const quorum = await c.http(0, 'PUT', keys[0]!, { body: 'x', consistency: 'QUORUM' });
       assert.equal(quorum.status, 503, JSON.stringify(quorum.body));
       assert.match(String(quorum.body.message), /needs 3 of 4 replicas, only 2 alive/);
+      assert.deepEqual([(quorum.body.details as Record<string, unknown> | undefined)?.['needed'], (quorum.body.details as Record<string, unknown> | undefined)?.['alive']], [3, 2], JSON.stringify(quorum.body));
       const each = await c.http(1, 'GET', keys[1]!, { consistency: 'EACH_QUORUM' });
       assert.equal(each.status, 503, JSON.stringify(each.body));
       assert.match(String(each.body.message), /in datacenter west, only 0 alive/);

@@ -38,6 +38,7 @@ test('a decommission is refused while other nodes hold hints for the node, and s
   }
   assert.ok(refused !== undefined, 'refused for the hints held');
   assert.match(String(refused.body['message']), /decommission waits until no node of the ring is holding hints/);
+  assert.equal(typeof (refused.body['details'] as Record<string, unknown> | undefined)?.['nodes_holding_hints'], 'string', JSON.stringify(refused.body));
 
   let left = false;
   await waitFor('the decommission, once the hints are replayed', async () => {

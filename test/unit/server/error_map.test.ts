@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { ErrorCode, RingkvError } from '../../../src/errors';
 import { WireErrorCode } from '../../../src/protocol/client_codes';
 import { errorReply, httpStatusLine } from '../../../src/server/error_map';
+import { errorBody } from '../../../src/server/http_json';
 import { errorFromWire, isNodeFailure, isRetryable } from '../../../src/client/wire_errors';
 
 test('every error code has an HTTP status line and a wire code', () => {
@@ -45,4 +46,17 @@ test('a full disk reaches a WebSocket client as its own code, one it may retry o
   // Nothing was applied, so a retry is safe; the node still serves reads, so it is not marked down.
   assert.equal(isRetryable(back), true);
   assert.equal(isNodeFailure(back), false);
+});
+
+test('a 503 or 504 carries its details into the JSON body (what a caller acts on); other errors keep theirs in the node', () => {
+  const body = (err: RingkvError): Record<string, unknown> => JSON.parse(errorBody(errorReply(err))) as Record<string, unknown>;
+  assert.deepEqual(body(new RingkvError(ErrorCode.Unavailable, 'cleanup waits', { details: { retry_after_ms: 1200 } })), {
+    error: 'unavailable',
+    message: 'cleanup waits',
+    details: { retry_after_ms: 1200 },
+  });
+  assert.deepEqual(body(new RingkvError(ErrorCode.Timeout, 'slow', { details: { needed: 2, answered: 1 } }))['details'], { needed: 2, answered: 1 });
+  assert.equal('details' in body(new RingkvError(ErrorCode.Unavailable, 'no details')), false);
+  assert.equal('details' in body(new RingkvError(ErrorCode.Io, 'disk', { details: { file: '/data/000001.wal', errno: 'EIO' } })), false, 'a storage error\'s file stays in the log');
+  assert.equal('details' in body(new RingkvError(ErrorCode.InvalidArgument, 'usage', { details: { usage: true } })), false);
 });
