@@ -17,6 +17,7 @@ import { clusterNameFileName, isValidClusterName } from '../coordinator/identity
 import { isRingkvError } from '../errors';
 import { parseNodeAddress, type PeerAddress } from '../membership';
 import { isValidZone } from '../ring';
+import { layoutFileName } from '../shards/shard_layout';
 import { type CliCommand, parseIntOption, usageError } from './command';
 
 /** parseArgs definitions of the cluster flags `ringkv start` accepts. */
@@ -224,6 +225,19 @@ export function clusterPassThrough(values: Partial<Record<string, string | boole
   return out;
 }
 
+/** Shard threads per node of a local cluster, whose nodes share this machine's CPUs. */
+const clusterShardsDefault = 2;
+
+/**
+ * The --shards a node is started with: the one given, else this command's default for a new data
+ * dir only; an existing one keeps the count it records (a node refuses a different one, as it
+ * cannot re-shard in place).
+ */
+export function shardsFlag(given: string | undefined, nodeDataDir: string): string[] {
+  if (given !== undefined) return ['--shards', given];
+  return fs.existsSync(path.join(nodeDataDir, layoutFileName)) ? [] : ['--shards', String(clusterShardsDefault)];
+}
+
 export const clusterHelp = `usage: ringkv cluster [options]
 
 Starts a local cluster of real node processes on 127.0.0.1 and stops them all on Ctrl-C/SIGTERM/SIGHUP.
@@ -235,7 +249,8 @@ options:
                                         min(3, N)
   --base-port P             7000        HTTP port of node 0
   --data-dir DIR            ./cluster   parent of the nodes' data directories
-  --shards N                2           shard threads per node
+  --shards N                2           shard threads per node, for a new data dir (an
+                                        existing one keeps its count)
   --sync-mode MODE          batch       always | batch | none
   --wait-ms N               30000       how long to wait for gossip to converge
   --zones LIST              (none)      comma-separated zones, given to the nodes in turn
@@ -364,7 +379,7 @@ export const command: CliCommand = {
       '--port', String(basePort + i),
       '--data-dir', path.join(dataDir, `node-${i}`),
       '--node-id', `node-${i}`,
-      '--shards', values.shards ?? '2',
+      ...shardsFlag(values.shards, path.join(dataDir, `node-${i}`)),
       '--seeds', `127.0.0.1:${basePort}`,
       // They start together, empty: there is nothing to stream yet.
       '--bootstrap', 'off',

@@ -38,8 +38,9 @@ options (flag, environment variable, default):
   --port N          RINGKV_PORT       ${httpPortDefault}           TCP port of the HTTP/WebSocket API (0 = any free port)
   --host ADDR       RINGKV_HOST       127.0.0.1      address to listen on
   --data-dir DIR    RINGKV_DATA_DIR   ./data         where WALs and SSTables live (created if missing)
-  --shards N        RINGKV_SHARDS     CPUs - 1 (>=1) shard worker threads, 1..${shardsMax} (an existing
-                                                     data dir keeps the count it was created with)
+  --shards N        RINGKV_SHARDS     CPUs - 1 (>=1) shard worker threads, 1..${shardsMax}; a data dir
+                                                     keeps the count it was created with (another
+                                                     is refused: no re-sharding in place)
   --sync-mode MODE  RINGKV_SYNC_MODE  batch          WAL durability: always (fdatasync per write),
                                                      batch (group commit, a write is acknowledged
                                                      after its sync), none (OS decides; fastest)

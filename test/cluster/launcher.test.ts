@@ -27,8 +27,9 @@ after(async () => {
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-async function launch(basePort: number): Promise<{ proc: ChildProcess; output: () => string }> {
-  const proc = spawn(process.execPath, [bin, 'cluster', '--nodes', '3', '--base-port', String(basePort), '--data-dir', dataDir, '--shards', '1', '--sync-mode', 'none', '--zones', 'a,b,c', '--gossip-interval-ms', '100', '--suspect-after-ms', '1000', '--dead-after-ms', '2500'], {
+/** `shards` absent: no --shards, so each node's data dir decides (a new one gets the launcher's default). */
+async function launch(basePort: number, shards?: string): Promise<{ proc: ChildProcess; output: () => string }> {
+  const proc = spawn(process.execPath, [bin, 'cluster', '--nodes', '3', '--base-port', String(basePort), '--data-dir', dataDir, ...(shards !== undefined ? ['--shards', shards] : []), '--sync-mode', 'none', '--zones', 'a,b,c', '--gossip-interval-ms', '100', '--suspect-after-ms', '1000', '--dead-after-ms', '2500'], {
     stdio: ['ignore', 'pipe', 'pipe'],
     // A group of its own, as a shell gives a job: stop() can signal it as a terminal would.
     detached: true,
@@ -57,9 +58,9 @@ async function stop(proc: ChildProcess, to: 'launcher' | 'group' | 'launcher twi
   return exited;
 }
 
-test('ringkv cluster --zones: three nodes, one zone each, one made-up name kept on a rerun, all stopped on SIGINT', async () => {
+test('ringkv cluster --zones: three nodes, one zone each, one made-up name and the shard count kept on a rerun, all stopped on SIGINT', async () => {
   const base = await freeBasePort([0, 1, 2, 1000, 1001, 1002]);
-  const first = await launch(base);
+  const first = await launch(base, '1');
   for (const [i, zone] of ['a', 'b', 'c'].entries()) assert.match(first.output(), new RegExp(`node-${i}  http://127\\.0\\.0\\.1:${base + i}  peer 127\\.0\\.0\\.1:${base + 1000 + i}  zone ${zone}  data `));
   const status = (await (await fetch(`http://127.0.0.1:${base + 2}/api/v1/cluster/status`)).json()) as { cluster_name: string; nodes: Array<{ id: string; zone?: string; status: string }> };
   assert.match(status.cluster_name, /^ringkv-[0-9a-f]{8}$/);
@@ -80,6 +81,8 @@ test('ringkv cluster --zones: three nodes, one zone each, one made-up name kept 
   assert.doesNotMatch(first.output(), /again; exiting without finishing shutdown/);
   for (let i = 0; i < 3; i++) await waitFor(`node-${i} to stop`, async () => !(await fetch(`http://127.0.0.1:${base + i}/health`).then(() => true, () => false)), 15_000);
 
+  // Without --shards the rerun keeps the count the data dirs were made with (1): the launcher's
+  // default of 2 was passed on, and every node refused to start on it.
   const second = await launch(base);
   const again = (await (await fetch(`http://127.0.0.1:${base}/api/v1/cluster/status`)).json()) as { cluster_name: string };
   assert.equal(again.cluster_name, status.cluster_name, 'the data dir keeps its name');
