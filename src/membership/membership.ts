@@ -188,10 +188,13 @@ export class Membership {
    * Takes in the members an earlier run of this node knew (its data dir's PEERS), as DEAD with
    * incarnation 0: the ring has them from the start, so until gossip reaches this node it neither
    * counts a ring of itself for a quorum nor leaves a write for them without a hint. Anything
-   * gossip says of them is newer. Gossip does not reach out to them (round() skips incarnation 0):
-   * their addresses are an earlier run's, and another cluster may listen there now, which our
-   * digest would join to ours; they, the seeds and the nodes that find us bring us back. Their
-   * tombstone graces count toward the shortest (MembershipTable.shortestTombstoneGrace) as well.
+   * gossip says of them is newer. round() probes them as it probes DEAD nodes, by node id: their
+   * addresses are an earlier run's, where another node or another cluster may listen now, and the
+   * connection's Hello names the node and the cluster, which a wrong one refuses before anything
+   * is merged. After a whole-cluster restart with the seeds still down, they are how the others
+   * find each other (with only seeds and live nodes to ask, each would hold all the others DEAD
+   * until a seed came back). Their tombstone graces count toward the shortest
+   * (MembershipTable.shortestTombstoneGrace) as well.
    */
   remember(peers: readonly RememberedMember[]): void {
     const entries: MemberInfo[] = peers
@@ -413,9 +416,9 @@ export class Membership {
     const live: PeerAddress[] = [];
     const dead: PeerAddress[] = [];
     for (const m of this.table.members()) {
+      if (m.nodeId === this.selfId || m.status === 'LEFT') continue;
       // Incarnation 0: remembered from an earlier run, not heard from in this one (see remember()).
-      if (m.nodeId === this.selfId || m.status === 'LEFT' || m.incarnation === 0) continue;
-      (m.status === 'DEAD' ? dead : live).push({ host: m.host, peerPort: m.peerPort, nodeId: m.nodeId });
+      (m.status === 'DEAD' || m.incarnation === 0 ? dead : live).push({ host: m.host, peerPort: m.peerPort, nodeId: m.nodeId });
     }
     const self = this.table.self;
     const seeds = this.o.seeds.filter((s) => !(s.peerPort === self.peerPort && s.host === self.host));

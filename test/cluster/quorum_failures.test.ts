@@ -172,6 +172,23 @@ describe('3-node cluster, vector clocks, one node at a time failing', () => {
     assert.equal(got.status, 200);
     assert.ok((await c.metric(0, 'ringkv_membership_to_alive_total')) >= 1);
   });
+
+  test('a whole-cluster restart with node-0, the only seed, still down: node-1 and node-2 find each other through their PEERS files and serve QUORUM', async () => {
+    // Each used to hold the other DEAD until the seed came back (gossip went only to seeds and to
+    // nodes heard from in this run): every QUORUM request refused, every write a hint.
+    const put = await c.http(1, 'PUT', 'restart-all', { body: 'kept', consistency: 'ALL' });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    for (const i of [0, 1, 2]) await c.kill(i);
+    await Promise.all([c.spawn(1), c.spawn(2)]);
+    await c.waitStatus([1], 2, 'healthy', 20_000);
+    await c.waitStatus([2], 1, 'healthy', 20_000);
+    const got = await c.http(2, 'GET', 'restart-all', { consistency: 'QUORUM' });
+    assert.equal(got.status, 200, JSON.stringify(got.body));
+    const write = await c.http(1, 'PUT', 'restart-all', { body: 'again', consistency: 'QUORUM' });
+    assert.equal(write.status, 200, JSON.stringify(write.body));
+    await c.spawn(0);
+    await c.waitConverged(20_000);
+  });
 });
 
 describe('3-node cluster in partition mode cp, last write wins, hinted handoff off', () => {

@@ -54,14 +54,16 @@ test('peers round-trip through the file; a missing file is no peers; a damaged o
   assert.equal(lines.filter((l) => /WARN peers: .* is damaged/.test(l)).length, 11);
 });
 
-test('remembered peers are in the ring from the start, DEAD, and ALIVE once gossip hears from them', () => {
+test('remembered peers are in the ring from the start, DEAD and probed by node id, and ALIVE once gossip hears from them', async () => {
   let now = 1_000_000;
   const rings: string[][] = [];
   const contacted: number[] = [];
+  const meant: Array<string | undefined> = [];
   const m = nodeZero(() => now, {
     network: {
       exchange: (to) => {
         contacted.push(to.peerPort);
+        meant.push(to.nodeId);
         return Promise.reject(new Error('no network in this test'));
       },
     },
@@ -73,15 +75,24 @@ test('remembered peers are in the ring from the start, DEAD, and ALIVE once goss
   assert.equal(m.status('n1'), 'DEAD');
   assert.equal(m.isAlive('n1'), false);
   assert.deepEqual(rings.at(-1), ['n0', 'n1', 'n2'], 'the ring change is reported (and saved by the coordinator)');
-  // Their addresses are an earlier run's: gossip does not reach out to them.
+  // Gossip probes them as DEAD nodes, by node id (the Hello refuses any other node at an
+  // address of an earlier run): after a whole-cluster restart with the seeds down, the others
+  // find each other so.
   for (let i = 0; i < 20; i++) m.round();
-  assert.deepEqual(contacted, []);
+  assert.deepEqual([...new Set(contacted)].sort(), [8001, 8002]);
+  assert.deepEqual(
+    contacted.map((port, i) => [port, meant[i]]).filter(([port, id]) => id !== `n${Number(port) - 8000}`),
+    [],
+    'each probe names the node it means to reach',
+  );
   now += 50;
   m.handleGossip([{ ...peer('n1', 7001), incarnation: now - 10, heartbeat: 3, status: 'ALIVE', keyEstimate: 0, load: 0 }]);
   assert.equal(m.status('n1'), 'ALIVE');
   assert.equal(m.status('n2'), 'DEAD');
+  await new Promise((r) => setImmediate(r)); // the probes' failures are taken: none is in flight
+  contacted.length = 0;
   m.round();
-  assert.deepEqual(contacted, [8001], 'a peer heard from in this run is gossiped with');
+  assert.equal(contacted[0], 8001, 'a peer heard from in this run is gossiped with');
 });
 
 test('remembered peers\' tombstone graces count toward the shortest until gossip says otherwise; each change of it is saved', () => {

@@ -307,6 +307,34 @@ test('a node that is its own only seed, restarted with other settings, is refuse
   assert.equal(await same.preflight(), null);
 });
 
+test(`after a whole-cluster restart with the only seed still down, the other nodes find each other through the members their PEERS files remember (seed ${seed})`, async () => {
+  // With only seeds and live nodes to gossip with, each held all the others DEAD until the seed
+  // came back: every QUORUM request refused, every write a hint (3 h to live).
+  const sim = new Sim(seed);
+  const peers = new Map<string, ReturnType<typeof peersOf>>();
+  for (const i of [0, 1, 2, 3]) sim.add(i, [0], { onPeersChange: (members) => peers.set(`n${i}`, peersOf(members)) });
+  await sim.step(20);
+  for (const i of [1, 2, 3]) assert.equal(peers.get(`n${i}`)?.length, 4, `n${i}'s PEERS holds the cluster`);
+  // A power loss: every node stops. n1..n3 come back a minute later; n0, their seed, does not.
+  sim.nodes.clear();
+  sim.now += 60_000;
+  const back = [1, 2, 3].map((i) => {
+    const m = sim.add(i, [0]);
+    m.remember(peers.get(`n${i}`)!);
+    return m;
+  });
+  const allSeen = (): boolean => back.every((m) => [1, 2, 3].every((j) => m.selfId === `n${j}` || m.status(`n${j}`) === 'ALIVE'));
+  for (let r = 0; r < 60 && !allSeen(); r++) await sim.step();
+  for (const m of back) {
+    assert.deepEqual(
+      [1, 2, 3].filter((j) => m.selfId !== `n${j}`).map((j) => m.status(`n${j}`)),
+      ['ALIVE', 'ALIVE'],
+      `${m.selfId} sees the others (seed ${seed})`,
+    );
+    assert.equal(m.status('n0'), 'DEAD', `${m.selfId} still holds the seed down`);
+  }
+});
+
 test('a node that passes preflight starts from its seed\'s table: its ring holds the cluster before it gossips', async () => {
   // A node that took requests with a ring of itself alone would answer for every key; with
   // N = 1, alone (test/cluster/ring_change_under_writes.test.ts read not found after a join).
