@@ -19,6 +19,7 @@
 // their record (the cluster coordinator's, a whole sibling set each, to replicate), unapplied;
 // the shard client sends them again. Once one write is put off, every later one that returns its
 // record is too, so those keep their order; a write that returns no record never is.
+import { performance } from 'node:perf_hooks';
 import { byteString } from '../byte_string';
 import { shardBatchReadBytesMax, shardStorageWriteBytesMax, storageBatchEntriesMax, ttlSecondsMax } from '../constants';
 import { ErrorCode, RingkvError, assert, isRingkvError } from '../errors';
@@ -40,6 +41,12 @@ export interface ShardCoreOptions {
   idempotencyTtlMs: number;
   /** Injectable clock (tests); Date.now by default. */
   now?: () => number;
+  /**
+   * Injectable elapsed-time clock (tests); performance.now by default. The idempotency cache's
+   * entries live idempotencyTtlMs of it: on the wall clock, a step forward of the NTP kind forgot
+   * every remembered write at once, and a client's retry was applied a second time.
+   */
+  monotonicNow?: () => number;
 }
 
 export interface ShardCoreCounters {
@@ -131,6 +138,9 @@ export class ShardCore {
    */
   private readUnsettled = false;
   private readonly now: () => number;
+  private readonly monotonicNow: () => number;
+  /** monotonicNow() at the start of the batch being applied: the idempotency cache's time. */
+  private batchMonotonicMs = 0;
   readonly counters: ShardCoreCounters = { opsApplied: 0, batches: 0, idempotentReplays: 0, siblingsDropped: 0, unreadableRecordsReplaced: 0 };
 
   constructor(
@@ -139,6 +149,7 @@ export class ShardCore {
   ) {
     this.idempotency = new IdempotencyCache(options.idempotencyKeysMax, options.idempotencyTtlMs);
     this.now = options.now ?? Date.now;
+    this.monotonicNow = options.monotonicNow ?? (() => performance.now());
   }
 
   get idempotencyKeys(): number {
@@ -160,6 +171,8 @@ export class ShardCore {
    */
   applyBatch(ops: readonly ShardOp[]): { results: OpResult[]; durable: Promise<void> } {
     const now = this.now();
+    const monotonicMs = this.monotonicNow();
+    this.batchMonotonicMs = monotonicMs;
     this.readUnsettled = false;
     const overlay = new Map<string, KeyState>();
     const writes = new Map<string, StorageEntry>();
@@ -254,7 +267,7 @@ export class ShardCore {
     const durable = (earlier.length === 0 ? written : Promise.all([written, ...earlier])).then(
       () => {
         this.forget(published);
-        for (const [slot, reply] of remembered) this.idempotency.remember(slot, reply.slotHash, reply, now);
+        for (const [slot, reply] of remembered) this.idempotency.remember(slot, reply.slotHash, reply, monotonicMs);
         this.counters.batches++;
         this.counters.opsApplied += ops.length;
       },
@@ -316,7 +329,7 @@ export class ShardCore {
     const slot = op.idempotencyKey === null ? null : IdempotencyCache.slotKey(op.idempotencyKey, op.key);
     const slotHash = slot === null ? 0 : this.idempotency.slotHash(slot);
     if (slot !== null) {
-      const prior = remembered.get(slot) ?? this.unsettledReply(slot) ?? this.idempotency.get(slot, slotHash, now);
+      const prior = remembered.get(slot) ?? this.unsettledReply(slot) ?? this.idempotency.get(slot, slotHash, this.batchMonotonicMs);
       if (prior !== null && prior !== undefined) {
         this.counters.idempotentReplays++;
         const record = op.returnRecord ? stateOf(op.key, ks).record : null;

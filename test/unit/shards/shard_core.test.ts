@@ -82,6 +82,28 @@ test('one batch: later ops see earlier writes, duplicates of an idempotency key 
   }
 });
 
+test('an idempotency key is remembered for its TTL of elapsed time: a step of the wall clock neither forgets it nor keeps it', async () => {
+  // An NTP step forward past the TTL made every remembered write forgotten at once, and a
+  // client's retry of a write was applied a second time (a new version over writes made since).
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rkv-core-'));
+  dirs.push(dir);
+  const engine = await openStorage({ dir, syncMode: 'none' });
+  let wallMs = Date.UTC(2026, 11, 8);
+  let elapsedMs = 0;
+  const core = new ShardCore(engine, { nodeId: 'A', conflictMode: 'vclock', idempotencyKeysMax: 100, idempotencyTtlMs: 60_000, now: () => wallMs, monotonicNow: () => elapsedMs });
+  const first = ok<WriteDone>((await core.execute([put('k', 'once', { idempotencyKey: 'r1' })]))[0]);
+  wallMs += 3_600_000; // the wall clock steps an hour ahead; a second has passed
+  elapsedMs += 1_000;
+  const retry = ok<WriteDone>((await core.execute([put('k', 'once', { idempotencyKey: 'r1' })]))[0]);
+  assert.equal(retry.replayed, true, 'a retry a second later is the same write');
+  assert.equal(retry.version, first.version);
+  wallMs -= 7_200_000; // and an hour behind where it began; the TTL has passed
+  elapsedMs += 60_000;
+  const later = ok<WriteDone>((await core.execute([put('k', 'once', { idempotencyKey: 'r1' })]))[0]);
+  assert.equal(later.replayed, false, 'past the TTL of elapsed time, the key is forgotten');
+  await engine.close();
+});
+
 test('a write past its notAfterMs is refused with a timeout and given no version; one before it applies', async () => {
   // Proves the guard sits where a version is issued: a write its client gave up on (it waited
   // in a queue, or reached the node late) leaves the stored key untouched, even with an
