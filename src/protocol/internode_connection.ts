@@ -68,6 +68,10 @@ export interface PeerConnectionOptions {
    * writes, drains, hears from its peer or closes.
    */
   unsentAccount?: ByteAccount;
+  /**
+   * The clock of the back-off and of a connect's age (tests); performance.now by default: on the
+   * wall clock, a step back held the peer unreachable for the size of the step.
+   */
   now?: () => number;
   /** Where a refused Hello is reported. */
   log?: (line: string) => void;
@@ -146,7 +150,7 @@ export class PeerConnection {
       backoffMsMax: internodeReconnectBackoffMsMax,
       frameBytesMax: internodeFrameBytesMax,
       unsentBytesMax: internodeUnsentRequestBytesPerPeerMax,
-      now: Date.now,
+      now: () => performance.now(),
       log: () => {},
       ...options,
       unsentAccount: options.unsentAccount ?? byteAccount(internodeUnsentRequestBytesNodeMax),

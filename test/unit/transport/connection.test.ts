@@ -391,6 +391,34 @@ test('only an accepted Hello ends the back-off: a peer that refuses it, or close
   }
 });
 
+test('the back-off runs on elapsed time: the wall clock stepped back an hour does not hold the peer unreachable for that hour', async () => {
+  // Its deadline was Date.now() + back-off: after a step back (NTP, a VM resumed) every request to
+  // the peer failed at once as unreachable (gossip, replica writes, hints) until the clock caught up.
+  let accepted = 0;
+  const closing = net.createServer((sock) => {
+    accepted++;
+    sock.destroy();
+  });
+  await new Promise<void>((r) => closing.listen(0, '127.0.0.1', r));
+  // This process's wall clock, steppable: made before the connection, which may keep a reference.
+  const wallNow = Date.now;
+  let stepMs = 0;
+  Date.now = () => wallNow() + stepMs;
+  const c = new PeerConnection({ host: '127.0.0.1', port: (closing.address() as net.AddressInfo).port, hello, backoffMsMin: 100, backoffMsMax: 60_000 });
+  try {
+    await assert.rejects(c.request({ kind: 'ping' }, 2000), isCode(ErrorCode.Unavailable));
+    assert.equal(accepted, 1);
+    stepMs = -3_600_000;
+    await new Promise((r) => setTimeout(r, 150)); // past the 100 ms back-off
+    await assert.rejects(c.request({ kind: 'ping' }, 2000), (e: unknown) => isCode(ErrorCode.Unavailable)(e) && !/retrying in/.test((e as Error).message));
+    assert.equal(accepted, 2, 'connected again once the back-off had passed');
+  } finally {
+    Date.now = wallNow;
+    c.close();
+    await new Promise<void>((r) => closing.close(() => r()));
+  }
+});
+
 test('a connection meant for another node is refused; one meant for this node, or for any node (a seed), is served', async () => {
   // Proves the node check of the Hello: a stale address (another node listens there now) gets
   // RKV_ERR_WRONG_PEER with reason node instead of that node's answers.
