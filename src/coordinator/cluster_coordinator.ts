@@ -779,23 +779,25 @@ export class ClusterCoordinator implements Coordinator {
    * which members still hold another). A range pulled while a coordinator still routes its writes
    * to the previous owner misses them once the pass is done and this node stops reading there
    * (with N = 1 they are then on no replica at all, and the previous owner's cleanup deletes them).
+   * Timed by elapsed time: a step of the wall clock forward (common at a machine's first start)
+   * ended the wait at once.
    */
   private async ringSettled(): Promise<void> {
     const settleMs = 3 * this.o.gossipIntervalMs;
     const waitMs = bootstrapSettleRoundsMax * this.o.gossipIntervalMs;
-    const deadline = Date.now() + waitMs;
+    const deadline = performance.now() + waitMs;
     let version = -1;
-    let since = Date.now();
+    let since = performance.now();
     let disagreeing: string[] = [];
-    while (!this.closed && Date.now() < deadline) {
+    while (!this.closed && performance.now() < deadline) {
       const ring = this.membership.ring;
       if (ring.version !== version) {
         version = ring.version;
-        since = Date.now();
+        since = performance.now();
       }
       const others = ring.members.filter((m) => m.nodeId !== this.nodeId && this.membership.isAlive(m.nodeId)).length;
       disagreeing = this.membership.table.holdingOtherRing(ring.members.map((m) => m.nodeId), ring.digest);
-      if (ring.has(this.nodeId) && others > 0 && disagreeing.length === 0 && Date.now() - since >= settleMs) return;
+      if (ring.has(this.nodeId) && others > 0 && disagreeing.length === 0 && performance.now() - since >= settleMs) return;
       await new Promise((r) => setTimeout(r, Math.min(100, this.o.gossipIntervalMs)));
     }
     if (!this.closed && disagreeing.length > 0) {

@@ -21,11 +21,15 @@ export function newClusterName(): string {
   return `ringkv-${crypto.randomBytes(4).toString('hex')}`;
 }
 
-/** The cluster name of the first seed that answers, or null when `seeds` holds none other than `self`. */
+/**
+ * The cluster name of the first seed that answers, or null when `seeds` holds none other than
+ * `self`. Waits `waitMs` of elapsed time: on the wall clock, a step back at a machine's first
+ * start made a start with no seed up hang for the size of the step.
+ */
 export async function clusterNameFromSeeds(seeds: readonly PeerAddress[], self: { host: string; peerPort: number }, nodeId: string, log: (line: string) => void, waitMs = clusterNameWaitMs): Promise<string | null> {
   const others = seeds.filter((s) => !(s.host === self.host && s.peerPort === self.peerPort));
   if (others.length === 0) return null;
-  const deadline = Date.now() + waitMs;
+  const deadline = performance.now() + waitMs;
   for (;;) {
     for (const seed of others) {
       const conn = new PeerConnection({ host: seed.host, port: seed.peerPort, hello: { clusterName: clusterNameAsk, fromNode: nodeId }, log: () => {} });
@@ -41,7 +45,7 @@ export async function clusterNameFromSeeds(seeds: readonly PeerAddress[], self: 
         conn.close();
       }
     }
-    if (Date.now() >= deadline) {
+    if (performance.now() >= deadline) {
       throw new RingkvError(
         ErrorCode.Unavailable,
         `no seed (${others.map((s) => `${s.host}:${s.peerPort}`).join(', ')}) answered within ${waitMs} ms to tell this new node its cluster's name: start it with the cluster's --cluster-name, or once a seed is up`,

@@ -7,6 +7,7 @@ import { clusterNameFromSeeds, newClusterName } from '../../../src/coordinator/c
 import { ErrorCode, isRingkvError } from '../../../src/errors';
 import { InternodeServer } from '../../../src/protocol/internode_server';
 import { freePort } from '../../helpers/ports';
+import * as net from 'node:net';
 
 test('a new node takes the name of the cluster its seed is in', async () => {
   const told: string[] = [];
@@ -38,4 +39,25 @@ test('no seed answering within the wait is a refusal that says what to do', asyn
     clusterNameFromSeeds([{ host: '127.0.0.1', peerPort: port }], { host: '127.0.0.1', peerPort: port + 1 }, 'n2', () => {}, 300),
     (e: unknown) => isRingkvError(e, ErrorCode.Unavailable) && /no seed \(127\.0\.0\.1:\d+\) answered within 300 ms .*--cluster-name/.test((e as Error).message),
   );
+});
+
+test('the wait is elapsed time: the wall clock stepped an hour ahead while no seed answers does not end it at once', async () => {
+  // A machine's clock is often stepped at its first start, when this wait runs.
+  let asked = 0;
+  const silent = net.createServer((sock) => {
+    asked++;
+    sock.destroy();
+  });
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const port = (silent.address() as net.AddressInfo).port;
+  const wallNow = Date.now;
+  let calls = 0;
+  Date.now = () => wallNow() + (calls++ > 0 ? 3_600_000 : 0);
+  try {
+    await assert.rejects(clusterNameFromSeeds([{ host: '127.0.0.1', peerPort: port }], { host: '127.0.0.1', peerPort: port + 1 }, 'n2', () => {}, 1_000), (e: unknown) => isRingkvError(e, ErrorCode.Unavailable));
+  } finally {
+    Date.now = wallNow;
+    await new Promise<void>((r) => silent.close(() => r()));
+  }
+  assert.ok(asked >= 2, `the seed was asked again within the wait, not once (${asked})`);
 });
