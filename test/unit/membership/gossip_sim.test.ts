@@ -335,6 +335,26 @@ test(`after a whole-cluster restart with the only seed still down, the other nod
   }
 });
 
+test(`a node restarted at another address is recorded there in the others' PEERS files, though the ring does not change (seed ${seed})`, async () => {
+  // PEERS was rewritten only on ring and grace changes: a moved node kept its old address there,
+  // which the next start's preflight and gossip probes then asked in vain.
+  const sim = new Sim(seed);
+  let peers: ReturnType<typeof peersOf> = [];
+  sim.add(0, [0]);
+  const n1 = sim.add(1, [0], { onPeersChange: (members) => (peers = peersOf(members)) });
+  sim.add(2, [0]);
+  for (let r = 0; r < 30 && n1.status('n2') !== 'ALIVE'; r++) await sim.step();
+  assert.equal(peers.find((p) => p.nodeId === 'n2')?.peerPort, 8002);
+  sim.down.add(8002);
+  sim.now += 10;
+  const ringBefore = n1.ring.version;
+  sim.nodes.set(8007, sim.outsider({ nodeId: 'n2', port: 7 }));
+  for (let r = 0; r < 30 && n1.table.info('n2')?.peerPort !== 8007; r++) await sim.step();
+  assert.equal(n1.status('n2'), 'ALIVE');
+  assert.equal(n1.ring.version, ringBefore, 'the same ring');
+  assert.deepEqual([peers.find((p) => p.nodeId === 'n2')?.peerPort, peers.find((p) => p.nodeId === 'n2')?.httpPort], [8007, 7007]);
+});
+
 test('a node that passes preflight starts from its seed\'s table: its ring holds the cluster before it gossips', async () => {
   // A node that took requests with a ring of itself alone would answer for every key; with
   // N = 1, alone (test/cluster/ring_change_under_writes.test.ts read not found after a join).
