@@ -136,8 +136,6 @@ export class Membership {
     Pick<MembershipOptions, 'onChange' | 'localLoad' | 'onPeersChange' | 'onIdKnown' | 'onTombstoneGrace'>;
   /** The shortest tombstone grace as last seen (onTombstoneGrace was called with it). */
   private graceSeen: TombstoneGraceHolder | null = null;
-  /** Each member's addresses as onPeersChange last told them, by node id: one that moved is told again. */
-  private readonly addressesTold = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
   private inflight = 0;
   private readonly counters: MembershipStats;
@@ -656,9 +654,10 @@ export class Membership {
       this.o.log(`membership ${this.selfId}: ${c.nodeId} ${c.from} -> ${c.to}`);
       this.o.onChange?.(c);
     }
-    const all = this.table.members();
-    const moved = this.noteAddresses(all);
-    const remembered = all.filter((m) => m.status !== 'LEFT');
+    // PEERS keeps addresses too: a node that moved (same tokens, same ring) is saved again, or the
+    // next start's preflight and gossip probes would ask its old address in vain.
+    const moved = this.table.takeMoved();
+    const remembered = this.table.members().filter((m) => m.status !== 'LEFT');
     const members: RingMember[] = remembered.map(ringMemberOf);
     const ringChanged = !this.ringValue.sameMembers(members);
     if (ringChanged) {
@@ -678,25 +677,6 @@ export class Membership {
       }
     }
     if ((ringChanged || graceChanged || moved) && this.table.size > 1) this.o.onPeersChange?.(this.table.members());
-  }
-
-  /**
-   * Whether a member's addresses differ from what onPeersChange last told (a node restarted at
-   * another address or port keeps its tokens, so the ring does not change): PEERS would keep the
-   * old address, which the next start's preflight and gossip probe then ask in vain.
-   */
-  private noteAddresses(members: readonly MemberInfo[]): boolean {
-    let moved = false;
-    for (const m of members) {
-      const at = `${m.host}:${m.httpPort}:${m.peerPort}`;
-      if (this.addressesTold.get(m.nodeId) !== at) {
-        this.addressesTold.set(m.nodeId, at);
-        moved = true;
-      }
-    }
-    // Bounded like the table: forgotten nodes go.
-    if (this.addressesTold.size > members.length) for (const id of this.addressesTold.keys()) if (this.table.info(id) === undefined) this.addressesTold.delete(id);
-    return moved;
   }
 }
 

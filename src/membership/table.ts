@@ -66,6 +66,8 @@ export class MembershipTable {
    * ours before, `earlier` the one gossip had from our earlier process at our address.
    */
   private outrun: Array<{ was: number; earlier: number }> = [];
+  /** Whether merge took a known node's entry with other addresses since the last takeMoved(). */
+  private moved = false;
   /** Whether a peer has gossiped our id from an earlier incarnation (the cluster knew this id before this process). */
   earlierSelfSeen = false;
   /** A peer gossiped this process LEFT while we had not left (takeRemoved). */
@@ -279,14 +281,14 @@ export class MembershipTable {
         changes.push({ nodeId: r.nodeId, from: e.status, to: 'LEFT', atMs: nowMs });
         e.status = 'LEFT';
         e.leftAtMs = nowMs;
-        if (newer(r, e.info)) e.info = { ...r };
+        if (newer(r, e.info)) this.takeIn(e, r);
         continue;
       }
       if (!newer(r, e.info)) continue;
       if (e.info.incarnation === 0) {
         // Remembered from an earlier run (Membership.remember), never heard of in this one: as for
         // a node never heard of, the sender's opinion of its liveness, not ALIVE for its news.
-        e.info = { ...r };
+        this.takeIn(e, r);
         e.progressAtMs = this.progressAsSaid(r, nowMs);
         if (e.status !== r.status) {
           changes.push({ nodeId: r.nodeId, from: e.status, to: r.status, atMs: nowMs });
@@ -302,7 +304,7 @@ export class MembershipTable {
       // (on a new data dir), unless that process has left too (we heard its leave before any of
       // its other heartbeats).
       const rejoined = e.status === 'LEFT' && r.incarnation > e.info.incarnation && r.status !== 'LEFT';
-      e.info = { ...r };
+      this.takeIn(e, r);
       e.progressAtMs = nowMs;
       if (e.status === 'LEFT' && !rejoined) continue;
       delete e.leftAtMs;
@@ -312,6 +314,22 @@ export class MembershipTable {
       }
     }
     return changes;
+  }
+
+  /** Replaces a known node's entry with the newer `r`, noting a move to other addresses. */
+  private takeIn(e: Entry, r: MemberInfo): void {
+    if (r.host !== e.info.host || r.httpPort !== e.info.httpPort || r.peerPort !== e.info.peerPort) this.moved = true;
+    e.info = { ...r };
+  }
+
+  /**
+   * Whether a known node was taken in at other addresses since the last call (a node restarted
+   * elsewhere keeps its tokens, so the ring does not change).
+   */
+  takeMoved(): boolean {
+    const moved = this.moved;
+    this.moved = false;
+    return moved;
   }
 
   /**
